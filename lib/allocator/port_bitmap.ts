@@ -1,0 +1,127 @@
+/**
+ * A two-level bitmap over the port numbers 0-65535: 2,048 words of 32 bits (8 KiB), one bit per
+ * port, plus a summary of 64 words (256 bytes) with one bit per word that is full. A search for a
+ * clear bit skips full words through the summary, 1,024 ports per summary word, so its cost is
+ * bounded by the width of the searched range (at most 64 summary words plus two edge words),
+ * never by how many ports are set.
+ *
+ * Internal to lib/allocator; callers use {@linkcode PortRegistry}. Arguments are not checked:
+ * every port given must be an integer from 0 to 65535, and `lo <= hi`.
+ *
+ * @module
+ */
+
+const WORDS = 2048;
+const FULL = 0xffffffff;
+
+/** A 32-bit mask with bits `a` to `b` set (0 <= a <= b <= 31). */
+function mask(a: number, b: number): number {
+  return (-1 >>> (31 - b + a)) << a;
+}
+
+/** Index of the lowest set bit of a non-zero 32-bit value. */
+function lowestBit(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** Number of set bits of a 32-bit value. */
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
+/** The bit set of held ports; see the module documentation. */
+export class PortBitmap {
+  #bits = new Uint32Array(WORDS);
+  #full = new Uint32Array(WORDS / 32);
+  #size = 0;
+
+  /** How many bits are set. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether the bit of `port` is set. */
+  has(port: number): boolean {
+    return ((this.#bits[port >>> 5] as number) & (1 << (port & 31))) !== 0;
+  }
+
+  /** Sets the bit of `port`; returns false if it was already set. */
+  set(port: number): boolean {
+    const w = port >>> 5;
+    const word = this.#bits[w] as number;
+    const bit = 1 << (port & 31);
+    if ((word & bit) !== 0) return false;
+    this.#bits[w] = word | bit;
+    if (this.#bits[w] === FULL) {
+      this.#full[w >>> 5] = (this.#full[w >>> 5] as number) | (1 << (w & 31));
+    }
+    this.#size++;
+    return true;
+  }
+
+  /** Clears the bit of `port`; returns false if it was already clear. */
+  clear(port: number): boolean {
+    const w = port >>> 5;
+    const word = this.#bits[w] as number;
+    const bit = 1 << (port & 31);
+    if ((word & bit) === 0) return false;
+    this.#bits[w] = word & ~bit;
+    this.#full[w >>> 5] = (this.#full[w >>> 5] as number) & ~(1 << (w & 31));
+    this.#size--;
+    return true;
+  }
+
+  /** Clears every bit. */
+  reset(): void {
+    this.#bits.fill(0);
+    this.#full.fill(0);
+    this.#size = 0;
+  }
+
+  /** The lowest clear bit from `lo` to `hi` inclusive, or -1 when all of them are set. */
+  firstClear(lo: number, hi: number): number {
+    const loW = lo >>> 5;
+    const hiW = hi >>> 5;
+    for (let s = loW >>> 5; s <= hiW >>> 5; s++) {
+      const first = Math.max(loW, s << 5) & 31;
+      const last = Math.min(hiW, (s << 5) | 31) & 31;
+      // Words in this summary block that are inside the range and not full.
+      let open = ~(this.#full[s] as number) & mask(first, last);
+      while (open !== 0) {
+        const w = (s << 5) | lowestBit(open);
+        open &= open - 1;
+        const a = w === loW ? lo & 31 : 0;
+        const b = w === hiW ? hi & 31 : 31;
+        const free = ~(this.#bits[w] as number) & mask(a, b);
+        if (free !== 0) return (w << 5) | lowestBit(free);
+      }
+    }
+    return -1;
+  }
+
+  /** How many bits are set from `lo` to `hi` inclusive. */
+  countSet(lo: number, hi: number): number {
+    const loW = lo >>> 5;
+    const hiW = hi >>> 5;
+    if (loW === hiW) return popcount((this.#bits[loW] as number) & mask(lo & 31, hi & 31));
+    let count = popcount((this.#bits[loW] as number) & mask(lo & 31, 31)) +
+      popcount((this.#bits[hiW] as number) & mask(0, hi & 31));
+    for (let w = loW + 1; w < hiW; w++) count += popcount(this.#bits[w] as number);
+    return count;
+  }
+
+  /** Every set bit, ascending. */
+  toArray(): number[] {
+    const ports: number[] = [];
+    for (let w = 0; w < WORDS; w++) {
+      let word = this.#bits[w] as number;
+      while (word !== 0) {
+        ports.push((w << 5) | lowestBit(word));
+        word &= word - 1;
+      }
+    }
+    return ports;
+  }
+}
