@@ -1,0 +1,168 @@
+/**
+ * The exact strings of the `hostport.rmb938.com/v1alpha1` API: group, version, kinds, names,
+ * annotation prefixes, phases, condition types and condition reasons.
+ *
+ * The strings shared with the original Go operator are kept byte for byte, so objects created by
+ * it keep working.
+ *
+ * @module
+ */
+
+/** API group of the three kinds. */
+export const GROUP = "hostport.rmb938.com";
+/** The only API version, served and stored. */
+export const VERSION = "v1alpha1";
+/** `apiVersion` of every object of the three kinds. */
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+
+/** Kind names. */
+export const KIND = {
+  HostPortClass: "HostPortClass",
+  HostPortClaim: "HostPortClaim",
+  HostPort: "HostPort",
+} as const;
+/** A kind name of this API. */
+export type Kind = typeof KIND[keyof typeof KIND];
+
+/** List kind names (`<Kind>List`). */
+export const LIST_KIND = {
+  HostPortClass: "HostPortClassList",
+  HostPortClaim: "HostPortClaimList",
+  HostPort: "HostPortList",
+} as const;
+
+/** Resource plurals, as used in API paths (`/apis/hostport.rmb938.com/v1alpha1/<plural>`). */
+export const PLURAL = {
+  HostPortClass: "hostportclasses",
+  HostPortClaim: "hostportclaims",
+  HostPort: "hostports",
+} as const;
+
+/** Resource singulars, as accepted by kubectl. */
+export const SINGULAR = {
+  HostPortClass: "hostportclass",
+  HostPortClaim: "hostportclaim",
+  HostPort: "hostport",
+} as const;
+
+/** kubectl short names. */
+export const SHORT_NAME = {
+  HostPortClass: "hpcl",
+  HostPortClaim: "hpc",
+  HostPort: "hp",
+} as const;
+
+/**
+ * kubectl category shared by the three kinds: `kubectl get hostport-allocator -A` lists them all.
+ * It is not `hostport`: kubectl expands categories before resource names, so that would break
+ * `kubectl get/describe/delete hostport <name>` (kubectl: "you must specify only one resource").
+ */
+export const CATEGORY = "hostport-allocator";
+
+/**
+ * Finalizer on all three kinds. It has no path segment (the API server warns about that), but
+ * objects created by the original operator carry it, so it is kept for compatibility.
+ */
+export const FINALIZER = "hostport.rmb938.com";
+
+/** Pod annotation prefix naming a claim: `claim.hostport.rmb938.com/<portName>: <claim name>`. */
+export const CLAIM_ANNOTATION_PREFIX = "claim.hostport.rmb938.com/";
+/** Pod annotation prefix written by the webhook: `port.hostport.rmb938.com/<portName>: "<port>"`. */
+export const PORT_ANNOTATION_PREFIX = "port.hostport.rmb938.com/";
+
+/** Namespace label key that enables the pod webhook (default selector). */
+export const NAMESPACE_LABEL_KEY = "hostport.rmb938.com";
+/** Namespace label value that enables the pod webhook (default selector). */
+export const NAMESPACE_LABEL_VALUE = "true";
+
+/** Prefix of a dynamically provisioned HostPort's name: `hpc-<claim uid>`. */
+export const HOST_PORT_NAME_PREFIX = "hpc-";
+
+/** Name of the leader-election Lease (coordination.k8s.io/v1), as in the original. */
+export const LEADER_ELECTION_LEASE_NAME = "f10832af.rmb938.com";
+
+/** Lowest port a pool may hold. */
+export const MIN_PORT = 1;
+/** Highest port a pool may hold. */
+export const MAX_PORT = 65535;
+
+/** Phases of a HostPort: `Pending` until a port is allocated, `Deleting` once deletion starts. */
+export const HOST_PORT_PHASE = {
+  Pending: "Pending",
+  Allocated: "Allocated",
+  Deleting: "Deleting",
+} as const;
+/** A HostPort phase. */
+export type HostPortPhase = typeof HOST_PORT_PHASE[keyof typeof HOST_PORT_PHASE];
+
+/** Phases of a HostPortClaim: `Pending` until bound to a HostPort, `Deleting` once deletion starts. */
+export const CLAIM_PHASE = {
+  Pending: "Pending",
+  Bound: "Bound",
+  Deleting: "Deleting",
+} as const;
+/** A HostPortClaim phase. */
+export type ClaimPhase = typeof CLAIM_PHASE[keyof typeof CLAIM_PHASE];
+
+/**
+ * Condition types, by kind:
+ *
+ * - `Bound` (HostPortClaim): True when the claim's HostPort points back at the claim and holds a
+ *   port, so pods can use the claim.
+ * - `Allocated` (HostPort): True when the HostPort holds a port.
+ * - `OutOfPool` (HostPort): True when the held port is outside every pool of its class (the pools
+ *   shrank after allocation). The port stays reserved.
+ * - `Available` (HostPortClass): True when at least one port of the pools is free.
+ */
+export const CONDITION_TYPE = {
+  Bound: "Bound",
+  Allocated: "Allocated",
+  OutOfPool: "OutOfPool",
+  Available: "Available",
+} as const;
+/** A condition type set by this operator. */
+export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
+
+/**
+ * Condition reasons (CamelCase, valid for `metav1.Condition.reason`), with the conditions they
+ * explain:
+ *
+ * - `Allocated`: HostPort `Allocated=True`; claim `Bound=True`.
+ * - `WaitingForAllocation`: HostPort `Allocated=False` before the first attempt; claim
+ *   `Bound=False` while its HostPort is being created or allocated.
+ * - `PoolExhausted`: HostPort `Allocated=False` and claim `Bound=False` when no port is free;
+ *   class `Available=False`.
+ * - `ClassNotFound`: HostPort `Allocated=False` and claim `Bound=False` when the class is missing.
+ * - `HostPortNotFound`: claim `Bound=False` when `spec.hostPortName` names no HostPort.
+ * - `HostPortClaimedByOther`: claim `Bound=False` when the named HostPort's `claimRef` names
+ *   another claim.
+ * - `ClassMismatch`: claim `Bound=False` when the named HostPort belongs to another class.
+ * - `HostPortDeleting`: claim `Bound=False` when its HostPort is being deleted.
+ * - `PortOutsidePools`: HostPort `OutOfPool=True`.
+ * - `InPools`: HostPort `OutOfPool=False`.
+ * - `PortsAvailable`: class `Available=True`.
+ */
+export const CONDITION_REASON = {
+  Allocated: "Allocated",
+  WaitingForAllocation: "WaitingForAllocation",
+  PoolExhausted: "PoolExhausted",
+  ClassNotFound: "ClassNotFound",
+  HostPortNotFound: "HostPortNotFound",
+  HostPortClaimedByOther: "HostPortClaimedByOther",
+  ClassMismatch: "ClassMismatch",
+  HostPortDeleting: "HostPortDeleting",
+  PortOutsidePools: "PortOutsidePools",
+  InPools: "InPools",
+  PortsAvailable: "PortsAvailable",
+} as const;
+/** A condition reason set by this operator. */
+export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];
+
+/** Values of `metav1.Condition.status`. */
+export const CONDITION_STATUS = {
+  True: "True",
+  False: "False",
+  Unknown: "Unknown",
+} as const;
+/** A condition status. */
+export type ConditionStatus = typeof CONDITION_STATUS[keyof typeof CONDITION_STATUS];

@@ -1,0 +1,225 @@
+/**
+ * Builds the three CustomResourceDefinitions (apiextensions.k8s.io/v1) from the zod schemas, so
+ * the CRDs and the parsers can never disagree. Pure: `scripts/gen_crds.ts` writes the result to
+ * `deploy/crds/`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  API_VERSION,
+  CATEGORY,
+  GROUP,
+  KIND,
+  type Kind,
+  LIST_KIND,
+  PLURAL,
+  SHORT_NAME,
+  SINGULAR,
+  VERSION,
+} from "./constants.ts";
+import { HostPortClassSchema } from "./hostport_class.ts";
+import { HostPortClaimSchema } from "./hostport_claim.ts";
+import { HostPortSchema } from "./hostport.ts";
+import {
+  type StructuralSchema,
+  toStructuralSchema,
+  type ValidationRule,
+} from "./structural_schema.ts";
+
+/** A column of `kubectl get` output (`additionalPrinterColumns[]`). */
+export interface PrinterColumn {
+  /** Column header (kubectl prints it upper-case). */
+  name: string;
+  /** Value type, which sets the formatting. */
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  /** Simple JSONPath into the object, such as `.status.port`. */
+  jsonPath: string;
+  /** What the column shows. */
+  description?: string;
+  /** 0 shows the column always, 1 only with `-o wide`. */
+  priority?: number;
+}
+
+/** A CustomResourceDefinition as this project generates it. */
+export interface CustomResourceDefinition {
+  apiVersion: "apiextensions.k8s.io/v1";
+  kind: "CustomResourceDefinition";
+  metadata: { name: string };
+  spec: {
+    group: string;
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames: string[];
+      categories: string[];
+    };
+    scope: "Cluster" | "Namespaced";
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: { status: Record<string, never> };
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: StructuralSchema };
+    }[];
+  };
+}
+
+/** Fields every object has and the API server manages; the CRD schema keeps them plain. */
+const STANDARD_FIELDS: Record<string, StructuralSchema> = {
+  apiVersion: {
+    description: `API version of the object: ${API_VERSION}`,
+    type: "string",
+  },
+  kind: { description: "Kind of the object", type: "string" },
+  // The API server rejects anything but `type` here (even a description).
+  metadata: { type: "object" },
+};
+
+function column(
+  name: string,
+  type: PrinterColumn["type"],
+  jsonPath: string,
+  description: string,
+): PrinterColumn {
+  return { name, type, jsonPath, description };
+}
+
+const AGE = column(
+  "AGE",
+  "date",
+  ".metadata.creationTimestamp",
+  "Time since the object was created",
+);
+
+/**
+ * Converts the zod schema of a whole object to the CRD's `openAPIV3Schema`: a structural schema
+ * whose `apiVersion`, `kind` and `metadata` are the plain standard ones.
+ *
+ * The other required top-level fields (`spec`) become CEL rules instead of `required`: the API
+ * server does not ratchet `required`, so objects stored without a spec under the original CRD
+ * could never be updated again (not even to remove a finalizer). The rule demands the field on
+ * create and on updates of objects that have it.
+ *
+ * @param schema the zod schema of one kind
+ * @returns the structural schema
+ * @throws {TypeError} when the schema cannot be expressed as a structural schema
+ */
+export function openApiSchemaOf(schema: z.ZodType): StructuralSchema {
+  const json = z.toJSONSchema(schema, { io: "input" }) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  // The standard fields replace zod's before conversion: the API server owns their shape.
+  const properties = { ...json.properties, ...STANDARD_FIELDS };
+  const required = (json.required ?? []).filter((name) => !(name in STANDARD_FIELDS));
+  const out = toStructuralSchema({ ...json, properties, required: [] });
+  delete out.required;
+  if (required.length > 0) {
+    out["x-kubernetes-validations"] = [
+      ...(out["x-kubernetes-validations"] ?? []),
+      ...required.map(requiredFieldRule),
+    ];
+  }
+  return out;
+}
+
+/** A rule that requires a top-level field unless the stored object already lacked it. */
+function requiredFieldRule(name: string): ValidationRule {
+  return {
+    rule: `has(self.${name}) || (oldSelf.hasValue() && !has(oldSelf.value().${name}))`,
+    message: `${name} is required`,
+    fieldPath: `.${name}`,
+    reason: "FieldValueRequired",
+    optionalOldSelf: true,
+  };
+}
+
+function crdOf(
+  kind: Kind,
+  scope: "Cluster" | "Namespaced",
+  schema: z.ZodType,
+  columns: PrinterColumn[],
+): CustomResourceDefinition {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${PLURAL[kind]}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: {
+        kind,
+        listKind: LIST_KIND[kind],
+        plural: PLURAL[kind],
+        singular: SINGULAR[kind],
+        shortNames: [SHORT_NAME[kind]],
+        categories: [CATEGORY],
+      },
+      scope,
+      versions: [{
+        name: VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [...columns, AGE],
+        schema: { openAPIV3Schema: openApiSchemaOf(schema) },
+      }],
+    },
+  };
+}
+
+/**
+ * Builds the HostPortClass CRD (`hostportclasses.hostport.rmb938.com`).
+ *
+ * @returns the CRD object
+ */
+export function hostPortClassCrd(): CustomResourceDefinition {
+  return crdOf(KIND.HostPortClass, "Cluster", HostPortClassSchema, [
+    column("CAPACITY", "integer", ".status.capacity", "Ports in the pools"),
+    column("ALLOCATED", "integer", ".status.allocated", "Ports in the pools that are held"),
+    column("FREE", "integer", ".status.free", "Ports in the pools that are free"),
+  ]);
+}
+
+/**
+ * Builds the HostPortClaim CRD (`hostportclaims.hostport.rmb938.com`).
+ *
+ * @returns the CRD object
+ */
+export function hostPortClaimCrd(): CustomResourceDefinition {
+  // HOSTPORTCLASS and HOSTPORT (a name, not a number) keep the original's column names.
+  return crdOf(KIND.HostPortClaim, "Namespaced", HostPortClaimSchema, [
+    column("STATUS", "string", ".status.phase", "Phase of the claim"),
+    column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
+    column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
+    column("PORT", "integer", ".status.port", "Allocated port"),
+  ]);
+}
+
+/**
+ * Builds the HostPort CRD (`hostports.hostport.rmb938.com`).
+ *
+ * @returns the CRD object
+ */
+export function hostPortCrd(): CustomResourceDefinition {
+  // Printer columns cannot join fields, so the claim's namespace and name are two columns.
+  return crdOf(KIND.HostPort, "Cluster", HostPortSchema, [
+    column("CLASS", "string", ".spec.hostPortClassName", "Class of the HostPort"),
+    column("STATUS", "string", ".status.phase", "Phase of the HostPort"),
+    column("PORT", "integer", ".status.port", "Allocated port"),
+    column("CLAIM-NAMESPACE", "string", ".spec.claimRef.namespace", "Namespace of the bound claim"),
+    column("CLAIM", "string", ".spec.claimRef.name", "Name of the bound claim"),
+  ]);
+}
+
+/**
+ * Builds the three CRDs, in the order HostPortClass, HostPortClaim, HostPort.
+ *
+ * @returns the CRD objects
+ */
+export function buildCrds(): CustomResourceDefinition[] {
+  return [hostPortClassCrd(), hostPortClaimCrd(), hostPortCrd()];
+}

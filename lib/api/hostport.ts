@@ -1,0 +1,131 @@
+/**
+ * HostPort: a cluster-scoped holder of one allocated port, like a PersistentVolume. The operator
+ * creates one per HostPortClaim (`hpc-<claim uid>`); admins may create them by hand.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { API_VERSION, HOST_PORT_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
+import { MESSAGE } from "./messages.ts";
+import {
+  ConditionsSchema,
+  ListMetaSchema,
+  ObjectMetaSchema,
+  ObjectReferenceSchema,
+} from "./meta.ts";
+import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
+
+/** Longest object name Kubernetes accepts (a DNS subdomain). */
+const MAX_NAME_LENGTH = 253;
+
+/** Schema of `HostPort.spec`. */
+export const HostPortSpecSchema = z.object({
+  claimRef: ObjectReferenceSchema.optional().describe(
+    "The referencing claim: namespace, name and uid of the HostPortClaim this HostPort is bound " +
+      "to. Absent on HostPorts created by hand until a claim binds them. Once set it cannot be " +
+      "changed or removed.",
+  ),
+  hostPortClassName: z.string().meta({
+    minLength: 1,
+    maxLength: MAX_NAME_LENGTH,
+    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: MESSAGE.cannotChangeClass }],
+  }).describe(
+    "The name of the HostPortClass whose pools the port comes from. It cannot be changed.",
+  ),
+}).loose().meta({
+  "x-kubernetes-validations": [{
+    rule: "!has(oldSelf.claimRef) || (has(self.claimRef) && self.claimRef == oldSelf.claimRef)",
+    message: MESSAGE.cannotChangeClaimRef,
+    fieldPath: ".claimRef",
+  }],
+}).describe("The desired state of the HostPort: its class and the claim it is bound to");
+/** `HostPort.spec`. */
+export type HostPortSpec = z.infer<typeof HostPortSpecSchema>;
+
+/** Schema of `HostPort.status`. */
+export const HostPortStatusSchema = z.object({
+  phase: z.enum([HOST_PORT_PHASE.Pending, HOST_PORT_PHASE.Allocated, HOST_PORT_PHASE.Deleting])
+    .optional().describe(
+      "Pending until a port is allocated, then Allocated; Deleting once deletion was requested " +
+        "(the port stays held until the HostPort is gone).",
+    ),
+  port: z.int().min(0).max(MAX_PORT).optional().describe(
+    "The port that was allocated by the HostPortClass. 0 (or absent) means no port is " +
+      "allocated yet. Once set it never changes.",
+  ),
+  conditions: ConditionsSchema.optional(),
+}).loose().meta({
+  "x-kubernetes-validations": [
+    {
+      rule:
+        "!has(oldSelf.port) || oldSelf.port == 0 || (has(self.port) && self.port == oldSelf.port)",
+      message: MESSAGE.cannotChangePort,
+      fieldPath: ".port",
+    },
+    {
+      rule: "!has(self.port) || self.port == 0 || " +
+        "(has(self.phase) && (self.phase == 'Allocated' || self.phase == 'Deleting'))",
+      message: MESSAGE.portNeedsAllocatedPhase,
+      fieldPath: ".port",
+    },
+  ],
+}).describe("The observed state of the HostPort: its phase and port");
+/** `HostPort.status`. */
+export type HostPortStatus = z.infer<typeof HostPortStatusSchema>;
+
+/** Schema of a HostPort object. */
+export const HostPortSchema = z.object({
+  apiVersion: z.literal(API_VERSION).describe("API version of the object"),
+  kind: z.literal(KIND.HostPort).describe("Kind of the object"),
+  metadata: ObjectMetaSchema,
+  spec: HostPortSpecSchema,
+  status: HostPortStatusSchema.optional(),
+}).loose().describe(
+  "HostPort holds one host port allocated from a HostPortClass, for the HostPortClaim in " +
+    "spec.claimRef. No port is ever held by two HostPorts.",
+);
+/** A HostPort. */
+export type HostPort = z.infer<typeof HostPortSchema>;
+
+/** Schema of a HostPortList. */
+export const HostPortListSchema = z.object({
+  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
+  kind: z.literal(LIST_KIND.HostPort).describe("Kind of the list"),
+  metadata: ListMetaSchema.default({}),
+  items: z.array(HostPortSchema).describe("The HostPorts"),
+}).loose().describe("A list of HostPorts");
+/** A HostPortList. */
+export type HostPortList = z.infer<typeof HostPortListSchema>;
+
+/**
+ * Parses a HostPort; unknown fields are kept.
+ *
+ * @param value an untrusted value, for example JSON from the API server
+ * @returns the typed object
+ * @throws {InvalidObjectError} naming every bad field when the value is not a HostPort
+ */
+export function parseHostPort(value: unknown): HostPort {
+  return parseObject(HostPortSchema, value, KIND.HostPort);
+}
+
+/**
+ * Parses a HostPort and returns the outcome as a value.
+ *
+ * @param value an untrusted value
+ * @returns the typed object or an `InvalidObjectError`
+ */
+export function safeParseHostPort(value: unknown): ParseResult<HostPort> {
+  return safeParseObject(HostPortSchema, value, KIND.HostPort);
+}
+
+/**
+ * Parses a HostPortList; one bad item fails the whole list (use {@linkcode safeParseHostPort}
+ * per item to skip bad items instead).
+ *
+ * @param value an untrusted value
+ * @returns the typed list
+ * @throws {InvalidObjectError} when the list or any item is malformed
+ */
+export function parseHostPortList(value: unknown): HostPortList {
+  return parseObject(HostPortListSchema, value, LIST_KIND.HostPort);
+}

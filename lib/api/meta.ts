@@ -1,0 +1,119 @@
+/**
+ * Schemas of the Kubernetes building blocks the three kinds share: object and list metadata,
+ * object references and conditions.
+ *
+ * Every object schema is loose: unknown fields are kept on parse, so an object read from the API
+ * server and written back loses nothing.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Maximum length of a condition type, as in `metav1.Condition`. */
+const CONDITION_TYPE_MAX_LENGTH = 316;
+/** Maximum length of a condition reason, as in `metav1.Condition`. */
+const CONDITION_REASON_MAX_LENGTH = 1024;
+/** Maximum length of a condition message, as in `metav1.Condition`. */
+const CONDITION_MESSAGE_MAX_LENGTH = 32768;
+
+/** Pattern of `metav1.Condition.type`: an optional DNS-subdomain prefix and a qualified name. */
+export const CONDITION_TYPE_PATTERN = new RegExp(
+  // A string, not a literal, so the CRD carries the pattern exactly as metav1.Condition's (no `\/`).
+  String
+    .raw`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`,
+);
+/** Pattern of `metav1.Condition.reason`: CamelCase-like identifiers. */
+export const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/** Schema of a timestamp as the API server writes it (RFC 3339, for example `2026-01-02T15:04:05Z`). */
+export function timestampSchema(description: string): z.ZodString {
+  return z.string().meta({ format: "date-time" }).describe(description);
+}
+
+/** Schema of an owner reference (`metadata.ownerReferences[]`). */
+export const OwnerReferenceSchema = z.object({
+  apiVersion: z.string().describe("API version of the owner"),
+  kind: z.string().describe("Kind of the owner"),
+  name: z.string().describe("Name of the owner"),
+  uid: z.string().describe("UID of the owner"),
+  controller: z.boolean().optional().describe("Whether the owner is the managing controller"),
+  blockOwnerDeletion: z.boolean().optional().describe(
+    "Whether the owner cannot be deleted before this object is",
+  ),
+}).loose().describe("A reference to an owning object");
+/** An owner reference. */
+export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
+
+/** Schema of `metadata` as the API server returns it (the fields this project reads, and any others). */
+export const ObjectMetaSchema = z.object({
+  name: z.string().optional().describe("Name of the object"),
+  generateName: z.string().optional().describe("Prefix for a server-generated name"),
+  namespace: z.string().optional().describe("Namespace of a namespaced object"),
+  uid: z.string().optional().describe("Unique id of the object, set by the API server"),
+  resourceVersion: z.string().optional().describe(
+    "Version of the object, for optimistic concurrency",
+  ),
+  generation: z.int().min(0).optional().describe("Generation of the desired state"),
+  creationTimestamp: timestampSchema("Time the object was created").optional(),
+  deletionTimestamp: timestampSchema("Time deletion was requested").optional(),
+  deletionGracePeriodSeconds: z.int().optional().describe("Grace period of a pending deletion"),
+  labels: z.record(z.string(), z.string()).optional().describe("Labels of the object"),
+  annotations: z.record(z.string(), z.string()).optional().describe("Annotations of the object"),
+  finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion"),
+  ownerReferences: z.array(OwnerReferenceSchema).optional().describe("Objects this one depends on"),
+  managedFields: z.array(z.unknown()).optional().describe("Field ownership records"),
+}).loose().describe("Standard object metadata");
+/** Object metadata. */
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+/** Schema of `metadata` of a list. */
+export const ListMetaSchema = z.object({
+  resourceVersion: z.string().optional().describe("Version of the list, for a following watch"),
+  continue: z.string().optional().describe("Token for the next page of a paged list"),
+  remainingItemCount: z.int().min(0).optional().describe("Number of items after this page"),
+}).loose().describe("Standard list metadata");
+/** List metadata. */
+export type ListMeta = z.infer<typeof ListMetaSchema>;
+
+/** Schema of a core/v1 ObjectReference (every field optional), as used by `HostPort.spec.claimRef`. */
+export const ObjectReferenceSchema = z.object({
+  apiVersion: z.string().optional().describe("API version of the referent"),
+  fieldPath: z.string().optional().describe(
+    "A field of the referent, when the reference is to a part of it",
+  ),
+  kind: z.string().optional().describe("Kind of the referent"),
+  name: z.string().optional().describe("Name of the referent"),
+  namespace: z.string().optional().describe("Namespace of the referent"),
+  resourceVersion: z.string().optional().describe(
+    "Version of the referent this reference was made to",
+  ),
+  uid: z.string().optional().describe("UID of the referent; tells a recreated object apart"),
+}).loose();
+/** A core/v1 ObjectReference. */
+export type ObjectReference = z.infer<typeof ObjectReferenceSchema>;
+
+/** Schema of a condition, field for field `metav1.Condition`. */
+export const ConditionSchema = z.object({
+  type: z.string().max(CONDITION_TYPE_MAX_LENGTH).regex(CONDITION_TYPE_PATTERN).describe(
+    "Type of the condition, in CamelCase, for example Bound or Allocated",
+  ),
+  status: z.enum(["True", "False", "Unknown"]).describe(
+    "Status of the condition: True, False or Unknown",
+  ),
+  observedGeneration: z.int().min(0).optional().meta({ format: "int64" }).describe(
+    "The metadata.generation the condition was computed from",
+  ),
+  lastTransitionTime: timestampSchema("Last time the status of the condition changed"),
+  reason: z.string().min(1).max(CONDITION_REASON_MAX_LENGTH).regex(CONDITION_REASON_PATTERN)
+    .describe("Machine-readable CamelCase reason for the last transition"),
+  message: z.string().max(CONDITION_MESSAGE_MAX_LENGTH).describe(
+    "Human-readable details about the last transition",
+  ),
+}).loose().describe("One aspect of the object's current state");
+/** A condition (`metav1.Condition`). */
+export type Condition = z.infer<typeof ConditionSchema>;
+
+/** Schema of `status.conditions`: at most one entry per type. */
+export const ConditionsSchema = z.array(ConditionSchema)
+  .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
+  .describe("Latest observations of the object's state, one per condition type");
