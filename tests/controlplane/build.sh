@@ -20,7 +20,57 @@ mkdir -p "$ASSETS"
 exec 9>"$CACHE/.lock"
 flock 9 # one builder at a time; a second caller waits and then reuses the result
 
-command -v go >/dev/null || { echo "build.sh: the Go toolchain (go >= 1.25) is needed to build the control plane" >&2; exit 1; }
+log() { echo "build.sh: $*" >&2; }
+
+# Go >= 1.25 builds k8s 1.35. Without it, fetch the toolchain the Go module proxy serves as the
+# module golang.org/toolchain (what GOTOOLCHAIN=go1.26.8 would fetch), check it against the
+# checksum database (through the proxy), and keep it in the cache.
+GO_FALLBACK_VERSION="${GO_FALLBACK_VERSION:-1.26.8}"
+
+go_is_recent() { # the go on PATH is >= 1.25
+  local v
+  v=$(GOTOOLCHAIN=local go version 2>/dev/null) || return 1
+  v=${v#go version go}; v=${v%% *}
+  local major=${v%%.*} rest=${v#*.}; local minor=${rest%%[!0-9]*}
+  ((major > 1 || (major == 1 && minor >= 25)))
+}
+
+zip_dirhash() { # the h1: hash (golang.org/x/mod/sumdb/dirhash.Hash1) of the files under $1
+  local hex
+  hex=$(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -d' ' -f1)
+  printf '%s' "h1:"; printf "$(sed 's/../\\x&/g' <<<"$hex")" | base64
+}
+
+fetch_go() {
+  local arch dir proxy mod tmp want got
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) log "no Go toolchain for $(uname -m)"; return 1 ;; esac
+  dir="$CACHE/go-toolchain/go$GO_FALLBACK_VERSION.linux-$arch"
+  if [ ! -x "$dir/bin/go" ]; then
+    proxy="${GOPROXY:-https://proxy.golang.org}"; proxy=${proxy%%[,|]*}
+    case "$proxy" in direct | off | "") proxy=https://proxy.golang.org ;; esac
+    mod="golang.org/toolchain@v0.0.1-go$GO_FALLBACK_VERSION.linux-$arch"
+    log "fetching Go $GO_FALLBACK_VERSION from $proxy"
+    mkdir -p "$CACHE/go-toolchain"
+    tmp=$(mktemp -d "$CACHE/go-toolchain/.fetch.XXXXXX")
+    trap "rm -rf '$tmp'" EXIT
+    # (set -e does not apply inside a function called with ||, hence the explicit returns)
+    curl -fsSL --retry 3 -o "$tmp/go.zip" "$proxy/${mod%@*}/@v/${mod#*@}.zip" || return 1
+    want=$(curl -fsSL --retry 3 "$proxy/sumdb/sum.golang.org/lookup/$mod" |
+      awk -v m="${mod%@*}" -v v="${mod#*@}" '$1 == m && $2 == v { print $3 }') || return 1
+    unzip -q "$tmp/go.zip" -d "$tmp/x" || return 1
+    got=$(zip_dirhash "$tmp/x") || return 1
+    if [ -z "$want" ] || [ "$want" != "$got" ]; then log "Go toolchain checksum mismatch: want '$want', got '$got'"; return 1; fi
+    rm -rf "$dir"
+    mv "$tmp/x/$mod" "$dir" || return 1
+    rm -rf "$tmp"
+    trap - EXIT
+  fi
+  export PATH="$dir/bin:$PATH"
+}
+
+if ! go_is_recent; then
+  fetch_go || { log "the Go toolchain (go >= 1.25) is needed to build the control plane"; exit 1; }
+fi
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-modcacherw
 export GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gocache"
@@ -29,11 +79,17 @@ minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 staging_version="v0.${K8S_VERSION#v1.}"
 case "$minor" in 33 | 34) golang=1.24 ;; 35) golang=1.25 ;; *) golang=1.26 ;; esac
 
-log() { echo "build.sh: $*" >&2; }
+# reports PATTERN CMD...: CMD succeeds and its output matches PATTERN. Not `CMD | grep -q`: grep
+# may exit before CMD has written everything, and with pipefail CMD's SIGPIPE fails the check.
+reports() {
+  local out
+  out=$("${@:2}" 2>/dev/null) || return 1
+  grep -q -- "$1" <<<"$out"
+}
 
 build_kubernetes() {
-  if "$ASSETS/kube-apiserver" --version 2>/dev/null | grep -q "$K8S_VERSION\$" &&
-    "$ASSETS/kubectl" version --client 2>/dev/null | grep -q "$K8S_VERSION"; then
+  if reports "$K8S_VERSION\$" "$ASSETS/kube-apiserver" --version &&
+    reports "$K8S_VERSION" "$ASSETS/kubectl" version --client; then
     return 0
   fi
   local mod="$CACHE/build/kubernetes-$K8S_VERSION"
@@ -69,7 +125,7 @@ build_kubernetes() {
 }
 
 build_etcd() {
-  if "$ASSETS/etcd" --version 2>/dev/null | grep -q "${ETCD_VERSION#v}"; then return 0; fi
+  if reports "${ETCD_VERSION#v}" "$ASSETS/etcd" --version; then return 0; fi
   local mod="$CACHE/build/etcd-$ETCD_VERSION"
   mkdir -p "$mod"
   cd "$mod"

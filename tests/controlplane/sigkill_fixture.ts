@@ -1,0 +1,13 @@
+/**
+ * Test fixture: starts a control plane, prints `{"runDir": ..., "pids": ...}` as one JSON line,
+ * then idles until killed. The test SIGKILLs it and checks that nothing it started survives.
+ *
+ * @module
+ */
+import { startControlPlane } from "./harness.ts";
+
+if (import.meta.main) {
+  const cp = await startControlPlane({ crds: false, keepRunDir: true });
+  console.log(JSON.stringify({ runDir: cp.runDir, pids: cp.pids }));
+  setInterval(() => {}, 60_000); // idle; the owner is meant to die by a signal
+}
