@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { admissionReview, CRD_KIND, fakeLookups, hostPortClass } from "./_fixtures.ts";
+import { handleAdmission } from "./handler.ts";
+import type { AdmissionLookups } from "./lookups.ts";
+import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookForPath } from "./paths.ts";
+
+Deno.test("WEBHOOK_PATHS and WEBHOOK_NAMES are the original's seven", () => {
+  assert.deepEqual(Object.values(WEBHOOK_PATHS).sort(), [
+    "/mutate-hostport-rmb938-com-v1alpha1-hostport",
+    "/mutate-hostport-rmb938-com-v1alpha1-hostportclaim",
+    "/mutate-hostport-rmb938-com-v1alpha1-hostportclass",
+    "/mutate-v1-pod",
+    "/validate-hostport-rmb938-com-v1alpha1-hostport",
+    "/validate-hostport-rmb938-com-v1alpha1-hostportclaim",
+    "/validate-hostport-rmb938-com-v1alpha1-hostportclass",
+  ]);
+  assert.deepEqual(Object.values(WEBHOOK_NAMES).sort(), [
+    "mhostport.kb.io",
+    "mhostportclaim.kb.io",
+    "mhostportclass.kb.io",
+    "mpod.kb.io",
+    "vhostport.kb.io",
+    "vhostportclaim.kb.io",
+    "vhostportclass.kb.io",
+  ]);
+  assert.equal(webhookForPath("/mutate-v1-pod"), "mutatePod");
+  assert.equal(webhookForPath("/mutate-v1-pod/"), undefined);
+});
+
+Deno.test("handleAdmission() answers 404 for an unknown path", async () => {
+  const result = await handleAdmission("/healthz", admissionReview(), fakeLookups());
+  assert.deepEqual(result, {
+    kind: "http",
+    status: 404,
+    message: "No admission webhook is served at /healthz",
+  });
+});
+
+Deno.test("handleAdmission() answers HTTP 400 when no uid can be read, else a review with 400", async () => {
+  const noUid = await handleAdmission(WEBHOOK_PATHS.mutatePod, [1, 2], fakeLookups());
+  assert.equal(noUid.kind, "http");
+  assert.equal(noUid.kind === "http" && noUid.status, 400);
+  const body = { ...admissionReview({ object: {} }), apiVersion: "admission.k8s.io/v1beta1" };
+  const withUid = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, fakeLookups());
+  assert.equal(withUid.kind, "review");
+  if (withUid.kind !== "review") return;
+  assert.equal(withUid.review.response.uid, "req-1");
+  assert.equal(withUid.review.response.allowed, false);
+  assert.equal(withUid.review.response.status?.code, 400);
+});
+
+Deno.test("handleAdmission() refuses an object of another kind than the path serves", async (t) => {
+  const cases = [
+    {
+      name: "a HostPortClaim sent to the HostPort webhook",
+      path: WEBHOOK_PATHS.validateHostPort,
+      body: admissionReview({ kind: CRD_KIND.HostPortClaim, object: {} }),
+      message:
+        "expected a HostPort object but got hostport.rmb938.com/v1alpha1, Kind=HostPortClaim",
+    },
+    {
+      name: "a HostPort sent to the pod webhook",
+      path: WEBHOOK_PATHS.mutatePod,
+      body: admissionReview({ kind: CRD_KIND.HostPort, object: {} }),
+      message: "expected a Pod object but got hostport.rmb938.com/v1alpha1, Kind=HostPort",
+    },
+    {
+      name: "a request kind that matches but an object that does not",
+      path: WEBHOOK_PATHS.mutateHostPortClass,
+      body: admissionReview({
+        kind: CRD_KIND.HostPortClass,
+        object: { apiVersion: "v1", kind: "ConfigMap" },
+      }),
+      message: "expected a HostPortClass object but got /v1, Kind=ConfigMap",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const result = await handleAdmission(c.path, c.body, fakeLookups());
+      assert.equal(result.kind, "review");
+      if (result.kind !== "review") return;
+      assert.equal(result.review.response.allowed, false);
+      assert.equal(result.review.response.status?.code, 400);
+      assert.equal(result.review.response.status?.message, c.message);
+    });
+  }
+});
+
+Deno.test("handleAdmission() never throws, even when a lookup throws synchronously", async () => {
+  const throwing: AdmissionLookups = {
+    getClaim() {
+      throw new Error("sync");
+    },
+    getHostPort() {
+      throw new Error("sync");
+    },
+    listHostPortClasses() {
+      throw new Error("sync");
+    },
+  };
+  const body = admissionReview({
+    kind: CRD_KIND.HostPortClass,
+    object: hostPortClass("c", [{ start: 9000, end: 9001 }]),
+  });
+  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClass, body, throwing);
+  assert.equal(result.kind === "review" && result.review.response.allowed, true);
+});

@@ -1,0 +1,132 @@
+/**
+ * The HostPortClaim validating webhook: the original's immutability rules (seed 3.4) and the
+ * binding rule for a chosen HostPort (seed 5.2 #10).
+ *
+ * @module
+ */
+import {
+  GROUP,
+  type HostPort,
+  type HostPortClaim,
+  KIND,
+  MESSAGE,
+  safeParseHostPortClaim,
+} from "../lib/api/mod.ts";
+import { classMissingWarning } from "./class_warnings.ts";
+import { settle } from "./claim_lookup.ts";
+import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./claim_resolution.ts";
+import { type FieldError, fieldPath, forbidden, internalError, invalid } from "./field_errors.ts";
+import { goQuote } from "./go_quote.ts";
+import type { AdmissionLookups } from "./lookups.ts";
+import {
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  allowReview,
+  badRequestReview,
+  denyReview,
+} from "./review.ts";
+import { invalidStatus } from "./status.ts";
+
+/** Detail when a claim names a HostPort that is being deleted. */
+export const HOST_PORT_DELETING = "hostport is deleting";
+
+const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
+
+/**
+ * Answers a validating request for a HostPortClaim:
+ *
+ * - UPDATE: `spec.hostPortClassName: Forbidden: cannot change hostPortClassName`;
+ *   `spec.hostPortName: Forbidden: cannot change hostPortName once set` (empty -> set is allowed);
+ * - whenever `spec.hostPortName` becomes set (CREATE, or empty -> set): the HostPort, if it
+ *   exists, must not be bound to another claim, must be of the claim's class and must not be
+ *   deleting. A HostPort that does not exist yet is allowed (an admin may create it later),
+ *   with a warning;
+ * - CREATE: a warning when the class does not exist.
+ *
+ * @param request the decoded request
+ * @param lookups to read the named HostPort and list classes
+ * @returns the review
+ */
+export async function reviewHostPortClaim(
+  request: AdmissionRequest,
+  lookups: AdmissionLookups,
+): Promise<AdmissionReviewResponse> {
+  const { uid, operation } = request;
+  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
+  const parsed = safeParseHostPortClaim(request.object);
+  if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
+  const claim = withNamespace(parsed.value, request.namespace);
+  const errors: FieldError[] = [];
+  const warnings: string[] = [];
+  let oldName = "";
+  if (operation === "UPDATE") {
+    const old = safeParseHostPortClaim(request.oldObject);
+    if (!old.ok) return badRequestReview(uid, old.error.message);
+    oldName = old.value.spec.hostPortName ?? "";
+    errors.push(...immutabilityErrors(claim, old.value));
+  }
+  const name = claim.spec.hostPortName ?? "";
+  if (name !== "" && oldName === "") {
+    const binding = await bindingErrors(claim, name, lookups);
+    errors.push(...binding.errors);
+    warnings.push(...binding.warnings);
+  }
+  if (operation === "CREATE") warnings.push(...await classWarnings(claim, lookups));
+  if (errors.length === 0) return allowReview(uid, { warnings });
+  const identity = { group: GROUP, kind: KIND.HostPortClaim, name: claim.metadata.name ?? "" };
+  return denyReview(uid, invalidStatus(identity, errors), warnings);
+}
+
+function immutabilityErrors(claim: HostPortClaim, old: HostPortClaim): FieldError[] {
+  const errors: FieldError[] = [];
+  if (claim.spec.hostPortClassName !== old.spec.hostPortClassName) {
+    errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+  }
+  const oldName = old.spec.hostPortName ?? "";
+  if (oldName !== "" && (claim.spec.hostPortName ?? "") !== oldName) {
+    errors.push(forbidden(HOST_PORT_NAME, MESSAGE.cannotChangeHostPortName));
+  }
+  return errors;
+}
+
+async function bindingErrors(
+  claim: HostPortClaim,
+  name: string,
+  lookups: AdmissionLookups,
+): Promise<{ errors: FieldError[]; warnings: string[] }> {
+  const lookup = await settle<HostPort>(() => lookups.getHostPort(name));
+  if (!lookup.ok) return { errors: [internalError(HOST_PORT_NAME, lookup.error)], warnings: [] };
+  const hostPort = lookup.value;
+  if (hostPort === undefined) {
+    const warning = `spec.hostPortName: HostPort ${goQuote(name)} does not exist; the claim ` +
+      "stays Pending until it is created";
+    return { errors: [], warnings: [warning] };
+  }
+  const errors: FieldError[] = [];
+  if (!claimRefAllows(hostPort, claim)) {
+    errors.push(invalid(HOST_PORT_NAME, name, HOST_PORT_CLAIMED_BY_OTHER));
+  }
+  if (hostPort.spec.hostPortClassName !== claim.spec.hostPortClassName) {
+    const detail = `hostport is of hostPortClass ${goQuote(hostPort.spec.hostPortClassName)}, ` +
+      `not ${goQuote(claim.spec.hostPortClassName)}`;
+    errors.push(invalid(HOST_PORT_NAME, name, detail));
+  }
+  if (hostPort.metadata.deletionTimestamp !== undefined) {
+    errors.push(invalid(HOST_PORT_NAME, name, HOST_PORT_DELETING));
+  }
+  return { errors, warnings: [] };
+}
+
+async function classWarnings(claim: HostPortClaim, lookups: AdmissionLookups): Promise<string[]> {
+  const classes = await settle(() => lookups.listHostPortClasses());
+  if (!classes.ok || classes.value === undefined) return [];
+  const className = claim.spec.hostPortClassName;
+  if (classes.value.some((c) => c.metadata.name === className)) return [];
+  return [classMissingWarning(className)];
+}
+
+/** The API server fills the namespace before admission; fall back to the request's anyway. */
+function withNamespace(claim: HostPortClaim, namespace: string | undefined): HostPortClaim {
+  if ((claim.metadata.namespace ?? "") !== "" || namespace === undefined) return claim;
+  return { ...claim, metadata: { ...claim.metadata, namespace } };
+}

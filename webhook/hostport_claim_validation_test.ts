@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import type { HostPortClaim } from "../lib/api/mod.ts";
+import {
+  admissionReview,
+  claim,
+  CRD_KIND,
+  failingLookups,
+  fakeLookups,
+  hostPort,
+  hostPortClass,
+  hostPortFor,
+} from "./_fixtures.ts";
+import { handleAdmission } from "./handler.ts";
+import type { AdmissionLookups } from "./lookups.ts";
+import { WEBHOOK_PATHS } from "./paths.ts";
+import type { AdmissionResponse } from "./review.ts";
+
+const LOOKUPS = fakeLookups({
+  classes: [hostPortClass("c1", [{ start: 9000, end: 9002 }])],
+  hostPorts: [
+    hostPortFor("victim", 9000),
+    hostPort("static1", { port: 9001 }),
+    hostPort("other-class", { port: 9002, className: "c2" }),
+    hostPort("going", { port: 9003, deleting: true }),
+  ],
+});
+
+async function validate(
+  object: HostPortClaim,
+  old?: HostPortClaim,
+  lookups: AdmissionLookups = LOOKUPS,
+): Promise<AdmissionResponse> {
+  const body = admissionReview({
+    kind: CRD_KIND.HostPortClaim,
+    operation: old === undefined ? "CREATE" : "UPDATE",
+    namespace: "ns1",
+    object,
+    oldObject: old,
+  });
+  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClaim, body, lookups);
+  if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
+  return result.review.response;
+}
+
+const HEAD = 'HostPortClaim.hostport.rmb938.com "s" is invalid: ';
+
+Deno.test("HostPortClaim webhook refuses changes to immutable fields (S9)", async (t) => {
+  const bound = claim("s", { hostPortName: "hpc-1" });
+  const cases = [
+    {
+      name: "the class",
+      object: claim("s", { hostPortName: "hpc-1", className: "c2" }),
+      message: `${HEAD}spec.hostPortClassName: Forbidden: cannot change hostPortClassName`,
+    },
+    {
+      name: "hostPortName once set",
+      object: claim("s", { hostPortName: "other" }),
+      message: `${HEAD}spec.hostPortName: Forbidden: cannot change hostPortName once set`,
+    },
+    {
+      name: "hostPortName cleared",
+      object: claim("s", { hostPortName: "" }),
+      message: `${HEAD}spec.hostPortName: Forbidden: cannot change hostPortName once set`,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const response = await validate(c.object, bound);
+      assert.equal(response.allowed, false);
+      assert.equal(response.status?.code, 422);
+      assert.equal(response.status?.message, c.message);
+    });
+  }
+});
+
+Deno.test("HostPortClaim webhook refuses binding to a HostPort it may not use (seed 5.2 #10)", async (t) => {
+  const cases = [
+    {
+      name: "bound to another claim",
+      hostPortName: "hpc-uid-victim",
+      message: `${HEAD}spec.hostPortName: Invalid value: "hpc-uid-victim": hostport is bound ` +
+        "to another hostPortClaim",
+    },
+    {
+      name: "of another class",
+      hostPortName: "other-class",
+      message: `${HEAD}spec.hostPortName: Invalid value: "other-class": hostport is of ` +
+        'hostPortClass "c2", not "c1"',
+    },
+    {
+      name: "being deleted",
+      hostPortName: "going",
+      message: `${HEAD}spec.hostPortName: Invalid value: "going": hostport is deleting`,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(`on CREATE: ${c.name}`, async () => {
+      const response = await validate(claim("s", { hostPortName: c.hostPortName }));
+      assert.equal(response.status?.message, c.message);
+    });
+    await t.step(`on UPDATE from empty: ${c.name}`, async () => {
+      const response = await validate(
+        claim("s", { hostPortName: c.hostPortName }),
+        claim("s", { hostPortName: "" }),
+      );
+      assert.equal(response.status?.message, c.message);
+    });
+  }
+});
+
+Deno.test("HostPortClaim webhook allows S9's and S16's bindings", async (t) => {
+  await t.step("S16: a static HostPort without claimRef", async () => {
+    const response = await validate(claim("s", { hostPortName: "static1" }));
+    assert.equal(response.allowed, true);
+    assert.equal(response.warnings, undefined);
+  });
+  await t.step("S9: the operator binding a claim to its own HostPort", async () => {
+    const response = await validate(
+      claim("victim", { hostPortName: "hpc-uid-victim" }),
+      claim("victim", { hostPortName: "" }),
+    );
+    assert.equal(response.allowed, true);
+  });
+  await t.step("S16: a HostPort that does not exist yet, with a warning", async () => {
+    const response = await validate(claim("s", { hostPortName: "nosuch" }));
+    assert.equal(response.allowed, true);
+    assert.deepEqual(response.warnings, [
+      'spec.hostPortName: HostPort "nosuch" does not exist; the claim stays Pending until it is created',
+    ]);
+  });
+  await t.step("an update that keeps the binding needs no lookup", async () => {
+    const bound = claim("s", { hostPortName: "hpc-uid-victim" });
+    const response = await validate(bound, bound, failingLookups("no lookups"));
+    assert.equal(response.allowed, true);
+  });
+});
+
+Deno.test("HostPortClaim webhook warns when the class does not exist", async () => {
+  const response = await validate(claim("s", { hostPortName: "", className: "nosuch" }));
+  assert.equal(response.allowed, true);
+  assert.deepEqual(response.warnings, [
+    'spec.hostPortClassName: HostPortClass "nosuch" does not exist; the claim stays Pending ' +
+    "until it is created",
+  ]);
+});
+
+Deno.test("HostPortClaim webhook reports a failed HostPort lookup as an internal error", async () => {
+  const response = await validate(
+    claim("s", { hostPortName: "static1" }),
+    undefined,
+    failingLookups("down"),
+  );
+  assert.equal(response.status?.message, `${HEAD}spec.hostPortName: Internal error: down`);
+});

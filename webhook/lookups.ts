@@ -1,0 +1,38 @@
+/**
+ * What the admission logic needs from the server: read-only lookups and the injected delay.
+ *
+ * @module
+ */
+import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
+
+/**
+ * Read-only lookups the server provides (informer cache with a live fallback). They may reject;
+ * a rejection becomes an `Internal error` field error or a skipped warning, never a throw.
+ */
+export interface AdmissionLookups {
+  /** The claim `namespace/name`, or `undefined` when it does not exist. */
+  getClaim(namespace: string, name: string): Promise<HostPortClaim | undefined>;
+  /** The HostPort `name`, or `undefined` when it does not exist. */
+  getHostPort(name: string): Promise<HostPort | undefined>;
+  /** Every HostPortClass, for cross-class overlap warnings and class-existence warnings. */
+  listHostPortClasses(): Promise<HostPortClass[]>;
+}
+
+/**
+ * Bounded waiting, in pod admission, for claims that are on their way to a port (claim not yet
+ * processed, HostPort bound but its port not written yet).
+ */
+export interface WaitForPortOptions {
+  /** How many more rounds of lookups at most (0: no waiting). */
+  attempts: number;
+  /** Milliseconds between rounds. */
+  intervalMs: number;
+  /** Resolves after `ms` milliseconds; injected so this code never reads a clock. */
+  delay(ms: number): Promise<void>;
+}
+
+/** Options of `handleAdmission`. */
+export interface AdmissionOptions {
+  /** Bounded waiting for claims that are bound but not allocated yet; no waiting when absent. */
+  waitForPort?: WaitForPortOptions;
+}

@@ -1,0 +1,45 @@
+/**
+ * The admission webhook paths and names, the same seven as the original operator's (seed 0), so
+ * existing webhook configurations keep working.
+ *
+ * @module
+ */
+
+/** URL paths the admission server answers, one per webhook. */
+export const WEBHOOK_PATHS = {
+  mutateHostPort: "/mutate-hostport-rmb938-com-v1alpha1-hostport",
+  mutateHostPortClaim: "/mutate-hostport-rmb938-com-v1alpha1-hostportclaim",
+  mutateHostPortClass: "/mutate-hostport-rmb938-com-v1alpha1-hostportclass",
+  validateHostPort: "/validate-hostport-rmb938-com-v1alpha1-hostport",
+  validateHostPortClaim: "/validate-hostport-rmb938-com-v1alpha1-hostportclaim",
+  validateHostPortClass: "/validate-hostport-rmb938-com-v1alpha1-hostportclass",
+  mutatePod: "/mutate-v1-pod",
+} as const;
+
+/** Key of {@linkcode WEBHOOK_PATHS} and {@linkcode WEBHOOK_NAMES}. */
+export type WebhookId = keyof typeof WEBHOOK_PATHS;
+
+/** Webhook names in the webhook configurations; the API server quotes them in rejections. */
+export const WEBHOOK_NAMES: { readonly [id in WebhookId]: string } = {
+  mutateHostPort: "mhostport.kb.io",
+  mutateHostPortClaim: "mhostportclaim.kb.io",
+  mutateHostPortClass: "mhostportclass.kb.io",
+  validateHostPort: "vhostport.kb.io",
+  validateHostPortClaim: "vhostportclaim.kb.io",
+  validateHostPortClass: "vhostportclass.kb.io",
+  mutatePod: "mpod.kb.io",
+};
+
+/**
+ * Returns the webhook a URL path belongs to, or `undefined` for any other path. The match is
+ * exact: no trailing slash, no query string.
+ *
+ * @param path the URL path of the request
+ * @returns the webhook id
+ */
+export function webhookForPath(path: string): WebhookId | undefined {
+  for (const [id, known] of Object.entries(WEBHOOK_PATHS)) {
+    if (known === path) return id as WebhookId;
+  }
+  return undefined;
+}

@@ -1,0 +1,430 @@
+import assert from "node:assert/strict";
+import type { HostPort, HostPortClaim } from "../lib/api/mod.ts";
+import {
+  admissionReview,
+  claim,
+  fakeLookups,
+  hostPort,
+  hostPortFor,
+  patchOf,
+  pod,
+  type PodOptions,
+  port,
+} from "./_fixtures.ts";
+import { handleAdmission } from "./handler.ts";
+import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
+import { WEBHOOK_PATHS } from "./paths.ts";
+import type { AdmissionResponse } from "./review.ts";
+
+const A = "claim.hostport.rmb938.com/";
+const BOUND = {
+  claims: [claim("a"), claim("b")],
+  hostPorts: [hostPortFor("a", 9000), hostPortFor("b", 9001)],
+};
+
+async function admit(
+  podJson: Record<string, unknown>,
+  contents: { claims?: HostPortClaim[]; hostPorts?: HostPort[] } = BOUND,
+): Promise<AdmissionResponse> {
+  const body = admissionReview({ object: podJson, namespace: "ns1" });
+  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, fakeLookups(contents));
+  if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
+  return result.review.response;
+}
+
+interface RefusalCase {
+  name: string;
+  pod: PodOptions;
+  contents?: { claims?: HostPortClaim[]; hostPorts?: HostPort[] };
+  message: string;
+}
+
+const HOST_NETWORK_DETAIL = "host ports cannot be set: a hostNetwork pod uses each container " +
+  "port as a host port, so each port must be named and claimed with a " +
+  "claim.hostport.rmb938.com/<port name> annotation";
+
+const REFUSALS: RefusalCase[] = [
+  {
+    name: "S11: an empty claim name",
+    pod: { annotations: { [`${A}web`]: "" }, containers: [[port("web", 8080)]] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "": Annotation value must contain the claim name`,
+  },
+  {
+    name: "S11: an annotation without a port name",
+    pod: { annotations: { [A]: "a" }, containers: [[port("web", 8080)]] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/: ` +
+      `Invalid value: "claim.hostport.rmb938.com/": Annotation name must contain the port name`,
+  },
+  {
+    name: "S11: a claim that does not exist",
+    pod: { annotations: { [`${A}web`]: "nosuch" }, containers: [[port("web", 8080)]] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Not found: "nosuch"`,
+  },
+  {
+    name: "S11: a claim naming a port that only an unnamed port could be",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port(undefined, 8080)]] },
+    message: `Pod "p" is invalid: [metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "a": no container or init container port is named "web", ` +
+      `spec.containers[0].ports[0].name: Invalid value: "": Port name must be set]`,
+  },
+  {
+    name: "S11: two ports with the claimed name, in different containers",
+    pod: {
+      annotations: { [`${A}web`]: "a" },
+      containers: [[port("web", 8080)], [port("web", 8081)]],
+    },
+    message: `Pod "p" is invalid: spec.containers[1].ports[0].name: Duplicate value: "web"`,
+  },
+  {
+    name: "S11: a hostPort without a claim",
+    pod: { containers: [[port("http", 8080, 8080)]] },
+    message: `Pod "p" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 8080: ` +
+      `host ports cannot be set`,
+  },
+  {
+    name: "S11/S3: a claim whose HostPort has no port yet",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: { claims: [claim("a")], hostPorts: [hostPortFor("a", 0)] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Invalid value: "hpc-uid-a": hostport is not allocated a port yet`,
+  },
+  {
+    name: "S11: a claim the operator has not bound yet",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: { claims: [claim("a", { hostPortName: "" })] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "a": hostPortClaim is not bound to a host port yet`,
+  },
+  {
+    name: "a claim without the finalizer counts as not bound yet",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: { claims: [claim("a", { finalizer: false })], hostPorts: [hostPortFor("a", 9000)] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "a": hostPortClaim is not bound to a host port yet`,
+  },
+  {
+    name: "S11: several problems at once, in port-name order",
+    pod: {
+      annotations: { [`${A}web`]: "nosuch", [`${A}admin`]: "" },
+      containers: [[port("web", 8080), port("admin", 8081), port("x", 1, 53)]],
+    },
+    message: `Pod "p" is invalid: [` +
+      `metadata.annotations.claim.hostport.rmb938.com/admin: Invalid value: "": ` +
+      `Annotation value must contain the claim name, ` +
+      `spec.containers[0].ports[2].hostPort: Invalid value: 53: host ports cannot be set, ` +
+      `metadata.annotations.claim.hostport.rmb938.com/web: Not found: "nosuch"]`,
+  },
+  {
+    name: "S5 (improved): a claim being deleted takes no new pods",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: { claims: [claim("a", { deleting: true })], hostPorts: [hostPortFor("a", 9000)] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "a": hostPortClaim is deleting`,
+  },
+  {
+    name: "S6: a HostPort being deleted",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: {
+      claims: [claim("a")],
+      hostPorts: [hostPortFor("a", 9000, { phase: "Deleting", deleting: true })],
+    },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Invalid value: "hpc-uid-a": hostport is not allocated a port yet`,
+  },
+  {
+    name: "S16: the claim's HostPort is gone",
+    pod: { annotations: { [`${A}web`]: "s" }, containers: [[port("web", 8080)]] },
+    contents: { claims: [claim("s", { hostPortName: "static1" })] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Not found: "static1"`,
+  },
+  {
+    name: "S16 (improved): a HostPort bound to another claim cannot be used (hijacking)",
+    pod: { annotations: { [`${A}web`]: "thief" }, containers: [[port("web", 8080)]] },
+    contents: {
+      claims: [claim("thief", { hostPortName: "hpc-uid-victim" })],
+      hostPorts: [hostPortFor("victim", 9000)],
+    },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Invalid value: "hpc-uid-victim": hostport is bound to another hostPortClaim`,
+  },
+  {
+    name: "a recreated claim cannot use the HostPort of its namesake (uid differs)",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    contents: {
+      claims: [claim("a", { uid: "new", hostPortName: "hpc-uid-a" })],
+      hostPorts: [hostPortFor("a", 9000)],
+    },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Invalid value: "hpc-uid-a": hostport is bound to another hostPortClaim`,
+  },
+  {
+    name: "a HostPort of another class cannot be used",
+    pod: { annotations: { [`${A}web`]: "s" }, containers: [[port("web", 8080)]] },
+    contents: {
+      claims: [claim("s", { hostPortName: "static1" })],
+      hostPorts: [hostPort("static1", { port: 9000, className: "c2" })],
+    },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web.hostPort: ` +
+      `Invalid value: "static1": hostport is of hostPortClass "c2", not "c1"`,
+  },
+  {
+    name: "S19: a hostNetwork pod's ports without claims",
+    pod: { hostNetwork: true, containers: [[port("http", 8080, 8080)]] },
+    message: `Pod "p" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 8080: ` +
+      HOST_NETWORK_DETAIL,
+  },
+  {
+    name: "a hostPort in an init container (sidecar) without a claim",
+    pod: { containers: [[port("web", 8080)]], initContainers: [[port("proxy", 15000, 15000)]] },
+    message: `Pod "p" is invalid: spec.initContainers[0].ports[0].hostPort: ` +
+      `Invalid value: 15000: host ports cannot be set`,
+  },
+  {
+    name: "a claimed name used by a container and an init container",
+    pod: {
+      annotations: { [`${A}web`]: "a" },
+      containers: [[port("web", 8080)]],
+      initContainers: [[port("web", 8081)]],
+    },
+    message: `Pod "p" is invalid: spec.initContainers[0].ports[0].name: Duplicate value: "web"`,
+  },
+  {
+    name: "a pod created with generateName is named by its prefix",
+    pod: { generateName: "echo-7d4b9c-", containers: [[port("http", 80, 80)]] },
+    message: `Pod "echo-7d4b9c-<generated>" is invalid: spec.containers[0].ports[0].hostPort: ` +
+      `Invalid value: 80: host ports cannot be set`,
+  },
+];
+
+Deno.test("pod webhook refuses with the original's messages (403 Forbidden)", async (t) => {
+  for (const c of REFUSALS) {
+    await t.step(c.name, async () => {
+      const response = await admit(pod(c.pod), c.contents ?? BOUND);
+      assert.deepEqual(response.allowed, false);
+      assert.deepEqual(response.status?.code, 403);
+      assert.deepEqual(response.status?.reason, "Forbidden");
+      assert.deepEqual(response.status?.message, c.message);
+      assert.deepEqual(response.patch, undefined);
+    });
+  }
+});
+
+Deno.test("pod webhook lists every error as a cause with its field", async () => {
+  const response = await admit(pod({
+    annotations: { [`${A}web`]: "nosuch" },
+    containers: [[port("web", 8080), port("x", 1, 53)]],
+  }));
+  assert.deepEqual(response.status?.details, {
+    kind: "Pod",
+    name: "p",
+    causes: [
+      {
+        reason: "FieldValueInvalid",
+        message: "Invalid value: 53: host ports cannot be set",
+        field: "spec.containers[0].ports[1].hostPort",
+      },
+      {
+        reason: "FieldValueNotFound",
+        message: 'Not found: "nosuch"',
+        field: "metadata.annotations.claim.hostport.rmb938.com/web",
+      },
+    ],
+  });
+});
+
+interface PatchCase {
+  name: string;
+  pod: PodOptions;
+  contents?: { claims?: HostPortClaim[]; hostPorts?: HostPort[] };
+  patch: JsonPatchOp[];
+  warnings?: string[];
+}
+
+const WEB_PORT = "/metadata/annotations/port.hostport.rmb938.com~1web";
+
+const PATCHES: PatchCase[] = [
+  {
+    name: "S1: the claimed port gets the host port and the port annotation",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    patch: [
+      { op: "add", path: WEB_PORT, value: "9000" },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "S12: a claimed port's own hostPort is replaced",
+    pod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080, 1234)]] },
+    patch: [
+      { op: "add", path: WEB_PORT, value: "9000" },
+      { op: "replace", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "S13: two claims on ports of different containers",
+    pod: {
+      annotations: { [`${A}web`]: "a", [`${A}admin`]: "b" },
+      containers: [[port("web", 8080)], [port("admin", 9090)]],
+    },
+    patch: [
+      { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1admin", value: "9001" },
+      { op: "add", path: WEB_PORT, value: "9000" },
+      { op: "add", path: "/spec/containers/1/ports/0/hostPort", value: 9001 },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "S13: two port names on one claim (TCP and UDP) get the same port",
+    pod: {
+      annotations: { [`${A}dns-tcp`]: "a", [`${A}dns-udp`]: "a" },
+      containers: [[port("dns-tcp", 53), { ...port("dns-udp", 53), protocol: "UDP" }]],
+    },
+    patch: [
+      { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1dns-tcp", value: "9000" },
+      { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1dns-udp", value: "9000" },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+      { op: "add", path: "/spec/containers/0/ports/1/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "unnamed and repeated unclaimed ports are fine beside a claim (sidecars)",
+    pod: {
+      annotations: { [`${A}web`]: "a" },
+      containers: [[port("web", 8080), port(undefined, 15090)], [port("metrics", 9100)], [
+        port("metrics", 9101),
+      ]],
+    },
+    patch: [
+      { op: "add", path: WEB_PORT, value: "9000" },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "a claim may target an init container's port (native sidecar)",
+    pod: {
+      annotations: { [`${A}proxy`]: "a" },
+      containers: [[port("web", 8080)]],
+      initContainers: [[port("proxy", 15000)]],
+    },
+    patch: [
+      { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1proxy", value: "9000" },
+      { op: "add", path: "/spec/initContainers/0/ports/0/hostPort", value: 9000 },
+    ],
+  },
+  {
+    name: "a hostNetwork pod's claimed port gets containerPort and hostPort both",
+    pod: {
+      hostNetwork: true,
+      annotations: { [`${A}web`]: "a" },
+      containers: [[port("web", 8080, 8080)]],
+    },
+    patch: [
+      { op: "add", path: WEB_PORT, value: "9000" },
+      { op: "replace", path: "/spec/containers/0/ports/0/containerPort", value: 9000 },
+      { op: "replace", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+    warnings: [
+      "spec.containers[0].ports[0].containerPort: set from 8080 to 9000, because a hostNetwork " +
+      "pod listens on its host port; read it from the annotation port.hostport.rmb938.com/web",
+    ],
+  },
+  {
+    name: "a static HostPort with no claimRef yet may be used",
+    pod: { annotations: { [`${A}web`]: "s" }, containers: [[port("web", 8080)]] },
+    contents: {
+      claims: [claim("s", { hostPortName: "static1" })],
+      hostPorts: [hostPort("static1", { port: 9005 })],
+    },
+    patch: [
+      { op: "add", path: WEB_PORT, value: "9005" },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9005 },
+    ],
+  },
+  {
+    name: "values already in place need no operation",
+    pod: {
+      annotations: { [`${A}web`]: "a", "port.hostport.rmb938.com/web": "9000" },
+      containers: [[port("web", 8080, 9000)]],
+    },
+    patch: [],
+  },
+  {
+    name: "a pod without claims or host ports is admitted unchanged",
+    pod: { annotations: { team: "x" }, containers: [[port("web", 8080), port(undefined, 81)]] },
+    patch: [],
+  },
+];
+
+Deno.test("pod webhook patches only what changes, keeping unknown fields", async (t) => {
+  for (const c of PATCHES) {
+    await t.step(c.name, async () => {
+      const input = pod(c.pod);
+      const response = await admit(input, c.contents ?? BOUND);
+      assert.deepEqual(response.allowed, true);
+      assert.deepEqual(patchOf(response), c.patch);
+      assert.deepEqual(response.patchType, c.patch.length > 0 ? "JSONPatch" : undefined);
+      assert.deepEqual(response.warnings, c.warnings);
+      const patched = applyJsonPatch(input, patchOf(response)) as ReturnType<typeof pod>;
+      assert.deepEqual(patched.metadata, {
+        ...input.metadata as object,
+        ...patchedMetadata(patched),
+      });
+    });
+  }
+});
+
+/** The annotations of a patched pod (the only metadata the webhook may change). */
+function patchedMetadata(patched: Record<string, unknown>): Record<string, unknown> {
+  const metadata = patched.metadata as Record<string, unknown>;
+  return metadata.annotations === undefined ? {} : { annotations: metadata.annotations };
+}
+
+Deno.test("pod webhook's patch gives the expected pod and keeps fields it does not know", async () => {
+  const input = pod({
+    annotations: { [`${A}web`]: "a" },
+    containers: [[port(undefined, 81), port("web", 8080)]],
+  });
+  const response = await admit(input);
+  const expected = structuredClone(input) as {
+    metadata: { annotations: Record<string, string> };
+    spec: { containers: { ports: Record<string, unknown>[] }[] };
+  };
+  expected.metadata.annotations["port.hostport.rmb938.com/web"] = "9000";
+  (expected.spec.containers[0]?.ports[1] as Record<string, unknown>).hostPort = 9000;
+  assert.deepEqual(applyJsonPatch(input, patchOf(response)), expected);
+});
+
+Deno.test("pod webhook looks claims up in the pod's namespace only", async () => {
+  const lookups = fakeLookups({
+    claims: [claim("a", { namespace: "other" })],
+    hostPorts: [hostPortFor("a", 9000)],
+  });
+  const body = admissionReview({
+    namespace: "ns1",
+    object: pod({ annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] }),
+  });
+  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, lookups);
+  assert.deepEqual(
+    result.kind === "review" && result.review.response.status?.message,
+    `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: Not found: "a"`,
+  );
+  assert.deepEqual(lookups.calls, ["claim ns1/a"]);
+});
+
+Deno.test("pod webhook refuses more than 64 claim annotations without looking any up", async () => {
+  const annotations: Record<string, string> = {};
+  for (let i = 0; i < 65; i++) annotations[`${A}p${i}`] = "a";
+  const lookups = fakeLookups(BOUND);
+  const body = admissionReview({ namespace: "ns1", object: pod({ annotations }) });
+  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, lookups);
+  const message = result.kind === "review" ? result.review.response.status?.message ?? "" : "";
+  assert.deepEqual(
+    message.startsWith(
+      `Pod "p" is invalid: [metadata.annotations: Too many: 65: must have at most 64 items, `,
+    ),
+    true,
+  );
+  assert.deepEqual(lookups.calls, []);
+});

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { admissionReview } from "./_fixtures.ts";
+import { decodeJsonPatch } from "./json_patch.ts";
+import { allowReview, badRequestReview, decodeAdmissionReview, denyReview } from "./review.ts";
+
+Deno.test("decodeAdmissionReview() returns the request of a valid review, unknown fields kept", () => {
+  const body = admissionReview({ object: { metadata: {} }, namespace: "ns1" });
+  (body.request as Record<string, unknown>).futureField = 1;
+  const decoded = decodeAdmissionReview(body);
+  assert.equal(decoded.ok, true);
+  if (!decoded.ok) return;
+  assert.equal(decoded.request.uid, "req-1");
+  assert.equal(decoded.request.operation, "CREATE");
+  assert.equal(decoded.request.namespace, "ns1");
+  assert.deepEqual(decoded.request.kind, { group: "", version: "v1", kind: "Pod" });
+  assert.equal((decoded.request as Record<string, unknown>).futureField, 1);
+});
+
+Deno.test("decodeAdmissionReview() explains what is wrong and keeps the uid when it can", async (t) => {
+  const valid = () => admissionReview({ object: {} });
+  const cases: { name: string; body: unknown; uid: string | undefined; message: string }[] = [
+    {
+      name: "not an object",
+      body: "x",
+      uid: undefined,
+      message: "Invalid input: expected object, received string",
+    },
+    {
+      name: "the v1beta1 API",
+      body: { ...valid(), apiVersion: "admission.k8s.io/v1beta1" },
+      uid: "req-1",
+      message: 'apiVersion: must be "admission.k8s.io/v1"',
+    },
+    {
+      name: "another kind",
+      body: { ...valid(), kind: "Pod" },
+      uid: "req-1",
+      message: 'kind: must be "AdmissionReview"',
+    },
+    {
+      name: "no uid",
+      body: { ...valid(), request: { ...valid().request as object, uid: undefined } },
+      uid: undefined,
+      message: "request.uid: Invalid input: expected string, received undefined",
+    },
+    {
+      name: "an empty uid",
+      body: { ...valid(), request: { ...valid().request as object, uid: "" } },
+      uid: undefined,
+      message: "request.uid: must be a non-empty string",
+    },
+    {
+      name: "an unknown operation",
+      body: { ...valid(), request: { ...valid().request as object, operation: "PATCH" } },
+      uid: "req-1",
+      message:
+        'request.operation: Invalid option: expected one of "CREATE"|"UPDATE"|"DELETE"|"CONNECT"',
+    },
+    {
+      name: "CREATE without an object",
+      body: admissionReview({ object: null }),
+      uid: "req-1",
+      message: "request.object: must be an object for CREATE",
+    },
+    {
+      name: "UPDATE without the old object",
+      body: admissionReview({ operation: "UPDATE", object: {} }),
+      uid: "req-1",
+      message: "request.oldObject: must be an object for UPDATE",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const decoded = decodeAdmissionReview(c.body);
+      assert.deepEqual(decoded, {
+        ok: false,
+        uid: c.uid,
+        message: `Cannot decode the AdmissionReview: ${c.message}`,
+      });
+    });
+  }
+});
+
+Deno.test("allowReview() sends a JSONPatch only when there are operations", () => {
+  assert.deepEqual(allowReview("u"), {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    response: { uid: "u", allowed: true },
+  });
+  assert.deepEqual(allowReview("u", { patch: [], warnings: [] }).response, {
+    uid: "u",
+    allowed: true,
+  });
+  const response = allowReview("u", { patch: [{ op: "add", path: "/a", value: 1 }] }).response;
+  assert.equal(response.patchType, "JSONPatch");
+  assert.deepEqual(decodeJsonPatch(response.patch ?? ""), [{ op: "add", path: "/a", value: 1 }]);
+});
+
+Deno.test("allowReview() strips control characters from warnings (they travel in a header)", () => {
+  const response = allowReview("u", { warnings: ["line1\nline2\u0000"] }).response;
+  assert.deepEqual(response.warnings, ["line1 line2 "]);
+});
+
+Deno.test("denyReview() and badRequestReview() carry a Failure status", () => {
+  assert.deepEqual(denyReview("u", { code: 403, reason: "Forbidden", message: "m" }).response, {
+    uid: "u",
+    allowed: false,
+    status: { metadata: {}, status: "Failure", code: 403, reason: "Forbidden", message: "m" },
+  });
+  assert.deepEqual(badRequestReview("u", "bad").response.status, {
+    metadata: {},
+    status: "Failure",
+    code: 400,
+    reason: "BadRequest",
+    message: "bad",
+  });
+});
