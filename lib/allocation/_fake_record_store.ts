@@ -1,0 +1,129 @@
+/**
+ * A tiny in-memory compare-and-swap store for the pure tests of lib/allocation: resourceVersions,
+ * real 409s on stale writes, and scripted failures (including writes that land and then report
+ * an error, as a timeout after commit does). Test support only.
+ *
+ * @module
+ */
+
+import type { Status } from "kubernetes-types/meta/v1.d.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  KubeRequestTimeoutError,
+  NotFoundError,
+} from "../kube/errors.ts";
+import { portBitsOf, portsOf } from "./port_bits.ts";
+import type { RecordContent, RecordStore, StoredRecord } from "./record_store.ts";
+
+/** A scripted failure for the next matching call. */
+export interface ScriptedFailure {
+  /** Which call fails. */
+  on: "read" | "write";
+  /** What it throws. */
+  error: unknown;
+  /** For writes: apply the write first, then throw (the outcome the caller sees is unknown). */
+  land?: boolean;
+  /** Runs after the write was applied (or not), right before the error is thrown. */
+  then?: () => void;
+}
+
+/** A 409 Conflict as the API server reports it. */
+export function conflictError(): ConflictError {
+  return new ConflictError(status(409, "Conflict"));
+}
+
+/** A client-side timeout. */
+export function timeoutError(): KubeRequestTimeoutError {
+  return new KubeRequestTimeoutError({ method: "PUT", path: "/fake" }, 1);
+}
+
+function status(code: number, reason: string): Status {
+  return { apiVersion: "v1", kind: "Status", status: "Failure", code, reason, message: reason };
+}
+
+/** See the module documentation. */
+export class FakeRecordStore implements RecordStore {
+  /** Failures consumed in order by matching calls. */
+  readonly script: ScriptedFailure[] = [];
+  /** Every write that reached the store (landed or not), in order. */
+  readonly writes: RecordContent[] = [];
+  /** Resolved before each write is handled; replace it to hold writes in flight. */
+  writeGate: Promise<void> = Promise.resolve();
+  #stored: StoredRecord | undefined;
+  #version = 0;
+
+  /** The ports stored now, ascending (empty when the record does not exist). */
+  ports(): number[] {
+    return this.#stored ? portsOf(this.#stored.bits) : [];
+  }
+
+  /** The stored record, if any. */
+  get stored(): StoredRecord | undefined {
+    return this.#stored;
+  }
+
+  /** Another writer replaces the content (bumping the version). */
+  set(ports: Iterable<number>, writeId = "other/1"): void {
+    this.#stored = { bits: portBitsOf(ports), writeId, resourceVersion: String(++this.#version) };
+  }
+
+  /** Another writer deletes the record. */
+  delete(): void {
+    this.#stored = undefined;
+  }
+
+  /** See {@linkcode RecordStore.read}. */
+  read(): Promise<StoredRecord | undefined> {
+    const failure = this.#take("read");
+    if (failure) return Promise.reject(failure.error);
+    return Promise.resolve(this.#stored && copy(this.#stored));
+  }
+
+  /** See {@linkcode RecordStore.create}. */
+  async create(content: RecordContent): Promise<StoredRecord> {
+    await this.writeGate;
+    return this.#write(content, () => {
+      if (this.#stored) throw new AlreadyExistsError(status(409, "AlreadyExists"));
+    });
+  }
+
+  /** See {@linkcode RecordStore.replace}. */
+  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
+    await this.writeGate;
+    return this.#write(content, () => {
+      if (!this.#stored) throw new NotFoundError(status(404, "NotFound"));
+      if (this.#stored.resourceVersion !== resourceVersion) throw conflictError();
+    });
+  }
+
+  #write(content: RecordContent, precondition: () => void): StoredRecord {
+    this.writes.push({ bits: content.bits.slice(), writeId: content.writeId });
+    const failure = this.#take("write");
+    if (failure && !failure.land) {
+      failure.then?.();
+      throw failure.error;
+    }
+    precondition();
+    this.#stored = {
+      bits: content.bits.slice(),
+      writeId: content.writeId,
+      resourceVersion: String(++this.#version),
+    };
+    const stored = copy(this.#stored);
+    if (failure) {
+      failure.then?.();
+      throw failure.error;
+    }
+    return stored;
+  }
+
+  #take(on: "read" | "write"): ScriptedFailure | undefined {
+    const index = this.script.findIndex((failure) => failure.on === on);
+    return index === -1 ? undefined : this.script.splice(index, 1)[0];
+  }
+}
+
+function copy(record: StoredRecord): StoredRecord {
+  return { ...record, bits: record.bits.slice() };
+}

@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { KubeApiError } from "../kube/errors.ts";
+import { AllocationRecord, type RecordChange } from "./allocation_record.ts";
+import { AllocationRecordError } from "./errors.ts";
+import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";
+import { AllocationRecordFormatError } from "./record_format.ts";
+
+function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {
+  return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve(), random: () => 0 });
+}
+
+function tooManyRequests(): KubeApiError {
+  return new KubeApiError({ code: 429, reason: "TooManyRequests", message: "slow down" });
+}
+
+Deno.test("reserve() creates a missing record and reports the port reserved", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  assert.deepEqual(await record.reserve(9000), { ok: true });
+  assert.deepEqual(store.ports(), [9000]);
+  assert.equal(record.has(9000), true);
+  assert.equal(record.stats.writes, 1);
+});
+
+Deno.test("reserve() calls made in one tick share one write", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  const ports = Array.from({ length: 50 }, (_, i) => 9000 + i);
+  const outcomes = await Promise.all(ports.map((port) => record.reserve(port)));
+  assert.ok(outcomes.every((outcome) => outcome.ok));
+  assert.deepEqual(store.ports(), ports);
+  assert.equal(store.writes.length, 1);
+});
+
+Deno.test("reserve() calls that arrive while a write is in flight go into the next write", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(8000);
+  const gate = Promise.withResolvers<void>();
+  store.writeGate = gate.promise;
+  const first = record.reserve(9000);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the write of 9000 is now in flight
+  const later = [9001, 9002, 9003].map((port) => record.reserve(port));
+  gate.resolve();
+  assert.deepEqual(await first, { ok: true });
+  assert.ok((await Promise.all(later)).every((outcome) => outcome.ok));
+  assert.equal(store.writes.length, 3); // 8000; 9000; then 9001-9003 together
+  assert.deepEqual(store.ports(), [8000, 9000, 9001, 9002, 9003]);
+});
+
+Deno.test("reserve() reports taken for a port the record already holds, without writing", async () => {
+  const store = new FakeRecordStore();
+  store.set([9000]);
+  const record = recordOver(store);
+  assert.deepEqual(await record.reserve(9000), { ok: false, reason: "taken" });
+  assert.equal(store.writes.length, 0);
+});
+
+Deno.test("reserve() re-reads after a conflict and re-applies the batch on the fresh record", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  store.set([9000, 9001, 9005], "other/7"); // another process wrote meanwhile
+  const [a, b] = await Promise.all([record.reserve(9001), record.reserve(9002)]);
+  assert.deepEqual(a, { ok: false, reason: "taken" });
+  assert.deepEqual(b, { ok: true });
+  assert.deepEqual(store.ports(), [9000, 9001, 9002, 9005]);
+  assert.equal(record.stats.conflicts, 1);
+});
+
+Deno.test("reserve() retries refused writes with backoff, then commits", async () => {
+  const store = new FakeRecordStore();
+  store.script.push({ on: "write", error: tooManyRequests() }, {
+    on: "write",
+    error: tooManyRequests(),
+  });
+  const record = recordOver(store);
+  assert.deepEqual(await record.reserve(9000), { ok: true });
+  assert.deepEqual(store.ports(), [9000]);
+  assert.equal(record.stats.writes, 3);
+});
+
+Deno.test("reserve() rejects with AllocationRecordError when every attempt is refused", async () => {
+  const store = new FakeRecordStore();
+  for (let i = 0; i < 6; i++) store.script.push({ on: "write", error: tooManyRequests() });
+  const record = recordOver(store);
+  await assert.rejects(record.reserve(9000), AllocationRecordError);
+  assert.deepEqual(store.ports(), []);
+});
+
+Deno.test("reserve() is ok when a timed-out write is proven landed by the record's writeId", async () => {
+  const store = new FakeRecordStore();
+  store.script.push({ on: "write", error: timeoutError(), land: true });
+  const record = recordOver(store);
+  assert.deepEqual(await record.reserve(9000), { ok: true });
+  assert.deepEqual(store.ports(), [9000]);
+  assert.equal(store.writes.length, 1);
+});
+
+Deno.test("reserve() re-applies after a timed-out write that did not land", async () => {
+  const store = new FakeRecordStore();
+  store.script.push({ on: "write", error: timeoutError() });
+  const record = recordOver(store);
+  assert.deepEqual(await record.reserve(9000), { ok: true });
+  assert.deepEqual(store.ports(), [9000]);
+  assert.equal(store.writes.length, 2);
+});
+
+Deno.test("reserve() reports unknown, never taken, when a timed-out write may have landed", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(8000);
+  // The write lands, then another process writes, so the writeId no longer proves it was ours.
+  const otherWrites = () => store.set(store.ports(), "other/9");
+  store.script.push({ on: "write", error: timeoutError(), land: true, then: otherWrites });
+  assert.deepEqual(await record.reserve(9000), { ok: false, reason: "unknown" });
+  assert.deepEqual(store.ports(), [8000, 9000]); // kept reserved: repair frees it later
+});
+
+Deno.test("reserve() re-applies a maybe-landed reservation that the fresh record shows free", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(8000);
+  // The write does not land, and another process writes before we re-read.
+  store.script.push({ on: "write", error: timeoutError() });
+  const reserve = record.reserve(9000);
+  store.set([8000, 7000], "other/2");
+  assert.deepEqual(await reserve, { ok: true });
+  assert.deepEqual(store.ports(), [7000, 8000, 9000]);
+});
+
+Deno.test("release() leaves alone a port reserved again after its maybe-landed release", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  // The release lands, then another process reserves 9000 before we re-read.
+  const otherReserves = () => store.set([9000], "other/3");
+  store.script.push({ on: "write", error: timeoutError(), land: true, then: otherReserves });
+  assert.deepEqual(await record.release(9000), { ok: false, reason: "unknown" });
+  assert.deepEqual(store.ports(), [9000]); // the other process's reservation survives
+});
+
+Deno.test("release() is ok when a timed-out release is proven landed", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  store.script.push({ on: "write", error: timeoutError(), land: true });
+  assert.deepEqual(await record.release(9000), { ok: true });
+  assert.deepEqual(store.ports(), []);
+});
+
+Deno.test("reserve() settles as unknown, not rejected, when retries run out after a timeout", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.refresh();
+  store.script.push({ on: "write", error: timeoutError() });
+  for (let i = 0; i < 6; i++) store.script.push({ on: "read", error: timeoutError() });
+  assert.deepEqual(await record.reserve(9000), { ok: false, reason: "unknown" });
+});
+
+Deno.test("reserve() rejects only the calls that cannot have landed when retries run out", async () => {
+  const store = new FakeRecordStore();
+  let second: Promise<unknown> | undefined;
+  const record: AllocationRecord = new AllocationRecord(store, {
+    // While the batch backs off after the timed-out write, a second call joins it.
+    sleep: () => {
+      second ??= record.reserve(9001);
+      return Promise.resolve();
+    },
+  });
+  await record.refresh();
+  store.script.push({ on: "write", error: timeoutError() });
+  for (let i = 0; i < 6; i++) store.script.push({ on: "read", error: timeoutError() });
+  assert.deepEqual(await record.reserve(9000), { ok: false, reason: "unknown" });
+  assert.ok(second);
+  await assert.rejects(second, AllocationRecordError);
+  assert.deepEqual(store.ports(), []);
+});
+
+Deno.test("reserve() rejects on a record it cannot read and never overwrites it", async () => {
+  const store = new FakeRecordStore();
+  store.script.push({
+    on: "read",
+    error: new AllocationRecordFormatError('its format version is "9"'),
+  });
+  const record = recordOver(store);
+  await assert.rejects(record.reserve(9000), AllocationRecordError);
+  assert.equal(store.writes.length, 0);
+});
+
+Deno.test("reserve() refuses to re-create a record deleted while in use", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  store.delete();
+  await assert.rejects(record.reserve(9001), /deleted while in use/);
+  assert.equal(store.stored, undefined);
+});
+
+Deno.test("release() of a port that is not reserved succeeds without a write", async () => {
+  const store = new FakeRecordStore();
+  store.set([9000]);
+  const record = recordOver(store);
+  assert.deepEqual(await record.release(9001), { ok: true });
+  assert.equal(store.writes.length, 0);
+  assert.deepEqual(await record.release(9000), { ok: true });
+  assert.deepEqual(store.ports(), []);
+});
+
+Deno.test("onChange() reports own commits and other writers' changes seen on re-read", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  const changes: RecordChange[] = [];
+  record.onChange((change) => changes.push(change));
+  await record.reserve(9000);
+  store.set([9000, 9007]);
+  await record.refresh();
+  await record.release(9000);
+  assert.deepEqual(changes, [
+    { reserved: [9000], released: [] },
+    { reserved: [9007], released: [] },
+    { reserved: [], released: [9000] },
+  ]);
+});
+
+Deno.test("refresh() reads the record now, and reads a missing record as empty", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  assert.equal(record.snapshot(), undefined);
+  assert.deepEqual((await record.refresh()).resourceVersion, undefined);
+  store.set([10, 20]);
+  const snapshot = await record.refresh();
+  assert.deepEqual(record.reservedPorts(), [10, 20]);
+  assert.equal(snapshot.resourceVersion, store.stored?.resourceVersion);
+});
+
+Deno.test("reserve() throws RangeError for a value that is not a port", () => {
+  const record = recordOver(new FakeRecordStore());
+  assert.throws(() => record.reserve(0), RangeError);
+  assert.throws(() => record.release(65536), RangeError);
+});
+
+Deno.test("two records on one store never both reserve a port", async () => {
+  const store = new FakeRecordStore();
+  const a = recordOver(store, "a");
+  const b = recordOver(store, "b");
+  const ports = Array.from({ length: 40 }, (_, i) => 9000 + (i % 20));
+  const [ra, rb] = await Promise.all([
+    Promise.all(ports.map((port) => a.reserve(port))),
+    Promise.all(ports.toReversed().map((port) => b.reserve(port))),
+  ]);
+  const won = new Map<number, number>();
+  ports.forEach((port, i) => ra[i]?.ok && won.set(port, (won.get(port) ?? 0) + 1));
+  ports.toReversed().forEach((port, i) => rb[i]?.ok && won.set(port, (won.get(port) ?? 0) + 1));
+  assert.ok([...won.values()].every((count) => count === 1));
+  assert.deepEqual([...won.keys()].sort((x, y) => x - y), store.ports());
+});

@@ -1,0 +1,23 @@
+/**
+ * Timing constants of the allocation design (docs/architecture.md, rules 2 and 6).
+ *
+ * @module
+ */
+
+/** Rule 2: a reserved port is not written into a HostPort more than this long after it committed. */
+export const DEFAULT_RESERVATION_TTL_MS = 30_000;
+
+/** The API server's default request timeout: a write sent before it can still land this late. */
+export const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
+ * status write carrying the port can still be in flight.
+ */
+export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
+
+/** Rule 6: consecutive repair passes that must see a port reserved and unowned before it is freed. */
+export const LEAK_SIGHTINGS_BEFORE_FREE = 3;
+
+/** Rule 6: how often repair runs. */
+export const DEFAULT_REPAIR_INTERVAL_MS = 180_000;

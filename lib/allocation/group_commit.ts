@@ -1,0 +1,239 @@
+/**
+ * The group-commit engine behind {@linkcode AllocationRecord}: a queue of reserve and release
+ * calls drained one batch at a time, each batch written by compare-and-swap, re-read and
+ * re-applied on conflict, retried with backoff on other failures. Internal to lib/allocation.
+ *
+ * @module
+ */
+
+import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
+import { decideBatch } from "./batch.ts";
+import { AllocationRecordError } from "./errors.ts";
+import { AllocationRecordFormatError } from "./record_format.ts";
+import { emptyPortBits } from "./port_bits.ts";
+import { classifyWriteError, type RecordStore, type StoredRecord } from "./record_store.ts";
+import type {
+  BatchRun,
+  GroupCommitPolicy,
+  Outcome,
+  QueuedOp,
+  Reader,
+  RecordStats,
+  Step,
+} from "./group_commit_types.ts";
+
+export type { GroupCommitPolicy, RecordStats } from "./group_commit_types.ts";
+
+const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
+
+/** See the module documentation. `adopt` is called with every record read or committed. */
+export class GroupCommit {
+  /** undefined: never read; null: known not to exist. */
+  known: StoredRecord | null | undefined;
+  /** The I/O counters. */
+  readonly stats: RecordStats = {
+    reads: 0,
+    writes: 0,
+    commits: 0,
+    conflicts: 0,
+    unknownOutcomes: 0,
+  };
+  #store: RecordStore;
+  #policy: GroupCommitPolicy;
+  #adopt: (record: StoredRecord | null) => void;
+  #sequence = 0;
+  /** Whether this process has seen the record exist (it is then never re-created). */
+  #existed = false;
+  /** Whether the next batch must read first (a batch gave up, maybe after an unknown write). */
+  #stale = false;
+  #queue: QueuedOp[] = [];
+  #readers: Reader[] = [];
+  #draining = false;
+  #idle: (() => void)[] = [];
+
+  /** Creates an engine; nothing happens until the first call. */
+  constructor(
+    store: RecordStore,
+    policy: GroupCommitPolicy,
+    adopt: (record: StoredRecord | null) => void,
+  ) {
+    this.#store = store;
+    this.#policy = policy;
+    this.#adopt = adopt;
+  }
+
+  /** Queues a reserve or release; it joins the next write. */
+  enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
+    const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
+    this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
+    this.#kick();
+    return promise;
+  }
+
+  /** Queues a consistent read, ordered with the writes. */
+  read(): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#readers.push({ resolve, reject });
+    this.#kick();
+    return promise;
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (!this.#draining) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #kick(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    // A microtask, so every call made in the same synchronous run joins the first write.
+    queueMicrotask(() => void this.#drain());
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 || this.#readers.length > 0) await this.#runBatch();
+    } finally {
+      this.#draining = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  async #runBatch(): Promise<void> {
+    const run: BatchRun = {
+      ops: [],
+      readers: [],
+      attempts: new Map(),
+      failures: 0,
+      conflicts: 0,
+      needRead: this.known === undefined || this.#stale,
+    };
+    while (true) {
+      // Newcomers join the batch at every attempt, so a retry after a conflict carries them too.
+      run.ops.push(...this.#queue.splice(0));
+      if (this.#readers.length > 0) run.needRead = true;
+      run.readers.push(...this.#readers.splice(0));
+      if (run.needRead) {
+        const step = await this.#read(run);
+        if (step === "given-up") return;
+        if (step === "retry") continue;
+      }
+      if (run.ops.length === 0 || await this.#write(run) !== "retry") return;
+    }
+  }
+
+  async #read(run: BatchRun): Promise<Step> {
+    let fresh: StoredRecord | undefined;
+    try {
+      fresh = await this.#store.read();
+    } catch (error) {
+      const fatal = error instanceof AllocationRecordFormatError;
+      return await this.#failed(run, error, fatal, "read the allocation record");
+    }
+    if (fresh === undefined && this.#existed) {
+      // Starting afresh would forget every reservation: refuse, and let a restart's repair rebuild it.
+      const error = new AllocationRecordError(
+        "use the allocation record",
+        "it was deleted while in use: restart the operator so that repair rebuilds it",
+      );
+      return await this.#failed(run, error, true, "read the allocation record");
+    }
+    this.stats.reads++;
+    run.needRead = false;
+    this.#stale = false;
+    this.known = fresh ?? null;
+    if (fresh !== undefined) this.#existed = true;
+    this.#adopt(this.known);
+    for (const reader of run.readers.splice(0)) reader.resolve();
+    // The record names its last write: if it is one of ours, every op that write carried landed.
+    const proven = fresh?.writeId === undefined ? undefined : run.attempts.get(fresh.writeId);
+    if (proven !== undefined) {
+      const landed = (op: QueuedOp) => op.firstAttempt >= 0 && op.firstAttempt <= proven;
+      for (const op of run.ops.filter(landed)) op.resolve({ ok: true });
+      run.ops = run.ops.filter((op) => !landed(op));
+    }
+    return "done";
+  }
+
+  async #write(run: BatchRun): Promise<Step> {
+    const known = this.known ?? null;
+    const decision = decideBatch(run.ops, known?.bits ?? emptyPortBits());
+    for (const [op, outcome] of decision.settled) op.resolve(outcome);
+    run.ops = [...decision.carried];
+    if (!decision.changed) return this.#settleAll(run);
+    const writeId = `${this.#policy.writerId}/${++this.#sequence}`;
+    const attempt = run.attempts.size;
+    run.attempts.set(writeId, attempt);
+    for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
+    const content = { bits: decision.next, writeId };
+    this.stats.writes++;
+    let stored: StoredRecord;
+    try {
+      stored = known === null
+        ? await this.#store.create(content)
+        : await this.#store.replace(content, known.resourceVersion);
+    } catch (error) {
+      return await this.#writeFailed(run, error);
+    }
+    this.stats.commits++;
+    this.known = stored;
+    this.#existed = true;
+    this.#adopt(stored);
+    return this.#settleAll(run);
+  }
+
+  #settleAll(run: BatchRun): Step {
+    for (const op of run.ops.splice(0)) op.resolve({ ok: true });
+    return "done";
+  }
+
+  async #writeFailed(run: BatchRun, error: unknown): Promise<Step> {
+    run.needRead = true;
+    const failure = classifyWriteError(error);
+    if (failure === "conflict") {
+      this.stats.conflicts++;
+      if (++run.conflicts > this.#policy.maxConflicts) {
+        this.#giveUp(run, error, `it changed under ${this.#policy.maxConflicts} writes in a row`);
+        return "given-up";
+      }
+      await this.#policy.sleep(
+        backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#policy.random),
+      );
+      return "retry";
+    }
+    if (failure === "unknown") {
+      this.stats.unknownOutcomes++;
+      for (const op of run.ops) op.maybeLanded = true;
+    }
+    return await this.#failed(run, error, false, "write the allocation record");
+  }
+
+  /** Counts a failure, then backs off ("retry") or gives the batch up. */
+  async #failed(run: BatchRun, error: unknown, fatal: boolean, what: string): Promise<Step> {
+    if (fatal || ++run.failures >= this.#policy.maxAttempts) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.#giveUp(run, error, `the last attempt to ${what} failed: ${detail}`);
+      return "given-up";
+    }
+    const delay = backoffDelay(run.failures - 1, this.#policy.backoff, this.#policy.random);
+    await this.#policy.sleep(delay);
+    return "retry";
+  }
+
+  #giveUp(run: BatchRun, cause: unknown, detail: string): void {
+    this.#stale = true;
+    for (const op of run.ops.splice(0)) {
+      // Never report failed what may have landed: that settles as "unknown" instead.
+      if (op.maybeLanded) op.resolve({ ok: false, reason: "unknown" });
+      else op.reject(new AllocationRecordError(`${op.kind} port ${op.port}`, detail, { cause }));
+    }
+    for (const reader of run.readers.splice(0)) {
+      reader.reject(
+        cause instanceof AllocationRecordFormatError
+          ? cause
+          : new AllocationRecordError("read the allocation record", detail, { cause }),
+      );
+    }
+  }
+}

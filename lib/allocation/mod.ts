@@ -1,0 +1,89 @@
+/**
+ * Cluster-wide port allocation arbitrated by the API server (docs/architecture.md, "The
+ * invariant and who guarantees it", rules 1-6).
+ *
+ * - {@linkcode AllocationRecord}: the reserved-port bitmap in one ConfigMap
+ *   (`hostport-allocator-allocations` by default), changed only by compare-and-swap on its
+ *   resourceVersion, with group commit. Open it with {@linkcode openAllocationRecord}.
+ * - {@linkcode ClusterPortAllocator}: the fast path the controllers call: pick in memory, reserve
+ *   in the record, and release by rule 3; `isReservationFresh` for rule 2; `onReleased` to
+ *   requeue Pending HostPorts.
+ * - {@linkcode planRepair} (pure) and {@linkcode AllocationRepair} (I/O): rule 6.
+ *
+ * Expected outcomes (taken, exhausted, unknown, held) are values. Errors are
+ * {@linkcode AllocationRecordError} (certainly not committed) and
+ * {@linkcode AllocationRecordFormatError} (a record this code cannot read; never overwritten).
+ *
+ * @example Wiring (leader only)
+ * ```ts ignore
+ * const record = openAllocationRecord(client, { namespace: "hostport-allocator-system" });
+ * const allocator = new ClusterPortAllocator({ record });
+ * const repair = new AllocationRepair({
+ *   record,
+ *   allocator,
+ *   listHostPorts: liveHostPortLister(client),
+ *   listHostPortClasses: liveHostPortClassLister(client),
+ * });
+ * await repair.runOnce(); // reserves every held port (migration), resyncs the allocator
+ * allocator.onReleased((port) => requeuePendingHostPortsWhosePoolsContain(port));
+ *
+ * const outcome = await allocator.allocate("hpc-1234", pools);
+ * if (outcome.ok && allocator.isReservationFresh(outcome.reservedAt)) {
+ *   // write HostPort.status { phase: Allocated, port: outcome.port } with its resourceVersion
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { AllocationRecord } from "./allocation_record.ts";
+export type {
+  AllocationRecordOptions,
+  RecordChange,
+  RecordSnapshot,
+  RecordStats,
+} from "./allocation_record.ts";
+export type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
+export { AllocationRecordError, AllocationRecordFormatError } from "./errors.ts";
+export {
+  CONFIG_MAP_RESOURCE,
+  ConfigMapRecordStore,
+  DEFAULT_RECORD_NAME,
+  openAllocationRecord,
+  RECORD_LABELS,
+} from "./configmap_store.ts";
+export type { ConfigMapRecordStoreOptions } from "./configmap_store.ts";
+export { classifyWriteError } from "./record_store.ts";
+export type { RecordContent, RecordStore, StoredRecord, WriteFailure } from "./record_store.ts";
+export { decodeRecordData, encodeRecordData, RECORD_FORMAT_VERSION } from "./record_format.ts";
+export { countPortBits, hasPortBit, PORT_BITS_BYTES, portBitsOf, portsOf } from "./port_bits.ts";
+export type { PortBits } from "./port_bits.ts";
+export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
+export type {
+  AllocateOutcome,
+  AllocateRequestedOutcome,
+  ClusterPortAllocatorOptions,
+  ReleasePortOutcome,
+  Reservation,
+} from "./cluster_port_allocator.ts";
+export { planRepair } from "./plan_repair.ts";
+export type {
+  LeakSighting,
+  RepairHostPort,
+  RepairInput,
+  RepairPlan,
+  RepairReport,
+} from "./plan_repair.ts";
+export {
+  AllocationRepair,
+  liveHostPortClassLister,
+  liveHostPortLister,
+} from "./allocation_repair.ts";
+export type { AllocationRepairOptions, RepairFindings } from "./allocation_repair.ts";
+export {
+  API_SERVER_REQUEST_TIMEOUT_MS,
+  DEFAULT_LEAK_HOLDOFF_MS,
+  DEFAULT_REPAIR_INTERVAL_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+  LEAK_SIGHTINGS_BEFORE_FREE,
+} from "./constants.ts";

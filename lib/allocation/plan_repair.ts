@@ -1,0 +1,123 @@
+/**
+ * `planRepair`: the pure decision of a repair pass (docs/architecture.md, rule 6), after
+ * Kubernetes' NodePort `repair.go`: compare the ports HostPorts hold with the record, reserve
+ * what is held but not reserved, report duplicates and ports outside their class's pools, and
+ * free a reserved port nobody holds only after it was seen so on 3 consecutive passes spanning
+ * more than the holdoff.
+ *
+ * @module
+ */
+
+import { type PortRange, PortRegistry } from "../allocator/mod.ts";
+import { DEFAULT_LEAK_HOLDOFF_MS, LEAK_SIGHTINGS_BEFORE_FREE } from "./constants.ts";
+
+/** A HostPort as repair sees it. */
+export interface RepairHostPort {
+  /** The HostPort's name. */
+  readonly name: string;
+  /** `status.port`; 0 when no port is allocated. */
+  readonly port: number;
+  /** `spec.hostPortClassName`. */
+  readonly className: string;
+  /** The class's pools, or undefined when the class does not exist (no out-of-pool check). */
+  readonly pools: readonly PortRange[] | undefined;
+}
+
+/** How long a reserved, unowned port has been seen so. */
+export interface LeakSighting {
+  /** When it was first seen, on the repairer's monotonic clock. */
+  readonly firstSeenAt: number;
+  /** On how many consecutive passes it was seen. */
+  readonly sightings: number;
+}
+
+/** The input of {@linkcode planRepair}. */
+export interface RepairInput {
+  /** Every HostPort, from a live list. */
+  readonly hostPorts: readonly RepairHostPort[];
+  /** The ports the record reserves, read after the list. */
+  readonly reserved: Iterable<number>;
+  /** The sightings of the previous pass. */
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  /** Now, on the same monotonic clock as the sightings. */
+  readonly now: number;
+  /** How long the sightings must span; default reservation TTL + API server request timeout. */
+  readonly holdoffMs?: number;
+  /** Ports this process reserved so recently that a write carrying them may be in flight. */
+  readonly recentlyReserved?: Iterable<number>;
+}
+
+/** What a repair pass found, for Events, conditions, metrics and logs. */
+export interface RepairReport {
+  /** Ports held by two or more HostPorts, with every holder; never "fixed". */
+  readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
+  /** HostPorts holding a port outside every pool of their class; the port stays held. */
+  readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
+  /** HostPorts whose `status.port` is not a port (1-65535); ignored. */
+  readonly invalid: readonly { readonly hostPort: string; readonly port: number }[];
+}
+
+/** The decision of {@linkcode planRepair}. */
+export interface RepairPlan {
+  /** Ports held by a HostPort but not reserved: reserve them (ascending). */
+  readonly reserve: readonly number[];
+  /** Leaks whose holdoff is over: free them (ascending). */
+  readonly free: readonly number[];
+  /** The sightings to pass to the next pass (freed ports left out). */
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  /** Every port some HostPort holds, ascending. */
+  readonly held: readonly number[];
+  /** The anomalies. */
+  readonly report: RepairReport;
+}
+
+/** Decides one repair pass; see the module documentation. */
+export function planRepair(input: RepairInput): RepairPlan {
+  const registry = new PortRegistry();
+  const restored = registry.restore(
+    input.hostPorts.filter((hostPort) => hostPort.port !== 0).map((hostPort) => ({
+      holder: hostPort.name,
+      port: hostPort.port,
+      pools: hostPort.pools,
+    })),
+  );
+  const held = registry.snapshot();
+  const reserved = new Set(input.reserved);
+  const reserve = held.filter((port) => !reserved.has(port));
+  const { free, leakCandidates } = trackLeaks(input, registry, reserved);
+  return {
+    reserve,
+    free,
+    leakCandidates,
+    held,
+    report: {
+      duplicates: restored.duplicates,
+      outOfPool: restored.outsidePools.map(({ holder, port }) => ({ hostPort: holder, port })),
+      invalid: restored.invalid.map(({ holder, port }) => ({ hostPort: holder, port })),
+    },
+  };
+}
+
+function trackLeaks(
+  input: RepairInput,
+  held: PortRegistry,
+  reserved: ReadonlySet<number>,
+): { free: number[]; leakCandidates: Map<number, LeakSighting> } {
+  const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
+  const recent = new Set(input.recentlyReserved ?? []);
+  const free: number[] = [];
+  const leakCandidates = new Map<number, LeakSighting>();
+  for (const port of [...reserved].sort((a, b) => a - b)) {
+    // Owned, or maybe about to be: not a leak, and any earlier sightings are forgotten.
+    if (held.has(port) || recent.has(port)) continue;
+    const previous = input.leakCandidates.get(port);
+    const sighting = {
+      firstSeenAt: previous?.firstSeenAt ?? input.now,
+      sightings: (previous?.sightings ?? 0) + 1,
+    };
+    const spanned = input.now - sighting.firstSeenAt > holdoffMs;
+    if (sighting.sightings >= LEAK_SIGHTINGS_BEFORE_FREE && spanned) free.push(port);
+    else leakCandidates.set(port, sighting);
+  }
+  return { free, leakCandidates };
+}

@@ -1,0 +1,81 @@
+/**
+ * The allocation record's wire format: the `data` of the ConfigMap.
+ *
+ * | key             | value                                                           |
+ * | --------------- | --------------------------------------------------------------- |
+ * | `formatVersion` | `"1"`                                                           |
+ * | `reserved`      | the reserved-port bitmap, base64 (see `port_bits.ts`)           |
+ * | `reservedCount` | how many ports are reserved, for people reading the ConfigMap   |
+ * | `writeId`       | `<writer>/<sequence>` of the write that produced this content   |
+ *
+ * `writeId` lets a writer whose request timed out tell, on its next read, whether that very write
+ * is the one the server holds.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { countPortBits, decodePortBits, encodePortBits, type PortBits } from "./port_bits.ts";
+
+/** The format version this code reads and writes. */
+export const RECORD_FORMAT_VERSION = "1";
+
+/** The decoded content of the record. */
+export interface RecordContent {
+  /** The reserved ports. */
+  readonly bits: PortBits;
+  /** Who wrote this content (`<writer>/<sequence>`), or undefined if unknown. */
+  readonly writeId: string | undefined;
+}
+
+/** The record's content is not in a format this code understands; it is never overwritten. */
+export class AllocationRecordFormatError extends TypeError {
+  /** Builds `Cannot read the allocation record as <detail>`. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot read the allocation record as ${detail}`, options);
+    this.name = "AllocationRecordFormatError";
+  }
+}
+
+const RecordData = z.object({
+  formatVersion: z.string(),
+  reserved: z.string(),
+  writeId: z.string().optional(),
+}).loose();
+
+/** The ConfigMap `data` for `content`. */
+export function encodeRecordData(content: RecordContent): Record<string, string> {
+  const data: Record<string, string> = {
+    formatVersion: RECORD_FORMAT_VERSION,
+    reserved: encodePortBits(content.bits),
+    reservedCount: String(countPortBits(content.bits)),
+  };
+  if (content.writeId !== undefined) data.writeId = content.writeId;
+  return data;
+}
+
+/**
+ * Decodes ConfigMap `data` (untrusted: anyone allowed to edit the ConfigMap could have changed it).
+ *
+ * @throws {AllocationRecordFormatError} a key is missing, the version is unknown, or the bitmap
+ * is malformed
+ */
+export function decodeRecordData(data: unknown): RecordContent {
+  const parsed = RecordData.safeParse(data ?? {});
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((issue) => issue.path.join(".")).join(", ");
+    throw new AllocationRecordFormatError(`its data is malformed: ${keys || "not an object"}`);
+  }
+  const { formatVersion, reserved, writeId } = parsed.data;
+  if (formatVersion !== RECORD_FORMAT_VERSION) {
+    throw new AllocationRecordFormatError(
+      `its format version is "${formatVersion}": only "${RECORD_FORMAT_VERSION}" is known`,
+    );
+  }
+  try {
+    return { bits: decodePortBits(reserved), writeId };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new AllocationRecordFormatError(`its bitmap is malformed: ${detail}`, { cause: error });
+  }
+}

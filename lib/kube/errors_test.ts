@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ForbiddenError,
+  GoneError,
+  InvalidError,
+  KubeApiError,
+  kubeApiErrorFromResponse,
+  NotFoundError,
+  UnauthorizedError,
+} from "./errors.ts";
+
+const request = { method: "PUT", path: "/api/v1/namespaces/a/pods/p" };
+
+function statusBody(code: number, reason: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    kind: "Status",
+    apiVersion: "v1",
+    status: "Failure",
+    message: `${reason} happened`,
+    reason,
+    code,
+    ...extra,
+  });
+}
+
+Deno.test("kubeApiErrorFromResponse() maps each status code to its subclass", () => {
+  const cases: { code: number; reason: string; type: new (...a: never[]) => KubeApiError }[] = [
+    { code: 401, reason: "Unauthorized", type: UnauthorizedError },
+    { code: 403, reason: "Forbidden", type: ForbiddenError },
+    { code: 404, reason: "NotFound", type: NotFoundError },
+    { code: 409, reason: "Conflict", type: ConflictError },
+    { code: 409, reason: "AlreadyExists", type: AlreadyExistsError },
+    { code: 410, reason: "Expired", type: GoneError },
+    { code: 410, reason: "Gone", type: GoneError },
+    { code: 422, reason: "Invalid", type: InvalidError },
+    { code: 500, reason: "InternalError", type: KubeApiError },
+  ];
+  for (const c of cases) {
+    const error = kubeApiErrorFromResponse(c.code, statusBody(c.code, c.reason), request);
+    assert.ok(error instanceof c.type, `${c.code} ${c.reason} -> ${error.name}`);
+    assert.ok(error instanceof KubeApiError);
+    assert.equal(error.code, c.code);
+    assert.equal(error.reason, c.reason);
+    assert.equal(error.status.message, `${c.reason} happened`);
+  }
+});
+
+Deno.test("kubeApiErrorFromResponse() names the request and the reason in the message", () => {
+  const error = kubeApiErrorFromResponse(404, statusBody(404, "NotFound"), request);
+  assert.equal(error.name, "NotFoundError");
+  assert.equal(
+    error.message,
+    "Kubernetes API PUT /api/v1/namespaces/a/pods/p failed with 404 NotFound: NotFound happened",
+  );
+  assert.deepEqual(error.request, request);
+});
+
+Deno.test("InvalidError.causes lists the field problems of a 422", () => {
+  const causes = [{ reason: "FieldValueInvalid", field: "spec.pools[0].end", message: "bad" }];
+  const error = kubeApiErrorFromResponse(
+    422,
+    statusBody(422, "Invalid", { details: { name: "x", kind: "HostPortClass", causes } }),
+  );
+  assert.ok(error instanceof InvalidError);
+  assert.deepEqual(error.causes, causes);
+});
+
+Deno.test("kubeApiErrorFromResponse() takes the code from HTTP when the Status lacks one", () => {
+  const body = JSON.stringify({ kind: "Status", reason: "NotFound", message: "x" });
+  const error = kubeApiErrorFromResponse(404, body);
+  assert.ok(error instanceof NotFoundError);
+  assert.equal(error.code, 404);
+});
+
+Deno.test("kubeApiErrorFromResponse() falls back for a non-JSON body", () => {
+  const error = kubeApiErrorFromResponse(503, "<html>upstream down</html>\n", request);
+  assert.ok(error instanceof KubeApiError);
+  assert.equal(error.code, 503);
+  assert.equal(error.reason, "ServiceUnavailable");
+  assert.equal(error.status.message, "<html>upstream down</html>");
+});
+
+Deno.test("kubeApiErrorFromResponse() falls back for JSON that is not a Status", () => {
+  const error = kubeApiErrorFromResponse(403, JSON.stringify({ error: "nope" }));
+  assert.ok(error instanceof ForbiddenError);
+  assert.equal(error.reason, "Forbidden");
+  assert.equal(error.status.message, '{"error":"nope"}');
+});
+
+Deno.test("kubeApiErrorFromResponse() shortens a long body and names an empty one", () => {
+  const long = kubeApiErrorFromResponse(500, "x".repeat(1000));
+  assert.equal(long.status.message, `${"x".repeat(300)}...`);
+  const empty = kubeApiErrorFromResponse(418, "");
+  assert.equal(empty.reason, "Unknown");
+  assert.equal(empty.status.message, "empty response body");
+});

@@ -1,0 +1,241 @@
+/**
+ * An informer (list + watch reflector) over one resource type:
+ *
+ * - lists page by page and swaps the result into the `Store` atomically;
+ * - watches from the list's resourceVersion with bookmarks, and after the server closes the
+ *   watch resumes from the last seen resourceVersion (no relist);
+ * - relists on 410 Gone; backs off with jitter on other errors;
+ * - aborts and rewatches a connection that stays silent (no event, no bookmark) too long;
+ * - calls handlers for every change, and `stop()` ends requests and timers.
+ *
+ * @module
+ */
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import { type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import { GoneError } from "./errors.ts";
+import type { KubeObject } from "./resource.ts";
+import type { ResourceClient } from "./resource_client.ts";
+import { type IndexFunction, Store, type StoreChange, type StoreEvent } from "./store.ts";
+import { runWatch } from "./informer_watch.ts";
+
+/** Callbacks for cache changes; they run synchronously after the cache is updated. */
+export interface InformerHandlers<T> {
+  /** An object appeared. */
+  onAdd?(object: T): void;
+  /** An object changed (its resourceVersion differs). */
+  onUpdate?(previous: T, object: T): void;
+  /** An object vanished (deleted, or missing from a relist). */
+  onDelete?(object: T): void;
+}
+
+/** Read access to the informer's cache. */
+export type StoreReader<T extends KubeObject> = Pick<
+  Store<T>,
+  "get" | "getByName" | "list" | "keys" | "byIndex" | "indexValues" | "size"
+>;
+
+/** What failed and what happens next. */
+export interface InformerErrorContext {
+  /** The request that failed. */
+  phase: "list" | "watch";
+  /** The delay before the retry, in ms. */
+  retryInMs: number;
+}
+
+/** Options of `Informer`. */
+export interface InformerOptions<T> {
+  /** Watch one namespace; omit for all. */
+  namespace?: string | undefined;
+  /** Only objects matching this label selector. */
+  labelSelector?: string | undefined;
+  /** Only objects matching this field selector. */
+  fieldSelector?: string | undefined;
+  /** List page size; defaults to 500. */
+  pageSize?: number;
+  /** Secondary indexes of the cache (besides `namespace`). */
+  indexers?: Record<string, IndexFunction<T>>;
+  /** Server-side watch timeout; defaults to a random 300-600 s per watch, as client-go. */
+  watchTimeoutSeconds?: number;
+  /** Abort a watch after this long without an event or bookmark; defaults to 180 s. */
+  stallTimeoutMs?: number;
+  /** Retry curve after errors; defaults to `DEFAULT_BACKOFF`. */
+  backoff?: BackoffOptions;
+  /** Random source for jitter and watch timeouts; defaults to `Math.random`. */
+  random?: () => number;
+  /** Time source; defaults to the system clock. */
+  clock?: Clock;
+  /** Told about each failure that is retried (not about Gone relists or stalls). */
+  onError?: (error: unknown, context: InformerErrorContext) => void;
+}
+
+/** A watch that ends sooner than this without any event counts as a failure (backoff). */
+const MIN_HEALTHY_WATCH_MS = 1000;
+
+/**
+ * The default stall limit. The API server promises a bookmark about once a minute on a quiet
+ * watch (measured with kube-apiserver 1.35: the first one after 120 s), so 180 s of silence
+ * means a dead connection; a false alarm only costs a rewatch, never a relist.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 180_000;
+
+/** Keeps a cache of one resource type in sync with the API server. */
+export class Informer<T extends KubeObject> {
+  /** The cache. */
+  readonly store: StoreReader<T>;
+  /** Resolves `true` at the first complete list, or `false` if stopped before it. */
+  readonly synced: Promise<boolean>;
+  #store: Store<T>;
+  #client: ResourceClient<T>;
+  #options: InformerOptions<T>;
+  #clock: Clock;
+  #random: () => number;
+  #handlers = new Set<InformerHandlers<T>>();
+  #stop = new AbortController();
+  #resolveSynced!: (synced: boolean) => void;
+  #hasSynced = false;
+  #loop: Promise<void> | undefined;
+  #resourceVersion: string | undefined;
+  #stats = { lists: 0, watches: 0, relistsAfterGone: 0, stalls: 0 };
+
+  /** Creates a stopped informer; call `start()`. */
+  constructor(client: ResourceClient<T>, options: InformerOptions<T> = {}) {
+    this.#client = client;
+    this.#options = options;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#random = options.random ?? Math.random;
+    this.#store = new Store<T>(options.indexers);
+    this.store = this.#store;
+    this.synced = new Promise((resolve) => this.#resolveSynced = resolve);
+  }
+
+  /** Adds handlers; returns a function that removes them. */
+  addEventHandler(handlers: InformerHandlers<T>): () => void {
+    this.#handlers.add(handlers);
+    return () => this.#handlers.delete(handlers);
+  }
+
+  /** Whether the cache has been filled by a complete list. */
+  hasSynced(): boolean {
+    return this.#hasSynced;
+  }
+
+  /** The resourceVersion the next watch would start from. */
+  get resourceVersion(): string | undefined {
+    return this.#resourceVersion;
+  }
+
+  /** Counters: complete lists, watch requests, relists caused by 410, stalled watches. */
+  get stats(): Readonly<
+    { lists: number; watches: number; relistsAfterGone: number; stalls: number }
+  > {
+    return { ...this.#stats };
+  }
+
+  /** Starts listing and watching (idempotent). */
+  start(): void {
+    if (this.#loop || this.#stop.signal.aborted) return;
+    this.#loop = this.#run();
+  }
+
+  /** Stops: aborts the open request, cancels timers, and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#resolveSynced(false);
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (!this.#stop.signal.aborted) {
+      let phase: "list" | "watch" = "list";
+      try {
+        if (this.#resourceVersion === undefined) {
+          await this.#list();
+          attempt = 0;
+        }
+        phase = "watch";
+        const started = this.#clock.now();
+        const result = await this.#watch(this.#resourceVersion!);
+        this.#resourceVersion = result.resourceVersion;
+        if (result.stalled) this.#stats.stalls++;
+        const closedAtOnce = this.#clock.now() - started < MIN_HEALTHY_WATCH_MS;
+        if (result.events > 0 || result.stalled || !closedAtOnce) attempt = 0;
+        else await this.#backoff(attempt++, undefined, phase); // do not spin on instant closes
+      } catch (error) {
+        if (this.#stop.signal.aborted) break;
+        if (error instanceof GoneError) {
+          this.#stats.relistsAfterGone++;
+          this.#resourceVersion = undefined; // too old: relist at once
+          continue;
+        }
+        await this.#backoff(attempt++, error, phase);
+      }
+    }
+  }
+
+  async #backoff(attempt: number, error: unknown, phase: "list" | "watch"): Promise<void> {
+    const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF, this.#random);
+    if (error !== undefined) this.#options.onError?.(error, { phase, retryInMs: delay });
+    await sleep(this.#clock, delay, this.#stop.signal);
+  }
+
+  async #list(): Promise<void> {
+    this.#store.apply({ type: "initStart" });
+    let token: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page = await this.#client.list({
+        namespace: this.#options.namespace,
+        labelSelector: this.#options.labelSelector,
+        fieldSelector: this.#options.fieldSelector,
+        limit: this.#options.pageSize ?? 500,
+        continue: token,
+        abortSignal: this.#stop.signal,
+      });
+      for (const object of page.items) this.#store.apply({ type: "initApply", object });
+      resourceVersion = page.resourceVersion;
+      token = page.continue;
+    } while (token);
+    this.#apply({ type: "initDone" });
+    this.#resourceVersion = resourceVersion;
+    this.#stats.lists++;
+    if (!this.#hasSynced) {
+      this.#hasSynced = true;
+      this.#resolveSynced(true);
+    }
+  }
+
+  #watch(resourceVersion: string) {
+    this.#stats.watches++;
+    const timeoutSeconds = this.#options.watchTimeoutSeconds ??
+      Math.floor(300 * (1 + this.#random()));
+    return runWatch(this.#client, {
+      resourceVersion,
+      timeoutSeconds,
+      namespace: this.#options.namespace,
+      labelSelector: this.#options.labelSelector,
+      fieldSelector: this.#options.fieldSelector,
+      stallTimeoutMs: this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      clock: this.#clock,
+      stopSignal: this.#stop.signal,
+      apply: (event) => this.#apply(event),
+    });
+  }
+
+  #apply(event: StoreEvent<T>): void {
+    for (const change of this.#store.apply(event)) this.#dispatch(change);
+  }
+
+  #dispatch(change: StoreChange<T>): void {
+    for (const handler of this.#handlers) {
+      try {
+        if (change.type === "added") handler.onAdd?.(change.object);
+        else if (change.type === "updated") handler.onUpdate?.(change.previous, change.object);
+        else handler.onDelete?.(change.object);
+      } catch (error) {
+        // A failing handler must not stop the cache; report it and go on.
+        this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
+      }
+    }
+  }
+}

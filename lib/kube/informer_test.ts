@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { fakeClock } from "./_fake_clock.ts";
+import { POD_RESOURCE } from "./builtin_resources.ts";
+import { kubeApiErrorFromStatus } from "./errors.ts";
+import { Informer, type InformerOptions } from "./informer.ts";
+import { ResourceClient } from "./resource_client.ts";
+import type { JsonValue, RequestOptions, RestClient } from "./rest_contract.ts";
+
+// A scripted API server at the RestClient seam: lists answer from `objects`, each watch
+// gets a stream the test pushes events into.
+class ScriptedApi {
+  objects = new Map<string, JsonValue>();
+  resourceVersion = 10;
+  listCalls: URLSearchParams[] = [];
+  watchCalls: URLSearchParams[] = [];
+  failLists = 0;
+  streams: ReadableStreamDefaultController<JsonValue>[] = [];
+
+  rest(): RestClient {
+    return { performRequest: (opts: RequestOptions) => this.#handle(opts) } as RestClient;
+  }
+
+  #handle(opts: RequestOptions): Promise<unknown> {
+    const query = opts.querystring ?? new URLSearchParams();
+    if (query.get("watch") !== "true") {
+      this.listCalls.push(query);
+      if (this.failLists > 0) {
+        this.failLists--;
+        return Promise.reject(kubeApiErrorFromStatus({ code: 500, reason: "InternalError" }));
+      }
+      const metadata = { resourceVersion: String(this.resourceVersion) };
+      return Promise.resolve({ kind: "PodList", metadata, items: [...this.objects.values()] });
+    }
+    this.watchCalls.push(query);
+    const stream = new ReadableStream<JsonValue>({
+      start: (controller) => {
+        this.streams.push(controller);
+        const signal = opts.abortSignal;
+        if (signal?.aborted) controller.error(signal.reason);
+        signal?.addEventListener("abort", () => controller.error(signal.reason));
+      },
+    });
+    return Promise.resolve(stream);
+  }
+
+  put(name: string): JsonValue {
+    const object = {
+      metadata: { name, namespace: "ns", resourceVersion: String(++this.resourceVersion) },
+    };
+    this.objects.set(name, object);
+    return object;
+  }
+
+  send(event: JsonValue): void {
+    this.streams.at(-1)!.enqueue(event);
+  }
+}
+
+function setup(options: Partial<InformerOptions<Pod>> = {}) {
+  const api = new ScriptedApi();
+  const time = fakeClock();
+  const informer = new Informer(new ResourceClient(api.rest(), POD_RESOURCE), {
+    clock: time.clock,
+    random: () => 0.5,
+    watchTimeoutSeconds: 300,
+    stallTimeoutMs: 10_000,
+    ...options,
+  });
+  const log: string[] = [];
+  informer.addEventHandler({
+    onAdd: (p) => log.push(`add ${p.metadata?.name}@${p.metadata?.resourceVersion}`),
+    onUpdate: (_o, p) => log.push(`update ${p.metadata?.name}@${p.metadata?.resourceVersion}`),
+    onDelete: (p) => log.push(`delete ${p.metadata?.name}`),
+  });
+  return { api, informer, log, ...time };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("Informer lists, syncs, applies watch events and resumes after a clean close", async () => {
+  const { api, informer, log } = setup();
+  api.put("a");
+  informer.start();
+  assert.equal(await informer.synced, true);
+  assert.equal(informer.hasSynced(), true);
+  await tick();
+  assert.equal(api.watchCalls[0]?.get("resourceVersion"), "11");
+  assert.equal(api.watchCalls[0]?.get("allowWatchBookmarks"), "true");
+
+  api.send({ type: "ADDED", object: api.put("b") });
+  api.send({ type: "MODIFIED", object: api.put("a") });
+  api.send({ type: "BOOKMARK", object: { metadata: { resourceVersion: "20" } } });
+  api.streams.at(-1)!.close(); // the server ends the watch (timeoutSeconds)
+  await tick();
+  await tick();
+  assert.deepEqual(log, ["add a@11", "add b@12", "update a@13"]);
+  assert.equal(api.watchCalls.length, 2);
+  assert.equal(api.watchCalls[1]?.get("resourceVersion"), "20", "resumed from the bookmark");
+  assert.equal(api.listCalls.length, 1, "no relist");
+  assert.deepEqual(informer.store.keys().sort(), ["ns/a", "ns/b"]);
+  await informer.stop();
+});
+
+Deno.test("Informer relists after a 410 and reports objects that vanished meanwhile", async () => {
+  const { api, informer, log } = setup();
+  api.put("a");
+  api.put("b");
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.objects.delete("a");
+  api.put("c");
+  api.send({
+    type: "ERROR",
+    object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" },
+  });
+  await tick();
+  await tick();
+  assert.equal(api.listCalls.length, 2);
+  assert.deepEqual(log.slice(2), ["delete a", "add c@13"]);
+  assert.equal(informer.stats.relistsAfterGone, 1);
+  assert.equal(api.watchCalls.at(-1)?.get("resourceVersion"), "13");
+  await informer.stop();
+});
+
+Deno.test("Informer aborts a silent watch after the stall limit and rewatches without a relist", async () => {
+  const { api, informer, fake } = setup({ stallTimeoutMs: 10_000 });
+  informer.start();
+  await informer.synced;
+  await tick();
+  await fake.tickAsync(9_999);
+  assert.equal(api.watchCalls.length, 1);
+  await fake.tickAsync(1);
+  await tick();
+  assert.equal(api.watchCalls.length, 2);
+  assert.equal(informer.stats.stalls, 1);
+  assert.equal(api.listCalls.length, 1);
+  await informer.stop();
+});
+
+Deno.test("Informer backs off with jitter after errors and reports them", async () => {
+  const errors: number[] = [];
+  const { api, informer, fake } = setup({
+    backoff: { initialMs: 1000, maxMs: 60_000, jitter: 0.5 },
+    onError: (_error, context) => errors.push(context.retryInMs),
+  });
+  api.failLists = 2;
+  informer.start();
+  await tick();
+  assert.deepEqual(errors, [750], "1000 ms with half of it random (random = 0.5)");
+  await fake.tickAsync(749);
+  assert.equal(api.listCalls.length, 1);
+  await fake.tickAsync(1);
+  assert.deepEqual(errors, [750, 1500]);
+  await fake.tickAsync(1500);
+  assert.equal(await informer.synced, true);
+  assert.equal(api.listCalls.length, 3);
+  await informer.stop();
+});
+
+Deno.test("Informer.stop() ends the watch, clears timers, and resolves synced false before a sync", async () => {
+  const { api, informer, fake } = setup();
+  informer.start();
+  await informer.synced;
+  await tick();
+  assert.ok(fake.countTimers() > 0, "the stall timer runs during a watch");
+  await informer.stop();
+  assert.equal(fake.countTimers(), 0);
+  assert.equal(api.watchCalls.length, 1);
+
+  const never = setup();
+  never.api.failLists = 100;
+  never.informer.start();
+  await tick();
+  await never.informer.stop();
+  assert.equal(await never.informer.synced, false);
+  assert.equal(never.fake.countTimers(), 0);
+});
+
+Deno.test("Informer keeps going when a handler throws", async () => {
+  const errors: unknown[] = [];
+  const { api, informer, log } = setup({ onError: (error) => errors.push(error) });
+  informer.addEventHandler({
+    onAdd: () => {
+      throw new Error("handler bug");
+    },
+  });
+  api.put("a");
+  informer.start();
+  await informer.synced;
+  assert.deepEqual(log, ["add a@11"]);
+  assert.equal((errors[0] as Error).message, "handler bug");
+  await informer.stop();
+});
+
+Deno.test("Informer backs off only when a watch closes at once without events", async () => {
+  const { api, informer, fake } = setup({ backoff: { initialMs: 1000, maxMs: 60_000, jitter: 0 } });
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.streams.at(-1)!.close(); // closed at once, nothing sent
+  await tick();
+  await tick();
+  assert.equal(api.watchCalls.length, 1, "waits before the next watch");
+  await fake.tickAsync(1000);
+  assert.equal(api.watchCalls.length, 2);
+
+  await fake.tickAsync(5000); // a quiet but healthy watch
+  api.streams.at(-1)!.close();
+  await tick();
+  await tick();
+  assert.equal(api.watchCalls.length, 3, "rewatched at once");
+  await informer.stop();
+});

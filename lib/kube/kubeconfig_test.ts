@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import { KubeConfigError, mergeKubeConfigs, parseKubeConfig } from "./kubeconfig.ts";
+import { resolveKubeConfig } from "./kubeconfig_resolve.ts";
+
+const CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
+const b64 = (s: string) => btoa(s);
+
+function files(map: Record<string, string>) {
+  return (path: string) => {
+    const text = map[path];
+    if (text === undefined) return Promise.reject(new Error(`No such file: ${path}`));
+    return Promise.resolve(text);
+  };
+}
+
+function load(texts: Record<string, string>) {
+  return mergeKubeConfigs(
+    Object.entries(texts).map(([path, text]) => ({ path, config: parseKubeConfig(text, path) })),
+  );
+}
+
+const BASIC = `
+apiVersion: v1
+kind: Config
+current-context: dev
+clusters:
+- name: c1
+  cluster:
+    server: https://127.0.0.1:6443/
+    certificate-authority: ca.crt
+users:
+- name: u1
+  user:
+    token: secret-token
+contexts:
+- name: dev
+  context: {cluster: c1, user: u1, namespace: team-a}
+- name: broken
+  context: {cluster: nowhere, user: u1}
+- name: nouser
+  context: {cluster: c1, user: ghost}
+`;
+
+Deno.test("resolveKubeConfig() resolves the current context with a CA file relative to the kubeconfig", async () => {
+  const merged = load({ "/home/me/.kube/config": BASIC });
+  const config = await resolveKubeConfig(merged, {
+    readFile: files({ "/home/me/.kube/ca.crt": CA }),
+  });
+  assert.equal(config.server, "https://127.0.0.1:6443");
+  assert.equal(config.caPem, CA);
+  assert.deepEqual(config.auth, { type: "token", token: "secret-token" });
+  assert.equal(config.namespace, "team-a");
+  assert.equal(config.source, 'kubeconfig "/home/me/.kube/config" context "dev"');
+});
+
+Deno.test("resolveKubeConfig() reports a context naming a cluster that is not defined", async () => {
+  const merged = load({ "/x": BASIC });
+  await assert.rejects(
+    resolveKubeConfig(merged, { context: "broken", readFile: files({ "/ca.crt": CA }) }),
+    (error: unknown) => {
+      assert.ok(error instanceof KubeConfigError);
+      assert.equal(
+        error.message,
+        'Cannot load kubeconfig "/x": context "broken" names cluster "nowhere" which is not defined',
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("resolveKubeConfig() names each missing or wrong piece", async () => {
+  const cases: { name: string; text: string; context?: string; message: string }[] = [
+    {
+      name: "unknown --context",
+      text: BASIC,
+      context: "prod",
+      message: 'context "prod" is not defined',
+    },
+    {
+      name: "unknown user",
+      text: BASIC,
+      context: "nouser",
+      message: 'context "nouser" names user "ghost" which is not defined',
+    },
+    {
+      name: "no current context",
+      text: "clusters: []\ncontexts: []\n",
+      message: "no context is selected: current-context is not set",
+    },
+    {
+      name: "unreadable CA file",
+      text: BASIC.replace("ca.crt", "/missing.crt"),
+      message:
+        'cannot read certificate-authority "/missing.crt" of cluster "c1": No such file: /missing.crt',
+    },
+    {
+      name: "bad base64",
+      text: BASIC.replace("certificate-authority: ca.crt", "certificate-authority-data: '%%%'"),
+      message: 'cluster "c1" has invalid certificate-authority-data: it is not base64',
+    },
+    {
+      name: "insecure",
+      text: BASIC.replace("certificate-authority: ca.crt", "insecure-skip-tls-verify: true"),
+      message: 'cluster "c1" sets insecure-skip-tls-verify, which this client does not support',
+    },
+    {
+      name: "bad server",
+      text: BASIC.replace("https://127.0.0.1:6443/", "ftp://x"),
+      message: 'cluster "c1" has server "ftp://x" which is not an http(s) URL',
+    },
+    {
+      name: "token and exec",
+      text: BASIC.replace(
+        "token: secret-token",
+        "token: t\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: x}",
+      ),
+      message: 'user "u1" sets more than one of token, exec',
+    },
+    {
+      name: "auth-provider",
+      text: BASIC.replace("token: secret-token", "auth-provider: {name: gcp}"),
+      message: 'user "u1" uses auth-provider "gcp", which is not supported',
+    },
+    {
+      name: "cert without key",
+      text: BASIC.replace("token: secret-token", `client-certificate-data: ${b64("cert")}`),
+      message: 'user "u1" has a client certificate but no client key',
+    },
+  ];
+  for (const c of cases) {
+    const merged = load({ "/k": c.text });
+    await assert.rejects(
+      resolveKubeConfig(merged, { context: c.context, readFile: files({ "/ca.crt": CA }) }),
+      { name: "KubeConfigError", message: `Cannot load kubeconfig "/k": ${c.message}` },
+      c.name,
+    );
+  }
+});
+
+Deno.test("parseKubeConfig() rejects invalid YAML and a wrong shape with the path of the problem", () => {
+  assert.throws(() => parseKubeConfig("clusters: [", "/bad"), (error: unknown) => {
+    assert.ok(error instanceof KubeConfigError);
+    assert.match(error.message, /^Cannot load kubeconfig "\/bad": invalid YAML: /);
+    return true;
+  });
+  assert.throws(
+    () => parseKubeConfig("clusters:\n- name: c\n  cluster: {}\n", "/shape"),
+    {
+      message:
+        'Cannot load kubeconfig "/shape": invalid kubeconfig: clusters[0].cluster.server: Invalid input: expected string, received undefined',
+    },
+  );
+});
+
+Deno.test("parseKubeConfig() accepts an empty file and null lists", () => {
+  assert.deepEqual(parseKubeConfig("", "/e"), {});
+  const config = parseKubeConfig("clusters: null\nusers:\ncontexts: []\n", "/n");
+  assert.equal(config.clusters, null);
+});
+
+Deno.test("mergeKubeConfigs() lets the first file win for each name and for current-context", async () => {
+  const first = `
+current-context: a
+clusters: [{name: shared, cluster: {server: "https://first:1"}}]
+users: [{name: shared, user: {token: first}}]
+contexts: [{name: a, context: {cluster: shared, user: shared}}]
+`;
+  const second = `
+current-context: b
+clusters:
+- {name: shared, cluster: {server: "https://second:2"}}
+- {name: only2, cluster: {server: "https://only2:3"}}
+users: [{name: shared, user: {token: second}}]
+contexts:
+- {name: a, context: {cluster: only2}}
+- {name: b, context: {cluster: only2, user: shared}}
+`;
+  const merged = load({ "/one": first, "/two": second });
+  assert.equal(merged.source, "/one:/two");
+  assert.equal(merged.currentContext, "a");
+  const a = await resolveKubeConfig(merged, { readFile: files({}) });
+  assert.equal(a.server, "https://first:1");
+  assert.deepEqual(a.auth, { type: "token", token: "first" });
+  const b = await resolveKubeConfig(merged, { context: "b", readFile: files({}) });
+  assert.equal(b.server, "https://only2:3");
+  assert.deepEqual(b.auth, { type: "token", token: "first" }, "user 'shared' from the first file");
+  assert.equal(b.namespace, "default");
+});
+
+Deno.test("mergeKubeConfigs() takes current-context from a later file when the first has none", () => {
+  const merged = load({ "/one": "clusters: []", "/two": "current-context: later" });
+  assert.equal(merged.currentContext, "later");
+});
+
+Deno.test("resolveKubeConfig() reads client certificates as data or as files", async () => {
+  const withData = BASIC.replace(
+    "token: secret-token",
+    `client-certificate-data: ${b64("CERT")}\n    client-key-data: ${b64("KEY")}`,
+  );
+  const fromData = await resolveKubeConfig(load({ "/k": withData }), {
+    readFile: files({ "/ca.crt": CA }),
+  });
+  assert.deepEqual(fromData.clientCertificate, { certPem: "CERT", keyPem: "KEY" });
+  assert.deepEqual(fromData.auth, { type: "none" });
+
+  const withFiles = BASIC.replace(
+    "token: secret-token",
+    "client-certificate: pki/admin.crt\n    client-key: /abs/admin.key",
+  );
+  const fromFiles = await resolveKubeConfig(load({ "/etc/k/config": withFiles }), {
+    readFile: files({ "/etc/k/ca.crt": CA, "/etc/k/pki/admin.crt": "C", "/abs/admin.key": "K" }),
+  });
+  assert.deepEqual(fromFiles.clientCertificate, { certPem: "C", keyPem: "K" });
+});
+
+Deno.test("resolveKubeConfig() prefers certificate-authority-data over the file", async () => {
+  const text = BASIC.replace(
+    "certificate-authority: ca.crt",
+    `certificate-authority: ca.crt\n    certificate-authority-data: ${b64("DATA-CA")}`,
+  );
+  const config = await resolveKubeConfig(load({ "/k": text }), { readFile: files({}) });
+  assert.equal(config.caPem, "DATA-CA");
+});
+
+Deno.test("resolveKubeConfig() resolves tokenFile, basic auth and exec settings", async () => {
+  const tokenFile = await resolveKubeConfig(
+    load({ "/d/k": BASIC.replace("token: secret-token", "tokenFile: tok") }),
+    { readFile: files({ "/d/ca.crt": CA }) },
+  );
+  assert.deepEqual(tokenFile.auth, { type: "tokenFile", path: "/d/tok" });
+
+  const basic = await resolveKubeConfig(
+    load({ "/k": BASIC.replace("token: secret-token", "username: u\n    password: p") }),
+    { readFile: files({ "/ca.crt": CA }) },
+  );
+  assert.deepEqual(basic.auth, { type: "basic", username: "u", password: "p" });
+
+  const exec = BASIC.replace(
+    "token: secret-token",
+    `exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: ./bin/plugin
+      args: [get-token]
+      env: [{name: FOO, value: bar}]
+      provideClusterInfo: true
+      installHint: install it`,
+  );
+  const config = await resolveKubeConfig(load({ "/d/k": exec }), {
+    readFile: files({ "/d/ca.crt": CA }),
+  });
+  assert.deepEqual(config.auth, {
+    type: "exec",
+    exec: {
+      apiVersion: "client.authentication.k8s.io/v1beta1",
+      command: "/d/bin/plugin",
+      args: ["get-token"],
+      env: [{ name: "FOO", value: "bar" }],
+      provideClusterInfo: true,
+      interactiveMode: "IfAvailable",
+      installHint: "install it",
+    },
+  });
+});
+
+Deno.test("resolveKubeConfig() leaves an exec command without a slash to the PATH", async () => {
+  const exec = BASIC.replace(
+    "token: secret-token",
+    "exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}",
+  );
+  const config = await resolveKubeConfig(load({ "/d/k": exec }), {
+    readFile: files({ "/d/ca.crt": CA }),
+  });
+  assert.equal(config.auth.type === "exec" && config.auth.exec.command, "aws");
+});
+
+Deno.test("resolveKubeConfig() accepts a context without a user", async () => {
+  const text =
+    "current-context: x\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:8080'}}]\n" +
+    "contexts: [{name: x, context: {cluster: c}}]\n";
+  const config = await resolveKubeConfig(load({ "/k": text }), { readFile: files({}) });
+  assert.deepEqual(config.auth, { type: "none" });
+  assert.equal(config.server, "http://127.0.0.1:8080");
+  assert.equal(config.caPem, undefined);
+});

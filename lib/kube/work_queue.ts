@@ -1,0 +1,156 @@
+/**
+ * A work queue of keys, shaped like client-go's rate-limited queue:
+ *
+ * - A key queued several times before a worker takes it is processed once.
+ * - A key added while a worker processes it is processed again after `done()`, never
+ *   concurrently.
+ * - `addRateLimited` retries with per-key exponential backoff (base doubling up to a cap)
+ *   until `forget`; `addAfter` schedules a key later.
+ *
+ * Time comes from an injected `Clock`, so tests drive it with fake timers.
+ *
+ * @module
+ */
+import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
+
+/** Options of `WorkQueue`. */
+export interface WorkQueueOptions {
+  /** Time source; defaults to the system clock. */
+  clock?: Clock;
+  /** The first retry delay of `addRateLimited`, in ms; defaults to 5 ms. */
+  baseDelayMs?: number;
+  /** The largest retry delay, in ms; defaults to 1000 s (controller-runtime's default). */
+  maxDelayMs?: number;
+}
+
+/** A de-duplicating queue of keys with delayed and rate-limited adds. */
+export class WorkQueue<K = string> {
+  #clock: Clock;
+  #baseDelayMs: number;
+  #maxDelayMs: number;
+  #queue: K[] = [];
+  #dirty = new Set<K>();
+  #processing = new Set<K>();
+  #failures = new Map<K, number>();
+  #waiting = new Map<K, { at: number; timer: TimerHandle }>();
+  #getters: ((key: K | undefined) => void)[] = [];
+  #shuttingDown = false;
+
+  /** Creates an empty queue. */
+  constructor(options: WorkQueueOptions = {}) {
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#baseDelayMs = options.baseDelayMs ?? 5;
+    this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;
+  }
+
+  /** Queues `key` unless it is already queued (a no-op after `shutdown()`). */
+  add(key: K): void {
+    if (this.#shuttingDown || this.#dirty.has(key)) return;
+    this.#dirty.add(key);
+    if (this.#processing.has(key)) return; // re-queued by done()
+    const getter = this.#getters.shift();
+    if (getter) {
+      this.#take(key);
+      getter(key);
+    } else {
+      this.#queue.push(key);
+    }
+  }
+
+  /**
+   * Queues `key` after `ms` milliseconds. A key already waiting keeps the earlier time;
+   * `ms <= 0` queues it now.
+   */
+  addAfter(key: K, ms: number): void {
+    if (this.#shuttingDown) return;
+    if (ms <= 0) return this.add(key);
+    const at = this.#clock.now() + ms;
+    const existing = this.#waiting.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) this.#clock.clearTimeout(existing.timer);
+    const timer = this.#clock.setTimeout(() => {
+      this.#waiting.delete(key);
+      this.add(key);
+    }, ms);
+    this.#waiting.set(key, { at, timer });
+  }
+
+  /** Queues `key` after its backoff delay (base * 2^failures, capped) and counts a failure. */
+  addRateLimited(key: K): void {
+    const failures = this.#failures.get(key) ?? 0;
+    this.#failures.set(key, failures + 1);
+    const delay = Math.min(this.#baseDelayMs * 2 ** Math.min(failures, 60), this.#maxDelayMs);
+    this.addAfter(key, delay);
+  }
+
+  /** Resets `key`'s backoff (call after it was processed successfully). */
+  forget(key: K): void {
+    this.#failures.delete(key);
+  }
+
+  /** How many times `key` was rate-limited since the last `forget`. */
+  numRequeues(key: K): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  /**
+   * Waits for the next key and marks it as processing; call `done(key)` when finished.
+   * Resolves `undefined` once the queue is shut down.
+   */
+  get(): Promise<K | undefined> {
+    const key = this.#queue.shift();
+    if (key !== undefined) {
+      this.#take(key);
+      return Promise.resolve(key);
+    }
+    if (this.#shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#getters.push(resolve));
+  }
+
+  #take(key: K): void {
+    this.#dirty.delete(key);
+    this.#processing.add(key);
+  }
+
+  /** Marks `key` as finished; if it was added meanwhile it is queued again. */
+  done(key: K): void {
+    this.#processing.delete(key);
+    if (this.#dirty.has(key)) {
+      this.#dirty.delete(key); // add() below marks it dirty again
+      this.add(key);
+    }
+  }
+
+  /** Keys waiting to be processed (queue depth, for metrics). */
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  /** Keys waiting for their `addAfter` / backoff delay. */
+  get delayedCount(): number {
+    return this.#waiting.size;
+  }
+
+  /** Keys being processed. */
+  get processingCount(): number {
+    return this.#processing.size;
+  }
+
+  /** Whether `shutdown()` was called. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /**
+   * Stops the queue: cancels delayed adds, drops queued keys and resolves waiting `get()`
+   * calls with `undefined`. Keys being processed may still call `done()`.
+   */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    for (const { timer } of this.#waiting.values()) this.#clock.clearTimeout(timer);
+    this.#waiting.clear();
+    this.#queue = [];
+    this.#dirty.clear();
+    for (const getter of this.#getters.splice(0)) getter(undefined);
+  }
+}

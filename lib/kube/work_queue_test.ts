@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { fakeClock } from "./_fake_clock.ts";
+import { WorkQueue } from "./work_queue.ts";
+
+Deno.test("WorkQueue.add() of a key queued twice delivers it once", async () => {
+  const queue = new WorkQueue<string>();
+  queue.add("a");
+  queue.add("b");
+  queue.add("a");
+  assert.equal(queue.length, 2);
+  assert.equal(await queue.get(), "a");
+  assert.equal(await queue.get(), "b");
+  assert.equal(queue.length, 0);
+});
+
+Deno.test("WorkQueue.get() waits for the next add", async () => {
+  const queue = new WorkQueue<string>();
+  const next = queue.get();
+  queue.add("late");
+  assert.equal(await next, "late");
+  assert.equal(queue.processingCount, 1);
+});
+
+Deno.test("WorkQueue re-delivers a key added while it is processed only after done()", async () => {
+  const queue = new WorkQueue<string>();
+  queue.add("k");
+  const key = await queue.get();
+  assert.equal(key, "k");
+  queue.add("k");
+  queue.add("k");
+  assert.equal(queue.length, 0, "never handed out while still processing");
+  let second: string | undefined;
+  void queue.get().then((k) => second = k);
+  await Promise.resolve();
+  assert.equal(second, undefined);
+  queue.done("k");
+  await Promise.resolve();
+  assert.equal(second, "k");
+  queue.done("k");
+  assert.equal(queue.length, 0, "the two adds while processing collapse into one");
+});
+
+Deno.test("WorkQueue.done() without a new add does not re-queue", async () => {
+  const queue = new WorkQueue<string>();
+  queue.add("k");
+  queue.done((await queue.get())!);
+  assert.equal(queue.length, 0);
+  assert.equal(queue.processingCount, 0);
+});
+
+Deno.test("WorkQueue.addAfter() queues the key when the delay has passed", () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock });
+  queue.addAfter("k", 100);
+  assert.equal(queue.length, 0);
+  assert.equal(queue.delayedCount, 1);
+  fake.tick(99);
+  assert.equal(queue.length, 0);
+  fake.tick(1);
+  assert.equal(queue.length, 1);
+  assert.equal(queue.delayedCount, 0);
+});
+
+Deno.test("WorkQueue.addAfter() keeps the earlier time for a key already waiting", () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock });
+  queue.addAfter("k", 500);
+  queue.addAfter("k", 100);
+  queue.addAfter("k", 300);
+  fake.tick(100);
+  assert.equal(queue.length, 1);
+  fake.tick(1000);
+  assert.equal(queue.length, 1, "the later schedules were dropped");
+});
+
+Deno.test("WorkQueue.addRateLimited() doubles the delay per failure up to the cap", async () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10, maxDelayMs: 50 });
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const start = fake.now;
+    queue.addRateLimited("k");
+    while (queue.length === 0) fake.tick(1);
+    delays.push(fake.now - start);
+    queue.done((await queue.get())!);
+  }
+  assert.deepEqual(delays, [10, 20, 40, 50, 50]);
+  assert.equal(queue.numRequeues("k"), 5);
+});
+
+Deno.test("WorkQueue.forget() resets the backoff of a key", async () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10 });
+  queue.addRateLimited("k");
+  queue.addRateLimited("k");
+  queue.forget("k");
+  assert.equal(queue.numRequeues("k"), 0);
+  fake.tick(10);
+  assert.equal(queue.length, 1, "the first add still fires after 10 ms");
+  queue.done((await queue.get())!);
+  queue.addRateLimited("k");
+  fake.tick(10);
+  assert.equal(queue.length, 1, "back at the base delay");
+});
+
+Deno.test("WorkQueue keeps backoff per key", () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10 });
+  queue.addRateLimited("a");
+  queue.addRateLimited("a");
+  queue.addRateLimited("b");
+  assert.equal(queue.numRequeues("a"), 2);
+  assert.equal(queue.numRequeues("b"), 1);
+  fake.tick(10);
+  assert.equal(queue.length, 2, "a's first schedule and b both fire at 10 ms");
+});
+
+Deno.test("WorkQueue.shutdown() resolves waiting getters and ignores later adds", async () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock });
+  const waiting = queue.get();
+  queue.shutdown();
+  assert.equal(await waiting, undefined);
+  queue.add("x");
+  queue.addAfter("y", 10);
+  fake.tick(100);
+  assert.equal(queue.length, 0);
+  assert.equal(await queue.get(), undefined);
+  assert.equal(queue.shuttingDown, true);
+});
+
+Deno.test("WorkQueue.shutdown() cancels delayed adds", () => {
+  const { clock, fake } = fakeClock();
+  const queue = new WorkQueue<string>({ clock });
+  queue.addAfter("k", 100);
+  queue.shutdown();
+  assert.equal(fake.countTimers(), 0);
+  assert.equal(queue.delayedCount, 0);
+});

@@ -1,0 +1,94 @@
+/**
+ * The Informer relists when its resourceVersion has expired. The API server runs without its
+ * watch cache, so watches are served by etcd and a compaction makes older versions "too old".
+ */
+import assert from "node:assert/strict";
+import type { HostPortClaim } from "../lib/api/mod.ts";
+import {
+  createKubeClients,
+  GoneError,
+  Informer,
+  KubeRestClient,
+  loadClusterConfig,
+  objectKey,
+} from "../lib/kube/mod.ts";
+import { startControlPlane } from "./controlplane/harness.ts";
+
+function claim(name: string, namespace: string): HostPortClaim {
+  return {
+    apiVersion: "hostport.rmb938.com/v1alpha1",
+    kind: "HostPortClaim",
+    metadata: { name, namespace },
+    spec: { hostPortClassName: "games" },
+  };
+}
+
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  message: string,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async () => {
+  await using cp = await startControlPlane({ watchCache: false });
+  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  const kube = createKubeClients(rest);
+  const namespace = `relist-${crypto.randomUUID().slice(0, 8)}`;
+  const other = `${namespace}-other`;
+  for (const name of [namespace, other]) {
+    await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  }
+  await kube.hostPortClaims.create(claim("old", namespace));
+
+  const deleted: string[] = [];
+  const gone: unknown[] = [];
+  const informer = new Informer(kube.hostPortClaims, {
+    namespace,
+    watchTimeoutSeconds: 2,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    onError: (error) => gone.push(error),
+  });
+  informer.addEventHandler({ onDelete: (o) => deleted.push(o.metadata.name!) });
+  informer.start();
+  await informer.synced;
+  const listedAt = informer.resourceVersion!;
+
+  // Move etcd on (in another namespace, so this informer sees no event) and compact, so the
+  // informer's resourceVersion is gone when its watch is renewed.
+  for (let i = 0; i < 5; i++) await kube.hostPortClaims.create(claim(`noise${i}`, other));
+  const compacted = await cp.compactEtcd();
+  assert.ok(compacted > Number(listedAt));
+  await assert.rejects(
+    (async () => {
+      for await (const _ of kube.hostPortClaims.watch({ namespace, resourceVersion: listedAt })) {
+        break;
+      }
+    })(),
+    GoneError,
+    "the listed resourceVersion is now too old",
+  );
+
+  await waitFor(() => informer.stats.relistsAfterGone >= 1, "a 410 on the renewed watch");
+  await waitFor(() => informer.stats.lists >= 2, "a second list");
+  assert.equal(gone.length, 0, "a 410 is handled by relisting, not reported as an error");
+
+  // The relisted informer keeps following changes.
+  await kube.hostPortClaims.delete("old", { namespace });
+  await kube.hostPortClaims.create(claim("new", namespace));
+  await waitFor(async () => {
+    const fresh = await kube.hostPortClaims.listAll({ namespace });
+    const want = fresh.items.map((o) => `${objectKey(o)}@${o.metadata.resourceVersion}`).sort();
+    const have = informer.store.list().map((o) => `${objectKey(o)}@${o.metadata.resourceVersion}`)
+      .sort();
+    return JSON.stringify(want) === JSON.stringify(have);
+  }, "cache equals a fresh list");
+  assert.deepEqual(informer.store.keys(), [`${namespace}/new`]);
+  assert.deepEqual(deleted, ["old"]);
+  await informer.stop();
+});

@@ -1,0 +1,208 @@
+/**
+ * KubeRestClient's HTTP behaviour against a small local server on 127.0.0.1: headers and
+ * bodies on the wire, error bodies that are not a Status, timeouts, unreachable servers, and
+ * aborting a streamed response (the server must see the connection end).
+ */
+import assert from "node:assert/strict";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import {
+  type ClusterConfig,
+  KubeApiError,
+  KubeConnectionError,
+  KubeRequestTimeoutError,
+  KubeRestClient,
+  POD_RESOURCE,
+  ResourceClient,
+} from "../lib/kube/mod.ts";
+
+interface Seen {
+  method: string;
+  url: URL;
+  headers: Headers;
+  body: string;
+}
+
+function serve(handler: (request: Request, seen: Seen) => Response | Promise<Response>) {
+  const seen: Seen[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const entry = {
+      method: request.method,
+      url: new URL(request.url),
+      headers: request.headers,
+      body: await request.text(),
+    };
+    seen.push(entry);
+    return handler(request, entry);
+  });
+  const config: ClusterConfig = {
+    server: `http://127.0.0.1:${server.addr.port}`,
+    auth: { type: "token", token: "t0k" },
+    namespace: "default",
+    source: "test",
+  };
+  return { server, seen, config };
+}
+
+const POD: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "a" } };
+
+Deno.test("KubeRestClient sends the token, JSON bodies and patch content types", async () => {
+  const { server, seen, config } = serve(() => Response.json(POD));
+  using rest = new KubeRestClient(config, { userAgent: "test-agent" });
+  const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
+  await pods.create({ ...POD }, { fieldManager: "m", dryRun: true });
+  await pods.patch("p", { type: "apply", body: { metadata: { labels: { a: "b" } } } }, {
+    namespace: "a",
+    fieldManager: "m",
+    force: true,
+  });
+  await pods.patch("p", { type: "strategic", body: {} }, { namespace: "a" });
+  await server.shutdown();
+
+  const [create, apply, strategic] = seen;
+  assert.equal(create?.headers.get("authorization"), "Bearer t0k");
+  assert.equal(create?.headers.get("user-agent"), "test-agent");
+  assert.equal(create?.headers.get("content-type"), "application/json");
+  assert.equal(create?.url.pathname, "/api/v1/namespaces/a/pods");
+  assert.equal(create?.url.search, "?dryRun=All&fieldManager=m");
+  assert.deepEqual(JSON.parse(create!.body), POD);
+  assert.equal(apply?.method, "PATCH");
+  assert.equal(apply?.headers.get("content-type"), "application/apply-patch+yaml");
+  assert.equal(apply?.url.search, "?fieldManager=m&force=true");
+  assert.equal(strategic?.headers.get("content-type"), "application/strategic-merge-patch+json");
+});
+
+Deno.test("KubeRestClient turns an error body that is not a Status into a KubeApiError", async () => {
+  const { server, config } = serve(() =>
+    new Response("<html>bad gateway</html>", {
+      status: 502,
+      headers: { "content-type": "text/html" },
+    })
+  );
+  using rest = new KubeRestClient(config);
+  await assert.rejects(
+    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
+    (error: unknown) => {
+      assert.ok(error instanceof KubeApiError);
+      assert.equal(error.code, 502);
+      assert.equal(error.status.message, "<html>bad gateway</html>");
+      return true;
+    },
+  );
+  await server.shutdown();
+});
+
+Deno.test("KubeRestClient gives up on a request after its timeout", async () => {
+  const release = Promise.withResolvers<void>();
+  const { server, config } = serve(async () => {
+    await release.promise;
+    return Response.json({});
+  });
+  using rest = new KubeRestClient(config, { timeoutMs: 100 });
+  await assert.rejects(
+    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
+    (error: unknown) => {
+      assert.ok(error instanceof KubeRequestTimeoutError);
+      assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 100 ms");
+      return true;
+    },
+  );
+  release.resolve();
+  await server.shutdown();
+});
+
+Deno.test("KubeRestClient names the server it cannot reach", async () => {
+  const { server, config } = serve(() => Response.json({}));
+  await server.shutdown(); // nothing listens on the port any more
+  using rest = new KubeRestClient(config);
+  await assert.rejects(
+    rest.performRequest({ method: "GET", path: "/version" }),
+    (error: unknown) => {
+      assert.ok(error instanceof KubeConnectionError);
+      assert.match(
+        error.message,
+        new RegExp(`^Cannot reach the API server at "${config.server}" for GET /version: `),
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("aborting a streamed response ends the stream and closes the connection", async () => {
+  const serverSawAbort = Promise.withResolvers<void>();
+  const { server, config } = serve(() => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const event = { type: "ADDED", object: POD };
+        controller.enqueue(new TextEncoder().encode(`${JSON.stringify(event)}\n`));
+        // ...then stay silent, like a quiet watch.
+      },
+      cancel() {
+        serverSawAbort.resolve(); // the client went away
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  });
+  using rest = new KubeRestClient(config);
+  const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
+  const abort = new AbortController();
+  const types: string[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const event of pods.watch({ abortSignal: abort.signal })) {
+        types.push(event.type);
+        abort.abort();
+      }
+    })(),
+    (error: unknown) => error instanceof DOMException && error.name === "AbortError",
+  );
+  assert.deepEqual(types, ["ADDED"]);
+  // The server's response stream is cancelled once the connection is gone.
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const cancelled = await Promise.race([
+    serverSawAbort.promise.then(() => true),
+    new Promise<boolean>((resolve) => deadline = setTimeout(() => resolve(false), 10_000)),
+  ]);
+  clearTimeout(deadline);
+  assert.equal(cancelled, true, "the server still streams to the aborted client");
+  await server.shutdown();
+});
+
+Deno.test("an aborted watch ends even after garbage collection ran during it", async () => {
+  // Deno 2.9.6 stops propagating the abort once the Response object is collected; the client
+  // keeps it alive for as long as the body is read. Churning garbage makes V8 collect.
+  const line = `${JSON.stringify({ type: "ADDED", object: POD })}\n`;
+  const { server, config } = serve(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start: (c) => c.enqueue(new TextEncoder().encode(line)),
+      }),
+    )
+  );
+  using rest = new KubeRestClient(config);
+  const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
+  const abort = new AbortController();
+  const outcome = (async () => {
+    try {
+      for await (const _event of pods.watch({ abortSignal: abort.signal })) { /* keep reading */ }
+      return "ended";
+    } catch (error) {
+      return (error as Error).name;
+    }
+  })();
+  let kept = 0;
+  for (let round = 0; round < 20; round++) {
+    const garbage = Array.from({ length: 200_000 }, (_, i) => ({ i, text: `x${i}` }));
+    kept += garbage.length;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(kept, 4_000_000);
+  abort.abort();
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    outcome,
+    new Promise<string>((resolve) => deadline = setTimeout(() => resolve("still running"), 10_000)),
+  ]);
+  clearTimeout(deadline);
+  assert.equal(result, "AbortError");
+  await server.shutdown();
+});
