@@ -1,0 +1,184 @@
+/**
+ * `OperatorConfig`: the typed, validated configuration of one operator process, built from
+ * the flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`.
+ *
+ * @module
+ */
+import {
+  LEADER_ELECTION_LEASE_NAME,
+  NAMESPACE_LABEL_KEY,
+  NAMESPACE_LABEL_VALUE,
+} from "../api/constants.ts";
+import { FlagValueError, type ParsedFlags, validateFlags } from "./flag_schemas.ts";
+import type { ListenAddress } from "./flag_values.ts";
+import { readFlags } from "./flags.ts";
+import type { LabelSelector } from "./label_selector.ts";
+import type { LogFormat, LogLevel } from "./logger.ts";
+
+/** Leader election settings. */
+export interface LeaderElectionConfig {
+  /** Whether to elect a leader at all (off: the controllers always run). */
+  enabled: boolean;
+  /** The Lease name. */
+  id: string;
+  /** The Lease namespace (the operator namespace). */
+  namespace: string;
+  /** How long a Lease stays valid without renewal, in ms. */
+  leaseDurationMs: number;
+  /** How long the leader keeps retrying a renewal before it steps down, in ms. */
+  renewDeadlineMs: number;
+  /** Interval between attempts, in ms. */
+  retryPeriodMs: number;
+}
+
+/** Where the admission server's certificate comes from. */
+export type WebhookTlsConfig =
+  | { type: "directory"; certDir: string }
+  | {
+    type: "self-signed";
+    /** The webhook Service's name. */
+    serviceName: string;
+    /** The webhook Service's namespace. */
+    serviceNamespace: string;
+    /** MutatingWebhookConfigurations whose `caBundle` is kept current. */
+    mutatingWebhookConfigurations: string[];
+    /** ValidatingWebhookConfigurations whose `caBundle` is kept current. */
+    validatingWebhookConfigurations: string[];
+    /** IP addresses the certificate covers besides the Service names (a loopback listener). */
+    ipAddresses: string[];
+  };
+
+/** Admission webhook server settings. */
+export interface WebhookConfig {
+  /** Where it listens (HTTPS). */
+  addr: ListenAddress;
+  /** The serving certificate's source. */
+  tls: WebhookTlsConfig;
+  /** The namespaces whose pods the pod webhook handles. */
+  podNamespaceSelector: LabelSelector;
+}
+
+/** Everything one operator process is configured with. */
+export interface OperatorConfig {
+  /** `--kubeconfig`, when given. */
+  kubeconfig: string | undefined;
+  /** `--context`, when given. */
+  context: string | undefined;
+  /** The operator namespace. */
+  namespace: string;
+  /** Leader election. */
+  leaderElection: LeaderElectionConfig;
+  /** Where `/healthz` and `/readyz` are served. */
+  healthAddr: ListenAddress;
+  /** Where `/metrics` is served; undefined when disabled. */
+  metricsAddr: ListenAddress | undefined;
+  /** The admission server. */
+  webhook: WebhookConfig;
+  /** Concurrent reconciles per controller; undefined keeps each controller's default. */
+  workers: number | undefined;
+  /** Bound on the graceful shutdown, in ms. */
+  shutdownTimeoutMs: number;
+  /** Logging. */
+  log: { level: LogLevel; format: LogFormat };
+}
+
+/** What `parseOperatorConfig` knows about the process's surroundings. */
+export interface ConfigContext {
+  /** Whether the process runs in a pod. */
+  inCluster: boolean;
+  /** The pod's namespace, from the service-account namespace file. */
+  podNamespace?: string | undefined;
+}
+
+/** The outcome of parsing: a config, a request for help, or a message for the user. */
+export type ConfigResult =
+  | { kind: "config"; config: OperatorConfig }
+  | { kind: "help" }
+  | { kind: "error"; message: string };
+
+/** The default operator namespace out of cluster. */
+export const DEFAULT_NAMESPACE = "hostport-allocator";
+
+function checkTimings(le: LeaderElectionConfig): void {
+  // client-go's rules: the lease outlives the renew deadline, which outlives a jittered retry.
+  if (le.renewDeadlineMs >= le.leaseDurationMs) {
+    throw new FlagValueError("--renew-deadline must be shorter than --lease-duration");
+  }
+  if (le.renewDeadlineMs <= le.retryPeriodMs * 1.2) {
+    throw new FlagValueError("--renew-deadline must be longer than 1.2 times --retry-period");
+  }
+}
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::"]);
+
+function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): WebhookTlsConfig {
+  const serviceName = p["webhook-service-name"] ?? "hostport-allocator";
+  // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
+  const ip = /^[\d.]+$|:/.test(addr.hostname) && !WILDCARD_HOSTS.has(addr.hostname);
+  return {
+    type: "self-signed",
+    serviceName,
+    serviceNamespace: p["webhook-service-namespace"] ?? namespace,
+    mutatingWebhookConfigurations: p["mutating-webhook-configurations"] ??
+      [`${serviceName}-crd`, `${serviceName}-pod`],
+    validatingWebhookConfigurations: p["validating-webhook-configurations"] ??
+      [`${serviceName}-crd`],
+    ipAddresses: ip ? [addr.hostname] : [],
+  };
+}
+
+function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
+  const namespace = p.namespace ?? context.podNamespace ?? DEFAULT_NAMESPACE;
+  const leaderElection: LeaderElectionConfig = {
+    enabled: p["leader-elect"] ?? context.inCluster,
+    id: p["leader-election-id"] ?? LEADER_ELECTION_LEASE_NAME,
+    namespace,
+    leaseDurationMs: p["lease-duration"] ?? 15_000,
+    renewDeadlineMs: p["renew-deadline"] ?? 10_000,
+    retryPeriodMs: p["retry-period"] ?? 2_000,
+  };
+  checkTimings(leaderElection);
+  const metrics = p["metrics-addr"] ?? { hostname: "0.0.0.0", port: 8080 };
+  const webhookAddr = p["webhook-addr"] ?? { hostname: "0.0.0.0", port: 9443 };
+  const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, webhookAddr) : {
+    type: "directory",
+    certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
+  };
+  return {
+    kubeconfig: p.kubeconfig,
+    context: p.context,
+    namespace,
+    leaderElection,
+    healthAddr: p["health-addr"] ?? { hostname: "0.0.0.0", port: 8081 },
+    metricsAddr: metrics === "0" ? undefined : metrics,
+    webhook: {
+      addr: webhookAddr,
+      tls,
+      podNamespaceSelector: p["pod-namespace-selector"] ??
+        { matchLabels: { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } },
+    },
+    workers: p.workers,
+    shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
+    log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
+  };
+}
+
+/**
+ * Builds the configuration from the arguments and environment. Flags beat `HOSTPORT_*`
+ * variables, which beat the defaults; every value is validated, and the first bad one is
+ * reported as a message naming the flag or variable.
+ */
+export function parseOperatorConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  context: ConfigContext,
+): ConfigResult {
+  const read = readFlags(args, env);
+  if (read.kind !== "values") return read;
+  try {
+    return { kind: "config", config: build(validateFlags(read.values), context) };
+  } catch (error) {
+    if (error instanceof FlagValueError) return { kind: "error", message: error.message };
+    throw error;
+  }
+}

@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import { type ConfigContext, type OperatorConfig, parseOperatorConfig } from "./config.ts";
+
+const OUT_OF_CLUSTER: ConfigContext = { inCluster: false };
+const IN_CLUSTER: ConfigContext = { inCluster: true, podNamespace: "ops" };
+
+function configOf(
+  args: string[],
+  env: Record<string, string> = {},
+  context = OUT_OF_CLUSTER,
+): OperatorConfig {
+  const result = parseOperatorConfig(args, env, context);
+  assert.equal(result.kind, "config", JSON.stringify(result));
+  return (result as { config: OperatorConfig }).config;
+}
+
+Deno.test("parseOperatorConfig() applies the documented defaults out of cluster", () => {
+  assert.deepEqual(configOf([]), {
+    kubeconfig: undefined,
+    context: undefined,
+    namespace: "hostport-allocator",
+    leaderElection: {
+      enabled: false,
+      id: "f10832af.rmb938.com",
+      namespace: "hostport-allocator",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
+    healthAddr: { hostname: "0.0.0.0", port: 8081 },
+    metricsAddr: { hostname: "0.0.0.0", port: 8080 },
+    webhook: {
+      addr: { hostname: "0.0.0.0", port: 9443 },
+      tls: { type: "directory", certDir: "/tmp/k8s-webhook-server/serving-certs" },
+      podNamespaceSelector: { matchLabels: { "hostport.rmb938.com": "true" } },
+    },
+    workers: undefined,
+    shutdownTimeoutMs: 30_000,
+    log: { level: "info", format: "json" },
+  });
+});
+
+Deno.test("parseOperatorConfig() reads flags, variables and the cluster context", async (t) => {
+  const cases: {
+    name: string;
+    args?: string[];
+    env?: Record<string, string>;
+    context?: ConfigContext;
+    pick: (config: OperatorConfig) => unknown;
+    expected: unknown;
+  }[] = [
+    {
+      name: "in cluster: leader election on, pod namespace",
+      context: IN_CLUSTER,
+      pick: (c) => [c.leaderElection.enabled, c.namespace, c.leaderElection.namespace],
+      expected: [true, "ops", "ops"],
+    },
+    {
+      name: "--leader-elect=false wins in cluster",
+      args: ["--leader-elect=false"],
+      context: IN_CLUSTER,
+      pick: (c) => c.leaderElection.enabled,
+      expected: false,
+    },
+    {
+      name: "bare --enable-leader-election (the original's alias)",
+      args: ["--enable-leader-election"],
+      pick: (c) => c.leaderElection.enabled,
+      expected: true,
+    },
+    {
+      name: "single-dash flags, as Go accepts",
+      args: ["-namespace", "x"],
+      pick: (c) => c.namespace,
+      expected: "x",
+    },
+    {
+      name: "--flag value and --flag=value",
+      args: ["--kubeconfig", "/k", "--context=dev"],
+      pick: (c) => [c.kubeconfig, c.context],
+      expected: ["/k", "dev"],
+    },
+    {
+      name: "--namespace beats the pod namespace",
+      args: ["--namespace=mine"],
+      context: IN_CLUSTER,
+      pick: (c) => c.namespace,
+      expected: "mine",
+    },
+    {
+      name: "HOSTPORT_ variables",
+      env: { HOSTPORT_LOG_LEVEL: "debug", HOSTPORT_WORKERS: "4" },
+      pick: (c) => [c.log.level, c.workers],
+      expected: ["debug", 4],
+    },
+    {
+      name: "alias variable HOSTPORT_ENABLE_LEADER_ELECTION",
+      env: { HOSTPORT_ENABLE_LEADER_ELECTION: "true" },
+      pick: (c) => c.leaderElection.enabled,
+      expected: true,
+    },
+    {
+      name: "a flag beats its variable",
+      args: ["--log-format=text"],
+      env: { HOSTPORT_LOG_FORMAT: "json" },
+      pick: (c) => c.log.format,
+      expected: "text",
+    },
+    {
+      name: "the later flag wins",
+      args: ["--workers=2", "--workers=3"],
+      pick: (c) => c.workers,
+      expected: 3,
+    },
+    {
+      name: "empty variables are ignored",
+      env: { HOSTPORT_NAMESPACE: "" },
+      pick: (c) => c.namespace,
+      expected: "hostport-allocator",
+    },
+    {
+      name: "lease timings",
+      args: ["--lease-duration=30s", "--renew-deadline=20s", "--retry-period=500ms"],
+      pick: (
+        c,
+      ) => [
+        c.leaderElection.leaseDurationMs,
+        c.leaderElection.renewDeadlineMs,
+        c.leaderElection.retryPeriodMs,
+      ],
+      expected: [30_000, 20_000, 500],
+    },
+    {
+      name: "--metrics-addr=0 disables metrics",
+      args: ["--metrics-addr=0"],
+      pick: (c) => c.metricsAddr,
+      expected: undefined,
+    },
+    {
+      name: "addresses",
+      args: ["--health-addr=127.0.0.1:1", "--webhook-addr", "[::1]:2"],
+      pick: (c) => [c.healthAddr, c.webhook.addr],
+      expected: [{ hostname: "127.0.0.1", port: 1 }, { hostname: "::1", port: 2 }],
+    },
+    {
+      name: "self-signed certificate defaults its service namespace",
+      args: ["--webhook-self-signed", "--namespace=ops2"],
+      pick: (c) => c.webhook.tls,
+      expected: {
+        type: "self-signed",
+        serviceName: "hostport-allocator",
+        serviceNamespace: "ops2",
+        mutatingWebhookConfigurations: ["hostport-allocator-crd", "hostport-allocator-pod"],
+        validatingWebhookConfigurations: ["hostport-allocator-crd"],
+        ipAddresses: [],
+      },
+    },
+    {
+      name: "self-signed certificate on a loopback listener, explicit configurations",
+      args: [
+        "--webhook-self-signed=true",
+        "--webhook-service-name=hp",
+        "--webhook-addr=127.0.0.1:9443",
+        "--mutating-webhook-configurations=a, b",
+        "--validating-webhook-configurations=c",
+      ],
+      pick: (c) => c.webhook.tls,
+      expected: {
+        type: "self-signed",
+        serviceName: "hp",
+        serviceNamespace: "hostport-allocator",
+        mutatingWebhookConfigurations: ["a", "b"],
+        validatingWebhookConfigurations: ["c"],
+        ipAddresses: ["127.0.0.1"],
+      },
+    },
+    {
+      name: "certificate directory",
+      args: ["--webhook-cert-dir=/certs"],
+      pick: (c) => c.webhook.tls,
+      expected: { type: "directory", certDir: "/certs" },
+    },
+    {
+      name: "pod namespace selector",
+      args: ["--pod-namespace-selector=team in (a,b)"],
+      pick: (c) => c.webhook.podNamespaceSelector,
+      expected: { matchExpressions: [{ key: "team", operator: "In", values: ["a", "b"] }] },
+    },
+    {
+      name: "a bare -- is skipped, as deno task passes it through",
+      args: ["--", "--workers=5"],
+      pick: (c) => c.workers,
+      expected: 5,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      assert.deepEqual(
+        c.pick(configOf(c.args ?? [], c.env ?? {}, c.context ?? OUT_OF_CLUSTER)),
+        c.expected,
+      );
+    });
+  }
+});
+
+Deno.test("parseOperatorConfig() reports bad values naming the flag or variable", async (t) => {
+  const cases: { args?: string[]; env?: Record<string, string>; message: string }[] = [
+    {
+      args: ["--log-level=loud"],
+      message: 'invalid value "loud" for --log-level: expected one of debug, info, warn, error',
+    },
+    {
+      args: ["--log-format", "xml"],
+      message: 'invalid value "xml" for --log-format: expected json or text',
+    },
+    { env: { HOSTPORT_WORKERS: "zero" }, message: 'invalid value "zero" for HOSTPORT_WORKERS: ' },
+    { args: ["--workers=0"], message: 'invalid value "0" for --workers: ' },
+    {
+      args: ["--lease-duration=15"],
+      message: 'invalid value "15" for --lease-duration: expected a duration',
+    },
+    {
+      args: ["--retry-period=0"],
+      message: 'invalid value "0" for --retry-period: expected a duration above 0',
+    },
+    {
+      args: ["--metrics-addr=x"],
+      message: 'invalid value "x" for --metrics-addr: expected host:port, :port, or 0',
+    },
+    {
+      args: ["--health-addr=8081"],
+      message: 'invalid value "8081" for --health-addr: expected host:port',
+    },
+    {
+      args: ["--leader-elect=maybe"],
+      message: 'invalid value "maybe" for --leader-elect: expected true or false',
+    },
+    {
+      args: ["--namespace=Bad_NS"],
+      message: 'invalid value "Bad_NS" for --namespace: expected a lower-case DNS name',
+    },
+    {
+      args: ["--pod-namespace-selector=a=b=c"],
+      message: 'invalid value "a=b=c" for --pod-namespace-selector: ',
+    },
+    {
+      args: ["--renew-deadline=20s"],
+      message: "--renew-deadline must be shorter than --lease-duration",
+    },
+    {
+      args: ["--retry-period=9s"],
+      message: "--renew-deadline must be longer than 1.2 times --retry-period",
+    },
+    {
+      args: ["--mutating-webhook-configurations=a,,b"],
+      message: 'invalid value "a,,b" for --mutating-webhook-configurations: ',
+    },
+    { args: ["--no-such-flag"], message: "unknown flag --no-such-flag" },
+    { args: ["--namespace"], message: "flag --namespace needs a value" },
+    { args: ["stray"], message: 'unexpected argument "stray"' },
+  ];
+  for (const c of cases) {
+    await t.step(c.message, () => {
+      const result = parseOperatorConfig(c.args ?? [], c.env ?? {}, OUT_OF_CLUSTER);
+      assert.equal(result.kind, "error", JSON.stringify(result));
+      if (result.kind === "error") assert.ok(result.message.startsWith(c.message), result.message);
+    });
+  }
+});
+
+Deno.test("parseOperatorConfig() answers help for --help and -h", () => {
+  assert.deepEqual(parseOperatorConfig(["--workers=2", "--help"], {}, OUT_OF_CLUSTER), {
+    kind: "help",
+  });
+  assert.deepEqual(parseOperatorConfig(["-h"], {}, OUT_OF_CLUSTER), { kind: "help" });
+});

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import type { Event } from "kubernetes-types/events/v1.d.ts";
+import { fakeClock } from "./_fake_clock.ts";
+import type { EventSubject } from "./contracts.ts";
+import { type EventRecorderOptions, type EventSink, KubeEventRecorder } from "./event_recorder.ts";
+import { PrometheusRegistry } from "./metrics_registry.ts";
+
+const HOST_PORT: EventSubject = {
+  apiVersion: "hostport.rmb938.com/v1alpha1",
+  kind: "HostPort",
+  metadata: { name: "hpc-1", uid: "u-1" },
+};
+const CLAIM: EventSubject = {
+  apiVersion: "hostport.rmb938.com/v1alpha1",
+  kind: "HostPortClaim",
+  metadata: { name: "web", namespace: "team-a", uid: "u-2" },
+};
+
+/** A sink that keeps what it was sent, like a tiny events API. */
+class MemorySink implements EventSink {
+  events = new Map<string, Event>();
+  log: string[] = [];
+  failCreates = 0;
+  hang = false;
+
+  async create(event: Event, signal: AbortSignal): Promise<void> {
+    if (this.hang) {
+      await new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason))
+      );
+    }
+    if (this.failCreates > 0) {
+      this.failCreates--;
+      throw new Error("API server unavailable");
+    }
+    this.log.push(`create ${event.reason} ${event.series?.count ?? 1}`);
+    this.events.set(`${event.metadata!.namespace}/${event.metadata!.name}`, structuredClone(event));
+  }
+
+  patchSeries(event: Event): Promise<"ok" | "gone"> {
+    const stored = this.events.get(`${event.metadata!.namespace}/${event.metadata!.name}`);
+    this.log.push(`patch ${event.reason} ${event.series?.count}`);
+    if (!stored) return Promise.resolve("gone");
+    if (event.series) stored.series = event.series;
+    return Promise.resolve("ok");
+  }
+}
+
+function setup(options: Partial<EventRecorderOptions> = {}) {
+  const { clock, fake } = fakeClock(Date.UTC(2026, 4, 1));
+  const sink = new MemorySink();
+  const metrics = new PrometheusRegistry();
+  const recorder = new KubeEventRecorder(sink, { instance: "pod-1", clock, metrics, ...options });
+  return { sink, recorder, metrics, fake };
+}
+
+Deno.test("KubeEventRecorder writes a valid events.k8s.io/v1 Event for each first occurrence", async () => {
+  const { sink, recorder } = setup();
+  recorder.record(HOST_PORT, "Normal", "PortAllocated", "Allocated port 9000");
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "No free port in class games");
+  await recorder.idle();
+  const events = [...sink.events.values()];
+  assert.equal(events.length, 2);
+  const [allocated, exhausted] = events as [Event, Event];
+  assert.match(allocated.metadata!.name!, /^hpc-1\.[0-9a-f]+$/);
+  assert.equal(allocated.metadata!.namespace, "default"); // cluster-scoped subjects
+  assert.equal(exhausted.metadata!.namespace, "team-a");
+  assert.deepEqual(allocated.regarding, {
+    apiVersion: HOST_PORT.apiVersion,
+    kind: "HostPort",
+    name: "hpc-1",
+    uid: "u-1",
+  });
+  assert.equal(allocated.eventTime, "2026-05-01T00:00:00.000000Z");
+  assert.equal(allocated.reportingController, "hostport.rmb938.com/hostport-allocator");
+  assert.equal(allocated.reportingInstance, "pod-1");
+  assert.equal(allocated.action, "PortAllocated");
+  assert.equal(exhausted.type, "Warning");
+  assert.equal(exhausted.note, "No free port in class games");
+  assert.equal(allocated.series, undefined);
+});
+
+Deno.test("KubeEventRecorder aggregates identical events into one series", async () => {
+  const { sink, recorder, fake } = setup();
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
+  await recorder.idle();
+  await fake.tickAsync(1_000);
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
+  await recorder.idle();
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "full"); // coalesces with the queued write
+  await recorder.idle();
+  recorder.record(CLAIM, "Warning", "PoolExhausted", "another message");
+  await recorder.idle();
+  assert.deepEqual(sink.log, [
+    "create PoolExhausted 1",
+    "patch PoolExhausted 2",
+    "patch PoolExhausted 4",
+    "create PoolExhausted 1",
+  ]);
+  const series = [...sink.events.values()][0]!.series!;
+  assert.equal(series.count, 4);
+  assert.equal(series.lastObservedTime, "2026-05-01T00:00:01.000000Z");
+});
+
+Deno.test("KubeEventRecorder creates the Event again when its series patch finds it gone", async () => {
+  const { sink, recorder } = setup();
+  recorder.record(HOST_PORT, "Normal", "Repaired", "ok");
+  await recorder.idle();
+  sink.events.clear(); // expired on the server
+  recorder.record(HOST_PORT, "Normal", "Repaired", "ok");
+  await recorder.idle();
+  assert.deepEqual(sink.log, ["create Repaired 1", "patch Repaired 2", "create Repaired 2"]);
+  assert.equal(sink.events.size, 1);
+});
+
+Deno.test("KubeEventRecorder drops events over an object's spam budget and counts them", async () => {
+  const { sink, recorder, metrics } = setup({ spamBurst: 5 });
+  for (let i = 0; i < 8; i++) recorder.record(HOST_PORT, "Normal", `Reason${i}`, "m");
+  recorder.record(CLAIM, "Normal", "Other", "m");
+  await recorder.idle();
+  assert.equal(sink.events.size, 6);
+  assert.equal(recorder.dropped, 3);
+  assert.equal(metrics.sample("hostport_events_dropped_total", { reason: "spam" }), 3);
+});
+
+Deno.test("KubeEventRecorder bounds its queue and drops what does not fit", async () => {
+  const { sink, recorder, metrics, fake } = setup({ maxQueued: 2, qps: 1, burst: 1 });
+  for (const name of ["a", "b", "c", "d"]) {
+    recorder.record({ ...HOST_PORT, metadata: { name } }, "Normal", "R", "m");
+  }
+  assert.equal(recorder.dropped, 2);
+  assert.equal(metrics.sample("hostport_events_dropped_total", { reason: "queue_full" }), 2);
+  await fake.tickAsync(2_000);
+  await recorder.idle();
+  assert.deepEqual([...sink.events.values()].map((e) => e.regarding!.name), ["a", "b"]);
+});
+
+Deno.test("KubeEventRecorder spaces writes by its global token bucket", async () => {
+  const { sink, recorder, fake } = setup({ qps: 1, burst: 1 });
+  for (const name of ["a", "b", "c"]) {
+    recorder.record({ ...HOST_PORT, metadata: { name } }, "Normal", "R", "m");
+  }
+  await fake.tickAsync(0);
+  assert.equal(sink.events.size, 1);
+  await fake.tickAsync(1_000);
+  assert.equal(sink.events.size, 2);
+  await fake.tickAsync(1_000);
+  assert.equal(sink.events.size, 3);
+});
+
+Deno.test("KubeEventRecorder.record() never throws, even when writes fail", async () => {
+  const { sink, recorder, metrics } = setup();
+  sink.failCreates = 1;
+  recorder.record(CLAIM, "Warning", "Failed", "m");
+  await recorder.idle();
+  assert.equal(sink.events.size, 0);
+  assert.equal(
+    metrics.sample("hostport_events_writes_total", { operation: "create", result: "error" }),
+    1,
+  );
+  recorder.record(CLAIM, "Warning", "Failed", "m"); // the next occurrence creates it
+  await recorder.idle();
+  assert.deepEqual(sink.log, ["create Failed 2"]);
+  recorder.record({ apiVersion: "v1", kind: "Pod", metadata: {} }, "Normal", "NoName", "m");
+  assert.equal(metrics.sample("hostport_events_dropped_total", { reason: "invalid" }), 1);
+});
+
+Deno.test("KubeEventRecorder.close() flushes the queue, then refuses new events", async () => {
+  const { sink, recorder, metrics } = setup();
+  recorder.record(CLAIM, "Normal", "Bound", "m");
+  assert.equal(await recorder.close(1_000), 0);
+  assert.equal(sink.events.size, 1);
+  recorder.record(CLAIM, "Normal", "Late", "m");
+  assert.equal(metrics.sample("hostport_events_dropped_total", { reason: "stopped" }), 1);
+});
+
+Deno.test("KubeEventRecorder.close() gives up on a stuck API server after its timeout", async () => {
+  const { sink, recorder, fake } = setup();
+  sink.hang = true;
+  recorder.record({ ...CLAIM, metadata: { name: "a" } }, "Normal", "R", "m");
+  recorder.record({ ...CLAIM, metadata: { name: "b" } }, "Normal", "R", "m");
+  const closing = recorder.close(5_000);
+  await fake.tickAsync(5_000);
+  assert.equal(await closing, 1); // "b" was still queued behind the stuck write
+  assert.equal(sink.events.size, 0);
+});

@@ -1,0 +1,81 @@
+/**
+ * The Prometheus text exposition format (version 0.0.4): escaping, number formatting and
+ * the rendering of one metric family with its `# HELP` and `# TYPE` lines.
+ *
+ * @module
+ */
+
+/** The `Content-Type` of the format. */
+export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Metric types of the text format. */
+export type MetricType = "counter" | "gauge" | "histogram";
+
+/** One sample line of a family. */
+export interface Sample {
+  /** Appended to the family name (`_bucket`, `_sum`, `_count`), or empty. */
+  suffix: string;
+  /** Label names and values, in output order. */
+  labels: readonly (readonly [string, string])[];
+  /** The value. */
+  value: number;
+}
+
+/** A metric family: its metadata and samples. */
+export interface Family {
+  /** The metric name. */
+  name: string;
+  /** The help text (any characters; escaped on output). */
+  help: string;
+  /** The type. */
+  type: MetricType;
+  /** The samples. */
+  samples: readonly Sample[];
+}
+
+/** Escapes a `# HELP` text: backslash and line feed. */
+export function escapeHelp(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+/** Escapes a label value: backslash, double quote and line feed. */
+export function escapeLabelValue(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/** Formats a sample value: `+Inf`, `-Inf`, `NaN`, or the shortest decimal form. */
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+/** Formats a label set as `{a="1",b="2"}`, or the empty string for none. */
+export function formatLabels(labels: readonly (readonly [string, string])[]): string {
+  if (labels.length === 0) return "";
+  return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",")}}`;
+}
+
+/**
+ * Renders one family, ending with a newline.
+ *
+ * @example
+ * ```ts
+ * import { renderFamily } from "./exposition.ts";
+ * renderFamily({ name: "up", help: "Is it up", type: "gauge", samples: [{ suffix: "", labels: [], value: 1 }] });
+ * // "# HELP up Is it up\n# TYPE up gauge\nup 1\n"
+ * ```
+ */
+export function renderFamily(family: Family): string {
+  const lines = [
+    `# HELP ${family.name} ${escapeHelp(family.help)}`,
+    `# TYPE ${family.name} ${family.type}`,
+  ];
+  for (const sample of family.samples) {
+    lines.push(
+      `${family.name}${sample.suffix}${formatLabels(sample.labels)} ${formatValue(sample.value)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,143 @@
+/**
+ * The structured `Logger`: one JSON object per line (`time`, `level`, `msg`, then the
+ * fields) or a `text` line for humans, filtered by level. Formatting is pure
+ * (`formatLogLine`); `createLogger` adds the sink, the clock and the level filter.
+ *
+ * @module
+ */
+import type { LogFields, Logger } from "./contracts.ts";
+
+/** Log levels, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+/** Output formats. */
+export type LogFormat = "json" | "text";
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const RESERVED = new Set(["time", "level", "msg"]);
+
+/** One log record before formatting. */
+export interface LogRecord {
+  /** When it happened. */
+  time: Date;
+  /** Its level. */
+  level: LogLevel;
+  /** The message. */
+  msg: string;
+  /** Structured fields. */
+  fields: LogFields;
+}
+
+/** Turns a field value into something `JSON.stringify` renders faithfully. */
+function toJsonValue(value: unknown, seen: Set<unknown>): unknown {
+  if (value instanceof Error) {
+    return value.name === "Error" ? value.message : `${value.name}: ${value.message}`;
+  }
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "function" || typeof value === "symbol") return String(value);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return "[Circular]";
+  seen.add(value);
+  const result = Array.isArray(value)
+    ? value.map((item) => toJsonValue(item, seen))
+    : value instanceof Map
+    ? Object.fromEntries([...value].map(([k, v]) => [String(k), toJsonValue(v, seen)]))
+    : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v, seen)]));
+  seen.delete(value);
+  return result;
+}
+
+function fieldEntries(fields: LogFields): [string, unknown][] {
+  return Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map((
+      [key, value],
+    ) => [RESERVED.has(key) ? `field.${key}` : key, toJsonValue(value, new Set())]);
+}
+
+function textValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+/**
+ * Formats one record as a line without the trailing newline. JSON keys come in the order
+ * time, level, msg, then the fields; a field named like a reserved key becomes `field.<key>`.
+ *
+ * @example
+ * ```ts
+ * import { formatLogLine } from "./logger.ts";
+ * formatLogLine({ time: new Date(0), level: "info", msg: "started", fields: { n: 1 } }, "json");
+ * // '{"time":"1970-01-01T00:00:00.000Z","level":"info","msg":"started","n":1}'
+ * ```
+ */
+export function formatLogLine(record: LogRecord, format: LogFormat): string {
+  const entries = fieldEntries(record.fields);
+  if (format === "json") {
+    const head = { time: record.time.toISOString(), level: record.level, msg: record.msg };
+    return JSON.stringify({ ...head, ...Object.fromEntries(entries) });
+  }
+  const level = record.level.toUpperCase().padEnd(5);
+  const pairs = entries.map(([key, value]) => ` ${key}=${textValue(value)}`).join("");
+  return `${record.time.toISOString()} ${level} ${record.msg}${pairs}`;
+}
+
+/** Options of `createLogger`. */
+export interface LoggerOptions {
+  /** Lines below this level are dropped; defaults to `info`. */
+  level?: LogLevel;
+  /** Defaults to `json`. */
+  format?: LogFormat;
+  /** Receives each formatted line without the newline; defaults to standard error. */
+  write?: (line: string) => void;
+  /** The clock; defaults to `new Date()`. */
+  now?: () => Date;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes one line to standard error synchronously, so nothing is lost on exit. */
+export function writeStderrLine(line: string): void {
+  const bytes = encoder.encode(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}
+
+/** Creates a logger; `child()` loggers share its sink and level. */
+export function createLogger(options: LoggerOptions = {}, fields: LogFields = {}): Logger {
+  const minimum = LEVEL_RANK[options.level ?? "info"];
+  const format = options.format ?? "json";
+  const write = options.write ?? writeStderrLine;
+  const now = options.now ?? (() => new Date());
+  function log(level: LogLevel, msg: string, extra?: LogFields): void {
+    if (LEVEL_RANK[level] < minimum) return;
+    try {
+      write(formatLogLine({ time: now(), level, msg, fields: { ...fields, ...extra } }, format));
+    } catch {
+      // Logging must never take the caller down (a closed stderr, for example).
+    }
+  }
+  return {
+    debug: (msg, extra) => log("debug", msg, extra),
+    info: (msg, extra) => log("info", msg, extra),
+    warn: (msg, extra) => log("warn", msg, extra),
+    error: (msg, extra) => log("error", msg, extra),
+    child: (extra) => createLogger(options, { ...fields, ...extra }),
+  };
+}
+
+/** A logger addressed by level name, as the admission server takes it. */
+export interface LeveledLogger {
+  /** Whether a line at `level` would be written. */
+  enabled(level: LogLevel): boolean;
+  /** Writes one line at `level`. */
+  log(level: LogLevel, message: string, fields?: LogFields): void;
+}
+
+/** Adapts `logger` (filtering at `level`) to the leveled shape. */
+export function leveledLogger(logger: Logger, level: LogLevel): LeveledLogger {
+  return {
+    enabled: (wanted) => LEVEL_RANK[wanted] >= LEVEL_RANK[level],
+    log: (wanted, message, fields) => logger[wanted](message, fields),
+  };
+}

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { PrometheusRegistry } from "./metrics_registry.ts";
+
+Deno.test("PrometheusRegistry.expose() renders counters and gauges with sorted series", () => {
+  const registry = new PrometheusRegistry();
+  const reconciles = registry.counter("reconcile_total", "Reconciles", ["controller", "result"]);
+  reconciles.inc({ controller: "hostport", result: "success" });
+  reconciles.inc({ controller: "hostport", result: "success" }, 2);
+  reconciles.inc({ controller: "claim", result: "error" });
+  const free = registry.gauge("free_ports", "Free ports", ["class"]);
+  free.set({ class: "games" }, 10);
+  free.set({ class: "web" }, 5);
+  free.remove({ class: "web" });
+  assert.equal(
+    registry.expose(),
+    [
+      "# HELP reconcile_total Reconciles",
+      "# TYPE reconcile_total counter",
+      'reconcile_total{controller="claim",result="error"} 1',
+      'reconcile_total{controller="hostport",result="success"} 3',
+      "# HELP free_ports Free ports",
+      "# TYPE free_ports gauge",
+      'free_ports{class="games"} 10',
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("PrometheusRegistry histograms write cumulative buckets, +Inf, sum and count", () => {
+  const registry = new PrometheusRegistry();
+  const latency = registry.histogram("latency_seconds", "Latency", ["op"], [0.1, 1]);
+  for (const value of [0.05, 0.1, 0.5, 3]) latency.observe({ op: "get" }, value);
+  assert.equal(
+    registry.expose(),
+    [
+      "# HELP latency_seconds Latency",
+      "# TYPE latency_seconds histogram",
+      'latency_seconds_bucket{op="get",le="0.1"} 2',
+      'latency_seconds_bucket{op="get",le="1"} 3',
+      'latency_seconds_bucket{op="get",le="+Inf"} 4',
+      'latency_seconds_sum{op="get"} 3.65',
+      'latency_seconds_count{op="get"} 4',
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("PrometheusRegistry returns the same metric for the same name", () => {
+  const registry = new PrometheusRegistry();
+  registry.counter("a_total", "A", ["x"]).inc({ x: "1" });
+  registry.counter("a_total", "A", ["x"]).inc({ x: "1" });
+  assert.equal(registry.sample("a_total", { x: "1" }), 2);
+  assert.throws(() => registry.gauge("a_total", "A", ["x"]), TypeError);
+  assert.throws(() => registry.counter("a_total", "A", ["y"]), TypeError);
+});
+
+Deno.test("PrometheusRegistry refuses invalid names, labels, buckets and decrements", () => {
+  const registry = new PrometheusRegistry();
+  assert.throws(() => registry.counter("bad-name", "x"), TypeError);
+  assert.throws(() => registry.counter("ok_total", "x", ["__reserved"]), TypeError);
+  assert.throws(() => registry.histogram("h", "x", ["le"]), TypeError);
+  assert.throws(() => registry.histogram("h2", "x", [], [1, 1]), RangeError);
+  const counter = registry.counter("c_total", "x", ["a"]);
+  assert.throws(() => counter.inc({ a: "1" }, -1), RangeError);
+  assert.throws(() => counter.inc({ b: "1" }), TypeError);
+});
+
+Deno.test("PrometheusRegistry fills missing label values with the empty string", () => {
+  const registry = new PrometheusRegistry();
+  registry.counter("c_total", "x", ["a", "b"]).inc({ a: "1" });
+  assert.ok(registry.expose().includes('c_total{a="1",b=""} 1'));
+});
+
+Deno.test("PrometheusRegistry runs collectors before each exposition and survives failures", () => {
+  const registry = new PrometheusRegistry();
+  const gauge = registry.gauge("scrapes", "Scrapes");
+  let scrapes = 0;
+  registry.addCollector(() => gauge.set({}, ++scrapes));
+  registry.addCollector(() => {
+    throw new Error("broken collector");
+  });
+  registry.expose();
+  assert.ok(registry.expose().includes("scrapes 2\n"));
+});

@@ -1,0 +1,40 @@
+/**
+ * Operations: flags and configuration, structured logs, Kubernetes Events, Prometheus
+ * metrics, health endpoints, Lease-based leader election and graceful shutdown. The
+ * controllers see only `contracts.ts`; `mod.ts` at the repository root wires the rest.
+ *
+ * @example Parse the flags and log
+ * ```ts
+ * import { createLogger, parseOperatorConfig } from "./mod.ts";
+ *
+ * const result = parseOperatorConfig(["--log-format=text"], {}, { inCluster: false });
+ * if (result.kind === "config") createLogger(result.config.log).info("configured");
+ * ```
+ *
+ * @module
+ */
+export type * from "./contracts.ts";
+export * from "./config.ts";
+export * from "./flags.ts";
+export * from "./flag_schemas.ts";
+export * from "./flag_values.ts";
+export * from "./label_selector.ts";
+export * from "./help.ts";
+export * from "./cli.ts";
+export * from "./environment.ts";
+export * from "./logger.ts";
+export * from "./exposition.ts";
+export * from "./metrics_registry.ts";
+export * from "./process_metrics.ts";
+export * from "./webhook_metrics.ts";
+export * from "./event_correlator.ts";
+export * from "./event_object.ts";
+export * from "./event_recorder.ts";
+export * from "./kube_event_sink.ts";
+export * from "./micro_time.ts";
+export * from "./health.ts";
+export * from "./http_endpoints.ts";
+export * from "./lease.ts";
+export * from "./leader_elector.ts";
+export * from "./leader_supervisor.ts";
+export * from "./shutdown.ts";

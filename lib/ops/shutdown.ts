@@ -1,0 +1,81 @@
+/**
+ * Graceful shutdown: a signal that aborts on SIGTERM or SIGINT (a second one exits at
+ * once), and `runOperator`, which waits for that signal and then stops everything in order:
+ * controllers (bounded), Lease release, the webhook server after its in-flight requests,
+ * queued Events, and the endpoint servers.
+ *
+ * @module
+ */
+import type { Logger } from "./contracts.ts";
+import type { HealthChecks } from "./health.ts";
+import { type LeaderSupervisor, settlesWithin } from "./leader_supervisor.ts";
+
+/** Aborts on the first SIGTERM or SIGINT; the second one exits with code 1 at once. */
+export function terminationSignal(logger: Logger): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: Deno.Signal) => () => {
+    if (controller.signal.aborted) {
+      logger.warn("second signal: exiting now", { signal: name });
+      Deno.exit(1);
+    }
+    logger.info("shutting down", { signal: name });
+    controller.abort();
+  };
+  for (const name of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(name, onSignal(name));
+  return controller.signal;
+}
+
+/** Something that stops, for `runOperator`. */
+export interface Stoppable {
+  /** What it is, for logs. */
+  name: string;
+  /** Stops it (graceful where it can be). */
+  stop(): Promise<unknown>;
+}
+
+/** What `runOperator` runs and then stops. */
+export interface OperatorParts {
+  /** Runs the controllers while leading. */
+  supervisor: LeaderSupervisor;
+  /** Stopped in order after the controllers and the Lease (webhook, events, endpoints). */
+  afterControllers: readonly Stoppable[];
+  /** Readiness turns false as soon as shutdown starts. */
+  health: HealthChecks;
+  /** Logger. */
+  logger: Logger;
+  /** Bound on each later step, in ms. */
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * Runs until `stop` aborts (or the controllers fail), then shuts down in order. Resolves the
+ * exit code: 0 after a clean shutdown, 1 when something failed or did not stop in time.
+ */
+export async function runOperator(parts: OperatorParts, stop: AbortSignal): Promise<number> {
+  const { supervisor, health, logger, shutdownTimeoutMs } = parts;
+  health.addReadiness("shutdown", () => stop.aborted ? "shutting down" : true);
+  let code = 0;
+  try {
+    const outcome = await supervisor.run(stop);
+    if (outcome === "stuck") code = 1;
+  } catch (error) {
+    logger.error("Cannot run the controllers", { error });
+    code = 1;
+  }
+  for (const part of parts.afterControllers) {
+    if (!await settlesWithin(stopQuietly(part, logger), shutdownTimeoutMs)) {
+      logger.error("did not stop in time", { part: part.name, timeoutMs: shutdownTimeoutMs });
+      code = 1;
+    }
+  }
+  logger.info("stopped", { exitCode: code });
+  return code;
+}
+
+async function stopQuietly(part: Stoppable, logger: Logger): Promise<void> {
+  try {
+    await part.stop();
+  } catch (error) {
+    logger.warn("error while stopping", { part: part.name, error });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The operational endpoint servers on loopback: health and metrics on separate ports or
+ * sharing one, 404 for other paths, and a graceful shutdown.
+ */
+import assert from "node:assert/strict";
+import type { Logger } from "../lib/ops/contracts.ts";
+import { HealthChecks, notReady } from "../lib/ops/health.ts";
+import { operationalEndpoints, serveEndpoints } from "../lib/ops/http_endpoints.ts";
+import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
+
+const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => QUIET };
+const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
+
+async function get(port: number, path: string): Promise<[number, string, string | null]> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return [response.status, await response.text(), response.headers.get("content-type")];
+}
+
+Deno.test("serveEndpoints() serves /healthz, /readyz and /metrics on their own ports", async () => {
+  const health = new HealthChecks();
+  health.addReadiness("caches", notReady("not synced"));
+  const registry = new PrometheusRegistry();
+  registry.counter("demo_total", "Demo").inc();
+  const servers = serveEndpoints(
+    operationalEndpoints(
+      { healthAddr: LOOPBACK, metricsAddr: LOOPBACK },
+      health,
+      () => registry.expose(),
+    ),
+    QUIET,
+  );
+  try {
+    const healthPort = servers.addresses.get("health")!.port;
+    const metricsPort = servers.addresses.get("metrics")!.port;
+    assert.notEqual(healthPort, metricsPort);
+    assert.deepEqual((await get(healthPort, "/healthz")).slice(0, 2), [200, "ok"]);
+    assert.equal((await get(healthPort, "/readyz"))[0], 503);
+    const [status, body, type] = await get(metricsPort, "/metrics");
+    assert.equal(status, 200);
+    assert.ok(body.includes("demo_total 1\n"));
+    assert.equal(type, "text/plain; version=0.0.4; charset=utf-8");
+    assert.equal((await get(metricsPort, "/healthz"))[0], 404);
+    assert.equal((await get(healthPort, "/metrics"))[0], 404);
+  } finally {
+    await servers.shutdown();
+  }
+});
+
+Deno.test("serveEndpoints() shares one server when the addresses are equal, and metrics may be off", async () => {
+  const registry = new PrometheusRegistry();
+  const port = (() => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const chosen = listener.addr.port;
+    listener.close();
+    return chosen;
+  })();
+  const shared = { hostname: "127.0.0.1", port };
+  const servers = serveEndpoints(
+    operationalEndpoints(
+      { healthAddr: shared, metricsAddr: shared },
+      new HealthChecks(),
+      () => registry.expose(),
+    ),
+    QUIET,
+  );
+  try {
+    assert.equal((await get(port, "/healthz"))[0], 200);
+    assert.equal((await get(port, "/metrics"))[0], 200);
+  } finally {
+    await servers.shutdown();
+  }
+  assert.deepEqual(
+    operationalEndpoints(
+      { healthAddr: shared, metricsAddr: undefined },
+      new HealthChecks(),
+      () => "",
+    ).map((e) => e.name),
+    ["health"],
+  );
+});
