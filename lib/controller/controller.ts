@@ -1,0 +1,188 @@
+/**
+ * The generic controller loop: keys from a `WorkQueue`, a fixed number of workers (a key is
+ * never reconciled concurrently with itself), outcomes as values, per-key exponential backoff on
+ * errors, quiet retries on write conflicts, a slow resync of every key, metrics and logs.
+ *
+ * @module
+ */
+import {
+  type Clock,
+  ConflictError,
+  SYSTEM_CLOCK,
+  type TimerHandle,
+  WorkQueue,
+} from "../kube/mod.ts";
+import type { Logger } from "../ops/contracts.ts";
+import type { Outcome } from "../reconcile/mod.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+
+/** Reconciles one key; throws to be retried with backoff. */
+export type ReconcileFunction = (key: string, signal: AbortSignal) => Promise<Outcome>;
+
+/** Options of {@linkcode Controller}. */
+export interface ControllerOptions {
+  /** Name in logs and metrics, for example `hostport`. */
+  readonly name: string;
+  /** The reconcile function. */
+  readonly reconcile: ReconcileFunction;
+  /** How many keys are reconciled at once (at least 1). */
+  readonly workers: number;
+  /** Every key the controller owns, for the resync. */
+  readonly listKeys: () => readonly string[];
+  /** How often every key is queued again; 0 turns the resync off. */
+  readonly resyncIntervalMs: number;
+  /** Metrics. */
+  readonly metrics: ControllerMetrics;
+  /** Logger; the controller adds `{ controller: name }`. */
+  readonly logger: Logger;
+  /** Time source; defaults to the system clock. */
+  readonly clock?: Clock | undefined;
+  /** First retry delay after an error, in ms (default 5 ms, doubling). */
+  readonly baseRetryDelayMs?: number | undefined;
+  /** Largest retry delay after errors, in ms (default 1000 s). */
+  readonly maxRetryDelayMs?: number | undefined;
+  /** Random source for the resync jitter; defaults to `Math.random`. */
+  readonly random?: (() => number) | undefined;
+}
+
+/** One controller: a queue of keys and the workers that reconcile them. */
+export class Controller {
+  /** The controller's name. */
+  readonly name: string;
+  #options: ControllerOptions;
+  #queue: WorkQueue<string>;
+  #clock: Clock;
+  #logger: Logger;
+  #abort = new AbortController();
+  #workers: Promise<void>[] = [];
+  #resyncTimer: TimerHandle | undefined;
+  #active = 0;
+
+  /** Creates a stopped controller; call `start()`. */
+  constructor(options: ControllerOptions) {
+    this.name = options.name;
+    this.#options = options;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#logger = options.logger.child({ controller: options.name });
+    this.#queue = new WorkQueue<string>({
+      clock: this.#clock,
+      baseDelayMs: options.baseRetryDelayMs ?? 5,
+      maxDelayMs: options.maxRetryDelayMs ?? 1_000_000,
+    });
+  }
+
+  /** Queues `key` now (deduplicated with a queued copy). */
+  enqueue(key: string): void {
+    this.#queue.add(key);
+    this.#reportDepth();
+  }
+
+  /** Queues `key` after `ms` milliseconds. */
+  enqueueAfter(key: string, ms: number): void {
+    this.#queue.addAfter(key, ms);
+  }
+
+  /** Keys waiting for a worker. */
+  get queueLength(): number {
+    return this.#queue.length;
+  }
+
+  /** Starts the workers and the resync timer (idempotent). */
+  start(): void {
+    if (this.#workers.length > 0 || this.#abort.signal.aborted) return;
+    const workers = Math.max(1, Math.floor(this.#options.workers));
+    for (let i = 0; i < workers; i++) this.#workers.push(this.#work());
+    this.#scheduleResync();
+    this.#logger.info("Controller started", { workers });
+  }
+
+  /** Stops: no new keys are taken, in-flight requests are aborted, and workers are awaited. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error(`Controller "${this.name}" stopped`));
+    this.#clock.clearTimeout(this.#resyncTimer);
+    this.#queue.shutdown();
+    await Promise.all(this.#workers);
+  }
+
+  async #work(): Promise<void> {
+    while (true) {
+      const key = await this.#queue.get();
+      if (key === undefined) return;
+      this.#reportDepth();
+      try {
+        await this.#reconcileOne(key);
+      } finally {
+        this.#queue.done(key);
+        this.#reportDepth();
+      }
+    }
+  }
+
+  async #reconcileOne(key: string): Promise<void> {
+    const { metrics, name } = this.#options;
+    const started = performance.now();
+    metrics.activeWorkers.set({ controller: name }, ++this.#active);
+    let result: string;
+    try {
+      const outcome = await this.#options.reconcile(key, this.#abort.signal);
+      this.#queue.forget(key);
+      result = this.#applyOutcome(key, outcome);
+    } catch (error) {
+      result = this.#handleError(key, error);
+    } finally {
+      metrics.activeWorkers.set({ controller: name }, --this.#active);
+    }
+    metrics.reconcileTotal.inc({ controller: name, result });
+    metrics.reconcileTime.observe({ controller: name }, (performance.now() - started) / 1000);
+  }
+
+  #applyOutcome(key: string, outcome: Outcome): string {
+    if (outcome.type === "requeueAfter") {
+      this.#queue.addAfter(key, outcome.ms);
+      return "requeue_after";
+    }
+    if (outcome.type === "awaitChange") {
+      this.#logger.debug("Waiting for a change", { key, reason: outcome.reason });
+    }
+    return "success";
+  }
+
+  #handleError(key: string, error: unknown): string {
+    if (this.#abort.signal.aborted) return "error";
+    this.#queue.addRateLimited(key);
+    if (error instanceof ConflictError) {
+      // The cache was behind a write; the newer object's event (or the retry) settles it.
+      this.#logger.debug("Write conflict, retrying", { key, error: describe(error) });
+      return "conflict";
+    }
+    this.#options.metrics.reconcileErrors.inc({ controller: this.name });
+    this.#logger.error("Reconciler error", {
+      key,
+      error: describe(error),
+      retries: this.#queue.numRequeues(key),
+    });
+    return "error";
+  }
+
+  #scheduleResync(): void {
+    const interval = this.#options.resyncIntervalMs;
+    if (!(interval > 0) || this.#abort.signal.aborted) return;
+    const random = this.#options.random ?? Math.random;
+    // Up to 10% jitter, so controllers started together do not resync together.
+    const delay = Math.round(interval * (1 + 0.1 * random()));
+    this.#resyncTimer = this.#clock.setTimeout(() => {
+      for (const key of this.#options.listKeys()) this.#queue.add(key);
+      this.#reportDepth();
+      this.#scheduleResync();
+    }, delay);
+  }
+
+  #reportDepth(): void {
+    this.#options.metrics.queueDepth.set({ name: this.name }, this.#queue.length);
+  }
+}
+
+/** A one-line description of an error for logs. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,126 @@
+/**
+ * The HostPortClaim controller: gather from the caches, plan with `planHostPortClaim`, act.
+ * Before the finalizer goes, a live pod list (not the cache) must show no pod that can still
+ * run naming the claim.
+ *
+ * @module
+ */
+import type { HostPortClaim } from "../api/mod.ts";
+import { AlreadyExistsError } from "../kube/mod.ts";
+import {
+  awaitChange,
+  type ClaimPlan,
+  done,
+  type Outcome,
+  planHostPortClaim,
+  podsBlockingClaim,
+  withoutFinalizer,
+} from "../reconcile/mod.ts";
+import { INDEX } from "./caches.ts";
+import { type ControllerContext, subjectOf } from "./context.ts";
+import { FirstSeen, rfc3339 } from "./first_seen.ts";
+
+/** The claim reconciler and the memory it keeps per claim. */
+export interface ClaimReconciler {
+  /** Reconciles the claim `namespace/name`. */
+  reconcile(key: string, signal: AbortSignal): Promise<Outcome>;
+  /** Drops what is remembered about a claim uid (its object is gone). */
+  forget(uid: string): void;
+}
+
+/** Builds the claim reconciler. */
+export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
+  const firstSeen = new FirstSeen();
+  const deletionSeen = new FirstSeen();
+  return {
+    async reconcile(key, signal) {
+      const claim = ctx.caches.claims.store.get(key);
+      if (claim === undefined) return done();
+      const uid = claim.metadata.uid ?? key;
+      const nowMs = ctx.clock.now();
+      const plan = planHostPortClaim({
+        claim,
+        hostPort: claim.spec.hostPortName
+          ? ctx.caches.hostPorts.store.get(claim.spec.hostPortName)
+          : undefined,
+        classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
+        blockingPods: podsBlockingClaim(
+          ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key),
+          claim.metadata.namespace ?? "",
+          claim.metadata.name ?? "",
+        ).length,
+        nowMs,
+        timestamp: rfc3339(nowMs),
+        firstSeenMs: firstSeen.mark(uid, nowMs),
+        deletionSeenMs: claim.metadata.deletionTimestamp
+          ? deletionSeen.mark(uid, nowMs)
+          : undefined,
+        timings: {
+          deletionGraceMs: ctx.settings.claimDeletionGraceMs,
+          pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
+        },
+      });
+      return await actOnClaim(ctx, claim, plan, signal);
+    },
+    forget(uid) {
+      firstSeen.forget(uid);
+      deletionSeen.forget(uid);
+    },
+  };
+}
+
+async function actOnClaim(
+  ctx: ControllerContext,
+  claim: HostPortClaim,
+  plan: ClaimPlan,
+  abortSignal: AbortSignal,
+): Promise<Outcome> {
+  const { claims, hostPorts } = ctx.clients;
+  let current = claim;
+  for (const step of plan.steps) {
+    switch (step.type) {
+      case "createHostPort":
+        try {
+          await hostPorts.create(step.hostPort, { abortSignal });
+        } catch (error) {
+          if (!(error instanceof AlreadyExistsError)) throw error; // made by an earlier try
+        }
+        break;
+      case "updateClaim":
+        current = await claims.update(step.claim, { abortSignal });
+        break;
+      case "bindHostPort":
+        await hostPorts.update(step.hostPort, { abortSignal }); // CAS: the first claim wins
+        break;
+      case "setStatus":
+        current = await claims.updateStatus({ ...current, status: step.status }, { abortSignal });
+        break;
+      case "removeFinalizer": {
+        const blocking = await livePodsBlocking(ctx, current, abortSignal);
+        if (blocking > 0) return awaitChange(`${blocking} pod(s) still use the claim`);
+        current = await claims.update(withoutFinalizer(current), { abortSignal });
+        ctx.logger.info("Claim finalized", { claim: keyOf(current) });
+        break;
+      }
+      case "event":
+        ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
+        break;
+    }
+  }
+  return plan.outcome;
+}
+
+/** Counts, from a live list, the pods that name the claim and can still run. */
+async function livePodsBlocking(
+  ctx: ControllerContext,
+  claim: HostPortClaim,
+  abortSignal: AbortSignal,
+): Promise<number> {
+  const namespace = claim.metadata.namespace ?? "";
+  const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
+  return podsBlockingClaim(pods.items, namespace, claim.metadata.name ?? "").length;
+}
+
+function keyOf(claim: HostPortClaim): string {
+  return `${claim.metadata.namespace}/${claim.metadata.name}`;
+}

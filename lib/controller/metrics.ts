@@ -1,0 +1,119 @@
+/**
+ * The metrics the controllers export, created once per registry. Names follow
+ * controller-runtime's where the meaning is the same, so existing dashboards work.
+ *
+ * @module
+ */
+import type { Counter, Gauge, Histogram, MetricsRegistry } from "../ops/contracts.ts";
+
+/** Latency buckets of one reconcile, in seconds. */
+const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Metrics of the controller runtime and of allocation. */
+export interface ControllerMetrics {
+  /** `controller_runtime_reconcile_total{controller,result}`; result is success, requeue, conflict or error. */
+  readonly reconcileTotal: Counter;
+  /** `controller_runtime_reconcile_errors_total{controller}`. */
+  readonly reconcileErrors: Counter;
+  /** `controller_runtime_reconcile_time_seconds{controller}`. */
+  readonly reconcileTime: Histogram;
+  /** `workqueue_depth{name}`: keys waiting for a worker. */
+  readonly queueDepth: Gauge;
+  /** `controller_runtime_active_workers{controller}`: reconciles in progress. */
+  readonly activeWorkers: Gauge;
+  /** `hostport_class_capacity_ports{class}`. */
+  readonly classCapacity: Gauge;
+  /** `hostport_class_allocated_ports{class}`. */
+  readonly classAllocated: Gauge;
+  /** `hostport_class_free_ports{class}`. */
+  readonly classFree: Gauge;
+  /** `hostport_allocations_total{class}`: ports allocated to HostPorts. */
+  readonly allocations: Counter;
+  /** `hostport_allocation_failures_total{class,reason}`: reason is exhausted or error. */
+  readonly allocationFailures: Counter;
+  /** `hostport_releases_total`: ports released after a HostPort was finalized. */
+  readonly releases: Counter;
+  /** `hostport_repair_findings_total{finding}`: what repair passes found. */
+  readonly repairFindings: Counter;
+  /** `hostport_repair_runs_total{result}`: repair passes, by success or error. */
+  readonly repairRuns: Counter;
+  /** `hostport_repair_leak_candidates`: reserved ports nobody holds, still under watch. */
+  readonly repairLeakCandidates: Gauge;
+}
+
+/** Creates (or fetches) every controller metric in `registry`. */
+export function createControllerMetrics(registry: MetricsRegistry): ControllerMetrics {
+  return {
+    reconcileTotal: registry.counter(
+      "controller_runtime_reconcile_total",
+      "Total number of reconciliations per controller",
+      ["controller", "result"],
+    ),
+    reconcileErrors: registry.counter(
+      "controller_runtime_reconcile_errors_total",
+      "Total number of reconciliation errors per controller",
+      ["controller"],
+    ),
+    reconcileTime: registry.histogram(
+      "controller_runtime_reconcile_time_seconds",
+      "Length of time per reconciliation per controller",
+      ["controller"],
+      RECONCILE_BUCKETS,
+    ),
+    queueDepth: registry.gauge("workqueue_depth", "Current depth of workqueue", ["name"]),
+    activeWorkers: registry.gauge(
+      "controller_runtime_active_workers",
+      "Number of currently used workers per controller",
+      ["controller"],
+    ),
+    ...classMetrics(registry),
+  };
+}
+
+function classMetrics(registry: MetricsRegistry) {
+  return {
+    classCapacity: registry.gauge(
+      "hostport_class_capacity_ports",
+      "Number of distinct ports in the pools of a HostPortClass",
+      ["class"],
+    ),
+    classAllocated: registry.gauge(
+      "hostport_class_allocated_ports",
+      "Number of ports of a HostPortClass's pools held by a HostPort of any class",
+      ["class"],
+    ),
+    classFree: registry.gauge(
+      "hostport_class_free_ports",
+      "Number of ports of a HostPortClass's pools free to allocate",
+      ["class"],
+    ),
+    allocations: registry.counter(
+      "hostport_allocations_total",
+      "Ports allocated to HostPorts",
+      ["class"],
+    ),
+    allocationFailures: registry.counter(
+      "hostport_allocation_failures_total",
+      "Allocations that failed, by reason (exhausted or error)",
+      ["class", "reason"],
+    ),
+    releases: registry.counter(
+      "hostport_releases_total",
+      "Ports released after their HostPort was finalized",
+    ),
+    repairFindings: registry.counter(
+      "hostport_repair_findings_total",
+      "Problems found by repair passes, by finding",
+      ["finding"],
+    ),
+    repairRuns: registry.counter(
+      "hostport_repair_runs_total",
+      "Repair passes, by result (success or error)",
+      ["result"],
+    ),
+    repairLeakCandidates: registry.gauge(
+      "hostport_repair_leak_candidates",
+      "Reserved ports held by no HostPort, watched before they are freed",
+    ),
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * The controllers of hostport-allocator: a generic key-based controller runtime and the
+ * HostPortClass, HostPortClaim and HostPort controllers (with the Pod cache that feeds the
+ * claim controller), started together by {@linkcode startControllers}.
+ *
+ * @module
+ */
+export { startControllers } from "./start_controllers.ts";
+export type {
+  ControllerDeps,
+  ControllersOptions,
+  RunningControllers,
+} from "./start_controllers.ts";
+export { CONTROLLER_DEFAULTS } from "./start_controllers.ts";
+export type { PortAllocator, RepairPass } from "./allocator_seam.ts";
+export { Controller } from "./controller.ts";
+export type { ControllerOptions, ReconcileFunction } from "./controller.ts";
+export { createControllerMetrics } from "./metrics.ts";
+export type { ControllerMetrics } from "./metrics.ts";
+export { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";

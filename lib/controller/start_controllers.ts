@@ -1,0 +1,207 @@
+/**
+ * The entry point for the composition root: builds the caches and the three controllers, wires
+ * watch events to queues, runs the first repair pass before any allocation, and starts the
+ * workers once the caches are synced.
+ *
+ * @module
+ */
+import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
+import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
+import type { PortAllocator, RepairPass } from "./allocator_seam.ts";
+import {
+  cachesSynced,
+  createControllerCaches,
+  createControllerClients,
+  startCaches,
+  stopCaches,
+} from "./caches.ts";
+import type { ControllerContext } from "./context.ts";
+import { Controller, describe, type ReconcileFunction } from "./controller.ts";
+import { createClassReconciler } from "./hostport_class_controller.ts";
+import { createClaimReconciler } from "./hostport_claim_controller.ts";
+import { createHostPortReconciler } from "./hostport_controller.ts";
+import { createControllerMetrics } from "./metrics.ts";
+import { RepairLoop } from "./repair_loop.ts";
+import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
+
+/** Tuning of the controllers; every field is optional. */
+export interface ControllersOptions {
+  /** Concurrent reconciles per controller; defaults 1 (classes), 4 (claims), 8 (HostPorts). */
+  workers?: { hostPortClass?: number; hostPortClaim?: number; hostPort?: number };
+  /** Claim finalizer removal waits this long after the deletion was first seen; 5000 ms. */
+  claimDeletionGraceMs?: number;
+  /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
+  pendingStatusDelayMs?: number;
+  /** Least time between two status writes of one HostPortClass; 1000 ms. */
+  classStatusIntervalMs?: number;
+  /** Every key is reconciled again this often; 600000 ms (10 min). 0 turns it off. */
+  resyncIntervalMs?: number;
+  /** A repair pass runs this often after the first one; 180000 ms (3 min). 0 turns it off. */
+  repairIntervalMs?: number;
+  /** First retry delay after a reconcile error; 5 ms, doubling up to `maxRetryDelayMs`. */
+  baseRetryDelayMs?: number;
+  /** Largest retry delay after reconcile errors; 1000000 ms. */
+  maxRetryDelayMs?: number;
+  /** Time source; the system clock by default. */
+  clock?: Clock;
+}
+
+/** What `startControllers` needs. */
+export interface ControllerDeps {
+  /** The REST client (leader's credentials). */
+  rest: RestClient;
+  /** Allocation through the cluster-wide record (a `ClusterPortAllocator`). */
+  allocator: PortAllocator;
+  /** The repair pass over the same record and allocator (an `AllocationRepair`). */
+  repair: RepairPass;
+  /** Events. */
+  recorder: EventRecorder;
+  /** Metrics registry. */
+  metrics: MetricsRegistry;
+  /** Logger. */
+  logger: Logger;
+  /** Tuning. */
+  options?: ControllersOptions;
+  /** Stops everything when aborted (for example when leadership is lost). */
+  signal?: AbortSignal;
+}
+
+/** Running controllers. */
+export interface RunningControllers {
+  /** Resolves once the caches are synced, the first repair passed and every worker runs. */
+  synced: Promise<void>;
+  /** Stops workers, timers and informers; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Defaults of {@linkcode ControllersOptions}. */
+export const CONTROLLER_DEFAULTS = {
+  classWorkers: 1,
+  claimWorkers: 4,
+  hostPortWorkers: 8,
+  claimDeletionGraceMs: 5_000,
+  pendingStatusDelayMs: 2_000,
+  classStatusIntervalMs: 1_000,
+  resyncIntervalMs: 600_000,
+  repairIntervalMs: 180_000,
+} as const;
+
+/**
+ * Starts the HostPortClass, HostPortClaim and HostPort controllers (and the Pod cache that feeds
+ * the claim controller). Resolves at once; `synced` tells when they work.
+ */
+export function startControllers(deps: ControllerDeps): Promise<RunningControllers> {
+  const ctx = buildContext(deps);
+  const { caches, logger } = ctx;
+  const claimReconciler = createClaimReconciler(ctx);
+  const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler.reconcile);
+  const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
+  const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
+  const unwireReleases = deps.allocator.onReleased(requeue);
+  const repair = new RepairLoop(ctx, deps.repair, {
+    intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
+    onPortsFreed: (ports) => ports.forEach(requeue),
+    enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
+  });
+  startCaches(caches);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      unwireEvents();
+      unwireReleases();
+      repair.stop();
+      await Promise.all(Object.values(controllers).map((controller) => controller.stop()));
+      await stopCaches(caches);
+      logger.info("Controllers stopped");
+    })();
+  deps.signal?.addEventListener("abort", () => void stop(), { once: true });
+  const synced = startWorkers(ctx, controllers, repair);
+  synced.catch(() => {}); // the caller awaits it; never an unhandled rejection
+  return Promise.resolve({ synced, stop });
+}
+
+/** Waits for the caches, starts the class and claim workers, then a first repair, then HostPorts. */
+async function startWorkers(
+  ctx: ControllerContext,
+  controllers: ControllerSet,
+  repair: RepairLoop,
+): Promise<void> {
+  if (!await cachesSynced(ctx.caches)) {
+    throw new Error("Cannot start the controllers as they were stopped");
+  }
+  controllers.classes.start();
+  controllers.claims.start();
+  // Allocation waits for a first repair: the record must know every port HostPorts hold.
+  if (!await repair.runUntilFirstSuccess()) {
+    throw new Error("Cannot start the controllers as they were stopped");
+  }
+  controllers.hostPorts.start();
+  repair.schedule();
+  ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });
+}
+
+function buildContext(deps: ControllerDeps): ControllerContext {
+  const options = deps.options ?? {};
+  const logger = deps.logger.child({ component: "controllers" });
+  const clients = createControllerClients(deps.rest);
+  return {
+    clients,
+    caches: createControllerCaches(
+      clients,
+      (kind, error, context) =>
+        logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
+    ),
+    allocator: deps.allocator,
+    recorder: deps.recorder,
+    metrics: createControllerMetrics(deps.metrics),
+    logger,
+    clock: options.clock ?? SYSTEM_CLOCK,
+    settings: {
+      claimDeletionGraceMs: options.claimDeletionGraceMs ??
+        CONTROLLER_DEFAULTS.claimDeletionGraceMs,
+      pendingStatusDelayMs: options.pendingStatusDelayMs ??
+        CONTROLLER_DEFAULTS.pendingStatusDelayMs,
+      classStatusIntervalMs: options.classStatusIntervalMs ??
+        CONTROLLER_DEFAULTS.classStatusIntervalMs,
+    },
+  };
+}
+
+function buildControllers(
+  ctx: ControllerContext,
+  options: ControllersOptions,
+  reconcileClaim: ReconcileFunction,
+): ControllerSet {
+  const { caches } = ctx;
+  const common = {
+    metrics: ctx.metrics,
+    logger: ctx.logger,
+    clock: ctx.clock,
+    resyncIntervalMs: options.resyncIntervalMs ?? CONTROLLER_DEFAULTS.resyncIntervalMs,
+    baseRetryDelayMs: options.baseRetryDelayMs,
+    maxRetryDelayMs: options.maxRetryDelayMs,
+  };
+  return {
+    classes: new Controller({
+      ...common,
+      name: "hostportclass",
+      reconcile: createClassReconciler(ctx),
+      workers: options.workers?.hostPortClass ?? CONTROLLER_DEFAULTS.classWorkers,
+      listKeys: () => caches.classes.store.keys(),
+    }),
+    claims: new Controller({
+      ...common,
+      name: "hostportclaim",
+      reconcile: reconcileClaim,
+      workers: options.workers?.hostPortClaim ?? CONTROLLER_DEFAULTS.claimWorkers,
+      listKeys: () => caches.claims.store.keys(),
+    }),
+    hostPorts: new Controller({
+      ...common,
+      name: "hostport",
+      reconcile: createHostPortReconciler(ctx),
+      workers: options.workers?.hostPort ?? CONTROLLER_DEFAULTS.hostPortWorkers,
+      listKeys: () => caches.hostPorts.store.keys(),
+    }),
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Which keys each watch event queues (level-based: an event only says "look at this key").
+ *
+ * - Class change -> the class, its HostPorts (pools or existence changed) and its claims.
+ * - Claim change -> the claim, the HostPort it names, the HostPorts whose claimRef names it.
+ * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class.
+ * - Pod change -> every claim the pod names (before and after the change).
+ * - Port released -> every HostPort without a port whose class's pools contain the port.
+ *
+ * @module
+ */
+import type { HostPort, HostPortClaim, HostPortClass } from "../api/mod.ts";
+import { objectKey } from "../kube/mod.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
+import { type ControllerCaches, INDEX } from "./caches.ts";
+import type { Controller } from "./controller.ts";
+
+/** The three controllers, for queueing keys. */
+export interface ControllerSet {
+  /** HostPortClass controller (keys: name). */
+  readonly classes: Controller;
+  /** HostPortClaim controller (keys: namespace/name). */
+  readonly claims: Controller;
+  /** HostPort controller (keys: name). */
+  readonly hostPorts: Controller;
+}
+
+/** Connects the caches' events to the controllers' queues; returns a function that undoes it. */
+export function wireEvents(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  onClaimGone: (uid: string) => void,
+): () => void {
+  const onClass = (hostPortClass: HostPortClass) =>
+    classChanged(caches, controllers, hostPortClass);
+  const onClaim = (claim: HostPortClaim) => claimChanged(caches, controllers, claim);
+  const onHostPort = (hostPort: HostPort) => hostPortChanged(caches, controllers, hostPort);
+  const onPod = (pod: PodSummary) => podChanged(controllers, pod);
+  const removers = [
+    caches.classes.addEventHandler({
+      onAdd: onClass,
+      onUpdate: (previous, next) => {
+        if (previous.metadata.generation !== next.metadata.generation) onClass(next);
+        else controllers.classes.enqueue(objectKey(next));
+      },
+      onDelete: onClass,
+    }),
+    caches.claims.addEventHandler({
+      onAdd: onClaim,
+      onUpdate: (_previous, next) => onClaim(next),
+      onDelete: (claim) => {
+        onClaim(claim);
+        if (claim.metadata.uid) onClaimGone(claim.metadata.uid);
+      },
+    }),
+    caches.hostPorts.addEventHandler({
+      onAdd: onHostPort,
+      onUpdate: (_previous, next) => onHostPort(next),
+      onDelete: onHostPort,
+    }),
+    caches.pods.addEventHandler({
+      onAdd: onPod,
+      onUpdate: (previous, next) => {
+        onPod(previous);
+        onPod(next);
+      },
+      onDelete: onPod,
+    }),
+  ];
+  return () => removers.forEach((remove) => remove());
+}
+
+/**
+ * Queues every HostPort that holds no port and whose class's pools contain `port`: it may get
+ * the port now rather than after a backoff.
+ */
+export function requeuePendingFor(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  port: number,
+): void {
+  for (const hostPortClass of caches.classes.store.list()) {
+    const contains = hostPortClass.spec.pools.some((pool) =>
+      pool.start <= port && port <= pool.end
+    );
+    if (!contains) continue;
+    const name = hostPortClass.metadata.name ?? "";
+    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
+      if ((hostPort.status?.port ?? 0) === 0) controllers.hostPorts.enqueue(objectKey(hostPort));
+    }
+  }
+}
+
+function classChanged(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  hostPortClass: HostPortClass,
+): void {
+  const name = hostPortClass.metadata.name ?? "";
+  controllers.classes.enqueue(name);
+  for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
+    controllers.hostPorts.enqueue(objectKey(hostPort));
+  }
+  for (const claim of caches.claims.store.byIndex(INDEX.byClass, name)) {
+    controllers.claims.enqueue(objectKey(claim));
+  }
+}
+
+function claimChanged(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  claim: HostPortClaim,
+): void {
+  const key = objectKey(claim);
+  controllers.claims.enqueue(key);
+  if (claim.spec.hostPortName) controllers.hostPorts.enqueue(claim.spec.hostPortName);
+  for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
+    controllers.hostPorts.enqueue(objectKey(hostPort));
+  }
+}
+
+function hostPortChanged(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  hostPort: HostPort,
+): void {
+  const name = objectKey(hostPort);
+  controllers.hostPorts.enqueue(name);
+  controllers.classes.enqueue(hostPort.spec.hostPortClassName);
+  const ref = hostPort.spec.claimRef;
+  if (ref?.name) controllers.claims.enqueue(`${ref.namespace ?? ""}/${ref.name}`);
+  for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
+    controllers.claims.enqueue(objectKey(claim));
+  }
+}
+
+function podChanged(controllers: ControllerSet, pod: PodSummary): void {
+  for (const claim of claimNamesOfPod(pod)) {
+    controllers.claims.enqueue(`${pod.metadata.namespace ?? ""}/${claim}`);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The binding rules between a claim and a HostPort (docs/architecture.md, "Binding rules"): a
+ * claim binds only to a HostPort of its class whose `claimRef` is empty (then claimed by a CAS
+ * update) or already names this claim.
+ *
+ * @module
+ */
+import {
+  API_VERSION,
+  CONDITION_REASON,
+  CONDITION_TYPE,
+  type HostPort,
+  type HostPortClaim,
+  hostPortNameForClaim,
+  KIND,
+  type ObjectReference,
+} from "../api/mod.ts";
+
+/** How a claim relates to the HostPort it names. */
+export type BindingDecision =
+  /** The HostPort names this claim and holds a port. */
+  | { readonly kind: "bound"; readonly port: number }
+  /** The HostPort is free: claim it by setting `claimRef` (CAS on its resourceVersion). */
+  | { readonly kind: "bind" }
+  /** The claim's own dynamic HostPort is missing: create it. */
+  | { readonly kind: "create" }
+  /** Not usable yet, for a reason that may pass by itself. */
+  | { readonly kind: "waiting"; readonly reason: string; readonly message: string }
+  /** Refused: the HostPort belongs to another claim or class; only the user can fix it. */
+  | { readonly kind: "refused"; readonly reason: string; readonly message: string };
+
+/** The facts the binding decision reads. */
+export interface BindingInput {
+  /** The claim, with `spec.hostPortName` set. */
+  readonly claim: HostPortClaim;
+  /** The HostPort named by `spec.hostPortName`, if it exists (cache). */
+  readonly hostPort: HostPort | undefined;
+  /** Whether the claim's class exists (cache). */
+  readonly classExists: boolean;
+}
+
+/** The `claimRef` a HostPort gets when bound to `claim`. */
+export function claimRefFor(claim: HostPortClaim): ObjectReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClaim,
+    namespace: claim.metadata.namespace,
+    name: claim.metadata.name,
+    uid: claim.metadata.uid,
+  };
+}
+
+/**
+ * Whether `ref` names `claim`: same namespace and name, and the same uid unless the reference
+ * has none (an admin may pre-bind by name, as with PersistentVolumes).
+ */
+export function claimRefMatches(ref: ObjectReference | undefined, claim: HostPortClaim): boolean {
+  if (ref === undefined) return false;
+  if (ref.namespace !== claim.metadata.namespace || ref.name !== claim.metadata.name) return false;
+  return ref.uid === undefined || ref.uid === "" || ref.uid === claim.metadata.uid;
+}
+
+/** Whether `ref` names a claim at all (an empty object counts as no reference). */
+export function hasClaimRef(ref: ObjectReference | undefined): ref is ObjectReference {
+  return ref !== undefined && (ref.name ?? "") !== "";
+}
+
+/**
+ * Whether the HostPort was provisioned for the claim its `claimRef` names (`hpc-<claim uid>`).
+ * Only such HostPorts are deleted when their claim is gone; HostPorts made by hand are kept.
+ */
+export function isDynamicHostPort(hostPort: HostPort): boolean {
+  const uid = hostPort.spec.claimRef?.uid;
+  return uid !== undefined && uid !== "" && hostPort.metadata.name === hostPortNameForClaim(uid);
+}
+
+/**
+ * Whether the claim a HostPort's `claimRef` names is gone: no such claim, or one with another
+ * uid (deleted and recreated under the same name).
+ */
+export function isClaimGone(hostPort: HostPort, claim: HostPortClaim | undefined): boolean {
+  if (!hasClaimRef(hostPort.spec.claimRef)) return false;
+  return claim === undefined || !claimRefMatches(hostPort.spec.claimRef, claim);
+}
+
+/** Decides how `input.claim` relates to the HostPort it names. */
+export function decideBinding(input: BindingInput): BindingDecision {
+  const { claim, hostPort } = input;
+  const name = claim.spec.hostPortName ?? "";
+  if (hostPort === undefined) {
+    if (claim.metadata.uid !== undefined && name === hostPortNameForClaim(claim.metadata.uid)) {
+      return { kind: "create" };
+    }
+    return waiting(CONDITION_REASON.HostPortNotFound, `HostPort "${name}" does not exist`);
+  }
+  const ref = hostPort.spec.claimRef;
+  if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) {
+    return refused(
+      CONDITION_REASON.HostPortClaimedByOther,
+      `HostPort "${name}" is bound to HostPortClaim "${ref.namespace}/${ref.name}"`,
+    );
+  }
+  if (hostPort.spec.hostPortClassName !== claim.spec.hostPortClassName) {
+    return refused(
+      CONDITION_REASON.ClassMismatch,
+      `HostPort "${name}" belongs to HostPortClass "${hostPort.spec.hostPortClassName}", ` +
+        `not "${claim.spec.hostPortClassName}"`,
+    );
+  }
+  if (hostPort.metadata.deletionTimestamp !== undefined) {
+    return waiting(CONDITION_REASON.HostPortDeleting, `HostPort "${name}" is being deleted`);
+  }
+  if (!hasClaimRef(ref)) return { kind: "bind" };
+  const port = hostPort.status?.port ?? 0;
+  if (port > 0) return { kind: "bound", port };
+  return waitingForPort(name, hostPort, input.classExists, claim.spec.hostPortClassName);
+}
+
+function waitingForPort(
+  name: string,
+  hostPort: HostPort,
+  classExists: boolean,
+  className: string,
+): BindingDecision {
+  if (!classExists) {
+    return waiting(CONDITION_REASON.ClassNotFound, `HostPortClass "${className}" does not exist`);
+  }
+  const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
+  if (allocated?.reason === CONDITION_REASON.PoolExhausted) {
+    return waiting(
+      CONDITION_REASON.PoolExhausted,
+      `HostPortClass "${className}" has no free port for HostPort "${name}"`,
+    );
+  }
+  return waiting(
+    CONDITION_REASON.WaitingForAllocation,
+    `Waiting for HostPort "${name}" to be allocated a port`,
+  );
+}
+
+function waiting(reason: string, message: string): BindingDecision {
+  return { kind: "waiting", reason, message };
+}
+
+function refused(reason: string, message: string): BindingDecision {
+  return { kind: "refused", reason, message };
+}

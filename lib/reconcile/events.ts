@@ -1,0 +1,53 @@
+/**
+ * Event steps and the reasons of the Events the controllers record.
+ *
+ * @module
+ */
+
+/** Reasons of the Events the operator records (CamelCase, as Kubernetes Events expect). */
+export const EVENT_REASON = {
+  /** Normal, on a HostPort: a port was allocated. */
+  PortAllocated: "PortAllocated",
+  /** Warning, on a HostPort: its class has no free port. */
+  PoolExhausted: "PoolExhausted",
+  /** Warning, on a HostPort or claim: the class does not exist. */
+  ClassNotFound: "ClassNotFound",
+  /** Normal, on a HostPort: its port was released when it was deleted. */
+  PortReleased: "PortReleased",
+  /** Warning, on a claim: the named HostPort cannot be bound (another claim, another class). */
+  BindingRefused: "BindingRefused",
+  /** Warning, on a claim: the named HostPort does not exist. */
+  HostPortNotFound: "HostPortNotFound",
+  /** Warning, on a class: deletion waits until its HostPorts are gone. */
+  ClassInUse: "ClassInUse",
+  /** Warning, on a HostPort: its port lies outside every pool of its class. */
+  PortOutOfPool: "PortOutOfPool",
+  /** Warning, on a HostPort: repair found its port held by another HostPort too. */
+  PortDuplicated: "PortDuplicated",
+  /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
+  PortReservationRestored: "PortReservationRestored",
+} as const;
+
+/** A reason of {@linkcode EVENT_REASON}. */
+export type EventReason = typeof EVENT_REASON[keyof typeof EVENT_REASON];
+
+/** A step that records an Event about the reconciled object. */
+export interface EventStep {
+  /** Discriminant. */
+  readonly type: "event";
+  /** `Normal` or `Warning`. */
+  readonly eventType: "Normal" | "Warning";
+  /** The reason. */
+  readonly reason: EventReason;
+  /** A sentence for users. */
+  readonly message: string;
+}
+
+/** Builds an Event step. */
+export function eventStep(
+  eventType: "Normal" | "Warning",
+  reason: EventReason,
+  message: string,
+): EventStep {
+  return { type: "event", eventType, reason, message };
+}

@@ -1,0 +1,240 @@
+/**
+ * The HostPort planner: finalizer, orphan collection, deletion protection, and when to
+ * allocate (docs/architecture.md, "Claim lifecycle" and "Release and no waiting").
+ *
+ * Allocation itself is I/O (a reservation committed to the allocation record), so the plan
+ * only asks for it; {@linkcode statusAfterAllocation} then decides the status from its result.
+ *
+ * @module
+ */
+import {
+  CONDITION_REASON,
+  CONDITION_STATUS,
+  CONDITION_TYPE,
+  HOST_PORT_PHASE,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  type HostPortStatus,
+  MESSAGE,
+  type PortPool,
+} from "../api/mod.ts";
+import { hasClaimRef, isClaimGone, isDynamicHostPort } from "./binding.ts";
+import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
+import { jsonEqual } from "./equal.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
+import { hasFinalizer, isDeleting } from "./finalizer.ts";
+import { awaitChange, done, type Outcome } from "./outcome.ts";
+
+/** What the HostPort planner reads. */
+export interface HostPortInput {
+  /** The HostPort (cache). */
+  readonly hostPort: HostPort;
+  /** Its class, if it exists (cache). */
+  readonly hostPortClass: HostPortClass | undefined;
+  /** The claim its `claimRef` names, looked up by namespace and name (cache). */
+  readonly claim: HostPortClaim | undefined;
+  /** The current time, RFC 3339, for condition transitions. */
+  readonly timestamp: string;
+}
+
+/** One write (or Event) of a HostPort reconcile, executed in order. */
+export type HostPortStep =
+  /** Update the HostPort with the finalizer added. */
+  | { readonly type: "addFinalizer" }
+  /**
+   * Update the HostPort with the finalizer removed; once that succeeded, release `releasePort`
+   * (rule 3: only the process whose finalizer removal won releases the port).
+   */
+  | { readonly type: "removeFinalizer"; readonly releasePort: number | undefined }
+  /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
+  | { readonly type: "deleteOrphan" }
+  /** Reserve a port from these pools, then write the status from the result. */
+  | { readonly type: "allocate"; readonly className: string; readonly pools: readonly PortPool[] }
+  /** Replace the status. */
+  | { readonly type: "setStatus"; readonly status: HostPortStatus }
+  | EventStep;
+
+/** The writes of one reconcile and what to do afterwards. */
+export interface HostPortPlan {
+  /** The steps, in order. */
+  readonly steps: readonly HostPortStep[];
+  /** When to look again. */
+  readonly outcome: Outcome;
+}
+
+/** The result of a reservation, as {@linkcode statusAfterAllocation} needs it. */
+export type AllocationResult = { readonly ok: true; readonly port: number } | {
+  readonly ok: false;
+};
+
+/** Plans one reconcile of a HostPort. */
+export function planHostPort(input: HostPortInput): HostPortPlan {
+  return isDeleting(input.hostPort) ? planDeletion(input) : planLive(input);
+}
+
+function planDeletion(input: HostPortInput): HostPortPlan {
+  const { hostPort, claim } = input;
+  if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
+  const port = hostPort.status?.port ?? 0;
+  const protectedByClaim = hasClaimRef(hostPort.spec.claimRef) && !isClaimGone(hostPort, claim);
+  if (!protectedByClaim) {
+    return {
+      steps: [{ type: "removeFinalizer", releasePort: port > 0 ? port : undefined }],
+      outcome: done(),
+    };
+  }
+  const steps: HostPortStep[] = [];
+  if (hostPort.status?.phase !== HOST_PORT_PHASE.Deleting) {
+    steps.push({
+      type: "setStatus",
+      status: { ...hostPort.status, phase: HOST_PORT_PHASE.Deleting },
+    });
+  }
+  return { steps, outcome: awaitChange("its HostPortClaim still exists") };
+}
+
+function planLive(input: HostPortInput): HostPortPlan {
+  const { hostPort, hostPortClass } = input;
+  const steps: HostPortStep[] = [];
+  if (!hasFinalizer(hostPort)) steps.push({ type: "addFinalizer" });
+  if (isDynamicHostPort(hostPort) && isClaimGone(hostPort, input.claim)) {
+    steps.push({ type: "deleteOrphan" });
+    return { steps, outcome: done() };
+  }
+  const port = hostPort.status?.port ?? 0;
+  if (port > 0) {
+    steps.push(...allocatedSteps(hostPort, hostPortClass, port, input.timestamp));
+    return { steps, outcome: done() };
+  }
+  if (hostPortClass === undefined) {
+    steps.push(...pendingSteps(hostPort, classNotFound(hostPort), input.timestamp));
+    return { steps, outcome: awaitChange("its HostPortClass to be created") };
+  }
+  steps.push({
+    type: "allocate",
+    className: hostPortClass.metadata.name ?? "",
+    pools: hostPortClass.spec.pools,
+  });
+  return { steps, outcome: done() };
+}
+
+/**
+ * Decides the status (and Events) after a reservation attempt: `Allocated` with the port, or
+ * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`.
+ */
+export function statusAfterAllocation(
+  hostPort: HostPort,
+  hostPortClass: HostPortClass,
+  result: AllocationResult,
+  timestamp: string,
+): HostPortStep[] {
+  if (result.ok) return allocatedSteps(hostPort, hostPortClass, result.port, timestamp);
+  const exhausted: DesiredCondition = {
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.False,
+    reason: CONDITION_REASON.PoolExhausted,
+    message: MESSAGE.noFreePorts,
+    observedGeneration: hostPort.metadata.generation,
+  };
+  return pendingSteps(hostPort, exhausted, timestamp);
+}
+
+function classNotFound(hostPort: HostPort): DesiredCondition {
+  return {
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.False,
+    reason: CONDITION_REASON.ClassNotFound,
+    message: `HostPortClass "${hostPort.spec.hostPortClassName}" does not exist`,
+    observedGeneration: hostPort.metadata.generation,
+  };
+}
+
+function pendingSteps(
+  hostPort: HostPort,
+  condition: DesiredCondition,
+  timestamp: string,
+): HostPortStep[] {
+  const status: HostPortStatus = {
+    ...hostPort.status,
+    phase: HOST_PORT_PHASE.Pending,
+    port: 0,
+    conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
+  };
+  const steps: HostPortStep[] = [];
+  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
+  if (conditionChanged(hostPort.status?.conditions, condition)) {
+    const reason = condition.reason === CONDITION_REASON.ClassNotFound
+      ? EVENT_REASON.ClassNotFound
+      : EVENT_REASON.PoolExhausted;
+    const message = condition.reason === CONDITION_REASON.ClassNotFound
+      ? condition.message
+      : `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`;
+    steps.push(eventStep("Warning", reason, message));
+  }
+  return steps;
+}
+
+function allocatedSteps(
+  hostPort: HostPort,
+  hostPortClass: HostPortClass | undefined,
+  port: number,
+  timestamp: string,
+): HostPortStep[] {
+  const className = hostPort.spec.hostPortClassName;
+  const generation = hostPort.metadata.generation;
+  const desired: DesiredCondition[] = [{
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.True,
+    reason: CONDITION_REASON.Allocated,
+    message: `Port ${port} allocated from HostPortClass "${className}"`,
+    observedGeneration: generation,
+  }];
+  if (hostPortClass !== undefined) {
+    desired.push(outOfPoolCondition(hostPortClass, port, generation));
+  }
+  const status: HostPortStatus = {
+    ...hostPort.status,
+    phase: HOST_PORT_PHASE.Allocated,
+    port,
+    conditions: setConditions(hostPort.status?.conditions, desired, timestamp),
+  };
+  const steps: HostPortStep[] = [];
+  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
+  if ((hostPort.status?.port ?? 0) === 0) {
+    steps.push(eventStep("Normal", EVENT_REASON.PortAllocated, desired[0]!.message));
+  }
+  const outOfPool = desired[1];
+  if (
+    outOfPool?.status === CONDITION_STATUS.True &&
+    conditionChanged(hostPort.status?.conditions, outOfPool)
+  ) {
+    steps.push(eventStep("Warning", EVENT_REASON.PortOutOfPool, outOfPool.message));
+  }
+  return steps;
+}
+
+function outOfPoolCondition(
+  hostPortClass: HostPortClass,
+  port: number,
+  observedGeneration: number | undefined,
+): DesiredCondition {
+  const inPools = hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end);
+  const className = hostPortClass.metadata.name ?? "";
+  return inPools
+    ? {
+      type: CONDITION_TYPE.OutOfPool,
+      status: CONDITION_STATUS.False,
+      reason: CONDITION_REASON.InPools,
+      message: `Port ${port} lies in the pools of HostPortClass "${className}"`,
+      observedGeneration,
+    }
+    : {
+      type: CONDITION_TYPE.OutOfPool,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.PortOutsidePools,
+      message: `Port ${port} lies outside every pool of HostPortClass "${className}"; ` +
+        "it stays held until the HostPort is deleted",
+      observedGeneration,
+    };
+}

@@ -1,0 +1,233 @@
+/**
+ * The HostPortClaim planner: from a claim and what the caches say about its HostPort, class and
+ * pods, the writes that move it along its lifecycle (docs/architecture.md, "Claim lifecycle" and
+ * "Release and no waiting").
+ *
+ * Fast path: create `hpc-<uid>` and set `spec.hostPortName` (with the finalizer) in one
+ * reconcile, then write `Bound` once the HostPort holds a port. A claim still unbound after
+ * `pendingStatusDelayMs` is written `Pending`, with a reason.
+ *
+ * @module
+ */
+import {
+  CLAIM_PHASE,
+  CONDITION_REASON,
+  CONDITION_STATUS,
+  CONDITION_TYPE,
+  FINALIZER,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClaimStatus,
+  hostPortNameForClaim,
+  KIND,
+} from "../api/mod.ts";
+import { API_VERSION } from "../api/mod.ts";
+import { type BindingDecision, claimRefFor, decideBinding } from "./binding.ts";
+import { conditionChanged, type DesiredCondition, setCondition } from "./conditions.ts";
+import { jsonEqual } from "./equal.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
+import { hasFinalizer, isDeleting, withFinalizer } from "./finalizer.ts";
+import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
+
+/** Timings of the claim lifecycle. */
+export interface ClaimTimings {
+  /** How long after first observing a deletion the finalizer may go (admissions in flight). */
+  readonly deletionGraceMs: number;
+  /** How long an unbound claim without a phase may wait before `Pending` is written. */
+  readonly pendingStatusDelayMs: number;
+}
+
+/** What the claim planner reads. */
+export interface ClaimInput {
+  /** The claim (cache). */
+  readonly claim: HostPortClaim;
+  /** The HostPort `spec.hostPortName` names, if set and cached. */
+  readonly hostPort: HostPort | undefined;
+  /** Whether the claim's class exists (cache). */
+  readonly classExists: boolean;
+  /** How many cached pods name the claim and can still run. */
+  readonly blockingPods: number;
+  /** The current time, ms since the epoch. */
+  readonly nowMs: number;
+  /** The current time, RFC 3339, for condition transitions. */
+  readonly timestamp: string;
+  /** When the controller first reconciled this claim (ms). */
+  readonly firstSeenMs: number;
+  /** When the controller first saw the deletion (ms), if the claim is being deleted. */
+  readonly deletionSeenMs: number | undefined;
+  /** The timings. */
+  readonly timings: ClaimTimings;
+}
+
+/** One write (or Event) of a claim reconcile, executed in order; a failed write stops the rest. */
+export type ClaimStep =
+  /** Create the claim's dynamic HostPort; `AlreadyExists` counts as success. */
+  | { readonly type: "createHostPort"; readonly hostPort: HostPort }
+  /** Update the claim (`spec.hostPortName`, finalizer) with its resourceVersion. */
+  | { readonly type: "updateClaim"; readonly claim: HostPortClaim }
+  /** Claim a free HostPort: update it with `claimRef` set, with its resourceVersion. */
+  | { readonly type: "bindHostPort"; readonly hostPort: HostPort }
+  /** Replace the claim's status. */
+  | { readonly type: "setStatus"; readonly status: HostPortClaimStatus }
+  /**
+   * Remove the finalizer, but only if a live pod list confirms that no pod that can still run
+   * names the claim (the cache may miss a pod admitted a moment ago).
+   */
+  | { readonly type: "removeFinalizer" }
+  | EventStep;
+
+/** The writes of one reconcile and what to do afterwards. */
+export interface ClaimPlan {
+  /** The steps, in order. */
+  readonly steps: readonly ClaimStep[];
+  /** When to look again. */
+  readonly outcome: Outcome;
+}
+
+/** Plans one reconcile of a HostPortClaim. */
+export function planHostPortClaim(input: ClaimInput): ClaimPlan {
+  if (isDeleting(input.claim)) return planDeletion(input);
+  if ((input.claim.spec.hostPortName ?? "") === "") return planProvisioning(input.claim);
+  return planBinding(input);
+}
+
+/** The HostPort provisioned for a claim: `hpc-<uid>`, bound to it, with the finalizer. */
+export function dynamicHostPortFor(claim: HostPortClaim): HostPort {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPort,
+    metadata: { name: hostPortNameForClaim(claim.metadata.uid ?? ""), finalizers: [FINALIZER] },
+    spec: { claimRef: claimRefFor(claim), hostPortClassName: claim.spec.hostPortClassName },
+  };
+}
+
+function planDeletion(input: ClaimInput): ClaimPlan {
+  const { claim } = input;
+  if (!hasFinalizer(claim)) return { steps: [], outcome: done() };
+  const steps: ClaimStep[] = [];
+  if (claim.status?.phase !== CLAIM_PHASE.Deleting) {
+    steps.push({ type: "setStatus", status: { ...claim.status, phase: CLAIM_PHASE.Deleting } });
+  }
+  if (input.blockingPods > 0) {
+    return { steps, outcome: awaitChange(`${input.blockingPods} pod(s) still use the claim`) };
+  }
+  const elapsed = input.nowMs - (input.deletionSeenMs ?? input.nowMs);
+  if (elapsed < input.timings.deletionGraceMs) {
+    return { steps, outcome: requeueAfter(input.timings.deletionGraceMs - elapsed) };
+  }
+  steps.push({ type: "removeFinalizer" });
+  return { steps, outcome: done() };
+}
+
+function planProvisioning(claim: HostPortClaim): ClaimPlan {
+  const hostPort = dynamicHostPortFor(claim);
+  const updated = withFinalizer({
+    ...claim,
+    spec: { ...claim.spec, hostPortName: hostPort.metadata.name },
+  });
+  return {
+    steps: [{ type: "createHostPort", hostPort }, { type: "updateClaim", claim: updated }],
+    outcome: awaitChange("the HostPort to be allocated a port"),
+  };
+}
+
+function planBinding(input: ClaimInput): ClaimPlan {
+  const { claim } = input;
+  const steps: ClaimStep[] = [];
+  if (!hasFinalizer(claim)) steps.push({ type: "updateClaim", claim: withFinalizer(claim) });
+  let decision = decideBinding(input);
+  if (decision.kind === "create") {
+    steps.push({ type: "createHostPort", hostPort: dynamicHostPortFor(claim) });
+    decision = decideBinding({ ...input, hostPort: dynamicHostPortFor(claim) });
+  } else if (decision.kind === "bind" && input.hostPort !== undefined) {
+    const bound = {
+      ...input.hostPort,
+      spec: { ...input.hostPort.spec, claimRef: claimRefFor(claim) },
+    };
+    steps.push({ type: "bindHostPort", hostPort: bound });
+    decision = decideBinding({ ...input, hostPort: bound });
+  }
+  return statusSteps(input, decision, steps);
+}
+
+function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
+  const { claim } = input;
+  const desired = desiredStatus(claim, decision, input.timestamp);
+  const condition = boundCondition(claim, decision);
+  const waitingQuietly = decision.kind === "waiting" &&
+    decision.reason === CONDITION_REASON.WaitingForAllocation &&
+    (claim.status?.phase ?? "") === "";
+  if (waitingQuietly) {
+    const left = input.firstSeenMs + input.timings.pendingStatusDelayMs - input.nowMs;
+    if (left > 0) return { steps, outcome: requeueAfter(left) };
+  }
+  if (!jsonEqual(desired, claim.status ?? {})) steps.push({ type: "setStatus", status: desired });
+  const event = bindingEvent(claim, decision, condition);
+  if (event !== undefined) steps.push(event);
+  const outcome = decision.kind === "bound" ? done() : awaitChange(condition.message);
+  return { steps, outcome };
+}
+
+function boundCondition(claim: HostPortClaim, decision: BindingDecision): DesiredCondition {
+  const observedGeneration = claim.metadata.generation;
+  if (decision.kind === "bound") {
+    return {
+      type: CONDITION_TYPE.Bound,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.Allocated,
+      message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
+      observedGeneration,
+    };
+  }
+  const { reason, message } = decision.kind === "waiting" || decision.kind === "refused"
+    ? decision
+    : { reason: CONDITION_REASON.WaitingForAllocation, message: "Waiting for the HostPort" };
+  return {
+    type: CONDITION_TYPE.Bound,
+    status: CONDITION_STATUS.False,
+    reason,
+    message,
+    observedGeneration,
+  };
+}
+
+function desiredStatus(
+  claim: HostPortClaim,
+  decision: BindingDecision,
+  timestamp: string,
+): HostPortClaimStatus {
+  const conditions = setCondition(
+    claim.status?.conditions,
+    boundCondition(claim, decision),
+    timestamp,
+  );
+  const { port: _port, phase: _phase, conditions: _c, ...rest } = claim.status ?? {};
+  if (decision.kind === "bound") {
+    return { ...rest, phase: CLAIM_PHASE.Bound, port: decision.port, conditions };
+  }
+  // Once Bound, a claim stays Bound (pods may run with its port); the condition says what is wrong.
+  const wasBound = claim.status?.phase === CLAIM_PHASE.Bound;
+  const keepPort = wasBound && decision.kind === "waiting" &&
+    decision.reason === CONDITION_REASON.HostPortDeleting && (claim.status?.port ?? 0) > 0;
+  return {
+    ...rest,
+    phase: wasBound ? CLAIM_PHASE.Bound : CLAIM_PHASE.Pending,
+    ...(keepPort ? { port: claim.status?.port } : {}),
+    conditions,
+  };
+}
+
+function bindingEvent(
+  claim: HostPortClaim,
+  decision: BindingDecision,
+  condition: DesiredCondition,
+): EventStep | undefined {
+  if (!conditionChanged(claim.status?.conditions, condition)) return undefined;
+  if (decision.kind === "refused") {
+    return eventStep("Warning", EVENT_REASON.BindingRefused, condition.message);
+  }
+  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.HostPortNotFound) {
+    return eventStep("Warning", EVENT_REASON.HostPortNotFound, condition.message);
+  }
+  return undefined;
+}

@@ -1,0 +1,138 @@
+/**
+ * The HostPortClass planner: finalizer, deletion protection while HostPorts of the class exist
+ * (like `pvc-protection`), and the usage status, written at most once per interval.
+ *
+ * @module
+ */
+import {
+  CONDITION_REASON,
+  CONDITION_STATUS,
+  CONDITION_TYPE,
+  type HostPortClass,
+  type HostPortClassStatus,
+  MESSAGE,
+} from "../api/mod.ts";
+import type { ClassUsage } from "../allocator/mod.ts";
+import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
+import { jsonEqual } from "./equal.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
+import { hasFinalizer, isDeleting } from "./finalizer.ts";
+import { awaitChange, done, type Outcome, requeueAfter, soonest } from "./outcome.ts";
+
+/** Class condition set while deletion waits for the class's HostPorts to go. */
+export const CLASS_DELETION_BLOCKED = {
+  /** The condition type. */
+  type: "DeletionBlocked",
+  /** Its reason. */
+  reason: "HostPortsExist",
+} as const;
+
+/** What the class planner reads. */
+export interface ClassInput {
+  /** The class (cache). */
+  readonly hostPortClass: HostPortClass;
+  /** How many HostPorts of this class exist (cache). */
+  readonly hostPortCount: number;
+  /** Port counts of the class's pools over every held port (cache). */
+  readonly usage: ClassUsage;
+  /** The current time, ms since the epoch. */
+  readonly nowMs: number;
+  /** The current time, RFC 3339. */
+  readonly timestamp: string;
+  /** When this process last wrote the class's status (ms), if ever. */
+  readonly lastStatusWriteMs: number | undefined;
+  /** The least time between two status writes of one class (ms). */
+  readonly statusIntervalMs: number;
+}
+
+/** One write (or Event) of a class reconcile. */
+export type ClassStep =
+  | { readonly type: "addFinalizer" }
+  | { readonly type: "removeFinalizer" }
+  | { readonly type: "setStatus"; readonly status: HostPortClassStatus }
+  | EventStep;
+
+/** The writes of one reconcile and what to do afterwards. */
+export interface ClassPlan {
+  /** The steps, in order. */
+  readonly steps: readonly ClassStep[];
+  /** When to look again. */
+  readonly outcome: Outcome;
+}
+
+/** Plans one reconcile of a HostPortClass. */
+export function planHostPortClass(input: ClassInput): ClassPlan {
+  const { hostPortClass } = input;
+  if (isDeleting(hostPortClass)) {
+    if (!hasFinalizer(hostPortClass)) return { steps: [], outcome: done() };
+    if (input.hostPortCount === 0) return { steps: [{ type: "removeFinalizer" }], outcome: done() };
+    const blocked = deletionBlocked(input);
+    const plan = statusPlan(input, [blocked]);
+    const steps: ClassStep[] = [...plan.steps];
+    // The Event goes with the write that sets the condition, so a deferred write repeats none.
+    if (steps.length > 0 && conditionChanged(hostPortClass.status?.conditions, blocked)) {
+      steps.push(eventStep("Warning", EVENT_REASON.ClassInUse, blocked.message));
+    }
+    return { steps, outcome: soonest(plan.outcome, awaitChange(blocked.message)) };
+  }
+  const steps: ClassStep[] = hasFinalizer(hostPortClass) ? [] : [{ type: "addFinalizer" }];
+  const plan = statusPlan(input, []);
+  return { steps: [...steps, ...plan.steps], outcome: plan.outcome };
+}
+
+/** The status a class should show for `usage`, plus `extra` conditions. */
+export function desiredClassStatus(
+  hostPortClass: HostPortClass,
+  usage: ClassUsage,
+  extra: readonly DesiredCondition[],
+  timestamp: string,
+): HostPortClassStatus {
+  const observedGeneration = hostPortClass.metadata.generation;
+  const available: DesiredCondition = usage.free > 0
+    ? {
+      type: CONDITION_TYPE.Available,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.PortsAvailable,
+      message: "At least one port of the pools is free",
+      observedGeneration,
+    }
+    : {
+      type: CONDITION_TYPE.Available,
+      status: CONDITION_STATUS.False,
+      reason: CONDITION_REASON.PoolExhausted,
+      message: MESSAGE.noFreePorts,
+      observedGeneration,
+    };
+  return {
+    ...hostPortClass.status,
+    capacity: usage.capacity,
+    allocated: usage.allocated,
+    free: usage.free,
+    pools: usage.pools.map((pool) => ({ ...pool })),
+    conditions: setConditions(hostPortClass.status?.conditions, [available, ...extra], timestamp),
+    ...(observedGeneration === undefined ? {} : { observedGeneration }),
+  };
+}
+
+function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): ClassPlan {
+  const { hostPortClass } = input;
+  const status = desiredClassStatus(hostPortClass, input.usage, extra, input.timestamp);
+  if (jsonEqual(status, hostPortClass.status ?? {})) return { steps: [], outcome: done() };
+  const since = input.nowMs - (input.lastStatusWriteMs ?? -Infinity);
+  if (since < input.statusIntervalMs) {
+    return { steps: [], outcome: requeueAfter(input.statusIntervalMs - since) };
+  }
+  return { steps: [{ type: "setStatus", status }], outcome: done() };
+}
+
+function deletionBlocked(input: ClassInput): DesiredCondition {
+  const count = input.hostPortCount;
+  return {
+    type: CLASS_DELETION_BLOCKED.type,
+    status: CONDITION_STATUS.True,
+    reason: CLASS_DELETION_BLOCKED.reason,
+    message: `${count} HostPort${count === 1 ? "" : "s"} of this class still exist; ` +
+      "the class is deleted once they are gone",
+    observedGeneration: input.hostPortClass.metadata.generation,
+  };
+}

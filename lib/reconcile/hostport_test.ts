@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import type { HostPort, HostPortClaim, HostPortClass } from "../api/mod.ts";
+import {
+  claim,
+  claimRef,
+  condition,
+  deleting,
+  hostPort,
+  hostPortClass,
+  hostPortStatus,
+  named,
+  noFinalizer,
+  pools,
+  T1,
+} from "./_fixtures.ts";
+import {
+  type HostPortPlan,
+  type HostPortStep,
+  planHostPort,
+  statusAfterAllocation,
+} from "./hostport.ts";
+import type { Outcome } from "./outcome.ts";
+
+function stepTypes(steps: readonly HostPortStep[]): string[] {
+  return steps.map((step) => step.type === "event" ? `event:${step.reason}` : step.type);
+}
+
+function statusOf(steps: readonly HostPortStep[]): HostPort["status"] {
+  const step = steps.find((s) => s.type === "setStatus");
+  return step?.type === "setStatus" ? step.status : undefined;
+}
+
+const c1 = hostPortClass("c1");
+const liveClaim = claim();
+const allocated = hostPortStatus({
+  phase: "Allocated",
+  port: 9000,
+  conditions: [
+    condition("Allocated", "True", "Allocated", 'Port 9000 allocated from HostPortClass "c1"'),
+    condition("OutOfPool", "False", "InPools", 'Port 9000 lies in the pools of HostPortClass "c1"'),
+  ],
+});
+
+interface Case {
+  name: string;
+  hostPort: HostPort;
+  hostPortClass?: HostPortClass | undefined;
+  claim?: HostPortClaim | undefined;
+  steps: string[];
+  outcome: Outcome["type"];
+  check?: (plan: HostPortPlan) => void;
+}
+
+const cases: Case[] = [
+  {
+    name: "a deleting HostPort without the finalizer needs nothing",
+    hostPort: hostPort(deleting, noFinalizer, allocated),
+    steps: [],
+    outcome: "done",
+  },
+  {
+    name: "a deleting HostPort whose claim is gone loses its finalizer and releases its port",
+    hostPort: hostPort(deleting, allocated),
+    steps: ["removeFinalizer"],
+    outcome: "done",
+    check: (plan) =>
+      assert.deepEqual(plan.steps[0], { type: "removeFinalizer", releasePort: 9000 }),
+  },
+  {
+    name: "a deleting HostPort without a port releases nothing",
+    hostPort: hostPort(deleting),
+    steps: ["removeFinalizer"],
+    outcome: "done",
+    check: (plan) =>
+      assert.deepEqual(plan.steps[0], { type: "removeFinalizer", releasePort: undefined }),
+  },
+  {
+    name: "a deleting HostPort whose claim exists turns Deleting and keeps its finalizer",
+    hostPort: hostPort(deleting, allocated),
+    claim: liveClaim,
+    steps: ["setStatus"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      assert.equal(statusOf(plan.steps)?.phase, "Deleting");
+      assert.equal(statusOf(plan.steps)?.port, 9000, "the port stays held");
+    },
+  },
+  {
+    name: "a Deleting HostPort whose claim exists is not written again",
+    hostPort: hostPort(deleting, hostPortStatus({ phase: "Deleting", port: 9000 })),
+    claim: liveClaim,
+    steps: [],
+    outcome: "awaitChange",
+  },
+  {
+    name: "a deleting HostPort whose claim was recreated (another uid) is finalized",
+    hostPort: hostPort(deleting, allocated),
+    claim: claim((c) => ({ ...c, metadata: { ...c.metadata, uid: "new-uid" } })),
+    steps: ["removeFinalizer"],
+    outcome: "done",
+  },
+  {
+    name: "a deleting static HostPort without a claim is finalized",
+    hostPort: hostPort(named("static1"), claimRef(undefined), deleting, allocated),
+    steps: ["removeFinalizer"],
+    outcome: "done",
+  },
+  {
+    name: "a Pending dynamic HostPort whose claim is gone is deleted",
+    hostPort: hostPort(),
+    hostPortClass: c1,
+    steps: ["deleteOrphan"],
+    outcome: "done",
+  },
+  {
+    name: "an Allocated dynamic HostPort whose claim has another uid is deleted",
+    hostPort: hostPort(allocated),
+    hostPortClass: c1,
+    claim: claim((c) => ({ ...c, metadata: { ...c.metadata, uid: "new-uid" } })),
+    steps: ["deleteOrphan"],
+    outcome: "done",
+  },
+  {
+    name: "an orphan without the finalizer gets it first, so its port is released on deletion",
+    hostPort: hostPort(noFinalizer, allocated),
+    steps: ["addFinalizer", "deleteOrphan"],
+    outcome: "done",
+  },
+  {
+    name: "a static HostPort whose claim is gone is kept",
+    hostPort: hostPort(named("static1"), allocated),
+    hostPortClass: c1,
+    steps: [],
+    outcome: "done",
+  },
+  {
+    name: "a live HostPort without the finalizer gets it",
+    hostPort: hostPort(noFinalizer, allocated),
+    hostPortClass: c1,
+    claim: liveClaim,
+    steps: ["addFinalizer"],
+    outcome: "done",
+  },
+  {
+    name: "a HostPort without a port asks for an allocation from its class's pools",
+    hostPort: hostPort(),
+    hostPortClass: hostPortClass("c1", pools([9500, 9600], [9000, 9000])),
+    claim: liveClaim,
+    steps: ["allocate"],
+    outcome: "done",
+    check: (plan) =>
+      assert.deepEqual(plan.steps[0], {
+        type: "allocate",
+        className: "c1",
+        pools: [{ start: 9500, end: 9600 }, { start: 9000, end: 9000 }],
+      }),
+  },
+  {
+    name: "a HostPort whose class is missing is Pending with ClassNotFound and an Event",
+    hostPort: hostPort(),
+    claim: liveClaim,
+    steps: ["setStatus", "event:ClassNotFound"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const status = statusOf(plan.steps);
+      assert.equal(status?.phase, "Pending");
+      assert.equal(status?.port, 0);
+      assert.equal(status?.conditions?.[0]?.reason, "ClassNotFound");
+    },
+  },
+  {
+    name: "a HostPort already Pending for a missing class is not written again",
+    hostPort: hostPort(hostPortStatus({
+      phase: "Pending",
+      port: 0,
+      conditions: [
+        condition("Allocated", "False", "ClassNotFound", 'HostPortClass "c1" does not exist'),
+      ],
+    })),
+    claim: liveClaim,
+    steps: [],
+    outcome: "awaitChange",
+  },
+  {
+    name: "an Allocated HostPort with current conditions needs nothing",
+    hostPort: hostPort(allocated),
+    hostPortClass: c1,
+    claim: liveClaim,
+    steps: [],
+    outcome: "done",
+  },
+  {
+    name: "a port left outside shrunk pools is marked OutOfPool with an Event",
+    hostPort: hostPort(allocated),
+    hostPortClass: hostPortClass("c1", pools([9001, 9002])),
+    claim: liveClaim,
+    steps: ["setStatus", "event:PortOutOfPool"],
+    outcome: "done",
+    check: (plan) => {
+      const status = statusOf(plan.steps);
+      assert.equal(status?.port, 9000, "the port stays held");
+      assert.equal(status?.conditions?.[1]?.type, "OutOfPool");
+      assert.equal(status?.conditions?.[1]?.status, "True");
+      assert.equal(status?.conditions?.[1]?.reason, "PortOutsidePools");
+      assert.equal(status?.conditions?.[1]?.lastTransitionTime, T1);
+    },
+  },
+];
+
+Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) => {
+  for (const tc of cases) {
+    await t.step(tc.name, () => {
+      const plan = planHostPort({
+        hostPort: tc.hostPort,
+        hostPortClass: tc.hostPortClass,
+        claim: tc.claim,
+        timestamp: T1,
+      });
+      assert.deepEqual(stepTypes(plan.steps), tc.steps);
+      assert.equal(plan.outcome.type, tc.outcome);
+      tc.check?.(plan);
+    });
+  }
+});
+
+Deno.test("statusAfterAllocation() writes Allocated with the port, conditions and an Event", () => {
+  const steps = statusAfterAllocation(hostPort(), c1, { ok: true, port: 9001 }, T1);
+  assert.deepEqual(stepTypes(steps), ["setStatus", "event:PortAllocated"]);
+  assert.deepEqual(statusOf(steps), {
+    phase: "Allocated",
+    port: 9001,
+    conditions: [
+      {
+        type: "Allocated",
+        status: "True",
+        reason: "Allocated",
+        message: 'Port 9001 allocated from HostPortClass "c1"',
+        lastTransitionTime: T1,
+        observedGeneration: 1,
+      },
+      {
+        type: "OutOfPool",
+        status: "False",
+        reason: "InPools",
+        message: 'Port 9001 lies in the pools of HostPortClass "c1"',
+        lastTransitionTime: T1,
+        observedGeneration: 1,
+      },
+    ],
+  });
+});
+
+Deno.test("statusAfterAllocation() writes Pending with the original's message when exhausted", () => {
+  const steps = statusAfterAllocation(hostPort(), c1, { ok: false }, T1);
+  assert.deepEqual(stepTypes(steps), ["setStatus", "event:PoolExhausted"]);
+  const status = statusOf(steps);
+  assert.equal(status?.phase, "Pending");
+  assert.equal(status?.port, 0);
+  assert.equal(status?.conditions?.[0]?.reason, "PoolExhausted");
+  assert.equal(status?.conditions?.[0]?.message, "no free ports to allocate");
+});
+
+Deno.test("statusAfterAllocation() repeats neither the write nor the Event when still exhausted", () => {
+  const first = statusOf(statusAfterAllocation(hostPort(), c1, { ok: false }, T1));
+  const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, T1);
+  assert.deepEqual(again, []);
+});

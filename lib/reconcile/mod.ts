@@ -1,0 +1,23 @@
+/**
+ * Pure reconcile decisions for hostport-allocator: from gathered state to a plan of writes and
+ * an outcome. No I/O, no clock (time comes in as input), no randomness; imports only `lib/api`
+ * and `lib/allocator`.
+ *
+ * - {@linkcode planHostPortClass}, {@linkcode planHostPortClaim}, {@linkcode planHostPort}: one
+ *   planner per kind, each returning `{ steps, outcome }`.
+ * - {@linkcode statusAfterAllocation}: the HostPort status once a reservation attempt returned.
+ * - {@linkcode decideBinding}: the binding rules between claims and HostPorts.
+ * - Pods: {@linkcode claimNamesOfPod}, {@linkcode podsBlockingClaim}, {@linkcode summarizePod}.
+ *
+ * @module
+ */
+export * from "./outcome.ts";
+export * from "./conditions.ts";
+export * from "./equal.ts";
+export * from "./events.ts";
+export * from "./finalizer.ts";
+export * from "./pods.ts";
+export * from "./binding.ts";
+export * from "./hostport_class.ts";
+export * from "./hostport_claim.ts";
+export * from "./hostport.ts";

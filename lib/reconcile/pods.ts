@@ -1,0 +1,106 @@
+/**
+ * What the controllers need to know about Pods: which claims a pod names, and whether it can
+ * still run (and so still use a claim's port).
+ *
+ * @module
+ */
+import { portNameOfClaimAnnotation } from "../api/mod.ts";
+
+/** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
+export interface PodSummary {
+  /** `v1`. */
+  apiVersion?: string | undefined;
+  /** `Pod`. */
+  kind?: string | undefined;
+  /** Identity, deletion and the claim annotations only. */
+  metadata: {
+    name?: string | undefined;
+    namespace?: string | undefined;
+    uid?: string | undefined;
+    resourceVersion?: string | undefined;
+    deletionTimestamp?: string | undefined;
+    /** Only `claim.hostport.rmb938.com/*` annotations. */
+    annotations?: Record<string, string> | undefined;
+  };
+  /** Only the phase. */
+  status?: { phase?: string | undefined } | undefined;
+}
+
+/** Phases after which a pod's containers never run again. */
+const TERMINAL_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
+
+/**
+ * Returns the claim names a pod's annotations name (`claim.hostport.rmb938.com/<port>: <claim>`),
+ * without duplicates and without empty values.
+ */
+export function claimNamesOfPod(pod: Pick<PodSummary, "metadata">): string[] {
+  const names = new Set<string>();
+  for (const [key, value] of Object.entries(pod.metadata.annotations ?? {})) {
+    if (portNameOfClaimAnnotation(key) !== undefined && value !== "") names.add(value);
+  }
+  return [...names];
+}
+
+/**
+ * Whether a pod can still run: its phase is not `Succeeded` or `Failed`. A pod being deleted
+ * still counts, as its containers run until the kubelet stops them.
+ */
+export function podCanStillRun(pod: Pick<PodSummary, "status">): boolean {
+  return !TERMINAL_PHASES.has(pod.status?.phase ?? "");
+}
+
+/**
+ * Returns the pods that keep a claim from being finalized: pods of the claim's namespace that
+ * name it and can still run.
+ *
+ * @param pods pods of any namespace
+ * @param namespace the claim's namespace
+ * @param claimName the claim's name
+ */
+export function podsBlockingClaim(
+  pods: readonly PodSummary[],
+  namespace: string,
+  claimName: string,
+): PodSummary[] {
+  return pods.filter((pod) =>
+    pod.metadata.namespace === namespace && podCanStillRun(pod) &&
+    claimNamesOfPod(pod).includes(claimName)
+  );
+}
+
+/**
+ * Reduces a Pod to a {@linkcode PodSummary}: name, namespace, uid, resourceVersion,
+ * deletionTimestamp, claim annotations and phase. A cluster-wide pod cache then costs a few
+ * hundred bytes per pod.
+ *
+ * @param pod a Pod as the API server returns it
+ */
+export function summarizePod(pod: {
+  metadata?: Record<string, unknown> | undefined;
+  status?: Record<string, unknown> | undefined;
+}): PodSummary {
+  const meta = pod.metadata ?? {};
+  const annotations: Record<string, string> = {};
+  const raw = meta.annotations;
+  if (typeof raw === "object" && raw !== null) {
+    for (const [key, value] of Object.entries(raw)) {
+      if (typeof value === "string" && portNameOfClaimAnnotation(key) !== undefined) {
+        annotations[key] = value;
+      }
+    }
+  }
+  const text = (value: unknown) => typeof value === "string" ? value : undefined;
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: text(meta.name),
+      namespace: text(meta.namespace),
+      uid: text(meta.uid),
+      resourceVersion: text(meta.resourceVersion),
+      deletionTimestamp: text(meta.deletionTimestamp),
+      annotations,
+    },
+    status: { phase: text(pod.status?.phase) },
+  };
+}

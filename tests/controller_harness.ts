@@ -1,0 +1,224 @@
+/**
+ * Runs the controllers in-process against a real control plane, with the in-memory Logger,
+ * EventRecorder and MetricsRegistry of `controller_ops_fakes.ts`, plus helpers the scenario
+ * tests share (object builders, bounded polling).
+ *
+ * @module
+ */
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import {
+  AllocationRecord,
+  AllocationRepair,
+  ClusterPortAllocator,
+  ConfigMapRecordStore,
+  liveHostPortClassLister,
+  liveHostPortLister,
+  portsOf,
+} from "../lib/allocation/mod.ts";
+import {
+  API_VERSION,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+} from "../lib/api/mod.ts";
+import { type ControllersOptions, startControllers } from "../lib/controller/mod.ts";
+import {
+  createKubeClients,
+  type KubeClients,
+  KubeRestClient,
+  NotFoundError,
+} from "../lib/kube/mod.ts";
+import { memoryLogger, MemoryMetrics, MemoryRecorder } from "./controller_ops_fakes.ts";
+import type { ControlPlane } from "./controlplane/harness.ts";
+
+/** The controllers running in-process, and what they recorded. */
+export interface RunningOperator extends AsyncDisposable {
+  /** Events recorded. */
+  readonly recorder: MemoryRecorder;
+  /** Metrics recorded. */
+  readonly metrics: MemoryMetrics;
+  /** Log lines. */
+  readonly logs: string[];
+  /** The ports the allocation record reserves, read live. */
+  reservedPorts(): Promise<number[]>;
+  /** The allocation record's I/O counters (reads, writes, commits, conflicts). */
+  recordStats(): AllocationRecord["stats"];
+  /** Stops the controllers and closes the client. */
+  stop(): Promise<void>;
+}
+
+/** The operator's namespace in the tests (holds the allocation record). */
+export const OPERATOR_NAMESPACE = "hostport-system";
+
+/** Opens an admin client to the control plane. */
+export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disposable> {
+  const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  return Object.assign(createKubeClients(rest), { [Symbol.dispose]: () => rest.close() });
+}
+
+/** Starts the controllers against `cp` and waits until they are synced. */
+export async function startOperator(
+  cp: ControlPlane,
+  options: ControllersOptions = {},
+): Promise<RunningOperator> {
+  const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
+  const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
+  const record = new AllocationRecord(store);
+  const allocator = new ClusterPortAllocator({ record });
+  const repair = new AllocationRepair({
+    record,
+    allocator,
+    listHostPorts: liveHostPortLister(rest),
+    listHostPortClasses: liveHostPortClassLister(rest),
+  });
+  const recorder = new MemoryRecorder();
+  const metrics = new MemoryMetrics();
+  const logs: string[] = [];
+  const running = await startControllers({
+    rest,
+    allocator,
+    repair,
+    recorder,
+    metrics,
+    logger: memoryLogger(logs),
+    options,
+  });
+  await running.synced;
+  const stop = async () => {
+    const stopped = await Promise.race([
+      running.stop().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
+    ]);
+    allocator.close();
+    if (!stopped) throw new Error("Controllers did not stop within 10 s");
+    rest.close();
+  };
+
+  return {
+    recorder,
+    metrics,
+    logs,
+    reservedPorts: async () => {
+      const stored = await store.read();
+      return stored === undefined ? [] : portsOf(stored.bits);
+    },
+    recordStats: () => record.stats,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Creates a namespace unless it exists. */
+export async function ensureNamespace(kube: KubeClients, name: string): Promise<void> {
+  try {
+    await kube.namespaces.get(name);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  }
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined.
+ *
+ * @throws {Error} naming `what` and the last value seen when `timeoutMs` passes first
+ */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (true) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? `; last error: ${last.message}` : "";
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Resolves once `get` throws NotFound. */
+export async function eventuallyGone(what: string, get: () => Promise<unknown>): Promise<void> {
+  await eventually(`${what} to be gone`, async () => {
+    try {
+      await get();
+      return undefined;
+    } catch (error) {
+      if (error instanceof NotFoundError) return true;
+      throw error;
+    }
+  });
+}
+
+/** A class object. */
+export function classObject(name: string, pools: [number, number][]): HostPortClass {
+  return {
+    apiVersion: API_VERSION,
+    kind: "HostPortClass",
+    metadata: { name },
+    spec: { pools: pools.map(([start, end]) => ({ start, end })) },
+  };
+}
+
+/** A claim object (no finalizer and `hostPortName` unset, as if no webhook ran). */
+export function claimObject(
+  namespace: string,
+  name: string,
+  className: string,
+  hostPortName?: string,
+): HostPortClaim {
+  return {
+    apiVersion: API_VERSION,
+    kind: "HostPortClaim",
+    metadata: { name, namespace },
+    spec: {
+      hostPortClassName: className,
+      ...(hostPortName === undefined ? {} : { hostPortName }),
+    },
+  };
+}
+
+/** A HostPort object made by hand (no claimRef). */
+export function hostPortObject(name: string, className: string): HostPort {
+  return {
+    apiVersion: API_VERSION,
+    kind: "HostPort",
+    metadata: { name },
+    spec: { hostPortClassName: className },
+  };
+}
+
+/** A pod that names `claim` for port `web`. */
+export function podObject(namespace: string, name: string, claim: string): Pod {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, annotations: { "claim.hostport.rmb938.com/web": claim } },
+    spec: {
+      containers: [{ name: "c", image: "busybox", ports: [{ name: "web", containerPort: 8080 }] }],
+    },
+  };
+}
+
+/** Waits for the claim to be Bound and returns it with its HostPort. */
+export async function boundClaim(
+  kube: KubeClients,
+  namespace: string,
+  name: string,
+): Promise<{ claim: HostPortClaim; hostPort: HostPort }> {
+  return await eventually(`claim ${namespace}/${name} to be Bound`, async () => {
+    const claim = await kube.hostPortClaims.get(name, { namespace });
+    if (claim.status?.phase !== "Bound" || !claim.spec.hostPortName) return undefined;
+    const hostPort = await kube.hostPorts.get(claim.spec.hostPortName);
+    return { claim, hostPort };
+  });
+}
