@@ -9,10 +9,12 @@
 
 import { runAllocatorBench } from "./allocator_bench.ts";
 import type { BenchModule, BenchResult } from "./bench_result.ts";
+import { runWebhookBench } from "./webhook_bench.ts";
 
 /** Every benchmark, in the order they run. */
 export const BENCHMARKS: readonly BenchModule[] = [
   { name: "allocator", run: () => runAllocatorBench() },
+  { name: "webhook", run: () => runWebhookBench() },
 ];
 
 const TASK = "deno run --allow-all bench/run.ts";

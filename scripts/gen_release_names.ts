@@ -1,0 +1,99 @@
+/**
+ * The names, ports and paths of the release manifests in one place. Names shared with the
+ * operator (Lease, allocation record, webhook paths and names, namespace label) are imported
+ * from the code that uses them, so the manifests cannot drift from it. Object names follow the
+ * original's release manifest (seed section 4.3): everything is `hostport-allocator`, the webhook
+ * configurations are `hostport-allocator-crd` and `hostport-allocator-pod`.
+ *
+ * @module
+ */
+import { DEFAULT_RECORD_NAME } from "../lib/allocation/configmap_store.ts";
+import {
+  LEADER_ELECTION_LEASE_NAME,
+  NAMESPACE_LABEL_KEY,
+  NAMESPACE_LABEL_VALUE,
+} from "../lib/api/constants.ts";
+import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
+
+/** Version of the release; goes into the image tag and the `app.kubernetes.io/version` label. */
+export const RELEASE_VERSION = "0.1.0";
+
+/**
+ * Image the Deployment runs. Nothing publishes it yet: build it from the Dockerfile, push it, and
+ * set it (see docs/release-readme-draft.md). `localhost/` marks a locally built image.
+ */
+export const DEFAULT_IMAGE = `localhost/hostport-allocator:${RELEASE_VERSION}`;
+
+/** Every name of the release. */
+export const NAMES = {
+  /** The operator's namespace (Lease, allocation record, Secret). */
+  namespace: DEFAULT_NAMESPACE,
+  /** Deployment, Service, ServiceAccount, ClusterRole(Binding), Role(Binding), PDB. */
+  app: "hostport-allocator",
+  /** Container name. */
+  container: "manager",
+  /** Service in front of the webhook and metrics ports. */
+  service: "hostport-allocator",
+  /** ServiceAccount the operator runs as. */
+  serviceAccount: "hostport-allocator",
+  /** The self-managed variant's ClusterRole/Role for its certificate (CA injection, Secret). */
+  tlsRbac: "hostport-allocator-tls",
+  /** Mutating and Validating configuration of the CR webhooks. */
+  crdWebhooks: "hostport-allocator-crd",
+  /** Mutating configuration of the pod webhook. */
+  podWebhooks: "hostport-allocator-pod",
+  /** Secret holding the serving certificate (self-managed by the operator, or by cert-manager). */
+  tlsSecret: "hostport-allocator-tls",
+  /** cert-manager Issuer and Certificate. */
+  certificate: "hostport-allocator",
+  /** Leader-election Lease. */
+  lease: LEADER_ELECTION_LEASE_NAME,
+  /** The allocation record ConfigMap. */
+  allocationRecord: DEFAULT_RECORD_NAME,
+} as const;
+
+/** Container ports and the Service ports in front of them. */
+export const PORTS = {
+  /** `/healthz` and `/readyz` (HTTP). */
+  health: 8081,
+  /** `/metrics` (HTTP). */
+  metrics: 8080,
+  /** The admission server (HTTPS). */
+  webhook: 9443,
+  /** The Service port of the webhook, as the API server calls it. */
+  webhookService: 443,
+} as const;
+
+/** Where the serving certificate is mounted in the cert-manager variant (the flag's default). */
+export const CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
+
+/** Namespace label that turns the pod webhook on, as in the original. */
+export const POD_NAMESPACE_LABEL = { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } as const;
+
+/** Labels that select the operator's pods. */
+export const SELECTOR_LABELS = {
+  "app.kubernetes.io/name": NAMES.app,
+  "app.kubernetes.io/component": "operator",
+} as const;
+
+/** Labels on every object of the release. */
+export const COMMON_LABELS = {
+  "app.kubernetes.io/name": NAMES.app,
+  "app.kubernetes.io/version": RELEASE_VERSION,
+  "app.kubernetes.io/part-of": NAMES.app,
+} as const;
+
+/** `system:serviceaccount:<namespace>:<name>` of the operator. */
+export const OPERATOR_USER = `system:serviceaccount:${NAMES.namespace}:${NAMES.serviceAccount}`;
+
+/** Standard object metadata: name, optional namespace, common labels. */
+export function objectMeta(
+  name: string,
+  namespace?: string,
+): { name: string; namespace?: string; labels: Record<string, string> } {
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    labels: { ...COMMON_LABELS },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The operator's RBAC: least privilege, no wildcards. Every verb below is one the operator calls
+ * (tests/release_rbac_test.ts records its API calls against a real API server and fails on a
+ * call these rules do not allow, and on a grant no call used). Namespaced objects (Lease,
+ * allocation record, certificate Secret) are reached through Roles in the operator namespace
+ * only, by `resourceNames` wherever the verb allows it (`create` cannot be limited by name).
+ *
+ * @module
+ */
+import type {
+  ClusterRole,
+  ClusterRoleBinding,
+  PolicyRule,
+  Role,
+  RoleBinding,
+} from "kubernetes-types/rbac/v1.d.ts";
+import { GROUP, PLURAL } from "../lib/api/constants.ts";
+import { NAMES, objectMeta } from "./gen_release_names.ts";
+
+/** How the webhook gets its serving certificate. */
+export type TlsVariant = "self-managed" | "cert-manager";
+
+const RBAC_API = "rbac.authorization.k8s.io/v1";
+
+/** Cluster-wide rules of every variant: the three kinds, pods, Events. */
+export function operatorClusterRules(): PolicyRule[] {
+  return [
+    // Classes are only read from the informer cache; claims are also read live.
+    { apiGroups: [GROUP], resources: [PLURAL.HostPortClass], verbs: ["list", "watch", "update"] },
+    {
+      apiGroups: [GROUP],
+      resources: [PLURAL.HostPortClaim],
+      verbs: ["get", "list", "watch", "update"],
+    },
+    {
+      apiGroups: [GROUP],
+      resources: [PLURAL.HostPort],
+      verbs: ["get", "list", "watch", "create", "update", "delete"],
+    },
+    {
+      apiGroups: [GROUP],
+      resources: [
+        `${PLURAL.HostPortClass}/status`,
+        `${PLURAL.HostPortClaim}/status`,
+        `${PLURAL.HostPort}/status`,
+      ],
+      verbs: ["update"],
+    },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+  ];
+}
+
+/** Rules in the operator namespace of every variant: the Lease and the allocation record. */
+export function operatorNamespaceRules(): PolicyRule[] {
+  return [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      resourceNames: [NAMES.lease],
+      verbs: ["get", "update"],
+    },
+    { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      resourceNames: [NAMES.allocationRecord],
+      verbs: ["get", "update"],
+    },
+  ];
+}
+
+/** Cluster-wide rules of the self-managed variant: CA injection into its own configurations. */
+export function tlsClusterRules(): PolicyRule[] {
+  return [
+    {
+      apiGroups: ["admissionregistration.k8s.io"],
+      resources: ["mutatingwebhookconfigurations"],
+      resourceNames: [NAMES.crdWebhooks, NAMES.podWebhooks],
+      verbs: ["get", "update"],
+    },
+    {
+      apiGroups: ["admissionregistration.k8s.io"],
+      resources: ["validatingwebhookconfigurations"],
+      resourceNames: [NAMES.crdWebhooks],
+      verbs: ["get", "update"],
+    },
+  ];
+}
+
+/** Rules in the operator namespace of the self-managed variant: its certificate Secret. */
+export function tlsNamespaceRules(): PolicyRule[] {
+  return [
+    { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    {
+      apiGroups: [""],
+      resources: ["secrets"],
+      resourceNames: [NAMES.tlsSecret],
+      verbs: ["get", "update"],
+    },
+  ];
+}
+
+function clusterRole(name: string, rules: PolicyRule[]): ClusterRole {
+  return { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules };
+}
+
+function role(name: string, rules: PolicyRule[]): Role {
+  return { apiVersion: RBAC_API, kind: "Role", metadata: objectMeta(name, NAMES.namespace), rules };
+}
+
+const SUBJECTS = [
+  { kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: NAMES.namespace },
+];
+
+function clusterRoleBinding(name: string): ClusterRoleBinding {
+  return {
+    apiVersion: RBAC_API,
+    kind: "ClusterRoleBinding",
+    metadata: objectMeta(name),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+    subjects: SUBJECTS,
+  };
+}
+
+function roleBinding(name: string): RoleBinding {
+  return {
+    apiVersion: RBAC_API,
+    kind: "RoleBinding",
+    metadata: objectMeta(name, NAMES.namespace),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+    subjects: SUBJECTS,
+  };
+}
+
+/** The ClusterRole, Role and bindings every variant needs. */
+export function operatorRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
+  return [
+    clusterRole(NAMES.app, operatorClusterRules()),
+    clusterRoleBinding(NAMES.app),
+    role(NAMES.app, operatorNamespaceRules()),
+    roleBinding(NAMES.app),
+  ];
+}
+
+/** The extra ClusterRole, Role and bindings of the self-managed certificate variant. */
+export function selfManagedTlsRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
+  return [
+    clusterRole(NAMES.tlsRbac, tlsClusterRules()),
+    clusterRoleBinding(NAMES.tlsRbac),
+    role(NAMES.tlsRbac, tlsNamespaceRules()),
+    roleBinding(NAMES.tlsRbac),
+  ];
+}

@@ -1,0 +1,262 @@
+/**
+ * The end-to-end rig: a real kube-apiserver, our admission server on 127.0.0.1 with the
+ * harness's webhook certificate, informer-backed lookups (live GET fallback), the seven webhook
+ * configurations, and kubectl helpers. With no controllers running, tests set up Bound claims
+ * and Allocated HostPorts themselves as admin, writing status through `/status`.
+ */
+import assert from "node:assert/strict";
+import { CLAIM_ANNOTATION_PREFIX } from "../lib/api/mod.ts";
+import { createKubeClients, type KubeClients, KubeRestClient } from "../lib/kube/mod.ts";
+import { startWebhookServer, type WebhookServer } from "../webhook/server.ts";
+import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
+import { StaticCertificateSource } from "../webhook/tls_source.ts";
+import {
+  type ControlPlane,
+  type KubectlResult,
+  startControlPlane,
+} from "./controlplane/harness.ts";
+import { webhookConfigurations } from "./webhook_fixtures.ts";
+
+/** A running rig; dispose it to stop everything. */
+export interface E2eCluster extends AsyncDisposable {
+  /** The control plane. */
+  cp: ControlPlane;
+  /** Typed clients as admin. */
+  kube: KubeClients;
+  /** Our admission server. */
+  server: WebhookServer;
+  /** Runs kubectl as admin, with `stdin` when given. */
+  kubectl(args: readonly string[], stdin?: string): Promise<KubectlResult>;
+  /** `kubectl apply -f -` of a manifest; fails the test when kubectl fails. */
+  apply(manifest: unknown): Promise<void>;
+  /** `kubectl create -f -` of a manifest, returning kubectl's result. */
+  create(manifest: unknown): Promise<KubectlResult>;
+  /** `kubectl get <resource> [-n ns] -o jsonpath=<path>`. */
+  get(resource: string, jsonPath: string, namespace?: string): Promise<string>;
+  /**
+   * Creates claim `namespace/name` of class c1 and binds it as the controllers would: HostPort
+   * `hpc-<uid>` with the claimRef, then `spec.hostPortName`, then the HostPort `Allocated` with
+   * `port` (or left Pending when `port` is 0), then the claim `Bound`. Returns the HostPort name.
+   */
+  bindClaim(namespace: string, name: string, port: number): Promise<string>;
+}
+
+async function run(cp: ControlPlane, args: readonly string[], stdin?: string) {
+  return await cp.kubectl(args, stdin === undefined ? {} : { stdin });
+}
+
+async function must(cp: ControlPlane, args: readonly string[], stdin?: string): Promise<string> {
+  const result = await run(cp, args, stdin);
+  assert.equal(result.code, 0, `kubectl ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+function manifestText(manifest: unknown): string {
+  return typeof manifest === "string" ? manifest : JSON.stringify(manifest);
+}
+
+async function bindClaim(cp: ControlPlane, namespace: string, name: string, port: number) {
+  await must(
+    cp,
+    ["apply", "-f", "-"],
+    manifestText({
+      apiVersion: "hostport.rmb938.com/v1alpha1",
+      kind: "HostPortClaim",
+      metadata: { name, namespace },
+      spec: { hostPortClassName: "c1" },
+    }),
+  );
+  const uid = await must(cp, [
+    "get",
+    "hpc",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "jsonpath={.metadata.uid}",
+  ]);
+  const hostPort = `hpc-${uid}`;
+  await must(
+    cp,
+    ["create", "-f", "-"],
+    manifestText({
+      apiVersion: "hostport.rmb938.com/v1alpha1",
+      kind: "HostPort",
+      metadata: { name: hostPort },
+      spec: { hostPortClassName: "c1", claimRef: { namespace, name, uid } },
+    }),
+  );
+  await must(cp, [
+    "patch",
+    "hpc",
+    name,
+    "-n",
+    namespace,
+    "--type=merge",
+    "-p",
+    JSON.stringify({ spec: { hostPortName: hostPort } }),
+  ]);
+  if (port > 0) {
+    await must(cp, [
+      "patch",
+      "hp",
+      hostPort,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { phase: "Allocated", port } }),
+    ]);
+  }
+  const status = port > 0 ? { phase: "Bound", port } : { phase: "Bound" };
+  await must(cp, [
+    "patch",
+    "hpc",
+    name,
+    "-n",
+    namespace,
+    "--subresource=status",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ status }),
+  ]);
+  return hostPort;
+}
+
+/** Starts the rig; the admission server's lookups are synced before it returns. */
+export async function startE2eCluster(): Promise<E2eCluster> {
+  const cp = await startControlPlane();
+  let rest: KubeRestClient | undefined;
+  let lookups: RunningLookups | undefined;
+  let server: WebhookServer | undefined;
+  try {
+    rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+    const kube = createKubeClients(rest);
+    lookups = startAdmissionLookups(kube);
+    assert.equal(await lookups.synced, true);
+    const tls = await cp.webhookTls();
+    server = await startWebhookServer({
+      certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
+      lookups: lookups.lookups,
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const configs = webhookConfigurations(server.port, tls.caBundle);
+    await must(cp, ["apply", "-f", "-"], JSON.stringify(configs.mutating));
+    await must(cp, ["apply", "-f", "-"], JSON.stringify(configs.validating));
+    const stop = async () => {
+      await server?.shutdown();
+      await lookups?.stop();
+      rest?.close();
+      await cp.stop();
+    };
+    const running = server;
+    return {
+      cp,
+      kube,
+      server: running,
+      kubectl: (args, stdin) => run(cp, args, stdin),
+      apply: async (manifest) => void await must(cp, ["apply", "-f", "-"], manifestText(manifest)),
+      create: (manifest) => run(cp, ["create", "-f", "-"], manifestText(manifest)),
+      get: (resource, jsonPath, namespace) =>
+        must(cp, [
+          "get",
+          ...resource.split(" "),
+          ...(namespace ? ["-n", namespace] : []),
+          "-o",
+          `jsonpath=${jsonPath}`,
+        ]),
+      bindClaim: (namespace, name, port) => bindClaim(cp, namespace, name, port),
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await server?.shutdown();
+    await lookups?.stop();
+    rest?.close();
+    await cp.stop();
+    throw error;
+  }
+}
+
+/** A container port of {@linkcode pod}. */
+export interface PortSpec {
+  name?: string;
+  containerPort: number;
+  hostPort?: number;
+  protocol?: string;
+}
+
+/** A pod whose `claims` become `claim.hostport.rmb938.com/<port>` annotations. */
+export function pod(
+  name: string,
+  namespace: string,
+  spec: { claims?: Record<string, string>; containers: PortSpec[][]; hostNetwork?: boolean },
+): unknown {
+  const annotations = Object.fromEntries(
+    Object.entries(spec.claims ?? {}).map((
+      [port, claim],
+    ) => [`${CLAIM_ANNOTATION_PREFIX}${port}`, claim]),
+  );
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, annotations },
+    spec: {
+      ...(spec.hostNetwork ? { hostNetwork: true } : {}),
+      containers: spec.containers.map((ports, i) => ({ name: `c${i}`, image: "app", ports })),
+    },
+  };
+}
+
+/** Port `web` (8080), with a host port when given. */
+export const web = (hostPort?: number): PortSpec => ({
+  name: "web",
+  containerPort: 8080,
+  ...(hostPort ? { hostPort } : {}),
+});
+
+/** The line kubectl prints when the pod webhook refuses a `create -f -`. */
+export function refusal(podName: string, ...errors: string[]): string {
+  const aggregate = errors.length === 1 ? errors[0] : `[${errors.join(", ")}]`;
+  return `Error from server (Forbidden): error when creating "STDIN": admission webhook "mpod.kb.io" ` +
+    `denied the request: Pod "${podName}" is invalid: ${aggregate}`;
+}
+
+/** Creates `manifest` with kubectl and fails the test unless it is admitted. */
+export async function admitted(cluster: E2eCluster, manifest: unknown): Promise<void> {
+  const result = await cluster.create(manifest);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+/** Creates `manifest` with kubectl and checks that kubectl prints exactly `expected`. */
+export async function refused(
+  cluster: E2eCluster,
+  manifest: unknown,
+  expected: string,
+): Promise<void> {
+  const result = await cluster.create(manifest);
+  assert.notEqual(result.code, 0, result.stdout);
+  assert.equal(result.stderr.trim(), expected);
+}
+
+/** The host ports of a pod's containers, space-separated. */
+export function hostPorts(
+  cluster: E2eCluster,
+  podName: string,
+  namespace = "ns1",
+): Promise<string> {
+  return cluster.get(`pod ${podName}`, "{.spec.containers[*].ports[*].hostPort}", namespace);
+}
+
+/** The `port.hostport.rmb938.com/<portName>` annotation of a pod. */
+export function portAnnotation(
+  cluster: E2eCluster,
+  podName: string,
+  portName: string,
+  namespace = "ns1",
+): Promise<string> {
+  return cluster.get(
+    `pod ${podName}`,
+    `{.metadata.annotations.port\\.hostport\\.rmb938\\.com/${portName}}`,
+    namespace,
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * Builders shared by the admission server tests: an in-process PKI, HostPortClaims and HostPorts
+ * in the states pod admission cares about, lookups over real `Store` caches, AdmissionReviews.
+ */
+import {
+  API_VERSION,
+  CLAIM_PHASE,
+  FINALIZER,
+  HOST_PORT_PHASE,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  KIND,
+} from "../lib/api/mod.ts";
+import type {
+  MutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration,
+} from "kubernetes-types/admissionregistration/v1.d.ts";
+import { Store } from "../lib/kube/mod.ts";
+import type { AdmissionLookups } from "../webhook/lookups.ts";
+import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
+import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
+
+/** A CA and a serving certificate for 127.0.0.1 and localhost. */
+export interface TestPki {
+  /** The CA (trust `ca.certPem` in clients). */
+  ca: PemPair;
+  /** The serving certificate signed by `ca`. */
+  serving: PemPair;
+}
+
+/** Makes a CA and a serving certificate for `127.0.0.1` / `localhost`, valid for a day. */
+export async function testPki(commonName = "webhook-test-ca"): Promise<TestPki> {
+  const validity = { now: new Date(), validityMs: 86_400_000, backdateMs: 60_000 };
+  const ca = await generateCa(commonName, validity);
+  const serving = await issueServing(ca);
+  return { ca, serving };
+}
+
+/** Issues another serving certificate for `127.0.0.1` / `localhost` from `ca`. */
+export function issueServing(ca: PemPair): Promise<PemPair> {
+  const validity = { now: new Date(), validityMs: 86_400_000, backdateMs: 60_000 };
+  return generateServingCert(ca, { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] }, validity);
+}
+
+/** A claim `namespace/name` bound to `hpc-<name>` (or in `phase`), with the finalizer. */
+export function boundClaim(
+  namespace: string,
+  name: string,
+  phase: keyof typeof CLAIM_PHASE = "Bound",
+): HostPortClaim {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClaim,
+    metadata: { name, namespace, uid: `uid-${name}`, finalizers: [FINALIZER] },
+    spec: { hostPortClassName: "c1", hostPortName: `hpc-${name}` },
+    status: { phase: CLAIM_PHASE[phase] },
+  };
+}
+
+/** HostPort `name` of class c1, Allocated with `port` (or Pending when `port` is 0). */
+export function allocatedHostPort(name: string, port: number): HostPort {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPort,
+    metadata: { name, finalizers: [FINALIZER] },
+    spec: { hostPortClassName: "c1" },
+    status: port > 0
+      ? { phase: HOST_PORT_PHASE.Allocated, port }
+      : { phase: HOST_PORT_PHASE.Pending },
+  };
+}
+
+/** Lookups over `Store` caches holding the given objects (no live fallback). */
+export function memoryLookups(
+  claims: readonly HostPortClaim[],
+  hostPorts: readonly HostPort[],
+  classes: readonly HostPortClass[] = [],
+): AdmissionLookups {
+  const claimStore = new Store<HostPortClaim>();
+  const hostPortStore = new Store<HostPort>();
+  const classStore = new Store<HostPortClass>();
+  for (const object of claims) claimStore.apply({ type: "apply", object });
+  for (const object of hostPorts) hostPortStore.apply({ type: "apply", object });
+  for (const object of classes) classStore.apply({ type: "apply", object });
+  return cachedAdmissionLookups({
+    claims: claimStore,
+    hostPorts: hostPortStore,
+    classes: classStore,
+  });
+}
+
+/** A pod in `namespace` whose port `web` (8080) names claim `claimName`. */
+export function webPod(namespace: string, name: string, claimName: string): unknown {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace,
+      annotations: { "claim.hostport.rmb938.com/web": claimName },
+    },
+    spec: {
+      containers: [{ name: "app", image: "app", ports: [{ name: "web", containerPort: 8080 }] }],
+    },
+  };
+}
+
+/** An AdmissionReview v1 request to create `pod` in `namespace`. */
+export function podReview(uid: string, namespace: string, pod: unknown): unknown {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid,
+      kind: { group: "", version: "v1", kind: "Pod" },
+      resource: { group: "", version: "v1", resource: "pods" },
+      namespace,
+      operation: "CREATE",
+      userInfo: { username: "tester" },
+      object: pod,
+    },
+  };
+}
+
+/** Decodes the base64 JSON Patch of an admission response. */
+export function decodePatch(
+  patch: string | undefined,
+): { op: string; path: string; value?: unknown }[] {
+  return patch === undefined ? [] : JSON.parse(atob(patch));
+}
+
+/** Names of the test webhook configurations. */
+export const TEST_CONFIGURATIONS = {
+  mutating: "hostport-test-mutating",
+  validating: "hostport-test-validating",
+};
+
+const CR_RULE = (resources: string) => ({
+  apiGroups: ["hostport.rmb938.com"],
+  apiVersions: ["v1alpha1"],
+  operations: ["CREATE", "UPDATE"],
+  resources: [resources],
+});
+
+/**
+ * The seven webhooks of the original (seed 3.1), calling `https://127.0.0.1:<port>/<path>` and
+ * trusting `caBundle` (base64; may be empty for injection to fill in). The pod webhook only
+ * sees namespaces labelled `hostport.rmb938.com: "true"`.
+ */
+export function webhookConfigurations(
+  port: number,
+  caBundle: string,
+): { mutating: MutatingWebhookConfiguration; validating: ValidatingWebhookConfiguration } {
+  const clientConfig = (path: string) => ({
+    url: `https://127.0.0.1:${port}${path}`,
+    ...(caBundle === "" ? {} : { caBundle }),
+  });
+  const common = {
+    failurePolicy: "Fail",
+    sideEffects: "None",
+    admissionReviewVersions: ["v1"],
+    timeoutSeconds: 10,
+  };
+  const kinds = [["hostport", "hostports"], ["hostportclaim", "hostportclaims"], [
+    "hostportclass",
+    "hostportclasses",
+  ]] as const;
+  const crWebhooks = (verb: "mutate" | "validate") =>
+    kinds.map(([kind, resources]) => ({
+      name: `${verb[0]}${kind}.kb.io`,
+      clientConfig: clientConfig(`/${verb}-hostport-rmb938-com-v1alpha1-${kind}`),
+      rules: [CR_RULE(resources)],
+      ...common,
+    }));
+  const mutating = {
+    apiVersion: "admissionregistration.k8s.io/v1" as const,
+    kind: "MutatingWebhookConfiguration" as const,
+    metadata: { name: TEST_CONFIGURATIONS.mutating },
+    webhooks: [...crWebhooks("mutate"), {
+      name: "mpod.kb.io",
+      clientConfig: clientConfig("/mutate-v1-pod"),
+      rules: [{
+        apiGroups: [""],
+        apiVersions: ["v1"],
+        operations: ["CREATE", "UPDATE"],
+        resources: ["pods"],
+      }],
+      namespaceSelector: { matchLabels: { "hostport.rmb938.com": "true" } },
+      ...common,
+    }],
+  };
+  const validating = {
+    apiVersion: "admissionregistration.k8s.io/v1" as const,
+    kind: "ValidatingWebhookConfiguration" as const,
+    metadata: { name: TEST_CONFIGURATIONS.validating },
+    webhooks: crWebhooks("validate"),
+  };
+  return { mutating, validating };
+}

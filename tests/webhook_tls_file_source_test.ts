@@ -1,0 +1,126 @@
+/**
+ * FileCertificateSource over a real directory: first load, swaps on change, bad pairs ignored
+ * and counted, health, and the file-system watch.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FileCertificateSource } from "../webhook/tls_file_source.ts";
+import type { ServingPair } from "../webhook/tls_source.ts";
+import { issueServing, testPki } from "./webhook_fixtures.ts";
+
+const pki = await testPki();
+const next = await issueServing(pki.ca);
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "webhook-certs-" });
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function write(dir: string, certPem: string, keyPem: string): Promise<void> {
+  await Deno.writeTextFile(join(dir, "tls.crt"), certPem);
+  await Deno.writeTextFile(join(dir, "tls.key"), keyPem);
+}
+
+Deno.test("FileCertificateSource loads tls.crt and tls.key and swaps them when they change", async () => {
+  await withDir(async (dir) => {
+    await write(dir, pki.serving.certPem, pki.serving.keyPem);
+    const stop = new AbortController();
+    const source = new FileCertificateSource({ dir, watch: false, intervalMs: 60_000 });
+    const seen: ServingPair[] = [];
+    source.subscribe((pair) => seen.push(pair));
+    await source.start(stop.signal);
+    assert.equal(source.current()?.certPem, pki.serving.certPem);
+    assert.equal(source.healthy(), true);
+
+    assert.equal(await source.reload(), undefined); // unchanged bytes: no swap
+    assert.equal(seen.length, 1);
+    await write(dir, next.certPem, next.keyPem);
+    assert.equal(await source.reload(), undefined);
+    assert.equal(source.current()?.certPem, next.certPem);
+    assert.deepEqual(seen.map((pair) => pair.certPem), [pki.serving.certPem, next.certPem]);
+    stop.abort();
+    await source.finished;
+  });
+});
+
+Deno.test("FileCertificateSource keeps the old pair on a bad new pair and turns unhealthy", async () => {
+  await withDir(async (dir) => {
+    await write(dir, pki.serving.certPem, pki.serving.keyPem);
+    const errors: string[] = [];
+    const stop = new AbortController();
+    const source = new FileCertificateSource({
+      dir,
+      watch: false,
+      intervalMs: 60_000,
+      maxFailures: 3,
+      onError: (message) => errors.push(message),
+    });
+    await source.start(stop.signal);
+
+    await write(dir, next.certPem, pki.serving.keyPem); // the key of another certificate
+    for (let i = 0; i < 2; i++) {
+      assert.equal(await source.reload(), "the private key does not match the certificate");
+    }
+    assert.equal(source.current()?.certPem, pki.serving.certPem);
+    assert.equal(source.healthy(), true);
+    await Deno.remove(join(dir, "tls.key"));
+    assert.match((await source.reload()) ?? "", /^cannot read the files/);
+    assert.equal(source.healthy(), false);
+    assert.equal(source.current()?.certPem, pki.serving.certPem);
+    assert.equal(errors.length, 3);
+    assert.match(errors[0]!, /^Cannot reload the serving certificate from .+ \(failure 1\): /);
+
+    await write(dir, next.certPem, next.keyPem); // fixed
+    assert.equal(await source.reload(), undefined);
+    assert.equal(source.healthy(), true);
+    assert.equal(source.current()?.certPem, next.certPem);
+    stop.abort();
+    await source.finished;
+  });
+});
+
+Deno.test("FileCertificateSource.start() waits for the files and gives up after maxFailures", async () => {
+  await withDir(async (dir) => {
+    const source = new FileCertificateSource({ dir, watch: false, intervalMs: 10, maxFailures: 3 });
+    await assert.rejects(
+      source.start(new AbortController().signal),
+      /^Error: Cannot load the serving certificate from .+: cannot read the files/,
+    );
+    assert.equal(source.current(), undefined);
+    assert.equal(source.healthy(), false);
+  });
+  await withDir(async (dir) => {
+    const stop = new AbortController();
+    const source = new FileCertificateSource({
+      dir,
+      watch: false,
+      intervalMs: 10,
+      maxFailures: 100,
+    });
+    const started = source.start(stop.signal);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await write(dir, pki.serving.certPem, pki.serving.keyPem); // the Secret is mounted late
+    await started;
+    assert.equal(source.current()?.certPem, pki.serving.certPem);
+    stop.abort();
+    await source.finished;
+  });
+});
+
+Deno.test("FileCertificateSource picks up a change through the file-system watch", async () => {
+  await withDir(async (dir) => {
+    await write(dir, pki.serving.certPem, pki.serving.keyPem);
+    const stop = new AbortController();
+    const source = new FileCertificateSource({ dir, intervalMs: 600_000 }); // polling never fires
+    await source.start(stop.signal);
+    const swapped = new Promise<ServingPair>((resolve) => source.subscribe(resolve));
+    await write(dir, next.certPem, next.keyPem);
+    assert.equal((await swapped).certPem, next.certPem);
+    stop.abort();
+    await source.finished;
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * The admission HTTPS server: the seven webhook paths of the original plus `/healthz`, on
+ * node:https. `Deno.serve` is measured beside it in `bench/results/webhook.md`: with the real
+ * handler both serve about 10,000 admissions/s here, and their tail latencies are within this
+ * shared machine's noise. What decides is what `Deno.serve` cannot do: bound a client that
+ * stalls before or inside its headers (measured: such a connection stays open for good and
+ * blocks a graceful shutdown), and swap its certificate in place (only a `reusePort` listener
+ * swap behind `--unstable-net`, whose closing listener can reset connections still in its accept
+ * queue). node:https swaps the certificate in place (`setSecureContext`) and enforces handshake,
+ * header, request and idle timeouts.
+ *
+ * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
+ * gracefully: no new connections, in-flight requests finish, then connections close.
+ *
+ * @module
+ */
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { AdmissionLookups, AdmissionOptions } from "./handler.ts";
+import { type Logger, SILENT_LOGGER } from "./server_log.ts";
+import { answerRequest, DEFAULT_MAX_BODY_BYTES, type RequestContext } from "./server_request.ts";
+import { WebhookStats, type WebhookStatsSnapshot } from "./server_stats.ts";
+import { webhookForPath } from "./paths.ts";
+import type { CertificateSource, ServingPair } from "./tls_source.ts";
+
+/** The original's webhook port (controller-runtime's default). */
+export const DEFAULT_WEBHOOK_PORT = 9443;
+
+/** Options of {@linkcode startWebhookServer}. */
+export interface WebhookServerOptions {
+  /** The serving certificate; started already (`current()` holds a pair). */
+  certificates: CertificateSource;
+  /** Read-only lookups for the admission logic. */
+  lookups: AdmissionLookups;
+  /** Options passed to `handleAdmission` (bounded waiting for ports). */
+  admission?: AdmissionOptions;
+  /** Address to bind; default `0.0.0.0` (use `127.0.0.1` outside a cluster). */
+  hostname?: string;
+  /** Port; default 9443, `0` for any free port. */
+  port?: number;
+  /** Largest request body in bytes; default 3 MiB, like the API server. */
+  maxBodyBytes?: number;
+  /** A TLS handshake must finish within this; default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** The request headers must arrive within this; default 10 s. */
+  headersTimeoutMs?: number;
+  /** The whole request must arrive within this; default 30 s (API server timeouts are <= 30 s). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this; default 120 s (above Go's 90 s). */
+  idleTimeoutMs?: number;
+  /** On shutdown, connections still open after this are closed; default 30 s. */
+  shutdownGraceMs?: number;
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+  /** Structured logs; request logs are written at `debug`. Default: silent. */
+  logger?: Logger;
+}
+
+/** A running admission server. */
+export interface WebhookServer extends AsyncDisposable {
+  /** The bound address. */
+  readonly hostname: string;
+  /** The bound port (useful with `port: 0`). */
+  readonly port: number;
+  /** Counters for the metrics endpoint. */
+  stats(): WebhookStatsSnapshot;
+  /** Resolves once the server has shut down and every connection is closed. */
+  readonly finished: Promise<void>;
+  /** Shuts down gracefully (same as aborting `signal`); resolves like `finished`. */
+  shutdown(): Promise<void>;
+}
+
+function requirePair(source: CertificateSource): ServingPair {
+  const pair = source.current();
+  if (pair === undefined) {
+    throw new Error(
+      "Cannot start the webhook server: the certificate source has no certificate yet",
+    );
+  }
+  return pair;
+}
+
+function listen(server: https.Server, port: number, hostname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+/**
+ * Starts the admission server and resolves once it listens.
+ *
+ * @throws {Error} when the certificate source has no pair yet, or the port cannot be bound
+ */
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const pair = requirePair(options.certificates);
+  const logger = options.logger ?? SILENT_LOGGER;
+  const stats = new WebhookStats();
+  let closing = false;
+  const context: RequestContext = {
+    lookups: options.lookups,
+    admission: options.admission ?? {},
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    healthy: () => options.certificates.healthy(),
+    closing: () => closing,
+  };
+  const server = https.createServer({
+    cert: pair.certPem,
+    key: pair.keyPem,
+    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    headersTimeout: options.headersTimeoutMs ?? 10_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    keepAliveTimeout: options.idleTimeoutMs ?? 120_000,
+    connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
+    noDelay: true,
+  }, (req, res) => void serveOne(req, res, context, stats, logger));
+  server.on("tlsClientError", (error: Error, socket: Socket) => {
+    stats.tlsErrors++;
+    if (logger.enabled("debug")) {
+      logger.log("debug", "TLS handshake failed", { error: error.message });
+    }
+    socket.destroy();
+  });
+  const unsubscribe = options.certificates.subscribe((next) => {
+    server.setSecureContext({ cert: next.certPem, key: next.keyPem });
+    stats.certificateReloads++;
+    logger.log("info", "Serving a new certificate", { notAfter: next.notAfter.toISOString() });
+  });
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const hostname = options.hostname ?? "0.0.0.0";
+  let port: number;
+  try {
+    port = await listen(server, options.port ?? DEFAULT_WEBHOOK_PORT, hostname);
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+  logger.log("info", "Admission webhook server listening", { hostname, port });
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      closing = true;
+      unsubscribe();
+      server.close(); // stop accepting; idle keep-alive connections are closed
+      server.closeIdleConnections();
+      const grace = setTimeout(
+        () => server.closeAllConnections(),
+        options.shutdownGraceMs ?? 30_000,
+      );
+      await closed;
+      clearTimeout(grace);
+      logger.log("info", "Admission webhook server stopped");
+    })();
+    return shutdownPromise;
+  };
+  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  if (options.signal?.aborted) void shutdown();
+
+  return {
+    hostname,
+    port,
+    stats: () => stats.snapshot(),
+    finished: closed,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+async function serveOne(
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: RequestContext,
+  stats: WebhookStats,
+  logger: Logger,
+): Promise<void> {
+  const started = performance.now();
+  const path = (req.url ?? "/").split("?")[0]!;
+  const statsPath = webhookForPath(path) !== undefined || path === "/healthz" ? path : "other";
+  stats.begin(statsPath);
+  const answer = await answerRequest(req, res, path, context);
+  const seconds = (performance.now() - started) / 1000;
+  stats.finish(statsPath, { ...answer, seconds });
+  if (logger.enabled("debug")) {
+    logger.log("debug", "Admission request", {
+      method: req.method,
+      path,
+      status: answer.status,
+      uid: answer.uid,
+      allowed: answer.allowed,
+      message: answer.message,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      remote: req.socket.remoteAddress,
+    });
+  }
+}

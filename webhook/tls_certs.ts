@@ -1,0 +1,139 @@
+/**
+ * Generates the self-managed webhook PKI in-process: an EC P-256 CA and serving certificates
+ * signed by it, with WebCrypto keys and `@peculiar/x509` for the certificate encoding. The leaf
+ * is always signed by a separate CA: Go's TLS (the API server) and rustls reject a self-signed
+ * certificate used as a leaf.
+ *
+ * @module
+ */
+// @peculiar/x509 needs the Reflect metadata polyfill loaded before it is evaluated.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+
+x509.cryptoProvider.set(crypto);
+
+const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+
+/** A PEM certificate and its PKCS#8 PEM private key. */
+export interface PemPair {
+  /** The certificate (PEM). */
+  readonly certPem: string;
+  /** The private key (PKCS#8 PEM). */
+  readonly keyPem: string;
+}
+
+/** Validity of a new certificate. */
+export interface Validity {
+  /** Issue time (the clock's now); `notBefore` is this minus `backdateMs`. */
+  readonly now: Date;
+  /** Lifetime from `now`, in milliseconds. */
+  readonly validityMs: number;
+  /** Moves `notBefore` into the past to absorb clock skew between hosts; default 0. */
+  readonly backdateMs?: number;
+}
+
+/** What a serving certificate must cover. */
+export interface ServingNames {
+  /** DNS subject alternative names; the first one is also the common name. */
+  readonly dnsNames: readonly string[];
+  /** IP subject alternative names (`127.0.0.1`, `::1`, ...). */
+  readonly ipAddresses: readonly string[];
+}
+
+function randomSerial(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = bytes[0]! & 0x7f; // keep the DER integer positive
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function dates(validity: Validity): { notBefore: Date; notAfter: Date } {
+  const issued = validity.now.getTime();
+  return {
+    notBefore: new Date(issued - (validity.backdateMs ?? 0)),
+    notAfter: new Date(issued + validity.validityMs),
+  };
+}
+
+async function newKeyPair(): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
+}
+
+/** PEM text ending in a newline, so that PEMs can be concatenated into bundles. */
+function pemLine(pem: string): string {
+  return pem.endsWith("\n") ? pem : `${pem}\n`;
+}
+
+async function keyToPem(key: CryptoKey): Promise<string> {
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", key);
+  return pemLine(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));
+}
+
+async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decodeFirst(keyPem);
+  return await crypto.subtle.importKey("pkcs8", der, EC_ALGORITHM, false, ["sign"]);
+}
+
+/**
+ * Creates a self-signed CA (`basicConstraints CA:TRUE`, key usage `keyCertSign, cRLSign`).
+ *
+ * @param commonName the CA's subject common name
+ * @returns the CA certificate and its key
+ */
+export async function generateCa(commonName: string, validity: Validity): Promise<PemPair> {
+  const keys = await newKeyPair();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: [{ CN: [commonName] }],
+    ...dates(validity),
+    keys,
+    signingAlgorithm: EC_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: pemLine(cert.toString("pem")), keyPem: await keyToPem(keys.privateKey) };
+}
+
+/**
+ * Creates a TLS server certificate for `names`, signed by `ca` (an EC P-256 CA from
+ * {@linkcode generateCa}).
+ *
+ * @throws {RangeError} when `names` is empty
+ */
+export async function generateServingCert(
+  ca: PemPair,
+  names: ServingNames,
+  validity: Validity,
+): Promise<PemPair> {
+  const commonName = names.dnsNames[0] ?? names.ipAddresses[0];
+  if (commonName === undefined) {
+    throw new RangeError("Cannot issue a serving certificate without a DNS name or an IP address");
+  }
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const keys = await newKeyPair();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [commonName] }],
+    issuer: caCert.subject,
+    ...dates(validity),
+    publicKey: keys.publicKey,
+    signingKey: await importSigningKey(ca.keyPem),
+    signingAlgorithm: EC_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        ...names.dnsNames.map((value) => ({ type: "dns" as const, value })),
+        ...names.ipAddresses.map((value) => ({ type: "ip" as const, value })),
+      ]),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { certPem: pemLine(cert.toString("pem")), keyPem: await keyToPem(keys.privateKey) };
+}
