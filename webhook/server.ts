@@ -27,13 +27,28 @@ import type { CertificateSource, ServingPair } from "./tls_source.ts";
 /** The original's webhook port (controller-runtime's default). */
 export const DEFAULT_WEBHOOK_PORT = 9443;
 
+/**
+ * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart, well inside the
+ * webhook configurations' 10 s timeout.
+ */
+export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
+  waitForPort: {
+    attempts: 10,
+    intervalMs: 250,
+    delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  },
+};
+
 /** Options of {@linkcode startWebhookServer}. */
 export interface WebhookServerOptions {
   /** The serving certificate; started already (`current()` holds a pair). */
   certificates: CertificateSource;
   /** Read-only lookups for the admission logic. */
   lookups: AdmissionLookups;
-  /** Options passed to `handleAdmission` (bounded waiting for ports). */
+  /**
+   * Options passed to `handleAdmission`; default {@linkcode DEFAULT_ADMISSION_OPTIONS} (a pod
+   * whose claim is a moment from its port waits up to 2.5 s instead of being refused).
+   */
   admission?: AdmissionOptions;
   /** Address to bind; default `0.0.0.0` (use `127.0.0.1` outside a cluster). */
   hostname?: string;
@@ -103,7 +118,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
-    admission: options.admission ?? {},
+    admission: options.admission ?? DEFAULT_ADMISSION_OPTIONS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     healthy: () => options.certificates.healthy(),
     closing: () => closing,
