@@ -8,12 +8,14 @@
  */
 
 import { runAllocatorBench } from "./allocator_bench.ts";
+import { runClaimsBench } from "./claims_bench.ts";
 import type { BenchModule, BenchResult } from "./bench_result.ts";
 import { runWebhookBench } from "./webhook_bench.ts";
 
 /** Every benchmark, in the order they run. */
 export const BENCHMARKS: readonly BenchModule[] = [
   { name: "allocator", run: () => runAllocatorBench() },
+  { name: "claims", run: () => runClaimsBench() },
   { name: "webhook", run: () => runWebhookBench() },
 ];
 

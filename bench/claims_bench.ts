@@ -1,0 +1,140 @@
+/**
+ * Benchmark of the operator end to end: 1,000 claims created at once on a real control plane
+ * (etcd + kube-apiserver on this machine), the operator as a separate process running the
+ * bundle the image compiles. It measures time until every claim is Bound, claims bound per
+ * second, claim-to-bound latency, the operator's API writes per claim (from the API server's
+ * audit log) and its peak RSS, once as released and once tuned (see {@linkcode CLAIMS_SETUPS}).
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MOD_TS } from "../tests/demo/operator_process.ts";
+import type { BenchResult } from "./bench_result.ts";
+import { claimsReport, type ClaimsRun } from "./claims_report.ts";
+import { measureClaims, TRAILING_MS } from "./claims_run.ts";
+
+/** One configuration of the operator to measure. */
+export interface ClaimsSetup {
+  /** Column heading. */
+  readonly label: string;
+  /** Operator flags. */
+  readonly flags: readonly string[];
+  /** V8 flags added to the image's (comma-separated, as `--v8-flags` takes them). */
+  readonly extraV8Flags: readonly string[];
+}
+
+/**
+ * The configurations measured: the release's defaults, and a tuning that changes no behaviour
+ * (more concurrent reconciles, a smaller V8 young generation).
+ */
+export const CLAIMS_SETUPS: readonly ClaimsSetup[] = [
+  { label: "as released", flags: [], extraV8Flags: [] },
+  {
+    label: "tuned: --workers=24, semi-space 2 MB",
+    flags: ["--workers=24"],
+    extraV8Flags: ["--max-semi-space-size=2"],
+  },
+];
+
+/** Sizes of the benchmark; the defaults are what `bench/run.ts` uses. */
+export interface ClaimsBenchOptions {
+  /** Claims created per run. */
+  readonly claims?: number;
+  /** Create requests in flight at once. */
+  readonly inFlight?: number;
+  /** Run `mod.ts` from source instead of the bundle. */
+  readonly fromSource?: boolean;
+  /** The configurations to run; {@linkcode CLAIMS_SETUPS} by default. */
+  readonly setups?: readonly ClaimsSetup[];
+}
+
+const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
+
+/** The V8 flags the image is compiled with (`--v8-flags=` of the Dockerfile), if any. */
+export async function imageV8Flags(): Promise<string[]> {
+  const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
+  const flags = dockerfile.match(/--v8-flags=(\S+)/)?.[1];
+  return flags === undefined ? [] : flags.split(",");
+}
+
+/** Bundles `mod.ts` as `deno task bundle` does, into `dir`. */
+async function bundleInto(dir: string): Promise<string> {
+  const path = join(dir, "hostport-allocator.js");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--platform", "deno", "-o", path, MOD_TS],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`Cannot bundle mod.ts: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return path;
+}
+
+/** Runs every setup once, each against a fresh control plane, and returns the results. */
+export async function runClaimsBench(options: ClaimsBenchOptions = {}): Promise<BenchResult> {
+  const claims = options.claims ?? 1_000;
+  const inFlight = options.inFlight ?? 50;
+  const workDir = await Deno.makeTempDir({ prefix: "hostport-bench-claims-" });
+  try {
+    const path = options.fromSource ? MOD_TS : await bundleInto(workDir);
+    const image = await imageV8Flags();
+    const runs: ClaimsRun[] = [];
+    for (const setup of options.setups ?? CLAIMS_SETUPS) {
+      const v8Flags = [...image, ...setup.extraV8Flags].join(",");
+      const runDir = await Deno.makeTempDir({ dir: workDir, prefix: "run-" });
+      console.error(`bench: claims: ${setup.label}`);
+      runs.push(
+        await measureClaims({
+          label: setup.label,
+          claims,
+          inFlight,
+          script: {
+            path,
+            cwd: dirname(path),
+            env: v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags },
+          },
+          flags: ["--leader-elect=true", ...setup.flags],
+          workDir: runDir,
+        }),
+      );
+    }
+    return claimsReport(runs, method(claims, inFlight, options.fromSource ?? false));
+  } finally {
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+  }
+}
+
+function method(claims: number, inFlight: number, fromSource: boolean): string {
+  const what = fromSource ? "`mod.ts` from source" : "the bundle (`deno task bundle`)";
+  return [
+    `Each column is a run on a fresh control plane (etcd + kube-apiserver from`,
+    `\`tests/controlplane\`) with the operator as its own process on the same machine: ${what}`,
+    `with the image's V8 flags (\`DENO_V8_FLAGS\`, the Dockerfile's \`--v8-flags\`), out of`,
+    `cluster with the release's ServiceAccount and RBAC, leader election on, defaults otherwise`,
+    `(4 claim workers, 8 HostPort workers) unless the column says so. No webhook configuration`,
+    `is registered, so the operator adds each claim's finalizer itself. One HostPortClass of`,
+    `${claims} ports; once the operator leads and its first repair pass is done, the benchmark`,
+    `creates ${claims} claims as the admin, ${inFlight} create requests in flight at a time,`,
+    `while a watch on the claims notes when each is first seen \`Bound\`.`,
+    "",
+    `- Latency of a claim: from the moment its create request returned to the moment the`,
+    `  benchmark's watch delivered it \`Bound\` (creationTimestamp has only second resolution).`,
+    `- Claims per second: ${claims} over the time from the first create sent to the last`,
+    `  \`Bound\` seen.`,
+    `- Writes: kube-apiserver's audit log (a policy that logs only the operator's`,
+    `  ServiceAccount, at Metadata level, \`--audit-log-mode=blocking\`): the create, update,`,
+    `  patch and delete requests from the first create until ${TRAILING_MS / 1000} s after the`,
+    `  last \`Bound\`, by what they wrote. The target counts the claim's and its HostPort's own`,
+    `  writes (the design's 4: create HostPort, claim spec and finalizer, HostPort status, claim`,
+    `  status, plus any retried after a conflict); Events, the allocation record, the class`,
+    `  status and the Lease are listed apart. "API server" times are the audit log's, from`,
+    `  request received to response complete.`,
+    `- Peak RSS: \`VmHWM\` of /proc/<pid>/status of the operator process after the burst.`,
+    `- CPU: user + system time from /proc/<pid>/stat, first create to last \`Bound\`; the`,
+    `  machine has ${navigator.hardwareConcurrency} cores, shared with whatever else runs`,
+    `  (see the load average).`,
+    `- Reconciles: the operator's \`controller_runtime_reconcile_time_seconds\` after the burst.`,
+  ].join("\n");
+}

@@ -1,0 +1,69 @@
+/**
+ * Where the time and the writes of a claims run went, as sentences computed from its numbers:
+ * how busy the workers were, how the queue ordered the work, what the writes beyond 4 per claim
+ * were, how much CPU the API server spent per claim, and what the V8 heap held.
+ *
+ * @module
+ */
+import type { ClaimsRun } from "./claims_report.ts";
+
+/** The operator's default workers per controller (`--workers` sets all of them). */
+const DEFAULT_WORKERS = { hostportclaim: 4, hostport: 8 } as const;
+const MB = 1024 * 1024;
+
+function sample(metrics: string, name: string): number {
+  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
+function workers(run: ClaimsRun, controller: keyof typeof DEFAULT_WORKERS): number {
+  const flag = run.flags.find((f) => f.startsWith("--workers="));
+  return flag === undefined ? DEFAULT_WORKERS[controller] : Number(flag.split("=")[1]);
+}
+
+/** Share of the burst during which a controller's workers were all reconciling. */
+function busy(run: ClaimsRun, controller: keyof typeof DEFAULT_WORKERS): string {
+  const label = `{controller="${controller}"}`;
+  const seconds = sample(run.metrics, `controller_runtime_reconcile_time_seconds_sum${label}`);
+  const count = sample(run.metrics, `controller_runtime_reconcile_time_seconds_count${label}`);
+  const n = workers(run, controller);
+  const share = 100 * seconds / (n * run.allBoundSeconds);
+  return `${controller}: ${count} reconciles x ${(1000 * seconds / count).toFixed(0)} ms / ` +
+    `${n} workers = ${share.toFixed(0)}% busy`;
+}
+
+/** Sentences that explain one run's numbers. */
+export function diagnose(run: ClaimsRun): string[] {
+  const hostPort = run.writes.get("HostPort");
+  const claim = run.writes.get("HostPortClaim");
+  const claimStatus = claim?.byVerb.get("update hostportclaims/status") ?? 0;
+  const apiCpu = run.cpuSeconds["kube-apiserver"] ?? NaN;
+  const heapUsed = sample(run.metrics, "process_heap_used_bytes") / MB;
+  const heapTotal = sample(run.metrics, "process_heap_total_bytes") / MB;
+  // Claim i (of n, in creation order) waits about i/rate - i/arrivals when served in order.
+  const arrivals = run.claims / run.createSeconds;
+  const needed = 1 / (3 / (0.99 * run.claims) + 1 / arrivals);
+  return [
+    `${run.label}, workers: ${busy(run, "hostportclaim")}; ${busy(run, "hostport")} ` +
+    `(over the ${run.allBoundSeconds.toFixed(1)} s burst).`,
+    `${run.label}, ordering: the first claim was Bound after ` +
+    `${run.firstBoundSeconds.toFixed(1)} s but the median only after ` +
+    `${(run.p50Ms / 1000).toFixed(1)} s of waiting; the claim queue is first in, first out ` +
+    `over every claim, so a claim's last write (status Bound) queues behind the first ` +
+    `reconcile of every claim created after it.`,
+    `${run.label}, writes beyond 4 per claim: ${hostPort?.conflicts ?? 0} HostPort status ` +
+    `writes refused with 409 (each followed by a GET) and ${claim?.conflicts ?? 0} claim ` +
+    `writes refused; ${Math.max(0, claimStatus - run.claims)} claim status writes beyond one ` +
+    `per claim (retries of refused ones, and \`Pending\`, which a claim still unbound 2 s ` +
+    `after it was first seen is given).`,
+    `${run.label}, p99: creates arrived at ${arrivals.toFixed(0)}/s, so even in the best ` +
+    `order 99% of claims Bound within 3 s needs at least ${needed.toFixed(0)} claims bound ` +
+    `per second.`,
+    `${run.label}, API server: ${(1000 * apiCpu / run.claims).toFixed(1)} ms of ` +
+    `kube-apiserver CPU per claim (its create, the operator's writes, the watches), so one ` +
+    `core of it serves about ${(run.claims / apiCpu).toFixed(0)} claims per second.`,
+    `${run.label}, memory: V8 heap ${heapUsed.toFixed(0)} MB used of ` +
+    `${heapTotal.toFixed(0)} MB reserved after the burst; the rest of the RSS is the runtime, ` +
+    `the code and native buffers (${(run.idleRssBytes / MB).toFixed(0)} MB before the burst).`,
+  ];
+}
