@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { handleAdmission, WEBHOOK_PATHS } from "../webhook/handler.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer } from "../webhook/server.ts";
-import { generateCa, generateServingCert } from "../webhook/tls_certs.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
+import { testPki } from "../tests/webhook_fixtures.ts";
 import type { BenchResult } from "./bench_result.ts";
 import { benchLookups, podReview } from "./webhook_bench_data.ts";
 import { runWrk, type WrkReport, type WrkRun } from "./webhook_wrk.ts";
@@ -94,12 +94,7 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const claims = options.claims ?? 5_000;
   const seconds = options.seconds ?? 10;
   const warmup = options.warmupSeconds ?? 3;
-  const now = { now: new Date(), validityMs: 86_400_000, backdateMs: 60_000 };
-  const ca = await generateCa("bench-ca", now);
-  const serving = await generateServingCert(ca, {
-    dnsNames: ["localhost"],
-    ipAddresses: ["127.0.0.1"],
-  }, now);
+  const { ca, serving } = await testPki("bench-ca");
   const lookups = benchLookups(claims);
   const dir = await Deno.makeTempDir({ prefix: "webhook-bench-" });
   const bodyFiles: string[] = [];

@@ -14,54 +14,43 @@ import {
   type HostPortClass,
   KIND,
 } from "../lib/api/mod.ts";
-import { Store } from "../lib/kube/mod.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
-import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
+import { memoryLookups } from "../tests/webhook_fixtures.ts";
 
 /** Namespaces the claims are spread over. */
 export const NAMESPACES = 100;
 
 /** Lookups over `Store` caches of `count` bound claims and their Allocated HostPorts. */
 export function benchLookups(count: number): AdmissionLookups {
-  const claims = new Store<HostPortClaim>();
-  const hostPorts = new Store<HostPort>();
-  const classes = new Store<HostPortClass>();
+  const claims: HostPortClaim[] = [];
+  const hostPorts: HostPort[] = [];
   for (let i = 0; i < count; i++) {
     const namespace = `team-${i % NAMESPACES}`;
-    claims.apply({
-      type: "apply",
-      object: {
-        apiVersion: API_VERSION,
-        kind: KIND.HostPortClaim,
-        metadata: { name: `claim-${i}`, namespace, uid: `uid-${i}`, finalizers: [FINALIZER] },
-        spec: { hostPortClassName: "games", hostPortName: `hpc-uid-${i}` },
-        status: { phase: CLAIM_PHASE.Bound, port: 20_000 + i },
-      },
+    claims.push({
+      apiVersion: API_VERSION,
+      kind: KIND.HostPortClaim,
+      metadata: { name: `claim-${i}`, namespace, uid: `uid-${i}`, finalizers: [FINALIZER] },
+      spec: { hostPortClassName: "games", hostPortName: `hpc-uid-${i}` },
+      status: { phase: CLAIM_PHASE.Bound, port: 20_000 + i },
     });
-    hostPorts.apply({
-      type: "apply",
-      object: {
-        apiVersion: API_VERSION,
-        kind: KIND.HostPort,
-        metadata: { name: `hpc-uid-${i}`, finalizers: [FINALIZER] },
-        spec: {
-          hostPortClassName: "games",
-          claimRef: { namespace, name: `claim-${i}`, uid: `uid-${i}` },
-        },
-        status: { phase: HOST_PORT_PHASE.Allocated, port: 20_000 + i },
+    hostPorts.push({
+      apiVersion: API_VERSION,
+      kind: KIND.HostPort,
+      metadata: { name: `hpc-uid-${i}`, finalizers: [FINALIZER] },
+      spec: {
+        hostPortClassName: "games",
+        claimRef: { namespace, name: `claim-${i}`, uid: `uid-${i}` },
       },
+      status: { phase: HOST_PORT_PHASE.Allocated, port: 20_000 + i },
     });
   }
-  classes.apply({
-    type: "apply",
-    object: {
-      apiVersion: API_VERSION,
-      kind: KIND.HostPortClass,
-      metadata: { name: "games" },
-      spec: { pools: [{ start: 20_000, end: 29_999 }] },
-    },
-  });
-  return cachedAdmissionLookups({ claims, hostPorts, classes });
+  const games: HostPortClass = {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClass,
+    metadata: { name: "games" },
+    spec: { pools: [{ start: 20_000, end: 29_999 }] },
+  };
+  return memoryLookups(claims, hostPorts, [games]);
 }
 
 /** A pod as a Deployment would create it (about 2 KiB of JSON), naming claim `i`. */

@@ -3,7 +3,7 @@
  * import specifiers of every source file: the pure core imports nothing it must not, and touches
  * no Deno API, clock, environment or randomness.
  */
-import { expect } from "expect";
+import assert from "node:assert/strict";
 
 interface Rule {
   /** Folder the rule applies to, relative to the repository root. */
@@ -96,7 +96,7 @@ for (const rule of RULES) {
         }
       }
     }
-    expect(violations).toEqual([]);
+    assert.deepEqual(violations, []);
   });
 
   if (!rule.pure) continue;
@@ -114,7 +114,7 @@ for (const rule of RULES) {
         }
       });
     }
-    expect(violations).toEqual([]);
+    assert.deepEqual(violations, []);
   });
 }
 
@@ -126,13 +126,13 @@ Deno.test("importSpecifiers() finds static, re-exported and dynamic imports", ()
     'export { d } from "zod";',
     'const e = await import("./e.ts");',
   ].join("\n");
-  expect(importSpecifiers(source)).toEqual(["./a.ts", "../b/mod.ts", "./c.ts", "zod", "./e.ts"]);
+  assert.deepEqual(importSpecifiers(source), ["./a.ts", "../b/mod.ts", "./c.ts", "zod", "./e.ts"]);
 });
 
 Deno.test("the rules reject an import from outside the allowed folders", () => {
   const rule = RULES[0]!;
   const file = new URL("lib/allocator/port_registry.ts", ROOT);
-  expect(allowedTarget(rule, file, "./port_range.ts")).toBe("lib/allocator");
-  expect(allowedTarget(rule, file, "../api/mod.ts")).toBeUndefined();
-  expect(allowedTarget(rule, file, "zod")).toBeUndefined();
+  assert.equal(allowedTarget(rule, file, "./port_range.ts"), "lib/allocator");
+  assert.equal(allowedTarget(rule, file, "../api/mod.ts"), undefined);
+  assert.equal(allowedTarget(rule, file, "zod"), undefined);
 });

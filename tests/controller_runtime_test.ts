@@ -4,23 +4,11 @@
  * requeues and resyncs fire, and stop() aborts and waits for in-flight work.
  */
 import assert from "node:assert/strict";
-import FakeTimers from "@sinonjs/fake-timers";
 import { Controller, createControllerMetrics } from "../lib/controller/mod.ts";
-import { type Clock, ConflictError } from "../lib/kube/mod.ts";
+import { ConflictError } from "../lib/kube/mod.ts";
+import { fakeClock } from "../lib/kube/_fake_clock.ts";
 import { done, type Outcome, requeueAfter } from "../lib/reconcile/mod.ts";
 import { memoryLogger, MemoryMetrics } from "./controller_ops_fakes.ts";
-
-function fakeClock() {
-  const fake = FakeTimers.createClock(0);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
-    clearTimeout: (handle) => {
-      if (handle !== undefined) fake.clearTimeout(handle as never);
-    },
-  };
-  return { clock, fake };
-}
 
 /** Lets pending promise callbacks run. */
 async function settle(): Promise<void> {

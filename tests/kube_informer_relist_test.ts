@@ -3,7 +3,6 @@
  * watch cache, so watches are served by etcd and a compaction makes older versions "too old".
  */
 import assert from "node:assert/strict";
-import type { HostPortClaim } from "../lib/api/mod.ts";
 import {
   createKubeClients,
   GoneError,
@@ -13,27 +12,7 @@ import {
   objectKey,
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-
-function claim(name: string, namespace: string): HostPortClaim {
-  return {
-    apiVersion: "hostport.rmb938.com/v1alpha1",
-    kind: "HostPortClaim",
-    metadata: { name, namespace },
-    spec: { hostPortClassName: "games" },
-  };
-}
-
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  message: string,
-  timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { claim, waitFor } from "./kube_informer_fixtures.ts";
 
 Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async () => {
   await using cp = await startControlPlane({ watchCache: false });

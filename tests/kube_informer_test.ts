@@ -13,37 +13,16 @@ import {
   objectKey,
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { claim, waitFor } from "./kube_informer_fixtures.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-function claim(name: string, namespace: string): HostPortClaim {
-  return {
-    apiVersion: "hostport.rmb938.com/v1alpha1",
-    kind: "HostPortClaim",
-    metadata: { name, namespace },
-    spec: { hostPortClassName: "games" },
-  };
 }
 
 async function newNamespace(kube: KubeClients): Promise<string> {
   const name = uniqueName("inf");
   await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   return name;
-}
-
-/** Waits until `condition` holds, polling; fails with `message` after `timeoutMs`. */
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  message: string,
-  timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 function versions(objects: HostPortClaim[]): string[] {

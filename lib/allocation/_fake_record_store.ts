@@ -12,7 +12,7 @@ import {
   ConflictError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/errors.ts";
+} from "../kube/mod.ts";
 import { portBitsOf, portsOf } from "./port_bits.ts";
 import type { RecordContent, RecordStore, StoredRecord } from "./record_store.ts";
 

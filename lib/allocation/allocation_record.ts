@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BackoffOptions } from "../kube/backoff.ts";
+import type { BackoffOptions } from "../kube/mod.ts";
 import { isPort } from "../allocator/mod.ts";
 import type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 import { GroupCommit, type RecordStats } from "./group_commit.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KubeApiError } from "../kube/errors.ts";
+import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord, type RecordChange } from "./allocation_record.ts";
 import { AllocationRecordError } from "./errors.ts";
 import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";

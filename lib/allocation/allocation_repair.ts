@@ -9,9 +9,12 @@
 
 import type { HostPort, HostPortClass } from "../api/mod.ts";
 import type { PortRange } from "../allocator/mod.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/hostport_resources.ts";
-import { ResourceClient } from "../kube/resource_client.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import {
+  HOST_PORT_CLASS_RESOURCE,
+  HOST_PORT_RESOURCE,
+  ResourceClient,
+  type RestClient,
+} from "../kube/mod.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { portsOf } from "./port_bits.ts";

@@ -19,14 +19,6 @@ import {
   ReservationBook,
 } from "./reservation_book.ts";
 
-export type {
-  AllocateOutcome,
-  AllocateRequestedOutcome,
-  ClusterPortAllocatorOptions,
-  ReleasePortOutcome,
-  Reservation,
-} from "./reservation_book.ts";
-
 /**
  * Cluster-wide port allocation for one operator process.
  *

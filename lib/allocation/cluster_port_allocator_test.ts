@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KubeApiError } from "../kube/errors.ts";
+import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { AllocationRecordError } from "./errors.ts";

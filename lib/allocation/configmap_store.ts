@@ -6,10 +6,13 @@
  */
 
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
-import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
-import { ResourceClient } from "../kube/resource_client.ts";
-import { NotFoundError } from "../kube/errors.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import {
+  defineResource,
+  NotFoundError,
+  ResourceClient,
+  type ResourceDescriptor,
+  type RestClient,
+} from "../kube/mod.ts";
 import { AllocationRecord, type AllocationRecordOptions } from "./allocation_record.ts";
 import { decodeRecordData, encodeRecordData, type RecordContent } from "./record_format.ts";
 import type { RecordStore, StoredRecord } from "./record_store.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
+import { backoffDelay, type BackoffOptions } from "../kube/mod.ts";
 import { decideBatch } from "./batch.ts";
 import { AllocationRecordError } from "./errors.ts";
 import { AllocationRecordFormatError } from "./record_format.ts";

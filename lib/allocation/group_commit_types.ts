@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BackoffOptions } from "../kube/backoff.ts";
+import type { BackoffOptions } from "../kube/mod.ts";
 import type { PendingOp, ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 
 /** Retry policy and injected effects of the engine. */

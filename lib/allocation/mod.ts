@@ -65,7 +65,7 @@ export type {
   ClusterPortAllocatorOptions,
   ReleasePortOutcome,
   Reservation,
-} from "./cluster_port_allocator.ts";
+} from "./reservation_book.ts";
 export { planRepair } from "./plan_repair.ts";
 export type {
   LeakSighting,

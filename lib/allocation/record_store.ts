@@ -12,7 +12,7 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/errors.ts";
+} from "../kube/mod.ts";
 import type { RecordContent } from "./record_format.ts";
 
 export type { RecordContent } from "./record_format.ts";

@@ -7,7 +7,7 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/errors.ts";
+} from "../kube/mod.ts";
 import { classifyWriteError } from "./record_store.ts";
 
 const request = { method: "PUT", path: "/api/v1/namespaces/ops/configmaps/x" };

@@ -67,7 +67,12 @@ export const FINALIZER = "hostport.rmb938.com";
 
 /** Pod annotation prefix naming a claim: `claim.hostport.rmb938.com/<portName>: <claim name>`. */
 export const CLAIM_ANNOTATION_PREFIX = "claim.hostport.rmb938.com/";
-/** Pod annotation prefix written by the webhook: `port.hostport.rmb938.com/<portName>: "<port>"`. */
+/**
+ * Pod annotation prefix written by the webhook: `port.hostport.rmb938.com/<portName>: "<port>"`.
+ * For hostNetwork pods the webhook sets both `containerPort` and `hostPort` of the port to the
+ * allocated port (the API requires them equal there), so the container must listen on the port
+ * this annotation names.
+ */
 export const PORT_ANNOTATION_PREFIX = "port.hostport.rmb938.com/";
 
 /** Namespace label key that enables the pod webhook (default selector). */
@@ -113,12 +118,15 @@ export type ClaimPhase = typeof CLAIM_PHASE[keyof typeof CLAIM_PHASE];
  * - `OutOfPool` (HostPort): True when the held port is outside every pool of its class (the pools
  *   shrank after allocation). The port stays reserved.
  * - `Available` (HostPortClass): True when at least one port of the pools is free.
+ * - `DeletionBlocked` (HostPortClass): True while a class being deleted waits for its HostPorts
+ *   to go (the finalizer stays until none is left).
  */
 export const CONDITION_TYPE = {
   Bound: "Bound",
   Allocated: "Allocated",
   OutOfPool: "OutOfPool",
   Available: "Available",
+  DeletionBlocked: "DeletionBlocked",
 } as const;
 /** A condition type set by this operator. */
 export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
@@ -141,6 +149,7 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `PortOutsidePools`: HostPort `OutOfPool=True`.
  * - `InPools`: HostPort `OutOfPool=False`.
  * - `PortsAvailable`: class `Available=True`.
+ * - `HostPortsExist`: class `DeletionBlocked=True` while HostPorts of the class still exist.
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",
@@ -154,6 +163,7 @@ export const CONDITION_REASON = {
   PortOutsidePools: "PortOutsidePools",
   InPools: "InPools",
   PortsAvailable: "PortsAvailable",
+  HostPortsExist: "HostPortsExist",
 } as const;
 /** A condition reason set by this operator. */
 export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];

@@ -4,11 +4,9 @@
  *
  * @module
  */
-import type { AllocationRepair } from "../allocation/allocation_repair.ts";
-import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
+import type { AllocationRepair, ClusterPortAllocator } from "../allocation/mod.ts";
 
-export type { RepairFindings } from "../allocation/allocation_repair.ts";
-export type { AllocateOutcome, ReleasePortOutcome } from "../allocation/cluster_port_allocator.ts";
+export type { AllocateOutcome, ReleasePortOutcome, RepairFindings } from "../allocation/mod.ts";
 
 /**
  * Allocation and release through the cluster-wide record: `allocate` (reserve, then write),

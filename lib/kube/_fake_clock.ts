@@ -1,5 +1,7 @@
 /**
- * Test helper: a `Clock` driven by `@sinonjs/fake-timers`.
+ * Test helper: a `Clock` driven by `@sinonjs/fake-timers`, so backoffs, rate limits, resyncs
+ * and renew loops run without waiting. The one fake clock of the repository: lib/ops and the
+ * tests under tests/ use it too.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/in_cluster.ts";
+import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/mod.ts";
 import type { ConfigContext } from "./config.ts";
 
 /** Detects the in-cluster environment. */

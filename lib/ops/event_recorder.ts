@@ -8,8 +8,7 @@
  * @module
  */
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import { type Clock, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
-import { TokenBucket } from "../kube/rate_limiter.ts";
+import { type Clock, sleep, SYSTEM_CLOCK, TokenBucket } from "../kube/mod.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "./contracts.ts";
 import {
   EventCorrelator,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import { fakeClock } from "./_fake_clock.ts";
+import { fakeClock } from "../kube/_fake_clock.ts";
 import type { EventSubject } from "./contracts.ts";
 import { type EventRecorderOptions, type EventSink, KubeEventRecorder } from "./event_recorder.ts";
 import { PrometheusRegistry } from "./metrics_registry.ts";

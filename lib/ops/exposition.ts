@@ -33,6 +33,39 @@ export interface Family {
   samples: readonly Sample[];
 }
 
+/** The counts of one histogram series, as {@linkcode histogramSamples} renders them. */
+export interface HistogramCounts {
+  /** Upper bounds of the buckets, increasing; the `+Inf` bucket is implied. */
+  readonly bounds: readonly number[];
+  /** `cumulative[i]`: observations at or below `bounds[i]` (a missing entry counts as 0). */
+  readonly cumulative: readonly number[];
+  /** Number of observations (the `+Inf` bucket and `_count`). */
+  readonly count: number;
+  /** Sum of the observations (`_sum`). */
+  readonly sum: number;
+}
+
+/**
+ * The samples of one histogram series: a `_bucket` per bound (label `le`), the `+Inf` bucket,
+ * then `_sum` and `_count`, each with `labels` first.
+ */
+export function histogramSamples(
+  labels: readonly (readonly [string, string])[],
+  counts: HistogramCounts,
+): Sample[] {
+  const buckets = counts.bounds.map((bound, i) => ({
+    suffix: "_bucket",
+    labels: [...labels, ["le", String(bound)] as const],
+    value: counts.cumulative[i] ?? 0,
+  }));
+  return [
+    ...buckets,
+    { suffix: "_bucket", labels: [...labels, ["le", "+Inf"] as const], value: counts.count },
+    { suffix: "_sum", labels, value: counts.sum },
+    { suffix: "_count", labels, value: counts.count },
+  ];
+}
+
 /** Escapes a `# HELP` text: backslash and line feed. */
 export function escapeHelp(text: string): string {
   return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");

@@ -4,6 +4,7 @@ import {
   escapeLabelValue,
   formatLabels,
   formatValue,
+  histogramSamples,
   renderFamily,
 } from "./exposition.ts";
 
@@ -53,6 +54,29 @@ Deno.test("renderFamily() writes HELP, TYPE and one line per sample", () => {
       "# TYPE hostport_demo_total counter",
       'hostport_demo_total{class="games"} 3',
       'hostport_demo_total{class="web\\\\"} 1',
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("histogramSamples() renders cumulative buckets, +Inf, sum and count after the labels", () => {
+  const samples = histogramSamples([["webhook", "/mutate"]], {
+    bounds: [0.1, 1],
+    cumulative: [2, 4],
+    count: 5,
+    sum: 3.5,
+  });
+  const text = renderFamily({ name: "latency", help: "Latency", type: "histogram", samples });
+  assert.equal(
+    text,
+    [
+      "# HELP latency Latency",
+      "# TYPE latency histogram",
+      'latency_bucket{webhook="/mutate",le="0.1"} 2',
+      'latency_bucket{webhook="/mutate",le="1"} 4',
+      'latency_bucket{webhook="/mutate",le="+Inf"} 5',
+      'latency_sum{webhook="/mutate"} 3.5',
+      'latency_count{webhook="/mutate"} 5',
       "",
     ].join("\n"),
   );

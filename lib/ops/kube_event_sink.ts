@@ -5,8 +5,7 @@
  * @module
  */
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import { AlreadyExistsError, NotFoundError } from "../kube/errors.ts";
-import type { ResourceClient } from "../kube/resource_client.ts";
+import { AlreadyExistsError, NotFoundError, type ResourceClient } from "../kube/mod.ts";
 import type { EventSink } from "./event_recorder.ts";
 
 /** Creates a sink writing through the `events.k8s.io/v1` Event client. */

@@ -8,9 +8,14 @@
  * @module
  */
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import { type Clock, sleep } from "../kube/clock.ts";
-import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/errors.ts";
-import type { ResourceClient } from "../kube/resource_client.ts";
+import {
+  AlreadyExistsError,
+  type Clock,
+  ConflictError,
+  NotFoundError,
+  type ResourceClient,
+  sleep,
+} from "../kube/mod.ts";
 import type { Logger, MetricsRegistry } from "./contracts.ts";
 import { claimSpec, leaderRecord, mayAcquire, type Observation, releaseSpec } from "./lease.ts";
 

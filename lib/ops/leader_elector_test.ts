@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/errors.ts";
-import { fakeClock } from "./_fake_clock.ts";
+import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/mod.ts";
+import { fakeClock } from "../kube/_fake_clock.ts";
 import { LeaderElector } from "./leader_elector.ts";
 
 /** One Lease store with resourceVersions, seen through per-candidate connections. */
@@ -53,7 +53,7 @@ class LeaseStore {
 }
 
 function candidates(count: number) {
-  const { clock, fake } = fakeClock();
+  const { clock, fake } = fakeClock(1_000_000);
   const store = new LeaseStore();
   const list = Array.from({ length: count }, (_, i) => {
     const { client, link } = store.connect();

@@ -5,7 +5,13 @@
  * @module
  */
 import type { Counter, Gauge, Histogram, MetricsRegistry } from "./contracts.ts";
-import { type Family, type MetricType, renderFamily, type Sample } from "./exposition.ts";
+import {
+  type Family,
+  histogramSamples,
+  type MetricType,
+  renderFamily,
+  type Sample,
+} from "./exposition.ts";
 
 /** Prometheus' default histogram buckets, in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = [
@@ -78,21 +84,14 @@ class Metric {
   seriesSamples(series: Series): Sample[] {
     const labels = this.labelNames.map((name, i) => [name, series.labels[i]!] as const);
     if (this.type !== "histogram") return [{ suffix: "", labels, value: series.value }];
-    let cumulative = 0;
-    const buckets = this.buckets.map((bound, i) => {
-      cumulative += series.buckets[i]!;
-      return {
-        suffix: "_bucket",
-        labels: [...labels, ["le", String(bound)] as const],
-        value: cumulative,
-      };
+    let total = 0;
+    const cumulative = series.buckets.map((count) => total += count);
+    return histogramSamples(labels, {
+      bounds: this.buckets,
+      cumulative,
+      count: series.value,
+      sum: series.sum,
     });
-    return [
-      ...buckets,
-      { suffix: "_bucket", labels: [...labels, ["le", "+Inf"] as const], value: series.value },
-      { suffix: "_sum", labels, value: series.sum },
-      { suffix: "_count", labels, value: series.value },
-    ];
   }
 }
 

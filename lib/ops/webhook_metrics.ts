@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Family, Sample } from "./exposition.ts";
+import { type Family, histogramSamples, type Sample } from "./exposition.ts";
 
 /** The shape of the webhook server's `stats()` snapshot that is read here. */
 export interface WebhookStatsView {
@@ -46,13 +46,12 @@ export function webhookFamilies(stats: WebhookStatsView, buckets: readonly numbe
     inFlight.push({ suffix: "", labels: [hook], value: path.inFlight });
     reviews.push({ suffix: "", labels: [hook, ["result", "allowed"]], value: path.allowed });
     reviews.push({ suffix: "", labels: [hook, ["result", "denied"]], value: path.denied });
-    buckets.forEach((bound, i) => {
-      const value = path.latency.counts[i] ?? 0;
-      latency.push({ suffix: "_bucket", labels: [hook, ["le", String(bound)]], value });
-    });
-    latency.push({ suffix: "_bucket", labels: [hook, ["le", "+Inf"]], value: path.latency.count });
-    latency.push({ suffix: "_sum", labels: [hook], value: path.latency.sumSeconds });
-    latency.push({ suffix: "_count", labels: [hook], value: path.latency.count });
+    latency.push(...histogramSamples([hook], {
+      bounds: buckets,
+      cumulative: path.latency.counts,
+      count: path.latency.count,
+      sum: path.latency.sumSeconds,
+    }));
   }
   return [
     {

@@ -19,14 +19,6 @@ import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
 import { hasFinalizer, isDeleting } from "./finalizer.ts";
 import { awaitChange, done, type Outcome, requeueAfter, soonest } from "./outcome.ts";
 
-/** Class condition set while deletion waits for the class's HostPorts to go. */
-export const CLASS_DELETION_BLOCKED = {
-  /** The condition type. */
-  type: "DeletionBlocked",
-  /** Its reason. */
-  reason: "HostPortsExist",
-} as const;
-
 /** What the class planner reads. */
 export interface ClassInput {
   /** The class (cache). */
@@ -128,9 +120,9 @@ function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): Clas
 function deletionBlocked(input: ClassInput): DesiredCondition {
   const count = input.hostPortCount;
   return {
-    type: CLASS_DELETION_BLOCKED.type,
+    type: CONDITION_TYPE.DeletionBlocked,
     status: CONDITION_STATUS.True,
-    reason: CLASS_DELETION_BLOCKED.reason,
+    reason: CONDITION_REASON.HostPortsExist,
     message: `${count} HostPort${count === 1 ? "" : "s"} of this class still exist; ` +
       "the class is deleted once they are gone",
     observedGeneration: input.hostPortClass.metadata.generation,
