@@ -235,10 +235,25 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
           subjects: [{ kind: "ServiceAccount", name: "limited", namespace }],
         },
       });
-      const page = await limited.hostPortClaims.list({ namespace });
+      // The API server's authorizer learns of new RBAC objects through its own informers, so the
+      // grant takes effect a moment later: retry Forbidden for a bounded time.
+      const page = await retryWhileForbidden(() => limited.hostPortClaims.list({ namespace }));
       assert.deepEqual(page.items, []);
     },
   );
 
   await Deno.remove(dir, { recursive: true });
 });
+
+/** Calls `call` until it stops failing with Forbidden, for at most 15 s. */
+async function retryWhileForbidden<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof ForbiddenError) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

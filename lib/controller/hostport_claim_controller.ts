@@ -1,7 +1,8 @@
 /**
  * The HostPortClaim controller: gather from the caches, plan with `planHostPortClaim`, act.
  * Before the finalizer goes, a live pod list (not the cache) must show no pod that can still
- * run naming the claim.
+ * run naming the claim. A claim whose cached copy predates a write this process made waits for
+ * that write's event instead of writing from the stale copy (a certain 409).
  *
  * @module
  */
@@ -14,11 +15,16 @@ import {
   type Outcome,
   planHostPortClaim,
   podsBlockingClaim,
+  requeueAfter,
   withoutFinalizer,
 } from "../reconcile/mod.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { FirstSeen, rfc3339 } from "./first_seen.ts";
+import { OwnWrites } from "./own_writes.ts";
+
+/** A backstop in case the event of this process's own write is late (it normally comes first). */
+const STALE_CACHE_RETRY_MS = 1_000;
 
 /** The claim reconciler and the memory it keeps per claim. */
 export interface ClaimReconciler {
@@ -32,10 +38,16 @@ export interface ClaimReconciler {
 export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   const firstSeen = new FirstSeen();
   const deletionSeen = new FirstSeen();
+  const ownWrites = new OwnWrites();
   return {
     async reconcile(key, signal) {
       const claim = ctx.caches.claims.store.get(key);
-      if (claim === undefined) return done();
+      if (claim === undefined) {
+        ownWrites.forget(key);
+        return done();
+      }
+      const version = claim.metadata.resourceVersion;
+      if (ownWrites.isBehind(key, version)) return requeueAfter(STALE_CACHE_RETRY_MS);
       const uid = claim.metadata.uid ?? key;
       const nowMs = ctx.clock.now();
       const plan = planHostPortClaim({
@@ -60,7 +72,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
           pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
         },
       });
-      return await actOnClaim(ctx, claim, plan, signal);
+      return await actOnClaim(ctx, claim, plan, signal, () => ownWrites.note(key, version));
     },
     forget(uid) {
       firstSeen.forget(uid);
@@ -74,6 +86,7 @@ async function actOnClaim(
   claim: HostPortClaim,
   plan: ClaimPlan,
   abortSignal: AbortSignal,
+  onClaimWritten: () => void,
 ): Promise<Outcome> {
   const { claims, hostPorts } = ctx.clients;
   let current = claim;
@@ -88,17 +101,20 @@ async function actOnClaim(
         break;
       case "updateClaim":
         current = await claims.update(step.claim, { abortSignal });
+        onClaimWritten();
         break;
       case "bindHostPort":
         await hostPorts.update(step.hostPort, { abortSignal }); // CAS: the first claim wins
         break;
       case "setStatus":
         current = await claims.updateStatus({ ...current, status: step.status }, { abortSignal });
+        onClaimWritten();
         break;
       case "removeFinalizer": {
         const blocking = await livePodsBlocking(ctx, current, abortSignal);
         if (blocking > 0) return awaitChange(`${blocking} pod(s) still use the claim`);
         current = await claims.update(withoutFinalizer(current), { abortSignal });
+        onClaimWritten();
         ctx.logger.info("Claim finalized", { claim: keyOf(current) });
         break;
       }

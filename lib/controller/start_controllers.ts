@@ -26,7 +26,7 @@ import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 
 /** Tuning of the controllers; every field is optional. */
 export interface ControllersOptions {
-  /** Concurrent reconciles per controller; defaults 1 (classes), 4 (claims), 8 (HostPorts). */
+  /** Concurrent reconciles per controller; defaults 1 (classes), 16 (claims), 16 (HostPorts). */
   workers?: { hostPortClass?: number; hostPortClaim?: number; hostPort?: number };
   /** Claim finalizer removal waits this long after the deletion was first seen; 5000 ms. */
   claimDeletionGraceMs?: number;
@@ -77,8 +77,8 @@ export interface RunningControllers {
 /** Defaults of {@linkcode ControllersOptions}. */
 export const CONTROLLER_DEFAULTS = {
   classWorkers: 1,
-  claimWorkers: 4,
-  hostPortWorkers: 8,
+  claimWorkers: 16,
+  hostPortWorkers: 16,
   claimDeletionGraceMs: 5_000,
   pendingStatusDelayMs: 2_000,
   classStatusIntervalMs: 1_000,

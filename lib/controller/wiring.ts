@@ -2,7 +2,10 @@
  * Which keys each watch event queues (level-based: an event only says "look at this key").
  *
  * - Class change -> the class, its HostPorts (pools or existence changed) and its claims.
- * - Claim change -> the claim, the HostPort it names, the HostPorts whose claimRef names it.
+ * - Claim change -> the claim; the HostPort it names and the HostPorts whose claimRef names it,
+ *   but on an update only when the uid or the deletion changed: a HostPort's plan reads its claim
+ *   only as "gone or not" (`isClaimGone`), and re-queueing it on the claim's own spec write made
+ *   it reconcile again from a cache without its status write yet (a 409 per such claim).
  * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class.
  * - Pod change -> every claim the pod names (before and after the change).
  * - Port released -> every HostPort without a port whose class's pools contain the port.
@@ -33,7 +36,8 @@ export function wireEvents(
 ): () => void {
   const onClass = (hostPortClass: HostPortClass) =>
     classChanged(caches, controllers, hostPortClass);
-  const onClaim = (claim: HostPortClaim) => claimChanged(caches, controllers, claim);
+  const onClaim = (claim: HostPortClaim, hostPortsToo = true) =>
+    claimChanged(caches, controllers, claim, hostPortsToo);
   const onHostPort = (hostPort: HostPort) => hostPortChanged(caches, controllers, hostPort);
   const onPod = (pod: PodSummary) => podChanged(controllers, pod);
   const removers = [
@@ -47,7 +51,7 @@ export function wireEvents(
     }),
     caches.claims.addEventHandler({
       onAdd: onClaim,
-      onUpdate: (_previous, next) => onClaim(next),
+      onUpdate: (previous, next) => onClaim(next, claimGoneMayDiffer(previous, next)),
       onDelete: (claim) => {
         onClaim(claim);
         if (claim.metadata.uid) onClaimGone(claim.metadata.uid);
@@ -106,13 +110,21 @@ function classChanged(
   }
 }
 
+/** Whether an update can change what a HostPort planner sees of the claim (its uid, deletion). */
+function claimGoneMayDiffer(previous: HostPortClaim, next: HostPortClaim): boolean {
+  return previous.metadata.uid !== next.metadata.uid ||
+    previous.metadata.deletionTimestamp !== next.metadata.deletionTimestamp;
+}
+
 function claimChanged(
   caches: ControllerCaches,
   controllers: ControllerSet,
   claim: HostPortClaim,
+  hostPortsToo: boolean,
 ): void {
   const key = objectKey(claim);
   controllers.claims.enqueue(key);
+  if (!hostPortsToo) return;
   if (claim.spec.hostPortName) controllers.hostPorts.enqueue(claim.spec.hostPortName);
   for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
     controllers.hostPorts.enqueue(objectKey(hostPort));

@@ -4,15 +4,10 @@
  *
  * @module
  */
-import {
-  LEADER_ELECTION_LEASE_NAME,
-  NAMESPACE_LABEL_KEY,
-  NAMESPACE_LABEL_VALUE,
-} from "../api/constants.ts";
+import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
 import { FlagValueError, type ParsedFlags, validateFlags } from "./flag_schemas.ts";
 import type { ListenAddress } from "./flag_values.ts";
 import { readFlags } from "./flags.ts";
-import type { LabelSelector } from "./label_selector.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 
 /** Leader election settings. */
@@ -54,8 +49,6 @@ export interface WebhookConfig {
   addr: ListenAddress;
   /** The serving certificate's source. */
   tls: WebhookTlsConfig;
-  /** The namespaces whose pods the pod webhook handles. */
-  podNamespaceSelector: LabelSelector;
 }
 
 /** Everything one operator process is configured with. */
@@ -154,8 +147,6 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     webhook: {
       addr: webhookAddr,
       tls,
-      podNamespaceSelector: p["pod-namespace-selector"] ??
-        { matchLabels: { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } },
     },
     workers: p.workers,
     shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,

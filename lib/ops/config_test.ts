@@ -32,7 +32,6 @@ Deno.test("parseOperatorConfig() applies the documented defaults out of cluster"
     webhook: {
       addr: { hostname: "0.0.0.0", port: 9443 },
       tls: { type: "directory", certDir: "/tmp/k8s-webhook-server/serving-certs" },
-      podNamespaceSelector: { matchLabels: { "hostport.rmb938.com": "true" } },
     },
     workers: undefined,
     shutdownTimeoutMs: 30_000,
@@ -181,12 +180,6 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       expected: { type: "directory", certDir: "/certs" },
     },
     {
-      name: "pod namespace selector",
-      args: ["--pod-namespace-selector=team in (a,b)"],
-      pick: (c) => c.webhook.podNamespaceSelector,
-      expected: { matchExpressions: [{ key: "team", operator: "In", values: ["a", "b"] }] },
-    },
-    {
       name: "a bare -- is skipped, as deno task passes it through",
       args: ["--", "--workers=5"],
       pick: (c) => c.workers,
@@ -238,10 +231,6 @@ Deno.test("parseOperatorConfig() reports bad values naming the flag or variable"
     {
       args: ["--namespace=Bad_NS"],
       message: 'invalid value "Bad_NS" for --namespace: expected a lower-case DNS name',
-    },
-    {
-      args: ["--pod-namespace-selector=a=b=c"],
-      message: 'invalid value "a=b=c" for --pod-namespace-selector: ',
     },
     {
       args: ["--renew-deadline=20s"],

@@ -12,7 +12,6 @@ import {
   type ValueResult,
 } from "./flag_values.ts";
 import type { RawValue } from "./flags.ts";
-import { parseLabelSelector } from "./label_selector.ts";
 
 function fromResult<T>(parse: (text: string) => ValueResult<T>) {
   return z.string().transform((text, ctx): T => {
@@ -53,7 +52,6 @@ export const FIELD_SCHEMAS = {
   "webhook-service-namespace": name,
   "mutating-webhook-configurations": nameList,
   "validating-webhook-configurations": nameList,
-  "pod-namespace-selector": fromResult(parseLabelSelector),
   "workers": z.coerce.number({ error: "expected a whole number from 1 to 64" }).int().min(1).max(
     64,
   ),

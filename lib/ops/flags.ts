@@ -127,15 +127,9 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "ValidatingWebhookConfigurations that get the self-signed CA (comma-separated)",
   },
   {
-    name: "pod-namespace-selector",
-    kind: "string",
-    defaultText: "hostport.rmb938.com=true",
-    help: "Label selector of the namespaces whose pods the pod webhook handles",
-  },
-  {
     name: "workers",
     kind: "string",
-    defaultText: "1 classes, 4 claims, 8 HostPorts",
+    defaultText: "1 classes, 16 claims, 16 HostPorts",
     help: "Concurrent reconciles per controller (one value for all three)",
   },
   {

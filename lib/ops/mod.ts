@@ -18,7 +18,6 @@ export * from "./config.ts";
 export * from "./flags.ts";
 export * from "./flag_schemas.ts";
 export * from "./flag_values.ts";
-export * from "./label_selector.ts";
 export * from "./help.ts";
 export * from "./cli.ts";
 export * from "./environment.ts";
