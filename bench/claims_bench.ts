@@ -9,6 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
 import { MOD_TS } from "../tests/demo/operator_process.ts";
 import type { BenchResult } from "./bench_result.ts";
 import { claimsReport, type ClaimsRun } from "./claims_report.ts";
@@ -113,7 +114,7 @@ function method(claims: number, inFlight: number, fromSource: boolean): string {
     `\`tests/controlplane\`) with the operator as its own process on the same machine: ${what}`,
     `with the image's V8 flags (\`DENO_V8_FLAGS\`, the Dockerfile's \`--v8-flags\`), out of`,
     `cluster with the release's ServiceAccount and RBAC, leader election on, defaults otherwise`,
-    `(4 claim workers, 8 HostPort workers) unless the column says so. No webhook configuration`,
+    `(${CONTROLLER_DEFAULTS.claimWorkers} claim workers, ${CONTROLLER_DEFAULTS.hostPortWorkers} HostPort workers) unless the column says so. No webhook configuration`,
     `is registered, so the operator adds each claim's finalizer itself. One HostPortClass of`,
     `${claims} ports; once the operator leads and its first repair pass is done, the benchmark`,
     `creates ${claims} claims as the admin, ${inFlight} create requests in flight at a time,`,

@@ -5,10 +5,14 @@
  *
  * @module
  */
+import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
 import type { ClaimsRun } from "./claims_report.ts";
 
 /** The operator's default workers per controller (`--workers` sets all of them). */
-const DEFAULT_WORKERS = { hostportclaim: 4, hostport: 8 } as const;
+const DEFAULT_WORKERS = {
+  hostportclaim: CONTROLLER_DEFAULTS.claimWorkers,
+  hostport: CONTROLLER_DEFAULTS.hostPortWorkers,
+} as const;
 const MB = 1024 * 1024;
 
 function sample(metrics: string, name: string): number {
