@@ -10,6 +10,7 @@
  * pass that saw it, over more than 90 s; so the test runs the operator's own `AllocationRepair`
  * itself, with a holdoff just over the reservation TTL (see `REPAIR_HOLDOFF_MS`).
  */
+import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
 import assert from "node:assert/strict";
 import { DEFAULT_RESERVATION_TTL_MS } from "../lib/allocation/mod.ts";
 import { adminClients, classObject, ensureNamespace } from "./controller_harness.ts";
@@ -36,7 +37,7 @@ const KILLS = [
   { when: "bound", count: 400 },
 ] as const;
 /** The operator's HostPort workers: each holds at most one reservation not yet written. */
-const HOST_PORT_WORKERS = 8;
+const HOST_PORT_WORKERS = CONTROLLER_DEFAULTS.hostPortWorkers;
 /**
  * Holdoff of the test's repair passes. The design's default adds the API server's request
  * timeout (60 s) to the reservation TTL (30 s), for status writes still in flight at the API
