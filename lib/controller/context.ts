@@ -56,11 +56,3 @@ export function subjectOf(object: {
     },
   };
 }
-
-/** Splits a queue key `namespace/name` (or `name`). */
-export function splitKey(key: string): { namespace: string | undefined; name: string } {
-  const slash = key.indexOf("/");
-  return slash === -1
-    ? { namespace: undefined, name: key }
-    : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}

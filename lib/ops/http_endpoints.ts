@@ -6,6 +6,7 @@
  */
 import type { Logger } from "./contracts.ts";
 import { formatListenAddress, type ListenAddress } from "./flag_values.ts";
+import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 
 /** Answers a request, or resolves undefined when the path is not its own. */
 export type RouteHandler = (
@@ -89,7 +90,7 @@ export function metricsRoute(expose: () => string): RouteHandler {
   return (request) => {
     if (new URL(request.url).pathname !== "/metrics") return undefined;
     return new Response(expose(), {
-      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      headers: { "content-type": EXPOSITION_CONTENT_TYPE },
     });
   };
 }
