@@ -78,9 +78,12 @@ async function startLeaderWork(deps: LeaderWorkDeps): Promise<ControllerRun> {
     ...deps,
     allocator,
     repair,
-    options: workers
-      ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
-      : {},
+    options: {
+      claimDeletionGraceMs: config.claimDeletionGraceMs,
+      ...workers
+        ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
+        : {},
+    },
   });
   return {
     synced: running.synced,

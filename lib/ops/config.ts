@@ -69,6 +69,12 @@ export interface OperatorConfig {
   webhook: WebhookConfig;
   /** Concurrent reconciles per controller; undefined keeps each controller's default. */
   workers: number | undefined;
+  /**
+   * The deletion window, in ms: a claim's finalizer (and the port of a HostPort whose claim
+   * vanished without us) waits this long after the deletion was seen. It must exceed the API
+   * server's `--request-timeout` (60 s by default), which bounds every pod creation in flight.
+   */
+  claimDeletionGraceMs: number;
   /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
   /** Logging. */
@@ -88,6 +94,9 @@ export type ConfigResult =
   | { kind: "config"; config: OperatorConfig }
   | { kind: "help" }
   | { kind: "error"; message: string };
+
+/** The default deletion window: kube-apiserver's default `--request-timeout` (60 s) plus 5 s. */
+export const DEFAULT_CLAIM_DELETION_GRACE_MS = 65_000;
 
 /** The default operator namespace out of cluster. */
 export const DEFAULT_NAMESPACE = "hostport-allocator";
@@ -149,6 +158,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
       tls,
     },
     workers: p.workers,
+    claimDeletionGraceMs: p["claim-deletion-grace"] ?? DEFAULT_CLAIM_DELETION_GRACE_MS,
     shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
     log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
   };
