@@ -79,7 +79,9 @@ async function startLeaderWork(deps: LeaderWorkDeps): Promise<ControllerRun> {
     allocator,
     repair,
     options: {
-      claimDeletionGraceMs: config.claimDeletionGraceMs,
+      ...config.claimDeletionGraceMs === undefined
+        ? {}
+        : { claimDeletionGraceMs: config.claimDeletionGraceMs },
       ...workers
         ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
         : {},

@@ -73,8 +73,9 @@ export interface OperatorConfig {
    * The deletion window, in ms: a claim's finalizer (and the port of a HostPort whose claim
    * vanished without us) waits this long after the deletion was seen. It must exceed the API
    * server's `--request-timeout` (60 s by default), which bounds every pod creation in flight.
+   * Undefined keeps the controllers' default (65 s).
    */
-  claimDeletionGraceMs: number;
+  claimDeletionGraceMs: number | undefined;
   /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
   /** Logging. */
@@ -94,9 +95,6 @@ export type ConfigResult =
   | { kind: "config"; config: OperatorConfig }
   | { kind: "help" }
   | { kind: "error"; message: string };
-
-/** The default deletion window: kube-apiserver's default `--request-timeout` (60 s) plus 5 s. */
-export const DEFAULT_CLAIM_DELETION_GRACE_MS = 65_000;
 
 /** The default operator namespace out of cluster. */
 export const DEFAULT_NAMESPACE = "hostport-allocator";
@@ -158,7 +156,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
       tls,
     },
     workers: p.workers,
-    claimDeletionGraceMs: p["claim-deletion-grace"] ?? DEFAULT_CLAIM_DELETION_GRACE_MS,
+    claimDeletionGraceMs: p["claim-deletion-grace"],
     shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
     log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
   };

@@ -34,7 +34,7 @@ Deno.test("parseOperatorConfig() applies the documented defaults out of cluster"
       tls: { type: "directory", certDir: "/tmp/k8s-webhook-server/serving-certs" },
     },
     workers: undefined,
-    claimDeletionGraceMs: 65_000,
+    claimDeletionGraceMs: undefined,
     shutdownTimeoutMs: 30_000,
     log: { level: "info", format: "json" },
   });
