@@ -276,4 +276,61 @@ Deno.test("a port is released only once no pod can still use it (issue #9 items 
       await eventuallyGone(`HostPort ${name}`, () => kube.hostPorts.get(name));
     },
   );
+  await t.step(
+    "item 9: a claim whose finalizer a tenant removes at once still waits out pods in admission",
+    async () => {
+      const token = await cp.serviceAccountToken("team-c", "tenant");
+      const asTenant = (args: string[]) => cp.kubectl(args, { token });
+      await kube.hostPortClasses.create(classObject("one-last", [[9300, 9300]]));
+      await kube.hostPortClaims.create(claimObject("team-c", "e", "one-last"));
+      const { hostPort } = await boundClaim(kube, "team-c", "e");
+      assert.equal(hostPort.status?.port, 9300);
+      await webhookSeesBound(cluster, "team-c", "e");
+
+      const p2 = pod("p2", "team-c", { claims: { web: "e" }, containers: [[web()]] }) as {
+        metadata: Record<string, unknown>;
+      };
+      const before = slow.received();
+      const creating = cluster.create({ ...p2, metadata: { ...p2.metadata, labels: SLOW_LABEL } });
+      await eventually("the slow admission step to hold p2", () => {
+        return Promise.resolve(slow.received() > before ? true : undefined);
+      });
+      // The tenant deletes e and strips its finalizer at once: nothing of ours finalized it.
+      const deleted = await asTenant(["delete", "hpc", "e", "-n", "team-c", "--wait=false"]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const patched = await asTenant([
+        "patch",
+        "hpc",
+        "e",
+        "-n",
+        "team-c",
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+      ]);
+      assert.equal(patched.code, 0, patched.stderr);
+      await eventuallyGone("claim e", () => kube.hostPortClaims.get("e", { namespace: "team-c" }));
+      await kube.hostPortClaims.create(claimObject("team-d", "f", "one-last"));
+      await poolExhausted(cluster, "team-d", "f");
+
+      const created = await creating;
+      assert.equal(created.code, 0, created.stderr);
+      const name = hostPort.metadata.name!;
+      const blocked = await eventually("the HostPort of e to say p2 holds it", async () => {
+        const hp = await kube.hostPorts.get(name);
+        const condition = hp.status?.conditions?.find((c) => c.type === "DeletionBlocked");
+        return condition?.message.includes("team-c/p2") ? hp : undefined;
+      });
+      assert.equal(blocked.status?.port, 9300, "the port stays held");
+      const f = await kube.hostPortClaims.get("f", { namespace: "team-d" });
+      assert.notEqual(f.status?.phase, "Bound", "f does not get the port p2 holds");
+
+      await kube.pods.delete("p2", { namespace: "team-c", gracePeriodSeconds: 0 });
+      const bound = await eventually("claim f to be Bound", async () => {
+        const claim = await kube.hostPortClaims.get("f", { namespace: "team-d" });
+        return claim.status?.phase === "Bound" ? claim : undefined;
+      }, WINDOW_MS + 15_000);
+      assert.equal(bound.status?.port, 9300);
+    },
+  );
 });
