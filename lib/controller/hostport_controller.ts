@@ -84,11 +84,13 @@ function releaseFacts(
   const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
   const name = hostPort.metadata.name ?? "";
   return {
-    holdingPods: podsHoldingPort(
-      ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace ?? ""}/${ref.name ?? ""}`),
-      ref,
-      hostPort.status?.port ?? 0,
-    ),
+    holdingPods: gone
+      ? podsHoldingPort(
+        ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`),
+        ref,
+        hostPort.status?.port ?? 0,
+      )
+      : [],
     claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
     claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
     nowMs,
