@@ -111,6 +111,8 @@ export interface PodOptions {
   initContainers?: PortJson[][];
   hostNetwork?: boolean;
   deleting?: boolean;
+  /** `status.phase`, when set. */
+  phase?: string;
 }
 
 /** A pod as JSON, with one unknown field in metadata, spec, container and port each. */
@@ -136,7 +138,9 @@ export function pod(options: PodOptions = {}): Record<string, unknown> {
     spec.initContainers = toContainers(options.initContainers, "i");
   }
   if (options.hostNetwork !== undefined) spec.hostNetwork = options.hostNetwork;
-  return { apiVersion: "v1", kind: "Pod", metadata, spec };
+  const pod: Record<string, unknown> = { apiVersion: "v1", kind: "Pod", metadata, spec };
+  if (options.phase !== undefined) pod.status = { phase: options.phase };
+  return pod;
 }
 
 /** A named TCP port. */
