@@ -159,6 +159,10 @@ export interface ReviewOptions {
   oldObject?: unknown;
   namespace?: string;
   uid?: string;
+  /** `request.userInfo.username`; default `tester`. */
+  username?: string;
+  /** `request.subResource`, when set. */
+  subResource?: string;
 }
 
 /** An AdmissionReview request body; a pod CREATE in `ns1` by default. */
@@ -169,11 +173,12 @@ export function admissionReview(options: ReviewOptions = {}): Record<string, unk
     kind,
     resource: { group: kind.group, version: kind.version, resource: `${kind.kind.toLowerCase()}s` },
     operation: options.operation ?? "CREATE",
-    userInfo: { username: "tester" },
+    userInfo: { username: options.username ?? "tester" },
     object: options.object ?? null,
     oldObject: options.oldObject ?? null,
   };
   if (options.namespace !== undefined) request.namespace = options.namespace;
+  if (options.subResource !== undefined) request.subResource = options.subResource;
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request };
 }
 
