@@ -147,7 +147,10 @@ async function startAdmission(
     "webhook",
     webhookReadiness({
       certificateHealthy: () => certificates.healthy(),
-      cachesSynced: lookups.synced,
+      // Not ready until it knows the operator's username: it would refuse the operator's port writes.
+      cachesSynced: Promise.all([lookups.synced, operator.known]).then(([synced, username]) =>
+        synced && username !== undefined
+      ),
     }),
   );
   return {

@@ -192,3 +192,14 @@ Deno.test("pod webhook admits DELETE and CONNECT without looking at the pod", as
     assert.equal(result.kind === "review" && result.review.response.allowed, true);
   }
 });
+
+Deno.test("pod webhook guards updates through pods/status like pod updates", async () => {
+  const body = admissionReview({
+    operation: "UPDATE",
+    subResource: "status",
+    object: pod({ ...ADMITTED, deleting: true, annotations: { [`${P}web`]: "9000" } }),
+    oldObject: pod({ ...ADMITTED, deleting: true, phase: "Running" }),
+  });
+  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("x"));
+  assert.equal(result.kind === "review" && result.review.response.allowed, false);
+});
