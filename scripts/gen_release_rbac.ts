@@ -48,6 +48,13 @@ export function operatorClusterRules(): PolicyRule[] {
     },
     { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    // Who the operator is (the webhook lets only that user write HostPort ports). Granted to
+    // every authenticated user by system:basic-user too; explicit so a trimmed cluster still works.
+    {
+      apiGroups: ["authentication.k8s.io"],
+      resources: ["selfsubjectreviews"],
+      verbs: ["create"],
+    },
   ];
 }
 
