@@ -227,8 +227,9 @@ export class Informer<T extends KubeObject> {
       resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
-    this.#apply({ type: "initDone" });
+    // Quarantine first: a handler told that an object left the cache finds it quarantined.
     this.#rebuildQuarantine(undecodable);
+    this.#apply({ type: "initDone" });
     this.#resourceVersion = resourceVersion;
     this.#stats.lists++;
     if (!this.#hasSynced) {
@@ -266,14 +267,19 @@ export class Informer<T extends KubeObject> {
   /** An object event whose object does not decode: take it out of the cache, into quarantine. */
   #undecodable(event: UndecodableWatchEvent): void {
     const key = objectKey(event.raw as KubeObject);
-    const cached = this.#store.get(key);
-    if (cached) this.#apply({ type: "delete", object: cached });
     if (event.eventType === "DELETED") {
       if (this.#quarantine.delete(key)) this.#quarantineChanged();
-      return;
+    } else {
+      // Quarantine first: a handler told that the object left the cache finds it quarantined.
+      const before = this.#quarantine.get(key);
+      this.#enterQuarantine(key, { raw: event.raw, error: event.error });
+      if (this.#quarantine.get(key) !== before) this.#quarantineChanged();
     }
-    this.#enterQuarantine(key, { raw: event.raw, error: event.error });
-    this.#quarantineChanged();
+    const cached = this.#store.get(key);
+    if (!cached) return;
+    for (const change of this.#store.apply({ type: "delete", object: cached })) {
+      this.#dispatch(change);
+    }
   }
 
   /** After a relist: the quarantine holds exactly the listed objects that do not decode. */

@@ -380,3 +380,28 @@ Deno.test("Informer reports an undecodable object once per resourceVersion acros
   assert.deepEqual(quarantineSizes, [1, 1, 0]);
   await informer.stop();
 });
+
+Deno.test("Informer quarantines an object before telling handlers it left the cache", async () => {
+  const { api, informer, widget } = widgetSetup();
+  const seen: string[] = [];
+  informer.addEventHandler({
+    onDelete: (w) =>
+      seen.push(`${w.metadata?.name} ${informer.quarantined.has("ns/" + w.metadata?.name)}`),
+  });
+  widget("a", 1);
+  widget("b", 1);
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.send({ type: "MODIFIED", object: widget("a") }); // bad on the watch
+  await tick();
+  widget("b"); // bad in a relist
+  api.send({
+    type: "ERROR",
+    object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" },
+  });
+  await tick();
+  await tick();
+  assert.deepEqual(seen, ["a true", "b true"]);
+  await informer.stop();
+});
