@@ -122,6 +122,7 @@ export class ProgressWatch<T extends KubeObject> {
         ) {
           if (event.type === "BOOKMARK") resourceVersion = event.resourceVersion;
           else if (event.type === "ERROR") throw event.error;
+          else if (event.type === "UNDECODABLE") resourceVersion = event.resourceVersion;
           else {
             resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
             this.#see(event.object, performance.now());

@@ -2,7 +2,8 @@
  * The mutating webhooks of the three kinds (seed 3.3): add the finalizer while the object is
  * not being deleted, and materialise `spec.hostPortName: ""` on a new claim, as the original.
  * Only metadata (and the claim's spec) is read, so an object with other problems still gets its
- * finalizer and the API server's schema validation reports those problems.
+ * finalizer and the API server's schema validation reports those problems; an UPDATE whose
+ * object cannot be read at all is let through unchanged.
  *
  * @module
  */
@@ -42,7 +43,11 @@ export function mutateCustomResource(
     return allowReview(request.uid);
   }
   const object = decodeObject(CustomResourceSchema, request.object, `the ${kind}`);
-  if (!object.ok) return badRequestReview(request.uid, object.message);
+  if (!object.ok) {
+    // Never block an UPDATE of an object we cannot read (an admin repairing or deleting it).
+    if (request.operation === "UPDATE") return allowReview(request.uid);
+    return badRequestReview(request.uid, object.message);
+  }
   const patch = finalizerOps(object.value);
   if (kind === KIND.HostPortClaim && request.operation === "CREATE") {
     patch.push(...hostPortNameOps(object.value));

@@ -120,3 +120,10 @@ Deno.test("mutating webhook answers 400 when the metadata cannot be read", async
     "Cannot decode the HostPort: metadata.finalizers: Invalid input: expected array, received string",
   );
 });
+
+Deno.test("mutating webhook never blocks an update of an object it cannot read", async () => {
+  const unreadable = object("HostPortClass", { finalizers: "hostport.rmb938.com" });
+  const response = await mutate("HostPortClass", unreadable, "UPDATE");
+  assert.equal(response.allowed, true);
+  assert.deepEqual(patchOf(response), []);
+});

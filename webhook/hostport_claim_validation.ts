@@ -24,6 +24,8 @@ import {
   allowReview,
   badRequestReview,
   denyReview,
+  isPlainObject,
+  specUnchanged,
 } from "./review.ts";
 import { invalidStatus } from "./status.ts";
 
@@ -41,7 +43,9 @@ const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
  *   exists, must not be bound to another claim, must be of the claim's class and must not be
  *   deleting. A HostPort that does not exist yet is allowed (an admin may create it later),
  *   with a warning;
- * - CREATE: a warning when the class does not exist.
+ * - CREATE: a warning when the class does not exist;
+ * - an UPDATE that leaves `spec` unchanged is allowed, even if neither object decodes; one whose
+ *   old object does not decode is judged on the new object alone.
  *
  * @param request the decoded request
  * @param lookups to read the named HostPort and list classes
@@ -53,6 +57,9 @@ export async function reviewHostPortClaim(
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
   if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
+  // An unchanged spec is never refused, even when neither object decodes, so an admin can
+  // always remove the finalizers of a claim the operator cannot understand.
+  if (specUnchanged(request)) return allowReview(uid);
   const parsed = safeParseHostPortClaim(request.object);
   if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
   const claim = withNamespace(parsed.value, request.namespace);
@@ -61,9 +68,13 @@ export async function reviewHostPortClaim(
   let oldName = "";
   if (operation === "UPDATE") {
     const old = safeParseHostPortClaim(request.oldObject);
-    if (!old.ok) return badRequestReview(uid, old.error.message);
-    oldName = old.value.spec.hostPortName ?? "";
-    errors.push(...immutabilityErrors(claim, old.value));
+    if (old.ok) {
+      oldName = old.value.spec.hostPortName ?? "";
+      errors.push(...immutabilityErrors(claim, old.value));
+    } else {
+      // Judged on the new object alone (the CRD's own rules still compare with the old one).
+      oldName = rawHostPortName(request.oldObject);
+    }
   }
   const name = claim.spec.hostPortName ?? "";
   if (name !== "" && oldName === "") {
@@ -123,6 +134,13 @@ async function classWarnings(claim: HostPortClaim, lookups: AdmissionLookups): P
   const className = claim.spec.hostPortClassName;
   if (classes.value.some((c) => c.metadata.name === className)) return [];
   return [classMissingWarning(className)];
+}
+
+/** `spec.hostPortName` of an object that does not decode, if it is a string. */
+function rawHostPortName(object: unknown): string {
+  const spec = isPlainObject(object) ? object["spec"] : undefined;
+  const name = isPlainObject(spec) ? spec["hostPortName"] : undefined;
+  return typeof name === "string" ? name : "";
 }
 
 /** The API server fills the namespace before admission; fall back to the request's anyway. */

@@ -152,3 +152,28 @@ Deno.test("HostPortClaim webhook reports a failed HostPort lookup as an internal
   );
   assert.equal(response.status?.message, `${HEAD}spec.hostPortName: Internal error: down`);
 });
+
+Deno.test("HostPortClaim webhook lets an admin repair or delete a claim it cannot decode", async (t) => {
+  const broken = (finalizers: string[]) => ({
+    apiVersion: "hostport.rmb938.com/v1alpha1",
+    kind: "HostPortClaim",
+    metadata: { name: "s", namespace: "ns1", finalizers },
+    spec: { hostPortClassName: 7 },
+  });
+  await t.step("removing the finalizer (neither object decodes) is allowed", async () => {
+    const response = await validate(
+      broken([]) as unknown as HostPortClaim,
+      broken(["hostport.rmb938.com"]) as unknown as HostPortClaim,
+    );
+    assert.equal(response.allowed, true);
+  });
+  await t.step("fixing the spec is judged on the new object alone", async () => {
+    const fixed = claim("s", { className: "c1" });
+    const response = await validate(fixed, broken([]) as unknown as HostPortClaim);
+    assert.equal(response.allowed, true);
+    const taken = claim("s", { className: "c1", hostPortName: "hpc-uid-victim" });
+    const refused = await validate(taken, broken([]) as unknown as HostPortClaim);
+    assert.equal(refused.allowed, false);
+    assert.match(refused.status?.message ?? "", /spec\.hostPortName/);
+  });
+});

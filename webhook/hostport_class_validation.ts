@@ -19,6 +19,7 @@ import {
   badRequestReview,
   decodeObject,
   denyReview,
+  specUnchanged,
 } from "./review.ts";
 import { invalidStatus } from "./status.ts";
 
@@ -36,7 +37,8 @@ type Class = z.infer<typeof ClassSchema>;
 /**
  * Answers a validating request for a HostPortClass. Pools are checked on CREATE and when an
  * UPDATE changes them (so metadata-only updates, such as finalizer removal, of a class stored
- * by the original operator are never refused):
+ * by the original operator are never refused, even one without spec; and an UPDATE whose old
+ * object does not decode, such as adding the missing spec, is judged on the new object alone):
  * `spec.pools[i].end: Invalid value: <end>: End must be greater or equal to start`, ports out of
  * range, overlapping pools, no pools. Warnings: pools shared with other classes, in the
  * NodePort range, or below 1024.
@@ -51,13 +53,18 @@ export async function reviewHostPortClass(
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
   if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
+  // An unchanged spec is never refused, even when neither object decodes (a class stored under
+  // the original's CRDs without spec must stay repairable and deletable).
+  if (specUnchanged(request)) return allowReview(uid);
   const object = decodeObject(ClassSchema, request.object, "the HostPortClass");
   if (!object.ok) return badRequestReview(uid, object.message);
   const hostPortClass = object.value;
   if (operation === "UPDATE") {
+    // An old object that does not decode (no spec) is not compared: the new one is judged alone.
     const old = decodeObject(ClassSchema, request.oldObject, "the old HostPortClass");
-    if (!old.ok) return badRequestReview(uid, old.message);
-    if (jsonEqual(old.value.spec.pools, hostPortClass.spec.pools)) return allowReview(uid);
+    if (old.ok && jsonEqual(old.value.spec.pools, hostPortClass.spec.pools)) {
+      return allowReview(uid);
+    }
   }
   const errors = validatePools(hostPortClass.spec.pools).map((problem) =>
     poolError(hostPortClass, problem)

@@ -129,3 +129,46 @@ Deno.test("HostPortClass webhook sends no warnings for a plain class", async () 
   assert.equal(response.allowed, true);
   assert.equal(response.warnings, undefined);
 });
+
+async function review(
+  operation: "CREATE" | "UPDATE",
+  object: unknown,
+  oldObject?: unknown,
+): Promise<AdmissionResponse> {
+  const body = admissionReview({ kind: CRD_KIND.HostPortClass, operation, object, oldObject });
+  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClass, body, fakeLookups());
+  if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
+  return result.review.response;
+}
+
+/** A class stored under the original's CRDs without spec (its status may hold anything). */
+function specless(finalizers: string[] = ["hostport.rmb938.com"]): Record<string, unknown> {
+  return {
+    apiVersion: "hostport.rmb938.com/v1alpha1",
+    kind: "HostPortClass",
+    metadata: { name: "sample", finalizers },
+  };
+}
+
+Deno.test("HostPortClass webhook lets an admin repair or delete a class without spec", async (t) => {
+  await t.step("adding the missing spec is judged on the new object alone", async () => {
+    const fixed = hostPortClass("sample", [{ start: 9000, end: 9009 }]);
+    assert.equal((await review("UPDATE", fixed, specless())).allowed, true);
+    const bad = hostPortClass("sample", [{ start: 9009, end: 9000 }]);
+    const refused = await review("UPDATE", bad, specless());
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.status?.code, 422);
+  });
+  await t.step("removing the finalizer (neither object decodes) is allowed", async () => {
+    assert.equal((await review("UPDATE", specless([]), specless())).allowed, true);
+  });
+  await t.step(
+    "a new object that does not decode, with a changed spec, is still refused",
+    async () => {
+      const broken = { ...specless(), spec: { pools: "9000-9009" } };
+      const refused = await review("UPDATE", broken, specless());
+      assert.equal(refused.allowed, false);
+      assert.equal(refused.status?.code, 400);
+    },
+  );
+});

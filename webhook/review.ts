@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath } from "../lib/api/mod.ts";
-import { encodeJsonPatch, type JsonPatchOp } from "./json_patch.ts";
+import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
 
 /** `apiVersion` of every AdmissionReview this server reads and writes. */
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
@@ -122,6 +122,21 @@ export function decodeObject<S extends z.ZodType>(
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
+}
+
+/**
+ * Whether an UPDATE leaves the raw `spec` as it was (a metadata-only change such as removing a
+ * finalizer or editing labels, or a status write). Compared on the raw objects, so it answers
+ * even when neither object decodes: such updates are always allowed, so an admin can repair or
+ * delete an object the operator cannot understand.
+ *
+ * @param request the decoded request
+ * @returns true for an UPDATE whose old and new objects carry the same (or no) `spec`
+ */
+export function specUnchanged(request: AdmissionRequest): boolean {
+  if (request.operation !== "UPDATE") return false;
+  const spec = (value: unknown) => isPlainObject(value) ? value["spec"] : undefined;
+  return jsonEqual(spec(request.oldObject), spec(request.object));
 }
 
 /** The patch type of every mutating response. */

@@ -148,7 +148,12 @@ function toRepairHostPort(
 /** A lister of every HostPort, read live from the API server (all pages, one snapshot). */
 export function liveHostPortLister(client: RestClient): () => Promise<readonly HostPort[]> {
   const hostPorts = new ResourceClient(client, HOST_PORT_RESOURCE);
-  return async () => (await hostPorts.listAll()).items;
+  return async () => {
+    const list = await hostPorts.listAll();
+    // A HostPort that does not decode may hold a port: fail the pass rather than free it.
+    if (list.undecodable.length > 0) throw list.undecodable[0]!.error;
+    return list.items;
+  };
 }
 
 /** A lister of every HostPortClass, read live from the API server. */

@@ -129,3 +129,21 @@ Deno.test("parseHostPortClaimList() parses a list of claims", () => {
   });
   assert.equal(list.items[0]?.spec.hostPortClassName, "sample");
 });
+
+Deno.test("parseHostPortClaim() accepts a condition's observedGeneration beyond 2^53", () => {
+  const huge = 2 ** 60;
+  const claim = parseHostPortClaim({
+    ...sample(),
+    status: {
+      conditions: [{
+        type: "Bound",
+        status: "True",
+        observedGeneration: huge,
+        lastTransitionTime: "2026-01-01T00:00:00Z",
+        reason: "Bound",
+        message: "",
+      }],
+    },
+  });
+  assert.equal(claim.status?.conditions?.[0]?.observedGeneration, huge);
+});

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { API_VERSION, KIND, LIST_KIND, MAX_PORT, MIN_PORT } from "./constants.ts";
 import { MESSAGE } from "./messages.ts";
-import { ConditionsSchema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
+import { ConditionsSchema, int64Schema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
 import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
 
 /** Schema of one pool: the inclusive port range `start`..`end`. */
@@ -41,8 +41,8 @@ export const HostPortClassSpecSchema = z.object({
 export type HostPortClassSpec = z.infer<typeof HostPortClassSpecSchema>;
 
 /** A count of ports. */
-function countSchema(description: string): z.ZodInt {
-  return z.int().min(0).describe(description);
+function countSchema(description: string): z.ZodNumber {
+  return int64Schema().min(0).describe(description);
 }
 
 /** Schema of one entry of `HostPortClass.status.pools`. */
@@ -70,7 +70,7 @@ export const HostPortClassStatusSchema = z.object({
     "Usage of each pool, in the order of spec.pools",
   ),
   conditions: ConditionsSchema.optional(),
-  observedGeneration: z.int().min(0).optional().meta({ format: "int64" }).describe(
+  observedGeneration: int64Schema().min(0).optional().meta({ format: "int64" }).describe(
     "The metadata.generation this status was computed from",
   ),
 }).loose().describe("The observed state of the class: its capacity and usage");

@@ -136,3 +136,28 @@ Deno.test("parseHostPortClassList() parses a list and reports bad items by index
       error instanceof InvalidObjectError && error.issues[0]?.path === "items[1].spec.pools",
   );
 });
+
+Deno.test("parseHostPortClass() accepts int64 values beyond 2^53 in status", () => {
+  const huge = JSON.parse("9007199254740993"); // 2^53 + 1, rounded by JSON.parse
+  const condition = {
+    type: "Ready",
+    status: "True",
+    observedGeneration: huge,
+    lastTransitionTime: "2026-01-01T00:00:00Z",
+    reason: "PoolsValid",
+    message: "",
+  };
+  const parsed = parseHostPortClass({
+    ...sample(),
+    metadata: { name: "sample", generation: huge },
+    status: { observedGeneration: huge, capacity: huge, conditions: [condition] },
+  });
+  assert.equal(parsed.status?.observedGeneration, huge);
+  assert.equal(parsed.status?.conditions?.[0]?.observedGeneration, huge);
+  assert.deepEqual(issuePaths({ ...sample(), status: { observedGeneration: 1.5 } }), [
+    "status.observedGeneration",
+  ]);
+  assert.deepEqual(issuePaths({ ...sample(), status: { observedGeneration: -1 } }), [
+    "status.observedGeneration",
+  ]);
+});

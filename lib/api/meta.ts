@@ -30,6 +30,16 @@ export function timestampSchema(description: string): z.ZodString {
   return z.string().meta({ format: "date-time" }).describe(description);
 }
 
+/**
+ * Schema of an int64 field (a generation, a count): any integer-valued number. Unlike `z.int()`
+ * it accepts integers beyond 2^53 (JSON parsing rounds them, but they stay integers), which the
+ * API server stores without complaint, so objects carrying them still decode.
+ */
+export function int64Schema(): z.ZodNumber {
+  return z.number().refine(Number.isInteger, "Invalid input: expected int, received number")
+    .meta({ type: "integer" });
+}
+
 /** Schema of an owner reference (`metadata.ownerReferences[]`). */
 export const OwnerReferenceSchema = z.object({
   apiVersion: z.string().describe("API version of the owner"),
@@ -53,10 +63,12 @@ export const ObjectMetaSchema = z.object({
   resourceVersion: z.string().optional().describe(
     "Version of the object, for optimistic concurrency",
   ),
-  generation: z.int().min(0).optional().describe("Generation of the desired state"),
+  generation: int64Schema().min(0).optional().describe("Generation of the desired state"),
   creationTimestamp: timestampSchema("Time the object was created").optional(),
   deletionTimestamp: timestampSchema("Time deletion was requested").optional(),
-  deletionGracePeriodSeconds: z.int().optional().describe("Grace period of a pending deletion"),
+  deletionGracePeriodSeconds: int64Schema().optional().describe(
+    "Grace period of a pending deletion",
+  ),
   labels: z.record(z.string(), z.string()).optional().describe("Labels of the object"),
   annotations: z.record(z.string(), z.string()).optional().describe("Annotations of the object"),
   finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion"),
@@ -70,7 +82,7 @@ export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 export const ListMetaSchema = z.object({
   resourceVersion: z.string().optional().describe("Version of the list, for a following watch"),
   continue: z.string().optional().describe("Token for the next page of a paged list"),
-  remainingItemCount: z.int().min(0).optional().describe("Number of items after this page"),
+  remainingItemCount: int64Schema().min(0).optional().describe("Number of items after this page"),
 }).loose().describe("Standard list metadata");
 /** List metadata. */
 export type ListMeta = z.infer<typeof ListMetaSchema>;
@@ -100,7 +112,7 @@ export const ConditionSchema = z.object({
   status: z.enum(["True", "False", "Unknown"]).describe(
     "Status of the condition: True, False or Unknown",
   ),
-  observedGeneration: z.int().min(0).optional().meta({ format: "int64" }).describe(
+  observedGeneration: int64Schema().min(0).optional().meta({ format: "int64" }).describe(
     "The metadata.generation the condition was computed from",
   ),
   lastTransitionTime: timestampSchema("Last time the status of the condition changed"),

@@ -10,9 +10,14 @@ import {
   HOST_PORT_RESOURCE,
   Informer,
   type InformerErrorContext,
+  type InformerOptions,
+  type KubeDecodeError,
+  type KubeObject,
   ResourceClient,
   type RestClient,
 } from "../kube/mod.ts";
+import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
 import { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
 
@@ -64,21 +69,95 @@ export function createControllerClients(rest: RestClient): ControllerClients {
   };
 }
 
-/** Builds the (stopped) informers; `onError` hears about retried list and watch failures. */
+/** Where the caches report objects they cannot decode. */
+export interface UndecodableReporting {
+  /** Gets a warning per undecodable object version. */
+  readonly logger: Logger;
+  /** Gets a Warning Event per undecodable object version. */
+  readonly recorder: EventRecorder;
+  /** `undecodableObjects` is kept equal to each cache's quarantine size. */
+  readonly metrics: Pick<ControllerMetrics, "undecodableObjects">;
+}
+
+/** The reason of the Event about an object the operator cannot decode. */
+export const UNDECODABLE_OBJECT_REASON = "UndecodableObject";
+
+/**
+ * The informer options that report undecodable objects of `kind`: a warning log naming the
+ * object and the decode error, a Warning Event on the object, and the gauge
+ * `hostport_allocator_undecodable_objects{kind}` set to the quarantine size.
+ */
+export function undecodableReporting<T extends KubeObject>(
+  kind: string,
+  reporting: UndecodableReporting,
+): Pick<InformerOptions<T>, "onUndecodable" | "onQuarantineChanged"> {
+  reporting.metrics.undecodableObjects.set({ kind }, 0);
+  return {
+    onUndecodable: (object, error) => {
+      const subject = rawSubject(object, kind);
+      reporting.logger.warn("Ignoring an object that cannot be decoded", {
+        kind,
+        name: subject.metadata.name,
+        ...(subject.metadata.namespace ? { namespace: subject.metadata.namespace } : {}),
+        error: error.message,
+      });
+      reporting.recorder.record(
+        subject,
+        "Warning",
+        UNDECODABLE_OBJECT_REASON,
+        undecodableMessage(error),
+      );
+    },
+    onQuarantineChanged: (quarantined) =>
+      reporting.metrics.undecodableObjects.set({ kind }, quarantined.size),
+  };
+}
+
+/** The Event message about an object that does not decode. */
+export function undecodableMessage(error: KubeDecodeError): string {
+  return `${error.message}. The operator ignores this object until it is fixed`;
+}
+
+/** The Event subject of a raw object (whatever its fields hold). */
+function rawSubject(object: Record<string, unknown>, kind: string): EventSubject {
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
+  return {
+    apiVersion: text(object.apiVersion) ?? "",
+    kind: text(object.kind) ?? kind,
+    metadata: {
+      name: text(metadata.name),
+      namespace: text(metadata.namespace),
+      uid: text(metadata.uid),
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Builds the (stopped) informers; `onError` hears about retried list and watch failures, and
+ * `reporting` (when given) about objects that do not decode.
+ */
 export function createControllerCaches(
   clients: ControllerClients,
   onError: (kind: string, error: unknown, context: InformerErrorContext) => void,
+  reporting?: UndecodableReporting,
 ): ControllerCaches {
+  const options = <T extends KubeObject>(kind: string): InformerOptions<T> => ({
+    onError: (error, context) => onError(kind, error, context),
+    ...(reporting ? undecodableReporting<T>(kind, reporting) : {}),
+  });
   return {
-    classes: new Informer(clients.classes, {
-      onError: (error, context) => onError("HostPortClass", error, context),
-    }),
+    classes: new Informer(clients.classes, options("HostPortClass")),
     claims: new Informer(clients.claims, {
       indexers: {
         [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
         [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],
       },
-      onError: (error, context) => onError("HostPortClaim", error, context),
+      ...options("HostPortClaim"),
     }),
     hostPorts: new Informer(clients.hostPorts, {
       indexers: {
@@ -92,14 +171,14 @@ export function createControllerCaches(
           return port > 0 ? [String(port)] : [];
         },
       },
-      onError: (error, context) => onError("HostPort", error, context),
+      ...options("HostPort"),
     }),
     pods: new Informer(clients.pods, {
       indexers: {
         [INDEX.byPodClaim]: (pod) =>
           claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
       },
-      onError: (error, context) => onError("Pod", error, context),
+      ...options("Pod"),
     }),
   };
 }

@@ -39,6 +39,8 @@ export interface ControllerMetrics {
   readonly repairRuns: Counter;
   /** `hostport_repair_leak_candidates`: reserved ports nobody holds, still under watch. */
   readonly repairLeakCandidates: Gauge;
+  /** `hostport_allocator_undecodable_objects{kind}`: objects the caches skip as they do not decode. */
+  readonly undecodableObjects: Gauge;
 }
 
 /** Creates (or fetches) every controller metric in `registry`. */
@@ -67,6 +69,11 @@ export function createControllerMetrics(registry: MetricsRegistry): ControllerMe
       ["controller"],
     ),
     ...classMetrics(registry),
+    undecodableObjects: registry.gauge(
+      "hostport_allocator_undecodable_objects",
+      "Objects the operator ignores because they do not match its schema, by kind",
+      ["kind"],
+    ),
   };
 }
 

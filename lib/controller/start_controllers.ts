@@ -149,16 +149,18 @@ function buildContext(deps: ControllerDeps): ControllerContext {
   const options = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
+  const metrics = createControllerMetrics(deps.metrics);
   return {
     clients,
     caches: createControllerCaches(
       clients,
       (kind, error, context) =>
         logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
+      { logger, recorder: deps.recorder, metrics },
     ),
     allocator: deps.allocator,
     recorder: deps.recorder,
-    metrics: createControllerMetrics(deps.metrics),
+    metrics,
     logger,
     clock: options.clock ?? SYSTEM_CLOCK,
     settings: {

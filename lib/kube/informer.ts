@@ -6,17 +6,28 @@
  *   watch resumes from the last seen resourceVersion (no relist);
  * - relists on 410 Gone; backs off with jitter on other errors;
  * - aborts and rewatches a connection that stays silent (no event, no bookmark) too long;
- * - calls handlers for every change, and `stop()` ends requests and timers.
+ * - calls handlers for every change, and `stop()` ends requests and timers;
+ * - quarantines objects that do not decode (valid to the API server, not to our schema): they
+ *   leave the cache (handlers hear a delete if a good version was cached), wait in
+ *   `quarantined`, are reported once per resourceVersion through `onUndecodable`, and come back
+ *   when a version that decodes arrives. One such object never stops the list or the watch, and
+ *   the next watch resumes after it.
  *
  * @module
  */
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import { type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import { GoneError } from "./errors.ts";
-import type { KubeObject } from "./resource.ts";
+import type { KubeDecodeError, KubeObject, UndecodableObject } from "./resource.ts";
 import type { ResourceClient } from "./resource_client.ts";
-import { type IndexFunction, Store, type StoreChange, type StoreEvent } from "./store.ts";
-import { runWatch } from "./informer_watch.ts";
+import {
+  type IndexFunction,
+  objectKey,
+  Store,
+  type StoreChange,
+  type StoreEvent,
+} from "./store.ts";
+import { runWatch, type UndecodableWatchEvent } from "./informer_watch.ts";
 
 /** Callbacks for cache changes; they run synchronously after the cache is updated. */
 export interface InformerHandlers<T> {
@@ -33,6 +44,16 @@ export type StoreReader<T extends KubeObject> = Pick<
   Store<T>,
   "get" | "getByName" | "list" | "keys" | "byIndex" | "indexValues" | "size"
 >;
+
+/** An object the informer keeps out of its cache because it does not decode. */
+export interface QuarantinedObject {
+  /** The object as the server sent it. */
+  readonly raw: Record<string, unknown>;
+  /** Why it does not decode (the decode error's message). */
+  readonly reason: string;
+  /** Its resourceVersion (`""` if it has none). */
+  readonly resourceVersion: string;
+}
 
 /** What failed and what happens next. */
 export interface InformerErrorContext {
@@ -66,6 +87,10 @@ export interface InformerOptions<T> {
   clock?: Clock;
   /** Told about each failure that is retried (not about Gone relists or stalls). */
   onError?: (error: unknown, context: InformerErrorContext) => void;
+  /** Told once per object resourceVersion that does not decode (the object is quarantined). */
+  onUndecodable?: (object: Record<string, unknown>, error: KubeDecodeError) => void;
+  /** Told after every change of `quarantined` (an object entered or left it). */
+  onQuarantineChanged?: (quarantined: ReadonlyMap<string, QuarantinedObject>) => void;
 }
 
 /** A watch that ends sooner than this without any event counts as a failure (backoff). */
@@ -84,6 +109,9 @@ export class Informer<T extends KubeObject> {
   readonly store: StoreReader<T>;
   /** Resolves `true` at the first complete list, or `false` if stopped before it. */
   readonly synced: Promise<boolean>;
+  /** Objects that do not decode, keyed like the store (`namespace/name` or `name`). */
+  readonly quarantined: ReadonlyMap<string, QuarantinedObject>;
+  #quarantine = new Map<string, QuarantinedObject>();
   #store: Store<T>;
   #client: ResourceClient<T>;
   #options: InformerOptions<T>;
@@ -105,6 +133,7 @@ export class Informer<T extends KubeObject> {
     this.#random = options.random ?? Math.random;
     this.#store = new Store<T>(options.indexers);
     this.store = this.#store;
+    this.quarantined = this.#quarantine;
     this.synced = new Promise((resolve) => this.#resolveSynced = resolve);
   }
 
@@ -181,6 +210,7 @@ export class Informer<T extends KubeObject> {
 
   async #list(): Promise<void> {
     this.#store.apply({ type: "initStart" });
+    const undecodable: UndecodableObject[] = [];
     let token: string | undefined;
     let resourceVersion = "";
     do {
@@ -193,9 +223,12 @@ export class Informer<T extends KubeObject> {
         abortSignal: this.#stop.signal,
       });
       for (const object of page.items) this.#store.apply({ type: "initApply", object });
+      undecodable.push(...page.undecodable);
       resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
+    // Quarantine first: a handler told that an object left the cache finds it quarantined.
+    this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "initDone" });
     this.#resourceVersion = resourceVersion;
     this.#stats.lists++;
@@ -219,11 +252,70 @@ export class Informer<T extends KubeObject> {
       clock: this.#clock,
       stopSignal: this.#stop.signal,
       apply: (event) => this.#apply(event),
+      undecodable: (event) => this.#undecodable(event),
+      progress: (version) => this.#resourceVersion = version,
     });
   }
 
   #apply(event: StoreEvent<T>): void {
+    if (event.type === "apply" || event.type === "delete") {
+      if (this.#quarantine.delete(objectKey(event.object))) this.#quarantineChanged();
+    }
     for (const change of this.#store.apply(event)) this.#dispatch(change);
+  }
+
+  /** An object event whose object does not decode: take it out of the cache, into quarantine. */
+  #undecodable(event: UndecodableWatchEvent): void {
+    const key = objectKey(event.raw as KubeObject);
+    if (event.eventType === "DELETED") {
+      if (this.#quarantine.delete(key)) this.#quarantineChanged();
+    } else {
+      // Quarantine first: a handler told that the object left the cache finds it quarantined.
+      const before = this.#quarantine.get(key);
+      this.#enterQuarantine(key, { raw: event.raw, error: event.error });
+      if (this.#quarantine.get(key) !== before) this.#quarantineChanged();
+    }
+    const cached = this.#store.get(key);
+    if (!cached) return;
+    for (const change of this.#store.apply({ type: "delete", object: cached })) {
+      this.#dispatch(change);
+    }
+  }
+
+  /** After a relist: the quarantine holds exactly the listed objects that do not decode. */
+  #rebuildQuarantine(undecodable: readonly UndecodableObject[]): void {
+    const previous = new Map(this.#quarantine);
+    this.#quarantine.clear();
+    for (const object of undecodable) {
+      const key = objectKey(object.raw as KubeObject);
+      const before = previous.get(key);
+      if (before) this.#quarantine.set(key, before);
+      this.#enterQuarantine(key, object);
+    }
+    const same = previous.size === this.#quarantine.size &&
+      [...previous].every(([key, entry]) => this.#quarantine.get(key) === entry);
+    if (!same) this.#quarantineChanged();
+  }
+
+  /** Quarantines `object`, reporting it unless this resourceVersion was reported already. */
+  #enterQuarantine(key: string, object: UndecodableObject): void {
+    const resourceVersion = (object.raw as KubeObject).metadata?.resourceVersion ?? "";
+    const before = this.#quarantine.get(key);
+    if (before?.resourceVersion === resourceVersion) return;
+    this.#quarantine.set(key, { raw: object.raw, reason: object.error.message, resourceVersion });
+    try {
+      this.#options.onUndecodable?.(object.raw, object.error);
+    } catch (error) {
+      this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
+    }
+  }
+
+  #quarantineChanged(): void {
+    try {
+      this.#options.onQuarantineChanged?.(this.#quarantine);
+    } catch (error) {
+      this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
+    }
   }
 
   #dispatch(change: StoreChange<T>): void {

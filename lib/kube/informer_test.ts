@@ -4,6 +4,7 @@ import { fakeClock } from "./_fake_clock.ts";
 import { POD_RESOURCE } from "./builtin_resources.ts";
 import { kubeApiErrorFromStatus } from "./errors.ts";
 import { Informer, type InformerOptions } from "./informer.ts";
+import { defineResource, type KubeObject } from "./resource.ts";
 import { ResourceClient } from "./resource_client.ts";
 import type { JsonValue, RequestOptions, RestClient } from "./rest_contract.ts";
 
@@ -211,5 +212,196 @@ Deno.test("Informer backs off only when a watch closes at once without events", 
   await tick();
   await tick();
   assert.equal(api.watchCalls.length, 3, "rewatched at once");
+  await informer.stop();
+});
+
+// A kind whose objects need a numeric `spec.size`, so a test can send objects that do not decode.
+interface Widget extends KubeObject {
+  spec: { size: number };
+}
+const WIDGET_RESOURCE = defineResource<Widget>({
+  group: "example.com",
+  version: "v1",
+  kind: "Widget",
+  plural: "widgets",
+  namespaced: true,
+  schema: {
+    parse(value: unknown): Widget {
+      const size = (value as { spec?: { size?: unknown } }).spec?.size;
+      if (typeof size !== "number") throw new TypeError("spec.size must be a number");
+      return value as Widget;
+    },
+  },
+});
+
+function widgetSetup(options: Partial<InformerOptions<Widget>> = {}) {
+  const api = new ScriptedApi();
+  const time = fakeClock();
+  const undecodable: string[] = [];
+  const quarantineSizes: number[] = [];
+  const informer = new Informer(new ResourceClient(api.rest(), WIDGET_RESOURCE), {
+    clock: time.clock,
+    random: () => 0.5,
+    watchTimeoutSeconds: 300,
+    stallTimeoutMs: 10_000,
+    onUndecodable: (object, error) => {
+      const metadata = object.metadata as { name: string; resourceVersion: string };
+      undecodable.push(`${metadata.name}@${metadata.resourceVersion}: ${error.message}`);
+    },
+    onQuarantineChanged: (quarantined) => quarantineSizes.push(quarantined.size),
+    ...options,
+  });
+  const log: string[] = [];
+  informer.addEventHandler({
+    onAdd: (w) => log.push(`add ${w.metadata?.name}@${w.metadata?.resourceVersion}`),
+    onUpdate: (_o, w) => log.push(`update ${w.metadata?.name}@${w.metadata?.resourceVersion}`),
+    onDelete: (w) => log.push(`delete ${w.metadata?.name}`),
+  });
+  /** Stores (and returns) a widget; `size` undefined makes it undecodable. */
+  const widget = (name: string, size?: number): JsonValue => {
+    const object = {
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name, namespace: "ns", resourceVersion: String(++api.resourceVersion) },
+      spec: size === undefined ? {} : { size },
+    };
+    api.objects.set(name, object);
+    return object;
+  };
+  return { api, informer, log, undecodable, quarantineSizes, widget, ...time };
+}
+
+Deno.test("Informer syncs past an object that does not decode and quarantines it", async () => {
+  const { informer, log, undecodable, quarantineSizes, widget } = widgetSetup();
+  widget("good", 1);
+  widget("bad");
+  informer.start();
+  assert.equal(await informer.synced, true);
+  assert.deepEqual(log, ["add good@11"]);
+  assert.deepEqual(informer.store.keys(), ["ns/good"]);
+  assert.deepEqual([...informer.quarantined.keys()], ["ns/bad"]);
+  const entry = informer.quarantined.get("ns/bad")!;
+  assert.equal(entry.resourceVersion, "12");
+  assert.match(entry.reason, /^Cannot decode Widget "bad": spec\.size must be a number$/);
+  assert.deepEqual((entry.raw.metadata as { name: string }).name, "bad");
+  assert.deepEqual(undecodable, [`bad@12: ${entry.reason}`]);
+  assert.deepEqual(quarantineSizes, [1]);
+  await informer.stop();
+});
+
+Deno.test("Informer moves an object into quarantine and back on watch events", async () => {
+  const { api, informer, log, undecodable, quarantineSizes, widget } = widgetSetup();
+  widget("a", 1);
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.send({ type: "MODIFIED", object: widget("a") }); // a bad update of a cached object
+  await tick();
+  assert.deepEqual(log, ["add a@11", "delete a"]);
+  assert.equal(informer.store.size, 0);
+  assert.equal(informer.quarantined.get("ns/a")?.resourceVersion, "12");
+  api.send({ type: "MODIFIED", object: widget("a", 2) }); // fixed
+  await tick();
+  assert.deepEqual(log, ["add a@11", "delete a", "add a@13"]);
+  assert.equal(informer.quarantined.size, 0);
+  api.send({ type: "ADDED", object: widget("b") });
+  api.send({ type: "DELETED", object: widget("b") });
+  await tick();
+  assert.equal(informer.quarantined.size, 0, "a deleted undecodable object leaves quarantine");
+  assert.deepEqual(undecodable.map((line) => line.split(":")[0]), ["a@12", "b@14"]);
+  assert.deepEqual(quarantineSizes, [1, 0, 1, 0]);
+  await informer.stop();
+});
+
+Deno.test("Informer resumes the next watch after an undecodable event, not before it", async () => {
+  const { api, informer, widget } = widgetSetup();
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.send({ type: "ADDED", object: widget("bad") });
+  await tick();
+  api.streams.at(-1)!.close();
+  await tick();
+  await tick();
+  assert.equal(api.watchCalls.length, 2);
+  assert.equal(api.watchCalls[1]?.get("resourceVersion"), "11", "after the bad event");
+  assert.equal(api.listCalls.length, 1, "no relist");
+  await informer.stop();
+});
+
+Deno.test("Informer resumes after the last event it applied when a watch fails", async () => {
+  const { api, informer, log, fake, widget } = widgetSetup({
+    backoff: { initialMs: 1000, maxMs: 60_000, jitter: 0 },
+  });
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.send({ type: "ADDED", object: widget("a", 1) });
+  api.send({
+    type: "ERROR",
+    object: { kind: "Status", code: 500, reason: "InternalError", message: "boom" },
+  });
+  await tick();
+  await tick();
+  await fake.tickAsync(1000);
+  assert.equal(api.watchCalls.length, 2);
+  assert.equal(api.watchCalls[1]?.get("resourceVersion"), "11", "after the applied event");
+  assert.deepEqual(log, ["add a@11"]);
+  await informer.stop();
+});
+
+Deno.test("Informer reports an undecodable object once per resourceVersion across relists", async () => {
+  const { api, informer, undecodable, quarantineSizes, widget } = widgetSetup();
+  widget("bad");
+  informer.start();
+  await informer.synced;
+  await tick();
+  const gone = {
+    type: "ERROR",
+    object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" },
+  };
+  api.send(gone);
+  await tick();
+  await tick();
+  assert.equal(api.listCalls.length, 2);
+  assert.deepEqual(undecodable.map((line) => line.split(":")[0]), ["bad@11"]);
+  widget("bad"); // a new version, still bad
+  api.send(gone);
+  await tick();
+  await tick();
+  assert.equal(api.listCalls.length, 3);
+  assert.deepEqual(undecodable.map((line) => line.split(":")[0]), ["bad@11", "bad@12"]);
+  widget("bad", 3); // fixed while no watch saw it: the relist takes it out of quarantine
+  api.send(gone);
+  await tick();
+  await tick();
+  assert.equal(informer.quarantined.size, 0);
+  assert.deepEqual(informer.store.keys(), ["ns/bad"]);
+  assert.deepEqual(quarantineSizes, [1, 1, 0]);
+  await informer.stop();
+});
+
+Deno.test("Informer quarantines an object before telling handlers it left the cache", async () => {
+  const { api, informer, widget } = widgetSetup();
+  const seen: string[] = [];
+  informer.addEventHandler({
+    onDelete: (w) =>
+      seen.push(`${w.metadata?.name} ${informer.quarantined.has("ns/" + w.metadata?.name)}`),
+  });
+  widget("a", 1);
+  widget("b", 1);
+  informer.start();
+  await informer.synced;
+  await tick();
+  api.send({ type: "MODIFIED", object: widget("a") }); // bad on the watch
+  await tick();
+  widget("b"); // bad in a relist
+  api.send({
+    type: "ERROR",
+    object: { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" },
+  });
+  await tick();
+  await tick();
+  assert.deepEqual(seen, ["a true", "b true"]);
   await informer.stop();
 });

@@ -1,6 +1,7 @@
 /**
  * One watch of the informer: applies events to the cache, follows the resourceVersion
- * (bookmarks included), and aborts the connection when it stays silent past a limit.
+ * (bookmarks and undecodable objects included, so a watch never resumes before an event it
+ * already saw), and aborts the connection when it stays silent past a limit.
  *
  * @module
  */
@@ -8,6 +9,10 @@ import type { Clock } from "./clock.ts";
 import type { KubeObject } from "./resource.ts";
 import type { ResourceClient } from "./resource_client.ts";
 import type { StoreEvent } from "./store.ts";
+import type { WatchEvent } from "./watch.ts";
+
+/** An object event whose object does not decode. */
+export type UndecodableWatchEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
 
 /** Inputs of `runWatch`. */
 export interface RunWatchOptions<T extends KubeObject> {
@@ -29,6 +34,10 @@ export interface RunWatchOptions<T extends KubeObject> {
   stopSignal: AbortSignal;
   /** Receives each object event. */
   apply: (event: StoreEvent<T>) => void;
+  /** Receives each event whose object does not decode. */
+  undecodable: (event: UndecodableWatchEvent) => void;
+  /** Told the resourceVersion after each event (resume from here, even if the watch then fails). */
+  progress: (resourceVersion: string) => void;
 }
 
 /** How a watch ended without an error. */
@@ -97,10 +106,17 @@ export async function runWatch<T extends KubeObject>(
       if (event.type === "ERROR") throw event.error;
       if (event.type === "BOOKMARK") {
         result.resourceVersion = event.resourceVersion;
-        continue;
+      } else if (event.type === "UNDECODABLE") {
+        options.undecodable(event);
+        result.resourceVersion = event.resourceVersion || result.resourceVersion;
+      } else {
+        options.apply({
+          type: event.type === "DELETED" ? "delete" : "apply",
+          object: event.object,
+        });
+        result.resourceVersion = event.object.metadata?.resourceVersion ?? result.resourceVersion;
       }
-      options.apply({ type: event.type === "DELETED" ? "delete" : "apply", object: event.object });
-      result.resourceVersion = event.object.metadata?.resourceVersion ?? result.resourceVersion;
+      options.progress(result.resourceVersion);
     }
   } catch (error) {
     if (!stall.fired || options.stopSignal.aborted) throw error;

@@ -38,6 +38,43 @@ export class KubeDecodeError extends TypeError {
   }
 }
 
+/** An object the server sent that does not match its kind's schema, kept as it came. */
+export interface UndecodableObject {
+  /** The object as the server sent it (with `apiVersion` and `kind` filled in). */
+  raw: Record<string, unknown>;
+  /** Why it could not be decoded. */
+  error: KubeDecodeError;
+}
+
+/** The outcome of {@linkcode decodeLeniently}: the typed object, or the raw one and why. */
+export type LenientDecodeResult<T> =
+  | { ok: true; object: T }
+  | { ok: false; undecodable: UndecodableObject };
+
+/**
+ * Decodes one object of a list or watch, returning a failure as a value so one bad object
+ * does not fail the rest.
+ *
+ * @throws {KubeDecodeError} when the value is not even an object (the response is malformed)
+ */
+export function decodeLeniently<T extends KubeObject>(
+  resource: Pick<ResourceDescriptor<T>, "apiVersion" | "kind" | "decode">,
+  value: unknown,
+): LenientDecodeResult<T> {
+  if (!isRecord(value)) throw new KubeDecodeError(resource.kind, "", "it is not an object");
+  try {
+    return { ok: true, object: resource.decode(value) };
+  } catch (error) {
+    if (!(error instanceof KubeDecodeError)) throw error;
+    const raw = {
+      ...value,
+      apiVersion: value.apiVersion ?? resource.apiVersion,
+      kind: value.kind ?? resource.kind,
+    };
+    return { ok: false, undecodable: { raw, error } };
+  }
+}
+
 /** Anything with a zod-like `parse` (a zod schema, or a hand-written validator). */
 export interface ObjectParser<T> {
   /** Returns the validated object or throws. */

@@ -5,7 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import { type KubeObject, type ResourceDescriptor, resourcePath } from "./resource.ts";
+import {
+  decodeLeniently,
+  type KubeObject,
+  type ResourceDescriptor,
+  resourcePath,
+  type UndecodableObject,
+} from "./resource.ts";
 import {
   type CallOptions,
   type DeleteOptions,
@@ -30,6 +36,15 @@ const ListBody = z.looseObject({
   }).optional(),
   items: z.array(z.unknown()).nullable(),
 });
+
+/**
+ * A page of a list: the objects that decode in `items`, and those that do not (valid to the API
+ * server, which may have stored them under an older schema, but not to ours) in `undecodable`.
+ */
+export interface LenientListPage<T extends KubeObject> extends ListPage<T> {
+  /** The objects that failed `resource.decode`, in list order. */
+  undecodable: readonly UndecodableObject[];
+}
 
 /** The default page size of `listAll`. */
 export const DEFAULT_PAGE_SIZE = 500;
@@ -83,8 +98,11 @@ export class ResourceClient<T extends KubeObject> {
     return this.resource.decode(body);
   }
 
-  /** Reads one page of objects (all namespaces unless `namespace` is set). */
-  async list(options: ListOptions = {}): Promise<ListPage<T>> {
+  /**
+   * Reads one page of objects (all namespaces unless `namespace` is set). An object that does
+   * not decode does not fail the page: it is returned in `undecodable`.
+   */
+  async list(options: ListOptions = {}): Promise<LenientListPage<T>> {
     const query = toQuery({
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
@@ -98,8 +116,16 @@ export class ResourceClient<T extends KubeObject> {
       query,
     });
     const body = ListBody.parse(raw);
-    const page: ListPage<T> = {
-      items: (body.items ?? []).map((item) => this.resource.decode(item)),
+    const items: T[] = [];
+    const undecodable: UndecodableObject[] = [];
+    for (const item of body.items ?? []) {
+      const decoded = decodeLeniently(this.resource, item);
+      if (decoded.ok) items.push(decoded.object);
+      else undecodable.push(decoded.undecodable);
+    }
+    const page: LenientListPage<T> = {
+      items,
+      undecodable,
       resourceVersion: body.metadata?.resourceVersion ?? "",
     };
     if (body.metadata?.continue) page.continue = body.metadata.continue;
@@ -107,22 +133,26 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /**
-   * Reads every page (`limit` per request, default 500) from one consistent snapshot.
+   * Reads every page (`limit` per request, default 500) from one consistent snapshot. Objects
+   * that do not decode are returned in `undecodable`, not thrown: a caller for whom a missing
+   * object is unsafe (one that frees what objects hold) must check it.
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
-  async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
+  async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<LenientListPage<T>> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const items: T[] = [];
+    const undecodable: UndecodableObject[] = [];
     let token: string | undefined;
     let resourceVersion = "";
     do {
       const page = await this.list({ ...options, limit, ...(token ? { continue: token } : {}) });
       items.push(...page.items);
+      undecodable.push(...page.undecodable);
       resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
-    return { items, resourceVersion };
+    return { items, undecodable, resourceVersion };
   }
 
   /** Creates an object. @throws {AlreadyExistsError} when the name is taken */
@@ -220,7 +250,8 @@ export class ResourceClient<T extends KubeObject> {
 
   /**
    * Watches for changes. The iteration ends when the server closes the watch; abort with
-   * `abortSignal` or leave the loop to close it early.
+   * `abortSignal` or leave the loop to close it early. An object that does not decode comes as
+   * an `UNDECODABLE` event carrying its resourceVersion, so a watch can resume after it.
    *
    * @throws {GoneError} when `resourceVersion` is too old (relist, then watch again)
    */

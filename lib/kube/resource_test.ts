@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { POD_RESOURCE } from "./builtin_resources.ts";
 import { HOST_PORT_CLAIM_RESOURCE, HOST_PORT_CLASS_RESOURCE } from "./hostport_resources.ts";
-import { defineResource, KubeDecodeError, resourcePath } from "./resource.ts";
+import { decodeLeniently, defineResource, KubeDecodeError, resourcePath } from "./resource.ts";
 
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {
   assert.equal(resourcePath(POD_RESOURCE), "/api/v1/pods");
@@ -80,4 +80,19 @@ Deno.test("HOST_PORT_CLAIM_RESOURCE.decode() validates with the lib/api parser",
     (error: unknown) =>
       error instanceof KubeDecodeError && error.message.includes("spec.hostPortClassName"),
   );
+});
+
+Deno.test("decodeLeniently() returns an object that does not decode as a value", () => {
+  const good = decodeLeniently(HOST_PORT_CLASS_RESOURCE, {
+    metadata: { name: "c" },
+    spec: { pools: [{ start: 9000, end: 9009 }] },
+  });
+  assert.equal(good.ok && good.object.kind, "HostPortClass");
+  const bad = decodeLeniently(HOST_PORT_CLASS_RESOURCE, { metadata: { name: "nospec" } });
+  assert.equal(bad.ok, false);
+  if (bad.ok) return;
+  assert.equal(bad.undecodable.raw.kind, "HostPortClass", "kind filled in");
+  assert.ok(bad.undecodable.error instanceof KubeDecodeError);
+  assert.match(bad.undecodable.error.message, /^Cannot decode HostPortClass "nospec": spec/);
+  assert.throws(() => decodeLeniently(HOST_PORT_CLASS_RESOURCE, "nope"), KubeDecodeError);
 });

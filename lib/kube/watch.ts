@@ -1,7 +1,8 @@
 /**
  * Decoding a watch response (one JSON event per line) into typed events. An `ERROR` event
  * with code 410 ends the iteration with a `GoneError` (the caller must relist); other
- * `ERROR` events are yielded with their typed error.
+ * `ERROR` events are yielded with their typed error. An object that fails `decode` is yielded as
+ * an `UNDECODABLE` event (with its resourceVersion) instead of ending the stream.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import {
   kubeApiErrorFromStatus,
   type RequestContext,
 } from "./errors.ts";
-import type { KubeObject } from "./resource.ts";
+import { KubeDecodeError, type KubeObject } from "./resource.ts";
 import type { JsonValue } from "./rest_contract.ts";
 
 /** One watch event. */
@@ -22,7 +23,19 @@ export type WatchEvent<T extends KubeObject> =
   /** A progress marker: everything up to `resourceVersion` has been sent. */
   | { type: "BOOKMARK"; resourceVersion: string }
   /** The server reported a problem; the stream usually ends right after. */
-  | { type: "ERROR"; status: Status; error: KubeApiError };
+  | { type: "ERROR"; status: Status; error: KubeApiError }
+  /** An object event whose object does not match its kind; `raw` is the object as sent. */
+  | {
+    type: "UNDECODABLE";
+    /** The event's type on the wire. */
+    eventType: "ADDED" | "MODIFIED" | "DELETED";
+    /** The object as the server sent it. */
+    raw: Record<string, unknown>;
+    /** Why it could not be decoded. */
+    error: KubeDecodeError;
+    /** The object's resourceVersion (`""` if it has none): a watch resumes after it. */
+    resourceVersion: string;
+  };
 
 const RawEvent = z.object({
   type: z.enum(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]),
@@ -37,7 +50,6 @@ const Bookmark = z.looseObject({
  * Turns one raw event into a typed one.
  *
  * @throws {SyntaxError} for a line that is not a watch event
- * @throws {KubeDecodeError} when the object does not match its kind (from `decode`)
  */
 export function decodeWatchEvent<T extends KubeObject>(
   raw: unknown,
@@ -62,8 +74,26 @@ export function decodeWatchEvent<T extends KubeObject>(
       return { type, status, error: kubeApiErrorFromStatus(status, request) };
     }
     default:
-      return { type, object: decode(object) };
+      try {
+        return { type, object: decode(object) };
+      } catch (error) {
+        if (!(error instanceof KubeDecodeError)) throw error;
+        return {
+          type: "UNDECODABLE",
+          eventType: type,
+          raw: object,
+          error,
+          resourceVersion: rv(object),
+        };
+      }
   }
+}
+
+function rv(object: Record<string, unknown>): string {
+  const metadata = object.metadata;
+  if (typeof metadata !== "object" || metadata === null) return "";
+  const version = (metadata as Record<string, unknown>).resourceVersion;
+  return typeof version === "string" ? version : "";
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { POD_RESOURCE } from "./builtin_resources.ts";
 import { GoneError, KubeApiError } from "./errors.ts";
+import { KubeDecodeError } from "./resource.ts";
 import type { JsonValue } from "./rest_contract.ts";
 import { decodeWatchEvent, decodeWatchStream, type WatchEvent } from "./watch.ts";
 
@@ -123,4 +124,29 @@ Deno.test("decodeWatchStream() cancels the stream and throws the reason when the
   );
   assert.deepEqual(seen, ["ADDED"]);
   assert.equal((cancelled as Error).message, "stop now");
+});
+
+Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDECODABLE event", () => {
+  const nameless = { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "7" } };
+  const event = decodeWatchEvent({ type: "MODIFIED", object: nameless }, decode);
+  assert.equal(event.type, "UNDECODABLE");
+  if (event.type !== "UNDECODABLE") return;
+  assert.equal(event.eventType, "MODIFIED");
+  assert.equal(event.resourceVersion, "7");
+  assert.deepEqual(event.raw, nameless);
+  assert.ok(event.error instanceof KubeDecodeError);
+  assert.equal(event.error.message, 'Cannot decode Pod "": metadata.name is missing');
+});
+
+Deno.test("decodeWatchStream() goes on after an object that does not decode", async () => {
+  const events = await Array.fromAsync(
+    decodeWatchStream(
+      streamOf([
+        { type: "ADDED", object: { metadata: { resourceVersion: "1" } } },
+        { type: "ADDED", object: pod("p", "2") },
+      ]),
+      decode,
+    ),
+  );
+  assert.deepEqual(events.map((e) => e.type), ["UNDECODABLE", "ADDED"]);
 });
