@@ -13,10 +13,13 @@
  */
 import {
   AllocationRepair,
+  anchoredLeaderWork,
   ClusterPortAllocator,
+  DEFAULT_RECORD_NAME,
   liveHostPortClassLister,
   liveHostPortLister,
   openAllocationRecord,
+  RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import { type RunningControllers, startControllers } from "./lib/controller/mod.ts";
 import { createKubeClients, type KubeClients, KubeRestClient } from "./lib/kube/mod.ts";
@@ -60,10 +63,21 @@ interface LeaderWorkDeps {
   recorder: EventRecorder;
   metrics: PrometheusRegistry;
   logger: Logger;
+  /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
+  anchor: RecordAnchor;
+}
+
+/** Allocates only while the HostPort CRD's anchor names this install's record. */
+function startLeaderWork(deps: LeaderWorkDeps): ControllerRun {
+  return anchoredLeaderWork({
+    anchor: deps.anchor,
+    start: () => startAllocating(deps),
+    logger: deps.logger.child({ component: "allocation-record" }),
+  });
 }
 
 /** Builds the allocation record, allocator and repair, then starts the controllers. */
-async function startLeaderWork(deps: LeaderWorkDeps): Promise<ControllerRun> {
+async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
   const { config, rest } = deps;
   const record = openAllocationRecord(rest, { namespace: config.namespace });
   const allocator = new ClusterPortAllocator({ record });
@@ -198,9 +212,11 @@ async function main(): Promise<number> {
       metrics,
     })
     : undefined;
+  const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
+  health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger }),
+    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });
