@@ -49,7 +49,7 @@ import {
   webhookFamilies,
   webhookReadiness,
 } from "./lib/ops/mod.ts";
-import { startWebhookServer } from "./webhook/server.ts";
+import { DEFAULT_SHUTDOWN_GRACE_MS, startWebhookServer } from "./webhook/server.ts";
 import { startAdmissionLookups } from "./webhook/server_lookups.ts";
 import { LATENCY_BUCKETS_SECONDS } from "./webhook/server_stats.ts";
 import { FileCertificateSource } from "./webhook/tls_file_source.ts";
@@ -145,6 +145,8 @@ async function startAdmission(
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
     logger: leveledLogger(log, config.log.level),
+    // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
+    shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
   });
   health.addReadiness(
     "webhook",

@@ -1,7 +1,8 @@
 /**
  * The operator as a process (`mod.ts`), out of cluster with a kubeconfig, against a real
  * kube-apiserver: flags errors and help, readiness, a claim bound end to end, `/metrics`,
- * JSON logs, and a SIGTERM that exits 0 and releases the Lease.
+ * JSON logs, and a SIGTERM that exits 0 inside its timeout (idle webhook connections open) and
+ * releases the Lease.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -122,9 +123,31 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
     const held = await kube.leases.get(LEASE, { namespace: OPERATOR_NAMESPACE });
     assert.ok(held.spec?.holderIdentity, "the operator holds the Lease");
 
+    // An idle keep-alive connection (as the API server keeps one) and a connection that never
+    // sent a request must not hold the shutdown up.
+    const idle = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: webhook,
+      caCerts: [tls.caPem],
+    });
+    await idle.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.ok((await idle.read(new Uint8Array(4096)) ?? 0) > 0, "the webhook answered");
+    const unused = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: webhook,
+      caCerts: [tls.caPem],
+    });
+    await unused.handshake();
+
+    const signalled = performance.now();
     child.kill("SIGTERM");
     const { code } = await status;
+    const exitMs = performance.now() - signalled;
+    console.log(`exited ${code} ${Math.round(exitMs)} ms after SIGTERM (timeout 10 s)`);
+    idle.close();
+    unused.close();
     assert.equal(code, 0, stderr.text());
+    assert.ok(exitMs < 10_000, `exited ${exitMs} ms after SIGTERM, not inside its 10 s timeout`);
     const released = await kube.leases.get(LEASE, { namespace: OPERATOR_NAMESPACE });
     assert.equal(released.spec?.holderIdentity, "", "the Lease was released on shutdown");
     await Promise.all([stdout.done, stderr.done]);
