@@ -66,7 +66,7 @@ export async function startOperator(
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
   const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster
-  if (anchored !== true) throw new Error(anchored);
+  if (anchored !== true) throw new Error(anchored.reason);
   const record = new AllocationRecord(store);
   const allocator = new ClusterPortAllocator({ record });
   const repair = new AllocationRepair({

@@ -5,7 +5,8 @@
  * operator processes with different `--namespace`, only the first allocates while the second
  * stays not ready with a message naming the other record and the fix; and once the first is
  * uninstalled and the annotation removed as the message says, the second starts by itself and
- * never hands out a port a HostPort still holds.
+ * never hands out a port a HostPort still holds. An annotation removed while its install still
+ * runs goes back to that install: the other waits two re-check periods before it claims it.
  */
 import assert from "node:assert/strict";
 import {
@@ -87,7 +88,10 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
     assert.equal(await anchorOf(cp), winner);
     for (const [i, verdict] of verdicts.entries()) {
       if (verdict === true) continue;
-      assert.equal(verdict, recordAnchorConflict(recordOf(records[i]!.namespace), winner));
+      assert.deepEqual(verdict, {
+        reason: recordAnchorConflict(recordOf(records[i]!.namespace), winner),
+        holder: winner,
+      });
     }
     await removeAnchor(cp);
   });
@@ -104,7 +108,7 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
   await using first = start(FIRST);
   await first.waitReady();
   await using second = start(SECOND);
-  await kube.hostPortClasses.create(classObject(CLASS, [[24000, 24009]]));
+  await kube.hostPortClasses.create(classObject(CLASS, [[24000, 24010]]));
 
   await t.step("the second install does not allocate and says why in /readyz", async () => {
     const message = recordAnchorConflict(recordOf(SECOND), recordOf(FIRST));
@@ -133,6 +137,24 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
     assert.equal((await readyz(second)).status, 503, "still not ready");
   });
 
+  await t.step("an anchor removed while the first still runs goes back to the first", async () => {
+    await removeAnchor(cp);
+    await eventually(
+      "the first install to claim the anchor back",
+      async () => await anchorOf(cp) === recordOf(FIRST) ? true : undefined,
+      30_000,
+    );
+    const message = recordAnchorConflict(recordOf(SECOND), recordOf(FIRST));
+    await eventually("the second install to name the first's record again", async () => {
+      const answer = await readyz(second);
+      return answer.status === 503 && answer.body.includes(message) ? true : undefined;
+    }, 30_000);
+    assert.equal(await metricValue(second, ALLOCATIONS), undefined, "the second allocated none");
+    await kube.hostPortClaims.create(claimObject(TENANT, "f2", CLASS));
+    assert.ok((await boundClaim(kube, TENANT, "f2")).claim.status?.port);
+    assert.equal(await metricValue(first, ALLOCATIONS), 7, "the first still allocates");
+  });
+
   await t.step(
     "once the first is uninstalled and its anchor removed, the second starts by itself",
     async () => {
@@ -144,12 +166,12 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
         await kube.hostPortClaims.create(claimObject(TENANT, name, CLASS));
       }
       const ports = [];
-      for (const name of ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]) {
+      for (const name of ["a", "b", "c", "d", "e", "f", "f2", "g", "h", "i", "j"]) {
         ports.push((await boundClaim(kube, TENANT, name)).claim.status?.port);
       }
-      // Ten claims on exactly ten ports: the second install skipped every port the first's
+      // Eleven claims on exactly eleven ports: the second install skipped every port the first's
       // HostPorts hold.
-      assert.equal(new Set(ports).size, 10, `distinct ports: ${ports.join(", ")}`);
+      assert.equal(new Set(ports).size, 11, `distinct ports: ${ports.join(", ")}`);
       assert.equal(await metricValue(second, ALLOCATIONS), 4);
     },
   );

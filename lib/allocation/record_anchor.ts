@@ -10,9 +10,12 @@
  * compare-and-swap (the CRD's resourceVersion as precondition), so of two racing installs one
  * wins; equal, it allocates; different, it does not allocate, logs an error and stays not ready
  * with a message that names the other record and the fix, and re-checks periodically so it
- * starts by itself once fixed. While allocating it keeps re-checking, and stops its controllers
- * if the anchor ever names another record. Uninstalling deletes the CRDs, and the anchor with
- * them.
+ * starts by itself once fixed. While allocating it keeps re-checking: it re-claims an anchor
+ * someone removed, and stops its controllers if the anchor ever names another record. A process
+ * that has seen another record in the anchor claims a removed anchor only after it stayed absent
+ * for {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so that if the other install still
+ * runs (the annotation was removed by mistake), that install re-claims it first. Uninstalling
+ * deletes the CRDs, and the anchor with them.
  *
  * - {@linkcode decideRecordAnchor} and {@linkcode recordAnchorConflict}: pure.
  * - {@linkcode RecordAnchor}: reads and claims the anchor.
@@ -39,6 +42,12 @@ export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 /** How often a process re-checks the anchor, refused or allocating. */
 export const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
 
+/**
+ * A process that saw another record in the anchor claims it, once removed, only after it stayed
+ * absent this many re-check periods: long enough for a still-running holder to re-claim it.
+ */
+export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
+
 /** What the HostPort CRD says about the anchor. */
 export interface AnchorState {
   /** Whether the HostPort CRD exists. */
@@ -55,6 +64,14 @@ export type AnchorDecision =
   | { action: "claim" }
   /** Do not allocate; `reason` says why and how to fix it. */
   | { action: "refuse"; reason: string };
+
+/** The outcome of {@linkcode RecordAnchor.check}: allowed, or why not and who holds the anchor. */
+export type AnchorCheck = true | {
+  /** Why this process must not allocate, and the fix. */
+  reason: string;
+  /** The record the anchor names; undefined when there is no anchor. */
+  holder: string | undefined;
+};
 
 /** The anchor value of the record `namespace/name`. */
 export function recordAnchorValue(record: { namespace: string; name: string }): string {
@@ -73,8 +90,22 @@ export function recordAnchorConflict(ours: string, other: string): string {
     `remove the annotation: kubectl annotate crd ${RECORD_ANCHOR_CRD} ${RECORD_ANCHOR_ANNOTATION}-`;
 }
 
-/** Decides what a process whose record is `ours` does, given the CRD's anchor (pure). */
-export function decideRecordAnchor(state: AnchorState, ours: string): AnchorDecision {
+/** The readiness message of a process waiting to claim an anchor that was removed. */
+export function recordAnchorRemoved(ours: string): string {
+  return `Not allocating yet: annotation ${RECORD_ANCHOR_ANNOTATION} on CRD ${RECORD_ANCHOR_CRD} ` +
+    `named another install's allocation record and was removed; this install claims it for ` +
+    `${ours} unless that install, if it still runs, claims it back first`;
+}
+
+/**
+ * Decides what a process whose record is `ours` does, given the CRD's anchor (pure).
+ * `claimAbsent` false: an absent anchor is not claimed (yet).
+ */
+export function decideRecordAnchor(
+  state: AnchorState,
+  ours: string,
+  claimAbsent = true,
+): AnchorDecision {
   if (!state.crdExists) {
     return {
       action: "refuse",
@@ -82,7 +113,11 @@ export function decideRecordAnchor(state: AnchorState, ours: string): AnchorDeci
         `record cannot be anchored`,
     };
   }
-  if (state.anchor === undefined) return { action: "claim" };
+  if (state.anchor === undefined) {
+    return claimAbsent
+      ? { action: "claim" }
+      : { action: "refuse", reason: recordAnchorRemoved(ours) };
+  }
   if (state.anchor === ours) return { action: "proceed" };
   return { action: "refuse", reason: recordAnchorConflict(ours, state.anchor) };
 }
@@ -104,25 +139,27 @@ export class RecordAnchor {
   }
 
   /**
-   * Reads the anchor and claims it when absent. Resolves `true` when it names our record (now),
-   * otherwise the reason this process must not allocate.
+   * Reads the anchor and claims it when absent (unless `claimAbsent` is false). Resolves `true`
+   * when it names our record (now), otherwise why this process must not allocate.
    *
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
-  async check(): Promise<true | string> {
+  async check(options: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
     try {
+      let holder: string | undefined;
       for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
         const crd = await this.#read();
-        const state: AnchorState = {
-          crdExists: crd !== undefined,
-          anchor: crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined,
-        };
-        const decision = decideRecordAnchor(state, this.value);
+        holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
+        const state: AnchorState = { crdExists: crd !== undefined, anchor: holder };
+        const decision = decideRecordAnchor(state, this.value, options.claimAbsent ?? true);
         if (decision.action === "proceed") return this.#settle(true);
-        if (decision.action === "refuse") return this.#settle(decision.reason);
+        if (decision.action === "refuse") return this.#settle({ reason: decision.reason, holder });
         if (await this.#claim(crd!)) return this.#settle(true);
       }
-      return this.#settle("Not allocating: the allocation record's anchor keeps changing");
+      return this.#settle({
+        reason: "Not allocating: the allocation record's anchor keeps changing",
+        holder,
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#readiness = `Cannot check the allocation record's anchor: ${message}`;
@@ -135,8 +172,8 @@ export class RecordAnchor {
     return this.#readiness;
   }
 
-  #settle(verdict: true | string): true | string {
-    this.#readiness = verdict;
+  #settle(verdict: AnchorCheck): AnchorCheck {
+    this.#readiness = verdict === true ? true : verdict.reason;
     return verdict;
   }
 
@@ -195,17 +232,24 @@ export interface AnchoredLeaderWorkOptions {
   logger: AnchorLogger;
   /** How often to re-check the anchor; default {@linkcode DEFAULT_ANCHOR_RECHECK_MS}. */
   recheckMs?: number;
+  /** Clock for the claim delay, in ms; default `Date.now`. */
+  now?: () => number;
 }
 
 /**
  * Leader work that runs only while the anchor names this process's record. Returns at once (so
  * the caller keeps renewing its Lease): checks the anchor, starts the work once it names our
  * record, and re-checks every `recheckMs`, stopping the work if the anchor comes to name another
- * record. `synced` resolves once the work first synced (`false` when stopped first).
+ * record. Once it has seen another record in the anchor, it claims a removed anchor only after
+ * it stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} times `recheckMs`. `synced` resolves once
+ * the work first synced (`false` when stopped first).
  */
 export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWork {
   const { anchor, logger } = options;
   const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
+  const now = options.now ?? Date.now;
+  let sawOther = false; // the anchor named another record since we last held it
+  let absentSince: number | undefined;
   const stopping = new AbortController();
   const synced = Promise.withResolvers<unknown>();
   let work: LeaderWork | undefined;
@@ -231,9 +275,11 @@ export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWo
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      let verdict: true | string;
+      const claimAbsent = !sawOther ||
+        (absentSince !== undefined && now() - absentSince >= ANCHOR_CLAIM_DELAY_FACTOR * recheckMs);
+      let verdict: AnchorCheck;
       try {
-        verdict = await anchor.check();
+        verdict = await anchor.check({ claimAbsent });
       } catch (error) {
         // Cannot read the anchor: keep what runs (it was allowed), start nothing new.
         report(`Cannot check the allocation record's anchor: ${describeError(error)}`);
@@ -241,6 +287,15 @@ export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWo
         continue;
       }
       if (stopping.signal.aborted) break;
+      if (verdict === true) {
+        sawOther = false;
+        absentSince = undefined;
+      } else if (verdict.holder === undefined) {
+        absentSince ??= now();
+      } else {
+        sawOther = true;
+        absentSince = undefined;
+      }
       if (verdict === true && work === undefined) {
         report(undefined);
         logger.info("Allocation record anchored", { anchor: anchor.value });
@@ -252,7 +307,7 @@ export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWo
           report(`Cannot start allocating: ${describeError(error)}`);
         }
       } else if (verdict !== true) {
-        report(verdict);
+        report(verdict.reason);
         if (work !== undefined) {
           await work.stop();
           work = undefined;

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  type AnchorCheck,
   anchoredLeaderWork,
   decideRecordAnchor,
   type LeaderWork,
   RECORD_ANCHOR_ANNOTATION,
   RECORD_ANCHOR_CRD,
   recordAnchorConflict,
+  recordAnchorRemoved,
   recordAnchorValue,
 } from "./record_anchor.ts";
 
@@ -22,6 +24,10 @@ Deno.test("decideRecordAnchor() claims an absent anchor, proceeds on ours, refus
   assert.deepEqual(decideRecordAnchor({ crdExists: true, anchor: OTHER }, OURS), {
     action: "refuse",
     reason: recordAnchorConflict(OURS, OTHER),
+  });
+  assert.deepEqual(decideRecordAnchor({ crdExists: true, anchor: undefined }, OURS, false), {
+    action: "refuse",
+    reason: recordAnchorRemoved(OURS),
   });
   const missing = decideRecordAnchor({ crdExists: false, anchor: undefined }, OURS);
   assert.equal(missing.action, "refuse");
@@ -46,13 +52,17 @@ Deno.test("recordAnchorConflict() names the other record and the exact fix", () 
 
 /** An anchor whose verdicts the test sets, and leader work that records its starts and stops. */
 function scripted() {
-  let verdict: true | string | Error = "refused";
+  let verdict: AnchorCheck | Error = { reason: "refused", holder: OTHER };
+  const claimAbsentSeen: boolean[] = [];
   const changes: string[] = [];
   let notify = () => {};
   const changed = () => new Promise<void>((resolve) => notify = resolve);
   const anchor = {
     value: OURS,
-    check: () => verdict instanceof Error ? Promise.reject(verdict) : Promise.resolve(verdict),
+    check: (options: { claimAbsent?: boolean } = {}) => {
+      claimAbsentSeen.push(options.claimAbsent ?? true);
+      return verdict instanceof Error ? Promise.reject(verdict) : Promise.resolve(verdict);
+    },
   };
   const start = (): Promise<LeaderWork> => {
     changes.push("start");
@@ -79,7 +89,8 @@ function scripted() {
     logs,
     changes,
     changed,
-    set: (next: true | string | Error) => verdict = next,
+    claimAbsentSeen,
+    set: (next: AnchorCheck | Error) => verdict = next,
   };
 }
 
@@ -103,7 +114,7 @@ Deno.test("anchoredLeaderWork() stops the work when the anchor comes to name ano
   const work = anchoredLeaderWork({ ...s, recheckMs: 1 });
   await started;
   const stopped = s.changed();
-  s.set(recordAnchorConflict(OURS, OTHER));
+  s.set({ reason: recordAnchorConflict(OURS, OTHER), holder: OTHER });
   await stopped;
   assert.deepEqual(s.changes, ["start", "stop"]);
   assert.ok(s.logs.at(-1)!.includes(`allocation record ${OTHER}`));
@@ -124,6 +135,27 @@ Deno.test("anchoredLeaderWork() keeps its work running while the anchor cannot b
   assert.deepEqual(s.changes, ["start"]);
   await work.stop();
   assert.deepEqual(s.changes, ["start", "stop"]);
+});
+
+Deno.test("anchoredLeaderWork() claims a removed anchor only after it stayed absent two periods", async () => {
+  const s = scripted(); // starts refused: the anchor names another record
+  let clock = 0;
+  const work = anchoredLeaderWork({ ...s, recheckMs: 1, now: () => clock });
+  while (s.claimAbsentSeen.length < 1) await new Promise((resolve) => setTimeout(resolve, 1));
+  s.set({ reason: recordAnchorRemoved(OURS), holder: undefined }); // removed
+  const seen = s.claimAbsentSeen.length;
+  while (s.claimAbsentSeen.length < seen + 3) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.ok(s.claimAbsentSeen.slice(seen).every((claim) => !claim), "not claimed at once");
+  clock = 2; // two re-check periods of absence
+  const later = s.claimAbsentSeen.length;
+  while (s.claimAbsentSeen.length < later + 2) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.equal(s.claimAbsentSeen.at(-1), true, "claimed after the delay");
+  assert.deepEqual(s.changes, []);
+  await work.stop();
 });
 
 Deno.test("anchoredLeaderWork() stopped before the anchor allows it resolves synced false", async () => {
