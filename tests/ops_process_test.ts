@@ -1,11 +1,13 @@
 /**
  * The operator as a process (`mod.ts`), out of cluster with a kubeconfig, against a real
  * kube-apiserver: flags errors and help, readiness, a claim bound end to end, `/metrics`,
- * JSON logs, and a SIGTERM that exits 0 inside its timeout (idle webhook connections open) and
+ * JSON logs, connection errors that name their cause, and a SIGTERM that exits 0 inside its timeout (idle webhook connections open) and
  * releases the Lease.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import {
   adminClients,
   boundClaim,
@@ -15,6 +17,7 @@ import {
   eventually,
 } from "./controller_harness.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { createCa, createWebhookTls } from "./controlplane/pki.ts";
 import { freePort } from "./controlplane/process.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
@@ -161,5 +164,63 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
     if (!exited) child.kill("SIGKILL");
     await status;
     await Deno.remove(certDir, { recursive: true });
+  }
+});
+
+Deno.test("mod.ts logs why it cannot reach the API server (a wrong CA), not 'fetch failed'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostport-wrong-ca-" });
+  const serving = await createWebhookTls(join(dir, "serving"));
+  const other = await createCa(dir, "other-ca");
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: serving.certPem, key: serving.keyPem, onListen() {} },
+    () => Response.json({}),
+  );
+  const kubeconfig = join(dir, "kubeconfig.yaml");
+  await Deno.writeTextFile(
+    kubeconfig,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: "c",
+        cluster: {
+          server: `https://127.0.0.1:${server.addr.port}`,
+          "certificate-authority": other.certFile,
+        },
+      }],
+      users: [{ name: "u", user: { token: "t" } }],
+      contexts: [{ name: "ctx", context: { cluster: "c", user: "u" } }],
+      "current-context": "ctx",
+    }),
+  );
+  const certDir = join(dir, "certs");
+  await Deno.mkdir(certDir);
+  await Deno.copyFile(serving.certFile, join(certDir, "tls.crt"));
+  await Deno.copyFile(serving.keyFile, join(certDir, "tls.key"));
+  const child = operator([
+    "--kubeconfig",
+    kubeconfig,
+    `--health-addr=127.0.0.1:${freePort()}`,
+    "--metrics-addr=0",
+    `--webhook-addr=127.0.0.1:${freePort()}`,
+    `--webhook-cert-dir=${certDir}`,
+    "--graceful-shutdown-timeout=5s",
+  ]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  try {
+    const cause = "TLS: invalid peer certificate: UnknownIssuer";
+    await eventually(
+      "a log line naming the TLS cause",
+      () => Promise.resolve(stderr.text().includes(cause) ? true : undefined),
+    );
+    const lines = stderr.text().trim().split("\n").filter((line) => line.includes("Cannot reach"));
+    assert.ok(lines.length > 0 && lines.every((line) => line.includes(cause)), stderr.text());
+    assert.ok(!stderr.text().includes("fetch failed"), stderr.text());
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+    await Deno.remove(dir, { recursive: true });
   }
 });
