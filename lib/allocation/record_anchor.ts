@@ -145,29 +145,27 @@ export class RecordAnchor {
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
   async check(options: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
-    try {
-      let holder: string | undefined;
-      for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-        const crd = await this.#read();
-        holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
-        const state: AnchorState = { crdExists: crd !== undefined, anchor: holder };
-        const decision = decideRecordAnchor(state, this.value, options.claimAbsent ?? true);
-        if (decision.action === "proceed") return this.#settle(true);
-        if (decision.action === "refuse") return this.#settle({ reason: decision.reason, holder });
-        if (await this.#claim(crd!)) return this.#settle(true);
-      }
-      return this.#settle({
-        reason: "Not allocating: the allocation record's anchor keeps changing",
-        holder,
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.#readiness = `Cannot check the allocation record's anchor: ${message}`;
-      throw error;
+    let holder: string | undefined;
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      const crd = await this.#read();
+      holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
+      const state: AnchorState = { crdExists: crd !== undefined, anchor: holder };
+      const decision = decideRecordAnchor(state, this.value, options.claimAbsent ?? true);
+      if (decision.action === "proceed") return this.#settle(true);
+      if (decision.action === "refuse") return this.#settle({ reason: decision.reason, holder });
+      if (await this.#claim(crd!)) return this.#settle(true);
     }
+    return this.#settle({
+      reason: "Not allocating: the allocation record's anchor keeps changing",
+      holder,
+    });
   }
 
-  /** The readiness verdict of the last check: `true` when this process may allocate. */
+  /**
+   * The readiness verdict of the last check that read the anchor: `true` when this process may
+   * allocate (also before the first check, and unchanged by a check that failed: a blip of the
+   * API server must not take the webhook out of its Service).
+   */
   readiness(): true | string {
     return this.#readiness;
   }
