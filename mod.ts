@@ -22,7 +22,12 @@ import {
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import { type RunningControllers, startControllers } from "./lib/controller/mod.ts";
-import { createKubeClients, type KubeClients, KubeRestClient } from "./lib/kube/mod.ts";
+import {
+  createKubeClients,
+  type KubeClients,
+  KubeRestClient,
+  learnSelfUsername,
+} from "./lib/kube/mod.ts";
 import {
   configOrExit,
   type ControllerRun,
@@ -49,7 +54,11 @@ import {
   webhookFamilies,
   webhookReadiness,
 } from "./lib/ops/mod.ts";
-import { DEFAULT_SHUTDOWN_GRACE_MS, startWebhookServer } from "./webhook/server.ts";
+import {
+  DEFAULT_ADMISSION_OPTIONS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  startWebhookServer,
+} from "./webhook/server.ts";
 import { startAdmissionLookups } from "./webhook/server_lookups.ts";
 import { LATENCY_BUCKETS_SECONDS } from "./webhook/server_stats.ts";
 import { FileCertificateSource } from "./webhook/tls_file_source.ts";
@@ -92,9 +101,14 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
     ...deps,
     allocator,
     repair,
-    options: workers
-      ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
-      : {},
+    options: {
+      ...config.claimDeletionGraceMs === undefined
+        ? {}
+        : { claimDeletionGraceMs: config.claimDeletionGraceMs },
+      ...workers
+        ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
+        : {},
+    },
   });
   return {
     synced: running.synced,
@@ -138,10 +152,16 @@ async function startAdmission(
   const stopCertificates = new AbortController();
   const certificates = certificateSource(config, kube, log);
   const lookups = startAdmissionLookups(kube);
+  // Only this identity may write a port into a HostPort (refused for everyone until known).
+  const operator = learnSelfUsername(kube.rest, {
+    signal: AbortSignal.any([stopCertificates.signal, stop]),
+    onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
+  });
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
   const server = await startWebhookServer({
     certificates,
     lookups: lookups.lookups,
+    admission: { ...DEFAULT_ADMISSION_OPTIONS, operatorUsername: operator.username },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
     logger: leveledLogger(log, config.log.level),
@@ -152,7 +172,10 @@ async function startAdmission(
     "webhook",
     webhookReadiness({
       certificateHealthy: () => certificates.healthy(),
-      cachesSynced: lookups.synced,
+      // Not ready until it knows the operator's username: it would refuse the operator's port writes.
+      cachesSynced: Promise.all([lookups.synced, operator.known]).then(([synced, username]) =>
+        synced && username !== undefined
+      ),
     }),
   );
   return {

@@ -58,6 +58,13 @@ export function operatorClusterRules(): PolicyRule[] {
       resourceNames: [RECORD_ANCHOR_CRD],
       verbs: ["get", "patch"],
     },
+    // Who the operator is (the webhook lets only that user write HostPort ports). Granted to
+    // every authenticated user by system:basic-user too; explicit so a trimmed cluster still works.
+    {
+      apiGroups: ["authentication.k8s.io"],
+      resources: ["selfsubjectreviews"],
+      verbs: ["create"],
+    },
   ];
 }
 

@@ -2,7 +2,10 @@
  * The admission webhook configurations: the original's names and paths (seed section 3.1), with
  * `failurePolicy: Fail`, `sideEffects: None` and a 10 s timeout. The pod webhook only sees
  * namespaces labelled `hostport.rmb938.com: "true"` and never the operator's own namespace, so
- * the operator can always restart. The same builders serve the release (the API server calls
+ * the operator can always restart. It also sees `pods/status` (whose writers may change
+ * annotations), but only updates that touch one of our annotations reach it (`matchConditions`),
+ * so the kubelet's status writes cost nothing. HostPorts are validated through `hostports/status`
+ * too. The same builders serve the release (the API server calls
  * the Service) and the demo and tests (it calls `https://127.0.0.1:<port>` by URL).
  *
  * @module
@@ -16,7 +19,13 @@ import type {
   WebhookClientConfig,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
-import { GROUP, PLURAL, VERSION } from "../lib/api/constants.ts";
+import {
+  CLAIM_ANNOTATION_PREFIX,
+  GROUP,
+  PLURAL,
+  PORT_ANNOTATION_PREFIX,
+  VERSION,
+} from "../lib/api/constants.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, type WebhookId } from "../webhook/paths.ts";
 import { NAMES, objectMeta, POD_NAMESPACE_LABEL, PORTS } from "./gen_release_names.ts";
 
@@ -57,11 +66,11 @@ function clientConfig(endpoint: WebhookEndpoint, id: WebhookId): WebhookClientCo
   };
 }
 
-function common(endpoint: WebhookEndpoint, id: WebhookId, rule: WebhookRule) {
+function common(endpoint: WebhookEndpoint, id: WebhookId, rules: WebhookRule[]) {
   return {
     name: WEBHOOK_NAMES[id],
     clientConfig: clientConfig(endpoint, id),
-    rules: [rule],
+    rules,
     failurePolicy: "Fail",
     matchPolicy: "Equivalent",
     sideEffects: "None",
@@ -70,14 +79,36 @@ function common(endpoint: WebhookEndpoint, id: WebhookId, rule: WebhookRule) {
   };
 }
 
-function crRule(resource: string): WebhookRule {
+function crRule(...resources: string[]): WebhookRule {
   return {
     apiGroups: [GROUP],
     apiVersions: [VERSION],
-    resources: [resource],
+    resources,
     operations: CREATE_UPDATE,
   };
 }
+
+/** CEL: whether annotation `key` is one of ours (a claim or the port the webhook wrote). */
+function ours(key: string): string {
+  return `(${key}.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
+    `${key}.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
+}
+
+/**
+ * CEL of the pod webhook's match condition: every CREATE, and the UPDATEs (of the pod or of its
+ * `status` subresource) where an annotation with one of our prefixes is added, removed or
+ * changed between `oldObject` and `object`.
+ */
+export const POD_ANNOTATIONS_CHANGED = [
+  "request.operation != 'UPDATE'",
+  `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${ours("k")} && ` +
+  "!(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && " +
+  "oldObject.metadata.annotations[k] == object.metadata.annotations[k])))",
+  `(has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, ${
+    ours("k")
+  } && ` +
+  "!(has(object.metadata.annotations) && k in object.metadata.annotations)))",
+].join(" || ");
 
 function metadata(name: string, endpoint: WebhookEndpoint) {
   const meta = objectMeta(name);
@@ -100,7 +131,7 @@ export function podNamespaceSelector(): LabelSelector {
 /** `hostport-allocator-crd` (mutating): defaulting of the three kinds. */
 export function crdMutatingConfiguration(endpoint: WebhookEndpoint): MutatingWebhookConfiguration {
   const hook = (id: WebhookId, resource: string): MutatingWebhook => ({
-    ...common(endpoint, id, crRule(resource)),
+    ...common(endpoint, id, [crRule(resource)]),
     reinvocationPolicy: "Never",
   });
   return {
@@ -119,14 +150,15 @@ export function crdMutatingConfiguration(endpoint: WebhookEndpoint): MutatingWeb
 export function crdValidatingConfiguration(
   endpoint: WebhookEndpoint,
 ): ValidatingWebhookConfiguration {
-  const hook = (id: WebhookId, resource: string): ValidatingWebhook =>
-    common(endpoint, id, crRule(resource));
+  const hook = (id: WebhookId, ...resources: string[]): ValidatingWebhook =>
+    common(endpoint, id, [crRule(...resources)]);
   return {
     apiVersion: ADMISSION_API,
     kind: "ValidatingWebhookConfiguration",
     metadata: metadata(NAMES.crdWebhooks, endpoint),
     webhooks: [
-      hook("validateHostPort", PLURAL.HostPort),
+      // Status too: only the operator may write a port (`webhook/hostport_validation.ts`).
+      hook("validateHostPort", PLURAL.HostPort, `${PLURAL.HostPort}/status`),
       hook("validateHostPortClaim", PLURAL.HostPortClaim),
       hook("validateHostPortClass", PLURAL.HostPortClass),
     ],
@@ -135,19 +167,22 @@ export function crdValidatingConfiguration(
 
 /** `hostport-allocator-pod` (mutating): host ports for pods in labelled namespaces. */
 export function podMutatingConfiguration(endpoint: WebhookEndpoint): MutatingWebhookConfiguration {
-  const rule: WebhookRule = {
+  const pods: WebhookRule = {
     apiGroups: [""],
     apiVersions: ["v1"],
     resources: ["pods"],
     operations: CREATE_UPDATE,
   };
+  // The status subresource lets its writers change annotations too.
+  const status: WebhookRule = { ...pods, resources: ["pods/status"], operations: ["UPDATE"] };
   return {
     apiVersion: ADMISSION_API,
     kind: "MutatingWebhookConfiguration",
     metadata: metadata(NAMES.podWebhooks, endpoint),
     webhooks: [{
-      ...common(endpoint, "mutatePod", rule),
+      ...common(endpoint, "mutatePod", [pods, status]),
       namespaceSelector: podNamespaceSelector(),
+      matchConditions: [{ name: "hostport-annotations", expression: POD_ANNOTATIONS_CHANGED }],
       reinvocationPolicy: "Never",
     }],
   };

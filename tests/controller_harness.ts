@@ -57,11 +57,18 @@ export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disp
   return Object.assign(createKubeClients(rest), { [Symbol.dispose]: () => rest.close() });
 }
 
+/**
+ * The deletion window of the in-process controllers unless a test sets one: no test here has a
+ * slow admission chain, so a short window keeps tests that delete claims quick.
+ */
+export const TEST_CLAIM_DELETION_GRACE_MS = 1_000;
+
 /** Starts the controllers against `cp` and waits until they are synced. */
 export async function startOperator(
   cp: ControlPlane,
   options: ControllersOptions = {},
 ): Promise<RunningOperator> {
+  options = { claimDeletionGraceMs: TEST_CLAIM_DELETION_GRACE_MS, ...options };
   const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });

@@ -101,7 +101,7 @@ Deno.test("the release's ServiceAccount runs the quickstart with least-privilege
     // The default release's certificate mode: the webhook works only once the CA is injected.
     await using operator = await startLocalOperator(cp, {
       tls: "self-managed",
-      args: ["--log-level=debug"],
+      args: ["--log-level=debug", "--claim-deletion-grace=2s"],
     });
     const result = await runQuickstart((args) => cp.kubectl(args));
     assert.equal(result.claim.phase, "Bound");

@@ -37,7 +37,8 @@ async function ourObjects(cp: ControlPlane): Promise<string> {
 
 Deno.test("with the operator running, the documented uninstall leaves nothing behind", async () => {
   await using cp = await startControlPlane();
-  await using operator = await startLocalOperator(cp);
+  // A short deletion window: no slow admission chain here, and the claim's deletion waits on it.
+  await using operator = await startLocalOperator(cp, { args: ["--claim-deletion-grace=2s"] });
   await runQuickstart((args) => cp.kubectl(args));
   await kubectlOk(cp, ["delete", "-n", "default", "pod", "echo"]);
   await kubectlOk(cp, ["delete", "hostportclaims", "--all", "-A", "--timeout=60s"]);
@@ -58,7 +59,7 @@ Deno.test("with the operator running, the documented uninstall leaves nothing be
 
 Deno.test("with the operator gone, remove-finalizers.sh lets claims, classes and CRDs go", async () => {
   await using cp = await startControlPlane();
-  const operator = await startLocalOperator(cp);
+  const operator = await startLocalOperator(cp, { args: ["--claim-deletion-grace=2s"] });
   try {
     await runQuickstart((args) => cp.kubectl(args));
   } finally {

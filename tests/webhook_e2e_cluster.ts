@@ -1,13 +1,25 @@
 /**
  * The end-to-end rig: a real kube-apiserver, our admission server on 127.0.0.1 with the
- * harness's webhook certificate, informer-backed lookups (live GET fallback), the seven webhook
- * configurations, and kubectl helpers. With no controllers running, tests set up Bound claims
- * and Allocated HostPorts themselves as admin, writing status through `/status`.
+ * harness's webhook certificate, the server's lookups (claims read live, HostPorts and classes
+ * from informers), the release's webhook configurations (by URL), and kubectl helpers. With no
+ * controllers running, tests set up Bound claims and Allocated HostPorts themselves, writing
+ * status through `/status`; HostPort ports are written as the operator's identity (the admin's
+ * own username unless the test names another, which kubectl then impersonates).
  */
 import assert from "node:assert/strict";
 import { CLAIM_ANNOTATION_PREFIX } from "../lib/api/mod.ts";
-import { createKubeClients, type KubeClients, KubeRestClient } from "../lib/kube/mod.ts";
-import { startWebhookServer, type WebhookServer } from "../webhook/server.ts";
+import {
+  createKubeClients,
+  type KubeClients,
+  KubeRestClient,
+  selfUsername,
+} from "../lib/kube/mod.ts";
+import { webhookConfigurations } from "../scripts/gen_release_webhooks.ts";
+import {
+  DEFAULT_ADMISSION_OPTIONS,
+  startWebhookServer,
+  type WebhookServer,
+} from "../webhook/server.ts";
 import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
@@ -15,7 +27,6 @@ import {
   type KubectlResult,
   startControlPlane,
 } from "./controlplane/harness.ts";
-import { webhookConfigurations } from "./webhook_fixtures.ts";
 
 /** A running rig; dispose it to stop everything. */
 export interface E2eCluster extends AsyncDisposable {
@@ -25,6 +36,10 @@ export interface E2eCluster extends AsyncDisposable {
   kube: KubeClients;
   /** Our admission server. */
   server: WebhookServer;
+  /** The username the admission server takes for the operator's. */
+  operatorUsername: string;
+  /** kubectl flags that act as the operator (none when the operator is the admin). */
+  asOperator: string[];
   /** Runs kubectl as admin, with `stdin` when given. */
   kubectl(args: readonly string[], stdin?: string): Promise<KubectlResult>;
   /** `kubectl apply -f -` of a manifest; fails the test when kubectl fails. */
@@ -55,7 +70,13 @@ function manifestText(manifest: unknown): string {
   return typeof manifest === "string" ? manifest : JSON.stringify(manifest);
 }
 
-async function bindClaim(cp: ControlPlane, namespace: string, name: string, port: number) {
+async function bindClaim(
+  cp: ControlPlane,
+  asOperator: readonly string[],
+  namespace: string,
+  name: string,
+  port: number,
+) {
   await must(
     cp,
     ["apply", "-f", "-"],
@@ -98,6 +119,7 @@ async function bindClaim(cp: ControlPlane, namespace: string, name: string, port
   ]);
   if (port > 0) {
     await must(cp, [
+      ...asOperator,
       "patch",
       "hp",
       hostPort,
@@ -122,8 +144,16 @@ async function bindClaim(cp: ControlPlane, namespace: string, name: string, port
   return hostPort;
 }
 
+/** Options of {@linkcode startE2eCluster}. */
+export interface E2eClusterOptions {
+  /** The operator's username; default the admin's own (from a SelfSubjectReview). */
+  operatorUsername?: string;
+  /** Builds the admission server's lookups; default `startAdmissionLookups`. */
+  startLookups?: (kube: KubeClients) => RunningLookups;
+}
+
 /** Starts the rig; the admission server's lookups are synced before it returns. */
-export async function startE2eCluster(): Promise<E2eCluster> {
+export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<E2eCluster> {
   const cp = await startControlPlane();
   let rest: KubeRestClient | undefined;
   let lookups: RunningLookups | undefined;
@@ -131,18 +161,29 @@ export async function startE2eCluster(): Promise<E2eCluster> {
   try {
     rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
     const kube = createKubeClients(rest);
-    lookups = startAdmissionLookups(kube);
+    lookups = (options.startLookups ?? startAdmissionLookups)(kube);
     assert.equal(await lookups.synced, true);
+    const admin = await selfUsername(kube.rest);
+    const operatorUsername = options.operatorUsername ?? admin;
+    const asOperator = operatorUsername === admin
+      ? []
+      : [`--as=${operatorUsername}`, "--as-group=system:masters"];
     const tls = await cp.webhookTls();
     server = await startWebhookServer({
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
       lookups: lookups.lookups,
+      admission: { ...DEFAULT_ADMISSION_OPTIONS, operatorUsername: () => operatorUsername },
       hostname: "127.0.0.1",
       port: 0,
     });
-    const configs = webhookConfigurations(server.port, tls.caBundle);
-    await must(cp, ["apply", "-f", "-"], JSON.stringify(configs.mutating));
-    await must(cp, ["apply", "-f", "-"], JSON.stringify(configs.validating));
+    const endpoint = {
+      kind: "url" as const,
+      baseUrl: `https://127.0.0.1:${server.port}`,
+      caBundle: tls.caBundle,
+    };
+    for (const configuration of webhookConfigurations(endpoint)) {
+      await must(cp, ["apply", "-f", "-"], JSON.stringify(configuration));
+    }
     const stop = async () => {
       await server?.shutdown();
       await lookups?.stop();
@@ -154,6 +195,8 @@ export async function startE2eCluster(): Promise<E2eCluster> {
       cp,
       kube,
       server: running,
+      operatorUsername,
+      asOperator,
       kubectl: (args, stdin) => run(cp, args, stdin),
       apply: async (manifest) => void await must(cp, ["apply", "-f", "-"], manifestText(manifest)),
       create: (manifest) => run(cp, ["create", "-f", "-"], manifestText(manifest)),
@@ -165,7 +208,7 @@ export async function startE2eCluster(): Promise<E2eCluster> {
           "-o",
           `jsonpath=${jsonPath}`,
         ]),
-      bindClaim: (namespace, name, port) => bindClaim(cp, namespace, name, port),
+      bindClaim: (namespace, name, port) => bindClaim(cp, asOperator, namespace, name, port),
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {

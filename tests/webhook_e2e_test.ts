@@ -1,6 +1,6 @@
 /**
  * End to end through a real kube-apiserver and kubectl, as a user sees it: our admission server
- * (informer caches with a live GET fallback) behind the original's seven webhook configurations,
+ * (claims read live, HostPorts from an informer) behind the release's webhook configurations,
  * playing the pod scenarios S1, S5, S11-S15 and S19 of the seed spec, and the CR webhooks
  * (finalizer on create, the class pool message). Claims are bound by hand: no controllers run.
  */

@@ -111,6 +111,8 @@ export interface PodOptions {
   initContainers?: PortJson[][];
   hostNetwork?: boolean;
   deleting?: boolean;
+  /** `status.phase`, when set. */
+  phase?: string;
 }
 
 /** A pod as JSON, with one unknown field in metadata, spec, container and port each. */
@@ -136,7 +138,9 @@ export function pod(options: PodOptions = {}): Record<string, unknown> {
     spec.initContainers = toContainers(options.initContainers, "i");
   }
   if (options.hostNetwork !== undefined) spec.hostNetwork = options.hostNetwork;
-  return { apiVersion: "v1", kind: "Pod", metadata, spec };
+  const pod: Record<string, unknown> = { apiVersion: "v1", kind: "Pod", metadata, spec };
+  if (options.phase !== undefined) pod.status = { phase: options.phase };
+  return pod;
 }
 
 /** A named TCP port. */
@@ -155,6 +159,10 @@ export interface ReviewOptions {
   oldObject?: unknown;
   namespace?: string;
   uid?: string;
+  /** `request.userInfo.username`; default `tester`. */
+  username?: string;
+  /** `request.subResource`, when set. */
+  subResource?: string;
 }
 
 /** An AdmissionReview request body; a pod CREATE in `ns1` by default. */
@@ -165,11 +173,12 @@ export function admissionReview(options: ReviewOptions = {}): Record<string, unk
     kind,
     resource: { group: kind.group, version: kind.version, resource: `${kind.kind.toLowerCase()}s` },
     operation: options.operation ?? "CREATE",
-    userInfo: { username: "tester" },
+    userInfo: { username: options.username ?? "tester" },
     object: options.object ?? null,
     oldObject: options.oldObject ?? null,
   };
   if (options.namespace !== undefined) request.namespace = options.namespace;
+  if (options.subResource !== undefined) request.subResource = options.subResource;
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request };
 }
 

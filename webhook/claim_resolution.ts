@@ -59,7 +59,8 @@ export function resolveClaim(
   state: ClaimState,
 ): ClaimResolution {
   if (!state.claim.ok) {
-    return fail("claim", "InternalError", undefined, messageOf(state.claim.error));
+    // A failed read may succeed on the next attempt (the API server was busy): retryable.
+    return fail("claim", "InternalError", undefined, messageOf(state.claim.error), true);
   }
   const claim = state.claim.value;
   // Lookups go to the pod's namespace only; anything else is treated as absent.
@@ -89,7 +90,9 @@ function resolveHostPort(
   if (lookup === undefined) {
     return fail("hostPort", "InternalError", undefined, "the HostPort was not looked up");
   }
-  if (!lookup.ok) return fail("hostPort", "InternalError", undefined, messageOf(lookup.error));
+  if (!lookup.ok) {
+    return fail("hostPort", "InternalError", undefined, messageOf(lookup.error), true);
+  }
   const hostPort = lookup.value;
   if (hostPort === undefined) return fail("hostPort", "FieldValueNotFound", hostPortName, "");
   // Fix (seed 5.2 #10, claim hijacking): the HostPort must point back at this claim, or at no

@@ -50,7 +50,8 @@ const ROUTES: { readonly [id in WebhookId]: RouteHandler } = {
   mutateHostPort: (request) => Promise.resolve(mutateCustomResource("HostPort", request)),
   mutateHostPortClaim: (request) => Promise.resolve(mutateCustomResource("HostPortClaim", request)),
   mutateHostPortClass: (request) => Promise.resolve(mutateCustomResource("HostPortClass", request)),
-  validateHostPort: (request) => Promise.resolve(reviewHostPort(request)),
+  validateHostPort: (request, _lookups, options) =>
+    Promise.resolve(reviewHostPort(request, options.operatorUsername?.())),
   validateHostPortClaim: reviewHostPortClaim,
   validateHostPortClass: reviewHostPortClass,
   mutatePod: reviewPod,

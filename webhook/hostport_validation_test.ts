@@ -5,10 +5,23 @@ import { handleAdmission } from "./handler.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
 import type { AdmissionResponse } from "./review.ts";
 
-async function validate(object: HostPort, oldObject?: HostPort): Promise<AdmissionResponse> {
+const OPERATOR = "system:serviceaccount:hostport-allocator-system:hostport-allocator";
+
+async function validate(
+  object: unknown,
+  oldObject?: unknown,
+  who: { username?: string; operator?: string | undefined } = {},
+): Promise<AdmissionResponse> {
   const operation = oldObject === undefined ? "CREATE" : "UPDATE";
-  const body = admissionReview({ kind: CRD_KIND.HostPort, operation, object, oldObject });
-  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPort, body, failingLookups("x"));
+  const username = who.username ?? OPERATOR;
+  const body = admissionReview({ kind: CRD_KIND.HostPort, operation, object, oldObject, username });
+  const operator = "operator" in who ? who.operator : OPERATOR;
+  const result = await handleAdmission(
+    WEBHOOK_PATHS.validateHostPort,
+    body,
+    failingLookups("x"),
+    { operatorUsername: () => operator },
+  );
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -89,4 +102,60 @@ Deno.test("HostPort webhook allows creates and updates that keep the immutable f
     (await validate(allocated, withSpec(hostPort("hp"), { claimRef: REF }))).allowed,
     true,
   );
+});
+
+Deno.test("HostPort webhook lets only the operator write a port (issue #9 item 8)", async (t) => {
+  const pending = withSpec(hostPort("hp"), { claimRef: REF });
+  const allocated = withSpec(hostPort("hp", { port: 9000 }), { claimRef: REF });
+  const refusal = `${HEAD}status.port: Forbidden: only the operator allocates ports`;
+  await t.step("an admin or tenant setting the port is refused", async () => {
+    for (const username of ["kubernetes-admin", "system:serviceaccount:ns1:default"]) {
+      const response = await validate(allocated, pending, { username });
+      assert.equal(response.allowed, false);
+      assert.equal(response.status?.message, refusal);
+    }
+  });
+  await t.step("moving the phase to Allocated without a port is refused too", async () => {
+    const phaseOnly = { ...pending, status: { phase: "Allocated" } } as HostPort;
+    const response = await validate(phaseOnly, pending, { username: "kubernetes-admin" });
+    assert.equal(response.status?.message, refusal);
+  });
+  await t.step("the operator's own write is admitted", async () => {
+    assert.equal((await validate(allocated, pending)).allowed, true);
+  });
+  await t.step("while the operator's username is unknown, nobody writes a port", async () => {
+    const response = await validate(allocated, pending, { operator: undefined });
+    assert.equal(response.status?.message, refusal);
+  });
+  await t.step("others may still change what holds no port", async () => {
+    const labelled = { ...allocated, metadata: { ...allocated.metadata, labels: { a: "b" } } };
+    const pendingPhase = { ...pending, status: { phase: "Pending" } } as HostPort;
+    const username = "kubernetes-admin";
+    assert.equal((await validate(labelled, allocated, { username })).allowed, true);
+    assert.equal((await validate(pendingPhase, pending, { username })).allowed, true);
+  });
+});
+
+Deno.test("HostPort webhook never blocks repairs of a HostPort it cannot decode", async (t) => {
+  const broken = { ...hostPort("hp"), spec: { hostPortClassName: 7 } };
+  const username = "kubernetes-admin";
+  await t.step("an old object that does not decode is judged on the new one", async () => {
+    assert.equal((await validate(hostPort("hp"), broken, { username })).allowed, true);
+    const stolen = await validate(hostPort("hp", { port: 9000 }), broken, { username });
+    assert.equal(
+      stolen.status?.message,
+      `${HEAD}status.port: Forbidden: only the operator allocates ports`,
+    );
+  });
+  await t.step("removing the finalizer of one where neither decodes is admitted", async () => {
+    const held = {
+      ...broken,
+      metadata: { ...broken.metadata, finalizers: ["hostport.rmb938.com"] },
+    };
+    assert.equal((await validate(broken, held, { username })).allowed, true);
+  });
+  await t.step("changing the spec of one where neither decodes is still refused", async () => {
+    const other = { ...broken, spec: { hostPortClassName: 8 } };
+    assert.equal((await validate(other, broken, { username })).status?.code, 400);
+  });
 });

@@ -35,4 +35,10 @@ export interface WaitForPortOptions {
 export interface AdmissionOptions {
   /** Bounded waiting for claims that are bound but not allocated yet; no waiting when absent. */
   waitForPort?: WaitForPortOptions;
+  /**
+   * The username the operator authenticates as (its SelfSubjectReview), or `undefined` while it
+   * is not known yet. Only that user may write a port into a HostPort's status; with no answer
+   * (or no function) such writes are refused.
+   */
+  operatorUsername?: () => string | undefined;
 }

@@ -118,6 +118,25 @@ Deno.test("reviewPod() turns failed lookups into Internal error field errors", a
   );
 });
 
+Deno.test("reviewPod() reads a claim again after a failed read, and refuses while it fails", async () => {
+  const lookups = fakeLookups({ claims: [claim("a")], hostPorts: [hostPortFor("a", 9000)] });
+  let failures = 1;
+  const flaky: AdmissionLookups = {
+    ...lookups,
+    getClaim(namespace, name) {
+      if (failures-- > 0) return Promise.reject(new Error("the API server is busy"));
+      return lookups.getClaim(namespace, name);
+    },
+  };
+  const recovered = waiting(3);
+  assert.equal((await review(WEB_POD, flaky, recovered.options)).allowed, true);
+  assert.deepEqual(recovered.delays, [250]);
+  const down = waiting(2);
+  const refused = await review(WEB_POD, failingLookups("the API server is down"), down.options);
+  assert.equal(refused.allowed, false);
+  assert.deepEqual(down.delays, [250, 250]);
+});
+
 Deno.test("reviewPod() answers 400 for a pod it cannot decode", async () => {
   const response = await review(
     { spec: { containers: [{ ports: [{ containerPort: "80" }] }] } },

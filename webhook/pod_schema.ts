@@ -42,10 +42,16 @@ export const PodSpecSchema = z.object({
   initContainers: z.array(ContainerSchema).optional(),
 }).loose();
 
+/** Schema of the pod status the webhook reads. */
+export const PodStatusSchema = z.object({
+  phase: z.string().optional(),
+}).loose();
+
 /** Schema of a Pod as the webhook reads it. */
 export const PodSchema = z.object({
   metadata: PodMetadataSchema.optional(),
   spec: PodSpecSchema.optional(),
+  status: PodStatusSchema.optional(),
 }).loose();
 /** A Pod, as far as the webhook reads it. */
 export type Pod = z.infer<typeof PodSchema>;

@@ -19,24 +19,34 @@ import type { Pod } from "./pod_schema.ts";
 export const CLAIM_CHANGED = "cannot change the claim of an existing pod";
 /** Detail when an update adds a claim annotation. */
 export const CLAIM_ADDED = "cannot add a claim to an existing pod";
+/** Detail when an update removes a claim annotation whose port holds no host port. */
+export const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
+
+/** Phases after which a pod's containers never run again (as in `lib/reconcile/pods.ts`). */
+const TERMINAL_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
 
 /**
- * Decides a pod UPDATE:
+ * Decides a pod UPDATE, whoever writes it (the pod itself or its `status` subresource). While
+ * the stored pod can still run (phase not `Succeeded`/`Failed`; a pod being deleted still runs
+ * until the kubelet stops it), the claims it names are what keeps their ports from being handed
+ * out again, so they are frozen:
  *
- * - a pod being deleted is always admitted, unchanged;
- * - removing a claim annotation while its port still holds a host port -> `host ports cannot be
- *   set` on that port (seed S15);
+ * - removing a claim annotation -> `host ports cannot be set` on each port that still holds a
+ *   host port (seed S15), else `Forbidden: cannot remove the claim of a pod that can still run`;
  * - adding a claim annotation, or changing one's value -> refused;
- * - otherwise admitted; `port.hostport.rmb938.com/<port>` annotations the webhook wrote are put
- *   back if the update changed or dropped them.
+ * - otherwise admitted (finalizer removal and status updates of a pod being deleted included,
+ *   so a pod never sticks in Terminating); `port.hostport.rmb938.com/<port>` annotations the
+ *   webhook wrote are put back if the update changed or dropped them.
+ *
+ * Once the stored pod has finished (`Succeeded`/`Failed`), its containers never run again and any
+ * update is admitted unchanged.
  *
  * @param pod the pod as submitted
  * @param oldPod the stored pod
  * @returns the decision
  */
 export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
-  if (pod.metadata?.deletionTimestamp !== undefined) return allow([]);
-  if (oldPod.metadata?.deletionTimestamp !== undefined) return allow([]);
+  if (TERMINAL_PHASES.has(oldPod.status?.phase ?? "")) return allow([]);
   const now = claimEntries(pod);
   const before = claimEntries(oldPod);
   const keys = [...new Set([...now.keys(), ...before.keys()])].sort(byPortName);
@@ -50,7 +60,8 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
       const written = oldPod.metadata?.annotations?.[portKey];
       if (written !== undefined) restore.set(portKey, written);
     } else if (value === undefined) {
-      errors.push(...removedClaimErrors(pod, portNameOfClaimAnnotation(key) ?? ""));
+      const held = removedClaimErrors(pod, portNameOfClaimAnnotation(key) ?? "");
+      errors.push(...(held.length > 0 ? held : [forbidden(annotationPath(key), CLAIM_REMOVED)]));
     } else if (old === undefined) {
       errors.push(forbidden(annotationPath(key), CLAIM_ADDED));
     } else {

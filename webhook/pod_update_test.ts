@@ -87,16 +87,67 @@ const CASES: UpdateCase[] = [
     }],
   },
   {
-    name: "removing a claim whose port holds no host port is allowed",
+    name: "removing a claim whose port holds no host port is refused while the pod can run",
     pod: { containers: [[port("web", 8080)]] },
     oldPod: { annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Forbidden: cannot remove the claim of a pod that can still run`,
+  },
+  {
+    name: "a pod being deleted cannot drop its claim (it still runs)",
+    pod: { ...ADMITTED, deleting: true, annotations: { [`${P}web`]: "9000" } },
+    oldPod: { ...ADMITTED, deleting: true },
+    message: `Pod "p" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 9000: ` +
+      `host ports cannot be set`,
+  },
+  {
+    name: "a pod being deleted cannot change its claim",
+    pod: { ...ADMITTED, deleting: true, annotations: { [`${A}web`]: "other", [`${P}web`]: "9" } },
+    oldPod: { ...ADMITTED, deleting: true },
+    message: `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: ` +
+      `Invalid value: "other": cannot change the claim of an existing pod`,
+  },
+  {
+    name: "a pod being deleted may be relabelled (seed 5.4 #26: never stuck in Terminating)",
+    pod: { ...ADMITTED, deleting: true, annotations: { ...ADMITTED.annotations, team: "x" } },
+    oldPod: { ...ADMITTED, deleting: true },
     patch: [],
   },
   {
-    name: "a pod being deleted is never refused (seed 5.4 #26)",
-    pod: { ...ADMITTED, deleting: true, annotations: { [`${A}web`]: "other" } },
+    name: "a pod being deleted gets a dropped port annotation back",
+    pod: { ...ADMITTED, deleting: true, annotations: { [`${A}web`]: "a" } },
     oldPod: { ...ADMITTED, deleting: true },
+    patch: [{
+      op: "add",
+      path: "/metadata/annotations/port.hostport.rmb938.com~1web",
+      value: "9000",
+    }],
+  },
+  {
+    name: "a running pod being deleted cannot drop its claim either",
+    pod: { ...ADMITTED, phase: "Running", annotations: {} },
+    oldPod: { ...ADMITTED, deleting: true, phase: "Running" },
+    message: `Pod "p" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 9000: ` +
+      `host ports cannot be set`,
+  },
+  {
+    name: "a pod that has Succeeded may drop its claim",
+    pod: { ...ADMITTED, phase: "Succeeded", annotations: {} },
+    oldPod: { ...ADMITTED, phase: "Succeeded" },
     patch: [],
+  },
+  {
+    name: "a pod that has Failed may change anything",
+    pod: { ...ADMITTED, annotations: { [`${A}web`]: "b" } },
+    oldPod: { ...ADMITTED, deleting: true, phase: "Failed" },
+    patch: [],
+  },
+  {
+    name: "a claim reaching the finished phase in the same update is still guarded",
+    pod: { ...ADMITTED, phase: "Succeeded", annotations: {} },
+    oldPod: { ...ADMITTED, phase: "Running" },
+    message: `Pod "p" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 9000: ` +
+      `host ports cannot be set`,
   },
   {
     name: "an update of a pod admitted before the namespace was labelled is allowed",
@@ -140,4 +191,15 @@ Deno.test("pod webhook admits DELETE and CONNECT without looking at the pod", as
     const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("x"));
     assert.equal(result.kind === "review" && result.review.response.allowed, true);
   }
+});
+
+Deno.test("pod webhook guards updates through pods/status like pod updates", async () => {
+  const body = admissionReview({
+    operation: "UPDATE",
+    subResource: "status",
+    object: pod({ ...ADMITTED, deleting: true, annotations: { [`${P}web`]: "9000" } }),
+    oldObject: pod({ ...ADMITTED, deleting: true, phase: "Running" }),
+  });
+  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("x"));
+  assert.equal(result.kind === "review" && result.review.response.allowed, false);
 });

@@ -1,15 +1,15 @@
 /**
- * The admission server's lookups over the Kubernetes client: informer caches answer first, and
- * a live GET confirms every answer that would refuse a pod (object missing from the cache, claim
- * not bound, HostPort without a port). So a pod is never refused because the cache lags behind a
- * claim that was just bound (the original said `Not found` then), and the common, admitted case
- * costs no API call.
+ * The admission server's lookups over the Kubernetes client. Claims are read live (a GET per
+ * claim) whenever live readers are given: a claim turning `Deleting` must stop new pods at once,
+ * and an informer whose watch stalls or lags would still show it bound (issue #9); a failed read
+ * refuses the pod (fail closed). HostPorts and classes come from informer caches first: a
+ * HostPort's port never changes once set and a claim that is not deleting protects its HostPort,
+ * so a cached, usable HostPort is safe; a live GET confirms every HostPort answer that would
+ * refuse a pod (missing from the cache, or without a port yet), so a lagging cache never refuses.
  *
  * @module
  */
 import {
-  CLAIM_PHASE,
-  FINALIZER,
   HOST_PORT_PHASE,
   type HostPort,
   type HostPortClaim,
@@ -26,27 +26,20 @@ import type { AdmissionLookups } from "./lookups.ts";
 
 /** The caches the lookups read (informer stores, or any `Store`). */
 export interface LookupCaches {
-  /** HostPortClaims by namespace and name. */
-  claims: Pick<StoreReader<HostPortClaim>, "getByName">;
+  /** HostPortClaims by namespace and name; unused (and not needed) when claims are read live. */
+  claims?: Pick<StoreReader<HostPortClaim>, "getByName">;
   /** HostPorts by name. */
   hostPorts: Pick<StoreReader<HostPort>, "getByName">;
   /** Every HostPortClass. */
   classes: Pick<StoreReader<HostPortClass>, "list">;
 }
 
-/** Live readers that confirm what the cache would refuse; without them the cache is final. */
+/** Live readers: every claim is read live, HostPorts only to confirm a refusal; without them the cache is final. */
 export interface LiveReaders {
   /** HostPortClaims. */
   claims: Pick<ResourceClient<HostPortClaim>, "get">;
   /** HostPorts. */
   hostPorts: Pick<ResourceClient<HostPort>, "get">;
-}
-
-function claimIsUsable(claim: HostPortClaim | undefined): boolean {
-  return claim?.status?.phase === CLAIM_PHASE.Bound &&
-    claim.metadata.deletionTimestamp === undefined &&
-    (claim.metadata.finalizers ?? []).includes(FINALIZER) &&
-    (claim.spec.hostPortName ?? "") !== "";
 }
 
 function hostPortIsUsable(hostPort: HostPort | undefined): boolean {
@@ -63,16 +56,16 @@ async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined>
 }
 
 /**
- * Builds lookups over caches, confirming refusals live when `live` is given.
+ * Builds lookups over caches; with `live`, claims are always read live and HostPort refusals are
+ * confirmed live.
  *
- * @param caches where answers come from first
- * @param live readers for a fresh answer when the cached one would refuse
+ * @param caches where answers come from first (claims only without `live`)
+ * @param live readers for fresh answers
  */
 export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders): AdmissionLookups {
   return {
     getClaim(namespace, name) {
-      const cached = caches.claims.getByName(name, namespace);
-      if (claimIsUsable(cached) || live === undefined) return Promise.resolve(cached);
+      if (live === undefined) return Promise.resolve(caches.claims?.getByName(name, namespace));
       return getOrUndefined(() => live.claims.get(name, { namespace }));
     },
     getHostPort(name) {
@@ -90,30 +83,29 @@ export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders)
 export interface RunningLookups extends AsyncDisposable {
   /** The lookups to give the server. */
   lookups: AdmissionLookups;
-  /** Resolves true once all three caches have been filled. */
+  /** Resolves true once both caches have been filled. */
   synced: Promise<boolean>;
   /** Stops the informers. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts informers for claims, HostPorts and classes and returns lookups over them (with live
- * confirmation of refusals).
+ * Starts informers for HostPorts and classes and returns lookups over them, with claims read live
+ * and HostPort refusals confirmed live.
  *
  * @param kube the typed clients
  */
 export function startAdmissionLookups(kube: KubeClients): RunningLookups {
-  const claims = new Informer(kube.hostPortClaims);
   const hostPorts = new Informer(kube.hostPorts);
   const classes = new Informer(kube.hostPortClasses);
-  const informers = [claims, hostPorts, classes] as const;
+  const informers = [hostPorts, classes] as const;
   for (const informer of informers) informer.start();
   const stop = async () => {
     await Promise.all(informers.map((informer) => informer.stop()));
   };
   return {
     lookups: cachedAdmissionLookups(
-      { claims: claims.store, hostPorts: hostPorts.store, classes: classes.store },
+      { hostPorts: hostPorts.store, classes: classes.store },
       { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
     ),
     synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>

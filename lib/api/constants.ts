@@ -119,7 +119,8 @@ export type ClaimPhase = typeof CLAIM_PHASE[keyof typeof CLAIM_PHASE];
  *   shrank after allocation). The port stays reserved.
  * - `Available` (HostPortClass): True when at least one port of the pools is free.
  * - `DeletionBlocked` (HostPortClass): True while a class being deleted waits for its HostPorts
- *   to go (the finalizer stays until none is left).
+ *   to go (the finalizer stays until none is left). (HostPort): True while a HostPort whose claim
+ *   is gone keeps its port because a pod that can still run names the claim with that port.
  */
 export const CONDITION_TYPE = {
   Bound: "Bound",
@@ -150,6 +151,7 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `InPools`: HostPort `OutOfPool=False`.
  * - `PortsAvailable`: class `Available=True`.
  * - `HostPortsExist`: class `DeletionBlocked=True` while HostPorts of the class still exist.
+ * - `PodsHoldPort`: HostPort `DeletionBlocked=True` while pods that can still run hold its port.
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",
@@ -164,6 +166,7 @@ export const CONDITION_REASON = {
   InPools: "InPools",
   PortsAvailable: "PortsAvailable",
   HostPortsExist: "HostPortsExist",
+  PodsHoldPort: "PodsHoldPort",
 } as const;
 /** A condition reason set by this operator. */
 export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];

@@ -17,6 +17,11 @@ export class FirstSeen {
     return nowMs;
   }
 
+  /** Whether `key` was marked and not forgotten since. */
+  has(key: string): boolean {
+    return this.#times.has(key);
+  }
+
   /** Forgets `key` (its object is gone). */
   forget(key: string): void {
     this.#times.delete(key);

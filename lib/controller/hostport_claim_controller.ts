@@ -32,12 +32,20 @@ export interface ClaimReconciler {
   reconcile(key: string, signal: AbortSignal): Promise<Outcome>;
   /** Drops what is remembered about a claim uid (its object is gone). */
   forget(uid: string): void;
+  /**
+   * Whether this process removed the finalizer of the claim with this uid itself, after the
+   * deletion window and a live pod check: its HostPort then need not wait the window again.
+   */
+  finalizedHere(uid: string): boolean;
+  /** Drops that memory once the claim's HostPort released its port. */
+  forgetFinalized(uid: string): void;
 }
 
 /** Builds the claim reconciler. */
 export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   const firstSeen = new FirstSeen();
   const deletionSeen = new FirstSeen();
+  const finalized = new FirstSeen();
   const ownWrites = new OwnWrites();
   return {
     async reconcile(key, signal) {
@@ -72,12 +80,17 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
           pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
         },
       });
-      return await actOnClaim(ctx, claim, plan, signal, () => ownWrites.note(key, version));
+      return await actOnClaim(ctx, claim, plan, signal, {
+        onClaimWritten: () => ownWrites.note(key, version),
+        onFinalized: () => finalized.mark(uid, nowMs),
+      });
     },
     forget(uid) {
       firstSeen.forget(uid);
       deletionSeen.forget(uid);
     },
+    finalizedHere: (uid) => finalized.has(uid),
+    forgetFinalized: (uid) => finalized.forget(uid),
   };
 }
 
@@ -86,8 +99,9 @@ async function actOnClaim(
   claim: HostPortClaim,
   plan: ClaimPlan,
   abortSignal: AbortSignal,
-  onClaimWritten: () => void,
+  hooks: { onClaimWritten: () => void; onFinalized: () => void },
 ): Promise<Outcome> {
+  const { onClaimWritten } = hooks;
   const { claims, hostPorts } = ctx.clients;
   let current = claim;
   for (const step of plan.steps) {
@@ -113,6 +127,7 @@ async function actOnClaim(
       case "removeFinalizer": {
         const blocking = await livePodsBlocking(ctx, current, abortSignal);
         if (blocking > 0) return awaitChange(`${blocking} pod(s) still use the claim`);
+        hooks.onFinalized(); // before the write: its DELETED event may reach the HostPort first
         current = await claims.update(withoutFinalizer(current), { abortSignal });
         onClaimWritten();
         ctx.logger.info("Claim finalized", { claim: keyOf(current) });

@@ -6,17 +6,22 @@
  *
  * @module
  */
-import type { HostPort, HostPortClass } from "../api/mod.ts";
+import type { HostPort, HostPortClaim, HostPortClass, ObjectReference } from "../api/mod.ts";
 import { ConflictError, NotFoundError } from "../kube/mod.ts";
 import {
   awaitChange,
   claimRefMatches,
   done,
   EVENT_REASON,
+  hasClaimRef,
   type HostPortPlan,
   type HostPortStep,
+  isClaimGone,
+  isDeleting,
   type Outcome,
   planHostPort,
+  podsHoldingPort,
+  type ReleaseFacts,
   statusAfterAllocation,
   withFinalizer,
   withoutFinalizer,
@@ -24,28 +29,72 @@ import {
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
-import { rfc3339 } from "./first_seen.ts";
+import { FirstSeen, rfc3339 } from "./first_seen.ts";
+
+/** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */
+export interface ClaimFinalizations {
+  /** Whether this process finalized the claim with this uid after its deletion window. */
+  finalizedHere(uid: string): boolean;
+  /** Drops that memory. */
+  forgetFinalized(uid: string): void;
+}
 
 /** Builds the HostPort reconciler. */
 export function createHostPortReconciler(
   ctx: ControllerContext,
+  claims: ClaimFinalizations,
 ): (key: string, signal: AbortSignal) => Promise<Outcome> {
+  const claimGoneSeen = new FirstSeen();
   return async (key, signal) => {
     const hostPort = ctx.caches.hostPorts.store.get(key);
-    if (hostPort === undefined) return done();
+    if (hostPort === undefined) {
+      claimGoneSeen.forget(key);
+      return done();
+    }
     // The cache shows the port written: the reservation is the HostPort's now. Until then the
     // allocator keeps it, so a reconcile from a stale cache gets the same port back.
     if ((hostPort.status?.port ?? 0) > 0) ctx.allocator.forget(key);
     const ref = hostPort.spec.claimRef;
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
+    const claim = ref?.name
+      ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
+      : undefined;
+    const nowMs = ctx.clock.now();
     const plan = planHostPort({
       hostPort,
       hostPortClass,
-      claim: ref?.name ? ctx.caches.claims.store.getByName(ref.name, ref.namespace) : undefined,
-      timestamp: rfc3339(ctx.clock.now()),
+      claim,
+      timestamp: rfc3339(nowMs),
+      release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
     });
-    const act = new HostPortActor(ctx, hostPort, hostPortClass, signal);
+    const act = new HostPortActor(ctx, hostPort, hostPortClass, signal, claims);
     return await act.run(plan);
+  };
+}
+
+/** Gathers what decides the release of a deleted HostPort whose claim is gone. */
+function releaseFacts(
+  ctx: ControllerContext,
+  hostPort: HostPort,
+  claim: HostPortClaim | undefined,
+  nowMs: number,
+  memory: { claims: ClaimFinalizations; claimGoneSeen: FirstSeen },
+): ReleaseFacts {
+  const ref = hostPort.spec.claimRef ?? {};
+  const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
+  const name = hostPort.metadata.name ?? "";
+  return {
+    holdingPods: gone
+      ? podsHoldingPort(
+        ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`),
+        ref,
+        hostPort.status?.port ?? 0,
+      )
+      : [],
+    claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
+    claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
+    nowMs,
+    deletionWindowMs: ctx.settings.claimDeletionGraceMs,
   };
 }
 
@@ -55,17 +104,20 @@ class HostPortActor {
   #current: HostPort;
   #class: HostPortClass | undefined;
   #signal: AbortSignal;
+  #claims: ClaimFinalizations;
 
   constructor(
     ctx: ControllerContext,
     hostPort: HostPort,
     hostPortClass: HostPortClass | undefined,
     signal: AbortSignal,
+    claims: ClaimFinalizations,
   ) {
     this.#ctx = ctx;
     this.#current = hostPort;
     this.#class = hostPortClass;
     this.#signal = signal;
+    this.#claims = claims;
   }
 
   async run(plan: HostPortPlan): Promise<Outcome> {
@@ -84,9 +136,7 @@ class HostPortActor {
         this.#current = await hostPorts.update(withFinalizer(this.#current), options);
         return undefined;
       case "removeFinalizer":
-        await hostPorts.update(withoutFinalizer(this.#current), options);
-        if (step.releasePort !== undefined) await this.#release(step.releasePort);
-        return done();
+        return await this.#removeFinalizer(step.releasePort, step.podsOf);
       case "deleteOrphan":
         return await this.#deleteOrphan();
       case "allocate":
@@ -106,6 +156,30 @@ class HostPortActor {
         );
         return undefined;
     }
+  }
+
+  /**
+   * Removes the finalizer, then releases the port (rule 3). With `podsOf` (the gone claim), a
+   * live pod list of its namespace must first show no pod that can still run holding the port.
+   */
+  async #removeFinalizer(
+    port: number | undefined,
+    podsOf: ObjectReference | undefined,
+  ): Promise<Outcome> {
+    if (port !== undefined && podsOf !== undefined) {
+      const pods = await this.#ctx.clients.pods.listAll({
+        namespace: podsOf.namespace ?? "",
+        abortSignal: this.#signal,
+      });
+      const holding = podsHoldingPort(pods.items, podsOf, port);
+      if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
+    }
+    await this.#ctx.clients.hostPorts.update(withoutFinalizer(this.#current), {
+      abortSignal: this.#signal,
+    });
+    if (podsOf?.uid) this.#claims.forgetFinalized(podsOf.uid);
+    if (port !== undefined) await this.#release(port);
+    return done();
   }
 
   /** Releases the port of a HostPort whose finalizer this process removed (rule 3). */

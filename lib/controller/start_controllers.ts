@@ -16,9 +16,9 @@ import {
   stopCaches,
 } from "./caches.ts";
 import type { ControllerContext } from "./context.ts";
-import { Controller, describe, type ReconcileFunction } from "./controller.ts";
+import { Controller, describe } from "./controller.ts";
 import { createClassReconciler } from "./hostport_class_controller.ts";
-import { createClaimReconciler } from "./hostport_claim_controller.ts";
+import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_controller.ts";
 import { createHostPortReconciler } from "./hostport_controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { RepairLoop } from "./repair_loop.ts";
@@ -28,7 +28,12 @@ import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 export interface ControllersOptions {
   /** Concurrent reconciles per controller; defaults 1 (classes), 16 (claims), 16 (HostPorts). */
   workers?: { hostPortClass?: number; hostPortClaim?: number; hostPort?: number };
-  /** Claim finalizer removal waits this long after the deletion was first seen; 5000 ms. */
+  /**
+   * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
+   * without this process finalizing it, wait this long after the deletion (or absence) was first
+   * seen, so pod creations our webhook admitted before it are stored or failed by then. Default
+   * 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
+   */
   claimDeletionGraceMs?: number;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
   pendingStatusDelayMs?: number;
@@ -79,7 +84,7 @@ export const CONTROLLER_DEFAULTS = {
   classWorkers: 1,
   claimWorkers: 16,
   hostPortWorkers: 16,
-  claimDeletionGraceMs: 5_000,
+  claimDeletionGraceMs: 65_000,
   pendingStatusDelayMs: 2_000,
   classStatusIntervalMs: 1_000,
   resyncIntervalMs: 600_000,
@@ -94,7 +99,7 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   const ctx = buildContext(deps);
   const { caches, logger } = ctx;
   const claimReconciler = createClaimReconciler(ctx);
-  const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler.reconcile);
+  const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
   const unwireReleases = deps.allocator.onReleased(requeue);
@@ -170,7 +175,7 @@ function buildContext(deps: ControllerDeps): ControllerContext {
 function buildControllers(
   ctx: ControllerContext,
   options: ControllersOptions,
-  reconcileClaim: ReconcileFunction,
+  claimReconciler: ClaimReconciler,
 ): ControllerSet {
   const { caches } = ctx;
   const common = {
@@ -192,14 +197,14 @@ function buildControllers(
     claims: new Controller({
       ...common,
       name: "hostportclaim",
-      reconcile: reconcileClaim,
+      reconcile: claimReconciler.reconcile,
       workers: options.workers?.hostPortClaim ?? CONTROLLER_DEFAULTS.claimWorkers,
       listKeys: () => caches.claims.store.keys(),
     }),
     hostPorts: new Controller({
       ...common,
       name: "hostport",
-      reconcile: createHostPortReconciler(ctx),
+      reconcile: createHostPortReconciler(ctx, claimReconciler),
       workers: options.workers?.hostPort ?? CONTROLLER_DEFAULTS.hostPortWorkers,
       listKeys: () => caches.hostPorts.store.keys(),
     }),

@@ -7,7 +7,8 @@
  *   only as "gone or not" (`isClaimGone`), and re-queueing it on the claim's own spec write made
  *   it reconcile again from a cache without its status write yet (a 409 per such claim).
  * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class.
- * - Pod change -> every claim the pod names (before and after the change).
+ * - Pod change -> every claim the pod names (before and after the change) and the HostPorts whose
+ *   claimRef names it (a HostPort whose claim is gone keeps its port while such a pod can run).
  * - Port released -> every HostPort without a port whose class's pools contain the port.
  *
  * @module
@@ -39,7 +40,7 @@ export function wireEvents(
   const onClaim = (claim: HostPortClaim, hostPortsToo = true) =>
     claimChanged(caches, controllers, claim, hostPortsToo);
   const onHostPort = (hostPort: HostPort) => hostPortChanged(caches, controllers, hostPort);
-  const onPod = (pod: PodSummary) => podChanged(controllers, pod);
+  const onPod = (pod: PodSummary) => podChanged(caches, controllers, pod);
   const removers = [
     caches.classes.addEventHandler({
       onAdd: onClass,
@@ -146,8 +147,12 @@ function hostPortChanged(
   }
 }
 
-function podChanged(controllers: ControllerSet, pod: PodSummary): void {
+function podChanged(caches: ControllerCaches, controllers: ControllerSet, pod: PodSummary): void {
   for (const claim of claimNamesOfPod(pod)) {
-    controllers.claims.enqueue(`${pod.metadata.namespace ?? ""}/${claim}`);
+    const key = `${pod.metadata.namespace ?? ""}/${claim}`;
+    controllers.claims.enqueue(key);
+    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
+      if (hostPort.metadata.deletionTimestamp) controllers.hostPorts.enqueue(objectKey(hostPort));
+    }
   }
 }

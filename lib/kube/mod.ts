@@ -37,6 +37,7 @@ export * from "./watch.ts";
 export * from "./builtin_resources.ts";
 export * from "./hostport_resources.ts";
 export * from "./clients.ts";
+export * from "./self_subject.ts";
 export * from "./clock.ts";
 export * from "./backoff.ts";
 export * from "./store.ts";

@@ -69,6 +69,13 @@ export interface OperatorConfig {
   webhook: WebhookConfig;
   /** Concurrent reconciles per controller; undefined keeps each controller's default. */
   workers: number | undefined;
+  /**
+   * The deletion window, in ms: a claim's finalizer (and the port of a HostPort whose claim
+   * vanished without us) waits this long after the deletion was seen. It must exceed the API
+   * server's `--request-timeout` (60 s by default), which bounds every pod creation in flight.
+   * Undefined keeps the controllers' default (65 s).
+   */
+  claimDeletionGraceMs: number | undefined;
   /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
   /** Logging. */
@@ -149,6 +156,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
       tls,
     },
     workers: p.workers,
+    claimDeletionGraceMs: p["claim-deletion-grace"],
     shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
     log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
   };

@@ -34,6 +34,7 @@ Deno.test("parseOperatorConfig() applies the documented defaults out of cluster"
       tls: { type: "directory", certDir: "/tmp/k8s-webhook-server/serving-certs" },
     },
     workers: undefined,
+    claimDeletionGraceMs: undefined,
     shutdownTimeoutMs: 30_000,
     log: { level: "info", format: "json" },
   });
@@ -104,6 +105,18 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       env: { HOSTPORT_LOG_FORMAT: "json" },
       pick: (c) => c.log.format,
       expected: "text",
+    },
+    {
+      name: "--claim-deletion-grace sets the deletion window",
+      args: ["--claim-deletion-grace=2m"],
+      pick: (c) => c.claimDeletionGraceMs,
+      expected: 120_000,
+    },
+    {
+      name: "HOSTPORT_CLAIM_DELETION_GRACE sets the deletion window",
+      env: { HOSTPORT_CLAIM_DELETION_GRACE: "1500ms" },
+      pick: (c) => c.claimDeletionGraceMs,
+      expected: 1_500,
     },
     {
       name: "the later flag wins",
@@ -208,6 +221,10 @@ Deno.test("parseOperatorConfig() reports bad values naming the flag or variable"
     },
     { env: { HOSTPORT_WORKERS: "zero" }, message: 'invalid value "zero" for HOSTPORT_WORKERS: ' },
     { args: ["--workers=0"], message: 'invalid value "0" for --workers: ' },
+    {
+      args: ["--claim-deletion-grace=0s"],
+      message: 'invalid value "0s" for --claim-deletion-grace: expected a duration above 0',
+    },
     {
       args: ["--lease-duration=15"],
       message: 'invalid value "15" for --lease-duration: expected a duration',

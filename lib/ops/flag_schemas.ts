@@ -55,6 +55,7 @@ export const FIELD_SCHEMAS = {
   "workers": z.coerce.number({ error: "expected a whole number from 1 to 64" }).int().min(1).max(
     64,
   ),
+  "claim-deletion-grace": positiveDuration,
   "graceful-shutdown-timeout": positiveDuration,
   "log-level": z.enum(["debug", "info", "warn", "error"], {
     error: "expected one of debug, info, warn, error",

@@ -133,6 +133,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "Concurrent reconciles per controller (one value for all three)",
   },
   {
+    name: "claim-deletion-grace",
+    kind: "string",
+    defaultText: "65s",
+    help:
+      "Deletion window: a claim (or the port of a HostPort whose claim vanished) is released no sooner than this after its deletion was seen, so pods admitted before it are stored first; keep it above kube-apiserver's --request-timeout",
+  },
+  {
     name: "graceful-shutdown-timeout",
     kind: "string",
     defaultText: "30s",

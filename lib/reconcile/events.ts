@@ -20,6 +20,8 @@ export const EVENT_REASON = {
   HostPortNotFound: "HostPortNotFound",
   /** Warning, on a class: deletion waits until its HostPorts are gone. */
   ClassInUse: "ClassInUse",
+  /** Warning, on a HostPort: its claim is gone but a pod that can still run holds its port. */
+  PortStillInUse: "PortStillInUse",
   /** Warning, on a HostPort: its port lies outside every pool of its class. */
   PortOutOfPool: "PortOutOfPool",
   /** Warning, on a HostPort: repair found its port held by another HostPort too. */

@@ -17,6 +17,7 @@ import {
   type HostPortClass,
   type HostPortStatus,
   MESSAGE,
+  type ObjectReference,
   type PortPool,
 } from "../api/mod.ts";
 import { hasClaimRef, isClaimGone, isDynamicHostPort } from "./binding.ts";
@@ -24,7 +25,8 @@ import { conditionChanged, type DesiredCondition, setConditions } from "./condit
 import { jsonEqual } from "./equal.ts";
 import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
 import { hasFinalizer, isDeleting } from "./finalizer.ts";
-import { awaitChange, done, type Outcome } from "./outcome.ts";
+import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
+import type { PodSummary } from "./pods.ts";
 
 /** What the HostPort planner reads. */
 export interface HostPortInput {
@@ -36,6 +38,26 @@ export interface HostPortInput {
   readonly claim: HostPortClaim | undefined;
   /** The current time, RFC 3339, for condition transitions. */
   readonly timestamp: string;
+  /** What decides when the port of a HostPort whose claim is gone may be released. */
+  readonly release: ReleaseFacts;
+}
+
+/**
+ * What decides when the port of a deleted HostPort whose claim is gone may be released: no pod
+ * that can still run may hold it, and a claim this process did not finalize itself may still
+ * have pods in admission, so the deletion window runs from when its absence was first seen.
+ */
+export interface ReleaseFacts {
+  /** Cached pods that hold the port (`podsHoldingPort`). */
+  readonly holdingPods: readonly PodSummary[];
+  /** Whether this process removed the claim's finalizer itself, after its window and pod check. */
+  readonly claimFinalizedHere: boolean;
+  /** When this process first saw the claim gone (ms since the epoch). */
+  readonly claimGoneSeenMs: number;
+  /** The current time (ms since the epoch). */
+  readonly nowMs: number;
+  /** The deletion window: the API server's admission and request window plus a margin (ms). */
+  readonly deletionWindowMs: number;
 }
 
 /** One write (or Event) of a HostPort reconcile, executed in order. */
@@ -44,9 +66,15 @@ export type HostPortStep =
   | { readonly type: "addFinalizer" }
   /**
    * Update the HostPort with the finalizer removed; once that succeeded, release `releasePort`
-   * (rule 3: only the process whose finalizer removal won releases the port).
+   * (rule 3: only the process whose finalizer removal won releases the port). With `podsOf`
+   * (the gone claim), first confirm with a live pod list of its namespace that no pod that can
+   * still run holds the port (the cache may miss a pod stored a moment ago).
    */
-  | { readonly type: "removeFinalizer"; readonly releasePort: number | undefined }
+  | {
+    readonly type: "removeFinalizer";
+    readonly releasePort: number | undefined;
+    readonly podsOf: ObjectReference | undefined;
+  }
   /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
   | { readonly type: "deleteOrphan" }
   /** Reserve a port from these pools, then write the status from the result. */
@@ -74,24 +102,84 @@ export function planHostPort(input: HostPortInput): HostPortPlan {
 }
 
 function planDeletion(input: HostPortInput): HostPortPlan {
-  const { hostPort, claim } = input;
+  const { hostPort, claim, release } = input;
   if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
   const port = hostPort.status?.port ?? 0;
-  const protectedByClaim = hasClaimRef(hostPort.spec.claimRef) && !isClaimGone(hostPort, claim);
-  if (!protectedByClaim) {
+  const ref = hostPort.spec.claimRef;
+  // Without a claim no pod can use it (the webhook admits pods by claim).
+  if (!hasClaimRef(ref)) return finalize(port, undefined, []);
+  if (!isClaimGone(hostPort, claim)) {
     return {
-      steps: [{ type: "removeFinalizer", releasePort: port > 0 ? port : undefined }],
-      outcome: done(),
+      steps: deletingSteps(hostPort, undefined, input.timestamp),
+      outcome: awaitChange("its HostPortClaim still exists"),
     };
   }
-  const steps: HostPortStep[] = [];
-  if (hostPort.status?.phase !== HOST_PORT_PHASE.Deleting) {
-    steps.push({
-      type: "setStatus",
-      status: { ...hostPort.status, phase: HOST_PORT_PHASE.Deleting },
-    });
+  if (port <= 0) return finalize(port, undefined, []);
+  // The claim is gone: the port is released only once no pod that can still run holds it.
+  if (release.holdingPods.length > 0) {
+    const blocked = podsHoldPortCondition(hostPort, port, release.holdingPods);
+    const steps = deletingSteps(hostPort, blocked, input.timestamp);
+    if (conditionChanged(hostPort.status?.conditions, blocked)) {
+      steps.push(eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message));
+    }
+    return { steps, outcome: awaitChange(blocked.message) };
   }
-  return { steps, outcome: awaitChange("its HostPortClaim still exists") };
+  // Removed by someone else (or before a restart): a pod admitted before may still be stored.
+  const left = release.claimFinalizedHere
+    ? 0
+    : release.claimGoneSeenMs + release.deletionWindowMs - release.nowMs;
+  if (left > 0) {
+    return {
+      steps: deletingSteps(hostPort, undefined, input.timestamp),
+      outcome: requeueAfter(left),
+    };
+  }
+  return finalize(port, ref, []);
+}
+
+/** Removes the finalizer and releases `port`; with `podsOf`, after a live pod list agrees. */
+function finalize(
+  port: number,
+  podsOf: ObjectReference | undefined,
+  steps: HostPortStep[],
+): HostPortPlan {
+  steps.push({ type: "removeFinalizer", releasePort: port > 0 ? port : undefined, podsOf });
+  return { steps, outcome: done() };
+}
+
+/** The status write that shows the HostPort `Deleting` (with `blocked`, if given), if needed. */
+function deletingSteps(
+  hostPort: HostPort,
+  blocked: DesiredCondition | undefined,
+  timestamp: string,
+): HostPortStep[] {
+  const conditions = blocked === undefined
+    ? hostPort.status?.conditions
+    : setConditions(hostPort.status?.conditions, [blocked], timestamp);
+  const status: HostPortStatus = {
+    ...hostPort.status,
+    phase: HOST_PORT_PHASE.Deleting,
+    ...(conditions === undefined ? {} : { conditions }),
+  };
+  return jsonEqual(status, hostPort.status ?? {}) ? [] : [{ type: "setStatus", status }];
+}
+
+function podsHoldPortCondition(
+  hostPort: HostPort,
+  port: number,
+  pods: readonly PodSummary[],
+): DesiredCondition {
+  const ref = hostPort.spec.claimRef;
+  const names = pods.map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}`).sort();
+  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+  return {
+    type: CONDITION_TYPE.DeletionBlocked,
+    status: CONDITION_STATUS.True,
+    reason: CONDITION_REASON.PodsHoldPort,
+    message: `Port ${port} stays held: HostPortClaim "${ref?.namespace}/${ref?.name}" is gone ` +
+      `but pod ${shown.join(", ")} can still run with it`,
+    observedGeneration: hostPort.metadata.generation,
+  };
 }
 
 function planLive(input: HostPortInput): HostPortPlan {

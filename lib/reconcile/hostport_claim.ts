@@ -31,7 +31,11 @@ import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
 
 /** Timings of the claim lifecycle. */
 export interface ClaimTimings {
-  /** How long after first observing a deletion the finalizer may go (admissions in flight). */
+  /**
+   * The deletion window: how long after first observing a deletion the finalizer may go, so pod
+   * creations admitted before it are stored (or failed) first; it must exceed the API server's
+   * request timeout.
+   */
   readonly deletionGraceMs: number;
   /** How long an unbound claim without a phase may wait before `Pending` is written. */
   readonly pendingStatusDelayMs: number;

@@ -17,9 +17,11 @@ import {
   type HostPortPlan,
   type HostPortStep,
   planHostPort,
+  type ReleaseFacts,
   statusAfterAllocation,
 } from "./hostport.ts";
 import type { Outcome } from "./outcome.ts";
+import type { PodSummary } from "./pods.ts";
 
 function stepTypes(steps: readonly HostPortStep[]): string[] {
   return steps.map((step) => step.type === "event" ? `event:${step.reason}` : step.type);
@@ -31,6 +33,10 @@ function statusOf(steps: readonly HostPortStep[]): HostPort["status"] {
 }
 
 const c1 = hostPortClass("c1");
+const runningPod: PodSummary = {
+  metadata: { name: "p", namespace: "ns1", annotations: { "claim.hostport.rmb938.com/web": "a" } },
+  status: { phase: "Running" },
+};
 const liveClaim = claim();
 const allocated = hostPortStatus({
   phase: "Allocated",
@@ -46,6 +52,8 @@ interface Case {
   hostPort: HostPort;
   hostPortClass?: HostPortClass | undefined;
   claim?: HostPortClaim | undefined;
+  /** Defaults: no pod holds the port; this process finalized the claim itself. */
+  release?: Partial<ReleaseFacts>;
   steps: string[];
   outcome: Outcome["type"];
   check?: (plan: HostPortPlan) => void;
@@ -64,7 +72,67 @@ const cases: Case[] = [
     steps: ["removeFinalizer"],
     outcome: "done",
     check: (plan) =>
-      assert.deepEqual(plan.steps[0], { type: "removeFinalizer", releasePort: 9000 }),
+      assert.deepEqual(plan.steps[0], {
+        type: "removeFinalizer",
+        releasePort: 9000,
+        podsOf: hostPort().spec.claimRef,
+      }),
+  },
+  {
+    name: "a deleting HostPort whose claim is gone keeps its port while a pod holds it",
+    hostPort: hostPort(deleting, allocated),
+    release: { holdingPods: [runningPod] },
+    steps: ["setStatus", "event:PortStillInUse"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const status = statusOf(plan.steps);
+      assert.equal(status?.phase, "Deleting");
+      assert.equal(status?.port, 9000, "the port stays held");
+      const blocked = status?.conditions?.find((c) => c.type === "DeletionBlocked");
+      assert.equal(blocked?.status, "True");
+      assert.equal(blocked?.reason, "PodsHoldPort");
+      assert.match(blocked?.message ?? "", /pod ns1\/p can still run/);
+    },
+  },
+  {
+    name: "a HostPort already blocked by the same pod is not written again",
+    hostPort: hostPort(deleting, allocated, (hp) => ({
+      ...hp,
+      status: {
+        ...hp.status,
+        phase: "Deleting",
+        conditions: [
+          ...hp.status?.conditions ?? [],
+          condition(
+            "DeletionBlocked",
+            "True",
+            "PodsHoldPort",
+            'Port 9000 stays held: HostPortClaim "ns1/a" is gone but pod ns1/p can still run with it',
+          ),
+        ],
+      },
+    })),
+    release: { holdingPods: [runningPod] },
+    steps: [],
+    outcome: "awaitChange",
+  },
+  {
+    name: "a claim finalized elsewhere: the port waits out the deletion window from first seen",
+    hostPort: hostPort(deleting, allocated),
+    release: { claimFinalizedHere: false, claimGoneSeenMs: 1_000, nowMs: 11_000 },
+    steps: ["setStatus"],
+    outcome: "requeueAfter",
+    check: (plan) => {
+      assert.deepEqual(plan.outcome, { type: "requeueAfter", ms: 55_000 });
+      assert.equal(statusOf(plan.steps)?.phase, "Deleting");
+    },
+  },
+  {
+    name: "a claim finalized elsewhere: the port is released once the window passed",
+    hostPort: hostPort(deleting, allocated),
+    release: { claimFinalizedHere: false, claimGoneSeenMs: 1_000, nowMs: 66_000 },
+    steps: ["removeFinalizer"],
+    outcome: "done",
   },
   {
     name: "a deleting HostPort without a port releases nothing",
@@ -72,7 +140,11 @@ const cases: Case[] = [
     steps: ["removeFinalizer"],
     outcome: "done",
     check: (plan) =>
-      assert.deepEqual(plan.steps[0], { type: "removeFinalizer", releasePort: undefined }),
+      assert.deepEqual(plan.steps[0], {
+        type: "removeFinalizer",
+        releasePort: undefined,
+        podsOf: undefined,
+      }),
   },
   {
     name: "a deleting HostPort whose claim exists turns Deleting and keeps its finalizer",
@@ -215,6 +287,14 @@ Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) 
         hostPortClass: tc.hostPortClass,
         claim: tc.claim,
         timestamp: T1,
+        release: {
+          holdingPods: [],
+          claimFinalizedHere: true,
+          claimGoneSeenMs: 0,
+          nowMs: 0,
+          deletionWindowMs: 65_000,
+          ...tc.release,
+        },
       });
       assert.deepEqual(stepTypes(plan.steps), tc.steps);
       assert.equal(plan.outcome.type, tc.outcome);

@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { portNameOfClaimAnnotation } from "../api/mod.ts";
+import {
+  PORT_ANNOTATION_PREFIX,
+  portAnnotationKey,
+  portNameOfClaimAnnotation,
+} from "../api/mod.ts";
 
 /** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
 export interface PodSummary {
@@ -19,7 +23,7 @@ export interface PodSummary {
     uid?: string | undefined;
     resourceVersion?: string | undefined;
     deletionTimestamp?: string | undefined;
-    /** Only `claim.hostport.rmb938.com/*` annotations. */
+    /** Only `claim.hostport.rmb938.com/*` and `port.hostport.rmb938.com/*` annotations. */
     annotations?: Record<string, string> | undefined;
   };
   /** Only the phase. */
@@ -69,8 +73,36 @@ export function podsBlockingClaim(
 }
 
 /**
+ * Returns the pods that keep a HostPort's port from being released: pods of the claim's
+ * namespace that name the claim, can still run, and carry this port for it (their
+ * `port.hostport.rmb938.com/<portName>` annotation equals `port`, or the webhook has not written
+ * one yet, as for a pod still in admission). A pod carrying another port uses a newer claim of
+ * the same name, not this HostPort. A HostPort without a port is held by no pod.
+ *
+ * @param pods pods of any namespace
+ * @param claimRef the namespace and name of the HostPort's claim
+ * @param port the HostPort's `status.port` (0 when it holds none)
+ */
+export function podsHoldingPort(
+  pods: readonly PodSummary[],
+  claimRef: { readonly namespace?: string | undefined; readonly name?: string | undefined },
+  port: number,
+): PodSummary[] {
+  if (port <= 0 || !claimRef.name) return [];
+  return podsBlockingClaim(pods, claimRef.namespace ?? "", claimRef.name).filter((pod) => {
+    const annotations = pod.metadata.annotations ?? {};
+    return Object.entries(annotations).some(([key, value]) => {
+      const portName = portNameOfClaimAnnotation(key);
+      if (portName === undefined || value !== claimRef.name) return false;
+      const written = annotations[portAnnotationKey(portName)];
+      return written === undefined || written === String(port);
+    });
+  });
+}
+
+/**
  * Reduces a Pod to a {@linkcode PodSummary}: name, namespace, uid, resourceVersion,
- * deletionTimestamp, claim annotations and phase. A cluster-wide pod cache then costs a few
+ * deletionTimestamp, claim and port annotations, and phase. A cluster-wide pod cache then costs a few
  * hundred bytes per pod.
  *
  * @param pod a Pod as the API server returns it
@@ -84,7 +116,9 @@ export function summarizePod(pod: {
   const raw = meta.annotations;
   if (typeof raw === "object" && raw !== null) {
     for (const [key, value] of Object.entries(raw)) {
-      if (typeof value === "string" && portNameOfClaimAnnotation(key) !== undefined) {
+      const ours = portNameOfClaimAnnotation(key) !== undefined ||
+        key.startsWith(PORT_ANNOTATION_PREFIX);
+      if (typeof value === "string" && ours) {
         annotations[key] = value;
       }
     }

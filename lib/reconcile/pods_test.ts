@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { claimNamesOfPod, podsBlockingClaim, type PodSummary, summarizePod } from "./pods.ts";
+import {
+  claimNamesOfPod,
+  podsBlockingClaim,
+  podsHoldingPort,
+  type PodSummary,
+  summarizePod,
+} from "./pods.ts";
 
 function pod(name: string, namespace: string, phase: string, annotations: Record<string, string>) {
   return { metadata: { name, namespace, annotations }, status: { phase } } satisfies PodSummary;
@@ -32,7 +38,27 @@ Deno.test("podsBlockingClaim() counts pods that can still run, in the claim's na
   assert.deepEqual(blocking, ["running", "pending", "unknown"]);
 });
 
-Deno.test("summarizePod() keeps identity, phase, deletion and claim annotations only", () => {
+Deno.test("podsHoldingPort() keeps pods that can run and carry this port, or none yet", () => {
+  const claimA = { "claim.hostport.rmb938.com/web": "a" };
+  const pods = [
+    pod("admitting", "ns1", "", claimA),
+    pod("same-port", "ns1", "Running", { ...claimA, "port.hostport.rmb938.com/web": "9000" }),
+    pod("other-port", "ns1", "Running", { ...claimA, "port.hostport.rmb938.com/web": "9001" }),
+    pod("other-name", "ns1", "Running", {
+      ...claimA,
+      "port.hostport.rmb938.com/dns": "9000",
+      "port.hostport.rmb938.com/web": "9001",
+    }),
+    pod("failed", "ns1", "Failed", { ...claimA, "port.hostport.rmb938.com/web": "9000" }),
+    pod("elsewhere", "ns2", "Running", claimA),
+  ];
+  const ref = { namespace: "ns1", name: "a" };
+  const holding = podsHoldingPort(pods, ref, 9000).map((p) => p.metadata.name);
+  assert.deepEqual(holding, ["admitting", "same-port"]);
+  assert.deepEqual(podsHoldingPort(pods, ref, 0), [], "no port, nothing to hold");
+});
+
+Deno.test("summarizePod() keeps identity, phase, deletion, claim and port annotations only", () => {
   const summary = summarizePod({
     metadata: {
       name: "p",
@@ -41,7 +67,11 @@ Deno.test("summarizePod() keeps identity, phase, deletion and claim annotations 
       resourceVersion: "7",
       deletionTimestamp: "2026-01-02T15:04:05Z",
       labels: { app: "web" },
-      annotations: { "claim.hostport.rmb938.com/web": "a", "other": "x" },
+      annotations: {
+        "claim.hostport.rmb938.com/web": "a",
+        "port.hostport.rmb938.com/web": "9000",
+        "other": "x",
+      },
       managedFields: [{}],
     },
     spec: { containers: [{ name: "c", image: "i" }] },
@@ -56,7 +86,10 @@ Deno.test("summarizePod() keeps identity, phase, deletion and claim annotations 
       uid: "u",
       resourceVersion: "7",
       deletionTimestamp: "2026-01-02T15:04:05Z",
-      annotations: { "claim.hostport.rmb938.com/web": "a" },
+      annotations: {
+        "claim.hostport.rmb938.com/web": "a",
+        "port.hostport.rmb938.com/web": "9000",
+      },
     },
     status: { phase: "Running" },
   });

@@ -85,7 +85,11 @@ async function main(args: string[]): Promise<void> {
   await using cp = await startControlPlane();
   console.log(`kube-apiserver at ${cp.url}; the CRDs of deploy/crds/ are installed`);
   heading(`Starting the operator out of cluster as ${OPERATOR_USER}`);
-  await using operator = await startLocalOperator(cp, { onStep: (line) => console.log(line) });
+  // A short deletion window keeps the clean-up quick; a cluster keeps the default (65 s).
+  await using operator = await startLocalOperator(cp, {
+    onStep: (line) => console.log(line),
+    args: ["--claim-deletion-grace=2s"],
+  });
   console.log(
     `ready: the webhook serves ${operator.webhookUrl}, logs in ${operator.process.logPath}`,
   );
