@@ -13,10 +13,13 @@
  */
 import {
   AllocationRepair,
+  anchoredLeaderWork,
   ClusterPortAllocator,
+  DEFAULT_RECORD_NAME,
   liveHostPortClassLister,
   liveHostPortLister,
   openAllocationRecord,
+  RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import { type RunningControllers, startControllers } from "./lib/controller/mod.ts";
 import {
@@ -51,7 +54,11 @@ import {
   webhookFamilies,
   webhookReadiness,
 } from "./lib/ops/mod.ts";
-import { DEFAULT_ADMISSION_OPTIONS, startWebhookServer } from "./webhook/server.ts";
+import {
+  DEFAULT_ADMISSION_OPTIONS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  startWebhookServer,
+} from "./webhook/server.ts";
 import { startAdmissionLookups } from "./webhook/server_lookups.ts";
 import { LATENCY_BUCKETS_SECONDS } from "./webhook/server_stats.ts";
 import { FileCertificateSource } from "./webhook/tls_file_source.ts";
@@ -65,10 +72,21 @@ interface LeaderWorkDeps {
   recorder: EventRecorder;
   metrics: PrometheusRegistry;
   logger: Logger;
+  /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
+  anchor: RecordAnchor;
+}
+
+/** Allocates only while the HostPort CRD's anchor names this install's record. */
+function startLeaderWork(deps: LeaderWorkDeps): ControllerRun {
+  return anchoredLeaderWork({
+    anchor: deps.anchor,
+    start: () => startAllocating(deps),
+    logger: deps.logger.child({ component: "allocation-record" }),
+  });
 }
 
 /** Builds the allocation record, allocator and repair, then starts the controllers. */
-async function startLeaderWork(deps: LeaderWorkDeps): Promise<ControllerRun> {
+async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
   const { config, rest } = deps;
   const record = openAllocationRecord(rest, { namespace: config.namespace });
   const allocator = new ClusterPortAllocator({ record });
@@ -147,6 +165,8 @@ async function startAdmission(
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
     logger: leveledLogger(log, config.log.level),
+    // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
+    shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
   });
   health.addReadiness(
     "webhook",
@@ -217,9 +237,11 @@ async function main(): Promise<number> {
       metrics,
     })
     : undefined;
+  const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
+  health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger }),
+    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });

@@ -14,6 +14,7 @@ import type {
   Role,
   RoleBinding,
 } from "kubernetes-types/rbac/v1.d.ts";
+import { RECORD_ANCHOR_CRD } from "../lib/allocation/record_anchor.ts";
 import { GROUP, PLURAL } from "../lib/api/constants.ts";
 import { NAMES, objectMeta } from "./gen_release_names.ts";
 
@@ -22,7 +23,10 @@ export type TlsVariant = "self-managed" | "cert-manager";
 
 const RBAC_API = "rbac.authorization.k8s.io/v1";
 
-/** Cluster-wide rules of every variant: the three kinds, pods, Events. */
+/**
+ * Cluster-wide rules of every variant: the three kinds, pods, Events, and the HostPort CRD's
+ * allocation-record anchor (read, and written once by compare-and-swap).
+ */
 export function operatorClusterRules(): PolicyRule[] {
   return [
     // Classes are only read from the informer cache; claims are also read live.
@@ -48,6 +52,12 @@ export function operatorClusterRules(): PolicyRule[] {
     },
     { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    {
+      apiGroups: ["apiextensions.k8s.io"],
+      resources: ["customresourcedefinitions"],
+      resourceNames: [RECORD_ANCHOR_CRD],
+      verbs: ["get", "patch"],
+    },
     // Who the operator is (the webhook lets only that user write HostPort ports). Granted to
     // every authenticated user by system:basic-user too; explicit so a trimmed cluster still works.
     {

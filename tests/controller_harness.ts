@@ -14,6 +14,7 @@ import {
   liveHostPortClassLister,
   liveHostPortLister,
   portsOf,
+  RecordAnchor,
 } from "../lib/allocation/mod.ts";
 import {
   API_VERSION,
@@ -71,6 +72,8 @@ export async function startOperator(
   const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
+  const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster
+  if (anchored !== true) throw new Error(anchored.reason);
   const record = new AllocationRecord(store);
   const allocator = new ClusterPortAllocator({ record });
   const repair = new AllocationRepair({

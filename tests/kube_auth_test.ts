@@ -11,13 +11,19 @@ import {
   createCredentialSource,
   createKubeClients,
   ForbiddenError,
+  HOST_PORT_CLASS_RESOURCE,
+  Informer,
+  KubeConnectionError,
   KubeRestClient,
   loadClusterConfig,
   resolveInClusterConfig,
+  ResourceClient,
   type RestClient,
   UnauthorizedError,
 } from "../lib/kube/mod.ts";
+import { eventually } from "./controller_harness.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
+import { createCa } from "./controlplane/pki.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -241,6 +247,53 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       assert.deepEqual(page.items, []);
     },
   );
+
+  await t.step("connection errors name their cause (TLS, DNS, refused) in one line", async () => {
+    const other = await createCa(dir, "other-ca");
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const unusedPort = listener.addr.port;
+    listener.close(); // nothing listens on it any more
+    const user = { "client-certificate": cp.adminCertFile, "client-key": cp.adminKeyFile };
+    const cases = [
+      { server: cp.url, ca: other.certFile, cause: "TLS: invalid peer certificate: UnknownIssuer" },
+      { server: `https://127.0.0.1:${unusedPort}`, ca: cp.caFile, cause: "connection refused" },
+      { server: "https://nonexistent.invalid:6443", ca: cp.caFile, cause: "DNS: " },
+    ];
+    for (const { server, ca, cause } of cases) {
+      const path = join(dir, `${uniqueName("kubeconfig")}.yaml`);
+      await Deno.writeTextFile(
+        path,
+        stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [{ name: "c", cluster: { server, "certificate-authority": ca } }],
+          users: [{ name: "u", user }],
+          contexts: [{ name: "ctx", context: { cluster: "c", user: "u" } }],
+          "current-context": "ctx",
+        }),
+      );
+      using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
+      const prefix = `Cannot reach the API server at "${server}" for GET /version: ${cause}`;
+      await assert.rejects(rest.performRequest({ method: "GET", path: "/version" }), (error) => {
+        assert.ok(error instanceof KubeConnectionError);
+        assert.ok(error.message.startsWith(prefix), error.message);
+        assert.ok(!error.message.includes("\n") && !error.message.includes("fetch failed"));
+        return true;
+      });
+      // What an informer reports (and the controllers log) names the same cause.
+      const reported: string[] = [];
+      const informer = new Informer(new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE), {
+        onError: (error) => reported.push(error instanceof Error ? error.message : String(error)),
+      });
+      informer.start();
+      const first = await eventually(
+        "the informer to report its list failure",
+        () => Promise.resolve(reported[0]),
+      );
+      await informer.stop();
+      assert.ok(first.includes(`: ${cause}`) && !first.includes("fetch failed"), first);
+    }
+  });
 
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,10 +1,13 @@
 /**
  * The operator as a process (`mod.ts`), out of cluster with a kubeconfig, against a real
  * kube-apiserver: flags errors and help, readiness, a claim bound end to end, `/metrics`,
- * JSON logs, and a SIGTERM that exits 0 and releases the Lease.
+ * JSON logs, connection errors that name their cause, and a SIGTERM that exits 0 inside its timeout (idle webhook connections open) and
+ * releases the Lease.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import {
   adminClients,
   boundClaim,
@@ -14,6 +17,7 @@ import {
   eventually,
 } from "./controller_harness.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { createCa, createWebhookTls } from "./controlplane/pki.ts";
 import { freePort } from "./controlplane/process.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
@@ -122,9 +126,31 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
     const held = await kube.leases.get(LEASE, { namespace: OPERATOR_NAMESPACE });
     assert.ok(held.spec?.holderIdentity, "the operator holds the Lease");
 
+    // An idle keep-alive connection (as the API server keeps one) and a connection that never
+    // sent a request must not hold the shutdown up.
+    const idle = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: webhook,
+      caCerts: [tls.caPem],
+    });
+    await idle.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.ok((await idle.read(new Uint8Array(4096)) ?? 0) > 0, "the webhook answered");
+    const unused = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: webhook,
+      caCerts: [tls.caPem],
+    });
+    await unused.handshake();
+
+    const signalled = performance.now();
     child.kill("SIGTERM");
     const { code } = await status;
+    const exitMs = performance.now() - signalled;
+    console.log(`exited ${code} ${Math.round(exitMs)} ms after SIGTERM (timeout 10 s)`);
+    idle.close();
+    unused.close();
     assert.equal(code, 0, stderr.text());
+    assert.ok(exitMs < 10_000, `exited ${exitMs} ms after SIGTERM, not inside its 10 s timeout`);
     const released = await kube.leases.get(LEASE, { namespace: OPERATOR_NAMESPACE });
     assert.equal(released.spec?.holderIdentity, "", "the Lease was released on shutdown");
     await Promise.all([stdout.done, stderr.done]);
@@ -138,5 +164,63 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
     if (!exited) child.kill("SIGKILL");
     await status;
     await Deno.remove(certDir, { recursive: true });
+  }
+});
+
+Deno.test("mod.ts logs why it cannot reach the API server (a wrong CA), not 'fetch failed'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostport-wrong-ca-" });
+  const serving = await createWebhookTls(join(dir, "serving"));
+  const other = await createCa(dir, "other-ca");
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: serving.certPem, key: serving.keyPem, onListen() {} },
+    () => Response.json({}),
+  );
+  const kubeconfig = join(dir, "kubeconfig.yaml");
+  await Deno.writeTextFile(
+    kubeconfig,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: "c",
+        cluster: {
+          server: `https://127.0.0.1:${server.addr.port}`,
+          "certificate-authority": other.certFile,
+        },
+      }],
+      users: [{ name: "u", user: { token: "t" } }],
+      contexts: [{ name: "ctx", context: { cluster: "c", user: "u" } }],
+      "current-context": "ctx",
+    }),
+  );
+  const certDir = join(dir, "certs");
+  await Deno.mkdir(certDir);
+  await Deno.copyFile(serving.certFile, join(certDir, "tls.crt"));
+  await Deno.copyFile(serving.keyFile, join(certDir, "tls.key"));
+  const child = operator([
+    "--kubeconfig",
+    kubeconfig,
+    `--health-addr=127.0.0.1:${freePort()}`,
+    "--metrics-addr=0",
+    `--webhook-addr=127.0.0.1:${freePort()}`,
+    `--webhook-cert-dir=${certDir}`,
+    "--graceful-shutdown-timeout=5s",
+  ]);
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  try {
+    const cause = "TLS: invalid peer certificate: UnknownIssuer";
+    await eventually(
+      "a log line naming the TLS cause",
+      () => Promise.resolve(stderr.text().includes(cause) ? true : undefined),
+    );
+    const lines = stderr.text().trim().split("\n").filter((line) => line.includes("Cannot reach"));
+    assert.ok(lines.length > 0 && lines.every((line) => line.includes(cause)), stderr.text());
+    assert.ok(!stderr.text().includes("fetch failed"), stderr.text());
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -247,6 +247,75 @@ Deno.test("shutdown lets an in-flight request finish, then refuses connections",
   await server.finished;
 });
 
+/** Resolves once the server closes `conn` (end of stream or reset). */
+async function closedByServer(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(1024);
+  while (await conn.read(buffer).catch(() => null) !== null);
+}
+
+Deno.test("shutdown closes idle and unused connections at once and lets an in-flight request finish", async () => {
+  const graceMs = 15_000;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  let entered!: () => void;
+  const inHandler = new Promise<void>((resolve) => entered = resolve);
+  const slowLookups: AdmissionLookups = {
+    ...LOOKUPS,
+    async getClaim(namespace, name) {
+      entered();
+      await released;
+      return await LOOKUPS.getClaim(namespace, name);
+    },
+  };
+  const server = await start({ lookups: slowLookups, shutdownGraceMs: graceMs });
+  // A keep-alive connection that served a request and is idle now.
+  const idle = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [pki.ca.certPem],
+  });
+  await idle.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  assert.match(new TextDecoder().decode(await readSome(idle)), /^HTTP\/1\.1 200/);
+  // A pooled connection that finished its handshake and never sent a request.
+  const unused = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [pki.ca.certPem],
+  });
+  await unused.handshake();
+  // A connection whose TLS handshake has not started.
+  const handshaking = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  // A request in flight.
+  using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
+  const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
+  const inFlight = post(
+    client,
+    url,
+    JSON.stringify(podReview("slow", "ns1", webPod("ns1", "p", "a"))),
+  );
+  await inHandler;
+
+  const started = performance.now();
+  const stopped = server.shutdown();
+  // Closed while the in-flight request is still held: not at the grace deadline.
+  await Promise.all([idle, unused, handshaking].map(closedByServer));
+  release();
+  const reply = await inFlight;
+  assert.equal(reply.status, 200);
+  assert.equal(JSON.parse(reply.text).response.allowed, true);
+  await stopped;
+  const elapsedMs = performance.now() - started;
+  console.log(`shutdown took ${Math.round(elapsedMs)} ms (grace ${graceMs} ms)`);
+  assert.ok(elapsedMs < graceMs, `shutdown took ${elapsedMs} ms, not less than its grace`);
+  for (const conn of [idle, unused, handshaking]) conn.close();
+});
+
+async function readSome(conn: Deno.Conn): Promise<Uint8Array> {
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  return buffer.subarray(0, n ?? 0);
+}
+
 Deno.test("a client that leaves before its body arrives is recorded as 499, not as an error", async () => {
   await using server = await start();
   const conn = await Deno.connectTls({

@@ -10,7 +10,11 @@
  * header, request and idle timeouts.
  *
  * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
- * gracefully: no new connections, in-flight requests finish, then connections close.
+ * gracefully: it stops accepting, closes at once every connection with no request in flight
+ * (idle keep-alive connections, connections that finished their TLS handshake but never sent a
+ * request, and handshakes still under way: node's `closeIdleConnections` misses the last two),
+ * lets in-flight requests finish (their responses say `Connection: close`), and closes what
+ * remains at `shutdownGraceMs`.
  *
  * @module
  */
@@ -23,6 +27,9 @@ import { answerRequest, DEFAULT_MAX_BODY_BYTES, type RequestContext } from "./se
 import { WebhookStats, type WebhookStatsSnapshot } from "./server_stats.ts";
 import { webhookForPath } from "./paths.ts";
 import type { CertificateSource, ServingPair } from "./tls_source.ts";
+
+/** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /** The original's webhook port (controller-runtime's default). */
 export const DEFAULT_WEBHOOK_PORT = 9443;
@@ -64,7 +71,11 @@ export interface WebhookServerOptions {
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this; default 120 s (above Go's 90 s). */
   idleTimeoutMs?: number;
-  /** On shutdown, connections still open after this are closed; default 30 s. */
+  /**
+   * On shutdown, connections still open after this are closed; default 10 s, the webhook
+   * configurations' timeout (the API server stops waiting for an answer by then). Keep it below
+   * the process's graceful-shutdown timeout.
+   */
   shutdownGraceMs?: number;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
@@ -133,6 +144,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
     noDelay: true,
   }, (req, res) => void serveOne(req, res, context, stats, logger));
+  const connections = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     stats.tlsErrors++;
     if (logger.enabled("debug")) {
@@ -161,12 +173,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     shutdownPromise ??= (async () => {
       closing = true;
       unsubscribe();
-      server.close(); // stop accepting; idle keep-alive connections are closed
-      server.closeIdleConnections();
-      const grace = setTimeout(
-        () => server.closeAllConnections(),
-        options.shutdownGraceMs ?? 30_000,
-      );
+      server.close(); // stop accepting
+      server.closeIdleConnections(); // keep-alive connections between requests
+      connections.closeUnused(); // handshakes under way, and connections with no request yet
+      const grace = setTimeout(() => {
+        server.closeAllConnections();
+        connections.closeUnused();
+      }, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
       logger.log("info", "Admission webhook server stopped");
@@ -183,6 +196,40 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     finished: closed,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/**
+ * Connections node's `closeIdleConnections` does not see: a TCP connection whose TLS handshake
+ * is still under way, and a TLS connection that has not sent a request yet (a client's
+ * pre-opened or pooled connection). Both are closed at once on shutdown; once a connection
+ * has sent a request, node tracks it (idle between requests, or active).
+ */
+function trackUnusedConnections(server: https.Server) {
+  const handshaking = new Map<string, Socket>();
+  const unused = new Set<Socket>();
+  const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
+  server.on("connection", (socket: Socket) => {
+    const id = key(socket);
+    handshaking.set(id, socket);
+    socket.once("close", () => {
+      if (handshaking.get(id) === socket) handshaking.delete(id);
+    });
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    handshaking.delete(key(socket));
+    unused.add(socket);
+    socket.once("close", () => unused.delete(socket));
+  });
+  server.on("request", (req: IncomingMessage) => unused.delete(req.socket));
+  const destroy = (sockets: Iterable<Socket>) => {
+    for (const socket of [...sockets]) socket.destroy();
+  };
+  return {
+    closeUnused: () => {
+      destroy(handshaking.values());
+      destroy(unused);
+    },
   };
 }
 

@@ -87,3 +87,4 @@ export {
   DEFAULT_RESERVATION_TTL_MS,
   LEAK_SIGHTINGS_BEFORE_FREE,
 } from "./constants.ts";
+export * from "./record_anchor.ts";

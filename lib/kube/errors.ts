@@ -189,15 +189,77 @@ export class KubeRequestTimeoutError extends Error {
   }
 }
 
-/** The API server could not be reached (connection refused, TLS failure, reset). */
+/** The API server could not be reached (connection refused, TLS failure, DNS, reset). */
 export class KubeConnectionError extends Error {
-  /** Builds the error; `cause` is the underlying fetch error. */
+  /**
+   * Builds the error; `cause` is the underlying fetch error, summarised in the message by
+   * {@linkcode describeConnectionFailure}.
+   */
   constructor(server: string, request: RequestContext, cause: unknown) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
     super(
-      `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${detail}`,
+      `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
+        describeConnectionFailure(cause)
+      }`,
     );
     this.name = "KubeConnectionError";
     this.cause = cause;
   }
+}
+
+/** How deep {@linkcode describeConnectionFailure} follows a `cause` chain. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** Messages that say nothing beyond "it failed"; a cause below them says more. */
+const UNINFORMATIVE = new Set(["fetch failed", ""]);
+
+/**
+ * Names why a connection failed, in one line: `TLS: invalid peer certificate: UnknownIssuer`,
+ * `DNS: failed to lookup address information: ...`, `connection refused`, `connection reset`,
+ * or the innermost message of the error's `cause` chain with the HTTP client's wrapping
+ * (`error sending request for url (...)`, `client error (Connect)`) removed. Deno's `fetch`
+ * rejects with a bare "fetch failed" whose `cause` holds the real reason.
+ *
+ * @example
+ * ```ts
+ * import { describeConnectionFailure } from "./errors.ts";
+ * const cause = new Error(
+ *   "error sending request for url (https://10.0.0.1:6443/api): client error (Connect): " +
+ *     "tcp connect error: Connection refused (os error 111)",
+ * );
+ * describeConnectionFailure(new TypeError("fetch failed", { cause })); // "connection refused"
+ * ```
+ */
+export function describeConnectionFailure(error: unknown): string {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && current !== undefined; depth++) {
+    messages.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  const informative = messages.filter((message) => !UNINFORMATIVE.has(message.trim()));
+  const innermost = informative.at(-1)?.trim() ?? messages[0] ?? "unknown error";
+  return classifyConnectionMessage(unwrapClientMessage(innermost));
+}
+
+/** Removes hyper's and reqwest's wrapping from a fetch error message. */
+function unwrapClientMessage(message: string): string {
+  return message
+    .replace(/^error sending request .*?\): /s, "")
+    .replace(/^client error \([A-Za-z]+\): /, "")
+    .replace(/\s*\(os error \d+\)$/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+function classifyConnectionMessage(message: string): string {
+  const dns = /dns error: (.*)$/i.exec(message);
+  if (dns) return `DNS: ${dns[1]}`;
+  if (/connection refused/i.test(message)) return "connection refused";
+  if (/connection reset/i.test(message)) return "connection reset";
+  const certificate = /(invalid peer certificate.*)$/i.exec(message);
+  if (certificate) return `TLS: ${certificate[1]}`;
+  if (/\b(tls|ssl|certificate|handshake|fatal alert)/i.test(message)) {
+    return `TLS: ${message}`;
+  }
+  return message === "" ? "unknown error" : message;
 }

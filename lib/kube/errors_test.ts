@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import {
   AlreadyExistsError,
   ConflictError,
+  describeConnectionFailure,
   ForbiddenError,
   GoneError,
   InvalidError,
   KubeApiError,
   kubeApiErrorFromResponse,
+  KubeConnectionError,
   NotFoundError,
   UnauthorizedError,
 } from "./errors.ts";
@@ -95,4 +97,77 @@ Deno.test("kubeApiErrorFromResponse() shortens a long body and names an empty on
   const empty = kubeApiErrorFromResponse(418, "");
   assert.equal(empty.reason, "Unknown");
   assert.equal(empty.status.message, "empty response body");
+});
+
+function fetchFailure(inner: string): TypeError {
+  return new TypeError("fetch failed", { cause: new Error(inner) });
+}
+
+Deno.test("describeConnectionFailure() names the cause of a fetch failure in one line", () => {
+  const url = "error sending request for url (https://127.0.0.1:6443/api?x=1): ";
+  const cases: [unknown, string][] = [
+    [
+      fetchFailure(
+        `${url}client error (Connect): invalid peer certificate: UnknownIssuer`,
+      ),
+      "TLS: invalid peer certificate: UnknownIssuer",
+    ],
+    [
+      fetchFailure(
+        `${url}client error (Connect): dns error: failed to lookup address information: ` +
+          "Name or service not known",
+      ),
+      "DNS: failed to lookup address information: Name or service not known",
+    ],
+    [
+      fetchFailure(
+        `${url}client error (Connect): tcp connect error: Connection refused (os error 111)`,
+      ),
+      "connection refused",
+    ],
+    [
+      fetchFailure(`${url}client error (SendRequest): connection reset by peer`),
+      "connection reset",
+    ],
+    [
+      fetchFailure(`${url}client error (Connect): received fatal alert: HandshakeFailure`),
+      "TLS: received fatal alert: HandshakeFailure",
+    ],
+    [
+      fetchFailure(`${url}client error (SendRequest): invalid HTTP version parsed`),
+      "invalid HTTP version parsed",
+    ],
+    [new TypeError("fetch failed"), "fetch failed"],
+    [new Error("reset"), "reset"],
+    ["plain string", "plain string"],
+  ];
+  for (const [error, expected] of cases) {
+    assert.equal(describeConnectionFailure(error), expected);
+  }
+});
+
+Deno.test("describeConnectionFailure() follows a cause chain deeper than one level", () => {
+  const root = new Error("tcp connect error: Connection refused (os error 111)");
+  const middle = new Error("client error (Connect)", { cause: root });
+  assert.equal(
+    describeConnectionFailure(new TypeError("fetch failed", { cause: middle })),
+    "connection refused",
+  );
+});
+
+Deno.test("KubeConnectionError puts the cause in its one-line message", () => {
+  const error = new KubeConnectionError(
+    "https://127.0.0.1:6443",
+    { method: "GET", path: "/version" },
+    fetchFailure(
+      "error sending request for url (https://127.0.0.1:6443/version): " +
+        "client error (Connect): invalid peer certificate: UnknownIssuer",
+    ),
+  );
+  assert.equal(
+    error.message,
+    'Cannot reach the API server at "https://127.0.0.1:6443" for GET /version: ' +
+      "TLS: invalid peer certificate: UnknownIssuer",
+  );
+  assert.ok(!error.message.includes("\n"));
 });
