@@ -60,6 +60,7 @@ interface LeaderWorkDeps {
   recorder: EventRecorder;
   metrics: PrometheusRegistry;
   logger: Logger;
+  health: HealthChecks;
 }
 
 /** Builds the allocation record, allocator and repair, then starts the controllers. */
@@ -82,9 +83,11 @@ async function startLeaderWork(deps: LeaderWorkDeps): Promise<ControllerRun> {
       ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
       : {},
   });
+  deps.health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
+      deps.health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
       allocator.close();
     },
@@ -200,7 +203,7 @@ async function main(): Promise<number> {
     : undefined;
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger }),
+    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, health }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });

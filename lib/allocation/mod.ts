@@ -44,7 +44,12 @@ export type {
   RecordStats,
 } from "./allocation_record.ts";
 export type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
-export { AllocationRecordError, AllocationRecordFormatError } from "./errors.ts";
+export {
+  AllocationRecordError,
+  AllocationRecordFormatError,
+  AllocationRecordMissingError,
+  AllocationUnavailableError,
+} from "./errors.ts";
 export {
   CONFIG_MAP_RESOURCE,
   ConfigMapRecordStore,

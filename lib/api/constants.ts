@@ -150,6 +150,10 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `InPools`: HostPort `OutOfPool=False`.
  * - `PortsAvailable`: class `Available=True`.
  * - `HostPortsExist`: class `DeletionBlocked=True` while HostPorts of the class still exist.
+ * - `AllocationUnavailable`: HostPort `Allocated=False` while allocation cannot proceed (the
+ *   allocation record is missing, being rebuilt, paused after a rebuild, or failing).
+ * - `PortConflict`: claim `Bound=False` when its HostPort's port is also held by another
+ *   HostPort (a status written by someone other than the allocator).
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",
@@ -164,6 +168,8 @@ export const CONDITION_REASON = {
   InPools: "InPools",
   PortsAvailable: "PortsAvailable",
   HostPortsExist: "HostPortsExist",
+  AllocationUnavailable: "AllocationUnavailable",
+  PortConflict: "PortConflict",
 } as const;
 /** A condition reason set by this operator. */
 export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { AllocationUnavailableError } from "../allocation/mod.ts";
 import type { HostPort, HostPortClass } from "../api/mod.ts";
 import { ConflictError, NotFoundError } from "../kube/mod.ts";
 import {
@@ -17,6 +18,7 @@ import {
   type HostPortStep,
   type Outcome,
   planHostPort,
+  requeueAfter,
   statusAfterAllocation,
   withFinalizer,
   withoutFinalizer,
@@ -25,6 +27,9 @@ import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
 import { rfc3339 } from "./first_seen.ts";
+
+/** How often a HostPort looks again while the allocation record is being rebuilt. */
+const UNAVAILABLE_POLL_MS = 1_000;
 
 /** Builds the HostPort reconciler. */
 export function createHostPortReconciler(
@@ -160,14 +165,21 @@ class HostPortActor {
     return done();
   }
 
-  /** Reserves a port, then writes it (rule 1); exhaustion is written as Pending. */
+  /**
+   * Reserves a port, then writes it (rule 1); exhaustion is written as Pending, and so is an
+   * allocation that cannot proceed (`AllocationUnavailable`, with the cause and a Warning Event):
+   * no HostPort waits without a status saying why.
+   */
   async #allocate(className: string, pools: readonly { start: number; end: number }[]) {
     const { allocator, metrics } = this.#ctx;
     const name = this.#current.metadata.name ?? "";
-    const result = await allocator.allocate(name, pools).catch((error) => {
+    let result;
+    try {
+      result = await allocator.allocate(name, pools);
+    } catch (error) {
       metrics.allocationFailures.inc({ class: className, reason: "error" });
-      throw error;
-    });
+      return await this.#unavailable(error);
+    }
     const timestamp = rfc3339(this.#ctx.clock.now());
     if (!result.ok) {
       metrics.allocationFailures.inc({ class: className, reason: "exhausted" });
@@ -186,6 +198,26 @@ class HostPortActor {
     }
     metrics.allocations.inc({ class: className });
     return done();
+  }
+
+  /**
+   * Writes `Allocated=False` / `AllocationUnavailable` naming the cause. When the allocator
+   * refused (record missing or paused after a rebuild), look again when it says, or in a second
+   * while repair rebuilds (no write happens while nothing changed); a record failure is rethrown
+   * so the controller retries with backoff.
+   */
+  async #unavailable(error: unknown): Promise<Outcome> {
+    const message = error instanceof Error ? error.message : String(error);
+    const timestamp = rfc3339(this.#ctx.clock.now());
+    const steps = statusAfterAllocation(this.#current, this.#class!, {
+      ok: false,
+      unavailable: message,
+    }, timestamp);
+    await this.#runSteps(steps);
+    if (error instanceof AllocationUnavailableError) {
+      return requeueAfter(error.retryInMs > 0 ? error.retryInMs : UNAVAILABLE_POLL_MS);
+    }
+    throw error;
   }
 
   async #runSteps(steps: readonly HostPortStep[]): Promise<void> {

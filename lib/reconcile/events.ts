@@ -26,6 +26,10 @@ export const EVENT_REASON = {
   PortDuplicated: "PortDuplicated",
   /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
   PortReservationRestored: "PortReservationRestored",
+  /** Warning, on a HostPort: allocation cannot proceed now (record missing, rebuilt, failing). */
+  AllocationUnavailable: "AllocationUnavailable",
+  /** Warning, on a claim: its HostPort's port is also held by another HostPort; not bound. */
+  PortConflict: "PortConflict",
 } as const;
 
 /** A reason of {@linkcode EVENT_REASON}. */

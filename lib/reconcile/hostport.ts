@@ -63,10 +63,14 @@ export interface HostPortPlan {
   readonly outcome: Outcome;
 }
 
-/** The result of a reservation, as {@linkcode statusAfterAllocation} needs it. */
-export type AllocationResult = { readonly ok: true; readonly port: number } | {
-  readonly ok: false;
-};
+/**
+ * The result of a reservation, as {@linkcode statusAfterAllocation} needs it: a port, no free
+ * port, or `unavailable` with why allocation cannot proceed now (issue #9: an allocation error
+ * never leaves a HostPort without status).
+ */
+export type AllocationResult =
+  | { readonly ok: true; readonly port: number }
+  | { readonly ok: false; readonly unavailable?: string };
 
 /** Plans one reconcile of a HostPort. */
 export function planHostPort(input: HostPortInput): HostPortPlan {
@@ -120,8 +124,9 @@ function planLive(input: HostPortInput): HostPortPlan {
 }
 
 /**
- * Decides the status (and Events) after a reservation attempt: `Allocated` with the port, or
- * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`.
+ * Decides the status (and Events) after a reservation attempt: `Allocated` with the port,
+ * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`, or
+ * `Pending` with `AllocationUnavailable` and the cause.
  */
 export function statusAfterAllocation(
   hostPort: HostPort,
@@ -130,6 +135,15 @@ export function statusAfterAllocation(
   timestamp: string,
 ): HostPortStep[] {
   if (result.ok) return allocatedSteps(hostPort, hostPortClass, result.port, timestamp);
+  if (result.unavailable !== undefined) {
+    return pendingSteps(hostPort, {
+      type: CONDITION_TYPE.Allocated,
+      status: CONDITION_STATUS.False,
+      reason: CONDITION_REASON.AllocationUnavailable,
+      message: result.unavailable,
+      observedGeneration: hostPort.metadata.generation,
+    }, timestamp);
+  }
   const exhausted: DesiredCondition = {
     type: CONDITION_TYPE.Allocated,
     status: CONDITION_STATUS.False,
@@ -164,15 +178,24 @@ function pendingSteps(
   const steps: HostPortStep[] = [];
   if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
   if (conditionChanged(hostPort.status?.conditions, condition)) {
-    const reason = condition.reason === CONDITION_REASON.ClassNotFound
-      ? EVENT_REASON.ClassNotFound
-      : EVENT_REASON.PoolExhausted;
-    const message = condition.reason === CONDITION_REASON.ClassNotFound
-      ? condition.message
-      : `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`;
-    steps.push(eventStep("Warning", reason, message));
+    steps.push(pendingEvent(hostPort, condition));
   }
   return steps;
+}
+
+function pendingEvent(hostPort: HostPort, condition: DesiredCondition): EventStep {
+  switch (condition.reason) {
+    case CONDITION_REASON.ClassNotFound:
+      return eventStep("Warning", EVENT_REASON.ClassNotFound, condition.message);
+    case CONDITION_REASON.AllocationUnavailable:
+      return eventStep("Warning", EVENT_REASON.AllocationUnavailable, condition.message);
+    default:
+      return eventStep(
+        "Warning",
+        EVENT_REASON.PoolExhausted,
+        `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`,
+      );
+  }
 }
 
 function allocatedSteps(
