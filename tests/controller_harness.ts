@@ -43,6 +43,8 @@ export interface RunningOperator extends AsyncDisposable {
   reservedPorts(): Promise<number[]>;
   /** The allocation record's I/O counters (reads, writes, commits, conflicts). */
   recordStats(): AllocationRecord["stats"];
+  /** The "allocation" readiness check: true, or why allocation cannot proceed. */
+  allocationReadiness(): true | string;
   /** Stops the controllers and closes the client. */
   stop(): Promise<void>;
 }
@@ -56,10 +58,16 @@ export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disp
   return Object.assign(createKubeClients(rest), { [Symbol.dispose]: () => rest.close() });
 }
 
+/** Options of {@linkcode startOperator}: the controllers' plus repair's. */
+export interface OperatorOptions extends ControllersOptions {
+  /** Repair's leak holdoff, also the pause after a rebuilt record (default 90 s). */
+  holdoffMs?: number;
+}
+
 /** Starts the controllers against `cp` and waits until they are synced. */
 export async function startOperator(
   cp: ControlPlane,
-  options: ControllersOptions = {},
+  { holdoffMs, ...options }: OperatorOptions = {},
 ): Promise<RunningOperator> {
   const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
@@ -71,6 +79,7 @@ export async function startOperator(
     allocator,
     listHostPorts: liveHostPortLister(rest),
     listHostPortClasses: liveHostPortClassLister(rest),
+    ...(holdoffMs === undefined ? {} : { holdoffMs }),
   });
   const recorder = new MemoryRecorder();
   const metrics = new MemoryMetrics();
@@ -104,6 +113,7 @@ export async function startOperator(
       return stored === undefined ? [] : portsOf(stored.bits);
     },
     recordStats: () => record.stats,
+    allocationReadiness: () => running.allocationReadiness(),
     stop,
     [Symbol.asyncDispose]: stop,
   };
