@@ -134,7 +134,7 @@ export function describeAudit(audit: PortAudit): string {
 /**
  * Runs repair passes of the operator's own `AllocationRepair` (from this process, with the
  * admin client) until the reservations `leaked` are freed, at least `holdoffMs / 2` apart; a
- * leak is freed on the third consecutive sighting once the sightings span `holdoffMs`.
+ * leak is freed on the second consecutive sighting once the sightings span `holdoffMs`.
  *
  * @returns every port the passes freed, and what they reported held twice
  * @throws {Error} when `maxPasses` passes did not free them all
@@ -181,7 +181,7 @@ export function assertPortsUnique(audit: PortAudit): void {
 }
 
 /**
- * Audits every 100 ms until `accept` holds, and returns that audit.
+ * Audits every `intervalMs` (100 ms) until `accept` holds, and returns that audit.
  *
  * @throws {Error} after `timeoutMs`, naming `what` and describing the last audit
  */
@@ -190,6 +190,7 @@ export async function auditUntil(
   audit: () => Promise<PortAudit>,
   accept: (audit: PortAudit) => boolean,
   timeoutMs = 120_000,
+  intervalMs = 100,
 ): Promise<PortAudit> {
   const deadline = performance.now() + timeoutMs;
   while (true) {
@@ -200,6 +201,6 @@ export async function auditUntil(
         `Timed out after ${timeoutMs} ms waiting for ${what}: ${describeAudit(current)}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

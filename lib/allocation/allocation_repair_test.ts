@@ -52,7 +52,7 @@ Deno.test("runOnce() on a missing record creates it reserving exactly the held p
   assert.equal(store.writes.length, 1);
 });
 
-Deno.test("runOnce() frees a leak on the third pass past the holdoff, never a held port", async () => {
+Deno.test("runOnce() frees a leak on the first pass past the holdoff, never a held port", async () => {
   const store = new FakeRecordStore();
   store.set([9000, 9005]);
   const clock = { now: 0 };
@@ -61,7 +61,7 @@ Deno.test("runOnce() frees a leak on the third pass past the holdoff, never a he
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
   const freed: number[][] = [];
-  for (const now of [0, 60_000, 120_000]) { // three passes, but only 120 s > 90 s at the third
+  for (const now of [0, 60_000, 120_000]) { // only 120 s > 90 s, at the third
     clock.now = now;
     freed.push([...(await repair.runOnce()).freed]);
   }

@@ -25,6 +25,12 @@ import {
 } from "./reservation_book.ts";
 
 /**
+ * What the held source says of a port: held by a live HostPort, held only by HostPorts being
+ * deleted, or not held (undefined).
+ */
+export type PortHolding = "held" | "releasing" | undefined;
+
+/**
  * Cluster-wide port allocation for one operator process.
  *
  * Guarantees: a port is returned by `allocate` only after the record committed its reservation,
@@ -54,7 +60,7 @@ export class ClusterPortAllocator {
   #picking = new Set<number>();
   #listeners = new Set<(port: number) => void>();
   #portHeld: ((port: number) => boolean | Promise<boolean>) | undefined;
-  #isHeld: (port: number) => boolean = () => false;
+  #holding: (port: number) => PortHolding = () => undefined;
   #releasing = new Map<number, number>();
   #restoring = new Set<number>();
   #restoredListeners = new Set<(ports: readonly number[]) => void>();
@@ -81,11 +87,14 @@ export class ClusterPortAllocator {
 
   /**
    * Sets the held source: whether some HostPort this process can see holds `port` (synchronous:
-   * the controllers' HostPort cache). Ports it names are never offered, and are reserved again
-   * when the record shows them released.
+   * the controllers' HostPort cache). Ports it names are never offered. Ports it says `"held"`
+   * are reserved again when the record shows them released; `"releasing"` ones (held only by
+   * HostPorts being deleted) are not, as that release is most likely their finalizer-removal
+   * winner's, seen before this process's cache shows the deletion; they are still never offered
+   * while the cache shows a holder, and repair reserves them if they are still held.
    */
-  useHeldSource(isHeld: (port: number) => boolean): void {
-    this.#isHeld = isHeld;
+  useHeldSource(holding: (port: number) => PortHolding): void {
+    this.#holding = holding;
   }
 
   /**
@@ -188,7 +197,7 @@ export class ClusterPortAllocator {
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
       // Held ports beat the record: a port some HostPort holds stays marked and is skipped.
-      if (this.#isHeld(next.port)) continue;
+      if (this.#holding(next.port) !== undefined) continue;
       const outcome = await this.#reserve(next.port);
       // Taken or unknown: the port stays held in memory, so the next pick is another one.
       if (outcome.ok) return { ok: true, ...this.#book.add(hostPortKey, next.port) };
@@ -209,7 +218,7 @@ export class ClusterPortAllocator {
     const existing = this.#book.fresh(hostPortKey);
     if (existing?.port === port) return { ok: true, ...existing };
     this.#checkAvailable();
-    if (this.#isHeld(port)) return { ok: false, reason: "taken" };
+    if (this.#holding(port) !== undefined) return { ok: false, reason: "taken" };
     const picked = this.#registry.allocate(port, pools);
     if (!picked.ok) {
       return { ok: false, reason: picked.reason === "held" ? "taken" : "outside-pools" };
@@ -383,7 +392,7 @@ export class ClusterPortAllocator {
       if (this.#picking.has(port) || this.#restoring.has(port)) continue;
       // Held ports beat the record, unless this process released the port itself (its holder's
       // finalizer was removed, and the cache may not show the deletion yet).
-      if (!this.#releasing.has(port) && this.#isHeld(port)) {
+      if (!this.#releasing.has(port) && this.#holding(port) === "held") {
         this.#registry.allocate(port);
         restore.push(port);
         continue;

@@ -195,7 +195,9 @@ Deno.test("recentlyReserved() lists reservations within TTL plus the request tim
 
 Deno.test("allocate() never offers a port the held source says a HostPort holds", async () => {
   const { allocator, store } = await setup();
-  allocator.useHeldSource((port) => port === 9000 || port === 9001);
+  allocator.useHeldSource((port) =>
+    port === 9000 ? "held" : port === 9001 ? "releasing" : undefined
+  );
   const outcome = await allocator.allocate("hp-a", POOLS);
   assert.equal(outcome.ok && outcome.port, 9002);
   assert.deepEqual(store.ports(), [9002]);
@@ -208,7 +210,7 @@ Deno.test("allocate() never offers a port the held source says a HostPort holds"
 Deno.test("a record read showing held ports released keeps them held and reserves them again", async () => {
   const { allocator, record, store, released } = await setup({ reserved: [9000, 9001, 9002] });
   const held = new Set([9000, 9001, 9002]);
-  allocator.useHeldSource((port) => held.has(port));
+  allocator.useHeldSource((port) => held.has(port) ? "held" : undefined);
   const restored: number[][] = [];
   allocator.onRestored((ports) => restored.push([...ports]));
   store.set([9000]); // an old copy of the record is restored
@@ -221,9 +223,21 @@ Deno.test("a record read showing held ports released keeps them held and reserve
   assert.equal(outcome.ok && outcome.port, 9003);
 });
 
+Deno.test("a released port held only by a HostPort being deleted is not restored", async () => {
+  const { allocator, record, store, released } = await setup({ reserved: [9000] });
+  allocator.useHeldSource((port) => port === 9000 ? "releasing" : undefined);
+  store.set([]); // its finalizer-removal winner (another process) released it
+  await record.refresh();
+  await record.idle();
+  assert.deepEqual(store.ports(), []);
+  assert.deepEqual(released, [9000]);
+  const outcome = await allocator.allocate("hp-b", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9001, "never offered while the cache shows a holder");
+});
+
 Deno.test("a port this process released is not restored while the cache still shows its holder", async () => {
   const { allocator, store, released } = await setup({ reserved: [9000] });
-  allocator.useHeldSource((port) => port === 9000); // the deletion event has not arrived yet
+  allocator.useHeldSource((port) => port === 9000 ? "held" : undefined); // deletion not seen yet
   assert.deepEqual(
     await allocator.releaseAfterFinalizerRemoved(9000, { heldElsewhere: false }),
     { ok: true },

@@ -64,6 +64,7 @@ export { decodeRecordData, encodeRecordData, RECORD_FORMAT_VERSION } from "./rec
 export { countPortBits, hasPortBit, PORT_BITS_BYTES, portBitsOf, portsOf } from "./port_bits.ts";
 export type { PortBits } from "./port_bits.ts";
 export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
+export type { PortHolding } from "./cluster_port_allocator.ts";
 export type {
   AllocateOutcome,
   AllocateRequestedOutcome,

@@ -138,7 +138,11 @@ function wireAllocator(
 ): () => void {
   const { allocator } = deps;
   const hostPorts = ctx.caches.hostPorts;
-  allocator.useHeldSource((port) => hostPorts.store.byIndex(INDEX.byPort, String(port)).length > 0);
+  allocator.useHeldSource((port) => {
+    const holders = hostPorts.store.byIndex(INDEX.byPort, String(port));
+    if (holders.length === 0) return undefined;
+    return holders.some((holder) => !holder.metadata.deletionTimestamp) ? "held" : "releasing";
+  });
   const noteHeld = (hostPort: HostPort) => {
     const port = hostPort.status?.port ?? 0;
     if (port > 0) deps.repair.noteHeld(port);
