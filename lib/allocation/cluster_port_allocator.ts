@@ -172,6 +172,7 @@ export class ClusterPortAllocator {
    * (released by another process, or freed by repair).
    */
   resync(heldPorts: Iterable<number>): void {
+    this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
     const ports = new Set([...this.#record.reservedPorts(), ...heldPorts, ...this.#picking]);
     this.#registry.restore([...ports].map((port) => ({ holder: undefined, port })));

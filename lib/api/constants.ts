@@ -153,7 +153,8 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `AllocationUnavailable`: HostPort `Allocated=False` while allocation cannot proceed (the
  *   allocation record is missing, being rebuilt, paused after a rebuild, or failing).
  * - `PortConflict`: claim `Bound=False` when its HostPort's port is also held by another
- *   HostPort (a status written by someone other than the allocator).
+ *   HostPort (a status written by someone other than the allocator); HostPort `Allocated=False`
+ *   when it shows such a port without having been allocated it.
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",

@@ -43,9 +43,14 @@ export function createHostPortReconciler(
     if ((hostPort.status?.port ?? 0) > 0) ctx.allocator.forget(key);
     const ref = hostPort.spec.claimRef;
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
+    const port = hostPort.status?.port ?? 0;
     const plan = planHostPort({
       hostPort,
       hostPortClass,
+      portHolders: port > 0
+        ? ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+          .map((holder) => holder.metadata.name ?? "")
+        : [],
       claim: ref?.name ? ctx.caches.claims.store.getByName(ref.name, ref.namespace) : undefined,
       timestamp: rfc3339(ctx.clock.now()),
     });

@@ -36,6 +36,8 @@ export interface HostPortInput {
   readonly claim: HostPortClaim | undefined;
   /** The current time, RFC 3339, for condition transitions. */
   readonly timestamp: string;
+  /** Names of every HostPort holding this HostPort's port (cache, by port), itself included. */
+  readonly portHolders?: readonly string[];
 }
 
 /** One write (or Event) of a HostPort reconcile, executed in order. */
@@ -108,6 +110,11 @@ function planLive(input: HostPortInput): HostPortPlan {
   }
   const port = hostPort.status?.port ?? 0;
   if (port > 0) {
+    const conflict = portConflict(input, port);
+    if (conflict !== undefined) {
+      steps.push(...conflictSteps(hostPort, conflict, input.timestamp));
+      return { steps, outcome: awaitChange(conflict.message) };
+    }
     steps.push(...allocatedSteps(hostPort, hostPortClass, port, input.timestamp));
     return { steps, outcome: done() };
   }
@@ -152,6 +159,46 @@ export function statusAfterAllocation(
     observedGeneration: hostPort.metadata.generation,
   };
   return pendingSteps(hostPort, exhausted, timestamp);
+}
+
+/**
+ * Issue #9, item 8: a port some other HostPort holds too is never adopted (written up as
+ * `Allocated=True`) unless this HostPort already showed it allocated (then it is the original
+ * holder: never take back a running port). It stays as written, with `Allocated=False` /
+ * `PortConflict` naming the other holders; repair keeps reporting the duplicate.
+ */
+function portConflict(input: HostPortInput, port: number): DesiredCondition | undefined {
+  const { hostPort } = input;
+  const name = hostPort.metadata.name ?? "";
+  const others = (input.portHolders ?? []).filter((holder) => holder !== name);
+  if (others.length === 0) return undefined;
+  const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
+  if (allocated?.status === CONDITION_STATUS.True) return undefined;
+  return {
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.False,
+    reason: CONDITION_REASON.PortConflict,
+    message: `Port ${port} is also held by HostPort ${others.map((o) => `"${o}"`).join(", ")}; ` +
+      "it was not allocated by the operator",
+    observedGeneration: hostPort.metadata.generation,
+  };
+}
+
+function conflictSteps(
+  hostPort: HostPort,
+  condition: DesiredCondition,
+  timestamp: string,
+): HostPortStep[] {
+  const status: HostPortStatus = {
+    ...hostPort.status,
+    conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
+  };
+  const steps: HostPortStep[] = [];
+  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
+  if (conditionChanged(hostPort.status?.conditions, condition)) {
+    steps.push(eventStep("Warning", EVENT_REASON.PortConflict, condition.message));
+  }
+  return steps;
 }
 
 function classNotFound(hostPort: HostPort): DesiredCondition {

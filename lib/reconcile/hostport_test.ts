@@ -265,3 +265,49 @@ Deno.test("statusAfterAllocation() repeats neither the write nor the Event when 
   const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, T1);
   assert.deepEqual(again, []);
 });
+
+Deno.test("planHostPort() does not adopt a port another HostPort holds, unless it allocated it", () => {
+  const forged = hostPort(
+    hostPortStatus({
+      phase: "Allocated",
+      port: 9000,
+      conditions: [condition("Allocated", "False", "PoolExhausted", "no free ports to allocate")],
+    }),
+  );
+  const holders = [forged.metadata.name!, "hpc-first"];
+  const plan = planHostPort({
+    hostPort: forged,
+    hostPortClass: c1,
+    claim: liveClaim,
+    timestamp: T1,
+    portHolders: holders,
+  });
+  assert.deepEqual(stepTypes(plan.steps), ["setStatus", "event:PortConflict"]);
+  assert.equal(plan.outcome.type, "awaitChange");
+  const status = statusOf(plan.steps);
+  assert.equal(status?.port, 9000);
+  assert.equal(status?.conditions?.[0]?.reason, "PortConflict");
+  assert.match(status?.conditions?.[0]?.message ?? "", /also held by HostPort "hpc-first"/);
+
+  const original = hostPort(allocated);
+  const kept = planHostPort({
+    hostPort: original,
+    hostPortClass: c1,
+    claim: liveClaim,
+    timestamp: T1,
+    portHolders: holders,
+  });
+  assert.deepEqual(stepTypes(kept.steps), [], "the original holder keeps its port as it is");
+});
+
+Deno.test("statusAfterAllocation() writes Pending with AllocationUnavailable and a Warning", () => {
+  const steps = statusAfterAllocation(hostPort(), c1, {
+    ok: false,
+    unavailable: "Allocation is unavailable: the allocation record was deleted",
+  }, T1);
+  assert.deepEqual(stepTypes(steps), ["setStatus", "event:AllocationUnavailable"]);
+  const status = statusOf(steps);
+  assert.equal(status?.phase, "Pending");
+  assert.equal(status?.conditions?.[0]?.reason, "AllocationUnavailable");
+  assert.match(status?.conditions?.[0]?.message ?? "", /record was deleted/);
+});
