@@ -150,8 +150,9 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `InPools`: HostPort `OutOfPool=False`.
  * - `PortsAvailable`: class `Available=True`.
  * - `HostPortsExist`: class `DeletionBlocked=True` while HostPorts of the class still exist.
- * - `AllocationUnavailable`: HostPort `Allocated=False` while allocation cannot proceed (the
- *   allocation record is missing, being rebuilt, paused after a rebuild, or failing).
+ * - `AllocationUnavailable`: HostPort `Allocated=False` (and its claim `Bound=False`) while
+ *   allocation cannot proceed (the allocation record is missing, being rebuilt, paused after a
+ *   rebuild, or failing).
  * - `PortConflict`: claim `Bound=False` when its HostPort's port is also held by another
  *   HostPort (a status written by someone other than the allocator); HostPort `Allocated=False`
  *   when it shows such a port without having been allocated it.

@@ -158,6 +158,12 @@ function waitingForPort(
       `HostPortClass "${className}" has no free port for HostPort "${name}"`,
     );
   }
+  if (allocated?.reason === CONDITION_REASON.AllocationUnavailable) {
+    return waiting(
+      CONDITION_REASON.AllocationUnavailable,
+      `HostPort "${name}" waits for allocation: ${allocated.message}`,
+    );
+  }
   return waiting(
     CONDITION_REASON.WaitingForAllocation,
     `Waiting for HostPort "${name}" to be allocated a port`,

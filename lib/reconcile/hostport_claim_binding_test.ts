@@ -252,6 +252,25 @@ const bindingCases: ClaimCase[] = [
     steps: [],
     outcome: "done",
   },
+  {
+    name: "a claim whose HostPort cannot be allocated now says why",
+    input: claimInput(claim(dynamic), {
+      hostPort: hostPort(hostPortStatus({
+        phase: "Pending",
+        conditions: [
+          condition("Allocated", "False", "AllocationUnavailable", "the record was deleted"),
+        ],
+      })),
+    }),
+    steps: ["setStatus"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const s = plannedClaimStatus(plan);
+      assert.equal(s?.phase, "Pending");
+      assert.equal(s?.conditions?.[0]?.reason, "AllocationUnavailable");
+      assert.match(s?.conditions?.[0]?.message ?? "", /the record was deleted/);
+    },
+  },
 ];
 
 Deno.test("planHostPortClaim() binding", (t) => runClaimCases(t, bindingCases));
