@@ -98,8 +98,9 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Why allocation cannot proceed now, with when to look again, or undefined when it can.
-   * Covers a missing record, the pause after a rebuild, and the last record failure.
+   * Why allocation is refused now, with when to look again (0: when repair has rebuilt the
+   * record), or undefined when it is not: the record is missing or being rebuilt, or allocation
+   * is paused after a rebuild.
    */
   unavailable(): { reason: string; retryInMs: number } | undefined {
     if (this.awaitingRebuild()) {

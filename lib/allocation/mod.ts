@@ -11,8 +11,11 @@
  * - {@linkcode planRepair} (pure) and {@linkcode AllocationRepair} (I/O): rule 6.
  *
  * Expected outcomes (taken, exhausted, unknown, held) are values. Errors are
- * {@linkcode AllocationRecordError} (certainly not committed) and
- * {@linkcode AllocationRecordFormatError} (a record this code cannot read; never overwritten).
+ * {@linkcode AllocationRecordError} (certainly not committed; {@linkcode AllocationRecordMissingError}
+ * when the record was deleted while in use: repair re-creates it),
+ * {@linkcode AllocationRecordFormatError} (a record this code cannot read; never overwritten) and
+ * {@linkcode AllocationUnavailableError} (allocation refused while the record is missing or
+ * paused after a rebuild).
  *
  * @example Wiring (leader only)
  * ```ts ignore
