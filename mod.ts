@@ -74,6 +74,7 @@ interface LeaderWorkDeps {
   logger: Logger;
   /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
   anchor: RecordAnchor;
+  health: HealthChecks;
 }
 
 /** Allocates only while the HostPort CRD's anchor names this install's record. */
@@ -110,9 +111,11 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
         : {},
     },
   });
+  deps.health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
+      deps.health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
       allocator.close();
     },
@@ -241,7 +244,7 @@ async function main(): Promise<number> {
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor }),
+    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });

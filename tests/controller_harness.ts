@@ -44,6 +44,8 @@ export interface RunningOperator extends AsyncDisposable {
   reservedPorts(): Promise<number[]>;
   /** The allocation record's I/O counters (reads, writes, commits, conflicts). */
   recordStats(): AllocationRecord["stats"];
+  /** The "allocation" readiness check: true, or why allocation cannot proceed. */
+  allocationReadiness(): true | string;
   /** Stops the controllers and closes the client. */
   stop(): Promise<void>;
 }
@@ -63,10 +65,16 @@ export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disp
  */
 export const TEST_CLAIM_DELETION_GRACE_MS = 1_000;
 
+/** Options of {@linkcode startOperator}: the controllers' plus repair's. */
+export interface OperatorOptions extends ControllersOptions {
+  /** Repair's leak holdoff, also the pause after a rebuilt record (default 90 s). */
+  holdoffMs?: number;
+}
+
 /** Starts the controllers against `cp` and waits until they are synced. */
 export async function startOperator(
   cp: ControlPlane,
-  options: ControllersOptions = {},
+  { holdoffMs, ...options }: OperatorOptions = {},
 ): Promise<RunningOperator> {
   options = { claimDeletionGraceMs: TEST_CLAIM_DELETION_GRACE_MS, ...options };
   const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
@@ -81,6 +89,7 @@ export async function startOperator(
     allocator,
     listHostPorts: liveHostPortLister(rest),
     listHostPortClasses: liveHostPortClassLister(rest),
+    ...(holdoffMs === undefined ? {} : { holdoffMs }),
   });
   const recorder = new MemoryRecorder();
   const metrics = new MemoryMetrics();
@@ -114,6 +123,7 @@ export async function startOperator(
       return stored === undefined ? [] : portsOf(stored.bits);
     },
     recordStats: () => record.stats,
+    allocationReadiness: () => running.allocationReadiness(),
     stop,
     [Symbol.asyncDispose]: stop,
   };

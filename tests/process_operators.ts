@@ -114,7 +114,13 @@ export class ProcessOperators implements AsyncDisposable {
     } catch {
       // Already gone; nothing to kill.
     }
-    await operator.process.exited;
+    // The child is unref'd: without a timer, awaiting its exit alone ends the event loop.
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      await operator.process.exited;
+    } finally {
+      clearInterval(keepAlive);
+    }
     await operator.stop();
   }
 

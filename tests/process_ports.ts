@@ -5,14 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  AllocationRepair,
-  ConfigMapRecordStore,
-  liveHostPortClassLister,
-  liveHostPortLister,
-  openAllocationRecord,
-  portsOf,
-} from "../lib/allocation/mod.ts";
+import { ConfigMapRecordStore, portsOf } from "../lib/allocation/mod.ts";
 import type { PortPool } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 
@@ -132,44 +125,6 @@ export function describeAudit(audit: PortAudit): string {
 }
 
 /**
- * Runs repair passes of the operator's own `AllocationRepair` (from this process, with the
- * admin client) until the reservations `leaked` are freed, at least `holdoffMs / 2` apart; a
- * leak is freed on the third consecutive sighting once the sightings span `holdoffMs`.
- *
- * @returns every port the passes freed, and what they reported held twice
- * @throws {Error} when `maxPasses` passes did not free them all
- */
-export async function repairLeaks(
-  kube: KubeClients,
-  operatorNamespace: string,
-  leaked: readonly number[],
-  options: { holdoffMs: number; maxPasses: number },
-): Promise<{ freed: number[]; duplicates: number; passes: number }> {
-  const rest = kube.rest;
-  const repair = new AllocationRepair({
-    record: openAllocationRecord(rest, { namespace: operatorNamespace }),
-    listHostPorts: liveHostPortLister(rest),
-    listHostPortClasses: liveHostPortClassLister(rest),
-    holdoffMs: options.holdoffMs,
-  });
-  const freed = new Set<number>();
-  let duplicates = 0;
-  for (let pass = 1; pass <= options.maxPasses; pass++) {
-    const findings = await repair.runOnce();
-    findings.freed.forEach((port) => freed.add(port));
-    duplicates += findings.duplicates.length;
-    if (leaked.every((port) => freed.has(port))) {
-      return { freed: [...freed].sort((a, b) => a - b), duplicates, passes: pass };
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.holdoffMs / 2 + 500));
-  }
-  throw new Error(
-    `Repair did not free the leaked ports ${leaked.join(", ")} in ${options.maxPasses} passes; ` +
-      `freed ${[...freed].join(", ")}`,
-  );
-}
-
-/**
  * Asserts what must hold at every moment: no port held twice, every held port inside the
  * pools and reserved in the record, every Bound claim showing its HostPort's port.
  */
@@ -181,7 +136,7 @@ export function assertPortsUnique(audit: PortAudit): void {
 }
 
 /**
- * Audits every 100 ms until `accept` holds, and returns that audit.
+ * Audits every `intervalMs` (100 ms) until `accept` holds, and returns that audit.
  *
  * @throws {Error} after `timeoutMs`, naming `what` and describing the last audit
  */
@@ -190,6 +145,7 @@ export async function auditUntil(
   audit: () => Promise<PortAudit>,
   accept: (audit: PortAudit) => boolean,
   timeoutMs = 120_000,
+  intervalMs = 100,
 ): Promise<PortAudit> {
   const deadline = performance.now() + timeoutMs;
   while (true) {
@@ -200,6 +156,6 @@ export async function auditUntil(
         `Timed out after ${timeoutMs} ms waiting for ${what}: ${describeAudit(current)}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

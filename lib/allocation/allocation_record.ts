@@ -9,7 +9,14 @@ import type { BackoffOptions } from "../kube/mod.ts";
 import { isPort } from "../allocator/mod.ts";
 import type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 import { GroupCommit, type RecordStats } from "./group_commit.ts";
-import { diffPortBits, emptyPortBits, hasPortBit, type PortBits, portsOf } from "./port_bits.ts";
+import {
+  diffPortBits,
+  emptyPortBits,
+  hasPortBit,
+  type PortBits,
+  portBitsOf,
+  portsOf,
+} from "./port_bits.ts";
 import type { RecordStore, StoredRecord } from "./record_store.ts";
 
 export type { RecordStats } from "./group_commit.ts";
@@ -64,7 +71,8 @@ const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0
  *   write landed (the record names its last write in `writeId`).
  * - Only certainly-uncommitted calls reject, with `AllocationRecordError`, after bounded retries
  *   with backoff. A record this code cannot read (`AllocationRecordFormatError`) is never
- *   overwritten, and a record deleted while in use is never silently re-created empty.
+ *   overwritten, and a record deleted while in use is never silently re-created empty: calls
+ *   reject with `AllocationRecordMissingError` until `recreate` (the repair pass) rebuilds it.
  *
  * Assumptions: a release is requested only by the owner of the reservation (rule 3).
  *
@@ -125,6 +133,22 @@ export class AllocationRecord {
   async refresh(): Promise<RecordSnapshot> {
     await this.#engine.read();
     return this.snapshot() as RecordSnapshot;
+  }
+
+  /**
+   * Re-creates the record after it was deleted while in use, reserving `ports` (the repair pass
+   * passes every port anyone may hold). Never merges into a record that exists: resolves false
+   * when someone else re-created it first; reserve the ports in it then.
+   *
+   * @throws {AllocationRecordError} (rejection) the create certainly failed; retry later
+   */
+  recreate(ports: Iterable<number>): Promise<boolean> {
+    return this.#engine.recreate(portBitsOf(ports));
+  }
+
+  /** Whether the last read found the record deleted after this process had seen it exist. */
+  get missing(): boolean {
+    return this.#engine.missing;
   }
 
   /** The record as last read or committed, or undefined before the first read. */

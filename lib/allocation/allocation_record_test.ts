@@ -193,8 +193,33 @@ Deno.test("reserve() refuses to re-create a record deleted while in use", async 
   const record = recordOver(store);
   await record.reserve(9000);
   store.delete();
-  await assert.rejects(record.reserve(9001), /deleted while in use/);
+  await assert.rejects(record.reserve(9001), /the allocation record was deleted/);
   assert.equal(store.stored, undefined);
+  assert.equal(record.missing, true);
+});
+
+Deno.test("recreate() rebuilds a record deleted while in use with the given ports", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  store.delete();
+  await assert.rejects(record.reserve(9001));
+  assert.equal(await record.recreate([9000, 9002]), true);
+  assert.deepEqual(store.ports(), [9000, 9002]);
+  assert.equal(record.missing, false);
+  assert.deepEqual(await record.reserve(9003), { ok: true });
+  assert.deepEqual(store.ports(), [9000, 9002, 9003]);
+});
+
+Deno.test("recreate() never overwrites a record someone else re-created", async () => {
+  const store = new FakeRecordStore();
+  const record = recordOver(store);
+  await record.reserve(9000);
+  store.delete();
+  await assert.rejects(record.reserve(9001));
+  await recordOver(store).reserve(9005); // a rival process creates it afresh
+  assert.equal(await record.recreate([9000]), false);
+  assert.deepEqual(store.ports(), [9005]);
 });
 
 Deno.test("release() of a port that is not reserved succeeds without a write", async () => {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { HostPort, HostPortClass } from "../api/mod.ts";
+import { type HostPort, type HostPortClass, salvageHostPort } from "../api/mod.ts";
 import type { PortRange } from "../allocator/mod.ts";
 import {
   HOST_PORT_CLASS_RESOURCE,
@@ -17,6 +17,8 @@ import {
 } from "../kube/mod.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
+import { DEFAULT_LEAK_HOLDOFF_MS } from "./constants.ts";
+import { AllocationRecordMissingError } from "./errors.ts";
 import { portsOf } from "./port_bits.ts";
 import {
   type LeakSighting,
@@ -59,6 +61,13 @@ export interface RepairFindings extends RepairReport {
   readonly leakCandidates: readonly number[];
   /** Every port a HostPort holds. */
   readonly held: readonly number[];
+  /**
+   * Ports the re-created record reserves, when this pass found the record deleted and rebuilt it
+   * (allocation is then paused for the holdoff); undefined otherwise.
+   */
+  readonly rebuilt: readonly number[] | undefined;
+  /** In how many ms a pass may free the earliest leak candidate; undefined without candidates. */
+  readonly nextFreeInMs: number | undefined;
 }
 
 /** Runs repair passes, remembering leak sightings between them. */
@@ -66,11 +75,25 @@ export class AllocationRepair {
   #options: AllocationRepairOptions;
   #now: () => number;
   #candidates: ReadonlyMap<number, LeakSighting> = new Map();
+  #disturbed = new Set<number>();
+  #rebuilt: number[] | undefined;
 
   /** Creates a repairer; no pass runs until {@linkcode AllocationRepair.runOnce}. */
   constructor(options: AllocationRepairOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    // A port seen released in the record may be reserved anew before the next pass.
+    options.record.onChange((change) => {
+      for (const port of change.released) this.#disturbed.add(port);
+    });
+  }
+
+  /**
+   * Tells repair that some HostPort was seen holding `port` (the controllers' HostPort cache):
+   * a leak candidate's sightings restart, as the port may have been released and reserved anew.
+   */
+  noteHeld(port: number): void {
+    if (this.#candidates.has(port)) this.#disturbed.add(port);
   }
 
   /** The leak sightings carried to the next pass. */
@@ -86,6 +109,7 @@ export class AllocationRepair {
    * `AllocationRecordFormatError` from the record; nothing was freed unless committed
    */
   async runOnce(): Promise<RepairFindings> {
+    this.#rebuilt = undefined;
     const plan = await this.#plan();
     const { record, allocator } = this.#options;
     const [reserves, frees] = await Promise.all([
@@ -110,7 +134,38 @@ export class AllocationRepair {
       unknown: [...plan.reserve.filter((_, i) => reason(i) === "unknown"), ...notFreed],
       leakCandidates: [...candidates.keys()],
       held: plan.held,
+      rebuilt: this.#rebuilt,
+      nextFreeInMs: plan.nextFreeAt === undefined
+        ? undefined
+        : Math.max(0, plan.nextFreeAt - this.#now()),
     };
+  }
+
+  /**
+   * Issue #9, item 4: the record was deleted while in use. Re-creates it reserving every port
+   * anyone may hold: every port a HostPort holds (live list), every port of the last record this
+   * process read, and this process's recent reservations (their writes may be in flight). A rival
+   * process (split brain) may have reserved ports after our last read, which no list shows yet:
+   * allocation is paused first, and stays paused for the holdoff after the rebuild, so that every
+   * write carrying such a port has landed (and shows in the HostPorts) before we pick again.
+   */
+  async #rebuild(held: readonly HostPort[]): Promise<void> {
+    const { record, allocator } = this.#options;
+    const holdoffMs = this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
+    allocator?.pauseAfterRebuild(Infinity);
+    const ports = new Set([
+      ...held.map((hostPort) => hostPort.status?.port ?? 0).filter((port) => port > 0),
+      ...record.reservedPorts(),
+      ...(allocator?.recentlyReserved() ?? []),
+    ]);
+    const sorted = [...ports].sort((a, b) => a - b);
+    if (!await record.recreate(sorted)) {
+      // Someone re-created it first: reserve ours in it (taken is fine: reserved either way).
+      await record.refresh();
+      await Promise.all(sorted.filter((port) => !record.has(port)).map((p) => record.reserve(p)));
+    }
+    allocator?.pauseAfterRebuild(holdoffMs);
+    this.#rebuilt = sorted;
   }
 
   /** Gathers (HostPorts live first, then the record) and decides. */
@@ -119,7 +174,21 @@ export class AllocationRepair {
     const hostPorts = await this.#options.listHostPorts();
     const classes = await this.#options.listHostPortClasses();
     // Read after the list: a port written into a HostPort since was reserved before that write.
-    const snapshot = await record.refresh();
+    let snapshot;
+    try {
+      snapshot = await record.refresh();
+      // Found deleted earlier, and maybe re-created by someone else since: rebuild still.
+      if (allocator?.awaitingRebuild()) {
+        await this.#rebuild(hostPorts);
+        snapshot = await record.refresh();
+      }
+    } catch (error) {
+      if (!(error instanceof AllocationRecordMissingError) && !record.missing) throw error;
+      await this.#rebuild(hostPorts);
+      snapshot = await record.refresh();
+    }
+    const disturbed = [...this.#disturbed];
+    this.#disturbed.clear();
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
       hostPorts: hostPorts.map((hostPort) => toRepairHostPort(hostPort, pools)),
@@ -128,6 +197,7 @@ export class AllocationRepair {
       now: this.#now(),
       ...(holdoffMs === undefined ? {} : { holdoffMs }),
       ...(allocator === undefined ? {} : { recentlyReserved: allocator.recentlyReserved() }),
+      disturbed,
     });
   }
 }
@@ -150,9 +220,8 @@ export function liveHostPortLister(client: RestClient): () => Promise<readonly H
   const hostPorts = new ResourceClient(client, HOST_PORT_RESOURCE);
   return async () => {
     const list = await hostPorts.listAll();
-    // A HostPort that does not decode may hold a port: fail the pass rather than free it.
-    if (list.undecodable.length > 0) throw list.undecodable[0]!.error;
-    return list.items;
+    // A HostPort that does not decode still holds what port it shows: never free that one.
+    return [...list.items, ...list.undecodable.map(({ raw }) => salvageHostPort(raw))];
   };
 }
 

@@ -12,6 +12,11 @@ import type { AllocationRecord, RecordChange } from "./allocation_record.ts";
 import type { ReserveOutcome } from "./batch.ts";
 import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
 import {
+  AllocationRecordError,
+  AllocationRecordMissingError,
+  AllocationUnavailableError,
+} from "./errors.ts";
+import {
   type AllocateOutcome,
   type AllocateRequestedOutcome,
   type ClusterPortAllocatorOptions,
@@ -20,12 +25,30 @@ import {
 } from "./reservation_book.ts";
 
 /**
+ * What the held source says of a port: held by a live HostPort, held only by HostPorts being
+ * deleted, or not held (undefined).
+ */
+export type PortHolding = "held" | "releasing" | undefined;
+
+/**
  * Cluster-wide port allocation for one operator process.
  *
  * Guarantees: a port is returned by `allocate` only after the record committed its reservation,
  * so two processes (or two calls) never get the same port. The in-memory registry holds every
  * port the record reserves as this process last saw it, plus ports being reserved, plus ports
  * whose reservation outcome is unknown; it never offers a port the record shows reserved.
+ *
+ * Held ports beat the record (issue #9, item 1): a port is offered only if neither the record
+ * nor any HostPort the held source (`useHeldSource`: the controllers' HostPort cache) knows
+ * holds it. A record that shows a held port released (restored from an old copy, edited by
+ * hand) is not believed: the port stays held in memory and is reserved again at once
+ * (`onRestored` listeners are told), so no second HostPort can be given it.
+ *
+ * A record deleted while in use stops allocation (`AllocationUnavailableError`, `onRecordMissing`
+ * listeners are told so that repair rebuilds it now) until repair re-created it and the pause of
+ * `pauseAfterRebuild` ended: a rival process may have reserved ports after our last read, and
+ * only waiting out the leak holdoff guarantees every write carrying them has landed (and so shows
+ * in the HostPorts repair lists) before we pick from the rebuilt record.
  *
  * Assumptions: run repair (`AllocationRepair`) once before serving allocations, so that ports held
  * by HostPorts of the original operator are reserved; `onReleased` listeners do not throw.
@@ -37,6 +60,15 @@ export class ClusterPortAllocator {
   #picking = new Set<number>();
   #listeners = new Set<(port: number) => void>();
   #portHeld: ((port: number) => boolean | Promise<boolean>) | undefined;
+  #holding: (port: number) => PortHolding = () => undefined;
+  #releasing = new Map<number, number>();
+  #restoring = new Set<number>();
+  #restoredListeners = new Set<(ports: readonly number[]) => void>();
+  #missingListeners = new Set<() => void>();
+  #now: () => number;
+  #missing = false;
+  #pausedUntil = -Infinity;
+  #lastError: string | undefined;
   #unsubscribe: () => void;
 
   /** Creates the allocator and follows the record's changes; call `start` before use. */
@@ -44,12 +76,84 @@ export class ClusterPortAllocator {
     this.#record = options.record;
     this.#portHeld = options.portHeld;
     const ttlMs = options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+    this.#now = options.now ?? (() => performance.now());
     this.#book = new ReservationBook(
-      options.now ?? (() => performance.now()),
+      this.#now,
       ttlMs,
       ttlMs + API_SERVER_REQUEST_TIMEOUT_MS,
     );
     this.#unsubscribe = this.#record.onChange((change) => this.#follow(change));
+  }
+
+  /**
+   * Sets the held source: whether some HostPort this process can see holds `port` (synchronous:
+   * the controllers' HostPort cache). Ports it names are never offered. Ports it says `"held"`
+   * are reserved again when the record shows them released; `"releasing"` ones (held only by
+   * HostPorts being deleted) are not, as that release is most likely their finalizer-removal
+   * winner's, seen before this process's cache shows the deletion; they are still never offered
+   * while the cache shows a holder, and repair reserves them if they are still held.
+   */
+  useHeldSource(holding: (port: number) => PortHolding): void {
+    this.#holding = holding;
+  }
+
+  /**
+   * Why allocation is refused now, with when to look again (0: when repair has rebuilt the
+   * record), or undefined when it is not: the record is missing or being rebuilt, or allocation
+   * is paused after a rebuild.
+   */
+  unavailable(): { reason: string; retryInMs: number } | undefined {
+    if (this.awaitingRebuild()) {
+      return { reason: "the allocation record was deleted; repair is rebuilding it", retryInMs: 0 };
+    }
+    const left = this.#pausedUntil - this.#now();
+    if (left > 0) {
+      return {
+        reason:
+          `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)}` +
+          " s, once no write of a port reserved before the rebuild can still land",
+        retryInMs: left,
+      };
+    }
+    return undefined;
+  }
+
+  /** Whether the record was found deleted and repair has not re-created it yet. */
+  awaitingRebuild(): boolean {
+    return this.#missing || this.#pausedUntil === Infinity;
+  }
+
+  /** The readiness check "allocation": true, or why allocation cannot proceed. */
+  readiness(): true | string {
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) return unavailable.reason;
+    return this.#lastError === undefined
+      ? true
+      : `the allocation record failed: ${this.#lastError}`;
+  }
+
+  /**
+   * Called by repair once it re-created a deleted record: allocation stays refused for `ms`
+   * (the leak holdoff; `Infinity` while the rebuild runs), then resumes.
+   */
+  pauseAfterRebuild(ms: number): void {
+    this.#missing = false;
+    this.#pausedUntil = this.#now() + ms;
+  }
+
+  /** Calls `listener` when the record is found deleted (to run repair now). Returns an unsubscriber. */
+  onRecordMissing(listener: () => void): () => void {
+    this.#missingListeners.add(listener);
+    return () => this.#missingListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with held ports the record showed released and that were reserved again.
+   * Returns a function that unsubscribes.
+   */
+  onRestored(listener: (ports: readonly number[]) => void): () => void {
+    this.#restoredListeners.add(listener);
+    return () => this.#restoredListeners.delete(listener);
   }
 
   /**
@@ -69,6 +173,7 @@ export class ClusterPortAllocator {
    * (released by another process, or freed by repair).
    */
   resync(heldPorts: Iterable<number>): void {
+    this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
     const ports = new Set([...this.#record.reservedPorts(), ...heldPorts, ...this.#picking]);
     this.#registry.restore([...ports].map((port) => ({ holder: undefined, port })));
@@ -90,8 +195,11 @@ export class ClusterPortAllocator {
       return { ok: true, ...existing };
     }
     while (true) {
+      this.#checkAvailable();
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
+      // Held ports beat the record: a port some HostPort holds stays marked and is skipped.
+      if (this.#holding(next.port) !== undefined) continue;
       const outcome = await this.#reserve(next.port);
       // Taken or unknown: the port stays held in memory, so the next pick is another one.
       if (outcome.ok) return { ok: true, ...this.#book.add(hostPortKey, next.port) };
@@ -111,6 +219,8 @@ export class ClusterPortAllocator {
   ): Promise<AllocateRequestedOutcome> {
     const existing = this.#book.fresh(hostPortKey);
     if (existing?.port === port) return { ok: true, ...existing };
+    this.#checkAvailable();
+    if (this.#holding(port) !== undefined) return { ok: false, reason: "taken" };
     const picked = this.#registry.allocate(port, pools);
     if (!picked.ok) {
       return { ok: false, reason: picked.reason === "held" ? "taken" : "outside-pools" };
@@ -145,7 +255,7 @@ export class ClusterPortAllocator {
     if (await this.#heldElsewhere(port, options.heldElsewhere)) {
       return { ok: false, reason: "held" };
     }
-    return await this.#record.release(port);
+    return await this.#ownRelease(port);
   }
 
   /**
@@ -168,7 +278,7 @@ export class ClusterPortAllocator {
       this.#book.remove(hostPortKey);
       return { ok: false, reason: "held" };
     }
-    const outcome = await this.#record.release(port); // a rejection keeps the entry for a retry
+    const outcome = await this.#ownRelease(port); // a rejection keeps the entry for a retry
     this.#book.remove(hostPortKey);
     return outcome;
   }
@@ -202,13 +312,70 @@ export class ClusterPortAllocator {
   async #reserve(port: number): Promise<ReserveOutcome> {
     this.#picking.add(port);
     try {
-      return await this.#record.reserve(port);
+      const outcome = await this.#record.reserve(port);
+      this.#lastError = undefined;
+      return outcome;
     } catch (error) {
       // Certainly not committed: offer it again unless someone else reserved it meanwhile.
       if (!this.#record.has(port)) this.#registry.release(port);
+      this.#recordFailed(error);
       throw error;
     } finally {
       this.#picking.delete(port);
+    }
+  }
+
+  /** A release this process asked for: the cache may still show the port's last holder. */
+  async #ownRelease(port: number): Promise<ReleasePortOutcome> {
+    this.#releasing.set(port, (this.#releasing.get(port) ?? 0) + 1);
+    try {
+      return await this.#record.release(port);
+    } catch (error) {
+      this.#recordFailed(error);
+      throw error;
+    } finally {
+      const left = (this.#releasing.get(port) ?? 1) - 1;
+      if (left > 0) this.#releasing.set(port, left);
+      else this.#releasing.delete(port);
+    }
+  }
+
+  #checkAvailable(): void {
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) {
+      throw new AllocationUnavailableError(unavailable.reason, unavailable.retryInMs);
+    }
+  }
+
+  #recordFailed(error: unknown): void {
+    if (error instanceof AllocationRecordMissingError || this.#record.missing) {
+      if (!this.#missing) {
+        this.#missing = true;
+        for (const listener of this.#missingListeners) listener();
+      }
+    } else if (error instanceof AllocationRecordError) {
+      this.#lastError = error.message;
+    }
+  }
+
+  /**
+   * Reserves again ports the record showed released while a HostPort holds them (item 1 of
+   * issue #9). An outcome other than committed is left to the next repair pass, which reserves
+   * every held port; the ports stay held in memory either way.
+   */
+  async #restore(ports: readonly number[]): Promise<void> {
+    for (const port of ports) this.#restoring.add(port);
+    try {
+      const outcomes = await Promise.allSettled(ports.map((port) => this.#record.reserve(port)));
+      const restored = ports.filter((_, i) => {
+        const outcome = outcomes[i];
+        return outcome?.status === "fulfilled" && outcome.value.ok;
+      });
+      if (restored.length > 0) {
+        for (const listener of this.#restoredListeners) listener(restored);
+      }
+    } finally {
+      for (const port of ports) this.#restoring.delete(port);
     }
   }
 
@@ -222,10 +389,19 @@ export class ClusterPortAllocator {
 
   #follow(change: RecordChange): void {
     for (const port of change.reserved) this.#registry.allocate(port);
+    const restore: number[] = [];
     for (const port of change.released) {
-      if (this.#picking.has(port)) continue;
+      if (this.#picking.has(port) || this.#restoring.has(port)) continue;
+      // Held ports beat the record, unless this process released the port itself (its holder's
+      // finalizer was removed, and the cache may not show the deletion yet).
+      if (!this.#releasing.has(port) && this.#holding(port) === "held") {
+        this.#registry.allocate(port);
+        restore.push(port);
+        continue;
+      }
       if (this.#registry.release(port)) this.#emit(port);
     }
+    if (restore.length > 0) void this.#restore(restore);
   }
 
   #emit(port: number): void {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { AllocationRecordError } from "./errors.ts";
+import { AllocationRecordError, AllocationUnavailableError } from "./errors.ts";
 import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
@@ -191,4 +191,76 @@ Deno.test("recentlyReserved() lists reservations within TTL plus the request tim
   assert.deepEqual(allocator.recentlyReserved(), [9000]);
   clock.now += 1;
   assert.deepEqual(allocator.recentlyReserved(), []);
+});
+
+Deno.test("allocate() never offers a port the held source says a HostPort holds", async () => {
+  const { allocator, store } = await setup();
+  allocator.useHeldSource((port) =>
+    port === 9000 ? "held" : port === 9001 ? "releasing" : undefined
+  );
+  const outcome = await allocator.allocate("hp-a", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9002);
+  assert.deepEqual(store.ports(), [9002]);
+  assert.deepEqual(await allocator.allocateRequested("hp-b", 9000, POOLS), {
+    ok: false,
+    reason: "taken",
+  });
+});
+
+Deno.test("a record read showing held ports released keeps them held and reserves them again", async () => {
+  const { allocator, record, store, released } = await setup({ reserved: [9000, 9001, 9002] });
+  const held = new Set([9000, 9001, 9002]);
+  allocator.useHeldSource((port) => held.has(port) ? "held" : undefined);
+  const restored: number[][] = [];
+  allocator.onRestored((ports) => restored.push([...ports]));
+  store.set([9000]); // an old copy of the record is restored
+  await record.refresh();
+  await record.idle();
+  assert.deepEqual(store.ports(), [9000, 9001, 9002]);
+  assert.deepEqual(restored, [[9001, 9002]]);
+  assert.deepEqual(released, []);
+  const outcome = await allocator.allocate("hp-d", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9003);
+});
+
+Deno.test("a released port held only by a HostPort being deleted is not restored", async () => {
+  const { allocator, record, store, released } = await setup({ reserved: [9000] });
+  allocator.useHeldSource((port) => port === 9000 ? "releasing" : undefined);
+  store.set([]); // its finalizer-removal winner (another process) released it
+  await record.refresh();
+  await record.idle();
+  assert.deepEqual(store.ports(), []);
+  assert.deepEqual(released, [9000]);
+  const outcome = await allocator.allocate("hp-b", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9001, "never offered while the cache shows a holder");
+});
+
+Deno.test("a port this process released is not restored while the cache still shows its holder", async () => {
+  const { allocator, store, released } = await setup({ reserved: [9000] });
+  allocator.useHeldSource((port) => port === 9000 ? "held" : undefined); // deletion not seen yet
+  assert.deepEqual(
+    await allocator.releaseAfterFinalizerRemoved(9000, { heldElsewhere: false }),
+    { ok: true },
+  );
+  assert.deepEqual(store.ports(), []);
+  assert.deepEqual(released, [9000]);
+});
+
+Deno.test("allocate() refuses while the record is missing and during the pause after a rebuild", async () => {
+  const { allocator, record, store, clock } = await setup();
+  const missing: number[] = [];
+  allocator.onRecordMissing(() => missing.push(1));
+  await allocator.allocate("hp-a", POOLS);
+  store.delete();
+  await assert.rejects(allocator.allocate("hp-b", POOLS), AllocationRecordError);
+  assert.deepEqual(missing, [1]);
+  await assert.rejects(allocator.allocate("hp-b", POOLS), AllocationUnavailableError);
+  assert.match(String(allocator.readiness()), /deleted/);
+  await record.recreate([9000]);
+  allocator.pauseAfterRebuild(90_000);
+  await assert.rejects(allocator.allocate("hp-b", POOLS), /resumes in 90 s/);
+  clock.now += 90_001;
+  assert.equal(allocator.readiness(), true);
+  const outcome = await allocator.allocate("hp-b", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9001);
 });

@@ -12,12 +12,23 @@ export const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
- * status write carrying the port can still be in flight.
+ * status write carrying the port can still be in flight. Also how long allocation pauses after
+ * repair re-created a deleted record (a rival's reservations made after our last read must show
+ * in the HostPorts first).
  */
 export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
 
-/** Rule 6: consecutive repair passes that must see a port reserved and unowned before it is freed. */
-export const LEAK_SIGHTINGS_BEFORE_FREE = 3;
+/**
+ * Rule 6: consecutive repair passes that must see a port reserved and unowned before it is freed
+ * (their sightings spanning more than the holdoff). Two suffice: the first proves the port was
+ * reserved before it, and the holdoff then covers every write that could carry it. The repair
+ * loop runs the second pass as soon as the holdoff of the earliest candidate ends, so a port
+ * stranded by a crash is back in the pool about the holdoff after the restart.
+ */
+export const LEAK_SIGHTINGS_BEFORE_FREE = 2;
 
-/** Rule 6: how often repair runs. */
+/**
+ * Rule 6: how often repair runs (a pass also runs when a leak candidate's holdoff ends, and at
+ * once, with backoff, while the record is missing).
+ */
 export const DEFAULT_REPAIR_INTERVAL_MS = 180_000;

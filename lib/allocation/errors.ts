@@ -19,3 +19,32 @@ export class AllocationRecordError extends Error {
     this.name = "AllocationRecordError";
   }
 }
+
+/**
+ * The record was found missing after this process had seen it exist (someone deleted it). Nothing
+ * is re-created silently: the repair pass rebuilds it from every port anyone may hold, then
+ * allocation pauses for the leak holdoff.
+ */
+export class AllocationRecordMissingError extends AllocationRecordError {
+  /** Builds the error for `action`. */
+  constructor(action: string, options?: ErrorOptions) {
+    super(action, "the allocation record was deleted; repair is rebuilding it", options);
+    this.name = "AllocationRecordMissingError";
+  }
+}
+
+/**
+ * Allocation is refused for now without touching the record: it is missing, or it was rebuilt
+ * and allocation is paused for the leak holdoff. `retryInMs` says when to look again.
+ */
+export class AllocationUnavailableError extends Error {
+  /** When to try again, in ms (0 when unknown: a repair pass decides). */
+  readonly retryInMs: number;
+
+  /** `reason` completes "Allocation is unavailable: ...". */
+  constructor(reason: string, retryInMs: number) {
+    super(`Allocation is unavailable: ${reason}`);
+    this.name = "AllocationUnavailableError";
+    this.retryInMs = retryInMs;
+  }
+}

@@ -8,9 +8,9 @@
 
 import { backoffDelay, type BackoffOptions } from "../kube/mod.ts";
 import { decideBatch } from "./batch.ts";
-import { AllocationRecordError } from "./errors.ts";
+import { AllocationRecordError, AllocationRecordMissingError } from "./errors.ts";
 import { AllocationRecordFormatError } from "./record_format.ts";
-import { emptyPortBits } from "./port_bits.ts";
+import { emptyPortBits, type PortBits } from "./port_bits.ts";
 import { classifyWriteError, type RecordStore, type StoredRecord } from "./record_store.ts";
 import type {
   BatchRun,
@@ -30,6 +30,8 @@ const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 }
 export class GroupCommit {
   /** undefined: never read; null: known not to exist. */
   known: StoredRecord | null | undefined;
+  /** Whether the last read found the record deleted after this process had seen it exist. */
+  missing = false;
   /** The I/O counters. */
   readonly stats: RecordStats = {
     reads: 0,
@@ -84,6 +86,45 @@ export class GroupCommit {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /**
+   * Re-creates a record that was deleted while in use, reserving `bits`. Runs alone: it waits
+   * until no batch is in flight and holds the queue meanwhile, so no queued call joins the
+   * creation. Resolves true when created, false when someone else created it first (reserve
+   * the ports in it through `enqueue` then).
+   *
+   * @throws {AllocationRecordError} (rejection) the create certainly failed; retry later
+   */
+  async recreate(bits: PortBits): Promise<boolean> {
+    while (this.#draining) await this.idle();
+    this.#draining = true;
+    try {
+      const content = { bits, writeId: `${this.#policy.writerId}/${++this.#sequence}` };
+      this.stats.writes++;
+      let stored: StoredRecord;
+      try {
+        stored = await this.#store.create(content);
+      } catch (error) {
+        this.#stale = true;
+        if (classifyWriteError(error) === "conflict") return false;
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new AllocationRecordError("re-create the allocation record", detail, {
+          cause: error,
+        });
+      }
+      this.stats.commits++;
+      this.known = stored;
+      this.#existed = true;
+      this.missing = false;
+      this.#stale = false;
+      this.#adopt(stored);
+      return true;
+    } finally {
+      this.#draining = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#queue.length > 0 || this.#readers.length > 0) this.#kick();
+    }
+  }
+
   #kick(): void {
     if (this.#draining) return;
     this.#draining = true;
@@ -132,14 +173,14 @@ export class GroupCommit {
       return await this.#failed(run, error, fatal, "read the allocation record");
     }
     if (fresh === undefined && this.#existed) {
-      // Starting afresh would forget every reservation: refuse, and let a restart's repair rebuild it.
-      const error = new AllocationRecordError(
-        "use the allocation record",
-        "it was deleted while in use: restart the operator so that repair rebuilds it",
-      );
+      // Starting afresh would forget every reservation: refuse; the repair pass rebuilds it
+      // (`recreate`) from every port anyone may hold, and allocation pauses meanwhile.
+      this.missing = true;
+      const error = new AllocationRecordMissingError("use the allocation record");
       return await this.#failed(run, error, true, "read the allocation record");
     }
     this.stats.reads++;
+    this.missing = false;
     run.needRead = false;
     this.#stale = false;
     this.known = fresh ?? null;

@@ -11,8 +11,11 @@
  * - {@linkcode planRepair} (pure) and {@linkcode AllocationRepair} (I/O): rule 6.
  *
  * Expected outcomes (taken, exhausted, unknown, held) are values. Errors are
- * {@linkcode AllocationRecordError} (certainly not committed) and
- * {@linkcode AllocationRecordFormatError} (a record this code cannot read; never overwritten).
+ * {@linkcode AllocationRecordError} (certainly not committed; {@linkcode AllocationRecordMissingError}
+ * when the record was deleted while in use: repair re-creates it),
+ * {@linkcode AllocationRecordFormatError} (a record this code cannot read; never overwritten) and
+ * {@linkcode AllocationUnavailableError} (allocation refused while the record is missing or
+ * paused after a rebuild).
  *
  * @example Wiring (leader only)
  * ```ts ignore
@@ -44,7 +47,12 @@ export type {
   RecordStats,
 } from "./allocation_record.ts";
 export type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
-export { AllocationRecordError, AllocationRecordFormatError } from "./errors.ts";
+export {
+  AllocationRecordError,
+  AllocationRecordFormatError,
+  AllocationRecordMissingError,
+  AllocationUnavailableError,
+} from "./errors.ts";
 export {
   CONFIG_MAP_RESOURCE,
   ConfigMapRecordStore,
@@ -59,6 +67,7 @@ export { decodeRecordData, encodeRecordData, RECORD_FORMAT_VERSION } from "./rec
 export { countPortBits, hasPortBit, PORT_BITS_BYTES, portBitsOf, portsOf } from "./port_bits.ts";
 export type { PortBits } from "./port_bits.ts";
 export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
+export type { PortHolding } from "./cluster_port_allocator.ts";
 export type {
   AllocateOutcome,
   AllocateRequestedOutcome,

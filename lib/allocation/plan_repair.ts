@@ -2,8 +2,17 @@
  * `planRepair`: the pure decision of a repair pass (docs/architecture.md, rule 6), after
  * Kubernetes' NodePort `repair.go`: compare the ports HostPorts hold with the record, reserve
  * what is held but not reserved, report duplicates and ports outside their class's pools, and
- * free a reserved port nobody holds only after it was seen so on 3 consecutive passes spanning
- * more than the holdoff.
+ * free a reserved port nobody holds only after it was seen so on 2 consecutive passes whose
+ * sightings span more than the holdoff (reservation TTL + API server request timeout).
+ *
+ * Why that is safe: a status write carrying a port is sent within the reservation TTL of the
+ * reservation's commit (rule 2) and lands within the API server's request timeout of being sent,
+ * or never. A port seen reserved on the first pass was reserved before it, so once the holdoff has
+ * passed since that sighting, every write that could carry it has landed, and a HostPort holding
+ * it would show in the second pass's live list. The one way around it is a release and a new
+ * reservation of the port between the two passes; so a candidate's sightings restart whenever
+ * this process saw, in between, the port released in the record or held by any HostPort
+ * (`disturbed`), and ports this process reserved recently are never candidates.
  *
  * @module
  */
@@ -45,6 +54,11 @@ export interface RepairInput {
   readonly holdoffMs?: number;
   /** Ports this process reserved so recently that a write carrying them may be in flight. */
   readonly recentlyReserved?: Iterable<number>;
+  /**
+   * Ports this process saw released in the record or held by a HostPort since the previous
+   * pass: their sightings restart.
+   */
+  readonly disturbed?: Iterable<number>;
 }
 
 /** What a repair pass found, for Events, conditions, metrics and logs. */
@@ -65,6 +79,11 @@ export interface RepairPlan {
   readonly free: readonly number[];
   /** The sightings to pass to the next pass (freed ports left out). */
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  /**
+   * When the earliest candidate can be freed (a pass after then may free it), on the same clock
+   * as `now`; undefined when there is no candidate. Run the next pass then.
+   */
+  readonly nextFreeAt: number | undefined;
   /** Every port some HostPort holds, ascending. */
   readonly held: readonly number[];
   /** The anomalies. */
@@ -85,10 +104,14 @@ export function planRepair(input: RepairInput): RepairPlan {
   const reserved = new Set(input.reserved);
   const reserve = held.filter((port) => !reserved.has(port));
   const { free, leakCandidates } = trackLeaks(input, registry, reserved);
+  const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
+  const firstSeen = [...leakCandidates.values()].map((sighting) => sighting.firstSeenAt);
   return {
     reserve,
     free,
     leakCandidates,
+    // Strictly more than the holdoff must have passed: one millisecond past it.
+    nextFreeAt: firstSeen.length === 0 ? undefined : Math.min(...firstSeen) + holdoffMs + 1,
     held,
     report: {
       duplicates: restored.duplicates,
@@ -105,12 +128,14 @@ function trackLeaks(
 ): { free: number[]; leakCandidates: Map<number, LeakSighting> } {
   const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
   const recent = new Set(input.recentlyReserved ?? []);
+  const disturbed = new Set(input.disturbed ?? []);
   const free: number[] = [];
   const leakCandidates = new Map<number, LeakSighting>();
   for (const port of [...reserved].sort((a, b) => a - b)) {
     // Owned, or maybe about to be: not a leak, and any earlier sightings are forgotten.
     if (held.has(port) || recent.has(port)) continue;
-    const previous = input.leakCandidates.get(port);
+    // Released or held since the last pass: this may be a new reservation; start afresh.
+    const previous = disturbed.has(port) ? undefined : input.leakCandidates.get(port);
     const sighting = {
       firstSeenAt: previous?.firstSeenAt ?? input.now,
       sightings: (previous?.sightings ?? 0) + 1,

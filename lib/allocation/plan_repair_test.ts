@@ -76,29 +76,30 @@ const CASES: Case[] = [
     candidates: [[9005, seen(1_000, 1)]],
   },
   {
-    name: "a leak seen the second time is kept, counting sightings",
-    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 1)]]), now: 200_000 },
+    name: "a leak seen the second time before the holdoff passed is kept, counting sightings",
+    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 1)]]), now: 90_000 },
     candidates: [[9005, seen(0, 2)]],
   },
   {
-    name: "a leak seen the third time with the holdoff passed is freed",
-    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 2)]]), now: 90_001 },
+    name: "a leak seen the second time with the holdoff passed is freed",
+    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 1)]]), now: 90_001 },
     free: [9005],
   },
   {
-    name: "a leak seen the third time before the holdoff passed is kept",
-    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 2)]]), now: 90_000 },
-    candidates: [[9005, seen(0, 3)]],
-  },
-  {
-    name: "a leak past the holdoff after only two sightings is kept",
-    input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 1)]]), now: 500_000 },
-    candidates: [[9005, seen(0, 2)]],
-  },
-  {
-    name: "a leak kept past three sightings is freed once the holdoff passes",
+    name: "a leak kept past two sightings is freed once the holdoff passes",
     input: { reserved: [9005], leakCandidates: new Map([[9005, seen(0, 5)]]), now: 95_000 },
     free: [9005],
+  },
+  {
+    name: "a candidate released or held since the last pass starts its sightings afresh",
+    input: {
+      reserved: [9005, 9006],
+      leakCandidates: new Map([[9005, seen(0, 1)], [9006, seen(0, 1)]]),
+      disturbed: [9005],
+      now: 500_000,
+    },
+    free: [9006],
+    candidates: [[9005, seen(500_000, 1)]],
   },
   {
     name: "a candidate that is owned again is forgotten",
@@ -144,18 +145,24 @@ Deno.test("planRepair() decides each case of rule 6", async (t) => {
       assert.deepEqual(plan.report.outOfPool, c.outOfPool ?? []);
       assert.deepEqual(plan.report.invalid, c.invalid ?? []);
       assert.deepEqual(plan.held, c.held ?? []);
+      const firstSeen = [...plan.leakCandidates.values()].map((x) => x.firstSeenAt);
+      const due = firstSeen.length === 0 ? undefined : Math.min(...firstSeen) + HOLDOFF + 1;
+      assert.equal(plan.nextFreeAt, due);
     });
   }
 });
 
-Deno.test("planRepair() frees a leak only on the third of passes three minutes apart", () => {
+Deno.test("planRepair() frees a crash's stranded port on the pass right after its holdoff", () => {
   let candidates: ReadonlyMap<number, LeakSighting> = new Map();
   const frees: number[][] = [];
-  for (const now of [0, 180_000, 360_000]) {
+  let now = 5_000; // the first pass after a restart
+  for (let pass = 0; pass < 2; pass++) {
     const plan = planRepair({ hostPorts: [], reserved: [9005], leakCandidates: candidates, now });
     frees.push([...plan.free]);
     candidates = plan.leakCandidates;
+    now = plan.nextFreeAt ?? now; // the repair loop runs the next pass exactly then
   }
-  assert.deepEqual(frees, [[], [], [9005]]);
+  assert.deepEqual(frees, [[], [9005]]);
+  assert.equal(now, 5_000 + 90_000 + 1);
   assert.equal(candidates.size, 0);
 });

@@ -152,6 +152,12 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `PortsAvailable`: class `Available=True`.
  * - `HostPortsExist`: class `DeletionBlocked=True` while HostPorts of the class still exist.
  * - `PodsHoldPort`: HostPort `DeletionBlocked=True` while pods that can still run hold its port.
+ * - `AllocationUnavailable`: HostPort `Allocated=False` (and its claim `Bound=False`) while
+ *   allocation cannot proceed (the allocation record is missing, being rebuilt, paused after a
+ *   rebuild, or failing).
+ * - `PortConflict`: claim `Bound=False` when its HostPort's port is also held by another
+ *   HostPort (a status written by someone other than the allocator); HostPort `Allocated=False`
+ *   when it shows such a port without having been allocated it.
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",
@@ -167,6 +173,8 @@ export const CONDITION_REASON = {
   PortsAvailable: "PortsAvailable",
   HostPortsExist: "HostPortsExist",
   PodsHoldPort: "PodsHoldPort",
+  AllocationUnavailable: "AllocationUnavailable",
+  PortConflict: "PortConflict",
 } as const;
 /** A condition reason set by this operator. */
 export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];

@@ -129,3 +129,34 @@ export function safeParseHostPort(value: unknown): ParseResult<HostPort> {
 export function parseHostPortList(value: unknown): HostPortList {
   return parseObject(HostPortListSchema, value, LIST_KIND.HostPort);
 }
+
+/**
+ * What can still be read of a HostPort that does not parse (its port must keep counting as held,
+ * since leaking beats double-allocating): a HostPort with its name, class and, when
+ * `status.port` is a port (an integer from 1 to 65535), that port; anything else is dropped.
+ *
+ * @param value an object the API server stored as a HostPort
+ * @returns a HostPort carrying only those fields
+ */
+export function salvageHostPort(value: unknown): HostPort {
+  const object = isRecord(value) ? value : {};
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const spec = isRecord(object.spec) ? object.spec : {};
+  const status = isRecord(object.status) ? object.status : {};
+  const port = status.port;
+  const name = typeof metadata.name === "string" ? metadata.name : "";
+  const className = typeof spec.hostPortClassName === "string" ? spec.hostPortClassName : "";
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPort,
+    metadata: { name },
+    spec: { hostPortClassName: className },
+    ...(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= MAX_PORT
+      ? { status: { port: port as number } }
+      : {}),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { parseHostPort, parseHostPortList, safeParseHostPort } from "./hostport.ts";
+import {
+  parseHostPort,
+  parseHostPortList,
+  safeParseHostPort,
+  salvageHostPort,
+} from "./hostport.ts";
 
 const UID = "3f2c9a10-5b7e-4f7c-9d51-0c4e2b8a6d11";
 
@@ -122,4 +127,18 @@ Deno.test("parseHostPortList() parses a list of HostPorts", () => {
   });
   assert.equal(list.items[0]?.status?.port, 9000);
   assert.deepEqual(list.metadata, {});
+});
+
+Deno.test("salvageHostPort() keeps the name, class and a valid port of an object that does not parse", () => {
+  const salvaged = salvageHostPort({
+    metadata: { name: "hp", generation: "x" },
+    spec: { hostPortClassName: "c1", claimRef: 7 },
+    status: { port: 9000, phase: "Weird" },
+  });
+  assert.equal(salvaged.metadata.name, "hp");
+  assert.equal(salvaged.spec.hostPortClassName, "c1");
+  assert.equal(salvaged.status?.port, 9000);
+  assert.equal(salvageHostPort({ status: { port: 70_000 } }).status, undefined);
+  assert.equal(salvageHostPort({ status: { port: "9000" } }).status, undefined);
+  assert.equal(salvageHostPort("garbage").metadata.name, "");
 });

@@ -11,8 +11,10 @@ export type { AllocateOutcome, ReleasePortOutcome, RepairFindings } from "../all
 /**
  * Allocation and release through the cluster-wide record: `allocate` (reserve, then write),
  * `isReservationFresh` (rule 2), `forget` (after the status write committed),
- * `releaseAfterFinalizerRemoved` and `releaseUnused` (rule 3), and `onReleased` (a port became
- * free, here or in another process, or by repair).
+ * `releaseAfterFinalizerRemoved` and `releaseUnused` (rule 3), `onReleased` (a port became
+ * free, here or in another process, or by repair), `useHeldSource` (the HostPort cache: held
+ * ports beat the record), `onRestored` (held ports the record lost were reserved again),
+ * `onRecordMissing` (run repair now) and `readiness` (the "allocation" readiness check).
  */
 export type PortAllocator = Pick<
   ClusterPortAllocator,
@@ -22,7 +24,14 @@ export type PortAllocator = Pick<
   | "releaseAfterFinalizerRemoved"
   | "releaseUnused"
   | "onReleased"
+  | "useHeldSource"
+  | "onRestored"
+  | "onRecordMissing"
+  | "readiness"
 >;
 
-/** One repair pass of rule 6 (`AllocationRepair.runOnce`). */
-export type RepairPass = Pick<AllocationRepair, "runOnce">;
+/**
+ * One repair pass of rule 6 (`AllocationRepair.runOnce`), and `noteHeld` (a HostPort was seen
+ * holding a port: its leak sightings restart).
+ */
+export type RepairPass = Pick<AllocationRepair, "runOnce" | "noteHeld">;

@@ -58,11 +58,17 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       if (ownWrites.isBehind(key, version)) return requeueAfter(STALE_CACHE_RETRY_MS);
       const uid = claim.metadata.uid ?? key;
       const nowMs = ctx.clock.now();
+      const hostPort = claim.spec.hostPortName
+        ? ctx.caches.hostPorts.store.get(claim.spec.hostPortName)
+        : undefined;
+      const port = hostPort?.status?.port ?? 0;
       const plan = planHostPortClaim({
         claim,
-        hostPort: claim.spec.hostPortName
-          ? ctx.caches.hostPorts.store.get(claim.spec.hostPortName)
-          : undefined,
+        hostPort,
+        portHolders: port > 0
+          ? ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+            .map((holder) => holder.metadata.name ?? "")
+          : [],
         classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
         blockingPods: podsBlockingClaim(
           ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key),

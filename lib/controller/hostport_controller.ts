@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { AllocationUnavailableError } from "../allocation/mod.ts";
 import type { HostPort, HostPortClaim, HostPortClass, ObjectReference } from "../api/mod.ts";
 import { ConflictError, NotFoundError } from "../kube/mod.ts";
 import {
@@ -22,6 +23,7 @@ import {
   planHostPort,
   podsHoldingPort,
   type ReleaseFacts,
+  requeueAfter,
   statusAfterAllocation,
   withFinalizer,
   withoutFinalizer,
@@ -38,6 +40,9 @@ export interface ClaimFinalizations {
   /** Drops that memory. */
   forgetFinalized(uid: string): void;
 }
+
+/** How often a HostPort looks again while the allocation record is being rebuilt. */
+const UNAVAILABLE_POLL_MS = 1_000;
 
 /** Builds the HostPort reconciler. */
 export function createHostPortReconciler(
@@ -59,10 +64,15 @@ export function createHostPortReconciler(
     const claim = ref?.name
       ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
       : undefined;
+    const port = hostPort.status?.port ?? 0;
     const nowMs = ctx.clock.now();
     const plan = planHostPort({
       hostPort,
       hostPortClass,
+      portHolders: port > 0
+        ? ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+          .map((holder) => holder.metadata.name ?? "")
+        : [],
       claim,
       timestamp: rfc3339(nowMs),
       release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
@@ -234,14 +244,21 @@ class HostPortActor {
     return done();
   }
 
-  /** Reserves a port, then writes it (rule 1); exhaustion is written as Pending. */
+  /**
+   * Reserves a port, then writes it (rule 1); exhaustion is written as Pending, and so is an
+   * allocation that cannot proceed (`AllocationUnavailable`, with the cause and a Warning Event):
+   * no HostPort waits without a status saying why.
+   */
   async #allocate(className: string, pools: readonly { start: number; end: number }[]) {
     const { allocator, metrics } = this.#ctx;
     const name = this.#current.metadata.name ?? "";
-    const result = await allocator.allocate(name, pools).catch((error) => {
+    let result;
+    try {
+      result = await allocator.allocate(name, pools);
+    } catch (error) {
       metrics.allocationFailures.inc({ class: className, reason: "error" });
-      throw error;
-    });
+      return await this.#unavailable(error);
+    }
     const timestamp = rfc3339(this.#ctx.clock.now());
     if (!result.ok) {
       metrics.allocationFailures.inc({ class: className, reason: "exhausted" });
@@ -260,6 +277,26 @@ class HostPortActor {
     }
     metrics.allocations.inc({ class: className });
     return done();
+  }
+
+  /**
+   * Writes `Allocated=False` / `AllocationUnavailable` naming the cause. When the allocator
+   * refused (record missing or paused after a rebuild), look again when it says, or in a second
+   * while repair rebuilds (no write happens while nothing changed); a record failure is rethrown
+   * so the controller retries with backoff.
+   */
+  async #unavailable(error: unknown): Promise<Outcome> {
+    const message = error instanceof Error ? error.message : String(error);
+    const timestamp = rfc3339(this.#ctx.clock.now());
+    const steps = statusAfterAllocation(this.#current, this.#class!, {
+      ok: false,
+      unavailable: message,
+    }, timestamp);
+    await this.#runSteps(steps);
+    if (error instanceof AllocationUnavailableError) {
+      return requeueAfter(error.retryInMs > 0 ? error.retryInMs : UNAVAILABLE_POLL_MS);
+    }
+    throw error;
   }
 
   async #runSteps(steps: readonly HostPortStep[]): Promise<void> {

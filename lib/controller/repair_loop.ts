@@ -4,6 +4,11 @@
  * after a first pass succeeded, so the record knows every port a HostPort holds before anything
  * is allocated.
  *
+ * When the next pass runs: after `intervalMs`, or sooner when the earliest leak candidate's
+ * holdoff ends (a port stranded by a crash returns to the pool right then), or at once when the
+ * allocator finds the record deleted (`runSoon`); after a failed pass, with backoff (0.5 s
+ * doubling to 30 s), never waiting the whole interval.
+ *
  * @module
  */
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
@@ -30,6 +35,11 @@ export class RepairLoop {
   #options: RepairLoopOptions;
   #abort = new AbortController();
   #timer: TimerHandle | undefined;
+  #scheduled = false;
+  #running = false;
+  #again = false;
+  #failures = 0;
+  #nextFreeInMs: number | undefined;
 
   /** Creates a stopped loop. */
   constructor(ctx: ControllerContext, pass: RepairPass, options: RepairLoopOptions) {
@@ -50,26 +60,69 @@ export class RepairLoop {
 
   /** Runs one pass; returns whether it succeeded (failures are logged and counted). */
   async runOnce(): Promise<boolean> {
+    this.#running = true;
     try {
       const report = await this.#pass.runOnce();
       this.#ctx.metrics.repairRuns.inc({ result: "success" });
+      this.#failures = 0;
+      this.#nextFreeInMs = report.nextFreeInMs;
       this.#handle(report);
       return true;
     } catch (error) {
       if (this.#abort.signal.aborted) return false;
+      this.#failures++;
       this.#ctx.metrics.repairRuns.inc({ result: "error" });
       this.#ctx.logger.error("Repair pass failed", { error: describe(error) });
       return false;
+    } finally {
+      this.#running = false;
     }
   }
 
-  /** Schedules the periodic passes. */
+  /** Schedules the next pass (see the module documentation), and every one after it. */
   schedule(): void {
-    if (!(this.#options.intervalMs > 0) || this.#abort.signal.aborted) return;
+    if (this.#abort.signal.aborted) return;
+    this.#scheduled = true;
+    this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const delay = this.#nextDelay();
+    if (delay === undefined) return;
     this.#timer = this.#ctx.clock.setTimeout(async () => {
+      this.#timer = undefined;
       await this.runOnce();
       this.schedule();
-    }, this.#options.intervalMs);
+    }, delay);
+  }
+
+  /** Runs a pass as soon as possible (after the running one, if any). */
+  runSoon(): void {
+    if (!this.#scheduled || this.#abort.signal.aborted) return;
+    this.#again = true;
+    // A running pass schedules the next one when it ends (at once, as `#again` is set).
+    if (!this.#running) this.schedule();
+  }
+
+  /** Reports held ports the allocator found released in the record and reserved again. */
+  reportRestored(ports: readonly number[]): void {
+    this.#ctx.metrics.repairFindings.inc({ finding: "reservation_restored" }, ports.length);
+    this.#ctx.logger.warn(
+      "The allocation record showed held ports released (restored or edited); reserved them again",
+      { ports },
+    );
+    this.#restoredEvents(ports);
+  }
+
+  #nextDelay(): number | undefined {
+    if (this.#again) {
+      this.#again = false;
+      return 0;
+    }
+    if (this.#failures > 0) {
+      return backoffDelay(this.#failures - 1, { initialMs: 500, maxMs: 30_000 });
+    }
+    const interval = this.#options.intervalMs > 0 ? this.#options.intervalMs : Infinity;
+    const delay = Math.min(interval, this.#nextFreeInMs ?? Infinity);
+    return Number.isFinite(delay) ? delay : undefined;
   }
 
   /** Stops the loop and aborts a running pass. */
@@ -91,16 +144,15 @@ export class RepairLoop {
     count("leak_freed", findings.freed.length);
     count("unknown_outcome", findings.unknown.length);
     metrics.repairLeakCandidates.set({}, findings.leakCandidates.length);
-    for (const port of findings.reserved) {
-      for (const hostPort of this.#holders(port)) {
-        this.#event(
-          hostPort,
-          "Normal",
-          EVENT_REASON.PortReservationRestored,
-          `Reserved port ${port} in the allocation record, which was missing it`,
-        );
-      }
+    if (findings.rebuilt !== undefined) {
+      count("record_rebuilt", 1);
+      logger.error(
+        "The allocation record was deleted; re-created it from every port anyone may hold, " +
+          "and paused allocation for the leak holdoff",
+        { ports: findings.rebuilt.length },
+      );
     }
+    this.#restoredEvents(findings.reserved);
     if (findings.reserveRaced.length > 0) {
       logger.error("Held ports were reserved by another process during repair", {
         ports: findings.reserveRaced,
@@ -125,6 +177,19 @@ export class RepairLoop {
     if (findings.freed.length > 0) {
       logger.warn("Freed leaked port reservations", { ports: findings.freed });
       this.#options.onPortsFreed(findings.freed);
+    }
+  }
+
+  #restoredEvents(ports: readonly number[]): void {
+    for (const port of ports) {
+      for (const hostPort of this.#holders(port)) {
+        this.#event(
+          hostPort,
+          "Normal",
+          EVENT_REASON.PortReservationRestored,
+          `Reserved port ${port} in the allocation record, which was missing it`,
+        );
+      }
     }
   }
 

@@ -8,10 +8,12 @@
 import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
 import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import type { PortAllocator, RepairPass } from "./allocator_seam.ts";
+import { type HostPort, salvageHostPort } from "../api/mod.ts";
 import {
   cachesSynced,
   createControllerCaches,
   createControllerClients,
+  INDEX,
   startCaches,
   stopCaches,
 } from "./caches.ts";
@@ -75,6 +77,8 @@ export interface ControllerDeps {
 export interface RunningControllers {
   /** Resolves once the caches are synced, the first repair passed and every worker runs. */
   synced: Promise<void>;
+  /** The "allocation" readiness check: true, or why allocation cannot proceed. */
+  allocationReadiness(): true | string;
   /** Stops workers, timers and informers; idempotent. */
   stop(): Promise<void>;
 }
@@ -102,18 +106,18 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
-  const unwireReleases = deps.allocator.onReleased(requeue);
   const repair = new RepairLoop(ctx, deps.repair, {
     intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
+  const unwireAllocator = wireAllocator(ctx, deps, repair, requeue);
   startCaches(caches);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
       unwireEvents();
-      unwireReleases();
+      unwireAllocator();
       repair.stop();
       await Promise.all(Object.values(controllers).map((controller) => controller.stop()));
       await stopCaches(caches);
@@ -122,7 +126,47 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   deps.signal?.addEventListener("abort", () => void stop(), { once: true });
   const synced = startWorkers(ctx, controllers, repair);
   synced.catch(() => {}); // the caller awaits it; never an unhandled rejection
-  return Promise.resolve({ synced, stop });
+  return Promise.resolve({ synced, stop, allocationReadiness: () => deps.allocator.readiness() });
+}
+
+/**
+ * Connects the allocator and repair to the HostPort cache (issue #9): held ports beat the record
+ * (the cache's port index is the allocator's held source), a port seen held restarts its leak
+ * sightings, a record found deleted runs repair now, held ports the record lost are reported,
+ * and freed ports requeue the Pending HostPorts that may use them.
+ */
+function wireAllocator(
+  ctx: ControllerContext,
+  deps: ControllerDeps,
+  repair: RepairLoop,
+  requeue: (port: number) => void,
+): () => void {
+  const { allocator } = deps;
+  const hostPorts = ctx.caches.hostPorts;
+  allocator.useHeldSource((port) => {
+    const holders = hostPorts.store.byIndex(INDEX.byPort, String(port));
+    if (holders.some((holder) => !holder.metadata.deletionTimestamp)) return "held";
+    // A HostPort we cannot decode is left out of the cache, but still holds what port it shows.
+    for (const { raw } of hostPorts.quarantined.values()) {
+      if (salvageHostPort(raw).status?.port === port) return "held";
+    }
+    return holders.length > 0 ? "releasing" : undefined;
+  });
+  const noteHeld = (hostPort: HostPort) => {
+    const port = hostPort.status?.port ?? 0;
+    if (port > 0) deps.repair.noteHeld(port);
+  };
+  const removers = [
+    allocator.onReleased(requeue),
+    allocator.onRestored((ports) => repair.reportRestored(ports)),
+    allocator.onRecordMissing(() => repair.runSoon()),
+    hostPorts.addEventHandler({
+      onAdd: noteHeld,
+      onUpdate: (_previous, next) => noteHeld(next),
+      onDelete: () => {},
+    }),
+  ];
+  return () => removers.forEach((remove) => remove());
 }
 
 /** Waits for the caches, starts the class and claim workers, then a first repair, then HostPorts. */

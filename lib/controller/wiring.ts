@@ -6,7 +6,8 @@
  *   but on an update only when the uid or the deletion changed: a HostPort's plan reads its claim
  *   only as "gone or not" (`isClaimGone`), and re-queueing it on the claim's own spec write made
  *   it reconcile again from a cache without its status write yet (a 409 per such claim).
- * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class.
+ * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class,
+ *   and every other HostPort holding the same port with its claim (a `PortConflict` may change).
  * - Pod change -> every claim the pod names (before and after the change) and the HostPorts whose
  *   claimRef names it (a HostPort whose claim is gone keeps its port while such a pod can run).
  * - Port released -> every HostPort without a port whose class's pools contain the port.
@@ -144,6 +145,15 @@ function hostPortChanged(
   if (ref?.name) controllers.claims.enqueue(`${ref.namespace ?? ""}/${ref.name}`);
   for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
     controllers.claims.enqueue(objectKey(claim));
+  }
+  // Others holding the same port: a PortConflict may have appeared or gone (issue #9, item 8).
+  const port = hostPort.status?.port ?? 0;
+  if (port === 0) return;
+  for (const other of caches.hostPorts.store.byIndex(INDEX.byPort, String(port))) {
+    if (objectKey(other) === name) continue;
+    controllers.hostPorts.enqueue(objectKey(other));
+    const otherRef = other.spec.claimRef;
+    if (otherRef?.name) controllers.claims.enqueue(`${otherRef.namespace ?? ""}/${otherRef.name}`);
   }
 }
 

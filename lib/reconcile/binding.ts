@@ -3,10 +3,17 @@
  * claim binds only to a HostPort of its class whose `claimRef` is empty (then claimed by a CAS
  * update) or already names this claim.
  *
+ * Controller-side defence against a forged status (issue #9, item 8): a claim becomes Bound to
+ * its HostPort's port only if no other HostPort holds the same port, so that a port written into
+ * a HostPort's status by someone other than the allocator (an admin through `hostports/status`)
+ * never reaches a second claim's pods. A claim already Bound with exactly that port stays Bound
+ * (pods may run with it; never unbind a running claim); repair keeps reporting the duplicate.
+ *
  * @module
  */
 import {
   API_VERSION,
+  CLAIM_PHASE,
   CONDITION_REASON,
   CONDITION_TYPE,
   type HostPort,
@@ -37,6 +44,8 @@ export interface BindingInput {
   readonly hostPort: HostPort | undefined;
   /** Whether the claim's class exists (cache). */
   readonly classExists: boolean;
+  /** Names of every HostPort holding the HostPort's port (cache, by port), itself included. */
+  readonly portHolders?: readonly string[];
 }
 
 /** The `claimRef` a HostPort gets when bound to `claim`. */
@@ -112,8 +121,25 @@ export function decideBinding(input: BindingInput): BindingDecision {
   }
   if (!hasClaimRef(ref)) return { kind: "bind" };
   const port = hostPort.status?.port ?? 0;
-  if (port > 0) return { kind: "bound", port };
+  if (port > 0) return portConflict(input, name, port) ?? { kind: "bound", port };
   return waitingForPort(name, hostPort, input.classExists, claim.spec.hostPortClassName);
+}
+
+/** Refuses binding to a port another HostPort also holds, unless already Bound with it. */
+function portConflict(
+  input: BindingInput,
+  name: string,
+  port: number,
+): BindingDecision | undefined {
+  const others = (input.portHolders ?? []).filter((holder) => holder !== name);
+  if (others.length === 0) return undefined;
+  const status = input.claim.status;
+  if (status?.phase === CLAIM_PHASE.Bound && status.port === port) return undefined;
+  return refused(
+    CONDITION_REASON.PortConflict,
+    `Port ${port} of HostPort "${name}" is also held by HostPort ` +
+      `${others.map((other) => `"${other}"`).join(", ")}`,
+  );
 }
 
 function waitingForPort(
@@ -130,6 +156,12 @@ function waitingForPort(
     return waiting(
       CONDITION_REASON.PoolExhausted,
       `HostPortClass "${className}" has no free port for HostPort "${name}"`,
+    );
+  }
+  if (allocated?.reason === CONDITION_REASON.AllocationUnavailable) {
+    return waiting(
+      CONDITION_REASON.AllocationUnavailable,
+      `HostPort "${name}" waits for allocation: ${allocated.message}`,
     );
   }
   return waiting(

@@ -28,6 +28,13 @@ export const EVENT_REASON = {
   PortDuplicated: "PortDuplicated",
   /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
   PortReservationRestored: "PortReservationRestored",
+  /** Warning, on a HostPort: allocation cannot proceed now (record missing, rebuilt, failing). */
+  AllocationUnavailable: "AllocationUnavailable",
+  /**
+   * Warning, on a claim: its HostPort's port is also held by another HostPort, so it is not
+   * bound; on a HostPort: its port (not written by the operator) is held by another HostPort.
+   */
+  PortConflict: "PortConflict",
 } as const;
 
 /** A reason of {@linkcode EVENT_REASON}. */

@@ -38,6 +38,8 @@ export interface HostPortInput {
   readonly claim: HostPortClaim | undefined;
   /** The current time, RFC 3339, for condition transitions. */
   readonly timestamp: string;
+  /** Names of every HostPort holding this HostPort's port (cache, by port), itself included. */
+  readonly portHolders?: readonly string[];
   /** What decides when the port of a HostPort whose claim is gone may be released. */
   readonly release: ReleaseFacts;
 }
@@ -91,10 +93,14 @@ export interface HostPortPlan {
   readonly outcome: Outcome;
 }
 
-/** The result of a reservation, as {@linkcode statusAfterAllocation} needs it. */
-export type AllocationResult = { readonly ok: true; readonly port: number } | {
-  readonly ok: false;
-};
+/**
+ * The result of a reservation, as {@linkcode statusAfterAllocation} needs it: a port, no free
+ * port, or `unavailable` with why allocation cannot proceed now (issue #9: an allocation error
+ * never leaves a HostPort without status).
+ */
+export type AllocationResult =
+  | { readonly ok: true; readonly port: number }
+  | { readonly ok: false; readonly unavailable?: string };
 
 /** Plans one reconcile of a HostPort. */
 export function planHostPort(input: HostPortInput): HostPortPlan {
@@ -192,6 +198,11 @@ function planLive(input: HostPortInput): HostPortPlan {
   }
   const port = hostPort.status?.port ?? 0;
   if (port > 0) {
+    const conflict = portConflict(input, port);
+    if (conflict !== undefined) {
+      steps.push(...conflictSteps(hostPort, conflict, input.timestamp));
+      return { steps, outcome: awaitChange(conflict.message) };
+    }
     steps.push(...allocatedSteps(hostPort, hostPortClass, port, input.timestamp));
     return { steps, outcome: done() };
   }
@@ -208,8 +219,9 @@ function planLive(input: HostPortInput): HostPortPlan {
 }
 
 /**
- * Decides the status (and Events) after a reservation attempt: `Allocated` with the port, or
- * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`.
+ * Decides the status (and Events) after a reservation attempt: `Allocated` with the port,
+ * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`, or
+ * `Pending` with `AllocationUnavailable` and the cause.
  */
 export function statusAfterAllocation(
   hostPort: HostPort,
@@ -218,6 +230,15 @@ export function statusAfterAllocation(
   timestamp: string,
 ): HostPortStep[] {
   if (result.ok) return allocatedSteps(hostPort, hostPortClass, result.port, timestamp);
+  if (result.unavailable !== undefined) {
+    return pendingSteps(hostPort, {
+      type: CONDITION_TYPE.Allocated,
+      status: CONDITION_STATUS.False,
+      reason: CONDITION_REASON.AllocationUnavailable,
+      message: result.unavailable,
+      observedGeneration: hostPort.metadata.generation,
+    }, timestamp);
+  }
   const exhausted: DesiredCondition = {
     type: CONDITION_TYPE.Allocated,
     status: CONDITION_STATUS.False,
@@ -226,6 +247,46 @@ export function statusAfterAllocation(
     observedGeneration: hostPort.metadata.generation,
   };
   return pendingSteps(hostPort, exhausted, timestamp);
+}
+
+/**
+ * Issue #9, item 8: a port some other HostPort holds too is never adopted (written up as
+ * `Allocated=True`) unless this HostPort already showed it allocated (then it is the original
+ * holder: never take back a running port). It stays as written, with `Allocated=False` /
+ * `PortConflict` naming the other holders; repair keeps reporting the duplicate.
+ */
+function portConflict(input: HostPortInput, port: number): DesiredCondition | undefined {
+  const { hostPort } = input;
+  const name = hostPort.metadata.name ?? "";
+  const others = (input.portHolders ?? []).filter((holder) => holder !== name);
+  if (others.length === 0) return undefined;
+  const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
+  if (allocated?.status === CONDITION_STATUS.True) return undefined;
+  return {
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.False,
+    reason: CONDITION_REASON.PortConflict,
+    message: `Port ${port} is also held by HostPort ${others.map((o) => `"${o}"`).join(", ")}; ` +
+      "it was not allocated by the operator",
+    observedGeneration: hostPort.metadata.generation,
+  };
+}
+
+function conflictSteps(
+  hostPort: HostPort,
+  condition: DesiredCondition,
+  timestamp: string,
+): HostPortStep[] {
+  const status: HostPortStatus = {
+    ...hostPort.status,
+    conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
+  };
+  const steps: HostPortStep[] = [];
+  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
+  if (conditionChanged(hostPort.status?.conditions, condition)) {
+    steps.push(eventStep("Warning", EVENT_REASON.PortConflict, condition.message));
+  }
+  return steps;
 }
 
 function classNotFound(hostPort: HostPort): DesiredCondition {
@@ -252,15 +313,24 @@ function pendingSteps(
   const steps: HostPortStep[] = [];
   if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
   if (conditionChanged(hostPort.status?.conditions, condition)) {
-    const reason = condition.reason === CONDITION_REASON.ClassNotFound
-      ? EVENT_REASON.ClassNotFound
-      : EVENT_REASON.PoolExhausted;
-    const message = condition.reason === CONDITION_REASON.ClassNotFound
-      ? condition.message
-      : `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`;
-    steps.push(eventStep("Warning", reason, message));
+    steps.push(pendingEvent(hostPort, condition));
   }
   return steps;
+}
+
+function pendingEvent(hostPort: HostPort, condition: DesiredCondition): EventStep {
+  switch (condition.reason) {
+    case CONDITION_REASON.ClassNotFound:
+      return eventStep("Warning", EVENT_REASON.ClassNotFound, condition.message);
+    case CONDITION_REASON.AllocationUnavailable:
+      return eventStep("Warning", EVENT_REASON.AllocationUnavailable, condition.message);
+    default:
+      return eventStep(
+        "Warning",
+        EVENT_REASON.PoolExhausted,
+        `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`,
+      );
+  }
 }
 
 function allocatedSteps(

@@ -49,6 +49,8 @@ export interface ClaimInput {
   readonly hostPort: HostPort | undefined;
   /** Whether the claim's class exists (cache). */
   readonly classExists: boolean;
+  /** Names of every HostPort holding the HostPort's port (cache, by port), itself included. */
+  readonly portHolders?: readonly string[];
   /** How many cached pods name the claim and can still run. */
   readonly blockingPods: number;
   /** The current time, ms since the epoch. */
@@ -228,7 +230,10 @@ function bindingEvent(
 ): EventStep | undefined {
   if (!conditionChanged(claim.status?.conditions, condition)) return undefined;
   if (decision.kind === "refused") {
-    return eventStep("Warning", EVENT_REASON.BindingRefused, condition.message);
+    const reason = decision.reason === CONDITION_REASON.PortConflict
+      ? EVENT_REASON.PortConflict
+      : EVENT_REASON.BindingRefused;
+    return eventStep("Warning", reason, condition.message);
   }
   if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.HostPortNotFound) {
     return eventStep("Warning", EVENT_REASON.HostPortNotFound, condition.message);

@@ -224,6 +224,53 @@ const bindingCases: ClaimCase[] = [
       }
     },
   },
+  {
+    name: "a claim whose HostPort's port another HostPort holds stays Pending with PortConflict",
+    input: claimInput(claim(dynamic), {
+      hostPort: hostPort(allocated),
+      portHolders: [DYNAMIC_NAME, "hpc-other"],
+    }),
+    steps: ["setStatus", "event:PortConflict"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const s = plannedClaimStatus(plan);
+      assert.equal(s?.phase, "Pending");
+      assert.equal(s?.port, undefined);
+      assert.equal(s?.conditions?.[0]?.reason, "PortConflict");
+      assert.equal(
+        s?.conditions?.[0]?.message,
+        `Port 9000 of HostPort "${DYNAMIC_NAME}" is also held by HostPort "hpc-other"`,
+      );
+    },
+  },
+  {
+    name: "a claim already Bound with that very port stays Bound despite a conflicting HostPort",
+    input: claimInput(claim(dynamic, bound), {
+      hostPort: hostPort(allocated),
+      portHolders: [DYNAMIC_NAME, "hpc-other"],
+    }),
+    steps: [],
+    outcome: "done",
+  },
+  {
+    name: "a claim whose HostPort cannot be allocated now says why",
+    input: claimInput(claim(dynamic), {
+      hostPort: hostPort(hostPortStatus({
+        phase: "Pending",
+        conditions: [
+          condition("Allocated", "False", "AllocationUnavailable", "the record was deleted"),
+        ],
+      })),
+    }),
+    steps: ["setStatus"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const s = plannedClaimStatus(plan);
+      assert.equal(s?.phase, "Pending");
+      assert.equal(s?.conditions?.[0]?.reason, "AllocationUnavailable");
+      assert.match(s?.conditions?.[0]?.message ?? "", /the record was deleted/);
+    },
+  },
 ];
 
 Deno.test("planHostPortClaim() binding", (t) => runClaimCases(t, bindingCases));

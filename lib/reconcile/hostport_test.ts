@@ -279,6 +279,15 @@ const cases: Case[] = [
   },
 ];
 
+/** No pod holds the port; this process finalized the claim itself. */
+const NO_PODS: ReleaseFacts = {
+  holdingPods: [],
+  claimFinalizedHere: true,
+  claimGoneSeenMs: 0,
+  nowMs: 0,
+  deletionWindowMs: 65_000,
+};
+
 Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) => {
   for (const tc of cases) {
     await t.step(tc.name, () => {
@@ -287,14 +296,7 @@ Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) 
         hostPortClass: tc.hostPortClass,
         claim: tc.claim,
         timestamp: T1,
-        release: {
-          holdingPods: [],
-          claimFinalizedHere: true,
-          claimGoneSeenMs: 0,
-          nowMs: 0,
-          deletionWindowMs: 65_000,
-          ...tc.release,
-        },
+        release: { ...NO_PODS, ...tc.release },
       });
       assert.deepEqual(stepTypes(plan.steps), tc.steps);
       assert.equal(plan.outcome.type, tc.outcome);
@@ -344,4 +346,52 @@ Deno.test("statusAfterAllocation() repeats neither the write nor the Event when 
   const first = statusOf(statusAfterAllocation(hostPort(), c1, { ok: false }, T1));
   const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, T1);
   assert.deepEqual(again, []);
+});
+
+Deno.test("planHostPort() does not adopt a port another HostPort holds, unless it allocated it", () => {
+  const forged = hostPort(
+    hostPortStatus({
+      phase: "Allocated",
+      port: 9000,
+      conditions: [condition("Allocated", "False", "PoolExhausted", "no free ports to allocate")],
+    }),
+  );
+  const holders = [forged.metadata.name!, "hpc-first"];
+  const plan = planHostPort({
+    hostPort: forged,
+    hostPortClass: c1,
+    claim: liveClaim,
+    timestamp: T1,
+    portHolders: holders,
+    release: NO_PODS,
+  });
+  assert.deepEqual(stepTypes(plan.steps), ["setStatus", "event:PortConflict"]);
+  assert.equal(plan.outcome.type, "awaitChange");
+  const status = statusOf(plan.steps);
+  assert.equal(status?.port, 9000);
+  assert.equal(status?.conditions?.[0]?.reason, "PortConflict");
+  assert.match(status?.conditions?.[0]?.message ?? "", /also held by HostPort "hpc-first"/);
+
+  const original = hostPort(allocated);
+  const kept = planHostPort({
+    hostPort: original,
+    hostPortClass: c1,
+    claim: liveClaim,
+    timestamp: T1,
+    portHolders: holders,
+    release: NO_PODS,
+  });
+  assert.deepEqual(stepTypes(kept.steps), [], "the original holder keeps its port as it is");
+});
+
+Deno.test("statusAfterAllocation() writes Pending with AllocationUnavailable and a Warning", () => {
+  const steps = statusAfterAllocation(hostPort(), c1, {
+    ok: false,
+    unavailable: "Allocation is unavailable: the allocation record was deleted",
+  }, T1);
+  assert.deepEqual(stepTypes(steps), ["setStatus", "event:AllocationUnavailable"]);
+  const status = statusOf(steps);
+  assert.equal(status?.phase, "Pending");
+  assert.equal(status?.conditions?.[0]?.reason, "AllocationUnavailable");
+  assert.match(status?.conditions?.[0]?.message ?? "", /record was deleted/);
 });
