@@ -21,6 +21,8 @@ const DEFAULT_FLAGS: readonly string[] = [
   "--leader-elect=false",
   "--graceful-shutdown-timeout=10s",
   "--log-level=info",
+  // No test here has a slow admission chain: a short deletion window keeps claim deletion quick.
+  "--claim-deletion-grace=2s",
 ];
 
 /** Thrown when the processes cannot be set up. */
@@ -78,7 +80,7 @@ export class ProcessOperators implements AsyncDisposable {
 
   /**
    * Starts a process logging to `<run dir>/<name>.log` (appended), without waiting for it.
-   * `flags` come after the defaults (`--leader-elect=false`, a 10 s shutdown bound, info logs),
+   * `flags` come after the defaults (`--leader-elect=false`, a 10 s shutdown bound, info logs, a 2 s deletion window),
    * which they replace when they name the same flag.
    */
   launch(name: string, flags: readonly string[] = []): OperatorProcess {
