@@ -80,8 +80,8 @@ export class ProcessOperators implements AsyncDisposable {
 
   /**
    * Starts a process logging to `<run dir>/<name>.log` (appended), without waiting for it.
-   * `flags` come after the defaults (`--leader-elect=false`, a 10 s shutdown bound, info logs, a 2 s deletion window),
-   * which they replace when they name the same flag.
+   * `flags` come after the defaults (`--leader-elect=false`, a 10 s shutdown bound, info logs,
+   * a 2 s deletion window), which they replace when they name the same flag.
    */
   launch(name: string, flags: readonly string[] = []): OperatorProcess {
     const named = (flag: string) => flag.split("=")[0];
