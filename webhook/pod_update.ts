@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { POD_MESSAGE, portAnnotationKey, portNameOfClaimAnnotation } from "../lib/api/mod.ts";
+import {
+  POD_MESSAGE,
+  portAnnotationKey,
+  portNameOfClaimAnnotation,
+  TERMINAL_POD_PHASES,
+} from "../lib/api/mod.ts";
 import { type FieldError, forbidden, invalid } from "./field_errors.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
 import type { PodAdmission } from "./pod_decision.ts";
@@ -21,9 +26,6 @@ export const CLAIM_CHANGED = "cannot change the claim of an existing pod";
 export const CLAIM_ADDED = "cannot add a claim to an existing pod";
 /** Detail when an update removes a claim annotation whose port holds no host port. */
 export const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
-
-/** Phases after which a pod's containers never run again (as in `lib/reconcile/pods.ts`). */
-const TERMINAL_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
 
 /**
  * Decides a pod UPDATE, whoever writes it (the pod itself or its `status` subresource). While
@@ -46,7 +48,7 @@ const TERMINAL_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
  * @returns the decision
  */
 export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
-  if (TERMINAL_PHASES.has(oldPod.status?.phase ?? "")) return allow([]);
+  if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) return allow([]);
   const now = claimEntries(pod);
   const before = claimEntries(oldPod);
   const keys = [...new Set([...now.keys(), ...before.keys()])].sort(byPortName);

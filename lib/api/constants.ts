@@ -65,6 +65,12 @@ export const CATEGORY = "hostport-allocator";
  */
 export const FINALIZER = "hostport.rmb938.com";
 
+/**
+ * Pod phases after which a pod's containers never run again. A pod in any other phase, being
+ * deleted included, can still run and so still use its claims' ports.
+ */
+export const TERMINAL_POD_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
+
 /** Pod annotation prefix naming a claim: `claim.hostport.rmb938.com/<portName>: <claim name>`. */
 export const CLAIM_ANNOTATION_PREFIX = "claim.hostport.rmb938.com/";
 /**

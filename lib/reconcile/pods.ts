@@ -8,6 +8,7 @@ import {
   PORT_ANNOTATION_PREFIX,
   portAnnotationKey,
   portNameOfClaimAnnotation,
+  TERMINAL_POD_PHASES,
 } from "../api/mod.ts";
 
 /** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
@@ -30,9 +31,6 @@ export interface PodSummary {
   status?: { phase?: string | undefined } | undefined;
 }
 
-/** Phases after which a pod's containers never run again. */
-const TERMINAL_PHASES: ReadonlySet<string> = new Set(["Succeeded", "Failed"]);
-
 /**
  * Returns the claim names a pod's annotations name (`claim.hostport.rmb938.com/<port>: <claim>`),
  * without duplicates and without empty values.
@@ -50,7 +48,7 @@ export function claimNamesOfPod(pod: Pick<PodSummary, "metadata">): string[] {
  * still counts, as its containers run until the kubelet stops them.
  */
 export function podCanStillRun(pod: Pick<PodSummary, "status">): boolean {
-  return !TERMINAL_PHASES.has(pod.status?.phase ?? "");
+  return !TERMINAL_POD_PHASES.has(pod.status?.phase ?? "");
 }
 
 /**
