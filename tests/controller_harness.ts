@@ -126,7 +126,7 @@ export async function ensureNamespace(kube: KubeClients, name: string): Promise<
  */
 export async function eventually<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
+  probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
