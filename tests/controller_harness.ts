@@ -120,14 +120,16 @@ export async function ensureNamespace(kube: KubeClients, name: string): Promise<
 }
 
 /**
- * Polls `probe` until it returns a value other than undefined.
+ * Polls `probe` every 100 ms until it returns a value other than undefined; a throw counts as
+ * "not yet". The one way tests wait for a condition.
  *
- * @throws {Error} naming `what` and the last value seen when `timeoutMs` passes first
+ * @param timeoutMs the bound; 60 s by default, generous for a loaded 2-core machine
+ * @throws {Error} naming `what` and the last error seen when `timeoutMs` passes first
  */
 export async function eventually<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
