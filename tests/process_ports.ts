@@ -15,6 +15,7 @@ import {
 } from "../lib/allocation/mod.ts";
 import type { PortPool } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
+import { eventually } from "./controller_harness.ts";
 
 /** The state of the claims of one namespace, every HostPort, and the record. */
 export interface PortAudit {
@@ -181,7 +182,7 @@ export function assertPortsUnique(audit: PortAudit): void {
 }
 
 /**
- * Audits every 100 ms until `accept` holds, and returns that audit.
+ * Audits with {@linkcode eventually} until `accept` holds, and returns that audit.
  *
  * @throws {Error} after `timeoutMs`, naming `what` and describing the last audit
  */
@@ -191,15 +192,9 @@ export async function auditUntil(
   accept: (audit: PortAudit) => boolean,
   timeoutMs = 120_000,
 ): Promise<PortAudit> {
-  const deadline = performance.now() + timeoutMs;
-  while (true) {
+  return await eventually(what, async () => {
     const current = await audit();
     if (accept(current)) return current;
-    if (performance.now() > deadline) {
-      throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${what}: ${describeAudit(current)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    throw new Error(`last audit: ${describeAudit(current)}`); // named in the timeout error
+  }, timeoutMs);
 }
