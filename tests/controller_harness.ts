@@ -140,14 +140,17 @@ export async function ensureNamespace(kube: KubeClients, name: string): Promise<
 }
 
 /**
- * Polls `probe` until it returns a value other than undefined.
+ * Polls `probe` every `intervalMs` (100 ms) until it returns a value other than undefined; a
+ * throw counts as "not yet". The one way tests wait for a condition.
  *
- * @throws {Error} naming `what` and the last value seen when `timeoutMs` passes first
+ * @param timeoutMs the bound; 60 s by default, generous for a loaded 2-core machine
+ * @throws {Error} naming `what` and the last error seen when `timeoutMs` passes first
  */
 export async function eventually<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -162,7 +165,7 @@ export async function eventually<T>(
       const detail = last instanceof Error ? `; last error: ${last.message}` : "";
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -12,6 +12,7 @@ import { findBinaries } from "./controlplane/binaries.ts";
 import { ControlPlaneError } from "./controlplane/errors.ts";
 import { processesMentioning } from "./controlplane/process.ts";
 import { serveRejectingWebhook } from "./controlplane/test_webhook.ts";
+import { eventually } from "./controller_harness.ts";
 
 const WIDGET_CRD = `
 apiVersion: apiextensions.k8s.io/v1
@@ -34,15 +35,6 @@ spec:
 
 const WHOAMI = z.object({ status: z.object({ userInfo: z.object({ username: z.string() }) }) });
 const FIXTURE_LINE = z.object({ runDir: z.string().min(1) });
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return await check();
-}
 
 async function kubectlOk(cp: ControlPlane, args: string[], stdin?: string): Promise<string> {
   const result = await cp.kubectl(args, stdin === undefined ? {} : { stdin });
@@ -80,10 +72,12 @@ async function checkRbac(cp: ControlPlane, t: Deno.TestContext): Promise<void> {
       ...["create", "rolebinding", "nobody-reads-pods", "-n", "rbac-check"],
       ...["--role=pod-reader", "--serviceaccount=rbac-check:nobody"],
     ]);
-    const allowed = await eventually(async () =>
-      (await cp.kubectl(["get", "pods", "-n", "rbac-check"], { token })).code === 0
+    await eventually(
+      "the RoleBinding to let the ServiceAccount list pods",
+      async () =>
+        (await cp.kubectl(["get", "pods", "-n", "rbac-check"], { token })).code === 0 || undefined,
+      30_000,
     );
-    assert.ok(allowed, "the binding never took effect");
   });
 }
 
@@ -99,11 +93,10 @@ async function checkWebhook(cp: ControlPlane): Promise<void> {
     ["apply", "-f", "-"],
     JSON.stringify(webhook.configuration("webhook-check=on")),
   );
-  const rejected = await eventually(async () => {
+  await eventually("the API server to consult the webhook", async () => {
     const result = await cp.kubectl(["create", "configmap", "c", "-n", "webhook-check"]);
-    return result.code !== 0 && result.stderr.includes("rejected by the test webhook");
-  });
-  assert.ok(rejected, "the apiserver never consulted the webhook");
+    return result.code !== 0 && result.stderr.includes("rejected by the test webhook") || undefined;
+  }, 30_000);
   assert.ok(webhook.reviews() > 0);
   await kubectlOk(cp, ["delete", "validatingwebhookconfiguration", webhook.name]);
 }
@@ -218,8 +211,10 @@ Deno.test("startControlPlane() processes die when their owner is killed with SIG
     owner.kill("SIGKILL");
     await owner.status;
     const dir = runDir;
-    assert.ok(
-      await eventually(() => Promise.resolve(processesMentioning(dir).length === 0), 30_000),
+    await eventually(
+      "the orphaned control plane's processes to exit",
+      () => processesMentioning(dir).length === 0 || undefined,
+      30_000,
     );
   } finally {
     try {

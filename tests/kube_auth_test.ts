@@ -298,15 +298,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
   await Deno.remove(dir, { recursive: true });
 });
 
-/** Calls `call` until it stops failing with Forbidden, for at most 15 s. */
+/** Calls `call` until the API server's authorizer has learnt the RBAC grant, for at most 30 s. */
 async function retryWhileForbidden<T>(call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!(error instanceof ForbiddenError) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  return await eventually("the RBAC grant to take effect", call, 30_000);
 }

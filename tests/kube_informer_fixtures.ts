@@ -4,8 +4,8 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import type { HostPortClaim } from "../lib/api/mod.ts";
+import { eventually } from "./controller_harness.ts";
 
 /** A HostPortClaim `namespace/name` of class `games`, as a user would create it. */
 export function claim(name: string, namespace: string): HostPortClaim {
@@ -17,15 +17,11 @@ export function claim(name: string, namespace: string): HostPortClaim {
   };
 }
 
-/** Waits until `condition` holds, polling; fails with `message` after `timeoutMs`. */
+/** Waits until `condition` holds, polling with {@linkcode eventually}; fails naming `message`. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   message: string,
   timeoutMs = 30_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(message, async () => await condition() || undefined, timeoutMs);
 }

@@ -11,7 +11,8 @@ import { LeaderElector } from "../lib/ops/leader_elector.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 
 const NAMESPACE = "ops-election";
-const FAST = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 300 };
+/** Short timings, with a renew deadline that a renewal slowed by a loaded machine still meets. */
+const FAST = { leaseDurationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 300 };
 
 /** Fails instead of hanging when `promise` takes longer than `ms`. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

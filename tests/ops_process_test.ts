@@ -108,21 +108,23 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
     const { claim, hostPort } = await boundClaim(kube, "team-a", "web");
     assert.equal(claim.status?.port, hostPort.status?.port);
 
-    const scrape = await fetch(`http://127.0.0.1:${metrics}/metrics`);
-    assert.equal(scrape.status, 200);
-    assert.match(scrape.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-    const text = await scrape.text();
-    for (
-      const expected of [
-        `leader_election_master_status{name="${LEASE}"} 1`,
-        "# TYPE process_resident_memory_bytes gauge",
-        "# TYPE controller_runtime_reconcile_total counter",
-        'controller_runtime_reconcile_total{controller="hostportclaim",result="success"}',
-        "# TYPE controller_runtime_webhook_requests_total counter",
-      ]
-    ) {
-      assert.ok(text.includes(expected), `metrics include ${expected}`);
-    }
+    const expected = [
+      `leader_election_master_status{name="${LEASE}"} 1`,
+      "# TYPE process_resident_memory_bytes gauge",
+      "# TYPE controller_runtime_reconcile_total counter",
+      'controller_runtime_reconcile_total{controller="hostportclaim",result="success"}',
+      "# TYPE controller_runtime_webhook_requests_total counter",
+    ];
+    // A reconcile is counted once it returns, after the write that bound the claim.
+    await eventually("/metrics to show the Lease held and the claim reconciled", async () => {
+      const scrape = await fetch(`http://127.0.0.1:${metrics}/metrics`);
+      assert.equal(scrape.status, 200);
+      assert.match(scrape.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      const text = await scrape.text();
+      const missing = expected.filter((line) => !text.includes(line));
+      if (missing.length > 0) throw new Error(`metrics lack ${missing.join(", ")}`);
+      return true;
+    });
     const held = await kube.leases.get(LEASE, { namespace: OPERATOR_NAMESPACE });
     assert.ok(held.spec?.holderIdentity, "the operator holds the Lease");
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ConfigMapRecordStore, portsOf } from "../lib/allocation/mod.ts";
 import type { PortPool } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
+import { eventually } from "./controller_harness.ts";
 
 /** The state of the claims of one namespace, every HostPort, and the record. */
 export interface PortAudit {
@@ -136,7 +137,8 @@ export function assertPortsUnique(audit: PortAudit): void {
 }
 
 /**
- * Audits every `intervalMs` (100 ms) until `accept` holds, and returns that audit.
+ * Audits with {@linkcode eventually}, every `intervalMs` (100 ms), until `accept` holds, and
+ * returns that audit.
  *
  * @throws {Error} after `timeoutMs`, naming `what` and describing the last audit
  */
@@ -147,15 +149,14 @@ export async function auditUntil(
   timeoutMs = 120_000,
   intervalMs = 100,
 ): Promise<PortAudit> {
-  const deadline = performance.now() + timeoutMs;
-  while (true) {
-    const current = await audit();
-    if (accept(current)) return current;
-    if (performance.now() > deadline) {
-      throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${what}: ${describeAudit(current)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return await eventually(
+    what,
+    async () => {
+      const current = await audit();
+      if (accept(current)) return current;
+      throw new Error(`last audit: ${describeAudit(current)}`); // named in the timeout error
+    },
+    timeoutMs,
+    intervalMs,
+  );
 }

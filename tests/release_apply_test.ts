@@ -11,6 +11,7 @@ import { parseAllDocuments } from "yaml";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { NAMES } from "../scripts/gen_release_names.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
+import { eventually } from "./controller_harness.ts";
 import { fakeCertManagerCrds } from "./demo/fake_cert_manager.ts";
 import { manifestPath } from "./demo/local_operator.ts";
 
@@ -151,16 +152,20 @@ Deno.test("the release files apply to a real API server", async (t) => {
   });
 
   await t.step("with the operator down, the CR webhooks fail closed", async () => {
-    const result = await cp.kubectl(["create", "-f", "-"], {
-      stdin: JSON.stringify({
-        apiVersion: "hostport.rmb938.com/v1alpha1",
-        kind: "HostPortClass",
-        metadata: { name: "down" },
-        spec: { pools: [{ start: 9000, end: 9001 }] },
-      }),
+    // The API server learns new CRDs and webhook configurations from its own watches: poll.
+    await eventually("a HostPortClass to be refused by the unreachable webhook", async () => {
+      const result = await cp.kubectl(["create", "--dry-run=server", "-f", "-"], {
+        stdin: JSON.stringify({
+          apiVersion: "hostport.rmb938.com/v1alpha1",
+          kind: "HostPortClass",
+          metadata: { name: "down" },
+          spec: { pools: [{ start: 9000, end: 9001 }] },
+        }),
+      });
+      assert.notEqual(result.code, 0, "admitted");
+      assert.match(result.stderr, /failed calling webhook "mhostportclass\.kb\.io"/);
+      return true;
     });
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /failed calling webhook "mhostportclass\.kb\.io"/);
   });
 
   await t.step("the pod webhook spares unlabelled namespaces and the operator's own", async () => {
@@ -169,11 +174,15 @@ Deno.test("the release files apply to a real API server", async (t) => {
     for (const ns of ["labelled", NAMES.namespace]) {
       await kubectlOk(cp, ["label", "namespace", ns, "hostport.rmb938.com=true"]);
     }
-    const refused = await cp.kubectl(["create", "--dry-run=server", "-f", "-"], {
-      stdin: podIn("labelled"),
+    // The API server matches namespaceSelector against its cache of namespaces: poll.
+    await eventually("a pod in the labelled namespace to be refused", async () => {
+      const refused = await cp.kubectl(["create", "--dry-run=server", "-f", "-"], {
+        stdin: podIn("labelled"),
+      });
+      assert.notEqual(refused.code, 0, "admitted");
+      assert.match(refused.stderr, /failed calling webhook "mpod\.kb\.io"/);
+      return true;
     });
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /failed calling webhook "mpod\.kb\.io"/);
     for (const ns of ["unlabelled", NAMES.namespace]) {
       await kubectlOk(cp, ["create", "--dry-run=server", "-f", "-"], podIn(ns));
     }

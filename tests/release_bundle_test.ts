@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { eventually } from "./controller_harness.ts";
 import {
   MOD_TS,
   OPERATOR_PERMISSIONS,
@@ -17,6 +18,8 @@ import {
 
 const DENO_JSON = fileURLToPath(new URL("../deno.json", import.meta.url));
 const BUNDLE_NAME = "hostport-allocator.js";
+/** The `/metrics` line of a process that holds the Lease. */
+const LEADING = /^leader_election_master_status\{name="f10832af\.rmb938\.com"\} 1$/m;
 
 /** Bundles mod.ts the way `deno task bundle` does, into `outFile`. */
 async function bundle(outFile: string): Promise<void> {
@@ -101,12 +104,13 @@ Deno.test("the bundle alone starts against a real API server, gets ready, and st
       script: { path: script, cwd: dir, env: { DENO_DIR: denoDir } },
     });
     await operator.waitReady();
-    const metrics = await fetch(`${operator.metricsUrl}/metrics`);
-    assert.equal(metrics.status, 200);
-    assert.match(
-      await metrics.text(),
-      /^leader_election_master_status\{name="f10832af\.rmb938\.com"\} 1$/m,
-    );
+    // Readiness does not wait for the Lease: poll /metrics until the bundle reports it leads.
+    await eventually("the bundle's /metrics to report it holds the Lease", async () => {
+      const metrics = await fetch(`${operator.metricsUrl}/metrics`);
+      assert.equal(metrics.status, 200);
+      const text = await metrics.text();
+      return LEADING.test(text) ? true : undefined;
+    }, 60_000);
     const status = await operator.stop();
     assert.equal(status.code, 0, await operator.logs());
     assert.deepEqual(await filesUnder(dir), [BUNDLE_NAME], "nothing was written beside the bundle");

@@ -78,7 +78,7 @@ Deno.test("burst allocation S4 and 500 claims against 500 ports", async (t) => {
     const klass = await eventually("class big to show 500 of 500 allocated", async () => {
       const c = await kube.hostPortClasses.get("big");
       return c.status?.allocated === 500 ? c : undefined;
-    });
+    }, 120_000);
     assert.equal(klass.status?.free, 0);
     assert.equal(klass.status?.conditions?.find((c) => c.type === "Available")?.status, "False");
     const stats = operator.recordStats();
@@ -110,6 +110,7 @@ Deno.test("burst allocation S4 and 500 claims against 500 ports", async (t) => {
     await eventually(
       "every port to be free in the record",
       async () => (await operator.reservedPorts()).length === 0 ? true : undefined,
+      120_000,
     );
     const seconds = (performance.now() - started) / 1000;
     console.log(`503 claims and HostPorts finalized in ${seconds.toFixed(1)} s`);

@@ -80,10 +80,15 @@ Deno.test("classes, finalizers and repair: S8, S10 and adoption of existing Host
     assert.equal(marked.status?.port, 9002, "the port stays held");
     assert.equal(marked.status?.phase, "Allocated");
     assert.equal(conditionOf(marked, "OutOfPool")?.reason, "PortOutsidePools");
-    assert.ok(
-      operator.recorder.about("HostPort", hostPort.metadata.name!).some((e) =>
-        e.reason === "PortOutOfPool"
-      ),
+    // The Event is recorded after the status write that the poll above saw.
+    await eventually(
+      `a PortOutOfPool Event on HostPort ${hostPort.metadata.name}`,
+      () =>
+        operator.recorder.about("HostPort", hostPort.metadata.name!).some((e) =>
+            e.reason === "PortOutOfPool"
+          )
+          ? true
+          : undefined,
     );
     const klass = await eventually("class c1 to show the smaller pools", async () => {
       const c = await kube.hostPortClasses.get("c1");
@@ -115,8 +120,10 @@ Deno.test("classes, finalizers and repair: S8, S10 and adoption of existing Host
   await t.step(
     "S10: finalizers are added to objects created without them, and re-added",
     async () => {
-      const klass = await kube.hostPortClasses.get("c4");
-      assert.deepEqual(klass.metadata.finalizers, [FINALIZER]);
+      await eventually("class c4 to get the finalizer", async () => {
+        const klass = await kube.hostPortClasses.get("c4");
+        return klass.metadata.finalizers?.includes(FINALIZER) ? klass : undefined;
+      });
       const claim = await kube.hostPortClaims.get("x", { namespace: NS });
       assert.deepEqual(claim.metadata.finalizers, [FINALIZER]);
       await kube.hostPorts.create(hostPortObject("bare", "c4"));

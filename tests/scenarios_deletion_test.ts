@@ -68,10 +68,14 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
     );
     await claims.create(claimObject(NS, "next", "c1"));
     assert.equal((await boundClaim(kube, NS, "next")).claim.status?.port, 9000);
-    assert.ok(
-      operator.recorder.about("HostPort", hostPort.metadata.name!).some((e) =>
-        e.reason === "PortReleased"
-      ),
+    await eventually(
+      "a PortReleased Event on the HostPort of a",
+      () =>
+        operator.recorder.about("HostPort", hostPort.metadata.name!).some((e) =>
+            e.reason === "PortReleased"
+          )
+          ? true
+          : undefined,
     );
   });
 
@@ -82,7 +86,11 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
       await boundClaim(kube, NS, "b");
       await claims.delete("b", { namespace: NS });
       await kube.pods.create(podObject(NS, "late", "b")); // an admission that was in flight
-      await sleep(GRACE_MS + 1_500);
+      await eventually("claim b to be Deleting", async () => {
+        const b = await claims.get("b", { namespace: NS });
+        return b.status?.phase === "Deleting" ? b : undefined;
+      });
+      await sleep(GRACE_MS + 1_500); // the grace ends within this window: nothing may change
       const b = await claims.get("b", { namespace: NS });
       assert.equal(b.status?.phase, "Deleting");
       await kube.pods.delete("late", { namespace: NS, gracePeriodSeconds: 0 });
@@ -125,8 +133,12 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
       const condition = blocked.status?.conditions?.find((x) => x.type === "DeletionBlocked");
       assert.equal(condition?.status, "True");
       assert.equal(condition?.reason, "HostPortsExist");
-      assert.ok(
-        operator.recorder.about("HostPortClass", "c1").some((e) => e.reason === "ClassInUse"),
+      await eventually(
+        "a ClassInUse Event on class c1",
+        () =>
+          operator.recorder.about("HostPortClass", "c1").some((e) => e.reason === "ClassInUse")
+            ? true
+            : undefined,
       );
       const still = await kube.hostPorts.get(hostPort.metadata.name!);
       assert.equal(still.status?.port, hostPort.status?.port, "existing HostPorts are unchanged");
@@ -196,8 +208,12 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
     });
     assert.equal(refused.status?.phase, "Pending");
     assert.equal(refused.status?.port, undefined);
-    assert.ok(
-      operator.recorder.about("HostPortClaim", "thief").some((e) => e.reason === "BindingRefused"),
+    await eventually(
+      "a BindingRefused Event on claim thief",
+      () =>
+        operator.recorder.about("HostPortClaim", "thief").some((e) => e.reason === "BindingRefused")
+          ? true
+          : undefined,
     );
   });
 

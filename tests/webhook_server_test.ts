@@ -17,6 +17,7 @@ import {
   testPki,
   webPod,
 } from "./webhook_fixtures.ts";
+import { eventually } from "./controller_harness.ts";
 
 const pki = await testPki();
 const LOOKUPS = memoryLookups([boundClaim("ns1", "a")], [allocatedHostPort("hpc-a", 9000)]);
@@ -329,9 +330,9 @@ Deno.test("a client that leaves before its body arrives is recorded as 499, not 
       "Content-Length: 100\r\n\r\n{",
   ));
   const pod = () => server.stats().paths[WEBHOOK_PATHS.mutatePod];
-  while (pod()?.inFlight !== 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually("the request to be in flight", () => pod()?.inFlight === 1 || undefined);
   conn.close();
-  while (pod()?.inFlight !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually("the request to end", () => pod()?.inFlight === 0 || undefined);
   assert.deepEqual(pod()?.requestsByCode, { 499: 1 });
   assert.equal(server.stats().errors, 0);
 });

@@ -99,11 +99,11 @@ Deno.test("FileCertificateSource.start() waits for the files and gives up after 
       dir,
       watch: false,
       intervalMs: 10,
-      maxFailures: 100,
+      maxFailures: 1_000, // 10 s: a write slowed by a loaded machine still lands in time
     });
     const started = source.start(stop.signal);
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    await write(dir, pki.serving.certPem, pki.serving.keyPem); // the Secret is mounted late
+    await new Promise((resolve) => setTimeout(resolve, 30)); // the Secret is mounted late
+    await write(dir, pki.serving.certPem, pki.serving.keyPem);
     await started;
     assert.equal(source.current()?.certPem, pki.serving.certPem);
     stop.abort();

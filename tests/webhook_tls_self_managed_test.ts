@@ -116,9 +116,11 @@ Deno.test("self-managed certificates on a real API server", async (t) => {
   await t.step("serving certificate and CA renew while the API server keeps calling", async () => {
     const short = options(kube, {
       secretName: "short-lived-tls",
-      caValidityMs: 12_000,
-      servingValidityMs: 4_500,
-      caPropagationMs: 1_000,
+      // Short lifetimes, so renewals happen within the test, but long enough that the API
+      // server learns each new CA bundle (caPropagationMs) on a loaded machine.
+      caValidityMs: 24_000,
+      servingValidityMs: 9_000,
+      caPropagationMs: 2_000,
       backdateMs: 0,
       resyncIntervalMs: 250,
       retryIntervalMs: 250,
@@ -147,7 +149,7 @@ Deno.test("self-managed certificates on a real API server", async (t) => {
     a.subscribe((pair) => served.add(pair.certPem));
     const failures: string[] = [];
     let calls = 0;
-    const deadline = Date.now() + 40_000; // bounds the loop; nothing is asserted about time
+    const deadline = Date.now() + 90_000; // bounds the loop; nothing is asserted about time
     const renewedCa = () => [...served].some((pem) => !isSignedBy(pem, firstCa));
     while (Date.now() < deadline && !(renewedCa() && served.size >= 4)) {
       calls++;
