@@ -1,0 +1,290 @@
+/**
+ * The Helm chart `deploy/chart/`, built from the same objects as the releases
+ * (`gen_release_files.ts`): each template is a release piece rendered as it is, with only the
+ * chart's values put in (image, replicas, certificate mode, the pod webhook's namespace selector,
+ * resources) and two Helm labels added. The CRDs go to `crds/`, which Helm installs before the
+ * templates and never upgrades or deletes. Pure: it only builds text; `gen_manifests.ts` writes
+ * it, and tests/release_chart_test.ts renders it with helm and compares it with the releases.
+ *
+ * @module
+ */
+import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
+import type { MutatingWebhookConfiguration } from "kubernetes-types/admissionregistration/v1.d.ts";
+import { stringify } from "yaml";
+import { buildCrds } from "../lib/api/crd.ts";
+import { IMAGE_REPOSITORY, NAMES, RELEASE_VERSION } from "./gen_release_names.ts";
+import { type ManifestObject, manifestPieces } from "./gen_release_files.ts";
+import { REPLICAS } from "./gen_release_workload.ts";
+import { podNamespaceSelector } from "./gen_release_webhooks.ts";
+
+/** Labels the chart adds to every object's metadata (on top of the release's labels). */
+export const HELM_LABELS = {
+  "helm.sh/chart": "{{ .Chart.Name }}-{{ .Chart.Version }}",
+  "app.kubernetes.io/managed-by": "{{ .Release.Service }}",
+} as const;
+
+/** Where the chart's files go, relative to `deploy/`. */
+export const CHART_DIR = "chart/";
+
+/** One template: its file under `templates/` and the release piece(s) it renders. */
+interface ChartTemplate {
+  file: string;
+  /** One line for the file's header. */
+  about: string;
+  /** The piece of both variants, or of the self-managed one only. */
+  selfManaged?: string;
+  /** The piece of the cert-manager variant (the same path as `selfManaged` for both). */
+  certManager?: string;
+}
+
+/** Every release piece (`gen_release_files.ts`) in one template; variant-only ones conditional. */
+const TEMPLATES: readonly ChartTemplate[] = [
+  {
+    file: "namespace.yaml",
+    about: "The operator namespace",
+    selfManaged: "manifests/00-namespace.yaml",
+    certManager: "manifests/00-namespace.yaml",
+  },
+  {
+    file: "rbac.yaml",
+    about: "ServiceAccount and least-privilege RBAC of the operator",
+    selfManaged: "manifests/10-rbac.yaml",
+    certManager: "manifests/10-rbac.yaml",
+  },
+  {
+    file: "rbac-self-managed-tls.yaml",
+    about: "RBAC for self-managed certificates: the Secret and CA injection (certManager: false)",
+    selfManaged: "manifests/11-rbac-self-managed-tls.yaml",
+  },
+  {
+    file: "service.yaml",
+    about: "Service (webhook 443 -> 9443, metrics 8080) and PodDisruptionBudget",
+    selfManaged: "manifests/20-service.yaml",
+    certManager: "manifests/20-service.yaml",
+  },
+  {
+    file: "certificate.yaml",
+    about: "cert-manager Issuer and Certificate of the webhook (certManager: true)",
+    certManager: "manifests/50-certificate-cert-manager.yaml",
+  },
+  {
+    file: "deployment.yaml",
+    about: "The operator Deployment",
+    selfManaged: "manifests/30-deployment.yaml",
+    certManager: "manifests/30-deployment-cert-manager.yaml",
+  },
+  {
+    file: "webhooks.yaml",
+    about: "Webhook configurations; the operator (certManager: false) or cainjector injects the CA",
+    selfManaged: "manifests/40-webhooks.yaml",
+    certManager: "manifests/40-webhooks-cert-manager.yaml",
+  },
+];
+
+/**
+ * Template expressions by placeholder. A placeholder stands in a generated object where a value
+ * goes; `inline` ones replace the scalar, `block` ones the whole YAML value under their key.
+ */
+const INLINE = {
+  replicas: "{{ .Values.replicas }}",
+  image: '"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"',
+  pullPolicy: "{{ .Values.image.pullPolicy }}",
+  chartLabel: `"${HELM_LABELS["helm.sh/chart"]}"`,
+  managedBy: HELM_LABELS["app.kubernetes.io/managed-by"],
+} as const;
+const BLOCK = {
+  resources: ".Values.resources",
+  podNamespaceSelector: ".Values.podNamespaceSelector",
+} as const;
+
+function placeholder(name: keyof typeof INLINE | keyof typeof BLOCK): string {
+  return `HELM__${name}__`;
+}
+
+type Labelled = ManifestObject & { metadata?: { labels?: Record<string, string> } };
+
+/** A copy of a release object with the chart's placeholders in it. */
+function withPlaceholders(object: ManifestObject): ManifestObject {
+  const copy = structuredClone(object) as Labelled;
+  if (copy.metadata?.labels !== undefined) {
+    copy.metadata.labels["helm.sh/chart"] = placeholder("chartLabel");
+    copy.metadata.labels["app.kubernetes.io/managed-by"] = placeholder("managedBy");
+  }
+  if (copy.kind === "Deployment") {
+    const spec = (copy as Deployment).spec!;
+    Object.assign(spec, { replicas: placeholder("replicas") });
+    for (const container of spec.template.spec!.containers) {
+      container.image = placeholder("image");
+      container.imagePullPolicy = placeholder("pullPolicy");
+      Object.assign(container, { resources: placeholder("resources") });
+    }
+  }
+  if (copy.kind === "MutatingWebhookConfiguration") {
+    for (const hook of (copy as MutatingWebhookConfiguration).webhooks ?? []) {
+      if (hook.namespaceSelector !== undefined) {
+        Object.assign(hook, { namespaceSelector: placeholder("podNamespaceSelector") });
+      }
+    }
+  }
+  return copy;
+}
+
+/** Replaces the placeholders of rendered YAML with template expressions. */
+function substitute(yaml: string): string {
+  let text = yaml.replace(
+    /^( *)([\w.-]+): HELM__(\w+)__$/gm,
+    (line, indent: string, key: string, name: string) => {
+      const value = BLOCK[name as keyof typeof BLOCK];
+      if (value === undefined) return line;
+      const depth = indent.length + 2;
+      return `${indent}${key}:\n${" ".repeat(depth)}{{- toYaml ${value} | nindent ${depth} }}`;
+    },
+  );
+  text = text.replace(/HELM__(\w+)__/g, (_, name: string) => {
+    const value = INLINE[name as keyof typeof INLINE];
+    if (value === undefined) throw new Error(`unknown chart placeholder ${name}`);
+    return value;
+  });
+  return text;
+}
+
+function documents(objects: readonly ManifestObject[]): string {
+  return objects.map((object) =>
+    `---\n${stringify(withPlaceholders(object), { lineWidth: 0, aliasDuplicateObjects: false })}`
+  ).join("");
+}
+
+function header(about: string): string {
+  return `# ${about}\n# Generated by \`deno task gen\` (scripts/gen_chart.ts). Do not edit.\n`;
+}
+
+/**
+ * The lines of `a` and `b` as one template: lines in both as they are, runs of lines in only one
+ * under `{{- if .Values.certManager }}` (`b`) / `{{- else }}` (`a`). A longest common subsequence
+ * of lines, so a template shows exactly where the variants differ.
+ */
+function merge(a: string[], b: string[]): string[] {
+  // common[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+  const common = Array.from(
+    { length: a.length + 1 },
+    () => new Array<number>(b.length + 1).fill(0),
+  );
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      common[i]![j] = a[i] === b[j]
+        ? common[i + 1]![j + 1]! + 1
+        : Math.max(common[i + 1]![j]!, common[i]![j + 1]!);
+    }
+  }
+  const out: string[] = [];
+  let onlyA: string[] = [];
+  let onlyB: string[] = [];
+  const flush = () => {
+    if (onlyB.length > 0) out.push("{{- if .Values.certManager }}", ...onlyB);
+    if (onlyA.length > 0) {
+      out.push(onlyB.length > 0 ? "{{- else }}" : "{{- if not .Values.certManager }}", ...onlyA);
+    }
+    if (onlyA.length > 0 || onlyB.length > 0) out.push("{{- end }}");
+    onlyA = [];
+    onlyB = [];
+  };
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      flush();
+      out.push(a[i]!);
+      i++;
+      j++;
+    } else if (j >= b.length || (i < a.length && common[i + 1]![j]! >= common[i]![j + 1]!)) {
+      onlyA.push(a[i++]!);
+    } else {
+      onlyB.push(b[j++]!);
+    }
+  }
+  flush();
+  return out;
+}
+
+function templateText(template: ChartTemplate, pieces: Map<string, ManifestObject[]>): string {
+  const lines = (path: string | undefined) => {
+    if (path === undefined) return [];
+    const objects = pieces.get(path);
+    if (objects === undefined) throw new Error(`no release piece ${path}`);
+    return substitute(documents(objects)).replace(/\n$/, "").split("\n");
+  };
+  return `${merge(lines(template.selfManaged), lines(template.certManager)).join("\n")}\n`;
+}
+
+function chartYaml(): string {
+  return header("The hostport-allocator chart") + stringify({
+    apiVersion: "v2",
+    name: NAMES.app,
+    description: "Hands out host ports: HostPortClass pools, HostPortClaims, and a pod webhook " +
+      "that gives pods naming a claim its port as hostPort",
+    type: "application",
+    version: RELEASE_VERSION,
+    appVersion: RELEASE_VERSION,
+    // The pod webhook's matchConditions.
+    kubeVersion: ">=1.30.0-0",
+  }, { lineWidth: 0 });
+}
+
+/** The release's defaults, read from the generated self-managed Deployment. */
+function defaults(): { pullPolicy: string; resources: unknown } {
+  const piece = manifestPieces().find((p) => p.path === "manifests/30-deployment.yaml");
+  const container = (piece?.objects[0] as Deployment | undefined)?.spec?.template.spec
+    ?.containers[0];
+  if (container?.imagePullPolicy === undefined || container.resources === undefined) {
+    throw new Error("the release deployment has no pull policy or resources");
+  }
+  return { pullPolicy: container.imagePullPolicy, resources: container.resources };
+}
+
+function valuesYaml(): string {
+  const { pullPolicy, resources } = defaults();
+  const entry = (comment: string, value: Record<string, unknown>) =>
+    `\n${comment.split("\n").map((line) => `# ${line}`).join("\n")}\n${stringify(value)}`;
+  return header("Values of the hostport-allocator chart; the defaults render deploy/release.yaml") +
+    entry("The operator image; the tag defaults to the chart's appVersion.", {
+      image: { repository: IMAGE_REPOSITORY, tag: "", pullPolicy },
+    }) +
+    entry(
+      "Operator replicas: the leader runs the controllers, every replica serves the webhooks.",
+      { replicas: REPLICAS },
+    ) +
+    entry(
+      "false: the operator keeps its own CA and serving certificate (Secret " +
+        `${NAMES.tlsSecret}) and\ninjects the CA into the webhooks. true: cert-manager issues ` +
+        "the certificate and its cainjector\ninjects the CA (cert-manager must be installed).",
+      { certManager: false },
+    ) +
+    entry(
+      "Namespaces whose pods the pod webhook sees. Keep the operator's own namespace out of it,\n" +
+        "so the operator can always restart.",
+      { podNamespaceSelector: podNamespaceSelector() },
+    ) +
+    entry("Resources of the operator container.", { resources });
+}
+
+/** Every file of the chart: path relative to `deploy/` -> text. */
+export function chartFiles(): Map<string, string> {
+  const pieces = new Map(manifestPieces().map((piece) => [piece.path, piece.objects]));
+  const files = new Map<string, string>();
+  files.set(`${CHART_DIR}Chart.yaml`, chartYaml());
+  files.set(`${CHART_DIR}values.yaml`, valuesYaml());
+  for (const template of TEMPLATES) {
+    files.set(
+      `${CHART_DIR}templates/${template.file}`,
+      header(template.about) + templateText(template, pieces),
+    );
+  }
+  for (const crd of buildCrds()) {
+    files.set(
+      `${CHART_DIR}crds/${crd.spec.names.plural}.yaml`,
+      header(`The ${crd.spec.names.kind} CRD (Helm installs crds/ first and never deletes it)`) +
+        stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false }),
+    );
+  }
+  return files;
+}
