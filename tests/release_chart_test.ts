@@ -15,7 +15,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Container } from "kubernetes-types/core/v1.d.ts";
 import { parseAllDocuments } from "yaml";
 import { chartFiles, HELM_LABELS } from "../scripts/gen_chart.ts";
-import { NAMES } from "../scripts/gen_release_names.ts";
+import { NAMES, RELEASE_VERSION } from "../scripts/gen_release_names.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { fakeCertManagerCrds } from "./demo/fake_cert_manager.ts";
 
@@ -156,7 +156,10 @@ Deno.test("the chart's labels are Helm's and sit on every object of the release"
   for (const object of raw) {
     assert.deepEqual(
       Object.fromEntries(Object.keys(HELM_LABELS).map((k) => [k, object.metadata?.labels?.[k]])),
-      { "helm.sh/chart": `${NAMES.app}-0.1.0`, "app.kubernetes.io/managed-by": "Helm" },
+      {
+        "helm.sh/chart": `${NAMES.app}-${RELEASE_VERSION}`,
+        "app.kubernetes.io/managed-by": "Helm",
+      },
       `${object.kind} ${object.metadata?.name}`,
     );
   }
