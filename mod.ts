@@ -194,6 +194,9 @@ async function startAdmission(
     logger: leveledLogger(log, config.log.level),
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
     shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
+  }).catch(async (error) => {
+    await registrar?.unregister(); // nothing may point the API server at a server that never ran
+    throw error;
   });
   health.addReadiness(
     "webhook",

@@ -138,3 +138,34 @@ Deno.test("--register-webhooks does not replace a configuration it did not write
     await assert.rejects(get, NotFoundError);
   }
 });
+
+Deno.test("--register-webhooks leaves nothing registered when the webhook server cannot start", async () => {
+  await using cp = await startControlPlane();
+  using kube = await adminClients(cp);
+  await ensureNamespace(kube, OPERATOR_NAMESPACE);
+  const ports = freePorts();
+  // Someone else holds the webhook port.
+  using _taken = Deno.listen({ hostname: "127.0.0.1", port: ports.webhook });
+  await using operator = OperatorProcess.start({
+    kubeconfig: cp.kubeconfigPath,
+    namespace: OPERATOR_NAMESPACE,
+    logPath: join(cp.runDir, "operator.log"),
+    ports,
+    args: [`--register-webhooks=https://127.0.0.1:${ports.webhook}`, "--leader-elect=false"],
+  });
+  let status: Deno.CommandStatus | undefined;
+  operator.process.exited.then((exited) => status = exited);
+  await eventually("the operator to exit", () => status);
+  assert.notEqual(status?.code, 0);
+  const logs = await operator.logs();
+  assert.match(logs, /Registered MutatingWebhookConfiguration/, "it had registered");
+  for (
+    const get of [
+      () => kube.mutatingWebhookConfigurations.get(CRD),
+      () => kube.validatingWebhookConfigurations.get(CRD),
+      () => kube.mutatingWebhookConfigurations.get(POD),
+    ]
+  ) {
+    await assert.rejects(get, NotFoundError);
+  }
+});
