@@ -63,6 +63,7 @@ import { startAdmissionLookups } from "./webhook/server_lookups.ts";
 import { LATENCY_BUCKETS_SECONDS } from "./webhook/server_stats.ts";
 import { FileCertificateSource } from "./webhook/tls_file_source.ts";
 import { SelfManagedCertificateSource } from "./webhook/tls_self_managed.ts";
+import { WebhookRegistrar } from "./webhook/tls_self_managed_registration.ts";
 import type { CertificateSource } from "./webhook/tls_source.ts";
 
 /** What the leader-only work needs. */
@@ -122,11 +123,30 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
   };
 }
 
+/** `--register-webhooks`: what writes our webhook configurations at start and deletes them on exit. */
+function webhookRegistrar(
+  config: OperatorConfig,
+  kube: KubeClients,
+  log: Logger,
+): WebhookRegistrar | undefined {
+  const register = config.webhook.register;
+  if (register === undefined) return undefined;
+  return new WebhookRegistrar({
+    kube,
+    baseUrl: register.baseUrl,
+    crdName: register.crdConfiguration,
+    podName: register.podConfiguration,
+    operatorNamespace: config.namespace,
+    onChange: (message) => log.info(message, { url: register.baseUrl }),
+  });
+}
+
 /** The serving certificate's source: a mounted directory, or our own CA kept in a Secret. */
 function certificateSource(
   config: OperatorConfig,
   kube: KubeClients,
   log: Logger,
+  registrar: WebhookRegistrar | undefined,
 ): CertificateSource {
   const onError = (message: string) => log.warn("Serving certificate problem", { reason: message });
   const tls = config.webhook.tls;
@@ -136,6 +156,8 @@ function certificateSource(
     namespace: tls.serviceNamespace,
     serviceName: tls.serviceName,
     ipAddresses: tls.ipAddresses,
+    ...tls.dnsNames === undefined ? {} : { dnsNames: tls.dnsNames },
+    ...registrar === undefined ? {} : { beforeInjection: (ca) => registrar.register(ca) },
     mutatingWebhookConfigurations: tls.mutatingWebhookConfigurations,
     validatingWebhookConfigurations: tls.validatingWebhookConfigurations,
     onError,
@@ -153,7 +175,9 @@ async function startAdmission(
 ) {
   const log = logger.child({ component: "webhook" });
   const stopCertificates = new AbortController();
-  const certificates = certificateSource(config, kube, log);
+  const registrar = webhookRegistrar(config, kube, log);
+  await registrar?.checkNames();
+  const certificates = certificateSource(config, kube, log, registrar);
   const lookups = startAdmissionLookups(kube);
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
@@ -170,6 +194,9 @@ async function startAdmission(
     logger: leveledLogger(log, config.log.level),
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
     shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
+  }).catch(async (error) => {
+    await registrar?.unregister(); // nothing may point the API server at a server that never ran
+    throw error;
   });
   health.addReadiness(
     "webhook",
@@ -185,8 +212,9 @@ async function startAdmission(
     server,
     name: "webhook",
     stop: async () => {
-      await server.shutdown();
       stopCertificates.abort();
+      await registrar?.unregister(); // the API server stops calling us before the server stops
+      await server.shutdown();
       await lookups.stop();
     },
   };

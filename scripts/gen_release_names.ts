@@ -8,11 +8,7 @@
  * @module
  */
 import { DEFAULT_RECORD_NAME } from "../lib/allocation/configmap_store.ts";
-import {
-  LEADER_ELECTION_LEASE_NAME,
-  NAMESPACE_LABEL_KEY,
-  NAMESPACE_LABEL_VALUE,
-} from "../lib/api/constants.ts";
+import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";
 import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
 
 /** Version of the release; goes into the image tag and the `app.kubernetes.io/version` label. */
@@ -69,9 +65,6 @@ export const PORTS = {
 
 /** Where the serving certificate is mounted in the cert-manager variant (the flag's default). */
 export const CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
-
-/** Namespace label that turns the pod webhook on, as in the original. */
-export const POD_NAMESPACE_LABEL = { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } as const;
 
 /** Labels that select the operator's pods. */
 export const SELECTOR_LABELS = {

@@ -75,6 +75,11 @@ export interface SelfManagedOptions {
   maxFailures?: number;
   /** Time source; defaults to the system clock. */
   clock?: Clock;
+  /**
+   * Called on each pass with the CA bundle before it is injected (`--register-webhooks` creates
+   * the configurations there, so they exist before the first injection).
+   */
+  beforeInjection?: (caBundlePem: string) => Promise<void>;
   /** Told about each failed pass and about names of configurations that do not exist. */
   onError?: (message: string) => void;
   /** Told about each certificate issued, with the reason. */
@@ -206,6 +211,7 @@ export class SelfManagedCertificateSource implements CertificateSource {
         caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs(),
       });
       if (plan.action === "keep") {
+        await this.#options.beforeInjection?.(contents!.caBundlePem!);
         await injectCaBundle(this.#options, contents!.caBundlePem!);
         if (this.#holder.pair?.certPem !== plan.pair.certPem) this.#holder.set(plan.pair);
         return plan.renewAt;

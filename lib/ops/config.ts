@@ -41,7 +41,19 @@ export type WebhookTlsConfig =
     validatingWebhookConfigurations: string[];
     /** IP addresses the certificate covers besides the Service names (a loopback listener). */
     ipAddresses: string[];
+    /** DNS names the certificate covers besides the Service names (`--register-webhooks`). */
+    dnsNames?: string[];
   };
+
+/** `--register-webhooks`: the configurations this process writes at start and deletes on exit. */
+export interface WebhookRegistration {
+  /** `https://host:port` the API server dials, without a path. */
+  baseUrl: string;
+  /** Name of the CR webhooks' Mutating and Validating configuration (`<service>-crd`). */
+  crdConfiguration: string;
+  /** Name of the pod webhook's Mutating configuration (`<service>-pod`). */
+  podConfiguration: string;
+}
 
 /** Admission webhook server settings. */
 export interface WebhookConfig {
@@ -49,6 +61,8 @@ export interface WebhookConfig {
   addr: ListenAddress;
   /** The serving certificate's source. */
   tls: WebhookTlsConfig;
+  /** Set by `--register-webhooks` (out of cluster); the certificate is then self-signed. */
+  register?: WebhookRegistration;
 }
 
 /** Everything one operator process is configured with. */
@@ -111,10 +125,12 @@ function checkTimings(le: LeaderElectionConfig): void {
 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::"]);
 
-function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): WebhookTlsConfig {
+type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
+
+function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
   const serviceName = p["webhook-service-name"] ?? "hostport-allocator";
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
-  const ip = /^[\d.]+$|:/.test(addr.hostname) && !WILDCARD_HOSTS.has(addr.hostname);
+  const ip = isIp(addr.hostname) && !WILDCARD_HOSTS.has(addr.hostname);
   return {
     type: "self-signed",
     serviceName,
@@ -124,6 +140,52 @@ function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): Web
     validatingWebhookConfigurations: p["validating-webhook-configurations"] ??
       [`${serviceName}-crd`],
     ipAddresses: ip ? [addr.hostname] : [],
+  };
+}
+
+/** `[::1]` of a URL is `::1` in a certificate. */
+function bareHost(hostname: string): string {
+  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$|:/.test(host);
+}
+
+/**
+ * `--register-webhooks`: a self-signed certificate that also names the URL's host, and the
+ * configurations (named after the Service, like the injection defaults) it registers.
+ */
+function registration(
+  p: ParsedFlags,
+  namespace: string,
+  addr: ListenAddress,
+): { tls: WebhookTlsConfig; register: WebhookRegistration } | undefined {
+  const baseUrl = p["register-webhooks"];
+  if (baseUrl === undefined) return undefined;
+  const excluded = [
+    "webhook-cert-dir",
+    "mutating-webhook-configurations",
+    "validating-webhook-configurations",
+  ] as const;
+  for (const flag of excluded) {
+    if (p[flag] !== undefined) throw new FlagValueError(`--register-webhooks excludes --${flag}`);
+  }
+  if (p["webhook-self-signed"] === false) {
+    throw new FlagValueError("--register-webhooks needs --webhook-self-signed");
+  }
+  const tls = selfSigned(p, namespace, addr);
+  const host = bareHost(new URL(baseUrl).hostname);
+  const names = isIp(host)
+    ? { ipAddresses: [...new Set([...tls.ipAddresses, host])] }
+    : { dnsNames: [host] };
+  return {
+    tls: { ...tls, ...names },
+    register: {
+      baseUrl,
+      crdConfiguration: `${tls.serviceName}-crd`,
+      podConfiguration: `${tls.serviceName}-pod`,
+    },
   };
 }
 
@@ -140,10 +202,12 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   checkTimings(leaderElection);
   const metrics = p["metrics-addr"] ?? { hostname: "0.0.0.0", port: 8080 };
   const webhookAddr = p["webhook-addr"] ?? { hostname: "0.0.0.0", port: 9443 };
-  const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, webhookAddr) : {
-    type: "directory",
-    certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
-  };
+  const registered = registration(p, namespace, webhookAddr);
+  const tls: WebhookTlsConfig = registered?.tls ??
+    (p["webhook-self-signed"] ? selfSigned(p, namespace, webhookAddr) : {
+      type: "directory",
+      certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
+    });
   return {
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -154,6 +218,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     webhook: {
       addr: webhookAddr,
       tls,
+      ...registered === undefined ? {} : { register: registered.register },
     },
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],

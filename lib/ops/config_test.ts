@@ -187,6 +187,47 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       },
     },
     {
+      name: "--register-webhooks by IP: self-signed for that IP, configurations after the Service",
+      args: ["--register-webhooks=https://10.0.0.5:9443/", "--webhook-service-name=hp"],
+      pick: (c) => [c.webhook.register, c.webhook.tls],
+      expected: [
+        {
+          baseUrl: "https://10.0.0.5:9443",
+          crdConfiguration: "hp-crd",
+          podConfiguration: "hp-pod",
+        },
+        {
+          type: "self-signed",
+          serviceName: "hp",
+          serviceNamespace: "hostport-allocator",
+          mutatingWebhookConfigurations: ["hp-crd", "hp-pod"],
+          validatingWebhookConfigurations: ["hp-crd"],
+          ipAddresses: ["10.0.0.5"],
+        },
+      ],
+    },
+    {
+      name: "--register-webhooks by name and by IPv6 address",
+      args: ["--register-webhooks=https://laptop.example:8443"],
+      env: { HOSTPORT_WEBHOOK_ADDR: "127.0.0.1:8443" },
+      pick: (c) =>
+        c.webhook.tls.type === "self-signed" &&
+        [c.webhook.tls.ipAddresses, c.webhook.tls.dnsNames, c.webhook.register?.baseUrl],
+      expected: [["127.0.0.1"], ["laptop.example"], "https://laptop.example:8443"],
+    },
+    {
+      name: "--register-webhooks on an IPv6 address",
+      args: ["--register-webhooks", "https://[fd00::1]:9443"],
+      pick: (c) => c.webhook.tls.type === "self-signed" && c.webhook.tls.ipAddresses,
+      expected: ["fd00::1"],
+    },
+    {
+      name: "no --register-webhooks: nothing registered",
+      args: ["--webhook-self-signed"],
+      pick: (c) => c.webhook.register,
+      expected: undefined,
+    },
+    {
       name: "certificate directory",
       args: ["--webhook-cert-dir=/certs"],
       pick: (c) => c.webhook.tls,
@@ -260,6 +301,26 @@ Deno.test("parseOperatorConfig() reports bad values naming the flag or variable"
     {
       args: ["--mutating-webhook-configurations=a,,b"],
       message: 'invalid value "a,,b" for --mutating-webhook-configurations: ',
+    },
+    {
+      args: ["--register-webhooks=http://10.0.0.5:9443"],
+      message: 'invalid value "http://10.0.0.5:9443" for --register-webhooks: expected https://',
+    },
+    {
+      args: ["--register-webhooks=https://10.0.0.5:9443/mutate"],
+      message: 'invalid value "https://10.0.0.5:9443/mutate" for --register-webhooks: expected',
+    },
+    {
+      args: ["--register-webhooks=https://h:1", "--webhook-cert-dir=/certs"],
+      message: "--register-webhooks excludes --webhook-cert-dir",
+    },
+    {
+      args: ["--register-webhooks=https://h:1", "--validating-webhook-configurations=v"],
+      message: "--register-webhooks excludes --validating-webhook-configurations",
+    },
+    {
+      args: ["--register-webhooks=https://h:1", "--webhook-self-signed=false"],
+      message: "--register-webhooks needs --webhook-self-signed",
     },
     { args: ["--no-such-flag"], message: "unknown flag --no-such-flag" },
     { args: ["--namespace"], message: "flag --namespace needs a value" },

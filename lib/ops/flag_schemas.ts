@@ -30,6 +30,16 @@ const nameList = z.string().transform((text) => text.split(",").map((item) => it
 const duration = fromResult(parseDuration);
 const positiveDuration = duration.refine((ms) => ms > 0, { error: "expected a duration above 0" });
 const address = fromResult(parseListenAddress);
+/** `https://host[:port]` with no path, query or credentials; becomes its origin. */
+const webhookUrl = z.string().transform((text, ctx): string => {
+  const url = URL.parse(text.trim());
+  const bare = url !== null && url.protocol === "https:" && url.username === "" &&
+    url.password === "" && (url.pathname === "" || url.pathname === "/") && url.search === "" &&
+    url.hash === "";
+  if (bare) return url.origin;
+  ctx.addIssue({ code: "custom", message: "expected https://host:port, without a path" });
+  return z.NEVER;
+});
 
 /** The zod schema of each flag's value. */
 export const FIELD_SCHEMAS = {
@@ -48,6 +58,7 @@ export const FIELD_SCHEMAS = {
   "webhook-addr": address,
   "webhook-cert-dir": z.string().min(1),
   "webhook-self-signed": fromResult(parseBoolean),
+  "register-webhooks": webhookUrl,
   "webhook-service-name": name,
   "webhook-service-namespace": name,
   "mutating-webhook-configurations": nameList,

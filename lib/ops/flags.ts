@@ -103,6 +103,13 @@ export const FLAGS: readonly FlagSpec[] = [
       "Issue our own CA and serving certificate (kept in Secret <service>-tls, CA injected into the webhook configurations) instead of reading --webhook-cert-dir",
   },
   {
+    name: "register-webhooks",
+    kind: "string",
+    defaultText: "off",
+    help:
+      "Out of cluster: https://host:port the API server dials; at start, registers the three webhook configurations by that URL with the self-signed CA (implies --webhook-self-signed), deleted on exit",
+  },
+  {
     name: "webhook-service-name",
     kind: "string",
     defaultText: "hostport-allocator",
