@@ -15,7 +15,7 @@ import { buildCrds } from "../lib/api/crd.ts";
 import { IMAGE_REPOSITORY, NAMES, RELEASE_VERSION } from "./gen_release_names.ts";
 import { type ManifestObject, manifestPieces } from "./gen_release_files.ts";
 import { REPLICAS } from "./gen_release_workload.ts";
-import { podNamespaceSelector } from "./gen_release_webhooks.ts";
+import { podNamespaceSelector } from "../webhook/configurations.ts";
 
 /** Labels the chart adds to every object's metadata (on top of the release's labels). */
 export const HELM_LABELS = {
@@ -262,7 +262,7 @@ function valuesYaml(): string {
     entry(
       "Namespaces whose pods the pod webhook sees. Keep the operator's own namespace out of it,\n" +
         "so the operator can always restart.",
-      { podNamespaceSelector: podNamespaceSelector() },
+      { podNamespaceSelector: podNamespaceSelector(NAMES.namespace) },
     ) +
     entry("Resources of the operator container.", { resources });
 }
