@@ -24,6 +24,7 @@ import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lo
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
   type ControlPlane,
+  type ControlPlaneOptions,
   type KubectlResult,
   startControlPlane,
 } from "./controlplane/harness.ts";
@@ -150,11 +151,13 @@ export interface E2eClusterOptions {
   operatorUsername?: string;
   /** Builds the admission server's lookups; default `startAdmissionLookups`. */
   startLookups?: (kube: KubeClients) => RunningLookups;
+  /** How to start the control plane (such as `{ controllers: true }`); the defaults otherwise. */
+  controlPlane?: ControlPlaneOptions;
 }
 
 /** Starts the rig; the admission server's lookups are synced before it returns. */
 export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<E2eCluster> {
-  const cp = await startControlPlane();
+  const cp = await startControlPlane(options.controlPlane);
   let rest: KubeRestClient | undefined;
   let lookups: RunningLookups | undefined;
   let server: WebhookServer | undefined;

@@ -10,6 +10,9 @@ import type { ControlPlanePki } from "./pki.ts";
 import { type ManagedProcess, spawnManaged } from "./process.ts";
 import { waitUntil } from "./wait.ts";
 
+/** The apiserver's service range; kube-controller-manager is given the same. */
+export const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
+
 /** Everything needed to start (and restart) the apiserver the same way. */
 export interface ApiServerConfig {
   /** Path of the kube-apiserver binary. */
@@ -57,7 +60,7 @@ export function apiServerArgs(config: ApiServerConfig): string[] {
     `--service-account-issuer=${url}/`,
     `--service-account-key-file=${pki.serviceAccount.publicKeyFile}`,
     `--service-account-signing-key-file=${pki.serviceAccount.signingKeyFile}`,
-    "--service-cluster-ip-range=10.0.0.0/24",
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
     "--authorization-mode=RBAC",
     // No controller-manager runs, so no namespace would ever get its "default" ServiceAccount.
     "--disable-admission-plugins=ServiceAccount",

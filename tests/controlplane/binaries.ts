@@ -1,7 +1,8 @@
 /**
- * Finds the kube-apiserver, etcd and kubectl binaries: `KUBEBUILDER_ASSETS` when it holds all
- * three (the envtest layout), otherwise the directory printed by `build.sh`, which builds them
- * from the Go module proxy on first use.
+ * Finds the kube-apiserver, etcd, kubectl, kube-controller-manager and kube-scheduler binaries:
+ * `KUBEBUILDER_ASSETS` when it holds all five (the envtest layout plus the two controllers),
+ * otherwise the directory printed by `build.sh`, which builds them from the Go module proxy on
+ * first use.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { tailFile } from "./process.ts";
 
 /** Paths of the control-plane binaries. */
 export interface Binaries {
-  /** Directory holding all three binaries. */
+  /** Directory holding all the binaries. */
   binDir: string;
   /** Path of kube-apiserver. */
   kubeApiServer: string;
@@ -20,9 +21,19 @@ export interface Binaries {
   etcd: string;
   /** Path of kubectl. */
   kubectl: string;
+  /** Path of kube-controller-manager. */
+  kubeControllerManager: string;
+  /** Path of kube-scheduler. */
+  kubeScheduler: string;
 }
 
-const NAMES = ["kube-apiserver", "etcd", "kubectl"] as const;
+const NAMES = [
+  "kube-apiserver",
+  "etcd",
+  "kubectl",
+  "kube-controller-manager",
+  "kube-scheduler",
+] as const;
 
 /** Path of the build script beside this module. */
 export const BUILD_SCRIPT = fileURLToPath(new URL("./build.sh", import.meta.url));
@@ -46,6 +57,8 @@ function binariesIn(dir: string): Binaries {
     kubeApiServer: join(dir, "kube-apiserver"),
     etcd: join(dir, "etcd"),
     kubectl: join(dir, "kubectl"),
+    kubeControllerManager: join(dir, "kube-controller-manager"),
+    kubeScheduler: join(dir, "kube-scheduler"),
   };
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go module proxy into a cache outside the
-# repository, keyed by version, and prints the directory (usable as KUBEBUILDER_ASSETS).
+# Builds kube-apiserver, kubectl, kube-controller-manager, kube-scheduler and etcd from the Go
+# module proxy into a cache outside the repository, keyed by version, and prints the directory
+# (usable as KUBEBUILDER_ASSETS).
 # An existing KUBEBUILDER_ASSETS directory with the binaries in it is used as is.
 set -euo pipefail
 
@@ -8,7 +9,12 @@ K8S_VERSION="${K8S_VERSION:-v1.35.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 CACHE="${HOSTPORT_ENVTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hostport-allocator/envtest}"
 
-have_all() { [ -x "$1/kube-apiserver" ] && [ -x "$1/etcd" ] && [ -x "$1/kubectl" ]; }
+K8S_COMMANDS="kube-apiserver kubectl kube-controller-manager kube-scheduler"
+
+have_all() {
+  local c
+  for c in $K8S_COMMANDS etcd; do [ -x "$1/$c" ] || return 1; done
+}
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
   echo "$KUBEBUILDER_ASSETS"
@@ -87,11 +93,17 @@ reports() {
   grep -q -- "$1" <<<"$out"
 }
 
+k8s_built() { # the binary $1 is in $ASSETS and reports $K8S_VERSION
+  case "$1" in
+  kubectl) reports "$K8S_VERSION" "$ASSETS/kubectl" version --client ;;
+  *) reports "$K8S_VERSION\$" "$ASSETS/$1" --version ;;
+  esac
+}
+
 build_kubernetes() {
-  if reports "$K8S_VERSION\$" "$ASSETS/kube-apiserver" --version &&
-    reports "$K8S_VERSION" "$ASSETS/kubectl" version --client; then
-    return 0
-  fi
+  local cmd missing=""
+  for cmd in $K8S_COMMANDS; do k8s_built "$cmd" || missing="$missing $cmd"; done
+  if [ -z "$missing" ]; then return 0; fi
   local mod="$CACHE/build/kubernetes-$K8S_VERSION"
   mkdir -p "$mod"
   cd "$mod"
@@ -105,7 +117,9 @@ build_kubernetes() {
   if ((minor >= 36)); then staging="$staging streaming cri-streaming"; fi
   {
     printf 'module local.test/kubernetes\n\ngo %s.0\n\ngodebug default=go%s\n\n' "$golang" "$golang"
-    printf 'tool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n\tk8s.io/kubernetes/cmd/kubectl\n)\n\n'
+    printf 'tool (\n'
+    for cmd in $K8S_COMMANDS; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$cmd"; done
+    printf ')\n\n'
     printf 'require k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
     for m in $staging; do printf '\tk8s.io/%s => k8s.io/%s %s\n' "$m" "$m" "$staging_version"; done
     printf ')\n'
@@ -117,7 +131,7 @@ build_kubernetes() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
   done
-  for cmd in kube-apiserver kubectl; do
+  for cmd in $missing; do
     log "building $cmd $K8S_VERSION"
     go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ld" -o "$ASSETS/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
     mv "$ASSETS/$cmd.tmp" "$ASSETS/$cmd"

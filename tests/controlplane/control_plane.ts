@@ -6,8 +6,14 @@
  */
 import { join } from "node:path";
 import { ApiClient } from "./api_client.ts";
-import { type ApiServerConfig, spawnApiServer, waitForApiServer } from "./api_server.ts";
+import {
+  type ApiServerConfig,
+  SERVICE_CLUSTER_IP_RANGE,
+  spawnApiServer,
+  waitForApiServer,
+} from "./api_server.ts";
 import type { Binaries } from "./binaries.ts";
+import { type RunningControllers, spawnControllers, waitForControllers } from "./controllers.ts";
 import { installCrds, loadCrds } from "./crds.ts";
 import { ControlPlaneError } from "./errors.ts";
 import { compactEtcd, type Etcd } from "./etcd.ts";
@@ -19,7 +25,12 @@ import {
   DEFAULT_START_TIMEOUT_MS,
   KEEP_RUN_DIR_ENV,
 } from "./options.ts";
-import { type ControlPlanePki, createWebhookTls, type WebhookTls } from "./pki.ts";
+import {
+  type ControlPlanePki,
+  createControllersPki,
+  createWebhookTls,
+  type WebhookTls,
+} from "./pki.ts";
 import { DEFAULT_STOP_GRACE_MS, freePort, type ManagedProcess } from "./process.ts";
 import { requestServiceAccountToken } from "./service_accounts.ts";
 
@@ -33,7 +44,7 @@ export class ControlPlane implements AsyncDisposable {
   readonly runDir: string;
   /** Directory holding the logs. */
   readonly logDir: string;
-  /** Directory holding kube-apiserver, etcd and kubectl. */
+  /** Directory holding kube-apiserver, etcd, kubectl and the controllers. */
   readonly binDir: string;
   /** Path of the built kubectl. */
   readonly kubectlPath: string;
@@ -57,6 +68,8 @@ export class ControlPlane implements AsyncDisposable {
   #etcd: Etcd;
   #config: ApiServerConfig;
   #apiServer: ManagedProcess | undefined;
+  #binaries: Binaries;
+  #controllers: RunningControllers | undefined;
   #admin: ApiClient;
   #webhookTls: Promise<WebhookTls> | undefined;
   #tokenKubeconfigs = new Map<string, string>();
@@ -88,6 +101,7 @@ export class ControlPlane implements AsyncDisposable {
       PATH: `${binaries.binDir}:${Deno.env.get("PATH") ?? ""}`,
     };
     this.#options = options;
+    this.#binaries = binaries;
     this.#etcd = etcd;
     this.#config = {
       binary: binaries.kubeApiServer,
@@ -106,9 +120,17 @@ export class ControlPlane implements AsyncDisposable {
     });
   }
 
-  /** Process ids of etcd and kube-apiserver. */
+  /** Process ids of etcd, kube-apiserver, and the controllers when they run. */
   get pids(): ControlPlanePids {
-    return { etcd: this.#etcd.process.pid, kubeApiServer: this.#apiServer?.pid };
+    const pids: ControlPlanePids = {
+      etcd: this.#etcd.process.pid,
+      kubeApiServer: this.#apiServer?.pid,
+    };
+    if (this.#controllers !== undefined) {
+      pids.kubeControllerManager = this.#controllers.controllerManager.pid;
+      pids.kubeScheduler = this.#controllers.scheduler.pid;
+    }
+    return pids;
   }
 
   /** Sends a request to `path` as the admin and returns the raw response (watches included). */
@@ -173,6 +195,39 @@ export class ControlPlane implements AsyncDisposable {
     await installCrds(this.#admin, await loadCrds(dir), timeout);
   }
 
+  /**
+   * Starts kube-controller-manager and kube-scheduler and waits until they work (what the
+   * `controllers` option does at startup).
+   *
+   * @throws {ControlPlaneError} when they already run, or do not come up in time
+   */
+  async startControllers(): Promise<void> {
+    if (this.#stopping !== undefined) {
+      throw new ControlPlaneError("Cannot start the controllers: the control plane is stopped");
+    }
+    if (this.#controllers !== undefined) {
+      throw new ControlPlaneError("Cannot start the controllers: they are already running");
+    }
+    const pki = this.#config.pki;
+    const controllersPki = await createControllersPki(join(this.runDir, "controllers-pki"), pki.ca);
+    this.#controllers = await spawnControllers({
+      controllerManagerBinary: this.#binaries.kubeControllerManager,
+      schedulerBinary: this.#binaries.kubeScheduler,
+      apiServerUrl: this.url,
+      pki,
+      controllersPki,
+      serviceClusterIpRange: SERVICE_CLUSTER_IP_RANGE,
+      runDir: this.runDir,
+      logDir: this.logDir,
+    });
+    await waitForControllers(
+      this.#controllers,
+      this.#admin,
+      pki.ca.certPem,
+      this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    );
+  }
+
   /** Stops kube-apiserver only; etcd keeps the data for {@linkcode ControlPlane.startApiServer}. */
   async stopApiServer(): Promise<void> {
     const process = this.#apiServer;
@@ -217,7 +272,7 @@ export class ControlPlane implements AsyncDisposable {
   }
 
   /**
-   * Stops kube-apiserver, then etcd (SIGTERM, then SIGKILL after the grace period), and removes
+   * Stops the controllers, then kube-apiserver, then etcd (SIGTERM, then SIGKILL after the grace period), and removes
    * the run dir unless told to keep it. Idempotent: later calls wait for the first one.
    */
   stop(options: { keepRunDir?: boolean } = {}): Promise<void> {
@@ -229,9 +284,16 @@ export class ControlPlane implements AsyncDisposable {
     const grace = this.#options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.#admin.close();
     try {
-      await this.#apiServer?.stop(grace);
+      await Promise.all([
+        this.#controllers?.controllerManager.stop(grace),
+        this.#controllers?.scheduler.stop(grace),
+      ]);
     } finally {
-      await this.#etcd.process.stop(grace);
+      try {
+        await this.#apiServer?.stop(grace);
+      } finally {
+        await this.#etcd.process.stop(grace);
+      }
     }
     if (!keepRunDir && Deno.env.get(KEEP_RUN_DIR_ENV) !== "1") {
       await Deno.remove(this.runDir, { recursive: true }).catch(() => {});

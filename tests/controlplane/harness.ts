@@ -7,9 +7,11 @@
  * const { stdout } = await cp.kubectl(["get", "ns", "default"]);
  * ```
  *
- * No kube-controller-manager runs: namespaces never finish terminating, nothing is garbage
- * collected, namespaces get no `default` ServiceAccount, and the aggregated ClusterRoles
+ * By default no kube-controller-manager runs: namespaces never finish terminating, nothing is
+ * garbage collected, namespaces get no `default` ServiceAccount, and the aggregated ClusterRoles
  * (`view`, `edit`, `admin`) stay empty. Use a fresh namespace per test, and bind Roles of your own.
+ * Tests that need real controllers pass `{ controllers: true }`, which also starts
+ * kube-controller-manager and kube-scheduler (there is still no node: pods stay Pending).
  *
  * @module
  */
@@ -40,7 +42,8 @@ export {
 
 /**
  * Builds (on first use) and starts etcd and kube-apiserver on 127.0.0.1, writes the admin
- * kubeconfig, and installs the CRDs. Whatever happens, no process outlives the caller: on a
+ * kubeconfig, installs the CRDs, and with `controllers` starts kube-controller-manager and
+ * kube-scheduler (after the CRDs, so their controllers see them from the start). Whatever happens, no process outlives the caller: on a
  * failed start everything is stopped (the run dir is kept for its logs), and every process has a
  * watchdog that kills it once this Deno process is gone.
  *
@@ -63,6 +66,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await cp.startApiServer();
     await writePrivateFile(cp.kubeconfigPath, renderKubeconfig(cp.url, cp.caPem, pki.admin));
     if (options.crds ?? true) await cp.installCrds(options.crdDir ?? DEFAULT_CRD_DIR);
+    if (options.controllers ?? false) await cp.startControllers();
   } catch (error) {
     await cp.stop({ keepRunDir: true }); // the error message points at its logs
     throw error;

@@ -25,7 +25,15 @@ export interface ControlPlaneOptions {
    * after `ControlPlane.compactEtcd()` a watch from an older resourceVersion gets 410 Gone.
    */
   watchCache?: boolean;
-  /** Directory for `etcd.log` and `kube-apiserver.log`; the run dir by default. */
+  /**
+   * Also run kube-controller-manager and kube-scheduler (default false), for tests that need
+   * real controllers: namespace deletion, garbage collection, ResourceQuota status, the
+   * Deployment, ReplicaSet and StatefulSet controllers, `default` ServiceAccounts. There is no
+   * node, so pods stay Pending (unschedulable). Startup waits until both work; it costs
+   * about a second or two more.
+   */
+  controllers?: boolean;
+  /** Directory for the logs (`etcd.log`, `kube-apiserver.log`, ...); the run dir by default. */
   logDir?: string;
   /** Deadline for startup, in milliseconds. */
   startTimeoutMs?: number;
@@ -41,4 +49,8 @@ export interface ControlPlanePids {
   etcd: number;
   /** kube-apiserver, or undefined while it is stopped. */
   kubeApiServer: number | undefined;
+  /** kube-controller-manager, or undefined when it is not running. */
+  kubeControllerManager?: number | undefined;
+  /** kube-scheduler, or undefined when it is not running. */
+  kubeScheduler?: number | undefined;
 }

@@ -169,3 +169,33 @@ export async function createWebhookTls(dir: string): Promise<WebhookTls> {
   const caBundle = btoa(ca.certPem);
   return { ...serving, caPem: ca.certPem, caFile: ca.certFile, caBundle };
 }
+
+/** Credentials of kube-controller-manager and kube-scheduler. */
+export interface ControllersPki {
+  /** Client certificate for `CN=system:kube-controller-manager` (its bootstrap RBAC user). */
+  controllerManager: TlsPair;
+  /** Client certificate for `CN=system:kube-scheduler` (its bootstrap RBAC user). */
+  scheduler: TlsPair;
+  /** Serving certificate for `127.0.0.1` and `localhost`, so their `/healthz` can be checked. */
+  serving: TlsPair;
+}
+
+/** Creates the client and serving certificates of the controllers in `dir`, signed by `ca`. */
+export async function createControllersPki(dir: string, ca: TlsPair): Promise<ControllersPki> {
+  await Deno.mkdir(dir, { recursive: true });
+  const client = (name: string, user: string) =>
+    createLeaf(dir, name, {
+      ca,
+      subject: `/CN=${user}`,
+      extensions: ["extendedKeyUsage=clientAuth"],
+    });
+  return {
+    controllerManager: await client("kube-controller-manager", "system:kube-controller-manager"),
+    scheduler: await client("kube-scheduler", "system:kube-scheduler"),
+    serving: await createLeaf(dir, "controllers-serving", {
+      ca,
+      subject: "/CN=controllers",
+      extensions: ["extendedKeyUsage=serverAuth", SERVER_SANS],
+    }),
+  };
+}
