@@ -16,6 +16,9 @@ import {
   podObject,
   startOperator,
 } from "./controller_harness.ts";
+import { findBinaries } from "./controlplane/binaries.ts";
+import { startControlPlane } from "./controlplane/harness.ts";
+import { processesMentioning } from "./controlplane/process.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
 
 /** The rig with real controllers, and our operator running against it. */
@@ -170,4 +173,82 @@ Deno.test("the quota controller counts our claims in a ResourceQuota", async () 
   const third = await cluster.create(claimObject("quota", "three", "q"));
   assert.notEqual(third.code, 0, third.stdout);
   assert.match(third.stderr, /exceeded quota: claims, requested: count\/hostportclaims/);
+});
+
+function isRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("the controllers option runs both controllers until stop()", async () => {
+  const cp = await startControlPlane({ crds: false, controllers: true });
+  try {
+    const { kubeControllerManager, kubeScheduler } = cp.pids;
+    assert.ok(isRunning(kubeControllerManager), "kube-controller-manager runs");
+    assert.ok(isRunning(kubeScheduler), "kube-scheduler runs");
+    // A new namespace gets its default ServiceAccount from kube-controller-manager.
+    await cp.kubectl(["create", "namespace", "fresh"]);
+    await eventually("the default ServiceAccount of namespace fresh", async () => {
+      const { code } = await cp.kubectl(["get", "serviceaccount", "default", "-n", "fresh"]);
+      return code === 0 ? true : undefined;
+    });
+    await cp.stop();
+    assert.deepEqual(processesMentioning(cp.runDir), []);
+    assert.ok(!isRunning(kubeControllerManager), "kube-controller-manager stopped");
+    assert.ok(!isRunning(kubeScheduler), "kube-scheduler stopped");
+  } finally {
+    await cp.stop();
+  }
+});
+
+Deno.test("the controllers die when the control plane's owner is killed with SIGKILL", async () => {
+  const { binDir } = await findBinaries();
+  const fixture = new URL("./controlplane/sigkill_fixture.ts", import.meta.url).pathname;
+  const owner = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", fixture, "--controllers"],
+    env: { KUBEBUILDER_ASSETS: binDir },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let runDir: string | undefined;
+  try {
+    const reader = owner.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    reader.releaseLock();
+    const line = JSON.parse(text.split("\n")[0] ?? "");
+    runDir = String(line.runDir);
+    const pids = [line.pids.kubeControllerManager, line.pids.kubeScheduler];
+    for (const pid of pids) assert.ok(isRunning(pid), `process ${pid} runs`);
+    owner.kill("SIGKILL");
+    await owner.status;
+    await eventually(
+      "the orphaned controllers to exit",
+      () => pids.every((pid) => !isRunning(pid)) || undefined,
+      30_000,
+    );
+    const dir = runDir;
+    await eventually(
+      "every orphaned process to exit",
+      () => processesMentioning(dir).length === 0 || undefined,
+      30_000,
+    );
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch {
+      // already dead
+    }
+    await owner.status;
+    await owner.stdout.cancel().catch(() => {});
+    if (runDir !== undefined) await Deno.remove(runDir, { recursive: true });
+  }
 });

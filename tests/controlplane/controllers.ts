@@ -76,6 +76,10 @@ export function controllerManagerArgs(
     `--cluster-signing-key-file=${pki.ca.keyFile}`,
     `--service-cluster-ip-range=${config.serviceClusterIpRange}`,
     "--allocate-node-cidrs=false",
+    // The default client limits (20 QPS, burst 30) throttle its startup: with
+    // --use-service-account-credentials each controller first gets a ServiceAccount and token.
+    "--kube-api-qps=500",
+    "--kube-api-burst=1000",
   ];
 }
 
