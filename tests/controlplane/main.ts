@@ -1,15 +1,17 @@
 /**
- * `deno task controlplane`: starts a local kube-apiserver + etcd, prints how to reach it, and
- * stops it cleanly on Ctrl-C or SIGTERM.
+ * `deno task controlplane`: starts a local kube-apiserver + etcd (with `--controllers` also
+ * kube-controller-manager and kube-scheduler), prints how to reach it, and stops it cleanly on
+ * Ctrl-C or SIGTERM.
  *
- *     deno task controlplane [--no-crds] [--keep] [--no-watch-cache]
+ *     deno task controlplane [--no-crds] [--keep] [--no-watch-cache] [--controllers]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "./harness.ts";
 
-const USAGE = "Usage: deno task controlplane [--no-crds] [--keep] [--no-watch-cache]";
+const USAGE =
+  "Usage: deno task controlplane [--no-crds] [--keep] [--no-watch-cache] [--controllers]";
 
 function waitForSignal(): Promise<Deno.Signal> {
   return new Promise((resolve) => {
@@ -26,6 +28,7 @@ async function main(args: string[]): Promise<void> {
       "no-crds": { type: "boolean" },
       keep: { type: "boolean" },
       "no-watch-cache": { type: "boolean" },
+      controllers: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -38,6 +41,7 @@ async function main(args: string[]): Promise<void> {
     crds: !values["no-crds"],
     keepRunDir: values.keep ?? false,
     watchCache: !values["no-watch-cache"],
+    controllers: values.controllers ?? false,
   });
   try {
     console.log(`kube-apiserver: ${cp.url}`);
