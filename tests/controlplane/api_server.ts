@@ -81,7 +81,8 @@ export function spawnApiServer(config: ApiServerConfig): ManagedProcess {
   });
 }
 
-async function answers(client: ApiClient, path: string): Promise<boolean> {
+/** Whether `path` answers 200 within 5 s (any failure counts as no). */
+export async function answers(client: ApiClient, path: string): Promise<boolean> {
   try {
     const response = await client.fetch(path, { signal: AbortSignal.timeout(5000) });
     await response.body?.cancel();

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { ApiClient } from "./api_client.ts";
+import { answers } from "./api_server.ts";
 import { renderKubeconfig, writePrivateFile } from "./kubeconfig.ts";
 import type { ControllersPki, ControlPlanePki } from "./pki.ts";
 import { freePort, type ManagedProcess, spawnManaged } from "./process.ts";
@@ -125,16 +126,6 @@ export async function spawnControllers(config: ControllersConfig): Promise<Runni
     controllerManagerUrl: `https://127.0.0.1:${kcmPort}`,
     schedulerUrl: `https://127.0.0.1:${schedulerPort}`,
   };
-}
-
-async function answers(client: ApiClient, path: string): Promise<boolean> {
-  try {
-    const response = await client.fetch(path, { signal: AbortSignal.timeout(5000) });
-    await response.body?.cancel();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 /**
