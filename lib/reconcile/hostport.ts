@@ -277,16 +277,8 @@ function conflictSteps(
   condition: DesiredCondition,
   timestamp: string,
 ): HostPortStep[] {
-  const status: HostPortStatus = {
-    ...hostPort.status,
-    conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
-  };
-  const steps: HostPortStep[] = [];
-  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
-  if (conditionChanged(hostPort.status?.conditions, condition)) {
-    steps.push(eventStep("Warning", EVENT_REASON.PortConflict, condition.message));
-  }
-  return steps;
+  const event = eventStep("Warning", EVENT_REASON.PortConflict, condition.message);
+  return conditionSteps(hostPort, {}, condition, timestamp, event);
 }
 
 function classNotFound(hostPort: HostPort): DesiredCondition {
@@ -304,17 +296,29 @@ function pendingSteps(
   condition: DesiredCondition,
   timestamp: string,
 ): HostPortStep[] {
+  const fields = { phase: HOST_PORT_PHASE.Pending, port: 0 };
+  return conditionSteps(hostPort, fields, condition, timestamp, pendingEvent(hostPort, condition));
+}
+
+/**
+ * The status with `fields` and `condition` set, written if it differs, and `event` if the
+ * condition changed.
+ */
+function conditionSteps(
+  hostPort: HostPort,
+  fields: Partial<HostPortStatus>,
+  condition: DesiredCondition,
+  timestamp: string,
+  event: EventStep,
+): HostPortStep[] {
   const status: HostPortStatus = {
     ...hostPort.status,
-    phase: HOST_PORT_PHASE.Pending,
-    port: 0,
+    ...fields,
     conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
   };
   const steps: HostPortStep[] = [];
   if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
-  if (conditionChanged(hostPort.status?.conditions, condition)) {
-    steps.push(pendingEvent(hostPort, condition));
-  }
+  if (conditionChanged(hostPort.status?.conditions, condition)) steps.push(event);
   return steps;
 }
 
