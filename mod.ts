@@ -65,6 +65,7 @@ import { FileCertificateSource } from "./webhook/tls_file_source.ts";
 import { SelfManagedCertificateSource } from "./webhook/tls_self_managed.ts";
 import { WebhookRegistrar } from "./webhook/tls_self_managed_registration.ts";
 import type { CertificateSource } from "./webhook/tls_source.ts";
+import { templateSubject } from "./webhook/template_claims.ts";
 
 /** What the leader-only work needs. */
 interface LeaderWorkDeps {
@@ -170,6 +171,7 @@ async function startAdmission(
   config: OperatorConfig,
   kube: KubeClients,
   logger: Logger,
+  recorder: EventRecorder,
   health: HealthChecks,
   stop: AbortSignal,
 ) {
@@ -185,10 +187,22 @@ async function startAdmission(
     onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
   });
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
+  const wait = DEFAULT_ADMISSION_OPTIONS.waitForPort;
   const server = await startWebhookServer({
     certificates,
     lookups: lookups.lookups,
-    admission: { ...DEFAULT_ADMISSION_OPTIONS, operatorUsername: operator.username },
+    admission: {
+      ...DEFAULT_ADMISSION_OPTIONS,
+      operatorUsername: operator.username,
+      onTemplateRefusal: (refusal) =>
+        recorder.record(templateSubject(refusal), "Warning", "PodRefused", refusal.message),
+      ...wait === undefined || config.claimTemplateWaitMs === undefined ? {} : {
+        waitForPort: {
+          ...wait,
+          templateAttempts: Math.ceil(config.claimTemplateWaitMs / wait.intervalMs),
+        },
+      },
+    },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
     logger: leveledLogger(log, config.log.level),
@@ -255,7 +269,7 @@ async function main(): Promise<number> {
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, logger, health, stop),
+    () => startAdmission(config, kube, logger, recorder, health, stop),
   );
   metrics.addCollector(() => webhookFamilies(admission.server.stats(), LATENCY_BUCKETS_SECONDS));
   const elector = config.leaderElection.enabled

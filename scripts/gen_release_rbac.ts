@@ -31,11 +31,16 @@ export function operatorClusterRules(): PolicyRule[] {
   return [
     // Classes are only read from the informer cache; claims are also read live.
     { apiGroups: [GROUP], resources: [PLURAL.HostPortClass], verbs: ["list", "watch", "update"] },
+    // create: the pod webhook makes per-pod claims from templates; patch, delete: the
+    // template-claim controller sets their owners and deletes finished pods' claims.
     {
       apiGroups: [GROUP],
       resources: [PLURAL.HostPortClaim],
-      verbs: ["get", "list", "watch", "update"],
+      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
     },
+    // Per-pod claims: the template and the pod's StatefulSet (its retention policy), read live.
+    { apiGroups: [GROUP], resources: [PLURAL.HostPortClaimTemplate], verbs: ["get"] },
+    { apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"] },
     {
       apiGroups: [GROUP],
       resources: [PLURAL.HostPort],

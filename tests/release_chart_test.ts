@@ -273,7 +273,7 @@ Deno.test("helm install and uninstall against a real API server", async (t) => {
     assert.deepEqual(left.filter((n) => !n.startsWith("customresourcedefinition")), [
       `namespace/${NAMES.namespace}`,
     ]);
-    assert.equal(left.filter((n) => n.startsWith("customresourcedefinition")).length, 3);
+    assert.equal(left.filter((n) => n.startsWith("customresourcedefinition")).length, 4);
     const phase = await kubectlOk(cp, [
       "get",
       "namespace",

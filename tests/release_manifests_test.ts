@@ -53,7 +53,8 @@ for (const release of ["release.yaml", "release-cert-manager.yaml"]) {
   Deno.test(`${release} applies CRDs first, then the namespace, and holds no wildcard grant`, async () => {
     const objects = await readRelease(release);
     const kinds = objects.map((o) => o.kind);
-    assert.deepEqual(kinds.slice(0, 4), [
+    assert.deepEqual(kinds.slice(0, 5), [
+      "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",

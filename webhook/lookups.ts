@@ -3,7 +3,13 @@
  *
  * @module
  */
-import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
+import type {
+  HostPort,
+  HostPortClaim,
+  HostPortClaimTemplate,
+  HostPortClass,
+} from "../lib/api/mod.ts";
+import type { RetentionPolicy } from "./claim_templates.ts";
 
 /**
  * Read-only lookups the server provides (informer cache with a live fallback). They may reject;
@@ -16,6 +22,40 @@ export interface AdmissionLookups {
   getHostPort(name: string): Promise<HostPort | undefined>;
   /** Every HostPortClass, for cross-class overlap warnings and class-existence warnings. */
   listHostPortClasses(): Promise<HostPortClass[]>;
+  /** Reads and writes for per-pod claims; without them a pod naming a template is refused. */
+  templateClaims?: TemplateClaimStore;
+}
+
+/**
+ * What the pod webhook's per-pod claims need (live reads and the one write it makes: creating
+ * a claim; allocation stays with the leader's controllers).
+ */
+export interface TemplateClaimStore {
+  /** The template `namespace/name`, or `undefined` when it does not exist. */
+  getTemplate(namespace: string, name: string): Promise<HostPortClaimTemplate | undefined>;
+  /** The StatefulSet `namespace/name`'s uid and claim retention, or `undefined` when absent. */
+  getStatefulSet(
+    namespace: string,
+    name: string,
+  ): Promise<{ uid: string; policy: RetentionPolicy } | undefined>;
+  /**
+   * Creates a claim; resolves `false` when one of that name exists already.
+   *
+   * @throws the API server's error otherwise (for example a quota's refusal)
+   */
+  createClaim(claim: HostPortClaim): Promise<boolean>;
+}
+
+/** A refusal of a pod naming a template, for an Event on the template. */
+export interface TemplateRefusal {
+  /** The template's namespace. */
+  readonly namespace: string;
+  /** The template's name. */
+  readonly name: string;
+  /** The template's uid, when it was read. */
+  readonly uid?: string | undefined;
+  /** Why the pod was refused. */
+  readonly message: string;
 }
 
 /**
@@ -25,6 +65,11 @@ export interface AdmissionLookups {
 export interface WaitForPortOptions {
   /** How many more rounds of lookups at most (0: no waiting). */
   attempts: number;
+  /**
+   * How many more rounds at most for a pod naming a claim template (its claim is new, so it
+   * needs a HostPort and an allocation first); `attempts` when absent.
+   */
+  templateAttempts?: number;
   /** Milliseconds between rounds. */
   intervalMs: number;
   /** Resolves after `ms` milliseconds; injected so this code never reads a clock. */
@@ -41,4 +86,8 @@ export interface AdmissionOptions {
    * (or no function) such writes are refused.
    */
   operatorUsername?: () => string | undefined;
+  /** Random values in [0, 1), for names of pods created with generateName that name a template. */
+  random?: () => number;
+  /** Hears about pods refused for a template's claim (the server records an Event on it). */
+  onTemplateRefusal?: (refusal: TemplateRefusal) => void;
 }

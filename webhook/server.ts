@@ -35,12 +35,15 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_WEBHOOK_PORT = 9443;
 
 /**
- * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart, well inside the
- * webhook configurations' 10 s timeout.
+ * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart (24, 6 s, for a pod
+ * naming a claim template: its claim is new), well inside the webhook configurations' 10 s
+ * timeout.
  */
 export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
+  random: Math.random,
   waitForPort: {
     attempts: 10,
+    templateAttempts: 24,
     intervalMs: 250,
     delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   },

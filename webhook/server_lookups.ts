@@ -16,13 +16,15 @@ import {
   type HostPortClass,
 } from "../lib/api/mod.ts";
 import {
+  AlreadyExistsError,
   Informer,
   type KubeClients,
   NotFoundError,
   type ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
-import type { AdmissionLookups } from "./lookups.ts";
+import { retentionPolicyOf } from "./claim_templates.ts";
+import type { AdmissionLookups, TemplateClaimStore } from "./lookups.ts";
 
 /** The caches the lookups read (informer stores, or any `Store`). */
 export interface LookupCaches {
@@ -79,6 +81,38 @@ export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders)
   };
 }
 
+/**
+ * Per-pod claims' reads and claim create, all live: the template and StatefulSet are read once
+ * per admission, and the create is the only write the webhook makes.
+ *
+ * @param kube the typed clients
+ */
+export function liveTemplateClaimStore(
+  kube: Pick<KubeClients, "hostPortClaimTemplates" | "statefulSets" | "hostPortClaims">,
+): TemplateClaimStore {
+  return {
+    getTemplate: (namespace, name) =>
+      getOrUndefined(() => kube.hostPortClaimTemplates.get(name, { namespace })),
+    async getStatefulSet(namespace, name) {
+      const set = await getOrUndefined(() => kube.statefulSets.get(name, { namespace }));
+      if (set === undefined) return undefined;
+      return {
+        uid: set.metadata?.uid ?? "",
+        policy: retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy),
+      };
+    },
+    async createClaim(claim) {
+      try {
+        await kube.hostPortClaims.create(claim);
+        return true;
+      } catch (error) {
+        if (error instanceof AlreadyExistsError) return false;
+        throw error;
+      }
+    },
+  };
+}
+
 /** Informer-backed lookups, from {@linkcode startAdmissionLookups}. */
 export interface RunningLookups extends AsyncDisposable {
   /** The lookups to give the server. */
@@ -104,10 +138,13 @@ export function startAdmissionLookups(kube: KubeClients): RunningLookups {
     await Promise.all(informers.map((informer) => informer.stop()));
   };
   return {
-    lookups: cachedAdmissionLookups(
-      { hostPorts: hostPorts.store, classes: classes.store },
-      { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
-    ),
+    lookups: {
+      ...cachedAdmissionLookups(
+        { hostPorts: hostPorts.store, classes: classes.store },
+        { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
+      ),
+      templateClaims: liveTemplateClaimStore(kube),
+    },
     synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
       all.every(Boolean)
     ),

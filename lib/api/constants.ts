@@ -20,6 +20,7 @@ export const KIND = {
   HostPortClass: "HostPortClass",
   HostPortClaim: "HostPortClaim",
   HostPort: "HostPort",
+  HostPortClaimTemplate: "HostPortClaimTemplate",
 } as const;
 /** A kind name of this API. */
 export type Kind = typeof KIND[keyof typeof KIND];
@@ -29,6 +30,7 @@ export const LIST_KIND = {
   HostPortClass: "HostPortClassList",
   HostPortClaim: "HostPortClaimList",
   HostPort: "HostPortList",
+  HostPortClaimTemplate: "HostPortClaimTemplateList",
 } as const;
 
 /** Resource plurals, as used in API paths (`/apis/hostport.rmb938.com/v1alpha1/<plural>`). */
@@ -36,6 +38,7 @@ export const PLURAL = {
   HostPortClass: "hostportclasses",
   HostPortClaim: "hostportclaims",
   HostPort: "hostports",
+  HostPortClaimTemplate: "hostportclaimtemplates",
 } as const;
 
 /** Resource singulars, as accepted by kubectl. */
@@ -43,6 +46,7 @@ export const SINGULAR = {
   HostPortClass: "hostportclass",
   HostPortClaim: "hostportclaim",
   HostPort: "hostport",
+  HostPortClaimTemplate: "hostportclaimtemplate",
 } as const;
 
 /** kubectl short names. */
@@ -50,6 +54,7 @@ export const SHORT_NAME = {
   HostPortClass: "hpcl",
   HostPortClaim: "hpc",
   HostPort: "hp",
+  HostPortClaimTemplate: "hpct",
 } as const;
 
 /**
@@ -80,6 +85,29 @@ export const CLAIM_ANNOTATION_PREFIX = "claim.hostport.rmb938.com/";
  * this annotation names.
  */
 export const PORT_ANNOTATION_PREFIX = "port.hostport.rmb938.com/";
+
+/**
+ * Pod annotation prefix asking for a claim of the pod's own, made from a HostPortClaimTemplate:
+ * `claim-template.hostport.rmb938.com/<portName>: <template name>`. The pod webhook creates (or
+ * finds) the claim, names it in `claim.hostport.rmb938.com/<portName>` and gives the pod its port.
+ */
+export const CLAIM_TEMPLATE_ANNOTATION_PREFIX = "claim-template.hostport.rmb938.com/";
+
+/**
+ * Labels on claims made from a template: where they came from. `template` is the template's name,
+ * `pod` the pod's name (ephemeral claims), `statefulset` and `ordinal` the StatefulSet and the
+ * pod's ordinal (StatefulSet claims), `port-name` the pod's port name.
+ */
+export const TEMPLATE_CLAIM_LABEL = {
+  template: "hostport.rmb938.com/claim-template",
+  pod: "hostport.rmb938.com/pod-name",
+  statefulSet: "hostport.rmb938.com/statefulset",
+  ordinal: "hostport.rmb938.com/ordinal",
+  portName: "hostport.rmb938.com/port-name",
+} as const;
+
+/** Annotation on a claim made from a template naming the pod it was made for. */
+export const TEMPLATE_CLAIM_POD_ANNOTATION = "hostport.rmb938.com/pod-name";
 
 /** Namespace label key that enables the pod webhook (default selector). */
 export const NAMESPACE_LABEL_KEY = "hostport.rmb938.com";

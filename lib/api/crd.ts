@@ -16,10 +16,12 @@ import {
   PLURAL,
   SHORT_NAME,
   SINGULAR,
+  TEMPLATE_CLAIM_LABEL,
   VERSION,
 } from "./constants.ts";
 import { HostPortClassSchema } from "./hostport_class.ts";
 import { HostPortClaimSchema } from "./hostport_claim.ts";
+import { HostPortClaimTemplateSchema } from "./hostport_claim_template.ts";
 import { HostPortSchema } from "./hostport.ts";
 import {
   type StructuralSchema,
@@ -61,7 +63,7 @@ export interface CustomResourceDefinition {
       name: string;
       served: boolean;
       storage: boolean;
-      subresources: { status: Record<string, never> };
+      subresources?: { status: Record<string, never> };
       additionalPrinterColumns: PrinterColumn[];
       schema: { openAPIV3Schema: StructuralSchema };
     }[];
@@ -143,6 +145,7 @@ function crdOf(
   scope: "Cluster" | "Namespaced",
   schema: z.ZodType,
   columns: PrinterColumn[],
+  status = true,
 ): CustomResourceDefinition {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -163,7 +166,7 @@ function crdOf(
         name: VERSION,
         served: true,
         storage: true,
-        subresources: { status: {} },
+        ...status ? { subresources: { status: {} } } : {},
         additionalPrinterColumns: [...columns, AGE],
         schema: { openAPIV3Schema: openApiSchemaOf(schema) },
       }],
@@ -196,7 +199,28 @@ export function hostPortClaimCrd(): CustomResourceDefinition {
     column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
     column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
     column("PORT", "integer", ".status.port", "Allocated port"),
+    {
+      ...column(
+        "TEMPLATE",
+        "string",
+        `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
+        "The HostPortClaimTemplate the claim was made from, for a pod of its own",
+      ),
+      priority: 1,
+    },
   ]);
+}
+
+/**
+ * Builds the HostPortClaimTemplate CRD (`hostportclaimtemplates.hostport.rmb938.com`). It has no
+ * status: a template is a recipe, its claims carry the state.
+ *
+ * @returns the CRD object
+ */
+export function hostPortClaimTemplateCrd(): CustomResourceDefinition {
+  return crdOf(KIND.HostPortClaimTemplate, "Namespaced", HostPortClaimTemplateSchema, [
+    column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claims"),
+  ], false);
 }
 
 /**
@@ -216,10 +240,11 @@ export function hostPortCrd(): CustomResourceDefinition {
 }
 
 /**
- * Builds the three CRDs, in the order HostPortClass, HostPortClaim, HostPort.
+ * Builds the four CRDs, in the order HostPortClass, HostPortClaim, HostPort,
+ * HostPortClaimTemplate.
  *
  * @returns the CRD objects
  */
 export function buildCrds(): CustomResourceDefinition[] {
-  return [hostPortClassCrd(), hostPortClaimCrd(), hostPortCrd()];
+  return [hostPortClassCrd(), hostPortClaimCrd(), hostPortCrd(), hostPortClaimTemplateCrd()];
 }

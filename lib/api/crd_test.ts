@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildCrds, hostPortClaimCrd, hostPortClassCrd, hostPortCrd } from "./crd.ts";
+import {
+  buildCrds,
+  hostPortClaimCrd,
+  hostPortClaimTemplateCrd,
+  hostPortClassCrd,
+  hostPortCrd,
+} from "./crd.ts";
 import type { StructuralSchema } from "./structural_schema.ts";
 
 function schemaOf(crd: ReturnType<typeof buildCrds>[number]): StructuralSchema {
@@ -31,7 +37,7 @@ function walk(
   if (node.additionalProperties) walk(node.additionalProperties, visit, `${path}{}`);
 }
 
-Deno.test("buildCrds() names the three CRDs as the original, plus the hostport-allocator category", () => {
+Deno.test("buildCrds() names the three CRDs as the original, then HostPortClaimTemplate, plus the hostport-allocator category", () => {
   const names = buildCrds().map((crd) => ({
     name: crd.metadata.name,
     group: crd.spec.group,
@@ -78,17 +84,31 @@ Deno.test("buildCrds() names the three CRDs as the original, plus the hostport-a
         categories: ["hostport-allocator"],
       },
     },
+    {
+      name: "hostportclaimtemplates.hostport.rmb938.com",
+      group: "hostport.rmb938.com",
+      scope: "Namespaced",
+      names: {
+        kind: "HostPortClaimTemplate",
+        listKind: "HostPortClaimTemplateList",
+        plural: "hostportclaimtemplates",
+        singular: "hostportclaimtemplate",
+        shortNames: ["hpct"],
+        categories: ["hostport-allocator"],
+      },
+    },
   ]);
 });
 
-Deno.test("buildCrds() serves and stores only v1alpha1, with the status subresource", () => {
+Deno.test("buildCrds() serves and stores only v1alpha1, with the status subresource (templates have no status)", () => {
   for (const crd of buildCrds()) {
     assert.equal(crd.spec.versions.length, 1);
     const [version] = crd.spec.versions;
     assert.equal(version?.name, "v1alpha1");
     assert.equal(version?.served, true);
     assert.equal(version?.storage, true);
-    assert.deepEqual(version?.subresources, { status: {} });
+    const template = crd.spec.names.kind === "HostPortClaimTemplate";
+    assert.deepEqual(version?.subresources, template ? undefined : { status: {} });
   }
 });
 
@@ -106,6 +126,11 @@ Deno.test("buildCrds() shows class, phase and port in kubectl get columns", () =
     "HOSTPORTCLASS=string:.spec.hostPortClassName",
     "HOSTPORT=string:.spec.hostPortName",
     "PORT=integer:.status.port",
+    "TEMPLATE=string:.metadata.labels.hostport\\.rmb938\\.com/claim-template",
+    "AGE=date:.metadata.creationTimestamp",
+  ]);
+  assert.deepEqual(columns(hostPortClaimTemplateCrd()), [
+    "HOSTPORTCLASS=string:.spec.hostPortClassName",
     "AGE=date:.metadata.creationTimestamp",
   ]);
   assert.deepEqual(columns(hostPortCrd()), [
@@ -140,6 +165,7 @@ Deno.test("buildCrds() keeps apiVersion, kind and metadata plain", () => {
     assert.equal(nodeAt(schema, "apiVersion").type, "string");
     assert.equal(nodeAt(schema, "kind").type, "string");
     assert.equal(nodeAt(schema, "spec").type, "object");
+    if (crd.spec.names.kind === "HostPortClaimTemplate") continue; // no status
     assert.equal(nodeAt(schema, "status").type, "object");
   }
 });

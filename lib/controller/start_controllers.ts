@@ -24,6 +24,7 @@ import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_co
 import { createHostPortReconciler } from "./hostport_controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { RepairLoop } from "./repair_loop.ts";
+import { createTemplateClaimReconciler, wireTemplateClaims } from "./template_claim_controller.ts";
 import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 
 /** Tuning of the controllers; every field is optional. */
@@ -106,6 +107,8 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
+  const templateClaims = templateClaimController(ctx, deps);
+  const unwireTemplateClaims = wireTemplateClaims(ctx, templateClaims);
   const repair = new RepairLoop(ctx, deps.repair, {
     intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
@@ -117,14 +120,17 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   const stop = () =>
     stopping ??= (async () => {
       unwireEvents();
+      unwireTemplateClaims();
       unwireAllocator();
       repair.stop();
-      await Promise.all(Object.values(controllers).map((controller) => controller.stop()));
+      await Promise.all(
+        [...Object.values(controllers), templateClaims].map((controller) => controller.stop()),
+      );
       await stopCaches(caches);
       logger.info("Controllers stopped");
     })();
   deps.signal?.addEventListener("abort", () => void stop(), { once: true });
-  const synced = startWorkers(ctx, controllers, repair);
+  const synced = startWorkers(ctx, controllers, repair).then(() => templateClaims.start());
   synced.catch(() => {}); // the caller awaits it; never an unhandled rejection
   return Promise.resolve({ synced, stop, allocationReadiness: () => deps.allocator.readiness() });
 }
@@ -187,6 +193,23 @@ async function startWorkers(
   controllers.hostPorts.start();
   repair.schedule();
   ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });
+}
+
+/** Owners (and deletion) of claims made from HostPortClaimTemplates, after the three. */
+function templateClaimController(ctx: ControllerContext, deps: ControllerDeps): Controller {
+  const options = deps.options ?? {};
+  return new Controller({
+    name: "templateclaim",
+    reconcile: createTemplateClaimReconciler(ctx, deps.rest),
+    workers: options.workers?.hostPortClaim ?? 4,
+    listKeys: () => ctx.caches.claims.store.keys(),
+    resyncIntervalMs: options.resyncIntervalMs ?? CONTROLLER_DEFAULTS.resyncIntervalMs,
+    metrics: ctx.metrics,
+    logger: ctx.logger,
+    clock: ctx.clock,
+    baseRetryDelayMs: options.baseRetryDelayMs,
+    maxRetryDelayMs: options.maxRetryDelayMs,
+  });
 }
 
 function buildContext(deps: ControllerDeps): ControllerContext {

@@ -8,6 +8,7 @@ import type {
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
+import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { Namespace, Pod, Secret, ServiceAccount } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
@@ -100,3 +101,12 @@ export const CUSTOM_RESOURCE_DEFINITION_RESOURCE: ResourceDescriptor<CustomResou
     plural: "customresourcedefinitions",
     namespaced: false,
   });
+
+/** `apps/v1` StatefulSets. */
+export const STATEFUL_SET_RESOURCE: ResourceDescriptor<StatefulSet> = defineResource<StatefulSet>({
+  group: "apps",
+  version: "v1",
+  kind: "StatefulSet",
+  plural: "statefulsets",
+  namespaced: true,
+});

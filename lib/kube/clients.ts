@@ -8,10 +8,11 @@ import type {
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
+import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { Namespace, Pod, Secret, ServiceAccount } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import type { HostPort, HostPortClaim, HostPortClass } from "../api/mod.ts";
+import type { HostPort, HostPortClaim, HostPortClaimTemplate, HostPortClass } from "../api/mod.ts";
 import {
   CUSTOM_RESOURCE_DEFINITION_RESOURCE,
   EVENT_RESOURCE,
@@ -21,10 +22,12 @@ import {
   POD_RESOURCE,
   SECRET_RESOURCE,
   SERVICE_ACCOUNT_RESOURCE,
+  STATEFUL_SET_RESOURCE,
   VALIDATING_WEBHOOK_CONFIGURATION_RESOURCE,
 } from "./builtin_resources.ts";
 import {
   HOST_PORT_CLAIM_RESOURCE,
+  HOST_PORT_CLAIM_TEMPLATE_RESOURCE,
   HOST_PORT_CLASS_RESOURCE,
   HOST_PORT_RESOURCE,
 } from "./hostport_resources.ts";
@@ -59,6 +62,10 @@ export interface KubeClients {
   hostPortClaims: ResourceClient<HostPortClaim>;
   /** HostPorts. */
   hostPorts: ResourceClient<HostPort>;
+  /** HostPortClaimTemplates. */
+  hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
+  /** apps/v1 StatefulSets. */
+  statefulSets: ResourceClient<StatefulSet>;
 }
 
 /** Builds the typed clients over `rest`. */
@@ -83,5 +90,7 @@ export function createKubeClients(rest: RestClient): KubeClients {
     hostPortClasses: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
     hostPortClaims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
     hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
+    hostPortClaimTemplates: new ResourceClient(rest, HOST_PORT_CLAIM_TEMPLATE_RESOURCE),
+    statefulSets: new ResourceClient(rest, STATEFUL_SET_RESOURCE),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Descriptors of our three kinds (`hostport.rmb938.com/v1alpha1`), validated with the
+ * Descriptors of our four kinds (`hostport.rmb938.com/v1alpha1`), validated with the
  * `lib/api` parsers.
  *
  * @module
@@ -8,10 +8,12 @@ import {
   GROUP,
   type HostPort,
   type HostPortClaim,
+  type HostPortClaimTemplate,
   type HostPortClass,
   KIND,
   parseHostPort,
   parseHostPortClaim,
+  parseHostPortClaimTemplate,
   parseHostPortClass,
   PLURAL,
   VERSION,
@@ -47,3 +49,14 @@ export const HOST_PORT_RESOURCE: ResourceDescriptor<HostPort> = defineResource({
   namespaced: false,
   schema: { parse: parseHostPort },
 });
+
+/** Namespaced HostPortClaimTemplates (one claim per pod). */
+export const HOST_PORT_CLAIM_TEMPLATE_RESOURCE: ResourceDescriptor<HostPortClaimTemplate> =
+  defineResource({
+    group: GROUP,
+    version: VERSION,
+    kind: KIND.HostPortClaimTemplate,
+    plural: PLURAL.HostPortClaimTemplate,
+    namespaced: true,
+    schema: { parse: parseHostPortClaimTemplate },
+  });

@@ -90,6 +90,11 @@ export interface OperatorConfig {
    * Undefined keeps the controllers' default (65 s).
    */
   claimDeletionGraceMs: number | undefined;
+  /**
+   * How long pod admission waits for a new per-pod claim (from a HostPortClaimTemplate) to get a
+   * port, in ms. Undefined keeps the webhook's default (6 s).
+   */
+  claimTemplateWaitMs: number | undefined;
   /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
   /** Logging. */
@@ -222,6 +227,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     },
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],
+    claimTemplateWaitMs: p["claim-template-wait"],
     shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
     log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
   };

@@ -35,6 +35,7 @@ Deno.test("parseOperatorConfig() applies the documented defaults out of cluster"
     },
     workers: undefined,
     claimDeletionGraceMs: undefined,
+    claimTemplateWaitMs: undefined,
     shutdownTimeoutMs: 30_000,
     log: { level: "info", format: "json" },
   });

@@ -67,6 +67,7 @@ export const FIELD_SCHEMAS = {
     64,
   ),
   "claim-deletion-grace": positiveDuration,
+  "claim-template-wait": positiveDuration,
   "graceful-shutdown-timeout": positiveDuration,
   "log-level": z.enum(["debug", "info", "warn", "error"], {
     error: "expected one of debug, info, warn, error",

@@ -147,6 +147,13 @@ export const FLAGS: readonly FlagSpec[] = [
       "Deletion window: a claim (or the port of a HostPort whose claim vanished) is released no sooner than this after its deletion was seen, so pods admitted before it are stored first; keep it above kube-apiserver's --request-timeout",
   },
   {
+    name: "claim-template-wait",
+    kind: "string",
+    defaultText: "6s",
+    help:
+      "How long the pod webhook waits for a pod's new claim from a HostPortClaimTemplate to get a port before refusing the pod (the pod's controller retries); keep it well under the pod webhook's 10s timeout",
+  },
+  {
     name: "graceful-shutdown-timeout",
     kind: "string",
     defaultText: "30s",

@@ -21,3 +21,4 @@ export * from "./binding.ts";
 export * from "./hostport_class.ts";
 export * from "./hostport_claim.ts";
 export * from "./hostport.ts";
+export * from "./template_claim.ts";

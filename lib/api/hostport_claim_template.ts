@@ -1,0 +1,77 @@
+/**
+ * HostPortClaimTemplate: a namespaced recipe for claims, one per pod. A pod annotated
+ * `claim-template.hostport.rmb938.com/<portName>: <template>` gets a claim of its own made from
+ * it, as a StatefulSet's `volumeClaimTemplates` give each replica its own volume.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { API_VERSION, KIND, LIST_KIND } from "./constants.ts";
+import { ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
+import { parseObject } from "./parse.ts";
+
+/** Longest object name Kubernetes accepts (a DNS subdomain). */
+const MAX_NAME_LENGTH = 253;
+
+/** Schema of `HostPortClaimTemplate.spec`. */
+export const HostPortClaimTemplateSpecSchema = z.object({
+  hostPortClassName: z.string().meta({ minLength: 1, maxLength: MAX_NAME_LENGTH }).describe(
+    "The host port class of the claims made from this template",
+  ),
+  metadata: z.object({
+    labels: z.record(z.string(), z.string().describe("A label value")).optional().describe(
+      "Labels of each claim",
+    ),
+    annotations: z.record(z.string(), z.string().describe("An annotation value")).optional()
+      .describe("Annotations of each claim"),
+  }).loose().optional().describe("Labels and annotations copied into each claim"),
+}).loose().describe("What each claim made from this template looks like");
+/** `HostPortClaimTemplate.spec`. */
+export type HostPortClaimTemplateSpec = z.infer<typeof HostPortClaimTemplateSpecSchema>;
+
+/** Schema of a HostPortClaimTemplate object. */
+export const HostPortClaimTemplateSchema = z.object({
+  apiVersion: z.literal(API_VERSION).describe("API version of the object"),
+  kind: z.literal(KIND.HostPortClaimTemplate).describe("Kind of the object"),
+  metadata: ObjectMetaSchema,
+  spec: HostPortClaimTemplateSpecSchema,
+}).loose().describe(
+  "HostPortClaimTemplate makes one HostPortClaim per pod. A pod annotated " +
+    "claim-template.hostport.rmb938.com/<port name>: <template name> gets its own claim: " +
+    "<template>-<pod> for StatefulSet pods (kept across restarts, retained as the StatefulSet's " +
+    "persistentVolumeClaimRetentionPolicy says), <pod>-<port name> owned by the pod otherwise.",
+);
+/** A HostPortClaimTemplate. */
+export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
+
+/** Schema of a HostPortClaimTemplateList. */
+export const HostPortClaimTemplateListSchema = z.object({
+  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
+  kind: z.literal(LIST_KIND.HostPortClaimTemplate).describe("Kind of the list"),
+  metadata: ListMetaSchema.default({}),
+  items: z.array(HostPortClaimTemplateSchema).describe("The templates"),
+}).loose().describe("A list of HostPortClaimTemplates");
+/** A HostPortClaimTemplateList. */
+export type HostPortClaimTemplateList = z.infer<typeof HostPortClaimTemplateListSchema>;
+
+/**
+ * Parses a HostPortClaimTemplate; unknown fields are kept.
+ *
+ * @param value an untrusted value
+ * @returns the typed object
+ * @throws {InvalidObjectError} naming every bad field when the value is not a template
+ */
+export function parseHostPortClaimTemplate(value: unknown): HostPortClaimTemplate {
+  return parseObject(HostPortClaimTemplateSchema, value, KIND.HostPortClaimTemplate);
+}
+
+/**
+ * Parses a HostPortClaimTemplateList.
+ *
+ * @param value an untrusted value
+ * @returns the typed list
+ * @throws {InvalidObjectError} when the list or any item is malformed
+ */
+export function parseHostPortClaimTemplateList(value: unknown): HostPortClaimTemplateList {
+  return parseObject(HostPortClaimTemplateListSchema, value, LIST_KIND.HostPortClaimTemplate);
+}

@@ -1,0 +1,167 @@
+/**
+ * The template-claim controller: keeps the owners of claims made from HostPortClaimTemplates in
+ * line with their pods and StatefulSets (`lib/reconcile/template_claim.ts` decides), so the real
+ * garbage collector deletes them when it should, and deletes the ones it must itself. Keys are
+ * claim `namespace/name`; only claims carrying the template label are reconciled. Gather: the
+ * claim and its pod from the caches, the StatefulSet live. Act: one merge patch of the claim's
+ * owner references (with its resourceVersion), or a delete (with its uid).
+ *
+ * @module
+ */
+import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
+import {
+  type HostPortClaim,
+  TEMPLATE_CLAIM_LABEL,
+  TEMPLATE_CLAIM_POD_ANNOTATION,
+} from "../api/mod.ts";
+import {
+  NotFoundError,
+  objectKey,
+  type ResourceClient,
+  ResourceClient as Client,
+  type RestClient,
+  STATEFUL_SET_RESOURCE,
+} from "../kube/mod.ts";
+import {
+  claimNamesOfPod,
+  done,
+  type Outcome,
+  planTemplateClaim,
+  type PodSummary,
+  type TemplateClaimSet,
+} from "../reconcile/mod.ts";
+import type { ControllerContext } from "./context.ts";
+import { subjectOf } from "./context.ts";
+import type { Controller } from "./controller.ts";
+
+/** Whether a claim was made from a template (the pod webhook labels them). */
+export function isTemplateClaim(claim: HostPortClaim): boolean {
+  return claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.template] !== undefined &&
+    claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] !== undefined;
+}
+
+/** Builds the reconciler; `rest` reads StatefulSets live. */
+export function createTemplateClaimReconciler(
+  ctx: ControllerContext,
+  rest: RestClient,
+): (key: string, signal: AbortSignal) => Promise<Outcome> {
+  const statefulSets: ResourceClient<StatefulSet> = new Client(rest, STATEFUL_SET_RESOURCE);
+  return async (key, abortSignal) => {
+    const claim = ctx.caches.claims.store.get(key);
+    if (claim === undefined || !isTemplateClaim(claim) || claim.metadata.deletionTimestamp) {
+      return done();
+    }
+    const namespace = claim.metadata.namespace ?? "";
+    const podName = claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] ?? "";
+    const cached = ctx.caches.pods.store.getByName(podName, namespace);
+    const pod = cached?.metadata.uid
+      ? {
+        uid: cached.metadata.uid,
+        phase: cached.status?.phase,
+        namesClaim: claimNamesOfPod(cached).includes(claim.metadata.name ?? ""),
+      }
+      : undefined;
+    const setName = claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.statefulSet];
+    const ordinal = Number(claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.ordinal] ?? "NaN");
+    const statefulSet = setName !== undefined && Number.isInteger(ordinal)
+      ? {
+        name: setName,
+        ordinal,
+        set: await readSet(statefulSets, namespace, setName, abortSignal),
+      }
+      : undefined;
+    const plan = planTemplateClaim({
+      ownerReferences: claim.metadata.ownerReferences ?? [],
+      createdMs: Date.parse(claim.metadata.creationTimestamp ?? "") || ctx.clock.now(),
+      nowMs: ctx.clock.now(),
+      graceMs: ctx.settings.claimDeletionGraceMs,
+      podName,
+      pod,
+      ...statefulSet ? { statefulSet } : {},
+    });
+    const name = claim.metadata.name ?? "";
+    if (plan.action === "none") return plan.outcome;
+    if (plan.action === "setOwners") {
+      await ctx.clients.claims.patch(name, {
+        type: "merge",
+        body: {
+          metadata: {
+            ownerReferences: plan.ownerReferences,
+            resourceVersion: claim.metadata.resourceVersion,
+          },
+        },
+      }, { namespace, abortSignal });
+      return done();
+    }
+    try {
+      await ctx.clients.claims.delete(name, {
+        namespace,
+        preconditions: { uid: claim.metadata.uid ?? "" },
+        abortSignal,
+      });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    ctx.recorder.record(
+      subjectOf(claim),
+      "Normal",
+      "TemplateClaimDeleted",
+      `Deleted: ${plan.reason}`,
+    );
+    return done();
+  };
+}
+
+async function readSet(
+  client: ResourceClient<StatefulSet>,
+  namespace: string,
+  name: string,
+  abortSignal: AbortSignal,
+): Promise<TemplateClaimSet | undefined> {
+  let set: StatefulSet;
+  try {
+    set = await client.get(name, { namespace, abortSignal });
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+  if (set.metadata?.deletionTimestamp) return undefined; // being deleted: the GC's turn
+  const policy = set.spec?.persistentVolumeClaimRetentionPolicy;
+  return {
+    uid: set.metadata?.uid ?? "",
+    replicas: set.spec?.replicas ?? 1,
+    start: set.spec?.ordinals?.start ?? 0,
+    whenDeleted: policy?.whenDeleted === "Delete" ? "Delete" : "Retain",
+    whenScaled: policy?.whenScaled === "Delete" ? "Delete" : "Retain",
+  };
+}
+
+/**
+ * Queues template claims on claim events and on events of the pods that name them; returns a
+ * function that undoes it.
+ */
+export function wireTemplateClaims(ctx: ControllerContext, controller: Controller): () => void {
+  const onClaim = (claim: HostPortClaim) => {
+    if (isTemplateClaim(claim)) controller.enqueue(objectKey(claim));
+  };
+  const onPod = (pod: PodSummary) => {
+    const namespace = pod.metadata.namespace ?? "";
+    for (const name of claimNamesOfPod(pod)) {
+      const claim = ctx.caches.claims.store.getByName(name, namespace);
+      if (claim !== undefined) onClaim(claim);
+    }
+  };
+  const removers = [
+    ctx.caches.claims.addEventHandler({
+      onAdd: onClaim,
+      onUpdate: (_previous, next) => onClaim(next),
+      onDelete: () => {},
+    }),
+    ctx.caches.pods.addEventHandler({
+      onAdd: onPod,
+      onUpdate: (_previous, next) => onPod(next),
+      onDelete: onPod,
+    }),
+  ];
+  return () => removers.forEach((remove) => remove());
+}

@@ -1,0 +1,155 @@
+/**
+ * Who owns a claim made from a HostPortClaimTemplate, decided purely (the pod webhook creates
+ * these claims; `lib/controller/template_claim_controller.ts` gathers and acts).
+ *
+ * - A StatefulSet's claim (`<template>-<pod>`) follows the set's
+ *   `persistentVolumeClaimRetentionPolicy` as the StatefulSet controller's owner references on
+ *   PVCs do: `whenDeleted: Delete` makes the set an owner (the garbage collector deletes the claim
+ *   with the set); `whenScaled: Delete` makes the pod the owner once its ordinal is scaled away
+ *   (outside `[start, start + replicas)`), and then no longer the set. When the scaled-away pod
+ *   is already gone (the StatefulSet controller deletes it at once), the claim is deleted here,
+ *   as the garbage collector would have.
+ * - Any other pod's claim (`<pod>-<portName>`) gets its pod as controller owner once the pod is
+ *   stored (the webhook creates the claim before its pod exists, and an owner the garbage
+ *   collector cannot find makes it delete the dependent at once). It is deleted here when the pod
+ *   has finished (`Succeeded`/`Failed`: a Job keeps such pods, and the port must go back), and
+ *   when no pod took it within the deletion window (the pod's creation failed after admission).
+ *
+ * Deleting a claim is always safe: the claim's finalizer still waits for every pod that can run
+ * and names it, and for the deletion window.
+ *
+ * @module
+ */
+import { type OwnerReference, TERMINAL_POD_PHASES } from "../api/mod.ts";
+import { done, type Outcome, requeueAfter } from "./outcome.ts";
+
+/** The StatefulSet of a claim, as read live. */
+export interface TemplateClaimSet {
+  /** The set's uid. */
+  readonly uid: string;
+  /** `spec.replicas` (default 1). */
+  readonly replicas: number;
+  /** `spec.ordinals.start` (default 0). */
+  readonly start: number;
+  /** `persistentVolumeClaimRetentionPolicy.whenDeleted` (default Retain). */
+  readonly whenDeleted: "Retain" | "Delete";
+  /** `persistentVolumeClaimRetentionPolicy.whenScaled` (default Retain). */
+  readonly whenScaled: "Retain" | "Delete";
+}
+
+/** The pod a claim was made for, from the pod cache. */
+export interface TemplateClaimPod {
+  /** The pod's uid. */
+  readonly uid: string;
+  /** The pod's phase. */
+  readonly phase?: string | undefined;
+  /** Whether the pod names this claim in a claim annotation. */
+  readonly namesClaim: boolean;
+}
+
+/** Input of {@linkcode planTemplateClaim}. */
+export interface TemplateClaimInput {
+  /** The claim's owner references. */
+  readonly ownerReferences: readonly OwnerReference[];
+  /** The claim's creation time, in ms. */
+  readonly createdMs: number;
+  /** Now, in ms. */
+  readonly nowMs: number;
+  /** The deletion window (a pod admitted before now is stored or failed by then), in ms. */
+  readonly graceMs: number;
+  /** The pod's name. */
+  readonly podName: string;
+  /** The pod, or undefined when it is not in the cache. */
+  readonly pod: TemplateClaimPod | undefined;
+  /**
+   * For a StatefulSet's claim: its name, the pod's ordinal, and the set as read (undefined when
+   * it does not exist).
+   */
+  readonly statefulSet?: {
+    readonly name: string;
+    readonly ordinal: number;
+    readonly set: TemplateClaimSet | undefined;
+  };
+}
+
+/** What to do with a template claim. */
+export type TemplateClaimPlan =
+  | { readonly action: "none"; readonly outcome: Outcome }
+  | { readonly action: "setOwners"; readonly ownerReferences: OwnerReference[] }
+  | { readonly action: "delete"; readonly reason: string };
+
+const NONE: TemplateClaimPlan = { action: "none", outcome: done() };
+
+/**
+ * Decides a template claim's owners, or its deletion.
+ *
+ * @param input the claim, its pod and StatefulSet, and the time
+ * @returns the plan
+ */
+export function planTemplateClaim(input: TemplateClaimInput): TemplateClaimPlan {
+  return input.statefulSet === undefined ? planPodClaim(input) : planSetClaim(input);
+}
+
+function planPodClaim(input: TemplateClaimInput): TemplateClaimPlan {
+  const { pod, ownerReferences } = input;
+  const controller = ownerReferences.find((ref) => ref.controller === true);
+  if (pod !== undefined && pod.namesClaim && (!controller || controller.uid === pod.uid)) {
+    if (TERMINAL_POD_PHASES.has(pod.phase ?? "")) {
+      return { action: "delete", reason: `its pod ${input.podName} has finished` };
+    }
+    if (controller !== undefined) return NONE;
+    return {
+      action: "setOwners",
+      ownerReferences: [...ownerReferences, podReference(input.podName, pod.uid, true)],
+    };
+  }
+  // Owned by a pod that is gone: the garbage collector deletes it.
+  if (controller !== undefined) return NONE;
+  const leftMs = input.createdMs + input.graceMs - input.nowMs;
+  if (leftMs > 0) return { action: "none", outcome: requeueAfter(leftMs) };
+  return { action: "delete", reason: `no pod ${input.podName} took it` };
+}
+
+function planSetClaim(input: TemplateClaimInput): TemplateClaimPlan {
+  const { name, ordinal, set } = input.statefulSet!;
+  if (set === undefined) return NONE; // gone: the garbage collector acts on the set's reference
+  const condemned = ordinal < set.start || ordinal >= set.start + set.replicas;
+  const scaledDelete = set.whenScaled === "Delete" && condemned;
+  if (scaledDelete && input.pod === undefined) {
+    return {
+      action: "delete",
+      reason: `ordinal ${ordinal} of StatefulSet ${name} was scaled away`,
+    };
+  }
+  const others = input.ownerReferences.filter((ref) =>
+    !(ref.kind === "StatefulSet" && ref.name === name) &&
+    !(ref.kind === "Pod" && ref.name === input.podName)
+  );
+  const wanted = [...others];
+  if (set.whenDeleted === "Delete" && !scaledDelete) {
+    wanted.push({ apiVersion: "apps/v1", kind: "StatefulSet", name, uid: set.uid });
+  }
+  if (scaledDelete && input.pod !== undefined) {
+    wanted.push(podReference(input.podName, input.pod.uid, false));
+  }
+  return sameReferences(wanted, input.ownerReferences)
+    ? NONE
+    : { action: "setOwners", ownerReferences: wanted };
+}
+
+function podReference(name: string, uid: string, controller: boolean): OwnerReference {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    name,
+    uid,
+    ...controller ? { controller: true } : {},
+  };
+}
+
+function sameReferences(a: readonly OwnerReference[], b: readonly OwnerReference[]): boolean {
+  const key = (ref: OwnerReference) => `${ref.kind}/${ref.name}/${ref.uid}/${ref.controller}`;
+  const left = a.map(key).sort();
+  const right = b.map(key).sort();
+  return left.length === right.length && left.every((k, i) => k === right[i]);
+}

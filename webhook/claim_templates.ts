@@ -1,0 +1,293 @@
+/**
+ * Per-pod claims, pure: reading `claim-template.hostport.rmb938.com/<portName>: <template>`
+ * annotations, naming each pod's claim and building it from its HostPortClaimTemplate, the way
+ * Kubernetes names and owns the PVCs of `volumeClaimTemplates` and generic ephemeral volumes:
+ *
+ * - a StatefulSet pod `web-3` gets the claim `<template>-web-3`, created on first need and reused
+ *   after, so the ordinal keeps its port; it is owned by the StatefulSet when the set's
+ *   `persistentVolumeClaimRetentionPolicy.whenDeleted` is `Delete` (the template-claim controller
+ *   keeps the owners in line with the policy afterwards);
+ * - any other pod gets `<pod>-<portName>`, which the template-claim controller gives the pod as
+ *   controller owner once the pod is stored (an owner that does not exist yet would make the
+ *   garbage collector delete the claim at once).
+ *
+ * The I/O (template, StatefulSet and claim reads, the claim create) is in `template_claims.ts`.
+ *
+ * @module
+ */
+import {
+  API_VERSION,
+  CLAIM_TEMPLATE_ANNOTATION_PREFIX,
+  claimAnnotationKey,
+  CONDITION_REASON,
+  CONDITION_TYPE,
+  type HostPortClaim,
+  type HostPortClaimTemplate,
+  KIND,
+  type OwnerReference,
+  TEMPLATE_CLAIM_LABEL,
+  TEMPLATE_CLAIM_POD_ANNOTATION,
+} from "../lib/api/mod.ts";
+import { type FieldError, type FieldPath, fieldPath, invalid } from "./field_errors.ts";
+import { goQuote } from "./go_quote.ts";
+import type { Pod } from "./pod_schema.ts";
+
+/** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
+export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
+
+/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
+export interface TemplateAnnotation {
+  /** The port name after the prefix. */
+  readonly portName: string;
+  /** The template's name in the pod's namespace. */
+  readonly templateName: string;
+  /** `metadata.annotations.<key>`. */
+  readonly path: FieldPath;
+}
+
+/** The StatefulSet that controls a pod, from the pod's owner reference and name. */
+export interface StatefulSetOwner {
+  /** The StatefulSet's name. */
+  readonly name: string;
+  /** The StatefulSet's uid. */
+  readonly uid: string;
+  /** The pod's ordinal. */
+  readonly ordinal: number;
+}
+
+/** What a pod's template annotations ask for, and what is wrong with them. */
+export interface PodTemplates {
+  /** The usable annotations, sorted by port name. */
+  readonly valid: readonly TemplateAnnotation[];
+  /** Problems with the annotations (refuse the pod). */
+  readonly errors: readonly FieldError[];
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const MAX_NAME = 253;
+
+/**
+ * Reads the template annotations of a pod. A port may not name both a claim and a template, and
+ * a StatefulSet pod may not name one template for two ports (its claim is `<template>-<pod>`).
+ *
+ * @param pod the pod as submitted
+ * @returns the usable annotations and the errors
+ */
+export function readPodTemplates(pod: Pod): PodTemplates {
+  const annotations = pod.metadata?.annotations ?? {};
+  const valid: TemplateAnnotation[] = [];
+  const errors: FieldError[] = [];
+  const keys = Object.keys(annotations).filter((key) =>
+    key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)
+  ).sort();
+  const statefulSet = statefulSetOwnerOf(pod) !== undefined;
+  const seen = new Set<string>();
+  for (const key of keys) {
+    const portName = key.slice(CLAIM_TEMPLATE_ANNOTATION_PREFIX.length);
+    const templateName = annotations[key] ?? "";
+    const path = fieldPath("metadata", "annotations", key);
+    if (portName === "") {
+      errors.push(invalid(path, key, "Annotation name must contain the port name"));
+    } else if (templateName === "" || !DNS_SUBDOMAIN.test(templateName)) {
+      errors.push(
+        invalid(path, templateName, "Annotation value must name a hostPortClaimTemplate"),
+      );
+    } else if (annotations[claimAnnotationKey(portName)] !== undefined) {
+      errors.push(invalid(path, templateName, BOTH_DETAIL(portName)));
+    } else if (statefulSet && seen.has(templateName)) {
+      errors.push(invalid(path, templateName, SHARED_TEMPLATE_DETAIL));
+    } else {
+      seen.add(templateName);
+      valid.push({ portName, templateName, path });
+    }
+  }
+  return { valid, errors };
+}
+
+const BOTH_DETAIL = (portName: string) =>
+  `port ${goQuote(portName)} names both a hostPortClaim and a hostPortClaimTemplate`;
+const SHARED_TEMPLATE_DETAIL = "a StatefulSet pod gets one claim per template " +
+  "(<template>-<pod>), so two ports cannot name the same template";
+
+/**
+ * Returns the StatefulSet controlling a pod (controller owner reference of kind StatefulSet,
+ * apps/v1) with the pod's ordinal (label `apps.kubernetes.io/pod-index`, else the number after
+ * `<set>-` in the pod's name), or `undefined` for any other pod.
+ *
+ * @param pod the pod
+ */
+export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
+  const refs = (pod.metadata?.ownerReferences ?? []) as readonly Partial<OwnerReference>[];
+  const ref = refs.find((r) => r.controller === true);
+  if (ref?.kind !== "StatefulSet" || ref.apiVersion !== "apps/v1") return undefined;
+  if (!ref.name || !ref.uid) return undefined;
+  const podName = pod.metadata?.name ?? "";
+  const label = pod.metadata?.labels?.[POD_INDEX_LABEL];
+  const fromName = podName.startsWith(`${ref.name}-`) ? podName.slice(ref.name.length + 1) : "";
+  const text = label ?? fromName;
+  if (!/^\d+$/.test(text)) return undefined;
+  return { name: ref.name, uid: ref.uid, ordinal: Number(text) };
+}
+
+/**
+ * The claim a pod gets from a template: `<template>-<pod>` for a StatefulSet pod,
+ * `<pod>-<portName>` for any other.
+ *
+ * @param podName the pod's name (set: a generated name is chosen before this)
+ * @param annotation the template annotation
+ * @param statefulSet whether the pod belongs to a StatefulSet
+ * @returns the claim name, or a field error when it is not a valid object name
+ */
+export function templateClaimName(
+  podName: string,
+  annotation: TemplateAnnotation,
+  statefulSet: boolean,
+): { ok: true; name: string } | { ok: false; error: FieldError } {
+  const name = statefulSet
+    ? `${annotation.templateName}-${podName}`
+    : `${podName}-${annotation.portName.toLowerCase()}`;
+  if (name.length <= MAX_NAME && DNS_SUBDOMAIN.test(name)) return { ok: true, name };
+  const detail = `the claim name ${goQuote(name)} made from it is not a valid object name ` +
+    `(a DNS subdomain of at most ${MAX_NAME} characters)`;
+  return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
+}
+
+/** The StatefulSet's claim retention, as in `persistentVolumeClaimRetentionPolicy`. */
+export interface RetentionPolicy {
+  /** `Delete`: claims go with the StatefulSet; `Retain` (default): they stay. */
+  readonly whenDeleted: "Retain" | "Delete";
+  /** `Delete`: a scaled-away ordinal's claim goes with its pod; `Retain` (default): it stays. */
+  readonly whenScaled: "Retain" | "Delete";
+}
+
+/**
+ * Reads a StatefulSet's `persistentVolumeClaimRetentionPolicy` (both fields default `Retain`).
+ *
+ * @param policy the field as stored
+ */
+export function retentionPolicyOf(
+  policy: { whenDeleted?: string | undefined; whenScaled?: string | undefined } | undefined,
+): RetentionPolicy {
+  return {
+    whenDeleted: policy?.whenDeleted === "Delete" ? "Delete" : "Retain",
+    whenScaled: policy?.whenScaled === "Delete" ? "Delete" : "Retain",
+  };
+}
+
+/** Input of {@linkcode buildTemplateClaim}. */
+export interface TemplateClaimInput {
+  /** The template. */
+  readonly template: HostPortClaimTemplate;
+  /** The claim's name and namespace. */
+  readonly name: string;
+  /** The pod's namespace. */
+  readonly namespace: string;
+  /** The pod's name. */
+  readonly podName: string;
+  /** The pod's port name. */
+  readonly portName: string;
+  /** The pod's StatefulSet, with its retention policy. */
+  readonly statefulSet?: StatefulSetOwner & { readonly policy: RetentionPolicy };
+}
+
+/**
+ * Builds the claim a pod gets from a template: the template's class, labels and annotations, plus
+ * labels saying where it came from, and for a StatefulSet whose `whenDeleted` is `Delete` an
+ * owner reference to the StatefulSet (the garbage collector deletes the claim with it).
+ *
+ * @param input the template, names and owner
+ * @returns the claim to create
+ */
+export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
+  const { template, statefulSet } = input;
+  const labels: Record<string, string> = { ...template.spec.metadata?.labels };
+  const setLabel = (key: string, value: string) => {
+    if (value.length <= 63 && LABEL_VALUE.test(value)) labels[key] = value;
+  };
+  setLabel(TEMPLATE_CLAIM_LABEL.template, template.metadata.name ?? "");
+  setLabel(TEMPLATE_CLAIM_LABEL.portName, input.portName);
+  if (statefulSet === undefined) {
+    setLabel(TEMPLATE_CLAIM_LABEL.pod, input.podName);
+  } else {
+    setLabel(TEMPLATE_CLAIM_LABEL.statefulSet, statefulSet.name);
+    setLabel(TEMPLATE_CLAIM_LABEL.ordinal, String(statefulSet.ordinal));
+  }
+  const ownerReferences: OwnerReference[] = statefulSet?.policy.whenDeleted === "Delete"
+    ? [statefulSetReference(statefulSet)]
+    : [];
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClaim,
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels,
+      annotations: {
+        ...template.spec.metadata?.annotations,
+        [TEMPLATE_CLAIM_POD_ANNOTATION]: input.podName,
+      },
+      ...ownerReferences.length > 0 ? { ownerReferences } : {},
+    },
+    spec: { hostPortClassName: template.spec.hostPortClassName },
+  };
+}
+
+/**
+ * The owner reference a StatefulSet gets on its claims (as the StatefulSet controller sets on
+ * its PVCs: not the controller, since the claim outlives pods and sets under `Retain`).
+ *
+ * @param set the StatefulSet's name and uid
+ */
+export function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
+  return { apiVersion: "apps/v1", kind: "StatefulSet", name: set.name, uid: set.uid };
+}
+
+/**
+ * Why a pod waiting for a template claim is refused, naming the class: full, or not allocated
+ * yet. The pod's controller creates it again.
+ *
+ * @param claim the claim as last read (undefined when it could not be read)
+ * @param claimName the claim's name
+ * @param className the template's class
+ * @returns the detail of the field error
+ */
+export function templateRefusalDetail(
+  claim: HostPortClaim | undefined,
+  claimName: string,
+  className: string,
+): string {
+  const bound = claim?.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Bound);
+  const where = `claim ${goQuote(claimName)} of hostPortClass ${goQuote(className)}`;
+  if (claim?.metadata.deletionTimestamp !== undefined) {
+    return `${where} is being deleted; the pod's controller retries once it is gone`;
+  }
+  if (bound?.reason === CONDITION_REASON.PoolExhausted) {
+    return `hostPortClass ${goQuote(className)} is full: no free port for ${where}; ` +
+      "the pod's controller retries";
+  }
+  const why = bound?.message ? ` (${bound.message})` : "";
+  return `${where} is not allocated a port yet${why}; the pod's controller retries`;
+}
+
+/**
+ * Random lower-case letters and digits for a generated pod name, from the alphabet the API
+ * server uses (no vowels, no look-alike characters).
+ */
+export const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+/**
+ * Chooses a pod's name when it has only `generateName`, as the API server would (generateName
+ * plus 5 random characters, trimmed to fit): a per-pod claim is named after its pod, and the API
+ * server names the pod only after admission.
+ *
+ * @param generateName the pod's `metadata.generateName`
+ * @param random 5 values in [0, 1), from an injected source
+ * @returns the name
+ */
+export function generatedPodName(generateName: string, random: readonly number[]): string {
+  const suffix = random.slice(0, 5).map((r) =>
+    NAME_SUFFIX_ALPHABET[Math.floor(r * NAME_SUFFIX_ALPHABET.length)] ?? "x"
+  ).join("");
+  return `${generateName.slice(0, 63 - suffix.length)}${suffix}`;
+}
