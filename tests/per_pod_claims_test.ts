@@ -19,6 +19,7 @@ import {
 import { NotFoundError } from "../lib/kube/mod.ts";
 import { classObject, eventually, eventuallyGone, startOperator } from "./controller_harness.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
+import type { TemplateRefusal } from "../webhook/lookups.ts";
 
 /** A template of class `className`. */
 function templateObject(namespace: string, name: string, className: string): HostPortClaimTemplate {
@@ -121,7 +122,11 @@ async function scale(cluster: E2eCluster, namespace: string, name: string, repli
 }
 
 Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload controllers and garbage collector", async (t) => {
-  await using cluster = await startE2eCluster({ controlPlane: { controllers: true } });
+  const refusals: TemplateRefusal[] = [];
+  await using cluster = await startE2eCluster({
+    controlPlane: { controllers: true },
+    admission: { onTemplateRefusal: (refusal) => refusals.push(refusal) },
+  });
   await using _operator = await startOperator(cluster.cp);
   const { kube } = cluster;
 
@@ -217,4 +222,207 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       }
     });
   }
+
+  await t.step(
+    "a Deployment of 4 gets 4 distinct ports, and a rollout never holds a port twice",
+    async () => {
+      await kube.hostPortClasses.create(classObject("deploy", [[31100, 31109]]));
+      await tenantNamespace(cluster, "deploy");
+      await kube.hostPortClaimTemplates.create(templateObject("deploy", "port", "deploy"));
+      const deployment = (revision: string) => ({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "game", namespace: "deploy" },
+        spec: {
+          replicas: 4,
+          selector: { matchLabels: { app: "game" } },
+          // No kubelet: pods never turn Ready, so only maxUnavailable lets old pods go.
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 2, maxUnavailable: 4 } },
+          template: podTemplate("game", "port", { revision }),
+        },
+      });
+      await cluster.apply(deployment("1"));
+      const first = await podPorts(cluster, "deploy", "game", 4);
+      assert.equal(new Set(first.values()).size, 4, `distinct ports: ${[...first.values()]}`);
+      for (const [pod, port] of first) {
+        const claim = await eventually(`claim ${pod}-web owned by its pod`, async () => {
+          const claim = await kube.hostPortClaims.get(`${pod}-web`, { namespace: "deploy" });
+          return claim.metadata.ownerReferences?.some((r) => r.kind === "Pod" && r.controller)
+            ? claim
+            : undefined;
+        });
+        assert.equal(claim.status?.port, port);
+        assert.equal(claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.pod], pod);
+      }
+
+      await cluster.apply(deployment("2"));
+      // `eventually` retries a probe that throws, so duplicates are collected, then asserted.
+      const duplicates: string[] = [];
+      let samples = 0;
+      const second = await eventually(
+        "the rollout to finish",
+        async () => {
+          const pods = await kube.pods.list({ namespace: "deploy", labelSelector: "app=game" });
+          const ports = pods.items.map(portOf).filter((p) => p !== undefined);
+          if (new Set(ports).size !== ports.length) duplicates.push(`pods: ${ports}`);
+          const held = (await kube.hostPorts.list()).items.map((h) => h.status?.port ?? 0)
+            .filter((p) => p > 0);
+          if (new Set(held).size !== held.length) duplicates.push(`HostPorts: ${held}`);
+          samples++;
+          const fresh = pods.items.filter((p) => p.metadata?.annotations?.revision === "2");
+          if (pods.items.length !== 4 || fresh.length !== 4) return undefined;
+          return new Map(fresh.map((p) => [p.metadata!.name!, portOf(p)!]));
+        },
+        60_000,
+        50,
+      );
+      assert.deepEqual(duplicates, [], "no port was held twice at any sample");
+      assert.ok(samples > 1, "the rollout was sampled while it ran");
+      assert.equal(new Set(second.values()).size, 4);
+      // The old pods' claims go with them (garbage collector), and their ports with the claims.
+      await eventually("only the new pods' claims left", async () => {
+        const claims = await kube.hostPortClaims.list({ namespace: "deploy" });
+        const names = claims.items.map((c) => c.metadata.name).sort();
+        const wanted = [...second.keys()].map((pod) => `${pod}-web`).sort();
+        return JSON.stringify(names) === JSON.stringify(wanted) ? true : undefined;
+      });
+    },
+  );
+
+  await t.step("a Job's finished pod frees its port for the next pod", async () => {
+    await kube.hostPortClasses.create(classObject("job", [[31200, 31200]]));
+    await tenantNamespace(cluster, "job");
+    await kube.hostPortClaimTemplates.create(templateObject("job", "port", "job"));
+    await cluster.apply({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "batch", namespace: "job" },
+      spec: {
+        completions: 2,
+        parallelism: 1,
+        template: {
+          ...podTemplate("batch", "port"),
+          spec: { ...podTemplate("batch", "port").spec, restartPolicy: "Never" },
+        },
+      },
+    });
+    const [firstPod, port] = [...(await podPorts(cluster, "job", "batch", 1))][0]!;
+    assert.equal(port, 31200);
+    // No kubelet runs the pod: set its phase as the kubelet would when its containers exit 0.
+    await kube.rest.performRequest({
+      method: "PATCH",
+      path: `/api/v1/namespaces/job/pods/${firstPod}/status`,
+      contentType: "application/merge-patch+json",
+      bodyJson: { status: { phase: "Succeeded" } },
+    });
+    await eventuallyGone(
+      `claim ${firstPod}-web`,
+      () => kube.hostPortClaims.get(`${firstPod}-web`, { namespace: "job" }),
+    );
+    const next = await eventually("the Job's second pod with the freed port", async () => {
+      const pods = await kube.pods.list({ namespace: "job", labelSelector: "app=batch" });
+      const other = pods.items.find((p) => p.metadata?.name !== firstPod);
+      return other && portOf(other) !== undefined ? other : undefined;
+    });
+    assert.equal(portOf(next), 31200, "the one port of the class went to the next pod");
+    const finished = await kube.pods.get(firstPod, { namespace: "job" });
+    assert.equal(finished.status?.phase, "Succeeded", "the Job keeps its finished pod");
+  });
+
+  await t.step(
+    "an exhausted class refuses the pod, naming the class, with an Event on the template",
+    async () => {
+      await kube.hostPortClasses.create(classObject("tiny", [[31300, 31300]]));
+      await tenantNamespace(cluster, "tiny");
+      const template = await kube.hostPortClaimTemplates.create(
+        templateObject("tiny", "port", "tiny"),
+      );
+      const bare = (name: string) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { ...podTemplate("bare", "port").metadata, name, namespace: "tiny" },
+        spec: podTemplate("bare", "port").spec,
+      });
+      const first = await cluster.create(bare("a"));
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(portOf(await kube.pods.get("a", { namespace: "tiny" })), 31300);
+      const second = await cluster.create(bare("b"));
+      assert.notEqual(second.code, 0, second.stdout);
+      assert.match(
+        second.stderr,
+        /claim-template\.hostport\.rmb938\.com\/web: Invalid value: "port": hostPortClass "tiny" is full: no free port for claim "b-web" of hostPortClass "tiny"; the pod's controller retries/,
+      );
+      assert.ok(
+        refusals.some((r) =>
+          r.name === "port" && r.namespace === "tiny" &&
+          r.uid === template.metadata.uid && /is full/.test(r.message)
+        ),
+        `an Event on the template: ${JSON.stringify(refusals)}`,
+      );
+      // The refused pod's claim does not linger to take the next free port.
+      await eventuallyGone(
+        "claim b-web",
+        () => kube.hostPortClaims.get("b-web", { namespace: "tiny" }),
+      );
+    },
+  );
+
+  await t.step("a full quota refuses the pod with the quota's message", async () => {
+    await kube.hostPortClasses.create(classObject("quota", [[31400, 31409]]));
+    await tenantNamespace(cluster, "quota");
+    await kube.hostPortClaimTemplates.create(templateObject("quota", "port", "quota"));
+    const resource = "count/hostportclaims.hostport.rmb938.com";
+    await cluster.apply({
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "claims", namespace: "quota" },
+      spec: { hard: { [resource]: "1" } },
+    });
+    await eventually("the quota's first status", async () => {
+      const text = await cluster.get("resourcequota claims", "{.status.used}", "quota");
+      return text === "" ? undefined : true;
+    });
+    const pod = (generateName: string) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { ...podTemplate("q", "port").metadata, generateName, namespace: "quota" },
+      spec: podTemplate("q", "port").spec,
+    });
+    const first = await cluster.create(pod("q-"));
+    assert.equal(first.code, 0, first.stderr);
+    const second = await cluster.create(pod("q-"));
+    assert.notEqual(second.code, 0, second.stdout);
+    assert.match(second.stderr, /exceeded quota: claims, requested: count\/hostportclaims/);
+  });
+
+  await t.step(
+    "a bare pod created with generateName gets a name, and its claim goes with it",
+    async () => {
+      await tenantNamespace(cluster, "bare");
+      await kube.hostPortClaimTemplates.create(templateObject("bare", "port", "deploy"));
+      const created = await kube.pods.create({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          ...podTemplate("solo", "port").metadata,
+          generateName: "solo-",
+          namespace: "bare",
+        },
+        spec: podTemplate("solo", "port").spec,
+      }, { namespace: "bare" });
+      const name = created.metadata!.name!;
+      assert.match(name, /^solo-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+      const claim = await eventually(`claim ${name}-web adopted by its pod`, async () => {
+        const claim = await kube.hostPortClaims.get(`${name}-web`, { namespace: "bare" });
+        const ref = claim.metadata.ownerReferences?.find((r) => r.controller);
+        return ref?.uid === created.metadata?.uid ? claim : undefined;
+      });
+      assert.equal(claim.status?.port, portOf(created));
+      await kube.pods.delete(name, { namespace: "bare" });
+      await eventuallyGone(
+        `claim ${name}-web`,
+        () => kube.hostPortClaims.get(`${name}-web`, { namespace: "bare" }),
+      );
+    },
+  );
 });

@@ -22,6 +22,7 @@ import {
 } from "../webhook/server.ts";
 import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
+import type { AdmissionOptions } from "../webhook/lookups.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -153,6 +154,8 @@ export interface E2eClusterOptions {
   startLookups?: (kube: KubeClients) => RunningLookups;
   /** How to start the control plane (such as `{ controllers: true }`); the defaults otherwise. */
   controlPlane?: ControlPlaneOptions;
+  /** Admission options over the defaults (such as `onTemplateRefusal`). */
+  admission?: AdmissionOptions;
 }
 
 /** Starts the rig; the admission server's lookups are synced before it returns. */
@@ -175,7 +178,11 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
     server = await startWebhookServer({
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
       lookups: lookups.lookups,
-      admission: { ...DEFAULT_ADMISSION_OPTIONS, operatorUsername: () => operatorUsername },
+      admission: {
+        ...DEFAULT_ADMISSION_OPTIONS,
+        operatorUsername: () => operatorUsername,
+        ...options.admission,
+      },
       hostname: "127.0.0.1",
       port: 0,
     });

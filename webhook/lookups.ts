@@ -44,6 +44,8 @@ export interface TemplateClaimStore {
    * @throws the API server's error otherwise (for example a quota's refusal)
    */
   createClaim(claim: HostPortClaim): Promise<boolean>;
+  /** Deletes the claim `namespace/name` if its uid is still `uid` (best effort, never throws). */
+  deleteClaim(namespace: string, name: string, uid: string): Promise<void>;
 }
 
 /** A refusal of a pod naming a template, for an Event on the template. */

@@ -8,6 +8,7 @@ import { lookupClaims } from "./claim_lookup.ts";
 import {
   generatedPodName,
   readPodTemplates,
+  statefulSetOwnerOf,
   type TemplateAnnotation,
   templateRefusalDetail,
 } from "./claim_templates.ts";
@@ -125,7 +126,12 @@ async function admitTemplatePod(
   const named = namePod(submitted, options);
   if (!named.ok) return { allowed: false, errors: [named.error], retryable: false };
   const { pod, nameOps } = named;
-  const ensured = await ensureTemplateClaims(store, pod, namespace, templates.valid);
+  const ensured = await ensureTemplateClaims(
+    { ...store, getClaim: (ns, name) => lookups.getClaim(ns, name) },
+    pod,
+    namespace,
+    templates.valid,
+  );
   if (!ensured.ok) {
     for (const template of ensured.templates) {
       options.onTemplateRefusal?.({
@@ -159,6 +165,17 @@ async function admitTemplatePod(
     };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
+  // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
+  // wait, Pending, for a port it may take from the pod's next attempt.
+  if (statefulSetOwnerOf(pod) === undefined) {
+    await Promise.all(
+      ensured.claims.filter((claim) => claim.created).map((claim) => {
+        const state = states.get(claim.claimName)?.claim;
+        const uid = state?.ok ? state.value?.metadata.uid : undefined;
+        return uid === undefined ? undefined : store.deleteClaim(namespace, claim.claimName, uid);
+      }),
+    );
+  }
   for (const claim of ensured.claims) {
     if (!errors.some((e) => e.field === claim.annotation.path.toString())) continue;
     options.onTemplateRefusal?.({

@@ -110,6 +110,13 @@ export function liveTemplateClaimStore(
         throw error;
       }
     },
+    async deleteClaim(namespace, name, uid) {
+      try {
+        await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } });
+      } catch {
+        // Best effort: the template-claim controller deletes claims no pod took.
+      }
+    },
   };
 }
 

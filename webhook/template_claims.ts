@@ -15,7 +15,7 @@ import {
   templateClaimName,
 } from "./claim_templates.ts";
 import { type FieldError, internalError, invalid, notFound } from "./field_errors.ts";
-import type { TemplateClaimStore, TemplateRefusal } from "./lookups.ts";
+import type { AdmissionLookups, TemplateClaimStore, TemplateRefusal } from "./lookups.ts";
 import type { Pod } from "./pod_schema.ts";
 
 /** The claim a template annotation got. */
@@ -26,6 +26,8 @@ export interface TemplateClaim {
   readonly claimName: string;
   /** The template as read. */
   readonly template: HostPortClaimTemplate;
+  /** Whether this admission created the claim (else it existed). */
+  readonly created: boolean;
 }
 
 /** The outcome of {@linkcode ensureTemplateClaims}. */
@@ -45,7 +47,7 @@ export type EnsuredClaims =
  * @returns the claims, or the errors that refuse the pod
  */
 export async function ensureTemplateClaims(
-  store: TemplateClaimStore,
+  store: TemplateClaimStore & Pick<AdmissionLookups, "getClaim">,
   pod: Pod,
   namespace: string,
   annotations: readonly TemplateAnnotation[],
@@ -83,7 +85,22 @@ export async function ensureTemplateClaims(
     if (!created.ok) {
       return { error: invalid(annotation.path, annotation.templateName, messageOf(created.error)) };
     }
-    return { claim: { annotation, claimName: named.name, template: template.value } };
+    if (!created.value && owner === undefined) {
+      // Another pod's claim of this name (a pod of the same name that is still there or whose
+      // claim the garbage collector has yet to delete): never share it.
+      const existing = await settle(() => store.getClaim(namespace, named.name));
+      const owned = existing.ok &&
+        (existing.value?.metadata.ownerReferences ?? []).some((ref) =>
+          ref.kind === "Pod" && ref.controller === true
+        );
+      if (owned) {
+        const detail = `claim ${named.name} belongs to an earlier pod named ${podName}; create ` +
+          "the pod again once that pod and its claim are gone";
+        return { error: invalid(annotation.path, annotation.templateName, detail) };
+      }
+    }
+    const made = { annotation, claimName: named.name, template: template.value };
+    return { claim: { ...made, created: created.value } };
   }));
   const errors = outcomes.flatMap((o) => "error" in o && o.error ? [o.error] : []);
   const templates = outcomes.flatMap((o) =>

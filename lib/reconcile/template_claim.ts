@@ -55,7 +55,10 @@ export interface TemplateClaimInput {
   readonly createdMs: number;
   /** Now, in ms. */
   readonly nowMs: number;
-  /** The deletion window (a pod admitted before now is stored or failed by then), in ms. */
+  /**
+   * The deletion window (a pod admitted before now is stored or failed by then), in ms; at least
+   * {@linkcode MIN_ORPHAN_MS} is waited for a claim no pod took.
+   */
   readonly graceMs: number;
   /** The pod's name. */
   readonly podName: string;
@@ -77,6 +80,13 @@ export type TemplateClaimPlan =
   | { readonly action: "none"; readonly outcome: Outcome }
   | { readonly action: "setOwners"; readonly ownerReferences: OwnerReference[] }
   | { readonly action: "delete"; readonly reason: string };
+
+/**
+ * A claim no pod took is deleted no sooner than this after its creation, even with a shorter
+ * deletion window: the longest a webhook call may last (`timeoutSeconds` is at most 30), so the
+ * pod webhook never waits on a claim that is already going.
+ */
+export const MIN_ORPHAN_MS = 30_000;
 
 const NONE: TemplateClaimPlan = { action: "none", outcome: done() };
 
@@ -105,7 +115,7 @@ function planPodClaim(input: TemplateClaimInput): TemplateClaimPlan {
   }
   // Owned by a pod that is gone: the garbage collector deletes it.
   if (controller !== undefined) return NONE;
-  const leftMs = input.createdMs + input.graceMs - input.nowMs;
+  const leftMs = input.createdMs + Math.max(input.graceMs, MIN_ORPHAN_MS) - input.nowMs;
   if (leftMs > 0) return { action: "none", outcome: requeueAfter(leftMs) };
   return { action: "delete", reason: `no pod ${input.podName} took it` };
 }
