@@ -57,6 +57,14 @@ Deno.test("deno task demo plays the quickstart, prints what a user should see, a
     ),
   );
 
+  // The per-pod example: three StatefulSet pods, each with its own claim and a distinct port.
+  const perPod = [...stdout.matchAll(
+    /^Pod default\/(game-\d) has claim game-port-(game-\d) and hostPort (\d+)$/gm,
+  )];
+  assert.deepEqual(perPod.map((m) => m[1]), ["game-0", "game-1", "game-2"], stdout);
+  assert.ok(perPod.every((m) => m[1] === m[2]), "pod game-N uses the claim game-port-game-N");
+  assert.equal(new Set(perPod.map((m) => m[3])).size, 3, "three distinct ports");
+  assert.match(stdout, /^statefulset\.apps "game" deleted/m);
   assert.match(stdout, /^hostportclaim\.hostport\.rmb938\.com "echo-web" deleted/m);
   assert.match(stdout, /^operator exited with code 0$/m);
   assert.match(stdout, /^Done: every process the demo started has stopped\.$/m);

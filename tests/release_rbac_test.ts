@@ -1,7 +1,8 @@
 /**
  * The release's RBAC against a real API server: the operator runs out of cluster with a token of
  * the release's own ServiceAccount (namespace, ServiceAccount, ClusterRoles, Roles and bindings
- * applied from deploy/manifests/), completes the README quickstart and its clean-up without one
+ * applied from deploy/manifests/), completes the README quickstart, the per-pod example (with
+ * kube-controller-manager creating the StatefulSet's pods) and their clean-up without one
  * Forbidden, and the API server's audit log of its calls shows that the rules allow each call
  * and grant nothing that no call used (except the grants listed below, each with its reason).
  */
@@ -14,7 +15,8 @@ import { SelfManagedCertificateSource } from "../webhook/tls_self_managed.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { auditFlags, readApiCalls } from "./demo/audit_log.ts";
 import { manifestPath, RBAC_PIECES, startLocalOperator } from "./demo/local_operator.ts";
-import { QUICKSTART_NAMESPACE, runQuickstart } from "./demo/quickstart.ts";
+import { QUICKSTART_NAMESPACE, runPerPodExample, runQuickstart } from "./demo/quickstart.ts";
+import { eventually } from "./controller_harness.ts";
 import { type BoundRole, checkCalls, describeCall } from "./demo/rbac_check.ts";
 
 /**
@@ -24,6 +26,11 @@ const UNUSED_WITH_REASON: Record<string, string> = {
   "ClusterRole/hostport-allocator: patch events.events.k8s.io":
     "the Event recorder patches the series of an Event that repeats (lib/ops/kube_event_sink.ts); " +
     "the quickstart emits each Event once",
+  "ClusterRole/hostport-allocator: patch hostportclaims.hostport.rmb938.com":
+    "the template-claim controller patches a claim's owners when its pod is stored (bare, " +
+    "Deployment and Job pods) or a StatefulSet's retention policy or scale changes while the " +
+    "pod lives; the example's claims are made with their owners, and pods without a kubelet go " +
+    "at once (tests/per_pod_claims_test.ts covers the patch)",
 };
 
 /** The roles the release binds to the operator's ServiceAccount, read from the applied files. */
@@ -54,8 +61,28 @@ async function kubectlOk(cp: ControlPlane, args: string[]): Promise<string> {
   return result.stdout;
 }
 
+async function eventuallyGone(cp: ControlPlane, args: string[]): Promise<void> {
+  await eventually(`${args.join(" ")} to be NotFound`, async () => {
+    const result = await cp.kubectl(args);
+    return result.code !== 0 && /NotFound/.test(result.stderr) ? true : undefined;
+  });
+}
+
 async function cleanUp(cp: ControlPlane): Promise<void> {
   const ns = ["-n", QUICKSTART_NAMESPACE];
+  // Scaling away an ordinal makes the template-claim controller delete its claim (whenScaled).
+  await kubectlOk(cp, ["scale", ...ns, "statefulset", "game", "--replicas=2"]);
+  await eventuallyGone(cp, ["get", ...ns, "hostportclaim", "game-port-game-2"]);
+  await kubectlOk(cp, [
+    "delete",
+    ...ns,
+    "statefulset",
+    "game",
+    "--cascade=foreground",
+    "--timeout=60s",
+  ]);
+  await kubectlOk(cp, ["delete", ...ns, "hostportclaimtemplate", "game-port"]);
+  await eventuallyGone(cp, ["get", ...ns, "hostportclaim", "game-port-game-0"]);
   await kubectlOk(cp, ["delete", ...ns, "pod", "echo", "--wait=true", "--timeout=60s"]);
   await kubectlOk(cp, [
     "delete",
@@ -97,7 +124,7 @@ Deno.test("the release's ServiceAccount runs the quickstart with least-privilege
   const auditDir = await Deno.makeTempDir({ prefix: "hostport-audit-" });
   const audit = await auditFlags(auditDir, OPERATOR_USER);
   try {
-    await using cp = await startControlPlane({ apiServerArgs: audit.args });
+    await using cp = await startControlPlane({ apiServerArgs: audit.args, controllers: true });
     // The default release's certificate mode: the webhook works only once the CA is injected.
     await using operator = await startLocalOperator(cp, {
       tls: "self-managed",
@@ -106,6 +133,8 @@ Deno.test("the release's ServiceAccount runs the quickstart with least-privilege
     const result = await runQuickstart((args) => cp.kubectl(args));
     assert.equal(result.claim.phase, "Bound");
     assert.equal(result.pod.hostPort, result.claim.port);
+    const perPod = await runPerPodExample((args) => cp.kubectl(args));
+    assert.equal(new Set(perPod.pods.map((pod) => pod.hostPort)).size, 3);
     await cleanUp(cp);
     await repairDamagedSecret(cp, operator.kubeconfig);
     const status = await operator.stop();

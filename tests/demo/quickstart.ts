@@ -127,3 +127,62 @@ export async function runQuickstart(kubectl: Kubectl): Promise<QuickstartResult>
   const [hostPort = "", annotation = ""] = pod.trim().split(" ");
   return { steps, claim: { phase, port, hostPortName }, pod: { hostPort, annotation }, listing };
 }
+
+/** Paths of the per-pod example: the template, then the StatefulSet. */
+export const PER_POD_FILES = [
+  example("hostportclaimtemplate-game"),
+  example("statefulset-game"),
+] as const;
+
+/** What the per-pod example ends with. */
+export interface PerPodResult {
+  /** Every command and its output, in order. */
+  steps: QuickstartStep[];
+  /** Each pod's name, claim and hostPort, from `kubectl get pods`. */
+  pods: { name: string; claim: string; hostPort: string }[];
+}
+
+/**
+ * Plays the per-pod example after the quickstart (class `sample` exists, the namespace is
+ * labelled): the template and a StatefulSet of 3, whose pods the StatefulSet controller creates
+ * (the control plane must run kube-controller-manager), each with a claim and a port of its own.
+ *
+ * @throws {QuickstartError} when a command fails
+ */
+export async function runPerPodExample(kubectl: Kubectl): Promise<PerPodResult> {
+  const steps: QuickstartStep[] = [];
+  const ns = ["-n", QUICKSTART_NAMESPACE];
+  for (const file of PER_POD_FILES) {
+    await step(kubectl, steps, ["apply", "-f", file.path], ["apply", "-f", file.shown]);
+  }
+  await step(kubectl, steps, [
+    "wait",
+    ...ns,
+    "--for=jsonpath={.status.replicas}=3", // pods created (none turns Ready without a kubelet)
+    "statefulset/game",
+    "--timeout=90s",
+  ]);
+  const table = await step(kubectl, steps, [
+    "get",
+    ...ns,
+    "pods",
+    "-l",
+    "app=game",
+    "-o",
+    "custom-columns=NAME:.metadata.name,CLAIM:.metadata.annotations.claim\\.hostport\\.rmb938\\.com/web,HOSTPORT:.spec.containers[0].ports[0].hostPort",
+  ]);
+  await step(kubectl, steps, [
+    "get",
+    ...ns,
+    "hostportclaims",
+    "-l",
+    "hostport.rmb938.com/claim-template=game-port",
+    "-o",
+    "wide",
+  ]);
+  const pods = table.trim().split("\n").slice(1).map((line) => {
+    const [name = "", claim = "", hostPort = ""] = line.trim().split(/\s+/);
+    return { name, claim, hostPort };
+  });
+  return { steps, pods };
+}
