@@ -10,6 +10,7 @@
 import { runAllocatorBench } from "./allocator_bench.ts";
 import { runClaimsBench } from "./claims_bench.ts";
 import type { BenchModule, BenchResult } from "./bench_result.ts";
+import { runPerPodBench } from "./per_pod_bench.ts";
 import { runWebhookBench } from "./webhook_bench.ts";
 
 /** Every benchmark, in the order they run. */
@@ -17,6 +18,7 @@ export const BENCHMARKS: readonly BenchModule[] = [
   { name: "allocator", run: () => runAllocatorBench() },
   { name: "claims", run: () => runClaimsBench() },
   { name: "webhook", run: () => runWebhookBench() },
+  { name: "per_pod", run: () => runPerPodBench() },
 ];
 
 const TASK = "deno run --allow-all bench/run.ts";

@@ -23,6 +23,7 @@ import {
 import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import type { AdmissionOptions } from "../webhook/lookups.ts";
+import type { Logger } from "../webhook/server_log.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -156,6 +157,8 @@ export interface E2eClusterOptions {
   controlPlane?: ControlPlaneOptions;
   /** Admission options over the defaults (such as `onTemplateRefusal`). */
   admission?: AdmissionOptions;
+  /** The admission server's logger (for example to read each request's `durationMs`). */
+  logger?: Logger;
 }
 
 /** Starts the rig; the admission server's lookups are synced before it returns. */
@@ -185,6 +188,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       },
       hostname: "127.0.0.1",
       port: 0,
+      ...options.logger === undefined ? {} : { logger: options.logger },
     });
     const endpoint = {
       kind: "url" as const,
