@@ -28,7 +28,8 @@ import {
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
-import { type FieldError, type FieldPath, fieldPath, invalid } from "./field_errors.ts";
+import { type FieldError, type FieldPath, fieldPath, invalid, tooMany } from "./field_errors.ts";
+import { MAX_CLAIMS_PER_POD } from "./pod_claims.ts";
 import { goQuote } from "./go_quote.ts";
 import type { Pod } from "./pod_schema.ts";
 
@@ -81,6 +82,11 @@ export function readPodTemplates(pod: Pod): PodTemplates {
   const keys = Object.keys(annotations).filter((key) =>
     key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)
   ).sort();
+  if (keys.length > MAX_CLAIMS_PER_POD) {
+    // Each costs reads and a create, so the count is bounded like claim annotations.
+    const path = fieldPath("metadata", "annotations");
+    return { valid: [], errors: [tooMany(path, keys.length, MAX_CLAIMS_PER_POD)] };
+  }
   const statefulSet = statefulSetOwnerOf(pod) !== undefined;
   const seen = new Set<string>();
   for (const key of keys) {

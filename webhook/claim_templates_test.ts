@@ -54,6 +54,11 @@ Deno.test("readPodTemplates() refuses a port naming a claim and a template, and 
   assert.match(shared.errors[0]?.detail ?? "", /one claim per template/);
   const bad = readPodTemplates({ metadata: { annotations: { [T]: "port", [`${T}x`]: "No" } } });
   assert.equal(bad.errors.length, 2);
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`${T}p${i}`, "port"]));
+  assert.equal(
+    readPodTemplates({ metadata: { annotations: many } }).errors[0]?.type,
+    "FieldValueTooMany",
+  );
 });
 
 Deno.test("statefulSetOwnerOf() reads the set and the ordinal from the label or the name", () => {
