@@ -1,7 +1,8 @@
 /**
  * The controllers of hostport-allocator: a generic key-based controller runtime and the
  * HostPortClass, HostPortClaim and HostPort controllers (with the Pod cache that feeds the
- * claim controller), started together by {@linkcode startControllers}.
+ * claim controller), and the template-claim controller (owners of per-pod claims), started
+ * together by {@linkcode startControllers}.
  *
  * @module
  */

@@ -98,7 +98,8 @@ export const CONTROLLER_DEFAULTS = {
 
 /**
  * Starts the HostPortClass, HostPortClaim and HostPort controllers (and the Pod cache that feeds
- * the claim controller). Resolves at once; `synced` tells when they work.
+ * the claim controller), then the template-claim controller. Resolves at once; `synced` tells
+ * when they work.
  */
 export function startControllers(deps: ControllerDeps): Promise<RunningControllers> {
   const ctx = buildContext(deps);
