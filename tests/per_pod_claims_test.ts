@@ -6,65 +6,16 @@
  * on their ports). One rig for every step, each step in its own namespace.
  */
 import assert from "node:assert/strict";
-import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import {
-  API_VERSION,
   CLAIM_ANNOTATION_PREFIX,
-  CLAIM_TEMPLATE_ANNOTATION_PREFIX,
   type HostPortClaim,
-  type HostPortClaimTemplate,
-  PORT_ANNOTATION_PREFIX,
   TEMPLATE_CLAIM_LABEL,
 } from "../lib/api/mod.ts";
 import { NotFoundError } from "../lib/kube/mod.ts";
 import { classObject, eventually, eventuallyGone, startOperator } from "./controller_harness.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
+import { podTemplate, portOf, statefulSet, templateObject } from "./per_pod_fixtures.ts";
 import type { TemplateRefusal } from "../webhook/lookups.ts";
-
-/** A template of class `className`. */
-function templateObject(namespace: string, name: string, className: string): HostPortClaimTemplate {
-  return {
-    apiVersion: API_VERSION,
-    kind: "HostPortClaimTemplate",
-    metadata: { name, namespace },
-    spec: { hostPortClassName: className, metadata: { labels: { team: "games" } } },
-  };
-}
-
-/** A pod template naming template `template` for its port `web`. */
-function podTemplate(app: string, template: string, extra: Record<string, string> = {}) {
-  return {
-    metadata: {
-      labels: { app },
-      annotations: { [`${CLAIM_TEMPLATE_ANNOTATION_PREFIX}web`]: template, ...extra },
-    },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      containers: [{ name: "c", image: "busybox", ports: [{ name: "web", containerPort: 8080 }] }],
-    },
-  };
-}
-
-function statefulSet(
-  namespace: string,
-  name: string,
-  replicas: number,
-  policy: { whenDeleted: string; whenScaled: string },
-) {
-  return {
-    apiVersion: "apps/v1",
-    kind: "StatefulSet",
-    metadata: { name, namespace },
-    spec: {
-      replicas,
-      serviceName: name,
-      podManagementPolicy: "Parallel",
-      persistentVolumeClaimRetentionPolicy: policy,
-      selector: { matchLabels: { app: name } },
-      template: podTemplate(name, "port"),
-    },
-  };
-}
 
 async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void> {
   await cluster.kube.namespaces.create({
@@ -72,14 +23,6 @@ async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void>
     kind: "Namespace",
     metadata: { name, labels: { "hostport.rmb938.com": "true" } },
   });
-}
-
-function portOf(pod: Pod): number | undefined {
-  const text = pod.metadata?.annotations?.[`${PORT_ANNOTATION_PREFIX}web`];
-  const hostPort = pod.spec?.containers[0]?.ports?.[0]?.hostPort;
-  if (text === undefined || hostPort === undefined) return undefined;
-  assert.equal(Number(text), hostPort, `${pod.metadata?.name}: annotation and hostPort agree`);
-  return hostPort;
 }
 
 /** Waits until exactly `names` pods with ports exist for `app`; returns their ports by name. */
