@@ -232,6 +232,44 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
     },
   );
 
+  await t.step(
+    "whenScaled Delete: a scaled-away pod still terminating owns its claim, which goes with it",
+    async () => {
+      await tenantNamespace(cluster, "hold");
+      await kube.hostPortClaimTemplates.create(templateObject("hold", "port", "sts"));
+      await cluster.apply(
+        statefulSet("hold", "hold", 2, { whenDeleted: "Retain", whenScaled: "Delete" }),
+      );
+      await podPorts(cluster, "hold", "hold", 2);
+      // A finalizer keeps the pod terminating, as a kubelet stopping its containers would.
+      const finalizers = (list: string[]) => ({
+        method: "PATCH" as const,
+        path: "/api/v1/namespaces/hold/pods/hold-1",
+        contentType: "application/merge-patch+json",
+        bodyJson: { metadata: { finalizers: list } },
+      });
+      await kube.rest.performRequest(finalizers(["example.com/hold"]));
+      const uid = (await kube.pods.get("hold-1", { namespace: "hold" })).metadata?.uid;
+      await scale(cluster, "hold", "hold", 1);
+      await eventually("claim port-hold-1 owned by its terminating pod", async () => {
+        const claim = await kube.hostPortClaims.get("port-hold-1", { namespace: "hold" });
+        const refs = claim.metadata.ownerReferences ?? [];
+        return refs.some((r) => r.kind === "Pod" && r.name === "hold-1" && r.uid === uid)
+          ? true
+          : undefined;
+      });
+      const claim = await kube.hostPortClaims.get("port-hold-1", { namespace: "hold" });
+      assert.equal(claim.metadata.deletionTimestamp, undefined, "kept while the pod terminates");
+      await kube.rest.performRequest(finalizers([]));
+      await eventuallyGone(
+        "claim port-hold-1",
+        () => kube.hostPortClaims.get("port-hold-1", { namespace: "hold" }),
+      );
+      const kept = await kube.hostPortClaims.get("port-hold-0", { namespace: "hold" });
+      assert.equal(kept.metadata.deletionTimestamp, undefined, "ordinal 0 keeps its claim");
+    },
+  );
+
   await t.step("a Job's finished pod frees its port for the next pod", async () => {
     await kube.hostPortClasses.create(classObject("job", [[31200, 31200]]));
     await tenantNamespace(cluster, "job");
