@@ -55,7 +55,7 @@ import {
   webhookReadiness,
 } from "./lib/ops/mod.ts";
 import {
-  DEFAULT_ADMISSION_OPTIONS,
+  admissionOptionsWithTemplateWait,
   DEFAULT_SHUTDOWN_GRACE_MS,
   startWebhookServer,
 } from "./webhook/server.ts";
@@ -187,21 +187,14 @@ async function startAdmission(
     onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
   });
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
-  const wait = DEFAULT_ADMISSION_OPTIONS.waitForPort;
   const server = await startWebhookServer({
     certificates,
     lookups: lookups.lookups,
     admission: {
-      ...DEFAULT_ADMISSION_OPTIONS,
+      ...admissionOptionsWithTemplateWait(config.claimTemplateWaitMs),
       operatorUsername: operator.username,
       onTemplateRefusal: (refusal) =>
         recorder.record(templateSubject(refusal), "Warning", "PodRefused", refusal.message),
-      ...wait === undefined || config.claimTemplateWaitMs === undefined ? {} : {
-        waitForPort: {
-          ...wait,
-          templateAttempts: Math.ceil(config.claimTemplateWaitMs / wait.intervalMs),
-        },
-      },
     },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,

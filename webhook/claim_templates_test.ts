@@ -17,6 +17,7 @@ import {
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionOptions, TemplateClaimStore, TemplateRefusal } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
+import { admissionOptionsWithTemplateWait } from "./server.ts";
 import type { Pod } from "./pod_schema.ts";
 
 const T = "claim-template.hostport.rmb938.com/";
@@ -252,4 +253,11 @@ Deno.test("reviewPod() reuses a StatefulSet pod's claim and never deletes it", a
   assert.equal(created.length, 1, "the claim port-web-0 is made once");
   assert.deepEqual(patchOf(first), patchOf(again), "the same port both times");
   assert.deepEqual(deleted, []);
+});
+
+Deno.test("admissionOptionsWithTemplateWait() turns --claim-template-wait into lookup rounds", () => {
+  assert.equal(admissionOptionsWithTemplateWait().waitForPort?.templateAttempts, 24);
+  assert.equal(admissionOptionsWithTemplateWait(3_000).waitForPort?.templateAttempts, 12);
+  assert.equal(admissionOptionsWithTemplateWait(3_100).waitForPort?.templateAttempts, 13);
+  assert.equal(admissionOptionsWithTemplateWait(3_000).waitForPort?.attempts, 10);
 });

@@ -49,6 +49,19 @@ export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
   },
 };
 
+/**
+ * The default admission options with a per-pod claim wait of `templateWaitMs` (rounded up to
+ * whole lookup rounds) when given.
+ *
+ * @param templateWaitMs `--claim-template-wait`, or undefined for the default (6 s)
+ */
+export function admissionOptionsWithTemplateWait(templateWaitMs?: number): AdmissionOptions {
+  const wait = DEFAULT_ADMISSION_OPTIONS.waitForPort;
+  if (wait === undefined || templateWaitMs === undefined) return DEFAULT_ADMISSION_OPTIONS;
+  const templateAttempts = Math.ceil(templateWaitMs / wait.intervalMs);
+  return { ...DEFAULT_ADMISSION_OPTIONS, waitForPort: { ...wait, templateAttempts } };
+}
+
 /** Options of {@linkcode startWebhookServer}. */
 export interface WebhookServerOptions {
   /** The serving certificate; started already (`current()` holds a pair). */

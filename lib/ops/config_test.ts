@@ -114,6 +114,12 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       expected: 120_000,
     },
     {
+      name: "--claim-template-wait sets the per-pod claim wait",
+      args: ["--claim-template-wait=3s"],
+      pick: (c) => c.claimTemplateWaitMs,
+      expected: 3_000,
+    },
+    {
       name: "HOSTPORT_CLAIM_DELETION_GRACE sets the deletion window",
       env: { HOSTPORT_CLAIM_DELETION_GRACE: "1500ms" },
       pick: (c) => c.claimDeletionGraceMs,
