@@ -154,7 +154,11 @@ export function wireTemplateClaims(ctx: ControllerContext, controller: Controlle
   const removers = [
     ctx.caches.claims.addEventHandler({
       onAdd: onClaim,
-      onUpdate: (_previous, next) => onClaim(next),
+      // Its plan reads only its owners (status writes change nothing it decides on).
+      onUpdate: (previous, next) => {
+        const owners = (claim: HostPortClaim) => JSON.stringify(claim.metadata.ownerReferences);
+        if (owners(previous) !== owners(next)) onClaim(next);
+      },
       onDelete: () => {},
     }),
     ctx.caches.pods.addEventHandler({
