@@ -4,6 +4,20 @@
  * @module
  */
 import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
+import type { QuotaExceeded } from "../lib/quota/mod.ts";
+
+/**
+ * The claim quota check of one replica (lib/quota, `admitClaim`): usage from the
+ * informer cache plus the claims it admitted that the cache does not show yet. Synchronous, so
+ * concurrent admissions in one replica see each other.
+ */
+export interface ClaimQuotaAdmission {
+  /**
+   * The quota a new claim would exceed, or undefined; an admitted claim (not a dry run) is
+   * counted from then on.
+   */
+  admit(claim: HostPortClaim, options: { dryRun: boolean }): QuotaExceeded | undefined;
+}
 
 /**
  * Read-only lookups the server provides (informer cache with a live fallback). They may reject;
@@ -16,6 +30,8 @@ export interface AdmissionLookups {
   getHostPort(name: string): Promise<HostPort | undefined>;
   /** Every HostPortClass, for cross-class overlap warnings and class-existence warnings. */
   listHostPortClasses(): Promise<HostPortClass[]>;
+  /** The claim quota check; without it, claims are not checked against quotas. */
+  claimQuota?: ClaimQuotaAdmission;
 }
 
 /**
