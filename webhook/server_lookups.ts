@@ -27,6 +27,7 @@ import {
   type StoreReader,
 } from "../lib/kube/mod.ts";
 import { admitClaim, classLimits } from "../lib/quota/mod.ts";
+import type { Counter, MetricsRegistry } from "../lib/ops/contracts.ts";
 import type { AdmissionLookups, ClaimQuotaAdmission } from "./lookups.ts";
 
 /**
@@ -44,6 +45,8 @@ export interface ClaimQuotaSources {
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
   /** Milliseconds; `Date.now` by default. */
   now?: () => number;
+  /** Counts refusals: `hostport_quota_refusals_total{namespace,class}`. */
+  refusals?: Counter;
 }
 
 /**
@@ -81,9 +84,8 @@ export function claimQuotaAdmission(sources: ClaimQuotaSources): ClaimQuotaAdmis
           other !== key && entry.namespace === namespace && entry.className === className
         ).length;
       const exceeded = admitClaim(quotas, className, cached + admitted);
-      if (exceeded === undefined && !dryRun) {
-        pending.set(key, { namespace, name, className, atMs: nowMs });
-      }
+      if (exceeded !== undefined) sources.refusals?.inc({ namespace, class: className });
+      else if (!dryRun) pending.set(key, { namespace, name, className, atMs: nowMs });
       return exceeded;
     },
   };
@@ -160,8 +162,12 @@ export interface RunningLookups extends AsyncDisposable {
  * check over the cached claims and quotas.
  *
  * @param kube the typed clients
+ * @param options `metrics`: where the quota refusal counter goes
  */
-export function startAdmissionLookups(kube: KubeClients): RunningLookups {
+export function startAdmissionLookups(
+  kube: KubeClients,
+  options: { metrics?: MetricsRegistry } = {},
+): RunningLookups {
   const hostPorts = new Informer(kube.hostPorts);
   const classes = new Informer(kube.hostPortClasses);
   const claims = new Informer(kube.hostPortClaims);
@@ -177,7 +183,19 @@ export function startAdmissionLookups(kube: KubeClients): RunningLookups {
         { hostPorts: hostPorts.store, classes: classes.store },
         { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
       ),
-      claimQuota: claimQuotaAdmission({ claims: claims.store, quotas: quotas.store }),
+      claimQuota: claimQuotaAdmission({
+        claims: claims.store,
+        quotas: quotas.store,
+        ...options.metrics
+          ? {
+            refusals: options.metrics.counter(
+              "hostport_quota_refusals_total",
+              "Claim creates the webhook refused because a per-class quota was full",
+              ["namespace", "class"],
+            ),
+          }
+          : {},
+      }),
     },
     synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
       all.every(Boolean)

@@ -84,12 +84,18 @@ function quotaCheck(cached: HostPortClaim[], limit: number) {
     object: { metadata: { name: "q", namespace: "ns1" }, spec: { hard: { [C1_KEY]: `${limit}` } } },
   });
   const clock = { ms: 0 };
-  const check = claimQuotaAdmission({ claims, quotas, now: () => clock.ms });
-  return { check, claims, clock };
+  const refused: string[] = [];
+  const check = claimQuotaAdmission({
+    claims,
+    quotas,
+    now: () => clock.ms,
+    refusals: { inc: (labels) => void refused.push(JSON.stringify(labels)) },
+  });
+  return { check, claims, clock, refused };
 }
 
 Deno.test("claimQuotaAdmission() counts the claims it admitted before the cache shows them", () => {
-  const { check } = quotaCheck([claim("old")], 3);
+  const { check, refused } = quotaCheck([claim("old")], 3);
   const wet = { dryRun: false };
   assert.equal(check.admit(claim("a"), wet), undefined);
   assert.equal(check.admit(claim("b"), wet), undefined);
@@ -102,6 +108,7 @@ Deno.test("claimQuotaAdmission() counts the claims it admitted before the cache 
   assert.equal(check.admit(claim("b"), wet), undefined, "a retried create of b is b, not one more");
   assert.equal(check.admit(claim("x", { className: "c2" }), wet), undefined, "another class");
   assert.equal(check.admit(claim("y", { namespace: "ns2" }), wet), undefined, "another namespace");
+  assert.deepEqual(refused, ['{"namespace":"ns1","class":"c1"}'], "the refusal is counted");
 });
 
 Deno.test("claimQuotaAdmission() does not count dry runs, and forgets admissions the cache shows or that never landed", () => {
