@@ -132,6 +132,18 @@ async function heldPorts(kube: KubeClients, namespace: string): Promise<Map<stri
   return held;
 }
 
+/** Waits until exactly `count` HostPorts of the namespace hold ports (deleted claims' go after them). */
+async function settledPorts(
+  kube: KubeClients,
+  namespace: string,
+  count: number,
+): Promise<Map<string, number>> {
+  return await eventually(`${count} ports held in ${namespace}`, async () => {
+    const held = await heldPorts(kube, namespace);
+    return held.size === count ? held : undefined;
+  });
+}
+
 const names = (prefix: string, count: number, from = 0) =>
   Array.from({ length: count }, (_, i) => `${prefix}-${String(from + i).padStart(2, "0")}`);
 
@@ -195,8 +207,7 @@ Deno.test("a per-class quota: 50 claims at once against 10, deletions, a lowered
   const full = await createAtOnce(kube, "tenant", ["full"], "gold");
   assert.match(full.refused[0] ?? "", exceeded("gold-claims", GOLD, 10, 10));
   for (const name of again) await boundClaim(kube, "tenant", name);
-  const before = await heldPorts(kube, "tenant");
-  assert.equal(before.size, 10);
+  const before = await settledPorts(kube, "tenant", 10);
 
   // A limit lowered below usage: nothing loses its port; new claims are refused.
   await applyQuota(rig, "tenant", "gold-claims", { [GOLD]: "6" });
@@ -240,8 +251,7 @@ Deno.test("a per-class quota: 50 claims at once against 10, deletions, a lowered
       () => kube.hostPortClaims.get(name, { namespace: "tenant" }),
     );
   }
-  const after = await heldPorts(kube, "tenant");
-  assert.equal(after.size, 6);
+  const after = await settledPorts(kube, "tenant", 6);
   for (const name of raced.admitted.toSorted().slice(1)) {
     const claim = await kube.hostPortClaims.get(name, { namespace: "tenant" });
     assert.equal(boundReason(claim), "QuotaExceeded", name);
@@ -251,7 +261,7 @@ Deno.test("a per-class quota: 50 claims at once against 10, deletions, a lowered
   // Raising the limit lets the waiting claims go at once.
   await applyQuota(rig, "tenant", "gold-claims", { [GOLD]: "8" });
   for (const name of raced.admitted) await boundClaim(kube, "tenant", name);
-  assert.equal((await heldPorts(kube, "tenant")).size, 8);
+  await settledPorts(kube, "tenant", 8);
 });
 
 Deno.test("quotas on two classes in one namespace, the namespace count, and another namespace unaffected", async () => {
@@ -262,6 +272,7 @@ Deno.test("quotas on two classes in one namespace, the namespace count, and anot
   await createNamespace(kube, "two");
   await createNamespace(kube, "other");
   await applyQuota(rig, "two", "per-class", { [GOLD]: "2", [SILVER]: "3" });
+  await applyQuota(rig, "other", "per-class", { [GOLD]: "10" });
   await cluster.apply(quota("two", "all", { [CLAIM_COUNT_RESOURCE]: "6" }));
   await eventually("the quota controller to count claims", async () => {
     const used = await cluster.get("resourcequota all", "{.status.used}", "two");
@@ -293,11 +304,29 @@ Deno.test("quotas on two classes in one namespace, the namespace count, and anot
     return row(GOLD, 2).test(stdout) && row(SILVER, 3).test(stdout) || undefined;
   });
 
-  // The other namespace has no quota: 5 gold claims there all bind.
+  // The other namespace's quota of the same name and class is its own: 5 gold claims bind there.
   const free = await createAtOnce(kube, "other", names("o", 5), "gold");
   assert.equal(free.admitted.length, 5, free.refused[0]);
   for (const name of free.admitted) await boundClaim(kube, "other", name);
   assert.equal((await claimsOf(kube, "two")).length, 6);
+
+  // Metrics per namespace, quota and class; a deleted quota takes its series along.
+  const goldSeries = "hostport_quota_used_claims{class=gold,namespace=two,quota=per-class}";
+  await eventually(
+    "the per-class metrics",
+    () =>
+      rig.operator.metrics.values.get(goldSeries) === 2 &&
+        rig.operator.metrics.values.get(
+            "hostport_quota_hard_claims{class=silver,namespace=two,quota=per-class}",
+          ) === 3 || undefined,
+  );
+  await cluster.kubectl(["delete", "quota", "per-class", "-n", "two"]);
+  await eventually(
+    "the deleted quota's series to go",
+    () => !rig.operator.metrics.values.has(goldSeries) || undefined,
+  );
+  const other = "hostport_quota_used_claims{class=gold,namespace=other,quota=per-class}";
+  assert.equal(rig.operator.metrics.values.get(other), 5, "the other namespace's series stays");
 });
 
 // Measured (README, Quotas): kube-controller-manager learns a new CRD by discovery within 30 s,

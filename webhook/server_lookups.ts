@@ -40,7 +40,7 @@ export const PENDING_ADMISSION_TTL_MS = 30_000;
 /** What the claim quota check reads: the caches, and a clock for admitted claims. */
 export interface ClaimQuotaSources {
   /** HostPortClaims, by namespace. */
-  claims: Pick<StoreReader<HostPortClaim>, "byIndex" | "getByName">;
+  claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
   /** ResourceQuotas, by namespace. */
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
   /** Milliseconds; `Date.now` by default. */
@@ -56,13 +56,19 @@ export interface ClaimQuotaSources {
  * admissions in this replica never overshoot; two replicas can (the controller holds the extra
  * claims back).
  */
-export function claimQuotaAdmission(sources: ClaimQuotaSources): ClaimQuotaAdmission {
+export function claimQuotaAdmission(
+  sources: ClaimQuotaSources,
+): ClaimQuotaAdmission & { cached(claim: HostPortClaim): void } {
   const now = sources.now ?? Date.now;
   const pending = new Map<
     string,
-    { namespace: string; name: string; className: string; atMs: number }
+    { namespace: string; className: string; atMs: number }
   >();
   return {
+    /** The cache got this claim (an informer add or update): it counts from there now. */
+    cached(claim) {
+      pending.delete(`${claim.metadata.namespace ?? ""}/${claim.metadata.name ?? ""}`);
+    },
     admit(claim, { dryRun }) {
       const namespace = claim.metadata.namespace ?? "";
       const className = claim.spec.hostPortClassName;
@@ -70,13 +76,9 @@ export function claimQuotaAdmission(sources: ClaimQuotaSources): ClaimQuotaAdmis
       if (classLimits(quotas, className).length === 0) return undefined;
       const nowMs = now();
       for (const [key, entry] of pending) {
-        const cached = sources.claims.getByName(entry.name, entry.namespace);
-        if (nowMs - entry.atMs > PENDING_ADMISSION_TTL_MS || cached !== undefined) {
-          pending.delete(key);
-        }
+        if (nowMs - entry.atMs > PENDING_ADMISSION_TTL_MS) pending.delete(key);
       }
-      const name = claim.metadata.name ?? "";
-      const key = `${namespace}/${name}`;
+      const key = `${namespace}/${claim.metadata.name ?? ""}`;
       const cached = sources.claims.byIndex(NAMESPACE_INDEX, namespace)
         .filter((other) => other.spec.hostPortClassName === className).length;
       const admitted =
@@ -85,7 +87,7 @@ export function claimQuotaAdmission(sources: ClaimQuotaSources): ClaimQuotaAdmis
         ).length;
       const exceeded = admitClaim(quotas, className, cached + admitted);
       if (exceeded !== undefined) sources.refusals?.inc({ namespace, class: className });
-      else if (!dryRun) pending.set(key, { namespace, name, className, atMs: nowMs });
+      else if (!dryRun) pending.set(key, { namespace, className, atMs: nowMs });
       return exceeded;
     },
   };
@@ -173,6 +175,25 @@ export function startAdmissionLookups(
   const claims = new Informer(kube.hostPortClaims);
   const quotas = new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE));
   const informers = [hostPorts, classes, claims, quotas] as const;
+  const claimQuota = claimQuotaAdmission({
+    claims: claims.store,
+    quotas: quotas.store,
+    ...options.metrics
+      ? {
+        refusals: options.metrics.counter(
+          "hostport_quota_refusals_total",
+          "Claim creates the webhook refused because a per-class quota was full",
+          ["namespace", "class"],
+        ),
+      }
+      : {},
+  });
+  // A claim this replica admitted counts from the cache once seen there, even if it goes later.
+  claims.addEventHandler({
+    onAdd: (claim) => claimQuota.cached(claim),
+    onUpdate: (_previous, claim) => claimQuota.cached(claim),
+    onDelete: () => {},
+  });
   for (const informer of informers) informer.start();
   const stop = async () => {
     await Promise.all(informers.map((informer) => informer.stop()));
@@ -183,19 +204,7 @@ export function startAdmissionLookups(
         { hostPorts: hostPorts.store, classes: classes.store },
         { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
       ),
-      claimQuota: claimQuotaAdmission({
-        claims: claims.store,
-        quotas: quotas.store,
-        ...options.metrics
-          ? {
-            refusals: options.metrics.counter(
-              "hostport_quota_refusals_total",
-              "Claim creates the webhook refused because a per-class quota was full",
-              ["namespace", "class"],
-            ),
-          }
-          : {},
-      }),
+      claimQuota,
     },
     synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
       all.every(Boolean)

@@ -111,14 +111,18 @@ Deno.test("claimQuotaAdmission() counts the claims it admitted before the cache 
   assert.deepEqual(refused, ['{"namespace":"ns1","class":"c1"}'], "the refusal is counted");
 });
 
-Deno.test("claimQuotaAdmission() does not count dry runs, and forgets admissions the cache shows or that never landed", () => {
+Deno.test("claimQuotaAdmission() does not count dry runs, and forgets admissions once cached or when they never land", () => {
   const { check, claims, clock } = quotaCheck([], 2);
   assert.equal(check.admit(claim("dry"), { dryRun: true }), undefined);
   assert.equal(check.admit(claim("a"), { dryRun: false }), undefined);
   assert.equal(check.admit(claim("b"), { dryRun: false }), undefined);
   assert.equal(check.admit(claim("c"), { dryRun: false })?.used, 2);
   claims.apply({ type: "apply", object: claim("a") }); // a landed: counted once, from the cache
+  check.cached(claim("a"));
   assert.equal(check.admit(claim("c"), { dryRun: false })?.used, 2);
-  clock.ms = PENDING_ADMISSION_TTL_MS + 1; // b was refused later in the chain
+  claims.apply({ type: "delete", object: claim("a") }); // and went: it counts no more
   assert.equal(check.admit(claim("c"), { dryRun: false }), undefined);
+  assert.equal(check.admit(claim("d"), { dryRun: false })?.used, 2, "b and c");
+  clock.ms = PENDING_ADMISSION_TTL_MS + 1; // b and c were refused later in the chain
+  assert.equal(check.admit(claim("d"), { dryRun: false }), undefined);
 });

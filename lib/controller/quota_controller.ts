@@ -16,9 +16,28 @@ import type { ControllerContext } from "./context.ts";
 export function createQuotaReconciler(
   ctx: ControllerContext,
 ): (key: string, signal: AbortSignal) => Promise<Outcome> {
+  // The classes each quota last exported, so their series go with the quota or its keys.
+  const exported = new Map<string, string[]>();
+  const exportUsage = (key: string, usage: { class: string; used: number; hard: number }[]) => {
+    const [namespace = "", quota = ""] = key.split("/");
+    for (const className of exported.get(key) ?? []) {
+      if (usage.some((u) => u.class === className)) continue;
+      ctx.metrics.quotaUsed.remove({ namespace, quota, class: className });
+      ctx.metrics.quotaHard.remove({ namespace, quota, class: className });
+    }
+    for (const u of usage) {
+      ctx.metrics.quotaUsed.set({ namespace, quota, class: u.class }, u.used);
+      ctx.metrics.quotaHard.set({ namespace, quota, class: u.class }, u.hard);
+    }
+    if (usage.length > 0) exported.set(key, usage.map((u) => u.class));
+    else exported.delete(key);
+  };
   return async (key, abortSignal) => {
     const quota = ctx.caches.quotas.store.get(key);
-    if (quota === undefined || !isClaimQuota(quota)) return done();
+    if (quota === undefined || !isClaimQuota(quota)) {
+      exportUsage(key, []);
+      return done();
+    }
     const namespace = quota.metadata?.namespace ?? "";
     const name = quota.metadata?.name ?? "";
     // The count is missing only while every claim create in the namespace is refused, so a
@@ -28,11 +47,7 @@ export function createQuotaReconciler(
       : undefined;
     const claims = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace);
     const plan = planQuotaUsage(quota, claims, claimsInNamespace);
-    for (const usage of plan.classes) {
-      const labels = { namespace, quota: name, class: usage.class };
-      ctx.metrics.quotaUsed.set(labels, usage.used);
-      ctx.metrics.quotaHard.set(labels, usage.hard);
-    }
+    exportUsage(key, [...plan.classes]);
     if (Object.keys(plan.used).length === 0) return done();
     await ctx.clients.quotas.patchStatus(name, {
       type: "merge",
@@ -51,5 +66,5 @@ async function countClaimsLive(
   abortSignal: AbortSignal,
 ): Promise<number> {
   const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
-  return page.items.length + (page.undecodable.length);
+  return page.items.length + page.undecodable.length;
 }
