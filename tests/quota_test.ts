@@ -334,6 +334,20 @@ Deno.test("quotas on two classes in one namespace, the namespace count, and anot
   const waiting = await kube.hostPortClaims.get("x-01", { namespace: "other" });
   assert.equal(boundReason(waiting), "QuotaExceeded");
 
+  // The namespace count alone, 50 at once against 10: the API server's own quota holds exactly.
+  await createNamespace(kube, "counted");
+  await cluster.apply(quota("counted", "claims", { [CLAIM_COUNT_RESOURCE]: "10" }));
+  await eventually("the quota controller to count claims in counted", async () => {
+    const used = await cluster.get("resourcequota claims", "{.status.used}", "counted");
+    return used !== "" && JSON.parse(used)[CLAIM_COUNT_RESOURCE] === "0" || undefined;
+  });
+  const counted = await createAtOnce(kube, "counted", names("n", 50), "bronze");
+  assert.equal(counted.admitted.length, 10, counted.refused[0]);
+  assert.equal((await claimsOf(kube, "counted")).length, 10);
+  for (const message of counted.refused) {
+    assert.match(message, /exceeded quota: claims, requested: count\/hostportclaims/);
+  }
+
   // Metrics per namespace, quota and class; a deleted quota takes its series along.
   const goldSeries = "hostport_quota_used_claims{class=gold,namespace=two,quota=per-class}";
   await eventually(
