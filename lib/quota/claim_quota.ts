@@ -16,7 +16,7 @@
  * @module
  */
 import type { HostPortClaim } from "../api/mod.ts";
-import { CONDITION_REASON, GROUP, PLURAL } from "../api/mod.ts";
+import { GROUP, PLURAL } from "../api/mod.ts";
 
 /** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
 export interface QuotaObject {
@@ -199,9 +199,6 @@ export function gateClaim(
   }
   return undefined;
 }
-
-/** The condition reason of a claim held back by a quota (`Bound=False`). */
-export const QUOTA_EXCEEDED_REASON = CONDITION_REASON.QuotaExceeded;
 
 /** The status update that brings a quota's `status.used` up to date, if any. */
 export interface QuotaUsagePlan {
