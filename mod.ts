@@ -170,9 +170,12 @@ function certificateSource(
 async function startAdmission(
   config: OperatorConfig,
   kube: KubeClients,
-  logger: Logger,
-  recorder: EventRecorder,
-  health: HealthChecks,
+  { logger, recorder, health, metrics }: {
+    logger: Logger;
+    recorder: EventRecorder;
+    health: HealthChecks;
+    metrics: PrometheusRegistry;
+  },
   stop: AbortSignal,
 ) {
   const log = logger.child({ component: "webhook" });
@@ -180,7 +183,7 @@ async function startAdmission(
   const registrar = webhookRegistrar(config, kube, log);
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
-  const lookups = startAdmissionLookups(kube);
+  const lookups = startAdmissionLookups(kube, { metrics });
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
     signal: AbortSignal.any([stopCertificates.signal, stop]),
@@ -262,7 +265,7 @@ async function main(): Promise<number> {
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, logger, recorder, health, stop),
+    () => startAdmission(config, kube, { logger, recorder, health, metrics }, stop),
   );
   metrics.addCollector(() => webhookFamilies(admission.server.stats(), LATENCY_BUCKETS_SECONDS));
   const elector = config.leaderElection.enabled

@@ -24,7 +24,7 @@ export type TlsVariant = "self-managed" | "cert-manager";
 const RBAC_API = "rbac.authorization.k8s.io/v1";
 
 /**
- * Cluster-wide rules of every variant: the three kinds, pods, Events, and the HostPort CRD's
+ * Cluster-wide rules of every variant: the three kinds, pods, ResourceQuotas, Events, and the HostPort CRD's
  * allocation-record anchor (read, and written once by compare-and-swap).
  */
 export function operatorClusterRules(): PolicyRule[] {
@@ -56,6 +56,9 @@ export function operatorClusterRules(): PolicyRule[] {
       verbs: ["update"],
     },
     { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+    // Claim quotas: read by the webhook and the controllers; the per-class usage goes to status.
+    { apiGroups: [""], resources: ["resourcequotas"], verbs: ["list", "watch"] },
+    { apiGroups: [""], resources: ["resourcequotas/status"], verbs: ["patch"] },
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     {
       apiGroups: ["apiextensions.k8s.io"],

@@ -19,15 +19,16 @@ interface Rule {
 const RULES: readonly Rule[] = [
   { folder: "lib/allocator", mayImport: ["lib/allocator"], pure: true },
   { folder: "lib/api", mayImport: ["lib/api", "zod"], pure: true },
+  { folder: "lib/quota", mayImport: ["lib/quota", "lib/api"], pure: true },
   {
     folder: "lib/reconcile",
-    mayImport: ["lib/reconcile", "lib/api", "lib/allocator"],
+    mayImport: ["lib/reconcile", "lib/api", "lib/allocator", "lib/quota"],
     pure: true,
   },
   {
     // The admission decisions are pure; only the HTTP/TLS edge (server*, tls*) does I/O.
     folder: "webhook",
-    mayImport: ["webhook", "lib/api", "lib/allocator", "zod", "kubernetes-types"],
+    mayImport: ["webhook", "lib/api", "lib/allocator", "lib/quota", "zod", "kubernetes-types"],
     pure: true,
     skip: /^(server|tls)/,
   },

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import type { ClusterRole, Role } from "kubernetes-types/rbac/v1.d.ts";
 import { createKubeClients, KubeRestClient } from "../lib/kube/mod.ts";
+import { classQuotaResource } from "../lib/quota/mod.ts";
 import { NAMES, OPERATOR_USER } from "../scripts/gen_release_names.ts";
 import { SelfManagedCertificateSource } from "../webhook/tls_self_managed.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
@@ -130,6 +131,16 @@ Deno.test("the release's ServiceAccount runs the quickstart with least-privilege
       tls: "self-managed",
       args: ["--log-level=debug", "--claim-deletion-grace=2s"],
     });
+    // A claim quota in the quickstart's namespace: the operator writes its per-class usage.
+    await kubectlOk(cp, [
+      "create",
+      "quota",
+      "claims",
+      "-n",
+      QUICKSTART_NAMESPACE,
+      "--hard",
+      `${classQuotaResource("sample")}=5`,
+    ]);
     const result = await runQuickstart((args) => cp.kubectl(args));
     assert.equal(result.claim.phase, "Bound");
     assert.equal(result.pod.hostPort, result.claim.port);

@@ -10,8 +10,10 @@ import {
   type HostPortClaim,
   KIND,
   MESSAGE,
+  PLURAL,
   safeParseHostPortClaim,
 } from "../lib/api/mod.ts";
+import { type QuotaExceeded, quotaExceededMessage } from "../lib/quota/mod.ts";
 import { classMissingWarning } from "./class_warnings.ts";
 import { settle } from "./claim_lookup.ts";
 import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./claim_resolution.ts";
@@ -27,6 +29,7 @@ import {
   isPlainObject,
   specUnchanged,
 } from "./review.ts";
+import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { invalidStatus } from "./status.ts";
 
 /** Detail when a claim names a HostPort that is being deleted. */
@@ -43,7 +46,8 @@ const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
  *   exists, must not be bound to another claim, must be of the claim's class and must not be
  *   deleting. A HostPort that does not exist yet is allowed (an admin may create it later),
  *   with a warning;
- * - CREATE: a warning when the class does not exist;
+ * - CREATE: a warning when the class does not exist; refused (403, worded like the API server's
+ *   own quota errors) when a ResourceQuota's per-class key is full (lib/quota);
  * - an UPDATE that leaves `spec` unchanged is allowed, even if neither object decodes; one whose
  *   old object does not decode is judged on the new object alone.
  *
@@ -83,9 +87,25 @@ export async function reviewHostPortClaim(
     warnings.push(...binding.warnings);
   }
   if (operation === "CREATE") warnings.push(...await classWarnings(claim, lookups));
-  if (errors.length === 0) return allowReview(uid, { warnings });
   const identity = { group: GROUP, kind: KIND.HostPortClaim, name: claim.metadata.name ?? "" };
-  return denyReview(uid, invalidStatus(identity, errors), warnings);
+  if (errors.length > 0) return denyReview(uid, invalidStatus(identity, errors), warnings);
+  // Last, so only a claim that is otherwise admitted counts against its quota.
+  const exceeded = operation === "CREATE"
+    ? lookups.claimQuota?.admit(claim, { dryRun: request.dryRun === true })
+    : undefined;
+  if (exceeded !== undefined) return denyReview(uid, quotaStatus(identity, exceeded), warnings);
+  return allowReview(uid, { warnings });
+}
+
+/** The API server's own wording: `hostportclaims.hostport.rmb938.com "x" is forbidden: exceeded quota: ...`. */
+function quotaStatus(identity: { group: string; name: string }, exceeded: QuotaExceeded): Status {
+  return {
+    code: 403,
+    reason: "Forbidden",
+    message: `${PLURAL.HostPortClaim}.${identity.group} ${goQuote(identity.name)} is forbidden: ` +
+      quotaExceededMessage(exceeded),
+    details: { group: identity.group, kind: PLURAL.HostPortClaim, name: identity.name },
+  };
 }
 
 function immutabilityErrors(claim: HostPortClaim, old: HostPortClaim): FieldError[] {

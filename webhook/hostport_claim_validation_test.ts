@@ -177,3 +177,40 @@ Deno.test("HostPortClaim webhook lets an admin repair or delete a claim it canno
     assert.match(refused.status?.message ?? "", /spec\.hostPortName/);
   });
 });
+
+Deno.test("HostPortClaim webhook refuses a claim over a per-class quota in the API server's words", async () => {
+  const resource = "c1.hostportclass.hostport.rmb938.com/hostportclaims";
+  const asked: string[] = [];
+  const lookups: AdmissionLookups = {
+    ...LOOKUPS,
+    claimQuota: {
+      admit(claim, { dryRun }) {
+        asked.push(`${claim.metadata.name}${dryRun ? " (dry run)" : ""}`);
+        return { quota: "tenant", resource, used: 2, limit: 2 };
+      },
+    },
+  };
+  const response = await validate(claim("s", { hostPortName: "" }), undefined, lookups);
+  assert.equal(response.allowed, false);
+  assert.equal(response.status?.code, 403);
+  assert.equal(response.status?.reason, "Forbidden");
+  assert.equal(
+    response.status?.message,
+    `hostportclaims.hostport.rmb938.com "s" is forbidden: exceeded quota: tenant, requested: ` +
+      `${resource}=1, used: ${resource}=2, limited: ${resource}=2`,
+  );
+  // A claim refused for another reason never reaches the quota (nor counts against it).
+  const invalid = await validate(claim("t", { hostPortName: "other-class" }), undefined, lookups);
+  assert.equal(invalid.status?.code, 422);
+  // Updates are never checked: the class cannot change.
+  const update = await validate(
+    {
+      ...claim("s", { hostPortName: "" }),
+      metadata: { ...claim("s").metadata, labels: { a: "b" } },
+    },
+    claim("s", { hostPortName: "" }),
+    lookups,
+  );
+  assert.equal(update.allowed, true);
+  assert.deepEqual(asked, ["s"]);
+});

@@ -9,7 +9,21 @@ import type {
   HostPortClaimTemplate,
   HostPortClass,
 } from "../lib/api/mod.ts";
+import type { QuotaExceeded } from "../lib/quota/mod.ts";
 import type { RetentionPolicy } from "./claim_templates.ts";
+
+/**
+ * The claim quota check of one replica (lib/quota, `admitClaim`): usage from the
+ * informer cache plus the claims it admitted that the cache does not show yet. Synchronous, so
+ * concurrent admissions in one replica see each other.
+ */
+export interface ClaimQuotaAdmission {
+  /**
+   * The quota a new claim would exceed, or undefined; an admitted claim (not a dry run) is
+   * counted from then on.
+   */
+  admit(claim: HostPortClaim, options: { dryRun: boolean }): QuotaExceeded | undefined;
+}
 
 /**
  * Read-only lookups the server provides (informer cache with a live fallback). They may reject;
@@ -24,6 +38,8 @@ export interface AdmissionLookups {
   listHostPortClasses(): Promise<HostPortClass[]>;
   /** Reads and writes for per-pod claims; without them a pod naming a template is refused. */
   templateClaims?: TemplateClaimStore;
+  /** The claim quota check; without it, claims are not checked against quotas. */
+  claimQuota?: ClaimQuotaAdmission;
 }
 
 /**

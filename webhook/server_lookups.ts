@@ -6,6 +6,7 @@
  * HostPort's port never changes once set and a claim that is not deleting protects its HostPort,
  * so a cached, usable HostPort is safe; a live GET confirms every HostPort answer that would
  * refuse a pod (missing from the cache, or without a port yet), so a lagging cache never refuses.
+ * Claims and ResourceQuotas are cached too, for the claim quota check ({@linkcode claimQuotaAdmission}).
  *
  * @module
  */
@@ -15,16 +16,84 @@ import {
   type HostPortClaim,
   type HostPortClass,
 } from "../lib/api/mod.ts";
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {
   AlreadyExistsError,
   Informer,
   type KubeClients,
+  NAMESPACE_INDEX,
   NotFoundError,
-  type ResourceClient,
+  RESOURCE_QUOTA_RESOURCE,
+  ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
 import { retentionPolicyOf } from "./claim_templates.ts";
-import type { AdmissionLookups, TemplateClaimStore } from "./lookups.ts";
+import { admitClaim, classLimits } from "../lib/quota/mod.ts";
+import type { Counter, MetricsRegistry } from "../lib/ops/contracts.ts";
+import type { AdmissionLookups, ClaimQuotaAdmission, TemplateClaimStore } from "./lookups.ts";
+
+/**
+ * How long a claim this replica admitted counts against its quota before the cache shows it: a
+ * create is stored within moments of admission, or refused later in the chain (then it stops
+ * counting after this). The controller's backstop covers a claim stored later still.
+ */
+export const PENDING_ADMISSION_TTL_MS = 30_000;
+
+/** What the claim quota check reads: the caches, and a clock for admitted claims. */
+export interface ClaimQuotaSources {
+  /** HostPortClaims, by namespace. */
+  claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
+  /** ResourceQuotas, by namespace. */
+  quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
+  /** Milliseconds; `Date.now` by default. */
+  now?: () => number;
+  /** Counts refusals: `hostport_quota_refusals_total{namespace,class}`. */
+  refusals?: Counter;
+}
+
+/**
+ * The claim quota check over caches: usage is the namespace's cached claims of the class plus
+ * those this replica admitted in the last {@linkcode PENDING_ADMISSION_TTL_MS} that the cache does
+ * not show yet. Gather, decide and note happen with no await in between, so concurrent
+ * admissions in this replica never overshoot; two replicas can (the controller holds the extra
+ * claims back).
+ */
+export function claimQuotaAdmission(
+  sources: ClaimQuotaSources,
+): ClaimQuotaAdmission & { cached(claim: HostPortClaim): void } {
+  const now = sources.now ?? Date.now;
+  const pending = new Map<
+    string,
+    { namespace: string; className: string; atMs: number }
+  >();
+  return {
+    /** The cache got this claim (an informer add or update): it counts from there now. */
+    cached(claim) {
+      pending.delete(`${claim.metadata.namespace ?? ""}/${claim.metadata.name ?? ""}`);
+    },
+    admit(claim, { dryRun }) {
+      const namespace = claim.metadata.namespace ?? "";
+      const className = claim.spec.hostPortClassName;
+      const quotas = sources.quotas.byIndex(NAMESPACE_INDEX, namespace);
+      if (classLimits(quotas, className).length === 0) return undefined;
+      const nowMs = now();
+      for (const [key, entry] of pending) {
+        if (nowMs - entry.atMs > PENDING_ADMISSION_TTL_MS) pending.delete(key);
+      }
+      const key = `${namespace}/${claim.metadata.name ?? ""}`;
+      const cached = sources.claims.byIndex(NAMESPACE_INDEX, namespace)
+        .filter((other) => other.spec.hostPortClassName === className).length;
+      const admitted =
+        [...pending].filter(([other, entry]) =>
+          other !== key && entry.namespace === namespace && entry.className === className
+        ).length;
+      const exceeded = admitClaim(quotas, className, cached + admitted);
+      if (exceeded !== undefined) sources.refusals?.inc({ namespace, class: className });
+      else if (!dryRun) pending.set(key, { namespace, className, atMs: nowMs });
+      return exceeded;
+    },
+  };
+}
 
 /** The caches the lookups read (informer stores, or any `Store`). */
 export interface LookupCaches {
@@ -124,22 +193,48 @@ export function liveTemplateClaimStore(
 export interface RunningLookups extends AsyncDisposable {
   /** The lookups to give the server. */
   lookups: AdmissionLookups;
-  /** Resolves true once both caches have been filled. */
+  /** Resolves true once every cache has been filled. */
   synced: Promise<boolean>;
   /** Stops the informers. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts informers for HostPorts and classes and returns lookups over them, with claims read live
- * and HostPort refusals confirmed live.
+ * Starts informers for HostPorts, classes, claims and ResourceQuotas and returns lookups over
+ * them, with claims read live for pods, HostPort refusals confirmed live, and the claim quota
+ * check over the cached claims and quotas.
  *
  * @param kube the typed clients
+ * @param options `metrics`: where the quota refusal counter goes
  */
-export function startAdmissionLookups(kube: KubeClients): RunningLookups {
+export function startAdmissionLookups(
+  kube: KubeClients,
+  options: { metrics?: MetricsRegistry } = {},
+): RunningLookups {
   const hostPorts = new Informer(kube.hostPorts);
   const classes = new Informer(kube.hostPortClasses);
-  const informers = [hostPorts, classes] as const;
+  const claims = new Informer(kube.hostPortClaims);
+  const quotas = new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE));
+  const informers = [hostPorts, classes, claims, quotas] as const;
+  const claimQuota = claimQuotaAdmission({
+    claims: claims.store,
+    quotas: quotas.store,
+    ...options.metrics
+      ? {
+        refusals: options.metrics.counter(
+          "hostport_quota_refusals_total",
+          "Claim creates the webhook refused because a per-class quota was full",
+          ["namespace", "class"],
+        ),
+      }
+      : {},
+  });
+  // A claim this replica admitted counts from the cache once seen there, even if it goes later.
+  claims.addEventHandler({
+    onAdd: (claim) => claimQuota.cached(claim),
+    onUpdate: (_previous, claim) => claimQuota.cached(claim),
+    onDelete: () => {},
+  });
   for (const informer of informers) informer.start();
   const stop = async () => {
     await Promise.all(informers.map((informer) => informer.stop()));
@@ -151,6 +246,7 @@ export function startAdmissionLookups(kube: KubeClients): RunningLookups {
         { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
       ),
       templateClaims: liveTemplateClaimStore(kube),
+      claimQuota,
     },
     synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
       all.every(Boolean)

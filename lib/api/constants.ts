@@ -192,6 +192,8 @@ export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
  * - `PortConflict`: claim `Bound=False` when its HostPort's port is also held by another
  *   HostPort (a status written by someone other than the allocator); HostPort `Allocated=False`
  *   when it shows such a port without having been allocated it.
+ * - `QuotaExceeded`: claim `Bound=False` while a ResourceQuota's per-class limit holds it back
+ *   (lib/quota).
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",
@@ -209,6 +211,7 @@ export const CONDITION_REASON = {
   PodsHoldPort: "PodsHoldPort",
   AllocationUnavailable: "AllocationUnavailable",
   PortConflict: "PortConflict",
+  QuotaExceeded: "QuotaExceeded",
 } as const;
 /** A condition reason set by this operator. */
 export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];

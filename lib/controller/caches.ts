@@ -13,9 +13,11 @@ import {
   type InformerOptions,
   type KubeDecodeError,
   type KubeObject,
+  RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
   type RestClient,
 } from "../kube/mod.ts";
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
@@ -45,6 +47,8 @@ export interface ControllerClients {
   readonly hostPorts: ResourceClient<HostPort>;
   /** Pods, as summaries (live lists before a claim's finalizer is removed). */
   readonly pods: ResourceClient<PodSummary>;
+  /** ResourceQuotas (claim quotas: usage written into their status). */
+  readonly quotas: ResourceClient<ResourceQuota>;
 }
 
 /** The informers, one per kind. */
@@ -57,6 +61,8 @@ export interface ControllerCaches {
   readonly hostPorts: Informer<HostPort>;
   /** Pod summaries of every namespace, indexed by the claims they name. */
   readonly pods: Informer<PodSummary>;
+  /** ResourceQuotas of every namespace (claim quotas, lib/quota). */
+  readonly quotas: Informer<ResourceQuota>;
 }
 
 /** Builds the clients over one REST client. */
@@ -66,6 +72,7 @@ export function createControllerClients(rest: RestClient): ControllerClients {
     claims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
     hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
     pods: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
+    quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
   };
 }
 
@@ -180,6 +187,7 @@ export function createControllerCaches(
       },
       ...options("Pod"),
     }),
+    quotas: new Informer(clients.quotas, options("ResourceQuota")),
   };
 }
 

@@ -6,18 +6,20 @@
  *
  * @module
  */
-import type { HostPortClaim } from "../api/mod.ts";
-import { AlreadyExistsError } from "../kube/mod.ts";
+import { CLAIM_PHASE, type HostPortClaim } from "../api/mod.ts";
+import { AlreadyExistsError, NAMESPACE_INDEX } from "../kube/mod.ts";
 import {
   awaitChange,
   type ClaimPlan,
   done,
+  EVENT_REASON,
   type Outcome,
   planHostPortClaim,
   podsBlockingClaim,
   requeueAfter,
   withoutFinalizer,
 } from "../reconcile/mod.ts";
+import { classLimits, gateClaim, type QuotaExceeded } from "../quota/mod.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { FirstSeen, rfc3339 } from "./first_seen.ts";
@@ -47,6 +49,9 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   const deletionSeen = new FirstSeen();
   const finalized = new FirstSeen();
   const ownWrites = new OwnWrites();
+  // Claims this process let start getting a port, counted against their quota before the cache
+  // shows their HostPort (gather, decide and this note happen with no await in between).
+  const granted = new Set<string>();
   return {
     async reconcile(key, signal) {
       const claim = ctx.caches.claims.store.get(key);
@@ -85,19 +90,70 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
           deletionGraceMs: ctx.settings.claimDeletionGraceMs,
           pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
         },
+        quotaExceeded: quotaGate(ctx, claim, granted),
       });
+      if (
+        plan.steps.some((step) => step.type === "createHostPort" || step.type === "bindHostPort")
+      ) {
+        granted.add(uid);
+      }
+      if (
+        plan.steps.some((step) =>
+          step.type === "event" && step.reason === EVENT_REASON.QuotaExceeded
+        )
+      ) {
+        ctx.metrics.quotaExceeded.inc({
+          namespace: claim.metadata.namespace ?? "",
+          class: claim.spec.hostPortClassName,
+        });
+      }
       return await actOnClaim(ctx, claim, plan, signal, {
         onClaimWritten: () => ownWrites.note(key, version),
         onFinalized: () => finalized.mark(uid, nowMs),
       });
     },
     forget(uid) {
+      granted.delete(uid);
       firstSeen.forget(uid);
       deletionSeen.forget(uid);
     },
     finalizedHere: (uid) => finalized.has(uid),
     forgetFinalized: (uid) => finalized.forget(uid),
   };
+}
+
+/**
+ * The quota that holds the claim back, if any (lib/quota, `gateClaim`). A claim
+ * counts once it is Bound, its HostPort names it, or this process let it start.
+ */
+function quotaGate(
+  ctx: ControllerContext,
+  claim: HostPortClaim,
+  granted: ReadonlySet<string>,
+): QuotaExceeded | undefined {
+  if (claim.metadata.deletionTimestamp) return undefined;
+  const namespace = claim.metadata.namespace ?? "";
+  const quotas = ctx.caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace);
+  if (classLimits(quotas, claim.spec.hostPortClassName).length === 0) return undefined;
+  const counting = (other: HostPortClaim) => countsAgainstQuota(ctx, other, granted);
+  if (counting(claim)) return undefined;
+  const standings = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)
+    .filter((other) => other.spec.hostPortClassName === claim.spec.hostPortClassName)
+    .map((other) => ({ claim: other, counting: counting(other) }));
+  return gateClaim(claim, quotas, standings);
+}
+
+/** Whether a claim holds a port or is getting one (its quota counts it). */
+function countsAgainstQuota(
+  ctx: ControllerContext,
+  claim: HostPortClaim,
+  granted: ReadonlySet<string>,
+): boolean {
+  const uid = claim.metadata.uid ?? "";
+  if (granted.has(uid) || claim.status?.phase === CLAIM_PHASE.Bound) return true;
+  const key = `${claim.metadata.namespace ?? ""}/${claim.metadata.name ?? ""}`;
+  return ctx.caches.hostPorts.store.byIndex(INDEX.byClaim, key)
+    .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
 }
 
 async function actOnClaim(

@@ -41,6 +41,12 @@ export interface ControllerMetrics {
   readonly repairLeakCandidates: Gauge;
   /** `hostport_allocator_undecodable_objects{kind}`: objects the caches skip as they do not decode. */
   readonly undecodableObjects: Gauge;
+  /** `hostport_quota_used_claims{namespace,quota,class}`: claims of the class in the namespace. */
+  readonly quotaUsed: Gauge;
+  /** `hostport_quota_hard_claims{namespace,quota,class}`: the quota's per-class limit. */
+  readonly quotaHard: Gauge;
+  /** `hostport_quota_exceeded_total{namespace,class}`: claims the controller held back. */
+  readonly quotaExceeded: Counter;
 }
 
 /** Creates (or fetches) every controller metric in `registry`. */
@@ -73,6 +79,21 @@ export function createControllerMetrics(registry: MetricsRegistry): ControllerMe
       "hostport_allocator_undecodable_objects",
       "Objects the operator ignores because they do not match its schema, by kind",
       ["kind"],
+    ),
+    quotaUsed: registry.gauge(
+      "hostport_quota_used_claims",
+      "Claims of a HostPortClass in a namespace, per ResourceQuota with a per-class limit",
+      ["namespace", "quota", "class"],
+    ),
+    quotaHard: registry.gauge(
+      "hostport_quota_hard_claims",
+      "The per-class claim limit of a ResourceQuota",
+      ["namespace", "quota", "class"],
+    ),
+    quotaExceeded: registry.counter(
+      "hostport_quota_exceeded_total",
+      "Claims the controller held back (Pending, QuotaExceeded) because a quota was full",
+      ["namespace", "class"],
     ),
   };
 }

@@ -22,6 +22,7 @@ import { Controller, describe } from "./controller.ts";
 import { createClassReconciler } from "./hostport_class_controller.ts";
 import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_controller.ts";
 import { createHostPortReconciler } from "./hostport_controller.ts";
+import { createQuotaReconciler } from "./quota_controller.ts";
 import { createControllerMetrics } from "./metrics.ts";
 import { RepairLoop } from "./repair_loop.ts";
 import { createTemplateClaimReconciler, wireTemplateClaims } from "./template_claim_controller.ts";
@@ -187,6 +188,7 @@ async function startWorkers(
   }
   controllers.classes.start();
   controllers.claims.start();
+  controllers.quotas.start();
   // Allocation waits for a first repair: the record must know every port HostPorts hold.
   if (!await repair.runUntilFirstSuccess()) {
     throw new Error("Cannot start the controllers as they were stopped");
@@ -277,6 +279,13 @@ function buildControllers(
       reconcile: createHostPortReconciler(ctx, claimReconciler),
       workers: options.workers?.hostPort ?? CONTROLLER_DEFAULTS.hostPortWorkers,
       listKeys: () => caches.hostPorts.store.keys(),
+    }),
+    quotas: new Controller({
+      ...common,
+      name: "resourcequota",
+      reconcile: createQuotaReconciler(ctx),
+      workers: 1,
+      listKeys: () => caches.quotas.store.keys(),
     }),
   };
 }

@@ -11,12 +11,21 @@
  * - Pod change -> every claim the pod names (before and after the change) and the HostPorts whose
  *   claimRef names it (a HostPort whose claim is gone keeps its port while such a pod can run).
  * - Port released -> every HostPort without a port whose class's pools contain the port.
+ * - Quotas: a claim created or deleted -> the namespace's ResourceQuotas (their usage); a claim
+ *   gone, or a quota's `spec.hard` changed -> the namespace's claims a quota holds back.
  *
  * @module
  */
-import type { HostPort, HostPortClaim, HostPortClass } from "../api/mod.ts";
-import { objectKey } from "../kube/mod.ts";
-import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
+import {
+  CONDITION_REASON,
+  CONDITION_TYPE,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+} from "../api/mod.ts";
+import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
+import { claimNamesOfPod, jsonEqual, type PodSummary } from "../reconcile/mod.ts";
 import { type ControllerCaches, INDEX } from "./caches.ts";
 import type { Controller } from "./controller.ts";
 
@@ -28,6 +37,8 @@ export interface ControllerSet {
   readonly claims: Controller;
   /** HostPort controller (keys: name). */
   readonly hostPorts: Controller;
+  /** ResourceQuota usage controller (keys: namespace/name). */
+  readonly quotas: Controller;
 }
 
 /** Connects the caches' events to the controllers' queues; returns a function that undoes it. */
@@ -52,12 +63,24 @@ export function wireEvents(
       onDelete: onClass,
     }),
     caches.claims.addEventHandler({
-      onAdd: onClaim,
+      onAdd: (claim) => {
+        onClaim(claim);
+        quotasOfNamespace(caches, controllers, claim.metadata.namespace ?? "");
+      },
       onUpdate: (previous, next) => onClaim(next, claimGoneMayDiffer(previous, next)),
       onDelete: (claim) => {
         onClaim(claim);
         if (claim.metadata.uid) onClaimGone(claim.metadata.uid);
+        const namespace = claim.metadata.namespace ?? "";
+        quotasOfNamespace(caches, controllers, namespace);
+        claimsHeldBack(caches, controllers, namespace);
       },
+    }),
+    caches.quotas.addEventHandler({
+      onAdd: (quota) => quotaChanged(caches, controllers, quota, true),
+      onUpdate: (previous, next) =>
+        quotaChanged(caches, controllers, next, !jsonEqual(previous.spec, next.spec)),
+      onDelete: (quota) => quotaChanged(caches, controllers, quota, true),
     }),
     caches.hostPorts.addEventHandler({
       onAdd: onHostPort,
@@ -163,6 +186,40 @@ function podChanged(caches: ControllerCaches, controllers: ControllerSet, pod: P
     controllers.claims.enqueue(key);
     for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
       if (hostPort.metadata.deletionTimestamp) controllers.hostPorts.enqueue(objectKey(hostPort));
+    }
+  }
+}
+
+function quotaChanged(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  quota: ResourceQuota,
+  specChanged: boolean,
+): void {
+  controllers.quotas.enqueue(objectKey(quota));
+  if (specChanged) claimsHeldBack(caches, controllers, quota.metadata?.namespace ?? "");
+}
+
+function quotasOfNamespace(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  namespace: string,
+): void {
+  for (const quota of caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace)) {
+    controllers.quotas.enqueue(objectKey(quota));
+  }
+}
+
+/** Queues the namespace's claims that a quota holds back: usage or a limit changed. */
+function claimsHeldBack(
+  caches: ControllerCaches,
+  controllers: ControllerSet,
+  namespace: string,
+): void {
+  for (const claim of caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)) {
+    const bound = claim.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Bound);
+    if (bound?.reason === CONDITION_REASON.QuotaExceeded) {
+      controllers.claims.enqueue(objectKey(claim));
     }
   }
 }

@@ -10,7 +10,13 @@ import type {
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import type { Namespace, Pod, Secret, ServiceAccount } from "kubernetes-types/core/v1.d.ts";
+import type {
+  Namespace,
+  Pod,
+  ResourceQuota,
+  Secret,
+  ServiceAccount,
+} from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { defineResource, type ResourceDescriptor } from "./resource.ts";
 
@@ -20,6 +26,17 @@ export const POD_RESOURCE: ResourceDescriptor<Pod> = defineResource<Pod>({
   version: "v1",
   kind: "Pod",
   plural: "pods",
+  namespaced: true,
+});
+
+/** `v1` ResourceQuotas (claim quotas). */
+export const RESOURCE_QUOTA_RESOURCE: ResourceDescriptor<ResourceQuota> = defineResource<
+  ResourceQuota
+>({
+  group: "",
+  version: "v1",
+  kind: "ResourceQuota",
+  plural: "resourcequotas",
   namespaced: true,
 });
 

@@ -35,6 +35,8 @@ export const EVENT_REASON = {
    * bound; on a HostPort: its port (not written by the operator) is held by another HostPort.
    */
   PortConflict: "PortConflict",
+  /** Warning, on a claim: a ResourceQuota's per-class limit holds it back. */
+  QuotaExceeded: "QuotaExceeded",
 } as const;
 
 /** A reason of {@linkcode EVENT_REASON}. */

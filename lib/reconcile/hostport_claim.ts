@@ -28,6 +28,7 @@ import { jsonEqual } from "./equal.ts";
 import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
 import { hasFinalizer, isDeleting, withFinalizer } from "./finalizer.ts";
 import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
+import { type QuotaExceeded, quotaExceededMessage } from "../quota/mod.ts";
 
 /** Timings of the claim lifecycle. */
 export interface ClaimTimings {
@@ -63,6 +64,11 @@ export interface ClaimInput {
   readonly deletionSeenMs: number | undefined;
   /** The timings. */
   readonly timings: ClaimTimings;
+  /**
+   * The quota that holds the claim back ({@linkcode gateClaim}), if any: it then neither creates
+   * nor binds a HostPort and waits `Pending` with `Bound=False`, `QuotaExceeded`.
+   */
+  readonly quotaExceeded?: QuotaExceeded | undefined;
 }
 
 /** One write (or Event) of a claim reconcile, executed in order; a failed write stops the rest. */
@@ -93,6 +99,7 @@ export interface ClaimPlan {
 /** Plans one reconcile of a HostPortClaim. */
 export function planHostPortClaim(input: ClaimInput): ClaimPlan {
   if (isDeleting(input.claim)) return planDeletion(input);
+  if (input.quotaExceeded !== undefined) return planQuotaWait(input, input.quotaExceeded);
   if ((input.claim.spec.hostPortName ?? "") === "") return planProvisioning(input.claim);
   return planBinding(input);
 }
@@ -135,6 +142,20 @@ function planProvisioning(claim: HostPortClaim): ClaimPlan {
     steps: [{ type: "createHostPort", hostPort }, { type: "updateClaim", claim: updated }],
     outcome: awaitChange("the HostPort to be allocated a port"),
   };
+}
+
+/** Held back by a quota: no HostPort is created or bound until usage drops. */
+function planQuotaWait(input: ClaimInput, exceeded: QuotaExceeded): ClaimPlan {
+  const steps: ClaimStep[] = [];
+  if (!hasFinalizer(input.claim)) {
+    steps.push({ type: "updateClaim", claim: withFinalizer(input.claim) });
+  }
+  const decision: BindingDecision = {
+    kind: "waiting",
+    reason: CONDITION_REASON.QuotaExceeded,
+    message: quotaExceededMessage(exceeded),
+  };
+  return statusSteps(input, decision, steps);
 }
 
 function planBinding(input: ClaimInput): ClaimPlan {
@@ -237,6 +258,9 @@ function bindingEvent(
   }
   if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.HostPortNotFound) {
     return eventStep("Warning", EVENT_REASON.HostPortNotFound, condition.message);
+  }
+  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.QuotaExceeded) {
+    return eventStep("Warning", EVENT_REASON.QuotaExceeded, condition.message);
   }
   return undefined;
 }

@@ -10,7 +10,7 @@ import {
   plannedClaimStatus,
 } from "./_claim_cases.ts";
 import { planHostPortClaim } from "./hostport_claim.ts";
-import { withHostPortName } from "./_fixtures.ts";
+import { hostPort, named, withHostPortName } from "./_fixtures.ts";
 
 const deletionCases: ClaimCase[] = [
   {
@@ -101,6 +101,62 @@ const provisioningCases: ClaimCase[] = [
     },
   },
 ];
+
+const QUOTA = {
+  quota: "gold",
+  resource: "gold.hostportclass.hostport.rmb938.com/hostportclaims",
+  used: 3,
+  limit: 3,
+};
+
+const quotaCases: ClaimCase[] = [
+  {
+    name: "a claim a quota holds back creates no HostPort and waits Pending with QuotaExceeded",
+    input: claimInput(claim(), { quotaExceeded: QUOTA }),
+    steps: ["setStatus", "event:QuotaExceeded"],
+    outcome: "awaitChange",
+    check: (plan) => {
+      const status = plannedClaimStatus(plan);
+      assert.equal(status?.phase, "Pending");
+      assert.equal(status?.conditions?.[0]?.reason, "QuotaExceeded");
+      assert.equal(
+        status?.conditions?.[0]?.message,
+        `exceeded quota: gold, requested: ${QUOTA.resource}=1, used: ${QUOTA.resource}=3, ` +
+          `limited: ${QUOTA.resource}=3`,
+      );
+    },
+  },
+  {
+    name: "a claim naming a free HostPort does not bind it while a quota holds it back",
+    input: claimInput(claim(withHostPortName("static")), {
+      hostPort: hostPort(named("static"), (h) => ({ ...h, spec: { hostPortClassName: "c1" } })),
+      quotaExceeded: QUOTA,
+    }),
+    steps: ["setStatus", "event:QuotaExceeded"],
+    outcome: "awaitChange",
+  },
+  {
+    name: "a claim already held back writes nothing again",
+    input: claimInput(
+      claim(claimStatus(
+        plannedClaimStatus(planHostPortClaim(claimInput(claim(), { quotaExceeded: QUOTA }))),
+      )),
+      { quotaExceeded: QUOTA },
+    ),
+    steps: [],
+    outcome: "awaitChange",
+  },
+  {
+    name: "a deleting claim is finalized whatever its quota says",
+    input: claimInput(claim(deleting, claimStatus({ phase: "Deleting" })), {
+      quotaExceeded: QUOTA,
+    }),
+    steps: ["removeFinalizer"],
+    outcome: "done",
+  },
+];
+
+Deno.test("planHostPortClaim() quotas", (t) => runClaimCases(t, quotaCases));
 
 Deno.test("planHostPortClaim() deletion", (t) => runClaimCases(t, deletionCases));
 
