@@ -66,6 +66,19 @@ function emit(report: ReadyReport | TeardownReport): void {
   }
 }
 
+// The node's own processes (by /proc/<pid>/comm); kubectl and helm runs of the test, and the
+// harness's watchdogs, also name the node's directory but are not the node.
+const NODE_COMMANDS = new Set([
+  "etcd",
+  "kube-apiserver",
+  "kube-controller",
+  "kube-scheduler",
+  "kube-proxy",
+  "kubelet",
+  "containerd",
+  "containerd-shim",
+]);
+
 /** Samples the node's memory every 2 s and keeps the peak. */
 class MemorySampler {
   peakMiB = 0;
@@ -80,12 +93,13 @@ class MemorySampler {
     ]);
     for (const pid of pids) {
       const kib = residentKiB(pid) ?? 0;
-      let name = "other";
+      let name: string;
       try {
         name = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
       } catch {
         continue;
       }
+      if (!NODE_COMMANDS.has(name)) continue;
       parts[name] = (parts[name] ?? 0) + kib / 1024;
     }
     for (const root of podCgroupRoots().filter((r) => r.includes("/memory/"))) {
