@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { processesMentioning, residentKiB } from "../controlplane/process.ts";
-import { CONTAINERD_SOCKET, LOCK_FILE, NODE_DIR, REPO_DIR } from "./config.ts";
+import { CONTAINERD_SOCKET, LOCK_FILE, LOG_DIR, NODE_DIR, REPO_DIR } from "./config.ts";
 import {
   compareSnapshots,
   ensureHost,
@@ -55,7 +55,20 @@ export interface TeardownReport {
   peakBreakdownMiB: Record<string, number>;
 }
 
-const log = (line: string) => console.error(`[realnode] ${line}`);
+/** Logs to stderr (the test's output) and to `keeper.log` among the node's logs. */
+function log(line: string): void {
+  const stamped = `${new Date().toISOString()} ${line}\n`;
+  try {
+    Deno.writeTextFileSync(join(LOG_DIR, "keeper.log"), stamped, { append: true });
+  } catch {
+    // No node directory (before the start, after a clean stop).
+  }
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(`[realnode] ${line}\n`));
+  } catch {
+    // The test is gone, and its output with it.
+  }
+}
 
 function emit(report: ReadyReport | TeardownReport): void {
   try {
@@ -202,6 +215,7 @@ async function main(): Promise<void> {
   }
   emit(ready);
   const { keepLogs } = ready.ready ? await stop : { keepLogs: true };
+  log(keepLogs ? "stopping the node (keeping its logs)" : "stopping the node");
   const stopping = performance.now();
   memory.sample();
   memory.stop();
@@ -217,7 +231,8 @@ async function main(): Promise<void> {
     peakMemoryMiB: memory.peakMiB,
     peakBreakdownMiB: memory.breakdown,
   });
-  if (keepLogs) log(`logs kept in ${NODE_DIR}/logs`);
+  log(`node down: ${differences.length} differences from the host's snapshot`);
+  if (keepLogs) log(`logs kept in ${LOG_DIR}`);
   Deno.exit(0);
 }
 

@@ -399,7 +399,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         ]);
         await waitUntil(async () => (await ctr(["tasks", "ls", "-q"])).stdout.trim() === "", {
           what: "the pods to stop",
-          timeoutMs: 60_000,
+          timeoutMs: 20_000, // then they are killed: the sweep removes what they leave
           intervalMs: 500,
         }).catch((error: unknown) => this.#log(`${error}`));
       });
