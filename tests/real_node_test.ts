@@ -346,7 +346,7 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
         assert.equal(stops.length, 2, `both replicas seen stopping: ${JSON.stringify(stops)}`);
         for (const stop of stops) {
           assert.equal(stop.exitCode, 0, `${stop.pod} exit code`);
-          assert.ok(stop.seconds < 10, `${stop.pod} stopped ${stop.seconds} s after its deletion`);
+          assert.ok(stop.seconds < 5, `${stop.pod} stopped ${stop.seconds} s after its deletion`);
         }
       },
     );
