@@ -137,7 +137,7 @@ export interface Snapshot {
   nft: string[];
   /** Mount points and file systems. */
   mounts: string[];
-  /** cgroup directories two levels deep. */
+  /** cgroup directories: each hierarchy's top level, and everything under `kubepods`. */
   cgroups: string[];
   /** Which of {@linkcode HOST_PATHS} exist. */
   paths: string[];
@@ -191,22 +191,24 @@ export function compareSnapshots(before: Snapshot, after: Snapshot): string[] {
   return differences;
 }
 
+// Below the top level only the node's own cgroups count: other cgroups come and go with the
+// machine's other work (such as the VM agent's per-command cgroups).
 function cgroupDirs(): string[] {
   const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 3) return;
+  const walk = (dir: string, depth: number, ours: boolean) => {
     try {
       for (const entry of Deno.readDirSync(dir)) {
         if (!entry.isDirectory) continue;
         const path = join(dir, entry.name);
-        if (depth >= 2) found.push(path);
-        walk(path, depth + 1);
+        const inNode = ours || entry.name === "kubepods";
+        if (depth === 2 || inNode) found.push(path);
+        if (depth === 1 || inNode || (depth === 2 && !ours)) walk(path, depth + 1, inNode);
       }
     } catch {
       // A cgroup vanished while we looked.
     }
   };
-  walk("/sys/fs/cgroup", 1);
+  walk("/sys/fs/cgroup", 1, false);
   return found;
 }
 
