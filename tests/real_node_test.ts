@@ -160,6 +160,10 @@ async function deleteClaimsAndClasses(node: RealNode): Promise<void> {
   await node.kubectlOk(["delete", "hostportclaims", "--all", "--all-namespaces", "--timeout=180s"]);
   await node.kubectlOk(["delete", "hostports", "--all"]);
   await node.kubectlOk(["delete", "hostportclasses", "--all"]);
+  assert.equal(
+    await node.kubectlOk(["get", "hostportclaims,hostports,hostportclasses", "-A", "-o", "name"]),
+    "",
+  );
 }
 
 async function helm(node: RealNode, args: string[]): Promise<string> {
