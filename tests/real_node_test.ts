@@ -25,7 +25,12 @@ const LEASE = "f10832af.rmb938.com";
 const BUILD_HELM = new URL("./controlplane/build_helm.sh", import.meta.url).pathname;
 
 type Pod = {
-  metadata: { name: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    deletionTimestamp?: string;
+    deletionGracePeriodSeconds?: number;
+    annotations?: Record<string, string>;
+  };
   spec: { containers: { ports?: { hostPort?: number }[] }[] };
   status: {
     phase?: string;
@@ -120,26 +125,31 @@ async function rolledOut(node: RealNode): Promise<void> {
 
 /**
  * How the operator's replicas stop while `action` runs: each container's exit code and the
- * seconds from its deletion (deletionTimestamp minus the 40 s grace) to its exit.
+ * seconds from its deletion (deletionTimestamp minus the deletion's grace period) to its exit.
  */
 async function replicaStops(
   node: RealNode,
   action: () => Promise<void>,
-): Promise<{ pod: string; exitCode: number; seconds: number }[]> {
-  const seen = new Map<string, { exitCode: number; seconds: number }>();
+): Promise<{ pod: string; exitCode: number; seconds: number; grace: number }[]> {
+  const seen = new Map<string, { exitCode: number; seconds: number; grace: number }>();
+  // The first deletion seen counts: a later one with a shorter grace moves deletionTimestamp.
+  const deletedAt = new Map<string, number>();
   let watching = true;
   const watch = (async () => {
     while (watching) {
       const result = await node.kubectl(["get", "pods", "-n", NS, "-o", "json"]);
       if (result.code === 0) {
         for (const pod of (JSON.parse(result.stdout) as { items: Pod[] }).items) {
+          const { name, deletionTimestamp, deletionGracePeriodSeconds } = pod.metadata;
+          if (deletionTimestamp === undefined) continue;
+          const grace = deletionGracePeriodSeconds ?? 40;
+          const at = Date.parse(deletionTimestamp) - grace * 1000;
+          const deleted = Math.min(at, deletedAt.get(name) ?? at);
+          deletedAt.set(name, deleted);
           const ended = pod.status.containerStatuses?.[0]?.state?.terminated;
-          if (ended?.finishedAt === undefined || pod.metadata.deletionTimestamp === undefined) {
-            continue;
-          }
-          const deleted = Date.parse(pod.metadata.deletionTimestamp) - 40_000;
+          if (ended?.finishedAt === undefined) continue;
           const seconds = (Date.parse(ended.finishedAt) - deleted) / 1000;
-          seen.set(pod.metadata.name, { exitCode: ended.exitCode, seconds });
+          seen.set(name, { exitCode: ended.exitCode, seconds, grace });
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -382,7 +392,10 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
       await node.kubectlOk(["delete", "-f", "deploy/chart/crds/"]);
       await nothingLeft(node);
       assert.equal(stops.length, 2, `both replicas seen stopping: ${JSON.stringify(stops)}`);
-      for (const stop of stops) assert.equal(stop.exitCode, 0, `${stop.pod} exit code`);
+      for (const stop of stops) {
+        assert.equal(stop.exitCode, 0, `${stop.pod} exit code`);
+        assert.ok(stop.seconds < 5, `${stop.pod} stopped ${stop.seconds} s after its deletion`);
+      }
     });
     failed = false;
   } finally {
