@@ -3,20 +3,28 @@
 # module proxy into a cache outside the repository, keyed by version, and prints the directory
 # (usable as KUBEBUILDER_ASSETS).
 # An existing KUBEBUILDER_ASSETS directory with the binaries in it is used as is.
+#
+#   bash build.sh          # the control plane
+#   bash build.sh --node   # also kubelet, kube-proxy and the real-node tier's pause and agnhost
+#                          # stand-in (tests/realnode/images), always into the cache
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 K8S_VERSION="${K8S_VERSION:-v1.35.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 CACHE="${HOSTPORT_ENVTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hostport-allocator/envtest}"
 
 K8S_COMMANDS="kube-apiserver kubectl kube-controller-manager kube-scheduler"
+# The node's binaries come from the same wrapper module, caches and flags, into the same directory.
+NODE=false
+if [ "${1:-}" = --node ]; then NODE=true K8S_COMMANDS="$K8S_COMMANDS kubelet kube-proxy"; fi
 
 have_all() {
   local c
   for c in $K8S_COMMANDS etcd; do [ -x "$1/$c" ] || return 1; done
 }
 
-if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
+if [ "$NODE" = false ] && [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
   echo "$KUBEBUILDER_ASSETS"
   exit 0
 fi
@@ -151,7 +159,18 @@ build_etcd() {
   mv "$ASSETS/etcd.tmp" "$ASSETS/etcd"
 }
 
+build_images() { # the programs of the real-node tier's own images, rebuilt each time (cached by Go)
+  local cmd
+  cd "$HERE/../realnode/images"
+  mkdir -p "$ASSETS/realnode-images"
+  for cmd in pause agnhost; do
+    go build -trimpath -ldflags "-s -w" -o "$ASSETS/realnode-images/$cmd.tmp" "./$cmd"
+    mv "$ASSETS/realnode-images/$cmd.tmp" "$ASSETS/realnode-images/$cmd"
+  done
+}
+
 build_etcd
 build_kubernetes
+if [ "$NODE" = true ]; then build_images; fi
 have_all "$ASSETS" || { log "binaries missing in $ASSETS after the build"; exit 1; }
 echo "$ASSETS"

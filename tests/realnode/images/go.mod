@@ -1,0 +1,3 @@
+module local.test/realnode-images
+
+go 1.25.0
