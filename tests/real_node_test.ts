@@ -19,6 +19,7 @@ import { parse } from "yaml";
 import { eventually } from "./controller_harness.ts";
 import { NODE_IP, REPO_DIR } from "./realnode/config.ts";
 import { type RealNode, startRealNode, type TeardownReport } from "./realnode/harness.ts";
+import { DEFAULT_SHUTDOWN_GRACE_MS } from "../webhook/server.ts";
 
 const NS = "hostport-allocator";
 const LEASE = "f10832af.rmb938.com";
@@ -162,6 +163,18 @@ async function replicaStops(
     await watch;
   }
   return [...seen].map(([pod, stop]) => ({ pod, ...stop }));
+}
+
+/**
+ * A replica stopped without waiting out the webhook server's shutdown grace: that wait means a
+ * connection held the graceful shutdown (it took the grace, 10 s, with the never-used-connection
+ * fix undone); measured 0-1 s.
+ */
+function assertStoppedOnItsOwn(stop: { pod: string; seconds: number }): void {
+  assert.ok(
+    stop.seconds < DEFAULT_SHUTDOWN_GRACE_MS / 1000,
+    `${stop.pod} stopped ${stop.seconds} s after its deletion: a connection held its shutdown`,
+  );
 }
 
 /** The README's "Uninstalling" steps 1 to 3: pods and workloads, claims, HostPorts, classes. */
@@ -342,7 +355,7 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
     );
 
     await step(
-      "the README's uninstall leaves nothing; the replicas stop fast, exit 0",
+      "the README's uninstall leaves nothing; the replicas stop on their own, exit 0",
       async () => {
         await deleteClaimsAndClasses(node);
         const stops = await replicaStops(node, async () => {
@@ -360,7 +373,7 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
         assert.equal(stops.length, 2, `both replicas seen stopping: ${JSON.stringify(stops)}`);
         for (const stop of stops) {
           assert.equal(stop.exitCode, 0, `${stop.pod} exit code`);
-          assert.ok(stop.seconds < 5, `${stop.pod} stopped ${stop.seconds} s after its deletion`);
+          assertStoppedOnItsOwn(stop);
         }
       },
     );
@@ -394,7 +407,7 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
       assert.equal(stops.length, 2, `both replicas seen stopping: ${JSON.stringify(stops)}`);
       for (const stop of stops) {
         assert.equal(stop.exitCode, 0, `${stop.pod} exit code`);
-        assert.ok(stop.seconds < 5, `${stop.pod} stopped ${stop.seconds} s after its deletion`);
+        assertStoppedOnItsOwn(stop);
       }
     });
     failed = false;
