@@ -21,7 +21,12 @@ import {
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import { type RunningControllers, startControllers } from "./lib/controller/mod.ts";
+import {
+  type RunningControllers,
+  type RunningSharedCaches,
+  startControllers,
+  startSharedCaches,
+} from "./lib/controller/mod.ts";
 import {
   createKubeClients,
   type KubeClients,
@@ -76,6 +81,8 @@ interface LeaderWorkDeps {
   /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
   anchor: RecordAnchor;
   health: HealthChecks;
+  /** The class and HostPort informers the webhook reads too. */
+  caches: RunningSharedCaches;
 }
 
 /** Allocates only while the HostPort CRD's anchor names this install's record. */
@@ -103,6 +110,7 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
     ...deps,
     allocator,
     repair,
+    shared: deps.caches,
     options: {
       ...config.claimDeletionGraceMs === undefined
         ? {}
@@ -171,6 +179,7 @@ async function startAdmission(
   kube: KubeClients,
   logger: Logger,
   health: HealthChecks,
+  caches: RunningSharedCaches,
   stop: AbortSignal,
 ) {
   const log = logger.child({ component: "webhook" });
@@ -178,7 +187,7 @@ async function startAdmission(
   const registrar = webhookRegistrar(config, kube, log);
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
-  const lookups = startAdmissionLookups(kube);
+  const lookups = startAdmissionLookups(kube, caches);
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
     signal: AbortSignal.any([stopCertificates.signal, stop]),
@@ -252,10 +261,11 @@ async function main(): Promise<number> {
     logger: logger.child({ component: "events" }),
     metrics,
   });
+  const caches = startSharedCaches(rest, { logger, recorder, metrics });
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, logger, health, stop),
+    () => startAdmission(config, kube, logger, health, caches, stop),
   );
   metrics.addCollector(() => webhookFamilies(admission.server.stats(), LATENCY_BUCKETS_SECONDS));
   const elector = config.leaderElection.enabled
@@ -272,7 +282,8 @@ async function main(): Promise<number> {
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health }),
+    start: () =>
+      startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health, caches }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });
@@ -284,6 +295,7 @@ async function main(): Promise<number> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     afterControllers: [
       admission,
+      { name: "caches", stop: () => caches.stop() },
       { name: "events", stop: () => recorder.close(5_000) },
       { name: "endpoints", stop: () => endpoints.shutdown() },
       { name: "client", stop: () => Promise.resolve(rest.close()) },

@@ -31,6 +31,7 @@ export const PodMetadataSchema = z.object({
   name: z.string().optional(),
   generateName: z.string().optional(),
   namespace: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   deletionTimestamp: z.string().optional(),
 }).loose();

@@ -85,32 +85,41 @@ export interface RunningLookups extends AsyncDisposable {
   lookups: AdmissionLookups;
   /** Resolves true once both caches have been filled. */
   synced: Promise<boolean>;
-  /** Stops the informers. */
+  /** Stops the informers it started (not shared ones). */
   stop(): Promise<void>;
 }
 
+/** Informers the process already runs (its shared caches), read instead of starting others. */
+export interface SharedInformers {
+  /** HostPorts. */
+  hostPorts: Pick<Informer<HostPort>, "store" | "synced">;
+  /** HostPortClasses. */
+  classes: Pick<Informer<HostPortClass>, "store" | "synced">;
+}
+
 /**
- * Starts informers for HostPorts and classes and returns lookups over them, with claims read live
- * and HostPort refusals confirmed live.
+ * Returns lookups over HostPort and class informers (`shared`, or informers started here), with
+ * claims read live and HostPort refusals confirmed live.
  *
  * @param kube the typed clients
+ * @param shared informers someone else starts and stops
  */
-export function startAdmissionLookups(kube: KubeClients): RunningLookups {
-  const hostPorts = new Informer(kube.hostPorts);
-  const classes = new Informer(kube.hostPortClasses);
-  const informers = [hostPorts, classes] as const;
-  for (const informer of informers) informer.start();
+export function startAdmissionLookups(kube: KubeClients, shared?: SharedInformers): RunningLookups {
+  const own = shared === undefined
+    ? { hostPorts: new Informer(kube.hostPorts), classes: new Informer(kube.hostPortClasses) }
+    : undefined;
+  const { hostPorts, classes } = shared ?? own!;
+  const owned = own ? [own.hostPorts, own.classes] : [];
+  for (const informer of owned) informer.start();
   const stop = async () => {
-    await Promise.all(informers.map((informer) => informer.stop()));
+    await Promise.all(owned.map((informer) => informer.stop()));
   };
   return {
     lookups: cachedAdmissionLookups(
       { hostPorts: hostPorts.store, classes: classes.store },
       { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
     ),
-    synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
-      all.every(Boolean)
-    ),
+    synced: Promise.all([hostPorts.synced, classes.synced]).then((all) => all.every(Boolean)),
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -14,6 +14,7 @@ import {
   createControllerCaches,
   createControllerClients,
   INDEX,
+  type SharedCaches,
   startCaches,
   stopCaches,
 } from "./caches.ts";
@@ -71,6 +72,11 @@ export interface ControllerDeps {
   options?: ControllersOptions;
   /** Stops everything when aborted (for example when leadership is lost). */
   signal?: AbortSignal;
+  /**
+   * Class and HostPort informers kept by the caller (the webhook's, on every replica), used
+   * instead of watching those kinds again; the caller starts and stops them. Built here without.
+   */
+  shared?: SharedCaches;
 }
 
 /** Running controllers. */
@@ -112,7 +118,8 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
   const unwireAllocator = wireAllocator(ctx, deps, repair, requeue);
-  startCaches(caches);
+  const owned = deps.shared ? { claims: caches.claims, pods: caches.pods } : caches;
+  startCaches(owned);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
@@ -120,7 +127,7 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
       unwireAllocator();
       repair.stop();
       await Promise.all(Object.values(controllers).map((controller) => controller.stop()));
-      await stopCaches(caches);
+      await stopCaches(owned);
       logger.info("Controllers stopped");
     })();
   deps.signal?.addEventListener("abort", () => void stop(), { once: true });
@@ -201,6 +208,7 @@ function buildContext(deps: ControllerDeps): ControllerContext {
       (kind, error, context) =>
         logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
       { logger, recorder: deps.recorder, metrics },
+      deps.shared,
     ),
     allocator: deps.allocator,
     recorder: deps.recorder,
