@@ -162,8 +162,10 @@ export function createControllerCaches(
 ): ControllerCaches {
   const options = <T extends KubeObject>(kind: string) =>
     informerOptions<T>(kind, onError, reporting);
+  const { classes, hostPorts } = shared ?? createSharedCaches(clients, onError, reporting);
   return {
-    ...shared ?? createSharedCaches(clients, onError, reporting),
+    classes,
+    hostPorts,
     claims: new Informer(clients.claims, {
       indexers: {
         [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
