@@ -59,11 +59,11 @@ export async function imageV8Flags(): Promise<string[]> {
   return flags === undefined ? [] : flags.split(",");
 }
 
-/** Bundles `mod.ts` as `deno task bundle` does, into `dir`. */
-async function bundleInto(dir: string): Promise<string> {
+/** Bundles `mod.ts` (or `entry`, another checkout's) as `deno task bundle` does, into `dir`. */
+export async function bundleInto(dir: string, entry: string = MOD_TS): Promise<string> {
   const path = join(dir, "hostport-allocator.js");
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--platform", "deno", "-o", path, MOD_TS],
+    args: ["bundle", "--platform", "deno", "-o", path, entry],
     stdout: "piped",
     stderr: "piped",
   }).output();
