@@ -47,7 +47,7 @@ const FIRST_PORT = 20_000;
 const BOUND_NS = "bound";
 const FRESH_NS = "fresh";
 const OTHER_NS = "other";
-const SETTLE_MS = 10_000;
+const SETTLE_MS = 30_000;
 const BOUND_TIMEOUT_MS = 900_000;
 
 /** The sizes for `--fraction=<f>` among `flags` (1 without it). */
