@@ -28,9 +28,8 @@ COPY lib/ lib/
 COPY webhook/ webhook/
 # Bundle first (what `deno task bundle` does, and what the tests run), then compile the bundle:
 # it has no imports left, so the executable carries no node_modules. The permissions are the
-# operator's exact needs; the V8 heap limit stays below the Deployment's 512Mi memory limit, and a
-# 2 MB young generation keeps the peak RSS of a 1,000-claim burst near 125 MB instead of 210 MB
-# (bench/results/claims.md).
+# operator's exact needs; the V8 heap limit stays below the Deployment's 512Mi memory limit, and the
+# young generation is 2 MB semi-spaces (1 MB measured no lower: bench/results/memory.md).
 RUN deno check mod.ts \
  && deno bundle --platform deno -o dist/hostport-allocator.js mod.ts \
  && cd dist \

@@ -21,7 +21,12 @@ import {
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import { type RunningControllers, startControllers } from "./lib/controller/mod.ts";
+import {
+  type RunningControllers,
+  type RunningSharedCaches,
+  startControllers,
+  startSharedCaches,
+} from "./lib/controller/mod.ts";
 import {
   createKubeClients,
   type KubeClients,
@@ -77,6 +82,8 @@ interface LeaderWorkDeps {
   /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
   anchor: RecordAnchor;
   health: HealthChecks;
+  /** The class and HostPort informers the webhook reads too. */
+  caches: RunningSharedCaches;
 }
 
 /** Allocates only while the HostPort CRD's anchor names this install's record. */
@@ -104,6 +111,7 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
     ...deps,
     allocator,
     repair,
+    shared: deps.caches,
     options: {
       ...config.claimDeletionGraceMs === undefined
         ? {}
@@ -170,11 +178,12 @@ function certificateSource(
 async function startAdmission(
   config: OperatorConfig,
   kube: KubeClients,
-  { logger, recorder, health, metrics }: {
+  { logger, recorder, health, metrics, caches }: {
     logger: Logger;
     recorder: EventRecorder;
     health: HealthChecks;
     metrics: PrometheusRegistry;
+    caches: RunningSharedCaches;
   },
   stop: AbortSignal,
 ) {
@@ -183,7 +192,7 @@ async function startAdmission(
   const registrar = webhookRegistrar(config, kube, log);
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
-  const lookups = startAdmissionLookups(kube, { metrics });
+  const lookups = startAdmissionLookups(kube, caches, { metrics });
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
     signal: AbortSignal.any([stopCertificates.signal, stop]),
@@ -262,10 +271,11 @@ async function main(): Promise<number> {
     logger: logger.child({ component: "events" }),
     metrics,
   });
+  const caches = startSharedCaches(rest, { logger, recorder, metrics });
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, { logger, recorder, health, metrics }, stop),
+    () => startAdmission(config, kube, { logger, recorder, health, metrics, caches }, stop),
   );
   metrics.addCollector(() => webhookFamilies(admission.server.stats(), LATENCY_BUCKETS_SECONDS));
   const elector = config.leaderElection.enabled
@@ -282,7 +292,8 @@ async function main(): Promise<number> {
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
-    start: () => startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health }),
+    start: () =>
+      startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health, caches }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });
@@ -294,6 +305,7 @@ async function main(): Promise<number> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     afterControllers: [
       admission,
+      { name: "caches", stop: () => caches.stop() },
       { name: "events", stop: () => recorder.close(5_000) },
       { name: "endpoints", stop: () => endpoints.shutdown() },
       { name: "client", stop: () => Promise.resolve(rest.close()) },

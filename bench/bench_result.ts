@@ -22,6 +22,6 @@ export interface BenchResult {
 export interface BenchModule {
   /** Results go to `bench/results/<name>.md`; also the name accepted on the command line. */
   readonly name: string;
-  /** Runs the benchmark and returns its results. */
-  readonly run: () => BenchResult | Promise<BenchResult>;
+  /** Runs the benchmark with the command line's `--` flags and returns its results. */
+  readonly run: (flags: readonly string[]) => BenchResult | Promise<BenchResult>;
 }

@@ -52,9 +52,10 @@ export function diagnose(run: ClaimsRun): string[] {
     `(over the ${run.allBoundSeconds.toFixed(1)} s burst).`,
     `${run.label}, ordering: the first claim was Bound after ` +
     `${run.firstBoundSeconds.toFixed(1)} s but the median only after ` +
-    `${(run.p50Ms / 1000).toFixed(1)} s of waiting; the claim queue is first in, first out ` +
-    `over every claim, so a claim's last write (status Bound) queues behind the first ` +
-    `reconcile of every claim created after it.`,
+    `${(run.p50Ms / 1000).toFixed(1)} s of waiting; a claim whose HostPort holds a port is ` +
+    `queued ahead of claims not yet started, so its last write (status Bound) no longer waits ` +
+    `behind them, and what is left is throughput: the last claims wait for the ones before ` +
+    `them (see p99).`,
     `${run.label}, writes beyond 4 per claim: ${hostPort?.conflicts ?? 0} HostPort status ` +
     `writes refused with 409 (each followed by a GET) and ${claim?.conflicts ?? 0} claim ` +
     `writes refused; ${Math.max(0, claimStatus - run.claims)} claim status writes beyond one ` +

@@ -40,6 +40,8 @@ export interface ClaimsRun {
   readonly writeLatencies: ReadonlyMap<WriteTarget, readonly number[]>;
   /** The operator's `VmHWM` once started, before the burst. */
   readonly idleRssBytes: number;
+  /** VmRSS of the operator, idle, just before the burst. */
+  readonly idleCurrentRssBytes: number;
   /** The operator's `VmHWM` after the burst. */
   readonly peakRssBytes: number;
   /** CPU seconds each process used between the first create and the last Bound. */
@@ -169,6 +171,7 @@ function detailRows(): [string, (run: ClaimsRun) => string][] {
       }],
     ),
     ["operator peak RSS before the burst", (r) => megabytes(r.idleRssBytes)],
+    ["operator RSS (VmRSS) idle, before the burst", (r) => megabytes(r.idleCurrentRssBytes)],
     [
       "operator V8 heap used / reserved after",
       (r) =>

@@ -43,6 +43,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** VmRSS of a running process, in bytes. */
+async function currentRssBytes(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(status.match(/^VmRSS:\s+(\d+)\s+kB$/m)?.[1]) * 1024;
+}
+
 /** The machine's 1-minute load average. */
 async function loadAverage(): Promise<string> {
   return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0] ?? "?";
@@ -123,6 +129,7 @@ export async function measureClaims(options: ClaimsRunOptions): Promise<ClaimsRu
   await waitUntilLeading(operator);
   const pid = operator.process.pid;
   const idleRssBytes = await peakRssBytes(pid);
+  const idleCurrentRssBytes = await currentRssBytes(pid);
   const callsBefore = (await readApiCalls(audit.logPath, OPERATOR_USER)).length;
   const startedWall = Date.now();
   const burst = await runBurst(kube, {
@@ -144,6 +151,7 @@ export async function measureClaims(options: ClaimsRunOptions): Promise<ClaimsRu
     reads: countReads(calls),
     writeLatencies: await writeLatencies(audit.logPath, OPERATOR_USER, startedWall),
     idleRssBytes,
+    idleCurrentRssBytes,
     peakRssBytes: await peakRssBytes(pid),
     metrics: await (await fetch(`${operator.metricsUrl}/metrics`)).text(),
     loadAverage: [loadBefore, await loadAverage()],

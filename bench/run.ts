@@ -1,7 +1,8 @@
 /**
  * Runs the benchmarks and writes each one's results to `bench/results/<name>.md`.
  *
- * `./deno task bench` runs them all; `./deno task bench allocator` runs only those named.
+ * `./deno task bench` runs them all; `./deno task bench allocator` runs only those named;
+ * `--` flags go to each benchmark run (`./deno task bench scale --fraction=0.1`).
  * Add a benchmark by appending it to {@linkcode BENCHMARKS}.
  *
  * @module
@@ -9,6 +10,7 @@
 
 import { runAllocatorBench } from "./allocator_bench.ts";
 import { runClaimsBench } from "./claims_bench.ts";
+import { runScaleBench } from "./scale_bench.ts";
 import type { BenchModule, BenchResult } from "./bench_result.ts";
 import { runPerPodBench } from "./per_pod_bench.ts";
 import { runWebhookBench } from "./webhook_bench.ts";
@@ -19,6 +21,7 @@ export const BENCHMARKS: readonly BenchModule[] = [
   { name: "claims", run: () => runClaimsBench() },
   { name: "webhook", run: () => runWebhookBench() },
   { name: "per_pod", run: () => runPerPodBench() },
+  { name: "scale", run: (flags) => runScaleBench(flags) },
 ];
 
 const TASK = "deno run --allow-all bench/run.ts";
@@ -59,7 +62,9 @@ export async function renderResult(result: BenchResult, command: string): Promis
   ].join("\n\n");
 }
 
-async function main(names: readonly string[]): Promise<void> {
+async function main(args: readonly string[]): Promise<void> {
+  const flags = args.filter((arg) => arg.startsWith("--"));
+  const names = args.filter((arg) => !arg.startsWith("--"));
   const unknown = names.filter((name) => !BENCHMARKS.some((b) => b.name === name));
   if (unknown.length > 0) {
     throw new Error(
@@ -71,8 +76,8 @@ async function main(names: readonly string[]): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   for (const bench of selected) {
     console.error(`bench: running ${bench.name}`);
-    const command = ["./deno task bench", ...names].join(" ");
-    const markdown = await renderResult(await bench.run(), command);
+    const command = ["./deno task bench", ...args].join(" ");
+    const markdown = await renderResult(await bench.run(flags), command);
     await Deno.writeTextFile(new URL(`${bench.name}.md`, dir), markdown);
     console.log(markdown);
   }

@@ -21,6 +21,8 @@ import {
   type HostPort,
   type HostPortClaim,
   type HostPortClass,
+  POD_LABEL_KEY,
+  POD_LABEL_VALUE,
 } from "../lib/api/mod.ts";
 import { type ControllersOptions, startControllers } from "../lib/controller/mod.ts";
 import {
@@ -220,12 +222,20 @@ export function hostPortObject(name: string, className: string): HostPort {
   };
 }
 
-/** A pod that names `claim` for port `web`. */
+/**
+ * A pod that names `claim` for port `web`, labelled as the pod webhook labels the pods it gives
+ * a port (the operator watches only those).
+ */
 export function podObject(namespace: string, name: string, claim: string): Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace, annotations: { "claim.hostport.rmb938.com/web": claim } },
+    metadata: {
+      name,
+      namespace,
+      labels: { [POD_LABEL_KEY]: POD_LABEL_VALUE },
+      annotations: { "claim.hostport.rmb938.com/web": claim },
+    },
     spec: {
       containers: [{ name: "c", image: "busybox", ports: [{ name: "web", containerPort: 8080 }] }],
     },

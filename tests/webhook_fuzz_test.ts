@@ -171,11 +171,11 @@ Deno.test("handleAdmission() admits a new pod only with every claimed port set t
       const patched = applyJsonPatch(pod, ops) as PodJson;
       if (ops.length > 0) admittedWithPatch++;
       assertClaimsHonoured(patched, world);
-      // Only annotations and ports change.
+      // Only our annotations, our label and ports change.
       for (const op of ops) {
         assert.match(
           op.path,
-          /^\/metadata\/annotations(\/port\.hostport\.rmb938\.com~1.+)?$|^\/spec\/(initC|c)ontainers\/\d+\/ports\/\d+\/(hostPort|containerPort)$/,
+          /^\/metadata\/annotations(\/port\.hostport\.rmb938\.com~1.+)?$|^\/metadata\/labels(\/hostport\.rmb938\.com~1claims)?$|^\/spec\/(initC|c)ontainers\/\d+\/ports\/\d+\/(hostPort|containerPort)$/,
         );
       }
     }),

@@ -85,6 +85,7 @@ Deno.test("the server admits a pod through the handler and returns the injected 
     [
       ["/metadata/annotations/port.hostport.rmb938.com~1web", "9000"],
       ["/spec/containers/0/ports/0/hostPort", 9000],
+      ["/metadata/labels", { "hostport.rmb938.com/claims": "true" }],
     ],
   );
 });

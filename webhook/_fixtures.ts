@@ -106,6 +106,7 @@ export type PortJson = Record<string, unknown> & { containerPort: number };
 export interface PodOptions {
   name?: string;
   generateName?: string;
+  labels?: Record<string, string>;
   annotations?: Record<string, string>;
   containers?: PortJson[][];
   initContainers?: PortJson[][];
@@ -121,6 +122,7 @@ export function pod(options: PodOptions = {}): Record<string, unknown> {
   if (options.name !== undefined) metadata.name = options.name;
   else if (options.generateName === undefined) metadata.name = "p";
   if (options.generateName !== undefined) metadata.generateName = options.generateName;
+  if (options.labels !== undefined) metadata.labels = options.labels;
   if (options.annotations !== undefined) metadata.annotations = options.annotations;
   if (options.deleting === true) metadata.deletionTimestamp = "2026-01-01T00:00:00Z";
   const toContainers = (lists: PortJson[][], prefix: string) =>

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { HostPort, HostPortClaim } from "../lib/api/mod.ts";
+import { type HostPort, type HostPortClaim, POD_LABEL_KEY } from "../lib/api/mod.ts";
 import {
   admissionReview,
   claim,
@@ -345,10 +345,20 @@ const PATCHES: PatchCase[] = [
   {
     name: "values already in place need no operation",
     pod: {
+      labels: { [POD_LABEL_KEY]: "true" },
       annotations: { [`${A}web`]: "a", "port.hostport.rmb938.com/web": "9000" },
       containers: [[port("web", 8080, 9000)]],
     },
     patch: [],
+  },
+  {
+    name: "the label the operator watches pods by joins the pod's other labels",
+    pod: {
+      labels: { app: "x" },
+      annotations: { [`${A}web`]: "a", "port.hostport.rmb938.com/web": "9000" },
+      containers: [[port("web", 8080, 9000)]],
+    },
+    patch: [{ op: "add", path: "/metadata/labels/hostport.rmb938.com~1claims", value: "true" }],
   },
   {
     name: "a pod without claims or host ports is admitted unchanged",
@@ -363,8 +373,11 @@ Deno.test("pod webhook patches only what changes, keeping unknown fields", async
       const input = pod(c.pod);
       const response = await admit(input, c.contents ?? BOUND);
       assert.deepEqual(response.allowed, true);
-      assert.deepEqual(patchOf(response), c.patch);
-      assert.deepEqual(response.patchType, c.patch.length > 0 ? "JSONPatch" : undefined);
+      // A pod given a port without any label also gets the one the operator watches pods by.
+      const namesClaim = Object.keys(c.pod.annotations ?? {}).some((key) => key.startsWith(A));
+      const labelOp = namesClaim && c.pod.labels === undefined ? [LABEL_OP] : [];
+      assert.deepEqual(patchOf(response), [...c.patch, ...labelOp]);
+      assert.deepEqual(response.patchType, patchOf(response).length > 0 ? "JSONPatch" : undefined);
       assert.deepEqual(response.warnings, c.warnings);
       const patched = applyJsonPatch(input, patchOf(response)) as ReturnType<typeof pod>;
       assert.deepEqual(patched.metadata, {
@@ -375,11 +388,20 @@ Deno.test("pod webhook patches only what changes, keeping unknown fields", async
   }
 });
 
-/** The annotations of a patched pod (the only metadata the webhook may change). */
+/** The labels and annotations of a patched pod (the only metadata the webhook may change). */
 function patchedMetadata(patched: Record<string, unknown>): Record<string, unknown> {
   const metadata = patched.metadata as Record<string, unknown>;
-  return metadata.annotations === undefined ? {} : { annotations: metadata.annotations };
+  return {
+    ...metadata.labels === undefined ? {} : { labels: metadata.labels },
+    ...metadata.annotations === undefined ? {} : { annotations: metadata.annotations },
+  };
 }
+
+const LABEL_OP: JsonPatchOp = {
+  op: "add",
+  path: "/metadata/labels",
+  value: { [POD_LABEL_KEY]: "true" },
+};
 
 Deno.test("pod webhook's patch gives the expected pod and keeps fields it does not know", async () => {
   const input = pod({
@@ -388,10 +410,11 @@ Deno.test("pod webhook's patch gives the expected pod and keeps fields it does n
   });
   const response = await admit(input);
   const expected = structuredClone(input) as {
-    metadata: { annotations: Record<string, string> };
+    metadata: { labels?: Record<string, string>; annotations: Record<string, string> };
     spec: { containers: { ports: Record<string, unknown>[] }[] };
   };
   expected.metadata.annotations["port.hostport.rmb938.com/web"] = "9000";
+  expected.metadata.labels = { [POD_LABEL_KEY]: "true" };
   (expected.spec.containers[0]?.ports[1] as Record<string, unknown>).hostPort = 9000;
   assert.deepEqual(applyJsonPatch(input, patchOf(response)), expected);
 });

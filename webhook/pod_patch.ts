@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { POD_LABEL_KEY, POD_LABEL_VALUE } from "../lib/api/mod.ts";
 import { type JsonPatchOp, jsonPointer } from "./json_patch.ts";
 import type { PodPort } from "./pod_ports.ts";
 import type { Pod } from "./pod_schema.ts";
@@ -46,6 +47,23 @@ export function annotationOps(pod: Pod, values: ReadonlyMap<string, string>): Js
     path: jsonPointer("metadata", "annotations", key),
     value,
   }));
+}
+
+/**
+ * The operation that sets the label the operator watches pods by ({@linkcode POD_LABEL_KEY}),
+ * when it is not set yet. Call it on a pod that names claims: it has `metadata`.
+ *
+ * @param pod the pod as admitted
+ * @returns the operation, or none when the label is there
+ */
+export function podLabelOps(pod: Pod): JsonPatchOp[] {
+  const labels = pod.metadata?.labels;
+  if (labels?.[POD_LABEL_KEY] === POD_LABEL_VALUE) return [];
+  if (labels === undefined) {
+    return [{ op: "add", path: "/metadata/labels", value: { [POD_LABEL_KEY]: POD_LABEL_VALUE } }];
+  }
+  const op = Object.hasOwn(labels, POD_LABEL_KEY) ? "replace" : "add";
+  return [{ op, path: jsonPointer("metadata", "labels", POD_LABEL_KEY), value: POD_LABEL_VALUE }];
 }
 
 /**

@@ -57,6 +57,7 @@ Deno.test("reviewPod() waits for a bound claim's port and admits the pod once it
   assert.deepEqual(patchOf(response).map((op) => op.path), [
     "/metadata/annotations/port.hostport.rmb938.com~1web",
     "/spec/containers/0/ports/0/hostPort",
+    "/metadata/labels",
   ]);
 });
 

@@ -31,8 +31,8 @@ export const PodMetadataSchema = z.object({
   name: z.string().optional(),
   generateName: z.string().optional(),
   namespace: z.string().optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
   labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
   ownerReferences: z.array(z.object({}).loose()).optional(),
   deletionTimestamp: z.string().optional(),
 }).loose();

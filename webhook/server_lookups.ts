@@ -195,27 +195,51 @@ export interface RunningLookups extends AsyncDisposable {
   lookups: AdmissionLookups;
   /** Resolves true once every cache has been filled. */
   synced: Promise<boolean>;
-  /** Stops the informers. */
+  /** Stops the informers it started (not shared ones). */
   stop(): Promise<void>;
 }
 
+type SharedInformer<T extends HostPort | HostPortClass | HostPortClaim | ResourceQuota> = Pick<
+  Informer<T>,
+  "store" | "synced" | "addEventHandler"
+>;
+
+/** Informers the process already runs (its shared caches), read instead of starting others. */
+export interface SharedInformers {
+  /** HostPorts. */
+  hostPorts: SharedInformer<HostPort>;
+  /** HostPortClasses. */
+  classes: SharedInformer<HostPortClass>;
+  /** HostPortClaims (the quota check counts them by namespace). */
+  claims: SharedInformer<HostPortClaim>;
+  /** ResourceQuotas (the quota check's limits). */
+  quotas: SharedInformer<ResourceQuota>;
+}
+
 /**
- * Starts informers for HostPorts, classes, claims and ResourceQuotas and returns lookups over
- * them, with claims read live for pods, HostPort refusals confirmed live, and the claim quota
- * check over the cached claims and quotas.
+ * Returns lookups over HostPort, class, claim and ResourceQuota informers (`shared`, or informers
+ * started here), with claims read live for pods, HostPort refusals confirmed live, and the claim
+ * quota check over the cached claims and quotas.
  *
  * @param kube the typed clients
+ * @param shared informers someone else starts and stops
  * @param options `metrics`: where the quota refusal counter goes
  */
 export function startAdmissionLookups(
   kube: KubeClients,
+  shared?: SharedInformers,
   options: { metrics?: MetricsRegistry } = {},
 ): RunningLookups {
-  const hostPorts = new Informer(kube.hostPorts);
-  const classes = new Informer(kube.hostPortClasses);
-  const claims = new Informer(kube.hostPortClaims);
-  const quotas = new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE));
-  const informers = [hostPorts, classes, claims, quotas] as const;
+  const own = shared === undefined
+    ? {
+      hostPorts: new Informer(kube.hostPorts),
+      classes: new Informer(kube.hostPortClasses),
+      claims: new Informer(kube.hostPortClaims),
+      quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
+    }
+    : undefined;
+  const informers: SharedInformers = shared ?? own!;
+  const { hostPorts, classes, claims, quotas } = informers;
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,
     quotas: quotas.store,
@@ -235,9 +259,10 @@ export function startAdmissionLookups(
     onUpdate: (_previous, claim) => claimQuota.cached(claim),
     onDelete: () => {},
   });
-  for (const informer of informers) informer.start();
+  const owned = own ? Object.values(own) : [];
+  for (const informer of owned) informer.start();
   const stop = async () => {
-    await Promise.all(informers.map((informer) => informer.stop()));
+    await Promise.all(owned.map((informer) => informer.stop()));
   };
   return {
     lookups: {
@@ -248,7 +273,7 @@ export function startAdmissionLookups(
       templateClaims: liveTemplateClaimStore(kube),
       claimQuota,
     },
-    synced: Promise.all(informers.map((informer) => informer.synced)).then((all) =>
+    synced: Promise.all(Object.values(informers).map((informer) => informer.synced)).then((all) =>
       all.every(Boolean)
     ),
     stop,

@@ -114,6 +114,15 @@ export const NAMESPACE_LABEL_KEY = "hostport.rmb938.com";
 /** Namespace label value that enables the pod webhook (default selector). */
 export const NAMESPACE_LABEL_VALUE = "true";
 
+/**
+ * Pod label the pod webhook sets on every pod it gives a port: the operator watches only pods
+ * carrying it (a server-side label selector), not every pod of the cluster. Pods admitted before
+ * the label existed lack it; every release still confirms with a live, unfiltered pod list.
+ */
+export const POD_LABEL_KEY = "hostport.rmb938.com/claims";
+/** Value of {@linkcode POD_LABEL_KEY}; the operator selects on the key alone. */
+export const POD_LABEL_VALUE = "true";
+
 /** Prefix of a dynamically provisioned HostPort's name: `hpc-<claim uid>`. */
 export const HOST_PORT_NAME_PREFIX = "hpc-";
 

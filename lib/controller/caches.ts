@@ -1,9 +1,17 @@
 /**
- * The informers the controllers read from, with the indexes they look things up by.
+ * The informers the controllers read from, with the indexes they look things up by. Classes,
+ * HostPorts, claims and ResourceQuotas can come from {@linkcode SharedCaches} that every replica
+ * keeps for its webhook, so the leader watches each kind once; pods are watched only if they carry the label the pod
+ * webhook sets ({@linkcode POD_LABEL_KEY}), and cached as summaries.
  *
  * @module
  */
-import type { HostPort, HostPortClaim, HostPortClass } from "../api/mod.ts";
+import {
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  POD_LABEL_KEY,
+} from "../api/mod.ts";
 import {
   HOST_PORT_CLAIM_RESOURCE,
   HOST_PORT_CLASS_RESOURCE,
@@ -18,8 +26,9 @@ import {
   type RestClient,
 } from "../kube/mod.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
-import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
-import type { ControllerMetrics } from "./metrics.ts";
+import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
+import { describe } from "./controller.ts";
+import { type ControllerMetrics, createControllerMetrics } from "./metrics.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
 import { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
 
@@ -59,11 +68,14 @@ export interface ControllerCaches {
   readonly claims: Informer<HostPortClaim>;
   /** HostPorts, indexed by class and claim. */
   readonly hostPorts: Informer<HostPort>;
-  /** Pod summaries of every namespace, indexed by the claims they name. */
+  /** Summaries of the pods labelled {@linkcode POD_LABEL_KEY}, indexed by the claims they name. */
   readonly pods: Informer<PodSummary>;
   /** ResourceQuotas of every namespace (claim quotas, lib/quota). */
   readonly quotas: Informer<ResourceQuota>;
 }
+
+/** The informers every replica keeps for its webhook, which the leader's controllers share. */
+export type SharedCaches = Pick<ControllerCaches, "classes" | "hostPorts" | "claims" | "quotas">;
 
 /** Builds the clients over one REST client. */
 export function createControllerClients(rest: RestClient): ControllerClients {
@@ -146,26 +158,44 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Builds the (stopped) informers; `onError` hears about retried list and watch failures, and
- * `reporting` (when given) about objects that do not decode.
+ * `reporting` (when given) about objects that do not decode. With `shared`, its informers are
+ * used as they are (their owner starts and stops them).
  */
 export function createControllerCaches(
   clients: ControllerClients,
   onError: (kind: string, error: unknown, context: InformerErrorContext) => void,
   reporting?: UndecodableReporting,
+  shared?: SharedCaches,
 ): ControllerCaches {
-  const options = <T extends KubeObject>(kind: string): InformerOptions<T> => ({
-    onError: (error, context) => onError(kind, error, context),
-    ...(reporting ? undecodableReporting<T>(kind, reporting) : {}),
-  });
+  const options = <T extends KubeObject>(kind: string) =>
+    informerOptions<T>(kind, onError, reporting);
+  return {
+    ...shared ?? createSharedCaches(clients, onError, reporting),
+    pods: new Informer(clients.pods, {
+      labelSelector: POD_LABEL_KEY,
+      indexers: {
+        [INDEX.byPodClaim]: (pod) =>
+          claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
+      },
+      ...options("Pod"),
+    }),
+  };
+}
+
+/**
+ * Builds the (stopped) class, HostPort, claim and ResourceQuota informers with the controllers'
+ * indexes, for
+ * {@linkcode createControllerCaches} and for the webhook of every replica to share.
+ */
+export function createSharedCaches(
+  clients: Pick<ControllerClients, "classes" | "hostPorts" | "claims" | "quotas">,
+  onError: (kind: string, error: unknown, context: InformerErrorContext) => void,
+  reporting?: UndecodableReporting,
+): SharedCaches {
+  const options = <T extends KubeObject>(kind: string) =>
+    informerOptions<T>(kind, onError, reporting);
   return {
     classes: new Informer(clients.classes, options("HostPortClass")),
-    claims: new Informer(clients.claims, {
-      indexers: {
-        [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
-        [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],
-      },
-      ...options("HostPortClaim"),
-    }),
     hostPorts: new Informer(clients.hostPorts, {
       indexers: {
         [INDEX.byClass]: (hostPort) => [hostPort.spec.hostPortClassName],
@@ -180,29 +210,70 @@ export function createControllerCaches(
       },
       ...options("HostPort"),
     }),
-    pods: new Informer(clients.pods, {
+    claims: new Informer(clients.claims, {
       indexers: {
-        [INDEX.byPodClaim]: (pod) =>
-          claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
+        [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
+        [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],
       },
-      ...options("Pod"),
+      ...options("HostPortClaim"),
     }),
     quotas: new Informer(clients.quotas, options("ResourceQuota")),
   };
 }
 
-/** Starts every informer. */
-export function startCaches(caches: ControllerCaches): void {
+/** Shared caches that run, from {@linkcode startSharedCaches}. */
+export interface RunningSharedCaches extends SharedCaches {
+  /** Resolves true once every one has listed; false if stopped first. */
+  readonly synced: Promise<boolean>;
+  /** Stops the informers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts the class, HostPort, claim and ResourceQuota informers a replica keeps for
+ * its whole life: its webhook reads them, and its controllers share them while it leads. Watch failures and objects
+ * that do not decode are reported through `deps`.
+ */
+export function startSharedCaches(
+  rest: RestClient,
+  deps: { logger: Logger; recorder: EventRecorder; metrics: MetricsRegistry },
+): RunningSharedCaches {
+  const logger = deps.logger.child({ component: "caches" });
+  const { pods: _pods, ...clients } = createControllerClients(rest);
+  const caches = createSharedCaches(
+    clients,
+    (kind, error, context) =>
+      logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
+    { logger, recorder: deps.recorder, metrics: createControllerMetrics(deps.metrics) },
+  );
+  startCaches(caches);
+  return { ...caches, synced: cachesSynced(caches), stop: () => stopCaches(caches) };
+}
+
+/** Options every cache gets: its errors and undecodable objects reported under `kind`. */
+function informerOptions<T extends KubeObject>(
+  kind: string,
+  onError: (kind: string, error: unknown, context: InformerErrorContext) => void,
+  reporting: UndecodableReporting | undefined,
+): InformerOptions<T> {
+  return {
+    onError: (error, context) => onError(kind, error, context),
+    ...(reporting ? undecodableReporting<T>(kind, reporting) : {}),
+  };
+}
+
+/** Starts every informer of `caches`. */
+export function startCaches(caches: Partial<ControllerCaches>): void {
   for (const informer of Object.values(caches)) informer.start();
 }
 
 /** Resolves once every informer has listed; false if one was stopped first. */
-export async function cachesSynced(caches: ControllerCaches): Promise<boolean> {
+export async function cachesSynced(caches: Partial<ControllerCaches>): Promise<boolean> {
   const results = await Promise.all(Object.values(caches).map((informer) => informer.synced));
   return results.every(Boolean);
 }
 
-/** Stops every informer. */
-export async function stopCaches(caches: ControllerCaches): Promise<void> {
+/** Stops every informer of `caches`. */
+export async function stopCaches(caches: Partial<ControllerCaches>): Promise<void> {
   await Promise.all(Object.values(caches).map((informer) => informer.stop()));
 }

@@ -71,9 +71,12 @@ export class Controller {
     });
   }
 
-  /** Queues `key` now (deduplicated with a queued copy). */
-  enqueue(key: string): void {
-    this.#queue.add(key);
+  /**
+   * Queues `key` now (deduplicated with a queued copy); `urgent` puts it ahead of keys queued
+   * without it.
+   */
+  enqueue(key: string, options: { urgent?: boolean } = {}): void {
+    this.#queue.add(key, options);
     this.#reportDepth();
   }
 

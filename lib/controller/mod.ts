@@ -19,3 +19,5 @@ export type { ControllerOptions, ReconcileFunction } from "./controller.ts";
 export { createControllerMetrics } from "./metrics.ts";
 export type { ControllerMetrics } from "./metrics.ts";
 export { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
+export { startSharedCaches } from "./caches.ts";
+export type { RunningSharedCaches, SharedCaches } from "./caches.ts";

@@ -14,6 +14,7 @@ import {
   createControllerCaches,
   createControllerClients,
   INDEX,
+  type SharedCaches,
   startCaches,
   stopCaches,
 } from "./caches.ts";
@@ -73,6 +74,11 @@ export interface ControllerDeps {
   options?: ControllersOptions;
   /** Stops everything when aborted (for example when leadership is lost). */
   signal?: AbortSignal;
+  /**
+   * Class and HostPort informers kept by the caller (the webhook's, on every replica), used
+   * instead of watching those kinds again; the caller starts and stops them. Built here without.
+   */
+  shared?: SharedCaches;
 }
 
 /** Running controllers. */
@@ -117,7 +123,8 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
   const unwireAllocator = wireAllocator(ctx, deps, repair, requeue);
-  startCaches(caches);
+  const owned = deps.shared ? { pods: caches.pods } : caches;
+  startCaches(owned);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
@@ -128,7 +135,7 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
       await Promise.all(
         [...Object.values(controllers), templateClaims].map((controller) => controller.stop()),
       );
-      await stopCaches(caches);
+      await stopCaches(owned);
       logger.info("Controllers stopped");
     })();
   deps.signal?.addEventListener("abort", () => void stop(), { once: true });
@@ -227,6 +234,7 @@ function buildContext(deps: ControllerDeps): ControllerContext {
       (kind, error, context) =>
         logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
       { logger, recorder: deps.recorder, metrics },
+      deps.shared,
     ),
     allocator: deps.allocator,
     recorder: deps.recorder,

@@ -8,6 +8,9 @@
  *   it reconcile again from a cache without its status write yet (a 409 per such claim).
  * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class,
  *   and every other HostPort holding the same port with its claim (a `PortConflict` may change).
+ *   A HostPort that holds a port queues its claims ahead of the others: their next reconcile
+ *   finishes them (`Bound`), so in a burst a claim whose port is ready does not wait behind the
+ *   first reconcile of every claim created after it.
  * - Pod change -> every claim the pod names (before and after the change) and the HostPorts whose
  *   claimRef names it (a HostPort whose claim is gone keeps its port while such a pod can run).
  * - Port released -> every HostPort without a port whose class's pools contain the port.
@@ -164,13 +167,14 @@ function hostPortChanged(
   const name = objectKey(hostPort);
   controllers.hostPorts.enqueue(name);
   controllers.classes.enqueue(hostPort.spec.hostPortClassName);
+  const port = hostPort.status?.port ?? 0;
+  const urgent = port > 0;
   const ref = hostPort.spec.claimRef;
-  if (ref?.name) controllers.claims.enqueue(`${ref.namespace ?? ""}/${ref.name}`);
+  if (ref?.name) controllers.claims.enqueue(`${ref.namespace ?? ""}/${ref.name}`, { urgent });
   for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
-    controllers.claims.enqueue(objectKey(claim));
+    controllers.claims.enqueue(objectKey(claim), { urgent });
   }
   // Others holding the same port: a PortConflict may have appeared or gone (issue #9, item 8).
-  const port = hostPort.status?.port ?? 0;
   if (port === 0) return;
   for (const other of caches.hostPorts.store.byIndex(INDEX.byPort, String(port))) {
     if (objectKey(other) === name) continue;

@@ -137,9 +137,16 @@ export class Informer<T extends KubeObject> {
     this.synced = new Promise((resolve) => this.#resolveSynced = resolve);
   }
 
-  /** Adds handlers; returns a function that removes them. */
+  /**
+   * Adds handlers; returns a function that removes them. As in client-go, handlers added to a
+   * running informer first hear `onAdd` for every object already cached, so a consumer that
+   * joins late (the leader's controllers on the caches every replica keeps) misses nothing.
+   */
   addEventHandler(handlers: InformerHandlers<T>): () => void {
     this.#handlers.add(handlers);
+    for (const object of this.#store.list()) {
+      this.#dispatchTo(handlers, { type: "added", object });
+    }
     return () => this.#handlers.delete(handlers);
   }
 
@@ -319,15 +326,17 @@ export class Informer<T extends KubeObject> {
   }
 
   #dispatch(change: StoreChange<T>): void {
-    for (const handler of this.#handlers) {
-      try {
-        if (change.type === "added") handler.onAdd?.(change.object);
-        else if (change.type === "updated") handler.onUpdate?.(change.previous, change.object);
-        else handler.onDelete?.(change.object);
-      } catch (error) {
-        // A failing handler must not stop the cache; report it and go on.
-        this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
-      }
+    for (const handler of this.#handlers) this.#dispatchTo(handler, change);
+  }
+
+  #dispatchTo(handler: InformerHandlers<T>, change: StoreChange<T>): void {
+    try {
+      if (change.type === "added") handler.onAdd?.(change.object);
+      else if (change.type === "updated") handler.onUpdate?.(change.previous, change.object);
+      else handler.onDelete?.(change.object);
+    } catch (error) {
+      // A failing handler must not stop the cache; report it and go on.
+      this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
     }
   }
 }

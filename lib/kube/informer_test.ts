@@ -103,6 +103,28 @@ Deno.test("Informer lists, syncs, applies watch events and resumes after a clean
   await informer.stop();
 });
 
+Deno.test("Informer tells handlers added after the sync about every cached object first", async () => {
+  const { api, informer } = setup();
+  api.put("a");
+  api.put("b");
+  informer.start();
+  assert.equal(await informer.synced, true);
+  const late: string[] = [];
+  const remove = informer.addEventHandler({
+    onAdd: (p) => late.push(`add ${p.metadata?.name}`),
+    onUpdate: (_o, p) => late.push(`update ${p.metadata?.name}`),
+  });
+  assert.deepEqual(late.sort(), ["add a", "add b"]);
+  await tick();
+  api.send({ type: "MODIFIED", object: api.put("a") });
+  await tick();
+  remove();
+  api.send({ type: "MODIFIED", object: api.put("b") });
+  await tick();
+  assert.deepEqual(late.sort(), ["add a", "add b", "update a"]);
+  await informer.stop();
+});
+
 Deno.test("Informer relists after a 410 and reports objects that vanished meanwhile", async () => {
   const { api, informer, log } = setup();
   api.put("a");

@@ -52,8 +52,9 @@ export type LenientDecodeResult<T> =
   | { ok: false; undecodable: UndecodableObject };
 
 /**
- * Decodes one object of a list or watch, returning a failure as a value so one bad object
- * does not fail the rest.
+ * Decodes one object of a list or watch (without its `metadata.managedFields`, see
+ * {@linkcode withoutManagedFields}), returning a failure as a value so one bad object does not
+ * fail the rest.
  *
  * @throws {KubeDecodeError} when the value is not even an object (the response is malformed)
  */
@@ -63,7 +64,7 @@ export function decodeLeniently<T extends KubeObject>(
 ): LenientDecodeResult<T> {
   if (!isRecord(value)) throw new KubeDecodeError(resource.kind, "", "it is not an object");
   try {
-    return { ok: true, object: resource.decode(value) };
+    return { ok: true, object: resource.decode(withoutManagedFields(value)) };
   } catch (error) {
     if (!(error instanceof KubeDecodeError)) throw error;
     const raw = {
@@ -73,6 +74,19 @@ export function decodeLeniently<T extends KubeObject>(
     };
     return { ok: false, undecodable: { raw, error } };
   }
+}
+
+/**
+ * The object without `metadata.managedFields` (often half its size), for what lists and watches
+ * fill the caches with: nothing here reads it, and an update that leaves it out keeps the
+ * server's unchanged (only an explicit `[{}]` clears it).
+ */
+export function withoutManagedFields(value: unknown): unknown {
+  if (!isRecord(value) || !isRecord(value.metadata) || !("managedFields" in value.metadata)) {
+    return value;
+  }
+  const { managedFields: _dropped, ...metadata } = value.metadata;
+  return { ...value, metadata };
 }
 
 /** Anything with a zod-like `parse` (a zod schema, or a hand-written validator). */

@@ -11,6 +11,7 @@ import {
   type ResourceDescriptor,
   resourcePath,
   type UndecodableObject,
+  withoutManagedFields,
 } from "./resource.ts";
 import {
   type CallOptions,
@@ -273,7 +274,7 @@ export class ResourceClient<T extends KubeObject> {
       expectJson: true,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    yield* decodeWatchStream(stream, (value) => this.resource.decode(value), {
+    yield* decodeWatchStream(stream, (value) => this.resource.decode(withoutManagedFields(value)), {
       request: { method: "GET", path },
       signal: options.abortSignal,
     });

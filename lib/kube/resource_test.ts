@@ -96,3 +96,15 @@ Deno.test("decodeLeniently() returns an object that does not decode as a value",
   assert.match(bad.undecodable.error.message, /^Cannot decode HostPortClass "nospec": spec/);
   assert.throws(() => decodeLeniently(HOST_PORT_CLASS_RESOURCE, "nope"), KubeDecodeError);
 });
+
+Deno.test("decodeLeniently() leaves metadata.managedFields out of listed objects", () => {
+  const listed = {
+    metadata: { name: "games", managedFields: [{ manager: "kubectl" }], labels: { a: "b" } },
+    spec: { pools: [{ start: 9000, end: 9001 }] },
+  };
+  const decoded = decodeLeniently(HOST_PORT_CLASS_RESOURCE, listed);
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.object.metadata, { name: "games", labels: { a: "b" } });
+  assert.deepEqual(decoded.object.spec.pools, [{ start: 9000, end: 9001 }]);
+  assert.deepEqual(listed.metadata.managedFields, [{ manager: "kubectl" }], "input untouched");
+});

@@ -6,6 +6,8 @@
  *   concurrently.
  * - `addRateLimited` retries with per-key exponential backoff (base doubling up to a cap)
  *   until `forget`; `addAfter` schedules a key later.
+ * - `add(key, { urgent: true })` queues a key ahead of every key added without it (moving it
+ *   forward if it waits already): work that finishes something goes before work that starts it.
  *
  * Time comes from an injected `Clock`, so tests drive it with fake timers.
  *
@@ -29,6 +31,8 @@ export class WorkQueue<K = string> {
   #baseDelayMs: number;
   #maxDelayMs: number;
   #queue: K[] = [];
+  #urgentQueue: K[] = [];
+  #urgent = new Set<K>();
   #dirty = new Set<K>();
   #processing = new Set<K>();
   #failures = new Map<K, number>();
@@ -43,18 +47,39 @@ export class WorkQueue<K = string> {
     this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;
   }
 
-  /** Queues `key` unless it is already queued (a no-op after `shutdown()`). */
-  add(key: K): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+  /**
+   * Queues `key` unless it is already queued (a no-op after `shutdown()`); `urgent` puts it
+   * ahead of every key queued without it.
+   */
+  add(key: K, options: { urgent?: boolean } = {}): void {
+    if (this.#shuttingDown) return;
+    const urgent = options.urgent === true;
+    if (this.#dirty.has(key)) {
+      if (urgent) this.#promote(key);
+      return;
+    }
     this.#dirty.add(key);
+    if (urgent) this.#urgent.add(key);
     if (this.#processing.has(key)) return; // re-queued by done()
     const getter = this.#getters.shift();
     if (getter) {
       this.#take(key);
       getter(key);
+    } else if (urgent) {
+      this.#urgentQueue.push(key);
     } else {
       this.#queue.push(key);
     }
+  }
+
+  /** Moves a queued (or to-be-requeued) key into the urgent lane. */
+  #promote(key: K): void {
+    if (this.#urgent.has(key)) return;
+    this.#urgent.add(key);
+    if (this.#processing.has(key)) return; // done() re-queues it, urgent
+    const index = this.#queue.indexOf(key);
+    if (index >= 0) this.#queue.splice(index, 1);
+    this.#urgentQueue.push(key);
   }
 
   /**
@@ -98,7 +123,7 @@ export class WorkQueue<K = string> {
    * Resolves `undefined` once the queue is shut down.
    */
   get(): Promise<K | undefined> {
-    const key = this.#queue.shift();
+    const key = this.#urgentQueue.shift() ?? this.#queue.shift();
     if (key !== undefined) {
       this.#take(key);
       return Promise.resolve(key);
@@ -109,6 +134,7 @@ export class WorkQueue<K = string> {
 
   #take(key: K): void {
     this.#dirty.delete(key);
+    this.#urgent.delete(key);
     this.#processing.add(key);
   }
 
@@ -116,14 +142,15 @@ export class WorkQueue<K = string> {
   done(key: K): void {
     this.#processing.delete(key);
     if (this.#dirty.has(key)) {
+      const urgent = this.#urgent.delete(key);
       this.#dirty.delete(key); // add() below marks it dirty again
-      this.add(key);
+      this.add(key, { urgent });
     }
   }
 
   /** Keys waiting to be processed (queue depth, for metrics). */
   get length(): number {
-    return this.#queue.length;
+    return this.#urgentQueue.length + this.#queue.length;
   }
 
   /** Keys waiting for their `addAfter` / backoff delay. */
@@ -150,6 +177,8 @@ export class WorkQueue<K = string> {
     for (const { timer } of this.#waiting.values()) this.#clock.clearTimeout(timer);
     this.#waiting.clear();
     this.#queue = [];
+    this.#urgentQueue = [];
+    this.#urgent.clear();
     this.#dirty.clear();
     for (const getter of this.#getters.splice(0)) getter(undefined);
   }

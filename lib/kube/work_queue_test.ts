@@ -137,3 +137,27 @@ Deno.test("WorkQueue.shutdown() cancels delayed adds", () => {
   assert.equal(fake.countTimers(), 0);
   assert.equal(queue.delayedCount, 0);
 });
+
+Deno.test("WorkQueue.add() with urgent puts a key ahead of the others, moving it if queued", async () => {
+  const queue = new WorkQueue<string>();
+  queue.add("a");
+  queue.add("b");
+  queue.add("c");
+  queue.add("d", { urgent: true });
+  queue.add("c", { urgent: true }); // already queued: moved forward, not duplicated
+  assert.equal(queue.length, 4);
+  const order = [];
+  for (let i = 0; i < 4; i++) order.push(await queue.get());
+  assert.deepEqual(order, ["d", "c", "a", "b"]);
+});
+
+Deno.test("WorkQueue re-queues a key made urgent while processed ahead of the others", async () => {
+  const queue = new WorkQueue<string>();
+  queue.add("k");
+  assert.equal(await queue.get(), "k");
+  queue.add("x");
+  queue.add("k", { urgent: true });
+  queue.done("k");
+  assert.equal(await queue.get(), "k");
+  assert.equal(await queue.get(), "x");
+});
