@@ -206,6 +206,7 @@ Deno.test("reviewPod() creates a generateName pod's claim, names the pod and giv
     },
     { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1web", value: "9100" },
     { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9100 },
+    { op: "add", path: "/metadata/labels", value: { "hostport.rmb938.com/claims": "true" } },
   ]);
 });
 
