@@ -192,7 +192,7 @@ async function startAdmission(
   const registrar = webhookRegistrar(config, kube, log);
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
-  const lookups = startAdmissionLookups(kube, caches, { metrics });
+  const lookups = startAdmissionLookups(kube, caches, { metrics, recorder });
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
     signal: AbortSignal.any([stopCertificates.signal, stop]),

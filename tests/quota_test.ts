@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { HostPortClaim } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
+import { KubeEventRecorder } from "../lib/ops/event_recorder.ts";
+import { kubeEventSink } from "../lib/ops/kube_event_sink.ts";
+import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { CLAIM_COUNT_RESOURCE, classQuotaResource } from "../lib/quota/mod.ts";
 import type { ClaimQuotaAdmission } from "../webhook/lookups.ts";
 import { startAdmissionLookups } from "../webhook/server_lookups.ts";
@@ -41,10 +44,15 @@ interface Rig extends AsyncDisposable {
 
 async function startRig(): Promise<Rig> {
   let bypass = false;
+  let recorder: KubeEventRecorder | undefined;
   const cluster = await startE2eCluster({
     controlPlane: { controllers: true },
     startLookups: (kube) => {
-      const running = startAdmissionLookups(kube);
+      recorder = new KubeEventRecorder(kubeEventSink(kube.events), {
+        instance: "webhook",
+        metrics: new PrometheusRegistry(),
+      });
+      const running = startAdmissionLookups(kube, undefined, { recorder });
       const inner = running.lookups.claimQuota!;
       const claimQuota: ClaimQuotaAdmission = {
         admit: (claim, options) => bypass ? undefined : inner.admit(claim, options),
@@ -62,12 +70,14 @@ async function startRig(): Promise<Rig> {
       [Symbol.asyncDispose]: async () => {
         try {
           await operator.stop();
+          await recorder?.close(5_000);
         } finally {
           await cluster[Symbol.asyncDispose]();
         }
       },
     };
   } catch (error) {
+    await recorder?.close(5_000);
     await cluster[Symbol.asyncDispose]();
     throw error;
   }
@@ -166,6 +176,21 @@ Deno.test("a per-class quota: 50 claims at once against 10, deletions, a lowered
   assert.equal(burst.admitted.length, 10, burst.refused[0]);
   assert.equal(burst.refused.length, 40);
   for (const message of burst.refused) assert.match(message, exceeded("gold-claims", GOLD, 10, 10));
+  // Each refusal is a Warning Event on the quota, naming the claim (kubectl describe quota shows
+  // them; the API server's own quota check records none), up to the per-object spam filter's
+  // burst of 25, as client-go's recorder.
+  await eventually("25 QuotaExceeded Events on the quota", async () => {
+    const events = (await kube.events.list({ namespace: "tenant" })).items.filter((event) =>
+      event.regarding?.kind === "ResourceQuota" && event.regarding.name === "gold-claims" &&
+      event.reason === "QuotaExceeded"
+    );
+    return events.length === 25 ? events : undefined;
+  }).then((events) => {
+    for (const event of events) {
+      assert.equal(event.type, "Warning");
+      assert.match(event.note ?? "", /^Refused claim tenant\/c-\d+: exceeded quota: gold-claims, /);
+    }
+  });
   for (const name of burst.admitted) await boundClaim(kube, "tenant", name);
   const ports = await heldPorts(kube, "tenant");
   assert.equal(ports.size, 10);

@@ -28,8 +28,14 @@ import {
   type StoreReader,
 } from "../lib/kube/mod.ts";
 import { retentionPolicyOf } from "./claim_templates.ts";
-import { admitClaim, classLimits } from "../lib/quota/mod.ts";
-import type { Counter, MetricsRegistry } from "../lib/ops/contracts.ts";
+import {
+  admitClaim,
+  classLimits,
+  type QuotaExceeded,
+  quotaExceededMessage,
+} from "../lib/quota/mod.ts";
+import type { Counter, EventRecorder, MetricsRegistry } from "../lib/ops/contracts.ts";
+import { EVENT_REASON } from "../lib/reconcile/mod.ts";
 import type { AdmissionLookups, ClaimQuotaAdmission, TemplateClaimStore } from "./lookups.ts";
 
 /**
@@ -49,6 +55,8 @@ export interface ClaimQuotaSources {
   now?: () => number;
   /** Counts refusals: `hostport_quota_refusals_total{namespace,class}`. */
   refusals?: Counter;
+  /** Hears of each refusal that is not a dry run, with the quota that refused. */
+  onRefused?: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void;
 }
 
 /**
@@ -88,8 +96,13 @@ export function claimQuotaAdmission(
           other !== key && entry.namespace === namespace && entry.className === className
         ).length;
       const exceeded = admitClaim(quotas, className, cached + admitted);
-      if (exceeded !== undefined) sources.refusals?.inc({ namespace, class: className });
-      else if (!dryRun) pending.set(key, { namespace, className, atMs: nowMs });
+      if (exceeded === undefined) {
+        if (!dryRun) pending.set(key, { namespace, className, atMs: nowMs });
+        return undefined;
+      }
+      sources.refusals?.inc({ namespace, class: className });
+      const quota = quotas.find((q) => q.metadata?.name === exceeded.quota);
+      if (!dryRun && quota !== undefined) sources.onRefused?.(quota, exceeded, claim);
       return exceeded;
     },
   };
@@ -189,6 +202,12 @@ export function liveTemplateClaimStore(
   };
 }
 
+/** A claim's name for a message (`generateName` ones have none at admission). */
+function claimLabel(claim: HostPortClaim): string {
+  const { namespace = "", name, generateName = "" } = claim.metadata;
+  return `${namespace}/${name ?? `${generateName}*`}`;
+}
+
 /** Informer-backed lookups, from {@linkcode startAdmissionLookups}. */
 export interface RunningLookups extends AsyncDisposable {
   /** The lookups to give the server. */
@@ -223,13 +242,16 @@ export interface SharedInformers {
  *
  * @param kube the typed clients
  * @param shared informers someone else starts and stops
- * @param options `metrics`: where the quota refusal counter goes
+ * @param options `metrics`: where the quota refusal counter goes; `recorder`: where the Warning
+ *   Event `QuotaExceeded` on the refusing ResourceQuota goes (the API server's own quota check
+ *   records none; ours names the refused claim)
  */
 export function startAdmissionLookups(
   kube: KubeClients,
   shared?: SharedInformers,
-  options: { metrics?: MetricsRegistry } = {},
+  options: { metrics?: MetricsRegistry; recorder?: EventRecorder } = {},
 ): RunningLookups {
+  const recorder = options.recorder;
   const own = shared === undefined
     ? {
       hostPorts: new Informer(kube.hostPorts),
@@ -250,6 +272,25 @@ export function startAdmissionLookups(
           "Claim creates the webhook refused because a per-class quota was full",
           ["namespace", "class"],
         ),
+      }
+      : {},
+    ...recorder
+      ? {
+        onRefused: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) =>
+          recorder.record(
+            {
+              apiVersion: "v1",
+              kind: "ResourceQuota",
+              metadata: {
+                name: quota.metadata?.name,
+                namespace: quota.metadata?.namespace,
+                uid: quota.metadata?.uid,
+              },
+            },
+            "Warning",
+            EVENT_REASON.QuotaExceeded,
+            `Refused claim ${claimLabel(claim)}: ${quotaExceededMessage(exceeded)}`,
+          ),
       }
       : {},
   });

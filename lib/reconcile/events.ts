@@ -35,7 +35,10 @@ export const EVENT_REASON = {
    * bound; on a HostPort: its port (not written by the operator) is held by another HostPort.
    */
   PortConflict: "PortConflict",
-  /** Warning, on a claim: a ResourceQuota's per-class limit holds it back. */
+  /**
+   * Warning, on a claim: a ResourceQuota's per-class limit holds it back; on a ResourceQuota: the
+   * webhook refused a claim it would exceed.
+   */
   QuotaExceeded: "QuotaExceeded",
 } as const;
 
