@@ -8,7 +8,7 @@
  */
 import jsonpatch from "fast-json-patch";
 import { POD_LABEL_KEY, POD_LABEL_VALUE } from "../lib/api/mod.ts";
-import type { JsonPatchOp } from "./json_patch.ts";
+import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import type { PodPort } from "./pod_ports.ts";
 import type { Pod } from "./pod_schema.ts";
 
@@ -91,5 +91,5 @@ function asJson(pod: Pod): Pod {
  * @returns the patched copy
  */
 export function patchedPod(pod: Pod, patch: readonly JsonPatchOp[]): Pod {
-  return jsonpatch.applyPatch(asJson(pod), patch as jsonpatch.Operation[]).newDocument;
+  return applyJsonPatch(pod, patch);
 }
