@@ -28,7 +28,15 @@ const RULES: readonly Rule[] = [
   {
     // The admission decisions are pure; only the HTTP/TLS edge (server*, tls*) does I/O.
     folder: "webhook",
-    mayImport: ["webhook", "lib/api", "lib/allocator", "lib/quota", "zod", "kubernetes-types"],
+    mayImport: [
+      "webhook",
+      "lib/api",
+      "lib/allocator",
+      "lib/quota",
+      "zod",
+      "kubernetes-types",
+      "fast-json-patch",
+    ],
     pure: true,
     skip: /^(server|tls)/,
   },

@@ -81,11 +81,12 @@ Deno.test("the server admits a pod through the handler and returns the injected 
   assert.equal(review.response.uid, "u1");
   assert.equal(review.response.allowed, true);
   assert.deepEqual(
-    decodePatch(review.response.patch).map((op) => [op.path, op.value]),
+    // The operations touch distinct paths: their order does not change the patched pod.
+    decodePatch(review.response.patch).map((op) => [op.path, op.value]).sort(),
     [
       ["/metadata/annotations/port.hostport.rmb938.com~1web", "9000"],
-      ["/spec/containers/0/ports/0/hostPort", 9000],
       ["/metadata/labels", { "hostport.rmb938.com/claims": "true" }],
+      ["/spec/containers/0/ports/0/hostPort", 9000],
     ],
   );
 });

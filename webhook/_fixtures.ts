@@ -241,3 +241,11 @@ export function patchOf(response: AdmissionResponse): JsonPatchOp[] {
   if (response.patch === undefined) return [];
   return decodeJsonPatch(response.patch) as JsonPatchOp[];
 }
+
+/**
+ * Operations in path order: a pod patch's operations touch distinct paths, none inside
+ * another, so their order does not change the patched pod.
+ */
+export function sortedOps(ops: readonly JsonPatchOp[]): JsonPatchOp[] {
+  return [...ops].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}

@@ -5,7 +5,9 @@
  * @module
  */
 import {
+  claimRefMatches,
   FINALIZER,
+  hasClaimRef,
   HOST_PORT_PHASE,
   type HostPort,
   type HostPortClaim,
@@ -116,8 +118,8 @@ function resolveHostPort(
 }
 
 /**
- * Whether a HostPort's `claimRef` lets `claim` use it: no claimRef, or one naming the claim's
- * namespace and name (and uid, when both sides have one).
+ * Whether a HostPort lets `claim` use it: it names no claim yet (made by hand, before the
+ * operator binds it), or its `claimRef` names this claim ({@linkcode claimRefMatches}).
  *
  * @param hostPort the HostPort
  * @param claim the claim
@@ -125,10 +127,7 @@ function resolveHostPort(
  */
 export function claimRefAllows(hostPort: HostPort, claim: HostPortClaim): boolean {
   const ref = hostPort.spec.claimRef;
-  if (ref === undefined || ((ref.namespace ?? "") === "" && (ref.name ?? "") === "")) return true;
-  const uid = claim.metadata.uid ?? "";
-  return ref.namespace === claim.metadata.namespace && ref.name === claim.metadata.name &&
-    ((ref.uid ?? "") === "" || uid === "" || ref.uid === uid);
+  return !hasClaimRef(ref) || claimRefMatches(ref, claim);
 }
 
 function fail(

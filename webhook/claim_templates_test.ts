@@ -5,7 +5,15 @@ import {
   type HostPortClaimTemplate,
   TEMPLATE_CLAIM_LABEL,
 } from "../lib/api/mod.ts";
-import { admissionReview, fakeLookups, hostPortFor, patchOf, pod, port } from "./_fixtures.ts";
+import {
+  admissionReview,
+  fakeLookups,
+  hostPortFor,
+  patchOf,
+  pod,
+  port,
+  sortedOps,
+} from "./_fixtures.ts";
 import {
   buildTemplateClaim,
   generatedPodName,
@@ -197,17 +205,20 @@ Deno.test("reviewPod() creates a generateName pod's claim, names the pod and giv
   );
   assert.equal(response.allowed, true, JSON.stringify(response.status));
   assert.equal(created[0]?.metadata.name, "game-bbbbb-web");
-  assert.deepEqual(patchOf(response), [
-    { op: "add", path: "/metadata/name", value: "game-bbbbb" },
-    {
-      op: "add",
-      path: "/metadata/annotations/claim.hostport.rmb938.com~1web",
-      value: "game-bbbbb-web",
-    },
-    { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1web", value: "9100" },
-    { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9100 },
-    { op: "add", path: "/metadata/labels", value: { "hostport.rmb938.com/claims": "true" } },
-  ]);
+  assert.deepEqual(
+    sortedOps(patchOf(response)),
+    sortedOps([
+      { op: "add", path: "/metadata/name", value: "game-bbbbb" },
+      {
+        op: "add",
+        path: "/metadata/annotations/claim.hostport.rmb938.com~1web",
+        value: "game-bbbbb-web",
+      },
+      { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1web", value: "9100" },
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9100 },
+      { op: "add", path: "/metadata/labels", value: { "hostport.rmb938.com/claims": "true" } },
+    ]),
+  );
 });
 
 Deno.test("reviewPod() refuses a pod whose new claim gets no port, deletes that claim and reports the template", async () => {

@@ -214,3 +214,25 @@ Deno.test("HostPortClaim webhook refuses a claim over a per-class quota in the A
   assert.equal(update.allowed, true);
   assert.deepEqual(asked, ["s"]);
 });
+
+Deno.test("HostPortClaim webhook applies the controllers' claimRef rule, also to a claim without a uid", async (t) => {
+  await t.step(
+    "a uid-less claim named like the one a HostPort is bound to is refused",
+    async () => {
+      const response = await validate(claim("victim", { uid: "", hostPortName: "hpc-uid-victim" }));
+      assert.equal(
+        response.status?.message,
+        'HostPortClaim.hostport.rmb938.com "victim" is invalid: spec.hostPortName: Invalid value: ' +
+          '"hpc-uid-victim": hostport is bound to another hostPortClaim',
+      );
+    },
+  );
+  await t.step("a HostPort pre-bound by name (no uid) admits that claim", async () => {
+    const lookups = fakeLookups({
+      classes: [hostPortClass("c1", [{ start: 9000, end: 9000 }])],
+      hostPorts: [hostPort("pre", { port: 9000, claimRef: { namespace: "ns1", name: "s" } })],
+    });
+    const response = await validate(claim("s", { hostPortName: "pre" }), undefined, lookups);
+    assert.equal(response.allowed, true);
+  });
+});

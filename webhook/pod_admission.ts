@@ -11,7 +11,7 @@ import { type FieldError, type FieldPath, invalid } from "./field_errors.ts";
 import { goQuote } from "./go_quote.ts";
 import type { PodAdmission } from "./pod_decision.ts";
 import { claimAnnotationErrors, type PodClaims, readPodClaims } from "./pod_claims.ts";
-import { annotationOps, podLabelOps, type PortAssignment, portOps } from "./pod_patch.ts";
+import { mutatePod, podPatch, type PortAssignment } from "./pod_patch.ts";
 import {
   checkPorts,
   findPort,
@@ -98,11 +98,10 @@ function admitNewPod(
   }
   return {
     allowed: true,
-    patch: [
-      ...annotationOps(pod, annotations),
-      ...portOps(assignments),
-      ...assignments.length > 0 ? podLabelOps(pod) : [],
-    ],
+    patch: podPatch(
+      pod,
+      mutatePod(pod, { annotations, assignments, label: assignments.length > 0 }),
+    ),
     warnings: containerPortWarnings(assignments),
   };
 }

@@ -1,12 +1,14 @@
 /**
- * The JSON Patch operations of the pod webhook: only what changes, so fields the webhook does
- * not know are never touched (seed 5.4 #27: the original diffed a re-marshalled typed pod and
- * removed every field its compiled types lacked).
+ * The pod webhook's mutation, as pure functions from the pod to the mutated pod, and its JSON
+ * Patch: the difference between the two (`fast-json-patch`'s `compare`). Only what the webhook
+ * sets differs, so fields it does not know are never touched (seed 5.4 #27: the original diffed
+ * a re-marshalled typed pod and removed every field its compiled types lacked).
  *
  * @module
  */
+import jsonpatch from "fast-json-patch";
 import { POD_LABEL_KEY, POD_LABEL_VALUE } from "../lib/api/mod.ts";
-import { type JsonPatchOp, jsonPointer } from "./json_patch.ts";
+import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import type { PodPort } from "./pod_ports.ts";
 import type { Pod } from "./pod_schema.ts";
 
@@ -24,64 +26,70 @@ export interface PortAssignment {
   readonly setContainerPort: boolean;
 }
 
-/**
- * Operations that set annotations: the whole map when the pod has none, else one `add` or
- * `replace` per key whose value differs.
- *
- * @param pod the pod as admitted
- * @param values annotation values to set, by key
- * @returns the operations (none when every value is already set)
- */
-export function annotationOps(pod: Pod, values: ReadonlyMap<string, string>): JsonPatchOp[] {
-  const current = pod.metadata?.annotations;
-  const changed = [...values].filter(([key, value]) => current?.[key] !== value);
-  if (changed.length === 0) return [];
-  if (pod.metadata === undefined) {
-    return [{ op: "add", path: "/metadata", value: { annotations: Object.fromEntries(changed) } }];
-  }
-  if (current === undefined) {
-    return [{ op: "add", path: "/metadata/annotations", value: Object.fromEntries(changed) }];
-  }
-  return changed.map(([key, value]) => ({
-    op: Object.hasOwn(current, key) ? "replace" : "add",
-    path: jsonPointer("metadata", "annotations", key),
-    value,
-  }));
+/** What the webhook sets on an admitted pod. */
+export interface PodMutation {
+  /** Annotation values, by key. */
+  readonly annotations?: ReadonlyMap<string, string>;
+  /** Ports and their allocated host ports. */
+  readonly assignments?: readonly PortAssignment[];
+  /** Set the label the operator watches pods by ({@linkcode POD_LABEL_KEY}). */
+  readonly label?: boolean;
 }
 
 /**
- * The operation that sets the label the operator watches pods by ({@linkcode POD_LABEL_KEY}),
- * when it is not set yet. Call it on a pod that names claims: it has `metadata`.
+ * The pod with the mutation applied; `pod` itself is not changed.
  *
  * @param pod the pod as admitted
- * @returns the operation, or none when the label is there
+ * @param mutation what to set
+ * @returns a mutated copy
  */
-export function podLabelOps(pod: Pod): JsonPatchOp[] {
-  const labels = pod.metadata?.labels;
-  if (labels?.[POD_LABEL_KEY] === POD_LABEL_VALUE) return [];
-  if (labels === undefined) {
-    return [{ op: "add", path: "/metadata/labels", value: { [POD_LABEL_KEY]: POD_LABEL_VALUE } }];
+export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
+  const mutated = asJson(pod);
+  const annotations = [...mutation.annotations ?? []];
+  if (annotations.length > 0 || mutation.label === true) mutated.metadata ??= {};
+  if (annotations.length > 0) {
+    mutated.metadata!.annotations = {
+      ...mutated.metadata!.annotations,
+      ...Object.fromEntries(annotations),
+    };
   }
-  const op = Object.hasOwn(labels, POD_LABEL_KEY) ? "replace" : "add";
-  return [{ op, path: jsonPointer("metadata", "labels", POD_LABEL_KEY), value: POD_LABEL_VALUE }];
+  if (mutation.label === true) {
+    mutated.metadata!.labels = { ...mutated.metadata!.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
+  }
+  for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
+    const target = jsonpatch.getValueByPointer(mutated, port.pointer) as Record<string, unknown>;
+    if (setContainerPort) target.containerPort = hostPort;
+    target.hostPort = hostPort;
+  }
+  return mutated;
 }
 
 /**
- * Operations that set `hostPort` (and `containerPort` where asked) of each assigned port.
+ * The JSON Patch that turns `original` into `mutated`.
  *
- * @param assignments the ports and their allocated host ports
- * @returns the operations (none for values already set)
+ * @param original the pod as admitted
+ * @param mutated the pod as the webhook wants it stored
+ * @returns the operations (none when the two are equal)
  */
-export function portOps(assignments: readonly PortAssignment[]): JsonPatchOp[] {
-  const ops: JsonPatchOp[] = [];
-  for (const { port, hostPort, setContainerPort } of assignments) {
-    if (setContainerPort && port.containerPort !== hostPort) {
-      ops.push({ op: "replace", path: `${port.pointer}/containerPort`, value: hostPort });
-    }
-    if (port.hostPort !== hostPort) {
-      const op = port.hostPort === undefined ? "add" : "replace";
-      ops.push({ op, path: `${port.pointer}/hostPort`, value: hostPort });
-    }
-  }
-  return ops;
+export function podPatch(original: Pod, mutated: Pod): JsonPatchOp[] {
+  return jsonpatch.compare(asJson(original), asJson(mutated)) as JsonPatchOp[];
+}
+
+/**
+ * A copy of the pod as the API server holds it, as JSON: a member set to `undefined` in memory
+ * is absent there, so the patch must `add` it, not `replace` it.
+ */
+function asJson(pod: Pod): Pod {
+  return JSON.parse(JSON.stringify(pod));
+}
+
+/**
+ * `pod` with `patch` applied (to a copy).
+ *
+ * @param pod the pod
+ * @param patch operations computed against it
+ * @returns the patched copy
+ */
+export function patchedPod(pod: Pod, patch: readonly JsonPatchOp[]): Pod {
+  return applyJsonPatch(pod, patch);
 }

@@ -1,14 +1,22 @@
 import assert from "node:assert/strict";
-import { annotationOps, portOps } from "./pod_patch.ts";
+import { mutatePod, patchedPod, podPatch } from "./pod_patch.ts";
 import { listPodPorts } from "./pod_ports.ts";
+import type { Pod } from "./pod_schema.ts";
 
 const VALUES = new Map([["port.hostport.rmb938.com/web", "9000"]]);
 
-Deno.test("annotationOps() adds the whole map when the pod has no annotations", () => {
-  assert.deepEqual(annotationOps({ metadata: { name: "p" } }, VALUES), [
+function patchOf(pod: Pod, mutation: Parameters<typeof mutatePod>[1]) {
+  const mutated = mutatePod(pod, mutation);
+  const patch = podPatch(pod, mutated);
+  assert.deepEqual(patchedPod(pod, patch), mutated, "the patch turns the pod into the mutated one");
+  return patch;
+}
+
+Deno.test("podPatch() adds the whole annotation map when the pod has none", () => {
+  assert.deepEqual(patchOf({ metadata: { name: "p" } }, { annotations: VALUES }), [
     { op: "add", path: "/metadata/annotations", value: { "port.hostport.rmb938.com/web": "9000" } },
   ]);
-  assert.deepEqual(annotationOps({}, VALUES), [
+  assert.deepEqual(patchOf({}, { annotations: VALUES }), [
     {
       op: "add",
       path: "/metadata",
@@ -17,26 +25,47 @@ Deno.test("annotationOps() adds the whole map when the pod has no annotations", 
   ]);
 });
 
-Deno.test("annotationOps() adds missing keys, replaces different ones and skips equal ones", () => {
+Deno.test("podPatch() adds missing keys, replaces different ones (escaping /) and skips equal ones", () => {
   const pod = { metadata: { annotations: { "port.hostport.rmb938.com/web": "1", keep: "x" } } };
   const values = new Map([...VALUES, ["port.hostport.rmb938.com/a", "2"], ["keep", "x"]]);
-  assert.deepEqual(annotationOps(pod, values), [
-    { op: "replace", path: "/metadata/annotations/port.hostport.rmb938.com~1web", value: "9000" },
-    { op: "add", path: "/metadata/annotations/port.hostport.rmb938.com~1a", value: "2" },
-  ]);
+  const patch = patchOf(pod, { annotations: values });
+  assert.deepEqual(
+    new Set(patch.map((op) => JSON.stringify(op))),
+    new Set([
+      '{"op":"replace","path":"/metadata/annotations/port.hostport.rmb938.com~1web","value":"9000"}',
+      '{"op":"add","path":"/metadata/annotations/port.hostport.rmb938.com~1a","value":"2"}',
+    ]),
+  );
+  assert.deepEqual(mutatePod(pod, {}), pod);
+  assert.deepEqual(pod.metadata.annotations["port.hostport.rmb938.com/web"], "1", "pod unchanged");
 });
 
-Deno.test("portOps() sets hostPort, and containerPort only when asked", () => {
-  const [plain, preset] = listPodPorts({
+Deno.test("podPatch() sets hostPort, containerPort only when asked, and the label", () => {
+  const pod = {
     spec: { containers: [{ ports: [{ containerPort: 80 }, { containerPort: 81, hostPort: 5 }] }] },
-  });
+  };
+  const [plain, preset] = listPodPorts(pod);
   if (plain === undefined || preset === undefined) throw new Error("Expected two ports");
-  assert.deepEqual(portOps([{ port: plain, hostPort: 9000, setContainerPort: false }]), [
-    { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+  assert.deepEqual(
+    patchOf(pod, { assignments: [{ port: plain, hostPort: 9000, setContainerPort: false }] }),
+    [
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  );
+  assert.deepEqual(
+    new Set(
+      patchOf(pod, { assignments: [{ port: preset, hostPort: 9000, setContainerPort: true }] }),
+    ),
+    new Set([
+      { op: "replace", path: "/spec/containers/0/ports/1/hostPort", value: 9000 },
+      { op: "replace", path: "/spec/containers/0/ports/1/containerPort", value: 9000 },
+    ]),
+  );
+  assert.deepEqual(
+    patchOf(pod, { assignments: [{ port: preset, hostPort: 5, setContainerPort: false }] }),
+    [],
+  );
+  assert.deepEqual(patchOf(pod, { label: true }), [
+    { op: "add", path: "/metadata", value: { labels: { "hostport.rmb938.com/claims": "true" } } },
   ]);
-  assert.deepEqual(portOps([{ port: preset, hostPort: 9000, setContainerPort: true }]), [
-    { op: "replace", path: "/spec/containers/0/ports/1/containerPort", value: 9000 },
-    { op: "replace", path: "/spec/containers/0/ports/1/hostPort", value: 9000 },
-  ]);
-  assert.deepEqual(portOps([{ port: preset, hostPort: 5, setContainerPort: false }]), []);
 });

@@ -13,10 +13,9 @@ import {
   templateRefusalDetail,
 } from "./claim_templates.ts";
 import { type FieldError, fieldPath, invalid } from "./field_errors.ts";
-import type { JsonPatchOp } from "./json_patch.ts";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import { admitPod, claimsToLookUp, type PodAdmission } from "./pod_admission.ts";
-import { annotationOps } from "./pod_patch.ts";
+import { patchedPod, podPatch } from "./pod_patch.ts";
 import { ensureTemplateClaims, type TemplateClaim } from "./template_claims.ts";
 import { type Pod, PodSchema } from "./pod_schema.ts";
 import {
@@ -125,7 +124,7 @@ async function admitTemplatePod(
   }
   const named = namePod(submitted, options);
   if (!named.ok) return { allowed: false, errors: [named.error], retryable: false };
-  const { pod, nameOps } = named;
+  const { pod } = named;
   const ensured = await ensureTemplateClaims(
     { ...store, getClaim: (ns, name) => lookups.getClaim(ns, name) },
     pod,
@@ -161,7 +160,7 @@ async function admitTemplatePod(
   if (decision.allowed) {
     return {
       ...decision,
-      patch: [...nameOps, ...annotationOps(pod, claimValues), ...decision.patch],
+      patch: podPatch(submitted, patchedPod(claimed, decision.patch)),
     };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
@@ -192,8 +191,8 @@ async function admitTemplatePod(
 function namePod(
   pod: Pod,
   options: AdmissionOptions,
-): { ok: true; pod: Pod; nameOps: JsonPatchOp[] } | { ok: false; error: FieldError } {
-  if (pod.metadata?.name) return { ok: true, pod, nameOps: [] };
+): { ok: true; pod: Pod } | { ok: false; error: FieldError } {
+  if (pod.metadata?.name) return { ok: true, pod };
   const generateName = pod.metadata?.generateName ?? "";
   if (generateName === "" || options.random === undefined) {
     const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
@@ -201,11 +200,7 @@ function namePod(
   }
   const random = options.random;
   const name = generatedPodName(generateName, [random(), random(), random(), random(), random()]);
-  return {
-    ok: true,
-    pod: { ...pod, metadata: { ...pod.metadata, name } },
-    nameOps: [{ op: "add", path: "/metadata/name", value: name }],
-  };
+  return { ok: true, pod: { ...pod, metadata: { ...pod.metadata, name } } };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   patchOf,
   pod,
   port,
+  sortedOps,
 } from "./_fixtures.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
@@ -54,10 +55,10 @@ Deno.test("reviewPod() waits for a bound claim's port and admits the pod once it
   const response = await review(WEB_POD, lookups, options);
   assert.equal(response.allowed, true);
   assert.deepEqual(delays, [250, 250]);
-  assert.deepEqual(patchOf(response).map((op) => op.path), [
+  assert.deepEqual(sortedOps(patchOf(response)).map((op) => op.path), [
     "/metadata/annotations/port.hostport.rmb938.com~1web",
-    "/spec/containers/0/ports/0/hostPort",
     "/metadata/labels",
+    "/spec/containers/0/ports/0/hostPort",
   ]);
 });
 

@@ -16,7 +16,7 @@ import { type FieldError, forbidden, invalid } from "./field_errors.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
 import type { PodAdmission } from "./pod_decision.ts";
 import { annotationPath, compare } from "./pod_claims.ts";
-import { annotationOps } from "./pod_patch.ts";
+import { mutatePod, podPatch } from "./pod_patch.ts";
 import { HOST_NETWORK_DETAIL, listPodPorts } from "./pod_ports.ts";
 import type { Pod } from "./pod_schema.ts";
 
@@ -71,7 +71,7 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
     }
   }
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
-  return allow(annotationOps(pod, restore));
+  return allow(podPatch(pod, mutatePod(pod, { annotations: restore })));
 }
 
 /** `host ports cannot be set` on each port named `portName` that still takes a node port. */

@@ -6,11 +6,13 @@
  */
 import { z } from "zod";
 import { API_VERSION, HOST_PORT_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
+import type { HostPortClaim } from "./hostport_claim.ts";
 import { MESSAGE } from "./messages.ts";
 import {
   ConditionsSchema,
   ListMetaSchema,
   ObjectMetaSchema,
+  type ObjectReference,
   ObjectReferenceSchema,
 } from "./meta.ts";
 import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
@@ -159,4 +161,22 @@ export function salvageHostPort(value: unknown): HostPort {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Whether `ref` names a claim at all (no name: a HostPort free to bind). */
+export function hasClaimRef(ref: ObjectReference | undefined): ref is ObjectReference {
+  return ref !== undefined && (ref.name ?? "") !== "";
+}
+
+/**
+ * THE claimRef rule, for the controllers and the webhooks alike: `ref` names `claim` when the
+ * namespace and name match and, if the reference has a uid, the claim has that same uid. A
+ * reference without a uid is a pre-binding by name (as with PersistentVolumes); a claim without
+ * a uid never matches a reference with one (it cannot be shown to be the same claim, and a port
+ * leaked beats a port held by two).
+ */
+export function claimRefMatches(ref: ObjectReference | undefined, claim: HostPortClaim): boolean {
+  if (ref === undefined) return false;
+  if (ref.namespace !== claim.metadata.namespace || ref.name !== claim.metadata.name) return false;
+  return (ref.uid ?? "") === "" || ref.uid === claim.metadata.uid;
 }

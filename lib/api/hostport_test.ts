@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import type { HostPortClaim } from "./hostport_claim.ts";
 import {
+  claimRefMatches,
+  hasClaimRef,
   parseHostPort,
   parseHostPortList,
   safeParseHostPort,
@@ -141,4 +144,23 @@ Deno.test("salvageHostPort() keeps the name, class and a valid port of an object
   assert.equal(salvageHostPort({ status: { port: 70_000 } }).status, undefined);
   assert.equal(salvageHostPort({ status: { port: "9000" } }).status, undefined);
   assert.equal(salvageHostPort("garbage").metadata.name, "");
+});
+
+Deno.test("claimRefMatches() is the one claimRef rule: names match, and the uid when the ref has one", () => {
+  const claim = (uid?: string) =>
+    ({
+      metadata: { namespace: "ns", name: "c", ...uid === undefined ? {} : { uid } },
+      spec: { hostPortClassName: "k" },
+    }) as HostPortClaim;
+  const ref = { namespace: "ns", name: "c" };
+  assert.equal(claimRefMatches({ ...ref, uid: "u1" }, claim("u1")), true);
+  assert.equal(claimRefMatches({ ...ref, uid: "u1" }, claim("u2")), false);
+  assert.equal(claimRefMatches({ ...ref, uid: "u1" }, claim()), false);
+  assert.equal(claimRefMatches({ ...ref, uid: "u1" }, claim("")), false);
+  assert.equal(claimRefMatches(ref, claim("u1")), true);
+  assert.equal(claimRefMatches({ ...ref, uid: "" }, claim("u1")), true);
+  assert.equal(claimRefMatches({ namespace: "other", name: "c" }, claim("u1")), false);
+  assert.equal(claimRefMatches(undefined, claim("u1")), false);
+  assert.equal(hasClaimRef({ namespace: "ns" }), false);
+  assert.equal(hasClaimRef(ref), true);
 });

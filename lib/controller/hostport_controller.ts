@@ -7,14 +7,19 @@
  * @module
  */
 import { AllocationUnavailableError } from "../allocation/mod.ts";
-import type { HostPort, HostPortClaim, HostPortClass, ObjectReference } from "../api/mod.ts";
+import {
+  claimRefMatches,
+  hasClaimRef,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  type ObjectReference,
+} from "../api/mod.ts";
 import { ConflictError, NotFoundError } from "../kube/mod.ts";
 import {
   awaitChange,
-  claimRefMatches,
   done,
   EVENT_REASON,
-  hasClaimRef,
   type HostPortPlan,
   type HostPortStep,
   isClaimGone,

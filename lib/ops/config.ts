@@ -4,10 +4,8 @@
  *
  * @module
  */
-import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
-import { FlagValueError, type ParsedFlags, validateFlags } from "./flag_schemas.ts";
 import type { ListenAddress } from "./flag_values.ts";
-import { readFlags } from "./flags.ts";
+import { FlagValueError, type ParsedFlags, readFlags } from "./flags.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 
 /** Leader election settings. */
@@ -133,7 +131,7 @@ const WILDCARD_HOSTS = new Set(["0.0.0.0", "::"]);
 type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
 
 function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
-  const serviceName = p["webhook-service-name"] ?? "hostport-allocator";
+  const serviceName = p["webhook-service-name"];
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
   const ip = isIp(addr.hostname) && !WILDCARD_HOSTS.has(addr.hostname);
   return {
@@ -198,15 +196,15 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const namespace = p.namespace ?? context.podNamespace ?? DEFAULT_NAMESPACE;
   const leaderElection: LeaderElectionConfig = {
     enabled: p["leader-elect"] ?? context.inCluster,
-    id: p["leader-election-id"] ?? LEADER_ELECTION_LEASE_NAME,
+    id: p["leader-election-id"],
     namespace,
-    leaseDurationMs: p["lease-duration"] ?? 15_000,
-    renewDeadlineMs: p["renew-deadline"] ?? 10_000,
-    retryPeriodMs: p["retry-period"] ?? 2_000,
+    leaseDurationMs: p["lease-duration"],
+    renewDeadlineMs: p["renew-deadline"],
+    retryPeriodMs: p["retry-period"],
   };
   checkTimings(leaderElection);
-  const metrics = p["metrics-addr"] ?? { hostname: "0.0.0.0", port: 8080 };
-  const webhookAddr = p["webhook-addr"] ?? { hostname: "0.0.0.0", port: 9443 };
+  const metrics = p["metrics-addr"];
+  const webhookAddr = p["webhook-addr"];
   const registered = registration(p, namespace, webhookAddr);
   const tls: WebhookTlsConfig = registered?.tls ??
     (p["webhook-self-signed"] ? selfSigned(p, namespace, webhookAddr) : {
@@ -218,7 +216,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     context: p.context,
     namespace,
     leaderElection,
-    healthAddr: p["health-addr"] ?? { hostname: "0.0.0.0", port: 8081 },
+    healthAddr: p["health-addr"],
     metricsAddr: metrics === "0" ? undefined : metrics,
     webhook: {
       addr: webhookAddr,
@@ -228,8 +226,8 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],
     claimTemplateWaitMs: p["claim-template-wait"],
-    shutdownTimeoutMs: p["graceful-shutdown-timeout"] ?? 30_000,
-    log: { level: p["log-level"] ?? "info", format: p["log-format"] ?? "json" },
+    shutdownTimeoutMs: p["graceful-shutdown-timeout"],
+    log: { level: p["log-level"], format: p["log-format"] },
   };
 }
 
@@ -244,9 +242,9 @@ export function parseOperatorConfig(
   context: ConfigContext,
 ): ConfigResult {
   const read = readFlags(args, env);
-  if (read.kind !== "values") return read;
+  if (read.kind !== "flags") return read;
   try {
-    return { kind: "config", config: build(validateFlags(read.values), context) };
+    return { kind: "config", config: build(read.flags, context) };
   } catch (error) {
     if (error instanceof FlagValueError) return { kind: "error", message: error.message };
     throw error;

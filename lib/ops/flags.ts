@@ -1,10 +1,48 @@
 /**
- * The operator's command-line flags: one table (names, aliases, defaults, help) and a reader
- * that collects raw values from the arguments and from `HOSTPORT_<NAME>` environment
- * variables. Typing and validation happen in `config.ts`.
+ * The operator's command-line flags: ONE table (name, aliases, zod schema, default, help) from
+ * which reading (`node:util` `parseArgs`), validation, defaults and `--help` all come. Values
+ * come from the arguments and from `HOSTPORT_<NAME>` environment variables.
  *
  * @module
  */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
+import {
+  parseBoolean,
+  parseDuration,
+  parseListenAddress,
+  type ValueResult,
+} from "./flag_values.ts";
+
+function fromResult<T>(parse: (text: string) => ValueResult<T>) {
+  return z.string().transform((text, ctx): T => {
+    const result = parse(text);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: "custom", message: result.reason });
+    return z.NEVER;
+  });
+}
+
+const name = z.string().trim().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
+  error: "expected a lower-case DNS name such as hostport-allocator",
+}).max(253);
+const nameList = z.string().transform((text) => text.split(",").map((item) => item.trim()))
+  .pipe(z.array(name.refine((item) => item !== "")));
+const boolean = fromResult(parseBoolean);
+const duration = fromResult(parseDuration);
+const positiveDuration = duration.refine((ms) => ms > 0, { error: "expected a duration above 0" });
+const address = fromResult(parseListenAddress);
+/** `https://host[:port]` with no path, query or credentials; becomes its origin. */
+const webhookUrl = z.string().transform((text, ctx): string => {
+  const url = URL.parse(text.trim());
+  const bare = url !== null && url.protocol === "https:" && url.username === "" &&
+    url.password === "" && (url.pathname === "" || url.pathname === "/") && url.search === "" &&
+    url.hash === "";
+  if (bare) return url.origin;
+  ctx.addIssue({ code: "custom", message: "expected https://host:port, without a path" });
+  return z.NEVER;
+});
 
 /** One flag of the operator. */
 export interface FlagSpec {
@@ -14,29 +52,36 @@ export interface FlagSpec {
   readonly aliases?: readonly string[];
   /** Booleans may be given bare (`--leader-elect`); others need a value. */
   readonly kind: "string" | "boolean";
-  /** The default, as shown by `--help`. */
-  readonly defaultText: string;
+  /** Validates the raw text and turns it into the typed value. */
+  readonly schema: z.ZodType;
+  /** The raw default, parsed by `schema` when neither flag nor variable gives a value. */
+  readonly default?: string;
+  /** What `--help` shows when the default depends on the surroundings (no `default`). */
+  readonly defaultText?: string;
   /** One line of help. */
   readonly help: string;
 }
 
 /** Every flag, in the order `--help` lists them. */
-export const FLAGS: readonly FlagSpec[] = [
+export const FLAGS = [
   {
     name: "kubeconfig",
     kind: "string",
+    schema: z.string().min(1),
     defaultText: "$KUBECONFIG, in-cluster, ~/.kube/config",
     help: "Path of the kubeconfig file (out of cluster)",
   },
   {
     name: "context",
     kind: "string",
+    schema: z.string().min(1),
     defaultText: "current-context",
     help: "Kubeconfig context to use",
   },
   {
     name: "namespace",
     kind: "string",
+    schema: name,
     defaultText: "pod namespace, else hostport-allocator",
     help: "Operator namespace: holds the leader-election Lease and the allocation record",
   },
@@ -44,60 +89,72 @@ export const FLAGS: readonly FlagSpec[] = [
     name: "leader-elect",
     aliases: ["enable-leader-election"],
     kind: "boolean",
+    schema: boolean,
     defaultText: "true in cluster, else false",
     help: "Run the controllers only while holding the Lease",
   },
   {
     name: "leader-election-id",
     kind: "string",
-    defaultText: "f10832af.rmb938.com",
+    schema: name,
+    default: LEADER_ELECTION_LEASE_NAME,
     help: "Name of the leader-election Lease",
   },
   {
     name: "lease-duration",
     kind: "string",
-    defaultText: "15s",
+    schema: positiveDuration,
+    default: "15s",
     help: "How long a Lease stays valid without renewal",
   },
   {
     name: "renew-deadline",
     kind: "string",
-    defaultText: "10s",
+    schema: positiveDuration,
+    default: "10s",
     help: "How long the leader retries renewing before it gives up",
   },
   {
     name: "retry-period",
     kind: "string",
-    defaultText: "2s",
+    schema: positiveDuration,
+    default: "2s",
     help: "Interval between acquire and renew attempts",
   },
   {
     name: "health-addr",
     kind: "string",
-    defaultText: ":8081",
+    schema: address,
+    default: ":8081",
     help: "Address of /healthz and /readyz",
   },
   {
     name: "metrics-addr",
     kind: "string",
-    defaultText: ":8080",
+    schema: z.union([z.literal("0"), address], {
+      error: "expected host:port, :port, or 0 to disable metrics",
+    }),
+    default: ":8080",
     help: "Address of /metrics; 0 disables it",
   },
   {
     name: "webhook-addr",
     kind: "string",
-    defaultText: ":9443",
+    schema: address,
+    default: ":9443",
     help: "Address of the HTTPS admission webhook server",
   },
   {
     name: "webhook-cert-dir",
     kind: "string",
+    schema: z.string().min(1),
     defaultText: "/tmp/k8s-webhook-server/serving-certs",
     help: "Directory holding tls.crt and tls.key (reloaded on change)",
   },
   {
     name: "webhook-self-signed",
     kind: "boolean",
+    schema: boolean,
     defaultText: "false",
     help:
       "Issue our own CA and serving certificate (kept in Secret <service>-tls, CA injected into the webhook configurations) instead of reading --webhook-cert-dir",
@@ -105,6 +162,7 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "register-webhooks",
     kind: "string",
+    schema: webhookUrl,
     defaultText: "off",
     help:
       "Out of cluster: https://host:port the API server dials; at start, registers the three webhook configurations by that URL with the self-signed CA (implies --webhook-self-signed), deleted on exit",
@@ -112,36 +170,42 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "webhook-service-name",
     kind: "string",
-    defaultText: "hostport-allocator",
+    schema: name,
+    default: "hostport-allocator",
     help: "Webhook Service name covered by the self-signed certificate",
   },
   {
     name: "webhook-service-namespace",
     kind: "string",
+    schema: name,
     defaultText: "--namespace",
     help: "Service namespace put in the self-signed certificate",
   },
   {
     name: "mutating-webhook-configurations",
     kind: "string",
+    schema: nameList,
     defaultText: "<service>-crd,<service>-pod",
     help: "MutatingWebhookConfigurations that get the self-signed CA (comma-separated)",
   },
   {
     name: "validating-webhook-configurations",
     kind: "string",
+    schema: nameList,
     defaultText: "<service>-crd",
     help: "ValidatingWebhookConfigurations that get the self-signed CA (comma-separated)",
   },
   {
     name: "workers",
     kind: "string",
+    schema: z.coerce.number({ error: "expected a whole number from 1 to 64" }).int().min(1).max(64),
     defaultText: "1 classes, 16 claims, 16 HostPorts",
     help: "Concurrent reconciles per controller (one value for all three)",
   },
   {
     name: "claim-deletion-grace",
     kind: "string",
+    schema: positiveDuration,
     defaultText: "65s",
     help:
       "Deletion window: a claim (or the port of a HostPort whose claim vanished) is released no sooner than this after its deletion was seen, so pods admitted before it are stored first; keep it above kube-apiserver's --request-timeout",
@@ -149,6 +213,7 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "claim-template-wait",
     kind: "string",
+    schema: positiveDuration,
     defaultText: "6s",
     help:
       "How long the pod webhook waits for a pod's new claim from a HostPortClaimTemplate to get a port before refusing the pod (the pod's controller retries); keep it well under the pod webhook's 10s timeout",
@@ -156,50 +221,86 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "graceful-shutdown-timeout",
     kind: "string",
-    defaultText: "30s",
+    schema: positiveDuration,
+    default: "30s",
     help: "Bound on finishing in-flight work after SIGTERM",
   },
-  { name: "log-level", kind: "string", defaultText: "info", help: "debug, info, warn or error" },
+  {
+    name: "log-level",
+    kind: "string",
+    schema: z.enum(["debug", "info", "warn", "error"], {
+      error: "expected one of debug, info, warn, error",
+    }),
+    default: "info",
+    help: "debug, info, warn or error",
+  },
   {
     name: "log-format",
     kind: "string",
-    defaultText: "json",
+    schema: z.enum(["json", "text"], { error: "expected json or text" }),
+    default: "json",
     help: "json (one object per line) or text",
   },
-];
+] as const satisfies readonly FlagSpec[];
+
+type Flag = typeof FLAGS[number];
+type Value<F extends Flag> = z.output<F["schema"]>;
+
+/** The typed value of every flag: always there when the table has a default, else if given. */
+export type ParsedFlags =
+  & { [F in Flag as F extends { default: string } ? F["name"] : never]: Value<F> }
+  & { [F in Flag as F extends { default: string } ? never : F["name"]]?: Value<F> };
+
+/** What `--help` shows as a flag's default. */
+export function defaultText(spec: FlagSpec): string {
+  return spec.default ?? spec.defaultText ?? "";
+}
 
 /** The environment variable of a flag: `HOSTPORT_` and the name in upper snake case. */
 export function envVarName(flagName: string): string {
   return `HOSTPORT_${flagName.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** A raw flag value and where it came from (`--log-level` or `HOSTPORT_LOG_LEVEL`). */
-export interface RawValue {
-  /** The text. */
-  value: string;
-  /** The flag or variable it was read from, for error messages. */
-  source: string;
+/** Thrown inside the parser only, to carry a user-facing message out. */
+export class FlagValueError extends Error {
+  override name = "FlagValueError";
 }
 
 /** The outcome of reading the arguments. */
 export type FlagReadResult =
-  | { kind: "values"; values: Map<string, RawValue> }
+  | { kind: "flags"; flags: ParsedFlags }
   | { kind: "help" }
   | { kind: "error"; message: string };
 
-function findSpec(name: string): FlagSpec | undefined {
-  return FLAGS.find((spec) => spec.name === name || (spec.aliases ?? []).includes(name));
+const BY_NAME = new Map<string, FlagSpec>(
+  FLAGS.flatMap((spec: FlagSpec) => [spec.name, ...spec.aliases ?? []].map((n) => [n, spec])),
+);
+
+const PARSE_OPTIONS = Object.fromEntries([
+  ...[...BY_NAME].map(([n, spec]) => [n, { type: spec.kind }] as const),
+  ["help", { type: "boolean", short: "h" }] as const,
+]);
+
+/**
+ * Bridges what `parseArgs` lacks from Go's `flag` package: single-dash long flags
+ * (`-namespace x`), and a bare `--` anywhere is skipped (`deno task start -- --flag`).
+ */
+function goStyle(args: readonly string[]): string[] {
+  return args.filter((arg) => arg !== "--").map((arg) =>
+    /^-[A-Za-z][-A-Za-z0-9]+(=|$)/.test(arg) ? `-${arg}` : arg
+  );
 }
 
-function readEnv(env: Readonly<Record<string, string | undefined>>): Map<string, RawValue> {
-  const values = new Map<string, RawValue>();
-  for (const spec of FLAGS) {
-    for (const name of [spec.name, ...spec.aliases ?? []]) {
-      const variable = envVarName(name);
-      const value = env[variable];
-      if (value !== undefined && value !== "" && !values.has(spec.name)) {
-        values.set(spec.name, { value, source: variable });
-      }
+/** The raw text of each flag and where it came from (`--log-level` or `HOSTPORT_LOG_LEVEL`). */
+type RawValues = Map<FlagSpec, { value: string; source: string }>;
+
+function readEnv(env: Readonly<Record<string, string | undefined>>): RawValues {
+  const values: RawValues = new Map();
+  for (const [flagName, spec] of BY_NAME) {
+    const variable = envVarName(flagName);
+    const value = env[variable];
+    if (value !== undefined && value !== "" && !values.has(spec)) {
+      values.set(spec, { value, source: variable });
     }
   }
   return values;
@@ -207,30 +308,49 @@ function readEnv(env: Readonly<Record<string, string | undefined>>): Map<string,
 
 /**
  * Reads `args` (`--name=value`, `--name value`, bare `--flag` for booleans; one or two
- * dashes, as Go's `flag` package) over the `HOSTPORT_*` variables of `env`. Flags win over
- * variables; a later flag wins over an earlier one. A bare `--` is skipped.
+ * dashes, as Go's `flag` package) over the `HOSTPORT_*` variables of `env`, then the table's
+ * defaults, and validates each value with its schema. Flags win over variables; a later flag
+ * wins over an earlier one.
  */
 export function readFlags(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): FlagReadResult {
-  const values = readEnv(env);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") continue; // `deno task start -- --flag` passes the separator through
-    const found = /^--?([A-Za-z][-A-Za-z0-9]*)(?:=([\s\S]*))?$/.exec(arg);
-    if (!found) return { kind: "error", message: `unexpected argument "${arg}"` };
-    const [, name, inline] = found as unknown as [string, string, string | undefined];
-    if (name === "help" || name === "h") return { kind: "help" };
-    const spec = findSpec(name);
-    if (!spec) return { kind: "error", message: `unknown flag --${name}` };
-    let value = inline;
-    if (value === undefined && spec.kind === "boolean") value = "true";
-    if (value === undefined) {
-      if (i + 1 >= args.length) return { kind: "error", message: `flag --${name} needs a value` };
-      value = args[++i]!;
+  // Not strict: booleans keep `--flag=false`, and we word the errors ourselves.
+  const { tokens } = parseArgs({
+    args: goStyle(args),
+    options: PARSE_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const raw = readEnv(env);
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      return { kind: "error", message: `unexpected argument "${token.value}"` };
     }
-    values.set(spec.name, { value, source: `--${name}` });
+    if (token.kind !== "option") continue;
+    if (token.name === "help") return { kind: "help" };
+    const spec = BY_NAME.get(token.name);
+    if (!spec) return { kind: "error", message: `unknown flag --${token.name}` };
+    const value = token.value ?? (spec.kind === "boolean" ? "true" : undefined);
+    if (value === undefined) {
+      return { kind: "error", message: `flag --${token.name} needs a value` };
+    }
+    raw.set(spec, { value, source: `--${token.name}` });
   }
-  return { kind: "values", values };
+  const flags: Record<string, unknown> = {};
+  for (const spec of FLAGS as readonly FlagSpec[]) {
+    const given = raw.get(spec) ??
+      (spec.default === undefined ? undefined : { value: spec.default, source: "default" });
+    if (given === undefined) continue;
+    const result = spec.schema.safeParse(given.value);
+    if (!result.success) {
+      const reason = result.error.issues[0]?.message ?? "invalid value";
+      const message = `invalid value "${given.value}" for ${given.source}: ${reason}`;
+      return { kind: "error", message };
+    }
+    flags[spec.name] = result.data;
+  }
+  return { kind: "flags", flags: flags as ParsedFlags };
 }

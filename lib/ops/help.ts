@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { envVarName, FLAGS } from "./flags.ts";
+import { defaultText, envVarName, FLAGS, type FlagSpec } from "./flags.ts";
 
 function row(cells: readonly string[], widths: readonly number[]): string {
   return cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
@@ -14,10 +14,10 @@ function row(cells: readonly string[], widths: readonly number[]): string {
 /** Renders the help text (ends with a newline). */
 export function renderHelp(): string {
   const header = ["FLAG", "ENVIRONMENT", "DEFAULT", "DESCRIPTION"];
-  const rows = FLAGS.map((spec) => {
+  const rows = (FLAGS as readonly FlagSpec[]).map((spec) => {
     const names = [spec.name, ...spec.aliases ?? []].map((n) => `--${n}`).join(", ");
     const value = spec.kind === "boolean" ? "" : " VALUE";
-    return [`${names}${value}`, envVarName(spec.name), spec.defaultText, spec.help];
+    return [`${names}${value}`, envVarName(spec.name), defaultText(spec), spec.help];
   });
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
   const lines = [

@@ -16,7 +16,6 @@
 export type * from "./contracts.ts";
 export * from "./config.ts";
 export * from "./flags.ts";
-export * from "./flag_schemas.ts";
 export * from "./flag_values.ts";
 export * from "./help.ts";
 export * from "./cli.ts";

@@ -14,8 +14,10 @@
 import {
   API_VERSION,
   CLAIM_PHASE,
+  claimRefMatches,
   CONDITION_REASON,
   CONDITION_TYPE,
+  hasClaimRef,
   type HostPort,
   type HostPortClaim,
   hostPortNameForClaim,
@@ -57,21 +59,6 @@ export function claimRefFor(claim: HostPortClaim): ObjectReference {
     name: claim.metadata.name,
     uid: claim.metadata.uid,
   };
-}
-
-/**
- * Whether `ref` names `claim`: same namespace and name, and the same uid unless the reference
- * has none (an admin may pre-bind by name, as with PersistentVolumes).
- */
-export function claimRefMatches(ref: ObjectReference | undefined, claim: HostPortClaim): boolean {
-  if (ref === undefined) return false;
-  if (ref.namespace !== claim.metadata.namespace || ref.name !== claim.metadata.name) return false;
-  return ref.uid === undefined || ref.uid === "" || ref.uid === claim.metadata.uid;
-}
-
-/** Whether `ref` names a claim at all (an empty object counts as no reference). */
-export function hasClaimRef(ref: ObjectReference | undefined): ref is ObjectReference {
-  return ref !== undefined && (ref.name ?? "") !== "";
 }
 
 /**

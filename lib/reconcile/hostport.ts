@@ -11,6 +11,7 @@ import {
   CONDITION_REASON,
   CONDITION_STATUS,
   CONDITION_TYPE,
+  hasClaimRef,
   HOST_PORT_PHASE,
   type HostPort,
   type HostPortClaim,
@@ -20,7 +21,7 @@ import {
   type ObjectReference,
   type PortPool,
 } from "../api/mod.ts";
-import { hasClaimRef, isClaimGone, isDynamicHostPort } from "./binding.ts";
+import { isClaimGone, isDynamicHostPort } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
 import { jsonEqual } from "./equal.ts";
 import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
