@@ -44,7 +44,6 @@ import {
   kubeEventSink,
   LeaderElector,
   LeaderSupervisor,
-  leveledLogger,
   type Logger,
   notReady,
   operationalEndpoints,
@@ -210,7 +209,7 @@ async function startAdmission(
     },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
-    logger: leveledLogger(log, config.log.level),
+    logger: log,
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
     shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
   }).catch(async (error) => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { WEBHOOK_PATHS } from "../webhook/handler.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
-import { jsonLinesLogger } from "../webhook/server_log.ts";
+import { createLogger } from "../lib/ops/logger.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
   allocatedHostPort,
@@ -196,7 +196,7 @@ Deno.test("request logs are JSON lines written at debug level only", async () =>
   const lines: string[] = [];
   for (const level of ["info", "debug"] as const) {
     await using server = await start({
-      logger: jsonLinesLogger({ level, write: (l) => lines.push(l) }),
+      logger: createLogger({ level, write: (l) => lines.push(l) }),
     });
     using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
     const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
