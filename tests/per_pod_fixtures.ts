@@ -5,7 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
+import type { Deployment, StatefulSet } from "kubernetes-types/apps/v1.d.ts";
+import type { Job } from "kubernetes-types/batch/v1.d.ts";
 import type { Pod, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import {
   API_VERSION,
@@ -86,6 +87,44 @@ export function statefulSet(
       persistentVolumeClaimRetentionPolicy: policy,
       selector: { matchLabels: { app: name } },
       template: podTemplate(name, "port", {}, spec),
+    },
+  };
+}
+
+/**
+ * A Deployment whose pods name template `template` for their port `web`; `revision` is a pod
+ * annotation (changing it rolls the Deployment out).
+ */
+export function deployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  template: string,
+  revision: string,
+  spec?: PodSpec,
+): Deployment {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: podTemplate(name, template, { revision }, spec),
+    },
+  };
+}
+
+/** A Job of one pod (`restartPolicy: Never`) naming template `template` for its port `web`. */
+export function job(namespace: string, name: string, template: string, spec?: PodSpec): Job {
+  const pod = podTemplate(name, template, {}, spec);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace },
+    spec: {
+      backoffLimit: 0,
+      template: { ...pod, spec: { ...pod.spec, restartPolicy: "Never" } },
     },
   };
 }

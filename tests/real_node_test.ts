@@ -7,6 +7,9 @@
  * - the README quickstart (`deploy/examples/`): the pod runs and answers on its host port, on
  *   the node's address and on 127.0.0.1; a second pod asking for the same port stays Pending;
  * - leader failover (the Lease holder's pod deleted); a Deployment whose pods name one claim;
+ * - per-pod ports (a HostPortClaimTemplate) on pods that run and answer: a StatefulSet (a pod
+ *   deleted comes back on its port; scaled 5 to 3 under `whenScaled: Delete`, deleted under
+ *   `whenDeleted: Retain`), a Deployment and its rollout, a Job whose pod runs to completion;
  * - the README's uninstall, which leaves nothing behind, and how fast the replicas stop;
  * - `helm install` of deploy/chart, a claim and a pod, and the chart's documented uninstall.
  *
@@ -15,8 +18,17 @@
  * after equals the one before.
  */
 import assert from "node:assert/strict";
+import type { Pod as KubePod, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import { parse } from "yaml";
-import { eventually } from "./controller_harness.ts";
+import { classObject, eventually } from "./controller_harness.ts";
+import {
+  deployment,
+  job,
+  podTemplate,
+  portOf,
+  statefulSet,
+  templateObject,
+} from "./per_pod_fixtures.ts";
 import { NODE_IP, REPO_DIR } from "./realnode/config.ts";
 import { type RealNode, startRealNode, type TeardownReport } from "./realnode/harness.ts";
 import { DEFAULT_SHUTDOWN_GRACE_MS } from "../webhook/server.ts";
@@ -177,9 +189,87 @@ function assertStoppedOnItsOwn(stop: { pod: string; seconds: number }): void {
   );
 }
 
+/** Applies one object given as JSON. */
+async function apply(node: RealNode, object: unknown): Promise<void> {
+  await node.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(object) });
+}
+
+/** The pod spec of deploy/examples/statefulset-game.yaml: the echo with its own host port. */
+async function gameSpec(): Promise<PodSpec> {
+  const set = parse(await Deno.readTextFile(`${REPO_DIR}deploy/examples/statefulset-game.yaml`));
+  return set.spec.template.spec as PodSpec;
+}
+
+async function appPods(node: RealNode, app: string): Promise<KubePod[]> {
+  const args = ["get", "pods", "-n", "default", "-l", `app=${app}`];
+  return (await json<{ items: KubePod[] }>(node, args)).items;
+}
+
+const readyNow = (pod: KubePod) =>
+  pod.metadata?.deletionTimestamp === undefined &&
+  pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+/**
+ * Waits until app `app` has exactly `count` pods, all Ready (and passing `accept`); returns each
+ * pod's port `web`.
+ */
+async function readyPorts(
+  node: RealNode,
+  app: string,
+  count: number,
+  accept: (pod: KubePod) => boolean = () => true,
+): Promise<Map<string, number>> {
+  return await eventually(`${count} Ready pods of ${app}`, async () => {
+    const all = await appPods(node, app);
+    if (all.length !== count || !all.every((p) => readyNow(p) && accept(p))) return undefined;
+    return new Map(all.map((p) => [p.metadata?.name ?? "", portOf(p) ?? 0]));
+  }, 120_000);
+}
+
+/** The ports are distinct, and each pod answers on its own, at the node's address and 127.0.0.1. */
+async function answerOnTheirOwn(ports: Map<string, number>): Promise<void> {
+  assert.equal(new Set(ports.values()).size, ports.size, `distinct ports: ${[...ports]}`);
+  for (const [pod, port] of ports) {
+    assert.ok(port >= 9500 && port <= 9650, `${pod}: port ${port} of its class`);
+    for (const host of [NODE_IP, "127.0.0.1"]) {
+      const body = await answer(`http://${host}:${port}/`);
+      assert.match(body, new RegExp(`pod ${pod}, container port 8080, host port ${port}\n`));
+    }
+  }
+}
+
+type Claim = {
+  metadata: {
+    name: string;
+    deletionTimestamp?: string;
+    ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+  };
+  status?: { port?: number };
+};
+
+/** The claims of namespace default, by name. */
+async function claims(node: RealNode): Promise<Map<string, Claim>> {
+  const list = await json<{ items: Claim[] }>(node, ["get", "hostportclaims", "-n", "default"]);
+  return new Map(list.items.map((c) => [c.metadata.name, c]));
+}
+
+/** The ports HostPorts hold now. */
+async function heldPorts(node: RealNode): Promise<number[]> {
+  const list = await json<{ items: { status?: { port?: number } }[] }>(node, ["get", "hostports"]);
+  return list.items.map((h) => h.status?.port ?? 0).filter((p) => p > 0);
+}
+
+const duplicated = (ports: number[]) => ports.filter((p, i) => ports.indexOf(p) !== i);
+
 /** The README's "Uninstalling" steps 1 to 3: pods and workloads, claims, HostPorts, classes. */
 async function deleteClaimsAndClasses(node: RealNode): Promise<void> {
-  await node.kubectlOk(["delete", "deployments,pods", "--all", "-n", "default"]);
+  await node.kubectlOk([
+    "delete",
+    "deployments,statefulsets,jobs,pods",
+    "--all",
+    "-n",
+    "default",
+  ]);
   await node.kubectlOk(["delete", "hostportclaims", "--all", "--all-namespaces", "--timeout=180s"]);
   await node.kubectlOk(["delete", "hostports", "--all"]);
   await node.kubectlOk(["delete", "hostportclasses", "--all"]);
@@ -351,6 +441,182 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
         }, 120_000);
         const body = await answer(`http://127.0.0.1:${port}/`);
         assert.match(body, /pod shared-\S+, container port 8080/);
+      },
+    );
+
+    // Per-pod ports. The deletion window (65 s) of the claims that go here runs while the next
+    // steps do: the last per-pod step checks their ports are back in the pool.
+    const spec = await gameSpec();
+    let sts = new Map<string, number>();
+    let scaledAway: number[] = [];
+    let jobPod = "";
+    await step(
+      "a StatefulSet of 3 with a template: 3 ports, each pod answers on its own",
+      async () => {
+        await apply(node, templateObject("default", "port", "sample"));
+        const policy = { whenDeleted: "Retain", whenScaled: "Delete" };
+        await apply(node, statefulSet("default", "game", 3, policy, spec));
+        sts = await readyPorts(node, "game", 3);
+        await answerOnTheirOwn(sts);
+        for (const [pod, port] of sts) assert.equal(await claimPort(node, `port-${pod}`), port);
+      },
+    );
+
+    await step("game-1 deleted: the new game-1 has the same port and answers on it", async () => {
+      const old = await json<KubePod>(node, ["get", "pod", "-n", "default", "game-1"]);
+      await node.kubectlOk(["delete", "pod", "-n", "default", "game-1"]);
+      const again = await readyPorts(
+        node,
+        "game",
+        3,
+        (p) => p.metadata?.name !== "game-1" || p.metadata.uid !== old.metadata?.uid,
+      );
+      assert.deepEqual(again, sts);
+      await answerOnTheirOwn(new Map([["game-1", sts.get("game-1") ?? 0]]));
+    });
+
+    await step(
+      "scaled 5 to 3 (whenScaled Delete): the claims of game-3 and game-4 owned by their " +
+        "terminating pods and deleted; the StatefulSet deleted (whenDeleted Retain): the others stay",
+      async () => {
+        await node.kubectlOk(["scale", "-n", "default", "statefulset/game", "--replicas=5"]);
+        const five = await readyPorts(node, "game", 5);
+        await answerOnTheirOwn(five);
+        scaledAway = ["game-3", "game-4"].map((pod) => five.get(pod) ?? 0);
+        await node.kubectlOk(["scale", "-n", "default", "statefulset/game", "--replicas=3"]);
+        // Each claim is owned by its pod (set while the pod terminates), then deleted: by the
+        // garbage collector once the pod is gone, or by the operator if it sees the pod gone
+        // first (the race is by design; either is the policy). The finalizer then holds it for
+        // the deletion window, so it is seen deleting here.
+        await eventually("claims port-game-3 and port-game-4 deleted with their pods", async () => {
+          const now = await claims(node);
+          return ["game-3", "game-4"].every((pod) => {
+              const claim = now.get(`port-${pod}`);
+              const owners = claim?.metadata.ownerReferences ?? [];
+              return claim?.metadata.deletionTimestamp !== undefined &&
+                owners.some((r) => r.kind === "Pod" && r.name === pod);
+            })
+            ? true
+            : undefined;
+        }, 120_000);
+        const byOperator = await node.kubectlOk([
+          "get",
+          "events",
+          "-n",
+          "default",
+          "--field-selector",
+          "reason=TemplateClaimDeleted",
+          "-o",
+          "jsonpath={.items[*].involvedObject.name}",
+        ]);
+        console.log(
+          `scaled-away claims deleted by the operator (others by the GC): [${byOperator}]`,
+        );
+        await node.kubectlOk(["delete", "statefulset", "-n", "default", "game"]);
+        await eventually("the StatefulSet's pods gone", async () => {
+          return (await appPods(node, "game")).length === 0 ? true : undefined;
+        }, 120_000);
+        const kept = await claims(node);
+        for (const [pod, port] of sts) {
+          const claim = kept.get(`port-${pod}`);
+          assert.equal(claim?.metadata.deletionTimestamp, undefined, `port-${pod} kept`);
+          assert.equal(claim?.status?.port, port, `port-${pod} keeps its port`);
+        }
+      },
+    );
+
+    await step("a Job's pod answers, then runs to completion; its claim is deleted", async () => {
+      await apply(node, classObject("single", [[9650, 9650]]));
+      await apply(node, templateObject("default", "once", "single"));
+      await apply(node, job("default", "batch", "once", spec));
+      const ports = await readyPorts(node, "batch", 1);
+      await answerOnTheirOwn(ports);
+      jobPod = [...ports.keys()][0] ?? "";
+      assert.equal(ports.get(jobPod), 9650);
+      assert.match(await answer("http://127.0.0.1:9650/exit?code=0"), /exiting with code 0/);
+      await node.kubectlOk([
+        "wait",
+        "-n",
+        "default",
+        "--for=condition=Complete",
+        "job/batch",
+        "--timeout=120s",
+      ]);
+      const done = await json<KubePod>(node, ["get", "pod", "-n", "default", jobPod]);
+      assert.equal(done.status?.phase, "Succeeded");
+      assert.equal(done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 0);
+      await eventually(`claim ${jobPod}-web deleted`, async () => {
+        const claim = (await claims(node)).get(`${jobPod}-web`);
+        return claim === undefined || claim.metadata.deletionTimestamp !== undefined
+          ? true
+          : undefined;
+      });
+    });
+
+    await step(
+      "a Deployment of 4 with a template: 4 ports, each pod answers on its own; a rollout " +
+        "never has a port on two Running pods or two HostPorts",
+      async () => {
+        await apply(node, deployment("default", "web", 4, "port", "1", spec));
+        await answerOnTheirOwn(await readyPorts(node, "web", 4));
+        await apply(node, deployment("default", "web", 4, "port", "2", spec));
+        // `eventually` retries a probe that throws, so duplicates are collected, then asserted.
+        const duplicates: string[] = [];
+        let samples = 0;
+        const second = await eventually(
+          "the rollout to finish",
+          async () => {
+            const all = await appPods(node, "web");
+            const running = all.filter((p) => p.status?.phase === "Running").map((p) =>
+              portOf(p) ?? 0
+            );
+            if (duplicated(running).length > 0) duplicates.push(`Running pods: ${running}`);
+            const held = await heldPorts(node);
+            if (duplicated(held).length > 0) duplicates.push(`HostPorts: ${held}`);
+            samples++;
+            const done = all.length === 4 &&
+              all.every((p) => readyNow(p) && p.metadata?.annotations?.revision === "2");
+            return done
+              ? new Map(all.map((p) => [p.metadata?.name ?? "", portOf(p) ?? 0]))
+              : undefined;
+          },
+          180_000,
+          200,
+        );
+        console.log(`rollout: ${samples} samples`);
+        assert.deepEqual(duplicates, [], "no port was held twice at any sample");
+        assert.ok(samples > 1, "the rollout was sampled while it ran");
+        await answerOnTheirOwn(second);
+      },
+    );
+
+    await step(
+      "the ports of game-3, game-4 and the Job's pod are back in the pool: a new pod takes 9650",
+      async () => {
+        const gone = [...scaledAway, 9650];
+        await eventually(
+          "the claims and HostPorts of the scaled-away and finished pods gone",
+          async () => {
+            const now = await claims(node);
+            const held = await heldPorts(node);
+            return ["port-game-3", "port-game-4", `${jobPod}-web`].every((c) => !now.has(c)) &&
+                gone.every((p) => !held.includes(p))
+              ? true
+              : undefined;
+          },
+          120_000,
+          1000,
+        );
+        const pod = podTemplate("after", "once", {}, spec);
+        await apply(node, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { ...pod.metadata, name: "after", namespace: "default" },
+          spec: pod.spec,
+        });
+        const ports = await readyPorts(node, "after", 1);
+        assert.equal(ports.get("after"), 9650);
+        await answerOnTheirOwn(ports);
       },
     );
 

@@ -260,8 +260,8 @@ export function startAdmissionLookups(
       quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
     }
     : undefined;
-  const informers: SharedInformers = shared ?? own!;
-  const { hostPorts, classes, claims, quotas } = informers;
+  // Only the four informers: `shared` may carry more (a running cache set's own synced and stop).
+  const { hostPorts, classes, claims, quotas }: SharedInformers = shared ?? own!;
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,
     quotas: quotas.store,
@@ -314,9 +314,8 @@ export function startAdmissionLookups(
       templateClaims: liveTemplateClaimStore(kube),
       claimQuota,
     },
-    synced: Promise.all(Object.values(informers).map((informer) => informer.synced)).then((all) =>
-      all.every(Boolean)
-    ),
+    synced: Promise.all([hostPorts, classes, claims, quotas].map((informer) => informer.synced))
+      .then((all) => all.every(Boolean)),
     stop,
     [Symbol.asyncDispose]: stop,
   };

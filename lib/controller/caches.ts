@@ -169,8 +169,13 @@ export function createControllerCaches(
 ): ControllerCaches {
   const options = <T extends KubeObject>(kind: string) =>
     informerOptions<T>(kind, onError, reporting);
+  const { classes, hostPorts, claims, quotas } = shared ??
+    createSharedCaches(clients, onError, reporting);
   return {
-    ...shared ?? createSharedCaches(clients, onError, reporting),
+    classes,
+    hostPorts,
+    claims,
+    quotas,
     pods: new Informer(clients.pods, {
       labelSelector: POD_LABEL_KEY,
       indexers: {

@@ -5,7 +5,8 @@
  *
  * - the pause image (sandbox), a static Go program (`images/pause`);
  * - `registry.k8s.io/e2e-test-images/agnhost:2.53`, a LOCAL STAND-IN (`images/agnhost`) that
- *   understands only `netexec --http-port=N`, so `deploy/examples/pod-echo.yaml` runs unmodified;
+ *   understands only `netexec --http-port=N` (with its `/exit`), so
+ *   `deploy/examples/pod-echo.yaml` runs unmodified;
  * - the operator under the release's own tag: the pinned deno binary running the `deno task
  *   bundle` file with the Dockerfile's permission and V8 flags, as non-root 65532 (`deno compile`
  *   cannot run here: it downloads its runtime).
