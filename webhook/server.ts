@@ -22,7 +22,7 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./handler.ts";
-import type { Logger } from "../lib/ops/contracts.ts";
+import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { answerRequest, DEFAULT_MAX_BODY_BYTES, type RequestContext } from "./server_request.ts";
 import { WebhookStats, type WebhookStatsSnapshot } from "./server_stats.ts";
@@ -98,6 +98,8 @@ export interface WebhookServerOptions {
   signal?: AbortSignal;
   /** Structured logs; request logs are written at `debug`. Default: silent. */
   logger?: Logger;
+  /** Where the request counters and latencies are recorded (`/metrics`). Default: nowhere. */
+  metrics?: MetricsRegistry;
 }
 
 /** A running admission server. */
@@ -142,7 +144,7 @@ function listen(server: https.Server, port: number, hostname: string): Promise<n
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const pair = requirePair(options.certificates);
   const logger = options.logger ?? createLogger({ write: () => {} });
-  const stats = new WebhookStats();
+  const stats = new WebhookStats(options.metrics);
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
@@ -163,13 +165,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   }, (req, res) => void serveOne(req, res, context, stats, logger));
   const connections = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
-    stats.tlsErrors++;
+    stats.tlsError();
     logger.debug("TLS handshake failed", { error: error.message });
     socket.destroy();
   });
   const unsubscribe = options.certificates.subscribe((next) => {
     server.setSecureContext({ cert: next.certPem, key: next.keyPem });
-    stats.certificateReloads++;
+    stats.certificateReload();
     logger.info("Serving a new certificate", { notAfter: next.notAfter.toISOString() });
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
