@@ -44,7 +44,6 @@ import {
   kubeEventSink,
   LeaderElector,
   LeaderSupervisor,
-  leveledLogger,
   type Logger,
   notReady,
   operationalEndpoints,
@@ -56,7 +55,6 @@ import {
   runOperator,
   serveEndpoints,
   terminationSignal,
-  webhookFamilies,
   webhookReadiness,
 } from "./lib/ops/mod.ts";
 import {
@@ -65,7 +63,6 @@ import {
   startWebhookServer,
 } from "./webhook/server.ts";
 import { startAdmissionLookups } from "./webhook/server_lookups.ts";
-import { LATENCY_BUCKETS_SECONDS } from "./webhook/server_stats.ts";
 import { FileCertificateSource } from "./webhook/tls_file_source.ts";
 import { SelfManagedCertificateSource } from "./webhook/tls_self_managed.ts";
 import { WebhookRegistrar } from "./webhook/tls_self_managed_registration.ts";
@@ -210,7 +207,8 @@ async function startAdmission(
     },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,
-    logger: leveledLogger(log, config.log.level),
+    logger: log,
+    metrics,
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
     shutdownGraceMs: Math.min(DEFAULT_SHUTDOWN_GRACE_MS, config.shutdownTimeoutMs / 2),
   }).catch(async (error) => {
@@ -277,7 +275,6 @@ async function main(): Promise<number> {
     "start the admission webhook server",
     () => startAdmission(config, kube, { logger, recorder, health, metrics, caches }, stop),
   );
-  metrics.addCollector(() => webhookFamilies(admission.server.stats(), LATENCY_BUCKETS_SECONDS));
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
       ...config.leaderElection,

@@ -11,6 +11,7 @@
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { API_VERSION, CLAIM_TEMPLATE_ANNOTATION_PREFIX } from "../lib/api/mod.ts";
 import { classObject, eventually, startOperator } from "../tests/controller_harness.ts";
+import { createLogger } from "../lib/ops/logger.ts";
 import { startE2eCluster } from "../tests/webhook_e2e_cluster.ts";
 import type { BenchResult } from "./bench_result.ts";
 
@@ -44,13 +45,14 @@ export async function runPerPodBench(): Promise<BenchResult> {
   const answers: Answer[] = [];
   await using cluster = await startE2eCluster({
     controlPlane: { controllers: true },
-    logger: {
-      enabled: (level) => level === "debug",
-      log(_level, message, fields) {
-        if (message !== "Admission request" || fields?.path !== "/mutate-v1-pod") return;
-        answers.push({ ms: Number(fields.durationMs), allowed: fields.allowed === true });
+    logger: createLogger({
+      level: "debug",
+      write(line) {
+        const record = JSON.parse(line);
+        if (record.msg !== "Admission request" || record.path !== "/mutate-v1-pod") return;
+        answers.push({ ms: Number(record.durationMs), allowed: record.allowed === true });
       },
-    },
+    }),
   });
   await using _operator = await startOperator(cluster.cp);
   const { kube } = cluster;

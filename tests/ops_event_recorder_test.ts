@@ -43,11 +43,11 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
   }
   await recorder.close(5_000);
   assert.equal(
-    metrics.sample("hostport_events_writes_total", { operation: "create", result: "error" }),
+    await metrics.sample("hostport_events_writes_total", { operation: "create", result: "error" }),
     undefined,
   );
   assert.equal(
-    metrics.sample("hostport_events_writes_total", { operation: "patch", result: "error" }),
+    await metrics.sample("hostport_events_writes_total", { operation: "patch", result: "error" }),
     undefined,
   );
 

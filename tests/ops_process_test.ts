@@ -114,6 +114,15 @@ Deno.test("mod.ts runs out of cluster, serves, binds a claim, and shuts down cle
       "# TYPE controller_runtime_reconcile_total counter",
       'controller_runtime_reconcile_total{controller="hostportclaim",result="success"}',
       "# TYPE controller_runtime_webhook_requests_total counter",
+      "# TYPE controller_runtime_webhook_latency_seconds histogram",
+      "# TYPE hostport_webhook_tls_errors_total counter",
+      // Process metrics: prom-client's defaults, and ours.
+      "# TYPE process_cpu_seconds_total counter",
+      "# TYPE process_start_time_seconds gauge",
+      "# TYPE process_open_fds gauge",
+      "# TYPE process_heap_used_bytes gauge",
+      "# TYPE process_uptime_seconds gauge",
+      "# TYPE process_event_loop_lag_seconds gauge",
     ];
     // A reconcile is counted once it returns, after the write that bound the claim.
     await eventually("/metrics to show the Lease held and the claim reconciled", async () => {

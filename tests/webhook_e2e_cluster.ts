@@ -23,7 +23,7 @@ import {
 import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import type { AdmissionOptions } from "../webhook/lookups.ts";
-import type { Logger } from "../webhook/server_log.ts";
+import type { Logger } from "../lib/ops/contracts.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { WEBHOOK_PATHS } from "../webhook/handler.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
-import { jsonLinesLogger } from "../webhook/server_log.ts";
+import { createLogger } from "../lib/ops/logger.ts";
+import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
   allocatedHostPort,
@@ -193,11 +194,40 @@ Deno.test("stats() counts requests, denials and errors by path", async () => {
   assert.equal(stats.requests, 3);
 });
 
+Deno.test("the server records its requests into the metrics registry under controller-runtime's names", async () => {
+  const metrics = new PrometheusRegistry();
+  await using server = await start({ metrics });
+  using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
+  const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
+  await post(client, url, JSON.stringify(podReview("ok", "ns1", webPod("ns1", "p", "a"))));
+  await post(client, url, JSON.stringify(podReview("no", "ns1", webPod("ns1", "p", "nosuch"))));
+  await post(client, url, "{bad");
+
+  const lines = (await metrics.expose()).split("\n");
+  const hook = `webhook="${WEBHOOK_PATHS.mutatePod}"`;
+  for (
+    const line of [
+      "# TYPE controller_runtime_webhook_requests_total counter",
+      `controller_runtime_webhook_requests_total{${hook},code="200"} 2`,
+      `controller_runtime_webhook_requests_total{${hook},code="400"} 1`,
+      `controller_runtime_webhook_requests_in_flight{${hook}} 0`,
+      `controller_runtime_webhook_latency_seconds_bucket{le="+Inf",${hook}} 3`,
+      `controller_runtime_webhook_latency_seconds_count{${hook}} 3`,
+      `hostport_webhook_reviews_total{${hook},result="allowed"} 1`,
+      `hostport_webhook_reviews_total{${hook},result="denied"} 1`,
+      "hostport_webhook_tls_errors_total 0",
+      "hostport_webhook_certificate_reloads_total 0",
+    ]
+  ) {
+    assert.ok(lines.includes(line), `missing: ${line}`);
+  }
+});
+
 Deno.test("request logs are JSON lines written at debug level only", async () => {
   const lines: string[] = [];
   for (const level of ["info", "debug"] as const) {
     await using server = await start({
-      logger: jsonLinesLogger({ level, write: (l) => lines.push(l) }),
+      logger: createLogger({ level, write: (l) => lines.push(l) }),
     });
     using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
     const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;

@@ -22,7 +22,8 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./handler.ts";
-import { type Logger, SILENT_LOGGER } from "./server_log.ts";
+import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
+import { createLogger } from "../lib/ops/logger.ts";
 import { answerRequest, DEFAULT_MAX_BODY_BYTES, type RequestContext } from "./server_request.ts";
 import { WebhookStats, type WebhookStatsSnapshot } from "./server_stats.ts";
 import { webhookForPath } from "./paths.ts";
@@ -97,6 +98,8 @@ export interface WebhookServerOptions {
   signal?: AbortSignal;
   /** Structured logs; request logs are written at `debug`. Default: silent. */
   logger?: Logger;
+  /** Where the request counters and latencies are recorded (`/metrics`). Default: nowhere. */
+  metrics?: MetricsRegistry;
 }
 
 /** A running admission server. */
@@ -140,8 +143,8 @@ function listen(server: https.Server, port: number, hostname: string): Promise<n
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const pair = requirePair(options.certificates);
-  const logger = options.logger ?? SILENT_LOGGER;
-  const stats = new WebhookStats();
+  const logger = options.logger ?? createLogger({ write: () => {} });
+  const stats = new WebhookStats(options.metrics);
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
@@ -162,16 +165,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   }, (req, res) => void serveOne(req, res, context, stats, logger));
   const connections = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
-    stats.tlsErrors++;
-    if (logger.enabled("debug")) {
-      logger.log("debug", "TLS handshake failed", { error: error.message });
-    }
+    stats.tlsError();
+    logger.debug("TLS handshake failed", { error: error.message });
     socket.destroy();
   });
   const unsubscribe = options.certificates.subscribe((next) => {
     server.setSecureContext({ cert: next.certPem, key: next.keyPem });
-    stats.certificateReloads++;
-    logger.log("info", "Serving a new certificate", { notAfter: next.notAfter.toISOString() });
+    stats.certificateReload();
+    logger.info("Serving a new certificate", { notAfter: next.notAfter.toISOString() });
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
@@ -182,7 +183,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     unsubscribe();
     throw error;
   }
-  logger.log("info", "Admission webhook server listening", { hostname, port });
+  logger.info("Admission webhook server listening", { hostname, port });
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -198,7 +199,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       }, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
-      logger.log("info", "Admission webhook server stopped");
+      logger.info("Admission webhook server stopped");
     })();
     return shutdownPromise;
   };
@@ -263,16 +264,14 @@ async function serveOne(
   const answer = await answerRequest(req, res, path, context);
   const seconds = (performance.now() - started) / 1000;
   stats.finish(statsPath, { ...answer, seconds });
-  if (logger.enabled("debug")) {
-    logger.log("debug", "Admission request", {
-      method: req.method,
-      path,
-      status: answer.status,
-      uid: answer.uid,
-      allowed: answer.allowed,
-      message: answer.message,
-      durationMs: Math.round(seconds * 1e6) / 1e3,
-      remote: req.socket.remoteAddress,
-    });
-  }
+  logger.debug("Admission request", {
+    method: req.method,
+    path,
+    status: answer.status,
+    uid: answer.uid,
+    allowed: answer.allowed,
+    message: answer.message,
+    durationMs: Math.round(seconds * 1e6) / 1e3,
+    remote: req.socket.remoteAddress,
+  });
 }

@@ -1,10 +1,13 @@
 /**
- * Counters of the admission server, kept in memory for the metrics endpoint to read (the same
- * facts controller-runtime exports: requests by webhook and HTTP code, requests in flight, and a
- * latency histogram), plus allowed/denied answers and TLS events.
+ * Counters of the admission server, recorded straight into the metrics registry under
+ * controller-runtime's names (`controller_runtime_webhook_*`, so existing dashboards work:
+ * requests by webhook and HTTP code, requests in flight, a latency histogram), plus
+ * allowed/denied answers and TLS events; `snapshot()` is the same facts in memory for tests and
+ * benchmarks.
  *
  * @module
  */
+import type { Counter, Gauge, Histogram, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { DEFAULT_BUCKETS } from "../lib/ops/metrics_registry.ts";
 
 /**
@@ -84,17 +87,76 @@ export interface RequestOutcome {
   seconds: number;
 }
 
+interface WebhookMetrics {
+  requests: Counter;
+  inFlight: Gauge;
+  latency: Histogram;
+  reviews: Counter;
+  tlsErrors: Counter;
+  certificateReloads: Counter;
+}
+
+function webhookMetrics(registry: MetricsRegistry): WebhookMetrics {
+  return {
+    requests: registry.counter(
+      "controller_runtime_webhook_requests_total",
+      "Total number of admission requests by HTTP status code",
+      ["webhook", "code"],
+    ),
+    inFlight: registry.gauge(
+      "controller_runtime_webhook_requests_in_flight",
+      "Current number of admission requests being served",
+      ["webhook"],
+    ),
+    latency: registry.histogram(
+      "controller_runtime_webhook_latency_seconds",
+      "Histogram of the latency of processing admission requests",
+      ["webhook"],
+      LATENCY_BUCKETS_SECONDS,
+    ),
+    reviews: registry.counter(
+      "hostport_webhook_reviews_total",
+      "AdmissionReviews answered, by result (allowed or denied)",
+      ["webhook", "result"],
+    ),
+    tlsErrors: registry.counter("hostport_webhook_tls_errors_total", "TLS handshakes that failed"),
+    certificateReloads: registry.counter(
+      "hostport_webhook_certificate_reloads_total",
+      "Serving certificates swapped in after the first",
+    ),
+  };
+}
+
 /** The server's counters. Cheap enough to update on every request. */
 export class WebhookStats {
   #paths = new Map<string, MutablePathStats>();
-  /** TLS handshakes that failed. */
-  tlsErrors = 0;
-  /** Serving certificates swapped in after the first. */
-  certificateReloads = 0;
+  #metrics: WebhookMetrics | undefined;
+  #tlsErrors = 0;
+  #certificateReloads = 0;
+
+  /** Records into `registry` too, when given. */
+  constructor(registry?: MetricsRegistry) {
+    this.#metrics = registry === undefined ? undefined : webhookMetrics(registry);
+  }
+
+  /** Counts a failed TLS handshake. */
+  tlsError(): void {
+    this.#tlsErrors++;
+    this.#metrics?.tlsErrors.inc();
+  }
+
+  /** Counts a serving certificate swapped in after the first. */
+  certificateReload(): void {
+    this.#certificateReloads++;
+    this.#metrics?.certificateReloads.inc();
+  }
 
   #path(path: string): MutablePathStats {
     let stats = this.#paths.get(path);
     if (stats === undefined) {
+      // Both results are exposed from the first request on, as zero until counted.
+      this.#metrics?.reviews.inc({ webhook: path, result: "allowed" }, 0);
+      this.#metrics?.reviews.inc({ webhook: path, result: "denied" }, 0);
       stats = {
         requestsByCode: {},
         inFlight: 0,
@@ -112,7 +174,9 @@ export class WebhookStats {
 
   /** Counts a request as in flight on `path`. */
   begin(path: string): void {
-    this.#path(path).inFlight++;
+    const stats = this.#path(path);
+    stats.inFlight++;
+    this.#metrics?.inFlight.set({ webhook: path }, stats.inFlight);
   }
 
   /** Counts the end of a request begun on `path`. */
@@ -129,6 +193,15 @@ export class WebhookStats {
     for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
       if (outcome.seconds <= LATENCY_BUCKETS_SECONDS[i]!) stats.counts[i]!++;
     }
+    const metrics = this.#metrics;
+    if (metrics === undefined) return;
+    const webhook = { webhook: path };
+    metrics.inFlight.set(webhook, stats.inFlight);
+    metrics.requests.inc({ webhook: path, code: String(outcome.status) });
+    if (outcome.allowed !== undefined) {
+      metrics.reviews.inc({ webhook: path, result: outcome.allowed ? "allowed" : "denied" });
+    }
+    metrics.latency.observe(webhook, outcome.seconds);
   }
 
   /** A copy of every counter. */
@@ -155,8 +228,8 @@ export class WebhookStats {
       requests,
       denied,
       errors,
-      tlsErrors: this.tlsErrors,
-      certificateReloads: this.certificateReloads,
+      tlsErrors: this.#tlsErrors,
+      certificateReloads: this.#certificateReloads,
     };
   }
 }

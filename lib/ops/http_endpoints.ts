@@ -6,7 +6,7 @@
  */
 import type { Logger } from "./contracts.ts";
 import { formatListenAddress, type ListenAddress } from "./flag_values.ts";
-import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
+import { Registry } from "prom-client";
 
 /** Answers a request, or resolves undefined when the path is not its own. */
 export type RouteHandler = (
@@ -86,11 +86,11 @@ export function serveEndpoints(endpoints: readonly Endpoint[], logger: Logger): 
 }
 
 /** Serves `GET /metrics` from `expose` in the Prometheus text format. */
-export function metricsRoute(expose: () => string): RouteHandler {
-  return (request) => {
+export function metricsRoute(expose: () => string | Promise<string>): RouteHandler {
+  return async (request) => {
     if (new URL(request.url).pathname !== "/metrics") return undefined;
-    return new Response(expose(), {
-      headers: { "content-type": EXPOSITION_CONTENT_TYPE },
+    return new Response(await expose(), {
+      headers: { "content-type": Registry.PROMETHEUS_CONTENT_TYPE },
     });
   };
 }
@@ -99,7 +99,7 @@ export function metricsRoute(expose: () => string): RouteHandler {
 export function operationalEndpoints(
   addresses: { healthAddr: ListenAddress; metricsAddr: ListenAddress | undefined },
   health: { handle(request: Request): Response | undefined },
-  expose: () => string,
+  expose: () => string | Promise<string>,
 ): Endpoint[] {
   const endpoints: Endpoint[] = [
     { name: "health", addr: addresses.healthAddr, handler: (request) => health.handle(request) },

@@ -125,19 +125,3 @@ export function createLogger(options: LoggerOptions = {}, fields: LogFields = {}
     child: (extra) => createLogger(options, { ...fields, ...extra }),
   };
 }
-
-/** A logger addressed by level name, as the admission server takes it. */
-export interface LeveledLogger {
-  /** Whether a line at `level` would be written. */
-  enabled(level: LogLevel): boolean;
-  /** Writes one line at `level`. */
-  log(level: LogLevel, message: string, fields?: LogFields): void;
-}
-
-/** Adapts `logger` (filtering at `level`) to the leveled shape. */
-export function leveledLogger(logger: Logger, level: LogLevel): LeveledLogger {
-  return {
-    enabled: (wanted) => LEVEL_RANK[wanted] >= LEVEL_RANK[level],
-    log: (wanted, message, fields) => logger[wanted](message, fields),
-  };
-}

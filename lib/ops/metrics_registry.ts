@@ -1,17 +1,12 @@
 /**
- * `PrometheusRegistry`: the `MetricsRegistry` of the contracts, keeping counters, gauges and
- * histograms in memory and rendering them in the Prometheus text format for `/metrics`.
+ * `PrometheusRegistry`: the `MetricsRegistry` of the contracts on top of one prom-client
+ * `Registry` per process, which renders `/metrics` in the Prometheus text format. The contracts
+ * stay as the seam so the controllers and their fakes never import prom-client.
  *
  * @module
  */
+import * as prom from "prom-client";
 import type { Counter, Gauge, Histogram, MetricsRegistry } from "./contracts.ts";
-import {
-  type Family,
-  histogramSamples,
-  type MetricType,
-  renderFamily,
-  type Sample,
-} from "./exposition.ts";
 
 /** Prometheus' default histogram buckets, in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = [
@@ -28,71 +23,31 @@ export const DEFAULT_BUCKETS: readonly number[] = [
   10,
 ];
 
-/** Refreshes metrics at scrape time; may return families of its own. */
-export type Collector = () => readonly Family[] | void;
+type Kind = "counter" | "gauge" | "histogram";
+type PromMetric = prom.Counter | prom.Gauge | prom.Histogram;
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-interface Series {
-  labels: readonly string[];
-  value: number;
-  buckets: number[];
-  sum: number;
+interface Entry {
+  kind: Kind;
+  labelNames: readonly string[];
+  metric: PromMetric;
 }
 
-class Metric {
-  readonly series = new Map<string, Series>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: MetricType,
-    readonly labelNames: readonly string[],
-    readonly buckets: readonly number[],
-  ) {}
-
-  /** Label values in `labelNames` order; missing labels are empty, unknown ones throw. */
-  values(labels: Record<string, string> | undefined): string[] {
-    for (const key of Object.keys(labels ?? {})) {
-      if (!this.labelNames.includes(key)) {
-        throw new TypeError(
-          `Cannot use label "${key}" on metric "${this.name}": it declares ${
-            JSON.stringify(this.labelNames)
-          }`,
-        );
-      }
+/** Label values in `labelNames` order; missing labels are empty (so a series has one name). */
+function fullLabels(
+  entry: Entry,
+  name: string,
+  labels: Record<string, string> | undefined,
+): Record<string, string> {
+  for (const key of Object.keys(labels ?? {})) {
+    if (!entry.labelNames.includes(key)) {
+      throw new TypeError(
+        `Cannot use label "${key}" on metric "${name}": it declares ${
+          JSON.stringify(entry.labelNames)
+        }`,
+      );
     }
-    return this.labelNames.map((name) => String(labels?.[name] ?? ""));
   }
-
-  at(labels: Record<string, string> | undefined): Series {
-    const values = this.values(labels);
-    const key = JSON.stringify(values);
-    let series = this.series.get(key);
-    if (!series) {
-      series = { labels: values, value: 0, buckets: this.buckets.map(() => 0), sum: 0 };
-      this.series.set(key, series);
-    }
-    return series;
-  }
-
-  samples(): Sample[] {
-    const sorted = [...this.series.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-    return sorted.flatMap(([, series]) => this.seriesSamples(series));
-  }
-
-  seriesSamples(series: Series): Sample[] {
-    const labels = this.labelNames.map((name, i) => [name, series.labels[i]!] as const);
-    if (this.type !== "histogram") return [{ suffix: "", labels, value: series.value }];
-    let total = 0;
-    const cumulative = series.buckets.map((count) => total += count);
-    return histogramSamples(labels, {
-      bounds: this.buckets,
-      cumulative,
-      count: series.value,
-      sum: series.sum,
-    });
-  }
+  return Object.fromEntries(entry.labelNames.map((label) => [label, labels?.[label] ?? ""]));
 }
 
 function checkBuckets(name: string, buckets: readonly number[]): void {
@@ -106,22 +61,22 @@ function checkBuckets(name: string, buckets: readonly number[]): void {
   }
 }
 
-/** A registry of metrics that renders itself in the Prometheus text format. */
+/** The process's metrics registry; `registry` is the prom-client one `/metrics` renders. */
 export class PrometheusRegistry implements MetricsRegistry {
-  #metrics = new Map<string, Metric>();
-  #collectors: Collector[] = [];
+  /** The prom-client registry (for default process metrics and the exposition). */
+  readonly registry: prom.Registry = new prom.Registry();
+  #entries = new Map<string, Entry>();
 
   #register(
     name: string,
-    help: string,
-    type: MetricType,
+    kind: Kind,
     labelNames: readonly string[],
-    buckets: readonly number[] = [],
-  ): Metric {
-    const existing = this.#metrics.get(name);
+    create: () => PromMetric,
+  ): Entry {
+    const existing = this.#entries.get(name);
     if (existing) {
       if (
-        existing.type !== type || JSON.stringify(existing.labelNames) !== JSON.stringify(labelNames)
+        existing.kind !== kind || JSON.stringify(existing.labelNames) !== JSON.stringify(labelNames)
       ) {
         throw new TypeError(
           `Cannot register metric "${name}" again with another type or other labels`,
@@ -129,43 +84,52 @@ export class PrometheusRegistry implements MetricsRegistry {
       }
       return existing;
     }
-    if (!METRIC_NAME.test(name)) {
-      throw new TypeError(`Cannot register metric "${name}": invalid name`);
+    const reserved = labelNames.find((label) => label.startsWith("__"));
+    if (reserved !== undefined) {
+      throw new TypeError(`Cannot register metric "${name}": label "${reserved}" is reserved`);
     }
-    const badLabel = labelNames.find((label) =>
-      !LABEL_NAME.test(label) || label.startsWith("__") || (type === "histogram" && label === "le")
-    );
-    if (badLabel !== undefined) {
-      throw new TypeError(`Cannot register metric "${name}": invalid label name "${badLabel}"`);
+    let metric: PromMetric;
+    try {
+      metric = create();
+    } catch (error) {
+      throw new TypeError(`Cannot register metric "${name}": ${(error as Error).message}`);
     }
-    const metric = new Metric(name, help, type, [...labelNames], buckets);
-    this.#metrics.set(name, metric);
-    return metric;
+    const entry = { kind, labelNames: [...labelNames], metric };
+    this.#entries.set(name, entry);
+    return entry;
   }
 
   /** Creates or returns the counter `name`. @throws {RangeError} from `inc` for a negative value */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    const metric = this.#register(name, help, "counter", labelNames);
+    const entry = this.#register(
+      name,
+      "counter",
+      labelNames,
+      () => new prom.Counter({ name, help, labelNames, registers: [this.registry] }),
+    );
+    const counter = entry.metric as prom.Counter;
     return {
       inc(labels, value = 1) {
         if (!(value >= 0)) {
           throw new RangeError(`Cannot decrease counter "${name}": value is ${value}`);
         }
-        metric.at(labels).value += value;
+        counter.inc(fullLabels(entry, name, labels), value);
       },
     };
   }
 
   /** Creates or returns the gauge `name`. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    const metric = this.#register(name, help, "gauge", labelNames);
+    const entry = this.#register(
+      name,
+      "gauge",
+      labelNames,
+      () => new prom.Gauge({ name, help, labelNames, registers: [this.registry] }),
+    );
+    const gauge = entry.metric as prom.Gauge;
     return {
-      set(labels, value) {
-        metric.at(labels).value = value;
-      },
-      remove(labels) {
-        metric.series.delete(JSON.stringify(metric.values(labels)));
-      },
+      set: (labels, value) => gauge.set(fullLabels(entry, name, labels), value),
+      remove: (labels) => gauge.remove(fullLabels(entry, name, labels)),
     };
   }
 
@@ -177,53 +141,43 @@ export class PrometheusRegistry implements MetricsRegistry {
     buckets: readonly number[] = DEFAULT_BUCKETS,
   ): Histogram {
     checkBuckets(name, buckets);
-    const metric = this.#register(name, help, "histogram", labelNames, buckets);
+    const entry = this.#register(
+      name,
+      "histogram",
+      labelNames,
+      () =>
+        new prom.Histogram({
+          name,
+          help,
+          labelNames,
+          buckets: [...buckets],
+          registers: [this.registry],
+        }),
+    );
+    const histogram = entry.metric as prom.Histogram;
     return {
-      observe(labels, value) {
-        const series = metric.at(labels);
-        const index = metric.buckets.findIndex((bound) => value <= bound);
-        if (index >= 0) series.buckets[index]! += 1;
-        series.value += 1;
-        series.sum += value;
-      },
+      observe: (labels, value) => histogram.observe(fullLabels(entry, name, labels), value),
     };
-  }
-
-  /**
-   * Adds a function run at each `expose()`: it may refresh registered gauges (process
-   * metrics) and may return whole families computed from another component's counters
-   * (rendered after the registered metrics).
-   */
-  addCollector(collect: Collector): void {
-    this.#collectors.push(collect);
   }
 
   /**
    * The current value of a counter or gauge series (the count of a histogram), or undefined
    * when the series does not exist. For tests and health checks.
    */
-  sample(name: string, labels: Record<string, string> = {}): number | undefined {
-    const metric = this.#metrics.get(name);
-    if (!metric) return undefined;
-    return metric.series.get(JSON.stringify(metric.values(labels)))?.value;
+  async sample(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const entry = this.#entries.get(name);
+    if (!entry) return undefined;
+    const wanted = fullLabels(entry, name, labels);
+    const sampleName = entry.kind === "histogram" ? `${name}_count` : name;
+    const { values } = await entry.metric.get();
+    return values.find((value) =>
+      ((value as { metricName?: string }).metricName ?? name) === sampleName &&
+      entry.labelNames.every((label) => String(value.labels[label] ?? "") === wanted[label])
+    )?.value;
   }
 
   /** Renders every metric in the text format (families in registration order). */
-  expose(): string {
-    const collected: Family[] = [];
-    for (const collect of this.#collectors) {
-      try {
-        collected.push(...collect() ?? []);
-      } catch {
-        // A failing collector leaves its gauges at their last values; the scrape goes on.
-      }
-    }
-    const families: Family[] = [...this.#metrics.values()].map((metric) => ({
-      name: metric.name,
-      help: metric.help,
-      type: metric.type,
-      samples: metric.samples(),
-    }));
-    return [...families, ...collected].map(renderFamily).join("");
+  expose(): Promise<string> {
+    return this.registry.metrics();
   }
 }
