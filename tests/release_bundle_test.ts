@@ -90,6 +90,23 @@ Deno.test("the bundle alone, in an empty directory with an empty DENO_DIR, print
   }
 });
 
+Deno.test("the bundle carries zod's English messages only, not its other locales", async () => {
+  const { dir, denoDir, script } = await isolatedBundle();
+  try {
+    const source = await Deno.readTextFile(script);
+    assert.ok(
+      source.includes("Invalid input: expected"),
+      "the English messages the operator reports",
+    );
+    // One marker per locale would be brittle; the German messages stand for the 63 others, which
+    // `import { z } from "zod"` (the namespace object holding `z.locales`) drags in.
+    assert.ok(!source.includes("Eingabe: erwartet"), "zod's German locale is in the bundle");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});
+
 Deno.test("the bundle alone starts against a real API server, gets ready, and stops on SIGTERM", async () => {
   const { dir, denoDir, script } = await isolatedBundle();
   try {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { FINALIZER, KIND, type Kind } from "../lib/api/mod.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
 import {

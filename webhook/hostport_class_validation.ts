@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { type PoolProblem, validatePools } from "../lib/allocator/mod.ts";
 import { GROUP, type HostPortClass, KIND, ObjectMetaSchema } from "../lib/api/mod.ts";
 import { classMissingWarning, overlapCheckFailed, poolWarnings } from "./class_warnings.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Schema of a container port (`containerPort` is required by the API). */
 export const ContainerPortSchema = z.object({

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath } from "../lib/api/mod.ts";
 import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";

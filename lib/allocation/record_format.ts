@@ -14,7 +14,7 @@
  * @module
  */
 
-import { z } from "zod";
+import * as z from "zod";
 import { countPortBits, decodePortBits, encodePortBits, type PortBits } from "./port_bits.ts";
 
 /** The format version this code reads and writes. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_VERSION, HOST_PORT_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
 import type { HostPortClaim } from "./hostport_claim.ts";
 import { MESSAGE } from "./messages.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_VERSION, CLAIM_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
 import { MESSAGE } from "./messages.ts";
 import { ConditionsSchema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";

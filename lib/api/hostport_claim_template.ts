@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_VERSION, KIND, LIST_KIND } from "./constants.ts";
 import { ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
 import { parseObject } from "./parse.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 import { API_VERSION, KIND, LIST_KIND, MAX_PORT, MIN_PORT } from "./constants.ts";
 import { MESSAGE } from "./messages.ts";
 import { ConditionsSchema, int64Schema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";

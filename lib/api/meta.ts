@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Maximum length of a condition type, as in `metav1.Condition`. */
 const CONDITION_TYPE_MAX_LENGTH = 316;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type * as z from "zod";
 
 /** One problem found in a value: the field path (`spec.pools[0].end`) and what is wrong there. */
 export interface ObjectIssue {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Where a failed request went, for error messages. */
 export interface RequestContext {

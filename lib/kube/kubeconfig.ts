@@ -7,7 +7,7 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
+import type * as z from "zod";
 import {
   KubeConfigCluster,
   KubeConfigContext,

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
-import { z } from "zod";
+import * as z from "zod";
 import {
   GoneError,
   type KubeApiError,

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
 import {
   parseBoolean,
