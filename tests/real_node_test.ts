@@ -261,6 +261,21 @@ async function heldPorts(node: RealNode): Promise<number[]> {
 
 const duplicated = (ports: number[]) => ports.filter((p, i) => ports.indexOf(p) !== i);
 
+/**
+ * The README quickstart's manifests, unmodified: the class, the claim (waited for until it holds
+ * a port), then the pod, waited for until Ready. Resolves the claim's port.
+ */
+async function playQuickstart(node: RealNode): Promise<number> {
+  await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclass-sample.yaml"]);
+  await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclaim-echo-web.yaml"]);
+  const port = await claimPort(node, "echo-web");
+  await node.kubectlOk(["apply", "-f", "deploy/examples/pod-echo.yaml"]);
+  await node.kubectlOk(
+    ["wait", "-n", "default", "--for=condition=Ready", "pod/echo", "--timeout=120s"],
+  );
+  return port;
+}
+
 /** The README's "Uninstalling" steps 1 to 3: pods and workloads, claims, HostPorts, classes. */
 async function deleteClaimsAndClasses(node: RealNode): Promise<void> {
   await node.kubectlOk([
@@ -341,19 +356,8 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
 
     await step("the quickstart's pod answers on its host port", async () => {
       await node.kubectlOk(["label", "namespace", "default", "hostport.rmb938.com=true"]);
-      await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclass-sample.yaml"]);
-      await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclaim-echo-web.yaml"]);
-      const port = await claimPort(node, "echo-web");
+      const port = await playQuickstart(node);
       assert.equal(port, 9000);
-      await node.kubectlOk(["apply", "-f", "deploy/examples/pod-echo.yaml"]);
-      await node.kubectlOk([
-        "wait",
-        "-n",
-        "default",
-        "--for=condition=Ready",
-        "pod/echo",
-        "--timeout=120s",
-      ]);
       const pod = await json<Pod>(node, ["get", "-n", "default", "pod", "echo"]);
       assert.equal(pod.spec.containers[0]?.ports?.[0]?.hostPort, 9000);
       assert.equal(pod.metadata.annotations?.["port.hostport.rmb938.com/web"], "9000");
@@ -647,18 +651,7 @@ Deno.test("real node: release, quickstart, failover, uninstall, helm", async (t)
     await step("helm install of deploy/chart: Ready, a claim binds, a pod answers", async () => {
       await helm(node, ["install", "hostport-allocator", `${REPO_DIR}deploy/chart`]);
       await rolledOut(node);
-      await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclass-sample.yaml"]);
-      await node.kubectlOk(["apply", "-f", "deploy/examples/hostportclaim-echo-web.yaml"]);
-      const port = await claimPort(node, "echo-web");
-      await node.kubectlOk(["apply", "-f", "deploy/examples/pod-echo.yaml"]);
-      await node.kubectlOk([
-        "wait",
-        "-n",
-        "default",
-        "--for=condition=Ready",
-        "pod/echo",
-        "--timeout=120s",
-      ]);
+      const port = await playQuickstart(node);
       assert.match(await answer(`http://127.0.0.1:${port}/`), new RegExp(`host port ${port}`));
     });
 

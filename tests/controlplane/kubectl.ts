@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { runCaptured } from "./process.ts";
 
 /** Outcome of one kubectl run. */
 export interface KubectlResult {
@@ -27,28 +28,17 @@ export interface KubectlOptions {
  *
  * @param cacheDir kubectl's discovery cache, kept out of the user's `~/.kube`
  */
-export async function runKubectl(
+export function runKubectl(
   binary: string,
   args: readonly string[],
   options: { kubeconfig: string; cacheDir: string; stdin?: string },
 ): Promise<KubectlResult> {
-  const child = new Deno.Command(binary, {
-    args: [`--kubeconfig=${options.kubeconfig}`, `--cache-dir=${options.cacheDir}`, ...args],
-    env: { KUBECONFIG: options.kubeconfig },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runCaptured(
+    binary,
+    [`--kubeconfig=${options.kubeconfig}`, `--cache-dir=${options.cacheDir}`, ...args],
+    {
+      env: { KUBECONFIG: options.kubeconfig },
+      ...options.stdin === undefined ? {} : { stdin: options.stdin },
+    },
+  );
 }

@@ -205,3 +205,44 @@ export function freePort(): number {
     listener.close();
   }
 }
+
+/** Output of one finished command. */
+export interface CapturedRun {
+  /** Exit code (127 when the command does not exist). */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/**
+ * Runs `command` with `args` to its end and collects its output; `stdin` is fed to it, `env` adds
+ * to the environment. A missing command gives code 127 with a message, as a shell would.
+ */
+export async function runCaptured(
+  command: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<CapturedRun> {
+  try {
+    const child = new Deno.Command(command, {
+      args: [...args],
+      env: options.env ?? {},
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    const out = await child.output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return { code: 127, stdout: "", stderr: `${command}: command not found` };
+  }
+}

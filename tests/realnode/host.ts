@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { processesMentioning } from "../controlplane/process.ts";
+import { type CapturedRun, processesMentioning, runCaptured } from "../controlplane/process.ts";
 import {
   BRIDGE,
   CONTAINERD_SOCKET,
@@ -21,42 +21,10 @@ import {
 } from "./config.ts";
 
 /** Output of one command. */
-export interface RunResult {
-  /** Exit code. */
-  code: number;
-  /** Standard output. */
-  stdout: string;
-  /** Standard error. */
-  stderr: string;
-}
+export type RunResult = CapturedRun;
 
 /** Runs `command` with `args` and collects its output; a missing binary gives code 127. */
-export async function run(
-  command: string,
-  args: readonly string[],
-  options: { env?: Record<string, string>; stdin?: string } = {},
-): Promise<RunResult> {
-  try {
-    const child = new Deno.Command(command, {
-      args: [...args],
-      env: options.env ?? {},
-      stdin: options.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const out = await child.output();
-    const text = new TextDecoder();
-    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { code: 127, stdout: "", stderr: "" };
-    throw error;
-  }
-}
+export const run = runCaptured;
 
 /** Runs a command that must succeed; throws with its output otherwise. */
 export async function must(command: string, args: readonly string[]): Promise<string> {
