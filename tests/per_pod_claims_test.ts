@@ -6,6 +6,7 @@
  * on their ports). One rig for every step, each step in its own namespace.
  */
 import assert from "node:assert/strict";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import {
   CLAIM_ANNOTATION_PREFIX,
   type HostPortClaim,
@@ -16,6 +17,17 @@ import { classObject, eventually, eventuallyGone, startOperator } from "./contro
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
 import { podTemplate, portOf, statefulSet, templateObject } from "./per_pod_fixtures.ts";
 import type { TemplateRefusal } from "../webhook/lookups.ts";
+
+/** A bare pod of `podTemplate(app, template)` in `namespace`, named or with a generateName. */
+function barePod(
+  app: string,
+  template: string,
+  namespace: string,
+  naming: { name: string } | { generateName: string },
+): Pod {
+  const { metadata, spec } = podTemplate(app, template);
+  return { apiVersion: "v1", kind: "Pod", metadata: { ...metadata, ...naming, namespace }, spec };
+}
 
 async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void> {
   await cluster.kube.namespaces.create({
@@ -318,12 +330,7 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       const template = await kube.hostPortClaimTemplates.create(
         templateObject("tiny", "port", "tiny"),
       );
-      const bare = (name: string) => ({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { ...podTemplate("bare", "port").metadata, name, namespace: "tiny" },
-        spec: podTemplate("bare", "port").spec,
-      });
+      const bare = (name: string) => barePod("bare", "port", "tiny", { name });
       const first = await cluster.create(bare("a"));
       assert.equal(first.code, 0, first.stderr);
       assert.equal(portOf(await kube.pods.get("a", { namespace: "tiny" })), 31300);
@@ -363,12 +370,7 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       const text = await cluster.get("resourcequota claims", "{.status.used}", "quota");
       return text === "" ? undefined : true;
     });
-    const pod = (generateName: string) => ({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { ...podTemplate("q", "port").metadata, generateName, namespace: "quota" },
-      spec: podTemplate("q", "port").spec,
-    });
+    const pod = (generateName: string) => barePod("q", "port", "quota", { generateName });
     const first = await cluster.create(pod("q-"));
     assert.equal(first.code, 0, first.stderr);
     const second = await cluster.create(pod("q-"));
@@ -381,16 +383,10 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
     async () => {
       await tenantNamespace(cluster, "bare");
       await kube.hostPortClaimTemplates.create(templateObject("bare", "port", "deploy"));
-      const created = await kube.pods.create({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: {
-          ...podTemplate("solo", "port").metadata,
-          generateName: "solo-",
-          namespace: "bare",
-        },
-        spec: podTemplate("solo", "port").spec,
-      }, { namespace: "bare" });
+      const created = await kube.pods.create(
+        barePod("solo", "port", "bare", { generateName: "solo-" }),
+        { namespace: "bare" },
+      );
       const name = created.metadata!.name!;
       assert.match(name, /^solo-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
       const claim = await eventually(`claim ${name}-web adopted by its pod`, async () => {
