@@ -137,44 +137,82 @@ async function rolledOut(node: RealNode): Promise<void> {
 }
 
 /**
- * How the operator's replicas stop while `action` runs: each container's exit code and the
+ * How the operator's replicas stop when `action` deletes them: each container's exit code and the
  * seconds from its deletion (deletionTimestamp minus the deletion's grace period) to its exit.
+ * It watches the namespace's pods from before the action until every pod that was there is gone,
+ * so no stop is missed however quickly the kubelet deletes the pod after its container exits (the
+ * terminated state arrives in the pod's last MODIFIED or its DELETED event).
  */
 async function replicaStops(
   node: RealNode,
   action: () => Promise<void>,
 ): Promise<{ pod: string; exitCode: number; seconds: number; grace: number }[]> {
-  const seen = new Map<string, { exitCode: number; seconds: number; grace: number }>();
-  // The first deletion seen counts: a later one with a shorter grace moves deletionTimestamp.
-  const deletedAt = new Map<string, number>();
-  let watching = true;
-  const watch = (async () => {
-    while (watching) {
-      const result = await node.kubectl(["get", "pods", "-n", NS, "-o", "json"]);
-      if (result.code === 0) {
-        for (const pod of (JSON.parse(result.stdout) as { items: Pod[] }).items) {
-          const { name, deletionTimestamp, deletionGracePeriodSeconds } = pod.metadata;
-          if (deletionTimestamp === undefined) continue;
-          const grace = deletionGracePeriodSeconds ?? 40;
-          const at = Date.parse(deletionTimestamp) - grace * 1000;
-          const deleted = Math.min(at, deletedAt.get(name) ?? at);
-          deletedAt.set(name, deleted);
-          const ended = pod.status.containerStatuses?.[0]?.state?.terminated;
-          if (ended?.finishedAt === undefined) continue;
-          const seconds = (Date.parse(ended.finishedAt) - deleted) / 1000;
-          seen.set(name, { exitCode: ended.exitCode, seconds, grace });
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
+  const api = await node.api();
+  const path = `/api/v1/namespaces/${NS}/pods`;
   try {
-    await action();
+    const list = await api.json("GET", path);
+    assert.equal(list.status, 200, `list pods: ${JSON.stringify(list.body)}`);
+    const { items, metadata } = list.body as {
+      items: Pod[];
+      metadata: { resourceVersion: string };
+    };
+    const waiting = new Set(items.map((pod) => pod.metadata.name));
+    const seen = new Map<string, { exitCode: number; seconds: number; grace: number }>();
+    // The first deletion seen counts: a later one with a shorter grace (the kubelet's final
+    // delete has 0) moves deletionTimestamp.
+    const deletions = new Map<string, { at: number; grace: number }>();
+    const note = (pod: Pod) => {
+      const { name, deletionTimestamp, deletionGracePeriodSeconds } = pod.metadata;
+      if (deletionTimestamp === undefined) return;
+      const grace = deletionGracePeriodSeconds ?? 40;
+      const at = Date.parse(deletionTimestamp) - grace * 1000;
+      const first = deletions.get(name);
+      const deletion = first !== undefined && first.at <= at ? first : { at, grace };
+      deletions.set(name, deletion);
+      const ended = pod.status.containerStatuses?.[0]?.state?.terminated;
+      if (ended?.finishedAt === undefined) return;
+      const seconds = (Date.parse(ended.finishedAt) - deletion.at) / 1000;
+      seen.set(name, { exitCode: ended.exitCode, seconds, grace: deletion.grace });
+    };
+    const abort = new AbortController();
+    const response = await api.fetch(
+      `${path}?watch=1&resourceVersion=${metadata.resourceVersion}&timeoutSeconds=300`,
+      { signal: abort.signal },
+    );
+    assert.equal(response.status, 200, "watch pods");
+    const events = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = "";
+      try {
+        for await (const chunk of response.body!) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let at: number;
+          while ((at = buffer.indexOf("\n")) >= 0) {
+            const event = JSON.parse(buffer.slice(0, at)) as { type: string; object: Pod };
+            buffer = buffer.slice(at + 1);
+            if (event.type === "ERROR") throw new Error(`watch: ${JSON.stringify(event.object)}`);
+            note(event.object);
+            if (event.type === "DELETED") waiting.delete(event.object.metadata.name);
+          }
+          if (waiting.size === 0) return;
+        }
+        throw new Error(`the pod watch ended with ${[...waiting].join(", ")} still there`);
+      } finally {
+        abort.abort();
+      }
+    })();
+    try {
+      await action();
+    } catch (error) {
+      abort.abort();
+      await events.catch(() => {});
+      throw error;
+    }
+    await events;
+    return [...seen].map(([pod, stop]) => ({ pod, ...stop }));
   } finally {
-    watching = false;
-    await watch;
+    api.close();
   }
-  return [...seen].map(([pod, stop]) => ({ pod, ...stop }));
 }
 
 /**

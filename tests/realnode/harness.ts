@@ -14,6 +14,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { ApiClient } from "../controlplane/api_client.ts";
 import { BUILD_SCRIPT } from "../controlplane/binaries.ts";
 import { type KubectlResult, runKubectl } from "../controlplane/kubectl.ts";
 import { tailFile } from "../controlplane/process.ts";
@@ -98,6 +100,23 @@ export class RealNode implements AsyncDisposable {
       throw new Error(`kubectl ${args.join(" ")} failed (${result.code}): ${result.stderr}`);
     }
     return result.stdout;
+  }
+
+  /**
+   * An HTTPS client for the node's API server as the admin (from the admin kubeconfig), for what
+   * kubectl cannot do well, such as a watch whose every event counts. Close it when done.
+   */
+  async api(): Promise<ApiClient> {
+    const config = parse(await Deno.readTextFile(this.kubeconfig));
+    const pem = (data: string) =>
+      new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+    const { cluster } = config.clusters[0];
+    const { user } = config.users[0];
+    return new ApiClient(cluster.server, {
+      caPem: pem(cluster["certificate-authority-data"]),
+      certPem: pem(user["client-certificate-data"]),
+      keyPem: pem(user["client-key-data"]),
+    });
   }
 
   /** The tail of one of the node's logs (`kubelet`, `kube-apiserver`, ...). */
