@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
-import { type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
-import type { RestClient } from "./rest_contract.ts";
+import { backoffDelay, type Clock, DEFAULT_BACKOFF, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import type { RestClient } from "./rest_client.ts";
 
 /** The path of `selfsubjectreviews`. */
 export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
