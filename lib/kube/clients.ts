@@ -12,13 +12,7 @@ import type {
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import type {
-  Namespace,
-  Pod,
-  ResourceQuota,
-  Secret,
-  ServiceAccount,
-} from "kubernetes-types/core/v1.d.ts";
+import type { Namespace, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "./resource.ts";
 import {
@@ -71,17 +65,6 @@ export const SECRET_RESOURCE: ResourceDescriptor<Secret> = defineResource<Secret
   version: "v1",
   kind: "Secret",
   plural: "secrets",
-  namespaced: true,
-});
-
-/** `v1` ServiceAccounts. */
-export const SERVICE_ACCOUNT_RESOURCE: ResourceDescriptor<ServiceAccount> = defineResource<
-  ServiceAccount
->({
-  group: "",
-  version: "v1",
-  kind: "ServiceAccount",
-  plural: "serviceaccounts",
   namespaced: true,
 });
 
@@ -195,8 +178,6 @@ export interface KubeClients {
   namespaces: ResourceClient<Namespace>;
   /** Secrets. */
   secrets: ResourceClient<Secret>;
-  /** ServiceAccounts. */
-  serviceAccounts: ResourceClient<ServiceAccount>;
   /** events.k8s.io/v1 Events. */
   events: ResourceClient<Event>;
   /** Leases. */
@@ -205,8 +186,6 @@ export interface KubeClients {
   mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
   /** ValidatingWebhookConfigurations. */
   validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
-  /** CustomResourceDefinitions. */
-  customResourceDefinitions: ResourceClient<CustomResourceDefinition>;
   /** HostPortClasses. */
   hostPortClasses: ResourceClient<HostPortClass>;
   /** HostPortClaims. */
@@ -226,7 +205,6 @@ export function createKubeClients(rest: RestClient): KubeClients {
     pods: new ResourceClient(rest, POD_RESOURCE),
     namespaces: new ResourceClient(rest, NAMESPACE_RESOURCE),
     secrets: new ResourceClient(rest, SECRET_RESOURCE),
-    serviceAccounts: new ResourceClient(rest, SERVICE_ACCOUNT_RESOURCE),
     events: new ResourceClient(rest, EVENT_RESOURCE),
     leases: new ResourceClient(rest, LEASE_RESOURCE),
     mutatingWebhookConfigurations: new ResourceClient(
@@ -237,7 +215,6 @@ export function createKubeClients(rest: RestClient): KubeClients {
       rest,
       VALIDATING_WEBHOOK_CONFIGURATION_RESOURCE,
     ),
-    customResourceDefinitions: new ResourceClient(rest, CUSTOM_RESOURCE_DEFINITION_RESOURCE),
     hostPortClasses: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
     hostPortClaims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
     hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),

@@ -78,8 +78,6 @@ export interface InformerOptions<T> {
   namespace?: string | undefined;
   /** Only objects matching this label selector. */
   labelSelector?: string | undefined;
-  /** Only objects matching this field selector. */
-  fieldSelector?: string | undefined;
   /** List page size; defaults to 500. */
   pageSize?: number;
   /** Secondary indexes of the cache (besides `namespace`). */
@@ -233,7 +231,6 @@ export class Informer<T extends KubeObject> {
       const page = await this.#client.list({
         namespace: this.#options.namespace,
         labelSelector: this.#options.labelSelector,
-        fieldSelector: this.#options.fieldSelector,
         limit: this.#options.pageSize ?? 500,
         continue: token,
         abortSignal: this.#stop.signal,
@@ -263,7 +260,6 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds,
       namespace: this.#options.namespace,
       labelSelector: this.#options.labelSelector,
-      fieldSelector: this.#options.fieldSelector,
       stallTimeoutMs: this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       clock: this.#clock,
       stopSignal: this.#stop.signal,
@@ -363,8 +359,6 @@ export interface RunWatchOptions<T extends KubeObject> {
   namespace?: string | undefined;
   /** Label selector. */
   labelSelector?: string | undefined;
-  /** Field selector. */
-  fieldSelector?: string | undefined;
   /** Abort after this long without any event. */
   stallTimeoutMs: number;
   /** Time source for the stall timer. */
@@ -433,7 +427,6 @@ export async function runWatch<T extends KubeObject>(
     const events = client.watch({
       namespace: options.namespace,
       labelSelector: options.labelSelector,
-      fieldSelector: options.fieldSelector,
       resourceVersion: options.resourceVersion,
       timeoutSeconds: options.timeoutSeconds,
       allowWatchBookmarks: true,

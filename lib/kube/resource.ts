@@ -266,63 +266,20 @@ export interface ObjectOptions extends CallOptions {
   namespace?: string | undefined;
 }
 
-/** Options of writes. */
-export interface WriteOptions extends ObjectOptions {
-  /** Validate and return the result without persisting it. */
-  dryRun?: boolean | undefined;
-  /** The field manager recorded in `managedFields`. */
-  fieldManager?: string | undefined;
-  /** How the server treats unknown or duplicate fields. */
-  fieldValidation?: "Ignore" | "Warn" | "Strict" | undefined;
+/** An RFC 7386 JSON merge patch (`null` deletes a key), the one patch the operator sends. */
+export interface Patch {
+  /** The patch type. */
+  type: "merge";
+  /** The partial object to merge. */
+  body: unknown;
 }
-
-/** Options of patches; server-side apply needs `fieldManager`. */
-export interface PatchOptions extends WriteOptions {
-  /** Server-side apply: take over fields owned by other managers. */
-  force?: boolean | undefined;
-}
-
-/** One RFC 6902 operation. */
-export interface JsonPatchOperation {
-  /** The operation. */
-  op: "add" | "remove" | "replace" | "move" | "copy" | "test";
-  /** A JSON pointer (`/metadata/annotations/a~1b`). */
-  path: string;
-  /** The value for add, replace and test. */
-  value?: unknown;
-  /** The source pointer for move and copy. */
-  from?: string | undefined;
-}
-
-/** A patch body and its type. */
-export type Patch =
-  /** RFC 7386 JSON merge patch (`null` deletes a key). */
-  | { type: "merge"; body: unknown }
-  /** RFC 6902 JSON patch, for example with a `test` guard. */
-  | { type: "json"; operations: JsonPatchOperation[] }
-  /** Strategic merge patch (built-in kinds only). */
-  | { type: "strategic"; body: unknown }
-  /** Server-side apply of a partial object; pass `fieldManager` (and maybe `force`). */
-  | { type: "apply"; body: unknown };
-
-/** The `Content-Type` of each patch type. */
-export const PATCH_CONTENT_TYPES: Record<Patch["type"], string> = {
-  merge: "application/merge-patch+json",
-  json: "application/json-patch+json",
-  strategic: "application/strategic-merge-patch+json",
-  apply: "application/apply-patch+yaml",
-};
 
 /** Options of delete. */
 export interface DeleteOptions extends ObjectOptions {
   /** Delete only if the object still has this uid and/or resourceVersion (else 409). */
   preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined } | undefined;
-  /** How dependents are garbage-collected. */
-  propagationPolicy?: "Orphan" | "Background" | "Foreground" | undefined;
   /** Seconds before the object is deleted (pods); 0 means now. */
   gracePeriodSeconds?: number | undefined;
-  /** Validate without deleting. */
-  dryRun?: boolean | undefined;
 }
 
 /** Selectors shared by list and watch. */
@@ -331,8 +288,6 @@ export interface SelectorOptions extends CallOptions {
   namespace?: string | undefined;
   /** A label selector such as `app=web,tier!=db`. */
   labelSelector?: string | undefined;
-  /** A field selector such as `metadata.name=web`. */
-  fieldSelector?: string | undefined;
 }
 
 /** Options of one list page. */
@@ -343,8 +298,6 @@ export interface ListOptions extends SelectorOptions {
   continue?: string | undefined;
   /** Serve from this resourceVersion (`"0"`: any cached version). */
   resourceVersion?: string | undefined;
-  /** How `resourceVersion` is matched. */
-  resourceVersionMatch?: "NotOlderThan" | "Exact" | undefined;
 }
 
 /** One page of a list. */
@@ -376,16 +329,6 @@ export function toQuery(
     if (value !== undefined) query.set(key, String(value));
   }
   return query;
-}
-
-/** The query parameters of a write. */
-export function writeQuery(options: PatchOptions): URLSearchParams {
-  return toQuery({
-    dryRun: options.dryRun ? "All" : undefined,
-    fieldManager: options.fieldManager,
-    fieldValidation: options.fieldValidation,
-    force: options.force === undefined ? undefined : options.force,
-  });
 }
 
 /** One watch event. */
@@ -536,17 +479,6 @@ export class ResourceClient<T extends KubeObject> {
     return resourcePath(this.resource, { name, namespace, subresource });
   }
 
-  #target(object: T, options: ObjectOptions): { name: string; namespace: string | undefined } {
-    const name = object.metadata?.name;
-    if (!name) {
-      throw new TypeError(`Cannot write ${this.resource.kind} as metadata.name is missing`);
-    }
-    const namespace = this.resource.namespaced
-      ? (object.metadata?.namespace ?? options.namespace)
-      : undefined;
-    return { name, namespace };
-  }
-
   async #request(
     method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
     path: string,
@@ -576,11 +508,9 @@ export class ResourceClient<T extends KubeObject> {
   async list(options: ListOptions = {}): Promise<LenientListPage<T>> {
     const query = toQuery({
       labelSelector: options.labelSelector,
-      fieldSelector: options.fieldSelector,
       limit: options.limit,
       continue: options.continue,
       resourceVersion: options.resourceVersion,
-      resourceVersionMatch: options.resourceVersionMatch,
     });
     const raw = await this.#request("GET", this.#path(undefined, options.namespace), {
       ...options,
@@ -627,73 +557,59 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /** Creates an object. @throws {AlreadyExistsError} when the name is taken */
-  async create(object: T, options: WriteOptions = {}): Promise<T> {
+  async create(object: T, options: ObjectOptions = {}): Promise<T> {
     const namespace = this.resource.namespaced
       ? (object.metadata?.namespace ?? options.namespace)
       : undefined;
     const body = await this.#request("POST", this.#path(undefined, namespace), {
       ...options,
-      query: writeQuery(options),
       body: object,
     });
     return this.resource.decode(body);
   }
 
   /** Replaces an object (PUT); a stale `metadata.resourceVersion` gives `ConflictError`. */
-  update(object: T, options: WriteOptions = {}): Promise<T> {
+  update(object: T, options: ObjectOptions = {}): Promise<T> {
     return this.#put(object, options);
   }
 
   /** Replaces the `/status` subresource; changes outside `status` are ignored by the server. */
-  updateStatus(object: T, options: WriteOptions = {}): Promise<T> {
+  updateStatus(object: T, options: ObjectOptions = {}): Promise<T> {
     return this.#put(object, options, "status");
   }
 
-  async #put(object: T, options: WriteOptions, subresource?: string): Promise<T> {
-    const { name, namespace } = this.#target(object, options);
+  async #put(object: T, options: ObjectOptions, subresource?: string): Promise<T> {
+    const name = object.metadata?.name;
+    if (!name) {
+      throw new TypeError(`Cannot write ${this.resource.kind} as metadata.name is missing`);
+    }
+    const namespace = this.resource.namespaced
+      ? (object.metadata?.namespace ?? options.namespace)
+      : undefined;
     const body = await this.#request("PUT", this.#path(name, namespace, subresource), {
       ...options,
-      query: writeQuery(options),
       body: object,
     });
     return this.resource.decode(body);
   }
 
-  /** Patches an object (merge, JSON, strategic, or server-side apply). */
-  patch(name: string, patch: Patch, options: PatchOptions = {}): Promise<T> {
+  /** Merge-patches an object. */
+  patch(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
     return this.#patch(name, patch, options);
   }
 
-  /** Patches the `/status` subresource. */
-  patchStatus(name: string, patch: Patch, options: PatchOptions = {}): Promise<T> {
+  /** Merge-patches the `/status` subresource. */
+  patchStatus(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
     return this.#patch(name, patch, options, "status");
   }
 
-  /** Server-side apply of `object` (a partial object naming only the fields you own). */
-  apply(object: T, options: PatchOptions & { fieldManager: string }): Promise<T> {
-    const { name, namespace } = this.#target(object, options);
-    return this.#patch(name, { type: "apply", body: object }, { ...options, namespace });
-  }
-
-  async #patch(name: string, patch: Patch, options: PatchOptions, sub?: string): Promise<T> {
-    if (patch.type === "apply" && !options.fieldManager) {
-      throw new TypeError(
-        `Cannot apply ${this.resource.kind} "${name}" as fieldManager is missing`,
-      );
-    }
+  async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
     const body = await this.#request("PATCH", this.#path(name, options.namespace, sub), {
       ...options,
-      query: writeQuery(options),
-      body: patch.type === "json" ? patch.operations : patch.body,
-      contentType: PATCH_CONTENT_TYPES[patch.type],
+      body: patch.body,
+      contentType: "application/merge-patch+json",
     });
     return this.resource.decode(body);
-  }
-
-  /** Reads the `/status` subresource (the whole object). */
-  async getStatus(name: string, options: ObjectOptions = {}): Promise<T> {
-    const path = this.#path(name, options.namespace, "status");
-    return this.resource.decode(await this.#request("GET", path, options));
   }
 
   /**
@@ -706,11 +622,9 @@ export class ResourceClient<T extends KubeObject> {
   async delete(name: string, options: DeleteOptions = {}): Promise<T | undefined> {
     const deleteOptions: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
     if (options.preconditions) deleteOptions.preconditions = options.preconditions;
-    if (options.propagationPolicy) deleteOptions.propagationPolicy = options.propagationPolicy;
     if (options.gracePeriodSeconds !== undefined) {
       deleteOptions.gracePeriodSeconds = options.gracePeriodSeconds;
     }
-    if (options.dryRun) deleteOptions.dryRun = ["All"];
     const body = await this.#request("DELETE", this.#path(name, options.namespace), {
       ...options,
       body: deleteOptions,
@@ -731,7 +645,6 @@ export class ResourceClient<T extends KubeObject> {
     const querystring = toQuery({
       watch: true,
       labelSelector: options.labelSelector,
-      fieldSelector: options.fieldSelector,
       resourceVersion: options.resourceVersion,
       timeoutSeconds: options.timeoutSeconds,
       allowWatchBookmarks: options.allowWatchBookmarks ?? true,

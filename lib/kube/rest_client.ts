@@ -20,7 +20,6 @@ import {
   KubeRequestTimeoutError,
   type RequestContext,
 } from "./errors.ts";
-import { TokenBucket } from "./clock.ts";
 /** A JSON value as returned by `JSON.parse`. */
 export type JsonValue =
   | string
@@ -134,10 +133,6 @@ export interface KubeRestClientOptions {
   credentials?: CredentialSource;
   /** Default timeout of non-streaming requests, in ms; defaults to 30 s. */
   timeoutMs?: number;
-  /** A client-side rate limit; none by default (see `rate_limiter.ts`). */
-  rateLimit?: { qps: number; burst?: number };
-  /** The `User-Agent` header; defaults to `hostport-allocator`. */
-  userAgent?: string;
 }
 
 /** The default timeout of non-streaming requests, in ms. */
@@ -205,8 +200,6 @@ export class KubeRestClient implements RestClient {
   readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;
-  #limiter: TokenBucket | undefined;
-  #userAgent: string;
   #httpClients = new Map<string, Deno.HttpClient>();
 
   /** Loads the configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster, `~/.kube/config`). */
@@ -222,8 +215,6 @@ export class KubeRestClient implements RestClient {
     this.defaultNamespace = config.namespace;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
-    this.#userAgent = options.userAgent ?? "hostport-allocator";
   }
 
   /** Performs one request and returns a stream of JSON values, one per line. */
@@ -249,7 +240,6 @@ export class KubeRestClient implements RestClient {
   async performRequest(
     opts: RequestOptions,
   ): Promise<ReadableStream<JsonValue> | ReadableStream<Uint8Array> | JsonValue | Uint8Array> {
-    await this.#limiter?.take(opts.abortSignal);
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let response = await this.#fetch(opts, context);
@@ -266,7 +256,7 @@ export class KubeRestClient implements RestClient {
     const credentials = await this.#credentials.get();
     const headers = new Headers({
       "Accept": opts.accept ?? "application/json",
-      "User-Agent": this.#userAgent,
+      "User-Agent": "hostport-allocator",
     });
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
     let body: BodyInit | undefined;
