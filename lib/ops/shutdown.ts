@@ -7,8 +7,8 @@
  * @module
  */
 import type { Logger } from "./contracts.ts";
-import type { HealthChecks } from "./health.ts";
-import { type LeaderSupervisor, settlesWithin } from "./leader_supervisor.ts";
+import type { HealthChecks } from "./http_endpoints.ts";
+import { type LeaderSupervisor, settlesWithin } from "./leader_election.ts";
 
 /** Aborts on the first SIGTERM or SIGINT; the second one exits with code 1 at once. */
 export function terminationSignal(logger: Logger): AbortSignal {
