@@ -22,6 +22,7 @@ export const KIND = {
   HostPort: "HostPort",
   HostPortClaimTemplate: "HostPortClaimTemplate",
 } as const;
+
 /** A kind name of this API. */
 export type Kind = typeof KIND[keyof typeof KIND];
 
@@ -140,8 +141,6 @@ export const HOST_PORT_PHASE = {
   Allocated: "Allocated",
   Deleting: "Deleting",
 } as const;
-/** A HostPort phase. */
-export type HostPortPhase = typeof HOST_PORT_PHASE[keyof typeof HOST_PORT_PHASE];
 
 /** Phases of a HostPortClaim: `Pending` until bound to a HostPort, `Deleting` once deletion starts. */
 export const CLAIM_PHASE = {
@@ -149,8 +148,6 @@ export const CLAIM_PHASE = {
   Bound: "Bound",
   Deleting: "Deleting",
 } as const;
-/** A HostPortClaim phase. */
-export type ClaimPhase = typeof CLAIM_PHASE[keyof typeof CLAIM_PHASE];
 
 /**
  * Condition types, by kind:
@@ -172,8 +169,6 @@ export const CONDITION_TYPE = {
   Available: "Available",
   DeletionBlocked: "DeletionBlocked",
 } as const;
-/** A condition type set by this operator. */
-export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
 
 /**
  * Condition reasons (CamelCase, valid for `metav1.Condition.reason`), with the conditions they
@@ -222,8 +217,6 @@ export const CONDITION_REASON = {
   PortConflict: "PortConflict",
   QuotaExceeded: "QuotaExceeded",
 } as const;
-/** A condition reason set by this operator. */
-export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];
 
 /** Values of `metav1.Condition.status`. */
 export const CONDITION_STATUS = {
@@ -231,5 +224,6 @@ export const CONDITION_STATUS = {
   False: "False",
   Unknown: "Unknown",
 } as const;
+
 /** A condition status. */
 export type ConditionStatus = typeof CONDITION_STATUS[keyof typeof CONDITION_STATUS];

@@ -78,15 +78,6 @@ export const ObjectMetaSchema = z.object({
 /** Object metadata. */
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
-/** Schema of `metadata` of a list. */
-export const ListMetaSchema = z.object({
-  resourceVersion: z.string().optional().describe("Version of the list, for a following watch"),
-  continue: z.string().optional().describe("Token for the next page of a paged list"),
-  remainingItemCount: int64Schema().min(0).optional().describe("Number of items after this page"),
-}).loose().describe("Standard list metadata");
-/** List metadata. */
-export type ListMeta = z.infer<typeof ListMetaSchema>;
-
 /** Schema of a core/v1 ObjectReference (every field optional), as used by `HostPort.spec.claimRef`. */
 export const ObjectReferenceSchema = z.object({
   apiVersion: z.string().optional().describe("API version of the referent"),
