@@ -5,16 +5,17 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, HOST_PORT_PHASE, KIND, MAX_PORT } from "./constants.ts";
+import { API_VERSION, HOST_PORT_PHASE, KIND, MAX_PORT, MESSAGE } from "./constants.ts";
 import type { HostPortClaim } from "./hostport_claim.ts";
-import { MESSAGE } from "./messages.ts";
 import {
   ConditionsSchema,
   ObjectMetaSchema,
   type ObjectReference,
   ObjectReferenceSchema,
+  parseObject,
+  type ParseResult,
+  safeParseObject,
 } from "./meta.ts";
-import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;

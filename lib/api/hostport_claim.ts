@@ -5,10 +5,14 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, CLAIM_PHASE, KIND, MAX_PORT } from "./constants.ts";
-import { MESSAGE } from "./messages.ts";
-import { ConditionsSchema, ObjectMetaSchema } from "./meta.ts";
-import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
+import { API_VERSION, CLAIM_PHASE, KIND, MAX_PORT, MESSAGE } from "./constants.ts";
+import {
+  ConditionsSchema,
+  ObjectMetaSchema,
+  parseObject,
+  type ParseResult,
+  safeParseObject,
+} from "./meta.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;

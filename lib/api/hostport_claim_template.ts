@@ -7,8 +7,7 @@
  */
 import * as z from "zod";
 import { API_VERSION, KIND } from "./constants.ts";
-import { ObjectMetaSchema } from "./meta.ts";
-import { parseObject } from "./parse.ts";
+import { ObjectMetaSchema, parseObject } from "./meta.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;

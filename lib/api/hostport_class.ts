@@ -9,10 +9,8 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, KIND, MAX_PORT, MIN_PORT } from "./constants.ts";
-import { MESSAGE } from "./messages.ts";
-import { ConditionsSchema, int64Schema, ObjectMetaSchema } from "./meta.ts";
-import { parseObject } from "./parse.ts";
+import { API_VERSION, KIND, MAX_PORT, MESSAGE, MIN_PORT } from "./constants.ts";
+import { ConditionsSchema, int64Schema, ObjectMetaSchema, parseObject } from "./meta.ts";
 
 /** Schema of one pool: the inclusive port range `start`..`end`. */
 export const PortPoolSchema = z.object({

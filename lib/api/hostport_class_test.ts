@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseHostPortClass } from "./hostport_class.ts";
-import { InvalidObjectError } from "./parse.ts";
+import { InvalidObjectError } from "./meta.ts";
 
 /** The original's sample (`config/samples/hostport_v1alpha1_hostportclass.yaml`). */
 function sample(): Record<string, unknown> {
