@@ -29,7 +29,6 @@ export type ManifestObject = { apiVersion?: string; kind?: string };
 export interface ManifestPiece {
   /** Path relative to `deploy/`. */
   path: string;
-  /** One line for the file's header. */
   about: string;
   /** The objects, in apply order. */
   objects: ManifestObject[];
@@ -167,7 +166,6 @@ export interface CertManagerObject {
   kind: string;
   /** Name, namespace, labels. */
   metadata: { name: string; namespace?: string; labels: Record<string, string> };
-  /** The kind's spec. */
   spec: Record<string, unknown>;
 }
 

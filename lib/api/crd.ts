@@ -196,7 +196,6 @@ export interface PrinterColumn {
   type: "string" | "integer" | "number" | "boolean" | "date";
   /** Simple JSONPath into the object, such as `.status.port`. */
   jsonPath: string;
-  /** What the column shows. */
   description?: string;
   /** 0 shows the column always, 1 only with `-o wide`. */
   priority?: number;

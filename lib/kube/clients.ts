@@ -170,31 +170,19 @@ export const HOST_PORT_CLAIM_TEMPLATE_RESOURCE: ResourceDescriptor<HostPortClaim
 
 /** One `ResourceClient` per kind. */
 export interface KubeClients {
-  /** The underlying client. */
   rest: RestClient;
-  /** Pods. */
   pods: ResourceClient<Pod>;
-  /** Namespaces. */
   namespaces: ResourceClient<Namespace>;
-  /** Secrets. */
   secrets: ResourceClient<Secret>;
-  /** events.k8s.io/v1 Events. */
   events: ResourceClient<Event>;
-  /** Leases. */
   leases: ResourceClient<Lease>;
-  /** MutatingWebhookConfigurations. */
   mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
-  /** ValidatingWebhookConfigurations. */
   validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
-  /** HostPortClasses. */
   hostPortClasses: ResourceClient<HostPortClass>;
   /** HostPortClaims. */
   hostPortClaims: ResourceClient<HostPortClaim>;
-  /** HostPorts. */
   hostPorts: ResourceClient<HostPort>;
-  /** HostPortClaimTemplates. */
   hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
-  /** apps/v1 StatefulSets. */
   statefulSets: ResourceClient<StatefulSet>;
 }
 

@@ -15,11 +15,8 @@ import { parse as parseYaml } from "yaml";
 export interface ExecSpec {
   /** `client.authentication.k8s.io/v1` or `v1beta1`. */
   apiVersion: "client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1";
-  /** The program to run. */
   command: string;
-  /** Its arguments. */
   args: string[];
-  /** Extra environment variables for the plugin. */
   env: { name: string; value: string }[];
   /** Shown when the command cannot be started. */
   installHint?: string;
@@ -42,7 +39,6 @@ export type AuthSpec =
 export interface ClientCertificate {
   /** PEM certificate (chain). */
   certPem: string;
-  /** PEM private key. */
   keyPem: string;
 }
 
@@ -52,7 +48,6 @@ export interface ClusterConfig {
   server: string;
   /** PEM CA bundle trusted in addition to the system roots. */
   caPem?: string;
-  /** The client certificate from the kubeconfig. */
   clientCertificate?: ClientCertificate;
   /** Bearer token, token file, basic or exec authentication. */
   auth: AuthSpec;
@@ -163,17 +158,13 @@ export class KubeConfigError extends Error {
 
 /** One kubeconfig file after parsing, with the path it came from. */
 export interface LoadedKubeConfig {
-  /** The file's path. */
   path: string;
-  /** Its validated content. */
   config: KubeConfigFile;
 }
 
 /** An entry plus the file that defined it. */
 export interface Sourced<T> {
-  /** The entry. */
   value: T;
-  /** The file it came from. */
   path: string;
 }
 
@@ -183,11 +174,8 @@ export interface MergedKubeConfig {
   source: string;
   /** The first `current-context` set by any file. */
   currentContext: string | undefined;
-  /** Clusters by name. */
   clusters: Map<string, Sourced<KubeConfigCluster>>;
-  /** Users by name. */
   users: Map<string, Sourced<KubeConfigUser>>;
-  /** Contexts by name. */
   contexts: Map<string, Sourced<KubeConfigContext>>;
 }
 
@@ -278,7 +266,6 @@ export type ReadTextFile = (path: string) => Promise<string>;
 export interface ResolveKubeConfigOptions {
   /** Use this context instead of `current-context` (`--context`). */
   context?: string | undefined;
-  /** Reads certificate files. */
   readFile: ReadTextFile;
 }
 
@@ -470,9 +457,7 @@ export class InClusterConfigError extends Error {
 
 /** Inputs of `resolveInClusterConfig`. */
 export interface InClusterOptions {
-  /** Reads an environment variable. */
   env: (name: string) => string | undefined;
-  /** Reads a file's text. */
   readFile: ReadTextFile;
   /** The mounted service account folder; defaults to `SERVICE_ACCOUNT_DIR`. */
   serviceAccountDir?: string;
@@ -545,7 +530,6 @@ export interface ConfigSourceInputs {
   kubeconfigEnv?: string | undefined;
   /** The home folder (`HOME`). */
   home?: string | undefined;
-  /** Whether the in-cluster variables are set. */
   inCluster: boolean;
 }
 

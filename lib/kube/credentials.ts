@@ -16,11 +16,8 @@ import {
 } from "./config.ts";
 /** What a finished plugin process returned. */
 export interface CommandResult {
-  /** The exit code. */
   code: number;
-  /** Standard output. */
   stdout: string;
-  /** Standard error. */
   stderr: string;
 }
 
@@ -52,7 +49,6 @@ export class ExecCredentialError extends Error {
 
 /** The cluster a plugin may be told about (`provideClusterInfo`). */
 export interface ExecClusterInfo {
-  /** The server URL. */
   server: string;
   /** The CA bundle, if any. */
   caPem?: string;
@@ -195,7 +191,6 @@ export class ExecCredentialProvider {
 export interface RequestCredentials {
   /** The `Authorization` header value. */
   authorization?: string;
-  /** The client certificate for the TLS handshake. */
   clientCertificate?: ClientCertificate;
 }
 
@@ -211,7 +206,6 @@ export interface CredentialSource {
 export interface CredentialSourceOptions {
   /** Reads the token file; defaults to `Deno.readTextFile`. */
   readFile?: ReadTextFile;
-  /** Runs exec plugins. */
   run?: CommandRunner;
   /** The current time in ms; defaults to `Date.now`. */
   now?: () => number;

@@ -56,7 +56,6 @@ export type StoreReader<T extends KubeObject> = Pick<
 
 /** An object the informer keeps out of its cache because it does not decode. */
 export interface QuarantinedObject {
-  /** The object as the server sent it. */
   readonly raw: Record<string, unknown>;
   /** Why it does not decode (the decode error's message). */
   readonly reason: string;
@@ -66,7 +65,6 @@ export interface QuarantinedObject {
 
 /** What failed and what happens next. */
 export interface InformerErrorContext {
-  /** The request that failed. */
   phase: "list" | "watch";
   /** The delay before the retry, in ms. */
   retryInMs: number;
@@ -112,7 +110,6 @@ export const DEFAULT_STALL_TIMEOUT_MS = 180_000;
 
 /** Keeps a cache of one resource type in sync with the API server. */
 export class Informer<T extends KubeObject> {
-  /** The cache. */
   readonly store: StoreReader<T>;
   /** Resolves `true` at the first complete list, or `false` if stopped before it. */
   readonly synced: Promise<boolean>;
@@ -353,19 +350,14 @@ export type UndecodableWatchEvent = Extract<WatchEvent<KubeObject>, { type: "UND
 export interface RunWatchOptions<T extends KubeObject> {
   /** Start after this version. */
   resourceVersion: string;
-  /** Server-side timeout. */
   timeoutSeconds: number;
-  /** Namespace filter. */
   namespace?: string | undefined;
-  /** Label selector. */
   labelSelector?: string | undefined;
   /** Abort after this long without any event. */
   stallTimeoutMs: number;
-  /** Time source for the stall timer. */
   clock: Clock;
   /** Ends the watch when the informer stops. */
   stopSignal: AbortSignal;
-  /** Receives each object event. */
   apply: (event: StoreEvent<T>) => void;
   /** Receives each event whose object does not decode. */
   undecodable: (event: UndecodableWatchEvent) => void;

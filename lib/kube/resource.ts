@@ -22,13 +22,10 @@ import type { JsonValue, RestClient } from "./rest_client.ts";
  * objects and zod-inferred ones (whose optional fields admit `undefined`) fit.
  */
 export interface KubeObjectMeta {
-  /** The object's name. */
   name?: string | undefined;
-  /** The namespace of a namespaced object. */
   namespace?: string | undefined;
   /** The version for optimistic concurrency and watches. */
   resourceVersion?: string | undefined;
-  /** The unique id. */
   uid?: string | undefined;
 }
 
@@ -38,7 +35,6 @@ export interface KubeObject {
   apiVersion?: string | undefined;
   /** The kind, for example `Pod`. */
   kind?: string | undefined;
-  /** Standard object metadata. */
   metadata?: KubeObjectMeta | undefined;
 }
 
@@ -120,7 +116,6 @@ export interface ResourceDescriptor<T extends KubeObject> {
   readonly kind: string;
   /** The URL segment, for example `pods`. */
   readonly plural: string;
-  /** Whether objects live in namespaces. */
   readonly namespaced: boolean;
   /**
    * Validates an object from the server, filling in `apiVersion` and `kind` (list items
@@ -135,13 +130,9 @@ export interface ResourceDescriptor<T extends KubeObject> {
 export interface ResourceDefinition<T extends KubeObject> {
   /** The API group; `""` for the core group. */
   group: string;
-  /** The version. */
   version: string;
-  /** The kind. */
   kind: string;
-  /** The plural URL segment. */
   plural: string;
-  /** Whether objects live in namespaces. */
   namespaced: boolean;
   /**
    * Validates objects; a zod schema fits. Without it, objects are only checked to be
@@ -212,7 +203,6 @@ function describe(error: unknown): string {
 export interface PathOptions {
   /** The namespace (namespaced kinds only; omit to address all namespaces in a list). */
   namespace?: string | undefined;
-  /** The object's name. */
   name?: string | undefined;
   /** A subresource such as `status`. */
   subresource?: string | undefined;
@@ -256,21 +246,17 @@ export function resourcePath(
 
 /** Options every call accepts. */
 export interface CallOptions {
-  /** Aborts the request. */
   abortSignal?: AbortSignal | undefined;
 }
 
 /** Where a named object lives (namespaced kinds need a namespace). */
 export interface ObjectOptions extends CallOptions {
-  /** The namespace of a namespaced kind. */
   namespace?: string | undefined;
 }
 
 /** An RFC 7386 JSON merge patch (`null` deletes a key), the one patch the operator sends. */
 export interface Patch {
-  /** The patch type. */
   type: "merge";
-  /** The partial object to merge. */
   body: unknown;
 }
 
@@ -292,7 +278,6 @@ export interface SelectorOptions extends CallOptions {
 
 /** Options of one list page. */
 export interface ListOptions extends SelectorOptions {
-  /** The page size. */
   limit?: number | undefined;
   /** The `continue` token of the previous page. */
   continue?: string | undefined;
@@ -302,7 +287,6 @@ export interface ListOptions extends SelectorOptions {
 
 /** One page of a list. */
 export interface ListPage<T extends KubeObject> {
-  /** The objects. */
   items: T[];
   /** The collection's resourceVersion (watch from here). */
   resourceVersion: string;
@@ -341,9 +325,7 @@ export type WatchEvent<T extends KubeObject> =
   /** An object event whose object does not match its kind; `raw` is the object as sent. */
   | {
     type: "UNDECODABLE";
-    /** The event's type on the wire. */
     eventType: "ADDED" | "MODIFIED" | "DELETED";
-    /** The object as the server sent it. */
     raw: Record<string, unknown>;
     /** Why it could not be decoded. */
     error: KubeDecodeError;
@@ -465,7 +447,6 @@ export const DEFAULT_PAGE_SIZE = 500;
 
 /** Typed access to one resource type. Errors are the `KubeApiError` family. */
 export class ResourceClient<T extends KubeObject> {
-  /** The descriptor this client was built from. */
   readonly resource: ResourceDescriptor<T>;
   #client: RestClient;
 

@@ -34,17 +34,14 @@ export type HttpMethod = "GET" | "POST" | "DELETE" | "PUT" | "PATCH" | "OPTIONS"
 
 /** One request to the API server; `path` starts with `/` and is appended to the server URL. */
 export interface RequestOptions {
-  /** The HTTP method. */
   method: HttpMethod;
   /** The request path, for example `/api/v1/namespaces/default/pods`. */
   path: string;
-  /** Query parameters. */
   querystring?: URLSearchParams;
   /** Aborts the request (and, for streams, the body). */
   abortSignal?: AbortSignal;
   /** The body's content type; defaults to `application/json` when `bodyJson` is set. */
   contentType?: string;
-  /** A raw body. */
   bodyRaw?: Uint8Array;
   /** A body serialised with `JSON.stringify` (any JSON-serialisable value). */
   bodyJson?: unknown;
@@ -129,7 +126,6 @@ export function lineSplitterStream(): TransformStream<Uint8Array, string> {
 
 /** Options of `KubeRestClient`. */
 export interface KubeRestClientOptions {
-  /** Overrides the credentials derived from the config. */
   credentials?: CredentialSource;
   /** Default timeout of non-streaming requests, in ms; defaults to 30 s. */
   timeoutMs?: number;
@@ -194,9 +190,7 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
 
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
-  /** The resolved configuration. */
   readonly config: ClusterConfig;
-  /** The context's namespace. */
   readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;

@@ -47,7 +47,6 @@ function field(value: unknown, name: string): unknown {
 
 /** Options of {@linkcode learnSelfUsername}. */
 export interface LearnSelfUsernameOptions {
-  /** Stops retrying. */
   signal?: AbortSignal;
   /** Called with each failed attempt's error (it is retried with backoff). */
   onError?: (error: unknown) => void;

@@ -144,13 +144,10 @@ function truncate(text: string, limit: number): string {
 
 /** What `buildEvent` needs to know about one event and its series. */
 export interface EventInput {
-  /** The object. */
   subject: EventSubject;
   /** `Normal` or `Warning`. */
   type: "Normal" | "Warning";
-  /** CamelCase reason. */
   reason: string;
-  /** The note. */
   message: string;
 }
 

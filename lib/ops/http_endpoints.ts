@@ -115,9 +115,7 @@ export type RouteHandler = (
 export interface Endpoint {
   /** What the endpoint is, for logs (`health`, `metrics`). */
   name: string;
-  /** Where to listen. */
   addr: ListenAddress;
-  /** The handler. */
   handler: RouteHandler;
 }
 

@@ -39,7 +39,6 @@ export interface LeaderRecord {
   leaseDurationSeconds: number;
   /** When the holder acquired it. */
   acquireTime: string | undefined;
-  /** How many times the holder changed. */
   leaseTransitions: number;
 }
 
@@ -55,7 +54,6 @@ export function leaderRecord(spec: LeaseSpec | undefined): LeaderRecord {
 
 /** What the candidate knows when it decides. */
 export interface Observation {
-  /** The record last read. */
   record: LeaderRecord;
   /** When (local monotonic ms) the candidate first saw this record. */
   observedAtMs: number;
@@ -120,9 +118,7 @@ export const MONOTONIC_CLOCK: Clock = {
 export interface LeaderElectorOptions {
   /** The Lease client (get, create and update are used). */
   leases: Pick<ResourceClient<Lease>, "get" | "create" | "update">;
-  /** The Lease's namespace. */
   namespace: string;
-  /** The Lease's name. */
   name: string;
   /** This candidate's unique identity (hostname plus a random suffix). */
   identity: string;
@@ -136,7 +132,6 @@ export interface LeaderElectorOptions {
   clock?: Clock;
   /** Jitter source; defaults to `Math.random`. */
   random?: () => number;
-  /** Where transitions are logged. */
   logger?: Logger;
   /** Where `leader_election_master_status` goes. */
   metrics?: MetricsRegistry;
@@ -327,11 +322,9 @@ export type Elector = Pick<LeaderElector, "acquire" | "holdUntilLost" | "release
 export interface LeaderSupervisorOptions {
   /** The elector; undefined runs the controllers unconditionally. */
   elector: Elector | undefined;
-  /** Starts a fresh set of controllers. */
   start: () => ControllerRun | Promise<ControllerRun>;
   /** Bound on stopping the controllers, in ms. */
   stopTimeoutMs: number;
-  /** Logger. */
   logger: Logger;
 }
 

@@ -35,13 +35,11 @@ export interface Stoppable {
 
 /** What `runOperator` runs and then stops. */
 export interface OperatorParts {
-  /** Runs the controllers while leading. */
   supervisor: LeaderSupervisor;
   /** Stopped in order after the controllers and the Lease (webhook, events, endpoints). */
   afterControllers: readonly Stoppable[];
   /** Readiness turns false as soon as shutdown starts. */
   health: HealthChecks;
-  /** Logger. */
   logger: Logger;
   /** Bound on each later step, in ms. */
   shutdownTimeoutMs: number;
