@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import { fakeClock } from "./_fake_clock.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 import { POD_RESOURCE } from "./clients.ts";
 import { kubeApiErrorFromStatus } from "./errors.ts";
 import { Informer, type InformerOptions } from "./informer.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fakeClock } from "./_fake_clock.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 import type { RequestOptions, RestClient } from "./rest_client.ts";
 import { learnSelfUsername, SELF_SUBJECT_REVIEWS_PATH, selfUsername } from "./self_subject.ts";
 

@@ -6,7 +6,7 @@ import {
   KubeEventRecorder,
 } from "./event_recorder.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import { fakeClock } from "../kube/_fake_clock.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 import type { EventSubject } from "./contracts.ts";
 import { PrometheusRegistry } from "./metrics_registry.ts";
 Deno.test("EventCorrelator.observe() joins identical events within the window into one series", () => {

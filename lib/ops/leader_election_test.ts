@@ -13,7 +13,7 @@ import {
 } from "./leader_election.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/mod.ts";
-import { fakeClock } from "../kube/_fake_clock.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 import type { Logger } from "./contracts.ts";
 const T0 = Date.UTC(2026, 4, 1);
 
