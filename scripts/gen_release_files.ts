@@ -22,6 +22,7 @@ import {
 } from "./gen_release_workload.ts";
 import { webhookConfigurations, type WebhookEndpoint } from "./gen_release_webhooks.ts";
 import { NAMES, objectMeta } from "./gen_release_names.ts";
+
 /** A Kubernetes object as the generator renders it. */
 export type ManifestObject = { apiVersion?: string; kind?: string };
 

@@ -28,6 +28,7 @@ import { HostPortClassSchema } from "./hostport_class.ts";
 import { HostPortClaimSchema } from "./hostport_claim.ts";
 import { HostPortClaimTemplateSchema } from "./hostport_claim_template.ts";
 import { HostPortSchema } from "./hostport.ts";
+
 /** A validation rule (`x-kubernetes-validations[]`), evaluated by the API server in CEL. */
 export interface ValidationRule {
   /** CEL expression over `self` (and `oldSelf` for transition rules). */

@@ -9,6 +9,7 @@ import {
   toStructuralSchema,
 } from "./crd.ts";
 import { z } from "zod";
+
 function schemaOf(crd: ReturnType<typeof buildCrds>[number]): StructuralSchema {
   return crd.spec.versions[0]!.schema.openAPIV3Schema;
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import * as z from "zod";
+
 /** Maximum length of a condition type, as in `metav1.Condition`. */
 const CONDITION_TYPE_MAX_LENGTH = 316;
 /** Maximum length of a condition reason, as in `metav1.Condition`. */

@@ -30,6 +30,7 @@ import {
   VERSION,
 } from "../api/mod.ts";
 import type { RestClient } from "./rest_client.ts";
+
 /** `v1` Pods. */
 export const POD_RESOURCE: ResourceDescriptor<Pod> = defineResource<Pod>({
   group: "",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { backoffDelay, TokenBucket } from "./clock.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
+
 Deno.test("backoffDelay() doubles from the initial delay up to the cap without jitter", () => {
   const options = { initialMs: 100, maxMs: 1000, jitter: 0 };
   const delays = [0, 1, 2, 3, 4, 5, 50].map((attempt) => backoffDelay(attempt, options));

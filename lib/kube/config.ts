@@ -11,6 +11,7 @@
 import * as z from "zod";
 import { dirname, isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
+
 /** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
 export interface ExecSpec {
   /** `client.authentication.k8s.io/v1` or `v1beta1`. */

@@ -14,6 +14,7 @@ import {
   type ExecSpec,
   type ReadTextFile,
 } from "./config.ts";
+
 /** What a finished plugin process returned. */
 export interface CommandResult {
   code: number;

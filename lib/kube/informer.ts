@@ -38,6 +38,7 @@ import {
   type StoreChange,
   type StoreEvent,
 } from "./store.ts";
+
 /** Callbacks for cache changes; they run synchronously after the cache is updated. */
 export interface InformerHandlers<T> {
   /** An object appeared. */

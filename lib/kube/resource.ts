@@ -17,6 +17,7 @@ import {
   type RequestContext,
 } from "./errors.ts";
 import type { JsonValue, RestClient } from "./rest_client.ts";
+
 /**
  * The metadata fields the client itself reads. Loose enough that both `kubernetes-types`
  * objects and zod-inferred ones (whose optional fields admit `undefined`) fit.

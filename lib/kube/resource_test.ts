@@ -13,6 +13,7 @@ import {
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { GoneError, KubeApiError } from "./errors.ts";
 import type { JsonValue } from "./rest_client.ts";
+
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {
   assert.equal(resourcePath(POD_RESOURCE), "/api/v1/pods");
   assert.equal(resourcePath(POD_RESOURCE, { namespace: "a" }), "/api/v1/namespaces/a/pods");

@@ -20,6 +20,7 @@ import {
   KubeRequestTimeoutError,
   type RequestContext,
 } from "./errors.ts";
+
 /** A JSON value as returned by `JSON.parse`. */
 export type JsonValue =
   | string

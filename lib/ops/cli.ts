@@ -12,6 +12,7 @@ import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/mod.ts";
 import { type ConfigContext, type OperatorConfig, parseOperatorConfig } from "./config.ts";
 import { defaultText, envVarName, FLAGS, type FlagSpec } from "./flags.ts";
 import type { Logger } from "./contracts.ts";
+
 /** Detects the in-cluster environment. */
 export async function detectEnvironment(
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),

@@ -23,6 +23,7 @@ import {
   SYSTEM_CLOCK,
   TokenBucket,
 } from "../kube/mod.ts";
+
 /** Formats epoch milliseconds as RFC 3339 with six fractional digits, in UTC. */
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");

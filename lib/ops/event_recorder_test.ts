@@ -9,6 +9,7 @@ import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
 import type { EventSubject } from "./contracts.ts";
 import { PrometheusRegistry } from "./metrics_registry.ts";
+
 Deno.test("EventCorrelator.observe() joins identical events within the window into one series", () => {
   const correlator = new EventCorrelator({ seriesWindowMs: 60_000 });
   const first = correlator.observe("s", "o", 0);

@@ -9,6 +9,7 @@
 import type { Logger } from "./contracts.ts";
 import { formatListenAddress, type ListenAddress } from "./flag_values.ts";
 import { Registry } from "prom-client";
+
 /** A check's verdict: `true` when healthy, otherwise the reason it is not. */
 export type CheckResult = true | string;
 

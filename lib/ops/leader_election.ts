@@ -31,6 +31,7 @@ import {
 } from "../kube/mod.ts";
 import type { Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
+
 /** The holder record as the elector reads it. */
 export interface LeaderRecord {
   /** Who holds the lease; empty when released. */

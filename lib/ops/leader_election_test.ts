@@ -15,6 +15,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/mod.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
 import type { Logger } from "./contracts.ts";
+
 const T0 = Date.UTC(2026, 4, 1);
 
 Deno.test("mayAcquire() allows a free, own or locally expired lease only", async (t) => {
