@@ -77,8 +77,6 @@ export interface InformerOptions<T> {
   namespace?: string | undefined;
   /** Only objects matching this label selector. */
   labelSelector?: string | undefined;
-  /** List page size; defaults to 500. */
-  pageSize?: number;
   /** Secondary indexes of the cache (besides `namespace`). */
   indexers?: Record<string, IndexFunction<T>>;
   /** Server-side watch timeout; defaults to a random 300-600 s per watch, as client-go. */
@@ -229,7 +227,7 @@ export class Informer<T extends KubeObject> {
       const page = await this.#client.list({
         namespace: this.#options.namespace,
         labelSelector: this.#options.labelSelector,
-        limit: this.#options.pageSize ?? 500,
+        limit: 500,
         continue: token,
         abortSignal: this.#stop.signal,
       });

@@ -43,7 +43,6 @@ export interface RequestOptions {
   abortSignal?: AbortSignal;
   /** The body's content type; defaults to `application/json` when `bodyJson` is set. */
   contentType?: string;
-  bodyRaw?: Uint8Array;
   /** A body serialised with `JSON.stringify` (any JSON-serialisable value). */
   bodyJson?: unknown;
   /** The `Accept` header; defaults to `application/json`. */
@@ -254,9 +253,7 @@ export class KubeRestClient implements RestClient {
       "User-Agent": "hostport-allocator",
     });
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
-    let body: BodyInit | undefined;
-    if (opts.bodyRaw !== undefined) body = opts.bodyRaw as Uint8Array<ArrayBuffer>;
-    else if (opts.bodyJson !== undefined) body = JSON.stringify(opts.bodyJson);
+    const body = opts.bodyJson === undefined ? undefined : JSON.stringify(opts.bodyJson);
     if (body !== undefined) headers.set("Content-Type", opts.contentType ?? "application/json");
 
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
