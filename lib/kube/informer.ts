@@ -220,22 +220,12 @@ export class Informer<T extends KubeObject> {
 
   async #list(): Promise<void> {
     this.#store.apply({ type: "initStart" });
-    const undecodable: UndecodableObject[] = [];
-    let token: string | undefined;
-    let resourceVersion = "";
-    do {
-      const page = await this.#client.list({
-        namespace: this.#options.namespace,
-        labelSelector: this.#options.labelSelector,
-        limit: 500,
-        continue: token,
-        abortSignal: this.#stop.signal,
-      });
-      for (const object of page.items) this.#store.apply({ type: "initApply", object });
-      undecodable.push(...page.undecodable);
-      resourceVersion = page.resourceVersion;
-      token = page.continue;
-    } while (token);
+    const { items, undecodable, resourceVersion } = await this.#client.listAll({
+      namespace: this.#options.namespace,
+      labelSelector: this.#options.labelSelector,
+      abortSignal: this.#stop.signal,
+    });
+    for (const object of items) this.#store.apply({ type: "initApply", object });
     // Quarantine first: a handler told that an object left the cache finds it quarantined.
     this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "initDone" });

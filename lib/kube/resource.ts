@@ -286,15 +286,6 @@ export interface ListOptions extends SelectorOptions {
   resourceVersion?: string | undefined;
 }
 
-/** One page of a list. */
-export interface ListPage<T extends KubeObject> {
-  items: T[];
-  /** The collection's resourceVersion (watch from here). */
-  resourceVersion: string;
-  /** The token for the next page, absent on the last page. */
-  continue?: string | undefined;
-}
-
 /** Options of a watch. */
 export interface WatchOptions extends SelectorOptions {
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
@@ -438,9 +429,14 @@ const ListBody = z.looseObject({
  * A page of a list: the objects that decode in `items`, and those that do not (valid to the API
  * server, which may have stored them under an older schema, but not to ours) in `undecodable`.
  */
-export interface LenientListPage<T extends KubeObject> extends ListPage<T> {
+export interface ListPage<T extends KubeObject> {
+  items: T[];
   /** The objects that failed `resource.decode`, in list order. */
   undecodable: readonly UndecodableObject[];
+  /** The collection's resourceVersion (watch from here). */
+  resourceVersion: string;
+  /** The token for the next page, absent on the last page. */
+  continue?: string | undefined;
 }
 
 /** The default page size of `listAll`. */
@@ -487,7 +483,7 @@ export class ResourceClient<T extends KubeObject> {
    * Reads one page of objects (all namespaces unless `namespace` is set). An object that does
    * not decode does not fail the page: it is returned in `undecodable`.
    */
-  async list(options: ListOptions = {}): Promise<LenientListPage<T>> {
+  async list(options: ListOptions = {}): Promise<ListPage<T>> {
     const query = toQuery({
       labelSelector: options.labelSelector,
       limit: options.limit,
@@ -506,7 +502,7 @@ export class ResourceClient<T extends KubeObject> {
       if (decoded.ok) items.push(decoded.object);
       else undecodable.push(decoded.undecodable);
     }
-    const page: LenientListPage<T> = {
+    const page: ListPage<T> = {
       items,
       undecodable,
       resourceVersion: body.metadata?.resourceVersion ?? "",
@@ -522,7 +518,7 @@ export class ResourceClient<T extends KubeObject> {
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
-  async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<LenientListPage<T>> {
+  async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const items: T[] = [];
     const undecodable: UndecodableObject[] = [];
