@@ -128,26 +128,6 @@ export const KubeConfigFile = z.looseObject({
 /** One parsed kubeconfig file. */
 export type KubeConfigFile = z.infer<typeof KubeConfigFile>;
 
-/** The `status` an exec plugin prints. */
-export const ExecCredentialStatus = z.looseObject({
-  token: z.string().nullish(),
-  clientCertificateData: z.string().nullish(),
-  clientKeyData: z.string().nullish(),
-  expirationTimestamp: z.iso.datetime({ offset: true }).nullish(),
-});
-
-/** What an exec plugin prints on stdout. */
-export const ExecCredential = z.looseObject({
-  apiVersion: z.enum([
-    "client.authentication.k8s.io/v1",
-    "client.authentication.k8s.io/v1beta1",
-  ]),
-  kind: z.literal("ExecCredential"),
-  status: ExecCredentialStatus,
-});
-/** A parsed ExecCredential. */
-export type ExecCredential = z.infer<typeof ExecCredential>;
-
 /** A kubeconfig that cannot be read, parsed or resolved. */
 export class KubeConfigError extends Error {
   /** Builds `Cannot load kubeconfig "<source>": <detail>`. */

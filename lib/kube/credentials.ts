@@ -7,13 +7,26 @@
  *
  * @module
  */
-import {
-  type ClientCertificate,
-  type ClusterConfig,
-  ExecCredential,
-  type ExecSpec,
-  type ReadTextFile,
-} from "./config.ts";
+import * as z from "zod";
+import type { ClientCertificate, ClusterConfig, ExecSpec, ReadTextFile } from "./config.ts";
+
+/** The `status` an exec plugin prints. */
+const ExecCredentialStatus = z.looseObject({
+  token: z.string().nullish(),
+  clientCertificateData: z.string().nullish(),
+  clientKeyData: z.string().nullish(),
+  expirationTimestamp: z.iso.datetime({ offset: true }).nullish(),
+});
+
+/** What an exec plugin prints on stdout. */
+const ExecCredential = z.looseObject({
+  apiVersion: z.enum([
+    "client.authentication.k8s.io/v1",
+    "client.authentication.k8s.io/v1beta1",
+  ]),
+  kind: z.literal("ExecCredential"),
+  status: ExecCredentialStatus,
+});
 
 /** What a finished plugin process returned. */
 export interface CommandResult {
