@@ -11,6 +11,7 @@
  *
  * @module
  */
+
 /** API group of the three kinds. */
 export const GROUP = "hostport.rmb938.com";
 /** The only API version, served and stored. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+
 /** An opaque timer handle. */
 export type TimerHandle = unknown;
 
