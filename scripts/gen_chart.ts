@@ -29,7 +29,6 @@ export const CHART_DIR = "chart/";
 /** One template: its file under `templates/` and the release piece(s) it renders. */
 interface ChartTemplate {
   file: string;
-  /** One line for the file's header. */
   about: string;
   /** The piece of both variants, or of the self-managed one only. */
   selfManaged?: string;

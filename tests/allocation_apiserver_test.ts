@@ -17,9 +17,12 @@ import {
   portsOf,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/hostport_resources.ts";
-import { NAMESPACE_RESOURCE } from "../lib/kube/builtin_resources.ts";
-import { ResourceClient } from "../lib/kube/resource_client.ts";
+import {
+  HOST_PORT_CLASS_RESOURCE,
+  HOST_PORT_RESOURCE,
+  NAMESPACE_RESOURCE,
+} from "../lib/kube/clients.ts";
+import { ResourceClient } from "../lib/kube/resource.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Controller, createControllerMetrics } from "../lib/controller/mod.ts";
 import { ConflictError } from "../lib/kube/mod.ts";
-import { fakeClock } from "../lib/kube/_fake_clock.ts";
+import { fakeClock } from "./fake_clock.ts";
 import { done, type Outcome, requeueAfter } from "../lib/reconcile/mod.ts";
 import { memoryLogger, MemoryMetrics } from "./controller_ops_fakes.ts";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
-import { GENERATED_HEADER, renderCrdYaml } from "../scripts/crd_yaml.ts";
+import { GENERATED_HEADER, renderCrdYaml } from "../scripts/gen_crds.ts";
 
 const CRD_DIR = new URL("../deploy/crds/", import.meta.url);
 const HINT = "deploy/crds/ is out of date: run `deno task gen`";

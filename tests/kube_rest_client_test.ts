@@ -45,30 +45,27 @@ function serve(handler: (request: Request, seen: Seen) => Response | Promise<Res
 
 const POD: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "a" } };
 
-Deno.test("KubeRestClient sends the token, JSON bodies and patch content types", async () => {
+Deno.test("KubeRestClient sends the token, JSON bodies and the merge patch content type", async () => {
   const { server, seen, config } = serve(() => Response.json(POD));
-  using rest = new KubeRestClient(config, { userAgent: "test-agent" });
+  using rest = new KubeRestClient(config);
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
-  await pods.create({ ...POD }, { fieldManager: "m", dryRun: true });
-  await pods.patch("p", { type: "apply", body: { metadata: { labels: { a: "b" } } } }, {
+  await pods.create({ ...POD });
+  await pods.patch("p", { type: "merge", body: { metadata: { labels: { a: "b" } } } }, {
     namespace: "a",
-    fieldManager: "m",
-    force: true,
   });
-  await pods.patch("p", { type: "strategic", body: {} }, { namespace: "a" });
   await server.shutdown();
 
-  const [create, apply, strategic] = seen;
+  const [create, patch] = seen;
   assert.equal(create?.headers.get("authorization"), "Bearer t0k");
-  assert.equal(create?.headers.get("user-agent"), "test-agent");
+  assert.equal(create?.headers.get("user-agent"), "hostport-allocator");
   assert.equal(create?.headers.get("content-type"), "application/json");
   assert.equal(create?.url.pathname, "/api/v1/namespaces/a/pods");
-  assert.equal(create?.url.search, "?dryRun=All&fieldManager=m");
+  assert.equal(create?.url.search, "");
   assert.deepEqual(JSON.parse(create!.body), POD);
-  assert.equal(apply?.method, "PATCH");
-  assert.equal(apply?.headers.get("content-type"), "application/apply-patch+yaml");
-  assert.equal(apply?.url.search, "?fieldManager=m&force=true");
-  assert.equal(strategic?.headers.get("content-type"), "application/strategic-merge-patch+json");
+  assert.equal(patch?.method, "PATCH");
+  assert.equal(patch?.url.pathname, "/api/v1/namespaces/a/pods/p");
+  assert.equal(patch?.headers.get("content-type"), "application/merge-patch+json");
+  assert.deepEqual(JSON.parse(patch!.body), { metadata: { labels: { a: "b" } } });
 });
 
 Deno.test("KubeRestClient turns an error body that is not a Status into a KubeApiError", async () => {

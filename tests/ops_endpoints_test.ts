@@ -4,8 +4,12 @@
  */
 import assert from "node:assert/strict";
 import type { Logger } from "../lib/ops/contracts.ts";
-import { HealthChecks, notReady } from "../lib/ops/health.ts";
-import { operationalEndpoints, serveEndpoints } from "../lib/ops/http_endpoints.ts";
+import {
+  HealthChecks,
+  notReady,
+  operationalEndpoints,
+  serveEndpoints,
+} from "../lib/ops/http_endpoints.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 
 const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => QUIET };

@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
-import { KubeEventRecorder } from "../lib/ops/event_recorder.ts";
-import { kubeEventSink } from "../lib/ops/kube_event_sink.ts";
+import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
-import { LeaderElector } from "../lib/ops/leader_elector.ts";
+import { LeaderElector } from "../lib/ops/leader_election.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 
 const NAMESPACE = "ops-election";

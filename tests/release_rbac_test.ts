@@ -25,7 +25,7 @@ import { type BoundRole, checkCalls, describeCall } from "./demo/rbac_check.ts";
  */
 const UNUSED_WITH_REASON: Record<string, string> = {
   "ClusterRole/hostport-allocator: patch events.events.k8s.io":
-    "the Event recorder patches the series of an Event that repeats (lib/ops/kube_event_sink.ts); " +
+    "the Event recorder patches the series of an Event that repeats (lib/ops/event_recorder.ts); " +
     "the quickstart emits each Event once",
   "ClusterRole/hostport-allocator: patch hostportclaims.hostport.rmb938.com":
     "the template-claim controller patches a claim's owners when its pod is stored (bare, " +

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { NAMES } from "../scripts/gen_release_names.ts";
-import { serviceDnsNames } from "../scripts/gen_release_cert_manager.ts";
+import { serviceDnsNames } from "../scripts/gen_release_files.ts";
 import { operatorArgs } from "../scripts/gen_release_workload.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { waitUntil } from "./controlplane/wait.ts";

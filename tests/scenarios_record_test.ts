@@ -11,7 +11,7 @@ import { CONFIG_MAP_RESOURCE, DEFAULT_RECORD_NAME } from "../lib/allocation/mod.
 import type { HostPort } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
-import { ResourceClient } from "../lib/kube/resource_client.ts";
+import { ResourceClient } from "../lib/kube/resource.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import {
   adminClients,

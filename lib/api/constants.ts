@@ -1,9 +1,13 @@
 /**
  * The exact strings of the `hostport.rmb938.com/v1alpha1` API: group, version, kinds, names,
- * annotation prefixes, phases, condition types and condition reasons.
+ * annotation prefixes, phases, condition types and condition reasons; the names derived from
+ * other names (the dynamic HostPort of a claim, the pod annotation keys); and the original
+ * operator's user-facing messages, reused by the controllers, the webhooks and the CRD validation
+ * rules.
  *
  * The strings shared with the original Go operator are kept byte for byte, so objects created by
- * it keep working.
+ * it keep working and users and scripts see the same text as before (lower-case starts included,
+ * which is why some messages do not follow this project's sentence-case rule).
  *
  * @module
  */
@@ -22,6 +26,7 @@ export const KIND = {
   HostPort: "HostPort",
   HostPortClaimTemplate: "HostPortClaimTemplate",
 } as const;
+
 /** A kind name of this API. */
 export type Kind = typeof KIND[keyof typeof KIND];
 
@@ -140,8 +145,6 @@ export const HOST_PORT_PHASE = {
   Allocated: "Allocated",
   Deleting: "Deleting",
 } as const;
-/** A HostPort phase. */
-export type HostPortPhase = typeof HOST_PORT_PHASE[keyof typeof HOST_PORT_PHASE];
 
 /** Phases of a HostPortClaim: `Pending` until bound to a HostPort, `Deleting` once deletion starts. */
 export const CLAIM_PHASE = {
@@ -149,8 +152,6 @@ export const CLAIM_PHASE = {
   Bound: "Bound",
   Deleting: "Deleting",
 } as const;
-/** A HostPortClaim phase. */
-export type ClaimPhase = typeof CLAIM_PHASE[keyof typeof CLAIM_PHASE];
 
 /**
  * Condition types, by kind:
@@ -172,8 +173,6 @@ export const CONDITION_TYPE = {
   Available: "Available",
   DeletionBlocked: "DeletionBlocked",
 } as const;
-/** A condition type set by this operator. */
-export type ConditionType = typeof CONDITION_TYPE[keyof typeof CONDITION_TYPE];
 
 /**
  * Condition reasons (CamelCase, valid for `metav1.Condition.reason`), with the conditions they
@@ -222,8 +221,6 @@ export const CONDITION_REASON = {
   PortConflict: "PortConflict",
   QuotaExceeded: "QuotaExceeded",
 } as const;
-/** A condition reason set by this operator. */
-export type ConditionReason = typeof CONDITION_REASON[keyof typeof CONDITION_REASON];
 
 /** Values of `metav1.Condition.status`. */
 export const CONDITION_STATUS = {
@@ -231,5 +228,85 @@ export const CONDITION_STATUS = {
   False: "False",
   Unknown: "Unknown",
 } as const;
+
 /** A condition status. */
 export type ConditionStatus = typeof CONDITION_STATUS[keyof typeof CONDITION_STATUS];
+
+/**
+ * Returns the name of the HostPort provisioned for a claim: `hpc-<claim uid>`.
+ *
+ * @param claimUid the claim's `metadata.uid`
+ * @returns the HostPort name
+ */
+export function hostPortNameForClaim(claimUid: string): string {
+  return `${HOST_PORT_NAME_PREFIX}${claimUid}`;
+}
+
+/**
+ * Returns the pod annotation key that names a claim for a port: `claim.hostport.rmb938.com/<portName>`.
+ *
+ * @param portName the container port name
+ * @returns the annotation key
+ */
+export function claimAnnotationKey(portName: string): string {
+  return `${CLAIM_ANNOTATION_PREFIX}${portName}`;
+}
+
+/**
+ * Returns the pod annotation key that carries a port's allocated number:
+ * `port.hostport.rmb938.com/<portName>`.
+ *
+ * @param portName the container port name
+ * @returns the annotation key
+ */
+export function portAnnotationKey(portName: string): string {
+  return `${PORT_ANNOTATION_PREFIX}${portName}`;
+}
+
+/**
+ * Returns the port name of a claim annotation key, `""` for the bare prefix, or `undefined` when
+ * the key is not a claim annotation.
+ *
+ * @param key a pod annotation key
+ * @returns the port name after `claim.hostport.rmb938.com/`, if the key has that prefix
+ */
+export function portNameOfClaimAnnotation(key: string): string | undefined {
+  if (!key.startsWith(CLAIM_ANNOTATION_PREFIX)) return undefined;
+  return key.slice(CLAIM_ANNOTATION_PREFIX.length);
+}
+
+/** Messages about HostPortClasses, HostPortClaims and HostPorts. */
+export const MESSAGE = {
+  /** Allocation failed: every port of the class's pools is held. */
+  noFreePorts: "no free ports to allocate",
+  /** HostPortClass validation, on `spec.pools[i].end`. */
+  endBeforeStart: "End must be greater or equal to start",
+  /** HostPortClaim and HostPort update validation, on `spec.hostPortClassName`. */
+  cannotChangeClass: "cannot change hostPortClassName",
+  /** HostPortClaim update validation, on `spec.hostPortName`. */
+  cannotChangeHostPortName: "cannot change hostPortName once set",
+  /** HostPort update validation, on `spec.claimRef`. */
+  cannotChangeClaimRef: "cannot change claimRef",
+  /** HostPort update validation, on `status.port`. */
+  cannotChangePort: "cannot change port",
+  /** HostPort update validation, on `status.port`. */
+  portNeedsAllocatedPhase: "port can only be set when also setting the phase to Allocated",
+} as const;
+
+/** Messages of the pod mutating webhook. */
+export const POD_MESSAGE = {
+  /** On `metadata.annotations.<key>` when the key is `claim.hostport.rmb938.com/` alone. */
+  annotationNeedsPortName: "Annotation name must contain the port name",
+  /** On `metadata.annotations.<key>` when the claim name is empty. */
+  annotationNeedsClaimName: "Annotation value must contain the claim name",
+  /** On `spec.containers[c].ports[p].name` when a pod with claims has an unnamed port. */
+  portNameRequired: "Port name must be set",
+  /** On `spec.containers[c].ports[p].hostPort` for a hostPort that no claim names. */
+  hostPortsForbidden: "host ports cannot be set",
+  /** On the claim annotation when the claim is neither Bound nor Deleting. */
+  claimNotBound: "hostPortClaim is not bound to a host port yet",
+  /** On the claim annotation when the claim has lost its finalizer. */
+  claimDeleting: "hostPortClaim is deleting",
+  /** On `<claim annotation>.hostPort` when the HostPort holds no port. */
+  hostPortNotAllocated: "hostport is not allocated a port yet",
+} as const;

@@ -5,17 +5,17 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, HOST_PORT_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
+import { API_VERSION, HOST_PORT_PHASE, KIND, MAX_PORT, MESSAGE } from "./constants.ts";
 import type { HostPortClaim } from "./hostport_claim.ts";
-import { MESSAGE } from "./messages.ts";
 import {
   ConditionsSchema,
-  ListMetaSchema,
   ObjectMetaSchema,
   type ObjectReference,
   ObjectReferenceSchema,
+  parseObject,
+  type ParseResult,
+  safeParseObject,
 } from "./meta.ts";
-import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -41,9 +41,6 @@ export const HostPortSpecSchema = z.object({
     fieldPath: ".claimRef",
   }],
 }).describe("The desired state of the HostPort: its class and the claim it is bound to");
-/** `HostPort.spec`. */
-export type HostPortSpec = z.infer<typeof HostPortSpecSchema>;
-
 /** Schema of `HostPort.status`. */
 export const HostPortStatusSchema = z.object({
   phase: z.enum([HOST_PORT_PHASE.Pending, HOST_PORT_PHASE.Allocated, HOST_PORT_PHASE.Deleting])
@@ -89,16 +86,6 @@ export const HostPortSchema = z.object({
 /** A HostPort. */
 export type HostPort = z.infer<typeof HostPortSchema>;
 
-/** Schema of a HostPortList. */
-export const HostPortListSchema = z.object({
-  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
-  kind: z.literal(LIST_KIND.HostPort).describe("Kind of the list"),
-  metadata: ListMetaSchema.default({}),
-  items: z.array(HostPortSchema).describe("The HostPorts"),
-}).loose().describe("A list of HostPorts");
-/** A HostPortList. */
-export type HostPortList = z.infer<typeof HostPortListSchema>;
-
 /**
  * Parses a HostPort; unknown fields are kept.
  *
@@ -118,18 +105,6 @@ export function parseHostPort(value: unknown): HostPort {
  */
 export function safeParseHostPort(value: unknown): ParseResult<HostPort> {
   return safeParseObject(HostPortSchema, value, KIND.HostPort);
-}
-
-/**
- * Parses a HostPortList; one bad item fails the whole list (use {@linkcode safeParseHostPort}
- * per item to skip bad items instead).
- *
- * @param value an untrusted value
- * @returns the typed list
- * @throws {InvalidObjectError} when the list or any item is malformed
- */
-export function parseHostPortList(value: unknown): HostPortList {
-  return parseObject(HostPortListSchema, value, LIST_KIND.HostPort);
 }
 
 /**

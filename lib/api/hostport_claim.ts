@@ -5,10 +5,14 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, CLAIM_PHASE, KIND, LIST_KIND, MAX_PORT } from "./constants.ts";
-import { MESSAGE } from "./messages.ts";
-import { ConditionsSchema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
-import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
+import { API_VERSION, CLAIM_PHASE, KIND, MAX_PORT, MESSAGE } from "./constants.ts";
+import {
+  ConditionsSchema,
+  ObjectMetaSchema,
+  parseObject,
+  type ParseResult,
+  safeParseObject,
+} from "./meta.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -36,9 +40,6 @@ export const HostPortClaimSpecSchema = z.object({
     fieldPath: ".hostPortName",
   }],
 }).describe("The desired state of the claim: the class to allocate from");
-/** `HostPortClaim.spec`. */
-export type HostPortClaimSpec = z.infer<typeof HostPortClaimSpecSchema>;
-
 /** Schema of `HostPortClaim.status`. */
 export const HostPortClaimStatusSchema = z.object({
   phase: z.enum([CLAIM_PHASE.Pending, CLAIM_PHASE.Bound, CLAIM_PHASE.Deleting]).optional()
@@ -71,16 +72,6 @@ export const HostPortClaimSchema = z.object({
 /** A HostPortClaim. */
 export type HostPortClaim = z.infer<typeof HostPortClaimSchema>;
 
-/** Schema of a HostPortClaimList. */
-export const HostPortClaimListSchema = z.object({
-  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
-  kind: z.literal(LIST_KIND.HostPortClaim).describe("Kind of the list"),
-  metadata: ListMetaSchema.default({}),
-  items: z.array(HostPortClaimSchema).describe("The claims"),
-}).loose().describe("A list of HostPortClaims");
-/** A HostPortClaimList. */
-export type HostPortClaimList = z.infer<typeof HostPortClaimListSchema>;
-
 /**
  * Parses a HostPortClaim; unknown fields are kept.
  *
@@ -100,16 +91,4 @@ export function parseHostPortClaim(value: unknown): HostPortClaim {
  */
 export function safeParseHostPortClaim(value: unknown): ParseResult<HostPortClaim> {
   return safeParseObject(HostPortClaimSchema, value, KIND.HostPortClaim);
-}
-
-/**
- * Parses a HostPortClaimList; one bad item fails the whole list (use
- * {@linkcode safeParseHostPortClaim} per item to skip bad items instead).
- *
- * @param value an untrusted value
- * @returns the typed list
- * @throws {InvalidObjectError} when the list or any item is malformed
- */
-export function parseHostPortClaimList(value: unknown): HostPortClaimList {
-  return parseObject(HostPortClaimListSchema, value, LIST_KIND.HostPortClaim);
 }

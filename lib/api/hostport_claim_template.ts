@@ -6,9 +6,8 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, KIND, LIST_KIND } from "./constants.ts";
-import { ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
-import { parseObject } from "./parse.ts";
+import { API_VERSION, KIND } from "./constants.ts";
+import { ObjectMetaSchema, parseObject } from "./meta.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -26,9 +25,6 @@ export const HostPortClaimTemplateSpecSchema = z.object({
       .describe("Annotations of each claim"),
   }).loose().optional().describe("Labels and annotations copied into each claim"),
 }).loose().describe("What each claim made from this template looks like");
-/** `HostPortClaimTemplate.spec`. */
-export type HostPortClaimTemplateSpec = z.infer<typeof HostPortClaimTemplateSpecSchema>;
-
 /** Schema of a HostPortClaimTemplate object. */
 export const HostPortClaimTemplateSchema = z.object({
   apiVersion: z.literal(API_VERSION).describe("API version of the object"),
@@ -44,16 +40,6 @@ export const HostPortClaimTemplateSchema = z.object({
 /** A HostPortClaimTemplate. */
 export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
 
-/** Schema of a HostPortClaimTemplateList. */
-export const HostPortClaimTemplateListSchema = z.object({
-  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
-  kind: z.literal(LIST_KIND.HostPortClaimTemplate).describe("Kind of the list"),
-  metadata: ListMetaSchema.default({}),
-  items: z.array(HostPortClaimTemplateSchema).describe("The templates"),
-}).loose().describe("A list of HostPortClaimTemplates");
-/** A HostPortClaimTemplateList. */
-export type HostPortClaimTemplateList = z.infer<typeof HostPortClaimTemplateListSchema>;
-
 /**
  * Parses a HostPortClaimTemplate; unknown fields are kept.
  *
@@ -63,15 +49,4 @@ export type HostPortClaimTemplateList = z.infer<typeof HostPortClaimTemplateList
  */
 export function parseHostPortClaimTemplate(value: unknown): HostPortClaimTemplate {
   return parseObject(HostPortClaimTemplateSchema, value, KIND.HostPortClaimTemplate);
-}
-
-/**
- * Parses a HostPortClaimTemplateList.
- *
- * @param value an untrusted value
- * @returns the typed list
- * @throws {InvalidObjectError} when the list or any item is malformed
- */
-export function parseHostPortClaimTemplateList(value: unknown): HostPortClaimTemplateList {
-  return parseObject(HostPortClaimTemplateListSchema, value, LIST_KIND.HostPortClaimTemplate);
 }

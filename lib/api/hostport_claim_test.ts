@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  parseHostPortClaim,
-  parseHostPortClaimList,
-  safeParseHostPortClaim,
-} from "./hostport_claim.ts";
+import { parseHostPortClaim, safeParseHostPortClaim } from "./hostport_claim.ts";
 
 const UID = "3f2c9a10-5b7e-4f7c-9d51-0c4e2b8a6d11";
 
@@ -118,16 +114,6 @@ Deno.test("parseHostPortClaim() keeps unknown fields at every level", () => {
     topLevel: [1, 2],
   };
   assert.deepEqual(parseHostPortClaim(structuredClone(value)), value);
-});
-
-Deno.test("parseHostPortClaimList() parses a list of claims", () => {
-  const list = parseHostPortClaimList({
-    apiVersion: "hostport.rmb938.com/v1alpha1",
-    kind: "HostPortClaimList",
-    metadata: { resourceVersion: "9", continue: "" },
-    items: [sample()],
-  });
-  assert.equal(list.items[0]?.spec.hostPortClassName, "sample");
 });
 
 Deno.test("parseHostPortClaim() accepts a condition's observedGeneration beyond 2^53", () => {

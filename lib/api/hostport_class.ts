@@ -9,10 +9,8 @@
  * @module
  */
 import * as z from "zod";
-import { API_VERSION, KIND, LIST_KIND, MAX_PORT, MIN_PORT } from "./constants.ts";
-import { MESSAGE } from "./messages.ts";
-import { ConditionsSchema, int64Schema, ListMetaSchema, ObjectMetaSchema } from "./meta.ts";
-import { parseObject, type ParseResult, safeParseObject } from "./parse.ts";
+import { API_VERSION, KIND, MAX_PORT, MESSAGE, MIN_PORT } from "./constants.ts";
+import { ConditionsSchema, int64Schema, ObjectMetaSchema, parseObject } from "./meta.ts";
 
 /** Schema of one pool: the inclusive port range `start`..`end`. */
 export const PortPoolSchema = z.object({
@@ -37,9 +35,6 @@ export const HostPortClassSpecSchema = z.object({
       "take ports from HostPorts that hold them.",
   ),
 }).loose().describe("The desired state of the class: its pools");
-/** `HostPortClass.spec`. */
-export type HostPortClassSpec = z.infer<typeof HostPortClassSpecSchema>;
-
 /** A count of ports. */
 function countSchema(description: string): z.ZodNumber {
   return int64Schema().min(0).describe(description);
@@ -55,9 +50,6 @@ export const PoolStatusSchema = z.object({
   ),
   free: countSchema("Number of ports of the pool that are free to allocate"),
 }).loose().describe("Usage of one pool");
-/** Usage figures of one pool. */
-export type PoolStatus = z.infer<typeof PoolStatusSchema>;
-
 /** Schema of `HostPortClass.status`. */
 export const HostPortClassStatusSchema = z.object({
   capacity: countSchema("Number of distinct ports in the pools").optional(),
@@ -91,16 +83,6 @@ export const HostPortClassSchema = z.object({
 /** A HostPortClass. */
 export type HostPortClass = z.infer<typeof HostPortClassSchema>;
 
-/** Schema of a HostPortClassList. */
-export const HostPortClassListSchema = z.object({
-  apiVersion: z.literal(API_VERSION).describe("API version of the list"),
-  kind: z.literal(LIST_KIND.HostPortClass).describe("Kind of the list"),
-  metadata: ListMetaSchema.default({}),
-  items: z.array(HostPortClassSchema).describe("The classes"),
-}).loose().describe("A list of HostPortClasses");
-/** A HostPortClassList. */
-export type HostPortClassList = z.infer<typeof HostPortClassListSchema>;
-
 /**
  * Parses a HostPortClass; unknown fields are kept.
  *
@@ -110,26 +92,4 @@ export type HostPortClassList = z.infer<typeof HostPortClassListSchema>;
  */
 export function parseHostPortClass(value: unknown): HostPortClass {
   return parseObject(HostPortClassSchema, value, KIND.HostPortClass);
-}
-
-/**
- * Parses a HostPortClass and returns the outcome as a value.
- *
- * @param value an untrusted value
- * @returns the typed object or an `InvalidObjectError`
- */
-export function safeParseHostPortClass(value: unknown): ParseResult<HostPortClass> {
-  return safeParseObject(HostPortClassSchema, value, KIND.HostPortClass);
-}
-
-/**
- * Parses a HostPortClassList; one bad item fails the whole list (use
- * {@linkcode safeParseHostPortClass} per item to skip bad items instead).
- *
- * @param value an untrusted value
- * @returns the typed list
- * @throws {InvalidObjectError} when the list or any item is malformed
- */
-export function parseHostPortClassList(value: unknown): HostPortClassList {
-  return parseObject(HostPortClassListSchema, value, LIST_KIND.HostPortClass);
 }

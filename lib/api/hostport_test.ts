@@ -4,7 +4,6 @@ import {
   claimRefMatches,
   hasClaimRef,
   parseHostPort,
-  parseHostPortList,
   safeParseHostPort,
   salvageHostPort,
 } from "./hostport.ts";
@@ -120,16 +119,6 @@ Deno.test("parseHostPort() keeps unknown fields at every level", () => {
     status: { phase: "Allocated", port: 9000, nodeName: "n1" },
   };
   assert.deepEqual(parseHostPort(structuredClone(value)), value);
-});
-
-Deno.test("parseHostPortList() parses a list of HostPorts", () => {
-  const list = parseHostPortList({
-    apiVersion: "hostport.rmb938.com/v1alpha1",
-    kind: "HostPortList",
-    items: [allocated()],
-  });
-  assert.equal(list.items[0]?.status?.port, 9000);
-  assert.deepEqual(list.metadata, {});
 });
 
 Deno.test("salvageHostPort() keeps the name, class and a valid port of an object that does not parse", () => {

@@ -19,13 +19,9 @@
  * @module
  */
 export * from "./constants.ts";
-export * from "./messages.ts";
-export * from "./names.ts";
 export * from "./meta.ts";
-export * from "./parse.ts";
 export * from "./hostport_class.ts";
 export * from "./hostport_claim.ts";
 export * from "./hostport_claim_template.ts";
 export * from "./hostport.ts";
-export * from "./structural_schema.ts";
 export * from "./crd.ts";

@@ -1,5 +1,7 @@
 /**
- * Ready-made typed clients for every kind the operator uses, over one `RestClient`.
+ * Descriptors of every kind the operator uses (the built-in ones typed by `kubernetes-types`, our
+ * four validated with the `lib/api` parsers) and ready-made typed clients for them over one
+ * `RestClient`.
  *
  * @module
  */
@@ -10,61 +12,178 @@ import type {
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import type { Namespace, Pod, Secret, ServiceAccount } from "kubernetes-types/core/v1.d.ts";
+import type { Namespace, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
-import type { HostPort, HostPortClaim, HostPortClaimTemplate, HostPortClass } from "../api/mod.ts";
+import { defineResource, ResourceClient, type ResourceDescriptor } from "./resource.ts";
 import {
-  CUSTOM_RESOURCE_DEFINITION_RESOURCE,
-  EVENT_RESOURCE,
-  LEASE_RESOURCE,
-  MUTATING_WEBHOOK_CONFIGURATION_RESOURCE,
-  NAMESPACE_RESOURCE,
-  POD_RESOURCE,
-  SECRET_RESOURCE,
-  SERVICE_ACCOUNT_RESOURCE,
-  STATEFUL_SET_RESOURCE,
-  VALIDATING_WEBHOOK_CONFIGURATION_RESOURCE,
-} from "./builtin_resources.ts";
-import {
-  HOST_PORT_CLAIM_RESOURCE,
-  HOST_PORT_CLAIM_TEMPLATE_RESOURCE,
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-} from "./hostport_resources.ts";
-import { ResourceClient } from "./resource_client.ts";
-import type { RestClient } from "./rest_contract.ts";
+  GROUP,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClaimTemplate,
+  type HostPortClass,
+  KIND,
+  parseHostPort,
+  parseHostPortClaim,
+  parseHostPortClaimTemplate,
+  parseHostPortClass,
+  PLURAL,
+  VERSION,
+} from "../api/mod.ts";
+import type { RestClient } from "./rest_client.ts";
+
+/** `v1` Pods. */
+export const POD_RESOURCE: ResourceDescriptor<Pod> = defineResource<Pod>({
+  group: "",
+  version: "v1",
+  kind: "Pod",
+  plural: "pods",
+  namespaced: true,
+});
+
+/** `v1` ResourceQuotas (claim quotas). */
+export const RESOURCE_QUOTA_RESOURCE: ResourceDescriptor<ResourceQuota> = defineResource<
+  ResourceQuota
+>({
+  group: "",
+  version: "v1",
+  kind: "ResourceQuota",
+  plural: "resourcequotas",
+  namespaced: true,
+});
+
+/** `v1` Namespaces. */
+export const NAMESPACE_RESOURCE: ResourceDescriptor<Namespace> = defineResource<Namespace>({
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+});
+
+/** `v1` Secrets. */
+export const SECRET_RESOURCE: ResourceDescriptor<Secret> = defineResource<Secret>({
+  group: "",
+  version: "v1",
+  kind: "Secret",
+  plural: "secrets",
+  namespaced: true,
+});
+
+/** `events.k8s.io/v1` Events. */
+export const EVENT_RESOURCE: ResourceDescriptor<Event> = defineResource<Event>({
+  group: "events.k8s.io",
+  version: "v1",
+  kind: "Event",
+  plural: "events",
+  namespaced: true,
+});
+
+/** `coordination.k8s.io/v1` Leases (leader election). */
+export const LEASE_RESOURCE: ResourceDescriptor<Lease> = defineResource<Lease>({
+  group: "coordination.k8s.io",
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+  namespaced: true,
+});
+
+/** `admissionregistration.k8s.io/v1` MutatingWebhookConfigurations. */
+export const MUTATING_WEBHOOK_CONFIGURATION_RESOURCE: ResourceDescriptor<
+  MutatingWebhookConfiguration
+> = defineResource<MutatingWebhookConfiguration>({
+  group: "admissionregistration.k8s.io",
+  version: "v1",
+  kind: "MutatingWebhookConfiguration",
+  plural: "mutatingwebhookconfigurations",
+  namespaced: false,
+});
+
+/** `admissionregistration.k8s.io/v1` ValidatingWebhookConfigurations. */
+export const VALIDATING_WEBHOOK_CONFIGURATION_RESOURCE: ResourceDescriptor<
+  ValidatingWebhookConfiguration
+> = defineResource<ValidatingWebhookConfiguration>({
+  group: "admissionregistration.k8s.io",
+  version: "v1",
+  kind: "ValidatingWebhookConfiguration",
+  plural: "validatingwebhookconfigurations",
+  namespaced: false,
+});
+
+/** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
+export const CUSTOM_RESOURCE_DEFINITION_RESOURCE: ResourceDescriptor<CustomResourceDefinition> =
+  defineResource<CustomResourceDefinition>({
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    kind: "CustomResourceDefinition",
+    plural: "customresourcedefinitions",
+    namespaced: false,
+  });
+
+/** `apps/v1` StatefulSets. */
+export const STATEFUL_SET_RESOURCE: ResourceDescriptor<StatefulSet> = defineResource<StatefulSet>({
+  group: "apps",
+  version: "v1",
+  kind: "StatefulSet",
+  plural: "statefulsets",
+  namespaced: true,
+});
+
+/** Cluster-scoped HostPortClasses (pools of ports). */
+export const HOST_PORT_CLASS_RESOURCE: ResourceDescriptor<HostPortClass> = defineResource({
+  group: GROUP,
+  version: VERSION,
+  kind: KIND.HostPortClass,
+  plural: PLURAL.HostPortClass,
+  namespaced: false,
+  schema: { parse: parseHostPortClass },
+});
+
+/** Namespaced HostPortClaims. */
+export const HOST_PORT_CLAIM_RESOURCE: ResourceDescriptor<HostPortClaim> = defineResource({
+  group: GROUP,
+  version: VERSION,
+  kind: KIND.HostPortClaim,
+  plural: PLURAL.HostPortClaim,
+  namespaced: true,
+  schema: { parse: parseHostPortClaim },
+});
+
+/** Cluster-scoped HostPorts (one allocated port each). */
+export const HOST_PORT_RESOURCE: ResourceDescriptor<HostPort> = defineResource({
+  group: GROUP,
+  version: VERSION,
+  kind: KIND.HostPort,
+  plural: PLURAL.HostPort,
+  namespaced: false,
+  schema: { parse: parseHostPort },
+});
+
+/** Namespaced HostPortClaimTemplates (one claim per pod). */
+export const HOST_PORT_CLAIM_TEMPLATE_RESOURCE: ResourceDescriptor<HostPortClaimTemplate> =
+  defineResource({
+    group: GROUP,
+    version: VERSION,
+    kind: KIND.HostPortClaimTemplate,
+    plural: PLURAL.HostPortClaimTemplate,
+    namespaced: true,
+    schema: { parse: parseHostPortClaimTemplate },
+  });
 
 /** One `ResourceClient` per kind. */
 export interface KubeClients {
-  /** The underlying client. */
   rest: RestClient;
-  /** Pods. */
   pods: ResourceClient<Pod>;
-  /** Namespaces. */
   namespaces: ResourceClient<Namespace>;
-  /** Secrets. */
   secrets: ResourceClient<Secret>;
-  /** ServiceAccounts. */
-  serviceAccounts: ResourceClient<ServiceAccount>;
-  /** events.k8s.io/v1 Events. */
   events: ResourceClient<Event>;
-  /** Leases. */
   leases: ResourceClient<Lease>;
-  /** MutatingWebhookConfigurations. */
   mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
-  /** ValidatingWebhookConfigurations. */
   validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
-  /** CustomResourceDefinitions. */
-  customResourceDefinitions: ResourceClient<CustomResourceDefinition>;
-  /** HostPortClasses. */
   hostPortClasses: ResourceClient<HostPortClass>;
   /** HostPortClaims. */
   hostPortClaims: ResourceClient<HostPortClaim>;
-  /** HostPorts. */
   hostPorts: ResourceClient<HostPort>;
-  /** HostPortClaimTemplates. */
   hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
-  /** apps/v1 StatefulSets. */
   statefulSets: ResourceClient<StatefulSet>;
 }
 
@@ -75,7 +194,6 @@ export function createKubeClients(rest: RestClient): KubeClients {
     pods: new ResourceClient(rest, POD_RESOURCE),
     namespaces: new ResourceClient(rest, NAMESPACE_RESOURCE),
     secrets: new ResourceClient(rest, SECRET_RESOURCE),
-    serviceAccounts: new ResourceClient(rest, SERVICE_ACCOUNT_RESOURCE),
     events: new ResourceClient(rest, EVENT_RESOURCE),
     leases: new ResourceClient(rest, LEASE_RESOURCE),
     mutatingWebhookConfigurations: new ResourceClient(
@@ -86,7 +204,6 @@ export function createKubeClients(rest: RestClient): KubeClients {
       rest,
       VALIDATING_WEBHOOK_CONFIGURATION_RESOURCE,
     ),
-    customResourceDefinitions: new ResourceClient(rest, CUSTOM_RESOURCE_DEFINITION_RESOURCE),
     hostPortClasses: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
     hostPortClaims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
     hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),

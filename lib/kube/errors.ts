@@ -10,7 +10,6 @@ import * as z from "zod";
 
 /** Where a failed request went, for error messages. */
 export interface RequestContext {
-  /** The HTTP method. */
   method: string;
   /** The request path (without the query string). */
   path: string;

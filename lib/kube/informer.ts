@@ -15,11 +15,22 @@
  *
  * @module
  */
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
-import { type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import {
+  backoffDelay,
+  type BackoffOptions,
+  type Clock,
+  DEFAULT_BACKOFF,
+  sleep,
+  SYSTEM_CLOCK,
+} from "./clock.ts";
 import { GoneError } from "./errors.ts";
-import type { KubeDecodeError, KubeObject, UndecodableObject } from "./resource.ts";
-import type { ResourceClient } from "./resource_client.ts";
+import type {
+  KubeDecodeError,
+  KubeObject,
+  ResourceClient,
+  UndecodableObject,
+  WatchEvent,
+} from "./resource.ts";
 import {
   type IndexFunction,
   objectKey,
@@ -27,7 +38,6 @@ import {
   type StoreChange,
   type StoreEvent,
 } from "./store.ts";
-import { runWatch, type UndecodableWatchEvent } from "./informer_watch.ts";
 
 /** Callbacks for cache changes; they run synchronously after the cache is updated. */
 export interface InformerHandlers<T> {
@@ -47,7 +57,6 @@ export type StoreReader<T extends KubeObject> = Pick<
 
 /** An object the informer keeps out of its cache because it does not decode. */
 export interface QuarantinedObject {
-  /** The object as the server sent it. */
   readonly raw: Record<string, unknown>;
   /** Why it does not decode (the decode error's message). */
   readonly reason: string;
@@ -57,7 +66,6 @@ export interface QuarantinedObject {
 
 /** What failed and what happens next. */
 export interface InformerErrorContext {
-  /** The request that failed. */
   phase: "list" | "watch";
   /** The delay before the retry, in ms. */
   retryInMs: number;
@@ -69,10 +77,6 @@ export interface InformerOptions<T> {
   namespace?: string | undefined;
   /** Only objects matching this label selector. */
   labelSelector?: string | undefined;
-  /** Only objects matching this field selector. */
-  fieldSelector?: string | undefined;
-  /** List page size; defaults to 500. */
-  pageSize?: number;
   /** Secondary indexes of the cache (besides `namespace`). */
   indexers?: Record<string, IndexFunction<T>>;
   /** Server-side watch timeout; defaults to a random 300-600 s per watch, as client-go. */
@@ -105,7 +109,6 @@ export const DEFAULT_STALL_TIMEOUT_MS = 180_000;
 
 /** Keeps a cache of one resource type in sync with the API server. */
 export class Informer<T extends KubeObject> {
-  /** The cache. */
   readonly store: StoreReader<T>;
   /** Resolves `true` at the first complete list, or `false` if stopped before it. */
   readonly synced: Promise<boolean>;
@@ -217,23 +220,12 @@ export class Informer<T extends KubeObject> {
 
   async #list(): Promise<void> {
     this.#store.apply({ type: "initStart" });
-    const undecodable: UndecodableObject[] = [];
-    let token: string | undefined;
-    let resourceVersion = "";
-    do {
-      const page = await this.#client.list({
-        namespace: this.#options.namespace,
-        labelSelector: this.#options.labelSelector,
-        fieldSelector: this.#options.fieldSelector,
-        limit: this.#options.pageSize ?? 500,
-        continue: token,
-        abortSignal: this.#stop.signal,
-      });
-      for (const object of page.items) this.#store.apply({ type: "initApply", object });
-      undecodable.push(...page.undecodable);
-      resourceVersion = page.resourceVersion;
-      token = page.continue;
-    } while (token);
+    const { items, undecodable, resourceVersion } = await this.#client.listAll({
+      namespace: this.#options.namespace,
+      labelSelector: this.#options.labelSelector,
+      abortSignal: this.#stop.signal,
+    });
+    for (const object of items) this.#store.apply({ type: "initApply", object });
     // Quarantine first: a handler told that an object left the cache finds it quarantined.
     this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "initDone" });
@@ -254,7 +246,6 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds,
       namespace: this.#options.namespace,
       labelSelector: this.#options.labelSelector,
-      fieldSelector: this.#options.fieldSelector,
       stallTimeoutMs: this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       clock: this.#clock,
       stopSignal: this.#stop.signal,
@@ -339,4 +330,112 @@ export class Informer<T extends KubeObject> {
       this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
     }
   }
+}
+
+/** An object event whose object does not decode. */
+export type UndecodableWatchEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
+
+/** Inputs of `runWatch`. */
+export interface RunWatchOptions<T extends KubeObject> {
+  /** Start after this version. */
+  resourceVersion: string;
+  timeoutSeconds: number;
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  /** Abort after this long without any event. */
+  stallTimeoutMs: number;
+  clock: Clock;
+  /** Ends the watch when the informer stops. */
+  stopSignal: AbortSignal;
+  apply: (event: StoreEvent<T>) => void;
+  /** Receives each event whose object does not decode. */
+  undecodable: (event: UndecodableWatchEvent) => void;
+  /** Told the resourceVersion after each event (resume from here, even if the watch then fails). */
+  progress: (resourceVersion: string) => void;
+}
+
+/** How a watch ended without an error. */
+export interface RunWatchResult {
+  /** The last resourceVersion seen (resume from here). */
+  resourceVersion: string;
+  /** How many events arrived (bookmarks included). */
+  events: number;
+  /** Whether it was aborted for silence. */
+  stalled: boolean;
+}
+
+/** A watchdog that aborts `abort` unless `arm()` is called again within `ms`. */
+function watchdog(clock: Clock, ms: number, abort: AbortController) {
+  let timer: unknown;
+  const state = {
+    fired: false,
+    arm() {
+      clock.clearTimeout(timer);
+      timer = clock.setTimeout(() => {
+        state.fired = true;
+        abort.abort(new Error("Watch stalled"));
+      }, ms);
+    },
+    clear() {
+      clock.clearTimeout(timer);
+    },
+  };
+  return state;
+}
+
+/**
+ * Runs one watch until the server closes it, it stalls, or the informer stops.
+ *
+ * @throws {GoneError} when the resourceVersion is too old
+ * @throws {KubeApiError} for an `ERROR` event or a failed request
+ */
+export async function runWatch<T extends KubeObject>(
+  client: ResourceClient<T>,
+  options: RunWatchOptions<T>,
+): Promise<RunWatchResult> {
+  const abort = new AbortController();
+  const onStop = () => abort.abort(options.stopSignal.reason);
+  options.stopSignal.addEventListener("abort", onStop, { once: true });
+  if (options.stopSignal.aborted) onStop(); // stopped before this watch began
+  const stall = watchdog(options.clock, options.stallTimeoutMs, abort);
+  const result: RunWatchResult = {
+    resourceVersion: options.resourceVersion,
+    events: 0,
+    stalled: false,
+  };
+  stall.arm(); // also covers waiting for the response headers
+  try {
+    const events = client.watch({
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      resourceVersion: options.resourceVersion,
+      timeoutSeconds: options.timeoutSeconds,
+      allowWatchBookmarks: true,
+      abortSignal: abort.signal,
+    });
+    for await (const event of events) {
+      stall.arm();
+      result.events++;
+      if (event.type === "ERROR") throw event.error;
+      if (event.type === "BOOKMARK") {
+        result.resourceVersion = event.resourceVersion;
+      } else if (event.type === "UNDECODABLE") {
+        options.undecodable(event);
+        result.resourceVersion = event.resourceVersion || result.resourceVersion;
+      } else {
+        options.apply({
+          type: event.type === "DELETED" ? "delete" : "apply",
+          object: event.object,
+        });
+        result.resourceVersion = event.object.metadata?.resourceVersion ?? result.resourceVersion;
+      }
+      options.progress(result.resourceVersion);
+    }
+  } catch (error) {
+    if (!stall.fired || options.stopSignal.aborted) throw error;
+  } finally {
+    stall.clear();
+    options.stopSignal.removeEventListener("abort", onStop);
+  }
+  return { ...result, stalled: stall.fired };
 }

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import { fakeClock } from "./_fake_clock.ts";
-import { POD_RESOURCE } from "./builtin_resources.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
+import { POD_RESOURCE } from "./clients.ts";
 import { kubeApiErrorFromStatus } from "./errors.ts";
 import { Informer, type InformerOptions } from "./informer.ts";
-import { defineResource, type KubeObject } from "./resource.ts";
-import { ResourceClient } from "./resource_client.ts";
-import type { JsonValue, RequestOptions, RestClient } from "./rest_contract.ts";
+import { defineResource, type KubeObject, ResourceClient } from "./resource.ts";
+import type { JsonValue, RequestOptions, RestClient } from "./rest_client.ts";
 
 // A scripted API server at the RestClient seam: lists answer from `objects`, each watch
 // gets a stream the test pushes events into.

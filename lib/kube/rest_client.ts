@@ -1,11 +1,18 @@
 /**
- * `KubeRestClient`: the `RestClient` contract on Deno's `fetch`, with TLS from
- * `Deno.createHttpClient`, credentials per request, typed errors, request timeouts and an
- * optional rate limit.
+ * The one seam every Kubernetes call goes through: a `RestClient` with a single `performRequest`
+ * method, shaped like the `@cloudydeno/kubernetes-client` contract (so a test fake needs one
+ * method), and `KubeRestClient`, that contract on Deno's `fetch`, with TLS from
+ * `Deno.createHttpClient`, credentials per request, typed errors and request timeouts. Watch
+ * responses are split into lines (one JSON object per line).
  *
  * @module
  */
-import type { ClientCertificate, ClusterConfig } from "./cluster_config.ts";
+import {
+  type ClientCertificate,
+  type ClusterConfig,
+  loadClusterConfig,
+  type LoadClusterConfigOptions,
+} from "./config.ts";
 import { createCredentialSource, type CredentialSource } from "./credentials.ts";
 import {
   kubeApiErrorFromResponse,
@@ -13,21 +20,115 @@ import {
   KubeRequestTimeoutError,
   type RequestContext,
 } from "./errors.ts";
-import { lineSplitterStream } from "./line_splitter.ts";
-import { loadClusterConfig, type LoadClusterConfigOptions } from "./load_config.ts";
-import { TokenBucket } from "./rate_limiter.ts";
-import type { JsonValue, RequestOptions, RestClient } from "./rest_contract.ts";
+
+/** A JSON value as returned by `JSON.parse`. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** The HTTP methods the Kubernetes API uses. */
+export type HttpMethod = "GET" | "POST" | "DELETE" | "PUT" | "PATCH" | "OPTIONS" | "HEAD";
+
+/** One request to the API server; `path` starts with `/` and is appended to the server URL. */
+export interface RequestOptions {
+  method: HttpMethod;
+  /** The request path, for example `/api/v1/namespaces/default/pods`. */
+  path: string;
+  querystring?: URLSearchParams;
+  /** Aborts the request (and, for streams, the body). */
+  abortSignal?: AbortSignal;
+  /** The body's content type; defaults to `application/json` when `bodyJson` is set. */
+  contentType?: string;
+  /** A body serialised with `JSON.stringify` (any JSON-serialisable value). */
+  bodyJson?: unknown;
+  /** The `Accept` header; defaults to `application/json`. */
+  accept?: string;
+  /** Resolve with the response body as a stream instead of reading it whole. */
+  expectStream?: boolean;
+  /** Parse the body as JSON (with `expectStream`: one JSON value per line). */
+  expectJson?: boolean;
+  /**
+   * Gives up after this many milliseconds; for streams only until the response headers
+   * arrive. Defaults to the client's request timeout.
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * The client contract. The overloads pick the result from the flags: a stream of parsed
+ * JSON lines, a byte stream, a parsed JSON body, or the raw body bytes.
+ *
+ * Errors: a non-2xx response rejects with a `KubeApiError` subclass (see `errors.ts`).
+ */
+export interface RestClient {
+  /** Performs one request and returns a stream of JSON values, one per line. */
+  performRequest(
+    opts: RequestOptions & { expectStream: true; expectJson: true },
+  ): Promise<ReadableStream<JsonValue>>;
+  /** Performs one request and returns the body as a byte stream. */
+  performRequest(
+    opts: RequestOptions & { expectStream: true },
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Performs one request and returns the parsed JSON body. */
+  performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
+  /** Performs one request and returns the body bytes. */
+  performRequest(opts: RequestOptions): Promise<Uint8Array>;
+  /** The namespace of the current context (or the pod's namespace in-cluster). */
+  defaultNamespace?: string;
+}
+
+/** Incremental splitter: feed chunks, get the lines they complete. */
+export class LineSplitter {
+  #decoder = new TextDecoder();
+  #partial = "";
+
+  /** Adds a chunk and returns the lines it completes, without their line endings. */
+  push(chunk: Uint8Array | string): string[] {
+    const text = typeof chunk === "string" ? chunk : this.#decoder.decode(chunk, { stream: true });
+    const parts = (this.#partial + text).split("\n");
+    this.#partial = parts.pop() ?? "";
+    return clean(parts);
+  }
+
+  /** Ends the input and returns the last line if it had no final newline. */
+  end(): string[] {
+    const rest = this.#partial + this.#decoder.decode();
+    this.#partial = "";
+    return clean([rest]);
+  }
+}
+
+function clean(lines: string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
+    if (trimmed.trim() !== "") out.push(trimmed);
+  }
+  return out;
+}
+
+/** A `TransformStream` from bytes to lines, built on `LineSplitter`. */
+export function lineSplitterStream(): TransformStream<Uint8Array, string> {
+  const splitter = new LineSplitter();
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (const line of splitter.push(chunk)) controller.enqueue(line);
+    },
+    flush(controller) {
+      for (const line of splitter.end()) controller.enqueue(line);
+    },
+  });
+}
 
 /** Options of `KubeRestClient`. */
 export interface KubeRestClientOptions {
-  /** Overrides the credentials derived from the config. */
   credentials?: CredentialSource;
   /** Default timeout of non-streaming requests, in ms; defaults to 30 s. */
   timeoutMs?: number;
-  /** A client-side rate limit; none by default (see `rate_limiter.ts`). */
-  rateLimit?: { qps: number; burst?: number };
-  /** The `User-Agent` header; defaults to `hostport-allocator`. */
-  userAgent?: string;
 }
 
 /** The default timeout of non-streaming requests, in ms. */
@@ -89,14 +190,10 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
 
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
-  /** The resolved configuration. */
   readonly config: ClusterConfig;
-  /** The context's namespace. */
   readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;
-  #limiter: TokenBucket | undefined;
-  #userAgent: string;
   #httpClients = new Map<string, Deno.HttpClient>();
 
   /** Loads the configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster, `~/.kube/config`). */
@@ -112,8 +209,6 @@ export class KubeRestClient implements RestClient {
     this.defaultNamespace = config.namespace;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
-    this.#userAgent = options.userAgent ?? "hostport-allocator";
   }
 
   /** Performs one request and returns a stream of JSON values, one per line. */
@@ -139,7 +234,6 @@ export class KubeRestClient implements RestClient {
   async performRequest(
     opts: RequestOptions,
   ): Promise<ReadableStream<JsonValue> | ReadableStream<Uint8Array> | JsonValue | Uint8Array> {
-    await this.#limiter?.take(opts.abortSignal);
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let response = await this.#fetch(opts, context);
@@ -156,12 +250,10 @@ export class KubeRestClient implements RestClient {
     const credentials = await this.#credentials.get();
     const headers = new Headers({
       "Accept": opts.accept ?? "application/json",
-      "User-Agent": this.#userAgent,
+      "User-Agent": "hostport-allocator",
     });
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
-    let body: BodyInit | undefined;
-    if (opts.bodyRaw !== undefined) body = opts.bodyRaw as Uint8Array<ArrayBuffer>;
-    else if (opts.bodyJson !== undefined) body = JSON.stringify(opts.bodyJson);
+    const body = opts.bodyJson === undefined ? undefined : JSON.stringify(opts.bodyJson);
     if (body !== undefined) headers.set("Content-Type", opts.contentType ?? "application/json");
 
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
-import { type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
-import type { RestClient } from "./rest_contract.ts";
+import { backoffDelay, type Clock, DEFAULT_BACKOFF, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import type { RestClient } from "./rest_client.ts";
 
 /** The path of `selfsubjectreviews`. */
 export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
@@ -48,7 +47,6 @@ function field(value: unknown, name: string): unknown {
 
 /** Options of {@linkcode learnSelfUsername}. */
 export interface LearnSelfUsernameOptions {
-  /** Stops retrying. */
   signal?: AbortSignal;
   /** Called with each failed attempt's error (it is retried with backoff). */
   onError?: (error: unknown) => void;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { fakeClock } from "./_fake_clock.ts";
-import type { RequestOptions, RestClient } from "./rest_contract.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
+import type { RequestOptions, RestClient } from "./rest_client.ts";
 import { learnSelfUsername, SELF_SUBJECT_REVIEWS_PATH, selfUsername } from "./self_subject.ts";
 
 /** A client answering each POST with the next of `answers` (an Error rejects). */

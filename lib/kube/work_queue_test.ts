@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fakeClock } from "./_fake_clock.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 import { WorkQueue } from "./work_queue.ts";
 
 Deno.test("WorkQueue.add() of a key queued twice delivers it once", async () => {

@@ -12,7 +12,6 @@ import type { LogFormat, LogLevel } from "./logger.ts";
 export interface LeaderElectionConfig {
   /** Whether to elect a leader at all (off: the controllers always run). */
   enabled: boolean;
-  /** The Lease name. */
   id: string;
   /** The Lease namespace (the operator namespace). */
   namespace: string;
@@ -29,9 +28,7 @@ export type WebhookTlsConfig =
   | { type: "directory"; certDir: string }
   | {
     type: "self-signed";
-    /** The webhook Service's name. */
     serviceName: string;
-    /** The webhook Service's namespace. */
     serviceNamespace: string;
     /** MutatingWebhookConfigurations whose `caBundle` is kept current. */
     mutatingWebhookConfigurations: string[];
@@ -57,7 +54,6 @@ export interface WebhookRegistration {
 export interface WebhookConfig {
   /** Where it listens (HTTPS). */
   addr: ListenAddress;
-  /** The serving certificate's source. */
   tls: WebhookTlsConfig;
   /** Set by `--register-webhooks` (out of cluster); the certificate is then self-signed. */
   register?: WebhookRegistration;
@@ -69,15 +65,12 @@ export interface OperatorConfig {
   kubeconfig: string | undefined;
   /** `--context`, when given. */
   context: string | undefined;
-  /** The operator namespace. */
   namespace: string;
-  /** Leader election. */
   leaderElection: LeaderElectionConfig;
   /** Where `/healthz` and `/readyz` are served. */
   healthAddr: ListenAddress;
   /** Where `/metrics` is served; undefined when disabled. */
   metricsAddr: ListenAddress | undefined;
-  /** The admission server. */
   webhook: WebhookConfig;
   /** Concurrent reconciles per controller; undefined keeps each controller's default. */
   workers: number | undefined;
@@ -95,13 +88,11 @@ export interface OperatorConfig {
   claimTemplateWaitMs: number | undefined;
   /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
-  /** Logging. */
   log: { level: LogLevel; format: LogFormat };
 }
 
 /** What `parseOperatorConfig` knows about the process's surroundings. */
 export interface ConfigContext {
-  /** Whether the process runs in a pod. */
   inCluster: boolean;
   /** The pod's namespace, from the service-account namespace file. */
   podNamespace?: string | undefined;

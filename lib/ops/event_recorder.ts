@@ -1,21 +1,189 @@
 /**
- * `KubeEventRecorder`: the `EventRecorder` of the contracts. `record()` is synchronous and
- * never throws; a background worker writes `events.k8s.io/v1` Events through an `EventSink`
- * under a global token bucket. Identical events join a series (one Event whose
- * `series.count` grows), each object has a spam budget, and the queue is bounded: what does
- * not fit is dropped and counted.
+ * Kubernetes Events. `KubeEventRecorder` is the `EventRecorder` of the contracts: `record()` is
+ * synchronous and never throws; a background worker writes `events.k8s.io/v1` Events through an
+ * `EventSink` (`kubeEventSink`: create, and a merge patch of `series` for repeats) under a global
+ * token bucket. The pure bookkeeping (`EventCorrelator`, time as an argument) decides which
+ * occurrences are identical and join one series (one Event whose `series.count` grows), and
+ * gives each object a spam budget (a token bucket per object, as client-go's
+ * `EventSourceObjectSpamFilter`); the queue is bounded: what does not fit is dropped and counted.
+ * `buildEvent` makes Events that pass the API server's validation: a `MicroTime` eventTime, the
+ * reporting controller and instance, `action`, the length limits, and the `default` namespace
+ * for cluster-scoped subjects.
  *
  * @module
  */
-import type { Event } from "kubernetes-types/events/v1.d.ts";
-import { type Clock, sleep, SYSTEM_CLOCK, TokenBucket } from "../kube/mod.ts";
+import type { Event, EventSeries } from "kubernetes-types/events/v1.d.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "./contracts.ts";
 import {
-  EventCorrelator,
-  type EventCorrelatorOptions,
-  type SeriesEntry,
-} from "./event_correlator.ts";
-import { buildEvent, seriesOf } from "./event_object.ts";
+  AlreadyExistsError,
+  type Clock,
+  NotFoundError,
+  type ResourceClient,
+  sleep,
+  SYSTEM_CLOCK,
+  TokenBucket,
+} from "../kube/mod.ts";
+
+/** Formats epoch milliseconds as RFC 3339 with six fractional digits, in UTC. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** Settings of `EventCorrelator`. */
+export interface EventCorrelatorOptions {
+  /** Events one object may cause in a burst; defaults to 25. */
+  spamBurst?: number;
+  /** One more event per object every this many ms; defaults to 5 min. */
+  spamRefillMs?: number;
+  /** Identical events closer than this join a series; defaults to 6 min. */
+  seriesWindowMs?: number;
+  /** Bound on tracked series and objects (oldest forgotten first); defaults to 4096. */
+  maxTracked?: number;
+}
+
+/** One series of identical events. */
+export interface SeriesEntry {
+  /** Occurrences so far. */
+  count: number;
+  /** When the series started, in ms. */
+  firstMs: number;
+  /** The latest occurrence, in ms. */
+  lastMs: number;
+  /** The Event object's name once created. */
+  eventName: string | undefined;
+  /** The count written to the API server so far (0 before the create). */
+  publishedCount: number;
+}
+
+/** What an occurrence leads to. */
+export type Correlation =
+  | { action: "publish"; entry: SeriesEntry }
+  | { action: "drop"; reason: "spam" };
+
+interface Bucket {
+  tokens: number;
+  lastMs: number;
+}
+
+function touch<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  map.delete(key); // re-insert: Map order is then least recently used first
+  map.set(key, value);
+  if (map.size > limit) map.delete(map.keys().next().value!);
+}
+
+/** Tracks series and per-object budgets. */
+export class EventCorrelator {
+  #burst: number;
+  #refillMs: number;
+  #windowMs: number;
+  #max: number;
+  #series = new Map<string, SeriesEntry>();
+  #buckets = new Map<string, Bucket>();
+
+  /** Creates an empty correlator. */
+  constructor(options: EventCorrelatorOptions = {}) {
+    this.#burst = options.spamBurst ?? 25;
+    this.#refillMs = options.spamRefillMs ?? 300_000;
+    this.#windowMs = options.seriesWindowMs ?? 360_000;
+    this.#max = options.maxTracked ?? 4096;
+  }
+
+  /**
+   * Records one occurrence of the event `seriesKey` about the object `objectKey` at `nowMs`.
+   * `free` occurrences (ones that cost no extra write, because a write of the same series
+   * is already queued) skip the spam filter.
+   */
+  observe(seriesKey: string, objectKey: string, nowMs: number, free = false): Correlation {
+    let entry = this.#series.get(seriesKey);
+    if (entry && nowMs - entry.lastMs > this.#windowMs) entry = undefined; // series finished
+    if (!free && !this.#take(objectKey, nowMs)) return { action: "drop", reason: "spam" };
+    if (entry) {
+      entry.count += 1;
+      entry.lastMs = nowMs;
+    } else {
+      entry = { count: 1, firstMs: nowMs, lastMs: nowMs, eventName: undefined, publishedCount: 0 };
+    }
+    touch(this.#series, seriesKey, entry, this.#max);
+    return { action: "publish", entry };
+  }
+
+  /** The live series for `seriesKey`, if any. */
+  get(seriesKey: string): SeriesEntry | undefined {
+    return this.#series.get(seriesKey);
+  }
+
+  /** How many series are tracked. */
+  get size(): number {
+    return this.#series.size;
+  }
+
+  #take(objectKey: string, nowMs: number): boolean {
+    const bucket = this.#buckets.get(objectKey) ?? { tokens: this.#burst, lastMs: nowMs };
+    const refill = Math.max(0, nowMs - bucket.lastMs) / this.#refillMs;
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + refill);
+    bucket.lastMs = nowMs;
+    const allowed = bucket.tokens >= 1;
+    if (allowed) bucket.tokens -= 1;
+    touch(this.#buckets, objectKey, bucket, this.#max);
+    return allowed;
+  }
+}
+
+/** The API server's limits (`pkg/apis/core/validation/events.go`). */
+const NOTE_LIMIT = 1024;
+const REASON_LIMIT = 128;
+const INSTANCE_LIMIT = 128;
+
+/** A series value for `count` occurrences, the latest at `nowMs`. */
+export function seriesOf(count: number, nowMs: number): EventSeries {
+  return { count, lastObservedTime: microTime(nowMs) };
+}
+
+function truncate(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 3)}...`;
+}
+
+/** What `buildEvent` needs to know about one event and its series. */
+export interface EventInput {
+  subject: EventSubject;
+  /** `Normal` or `Warning`. */
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/**
+ * Builds the Event `name` about a series that started at `firstMs` (without `series`; the
+ * caller adds it for repeats).
+ */
+export function buildEvent(
+  input: EventInput,
+  name: string,
+  firstMs: number,
+  reporter: { controller: string; instance: string },
+): Event {
+  const { apiVersion, kind, metadata } = input.subject;
+  const reason = truncate(input.reason, REASON_LIMIT);
+  return {
+    apiVersion: "events.k8s.io/v1",
+    kind: "Event",
+    metadata: { name, namespace: metadata.namespace || "default" },
+    eventTime: microTime(firstMs),
+    reportingController: reporter.controller,
+    reportingInstance: truncate(reporter.instance, INSTANCE_LIMIT),
+    action: reason,
+    reason,
+    note: truncate(input.message, NOTE_LIMIT),
+    type: input.type,
+    regarding: {
+      apiVersion,
+      kind,
+      name: metadata.name ?? "",
+      ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
+      ...(metadata.uid ? { uid: metadata.uid } : {}),
+    },
+  };
+}
 
 /** Where Events go; `kubeEventSink` writes them to the API server. */
 export interface EventSink {
@@ -226,4 +394,32 @@ export class KubeEventRecorder implements EventRecorder {
     await this.#worker;
     return lost;
   }
+}
+
+/** Creates a sink writing through the `events.k8s.io/v1` Event client. */
+export function kubeEventSink(events: Pick<ResourceClient<Event>, "create" | "patch">): EventSink {
+  return {
+    async create(event, signal) {
+      try {
+        await events.create(event, { abortSignal: signal });
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) throw error; // a retried create landed
+      }
+    },
+    async patchSeries(event, signal) {
+      try {
+        await events.patch(event.metadata?.name ?? "", {
+          type: "merge",
+          body: { series: event.series },
+        }, {
+          namespace: event.metadata?.namespace,
+          abortSignal: signal,
+        });
+        return "ok";
+      } catch (error) {
+        if (error instanceof NotFoundError) return "gone";
+        throw error;
+      }
+    },
+  };
 }

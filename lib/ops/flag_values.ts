@@ -44,17 +44,6 @@ export function parseDuration(text: string): ValueResult<number> {
   return { ok: true, value: Math.round(total) };
 }
 
-/** Formats milliseconds the way `parseDuration` reads them (`15s`, `1m30s`, `250ms`). */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  if (ms % 1000 !== 0) return `${ms}ms`;
-  const seconds = ms / 1000;
-  const minutes = Math.floor(seconds / 60);
-  const rest = seconds % 60;
-  if (minutes === 0) return `${seconds}s`;
-  return rest === 0 ? `${minutes}m` : `${minutes}m${rest}s`;
-}
-
 /** Where a server listens. */
 export interface ListenAddress {
   /** The interface, for example `0.0.0.0` (all) or `127.0.0.1`. */

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  formatDuration,
   formatListenAddress,
   parseBoolean,
   parseDuration,
@@ -30,13 +29,6 @@ Deno.test("parseDuration() reads Go-style durations into milliseconds", async (t
       else assert.deepEqual(result, { ok: true, value: expected });
     });
   }
-});
-
-Deno.test("formatDuration() writes what parseDuration() reads", () => {
-  for (const ms of [0, 250, 1_000, 15_000, 60_000, 90_000, 1_500]) {
-    assert.deepEqual(parseDuration(formatDuration(ms)), { ok: true, value: ms });
-  }
-  assert.equal(formatDuration(90_000), "1m30s");
 });
 
 Deno.test("parseListenAddress() reads host:port, :port and [ipv6]:port", async (t) => {

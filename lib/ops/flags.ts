@@ -52,13 +52,11 @@ export interface FlagSpec {
   readonly aliases?: readonly string[];
   /** Booleans may be given bare (`--leader-elect`); others need a value. */
   readonly kind: "string" | "boolean";
-  /** Validates the raw text and turns it into the typed value. */
   readonly schema: z.ZodType;
   /** The raw default, parsed by `schema` when neither flag nor variable gives a value. */
   readonly default?: string;
   /** What `--help` shows when the default depends on the surroundings (no `default`). */
   readonly defaultText?: string;
-  /** One line of help. */
   readonly help: string;
 }
 

@@ -19,11 +19,8 @@ const RESERVED = new Set(["time", "level", "msg"]);
 export interface LogRecord {
   /** When it happened. */
   time: Date;
-  /** Its level. */
   level: LogLevel;
-  /** The message. */
   msg: string;
-  /** Structured fields. */
   fields: LogFields;
 }
 

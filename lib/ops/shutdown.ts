@@ -7,8 +7,8 @@
  * @module
  */
 import type { Logger } from "./contracts.ts";
-import type { HealthChecks } from "./health.ts";
-import { type LeaderSupervisor, settlesWithin } from "./leader_supervisor.ts";
+import type { HealthChecks } from "./http_endpoints.ts";
+import { type LeaderSupervisor, settlesWithin } from "./leader_election.ts";
 
 /** Aborts on the first SIGTERM or SIGINT; the second one exits with code 1 at once. */
 export function terminationSignal(logger: Logger): AbortSignal {
@@ -35,13 +35,11 @@ export interface Stoppable {
 
 /** What `runOperator` runs and then stops. */
 export interface OperatorParts {
-  /** Runs the controllers while leading. */
   supervisor: LeaderSupervisor;
   /** Stopped in order after the controllers and the Lease (webhook, events, endpoints). */
   afterControllers: readonly Stoppable[];
   /** Readiness turns false as soon as shutdown starts. */
   health: HealthChecks;
-  /** Logger. */
   logger: Logger;
   /** Bound on each later step, in ms. */
   shutdownTimeoutMs: number;

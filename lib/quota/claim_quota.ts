@@ -87,11 +87,9 @@ export function parseCount(quantity: string): number | undefined {
 
 /** One limit on the claims of a class in a namespace. */
 export interface ClassLimit {
-  /** The ResourceQuota's name. */
   readonly quota: string;
   /** The key, `<class>.hostportclass.hostport.rmb938.com/hostportclaims`. */
   readonly resource: string;
-  /** The hard limit. */
   readonly limit: number;
 }
 
@@ -115,13 +113,10 @@ export function classLimits(quotas: readonly QuotaObject[], className: string): 
 
 /** A claim refused or held back by a quota. */
 export interface QuotaExceeded {
-  /** The quota's name. */
   readonly quota: string;
-  /** The key. */
   readonly resource: string;
   /** Claims that count against the limit, without this one. */
   readonly used: number;
-  /** The hard limit. */
   readonly limit: number;
 }
 
@@ -154,7 +149,6 @@ export function admitClaim(
 
 /** What the controller's quota gate reads about one claim of the class, in the namespace. */
 export interface ClaimStanding {
-  /** The claim. */
   readonly claim: HostPortClaim;
   /** Whether it holds a port or is getting one (Bound, or its HostPort names it). */
   readonly counting: boolean;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HealthChecks, notReady, webhookReadiness } from "./health.ts";
+import { HealthChecks, notReady, webhookReadiness } from "./http_endpoints.ts";
 
 async function get(checks: HealthChecks, path: string): Promise<[number, string] | undefined> {
   const response = checks.handle(new Request(`http://x${path}`));

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { KubeConfigError, mergeKubeConfigs, parseKubeConfig } from "./kubeconfig.ts";
-import { resolveKubeConfig } from "./kubeconfig_resolve.ts";
+import {
+  InClusterConfigError,
+  isInCluster,
+  KubeConfigError,
+  mergeKubeConfigs,
+  parseKubeConfig,
+  readKubeConfigFiles,
+  resolveInClusterConfig,
+  resolveKubeConfig,
+  selectConfigSource,
+} from "./config.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
 const b64 = (s: string) => btoa(s);
@@ -281,4 +290,147 @@ Deno.test("resolveKubeConfig() accepts a context without a user", async () => {
   assert.deepEqual(config.auth, { type: "none" });
   assert.equal(config.server, "http://127.0.0.1:8080");
   assert.equal(config.caPem, undefined);
+});
+
+Deno.test("selectConfigSource() follows --kubeconfig, KUBECONFIG, in-cluster, ~/.kube/config", () => {
+  const inputs = { kubeconfigEnv: "/a:/b", home: "/home/me", inCluster: true };
+  assert.deepEqual(selectConfigSource({ ...inputs, kubeconfigFlag: "/flag" }), {
+    type: "files",
+    paths: ["/flag"],
+    explicit: true,
+  });
+  assert.deepEqual(selectConfigSource(inputs), {
+    type: "files",
+    paths: ["/a", "/b"],
+    explicit: false,
+  });
+  assert.deepEqual(selectConfigSource({ ...inputs, kubeconfigEnv: "" }), { type: "in-cluster" });
+  assert.deepEqual(selectConfigSource({ home: "/home/me", inCluster: false }), {
+    type: "files",
+    paths: ["/home/me/.kube/config"],
+    explicit: false,
+  });
+});
+
+Deno.test("selectConfigSource() ignores empty entries of KUBECONFIG", () => {
+  assert.deepEqual(selectConfigSource({ kubeconfigEnv: ":/a::/b:", inCluster: false }), {
+    type: "files",
+    paths: ["/a", "/b"],
+    explicit: false,
+  });
+});
+
+function notFound(path: string): Error {
+  const error = new Error(`No such file or directory (os error 2): readfile '${path}'`);
+  error.name = "NotFound";
+  return error;
+}
+
+const reader = (files: Record<string, string>) => (path: string) =>
+  files[path] === undefined ? Promise.reject(notFound(path)) : Promise.resolve(files[path]!);
+
+Deno.test("readKubeConfigFiles() skips missing files of a KUBECONFIG list", async () => {
+  const loaded = await readKubeConfigFiles(["/missing", "/there"], {
+    explicit: false,
+    readFile: reader({ "/there": "current-context: x" }),
+  });
+  assert.deepEqual(loaded.map((f) => f.path), ["/there"]);
+  assert.equal(loaded[0]?.config["current-context"], "x");
+});
+
+Deno.test("readKubeConfigFiles() fails when an explicit --kubeconfig file is missing", async () => {
+  await assert.rejects(
+    readKubeConfigFiles(["/nope"], { explicit: true, readFile: reader({}) }),
+    (error: unknown) => {
+      assert.ok(error instanceof KubeConfigError);
+      assert.match(
+        error.message,
+        /^Cannot load kubeconfig "\/nope": cannot read the file: No such file/,
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("readKubeConfigFiles() fails when no file of the list exists", async () => {
+  await assert.rejects(
+    readKubeConfigFiles(["/a", "/b"], { explicit: false, readFile: reader({}) }),
+    {
+      name: "KubeConfigError",
+      message: 'Cannot load kubeconfig "/a:/b": no such file, and no in-cluster service account',
+    },
+  );
+});
+
+Deno.test("readKubeConfigFiles() reports a file it cannot read for another reason", async () => {
+  const denied = () =>
+    Promise.reject(Object.assign(new Error("Permission denied"), { name: "PermissionDenied" }));
+  await assert.rejects(readKubeConfigFiles(["/a"], { explicit: false, readFile: denied }), {
+    message: 'Cannot load kubeconfig "/a": cannot read the file: Permission denied',
+  });
+});
+
+const SA = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+function env(vars: Record<string, string>) {
+  return (name: string) => vars[name];
+}
+
+const MOUNT = { [`${SA}/token`]: "tok\n", [`${SA}/ca.crt`]: "CA", [`${SA}/namespace`]: "ops\n" };
+
+Deno.test("resolveInClusterConfig() uses the service host, the SA token file, CA and namespace", async () => {
+  const config = await resolveInClusterConfig({
+    env: env({ KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" }),
+    readFile: files(MOUNT),
+  });
+  assert.deepEqual(config, {
+    server: "https://10.0.0.1:443",
+    caPem: "CA",
+    auth: { type: "tokenFile", path: `${SA}/token` },
+    namespace: "ops",
+    source: "in-cluster",
+  });
+});
+
+Deno.test("resolveInClusterConfig() brackets an IPv6 host and defaults the namespace", async () => {
+  const config = await resolveInClusterConfig({
+    env: env({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" }),
+    readFile: files({ "/sa/token": "t", "/sa/ca.crt": "CA" }),
+    serviceAccountDir: "/sa",
+  });
+  assert.equal(config.server, "https://[fd00::1]:6443");
+  assert.equal(config.namespace, "default");
+});
+
+Deno.test("resolveInClusterConfig() names what is missing", async () => {
+  await assert.rejects(
+    resolveInClusterConfig({ env: env({}), readFile: files(MOUNT) }),
+    {
+      name: "InClusterConfigError",
+      message:
+        "Cannot load in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set",
+    },
+  );
+  await assert.rejects(
+    resolveInClusterConfig({
+      env: env({ KUBERNETES_SERVICE_HOST: "h", KUBERNETES_SERVICE_PORT: "443" }),
+      readFile: files({}),
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof InClusterConfigError);
+      assert.equal(
+        error.message,
+        `Cannot load in-cluster config: cannot read the service account token "${SA}/token": No such file: ${SA}/token`,
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("isInCluster() needs both service variables", () => {
+  assert.equal(isInCluster(env({ KUBERNETES_SERVICE_HOST: "h" })), false);
+  assert.equal(
+    isInCluster(env({ KUBERNETES_SERVICE_HOST: "h", KUBERNETES_SERVICE_PORT: "1" })),
+    true,
+  );
 });

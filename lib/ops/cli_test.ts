@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultText, envVarName, FLAGS, type FlagSpec } from "./flags.ts";
-import { renderHelp } from "./help.ts";
+import { renderHelp } from "./cli.ts";
 
 Deno.test("renderHelp() lists every flag with its variable and default in aligned columns", () => {
   const lines = renderHelp().split("\n");

@@ -1,12 +1,12 @@
 /**
  * Test helper: a `Clock` driven by `@sinonjs/fake-timers`, so backoffs, rate limits, resyncs
- * and renew loops run without waiting. The one fake clock of the repository: lib/ops and the
- * tests under tests/ use it too.
+ * and renew loops run without waiting. The one fake clock of the repository, for the tests
+ * under lib/ and tests/ alike.
  *
  * @module
  */
 import FakeTimers from "@sinonjs/fake-timers";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../lib/kube/clock.ts";
 
 /** A fake clock and the fake-timers handle that advances it (`tick`, `tickAsync`). */
 export interface FakeClock {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { formatPath, InvalidObjectError, parseObject, safeParseObject } from "./parse.ts";
+import { formatPath, InvalidObjectError, parseObject, safeParseObject } from "./meta.ts";
 
 const Thing = z.object({
   metadata: z.object({ name: z.string() }).loose(),

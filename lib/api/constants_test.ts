@@ -4,7 +4,7 @@ import {
   hostPortNameForClaim,
   portAnnotationKey,
   portNameOfClaimAnnotation,
-} from "./names.ts";
+} from "./constants.ts";
 
 Deno.test("hostPortNameForClaim() prefixes the claim uid with hpc-", () => {
   const uid = "3f2c9a10-5b7e-4f7c-9d51-0c4e2b8a6d11";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { LineSplitter, lineSplitterStream } from "./line_splitter.ts";
+import { LineSplitter, lineSplitterStream } from "./rest_client.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 

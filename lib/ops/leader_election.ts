@@ -1,0 +1,424 @@
+/**
+ * Lease-based leader election on `coordination.k8s.io/v1`, with client-go's semantics and timing.
+ *
+ * The pure rules read the holder record out of a Lease, decide whether a candidate may take it,
+ * and build the spec written on acquire, renew and release. A Lease counts as expired only by the
+ * candidate's own clock: `leaseDurationSeconds` after the candidate last *saw the record change*,
+ * never by comparing `renewTime` with the local time, so clock skew between nodes cannot make two
+ * leaders.
+ *
+ * `LeaderElector`: a candidate retries every `retryPeriod` (jittered) until it may take the Lease;
+ * the leader renews every `retryPeriod` and steps down when no renewal succeeded for
+ * `renewDeadline`, which is shorter than `leaseDuration`, so it has stopped before anyone else
+ * can take over. Every write carries the Lease's `resourceVersion` (compare-and-swap).
+ *
+ * `LeaderSupervisor` runs the controllers only while this process leads: it waits for the Lease,
+ * starts the controllers, renews, and when the Lease is lost stops them (bounded) and competes
+ * again, so the webhook on the same process keeps serving throughout. Without an elector (leader
+ * election off) the controllers simply run until shutdown.
+ *
+ * @module
+ */
+import type { Lease, LeaseSpec } from "kubernetes-types/coordination/v1.d.ts";
+import { microTime } from "./event_recorder.ts";
+import {
+  AlreadyExistsError,
+  type Clock,
+  ConflictError,
+  NotFoundError,
+  type ResourceClient,
+  sleep,
+} from "../kube/mod.ts";
+import type { Logger, MetricsRegistry } from "./contracts.ts";
+import type { CheckResult } from "./http_endpoints.ts";
+
+/** The holder record as the elector reads it. */
+export interface LeaderRecord {
+  /** Who holds the lease; empty when released. */
+  holderIdentity: string;
+  /** How long the holder's claim lasts after each renewal. */
+  leaseDurationSeconds: number;
+  /** When the holder acquired it. */
+  acquireTime: string | undefined;
+  leaseTransitions: number;
+}
+
+/** Reads the record of a Lease spec (absent fields read as empty). */
+export function leaderRecord(spec: LeaseSpec | undefined): LeaderRecord {
+  return {
+    holderIdentity: spec?.holderIdentity ?? "",
+    leaseDurationSeconds: spec?.leaseDurationSeconds ?? 0,
+    acquireTime: spec?.acquireTime,
+    leaseTransitions: spec?.leaseTransitions ?? 0,
+  };
+}
+
+/** What the candidate knows when it decides. */
+export interface Observation {
+  record: LeaderRecord;
+  /** When (local monotonic ms) the candidate first saw this record. */
+  observedAtMs: number;
+}
+
+/**
+ * Whether `identity` may write itself into the lease now: the lease is free (no holder),
+ * already its own, or its holder's claim ran out by the local clock.
+ */
+export function mayAcquire(observation: Observation, identity: string, nowMs: number): boolean {
+  const { holderIdentity, leaseDurationSeconds } = observation.record;
+  if (holderIdentity === "" || holderIdentity === identity) return true;
+  return observation.observedAtMs + leaseDurationSeconds * 1000 <= nowMs;
+}
+
+/**
+ * The spec to write when `identity` acquires or renews: a renewal keeps the acquire time and
+ * the transition count; taking over from anyone else (or from nobody) counts a transition.
+ */
+export function claimSpec(
+  previous: LeaderRecord | undefined,
+  identity: string,
+  nowMs: number,
+  leaseDurationMs: number,
+): LeaseSpec {
+  const renewing = previous?.holderIdentity === identity;
+  const now = microTime(nowMs);
+  return {
+    holderIdentity: identity,
+    leaseDurationSeconds: Math.max(1, Math.ceil(leaseDurationMs / 1000)),
+    acquireTime: renewing && previous?.acquireTime ? previous.acquireTime : now,
+    renewTime: now,
+    leaseTransitions: renewing
+      ? previous!.leaseTransitions
+      : (previous?.leaseTransitions ?? -1) + 1,
+  };
+}
+
+/**
+ * The spec that gives the lease up: no holder and a one-second duration, so a standby takes
+ * over at its next attempt instead of waiting out the lease.
+ */
+export function releaseSpec(previous: LeaderRecord, nowMs: number): LeaseSpec {
+  const now = microTime(nowMs);
+  return {
+    holderIdentity: "",
+    leaseDurationSeconds: 1,
+    acquireTime: now,
+    renewTime: now,
+    leaseTransitions: previous.leaseTransitions,
+  };
+}
+
+/** A clock on the monotonic timer (immune to wall-clock steps), roughly in epoch ms. */
+export const MONOTONIC_CLOCK: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Options of `LeaderElector`. */
+export interface LeaderElectorOptions {
+  /** The Lease client (get, create and update are used). */
+  leases: Pick<ResourceClient<Lease>, "get" | "create" | "update">;
+  namespace: string;
+  name: string;
+  /** This candidate's unique identity (hostname plus a random suffix). */
+  identity: string;
+  /** How long a claim lasts without renewal, in ms. */
+  leaseDurationMs: number;
+  /** How long the leader keeps retrying renewals before stepping down, in ms. */
+  renewDeadlineMs: number;
+  /** Interval between attempts, in ms. */
+  retryPeriodMs: number;
+  /** Time source; defaults to `MONOTONIC_CLOCK`. */
+  clock?: Clock;
+  /** Jitter source; defaults to `Math.random`. */
+  random?: () => number;
+  logger?: Logger;
+  /** Where `leader_election_master_status` goes. */
+  metrics?: MetricsRegistry;
+}
+
+/** Why `holdUntilLost` returned. */
+export type HoldOutcome = "lost" | "stopped";
+
+/** Competes for one Lease. Not reentrant: one `acquire`/`holdUntilLost` at a time. */
+export class LeaderElector {
+  #o: LeaderElectorOptions;
+  #clock: Clock;
+  #observed: Observation | undefined;
+  #observedVersion: string | undefined;
+  #lease: Lease | undefined;
+  #leader = false;
+  #lastRenewMs = 0;
+  #status: ((leading: boolean) => void) | undefined;
+
+  /** Creates an elector that is not leader yet. */
+  constructor(options: LeaderElectorOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? MONOTONIC_CLOCK;
+    const gauge = options.metrics?.gauge(
+      "leader_election_master_status",
+      "1 while this process holds the leader-election Lease, else 0",
+      ["name"],
+    );
+    this.#status = gauge && ((leading) => gauge.set({ name: options.name }, leading ? 1 : 0));
+    this.#status?.(false);
+  }
+
+  /** Whether this candidate holds the Lease (as of its last successful write). */
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  /** The identity written into the Lease. */
+  get identity(): string {
+    return this.#o.identity;
+  }
+
+  /** Retries until the Lease is ours (true) or `signal` aborts (false). */
+  async acquire(signal: AbortSignal): Promise<boolean> {
+    let waitingFor: string | undefined;
+    while (!signal.aborted) {
+      if (await this.#tryAcquireOrRenew(signal, this.#o.renewDeadlineMs)) {
+        this.#setLeader(true);
+        this.#o.logger?.info("acquired the leader-election lease", this.#fields());
+        return true;
+      }
+      const holder = this.#observed?.record.holderIdentity;
+      if (holder && holder !== waitingFor) {
+        waitingFor = holder;
+        this.#o.logger?.info("waiting for the leader-election lease", {
+          ...this.#fields(),
+          holder,
+        });
+      }
+      const jitter = 1 + 1.2 * (this.#o.random ?? Math.random)();
+      await sleep(this.#clock, this.#o.retryPeriodMs * jitter, signal);
+    }
+    return false;
+  }
+
+  /**
+   * Renews every `retryPeriod` while leader. Resolves `"lost"` once no renewal succeeded for
+   * `renewDeadline` (the caller must stop leader-only work), or `"stopped"` when `signal`
+   * aborts (still leader: call `release()`).
+   */
+  async holdUntilLost(signal: AbortSignal): Promise<HoldOutcome> {
+    while (!signal.aborted && this.#leader) {
+      await sleep(this.#clock, this.#o.retryPeriodMs, signal);
+      if (signal.aborted) break;
+      const remaining = this.#lastRenewMs + this.#o.renewDeadlineMs - this.#clock.now();
+      if (remaining > 0 && await this.#tryAcquireOrRenew(signal, remaining)) continue;
+      if (this.#clock.now() - this.#lastRenewMs >= this.#o.renewDeadlineMs) {
+        this.#setLeader(false);
+        this.#o.logger?.error("lost the leader-election lease", this.#fields());
+        return "lost";
+      }
+    }
+    return this.#leader ? "stopped" : "lost";
+  }
+
+  /**
+   * Gives the Lease up (holder cleared) so a standby takes over at once; resolves true when
+   * the release was written. A no-op unless leader.
+   */
+  async release(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    if (!this.#leader || !this.#lease || !this.#observed) return false;
+    this.#setLeader(false);
+    const lease: Lease = {
+      ...this.#lease,
+      spec: releaseSpec(this.#observed.record, this.#clock.now()),
+    };
+    try {
+      await this.#o.leases.update(lease, {
+        namespace: this.#o.namespace,
+        abortSignal: AbortSignal.timeout(options.timeoutMs ?? this.#o.renewDeadlineMs),
+      });
+      this.#o.logger?.info("released the leader-election lease", this.#fields());
+      return true;
+    } catch (error) {
+      this.#o.logger?.warn("cannot release the leader-election lease", {
+        ...this.#fields(),
+        error,
+      });
+      return false;
+    }
+  }
+
+  #fields() {
+    return { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity };
+  }
+
+  #setLeader(leading: boolean): void {
+    this.#leader = leading;
+    this.#status?.(leading);
+  }
+
+  #observe(lease: Lease, nowMs: number): void {
+    const version = lease.metadata?.resourceVersion;
+    if (version !== this.#observedVersion || !this.#observed) {
+      this.#observedVersion = version;
+      this.#observed = { record: leaderRecord(lease.spec), observedAtMs: nowMs };
+    }
+    this.#lease = lease;
+  }
+
+  /** One attempt; true when the Lease now names us. Errors count as a failed attempt. */
+  async #tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+    const deadline = new AbortController();
+    const timer = this.#clock.setTimeout(() => deadline.abort(), timeoutMs);
+    const abortSignal = AbortSignal.any([signal, deadline.signal]);
+    const { leases, namespace, name, identity, leaseDurationMs } = this.#o;
+    try {
+      let current: Lease;
+      try {
+        current = await leases.get(name, { namespace, abortSignal });
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        const spec = claimSpec(undefined, identity, this.#clock.now(), leaseDurationMs);
+        const created = await leases.create({ metadata: { name, namespace }, spec }, {
+          namespace,
+          abortSignal,
+        });
+        return this.#succeeded(created);
+      }
+      const now = this.#clock.now();
+      this.#observe(current, now);
+      if (!mayAcquire(this.#observed!, identity, now)) return false;
+      const spec = claimSpec(this.#observed!.record, identity, now, leaseDurationMs);
+      return this.#succeeded(await leases.update({ ...current, spec }, { namespace, abortSignal }));
+    } catch (error) {
+      if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) {
+        this.#o.logger?.warn("cannot acquire or renew the leader-election lease", {
+          ...this.#fields(),
+          error,
+        });
+      }
+      return false; // a conflict means another candidate wrote first
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #succeeded(lease: Lease): true {
+    const now = this.#clock.now();
+    this.#observe(lease, now);
+    this.#lastRenewMs = now;
+    return true;
+  }
+}
+
+/** Running controllers, as `startControllers(deps)` returns them. */
+export interface ControllerRun {
+  /** Resolves once the informer caches have synced (`false`: stopped first). */
+  synced: Promise<unknown>;
+  /** Stops the controllers, finishing or aborting in-flight work. */
+  stop(): Promise<void>;
+}
+
+/** The part of `LeaderElector` the supervisor uses. */
+export type Elector = Pick<LeaderElector, "acquire" | "holdUntilLost" | "release">;
+
+/** Options of `LeaderSupervisor`. */
+export interface LeaderSupervisorOptions {
+  /** The elector; undefined runs the controllers unconditionally. */
+  elector: Elector | undefined;
+  start: () => ControllerRun | Promise<ControllerRun>;
+  /** Bound on stopping the controllers, in ms. */
+  stopTimeoutMs: number;
+  logger: Logger;
+}
+
+/** How `run` ended: asked to stop, or the controllers did not stop within the bound. */
+export type SuperviseOutcome = "stopped" | "stuck";
+
+/** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<HoldOutcome> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("stopped");
+    signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+}
+
+/** Supervises the leader-only work. */
+export class LeaderSupervisor {
+  #o: LeaderSupervisorOptions;
+  #run: ControllerRun | undefined;
+  #synced = false;
+
+  /** Creates an idle supervisor; call `run()`. */
+  constructor(options: LeaderSupervisorOptions) {
+    this.#o = options;
+  }
+
+  /** Whether controllers are running now. */
+  get running(): boolean {
+    return this.#run !== undefined;
+  }
+
+  /**
+   * Readiness: a standby (not leading) is ready; a running set of controllers is ready once
+   * its caches synced.
+   */
+  readiness(): CheckResult {
+    if (!this.#run) {
+      return this.#o.elector ? true : "controllers are not running";
+    }
+    return this.#synced ? true : "informer caches have not synced yet";
+  }
+
+  /**
+   * Competes, runs and re-competes until `signal` aborts. On abort it stops the controllers
+   * (within `stopTimeoutMs`) and then releases the Lease, so a standby takes over at once.
+   */
+  async run(signal: AbortSignal): Promise<SuperviseOutcome> {
+    const { elector, logger } = this.#o;
+    while (!signal.aborted) {
+      if (elector && !await elector.acquire(signal)) break;
+      let outcome: HoldOutcome | "stuck";
+      try {
+        outcome = await this.#runControllers(signal);
+      } catch (error) {
+        await elector?.release(); // the controllers could not start: let a standby try
+        throw error;
+      }
+      if (signal.aborted) {
+        await elector?.release(); // the process exits next: let a standby take over now
+        return outcome === "stuck" ? "stuck" : "stopped";
+      }
+      if (outcome === "stuck") return "stuck";
+      logger.warn("controllers stopped after losing the lease; competing again");
+    }
+    return "stopped";
+  }
+
+  async #runControllers(signal: AbortSignal): Promise<HoldOutcome | "stuck"> {
+    const { elector, logger } = this.#o;
+    const run = await this.#o.start();
+    this.#run = run;
+    this.#synced = false;
+    run.synced.then((value) => {
+      if (this.#run === run && value !== false) this.#synced = true;
+    }, () => {});
+    const outcome = elector ? await elector.holdUntilLost(signal) : await aborted(signal);
+    logger.info("stopping controllers", { reason: outcome });
+    const stopped = await settlesWithin(run.stop(), this.#o.stopTimeoutMs);
+    this.#run = undefined;
+    this.#synced = false;
+    if (!stopped) {
+      logger.error("controllers did not stop in time", { timeoutMs: this.#o.stopTimeoutMs });
+      return "stuck";
+    }
+    return outcome;
+  }
+}
