@@ -14,7 +14,6 @@ import {
   liveHostPortClassLister,
   liveHostPortLister,
   openAllocationRecord,
-  portsOf,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/hostport_resources.ts";
@@ -74,7 +73,7 @@ async function runWorkers<T>(jobs: (() => Promise<T>)[], workers: number): Promi
 
 async function storedPorts(client: KubeRestClient, namespace: string): Promise<number[]> {
   const stored = await new ConfigMapRecordStore(client, { namespace }).read();
-  return stored ? portsOf(stored.bits) : [];
+  return stored ? stored.bits.toArray() : [];
 }
 
 function hostPortObject(name: string): HostPort {

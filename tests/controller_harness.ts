@@ -13,7 +13,6 @@ import {
   ConfigMapRecordStore,
   liveHostPortClassLister,
   liveHostPortLister,
-  portsOf,
   RecordAnchor,
 } from "../lib/allocation/mod.ts";
 import {
@@ -122,7 +121,7 @@ export async function startOperator(
     logs,
     reservedPorts: async () => {
       const stored = await store.read();
-      return stored === undefined ? [] : portsOf(stored.bits);
+      return stored === undefined ? [] : stored.bits.toArray();
     },
     recordStats: () => record.stats,
     allocationReadiness: () => running.allocationReadiness(),

@@ -6,17 +6,10 @@
  */
 
 import type { BackoffOptions } from "../kube/mod.ts";
-import { isPort } from "../allocator/mod.ts";
+import { isPort, PortBitmap } from "../allocator/mod.ts";
 import type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 import { GroupCommit, type RecordStats } from "./group_commit.ts";
-import {
-  diffPortBits,
-  emptyPortBits,
-  hasPortBit,
-  type PortBits,
-  portBitsOf,
-  portsOf,
-} from "./port_bits.ts";
+
 import type { RecordStore, StoredRecord } from "./record_store.ts";
 
 export type { RecordStats } from "./group_commit.ts";
@@ -48,7 +41,7 @@ export interface RecordChange {
 /** The record as last read or written by this process. */
 export interface RecordSnapshot {
   /** The reserved ports (a copy). */
-  readonly bits: PortBits;
+  readonly bits: PortBitmap;
   /** The storage version, or undefined when the record does not exist yet. */
   readonly resourceVersion: string | undefined;
 }
@@ -86,7 +79,7 @@ const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0
 export class AllocationRecord {
   #engine: GroupCommit;
   #listeners = new Set<(change: RecordChange) => void>();
-  #last: PortBits = emptyPortBits();
+  #last = new PortBitmap();
 
   /** Creates a record over `store`; nothing is read until the first call. */
   constructor(store: RecordStore, options: AllocationRecordOptions = {}) {
@@ -143,7 +136,7 @@ export class AllocationRecord {
    * @throws {AllocationRecordError} (rejection) the create certainly failed; retry later
    */
   recreate(ports: Iterable<number>): Promise<boolean> {
-    return this.#engine.recreate(portBitsOf(ports));
+    return this.#engine.recreate(PortBitmap.of(ports));
   }
 
   /** Whether the last read found the record deleted after this process had seen it exist. */
@@ -155,17 +148,17 @@ export class AllocationRecord {
   snapshot(): RecordSnapshot | undefined {
     const known = this.#engine.known;
     if (known === undefined) return undefined;
-    return { bits: this.#last.slice(), resourceVersion: known?.resourceVersion };
+    return { bits: this.#last.clone(), resourceVersion: known?.resourceVersion };
   }
 
   /** Whether `port` is reserved in the record as last read or committed. */
   has(port: number): boolean {
-    return hasPortBit(this.#last, port);
+    return isPort(port) && this.#last.has(port);
   }
 
   /** Every reserved port as last read or committed, ascending. */
   reservedPorts(): number[] {
-    return portsOf(this.#last);
+    return this.#last.toArray();
   }
 
   /** A copy of the I/O counters (`writes` / reservations is the "writes per claim"). */
@@ -188,9 +181,11 @@ export class AllocationRecord {
   }
 
   #adopt(record: StoredRecord | null): void {
-    const next = record?.bits ?? emptyPortBits();
-    const { added, removed } = diffPortBits(this.#last, next);
-    this.#last = next.slice();
+    const next = record?.bits.clone() ?? new PortBitmap();
+    const before = this.#last;
+    const added = next.toArray().filter((port) => !before.has(port));
+    const removed = before.toArray().filter((port) => !next.has(port));
+    this.#last = next;
     if (added.length === 0 && removed.length === 0) return;
     const change: RecordChange = { reserved: added, released: removed };
     for (const listener of this.#listeners) listener(change);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord, type RecordChange } from "./allocation_record.ts";
 import { AllocationRecordError } from "./errors.ts";
-import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";
+import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 import { AllocationRecordFormatError } from "./record_format.ts";
 
 function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {

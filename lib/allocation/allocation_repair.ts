@@ -19,7 +19,6 @@ import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { DEFAULT_LEAK_HOLDOFF_MS } from "./constants.ts";
 import { AllocationRecordMissingError } from "./errors.ts";
-import { portsOf } from "./port_bits.ts";
 import {
   type LeakSighting,
   planRepair,
@@ -192,7 +191,7 @@ export class AllocationRepair {
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
       hostPorts: hostPorts.map((hostPort) => toRepairHostPort(hostPort, pools)),
-      reserved: portsOf(snapshot.bits),
+      reserved: snapshot.bits.toArray(),
       leakCandidates: this.#candidates,
       now: this.#now(),
       ...(holdoffMs === undefined ? {} : { holdoffMs }),

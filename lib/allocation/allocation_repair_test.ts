@@ -3,7 +3,7 @@ import type { HostPort, HostPortClass } from "../api/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { AllocationRepair } from "./allocation_repair.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { conflictError, FakeRecordStore } from "./_fake_record_store.ts";
+import { conflictError, FakeRecordStore } from "../../tests/fake_record_store.ts";
 
 const GAMES: HostPortClass = {
   apiVersion: "hostport.rmb938.com/v1alpha1",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { clearPortBit, hasPortBit, type PortBits, setPortBit } from "./port_bits.ts";
+import type { PortBitmap } from "../allocator/mod.ts";
 
 /**
  * The outcome of a reservation:
@@ -44,7 +44,7 @@ export interface PendingOp {
 /** What {@linkcode decideBatch} decided. */
 export interface BatchDecision<Op extends PendingOp> {
   /** The content to write for the carried ops. */
-  readonly next: PortBits;
+  readonly next: PortBitmap;
   /** Whether `next` differs from the base (no write is needed otherwise). */
   readonly changed: boolean;
   /** Ops settled now, with their outcome. */
@@ -65,34 +65,28 @@ export interface BatchDecision<Op extends PendingOp> {
  */
 export function decideBatch<Op extends PendingOp>(
   ops: readonly Op[],
-  base: PortBits,
+  base: PortBitmap,
 ): BatchDecision<Op> {
-  const next = base.slice();
+  const next = base.clone();
   const settled: (readonly [Op, ReserveOutcome | ReleaseOutcome])[] = [];
   const carried: Op[] = [];
   for (const op of ops) {
-    const inNext = hasPortBit(next, op.port);
-    const ambiguous = op.maybeLanded && hasPortBit(base, op.port);
+    const inNext = next.has(op.port);
+    const ambiguous = op.maybeLanded && base.has(op.port);
     if (op.kind === "reserve") {
       if (inNext) {
         settled.push([op, { ok: false, reason: ambiguous ? "unknown" : "taken" }]);
         continue;
       }
-      setPortBit(next, op.port);
+      next.set(op.port);
     } else if (inNext) {
       if (ambiguous) {
         settled.push([op, { ok: false, reason: "unknown" }]);
         continue;
       }
-      clearPortBit(next, op.port);
+      next.clear(op.port);
     }
     carried.push(op);
   }
-  return { next, changed: !sameBits(base, next), settled, carried };
-}
-
-function sameBits(a: PortBits, b: PortBits): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return { next, changed: !base.equals(next), settled, carried };
 }

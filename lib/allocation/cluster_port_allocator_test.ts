@@ -3,7 +3,7 @@ import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { AllocationRecordError, AllocationUnavailableError } from "./errors.ts";
-import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";
+import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
 

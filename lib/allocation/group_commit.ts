@@ -10,7 +10,7 @@ import { backoffDelay, type BackoffOptions } from "../kube/mod.ts";
 import { decideBatch } from "./batch.ts";
 import { AllocationRecordError, AllocationRecordMissingError } from "./errors.ts";
 import { AllocationRecordFormatError } from "./record_format.ts";
-import { emptyPortBits, type PortBits } from "./port_bits.ts";
+import { PortBitmap } from "../allocator/mod.ts";
 import { classifyWriteError, type RecordStore, type StoredRecord } from "./record_store.ts";
 import type {
   BatchRun,
@@ -94,7 +94,7 @@ export class GroupCommit {
    *
    * @throws {AllocationRecordError} (rejection) the create certainly failed; retry later
    */
-  async recreate(bits: PortBits): Promise<boolean> {
+  async recreate(bits: PortBitmap): Promise<boolean> {
     while (this.#draining) await this.idle();
     this.#draining = true;
     try {
@@ -199,7 +199,7 @@ export class GroupCommit {
 
   async #write(run: BatchRun): Promise<Step> {
     const known = this.known ?? null;
-    const decision = decideBatch(run.ops, known?.bits ?? emptyPortBits());
+    const decision = decideBatch(run.ops, known?.bits ?? new PortBitmap());
     for (const [op, outcome] of decision.settled) op.resolve(outcome);
     run.ops = [...decision.carried];
     if (!decision.changed) return this.#settleAll(run);

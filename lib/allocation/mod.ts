@@ -64,8 +64,6 @@ export type { ConfigMapRecordStoreOptions } from "./configmap_store.ts";
 export { classifyWriteError } from "./record_store.ts";
 export type { RecordContent, RecordStore, StoredRecord, WriteFailure } from "./record_store.ts";
 export { decodeRecordData, encodeRecordData, RECORD_FORMAT_VERSION } from "./record_format.ts";
-export { countPortBits, hasPortBit, PORT_BITS_BYTES, portBitsOf, portsOf } from "./port_bits.ts";
-export type { PortBits } from "./port_bits.ts";
 export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 export type { PortHolding } from "./cluster_port_allocator.ts";
 export type {

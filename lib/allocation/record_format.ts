@@ -4,7 +4,7 @@
  * | key             | value                                                           |
  * | --------------- | --------------------------------------------------------------- |
  * | `formatVersion` | `"1"`                                                           |
- * | `reserved`      | the reserved-port bitmap, base64 (see `port_bits.ts`)           |
+ * | `reserved`      | the reserved ports, base64 of `PortBitmap.toBytes` (8 KiB)     |
  * | `reservedCount` | how many ports are reserved, for people reading the ConfigMap   |
  * | `writeId`       | `<writer>/<sequence>` of the write that produced this content   |
  *
@@ -15,7 +15,7 @@
  */
 
 import * as z from "zod";
-import { countPortBits, decodePortBits, encodePortBits, type PortBits } from "./port_bits.ts";
+import { PORT_BITMAP_BYTES, PortBitmap } from "../allocator/mod.ts";
 
 /** The format version this code reads and writes. */
 export const RECORD_FORMAT_VERSION = "1";
@@ -23,7 +23,7 @@ export const RECORD_FORMAT_VERSION = "1";
 /** The decoded content of the record. */
 export interface RecordContent {
   /** The reserved ports. */
-  readonly bits: PortBits;
+  readonly bits: PortBitmap;
   /** Who wrote this content (`<writer>/<sequence>`), or undefined if unknown. */
   readonly writeId: string | undefined;
 }
@@ -47,8 +47,8 @@ const RecordData = z.object({
 export function encodeRecordData(content: RecordContent): Record<string, string> {
   const data: Record<string, string> = {
     formatVersion: RECORD_FORMAT_VERSION,
-    reserved: encodePortBits(content.bits),
-    reservedCount: String(countPortBits(content.bits)),
+    reserved: encodeBitmap(content.bits),
+    reservedCount: String(content.bits.size),
   };
   if (content.writeId !== undefined) data.writeId = content.writeId;
   return data;
@@ -73,9 +73,36 @@ export function decodeRecordData(data: unknown): RecordContent {
     );
   }
   try {
-    return { bits: decodePortBits(reserved), writeId };
+    return { bits: decodeBitmap(reserved), writeId };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new AllocationRecordFormatError(`its bitmap is malformed: ${detail}`, { cause: error });
   }
+}
+
+function encodeBitmap(bits: PortBitmap): string {
+  const bytes = bits.toBytes();
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return btoa(binary);
+}
+
+/** @throws {SyntaxError} the text is not base64, not 8 KiB, or reserves port 0 */
+function decodeBitmap(text: string): PortBitmap {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new SyntaxError("Cannot decode the port bitmap as it is not base64");
+  }
+  if (binary.length !== PORT_BITMAP_BYTES) {
+    throw new SyntaxError(
+      `Cannot decode the port bitmap as it must be ${PORT_BITMAP_BYTES} bytes: got ${binary.length}`,
+    );
+  }
+  const bits = PortBitmap.fromBytes(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  if (bits.has(0)) throw new SyntaxError("Cannot decode the port bitmap as port 0 is set");
+  return bits;
 }

@@ -37,6 +37,7 @@
 export { findClassOverlaps } from "./class_overlaps.ts";
 export type { ClassOverlap, ClassPools } from "./class_overlaps.ts";
 export { InvalidPoolError, InvalidPortError } from "./errors.ts";
+export { PORT_BITMAP_BYTES, PortBitmap } from "./port_bitmap.ts";
 export { formatRange, isPort, MAX_PORT, MIN_PORT } from "./port_range.ts";
 export type { PortRange } from "./port_range.ts";
 export { PortRegistry } from "./port_registry.ts";

@@ -12,9 +12,9 @@ import {
   ConflictError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/mod.ts";
-import { portBitsOf, portsOf } from "./port_bits.ts";
-import type { RecordContent, RecordStore, StoredRecord } from "./record_store.ts";
+} from "../lib/kube/mod.ts";
+import { PortBitmap } from "../lib/allocator/mod.ts";
+import type { RecordContent, RecordStore, StoredRecord } from "../lib/allocation/record_store.ts";
 
 /** A scripted failure for the next matching call. */
 export interface ScriptedFailure {
@@ -55,7 +55,7 @@ export class FakeRecordStore implements RecordStore {
 
   /** The ports stored now, ascending (empty when the record does not exist). */
   ports(): number[] {
-    return this.#stored ? portsOf(this.#stored.bits) : [];
+    return this.#stored ? this.#stored.bits.toArray() : [];
   }
 
   /** The stored record, if any. */
@@ -65,7 +65,11 @@ export class FakeRecordStore implements RecordStore {
 
   /** Another writer replaces the content (bumping the version). */
   set(ports: Iterable<number>, writeId = "other/1"): void {
-    this.#stored = { bits: portBitsOf(ports), writeId, resourceVersion: String(++this.#version) };
+    this.#stored = {
+      bits: PortBitmap.of(ports),
+      writeId,
+      resourceVersion: String(++this.#version),
+    };
   }
 
   /** Another writer deletes the record. */
@@ -98,7 +102,7 @@ export class FakeRecordStore implements RecordStore {
   }
 
   #write(content: RecordContent, precondition: () => void): StoredRecord {
-    this.writes.push({ bits: content.bits.slice(), writeId: content.writeId });
+    this.writes.push({ bits: content.bits.clone(), writeId: content.writeId });
     const failure = this.#take("write");
     if (failure && !failure.land) {
       failure.then?.();
@@ -106,7 +110,7 @@ export class FakeRecordStore implements RecordStore {
     }
     precondition();
     this.#stored = {
-      bits: content.bits.slice(),
+      bits: content.bits.clone(),
       writeId: content.writeId,
       resourceVersion: String(++this.#version),
     };
@@ -125,5 +129,5 @@ export class FakeRecordStore implements RecordStore {
 }
 
 function copy(record: StoredRecord): StoredRecord {
-  return { ...record, bits: record.bits.slice() };
+  return { ...record, bits: record.bits.clone() };
 }
