@@ -110,7 +110,6 @@ export async function startOperator(
       running.stop().then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
     ]);
-    allocator.close();
     if (!stopped) throw new Error("Controllers did not stop within 10 s");
     rest.close();
   };

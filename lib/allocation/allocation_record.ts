@@ -30,14 +30,6 @@ export interface AllocationRecordOptions {
   random?: () => number;
 }
 
-/** Ports whose reservation appeared or disappeared in the record as this process saw it. */
-export interface RecordChange {
-  /** Ports that became reserved, ascending. */
-  readonly reserved: readonly number[];
-  /** Ports that became free, ascending. */
-  readonly released: readonly number[];
-}
-
 /** The record as last read or written by this process. */
 export interface RecordSnapshot {
   /** The reserved ports (a copy). */
@@ -78,8 +70,10 @@ const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0
  */
 export class AllocationRecord {
   #engine: GroupCommit;
-  #listeners = new Set<(change: RecordChange) => void>();
   #last = new PortBitmap();
+  #version = 0;
+  /** Port to the `version` at which this process last saw it released. */
+  #releasedAt = new Map<number, number>();
 
   /** Creates a record over `store`; nothing is read until the first call. */
   constructor(store: RecordStore, options: AllocationRecordOptions = {}) {
@@ -167,12 +161,19 @@ export class AllocationRecord {
   }
 
   /**
-   * Calls `listener` synchronously whenever the record as this process knows it changes (its own
-   * commits and fresh reads). Returns a function that unsubscribes.
+   * Counts the changes of the record as this process knows it (its own commits and fresh reads):
+   * readers compare it with the version they last looked at, and pull; the record never calls
+   * back into its users.
    */
-  onChange(listener: (change: RecordChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Ports this process saw released in the record after `version`, ascending. */
+  releasedSince(version: number): number[] {
+    const ports: number[] = [];
+    for (const [port, at] of this.#releasedAt) if (at > version) ports.push(port);
+    return ports.sort((a, b) => a - b);
   }
 
   /** Resolves once no call is queued or in flight (for shutdown and tests). */
@@ -182,13 +183,12 @@ export class AllocationRecord {
 
   #adopt(record: StoredRecord | null): void {
     const next = record?.bits.clone() ?? new PortBitmap();
-    const before = this.#last;
-    const added = next.toArray().filter((port) => !before.has(port));
-    const removed = before.toArray().filter((port) => !next.has(port));
+    if (next.equals(this.#last)) return;
+    this.#version++;
+    for (const port of this.#last.toArray()) {
+      if (!next.has(port)) this.#releasedAt.set(port, this.#version);
+    }
     this.#last = next;
-    if (added.length === 0 && removed.length === 0) return;
-    const change: RecordChange = { reserved: added, released: removed };
-    for (const listener of this.#listeners) listener(change);
   }
 }
 

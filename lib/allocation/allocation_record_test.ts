@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
-import { AllocationRecord, type RecordChange } from "./allocation_record.ts";
+import { AllocationRecord } from "./allocation_record.ts";
 import { AllocationRecordError } from "./errors.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 import { AllocationRecordFormatError } from "./record_format.ts";
@@ -232,20 +232,23 @@ Deno.test("release() of a port that is not reserved succeeds without a write", a
   assert.deepEqual(store.ports(), []);
 });
 
-Deno.test("onChange() reports own commits and other writers' changes seen on re-read", async () => {
+Deno.test("version and releasedSince() follow own commits and other writers' changes seen on re-read", async () => {
   const store = new FakeRecordStore();
   const record = recordOver(store);
-  const changes: RecordChange[] = [];
-  record.onChange((change) => changes.push(change));
+  const start = record.version;
   await record.reserve(9000);
   store.set([9000, 9007]);
   await record.refresh();
+  const afterRead = record.version;
+  assert.equal(afterRead, start + 2);
+  await record.refresh(); // nothing changed
+  assert.equal(record.version, afterRead);
   await record.release(9000);
-  assert.deepEqual(changes, [
-    { reserved: [9000], released: [] },
-    { reserved: [9007], released: [] },
-    { reserved: [], released: [9000] },
-  ]);
+  store.set([9000, 9007]); // ...and someone reserves it anew
+  await record.refresh();
+  assert.deepEqual(record.releasedSince(start), [9000]);
+  assert.deepEqual(record.releasedSince(record.version), []);
+  assert.deepEqual(record.reservedPorts(), [9000, 9007]);
 });
 
 Deno.test("refresh() reads the record now, and reads a missing record as empty", async () => {

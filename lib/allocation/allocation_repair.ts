@@ -75,16 +75,15 @@ export class AllocationRepair {
   #now: () => number;
   #candidates: ReadonlyMap<number, LeakSighting> = new Map();
   #disturbed = new Set<number>();
+  /** The record's version when the last pass looked at the ports it saw released. */
+  #releasesSeen: number;
   #rebuilt: number[] | undefined;
 
   /** Creates a repairer; no pass runs until {@linkcode AllocationRepair.runOnce}. */
   constructor(options: AllocationRepairOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
-    // A port seen released in the record may be reserved anew before the next pass.
-    options.record.onChange((change) => {
-      for (const port of change.released) this.#disturbed.add(port);
-    });
+    this.#releasesSeen = options.record.version;
   }
 
   /**
@@ -186,7 +185,11 @@ export class AllocationRepair {
       await this.#rebuild(hostPorts);
       snapshot = await record.refresh();
     }
-    const disturbed = [...this.#disturbed];
+    // A port seen released in the record since the last pass may have been reserved anew.
+    const disturbed = [
+      ...new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]),
+    ];
+    this.#releasesSeen = record.version;
     this.#disturbed.clear();
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type PortRange, PortRegistry } from "../allocator/mod.ts";
+import { PortBitmap, type PortRange, PortRegistry } from "../allocator/mod.ts";
 import type { ClassUsage } from "../allocator/mod.ts";
-import type { AllocationRecord, RecordChange } from "./allocation_record.ts";
+import type { AllocationRecord } from "./allocation_record.ts";
 import type { ReserveOutcome } from "./batch.ts";
 import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
 import {
@@ -50,6 +50,10 @@ export type PortHolding = "held" | "releasing" | undefined;
  * only waiting out the leak holdoff guarantees every write carrying them has landed (and so shows
  * in the HostPorts repair lists) before we pick from the rebuilt record.
  *
+ * It follows the record by pulling: before each pick and after each of its own record calls it
+ * compares the record's `version` with the one it last applied (`#sync`); the record never calls
+ * back into it mid-allocation. Changes the repair pass makes reach it through `resync`.
+ *
  * Assumptions: run repair (`AllocationRepair`) once before serving allocations, so that ports held
  * by HostPorts of the original operator are reserved; `onReleased` listeners do not throw.
  */
@@ -69,9 +73,11 @@ export class ClusterPortAllocator {
   #missing = false;
   #pausedUntil = -Infinity;
   #lastError: string | undefined;
-  #unsubscribe: () => void;
+  /** The record as last applied to the registry, and its version. */
+  #seen = new PortBitmap();
+  #seenVersion = -1;
 
-  /** Creates the allocator and follows the record's changes; call `start` before use. */
+  /** Creates the allocator over `record`; call `start` before use. */
   constructor(options: ClusterPortAllocatorOptions) {
     this.#record = options.record;
     this.#portHeld = options.portHeld;
@@ -82,7 +88,6 @@ export class ClusterPortAllocator {
       ttlMs,
       ttlMs + API_SERVER_REQUEST_TIMEOUT_MS,
     );
-    this.#unsubscribe = this.#record.onChange((change) => this.#follow(change));
   }
 
   /**
@@ -175,7 +180,10 @@ export class ClusterPortAllocator {
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
-    const ports = new Set([...this.#record.reservedPorts(), ...heldPorts, ...this.#picking]);
+    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    this.#seen = record;
+    this.#seenVersion = this.#record.version;
+    const ports = new Set([...record.toArray(), ...heldPorts, ...this.#picking]);
     this.#registry.restore([...ports].map((port) => ({ holder: undefined, port })));
     for (const port of before) if (!ports.has(port)) this.#emit(port);
   }
@@ -196,6 +204,7 @@ export class ClusterPortAllocator {
     }
     while (true) {
       this.#checkAvailable();
+      this.#sync();
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
       // Held ports beat the record: a port some HostPort holds stays marked and is skipped.
@@ -221,6 +230,7 @@ export class ClusterPortAllocator {
     if (existing?.port === port) return { ok: true, ...existing };
     this.#checkAvailable();
     if (this.#holding(port) !== undefined) return { ok: false, reason: "taken" };
+    this.#sync();
     const picked = this.#registry.allocate(port, pools);
     if (!picked.ok) {
       return { ok: false, reason: picked.reason === "held" ? "taken" : "outside-pools" };
@@ -296,17 +306,14 @@ export class ClusterPortAllocator {
 
   /** Whether `port` is held or reserved as far as this process knows. */
   has(port: number): boolean {
+    this.#sync();
     return this.#registry.has(port);
   }
 
   /** Usage counts of a class's pools (see `PortRegistry.usage`). */
   usage(pools: readonly PortRange[]): ClassUsage {
+    this.#sync();
     return this.#registry.usage(pools);
-  }
-
-  /** Stops following the record. */
-  close(): void {
-    this.#unsubscribe();
   }
 
   async #reserve(port: number): Promise<ReserveOutcome> {
@@ -321,6 +328,7 @@ export class ClusterPortAllocator {
       this.#recordFailed(error);
       throw error;
     } finally {
+      this.#sync();
       this.#picking.delete(port);
     }
   }
@@ -334,6 +342,7 @@ export class ClusterPortAllocator {
       this.#recordFailed(error);
       throw error;
     } finally {
+      this.#sync();
       const left = (this.#releasing.get(port) ?? 1) - 1;
       if (left > 0) this.#releasing.set(port, left);
       else this.#releasing.delete(port);
@@ -375,6 +384,7 @@ export class ClusterPortAllocator {
         for (const listener of this.#restoredListeners) listener(restored);
       }
     } finally {
+      this.#sync();
       for (const port of ports) this.#restoring.delete(port);
     }
   }
@@ -387,10 +397,17 @@ export class ClusterPortAllocator {
     return await this.#portHeld(port);
   }
 
-  #follow(change: RecordChange): void {
-    for (const port of change.reserved) this.#registry.allocate(port);
+  /** Applies what changed in the record since this process last looked (a pull, never a callback). */
+  #sync(): void {
+    if (this.#record.version === this.#seenVersion) return;
+    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    const seen = this.#seen;
+    this.#seen = record;
+    this.#seenVersion = this.#record.version;
+    for (const port of record.toArray()) if (!seen.has(port)) this.#registry.allocate(port);
     const restore: number[] = [];
-    for (const port of change.released) {
+    for (const port of seen.toArray()) {
+      if (record.has(port)) continue;
       if (this.#picking.has(port) || this.#restoring.has(port)) continue;
       // Held ports beat the record, unless this process released the port itself (its holder's
       // finalizer was removed, and the cache may not show the deletion yet).

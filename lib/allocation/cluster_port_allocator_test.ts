@@ -167,11 +167,15 @@ Deno.test("isReservationFresh() is true up to the TTL after the commit", async (
 });
 
 Deno.test("a release by another process seen on a read frees the port and tells listeners", async () => {
-  const { store, record, allocator, released } = await setup({ reserved: [9000, 9001] });
+  const { store, allocator, released } = await setup({ reserved: [9000, 9001] });
   store.set([9001], "other/2");
-  await record.refresh();
+  // The write of 9002 conflicts, re-reads the record, and finds 9000 released.
+  const outcome = await allocator.allocate("hp-a", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9002);
   assert.deepEqual(released, [9000]);
   assert.equal(allocator.has(9000), false);
+  const next = await allocator.allocate("hp-b", POOLS);
+  assert.equal(next.ok && next.port, 9000);
 });
 
 Deno.test("resync() frees ports neither reserved nor held any more and tells listeners", async () => {
@@ -214,25 +218,29 @@ Deno.test("a record read showing held ports released keeps them held and reserve
   const restored: number[][] = [];
   allocator.onRestored((ports) => restored.push([...ports]));
   store.set([9000]); // an old copy of the record is restored
-  await record.refresh();
-  await record.idle();
-  assert.deepEqual(store.ports(), [9000, 9001, 9002]);
-  assert.deepEqual(restored, [[9001, 9002]]);
-  assert.deepEqual(released, []);
+  // The write of 9003 conflicts and re-reads the old copy: 9001 and 9002 are reserved again.
   const outcome = await allocator.allocate("hp-d", POOLS);
   assert.equal(outcome.ok && outcome.port, 9003);
+  await record.idle();
+  assert.deepEqual(store.ports(), [9000, 9001, 9002, 9003]);
+  assert.deepEqual(restored, [[9001, 9002]]);
+  assert.deepEqual(released, []);
+  const next = await allocator.allocate("hp-e", POOLS);
+  assert.equal(next.ok && next.port, 9004);
 });
 
 Deno.test("a released port held only by a HostPort being deleted is not restored", async () => {
   const { allocator, record, store, released } = await setup({ reserved: [9000] });
   allocator.useHeldSource((port) => port === 9000 ? "releasing" : undefined);
   store.set([]); // its finalizer-removal winner (another process) released it
-  await record.refresh();
-  await record.idle();
-  assert.deepEqual(store.ports(), []);
-  assert.deepEqual(released, [9000]);
+  // The write of 9001 conflicts, re-reads the record, and finds 9000 released.
   const outcome = await allocator.allocate("hp-b", POOLS);
-  assert.equal(outcome.ok && outcome.port, 9001, "never offered while the cache shows a holder");
+  assert.equal(outcome.ok && outcome.port, 9001);
+  await record.idle();
+  assert.deepEqual(store.ports(), [9001]);
+  assert.deepEqual(released, [9000]);
+  const next = await allocator.allocate("hp-c", POOLS);
+  assert.equal(next.ok && next.port, 9002, "never offered while the cache shows a holder");
 });
 
 Deno.test("a port this process released is not restored while the cache still shows its holder", async () => {

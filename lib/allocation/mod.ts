@@ -40,12 +40,7 @@
  */
 
 export { AllocationRecord } from "./allocation_record.ts";
-export type {
-  AllocationRecordOptions,
-  RecordChange,
-  RecordSnapshot,
-  RecordStats,
-} from "./allocation_record.ts";
+export type { AllocationRecordOptions, RecordSnapshot, RecordStats } from "./allocation_record.ts";
 export type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 export {
   AllocationRecordError,
