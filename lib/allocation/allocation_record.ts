@@ -5,12 +5,23 @@
  * @module
  */
 
-import type { BackoffOptions } from "../kube/mod.ts";
-import { isPort, PortBitmap } from "../allocator/mod.ts";
-import type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
-import { GroupCommit, type RecordStats } from "./group_commit.ts";
+import type { BackoffOptions } from "../kube/backoff.ts";
+import { PortBitmap } from "../allocator/port_bitmap.ts";
+import { isPort } from "../allocator/port_range.ts";
+import {
+  GroupCommit,
+  type RecordStats,
+  type ReleaseOutcome,
+  type ReserveOutcome,
+} from "./group_commit.ts";
 
-import type { RecordStore, StoredRecord } from "./record_store.ts";
+import type { RestClient } from "../kube/rest_contract.ts";
+import {
+  ConfigMapRecordStore,
+  type ConfigMapRecordStoreOptions,
+  type RecordStore,
+  type StoredRecord,
+} from "./record_store.ts";
 
 export type { RecordStats } from "./group_commit.ts";
 
@@ -176,11 +187,6 @@ export class AllocationRecord {
     return ports.sort((a, b) => a - b);
   }
 
-  /** Resolves once no call is queued or in flight (for shutdown and tests). */
-  idle(): Promise<void> {
-    return this.#engine.idle();
-  }
-
   #adopt(record: StoredRecord | null): void {
     const next = record?.bits.clone() ?? new PortBitmap();
     if (next.equals(this.#last)) return;
@@ -194,4 +200,20 @@ export class AllocationRecord {
 
 function checkPort(port: number): void {
   if (!isPort(port)) throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
+}
+
+/**
+ * The record in ConfigMap `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}), as the
+ * operator uses it.
+ *
+ * @example
+ * ```ts ignore
+ * const record = openAllocationRecord(client, { namespace: "hostport-allocator-system" });
+ * ```
+ */
+export function openAllocationRecord(
+  client: RestClient,
+  options: ConfigMapRecordStoreOptions & AllocationRecordOptions,
+): AllocationRecord {
+  return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
 }

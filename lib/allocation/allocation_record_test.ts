@@ -3,7 +3,7 @@ import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { AllocationRecordError } from "./errors.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
-import { AllocationRecordFormatError } from "./record_format.ts";
+import { AllocationRecordFormatError } from "./errors.ts";
 
 function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {
   return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve(), random: () => 0 });

@@ -7,14 +7,12 @@
  * @module
  */
 
-import { type HostPort, type HostPortClass, salvageHostPort } from "../api/mod.ts";
-import type { PortRange } from "../allocator/mod.ts";
-import {
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-  ResourceClient,
-  type RestClient,
-} from "../kube/mod.ts";
+import { type HostPort, salvageHostPort } from "../api/hostport.ts";
+import type { HostPortClass } from "../api/hostport_class.ts";
+import type { PortRange } from "../allocator/port_range.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/hostport_resources.ts";
+import { ResourceClient } from "../kube/resource_client.ts";
+import type { RestClient } from "../kube/rest_contract.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { DEFAULT_LEAK_HOLDOFF_MS } from "./constants.ts";

@@ -26,9 +26,3 @@ export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_R
  * stranded by a crash is back in the pool about the holdoff after the restart.
  */
 export const LEAK_SIGHTINGS_BEFORE_FREE = 2;
-
-/**
- * Rule 6: how often repair runs (a pass also runs when a leak candidate's holdoff ends, and at
- * once, with backoff, while the record is missing).
- */
-export const DEFAULT_REPAIR_INTERVAL_MS = 180_000;

@@ -5,8 +5,6 @@
  * @module
  */
 
-export { AllocationRecordFormatError } from "./record_format.ts";
-
 /**
  * A reservation or release was certainly not committed: every attempt was refused, or the record
  * could not be read. Operations that may have landed are never rejected with this error; they
@@ -46,5 +44,14 @@ export class AllocationUnavailableError extends Error {
     super(`Allocation is unavailable: ${reason}`);
     this.name = "AllocationUnavailableError";
     this.retryInMs = retryInMs;
+  }
+}
+
+/** The record's content is not in a format this code understands; it is never overwritten. */
+export class AllocationRecordFormatError extends TypeError {
+  /** Builds `Cannot read the allocation record as <detail>`. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot read the allocation record as ${detail}`, options);
+    this.name = "AllocationRecordFormatError";
   }
 }

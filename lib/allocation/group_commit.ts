@@ -1,28 +1,164 @@
 /**
  * The group-commit engine behind {@linkcode AllocationRecord}: a queue of reserve and release
- * calls drained one batch at a time, each batch written by compare-and-swap, re-read and
- * re-applied on conflict, retried with backoff on other failures. Internal to lib/allocation.
+ * calls drained one batch at a time. Each batch is decided by the pure {@linkcode decideBatch}
+ * (which calls are settled now, what the next write must contain), written by compare-and-swap,
+ * re-read and re-applied on conflict, and retried with backoff on other failures. Internal to
+ * lib/allocation, except the outcome types and {@linkcode RecordStats}.
  *
  * @module
  */
 
-import { backoffDelay, type BackoffOptions } from "../kube/mod.ts";
-import { decideBatch } from "./batch.ts";
-import { AllocationRecordError, AllocationRecordMissingError } from "./errors.ts";
-import { AllocationRecordFormatError } from "./record_format.ts";
-import { PortBitmap } from "../allocator/mod.ts";
+import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
+import { PortBitmap } from "../allocator/port_bitmap.ts";
+import {
+  AllocationRecordError,
+  AllocationRecordFormatError,
+  AllocationRecordMissingError,
+} from "./errors.ts";
 import { classifyWriteError, type RecordStore, type StoredRecord } from "./record_store.ts";
-import type {
-  BatchRun,
-  GroupCommitPolicy,
-  Outcome,
-  QueuedOp,
-  Reader,
-  RecordStats,
-  Step,
-} from "./group_commit_types.ts";
 
-export type { GroupCommitPolicy, RecordStats } from "./group_commit_types.ts";
+/**
+ * The outcome of a reservation:
+ * - `{ ok: true }`: committed; the port is reserved for the caller.
+ * - `{ ok: false, reason: "taken" }`: the record shows the port reserved by someone else.
+ * - `{ ok: false, reason: "unknown" }`: a write that carried it may or may not have landed. The
+ *   caller must not use the port (it may be someone else's) and must not release it (it may be
+ *   its own): it stays reserved until repair frees it.
+ */
+export type ReserveOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: "taken" | "unknown" };
+
+/**
+ * The outcome of a release:
+ * - `{ ok: true }`: committed (or the port was not reserved at all).
+ * - `{ ok: false, reason: "unknown" }`: a write that carried it may or may not have landed, and
+ *   the port is reserved now (possibly by someone who reserved it after the release landed, so
+ *   it is left alone). The caller must assume the port is still reserved; repair frees it.
+ */
+export type ReleaseOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: "unknown" };
+
+/** One pending reserve or release. */
+interface PendingOp {
+  /** What to do. */
+  readonly kind: "reserve" | "release";
+  /** The port. */
+  readonly port: number;
+  /** Whether a write that carried this op ended with an unknown outcome. */
+  maybeLanded: boolean;
+}
+
+/** What {@linkcode decideBatch} decided. */
+interface BatchDecision<Op extends PendingOp> {
+  /** The content to write for the carried ops. */
+  readonly next: PortBitmap;
+  /** Whether `next` differs from the base (no write is needed otherwise). */
+  readonly changed: boolean;
+  /** Ops settled now, with their outcome. */
+  readonly settled: readonly (readonly [Op, ReserveOutcome | ReleaseOutcome])[];
+  /** Ops that succeed if and only if `next` is committed. */
+  readonly carried: readonly Op[];
+}
+
+/**
+ * Applies `ops` in order to a copy of `base` (the record as last read or written).
+ *
+ * - reserve of a set port: `unknown` if an earlier write of ours may have set it, else `taken`.
+ * - reserve of a clear port: set it, carried.
+ * - release of a set port: `unknown` if an earlier write of ours may have cleared it already
+ *   (someone may have reserved it since; clearing it again could free their port), else clear
+ *   it, carried.
+ * - release of a clear port: nothing to change, carried.
+ */
+function decideBatch<Op extends PendingOp>(
+  ops: readonly Op[],
+  base: PortBitmap,
+): BatchDecision<Op> {
+  const next = base.clone();
+  const settled: (readonly [Op, ReserveOutcome | ReleaseOutcome])[] = [];
+  const carried: Op[] = [];
+  for (const op of ops) {
+    const inNext = next.has(op.port);
+    const ambiguous = op.maybeLanded && base.has(op.port);
+    if (op.kind === "reserve") {
+      if (inNext) {
+        settled.push([op, { ok: false, reason: ambiguous ? "unknown" : "taken" }]);
+        continue;
+      }
+      next.set(op.port);
+    } else if (inNext) {
+      if (ambiguous) {
+        settled.push([op, { ok: false, reason: "unknown" }]);
+        continue;
+      }
+      next.clear(op.port);
+    }
+    carried.push(op);
+  }
+  return { next, changed: !base.equals(next), settled, carried };
+}
+
+/** Retry policy and injected effects of the engine. */
+interface GroupCommitPolicy {
+  /** Names this writer in `writeId`. */
+  writerId: string;
+  /** Attempts per batch for failures other than conflicts. */
+  maxAttempts: number;
+  /** Conflicts tolerated per batch. */
+  maxConflicts: number;
+  /** Backoff after failures other than conflicts. */
+  backoff: BackoffOptions;
+  /** Waits `ms`. */
+  sleep: (ms: number) => Promise<void>;
+  /** Random numbers in [0, 1). */
+  random: () => number;
+}
+
+/** Counters of the record's I/O. */
+export interface RecordStats {
+  /** Successful reads. */
+  reads: number;
+  /** Writes sent (create or replace), whatever their outcome. */
+  writes: number;
+  /** Writes that committed. */
+  commits: number;
+  /** Writes refused with a conflict. */
+  conflicts: number;
+  /** Writes whose outcome is unknown. */
+  unknownOutcomes: number;
+}
+
+/** What a reserve or release settles with. */
+type Outcome = ReserveOutcome | ReleaseOutcome;
+/** How a step of a batch ended. */
+type Step = "done" | "retry" | "given-up";
+
+/** A queued reserve or release with its promise. */
+interface QueuedOp extends PendingOp {
+  /** Index of the first write attempt of its batch that carried it; -1 before any. */
+  firstAttempt: number;
+  resolve(outcome: Outcome): void;
+  reject(error: unknown): void;
+}
+
+/** A queued read. */
+interface Reader {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** The state of one batch while it is retried. */
+interface BatchRun {
+  ops: QueuedOp[];
+  readers: Reader[];
+  /** writeId of each write attempt of this batch, to the attempt index. */
+  attempts: Map<string, number>;
+  failures: number;
+  conflicts: number;
+  needRead: boolean;
+}
 
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 

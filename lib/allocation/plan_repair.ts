@@ -17,7 +17,8 @@
  * @module
  */
 
-import { type PortRange, PortRegistry } from "../allocator/mod.ts";
+import type { PortRange } from "../allocator/port_range.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
 import { DEFAULT_LEAK_HOLDOFF_MS, LEAK_SIGHTINGS_BEFORE_FREE } from "./constants.ts";
 
 /** A HostPort as repair sees it. */

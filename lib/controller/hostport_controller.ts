@@ -6,34 +6,30 @@
  *
  * @module
  */
-import { AllocationUnavailableError } from "../allocation/mod.ts";
+import { AllocationUnavailableError } from "../allocation/errors.ts";
 import {
   claimRefMatches,
   hasClaimRef,
   type HostPort,
-  type HostPortClaim,
-  type HostPortClass,
   type HostPortStatus,
-  type ObjectReference,
-} from "../api/mod.ts";
-import { ConflictError, NotFoundError } from "../kube/mod.ts";
+} from "../api/hostport.ts";
+import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { HostPortClass } from "../api/hostport_class.ts";
+import type { ObjectReference } from "../api/meta.ts";
+import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { isClaimGone } from "../reconcile/binding.ts";
+import { EVENT_REASON } from "../reconcile/events.ts";
+import { isDeleting, withFinalizer, withoutFinalizer } from "../reconcile/finalizer.ts";
 import {
   type AllocationResult,
-  awaitChange,
-  done,
-  EVENT_REASON,
   type HostPortPlan,
   type HostPortStep,
-  isClaimGone,
-  isDeleting,
   needsPort,
-  type Outcome,
   planHostPort,
-  podsHoldingPort,
   type ReleaseFacts,
-  withFinalizer,
-  withoutFinalizer,
-} from "../reconcile/mod.ts";
+} from "../reconcile/hostport.ts";
+import { awaitChange, done, type Outcome } from "../reconcile/outcome.ts";
+import { podsHoldingPort } from "../reconcile/pods.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";

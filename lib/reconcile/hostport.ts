@@ -11,15 +11,13 @@ import {
   CONDITION_REASON,
   CONDITION_STATUS,
   CONDITION_TYPE,
-  hasClaimRef,
   HOST_PORT_PHASE,
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClass,
-  type HostPortStatus,
-  MESSAGE,
-  type ObjectReference,
-} from "../api/mod.ts";
+} from "../api/constants.ts";
+import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/hostport.ts";
+import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { HostPortClass } from "../api/hostport_class.ts";
+import { MESSAGE } from "../api/messages.ts";
+import type { ObjectReference } from "../api/meta.ts";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
 import { jsonEqual } from "./equal.ts";
