@@ -160,7 +160,10 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
         const record = openAllocationRecord(client, { namespace, writerId: `service-${i}` });
         return { record, allocator: new ClusterPortAllocator({ record }) };
       });
-      for (const { allocator } of allocators) await allocator.start([]);
+      for (const { record, allocator } of allocators) {
+        await record.refresh();
+        allocator.resync([]);
+      }
       const ports = await Promise.all(allocators.map(({ allocator }, i) =>
         runWorkers(
           Array.from({ length: 500 }, (_, j) => async () => {
@@ -200,10 +203,10 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       assert.deepEqual(findings.reserved, [9100, 9101, 9150]);
       assert.deepEqual(await storedPorts(b, namespace), [9100, 9101, 9150]);
       // A second process now gets the first port nobody holds.
-      const allocator = new ClusterPortAllocator({
-        record: openAllocationRecord(b, { namespace }),
-      });
-      await allocator.start([]);
+      const second = openAllocationRecord(b, { namespace });
+      const allocator = new ClusterPortAllocator({ record: second });
+      await second.refresh();
+      allocator.resync([]);
       const outcome = await allocator.allocate("hp-new", games.spec.pools);
       assert.equal(outcome.ok && outcome.port, 9102);
     } finally {

@@ -8,7 +8,7 @@
 
 import { PortBitmap } from "../allocator/port_bitmap.ts";
 import type { PortRange } from "../allocator/port_range.ts";
-import { type ClassUsage, PortRegistry } from "../allocator/port_registry.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ReserveOutcome } from "./group_commit.ts";
 import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
@@ -26,11 +26,6 @@ export interface ClusterPortAllocatorOptions {
   reservationTtlMs?: number;
   /** A monotonic clock in milliseconds; default `performance.now()`. */
   now?: () => number;
-  /**
-   * Whether some live HostPort holds `port` (rule 3), for releases whose caller does not say.
-   * The HostPort whose finalizer was just removed must not count.
-   */
-  portHeld?: (port: number) => boolean | Promise<boolean>;
 }
 
 /** A committed reservation of this process. */
@@ -95,7 +90,6 @@ export class ClusterPortAllocator {
   #book: ReservationBook;
   #picking = new Set<number>();
   #listeners = new Set<(port: number) => void>();
-  #portHeld: ((port: number) => boolean | Promise<boolean>) | undefined;
   #holding: (port: number) => PortHolding = () => undefined;
   #releasing = new Map<number, number>();
   #restoring = new Set<number>();
@@ -112,7 +106,6 @@ export class ClusterPortAllocator {
   /** Creates the allocator over `record`; call `start` before use. */
   constructor(options: ClusterPortAllocatorOptions) {
     this.#record = options.record;
-    this.#portHeld = options.portHeld;
     const ttlMs = options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
     this.#now = options.now ?? (() => performance.now());
     this.#book = new ReservationBook(
@@ -194,17 +187,6 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Reads the record and seeds the registry from it and from `heldPorts` (every port a HostPort
-   * holds, from a live list or a synced cache).
-   *
-   * @throws {AllocationRecordError} (rejection) the record cannot be read
-   */
-  async start(heldPorts: Iterable<number>): Promise<void> {
-    await this.#record.refresh();
-    this.resync(heldPorts);
-  }
-
-  /**
    * Rebuilds the registry from the record as last read plus `heldPorts` plus ports being
    * reserved, e.g. after a repair pass; calls `onReleased` listeners for ports that became free
    * (released by another process, or freed by repair).
@@ -259,19 +241,16 @@ export class ClusterPortAllocator {
 
   /**
    * Rule 3, first case: releases `port` after this process removed the finalizer of the
-   * HostPort that held it, unless another live HostPort holds it too (`heldElsewhere`, else
-   * asked of the `portHeld` option).
+   * HostPort that held it, unless another live HostPort holds it too (`heldElsewhere`; the
+   * HostPort whose finalizer was just removed must not count).
    *
-   * @throws {TypeError} neither `heldElsewhere` nor the `portHeld` option is given
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
   async releaseAfterFinalizerRemoved(
     port: number,
-    options: { heldElsewhere?: boolean } = {},
+    options: { heldElsewhere: boolean },
   ): Promise<ReleasePortOutcome> {
-    if (await this.#heldElsewhere(port, options.heldElsewhere)) {
-      return { ok: false, reason: "held" };
-    }
+    if (options.heldElsewhere) return { ok: false, reason: "held" };
     return await this.#ownRelease(port);
   }
 
@@ -280,18 +259,18 @@ export class ClusterPortAllocator {
    * status write was refused and a fresh read shows the HostPort holds another port or is gone.
    * Refused as `"not-owned"` when this process holds no fresh reservation of `port` for that
    * key (an abandoned reservation stays until repair frees it), and as `"held"` when another
-   * live HostPort holds the port (`heldElsewhere`, else the `portHeld` option if given).
+   * live HostPort holds the port (`heldElsewhere`).
    *
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
   async releaseUnused(
     hostPortKey: string,
     port: number,
-    options: { heldElsewhere?: boolean } = {},
+    options: { heldElsewhere: boolean },
   ): Promise<ReleasePortOutcome> {
     const reservation = this.#book.fresh(hostPortKey);
     if (reservation?.port !== port) return { ok: false, reason: "not-owned" };
-    if (options.heldElsewhere ?? await this.#portHeld?.(port) ?? false) {
+    if (options.heldElsewhere) {
       this.#book.remove(hostPortKey);
       return { ok: false, reason: "held" };
     }
@@ -311,10 +290,10 @@ export class ClusterPortAllocator {
     return this.#book.recent();
   }
 
-  /** Usage counts of a class's pools (see `PortRegistry.usage`). */
-  usage(pools: readonly PortRange[]): ClassUsage {
+  /** Whether `port` is held or reserved as far as this process knows (it is never offered then). */
+  has(port: number): boolean {
     this.#sync();
-    return this.#registry.usage(pools);
+    return this.#registry.has(port);
   }
 
   async #reserve(port: number): Promise<ReserveOutcome> {
@@ -388,14 +367,6 @@ export class ClusterPortAllocator {
       this.#sync();
       for (const port of ports) this.#restoring.delete(port);
     }
-  }
-
-  async #heldElsewhere(port: number, given: boolean | undefined): Promise<boolean> {
-    if (given !== undefined) return given;
-    if (this.#portHeld === undefined) {
-      throw new TypeError("Cannot release a port as neither heldElsewhere nor portHeld is given");
-    }
-    return await this.#portHeld(port);
   }
 
   /** Applies what changed in the record since this process last looked (a pull, never a callback). */
