@@ -9,8 +9,7 @@
 import { PortBitmap } from "../allocator/port_bitmap.ts";
 import type { PortRange } from "../allocator/port_range.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
-import type { AllocationRecord } from "./allocation_record.ts";
-import type { ReserveOutcome } from "./group_commit.ts";
+import type { AllocationRecord, ReserveOutcome } from "./allocation_record.ts";
 import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
 import {
   AllocationRecordError,

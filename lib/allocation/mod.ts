@@ -40,8 +40,13 @@
  */
 
 export { AllocationRecord, openAllocationRecord } from "./allocation_record.ts";
-export type { AllocationRecordOptions, RecordSnapshot, RecordStats } from "./allocation_record.ts";
-export type { ReleaseOutcome, ReserveOutcome } from "./group_commit.ts";
+export type {
+  AllocationRecordOptions,
+  RecordSnapshot,
+  RecordStats,
+  ReleaseOutcome,
+  ReserveOutcome,
+} from "./allocation_record.ts";
 export {
   AllocationRecordError,
   AllocationRecordFormatError,
