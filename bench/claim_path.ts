@@ -12,7 +12,7 @@ export const CLAIM_PATH_ENTRIES: readonly string[] = [
   "lib/controller/controller.ts", // the work queue and the reconcile loop
   "lib/controller/hostport_claim_controller.ts", // create the HostPort, then write Bound
   "lib/controller/hostport_controller.ts", // reserve a port and write it into the HostPort
-  "lib/allocation/mod.ts", // the allocator and the allocation record it writes through
+  "lib/allocation/cluster_port_allocator.ts", // the allocator and the record it reserves in
 ];
 
 /** Every production `.ts` file (relative to the repository) the entries import, sorted. */

@@ -14,17 +14,39 @@ import type { RestClient } from "../kube/rest_contract.ts";
 import { PortBitmap } from "../allocator/port_bitmap.ts";
 import { isPort } from "../allocator/port_range.ts";
 import {
-  AllocationRecordError,
   AllocationRecordFormatError,
-  AllocationRecordMissingError,
-} from "./errors.ts";
-import {
   classifyWriteError,
   ConfigMapRecordStore,
   type ConfigMapRecordStoreOptions,
   type RecordStore,
   type StoredRecord,
 } from "./record_store.ts";
+
+/**
+ * A reservation or release was certainly not committed: every attempt was refused, or the record
+ * could not be read. Operations that may have landed are never rejected with this error; they
+ * settle as `{ ok: false, reason: "unknown" }` instead.
+ */
+export class AllocationRecordError extends Error {
+  /** Builds `Cannot <action> as <detail>`, keeping the last failure as `cause`. */
+  constructor(action: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot ${action} as ${detail}`, options);
+    this.name = "AllocationRecordError";
+  }
+}
+
+/**
+ * The record was found missing after this process had seen it exist (someone deleted it). Nothing
+ * is re-created silently: the repair pass rebuilds it from every port anyone may hold, then
+ * allocation pauses for the leak holdoff.
+ */
+export class AllocationRecordMissingError extends AllocationRecordError {
+  /** Builds the error for `action`. */
+  constructor(action: string, options?: ErrorOptions) {
+    super(action, "the allocation record was deleted; repair is rebuilding it", options);
+    this.name = "AllocationRecordMissingError";
+  }
+}
 
 /**
  * The outcome of a reservation:

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
-import { AllocationRecordError } from "./errors.ts";
+import { AllocationRecordError } from "./allocation_record.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
-import { AllocationRecordFormatError } from "./errors.ts";
+import { AllocationRecordFormatError } from "./record_store.ts";
 
 function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {
   return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve(), random: () => 0 });

@@ -15,8 +15,8 @@ import { ResourceClient } from "../kube/resource_client.ts";
 import type { RestClient } from "../kube/rest_contract.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { DEFAULT_LEAK_HOLDOFF_MS } from "./constants.ts";
-import { AllocationRecordMissingError } from "./errors.ts";
+import { AllocationRecordMissingError } from "./allocation_record.ts";
+import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
 import {
   type LeakSighting,
   planRepair,

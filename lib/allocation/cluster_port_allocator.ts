@@ -9,13 +9,42 @@
 import { PortBitmap } from "../allocator/port_bitmap.ts";
 import type { PortRange } from "../allocator/port_range.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
-import type { AllocationRecord, ReserveOutcome } from "./allocation_record.ts";
-import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
 import {
+  type AllocationRecord,
   AllocationRecordError,
   AllocationRecordMissingError,
-  AllocationUnavailableError,
-} from "./errors.ts";
+  type ReserveOutcome,
+} from "./allocation_record.ts";
+
+/** Rule 2: a reserved port is not written into a HostPort more than this long after it committed. */
+export const DEFAULT_RESERVATION_TTL_MS = 30_000;
+
+/** The API server's default request timeout: a write sent before it can still land this late. */
+const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
+ * status write carrying the port can still be in flight. Also how long allocation pauses after
+ * repair re-created a deleted record (a rival's reservations made after our last read must show
+ * in the HostPorts first).
+ */
+export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
+
+/**
+ * Allocation is refused for now without touching the record: it is missing, or it was rebuilt
+ * and allocation is paused for the leak holdoff. `retryInMs` says when to look again.
+ */
+export class AllocationUnavailableError extends Error {
+  /** When to try again, in ms (0 when unknown: a repair pass decides). */
+  readonly retryInMs: number;
+
+  /** `reason` completes "Allocation is unavailable: ...". */
+  constructor(reason: string, retryInMs: number) {
+    super(`Allocation is unavailable: ${reason}`);
+    this.name = "AllocationUnavailableError";
+    this.retryInMs = retryInMs;
+  }
+}
 
 /** Options of `ClusterPortAllocator`. */
 export interface ClusterPortAllocatorOptions {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
-import { AllocationRecord } from "./allocation_record.ts";
-import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { AllocationRecordError, AllocationUnavailableError } from "./errors.ts";
+import { AllocationRecord, AllocationRecordError } from "./allocation_record.ts";
+import { AllocationUnavailableError, ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];

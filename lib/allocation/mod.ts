@@ -39,7 +39,12 @@
  * @module
  */
 
-export { AllocationRecord, openAllocationRecord } from "./allocation_record.ts";
+export {
+  AllocationRecord,
+  AllocationRecordError,
+  AllocationRecordMissingError,
+  openAllocationRecord,
+} from "./allocation_record.ts";
 export type {
   AllocationRecordOptions,
   RecordSnapshot,
@@ -48,19 +53,23 @@ export type {
   ReserveOutcome,
 } from "./allocation_record.ts";
 export {
-  AllocationRecordError,
   AllocationRecordFormatError,
-  AllocationRecordMissingError,
-  AllocationUnavailableError,
-} from "./errors.ts";
-export { CONFIG_MAP_RESOURCE, ConfigMapRecordStore, DEFAULT_RECORD_NAME } from "./record_store.ts";
+  CONFIG_MAP_RESOURCE,
+  ConfigMapRecordStore,
+  DEFAULT_RECORD_NAME,
+} from "./record_store.ts";
 export type {
   ConfigMapRecordStoreOptions,
   RecordContent,
   RecordStore,
   StoredRecord,
 } from "./record_store.ts";
-export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
+export {
+  AllocationUnavailableError,
+  ClusterPortAllocator,
+  DEFAULT_LEAK_HOLDOFF_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+} from "./cluster_port_allocator.ts";
 export type {
   AllocateOutcome,
   ClusterPortAllocatorOptions,
@@ -76,5 +85,4 @@ export {
   liveHostPortLister,
 } from "./allocation_repair.ts";
 export type { AllocationRepairOptions, RepairFindings } from "./allocation_repair.ts";
-export { DEFAULT_LEAK_HOLDOFF_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
 export * from "./record_anchor.ts";

@@ -31,7 +31,15 @@ import {
 import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
 import { ResourceClient } from "../kube/resource_client.ts";
 import type { RestClient } from "../kube/rest_contract.ts";
-import { AllocationRecordFormatError } from "./errors.ts";
+
+/** The record's content is not in a format this code understands; it is never overwritten. */
+export class AllocationRecordFormatError extends TypeError {
+  /** Builds `Cannot read the allocation record as <detail>`. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot read the allocation record as ${detail}`, options);
+    this.name = "AllocationRecordFormatError";
+  }
+}
 
 /** The format version this code reads and writes. */
 export const RECORD_FORMAT_VERSION = "1";

@@ -9,8 +9,8 @@ import {
   NotFoundError,
 } from "../kube/mod.ts";
 import { PortBitmap } from "../allocator/port_bitmap.ts";
-import { AllocationRecordFormatError } from "./errors.ts";
 import {
+  AllocationRecordFormatError,
   classifyWriteError,
   decodeRecordData,
   encodeRecordData,

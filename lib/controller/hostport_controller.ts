@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { AllocationUnavailableError } from "../allocation/errors.ts";
+import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
   claimRefMatches,
   hasClaimRef,
