@@ -14,7 +14,6 @@ import {
   type HostPortStatus,
 } from "../api/hostport.ts";
 import type { HostPortClaim } from "../api/hostport_claim.ts";
-import type { HostPortClass } from "../api/hostport_class.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
@@ -90,8 +89,7 @@ export function createHostPortReconciler(
       release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
       ...(reserved === undefined ? {} : { allocation: reserved.result }),
     });
-    const act = new HostPortActor(ctx, hostPort, hostPortClass, signal, claims);
-    return await act.run(plan, reserved);
+    return await new HostPortActor(ctx, hostPort, signal, { claims, reserved }).run(plan);
   };
 }
 
@@ -147,7 +145,6 @@ function releaseFacts(
 class HostPortActor {
   #ctx: ControllerContext;
   #current: HostPort;
-  #class: HostPortClass | undefined;
   #signal: AbortSignal;
   #claims: ClaimFinalizations;
   #reserved: Reserved | undefined;
@@ -155,22 +152,20 @@ class HostPortActor {
   constructor(
     ctx: ControllerContext,
     hostPort: HostPort,
-    hostPortClass: HostPortClass | undefined,
     signal: AbortSignal,
-    claims: ClaimFinalizations,
+    options: { claims: ClaimFinalizations; reserved: Reserved | undefined },
   ) {
     this.#ctx = ctx;
     this.#current = hostPort;
-    this.#class = hostPortClass;
     this.#signal = signal;
-    this.#claims = claims;
+    this.#claims = options.claims;
+    this.#reserved = options.reserved;
   }
 
-  async run(plan: HostPortPlan, reserved: Reserved | undefined): Promise<Outcome> {
-    this.#reserved = reserved;
-    const result = reserved?.result;
-    if (result?.ok === false) {
-      const reason = result.unavailable === undefined ? "exhausted" : "error";
+  async run(plan: HostPortPlan): Promise<Outcome> {
+    const reserved = this.#reserved;
+    if (reserved?.result.ok === false) {
+      const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
       this.#ctx.metrics.allocationFailures.inc({ class: this.#className(), reason });
     }
     for (const step of plan.steps) {
@@ -182,7 +177,7 @@ class HostPortActor {
   }
 
   #className(): string {
-    return this.#class?.metadata.name ?? this.#current.spec.hostPortClassName;
+    return this.#current.spec.hostPortClassName;
   }
 
   async #step(step: HostPortStep): Promise<Outcome | undefined> {

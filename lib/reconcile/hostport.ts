@@ -106,7 +106,7 @@ export type AllocationResult =
   | { readonly ok: false; readonly unavailable?: string; readonly retryInMs?: number };
 
 /** How often a HostPort looks again while allocation is unavailable (record being rebuilt). */
-export const UNAVAILABLE_POLL_MS = 1_000;
+const UNAVAILABLE_POLL_MS = 1_000;
 
 /**
  * Whether a reconcile of `hostPort` must reserve a port while gathering: it is live, holds no
