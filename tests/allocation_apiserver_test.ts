@@ -21,6 +21,7 @@ import { NAMESPACE_RESOURCE } from "../lib/kube/builtin_resources.ts";
 import { ResourceClient } from "../lib/kube/resource_client.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
+import { CountingRecordStore } from "./fake_record_store.ts";
 
 /** One "operator process": its own client (own connections) and its own record. */
 function processClient(cp: ControlPlane): KubeRestClient {
@@ -71,8 +72,12 @@ async function runWorkers<T>(jobs: (() => Promise<T>)[], workers: number): Promi
   return results;
 }
 
+function recordStore(client: KubeRestClient, namespace: string): ConfigMapRecordStore {
+  return new ConfigMapRecordStore(client, { namespace });
+}
+
 async function storedPorts(client: KubeRestClient, namespace: string): Promise<number[]> {
-  const stored = await new ConfigMapRecordStore(client, { namespace }).read();
+  const stored = await recordStore(client, namespace).read();
   return stored ? stored.bits.toArray() : [];
 }
 
@@ -115,10 +120,10 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
   await t.step("two records racing 500 reservations each never both get a port", async () => {
     const namespace = "alloc-race";
     await createNamespace(a, namespace);
-    const records = [
-      openAllocationRecord(a, { namespace, writerId: "process-a" }),
-      openAllocationRecord(b, { namespace, writerId: "process-b" }),
-    ];
+    const stores = [a, b].map((client) => new CountingRecordStore(recordStore(client, namespace)));
+    const records = stores.map((store, i) =>
+      new AllocationRecord(store, { writerId: `process-${"ab"[i]}` })
+    );
     const wanted = [
       samplePorts(lcg(1), 20000, 1000, 500),
       samplePorts(lcg(2), 20000, 1000, 500),
@@ -140,8 +145,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     assert.deepEqual(await storedPorts(a, namespace), [...winners.keys()].sort((x, y) => x - y));
     const unknown = outcomes.flat().filter((o) => !o.ok && o.reason === "unknown").length;
     assert.equal(unknown, 0);
-    for (const [i, record] of records.entries()) {
-      const { writes, commits, conflicts } = record.stats;
+    for (const [i, { writes, commits, conflicts }] of stores.entries()) {
       console.log(
         `process ${"ab"[i]}: 500 reservations, ${writes} record writes (${commits} committed, ` +
           `${conflicts} conflicts), ${(writes / 500).toFixed(3)} writes per reservation`,
@@ -157,8 +161,9 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       await createNamespace(a, namespace);
       const pools = [{ start: 30000, end: 30999 }];
       const allocators = [a, b].map((client, i) => {
-        const record = openAllocationRecord(client, { namespace, writerId: `service-${i}` });
-        return { record, allocator: new ClusterPortAllocator({ record }) };
+        const store = new CountingRecordStore(recordStore(client, namespace));
+        const record = new AllocationRecord(store, { writerId: `service-${i}` });
+        return { store, record, allocator: new ClusterPortAllocator({ record }) };
       });
       for (const { record, allocator } of allocators) {
         await record.refresh();
@@ -177,8 +182,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       assert.ok(all.every((port) => port !== 0), "no allocation may fail while ports are free");
       assert.equal(new Set(all).size, 1000, "1,000 allocations, 1,000 distinct ports");
       assert.deepEqual(await storedPorts(a, namespace), all.toSorted((x, y) => x - y));
-      for (const [i, { record }] of allocators.entries()) {
-        const { writes, conflicts } = record.stats;
+      for (const [i, { store: { writes, conflicts } }] of allocators.entries()) {
         console.log(
           `allocator ${i}: 500 claims, ${writes} record writes (${conflicts} conflicts), ` +
             `${(writes / 500).toFixed(3)} writes per claim`,

@@ -14,7 +14,12 @@ import {
   NotFoundError,
 } from "../lib/kube/mod.ts";
 import { PortBitmap } from "../lib/allocator/mod.ts";
-import type { RecordContent, RecordStore, StoredRecord } from "../lib/allocation/record_store.ts";
+import {
+  classifyWriteError,
+  type RecordContent,
+  type RecordStore,
+  type StoredRecord,
+} from "../lib/allocation/record_store.ts";
 
 /** A scripted failure for the next matching call. */
 export interface ScriptedFailure {
@@ -130,4 +135,50 @@ export class FakeRecordStore implements RecordStore {
 
 function copy(record: StoredRecord): StoredRecord {
   return { ...record, bits: record.bits.clone() };
+}
+
+/**
+ * Wraps a store (a real `ConfigMapRecordStore` in the integration tests) and counts the writes
+ * that reach it: `writes` per reservation is the record's share of "writes per claim".
+ */
+export class CountingRecordStore implements RecordStore {
+  /** Writes sent (create or replace), whatever their outcome. */
+  writes = 0;
+  /** Writes that committed. */
+  commits = 0;
+  /** Writes refused because the record changed, appeared or vanished meanwhile. */
+  conflicts = 0;
+  #inner: RecordStore;
+
+  /** Counts the writes that reach `inner`. */
+  constructor(inner: RecordStore) {
+    this.#inner = inner;
+  }
+
+  /** See {@linkcode RecordStore.read}. */
+  read(): Promise<StoredRecord | undefined> {
+    return this.#inner.read();
+  }
+
+  /** See {@linkcode RecordStore.create}. */
+  create(content: RecordContent): Promise<StoredRecord> {
+    return this.#count(() => this.#inner.create(content));
+  }
+
+  /** See {@linkcode RecordStore.replace}. */
+  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
+    return this.#count(() => this.#inner.replace(content, resourceVersion));
+  }
+
+  async #count(write: () => Promise<StoredRecord>): Promise<StoredRecord> {
+    this.writes++;
+    try {
+      const stored = await write();
+      this.commits++;
+      return stored;
+    } catch (error) {
+      if (classifyWriteError(error) === "conflict") this.conflicts++;
+      throw error;
+    }
+  }
 }

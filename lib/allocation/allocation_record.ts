@@ -147,20 +147,6 @@ interface Policy {
   random: () => number;
 }
 
-/** Counters of the record's I/O. */
-export interface RecordStats {
-  /** Successful reads. */
-  reads: number;
-  /** Writes sent (create or replace), whatever their outcome. */
-  writes: number;
-  /** Writes that committed. */
-  commits: number;
-  /** Writes refused with a conflict. */
-  conflicts: number;
-  /** Writes whose outcome is unknown. */
-  unknownOutcomes: number;
-}
-
 /** What a reserve or release settles with. */
 type Outcome = ReserveOutcome | ReleaseOutcome;
 /** How a step of a batch ended. */
@@ -252,7 +238,6 @@ export class AllocationRecord {
   #known: StoredRecord | null | undefined;
   /** Whether the last read found the record deleted after this process had seen it exist. */
   #missing = false;
-  #stats: RecordStats = { reads: 0, writes: 0, commits: 0, conflicts: 0, unknownOutcomes: 0 };
   #store: RecordStore;
   #policy: Policy;
   #last = new PortBitmap();
@@ -339,11 +324,6 @@ export class AllocationRecord {
     return this.#last.toArray();
   }
 
-  /** A copy of the I/O counters (`writes` / reservations is the "writes per claim"). */
-  get stats(): RecordStats {
-    return { ...this.#stats };
-  }
-
   /**
    * Counts the changes of the record as this process knows it (its own commits and fresh reads):
    * readers compare it with the version they last looked at, and pull; the record never calls
@@ -407,7 +387,6 @@ export class AllocationRecord {
     this.#draining = true;
     try {
       const content = { bits, writeId: `${this.#policy.writerId}/${++this.#sequence}` };
-      this.#stats.writes++;
       let stored: StoredRecord;
       try {
         stored = await this.#store.create(content);
@@ -419,7 +398,6 @@ export class AllocationRecord {
           cause: error,
         });
       }
-      this.#stats.commits++;
       this.#known = stored;
       this.#existed = true;
       this.#missing = false;
@@ -487,7 +465,6 @@ export class AllocationRecord {
       const error = new AllocationRecordMissingError("use the allocation record");
       return await this.#failed(run, error, true, "read the allocation record");
     }
-    this.#stats.reads++;
     this.#missing = false;
     run.needRead = false;
     this.#stale = false;
@@ -516,7 +493,6 @@ export class AllocationRecord {
     run.attempts.set(writeId, attempt);
     for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
     const content = { bits: decision.next, writeId };
-    this.#stats.writes++;
     let stored: StoredRecord;
     try {
       stored = known === null
@@ -525,7 +501,6 @@ export class AllocationRecord {
     } catch (error) {
       return await this.#writeFailed(run, error);
     }
-    this.#stats.commits++;
     this.#known = stored;
     this.#existed = true;
     this.#adopt(stored);
@@ -541,7 +516,6 @@ export class AllocationRecord {
     run.needRead = true;
     const failure = classifyWriteError(error);
     if (failure === "conflict") {
-      this.#stats.conflicts++;
       if (++run.conflicts > this.#policy.maxConflicts) {
         this.#giveUp(run, error, `it changed under ${this.#policy.maxConflicts} writes in a row`);
         return "given-up";
@@ -552,7 +526,6 @@ export class AllocationRecord {
       return "retry";
     }
     if (failure === "unknown") {
-      this.#stats.unknownOutcomes++;
       for (const op of run.ops) op.maybeLanded = true;
     }
     return await this.#failed(run, error, false, "write the allocation record");

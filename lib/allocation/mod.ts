@@ -48,7 +48,6 @@ export {
 export type {
   AllocationRecordOptions,
   RecordSnapshot,
-  RecordStats,
   ReleaseOutcome,
   ReserveOutcome,
 } from "./allocation_record.ts";
