@@ -124,7 +124,6 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
     stop: async () => {
       deps.health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
-      allocator.close();
     },
   };
 }

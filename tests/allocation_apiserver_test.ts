@@ -14,7 +14,6 @@ import {
   liveHostPortClassLister,
   liveHostPortLister,
   openAllocationRecord,
-  portsOf,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
 import {
@@ -25,6 +24,7 @@ import {
 import { ResourceClient } from "../lib/kube/resource.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
+import { CountingRecordStore } from "./fake_record_store.ts";
 
 /** One "operator process": its own client (own connections) and its own record. */
 function processClient(cp: ControlPlane): KubeRestClient {
@@ -75,9 +75,13 @@ async function runWorkers<T>(jobs: (() => Promise<T>)[], workers: number): Promi
   return results;
 }
 
+function recordStore(client: KubeRestClient, namespace: string): ConfigMapRecordStore {
+  return new ConfigMapRecordStore(client, { namespace });
+}
+
 async function storedPorts(client: KubeRestClient, namespace: string): Promise<number[]> {
-  const stored = await new ConfigMapRecordStore(client, { namespace }).read();
-  return stored ? portsOf(stored.bits) : [];
+  const stored = await recordStore(client, namespace).read();
+  return stored ? stored.bits.toArray() : [];
 }
 
 function hostPortObject(name: string): HostPort {
@@ -119,10 +123,10 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
   await t.step("two records racing 500 reservations each never both get a port", async () => {
     const namespace = "alloc-race";
     await createNamespace(a, namespace);
-    const records = [
-      openAllocationRecord(a, { namespace, writerId: "process-a" }),
-      openAllocationRecord(b, { namespace, writerId: "process-b" }),
-    ];
+    const stores = [a, b].map((client) => new CountingRecordStore(recordStore(client, namespace)));
+    const records = stores.map((store, i) =>
+      new AllocationRecord(store, { writerId: `process-${"ab"[i]}` })
+    );
     const wanted = [
       samplePorts(lcg(1), 20000, 1000, 500),
       samplePorts(lcg(2), 20000, 1000, 500),
@@ -144,8 +148,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     assert.deepEqual(await storedPorts(a, namespace), [...winners.keys()].sort((x, y) => x - y));
     const unknown = outcomes.flat().filter((o) => !o.ok && o.reason === "unknown").length;
     assert.equal(unknown, 0);
-    for (const [i, record] of records.entries()) {
-      const { writes, commits, conflicts } = record.stats;
+    for (const [i, { writes, commits, conflicts }] of stores.entries()) {
       console.log(
         `process ${"ab"[i]}: 500 reservations, ${writes} record writes (${commits} committed, ` +
           `${conflicts} conflicts), ${(writes / 500).toFixed(3)} writes per reservation`,
@@ -161,10 +164,14 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       await createNamespace(a, namespace);
       const pools = [{ start: 30000, end: 30999 }];
       const allocators = [a, b].map((client, i) => {
-        const record = openAllocationRecord(client, { namespace, writerId: `service-${i}` });
-        return { record, allocator: new ClusterPortAllocator({ record }) };
+        const store = new CountingRecordStore(recordStore(client, namespace));
+        const record = new AllocationRecord(store, { writerId: `service-${i}` });
+        return { store, record, allocator: new ClusterPortAllocator({ record }) };
       });
-      for (const { allocator } of allocators) await allocator.start([]);
+      for (const { record, allocator } of allocators) {
+        await record.refresh();
+        allocator.resync([]);
+      }
       const ports = await Promise.all(allocators.map(({ allocator }, i) =>
         runWorkers(
           Array.from({ length: 500 }, (_, j) => async () => {
@@ -178,8 +185,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       assert.ok(all.every((port) => port !== 0), "no allocation may fail while ports are free");
       assert.equal(new Set(all).size, 1000, "1,000 allocations, 1,000 distinct ports");
       assert.deepEqual(await storedPorts(a, namespace), all.toSorted((x, y) => x - y));
-      for (const [i, { record }] of allocators.entries()) {
-        const { writes, conflicts } = record.stats;
+      for (const [i, { store: { writes, conflicts } }] of allocators.entries()) {
         console.log(
           `allocator ${i}: 500 claims, ${writes} record writes (${conflicts} conflicts), ` +
             `${(writes / 500).toFixed(3)} writes per claim`,
@@ -204,10 +210,10 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       assert.deepEqual(findings.reserved, [9100, 9101, 9150]);
       assert.deepEqual(await storedPorts(b, namespace), [9100, 9101, 9150]);
       // A second process now gets the first port nobody holds.
-      const allocator = new ClusterPortAllocator({
-        record: openAllocationRecord(b, { namespace }),
-      });
-      await allocator.start([]);
+      const second = openAllocationRecord(b, { namespace });
+      const allocator = new ClusterPortAllocator({ record: second });
+      await second.refresh();
+      allocator.resync([]);
       const outcome = await allocator.allocate("hp-new", games.spec.pools);
       assert.equal(outcome.ok && outcome.port, 9102);
     } finally {

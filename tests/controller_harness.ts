@@ -13,7 +13,6 @@ import {
   ConfigMapRecordStore,
   liveHostPortClassLister,
   liveHostPortLister,
-  portsOf,
   RecordAnchor,
 } from "../lib/allocation/mod.ts";
 import {
@@ -32,6 +31,7 @@ import {
   NotFoundError,
 } from "../lib/kube/mod.ts";
 import { memoryLogger, MemoryMetrics, MemoryRecorder } from "./controller_ops_fakes.ts";
+import { CountingRecordStore } from "./fake_record_store.ts";
 import type { ControlPlane } from "./controlplane/harness.ts";
 
 /** The controllers running in-process, and what they recorded. */
@@ -42,10 +42,10 @@ export interface RunningOperator extends AsyncDisposable {
   readonly metrics: MemoryMetrics;
   /** Log lines. */
   readonly logs: string[];
+  /** The writes that reached the allocation record (sent, committed, refused by a conflict). */
+  readonly recordWrites: CountingRecordStore;
   /** The ports the allocation record reserves, read live. */
   reservedPorts(): Promise<number[]>;
-  /** The allocation record's I/O counters (reads, writes, commits, conflicts). */
-  recordStats(): AllocationRecord["stats"];
   /** The "allocation" readiness check: true, or why allocation cannot proceed. */
   allocationReadiness(): true | string;
   /** Stops the controllers and closes the client. */
@@ -84,7 +84,8 @@ export async function startOperator(
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
   const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster
   if (anchored !== true) throw new Error(anchored.reason);
-  const record = new AllocationRecord(store);
+  const counted = new CountingRecordStore(store);
+  const record = new AllocationRecord(counted);
   const allocator = new ClusterPortAllocator({ record });
   const repair = new AllocationRepair({
     record,
@@ -111,7 +112,6 @@ export async function startOperator(
       running.stop().then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
     ]);
-    allocator.close();
     if (!stopped) throw new Error("Controllers did not stop within 10 s");
     rest.close();
   };
@@ -120,11 +120,11 @@ export async function startOperator(
     recorder,
     metrics,
     logs,
+    recordWrites: counted,
     reservedPorts: async () => {
       const stored = await store.read();
-      return stored === undefined ? [] : portsOf(stored.bits);
+      return stored === undefined ? [] : stored.bits.toArray();
     },
-    recordStats: () => record.stats,
     allocationReadiness: () => running.allocationReadiness(),
     stop,
     [Symbol.asyncDispose]: stop,

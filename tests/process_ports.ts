@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigMapRecordStore, portsOf } from "../lib/allocation/mod.ts";
+import { ConfigMapRecordStore } from "../lib/allocation/mod.ts";
 import type { PortPool } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { eventually } from "./controller_harness.ts";
@@ -47,7 +47,7 @@ export async function reservedPorts(
 ): Promise<number[]> {
   const stored = await new ConfigMapRecordStore(kube.rest, { namespace: operatorNamespace })
     .read();
-  return stored === undefined ? [] : portsOf(stored.bits);
+  return stored === undefined ? [] : stored.bits.toArray();
 }
 
 /**

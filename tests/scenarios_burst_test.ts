@@ -81,7 +81,7 @@ Deno.test("burst allocation S4 and 500 claims against 500 ports", async (t) => {
     }, 120_000);
     assert.equal(klass.status?.free, 0);
     assert.equal(klass.status?.conditions?.find((c) => c.type === "Available")?.status, "False");
-    const stats = operator.recordStats();
+    const stats = operator.recordWrites;
     console.log(
       `500 claims bound in ${seconds.toFixed(1)} s; record writes ${stats.writes}, ` +
         `commits ${stats.commits}, conflicts ${stats.conflicts}`,

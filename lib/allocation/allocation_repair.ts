@@ -7,19 +7,16 @@
  * @module
  */
 
-import { type HostPort, type HostPortClass, salvageHostPort } from "../api/mod.ts";
-import type { PortRange } from "../allocator/mod.ts";
-import {
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-  ResourceClient,
-  type RestClient,
-} from "../kube/mod.ts";
+import { type HostPort, salvageHostPort } from "../api/hostport.ts";
+import type { HostPortClass } from "../api/hostport_class.ts";
+import type { PortRange } from "../allocator/port_range.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/hostport_resources.ts";
+import { ResourceClient } from "../kube/resource_client.ts";
+import type { RestClient } from "../kube/rest_contract.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { DEFAULT_LEAK_HOLDOFF_MS } from "./constants.ts";
-import { AllocationRecordMissingError } from "./errors.ts";
-import { portsOf } from "./port_bits.ts";
+import { AllocationRecordMissingError } from "./allocation_record.ts";
+import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
 import {
   type LeakSighting,
   planRepair,
@@ -76,16 +73,15 @@ export class AllocationRepair {
   #now: () => number;
   #candidates: ReadonlyMap<number, LeakSighting> = new Map();
   #disturbed = new Set<number>();
+  /** The record's version when the last pass looked at the ports it saw released. */
+  #releasesSeen: number;
   #rebuilt: number[] | undefined;
 
   /** Creates a repairer; no pass runs until {@linkcode AllocationRepair.runOnce}. */
   constructor(options: AllocationRepairOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
-    // A port seen released in the record may be reserved anew before the next pass.
-    options.record.onChange((change) => {
-      for (const port of change.released) this.#disturbed.add(port);
-    });
+    this.#releasesSeen = options.record.version;
   }
 
   /**
@@ -187,12 +183,16 @@ export class AllocationRepair {
       await this.#rebuild(hostPorts);
       snapshot = await record.refresh();
     }
-    const disturbed = [...this.#disturbed];
+    // A port seen released in the record since the last pass may have been reserved anew.
+    const disturbed = [
+      ...new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]),
+    ];
+    this.#releasesSeen = record.version;
     this.#disturbed.clear();
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
       hostPorts: hostPorts.map((hostPort) => toRepairHostPort(hostPort, pools)),
-      reserved: portsOf(snapshot.bits),
+      reserved: snapshot.bits.toArray(),
       leakCandidates: this.#candidates,
       now: this.#now(),
       ...(holdoffMs === undefined ? {} : { holdoffMs }),

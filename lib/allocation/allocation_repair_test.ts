@@ -3,7 +3,7 @@ import type { HostPort, HostPortClass } from "../api/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import { AllocationRepair } from "./allocation_repair.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { conflictError, FakeRecordStore } from "./_fake_record_store.ts";
+import { conflictError, FakeRecordStore } from "../../tests/fake_record_store.ts";
 
 const GAMES: HostPortClass = {
   apiVersion: "hostport.rmb938.com/v1alpha1",
@@ -56,8 +56,9 @@ Deno.test("runOnce() frees a leak on the first pass past the holdoff, never a he
   const store = new FakeRecordStore();
   store.set([9000, 9005]);
   const clock = { now: 0 };
-  const { repair, allocator } = repairOver(store, [hostPort("a", 9000)], clock);
-  await allocator.start([9000]);
+  const { record, repair, allocator } = repairOver(store, [hostPort("a", 9000)], clock);
+  await record.refresh();
+  allocator.resync([9000]);
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
   const freed: number[][] = [];
@@ -87,8 +88,9 @@ Deno.test("runOnce() waits for the holdoff even after three sightings", async ()
 Deno.test("runOnce() never counts a port this process just reserved as a leak", async () => {
   const store = new FakeRecordStore();
   const clock = { now: 0 };
-  const { repair, allocator } = repairOver(store, [], clock);
-  await allocator.start([]);
+  const { record, repair, allocator } = repairOver(store, [], clock);
+  await record.refresh();
+  allocator.resync([]);
   await allocator.allocate("hp-a", GAMES.spec.pools); // 9000, its status write "in flight"
   const findings = await repair.runOnce();
   assert.deepEqual(findings.leakCandidates, []);

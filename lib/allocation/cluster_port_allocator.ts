@@ -6,23 +6,78 @@
  * @module
  */
 
-import { type PortRange, PortRegistry } from "../allocator/mod.ts";
-import type { ClassUsage } from "../allocator/mod.ts";
-import type { AllocationRecord, RecordChange } from "./allocation_record.ts";
-import type { ReserveOutcome } from "./batch.ts";
-import { API_SERVER_REQUEST_TIMEOUT_MS, DEFAULT_RESERVATION_TTL_MS } from "./constants.ts";
+import { PortBitmap } from "../allocator/port_bitmap.ts";
+import type { PortRange } from "../allocator/port_range.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
 import {
+  type AllocationRecord,
   AllocationRecordError,
   AllocationRecordMissingError,
-  AllocationUnavailableError,
-} from "./errors.ts";
-import {
-  type AllocateOutcome,
-  type AllocateRequestedOutcome,
-  type ClusterPortAllocatorOptions,
-  type ReleasePortOutcome,
-  ReservationBook,
-} from "./reservation_book.ts";
+  type ReserveOutcome,
+} from "./allocation_record.ts";
+
+/** Rule 2: a reserved port is not written into a HostPort more than this long after it committed. */
+export const DEFAULT_RESERVATION_TTL_MS = 30_000;
+
+/** The API server's default request timeout: a write sent before it can still land this late. */
+const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
+ * status write carrying the port can still be in flight. Also how long allocation pauses after
+ * repair re-created a deleted record (a rival's reservations made after our last read must show
+ * in the HostPorts first).
+ */
+export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
+
+/**
+ * Allocation is refused for now without touching the record: it is missing, or it was rebuilt
+ * and allocation is paused for the leak holdoff. `retryInMs` says when to look again.
+ */
+export class AllocationUnavailableError extends Error {
+  /** When to try again, in ms (0 when unknown: a repair pass decides). */
+  readonly retryInMs: number;
+
+  /** `reason` completes "Allocation is unavailable: ...". */
+  constructor(reason: string, retryInMs: number) {
+    super(`Allocation is unavailable: ${reason}`);
+    this.name = "AllocationUnavailableError";
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** Options of `ClusterPortAllocator`. */
+export interface ClusterPortAllocatorOptions {
+  /** The cluster-wide record that arbitrates every reservation. */
+  record: AllocationRecord;
+  /** Rule 2: how long after its commit a reservation may still be written; default 30 s. */
+  reservationTtlMs?: number;
+  /** A monotonic clock in milliseconds; default `performance.now()`. */
+  now?: () => number;
+}
+
+/** A committed reservation of this process. */
+export interface Reservation {
+  /** The reserved port. */
+  readonly port: number;
+  /** When the reservation committed, on the allocator's monotonic clock. */
+  readonly reservedAt: number;
+}
+
+/** The result of `ClusterPortAllocator.allocate`. */
+export type AllocateOutcome =
+  | ({ readonly ok: true } & Reservation)
+  | { readonly ok: false; readonly reason: "exhausted" };
+
+/**
+ * The result of a release: `{ ok: true }` once the record committed it (listeners of
+ * `onReleased` have then been called), or why not: `"held"` (another live HostPort holds the
+ * port, so it stays reserved), `"not-owned"` (no fresh reservation of this process), or
+ * `"unknown"` (assume it is still reserved; repair frees it).
+ */
+export type ReleasePortOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: "held" | "not-owned" | "unknown" };
 
 /**
  * What the held source says of a port: held by a live HostPort, held only by HostPorts being
@@ -50,6 +105,10 @@ export type PortHolding = "held" | "releasing" | undefined;
  * only waiting out the leak holdoff guarantees every write carrying them has landed (and so shows
  * in the HostPorts repair lists) before we pick from the rebuilt record.
  *
+ * It follows the record by pulling: before each pick and after each of its own record calls it
+ * compares the record's `version` with the one it last applied (`#sync`); the record never calls
+ * back into it mid-allocation. Changes the repair pass makes reach it through `resync`.
+ *
  * Assumptions: run repair (`AllocationRepair`) once before serving allocations, so that ports held
  * by HostPorts of the original operator are reserved; `onReleased` listeners do not throw.
  */
@@ -59,7 +118,6 @@ export class ClusterPortAllocator {
   #book: ReservationBook;
   #picking = new Set<number>();
   #listeners = new Set<(port: number) => void>();
-  #portHeld: ((port: number) => boolean | Promise<boolean>) | undefined;
   #holding: (port: number) => PortHolding = () => undefined;
   #releasing = new Map<number, number>();
   #restoring = new Set<number>();
@@ -69,12 +127,13 @@ export class ClusterPortAllocator {
   #missing = false;
   #pausedUntil = -Infinity;
   #lastError: string | undefined;
-  #unsubscribe: () => void;
+  /** The record as last applied to the registry, and its version. */
+  #seen = new PortBitmap();
+  #seenVersion = -1;
 
-  /** Creates the allocator and follows the record's changes; call `start` before use. */
+  /** Creates the allocator over `record`; call `start` before use. */
   constructor(options: ClusterPortAllocatorOptions) {
     this.#record = options.record;
-    this.#portHeld = options.portHeld;
     const ttlMs = options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
     this.#now = options.now ?? (() => performance.now());
     this.#book = new ReservationBook(
@@ -82,7 +141,6 @@ export class ClusterPortAllocator {
       ttlMs,
       ttlMs + API_SERVER_REQUEST_TIMEOUT_MS,
     );
-    this.#unsubscribe = this.#record.onChange((change) => this.#follow(change));
   }
 
   /**
@@ -157,17 +215,6 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Reads the record and seeds the registry from it and from `heldPorts` (every port a HostPort
-   * holds, from a live list or a synced cache).
-   *
-   * @throws {AllocationRecordError} (rejection) the record cannot be read
-   */
-  async start(heldPorts: Iterable<number>): Promise<void> {
-    await this.#record.refresh();
-    this.resync(heldPorts);
-  }
-
-  /**
    * Rebuilds the registry from the record as last read plus `heldPorts` plus ports being
    * reserved, e.g. after a repair pass; calls `onReleased` listeners for ports that became free
    * (released by another process, or freed by repair).
@@ -175,7 +222,10 @@ export class ClusterPortAllocator {
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
-    const ports = new Set([...this.#record.reservedPorts(), ...heldPorts, ...this.#picking]);
+    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    this.#seen = record;
+    this.#seenVersion = this.#record.version;
+    const ports = new Set([...record.toArray(), ...heldPorts, ...this.#picking]);
     this.#registry.restore([...ports].map((port) => ({ holder: undefined, port })));
     for (const port of before) if (!ports.has(port)) this.#emit(port);
   }
@@ -196,6 +246,7 @@ export class ClusterPortAllocator {
     }
     while (true) {
       this.#checkAvailable();
+      this.#sync();
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
       // Held ports beat the record: a port some HostPort holds stays marked and is skipped.
@@ -204,30 +255,6 @@ export class ClusterPortAllocator {
       // Taken or unknown: the port stays held in memory, so the next pick is another one.
       if (outcome.ok) return { ok: true, ...this.#book.add(hostPortKey, next.port) };
     }
-  }
-
-  /**
-   * Allocates the requested `port` for `hostPortKey`, refusing it when it lies outside `pools`
-   * (when given) or is reserved.
-   *
-   * @throws {AllocationRecordError} (rejection) the record could not be written
-   */
-  async allocateRequested(
-    hostPortKey: string,
-    port: number,
-    pools?: readonly PortRange[],
-  ): Promise<AllocateRequestedOutcome> {
-    const existing = this.#book.fresh(hostPortKey);
-    if (existing?.port === port) return { ok: true, ...existing };
-    this.#checkAvailable();
-    if (this.#holding(port) !== undefined) return { ok: false, reason: "taken" };
-    const picked = this.#registry.allocate(port, pools);
-    if (!picked.ok) {
-      return { ok: false, reason: picked.reason === "held" ? "taken" : "outside-pools" };
-    }
-    const outcome = await this.#reserve(port);
-    if (!outcome.ok) return outcome;
-    return { ok: true, ...this.#book.add(hostPortKey, port) };
   }
 
   /** Rule 2: whether a reservation committed at `reservedAt` may still be written. */
@@ -242,19 +269,16 @@ export class ClusterPortAllocator {
 
   /**
    * Rule 3, first case: releases `port` after this process removed the finalizer of the
-   * HostPort that held it, unless another live HostPort holds it too (`heldElsewhere`, else
-   * asked of the `portHeld` option).
+   * HostPort that held it, unless another live HostPort holds it too (`heldElsewhere`; the
+   * HostPort whose finalizer was just removed must not count).
    *
-   * @throws {TypeError} neither `heldElsewhere` nor the `portHeld` option is given
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
   async releaseAfterFinalizerRemoved(
     port: number,
-    options: { heldElsewhere?: boolean } = {},
+    options: { heldElsewhere: boolean },
   ): Promise<ReleasePortOutcome> {
-    if (await this.#heldElsewhere(port, options.heldElsewhere)) {
-      return { ok: false, reason: "held" };
-    }
+    if (options.heldElsewhere) return { ok: false, reason: "held" };
     return await this.#ownRelease(port);
   }
 
@@ -263,18 +287,18 @@ export class ClusterPortAllocator {
    * status write was refused and a fresh read shows the HostPort holds another port or is gone.
    * Refused as `"not-owned"` when this process holds no fresh reservation of `port` for that
    * key (an abandoned reservation stays until repair frees it), and as `"held"` when another
-   * live HostPort holds the port (`heldElsewhere`, else the `portHeld` option if given).
+   * live HostPort holds the port (`heldElsewhere`).
    *
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
   async releaseUnused(
     hostPortKey: string,
     port: number,
-    options: { heldElsewhere?: boolean } = {},
+    options: { heldElsewhere: boolean },
   ): Promise<ReleasePortOutcome> {
     const reservation = this.#book.fresh(hostPortKey);
     if (reservation?.port !== port) return { ok: false, reason: "not-owned" };
-    if (options.heldElsewhere ?? await this.#portHeld?.(port) ?? false) {
+    if (options.heldElsewhere) {
       this.#book.remove(hostPortKey);
       return { ok: false, reason: "held" };
     }
@@ -294,19 +318,10 @@ export class ClusterPortAllocator {
     return this.#book.recent();
   }
 
-  /** Whether `port` is held or reserved as far as this process knows. */
+  /** Whether `port` is held or reserved as far as this process knows (it is never offered then). */
   has(port: number): boolean {
+    this.#sync();
     return this.#registry.has(port);
-  }
-
-  /** Usage counts of a class's pools (see `PortRegistry.usage`). */
-  usage(pools: readonly PortRange[]): ClassUsage {
-    return this.#registry.usage(pools);
-  }
-
-  /** Stops following the record. */
-  close(): void {
-    this.#unsubscribe();
   }
 
   async #reserve(port: number): Promise<ReserveOutcome> {
@@ -321,6 +336,7 @@ export class ClusterPortAllocator {
       this.#recordFailed(error);
       throw error;
     } finally {
+      this.#sync();
       this.#picking.delete(port);
     }
   }
@@ -334,6 +350,7 @@ export class ClusterPortAllocator {
       this.#recordFailed(error);
       throw error;
     } finally {
+      this.#sync();
       const left = (this.#releasing.get(port) ?? 1) - 1;
       if (left > 0) this.#releasing.set(port, left);
       else this.#releasing.delete(port);
@@ -375,22 +392,22 @@ export class ClusterPortAllocator {
         for (const listener of this.#restoredListeners) listener(restored);
       }
     } finally {
+      this.#sync();
       for (const port of ports) this.#restoring.delete(port);
     }
   }
 
-  async #heldElsewhere(port: number, given: boolean | undefined): Promise<boolean> {
-    if (given !== undefined) return given;
-    if (this.#portHeld === undefined) {
-      throw new TypeError("Cannot release a port as neither heldElsewhere nor portHeld is given");
-    }
-    return await this.#portHeld(port);
-  }
-
-  #follow(change: RecordChange): void {
-    for (const port of change.reserved) this.#registry.allocate(port);
+  /** Applies what changed in the record since this process last looked (a pull, never a callback). */
+  #sync(): void {
+    if (this.#record.version === this.#seenVersion) return;
+    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    const seen = this.#seen;
+    this.#seen = record;
+    this.#seenVersion = this.#record.version;
+    for (const port of record.toArray()) if (!seen.has(port)) this.#registry.allocate(port);
     const restore: number[] = [];
-    for (const port of change.released) {
+    for (const port of seen.toArray()) {
+      if (record.has(port)) continue;
       if (this.#picking.has(port) || this.#restoring.has(port)) continue;
       // Held ports beat the record, unless this process released the port itself (its holder's
       // finalizer was removed, and the cache may not show the deletion yet).
@@ -406,5 +423,82 @@ export class ClusterPortAllocator {
 
   #emit(port: number): void {
     for (const listener of this.#listeners) listener(port);
+  }
+}
+
+/**
+ * Which HostPort each of this process's fresh reservations is for, and which ports it reserved
+ * recently (rule 2). Time comes from the allocator's monotonic clock.
+ */
+class ReservationBook {
+  #now: () => number;
+  #ttlMs: number;
+  #recentMs: number;
+  /** Insertion order is commit order, so stale entries are at the front. */
+  #byKey = new Map<string, Reservation>();
+  #recent: Reservation[] = [];
+  /** Index of the first entry of `#recent` still in the window. */
+  #head = 0;
+
+  /**
+   * @param now the monotonic clock
+   * @param ttlMs how long a reservation stays fresh
+   * @param recentMs how long a reservation counts as recent (a write may still be in flight)
+   */
+  constructor(now: () => number, ttlMs: number, recentMs: number) {
+    this.#now = now;
+    this.#ttlMs = ttlMs;
+    this.#recentMs = recentMs;
+  }
+
+  /** Whether a reservation committed at `reservedAt` is still fresh. */
+  isFresh(reservedAt: number): boolean {
+    return this.#now() - reservedAt <= this.#ttlMs;
+  }
+
+  /** Records a reservation committed now for `key`, replacing any earlier one. */
+  add(key: string, port: number): Reservation {
+    const reservation = { port, reservedAt: this.#now() };
+    this.#byKey.delete(key);
+    this.#byKey.set(key, reservation);
+    this.#recent.push(reservation);
+    this.#prune();
+    return reservation;
+  }
+
+  /** The fresh reservation of `key`; a stale one is dropped (abandoned, rule 2). */
+  fresh(key: string): Reservation | undefined {
+    const reservation = this.#byKey.get(key);
+    if (reservation === undefined || this.isFresh(reservation.reservedAt)) return reservation;
+    this.#byKey.delete(key);
+    return undefined;
+  }
+
+  /** Forgets the reservation of `key`. */
+  remove(key: string): void {
+    this.#byKey.delete(key);
+  }
+
+  /** Ports reserved within the recent window, ascending, without duplicates. */
+  recent(): number[] {
+    this.#prune();
+    const ports = this.#recent.slice(this.#head).map((r) => r.port);
+    return [...new Set(ports)].sort((a, b) => a - b);
+  }
+
+  #prune(): void {
+    for (const [key, reservation] of this.#byKey) {
+      if (this.isFresh(reservation.reservedAt)) break;
+      this.#byKey.delete(key);
+    }
+    const now = this.#now();
+    const recent = this.#recent;
+    while (this.#head < recent.length && now - recent[this.#head]!.reservedAt > this.#recentMs) {
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > recent.length) {
+      this.#recent = recent.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { KubeApiError } from "../kube/mod.ts";
-import { AllocationRecord } from "./allocation_record.ts";
-import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { AllocationRecordError, AllocationUnavailableError } from "./errors.ts";
-import { FakeRecordStore, timeoutError } from "./_fake_record_store.ts";
+import { AllocationRecord, AllocationRecordError } from "./allocation_record.ts";
+import { AllocationUnavailableError, ClusterPortAllocator } from "./cluster_port_allocator.ts";
+import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
 
@@ -16,7 +15,7 @@ interface Setup {
 }
 
 async function setup(
-  options: { reserved?: number[]; held?: number[]; portHeld?: (port: number) => boolean } = {},
+  options: { reserved?: number[]; held?: number[] } = {},
 ): Promise<Setup> {
   const store = new FakeRecordStore();
   if (options.reserved) store.set(options.reserved);
@@ -25,11 +24,11 @@ async function setup(
   const allocator = new ClusterPortAllocator({
     record,
     now: () => clock.now,
-    ...(options.portHeld ? { portHeld: options.portHeld } : {}),
   });
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
-  await allocator.start(options.held ?? []);
+  await record.refresh();
+  allocator.resync(options.held ?? []);
   return { store, record, allocator, clock, released };
 }
 
@@ -98,21 +97,6 @@ Deno.test("allocate() rejects when the record refuses every write, and offers th
   assert.equal(retry.ok && retry.port, 9000);
 });
 
-Deno.test("allocateRequested() reserves a free port in the pools and refuses the others", async () => {
-  const { allocator } = await setup({ reserved: [9003] });
-  assert.deepEqual(await allocator.allocateRequested("hp-a", 8000, POOLS), {
-    ok: false,
-    reason: "outside-pools",
-  });
-  assert.deepEqual(await allocator.allocateRequested("hp-a", 9003, POOLS), {
-    ok: false,
-    reason: "taken",
-  });
-  const outcome = await allocator.allocateRequested("hp-a", 9005, POOLS);
-  assert.equal(outcome.ok && outcome.port, 9005);
-  assert.deepEqual(await allocator.allocateRequested("hp-a", 9005, POOLS), outcome);
-});
-
 Deno.test("releaseAfterFinalizerRemoved() frees the port and tells listeners", async () => {
   const { store, allocator, released } = await setup({ reserved: [9000] });
   assert.deepEqual(await allocator.releaseAfterFinalizerRemoved(9000, { heldElsewhere: false }), {
@@ -125,33 +109,35 @@ Deno.test("releaseAfterFinalizerRemoved() frees the port and tells listeners", a
 });
 
 Deno.test("releaseAfterFinalizerRemoved() keeps a port another live HostPort holds", async () => {
-  const held = new Set([9000]);
-  const { store, allocator, released } = await setup({
-    reserved: [9000, 9001],
-    portHeld: (port) => held.has(port),
-  });
-  assert.deepEqual(await allocator.releaseAfterFinalizerRemoved(9000), {
+  const { store, allocator, released } = await setup({ reserved: [9000, 9001] });
+  assert.deepEqual(await allocator.releaseAfterFinalizerRemoved(9000, { heldElsewhere: true }), {
     ok: false,
     reason: "held",
   });
-  assert.deepEqual(await allocator.releaseAfterFinalizerRemoved(9001), { ok: true });
+  assert.deepEqual(
+    await allocator.releaseAfterFinalizerRemoved(9001, { heldElsewhere: false }),
+    { ok: true },
+  );
   assert.deepEqual(store.ports(), [9000]);
   assert.deepEqual(released, [9001]);
-});
-
-Deno.test("releaseAfterFinalizerRemoved() throws TypeError without a way to check holders", async () => {
-  const { allocator } = await setup({ reserved: [9000] });
-  await assert.rejects(allocator.releaseAfterFinalizerRemoved(9000), TypeError);
 });
 
 Deno.test("releaseUnused() frees only a fresh reservation of this process for that key", async () => {
   const { store, allocator, clock, released } = await setup();
   await allocator.allocate("hp-a", POOLS); // 9000
   await allocator.allocate("hp-b", POOLS); // 9001
-  assert.deepEqual(await allocator.releaseUnused("hp-a", 9001), { ok: false, reason: "not-owned" });
-  assert.deepEqual(await allocator.releaseUnused("hp-a", 9000), { ok: true });
+  assert.deepEqual(await allocator.releaseUnused("hp-a", 9001, { heldElsewhere: false }), {
+    ok: false,
+    reason: "not-owned",
+  });
+  assert.deepEqual(await allocator.releaseUnused("hp-a", 9000, { heldElsewhere: false }), {
+    ok: true,
+  });
   clock.now += 30_001;
-  assert.deepEqual(await allocator.releaseUnused("hp-b", 9001), { ok: false, reason: "not-owned" });
+  assert.deepEqual(await allocator.releaseUnused("hp-b", 9001, { heldElsewhere: false }), {
+    ok: false,
+    reason: "not-owned",
+  });
   assert.deepEqual(store.ports(), [9001]);
   assert.deepEqual(released, [9000]);
 });
@@ -167,11 +153,15 @@ Deno.test("isReservationFresh() is true up to the TTL after the commit", async (
 });
 
 Deno.test("a release by another process seen on a read frees the port and tells listeners", async () => {
-  const { store, record, allocator, released } = await setup({ reserved: [9000, 9001] });
+  const { store, allocator, released } = await setup({ reserved: [9000, 9001] });
   store.set([9001], "other/2");
-  await record.refresh();
+  // The write of 9002 conflicts, re-reads the record, and finds 9000 released.
+  const outcome = await allocator.allocate("hp-a", POOLS);
+  assert.equal(outcome.ok && outcome.port, 9002);
   assert.deepEqual(released, [9000]);
   assert.equal(allocator.has(9000), false);
+  const next = await allocator.allocate("hp-b", POOLS);
+  assert.equal(next.ok && next.port, 9000);
 });
 
 Deno.test("resync() frees ports neither reserved nor held any more and tells listeners", async () => {
@@ -201,38 +191,36 @@ Deno.test("allocate() never offers a port the held source says a HostPort holds"
   const outcome = await allocator.allocate("hp-a", POOLS);
   assert.equal(outcome.ok && outcome.port, 9002);
   assert.deepEqual(store.ports(), [9002]);
-  assert.deepEqual(await allocator.allocateRequested("hp-b", 9000, POOLS), {
-    ok: false,
-    reason: "taken",
-  });
 });
 
 Deno.test("a record read showing held ports released keeps them held and reserves them again", async () => {
-  const { allocator, record, store, released } = await setup({ reserved: [9000, 9001, 9002] });
+  const { allocator, store, released } = await setup({ reserved: [9000, 9001, 9002] });
   const held = new Set([9000, 9001, 9002]);
   allocator.useHeldSource((port) => held.has(port) ? "held" : undefined);
-  const restored: number[][] = [];
-  allocator.onRestored((ports) => restored.push([...ports]));
+  const restored = new Promise<readonly number[]>((resolve) => allocator.onRestored(resolve));
   store.set([9000]); // an old copy of the record is restored
-  await record.refresh();
-  await record.idle();
-  assert.deepEqual(store.ports(), [9000, 9001, 9002]);
-  assert.deepEqual(restored, [[9001, 9002]]);
-  assert.deepEqual(released, []);
+  // The write of 9003 conflicts and re-reads the old copy: 9001 and 9002 are reserved again.
   const outcome = await allocator.allocate("hp-d", POOLS);
   assert.equal(outcome.ok && outcome.port, 9003);
+  assert.deepEqual(await restored, [9001, 9002]);
+  assert.deepEqual(store.ports(), [9000, 9001, 9002, 9003]);
+  assert.deepEqual(released, []);
+  const next = await allocator.allocate("hp-e", POOLS);
+  assert.equal(next.ok && next.port, 9004);
 });
 
 Deno.test("a released port held only by a HostPort being deleted is not restored", async () => {
   const { allocator, record, store, released } = await setup({ reserved: [9000] });
   allocator.useHeldSource((port) => port === 9000 ? "releasing" : undefined);
   store.set([]); // its finalizer-removal winner (another process) released it
-  await record.refresh();
-  await record.idle();
-  assert.deepEqual(store.ports(), []);
-  assert.deepEqual(released, [9000]);
+  // The write of 9001 conflicts, re-reads the record, and finds 9000 released.
   const outcome = await allocator.allocate("hp-b", POOLS);
-  assert.equal(outcome.ok && outcome.port, 9001, "never offered while the cache shows a holder");
+  assert.equal(outcome.ok && outcome.port, 9001);
+  await record.refresh(); // ordered after every write in flight
+  assert.deepEqual(store.ports(), [9001]);
+  assert.deepEqual(released, [9000]);
+  const next = await allocator.allocate("hp-c", POOLS);
+  assert.equal(next.ok && next.port, 9002, "never offered while the cache shows a holder");
 });
 
 Deno.test("a port this process released is not restored while the cache still shows its holder", async () => {

@@ -39,61 +39,49 @@
  * @module
  */
 
-export { AllocationRecord } from "./allocation_record.ts";
+export {
+  AllocationRecord,
+  AllocationRecordError,
+  AllocationRecordMissingError,
+  openAllocationRecord,
+} from "./allocation_record.ts";
 export type {
   AllocationRecordOptions,
-  RecordChange,
   RecordSnapshot,
-  RecordStats,
+  ReleaseOutcome,
+  ReserveOutcome,
 } from "./allocation_record.ts";
-export type { ReleaseOutcome, ReserveOutcome } from "./batch.ts";
 export {
-  AllocationRecordError,
   AllocationRecordFormatError,
-  AllocationRecordMissingError,
-  AllocationUnavailableError,
-} from "./errors.ts";
-export {
   CONFIG_MAP_RESOURCE,
   ConfigMapRecordStore,
   DEFAULT_RECORD_NAME,
-  openAllocationRecord,
-  RECORD_LABELS,
-} from "./configmap_store.ts";
-export type { ConfigMapRecordStoreOptions } from "./configmap_store.ts";
-export { classifyWriteError } from "./record_store.ts";
-export type { RecordContent, RecordStore, StoredRecord, WriteFailure } from "./record_store.ts";
-export { decodeRecordData, encodeRecordData, RECORD_FORMAT_VERSION } from "./record_format.ts";
-export { countPortBits, hasPortBit, PORT_BITS_BYTES, portBitsOf, portsOf } from "./port_bits.ts";
-export type { PortBits } from "./port_bits.ts";
-export { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-export type { PortHolding } from "./cluster_port_allocator.ts";
+} from "./record_store.ts";
+export type {
+  ConfigMapRecordStoreOptions,
+  RecordContent,
+  RecordStore,
+  StoredRecord,
+} from "./record_store.ts";
+export {
+  AllocationUnavailableError,
+  ClusterPortAllocator,
+  DEFAULT_LEAK_HOLDOFF_MS,
+  DEFAULT_RESERVATION_TTL_MS,
+} from "./cluster_port_allocator.ts";
 export type {
   AllocateOutcome,
-  AllocateRequestedOutcome,
   ClusterPortAllocatorOptions,
+  PortHolding,
   ReleasePortOutcome,
   Reservation,
-} from "./reservation_book.ts";
+} from "./cluster_port_allocator.ts";
 export { planRepair } from "./plan_repair.ts";
-export type {
-  LeakSighting,
-  RepairHostPort,
-  RepairInput,
-  RepairPlan,
-  RepairReport,
-} from "./plan_repair.ts";
+export type { LeakSighting, RepairHostPort, RepairPlan, RepairReport } from "./plan_repair.ts";
 export {
   AllocationRepair,
   liveHostPortClassLister,
   liveHostPortLister,
 } from "./allocation_repair.ts";
 export type { AllocationRepairOptions, RepairFindings } from "./allocation_repair.ts";
-export {
-  API_SERVER_REQUEST_TIMEOUT_MS,
-  DEFAULT_LEAK_HOLDOFF_MS,
-  DEFAULT_REPAIR_INTERVAL_MS,
-  DEFAULT_RESERVATION_TTL_MS,
-  LEAK_SIGHTINGS_BEFORE_FREE,
-} from "./constants.ts";
 export * from "./record_anchor.ts";

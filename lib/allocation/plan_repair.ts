@@ -17,8 +17,18 @@
  * @module
  */
 
-import { type PortRange, PortRegistry } from "../allocator/mod.ts";
-import { DEFAULT_LEAK_HOLDOFF_MS, LEAK_SIGHTINGS_BEFORE_FREE } from "./constants.ts";
+import type { PortRange } from "../allocator/port_range.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
+import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
+
+/**
+ * Rule 6: consecutive repair passes that must see a port reserved and unowned before it is freed
+ * (their sightings spanning more than the holdoff). Two suffice: the first proves the port was
+ * reserved before it, and the holdoff then covers every write that could carry it. The repair
+ * loop runs the second pass as soon as the holdoff of the earliest candidate ends, so a port
+ * stranded by a crash is back in the pool about the holdoff after the restart.
+ */
+const LEAK_SIGHTINGS_BEFORE_FREE = 2;
 
 /** A HostPort as repair sees it. */
 export interface RepairHostPort {

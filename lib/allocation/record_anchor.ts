@@ -25,13 +25,10 @@
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-import {
-  ConflictError,
-  CUSTOM_RESOURCE_DEFINITION_RESOURCE,
-  NotFoundError,
-  ResourceClient,
-  type RestClient,
-} from "../kube/mod.ts";
+import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/builtin_resources.ts";
+import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { ResourceClient } from "../kube/resource_client.ts";
+import type { RestClient } from "../kube/rest_contract.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
 export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;

@@ -1,10 +1,25 @@
 /**
- * The narrow seam between {@linkcode AllocationRecord} and storage: read, create, and replace by
- * compare-and-swap. `ConfigMapRecordStore` is the real one; tests use a tiny in-memory fake.
+ * Where the allocation record lives: the narrow compare-and-swap seam {@linkcode RecordStore}
+ * (read, create, replace) that `AllocationRecord` writes through, its one implementation over a
+ * ConfigMap changed only by PUT with the resourceVersion that was read (like the NodePort
+ * allocator's `RangeAllocation`), and the ConfigMap's `data`:
+ *
+ * | key             | value                                                           |
+ * | --------------- | --------------------------------------------------------------- |
+ * | `formatVersion` | `"1"`                                                           |
+ * | `reserved`      | the reserved ports, base64 of `PortBitmap.toBytes` (8 KiB)     |
+ * | `reservedCount` | how many ports are reserved, for people reading the ConfigMap   |
+ * | `writeId`       | `<writer>/<sequence>` of the write that produced this content   |
+ *
+ * `writeId` lets a writer whose request timed out tell, on its next read, whether that very write
+ * is the one the server holds.
  *
  * @module
  */
 
+import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
+import * as z from "zod";
+import { PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -12,10 +27,100 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/mod.ts";
-import type { RecordContent } from "./record_format.ts";
+} from "../kube/errors.ts";
+import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
+import { ResourceClient } from "../kube/resource_client.ts";
+import type { RestClient } from "../kube/rest_contract.ts";
 
-export type { RecordContent } from "./record_format.ts";
+/** The record's content is not in a format this code understands; it is never overwritten. */
+export class AllocationRecordFormatError extends TypeError {
+  /** Builds `Cannot read the allocation record as <detail>`. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot read the allocation record as ${detail}`, options);
+    this.name = "AllocationRecordFormatError";
+  }
+}
+
+/** The format version this code reads and writes. */
+export const RECORD_FORMAT_VERSION = "1";
+
+/** The decoded content of the record. */
+export interface RecordContent {
+  /** The reserved ports. */
+  readonly bits: PortBitmap;
+  /** Who wrote this content (`<writer>/<sequence>`), or undefined if unknown. */
+  readonly writeId: string | undefined;
+}
+
+const RecordData = z.object({
+  formatVersion: z.string(),
+  reserved: z.string(),
+  writeId: z.string().optional(),
+}).loose();
+
+/** The ConfigMap `data` for `content`. */
+export function encodeRecordData(content: RecordContent): Record<string, string> {
+  const data: Record<string, string> = {
+    formatVersion: RECORD_FORMAT_VERSION,
+    reserved: encodeBitmap(content.bits),
+    reservedCount: String(content.bits.size),
+  };
+  if (content.writeId !== undefined) data.writeId = content.writeId;
+  return data;
+}
+
+/**
+ * Decodes ConfigMap `data` (untrusted: anyone allowed to edit the ConfigMap could have changed it).
+ *
+ * @throws {AllocationRecordFormatError} a key is missing, the version is unknown, or the bitmap
+ * is malformed
+ */
+export function decodeRecordData(data: unknown): RecordContent {
+  const parsed = RecordData.safeParse(data ?? {});
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((issue) => issue.path.join(".")).join(", ");
+    throw new AllocationRecordFormatError(`its data is malformed: ${keys || "not an object"}`);
+  }
+  const { formatVersion, reserved, writeId } = parsed.data;
+  if (formatVersion !== RECORD_FORMAT_VERSION) {
+    throw new AllocationRecordFormatError(
+      `its format version is "${formatVersion}": only "${RECORD_FORMAT_VERSION}" is known`,
+    );
+  }
+  try {
+    return { bits: decodeBitmap(reserved), writeId };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new AllocationRecordFormatError(`its bitmap is malformed: ${detail}`, { cause: error });
+  }
+}
+
+function encodeBitmap(bits: PortBitmap): string {
+  const bytes = bits.toBytes();
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return btoa(binary);
+}
+
+/** @throws {SyntaxError} the text is not base64, not 8 KiB, or reserves port 0 */
+function decodeBitmap(text: string): PortBitmap {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new SyntaxError("Cannot decode the port bitmap as it is not base64");
+  }
+  if (binary.length !== PORT_BITMAP_BYTES) {
+    throw new SyntaxError(
+      `Cannot decode the port bitmap as it must be ${PORT_BITMAP_BYTES} bytes: got ${binary.length}`,
+    );
+  }
+  const bits = PortBitmap.fromBytes(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  if (bits.has(0)) throw new SyntaxError("Cannot decode the port bitmap as port 0 is set");
+  return bits;
+}
 
 /** The record as stored, with the version a compare-and-swap must name. */
 export interface StoredRecord extends RecordContent {
@@ -69,4 +174,90 @@ export function classifyWriteError(error: unknown): WriteFailure {
   // 5xx: the server may have committed before failing (504 is its own timeout).
   if (error instanceof KubeApiError) return error.code >= 500 ? "unknown" : "refused";
   return "unknown";
+}
+
+/** The default name of the record's ConfigMap (in the operator's namespace). */
+export const DEFAULT_RECORD_NAME = "hostport-allocator-allocations";
+
+/** `v1` ConfigMaps. */
+export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource<ConfigMap>({
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true,
+});
+
+/** Where the record lives. */
+export interface ConfigMapRecordStoreOptions {
+  /** The operator's namespace. */
+  namespace: string;
+  /** The ConfigMap's name; default {@linkcode DEFAULT_RECORD_NAME}. */
+  name?: string | undefined;
+}
+
+/** Labels the record's ConfigMap carries. */
+export const RECORD_LABELS: Readonly<Record<string, string>> = {
+  "app.kubernetes.io/name": "hostport-allocator",
+  "app.kubernetes.io/component": "allocation-record",
+};
+
+/** A {@linkcode RecordStore} over one ConfigMap. Errors are the `lib/kube` error family. */
+export class ConfigMapRecordStore implements RecordStore {
+  /** The ConfigMap's namespace. */
+  readonly namespace: string;
+  /** The ConfigMap's name. */
+  readonly name: string;
+  #configMaps: ResourceClient<ConfigMap>;
+
+  /** Creates a store for `namespace/name` over `client`. */
+  constructor(client: RestClient, options: ConfigMapRecordStoreOptions) {
+    this.namespace = options.namespace;
+    this.name = options.name ?? DEFAULT_RECORD_NAME;
+    this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
+  }
+
+  /** Reads the ConfigMap (a consistent GET); undefined when it does not exist. */
+  async read(): Promise<StoredRecord | undefined> {
+    try {
+      return toStored(await this.#configMaps.get(this.name, { namespace: this.namespace }));
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates the ConfigMap. */
+  async create(content: RecordContent): Promise<StoredRecord> {
+    return toStored(await this.#configMaps.create(this.#object(content)));
+  }
+
+  /** Replaces the ConfigMap if it is still at `resourceVersion`. */
+  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
+    return toStored(await this.#configMaps.update(this.#object(content, resourceVersion)));
+  }
+
+  #object(content: RecordContent, resourceVersion?: string): ConfigMap {
+    return {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: { ...RECORD_LABELS },
+        annotations: {
+          "hostport.rmb938.com/description":
+            "Ports reserved by hostport-allocator. Changed only by the operator; do not edit.",
+        },
+        ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      },
+      data: encodeRecordData(content),
+    };
+  }
+}
+
+function toStored(configMap: ConfigMap): StoredRecord {
+  const resourceVersion = configMap.metadata?.resourceVersion;
+  if (!resourceVersion) throw new TypeError("Cannot use a ConfigMap without a resourceVersion");
+  return { ...decodeRecordData(configMap.data), resourceVersion };
 }

@@ -36,11 +36,18 @@
 
 export { findClassOverlaps } from "./class_overlaps.ts";
 export type { ClassOverlap, ClassPools } from "./class_overlaps.ts";
-export { InvalidPoolError, InvalidPortError } from "./errors.ts";
+export { PORT_BITMAP_BYTES, PortBitmap } from "./port_bitmap.ts";
 export { formatRange, isPort, MAX_PORT, MIN_PORT } from "./port_range.ts";
 export type { PortRange } from "./port_range.ts";
-export { PortRegistry } from "./port_registry.ts";
-export type { AllocateNextResult, AllocateResult, ClassUsage, PortUsage } from "./port_registry.ts";
-export type { HolderPort, RestoreEntry, RestoreReport } from "./restore_report.ts";
+export { InvalidPoolError, InvalidPortError, PortRegistry } from "./port_registry.ts";
+export type {
+  AllocateNextResult,
+  AllocateResult,
+  ClassUsage,
+  HolderPort,
+  PortUsage,
+  RestoreEntry,
+  RestoreReport,
+} from "./port_registry.ts";
 export { validatePools } from "./validate_pools.ts";
 export type { PoolProblem } from "./validate_pools.ts";

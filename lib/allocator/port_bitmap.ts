@@ -5,13 +5,22 @@
  * bounded by the width of the searched range (at most 64 summary words plus two edge words),
  * never by how many ports are set.
  *
- * Internal to lib/allocator; callers use {@linkcode PortRegistry}. Arguments are not checked:
- * every port given must be an integer from 0 to 65535, and `lo <= hi`.
+ * It is also the allocation record's stored bitmap (lib/allocation): {@linkcode PortBitmap.toBytes}
+ * gives the 8 KiB wire layout, port `p` in bit `p & 7` of byte `p >> 3`, which is this class's own
+ * memory layout on a little-endian machine, written out byte by byte so it holds on any machine.
+ *
+ * Arguments are not checked (except by {@linkcode PortBitmap.of}): every port given must be an
+ * integer from 0 to 65535, and `lo <= hi`.
  *
  * @module
  */
 
+import { isPort } from "./port_range.ts";
+
 const WORDS = 2048;
+
+/** Size of {@linkcode PortBitmap.toBytes}: one bit per port number 0-65535. */
+export const PORT_BITMAP_BYTES = WORDS * 4;
 const FULL = 0xffffffff;
 
 /** A 32-bit mask with bits `a` to `b` set (0 <= a <= b <= 31). */
@@ -36,6 +45,37 @@ export class PortBitmap {
   #bits = new Uint32Array(WORDS);
   #full = new Uint32Array(WORDS / 32);
   #size = 0;
+
+  /** A bitmap with every port of `ports` set. @throws {RangeError} a value is not a port */
+  static of(ports: Iterable<number>): PortBitmap {
+    const bitmap = new PortBitmap();
+    for (const port of ports) {
+      if (!isPort(port)) {
+        throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
+      }
+      bitmap.set(port);
+    }
+    return bitmap;
+  }
+
+  /**
+   * The bitmap stored as {@linkcode PortBitmap.toBytes} wrote it.
+   *
+   * @throws {RangeError} `bytes` is not {@linkcode PORT_BITMAP_BYTES} long
+   */
+  static fromBytes(bytes: Uint8Array): PortBitmap {
+    if (bytes.length !== PORT_BITMAP_BYTES) {
+      throw new RangeError(`Bitmap must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
+    }
+    const bitmap = new PortBitmap();
+    for (let w = 0; w < WORDS; w++) {
+      const i = w * 4;
+      const word = ((bytes[i] as number) | (bytes[i + 1] as number) << 8 |
+        (bytes[i + 2] as number) << 16 | (bytes[i + 3] as number) << 24) >>> 0;
+      bitmap.#setWord(w, word);
+    }
+    return bitmap;
+  }
 
   /** How many bits are set. */
   get size(): number {
@@ -80,6 +120,37 @@ export class PortBitmap {
     this.#size = 0;
   }
 
+  /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`. */
+  toBytes(): Uint8Array {
+    const bytes = new Uint8Array(PORT_BITMAP_BYTES);
+    for (let w = 0; w < WORDS; w++) {
+      const word = this.#bits[w] as number;
+      if (word === 0) continue;
+      const i = w * 4;
+      bytes[i] = word & 0xff;
+      bytes[i + 1] = (word >>> 8) & 0xff;
+      bytes[i + 2] = (word >>> 16) & 0xff;
+      bytes[i + 3] = word >>> 24;
+    }
+    return bytes;
+  }
+
+  /** An independent copy. */
+  clone(): PortBitmap {
+    const copy = new PortBitmap();
+    copy.#bits.set(this.#bits);
+    copy.#full.set(this.#full);
+    copy.#size = this.#size;
+    return copy;
+  }
+
+  /** Whether `other` has exactly the same bits set. */
+  equals(other: PortBitmap): boolean {
+    if (other.#size !== this.#size) return false;
+    for (let w = 0; w < WORDS; w++) if (other.#bits[w] !== this.#bits[w]) return false;
+    return true;
+  }
+
   /** The lowest clear bit from `lo` to `hi` inclusive, or -1 when all of them are set. */
   firstClear(lo: number, hi: number): number {
     const loW = lo >>> 5;
@@ -99,6 +170,16 @@ export class PortBitmap {
       }
     }
     return -1;
+  }
+
+  #setWord(w: number, word: number): void {
+    this.#size += popcount(word) - popcount(this.#bits[w] as number);
+    this.#bits[w] = word;
+    const s = w >>> 5;
+    const bit = 1 << (w & 31);
+    this.#full[s] = word === FULL
+      ? (this.#full[s] as number) | bit
+      : (this.#full[s] as number) & ~bit;
   }
 
   /** How many bits are set from `lo` to `hi` inclusive. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PortBitmap } from "./port_bitmap.ts";
+import { PORT_BITMAP_BYTES, PortBitmap } from "./port_bitmap.ts";
 
 function bitmapOf(ports: Iterable<number>): PortBitmap {
   const bitmap = new PortBitmap();
@@ -86,4 +86,34 @@ Deno.test("PortBitmap.toArray() lists set bits ascending and reset() clears them
   assert.deepEqual(bitmap.toArray(), []);
   assert.equal(bitmap.size, 0);
   assert.equal(bitmap.firstClear(1, 65535), 1);
+});
+
+Deno.test("PortBitmap.toBytes() puts port p in bit p & 7 of byte p >> 3, and fromBytes() reads it back", () => {
+  const ports = [1, 7, 8, 31, 32, 9000, 65534, 65535];
+  const bytes = bitmapOf(ports).toBytes();
+  assert.equal(bytes.length, PORT_BITMAP_BYTES);
+  const expected = new Uint8Array(PORT_BITMAP_BYTES);
+  for (const port of ports) expected[port >> 3]! |= 1 << (port & 7);
+  assert.deepEqual(bytes, expected);
+  const back = PortBitmap.fromBytes(bytes);
+  assert.deepEqual(back.toArray(), ports);
+  assert.equal(back.size, ports.length);
+  assert.throws(() => PortBitmap.fromBytes(new Uint8Array(5)), /must be 8192 bytes: got 5/);
+});
+
+Deno.test("PortBitmap.fromBytes() rebuilds the full-word summary, so firstClear() skips full words", () => {
+  const bitmap = PortBitmap.fromBytes(bitmapOf(range(1, 5000)).toBytes());
+  assert.equal(bitmap.firstClear(1, 65535), 5001);
+  assert.equal(bitmap.countSet(1, 65535), 5000);
+});
+
+Deno.test("PortBitmap.clone() and equals() copy and compare every bit", () => {
+  const bitmap = bitmapOf([3, 9000]);
+  const copy = bitmap.clone();
+  assert.equal(copy.equals(bitmap), true);
+  copy.set(9001);
+  assert.equal(copy.equals(bitmap), false);
+  assert.deepEqual(bitmap.toArray(), [3, 9000]);
+  assert.throws(() => PortBitmap.of([0]), RangeError);
+  assert.throws(() => PortBitmap.of([65536]), RangeError);
 });

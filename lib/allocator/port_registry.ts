@@ -1,14 +1,92 @@
 /**
- * The cluster-wide set of held ports and the allocation rule over one class's pools.
+ * The cluster-wide set of held ports and the allocation rule over one class's pools, with the
+ * input and report types of {@linkcode PortRegistry.restore}, and the named errors for contract
+ * violations (the caller passed a value that validation at the boundary should already have
+ * refused). Expected outcomes (no free port, port already held) are returned as values instead.
  *
  * @module
  */
 
-import { InvalidPoolError, InvalidPortError } from "./errors.ts";
 import { PortBitmap } from "./port_bitmap.ts";
-import { isPort, mergeRanges, rangeContains, rangeSize } from "./port_range.ts";
+import {
+  formatRange,
+  isPort,
+  MAX_PORT,
+  mergeRanges,
+  MIN_PORT,
+  rangeContains,
+  rangeSize,
+} from "./port_range.ts";
 import type { PortRange } from "./port_range.ts";
-import type { HolderPort, RestoreEntry, RestoreReport } from "./restore_report.ts";
+
+/** Thrown when a port argument is not an integer from 1 to 65535. */
+export class InvalidPortError extends Error {
+  /** The rejected value. */
+  readonly port: number;
+
+  /** Builds the error for the rejected `port`. */
+  constructor(port: number) {
+    super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
+    this.name = "InvalidPortError";
+    this.port = port;
+  }
+}
+
+/**
+ * Thrown when a pool bound is not an integer from 1 to 65535. A pool with `start > end` is not
+ * an error: like the original, it simply holds no port.
+ */
+export class InvalidPoolError extends Error {
+  /** Index of the pool in the list passed. */
+  readonly index: number;
+  /** The rejected pool. */
+  readonly pool: PortRange;
+
+  /** Builds the error for `pool` at `index`. */
+  constructor(index: number, pool: PortRange) {
+    super(
+      `Pool ${index} must have integer bounds from ${MIN_PORT} to ${MAX_PORT}, got ${
+        formatRange(pool)
+      }`,
+    );
+    this.name = "InvalidPoolError";
+    this.index = index;
+    this.pool = pool;
+  }
+}
+
+/** One port a holder (e.g. a HostPort name) already holds, for {@linkcode PortRegistry.restore}. */
+export interface RestoreEntry<H> {
+  /** Who holds the port; echoed in the report, never inspected. */
+  readonly holder: H;
+  /** The held port. */
+  readonly port: number;
+  /**
+   * The pools the port should lie in: the holder's class's pools, or the union of every class's
+   * pools to check "outside every pool". Omit it to skip the check (e.g. the class is missing).
+   */
+  readonly pools?: readonly PortRange[] | undefined;
+}
+
+/** A holder and its port, as listed in a {@linkcode RestoreReport}. */
+export interface HolderPort<H> {
+  /** The holder, as given. */
+  readonly holder: H;
+  /** The port, as given. */
+  readonly port: number;
+}
+
+/** What {@linkcode PortRegistry.restore} found. */
+export interface RestoreReport<H> {
+  /** How many distinct ports are now held. */
+  readonly held: number;
+  /** Ports given by more than one entry, ascending, with every holder in input order. */
+  readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
+  /** Entries whose port is outside their `pools`; the port is held anyway. */
+  readonly outsidePools: readonly HolderPort<H>[];
+  /** Entries whose port is not an integer from 1 to 65535; not held. */
+  readonly invalid: readonly HolderPort<H>[];
+}
 
 /** The result of {@linkcode PortRegistry.allocateNext}: a port, or `ok: false` when none is free. */
 export type AllocateNextResult = { readonly ok: true; readonly port: number } | {

@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { PortRange } from "./port_range.ts";
-import { PortRegistry } from "./port_registry.ts";
-import type { RestoreReport } from "./restore_report.ts";
+import { PortRegistry, type RestoreReport } from "./port_registry.ts";
 
 /** The original's method: a Set of held ports and a scan of the pools in order. */
 class ReferenceModel {

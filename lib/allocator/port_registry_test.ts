@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidPoolError, InvalidPortError } from "./errors.ts";
-import { PortRegistry } from "./port_registry.ts";
+import { InvalidPoolError, InvalidPortError, PortRegistry } from "./port_registry.ts";
 
 function registryHolding(ports: number[]): PortRegistry {
   const registry = new PortRegistry();

@@ -6,7 +6,7 @@
  */
 import type { Clock } from "../kube/mod.ts";
 import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
-import type { PortAllocator } from "./allocator_seam.ts";
+import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import type { ControllerCaches, ControllerClients } from "./caches.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 
@@ -27,7 +27,7 @@ export interface ControllerContext {
   /** Informer caches for reads. */
   readonly caches: ControllerCaches;
   /** Allocation through the cluster-wide record. */
-  readonly allocator: PortAllocator;
+  readonly allocator: ClusterPortAllocator;
   /** Events. */
   readonly recorder: EventRecorder;
   /** Metrics. */

@@ -1,38 +1,34 @@
 /**
- * The HostPort controller: gather from the caches, plan with `planHostPort`, act. Allocation
- * reserves through the allocator before the status write (rule 1); a refused status write
- * releases the unused reservation (rule 3); a won finalizer removal releases the port (the
- * allocator's `onReleased` then requeues the Pending HostPorts that could use it).
+ * The HostPort controller: gather from the caches, reserving a port through the allocator when
+ * `needsPort` says so (rule 1: reserve, then write), plan once with `planHostPort`, act. A
+ * refused status write releases the unused reservation (rule 3); a won finalizer removal releases
+ * the port (the allocator's `onReleased` then requeues the Pending HostPorts that could use it).
  *
  * @module
  */
-import { AllocationUnavailableError } from "../allocation/mod.ts";
+import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
   claimRefMatches,
   hasClaimRef,
   type HostPort,
-  type HostPortClaim,
-  type HostPortClass,
-  type ObjectReference,
-} from "../api/mod.ts";
-import { ConflictError, NotFoundError } from "../kube/mod.ts";
+  type HostPortStatus,
+} from "../api/hostport.ts";
+import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { ObjectReference } from "../api/meta.ts";
+import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { isClaimGone } from "../reconcile/binding.ts";
+import { EVENT_REASON } from "../reconcile/events.ts";
+import { isDeleting, withFinalizer, withoutFinalizer } from "../reconcile/finalizer.ts";
 import {
-  awaitChange,
-  done,
-  EVENT_REASON,
+  type AllocationResult,
   type HostPortPlan,
   type HostPortStep,
-  isClaimGone,
-  isDeleting,
-  type Outcome,
+  needsPort,
   planHostPort,
-  podsHoldingPort,
   type ReleaseFacts,
-  requeueAfter,
-  statusAfterAllocation,
-  withFinalizer,
-  withoutFinalizer,
-} from "../reconcile/mod.ts";
+} from "../reconcile/hostport.ts";
+import { awaitChange, done, type Outcome } from "../reconcile/outcome.ts";
+import { podsHoldingPort } from "../reconcile/pods.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
@@ -46,8 +42,15 @@ export interface ClaimFinalizations {
   forgetFinalized(uid: string): void;
 }
 
-/** How often a HostPort looks again while the allocation record is being rebuilt. */
-const UNAVAILABLE_POLL_MS = 1_000;
+/** The reservation made while gathering, as the actor needs it. */
+interface Reserved {
+  /** What the plan reads. */
+  readonly result: AllocationResult;
+  /** When the reservation committed (allocator clock), for rule 2 right before the write. */
+  readonly reservedAt?: number;
+  /** A record failure: the Pending status is written, then it is rethrown (retry with backoff). */
+  readonly error?: unknown;
+}
 
 /** Builds the HostPort reconciler. */
 export function createHostPortReconciler(
@@ -70,6 +73,9 @@ export function createHostPortReconciler(
       ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
       : undefined;
     const port = hostPort.status?.port ?? 0;
+    const reserved = needsPort(hostPort, hostPortClass, claim)
+      ? await reserve(ctx, key, hostPortClass.spec.pools)
+      : undefined;
     const nowMs = ctx.clock.now();
     const plan = planHostPort({
       hostPort,
@@ -81,10 +87,32 @@ export function createHostPortReconciler(
       claim,
       timestamp: rfc3339(nowMs),
       release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
+      ...(reserved === undefined ? {} : { allocation: reserved.result }),
     });
-    const act = new HostPortActor(ctx, hostPort, hostPortClass, signal, claims);
-    return await act.run(plan);
+    return await new HostPortActor(ctx, hostPort, signal, { claims, reserved }).run(plan);
   };
+}
+
+/**
+ * Reserves the first free port of `pools` for HostPort `name` (rule 1), as a value: a refusal
+ * (record missing, or paused after a rebuild) or a record failure becomes `unavailable`.
+ */
+async function reserve(
+  ctx: ControllerContext,
+  name: string,
+  pools: readonly { start: number; end: number }[],
+): Promise<Reserved> {
+  try {
+    const outcome = await ctx.allocator.allocate(name, pools);
+    if (!outcome.ok) return { result: { ok: false } };
+    return { result: { ok: true, port: outcome.port }, reservedAt: outcome.reservedAt };
+  } catch (error) {
+    const unavailable = error instanceof Error ? error.message : String(error);
+    if (error instanceof AllocationUnavailableError) {
+      return { result: { ok: false, unavailable, retryInMs: error.retryInMs } };
+    }
+    return { result: { ok: false, unavailable }, error };
+  }
 }
 
 /** Gathers what decides the release of a deleted HostPort whose claim is gone. */
@@ -117,30 +145,39 @@ function releaseFacts(
 class HostPortActor {
   #ctx: ControllerContext;
   #current: HostPort;
-  #class: HostPortClass | undefined;
   #signal: AbortSignal;
   #claims: ClaimFinalizations;
+  #reserved: Reserved | undefined;
 
   constructor(
     ctx: ControllerContext,
     hostPort: HostPort,
-    hostPortClass: HostPortClass | undefined,
     signal: AbortSignal,
-    claims: ClaimFinalizations,
+    options: { claims: ClaimFinalizations; reserved: Reserved | undefined },
   ) {
     this.#ctx = ctx;
     this.#current = hostPort;
-    this.#class = hostPortClass;
     this.#signal = signal;
-    this.#claims = claims;
+    this.#claims = options.claims;
+    this.#reserved = options.reserved;
   }
 
   async run(plan: HostPortPlan): Promise<Outcome> {
+    const reserved = this.#reserved;
+    if (reserved?.result.ok === false) {
+      const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
+      this.#ctx.metrics.allocationFailures.inc({ class: this.#className(), reason });
+    }
     for (const step of plan.steps) {
       const early = await this.#step(step);
       if (early !== undefined) return early;
     }
+    if (reserved?.error !== undefined) throw reserved.error;
     return plan.outcome;
+  }
+
+  #className(): string {
+    return this.#current.spec.hostPortClassName;
   }
 
   async #step(step: HostPortStep): Promise<Outcome | undefined> {
@@ -154,9 +191,11 @@ class HostPortActor {
         return await this.#removeFinalizer(step.releasePort, step.podsOf);
       case "deleteOrphan":
         return await this.#deleteOrphan();
-      case "allocate":
-        return await this.#allocate(step.className, step.pools);
       case "setStatus":
+        if (step.allocates !== undefined) {
+          await this.#writeAllocation(step.status, step.allocates);
+          return undefined;
+        }
         this.#current = await hostPorts.updateStatus(
           { ...this.#current, status: step.status },
           options,
@@ -250,62 +289,26 @@ class HostPortActor {
   }
 
   /**
-   * Reserves a port, then writes it (rule 1); exhaustion is written as Pending, and so is an
-   * allocation that cannot proceed (`AllocationUnavailable`, with the cause and a Warning Event):
-   * no HostPort waits without a status saying why.
+   * Writes the port reserved while gathering (rule 1), only while its reservation is fresh
+   * (rule 2); a refused write releases the reservation unless the port shows written (rule 3),
+   * and any other failure keeps it (rule 4: unknown outcome).
    */
-  async #allocate(className: string, pools: readonly { start: number; end: number }[]) {
-    const { allocator, metrics } = this.#ctx;
-    const name = this.#current.metadata.name ?? "";
-    let result;
-    try {
-      result = await allocator.allocate(name, pools);
-    } catch (error) {
-      metrics.allocationFailures.inc({ class: className, reason: "error" });
-      return await this.#unavailable(error);
-    }
-    const timestamp = rfc3339(this.#ctx.clock.now());
-    if (!result.ok) {
-      metrics.allocationFailures.inc({ class: className, reason: "exhausted" });
-      await this.#runSteps(statusAfterAllocation(this.#current, this.#class!, result, timestamp));
-      return awaitChange("a port of the class to be released");
-    }
-    if (!allocator.isReservationFresh(result.reservedAt)) {
-      // Rule 2: too late to write it; repair frees the reservation.
-      throw new Error(`Cannot write port ${result.port} as its reservation is no longer fresh`);
+  async #writeAllocation(status: HostPortStatus, port: number): Promise<void> {
+    const reservedAt = this.#reserved?.reservedAt;
+    if (reservedAt === undefined || !this.#ctx.allocator.isReservationFresh(reservedAt)) {
+      // Too late to write it; repair frees the reservation.
+      throw new Error(`Cannot write port ${port} as its reservation is no longer fresh`);
     }
     try {
-      await this.#runSteps(statusAfterAllocation(this.#current, this.#class!, result, timestamp));
+      this.#current = await this.#ctx.clients.hostPorts.updateStatus(
+        { ...this.#current, status },
+        { abortSignal: this.#signal },
+      );
     } catch (error) {
-      if (error instanceof ConflictError) await this.#releaseIfUnwritten(result.port);
-      throw error; // other failures: outcome unknown, keep the reservation (rule 4)
+      if (error instanceof ConflictError) await this.#releaseIfUnwritten(port);
+      throw error;
     }
-    metrics.allocations.inc({ class: className });
-    return done();
-  }
-
-  /**
-   * Writes `Allocated=False` / `AllocationUnavailable` naming the cause. When the allocator
-   * refused (record missing or paused after a rebuild), look again when it says, or in a second
-   * while repair rebuilds (no write happens while nothing changed); a record failure is rethrown
-   * so the controller retries with backoff.
-   */
-  async #unavailable(error: unknown): Promise<Outcome> {
-    const message = error instanceof Error ? error.message : String(error);
-    const timestamp = rfc3339(this.#ctx.clock.now());
-    const steps = statusAfterAllocation(this.#current, this.#class!, {
-      ok: false,
-      unavailable: message,
-    }, timestamp);
-    await this.#runSteps(steps);
-    if (error instanceof AllocationUnavailableError) {
-      return requeueAfter(error.retryInMs > 0 ? error.retryInMs : UNAVAILABLE_POLL_MS);
-    }
-    throw error;
-  }
-
-  async #runSteps(steps: readonly HostPortStep[]): Promise<void> {
-    for (const step of steps) await this.#step(step);
+    this.#ctx.metrics.allocations.inc({ class: this.#className() });
   }
 
   /** After a refused status write: release the port unless a fresh read shows it written. */

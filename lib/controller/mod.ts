@@ -13,7 +13,6 @@ export type {
   RunningControllers,
 } from "./start_controllers.ts";
 export { CONTROLLER_DEFAULTS } from "./start_controllers.ts";
-export type { PortAllocator, RepairPass } from "./allocator_seam.ts";
 export { Controller } from "./controller.ts";
 export type { ControllerOptions, ReconcileFunction } from "./controller.ts";
 export { createControllerMetrics } from "./metrics.ts";

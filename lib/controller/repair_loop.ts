@@ -13,7 +13,7 @@
  */
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
 import { EVENT_REASON } from "../reconcile/mod.ts";
-import type { RepairFindings, RepairPass } from "./allocator_seam.ts";
+import type { AllocationRepair, RepairFindings } from "../allocation/allocation_repair.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
@@ -31,7 +31,7 @@ export interface RepairLoopOptions {
 /** Periodic repair passes. */
 export class RepairLoop {
   #ctx: ControllerContext;
-  #pass: RepairPass;
+  #pass: AllocationRepair;
   #options: RepairLoopOptions;
   #abort = new AbortController();
   #timer: TimerHandle | undefined;
@@ -42,7 +42,7 @@ export class RepairLoop {
   #nextFreeInMs: number | undefined;
 
   /** Creates a stopped loop. */
-  constructor(ctx: ControllerContext, pass: RepairPass, options: RepairLoopOptions) {
+  constructor(ctx: ControllerContext, pass: AllocationRepair, options: RepairLoopOptions) {
     this.#ctx = ctx;
     this.#pass = pass;
     this.#options = options;

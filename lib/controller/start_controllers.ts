@@ -7,7 +7,8 @@
  */
 import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
 import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
-import type { PortAllocator, RepairPass } from "./allocator_seam.ts";
+import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
+import type { AllocationRepair } from "../allocation/allocation_repair.ts";
 import { type HostPort, salvageHostPort } from "../api/mod.ts";
 import {
   cachesSynced,
@@ -60,10 +61,10 @@ export interface ControllersOptions {
 export interface ControllerDeps {
   /** The REST client (leader's credentials). */
   rest: RestClient;
-  /** Allocation through the cluster-wide record (a `ClusterPortAllocator`). */
-  allocator: PortAllocator;
+  /** Allocation through the cluster-wide record. */
+  allocator: ClusterPortAllocator;
   /** The repair pass over the same record and allocator (an `AllocationRepair`). */
-  repair: RepairPass;
+  repair: AllocationRepair;
   /** Events. */
   recorder: EventRecorder;
   /** Metrics registry. */

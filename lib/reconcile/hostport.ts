@@ -2,8 +2,8 @@
  * The HostPort planner: finalizer, orphan collection, deletion protection, and when to
  * allocate (docs/architecture.md, "Claim lifecycle" and "Release and no waiting").
  *
- * Allocation itself is I/O (a reservation committed to the allocation record), so the plan
- * only asks for it; {@linkcode statusAfterAllocation} then decides the status from its result.
+ * Allocation itself is I/O (a reservation committed to the allocation record), so it is made
+ * while gathering, when {@linkcode needsPort} says so, and its result is an input of the one plan.
  *
  * @module
  */
@@ -11,16 +11,13 @@ import {
   CONDITION_REASON,
   CONDITION_STATUS,
   CONDITION_TYPE,
-  hasClaimRef,
   HOST_PORT_PHASE,
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClass,
-  type HostPortStatus,
-  MESSAGE,
-  type ObjectReference,
-  type PortPool,
-} from "../api/mod.ts";
+} from "../api/constants.ts";
+import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/hostport.ts";
+import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { HostPortClass } from "../api/hostport_class.ts";
+import { MESSAGE } from "../api/messages.ts";
+import type { ObjectReference } from "../api/meta.ts";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
 import { jsonEqual } from "./equal.ts";
@@ -43,6 +40,8 @@ export interface HostPortInput {
   readonly portHolders?: readonly string[];
   /** What decides when the port of a HostPort whose claim is gone may be released. */
   readonly release: ReleaseFacts;
+  /** The reservation made while gathering; required when {@linkcode needsPort} is true. */
+  readonly allocation?: AllocationResult;
 }
 
 /**
@@ -80,10 +79,12 @@ export type HostPortStep =
   }
   /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
   | { readonly type: "deleteOrphan" }
-  /** Reserve a port from these pools, then write the status from the result. */
-  | { readonly type: "allocate"; readonly className: string; readonly pools: readonly PortPool[] }
-  /** Replace the status. */
-  | { readonly type: "setStatus"; readonly status: HostPortStatus }
+  /**
+   * Replace the status. With `allocates`, the status carries the port reserved while gathering:
+   * it is written only while that reservation is fresh (rule 2), and a refused write releases
+   * the reservation unless a fresh read shows the port written (rule 3).
+   */
+  | { readonly type: "setStatus"; readonly status: HostPortStatus; readonly allocates?: number }
   | EventStep;
 
 /** The writes of one reconcile and what to do afterwards. */
@@ -95,13 +96,30 @@ export interface HostPortPlan {
 }
 
 /**
- * The result of a reservation, as {@linkcode statusAfterAllocation} needs it: a port, no free
- * port, or `unavailable` with why allocation cannot proceed now (issue #9: an allocation error
- * never leaves a HostPort without status).
+ * The result of the reservation made while gathering: a port, no free port, or `unavailable`
+ * with why allocation cannot proceed now and when to look again (`retryInMs`; 0 or absent: in
+ * {@linkcode UNAVAILABLE_POLL_MS}). Issue #9: an allocation error never leaves a HostPort
+ * without status.
  */
 export type AllocationResult =
   | { readonly ok: true; readonly port: number }
-  | { readonly ok: false; readonly unavailable?: string };
+  | { readonly ok: false; readonly unavailable?: string; readonly retryInMs?: number };
+
+/** How often a HostPort looks again while allocation is unavailable (record being rebuilt). */
+const UNAVAILABLE_POLL_MS = 1_000;
+
+/**
+ * Whether a reconcile of `hostPort` must reserve a port while gathering: it is live, holds no
+ * port, its class exists, and it is not a dynamic HostPort whose claim is gone (collected).
+ */
+export function needsPort(
+  hostPort: HostPort,
+  hostPortClass: HostPortClass | undefined,
+  claim: HostPortClaim | undefined,
+): hostPortClass is HostPortClass {
+  return !isDeleting(hostPort) && (hostPort.status?.port ?? 0) <= 0 &&
+    hostPortClass !== undefined && !(isDynamicHostPort(hostPort) && isClaimGone(hostPort, claim));
+}
 
 /** Plans one reconcile of a HostPort. */
 export function planHostPort(input: HostPortInput): HostPortPlan {
@@ -211,20 +229,24 @@ function planLive(input: HostPortInput): HostPortPlan {
     steps.push(...pendingSteps(hostPort, classNotFound(hostPort), input.timestamp));
     return { steps, outcome: awaitChange("its HostPortClass to be created") };
   }
-  steps.push({
-    type: "allocate",
-    className: hostPortClass.metadata.name ?? "",
-    pools: hostPortClass.spec.pools,
-  });
-  return { steps, outcome: done() };
+  const result = input.allocation;
+  if (result === undefined) {
+    throw new TypeError("Cannot plan a HostPort that needs a port without a reservation result");
+  }
+  steps.push(...statusAfterAllocation(hostPort, hostPortClass, result, input.timestamp));
+  if (result.ok) return { steps, outcome: done() };
+  if (result.unavailable === undefined) {
+    return { steps, outcome: awaitChange("a port of the class to be released") };
+  }
+  return { steps, outcome: requeueAfter(result.retryInMs || UNAVAILABLE_POLL_MS) };
 }
 
 /**
- * Decides the status (and Events) after a reservation attempt: `Allocated` with the port,
- * `Pending` with `PoolExhausted` and the original's message `no free ports to allocate`, or
- * `Pending` with `AllocationUnavailable` and the cause.
+ * The status (and Events) after the reservation: `Allocated` with the port, `Pending` with
+ * `PoolExhausted` and the original's message `no free ports to allocate`, or `Pending` with
+ * `AllocationUnavailable` and the cause.
  */
-export function statusAfterAllocation(
+function statusAfterAllocation(
   hostPort: HostPort,
   hostPortClass: HostPortClass,
   result: AllocationResult,
@@ -363,8 +385,13 @@ function allocatedSteps(
     conditions: setConditions(hostPort.status?.conditions, desired, timestamp),
   };
   const steps: HostPortStep[] = [];
-  if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
-  if ((hostPort.status?.port ?? 0) === 0) {
+  const allocates = (hostPort.status?.port ?? 0) === 0;
+  if (!jsonEqual(status, hostPort.status ?? {})) {
+    steps.push(
+      allocates ? { type: "setStatus", status, allocates: port } : { type: "setStatus", status },
+    );
+  }
+  if (allocates) {
     steps.push(eventStep("Normal", EVENT_REASON.PortAllocated, desired[0]!.message));
   }
   const outOfPool = desired[1];

@@ -12,7 +12,7 @@ import {
   type HostPortClassStatus,
   MESSAGE,
 } from "../api/mod.ts";
-import type { ClassUsage } from "../allocator/mod.ts";
+import type { ClassUsage } from "../allocator/port_registry.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
 import { jsonEqual } from "./equal.ts";
 import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";

@@ -14,11 +14,12 @@ import {
   T1,
 } from "./_fixtures.ts";
 import {
+  type AllocationResult,
   type HostPortPlan,
   type HostPortStep,
+  needsPort,
   planHostPort,
   type ReleaseFacts,
-  statusAfterAllocation,
 } from "./hostport.ts";
 import type { Outcome } from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
@@ -52,6 +53,8 @@ interface Case {
   hostPort: HostPort;
   hostPortClass?: HostPortClass | undefined;
   claim?: HostPortClaim | undefined;
+  /** The reservation made while gathering, for a HostPort that needs a port. */
+  allocation?: AllocationResult;
   /** Defaults: no pod holds the port; this process finalized the claim itself. */
   release?: Partial<ReleaseFacts>;
   steps: string[];
@@ -214,18 +217,56 @@ const cases: Case[] = [
     outcome: "done",
   },
   {
-    name: "a HostPort without a port asks for an allocation from its class's pools",
+    name: "a HostPort without a port writes the port reserved while gathering",
     hostPort: hostPort(),
     hostPortClass: hostPortClass("c1", pools([9500, 9600], [9000, 9000])),
     claim: liveClaim,
-    steps: ["allocate"],
+    allocation: { ok: true, port: 9500 },
+    steps: ["setStatus", "event:PortAllocated"],
     outcome: "done",
-    check: (plan) =>
-      assert.deepEqual(plan.steps[0], {
-        type: "allocate",
-        className: "c1",
-        pools: [{ start: 9500, end: 9600 }, { start: 9000, end: 9000 }],
-      }),
+    check: (plan) => {
+      const step = plan.steps[0];
+      assert.equal(step?.type === "setStatus" && step.allocates, 9500);
+      assert.equal(statusOf(plan.steps)?.port, 9500);
+    },
+  },
+  {
+    name: "a HostPort without the finalizer gets it before the reserved port is written",
+    hostPort: hostPort(noFinalizer),
+    hostPortClass: c1,
+    claim: liveClaim,
+    allocation: { ok: true, port: 9000 },
+    steps: ["addFinalizer", "setStatus", "event:PortAllocated"],
+    outcome: "done",
+  },
+  {
+    name: "a HostPort whose pools are exhausted waits for a release",
+    hostPort: hostPort(),
+    hostPortClass: c1,
+    claim: liveClaim,
+    allocation: { ok: false },
+    steps: ["setStatus", "event:PoolExhausted"],
+    outcome: "awaitChange",
+  },
+  {
+    name: "a HostPort whose allocation is unavailable looks again when the allocator says",
+    hostPort: hostPort(),
+    hostPortClass: c1,
+    claim: liveClaim,
+    allocation: { ok: false, unavailable: "Allocation is unavailable: paused", retryInMs: 5000 },
+    steps: ["setStatus", "event:AllocationUnavailable"],
+    outcome: "requeueAfter",
+    check: (plan) => assert.deepEqual(plan.outcome, { type: "requeueAfter", ms: 5000 }),
+  },
+  {
+    name: "a HostPort whose allocation is unavailable with no time given looks again in a second",
+    hostPort: hostPort(),
+    hostPortClass: c1,
+    claim: liveClaim,
+    allocation: { ok: false, unavailable: "Cannot reserve port 9000 as it failed" },
+    steps: ["setStatus", "event:AllocationUnavailable"],
+    outcome: "requeueAfter",
+    check: (plan) => assert.deepEqual(plan.outcome, { type: "requeueAfter", ms: 1000 }),
   },
   {
     name: "a HostPort whose class is missing is Pending with ClassNotFound and an Event",
@@ -297,6 +338,7 @@ Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) 
         claim: tc.claim,
         timestamp: T1,
         release: { ...NO_PODS, ...tc.release },
+        ...(tc.allocation === undefined ? {} : { allocation: tc.allocation }),
       });
       assert.deepEqual(stepTypes(plan.steps), tc.steps);
       assert.equal(plan.outcome.type, tc.outcome);
@@ -305,7 +347,24 @@ Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) 
   }
 });
 
-Deno.test("statusAfterAllocation() writes Allocated with the port, conditions and an Event", () => {
+/** The steps of the plan of a HostPort that needs a port, once its reservation returned `result`. */
+function statusAfterAllocation(
+  hp: HostPort,
+  hpc: HostPortClass,
+  result: AllocationResult,
+  timestamp: string,
+): readonly HostPortStep[] {
+  return planHostPort({
+    hostPort: hp,
+    hostPortClass: hpc,
+    claim: liveClaim,
+    timestamp,
+    release: NO_PODS,
+    allocation: result,
+  }).steps;
+}
+
+Deno.test("planHostPort() writes the reserved port as Allocated with conditions and an Event", () => {
   const steps = statusAfterAllocation(hostPort(), c1, { ok: true, port: 9001 }, T1);
   assert.deepEqual(stepTypes(steps), ["setStatus", "event:PortAllocated"]);
   assert.deepEqual(statusOf(steps), {
@@ -332,7 +391,7 @@ Deno.test("statusAfterAllocation() writes Allocated with the port, conditions an
   });
 });
 
-Deno.test("statusAfterAllocation() writes Pending with the original's message when exhausted", () => {
+Deno.test("planHostPort() writes Pending with the original's message when exhausted", () => {
   const steps = statusAfterAllocation(hostPort(), c1, { ok: false }, T1);
   assert.deepEqual(stepTypes(steps), ["setStatus", "event:PoolExhausted"]);
   const status = statusOf(steps);
@@ -342,7 +401,7 @@ Deno.test("statusAfterAllocation() writes Pending with the original's message wh
   assert.equal(status?.conditions?.[0]?.message, "no free ports to allocate");
 });
 
-Deno.test("statusAfterAllocation() repeats neither the write nor the Event when still exhausted", () => {
+Deno.test("planHostPort() repeats neither the write nor the Event when still exhausted", () => {
   const first = statusOf(statusAfterAllocation(hostPort(), c1, { ok: false }, T1));
   const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, T1);
   assert.deepEqual(again, []);
@@ -394,4 +453,27 @@ Deno.test("statusAfterAllocation() writes Pending with AllocationUnavailable and
   assert.equal(status?.phase, "Pending");
   assert.equal(status?.conditions?.[0]?.reason, "AllocationUnavailable");
   assert.match(status?.conditions?.[0]?.message ?? "", /record was deleted/);
+});
+
+Deno.test("needsPort() is true only for a live HostPort without a port, of an existing class, not orphaned", () => {
+  assert.equal(needsPort(hostPort(), c1, liveClaim), true);
+  assert.equal(needsPort(hostPort(allocated), c1, liveClaim), false, "it holds a port");
+  assert.equal(needsPort(hostPort(), undefined, liveClaim), false, "its class is missing");
+  assert.equal(needsPort(hostPort(deleting), c1, liveClaim), false, "it is being deleted");
+  assert.equal(needsPort(hostPort(), c1, undefined), false, "its claim is gone: collected");
+  assert.equal(needsPort(hostPort(named("static1")), c1, undefined), true, "static: kept");
+});
+
+Deno.test("planHostPort() refuses to plan a HostPort that needs a port without its reservation", () => {
+  assert.throws(
+    () =>
+      planHostPort({
+        hostPort: hostPort(),
+        hostPortClass: c1,
+        claim: liveClaim,
+        timestamp: T1,
+        release: NO_PODS,
+      }),
+    /without a reservation result/,
+  );
 });

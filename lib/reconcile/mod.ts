@@ -5,7 +5,7 @@
  *
  * - {@linkcode planHostPortClass}, {@linkcode planHostPortClaim}, {@linkcode planHostPort}: one
  *   planner per kind, each returning `{ steps, outcome }`.
- * - {@linkcode statusAfterAllocation}: the HostPort status once a reservation attempt returned.
+ * - {@linkcode needsPort}: whether a HostPort reconcile reserves a port while gathering.
  * - {@linkcode decideBinding}: the binding rules between claims and HostPorts.
  * - Pods: {@linkcode claimNamesOfPod}, {@linkcode podsBlockingClaim}, {@linkcode summarizePod}.
  *

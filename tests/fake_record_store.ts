@@ -12,9 +12,14 @@ import {
   ConflictError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/mod.ts";
-import { portBitsOf, portsOf } from "./port_bits.ts";
-import type { RecordContent, RecordStore, StoredRecord } from "./record_store.ts";
+} from "../lib/kube/mod.ts";
+import { PortBitmap } from "../lib/allocator/mod.ts";
+import {
+  classifyWriteError,
+  type RecordContent,
+  type RecordStore,
+  type StoredRecord,
+} from "../lib/allocation/record_store.ts";
 
 /** A scripted failure for the next matching call. */
 export interface ScriptedFailure {
@@ -55,7 +60,7 @@ export class FakeRecordStore implements RecordStore {
 
   /** The ports stored now, ascending (empty when the record does not exist). */
   ports(): number[] {
-    return this.#stored ? portsOf(this.#stored.bits) : [];
+    return this.#stored ? this.#stored.bits.toArray() : [];
   }
 
   /** The stored record, if any. */
@@ -65,7 +70,11 @@ export class FakeRecordStore implements RecordStore {
 
   /** Another writer replaces the content (bumping the version). */
   set(ports: Iterable<number>, writeId = "other/1"): void {
-    this.#stored = { bits: portBitsOf(ports), writeId, resourceVersion: String(++this.#version) };
+    this.#stored = {
+      bits: PortBitmap.of(ports),
+      writeId,
+      resourceVersion: String(++this.#version),
+    };
   }
 
   /** Another writer deletes the record. */
@@ -98,7 +107,7 @@ export class FakeRecordStore implements RecordStore {
   }
 
   #write(content: RecordContent, precondition: () => void): StoredRecord {
-    this.writes.push({ bits: content.bits.slice(), writeId: content.writeId });
+    this.writes.push({ bits: content.bits.clone(), writeId: content.writeId });
     const failure = this.#take("write");
     if (failure && !failure.land) {
       failure.then?.();
@@ -106,7 +115,7 @@ export class FakeRecordStore implements RecordStore {
     }
     precondition();
     this.#stored = {
-      bits: content.bits.slice(),
+      bits: content.bits.clone(),
       writeId: content.writeId,
       resourceVersion: String(++this.#version),
     };
@@ -125,5 +134,51 @@ export class FakeRecordStore implements RecordStore {
 }
 
 function copy(record: StoredRecord): StoredRecord {
-  return { ...record, bits: record.bits.slice() };
+  return { ...record, bits: record.bits.clone() };
+}
+
+/**
+ * Wraps a store (a real `ConfigMapRecordStore` in the integration tests) and counts the writes
+ * that reach it: `writes` per reservation is the record's share of "writes per claim".
+ */
+export class CountingRecordStore implements RecordStore {
+  /** Writes sent (create or replace), whatever their outcome. */
+  writes = 0;
+  /** Writes that committed. */
+  commits = 0;
+  /** Writes refused because the record changed, appeared or vanished meanwhile. */
+  conflicts = 0;
+  #inner: RecordStore;
+
+  /** Counts the writes that reach `inner`. */
+  constructor(inner: RecordStore) {
+    this.#inner = inner;
+  }
+
+  /** See {@linkcode RecordStore.read}. */
+  read(): Promise<StoredRecord | undefined> {
+    return this.#inner.read();
+  }
+
+  /** See {@linkcode RecordStore.create}. */
+  create(content: RecordContent): Promise<StoredRecord> {
+    return this.#count(() => this.#inner.create(content));
+  }
+
+  /** See {@linkcode RecordStore.replace}. */
+  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
+    return this.#count(() => this.#inner.replace(content, resourceVersion));
+  }
+
+  async #count(write: () => Promise<StoredRecord>): Promise<StoredRecord> {
+    this.writes++;
+    try {
+      const stored = await write();
+      this.commits++;
+      return stored;
+    } catch (error) {
+      if (classifyWriteError(error) === "conflict") this.conflicts++;
+      throw error;
+    }
+  }
 }
