@@ -9,8 +9,8 @@
  * @module
  */
 
-import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
+import type { RestClient } from "../kube/rest_client.ts";
 import { PortBitmap } from "../allocator/port_bitmap.ts";
 import { isPort } from "../allocator/port_range.ts";
 import {

@@ -10,9 +10,9 @@
 import { type HostPort, salvageHostPort } from "../api/hostport.ts";
 import type { HostPortClass } from "../api/hostport_class.ts";
 import type { PortRange } from "../allocator/port_range.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/hostport_resources.ts";
-import { ResourceClient } from "../kube/resource_client.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
+import { ResourceClient } from "../kube/resource.ts";
+import type { RestClient } from "../kube/rest_client.ts";
 import type { AllocationRecord } from "./allocation_record.ts";
 import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { AllocationRecordMissingError } from "./allocation_record.ts";

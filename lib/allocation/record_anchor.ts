@@ -25,10 +25,10 @@
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/builtin_resources.ts";
+import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/clients.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
-import { ResourceClient } from "../kube/resource_client.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import { ResourceClient } from "../kube/resource.ts";
+import type { RestClient } from "../kube/rest_client.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
 export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;

@@ -29,8 +29,8 @@ import {
   NotFoundError,
 } from "../kube/errors.ts";
 import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
-import { ResourceClient } from "../kube/resource_client.ts";
-import type { RestClient } from "../kube/rest_contract.ts";
+import { ResourceClient } from "../kube/resource.ts";
+import type { RestClient } from "../kube/rest_client.ts";
 
 /** The record's content is not in a format this code understands; it is never overwritten. */
 export class AllocationRecordFormatError extends TypeError {

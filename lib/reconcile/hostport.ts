@@ -16,7 +16,7 @@ import {
 import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/hostport.ts";
 import type { HostPortClaim } from "../api/hostport_claim.ts";
 import type { HostPortClass } from "../api/hostport_class.ts";
-import { MESSAGE } from "../api/messages.ts";
+import { MESSAGE } from "../api/constants.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
