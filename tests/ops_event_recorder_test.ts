@@ -50,8 +50,10 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
     undefined,
   );
 
-  const clusterEvents = (await kube.events.list({ namespace: "default" })).items;
-  assert.equal(clusterEvents.length, 1);
+  // Only ours: on a loaded machine the API server may have written its own Events to `default`.
+  const clusterEvents = (await kube.events.list({ namespace: "default" })).items
+    .filter((event) => event.reportingController === "hostport.rmb938.com/hostport-allocator");
+  assert.equal(clusterEvents.length, 1, JSON.stringify(clusterEvents));
   assert.equal(clusterEvents[0]!.regarding?.name, "hpc-0b1c");
   assert.equal(clusterEvents[0]!.reason, "PortAllocated");
 
