@@ -1,8 +1,12 @@
 /**
- * Process metrics: prom-client's default ones (resident memory, CPU time, start time, open and
- * maximum fds, the V8 heap spaces, GC and event-loop delay, all checked under Deno), plus ours
- * that dashboards already read: V8 heap used and reserved, uptime, and the worst event-loop lag
+ * Process metrics under prom-client's default names, read from `/proc/self` at scrape time
+ * (as the Prometheus Go client does): CPU time, start time, resident and virtual memory, open
+ * and maximum fds. Plus ours: V8 heap used and reserved, uptime, and the worst event-loop lag
  * seen since the previous scrape (sampled by a cheap unref'd timer).
+ *
+ * Not prom-client's `collectDefaultMetrics`: its `nodejs_*` families (event-loop delay
+ * histogram, GC observer, heap spaces, handles) load Node's `perf_hooks` and `v8` layers and
+ * cost about 8 MB of resident memory on every replica (bench/results/memory.md).
  *
  * @module
  */
@@ -12,30 +16,134 @@ import type { PrometheusRegistry } from "./metrics_registry.ts";
 /** How often the event-loop probe fires, in ms. */
 export const LAG_PROBE_INTERVAL_MS = 500;
 
+/** Linux's USER_HZ: the unit of the CPU times in `/proc/self/stat`. */
+const TICKS_PER_SECOND = 100;
+
+/** Where the process figures come from; `/proc/self` by default (tests pass their own). */
+export interface ProcSource {
+  /** The text of `/proc/self/<name>` (`stat`, `status`, `limits`). */
+  read(name: string): Promise<string>;
+  /** How many entries `/proc/self/fd` holds. */
+  openFds(): Promise<number>;
+}
+
+const PROC_SELF: ProcSource = {
+  read: (name) => Deno.readTextFile(`/proc/self/${name}`),
+  async openFds() {
+    let count = 0;
+    for await (const _ of Deno.readDir("/proc/self/fd")) count++;
+    return count;
+  },
+};
+
+/** User and system CPU seconds from `/proc/self/stat` (fields 14 and 15). */
+function cpuSeconds(stat: string): { user: number; system: number } {
+  // The command name (field 2) may hold spaces and parentheses; the fields after it are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return {
+    user: Number(fields[11]) / TICKS_PER_SECOND,
+    system: Number(fields[12]) / TICKS_PER_SECOND,
+  };
+}
+
+/** A `kB` field of `/proc/self/status`, in bytes (undefined when absent). */
+function statusBytes(status: string, field: string): number | undefined {
+  const kb = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+/** Sets `gauge` from `read()`, leaving the previous value when the source cannot be read. */
+async function setFrom(gauge: prom.Gauge, read: () => Promise<number | undefined>) {
+  const value = await read().catch(() => undefined);
+  if (value !== undefined && Number.isFinite(value)) gauge.set(value);
+}
+
 /** Registers the process metrics on `metrics`; the returned function stops the lag probe. */
-export function registerProcessMetrics(metrics: PrometheusRegistry): () => void {
+export function registerProcessMetrics(
+  metrics: PrometheusRegistry,
+  proc: ProcSource = PROC_SELF,
+): () => void {
   const registers = [metrics.registry];
-  prom.collectDefaultMetrics({ register: metrics.registry });
-  const gauge = (name: string, help: string, read: () => number) =>
+  const gauge = (name: string, help: string, collect?: (g: prom.Gauge) => Promise<void> | void) =>
     new prom.Gauge({
       name,
       help,
       registers,
-      collect() {
-        this.set(read());
+      ...collect
+        ? {
+          collect() {
+            return collect(this);
+          },
+        }
+        : {},
+    });
+
+  // CPU: counters moved forward by what `stat` gained since the previous scrape. prom-client
+  // collects every metric of a scrape at once, so each reads its own source.
+  const cpuCounter = (
+    name: string,
+    help: string,
+    pick: (cpu: { user: number; system: number }) => number,
+  ) => {
+    let counted = 0;
+    return new prom.Counter({
+      name,
+      help,
+      registers,
+      async collect() {
+        const now = await proc.read("stat").then((stat) => pick(cpuSeconds(stat)), () => NaN);
+        if (!(now >= counted)) return; // unreadable, or not after the previous value
+        this.inc(now - counted);
+        counted = now;
       },
     });
-  gauge("process_heap_used_bytes", "V8 heap in use, in bytes", () => Deno.memoryUsage().heapUsed);
+  };
+  cpuCounter(
+    "process_cpu_user_seconds_total",
+    "Total user CPU time spent in seconds.",
+    (cpu) => cpu.user,
+  );
+  cpuCounter(
+    "process_cpu_system_seconds_total",
+    "Total system CPU time spent in seconds.",
+    (cpu) => cpu.system,
+  );
+  cpuCounter(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    (cpu) => cpu.user + cpu.system,
+  );
+  gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
+    .set(Math.round((Date.now() - performance.now()) / 1000));
+  const fromStatus = (name: string, help: string, field: string) =>
+    gauge(name, help, (g) => setFrom(g, async () => statusBytes(await proc.read("status"), field)));
+  fromStatus("process_resident_memory_bytes", "Resident memory size in bytes.", "VmRSS");
+  fromStatus("process_virtual_memory_bytes", "Virtual memory size in bytes.", "VmSize");
+  fromStatus("process_heap_bytes", "Process heap size in bytes.", "VmData");
   gauge(
-    "process_heap_total_bytes",
-    "V8 heap reserved, in bytes",
-    () => Deno.memoryUsage().heapTotal,
+    "process_open_fds",
+    "Number of open file descriptors.",
+    (g) => setFrom(g, () => proc.openFds()),
   );
   gauge(
-    "process_uptime_seconds",
-    "Seconds since the process started",
-    () => performance.now() / 1000,
+    "process_max_fds",
+    "Maximum number of open file descriptors.",
+    (g) =>
+      setFrom(g, async () => {
+        const limit = (await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1];
+        return limit === undefined ? undefined : Number(limit);
+      }),
   );
+
+  gauge("process_heap_used_bytes", "V8 heap in use, in bytes", (g) => {
+    g.set(Deno.memoryUsage().heapUsed);
+  });
+  gauge("process_heap_total_bytes", "V8 heap reserved, in bytes", (g) => {
+    g.set(Deno.memoryUsage().heapTotal);
+  });
+  gauge("process_uptime_seconds", "Seconds since the process started", (g) => {
+    g.set(performance.now() / 1000);
+  });
   let worstLagMs = 0;
   let expected = performance.now() + LAG_PROBE_INTERVAL_MS;
   const probe = setInterval(() => {
@@ -47,10 +155,9 @@ export function registerProcessMetrics(metrics: PrometheusRegistry): () => void 
   gauge(
     "process_event_loop_lag_seconds",
     "Largest event-loop delay seen since the previous scrape, in seconds",
-    () => {
-      const seconds = Math.max(0, worstLagMs) / 1000;
+    (g) => {
+      g.set(Math.max(0, worstLagMs) / 1000);
       worstLagMs = 0;
-      return seconds;
     },
   );
   return () => clearInterval(probe);
