@@ -36,8 +36,13 @@ const PROC_SELF: ProcSource = {
   },
 };
 
+interface CpuSeconds {
+  user: number;
+  system: number;
+}
+
 /** User and system CPU seconds from `/proc/self/stat` (fields 14 and 15). */
-function cpuSeconds(stat: string): { user: number; system: number } {
+function cpuSeconds(stat: string): CpuSeconds {
   // The command name (field 2) may hold spaces and parentheses; the fields after it are fixed.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return {
@@ -46,16 +51,9 @@ function cpuSeconds(stat: string): { user: number; system: number } {
   };
 }
 
-/** A `kB` field of `/proc/self/status`, in bytes (undefined when absent). */
-function statusBytes(status: string, field: string): number | undefined {
-  const kb = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1];
-  return kb === undefined ? undefined : Number(kb) * 1024;
-}
-
-/** Sets `gauge` from `read()`, leaving the previous value when the source cannot be read. */
-async function setFrom(gauge: prom.Gauge, read: () => Promise<number | undefined>) {
-  const value = await read().catch(() => undefined);
-  if (value !== undefined && Number.isFinite(value)) gauge.set(value);
+/** A `kB` field of `/proc/self/status`, in bytes (NaN when absent). */
+function statusBytes(status: string, field: string): number {
+  return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1] ?? NaN) * 1024;
 }
 
 /** Registers the process metrics on `metrics`; the returned function stops the lag probe. */
@@ -64,86 +62,76 @@ export function registerProcessMetrics(
   proc: ProcSource = PROC_SELF,
 ): () => void {
   const registers = [metrics.registry];
-  const gauge = (name: string, help: string, collect?: (g: prom.Gauge) => Promise<void> | void) =>
+  // prom-client collects every metric of a scrape at once, so each reads its own source; one
+  // that cannot be read keeps its previous value.
+  const read = async (source: () => number | Promise<number>) => {
+    const value = await Promise.resolve().then(source).catch(() => NaN);
+    return Number.isFinite(value) ? value : undefined;
+  };
+  const gauge = (name: string, help: string, source: () => number | Promise<number>) =>
     new prom.Gauge({
       name,
       help,
       registers,
-      ...collect
-        ? {
-          collect() {
-            return collect(this);
-          },
-        }
-        : {},
+      async collect() {
+        const value = await read(source);
+        if (value !== undefined) this.set(value);
+      },
     });
-
-  // CPU: counters moved forward by what `stat` gained since the previous scrape. prom-client
-  // collects every metric of a scrape at once, so each reads its own source.
-  const cpuCounter = (
-    name: string,
-    help: string,
-    pick: (cpu: { user: number; system: number }) => number,
-  ) => {
+  // CPU: counters moved forward by what `stat` gained since the previous scrape.
+  const cpu = (name: string, help: string, pick: (seconds: CpuSeconds) => number) => {
     let counted = 0;
-    return new prom.Counter({
+    new prom.Counter({
       name,
       help,
       registers,
       async collect() {
-        const now = await proc.read("stat").then((stat) => pick(cpuSeconds(stat)), () => NaN);
-        if (!(now >= counted)) return; // unreadable, or not after the previous value
+        const now = await read(async () => pick(cpuSeconds(await proc.read("stat"))));
+        if (now === undefined || now < counted) return;
         this.inc(now - counted);
         counted = now;
       },
     });
   };
-  cpuCounter(
-    "process_cpu_user_seconds_total",
-    "Total user CPU time spent in seconds.",
-    (cpu) => cpu.user,
-  );
-  cpuCounter(
+  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user);
+  cpu(
     "process_cpu_system_seconds_total",
     "Total system CPU time spent in seconds.",
-    (cpu) => cpu.system,
+    (s) => s.system,
   );
-  cpuCounter(
+  cpu(
     "process_cpu_seconds_total",
     "Total user and system CPU time spent in seconds.",
-    (cpu) => cpu.user + cpu.system,
+    (s) => s.user + s.system,
   );
-  gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
-    .set(Math.round((Date.now() - performance.now()) / 1000));
-  const fromStatus = (name: string, help: string, field: string) =>
-    gauge(name, help, (g) => setFrom(g, async () => statusBytes(await proc.read("status"), field)));
-  fromStatus("process_resident_memory_bytes", "Resident memory size in bytes.", "VmRSS");
-  fromStatus("process_virtual_memory_bytes", "Virtual memory size in bytes.", "VmSize");
-  fromStatus("process_heap_bytes", "Process heap size in bytes.", "VmData");
+  const startTime = Math.round((Date.now() - performance.now()) / 1000);
   gauge(
-    "process_open_fds",
-    "Number of open file descriptors.",
-    (g) => setFrom(g, () => proc.openFds()),
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+    () => startTime,
   );
+  const status = (field: string) => async () => statusBytes(await proc.read("status"), field);
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", status("VmRSS"));
+  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", status("VmSize"));
+  gauge("process_heap_bytes", "Process heap size in bytes.", status("VmData"));
+  gauge("process_open_fds", "Number of open file descriptors.", () => proc.openFds());
   gauge(
     "process_max_fds",
     "Maximum number of open file descriptors.",
-    (g) =>
-      setFrom(g, async () => {
-        const limit = (await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1];
-        return limit === undefined ? undefined : Number(limit);
-      }),
+    async () => Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN),
   );
 
-  gauge("process_heap_used_bytes", "V8 heap in use, in bytes", (g) => {
-    g.set(Deno.memoryUsage().heapUsed);
-  });
-  gauge("process_heap_total_bytes", "V8 heap reserved, in bytes", (g) => {
-    g.set(Deno.memoryUsage().heapTotal);
-  });
-  gauge("process_uptime_seconds", "Seconds since the process started", (g) => {
-    g.set(performance.now() / 1000);
-  });
+  gauge("process_heap_used_bytes", "V8 heap in use, in bytes", () => Deno.memoryUsage().heapUsed);
+  gauge(
+    "process_heap_total_bytes",
+    "V8 heap reserved, in bytes",
+    () => Deno.memoryUsage().heapTotal,
+  );
+  gauge(
+    "process_uptime_seconds",
+    "Seconds since the process started",
+    () => performance.now() / 1000,
+  );
   let worstLagMs = 0;
   let expected = performance.now() + LAG_PROBE_INTERVAL_MS;
   const probe = setInterval(() => {
@@ -155,9 +143,10 @@ export function registerProcessMetrics(
   gauge(
     "process_event_loop_lag_seconds",
     "Largest event-loop delay seen since the previous scrape, in seconds",
-    (g) => {
-      g.set(Math.max(0, worstLagMs) / 1000);
+    () => {
+      const seconds = Math.max(0, worstLagMs) / 1000;
       worstLagMs = 0;
+      return seconds;
     },
   );
   return () => clearInterval(probe);
