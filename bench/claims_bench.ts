@@ -10,7 +10,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
-import { MOD_TS } from "../tests/demo/operator_process.ts";
+import { MOD_TS, OPERATOR_PERMISSIONS } from "../tests/demo/operator_process.ts";
 import type { BenchResult } from "./bench_result.ts";
 import { claimsReport, type ClaimsRun } from "./claims_report.ts";
 import { measureClaims, TRAILING_MS } from "./claims_run.ts";
@@ -23,18 +23,27 @@ export interface ClaimsSetup {
   readonly flags: readonly string[];
   /** V8 flags added to the image's (comma-separated, as `--v8-flags` takes them). */
   readonly extraV8Flags: readonly string[];
+  /**
+   * Whether the operator starts with the bundle's V8 code cache built, as the image's executable
+   * does (its Dockerfile builds the cache with one `--help` run); without, it compiles the bundle
+   * as it starts, as a new bundle does on its first `deno run`.
+   */
+  readonly codeCache: boolean;
 }
 
 /**
- * The configurations measured: the release's defaults, and a tuning that changes no behaviour
- * (more concurrent reconciles, a young generation half the image's 2 MB semi-spaces).
+ * The configurations measured: the release's defaults as the image runs them, the same without
+ * a code cache, and a tuning that changes no behaviour (more concurrent reconciles, a young
+ * generation half the image's 2 MB semi-spaces).
  */
 export const CLAIMS_SETUPS: readonly ClaimsSetup[] = [
-  { label: "as released", flags: [], extraV8Flags: [] },
+  { label: "as released", flags: [], extraV8Flags: [], codeCache: true },
+  { label: "no code cache", flags: [], extraV8Flags: [], codeCache: false },
   {
     label: "tuned: --workers=24, semi-space 1 MB",
     flags: ["--workers=24"],
     extraV8Flags: ["--max-semi-space-size=1"],
+    codeCache: true,
   },
 ];
 
@@ -57,6 +66,36 @@ export async function imageV8Flags(): Promise<string[]> {
   const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
   const flags = dockerfile.match(/--v8-flags=(\S+)/)?.[1];
   return flags === undefined ? [] : flags.split(",");
+}
+
+/**
+ * The environment of the image's final stage that applies outside it too (`GLIBC_TUNABLES`; its
+ * `TMPDIR` and `DENO_DIR` name the image's own paths).
+ */
+export async function imageEnv(): Promise<Record<string, string>> {
+  const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+  const tunables = finalStage.match(/\bGLIBC_TUNABLES=(\S+)/)?.[1];
+  return tunables === undefined ? {} : { GLIBC_TUNABLES: tunables };
+}
+
+/**
+ * Builds the V8 code cache of the bundle at `path` in `env.DENO_DIR` as the image's build does:
+ * one `--help` run, with the same V8 flags (V8 rejects a cache made under other flags).
+ *
+ * @throws {Error} when the run fails
+ */
+export async function buildCodeCache(path: string, env: Record<string, string>): Promise<void> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...OPERATOR_PERMISSIONS, path, "--help"],
+    cwd: dirname(path),
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`Cannot build the code cache: ${new TextDecoder().decode(output.stderr)}`);
+  }
 }
 
 /** Bundles `mod.ts` (or `entry`, another checkout's) as `deno task bundle` does, into `dir`. */
@@ -85,6 +124,13 @@ export async function runClaimsBench(options: ClaimsBenchOptions = {}): Promise<
     for (const setup of options.setups ?? CLAIMS_SETUPS) {
       const v8Flags = [...image, ...setup.extraV8Flags].join(",");
       const runDir = await Deno.makeTempDir({ dir: workDir, prefix: "run-" });
+      // A DENO_DIR of its own: the code cache is the one this setup asks for, never an earlier run's.
+      const env: Record<string, string> = {
+        ...await imageEnv(),
+        DENO_DIR: await Deno.makeTempDir({ dir: runDir, prefix: "deno-dir-" }),
+        ...v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags },
+      };
+      if (setup.codeCache && !options.fromSource) await buildCodeCache(path, env);
       console.error(`bench: claims: ${setup.label}`);
       runs.push(
         await measureClaims({
@@ -94,7 +140,7 @@ export async function runClaimsBench(options: ClaimsBenchOptions = {}): Promise<
           script: {
             path,
             cwd: dirname(path),
-            env: v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags },
+            env,
           },
           flags: ["--leader-elect=true", ...setup.flags],
           workDir: runDir,
@@ -112,7 +158,10 @@ function method(claims: number, inFlight: number, fromSource: boolean): string {
   return [
     `Each column is a run on a fresh control plane (etcd + kube-apiserver from`,
     `\`tests/controlplane\`) with the operator as its own process on the same machine: ${what}`,
-    `with the image's V8 flags (\`DENO_V8_FLAGS\`, the Dockerfile's \`--v8-flags\`), out of`,
+    `with the image's V8 flags (\`DENO_V8_FLAGS\`, the Dockerfile's \`--v8-flags\`) and malloc`,
+    `settings (its \`GLIBC_TUNABLES\`), and, unless the column says "no code cache", the bundle's`,
+    `V8 code cache built before the start by one \`--help\` run, as the Dockerfile builds the`,
+    `image's (each column has a \`DENO_DIR\` of its own, so no column reuses another's cache), out of`,
     `cluster with the release's ServiceAccount and RBAC, leader election on, defaults otherwise`,
     `(${CONTROLLER_DEFAULTS.claimWorkers} claim workers, ${CONTROLLER_DEFAULTS.hostPortWorkers} HostPort workers) unless the column says so. No webhook configuration`,
     `is registered, so the operator adds each claim's finalizer itself. One HostPortClass of`,

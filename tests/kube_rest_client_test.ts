@@ -107,6 +107,49 @@ Deno.test("KubeRestClient gives up on a request after its timeout", async () => 
   await server.shutdown();
 });
 
+/** A long-lived signal (a controller's) that counts the abort listeners left on it. */
+function countedSignal(): { signal: AbortSignal; listeners: () => number } {
+  const { signal } = new AbortController();
+  const live = new Set<unknown>();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (type: string, listener: EventListenerOrEventListenerObject) => {
+    live.add(listener);
+    add(type, listener);
+  };
+  signal.removeEventListener = (type: string, listener: EventListenerOrEventListenerObject) => {
+    live.delete(listener);
+    remove(type, listener);
+  };
+  return { signal, listeners: () => live.size };
+}
+
+Deno.test("finished requests leave nothing on the caller's long-lived signal", async () => {
+  const { server, config } = serve((request) =>
+    new URL(request.url).pathname === "/missing"
+      ? Response.json({ kind: "Status", code: 404, reason: "NotFound" }, { status: 404 })
+      : Response.json(POD)
+  );
+  using rest = new KubeRestClient(config);
+  const { signal, listeners } = countedSignal();
+  for (let i = 0; i < 20; i++) {
+    await rest.performRequest({
+      method: "GET",
+      path: "/ok",
+      expectJson: true,
+      abortSignal: signal,
+    });
+  }
+  await assert.rejects(
+    rest.performRequest({ method: "GET", path: "/missing", expectJson: true, abortSignal: signal }),
+    KubeApiError,
+  );
+  // Each listener left would keep its request's AbortController, signal and timer for as long
+  // as the signal lives (the process, for a controller's).
+  assert.equal(listeners(), 0);
+  await server.shutdown();
+});
+
 Deno.test("KubeRestClient names the server it cannot reach", async () => {
   const { server, config } = serve(() => Response.json({}));
   await server.shutdown(); // nothing listens on the port any more

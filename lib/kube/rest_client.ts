@@ -168,15 +168,16 @@ function keepResponseAlive(res: Response): ReadableStream<Uint8Array> {
 
 /**
  * One signal for fetch that aborts when the caller's signal does or the timeout expires,
- * and tells which of the two happened.
+ * and tells which of the two happened. `release()` unlinks a finished request from the
+ * caller's signal: a controller's signal lives as long as the process, and each listener left
+ * on it would keep its request's controller, signal and timer alive for as long.
  */
 function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   const controller = new AbortController();
   let timedOut = false;
+  const onAbort = () => controller.abort(callerSignal?.reason);
   if (callerSignal?.aborted) controller.abort(callerSignal.reason);
-  callerSignal?.addEventListener("abort", () => controller.abort(callerSignal.reason), {
-    once: true,
-  });
+  callerSignal?.addEventListener("abort", onAbort, { once: true });
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
@@ -184,6 +185,10 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   return {
     signal: controller.signal,
     stopTimer: () => clearTimeout(timer),
+    release: () => {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onAbort);
+    },
     timedOut: () => timedOut,
   };
 }
@@ -238,12 +243,12 @@ export class KubeRestClient implements RestClient {
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let response = await this.#fetch(opts, context);
     if (response.res.status === 401 && refreshable) {
-      response.stopTimer();
+      response.release();
       await response.res.body?.cancel();
       this.#credentials.invalidate(); // a rotated token or an expired exec credential
       response = await this.#fetch(opts, context);
     }
-    return await this.#read(response.res, response.stopTimer, opts, context);
+    return await this.#read(response.res, response, opts, context);
   }
 
   async #fetch(opts: RequestOptions, context: RequestContext) {
@@ -257,7 +262,7 @@ export class KubeRestClient implements RestClient {
     if (body !== undefined) headers.set("Content-Type", opts.contentType ?? "application/json");
 
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
-    const { signal, stopTimer, timedOut } = linkAbort(opts.abortSignal, timeoutMs);
+    const { signal, stopTimer, release, timedOut } = linkAbort(opts.abortSignal, timeoutMs);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
     try {
@@ -269,9 +274,9 @@ export class KubeRestClient implements RestClient {
         client: this.#httpClient(credentials.clientCertificate),
         redirect: "error",
       });
-      return { res, stopTimer };
+      return { res, stopTimer, release };
     } catch (error) {
-      stopTimer();
+      release();
       if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
       if (timedOut()) throw new KubeRequestTimeoutError(context, timeoutMs);
       throw new KubeConnectionError(this.config.server, context, error);
@@ -280,22 +285,24 @@ export class KubeRestClient implements RestClient {
 
   async #read(
     res: Response,
-    stopTimer: () => void,
+    link: { stopTimer: () => void; release: () => void },
     opts: RequestOptions,
     context: RequestContext,
   ): Promise<ReadableStream<JsonValue> | ReadableStream<Uint8Array> | JsonValue | Uint8Array> {
     if (!res.ok) {
-      const text = await this.#readBody(res, stopTimer, opts, context);
+      const text = await this.#readBody(res, link.release, opts, context);
       throw kubeApiErrorFromResponse(res.status, new TextDecoder().decode(text), context);
     }
     if (opts.expectStream) {
-      stopTimer(); // a watch may be quiet for minutes; the caller handles stalls
+      // A watch may be quiet for minutes (the caller handles stalls); the caller's signal must
+      // still end it, so the link stays (a watch's signal is its own, not the process's).
+      link.stopTimer();
       const stream = keepResponseAlive(res);
       return opts.expectJson
         ? stream.pipeThrough(lineSplitterStream()).pipeThrough(jsonLinesStream())
         : stream;
     }
-    const bytes = await this.#readBody(res, stopTimer, opts, context);
+    const bytes = await this.#readBody(res, link.release, opts, context);
     if (!opts.expectJson) return bytes;
     const text = new TextDecoder().decode(bytes);
     return text.trim() === "" ? null : JSON.parse(text) as JsonValue;
@@ -303,7 +310,7 @@ export class KubeRestClient implements RestClient {
 
   async #readBody(
     res: Response,
-    stopTimer: () => void,
+    release: () => void,
     opts: RequestOptions,
     context: RequestContext,
   ): Promise<Uint8Array> {
@@ -316,7 +323,7 @@ export class KubeRestClient implements RestClient {
       }
       throw new KubeConnectionError(this.config.server, context, error);
     } finally {
-      stopTimer();
+      release();
     }
   }
 

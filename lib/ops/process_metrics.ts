@@ -1,8 +1,12 @@
 /**
- * Process metrics: prom-client's default ones (resident memory, CPU time, start time, open and
- * maximum fds, the V8 heap spaces, GC and event-loop delay, all checked under Deno), plus ours
- * that dashboards already read: V8 heap used and reserved, uptime, and the worst event-loop lag
+ * Process metrics under prom-client's default names, read from `/proc/self` at scrape time
+ * (as the Prometheus Go client does): CPU time, start time, resident and virtual memory, open
+ * and maximum fds. Plus ours: V8 heap used and reserved, uptime, and the worst event-loop lag
  * seen since the previous scrape (sampled by a cheap unref'd timer).
+ *
+ * Not prom-client's `collectDefaultMetrics`: its `nodejs_*` families (event-loop delay
+ * histogram, GC observer, heap spaces, handles) load Node's `perf_hooks` and `v8` layers and
+ * cost about 8 MB of resident memory on every replica (bench/results/memory.md).
  *
  * @module
  */
@@ -12,19 +16,111 @@ import type { PrometheusRegistry } from "./metrics_registry.ts";
 /** How often the event-loop probe fires, in ms. */
 export const LAG_PROBE_INTERVAL_MS = 500;
 
+/** Linux's USER_HZ: the unit of the CPU times in `/proc/self/stat`. */
+const TICKS_PER_SECOND = 100;
+
+/** Where the process figures come from; `/proc/self` by default (tests pass their own). */
+export interface ProcSource {
+  /** The text of `/proc/self/<name>` (`stat`, `status`, `limits`). */
+  read(name: string): Promise<string>;
+  /** How many entries `/proc/self/fd` holds. */
+  openFds(): Promise<number>;
+}
+
+const PROC_SELF: ProcSource = {
+  read: (name) => Deno.readTextFile(`/proc/self/${name}`),
+  async openFds() {
+    let count = 0;
+    for await (const _ of Deno.readDir("/proc/self/fd")) count++;
+    return count;
+  },
+};
+
+interface CpuSeconds {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU seconds from `/proc/self/stat` (fields 14 and 15). */
+function cpuSeconds(stat: string): CpuSeconds {
+  // The command name (field 2) may hold spaces and parentheses; the fields after it are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return {
+    user: Number(fields[11]) / TICKS_PER_SECOND,
+    system: Number(fields[12]) / TICKS_PER_SECOND,
+  };
+}
+
+/** A `kB` field of `/proc/self/status`, in bytes (NaN when absent). */
+function statusBytes(status: string, field: string): number {
+  return Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1] ?? NaN) * 1024;
+}
+
 /** Registers the process metrics on `metrics`; the returned function stops the lag probe. */
-export function registerProcessMetrics(metrics: PrometheusRegistry): () => void {
+export function registerProcessMetrics(
+  metrics: PrometheusRegistry,
+  proc: ProcSource = PROC_SELF,
+): () => void {
   const registers = [metrics.registry];
-  prom.collectDefaultMetrics({ register: metrics.registry });
-  const gauge = (name: string, help: string, read: () => number) =>
+  // prom-client collects every metric of a scrape at once, so each reads its own source; one
+  // that cannot be read keeps its previous value.
+  const read = async (source: () => number | Promise<number>) => {
+    const value = await Promise.resolve().then(source).catch(() => NaN);
+    return Number.isFinite(value) ? value : undefined;
+  };
+  const gauge = (name: string, help: string, source: () => number | Promise<number>) =>
     new prom.Gauge({
       name,
       help,
       registers,
-      collect() {
-        this.set(read());
+      async collect() {
+        const value = await read(source);
+        if (value !== undefined) this.set(value);
       },
     });
+  // CPU: counters moved forward by what `stat` gained since the previous scrape.
+  const cpu = (name: string, help: string, pick: (seconds: CpuSeconds) => number) => {
+    let counted = 0;
+    new prom.Counter({
+      name,
+      help,
+      registers,
+      async collect() {
+        const now = await read(async () => pick(cpuSeconds(await proc.read("stat"))));
+        if (now === undefined || now < counted) return;
+        this.inc(now - counted);
+        counted = now;
+      },
+    });
+  };
+  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user);
+  cpu(
+    "process_cpu_system_seconds_total",
+    "Total system CPU time spent in seconds.",
+    (s) => s.system,
+  );
+  cpu(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    (s) => s.user + s.system,
+  );
+  const startTime = Math.round((Date.now() - performance.now()) / 1000);
+  gauge(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+    () => startTime,
+  );
+  const status = (field: string) => async () => statusBytes(await proc.read("status"), field);
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", status("VmRSS"));
+  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", status("VmSize"));
+  gauge("process_heap_bytes", "Process heap size in bytes.", status("VmData"));
+  gauge("process_open_fds", "Number of open file descriptors.", () => proc.openFds());
+  gauge(
+    "process_max_fds",
+    "Maximum number of open file descriptors.",
+    async () => Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN),
+  );
+
   gauge("process_heap_used_bytes", "V8 heap in use, in bytes", () => Deno.memoryUsage().heapUsed);
   gauge(
     "process_heap_total_bytes",
