@@ -70,10 +70,12 @@ Deno.test("burst allocation S4 and 500 claims against 500 ports", async (t) => {
     const bound = await allBound(kube, "burst", 500);
     const seconds = (performance.now() - started) / 1000;
     // The 1,000 HostPort changes (created, allocated) are batched per class (CLASS_BATCH_MS):
-    // a few class reconciles per second, not one per change.
+    // at most 4 class reconciles a second, plus one after each status write (at most one a
+    // second) and its requeue, not one per change (without the batching: about 60 a second).
     const reconciles = classReconciles() - classReconcilesBefore;
+    console.log(`class reconciled ${reconciles} times in ${seconds.toFixed(1)} s`);
     assert.ok(
-      reconciles <= 5 * seconds + 10,
+      reconciles <= 10 * seconds + 20,
       `class reconciled ${reconciles} times in ${seconds.toFixed(1)} s`,
     );
     const ports = new Set(bound.map((c) => c.status?.port));
