@@ -1,12 +1,14 @@
 /**
  * Where the time and the writes of a claims run went, as sentences computed from its numbers:
- * how busy the workers were, how the queue ordered the work, what the writes beyond 4 per claim
- * were, how much CPU the API server spent per claim, and what the V8 heap held.
+ * how busy the workers were, where a claim's latency went (waiting for its first reconcile, or
+ * after it), what the writes beyond 4 per claim were, what throughput the p99 target needs and
+ * what the machine's CPU allows, and what the V8 heap held.
  *
  * @module
  */
 import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
-import type { ClaimsRun } from "./claims_report.ts";
+import { quantile } from "./claims_measure.ts";
+import { CLAIMS_TARGETS, type ClaimsRun } from "./claims_report.ts";
 
 /** The operator's default workers per controller (`--workers` sets all of them). */
 const DEFAULT_WORKERS = {
@@ -46,24 +48,32 @@ export function diagnose(run: ClaimsRun): string[] {
   const heapTotal = sample(run.metrics, "process_heap_total_bytes") / MB;
   // Claim i (of n, in creation order) waits about i/rate - i/arrivals when served in order.
   const arrivals = run.claims / run.createSeconds;
-  const needed = 1 / (3 / (0.99 * run.claims) + 1 / arrivals);
+  const targetSeconds = CLAIMS_TARGETS.p99Ms / 1000;
+  const needed = 1 / (targetSeconds / (0.99 * run.claims) + 1 / arrivals);
+  const cpuMs = Object.values(run.cpuSeconds).reduce((sum, s) => sum + s, 0) * 1000 / run.claims;
+  const cores = navigator.hardwareConcurrency;
+  const stage = (values: readonly number[]) =>
+    `p50 ${(quantile(values, 0.5) / 1000).toFixed(1)} s, p99 ` +
+    `${(quantile(values, 0.99) / 1000).toFixed(1)} s`;
   return [
     `${run.label}, workers: ${busy(run, "hostportclaim")}; ${busy(run, "hostport")} ` +
     `(over the ${run.allBoundSeconds.toFixed(1)} s burst).`,
-    `${run.label}, ordering: the first claim was Bound after ` +
-    `${run.firstBoundSeconds.toFixed(1)} s but the median only after ` +
-    `${(run.p50Ms / 1000).toFixed(1)} s of waiting; a claim whose HostPort holds a port is ` +
-    `queued ahead of claims not yet started, so its last write (status Bound) no longer waits ` +
-    `behind them, and what is left is throughput: the last claims wait for the ones before ` +
-    `them (see p99).`,
+    `${run.label}, ordering: from its create to the end of its first reconcile (the spec ` +
+    `write) a claim waited ${stage(run.claimStages.toFirstWriteMs)}; from there to Bound ` +
+    `(HostPort reconcile, record, status writes, the claim's urgent last reconcile) ` +
+    `${stage(run.claimStages.firstWriteToBoundMs)}: the latency is the queue of first ` +
+    `reconciles, served in creation order, i.e. throughput.`,
     `${run.label}, writes beyond 4 per claim: ${hostPort?.conflicts ?? 0} HostPort status ` +
     `writes refused with 409 (each followed by a GET) and ${claim?.conflicts ?? 0} claim ` +
     `writes refused; ${Math.max(0, claimStatus - run.claims)} claim status writes beyond one ` +
     `per claim (retries of refused ones, and \`Pending\`, which a claim still unbound 2 s ` +
     `after it was first seen is given).`,
     `${run.label}, p99: creates arrived at ${arrivals.toFixed(0)}/s, so even in the best ` +
-    `order 99% of claims Bound within 3 s needs at least ${needed.toFixed(0)} claims bound ` +
-    `per second.`,
+    `order 99% of claims Bound within ${targetSeconds} s needs at least ${needed.toFixed(0)} ` +
+    `claims bound per second, at most ${(1000 * cores / needed).toFixed(1)} ms of CPU per ` +
+    `claim on ${cores} cores; all measured processes used ${cpuMs.toFixed(1)} ms per claim ` +
+    `(${(1000 * cores / cpuMs).toFixed(0)} claims per second if they had the cores to ` +
+    `themselves).`,
     `${run.label}, API server: ${(1000 * apiCpu / run.claims).toFixed(1)} ms of ` +
     `kube-apiserver CPU per claim (its create, the operator's writes, the watches), so one ` +
     `core of it serves about ${(run.claims / apiCpu).toFixed(0)} claims per second.`,

@@ -115,6 +115,25 @@ const AUDIT_TIMES = z.looseObject({
   stageTimestamp: z.string(),
 });
 
+/** `user`'s completed writes received since `since` (epoch ms), from the audit log. */
+async function auditedWrites(
+  logPath: string,
+  user: string,
+  since: number,
+): Promise<z.infer<typeof AUDIT_TIMES>[]> {
+  const text = await Deno.readTextFile(logPath);
+  const events = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const event = AUDIT_TIMES.parse(JSON.parse(line));
+    if (event.user.username !== user || event.stage !== "ResponseComplete") continue;
+    if (!WRITE_VERBS.has(event.verb)) continue;
+    if (Date.parse(event.requestReceivedTimestamp) < since) continue;
+    events.push(event);
+  }
+  return events;
+}
+
 /**
  * How long the API server took for each of `user`'s writes received since `since` (epoch ms):
  * request received to response complete, from the audit log, in ms, by target.
@@ -124,15 +143,8 @@ export async function writeLatencies(
   user: string,
   since: number,
 ): Promise<Map<WriteTarget, number[]>> {
-  const text = await Deno.readTextFile(logPath);
   const latencies = new Map<WriteTarget, number[]>();
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    const event = AUDIT_TIMES.parse(JSON.parse(line));
-    if (event.user.username !== user || event.stage !== "ResponseComplete") continue;
-    if (!WRITE_VERBS.has(event.verb)) continue;
-    const received = Date.parse(event.requestReceivedTimestamp);
-    if (received < since) continue;
+  for (const event of await auditedWrites(logPath, user, since)) {
     const ref = event.objectRef;
     const target = writeTarget({
       verb: event.verb,
@@ -143,8 +155,27 @@ export async function writeLatencies(
       uri: "",
       code: 0,
     });
-    const ms = Date.parse(event.stageTimestamp) - received;
+    const ms = Date.parse(event.stageTimestamp) - Date.parse(event.requestReceivedTimestamp);
     latencies.set(target, [...latencies.get(target) ?? [], ms]);
   }
   return latencies;
+}
+
+/**
+ * When `user`'s first write of each claim since `since` (epoch ms) completed, in epoch ms, by
+ * claim name: the update that sets its `spec.hostPortName`, the end of its first reconcile.
+ */
+export async function firstClaimWrites(
+  logPath: string,
+  user: string,
+  since: number,
+): Promise<Map<string, number>> {
+  const firstWrites = new Map<string, number>();
+  for (const event of await auditedWrites(logPath, user, since)) {
+    const ref = event.objectRef;
+    if (ref?.resource !== "hostportclaims" || ref.subresource || !ref.name) continue;
+    const at = Date.parse(event.stageTimestamp);
+    firstWrites.set(ref.name, Math.min(at, firstWrites.get(ref.name) ?? Infinity));
+  }
+  return firstWrites;
 }

@@ -13,7 +13,14 @@ import type { OperatorOptions, OperatorProcess } from "../tests/demo/operator_pr
 import { claimNames, createClaims } from "../tests/process_claims.ts";
 import { metricValue, peakRssBytes, ProcessOperators } from "../tests/process_operators.ts";
 import { watchBoundClaims } from "../tests/progress_watch.ts";
-import { countReads, countWrites, cpuOf, quantile, writeLatencies } from "./claims_measure.ts";
+import {
+  countReads,
+  countWrites,
+  cpuOf,
+  firstClaimWrites,
+  quantile,
+  writeLatencies,
+} from "./claims_measure.ts";
 import type { ClaimsRun } from "./claims_report.ts";
 
 /** What one run does. */
@@ -83,12 +90,15 @@ type BurstTimes = Pick<
   | "cpuSeconds"
 >;
 
+/** When a claim's create returned and when it was seen Bound, in epoch ms, by claim name. */
+type Timeline = Map<string, { readonly created: number; readonly bound: number }>;
+
 /** Creates the claims, waits until all are Bound, and times it. */
 async function runBurst(
   kube: KubeClients,
   pids: Record<string, number>,
   options: ClaimsRunOptions,
-): Promise<BurstTimes> {
+): Promise<BurstTimes & { readonly timeline: Timeline }> {
   const cpuBefore = await cpuOf(pids);
   await using bound = watchBoundClaims(kube, NAMESPACE);
   const createdAt = new Map<string, number>();
@@ -102,7 +112,15 @@ async function runBurst(
   const cpuAfter = await cpuOf(pids);
   const boundTimes = [...bound.doneAt.values()];
   const latencies = [...bound.doneAt].map(([key, at]) => at - (createdAt.get(key) ?? at));
+  const epochMs = (at: number) => performance.timeOrigin + at;
+  const timeline: Timeline = new Map(
+    [...bound.doneAt].map(([key, at]) => [key.slice(NAMESPACE.length + 1), {
+      created: epochMs(createdAt.get(key) ?? at),
+      bound: epochMs(at),
+    }]),
+  );
   return {
+    timeline,
     createSeconds: (created - started) / 1000,
     firstBoundSeconds: (Math.min(...boundTimes) - started) / 1000,
     allBoundSeconds: (Math.max(...boundTimes) - started) / 1000,
@@ -140,8 +158,18 @@ export async function measureClaims(options: ClaimsRunOptions): Promise<ClaimsRu
   }, options);
   await sleep(TRAILING_MS);
   const calls = (await readApiCalls(audit.logPath, OPERATOR_USER)).slice(callsBefore);
+  const { timeline, ...times } = burst;
+  const firstWrites = await firstClaimWrites(audit.logPath, OPERATOR_USER, startedWall);
+  const stages = [...timeline].map(([name, { created, bound }]) => {
+    const firstWrite = firstWrites.get(name) ?? bound;
+    return { toFirstWrite: firstWrite - created, firstWriteToBound: bound - firstWrite };
+  });
   return {
-    ...burst,
+    ...times,
+    claimStages: {
+      toFirstWriteMs: stages.map((stage) => stage.toFirstWrite),
+      firstWriteToBoundMs: stages.map((stage) => stage.firstWriteToBound),
+    },
     label: options.label,
     claims: options.claims,
     inFlight: options.inFlight,

@@ -6,8 +6,10 @@
  *   but on an update only when the uid or the deletion changed: a HostPort's plan reads its claim
  *   only as "gone or not" (`isClaimGone`), and re-queueing it on the claim's own spec write made
  *   it reconcile again from a cache without its status write yet (a 409 per such claim).
- * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class,
- *   and every other HostPort holding the same port with its claim (a `PortConflict` may change).
+ * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class
+ *   (batched: once per {@linkcode CLASS_BATCH_MS}, so a burst of N HostPorts recomputes the
+ *   class's usage a few times rather than 2N), and every other HostPort holding the same port
+ *   with its claim (a `PortConflict` may change).
  *   A HostPort that holds a port queues its claims ahead of the others: their next reconcile
  *   finishes them (`Bound`), so in a burst a claim whose port is ready does not wait behind the
  *   first reconcile of every claim created after it.
@@ -31,6 +33,12 @@ import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
 import { claimNamesOfPod, jsonEqual, type PodSummary } from "../reconcile/mod.ts";
 import { type ControllerCaches, INDEX } from "./caches.ts";
 import type { Controller } from "./controller.ts";
+
+/**
+ * How long a class waits after a change of one of its HostPorts before it is reconciled: every
+ * other HostPort change in that time joins the same reconcile (its usage, gauges and status).
+ */
+export const CLASS_BATCH_MS = 250;
 
 /** The three controllers, for queueing keys. */
 export interface ControllerSet {
@@ -166,7 +174,7 @@ function hostPortChanged(
 ): void {
   const name = objectKey(hostPort);
   controllers.hostPorts.enqueue(name);
-  controllers.classes.enqueue(hostPort.spec.hostPortClassName);
+  controllers.classes.enqueueAfter(hostPort.spec.hostPortClassName, CLASS_BATCH_MS);
   const port = hostPort.status?.port ?? 0;
   const urgent = port > 0;
   const ref = hostPort.spec.claimRef;
