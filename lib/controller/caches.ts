@@ -6,30 +6,24 @@
  *
  * @module
  */
-import {
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClass,
-  POD_LABEL_KEY,
-} from "../api/mod.ts";
+import { POD_LABEL_KEY } from "../api/constants.ts";
+import { type HostPort } from "../api/hostport.ts";
+import { type HostPortClaim } from "../api/hostport_claim.ts";
+import { type HostPortClass } from "../api/hostport_class.ts";
 import {
   HOST_PORT_CLAIM_RESOURCE,
   HOST_PORT_CLASS_RESOURCE,
   HOST_PORT_RESOURCE,
-  Informer,
-  type InformerErrorContext,
-  type InformerOptions,
-  type KubeDecodeError,
-  type KubeObject,
   RESOURCE_QUOTA_RESOURCE,
-  ResourceClient,
-  type RestClient,
-} from "../kube/mod.ts";
+} from "../kube/clients.ts";
+import { Informer, type InformerErrorContext, type InformerOptions } from "../kube/informer.ts";
+import { type KubeDecodeError, type KubeObject, ResourceClient } from "../kube/resource.ts";
+import { type RestClient } from "../kube/rest_client.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import { describe } from "./controller.ts";
 import { type ControllerMetrics, createControllerMetrics } from "./metrics.ts";
-import { claimNamesOfPod, type PodSummary } from "../reconcile/mod.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
 
 /** Index names of the caches. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "../kube/mod.ts";
+import type { Clock } from "../kube/clock.ts";
 import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import type { ControllerCaches, ControllerClients } from "./caches.ts";

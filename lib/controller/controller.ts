@@ -5,15 +5,11 @@
  *
  * @module
  */
-import {
-  type Clock,
-  ConflictError,
-  SYSTEM_CLOCK,
-  type TimerHandle,
-  WorkQueue,
-} from "../kube/mod.ts";
+import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "../kube/clock.ts";
+import { ConflictError } from "../kube/errors.ts";
+import { WorkQueue } from "../kube/work_queue.ts";
 import type { Logger } from "../ops/contracts.ts";
-import type { Outcome } from "../reconcile/mod.ts";
+import type { Outcome } from "../reconcile/outcome.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 
 /** Reconciles one key; throws to be retried with backoff. */

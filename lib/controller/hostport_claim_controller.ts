@@ -6,20 +6,16 @@
  *
  * @module
  */
-import { CLAIM_PHASE, type HostPortClaim } from "../api/mod.ts";
-import { AlreadyExistsError, NAMESPACE_INDEX } from "../kube/mod.ts";
-import {
-  awaitChange,
-  type ClaimPlan,
-  done,
-  EVENT_REASON,
-  type Outcome,
-  planHostPortClaim,
-  podsBlockingClaim,
-  requeueAfter,
-  withoutFinalizer,
-} from "../reconcile/mod.ts";
-import { classLimits, gateClaim, type QuotaExceeded } from "../quota/mod.ts";
+import { CLAIM_PHASE } from "../api/constants.ts";
+import { type HostPortClaim } from "../api/hostport_claim.ts";
+import { AlreadyExistsError } from "../kube/errors.ts";
+import { NAMESPACE_INDEX } from "../kube/store.ts";
+import { EVENT_REASON } from "../reconcile/outcome.ts";
+import { withoutFinalizer } from "../reconcile/outcome.ts";
+import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";
+import { awaitChange, done, type Outcome, requeueAfter } from "../reconcile/outcome.ts";
+import { podsBlockingClaim } from "../reconcile/pods.ts";
+import { classLimits, gateClaim, type QuotaExceeded } from "../quota/claim_quota.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { FirstSeen, rfc3339 } from "./first_seen.ts";

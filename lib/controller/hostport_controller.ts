@@ -17,8 +17,8 @@ import type { HostPortClaim } from "../api/hostport_claim.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
-import { EVENT_REASON } from "../reconcile/events.ts";
-import { isDeleting, withFinalizer, withoutFinalizer } from "../reconcile/finalizer.ts";
+import { EVENT_REASON } from "../reconcile/outcome.ts";
+import { isDeleting, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import {
   type AllocationResult,
   type HostPortPlan,

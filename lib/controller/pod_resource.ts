@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { defineResource, type ResourceDescriptor } from "../kube/mod.ts";
-import { type PodSummary, summarizePod } from "../reconcile/mod.ts";
+import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
+import { type PodSummary, summarizePod } from "../reconcile/pods.ts";
 
 /** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
 export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({

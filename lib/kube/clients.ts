@@ -15,20 +15,14 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { Namespace, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "./resource.ts";
+import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
+import { type HostPort, parseHostPort } from "../api/hostport.ts";
+import { type HostPortClaim, parseHostPortClaim } from "../api/hostport_claim.ts";
 import {
-  GROUP,
-  type HostPort,
-  type HostPortClaim,
   type HostPortClaimTemplate,
-  type HostPortClass,
-  KIND,
-  parseHostPort,
-  parseHostPortClaim,
   parseHostPortClaimTemplate,
-  parseHostPortClass,
-  PLURAL,
-  VERSION,
-} from "../api/mod.ts";
+} from "../api/hostport_claim_template.ts";
+import { type HostPortClass, parseHostPortClass } from "../api/hostport_class.ts";
 import type { RestClient } from "./rest_client.ts";
 
 /** `v1` Pods. */

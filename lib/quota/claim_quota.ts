@@ -15,8 +15,8 @@
  *
  * @module
  */
-import type { HostPortClaim } from "../api/mod.ts";
-import { GROUP, PLURAL } from "../api/mod.ts";
+import type { HostPortClaim } from "../api/hostport_claim.ts";
+import { GROUP, PLURAL } from "../api/constants.ts";
 
 /** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
 export interface QuotaObject {

@@ -14,16 +14,14 @@
 import {
   API_VERSION,
   CLAIM_PHASE,
-  claimRefMatches,
   CONDITION_REASON,
   CONDITION_TYPE,
-  hasClaimRef,
-  type HostPort,
-  type HostPortClaim,
   hostPortNameForClaim,
   KIND,
-  type ObjectReference,
-} from "../api/mod.ts";
+} from "../api/constants.ts";
+import { claimRefMatches, hasClaimRef, type HostPort } from "../api/hostport.ts";
+import { type HostPortClaim } from "../api/hostport_claim.ts";
+import { type ObjectReference } from "../api/meta.ts";
 
 /** How a claim relates to the HostPort it names. */
 export type BindingDecision =

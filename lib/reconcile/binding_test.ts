@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
-import { claim, claimRef, hostPort, named } from "./_fixtures.ts";
+import { claim, claimRef, hostPort, named } from "../../tests/reconcile_fixtures.ts";
 
 Deno.test("isDynamicHostPort() is true only for hpc-<uid of its claimRef>", () => {
   assert.equal(isDynamicHostPort(hostPort()), true);

@@ -19,10 +19,10 @@ import type { HostPortClass } from "../api/hostport_class.ts";
 import { MESSAGE } from "../api/constants.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
-import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
-import { jsonEqual } from "./equal.ts";
-import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
-import { hasFinalizer, isDeleting } from "./finalizer.ts";
+import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
+import { jsonEqual } from "./outcome.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./outcome.ts";
+import { hasFinalizer, isDeleting } from "./outcome.ts";
 import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
 

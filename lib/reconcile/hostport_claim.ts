@@ -15,20 +15,19 @@ import {
   CONDITION_STATUS,
   CONDITION_TYPE,
   FINALIZER,
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClaimStatus,
   hostPortNameForClaim,
   KIND,
-} from "../api/mod.ts";
-import { API_VERSION } from "../api/mod.ts";
+} from "../api/constants.ts";
+import { type HostPort } from "../api/hostport.ts";
+import { type HostPortClaim, type HostPortClaimStatus } from "../api/hostport_claim.ts";
+import { API_VERSION } from "../api/constants.ts";
 import { type BindingDecision, claimRefFor, decideBinding } from "./binding.ts";
-import { conditionChanged, type DesiredCondition, setCondition } from "./conditions.ts";
-import { jsonEqual } from "./equal.ts";
-import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
-import { hasFinalizer, isDeleting, withFinalizer } from "./finalizer.ts";
+import { conditionChanged, type DesiredCondition, setCondition } from "./outcome.ts";
+import { jsonEqual } from "./outcome.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./outcome.ts";
+import { hasFinalizer, isDeleting, withFinalizer } from "./outcome.ts";
 import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
-import { type QuotaExceeded, quotaExceededMessage } from "../quota/mod.ts";
+import { type QuotaExceeded, quotaExceededMessage } from "../quota/claim_quota.ts";
 
 /** Timings of the claim lifecycle. */
 export interface ClaimTimings {

@@ -16,7 +16,7 @@ import {
   T0,
   T1,
   withHostPortName,
-} from "./_fixtures.ts";
+} from "../../tests/reconcile_fixtures.ts";
 import {
   allocated,
   bound,
@@ -25,7 +25,7 @@ import {
   claimStepTypes,
   NOW,
   plannedClaimStatus,
-} from "./_claim_cases.ts";
+} from "../../tests/claim_cases.ts";
 import { planHostPortClaim } from "./hostport_claim.ts";
 
 const dynamic = withHostPortName(DYNAMIC_NAME);

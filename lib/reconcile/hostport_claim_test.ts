@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { FINALIZER } from "../api/mod.ts";
-import { claim, CLAIM_UID, claimStatus, deleting, DYNAMIC_NAME, noFinalizer } from "./_fixtures.ts";
+import {
+  claim,
+  CLAIM_UID,
+  claimStatus,
+  deleting,
+  DYNAMIC_NAME,
+  noFinalizer,
+} from "../../tests/reconcile_fixtures.ts";
 import {
   bound,
   type ClaimCase,
@@ -8,9 +15,9 @@ import {
   claimStepTypes,
   NOW,
   plannedClaimStatus,
-} from "./_claim_cases.ts";
+} from "../../tests/claim_cases.ts";
 import { planHostPortClaim } from "./hostport_claim.ts";
-import { hostPort, named, withHostPortName } from "./_fixtures.ts";
+import { hostPort, named, withHostPortName } from "../../tests/reconcile_fixtures.ts";
 
 const deletionCases: ClaimCase[] = [
   {

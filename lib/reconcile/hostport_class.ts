@@ -4,19 +4,13 @@
  *
  * @module
  */
-import {
-  CONDITION_REASON,
-  CONDITION_STATUS,
-  CONDITION_TYPE,
-  type HostPortClass,
-  type HostPortClassStatus,
-  MESSAGE,
-} from "../api/mod.ts";
+import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
+import { type HostPortClass, type HostPortClassStatus } from "../api/hostport_class.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
-import { conditionChanged, type DesiredCondition, setConditions } from "./conditions.ts";
-import { jsonEqual } from "./equal.ts";
-import { EVENT_REASON, type EventStep, eventStep } from "./events.ts";
-import { hasFinalizer, isDeleting } from "./finalizer.ts";
+import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
+import { jsonEqual } from "./outcome.ts";
+import { EVENT_REASON, type EventStep, eventStep } from "./outcome.ts";
+import { hasFinalizer, isDeleting } from "./outcome.ts";
 import { awaitChange, done, type Outcome, requeueAfter, soonest } from "./outcome.ts";
 
 /** What the class planner reads. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PortRegistry } from "../allocator/mod.ts";
 import type { HostPortClass } from "../api/mod.ts";
-import { deleting, hostPortClass, noFinalizer, T1 } from "./_fixtures.ts";
+import { deleting, hostPortClass, noFinalizer, T1 } from "../../tests/reconcile_fixtures.ts";
 import { type ClassInput, type ClassPlan, planHostPortClass } from "./hostport_class.ts";
 
 const NOW = 5_000_000;

@@ -12,7 +12,7 @@ import {
   noFinalizer,
   pools,
   T1,
-} from "./_fixtures.ts";
+} from "../../tests/reconcile_fixtures.ts";
 import {
   type AllocationResult,
   type HostPortPlan,

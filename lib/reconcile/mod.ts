@@ -12,10 +12,6 @@
  * @module
  */
 export * from "./outcome.ts";
-export * from "./conditions.ts";
-export * from "./equal.ts";
-export * from "./events.ts";
-export * from "./finalizer.ts";
 export * from "./pods.ts";
 export * from "./binding.ts";
 export * from "./hostport_class.ts";

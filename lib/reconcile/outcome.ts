@@ -1,11 +1,13 @@
 /**
- * What a reconcile asks of the runtime once its writes are done, as a value (kube-rs `Action`):
- * nothing more, a later look, or nothing until something changes.
- *
- * Errors are not outcomes: a reconcile that throws is retried with per-key backoff.
+ * The shared vocabulary of every reconcile decision: the outcome a reconcile asks of the runtime
+ * (kube-rs `Action`), conditions, Events, the finalizer as pure object edits, and structural
+ * equality to skip writes that would change nothing.
  *
  * @module
  */
+import type { ConditionStatus } from "../api/constants.ts";
+import type { Condition } from "../api/meta.ts";
+import { FINALIZER } from "../api/constants.ts";
 
 /** The result of one reconcile. */
 export type Outcome =
@@ -49,4 +51,202 @@ export function soonest(a: Outcome, b: Outcome): Outcome {
   if (a.type === "requeueAfter") return a;
   if (b.type === "requeueAfter") return b;
   return a.type === "awaitChange" ? a : b;
+}
+
+/** A condition to set; the time comes from the caller. */
+export interface DesiredCondition {
+  /** The condition type, for example `Bound`. */
+  readonly type: string;
+  /** `True`, `False` or `Unknown`. */
+  readonly status: ConditionStatus;
+  /** A CamelCase reason. */
+  readonly reason: string;
+  /** A sentence for users. */
+  readonly message: string;
+  /** The `metadata.generation` the condition was computed from. */
+  readonly observedGeneration?: number | undefined;
+}
+
+/** Returns the condition of `type`, if present. */
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((condition) => condition.type === type);
+}
+
+/**
+ * Returns `conditions` with `desired` set. The transition time is kept when the status is
+ * unchanged, and set to `timestamp` otherwise. Other types keep their place; a new type goes
+ * last.
+ *
+ * @param conditions the current conditions
+ * @param desired the condition to set
+ * @param timestamp the current time, RFC 3339 (`2026-01-02T15:04:05Z`)
+ * @returns a new array; the input is not modified
+ */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  desired: DesiredCondition,
+  timestamp: string,
+): Condition[] {
+  const current = findCondition(conditions, desired.type);
+  const next: Condition = {
+    type: desired.type,
+    status: desired.status,
+    reason: desired.reason,
+    message: desired.message,
+    lastTransitionTime: current !== undefined && current.status === desired.status
+      ? current.lastTransitionTime
+      : timestamp,
+    ...(desired.observedGeneration === undefined
+      ? {}
+      : { observedGeneration: desired.observedGeneration }),
+  };
+  const list = [...(conditions ?? [])];
+  const index = list.findIndex((condition) => condition.type === desired.type);
+  if (index === -1) list.push(next);
+  else list[index] = next;
+  return list;
+}
+
+/**
+ * Sets several conditions in order.
+ *
+ * @returns a new array
+ */
+export function setConditions(
+  conditions: readonly Condition[] | undefined,
+  desired: readonly DesiredCondition[],
+  timestamp: string,
+): Condition[] {
+  let list = [...(conditions ?? [])];
+  for (const condition of desired) list = setCondition(list, condition, timestamp);
+  return list;
+}
+
+/**
+ * Whether a condition moved to another status or reason: the moment to record an Event, so
+ * an Event marks a transition and not every reconcile.
+ */
+export function conditionChanged(
+  conditions: readonly Condition[] | undefined,
+  desired: DesiredCondition,
+): boolean {
+  const current = findCondition(conditions, desired.type);
+  return current === undefined || current.status !== desired.status ||
+    current.reason !== desired.reason;
+}
+
+/**
+ * Whether two JSON-like values are equal: same primitives, arrays equal item by item, objects
+ * with the same keys and equal values. A key whose value is `undefined` counts as absent.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, index) => jsonEqual(item, b[index]));
+  }
+  const left = definedKeys(a as Record<string, unknown>);
+  const right = definedKeys(b as Record<string, unknown>);
+  if (left.length !== right.length) return false;
+  return left.every((key) =>
+    jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
+  );
+}
+
+function definedKeys(value: Record<string, unknown>): string[] {
+  return Object.keys(value).filter((key) => value[key] !== undefined);
+}
+
+/** Reasons of the Events the operator records (CamelCase, as Kubernetes Events expect). */
+export const EVENT_REASON = {
+  /** Normal, on a HostPort: a port was allocated. */
+  PortAllocated: "PortAllocated",
+  /** Warning, on a HostPort: its class has no free port. */
+  PoolExhausted: "PoolExhausted",
+  /** Warning, on a HostPort or claim: the class does not exist. */
+  ClassNotFound: "ClassNotFound",
+  /** Normal, on a HostPort: its port was released when it was deleted. */
+  PortReleased: "PortReleased",
+  /** Warning, on a claim: the named HostPort cannot be bound (another claim, another class). */
+  BindingRefused: "BindingRefused",
+  /** Warning, on a claim: the named HostPort does not exist. */
+  HostPortNotFound: "HostPortNotFound",
+  /** Warning, on a class: deletion waits until its HostPorts are gone. */
+  ClassInUse: "ClassInUse",
+  /** Warning, on a HostPort: its claim is gone but a pod that can still run holds its port. */
+  PortStillInUse: "PortStillInUse",
+  /** Warning, on a HostPort: its port lies outside every pool of its class. */
+  PortOutOfPool: "PortOutOfPool",
+  /** Warning, on a HostPort: repair found its port held by another HostPort too. */
+  PortDuplicated: "PortDuplicated",
+  /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
+  PortReservationRestored: "PortReservationRestored",
+  /** Warning, on a HostPort: allocation cannot proceed now (record missing, rebuilt, failing). */
+  AllocationUnavailable: "AllocationUnavailable",
+  /**
+   * Warning, on a claim: its HostPort's port is also held by another HostPort, so it is not
+   * bound; on a HostPort: its port (not written by the operator) is held by another HostPort.
+   */
+  PortConflict: "PortConflict",
+  /**
+   * Warning, on a claim: a ResourceQuota's per-class limit holds it back; on a ResourceQuota: the
+   * webhook refused a claim it would exceed.
+   */
+  QuotaExceeded: "QuotaExceeded",
+} as const;
+
+/** A reason of {@linkcode EVENT_REASON}. */
+export type EventReason = typeof EVENT_REASON[keyof typeof EVENT_REASON];
+
+/** A step that records an Event about the reconciled object. */
+export interface EventStep {
+  /** Discriminant. */
+  readonly type: "event";
+  /** `Normal` or `Warning`. */
+  readonly eventType: "Normal" | "Warning";
+  /** The reason. */
+  readonly reason: EventReason;
+  /** A sentence for users. */
+  readonly message: string;
+}
+
+/** Builds an Event step. */
+export function eventStep(
+  eventType: "Normal" | "Warning",
+  reason: EventReason,
+  message: string,
+): EventStep {
+  return { type: "event", eventType, reason, message };
+}
+
+/** The metadata fields the finalizer helpers read. */
+interface FinalizerMeta {
+  metadata: { finalizers?: string[] | undefined; deletionTimestamp?: string | undefined };
+}
+
+/** Whether the object carries the operator's finalizer. */
+export function hasFinalizer(object: FinalizerMeta): boolean {
+  return object.metadata.finalizers?.includes(FINALIZER) ?? false;
+}
+
+/** Whether deletion of the object was requested. */
+export function isDeleting(object: FinalizerMeta): boolean {
+  return object.metadata.deletionTimestamp !== undefined;
+}
+
+/** Returns a copy of `object` with the finalizer added (last), or `object` if it has it. */
+export function withFinalizer<T extends FinalizerMeta>(object: T): T {
+  if (hasFinalizer(object)) return object;
+  const finalizers = [...(object.metadata.finalizers ?? []), FINALIZER];
+  return { ...object, metadata: { ...object.metadata, finalizers } };
+}
+
+/** Returns a copy of `object` without the finalizer; other finalizers are kept. */
+export function withoutFinalizer<T extends FinalizerMeta>(object: T): T {
+  const finalizers = (object.metadata.finalizers ?? []).filter((name) => name !== FINALIZER);
+  return { ...object, metadata: { ...object.metadata, finalizers } };
 }

@@ -9,7 +9,7 @@ import {
   portAnnotationKey,
   portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
-} from "../api/mod.ts";
+} from "../api/constants.ts";
 
 /** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
 export interface PodSummary {

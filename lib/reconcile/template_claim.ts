@@ -20,7 +20,8 @@
  *
  * @module
  */
-import { type OwnerReference, TERMINAL_POD_PHASES } from "../api/mod.ts";
+import { TERMINAL_POD_PHASES } from "../api/constants.ts";
+import { type OwnerReference } from "../api/meta.ts";
 import { done, type Outcome, requeueAfter } from "./outcome.ts";
 
 /** The StatefulSet of a claim, as read live. */

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { HostPortClaim } from "../api/mod.ts";
-import { claimStatus, condition, DYNAMIC_NAME, hostPortStatus, T1 } from "./_fixtures.ts";
-import type { ClaimInput, ClaimPlan } from "./hostport_claim.ts";
-import type { Outcome } from "./outcome.ts";
+import type { HostPortClaim } from "../lib/api/mod.ts";
+import { claimStatus, condition, DYNAMIC_NAME, hostPortStatus, T1 } from "./reconcile_fixtures.ts";
+import type { ClaimInput, ClaimPlan } from "../lib/reconcile/hostport_claim.ts";
+import type { Outcome } from "../lib/reconcile/outcome.ts";
 
 /** "Now" in the claim tables. */
 export const NOW = 1_000_000;

@@ -11,7 +11,7 @@ import {
   type HostPortClaim,
   type HostPortClass,
   hostPortNameForClaim,
-} from "../api/mod.ts";
+} from "../lib/api/mod.ts";
 
 /** A change applied to a fixture. */
 export type Modifier<T> = (object: T) => T;
