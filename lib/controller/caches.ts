@@ -17,14 +17,19 @@ import {
   RESOURCE_QUOTA_RESOURCE,
 } from "../kube/clients.ts";
 import { Informer, type InformerErrorContext, type InformerOptions } from "../kube/informer.ts";
-import { type KubeDecodeError, type KubeObject, ResourceClient } from "../kube/resource.ts";
+import {
+  defineResource,
+  type KubeDecodeError,
+  type KubeObject,
+  ResourceClient,
+  type ResourceDescriptor,
+} from "../kube/resource.ts";
 import { type RestClient } from "../kube/rest_client.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import { describe } from "./controller.ts";
 import { type ControllerMetrics, createControllerMetrics } from "./metrics.ts";
-import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
-import { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
+import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
 
 /** Index names of the caches. */
 export const INDEX = {
@@ -276,3 +281,19 @@ export async function cachesSynced(caches: Partial<ControllerCaches>): Promise<b
 export async function stopCaches(caches: Partial<ControllerCaches>): Promise<void> {
   await Promise.all(Object.values(caches).map((informer) => informer.stop()));
 }
+
+/** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
+export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
+  group: "",
+  version: "v1",
+  kind: "Pod",
+  plural: "pods",
+  namespaced: true,
+  schema: {
+    parse(value: unknown): PodSummary {
+      const summary = summarizePod(value as Parameters<typeof summarizePod>[0]);
+      if (!summary.metadata.name) throw new TypeError("metadata.name is missing");
+      return summary;
+    },
+  },
+});

@@ -18,8 +18,8 @@ import { podsBlockingClaim } from "../reconcile/pods.ts";
 import { classLimits, gateClaim, type QuotaExceeded } from "../quota/claim_quota.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
-import { FirstSeen, rfc3339 } from "./first_seen.ts";
-import { OwnWrites } from "./own_writes.ts";
+import { FirstSeen, rfc3339 } from "./context.ts";
+import { OwnWrites } from "./context.ts";
 
 /** A backstop in case the event of this process's own write is late (it normally comes first). */
 const STALE_CACHE_RETRY_MS = 1_000;

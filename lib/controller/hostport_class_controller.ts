@@ -16,7 +16,7 @@ import {
 } from "../reconcile/mod.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
-import { rfc3339 } from "./first_seen.ts";
+import { rfc3339 } from "./context.ts";
 
 /** Builds the class reconciler. */
 export function createClassReconciler(

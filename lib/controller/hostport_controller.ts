@@ -32,7 +32,7 @@ import { podsHoldingPort } from "../reconcile/pods.ts";
 import { INDEX } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
-import { FirstSeen, rfc3339 } from "./first_seen.ts";
+import { FirstSeen, rfc3339 } from "./context.ts";
 
 /** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */
 export interface ClaimFinalizations {

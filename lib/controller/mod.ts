@@ -17,6 +17,6 @@ export { Controller } from "./controller.ts";
 export type { ControllerOptions, ReconcileFunction } from "./controller.ts";
 export { createControllerMetrics } from "./metrics.ts";
 export type { ControllerMetrics } from "./metrics.ts";
-export { POD_SUMMARY_RESOURCE } from "./pod_resource.ts";
+export { POD_SUMMARY_RESOURCE } from "./caches.ts";
 export { startSharedCaches } from "./caches.ts";
 export type { RunningSharedCaches, SharedCaches } from "./caches.ts";

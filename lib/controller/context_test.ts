@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OwnWrites } from "./own_writes.ts";
+import { OwnWrites } from "./context.ts";
 
 Deno.test("OwnWrites.isBehind() is true while the cache shows the version a write started from", () => {
   const writes = new OwnWrites();
