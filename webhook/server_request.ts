@@ -34,7 +34,7 @@ export interface RequestContext {
   closing: () => boolean;
 }
 
-/** How a request was answered, for stats and logs. */
+/** How a request was answered, for metrics and logs. */
 export interface Answer {
   /** HTTP status sent. */
   status: number;
@@ -42,8 +42,6 @@ export interface Answer {
   uid?: string;
   /** `allowed` of the AdmissionReview answered, if any. */
   allowed?: boolean;
-  /** True when a review reports a failure of the server itself (code 500). */
-  error?: boolean;
   /** Short reason for an HTTP error. */
   message?: string;
 }
@@ -166,12 +164,7 @@ export async function answerRequest(
     if (result.kind === "http") return httpError(res, context, result.status, result.message);
     const { response } = result.review;
     send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
-    return {
-      status: 200,
-      uid: response.uid,
-      allowed: response.allowed,
-      error: (response.status?.code ?? 0) >= 500,
-    };
+    return { status: 200, uid: response.uid, allowed: response.allowed };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return httpError(res, context, 500, `Internal error: ${detail}`);
