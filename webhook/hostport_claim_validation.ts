@@ -6,7 +6,6 @@
  */
 import {
   GROUP,
-  type HostPort,
   type HostPortClaim,
   KIND,
   MESSAGE,
@@ -15,8 +14,8 @@ import {
 } from "../lib/api/mod.ts";
 import { type QuotaExceeded, quotaExceededMessage } from "../lib/quota/mod.ts";
 import { classMissingWarning } from "./class_warnings.ts";
-import { settle } from "./claim_lookup.ts";
-import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./claim_resolution.ts";
+import { settle } from "./lookups.ts";
+import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./pod_admission.ts";
 import { type FieldError, fieldPath, forbidden, internalError, invalid } from "./field_errors.ts";
 import { goQuote } from "./go_quote.ts";
 import type { AdmissionLookups } from "./lookups.ts";
@@ -125,7 +124,7 @@ async function bindingErrors(
   name: string,
   lookups: AdmissionLookups,
 ): Promise<{ errors: FieldError[]; warnings: string[] }> {
-  const lookup = await settle<HostPort>(() => lookups.getHostPort(name));
+  const lookup = await settle(() => lookups.getHostPort(name));
   if (!lookup.ok) return { errors: [internalError(HOST_PORT_NAME, lookup.error)], warnings: [] };
   const hostPort = lookup.value;
   if (hostPort === undefined) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { admissionReview } from "./_fixtures.ts";
+import { admissionReview } from "./fixtures_test.ts";
 import { decodeJsonPatch } from "./json_patch.ts";
 import { allowReview, badRequestReview, decodeAdmissionReview, denyReview } from "./review.ts";
 

@@ -27,7 +27,7 @@ import {
   ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
-import { retentionPolicyOf } from "./claim_templates.ts";
+import { retentionPolicyOf } from "./pod_templates.ts";
 import {
   admitClaim,
   classLimits,

@@ -11,7 +11,7 @@
  *   controller owner once the pod is stored (an owner that does not exist yet would make the
  *   garbage collector delete the claim at once).
  *
- * The I/O (template, StatefulSet and claim reads, the claim create) is in `template_claims.ts`.
+ * The I/O (template, StatefulSet and claim reads, the claim create) is in `pod_review.ts`.
  *
  * @module
  */
@@ -29,9 +29,8 @@ import {
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
 import { type FieldError, type FieldPath, fieldPath, invalid, tooMany } from "./field_errors.ts";
-import { MAX_CLAIMS_PER_POD } from "./pod_claims.ts";
+import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
 import { goQuote } from "./go_quote.ts";
-import type { Pod } from "./pod_schema.ts";
 
 /** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
 export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
