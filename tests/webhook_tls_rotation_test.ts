@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { WEBHOOK_PATHS } from "../webhook/handler.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import type { PemPair } from "../webhook/tls_certs.ts";
-import { FileCertificateSource } from "../webhook/tls_file_source.ts";
+import { FileCertificateSource } from "../webhook/tls_source.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import {
   allocatedHostPort,
