@@ -165,7 +165,7 @@ export function aggregateFieldErrors(errors: readonly FieldError[]): string {
 }
 
 /** Prints a bad value: strings quoted Go-style, others bare, absent as `null`. */
-export function formatBadValue(value: BadValue): string {
+function formatBadValue(value: BadValue): string {
   if (typeof value === "string") return goQuote(value);
   return String(value);
 }

@@ -14,25 +14,24 @@ import {
 } from "../lib/api/mod.ts";
 import { type QuotaExceeded, quotaExceededMessage } from "../lib/quota/mod.ts";
 import { classMissingWarning } from "./class_warnings.ts";
-import { settle } from "./lookups.ts";
+import { type AdmissionLookups, settle } from "./lookups.ts";
 import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./pod_admission.ts";
 import { type FieldError, fieldPath, forbidden, internalError, invalid } from "./field_errors.ts";
 import { goQuote } from "./go_quote.ts";
-import type { AdmissionLookups } from "./lookups.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
   allowReview,
   badRequestReview,
   denyReview,
+  invalidStatus,
   isPlainObject,
   specUnchanged,
 } from "./review.ts";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
-import { invalidStatus } from "./status.ts";
 
 /** Detail when a claim names a HostPort that is being deleted. */
-export const HOST_PORT_DELETING = "hostport is deleting";
+const HOST_PORT_DELETING = "hostport is deleting";
 
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
 

@@ -18,9 +18,9 @@ import {
   badRequestReview,
   decodeObject,
   denyReview,
+  invalidStatus,
   specUnchanged,
 } from "./review.ts";
-import { invalidStatus } from "./status.ts";
 
 export { classMissingWarning };
 

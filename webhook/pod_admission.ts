@@ -226,7 +226,7 @@ export const HOST_PORT_CLAIMED_BY_OTHER = "hostport is bound to another hostPort
  * @param state what was looked up
  * @returns the port, or the problem
  */
-export function resolveClaim(
+function resolveClaim(
   claimName: string,
   namespace: string,
   state: ClaimState,
@@ -319,11 +319,11 @@ function messageOf(error: unknown): string {
 }
 
 /** Detail when an update changes which claim a port uses. */
-export const CLAIM_CHANGED = "cannot change the claim of an existing pod";
+const CLAIM_CHANGED = "cannot change the claim of an existing pod";
 /** Detail when an update adds a claim annotation. */
-export const CLAIM_ADDED = "cannot add a claim to an existing pod";
+const CLAIM_ADDED = "cannot add a claim to an existing pod";
 /** Detail when an update removes a claim annotation whose port holds no host port. */
-export const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
+const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
 
 /**
  * Decides a pod UPDATE, whoever writes it (the pod itself or its `status` subresource). While
@@ -345,7 +345,7 @@ export const CLAIM_REMOVED = "cannot remove the claim of a pod that can still ru
  * @param oldPod the stored pod
  * @returns the decision
  */
-export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
+function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) return allow([]);
   const now = claimEntries(pod);
   const before = claimEntries(oldPod);

@@ -30,18 +30,16 @@ import {
 import { applyJsonPatch, type JsonPatchOp, jsonPointer } from "./json_patch.ts";
 
 /** Schema of a container port (`containerPort` is required by the API). */
-export const ContainerPortSchema = z.object({
+const ContainerPortSchema = z.object({
   name: z.string().optional(),
   containerPort: z.int(),
   hostPort: z.int().optional(),
   protocol: z.string().optional(),
   hostIP: z.string().optional(),
 }).loose();
-/** A container port. */
-export type ContainerPort = z.infer<typeof ContainerPortSchema>;
 
 /** Schema of a container or init container (only its ports matter here). */
-export const ContainerSchema = z.object({
+const ContainerSchema = z.object({
   name: z.string().optional(),
   ports: z.array(ContainerPortSchema).optional(),
 }).loose();
@@ -49,7 +47,7 @@ export const ContainerSchema = z.object({
 export type Container = z.infer<typeof ContainerSchema>;
 
 /** Schema of the pod metadata the webhook reads. */
-export const PodMetadataSchema = z.object({
+const PodMetadataSchema = z.object({
   name: z.string().optional(),
   generateName: z.string().optional(),
   namespace: z.string().optional(),
@@ -60,14 +58,14 @@ export const PodMetadataSchema = z.object({
 }).loose();
 
 /** Schema of the pod spec the webhook reads. */
-export const PodSpecSchema = z.object({
+const PodSpecSchema = z.object({
   hostNetwork: z.boolean().optional(),
   containers: z.array(ContainerSchema).optional(),
   initContainers: z.array(ContainerSchema).optional(),
 }).loose();
 
 /** Schema of the pod status the webhook reads. */
-export const PodStatusSchema = z.object({
+const PodStatusSchema = z.object({
   phase: z.string().optional(),
 }).loose();
 

@@ -35,8 +35,8 @@ import {
   badRequestReview,
   decodeObject,
   denyReview,
+  podDeniedStatus,
 } from "./review.ts";
-import { podDeniedStatus } from "./status.ts";
 import {
   API_VERSION,
   claimAnnotationKey,
@@ -317,7 +317,7 @@ export type EnsuredClaims =
  * @param annotations the pod's usable template annotations
  * @returns the claims, or the errors that refuse the pod
  */
-export async function ensureTemplateClaims(
+async function ensureTemplateClaims(
   store: TemplateClaimStore & Pick<AdmissionLookups, "getClaim">,
   pod: Pod,
   namespace: string,

@@ -33,7 +33,7 @@ import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
 import { goQuote } from "./go_quote.ts";
 
 /** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
-export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
+const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
 
 /** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
 export interface TemplateAnnotation {
@@ -244,7 +244,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
  *
  * @param set the StatefulSet's name and uid
  */
-export function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
+function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
   return { apiVersion: "apps/v1", kind: "StatefulSet", name: set.name, uid: set.uid };
 }
 
@@ -279,7 +279,7 @@ export function templateRefusalDetail(
  * Random lower-case letters and digits for a generated pod name, from the alphabet the API
  * server uses (no vowels, no look-alike characters).
  */
-export const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 /**
  * Chooses a pod's name when it has only `generateName`, as the API server would (generateName

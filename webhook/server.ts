@@ -38,7 +38,7 @@ import type { CertificateSource, ServingPair } from "./tls_source.ts";
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /** The original's webhook port (controller-runtime's default). */
-export const DEFAULT_WEBHOOK_PORT = 9443;
+const DEFAULT_WEBHOOK_PORT = 9443;
 
 /**
  * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart (24, 6 s, for a pod

@@ -169,7 +169,7 @@ export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders)
  *
  * @param kube the typed clients
  */
-export function liveTemplateClaimStore(
+function liveTemplateClaimStore(
   kube: Pick<KubeClients, "hostPortClaimTemplates" | "statefulSets" | "hostPortClaims">,
 ): TemplateClaimStore {
   return {

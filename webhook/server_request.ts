@@ -16,9 +16,9 @@ export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
  * Status recorded (never sent) when the client goes away before its body arrived, as nginx's 499:
  * not a server error, so the error counter stays meaningful.
  */
-export const CLIENT_CLOSED = 499;
+const CLIENT_CLOSED = 499;
 /** Path of the plain-text health check. */
-export const HEALTHZ_PATH = "/healthz";
+const HEALTHZ_PATH = "/healthz";
 
 /** What the request pipeline needs from the server. */
 export interface RequestContext {

@@ -342,7 +342,7 @@ async function injectOne<T extends WebhookConfiguration>(
  *
  * @throws the client's errors other than NotFound (and Conflict until the attempts run out)
  */
-export async function injectCaBundle(
+async function injectCaBundle(
   targets: CaInjectionTargets,
   caBundlePem: string,
 ): Promise<void> {

@@ -58,7 +58,7 @@ export function splitPemBundle(bundle: string): string[] {
 }
 
 /** When a certificate valid from `notBefore` to `notAfter` is due for renewal. */
-export function renewalTime(notBefore: Date, notAfter: Date, fraction: number): Date {
+function renewalTime(notBefore: Date, notAfter: Date, fraction: number): Date {
   const lifetime = notAfter.getTime() - notBefore.getTime();
   return new Date(notBefore.getTime() + lifetime * fraction);
 }

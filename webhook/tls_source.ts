@@ -180,11 +180,11 @@ export class StaticCertificateSource implements CertificateSource {
 }
 
 /** controller-runtime's default certificate directory, kept so existing manifests work. */
-export const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
+const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
 /** Default re-read interval (cert-manager's). */
-export const DEFAULT_FILE_POLL_INTERVAL_MS = 10_000;
+const DEFAULT_FILE_POLL_INTERVAL_MS = 10_000;
 /** Default number of failed reloads in a row before the source reports unhealthy (cert-manager's). */
-export const DEFAULT_MAX_FAILURES = 12;
+const DEFAULT_MAX_FAILURES = 12;
 
 /** Options of {@linkcode FileCertificateSource}. */
 export interface FileCertificateSourceOptions {
