@@ -39,10 +39,9 @@ import {
   findPort,
   HOST_NETWORK_DETAIL,
   listPodPorts,
-  mutatePod,
+  mutationPatch,
   type Pod,
   type PodClaims,
-  podPatch,
   type PodPort,
   type PortAssignment,
   readPodClaims,
@@ -133,10 +132,7 @@ function admitNewPod(
   }
   return {
     allowed: true,
-    patch: podPatch(
-      pod,
-      mutatePod(pod, { annotations, assignments, label: assignments.length > 0 }),
-    ),
+    patch: mutationPatch(pod, { annotations, assignments, label: assignments.length > 0 }),
     warnings: containerPortWarnings(assignments),
   };
 }
@@ -369,7 +365,7 @@ function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
     }
   }
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
-  return allow(podPatch(pod, mutatePod(pod, { annotations: restore })));
+  return allow(mutationPatch(pod, { annotations: restore }));
 }
 
 /** `host ports cannot be set` on each port named `portName` that still takes a node port. */

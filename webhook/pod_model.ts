@@ -334,6 +334,18 @@ export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
 }
 
 /**
+ * The JSON Patch of a mutation: the difference between the pod and the mutated pod.
+ *
+ * @param pod the pod as admitted
+ * @param mutation what to set
+ * @returns the operations (none when the mutation changes nothing)
+ */
+export function mutationPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
+  const original = asJson(pod); // one copy for both sides: mutatePod copies it again
+  return jsonpatch.compare(original, mutatePod(original, mutation)) as JsonPatchOp[];
+}
+
+/**
  * The JSON Patch that turns `original` into `mutated`.
  *
  * @param original the pod as admitted
