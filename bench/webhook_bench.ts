@@ -9,7 +9,8 @@
  * @module
  */
 import { join } from "node:path";
-import { handleAdmission, WEBHOOK_PATHS } from "../webhook/handler.ts";
+import { handleAdmission } from "../webhook/handler.ts";
+import { WEBHOOK_PATHS } from "../webhook/paths.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import { StaticCertificateSource } from "../webhook/tls_source.ts";

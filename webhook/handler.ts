@@ -22,9 +22,6 @@ import {
   isPlainObject,
 } from "./review.ts";
 import { GROUP, KIND, VERSION } from "../lib/api/mod.ts";
-export { WEBHOOK_NAMES, WEBHOOK_PATHS } from "./paths.ts";
-export type { WebhookId } from "./paths.ts";
-export type { AdmissionLookups, AdmissionOptions, WaitForPortOptions } from "./lookups.ts";
 
 /** An answer that is not an AdmissionReview: unknown path (404) or an unusable body (400). */
 export interface HttpRejection {
@@ -107,7 +104,7 @@ export async function handleAdmission(
 }
 
 /** A group, version and kind. */
-export interface GroupVersionKind {
+interface GroupVersionKind {
   /** API group, `""` for core. */
   readonly group: string;
   /** API version within the group. */
@@ -141,7 +138,7 @@ const EXPECTED_KIND: { readonly [id in WebhookId]: GroupVersionKind } = {
  * @returns `undefined` when it matches, else a message in the original's
  *   `expected a HostPort object but got ...` family
  */
-export function checkRequestKind(id: WebhookId, request: AdmissionRequest): string | undefined {
+function checkRequestKind(id: WebhookId, request: AdmissionRequest): string | undefined {
   const expected = EXPECTED_KIND[id];
   const got = request.kind;
   const objectKind = ownKind(request.object) ?? ownKind(request.oldObject);

@@ -21,7 +21,7 @@
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { AdmissionLookups, AdmissionOptions } from "./handler.ts";
+import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import type { Counter, Gauge, Histogram, Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";

@@ -7,7 +7,8 @@
  */
 import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AdmissionLookups, type AdmissionOptions, handleAdmission } from "./handler.ts";
+import { handleAdmission } from "./handler.ts";
+import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import { webhookForPath } from "./paths.ts";
 
 /** The largest body read by default: the API server's own request limit (3 MiB). */
