@@ -6,7 +6,7 @@
  */
 import { findClassOverlaps, formatRange, type PortRange } from "../lib/allocator/mod.ts";
 import type { HostPortClass } from "../lib/api/mod.ts";
-import { goQuote } from "./go_quote.ts";
+import { goQuote } from "./field_errors.ts";
 
 /** The API server's default Service NodePort range. */
 const NODE_PORT_RANGE: PortRange = { start: 30000, end: 32767 };

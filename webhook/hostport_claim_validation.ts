@@ -16,8 +16,14 @@ import { type QuotaExceeded, quotaExceededMessage } from "../lib/quota/mod.ts";
 import { classMissingWarning } from "./class_warnings.ts";
 import { type AdmissionLookups, settle } from "./lookups.ts";
 import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./pod_admission.ts";
-import { type FieldError, fieldPath, forbidden, internalError, invalid } from "./field_errors.ts";
-import { goQuote } from "./go_quote.ts";
+import {
+  type FieldError,
+  fieldPath,
+  forbidden,
+  goQuote,
+  internalError,
+  invalid,
+} from "./field_errors.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,

@@ -15,6 +15,7 @@ import {
   type FieldErrorType,
   type FieldPath,
   forbidden,
+  goQuote,
   invalid,
 } from "./field_errors.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
@@ -30,7 +31,6 @@ import {
   portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
 } from "../lib/api/mod.ts";
-import { goQuote } from "./go_quote.ts";
 import {
   annotationPath,
   checkPorts,

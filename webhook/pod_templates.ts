@@ -28,9 +28,15 @@ import {
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
-import { type FieldError, type FieldPath, fieldPath, invalid, tooMany } from "./field_errors.ts";
+import {
+  type FieldError,
+  type FieldPath,
+  fieldPath,
+  goQuote,
+  invalid,
+  tooMany,
+} from "./field_errors.ts";
 import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
-import { goQuote } from "./go_quote.ts";
 
 /** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
 const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";

@@ -9,8 +9,7 @@ import * as z from "zod";
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath } from "../lib/api/mod.ts";
 import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
-import { aggregateFieldErrors, errorBody, type FieldError } from "./field_errors.ts";
-import { goQuote } from "./go_quote.ts";
+import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
 /** `apiVersion` of every AdmissionReview this server reads and writes. */
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
