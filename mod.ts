@@ -63,11 +63,9 @@ import {
   startWebhookServer,
 } from "./webhook/server.ts";
 import { startAdmissionLookups } from "./webhook/server_lookups.ts";
-import { FileCertificateSource } from "./webhook/tls_file_source.ts";
-import { SelfManagedCertificateSource } from "./webhook/tls_self_managed.ts";
-import { WebhookRegistrar } from "./webhook/tls_self_managed_registration.ts";
-import type { CertificateSource } from "./webhook/tls_source.ts";
-import { templateSubject } from "./webhook/template_claims.ts";
+import { type CertificateSource, FileCertificateSource } from "./webhook/tls_source.ts";
+import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
+import { templateSubject } from "./webhook/pod_review.ts";
 
 /** What the leader-only work needs. */
 interface LeaderWorkDeps {

@@ -24,6 +24,7 @@ import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lo
 import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import type { AdmissionOptions } from "../webhook/lookups.ts";
 import type { Logger } from "../lib/ops/contracts.ts";
+import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -39,6 +40,8 @@ export interface E2eCluster extends AsyncDisposable {
   kube: KubeClients;
   /** Our admission server. */
   server: WebhookServer;
+  /** The registry the admission server records its metrics into. */
+  metrics: PrometheusRegistry;
   /** The username the admission server takes for the operator's. */
   operatorUsername: string;
   /** kubectl flags that act as the operator (none when the operator is the admin). */
@@ -178,6 +181,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       ? []
       : [`--as=${operatorUsername}`, "--as-group=system:masters"];
     const tls = await cp.webhookTls();
+    const metrics = new PrometheusRegistry();
     server = await startWebhookServer({
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
       lookups: lookups.lookups,
@@ -188,6 +192,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       },
       hostname: "127.0.0.1",
       port: 0,
+      metrics,
       ...options.logger === undefined ? {} : { logger: options.logger },
     });
     const endpoint = {
@@ -209,6 +214,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       cp,
       kube,
       server: running,
+      metrics,
       operatorUsername,
       asOperator,
       kubectl: (args, stdin) => run(cp, args, stdin),

@@ -17,6 +17,7 @@ import type {
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import { Store } from "../lib/kube/mod.ts";
+import type { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
@@ -197,4 +198,27 @@ export function webhookConfigurations(
     webhooks: crWebhooks("validate"),
   };
   return { mutating, validating };
+}
+
+/**
+ * The sum of the samples of metric `name` on `/metrics` (the registry's exposition) whose labels
+ * include `labels`; 0 when there is none.
+ */
+export async function metricValue(
+  metrics: PrometheusRegistry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  let sum = 0;
+  for (const line of (await metrics.expose()).split("\n")) {
+    const sample = line.match(/^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
+    if (sample?.[1] !== name) continue;
+    const have = new Map(
+      [...(sample[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([key, value]) => have.get(key) === value)) {
+      sum += Number(sample[3]);
+    }
+  }
+  return sum;
 }

@@ -21,6 +21,7 @@ import {
   startE2eCluster,
   web,
 } from "./webhook_e2e_cluster.ts";
+import { metricValue } from "./webhook_fixtures.ts";
 
 const CLAIM = CLAIM_ANNOTATION_PREFIX;
 const OPERATOR = "system:serviceaccount:hostport-allocator-system:hostport-allocator";
@@ -35,10 +36,11 @@ function heldPod(name: string, claim: string): unknown {
   return { ...manifest, metadata: { ...manifest.metadata, finalizers: [HOLD] } };
 }
 
-/** Pod admission requests the server has answered so far. */
-function podRequests(cluster: E2eCluster): number {
-  const stats = cluster.server.stats().paths[POD_PATH];
-  return Object.values(stats?.requestsByCode ?? {}).reduce((sum, n) => sum + n, 0);
+/** Pod admission requests the server has answered so far (its `/metrics`). */
+function podRequests(cluster: E2eCluster): Promise<number> {
+  return metricValue(cluster.metrics, "controller_runtime_webhook_requests_total", {
+    webhook: POD_PATH,
+  });
 }
 
 async function kubectlOk(cluster: E2eCluster, args: string[]): Promise<void> {
@@ -135,7 +137,7 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
   );
 
   await t.step("item 3: nor through pods/status", async () => {
-    const before = podRequests(cluster);
+    const before = await podRequests(cluster);
     const drop = await kubectlRefused(cluster, [
       "patch",
       "pod",
@@ -157,11 +159,11 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
         `spec.containers[0].ports[0].hostPort: Invalid value: 9000: ${POD_MESSAGE.hostPortsForbidden}`,
       ),
     );
-    assert.equal(podRequests(cluster), before + 1);
+    assert.equal(await podRequests(cluster), before + 1);
   });
 
   await t.step("updates that leave our annotations alone never reach the webhook", async () => {
-    const before = podRequests(cluster);
+    const before = await podRequests(cluster);
     // A label (pods) and a condition (pods/status, as the kubelet writes): matchConditions skip them.
     await kubectlOk(cluster, ["label", "pod", "p1", "-n", "ns1", "tier=web"]);
     await kubectlOk(cluster, [
@@ -179,9 +181,9 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
     await kubectlRefused(cluster, ["annotate", "pod", "p1", "-n", "ns1", `${CLAIM}extra=x`]);
     await eventually(
       "the pod webhook's count to move",
-      () => Promise.resolve(podRequests(cluster) > before ? true : undefined),
+      async () => await podRequests(cluster) > before || undefined,
     );
-    assert.equal(podRequests(cluster), before + 1);
+    assert.equal(await podRequests(cluster), before + 1);
   });
 
   await t.step("the finalizer of a terminating pod can always be removed", async () => {

@@ -8,10 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FINALIZER, NAMESPACE_LABEL_KEY, NAMESPACE_LABEL_VALUE } from "../lib/api/mod.ts";
 import { NotFoundError } from "../lib/kube/mod.ts";
-import {
-  REGISTERED_BY_LABEL,
-  REGISTERED_BY_VALUE,
-} from "../webhook/tls_self_managed_registration.ts";
+import { REGISTERED_BY_LABEL, REGISTERED_BY_VALUE } from "../webhook/tls_self_managed.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import {
   adminClients,

@@ -1,9 +1,9 @@
 /**
  * The admission HTTPS server on 127.0.0.1: routing and HTTP-level refusals, pod admission through
- * the real handler, slow clients, malformed input, stats, debug logs and graceful shutdown.
+ * the real handler, slow clients, malformed input, metrics, debug logs and graceful shutdown.
  */
 import assert from "node:assert/strict";
-import { WEBHOOK_PATHS } from "../webhook/handler.ts";
+import { WEBHOOK_PATHS } from "../webhook/paths.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
 import { createLogger } from "../lib/ops/logger.ts";
@@ -14,6 +14,7 @@ import {
   boundClaim,
   decodePatch,
   memoryLookups,
+  metricValue,
   podReview,
   testPki,
   webPod,
@@ -175,25 +176,6 @@ Deno.test("the server survives bytes that are not HTTP and keeps serving", async
   assert.equal(await response.text(), "ok\n");
 });
 
-Deno.test("stats() counts requests, denials and errors by path", async () => {
-  await using server = await start();
-  using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
-  const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
-  await post(client, url, JSON.stringify(podReview("ok", "ns1", webPod("ns1", "p", "a"))));
-  await post(client, url, JSON.stringify(podReview("no", "ns1", webPod("ns1", "p", "nosuch"))));
-  await post(client, url, "{bad");
-
-  const stats = server.stats();
-  const pod = stats.paths[WEBHOOK_PATHS.mutatePod]!;
-  assert.deepEqual(pod.requestsByCode, { 200: 2, 400: 1 });
-  assert.equal(pod.allowed, 1);
-  assert.equal(pod.denied, 1);
-  assert.equal(pod.errors, 1);
-  assert.equal(pod.inFlight, 0);
-  assert.equal(pod.latency.count, 3);
-  assert.equal(stats.requests, 3);
-});
-
 Deno.test("the server records its requests into the metrics registry under controller-runtime's names", async () => {
   const metrics = new PrometheusRegistry();
   await using server = await start({ metrics });
@@ -350,7 +332,8 @@ async function readSome(conn: Deno.Conn): Promise<Uint8Array> {
 }
 
 Deno.test("a client that leaves before its body arrives is recorded as 499, not as an error", async () => {
-  await using server = await start();
+  const metrics = new PrometheusRegistry();
+  await using server = await start({ metrics });
   const conn = await Deno.connectTls({
     hostname: "127.0.0.1",
     port: server.port,
@@ -361,10 +344,18 @@ Deno.test("a client that leaves before its body arrives is recorded as 499, not 
     "POST /mutate-v1-pod HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
       "Content-Length: 100\r\n\r\n{",
   ));
-  const pod = () => server.stats().paths[WEBHOOK_PATHS.mutatePod];
-  await eventually("the request to be in flight", () => pod()?.inFlight === 1 || undefined);
+  const webhook = { webhook: WEBHOOK_PATHS.mutatePod };
+  const inFlight = () =>
+    metricValue(metrics, "controller_runtime_webhook_requests_in_flight", webhook);
+  const requests = (code: string) =>
+    metricValue(metrics, "controller_runtime_webhook_requests_total", { ...webhook, code });
+  await eventually("the request to be in flight", async () => await inFlight() === 1 || undefined);
   conn.close();
-  await eventually("the request to end", () => pod()?.inFlight === 0 || undefined);
-  assert.deepEqual(pod()?.requestsByCode, { 499: 1 });
-  assert.equal(server.stats().errors, 0);
+  await eventually("the request to end", async () => await inFlight() === 0 || undefined);
+  assert.equal(await requests("499"), 1);
+  assert.equal(
+    await metricValue(metrics, "controller_runtime_webhook_requests_total", webhook),
+    1,
+    "no other code, so no error either",
+  );
 });

@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FileCertificateSource } from "../webhook/tls_file_source.ts";
-import type { ServingPair } from "../webhook/tls_source.ts";
+import { FileCertificateSource, type ServingPair } from "../webhook/tls_source.ts";
 import { issueServing, testPki } from "./webhook_fixtures.ts";
 
 const pki = await testPki();

@@ -5,15 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { WEBHOOK_PATHS } from "../webhook/handler.ts";
+import { WEBHOOK_PATHS } from "../webhook/paths.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import type { PemPair } from "../webhook/tls_certs.ts";
-import { FileCertificateSource } from "../webhook/tls_file_source.ts";
+import { FileCertificateSource } from "../webhook/tls_source.ts";
+import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import {
   allocatedHostPort,
   boundClaim,
   issueServing,
   memoryLookups,
+  metricValue,
   podReview,
   testPki,
   webPod,
@@ -94,12 +96,14 @@ Deno.test("rotating the certificate files while requests flow fails no request",
   const stop = new AbortController();
   const source = new FileCertificateSource({ dir, intervalMs: 50 });
   await source.start(stop.signal);
+  const metrics = new PrometheusRegistry();
   const server = await startWebhookServer({
     certificates: source,
     lookups: memoryLookups([boundClaim("ns1", "a")], [allocatedHostPort("hpc-a", 9000)]),
     hostname: "127.0.0.1",
     port: 0,
     signal: stop.signal,
+    metrics,
   });
   try {
     const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
@@ -138,8 +142,9 @@ Deno.test("rotating the certificate files while requests flow fails no request",
     assert.equal(await handshakeTrusting(server.port, first.ca.certPem), false);
     await eventually(
       "the server to have reloaded up to the third pair",
-      () =>
-        source.current()?.certPem === third.certPem && server.stats().certificateReloads >= 2 ||
+      async () =>
+        source.current()?.certPem === third.certPem &&
+          await metricValue(metrics, "hostport_webhook_certificate_reloads_total") >= 2 ||
         undefined,
     );
   } finally {

@@ -6,12 +6,12 @@
  */
 import { findClassOverlaps, formatRange, type PortRange } from "../lib/allocator/mod.ts";
 import type { HostPortClass } from "../lib/api/mod.ts";
-import { goQuote } from "./go_quote.ts";
+import { goQuote } from "./field_errors.ts";
 
 /** The API server's default Service NodePort range. */
-export const NODE_PORT_RANGE: PortRange = { start: 30000, end: 32767 };
+const NODE_PORT_RANGE: PortRange = { start: 30000, end: 32767 };
 /** Ports below this are privileged on Linux and often taken by node services. */
-export const FIRST_UNPRIVILEGED_PORT = 1024;
+const FIRST_UNPRIVILEGED_PORT = 1024;
 
 /**
  * Warnings about a class's pools, in pool order, then overlaps in the order of `others`.

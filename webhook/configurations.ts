@@ -70,10 +70,10 @@ export interface WebhookSetOptions {
 }
 
 /** Seconds the API server waits for an answer. */
-export const WEBHOOK_TIMEOUT_SECONDS = 10;
+const WEBHOOK_TIMEOUT_SECONDS = 10;
 
 /** The namespace label that turns the pod webhook on, as in the original. */
-export const POD_NAMESPACE_LABEL = { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } as const;
+const POD_NAMESPACE_LABEL = { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } as const;
 
 const ADMISSION_API = "admissionregistration.k8s.io/v1";
 const CREATE_UPDATE = ["CREATE", "UPDATE"];
@@ -125,7 +125,7 @@ function ours(key: string): string {
  * `status` subresource) where an annotation with one of our prefixes is added, removed or
  * changed between `oldObject` and `object`.
  */
-export const POD_ANNOTATIONS_CHANGED = [
+const POD_ANNOTATIONS_CHANGED = [
   "request.operation != 'UPDATE'",
   `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${ours("k")} && ` +
   "!(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && " +
@@ -157,7 +157,7 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
 }
 
 /** The mutating configuration of the CR webhooks: defaulting of the three kinds. */
-export function crdMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
+function crdMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
   const hook = (id: WebhookId, resource: string): MutatingWebhook => ({
     ...common(options.client, id, [crRule(resource)]),
     reinvocationPolicy: "Never",
@@ -175,7 +175,7 @@ export function crdMutatingConfiguration(options: WebhookSetOptions): MutatingWe
 }
 
 /** The validating configuration of the CR webhooks: validation of the three kinds. */
-export function crdValidatingConfiguration(
+function crdValidatingConfiguration(
   options: WebhookSetOptions,
 ): ValidatingWebhookConfiguration {
   const hook = (id: WebhookId, ...resources: string[]): ValidatingWebhook =>
@@ -194,7 +194,7 @@ export function crdValidatingConfiguration(
 }
 
 /** The mutating configuration of the pod webhook: host ports for pods in labelled namespaces. */
-export function podMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
+function podMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
   const pods: WebhookRule = {
     apiGroups: [""],
     apiVersions: ["v1"],

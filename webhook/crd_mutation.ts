@@ -61,7 +61,7 @@ export function mutateCustomResource(
  * @param object the object's metadata
  * @returns the operations
  */
-export function finalizerOps(object: CustomResource): JsonPatchOp[] {
+function finalizerOps(object: CustomResource): JsonPatchOp[] {
   const metadata = object.metadata;
   if (metadata?.deletionTimestamp !== undefined) return [];
   if (metadata === undefined) {

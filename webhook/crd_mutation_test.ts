@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { admissionReview, CRD_KIND, failingLookups, patchOf } from "./_fixtures.ts";
+import { admissionReview, CRD_KIND, failingLookups, patchOf } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { admissionReview, CRD_KIND, fakeLookups, hostPortClass } from "./_fixtures.ts";
+import { admissionReview, CRD_KIND, fakeLookups, hostPortClass } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookForPath } from "./paths.ts";

@@ -6,7 +6,6 @@
  */
 import {
   GROUP,
-  type HostPort,
   type HostPortClaim,
   KIND,
   MESSAGE,
@@ -15,25 +14,30 @@ import {
 } from "../lib/api/mod.ts";
 import { type QuotaExceeded, quotaExceededMessage } from "../lib/quota/mod.ts";
 import { classMissingWarning } from "./class_warnings.ts";
-import { settle } from "./claim_lookup.ts";
-import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./claim_resolution.ts";
-import { type FieldError, fieldPath, forbidden, internalError, invalid } from "./field_errors.ts";
-import { goQuote } from "./go_quote.ts";
-import type { AdmissionLookups } from "./lookups.ts";
+import { type AdmissionLookups, settle } from "./lookups.ts";
+import { claimRefAllows, HOST_PORT_CLAIMED_BY_OTHER } from "./pod_admission.ts";
+import {
+  type FieldError,
+  fieldPath,
+  forbidden,
+  goQuote,
+  internalError,
+  invalid,
+} from "./field_errors.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
   allowReview,
   badRequestReview,
   denyReview,
+  invalidStatus,
   isPlainObject,
   specUnchanged,
 } from "./review.ts";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
-import { invalidStatus } from "./status.ts";
 
 /** Detail when a claim names a HostPort that is being deleted. */
-export const HOST_PORT_DELETING = "hostport is deleting";
+const HOST_PORT_DELETING = "hostport is deleting";
 
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
 
@@ -125,7 +129,7 @@ async function bindingErrors(
   name: string,
   lookups: AdmissionLookups,
 ): Promise<{ errors: FieldError[]; warnings: string[] }> {
-  const lookup = await settle<HostPort>(() => lookups.getHostPort(name));
+  const lookup = await settle(() => lookups.getHostPort(name));
   if (!lookup.ok) return { errors: [internalError(HOST_PORT_NAME, lookup.error)], warnings: [] };
   const hostPort = lookup.value;
   if (hostPort === undefined) {

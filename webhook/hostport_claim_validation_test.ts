@@ -9,7 +9,7 @@ import {
   hostPort,
   hostPortClass,
   hostPortFor,
-} from "./_fixtures.ts";
+} from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";

@@ -6,12 +6,11 @@
  */
 import * as z from "zod";
 import { type PoolProblem, validatePools } from "../lib/allocator/mod.ts";
-import { GROUP, type HostPortClass, KIND, ObjectMetaSchema } from "../lib/api/mod.ts";
+import { GROUP, KIND, ObjectMetaSchema } from "../lib/api/mod.ts";
 import { classMissingWarning, overlapCheckFailed, poolWarnings } from "./class_warnings.ts";
-import { settle } from "./claim_lookup.ts";
 import { type FieldError, fieldPath, invalid, required } from "./field_errors.ts";
 import { jsonEqual } from "./json_patch.ts";
-import type { AdmissionLookups } from "./lookups.ts";
+import { type AdmissionLookups, settle } from "./lookups.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -19,9 +18,9 @@ import {
   badRequestReview,
   decodeObject,
   denyReview,
+  invalidStatus,
   specUnchanged,
 } from "./review.ts";
-import { invalidStatus } from "./status.ts";
 
 export { classMissingWarning };
 
@@ -81,7 +80,7 @@ async function warningsFor(
   hostPortClass: Class,
   lookups: AdmissionLookups,
 ): Promise<string[]> {
-  const others = await settle<HostPortClass[]>(() => lookups.listHostPortClasses());
+  const others = await settle(() => lookups.listHostPortClasses());
   const warnings = poolWarnings(
     name,
     hostPortClass.spec.pools,

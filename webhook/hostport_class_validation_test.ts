@@ -6,7 +6,7 @@ import {
   failingLookups,
   fakeLookups,
   hostPortClass,
-} from "./_fixtures.ts";
+} from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";

@@ -23,12 +23,12 @@ import {
   allowReview,
   badRequestReview,
   denyReview,
+  invalidStatus,
   isPlainObject,
 } from "./review.ts";
-import { invalidStatus } from "./status.ts";
 
 /** Detail when someone other than the operator writes a port. */
-export const ONLY_OPERATOR_ALLOCATES = "only the operator allocates ports";
+const ONLY_OPERATOR_ALLOCATES = "only the operator allocates ports";
 
 /**
  * Answers a validating request for a HostPort (or its `status` subresource). CREATE is admitted
@@ -84,7 +84,7 @@ export function reviewHostPort(
  * @param old the stored object (only `spec` and `status` are read)
  * @returns the errors
  */
-export function updateErrors(
+function updateErrors(
   hostPort: HostPort,
   old: Pick<HostPort, "spec" | "status">,
 ): FieldError[] {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { HostPort } from "../lib/api/mod.ts";
-import { admissionReview, CRD_KIND, failingLookups, hostPort } from "./_fixtures.ts";
+import { admissionReview, CRD_KIND, failingLookups, hostPort } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
 import type { AdmissionResponse } from "./review.ts";

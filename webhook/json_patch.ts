@@ -51,13 +51,7 @@ export function jsonPointer(...tokens: readonly (string | number)[]): string {
  * @returns base64 text
  */
 export function encodeJsonPatch(ops: readonly JsonPatchOp[]): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(ops));
-  let binary = "";
-  const chunk = 0x8000;
-  for (let i = 0; i < bytes.length; i += chunk) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
-  }
-  return btoa(binary);
+  return new TextEncoder().encode(JSON.stringify(ops)).toBase64();
 }
 
 /**
@@ -68,9 +62,9 @@ export function encodeJsonPatch(ops: readonly JsonPatchOp[]): string {
  * @throws {SyntaxError} when the text is not base64 of JSON
  */
 export function decodeJsonPatch(base64: string): unknown {
-  const binary = atob(base64);
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  return JSON.parse(
+    new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(base64)),
+  );
 }
 
 /**

@@ -10,7 +10,7 @@ import type {
   HostPortClass,
 } from "../lib/api/mod.ts";
 import type { QuotaExceeded } from "../lib/quota/mod.ts";
-import type { RetentionPolicy } from "./claim_templates.ts";
+import type { RetentionPolicy } from "./pod_templates.ts";
 
 /**
  * The claim quota check of one replica (lib/quota, `admitClaim`): usage from the
@@ -108,4 +108,15 @@ export interface AdmissionOptions {
   random?: () => number;
   /** Hears about pods refused for a template's claim (the server records an Event on it). */
   onTemplateRefusal?: (refusal: TemplateRefusal) => void;
+}
+
+/** Runs a read and keeps its outcome as a value, whether it rejects or throws. */
+export async function settle<T>(
+  read: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await read() };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }

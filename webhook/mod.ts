@@ -27,7 +27,7 @@
  *   (`claim-template.hostport.rmb938.com/<port>`); the pod webhook then finds or creates the
  *   pod's own claim through `lookups.templateClaims` (its only write), names a `generateName` pod,
  *   and waits up to `waitForPort.templateAttempts` rounds for the claim's port
- *   (`claim_templates.ts`, `template_claims.ts`).
+ *   (`pod_templates.ts`, `pod_review.ts`).
  * - Pod UPDATEs are not resolved against claims again: they are refused only when they remove
  *   a claim whose port holds the host port, or add or change a claim annotation; a pod being
  *   deleted is never refused.

@@ -1,23 +1,33 @@
 /**
- * The pod webhook (`/mutate-v1-pod`): decode, gather the named claims, decide, answer.
+ * The pod webhook (`/mutate-v1-pod`): the I/O around its pure decision (`pod_admission.ts`).
+ * Decode; for a new pod naming claim templates, find or create its own claims first (reading each
+ * template and the pod's StatefulSet; the claim create is the webhook's only write, and the claim
+ * then goes the way of every claim: the leader's controllers allocate it through the one record);
+ * gather each named claim and the HostPort it names through the server's read-only lookups
+ * (failures kept as values, never thrown); decide, waiting a bounded number of rounds for claims
+ * on their way to a port; answer.
  *
  * @module
  */
-import type { ClaimState } from "./claim_resolution.ts";
-import { lookupClaims } from "./claim_lookup.ts";
+import { admitPod, type ClaimState, claimsToLookUp, type PodAdmission } from "./pod_admission.ts";
 import {
+  buildTemplateClaim,
   generatedPodName,
   readPodTemplates,
   statefulSetOwnerOf,
   type TemplateAnnotation,
+  templateClaimName,
   templateRefusalDetail,
-} from "./claim_templates.ts";
-import { type FieldError, fieldPath, invalid } from "./field_errors.ts";
-import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
-import { admitPod, claimsToLookUp, type PodAdmission } from "./pod_admission.ts";
-import { patchedPod, podPatch } from "./pod_patch.ts";
-import { ensureTemplateClaims, type TemplateClaim } from "./template_claims.ts";
-import { type Pod, PodSchema } from "./pod_schema.ts";
+} from "./pod_templates.ts";
+import { type FieldError, fieldPath, internalError, invalid, notFound } from "./field_errors.ts";
+import {
+  type AdmissionLookups,
+  type AdmissionOptions,
+  settle,
+  type TemplateClaimStore,
+  type TemplateRefusal,
+} from "./lookups.ts";
+import { patchedPod, type Pod, podPatch, PodSchema } from "./pod_model.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -25,9 +35,14 @@ import {
   badRequestReview,
   decodeObject,
   denyReview,
+  podDeniedStatus,
 } from "./review.ts";
-import { podDeniedStatus } from "./status.ts";
-import { claimAnnotationKey } from "../lib/api/mod.ts";
+import {
+  API_VERSION,
+  claimAnnotationKey,
+  type HostPortClaimTemplate,
+  KIND,
+} from "../lib/api/mod.ts";
 
 /**
  * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`; while
@@ -241,4 +256,153 @@ function templateErrors(
 function podRefusedMessage(pod: Pod, errors: readonly FieldError[]): string {
   const name = pod.metadata?.name ?? pod.metadata?.generateName ?? "";
   return `Pod ${name} was refused: ${errors.map((e) => e.detail).join("; ")}`;
+}
+
+/**
+ * Looks up each claim `namespace/name` (all at once) and, for a claim that names a HostPort,
+ * that HostPort.
+ *
+ * @param lookups the server's lookups
+ * @param namespace the pod's namespace: claims are looked up there only
+ * @param claimNames the claim names (duplicates are looked up once)
+ * @returns the state of each claim, by name
+ */
+export async function lookupClaims(
+  lookups: AdmissionLookups,
+  namespace: string,
+  claimNames: Iterable<string>,
+): Promise<Map<string, ClaimState>> {
+  const names = [...new Set(claimNames)];
+  const states = await Promise.all(names.map((name) => lookupClaim(lookups, namespace, name)));
+  return new Map(names.map((name, i) => [name, states[i] as ClaimState]));
+}
+
+async function lookupClaim(
+  lookups: AdmissionLookups,
+  namespace: string,
+  name: string,
+): Promise<ClaimState> {
+  const claim = await settle(() => lookups.getClaim(namespace, name));
+  const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
+  if (hostPortName === "") return { claim };
+  const hostPort = await settle(() => lookups.getHostPort(hostPortName));
+  return { claim, hostPort };
+}
+
+/** The claim a template annotation got. */
+export interface TemplateClaim {
+  /** The annotation. */
+  readonly annotation: TemplateAnnotation;
+  /** The claim's name. */
+  readonly claimName: string;
+  /** The template as read. */
+  readonly template: HostPortClaimTemplate;
+  /** Whether this admission created the claim (else it existed). */
+  readonly created: boolean;
+}
+
+/** The outcome of {@linkcode ensureTemplateClaims}. */
+export type EnsuredClaims =
+  | { ok: true; claims: TemplateClaim[] }
+  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] };
+
+/**
+ * Finds or creates the claim of each template annotation (all at once). A StatefulSet pod's
+ * claim that exists already is reused whatever made it, as the StatefulSet controller reuses a
+ * PVC of the right name.
+ *
+ * @param store reads and the claim create
+ * @param pod the pod, its name set
+ * @param namespace the pod's namespace
+ * @param annotations the pod's usable template annotations
+ * @returns the claims, or the errors that refuse the pod
+ */
+async function ensureTemplateClaims(
+  store: TemplateClaimStore & Pick<AdmissionLookups, "getClaim">,
+  pod: Pod,
+  namespace: string,
+  annotations: readonly TemplateAnnotation[],
+): Promise<EnsuredClaims> {
+  const owner = statefulSetOwnerOf(pod);
+  const podName = pod.metadata?.name ?? "";
+  const set = owner === undefined
+    ? { ok: true as const, value: undefined }
+    : await settle(() => store.getStatefulSet(namespace, owner.name));
+  const outcomes = await Promise.all(annotations.map(async (annotation) => {
+    const named = templateClaimName(podName, annotation, owner !== undefined);
+    if (!named.ok) return { error: named.error };
+    const template = await settle(() => store.getTemplate(namespace, annotation.templateName));
+    if (!template.ok) return { error: internalError(annotation.path, template.error) };
+    if (template.value === undefined) {
+      return { error: notFound(annotation.path, annotation.templateName) };
+    }
+    if (!set.ok) return { error: internalError(annotation.path, set.error), template };
+    const stored = set.value;
+    if (owner !== undefined && stored?.uid !== owner.uid) {
+      const detail = `the pod's StatefulSet ${owner.name} (uid ${owner.uid}) is gone`;
+      return { error: invalid(annotation.path, annotation.templateName, detail) };
+    }
+    const claim = buildTemplateClaim({
+      template: template.value,
+      name: named.name,
+      namespace,
+      podName,
+      portName: annotation.portName,
+      ...owner !== undefined && stored !== undefined
+        ? { statefulSet: { ...owner, policy: stored.policy } }
+        : {},
+    });
+    const created = await settle(() => store.createClaim(claim));
+    if (!created.ok) {
+      return {
+        error: invalid(annotation.path, annotation.templateName, apiMessageOf(created.error)),
+      };
+    }
+    if (!created.value && owner === undefined) {
+      // Another pod's claim of this name (a pod of the same name that is still there or whose
+      // claim the garbage collector has yet to delete): never share it.
+      const existing = await settle(() => store.getClaim(namespace, named.name));
+      const owned = existing.ok &&
+        (existing.value?.metadata.ownerReferences ?? []).some((ref) =>
+          ref.kind === "Pod" && ref.controller === true
+        );
+      if (owned) {
+        const detail = `claim ${named.name} belongs to an earlier pod named ${podName}; create ` +
+          "the pod again once that pod and its claim are gone";
+        return { error: invalid(annotation.path, annotation.templateName, detail) };
+      }
+    }
+    const made = { annotation, claimName: named.name, template: template.value };
+    return { claim: { ...made, created: created.value } };
+  }));
+  const errors = outcomes.flatMap((o) => "error" in o && o.error ? [o.error] : []);
+  const templates = outcomes.flatMap((o) =>
+    "template" in o && o.template?.ok && o.template.value ? [o.template.value] : []
+  );
+  if (errors.length > 0) return { ok: false, errors, templates };
+  return { ok: true, claims: outcomes.flatMap((o) => "claim" in o && o.claim ? [o.claim] : []) };
+}
+
+/** The API server's own message when there is one (a quota's `exceeded quota: ...`). */
+function apiMessageOf(error: unknown): string {
+  const status = (error as { status?: { message?: unknown } } | null)?.status;
+  if (typeof status?.message === "string" && status.message !== "") return status.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The Event subject of a refused pod's template.
+ *
+ * @param refusal the refusal
+ */
+export function templateSubject(refusal: TemplateRefusal): {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; uid?: string | undefined };
+} {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClaimTemplate,
+    metadata: { name: refusal.name, namespace: refusal.namespace, uid: refusal.uid },
+  };
 }

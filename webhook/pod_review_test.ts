@@ -9,11 +9,13 @@ import {
   pod,
   port,
   sortedOps,
-} from "./_fixtures.ts";
+} from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
 import type { AdmissionResponse } from "./review.ts";
+import { settle } from "./lookups.ts";
+import { lookupClaims } from "./pod_review.ts";
 
 const A = "claim.hostport.rmb938.com/";
 const WEB_POD = pod({ annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] });
@@ -168,4 +170,33 @@ Deno.test("reviewPod() takes the namespace from the pod when the request has non
   const response = await review(WEB_POD, lookups, undefined, null);
   assert.equal(response.allowed, true);
   assert.deepEqual(lookups.calls, ["claim ns1/a", "hostPort hpc-uid-a"]);
+});
+
+Deno.test("lookupClaims() looks each claim up once, and a HostPort only when the claim names one", async () => {
+  const lookups = fakeLookups({
+    claims: [claim("a"), claim("b", { hostPortName: "" })],
+    hostPorts: [hostPortFor("a", 9000)],
+  });
+  const states = await lookupClaims(lookups, "ns1", ["a", "b", "a", "c"]);
+  assert.deepEqual(lookups.calls.sort(), [
+    "claim ns1/a",
+    "claim ns1/b",
+    "claim ns1/c",
+    "hostPort hpc-uid-a",
+  ]);
+  assert.equal(states.get("a")?.hostPort?.ok, true);
+  assert.equal(states.get("b")?.hostPort, undefined);
+  assert.deepEqual(states.get("c"), { claim: { ok: true, value: undefined } });
+});
+
+Deno.test("settle() keeps rejections and synchronous throws as values", async () => {
+  const error = new Error("x");
+  assert.deepEqual(await settle(() => Promise.reject(error)), { ok: false, error });
+  assert.deepEqual(
+    await settle(() => {
+      throw error;
+    }),
+    { ok: false, error },
+  );
+  assert.deepEqual(await settle(() => Promise.resolve(1)), { ok: true, value: 1 });
 });

@@ -1,12 +1,15 @@
 /**
- * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses.
+ * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses,
+ * with the `metav1.Status` of a refusal shaped like apimachinery's `NewInvalid`: the message
+ * `<Kind>.<group> "<name>" is invalid: <aggregate>` and one `details.causes` entry per error.
  *
  * @module
  */
 import * as z from "zod";
-import type { Status } from "kubernetes-types/meta/v1.d.ts";
+import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath } from "../lib/api/mod.ts";
 import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
+import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
 /** `apiVersion` of every AdmissionReview this server reads and writes. */
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
@@ -26,12 +29,12 @@ const GroupVersionResourceSchema = z.object({
 }).loose();
 
 /** Operations an admission request can carry. */
-export const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"] as const;
+const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"] as const;
 /** An admission operation. */
 export type Operation = typeof OPERATIONS[number];
 
 /** Schema of `AdmissionReview.request`; unknown fields are kept. */
-export const AdmissionRequestSchema = z.object({
+const AdmissionRequestSchema = z.object({
   uid: z.string().min(1, "must be a non-empty string"),
   kind: GroupVersionKindSchema,
   resource: GroupVersionResourceSchema,
@@ -60,7 +63,7 @@ export const AdmissionRequestSchema = z.object({
 export type AdmissionRequest = z.infer<typeof AdmissionRequestSchema>;
 
 /** Schema of an AdmissionReview carrying a request. */
-export const AdmissionReviewRequestSchema = z.object({
+const AdmissionReviewRequestSchema = z.object({
   apiVersion: z.literal(ADMISSION_API_VERSION, `must be "${ADMISSION_API_VERSION}"`),
   kind: z.literal(ADMISSION_KIND, `must be "${ADMISSION_KIND}"`),
   request: AdmissionRequestSchema,
@@ -96,7 +99,7 @@ const MAX_LISTED_ISSUES = 5;
  * @param error the zod error
  * @returns the description
  */
-export function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError): string {
   const problems = error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
     const path = formatPath(issue.path);
     return path === "" ? issue.message : `${path}: ${issue.message}`;
@@ -254,4 +257,99 @@ function readUid(body: unknown): string | undefined {
 /** Whether `value` is a JSON object (not null, not an array). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Which object a refusal is about. */
+export interface ObjectIdentity {
+  /** API group, `""` for the core group (pods). */
+  readonly group: string;
+  /** Kind, for example `HostPortClass`. */
+  readonly kind: string;
+  /** Name of the object as printed in the message. */
+  readonly name: string;
+}
+
+/**
+ * Returns the message `<Kind>.<group> "<name>" is invalid: <aggregate>` (no group part for the
+ * core group), exactly as apimachinery prints it.
+ *
+ * @param identity the object
+ * @param errors the field errors
+ * @returns the message
+ */
+export function invalidMessage(identity: ObjectIdentity, errors: readonly FieldError[]): string {
+  const kind = identity.group === "" ? identity.kind : `${identity.kind}.${identity.group}`;
+  const head = `${kind} ${goQuote(identity.name)} is invalid`;
+  const aggregate = aggregateFieldErrors(errors);
+  return aggregate === "" ? head : `${head}: ${aggregate}`;
+}
+
+/**
+ * The status of a refused HostPortClass, HostPortClaim or HostPort write: 422, reason `Invalid`,
+ * with `details.causes` (seed 3.2).
+ *
+ * @param identity the object
+ * @param errors the field errors
+ * @returns the status
+ */
+export function invalidStatus(identity: ObjectIdentity, errors: readonly FieldError[]): Status {
+  return {
+    code: 422,
+    reason: "Invalid",
+    message: invalidMessage(identity, errors),
+    details: {
+      group: identity.group,
+      kind: identity.kind,
+      name: identity.name,
+      causes: errors.map(toCause),
+    },
+  };
+}
+
+/** The name of a pod, or of a pod created with `generateName` (its name is not chosen yet). */
+export interface PodName {
+  /** `metadata.name`, `""` or absent before the API server generates it. */
+  readonly name?: string | undefined;
+  /** `metadata.generateName`, the prefix of the name to generate. */
+  readonly generateName?: string | undefined;
+}
+
+/**
+ * Returns the name a refusal prints for a pod: its name, or `<generateName><generated>` for a
+ * pod whose name the API server has not generated yet (Deployment and ReplicaSet pods), or `""`.
+ *
+ * @param pod the pod's name fields
+ * @returns the printed name
+ */
+export function podDisplayName(pod: PodName): string {
+  if (pod.name !== undefined && pod.name !== "") return pod.name;
+  if (pod.generateName !== undefined && pod.generateName !== "") {
+    return `${pod.generateName}<generated>`;
+  }
+  return "";
+}
+
+/**
+ * The status of a refused pod: 403, reason `Forbidden` and the message `Pod "<name>" is invalid:
+ * <aggregate>`, as the original answered (users' scripts match it), plus `details.causes`, which
+ * the original lost.
+ *
+ * @param pod the pod's name fields
+ * @param errors the field errors
+ * @returns the status
+ */
+export function podDeniedStatus(pod: PodName, errors: readonly FieldError[]): Status {
+  const details: Status["details"] = { kind: "Pod", causes: errors.map(toCause) };
+  if (pod.name !== undefined && pod.name !== "") details.name = pod.name;
+  return {
+    code: 403,
+    reason: "Forbidden",
+    message: invalidMessage({ group: "", kind: "Pod", name: podDisplayName(pod) }, errors),
+    details,
+  };
+}
+
+/** `metav1.StatusCause`: the Go field `Type` travels as JSON `reason`. */
+function toCause(error: FieldError): StatusCause {
+  return { reason: error.type, message: errorBody(error), field: error.field };
 }

@@ -27,7 +27,7 @@ import {
   ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
-import { retentionPolicyOf } from "./claim_templates.ts";
+import { retentionPolicyOf } from "./pod_templates.ts";
 import {
   admitClaim,
   classLimits,
@@ -169,7 +169,7 @@ export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders)
  *
  * @param kube the typed clients
  */
-export function liveTemplateClaimStore(
+function liveTemplateClaimStore(
   kube: Pick<KubeClients, "hostPortClaimTemplates" | "statefulSets" | "hostPortClaims">,
 ): TemplateClaimStore {
   return {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
 import { Store } from "../lib/kube/mod.ts";
-import { claim, hostPortFor } from "./_fixtures.ts";
+import { claim, hostPortFor } from "./fixtures_test.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {
   cachedAdmissionLookups,

@@ -7,7 +7,8 @@
  */
 import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AdmissionLookups, type AdmissionOptions, handleAdmission } from "./handler.ts";
+import { handleAdmission } from "./handler.ts";
+import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import { webhookForPath } from "./paths.ts";
 
 /** The largest body read by default: the API server's own request limit (3 MiB). */
@@ -16,9 +17,9 @@ export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
  * Status recorded (never sent) when the client goes away before its body arrived, as nginx's 499:
  * not a server error, so the error counter stays meaningful.
  */
-export const CLIENT_CLOSED = 499;
+const CLIENT_CLOSED = 499;
 /** Path of the plain-text health check. */
-export const HEALTHZ_PATH = "/healthz";
+const HEALTHZ_PATH = "/healthz";
 
 /** What the request pipeline needs from the server. */
 export interface RequestContext {
@@ -34,7 +35,7 @@ export interface RequestContext {
   closing: () => boolean;
 }
 
-/** How a request was answered, for stats and logs. */
+/** How a request was answered, for metrics and logs. */
 export interface Answer {
   /** HTTP status sent. */
   status: number;
@@ -42,8 +43,6 @@ export interface Answer {
   uid?: string;
   /** `allowed` of the AdmissionReview answered, if any. */
   allowed?: boolean;
-  /** True when a review reports a failure of the server itself (code 500). */
-  error?: boolean;
   /** Short reason for an HTTP error. */
   message?: string;
 }
@@ -166,12 +165,7 @@ export async function answerRequest(
     if (result.kind === "http") return httpError(res, context, result.status, result.message);
     const { response } = result.review;
     send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
-    return {
-      status: 200,
-      uid: response.uid,
-      allowed: response.allowed,
-      error: (response.status?.code ?? 0) >= 500,
-    };
+    return { status: 200, uid: response.uid, allowed: response.allowed };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return httpError(res, context, 500, `Internal error: ${detail}`);

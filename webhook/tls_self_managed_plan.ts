@@ -4,11 +4,16 @@
  * serving certificate, or nothing (and when to look again). A chain of small checks in
  * cert-manager's style: the first one that fails decides.
  *
+ * The Secret itself: `ca.crt` (the CA bundle), `ca.key`, `tls.crt` and `tls.key`, base64-encoded
+ * as the API stores them; type `kubernetes.io/tls`, so the serving pair can also be mounted by
+ * other tools.
+ *
  * @module
  */
 import { X509Certificate } from "node:crypto";
-import type { ServingNames } from "./tls_certs.ts";
+import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, type ServingPair } from "./tls_source.ts";
+import type { Secret } from "kubernetes-types/core/v1.d.ts";
 
 /** The PEM data of the Secret: a CA bundle (current CA first), the CA key, the serving pair. */
 export interface SecretContents {
@@ -53,7 +58,7 @@ export function splitPemBundle(bundle: string): string[] {
 }
 
 /** When a certificate valid from `notBefore` to `notAfter` is due for renewal. */
-export function renewalTime(notBefore: Date, notAfter: Date, fraction: number): Date {
+function renewalTime(notBefore: Date, notAfter: Date, fraction: number): Date {
   const lifetime = notAfter.getTime() - notBefore.getTime();
   return new Date(notBefore.getTime() + lifetime * fraction);
 }
@@ -117,4 +122,53 @@ export function validCas(bundlePem: string, now: Date): string[] {
       return false;
     }
   });
+}
+
+function fromBase64(value: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+}
+
+/** The base64 of `text`'s UTF-8 bytes, as the API stores Secret data and `caBundle`. */
+export function toBase64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+/** Reads the PEM contents of the Secret; `undefined` when there is no Secret. */
+export function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
+  if (secret === undefined) return undefined;
+  const field = (key: string) => {
+    const value = secret.data?.[key];
+    return value === undefined ? undefined : fromBase64(value);
+  };
+  return {
+    caBundlePem: field("ca.crt"),
+    caKeyPem: field("ca.key"),
+    certPem: field("tls.crt"),
+    keyPem: field("tls.key"),
+  };
+}
+
+/** The Secret's `data` for a CA bundle, the current CA's key and a serving pair. */
+export function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<string, string> {
+  return {
+    "ca.crt": toBase64(bundle),
+    "ca.key": toBase64(ca.keyPem),
+    "tls.crt": toBase64(serving.certPem),
+    "tls.key": toBase64(serving.keyPem),
+  };
+}
+
+/** A new `kubernetes.io/tls` Secret holding `data`. */
+export function newTlsSecret(
+  name: string,
+  namespace: string,
+  data: Record<string, string>,
+): Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    type: "kubernetes.io/tls",
+    data,
+  };
 }

@@ -13,7 +13,7 @@ import {
   pod,
   port,
   sortedOps,
-} from "./_fixtures.ts";
+} from "./fixtures_test.ts";
 import {
   buildTemplateClaim,
   generatedPodName,
@@ -21,12 +21,12 @@ import {
   statefulSetOwnerOf,
   templateClaimName,
   templateRefusalDetail,
-} from "./claim_templates.ts";
+} from "./pod_templates.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionOptions, TemplateClaimStore, TemplateRefusal } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
 import { admissionOptionsWithTemplateWait } from "./server.ts";
-import type { Pod } from "./pod_schema.ts";
+import type { Pod } from "./pod_model.ts";
 
 const T = "claim-template.hostport.rmb938.com/";
 const TEMPLATE: HostPortClaimTemplate = {

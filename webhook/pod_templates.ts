@@ -11,7 +11,7 @@
  *   controller owner once the pod is stored (an owner that does not exist yet would make the
  *   garbage collector delete the claim at once).
  *
- * The I/O (template, StatefulSet and claim reads, the claim create) is in `template_claims.ts`.
+ * The I/O (template, StatefulSet and claim reads, the claim create) is in `pod_review.ts`.
  *
  * @module
  */
@@ -28,13 +28,18 @@ import {
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
-import { type FieldError, type FieldPath, fieldPath, invalid, tooMany } from "./field_errors.ts";
-import { MAX_CLAIMS_PER_POD } from "./pod_claims.ts";
-import { goQuote } from "./go_quote.ts";
-import type { Pod } from "./pod_schema.ts";
+import {
+  type FieldError,
+  type FieldPath,
+  fieldPath,
+  goQuote,
+  invalid,
+  tooMany,
+} from "./field_errors.ts";
+import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
 
 /** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
-export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
+const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
 
 /** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
 export interface TemplateAnnotation {
@@ -245,7 +250,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
  *
  * @param set the StatefulSet's name and uid
  */
-export function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
+function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
   return { apiVersion: "apps/v1", kind: "StatefulSet", name: set.name, uid: set.uid };
 }
 
@@ -280,7 +285,7 @@ export function templateRefusalDetail(
  * Random lower-case letters and digits for a generated pod name, from the alphabet the API
  * server uses (no vowels, no look-alike characters).
  */
-export const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 /**
  * Chooses a pod's name when it has only `generateName`, as the API server would (generateName

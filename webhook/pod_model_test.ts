@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { mutatePod, patchedPod, podPatch } from "./pod_patch.ts";
-import { listPodPorts } from "./pod_ports.ts";
-import type { Pod } from "./pod_schema.ts";
+import { listPodPorts, mutatePod, patchedPod, type Pod, podPatch } from "./pod_model.ts";
 
 const VALUES = new Map([["port.hostport.rmb938.com/web", "9000"]]);
 

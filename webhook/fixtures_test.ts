@@ -1,6 +1,7 @@
 /**
  * Builders shared by the webhook tests: claims, HostPorts, classes, pods, AdmissionReviews and
- * in-memory lookups.
+ * in-memory lookups. Test-only: named `_test.ts` so that it is no production module (it holds no
+ * test of its own).
  *
  * @module
  */
