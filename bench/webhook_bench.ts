@@ -203,7 +203,8 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       `(${BODIES} different bodies in turn); lookups read in-memory \`Store\` caches of`,
       `${claims.toLocaleString("en-US")} claims and as many HostPorts, and every answer is`,
       "`allowed` with a JSON patch. `Deno.serve` runs the same handler without the server's",
-      "checks and is shown only for the choice of TLS stack.",
+      "checks and is shown only for the choice of TLS stack; it answers with a `Blob` body, which",
+      'it writes in one TLS record (see "Why not Deno.serve" below).',
     ].join(" "),
     columns: [
       "Server",
