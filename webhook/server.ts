@@ -3,11 +3,12 @@
  * node:https. `Deno.serve` is measured beside it in `bench/results/webhook.md`: with the real
  * handler both serve about 10,000 admissions/s here, and their tail latencies are within this
  * shared machine's noise. What decides is what `Deno.serve` cannot do: bound a client that
- * stalls before or inside its headers (measured: such a connection stays open for good and
- * blocks a graceful shutdown), and swap its certificate in place (only a `reusePort` listener
- * swap behind `--unstable-net`, whose closing listener can reset connections still in its accept
- * queue). node:https swaps the certificate in place (`setSecureContext`) and enforces handshake,
- * header, request and idle timeouts.
+ * stalls (measured: a connection stalled before, inside or after its headers stays open for good,
+ * and one stalled inside its body blocks a graceful shutdown), and swap its certificate in place
+ * (only a `reusePort` listener swap behind `--unstable-net`, which lost 6-12 requests in 20 swaps:
+ * the closing listener resets connections still in its accept queue). node:https swaps the
+ * certificate in place (`setSecureContext`) and enforces handshake, header, request and idle
+ * timeouts.
  *
  * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
  * gracefully: it stops accepting, closes at once every connection with no request in flight
