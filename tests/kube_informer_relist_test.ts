@@ -13,6 +13,7 @@ import {
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { claim, waitFor } from "./kube_informer_fixtures.ts";
+import { namespaces } from "./core_clients.ts";
 
 Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async () => {
   await using cp = await startControlPlane({ watchCache: false });
@@ -21,7 +22,7 @@ Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async
   const namespace = `relist-${crypto.randomUUID().slice(0, 8)}`;
   const other = `${namespace}-other`;
   for (const name of [namespace, other]) {
-    await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    await namespaces(kube).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   }
   await kube.hostPortClaims.create(claim("old", namespace));
 

@@ -14,6 +14,7 @@ import {
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { claim, waitFor } from "./kube_informer_fixtures.ts";
+import { namespaces } from "./core_clients.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -21,7 +22,7 @@ function uniqueName(prefix: string): string {
 
 async function newNamespace(kube: KubeClients): Promise<string> {
   const name = uniqueName("inf");
-  await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await namespaces(kube).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   return name;
 }
 

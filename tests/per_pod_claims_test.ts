@@ -24,6 +24,7 @@ import {
   templateObject,
 } from "./per_pod_fixtures.ts";
 import type { TemplateRefusal } from "../webhook/lookups.ts";
+import { namespaces } from "./core_clients.ts";
 
 /** A bare pod of `podTemplate(app, template)` in `namespace`, named or with a generateName. */
 function barePod(
@@ -37,7 +38,7 @@ function barePod(
 }
 
 async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void> {
-  await cluster.kube.namespaces.create({
+  await namespaces(cluster.kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name, labels: { "hostport.rmb938.com": "true" } },
