@@ -168,7 +168,6 @@ export function templateClaimName(
 
 /** Input of {@linkcode buildTemplateClaim}. */
 export interface TemplateClaimInput {
-  /** The template. */
   readonly template: HostPortClaimTemplate;
   /** The claim's name and namespace. */
   readonly name: string;

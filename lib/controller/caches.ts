@@ -45,6 +45,13 @@ export const INDEX = {
   byPodClaim: "byPodClaim",
 } as const;
 
+/** The names of the HostPorts the cache shows holding `port` (none for port 0). */
+export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: number): string[] {
+  if (port <= 0) return [];
+  return caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+    .map((holder) => holder.metadata.name ?? "");
+}
+
 /** The typed clients the controllers write with. */
 export interface ControllerClients {
   readonly classes: ResourceClient<HostPortClass>;

@@ -65,13 +65,9 @@ export interface ControllerDeps {
   allocator: ClusterPortAllocator;
   /** The repair pass over the same record and allocator (an `AllocationRepair`). */
   repair: AllocationRepair;
-  /** Events. */
   recorder: EventRecorder;
-  /** Metrics registry. */
   metrics: MetricsRegistry;
-  /** Logger. */
   logger: Logger;
-  /** Tuning. */
   options?: ControllersOptions;
   /** Stops everything when aborted (for example when leadership is lost). */
   signal?: AbortSignal;
