@@ -150,11 +150,6 @@ export class Informer<T extends KubeObject> {
     return () => this.#handlers.delete(handlers);
   }
 
-  /** Whether the cache has been filled by a complete list. */
-  hasSynced(): boolean {
-    return this.#hasSynced;
-  }
-
   /** The resourceVersion the next watch would start from. */
   get resourceVersion(): string | undefined {
     return this.#resourceVersion;

@@ -83,7 +83,6 @@ Deno.test("Informer lists, syncs, applies watch events and resumes after a clean
   api.put("a");
   informer.start();
   assert.equal(await informer.synced, true);
-  assert.equal(informer.hasSynced(), true);
   await tick();
   assert.equal(api.watchCalls[0]?.get("resourceVersion"), "11");
   assert.equal(api.watchCalls[0]?.get("allowWatchBookmarks"), "true");

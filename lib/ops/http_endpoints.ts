@@ -41,11 +41,6 @@ export class HealthChecks {
   #live = new Map<string, Check>([["ping", () => true]]);
   #ready = new Map<string, Check>([["ping", () => true]]);
 
-  /** Adds a liveness check (keep these trivial: failing restarts the pod). */
-  addLiveness(name: string, check: Check): void {
-    this.#live.set(name, check);
-  }
-
   /** Adds a readiness check (replacing one of the same name). */
   addReadiness(name: string, check: Check): void {
     this.#ready.set(name, check);
