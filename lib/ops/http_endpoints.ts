@@ -46,11 +46,6 @@ export class HealthChecks {
     this.#ready.set(name, check);
   }
 
-  /** Whether every readiness check passes now. */
-  isReady(): boolean {
-    return [...this.#ready.values()].every((check) => run(check) === true);
-  }
-
   /**
    * Answers `/healthz`, `/readyz` and their `/<check>` sub-paths; resolves undefined for
    * other paths.
