@@ -9,7 +9,7 @@
 import { CLAIM_PHASE } from "../api/constants.ts";
 import { type HostPortClaim } from "../api/hostport_claim.ts";
 import { AlreadyExistsError } from "../kube/errors.ts";
-import { NAMESPACE_INDEX } from "../kube/store.ts";
+import { NAMESPACE_INDEX, objectKey } from "../kube/store.ts";
 import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";
 import {
   awaitChange,
@@ -188,7 +188,7 @@ async function actOnClaim(
         hooks.onFinalized(); // before the write: its DELETED event may reach the HostPort first
         current = await claims.update(withoutFinalizer(current), { abortSignal });
         onClaimWritten();
-        ctx.logger.info("Claim finalized", { claim: keyOf(current) });
+        ctx.logger.info("Claim finalized", { claim: objectKey(current) });
         break;
       }
       case "event":
@@ -208,8 +208,4 @@ async function livePodsBlocking(
   const namespace = claim.metadata.namespace ?? "";
   const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
   return podsBlockingClaim(pods.items, namespace, claim.metadata.name ?? "").length;
-}
-
-function keyOf(claim: HostPortClaim): string {
-  return `${claim.metadata.namespace}/${claim.metadata.name}`;
 }
