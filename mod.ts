@@ -22,6 +22,7 @@ import {
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import {
+  type ControllerDeps,
   type RunningControllers,
   type RunningSharedCaches,
   startControllers,
@@ -67,32 +68,16 @@ import { type CertificateSource, FileCertificateSource } from "./webhook/tls_sou
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 import { templateSubject } from "./webhook/pod_review.ts";
 
-/** What the leader-only work needs. */
-interface LeaderWorkDeps {
-  config: OperatorConfig;
-  rest: KubeRestClient;
-  recorder: EventRecorder;
-  metrics: PrometheusRegistry;
-  logger: Logger;
-  /** The cluster's one-record anchor (lib/allocation/record_anchor.ts). */
-  anchor: RecordAnchor;
-  health: HealthChecks;
-  /** The class and HostPort informers the webhook reads too. */
-  caches: RunningSharedCaches;
-}
-
-/** Allocates only while the HostPort CRD's anchor names this install's record. */
-function startLeaderWork(deps: LeaderWorkDeps): ControllerRun {
-  return anchoredLeaderWork({
-    anchor: deps.anchor,
-    start: () => startAllocating(deps),
-    logger: deps.logger.child({ component: "allocation-record" }),
-  });
-}
-
 /** Builds the allocation record, allocator and repair, then starts the controllers. */
-async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
-  const { config, rest } = deps;
+async function startAllocating(
+  config: OperatorConfig,
+  rest: KubeRestClient,
+  deps: Pick<ControllerDeps, "recorder" | "metrics" | "logger"> & {
+    health: HealthChecks;
+    /** The class and HostPort informers the webhook reads too. */
+    caches: RunningSharedCaches;
+  },
+): Promise<ControllerRun> {
   const record = openAllocationRecord(rest, { namespace: config.namespace });
   const allocator = new ClusterPortAllocator({ record });
   const repair = new AllocationRepair({
@@ -104,6 +89,7 @@ async function startAllocating(deps: LeaderWorkDeps): Promise<ControllerRun> {
   const workers = config.workers;
   const running: RunningControllers = await startControllers({
     ...deps,
+    rest,
     allocator,
     repair,
     shared: deps.caches,
@@ -286,8 +272,13 @@ async function main(): Promise<number> {
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
     elector,
+    // Allocates only while the HostPort CRD's anchor names this install's record.
     start: () =>
-      startLeaderWork({ config, rest, recorder, metrics, logger, anchor, health, caches }),
+      anchoredLeaderWork({
+        anchor,
+        start: () => startAllocating(config, rest, { recorder, metrics, logger, health, caches }),
+        logger: logger.child({ component: "allocation-record" }),
+      }),
     stopTimeoutMs: config.shutdownTimeoutMs,
     logger,
   });

@@ -14,6 +14,7 @@ import { classObject, eventually, startOperator } from "../tests/controller_harn
 import { createLogger } from "../lib/ops/logger.ts";
 import { startE2eCluster } from "../tests/webhook_e2e_cluster.ts";
 import type { BenchResult } from "./bench_result.ts";
+import { namespaces } from "../tests/core_clients.ts";
 
 const REPLICAS = 200;
 const NAMESPACE = "bench";
@@ -57,7 +58,7 @@ export async function runPerPodBench(): Promise<BenchResult> {
   await using _operator = await startOperator(cluster.cp);
   const { kube } = cluster;
   await kube.hostPortClasses.create(classObject("bench", [[20000, 20999]]));
-  await kube.namespaces.create({
+  await namespaces(kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: NAMESPACE, labels: { "hostport.rmb938.com": "true" } },

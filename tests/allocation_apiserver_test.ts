@@ -16,14 +16,11 @@ import {
   openAllocationRecord,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
-import {
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-  NAMESPACE_RESOURCE,
-} from "../lib/kube/clients.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/clients.ts";
 import { ResourceClient } from "../lib/kube/resource.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
+import { namespaces } from "./core_clients.ts";
 import { CountingRecordStore } from "./fake_record_store.ts";
 
 /** One "operator process": its own client (own connections) and its own record. */
@@ -39,8 +36,11 @@ function processClient(cp: ControlPlane): KubeRestClient {
 }
 
 async function createNamespace(client: KubeRestClient, name: string): Promise<void> {
-  const namespaces = new ResourceClient(client, NAMESPACE_RESOURCE);
-  await namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await namespaces({ rest: client }).create({
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name },
+  });
 }
 
 /** Deterministic pseudo-random numbers (a linear congruential generator). */

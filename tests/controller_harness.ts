@@ -33,6 +33,7 @@ import {
 import { memoryLogger, MemoryMetrics, MemoryRecorder } from "./controller_ops_fakes.ts";
 import { CountingRecordStore } from "./fake_record_store.ts";
 import type { ControlPlane } from "./controlplane/harness.ts";
+import { namespaces } from "./core_clients.ts";
 
 /** The controllers running in-process, and what they recorded. */
 export interface RunningOperator extends AsyncDisposable {
@@ -134,10 +135,10 @@ export async function startOperator(
 /** Creates a namespace unless it exists. */
 export async function ensureNamespace(kube: KubeClients, name: string): Promise<void> {
   try {
-    await kube.namespaces.get(name);
+    await namespaces(kube).get(name);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    await namespaces(kube).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   }
 }
 

@@ -144,7 +144,7 @@ Deno.test("Controller reconciles again after requeueAfter and on every resync", 
 Deno.test("Controller.stop() aborts the in-flight reconcile and waits for it", async () => {
   let aborted = false;
   let finished = false;
-  const { c } = controller(async (_key, signal) => {
+  const { c, registry } = controller(async (_key, signal) => {
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
     aborted = signal.aborted;
     await settle();
@@ -158,5 +158,9 @@ Deno.test("Controller.stop() aborts the in-flight reconcile and waits for it", a
   assert.equal(aborted, true);
   assert.equal(finished, true, "stop() resolved only after the reconcile returned");
   c.enqueue("late");
-  assert.equal(c.queueLength, 0, "a stopped controller takes no keys");
+  assert.equal(
+    registry.get("workqueue_depth", { name: "test" }),
+    0,
+    "a stopped controller takes no keys",
+  );
 });

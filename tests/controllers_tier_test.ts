@@ -20,6 +20,7 @@ import { findBinaries } from "./controlplane/binaries.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { processesMentioning } from "./controlplane/process.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
+import { namespaces } from "./core_clients.ts";
 
 /** The rig with real controllers, and our operator running against it. */
 async function startRig(): Promise<{ cluster: E2eCluster } & AsyncDisposable> {
@@ -44,7 +45,7 @@ async function startRig(): Promise<{ cluster: E2eCluster } & AsyncDisposable> {
 
 /** Creates namespace `name` with the label that turns our pod webhook on. */
 async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void> {
-  await cluster.kube.namespaces.create({
+  await namespaces(cluster.kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name, labels: { "hostport.rmb938.com": "true" } },
@@ -71,8 +72,8 @@ Deno.test("deleting a namespace with claims and pods in it finishes and frees th
   }
   assert.deepEqual(ports.toSorted(), [30100, 30101]);
 
-  await kube.namespaces.delete("doomed");
-  await eventuallyGone("namespace doomed", () => kube.namespaces.get("doomed"));
+  await namespaces(kube).delete("doomed");
+  await eventuallyGone("namespace doomed", () => namespaces(kube).get("doomed"));
   for (const name of hostPorts) {
     await eventuallyGone(`HostPort ${name}`, () => kube.hostPorts.get(name));
   }

@@ -19,6 +19,7 @@ import {
   type WatchEvent,
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { namespaces } from "./core_clients.ts";
 
 const API_VERSION = "hostport.rmb938.com/v1alpha1" as const;
 
@@ -32,7 +33,7 @@ function hostPortClass(name: string, pools = [{ start: 9000, end: 9010 }]): Host
 
 async function newNamespace(kube: KubeClients): Promise<string> {
   const name = uniqueName("kube");
-  await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await namespaces(kube).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   return name;
 }
 

@@ -9,6 +9,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
 import { LeaderElector } from "../lib/ops/leader_election.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
+import { namespaces } from "./core_clients.ts";
 
 const NAMESPACE = "ops-election";
 /** Short timings, with a renew deadline that a renewal slowed by a loaded machine still meets. */
@@ -51,7 +52,7 @@ Deno.test("LeaderElector on a real API server", async (t) => {
   const admin = createKubeClients(new KubeRestClient(config));
   const readLease = (name: string): Promise<Lease> =>
     admin.leases.get(name, { namespace: NAMESPACE });
-  await admin.namespaces.create({
+  await namespaces(admin).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: NAMESPACE },

@@ -15,8 +15,16 @@ import {
 import { NotFoundError } from "../lib/kube/mod.ts";
 import { classObject, eventually, eventuallyGone, startOperator } from "./controller_harness.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
-import { podTemplate, portOf, statefulSet, templateObject } from "./per_pod_fixtures.ts";
+import {
+  deployment,
+  job,
+  podTemplate,
+  portOf,
+  statefulSet,
+  templateObject,
+} from "./per_pod_fixtures.ts";
 import type { TemplateRefusal } from "../webhook/lookups.ts";
+import { namespaces } from "./core_clients.ts";
 
 /** A bare pod of `podTemplate(app, template)` in `namespace`, named or with a generateName. */
 function barePod(
@@ -30,7 +38,7 @@ function barePod(
 }
 
 async function tenantNamespace(cluster: E2eCluster, name: string): Promise<void> {
-  await cluster.kube.namespaces.create({
+  await namespaces(cluster.kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name, labels: { "hostport.rmb938.com": "true" } },
@@ -184,19 +192,16 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       await kube.hostPortClasses.create(classObject("deploy", [[31100, 31109]]));
       await tenantNamespace(cluster, "deploy");
       await kube.hostPortClaimTemplates.create(templateObject("deploy", "port", "deploy"));
-      const deployment = (revision: string) => ({
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "game", namespace: "deploy" },
-        spec: {
-          replicas: 4,
-          selector: { matchLabels: { app: "game" } },
-          // No kubelet: pods never turn Ready, so only maxUnavailable lets old pods go.
-          strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 2, maxUnavailable: 4 } },
-          template: podTemplate("game", "port", { revision }),
-        },
-      });
-      await cluster.apply(deployment("1"));
+      const game = (revision: string) => {
+        const object = deployment("deploy", "game", 4, "port", revision);
+        // No kubelet: pods never turn Ready, so only maxUnavailable lets old pods go.
+        const strategy = {
+          type: "RollingUpdate",
+          rollingUpdate: { maxSurge: 2, maxUnavailable: 4 },
+        };
+        return { ...object, spec: { ...object.spec!, strategy } };
+      };
+      await cluster.apply(game("1"));
       const first = await podPorts(cluster, "deploy", "game", 4);
       assert.equal(new Set(first.values()).size, 4, `distinct ports: ${[...first.values()]}`);
       for (const [pod, port] of first) {
@@ -210,7 +215,7 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
         assert.equal(claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.pod], pod);
       }
 
-      await cluster.apply(deployment("2"));
+      await cluster.apply(game("2"));
       // `eventually` retries a probe that throws, so duplicates are collected, then asserted.
       const duplicates: string[] = [];
       let samples = 0;
@@ -286,19 +291,8 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
     await kube.hostPortClasses.create(classObject("job", [[31200, 31200]]));
     await tenantNamespace(cluster, "job");
     await kube.hostPortClaimTemplates.create(templateObject("job", "port", "job"));
-    await cluster.apply({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name: "batch", namespace: "job" },
-      spec: {
-        completions: 2,
-        parallelism: 1,
-        template: {
-          ...podTemplate("batch", "port"),
-          spec: { ...podTemplate("batch", "port").spec, restartPolicy: "Never" },
-        },
-      },
-    });
+    const batch = job("job", "batch", "port");
+    await cluster.apply({ ...batch, spec: { ...batch.spec!, completions: 2, parallelism: 1 } });
     const [firstPod, port] = [...(await podPorts(cluster, "job", "batch", 1))][0]!;
     assert.equal(port, 31200);
     // No kubelet runs the pod: set its phase as the kubelet would when its containers exit 0.

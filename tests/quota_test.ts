@@ -26,6 +26,7 @@ import {
 import { DEFAULT_CRD_DIR } from "./controlplane/options.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
+import { namespaces } from "./core_clients.ts";
 
 const GOLD = classQuotaResource("gold");
 const SILVER = classQuotaResource("silver");
@@ -103,7 +104,7 @@ async function applyQuota(rig: Rig, namespace: string, name: string, hard: Recor
 }
 
 async function createNamespace(kube: KubeClients, name: string): Promise<void> {
-  await kube.namespaces.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await namespaces(kube).create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
 }
 
 /** Creates claims at once; returns the names admitted and the refusal messages. */

@@ -11,10 +11,10 @@ import {
   type AdmissionLookups,
   type AdmissionResult,
   applyJsonPatch,
-  decodeJsonPatch,
   handleAdmission,
   WEBHOOK_PATHS,
 } from "../webhook/mod.ts";
+import { decodeJsonPatch } from "../webhook/fixtures_test.ts";
 import {
   A,
   expand,

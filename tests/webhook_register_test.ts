@@ -20,6 +20,7 @@ import {
   podObject,
 } from "./controller_harness.ts";
 import { freePorts, OperatorProcess } from "./demo/operator_process.ts";
+import { namespaces } from "./core_clients.ts";
 
 const OPERATOR_NAMESPACE = "hostport-allocator";
 const TENANT = "tenant";
@@ -31,7 +32,7 @@ Deno.test("--register-webhooks registers our webhooks by URL and removes them on
   await using cp = await startControlPlane();
   using kube = await adminClients(cp);
   await ensureNamespace(kube, OPERATOR_NAMESPACE);
-  await kube.namespaces.create({
+  await namespaces(kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: TENANT, labels: { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } },

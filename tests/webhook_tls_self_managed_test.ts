@@ -16,6 +16,7 @@ import {
 import { isSignedBy } from "../webhook/tls_source.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { memoryLookups, TEST_CONFIGURATIONS, webhookConfigurations } from "./webhook_fixtures.ts";
+import { namespaces } from "./core_clients.ts";
 
 const NAMESPACE = "hostport-system";
 /**
@@ -68,7 +69,7 @@ Deno.test("self-managed certificates on a real API server", async (t) => {
   await using cp = await startControlPlane();
   using rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
   const kube = createKubeClients(rest);
-  await kube.namespaces.create({
+  await namespaces(kube).create({
     apiVersion: "v1",
     kind: "Namespace",
     metadata: { name: NAMESPACE },

@@ -8,7 +8,7 @@
  * @module
  */
 import * as z from "zod";
-import { FINALIZER, KIND, type Kind } from "../lib/api/mod.ts";
+import { FINALIZER, isPlainObject, KIND, type Kind } from "../lib/api/mod.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
 import {
   type AdmissionRequest,
@@ -16,7 +16,6 @@ import {
   allowReview,
   badRequestReview,
   decodeObject,
-  isPlainObject,
 } from "./review.ts";
 
 const CustomResourceSchema = z.object({

@@ -1,6 +1,6 @@
 /**
- * Builders shared by the webhook tests: claims, HostPorts, classes, pods, AdmissionReviews and
- * in-memory lookups. Test-only: named `_test.ts` so that it is no production module (it holds no
+ * Builders shared by the webhook tests: claims, HostPorts, classes, pods, AdmissionReviews,
+ * in-memory lookups, and the decoding of a response's patch. Test-only: named `_test.ts` so that it is no production module (it holds no
  * test of its own).
  *
  * @module
@@ -13,8 +13,21 @@ import {
   type HostPortClass,
 } from "../lib/api/mod.ts";
 import type { AdmissionLookups } from "./lookups.ts";
-import { decodeJsonPatch, type JsonPatchOp } from "./json_patch.ts";
+import type { JsonPatchOp } from "./json_patch.ts";
 import type { AdmissionResponse } from "./review.ts";
+
+/**
+ * Decodes the base64 `patch` of an AdmissionResponse back to operations.
+ *
+ * @param base64 the encoded patch
+ * @returns the parsed JSON (not validated)
+ * @throws {SyntaxError} when the text is not base64 of JSON
+ */
+export function decodeJsonPatch(base64: string): unknown {
+  return JSON.parse(
+    new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(base64)),
+  );
+}
 
 /** Options of {@linkcode claim}. */
 export interface ClaimOptions {

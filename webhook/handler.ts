@@ -19,9 +19,8 @@ import {
   badRequestReview,
   decodeAdmissionReview,
   denyReview,
-  isPlainObject,
 } from "./review.ts";
-import { GROUP, KIND, VERSION } from "../lib/api/mod.ts";
+import { GROUP, isPlainObject, KIND, VERSION } from "../lib/api/mod.ts";
 
 /** An answer that is not an AdmissionReview: unknown path (404) or an unusable body (400). */
 export interface HttpRejection {

@@ -7,6 +7,7 @@
 import {
   GROUP,
   type HostPortClaim,
+  isPlainObject,
   KIND,
   MESSAGE,
   PLURAL,
@@ -31,7 +32,6 @@ import {
   badRequestReview,
   denyReview,
   invalidStatus,
-  isPlainObject,
   specUnchanged,
 } from "./review.ts";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";

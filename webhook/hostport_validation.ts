@@ -10,6 +10,7 @@ import {
   GROUP,
   HOST_PORT_PHASE,
   type HostPort,
+  isPlainObject,
   KIND,
   MESSAGE,
   type ObjectReference,
@@ -24,7 +25,6 @@ import {
   badRequestReview,
   denyReview,
   invalidStatus,
-  isPlainObject,
 } from "./review.ts";
 
 /** Detail when someone other than the operator writes a port. */

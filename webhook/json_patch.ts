@@ -55,19 +55,6 @@ export function encodeJsonPatch(ops: readonly JsonPatchOp[]): string {
 }
 
 /**
- * Decodes the base64 `patch` of an AdmissionResponse back to operations (for tests and tools).
- *
- * @param base64 the encoded patch
- * @returns the parsed JSON (not validated)
- * @throws {SyntaxError} when the text is not base64 of JSON
- */
-export function decodeJsonPatch(base64: string): unknown {
-  return JSON.parse(
-    new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(base64)),
-  );
-}
-
-/**
  * Applies operations to a copy of `document` (RFC 6902, by `fast-json-patch`, every operation
  * validated) and returns the result.
  *

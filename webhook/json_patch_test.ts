@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { decodeJsonPatch } from "./fixtures_test.ts";
 import {
   applyJsonPatch,
-  decodeJsonPatch,
   encodeJsonPatch,
   escapePointerToken,
   jsonEqual,

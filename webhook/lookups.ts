@@ -8,9 +8,9 @@ import type {
   HostPortClaim,
   HostPortClaimTemplate,
   HostPortClass,
+  RetentionPolicy,
 } from "../lib/api/mod.ts";
 import type { QuotaExceeded } from "../lib/quota/mod.ts";
-import type { RetentionPolicy } from "./pod_templates.ts";
 
 /**
  * The claim quota check of one replica (lib/quota, `admitClaim`): usage from the

@@ -79,5 +79,5 @@ export type {
   AdmissionReviewResponse,
   DecodeResult,
 } from "./review.ts";
-export { applyJsonPatch, decodeJsonPatch, escapePointerToken } from "./json_patch.ts";
+export { applyJsonPatch, escapePointerToken } from "./json_patch.ts";
 export type { JsonPatchOp, JsonValue } from "./json_patch.ts";

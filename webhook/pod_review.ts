@@ -291,7 +291,6 @@ async function lookupClaim(
 
 /** The claim a template annotation got. */
 export interface TemplateClaim {
-  /** The annotation. */
   readonly annotation: TemplateAnnotation;
   /** The claim's name. */
   readonly claimName: string;

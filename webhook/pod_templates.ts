@@ -25,6 +25,8 @@ import {
   type HostPortClaimTemplate,
   KIND,
   type OwnerReference,
+  type RetentionPolicy,
+  statefulSetReference,
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
@@ -164,31 +166,8 @@ export function templateClaimName(
   return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
 }
 
-/** The StatefulSet's claim retention, as in `persistentVolumeClaimRetentionPolicy`. */
-export interface RetentionPolicy {
-  /** `Delete`: claims go with the StatefulSet; `Retain` (default): they stay. */
-  readonly whenDeleted: "Retain" | "Delete";
-  /** `Delete`: a scaled-away ordinal's claim goes with its pod; `Retain` (default): it stays. */
-  readonly whenScaled: "Retain" | "Delete";
-}
-
-/**
- * Reads a StatefulSet's `persistentVolumeClaimRetentionPolicy` (both fields default `Retain`).
- *
- * @param policy the field as stored
- */
-export function retentionPolicyOf(
-  policy: { whenDeleted?: string | undefined; whenScaled?: string | undefined } | undefined,
-): RetentionPolicy {
-  return {
-    whenDeleted: policy?.whenDeleted === "Delete" ? "Delete" : "Retain",
-    whenScaled: policy?.whenScaled === "Delete" ? "Delete" : "Retain",
-  };
-}
-
 /** Input of {@linkcode buildTemplateClaim}. */
 export interface TemplateClaimInput {
-  /** The template. */
   readonly template: HostPortClaimTemplate;
   /** The claim's name and namespace. */
   readonly name: string;
@@ -242,16 +221,6 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
     },
     spec: { hostPortClassName: template.spec.hostPortClassName },
   };
-}
-
-/**
- * The owner reference a StatefulSet gets on its claims (as the StatefulSet controller sets on
- * its PVCs: not the controller, since the claim outlives pods and sets under `Retain`).
- *
- * @param set the StatefulSet's name and uid
- */
-function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
-  return { apiVersion: "apps/v1", kind: "StatefulSet", name: set.name, uid: set.uid };
 }
 
 /**

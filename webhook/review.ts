@@ -7,7 +7,7 @@
  */
 import * as z from "zod";
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
-import { formatPath } from "../lib/api/mod.ts";
+import { formatPath, isPlainObject } from "../lib/api/mod.ts";
 import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
 import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
@@ -252,11 +252,6 @@ function readUid(body: unknown): string | undefined {
   if (!isPlainObject(request)) return undefined;
   const uid = request["uid"];
   return typeof uid === "string" && uid !== "" ? uid : undefined;
-}
-
-/** Whether `value` is a JSON object (not null, not an array). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Which object a refusal is about. */

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { admissionReview } from "./fixtures_test.ts";
-import { decodeJsonPatch } from "./json_patch.ts";
+import { admissionReview, decodeJsonPatch } from "./fixtures_test.ts";
 import {
   allowReview,
   badRequestReview,

@@ -15,6 +15,7 @@ import {
   type HostPort,
   type HostPortClaim,
   type HostPortClass,
+  retentionPolicyOf,
 } from "../lib/api/mod.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {
@@ -27,7 +28,6 @@ import {
   ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
-import { retentionPolicyOf } from "./pod_templates.ts";
 import {
   admitClaim,
   classLimits,

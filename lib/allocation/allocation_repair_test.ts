@@ -69,7 +69,8 @@ Deno.test("runOnce() frees a leak on the first pass past the holdoff, never a he
   assert.deepEqual(freed, [[], [], [9005]]);
   assert.deepEqual(store.ports(), [9000]);
   assert.deepEqual(released, [9005]);
-  assert.equal(allocator.has(9005), false);
+  const reused = await allocator.allocate("hp-b", [{ start: 9005, end: 9005 }]);
+  assert.deepEqual(reused.ok && reused.port, 9005, "the freed port is offered again");
 });
 
 Deno.test("runOnce() waits for the holdoff even after three sightings", async () => {

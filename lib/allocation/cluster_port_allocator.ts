@@ -318,12 +318,6 @@ export class ClusterPortAllocator {
     return this.#book.recent();
   }
 
-  /** Whether `port` is held or reserved as far as this process knows (it is never offered then). */
-  has(port: number): boolean {
-    this.#sync();
-    return this.#registry.has(port);
-  }
-
   async #reserve(port: number): Promise<ReserveOutcome> {
     this.#picking.add(port);
     try {

@@ -9,6 +9,7 @@ import { API_VERSION, HOST_PORT_PHASE, KIND, MAX_PORT, MESSAGE } from "./constan
 import type { HostPortClaim } from "./hostport_claim.ts";
 import {
   ConditionsSchema,
+  isPlainObject,
   ObjectMetaSchema,
   type ObjectReference,
   ObjectReferenceSchema,
@@ -116,10 +117,10 @@ export function safeParseHostPort(value: unknown): ParseResult<HostPort> {
  * @returns a HostPort carrying only those fields
  */
 export function salvageHostPort(value: unknown): HostPort {
-  const object = isRecord(value) ? value : {};
-  const metadata = isRecord(object.metadata) ? object.metadata : {};
-  const spec = isRecord(object.spec) ? object.spec : {};
-  const status = isRecord(object.status) ? object.status : {};
+  const object = isPlainObject(value) ? value : {};
+  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
+  const spec = isPlainObject(object.spec) ? object.spec : {};
+  const status = isPlainObject(object.status) ? object.status : {};
   const port = status.port;
   const name = typeof metadata.name === "string" ? metadata.name : "";
   const className = typeof spec.hostPortClassName === "string" ? spec.hostPortClassName : "";
@@ -132,10 +133,6 @@ export function salvageHostPort(value: unknown): HostPort {
       ? { status: { port: port as number } }
       : {}),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Whether `ref` names a claim at all (no name: a HostPort free to bind). */

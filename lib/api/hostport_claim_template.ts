@@ -7,7 +7,7 @@
  */
 import * as z from "zod";
 import { API_VERSION, KIND } from "./constants.ts";
-import { ObjectMetaSchema, parseObject } from "./meta.ts";
+import { ObjectMetaSchema, type OwnerReference, parseObject } from "./meta.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -49,4 +49,37 @@ export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
  */
 export function parseHostPortClaimTemplate(value: unknown): HostPortClaimTemplate {
   return parseObject(HostPortClaimTemplateSchema, value, KIND.HostPortClaimTemplate);
+}
+
+/** The StatefulSet's claim retention, as in `persistentVolumeClaimRetentionPolicy`. */
+export interface RetentionPolicy {
+  /** `Delete`: claims go with the StatefulSet; `Retain` (default): they stay. */
+  readonly whenDeleted: "Retain" | "Delete";
+  /** `Delete`: a scaled-away ordinal's claim goes with its pod; `Retain` (default): it stays. */
+  readonly whenScaled: "Retain" | "Delete";
+}
+
+/**
+ * Reads a StatefulSet's `persistentVolumeClaimRetentionPolicy` (both fields default `Retain`).
+ *
+ * @param policy the field as stored
+ */
+export function retentionPolicyOf(
+  policy: { whenDeleted?: string | undefined; whenScaled?: string | undefined } | undefined,
+): RetentionPolicy {
+  return {
+    whenDeleted: policy?.whenDeleted === "Delete" ? "Delete" : "Retain",
+    whenScaled: policy?.whenScaled === "Delete" ? "Delete" : "Retain",
+  };
+}
+
+/**
+ * The owner reference a StatefulSet gets on its claims (as the StatefulSet controller sets on
+ * its PVCs: not the controller, since the claim outlives pods and sets under `Retain`).
+ *
+ * @param set the StatefulSet's name and uid
+ * @returns the owner reference
+ */
+export function statefulSetReference(set: { name: string; uid: string }): OwnerReference {
+  return { apiVersion: "apps/v1", kind: "StatefulSet", name: set.name, uid: set.uid };
 }

@@ -228,3 +228,8 @@ function objectNameOf(value: unknown): string | undefined {
   if (typeof name !== "string") return undefined;
   return typeof namespace === "string" && namespace !== "" ? `${namespace}/${name}` : name;
 }
+
+/** Whether `value` is a JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

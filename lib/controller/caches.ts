@@ -7,6 +7,7 @@
  * @module
  */
 import { POD_LABEL_KEY } from "../api/constants.ts";
+import { isPlainObject } from "../api/meta.ts";
 import { type HostPort } from "../api/hostport.ts";
 import { type HostPortClaim } from "../api/hostport_claim.ts";
 import { type HostPortClass } from "../api/hostport_class.ts";
@@ -19,7 +20,6 @@ import {
 import { Informer, type InformerErrorContext, type InformerOptions } from "../kube/informer.ts";
 import {
   defineResource,
-  type KubeDecodeError,
   type KubeObject,
   ResourceClient,
   type ResourceDescriptor,
@@ -45,13 +45,17 @@ export const INDEX = {
   byPodClaim: "byPodClaim",
 } as const;
 
+/** The names of the HostPorts the cache shows holding `port` (none for port 0). */
+export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: number): string[] {
+  if (port <= 0) return [];
+  return caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+    .map((holder) => holder.metadata.name ?? "");
+}
+
 /** The typed clients the controllers write with. */
 export interface ControllerClients {
-  /** HostPortClasses. */
   readonly classes: ResourceClient<HostPortClass>;
-  /** HostPortClaims. */
   readonly claims: ResourceClient<HostPortClaim>;
-  /** HostPorts. */
   readonly hostPorts: ResourceClient<HostPort>;
   /** Pods, as summaries (live lists before a claim's finalizer is removed). */
   readonly pods: ResourceClient<PodSummary>;
@@ -61,7 +65,6 @@ export interface ControllerClients {
 
 /** The informers, one per kind. */
 export interface ControllerCaches {
-  /** HostPortClasses. */
   readonly classes: Informer<HostPortClass>;
   /** HostPortClaims, indexed by class and HostPort name. */
   readonly claims: Informer<HostPortClaim>;
@@ -97,15 +100,12 @@ export interface UndecodableReporting {
   readonly metrics: Pick<ControllerMetrics, "undecodableObjects">;
 }
 
-/** The reason of the Event about an object the operator cannot decode. */
-export const UNDECODABLE_OBJECT_REASON = "UndecodableObject";
-
 /**
  * The informer options that report undecodable objects of `kind`: a warning log naming the
  * object and the decode error, a Warning Event on the object, and the gauge
  * `hostport_allocator_undecodable_objects{kind}` set to the quarantine size.
  */
-export function undecodableReporting<T extends KubeObject>(
+function undecodableReporting<T extends KubeObject>(
   kind: string,
   reporting: UndecodableReporting,
 ): Pick<InformerOptions<T>, "onUndecodable" | "onQuarantineChanged"> {
@@ -119,26 +119,17 @@ export function undecodableReporting<T extends KubeObject>(
         ...(subject.metadata.namespace ? { namespace: subject.metadata.namespace } : {}),
         error: error.message,
       });
-      reporting.recorder.record(
-        subject,
-        "Warning",
-        UNDECODABLE_OBJECT_REASON,
-        undecodableMessage(error),
-      );
+      const message = `${error.message}. The operator ignores this object until it is fixed`;
+      reporting.recorder.record(subject, "Warning", "UndecodableObject", message);
     },
     onQuarantineChanged: (quarantined) =>
       reporting.metrics.undecodableObjects.set({ kind }, quarantined.size),
   };
 }
 
-/** The Event message about an object that does not decode. */
-export function undecodableMessage(error: KubeDecodeError): string {
-  return `${error.message}. The operator ignores this object until it is fixed`;
-}
-
 /** The Event subject of a raw object (whatever its fields hold). */
 function rawSubject(object: Record<string, unknown>, kind: string): EventSubject {
-  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
   const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
   return {
     apiVersion: text(object.apiVersion) ?? "",
@@ -149,10 +140,6 @@ function rawSubject(object: Record<string, unknown>, kind: string): EventSubject
       uid: text(metadata.uid),
     },
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -188,8 +175,7 @@ export function createControllerCaches(
 
 /**
  * Builds the (stopped) class, HostPort, claim and ResourceQuota informers with the controllers'
- * indexes, for
- * {@linkcode createControllerCaches} and for the webhook of every replica to share.
+ * indexes, for {@linkcode createControllerCaches} and for the webhook of every replica to share.
  */
 export function createSharedCaches(
   clients: Pick<ControllerClients, "classes" | "hostPorts" | "claims" | "quotas">,

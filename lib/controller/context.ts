@@ -29,15 +29,10 @@ export interface ControllerContext {
   readonly caches: ControllerCaches;
   /** Allocation through the cluster-wide record. */
   readonly allocator: ClusterPortAllocator;
-  /** Events. */
   readonly recorder: EventRecorder;
-  /** Metrics. */
   readonly metrics: ControllerMetrics;
-  /** Logs. */
   readonly logger: Logger;
-  /** Time. */
   readonly clock: Clock;
-  /** Timings. */
   readonly settings: ControllerSettings;
 }
 

@@ -27,7 +27,6 @@ export interface ControllerOptions {
   readonly listKeys: () => readonly string[];
   /** How often every key is queued again; 0 turns the resync off. */
   readonly resyncIntervalMs: number;
-  /** Metrics. */
   readonly metrics: ControllerMetrics;
   /** Logger; the controller adds `{ controller: name }`. */
   readonly logger: Logger;
@@ -79,11 +78,6 @@ export class Controller {
   /** Queues `key` after `ms` milliseconds. */
   enqueueAfter(key: string, ms: number): void {
     this.#queue.addAfter(key, ms);
-  }
-
-  /** Keys waiting for a worker. */
-  get queueLength(): number {
-    return this.#queue.length;
   }
 
   /** Starts the workers and the resync timer (idempotent). */

@@ -9,17 +9,20 @@
 import { CLAIM_PHASE } from "../api/constants.ts";
 import { type HostPortClaim } from "../api/hostport_claim.ts";
 import { AlreadyExistsError } from "../kube/errors.ts";
-import { NAMESPACE_INDEX } from "../kube/store.ts";
-import { EVENT_REASON } from "../reconcile/outcome.ts";
-import { withoutFinalizer } from "../reconcile/outcome.ts";
+import { NAMESPACE_INDEX, objectKey } from "../kube/store.ts";
 import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";
-import { awaitChange, done, type Outcome, requeueAfter } from "../reconcile/outcome.ts";
+import {
+  awaitChange,
+  done,
+  EVENT_REASON,
+  type Outcome,
+  requeueAfter,
+  withoutFinalizer,
+} from "../reconcile/outcome.ts";
 import { podsBlockingClaim } from "../reconcile/pods.ts";
 import { classLimits, gateClaim, type QuotaExceeded } from "../quota/claim_quota.ts";
-import { INDEX } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
-import { FirstSeen, rfc3339 } from "./context.ts";
-import { OwnWrites } from "./context.ts";
+import { INDEX, portHolders } from "./caches.ts";
+import { type ControllerContext, FirstSeen, OwnWrites, rfc3339, subjectOf } from "./context.ts";
 
 /** A backstop in case the event of this process's own write is late (it normally comes first). */
 const STALE_CACHE_RETRY_MS = 1_000;
@@ -66,10 +69,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       const plan = planHostPortClaim({
         claim,
         hostPort,
-        portHolders: port > 0
-          ? ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-            .map((holder) => holder.metadata.name ?? "")
-          : [],
+        portHolders: portHolders(ctx.caches, port),
         classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
         blockingPods: podsBlockingClaim(
           ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key),
@@ -188,7 +188,7 @@ async function actOnClaim(
         hooks.onFinalized(); // before the write: its DELETED event may reach the HostPort first
         current = await claims.update(withoutFinalizer(current), { abortSignal });
         onClaimWritten();
-        ctx.logger.info("Claim finalized", { claim: keyOf(current) });
+        ctx.logger.info("Claim finalized", { claim: objectKey(current) });
         break;
       }
       case "event":
@@ -208,8 +208,4 @@ async function livePodsBlocking(
   const namespace = claim.metadata.namespace ?? "";
   const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
   return podsBlockingClaim(pods.items, namespace, claim.metadata.name ?? "").length;
-}
-
-function keyOf(claim: HostPortClaim): string {
-  return `${claim.metadata.namespace}/${claim.metadata.name}`;
 }

@@ -17,8 +17,6 @@ import type { HostPortClaim } from "../api/hostport_claim.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
-import { EVENT_REASON } from "../reconcile/outcome.ts";
-import { isDeleting, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import {
   type AllocationResult,
   type HostPortPlan,
@@ -27,12 +25,19 @@ import {
   planHostPort,
   type ReleaseFacts,
 } from "../reconcile/hostport.ts";
-import { awaitChange, done, type Outcome } from "../reconcile/outcome.ts";
+import {
+  awaitChange,
+  done,
+  EVENT_REASON,
+  isDeleting,
+  type Outcome,
+  withFinalizer,
+  withoutFinalizer,
+} from "../reconcile/outcome.ts";
 import { podsHoldingPort } from "../reconcile/pods.ts";
-import { INDEX } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
+import { INDEX, portHolders } from "./caches.ts";
+import { type ControllerContext, FirstSeen, rfc3339, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
-import { FirstSeen, rfc3339 } from "./context.ts";
 
 /** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */
 export interface ClaimFinalizations {
@@ -80,10 +85,7 @@ export function createHostPortReconciler(
     const plan = planHostPort({
       hostPort,
       hostPortClass,
-      portHolders: port > 0
-        ? ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-          .map((holder) => holder.metadata.name ?? "")
-        : [],
+      portHolders: portHolders(ctx.caches, port),
       claim,
       timestamp: rfc3339(nowMs),
       release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),

@@ -4,53 +4,23 @@
  *
  * @module
  */
-import type { Counter, Gauge, Histogram, MetricsRegistry } from "../ops/contracts.ts";
+import type { MetricsRegistry } from "../ops/contracts.ts";
 
 /** Latency buckets of one reconcile, in seconds. */
 const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Metrics of the controller runtime and of allocation. */
-export interface ControllerMetrics {
-  /** `controller_runtime_reconcile_total{controller,result}`; result is success, requeue, conflict or error. */
-  readonly reconcileTotal: Counter;
-  /** `controller_runtime_reconcile_errors_total{controller}`. */
-  readonly reconcileErrors: Counter;
-  /** `controller_runtime_reconcile_time_seconds{controller}`. */
-  readonly reconcileTime: Histogram;
-  /** `workqueue_depth{name}`: keys waiting for a worker. */
-  readonly queueDepth: Gauge;
-  /** `controller_runtime_active_workers{controller}`: reconciles in progress. */
-  readonly activeWorkers: Gauge;
-  /** `hostport_class_capacity_ports{class}`. */
-  readonly classCapacity: Gauge;
-  /** `hostport_class_allocated_ports{class}`. */
-  readonly classAllocated: Gauge;
-  /** `hostport_class_free_ports{class}`. */
-  readonly classFree: Gauge;
-  /** `hostport_allocations_total{class}`: ports allocated to HostPorts. */
-  readonly allocations: Counter;
-  /** `hostport_allocation_failures_total{class,reason}`: reason is exhausted or error. */
-  readonly allocationFailures: Counter;
-  /** `hostport_releases_total`: ports released after a HostPort was finalized. */
-  readonly releases: Counter;
-  /** `hostport_repair_findings_total{finding}`: what repair passes found. */
-  readonly repairFindings: Counter;
-  /** `hostport_repair_runs_total{result}`: repair passes, by success or error. */
-  readonly repairRuns: Counter;
-  /** `hostport_repair_leak_candidates`: reserved ports nobody holds, still under watch. */
-  readonly repairLeakCandidates: Gauge;
-  /** `hostport_allocator_undecodable_objects{kind}`: objects the caches skip as they do not decode. */
-  readonly undecodableObjects: Gauge;
-  /** `hostport_quota_used_claims{namespace,quota,class}`: claims of the class in the namespace. */
-  readonly quotaUsed: Gauge;
-  /** `hostport_quota_hard_claims{namespace,quota,class}`: the quota's per-class limit. */
-  readonly quotaHard: Gauge;
-  /** `hostport_quota_exceeded_total{namespace,class}`: claims the controller held back. */
-  readonly quotaExceeded: Counter;
-}
+/**
+ * Metrics of the controller runtime (named as controller-runtime's) and of allocation, repair,
+ * classes and quotas (`hostport_*`), as {@linkcode createControllerMetrics} makes them.
+ */
+export type ControllerMetrics = ReturnType<typeof metricsIn>;
 
 /** Creates (or fetches) every controller metric in `registry`. */
 export function createControllerMetrics(registry: MetricsRegistry): ControllerMetrics {
+  return metricsIn(registry);
+}
+
+function metricsIn(registry: MetricsRegistry) {
   return {
     reconcileTotal: registry.counter(
       "controller_runtime_reconcile_total",
@@ -74,7 +44,7 @@ export function createControllerMetrics(registry: MetricsRegistry): ControllerMe
       "Number of currently used workers per controller",
       ["controller"],
     ),
-    ...classMetrics(registry),
+    ...allocationMetrics(registry),
     undecodableObjects: registry.gauge(
       "hostport_allocator_undecodable_objects",
       "Objects the operator ignores because they do not match its schema, by kind",
@@ -98,7 +68,7 @@ export function createControllerMetrics(registry: MetricsRegistry): ControllerMe
   };
 }
 
-function classMetrics(registry: MetricsRegistry) {
+function allocationMetrics(registry: MetricsRegistry) {
   return {
     classCapacity: registry.gauge(
       "hostport_class_capacity_ports",

@@ -14,7 +14,7 @@
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
 import { EVENT_REASON } from "../reconcile/mod.ts";
 import type { AllocationRepair, RepairFindings } from "../allocation/allocation_repair.ts";
-import { INDEX } from "./caches.ts";
+import { portHolders } from "./caches.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
 
@@ -182,7 +182,7 @@ export class RepairLoop {
 
   #restoredEvents(ports: readonly number[]): void {
     for (const port of ports) {
-      for (const hostPort of this.#holders(port)) {
+      for (const hostPort of portHolders(this.#ctx.caches, port)) {
         this.#event(
           hostPort,
           "Normal",
@@ -191,11 +191,6 @@ export class RepairLoop {
         );
       }
     }
-  }
-
-  #holders(port: number): string[] {
-    return this.#ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-      .map((hostPort) => hostPort.metadata.name ?? "");
   }
 
   #event(name: string, type: "Normal" | "Warning", reason: string, message: string): void {

@@ -65,13 +65,9 @@ export interface ControllerDeps {
   allocator: ClusterPortAllocator;
   /** The repair pass over the same record and allocator (an `AllocationRepair`). */
   repair: AllocationRepair;
-  /** Events. */
   recorder: EventRecorder;
-  /** Metrics registry. */
   metrics: MetricsRegistry;
-  /** Logger. */
   logger: Logger;
-  /** Tuning. */
   options?: ControllersOptions;
   /** Stops everything when aborted (for example when leadership is lost). */
   signal?: AbortSignal;
@@ -113,10 +109,9 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
   const ctx = buildContext(deps);
   const { caches, logger } = ctx;
   const claimReconciler = createClaimReconciler(ctx);
-  const controllers = buildControllers(ctx, deps.options ?? {}, claimReconciler);
+  const { templateClaims, ...controllers } = buildControllers(ctx, deps, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
-  const templateClaims = templateClaimController(ctx, deps);
   const unwireTemplateClaims = wireTemplateClaims(ctx, templateClaims);
   const repair = new RepairLoop(ctx, deps.repair, {
     intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
@@ -206,23 +201,6 @@ async function startWorkers(
   ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });
 }
 
-/** Owners (and deletion) of claims made from HostPortClaimTemplates, after the three. */
-function templateClaimController(ctx: ControllerContext, deps: ControllerDeps): Controller {
-  const options = deps.options ?? {};
-  return new Controller({
-    name: "templateclaim",
-    reconcile: createTemplateClaimReconciler(ctx, deps.rest),
-    workers: options.workers?.hostPortClaim ?? 4,
-    listKeys: () => ctx.caches.claims.store.keys(),
-    resyncIntervalMs: options.resyncIntervalMs ?? CONTROLLER_DEFAULTS.resyncIntervalMs,
-    metrics: ctx.metrics,
-    logger: ctx.logger,
-    clock: ctx.clock,
-    baseRetryDelayMs: options.baseRetryDelayMs,
-    maxRetryDelayMs: options.maxRetryDelayMs,
-  });
-}
-
 function buildContext(deps: ControllerDeps): ControllerContext {
   const options = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
@@ -253,12 +231,14 @@ function buildContext(deps: ControllerDeps): ControllerContext {
   };
 }
 
+/** The four controllers, and the template-claim one (owners and deletion of per-pod claims). */
 function buildControllers(
   ctx: ControllerContext,
-  options: ControllersOptions,
+  deps: ControllerDeps,
   claimReconciler: ClaimReconciler,
-): ControllerSet {
+): ControllerSet & { templateClaims: Controller } {
   const { caches } = ctx;
+  const options = deps.options ?? {};
   const common = {
     metrics: ctx.metrics,
     logger: ctx.logger,
@@ -295,6 +275,13 @@ function buildControllers(
       reconcile: createQuotaReconciler(ctx),
       workers: 1,
       listKeys: () => caches.quotas.store.keys(),
+    }),
+    templateClaims: new Controller({
+      ...common,
+      name: "templateclaim",
+      reconcile: createTemplateClaimReconciler(ctx, deps.rest),
+      workers: options.workers?.hostPortClaim ?? 4,
+      listKeys: () => caches.claims.store.keys(),
     }),
   };
 }

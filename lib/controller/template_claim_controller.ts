@@ -11,6 +11,7 @@
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import {
   type HostPortClaim,
+  retentionPolicyOf,
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../api/mod.ts";
@@ -126,13 +127,11 @@ async function readSet(
     throw error;
   }
   if (set.metadata?.deletionTimestamp) return undefined; // being deleted: the GC's turn
-  const policy = set.spec?.persistentVolumeClaimRetentionPolicy;
   return {
     uid: set.metadata?.uid ?? "",
     replicas: set.spec?.replicas ?? 1,
     start: set.spec?.ordinals?.start ?? 0,
-    whenDeleted: policy?.whenDeleted === "Delete" ? "Delete" : "Retain",
-    whenScaled: policy?.whenScaled === "Delete" ? "Delete" : "Retain",
+    ...retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy),
   };
 }
 

@@ -12,7 +12,7 @@ import type {
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import type { Namespace, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
+import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "./resource.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
@@ -43,15 +43,6 @@ export const RESOURCE_QUOTA_RESOURCE: ResourceDescriptor<ResourceQuota> = define
   kind: "ResourceQuota",
   plural: "resourcequotas",
   namespaced: true,
-});
-
-/** `v1` Namespaces. */
-export const NAMESPACE_RESOURCE: ResourceDescriptor<Namespace> = defineResource<Namespace>({
-  group: "",
-  version: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false,
 });
 
 /** `v1` Secrets. */
@@ -167,7 +158,6 @@ export const HOST_PORT_CLAIM_TEMPLATE_RESOURCE: ResourceDescriptor<HostPortClaim
 export interface KubeClients {
   rest: RestClient;
   pods: ResourceClient<Pod>;
-  namespaces: ResourceClient<Namespace>;
   secrets: ResourceClient<Secret>;
   events: ResourceClient<Event>;
   leases: ResourceClient<Lease>;
@@ -186,7 +176,6 @@ export function createKubeClients(rest: RestClient): KubeClients {
   return {
     rest,
     pods: new ResourceClient(rest, POD_RESOURCE),
-    namespaces: new ResourceClient(rest, NAMESPACE_RESOURCE),
     secrets: new ResourceClient(rest, SECRET_RESOURCE),
     events: new ResourceClient(rest, EVENT_RESOURCE),
     leases: new ResourceClient(rest, LEASE_RESOURCE),

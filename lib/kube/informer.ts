@@ -73,8 +73,6 @@ export interface InformerErrorContext {
 
 /** Options of `Informer`. */
 export interface InformerOptions<T> {
-  /** Watch one namespace; omit for all. */
-  namespace?: string | undefined;
   /** Only objects matching this label selector. */
   labelSelector?: string | undefined;
   /** Secondary indexes of the cache (besides `namespace`). */
@@ -126,7 +124,6 @@ export class Informer<T extends KubeObject> {
   #hasSynced = false;
   #loop: Promise<void> | undefined;
   #resourceVersion: string | undefined;
-  #stats = { lists: 0, watches: 0, relistsAfterGone: 0, stalls: 0 };
 
   /** Creates a stopped informer; call `start()`. */
   constructor(client: ResourceClient<T>, options: InformerOptions<T> = {}) {
@@ -153,21 +150,9 @@ export class Informer<T extends KubeObject> {
     return () => this.#handlers.delete(handlers);
   }
 
-  /** Whether the cache has been filled by a complete list. */
-  hasSynced(): boolean {
-    return this.#hasSynced;
-  }
-
   /** The resourceVersion the next watch would start from. */
   get resourceVersion(): string | undefined {
     return this.#resourceVersion;
-  }
-
-  /** Counters: complete lists, watch requests, relists caused by 410, stalled watches. */
-  get stats(): Readonly<
-    { lists: number; watches: number; relistsAfterGone: number; stalls: number }
-  > {
-    return { ...this.#stats };
   }
 
   /** Starts listing and watching (idempotent). */
@@ -196,14 +181,12 @@ export class Informer<T extends KubeObject> {
         const started = this.#clock.now();
         const result = await this.#watch(this.#resourceVersion!);
         this.#resourceVersion = result.resourceVersion;
-        if (result.stalled) this.#stats.stalls++;
         const closedAtOnce = this.#clock.now() - started < MIN_HEALTHY_WATCH_MS;
         if (result.events > 0 || result.stalled || !closedAtOnce) attempt = 0;
         else await this.#backoff(attempt++, undefined, phase); // do not spin on instant closes
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         if (error instanceof GoneError) {
-          this.#stats.relistsAfterGone++;
           this.#resourceVersion = undefined; // too old: relist at once
           continue;
         }
@@ -221,7 +204,6 @@ export class Informer<T extends KubeObject> {
   async #list(): Promise<void> {
     this.#store.apply({ type: "initStart" });
     const { items, undecodable, resourceVersion } = await this.#client.listAll({
-      namespace: this.#options.namespace,
       labelSelector: this.#options.labelSelector,
       abortSignal: this.#stop.signal,
     });
@@ -230,7 +212,6 @@ export class Informer<T extends KubeObject> {
     this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "initDone" });
     this.#resourceVersion = resourceVersion;
-    this.#stats.lists++;
     if (!this.#hasSynced) {
       this.#hasSynced = true;
       this.#resolveSynced(true);
@@ -238,13 +219,11 @@ export class Informer<T extends KubeObject> {
   }
 
   #watch(resourceVersion: string) {
-    this.#stats.watches++;
     const timeoutSeconds = this.#options.watchTimeoutSeconds ??
       Math.floor(300 * (1 + this.#random()));
     return runWatch(this.#client, {
       resourceVersion,
       timeoutSeconds,
-      namespace: this.#options.namespace,
       labelSelector: this.#options.labelSelector,
       stallTimeoutMs: this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       clock: this.#clock,
@@ -340,7 +319,6 @@ export interface RunWatchOptions<T extends KubeObject> {
   /** Start after this version. */
   resourceVersion: string;
   timeoutSeconds: number;
-  namespace?: string | undefined;
   labelSelector?: string | undefined;
   /** Abort after this long without any event. */
   stallTimeoutMs: number;
@@ -406,7 +384,6 @@ export async function runWatch<T extends KubeObject>(
   stall.arm(); // also covers waiting for the response headers
   try {
     const events = client.watch({
-      namespace: options.namespace,
       labelSelector: options.labelSelector,
       resourceVersion: options.resourceVersion,
       timeoutSeconds: options.timeoutSeconds,

@@ -17,6 +17,7 @@ import {
   type RequestContext,
 } from "./errors.ts";
 import type { JsonValue, RestClient } from "./rest_client.ts";
+import { isPlainObject } from "../api/meta.ts";
 
 /**
  * The metadata fields the client itself reads. Loose enough that both `kubernetes-types`
@@ -72,7 +73,7 @@ export function decodeLeniently<T extends KubeObject>(
   resource: Pick<ResourceDescriptor<T>, "apiVersion" | "kind" | "decode">,
   value: unknown,
 ): LenientDecodeResult<T> {
-  if (!isRecord(value)) throw new KubeDecodeError(resource.kind, "", "it is not an object");
+  if (!isPlainObject(value)) throw new KubeDecodeError(resource.kind, "", "it is not an object");
   try {
     return { ok: true, object: resource.decode(withoutManagedFields(value)) };
   } catch (error) {
@@ -92,7 +93,9 @@ export function decodeLeniently<T extends KubeObject>(
  * server's unchanged (only an explicit `[{}]` clears it).
  */
 export function withoutManagedFields(value: unknown): unknown {
-  if (!isRecord(value) || !isRecord(value.metadata) || !("managedFields" in value.metadata)) {
+  if (
+    !isPlainObject(value) || !isPlainObject(value.metadata) || !("managedFields" in value.metadata)
+  ) {
     return value;
   }
   const { managedFields: _dropped, ...metadata } = value.metadata;
@@ -142,13 +145,9 @@ export interface ResourceDefinition<T extends KubeObject> {
   schema?: ObjectParser<T>;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function nameOf(value: Record<string, unknown>): string {
   const metadata = value.metadata;
-  return isRecord(metadata) && typeof metadata.name === "string" ? metadata.name : "";
+  return isPlainObject(metadata) && typeof metadata.name === "string" ? metadata.name : "";
 }
 
 /** Builds a descriptor, for example `defineResource<Pod>({ group: "", version: "v1", ... })`. */
@@ -167,7 +166,7 @@ export function defineResource<T extends KubeObject>(
     plural: definition.plural,
     namespaced: definition.namespaced,
     decode(value: unknown): T {
-      if (!isRecord(value)) throw new KubeDecodeError(kind, "", "it is not an object");
+      if (!isPlainObject(value)) throw new KubeDecodeError(kind, "", "it is not an object");
       const filled = {
         ...value,
         apiVersion: value.apiVersion ?? apiVersion,

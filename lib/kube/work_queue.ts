@@ -153,21 +153,6 @@ export class WorkQueue<K = string> {
     return this.#urgentQueue.length + this.#queue.length;
   }
 
-  /** Keys waiting for their `addAfter` / backoff delay. */
-  get delayedCount(): number {
-    return this.#waiting.size;
-  }
-
-  /** Keys being processed. */
-  get processingCount(): number {
-    return this.#processing.size;
-  }
-
-  /** Whether `shutdown()` was called. */
-  get shuttingDown(): boolean {
-    return this.#shuttingDown;
-  }
-
   /**
    * Stops the queue: cancels delayed adds, drops queued keys and resolves waiting `get()`
    * calls with `undefined`. Keys being processed may still call `done()`.

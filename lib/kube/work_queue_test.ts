@@ -18,7 +18,6 @@ Deno.test("WorkQueue.get() waits for the next add", async () => {
   const next = queue.get();
   queue.add("late");
   assert.equal(await next, "late");
-  assert.equal(queue.processingCount, 1);
 });
 
 Deno.test("WorkQueue re-delivers a key added while it is processed only after done()", async () => {
@@ -45,7 +44,8 @@ Deno.test("WorkQueue.done() without a new add does not re-queue", async () => {
   queue.add("k");
   queue.done((await queue.get())!);
   assert.equal(queue.length, 0);
-  assert.equal(queue.processingCount, 0);
+  queue.add("k");
+  assert.equal(queue.length, 1, "no longer processing: a new add is queued at once");
 });
 
 Deno.test("WorkQueue.addAfter() queues the key when the delay has passed", () => {
@@ -53,12 +53,10 @@ Deno.test("WorkQueue.addAfter() queues the key when the delay has passed", () =>
   const queue = new WorkQueue<string>({ clock });
   queue.addAfter("k", 100);
   assert.equal(queue.length, 0);
-  assert.equal(queue.delayedCount, 1);
   fake.tick(99);
   assert.equal(queue.length, 0);
   fake.tick(1);
   assert.equal(queue.length, 1);
-  assert.equal(queue.delayedCount, 0);
 });
 
 Deno.test("WorkQueue.addAfter() keeps the earlier time for a key already waiting", () => {
@@ -126,7 +124,6 @@ Deno.test("WorkQueue.shutdown() resolves waiting getters and ignores later adds"
   fake.tick(100);
   assert.equal(queue.length, 0);
   assert.equal(await queue.get(), undefined);
-  assert.equal(queue.shuttingDown, true);
 });
 
 Deno.test("WorkQueue.shutdown() cancels delayed adds", () => {
@@ -135,7 +132,6 @@ Deno.test("WorkQueue.shutdown() cancels delayed adds", () => {
   queue.addAfter("k", 100);
   queue.shutdown();
   assert.equal(fake.countTimers(), 0);
-  assert.equal(queue.delayedCount, 0);
 });
 
 Deno.test("WorkQueue.add() with urgent puts a key ahead of the others, moving it if queued", async () => {

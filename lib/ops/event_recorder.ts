@@ -275,11 +275,6 @@ export class KubeEventRecorder implements EventRecorder {
     return this.#dropped;
   }
 
-  /** How many writes are queued. */
-  get queued(): number {
-    return this.#pending.size;
-  }
-
   /** Resolves once the queue is empty (or the recorder is closed). */
   async idle(): Promise<void> {
     while (this.#worker) await this.#worker;

@@ -50,8 +50,8 @@ export interface FlagSpec {
   readonly name: string;
   /** Other accepted names (the Go original's spellings). */
   readonly aliases?: readonly string[];
-  /** Booleans may be given bare (`--leader-elect`); others need a value. */
-  readonly kind: "string" | "boolean";
+  /** `boolean` may be given bare (`--leader-elect`); the others (strings) need a value. */
+  readonly kind?: "boolean";
   readonly schema: z.ZodType;
   /** The raw default, parsed by `schema` when neither flag nor variable gives a value. */
   readonly default?: string;
@@ -64,21 +64,18 @@ export interface FlagSpec {
 export const FLAGS = [
   {
     name: "kubeconfig",
-    kind: "string",
     schema: z.string().min(1),
     defaultText: "$KUBECONFIG, in-cluster, ~/.kube/config",
     help: "Path of the kubeconfig file (out of cluster)",
   },
   {
     name: "context",
-    kind: "string",
     schema: z.string().min(1),
     defaultText: "current-context",
     help: "Kubeconfig context to use",
   },
   {
     name: "namespace",
-    kind: "string",
     schema: name,
     defaultText: "pod namespace, else hostport-allocator",
     help: "Operator namespace: holds the leader-election Lease and the allocation record",
@@ -93,42 +90,36 @@ export const FLAGS = [
   },
   {
     name: "leader-election-id",
-    kind: "string",
     schema: name,
     default: LEADER_ELECTION_LEASE_NAME,
     help: "Name of the leader-election Lease",
   },
   {
     name: "lease-duration",
-    kind: "string",
     schema: positiveDuration,
     default: "15s",
     help: "How long a Lease stays valid without renewal",
   },
   {
     name: "renew-deadline",
-    kind: "string",
     schema: positiveDuration,
     default: "10s",
     help: "How long the leader retries renewing before it gives up",
   },
   {
     name: "retry-period",
-    kind: "string",
     schema: positiveDuration,
     default: "2s",
     help: "Interval between acquire and renew attempts",
   },
   {
     name: "health-addr",
-    kind: "string",
     schema: address,
     default: ":8081",
     help: "Address of /healthz and /readyz",
   },
   {
     name: "metrics-addr",
-    kind: "string",
     schema: z.union([z.literal("0"), address], {
       error: "expected host:port, :port, or 0 to disable metrics",
     }),
@@ -137,14 +128,12 @@ export const FLAGS = [
   },
   {
     name: "webhook-addr",
-    kind: "string",
     schema: address,
     default: ":9443",
     help: "Address of the HTTPS admission webhook server",
   },
   {
     name: "webhook-cert-dir",
-    kind: "string",
     schema: z.string().min(1),
     defaultText: "/tmp/k8s-webhook-server/serving-certs",
     help: "Directory holding tls.crt and tls.key (reloaded on change)",
@@ -159,7 +148,6 @@ export const FLAGS = [
   },
   {
     name: "register-webhooks",
-    kind: "string",
     schema: webhookUrl,
     defaultText: "off",
     help:
@@ -167,42 +155,36 @@ export const FLAGS = [
   },
   {
     name: "webhook-service-name",
-    kind: "string",
     schema: name,
     default: "hostport-allocator",
     help: "Webhook Service name covered by the self-signed certificate",
   },
   {
     name: "webhook-service-namespace",
-    kind: "string",
     schema: name,
     defaultText: "--namespace",
     help: "Service namespace put in the self-signed certificate",
   },
   {
     name: "mutating-webhook-configurations",
-    kind: "string",
     schema: nameList,
     defaultText: "<service>-crd,<service>-pod",
     help: "MutatingWebhookConfigurations that get the self-signed CA (comma-separated)",
   },
   {
     name: "validating-webhook-configurations",
-    kind: "string",
     schema: nameList,
     defaultText: "<service>-crd",
     help: "ValidatingWebhookConfigurations that get the self-signed CA (comma-separated)",
   },
   {
     name: "workers",
-    kind: "string",
     schema: z.coerce.number({ error: "expected a whole number from 1 to 64" }).int().min(1).max(64),
     defaultText: "1 classes, 16 claims, 16 HostPorts",
     help: "Concurrent reconciles per controller (one value for all three)",
   },
   {
     name: "claim-deletion-grace",
-    kind: "string",
     schema: positiveDuration,
     defaultText: "65s",
     help:
@@ -210,7 +192,6 @@ export const FLAGS = [
   },
   {
     name: "claim-template-wait",
-    kind: "string",
     schema: positiveDuration,
     defaultText: "6s",
     help:
@@ -218,14 +199,12 @@ export const FLAGS = [
   },
   {
     name: "graceful-shutdown-timeout",
-    kind: "string",
     schema: positiveDuration,
     default: "30s",
     help: "Bound on finishing in-flight work after SIGTERM",
   },
   {
     name: "log-level",
-    kind: "string",
     schema: z.enum(["debug", "info", "warn", "error"], {
       error: "expected one of debug, info, warn, error",
     }),
@@ -234,7 +213,6 @@ export const FLAGS = [
   },
   {
     name: "log-format",
-    kind: "string",
     schema: z.enum(["json", "text"], { error: "expected json or text" }),
     default: "json",
     help: "json (one object per line) or text",
@@ -275,7 +253,7 @@ const BY_NAME = new Map<string, FlagSpec>(
 );
 
 const PARSE_OPTIONS = Object.fromEntries([
-  ...[...BY_NAME].map(([n, spec]) => [n, { type: spec.kind }] as const),
+  ...[...BY_NAME].map(([n, spec]) => [n, { type: spec.kind ?? "string" }] as const),
   ["help", { type: "boolean", short: "h" }] as const,
 ]);
 

@@ -41,19 +41,9 @@ export class HealthChecks {
   #live = new Map<string, Check>([["ping", () => true]]);
   #ready = new Map<string, Check>([["ping", () => true]]);
 
-  /** Adds a liveness check (keep these trivial: failing restarts the pod). */
-  addLiveness(name: string, check: Check): void {
-    this.#live.set(name, check);
-  }
-
   /** Adds a readiness check (replacing one of the same name). */
   addReadiness(name: string, check: Check): void {
     this.#ready.set(name, check);
-  }
-
-  /** Whether every readiness check passes now. */
-  isReady(): boolean {
-    return [...this.#ready.values()].every((check) => run(check) === true);
   }
 
   /**

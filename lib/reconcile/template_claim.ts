@@ -21,21 +21,17 @@
  * @module
  */
 import { TERMINAL_POD_PHASES } from "../api/constants.ts";
-import { type OwnerReference } from "../api/meta.ts";
+import { type OwnerReference, type RetentionPolicy, statefulSetReference } from "../api/mod.ts";
 import { done, type Outcome, requeueAfter } from "./outcome.ts";
 
-/** The StatefulSet of a claim, as read live. */
-export interface TemplateClaimSet {
+/** The StatefulSet of a claim, as read live, with its claim retention policy. */
+export interface TemplateClaimSet extends RetentionPolicy {
   /** The set's uid. */
   readonly uid: string;
   /** `spec.replicas` (default 1). */
   readonly replicas: number;
   /** `spec.ordinals.start` (default 0). */
   readonly start: number;
-  /** `persistentVolumeClaimRetentionPolicy.whenDeleted` (default Retain). */
-  readonly whenDeleted: "Retain" | "Delete";
-  /** `persistentVolumeClaimRetentionPolicy.whenScaled` (default Retain). */
-  readonly whenScaled: "Retain" | "Delete";
 }
 
 /** The pod a claim was made for, from the pod cache. */
@@ -138,7 +134,7 @@ function planSetClaim(input: TemplateClaimInput): TemplateClaimPlan {
   );
   const wanted = [...others];
   if (set.whenDeleted === "Delete" && !scaledDelete) {
-    wanted.push({ apiVersion: "apps/v1", kind: "StatefulSet", name, uid: set.uid });
+    wanted.push(statefulSetReference({ name, uid: set.uid }));
   }
   if (scaledDelete && input.pod !== undefined) {
     wanted.push(podReference(input.podName, input.pod.uid, false));

@@ -1,0 +1,21 @@
+/**
+ * The Namespace client of tests and benchmarks (the operator never reads or writes Namespaces).
+ *
+ * @module
+ */
+import type { Namespace } from "kubernetes-types/core/v1.d.ts";
+import { defineResource, ResourceClient } from "../lib/kube/resource.ts";
+import type { RestClient } from "../lib/kube/rest_client.ts";
+
+const NAMESPACE_RESOURCE = defineResource<Namespace>({
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+});
+
+/** A client of `v1` Namespaces over `kube.rest`. */
+export function namespaces(kube: { readonly rest: RestClient }): ResourceClient<Namespace> {
+  return new ResourceClient(kube.rest, NAMESPACE_RESOURCE);
+}
