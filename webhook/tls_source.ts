@@ -241,11 +241,6 @@ export class FileCertificateSource implements CertificateSource {
       this.#failures < (this.#options.maxFailures ?? DEFAULT_MAX_FAILURES);
   }
 
-  /** Failed reloads since the last good one. */
-  get consecutiveFailures(): number {
-    return this.#failures;
-  }
-
   /** Resolves when the background loop has ended (after the start signal aborted). */
   get finished(): Promise<void> {
     return this.#loop ?? Promise.resolve();

@@ -7,6 +7,7 @@ import {
   LeaderElector,
   leaderRecord,
   LeaderSupervisor,
+  type LeaderSupervisorOptions,
   mayAcquire,
   releaseSpec,
   settlesWithin,
@@ -284,18 +285,21 @@ function controllers(log: string[], options: { stuck?: boolean } = {}) {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-Deno.test("LeaderSupervisor without an elector runs the controllers until stopped", async () => {
-  const log: string[] = [];
-  const fake = controllers(log);
-  const supervisor = new LeaderSupervisor({
-    elector: undefined,
-    start: fake.start,
-    stopTimeoutMs: 1_000,
-    logger: QUIET,
-  });
+/** Runs a supervisor (quiet, a 1 s stop timeout unless given) and lets its first step happen. */
+async function supervise(
+  options: Omit<LeaderSupervisorOptions, "logger" | "stopTimeoutMs"> & { stopTimeoutMs?: number },
+) {
+  const supervisor = new LeaderSupervisor({ stopTimeoutMs: 1_000, logger: QUIET, ...options });
   const stop = new AbortController();
   const running = supervisor.run(stop.signal);
   await tick();
+  return { supervisor, stop, running };
+}
+
+Deno.test("LeaderSupervisor without an elector runs the controllers until stopped", async () => {
+  const log: string[] = [];
+  const fake = controllers(log);
+  const { supervisor, stop, running } = await supervise({ elector: undefined, start: fake.start });
   assert.equal(supervisor.readiness(), "informer caches have not synced yet");
   fake.synced();
   await tick();
@@ -309,15 +313,7 @@ Deno.test("LeaderSupervisor runs controllers only while leading and restarts the
   const log: string[] = [];
   const elector = new ScriptedElector(log);
   const fake = controllers(log);
-  const supervisor = new LeaderSupervisor({
-    elector,
-    start: fake.start,
-    stopTimeoutMs: 1_000,
-    logger: QUIET,
-  });
-  const stop = new AbortController();
-  const running = supervisor.run(stop.signal);
-  await tick();
+  const { supervisor, stop, running } = await supervise({ elector, start: fake.start });
   assert.equal(supervisor.running, false);
   assert.equal(supervisor.readiness(), true, "a standby is ready");
   elector.grant();
@@ -340,15 +336,11 @@ Deno.test("LeaderSupervisor reports stuck controllers and still releases the lea
   const log: string[] = [];
   const elector = new ScriptedElector(log);
   const fake = controllers(log, { stuck: true });
-  const supervisor = new LeaderSupervisor({
+  const { stop, running } = await supervise({
     elector,
     start: fake.start,
     stopTimeoutMs: 20,
-    logger: QUIET,
   });
-  const stop = new AbortController();
-  const running = supervisor.run(stop.signal);
-  await tick();
   elector.grant();
   await tick();
   stop.abort();
@@ -359,14 +351,10 @@ Deno.test("LeaderSupervisor reports stuck controllers and still releases the lea
 Deno.test("LeaderSupervisor releases the lease when the controllers cannot start", async () => {
   const log: string[] = [];
   const elector = new ScriptedElector(log);
-  const supervisor = new LeaderSupervisor({
+  const { running } = await supervise({
     elector,
     start: () => Promise.reject(new Error("no CRDs")),
-    stopTimeoutMs: 1_000,
-    logger: QUIET,
   });
-  const running = supervisor.run(new AbortController().signal);
-  await tick();
   elector.grant();
   await assert.rejects(running, /no CRDs/);
   assert.deepEqual(log, ["release"]);
