@@ -62,7 +62,7 @@ export interface ClaimsBenchOptions {
 const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
 
 /** The V8 flags the image is compiled with (`--v8-flags=` of the Dockerfile), if any. */
-export async function imageV8Flags(): Promise<string[]> {
+async function imageV8Flags(): Promise<string[]> {
   const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
   const flags = dockerfile.match(/--v8-flags=(\S+)/)?.[1];
   return flags === undefined ? [] : flags.split(",");
@@ -72,7 +72,7 @@ export async function imageV8Flags(): Promise<string[]> {
  * The environment of the image's final stage that applies outside it too (`GLIBC_TUNABLES`; its
  * `TMPDIR` and `DENO_DIR` name the image's own paths).
  */
-export async function imageEnv(): Promise<Record<string, string>> {
+async function imageEnv(): Promise<Record<string, string>> {
   const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
   const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
   const tunables = finalStage.match(/\bGLIBC_TUNABLES=(\S+)/)?.[1];
@@ -85,7 +85,7 @@ export async function imageEnv(): Promise<Record<string, string>> {
  *
  * @throws {Error} when the run fails
  */
-export async function buildCodeCache(path: string, env: Record<string, string>): Promise<void> {
+async function buildCodeCache(path: string, env: Record<string, string>): Promise<void> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...OPERATOR_PERMISSIONS, path, "--help"],
     cwd: dirname(path),
@@ -96,6 +96,34 @@ export async function buildCodeCache(path: string, env: Record<string, string>):
   if (!output.success) {
     throw new Error(`Cannot build the code cache: ${new TextDecoder().decode(output.stderr)}`);
   }
+}
+
+/** How the operator process runs: the script, its directory and its environment. */
+export interface OperatorScript {
+  readonly path: string;
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+}
+
+/**
+ * Runs the bundle at `path` as the image runs its executable: the image's V8 flags (plus
+ * `extraV8Flags`) and malloc settings, and, with `codeCache`, the bundle's V8 code cache built
+ * first by one `--help` run as the Dockerfile builds it. The code cache goes into a `DENO_DIR` of
+ * its own under `dir`, so no run reuses another's.
+ */
+export async function imageScript(
+  path: string,
+  dir: string,
+  options: { extraV8Flags?: readonly string[]; codeCache: boolean },
+): Promise<OperatorScript> {
+  const v8Flags = [...await imageV8Flags(), ...options.extraV8Flags ?? []].join(",");
+  const env: Record<string, string> = {
+    ...await imageEnv(),
+    DENO_DIR: await Deno.makeTempDir({ dir, prefix: "deno-dir-" }),
+    ...v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags },
+  };
+  if (options.codeCache) await buildCodeCache(path, env);
+  return { path, cwd: dirname(path), env };
 }
 
 /** Bundles `mod.ts` (or `entry`, another checkout's) as `deno task bundle` does, into `dir`. */
@@ -119,29 +147,20 @@ export async function runClaimsBench(options: ClaimsBenchOptions = {}): Promise<
   const workDir = await Deno.makeTempDir({ prefix: "hostport-bench-claims-" });
   try {
     const path = options.fromSource ? MOD_TS : await bundleInto(workDir);
-    const image = await imageV8Flags();
     const runs: ClaimsRun[] = [];
     for (const setup of options.setups ?? CLAIMS_SETUPS) {
-      const v8Flags = [...image, ...setup.extraV8Flags].join(",");
       const runDir = await Deno.makeTempDir({ dir: workDir, prefix: "run-" });
-      // A DENO_DIR of its own: the code cache is the one this setup asks for, never an earlier run's.
-      const env: Record<string, string> = {
-        ...await imageEnv(),
-        DENO_DIR: await Deno.makeTempDir({ dir: runDir, prefix: "deno-dir-" }),
-        ...v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags },
-      };
-      if (setup.codeCache && !options.fromSource) await buildCodeCache(path, env);
+      const script = await imageScript(path, runDir, {
+        extraV8Flags: setup.extraV8Flags,
+        codeCache: setup.codeCache && !options.fromSource,
+      });
       console.error(`bench: claims: ${setup.label}`);
       runs.push(
         await measureClaims({
           label: setup.label,
           claims,
           inFlight,
-          script: {
-            path,
-            cwd: dirname(path),
-            env,
-          },
+          script,
           flags: ["--leader-elect=true", ...setup.flags],
           workDir: runDir,
         }),

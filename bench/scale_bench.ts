@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { adminClients, classObject, ensureNamespace } from "../tests/controller_harness.ts";
 import { startControlPlane } from "../tests/controlplane/harness.ts";
@@ -16,7 +15,7 @@ import { claimNames, createClaims, forEachBounded } from "../tests/process_claim
 import { metricValue, ProcessOperators } from "../tests/process_operators.ts";
 import { watchBoundClaims } from "../tests/progress_watch.ts";
 import type { BenchResult } from "./bench_result.ts";
-import { bundleInto, imageV8Flags } from "./claims_bench.ts";
+import { bundleInto, imageScript, type OperatorScript } from "./claims_bench.ts";
 import { quantile } from "./claims_measure.ts";
 
 /** Sizes of the benchmark; {@linkcode scaleSizes} derives them from `--fraction`. */
@@ -140,13 +139,8 @@ export async function runScaleBench(flags: readonly string[] = []): Promise<Benc
     // --mod=<path>: bundle another checkout's mod.ts, to compare with it.
     const entry = flags.find((f) => f.startsWith("--mod="))?.slice("--mod=".length);
     const path = await bundleInto(workDir, entry);
-    const v8Flags = (await imageV8Flags()).join(",");
-    const script = {
-      path,
-      cwd: dirname(path),
-      env: v8Flags === "" ? {} : { DENO_V8_FLAGS: v8Flags } as Record<string, string>,
-    };
-    return report(await measure(sizes, script), v8Flags);
+    const script = await imageScript(path, workDir, { codeCache: true });
+    return report(await measure(sizes, script), script.env.DENO_V8_FLAGS ?? "");
   } finally {
     await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
@@ -154,7 +148,7 @@ export async function runScaleBench(flags: readonly string[] = []): Promise<Benc
 
 async function measure(
   sizes: ScaleSizes,
-  script: { path: string; cwd: string; env: Record<string, string> },
+  script: OperatorScript,
 ): Promise<ScaleRun> {
   await using cp = await startControlPlane();
   using kube = await adminClients(cp);
@@ -265,7 +259,8 @@ function method(sizes: ScaleSizes, v8Flags: string, full: boolean): string {
   return [
     `A fresh control plane (etcd + kube-apiserver from \`tests/controlplane\`), no kubelet: the`,
     `pods are API objects that never run. The operator runs as its own process: the bundle`,
-    `(\`deno task bundle\`) with the image's V8 flags (\`${v8Flags}\`), out of cluster with the`,
+    `(\`deno task bundle\`) run as the image runs it: its V8 flags (\`${v8Flags}\`), its malloc`,
+    `settings and the bundle's V8 code cache built first by one \`--help\` run; out of cluster with the`,
     `release's ServiceAccount and RBAC, leader election on, defaults otherwise.`,
     "",
     `1. ${sizes.otherPods} pods that name no claim (labels, annotations, one container, about`,
