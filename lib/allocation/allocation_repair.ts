@@ -7,8 +7,8 @@
  * @module
  */
 
-import { type HostPort, salvageHostPort } from "../api/hostport.ts";
-import type { HostPortClass } from "../api/hostport_class.ts";
+import { type HostPort, salvageHostPort } from "../api/types.ts";
+import type { HostPortClass } from "../api/types.ts";
 import type { PortRange } from "../allocator/port_range.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
 import { ResourceClient } from "../kube/resource.ts";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { HostPortClaim } from "../api/types.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
 
 /** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
