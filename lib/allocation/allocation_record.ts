@@ -12,7 +12,7 @@
 import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { PortBitmap } from "../allocator/port_bitmap.ts";
-import { isPort } from "../allocator/port_range.ts";
+import { isPort } from "../allocator/port_bitmap.ts";
 import {
   AllocationRecordFormatError,
   classifyWriteError,

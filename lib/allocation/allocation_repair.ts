@@ -9,7 +9,7 @@
 
 import { type HostPort, salvageHostPort } from "../api/types.ts";
 import type { HostPortClass } from "../api/types.ts";
-import type { PortRange } from "../allocator/port_range.ts";
+import type { PortRange } from "../allocator/port_bitmap.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";

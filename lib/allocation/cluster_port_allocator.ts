@@ -7,7 +7,7 @@
  */
 
 import { PortBitmap } from "../allocator/port_bitmap.ts";
-import type { PortRange } from "../allocator/port_range.ts";
+import type { PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
 import {
   type AllocationRecord,

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { PortRange } from "../allocator/port_range.ts";
+import type { PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
 import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
 
