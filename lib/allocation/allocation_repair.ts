@@ -1,29 +1,149 @@
 /**
- * `AllocationRepair`: the repair pass of rule 6 as I/O around the pure `planRepair`: list the
+ * The repair pass of rule 6 (docs/architecture.md), after Kubernetes' NodePort `repair.go`: the
+ * pure {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair} (list the
  * HostPorts live, then read the record, plan, and commit reservations and frees by
- * compare-and-swap. It returns its findings; turning them into Events, conditions and metrics is
+ * compare-and-swap). It returns its findings; turning them into Events, conditions and metrics is
  * the caller's job.
+ *
+ * A pass reserves what HostPorts hold but the record does not, reports duplicates and ports
+ * outside their class's pools, and frees a reserved port nobody holds only after 2 consecutive
+ * passes whose sightings span more than the holdoff (reservation TTL + API server request
+ * timeout). Why that is safe: a status write carrying a port is sent within the reservation TTL of
+ * the reservation's commit (rule 2) and lands within the API server's request timeout of being
+ * sent, or never. A port seen reserved on the first pass was reserved before it, so once the
+ * holdoff has passed since that sighting, every write that could carry it has landed, and a
+ * HostPort holding it would show in the second pass's live list. The one way around it is a
+ * release and a new reservation of the port between the two passes; so a candidate's sightings
+ * restart whenever this process saw, in between, the port released in the record or held by any
+ * HostPort (`disturbed`), and ports this process reserved recently are never candidates.
  *
  * @module
  */
 
-import { type HostPort, salvageHostPort } from "../api/types.ts";
-import type { HostPortClass } from "../api/types.ts";
+import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
 import type { PortRange } from "../allocator/port_bitmap.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
-import type { AllocationRecord } from "./allocation_record.ts";
-import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { AllocationRecordMissingError } from "./allocation_record.ts";
-import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
-import {
-  type LeakSighting,
-  planRepair,
-  type RepairHostPort,
-  type RepairPlan,
-  type RepairReport,
-} from "./plan_repair.ts";
+import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
+import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
+
+/** A HostPort as repair sees it. */
+export interface RepairHostPort {
+  readonly name: string;
+  /** `status.port`; 0 when no port is allocated. */
+  readonly port: number;
+  readonly className: string;
+  /** The class's pools, or undefined when the class does not exist (no out-of-pool check). */
+  readonly pools: readonly PortRange[] | undefined;
+}
+
+/** How long a reserved, unowned port has been seen so. */
+export interface LeakSighting {
+  /** When it was first seen, on the repairer's monotonic clock. */
+  readonly firstSeenAt: number;
+  /** On how many consecutive passes it was seen. */
+  readonly sightings: number;
+}
+
+/** The input of {@linkcode planRepair}. */
+export interface RepairInput {
+  /** Every HostPort, from a live list. */
+  readonly hostPorts: readonly RepairHostPort[];
+  /** The ports the record reserves, read after the list. */
+  readonly reserved: Iterable<number>;
+  /** The sightings of the previous pass. */
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  /** Now, on the same monotonic clock as the sightings. */
+  readonly now: number;
+  /** How long the sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
+  readonly holdoffMs?: number;
+  /** Ports this process reserved so recently that a write carrying them may be in flight. */
+  readonly recentlyReserved?: Iterable<number>;
+  /** Ports seen released in the record or held by a HostPort since the previous pass. */
+  readonly disturbed?: Iterable<number>;
+}
+
+/** What a repair pass found, for Events, conditions, metrics and logs. */
+export interface RepairReport {
+  /** Ports held by two or more HostPorts, with every holder; never "fixed". */
+  readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
+  /** HostPorts holding a port outside every pool of their class; the port stays held. */
+  readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
+  /** HostPorts whose `status.port` is not a port (1-65535); ignored. */
+  readonly invalid: readonly { readonly hostPort: string; readonly port: number }[];
+}
+
+/** The decision of {@linkcode planRepair}. */
+export interface RepairPlan {
+  /** Ports held by a HostPort but not reserved: reserve them (ascending). */
+  readonly reserve: readonly number[];
+  /** Leaks whose holdoff is over: free them (ascending). */
+  readonly free: readonly number[];
+  /** The sightings to pass to the next pass (freed ports left out). */
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  /** When the earliest candidate can be freed (run the next pass then); undefined without one. */
+  readonly nextFreeAt: number | undefined;
+  /** Every port some HostPort holds, ascending. */
+  readonly held: readonly number[];
+  /** The anomalies. */
+  readonly report: RepairReport;
+}
+
+/**
+ * Rule 6: consecutive passes that must see a port reserved and unowned before it is freed. Two
+ * suffice: the first proves the port was reserved before it, and the holdoff then covers every
+ * write that could carry it. The repair loop runs the second pass as soon as the holdoff of the
+ * earliest candidate ends, so a port stranded by a crash is back about the holdoff after restart.
+ */
+const LEAK_SIGHTINGS_BEFORE_FREE = 2;
+
+/** Decides one repair pass; see the module documentation. */
+export function planRepair(input: RepairInput): RepairPlan {
+  const registry = new PortRegistry();
+  const restored = registry.restore(
+    input.hostPorts.filter((hostPort) => hostPort.port !== 0).map((hostPort) => ({
+      holder: hostPort.name,
+      port: hostPort.port,
+      pools: hostPort.pools,
+    })),
+  );
+  const held = registry.snapshot();
+  const reserved = new Set(input.reserved);
+  const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
+  const recent = new Set(input.recentlyReserved ?? []);
+  const disturbed = new Set(input.disturbed ?? []);
+  const free: number[] = [];
+  const leakCandidates = new Map<number, LeakSighting>();
+  for (const port of [...reserved].sort((a, b) => a - b)) {
+    // Owned, or maybe about to be: not a leak, and any earlier sightings are forgotten.
+    if (registry.has(port) || recent.has(port)) continue;
+    // Released or held since the last pass: this may be a new reservation; start afresh.
+    const previous = disturbed.has(port) ? undefined : input.leakCandidates.get(port);
+    const sighting = {
+      firstSeenAt: previous?.firstSeenAt ?? input.now,
+      sightings: (previous?.sightings ?? 0) + 1,
+    };
+    const spanned = input.now - sighting.firstSeenAt > holdoffMs;
+    if (sighting.sightings >= LEAK_SIGHTINGS_BEFORE_FREE && spanned) free.push(port);
+    else leakCandidates.set(port, sighting);
+  }
+  const firstSeen = [...leakCandidates.values()].map((sighting) => sighting.firstSeenAt);
+  return {
+    reserve: held.filter((port) => !reserved.has(port)),
+    free,
+    leakCandidates,
+    // Strictly more than the holdoff must have passed: one millisecond past it.
+    nextFreeAt: firstSeen.length === 0 ? undefined : Math.min(...firstSeen) + holdoffMs + 1,
+    held,
+    report: {
+      duplicates: restored.duplicates,
+      outOfPool: restored.outsidePools.map(({ holder, port }) => ({ hostPort: holder, port })),
+      invalid: restored.invalid.map(({ holder, port }) => ({ hostPort: holder, port })),
+    },
+  };
+}
 
 /** Options of {@linkcode AllocationRepair}. */
 export interface AllocationRepairOptions {
@@ -35,7 +155,7 @@ export interface AllocationRepairOptions {
   listHostPortClasses: () => Promise<readonly HostPortClass[]>;
   /** A monotonic clock in milliseconds; default `performance.now()`. */
   now?: () => number;
-  /** How long leak sightings must span; default reservation TTL + API server request timeout. */
+  /** How long leak sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
   holdoffMs?: number;
   /** This process's allocator: its recent reservations are never leak candidates, and it is resynced after each pass. */
   allocator?: ClusterPortAllocator;
@@ -58,10 +178,7 @@ export interface RepairFindings extends RepairReport {
   readonly leakCandidates: readonly number[];
   /** Every port a HostPort holds. */
   readonly held: readonly number[];
-  /**
-   * Ports the re-created record reserves, when this pass found the record deleted and rebuilt it
-   * (allocation is then paused for the holdoff); undefined otherwise.
-   */
+  /** Ports the record was re-created with, when this pass found it deleted (allocation then pauses). */
   readonly rebuilt: readonly number[] | undefined;
   /** In how many ms a pass may free the earliest leak candidate; undefined without candidates. */
   readonly nextFreeInMs: number | undefined;
@@ -147,7 +264,6 @@ export class AllocationRepair {
    */
   async #rebuild(held: readonly HostPort[]): Promise<void> {
     const { record, allocator } = this.#options;
-    const holdoffMs = this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
     allocator?.pauseAfterRebuild(Infinity);
     const ports = new Set([
       ...held.map((hostPort) => hostPort.status?.port ?? 0).filter((port) => port > 0),
@@ -160,7 +276,7 @@ export class AllocationRepair {
       await record.refresh();
       await Promise.all(sorted.filter((port) => !record.has(port)).map((p) => record.reserve(p)));
     }
-    allocator?.pauseAfterRebuild(holdoffMs);
+    allocator?.pauseAfterRebuild(this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS);
     this.#rebuilt = sorted;
   }
 
@@ -184,14 +300,17 @@ export class AllocationRepair {
       snapshot = await record.refresh();
     }
     // A port seen released in the record since the last pass may have been reserved anew.
-    const disturbed = [
-      ...new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]),
-    ];
+    const disturbed = new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]);
     this.#releasesSeen = record.version;
     this.#disturbed.clear();
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
-      hostPorts: hostPorts.map((hostPort) => toRepairHostPort(hostPort, pools)),
+      hostPorts: hostPorts.map((hostPort) => ({
+        name: hostPort.metadata.name ?? "",
+        port: hostPort.status?.port ?? 0,
+        className: hostPort.spec.hostPortClassName,
+        pools: pools.get(hostPort.spec.hostPortClassName),
+      })),
       reserved: snapshot.bits.toArray(),
       leakCandidates: this.#candidates,
       now: this.#now(),
@@ -200,19 +319,6 @@ export class AllocationRepair {
       disturbed,
     });
   }
-}
-
-function toRepairHostPort(
-  hostPort: HostPort,
-  pools: ReadonlyMap<string, readonly PortRange[]>,
-): RepairHostPort {
-  const className = hostPort.spec.hostPortClassName;
-  return {
-    name: hostPort.metadata.name ?? "",
-    port: hostPort.status?.port ?? 0,
-    className,
-    pools: pools.get(className),
-  };
 }
 
 /** A lister of every HostPort, read live from the API server (all pages, one snapshot). */
