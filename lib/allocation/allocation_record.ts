@@ -30,11 +30,7 @@ import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube
 import type { RestClient } from "../kube/rest_client.ts";
 import { isPort, PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";
 
-/**
- * A reservation or release was certainly not committed: every attempt was refused, or the record
- * could not be read. Operations that may have landed settle as `{ ok: false, reason: "unknown" }`
- * instead.
- */
+/** A reservation or release certainly not committed (what may have landed settles "unknown"). */
 export class AllocationRecordError extends Error {
   /** Builds `Cannot <action> as <detail>`, keeping the last failure as `cause`. */
   constructor(action: string, detail: string, options?: ErrorOptions) {
@@ -43,13 +39,8 @@ export class AllocationRecordError extends Error {
   }
 }
 
-/**
- * The record was found missing after this process had seen it exist (someone deleted it). It is
- * never re-created silently: repair rebuilds it from every port anyone may hold, then allocation
- * pauses for the leak holdoff.
- */
+/** The record was deleted after this process saw it exist; only repair re-creates it. */
 export class AllocationRecordMissingError extends AllocationRecordError {
-  /** Builds the error for `action`. */
   constructor(action: string, options?: ErrorOptions) {
     super(action, "the allocation record was deleted; repair is rebuilding it", options);
     this.name = "AllocationRecordMissingError";
@@ -66,26 +57,21 @@ export class AllocationRecordFormatError extends TypeError {
 }
 
 /**
- * The outcome of a reservation: `{ ok: true }` committed; `"taken"`, the record shows it reserved
- * by someone else; `"unknown"`, a write that carried it may or may not have landed: the caller
- * must neither use the port (it may be someone else's) nor release it (it may be its own); it
- * stays reserved until repair frees it.
+ * A reservation: committed; `"taken"` by someone else; or `"unknown"` (a write carrying it may
+ * have landed): neither use the port (it may be someone else's) nor release it (it may be ours);
+ * repair frees it.
  */
 export type ReserveOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "taken" | "unknown" };
 
 /**
- * The outcome of a release: `{ ok: true }` committed (or the port was not reserved); `"unknown"`,
- * a write that carried it may or may not have landed and the port is reserved now (maybe by
- * someone who reserved it after the release landed, so it is left alone): assume it is still
- * reserved; repair frees it.
+ * A release: committed (or the port was not reserved), or `"unknown"`: the port is reserved now,
+ * maybe by someone who reserved it after our release landed, so it is left alone; repair frees it.
  */
 export type ReleaseOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "unknown" };
-
-// The stored form.
 
 /** The format version this code reads and writes. */
 export const RECORD_FORMAT_VERSION = "1";
@@ -93,17 +79,14 @@ export const RECORD_FORMAT_VERSION = "1";
 /** The default name of the record's ConfigMap (in the operator's namespace). */
 export const DEFAULT_RECORD_NAME = "hostport-allocator-allocations";
 
-/** The decoded content of the record. */
+/** The decoded content of the record: the reserved ports and who wrote them. */
 export interface RecordContent {
-  /** The reserved ports. */
   readonly bits: PortBitmap;
-  /** Who wrote this content (`<writer>/<sequence>`), or undefined if unknown. */
   readonly writeId: string | undefined;
 }
 
-/** The record as stored, with the version a compare-and-swap must name. */
+/** The record as stored, with the `metadata.resourceVersion` a compare-and-swap must name. */
 export interface StoredRecord extends RecordContent {
-  /** The storage version (`metadata.resourceVersion`). */
   readonly resourceVersion: string;
 }
 
@@ -128,12 +111,7 @@ export function encodeRecordData(content: RecordContent): Record<string, string>
   };
 }
 
-/**
- * Decodes ConfigMap `data` (untrusted: anyone allowed to edit the ConfigMap could have changed it).
- *
- * @throws {AllocationRecordFormatError} a key is missing, the version is unknown, or the bitmap
- * is malformed (not base64, not 8 KiB, or port 0 set)
- */
+/** Decodes ConfigMap `data`, untrusted. @throws {AllocationRecordFormatError} not understood */
 export function decodeRecordData(data: unknown): RecordContent {
   const parsed = RecordData.safeParse(data ?? {});
   if (!parsed.success) {
@@ -165,23 +143,19 @@ export function decodeRecordData(data: unknown): RecordContent {
 }
 
 /**
- * Compare-and-swap storage for one record. Errors are the `lib/kube` error family, so the record
- * can tell a refused write from one whose outcome is unknown ({@linkcode classifyWriteError}).
+ * Compare-and-swap storage for one record: a consistent read (undefined when absent), create, and
+ * replace at a resourceVersion. It throws the `lib/kube` errors {@linkcode classifyWriteError} reads.
  */
 export interface RecordStore {
-  /** Reads the record (a consistent read, never from a cache), or undefined when it does not exist. */
   read(): Promise<StoredRecord | undefined>;
-  /** Creates the record. @throws {AlreadyExistsError} it exists already */
   create(content: RecordContent): Promise<StoredRecord>;
-  /** Replaces the record if still at `resourceVersion`. @throws {ConflictError} or {NotFoundError} */
   replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord>;
 }
 
 /**
- * How a failed write ended: `"conflict"`, refused because the record changed, was created or was
- * deleted meanwhile (re-read and re-apply); `"refused"`, refused for another definite reason (403,
- * 422, 429...); `"unknown"`, a timeout, a connection error, a 5xx or anything unexpected: it may
- * have landed, now or later.
+ * How a failed write ended: `"conflict"` (the record changed, was created or deleted: re-read and
+ * re-apply), `"refused"` (403, 422, 429...), or `"unknown"` (a timeout, a connection error, a 5xx
+ * or anything unexpected: it may have landed, now or later).
  */
 export function classifyWriteError(error: unknown): "conflict" | "refused" | "unknown" {
   if (
@@ -209,9 +183,8 @@ export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource
 
 /** A {@linkcode RecordStore} over the ConfigMap `namespace/name`. */
 export class ConfigMapRecordStore implements RecordStore {
-  /** The ConfigMap's namespace. */
+  /** The ConfigMap's namespace and name. */
   readonly namespace: string;
-  /** The ConfigMap's name. */
   readonly name: string;
   #configMaps: ResourceClient<ConfigMap>;
 
@@ -222,7 +195,7 @@ export class ConfigMapRecordStore implements RecordStore {
     this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
   }
 
-  /** Reads the ConfigMap (a consistent GET); undefined when it does not exist. */
+  /** Reads the ConfigMap (a consistent GET). */
   async read(): Promise<StoredRecord | undefined> {
     try {
       return toStored(await this.#configMaps.get(this.name, { namespace: this.namespace }));
@@ -270,17 +243,14 @@ function toStored(configMap: ConfigMap): StoredRecord {
   return { ...decodeRecordData(configMap.data), resourceVersion };
 }
 
-// The record.
-
 type Outcome = ReserveOutcome | ReleaseOutcome;
 
-/** A queued reserve or release with its promise. */
+/** A queued reserve or release; `firstAttempt` indexes the first write that carried it (-1: none). */
 interface QueuedOp {
   readonly kind: "reserve" | "release";
   readonly port: number;
   /** Whether a write that carried this op ended with an unknown outcome. */
   maybeLanded: boolean;
-  /** Index of the first write attempt of its batch that carried it; -1 before any. */
   firstAttempt: number;
   resolve(outcome: Outcome): void;
   reject(error: unknown): void;
@@ -323,48 +293,35 @@ function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
   return { next, changed: !base.equals(next), settled, carried };
 }
 
-/** How a step of a batch ended. */
 type Step = "done" | "retry" | "given-up";
+type Reader = { resolve(): void; reject(error: unknown): void };
 
-/** A queued read. */
-interface Reader {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-/** The state of one batch while it is retried. */
+/** One batch while it is retried; `attempts` maps each write's writeId to its index. */
 interface BatchRun {
   ops: QueuedOp[];
   readers: Reader[];
-  /** writeId of each write attempt of this batch, to the attempt index. */
   attempts: Map<string, number>;
   failures: number;
   conflicts: number;
   needRead: boolean;
 }
 
-/** Attempts per batch for failures other than conflicts. */
+/** Per batch: attempts for failures other than conflicts, and conflicts tolerated. */
 const MAX_ATTEMPTS = 6;
-/** Conflicts (409) tolerated per batch before giving up. */
 const MAX_CONFLICTS = 100;
 const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 
-/** Injected effects of {@linkcode AllocationRecord}. */
+/** The writer's name in `writeId` (random by default), and the waits and jitter, for tests. */
 export interface AllocationRecordOptions {
-  /** Names this writer in the record's `writeId`; random by default. */
   writerId?: string;
-  /** Waits `ms`; injectable for tests. */
   sleep?: (ms: number) => Promise<void>;
-  /** Random numbers in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
 }
 
-/** The record as last read or written by this process. */
+/** The record as last read or written (a copy), and its version (undefined: not created yet). */
 export interface RecordSnapshot {
-  /** The reserved ports (a copy). */
   readonly bits: PortBitmap;
-  /** The storage version, or undefined when the record does not exist yet. */
   readonly resourceVersion: string | undefined;
 }
 
@@ -420,33 +377,20 @@ export class AllocationRecord {
     this.#random = options.random ?? Math.random;
   }
 
-  /**
-   * Reserves `port`; see {@linkcode ReserveOutcome} for what each outcome obliges the caller to.
-   *
-   * @throws {RangeError} `port` is not an integer from 1 to 65535
-   * @throws {AllocationRecordError} (rejection) the reservation was certainly not committed
-   */
+  /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
   reserve(port: number): Promise<ReserveOutcome> {
     return this.#enqueue("reserve", port) as Promise<ReserveOutcome>;
   }
 
-  /**
-   * Clears the reservation of `port`; idempotent. Call it only for a port you own (rule 3); on
-   * "unknown", assume the port is still reserved.
-   *
-   * @throws {RangeError} `port` is not an integer from 1 to 65535
-   * @throws {AllocationRecordError} (rejection) the release was certainly not committed
-   */
+  /** Releases `port`, owned (rule 3); idempotent. @throws as {@linkcode AllocationRecord.reserve} */
   release(port: number): Promise<ReleaseOutcome> {
     return this.#enqueue("release", port) as Promise<ReleaseOutcome>;
   }
 
   /**
-   * Reads the record now (a consistent read, ordered with this process's writes). A missing
-   * record reads as empty; the first write creates it.
+   * Reads the record now, ordered with this process's writes (missing reads as empty).
    *
-   * @throws {AllocationRecordError} (rejection) it could not be read after the retries
-   * @throws {AllocationRecordFormatError} (rejection) its content is not understood
+   * @throws {AllocationRecordError} or {AllocationRecordFormatError} (rejection)
    */
   async refresh(): Promise<RecordSnapshot> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
