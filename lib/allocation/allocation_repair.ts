@@ -29,65 +29,57 @@ import type { RestClient } from "../kube/rest_client.ts";
 import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
 import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
 
-/** A HostPort as repair sees it. */
+/** A HostPort as repair sees it: `port` 0 when none, `pools` undefined when the class is gone. */
 export interface RepairHostPort {
   readonly name: string;
-  /** `status.port`; 0 when no port is allocated. */
   readonly port: number;
   readonly className: string;
-  /** The class's pools, or undefined when the class does not exist (no out-of-pool check). */
   readonly pools: readonly PortRange[] | undefined;
 }
 
-/** How long a reserved, unowned port has been seen so. */
+/** A reserved, unowned port: first seen when (the repairer's clock), on how many passes. */
 export interface LeakSighting {
-  /** When it was first seen, on the repairer's monotonic clock. */
   readonly firstSeenAt: number;
-  /** On how many consecutive passes it was seen. */
   readonly sightings: number;
 }
 
-/** The input of {@linkcode planRepair}. */
+/**
+ * The input of {@linkcode planRepair}: every HostPort (a live list), the record's ports (read
+ * after the list), the previous pass's sightings, now, and the module documentation's
+ * `recentlyReserved` and `disturbed` ports.
+ */
 export interface RepairInput {
-  /** Every HostPort, from a live list. */
   readonly hostPorts: readonly RepairHostPort[];
-  /** The ports the record reserves, read after the list. */
   readonly reserved: Iterable<number>;
-  /** The sightings of the previous pass. */
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
-  /** Now, on the same monotonic clock as the sightings. */
   readonly now: number;
   /** How long the sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
   readonly holdoffMs?: number;
-  /** Ports this process reserved so recently that a write carrying them may be in flight. */
   readonly recentlyReserved?: Iterable<number>;
-  /** Ports seen released in the record or held by a HostPort since the previous pass. */
   readonly disturbed?: Iterable<number>;
 }
 
-/** What a repair pass found, for Events, conditions, metrics and logs. */
+/**
+ * What a repair pass found: ports held by two HostPorts (never "fixed"), HostPorts holding a port
+ * outside their class's pools (it stays held), and HostPorts whose port is not a port (ignored).
+ */
 export interface RepairReport {
-  /** Ports held by two or more HostPorts, with every holder; never "fixed". */
   readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
-  /** HostPorts holding a port outside every pool of their class; the port stays held. */
   readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
-  /** HostPorts whose `status.port` is not a port (1-65535); ignored. */
   readonly invalid: readonly { readonly hostPort: string; readonly port: number }[];
 }
 
-/** The decision of {@linkcode planRepair}. */
+/**
+ * The decision of {@linkcode planRepair}, ports ascending: held but not reserved (reserve them),
+ * leaks whose holdoff is over (free them), the sightings for the next pass, when the earliest can
+ * be freed (run the next pass then), and every port a HostPort holds.
+ */
 export interface RepairPlan {
-  /** Ports held by a HostPort but not reserved: reserve them (ascending). */
   readonly reserve: readonly number[];
-  /** Leaks whose holdoff is over: free them (ascending). */
   readonly free: readonly number[];
-  /** The sightings to pass to the next pass (freed ports left out). */
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
-  /** When the earliest candidate can be freed (run the next pass then); undefined without one. */
   readonly nextFreeAt: number | undefined;
-  /** Every port some HostPort holds, ascending. */
   readonly held: readonly number[];
-  /** The anomalies. */
   readonly report: RepairReport;
 }
 
@@ -147,7 +139,6 @@ export function planRepair(input: RepairInput): RepairPlan {
 
 /** Options of {@linkcode AllocationRepair}. */
 export interface AllocationRepairOptions {
-  /** The record to repair. */
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
   listHostPorts: () => Promise<readonly HostPort[]>;
@@ -161,26 +152,21 @@ export interface AllocationRepairOptions {
   allocator?: ClusterPortAllocator;
 }
 
-/** What one pass found and did. */
+/**
+ * What one pass found and did: held ports whose reservation it committed; held ports someone else
+ * reserved between its read and its write (a duplicate may follow: log it loudly); leaks freed;
+ * reservations or frees of unknown outcome (the next pass looks again); leak candidates; every
+ * held port; the ports a deleted record was re-created with; and when a pass may free the
+ * earliest candidate.
+ */
 export interface RepairFindings extends RepairReport {
-  /** Held ports whose missing reservation was committed. */
   readonly reserved: readonly number[];
-  /**
-   * Held ports that someone else reserved between this pass's read and its write: another
-   * process may be handing the port out, so a duplicate may follow (log it loudly).
-   */
   readonly reserveRaced: readonly number[];
-  /** Leaked ports freed. */
   readonly freed: readonly number[];
-  /** Reservations or frees whose outcome is unknown; the next pass looks again. */
   readonly unknown: readonly number[];
-  /** Reserved ports nobody holds, still under watch. */
   readonly leakCandidates: readonly number[];
-  /** Every port a HostPort holds. */
   readonly held: readonly number[];
-  /** Ports the record was re-created with, when this pass found it deleted (allocation then pauses). */
   readonly rebuilt: readonly number[] | undefined;
-  /** In how many ms a pass may free the earliest leak candidate; undefined without candidates. */
   readonly nextFreeInMs: number | undefined;
 }
 

@@ -22,47 +22,36 @@ export const DEFAULT_RESERVATION_TTL_MS = 30_000;
 const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
 
 /**
- * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
- * status write carrying the port can still be in flight. Also how long allocation pauses after
- * repair re-created a deleted record (a rival's reservations made after our last read must show
- * in the HostPorts first).
+ * Rule 6: a leak candidate is freed only once its sightings span more than this (no status write
+ * carrying it can still be in flight); also the pause after repair re-created a deleted record.
  */
 export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
 
-/**
- * Allocation is refused for now without touching the record: it is missing, or it was rebuilt
- * and allocation is paused for the leak holdoff. `retryInMs` says when to look again.
- */
+/** Allocation refused for now: the record is missing, or paused after a rebuild. */
 export class AllocationUnavailableError extends Error {
-  /** `reason` completes "Allocation is unavailable: ..."; `retryInMs` 0: a repair pass decides. */
+  /** `retryInMs`: when to look again (0: when a repair pass has rebuilt the record). */
   constructor(reason: string, readonly retryInMs: number) {
     super(`Allocation is unavailable: ${reason}`);
     this.name = "AllocationUnavailableError";
   }
 }
 
-/** A committed reservation of this process. */
+/** A committed reservation of this process; `reservedAt` is on the allocator's clock. */
 export interface Reservation {
-  /** The reserved port. */
   readonly port: number;
-  /** When the reservation committed, on the allocator's monotonic clock. */
   readonly reservedAt: number;
 }
 
 /**
- * The result of a release: `{ ok: true }` once the record committed it (listeners of
- * `onReleased` have then been called), or why not: `"held"` (another live HostPort holds the
- * port, so it stays reserved), `"not-owned"` (no fresh reservation of this process), or
- * `"unknown"` (assume it is still reserved; repair frees it).
+ * A release: committed (`onReleased` listeners have been called), or `"held"` (another live
+ * HostPort holds the port), `"not-owned"` (no fresh reservation of ours), `"unknown"` (assume it
+ * is still reserved; repair frees it).
  */
 export type ReleasePortOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "held" | "not-owned" | "unknown" };
 
-/**
- * What the held source says of a port: held by a live HostPort, held only by HostPorts being
- * deleted, or not held (undefined).
- */
+/** A port held by a live HostPort, only by HostPorts being deleted, or not held (undefined). */
 export type PortHolding = "held" | "releasing" | undefined;
 
 /**
@@ -132,11 +121,7 @@ export class ClusterPortAllocator {
     this.#holding = holding;
   }
 
-  /**
-   * Why allocation is refused now, with when to look again (0: when repair has rebuilt the
-   * record), or undefined: the record is missing or being rebuilt, or allocation is paused after
-   * a rebuild.
-   */
+  /** Why allocation is refused now (the record is missing, or paused), or undefined. */
   unavailable(): { reason: string; retryInMs: number } | undefined {
     if (this.awaitingRebuild()) {
       return { reason: "the allocation record was deleted; repair is rebuilding it", retryInMs: 0 };
@@ -164,16 +149,13 @@ export class ClusterPortAllocator {
       : `the allocation record failed: ${this.#lastError}`;
   }
 
-  /**
-   * Called by repair once it re-created a deleted record: allocation stays refused for `ms`
-   * (the leak holdoff; `Infinity` while the rebuild runs), then resumes.
-   */
+  /** Refuses allocation for `ms` (repair: `Infinity` while it rebuilds, then the holdoff). */
   pauseAfterRebuild(ms: number): void {
     this.#missing = false;
     this.#pausedUntil = this.#now() + ms;
   }
 
-  /** Calls `listener` when the record is found deleted (to run repair now). Returns an unsubscriber. */
+  /** Calls `listener` when the record is found deleted (to run repair now). */
   onRecordMissing(listener: () => void): () => void {
     this.#missingListeners.add(listener);
     return () => this.#missingListeners.delete(listener);
@@ -185,16 +167,15 @@ export class ClusterPortAllocator {
     return () => this.#restoredListeners.delete(listener);
   }
 
-  /** Calls `listener` with every port that becomes free. Returns a function that unsubscribes. */
+  /** Calls `listener` with every port that becomes free. */
   onReleased(listener: (port: number) => void): () => void {
     this.#releasedListeners.add(listener);
     return () => this.#releasedListeners.delete(listener);
   }
 
   /**
-   * Rebuilds the registry from the record as last read plus `heldPorts` plus ports being
-   * reserved, after a repair pass; calls `onReleased` listeners for ports that became free
-   * (released by another process, or freed by repair).
+   * After a repair pass: rebuilds the registry from the record, `heldPorts` and the ports being
+   * reserved, and tells `onReleased` listeners of ports that became free.
    */
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
@@ -212,10 +193,8 @@ export class ClusterPortAllocator {
    * in memory, reserves it in the record, and moves on to the next port when the record says it
    * is taken. Asking again for the same key while its reservation is fresh returns the same port.
    *
-   * @returns the port and `reservedAt` (pass it to `isReservationFresh` right before writing the
-   * HostPort's status), or `{ ok: false, reason: "exhausted" }`
-   * @throws {AllocationRecordError} (rejection) the record could not be written
-   * @throws {AllocationUnavailableError} the record is missing, or allocation is paused
+   * @returns the port and `reservedAt` (for `isReservationFresh` right before the status write)
+   * @throws {AllocationRecordError} or {AllocationUnavailableError} (rejection)
    */
   async allocate(
     hostPortKey: string,
@@ -251,7 +230,7 @@ export class ClusterPortAllocator {
     return this.#now() - reservedAt <= DEFAULT_RESERVATION_TTL_MS;
   }
 
-  /** Forgets the reservation of `hostPortKey` once its status write committed (the port stays reserved). */
+  /** Forgets the reservation of `hostPortKey` once its status write committed. */
   forget(hostPortKey: string): void {
     this.#reservations.delete(hostPortKey);
   }

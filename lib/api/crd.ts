@@ -37,53 +37,26 @@ export interface ValidationRule {
   optionalOldSelf?: boolean;
 }
 
-/** A node of a structural schema (a subset of `JSONSchemaProps`). */
+/** A node of a structural schema (`JSONSchemaProps`): the keywords below, and plain values. */
 export interface StructuralSchema {
+  [keyword: string]: unknown;
   description?: string;
-  type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
-  format?: string;
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  pattern?: string;
-  minItems?: number;
-  maxItems?: number;
+  type?: string;
   items?: StructuralSchema;
   properties?: Record<string, StructuralSchema>;
-  required?: string[];
   additionalProperties?: StructuralSchema;
-  "x-kubernetes-preserve-unknown-fields"?: true;
-  "x-kubernetes-list-type"?: "atomic" | "set" | "map";
-  "x-kubernetes-list-map-keys"?: string[];
+  required?: string[];
   "x-kubernetes-validations"?: ValidationRule[];
 }
 
 /** Keywords copied as they are (in output order). */
-const COPIED = [
-  "description",
-  "type",
-  "format",
-  "enum",
-  "minimum",
-  "maximum",
-  "minLength",
-  "maxLength",
-  "pattern",
-  "minItems",
-  "maxItems",
-] as const;
+const COPIED =
+  "description type format enum minimum maximum minLength maxLength pattern minItems maxItems"
+    .split(" ");
 /** Keywords handled, or safely dropped, by the transform (`x-kubernetes-*` are copied). */
-const HANDLED = new Set<string>([
+const HANDLED = new Set([
   ...COPIED,
-  "$schema",
-  "const",
-  "items",
-  "properties",
-  "required",
-  "additionalProperties",
-  "propertyNames",
+  ..."$schema const items properties required additionalProperties propertyNames".split(" "),
 ]);
 
 type JsonObject = Record<string, unknown>;
@@ -149,43 +122,17 @@ function asObject(value: unknown, path: string): JsonObject {
   return value as JsonObject;
 }
 
-/** A column of `kubectl get` output (`additionalPrinterColumns[]`). */
+/** A column of `kubectl get` output; `priority` 1 shows it only with `-o wide`. */
 export interface PrinterColumn {
   name: string;
   type: "string" | "integer" | "number" | "boolean" | "date";
-  /** Simple JSONPath into the object, such as `.status.port`. */
   jsonPath: string;
   description?: string;
-  /** 0 shows the column always, 1 only with `-o wide`. */
   priority?: number;
 }
 
 /** A CustomResourceDefinition as this project generates it. */
-export interface CustomResourceDefinition {
-  apiVersion: "apiextensions.k8s.io/v1";
-  kind: "CustomResourceDefinition";
-  metadata: { name: string };
-  spec: {
-    group: string;
-    names: {
-      kind: string;
-      listKind: string;
-      plural: string;
-      singular: string;
-      shortNames: string[];
-      categories: string[];
-    };
-    scope: "Cluster" | "Namespaced";
-    versions: {
-      name: string;
-      served: boolean;
-      storage: boolean;
-      subresources?: { status: Record<string, never> };
-      additionalPrinterColumns: PrinterColumn[];
-      schema: { openAPIV3Schema: StructuralSchema };
-    }[];
-  };
-}
+export type CustomResourceDefinition = ReturnType<typeof crdOf>;
 
 /** kubectl short names. */
 const SHORT_NAME: Record<Kind, string> = {
@@ -257,10 +204,10 @@ function crdOf(
   schema: z.ZodType,
   columns: PrinterColumn[],
   status = true,
-): CustomResourceDefinition {
+) {
   return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
+    apiVersion: "apiextensions.k8s.io/v1" as const,
+    kind: "CustomResourceDefinition" as const,
     metadata: { name: `${PLURAL[kind]}.${GROUP}` },
     spec: {
       group: GROUP,
@@ -288,55 +235,48 @@ function crdOf(
   };
 }
 
-/** The HostPortClass CRD (`hostportclasses.hostport.rmb938.com`). */
-export function hostPortClassCrd(): CustomResourceDefinition {
-  return crdOf(KIND.HostPortClass, "Cluster", HostPortClassSchema, [
-    column("CAPACITY", "integer", ".status.capacity", "Ports in the pools"),
-    column("ALLOCATED", "integer", ".status.allocated", "Ports in the pools that are held"),
-    column("FREE", "integer", ".status.free", "Ports in the pools that are free"),
-  ]);
-}
-
-/** The HostPortClaim CRD (`hostportclaims.hostport.rmb938.com`). */
-export function hostPortClaimCrd(): CustomResourceDefinition {
-  // HOSTPORTCLASS and HOSTPORT (a name, not a number) keep the original's column names.
-  return crdOf(KIND.HostPortClaim, "Namespaced", HostPortClaimSchema, [
-    column("STATUS", "string", ".status.phase", "Phase of the claim"),
-    column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
-    column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
-    column("PORT", "integer", ".status.port", "Allocated port"),
-    {
-      ...column(
-        "TEMPLATE",
-        "string",
-        `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
-        "The HostPortClaimTemplate the claim was made from, for a pod of its own",
-      ),
-      priority: 1,
-    },
-  ]);
-}
-
-/** The HostPortClaimTemplate CRD; no status: a template is a recipe, its claims carry the state. */
-export function hostPortClaimTemplateCrd(): CustomResourceDefinition {
-  return crdOf(KIND.HostPortClaimTemplate, "Namespaced", HostPortClaimTemplateSchema, [
-    column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claims"),
-  ], false);
-}
-
-/** The HostPort CRD (`hostports.hostport.rmb938.com`). */
-export function hostPortCrd(): CustomResourceDefinition {
-  // Printer columns cannot join fields, so the claim's namespace and name are two columns.
-  return crdOf(KIND.HostPort, "Cluster", HostPortSchema, [
-    column("CLASS", "string", ".spec.hostPortClassName", "Class of the HostPort"),
-    column("STATUS", "string", ".status.phase", "Phase of the HostPort"),
-    column("PORT", "integer", ".status.port", "Allocated port"),
-    column("CLAIM-NAMESPACE", "string", ".spec.claimRef.namespace", "Namespace of the bound claim"),
-    column("CLAIM", "string", ".spec.claimRef.name", "Name of the bound claim"),
-  ]);
-}
-
-/** The four CRDs, in the order HostPortClass, HostPortClaim, HostPort, HostPortClaimTemplate. */
+/**
+ * The four CRDs, in the order HostPortClass, HostPortClaim, HostPort, HostPortClaimTemplate (which
+ * has no status: a template is a recipe, its claims carry the state).
+ */
 export function buildCrds(): CustomResourceDefinition[] {
-  return [hostPortClassCrd(), hostPortClaimCrd(), hostPortCrd(), hostPortClaimTemplateCrd()];
+  return [
+    crdOf(KIND.HostPortClass, "Cluster", HostPortClassSchema, [
+      column("CAPACITY", "integer", ".status.capacity", "Ports in the pools"),
+      column("ALLOCATED", "integer", ".status.allocated", "Ports in the pools that are held"),
+      column("FREE", "integer", ".status.free", "Ports in the pools that are free"),
+    ]),
+    // HOSTPORTCLASS and HOSTPORT (a name, not a number) keep the original's column names.
+    crdOf(KIND.HostPortClaim, "Namespaced", HostPortClaimSchema, [
+      column("STATUS", "string", ".status.phase", "Phase of the claim"),
+      column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
+      column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
+      column("PORT", "integer", ".status.port", "Allocated port"),
+      {
+        ...column(
+          "TEMPLATE",
+          "string",
+          `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
+          "The HostPortClaimTemplate the claim was made from, for a pod of its own",
+        ),
+        priority: 1,
+      },
+    ]),
+    // Printer columns cannot join fields, so the claim's namespace and name are two columns.
+    crdOf(KIND.HostPort, "Cluster", HostPortSchema, [
+      column("CLASS", "string", ".spec.hostPortClassName", "Class of the HostPort"),
+      column("STATUS", "string", ".status.phase", "Phase of the HostPort"),
+      column("PORT", "integer", ".status.port", "Allocated port"),
+      column(
+        "CLAIM-NAMESPACE",
+        "string",
+        ".spec.claimRef.namespace",
+        "Namespace of the bound claim",
+      ),
+      column("CLAIM", "string", ".spec.claimRef.name", "Name of the bound claim"),
+    ]),
+    crdOf(KIND.HostPortClaimTemplate, "Namespaced", HostPortClaimTemplateSchema, [
+      column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claims"),
+    ], false),
+  ];
 }

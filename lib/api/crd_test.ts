@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import {
-  buildCrds,
-  hostPortClaimCrd,
-  hostPortClaimTemplateCrd,
-  hostPortClassCrd,
-  hostPortCrd,
-  type StructuralSchema,
-  toStructuralSchema,
-} from "./crd.ts";
+import { buildCrds, type StructuralSchema, toStructuralSchema } from "./crd.ts";
 import { z } from "zod";
+
+function crdOfKind(kind: string) {
+  return () => buildCrds().find((crd) => crd.spec.names.kind === kind)!;
+}
+const hostPortClassCrd = crdOfKind("HostPortClass");
+const hostPortClaimCrd = crdOfKind("HostPortClaim");
+const hostPortCrd = crdOfKind("HostPort");
+const hostPortClaimTemplateCrd = crdOfKind("HostPortClaimTemplate");
 
 function schemaOf(crd: ReturnType<typeof buildCrds>[number]): StructuralSchema {
   return crd.spec.versions[0]!.schema.openAPIV3Schema;

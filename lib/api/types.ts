@@ -332,34 +332,26 @@ export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
 
 // Parsing.
 
-/** One problem found in a value: the field path (`spec.pools[0].end`) and what is wrong there. */
+/** One problem in a value: its field path (`spec.pools[0].end`; `""`: the value) and what is wrong. */
 export interface ObjectIssue {
-  /** Dotted field path with `[i]` indices; `""` for the value itself. */
   readonly path: string;
-  /** What is wrong, for example `Too small: expected number to be >=1`. */
   readonly message: string;
 }
 
 /** Thrown (or returned) when a value does not have the shape of the expected kind. */
 export class InvalidObjectError extends TypeError {
-  /** The kind that was expected, for example `HostPortClaim`. */
-  readonly kind: string;
-  /** `namespace/name` or `name` of the object when the value carries one. */
-  readonly objectName: string | undefined;
-  /** Every problem found, in the order the schema reported them. */
-  readonly issues: readonly ObjectIssue[];
-
-  /** Creates the error; the message names the kind, the object and every issue. */
-  constructor(kind: string, objectName: string | undefined, issues: readonly ObjectIssue[]) {
+  /** The message names the kind, the object (`namespace/name` or `name`) and every issue. */
+  constructor(
+    readonly kind: string,
+    readonly objectName: string | undefined,
+    readonly issues: readonly ObjectIssue[],
+  ) {
     const subject = objectName === undefined ? kind : `${kind} "${objectName}"`;
     const details = issues.map((issue) =>
       issue.path === "" ? issue.message : `${issue.path}: ${issue.message}`
     ).join("; ");
     super(`Cannot parse ${subject}: ${details}`);
     this.name = "InvalidObjectError";
-    this.kind = kind;
-    this.objectName = objectName;
-    this.issues = issues;
   }
 }
 
