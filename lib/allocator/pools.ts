@@ -21,11 +21,8 @@ import {
  * field path such as `spec.pools[1].end`.
  */
 export interface PoolProblem {
-  /** Index of the pool in the list; absent when the problem is with the list itself. */
   readonly index?: number;
-  /** The bound at fault; absent when the problem is with the whole pool or the list. */
   readonly field?: "start" | "end";
-  /** Sentence-case description without a final period. */
   readonly message: string;
 }
 
@@ -73,21 +70,19 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
   return problems;
 }
 
-/** A class name and its pools, the input of {@linkcode findClassOverlaps}. */
+/** A class name (only to label the result) and its pools, in any order. */
 export interface ClassPools {
-  /** The class name, used only to label the result. */
   readonly name: string;
-  /** The class's pools, in any order. */
   readonly pools: readonly PortRange[];
 }
 
-/** Two classes whose pools share ports. */
+/**
+ * Two classes (in input order) whose pools share ports: every shared port once, as ascending,
+ * disjoint ranges, and a warning (`Class "a" shares ports 9000-9009, 9020 with class "b"`).
+ */
 export interface ClassOverlap {
-  /** The two class names, in input order. */
   readonly classes: readonly [string, string];
-  /** Every shared port exactly once, as ascending, disjoint, non-adjacent ranges. */
   readonly ranges: readonly PortRange[];
-  /** For a warning, e.g. `Class "a" shares ports 9000-9009, 9020 with class "b"`. */
   readonly message: string;
 }
 

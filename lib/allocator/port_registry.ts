@@ -42,41 +42,37 @@ export class InvalidPoolError extends Error {
   }
 }
 
-/** One port a holder (a HostPort name) already holds, for {@linkcode PortRegistry.restore}. */
+/**
+ * A port a holder (a HostPort name, echoed in the report) already holds, for
+ * {@linkcode PortRegistry.restore}, with the pools it should lie in (omitted: not checked).
+ */
 export interface RestoreEntry<H> {
-  /** Who holds the port; echoed in the report, never inspected. */
   readonly holder: H;
-  /** The held port. */
   readonly port: number;
-  /** The pools the port should lie in; omit it to skip the check (the class is missing). */
   readonly pools?: readonly PortRange[] | undefined;
 }
 
-/** What {@linkcode PortRegistry.restore} found. */
+/**
+ * What {@linkcode PortRegistry.restore} found: distinct ports held; ports of more than one entry
+ * (ascending, holders in input order); entries outside their pools (held anyway); entries whose
+ * port is not a port (not held).
+ */
 export interface RestoreReport<H> {
-  /** How many distinct ports are now held. */
   readonly held: number;
-  /** Ports given by more than one entry, ascending, with every holder in input order. */
   readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
-  /** Entries whose port is outside their `pools`; the port is held anyway. */
   readonly outsidePools: readonly { readonly holder: H; readonly port: number }[];
-  /** Entries whose port is not an integer from 1 to 65535; not held. */
   readonly invalid: readonly { readonly holder: H; readonly port: number }[];
 }
 
-/** Port counts over one range; `capacity === allocated + free`. */
+/** Port counts over one range: held cluster-wide (through whichever class) and free. */
 export interface PortUsage {
-  /** Ports in the range. */
   readonly capacity: number;
-  /** Ports in the range held cluster-wide, through whichever class. */
   readonly allocated: number;
-  /** Ports in the range that nobody holds. */
   readonly free: number;
 }
 
 /** Counts for a class as a whole (its pools merged) and for each of its pools, in list order. */
 export interface ClassUsage extends PortUsage {
-  /** One entry per pool given, in the same order. */
   readonly pools: readonly (PortUsage & PortRange)[];
 }
 
