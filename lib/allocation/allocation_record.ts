@@ -328,23 +328,19 @@ export interface RecordSnapshot {
 /**
  * The reserved-port bitmap shared by every operator process, arbitrated by the API server.
  *
- * Guarantees:
- * - Every change is a compare-and-swap on the stored version (created when missing, tolerating
- *   AlreadyExists by re-reading), so of two processes reserving one port at most one gets
- *   `{ ok: true }`.
- * - Group commit: calls that arrive while a write is in flight go into the next write; after a
- *   conflict the record is re-read and every pending call (newcomers too) is re-applied. Each
- *   call settles when the write carrying it commits.
+ * - Every change is a compare-and-swap on the stored version (a create when missing, re-reading
+ *   on AlreadyExists): of two processes reserving one port at most one gets `{ ok: true }`.
+ * - Group commit: calls arriving while a write is in flight go into the next write; after a
+ *   conflict the record is re-read and every pending call re-applied. A call settles when the
+ *   write carrying it commits.
  * - Unknown outcome = maybe committed: after a timeout, connection error or 5xx, a reservation is
- *   never reported failed if it may have landed and a release is never reported done if it may
- *   not have; both settle as `{ ok: false, reason: "unknown" }` unless a later read proves the
- *   write landed (the record names its last write in `writeId`).
- * - Only certainly-uncommitted calls reject, with `AllocationRecordError`, after bounded retries
- *   with backoff. A record this code cannot read (`AllocationRecordFormatError`) is never
- *   overwritten, and a record deleted while in use is never silently re-created empty: calls
- *   reject with `AllocationRecordMissingError` until `recreate` (the repair pass) rebuilds it.
+ *   never reported failed nor a release done; both settle `"unknown"` unless a later read shows
+ *   our write landed (the record names its last write in `writeId`).
+ * - Only certainly-uncommitted calls reject (`AllocationRecordError`), after bounded retries. A
+ *   record this code cannot read is never overwritten, and one deleted while in use is never
+ *   re-created empty: calls reject with `AllocationRecordMissingError` until repair's `recreate`.
  *
- * Assumptions: a release is requested only by the owner of the reservation (rule 3).
+ * Assumes a release is requested only by the owner of the reservation (rule 3).
  */
 export class AllocationRecord {
   /** undefined: never read; null: known not to exist. */

@@ -1,21 +1,17 @@
 /**
- * The repair pass of rule 6 (docs/architecture.md), after Kubernetes' NodePort `repair.go`: the
+ * The repair pass (docs/architecture.md, rule 6), after Kubernetes' NodePort `repair.go`: the
  * pure {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair} (list the
- * HostPorts live, then read the record, plan, and commit reservations and frees by
- * compare-and-swap). It returns its findings; turning them into Events, conditions and metrics is
- * the caller's job.
+ * HostPorts live, then read the record, plan, commit by compare-and-swap). It returns findings;
+ * Events, conditions and metrics are the caller's.
  *
- * A pass reserves what HostPorts hold but the record does not, reports duplicates and ports
- * outside their class's pools, and frees a reserved port nobody holds only after 2 consecutive
- * passes whose sightings span more than the holdoff (reservation TTL + API server request
- * timeout). Why that is safe: a status write carrying a port is sent within the reservation TTL of
- * the reservation's commit (rule 2) and lands within the API server's request timeout of being
- * sent, or never. A port seen reserved on the first pass was reserved before it, so once the
- * holdoff has passed since that sighting, every write that could carry it has landed, and a
- * HostPort holding it would show in the second pass's live list. The one way around it is a
- * release and a new reservation of the port between the two passes; so a candidate's sightings
- * restart whenever this process saw, in between, the port released in the record or held by any
- * HostPort (`disturbed`), and ports this process reserved recently are never candidates.
+ * A reserved port nobody holds is freed only after 2 consecutive passes whose sightings span more
+ * than the holdoff (reservation TTL + API server request timeout). Safe because a status write
+ * carrying a port is sent within the TTL of its reservation (rule 2) and lands within the request
+ * timeout or never: once the holdoff has passed since the first sighting, a HostPort holding it
+ * would show in the second pass's live list. The one way around it, a release and a new
+ * reservation between the passes, restarts a candidate's sightings (`disturbed`: seen released in
+ * the record or held by a HostPort in between), and recent reservations of ours are never
+ * candidates.
  *
  * @module
  */

@@ -57,29 +57,22 @@ export type PortHolding = "held" | "releasing" | undefined;
 /**
  * Cluster-wide port allocation for one operator process.
  *
- * Guarantees: a port is returned by `allocate` only after the record committed its reservation,
- * so two processes (or two calls) never get the same port. The in-memory registry holds every
- * port the record reserves as this process last saw it, plus ports being reserved, plus ports
- * whose reservation outcome is unknown; it never offers a port the record shows reserved.
+ * Guarantees: `allocate` returns a port only after the record committed its reservation, so two
+ * processes (or calls) never get the same port. The in-memory registry holds the record's ports
+ * as last seen, plus ports being reserved or of unknown outcome; it never offers a reserved port.
  *
- * Held ports beat the record (issue #9, item 1): a port is offered only if neither the record
- * nor any HostPort the held source (`useHeldSource`: the controllers' HostPort cache) knows
- * holds it. A record that shows a held port released (restored from an old copy, edited by
- * hand) is not believed: the port stays held in memory and is reserved again at once
- * (`onRestored` listeners are told), so no second HostPort can be given it.
+ * Held ports beat the record (rule 0): a port is offered only if neither the record nor any
+ * HostPort of the held source (`useHeldSource`: the HostPort cache) holds it; a record showing a
+ * held port released is not believed: the port stays held and is reserved again (`onRestored`).
  *
- * A record deleted while in use stops allocation (`AllocationUnavailableError`, `onRecordMissing`
- * listeners are told so that repair rebuilds it now) until repair re-created it and the pause of
- * `pauseAfterRebuild` ended: a rival process may have reserved ports after our last read, and
- * only waiting out the leak holdoff guarantees every write carrying them has landed (and so shows
- * in the HostPorts repair lists) before we pick from the rebuilt record.
+ * A record deleted while in use stops allocation (`AllocationUnavailableError`; `onRecordMissing`
+ * runs repair now) until repair re-created it and the `pauseAfterRebuild` holdoff ended: a rival
+ * may have reserved ports after our last read, and only then do they show in the HostPorts.
  *
- * It follows the record by pulling: before each pick and after each of its own record calls it
- * compares the record's `version` with the one it last applied (`#sync`); the record never calls
- * back into it mid-allocation. Changes the repair pass makes reach it through `resync`.
- *
- * Assumptions: run repair (`AllocationRepair`) once before serving allocations, so that ports held
- * by HostPorts of the original operator are reserved; `onReleased` listeners do not throw.
+ * It follows the record by pulling its `version` (`#sync`) before each pick and after each of its
+ * own record calls; the record never calls back into it. Repair's changes arrive through
+ * `resync`. Run repair once before serving, so ports of the original operator's HostPorts are
+ * reserved; `onReleased` listeners must not throw.
  */
 export class ClusterPortAllocator {
   #record: AllocationRecord;

@@ -1,20 +1,12 @@
 /**
- * One allocation record per cluster. Two installs (different `--namespace`, or different
- * settings) would each keep their own record and Lease, so nothing would arbitrate between them
- * and both would hand out the same ports. The HostPort CRD, which exists once per cluster, carries
- * the anchor: annotation {@linkcode RECORD_ANCHOR_ANNOTATION} names the one record
- * (`<namespace>/<name>`) every allocator must use.
- *
- * Before it allocates, a process reads the anchor: absent, it writes its own record's name by
- * compare-and-swap (the CRD's resourceVersion as precondition), so of two racing installs one
- * wins; equal, it allocates; different, it does not allocate, logs an error and stays not ready
- * with a message that names the other record and the fix, and re-checks periodically so it starts
- * by itself once fixed. While allocating it keeps re-checking: it re-claims an anchor someone
- * removed, and stops its controllers if the anchor ever names another record. A process that has
- * seen another record in the anchor claims a removed anchor only after it stayed absent for
- * {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so that if the other install still runs
- * (the annotation was removed by mistake), that install re-claims it first. Uninstalling deletes
- * the CRDs, and the anchor with them.
+ * One allocation record per cluster (docs/architecture.md, rule 8): two installs would each keep
+ * their own record and Lease, and nothing would arbitrate between them. The HostPort CRD, one per
+ * cluster, carries the anchor: annotation {@linkcode RECORD_ANCHOR_ANNOTATION} names the one record
+ * (`<namespace>/<name>`) every allocator must use. A process claims an absent anchor by
+ * compare-and-swap on the CRD, allocates while it names its record, and otherwise stays not ready
+ * with the fix, re-checking; having seen another record, it claims a removed anchor only after it
+ * stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder
+ * wins it back first.
  *
  * @module
  */

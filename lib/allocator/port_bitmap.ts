@@ -5,8 +5,8 @@
  * bit per port, plus a summary of 64 words with one bit per full word. A search for a clear bit
  * skips full words through the summary, so its cost is bounded by the width of the searched range,
  * never by how many ports are set. It is also the allocation record's stored form
- * ({@linkcode PortBitmap.toBytes}): port `p` in bit `p & 7` of byte `p >> 3`, written byte by byte
- * so it holds on any machine.
+ * ({@linkcode PortBitmap.toBytes}): port `p` in bit `p & 7` of byte `p >> 3`, little-endian words
+ * whatever the machine.
  *
  * Arguments are not checked (except by {@linkcode PortBitmap.of}): every port given must be an
  * integer from 0 to 65535, and `lo <= hi`.
@@ -114,10 +114,9 @@ export class PortBitmap {
       throw new RangeError(`Bitmap must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
     }
     const bitmap = new PortBitmap();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let w = 0; w < WORDS; w++) {
-      const i = w * 4;
-      const word = ((bytes[i] as number) | (bytes[i + 1] as number) << 8 |
-        (bytes[i + 2] as number) << 16 | (bytes[i + 3] as number) << 24) >>> 0;
+      const word = view.getUint32(w * 4, true);
       bitmap.#bits[w] = word;
       bitmap.#size += popcount(word);
       if (word === FULL) {
@@ -173,10 +172,8 @@ export class PortBitmap {
   /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`. */
   toBytes(): Uint8Array {
     const bytes = new Uint8Array(PORT_BITMAP_BYTES);
-    for (let w = 0; w < WORDS; w++) {
-      const word = this.#bits[w] as number;
-      for (let b = 0; b < 4 && word !== 0; b++) bytes[w * 4 + b] = (word >>> (8 * b)) & 0xff;
-    }
+    const view = new DataView(bytes.buffer);
+    this.#bits.forEach((word, w) => view.setUint32(w * 4, word, true));
     return bytes;
   }
 
