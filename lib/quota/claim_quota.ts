@@ -46,21 +46,12 @@ export function classOfQuotaResource(resource: string): string | undefined {
   return resource.slice(0, -CLASS_QUOTA_SUFFIX.length) || undefined;
 }
 
-const SUFFIXES: Readonly<Record<string, number>> = {
-  "": 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+/** The factor of a suffix the quantity pattern admits: `k`..`E` (powers of 1000), `Ki`..`Ei`. */
+function suffixFactor(suffix: string): number {
+  if (suffix === "") return 1;
+  if (suffix.endsWith("i")) return 2 ** (10 * ("KMGTPE".indexOf(suffix[0]!) + 1));
+  return 1000 ** ("kMGTPE".indexOf(suffix) + 1);
+}
 
 /**
  * A quantity as a whole count (rounded down: no fraction of a claim exists): `10`, `1k`, `2Ki`,
@@ -74,8 +65,7 @@ export function parseCount(quantity: string): number | undefined {
   const value = Number(match[1]);
   const suffix = match[2] ?? "";
   if (/^[eE]/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
-  const factor = SUFFIXES[suffix];
-  return factor === undefined ? undefined : Math.floor(value * factor);
+  return Math.floor(value * suffixFactor(suffix));
 }
 
 /** A claim refused or held back by a quota; `used` counts the claims ahead of this one. */
