@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DEFAULT_RECORD_NAME } from "../lib/allocation/record_store.ts";
+import { DEFAULT_RECORD_NAME } from "../lib/allocation/allocation_record.ts";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";
 import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
 

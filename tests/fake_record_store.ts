@@ -19,7 +19,7 @@ import {
   type RecordContent,
   type RecordStore,
   type StoredRecord,
-} from "../lib/allocation/record_store.ts";
+} from "../lib/allocation/allocation_record.ts";
 
 /** A scripted failure for the next matching call. */
 export interface ScriptedFailure {

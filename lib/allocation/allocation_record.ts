@@ -2,31 +2,35 @@
  * `AllocationRecord`: the cluster-wide reserved-port bitmap, changed only by compare-and-swap,
  * with group commit (docs/architecture.md, "The invariant and who guarantees it", rules 1, 4, 5):
  * a queue of reserve and release calls drained one batch at a time. Each batch is decided by the
- * pure {@linkcode decideBatch} (which calls are settled now, what the next write must contain),
- * written by compare-and-swap, re-read and re-applied on conflict, and retried with backoff on
- * other failures.
+ * pure {@linkcode decideBatch}, written by compare-and-swap, re-read and re-applied on conflict,
+ * and retried with backoff on other failures.
+ *
+ * It lives in one ConfigMap changed only by PUT with the resourceVersion that was read (like the
+ * NodePort allocator's `RangeAllocation`), behind the narrow seam {@linkcode RecordStore}. Its
+ * `data`: `formatVersion` `"1"`; `reserved`, base64 of `PortBitmap.toBytes` (8 KiB);
+ * `reservedCount`, for people reading it; `writeId`, `<writer>/<sequence>` of the write that
+ * produced it, so a writer whose request timed out can tell on its next read whether that very
+ * write is the one the server holds.
  *
  * @module
  */
 
+import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
+import * as z from "zod";
 import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
-import type { RestClient } from "../kube/rest_client.ts";
-import { PortBitmap } from "../allocator/port_bitmap.ts";
-import { isPort } from "../allocator/port_range.ts";
 import {
-  AllocationRecordFormatError,
-  classifyWriteError,
-  ConfigMapRecordStore,
-  type ConfigMapRecordStoreOptions,
-  type RecordStore,
-  type StoredRecord,
-} from "./record_store.ts";
+  AlreadyExistsError,
+  ConflictError,
+  KubeApiError,
+  KubeConnectionError,
+  KubeRequestTimeoutError,
+  NotFoundError,
+} from "../kube/errors.ts";
+import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
+import type { RestClient } from "../kube/rest_client.ts";
+import { isPort, PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";
 
-/**
- * A reservation or release was certainly not committed: every attempt was refused, or the record
- * could not be read. Operations that may have landed are never rejected with this error; they
- * settle as `{ ok: false, reason: "unknown" }` instead.
- */
+/** A reservation or release certainly not committed (what may have landed settles "unknown"). */
 export class AllocationRecordError extends Error {
   /** Builds `Cannot <action> as <detail>`, keeping the last failure as `cause`. */
   constructor(action: string, detail: string, options?: ErrorOptions) {
@@ -35,66 +39,227 @@ export class AllocationRecordError extends Error {
   }
 }
 
-/**
- * The record was found missing after this process had seen it exist (someone deleted it). Nothing
- * is re-created silently: the repair pass rebuilds it from every port anyone may hold, then
- * allocation pauses for the leak holdoff.
- */
+/** The record was deleted after this process saw it exist; only repair re-creates it. */
 export class AllocationRecordMissingError extends AllocationRecordError {
-  /** Builds the error for `action`. */
   constructor(action: string, options?: ErrorOptions) {
     super(action, "the allocation record was deleted; repair is rebuilding it", options);
     this.name = "AllocationRecordMissingError";
   }
 }
 
+/** The record's content is not in a format this code understands; it is never overwritten. */
+export class AllocationRecordFormatError extends TypeError {
+  /** Builds `Cannot read the allocation record as <detail>`. */
+  constructor(detail: string, options?: ErrorOptions) {
+    super(`Cannot read the allocation record as ${detail}`, options);
+    this.name = "AllocationRecordFormatError";
+  }
+}
+
 /**
- * The outcome of a reservation:
- * - `{ ok: true }`: committed; the port is reserved for the caller.
- * - `{ ok: false, reason: "taken" }`: the record shows the port reserved by someone else.
- * - `{ ok: false, reason: "unknown" }`: a write that carried it may or may not have landed. The
- *   caller must not use the port (it may be someone else's) and must not release it (it may be
- *   its own): it stays reserved until repair frees it.
+ * A reservation: committed; `"taken"` by someone else; or `"unknown"` (a write carrying it may
+ * have landed): neither use the port (it may be someone else's) nor release it (it may be ours);
+ * repair frees it.
  */
 export type ReserveOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "taken" | "unknown" };
 
 /**
- * The outcome of a release:
- * - `{ ok: true }`: committed (or the port was not reserved at all).
- * - `{ ok: false, reason: "unknown" }`: a write that carried it may or may not have landed, and
- *   the port is reserved now (possibly by someone who reserved it after the release landed, so
- *   it is left alone). The caller must assume the port is still reserved; repair frees it.
+ * A release: committed (or the port was not reserved), or `"unknown"`: the port is reserved now,
+ * maybe by someone who reserved it after our release landed, so it is left alone; repair frees it.
  */
 export type ReleaseOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "unknown" };
 
-/** One pending reserve or release. */
-interface PendingOp {
-  /** What to do. */
-  readonly kind: "reserve" | "release";
-  /** The port. */
-  readonly port: number;
-  /** Whether a write that carried this op ended with an unknown outcome. */
-  maybeLanded: boolean;
+/** The format version this code reads and writes. */
+export const RECORD_FORMAT_VERSION = "1";
+
+/** The default name of the record's ConfigMap (in the operator's namespace). */
+export const DEFAULT_RECORD_NAME = "hostport-allocator-allocations";
+
+/** The decoded content of the record: the reserved ports and who wrote them. */
+export interface RecordContent {
+  readonly bits: PortBitmap;
+  readonly writeId: string | undefined;
 }
 
-/** What {@linkcode decideBatch} decided. */
-interface BatchDecision<Op extends PendingOp> {
-  /** The content to write for the carried ops. */
-  readonly next: PortBitmap;
-  /** Whether `next` differs from the base (no write is needed otherwise). */
-  readonly changed: boolean;
-  /** Ops settled now, with their outcome. */
-  readonly settled: readonly (readonly [Op, ReserveOutcome | ReleaseOutcome])[];
-  /** Ops that succeed if and only if `next` is committed. */
-  readonly carried: readonly Op[];
+/** The record as stored, with the `metadata.resourceVersion` a compare-and-swap must name. */
+export interface StoredRecord extends RecordContent {
+  readonly resourceVersion: string;
+}
+
+const RecordData = z.object({
+  formatVersion: z.string(),
+  reserved: z.string(),
+  writeId: z.string().optional(),
+}).loose();
+
+/** The ConfigMap `data` for `content`. */
+export function encodeRecordData(content: RecordContent): Record<string, string> {
+  const bytes = content.bits.toBytes();
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return {
+    formatVersion: RECORD_FORMAT_VERSION,
+    reserved: btoa(binary),
+    reservedCount: String(content.bits.size),
+    ...(content.writeId === undefined ? {} : { writeId: content.writeId }),
+  };
+}
+
+/** Decodes ConfigMap `data`, untrusted. @throws {AllocationRecordFormatError} not understood */
+export function decodeRecordData(data: unknown): RecordContent {
+  const parsed = RecordData.safeParse(data ?? {});
+  if (!parsed.success) {
+    const keys = parsed.error.issues.map((issue) => issue.path.join(".")).join(", ");
+    throw new AllocationRecordFormatError(`its data is malformed: ${keys || "not an object"}`);
+  }
+  const { formatVersion, reserved, writeId } = parsed.data;
+  if (formatVersion !== RECORD_FORMAT_VERSION) {
+    throw new AllocationRecordFormatError(
+      `its format version is "${formatVersion}": only "${RECORD_FORMAT_VERSION}" is known`,
+    );
+  }
+  const malformed = (detail: string) =>
+    new AllocationRecordFormatError(
+      `its bitmap is malformed: Cannot decode the port bitmap as ${detail}`,
+    );
+  let binary: string;
+  try {
+    binary = atob(reserved);
+  } catch {
+    throw malformed("it is not base64");
+  }
+  if (binary.length !== PORT_BITMAP_BYTES) {
+    throw malformed(`it must be ${PORT_BITMAP_BYTES} bytes: got ${binary.length}`);
+  }
+  const bits = PortBitmap.fromBytes(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  if (bits.has(0)) throw malformed("port 0 is set");
+  return { bits, writeId };
 }
 
 /**
- * Applies `ops` in order to a copy of `base` (the record as last read or written).
+ * Compare-and-swap storage for one record: a consistent read (undefined when absent), create, and
+ * replace at a resourceVersion. It throws the `lib/kube` errors {@linkcode classifyWriteError} reads.
+ */
+export interface RecordStore {
+  read(): Promise<StoredRecord | undefined>;
+  create(content: RecordContent): Promise<StoredRecord>;
+  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord>;
+}
+
+/**
+ * How a failed write ended: `"conflict"` (the record changed, was created or deleted: re-read and
+ * re-apply), `"refused"` (403, 422, 429...), or `"unknown"` (a timeout, a connection error, a 5xx
+ * or anything unexpected: it may have landed, now or later).
+ */
+export function classifyWriteError(error: unknown): "conflict" | "refused" | "unknown" {
+  if (
+    error instanceof ConflictError || error instanceof AlreadyExistsError ||
+    error instanceof NotFoundError
+  ) {
+    return "conflict";
+  }
+  if (error instanceof KubeRequestTimeoutError || error instanceof KubeConnectionError) {
+    return "unknown";
+  }
+  // 5xx: the server may have committed before failing (504 is its own timeout).
+  if (error instanceof KubeApiError) return error.code >= 500 ? "unknown" : "refused";
+  return "unknown";
+}
+
+/** `v1` ConfigMaps. */
+export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource<ConfigMap>({
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true,
+});
+
+/** A {@linkcode RecordStore} over the ConfigMap `namespace/name`. */
+export class ConfigMapRecordStore implements RecordStore {
+  /** The ConfigMap's namespace and name. */
+  readonly namespace: string;
+  readonly name: string;
+  #configMaps: ResourceClient<ConfigMap>;
+
+  /** A store for `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}) over `client`. */
+  constructor(client: RestClient, options: { namespace: string; name?: string | undefined }) {
+    this.namespace = options.namespace;
+    this.name = options.name ?? DEFAULT_RECORD_NAME;
+    this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
+  }
+
+  /** Reads the ConfigMap (a consistent GET). */
+  async read(): Promise<StoredRecord | undefined> {
+    try {
+      return toStored(await this.#configMaps.get(this.name, { namespace: this.namespace }));
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates the ConfigMap. */
+  async create(content: RecordContent): Promise<StoredRecord> {
+    return toStored(await this.#configMaps.create(this.#object(content)));
+  }
+
+  /** Replaces the ConfigMap if it is still at `resourceVersion`. */
+  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
+    return toStored(await this.#configMaps.update(this.#object(content, resourceVersion)));
+  }
+
+  #object(content: RecordContent, resourceVersion?: string): ConfigMap {
+    return {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: {
+          "app.kubernetes.io/name": "hostport-allocator",
+          "app.kubernetes.io/component": "allocation-record",
+        },
+        annotations: {
+          "hostport.rmb938.com/description":
+            "Ports reserved by hostport-allocator. Changed only by the operator; do not edit.",
+        },
+        ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      },
+      data: encodeRecordData(content),
+    };
+  }
+}
+
+function toStored(configMap: ConfigMap): StoredRecord {
+  const resourceVersion = configMap.metadata?.resourceVersion;
+  if (!resourceVersion) throw new TypeError("Cannot use a ConfigMap without a resourceVersion");
+  return { ...decodeRecordData(configMap.data), resourceVersion };
+}
+
+type Outcome = ReserveOutcome | ReleaseOutcome;
+
+/** A queued reserve or release; `firstAttempt` indexes the first write that carried it (-1: none). */
+interface QueuedOp {
+  readonly kind: "reserve" | "release";
+  readonly port: number;
+  /** Whether a write that carried this op ended with an unknown outcome. */
+  maybeLanded: boolean;
+  firstAttempt: number;
+  resolve(outcome: Outcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Applies `ops` in order to a copy of `base` (the record as last read or written): what to write
+ * (`next`, `changed` when it differs), the ops settled now, and the ops that succeed if and only
+ * if `next` commits (`carried`).
  *
  * - reserve of a set port: `unknown` if an earlier write of ours may have set it, else `taken`.
  * - reserve of a clear port: set it, carried.
@@ -103,13 +268,10 @@ interface BatchDecision<Op extends PendingOp> {
  *   it, carried.
  * - release of a clear port: nothing to change, carried.
  */
-function decideBatch<Op extends PendingOp>(
-  ops: readonly Op[],
-  base: PortBitmap,
-): BatchDecision<Op> {
+function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
   const next = base.clone();
-  const settled: (readonly [Op, ReserveOutcome | ReleaseOutcome])[] = [];
-  const carried: Op[] = [];
+  const settled: [QueuedOp, Outcome][] = [];
+  const carried: QueuedOp[] = [];
   for (const op of ops) {
     const inNext = next.has(op.port);
     const ambiguous = op.maybeLanded && base.has(op.port);
@@ -131,107 +293,54 @@ function decideBatch<Op extends PendingOp>(
   return { next, changed: !base.equals(next), settled, carried };
 }
 
-/** Retry policy and injected effects. */
-interface Policy {
-  /** Names this writer in `writeId`. */
-  writerId: string;
-  /** Attempts per batch for failures other than conflicts. */
-  maxAttempts: number;
-  /** Conflicts tolerated per batch. */
-  maxConflicts: number;
-  /** Backoff after failures other than conflicts. */
-  backoff: BackoffOptions;
-  /** Waits `ms`. */
-  sleep: (ms: number) => Promise<void>;
-  /** Random numbers in [0, 1). */
-  random: () => number;
-}
-
-/** What a reserve or release settles with. */
-type Outcome = ReserveOutcome | ReleaseOutcome;
-/** How a step of a batch ended. */
 type Step = "done" | "retry" | "given-up";
+type Reader = { resolve(): void; reject(error: unknown): void };
 
-/** A queued reserve or release with its promise. */
-interface QueuedOp extends PendingOp {
-  /** Index of the first write attempt of its batch that carried it; -1 before any. */
-  firstAttempt: number;
-  resolve(outcome: Outcome): void;
-  reject(error: unknown): void;
-}
-
-/** A queued read. */
-interface Reader {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-/** The state of one batch while it is retried. */
+/** One batch while it is retried; `attempts` maps each write's writeId to its index. */
 interface BatchRun {
   ops: QueuedOp[];
   readers: Reader[];
-  /** writeId of each write attempt of this batch, to the attempt index. */
   attempts: Map<string, number>;
   failures: number;
   conflicts: number;
   needRead: boolean;
 }
 
+/** Per batch: attempts for failures other than conflicts, and conflicts tolerated. */
+const MAX_ATTEMPTS = 6;
+const MAX_CONFLICTS = 100;
+const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 
-/** Tuning of {@linkcode AllocationRecord}. */
+/** The writer's name in `writeId` (random by default), and the waits and jitter, for tests. */
 export interface AllocationRecordOptions {
-  /** Names this writer in the record's `writeId`; random by default. */
   writerId?: string;
-  /** Attempts per batch for failures other than conflicts; default 6. */
-  maxAttempts?: number;
-  /** Conflicts (409) tolerated per batch before giving up; default 100. */
-  maxConflicts?: number;
-  /** Backoff after failures other than conflicts; default 50 ms doubling to 2 s, half jitter. */
-  backoff?: BackoffOptions;
-  /** Waits `ms`; injectable for tests. */
   sleep?: (ms: number) => Promise<void>;
-  /** Random numbers in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
 }
 
-/** The record as last read or written by this process. */
+/** The record as last read or written (a copy), and its version (undefined: not created yet). */
 export interface RecordSnapshot {
-  /** The reserved ports (a copy). */
   readonly bits: PortBitmap;
-  /** The storage version, or undefined when the record does not exist yet. */
   readonly resourceVersion: string | undefined;
 }
-
-const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 
 /**
  * The reserved-port bitmap shared by every operator process, arbitrated by the API server.
  *
- * Guarantees:
- * - Every change is a compare-and-swap on the stored version (created when missing, tolerating
- *   AlreadyExists by re-reading), so of two processes reserving one port at most one gets
- *   `{ ok: true }`.
- * - Group commit: calls that arrive while a write is in flight go into the next write; after a
- *   conflict the record is re-read and every pending call (newcomers too) is re-applied. Each
- *   call settles when the write carrying it commits.
+ * - Every change is a compare-and-swap on the stored version (a create when missing, re-reading
+ *   on AlreadyExists): of two processes reserving one port at most one gets `{ ok: true }`.
+ * - Group commit: calls arriving while a write is in flight go into the next write; after a
+ *   conflict the record is re-read and every pending call re-applied. A call settles when the
+ *   write carrying it commits.
  * - Unknown outcome = maybe committed: after a timeout, connection error or 5xx, a reservation is
- *   never reported failed if it may have landed and a release is never reported done if it may
- *   not have; both settle as `{ ok: false, reason: "unknown" }` unless a later read proves the
- *   write landed (the record names its last write in `writeId`).
- * - Only certainly-uncommitted calls reject, with `AllocationRecordError`, after bounded retries
- *   with backoff. A record this code cannot read (`AllocationRecordFormatError`) is never
- *   overwritten, and a record deleted while in use is never silently re-created empty: calls
- *   reject with `AllocationRecordMissingError` until `recreate` (the repair pass) rebuilds it.
+ *   never reported failed nor a release done; both settle `"unknown"` unless a later read shows
+ *   our write landed (the record names its last write in `writeId`).
+ * - Only certainly-uncommitted calls reject (`AllocationRecordError`), after bounded retries. A
+ *   record this code cannot read is never overwritten, and one deleted while in use is never
+ *   re-created empty: calls reject with `AllocationRecordMissingError` until repair's `recreate`.
  *
- * Assumptions: a release is requested only by the owner of the reservation (rule 3).
- *
- * @example
- * ```ts ignore
- * const record = new AllocationRecord(new ConfigMapRecordStore(client, { namespace: "ops" }));
- * const outcome = await record.reserve(9000);
- * if (outcome.ok) console.log("9000 is ours; write it into the HostPort now");
- * ```
+ * Assumes a release is requested only by the owner of the reservation (rule 3).
  */
 export class AllocationRecord {
   /** undefined: never read; null: known not to exist. */
@@ -239,7 +348,9 @@ export class AllocationRecord {
   /** Whether the last read found the record deleted after this process had seen it exist. */
   #missing = false;
   #store: RecordStore;
-  #policy: Policy;
+  #writerId: string;
+  #sleep: (ms: number) => Promise<void>;
+  #random: () => number;
   #last = new PortBitmap();
   #version = 0;
   /** Port to the `version` at which this process last saw it released. */
@@ -257,48 +368,31 @@ export class AllocationRecord {
   /** Creates a record over `store`; nothing is read until the first call. */
   constructor(store: RecordStore, options: AllocationRecordOptions = {}) {
     this.#store = store;
-    this.#policy = {
-      writerId: options.writerId ?? crypto.randomUUID().slice(0, 8),
-      maxAttempts: options.maxAttempts ?? 6,
-      maxConflicts: options.maxConflicts ?? 100,
-      backoff: options.backoff ?? DEFAULT_BACKOFF,
-      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-      random: options.random ?? Math.random,
-    };
+    this.#writerId = options.writerId ?? crypto.randomUUID().slice(0, 8);
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
   }
 
-  /**
-   * Reserves `port`; see {@linkcode ReserveOutcome} for what each outcome obliges the caller to.
-   *
-   * @throws {RangeError} `port` is not an integer from 1 to 65535
-   * @throws {AllocationRecordError} (rejection) the reservation was certainly not committed
-   */
+  /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
   reserve(port: number): Promise<ReserveOutcome> {
-    checkPort(port);
     return this.#enqueue("reserve", port) as Promise<ReserveOutcome>;
   }
 
-  /**
-   * Clears the reservation of `port`; idempotent. Call it only for a port you own (rule 3). See
-   * {@linkcode ReleaseOutcome}: on "unknown", assume the port is still reserved.
-   *
-   * @throws {RangeError} `port` is not an integer from 1 to 65535
-   * @throws {AllocationRecordError} (rejection) the release was certainly not committed
-   */
+  /** Releases `port`, owned (rule 3); idempotent. @throws as {@linkcode AllocationRecord.reserve} */
   release(port: number): Promise<ReleaseOutcome> {
-    checkPort(port);
     return this.#enqueue("release", port) as Promise<ReleaseOutcome>;
   }
 
   /**
-   * Reads the record now (a consistent read, ordered with this process's writes). A missing
-   * record reads as empty; the first write creates it.
+   * Reads the record now, ordered with this process's writes (missing reads as empty).
    *
-   * @throws {AllocationRecordError} (rejection) it could not be read after the retries
-   * @throws {AllocationRecordFormatError} (rejection) its content is not understood
+   * @throws {AllocationRecordError} or {AllocationRecordFormatError} (rejection)
    */
   async refresh(): Promise<RecordSnapshot> {
-    await this.#queueRead();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#readers.push({ resolve, reject });
+    this.#kick();
+    await promise;
     return this.snapshot() as RecordSnapshot;
   }
 
@@ -309,9 +403,8 @@ export class AllocationRecord {
 
   /** The record as last read or committed, or undefined before the first read. */
   snapshot(): RecordSnapshot | undefined {
-    const known = this.#known;
-    if (known === undefined) return undefined;
-    return { bits: this.#last.clone(), resourceVersion: known?.resourceVersion };
+    if (this.#known === undefined) return undefined;
+    return { bits: this.#last.clone(), resourceVersion: this.#known?.resourceVersion };
   }
 
   /** Whether `port` is reserved in the record as last read or committed. */
@@ -340,38 +433,6 @@ export class AllocationRecord {
     return ports.sort((a, b) => a - b);
   }
 
-  #adopt(record: StoredRecord | null): void {
-    const next = record?.bits.clone() ?? new PortBitmap();
-    if (next.equals(this.#last)) return;
-    this.#version++;
-    for (const port of this.#last.toArray()) {
-      if (!next.has(port)) this.#releasedAt.set(port, this.#version);
-    }
-    this.#last = next;
-  }
-
-  /** Queues a reserve or release; it joins the next write. */
-  #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
-    const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
-    this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
-    this.#kick();
-    return promise;
-  }
-
-  /** Queues a consistent read, ordered with the writes. */
-  #queueRead(): Promise<void> {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#readers.push({ resolve, reject });
-    this.#kick();
-    return promise;
-  }
-
-  /** Resolves once nothing is queued or in flight. */
-  #whenIdle(): Promise<void> {
-    if (!this.#draining) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
   /**
    * Re-creates the record after it was deleted while in use, reserving `ports` (the repair pass
    * passes every port anyone may hold). Runs alone: it waits until no batch is in flight and
@@ -383,48 +444,72 @@ export class AllocationRecord {
    */
   async recreate(ports: Iterable<number>): Promise<boolean> {
     const bits = PortBitmap.of(ports);
-    while (this.#draining) await this.#whenIdle();
+    while (this.#draining) await new Promise<void>((resolve) => this.#idle.push(resolve));
     this.#draining = true;
     try {
-      const content = { bits, writeId: `${this.#policy.writerId}/${++this.#sequence}` };
       let stored: StoredRecord;
       try {
-        stored = await this.#store.create(content);
+        stored = await this.#store.create({ bits, writeId: this.#nextWriteId() });
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
-        const detail = error instanceof Error ? error.message : String(error);
-        throw new AllocationRecordError("re-create the allocation record", detail, {
+        throw new AllocationRecordError("re-create the allocation record", describe(error), {
           cause: error,
         });
       }
-      this.#known = stored;
-      this.#existed = true;
       this.#missing = false;
       this.#stale = false;
-      this.#adopt(stored);
+      this.#stored(stored);
       return true;
     } finally {
-      this.#draining = false;
-      for (const resolve of this.#idle.splice(0)) resolve();
+      this.#drained();
       if (this.#queue.length > 0 || this.#readers.length > 0) this.#kick();
     }
+  }
+
+  #nextWriteId(): string {
+    return `${this.#writerId}/${++this.#sequence}`;
+  }
+
+  /** Adopts a record this process just wrote (or read, when `record` is null: known absent). */
+  #stored(record: StoredRecord | null): void {
+    this.#known = record;
+    if (record !== null) this.#existed = true;
+    const next = record?.bits.clone() ?? new PortBitmap();
+    if (next.equals(this.#last)) return;
+    this.#version++;
+    for (const port of this.#last.toArray()) {
+      if (!next.has(port)) this.#releasedAt.set(port, this.#version);
+    }
+    this.#last = next;
+  }
+
+  #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
+    if (!isPort(port)) {
+      throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
+    this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
+    this.#kick();
+    return promise;
   }
 
   #kick(): void {
     if (this.#draining) return;
     this.#draining = true;
     // A microtask, so every call made in the same synchronous run joins the first write.
-    queueMicrotask(() => void this.#drain());
+    queueMicrotask(async () => {
+      try {
+        while (this.#queue.length > 0 || this.#readers.length > 0) await this.#runBatch();
+      } finally {
+        this.#drained();
+      }
+    });
   }
 
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0 || this.#readers.length > 0) await this.#runBatch();
-    } finally {
-      this.#draining = false;
-      for (const resolve of this.#idle.splice(0)) resolve();
-    }
+  #drained(): void {
+    this.#draining = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   async #runBatch(): Promise<void> {
@@ -468,9 +553,7 @@ export class AllocationRecord {
     this.#missing = false;
     run.needRead = false;
     this.#stale = false;
-    this.#known = fresh ?? null;
-    if (fresh !== undefined) this.#existed = true;
-    this.#adopt(this.#known);
+    this.#stored(fresh ?? null);
     for (const reader of run.readers.splice(0)) reader.resolve();
     // The record names its last write: if it is one of ours, every op that write carried landed.
     const proven = fresh?.writeId === undefined ? undefined : run.attempts.get(fresh.writeId);
@@ -486,28 +569,23 @@ export class AllocationRecord {
     const known = this.#known ?? null;
     const decision = decideBatch(run.ops, known?.bits ?? new PortBitmap());
     for (const [op, outcome] of decision.settled) op.resolve(outcome);
-    run.ops = [...decision.carried];
-    if (!decision.changed) return this.#settleAll(run);
-    const writeId = `${this.#policy.writerId}/${++this.#sequence}`;
-    const attempt = run.attempts.size;
-    run.attempts.set(writeId, attempt);
-    for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
-    const content = { bits: decision.next, writeId };
-    let stored: StoredRecord;
-    try {
-      stored = known === null
-        ? await this.#store.create(content)
-        : await this.#store.replace(content, known.resourceVersion);
-    } catch (error) {
-      return await this.#writeFailed(run, error);
+    run.ops = decision.carried;
+    if (decision.changed) {
+      const writeId = this.#nextWriteId();
+      const attempt = run.attempts.size;
+      run.attempts.set(writeId, attempt);
+      for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
+      const content = { bits: decision.next, writeId };
+      try {
+        this.#stored(
+          known === null
+            ? await this.#store.create(content)
+            : await this.#store.replace(content, known.resourceVersion),
+        );
+      } catch (error) {
+        return await this.#writeFailed(run, error);
+      }
     }
-    this.#known = stored;
-    this.#existed = true;
-    this.#adopt(stored);
-    return this.#settleAll(run);
-  }
-
-  #settleAll(run: BatchRun): Step {
     for (const op of run.ops.splice(0)) op.resolve({ ok: true });
     return "done";
   }
@@ -516,13 +594,11 @@ export class AllocationRecord {
     run.needRead = true;
     const failure = classifyWriteError(error);
     if (failure === "conflict") {
-      if (++run.conflicts > this.#policy.maxConflicts) {
-        this.#giveUp(run, error, `it changed under ${this.#policy.maxConflicts} writes in a row`);
+      if (++run.conflicts > MAX_CONFLICTS) {
+        this.#giveUp(run, error, `it changed under ${MAX_CONFLICTS} writes in a row`);
         return "given-up";
       }
-      await this.#policy.sleep(
-        backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#policy.random),
-      );
+      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#random));
       return "retry";
     }
     if (failure === "unknown") {
@@ -533,13 +609,11 @@ export class AllocationRecord {
 
   /** Counts a failure, then backs off ("retry") or gives the batch up. */
   async #failed(run: BatchRun, error: unknown, fatal: boolean, what: string): Promise<Step> {
-    if (fatal || ++run.failures >= this.#policy.maxAttempts) {
-      const detail = error instanceof Error ? error.message : String(error);
-      this.#giveUp(run, error, `the last attempt to ${what} failed: ${detail}`);
+    if (fatal || ++run.failures >= MAX_ATTEMPTS) {
+      this.#giveUp(run, error, `the last attempt to ${what} failed: ${describe(error)}`);
       return "given-up";
     }
-    const delay = backoffDelay(run.failures - 1, this.#policy.backoff, this.#policy.random);
-    await this.#policy.sleep(delay);
+    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF, this.#random));
     return "retry";
   }
 
@@ -560,22 +634,14 @@ export class AllocationRecord {
   }
 }
 
-function checkPort(port: number): void {
-  if (!isPort(port)) throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The record in ConfigMap `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}), as the
- * operator uses it.
- *
- * @example
- * ```ts ignore
- * const record = openAllocationRecord(client, { namespace: "hostport-allocator-system" });
- * ```
- */
+/** The record in ConfigMap `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}). */
 export function openAllocationRecord(
   client: RestClient,
-  options: ConfigMapRecordStoreOptions & AllocationRecordOptions,
+  options: { namespace: string; name?: string | undefined } & AllocationRecordOptions,
 ): AllocationRecord {
   return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
 }

@@ -1,33 +1,140 @@
 /**
- * `AllocationRepair`: the repair pass of rule 6 as I/O around the pure `planRepair`: list the
- * HostPorts live, then read the record, plan, and commit reservations and frees by
- * compare-and-swap. It returns its findings; turning them into Events, conditions and metrics is
- * the caller's job.
+ * The repair pass (docs/architecture.md, rule 6), after Kubernetes' NodePort `repair.go`: the
+ * pure {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair} (list the
+ * HostPorts live, then read the record, plan, commit by compare-and-swap). It returns findings;
+ * Events, conditions and metrics are the caller's.
+ *
+ * A reserved port nobody holds is freed only after 2 consecutive passes whose sightings span more
+ * than the holdoff (reservation TTL + API server request timeout). Safe because a status write
+ * carrying a port is sent within the TTL of its reservation (rule 2) and lands within the request
+ * timeout or never: once the holdoff has passed since the first sighting, a HostPort holding it
+ * would show in the second pass's live list. The one way around it, a release and a new
+ * reservation between the passes, restarts a candidate's sightings (`disturbed`: seen released in
+ * the record or held by a HostPort in between), and recent reservations of ours are never
+ * candidates.
  *
  * @module
  */
 
-import { type HostPort, salvageHostPort } from "../api/hostport.ts";
-import type { HostPortClass } from "../api/hostport_class.ts";
-import type { PortRange } from "../allocator/port_range.ts";
+import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
+import type { PortRange } from "../allocator/port_bitmap.ts";
+import { PortRegistry } from "../allocator/port_registry.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
-import type { AllocationRecord } from "./allocation_record.ts";
-import type { ClusterPortAllocator } from "./cluster_port_allocator.ts";
-import { AllocationRecordMissingError } from "./allocation_record.ts";
-import { DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
-import {
-  type LeakSighting,
-  planRepair,
-  type RepairHostPort,
-  type RepairPlan,
-  type RepairReport,
-} from "./plan_repair.ts";
+import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
+import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
+
+/** A HostPort as repair sees it: `port` 0 when none, `pools` undefined when the class is gone. */
+export interface RepairHostPort {
+  readonly name: string;
+  readonly port: number;
+  readonly className: string;
+  readonly pools: readonly PortRange[] | undefined;
+}
+
+/** A reserved, unowned port: first seen when (the repairer's clock), on how many passes. */
+export interface LeakSighting {
+  readonly firstSeenAt: number;
+  readonly sightings: number;
+}
+
+/**
+ * The input of {@linkcode planRepair}: every HostPort (a live list), the record's ports (read
+ * after the list), the previous pass's sightings, now, and the module documentation's
+ * `recentlyReserved` and `disturbed` ports.
+ */
+export interface RepairInput {
+  readonly hostPorts: readonly RepairHostPort[];
+  readonly reserved: Iterable<number>;
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  readonly now: number;
+  /** How long the sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
+  readonly holdoffMs?: number;
+  readonly recentlyReserved?: Iterable<number>;
+  readonly disturbed?: Iterable<number>;
+}
+
+/**
+ * What a repair pass found: ports held by two HostPorts (never "fixed"), HostPorts holding a port
+ * outside their class's pools (it stays held), and HostPorts whose port is not a port (ignored).
+ */
+export interface RepairReport {
+  readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
+  readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
+  readonly invalid: readonly { readonly hostPort: string; readonly port: number }[];
+}
+
+/**
+ * The decision of {@linkcode planRepair}, ports ascending: held but not reserved (reserve them),
+ * leaks whose holdoff is over (free them), the sightings for the next pass, when the earliest can
+ * be freed (run the next pass then), and every port a HostPort holds.
+ */
+export interface RepairPlan {
+  readonly reserve: readonly number[];
+  readonly free: readonly number[];
+  readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
+  readonly nextFreeAt: number | undefined;
+  readonly held: readonly number[];
+  readonly report: RepairReport;
+}
+
+/**
+ * Rule 6: consecutive passes that must see a port reserved and unowned before it is freed. Two
+ * suffice: the first proves the port was reserved before it, and the holdoff then covers every
+ * write that could carry it. The repair loop runs the second pass as soon as the holdoff of the
+ * earliest candidate ends, so a port stranded by a crash is back about the holdoff after restart.
+ */
+const LEAK_SIGHTINGS_BEFORE_FREE = 2;
+
+/** Decides one repair pass; see the module documentation. */
+export function planRepair(input: RepairInput): RepairPlan {
+  const registry = new PortRegistry();
+  const restored = registry.restore(
+    input.hostPorts.filter((hostPort) => hostPort.port !== 0).map((hostPort) => ({
+      holder: hostPort.name,
+      port: hostPort.port,
+      pools: hostPort.pools,
+    })),
+  );
+  const held = registry.snapshot();
+  const reserved = new Set(input.reserved);
+  const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
+  const recent = new Set(input.recentlyReserved ?? []);
+  const disturbed = new Set(input.disturbed ?? []);
+  const free: number[] = [];
+  const leakCandidates = new Map<number, LeakSighting>();
+  for (const port of [...reserved].sort((a, b) => a - b)) {
+    // Owned, or maybe about to be: not a leak, and any earlier sightings are forgotten.
+    if (registry.has(port) || recent.has(port)) continue;
+    // Released or held since the last pass: this may be a new reservation; start afresh.
+    const previous = disturbed.has(port) ? undefined : input.leakCandidates.get(port);
+    const sighting = {
+      firstSeenAt: previous?.firstSeenAt ?? input.now,
+      sightings: (previous?.sightings ?? 0) + 1,
+    };
+    const spanned = input.now - sighting.firstSeenAt > holdoffMs;
+    if (sighting.sightings >= LEAK_SIGHTINGS_BEFORE_FREE && spanned) free.push(port);
+    else leakCandidates.set(port, sighting);
+  }
+  const firstSeen = [...leakCandidates.values()].map((sighting) => sighting.firstSeenAt);
+  return {
+    reserve: held.filter((port) => !reserved.has(port)),
+    free,
+    leakCandidates,
+    // Strictly more than the holdoff must have passed: one millisecond past it.
+    nextFreeAt: firstSeen.length === 0 ? undefined : Math.min(...firstSeen) + holdoffMs + 1,
+    held,
+    report: {
+      duplicates: restored.duplicates,
+      outOfPool: restored.outsidePools.map(({ holder, port }) => ({ hostPort: holder, port })),
+      invalid: restored.invalid.map(({ holder, port }) => ({ hostPort: holder, port })),
+    },
+  };
+}
 
 /** Options of {@linkcode AllocationRepair}. */
 export interface AllocationRepairOptions {
-  /** The record to repair. */
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
   listHostPorts: () => Promise<readonly HostPort[]>;
@@ -35,35 +142,27 @@ export interface AllocationRepairOptions {
   listHostPortClasses: () => Promise<readonly HostPortClass[]>;
   /** A monotonic clock in milliseconds; default `performance.now()`. */
   now?: () => number;
-  /** How long leak sightings must span; default reservation TTL + API server request timeout. */
+  /** How long leak sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
   holdoffMs?: number;
   /** This process's allocator: its recent reservations are never leak candidates, and it is resynced after each pass. */
   allocator?: ClusterPortAllocator;
 }
 
-/** What one pass found and did. */
+/**
+ * What one pass found and did: held ports whose reservation it committed; held ports someone else
+ * reserved between its read and its write (a duplicate may follow: log it loudly); leaks freed;
+ * reservations or frees of unknown outcome (the next pass looks again); leak candidates; every
+ * held port; the ports a deleted record was re-created with; and when a pass may free the
+ * earliest candidate.
+ */
 export interface RepairFindings extends RepairReport {
-  /** Held ports whose missing reservation was committed. */
   readonly reserved: readonly number[];
-  /**
-   * Held ports that someone else reserved between this pass's read and its write: another
-   * process may be handing the port out, so a duplicate may follow (log it loudly).
-   */
   readonly reserveRaced: readonly number[];
-  /** Leaked ports freed. */
   readonly freed: readonly number[];
-  /** Reservations or frees whose outcome is unknown; the next pass looks again. */
   readonly unknown: readonly number[];
-  /** Reserved ports nobody holds, still under watch. */
   readonly leakCandidates: readonly number[];
-  /** Every port a HostPort holds. */
   readonly held: readonly number[];
-  /**
-   * Ports the re-created record reserves, when this pass found the record deleted and rebuilt it
-   * (allocation is then paused for the holdoff); undefined otherwise.
-   */
   readonly rebuilt: readonly number[] | undefined;
-  /** In how many ms a pass may free the earliest leak candidate; undefined without candidates. */
   readonly nextFreeInMs: number | undefined;
 }
 
@@ -147,7 +246,6 @@ export class AllocationRepair {
    */
   async #rebuild(held: readonly HostPort[]): Promise<void> {
     const { record, allocator } = this.#options;
-    const holdoffMs = this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
     allocator?.pauseAfterRebuild(Infinity);
     const ports = new Set([
       ...held.map((hostPort) => hostPort.status?.port ?? 0).filter((port) => port > 0),
@@ -160,7 +258,7 @@ export class AllocationRepair {
       await record.refresh();
       await Promise.all(sorted.filter((port) => !record.has(port)).map((p) => record.reserve(p)));
     }
-    allocator?.pauseAfterRebuild(holdoffMs);
+    allocator?.pauseAfterRebuild(this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS);
     this.#rebuilt = sorted;
   }
 
@@ -184,14 +282,17 @@ export class AllocationRepair {
       snapshot = await record.refresh();
     }
     // A port seen released in the record since the last pass may have been reserved anew.
-    const disturbed = [
-      ...new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]),
-    ];
+    const disturbed = new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]);
     this.#releasesSeen = record.version;
     this.#disturbed.clear();
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
-      hostPorts: hostPorts.map((hostPort) => toRepairHostPort(hostPort, pools)),
+      hostPorts: hostPorts.map((hostPort) => ({
+        name: hostPort.metadata.name ?? "",
+        port: hostPort.status?.port ?? 0,
+        className: hostPort.spec.hostPortClassName,
+        pools: pools.get(hostPort.spec.hostPortClassName),
+      })),
       reserved: snapshot.bits.toArray(),
       leakCandidates: this.#candidates,
       now: this.#now(),
@@ -200,19 +301,6 @@ export class AllocationRepair {
       disturbed,
     });
   }
-}
-
-function toRepairHostPort(
-  hostPort: HostPort,
-  pools: ReadonlyMap<string, readonly PortRange[]>,
-): RepairHostPort {
-  const className = hostPort.spec.hostPortClassName;
-  return {
-    name: hostPort.metadata.name ?? "",
-    port: hostPort.status?.port ?? 0,
-    className,
-    pools: pools.get(className),
-  };
 }
 
 /** A lister of every HostPort, read live from the API server (all pages, one snapshot). */

@@ -6,8 +6,7 @@
  * @module
  */
 
-import { PortBitmap } from "../allocator/port_bitmap.ts";
-import type { PortRange } from "../allocator/port_range.ts";
+import { PortBitmap, type PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
 import {
   type AllocationRecord,
@@ -23,107 +22,73 @@ export const DEFAULT_RESERVATION_TTL_MS = 30_000;
 const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
 
 /**
- * Rule 6: a leak candidate is freed only once its sightings span more than this, so that no
- * status write carrying the port can still be in flight. Also how long allocation pauses after
- * repair re-created a deleted record (a rival's reservations made after our last read must show
- * in the HostPorts first).
+ * Rule 6: a leak candidate is freed only once its sightings span more than this (no status write
+ * carrying it can still be in flight); also the pause after repair re-created a deleted record.
  */
 export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
 
-/**
- * Allocation is refused for now without touching the record: it is missing, or it was rebuilt
- * and allocation is paused for the leak holdoff. `retryInMs` says when to look again.
- */
+/** Allocation refused for now: the record is missing, or paused after a rebuild. */
 export class AllocationUnavailableError extends Error {
-  /** When to try again, in ms (0 when unknown: a repair pass decides). */
-  readonly retryInMs: number;
-
-  /** `reason` completes "Allocation is unavailable: ...". */
-  constructor(reason: string, retryInMs: number) {
+  /** `retryInMs`: when to look again (0: when a repair pass has rebuilt the record). */
+  constructor(reason: string, readonly retryInMs: number) {
     super(`Allocation is unavailable: ${reason}`);
     this.name = "AllocationUnavailableError";
-    this.retryInMs = retryInMs;
   }
 }
 
-/** Options of `ClusterPortAllocator`. */
-export interface ClusterPortAllocatorOptions {
-  /** The cluster-wide record that arbitrates every reservation. */
-  record: AllocationRecord;
-  /** Rule 2: how long after its commit a reservation may still be written; default 30 s. */
-  reservationTtlMs?: number;
-  /** A monotonic clock in milliseconds; default `performance.now()`. */
-  now?: () => number;
-}
-
-/** A committed reservation of this process. */
+/** A committed reservation of this process; `reservedAt` is on the allocator's clock. */
 export interface Reservation {
-  /** The reserved port. */
   readonly port: number;
-  /** When the reservation committed, on the allocator's monotonic clock. */
   readonly reservedAt: number;
 }
 
-/** The result of `ClusterPortAllocator.allocate`. */
-export type AllocateOutcome =
-  | ({ readonly ok: true } & Reservation)
-  | { readonly ok: false; readonly reason: "exhausted" };
-
 /**
- * The result of a release: `{ ok: true }` once the record committed it (listeners of
- * `onReleased` have then been called), or why not: `"held"` (another live HostPort holds the
- * port, so it stays reserved), `"not-owned"` (no fresh reservation of this process), or
- * `"unknown"` (assume it is still reserved; repair frees it).
+ * A release: committed (`onReleased` listeners have been called), or `"held"` (another live
+ * HostPort holds the port), `"not-owned"` (no fresh reservation of ours), `"unknown"` (assume it
+ * is still reserved; repair frees it).
  */
 export type ReleasePortOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "held" | "not-owned" | "unknown" };
 
-/**
- * What the held source says of a port: held by a live HostPort, held only by HostPorts being
- * deleted, or not held (undefined).
- */
+/** A port held by a live HostPort, only by HostPorts being deleted, or not held (undefined). */
 export type PortHolding = "held" | "releasing" | undefined;
 
 /**
  * Cluster-wide port allocation for one operator process.
  *
- * Guarantees: a port is returned by `allocate` only after the record committed its reservation,
- * so two processes (or two calls) never get the same port. The in-memory registry holds every
- * port the record reserves as this process last saw it, plus ports being reserved, plus ports
- * whose reservation outcome is unknown; it never offers a port the record shows reserved.
+ * Guarantees: `allocate` returns a port only after the record committed its reservation, so two
+ * processes (or calls) never get the same port. The in-memory registry holds the record's ports
+ * as last seen, plus ports being reserved or of unknown outcome; it never offers a reserved port.
  *
- * Held ports beat the record (issue #9, item 1): a port is offered only if neither the record
- * nor any HostPort the held source (`useHeldSource`: the controllers' HostPort cache) knows
- * holds it. A record that shows a held port released (restored from an old copy, edited by
- * hand) is not believed: the port stays held in memory and is reserved again at once
- * (`onRestored` listeners are told), so no second HostPort can be given it.
+ * Held ports beat the record (rule 0): a port is offered only if neither the record nor any
+ * HostPort of the held source (`useHeldSource`: the HostPort cache) holds it; a record showing a
+ * held port released is not believed: the port stays held and is reserved again (`onRestored`).
  *
- * A record deleted while in use stops allocation (`AllocationUnavailableError`, `onRecordMissing`
- * listeners are told so that repair rebuilds it now) until repair re-created it and the pause of
- * `pauseAfterRebuild` ended: a rival process may have reserved ports after our last read, and
- * only waiting out the leak holdoff guarantees every write carrying them has landed (and so shows
- * in the HostPorts repair lists) before we pick from the rebuilt record.
+ * A record deleted while in use stops allocation (`AllocationUnavailableError`; `onRecordMissing`
+ * runs repair now) until repair re-created it and the `pauseAfterRebuild` holdoff ended: a rival
+ * may have reserved ports after our last read, and only then do they show in the HostPorts.
  *
- * It follows the record by pulling: before each pick and after each of its own record calls it
- * compares the record's `version` with the one it last applied (`#sync`); the record never calls
- * back into it mid-allocation. Changes the repair pass makes reach it through `resync`.
- *
- * Assumptions: run repair (`AllocationRepair`) once before serving allocations, so that ports held
- * by HostPorts of the original operator are reserved; `onReleased` listeners do not throw.
+ * It follows the record by pulling its `version` (`#sync`) before each pick and after each of its
+ * own record calls; the record never calls back into it. Repair's changes arrive through
+ * `resync`. Run repair once before serving, so ports of the original operator's HostPorts are
+ * reserved; `onReleased` listeners must not throw.
  */
 export class ClusterPortAllocator {
   #record: AllocationRecord;
   #registry = new PortRegistry();
-  #book: ReservationBook;
+  #now: () => number;
+  /** This process's fresh reservations by HostPort key; insertion order is commit order. */
+  #reservations = new Map<string, Reservation>();
+  /** Reservations of the last request-timeout window (a write carrying them may be in flight). */
+  #recent: Reservation[] = [];
   #picking = new Set<number>();
-  #listeners = new Set<(port: number) => void>();
-  #holding: (port: number) => PortHolding = () => undefined;
   #releasing = new Map<number, number>();
   #restoring = new Set<number>();
+  #holding: (port: number) => PortHolding = () => undefined;
+  #releasedListeners = new Set<(port: number) => void>();
   #restoredListeners = new Set<(ports: readonly number[]) => void>();
   #missingListeners = new Set<() => void>();
-  #now: () => number;
   #missing = false;
   #pausedUntil = -Infinity;
   #lastError: string | undefined;
@@ -131,16 +96,10 @@ export class ClusterPortAllocator {
   #seen = new PortBitmap();
   #seenVersion = -1;
 
-  /** Creates the allocator over `record`; call `start` before use. */
-  constructor(options: ClusterPortAllocatorOptions) {
+  /** Creates the allocator over `record`, on a monotonic clock (default `performance.now()`). */
+  constructor(options: { record: AllocationRecord; now?: () => number }) {
     this.#record = options.record;
-    const ttlMs = options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
     this.#now = options.now ?? (() => performance.now());
-    this.#book = new ReservationBook(
-      this.#now,
-      ttlMs,
-      ttlMs + API_SERVER_REQUEST_TIMEOUT_MS,
-    );
   }
 
   /**
@@ -155,25 +114,18 @@ export class ClusterPortAllocator {
     this.#holding = holding;
   }
 
-  /**
-   * Why allocation is refused now, with when to look again (0: when repair has rebuilt the
-   * record), or undefined when it is not: the record is missing or being rebuilt, or allocation
-   * is paused after a rebuild.
-   */
+  /** Why allocation is refused now (the record is missing, or paused), or undefined. */
   unavailable(): { reason: string; retryInMs: number } | undefined {
     if (this.awaitingRebuild()) {
       return { reason: "the allocation record was deleted; repair is rebuilding it", retryInMs: 0 };
     }
     const left = this.#pausedUntil - this.#now();
-    if (left > 0) {
-      return {
-        reason:
-          `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)}` +
-          " s, once no write of a port reserved before the rebuild can still land",
-        retryInMs: left,
-      };
-    }
-    return undefined;
+    if (left <= 0) return undefined;
+    return {
+      reason: `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)}` +
+        " s, once no write of a port reserved before the rebuild can still land",
+      retryInMs: left,
+    };
   }
 
   /** Whether the record was found deleted and repair has not re-created it yet. */
@@ -190,34 +142,33 @@ export class ClusterPortAllocator {
       : `the allocation record failed: ${this.#lastError}`;
   }
 
-  /**
-   * Called by repair once it re-created a deleted record: allocation stays refused for `ms`
-   * (the leak holdoff; `Infinity` while the rebuild runs), then resumes.
-   */
+  /** Refuses allocation for `ms` (repair: `Infinity` while it rebuilds, then the holdoff). */
   pauseAfterRebuild(ms: number): void {
     this.#missing = false;
     this.#pausedUntil = this.#now() + ms;
   }
 
-  /** Calls `listener` when the record is found deleted (to run repair now). Returns an unsubscriber. */
+  /** Calls `listener` when the record is found deleted (to run repair now). */
   onRecordMissing(listener: () => void): () => void {
     this.#missingListeners.add(listener);
     return () => this.#missingListeners.delete(listener);
   }
 
-  /**
-   * Calls `listener` with held ports the record showed released and that were reserved again.
-   * Returns a function that unsubscribes.
-   */
+  /** Calls `listener` with held ports the record showed released and that were reserved again. */
   onRestored(listener: (ports: readonly number[]) => void): () => void {
     this.#restoredListeners.add(listener);
     return () => this.#restoredListeners.delete(listener);
   }
 
+  /** Calls `listener` with every port that becomes free. */
+  onReleased(listener: (port: number) => void): () => void {
+    this.#releasedListeners.add(listener);
+    return () => this.#releasedListeners.delete(listener);
+  }
+
   /**
-   * Rebuilds the registry from the record as last read plus `heldPorts` plus ports being
-   * reserved, e.g. after a repair pass; calls `onReleased` listeners for ports that became free
-   * (released by another process, or freed by repair).
+   * After a repair pass: rebuilds the registry from the record, `heldPorts` and the ports being
+   * reserved, and tells `onReleased` listeners of ports that became free.
    */
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
@@ -235,36 +186,46 @@ export class ClusterPortAllocator {
    * in memory, reserves it in the record, and moves on to the next port when the record says it
    * is taken. Asking again for the same key while its reservation is fresh returns the same port.
    *
-   * @returns the port and `reservedAt` (pass it to `isReservationFresh` right before
-   * writing the HostPort's status), or `{ ok: false, reason: "exhausted" }`
-   * @throws {AllocationRecordError} (rejection) the record could not be written
+   * @returns the port and `reservedAt` (for `isReservationFresh` right before the status write)
+   * @throws {AllocationRecordError} or {AllocationUnavailableError} (rejection)
    */
-  async allocate(hostPortKey: string, pools: readonly PortRange[]): Promise<AllocateOutcome> {
-    const existing = this.#book.fresh(hostPortKey);
+  async allocate(
+    hostPortKey: string,
+    pools: readonly PortRange[],
+  ): Promise<({ ok: true } & Reservation) | { ok: false; reason: "exhausted" }> {
+    const existing = this.#fresh(hostPortKey);
     if (existing && pools.some((p) => existing.port >= p.start && existing.port <= p.end)) {
       return { ok: true, ...existing };
     }
     while (true) {
-      this.#checkAvailable();
+      const unavailable = this.unavailable();
+      if (unavailable !== undefined) {
+        throw new AllocationUnavailableError(unavailable.reason, unavailable.retryInMs);
+      }
       this.#sync();
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
       // Held ports beat the record: a port some HostPort holds stays marked and is skipped.
       if (this.#holding(next.port) !== undefined) continue;
-      const outcome = await this.#reserve(next.port);
       // Taken or unknown: the port stays held in memory, so the next pick is another one.
-      if (outcome.ok) return { ok: true, ...this.#book.add(hostPortKey, next.port) };
+      if (!(await this.#reserve(next.port)).ok) continue;
+      const reservation = { port: next.port, reservedAt: this.#now() };
+      this.#reservations.delete(hostPortKey);
+      this.#reservations.set(hostPortKey, reservation);
+      this.#recent.push(reservation);
+      this.#prune();
+      return { ok: true, ...reservation };
     }
   }
 
   /** Rule 2: whether a reservation committed at `reservedAt` may still be written. */
   isReservationFresh(reservedAt: number): boolean {
-    return this.#book.isFresh(reservedAt);
+    return this.#now() - reservedAt <= DEFAULT_RESERVATION_TTL_MS;
   }
 
-  /** Forgets the reservation of `hostPortKey` once its status write committed (the port stays reserved). */
+  /** Forgets the reservation of `hostPortKey` once its status write committed. */
   forget(hostPortKey: string): void {
-    this.#book.remove(hostPortKey);
+    this.#reservations.delete(hostPortKey);
   }
 
   /**
@@ -296,26 +257,40 @@ export class ClusterPortAllocator {
     port: number,
     options: { heldElsewhere: boolean },
   ): Promise<ReleasePortOutcome> {
-    const reservation = this.#book.fresh(hostPortKey);
-    if (reservation?.port !== port) return { ok: false, reason: "not-owned" };
+    if (this.#fresh(hostPortKey)?.port !== port) return { ok: false, reason: "not-owned" };
     if (options.heldElsewhere) {
-      this.#book.remove(hostPortKey);
+      this.#reservations.delete(hostPortKey);
       return { ok: false, reason: "held" };
     }
     const outcome = await this.#ownRelease(port); // a rejection keeps the entry for a retry
-    this.#book.remove(hostPortKey);
+    this.#reservations.delete(hostPortKey);
     return outcome;
-  }
-
-  /** Calls `listener` with every port that becomes free. Returns a function that unsubscribes. */
-  onReleased(listener: (port: number) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 
   /** Ports this process reserved recently enough that a write carrying them may be in flight. */
   recentlyReserved(): number[] {
-    return this.#book.recent();
+    this.#prune();
+    return [...new Set(this.#recent.map((r) => r.port))].sort((a, b) => a - b);
+  }
+
+  /** The fresh reservation of `key`; a stale one is dropped (abandoned, rule 2). */
+  #fresh(key: string): Reservation | undefined {
+    const reservation = this.#reservations.get(key);
+    if (reservation === undefined || this.isReservationFresh(reservation.reservedAt)) {
+      return reservation;
+    }
+    this.#reservations.delete(key);
+    return undefined;
+  }
+
+  #prune(): void {
+    for (const [key, reservation] of this.#reservations) {
+      if (this.isReservationFresh(reservation.reservedAt)) break;
+      this.#reservations.delete(key);
+    }
+    const cutoff = this.#now() - DEFAULT_RESERVATION_TTL_MS - API_SERVER_REQUEST_TIMEOUT_MS;
+    const stale = this.#recent.findIndex((r) => r.reservedAt >= cutoff);
+    this.#recent.splice(0, stale === -1 ? this.#recent.length : stale);
   }
 
   async #reserve(port: number): Promise<ReserveOutcome> {
@@ -348,13 +323,6 @@ export class ClusterPortAllocator {
       const left = (this.#releasing.get(port) ?? 1) - 1;
       if (left > 0) this.#releasing.set(port, left);
       else this.#releasing.delete(port);
-    }
-  }
-
-  #checkAvailable(): void {
-    const unavailable = this.unavailable();
-    if (unavailable !== undefined) {
-      throw new AllocationUnavailableError(unavailable.reason, unavailable.retryInMs);
     }
   }
 
@@ -416,83 +384,6 @@ export class ClusterPortAllocator {
   }
 
   #emit(port: number): void {
-    for (const listener of this.#listeners) listener(port);
-  }
-}
-
-/**
- * Which HostPort each of this process's fresh reservations is for, and which ports it reserved
- * recently (rule 2). Time comes from the allocator's monotonic clock.
- */
-class ReservationBook {
-  #now: () => number;
-  #ttlMs: number;
-  #recentMs: number;
-  /** Insertion order is commit order, so stale entries are at the front. */
-  #byKey = new Map<string, Reservation>();
-  #recent: Reservation[] = [];
-  /** Index of the first entry of `#recent` still in the window. */
-  #head = 0;
-
-  /**
-   * @param now the monotonic clock
-   * @param ttlMs how long a reservation stays fresh
-   * @param recentMs how long a reservation counts as recent (a write may still be in flight)
-   */
-  constructor(now: () => number, ttlMs: number, recentMs: number) {
-    this.#now = now;
-    this.#ttlMs = ttlMs;
-    this.#recentMs = recentMs;
-  }
-
-  /** Whether a reservation committed at `reservedAt` is still fresh. */
-  isFresh(reservedAt: number): boolean {
-    return this.#now() - reservedAt <= this.#ttlMs;
-  }
-
-  /** Records a reservation committed now for `key`, replacing any earlier one. */
-  add(key: string, port: number): Reservation {
-    const reservation = { port, reservedAt: this.#now() };
-    this.#byKey.delete(key);
-    this.#byKey.set(key, reservation);
-    this.#recent.push(reservation);
-    this.#prune();
-    return reservation;
-  }
-
-  /** The fresh reservation of `key`; a stale one is dropped (abandoned, rule 2). */
-  fresh(key: string): Reservation | undefined {
-    const reservation = this.#byKey.get(key);
-    if (reservation === undefined || this.isFresh(reservation.reservedAt)) return reservation;
-    this.#byKey.delete(key);
-    return undefined;
-  }
-
-  /** Forgets the reservation of `key`. */
-  remove(key: string): void {
-    this.#byKey.delete(key);
-  }
-
-  /** Ports reserved within the recent window, ascending, without duplicates. */
-  recent(): number[] {
-    this.#prune();
-    const ports = this.#recent.slice(this.#head).map((r) => r.port);
-    return [...new Set(ports)].sort((a, b) => a - b);
-  }
-
-  #prune(): void {
-    for (const [key, reservation] of this.#byKey) {
-      if (this.isFresh(reservation.reservedAt)) break;
-      this.#byKey.delete(key);
-    }
-    const now = this.#now();
-    const recent = this.#recent;
-    while (this.#head < recent.length && now - recent[this.#head]!.reservedAt > this.#recentMs) {
-      this.#head++;
-    }
-    if (this.#head > 1024 && this.#head * 2 > recent.length) {
-      this.#recent = recent.slice(this.#head);
-      this.#head = 0;
-    }
+    for (const listener of this.#releasedListeners) listener(port);
   }
 }

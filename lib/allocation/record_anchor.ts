@@ -1,25 +1,12 @@
 /**
- * One allocation record per cluster. Two installs (different `--namespace`, or two processes
- * with different settings) would each keep their own record and their own Lease, so nothing
- * would arbitrate between them and both would hand out the same ports. The HostPort CRD, which
- * exists once per cluster, carries the anchor: annotation
- * {@linkcode RECORD_ANCHOR_ANNOTATION} names the one record (`<namespace>/<name>`) every
- * allocator must use.
- *
- * Before it allocates, a process reads the anchor: absent, it writes its own record's name by
- * compare-and-swap (the CRD's resourceVersion as precondition), so of two racing installs one
- * wins; equal, it allocates; different, it does not allocate, logs an error and stays not ready
- * with a message that names the other record and the fix, and re-checks periodically so it
- * starts by itself once fixed. While allocating it keeps re-checking: it re-claims an anchor
- * someone removed, and stops its controllers if the anchor ever names another record. A process
- * that has seen another record in the anchor claims a removed anchor only after it stayed absent
- * for {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so that if the other install still
- * runs (the annotation was removed by mistake), that install re-claims it first. Uninstalling
- * deletes the CRDs, and the anchor with them.
- *
- * - {@linkcode decideRecordAnchor} and {@linkcode recordAnchorConflict}: pure.
- * - {@linkcode RecordAnchor}: reads and claims the anchor.
- * - {@linkcode anchoredLeaderWork}: runs the leader work only while the anchor names our record.
+ * One allocation record per cluster (docs/architecture.md, rule 8): two installs would each keep
+ * their own record and Lease, and nothing would arbitrate between them. The HostPort CRD, one per
+ * cluster, carries the anchor: annotation {@linkcode RECORD_ANCHOR_ANNOTATION} names the one record
+ * (`<namespace>/<name>`) every allocator must use. A process claims an absent anchor by
+ * compare-and-swap on the CRD, allocates while it names its record, and otherwise stays not ready
+ * with the fix, re-checking; having seen another record, it claims a removed anchor only after it
+ * stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder
+ * wins it back first.
  *
  * @module
  */
@@ -37,30 +24,13 @@ export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;
 export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 
 /** How often a process re-checks the anchor, refused or allocating. */
-export const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
+const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
 
-/**
- * A process that saw another record in the anchor claims it, once removed, only after it stayed
- * absent this many re-check periods: long enough for a still-running holder to re-claim it.
- */
+/** Re-check periods a removed anchor must stay absent before a process that saw another claims it. */
 export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
 
-/** What the HostPort CRD says about the anchor. */
-export interface AnchorState {
-  /** Whether the HostPort CRD exists. */
-  crdExists: boolean;
-  /** The annotation's value; undefined when absent (or empty). */
-  anchor: string | undefined;
-}
-
-/** What to do about the anchor. */
-export type AnchorDecision =
-  /** The anchor names our record: allocate. */
-  | { action: "proceed" }
-  /** No anchor yet: write ours (compare-and-swap), then allocate. */
-  | { action: "claim" }
-  /** Do not allocate; `reason` says why and how to fix it. */
-  | { action: "refuse"; reason: string };
+/** How many times a lost compare-and-swap is retried within one check. */
+const MAX_CLAIM_ATTEMPTS = 5;
 
 /** The outcome of {@linkcode RecordAnchor.check}: allowed, or why not and who holds the anchor. */
 export type AnchorCheck = true | {
@@ -76,9 +46,9 @@ export function recordAnchorValue(record: { namespace: string; name: string }): 
 }
 
 /**
- * The readiness message of a process whose record is `ours` while the anchor names `other`:
- * what is wrong, and the fix (uninstall the other install; if it is gone, the exact kubectl
- * command that removes the anchor).
+ * The readiness message of a process whose record is `ours` while the anchor names `other`: what
+ * is wrong, and the fix (uninstall the other install; if it is gone, the kubectl command that
+ * removes the anchor).
  */
 export function recordAnchorConflict(ours: string, other: string): string {
   return `Not allocating: another install arbitrates host ports with allocation record ${other} ` +
@@ -95,14 +65,14 @@ export function recordAnchorRemoved(ours: string): string {
 }
 
 /**
- * Decides what a process whose record is `ours` does, given the CRD's anchor (pure).
- * `claimAbsent` false: an absent anchor is not claimed (yet).
+ * What a process whose record is `ours` does, given the CRD's anchor (pure): `proceed` (it names
+ * ours), `claim` (absent, and `claimAbsent`), or `refuse` with the reason.
  */
 export function decideRecordAnchor(
-  state: AnchorState,
+  state: { crdExists: boolean; anchor: string | undefined },
   ours: string,
   claimAbsent = true,
-): AnchorDecision {
+): { action: "proceed" | "claim" } | { action: "refuse"; reason: string } {
   if (!state.crdExists) {
     return {
       action: "refuse",
@@ -118,9 +88,6 @@ export function decideRecordAnchor(
   if (state.anchor === ours) return { action: "proceed" };
   return { action: "refuse", reason: recordAnchorConflict(ours, state.anchor) };
 }
-
-/** How many times a lost compare-and-swap is retried within one check. */
-const MAX_CLAIM_ATTEMPTS = 5;
 
 /** Reads and claims the anchor for one record. */
 export class RecordAnchor {
@@ -142,43 +109,36 @@ export class RecordAnchor {
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
   async check(options: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
+    let verdict: AnchorCheck | undefined;
     let holder: string | undefined;
-    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-      const crd = await this.#read();
+    for (let attempt = 0; verdict === undefined && attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      let crd: CustomResourceDefinition | undefined;
+      try {
+        crd = await this.#crds.get(RECORD_ANCHOR_CRD);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
       holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
-      const state: AnchorState = { crdExists: crd !== undefined, anchor: holder };
-      const decision = decideRecordAnchor(state, this.value, options.claimAbsent ?? true);
-      if (decision.action === "proceed") return this.#settle(true);
-      if (decision.action === "refuse") return this.#settle({ reason: decision.reason, holder });
-      if (await this.#claim(crd!)) return this.#settle(true);
+      const decision = decideRecordAnchor(
+        { crdExists: crd !== undefined, anchor: holder },
+        this.value,
+        options.claimAbsent ?? true,
+      );
+      if (decision.action === "refuse") verdict = { reason: decision.reason, holder };
+      else if (decision.action === "proceed" || await this.#claim(crd!)) verdict = true;
     }
-    return this.#settle({
-      reason: "Not allocating: the allocation record's anchor keeps changing",
-      holder,
-    });
-  }
-
-  /**
-   * The readiness verdict of the last check that read the anchor: `true` when this process may
-   * allocate (also before the first check, and unchanged by a check that failed: a blip of the
-   * API server must not take the webhook out of its Service).
-   */
-  readiness(): true | string {
-    return this.#readiness;
-  }
-
-  #settle(verdict: AnchorCheck): AnchorCheck {
+    verdict ??= { reason: "Not allocating: the allocation record's anchor keeps changing", holder };
     this.#readiness = verdict === true ? true : verdict.reason;
     return verdict;
   }
 
-  async #read(): Promise<CustomResourceDefinition | undefined> {
-    try {
-      return await this.#crds.get(RECORD_ANCHOR_CRD);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
+  /**
+   * The verdict of the last check that read the anchor: `true` when this process may allocate
+   * (also before the first check, and unchanged by a check that failed: a blip of the API server
+   * must not take the webhook out of its Service).
+   */
+  readiness(): true | string {
+    return this.#readiness;
   }
 
   /** Writes our anchor if the CRD is unchanged since `crd` was read; false when it changed. */
@@ -209,37 +169,27 @@ export interface LeaderWork {
   stop(): Promise<void>;
 }
 
-/** The log lines `anchoredLeaderWork` writes. */
-export interface AnchorLogger {
-  /** Normal operation. */
-  info(message: string, fields?: Record<string, unknown>): void;
-  /** A failure that needs attention. */
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-/** Options of {@linkcode anchoredLeaderWork}. */
-export interface AnchoredLeaderWorkOptions {
+/**
+ * Leader work that runs only while the anchor names this process's record. Returns at once (so
+ * the caller keeps renewing its Lease): checks the anchor, starts the work once it names our
+ * record, and re-checks every `recheckMs` (default 10 s), stopping the work if the anchor comes to
+ * name another record. Once it has seen another record in the anchor, it claims a removed anchor
+ * only after it stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} times `recheckMs`. `synced`
+ * resolves once the work first synced (`false` when stopped first).
+ */
+export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */
   anchor: Pick<RecordAnchor, "check" | "value">;
   /** Starts the allocating work (allocator, repair, controllers). */
   start: () => Promise<LeaderWork>;
-  /** Logger. */
-  logger: AnchorLogger;
-  /** How often to re-check the anchor; default {@linkcode DEFAULT_ANCHOR_RECHECK_MS}. */
+  logger: {
+    info(message: string, fields?: Record<string, unknown>): void;
+    error(message: string, fields?: Record<string, unknown>): void;
+  };
   recheckMs?: number;
   /** Clock for the claim delay, in ms; default `Date.now`. */
   now?: () => number;
-}
-
-/**
- * Leader work that runs only while the anchor names this process's record. Returns at once (so
- * the caller keeps renewing its Lease): checks the anchor, starts the work once it names our
- * record, and re-checks every `recheckMs`, stopping the work if the anchor comes to name another
- * record. Once it has seen another record in the anchor, it claims a removed anchor only after
- * it stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} times `recheckMs`. `synced` resolves once
- * the work first synced (`false` when stopped first).
- */
-export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWork {
+}): LeaderWork {
   const { anchor, logger } = options;
   const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
   const now = options.now ?? Date.now;
@@ -282,31 +232,23 @@ export function anchoredLeaderWork(options: AnchoredLeaderWorkOptions): LeaderWo
         continue;
       }
       if (stopping.signal.aborted) break;
-      if (verdict === true) {
-        sawOther = false;
-        absentSince = undefined;
-      } else if (verdict.holder === undefined) {
-        absentSince ??= now();
-      } else {
-        sawOther = true;
-        absentSince = undefined;
-      }
+      sawOther = verdict !== true && (verdict.holder !== undefined || sawOther);
+      absentSince = verdict !== true && verdict.holder === undefined
+        ? absentSince ?? now()
+        : undefined;
       if (verdict === true && work === undefined) {
         report(undefined);
         logger.info("Allocation record anchored", { anchor: anchor.value });
         try {
-          const started = await options.start();
-          work = started;
-          started.synced.then((value) => synced.resolve(value), () => synced.resolve(false));
+          work = await options.start();
+          work.synced.then((value) => synced.resolve(value), () => synced.resolve(false));
         } catch (error) {
           report(`Cannot start allocating: ${describeError(error)}`);
         }
       } else if (verdict !== true) {
         report(verdict.reason);
-        if (work !== undefined) {
-          await work.stop();
-          work = undefined;
-        }
+        await work?.stop();
+        work = undefined;
       }
       await pause();
     }

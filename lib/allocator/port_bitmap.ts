@@ -1,13 +1,12 @@
 /**
- * A two-level bitmap over the port numbers 0-65535: 2,048 words of 32 bits (8 KiB), one bit per
- * port, plus a summary of 64 words (256 bytes) with one bit per word that is full. A search for a
- * clear bit skips full words through the summary, 1,024 ports per summary word, so its cost is
- * bounded by the width of the searched range (at most 64 summary words plus two edge words),
- * never by how many ports are set.
+ * Port ranges (the `pools` of a HostPortClass) and the one bitmap of ports.
  *
- * It is also the allocation record's stored bitmap (lib/allocation): {@linkcode PortBitmap.toBytes}
- * gives the 8 KiB wire layout, port `p` in bit `p & 7` of byte `p >> 3`, which is this class's own
- * memory layout on a little-endian machine, written out byte by byte so it holds on any machine.
+ * The bitmap has two levels over the port numbers 0-65535: 2,048 words of 32 bits (8 KiB), one
+ * bit per port, plus a summary of 64 words with one bit per full word. A search for a clear bit
+ * skips full words through the summary, so its cost is bounded by the width of the searched range,
+ * never by how many ports are set. It is also the allocation record's stored form
+ * ({@linkcode PortBitmap.toBytes}): port `p` in bit `p & 7` of byte `p >> 3`, little-endian words
+ * whatever the machine.
  *
  * Arguments are not checked (except by {@linkcode PortBitmap.of}): every port given must be an
  * integer from 0 to 65535, and `lo <= hi`.
@@ -15,13 +14,64 @@
  * @module
  */
 
-import { isPort } from "./port_range.ts";
+/** The lowest port a pool may contain. */
+export const MIN_PORT = 1;
+/** The highest port a pool may contain. */
+export const MAX_PORT = 65535;
+
+/** An inclusive range of ports, `start` to `end`. A range with `start > end` holds no port. */
+export interface PortRange {
+  /** The first port of the range. */
+  readonly start: number;
+  /** The last port of the range (inclusive). */
+  readonly end: number;
+}
+
+/** Whether `value` is an integer port from {@linkcode MIN_PORT} to {@linkcode MAX_PORT}. */
+export function isPort(value: number): boolean {
+  return Number.isInteger(value) && value >= MIN_PORT && value <= MAX_PORT;
+}
+
+/** Whether `port` lies inside one of `ranges` (both ends included). */
+export function inRanges(ranges: readonly PortRange[], port: number): boolean {
+  return ranges.some((range) => port >= range.start && port <= range.end);
+}
+
+/** Renders a range as `9000-9100`, or `9000` when it holds a single port. */
+export function formatRange(range: PortRange): string {
+  return range.start === range.end ? `${range.start}` : `${range.start}-${range.end}`;
+}
+
+/** The ports shared by two ranges, or `undefined` when they share none. */
+export function intersectRanges(a: PortRange, b: PortRange): PortRange | undefined {
+  const start = Math.max(a.start, b.start);
+  const end = Math.min(a.end, b.end);
+  return start <= end ? { start, end } : undefined;
+}
+
+/**
+ * Sorts ranges and merges those that overlap or touch, so the result lists every port of the
+ * input exactly once, ascending. Empty ranges (`start > end`) are dropped.
+ */
+export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
+  const sorted = ranges.filter((r) => r.start <= r.end).sort((a, b) => a.start - b.start);
+  const merged: PortRange[] = [];
+  for (const range of sorted) {
+    const last = merged.at(-1);
+    if (last !== undefined && range.start <= last.end + 1) {
+      merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, range.end) };
+    } else {
+      merged.push({ start: range.start, end: range.end });
+    }
+  }
+  return merged;
+}
 
 const WORDS = 2048;
+const FULL = 0xffffffff;
 
 /** Size of {@linkcode PortBitmap.toBytes}: one bit per port number 0-65535. */
 export const PORT_BITMAP_BYTES = WORDS * 4;
-const FULL = 0xffffffff;
 
 /** A 32-bit mask with bits `a` to `b` set (0 <= a <= b <= 31). */
 function mask(a: number, b: number): number {
@@ -40,7 +90,7 @@ function popcount(x: number): number {
   return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }
 
-/** The bit set of held ports; see the module documentation. */
+/** A set of ports; see the module documentation. */
 export class PortBitmap {
   #bits = new Uint32Array(WORDS);
   #full = new Uint32Array(WORDS / 32);
@@ -58,21 +108,20 @@ export class PortBitmap {
     return bitmap;
   }
 
-  /**
-   * The bitmap stored as {@linkcode PortBitmap.toBytes} wrote it.
-   *
-   * @throws {RangeError} `bytes` is not {@linkcode PORT_BITMAP_BYTES} long
-   */
+  /** The bitmap {@linkcode PortBitmap.toBytes} wrote. @throws {RangeError} wrong length */
   static fromBytes(bytes: Uint8Array): PortBitmap {
     if (bytes.length !== PORT_BITMAP_BYTES) {
       throw new RangeError(`Bitmap must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
     }
     const bitmap = new PortBitmap();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let w = 0; w < WORDS; w++) {
-      const i = w * 4;
-      const word = ((bytes[i] as number) | (bytes[i + 1] as number) << 8 |
-        (bytes[i + 2] as number) << 16 | (bytes[i + 3] as number) << 24) >>> 0;
-      bitmap.#setWord(w, word);
+      const word = view.getUint32(w * 4, true);
+      bitmap.#bits[w] = word;
+      bitmap.#size += popcount(word);
+      if (word === FULL) {
+        bitmap.#full[w >>> 5] = (bitmap.#full[w >>> 5] as number) | (1 << (w & 31));
+      }
     }
     return bitmap;
   }
@@ -123,15 +172,8 @@ export class PortBitmap {
   /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`. */
   toBytes(): Uint8Array {
     const bytes = new Uint8Array(PORT_BITMAP_BYTES);
-    for (let w = 0; w < WORDS; w++) {
-      const word = this.#bits[w] as number;
-      if (word === 0) continue;
-      const i = w * 4;
-      bytes[i] = word & 0xff;
-      bytes[i + 1] = (word >>> 8) & 0xff;
-      bytes[i + 2] = (word >>> 16) & 0xff;
-      bytes[i + 3] = word >>> 24;
-    }
+    const view = new DataView(bytes.buffer);
+    this.#bits.forEach((word, w) => view.setUint32(w * 4, word, true));
     return bytes;
   }
 
@@ -170,16 +212,6 @@ export class PortBitmap {
       }
     }
     return -1;
-  }
-
-  #setWord(w: number, word: number): void {
-    this.#size += popcount(word) - popcount(this.#bits[w] as number);
-    this.#bits[w] = word;
-    const s = w >>> 5;
-    const bit = 1 << (w & 31);
-    this.#full[s] = word === FULL
-      ? (this.#full[s] as number) | bit
-      : (this.#full[s] as number) & ~bit;
   }
 
   /** How many bits are set from `lo` to `hi` inclusive. */

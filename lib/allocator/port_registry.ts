@@ -1,140 +1,85 @@
 /**
- * The cluster-wide set of held ports and the allocation rule over one class's pools, with the
- * input and report types of {@linkcode PortRegistry.restore}, and the named errors for contract
- * violations (the caller passed a value that validation at the boundary should already have
- * refused). Expected outcomes (no free port, port already held) are returned as values instead.
+ * The cluster-wide set of held ports and the allocation rule over one class's pools. Expected
+ * outcomes (no free port, port already held) are values; the named errors are for arguments that
+ * validation at the boundary should already have refused.
  *
  * @module
  */
 
-import { PortBitmap } from "./port_bitmap.ts";
 import {
   formatRange,
+  inRanges,
   isPort,
   MAX_PORT,
   mergeRanges,
   MIN_PORT,
-  rangeContains,
-  rangeSize,
-} from "./port_range.ts";
-import type { PortRange } from "./port_range.ts";
+  PortBitmap,
+  type PortRange,
+} from "./port_bitmap.ts";
 
 /** Thrown when a port argument is not an integer from 1 to 65535. */
 export class InvalidPortError extends Error {
-  /** The rejected value. */
-  readonly port: number;
-
   /** Builds the error for the rejected `port`. */
-  constructor(port: number) {
+  constructor(readonly port: number) {
     super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
     this.name = "InvalidPortError";
-    this.port = port;
   }
 }
 
 /**
- * Thrown when a pool bound is not an integer from 1 to 65535. A pool with `start > end` is not
- * an error: like the original, it simply holds no port.
+ * Thrown when a pool bound is not an integer from 1 to 65535. A pool with `start > end` is not an
+ * error: like the original, it simply holds no port.
  */
 export class InvalidPoolError extends Error {
-  /** Index of the pool in the list passed. */
-  readonly index: number;
-  /** The rejected pool. */
-  readonly pool: PortRange;
-
-  /** Builds the error for `pool` at `index`. */
-  constructor(index: number, pool: PortRange) {
+  /** Builds the error for `pool` at `index` of the list passed. */
+  constructor(readonly index: number, readonly pool: PortRange) {
     super(
       `Pool ${index} must have integer bounds from ${MIN_PORT} to ${MAX_PORT}, got ${
         formatRange(pool)
       }`,
     );
     this.name = "InvalidPoolError";
-    this.index = index;
-    this.pool = pool;
   }
 }
 
-/** One port a holder (e.g. a HostPort name) already holds, for {@linkcode PortRegistry.restore}. */
+/**
+ * A port a holder (a HostPort name, echoed in the report) already holds, for
+ * {@linkcode PortRegistry.restore}, with the pools it should lie in (omitted: not checked).
+ */
 export interface RestoreEntry<H> {
-  /** Who holds the port; echoed in the report, never inspected. */
   readonly holder: H;
-  /** The held port. */
   readonly port: number;
-  /**
-   * The pools the port should lie in: the holder's class's pools, or the union of every class's
-   * pools to check "outside every pool". Omit it to skip the check (e.g. the class is missing).
-   */
   readonly pools?: readonly PortRange[] | undefined;
 }
 
-/** A holder and its port, as listed in a {@linkcode RestoreReport}. */
-export interface HolderPort<H> {
-  /** The holder, as given. */
-  readonly holder: H;
-  /** The port, as given. */
-  readonly port: number;
-}
-
-/** What {@linkcode PortRegistry.restore} found. */
-export interface RestoreReport<H> {
-  /** How many distinct ports are now held. */
-  readonly held: number;
-  /** Ports given by more than one entry, ascending, with every holder in input order. */
-  readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
-  /** Entries whose port is outside their `pools`; the port is held anyway. */
-  readonly outsidePools: readonly HolderPort<H>[];
-  /** Entries whose port is not an integer from 1 to 65535; not held. */
-  readonly invalid: readonly HolderPort<H>[];
-}
-
-/** The result of {@linkcode PortRegistry.allocateNext}: a port, or `ok: false` when none is free. */
-export type AllocateNextResult = { readonly ok: true; readonly port: number } | {
-  readonly ok: false;
-};
-
 /**
- * The result of {@linkcode PortRegistry.allocate}: the port, or why it was refused:
- * `"outside-pools"` (not in any of the pools given) or `"held"` (already held by someone).
+ * What {@linkcode PortRegistry.restore} found: distinct ports held; ports of more than one entry
+ * (ascending, holders in input order); entries outside their pools (held anyway); entries whose
+ * port is not a port (not held).
  */
-export type AllocateResult = { readonly ok: true; readonly port: number } | {
-  readonly ok: false;
-  readonly reason: "outside-pools" | "held";
-};
+export interface RestoreReport<H> {
+  readonly held: number;
+  readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
+  readonly outsidePools: readonly { readonly holder: H; readonly port: number }[];
+  readonly invalid: readonly { readonly holder: H; readonly port: number }[];
+}
 
-/** Port counts over one range; `capacity === allocated + free`. */
+/** Port counts over one range: held cluster-wide (through whichever class) and free. */
 export interface PortUsage {
-  /** Ports in the range. */
   readonly capacity: number;
-  /** Ports in the range held cluster-wide, through whichever class. */
   readonly allocated: number;
-  /** Ports in the range that nobody holds. */
   readonly free: number;
 }
 
 /** Counts for a class as a whole (its pools merged) and for each of its pools, in list order. */
 export interface ClassUsage extends PortUsage {
-  /** One entry per pool given, in the same order. */
   readonly pools: readonly (PortUsage & PortRange)[];
 }
 
 /**
- * The ports held cluster-wide, and allocation from a class's pools.
- *
- * One registry holds every port held by any HostPort of any class, so a port held through one
- * class is unavailable to all of them. A class is just its ordered list of pools, passed to each
- * call. State is a fixed 8 KiB bitmap plus a 256-byte summary of full words, whatever the number
- * of classes or held ports. Pure and synchronous: no clock, no I/O.
- *
- * @example
- * ```ts
- * import { PortRegistry } from "./port_registry.ts";
- * const registry = new PortRegistry();
- * const pools = [{ start: 9500, end: 9600 }, { start: 9000, end: 9000 }];
- * registry.allocateNext(pools); // { ok: true, port: 9500 }
- * registry.allocate(9000, pools); // { ok: true, port: 9000 }
- * registry.release(9500); // true
- * ```
+ * The ports held cluster-wide, and allocation from a class's pools. One registry holds every port
+ * of every class, so a port held through one class is unavailable to all; a class is just its
+ * ordered list of pools, passed to each call. Pure and synchronous.
  */
 export class PortRegistry {
   #held = new PortBitmap();
@@ -145,14 +90,13 @@ export class PortRegistry {
   }
 
   /**
-   * Takes the first port that nobody holds, by the original's rule: pools in list order,
-   * ascending within each pool. Pools with `start > end` hold no port. The cost depends on the
-   * number and width of the pools, not on how many ports are held.
+   * Takes the first free port by the original's rule: pools in list order, ascending within each.
+   * The cost depends on the number and width of the pools, not on how many ports are held.
    *
-   * @returns `{ ok: true, port }`, or `{ ok: false }` when every port of every pool is held.
-   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535.
+   * @returns `{ ok: true, port }`, or `{ ok: false }` when every port of every pool is held
+   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
    */
-  allocateNext(pools: readonly PortRange[]): AllocateNextResult {
+  allocateNext(pools: readonly PortRange[]): { ok: true; port: number } | { ok: false } {
     checkPools(pools);
     for (const pool of pools) {
       if (pool.start > pool.end) continue;
@@ -166,114 +110,90 @@ export class PortRegistry {
   }
 
   /**
-   * Takes a requested port. Refusals are values, not errors, because the request usually comes
-   * from user input (a HostPort asking for a port) and the caller must report it. With `pools`,
-   * the port must lie in one of them (checked first); without, any port may be taken, e.g. to
-   * record a port a HostPort already holds.
+   * Takes a requested port; with `pools`, it must lie in one of them (checked first). A refused
+   * request changes nothing.
    *
-   * @returns `{ ok: true, port }`, or `{ ok: false, reason }` with reason `"outside-pools"` or
-   * `"held"`; a refused request changes nothing.
-   * @throws {InvalidPortError} `port` is not an integer from 1 to 65535.
-   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535.
+   * @returns `{ ok: true, port }`, or `{ ok: false, reason }`: `"outside-pools"` or `"held"`
+   * @throws {InvalidPortError} `port` is not an integer from 1 to 65535
+   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
    */
-  allocate(port: number, pools?: readonly PortRange[]): AllocateResult {
+  allocate(
+    port: number,
+    pools?: readonly PortRange[],
+  ): { ok: true; port: number } | { ok: false; reason: "outside-pools" | "held" } {
     if (!isPort(port)) throw new InvalidPortError(port);
     if (pools !== undefined) {
       checkPools(pools);
-      if (!pools.some((pool) => rangeContains(pool, port))) {
-        return { ok: false, reason: "outside-pools" };
-      }
+      if (!inRanges(pools, port)) return { ok: false, reason: "outside-pools" };
     }
     return this.#held.set(port) ? { ok: true, port } : { ok: false, reason: "held" };
   }
 
-  /**
-   * Frees a port. Idempotent: releasing a free port, or a value that is not a port, changes
-   * nothing. Never throws.
-   *
-   * @returns whether the port was held.
-   */
+  /** Frees a port; idempotent, never throws. Returns whether the port was held. */
   release(port: number): boolean {
     return isPort(port) && this.#held.clear(port);
   }
 
-  /** Whether `port` is held (false for any value that is not a port). Never throws. */
+  /** Whether `port` is held (false for any value that is not a port). */
   has(port: number): boolean {
     return isPort(port) && this.#held.has(port);
   }
 
   /**
    * Counts ports for a class. `allocated` counts every held port inside the pools, whichever
-   * class's HostPort holds it (the registry knows ports, not owners), so a port held through
-   * another class with an overlapping pool is counted as allocated, never as free. The class
-   * totals count each port once even if its pools overlap; per-pool counts are then not additive.
+   * class's HostPort holds it, so a port held through an overlapping class is never counted free.
+   * The class totals count each port once even if its pools overlap; per-pool counts are then
+   * not additive.
    *
-   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535.
+   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
    */
   usage(pools: readonly PortRange[]): ClassUsage {
     checkPools(pools);
-    const perPool = pools.map((pool) => ({
-      start: pool.start,
-      end: pool.end,
-      ...this.#count(pool),
-    }));
+    const count = (range: PortRange): PortUsage => {
+      const capacity = range.end >= range.start ? range.end - range.start + 1 : 0;
+      const allocated = capacity === 0 ? 0 : this.#held.countSet(range.start, range.end);
+      return { capacity, allocated, free: capacity - allocated };
+    };
     let capacity = 0;
     let allocated = 0;
     for (const range of mergeRanges(pools)) {
-      const counts = this.#count(range);
+      const counts = count(range);
       capacity += counts.capacity;
       allocated += counts.allocated;
     }
+    const perPool = pools.map((pool) => ({ start: pool.start, end: pool.end, ...count(pool) }));
     return { capacity, allocated, free: capacity - allocated, pools: perPool };
   }
 
   /**
-   * Replaces the whole state with the ports HostPorts already hold, e.g. at start-up or in a
-   * repair pass. Nothing is "fixed": a duplicated port stays held (once), a port outside its
-   * entry's pools stays held, and both are reported; only entries whose port is not an integer
-   * from 1 to 65535 are left out (reported as invalid). Callers leave out unallocated HostPorts
-   * (port 0).
-   *
-   * @returns what was restored and every anomaly, see {@linkcode RestoreReport}.
+   * Replaces the whole state with the ports HostPorts already hold. Nothing is "fixed": a
+   * duplicated port stays held (once), a port outside its entry's pools stays held, and both are
+   * reported; only entries whose port is not a port are left out (reported as invalid).
    */
   restore<H>(entries: Iterable<RestoreEntry<H>>): RestoreReport<H> {
     this.#held.reset();
-    const firstHolder = new Map<number, H>();
-    const duplicates = new Map<number, H[]>();
-    const outsidePools: HolderPort<H>[] = [];
-    const invalid: HolderPort<H>[] = [];
+    const holders = new Map<number, H[]>();
+    const outsidePools: { holder: H; port: number }[] = [];
+    const invalid: { holder: H; port: number }[] = [];
     for (const { holder, port, pools } of entries) {
       if (!isPort(port)) {
         invalid.push({ holder, port });
         continue;
       }
-      if (pools !== undefined && !pools.some((pool) => rangeContains(pool, port))) {
-        outsidePools.push({ holder, port });
-      }
-      if (this.#held.set(port)) {
-        firstHolder.set(port, holder);
-        continue;
-      }
-      const holders = duplicates.get(port);
-      if (holders === undefined) duplicates.set(port, [firstHolder.get(port) as H, holder]);
-      else holders.push(holder);
+      if (pools !== undefined && !inRanges(pools, port)) outsidePools.push({ holder, port });
+      this.#held.set(port);
+      const list = holders.get(port);
+      if (list === undefined) holders.set(port, [holder]);
+      else list.push(holder);
     }
-    const dupes = [...duplicates].sort(([a], [b]) => a - b).map(([port, holders]) => ({
-      port,
-      holders,
-    }));
-    return { held: this.#held.size, duplicates: dupes, outsidePools, invalid };
+    const duplicates = [...holders].filter(([, list]) => list.length > 1)
+      .sort(([a], [b]) => a - b).map(([port, list]) => ({ port, holders: list }));
+    return { held: this.#held.size, duplicates, outsidePools, invalid };
   }
 
   /** Every held port, ascending. */
   snapshot(): number[] {
     return this.#held.toArray();
-  }
-
-  #count(range: PortRange): PortUsage {
-    const capacity = rangeSize(range);
-    const allocated = capacity === 0 ? 0 : this.#held.countSet(range.start, range.end);
-    return { capacity, allocated, free: capacity - allocated };
   }
 }
 

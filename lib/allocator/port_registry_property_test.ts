@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { PortRange } from "./port_range.ts";
+import type { PortRange } from "./port_bitmap.ts";
 import { PortRegistry, type RestoreReport } from "./port_registry.ts";
 
 /** The original's method: a Set of held ports and a scan of the pools in order. */

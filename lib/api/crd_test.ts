@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import {
-  buildCrds,
-  hostPortClaimCrd,
-  hostPortClaimTemplateCrd,
-  hostPortClassCrd,
-  hostPortCrd,
-  type StructuralSchema,
-  toStructuralSchema,
-} from "./crd.ts";
+import { buildCrds, type StructuralSchema, toStructuralSchema } from "./crd.ts";
 import { z } from "zod";
+
+function crdOfKind(kind: string) {
+  return () => buildCrds().find((crd) => crd.spec.names.kind === kind)!;
+}
+const hostPortClassCrd = crdOfKind("HostPortClass");
+const hostPortClaimCrd = crdOfKind("HostPortClaim");
+const hostPortCrd = crdOfKind("HostPort");
+const hostPortClaimTemplateCrd = crdOfKind("HostPortClaimTemplate");
 
 function schemaOf(crd: ReturnType<typeof buildCrds>[number]): StructuralSchema {
   return crd.spec.versions[0]!.schema.openAPIV3Schema;
@@ -172,7 +172,7 @@ Deno.test("buildCrds() keeps apiVersion, kind and metadata plain", () => {
   }
 });
 
-Deno.test("hostPortClassCrd() validates pools as the original, plus non-empty and start <= end", () => {
+Deno.test("buildCrds(): the HostPortClass CRD validates pools as the original, plus non-empty and start <= end", () => {
   const schema = schemaOf(hostPortClassCrd());
   assert.deepEqual(nodeAt(schema, "spec").required, ["pools"]);
   assert.equal(nodeAt(schema, "spec.pools").minItems, 1);
@@ -197,7 +197,7 @@ Deno.test("hostPortClassCrd() validates pools as the original, plus non-empty an
   }]);
 });
 
-Deno.test("hostPortClaimCrd() requires a class name that cannot change, and a hostPortName set once", () => {
+Deno.test("buildCrds(): the HostPortClaim CRD requires a class name that cannot change, and a hostPortName set once", () => {
   const schema = schemaOf(hostPortClaimCrd());
   const className = nodeAt(schema, "spec.hostPortClassName");
   assert.equal(className.minLength, 1);
@@ -215,7 +215,7 @@ Deno.test("hostPortClaimCrd() requires a class name that cannot change, and a ho
   assert.deepEqual(nodeAt(schema, "status.port").maximum, 65535);
 });
 
-Deno.test("hostPortCrd() keeps the original's claimRef and port, with immutability rules", () => {
+Deno.test("buildCrds(): the HostPort CRD keeps the original's claimRef and port, with immutability rules", () => {
   const schema = schemaOf(hostPortCrd());
   assert.deepEqual(Object.keys(nodeAt(schema, "spec.claimRef").properties ?? {}).sort(), [
     "apiVersion",

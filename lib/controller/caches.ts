@@ -7,10 +7,10 @@
  * @module
  */
 import { POD_LABEL_KEY } from "../api/constants.ts";
-import { isPlainObject } from "../api/meta.ts";
-import { type HostPort } from "../api/hostport.ts";
-import { type HostPortClaim } from "../api/hostport_claim.ts";
-import { type HostPortClass } from "../api/hostport_class.ts";
+import { isPlainObject } from "../api/types.ts";
+import { type HostPort } from "../api/types.ts";
+import { type HostPortClaim } from "../api/types.ts";
+import { type HostPortClass } from "../api/types.ts";
 import {
   HOST_PORT_CLAIM_RESOURCE,
   HOST_PORT_CLASS_RESOURCE,

@@ -7,7 +7,7 @@
  * @module
  */
 import { CLAIM_PHASE } from "../api/constants.ts";
-import { type HostPortClaim } from "../api/hostport_claim.ts";
+import { type HostPortClaim } from "../api/types.ts";
 import { AlreadyExistsError } from "../kube/errors.ts";
 import { NAMESPACE_INDEX, objectKey } from "../kube/store.ts";
 import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";

@@ -7,14 +7,9 @@
  * @module
  */
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
-import {
-  claimRefMatches,
-  hasClaimRef,
-  type HostPort,
-  type HostPortStatus,
-} from "../api/hostport.ts";
-import type { HostPortClaim } from "../api/hostport_claim.ts";
-import type { ObjectReference } from "../api/meta.ts";
+import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
+import type { HostPortClaim } from "../api/types.ts";
+import type { ObjectReference } from "../api/types.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
 import {

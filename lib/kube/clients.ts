@@ -16,13 +16,10 @@ import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "./resource.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
-import { type HostPort, parseHostPort } from "../api/hostport.ts";
-import { type HostPortClaim, parseHostPortClaim } from "../api/hostport_claim.ts";
-import {
-  type HostPortClaimTemplate,
-  parseHostPortClaimTemplate,
-} from "../api/hostport_claim_template.ts";
-import { type HostPortClass, parseHostPortClass } from "../api/hostport_class.ts";
+import { type HostPort, parseHostPort } from "../api/types.ts";
+import { type HostPortClaim, parseHostPortClaim } from "../api/types.ts";
+import { type HostPortClaimTemplate, parseHostPortClaimTemplate } from "../api/types.ts";
+import { type HostPortClass, parseHostPortClass } from "../api/types.ts";
 import type { RestClient } from "./rest_client.ts";
 
 /** `v1` Pods. */

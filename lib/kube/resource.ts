@@ -17,7 +17,7 @@ import {
   type RequestContext,
 } from "./errors.ts";
 import type { JsonValue, RestClient } from "./rest_client.ts";
-import { isPlainObject } from "../api/meta.ts";
+import { isPlainObject } from "../api/types.ts";
 
 /**
  * The metadata fields the client itself reads. Loose enough that both `kubernetes-types`

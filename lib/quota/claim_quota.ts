@@ -1,12 +1,10 @@
 /**
- * Quotas on HostPortClaims (docs/architecture.md, "Quotas"), pure: the one rule the claim webhook and
- * the claim controller share, and the usage the operator writes into ResourceQuotas.
+ * Quotas on HostPortClaims (docs/architecture.md, "Quotas"), pure: the one rule the claim webhook
+ * and the claim controller share, and the usage the operator writes into ResourceQuotas. Keys of a
+ * standard ResourceQuota's `spec.hard`:
  *
- * Keys of a standard ResourceQuota's `spec.hard`:
- *
- * - `count/hostportclaims.hostport.rmb938.com`: claims per namespace, enforced by the API
- *   server's own quota admission (the operator only fills a missing usage, see
- *   {@linkcode planQuotaUsage});
+ * - `count/hostportclaims.hostport.rmb938.com`: claims per namespace, enforced by the API server's
+ *   own quota admission (the operator only fills a missing usage, see {@linkcode planQuotaUsage});
  * - `<class>.hostportclass.hostport.rmb938.com/hostportclaims`: claims of one class per namespace,
  *   in the StorageClass style; the API server ignores it, the operator enforces it.
  *
@@ -15,20 +13,17 @@
  *
  * @module
  */
-import type { HostPortClaim } from "../api/hostport_claim.ts";
+import type { HostPortClaim } from "../api/types.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
 
 /** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
 export interface QuotaObject {
-  /** Name, namespace. */
   readonly metadata?: { readonly name?: string; readonly namespace?: string };
-  /** `spec.hard` and the scopes. */
   readonly spec?: {
     readonly hard?: { readonly [resource: string]: string };
     readonly scopes?: readonly string[];
     readonly scopeSelector?: unknown;
   };
-  /** What kube-controller-manager (and the operator, for its keys) wrote. */
   readonly status?: {
     readonly hard?: { readonly [resource: string]: string };
     readonly used?: { readonly [resource: string]: string };
@@ -38,8 +33,7 @@ export interface QuotaObject {
 /** `count/hostportclaims.hostport.rmb938.com`: claims per namespace (the API server's own key). */
 export const CLAIM_COUNT_RESOURCE = `count/${PLURAL.HostPortClaim}.${GROUP}`;
 
-/** The suffix of the per-class key: `<class>` + this. */
-export const CLASS_QUOTA_SUFFIX = `.hostportclass.${GROUP}/${PLURAL.HostPortClaim}`;
+const CLASS_QUOTA_SUFFIX = `.hostportclass.${GROUP}/${PLURAL.HostPortClaim}`;
 
 /** The ResourceQuota key limiting claims of class `className` per namespace. */
 export function classQuotaResource(className: string): string {
@@ -49,29 +43,19 @@ export function classQuotaResource(className: string): string {
 /** The class a per-class key names, or undefined for any other key. */
 export function classOfQuotaResource(resource: string): string | undefined {
   if (!resource.endsWith(CLASS_QUOTA_SUFFIX)) return undefined;
-  const className = resource.slice(0, -CLASS_QUOTA_SUFFIX.length);
-  return className === "" ? undefined : className;
+  return resource.slice(0, -CLASS_QUOTA_SUFFIX.length) || undefined;
 }
 
-const SUFFIXES: Readonly<Record<string, number>> = {
-  "": 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+/** The factor of a suffix the quantity pattern admits: `k`..`E` (powers of 1000), `Ki`..`Ei`. */
+function suffixFactor(suffix: string): number {
+  if (suffix === "") return 1;
+  if (suffix.endsWith("i")) return 2 ** (10 * ("KMGTPE".indexOf(suffix[0]!) + 1));
+  return 1000 ** ("kMGTPE".indexOf(suffix) + 1);
+}
 
 /**
- * A quantity as a whole count (rounded down, as no fraction of a claim exists): `10`, `1k`,
- * `2Ki`, `1e3`, `2.5` (2). Undefined when it is no quantity or negative.
+ * A quantity as a whole count (rounded down: no fraction of a claim exists): `10`, `1k`, `2Ki`,
+ * `1e3`, `2.5` (2). Undefined when it is no quantity or negative.
  */
 export function parseCount(quantity: string): number | undefined {
   const match = /^\+?(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[eE][+-]?\d+|[kMGTPE])?$/.exec(
@@ -81,27 +65,28 @@ export function parseCount(quantity: string): number | undefined {
   const value = Number(match[1]);
   const suffix = match[2] ?? "";
   if (/^[eE]/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
-  const factor = SUFFIXES[suffix];
-  return factor === undefined ? undefined : Math.floor(value * factor);
+  return Math.floor(value * suffixFactor(suffix));
 }
 
-/** One limit on the claims of a class in a namespace. */
-export interface ClassLimit {
+/** A claim refused or held back by a quota; `used` counts the claims ahead of this one. */
+export interface QuotaExceeded {
   readonly quota: string;
-  /** The key, `<class>.hostportclass.hostport.rmb938.com/hostportclaims`. */
   readonly resource: string;
+  readonly used: number;
   readonly limit: number;
 }
 
-/** Whether a quota can apply to claims at all (no scopes, as the API server's object counts). */
 function appliesToClaims(quota: QuotaObject): boolean {
   return (quota.spec?.scopes ?? []).length === 0 && quota.spec?.scopeSelector === undefined;
 }
 
 /** The limits the quotas of a namespace put on class `className`, ordered by quota name. */
-export function classLimits(quotas: readonly QuotaObject[], className: string): ClassLimit[] {
+export function classLimits(
+  quotas: readonly QuotaObject[],
+  className: string,
+): Omit<QuotaExceeded, "used">[] {
   const resource = classQuotaResource(className);
-  const limits: ClassLimit[] = [];
+  const limits: Omit<QuotaExceeded, "used">[] = [];
   for (const quota of quotas) {
     const hard = quota.spec?.hard?.[resource];
     if (hard === undefined || !appliesToClaims(quota)) continue;
@@ -111,20 +96,7 @@ export function classLimits(quotas: readonly QuotaObject[], className: string): 
   return limits.sort((a, b) => a.quota < b.quota ? -1 : a.quota > b.quota ? 1 : 0);
 }
 
-/** A claim refused or held back by a quota. */
-export interface QuotaExceeded {
-  readonly quota: string;
-  readonly resource: string;
-  /** Claims that count against the limit, without this one. */
-  readonly used: number;
-  readonly limit: number;
-}
-
-/**
- * The message the API server's quota admission uses, for our key:
- * `exceeded quota: gold, requested: a.hostportclass.hostport.rmb938.com/hostportclaims=1, used:
- * ...=3, limited: ...=3`.
- */
+/** The API server's quota admission message, for our key. */
 export function quotaExceededMessage(exceeded: QuotaExceeded): string {
   const { quota, resource, used, limit } = exceeded;
   return `exceeded quota: ${quota}, requested: ${resource}=1, used: ${resource}=${used}, ` +
@@ -132,36 +104,16 @@ export function quotaExceededMessage(exceeded: QuotaExceeded): string {
 }
 
 /**
- * Admission: whether one more claim of class `className` fits, given `used`, the claims of that
- * class in the namespace (cached, plus admitted but not cached yet, without the new one). The
- * first quota (by name) it would exceed, or undefined.
+ * Admission: the first quota (by name) one more claim of `className` would exceed, given `used`,
+ * the claims of that class in the namespace (cached, plus admitted but not cached yet).
  */
 export function admitClaim(
   quotas: readonly QuotaObject[],
   className: string,
   used: number,
 ): QuotaExceeded | undefined {
-  for (const limit of classLimits(quotas, className)) {
-    if (used + 1 > limit.limit) return { ...limit, used };
-  }
-  return undefined;
-}
-
-/** What the controller's quota gate reads about one claim of the class, in the namespace. */
-export interface ClaimStanding {
-  readonly claim: HostPortClaim;
-  /** Whether it holds a port or is getting one (Bound, or its HostPort names it). */
-  readonly counting: boolean;
-}
-
-/** Orders claims by creationTimestamp, then name: who queued first gets a port first. */
-export function compareClaimAge(a: HostPortClaim, b: HostPortClaim): number {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const na = a.metadata.name ?? "";
-  const nb = b.metadata.name ?? "";
-  return na < nb ? -1 : na > nb ? 1 : 0;
+  const limit = classLimits(quotas, className).find((limit) => used + 1 > limit.limit);
+  return limit && { ...limit, used };
 }
 
 /**
@@ -170,40 +122,32 @@ export function compareClaimAge(a: HostPortClaim, b: HostPortClaim): number {
  * when a limit is lowered. A waiting claim goes ahead only if the counting claims plus the
  * waiting ones older than it (creationTimestamp, then name; deleting ones excluded) leave room
  * under every limit, so the oldest waiting claims get ports first whichever is reconciled first.
- * Undefined when it may, else the quota that holds it back (`used` counts those ahead of it).
+ * Undefined when it may, else the quota that holds it back.
  */
 export function gateClaim(
   claim: HostPortClaim,
   quotas: readonly QuotaObject[],
-  standings: readonly ClaimStanding[],
+  standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
 ): QuotaExceeded | undefined {
   const limits = classLimits(quotas, claim.spec.hostPortClassName);
   if (limits.length === 0) return undefined;
-  const uid = claim.metadata.uid;
+  const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
+  const [time, name] = age(claim) as [string, string];
   let ahead = 0;
-  for (const standing of standings) {
-    const other = standing.claim;
-    if (other.metadata.uid === uid) continue;
+  for (const { claim: other, counting } of standings) {
+    if (other.metadata.uid === claim.metadata.uid) continue;
     if (other.spec.hostPortClassName !== claim.spec.hostPortClassName) continue;
-    if (standing.counting) ahead++;
-    else if (!other.metadata.deletionTimestamp && compareClaimAge(other, claim) < 0) ahead++;
+    const [otherTime, otherName] = age(other) as [string, string];
+    const older = otherTime < time || (otherTime === time && otherName < name);
+    if (counting || (!other.metadata.deletionTimestamp && older)) ahead++;
   }
-  for (const limit of limits) {
-    if (ahead + 1 > limit.limit) return { ...limit, used: ahead };
-  }
-  return undefined;
-}
-
-/** The status update that brings a quota's `status.used` up to date, if any. */
-export interface QuotaUsagePlan {
-  /** Keys of `status.used` to set (merge patch); empty when nothing changes. */
-  readonly used: Readonly<Record<string, string>>;
-  /** Per class key in `spec.hard`: used and hard, for metrics. */
-  readonly classes: readonly { class: string; used: number; hard: number }[];
+  const limit = limits.find((limit) => ahead + 1 > limit.limit);
+  return limit && { ...limit, used: ahead };
 }
 
 /**
- * The usage the operator writes into a ResourceQuota:
+ * The usage the operator writes into a ResourceQuota (`used`: keys of `status.used` to set by
+ * merge patch, empty when nothing changes; `classes`: per class key, for metrics):
  *
  * - each per-class key of `spec.hard`: the claims of that class in the namespace (every claim
  *   that exists, deleting ones included, as the API server counts objects);
@@ -213,15 +157,15 @@ export interface QuotaUsagePlan {
  *   5 minutes by default) and the API server refuses every claim with "status unknown for quota"
  *   meanwhile. `claimsInNamespace` must then come from a live list. Once the key is there the
  *   operator never writes it again: the API server and the quota controller own it.
- *
- * @param claims the namespace's claims (any class)
- * @param claimsInNamespace how many claims the namespace holds (live), for the count key
  */
 export function planQuotaUsage(
   quota: QuotaObject,
   claims: readonly HostPortClaim[],
   claimsInNamespace?: number,
-): QuotaUsagePlan {
+): {
+  used: Readonly<Record<string, string>>;
+  classes: readonly { class: string; used: number; hard: number }[];
+} {
   const used: Record<string, string> = {};
   const classes: { class: string; used: number; hard: number }[] = [];
   if (!appliesToClaims(quota)) return { used, classes };

@@ -19,9 +19,9 @@ import {
   hostPortNameForClaim,
   KIND,
 } from "../api/constants.ts";
-import { claimRefMatches, hasClaimRef, type HostPort } from "../api/hostport.ts";
-import { type HostPortClaim } from "../api/hostport_claim.ts";
-import { type ObjectReference } from "../api/meta.ts";
+import { claimRefMatches, hasClaimRef, type HostPort } from "../api/types.ts";
+import { type HostPortClaim } from "../api/types.ts";
+import { type ObjectReference } from "../api/types.ts";
 
 /** How a claim relates to the HostPort it names. */
 export type BindingDecision =

@@ -13,11 +13,11 @@ import {
   CONDITION_TYPE,
   HOST_PORT_PHASE,
 } from "../api/constants.ts";
-import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/hostport.ts";
-import type { HostPortClaim } from "../api/hostport_claim.ts";
-import type { HostPortClass } from "../api/hostport_class.ts";
+import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
+import type { HostPortClaim } from "../api/types.ts";
+import type { HostPortClass } from "../api/types.ts";
 import { MESSAGE } from "../api/constants.ts";
-import type { ObjectReference } from "../api/meta.ts";
+import type { ObjectReference } from "../api/types.ts";
 import { isClaimGone, isDynamicHostPort } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
 import { jsonEqual } from "./outcome.ts";

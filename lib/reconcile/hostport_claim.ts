@@ -18,8 +18,8 @@ import {
   hostPortNameForClaim,
   KIND,
 } from "../api/constants.ts";
-import { type HostPort } from "../api/hostport.ts";
-import { type HostPortClaim, type HostPortClaimStatus } from "../api/hostport_claim.ts";
+import { type HostPort } from "../api/types.ts";
+import { type HostPortClaim, type HostPortClaimStatus } from "../api/types.ts";
 import { API_VERSION } from "../api/constants.ts";
 import { type BindingDecision, claimRefFor, decideBinding } from "./binding.ts";
 import { conditionChanged, type DesiredCondition, setCondition } from "./outcome.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
-import { type HostPortClass, type HostPortClassStatus } from "../api/hostport_class.ts";
+import { type HostPortClass, type HostPortClassStatus } from "../api/types.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
 import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
 import { jsonEqual } from "./outcome.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ConditionStatus } from "../api/constants.ts";
-import type { Condition } from "../api/meta.ts";
+import type { Condition } from "../api/types.ts";
 import { FINALIZER } from "../api/constants.ts";
 
 /** The result of one reconcile. */
