@@ -10,7 +10,7 @@
 import { type HostPort, salvageHostPort } from "../api/hostport.ts";
 import type { HostPortClass } from "../api/hostport_class.ts";
 import type { PortRange } from "../allocator/port_range.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/resource.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { AllocationRecord } from "./allocation_record.ts";

@@ -27,7 +27,7 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/errors.ts";
+} from "../kube/rest_client.ts";
 import { defineResource, type ResourceDescriptor } from "../kube/resource.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";

@@ -15,7 +15,7 @@ import {
 } from "../api/hostport.ts";
 import type { HostPortClaim } from "../api/hostport_claim.ts";
 import type { ObjectReference } from "../api/meta.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
 import {
   type AllocationResult,

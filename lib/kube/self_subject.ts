@@ -14,9 +14,6 @@ export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsub
  * Returns the username the API server knows `rest` by (for a ServiceAccount
  * `system:serviceaccount:<namespace>:<name>`).
  *
- * @param rest the client to identify
- * @param signal aborts the request
- * @returns the username
  * @throws a `KubeApiError` when the API server refuses, or an `Error` when the answer carries no
  *   username
  */
@@ -28,63 +25,34 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
     expectJson: true,
     ...(signal === undefined ? {} : { abortSignal: signal }),
   });
-  const username = usernameOf(review);
-  if (username === undefined) throw new Error("The SelfSubjectReview answer carries no username");
+  const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
+    ?.userInfo?.username;
+  if (typeof username !== "string" || username === "") {
+    throw new Error("The SelfSubjectReview answer carries no username");
+  }
   return username;
 }
 
-function usernameOf(review: unknown): string | undefined {
-  const status = field(review, "status");
-  const userInfo = field(status, "userInfo");
-  const username = field(userInfo, "username");
-  return typeof username === "string" && username !== "" ? username : undefined;
-}
-
-function field(value: unknown, name: string): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  return (value as Record<string, unknown>)[name];
-}
-
-/** Options of {@linkcode learnSelfUsername}. */
-export interface LearnSelfUsernameOptions {
-  signal?: AbortSignal;
-  /** Called with each failed attempt's error (it is retried with backoff). */
-  onError?: (error: unknown) => void;
-  /** The clock for the backoff; default the system clock. */
-  clock?: Clock;
-}
-
-/** What {@linkcode learnSelfUsername} returns. */
-export interface SelfUsername {
-  /** The username once known, else `undefined`. */
-  username(): string | undefined;
-  /** Resolves with the username, or `undefined` when stopped first. */
-  known: Promise<string | undefined>;
-}
-
 /**
- * Asks the API server who `rest` is, retrying with the informer's backoff until it answers or
- * `options.signal` aborts; `username()` reads the answer without waiting.
- *
- * @param rest the client to identify
- * @param options stop signal, error reporting and clock
+ * Asks the API server who `rest` is, retrying with the informer's backoff (reporting each failure
+ * to `onError`) until it answers or `signal` aborts. `username()` reads the answer without
+ * waiting; `known` resolves with it, or `undefined` when stopped first.
  */
 export function learnSelfUsername(
   rest: RestClient,
-  options: LearnSelfUsernameOptions = {},
-): SelfUsername {
+  options: { signal?: AbortSignal; onError?: (error: unknown) => void; clock?: Clock } = {},
+): { username(): string | undefined; known: Promise<string | undefined> } {
   let username: string | undefined;
-  const clock = options.clock ?? SYSTEM_CLOCK;
   const stopped = () => options.signal?.aborted === true;
   const known = (async () => {
     for (let attempt = 0; !stopped(); attempt++) {
       try {
-        username = await selfUsername(rest, options.signal);
-        return username;
+        return username = await selfUsername(rest, options.signal);
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        await sleep(clock, backoffDelay(attempt, DEFAULT_BACKOFF), options.signal);
+        const delay = backoffDelay(attempt, DEFAULT_BACKOFF);
+        await sleep(options.clock ?? SYSTEM_CLOCK, delay, options.signal);
       }
     }
     return undefined;
