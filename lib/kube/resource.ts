@@ -544,12 +544,9 @@ export class ResourceClient<T extends KubeObject> {
   }
 }
 
-function builtin<T extends KubeObject>(
-  group: string,
-  kind: string,
-  plural: string,
-  namespaced = true,
-): ResourceDescriptor<T> {
+/** A built-in `v1` kind of `group` (`""`: core), whose plural is its lower-cased kind + s. */
+function builtin<T extends KubeObject>(group: string, kind: string, namespaced = true) {
+  const plural = `${kind.toLowerCase()}s`;
   return defineResource<T>({ group, version: "v1", kind, plural, namespaced });
 }
 
@@ -557,53 +554,36 @@ function ours<T extends KubeObject>(
   kind: keyof typeof KIND,
   namespaced: boolean,
   parse: (value: unknown) => T,
-): ResourceDescriptor<T> {
-  const plural = PLURAL[kind];
+) {
+  const schema = { parse };
   return defineResource<T>({
     group: GROUP,
     version: VERSION,
     kind,
-    plural,
+    plural: PLURAL[kind],
     namespaced,
-    schema: { parse },
+    schema,
   });
 }
 
 /** `v1` Pods. */
-export const POD_RESOURCE: ResourceDescriptor<Pod> = builtin("", "Pod", "pods");
+export const POD_RESOURCE = builtin<Pod>("", "Pod");
 /** `v1` ResourceQuotas (claim quotas). */
-export const RESOURCE_QUOTA_RESOURCE: ResourceDescriptor<ResourceQuota> = builtin(
-  "",
-  "ResourceQuota",
-  "resourcequotas",
-);
+export const RESOURCE_QUOTA_RESOURCE = builtin<ResourceQuota>("", "ResourceQuota");
 /** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
-export const CUSTOM_RESOURCE_DEFINITION_RESOURCE: ResourceDescriptor<CustomResourceDefinition> =
-  builtin("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", false);
+export const CUSTOM_RESOURCE_DEFINITION_RESOURCE = builtin<CustomResourceDefinition>(
+  "apiextensions.k8s.io",
+  "CustomResourceDefinition",
+  false,
+);
 /** `apps/v1` StatefulSets. */
-export const STATEFUL_SET_RESOURCE: ResourceDescriptor<StatefulSet> = builtin(
-  "apps",
-  "StatefulSet",
-  "statefulsets",
-);
+export const STATEFUL_SET_RESOURCE = builtin<StatefulSet>("apps", "StatefulSet");
 /** Cluster-scoped HostPortClasses (pools of ports). */
-export const HOST_PORT_CLASS_RESOURCE: ResourceDescriptor<HostPortClass> = ours(
-  "HostPortClass",
-  false,
-  parseHostPortClass,
-);
+export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, parseHostPortClass);
 /** Namespaced HostPortClaims. */
-export const HOST_PORT_CLAIM_RESOURCE: ResourceDescriptor<HostPortClaim> = ours(
-  "HostPortClaim",
-  true,
-  parseHostPortClaim,
-);
+export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, parseHostPortClaim);
 /** Cluster-scoped HostPorts (one allocated port each). */
-export const HOST_PORT_RESOURCE: ResourceDescriptor<HostPort> = ours(
-  "HostPort",
-  false,
-  parseHostPort,
-);
+export const HOST_PORT_RESOURCE = ours("HostPort", false, parseHostPort);
 
 /** One `ResourceClient` per kind the operator uses, over one `RestClient`. */
 export interface KubeClients {
@@ -629,31 +609,19 @@ export function createKubeClients(rest: RestClient): KubeClients {
   return {
     rest,
     pods: client(POD_RESOURCE),
-    secrets: client(builtin<Secret>("", "Secret", "secrets")),
-    events: client(builtin<Event>("events.k8s.io", "Event", "events")),
-    leases: client(builtin<Lease>("coordination.k8s.io", "Lease", "leases")),
+    secrets: client(builtin<Secret>("", "Secret")),
+    events: client(builtin<Event>("events.k8s.io", "Event")),
+    leases: client(builtin<Lease>("coordination.k8s.io", "Lease")),
     mutatingWebhookConfigurations: client(
-      builtin<MutatingWebhookConfiguration>(
-        admission,
-        "MutatingWebhookConfiguration",
-        "mutatingwebhookconfigurations",
-        false,
-      ),
+      builtin<MutatingWebhookConfiguration>(admission, "MutatingWebhookConfiguration", false),
     ),
     validatingWebhookConfigurations: client(
-      builtin<ValidatingWebhookConfiguration>(
-        admission,
-        "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations",
-        false,
-      ),
+      builtin<ValidatingWebhookConfiguration>(admission, "ValidatingWebhookConfiguration", false),
     ),
     hostPortClasses: client(HOST_PORT_CLASS_RESOURCE),
     hostPortClaims: client(HOST_PORT_CLAIM_RESOURCE),
     hostPorts: client(HOST_PORT_RESOURCE),
-    hostPortClaimTemplates: client(
-      ours("HostPortClaimTemplate", true, parseHostPortClaimTemplate),
-    ),
+    hostPortClaimTemplates: client(ours("HostPortClaimTemplate", true, parseHostPortClaimTemplate)),
     statefulSets: client(STATEFUL_SET_RESOURCE),
   };
 }

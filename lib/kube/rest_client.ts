@@ -53,46 +53,27 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A subclass of `KubeApiError` named `name`, so callers can branch with `instanceof`. */
+function reason(name: string) {
+  return class extends KubeApiError {
+    override name = name;
+  };
+}
+
 /** 401: the credentials were missing, wrong or expired. */
-export class UnauthorizedError extends KubeApiError {
-  /** The error name. */
-  override name = "UnauthorizedError";
-}
-
+export class UnauthorizedError extends reason("UnauthorizedError") {}
 /** 403: the caller may not do this (RBAC, or an admission webhook refused). */
-export class ForbiddenError extends KubeApiError {
-  /** The error name. */
-  override name = "ForbiddenError";
-}
-
+export class ForbiddenError extends reason("ForbiddenError") {}
 /** 404: the object (or the resource type) does not exist. */
-export class NotFoundError extends KubeApiError {
-  /** The error name. */
-  override name = "NotFoundError";
-}
-
+export class NotFoundError extends reason("NotFoundError") {}
 /** 409 `Conflict`: a stale `resourceVersion` on update, or a failed precondition. */
-export class ConflictError extends KubeApiError {
-  /** The error name. */
-  override name = "ConflictError";
-}
-
+export class ConflictError extends reason("ConflictError") {}
 /** 409 `AlreadyExists`: create of an object whose name is taken. */
-export class AlreadyExistsError extends KubeApiError {
-  /** The error name. */
-  override name = "AlreadyExistsError";
-}
-
+export class AlreadyExistsError extends reason("AlreadyExistsError") {}
 /** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
-export class GoneError extends KubeApiError {
-  /** The error name. */
-  override name = "GoneError";
-}
-
+export class GoneError extends reason("GoneError") {}
 /** 422 `Invalid`: the object failed validation; `causes` lists each field problem. */
-export class InvalidError extends KubeApiError {
-  /** The error name. */
-  override name = "InvalidError";
+export class InvalidError extends reason("InvalidError") {
   /** One entry per invalid field (`field`, `reason`, `message`). */
   get causes(): StatusCause[] {
     return this.status.details?.causes ?? [];
