@@ -1,11 +1,25 @@
 /**
- * `OperatorConfig`: the typed, validated configuration of one operator process, built from
- * the flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`.
+ * `OperatorConfig`: the typed, validated configuration of one operator process, built from the
+ * flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`; and the
+ * command-line edge around it: what the process learns from its surroundings (in a pod? its
+ * namespace, a unique identity), the `--help` text (one aligned row per flag; the README copies
+ * it), and turning the parse into a config, help (exit 0) or a one-line error (exit 2, never a
+ * stack trace). Startup steps whose failure ends the process do so with a clear message.
  *
  * @module
  */
 import type { ListenAddress } from "./flags.ts";
-import { FlagValueError, type ParsedFlags, readFlags } from "./flags.ts";
+import {
+  defaultText,
+  envVarName,
+  FLAGS,
+  type FlagSpec,
+  FlagValueError,
+  type ParsedFlags,
+  readFlags,
+} from "./flags.ts";
+import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/config.ts";
+import type { Logger } from "./contracts.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
@@ -209,5 +223,92 @@ export function parseOperatorConfig(
   } catch (error) {
     if (error instanceof FlagValueError) return { kind: "error", message: error.message };
     throw error;
+  }
+}
+
+/** Detects the in-cluster environment. */
+export async function detectEnvironment(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  serviceAccountDir: string = SERVICE_ACCOUNT_DIR,
+): Promise<ConfigContext> {
+  const inCluster = isInCluster(env);
+  let podNamespace: string | undefined;
+  try {
+    podNamespace = (await Deno.readTextFile(`${serviceAccountDir}/namespace`)).trim() || undefined;
+  } catch {
+    podNamespace = undefined; // out of cluster, or no service account mounted
+  }
+  return { inCluster, podNamespace };
+}
+
+/** A unique identity for this process: `<hostname>_<random uuid>`, as client-go builds it. */
+export function processIdentity(): string {
+  let host = "unknown";
+  try {
+    host = Deno.env.get("POD_NAME") || Deno.hostname();
+  } catch {
+    // Without --allow-sys the hostname is unknown; the uuid keeps the identity unique.
+  }
+  return `${host}_${crypto.randomUUID()}`;
+}
+
+function row(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
+    .trimEnd();
+}
+
+/** Renders the help text (ends with a newline). */
+export function renderHelp(): string {
+  const header = ["FLAG", "ENVIRONMENT", "DEFAULT", "DESCRIPTION"];
+  const rows = (FLAGS as readonly FlagSpec[]).map((spec) => {
+    const names = [spec.name, ...spec.aliases ?? []].map((n) => `--${n}`).join(", ");
+    const value = spec.kind === "boolean" ? "" : " VALUE";
+    return [`${names}${value}`, envVarName(spec.name), defaultText(spec), spec.help];
+  });
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+  const lines = [
+    "hostport-allocator: hands out host ports to HostPortClaims and admits the pods that use them",
+    "",
+    "Usage: deno run --allow-all mod.ts [FLAGS]",
+    "",
+    row(header, widths),
+    ...rows.map((r) => row(r, widths)),
+    "",
+    "Booleans accept --flag, --flag=true and --flag=false. Durations look like 500ms, 15s, 1m30s.",
+    "A flag beats its environment variable. --help prints this text.",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** The exit code for bad flags, as Go's `flag` package uses. */
+export const EXIT_USAGE = 2;
+
+/** Parses the flags; prints help or an error and exits when there is no config. */
+export function configOrExit(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  context: ConfigContext,
+): OperatorConfig {
+  const result = parseOperatorConfig(args, env, context);
+  if (result.kind === "config") return result.config;
+  if (result.kind === "help") {
+    console.log(renderHelp().trimEnd());
+    Deno.exit(0);
+  }
+  console.error(`hostport-allocator: ${result.message}\nRun with --help to list the flags.`);
+  Deno.exit(EXIT_USAGE);
+}
+
+/** Runs a startup step; on failure logs `Cannot <what>` with the error and exits with 1. */
+export async function orExit<T>(
+  logger: Logger,
+  what: string,
+  step: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    logger.error(`Cannot ${what}`, { error });
+    Deno.exit(1);
   }
 }

@@ -8,7 +8,6 @@
 export type * from "./contracts.ts";
 export * from "./config.ts";
 export * from "./flags.ts";
-export * from "./cli.ts";
 export * from "./logger.ts";
 export * from "./metrics_registry.ts";
 export * from "./process_metrics.ts";
