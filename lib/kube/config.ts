@@ -564,65 +564,29 @@ async function denoCommandRunner(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-/** Options of `ExecCredentialProvider`; time defaults to `Date.now`, the margin to 10 s. */
-export interface ExecCredentialProviderOptions {
-  cluster: ExecClusterInfo;
-  run?: CommandRunner;
-  now?: () => number;
-  /** Refresh this long before `expirationTimestamp`. */
-  refreshMarginMs?: number;
-}
-
-/** Caches one plugin's credential; concurrent callers share a single plugin run. */
-export class ExecCredentialProvider {
-  #spec: ExecSpec;
-  #options: ExecCredentialProviderOptions;
-  #cached: ExecCredentialResult | undefined;
-  #pending: Promise<ExecCredentialResult> | undefined;
-
-  /** Creates a provider for one kubeconfig user's exec settings. */
-  constructor(spec: ExecSpec, options: ExecCredentialProviderOptions) {
-    this.#spec = spec;
-    this.#options = options;
+/** Runs an exec plugin and validates what it prints. @throws {ExecCredentialError} */
+async function runExecPlugin(
+  spec: ExecSpec,
+  cluster: ExecClusterInfo,
+  run: CommandRunner = denoCommandRunner,
+): Promise<ExecCredentialResult> {
+  const env: Record<string, string> = {};
+  for (const { name, value } of spec.env) env[name] = value;
+  env.KUBERNETES_EXEC_INFO = buildExecInfo(spec, cluster);
+  let result: CommandResult;
+  try {
+    result = await run(spec.command, spec.args, env);
+  } catch (error) {
+    const hint = spec.installHint ? ` (${spec.installHint.trim()})` : "";
+    throw new ExecCredentialError(spec.command, `cannot start it: ${message(error)}${hint}`, {
+      cause: error,
+    });
   }
-
-  /** Returns the cached credential, running the plugin when there is none or it expires soon. */
-  get(): Promise<ExecCredentialResult> {
-    const now = (this.#options.now ?? Date.now)();
-    const margin = this.#options.refreshMarginMs ?? 10_000;
-    const cached = this.#cached;
-    if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
-      return Promise.resolve(cached);
-    }
-    this.#pending ??= this.#run().finally(() => this.#pending = undefined);
-    return this.#pending;
+  if (result.code !== 0) {
+    const stderr = result.stderr.trim().split("\n").slice(-3).join(" | ");
+    throw new ExecCredentialError(spec.command, `it exited with ${result.code}: ${stderr}`);
   }
-
-  /** Drops the cached credential (after a 401) so the next `get()` runs the plugin. */
-  invalidate(): void {
-    this.#cached = undefined;
-  }
-
-  async #run(): Promise<ExecCredentialResult> {
-    const spec = this.#spec;
-    const env: Record<string, string> = {};
-    for (const { name, value } of spec.env) env[name] = value;
-    env.KUBERNETES_EXEC_INFO = buildExecInfo(spec, this.#options.cluster);
-    let result: CommandResult;
-    try {
-      result = await (this.#options.run ?? denoCommandRunner)(spec.command, spec.args, env);
-    } catch (error) {
-      const hint = spec.installHint ? ` (${spec.installHint.trim()})` : "";
-      throw new ExecCredentialError(spec.command, `cannot start it: ${message(error)}${hint}`, {
-        cause: error,
-      });
-    }
-    if (result.code !== 0) {
-      const stderr = result.stderr.trim().split("\n").slice(-3).join(" | ");
-      throw new ExecCredentialError(spec.command, `it exited with ${result.code}: ${stderr}`);
-    }
-    return this.#cached = parseExecCredential(result.stdout, spec);
-  }
+  return parseExecCredential(result.stdout, spec);
 }
 
 /** What one request carries: the `Authorization` header value and a client certificate. */
@@ -641,7 +605,8 @@ export interface CredentialSource {
 
 /**
  * Builds the credential source for a resolved config. A token file is re-read every
- * `tokenFileRefreshMs` (60 s); exec credentials refresh `execRefreshMarginMs` (10 s) early.
+ * `tokenFileRefreshMs` (60 s); an exec plugin's credential is cached until `execRefreshMarginMs`
+ * (10 s) before its expiry, or until `invalidate()` (after a 401).
  */
 export function createCredentialSource(
   config: ClusterConfig,
@@ -689,25 +654,31 @@ export function createCredentialSource(
       };
     }
     case "exec": {
-      const provider = new ExecCredentialProvider(auth.exec, {
-        cluster: config.caPem === undefined
-          ? { server: config.server }
-          : { server: config.server, caPem: config.caPem },
-        ...(options.now ? { now: options.now } : {}),
-        ...(options.run ? { run: options.run } : {}),
-        ...(options.execRefreshMarginMs === undefined
-          ? {}
-          : { refreshMarginMs: options.execRefreshMarginMs }),
-      });
+      // One plugin run serves concurrent callers; its credential is kept until it expires soon.
+      const cluster = config.caPem === undefined
+        ? { server: config.server }
+        : { server: config.server, caPem: config.caPem };
+      const margin = options.execRefreshMarginMs ?? 10_000;
+      const withBase = (credential: ExecCredentialResult) => {
+        const out: RequestCredentials = { ...base };
+        if (credential.token) out.authorization = `Bearer ${credential.token}`;
+        if (credential.clientCertificate) out.clientCertificate = credential.clientCertificate;
+        return out;
+      };
+      let cached: ExecCredentialResult | undefined;
+      let pending: Promise<ExecCredentialResult> | undefined;
       return {
-        async get() {
-          const credential = await provider.get();
-          const out: RequestCredentials = { ...base };
-          if (credential.token) out.authorization = `Bearer ${credential.token}`;
-          if (credential.clientCertificate) out.clientCertificate = credential.clientCertificate;
-          return out;
+        get() {
+          const now = (options.now ?? Date.now)();
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
+            return Promise.resolve(withBase(cached));
+          }
+          pending ??= runExecPlugin(auth.exec, cluster, options.run)
+            .then((credential) => cached = credential)
+            .finally(() => pending = undefined);
+          return pending.then(withBase);
         },
-        invalidate: () => provider.invalidate(),
+        invalidate: () => cached = undefined,
       };
     }
   }

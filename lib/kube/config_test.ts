@@ -5,7 +5,6 @@ import {
   type CommandRunner,
   createCredentialSource,
   ExecCredentialError,
-  ExecCredentialProvider,
   type ExecSpec,
   InClusterConfigError,
   isInCluster,
@@ -528,6 +527,15 @@ Deno.test("parseExecCredential() rejects bad output with the reason", () => {
   }
 });
 
+function config(auth: ClusterConfig["auth"], extra: Partial<ClusterConfig> = {}): ClusterConfig {
+  return { server: "https://s", auth, namespace: "default", source: "test", ...extra };
+}
+
+/** The credential source of an exec user with `spec()`, running `run`. */
+function execSource(options: Parameters<typeof createCredentialSource>[1], exec = spec()) {
+  return createCredentialSource(config({ type: "exec", exec }), options);
+}
+
 function countingRunner(outputs: string[]) {
   const calls: { command: string; args: string[]; env: Record<string, string> }[] = [];
   const run: CommandRunner = (command, args, env) => {
@@ -538,35 +546,34 @@ function countingRunner(outputs: string[]) {
   return { calls, run };
 }
 
-Deno.test("ExecCredentialProvider caches until the expiry minus the margin", async () => {
+Deno.test("createCredentialSource() caches an exec credential until the expiry minus the margin", async () => {
   let now = Date.parse("2030-01-01T00:00:00Z");
   const { calls, run } = countingRunner([
     credential({ token: "first", expirationTimestamp: "2030-01-01T00:01:00Z" }),
     credential({ token: "second" }),
   ]);
-  const provider = new ExecCredentialProvider(spec(), {
-    cluster: { server: "https://s" },
-    run,
-    now: () => now,
-    refreshMarginMs: 10_000,
-  });
-  assert.equal((await provider.get()).token, "first");
+  const provider = execSource({ run, now: () => now, execRefreshMarginMs: 10_000 });
+  assert.equal((await provider.get()).authorization, "Bearer first");
   now += 49_000;
-  assert.equal((await provider.get()).token, "first");
+  assert.equal((await provider.get()).authorization, "Bearer first");
   assert.equal(calls.length, 1);
   now += 1_000; // 10 s before expiry
-  assert.equal((await provider.get()).token, "second");
+  assert.equal((await provider.get()).authorization, "Bearer second");
   now += 3_600_000;
-  assert.equal((await provider.get()).token, "second", "no expiry: cached until invalidated");
+  assert.equal(
+    (await provider.get()).authorization,
+    "Bearer second",
+    "no expiry: cached until invalidated",
+  );
   assert.equal(calls.length, 2);
   provider.invalidate();
   await provider.get();
   assert.equal(calls.length, 3);
 });
 
-Deno.test("ExecCredentialProvider passes args, env and KUBERNETES_EXEC_INFO to the plugin", async () => {
+Deno.test("createCredentialSource() passes args, env and KUBERNETES_EXEC_INFO to the plugin", async () => {
   const { calls, run } = countingRunner([credential({ token: "t" })]);
-  const provider = new ExecCredentialProvider(spec(), { cluster: { server: "https://s" }, run });
+  const provider = execSource({ run });
   await provider.get();
   assert.equal(calls[0]?.command, "/bin/plugin");
   assert.deepEqual(calls[0]?.args, ["token"]);
@@ -574,17 +581,16 @@ Deno.test("ExecCredentialProvider passes args, env and KUBERNETES_EXEC_INFO to t
   assert.equal(JSON.parse(calls[0]!.env.KUBERNETES_EXEC_INFO!).kind, "ExecCredential");
 });
 
-Deno.test("ExecCredentialProvider runs the plugin once for concurrent callers", async () => {
+Deno.test("createCredentialSource() runs the plugin once for concurrent callers", async () => {
   const { calls, run } = countingRunner([credential({ token: "t" })]);
-  const provider = new ExecCredentialProvider(spec(), { cluster: { server: "https://s" }, run });
+  const provider = execSource({ run });
   const results = await Promise.all([provider.get(), provider.get(), provider.get()]);
-  assert.deepEqual(results.map((r) => r.token), ["t", "t", "t"]);
+  assert.deepEqual(results.map((r) => r.authorization), ["Bearer t", "Bearer t", "Bearer t"]);
   assert.equal(calls.length, 1);
 });
 
-Deno.test("ExecCredentialProvider reports a failing plugin with its stderr and install hint", async () => {
-  const failing = new ExecCredentialProvider(spec(), {
-    cluster: { server: "https://s" },
+Deno.test("createCredentialSource() reports a failing plugin with its stderr and install hint", async () => {
+  const failing = execSource({
     run: () => Promise.resolve({ code: 3, stdout: "", stderr: "line1\nexpired session\n" }),
   });
   await assert.rejects(failing.get(), {
@@ -592,19 +598,15 @@ Deno.test("ExecCredentialProvider reports a failing plugin with its stderr and i
     message:
       'Cannot get credentials from exec plugin "/bin/plugin": it exited with 3: line1 | expired session',
   });
-  const missing = new ExecCredentialProvider(spec({ installHint: "brew install plugin" }), {
-    cluster: { server: "https://s" },
-    run: () => Promise.reject(new Error("No such file or directory")),
-  });
+  const missing = execSource(
+    { run: () => Promise.reject(new Error("No such file or directory")) },
+    spec({ installHint: "brew install plugin" }),
+  );
   await assert.rejects(missing.get(), {
     message:
       'Cannot get credentials from exec plugin "/bin/plugin": cannot start it: No such file or directory (brew install plugin)',
   });
 });
-
-function config(auth: ClusterConfig["auth"], extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  return { server: "https://s", auth, namespace: "default", source: "test", ...extra };
-}
 
 Deno.test("createCredentialSource() sends a static token and the kubeconfig client certificate", async () => {
   const cert = { certPem: "C", keyPem: "K" };
