@@ -171,7 +171,6 @@ export class KubeEventRecorder implements EventRecorder {
   #abort = new AbortController();
   #closed = false;
   #worker: Promise<void> | undefined;
-  #dropped = 0;
   #sequence = 0;
   #onDrop: (reason: "spam" | "queue_full" | "invalid" | "stopped") => void;
   #onSend: (operation: "create" | "patch", ok: boolean) => void;
@@ -193,16 +192,8 @@ export class KubeEventRecorder implements EventRecorder {
       "Event writes to the API server, by operation and result",
       ["operation", "result"],
     );
-    this.#onDrop = (reason) => {
-      this.#dropped++;
-      dropped?.inc({ reason });
-    };
+    this.#onDrop = (reason) => dropped?.inc({ reason });
     this.#onSend = (operation, ok) => sent?.inc({ operation, result: ok ? "success" : "error" });
-  }
-
-  /** How many events were dropped so far. */
-  get dropped(): number {
-    return this.#dropped;
   }
 
   /** Resolves once the queue is empty (or the recorder is closed). */

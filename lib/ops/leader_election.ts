@@ -19,6 +19,7 @@ import {
   NotFoundError,
   type ResourceClient,
   sleep,
+  SYSTEM_CLOCK,
 } from "../kube/mod.ts";
 import type { Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
@@ -97,9 +98,8 @@ export function releaseSpec(previous: LeaderRecord, nowMs: number): LeaseSpec {
 
 /** A clock on the monotonic timer (immune to wall-clock steps), roughly in epoch ms. */
 const MONOTONIC_CLOCK: Clock = {
+  ...SYSTEM_CLOCK,
   now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
 /** Options of `LeaderElector`: the Lease, our unique identity, and client-go's timings in ms. */
