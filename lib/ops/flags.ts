@@ -13,12 +13,7 @@ import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
 /** A parsed value, or the reason the text was refused. */
 export type ValueResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const DURATION_UNITS_MS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-};
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go-style duration (`15s`, `1m30s`, `1.5s`, `250ms`, `0`) into milliseconds. */
 export function parseDuration(text: string): ValueResult<number> {
