@@ -2,7 +2,7 @@
  * An informer (list + watch reflector) over one resource type, and its cache:
  *
  * - `Store` is a reducer (watch events in, the changes they caused out, no I/O) with indexes; a
- *   relist is buffered and swapped in atomically, reporting what appeared, changed or vanished;
+ *   relist replaces its contents at once, reporting what appeared, changed or vanished;
  * - the informer lists page by page, then watches from the list's resourceVersion with
  *   bookmarks, resumes after the server closes a watch (no relist), relists on 410 Gone, backs
  *   off with jitter on other errors, and rewatches a connection that stays silent too long;
@@ -29,10 +29,10 @@ import type {
   WatchEvent,
 } from "./resource.ts";
 
-/** An input to the store: a watch event, or a step of a relist. */
+/** An input to the store: a watch event, or the complete result of a relist. */
 export type StoreEvent<T extends KubeObject> =
-  | { type: "apply" | "delete" | "initApply"; object: T }
-  | { type: "initStart" | "initDone" };
+  | { type: "apply" | "delete"; object: T }
+  | { type: "replace"; objects: readonly T[] };
 
 /** A change the store reports. */
 export type StoreChange<T extends KubeObject> =
@@ -56,7 +56,6 @@ export function objectKey(object: KubeObject): string {
 /** A cache of objects by key, with secondary indexes. */
 export class Store<T extends KubeObject> {
   #objects = new Map<string, T>();
-  #buffer: Map<string, T> | undefined;
   #indexers: Map<string, IndexFunction<T>>;
   /** index name -> index value -> keys */
   #indexes = new Map<string, Map<string, Set<string>>>();
@@ -75,15 +74,8 @@ export class Store<T extends KubeObject> {
         return [this.#put(event.object)];
       case "delete":
         return [this.#remove(event.object)];
-      case "initStart":
-        this.#buffer = new Map();
-        return [];
-      case "initApply":
-        (this.#buffer ??= new Map()).set(objectKey(event.object), event.object);
-        return [];
-      case "initDone": {
-        const next = this.#buffer ?? new Map<string, T>();
-        this.#buffer = undefined;
+      case "replace": {
+        const next = new Map(event.objects.map((object) => [objectKey(object), object]));
         const changes: StoreChange<T>[] = [];
         for (const [key, previous] of this.#objects) {
           if (!next.has(key)) changes.push(this.#remove(previous));
@@ -139,11 +131,6 @@ export class Store<T extends KubeObject> {
     const index = this.#indexes.get(indexName);
     if (!index) throw new RangeError(`Cannot read index "${indexName}" as it is not configured`);
     return index;
-  }
-
-  /** Whether a relist is being buffered. */
-  get initializing(): boolean {
-    return this.#buffer !== undefined;
   }
 
   /** The number of cached objects. */
@@ -338,15 +325,13 @@ export class Informer<T extends KubeObject> {
   }
 
   async #list(): Promise<void> {
-    this.#store.apply({ type: "initStart" });
     const { items, undecodable, resourceVersion } = await this.#client.listAll({
       labelSelector: this.#options.labelSelector,
       abortSignal: this.#stop.signal,
     });
-    for (const object of items) this.#store.apply({ type: "initApply", object });
     // Quarantine first: a handler told that an object left the cache finds it quarantined.
     this.#rebuildQuarantine(undecodable);
-    this.#apply({ type: "initDone" });
+    this.#apply({ type: "replace", objects: items });
     this.#resourceVersion = resourceVersion;
     if (!this.#hasSynced) {
       this.#hasSynced = true;

@@ -449,9 +449,7 @@ function summary(changes: StoreChange<Thing>[]): string[] {
 }
 
 function relist(store: Store<Thing>, objects: Thing[]): StoreChange<Thing>[] {
-  store.apply({ type: "initStart" });
-  for (const object of objects) store.apply({ type: "initApply", object });
-  return store.apply({ type: "initDone" });
+  return store.apply({ type: "replace", objects });
 }
 
 Deno.test("objectKey() is namespace/name, or name for cluster-scoped objects", () => {
@@ -482,18 +480,6 @@ Deno.test("Store.apply() of a delete for an unknown object still reports it", ()
   assert.deepEqual(summary(store.apply({ type: "delete", object: thing("ghost", "3") })), [
     "deleted ghost@3",
   ]);
-});
-
-Deno.test("Store keeps the old contents visible until a relist is done", () => {
-  const store = new Store<Thing>();
-  store.apply({ type: "apply", object: thing("old", "1") });
-  store.apply({ type: "initStart" });
-  store.apply({ type: "initApply", object: thing("new", "2") });
-  assert.equal(store.initializing, true);
-  assert.deepEqual(store.keys(), ["old"]);
-  store.apply({ type: "initDone" });
-  assert.equal(store.initializing, false);
-  assert.deepEqual(store.keys(), ["new"]);
 });
 
 Deno.test("Store relist emits deletes for vanished objects, adds, and updates only for new versions", () => {
