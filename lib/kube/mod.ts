@@ -8,7 +8,6 @@
 export * from "./config.ts";
 export * from "./rest_client.ts";
 export * from "./resource.ts";
-export * from "./self_subject.ts";
 export * from "./clock.ts";
 export * from "./informer.ts";
 export * from "./work_queue.ts";
