@@ -16,7 +16,7 @@ import {
   openAllocationRecord,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/clients.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/resource.ts";
 import { ResourceClient } from "../lib/kube/resource.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";

@@ -25,7 +25,7 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
-} from "../kube/errors.ts";
+} from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { isPort, PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";

@@ -19,7 +19,7 @@
 import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
 import type { PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/clients.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/resource.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";

@@ -12,8 +12,8 @@
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/clients.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/resource.ts";
+import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
 import { ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 

@@ -16,7 +16,7 @@ import {
   HOST_PORT_CLASS_RESOURCE,
   HOST_PORT_RESOURCE,
   RESOURCE_QUOTA_RESOURCE,
-} from "../kube/clients.ts";
+} from "../kube/resource.ts";
 import { Informer, type InformerErrorContext, type InformerOptions } from "../kube/informer.ts";
 import {
   defineResource,

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "../kube/clock.ts";
-import { ConflictError } from "../kube/errors.ts";
+import { ConflictError } from "../kube/rest_client.ts";
 import { WorkQueue } from "../kube/work_queue.ts";
 import type { Logger } from "../ops/contracts.ts";
 import type { Outcome } from "../reconcile/outcome.ts";

@@ -8,8 +8,8 @@
  */
 import { CLAIM_PHASE } from "../api/constants.ts";
 import { type HostPortClaim } from "../api/types.ts";
-import { AlreadyExistsError } from "../kube/errors.ts";
-import { NAMESPACE_INDEX, objectKey } from "../kube/store.ts";
+import { AlreadyExistsError } from "../kube/rest_client.ts";
+import { NAMESPACE_INDEX, objectKey } from "../kube/informer.ts";
 import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";
 import {
   awaitChange,

@@ -10,7 +10,7 @@ import { AllocationUnavailableError } from "../allocation/cluster_port_allocator
 import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
 import type { HostPortClaim } from "../api/types.ts";
 import type { ObjectReference } from "../api/types.ts";
-import { ConflictError, NotFoundError } from "../kube/errors.ts";
+import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
 import { isClaimGone } from "../reconcile/binding.ts";
 import {
   type AllocationResult,

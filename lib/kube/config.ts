@@ -1,10 +1,11 @@
 /**
  * Cluster configuration, chosen the way controller-runtime does: `--kubeconfig`, then
- * `KUBECONFIG` (colon-separated files, merged the kubectl way: the first file that sets a name
+ * `KUBECONFIG` (colon-separated files merged the kubectl way: the first file that sets a name
  * wins, relative paths resolve against the file's folder), then the in-cluster service account,
- * then `~/.kube/config`. The result is a `ClusterConfig`: the server, TLS material and one
- * authentication method. `loadClusterConfig` is the only function here that touches `Deno.env`
- * and the file system; the rest take their inputs as parameters.
+ * then `~/.kube/config`; and the per-request credentials it names (a static token, a token file
+ * re-read as it rotates, basic auth, or an exec credential plugin, cached until it expires).
+ * Only `loadClusterConfig` and the defaults of the credential sources touch the environment,
+ * the file system and processes; the rest take their inputs as parameters.
  *
  * @module
  */
@@ -12,10 +13,14 @@ import * as z from "zod";
 import { dirname, isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 
+const EXEC_API_VERSIONS = [
+  "client.authentication.k8s.io/v1",
+  "client.authentication.k8s.io/v1beta1",
+] as const;
+
 /** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
 export interface ExecSpec {
-  /** `client.authentication.k8s.io/v1` or `v1beta1`. */
-  apiVersion: "client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1";
+  apiVersion: typeof EXEC_API_VERSIONS[number];
   command: string;
   args: string[];
   env: { name: string; value: string }[];
@@ -27,41 +32,34 @@ export interface ExecSpec {
   interactiveMode: "Never" | "IfAvailable" | "Always";
 }
 
-/** How requests are authenticated (in addition to any client certificate). */
-export type AuthSpec =
-  | { type: "none" }
-  | { type: "token"; token: string }
-  /** Re-read as it rotates (bound service-account tokens). */
-  | { type: "tokenFile"; path: string }
-  | { type: "basic"; username: string; password: string }
-  | { type: "exec"; exec: ExecSpec };
-
-/** A PEM client certificate and its key. */
+/** A PEM client certificate (chain) and its key. */
 export interface ClientCertificate {
-  /** PEM certificate (chain). */
   certPem: string;
   keyPem: string;
 }
 
 /** Everything needed to talk to one API server as one user. */
 export interface ClusterConfig {
-  /** The server URL without a trailing slash, for example `https://127.0.0.1:6443`. */
+  /** The server URL without a trailing slash. */
   server: string;
   /** PEM CA bundle trusted in addition to the system roots. */
   caPem?: string;
   clientCertificate?: ClientCertificate;
-  /** Bearer token, token file, basic or exec authentication. */
-  auth: AuthSpec;
+  /** How requests are authenticated (in addition to any client certificate). */
+  auth:
+    | { type: "none" }
+    | { type: "token"; token: string }
+    | { type: "tokenFile"; path: string }
+    | { type: "basic"; username: string; password: string }
+    | { type: "exec"; exec: ExecSpec };
   /** The context's namespace, or the pod's namespace in-cluster; `default` otherwise. */
   namespace: string;
-  /** An HTTP(S) proxy for every request. */
   proxyUrl?: string;
   /** Where the settings came from, for messages (`kubeconfig "/x" context "dev"`). */
   source: string;
 }
 
-/** `clusters[].cluster` */
-export const KubeConfigCluster = z.looseObject({
+const Cluster = z.looseObject({
   server: z.string().min(1),
   "certificate-authority": z.string().nullish(),
   "certificate-authority-data": z.string().nullish(),
@@ -69,27 +67,9 @@ export const KubeConfigCluster = z.looseObject({
   "tls-server-name": z.string().nullish(),
   "proxy-url": z.string().nullish(),
 });
-/** A cluster entry's connection settings. */
-export type KubeConfigCluster = z.infer<typeof KubeConfigCluster>;
+type Cluster = z.infer<typeof Cluster>;
 
-/** `users[].user.exec` */
-export const KubeConfigExec = z.looseObject({
-  apiVersion: z.enum([
-    "client.authentication.k8s.io/v1",
-    "client.authentication.k8s.io/v1beta1",
-  ]),
-  command: z.string().min(1),
-  args: z.array(z.string()).nullish(),
-  env: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
-  installHint: z.string().nullish(),
-  provideClusterInfo: z.boolean().nullish(),
-  interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish(),
-});
-/** An exec credential plugin's settings. */
-export type KubeConfigExec = z.infer<typeof KubeConfigExec>;
-
-/** `users[].user` */
-export const KubeConfigUser = z.looseObject({
+const User = z.looseObject({
   "client-certificate": z.string().nullish(),
   "client-certificate-data": z.string().nullish(),
   "client-key": z.string().nullish(),
@@ -98,32 +78,33 @@ export const KubeConfigUser = z.looseObject({
   tokenFile: z.string().nullish(),
   username: z.string().nullish(),
   password: z.string().nullish(),
-  exec: KubeConfigExec.nullish(),
+  exec: z.looseObject({
+    apiVersion: z.enum(EXEC_API_VERSIONS),
+    command: z.string().min(1),
+    args: z.array(z.string()).nullish(),
+    env: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
+    installHint: z.string().nullish(),
+    provideClusterInfo: z.boolean().nullish(),
+    interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish(),
+  }).nullish(),
   "auth-provider": z.looseObject({ name: z.string() }).nullish(),
 });
-/** A user entry's credentials. */
-export type KubeConfigUser = z.infer<typeof KubeConfigUser>;
+type User = z.infer<typeof User>;
 
-/** `contexts[].context` */
-export const KubeConfigContext = z.looseObject({
+const Context = z.looseObject({
   cluster: z.string().min(1),
   user: z.string().nullish(),
   namespace: z.string().nullish(),
 });
-/** A context entry. */
-export type KubeConfigContext = z.infer<typeof KubeConfigContext>;
+type Context = z.infer<typeof Context>;
 
-/** One kubeconfig file. */
-export const KubeConfigFile = z.looseObject({
+const KubeConfigFile = z.looseObject({
   apiVersion: z.string().nullish(),
   kind: z.string().nullish(),
   "current-context": z.string().nullish(),
-  clusters: z.array(z.looseObject({ name: z.string().min(1), cluster: KubeConfigCluster }))
-    .nullish(),
-  users: z.array(z.looseObject({ name: z.string().min(1), user: KubeConfigUser.nullish() }))
-    .nullish(),
-  contexts: z.array(z.looseObject({ name: z.string().min(1), context: KubeConfigContext }))
-    .nullish(),
+  clusters: z.array(z.looseObject({ name: z.string().min(1), cluster: Cluster })).nullish(),
+  users: z.array(z.looseObject({ name: z.string().min(1), user: User.nullish() })).nullish(),
+  contexts: z.array(z.looseObject({ name: z.string().min(1), context: Context })).nullish(),
 });
 /** One parsed kubeconfig file. */
 export type KubeConfigFile = z.infer<typeof KubeConfigFile>;
@@ -137,51 +118,40 @@ export class KubeConfigError extends Error {
   }
 }
 
-/** One kubeconfig file after parsing, with the path it came from. */
-export interface LoadedKubeConfig {
-  path: string;
-  config: KubeConfigFile;
-}
-
-/** An entry plus the file that defined it. */
-export interface Sourced<T> {
-  value: T;
-  path: string;
-}
-
-/** Several kubeconfig files merged into one view. */
+/** Several kubeconfig files merged into one view (the first file that sets a name wins). */
 export interface MergedKubeConfig {
   /** The files in precedence order, joined with `:` (for messages). */
   source: string;
-  /** The first `current-context` set by any file. */
   currentContext: string | undefined;
-  clusters: Map<string, Sourced<KubeConfigCluster>>;
-  users: Map<string, Sourced<KubeConfigUser>>;
-  contexts: Map<string, Sourced<KubeConfigContext>>;
+  clusters: Map<string, Cluster>;
+  users: Map<string, User>;
+  contexts: Map<string, Context>;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("");
-  return `${path.replace(/^\./, "") || "document"}: ${issue.message}`;
+/** Reads a file's text (injected so resolution is testable). */
+export type ReadTextFile = (path: string) => Promise<string>;
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * Parses one kubeconfig file's text.
- *
- * @throws {KubeConfigError} for invalid YAML or a document that does not match the format
- */
+/** Parses one kubeconfig file's text. @throws {KubeConfigError} for bad YAML or format */
 export function parseKubeConfig(text: string, path: string): KubeConfigFile {
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new KubeConfigError(path, `invalid YAML: ${detail}`, { cause: error });
+    throw new KubeConfigError(path, `invalid YAML: ${message(error).split("\n")[0]}`, {
+      cause: error,
+    });
   }
   const result = KubeConfigFile.safeParse(doc ?? {});
   if (!result.success) {
-    const issues = result.error.issues.slice(0, 3).map(describeIssue).join("; ");
-    throw new KubeConfigError(path, `invalid kubeconfig: ${issues}`);
+    const issues = result.error.issues.slice(0, 3).map((issue) => {
+      const at = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`);
+      return `${at.join("").replace(/^\./, "") || "document"}: ${issue.message}`;
+    });
+    throw new KubeConfigError(path, `invalid kubeconfig: ${issues.join("; ")}`);
   }
   return result.data;
 }
@@ -191,29 +161,10 @@ function resolvePath(path: string | null | undefined, base: string): string | un
   return isAbsolute(path) ? path : join(base, path);
 }
 
-function localizeUser(user: KubeConfigUser, base: string): KubeConfigUser {
-  const out: KubeConfigUser = {
-    ...user,
-    "client-certificate": resolvePath(user["client-certificate"], base),
-    "client-key": resolvePath(user["client-key"], base),
-    tokenFile: resolvePath(user.tokenFile, base),
-  };
-  // kubectl resolves an exec command only when it names a path, not a program on PATH.
-  if (user.exec && user.exec.command.includes("/")) {
-    out.exec = { ...user.exec, command: resolvePath(user.exec.command, base)! };
-  }
-  return out;
-}
-
-function addFirst<T>(map: Map<string, Sourced<T>>, name: string, value: T, path: string): void {
-  if (!map.has(name)) map.set(name, { value, path });
-}
-
-/**
- * Merges parsed files in precedence order (the first file that sets a name wins), resolving
- * relative paths against each file's folder.
- */
-export function mergeKubeConfigs(files: readonly LoadedKubeConfig[]): MergedKubeConfig {
+/** Merges parsed files in precedence order, resolving relative paths against each file's folder. */
+export function mergeKubeConfigs(
+  files: readonly { path: string; config: KubeConfigFile }[],
+): MergedKubeConfig {
   const merged: MergedKubeConfig = {
     source: files.map((f) => f.path).join(":"),
     currentContext: undefined,
@@ -221,207 +172,155 @@ export function mergeKubeConfigs(files: readonly LoadedKubeConfig[]): MergedKube
     users: new Map(),
     contexts: new Map(),
   };
+  const addFirst = <T>(map: Map<string, T>, name: string, value: T) => {
+    if (!map.has(name)) map.set(name, value);
+  };
   for (const { path, config } of files) {
     const base = dirname(path);
     merged.currentContext ??= config["current-context"] || undefined;
-    for (const entry of config.clusters ?? []) {
-      const cluster = entry.cluster;
+    for (const { name, cluster } of config.clusters ?? []) {
       const ca = resolvePath(cluster["certificate-authority"], base);
-      addFirst(merged.clusters, entry.name, { ...cluster, "certificate-authority": ca }, path);
+      addFirst(merged.clusters, name, { ...cluster, "certificate-authority": ca });
     }
     for (const entry of config.users ?? []) {
-      const user: KubeConfigUser = entry.user ?? {};
-      addFirst(merged.users, entry.name, localizeUser(user, base), path);
+      const user: User = entry.user ?? {};
+      const local: User = {
+        ...user,
+        "client-certificate": resolvePath(user["client-certificate"], base),
+        "client-key": resolvePath(user["client-key"], base),
+        tokenFile: resolvePath(user.tokenFile, base),
+      };
+      // kubectl resolves an exec command only when it names a path, not a program on PATH.
+      if (user.exec && user.exec.command.includes("/")) {
+        local.exec = { ...user.exec, command: resolvePath(user.exec.command, base)! };
+      }
+      addFirst(merged.users, entry.name, local);
     }
-    for (const entry of config.contexts ?? []) {
-      addFirst(merged.contexts, entry.name, entry.context, path);
-    }
+    for (const { name, context } of config.contexts ?? []) addFirst(merged.contexts, name, context);
   }
   return merged;
 }
 
-/** Reads a file's text (injected so resolution is testable). */
-export type ReadTextFile = (path: string) => Promise<string>;
-
-/** Options of `resolveKubeConfig`. */
-export interface ResolveKubeConfigOptions {
-  /** Use this context instead of `current-context` (`--context`). */
-  context?: string | undefined;
-  readFile: ReadTextFile;
-}
-
-/** Decodes a base64 `*-data` field to text; returns undefined when it is not base64. */
-export function decodeBase64Text(data: string): string | undefined {
-  try {
-    const binary = atob(data.replace(/\s+/g, ""));
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    return new TextDecoder().decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-interface Material {
-  fail: (detail: string) => never;
-  readFile: ReadTextFile;
-}
-
-async function pem(
-  m: Material,
-  owner: string,
-  field: string,
-  data: string | null | undefined,
-  path: string | null | undefined,
-): Promise<string | undefined> {
-  if (data) {
-    const text = decodeBase64Text(data);
-    if (text === undefined) m.fail(`${owner} has invalid ${field}-data: it is not base64`);
-    return text;
-  }
-  if (!path) return undefined;
-  try {
-    return await m.readFile(path);
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return m.fail(`cannot read ${field} "${path}" of ${owner}: ${detail}`);
-  }
-}
-
-function serverUrl(m: Material, name: string, cluster: KubeConfigCluster): string {
-  let url: URL;
-  try {
-    url = new URL(cluster.server);
-  } catch {
-    return m.fail(`cluster "${name}" has an invalid server "${cluster.server}"`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    m.fail(`cluster "${name}" has server "${cluster.server}" which is not an http(s) URL`);
-  }
-  if (cluster["insecure-skip-tls-verify"]) {
-    m.fail(`cluster "${name}" sets insecure-skip-tls-verify, which this client does not support`);
-  }
-  if (cluster["tls-server-name"]) {
-    m.fail(`cluster "${name}" sets tls-server-name, which this client does not support`);
-  }
-  return url.href.replace(/\/+$/, "");
-}
-
-function execSpec(exec: NonNullable<KubeConfigUser["exec"]>): ExecSpec {
-  const spec: ExecSpec = {
-    apiVersion: exec.apiVersion,
-    command: exec.command,
-    args: exec.args ?? [],
-    env: exec.env ?? [],
-    provideClusterInfo: exec.provideClusterInfo ?? false,
-    interactiveMode: exec.interactiveMode ?? "IfAvailable",
-  };
-  if (exec.installHint) spec.installHint = exec.installHint;
-  return spec;
-}
-
-function authSpec(m: Material, name: string, user: KubeConfigUser): AuthSpec {
-  const owner = `user "${name}"`;
-  if (user["auth-provider"]) {
-    m.fail(`${owner} uses auth-provider "${user["auth-provider"].name}", which is not supported`);
-  }
-  const hasToken = Boolean(user.token || user.tokenFile);
-  const hasBasic = Boolean(user.username || user.password);
-  const kinds = [hasToken && "token", hasBasic && "username/password", user.exec && "exec"];
-  const set = kinds.filter(Boolean);
-  if (set.length > 1) m.fail(`${owner} sets more than one of ${set.join(", ")}`);
-  if (user.token) return { type: "token", token: user.token };
-  if (user.tokenFile) return { type: "tokenFile", path: user.tokenFile };
-  if (user.exec) {
-    if (user.exec.interactiveMode === "Always") {
-      m.fail(`${owner} has an exec plugin with interactiveMode Always, which needs a terminal`);
-    }
-    return { type: "exec", exec: execSpec(user.exec) };
-  }
-  if (hasBasic) {
-    if (!user.username || !user.password) m.fail(`${owner} needs both username and password`);
-    return { type: "basic", username: user.username!, password: user.password! };
-  }
-  return { type: "none" };
-}
-
-async function clientCertificate(
-  m: Material,
-  name: string,
-  user: KubeConfigUser,
-): Promise<ClientCertificate | undefined> {
-  const owner = `user "${name}"`;
-  const certPem = await pem(
-    m,
-    owner,
-    "client-certificate",
-    user["client-certificate-data"],
-    user["client-certificate"],
-  );
-  const keyPem = await pem(m, owner, "client-key", user["client-key-data"], user["client-key"]);
-  if (certPem === undefined && keyPem === undefined) return undefined;
-  if (certPem === undefined) m.fail(`${owner} has a client key but no client certificate`);
-  if (keyPem === undefined) m.fail(`${owner} has a client certificate but no client key`);
-  return { certPem: certPem!, keyPem: keyPem! };
-}
-
-interface Selected {
-  contextName: string;
-  context: KubeConfigContext;
-  cluster: KubeConfigCluster;
-  userName: string;
-  user: KubeConfigUser;
-}
-
-function select(m: Material, merged: MergedKubeConfig, requested: string | undefined): Selected {
-  const contextName = requested || merged.currentContext;
-  if (!contextName) m.fail("no context is selected: current-context is not set");
-  const context = merged.contexts.get(contextName)?.value;
-  if (!context) m.fail(`context "${contextName}" is not defined`);
-  const cluster = merged.clusters.get(context.cluster)?.value;
-  if (!cluster) {
-    m.fail(`context "${contextName}" names cluster "${context.cluster}" which is not defined`);
-  }
-  const userName = context.user || "";
-  const user = userName === "" ? {} : merged.users.get(userName)?.value;
-  if (!user) m.fail(`context "${contextName}" names user "${userName}" which is not defined`);
-  return { contextName, context, cluster, userName, user };
-}
-
 /**
- * Resolves the selected context of a merged kubeconfig.
+ * Resolves the selected context (`context`, else `current-context`) of a merged kubeconfig.
  *
  * @throws {KubeConfigError} naming what is missing or wrong, for example
  *   `Cannot load kubeconfig "/x": context "dev" names cluster "c" which is not defined`
  */
 export async function resolveKubeConfig(
   merged: MergedKubeConfig,
-  options: ResolveKubeConfigOptions,
+  options: { context?: string | undefined; readFile: ReadTextFile },
 ): Promise<ClusterConfig> {
-  const m: Material = {
-    fail(detail: string): never {
-      throw new KubeConfigError(merged.source, detail);
-    },
-    readFile: options.readFile,
+  const fail = (detail: string): never => {
+    throw new KubeConfigError(merged.source, detail);
   };
-  const { contextName, context, cluster, userName, user } = select(m, merged, options.context);
+  const pem = async (owner: string, field: string, data?: string | null, path?: string | null) => {
+    if (data) {
+      const text = decodeBase64Text(data);
+      return text ?? fail(`${owner} has invalid ${field}-data: it is not base64`);
+    }
+    if (!path) return undefined;
+    try {
+      return await options.readFile(path);
+    } catch (error) {
+      return fail(`cannot read ${field} "${path}" of ${owner}: ${message(error)}`);
+    }
+  };
+  const contextName = options.context || merged.currentContext ||
+    fail("no context is selected: current-context is not set");
+  const context = merged.contexts.get(contextName) ??
+    fail(`context "${contextName}" is not defined`);
+  const clusterName = context.cluster;
+  const cluster = merged.clusters.get(clusterName) ??
+    fail(`context "${contextName}" names cluster "${clusterName}" which is not defined`);
+  const userName = context.user || "";
+  const user = (userName === "" ? {} : merged.users.get(userName)) ??
+    fail(`context "${contextName}" names user "${userName}" which is not defined`);
+
+  const url = URL.parse(cluster.server) ??
+    fail(`cluster "${clusterName}" has an invalid server "${cluster.server}"`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    fail(`cluster "${clusterName}" has server "${cluster.server}" which is not an http(s) URL`);
+  }
+  for (const setting of ["insecure-skip-tls-verify", "tls-server-name"] as const) {
+    if (cluster[setting]) {
+      fail(`cluster "${clusterName}" sets ${setting}, which this client does not support`);
+    }
+  }
   const config: ClusterConfig = {
-    server: serverUrl(m, context.cluster, cluster),
-    auth: authSpec(m, userName, user),
+    server: url.href.replace(/\/+$/, ""),
+    auth: authOf(`user "${userName}"`, user, fail),
     namespace: context.namespace || "default",
     source: `kubeconfig "${merged.source}" context "${contextName}"`,
   };
   const ca = await pem(
-    m,
-    `cluster "${context.cluster}"`,
+    `cluster "${clusterName}"`,
     "certificate-authority",
     cluster["certificate-authority-data"],
     cluster["certificate-authority"],
   );
   if (ca !== undefined) config.caPem = ca;
-  const cert = await clientCertificate(m, userName, user);
-  if (cert) config.clientCertificate = cert;
+  const owner = `user "${userName}"`;
+  const certPem = await pem(
+    owner,
+    "client-certificate",
+    user["client-certificate-data"],
+    user["client-certificate"],
+  );
+  const keyPem = await pem(owner, "client-key", user["client-key-data"], user["client-key"]);
+  if (certPem !== undefined && keyPem !== undefined) {
+    config.clientCertificate = { certPem, keyPem };
+  } else if (certPem !== undefined) {
+    fail(`${owner} has a client certificate but no client key`);
+  } else if (keyPem !== undefined) {
+    fail(`${owner} has a client key but no client certificate`);
+  }
   if (cluster["proxy-url"]) config.proxyUrl = cluster["proxy-url"];
   return config;
+}
+
+function authOf(owner: string, user: User, fail: (detail: string) => never): ClusterConfig["auth"] {
+  if (user["auth-provider"]) {
+    fail(`${owner} uses auth-provider "${user["auth-provider"].name}", which is not supported`);
+  }
+  const hasBasic = Boolean(user.username || user.password);
+  const set = [
+    (user.token || user.tokenFile) && "token",
+    hasBasic && "username/password",
+    user.exec && "exec",
+  ].filter(Boolean);
+  if (set.length > 1) fail(`${owner} sets more than one of ${set.join(", ")}`);
+  if (user.token) return { type: "token", token: user.token };
+  if (user.tokenFile) return { type: "tokenFile", path: user.tokenFile };
+  const exec = user.exec;
+  if (exec) {
+    if (exec.interactiveMode === "Always") {
+      fail(`${owner} has an exec plugin with interactiveMode Always, which needs a terminal`);
+    }
+    const spec: ExecSpec = {
+      apiVersion: exec.apiVersion,
+      command: exec.command,
+      args: exec.args ?? [],
+      env: exec.env ?? [],
+      provideClusterInfo: exec.provideClusterInfo ?? false,
+      interactiveMode: exec.interactiveMode ?? "IfAvailable",
+    };
+    if (exec.installHint) spec.installHint = exec.installHint;
+    return { type: "exec", exec: spec };
+  }
+  if (!hasBasic) return { type: "none" };
+  if (!user.username || !user.password) fail(`${owner} needs both username and password`);
+  return { type: "basic", username: user.username!, password: user.password! };
+}
+
+/** Decodes a base64 `*-data` field to text; returns undefined when it is not base64. */
+function decodeBase64Text(data: string): string | undefined {
+  try {
+    const binary = atob(data.replace(/\s+/g, ""));
+    return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the kubelet mounts the service account. */
@@ -436,37 +335,22 @@ export class InClusterConfigError extends Error {
   }
 }
 
-/** Inputs of `resolveInClusterConfig`. */
-export interface InClusterOptions {
-  env: (name: string) => string | undefined;
-  readFile: ReadTextFile;
-  /** The mounted service account folder; defaults to `SERVICE_ACCOUNT_DIR`. */
-  serviceAccountDir?: string;
-}
-
 /** Whether the process looks like it runs in a pod (`KUBERNETES_SERVICE_HOST` and `_PORT` set). */
 export function isInCluster(env: (name: string) => string | undefined): boolean {
   return Boolean(env("KUBERNETES_SERVICE_HOST") && env("KUBERNETES_SERVICE_PORT"));
 }
 
-async function read(readFile: ReadTextFile, path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new InClusterConfigError(`cannot read the ${what} "${path}": ${detail}`, {
-      cause: error,
-    });
-  }
-}
-
 /**
- * Builds the in-cluster `ClusterConfig`. The token is referenced by path so each request
- * sees the rotated token; it is read once here to fail early when it is missing.
+ * Builds the in-cluster `ClusterConfig`. The token is referenced by path so each request sees
+ * the rotated token; it is read once here to fail early when it is missing.
  *
  * @throws {InClusterConfigError} when the variables are unset or a file cannot be read
  */
-export async function resolveInClusterConfig(options: InClusterOptions): Promise<ClusterConfig> {
+export async function resolveInClusterConfig(options: {
+  env: (name: string) => string | undefined;
+  readFile: ReadTextFile;
+  serviceAccountDir?: string;
+}): Promise<ClusterConfig> {
   const host = options.env("KUBERNETES_SERVICE_HOST");
   const port = options.env("KUBERNETES_SERVICE_PORT");
   if (!host || !port) {
@@ -478,56 +362,44 @@ export async function resolveInClusterConfig(options: InClusterOptions): Promise
     throw new InClusterConfigError(`KUBERNETES_SERVICE_PORT "${port}" is not a port number`);
   }
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const read = async (path: string, what: string) => {
+    try {
+      return await options.readFile(path);
+    } catch (error) {
+      throw new InClusterConfigError(`cannot read the ${what} "${path}": ${message(error)}`, {
+        cause: error,
+      });
+    }
+  };
   const tokenPath = `${dir}/token`;
-  const token = (await read(options.readFile, tokenPath, "service account token")).trim();
+  const token = (await read(tokenPath, "service account token")).trim();
   if (token === "") throw new InClusterConfigError(`the token file "${tokenPath}" is empty`);
-  const caPem = await read(options.readFile, `${dir}/ca.crt`, "service account CA");
-  let namespace = "default";
-  try {
-    namespace = (await options.readFile(`${dir}/namespace`)).trim() || "default";
-  } catch {
-    // Older or projected mounts may lack the namespace file; "default" is kubectl's fallback.
-  }
-  const hostPart = host.includes(":") ? `[${host}]` : host;
+  const caPem = await read(`${dir}/ca.crt`, "service account CA");
+  // Older or projected mounts may lack the namespace file; "default" is kubectl's fallback.
+  const namespace = (await options.readFile(`${dir}/namespace`).catch(() => "")).trim();
   return {
-    server: `https://${hostPart}:${port}`,
+    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     caPem,
     auth: { type: "tokenFile", path: tokenPath },
-    namespace,
+    namespace: namespace || "default",
     source: "in-cluster",
   };
 }
 
-/** Where the configuration comes from. */
-export type ConfigSource =
-  | { type: "files"; paths: string[]; explicit: boolean }
-  | { type: "in-cluster" };
-
-/** Inputs of `selectConfigSource`. */
-export interface ConfigSourceInputs {
-  /** The `--kubeconfig` flag. */
+/** Picks the configuration source by controller-runtime's precedence. */
+export function selectConfigSource(inputs: {
   kubeconfigFlag?: string | undefined;
-  /** The `KUBECONFIG` variable. */
   kubeconfigEnv?: string | undefined;
-  /** The home folder (`HOME`). */
   home?: string | undefined;
   inCluster: boolean;
-}
-
-/** Picks the configuration source by controller-runtime's precedence. */
-export function selectConfigSource(inputs: ConfigSourceInputs): ConfigSource {
+}): { type: "files"; paths: string[]; explicit: boolean } | { type: "in-cluster" } {
   if (inputs.kubeconfigFlag) {
     return { type: "files", paths: [inputs.kubeconfigFlag], explicit: true };
   }
   const fromEnv = (inputs.kubeconfigEnv ?? "").split(":").filter((p) => p !== "");
   if (fromEnv.length > 0) return { type: "files", paths: fromEnv, explicit: false };
   if (inputs.inCluster) return { type: "in-cluster" };
-  const home = inputs.home ?? "";
-  return { type: "files", paths: [`${home}/.kube/config`], explicit: false };
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && error.name === "NotFound";
+  return { type: "files", paths: [`${inputs.home ?? ""}/.kube/config`], explicit: false };
 }
 
 /**
@@ -539,16 +411,15 @@ function isNotFound(error: unknown): boolean {
 export async function readKubeConfigFiles(
   paths: readonly string[],
   options: { explicit: boolean; readFile: ReadTextFile },
-): Promise<LoadedKubeConfig[]> {
-  const loaded: LoadedKubeConfig[] = [];
+): Promise<{ path: string; config: KubeConfigFile }[]> {
+  const loaded: { path: string; config: KubeConfigFile }[] = [];
   for (const path of paths) {
     let text: string;
     try {
       text = await options.readFile(path);
     } catch (error) {
-      if (isNotFound(error) && !options.explicit) continue;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new KubeConfigError(path, `cannot read the file: ${detail}`, { cause: error });
+      if (error instanceof Error && error.name === "NotFound" && !options.explicit) continue;
+      throw new KubeConfigError(path, `cannot read the file: ${message(error)}`, { cause: error });
     }
     loaded.push({ path, config: parseKubeConfig(text, path) });
   }
@@ -558,16 +429,10 @@ export async function readKubeConfigFiles(
   return loaded;
 }
 
-/** Options of `loadClusterConfig`. */
+/** `--kubeconfig` (use only this file) and `--context` (instead of `current-context`). */
 export interface LoadClusterConfigOptions {
-  /** `--kubeconfig`: use only this file. */
   kubeconfig?: string | undefined;
-  /** `--context`: use this context instead of `current-context`. */
   context?: string | undefined;
-}
-
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /**
@@ -585,15 +450,236 @@ export async function loadClusterConfig(
     home: env("HOME"),
     inCluster: isInCluster(env),
   });
-  if (source.type === "in-cluster") {
-    return await resolveInClusterConfig({ env, readFile: Deno.readTextFile });
+  const readFile = Deno.readTextFile;
+  if (source.type === "in-cluster") return await resolveInClusterConfig({ env, readFile });
+  const paths = source.paths.map((path) => path.startsWith("/") ? path : `${Deno.cwd()}/${path}`);
+  const files = await readKubeConfigFiles(paths, { explicit: source.explicit, readFile });
+  return await resolveKubeConfig(mergeKubeConfigs(files), { context: options.context, readFile });
+}
+
+const ExecCredential = z.looseObject({
+  apiVersion: z.enum(EXEC_API_VERSIONS),
+  kind: z.literal("ExecCredential"),
+  status: z.looseObject({
+    token: z.string().nullish(),
+    clientCertificateData: z.string().nullish(),
+    clientKeyData: z.string().nullish(),
+    expirationTimestamp: z.iso.datetime({ offset: true }).nullish(),
+  }),
+});
+
+/** What a finished plugin process returned. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program with extra environment variables (inheriting the rest). */
+export type CommandRunner = (
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+) => Promise<CommandResult>;
+
+/** A credential from a plugin; `expiresAtMs` absent means "until a 401". */
+export interface ExecCredentialResult {
+  token?: string;
+  clientCertificate?: ClientCertificate;
+  expiresAtMs?: number;
+}
+
+/** The plugin failed or printed something that is not a valid ExecCredential. */
+export class ExecCredentialError extends Error {
+  /** Builds `Cannot get credentials from exec plugin "<command>": <detail>`. */
+  constructor(command: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot get credentials from exec plugin "${command}": ${detail}`, options);
+    this.name = "ExecCredentialError";
   }
-  const files = await readKubeConfigFiles(source.paths.map(absolute), {
-    explicit: source.explicit,
-    readFile: Deno.readTextFile,
+}
+
+/** The cluster a plugin may be told about (`provideClusterInfo`). */
+export interface ExecClusterInfo {
+  server: string;
+  caPem?: string;
+}
+
+/** Builds the `KUBERNETES_EXEC_INFO` value for a plugin. */
+export function buildExecInfo(spec: ExecSpec, cluster: ExecClusterInfo): string {
+  const execSpec: Record<string, unknown> = { interactive: false };
+  if (spec.provideClusterInfo) {
+    const info: Record<string, string> = { server: cluster.server };
+    if (cluster.caPem) info["certificate-authority-data"] = btoa(cluster.caPem);
+    execSpec.cluster = info;
+  }
+  return JSON.stringify({ apiVersion: spec.apiVersion, kind: "ExecCredential", spec: execSpec });
+}
+
+/**
+ * Validates a plugin's stdout.
+ *
+ * @throws {ExecCredentialError} for non-JSON output, a wrong apiVersion, or no credential
+ */
+export function parseExecCredential(stdout: string, spec: ExecSpec): ExecCredentialResult {
+  const fail = (detail: string): never => {
+    throw new ExecCredentialError(spec.command, detail);
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    return fail("its output is not JSON");
+  }
+  const parsed = ExecCredential.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return fail(`its output is not an ExecCredential: ${issue?.path.join(".")} ${issue?.message}`);
+  }
+  if (parsed.data.apiVersion !== spec.apiVersion) {
+    fail(`it returned apiVersion "${parsed.data.apiVersion}" but "${spec.apiVersion}" was asked`);
+  }
+  const { token, clientCertificateData, clientKeyData, expirationTimestamp } = parsed.data.status;
+  const result: ExecCredentialResult = {};
+  if (token) result.token = token;
+  if (clientCertificateData || clientKeyData) {
+    if (!clientCertificateData || !clientKeyData) {
+      fail("it returned only one of clientCertificateData and clientKeyData");
+    }
+    result.clientCertificate = { certPem: clientCertificateData!, keyPem: clientKeyData! };
+  }
+  if (!result.token && !result.clientCertificate) {
+    fail("it returned neither a token nor a certificate");
+  }
+  if (expirationTimestamp) result.expiresAtMs = Date.parse(expirationTimestamp);
+  return result;
+}
+
+async function denoCommandRunner(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<CommandResult> {
+  const out = await new Deno.Command(command, { args, env, stdin: "null" }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Runs an exec plugin and validates what it prints. @throws {ExecCredentialError} */
+async function runExecPlugin(
+  spec: ExecSpec,
+  cluster: ExecClusterInfo,
+  run: CommandRunner = denoCommandRunner,
+): Promise<ExecCredentialResult> {
+  const env: Record<string, string> = {};
+  for (const { name, value } of spec.env) env[name] = value;
+  env.KUBERNETES_EXEC_INFO = buildExecInfo(spec, cluster);
+  let result: CommandResult;
+  try {
+    result = await run(spec.command, spec.args, env);
+  } catch (error) {
+    const hint = spec.installHint ? ` (${spec.installHint.trim()})` : "";
+    throw new ExecCredentialError(spec.command, `cannot start it: ${message(error)}${hint}`, {
+      cause: error,
+    });
+  }
+  if (result.code !== 0) {
+    const stderr = result.stderr.trim().split("\n").slice(-3).join(" | ");
+    throw new ExecCredentialError(spec.command, `it exited with ${result.code}: ${stderr}`);
+  }
+  return parseExecCredential(result.stdout, spec);
+}
+
+/** What one request carries: the `Authorization` header value and a client certificate. */
+export interface RequestCredentials {
+  authorization?: string;
+  clientCertificate?: ClientCertificate;
+}
+
+/** Supplies credentials; `invalidate()` after a 401 makes the next `get()` fetch fresh ones. */
+export interface CredentialSource {
+  /** The credentials for the next request. */
+  get(): Promise<RequestCredentials>;
+  /** Forgets cached tokens (re-reads the token file, re-runs the exec plugin). */
+  invalidate(): void;
+}
+
+/**
+ * Builds the credential source for a resolved config. A token file is re-read every
+ * `tokenFileRefreshMs` (60 s); an exec plugin's credential is cached until `execRefreshMarginMs`
+ * (10 s) before its expiry, or until `invalidate()` (after a 401).
+ */
+export function createCredentialSource(
+  config: ClusterConfig,
+  options: {
+    readFile?: ReadTextFile;
+    run?: CommandRunner;
+    now?: () => number;
+    tokenFileRefreshMs?: number;
+    execRefreshMarginMs?: number;
+  } = {},
+): CredentialSource {
+  const base: RequestCredentials = config.clientCertificate
+    ? { clientCertificate: config.clientCertificate }
+    : {};
+  const fixed = (credentials: RequestCredentials) => ({
+    get: () => Promise.resolve(credentials),
+    invalidate() {},
   });
-  return await resolveKubeConfig(mergeKubeConfigs(files), {
-    context: options.context,
-    readFile: Deno.readTextFile,
-  });
+  const auth = config.auth;
+  switch (auth.type) {
+    case "none":
+      return fixed(base);
+    case "token":
+      return fixed({ ...base, authorization: `Bearer ${auth.token}` });
+    case "basic": {
+      const bytes = new TextEncoder().encode(`${auth.username}:${auth.password}`);
+      return fixed({ ...base, authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` });
+    }
+    case "tokenFile": {
+      const readFile = options.readFile ?? Deno.readTextFile;
+      const now = options.now ?? Date.now;
+      let token: string | undefined;
+      let readAt = 0;
+      return {
+        async get() {
+          if (token === undefined || now() - readAt >= (options.tokenFileRefreshMs ?? 60_000)) {
+            const text = (await readFile(auth.path)).trim();
+            // A rotation may briefly leave the file empty; keep the old token then.
+            if (text !== "" || token === undefined) token = text;
+            readAt = now();
+          }
+          return { ...base, authorization: `Bearer ${token}` };
+        },
+        invalidate: () => token = undefined,
+      };
+    }
+    case "exec": {
+      // One plugin run serves concurrent callers; its credential is kept until it expires soon.
+      const cluster = config.caPem === undefined
+        ? { server: config.server }
+        : { server: config.server, caPem: config.caPem };
+      const margin = options.execRefreshMarginMs ?? 10_000;
+      const withBase = (credential: ExecCredentialResult) => {
+        const out: RequestCredentials = { ...base };
+        if (credential.token) out.authorization = `Bearer ${credential.token}`;
+        if (credential.clientCertificate) out.clientCertificate = credential.clientCertificate;
+        return out;
+      };
+      let cached: ExecCredentialResult | undefined;
+      let pending: Promise<ExecCredentialResult> | undefined;
+      return {
+        get() {
+          const now = (options.now ?? Date.now)();
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
+            return Promise.resolve(withBase(cached));
+          }
+          pending ??= runExecPlugin(auth.exec, cluster, options.run)
+            .then((credential) => cached = credential)
+            .finally(() => pending = undefined);
+          return pending.then(withBase);
+        },
+        invalidate: () => cached = undefined,
+      };
+    }
+  }
 }

@@ -1,17 +1,14 @@
 /**
- * An informer (list + watch reflector) over one resource type:
+ * An informer (list + watch reflector) over one resource type, and its cache:
  *
- * - lists page by page and swaps the result into the `Store` atomically;
- * - watches from the list's resourceVersion with bookmarks, and after the server closes the
- *   watch resumes from the last seen resourceVersion (no relist);
- * - relists on 410 Gone; backs off with jitter on other errors;
- * - aborts and rewatches a connection that stays silent (no event, no bookmark) too long;
- * - calls handlers for every change, and `stop()` ends requests and timers;
- * - quarantines objects that do not decode (valid to the API server, not to our schema): they
- *   leave the cache (handlers hear a delete if a good version was cached), wait in
- *   `quarantined`, are reported once per resourceVersion through `onUndecodable`, and come back
- *   when a version that decodes arrives. One such object never stops the list or the watch, and
- *   the next watch resumes after it.
+ * - `Store` is a reducer (watch events in, the changes they caused out, no I/O) with indexes; a
+ *   relist replaces its contents at once, reporting what appeared, changed or vanished;
+ * - the informer lists page by page, then watches from the list's resourceVersion with
+ *   bookmarks, resumes after the server closes a watch (no relist), relists on 410 Gone, backs
+ *   off with jitter on other errors, and rewatches a connection that stays silent too long;
+ * - objects that do not decode (valid to the API server, not to our schema) leave the cache
+ *   (handlers hear a delete), wait in `quarantined`, are reported once per resourceVersion, and
+ *   come back when a version that decodes arrives; they never stop the list or the watch.
  *
  * @module
  */
@@ -23,7 +20,7 @@ import {
   sleep,
   SYSTEM_CLOCK,
 } from "./clock.ts";
-import { GoneError } from "./errors.ts";
+import { GoneError } from "./rest_client.ts";
 import type {
   KubeDecodeError,
   KubeObject,
@@ -31,13 +28,148 @@ import type {
   UndecodableObject,
   WatchEvent,
 } from "./resource.ts";
-import {
-  type IndexFunction,
-  objectKey,
-  Store,
-  type StoreChange,
-  type StoreEvent,
-} from "./store.ts";
+
+/** An input to the store: a watch event, or the complete result of a relist. */
+export type StoreEvent<T extends KubeObject> =
+  | { type: "apply" | "delete"; object: T }
+  | { type: "replace"; objects: readonly T[] };
+
+/** A change the store reports. */
+export type StoreChange<T extends KubeObject> =
+  | { type: "added"; object: T }
+  | { type: "updated"; previous: T; object: T }
+  | { type: "deleted"; object: T };
+
+/** Maps an object to the index values it is found under (must not throw). */
+export type IndexFunction<T> = (object: T) => readonly string[];
+
+/** The index every store has: objects by namespace (`""` for cluster-scoped ones). */
+export const NAMESPACE_INDEX = "namespace";
+
+/** Returns `namespace/name`, or `name` for a cluster-scoped object. */
+export function objectKey(object: KubeObject): string {
+  const name = object.metadata?.name ?? "";
+  const namespace = object.metadata?.namespace;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+/** A cache of objects by key, with secondary indexes. */
+export class Store<T extends KubeObject> {
+  #objects = new Map<string, T>();
+  #indexers: Map<string, IndexFunction<T>>;
+  /** index name -> index value -> keys */
+  #indexes = new Map<string, Map<string, Set<string>>>();
+
+  /** Creates an empty store; `indexers` adds named indexes besides `namespace`. */
+  constructor(indexers: Record<string, IndexFunction<T>> = {}) {
+    this.#indexers = new Map(Object.entries(indexers));
+    this.#indexers.set(NAMESPACE_INDEX, (o) => [o.metadata?.namespace ?? ""]);
+    for (const name of this.#indexers.keys()) this.#indexes.set(name, new Map());
+  }
+
+  /** Applies one event and returns the changes it caused. */
+  apply(event: StoreEvent<T>): StoreChange<T>[] {
+    switch (event.type) {
+      case "apply":
+        return [this.#put(event.object)];
+      case "delete":
+        return [this.#remove(event.object)];
+      case "replace": {
+        const next = new Map(event.objects.map((object) => [objectKey(object), object]));
+        const changes: StoreChange<T>[] = [];
+        for (const [key, previous] of this.#objects) {
+          if (!next.has(key)) changes.push(this.#remove(previous));
+        }
+        for (const [key, object] of next) {
+          const version = this.#objects.get(key)?.metadata?.resourceVersion;
+          if (!this.#objects.has(key) || version !== object.metadata?.resourceVersion) {
+            changes.push(this.#put(object));
+          }
+        }
+        return changes;
+      }
+    }
+  }
+
+  #put(object: T): StoreChange<T> {
+    const key = objectKey(object);
+    const previous = this.#objects.get(key);
+    if (previous) this.#index(key, previous, false);
+    this.#objects.set(key, object);
+    this.#index(key, object, true);
+    return previous ? { type: "updated", previous, object } : { type: "added", object };
+  }
+
+  #remove(object: T): StoreChange<T> {
+    const key = objectKey(object);
+    const previous = this.#objects.get(key);
+    if (previous) {
+      this.#index(key, previous, false);
+      this.#objects.delete(key);
+    }
+    // Report the last known state, the deleted object's state if we never saw it.
+    return { type: "deleted", object: previous ?? object };
+  }
+
+  #index(key: string, object: T, add: boolean): void {
+    for (const [name, fn] of this.#indexers) {
+      const index = this.#indexes.get(name)!;
+      for (const value of fn(object)) {
+        let keys = index.get(value);
+        if (add) {
+          if (!keys) index.set(value, keys = new Set());
+          keys.add(key);
+        } else {
+          keys?.delete(key);
+          if (keys?.size === 0) index.delete(value);
+        }
+      }
+    }
+  }
+
+  #indexNamed(indexName: string): Map<string, Set<string>> {
+    const index = this.#indexes.get(indexName);
+    if (!index) throw new RangeError(`Cannot read index "${indexName}" as it is not configured`);
+    return index;
+  }
+
+  /** The number of cached objects. */
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** Returns the object with this key (`namespace/name` or `name`). */
+  get(key: string): T | undefined {
+    return this.#objects.get(key);
+  }
+
+  /** Returns the object by name (and namespace, for namespaced kinds). */
+  getByName(name: string, namespace?: string): T | undefined {
+    return this.#objects.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  /** Every cached object. */
+  list(): T[] {
+    return [...this.#objects.values()];
+  }
+
+  /** Every key. */
+  keys(): string[] {
+    return [...this.#objects.keys()];
+  }
+
+  /** The objects an index maps `value` to. @throws {RangeError} for an unknown index */
+  byIndex(indexName: string, value: string): T[] {
+    return [...(this.#indexNamed(indexName).get(value) ?? [])].map((key) =>
+      this.#objects.get(key)!
+    );
+  }
+
+  /** The values an index currently holds. @throws {RangeError} for an unknown index */
+  indexValues(indexName: string): string[] {
+    return [...this.#indexNamed(indexName).keys()];
+  }
+}
 
 /** Callbacks for cache changes; they run synchronously after the cache is updated. */
 export interface InformerHandlers<T> {
@@ -58,59 +190,52 @@ export type StoreReader<T extends KubeObject> = Pick<
 /** An object the informer keeps out of its cache because it does not decode. */
 export interface QuarantinedObject {
   readonly raw: Record<string, unknown>;
-  /** Why it does not decode (the decode error's message). */
+  /** The decode error's message. */
   readonly reason: string;
   /** Its resourceVersion (`""` if it has none). */
   readonly resourceVersion: string;
 }
 
-/** What failed and what happens next. */
+/** What failed, and the delay before the retry in ms. */
 export interface InformerErrorContext {
   phase: "list" | "watch";
-  /** The delay before the retry, in ms. */
   retryInMs: number;
 }
 
 /** Options of `Informer`. */
 export interface InformerOptions<T> {
-  /** Only objects matching this label selector. */
   labelSelector?: string | undefined;
   /** Secondary indexes of the cache (besides `namespace`). */
   indexers?: Record<string, IndexFunction<T>>;
   /** Server-side watch timeout; defaults to a random 300-600 s per watch, as client-go. */
   watchTimeoutSeconds?: number;
-  /** Abort a watch after this long without an event or bookmark; defaults to 180 s. */
+  /**
+   * Abort a watch after this long without an event or bookmark; defaults to 180 s. The API
+   * server sends a bookmark about once a minute on a quiet watch (kube-apiserver 1.35: the first
+   * after 120 s), so 180 s of silence means a dead connection; a false alarm costs a rewatch.
+   */
   stallTimeoutMs?: number;
   /** Retry curve after errors; defaults to `DEFAULT_BACKOFF`. */
   backoff?: BackoffOptions;
   /** Random source for jitter and watch timeouts; defaults to `Math.random`. */
   random?: () => number;
-  /** Time source; defaults to the system clock. */
   clock?: Clock;
   /** Told about each failure that is retried (not about Gone relists or stalls). */
   onError?: (error: unknown, context: InformerErrorContext) => void;
   /** Told once per object resourceVersion that does not decode (the object is quarantined). */
   onUndecodable?: (object: Record<string, unknown>, error: KubeDecodeError) => void;
-  /** Told after every change of `quarantined` (an object entered or left it). */
+  /** Told after every change of `quarantined`. */
   onQuarantineChanged?: (quarantined: ReadonlyMap<string, QuarantinedObject>) => void;
 }
 
-/** A watch that ends sooner than this without any event counts as a failure (backoff). */
-const MIN_HEALTHY_WATCH_MS = 1000;
-
-/**
- * The default stall limit. The API server promises a bookmark about once a minute on a quiet
- * watch (measured with kube-apiserver 1.35: the first one after 120 s), so 180 s of silence
- * means a dead connection; a false alarm only costs a rewatch, never a relist.
- */
-export const DEFAULT_STALL_TIMEOUT_MS = 180_000;
+type UndecodableEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
 
 /** Keeps a cache of one resource type in sync with the API server. */
 export class Informer<T extends KubeObject> {
   readonly store: StoreReader<T>;
   /** Resolves `true` at the first complete list, or `false` if stopped before it. */
   readonly synced: Promise<boolean>;
-  /** Objects that do not decode, keyed like the store (`namespace/name` or `name`). */
+  /** Objects that do not decode, keyed like the store. */
   readonly quarantined: ReadonlyMap<string, QuarantinedObject>;
   #quarantine = new Map<string, QuarantinedObject>();
   #store: Store<T>;
@@ -144,9 +269,7 @@ export class Informer<T extends KubeObject> {
    */
   addEventHandler(handlers: InformerHandlers<T>): () => void {
     this.#handlers.add(handlers);
-    for (const object of this.#store.list()) {
-      this.#dispatchTo(handlers, { type: "added", object });
-    }
+    for (const object of this.#store.list()) this.#dispatchTo(handlers, { type: "added", object });
     return () => this.#handlers.delete(handlers);
   }
 
@@ -179,11 +302,11 @@ export class Informer<T extends KubeObject> {
         }
         phase = "watch";
         const started = this.#clock.now();
-        const result = await this.#watch(this.#resourceVersion!);
-        this.#resourceVersion = result.resourceVersion;
-        const closedAtOnce = this.#clock.now() - started < MIN_HEALTHY_WATCH_MS;
-        if (result.events > 0 || result.stalled || !closedAtOnce) attempt = 0;
-        else await this.#backoff(attempt++, undefined, phase); // do not spin on instant closes
+        const { events, stalled } = await this.#watch(this.#resourceVersion!);
+        // A watch that ends within a second without any event counts as a failure (backoff).
+        const closedAtOnce = this.#clock.now() - started < 1000;
+        if (events > 0 || stalled || !closedAtOnce) attempt = 0;
+        else await this.#backoff(attempt++, undefined, phase);
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         if (error instanceof GoneError) {
@@ -202,15 +325,13 @@ export class Informer<T extends KubeObject> {
   }
 
   async #list(): Promise<void> {
-    this.#store.apply({ type: "initStart" });
     const { items, undecodable, resourceVersion } = await this.#client.listAll({
       labelSelector: this.#options.labelSelector,
       abortSignal: this.#stop.signal,
     });
-    for (const object of items) this.#store.apply({ type: "initApply", object });
     // Quarantine first: a handler told that an object left the cache finds it quarantined.
     this.#rebuildQuarantine(undecodable);
-    this.#apply({ type: "initDone" });
+    this.#apply({ type: "replace", objects: items });
     this.#resourceVersion = resourceVersion;
     if (!this.#hasSynced) {
       this.#hasSynced = true;
@@ -218,20 +339,66 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  #watch(resourceVersion: string) {
-    const timeoutSeconds = this.#options.watchTimeoutSeconds ??
-      Math.floor(300 * (1 + this.#random()));
-    return runWatch(this.#client, {
-      resourceVersion,
-      timeoutSeconds,
-      labelSelector: this.#options.labelSelector,
-      stallTimeoutMs: this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
-      clock: this.#clock,
-      stopSignal: this.#stop.signal,
-      apply: (event) => this.#apply(event),
-      undecodable: (event) => this.#undecodable(event),
-      progress: (version) => this.#resourceVersion = version,
-    });
+  /**
+   * Runs one watch until the server closes it, it stalls, or the informer stops, advancing
+   * `#resourceVersion` after each event (resume from there even if the watch then fails).
+   *
+   * @throws {GoneError} when the resourceVersion is too old
+   * @throws {KubeApiError} for an `ERROR` event or a failed request
+   */
+  async #watch(resourceVersion: string): Promise<{ events: number; stalled: boolean }> {
+    const abort = new AbortController();
+    const stop = this.#stop.signal;
+    const onStop = () => abort.abort(stop.reason);
+    stop.addEventListener("abort", onStop, { once: true });
+    if (stop.aborted) onStop();
+    let stalled = false;
+    let timer: unknown;
+    const arm = () => {
+      this.#clock.clearTimeout(timer);
+      timer = this.#clock.setTimeout(() => {
+        stalled = true;
+        abort.abort(new Error("Watch stalled"));
+      }, this.#options.stallTimeoutMs ?? 180_000);
+    };
+    let events = 0;
+    arm(); // also covers waiting for the response headers
+    try {
+      for await (
+        const event of this.#client.watch({
+          labelSelector: this.#options.labelSelector,
+          resourceVersion,
+          timeoutSeconds: this.#options.watchTimeoutSeconds ??
+            Math.floor(300 * (1 + this.#random())),
+          allowWatchBookmarks: true,
+          abortSignal: abort.signal,
+        })
+      ) {
+        arm();
+        events++;
+        if (event.type === "ERROR") throw event.error;
+        if (event.type === "BOOKMARK") {
+          resourceVersion = event.resourceVersion;
+        } else if (event.type === "UNDECODABLE") {
+          this.#undecodable(event);
+          resourceVersion = event.resourceVersion || resourceVersion;
+        } else {
+          this.#apply({
+            type: event.type === "DELETED" ? "delete" : "apply",
+            object: event.object,
+          });
+          resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+        }
+        this.#resourceVersion = resourceVersion;
+      }
+    } catch (error) {
+      if (!stalled || stop.aborted) throw error;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
+    }
+    this.#resourceVersion = resourceVersion;
+    return { events, stalled };
   }
 
   #apply(event: StoreEvent<T>): void {
@@ -242,7 +409,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** An object event whose object does not decode: take it out of the cache, into quarantine. */
-  #undecodable(event: UndecodableWatchEvent): void {
+  #undecodable(event: UndecodableEvent): void {
     const key = objectKey(event.raw as KubeObject);
     if (event.eventType === "DELETED") {
       if (this.#quarantine.delete(key)) this.#quarantineChanged();
@@ -277,22 +444,13 @@ export class Informer<T extends KubeObject> {
   /** Quarantines `object`, reporting it unless this resourceVersion was reported already. */
   #enterQuarantine(key: string, object: UndecodableObject): void {
     const resourceVersion = (object.raw as KubeObject).metadata?.resourceVersion ?? "";
-    const before = this.#quarantine.get(key);
-    if (before?.resourceVersion === resourceVersion) return;
+    if (this.#quarantine.get(key)?.resourceVersion === resourceVersion) return;
     this.#quarantine.set(key, { raw: object.raw, reason: object.error.message, resourceVersion });
-    try {
-      this.#options.onUndecodable?.(object.raw, object.error);
-    } catch (error) {
-      this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
-    }
+    this.#safely(() => this.#options.onUndecodable?.(object.raw, object.error));
   }
 
   #quarantineChanged(): void {
-    try {
-      this.#options.onQuarantineChanged?.(this.#quarantine);
-    } catch (error) {
-      this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
-    }
+    this.#safely(() => this.#options.onQuarantineChanged?.(this.#quarantine));
   }
 
   #dispatch(change: StoreChange<T>): void {
@@ -300,119 +458,19 @@ export class Informer<T extends KubeObject> {
   }
 
   #dispatchTo(handler: InformerHandlers<T>, change: StoreChange<T>): void {
-    try {
+    this.#safely(() => {
       if (change.type === "added") handler.onAdd?.(change.object);
       else if (change.type === "updated") handler.onUpdate?.(change.previous, change.object);
       else handler.onDelete?.(change.object);
+    });
+  }
+
+  /** Runs a callback; one that fails must not stop the cache: report it and go on. */
+  #safely(callback: () => void): void {
+    try {
+      callback();
     } catch (error) {
-      // A failing handler must not stop the cache; report it and go on.
       this.#options.onError?.(error, { phase: "watch", retryInMs: 0 });
     }
   }
-}
-
-/** An object event whose object does not decode. */
-export type UndecodableWatchEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
-
-/** Inputs of `runWatch`. */
-export interface RunWatchOptions<T extends KubeObject> {
-  /** Start after this version. */
-  resourceVersion: string;
-  timeoutSeconds: number;
-  labelSelector?: string | undefined;
-  /** Abort after this long without any event. */
-  stallTimeoutMs: number;
-  clock: Clock;
-  /** Ends the watch when the informer stops. */
-  stopSignal: AbortSignal;
-  apply: (event: StoreEvent<T>) => void;
-  /** Receives each event whose object does not decode. */
-  undecodable: (event: UndecodableWatchEvent) => void;
-  /** Told the resourceVersion after each event (resume from here, even if the watch then fails). */
-  progress: (resourceVersion: string) => void;
-}
-
-/** How a watch ended without an error. */
-export interface RunWatchResult {
-  /** The last resourceVersion seen (resume from here). */
-  resourceVersion: string;
-  /** How many events arrived (bookmarks included). */
-  events: number;
-  /** Whether it was aborted for silence. */
-  stalled: boolean;
-}
-
-/** A watchdog that aborts `abort` unless `arm()` is called again within `ms`. */
-function watchdog(clock: Clock, ms: number, abort: AbortController) {
-  let timer: unknown;
-  const state = {
-    fired: false,
-    arm() {
-      clock.clearTimeout(timer);
-      timer = clock.setTimeout(() => {
-        state.fired = true;
-        abort.abort(new Error("Watch stalled"));
-      }, ms);
-    },
-    clear() {
-      clock.clearTimeout(timer);
-    },
-  };
-  return state;
-}
-
-/**
- * Runs one watch until the server closes it, it stalls, or the informer stops.
- *
- * @throws {GoneError} when the resourceVersion is too old
- * @throws {KubeApiError} for an `ERROR` event or a failed request
- */
-export async function runWatch<T extends KubeObject>(
-  client: ResourceClient<T>,
-  options: RunWatchOptions<T>,
-): Promise<RunWatchResult> {
-  const abort = new AbortController();
-  const onStop = () => abort.abort(options.stopSignal.reason);
-  options.stopSignal.addEventListener("abort", onStop, { once: true });
-  if (options.stopSignal.aborted) onStop(); // stopped before this watch began
-  const stall = watchdog(options.clock, options.stallTimeoutMs, abort);
-  const result: RunWatchResult = {
-    resourceVersion: options.resourceVersion,
-    events: 0,
-    stalled: false,
-  };
-  stall.arm(); // also covers waiting for the response headers
-  try {
-    const events = client.watch({
-      labelSelector: options.labelSelector,
-      resourceVersion: options.resourceVersion,
-      timeoutSeconds: options.timeoutSeconds,
-      allowWatchBookmarks: true,
-      abortSignal: abort.signal,
-    });
-    for await (const event of events) {
-      stall.arm();
-      result.events++;
-      if (event.type === "ERROR") throw event.error;
-      if (event.type === "BOOKMARK") {
-        result.resourceVersion = event.resourceVersion;
-      } else if (event.type === "UNDECODABLE") {
-        options.undecodable(event);
-        result.resourceVersion = event.resourceVersion || result.resourceVersion;
-      } else {
-        options.apply({
-          type: event.type === "DELETED" ? "delete" : "apply",
-          object: event.object,
-        });
-        result.resourceVersion = event.object.metadata?.resourceVersion ?? result.resourceVersion;
-      }
-      options.progress(result.resourceVersion);
-    }
-  } catch (error) {
-    if (!stall.fired || options.stopSignal.aborted) throw error;
-  } finally {
-    stall.clear();
-    options.stopSignal.removeEventListener("abort", onStop);
-  }
-  return { ...result, stalled: stall.fired };
 }

@@ -1,43 +1,48 @@
 /**
- * Typed access to one resource type: a descriptor of the kind (group, version, plural, scope, and
- * how to validate objects), the URL paths built from it, and `ResourceClient<T>` with get, list,
- * create, update, patch, delete, `/status` and watch over any `RestClient`. A watch response (one
- * JSON event per line) is decoded into typed events: an `ERROR` event with code 410 ends the
- * iteration with a `GoneError` (the caller must relist); an object that fails `decode` comes as an
- * `UNDECODABLE` event (with its resourceVersion) instead of ending the stream.
+ * Typed access to resource types: a descriptor per kind (URL parts and how to validate objects),
+ * the descriptors of every kind the operator uses, and `ResourceClient<T>` (get, list, create,
+ * update, patch, delete, `/status` and watch) over any `RestClient`. An object the server sends
+ * that fails `decode` does not end a list or a watch: it comes back as undecodable, with its
+ * resourceVersion. A watch `ERROR` event with code 410 ends the iteration with a `GoneError`.
  *
  * @module
  */
 import * as z from "zod";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
+import type {
+  MutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration,
+} from "kubernetes-types/admissionregistration/v1.d.ts";
+import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
+import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
+import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
+import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
+import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
   GoneError,
+  type JsonValue,
   type KubeApiError,
   kubeApiErrorFromStatus,
   type RequestContext,
-} from "./errors.ts";
-import type { JsonValue, RestClient } from "./rest_client.ts";
+  type RestClient,
+} from "./rest_client.ts";
 import { isPlainObject } from "../api/types.ts";
+import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
+import { type HostPort, parseHostPort } from "../api/types.ts";
+import { type HostPortClaim, parseHostPortClaim } from "../api/types.ts";
+import { type HostPortClaimTemplate, parseHostPortClaimTemplate } from "../api/types.ts";
+import { type HostPortClass, parseHostPortClass } from "../api/types.ts";
 
-/**
- * The metadata fields the client itself reads. Loose enough that both `kubernetes-types`
- * objects and zod-inferred ones (whose optional fields admit `undefined`) fit.
- */
-export interface KubeObjectMeta {
-  name?: string | undefined;
-  namespace?: string | undefined;
-  /** The version for optimistic concurrency and watches. */
-  resourceVersion?: string | undefined;
-  uid?: string | undefined;
-}
-
-/** The common shape of every Kubernetes object. */
+/** The common shape of every Kubernetes object (loose enough for zod-inferred types). */
 export interface KubeObject {
-  /** `group/version`, or `v1` for the core group. */
   apiVersion?: string | undefined;
-  /** The kind, for example `Pod`. */
   kind?: string | undefined;
-  metadata?: KubeObjectMeta | undefined;
+  metadata?: {
+    name?: string | undefined;
+    namespace?: string | undefined;
+    resourceVersion?: string | undefined;
+    uid?: string | undefined;
+  } | undefined;
 }
 
 /** An object from the API server failed validation against its kind's schema. */
@@ -51,28 +56,36 @@ export class KubeDecodeError extends TypeError {
 
 /** An object the server sent that does not match its kind's schema, kept as it came. */
 export interface UndecodableObject {
-  /** The object as the server sent it (with `apiVersion` and `kind` filled in). */
+  /** The object as sent, with `apiVersion` and `kind` filled in. */
   raw: Record<string, unknown>;
-  /** Why it could not be decoded. */
   error: KubeDecodeError;
 }
 
-/** The outcome of {@linkcode decodeLeniently}: the typed object, or the raw one and why. */
-export type LenientDecodeResult<T> =
-  | { ok: true; object: T }
-  | { ok: false; undecodable: UndecodableObject };
+/** Describes one resource type of the API. */
+export interface ResourceDescriptor<T extends KubeObject> {
+  /** The API group; `""` for the core group. */
+  readonly group: string;
+  readonly version: string;
+  /** `group/version`, or just the version for the core group. */
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** The URL segment, for example `pods`. */
+  readonly plural: string;
+  readonly namespaced: boolean;
+  /** Validates an object, filling in `apiVersion` and `kind`. @throws {KubeDecodeError} */
+  decode(value: unknown): T;
+}
 
 /**
- * Decodes one object of a list or watch (without its `metadata.managedFields`, see
- * {@linkcode withoutManagedFields}), returning a failure as a value so one bad object does not
- * fail the rest.
+ * Decodes one object of a list or watch (without `metadata.managedFields`), returning a failure
+ * as a value so one bad object does not fail the rest.
  *
- * @throws {KubeDecodeError} when the value is not even an object (the response is malformed)
+ * @throws {KubeDecodeError} when the value is not even an object
  */
 export function decodeLeniently<T extends KubeObject>(
   resource: Pick<ResourceDescriptor<T>, "apiVersion" | "kind" | "decode">,
   value: unknown,
-): LenientDecodeResult<T> {
+): { ok: true; object: T } | { ok: false; undecodable: UndecodableObject } {
   if (!isPlainObject(value)) throw new KubeDecodeError(resource.kind, "", "it is not an object");
   try {
     return { ok: true, object: resource.decode(withoutManagedFields(value)) };
@@ -88,83 +101,34 @@ export function decodeLeniently<T extends KubeObject>(
 }
 
 /**
- * The object without `metadata.managedFields` (often half its size), for what lists and watches
- * fill the caches with: nothing here reads it, and an update that leaves it out keeps the
- * server's unchanged (only an explicit `[{}]` clears it).
+ * The object without `metadata.managedFields` (often half its size): nothing here reads it, and
+ * an update that leaves it out keeps the server's unchanged (only an explicit `[{}]` clears it).
  */
-export function withoutManagedFields(value: unknown): unknown {
-  if (
-    !isPlainObject(value) || !isPlainObject(value.metadata) || !("managedFields" in value.metadata)
-  ) {
-    return value;
-  }
+function withoutManagedFields(value: unknown): unknown {
+  if (!isPlainObject(value) || !isPlainObject(value.metadata)) return value;
+  if (!("managedFields" in value.metadata)) return value;
   const { managedFields: _dropped, ...metadata } = value.metadata;
   return { ...value, metadata };
 }
 
-/** Anything with a zod-like `parse` (a zod schema, or a hand-written validator). */
-export interface ObjectParser<T> {
-  /** Returns the validated object or throws. */
-  parse(value: unknown): T;
-}
-
-/** Describes one resource type of the API. */
-export interface ResourceDescriptor<T extends KubeObject> {
-  /** The API group; `""` for the core group. */
-  readonly group: string;
-  /** The version, for example `v1`. */
-  readonly version: string;
-  /** `group/version`, or just the version for the core group. */
-  readonly apiVersion: string;
-  /** The kind, for example `Pod`. */
-  readonly kind: string;
-  /** The URL segment, for example `pods`. */
-  readonly plural: string;
-  readonly namespaced: boolean;
-  /**
-   * Validates an object from the server, filling in `apiVersion` and `kind` (list items
-   * of built-in kinds come without them).
-   *
-   * @throws {KubeDecodeError} when the object does not match
-   */
-  decode(value: unknown): T;
-}
-
-/** Input of `defineResource`. */
-export interface ResourceDefinition<T extends KubeObject> {
-  /** The API group; `""` for the core group. */
+/** Builds a descriptor; without `schema` objects are only checked to have `metadata.name`. */
+export function defineResource<T extends KubeObject>(definition: {
   group: string;
   version: string;
   kind: string;
   plural: string;
   namespaced: boolean;
-  /**
-   * Validates objects; a zod schema fits. Without it, objects are only checked to be
-   * objects with `metadata.name` (enough for built-in kinds, typed by `kubernetes-types`).
-   */
-  schema?: ObjectParser<T>;
-}
-
-function nameOf(value: Record<string, unknown>): string {
-  const metadata = value.metadata;
-  return isPlainObject(metadata) && typeof metadata.name === "string" ? metadata.name : "";
-}
-
-/** Builds a descriptor, for example `defineResource<Pod>({ group: "", version: "v1", ... })`. */
-export function defineResource<T extends KubeObject>(
-  definition: ResourceDefinition<T>,
-): ResourceDescriptor<T> {
-  const apiVersion = definition.group === ""
-    ? definition.version
-    : `${definition.group}/${definition.version}`;
-  const kind = definition.kind;
+  schema?: { parse(value: unknown): T };
+}): ResourceDescriptor<T> {
+  const { group, version, kind, plural, namespaced, schema } = definition;
+  const apiVersion = group === "" ? version : `${group}/${version}`;
   return {
-    group: definition.group,
-    version: definition.version,
+    group,
+    version,
     apiVersion,
     kind,
-    plural: definition.plural,
-    namespaced: definition.namespaced,
+    plural,
+    namespaced,
     decode(value: unknown): T {
       if (!isPlainObject(value)) throw new KubeDecodeError(kind, "", "it is not an object");
       const filled = {
@@ -172,13 +136,15 @@ export function defineResource<T extends KubeObject>(
         apiVersion: value.apiVersion ?? apiVersion,
         kind: value.kind ?? kind,
       };
-      const name = nameOf(filled);
-      if (!definition.schema) {
+      const name = isPlainObject(value.metadata) && typeof value.metadata.name === "string"
+        ? value.metadata.name
+        : "";
+      if (!schema) {
         if (name === "") throw new KubeDecodeError(kind, name, "metadata.name is missing");
         return filled as T;
       }
       try {
-        return definition.schema.parse(filled);
+        return schema.parse(filled);
       } catch (error) {
         throw new KubeDecodeError(kind, name, describe(error), { cause: error });
       }
@@ -188,39 +154,31 @@ export function defineResource<T extends KubeObject>(
 
 function describe(error: unknown): string {
   const issues = (error as { issues?: { path: unknown; message: string }[] }).issues;
-  if (Array.isArray(issues) && issues.length > 0) {
-    return issues.slice(0, 3).map((issue) => {
-      const path = Array.isArray(issue.path)
-        ? issue.path.map(String).join(".")
-        : String(issue.path);
-      return path === "" ? issue.message : `${path}: ${issue.message}`;
-    }).join("; ");
+  if (!Array.isArray(issues) || issues.length === 0) {
+    return error instanceof Error ? error.message : String(error);
   }
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Where a path points. */
-export interface PathOptions {
-  /** The namespace (namespaced kinds only; omit to address all namespaces in a list). */
-  namespace?: string | undefined;
-  name?: string | undefined;
-  /** A subresource such as `status`. */
-  subresource?: string | undefined;
+  return issues.slice(0, 3).map((issue) => {
+    const path = Array.isArray(issue.path) ? issue.path.map(String).join(".") : String(issue.path);
+    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  }).join("; ");
 }
 
 /**
- * Builds the URL path of a collection or object, for example
- * `/apis/hostport.rmb938.com/v1alpha1/namespaces/default/hostportclaims/web/status`.
+ * Builds the URL path of a collection or object (`namespace: ""` means all namespaces).
  *
- * @throws {TypeError} for a namespace on a cluster-scoped kind, a named object of a
- *   namespaced kind without a namespace, or a subresource without a name
+ * @throws {TypeError} for a namespace on a cluster-scoped kind, a named namespaced object without
+ *   a namespace, or a subresource without a name
  */
 export function resourcePath(
   resource: ResourceDescriptor<KubeObject>,
-  options: PathOptions = {},
+  options: {
+    namespace?: string | undefined;
+    name?: string | undefined;
+    subresource?: string | undefined;
+  } = {},
 ): string {
   const { name, subresource } = options;
-  const namespace = options.namespace || undefined; // "" means all namespaces, as in kubectl
+  const namespace = options.namespace || undefined;
   if (namespace !== undefined && !resource.namespaced) {
     throw new TypeError(
       `Cannot address ${resource.kind} in namespace "${namespace}" as it is cluster-scoped`,
@@ -234,24 +192,19 @@ export function resourcePath(
       `Cannot address the ${subresource} of ${resource.kind} as the name is missing`,
     );
   }
-  const base = resource.group === ""
+  let path = resource.group === ""
     ? `/api/${resource.version}`
     : `/apis/${resource.group}/${resource.version}`;
-  let path = namespace === undefined ? base : `${base}/namespaces/${encodeURIComponent(namespace)}`;
+  if (namespace !== undefined) path += `/namespaces/${encodeURIComponent(namespace)}`;
   path += `/${resource.plural}`;
   if (name !== undefined) path += `/${encodeURIComponent(name)}`;
-  if (subresource !== undefined) path += `/${subresource}`;
-  return path;
+  return subresource === undefined ? path : `${path}/${subresource}`;
 }
 
-/** Options every call accepts. */
-export interface CallOptions {
-  abortSignal?: AbortSignal | undefined;
-}
-
-/** Where a named object lives (namespaced kinds need a namespace). */
-export interface ObjectOptions extends CallOptions {
+/** Where a named object lives, and the call's abort signal. */
+export interface ObjectOptions {
   namespace?: string | undefined;
+  abortSignal?: AbortSignal | undefined;
 }
 
 /** An RFC 7386 JSON merge patch (`null` deletes a key), the one patch the operator sends. */
@@ -260,33 +213,19 @@ export interface Patch {
   body: unknown;
 }
 
-/** Options of delete. */
-export interface DeleteOptions extends ObjectOptions {
-  /** Delete only if the object still has this uid and/or resourceVersion (else 409). */
-  preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined } | undefined;
-  /** Seconds before the object is deleted (pods); 0 means now. */
-  gracePeriodSeconds?: number | undefined;
-}
-
-/** Selectors shared by list and watch. */
-export interface SelectorOptions extends CallOptions {
-  /** Limit to one namespace; omit for all namespaces (or a cluster-scoped kind). */
-  namespace?: string | undefined;
+/** Options of a list page (`namespace` omitted: all namespaces). */
+export interface ListOptions extends ObjectOptions {
   /** A label selector such as `app=web,tier!=db`. */
   labelSelector?: string | undefined;
-}
-
-/** Options of one list page. */
-export interface ListOptions extends SelectorOptions {
   limit?: number | undefined;
   /** The `continue` token of the previous page. */
   continue?: string | undefined;
-  /** Serve from this resourceVersion (`"0"`: any cached version). */
   resourceVersion?: string | undefined;
 }
 
 /** Options of a watch. */
-export interface WatchOptions extends SelectorOptions {
+export interface WatchOptions extends ObjectOptions {
+  labelSelector?: string | undefined;
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
   /** Ask the server to end the watch after this many seconds. */
@@ -295,10 +234,7 @@ export interface WatchOptions extends SelectorOptions {
   allowWatchBookmarks?: boolean | undefined;
 }
 
-/** Builds a query string, leaving out undefined values. */
-export function toQuery(
-  params: Record<string, string | number | boolean | undefined>,
-): URLSearchParams {
+function toQuery(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined) query.set(key, String(value));
@@ -311,16 +247,13 @@ export type WatchEvent<T extends KubeObject> =
   | { type: "ADDED" | "MODIFIED" | "DELETED"; object: T }
   /** A progress marker: everything up to `resourceVersion` has been sent. */
   | { type: "BOOKMARK"; resourceVersion: string }
-  /** The server reported a problem; the stream usually ends right after. */
   | { type: "ERROR"; status: Status; error: KubeApiError }
-  /** An object event whose object does not match its kind; `raw` is the object as sent. */
+  /** An object that does not match its kind, with its resourceVersion (`""` if none). */
   | {
     type: "UNDECODABLE";
     eventType: "ADDED" | "MODIFIED" | "DELETED";
     raw: Record<string, unknown>;
-    /** Why it could not be decoded. */
     error: KubeDecodeError;
-    /** The object's resourceVersion (`""` if it has none): a watch resumes after it. */
     resourceVersion: string;
   };
 
@@ -329,15 +262,7 @@ const RawEvent = z.object({
   object: z.record(z.string(), z.unknown()),
 });
 
-const Bookmark = z.looseObject({
-  metadata: z.looseObject({ resourceVersion: z.string().min(1) }),
-});
-
-/**
- * Turns one raw event into a typed one.
- *
- * @throws {SyntaxError} for a line that is not a watch event
- */
+/** Turns one raw event into a typed one. @throws {SyntaxError} for a line that is not an event */
 export function decodeWatchEvent<T extends KubeObject>(
   raw: unknown,
   decode: (value: unknown) => T,
@@ -348,46 +273,39 @@ export function decodeWatchEvent<T extends KubeObject>(
     throw new SyntaxError(`Cannot decode a watch event: ${JSON.stringify(raw).slice(0, 200)}`);
   }
   const { type, object } = event.data;
-  switch (type) {
-    case "BOOKMARK": {
-      const bookmark = Bookmark.safeParse(object);
-      if (!bookmark.success) {
-        throw new SyntaxError("Cannot decode a watch bookmark without resourceVersion");
-      }
-      return { type, resourceVersion: bookmark.data.metadata.resourceVersion };
+  if (type === "BOOKMARK") {
+    const resourceVersion = versionOf(object);
+    if (resourceVersion === "") {
+      throw new SyntaxError("Cannot decode a watch bookmark without resourceVersion");
     }
-    case "ERROR": {
-      const status = object as Status;
-      return { type, status, error: kubeApiErrorFromStatus(status, request) };
-    }
-    default:
-      try {
-        return { type, object: decode(object) };
-      } catch (error) {
-        if (!(error instanceof KubeDecodeError)) throw error;
-        return {
-          type: "UNDECODABLE",
-          eventType: type,
-          raw: object,
-          error,
-          resourceVersion: rv(object),
-        };
-      }
+    return { type, resourceVersion };
+  }
+  if (type === "ERROR") {
+    const status = object as Status;
+    return { type, status, error: kubeApiErrorFromStatus(status, request) };
+  }
+  try {
+    return { type, object: decode(object) };
+  } catch (error) {
+    if (!(error instanceof KubeDecodeError)) throw error;
+    return {
+      type: "UNDECODABLE",
+      eventType: type,
+      raw: object,
+      error,
+      resourceVersion: versionOf(object),
+    };
   }
 }
 
-function rv(object: Record<string, unknown>): string {
-  const metadata = object.metadata;
-  if (typeof metadata !== "object" || metadata === null) return "";
-  const version = (metadata as Record<string, unknown>).resourceVersion;
+function versionOf(object: Record<string, unknown>): string {
+  const version = isPlainObject(object.metadata) ? object.metadata.resourceVersion : undefined;
   return typeof version === "string" ? version : "";
 }
 
 /**
- * Iterates the typed events of a stream of parsed JSON lines. Leaving the loop early (or
- * an error) cancels the stream, which closes the connection. When `signal` aborts, the
- * stream is cancelled too (a second path besides fetch's own abort) and the iteration
- * throws the signal's reason.
+ * Iterates the typed events of a stream of parsed JSON lines. Leaving the loop, an error or an
+ * abort of `signal` cancels the stream (closing the connection); an abort throws its reason.
  *
  * @throws {GoneError} when the server reports 410 (the resourceVersion is too old)
  */
@@ -424,22 +342,15 @@ const ListBody = z.looseObject({
   items: z.array(z.unknown()).nullable(),
 });
 
-/**
- * A page of a list: the objects that decode in `items`, and those that do not (valid to the API
- * server, which may have stored them under an older schema, but not to ours) in `undecodable`.
- */
+/** A page of a list: the objects that decode, and those that do not (in list order). */
 export interface ListPage<T extends KubeObject> {
   items: T[];
-  /** The objects that failed `resource.decode`, in list order. */
   undecodable: readonly UndecodableObject[];
   /** The collection's resourceVersion (watch from here). */
   resourceVersion: string;
   /** The token for the next page, absent on the last page. */
   continue?: string | undefined;
 }
-
-/** The default page size of `listAll`. */
-export const DEFAULT_PAGE_SIZE = 500;
 
 /** Typed access to one resource type. Errors are the `KubeApiError` family. */
 export class ResourceClient<T extends KubeObject> {
@@ -452,18 +363,18 @@ export class ResourceClient<T extends KubeObject> {
     this.resource = resource;
   }
 
-  #path(name: string | undefined, namespace: string | undefined, subresource?: string): string {
-    return resourcePath(this.resource, { name, namespace, subresource });
-  }
-
-  async #request(
+  async #send(
     method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
-    path: string,
-    options: CallOptions & { query?: URLSearchParams; body?: unknown; contentType?: string },
+    at: {
+      name?: string | undefined;
+      namespace?: string | undefined;
+      subresource?: string | undefined;
+    },
+    options: ObjectOptions & { query?: URLSearchParams; body?: unknown; contentType?: string },
   ): Promise<unknown> {
     return await this.#client.performRequest({
       method,
-      path,
+      path: resourcePath(this.resource, at),
       expectJson: true,
       ...(options.query && options.query.size > 0 ? { querystring: options.query } : {}),
       ...(options.body === undefined ? {} : { bodyJson: options.body }),
@@ -472,16 +383,17 @@ export class ResourceClient<T extends KubeObject> {
     });
   }
 
-  /** Reads one object. @throws {NotFoundError} when it does not exist */
-  async get(name: string, options: ObjectOptions = {}): Promise<T> {
-    const body = await this.#request("GET", this.#path(name, options.namespace), options);
-    return this.resource.decode(body);
+  #namespaceOf(object: T, options: ObjectOptions): string | undefined {
+    return this.resource.namespaced ? (object.metadata?.namespace ?? options.namespace) : undefined;
   }
 
-  /**
-   * Reads one page of objects (all namespaces unless `namespace` is set). An object that does
-   * not decode does not fail the page: it is returned in `undecodable`.
-   */
+  /** Reads one object. @throws {NotFoundError} when it does not exist */
+  async get(name: string, options: ObjectOptions = {}): Promise<T> {
+    const at = { name, namespace: options.namespace };
+    return this.resource.decode(await this.#send("GET", at, options));
+  }
+
+  /** Reads one page; an object that does not decode is returned in `undecodable`. */
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
     const query = toQuery({
       labelSelector: options.labelSelector,
@@ -489,23 +401,18 @@ export class ResourceClient<T extends KubeObject> {
       continue: options.continue,
       resourceVersion: options.resourceVersion,
     });
-    const raw = await this.#request("GET", this.#path(undefined, options.namespace), {
-      ...options,
-      query,
-    });
-    const body = ListBody.parse(raw);
-    const items: T[] = [];
+    const body = ListBody.parse(
+      await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
+    );
+    const page: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
     const undecodable: UndecodableObject[] = [];
     for (const item of body.items ?? []) {
       const decoded = decodeLeniently(this.resource, item);
-      if (decoded.ok) items.push(decoded.object);
+      if (decoded.ok) page.items.push(decoded.object);
       else undecodable.push(decoded.undecodable);
     }
-    const page: ListPage<T> = {
-      items,
-      undecodable,
-      resourceVersion: body.metadata?.resourceVersion ?? "",
-    };
+    page.undecodable = undecodable;
+    page.resourceVersion = body.metadata?.resourceVersion ?? "";
     if (body.metadata?.continue) page.continue = body.metadata.continue;
     return page;
   }
@@ -518,31 +425,28 @@ export class ResourceClient<T extends KubeObject> {
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
   async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
-    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
-    const items: T[] = [];
+    const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
     const undecodable: UndecodableObject[] = [];
     let token: string | undefined;
-    let resourceVersion = "";
     do {
-      const page = await this.list({ ...options, limit, ...(token ? { continue: token } : {}) });
-      items.push(...page.items);
+      const page = await this.list({
+        ...options,
+        limit: options.limit ?? 500,
+        ...(token ? { continue: token } : {}),
+      });
+      all.items.push(...page.items);
       undecodable.push(...page.undecodable);
-      resourceVersion = page.resourceVersion;
+      all.resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
-    return { items, undecodable, resourceVersion };
+    all.undecodable = undecodable;
+    return all;
   }
 
   /** Creates an object. @throws {AlreadyExistsError} when the name is taken */
   async create(object: T, options: ObjectOptions = {}): Promise<T> {
-    const namespace = this.resource.namespaced
-      ? (object.metadata?.namespace ?? options.namespace)
-      : undefined;
-    const body = await this.#request("POST", this.#path(undefined, namespace), {
-      ...options,
-      body: object,
-    });
-    return this.resource.decode(body);
+    const at = { namespace: this.#namespaceOf(object, options) };
+    return this.resource.decode(await this.#send("POST", at, { ...options, body: object }));
   }
 
   /** Replaces an object (PUT); a stale `metadata.resourceVersion` gives `ConflictError`. */
@@ -560,14 +464,8 @@ export class ResourceClient<T extends KubeObject> {
     if (!name) {
       throw new TypeError(`Cannot write ${this.resource.kind} as metadata.name is missing`);
     }
-    const namespace = this.resource.namespaced
-      ? (object.metadata?.namespace ?? options.namespace)
-      : undefined;
-    const body = await this.#request("PUT", this.#path(name, namespace, subresource), {
-      ...options,
-      body: object,
-    });
-    return this.resource.decode(body);
+    const at = { name, namespace: this.#namespaceOf(object, options), subresource };
+    return this.resource.decode(await this.#send("PUT", at, { ...options, body: object }));
   }
 
   /** Merge-patches an object. */
@@ -581,55 +479,57 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
-    const body = await this.#request("PATCH", this.#path(name, options.namespace, sub), {
-      ...options,
-      body: patch.body,
-      contentType: "application/merge-patch+json",
-    });
-    return this.resource.decode(body);
+    const at = { name, namespace: options.namespace, subresource: sub };
+    const contentType = "application/merge-patch+json";
+    return this.resource.decode(
+      await this.#send("PATCH", at, { ...options, body: patch.body, contentType }),
+    );
   }
 
   /**
-   * Deletes an object. Returns the object when the server still holds it (finalizers,
-   * graceful deletion), or undefined when it was deleted at once (the server answers a Status).
+   * Deletes an object. Returns it when the server still holds it (finalizers), or undefined
+   * when it was deleted at once (the server answers a Status).
    *
    * @throws {NotFoundError} when it does not exist
    * @throws {ConflictError} when a precondition fails
    */
-  async delete(name: string, options: DeleteOptions = {}): Promise<T | undefined> {
-    const deleteOptions: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
-    if (options.preconditions) deleteOptions.preconditions = options.preconditions;
+  async delete(
+    name: string,
+    options: ObjectOptions & {
+      preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined };
+      /** Seconds before the object is deleted (pods); 0 means now. */
+      gracePeriodSeconds?: number;
+    } = {},
+  ): Promise<T | undefined> {
+    const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
+    if (options.preconditions) body.preconditions = options.preconditions;
     if (options.gracePeriodSeconds !== undefined) {
-      deleteOptions.gracePeriodSeconds = options.gracePeriodSeconds;
+      body.gracePeriodSeconds = options.gracePeriodSeconds;
     }
-    const body = await this.#request("DELETE", this.#path(name, options.namespace), {
-      ...options,
-      body: deleteOptions,
-    });
-    const kind = (body as { kind?: unknown } | null)?.kind;
-    return kind === this.resource.kind ? this.resource.decode(body) : undefined;
+    const at = { name, namespace: options.namespace };
+    const answer = await this.#send("DELETE", at, { ...options, body });
+    const kind = (answer as { kind?: unknown } | null)?.kind;
+    return kind === this.resource.kind ? this.resource.decode(answer) : undefined;
   }
 
   /**
-   * Watches for changes. The iteration ends when the server closes the watch; abort with
-   * `abortSignal` or leave the loop to close it early. An object that does not decode comes as
-   * an `UNDECODABLE` event carrying its resourceVersion, so a watch can resume after it.
+   * Watches for changes until the server closes the watch; abort with `abortSignal` or leave the
+   * loop to close it early.
    *
    * @throws {GoneError} when `resourceVersion` is too old (relist, then watch again)
    */
   async *watch(options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>, void, undefined> {
-    const path = this.#path(undefined, options.namespace);
-    const querystring = toQuery({
-      watch: true,
-      labelSelector: options.labelSelector,
-      resourceVersion: options.resourceVersion,
-      timeoutSeconds: options.timeoutSeconds,
-      allowWatchBookmarks: options.allowWatchBookmarks ?? true,
-    });
+    const path = resourcePath(this.resource, { namespace: options.namespace });
     const stream = await this.#client.performRequest({
       method: "GET",
       path,
-      querystring,
+      querystring: toQuery({
+        watch: true,
+        labelSelector: options.labelSelector,
+        resourceVersion: options.resourceVersion,
+        timeoutSeconds: options.timeoutSeconds,
+        allowWatchBookmarks: options.allowWatchBookmarks ?? true,
+      }),
       expectStream: true,
       expectJson: true,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
@@ -639,4 +539,86 @@ export class ResourceClient<T extends KubeObject> {
       signal: options.abortSignal,
     });
   }
+}
+
+/** A built-in `v1` kind of `group` (`""`: core), whose plural is its lower-cased kind + s. */
+function builtin<T extends KubeObject>(group: string, kind: string, namespaced = true) {
+  const plural = `${kind.toLowerCase()}s`;
+  return defineResource<T>({ group, version: "v1", kind, plural, namespaced });
+}
+
+function ours<T extends KubeObject>(
+  kind: keyof typeof KIND,
+  namespaced: boolean,
+  parse: (value: unknown) => T,
+) {
+  const schema = { parse };
+  return defineResource<T>({
+    group: GROUP,
+    version: VERSION,
+    kind,
+    plural: PLURAL[kind],
+    namespaced,
+    schema,
+  });
+}
+
+/** `v1` Pods. */
+export const POD_RESOURCE = builtin<Pod>("", "Pod");
+/** `v1` ResourceQuotas (claim quotas). */
+export const RESOURCE_QUOTA_RESOURCE = builtin<ResourceQuota>("", "ResourceQuota");
+/** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
+export const CUSTOM_RESOURCE_DEFINITION_RESOURCE = builtin<CustomResourceDefinition>(
+  "apiextensions.k8s.io",
+  "CustomResourceDefinition",
+  false,
+);
+/** `apps/v1` StatefulSets. */
+export const STATEFUL_SET_RESOURCE = builtin<StatefulSet>("apps", "StatefulSet");
+/** Cluster-scoped HostPortClasses (pools of ports). */
+export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, parseHostPortClass);
+/** Namespaced HostPortClaims. */
+export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, parseHostPortClaim);
+/** Cluster-scoped HostPorts (one allocated port each). */
+export const HOST_PORT_RESOURCE = ours("HostPort", false, parseHostPort);
+
+/** One `ResourceClient` per kind the operator uses, over one `RestClient`. */
+export interface KubeClients {
+  rest: RestClient;
+  pods: ResourceClient<Pod>;
+  secrets: ResourceClient<Secret>;
+  events: ResourceClient<Event>;
+  leases: ResourceClient<Lease>;
+  mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
+  validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
+  hostPortClasses: ResourceClient<HostPortClass>;
+  hostPortClaims: ResourceClient<HostPortClaim>;
+  hostPorts: ResourceClient<HostPort>;
+  hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
+  statefulSets: ResourceClient<StatefulSet>;
+}
+
+/** Builds the typed clients over `rest`. */
+export function createKubeClients(rest: RestClient): KubeClients {
+  const client = <T extends KubeObject>(resource: ResourceDescriptor<T>) =>
+    new ResourceClient(rest, resource);
+  const admission = "admissionregistration.k8s.io";
+  return {
+    rest,
+    pods: client(POD_RESOURCE),
+    secrets: client(builtin<Secret>("", "Secret")),
+    events: client(builtin<Event>("events.k8s.io", "Event")),
+    leases: client(builtin<Lease>("coordination.k8s.io", "Lease")),
+    mutatingWebhookConfigurations: client(
+      builtin<MutatingWebhookConfiguration>(admission, "MutatingWebhookConfiguration", false),
+    ),
+    validatingWebhookConfigurations: client(
+      builtin<ValidatingWebhookConfiguration>(admission, "ValidatingWebhookConfiguration", false),
+    ),
+    hostPortClasses: client(HOST_PORT_CLASS_RESOURCE),
+    hostPortClaims: client(HOST_PORT_CLAIM_RESOURCE),
+    hostPorts: client(HOST_PORT_RESOURCE),
+    hostPortClaimTemplates: client(ours("HostPortClaimTemplate", true, parseHostPortClaimTemplate)),
+    statefulSets: client(STATEFUL_SET_RESOURCE),
+  };
 }

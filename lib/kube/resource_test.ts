@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { HOST_PORT_CLAIM_RESOURCE, HOST_PORT_CLASS_RESOURCE, POD_RESOURCE } from "./clients.ts";
+import { HOST_PORT_CLAIM_RESOURCE, HOST_PORT_CLASS_RESOURCE, POD_RESOURCE } from "./resource.ts";
 import {
   decodeLeniently,
   decodeWatchEvent,
@@ -11,7 +11,7 @@ import {
   type WatchEvent,
 } from "./resource.ts";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import { GoneError, KubeApiError } from "./errors.ts";
+import { GoneError, KubeApiError } from "./rest_client.ts";
 import type { JsonValue } from "./rest_client.ts";
 
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {

@@ -1,25 +1,221 @@
 /**
- * The one seam every Kubernetes call goes through: a `RestClient` with a single `performRequest`
- * method, shaped like the `@cloudydeno/kubernetes-client` contract (so a test fake needs one
- * method), and `KubeRestClient`, that contract on Deno's `fetch`, with TLS from
- * `Deno.createHttpClient`, credentials per request, typed errors and request timeouts. Watch
- * responses are split into lines (one JSON object per line).
+ * The one seam every Kubernetes call goes through: `RestClient`, a single `performRequest` method
+ * (so a test fake needs one method), and `KubeRestClient`, that contract on Deno's `fetch` with
+ * TLS from `Deno.createHttpClient`, credentials per request and request timeouts. A non-2xx
+ * answer becomes a typed error parsed from the API server's `Status` body: callers branch with
+ * `instanceof` (`NotFoundError`, `ConflictError`, ...) or on `error.reason`. `learnSelfUsername`
+ * asks the API server who the client is.
  *
  * @module
  */
+import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
+import * as z from "zod";
+import { backoffDelay, type Clock, DEFAULT_BACKOFF, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
   type ClusterConfig,
+  createCredentialSource,
+  type CredentialSource,
   loadClusterConfig,
   type LoadClusterConfigOptions,
 } from "./config.ts";
-import { createCredentialSource, type CredentialSource } from "./credentials.ts";
-import {
-  kubeApiErrorFromResponse,
-  KubeConnectionError,
-  KubeRequestTimeoutError,
-  type RequestContext,
-} from "./errors.ts";
+
+/** Where a failed request went, for error messages. */
+export interface RequestContext {
+  method: string;
+  /** The request path (without the query string). */
+  path: string;
+}
+
+/** Base class of every error the API server reports with a status code. */
+export class KubeApiError extends Error {
+  /** The HTTP status code (`Status.code`). */
+  readonly code: number;
+  /** The machine-readable reason, such as `NotFound` or `Conflict`. */
+  readonly reason: string;
+  /** The `Status` object (synthesised when the body was not a Status). */
+  readonly status: Status;
+  /** The request that failed, when known. */
+  readonly request: RequestContext | undefined;
+
+  /** Builds the error from a `Status`; use `kubeApiErrorFromStatus` to get the right subclass. */
+  constructor(status: Status, request?: RequestContext) {
+    const code = status.code ?? 0;
+    const where = request ? `${request.method} ${request.path}` : "request";
+    super(
+      `Kubernetes API ${where} failed with ${code} ${status.reason ?? "Unknown"}: ${
+        status.message ?? "no message"
+      }`,
+    );
+    this.name = "KubeApiError";
+    this.code = code;
+    this.reason = status.reason ?? "Unknown";
+    this.status = status;
+    this.request = request;
+  }
+}
+
+/** A subclass of `KubeApiError` named `name`, so callers can branch with `instanceof`. */
+function reason(name: string) {
+  return class extends KubeApiError {
+    override name = name;
+  };
+}
+
+/** 401: the credentials were missing, wrong or expired. */
+export class UnauthorizedError extends reason("UnauthorizedError") {}
+/** 403: the caller may not do this (RBAC, or an admission webhook refused). */
+export class ForbiddenError extends reason("ForbiddenError") {}
+/** 404: the object (or the resource type) does not exist. */
+export class NotFoundError extends reason("NotFoundError") {}
+/** 409 `Conflict`: a stale `resourceVersion` on update, or a failed precondition. */
+export class ConflictError extends reason("ConflictError") {}
+/** 409 `AlreadyExists`: create of an object whose name is taken. */
+export class AlreadyExistsError extends reason("AlreadyExistsError") {}
+/** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
+export class GoneError extends reason("GoneError") {}
+/** 422 `Invalid`: the object failed validation; `causes` lists each field problem. */
+export class InvalidError extends reason("InvalidError") {
+  /** One entry per invalid field (`field`, `reason`, `message`). */
+  get causes(): StatusCause[] {
+    return this.status.details?.causes ?? [];
+  }
+}
+
+const REASONS_BY_CODE: Record<number, string> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  406: "NotAcceptable",
+  409: "Conflict",
+  410: "Gone",
+  413: "RequestEntityTooLarge",
+  415: "UnsupportedMediaType",
+  422: "Invalid",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout",
+};
+
+const SUBCLASS_BY_CODE: Record<number, typeof KubeApiError> = {
+  401: UnauthorizedError,
+  403: ForbiddenError,
+  404: NotFoundError,
+  409: ConflictError,
+  410: GoneError,
+  422: InvalidError,
+};
+
+/** Returns the error subclass that matches the status code and reason. */
+export function kubeApiErrorFromStatus(status: Status, request?: RequestContext): KubeApiError {
+  const subclass = status.code === 409 && status.reason === "AlreadyExists"
+    ? AlreadyExistsError
+    : SUBCLASS_BY_CODE[status.code ?? 0] ?? KubeApiError;
+  return new subclass(status, request);
+}
+
+const StatusBody = z.looseObject({
+  kind: z.literal("Status"),
+  code: z.number().int().optional(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * Maps an error response to a typed error. A JSON `Status` body gives the reason, message and
+ * details; any other body (a proxy's HTML page) becomes a Status whose reason comes from the
+ * HTTP code and whose message is the start of the body.
+ */
+export function kubeApiErrorFromResponse(
+  httpCode: number,
+  bodyText: string,
+  request?: RequestContext,
+): KubeApiError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    parsed = undefined;
+  }
+  const status = StatusBody.safeParse(parsed);
+  if (status.success) {
+    const body = status.data as Status;
+    return kubeApiErrorFromStatus({ ...body, code: body.code ?? httpCode }, request);
+  }
+  const text = bodyText.trim();
+  const message = text === ""
+    ? "empty response body"
+    : text.length > 300
+    ? `${text.slice(0, 300)}...`
+    : text;
+  return kubeApiErrorFromStatus({
+    apiVersion: "v1",
+    kind: "Status",
+    status: "Failure",
+    code: httpCode,
+    reason: REASONS_BY_CODE[httpCode] ?? "Unknown",
+    message,
+  }, request);
+}
+
+/** The request took longer than its timeout. */
+export class KubeRequestTimeoutError extends Error {
+  /** The timeout that expired, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Builds the error for one request. */
+  constructor(request: RequestContext, timeoutMs: number) {
+    super(`Kubernetes API ${request.method} ${request.path} timed out after ${timeoutMs} ms`);
+    this.name = "KubeRequestTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The API server could not be reached (connection refused, TLS failure, DNS, reset). */
+export class KubeConnectionError extends Error {
+  /** Builds the error; `cause` is the fetch error, summarised by `describeConnectionFailure`. */
+  constructor(server: string, request: RequestContext, cause: unknown) {
+    super(
+      `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
+        describeConnectionFailure(cause)
+      }`,
+    );
+    this.name = "KubeConnectionError";
+    this.cause = cause;
+  }
+}
+
+/**
+ * Names why a connection failed, in one line (`TLS: ...`, `DNS: ...`, `connection refused`,
+ * `connection reset`, or the innermost informative message of the `cause` chain without the
+ * HTTP client's wrapping). Deno's `fetch` rejects with a bare "fetch failed" whose `cause`
+ * holds the real reason.
+ */
+export function describeConnectionFailure(error: unknown): string {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current !== undefined; depth++) {
+    messages.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  const informative = messages.filter((m) => m.trim() !== "" && m.trim() !== "fetch failed");
+  const message = (informative.at(-1)?.trim() ?? messages[0] ?? "unknown error")
+    .replace(/^error sending request .*?\): /s, "")
+    .replace(/^client error \([A-Za-z]+\): /, "")
+    .replace(/\s*\(os error \d+\)$/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  const dns = /dns error: (.*)$/i.exec(message);
+  if (dns) return `DNS: ${dns[1]}`;
+  if (/connection refused/i.test(message)) return "connection refused";
+  if (/connection reset/i.test(message)) return "connection reset";
+  const certificate = /(invalid peer certificate.*)$/i.exec(message);
+  if (certificate) return `TLS: ${certificate[1]}`;
+  if (/\b(tls|ssl|certificate|handshake|fatal alert)/i.test(message)) return `TLS: ${message}`;
+  return message === "" ? "unknown error" : message;
+}
 
 /** A JSON value as returned by `JSON.parse`. */
 export type JsonValue =
@@ -30,109 +226,60 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** The HTTP methods the Kubernetes API uses. */
-export type HttpMethod = "GET" | "POST" | "DELETE" | "PUT" | "PATCH" | "OPTIONS" | "HEAD";
-
 /** One request to the API server; `path` starts with `/` and is appended to the server URL. */
 export interface RequestOptions {
-  method: HttpMethod;
-  /** The request path, for example `/api/v1/namespaces/default/pods`. */
+  method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
   path: string;
   querystring?: URLSearchParams;
   /** Aborts the request (and, for streams, the body). */
   abortSignal?: AbortSignal;
-  /** The body's content type; defaults to `application/json` when `bodyJson` is set. */
+  /** The body's content type; defaults to `application/json`. */
   contentType?: string;
-  /** A body serialised with `JSON.stringify` (any JSON-serialisable value). */
+  /** A body serialised with `JSON.stringify`. */
   bodyJson?: unknown;
-  /** The `Accept` header; defaults to `application/json`. */
-  accept?: string;
-  /** Resolve with the response body as a stream instead of reading it whole. */
+  /** Resolve with a stream of JSON values, one per line, instead of reading the body whole. */
   expectStream?: boolean;
-  /** Parse the body as JSON (with `expectStream`: one JSON value per line). */
+  /** Parse the body as JSON. */
   expectJson?: boolean;
-  /**
-   * Gives up after this many milliseconds; for streams only until the response headers
-   * arrive. Defaults to the client's request timeout.
-   */
-  timeoutMs?: number;
 }
 
 /**
- * The client contract. The overloads pick the result from the flags: a stream of parsed
- * JSON lines, a byte stream, a parsed JSON body, or the raw body bytes.
- *
- * Errors: a non-2xx response rejects with a `KubeApiError` subclass (see `errors.ts`).
+ * The client contract: a stream of JSON lines, a parsed JSON body, or the raw body bytes. A
+ * non-2xx response rejects with a `KubeApiError` subclass.
  */
 export interface RestClient {
   /** Performs one request and returns a stream of JSON values, one per line. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
   ): Promise<ReadableStream<JsonValue>>;
-  /** Performs one request and returns the body as a byte stream. */
-  performRequest(
-    opts: RequestOptions & { expectStream: true },
-  ): Promise<ReadableStream<Uint8Array>>;
   /** Performs one request and returns the parsed JSON body. */
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
   /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
-  /** The namespace of the current context (or the pod's namespace in-cluster). */
-  defaultNamespace?: string;
 }
 
-/** Incremental splitter: feed chunks, get the lines they complete. */
-export class LineSplitter {
-  #decoder = new TextDecoder();
-  #partial = "";
-
-  /** Adds a chunk and returns the lines it completes, without their line endings. */
-  push(chunk: Uint8Array | string): string[] {
-    const text = typeof chunk === "string" ? chunk : this.#decoder.decode(chunk, { stream: true });
-    const parts = (this.#partial + text).split("\n");
-    this.#partial = parts.pop() ?? "";
-    return clean(parts);
-  }
-
-  /** Ends the input and returns the last line if it had no final newline. */
-  end(): string[] {
-    const rest = this.#partial + this.#decoder.decode();
-    this.#partial = "";
-    return clean([rest]);
-  }
-}
-
-function clean(lines: string[]): string[] {
-  const out: string[] = [];
-  for (const line of lines) {
-    const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
-    if (trimmed.trim() !== "") out.push(trimmed);
-  }
-  return out;
-}
-
-/** A `TransformStream` from bytes to lines, built on `LineSplitter`. */
+/** A `TransformStream` from bytes to their non-blank lines, without line endings. */
 export function lineSplitterStream(): TransformStream<Uint8Array, string> {
-  const splitter = new LineSplitter();
+  const decoder = new TextDecoder();
+  let partial = "";
+  const emit = (lines: string[], controller: TransformStreamDefaultController<string>) => {
+    for (const line of lines) {
+      const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
+      if (trimmed.trim() !== "") controller.enqueue(trimmed);
+    }
+  };
   return new TransformStream({
     transform(chunk, controller) {
-      for (const line of splitter.push(chunk)) controller.enqueue(line);
+      const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+      partial = parts.pop() ?? "";
+      emit(parts, controller);
     },
     flush(controller) {
-      for (const line of splitter.end()) controller.enqueue(line);
+      emit([partial + decoder.decode()], controller);
+      partial = "";
     },
   });
 }
-
-/** Options of `KubeRestClient`. */
-export interface KubeRestClientOptions {
-  credentials?: CredentialSource;
-  /** Default timeout of non-streaming requests, in ms; defaults to 30 s. */
-  timeoutMs?: number;
-}
-
-/** The default timeout of non-streaming requests, in ms. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 function jsonLinesStream(): TransformStream<string, JsonValue> {
   return new TransformStream({
@@ -149,28 +296,24 @@ function jsonLinesStream(): TransformStream<string, JsonValue> {
 }
 
 /**
- * The body of `res`, through a pass-through stream whose closure holds `res`. Under Deno
+ * The body of `res`, through a pass-through stream whose transformer holds `res`. Under Deno
  * 2.9.6, once a Response is garbage-collected, aborting its request no longer errors the body
  * still being read, so an aborted watch would hang until the server ends it (reproduced with
- * `--v8-flags=--expose-gc`). Holding the Response for as long as the stream lives avoids that.
+ * `--v8-flags=--expose-gc`).
  */
 function keepResponseAlive(res: Response): ReadableStream<Uint8Array> {
   const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-  // The stream keeps its transformer, and the transformer keeps the Response.
   const transformer: Transformer<Uint8Array, Uint8Array> & { response: Response } = {
     response: res,
-    transform(chunk, controller) {
-      controller.enqueue(chunk);
-    },
+    transform: (chunk, controller) => controller.enqueue(chunk),
   };
   return body.pipeThrough(new TransformStream(transformer));
 }
 
 /**
- * One signal for fetch that aborts when the caller's signal does or the timeout expires,
- * and tells which of the two happened. `release()` unlinks a finished request from the
- * caller's signal: a controller's signal lives as long as the process, and each listener left
- * on it would keep its request's controller, signal and timer alive for as long.
+ * One signal for fetch that aborts when the caller's does or the timeout expires. `release()`
+ * unlinks a finished request from the caller's signal: a controller's signal lives as long as
+ * the process, and each listener left on it would keep its request alive for as long.
  */
 function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   const controller = new AbortController();
@@ -193,124 +336,112 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   };
 }
 
+type Link = ReturnType<typeof linkAbort>;
+
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
   readonly config: ClusterConfig;
+  /** The namespace of the current context (or the pod's namespace in-cluster). */
   readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
 
   /** Loads the configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster, `~/.kube/config`). */
-  static async fromEnvironment(
-    options: LoadClusterConfigOptions & KubeRestClientOptions = {},
-  ): Promise<KubeRestClient> {
-    return new KubeRestClient(await loadClusterConfig(options), options);
+  static async fromEnvironment(options: LoadClusterConfigOptions = {}): Promise<KubeRestClient> {
+    return new KubeRestClient(await loadClusterConfig(options));
   }
 
-  /** Creates a client; no connection is made until the first request. */
-  constructor(config: ClusterConfig, options: KubeRestClientOptions = {}) {
+  /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
+  constructor(
+    config: ClusterConfig,
+    options: { credentials?: CredentialSource; timeoutMs?: number } = {},
+  ) {
     this.config = config;
     this.defaultNamespace = config.namespace;
     this.#credentials = options.credentials ?? createCredentialSource(config);
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   /** Performs one request and returns a stream of JSON values, one per line. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
   ): Promise<ReadableStream<JsonValue>>;
-  /** Performs one request and returns the body as a byte stream. */
-  performRequest(
-    opts: RequestOptions & { expectStream: true },
-  ): Promise<ReadableStream<Uint8Array>>;
   /** Performs one request and returns the parsed JSON body. */
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
   /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
-   * Performs one request.
+   * Performs one request; a 401 with a rotating token or an exec credential is retried once
+   * with fresh credentials.
    *
    * @throws {KubeApiError} (a subclass per reason) for a non-2xx response
-   * @throws {KubeRequestTimeoutError} when the timeout expires
+   * @throws {KubeRequestTimeoutError} when the timeout expires (for streams: before the headers)
    * @throws {KubeConnectionError} when the server cannot be reached
    * @throws the signal's reason when `abortSignal` aborts
    */
   async performRequest(
     opts: RequestOptions,
-  ): Promise<ReadableStream<JsonValue> | ReadableStream<Uint8Array> | JsonValue | Uint8Array> {
+  ): Promise<ReadableStream<JsonValue> | JsonValue | Uint8Array> {
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
-    let response = await this.#fetch(opts, context);
-    if (response.res.status === 401 && refreshable) {
-      response.release();
-      await response.res.body?.cancel();
-      this.#credentials.invalidate(); // a rotated token or an expired exec credential
-      response = await this.#fetch(opts, context);
+    let [res, link] = await this.#fetch(opts, context);
+    if (res.status === 401 && refreshable) {
+      link.release();
+      await res.body?.cancel();
+      this.#credentials.invalidate();
+      [res, link] = await this.#fetch(opts, context);
     }
-    return await this.#read(response.res, response, opts, context);
+    if (!res.ok) {
+      const text = await this.#readBody(res, link, opts, context);
+      throw kubeApiErrorFromResponse(res.status, new TextDecoder().decode(text), context);
+    }
+    if (opts.expectStream) {
+      // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
+      // must still end it, so the link stays.
+      link.stopTimer();
+      return keepResponseAlive(res).pipeThrough(lineSplitterStream())
+        .pipeThrough(jsonLinesStream());
+    }
+    const bytes = await this.#readBody(res, link, opts, context);
+    if (!opts.expectJson) return bytes;
+    const text = new TextDecoder().decode(bytes);
+    return text.trim() === "" ? null : JSON.parse(text) as JsonValue;
   }
 
-  async #fetch(opts: RequestOptions, context: RequestContext) {
+  async #fetch(opts: RequestOptions, context: RequestContext): Promise<[Response, Link]> {
     const credentials = await this.#credentials.get();
     const headers = new Headers({
-      "Accept": opts.accept ?? "application/json",
+      "Accept": "application/json",
       "User-Agent": "hostport-allocator",
     });
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
-    const body = opts.bodyJson === undefined ? undefined : JSON.stringify(opts.bodyJson);
-    if (body !== undefined) headers.set("Content-Type", opts.contentType ?? "application/json");
-
-    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
-    const { signal, stopTimer, release, timedOut } = linkAbort(opts.abortSignal, timeoutMs);
+    const body = opts.bodyJson === undefined ? null : JSON.stringify(opts.bodyJson);
+    if (body !== null) headers.set("Content-Type", opts.contentType ?? "application/json");
+    const link = linkAbort(opts.abortSignal, this.#timeoutMs);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
     try {
       const res = await fetch(url, {
         method: opts.method,
         headers,
-        body: body ?? null,
-        signal,
+        body,
+        signal: link.signal,
         client: this.#httpClient(credentials.clientCertificate),
         redirect: "error",
       });
-      return { res, stopTimer, release };
+      return [res, link];
     } catch (error) {
-      release();
+      link.release();
       if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
-      if (timedOut()) throw new KubeRequestTimeoutError(context, timeoutMs);
+      if (link.timedOut()) throw new KubeRequestTimeoutError(context, this.#timeoutMs);
       throw new KubeConnectionError(this.config.server, context, error);
     }
   }
 
-  async #read(
-    res: Response,
-    link: { stopTimer: () => void; release: () => void },
-    opts: RequestOptions,
-    context: RequestContext,
-  ): Promise<ReadableStream<JsonValue> | ReadableStream<Uint8Array> | JsonValue | Uint8Array> {
-    if (!res.ok) {
-      const text = await this.#readBody(res, link.release, opts, context);
-      throw kubeApiErrorFromResponse(res.status, new TextDecoder().decode(text), context);
-    }
-    if (opts.expectStream) {
-      // A watch may be quiet for minutes (the caller handles stalls); the caller's signal must
-      // still end it, so the link stays (a watch's signal is its own, not the process's).
-      link.stopTimer();
-      const stream = keepResponseAlive(res);
-      return opts.expectJson
-        ? stream.pipeThrough(lineSplitterStream()).pipeThrough(jsonLinesStream())
-        : stream;
-    }
-    const bytes = await this.#readBody(res, link.release, opts, context);
-    if (!opts.expectJson) return bytes;
-    const text = new TextDecoder().decode(bytes);
-    return text.trim() === "" ? null : JSON.parse(text) as JsonValue;
-  }
-
   async #readBody(
     res: Response,
-    release: () => void,
+    link: Link,
     opts: RequestOptions,
     context: RequestContext,
   ): Promise<Uint8Array> {
@@ -319,19 +450,19 @@ export class KubeRestClient implements RestClient {
     } catch (error) {
       if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
       if (error instanceof DOMException && error.name === "AbortError") {
-        throw new KubeRequestTimeoutError(context, opts.timeoutMs ?? this.#timeoutMs);
+        throw new KubeRequestTimeoutError(context, this.#timeoutMs);
       }
       throw new KubeConnectionError(this.config.server, context, error);
     } finally {
-      release();
+      link.release();
     }
   }
 
+  /** One pooled client per client certificate, so an exec plugin's new cert gets new connections. */
   #httpClient(certificate: ClientCertificate | undefined): Deno.HttpClient {
     const key = certificate ? `${certificate.certPem}\n${certificate.keyPem}` : "";
     let client = this.#httpClients.get(key);
     if (!client) {
-      // One pooled client per client certificate, so an exec plugin's new cert gets new connections.
       client = Deno.createHttpClient({
         ...(this.config.caPem ? { caCerts: [this.config.caPem] } : {}),
         ...(this.config.proxyUrl ? { proxy: { url: this.config.proxyUrl } } : {}),
@@ -352,4 +483,60 @@ export class KubeRestClient implements RestClient {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+// Who the client authenticates as: a SelfSubjectReview (authentication.k8s.io/v1, GA since
+// 1.28), which every authenticated user may create.
+
+/** The path of `selfsubjectreviews`. */
+export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+
+/**
+ * Returns the username the API server knows `rest` by (for a ServiceAccount
+ * `system:serviceaccount:<namespace>:<name>`).
+ *
+ * @throws a `KubeApiError` when the API server refuses, or an `Error` when the answer carries no
+ *   username
+ */
+export async function selfUsername(rest: RestClient, signal?: AbortSignal): Promise<string> {
+  const review = await rest.performRequest({
+    method: "POST",
+    path: SELF_SUBJECT_REVIEWS_PATH,
+    bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    expectJson: true,
+    ...(signal === undefined ? {} : { abortSignal: signal }),
+  });
+  const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
+    ?.userInfo?.username;
+  if (typeof username !== "string" || username === "") {
+    throw new Error("The SelfSubjectReview answer carries no username");
+  }
+  return username;
+}
+
+/**
+ * Asks the API server who `rest` is, retrying with the informer's backoff (reporting each failure
+ * to `onError`) until it answers or `signal` aborts. `username()` reads the answer without
+ * waiting; `known` resolves with it, or `undefined` when stopped first.
+ */
+export function learnSelfUsername(
+  rest: RestClient,
+  options: { signal?: AbortSignal; onError?: (error: unknown) => void; clock?: Clock } = {},
+): { username(): string | undefined; known: Promise<string | undefined> } {
+  let username: string | undefined;
+  const stopped = () => options.signal?.aborted === true;
+  const known = (async () => {
+    for (let attempt = 0; !stopped(); attempt++) {
+      try {
+        return username = await selfUsername(rest, options.signal);
+      } catch (error) {
+        if (stopped()) break;
+        options.onError?.(error);
+        const delay = backoffDelay(attempt, DEFAULT_BACKOFF);
+        await sleep(options.clock ?? SYSTEM_CLOCK, delay, options.signal);
+      }
+    }
+    return undefined;
+  })();
+  return { username: () => username, known };
 }

@@ -1,29 +1,13 @@
 /**
- * A work queue of keys, shaped like client-go's rate-limited queue:
- *
- * - A key queued several times before a worker takes it is processed once.
- * - A key added while a worker processes it is processed again after `done()`, never
- *   concurrently.
- * - `addRateLimited` retries with per-key exponential backoff (base doubling up to a cap)
- *   until `forget`; `addAfter` schedules a key later.
- * - `add(key, { urgent: true })` queues a key ahead of every key added without it (moving it
- *   forward if it waits already): work that finishes something goes before work that starts it.
- *
- * Time comes from an injected `Clock`, so tests drive it with fake timers.
+ * A work queue of keys, shaped like client-go's rate-limited queue: a key queued several times
+ * before a worker takes it is processed once; a key added while it is processed is processed
+ * again after `done()`, never concurrently; `addRateLimited` retries with per-key exponential
+ * backoff until `forget`. `add(key, { urgent: true })` queues a key ahead of every key added
+ * without it: work that finishes something goes before work that starts it.
  *
  * @module
  */
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
-
-/** Options of `WorkQueue`. */
-export interface WorkQueueOptions {
-  /** Time source; defaults to the system clock. */
-  clock?: Clock;
-  /** The first retry delay of `addRateLimited`, in ms; defaults to 5 ms. */
-  baseDelayMs?: number;
-  /** The largest retry delay, in ms; defaults to 1000 s (controller-runtime's default). */
-  maxDelayMs?: number;
-}
 
 /** A de-duplicating queue of keys with delayed and rate-limited adds. */
 export class WorkQueue<K = string> {
@@ -40,8 +24,8 @@ export class WorkQueue<K = string> {
   #getters: ((key: K | undefined) => void)[] = [];
   #shuttingDown = false;
 
-  /** Creates an empty queue. */
-  constructor(options: WorkQueueOptions = {}) {
+  /** Creates an empty queue; retries wait 5 ms doubling up to 1000 s (controller-runtime's). */
+  constructor(options: { clock?: Clock; baseDelayMs?: number; maxDelayMs?: number } = {}) {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#baseDelayMs = options.baseDelayMs ?? 5;
     this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;

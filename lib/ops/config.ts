@@ -1,25 +1,34 @@
 /**
- * `OperatorConfig`: the typed, validated configuration of one operator process, built from
- * the flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`.
+ * `OperatorConfig`: the typed, validated configuration of one operator process, built from the
+ * flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`; and the
+ * command-line edge around it: what the process learns from its surroundings (in a pod? its
+ * namespace, a unique identity), the `--help` text (one aligned row per flag; the README copies
+ * it), and turning the parse into a config, help (exit 0) or a one-line error (exit 2, never a
+ * stack trace). Startup steps whose failure ends the process do so with a clear message.
  *
  * @module
  */
-import type { ListenAddress } from "./flag_values.ts";
-import { FlagValueError, type ParsedFlags, readFlags } from "./flags.ts";
+import type { ListenAddress } from "./flags.ts";
+import {
+  defaultText,
+  envVarName,
+  FLAGS,
+  type FlagSpec,
+  FlagValueError,
+  type ParsedFlags,
+  readFlags,
+} from "./flags.ts";
+import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/config.ts";
+import type { Logger } from "./contracts.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 
-/** Leader election settings. */
+/** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
 export interface LeaderElectionConfig {
-  /** Whether to elect a leader at all (off: the controllers always run). */
   enabled: boolean;
   id: string;
-  /** The Lease namespace (the operator namespace). */
   namespace: string;
-  /** How long a Lease stays valid without renewal, in ms. */
   leaseDurationMs: number;
-  /** How long the leader keeps retrying a renewal before it steps down, in ms. */
   renewDeadlineMs: number;
-  /** Interval between attempts, in ms. */
   retryPeriodMs: number;
 }
 
@@ -30,79 +39,55 @@ export type WebhookTlsConfig =
     type: "self-signed";
     serviceName: string;
     serviceNamespace: string;
-    /** MutatingWebhookConfigurations whose `caBundle` is kept current. */
+    /** The webhook configurations whose `caBundle` is kept current. */
     mutatingWebhookConfigurations: string[];
-    /** ValidatingWebhookConfigurations whose `caBundle` is kept current. */
     validatingWebhookConfigurations: string[];
-    /** IP addresses the certificate covers besides the Service names (a loopback listener). */
+    /** IP addresses and DNS names the certificate covers besides the Service names. */
     ipAddresses: string[];
-    /** DNS names the certificate covers besides the Service names (`--register-webhooks`). */
     dnsNames?: string[];
   };
 
-/** `--register-webhooks`: the configurations this process writes at start and deletes on exit. */
+/**
+ * `--register-webhooks`: the `https://host:port` the API server dials, and the configurations
+ * (`<service>-crd`, `<service>-pod`) this process writes at start and deletes on exit.
+ */
 export interface WebhookRegistration {
-  /** `https://host:port` the API server dials, without a path. */
   baseUrl: string;
-  /** Name of the CR webhooks' Mutating and Validating configuration (`<service>-crd`). */
   crdConfiguration: string;
-  /** Name of the pod webhook's Mutating configuration (`<service>-pod`). */
   podConfiguration: string;
 }
 
-/** Admission webhook server settings. */
-export interface WebhookConfig {
-  /** Where it listens (HTTPS). */
-  addr: ListenAddress;
-  tls: WebhookTlsConfig;
-  /** Set by `--register-webhooks` (out of cluster); the certificate is then self-signed. */
-  register?: WebhookRegistration;
-}
-
-/** Everything one operator process is configured with. */
+/**
+ * Everything one operator process is configured with (durations in ms). `undefined` keeps the
+ * default of its user: `metricsAddr` disabled, the controllers' `workers` and 65 s deletion
+ * window, the webhook's 6 s wait for a per-pod claim's port.
+ */
 export interface OperatorConfig {
-  /** `--kubeconfig`, when given. */
   kubeconfig: string | undefined;
-  /** `--context`, when given. */
   context: string | undefined;
   namespace: string;
   leaderElection: LeaderElectionConfig;
-  /** Where `/healthz` and `/readyz` are served. */
   healthAddr: ListenAddress;
-  /** Where `/metrics` is served; undefined when disabled. */
   metricsAddr: ListenAddress | undefined;
-  webhook: WebhookConfig;
-  /** Concurrent reconciles per controller; undefined keeps each controller's default. */
+  /** The HTTPS admission server; `register` is set by `--register-webhooks`. */
+  webhook: { addr: ListenAddress; tls: WebhookTlsConfig; register?: WebhookRegistration };
   workers: number | undefined;
   /**
-   * The deletion window, in ms: a claim's finalizer (and the port of a HostPort whose claim
-   * vanished without us) waits this long after the deletion was seen. It must exceed the API
-   * server's `--request-timeout` (60 s by default), which bounds every pod creation in flight.
-   * Undefined keeps the controllers' default (65 s).
+   * The deletion window: a claim's finalizer (and the port of a HostPort whose claim vanished
+   * without us) waits this long after the deletion was seen. It must exceed the API server's
+   * `--request-timeout` (60 s by default), which bounds every pod creation in flight.
    */
   claimDeletionGraceMs: number | undefined;
-  /**
-   * How long pod admission waits for a new per-pod claim (from a HostPortClaimTemplate) to get a
-   * port, in ms. Undefined keeps the webhook's default (6 s).
-   */
   claimTemplateWaitMs: number | undefined;
-  /** Bound on the graceful shutdown, in ms. */
   shutdownTimeoutMs: number;
   log: { level: LogLevel; format: LogFormat };
 }
 
-/** What `parseOperatorConfig` knows about the process's surroundings. */
+/** Whether the process runs in a pod, and the pod's namespace (from the service account). */
 export interface ConfigContext {
   inCluster: boolean;
-  /** The pod's namespace, from the service-account namespace file. */
   podNamespace?: string | undefined;
 }
-
-/** The outcome of parsing: a config, a request for help, or a message for the user. */
-export type ConfigResult =
-  | { kind: "config"; config: OperatorConfig }
-  | { kind: "help" }
-  | { kind: "error"; message: string };
 
 /** The default operator namespace out of cluster. */
 export const DEFAULT_NAMESPACE = "hostport-allocator";
@@ -137,11 +122,6 @@ function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): Sel
   };
 }
 
-/** `[::1]` of a URL is `::1` in a certificate. */
-function bareHost(hostname: string): string {
-  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
-}
-
 function isIp(host: string): boolean {
   return /^[\d.]+$|:/.test(host);
 }
@@ -169,7 +149,8 @@ function registration(
     throw new FlagValueError("--register-webhooks needs --webhook-self-signed");
   }
   const tls = selfSigned(p, namespace, addr);
-  const host = bareHost(new URL(baseUrl).hostname);
+  const hostname = new URL(baseUrl).hostname;
+  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname; // [::1] is ::1
   const names = isIp(host)
     ? { ipAddresses: [...new Set([...tls.ipAddresses, host])] }
     : { dnsNames: [host] };
@@ -231,7 +212,10 @@ export function parseOperatorConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   context: ConfigContext,
-): ConfigResult {
+): { kind: "config"; config: OperatorConfig } | { kind: "help" } | {
+  kind: "error";
+  message: string;
+} {
   const read = readFlags(args, env);
   if (read.kind !== "flags") return read;
   try {
@@ -239,5 +223,92 @@ export function parseOperatorConfig(
   } catch (error) {
     if (error instanceof FlagValueError) return { kind: "error", message: error.message };
     throw error;
+  }
+}
+
+/** Detects the in-cluster environment. */
+export async function detectEnvironment(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  serviceAccountDir: string = SERVICE_ACCOUNT_DIR,
+): Promise<ConfigContext> {
+  const inCluster = isInCluster(env);
+  let podNamespace: string | undefined;
+  try {
+    podNamespace = (await Deno.readTextFile(`${serviceAccountDir}/namespace`)).trim() || undefined;
+  } catch {
+    podNamespace = undefined; // out of cluster, or no service account mounted
+  }
+  return { inCluster, podNamespace };
+}
+
+/** A unique identity for this process: `<hostname>_<random uuid>`, as client-go builds it. */
+export function processIdentity(): string {
+  let host = "unknown";
+  try {
+    host = Deno.env.get("POD_NAME") || Deno.hostname();
+  } catch {
+    // Without --allow-sys the hostname is unknown; the uuid keeps the identity unique.
+  }
+  return `${host}_${crypto.randomUUID()}`;
+}
+
+function row(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)).join("  ")
+    .trimEnd();
+}
+
+/** Renders the help text (ends with a newline). */
+export function renderHelp(): string {
+  const header = ["FLAG", "ENVIRONMENT", "DEFAULT", "DESCRIPTION"];
+  const rows = (FLAGS as readonly FlagSpec[]).map((spec) => {
+    const names = [spec.name, ...spec.aliases ?? []].map((n) => `--${n}`).join(", ");
+    const value = spec.kind === "boolean" ? "" : " VALUE";
+    return [`${names}${value}`, envVarName(spec.name), defaultText(spec), spec.help];
+  });
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
+  const lines = [
+    "hostport-allocator: hands out host ports to HostPortClaims and admits the pods that use them",
+    "",
+    "Usage: deno run --allow-all mod.ts [FLAGS]",
+    "",
+    row(header, widths),
+    ...rows.map((r) => row(r, widths)),
+    "",
+    "Booleans accept --flag, --flag=true and --flag=false. Durations look like 500ms, 15s, 1m30s.",
+    "A flag beats its environment variable. --help prints this text.",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** The exit code for bad flags, as Go's `flag` package uses. */
+export const EXIT_USAGE = 2;
+
+/** Parses the flags; prints help or an error and exits when there is no config. */
+export function configOrExit(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  context: ConfigContext,
+): OperatorConfig {
+  const result = parseOperatorConfig(args, env, context);
+  if (result.kind === "config") return result.config;
+  if (result.kind === "help") {
+    console.log(renderHelp().trimEnd());
+    Deno.exit(0);
+  }
+  console.error(`hostport-allocator: ${result.message}\nRun with --help to list the flags.`);
+  Deno.exit(EXIT_USAGE);
+}
+
+/** Runs a startup step; on failure logs `Cannot <what>` with the error and exits with 1. */
+export async function orExit<T>(
+  logger: Logger,
+  what: string,
+  step: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    logger.error(`Cannot ${what}`, { error });
+    Deno.exit(1);
   }
 }

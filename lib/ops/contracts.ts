@@ -1,6 +1,6 @@
 /**
- * The seams between the controllers and the operational plumbing (logging, Events, metrics).
- * Controllers depend only on these interfaces; `lib/ops` implements them and `mod.ts` wires them.
+ * The seams between the controllers and the operational plumbing (logging, Events, metrics):
+ * controllers depend only on these interfaces; `lib/ops` implements them and `mod.ts` wires them.
  *
  * @module
  */
@@ -8,7 +8,7 @@
 /** Structured fields attached to a log line. */
 export type LogFields = Record<string, unknown>;
 
-/** A structured logger. Implementations write one JSON object per line. */
+/** A structured logger; `child` adds `fields` to every line (for example `{ controller: "x" }`). */
 export interface Logger {
   /** Detail useful only when debugging. */
   debug(message: string, fields?: LogFields): void;
@@ -18,17 +18,14 @@ export interface Logger {
   warn(message: string, fields?: LogFields): void;
   /** A failure that needs attention. */
   error(message: string, fields?: LogFields): void;
-  /** A logger that adds `fields` to every line (for example `{ controller: "hostport" }`). */
+  /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
 }
 
-/** The object an Event is about. */
+/** The object an Event is about (`namespace` absent for cluster-scoped objects). */
 export interface EventSubject {
-  /** `group/version` of the object. */
   apiVersion: string;
-  /** Kind of the object. */
   kind: string;
-  /** Metadata of the object; `namespace` is absent for cluster-scoped objects. */
   metadata: { name?: string | undefined; namespace?: string | undefined; uid?: string | undefined };
 }
 
@@ -37,20 +34,8 @@ export interface EventSubject {
  * for the API server; implementations may aggregate or rate-limit repeated Events.
  */
 export interface EventRecorder {
-  /**
-   * Records an Event about `subject`.
-   *
-   * @param subject the object the Event is about
-   * @param type `Normal` or `Warning`
-   * @param reason a CamelCase reason, for example `PortAllocated`
-   * @param message a sentence for users
-   */
-  record(
-    subject: EventSubject,
-    type: "Normal" | "Warning",
-    reason: string,
-    message: string,
-  ): void;
+  /** Records an Event about `subject`, with a CamelCase `reason` and a sentence for users. */
+  record(subject: EventSubject, type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
 /** A counter that only goes up. */
@@ -73,13 +58,13 @@ export interface Histogram {
   observe(labels: Record<string, string>, value: number): void;
 }
 
-/** Creates metrics; `mod.ts` exposes them on `/metrics` in the Prometheus text format. */
+/** Creates (or returns) metrics; `mod.ts` exposes them on `/metrics`. */
 export interface MetricsRegistry {
-  /** Creates or returns the counter `name`. */
+  /** The counter `name`. */
   counter(name: string, help: string, labelNames?: readonly string[]): Counter;
-  /** Creates or returns the gauge `name`. */
+  /** The gauge `name`. */
   gauge(name: string, help: string, labelNames?: readonly string[]): Gauge;
-  /** Creates or returns the histogram `name` with the given bucket bounds. */
+  /** The histogram `name` with the given bucket bounds. */
   histogram(
     name: string,
     help: string,

@@ -1,12 +1,10 @@
 /**
- * Kubernetes Events. `KubeEventRecorder` is the `EventRecorder` of the contracts: `record()` is
- * synchronous and never throws; a background worker writes `events.k8s.io/v1` Events through an
- * `EventSink` (`kubeEventSink`: create, and a merge patch of `series` for repeats) under a global
- * token bucket. The pure bookkeeping (`EventCorrelator`, time as an argument) decides which
- * occurrences are identical and join one series (one Event whose `series.count` grows), and
- * gives each object a spam budget (a token bucket per object, as client-go's
- * `EventSourceObjectSpamFilter`); the queue is bounded: what does not fit is dropped and counted.
- * `buildEvent` makes Events that pass the API server's validation: a `MicroTime` eventTime, the
+ * Kubernetes Events. `KubeEventRecorder.record()` is synchronous and never throws; a background
+ * worker writes `events.k8s.io/v1` Events through an `EventSink` (create, then a merge patch of
+ * `series` for repeats) under a global token bucket. `EventCorrelator` (pure, time as an
+ * argument) joins identical occurrences into one series and gives each object a spam budget, as
+ * client-go's `EventSourceObjectSpamFilter`; the queue is bounded, and what does not fit is
+ * dropped and counted. Events pass the API server's validation: a `MicroTime` eventTime, the
  * reporting controller and instance, `action`, the length limits, and the `default` namespace
  * for cluster-scoped subjects.
  *
@@ -21,7 +19,6 @@ import {
   type ResourceClient,
   sleep,
   SYSTEM_CLOCK,
-  TokenBucket,
 } from "../kube/mod.ts";
 
 /** Formats epoch milliseconds as RFC 3339 with six fractional digits, in UTC. */
@@ -29,25 +26,10 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-/** Settings of `EventCorrelator`. */
-export interface EventCorrelatorOptions {
-  /** Events one object may cause in a burst; defaults to 25. */
-  spamBurst?: number;
-  /** One more event per object every this many ms; defaults to 5 min. */
-  spamRefillMs?: number;
-  /** Identical events closer than this join a series; defaults to 6 min. */
-  seriesWindowMs?: number;
-  /** Bound on tracked series and objects (oldest forgotten first); defaults to 4096. */
-  maxTracked?: number;
-}
-
 /** One series of identical events. */
-export interface SeriesEntry {
-  /** Occurrences so far. */
+interface SeriesEntry {
   count: number;
-  /** When the series started, in ms. */
   firstMs: number;
-  /** The latest occurrence, in ms. */
   lastMs: number;
   /** The Event object's name once created. */
   eventName: string | undefined;
@@ -55,11 +37,7 @@ export interface SeriesEntry {
   publishedCount: number;
 }
 
-/** What an occurrence leads to. */
-export type Correlation =
-  | { action: "publish"; entry: SeriesEntry }
-  | { action: "drop"; reason: "spam" };
-
+/** A token bucket: `tokens` as of `lastMs`. */
 interface Bucket {
   tokens: number;
   lastMs: number;
@@ -71,7 +49,11 @@ function touch<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
   if (map.size > limit) map.delete(map.keys().next().value!);
 }
 
-/** Tracks series and per-object budgets. */
+/**
+ * Tracks series (identical events closer than `seriesWindowMs`, 6 min) and per-object budgets
+ * (`spamBurst` events, 25, then one per `spamRefillMs`, 5 min), at most `maxTracked` (4096) of
+ * each, least recently used forgotten first.
+ */
 export class EventCorrelator {
   #burst: number;
   #refillMs: number;
@@ -81,7 +63,14 @@ export class EventCorrelator {
   #buckets = new Map<string, Bucket>();
 
   /** Creates an empty correlator. */
-  constructor(options: EventCorrelatorOptions = {}) {
+  constructor(
+    options: {
+      spamBurst?: number;
+      spamRefillMs?: number;
+      seriesWindowMs?: number;
+      maxTracked?: number;
+    } = {},
+  ) {
     this.#burst = options.spamBurst ?? 25;
     this.#refillMs = options.spamRefillMs ?? 300_000;
     this.#windowMs = options.seriesWindowMs ?? 360_000;
@@ -90,13 +79,26 @@ export class EventCorrelator {
 
   /**
    * Records one occurrence of the event `seriesKey` about the object `objectKey` at `nowMs`.
-   * `free` occurrences (ones that cost no extra write, because a write of the same series
-   * is already queued) skip the spam filter.
+   * `free` occurrences (a write of the same series is already queued) skip the spam filter.
    */
-  observe(seriesKey: string, objectKey: string, nowMs: number, free = false): Correlation {
+  observe(
+    seriesKey: string,
+    objectKey: string,
+    nowMs: number,
+    free = false,
+  ): { action: "publish"; entry: SeriesEntry } | { action: "drop"; reason: "spam" } {
     let entry = this.#series.get(seriesKey);
     if (entry && nowMs - entry.lastMs > this.#windowMs) entry = undefined; // series finished
-    if (!free && !this.#take(objectKey, nowMs)) return { action: "drop", reason: "spam" };
+    if (!free) {
+      const bucket = this.#buckets.get(objectKey) ?? { tokens: this.#burst, lastMs: nowMs };
+      const gained = Math.max(0, nowMs - bucket.lastMs) / this.#refillMs;
+      bucket.tokens = Math.min(this.#burst, bucket.tokens + gained);
+      bucket.lastMs = nowMs;
+      const allowed = bucket.tokens >= 1;
+      if (allowed) bucket.tokens -= 1;
+      touch(this.#buckets, objectKey, bucket, this.#max);
+      if (!allowed) return { action: "drop", reason: "spam" };
+    }
     if (entry) {
       entry.count += 1;
       entry.lastMs = nowMs;
@@ -116,73 +118,10 @@ export class EventCorrelator {
   get size(): number {
     return this.#series.size;
   }
-
-  #take(objectKey: string, nowMs: number): boolean {
-    const bucket = this.#buckets.get(objectKey) ?? { tokens: this.#burst, lastMs: nowMs };
-    const refill = Math.max(0, nowMs - bucket.lastMs) / this.#refillMs;
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + refill);
-    bucket.lastMs = nowMs;
-    const allowed = bucket.tokens >= 1;
-    if (allowed) bucket.tokens -= 1;
-    touch(this.#buckets, objectKey, bucket, this.#max);
-    return allowed;
-  }
-}
-
-/** The API server's limits (`pkg/apis/core/validation/events.go`). */
-const NOTE_LIMIT = 1024;
-const REASON_LIMIT = 128;
-const INSTANCE_LIMIT = 128;
-
-/** A series value for `count` occurrences, the latest at `nowMs`. */
-export function seriesOf(count: number, nowMs: number): EventSeries {
-  return { count, lastObservedTime: microTime(nowMs) };
 }
 
 function truncate(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 3)}...`;
-}
-
-/** What `buildEvent` needs to know about one event and its series. */
-export interface EventInput {
-  subject: EventSubject;
-  /** `Normal` or `Warning`. */
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
-
-/**
- * Builds the Event `name` about a series that started at `firstMs` (without `series`; the
- * caller adds it for repeats).
- */
-export function buildEvent(
-  input: EventInput,
-  name: string,
-  firstMs: number,
-  reporter: { controller: string; instance: string },
-): Event {
-  const { apiVersion, kind, metadata } = input.subject;
-  const reason = truncate(input.reason, REASON_LIMIT);
-  return {
-    apiVersion: "events.k8s.io/v1",
-    kind: "Event",
-    metadata: { name, namespace: metadata.namespace || "default" },
-    eventTime: microTime(firstMs),
-    reportingController: reporter.controller,
-    reportingInstance: truncate(reporter.instance, INSTANCE_LIMIT),
-    action: reason,
-    reason,
-    note: truncate(input.message, NOTE_LIMIT),
-    type: input.type,
-    regarding: {
-      apiVersion,
-      kind,
-      name: metadata.name ?? "",
-      ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
-      ...(metadata.uid ? { uid: metadata.uid } : {}),
-    },
-  };
 }
 
 /** Where Events go; `kubeEventSink` writes them to the API server. */
@@ -193,23 +132,24 @@ export interface EventSink {
   patchSeries(event: Event, signal: AbortSignal): Promise<"ok" | "gone">;
 }
 
-/** Options of `KubeEventRecorder`. */
-export interface EventRecorderOptions extends EventCorrelatorOptions {
-  /** `reportingController`, a qualified name; defaults to `hostport.rmb938.com/hostport-allocator`. */
+/**
+ * Options of `KubeEventRecorder`: `instance` is the `reportingInstance` (the pod name); writes
+ * go at `qps` (5) with bursts of `burst` (25); at most `maxQueued` (1000) wait; failures are
+ * logged at debug level (Events are best effort).
+ */
+export interface EventRecorderOptions {
+  /** `reportingController`; defaults to `hostport.rmb938.com/hostport-allocator`. */
   controller?: string;
-  /** `reportingInstance`, for example the pod name (at most 128 characters). */
   instance: string;
-  /** Global rate of writes per second; defaults to 5. */
   qps?: number;
-  /** Writes allowed at once after a quiet period; defaults to 25. */
   burst?: number;
-  /** Bound on queued writes; defaults to 1000. */
   maxQueued?: number;
-  /** Time source; defaults to the system clock. */
+  spamBurst?: number;
+  spamRefillMs?: number;
+  seriesWindowMs?: number;
+  maxTracked?: number;
   clock?: Clock;
-  /** Where failures are logged (at debug level: Events are best effort). */
   logger?: Logger;
-  /** Where the sent, dropped and failed counts go. */
   metrics?: MetricsRegistry;
 }
 
@@ -220,26 +160,19 @@ interface Pending {
   message: string;
 }
 
-/** Why an event was not written. */
-export type DropReason = "spam" | "queue_full" | "invalid" | "stopped";
-
-/** The default `reportingController`. */
-export const DEFAULT_REPORTING_CONTROLLER = "hostport.rmb938.com/hostport-allocator";
-
 /** Records Events asynchronously; call `close()` on shutdown to flush. */
 export class KubeEventRecorder implements EventRecorder {
   #sink: EventSink;
   #options: EventRecorderOptions;
   #clock: Clock;
   #correlator: EventCorrelator;
-  #limiter: TokenBucket;
+  #limiter: Bucket;
   #pending = new Map<string, Pending>();
   #abort = new AbortController();
   #closed = false;
   #worker: Promise<void> | undefined;
-  #dropped = 0;
   #sequence = 0;
-  #onDrop: (reason: DropReason) => void;
+  #onDrop: (reason: "spam" | "queue_full" | "invalid" | "stopped") => void;
   #onSend: (operation: "create" | "patch", ok: boolean) => void;
 
   /** Creates a recorder writing to `sink`. */
@@ -248,11 +181,7 @@ export class KubeEventRecorder implements EventRecorder {
     this.#options = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#correlator = new EventCorrelator(options);
-    this.#limiter = new TokenBucket({
-      qps: options.qps ?? 5,
-      burst: options.burst ?? 25,
-      clock: this.#clock,
-    });
+    this.#limiter = { tokens: options.burst ?? 25, lastMs: this.#clock.now() };
     const dropped = options.metrics?.counter(
       "hostport_events_dropped_total",
       "Events not written, by reason (spam, queue_full, invalid, stopped)",
@@ -263,16 +192,8 @@ export class KubeEventRecorder implements EventRecorder {
       "Event writes to the API server, by operation and result",
       ["operation", "result"],
     );
-    this.#onDrop = (reason) => {
-      this.#dropped++;
-      dropped?.inc({ reason });
-    };
+    this.#onDrop = (reason) => dropped?.inc({ reason });
     this.#onSend = (operation, ok) => sent?.inc({ operation, result: ok ? "success" : "error" });
-  }
-
-  /** How many events were dropped so far. */
-  get dropped(): number {
-    return this.#dropped;
   }
 
   /** Resolves once the queue is empty (or the recorder is closed). */
@@ -294,28 +215,40 @@ export class KubeEventRecorder implements EventRecorder {
     if (this.#closed) return this.#onDrop("stopped");
     const { apiVersion, kind, metadata } = item.subject;
     if (!metadata.name || !item.reason) return this.#onDrop("invalid");
-    const objectKey = JSON.stringify([
+    const object = JSON.stringify([
       apiVersion,
       kind,
       metadata.namespace,
       metadata.name,
       metadata.uid,
     ]);
-    const seriesKey = JSON.stringify([objectKey, item.type, item.reason, item.message]);
+    const seriesKey = JSON.stringify([object, item.type, item.reason, item.message]);
     const queued = this.#pending.has(seriesKey);
     if (!queued && this.#pending.size >= (this.#options.maxQueued ?? 1000)) {
       return this.#onDrop("queue_full");
     }
-    const outcome = this.#correlator.observe(seriesKey, objectKey, this.#clock.now(), queued);
+    const outcome = this.#correlator.observe(seriesKey, object, this.#clock.now(), queued);
     if (outcome.action === "drop") return this.#onDrop(outcome.reason);
     this.#pending.set(seriesKey, item);
     this.#worker ??= this.#drain();
   }
 
+  /** Reserves a write from the global bucket and waits until it is due. */
+  #take(): Promise<void> {
+    const qps = this.#options.qps ?? 5;
+    const now = this.#clock.now();
+    const elapsed = Math.max(0, now - this.#limiter.lastMs) / 1000;
+    const tokens = Math.min(this.#options.burst ?? 25, this.#limiter.tokens + elapsed * qps);
+    this.#limiter.lastMs = now;
+    this.#limiter.tokens = tokens - 1; // a reservation: later writes queue behind this one
+    if (tokens >= 1) return Promise.resolve();
+    return sleep(this.#clock, Math.ceil(((1 - tokens) / qps) * 1000), this.#abort.signal);
+  }
+
   async #drain(): Promise<void> {
     try {
       while (this.#pending.size > 0 && !this.#abort.signal.aborted) {
-        await this.#limiter.take(this.#abort.signal);
+        await this.#take();
         const next = this.#pending.entries().next();
         if (next.done || this.#abort.signal.aborted) break;
         const [key, item] = next.value;
@@ -332,21 +265,24 @@ export class KubeEventRecorder implements EventRecorder {
   async #publish(item: Pending, entry: SeriesEntry): Promise<void> {
     const count = entry.count;
     const nowMs = this.#clock.now();
-    const reporter = this.#identity();
+    const series: EventSeries = { count, lastObservedTime: microTime(nowMs) };
     let operation: "create" | "patch" = "patch";
     try {
       if (entry.eventName !== undefined && count > entry.publishedCount) {
-        const event = buildEvent(item, entry.eventName, entry.firstMs, reporter);
-        event.series = seriesOf(count, nowMs);
+        const event = { ...this.#event(item, entry.eventName, entry.firstMs), series };
         if (await this.#sink.patchSeries(event, this.#abort.signal) === "gone") {
           entry.eventName = undefined; // expired (Events live an hour): create it again
         }
       }
       if (entry.eventName === undefined) {
         operation = "create";
-        const name = this.#eventName(item.subject.metadata.name!, nowMs);
-        const event = buildEvent(item, name, entry.firstMs, reporter);
-        if (count > 1) event.series = seriesOf(count, nowMs);
+        // `<object name>.<hex time>` as client-go names Events, kept under 253 characters.
+        const unique = BigInt(Math.floor(nowMs)) * 1_000_000n +
+          BigInt(this.#sequence++ % 1_000_000);
+        const suffix = unique.toString(16);
+        const name = `${item.subject.metadata.name!.slice(0, 253 - suffix.length - 1)}.${suffix}`;
+        const event = this.#event(item, name, entry.firstMs);
+        if (count > 1) event.series = series;
         await this.#sink.create(event, this.#abort.signal);
         entry.eventName = name;
       }
@@ -358,17 +294,28 @@ export class KubeEventRecorder implements EventRecorder {
     }
   }
 
-  /** `<object name>.<hex time>` as client-go names Events, kept under 253 characters. */
-  #eventName(objectName: string, nowMs: number): string {
-    const unique = BigInt(Math.floor(nowMs)) * 1_000_000n + BigInt(this.#sequence++ % 1_000_000);
-    const suffix = unique.toString(16);
-    return `${objectName.slice(0, 253 - suffix.length - 1)}.${suffix}`;
-  }
-
-  #identity() {
+  /** The Event `name` about a series that started at `firstMs`, within the API's limits. */
+  #event(item: Pending, name: string, firstMs: number): Event {
+    const { apiVersion, kind, metadata } = item.subject;
+    const reason = truncate(item.reason, 128);
     return {
-      controller: this.#options.controller ?? DEFAULT_REPORTING_CONTROLLER,
-      instance: this.#options.instance,
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name, namespace: metadata.namespace || "default" },
+      eventTime: microTime(firstMs),
+      reportingController: this.#options.controller ?? "hostport.rmb938.com/hostport-allocator",
+      reportingInstance: truncate(this.#options.instance, 128),
+      action: reason,
+      reason,
+      note: truncate(item.message, 1024),
+      type: item.type,
+      regarding: {
+        apiVersion,
+        kind,
+        name: metadata.name ?? "",
+        ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
+        ...(metadata.uid ? { uid: metadata.uid } : {}),
+      },
     };
   }
 
@@ -403,13 +350,9 @@ export function kubeEventSink(events: Pick<ResourceClient<Event>, "create" | "pa
     },
     async patchSeries(event, signal) {
       try {
-        await events.patch(event.metadata?.name ?? "", {
-          type: "merge",
-          body: { series: event.series },
-        }, {
-          namespace: event.metadata?.namespace,
-          abortSignal: signal,
-        });
+        const { name = "", namespace } = event.metadata ?? {};
+        const body = { series: event.series };
+        await events.patch(name, { type: "merge", body }, { namespace, abortSignal: signal });
         return "ok";
       } catch (error) {
         if (error instanceof NotFoundError) return "gone";

@@ -1,19 +1,73 @@
 /**
  * The operator's command-line flags: ONE table (name, aliases, zod schema, default, help) from
  * which reading (`node:util` `parseArgs`), validation, defaults and `--help` all come. Values
- * come from the arguments and from `HOSTPORT_<NAME>` environment variables.
+ * come from the arguments and from `HOSTPORT_<NAME>` environment variables. The value parsers
+ * (durations, listen addresses, booleans) return a result: a bad flag is an expected outcome.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import * as z from "zod";
 import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
-import {
-  parseBoolean,
-  parseDuration,
-  parseListenAddress,
-  type ValueResult,
-} from "./flag_values.ts";
+
+/** A parsed value, or the reason the text was refused. */
+export type ValueResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go-style duration (`15s`, `1m30s`, `1.5s`, `250ms`, `0`) into milliseconds. */
+export function parseDuration(text: string): ValueResult<number> {
+  const trimmed = text.trim();
+  if (trimmed === "0") return { ok: true, value: 0 };
+  const part = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+  let total = 0;
+  let matched = 0;
+  while (matched < trimmed.length) {
+    part.lastIndex = matched;
+    const found = part.exec(trimmed);
+    if (!found) break;
+    total += Number(found[1]) * DURATION_UNITS_MS[found[2]!]!;
+    matched = part.lastIndex;
+  }
+  if (trimmed === "" || matched !== trimmed.length) {
+    return { ok: false, reason: "expected a duration such as 15s, 500ms or 1m30s" };
+  }
+  return { ok: true, value: Math.round(total) };
+}
+
+/** Where a server listens (`0.0.0.0`: all interfaces; port 0 picks a free one). */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+/** Parses `host:port`, `:port` (all interfaces) or `[ipv6]:port`. */
+export function parseListenAddress(text: string): ValueResult<ListenAddress> {
+  const found = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(found?.[3]);
+  if (!found || port > 65535) {
+    return { ok: false, reason: "expected host:port or :port with a port from 0 to 65535" };
+  }
+  const hostname = found[1] ?? (found[2] === "" ? "0.0.0.0" : found[2]!);
+  return { ok: true, value: { hostname, port } };
+}
+
+/** Formats an address as `host:port` (`[::1]:8080` for IPv6). */
+export function formatListenAddress(address: ListenAddress): string {
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${host}:${address.port}`;
+}
+
+const TRUE_WORDS = new Set(["true", "1", "t", "yes", "y", "on"]);
+const FALSE_WORDS = new Set(["false", "0", "f", "no", "n", "off"]);
+
+/** Parses a boolean the way Go's `strconv.ParseBool` does (plus yes/no/on/off). */
+export function parseBoolean(text: string): ValueResult<boolean> {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return { ok: true, value: true };
+  if (FALSE_WORDS.has(word)) return { ok: true, value: false };
+  return { ok: false, reason: "expected true or false" };
+}
 
 function fromResult<T>(parse: (text: string) => ValueResult<T>) {
   return z.string().transform((text, ctx): T => {

@@ -1,20 +1,19 @@
 /**
  * The operational endpoints (`/healthz`, `/readyz`, `/metrics`) on plain-HTTP servers; routes
  * that share an address share one server. Health answers in the API server's style: `200 ok`
- * when every named check passes, and `503` with one `[-]name failed: reason` line per failing
- * check otherwise; `?verbose` lists every check, and `/readyz/<name>` runs one check.
+ * when every check passes, else `503` with one `[-]name failed: reason` line per failing check;
+ * `?verbose` lists every check, and `/readyz/<name>` runs one check.
  *
  * @module
  */
 import type { Logger } from "./contracts.ts";
-import { formatListenAddress, type ListenAddress } from "./flag_values.ts";
+import { formatListenAddress, type ListenAddress } from "./flags.ts";
 import { Registry } from "prom-client";
 
 /** A check's verdict: `true` when healthy, otherwise the reason it is not. */
 export type CheckResult = true | string;
 
-/** A named check. */
-export type Check = () => CheckResult;
+type Check = () => CheckResult;
 
 /** A check that fails with `reason` (a placeholder until the real check is added). */
 export function notReady(reason: string): Check {
@@ -102,41 +101,23 @@ export type RouteHandler = (
   request: Request,
 ) => Response | undefined | Promise<Response | undefined>;
 
-/** Handlers to serve on one address. */
+/** Handlers to serve on one address; `name` is for logs (`health`, `metrics`). */
 export interface Endpoint {
-  /** What the endpoint is, for logs (`health`, `metrics`). */
   name: string;
   addr: ListenAddress;
   handler: RouteHandler;
 }
 
-/** Running endpoint servers. */
-export interface EndpointServers {
-  /** The bound address of each endpoint by name (the port is real when 0 was asked). */
-  addresses: Map<string, ListenAddress>;
-  /** Stops accepting connections and waits for in-flight requests. */
-  shutdown(): Promise<void>;
-}
-
-/** Builds one handler that tries each route in turn, answering 404 when none matches. */
-export function routeAll(
-  handlers: readonly RouteHandler[],
-): (request: Request) => Promise<Response> {
-  return async (request) => {
-    for (const handler of handlers) {
-      const response = await handler(request);
-      if (response) return response;
-    }
-    return new Response("404 page not found\n", { status: 404 });
-  };
-}
-
 /**
- * Starts one server per distinct address (port 0: one each).
+ * Starts one server per distinct address (port 0: one each); `addresses` has the bound address
+ * of each endpoint by name, and `shutdown()` waits for in-flight requests.
  *
  * @throws {Deno.errors.AddrInUse} and the like when an address cannot be bound
  */
-export function serveEndpoints(endpoints: readonly Endpoint[], logger: Logger): EndpointServers {
+export function serveEndpoints(
+  endpoints: readonly Endpoint[],
+  logger: Logger,
+): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
   const groups = new Map<string, Endpoint[]>();
   for (const [i, endpoint] of endpoints.entries()) {
     // Port 0 asks for a fresh port each time, so it never shares a server.
@@ -154,7 +135,13 @@ export function serveEndpoints(endpoints: readonly Endpoint[], logger: Logger): 
         port,
         onListen: (addr) =>
           logger.info("serving", { endpoints: names, address: formatListenAddress(addr) }),
-      }, routeAll(group.map((endpoint) => endpoint.handler)));
+      }, async (request) => {
+        for (const { handler } of group) {
+          const response = await handler(request);
+          if (response) return response;
+        }
+        return new Response("404 page not found\n", { status: 404 });
+      });
       servers.push(server);
       for (const endpoint of group) {
         addresses.set(endpoint.name, { hostname: server.addr.hostname, port: server.addr.port });
@@ -172,16 +159,6 @@ export function serveEndpoints(endpoints: readonly Endpoint[], logger: Logger): 
   };
 }
 
-/** Serves `GET /metrics` from `expose` in the Prometheus text format. */
-export function metricsRoute(expose: () => string | Promise<string>): RouteHandler {
-  return async (request) => {
-    if (new URL(request.url).pathname !== "/metrics") return undefined;
-    return new Response(await expose(), {
-      headers: { "content-type": Registry.PROMETHEUS_CONTENT_TYPE },
-    });
-  };
-}
-
 /** The health endpoint, and the metrics endpoint unless disabled (`metricsAddr` undefined). */
 export function operationalEndpoints(
   addresses: { healthAddr: ListenAddress; metricsAddr: ListenAddress | undefined },
@@ -192,7 +169,15 @@ export function operationalEndpoints(
     { name: "health", addr: addresses.healthAddr, handler: (request) => health.handle(request) },
   ];
   if (addresses.metricsAddr) {
-    endpoints.push({ name: "metrics", addr: addresses.metricsAddr, handler: metricsRoute(expose) });
+    endpoints.push({
+      name: "metrics",
+      addr: addresses.metricsAddr,
+      handler: async (request) => {
+        if (new URL(request.url).pathname !== "/metrics") return undefined;
+        const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
+        return new Response(await expose(), { headers });
+      },
+    });
   }
   return endpoints;
 }

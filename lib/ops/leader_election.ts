@@ -1,21 +1,12 @@
 /**
- * Lease-based leader election on `coordination.k8s.io/v1`, with client-go's semantics and timing.
- *
- * The pure rules read the holder record out of a Lease, decide whether a candidate may take it,
- * and build the spec written on acquire, renew and release. A Lease counts as expired only by the
- * candidate's own clock: `leaseDurationSeconds` after the candidate last *saw the record change*,
- * never by comparing `renewTime` with the local time, so clock skew between nodes cannot make two
- * leaders.
- *
- * `LeaderElector`: a candidate retries every `retryPeriod` (jittered) until it may take the Lease;
- * the leader renews every `retryPeriod` and steps down when no renewal succeeded for
- * `renewDeadline`, which is shorter than `leaseDuration`, so it has stopped before anyone else
- * can take over. Every write carries the Lease's `resourceVersion` (compare-and-swap).
- *
- * `LeaderSupervisor` runs the controllers only while this process leads: it waits for the Lease,
- * starts the controllers, renews, and when the Lease is lost stops them (bounded) and competes
- * again, so the webhook on the same process keeps serving throughout. Without an elector (leader
- * election off) the controllers simply run until shutdown.
+ * Lease-based leader election on `coordination.k8s.io/v1` with client-go's semantics and timing.
+ * A Lease counts as expired only by the candidate's own clock: `leaseDurationSeconds` after it
+ * last *saw the record change*, never by comparing `renewTime` with the local time, so clock skew
+ * cannot make two leaders. The leader renews every `retryPeriod` and steps down when no renewal
+ * succeeded for `renewDeadline` (shorter than `leaseDuration`), so it has stopped before anyone
+ * else can take over; every write is a compare-and-swap on the Lease's `resourceVersion`.
+ * `LeaderSupervisor` runs the controllers only while this process leads, so the webhook on the
+ * same process keeps serving throughout.
  *
  * @module
  */
@@ -28,17 +19,15 @@ import {
   NotFoundError,
   type ResourceClient,
   sleep,
+  SYSTEM_CLOCK,
 } from "../kube/mod.ts";
 import type { Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
 
-/** The holder record as the elector reads it. */
+/** The holder record as the elector reads it (`holderIdentity` empty when released). */
 export interface LeaderRecord {
-  /** Who holds the lease; empty when released. */
   holderIdentity: string;
-  /** How long the holder's claim lasts after each renewal. */
   leaseDurationSeconds: number;
-  /** When the holder acquired it. */
   acquireTime: string | undefined;
   leaseTransitions: number;
 }
@@ -53,10 +42,9 @@ export function leaderRecord(spec: LeaseSpec | undefined): LeaderRecord {
   };
 }
 
-/** What the candidate knows when it decides. */
+/** The record, and when (local monotonic ms) the candidate first saw it. */
 export interface Observation {
   record: LeaderRecord;
-  /** When (local monotonic ms) the candidate first saw this record. */
   observedAtMs: number;
 }
 
@@ -109,32 +97,24 @@ export function releaseSpec(previous: LeaderRecord, nowMs: number): LeaseSpec {
 }
 
 /** A clock on the monotonic timer (immune to wall-clock steps), roughly in epoch ms. */
-export const MONOTONIC_CLOCK: Clock = {
+const MONOTONIC_CLOCK: Clock = {
+  ...SYSTEM_CLOCK,
   now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-/** Options of `LeaderElector`. */
+/** Options of `LeaderElector`: the Lease, our unique identity, and client-go's timings in ms. */
 export interface LeaderElectorOptions {
-  /** The Lease client (get, create and update are used). */
   leases: Pick<ResourceClient<Lease>, "get" | "create" | "update">;
   namespace: string;
   name: string;
-  /** This candidate's unique identity (hostname plus a random suffix). */
   identity: string;
-  /** How long a claim lasts without renewal, in ms. */
   leaseDurationMs: number;
-  /** How long the leader keeps retrying renewals before stepping down, in ms. */
   renewDeadlineMs: number;
-  /** Interval between attempts, in ms. */
   retryPeriodMs: number;
-  /** Time source; defaults to `MONOTONIC_CLOCK`. */
+  /** Defaults to the monotonic clock. */
   clock?: Clock;
-  /** Jitter source; defaults to `Math.random`. */
   random?: () => number;
   logger?: Logger;
-  /** Where `leader_election_master_status` goes. */
   metrics?: MetricsRegistry;
 }
 
@@ -165,7 +145,7 @@ export class LeaderElector {
     this.#status?.(false);
   }
 
-  /** Whether this candidate holds the Lease (as of its last successful write). */
+  /** Whether this candidate holds the Lease (as of its last write). */
   get isLeader(): boolean {
     return this.#leader;
   }
@@ -308,9 +288,8 @@ export class LeaderElector {
   }
 }
 
-/** Running controllers, as `startControllers(deps)` returns them. */
+/** Running controllers: `synced` resolves once their caches synced (`false`: stopped first). */
 export interface ControllerRun {
-  /** Resolves once the informer caches have synced (`false`: stopped first). */
   synced: Promise<unknown>;
   /** Stops the controllers, finishing or aborting in-flight work. */
   stop(): Promise<void>;
@@ -319,18 +298,14 @@ export interface ControllerRun {
 /** The part of `LeaderElector` the supervisor uses. */
 export type Elector = Pick<LeaderElector, "acquire" | "holdUntilLost" | "release">;
 
-/** Options of `LeaderSupervisor`. */
+/** Options of `LeaderSupervisor`; without an elector the controllers run unconditionally. */
 export interface LeaderSupervisorOptions {
-  /** The elector; undefined runs the controllers unconditionally. */
   elector: Elector | undefined;
   start: () => ControllerRun | Promise<ControllerRun>;
   /** Bound on stopping the controllers, in ms. */
   stopTimeoutMs: number;
   logger: Logger;
 }
-
-/** How `run` ended: asked to stop, or the controllers did not stop within the bound. */
-export type SuperviseOutcome = "stopped" | "stuck";
 
 /** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -381,7 +356,7 @@ export class LeaderSupervisor {
    * Competes, runs and re-competes until `signal` aborts. On abort it stops the controllers
    * (within `stopTimeoutMs`) and then releases the Lease, so a standby takes over at once.
    */
-  async run(signal: AbortSignal): Promise<SuperviseOutcome> {
+  async run(signal: AbortSignal): Promise<"stopped" | "stuck"> {
     const { elector, logger } = this.#o;
     while (!signal.aborted) {
       if (elector && !await elector.acquire(signal)) break;

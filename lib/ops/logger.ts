@@ -1,7 +1,7 @@
 /**
- * The structured `Logger`: one JSON object per line (`time`, `level`, `msg`, then the
- * fields) or a `text` line for humans, filtered by level. Formatting is pure
- * (`formatLogLine`); `createLogger` adds the sink, the clock and the level filter.
+ * The structured `Logger`: one JSON object per line (`time`, `level`, `msg`, then the fields) or
+ * a `text` line for humans, filtered by level. `formatLogLine` is pure; `createLogger` adds the
+ * sink, the clock and the level filter.
  *
  * @module
  */
@@ -17,7 +17,6 @@ const RESERVED = new Set(["time", "level", "msg"]);
 
 /** One log record before formatting. */
 export interface LogRecord {
-  /** When it happened. */
   time: Date;
   level: LogLevel;
   msg: string;
@@ -58,15 +57,8 @@ function textValue(value: unknown): string {
 }
 
 /**
- * Formats one record as a line without the trailing newline. JSON keys come in the order
- * time, level, msg, then the fields; a field named like a reserved key becomes `field.<key>`.
- *
- * @example
- * ```ts
- * import { formatLogLine } from "./logger.ts";
- * formatLogLine({ time: new Date(0), level: "info", msg: "started", fields: { n: 1 } }, "json");
- * // '{"time":"1970-01-01T00:00:00.000Z","level":"info","msg":"started","n":1}'
- * ```
+ * Formats one record as a line without the trailing newline. JSON keys come in the order time,
+ * level, msg, then the fields; a field named like a reserved key becomes `field.<key>`.
  */
 export function formatLogLine(record: LogRecord, format: LogFormat): string {
   const entries = fieldEntries(record.fields);
@@ -79,23 +71,19 @@ export function formatLogLine(record: LogRecord, format: LogFormat): string {
   return `${record.time.toISOString()} ${level} ${record.msg}${pairs}`;
 }
 
-/** Options of `createLogger`. */
+/**
+ * Options of `createLogger`: lines below `level` (`info`) are dropped; `write` receives each
+ * line without the newline (default: standard error, synchronously, so nothing is lost on exit).
+ */
 export interface LoggerOptions {
-  /** Lines below this level are dropped; defaults to `info`. */
   level?: LogLevel;
-  /** Defaults to `json`. */
   format?: LogFormat;
-  /** Receives each formatted line without the newline; defaults to standard error. */
   write?: (line: string) => void;
-  /** The clock; defaults to `new Date()`. */
   now?: () => Date;
 }
 
-const encoder = new TextEncoder();
-
-/** Writes one line to standard error synchronously, so nothing is lost on exit. */
-export function writeStderrLine(line: string): void {
-  const bytes = encoder.encode(`${line}\n`);
+function writeStderrLine(line: string): void {
+  const bytes = new TextEncoder().encode(`${line}\n`);
   let written = 0;
   while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
 }

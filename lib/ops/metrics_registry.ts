@@ -1,7 +1,6 @@
 /**
- * `PrometheusRegistry`: the `MetricsRegistry` of the contracts on top of one prom-client
- * `Registry` per process, which renders `/metrics` in the Prometheus text format. The contracts
- * stay as the seam so the controllers and their fakes never import prom-client.
+ * `PrometheusRegistry`: the `MetricsRegistry` of the contracts on one prom-client `Registry` per
+ * process, which renders `/metrics`; the controllers and their fakes never import prom-client.
  *
  * @module
  */
@@ -9,19 +8,8 @@ import * as prom from "prom-client";
 import type { Counter, Gauge, Histogram, MetricsRegistry } from "./contracts.ts";
 
 /** Prometheus' default histogram buckets, in seconds. */
-export const DEFAULT_BUCKETS: readonly number[] = [
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-];
+export const DEFAULT_BUCKETS: readonly number[] = //
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 type Kind = "counter" | "gauge" | "histogram";
 type PromMetric = prom.Counter | prom.Gauge | prom.Histogram;

@@ -1,23 +1,13 @@
 /**
- * Operations: flags and configuration, structured logs, Kubernetes Events, Prometheus
- * metrics, health endpoints, Lease-based leader election and graceful shutdown. The
- * controllers see only `contracts.ts`; `mod.ts` at the repository root wires the rest.
- *
- * @example Parse the flags and log
- * ```ts
- * import { createLogger, parseOperatorConfig } from "./mod.ts";
- *
- * const result = parseOperatorConfig(["--log-format=text"], {}, { inCluster: false });
- * if (result.kind === "config") createLogger(result.config.log).info("configured");
- * ```
+ * Operations: flags and configuration, structured logs, Kubernetes Events, Prometheus metrics,
+ * health endpoints, Lease-based leader election and graceful shutdown. The controllers see only
+ * `contracts.ts`; `mod.ts` at the repository root wires the rest.
  *
  * @module
  */
 export type * from "./contracts.ts";
 export * from "./config.ts";
 export * from "./flags.ts";
-export * from "./flag_values.ts";
-export * from "./cli.ts";
 export * from "./logger.ts";
 export * from "./metrics_registry.ts";
 export * from "./process_metrics.ts";

@@ -93,45 +93,40 @@ export function registerProcessMetrics(
       },
     });
   };
-  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user);
-  cpu(
-    "process_cpu_system_seconds_total",
-    "Total system CPU time spent in seconds.",
-    (s) => s.system,
-  );
-  cpu(
-    "process_cpu_seconds_total",
-    "Total user and system CPU time spent in seconds.",
-    (s) => s.user + s.system,
-  );
   const startTime = Math.round((Date.now() - performance.now()) / 1000);
-  gauge(
-    "process_start_time_seconds",
-    "Start time of the process since unix epoch in seconds.",
-    () => startTime,
-  );
   const status = (field: string) => async () => statusBytes(await proc.read("status"), field);
-  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", status("VmRSS"));
-  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", status("VmSize"));
-  gauge("process_heap_bytes", "Process heap size in bytes.", status("VmData"));
-  gauge("process_open_fds", "Number of open file descriptors.", () => proc.openFds());
-  gauge(
-    "process_max_fds",
-    "Maximum number of open file descriptors.",
-    async () => Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN),
-  );
-
-  gauge("process_heap_used_bytes", "V8 heap in use, in bytes", () => Deno.memoryUsage().heapUsed);
-  gauge(
-    "process_heap_total_bytes",
-    "V8 heap reserved, in bytes",
-    () => Deno.memoryUsage().heapTotal,
-  );
-  gauge(
-    "process_uptime_seconds",
-    "Seconds since the process started",
-    () => performance.now() / 1000,
-  );
+  const maxFds = async () =>
+    Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN);
+  const cpus: [string, string, (seconds: CpuSeconds) => number][] = [
+    ["process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user],
+    [
+      "process_cpu_system_seconds_total",
+      "Total system CPU time spent in seconds.",
+      (s) => s.system,
+    ],
+    [
+      "process_cpu_seconds_total",
+      "Total user and system CPU time spent in seconds.",
+      (s) => s.user + s.system,
+    ],
+  ];
+  for (const [name, help, pick] of cpus) cpu(name, help, pick);
+  const gauges: [string, string, () => number | Promise<number>][] = [
+    [
+      "process_start_time_seconds",
+      "Start time of the process since unix epoch in seconds.",
+      () => startTime,
+    ],
+    ["process_resident_memory_bytes", "Resident memory size in bytes.", status("VmRSS")],
+    ["process_virtual_memory_bytes", "Virtual memory size in bytes.", status("VmSize")],
+    ["process_heap_bytes", "Process heap size in bytes.", status("VmData")],
+    ["process_open_fds", "Number of open file descriptors.", () => proc.openFds()],
+    ["process_max_fds", "Maximum number of open file descriptors.", maxFds],
+    ["process_heap_used_bytes", "V8 heap in use, in bytes", () => Deno.memoryUsage().heapUsed],
+    ["process_heap_total_bytes", "V8 heap reserved, in bytes", () => Deno.memoryUsage().heapTotal],
+    ["process_uptime_seconds", "Seconds since the process started", () => performance.now() / 1000],
+  ];
+  for (const [name, help, source] of gauges) gauge(name, help, source);
   let worstLagMs = 0;
   let expected = performance.now() + LAG_PROBE_INTERVAL_MS;
   const probe = setInterval(() => {

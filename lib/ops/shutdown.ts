@@ -25,23 +25,16 @@ export function terminationSignal(logger: Logger): AbortSignal {
   return controller.signal;
 }
 
-/** Something that stops, for `runOperator`. */
-export interface Stoppable {
-  /** What it is, for logs. */
-  name: string;
-  /** Stops it (graceful where it can be). */
-  stop(): Promise<unknown>;
-}
-
-/** What `runOperator` runs and then stops. */
+/**
+ * What `runOperator` runs and then stops: `afterControllers` (webhook, events, endpoints) stop in
+ * order after the controllers and the Lease, each within `shutdownTimeoutMs`; readiness turns
+ * false as soon as shutdown starts.
+ */
 export interface OperatorParts {
   supervisor: LeaderSupervisor;
-  /** Stopped in order after the controllers and the Lease (webhook, events, endpoints). */
-  afterControllers: readonly Stoppable[];
-  /** Readiness turns false as soon as shutdown starts. */
+  afterControllers: readonly { name: string; stop(): Promise<unknown> }[];
   health: HealthChecks;
   logger: Logger;
-  /** Bound on each later step, in ms. */
   shutdownTimeoutMs: number;
 }
 
@@ -70,7 +63,10 @@ export async function runOperator(parts: OperatorParts, stop: AbortSignal): Prom
   return code;
 }
 
-async function stopQuietly(part: Stoppable, logger: Logger): Promise<void> {
+async function stopQuietly(
+  part: { name: string; stop(): Promise<unknown> },
+  logger: Logger,
+): Promise<void> {
   try {
     await part.stop();
   } catch (error) {

@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  formatListenAddress,
-  parseBoolean,
-  parseDuration,
-  parseListenAddress,
-} from "./flag_values.ts";
+import { formatListenAddress, parseBoolean, parseDuration, parseListenAddress } from "./flags.ts";
 
 Deno.test("parseDuration() reads Go-style durations into milliseconds", async (t) => {
   const cases: { input: string; expected: number | undefined }[] = [
