@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
-import { listPodPorts, mutatePod, patchedPod, type Pod, podPatch } from "./pod_model.ts";
+import { applyJsonPatch } from "./json_patch.ts";
+import { listPodPorts, mutatePod, type Pod, podPatch } from "./pod_model.ts";
 
 const VALUES = new Map([["port.hostport.rmb938.com/web", "9000"]]);
 
 function patchOf(pod: Pod, mutation: Parameters<typeof mutatePod>[1]) {
   const mutated = mutatePod(pod, mutation);
   const patch = podPatch(pod, mutated);
-  assert.deepEqual(patchedPod(pod, patch), mutated, "the patch turns the pod into the mutated one");
+  assert.deepEqual(
+    applyJsonPatch(pod, patch),
+    mutated,
+    "the patch turns the pod into the mutated one",
+  );
   return patch;
 }
 

@@ -1,15 +1,20 @@
 /**
  * The pod webhook (`/mutate-v1-pod`): the I/O around its pure decision (`pod_admission.ts`).
- * Decode; for a new pod naming claim templates, find or create its own claims first (reading each
- * template and the pod's StatefulSet; the claim create is the webhook's only write, and the claim
- * then goes the way of every claim: the leader's controllers allocate it through the one record);
- * gather each named claim and the HostPort it names through the server's read-only lookups
- * (failures kept as values, never thrown); decide, waiting a bounded number of rounds for claims
- * on their way to a port; answer.
+ * Decode; for a new pod naming claim templates, find or create its own claims first (the claim
+ * create is the webhook's only write; the leader's controllers then allocate it like any claim);
+ * gather each named claim and its HostPort through the server's read-only lookups (failures kept
+ * as values); decide, waiting a bounded number of rounds for claims on their way to a port;
+ * answer.
  *
  * @module
  */
-import { admitPod, type ClaimState, claimsToLookUp, type PodAdmission } from "./pod_admission.ts";
+import {
+  admitNewPod,
+  admitPodUpdate,
+  type ClaimState,
+  claimsToLookUp,
+  type PodAdmission,
+} from "./pod_admission.ts";
 import {
   buildTemplateClaim,
   generatedPodName,
@@ -19,15 +24,17 @@ import {
   templateClaimName,
   templateRefusalDetail,
 } from "./pod_templates.ts";
-import { type FieldError, fieldPath, internalError, invalid, notFound } from "./field_errors.ts";
 import {
-  type AdmissionLookups,
-  type AdmissionOptions,
-  settle,
-  type TemplateClaimStore,
-  type TemplateRefusal,
-} from "./lookups.ts";
-import { patchedPod, type Pod, podPatch, PodSchema } from "./pod_model.ts";
+  errorMessage,
+  type FieldError,
+  fieldPath,
+  internalError,
+  invalid,
+  notFound,
+} from "./field_errors.ts";
+import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
+import { type Pod, podPatch, PodSchema } from "./pod_model.ts";
+import { applyJsonPatch } from "./json_patch.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -45,16 +52,11 @@ import {
 } from "../lib/api/mod.ts";
 
 /**
- * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`; while
- * every problem is a claim on its way to a port (not processed yet, or its HostPort bound but
- * not allocated yet), it looks again up to `options.waitForPort.attempts` times before
- * refusing with the original's message. UPDATE needs no lookups. Other operations are
- * admitted.
+ * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`, looking
+ * again up to `options.waitForPort.attempts` times while every problem is a claim on its way to
+ * a port; UPDATE needs no lookups; other operations are admitted.
  *
- * @param request the decoded admission request
- * @param lookups read-only claim and HostPort lookups
- * @param options bounded waiting
- * @returns the review: a patch, or `allowed: false` with 403 and `Pod "<name>" is invalid: ...`
+ * @returns a patch, or `allowed: false` with 403 and `Pod "<name>" is invalid: ...`
  */
 export async function reviewPod(
   request: AdmissionRequest,
@@ -69,18 +71,17 @@ export async function reviewPod(
   if (operation === "UPDATE") {
     const oldPod = decodeObject(PodSchema, request.oldObject, "the old pod");
     if (!oldPod.ok) return badRequestReview(uid, oldPod.message);
-    decision = admitPod({ operation, namespace: "", pod: pod.value, oldPod: oldPod.value });
+    decision = admitPodUpdate(pod.value, oldPod.value);
   } else {
     const namespace = request.namespace || pod.value.metadata?.namespace || "";
     const templates = readPodTemplates(pod.value);
-    const names = claimsToLookUp(pod.value);
     const withTemplates = templates.valid.length > 0 || templates.errors.length > 0;
-    if (namespace === "" && (names.length > 0 || withTemplates)) {
+    if (namespace === "" && (claimsToLookUp(pod.value).length > 0 || withTemplates)) {
       return badRequestReview(uid, "Cannot admit a pod with claims: its namespace is not known");
     }
     decision = withTemplates
       ? await admitTemplatePod(pod.value, namespace, templates, lookups, options)
-      : (await admitNewPod(pod.value, namespace, names, lookups, options)).decision;
+      : (await admitWaiting(pod.value, namespace, lookups, options)).decision;
   }
   if (decision.allowed) {
     return allowReview(uid, { patch: decision.patch, warnings: decision.warnings });
@@ -91,34 +92,31 @@ export async function reviewPod(
 /** Upper bound on `waitForPort.attempts`, whatever the configuration says. */
 const MAX_WAIT_ATTEMPTS = 100;
 
-async function admitNewPod(
+async function admitWaiting(
   pod: Pod,
   namespace: string,
-  names: readonly string[],
   lookups: AdmissionLookups,
   options: AdmissionOptions,
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
-  const lookUp = (): Promise<Map<string, ClaimState>> =>
-    names.length === 0 ? Promise.resolve(new Map()) : lookupClaims(lookups, namespace, names);
-  let states = await lookUp();
-  let decision = admitPod({ operation: "CREATE", namespace, pod, claims: states });
+  const names = claimsToLookUp(pod);
+  let states = await lookupClaims(lookups, namespace, names);
+  let decision = admitNewPod(pod, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
   for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
     await wait?.delay(wait.intervalMs);
-    states = await lookUp();
-    decision = admitPod({ operation: "CREATE", namespace, pod, claims: states });
+    states = await lookupClaims(lookups, namespace, names);
+    decision = admitNewPod(pod, namespace, states);
   }
   return { decision, states };
 }
 
 /**
- * A new pod naming claim templates: choose its name if it has only `generateName` (its claims
- * are named after it), find or create its claims, then admit it as a pod naming those claims,
- * waiting up to `waitForPort.templateAttempts` rounds for them to be allocated. The patch also
- * writes the claim annotations (so release, the update guard and `kubectl` see the claim as for
- * any pod) and the chosen name. A refusal names the template's class: full, or not allocated yet.
+ * A new pod naming claim templates: name it if it has only `generateName`, find or create its
+ * claims, then admit it as a pod naming those claims, waiting up to
+ * `waitForPort.templateAttempts` rounds. The patch also writes the claim annotations (so release,
+ * the update guard and `kubectl` see the claim as for any pod) and the chosen name.
  */
 async function admitTemplatePod(
   submitted: Pod,
@@ -127,56 +125,47 @@ async function admitTemplatePod(
   lookups: AdmissionLookups,
   options: AdmissionOptions,
 ): Promise<PodAdmission> {
-  if (templates.errors.length > 0) {
-    return { allowed: false, errors: [...templates.errors], retryable: false };
-  }
+  const refuse = (errors: FieldError[]): PodAdmission => ({
+    allowed: false,
+    errors,
+    retryable: false,
+  });
+  if (templates.errors.length > 0) return refuse([...templates.errors]);
   const store = lookups.templateClaims;
   if (store === undefined) {
-    const errors = templates.valid.map((a) =>
-      invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
+    return refuse(
+      templates.valid.map((a) =>
+        invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
+      ),
     );
-    return { allowed: false, errors, retryable: false };
   }
   const named = namePod(submitted, options);
-  if (!named.ok) return { allowed: false, errors: [named.error], retryable: false };
+  if ("error" in named) return refuse([named.error]);
   const { pod } = named;
-  const ensured = await ensureTemplateClaims(
-    { ...store, getClaim: (ns, name) => lookups.getClaim(ns, name) },
-    pod,
-    namespace,
-    templates.valid,
-  );
+  const refused = (template: HostPortClaimTemplate, errors: readonly FieldError[]) =>
+    options.onTemplateRefusal?.({
+      namespace,
+      name: template.metadata.name ?? "",
+      uid: template.metadata.uid,
+      message: `Pod ${pod.metadata?.name ?? pod.metadata?.generateName ?? ""} was refused: ${
+        errors.map((e) => e.detail).join("; ")
+      }`,
+    });
+  const ensured = await ensureTemplateClaims(lookups, pod, namespace, templates.valid);
   if (!ensured.ok) {
-    for (const template of ensured.templates) {
-      options.onTemplateRefusal?.({
-        namespace,
-        name: template.metadata.name ?? "",
-        uid: template.metadata.uid,
-        message: podRefusedMessage(pod, ensured.errors),
-      });
-    }
-    return { allowed: false, errors: ensured.errors, retryable: false };
+    for (const template of ensured.templates) refused(template, ensured.errors);
+    return refuse(ensured.errors);
   }
-  const claimValues = new Map(
-    ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
-  );
+  const claimValues = ensured.claims.map((c) => [
+    claimAnnotationKey(c.annotation.portName),
+    c.claimName,
+  ]);
   const annotations = { ...pod.metadata?.annotations, ...Object.fromEntries(claimValues) };
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
-  const names = claimsToLookUp(claimed);
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
-  const { decision, states } = await admitNewPod(
-    claimed,
-    namespace,
-    names,
-    lookups,
-    options,
-    attempts,
-  );
+  const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    return {
-      ...decision,
-      patch: podPatch(submitted, patchedPod(claimed, decision.patch)),
-    };
+    return { ...decision, patch: podPatch(submitted, applyJsonPatch(claimed, decision.patch)) };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
@@ -191,31 +180,24 @@ async function admitTemplatePod(
     );
   }
   for (const claim of ensured.claims) {
-    if (!errors.some((e) => e.field === claim.annotation.path.toString())) continue;
-    options.onTemplateRefusal?.({
-      namespace,
-      name: claim.template.metadata.name ?? "",
-      uid: claim.template.metadata.uid,
-      message: podRefusedMessage(pod, errors),
-    });
+    if (errors.some((e) => e.field === claim.annotation.path.toString())) {
+      refused(claim.template, errors);
+    }
   }
   return { ...decision, errors };
 }
 
-/** Sets a name on a pod created with `generateName` only (its claims are named after it). */
-function namePod(
-  pod: Pod,
-  options: AdmissionOptions,
-): { ok: true; pod: Pod } | { ok: false; error: FieldError } {
-  if (pod.metadata?.name) return { ok: true, pod };
+/** Names a pod created with `generateName` only (its claims are named after it). */
+function namePod(pod: Pod, options: AdmissionOptions): { pod: Pod } | { error: FieldError } {
+  if (pod.metadata?.name) return { pod };
   const generateName = pod.metadata?.generateName ?? "";
-  if (generateName === "" || options.random === undefined) {
-    const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
-    return { ok: false, error: invalid(fieldPath("metadata", "name"), "", detail) };
-  }
   const random = options.random;
+  if (generateName === "" || random === undefined) {
+    const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
+    return { error: invalid(fieldPath("metadata", "name"), "", detail) };
+  }
   const name = generatedPodName(generateName, [random(), random(), random(), random(), random()]);
-  return { ok: true, pod: { ...pod, metadata: { ...pod.metadata, name } } };
+  return { pod: { ...pod, metadata: { ...pod.metadata, name } } };
 }
 
 /**
@@ -231,40 +213,30 @@ function templateErrors(
   const moved = new Set<TemplateAnnotation>();
   for (const error of errors) {
     const claim = claims.find((c) => {
-      const key = claimAnnotationKey(c.annotation.portName);
-      const path = fieldPath("metadata", "annotations", key).toString();
-      return error.field === path || error.field.startsWith(`${path}.`);
+      const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
+      return error.field === path.toString() || error.field.startsWith(`${path}.`);
     });
     if (claim === undefined) {
       out.push(error);
-      continue;
+    } else if (!moved.has(claim.annotation)) {
+      moved.add(claim.annotation);
+      const state = states.get(claim.claimName)?.claim;
+      const className = claim.template.spec.hostPortClassName;
+      const detail = templateRefusalDetail(
+        state?.ok ? state.value : undefined,
+        claim.claimName,
+        className,
+      );
+      out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
     }
-    if (moved.has(claim.annotation)) continue;
-    moved.add(claim.annotation);
-    const state = states.get(claim.claimName)?.claim;
-    const stored = state?.ok ? state.value : undefined;
-    const detail = templateRefusalDetail(
-      stored,
-      claim.claimName,
-      claim.template.spec.hostPortClassName,
-    );
-    out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
   }
   return out;
 }
 
-function podRefusedMessage(pod: Pod, errors: readonly FieldError[]): string {
-  const name = pod.metadata?.name ?? pod.metadata?.generateName ?? "";
-  return `Pod ${name} was refused: ${errors.map((e) => e.detail).join("; ")}`;
-}
-
 /**
- * Looks up each claim `namespace/name` (all at once) and, for a claim that names a HostPort,
- * that HostPort.
+ * Looks up each claim `namespace/name` (all at once, duplicates once) and, for a claim that names
+ * a HostPort, that HostPort.
  *
- * @param lookups the server's lookups
- * @param namespace the pod's namespace: claims are looked up there only
- * @param claimNames the claim names (duplicates are looked up once)
  * @returns the state of each claim, by name
  */
 export async function lookupClaims(
@@ -273,76 +245,62 @@ export async function lookupClaims(
   claimNames: Iterable<string>,
 ): Promise<Map<string, ClaimState>> {
   const names = [...new Set(claimNames)];
-  const states = await Promise.all(names.map((name) => lookupClaim(lookups, namespace, name)));
-  return new Map(names.map((name, i) => [name, states[i] as ClaimState]));
-}
-
-async function lookupClaim(
-  lookups: AdmissionLookups,
-  namespace: string,
-  name: string,
-): Promise<ClaimState> {
-  const claim = await settle(() => lookups.getClaim(namespace, name));
-  const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
-  if (hostPortName === "") return { claim };
-  const hostPort = await settle(() => lookups.getHostPort(hostPortName));
-  return { claim, hostPort };
+  const states = await Promise.all(names.map(async (name): Promise<ClaimState> => {
+    const claim = await settle(() => lookups.getClaim(namespace, name));
+    const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
+    if (hostPortName === "") return { claim };
+    return { claim, hostPort: await settle(() => lookups.getHostPort(hostPortName)) };
+  }));
+  return new Map(names.map((name, i) => [name, states[i]!]));
 }
 
 /** The claim a template annotation got. */
-export interface TemplateClaim {
+interface TemplateClaim {
   readonly annotation: TemplateAnnotation;
-  /** The claim's name. */
   readonly claimName: string;
-  /** The template as read. */
   readonly template: HostPortClaimTemplate;
   /** Whether this admission created the claim (else it existed). */
   readonly created: boolean;
 }
 
-/** The outcome of {@linkcode ensureTemplateClaims}. */
-export type EnsuredClaims =
-  | { ok: true; claims: TemplateClaim[] }
-  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] };
+type Ensured = { claim: TemplateClaim } | { error: FieldError; template?: HostPortClaimTemplate };
 
 /**
  * Finds or creates the claim of each template annotation (all at once). A StatefulSet pod's
  * claim that exists already is reused whatever made it, as the StatefulSet controller reuses a
  * PVC of the right name.
- *
- * @param store reads and the claim create
- * @param pod the pod, its name set
- * @param namespace the pod's namespace
- * @param annotations the pod's usable template annotations
- * @returns the claims, or the errors that refuse the pod
  */
 async function ensureTemplateClaims(
-  store: TemplateClaimStore & Pick<AdmissionLookups, "getClaim">,
+  lookups: AdmissionLookups,
   pod: Pod,
   namespace: string,
   annotations: readonly TemplateAnnotation[],
-): Promise<EnsuredClaims> {
+): Promise<
+  | { ok: true; claims: TemplateClaim[] }
+  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] }
+> {
+  const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
   const set = owner === undefined
     ? { ok: true as const, value: undefined }
     : await settle(() => store.getStatefulSet(namespace, owner.name));
-  const outcomes = await Promise.all(annotations.map(async (annotation) => {
+  const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
+    const { path, templateName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
     if (!named.ok) return { error: named.error };
-    const template = await settle(() => store.getTemplate(namespace, annotation.templateName));
-    if (!template.ok) return { error: internalError(annotation.path, template.error) };
-    if (template.value === undefined) {
-      return { error: notFound(annotation.path, annotation.templateName) };
-    }
-    if (!set.ok) return { error: internalError(annotation.path, set.error), template };
+    const read = await settle(() => store.getTemplate(namespace, templateName));
+    if (!read.ok) return { error: internalError(path, read.error) };
+    const template = read.value;
+    if (template === undefined) return { error: notFound(path, templateName) };
+    if (!set.ok) return { error: internalError(path, set.error), template };
     const stored = set.value;
     if (owner !== undefined && stored?.uid !== owner.uid) {
       const detail = `the pod's StatefulSet ${owner.name} (uid ${owner.uid}) is gone`;
-      return { error: invalid(annotation.path, annotation.templateName, detail) };
+      return { error: invalid(path, templateName, detail) };
     }
     const claim = buildTemplateClaim({
-      template: template.value,
+      template,
       name: named.name,
       namespace,
       podName,
@@ -352,15 +310,11 @@ async function ensureTemplateClaims(
         : {},
     });
     const created = await settle(() => store.createClaim(claim));
-    if (!created.ok) {
-      return {
-        error: invalid(annotation.path, annotation.templateName, apiMessageOf(created.error)),
-      };
-    }
+    if (!created.ok) return { error: invalid(path, templateName, apiMessageOf(created.error)) };
     if (!created.value && owner === undefined) {
       // Another pod's claim of this name (a pod of the same name that is still there or whose
       // claim the garbage collector has yet to delete): never share it.
-      const existing = await settle(() => store.getClaim(namespace, named.name));
+      const existing = await settle(() => lookups.getClaim(namespace, named.name));
       const owned = existing.ok &&
         (existing.value?.metadata.ownerReferences ?? []).some((ref) =>
           ref.kind === "Pod" && ref.controller === true
@@ -368,37 +322,30 @@ async function ensureTemplateClaims(
       if (owned) {
         const detail = `claim ${named.name} belongs to an earlier pod named ${podName}; create ` +
           "the pod again once that pod and its claim are gone";
-        return { error: invalid(annotation.path, annotation.templateName, detail) };
+        return { error: invalid(path, templateName, detail) };
       }
     }
-    const made = { annotation, claimName: named.name, template: template.value };
-    return { claim: { ...made, created: created.value } };
+    return { claim: { annotation, claimName: named.name, template, created: created.value } };
   }));
-  const errors = outcomes.flatMap((o) => "error" in o && o.error ? [o.error] : []);
-  const templates = outcomes.flatMap((o) =>
-    "template" in o && o.template?.ok && o.template.value ? [o.template.value] : []
-  );
-  if (errors.length > 0) return { ok: false, errors, templates };
-  return { ok: true, claims: outcomes.flatMap((o) => "claim" in o && o.claim ? [o.claim] : []) };
+  const errors = outcomes.flatMap((o) => "error" in o ? [o.error] : []);
+  if (errors.length === 0) {
+    return { ok: true, claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []) };
+  }
+  const templates = outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []);
+  return { ok: false, errors, templates };
 }
 
 /** The API server's own message when there is one (a quota's `exceeded quota: ...`). */
 function apiMessageOf(error: unknown): string {
   const status = (error as { status?: { message?: unknown } } | null)?.status;
   if (typeof status?.message === "string" && status.message !== "") return status.message;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
-/**
- * The Event subject of a refused pod's template.
- *
- * @param refusal the refusal
- */
-export function templateSubject(refusal: TemplateRefusal): {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace: string; uid?: string | undefined };
-} {
+/** The Event subject of a refused pod's template. */
+export function templateSubject(
+  refusal: { namespace: string; name: string; uid?: string | undefined },
+): { apiVersion: string; kind: string; metadata: typeof refusal } {
   return {
     apiVersion: API_VERSION,
     kind: KIND.HostPortClaimTemplate,

@@ -1,17 +1,12 @@
 /**
  * Per-pod claims, pure: reading `claim-template.hostport.rmb938.com/<portName>: <template>`
  * annotations, naming each pod's claim and building it from its HostPortClaimTemplate, the way
- * Kubernetes names and owns the PVCs of `volumeClaimTemplates` and generic ephemeral volumes:
- *
- * - a StatefulSet pod `web-3` gets the claim `<template>-web-3`, created on first need and reused
- *   after, so the ordinal keeps its port; it is owned by the StatefulSet when the set's
- *   `persistentVolumeClaimRetentionPolicy.whenDeleted` is `Delete` (the template-claim controller
- *   keeps the owners in line with the policy afterwards);
- * - any other pod gets `<pod>-<portName>`, which the template-claim controller gives the pod as
- *   controller owner once the pod is stored (an owner that does not exist yet would make the
- *   garbage collector delete the claim at once).
- *
- * The I/O (template, StatefulSet and claim reads, the claim create) is in `pod_review.ts`.
+ * Kubernetes names and owns the PVCs of `volumeClaimTemplates`: a StatefulSet pod `web-3` gets
+ * `<template>-web-3`, reused after so the ordinal keeps its port (owned by the StatefulSet when
+ * its `whenDeleted` retention is `Delete`); any other pod gets `<pod>-<portName>`, which the
+ * template-claim controller gives the pod as owner once the pod is stored (an owner that does
+ * not exist yet would make the garbage collector delete the claim at once). The I/O is in
+ * `pod_review.ts`.
  *
  * @module
  */
@@ -40,9 +35,6 @@ import {
 } from "./field_errors.ts";
 import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
 
-/** Label the StatefulSet controller sets on its pods: the pod's ordinal. */
-const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
-
 /** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
 export interface TemplateAnnotation {
   /** The port name after the prefix. */
@@ -63,9 +55,9 @@ export interface StatefulSetOwner {
   readonly ordinal: number;
 }
 
-/** What a pod's template annotations ask for, and what is wrong with them. */
+/** What a pod's template annotations ask for (sorted by port name), and what is wrong with them. */
 export interface PodTemplates {
-  /** The usable annotations, sorted by port name. */
+  /** The usable annotations. */
   readonly valid: readonly TemplateAnnotation[];
   /** Problems with the annotations (refuse the pod). */
   readonly errors: readonly FieldError[];
@@ -78,22 +70,18 @@ const MAX_NAME = 253;
 /**
  * Reads the template annotations of a pod. A port may not name both a claim and a template, and
  * a StatefulSet pod may not name one template for two ports (its claim is `<template>-<pod>`).
- *
- * @param pod the pod as submitted
- * @returns the usable annotations and the errors
  */
 export function readPodTemplates(pod: Pod): PodTemplates {
   const annotations = pod.metadata?.annotations ?? {};
-  const valid: TemplateAnnotation[] = [];
-  const errors: FieldError[] = [];
-  const keys = Object.keys(annotations).filter((key) =>
-    key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)
-  ).sort();
+  const keys = Object.keys(annotations)
+    .filter((key) => key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)).sort();
   if (keys.length > MAX_CLAIMS_PER_POD) {
     // Each costs reads and a create, so the count is bounded like claim annotations.
     const path = fieldPath("metadata", "annotations");
     return { valid: [], errors: [tooMany(path, keys.length, MAX_CLAIMS_PER_POD)] };
   }
+  const valid: TemplateAnnotation[] = [];
+  const errors: FieldError[] = [];
   const statefulSet = statefulSetOwnerOf(pod) !== undefined;
   const seen = new Set<string>();
   for (const key of keys) {
@@ -107,9 +95,13 @@ export function readPodTemplates(pod: Pod): PodTemplates {
         invalid(path, templateName, "Annotation value must name a hostPortClaimTemplate"),
       );
     } else if (annotations[claimAnnotationKey(portName)] !== undefined) {
-      errors.push(invalid(path, templateName, BOTH_DETAIL(portName)));
+      const detail = `port ${goQuote(portName)} names both a hostPortClaim and a ` +
+        "hostPortClaimTemplate";
+      errors.push(invalid(path, templateName, detail));
     } else if (statefulSet && seen.has(templateName)) {
-      errors.push(invalid(path, templateName, SHARED_TEMPLATE_DETAIL));
+      const detail = "a StatefulSet pod gets one claim per template (<template>-<pod>), so two " +
+        "ports cannot name the same template";
+      errors.push(invalid(path, templateName, detail));
     } else {
       seen.add(templateName);
       valid.push({ portName, templateName, path });
@@ -118,17 +110,10 @@ export function readPodTemplates(pod: Pod): PodTemplates {
   return { valid, errors };
 }
 
-const BOTH_DETAIL = (portName: string) =>
-  `port ${goQuote(portName)} names both a hostPortClaim and a hostPortClaimTemplate`;
-const SHARED_TEMPLATE_DETAIL = "a StatefulSet pod gets one claim per template " +
-  "(<template>-<pod>), so two ports cannot name the same template";
-
 /**
- * Returns the StatefulSet controlling a pod (controller owner reference of kind StatefulSet,
- * apps/v1) with the pod's ordinal (label `apps.kubernetes.io/pod-index`, else the number after
- * `<set>-` in the pod's name), or `undefined` for any other pod.
- *
- * @param pod the pod
+ * The StatefulSet controlling a pod (controller owner reference of kind StatefulSet, apps/v1)
+ * with the pod's ordinal (label `apps.kubernetes.io/pod-index`, else the number after `<set>-`
+ * in the pod's name), or `undefined` for any other pod.
  */
 export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
   const refs = (pod.metadata?.ownerReferences ?? []) as readonly Partial<OwnerReference>[];
@@ -136,21 +121,15 @@ export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
   if (ref?.kind !== "StatefulSet" || ref.apiVersion !== "apps/v1") return undefined;
   if (!ref.name || !ref.uid) return undefined;
   const podName = pod.metadata?.name ?? "";
-  const label = pod.metadata?.labels?.[POD_INDEX_LABEL];
   const fromName = podName.startsWith(`${ref.name}-`) ? podName.slice(ref.name.length + 1) : "";
-  const text = label ?? fromName;
+  const text = pod.metadata?.labels?.["apps.kubernetes.io/pod-index"] ?? fromName;
   if (!/^\d+$/.test(text)) return undefined;
   return { name: ref.name, uid: ref.uid, ordinal: Number(text) };
 }
 
 /**
  * The claim a pod gets from a template: `<template>-<pod>` for a StatefulSet pod,
- * `<pod>-<portName>` for any other.
- *
- * @param podName the pod's name (set: a generated name is chosen before this)
- * @param annotation the template annotation
- * @param statefulSet whether the pod belongs to a StatefulSet
- * @returns the claim name, or a field error when it is not a valid object name
+ * `<pod>-<portName>` for any other; a field error when that is not a valid object name.
  */
 export function templateClaimName(
   podName: string,
@@ -168,10 +147,11 @@ export function templateClaimName(
 
 /** Input of {@linkcode buildTemplateClaim}. */
 export interface TemplateClaimInput {
+  /** The template. */
   readonly template: HostPortClaimTemplate;
-  /** The claim's name and namespace. */
+  /** The claim's name. */
   readonly name: string;
-  /** The pod's namespace. */
+  /** The pod's namespace (the claim's too). */
   readonly namespace: string;
   /** The pod's name. */
   readonly podName: string;
@@ -182,12 +162,9 @@ export interface TemplateClaimInput {
 }
 
 /**
- * Builds the claim a pod gets from a template: the template's class, labels and annotations, plus
+ * Builds the claim a pod gets from a template: the template's class, labels and annotations,
  * labels saying where it came from, and for a StatefulSet whose `whenDeleted` is `Delete` an
- * owner reference to the StatefulSet (the garbage collector deletes the claim with it).
- *
- * @param input the template, names and owner
- * @returns the claim to create
+ * owner reference to it (the garbage collector deletes the claim with it).
  */
 export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
   const { template, statefulSet } = input;
@@ -203,9 +180,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
     setLabel(TEMPLATE_CLAIM_LABEL.statefulSet, statefulSet.name);
     setLabel(TEMPLATE_CLAIM_LABEL.ordinal, String(statefulSet.ordinal));
   }
-  const ownerReferences: OwnerReference[] = statefulSet?.policy.whenDeleted === "Delete"
-    ? [statefulSetReference(statefulSet)]
-    : [];
+  const owned = statefulSet?.policy.whenDeleted === "Delete";
   return {
     apiVersion: API_VERSION,
     kind: KIND.HostPortClaim,
@@ -217,7 +192,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
         ...template.spec.metadata?.annotations,
         [TEMPLATE_CLAIM_POD_ANNOTATION]: input.podName,
       },
-      ...ownerReferences.length > 0 ? { ownerReferences } : {},
+      ...owned ? { ownerReferences: [statefulSetReference(statefulSet)] } : {},
     },
     spec: { hostPortClassName: template.spec.hostPortClassName },
   };
@@ -225,12 +200,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
 
 /**
  * Why a pod waiting for a template claim is refused, naming the class: full, or not allocated
- * yet. The pod's controller creates it again.
- *
- * @param claim the claim as last read (undefined when it could not be read)
- * @param claimName the claim's name
- * @param className the template's class
- * @returns the detail of the field error
+ * yet (`claim` is undefined when it could not be read). The pod's controller creates it again.
  */
 export function templateRefusalDetail(
   claim: HostPortClaim | undefined,
@@ -250,20 +220,13 @@ export function templateRefusalDetail(
   return `${where} is not allocated a port yet${why}; the pod's controller retries`;
 }
 
-/**
- * Random lower-case letters and digits for a generated pod name, from the alphabet the API
- * server uses (no vowels, no look-alike characters).
- */
+/** The API server's alphabet for generated names (no vowels, no look-alike characters). */
 const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 /**
- * Chooses a pod's name when it has only `generateName`, as the API server would (generateName
- * plus 5 random characters, trimmed to fit): a per-pod claim is named after its pod, and the API
- * server names the pod only after admission.
- *
- * @param generateName the pod's `metadata.generateName`
- * @param random 5 values in [0, 1), from an injected source
- * @returns the name
+ * Chooses a name for a pod that has only `generateName`, as the API server would (plus 5 random
+ * characters, trimmed to fit), since its claims are named after it and the API server names the
+ * pod only after admission. `random` holds 5 values in [0, 1).
  */
 export function generatedPodName(generateName: string, random: readonly number[]): string {
   const suffix = random.slice(0, 5).map((r) =>

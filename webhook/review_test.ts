@@ -5,10 +5,8 @@ import {
   badRequestReview,
   decodeAdmissionReview,
   denyReview,
-  invalidMessage,
   invalidStatus,
   podDeniedStatus,
-  podDisplayName,
 } from "./review.ts";
 import { fieldPath, forbidden, invalid } from "./field_errors.ts";
 
@@ -154,13 +152,16 @@ Deno.test("invalidStatus() builds the original's 422 Invalid status", () => {
   );
 });
 
-Deno.test("invalidMessage() prints the core group without a suffix and quotes the name Go-style", () => {
+Deno.test("invalidStatus() and podDeniedStatus() print the core group without a suffix and quote the name Go-style", () => {
   const errors = [forbidden(fieldPath("x"), "no")];
   assert.equal(
-    invalidMessage({ group: "", kind: "Pod", name: 'a"b' }, errors),
+    podDeniedStatus({ name: 'a"b' }, errors).message,
     'Pod "a\\"b" is invalid: x: Forbidden: no',
   );
-  assert.equal(invalidMessage({ group: "g", kind: "K", name: "n" }, []), 'K.g "n" is invalid');
+  assert.equal(
+    invalidStatus({ group: "g", kind: "K", name: "n" }, []).message,
+    'K.g "n" is invalid',
+  );
 });
 
 Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the causes", () => {
@@ -177,10 +178,8 @@ Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the caus
   });
 });
 
-Deno.test("podDisplayName() names a generateName pod by its prefix", () => {
-  assert.equal(podDisplayName({ name: "echo" }), "echo");
-  assert.equal(podDisplayName({ name: "", generateName: "echo-5d9f-" }), "echo-5d9f-<generated>");
-  assert.equal(podDisplayName({}), "");
+Deno.test("podDeniedStatus() names a generateName pod by its prefix", () => {
+  assert.equal(podDeniedStatus({}, []).message, 'Pod "" is invalid');
   const status = podDeniedStatus({ generateName: "echo-5d9f-" }, [forbidden(fieldPath("x"), "no")]);
   assert.equal(status.message, 'Pod "echo-5d9f-<generated>" is invalid: x: Forbidden: no');
   assert.equal(status.details?.name, undefined);
