@@ -1,26 +1,19 @@
 /**
  * A self-managed serving certificate: the operator makes its own CA and serving certificate,
- * keeps them in a Secret in its namespace, writes the CA bundle into its webhook configurations,
- * and renews both before they expire. Every replica runs the same loop; the Secret is the single
- * source of truth and every write is a compare-and-swap on its resourceVersion, so replicas that
- * race agree on one pair (the loser re-reads and adopts the winner's). The decisions are pure, in
- * `tls_self_managed_plan.ts`.
+ * keeps them in a Secret in its namespace, writes the CA bundle into the `caBundle` of every
+ * webhook of its configurations (what cert-manager's cainjector does), and renews both before
+ * they expire. Every replica runs the same loop; the Secret is the single source of truth and
+ * every write is a compare-and-swap on its resourceVersion, so racing replicas agree on one pair
+ * (the loser re-reads and adopts the winner's). The decisions are in `tls_self_managed_plan.ts`.
  *
- * Order of a pass: make the Secret right, then the webhook configurations' `caBundle`, then serve
- * the Secret's pair, so the API server trusts a new CA before any replica serves a certificate of
- * it. During a CA renewal the old CA stays in the bundle until it expires.
- *
- * The CA goes into the `clientConfig.caBundle` of every webhook of the named
- * Mutating/ValidatingWebhookConfigurations (what cert-manager's cainjector does), with
- * compare-and-swap updates; a configuration that does not exist yet is reported, not fatal, and
- * filled in on a later pass ({@linkcode injectCaBundle}).
+ * Order of a pass: make the Secret right, then the configurations' `caBundle`, then serve the
+ * Secret's pair, so the API server trusts a new CA before any replica serves a certificate of it.
+ * During a CA renewal the old CA stays in the bundle until it expires.
  *
  * `--register-webhooks` ({@linkcode WebhookRegistrar}): an operator running out of cluster writes
- * its three webhook configurations (`configurations.ts`, called by URL, trusting the self-managed
- * CA) at start and deletes them on exit. Each one carries the label
- * {@linkcode REGISTERED_BY_LABEL}; a configuration of the same name without it (the release's, or
- * one made by hand) is never touched, and only the objects this process wrote (matched by uid) are
- * deleted.
+ * its three webhook configurations at start and deletes them on exit. Each carries the label
+ * {@linkcode REGISTERED_BY_LABEL}; a configuration of the same name without it is never touched,
+ * and only the objects this process wrote (matched by uid) are deleted.
  *
  * @module
  */
@@ -28,7 +21,6 @@ import { X509Certificate } from "node:crypto";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import {
   AlreadyExistsError,
-  type Clock,
   ConflictError,
   type KubeClients,
   type KubeObject,
@@ -40,7 +32,6 @@ import {
 import { generateCa, generateServingCert, type PemPair, type ServingNames } from "./tls_certs.ts";
 import {
   decodeSecret,
-  newTlsSecret,
   planServingSecret,
   type SecretContents,
   secretData,
@@ -49,19 +40,21 @@ import {
   toBase64,
   validCas,
 } from "./tls_self_managed_plan.ts";
-import { type CertificateSource, inspectPair, PairHolder, type ServingPair } from "./tls_source.ts";
+import { inspectPair, PairSource } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import { webhookSet } from "./configurations.ts";
 
 const DAY_MS = 86_400_000;
 
+type WebhookClients = Pick<
+  KubeClients,
+  "mutatingWebhookConfigurations" | "validatingWebhookConfigurations"
+>;
+
 /** Options of {@linkcode SelfManagedCertificateSource}. */
 export interface SelfManagedOptions {
   /** Clients for Secrets and webhook configurations. */
-  kube: Pick<
-    KubeClients,
-    "secrets" | "mutatingWebhookConfigurations" | "validatingWebhookConfigurations"
-  >;
+  kube: WebhookClients & Pick<KubeClients, "secrets">;
   /** The operator's namespace (holds the Secret; part of the service DNS names). */
   namespace: string;
   /** The webhook Service's name: the certificate covers `<service>.<namespace>.svc[.cluster.local]`. */
@@ -80,8 +73,6 @@ export interface SelfManagedOptions {
   caValidityMs?: number;
   /** Serving certificate lifetime; default 90 days. */
   servingValidityMs?: number;
-  /** Renew once this fraction of a lifetime has passed; default 2/3. */
-  renewFraction?: number;
   /** After a CA renewal, serve the old CA's certificate this much longer; default 60 s. */
   caPropagationMs?: number;
   /** New certificates are valid from this long before issue (clock skew); default 5 min. */
@@ -90,14 +81,7 @@ export interface SelfManagedOptions {
   resyncIntervalMs?: number;
   /** Wait this long after a failed pass; default 5 s. */
   retryIntervalMs?: number;
-  /** Failed passes in a row before `healthy()` turns false; default 12. */
-  maxFailures?: number;
-  /** Time source; defaults to the system clock. */
-  clock?: Clock;
-  /**
-   * Called on each pass with the CA bundle before it is injected (`--register-webhooks` creates
-   * the configurations there, so they exist before the first injection).
-   */
+  /** Called on each pass with the CA bundle before it is injected (`--register-webhooks`). */
   beforeInjection?: (caBundlePem: string) => Promise<void>;
   /** Told about each failed pass and about names of configurations that do not exist. */
   onError?: (message: string) => void;
@@ -106,21 +90,17 @@ export interface SelfManagedOptions {
 }
 
 /** Keeps a CA and serving certificate in a Secret and serves the Secret's pair. */
-export class SelfManagedCertificateSource implements CertificateSource {
+export class SelfManagedCertificateSource extends PairSource {
   /** The Secret's name. */
   readonly secretName: string;
   /** Names the serving certificate covers. */
   readonly names: ServingNames;
   #options: SelfManagedOptions;
-  #clock: Clock;
-  #holder = new PairHolder();
-  #failures = 0;
-  #loop: Promise<void> | undefined;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: SelfManagedOptions) {
+    super();
     this.#options = options;
-    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.secretName = options.secretName ?? `${options.serviceName}-tls`;
     const service = `${options.serviceName}.${options.namespace}.svc`;
     this.names = {
@@ -129,70 +109,53 @@ export class SelfManagedCertificateSource implements CertificateSource {
     };
   }
 
-  /** The pair being served. */
-  current(): ServingPair | undefined {
-    return this.#holder.pair;
-  }
-
-  /** True while a pair is served and fewer than `maxFailures` passes in a row failed. */
-  healthy(): boolean {
-    return this.#holder.pair !== undefined && this.#failures < (this.#options.maxFailures ?? 12);
-  }
-
-  /** Subscribes to pair changes. */
-  subscribe(listener: (pair: ServingPair) => void): () => void {
-    return this.#holder.subscribe(listener);
-  }
-
-  /** Resolves when the background loop has ended. */
-  get finished(): Promise<void> {
-    return this.#loop ?? Promise.resolve();
-  }
-
   /**
    * Runs passes until one succeeds, then keeps renewing in the background until `signal` aborts.
    *
    * @throws {Error} when `maxFailures` passes in a row failed, or `signal` aborted first
    */
   async start(signal: AbortSignal): Promise<void> {
-    let nextAt: Date | undefined;
-    while (nextAt === undefined) {
-      nextAt = await this.#tryPass();
-      if (nextAt !== undefined) break;
-      if (signal.aborted || this.#failures >= (this.#options.maxFailures ?? 12)) {
+    let renewAt = await this.#tryPass();
+    while (renewAt === undefined) {
+      if (signal.aborted || this.failures >= this.maxFailures) {
         throw new Error(`Cannot set up the webhook certificate in Secret ${this.#secretRef()}`);
       }
-      await sleep(this.#clock, this.#options.retryIntervalMs ?? 5_000, signal);
+      await sleep(SYSTEM_CLOCK, this.#retryMs(), signal);
+      renewAt = await this.#tryPass();
     }
-    this.#loop = this.#run(signal, nextAt);
+    this.loop = this.#run(signal, renewAt);
   }
 
-  async #run(signal: AbortSignal, firstRenewal: Date): Promise<void> {
-    let renewAt = firstRenewal;
+  async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
     while (!signal.aborted) {
       const resync = this.#options.resyncIntervalMs ?? 60_000;
-      const wait = Math.max(0, Math.min(resync, renewAt.getTime() - this.#clock.now()));
-      await sleep(this.#clock, wait, signal);
+      await sleep(
+        SYSTEM_CLOCK,
+        Math.max(0, Math.min(resync, renewAt.getTime() - Date.now())),
+        signal,
+      );
       if (signal.aborted) return;
-      const next = await this.#tryPass();
-      renewAt = next ?? new Date(this.#clock.now() + (this.#options.retryIntervalMs ?? 5_000));
+      renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs());
     }
   }
 
   async #tryPass(): Promise<Date | undefined> {
     try {
       const renewAt = await this.pass();
-      this.#failures = 0;
+      this.failures = 0;
       return renewAt;
     } catch (error) {
-      this.#failures++;
-      const detail = error instanceof Error ? error.message : String(error);
+      this.failures++;
       this.#options.onError?.(
         `Cannot refresh the webhook certificate in Secret ${this.#secretRef()} ` +
-          `(failure ${this.#failures}): ${detail}`,
+          `(failure ${this.failures}): ${error instanceof Error ? error.message : String(error)}`,
       );
       return undefined;
     }
+  }
+
+  #retryMs(): number {
+    return this.#options.retryIntervalMs ?? 5_000;
   }
 
   #backdateMs(): number {
@@ -220,19 +183,19 @@ export class SelfManagedCertificateSource implements CertificateSource {
         throw error;
       });
       const contents = decodeSecret(secret);
-      const now = new Date(this.#clock.now());
+      const now = new Date();
       const plan = planServingSecret({
         contents,
         names: this.names,
         now,
-        renewFraction: this.#options.renewFraction ?? 2 / 3,
+        renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
         caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs(),
       });
       if (plan.action === "keep") {
         await this.#options.beforeInjection?.(contents!.caBundlePem!);
         await injectCaBundle(this.#options, contents!.caBundlePem!);
-        if (this.#holder.pair?.certPem !== plan.pair.certPem) this.#holder.set(plan.pair);
+        if (this.current()?.certPem !== plan.pair.certPem) this.setPair(plan.pair);
         return plan.renewAt;
       }
       this.#options.onIssue?.(
@@ -242,7 +205,13 @@ export class SelfManagedCertificateSource implements CertificateSource {
       const data = await this.#issue(plan, contents, now);
       try {
         secret = secret === undefined
-          ? await secrets.create(newTlsSecret(this.secretName, namespace, data))
+          ? await secrets.create({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: this.secretName, namespace },
+            type: "kubernetes.io/tls",
+            data,
+          })
           : await secrets.update({ ...secret, data: { ...secret.data, ...data } });
       } catch (error) {
         if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) throw error;
@@ -259,19 +228,16 @@ export class SelfManagedCertificateSource implements CertificateSource {
   ): Promise<Record<string, string>> {
     let ca: PemPair;
     let bundle: string;
+    const backdateMs = this.#backdateMs();
     if (plan.action === "issueCa") {
       const validityMs = this.#options.caValidityMs ?? 5 * 365 * DAY_MS;
-      ca = await generateCa(`${this.#options.serviceName}-ca`, {
-        now,
-        validityMs,
-        backdateMs: this.#backdateMs(),
-      });
+      ca = await generateCa(`${this.#options.serviceName}-ca`, { now, validityMs, backdateMs });
       // Old CAs stay trusted until they expire, so certificates they signed keep working.
       bundle = [ca.certPem, ...validCas(contents?.caBundlePem ?? "", now)].join("");
       const old = inspectPair(contents?.certPem ?? "", contents?.keyPem ?? "");
       if (old.ok && old.pair.notAfter > now && contents!.caBundlePem !== undefined) {
         // Keep serving the old certificate until the API server has learnt the new CA.
-        return secretData(bundle, ca, { certPem: old.pair.certPem, keyPem: old.pair.keyPem });
+        return secretData(bundle, ca, old.pair);
       }
     } else {
       bundle = contents!.caBundlePem!;
@@ -280,21 +246,9 @@ export class SelfManagedCertificateSource implements CertificateSource {
     // A serving certificate never outlives its CA.
     const caLeft = new Date(new X509Certificate(ca.certPem).validTo).getTime() - now.getTime();
     const validityMs = Math.min(this.#options.servingValidityMs ?? 90 * DAY_MS, caLeft);
-    const validity = { now, validityMs, backdateMs: this.#backdateMs() };
-    return secretData(bundle, ca, await generateServingCert(ca, this.names, validity));
+    const serving = await generateServingCert(ca, this.names, { now, validityMs, backdateMs });
+    return secretData(bundle, ca, serving);
   }
-}
-
-/** Where to inject. */
-export interface CaInjectionTargets {
-  /** Clients for the two configuration kinds. */
-  kube: Pick<KubeClients, "mutatingWebhookConfigurations" | "validatingWebhookConfigurations">;
-  /** MutatingWebhookConfiguration names. */
-  mutatingWebhookConfigurations?: readonly string[] | undefined;
-  /** ValidatingWebhookConfiguration names. */
-  validatingWebhookConfigurations?: readonly string[] | undefined;
-  /** Told about configurations that do not exist. */
-  onError?: ((message: string) => void) | undefined;
 }
 
 type WebhookConfiguration = KubeObject & {
@@ -304,55 +258,48 @@ type WebhookConfiguration = KubeObject & {
 /** Compare-and-swap attempts of one configuration write. */
 const MAX_ATTEMPTS = 5;
 
-async function injectOne<T extends WebhookConfiguration>(
-  client: Pick<ResourceClient<T>, "get" | "update" | "resource">,
-  name: string,
-  caBundle: string,
-  onError: ((message: string) => void) | undefined,
-): Promise<void> {
-  for (let attempt = 1;; attempt++) {
-    let config: T;
-    try {
-      config = await client.get(name);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      onError?.(`Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`);
-      return;
-    }
-    const webhooks = config.webhooks ?? [];
-    if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) return;
-    const updated = {
-      ...config,
-      webhooks: webhooks.map((webhook) => ({
-        ...webhook,
-        clientConfig: { ...webhook.clientConfig, caBundle },
-      })),
-    };
-    try {
-      await client.update(updated); // carries the resourceVersion read above
-      return;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
-}
-
 /**
- * Makes every webhook of the named configurations trust `caBundlePem`.
+ * Makes every webhook of the named configurations trust `caBundlePem`; a configuration that
+ * does not exist yet is reported, not fatal, and filled in on a later pass.
  *
  * @throws the client's errors other than NotFound (and Conflict until the attempts run out)
  */
-async function injectCaBundle(
-  targets: CaInjectionTargets,
-  caBundlePem: string,
-): Promise<void> {
+async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string): Promise<void> {
   const caBundle = toBase64(caBundlePem);
-  const { kube, onError } = targets;
-  for (const name of targets.mutatingWebhookConfigurations ?? []) {
-    await injectOne(kube.mutatingWebhookConfigurations, name, caBundle, onError);
-  }
-  for (const name of targets.validatingWebhookConfigurations ?? []) {
-    await injectOne(kube.validatingWebhookConfigurations, name, caBundle, onError);
+  const { kube, onError } = options;
+  const targets = [
+    ...(options.mutatingWebhookConfigurations ?? []).map((
+      name,
+    ) => [kube.mutatingWebhookConfigurations, name]),
+    ...(options.validatingWebhookConfigurations ?? []).map((
+      name,
+    ) => [kube.validatingWebhookConfigurations, name]),
+  ] as [Pick<ResourceClient<WebhookConfiguration>, "get" | "update" | "resource">, string][];
+  for (const [client, name] of targets) {
+    for (let attempt = 1;; attempt++) {
+      let config: WebhookConfiguration;
+      try {
+        config = await client.get(name);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        onError?.(`Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`);
+        break;
+      }
+      const webhooks = config.webhooks ?? [];
+      if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
+      try {
+        await client.update({ // carries the resourceVersion read above
+          ...config,
+          webhooks: webhooks.map((webhook) => ({
+            ...webhook,
+            clientConfig: { ...webhook.clientConfig, caBundle },
+          })),
+        });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
   }
 }
 
@@ -364,7 +311,7 @@ export const REGISTERED_BY_VALUE = "register-webhooks";
 /** Options of {@linkcode WebhookRegistrar}. */
 export interface RegistrarOptions {
   /** Clients for the two configuration kinds. */
-  kube: Pick<KubeClients, "mutatingWebhookConfigurations" | "validatingWebhookConfigurations">;
+  kube: WebhookClients;
   /** `https://host:port` the API server dials, without a path. */
   baseUrl: string;
   /** Name of the CR webhooks' Mutating and Validating configuration. */
@@ -397,16 +344,16 @@ export class WebhookRegistrar {
   }
 
   #targets(caBundlePem?: string): { client: Client; object: KubeObject }[] {
-    const { kube } = this.#options;
+    const { kube, baseUrl, crdName, podName, operatorNamespace } = this.#options;
     const set = webhookSet({
       client: {
         kind: "url",
-        baseUrl: this.#options.baseUrl,
+        baseUrl,
         ...caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) },
       },
-      crdName: this.#options.crdName,
-      podName: this.#options.podName,
-      operatorNamespace: this.#options.operatorNamespace,
+      crdName,
+      podName,
+      operatorNamespace,
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
     const mutating = kube.mutatingWebhookConfigurations as unknown as Client;
@@ -469,11 +416,11 @@ export class WebhookRegistrar {
         throw new Error(`${client.resource.kind} "${name}" exists and was not written by us`);
       }
       try {
-        const metadata = {
-          ...object.metadata,
-          resourceVersion: existing.metadata!.resourceVersion,
-        };
-        return await client.update({ ...object, metadata });
+        const resourceVersion = existing.metadata!.resourceVersion;
+        return await client.update({
+          ...object,
+          metadata: { ...object.metadata, resourceVersion },
+        });
       } catch (error) {
         const retry = error instanceof ConflictError || error instanceof NotFoundError;
         if (!retry || attempt >= MAX_ATTEMPTS) throw error;
@@ -488,8 +435,7 @@ export class WebhookRegistrar {
    * @throws the client's errors other than NotFound and a failed uid precondition
    */
   async unregister(): Promise<void> {
-    const written = this.#written.splice(0);
-    for (const { client, name, uid } of written) {
+    for (const { client, name, uid } of this.#written.splice(0)) {
       try {
         await client.delete(name, { preconditions: { uid } });
         this.#options.onChange?.(`Deleted ${client.resource.kind} "${name}"`);

@@ -1,12 +1,8 @@
 /**
- * The pure half of the self-managed certificate source: given what the Secret holds, the names
- * the serving certificate must cover and the time, decide whether to issue a new CA, a new
- * serving certificate, or nothing (and when to look again). A chain of small checks in
- * cert-manager's style: the first one that fails decides.
- *
- * The Secret itself: `ca.crt` (the CA bundle), `ca.key`, `tls.crt` and `tls.key`, base64-encoded
- * as the API stores them; type `kubernetes.io/tls`, so the serving pair can also be mounted by
- * other tools.
+ * The pure half of the self-managed certificate source: from what the Secret holds (`ca.crt`,
+ * the CA bundle; `ca.key`; `tls.crt` and `tls.key`), the names to cover and the time, decide
+ * whether to issue a new CA, a new serving certificate, or nothing (and when to look again): a
+ * chain of small checks in cert-manager's style, the first that fails decides.
  *
  * @module
  */
@@ -57,19 +53,9 @@ export function splitPemBundle(bundle: string): string[] {
   ) ?? [];
 }
 
-/** When a certificate valid from `notBefore` to `notAfter` is due for renewal. */
-function renewalTime(notBefore: Date, notAfter: Date, fraction: number): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  return new Date(notBefore.getTime() + lifetime * fraction);
-}
-
-/** Names in `names` that the pair's subject alternative names lack, as `DNS:x` / `IP:y`. */
-function missingNames(pair: ServingPair, names: ServingNames): string[] {
-  const wanted = [
-    ...names.dnsNames.map((name) => `DNS:${name}`),
-    ...names.ipAddresses.map((ip) => `IP:${ip}`),
-  ];
-  return wanted.filter((name) => !pair.subjectAltNames.includes(name));
+/** When a certificate is due for renewal. */
+function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Date {
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
 }
 
 /** Decides what to do about the Secret; see the module documentation. */
@@ -81,12 +67,12 @@ export function planServingSecret(input: PlanInput): SecretPlan {
   if (ca === undefined || !ca.ok) {
     return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
   }
-  const caRenewAt = renewalTime(ca.pair.notBefore, ca.pair.notAfter, renewFraction);
+  const caRenewAt = renewalTime(ca.pair, renewFraction);
   if (now >= caRenewAt) return { action: "issueCa", reason: "the CA is due for renewal" };
 
   const serving = inspectPair(contents.certPem ?? "", contents.keyPem ?? "");
   if (!serving.ok) return { action: "issueServing", reason: `tls.crt/tls.key: ${serving.reason}` };
-  let renewAt = renewalTime(serving.pair.notBefore, serving.pair.notAfter, renewFraction);
+  let renewAt = renewalTime(serving.pair, renewFraction);
   if (!isSignedBy(serving.pair.certPem, ca.pair.certPem)) {
     const previousCas = validCas(contents.caBundlePem ?? "", now).slice(1);
     const byPrevious = previousCas.some((pem) => isSignedBy(serving.pair.certPem, pem));
@@ -96,7 +82,10 @@ export function planServingSecret(input: PlanInput): SecretPlan {
     }
     renewAt = new Date(Math.min(renewAt.getTime(), switchAt.getTime()));
   }
-  const missing = missingNames(serving.pair, input.names);
+  const missing = [
+    ...input.names.dnsNames.map((name) => `DNS:${name}`),
+    ...input.names.ipAddresses.map((ip) => `IP:${ip}`),
+  ].filter((name) => !serving.pair.subjectAltNames.includes(name));
   if (missing.length > 0) {
     return {
       action: "issueServing",
@@ -124,13 +113,9 @@ export function validCas(bundlePem: string, now: Date): string[] {
   });
 }
 
-function fromBase64(value: string): string {
-  return new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
-}
-
 /** The base64 of `text`'s UTF-8 bytes, as the API stores Secret data and `caBundle`. */
 export function toBase64(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+  return new TextEncoder().encode(text).toBase64();
 }
 
 /** Reads the PEM contents of the Secret; `undefined` when there is no Secret. */
@@ -138,7 +123,7 @@ export function decodeSecret(secret: Secret | undefined): SecretContents | undef
   if (secret === undefined) return undefined;
   const field = (key: string) => {
     const value = secret.data?.[key];
-    return value === undefined ? undefined : fromBase64(value);
+    return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.fromBase64(value));
   };
   return {
     caBundlePem: field("ca.crt"),
@@ -155,20 +140,5 @@ export function secretData(bundle: string, ca: PemPair, serving: PemPair): Recor
     "ca.key": toBase64(ca.keyPem),
     "tls.crt": toBase64(serving.certPem),
     "tls.key": toBase64(serving.keyPem),
-  };
-}
-
-/** A new `kubernetes.io/tls` Secret holding `data`. */
-export function newTlsSecret(
-  name: string,
-  namespace: string,
-  data: Record<string, string>,
-): Secret {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name, namespace },
-    type: "kubernetes.io/tls",
-    data,
   };
 }
