@@ -1,9 +1,8 @@
 /**
- * The mutating webhooks of the three kinds (seed 3.3): add the finalizer while the object is
- * not being deleted, and materialise `spec.hostPortName: ""` on a new claim, as the original.
- * Only metadata (and the claim's spec) is read, so an object with other problems still gets its
- * finalizer and the API server's schema validation reports those problems; an UPDATE whose
- * object cannot be read at all is let through unchanged.
+ * The mutating webhooks of the three kinds (seed 3.3): add the finalizer while the object is not
+ * being deleted, and materialise `spec.hostPortName: ""` on a new claim, as the original. Only
+ * metadata (and the claim's spec) is read, so an object with other problems still gets its
+ * finalizer and the API server's schema validation reports those problems.
  *
  * @module
  */
@@ -25,55 +24,35 @@ const CustomResourceSchema = z.object({
   }).loose().optional(),
   spec: z.unknown().optional(),
 }).loose();
-type CustomResource = z.infer<typeof CustomResourceSchema>;
 
-/**
- * Answers a mutating request for a HostPortClass, HostPortClaim or HostPort.
- *
- * @param kind the kind the webhook serves
- * @param request the decoded request
- * @returns the review, with a patch when something is added
- */
+/** Answers a mutating request for a HostPortClass, HostPortClaim or HostPort. */
 export function mutateCustomResource(
   kind: Kind,
   request: AdmissionRequest,
 ): AdmissionReviewResponse {
-  if (request.operation !== "CREATE" && request.operation !== "UPDATE") {
-    return allowReview(request.uid);
-  }
+  const { uid, operation } = request;
+  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
   const object = decodeObject(CustomResourceSchema, request.object, `the ${kind}`);
   if (!object.ok) {
     // Never block an UPDATE of an object we cannot read (an admin repairing or deleting it).
-    if (request.operation === "UPDATE") return allowReview(request.uid);
-    return badRequestReview(request.uid, object.message);
+    return operation === "UPDATE" ? allowReview(uid) : badRequestReview(uid, object.message);
   }
-  const patch = finalizerOps(object.value);
-  if (kind === KIND.HostPortClaim && request.operation === "CREATE") {
-    patch.push(...hostPortNameOps(object.value));
-  }
-  return allowReview(request.uid, { patch });
-}
-
-/**
- * Adds the finalizer unless the object is being deleted or already has it.
- *
- * @param object the object's metadata
- * @returns the operations
- */
-function finalizerOps(object: CustomResource): JsonPatchOp[] {
-  const metadata = object.metadata;
-  if (metadata?.deletionTimestamp !== undefined) return [];
+  const { metadata, spec } = object.value;
+  const patch: JsonPatchOp[] = [];
   if (metadata === undefined) {
-    return [{ op: "add", path: "/metadata", value: { finalizers: [FINALIZER] } }];
+    patch.push({ op: "add", path: "/metadata", value: { finalizers: [FINALIZER] } });
+  } else if (metadata.deletionTimestamp !== undefined) {
+    // No finalizer is added to an object being deleted.
+  } else if (metadata.finalizers === undefined) {
+    patch.push({ op: "add", path: "/metadata/finalizers", value: [FINALIZER] });
+  } else if (!metadata.finalizers.includes(FINALIZER)) {
+    patch.push({ op: "add", path: "/metadata/finalizers/-", value: FINALIZER });
   }
-  if (metadata.finalizers === undefined) {
-    return [{ op: "add", path: "/metadata/finalizers", value: [FINALIZER] }];
+  if (
+    kind === KIND.HostPortClaim && operation === "CREATE" && isPlainObject(spec) &&
+    !Object.hasOwn(spec, "hostPortName")
+  ) {
+    patch.push({ op: "add", path: "/spec/hostPortName", value: "" });
   }
-  if (metadata.finalizers.includes(FINALIZER)) return [];
-  return [{ op: "add", path: "/metadata/finalizers/-", value: FINALIZER }];
-}
-
-function hostPortNameOps(object: CustomResource): JsonPatchOp[] {
-  if (!isPlainObject(object.spec) || Object.hasOwn(object.spec, "hostPortName")) return [];
-  return [{ op: "add", path: "/spec/hostPortName", value: "" }];
+  return allowReview(uid, { patch });
 }
