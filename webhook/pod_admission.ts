@@ -1,19 +1,30 @@
 /**
- * The pod webhook's decision, pure: from the pod (and the stored pod) and the looked-up claims to
- * a patch or field errors (seed 3.5, with the fixes noted where they are made). A new pod's claims
- * are each resolved to a port; an UPDATE is not resolved against claims again, since spec ports
- * are immutable (the original re-resolved, and a claim gone bad then refused every later update,
- * leaving pods stuck in Terminating: seed 5.4 #26). The lookups are gathered in `pod_review.ts`.
+ * The pod webhook's decision, pure (seed 3.5, with the fixes noted where they are made): the
+ * loose schema of the pod parts it reads, its claim annotations
+ * (`claim.hostport.rmb938.com/<portName>: <claim name>`), its container ports with the port rules
+ * (applied to `initContainers` too: native sidecars are init containers, seed 5.4 #23), and the
+ * decision from the pod and the looked-up claims to a patch or field errors. The patch is the
+ * difference between the pod and the mutated pod, so fields the webhook does not know are never
+ * touched (seed 5.4 #27). A new pod's claims are each resolved to a port; an UPDATE is not
+ * resolved against claims again, since spec ports are immutable (the original re-resolved, and a
+ * claim gone bad then refused every later update, leaving pods stuck in Terminating: seed 5.4
+ * #26). The lookups are gathered in `pod_review.ts`.
  *
  * @module
  */
+import * as z from "zod";
+import jsonpatch from "fast-json-patch";
 import {
+  duplicate,
   type FieldError,
+  type FieldPath,
+  fieldPath,
   forbidden,
   goQuote,
   internalError,
   invalid,
   notFound,
+  tooMany,
 } from "./field_errors.ts";
 import type { JsonPatchOp } from "./json_patch.ts";
 import {
@@ -23,24 +34,207 @@ import {
   HOST_PORT_PHASE,
   type HostPort,
   type HostPortClaim,
+  POD_LABEL_KEY,
+  POD_LABEL_VALUE,
   POD_MESSAGE,
   portAnnotationKey,
   portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
 } from "../lib/api/mod.ts";
-import {
-  annotationPath,
-  checkPorts,
-  type ClaimAnnotation,
-  claimAnnotationErrors,
-  compare,
-  HOST_NETWORK_DETAIL,
-  listPodPorts,
-  mutationPatch,
-  type Pod,
-  type PortAssignment,
-  readPodClaims,
-} from "./pod_model.ts";
+
+const ContainerSchema = z.object({
+  name: z.string().optional(),
+  ports: z.array(
+    z.object({
+      name: z.string().optional(),
+      containerPort: z.int(),
+      hostPort: z.int().optional(),
+      protocol: z.string().optional(),
+      hostIP: z.string().optional(),
+    }).loose(),
+  ).optional(),
+}).loose();
+
+/** Schema of a Pod as the webhook reads it; unknown fields are kept. */
+export const PodSchema = z.object({
+  metadata: z.object({
+    name: z.string().optional(),
+    generateName: z.string().optional(),
+    namespace: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    ownerReferences: z.array(z.object({}).loose()).optional(),
+    deletionTimestamp: z.string().optional(),
+  }).loose().optional(),
+  spec: z.object({
+    hostNetwork: z.boolean().optional(),
+    containers: z.array(ContainerSchema).optional(),
+    initContainers: z.array(ContainerSchema).optional(),
+  }).loose().optional(),
+  status: z.object({ phase: z.string().optional() }).loose().optional(),
+}).loose();
+/** A Pod, as far as the webhook reads it. */
+export type Pod = z.infer<typeof PodSchema>;
+
+/** Most claim annotations one pod may carry; each costs lookups, so the count is bounded. */
+export const MAX_CLAIMS_PER_POD = 64;
+
+interface ClaimAnnotation {
+  readonly key: string;
+  /** The port name after the prefix; `""` when the key is the bare prefix. */
+  readonly portName: string;
+  readonly claimName: string;
+  /** `metadata.annotations.<key>` (the key is not escaped, as in the original). */
+  readonly path: FieldPath;
+}
+
+/**
+ * The claim annotations, sorted by port name (the original followed Go map order, so its error
+ * order changed between calls; seed 5.4 #30); `valid` ones name both a port and a claim.
+ */
+function readPodClaims(pod: Pod) {
+  const all: ClaimAnnotation[] = [];
+  for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
+    const portName = portNameOfClaimAnnotation(key);
+    if (portName !== undefined) {
+      all.push({ key, portName, claimName, path: fieldPath("metadata", "annotations", key) });
+    }
+  }
+  all.sort((a, b) => compare(a.portName, b.portName) || compare(a.key, b.key));
+  return {
+    all,
+    valid: all.filter((claim) => claim.portName !== "" && claim.claimName !== ""),
+    tooMany: all.length > MAX_CLAIMS_PER_POD
+      ? tooMany(fieldPath("metadata", "annotations"), all.length, MAX_CLAIMS_PER_POD)
+      : undefined,
+  };
+}
+
+/** Orders strings by UTF-16 code units, the same everywhere (unlike `localeCompare`). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One container port, with where it is. */
+export interface PodPort {
+  /** `spec.containers[c].ports[p]` or `spec.initContainers[c].ports[p]`. */
+  readonly path: FieldPath;
+  /** JSON pointer of the port object, for patches. */
+  readonly pointer: string;
+  /** `""` when unnamed. */
+  readonly name: string;
+  readonly containerPort: number;
+  /**
+   * The port the pod takes on the node: `hostPort`, or for a hostNetwork pod `containerPort`
+   * (the API defaults `hostPort = containerPort` for them before admission); 0 for none.
+   */
+  readonly nodePort: number;
+}
+
+/** Every port of `spec.containers`, then of `spec.initContainers` (ephemeral ones have none). */
+export function listPodPorts(pod: Pod): PodPort[] {
+  const hostNetwork = pod.spec?.hostNetwork === true;
+  return (["containers", "initContainers"] as const).flatMap((list) =>
+    (pod.spec?.[list] ?? []).flatMap((container, c) =>
+      (container.ports ?? []).map((port, p) => ({
+        path: fieldPath("spec", list).index(c).child("ports").index(p),
+        pointer: `/spec/${list}/${c}/ports/${p}`,
+        name: port.name ?? "",
+        containerPort: port.containerPort,
+        nodePort: port.hostPort ? port.hostPort : hostNetwork ? port.containerPort : 0,
+      }))
+    )
+  );
+}
+
+/** Detail of the hostPort refusal for hostNetwork pods; it keeps the original's text first. */
+export const HOST_NETWORK_DETAIL = `${POD_MESSAGE.hostPortsForbidden}: a hostNetwork pod ` +
+  "uses each container port as a host port, so each port must be named and claimed with a " +
+  "claim.hostport.rmb938.com/<port name> annotation";
+
+/**
+ * The port rules: a port that takes a node port must be claimed (else `host ports cannot be
+ * set`), and a claimed name must name one port only. Unclaimed ports need neither a name nor a
+ * unique one (seed 5.4 #22).
+ */
+function checkPorts(
+  ports: readonly PodPort[],
+  claimed: ReadonlySet<string>,
+  hostNetwork: boolean,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const port of ports) {
+    const isClaimed = port.name !== "" && claimed.has(port.name);
+    if (isClaimed && seen.has(port.name)) {
+      errors.push(duplicate(port.path.child("name"), port.name));
+    }
+    if (isClaimed) seen.add(port.name);
+    if (port.nodePort > 0 && !isClaimed) {
+      const detail = hostNetwork ? HOST_NETWORK_DETAIL : POD_MESSAGE.hostPortsForbidden;
+      errors.push(invalid(port.path.child("hostPort"), port.nodePort, detail));
+    }
+  }
+  return errors;
+}
+
+/**
+ * What the webhook sets on an admitted pod: annotations, the label the operator watches pods by,
+ * and each port's allocated host port (also as `containerPort` for hostNetwork pods: the API
+ * requires them equal there, so the container reads its port from the annotation).
+ */
+export interface PodMutation {
+  readonly annotations?: ReadonlyMap<string, string>;
+  readonly assignments?: readonly PortAssignment[];
+  readonly label?: boolean;
+}
+
+interface PortAssignment {
+  readonly port: PodPort;
+  readonly hostPort: number;
+  readonly setContainerPort: boolean;
+}
+
+/** The pod with the mutation applied, as a copy. */
+export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
+  const mutated = asJson(pod);
+  const annotations = [...mutation.annotations ?? []];
+  if (annotations.length > 0 || mutation.label === true) mutated.metadata ??= {};
+  if (annotations.length > 0) {
+    mutated.metadata!.annotations = {
+      ...mutated.metadata!.annotations,
+      ...Object.fromEntries(annotations),
+    };
+  }
+  if (mutation.label === true) {
+    mutated.metadata!.labels = { ...mutated.metadata!.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
+  }
+  for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
+    const target = jsonpatch.getValueByPointer(mutated, port.pointer) as Record<string, unknown>;
+    if (setContainerPort) target.containerPort = hostPort;
+    target.hostPort = hostPort;
+  }
+  return mutated;
+}
+
+/** The JSON Patch of a mutation: the difference between the pod and the mutated pod. */
+function mutationPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
+  const original = asJson(pod); // one copy for both sides: mutatePod copies it again
+  return jsonpatch.compare(original, mutatePod(original, mutation));
+}
+
+/** The JSON Patch that turns `original` into `mutated` (none when they are equal). */
+export function podPatch(original: Pod, mutated: Pod): JsonPatchOp[] {
+  return jsonpatch.compare(asJson(original), asJson(mutated));
+}
+
+/**
+ * A copy of the pod as the API server holds it, as JSON: a member set to `undefined` in memory
+ * is absent there, so the patch must `add` it, not `replace` it.
+ */
+function asJson(pod: Pod): Pod {
+  return JSON.parse(JSON.stringify(pod));
+}
 
 /** The decision: admit with a patch (possibly empty) and warnings, or refuse with errors. */
 export type PodAdmission =
@@ -65,7 +259,7 @@ export interface ClaimState {
 
 /** The claim names a new pod needs looked up (none when it has too many: it is refused). */
 export function claimsToLookUp(pod: Pod): string[] {
-  const claims = readPodClaims(pod.metadata?.annotations);
+  const claims = readPodClaims(pod);
   if (claims.tooMany !== undefined) return [];
   return [...new Set(claims.valid.map((claim) => claim.claimName))];
 }
@@ -84,13 +278,18 @@ export function admitNewPod(
   namespace: string,
   states: ReadonlyMap<string, ClaimState>,
 ): PodAdmission {
-  const claims = readPodClaims(pod.metadata?.annotations);
+  const claims = readPodClaims(pod);
   const ports = listPodPorts(pod);
   const findPort = (name: string) => ports.find((port) => port.name === name);
   const hostNetwork = pod.spec?.hostNetwork === true;
   const errors = claims.tooMany === undefined ? [] : [claims.tooMany];
   for (const claim of claims.all) {
-    errors.push(...claimAnnotationErrors(claim));
+    if (claim.portName === "") {
+      errors.push(invalid(claim.path, claim.key, POD_MESSAGE.annotationNeedsPortName));
+    }
+    if (claim.claimName === "") {
+      errors.push(invalid(claim.path, "", POD_MESSAGE.annotationNeedsClaimName));
+    }
     if (claim.portName === "" || findPort(claim.portName) !== undefined) continue;
     errors.push(invalid(claim.path, claim.claimName, missingPortDetail(claim.portName)));
   }
@@ -99,7 +298,9 @@ export function admitNewPod(
       errors.push(invalid(port.path.child("name"), "", POD_MESSAGE.portNameRequired));
     }
   }
-  errors.push(...checkPorts(ports, claims.claimedPortNames, hostNetwork));
+  // Ports some claim annotation names (valid or not) may take host ports.
+  const claimed = new Set(claims.all.map((claim) => claim.portName).filter((name) => name !== ""));
+  errors.push(...checkPorts(ports, claimed, hostNetwork));
   if (claims.tooMany !== undefined) return { allowed: false, errors, retryable: false };
 
   const structural = errors.length;
@@ -236,12 +437,25 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
       if (written !== undefined) restore.set(portAnnotationKey(portName(key)), written);
     } else if (value === undefined) {
       const held = removedClaimErrors(pod, portName(key));
-      errors.push(...(held.length > 0 ? held : [forbidden(annotationPath(key), CLAIM_REMOVED)]));
+      errors.push(
+        ...(held.length > 0
+          ? held
+          : [forbidden(fieldPath("metadata", "annotations", key), CLAIM_REMOVED)]),
+      );
     } else if (old === undefined) {
-      errors.push(forbidden(annotationPath(key), "cannot add a claim to an existing pod"));
+      errors.push(
+        forbidden(
+          fieldPath("metadata", "annotations", key),
+          "cannot add a claim to an existing pod",
+        ),
+      );
     } else {
       errors.push(
-        invalid(annotationPath(key), value, "cannot change the claim of an existing pod"),
+        invalid(
+          fieldPath("metadata", "annotations", key),
+          value,
+          "cannot change the claim of an existing pod",
+        ),
       );
     }
   }

@@ -33,7 +33,7 @@ import {
   notFound,
 } from "./field_errors.ts";
 import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
-import { type Pod, podPatch, PodSchema } from "./pod_model.ts";
+import { type Pod, podPatch, PodSchema } from "./pod_admission.ts";
 import { applyJsonPatch } from "./json_patch.ts";
 import {
   type AdmissionRequest,

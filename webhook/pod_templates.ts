@@ -33,7 +33,7 @@ import {
   invalid,
   tooMany,
 } from "./field_errors.ts";
-import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_model.ts";
+import { MAX_CLAIMS_PER_POD, type Pod } from "./pod_admission.ts";
 
 /** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
 export interface TemplateAnnotation {

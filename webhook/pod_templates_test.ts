@@ -26,7 +26,7 @@ import { handleAdmission } from "./handler.ts";
 import type { AdmissionOptions, TemplateClaimStore, TemplateRefusal } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
 import { admissionOptionsWithTemplateWait } from "./server.ts";
-import type { Pod } from "./pod_model.ts";
+import type { Pod } from "./pod_admission.ts";
 
 const T = "claim-template.hostport.rmb938.com/";
 const TEMPLATE: HostPortClaimTemplate = {
