@@ -21,6 +21,25 @@ import type { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
+import { inspectPair, PairSource } from "../webhook/tls_source.ts";
+
+/** A certificate source holding a pair given in memory. */
+export class StaticCertificateSource extends PairSource {
+  /** @throws {TypeError} when the certificate and key do not parse or do not belong together */
+  constructor(certPem: string, keyPem: string) {
+    super();
+    const inspected = inspectPair(certPem, keyPem);
+    if (!inspected.ok) {
+      throw new TypeError(`Cannot use the serving certificate: ${inspected.reason}`);
+    }
+    this.setPair(inspected.pair);
+  }
+
+  /** Nothing to load: resolves at once. */
+  start(_signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 /** A CA and a serving certificate for 127.0.0.1 and localhost. */
 export interface TestPki {

@@ -6,10 +6,12 @@
  * @module
  */
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
-import { mutateCustomResource } from "./crd_mutation.ts";
-import { reviewHostPortClass } from "./hostport_class_validation.ts";
-import { reviewHostPortClaim } from "./hostport_claim_validation.ts";
-import { reviewHostPort } from "./hostport_validation.ts";
+import {
+  mutateCustomResource,
+  reviewHostPort,
+  reviewHostPortClaim,
+  reviewHostPortClass,
+} from "./custom_resources.ts";
 import { webhookForPath, type WebhookId } from "./paths.ts";
 import { reviewPod } from "./pod_review.ts";
 import {

@@ -8,7 +8,7 @@
 import * as z from "zod";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath, isPlainObject } from "../lib/api/mod.ts";
-import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
+import { encodeJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
 const ADMISSION_API_VERSION = "admission.k8s.io/v1";
@@ -97,17 +97,6 @@ export function decodeObject<S extends z.ZodType>(
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
-}
-
-/**
- * Whether an UPDATE leaves the raw `spec` as it was (metadata-only changes, status writes).
- * Compared on the raw objects, so it answers even when neither decodes: such updates are always
- * allowed, so an admin can repair or delete an object the operator cannot understand.
- */
-export function specUnchanged(request: AdmissionRequest): boolean {
-  if (request.operation !== "UPDATE") return false;
-  const spec = (value: unknown) => isPlainObject(value) ? value["spec"] : undefined;
-  return jsonEqual(spec(request.oldObject), spec(request.object));
 }
 
 /** `AdmissionReview.response`. */

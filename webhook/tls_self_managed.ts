@@ -51,35 +51,30 @@ type WebhookClients = Pick<
   "mutatingWebhookConfigurations" | "validatingWebhookConfigurations"
 >;
 
-/** Options of {@linkcode SelfManagedCertificateSource}. */
+/**
+ * Options of {@linkcode SelfManagedCertificateSource}. The certificate covers
+ * `<serviceName>.<namespace>.svc[.cluster.local]`, `dnsNames` and `ipAddresses`; the Secret is
+ * `<serviceName>-tls` by default. Defaults: CA valid 5 years, serving certificate 90 days, both
+ * renewed after 2/3 of their life; after a CA renewal the old CA's certificate is served 60 s
+ * longer (`caPropagationMs`); certificates are backdated 5 min for clock skew; the Secret is
+ * re-read every 60 s (renewals by other replicas) and 5 s after a failed pass.
+ */
 export interface SelfManagedOptions {
-  /** Clients for Secrets and webhook configurations. */
   kube: WebhookClients & Pick<KubeClients, "secrets">;
-  /** The operator's namespace (holds the Secret; part of the service DNS names). */
   namespace: string;
-  /** The webhook Service's name: the certificate covers `<service>.<namespace>.svc[.cluster.local]`. */
   serviceName: string;
-  /** The Secret's name; default `<serviceName>-tls`. */
   secretName?: string;
-  /** Extra DNS names (out-of-cluster runs). */
   dnsNames?: readonly string[];
-  /** IP addresses to cover (`127.0.0.1` for a webhook called by URL on loopback). */
   ipAddresses?: readonly string[];
   /** MutatingWebhookConfigurations whose `caBundle` this source keeps current. */
   mutatingWebhookConfigurations?: readonly string[];
   /** ValidatingWebhookConfigurations whose `caBundle` this source keeps current. */
   validatingWebhookConfigurations?: readonly string[];
-  /** CA lifetime; default 5 years. */
   caValidityMs?: number;
-  /** Serving certificate lifetime; default 90 days. */
   servingValidityMs?: number;
-  /** After a CA renewal, serve the old CA's certificate this much longer; default 60 s. */
   caPropagationMs?: number;
-  /** New certificates are valid from this long before issue (clock skew); default 5 min. */
   backdateMs?: number;
-  /** Re-read the Secret this often (picks up renewals by other replicas); default 60 s. */
   resyncIntervalMs?: number;
-  /** Wait this long after a failed pass; default 5 s. */
   retryIntervalMs?: number;
   /** Called on each pass with the CA bundle before it is injected (`--register-webhooks`). */
   beforeInjection?: (caBundlePem: string) => Promise<void>;
@@ -128,12 +123,11 @@ export class SelfManagedCertificateSource extends PairSource {
 
   async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
     while (!signal.aborted) {
-      const resync = this.#options.resyncIntervalMs ?? 60_000;
-      await sleep(
-        SYSTEM_CLOCK,
-        Math.max(0, Math.min(resync, renewAt.getTime() - Date.now())),
-        signal,
+      const wait = Math.min(
+        this.#options.resyncIntervalMs ?? 60_000,
+        renewAt.getTime() - Date.now(),
       );
+      await sleep(SYSTEM_CLOCK, Math.max(0, wait), signal);
       if (signal.aborted) return;
       renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs());
     }
@@ -308,17 +302,15 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 /** Its value. */
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
-/** Options of {@linkcode WebhookRegistrar}. */
+/**
+ * Options of {@linkcode WebhookRegistrar}: the URL the API server dials (`https://host:port`),
+ * the configuration names and the operator's namespace (which the pod webhook never sees).
+ */
 export interface RegistrarOptions {
-  /** Clients for the two configuration kinds. */
   kube: WebhookClients;
-  /** `https://host:port` the API server dials, without a path. */
   baseUrl: string;
-  /** Name of the CR webhooks' Mutating and Validating configuration. */
   crdName: string;
-  /** Name of the pod webhook's Mutating configuration. */
   podName: string;
-  /** The operator's namespace, which the pod webhook never sees. */
   operatorNamespace: string;
   /** Told about each configuration written or deleted. */
   onChange?: (message: string) => void;

@@ -2,8 +2,8 @@
  * Where the admission server's serving certificate comes from, in cert-manager's
  * `CertificateSource` shape: the current pair, `start(signal)` that loads the first pair and
  * keeps it fresh, and `healthy()`. The server subscribes and swaps its TLS context in place.
- * Here: a static pair, and a pair read from files (a mounted Secret) re-read on an interval and
- * on file-system events. The self-managed source is in `tls_self_managed.ts`.
+ * Here: a pair read from files (a mounted Secret), re-read on an interval and on file-system
+ * events. The self-managed source is in `tls_self_managed.ts`.
  *
  * @module
  */
@@ -135,24 +135,6 @@ export abstract class PairSource implements CertificateSource {
         // A subscriber's bug must not keep the others on the old certificate.
       }
     }
-  }
-}
-
-/** A source holding a pair given in memory (tests, benchmarks). */
-export class StaticCertificateSource extends PairSource {
-  /** @throws {TypeError} when the certificate and key do not parse or do not belong together */
-  constructor(certPem: string, keyPem: string) {
-    super();
-    const inspected = inspectPair(certPem, keyPem);
-    if (!inspected.ok) {
-      throw new TypeError(`Cannot use the serving certificate: ${inspected.reason}`);
-    }
-    this.setPair(inspected.pair);
-  }
-
-  /** Nothing to load: resolves at once. */
-  start(_signal: AbortSignal): Promise<void> {
-    return Promise.resolve();
   }
 }
 
