@@ -4,7 +4,8 @@
  * webhook of its configurations (what cert-manager's cainjector does), and renews both before
  * they expire. Every replica runs the same loop; the Secret is the single source of truth and
  * every write is a compare-and-swap on its resourceVersion, so racing replicas agree on one pair
- * (the loser re-reads and adopts the winner's). The decisions are in `tls_self_managed_plan.ts`.
+ * (the loser re-reads and adopts the winner's). The decision of a pass is pure,
+ * {@linkcode planServingSecret}.
  *
  * Order of a pass: make the Secret right, then the configurations' `caBundle`, then serve the
  * Secret's pair, so the API server trusts a new CA before any replica serves a certificate of it.
@@ -30,17 +31,7 @@ import {
   SYSTEM_CLOCK,
 } from "../lib/kube/mod.ts";
 import { generateCa, generateServingCert, type PemPair, type ServingNames } from "./tls_certs.ts";
-import {
-  decodeSecret,
-  planServingSecret,
-  type SecretContents,
-  secretData,
-  type SecretPlan,
-  splitPemBundle,
-  toBase64,
-  validCas,
-} from "./tls_self_managed_plan.ts";
-import { inspectPair, PairSource } from "./tls_source.ts";
+import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import { webhookSet } from "./configurations.ts";
 
@@ -243,6 +234,137 @@ export class SelfManagedCertificateSource extends PairSource {
     const serving = await generateServingCert(ca, this.names, { now, validityMs, backdateMs });
     return secretData(bundle, ca, serving);
   }
+}
+
+/**
+ * The PEM data of the Secret: `ca.crt` (the current CA, then older CAs still trusted during a
+ * rollover), `ca.key` (the current CA's key), `tls.crt` and `tls.key` (the serving pair).
+ */
+export interface SecretContents {
+  caBundlePem?: string | undefined;
+  caKeyPem?: string | undefined;
+  certPem?: string | undefined;
+  keyPem?: string | undefined;
+}
+
+/**
+ * What the plan is based on: the Secret's contents (undefined when it does not exist), the names
+ * to cover, the time, the fraction of a lifetime after which to renew, and how long after a CA
+ * renewal to keep serving the previous CA's certificate (so the API server has learnt the new
+ * bundle before any replica serves a certificate of the new CA).
+ */
+export interface PlanInput {
+  contents: SecretContents | undefined;
+  names: ServingNames;
+  now: Date;
+  renewFraction: number;
+  caPropagationMs: number;
+}
+
+/** The decision. */
+export type SecretPlan =
+  | { action: "issueCa"; reason: string }
+  | { action: "issueServing"; reason: string }
+  | { action: "keep"; pair: ServingPair; renewAt: Date };
+
+/** Splits a PEM bundle into its certificates (PEM each). */
+export function splitPemBundle(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map(
+    (pem) => `${pem}\n`,
+  ) ?? [];
+}
+
+/** When a certificate is due for renewal. */
+function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Date {
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
+}
+
+/**
+ * Decides whether to issue a new CA, a new serving certificate, or nothing (and when to look
+ * again): a chain of checks in cert-manager's style, the first that fails decides.
+ */
+export function planServingSecret(input: PlanInput): SecretPlan {
+  const { contents, now, renewFraction } = input;
+  if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
+  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0];
+  const ca = caPem === undefined ? undefined : inspectPair(caPem, contents.caKeyPem ?? "");
+  if (ca === undefined || !ca.ok) {
+    return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
+  }
+  const caRenewAt = renewalTime(ca.pair, renewFraction);
+  if (now >= caRenewAt) return { action: "issueCa", reason: "the CA is due for renewal" };
+
+  const serving = inspectPair(contents.certPem ?? "", contents.keyPem ?? "");
+  if (!serving.ok) return { action: "issueServing", reason: `tls.crt/tls.key: ${serving.reason}` };
+  let renewAt = renewalTime(serving.pair, renewFraction);
+  if (!isSignedBy(serving.pair.certPem, ca.pair.certPem)) {
+    const previousCas = validCas(contents.caBundlePem ?? "", now).slice(1);
+    const byPrevious = previousCas.some((pem) => isSignedBy(serving.pair.certPem, pem));
+    const switchAt = new Date(ca.pair.notBefore.getTime() + input.caPropagationMs);
+    if (!byPrevious || now >= switchAt) {
+      return { action: "issueServing", reason: "the serving certificate is not signed by the CA" };
+    }
+    renewAt = new Date(Math.min(renewAt.getTime(), switchAt.getTime()));
+  }
+  const missing = [
+    ...input.names.dnsNames.map((name) => `DNS:${name}`),
+    ...input.names.ipAddresses.map((ip) => `IP:${ip}`),
+  ].filter((name) => !serving.pair.subjectAltNames.includes(name));
+  if (missing.length > 0) {
+    return {
+      action: "issueServing",
+      reason: `the serving certificate does not cover ${missing.join(", ")}`,
+    };
+  }
+  if (now >= renewAt) {
+    return { action: "issueServing", reason: "the serving certificate is due for renewal" };
+  }
+  return {
+    action: "keep",
+    pair: serving.pair,
+    renewAt: new Date(Math.min(renewAt.getTime(), caRenewAt.getTime())),
+  };
+}
+
+/** The CAs of `bundlePem` that are still valid at `now` (expired ones leave the bundle). */
+export function validCas(bundlePem: string, now: Date): string[] {
+  return splitPemBundle(bundlePem).filter((pem) => {
+    try {
+      return new Date(new X509Certificate(pem).validTo) > now;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The base64 of `text`'s UTF-8 bytes, as the API stores Secret data and `caBundle`. */
+function toBase64(text: string): string {
+  return new TextEncoder().encode(text).toBase64();
+}
+
+/** Reads the PEM contents of the Secret; `undefined` when there is no Secret. */
+function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
+  if (secret === undefined) return undefined;
+  const field = (key: string) => {
+    const value = secret.data?.[key];
+    return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.fromBase64(value));
+  };
+  return {
+    caBundlePem: field("ca.crt"),
+    caKeyPem: field("ca.key"),
+    certPem: field("tls.crt"),
+    keyPem: field("tls.key"),
+  };
+}
+
+/** The Secret's `data` for a CA bundle, the current CA's key and a serving pair. */
+function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<string, string> {
+  return {
+    "ca.crt": toBase64(bundle),
+    "ca.key": toBase64(ca.keyPem),
+    "tls.crt": toBase64(serving.certPem),
+    "tls.key": toBase64(serving.keyPem),
+  };
 }
 
 type WebhookConfiguration = KubeObject & {
