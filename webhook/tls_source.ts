@@ -11,35 +11,21 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
 
-/** A certificate chain and private key that parse and belong together. */
+/**
+ * A certificate chain (leaf first) and the leaf's private key (PKCS#8, SEC1 or PKCS#1), which
+ * parse and belong together, with the leaf's validity and subject alternative names (`DNS:x`,
+ * `IP:y`).
+ */
 export interface ServingPair {
-  /** Certificate chain (PEM), leaf first. */
   readonly certPem: string;
-  /** Private key of the leaf (PEM: PKCS#8, SEC1 or PKCS#1). */
   readonly keyPem: string;
-  /** Start of the leaf's validity. */
   readonly notBefore: Date;
-  /** End of the leaf's validity. */
   readonly notAfter: Date;
-  /** Subject alternative names of the leaf, as `DNS:x` and `IP:y` strings. */
   readonly subjectAltNames: readonly string[];
 }
 
-/** Provides the serving certificate and tells when it changes. */
-export interface CertificateSource {
-  /** The pair to serve now; `undefined` until `start` has loaded one. */
-  current(): ServingPair | undefined;
-  /**
-   * Loads the first pair, then keeps it fresh in the background until `signal` aborts.
-   *
-   * @throws when no usable pair can be had (the error says why)
-   */
-  start(signal: AbortSignal): Promise<void>;
-  /** False once refreshing has failed repeatedly (the old pair is still served). */
-  healthy(): boolean;
-  /** Calls `listener` with every new pair; returns a function that unsubscribes. */
-  subscribe(listener: (pair: ServingPair) => void): () => void;
-}
+/** Provides the serving certificate and tells when it changes (what the server needs). */
+export type CertificateSource = Pick<PairSource, "current" | "start" | "healthy" | "subscribe">;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -90,7 +76,7 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
 const DEFAULT_MAX_FAILURES = 12;
 
 /** What every source shares: the pair, its subscribers, failures in a row, the background loop. */
-export abstract class PairSource implements CertificateSource {
+export abstract class PairSource {
   #pair: ServingPair | undefined;
   #listeners = new Set<(pair: ServingPair) => void>();
   /** Failed refreshes in a row. */
@@ -101,10 +87,14 @@ export abstract class PairSource implements CertificateSource {
   /** Creates a source that stops counting as healthy after `maxFailures` failures in a row. */
   constructor(protected readonly maxFailures = DEFAULT_MAX_FAILURES) {}
 
-  /** Loads the first pair and starts the background loop. */
+  /**
+   * Loads the first pair, then keeps it fresh in the background until `signal` aborts.
+   *
+   * @throws when no usable pair can be had (the error says why)
+   */
   abstract start(signal: AbortSignal): Promise<void>;
 
-  /** The pair being served. */
+  /** The pair to serve now; `undefined` until `start` has loaded one. */
   current(): ServingPair | undefined {
     return this.#pair;
   }
@@ -114,7 +104,7 @@ export abstract class PairSource implements CertificateSource {
     return this.#pair !== undefined && this.failures < this.maxFailures;
   }
 
-  /** Subscribes to pair changes. */
+  /** Calls `listener` with every new pair; returns a function that unsubscribes. */
   subscribe(listener: (pair: ServingPair) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
