@@ -27,40 +27,27 @@ import {
 } from "../lib/api/constants.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, type WebhookId } from "./paths.ts";
 
-/** How the API server reaches the admission server. */
+/**
+ * How the API server reaches the admission server: through a Service (its `caBundle` filled in
+ * later by the operator or cert-manager), or by URL `https://host:port` for an operator out of
+ * cluster (with the base64 PEM of its CA, unless injected later).
+ */
 export type WebhookClient =
-  | {
-    /** Through a Service; `caBundle` is filled in later (operator or cert-manager). */
-    kind: "service";
-    /** The Service's name. */
-    name: string;
-    /** The Service's namespace. */
-    namespace: string;
-    /** The Service's port. */
-    port: number;
-  }
-  | {
-    /** By URL, for an operator running out of cluster. */
-    kind: "url";
-    /** `https://host:port`, without a path. */
-    baseUrl: string;
-    /** Base64 PEM of the CA that signed the serving certificate; omitted when injected later. */
-    caBundle?: string;
-  };
+  | { kind: "service"; name: string; namespace: string; port: number }
+  | { kind: "url"; baseUrl: string; caBundle?: string };
 
-/** Everything that varies between the release, `--register-webhooks`, the demo and the tests. */
+/**
+ * Everything that varies between the release, `--register-webhooks`, the demo and the tests:
+ * the client, the names of the CR webhooks' configurations (`crdName`) and of the pod webhook's
+ * (`podName`), the operator's namespace (which the pod webhook never sees), and labels and
+ * annotations of each configuration.
+ */
 export interface WebhookSetOptions {
-  /** How the API server calls us. */
   client: WebhookClient;
-  /** Name of the Mutating and the Validating configuration of the CR webhooks. */
   crdName: string;
-  /** Name of the Mutating configuration of the pod webhook. */
   podName: string;
-  /** The operator's namespace, which the pod webhook never sees. */
   operatorNamespace: string;
-  /** Labels of each configuration. */
   labels?: Readonly<Record<string, string>>;
-  /** Annotations of each configuration. */
   annotations?: Readonly<Record<string, string>>;
 }
 
@@ -106,11 +93,8 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
 
 /** The three configurations of one install, mutating first. */
 export interface WebhookSet {
-  /** The CR webhooks' mutating configuration: defaulting of the three kinds. */
   crdMutating: MutatingWebhookConfiguration;
-  /** The CR webhooks' validating configuration. */
   crdValidating: ValidatingWebhookConfiguration;
-  /** The pod webhook's mutating configuration: host ports for pods in labelled namespaces. */
   podMutating: MutatingWebhookConfiguration;
 }
 

@@ -151,10 +151,10 @@ export async function reviewHostPortClass(
     if (problem.index === undefined) return required(path, problem.message);
     const pool = pools[problem.index];
     if (problem.field === undefined) {
-      return invalid(path.index(problem.index), `${pool?.start}-${pool?.end}`, problem.message);
+      return invalid(`${path}[${problem.index}]`, `${pool?.start}-${pool?.end}`, problem.message);
     }
     const value = pool?.[problem.field] ?? null;
-    return invalid(path.index(problem.index).child(problem.field), value, problem.message);
+    return invalid(`${path}[${problem.index}].${problem.field}`, value, problem.message);
   });
   const name = object.value.metadata.name ?? request.name ?? "";
   if (errors.length > 0) return answer(uid, { kind: KIND.HostPortClass, name }, errors);

@@ -6,36 +6,12 @@
  * @module
  */
 
-/** A field path printed the Kubernetes way: children joined with `.`, indices as `[i]`. */
-export class FieldPath {
-  readonly #text: string;
-
-  /** Creates a path from its printed text; prefer {@linkcode fieldPath}. */
-  constructor(text: string) {
-    this.#text = text;
-  }
-
-  /** Returns the path of a child; names are joined with `.` even when they contain `.` or `/`. */
-  child(...names: readonly string[]): FieldPath {
-    return new FieldPath(
-      names.reduce((text, name) => text === "" ? name : `${text}.${name}`, this.#text),
-    );
-  }
-
-  /** Returns the path of an element: `path[i]`. */
-  index(i: number): FieldPath {
-    return new FieldPath(`${this.#text}[${i}]`);
-  }
-
-  /** The printed path, for example `spec.containers[0].ports[1].name`. */
-  toString(): string {
-    return this.#text;
-  }
-}
-
-/** Returns the path made of the given names, for example `fieldPath("spec", "pools")`. */
-export function fieldPath(...names: readonly string[]): FieldPath {
-  return new FieldPath("").child(...names);
+/**
+ * A field path printed the Kubernetes way, for example `spec.pools`: names joined with `.`, even
+ * names that contain `.` or `/` (indices are appended as `[i]`).
+ */
+export function fieldPath(...names: readonly string[]): string {
+  return names.join(".");
 }
 
 /** How each cause type (`metav1.CauseType`) prints, and whether its body shows the value. */
@@ -68,39 +44,39 @@ export interface FieldError {
 }
 
 /** `field.Invalid`: `<path>: Invalid value: <value>: <detail>`. */
-export function invalid(path: FieldPath, value: BadValue, detail: string): FieldError {
-  return { type: "FieldValueInvalid", field: path.toString(), value, detail };
+export function invalid(path: string, value: BadValue, detail: string): FieldError {
+  return { type: "FieldValueInvalid", field: path, value, detail };
 }
 
 /** `field.NotFound`: `<path>: Not found: <value>`. */
-export function notFound(path: FieldPath, value: BadValue): FieldError {
-  return { type: "FieldValueNotFound", field: path.toString(), value, detail: "" };
+export function notFound(path: string, value: BadValue): FieldError {
+  return { type: "FieldValueNotFound", field: path, value, detail: "" };
 }
 
 /** `field.Duplicate`: `<path>: Duplicate value: <value>`. */
-export function duplicate(path: FieldPath, value: BadValue): FieldError {
-  return { type: "FieldValueDuplicate", field: path.toString(), value, detail: "" };
+export function duplicate(path: string, value: BadValue): FieldError {
+  return { type: "FieldValueDuplicate", field: path, value, detail: "" };
 }
 
 /** `field.Forbidden`: `<path>: Forbidden: <detail>`. */
-export function forbidden(path: FieldPath, detail: string): FieldError {
-  return { type: "FieldValueForbidden", field: path.toString(), detail };
+export function forbidden(path: string, detail: string): FieldError {
+  return { type: "FieldValueForbidden", field: path, detail };
 }
 
 /** `field.Required`: `<path>: Required value: <detail>` (or without the detail when empty). */
-export function required(path: FieldPath, detail: string): FieldError {
-  return { type: "FieldValueRequired", field: path.toString(), detail };
+export function required(path: string, detail: string): FieldError {
+  return { type: "FieldValueRequired", field: path, detail };
 }
 
 /** `field.TooMany`: `<path>: Too many: <actual>: must have at most <max> items`. */
-export function tooMany(path: FieldPath, actual: number, max: number): FieldError {
+export function tooMany(path: string, actual: number, max: number): FieldError {
   const detail = `must have at most ${max} items`;
-  return { type: "FieldValueTooMany", field: path.toString(), value: actual, detail };
+  return { type: "FieldValueTooMany", field: path, value: actual, detail };
 }
 
 /** `field.InternalError`: `<path>: Internal error: <error message>`. */
-export function internalError(path: FieldPath, error: unknown): FieldError {
-  return { type: "InternalError", field: path.toString(), detail: errorMessage(error) };
+export function internalError(path: string, error: unknown): FieldError {
+  return { type: "InternalError", field: path, detail: errorMessage(error) };
 }
 
 /** The message of a thrown value. */

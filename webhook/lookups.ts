@@ -25,11 +25,8 @@ export interface ClaimQuotaAdmission {
 
 /** Read-only lookups the server provides; `undefined` when the object does not exist. */
 export interface AdmissionLookups {
-  /** The claim `namespace/name`. */
   getClaim(namespace: string, name: string): Promise<HostPortClaim | undefined>;
-  /** The HostPort `name`. */
   getHostPort(name: string): Promise<HostPort | undefined>;
-  /** Every HostPortClass, for overlap and class-existence warnings. */
   listHostPortClasses(): Promise<HostPortClass[]>;
   /** Reads and the claim create of per-pod claims; without them a pod naming a template is refused. */
   templateClaims?: TemplateClaimStore;
@@ -39,9 +36,8 @@ export interface AdmissionLookups {
 
 /** What per-pod claims need: live reads and the webhook's one write, creating a claim. */
 export interface TemplateClaimStore {
-  /** The template `namespace/name`. */
   getTemplate(namespace: string, name: string): Promise<HostPortClaimTemplate | undefined>;
-  /** The StatefulSet `namespace/name`'s uid and claim retention. */
+  /** The StatefulSet's uid and claim retention. */
   getStatefulSet(
     namespace: string,
     name: string,
@@ -56,15 +52,11 @@ export interface TemplateClaimStore {
   deleteClaim(namespace: string, name: string, uid: string): Promise<void>;
 }
 
-/** A refusal of a pod naming a template, for an Event on the template. */
+/** A refusal of a pod naming a template, for an Event on the template (its uid when read). */
 export interface TemplateRefusal {
-  /** The template's namespace. */
   readonly namespace: string;
-  /** The template's name. */
   readonly name: string;
-  /** The template's uid, when it was read. */
   readonly uid?: string | undefined;
-  /** Why the pod was refused. */
   readonly message: string;
 }
 

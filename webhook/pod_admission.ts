@@ -17,7 +17,6 @@ import jsonpatch from "fast-json-patch";
 import {
   duplicate,
   type FieldError,
-  type FieldPath,
   fieldPath,
   forbidden,
   goQuote,
@@ -85,7 +84,7 @@ interface ClaimAnnotation {
   readonly portName: string;
   readonly claimName: string;
   /** `metadata.annotations.<key>` (the key is not escaped, as in the original). */
-  readonly path: FieldPath;
+  readonly path: string;
 }
 
 /**
@@ -115,19 +114,16 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** One container port, with where it is. */
+/**
+ * One container port: its field path, JSON pointer, name (`""` when unnamed), and the port it
+ * takes on the node: `hostPort`, or for a hostNetwork pod `containerPort` (the API defaults
+ * `hostPort = containerPort` for them before admission); 0 for none.
+ */
 export interface PodPort {
-  /** `spec.containers[c].ports[p]` or `spec.initContainers[c].ports[p]`. */
-  readonly path: FieldPath;
-  /** JSON pointer of the port object, for patches. */
+  readonly path: string;
   readonly pointer: string;
-  /** `""` when unnamed. */
   readonly name: string;
   readonly containerPort: number;
-  /**
-   * The port the pod takes on the node: `hostPort`, or for a hostNetwork pod `containerPort`
-   * (the API defaults `hostPort = containerPort` for them before admission); 0 for none.
-   */
   readonly nodePort: number;
 }
 
@@ -137,7 +133,7 @@ export function listPodPorts(pod: Pod): PodPort[] {
   return (["containers", "initContainers"] as const).flatMap((list) =>
     (pod.spec?.[list] ?? []).flatMap((container, c) =>
       (container.ports ?? []).map((port, p) => ({
-        path: fieldPath("spec", list).index(c).child("ports").index(p),
+        path: `spec.${list}[${c}].ports[${p}]`,
         pointer: `/spec/${list}/${c}/ports/${p}`,
         name: port.name ?? "",
         containerPort: port.containerPort,
@@ -167,12 +163,12 @@ function checkPorts(
   for (const port of ports) {
     const isClaimed = port.name !== "" && claimed.has(port.name);
     if (isClaimed && seen.has(port.name)) {
-      errors.push(duplicate(port.path.child("name"), port.name));
+      errors.push(duplicate(`${port.path}.name`, port.name));
     }
     if (isClaimed) seen.add(port.name);
     if (port.nodePort > 0 && !isClaimed) {
       const detail = hostNetwork ? HOST_NETWORK_DETAIL : POD_MESSAGE.hostPortsForbidden;
-      errors.push(invalid(port.path.child("hostPort"), port.nodePort, detail));
+      errors.push(invalid(`${port.path}.hostPort`, port.nodePort, detail));
     }
   }
   return errors;
@@ -251,9 +247,7 @@ export type LookupResult<T> = { ok: true; value: T | undefined } | { ok: false; 
 
 /** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
 export interface ClaimState {
-  /** The claim in the pod's namespace. */
   readonly claim: LookupResult<HostPortClaim>;
-  /** The HostPort `claim.spec.hostPortName`; absent when the claim names none. */
   readonly hostPort?: LookupResult<HostPort>;
 }
 
@@ -295,7 +289,7 @@ export function admitNewPod(
   }
   if (claims.all.some((claim) => claim.portName !== "" && !findPort(claim.portName))) {
     for (const port of ports.filter((port) => port.name === "")) {
-      errors.push(invalid(port.path.child("name"), "", POD_MESSAGE.portNameRequired));
+      errors.push(invalid(`${port.path}.name`, "", POD_MESSAGE.portNameRequired));
     }
   }
   // Ports some claim annotation names (valid or not) may take host ports.
@@ -387,7 +381,7 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
   if (!(stored.metadata.finalizers ?? []).includes(FINALIZER) || hostPortName === "") {
     return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
   }
-  const at = path.child("hostPort");
+  const at = `${path}.hostPort`;
   const lookup = state.hostPort;
   if (lookup === undefined) {
     return { error: internalError(at, "the HostPort was not looked up"), transient: false };
@@ -473,7 +467,7 @@ function removedClaimErrors(pod: Pod, portName: string): FieldError[] {
     : POD_MESSAGE.hostPortsForbidden;
   return listPodPorts(pod)
     .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
-    .map((port) => invalid(port.path.child("hostPort"), port.nodePort, detail));
+    .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
 }
 
 function claimEntries(pod: Pod): Map<string, string> {

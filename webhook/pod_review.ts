@@ -29,7 +29,6 @@ import {
 import {
   errorMessage,
   type FieldError,
-  type FieldPath,
   fieldPath,
   goQuote,
   internalError,
@@ -193,7 +192,7 @@ async function admitTemplatePod(
     );
   }
   for (const claim of ensured.claims) {
-    if (errors.some((e) => e.field === claim.annotation.path.toString())) {
+    if (errors.some((e) => e.field === claim.annotation.path)) {
       refused(claim.template, errors);
     }
   }
@@ -227,7 +226,7 @@ function templateErrors(
   for (const error of errors) {
     const claim = claims.find((c) => {
       const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
-      return error.field === path.toString() || error.field.startsWith(`${path}.`);
+      return error.field === path || error.field.startsWith(`${path}.`);
     });
     if (claim === undefined) {
       out.push(error);
@@ -371,7 +370,7 @@ interface TemplateAnnotation {
   readonly portName: string;
   readonly templateName: string;
   /** `metadata.annotations.<key>`. */
-  readonly path: FieldPath;
+  readonly path: string;
 }
 
 /** The StatefulSet that controls a pod, and the pod's ordinal. */

@@ -99,29 +99,20 @@ export function decodeObject<S extends z.ZodType>(
   return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
 }
 
-/** `AdmissionReview.response`. */
+/** `AdmissionReview.response`: `status` says why a request is refused; `patch` is base64 JSON. */
 export interface AdmissionResponse {
-  /** The request's uid, echoed. */
   uid: string;
-  /** Whether the request is admitted. */
   allowed: boolean;
-  /** Why the request was refused (absent when allowed). */
   status?: Status;
-  /** Always `JSONPatch` when `patch` is set. */
   patchType?: "JSONPatch";
-  /** Base64 of the JSON Patch (RFC 6902) document. */
   patch?: string;
-  /** Warnings for the client (kubectl prints them as `Warning: ...`). */
   warnings?: string[];
 }
 
 /** An AdmissionReview carrying a response. */
 export interface AdmissionReviewResponse {
-  /** Always `admission.k8s.io/v1`. */
   apiVersion: typeof ADMISSION_API_VERSION;
-  /** Always `AdmissionReview`. */
   kind: typeof ADMISSION_KIND;
-  /** The answer. */
   response: AdmissionResponse;
 }
 

@@ -126,7 +126,7 @@ Deno.test("denyReview() and badRequestReview() carry a Failure status", () => {
 Deno.test("invalidStatus() builds the original's 422 Invalid status", () => {
   const errors = [
     invalid(
-      fieldPath("spec", "pools").index(0).child("end"),
+      "spec.pools[0].end",
       8000,
       "End must be greater or equal to start",
     ),

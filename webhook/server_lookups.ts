@@ -44,17 +44,16 @@ import type { AdmissionLookups, ClaimQuotaAdmission } from "./lookups.ts";
  */
 export const PENDING_ADMISSION_TTL_MS = 30_000;
 
-/** What the claim quota check reads: the caches, and a clock for admitted claims. */
+/**
+ * What the claim quota check reads: claims and ResourceQuotas by namespace, and a clock (`now`,
+ * `Date.now` by default); `refusals` counts refusals, `onRefused` hears of each one that is not
+ * a dry run.
+ */
 export interface ClaimQuotaSources {
-  /** HostPortClaims, by namespace. */
   claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
-  /** ResourceQuotas, by namespace. */
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
-  /** Milliseconds; `Date.now` by default. */
   now?: () => number;
-  /** Counts refusals: `hostport_quota_refusals_total{namespace,class}`. */
   refusals?: Counter;
-  /** Hears of each refusal that is not a dry run, with the quota that refused. */
   onRefused?: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void;
 }
 
@@ -102,21 +101,16 @@ export function claimQuotaAdmission(
   };
 }
 
-/** The caches the lookups read (informer stores, or any `Store`). */
+/** The caches the lookups read (informer stores, or any `Store`); claims only without live reads. */
 export interface LookupCaches {
-  /** HostPortClaims by namespace and name; unused (and not needed) when claims are read live. */
   claims?: Pick<StoreReader<HostPortClaim>, "getByName">;
-  /** HostPorts by name. */
   hostPorts: Pick<StoreReader<HostPort>, "getByName">;
-  /** Every HostPortClass. */
   classes: Pick<StoreReader<HostPortClass>, "list">;
 }
 
 /** Live readers: every claim is read live, HostPorts only to confirm a refusal. */
 export interface LiveReaders {
-  /** HostPortClaims. */
   claims: Pick<ResourceClient<HostPortClaim>, "get">;
-  /** HostPorts. */
   hostPorts: Pick<ResourceClient<HostPort>, "get">;
 }
 
@@ -147,13 +141,10 @@ export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders)
   };
 }
 
-/** Informer-backed lookups, from {@linkcode startAdmissionLookups}. */
+/** Informer-backed lookups; `synced` resolves true once every cache is filled, `stop` stops the informers it started. */
 export interface RunningLookups extends AsyncDisposable {
-  /** The lookups to give the server. */
   lookups: AdmissionLookups;
-  /** Resolves true once every cache has been filled. */
   synced: Promise<boolean>;
-  /** Stops the informers it started (not shared ones). */
   stop(): Promise<void>;
 }
 
@@ -164,13 +155,9 @@ type SharedInformer<T extends HostPort | HostPortClass | HostPortClaim | Resourc
 
 /** Informers the process already runs (its shared caches), read instead of starting others. */
 export interface SharedInformers {
-  /** HostPorts. */
   hostPorts: SharedInformer<HostPort>;
-  /** HostPortClasses. */
   classes: SharedInformer<HostPortClass>;
-  /** HostPortClaims (the quota check counts them by namespace). */
   claims: SharedInformer<HostPortClaim>;
-  /** ResourceQuotas (the quota check's limits). */
   quotas: SharedInformer<ResourceQuota>;
 }
 

@@ -16,27 +16,23 @@ const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as 
 
 /** A PEM certificate and its PKCS#8 PEM private key. */
 export interface PemPair {
-  /** The certificate (PEM). */
   readonly certPem: string;
-  /** The private key (PKCS#8 PEM). */
   readonly keyPem: string;
 }
 
-/** Validity of a new certificate. */
+/**
+ * Validity of a new certificate: `validityMs` from `now`, with `notBefore` moved `backdateMs`
+ * (default 0) into the past to absorb clock skew between hosts.
+ */
 export interface Validity {
-  /** Issue time (the clock's now); `notBefore` is this minus `backdateMs`. */
   readonly now: Date;
-  /** Lifetime from `now`, in milliseconds. */
   readonly validityMs: number;
-  /** Moves `notBefore` into the past to absorb clock skew between hosts; default 0. */
   readonly backdateMs?: number;
 }
 
-/** What a serving certificate must cover. */
+/** What a serving certificate must cover; the first DNS name is also the common name. */
 export interface ServingNames {
-  /** DNS subject alternative names; the first one is also the common name. */
   readonly dnsNames: readonly string[];
-  /** IP subject alternative names (`127.0.0.1`, `::1`, ...). */
   readonly ipAddresses: readonly string[];
 }
 
