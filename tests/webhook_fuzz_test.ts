@@ -10,11 +10,10 @@ import { z } from "zod";
 import {
   type AdmissionLookups,
   type AdmissionResult,
-  applyJsonPatch,
   handleAdmission,
   WEBHOOK_PATHS,
 } from "../webhook/mod.ts";
-import { decodeJsonPatch } from "../webhook/fixtures_test.ts";
+import { applyJsonPatch, decodeJsonPatch } from "../webhook/fixtures_test.ts";
 import {
   A,
   expand,

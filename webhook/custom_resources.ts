@@ -44,7 +44,6 @@ import {
   invalid,
   required,
 } from "./field_errors.ts";
-import { jsonEqual, type JsonPatchOp } from "./json_patch.ts";
 import { type AdmissionLookups, settle } from "./lookups.ts";
 import { bindingProblems } from "./pod_admission.ts";
 import {
@@ -55,6 +54,8 @@ import {
   decodeObject,
   denyReview,
   invalidStatus,
+  jsonEqual,
+  type JsonPatchOp,
 } from "./review.ts";
 
 /**

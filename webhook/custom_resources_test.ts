@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
 import {
   admissionReview,
+  applyJsonPatch,
   claim,
   CRD_KIND,
   failingLookups,
@@ -12,10 +13,9 @@ import {
   patchOf,
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
-import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import type { AdmissionLookups } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
-import type { AdmissionResponse } from "./review.ts";
+import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 
 type CrdKind = keyof typeof CRD_KIND;
 const PATH: Record<CrdKind, string> = {

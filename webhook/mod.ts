@@ -14,4 +14,3 @@ export { handleAdmission } from "./handler.ts";
 export type { AdmissionResult } from "./handler.ts";
 export type { AdmissionLookups } from "./lookups.ts";
 export { WEBHOOK_PATHS } from "./paths.ts";
-export { applyJsonPatch } from "./json_patch.ts";

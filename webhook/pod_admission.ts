@@ -25,7 +25,7 @@ import {
   notFound,
   tooMany,
 } from "./field_errors.ts";
-import type { JsonPatchOp } from "./json_patch.ts";
+import type { JsonPatchOp } from "./review.ts";
 import {
   claimRefMatches,
   FINALIZER,
@@ -213,10 +213,11 @@ export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
   return mutated;
 }
 
-/** The JSON Patch of a mutation: the difference between the pod and the mutated pod. */
-function mutationPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
+/** The mutated pod and its JSON Patch: the difference between the pod and the mutated pod. */
+function mutationPatch(pod: Pod, mutation: PodMutation): { patch: JsonPatchOp[]; mutated: Pod } {
   const original = asJson(pod); // one copy for both sides: mutatePod copies it again
-  return jsonpatch.compare(original, mutatePod(original, mutation));
+  const mutated = mutatePod(original, mutation);
+  return { patch: jsonpatch.compare(original, mutated), mutated };
 }
 
 /** The JSON Patch that turns `original` into `mutated` (none when they are equal). */
@@ -234,7 +235,7 @@ function asJson(pod: Pod): Pod {
 
 /** The decision: admit with a patch (possibly empty) and warnings, or refuse with errors. */
 export type PodAdmission =
-  | { allowed: true; patch: JsonPatchOp[]; warnings: string[] }
+  | { allowed: true; patch: JsonPatchOp[]; mutated?: Pod; warnings: string[] }
   | {
     allowed: false;
     errors: FieldError[];
@@ -325,8 +326,8 @@ export function admitNewPod(
       `hostNetwork pod listens on its host port; read it from the annotation ` +
       `port.hostport.rmb938.com/${port.name}`
     );
-  const patch = mutationPatch(pod, { annotations, assignments, label: assignments.length > 0 });
-  return { allowed: true, patch, warnings };
+  const label = assignments.length > 0;
+  return { allowed: true, ...mutationPatch(pod, { annotations, assignments, label }), warnings };
 }
 
 /** Detail when a claim annotation names a port that does not exist. */
@@ -424,51 +425,33 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   const errors: FieldError[] = [];
   const restore = new Map<string, string>();
   for (const key of keys) {
-    const value = now.get(key);
-    const old = before.get(key);
+    const [value, old] = [now.get(key), before.get(key)];
+    const path = fieldPath("metadata", "annotations", key);
+    const portKey = portAnnotationKey(portName(key));
+    const written = oldPod.metadata?.annotations?.[portKey];
     if (value === old) {
-      const written = oldPod.metadata?.annotations?.[portAnnotationKey(portName(key))];
-      if (written !== undefined) restore.set(portAnnotationKey(portName(key)), written);
+      if (written !== undefined) restore.set(portKey, written);
     } else if (value === undefined) {
-      const held = removedClaimErrors(pod, portName(key));
-      errors.push(
-        ...(held.length > 0
-          ? held
-          : [forbidden(fieldPath("metadata", "annotations", key), CLAIM_REMOVED)]),
-      );
+      // The port still holds its host port while the pod can run: say so on the port itself.
+      const detail = pod.spec?.hostNetwork === true
+        ? HOST_NETWORK_DETAIL
+        : POD_MESSAGE.hostPortsForbidden;
+      const held = listPodPorts(pod)
+        .filter((port) => portName(key) !== "" && port.name === portName(key) && port.nodePort > 0)
+        .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
+      errors.push(...(held.length > 0 ? held : [forbidden(path, CLAIM_REMOVED)]));
     } else if (old === undefined) {
-      errors.push(
-        forbidden(
-          fieldPath("metadata", "annotations", key),
-          "cannot add a claim to an existing pod",
-        ),
-      );
+      errors.push(forbidden(path, "cannot add a claim to an existing pod"));
     } else {
-      errors.push(
-        invalid(
-          fieldPath("metadata", "annotations", key),
-          value,
-          "cannot change the claim of an existing pod",
-        ),
-      );
+      errors.push(invalid(path, value, "cannot change the claim of an existing pod"));
     }
   }
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
-  return { allowed: true, patch: mutationPatch(pod, { annotations: restore }), warnings: [] };
+  return { allowed: true, ...mutationPatch(pod, { annotations: restore }), warnings: [] };
 }
 
 /** Detail when an update removes a claim annotation whose port holds no host port. */
 const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
-
-/** `host ports cannot be set` on each port named `portName` that still takes a node port. */
-function removedClaimErrors(pod: Pod, portName: string): FieldError[] {
-  const detail = pod.spec?.hostNetwork === true
-    ? HOST_NETWORK_DETAIL
-    : POD_MESSAGE.hostPortsForbidden;
-  return listPodPorts(pod)
-    .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
-    .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
-}
 
 function claimEntries(pod: Pod): Map<string, string> {
   const entries = Object.entries(pod.metadata?.annotations ?? {});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type HostPort, type HostPortClaim, POD_LABEL_KEY } from "../lib/api/mod.ts";
 import {
   admissionReview,
+  applyJsonPatch,
   claim,
   failingLookups,
   fakeLookups,
@@ -14,9 +15,8 @@ import {
   sortedOps,
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
-import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
-import type { AdmissionResponse } from "./review.ts";
+import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 import { listPodPorts, mutatePod, type Pod, podPatch } from "./pod_admission.ts";
 
 const A = "claim.hostport.rmb938.com/";

@@ -37,7 +37,6 @@ import {
   tooMany,
 } from "./field_errors.ts";
 import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
-import { applyJsonPatch } from "./json_patch.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -177,7 +176,7 @@ async function admitTemplatePod(
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    return { ...decision, patch: podPatch(submitted, applyJsonPatch(claimed, decision.patch)) };
+    return { ...decision, patch: podPatch(submitted, decision.mutated ?? claimed) };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise

@@ -1,5 +1,6 @@
 /**
- * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses,
+ * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses
+ * (JSON Patch as the base64 of its UTF-8 JSON),
  * with the `metav1.Status` of a refusal shaped like apimachinery's `NewInvalid`: the message
  * `<Kind>.<group> "<name>" is invalid: <aggregate>` and one `details.causes` entry per error.
  *
@@ -8,7 +9,7 @@
 import * as z from "zod";
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath, isPlainObject } from "../lib/api/mod.ts";
-import { encodeJsonPatch, type JsonPatchOp } from "./json_patch.ts";
+import type jsonpatch from "fast-json-patch";
 import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
 const ADMISSION_API_VERSION = "admission.k8s.io/v1";
@@ -99,6 +100,25 @@ export function decodeObject<S extends z.ZodType>(
   return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
 }
 
+/** One JSON Patch (RFC 6902) operation; the webhooks emit only `add` and `replace`. */
+export type JsonPatchOp = jsonpatch.Operation;
+
+/** Whether two JSON values are equal (member order does not matter). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) =>
+    Object.hasOwn(b, key) &&
+    jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
+  );
+}
+
 /** `AdmissionReview.response`: `status` says why a request is refused; `patch` is base64 JSON. */
 export interface AdmissionResponse {
   uid: string;
@@ -124,7 +144,7 @@ export function allowReview(
   const response: AdmissionResponse = { uid, allowed: true };
   if (options.patch !== undefined && options.patch.length > 0) {
     response.patchType = "JSONPatch";
-    response.patch = encodeJsonPatch(options.patch);
+    response.patch = new TextEncoder().encode(JSON.stringify(options.patch)).toBase64();
   }
   return review(response, options.warnings);
 }
