@@ -19,7 +19,6 @@ import type {
 import { Store } from "../lib/kube/mod.ts";
 import type { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
-import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
 import { inspectPair, PairSource } from "../webhook/tls_source.ts";
 
@@ -103,11 +102,11 @@ export function memoryLookups(
   for (const object of claims) claimStore.apply({ type: "apply", object });
   for (const object of hostPorts) hostPortStore.apply({ type: "apply", object });
   for (const object of classes) classStore.apply({ type: "apply", object });
-  return cachedAdmissionLookups({
-    claims: claimStore,
-    hostPorts: hostPortStore,
-    classes: classStore,
-  });
+  return {
+    getClaim: (namespace, name) => Promise.resolve(claimStore.getByName(name, namespace)),
+    getHostPort: (name) => Promise.resolve(hostPortStore.getByName(name)),
+    listHostPortClasses: () => Promise.resolve(classStore.list()),
+  };
 }
 
 /** A pod in `namespace` whose port `web` (8080) names claim `claimName`. */

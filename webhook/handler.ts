@@ -22,7 +22,7 @@ import {
   denyReview,
 } from "./review.ts";
 import { errorMessage } from "./field_errors.ts";
-import { GROUP, isPlainObject, KIND, VERSION } from "../lib/api/mod.ts";
+import { GROUP, isPlainObject, KIND, type Kind, VERSION } from "../lib/api/mod.ts";
 
 /** The result of {@linkcode handleAdmission}: a review, or an HTTP error (404, or 400 without a uid). */
 export type AdmissionResult =
@@ -35,25 +35,23 @@ type RouteHandler = (
   options: AdmissionOptions,
 ) => AdmissionReviewResponse | Promise<AdmissionReviewResponse>;
 
-const CR = `${GROUP}/${VERSION}, Kind=`;
+const cr = (kind: Kind) => `${GROUP}/${VERSION}, Kind=${kind}`;
+const mutate = (kind: Kind): [RouteHandler, string] => [
+  (request) => mutateCustomResource(kind, request),
+  cr(kind),
+];
 
 /** Each webhook's answer, and the kind it serves as Go prints a GroupVersionKind. */
 const ROUTES: { readonly [id in WebhookId]: [RouteHandler, string] } = {
-  mutateHostPort: [(request) => mutateCustomResource(KIND.HostPort, request), CR + KIND.HostPort],
-  mutateHostPortClaim: [
-    (request) => mutateCustomResource(KIND.HostPortClaim, request),
-    CR + KIND.HostPortClaim,
-  ],
-  mutateHostPortClass: [
-    (request) => mutateCustomResource(KIND.HostPortClass, request),
-    CR + KIND.HostPortClass,
-  ],
+  mutateHostPort: mutate(KIND.HostPort),
+  mutateHostPortClaim: mutate(KIND.HostPortClaim),
+  mutateHostPortClass: mutate(KIND.HostPortClass),
   validateHostPort: [
     (request, _lookups, options) => reviewHostPort(request, options.operatorUsername?.()),
-    CR + KIND.HostPort,
+    cr(KIND.HostPort),
   ],
-  validateHostPortClaim: [reviewHostPortClaim, CR + KIND.HostPortClaim],
-  validateHostPortClass: [reviewHostPortClass, CR + KIND.HostPortClass],
+  validateHostPortClaim: [reviewHostPortClaim, cr(KIND.HostPortClaim)],
+  validateHostPortClass: [reviewHostPortClass, cr(KIND.HostPortClass)],
   mutatePod: [reviewPod, "/v1, Kind=Pod"],
 };
 

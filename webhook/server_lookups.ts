@@ -101,9 +101,8 @@ export function claimQuotaAdmission(
   };
 }
 
-/** The caches the lookups read (informer stores, or any `Store`); claims only without live reads. */
+/** The caches the lookups read (informer stores, or any `Store`). */
 export interface LookupCaches {
-  claims?: Pick<StoreReader<HostPortClaim>, "getByName">;
   hostPorts: Pick<StoreReader<HostPort>, "getByName">;
   classes: Pick<StoreReader<HostPortClass>, "list">;
 }
@@ -123,18 +122,15 @@ async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined>
   }
 }
 
-/** Lookups over caches; with `live`, claims are always read live and HostPort refusals confirmed live. */
-export function cachedAdmissionLookups(caches: LookupCaches, live?: LiveReaders): AdmissionLookups {
+/** Lookups over caches: claims are always read live, HostPort refusals are confirmed live. */
+export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders): AdmissionLookups {
   return {
-    getClaim(namespace, name) {
-      if (live === undefined) return Promise.resolve(caches.claims?.getByName(name, namespace));
-      return getOrUndefined(() => live.claims.get(name, { namespace }));
-    },
+    getClaim: (namespace, name) => getOrUndefined(() => live.claims.get(name, { namespace })),
     getHostPort(name) {
       const cached = caches.hostPorts.getByName(name);
       const usable = cached?.status?.phase === HOST_PORT_PHASE.Allocated &&
         (cached.status.port ?? 0) > 0;
-      if (usable || live === undefined) return Promise.resolve(cached);
+      if (usable) return Promise.resolve(cached);
       return getOrUndefined(() => live.hostPorts.get(name));
     },
     listHostPortClasses: () => Promise.resolve(caches.classes.list()),

@@ -30,6 +30,7 @@ import {
   sleep,
   SYSTEM_CLOCK,
 } from "../lib/kube/mod.ts";
+import { errorMessage } from "./field_errors.ts";
 import { generateCa, generateServingCert, type PemPair, type ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
@@ -133,7 +134,7 @@ export class SelfManagedCertificateSource extends PairSource {
       this.failures++;
       this.#options.onError?.(
         `Cannot refresh the webhook certificate in Secret ${this.#secretRef()} ` +
-          `(failure ${this.failures}): ${error instanceof Error ? error.message : String(error)}`,
+          `(failure ${this.failures}): ${errorMessage(error)}`,
       );
       return undefined;
     }

@@ -10,6 +10,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
+import { errorMessage } from "./field_errors.ts";
 
 /**
  * A certificate chain (leaf first) and the leaf's private key (PKCS#8, SEC1 or PKCS#1), which
@@ -27,10 +28,6 @@ export interface ServingPair {
 /** Provides the serving certificate and tells when it changes (what the server needs). */
 export type CertificateSource = Pick<PairSource, "current" | "start" | "healthy" | "subscribe">;
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Parses a certificate and key and checks that the key belongs to the certificate (expiry is
  * the caller's business).
@@ -45,14 +42,14 @@ export function inspectPair(
   try {
     cert = new X509Certificate(certPem);
   } catch (error) {
-    return { ok: false, reason: `the certificate cannot be parsed: ${describe(error)}` };
+    return { ok: false, reason: `the certificate cannot be parsed: ${errorMessage(error)}` };
   }
   try {
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
       return { ok: false, reason: "the private key does not match the certificate" };
     }
   } catch (error) {
-    return { ok: false, reason: `the private key cannot be parsed: ${describe(error)}` };
+    return { ok: false, reason: `the private key cannot be parsed: ${errorMessage(error)}` };
   }
   const subjectAltNames = (cert.subjectAltName ?? "").split(",")
     .map((name) => name.trim().replace(/^IP Address:/, "IP:"))
@@ -191,7 +188,7 @@ export class FileCertificateSource extends PairSource {
         ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#dir, name))),
       );
     } catch (error) {
-      return this.#fail(`cannot read the files: ${error instanceof Error ? error.message : error}`);
+      return this.#fail(`cannot read the files: ${errorMessage(error)}`);
     }
     const [certPem = "", keyPem = ""] = files;
     // Only a good pair is cached, so a bad pair on disk fails every reload until it is fixed.
