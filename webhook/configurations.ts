@@ -57,11 +57,9 @@ const CREATE_UPDATE = ["CREATE", "UPDATE"];
 /** kubernetes-types 1.30 leaves `resources` out of `RuleWithOperations`. */
 type WebhookRule = RuleWithOperations & { resources: string[] };
 
-/** CEL: whether annotation `key` is one of ours (a claim or the port the webhook wrote). */
-function ours(key: string): string {
-  return `(${key}.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
-    `${key}.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
-}
+/** CEL: whether annotation `k` is one of ours (a claim or the port the webhook wrote). */
+const OURS = `(k.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
+  `k.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
 
 /**
  * CEL of the pod webhook's match condition: every CREATE, and the UPDATEs (of the pod or of its
@@ -70,12 +68,10 @@ function ours(key: string): string {
  */
 const POD_ANNOTATIONS_CHANGED = [
   "request.operation != 'UPDATE'",
-  `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${ours("k")} && ` +
+  `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${OURS} && ` +
   "!(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && " +
   "oldObject.metadata.annotations[k] == object.metadata.annotations[k])))",
-  `(has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, ${
-    ours("k")
-  } && ` +
+  `(has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, ${OURS} && ` +
   "!(has(object.metadata.annotations) && k in object.metadata.annotations)))",
 ].join(" || ");
 

@@ -125,17 +125,17 @@ export abstract class PairSource {
   }
 }
 
-/** Options of {@linkcode FileCertificateSource}. */
+/**
+ * Options of {@linkcode FileCertificateSource}: the directory holding `tls.crt` and `tls.key`
+ * (default controller-runtime's), the re-read interval (default 10 s, cert-manager's), failed
+ * reloads in a row before `healthy()` turns false (default 12), whether to also reload on
+ * `Deno.watchFs` events (default true), and who hears of each failed reload.
+ */
 export interface FileCertificateSourceOptions {
-  /** Directory holding `tls.crt` and `tls.key`; default controller-runtime's. */
   dir?: string;
-  /** Re-read interval in ms; default 10 s (cert-manager's). */
   intervalMs?: number;
-  /** Failed reloads in a row before `healthy()` turns false; default 12. */
   maxFailures?: number;
-  /** Also reload on `Deno.watchFs` events in `dir` (default true). */
   watch?: boolean;
-  /** Told about each failed reload (the old pair stays in use). */
   onError?: (message: string) => void;
 }
 
