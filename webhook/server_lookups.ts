@@ -113,13 +113,11 @@ export interface LiveReaders {
   hostPorts: Pick<ResourceClient<HostPort>, "get">;
 }
 
-async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
+/** `undefined` for an object that does not exist. */
+function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  return read().catch((error) =>
+    error instanceof NotFoundError ? undefined : Promise.reject(error)
+  );
 }
 
 /** Lookups over caches: claims are always read live, HostPort refusals are confirmed live. */
@@ -237,15 +235,11 @@ export function startAdmissionLookups(
           const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
           return { uid: set.metadata?.uid ?? "", policy };
         },
-        async createClaim(claim) {
-          try {
-            await kube.hostPortClaims.create(claim);
-            return true;
-          } catch (error) {
-            if (error instanceof AlreadyExistsError) return false;
-            throw error;
-          }
-        },
+        createClaim: (claim) =>
+          kube.hostPortClaims.create(claim).then(
+            () => true,
+            (error) => error instanceof AlreadyExistsError ? false : Promise.reject(error),
+          ),
         async deleteClaim(namespace, name, uid) {
           await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } }).catch(
             () => {}, // best effort: the template-claim controller deletes claims no pod took
