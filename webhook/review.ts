@@ -60,15 +60,12 @@ export function decodeAdmissionReview(
 ):
   | { ok: true; request: AdmissionRequest }
   | { ok: false; uid: string | undefined; message: string } {
-  const result = AdmissionReviewRequestSchema.safeParse(body);
-  if (result.success) return { ok: true, request: result.data.request };
+  const decoded = decodeObject(AdmissionReviewRequestSchema, body, "the AdmissionReview");
+  if (decoded.ok) return { ok: true, request: decoded.value.request };
   const request = isPlainObject(body) ? body["request"] : undefined;
   const uid = isPlainObject(request) ? request["uid"] : undefined;
-  return {
-    ok: false,
-    uid: typeof uid === "string" && uid !== "" ? uid : undefined,
-    message: `Cannot decode the AdmissionReview: ${describeIssues(result.error)}`,
-  };
+  const usable = typeof uid === "string" && uid !== "";
+  return { ok: false, uid: usable ? uid : undefined, message: decoded.message };
 }
 
 /** Most schema problems a message lists; the rest are counted. */
