@@ -1,17 +1,15 @@
 /**
- * The pod webhook (`/mutate-v1-pod`): the I/O around its pure decision (`pod_admission.ts`).
- * Decode; for a new pod naming claim templates, find or create its own claims first (the claim
- * create is the webhook's only write; the leader's controllers then allocate it like any claim);
- * gather each named claim and its HostPort through the server's read-only lookups (failures kept
- * as values); decide, waiting a bounded number of rounds for claims on their way to a port;
- * answer.
+ * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`):
+ * decode; for a new pod naming claim templates, find or create its own claims (the webhook's only
+ * write; the leader's controllers allocate them like any claim); gather each named claim and its
+ * HostPort (failures kept as values); decide, waiting a bounded number of rounds for claims on
+ * their way to a port; answer.
  *
- * Per-pod claims are named and owned the way Kubernetes names and owns the PVCs of
- * `volumeClaimTemplates`: a StatefulSet pod `web-3` gets `<template>-web-3`, reused after so the
- * ordinal keeps its port (owned by the StatefulSet when its `whenDeleted` retention is `Delete`);
- * any other pod gets `<pod>-<portName>`, which the template-claim controller gives the pod as
- * owner once the pod is stored (an owner that does not exist yet would make the garbage
- * collector delete the claim at once).
+ * Per-pod claims are named and owned like the PVCs of `volumeClaimTemplates`: a StatefulSet pod
+ * `web-3` gets `<template>-web-3`, reused so the ordinal keeps its port (owned by the StatefulSet
+ * when its `whenDeleted` retention is `Delete`); any other pod gets `<pod>-<portName>`, which the
+ * template-claim controller gives the pod as owner once the pod is stored (an owner that does
+ * not exist yet would make the garbage collector delete the claim at once).
  *
  * @module
  */

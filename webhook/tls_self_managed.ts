@@ -1,20 +1,15 @@
 /**
- * A self-managed serving certificate: the operator makes its own CA and serving certificate,
- * keeps them in a Secret in its namespace, writes the CA bundle into the `caBundle` of every
- * webhook of its configurations (what cert-manager's cainjector does), and renews both before
- * they expire. Every replica runs the same loop; the Secret is the single source of truth and
- * every write is a compare-and-swap on its resourceVersion, so racing replicas agree on one pair
- * (the loser re-reads and adopts the winner's). The decision of a pass is pure,
- * {@linkcode planServingSecret}.
+ * A self-managed serving certificate: the operator keeps its own CA and serving certificate in a
+ * Secret, writes the CA bundle into its webhook configurations' `caBundle` (as cert-manager's
+ * cainjector does), and renews both before they expire. Every replica runs the same loop; every
+ * Secret write is a compare-and-swap, so racing replicas agree on one pair. A pass makes the
+ * Secret right ({@linkcode planServingSecret} decides), then the `caBundle`, then serves the pair,
+ * so the API server trusts a new CA before any replica serves a certificate of it; an old CA
+ * stays in the bundle until it expires.
  *
- * Order of a pass: make the Secret right, then the configurations' `caBundle`, then serve the
- * Secret's pair, so the API server trusts a new CA before any replica serves a certificate of it.
- * During a CA renewal the old CA stays in the bundle until it expires.
- *
- * `--register-webhooks` ({@linkcode WebhookRegistrar}): an operator running out of cluster writes
- * its three webhook configurations at start and deletes them on exit. Each carries the label
- * {@linkcode REGISTERED_BY_LABEL}; a configuration of the same name without it is never touched,
- * and only the objects this process wrote (matched by uid) are deleted.
+ * `--register-webhooks` ({@linkcode WebhookRegistrar}) writes the three configurations at start
+ * and deletes them on exit; it never touches one without {@linkcode REGISTERED_BY_LABEL}, and
+ * deletes only the objects it wrote (by uid).
  *
  * @module
  */
