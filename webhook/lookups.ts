@@ -87,10 +87,11 @@ export interface AdmissionOptions {
   onTemplateRefusal?: (refusal: TemplateRefusal) => void;
 }
 
+/** The outcome of a read as a value: what it gave, or why it failed. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 /** Runs a read and keeps its outcome as a value, whether it rejects or throws. */
-export async function settle<T>(
-  read: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+export async function settle<T>(read: () => Promise<T>): Promise<Settled<T>> {
   try {
     return { ok: true, value: await read() };
   } catch (error) {

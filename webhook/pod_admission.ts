@@ -25,6 +25,7 @@ import {
   notFound,
   tooMany,
 } from "./field_errors.ts";
+import type { Settled } from "./lookups.ts";
 import type { JsonPatchOp } from "./review.ts";
 import {
   claimRefMatches,
@@ -243,13 +244,10 @@ export type PodAdmission =
     retryable: boolean;
   };
 
-/** The outcome of one lookup: the object (`undefined` when it does not exist) or the failure. */
-export type LookupResult<T> = { ok: true; value: T | undefined } | { ok: false; error: unknown };
-
 /** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
 export interface ClaimState {
-  readonly claim: LookupResult<HostPortClaim>;
-  readonly hostPort?: LookupResult<HostPort>;
+  readonly claim: Settled<HostPortClaim | undefined>;
+  readonly hostPort?: Settled<HostPort | undefined>;
 }
 
 /** The claim names a new pod needs looked up (none when it has too many: it is refused). */
@@ -339,9 +337,6 @@ const NOT_LOOKED_UP: ClaimState = {
   claim: { ok: false, error: new Error("the claim was not looked up") },
 };
 
-/** Detail when a HostPort's `claimRef` names another claim. */
-export const HOST_PORT_CLAIMED_BY_OTHER = "hostport is bound to another hostPortClaim";
-
 /**
  * Why `claim` may not use `hostPort`, in order: the HostPort is bound to another claim (seed 5.2
  * #10, claim hijacking; a HostPort made by hand that names no claim yet is fine), or is of
@@ -350,7 +345,9 @@ export const HOST_PORT_CLAIMED_BY_OTHER = "hostport is bound to another hostPort
 export function bindingProblems(hostPort: HostPort, claim: HostPortClaim): string[] {
   const problems: string[] = [];
   const ref = hostPort.spec.claimRef;
-  if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) problems.push(HOST_PORT_CLAIMED_BY_OTHER);
+  if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) {
+    problems.push("hostport is bound to another hostPortClaim");
+  }
   if (hostPort.spec.hostPortClassName !== claim.spec.hostPortClassName) {
     problems.push(
       `hostport is of hostPortClass ${goQuote(hostPort.spec.hostPortClassName)}, ` +
