@@ -214,12 +214,6 @@ function poolWarnings(
   return warnings;
 }
 
-/** The warning for a claim whose class does not exist (yet). */
-export function classMissingWarning(className: string): string {
-  return `spec.hostPortClassName: HostPortClass ${goQuote(className)} does not exist; the ` +
-    "claim stays Pending until it is created";
-}
-
 function describe(range: PortRange): string {
   const ports = formatRange(range);
   return range.start === range.end ? `port ${ports} is` : `ports ${ports} are`;
@@ -304,7 +298,10 @@ export async function reviewHostPortClaim(
     const known = !classes.ok || classes.value === undefined ||
       classes.value.some((c) => c.metadata.name === className);
     if (!known) {
-      warnings.push(classMissingWarning(className));
+      warnings.push(
+        `spec.hostPortClassName: HostPortClass ${goQuote(className)} does not exist; the ` +
+          "claim stays Pending until it is created",
+      );
     }
   }
   const name = claim.metadata.name ?? "";

@@ -165,11 +165,10 @@ async function admitTemplatePod(
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
-  const claimValues = ensured.claims.map((c) => [
-    claimAnnotationKey(c.annotation.portName),
-    c.claimName,
-  ]);
-  const annotations = { ...pod.metadata?.annotations, ...Object.fromEntries(claimValues) };
+  const annotations = { ...pod.metadata?.annotations };
+  for (const c of ensured.claims) {
+    annotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
+  }
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
@@ -189,9 +188,7 @@ async function admitTemplatePod(
     );
   }
   for (const claim of ensured.claims) {
-    if (errors.some((e) => e.field === claim.annotation.path)) {
-      refused(claim.template, errors);
-    }
+    if (errors.some((e) => e.field === claim.annotation.path)) refused(claim.template, errors);
   }
   return { ...decision, errors };
 }
