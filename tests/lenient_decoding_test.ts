@@ -9,7 +9,6 @@ import { buildCrds } from "../lib/api/crd.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import { startAdmissionLookups } from "../webhook/server_lookups.ts";
-import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
   adminClients,
   boundClaim,
@@ -23,7 +22,7 @@ import {
 } from "./controller_harness.ts";
 import { type ControlPlane, DEFAULT_CRD_DIR, startControlPlane } from "./controlplane/harness.ts";
 import { API, assertOk, object, send } from "./crd_requests.ts";
-import { webhookConfigurations } from "./webhook_fixtures.ts";
+import { StaticCertificateSource, webhookConfigurations } from "./webhook_fixtures.ts";
 
 const NAMESPACE = "lenient";
 const CLASSES = `${API}/hostportclasses`;

@@ -21,7 +21,7 @@ import {
   type WebhookServer,
 } from "../webhook/server.ts";
 import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
-import { StaticCertificateSource } from "../webhook/tls_source.ts";
+import { StaticCertificateSource } from "./webhook_fixtures.ts";
 import type { AdmissionOptions } from "../webhook/lookups.ts";
 import type { Logger } from "../lib/ops/contracts.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { CLAIM_ANNOTATION_PREFIX, MESSAGE, POD_MESSAGE } from "../lib/api/mod.ts";
 import { InvalidError } from "../lib/kube/mod.ts";
-import { missingPortDetail } from "../webhook/pod_admission.ts";
-import { HOST_NETWORK_DETAIL } from "../webhook/pod_model.ts";
+import { HOST_NETWORK_DETAIL, missingPortDetail } from "../webhook/pod_admission.ts";
+
 import {
   admitted,
   hostPorts,

@@ -19,8 +19,26 @@ import type {
 import { Store } from "../lib/kube/mod.ts";
 import type { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
-import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
+import { inspectPair, PairSource } from "../webhook/tls_source.ts";
+
+/** A certificate source holding a pair given in memory. */
+export class StaticCertificateSource extends PairSource {
+  /** @throws {TypeError} when the certificate and key do not parse or do not belong together */
+  constructor(certPem: string, keyPem: string) {
+    super();
+    const inspected = inspectPair(certPem, keyPem);
+    if (!inspected.ok) {
+      throw new TypeError(`Cannot use the serving certificate: ${inspected.reason}`);
+    }
+    this.setPair(inspected.pair);
+  }
+
+  /** Nothing to load: resolves at once. */
+  start(_signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 /** A CA and a serving certificate for 127.0.0.1 and localhost. */
 export interface TestPki {
@@ -84,11 +102,11 @@ export function memoryLookups(
   for (const object of claims) claimStore.apply({ type: "apply", object });
   for (const object of hostPorts) hostPortStore.apply({ type: "apply", object });
   for (const object of classes) classStore.apply({ type: "apply", object });
-  return cachedAdmissionLookups({
-    claims: claimStore,
-    hostPorts: hostPortStore,
-    classes: classStore,
-  });
+  return {
+    getClaim: (namespace, name) => Promise.resolve(claimStore.getByName(name, namespace)),
+    getHostPort: (name) => Promise.resolve(hostPortStore.getByName(name)),
+    listHostPortClasses: () => Promise.resolve(classStore.list()),
+  };
 }
 
 /** A pod in `namespace` whose port `web` (8080) names claim `claimName`. */

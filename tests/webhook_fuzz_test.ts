@@ -7,14 +7,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { z } from "zod";
-import {
-  type AdmissionLookups,
-  type AdmissionResult,
-  applyJsonPatch,
-  handleAdmission,
-  WEBHOOK_PATHS,
-} from "../webhook/mod.ts";
-import { decodeJsonPatch } from "../webhook/fixtures_test.ts";
+import { type AdmissionResult, handleAdmission } from "../webhook/handler.ts";
+import type { AdmissionLookups } from "../webhook/lookups.ts";
+import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { applyJsonPatch, decodeJsonPatch } from "../webhook/fixtures_test.ts";
 import {
   A,
   expand,

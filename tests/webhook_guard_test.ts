@@ -76,7 +76,7 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
       const stop = async () => void await Promise.all(informers.map((i) => i.stop()));
       return {
         lookups: cachedAdmissionLookups(
-          { claims: claims.store, hostPorts: hostPorts.store, classes: classes.store },
+          { hostPorts: hostPorts.store, classes: classes.store },
           { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
         ),
         synced: Promise.all(informers.map((i) => i.synced)).then((all) => all.every(Boolean)),

@@ -8,7 +8,6 @@ import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
-import { StaticCertificateSource } from "../webhook/tls_source.ts";
 import {
   allocatedHostPort,
   boundClaim,
@@ -16,6 +15,7 @@ import {
   memoryLookups,
   metricValue,
   podReview,
+  StaticCertificateSource,
   testPki,
   webPod,
 } from "./webhook_fixtures.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { createKubeClients, type KubeClients, KubeRestClient } from "../lib/kube/mod.ts";
 import { startWebhookServer } from "../webhook/server.ts";
-import { splitPemBundle } from "../webhook/tls_self_managed_plan.ts";
+import { splitPemBundle } from "../webhook/tls_self_managed.ts";
 import {
   SelfManagedCertificateSource,
   type SelfManagedOptions,

@@ -1,24 +1,19 @@
 /**
- * The admission webhook configurations, built from values alone: the original's paths and webhook
- * names (`paths.ts`), with `failurePolicy: Fail`, `sideEffects: None` and a 10 s timeout. The pod
- * webhook only sees namespaces labelled `hostport.rmb938.com: "true"` and never the operator's own
- * namespace, so the operator can always restart. It also sees `pods/status` (whose writers may
- * change annotations), but only updates that touch one of our annotations reach it
- * (`matchConditions`), so the kubelet's status writes cost nothing. HostPorts are validated
- * through `hostports/status` too.
- *
- * One source for every caller: the release (`scripts/gen_release_webhooks.ts`, the API server
- * calls the Service), the operator's `--register-webhooks` (it calls a URL) and the demo and tests.
+ * The admission webhook configurations, built from values alone, for every caller: the release
+ * (the API server calls the Service), `--register-webhooks` (it calls a URL), the demo and tests.
+ * The original's paths and names, `failurePolicy: Fail`, `sideEffects: None`, a 10 s timeout. The
+ * pod webhook only sees namespaces labelled `hostport.rmb938.com: "true"` and never the operator's
+ * own, so the operator can always restart. It also sees `pods/status` (whose writers may change
+ * annotations), but only updates that touch one of our annotations reach it (`matchConditions`),
+ * so the kubelet's status writes cost nothing. HostPorts are validated through `hostports/status`
+ * too: only the operator may write a port.
  *
  * @module
  */
 import type {
-  MutatingWebhook,
   MutatingWebhookConfiguration,
   RuleWithOperations,
-  ValidatingWebhook,
   ValidatingWebhookConfiguration,
-  WebhookClientConfig,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { LabelSelector, ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import {
@@ -32,93 +27,39 @@ import {
 } from "../lib/api/constants.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, type WebhookId } from "./paths.ts";
 
-/** How the API server reaches the admission server. */
+/**
+ * How the API server reaches the admission server: through a Service (its `caBundle` filled in
+ * later by the operator or cert-manager), or by URL `https://host:port` for an operator out of
+ * cluster (with the base64 PEM of its CA, unless injected later).
+ */
 export type WebhookClient =
-  | {
-    /** Through a Service; `caBundle` is filled in later (operator or cert-manager). */
-    kind: "service";
-    /** The Service's name. */
-    name: string;
-    /** The Service's namespace. */
-    namespace: string;
-    /** The Service's port. */
-    port: number;
-  }
-  | {
-    /** By URL, for an operator running out of cluster. */
-    kind: "url";
-    /** `https://host:port`, without a path. */
-    baseUrl: string;
-    /** Base64 PEM of the CA that signed the serving certificate; omitted when injected later. */
-    caBundle?: string;
-  };
+  | { kind: "service"; name: string; namespace: string; port: number }
+  | { kind: "url"; baseUrl: string; caBundle?: string };
 
-/** Everything that varies between the release, `--register-webhooks`, the demo and the tests. */
+/**
+ * Everything that varies between the release, `--register-webhooks`, the demo and the tests:
+ * the client, the names of the CR webhooks' configurations (`crdName`) and of the pod webhook's
+ * (`podName`), the operator's namespace (which the pod webhook never sees), and labels and
+ * annotations of each configuration.
+ */
 export interface WebhookSetOptions {
-  /** How the API server calls us. */
   client: WebhookClient;
-  /** Name of the Mutating and the Validating configuration of the CR webhooks. */
   crdName: string;
-  /** Name of the Mutating configuration of the pod webhook. */
   podName: string;
-  /** The operator's namespace, which the pod webhook never sees. */
   operatorNamespace: string;
-  /** Labels of each configuration. */
   labels?: Readonly<Record<string, string>>;
-  /** Annotations of each configuration. */
   annotations?: Readonly<Record<string, string>>;
 }
 
-/** Seconds the API server waits for an answer. */
-const WEBHOOK_TIMEOUT_SECONDS = 10;
-
-/** The namespace label that turns the pod webhook on, as in the original. */
-const POD_NAMESPACE_LABEL = { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE } as const;
-
-const ADMISSION_API = "admissionregistration.k8s.io/v1";
+const ADMISSION_API = "admissionregistration.k8s.io/v1" as const;
 const CREATE_UPDATE = ["CREATE", "UPDATE"];
 
 /** kubernetes-types 1.30 leaves `resources` out of `RuleWithOperations`. */
 type WebhookRule = RuleWithOperations & { resources: string[] };
 
-function clientConfig(client: WebhookClient, id: WebhookId): WebhookClientConfig {
-  const path = WEBHOOK_PATHS[id];
-  if (client.kind === "url") {
-    const url = `${client.baseUrl}${path}`;
-    return client.caBundle === undefined ? { url } : { url, caBundle: client.caBundle };
-  }
-  return {
-    service: { name: client.name, namespace: client.namespace, path, port: client.port },
-  };
-}
-
-function common(client: WebhookClient, id: WebhookId, rules: WebhookRule[]) {
-  return {
-    name: WEBHOOK_NAMES[id],
-    clientConfig: clientConfig(client, id),
-    rules,
-    failurePolicy: "Fail",
-    matchPolicy: "Equivalent",
-    sideEffects: "None",
-    timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
-    admissionReviewVersions: ["v1"],
-  };
-}
-
-function crRule(...resources: string[]): WebhookRule {
-  return {
-    apiGroups: [GROUP],
-    apiVersions: [VERSION],
-    resources,
-    operations: CREATE_UPDATE,
-  };
-}
-
-/** CEL: whether annotation `key` is one of ours (a claim or the port the webhook wrote). */
-function ours(key: string): string {
-  return `(${key}.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
-    `${key}.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
-}
+/** CEL: whether annotation `k` is one of ours (a claim or the port the webhook wrote). */
+const OURS = `(k.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
+  `k.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
 
 /**
  * CEL of the pod webhook's match condition: every CREATE, and the UPDATEs (of the pod or of its
@@ -127,27 +68,17 @@ function ours(key: string): string {
  */
 const POD_ANNOTATIONS_CHANGED = [
   "request.operation != 'UPDATE'",
-  `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${ours("k")} && ` +
+  `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${OURS} && ` +
   "!(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && " +
   "oldObject.metadata.annotations[k] == object.metadata.annotations[k])))",
-  `(has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, ${
-    ours("k")
-  } && ` +
+  `(has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, ${OURS} && ` +
   "!(has(object.metadata.annotations) && k in object.metadata.annotations)))",
 ].join(" || ");
-
-function metadata(name: string, options: WebhookSetOptions): ObjectMeta {
-  return {
-    name,
-    ...options.labels === undefined ? {} : { labels: { ...options.labels } },
-    ...options.annotations === undefined ? {} : { annotations: { ...options.annotations } },
-  };
-}
 
 /** The namespaces the pod webhook sees: labelled ones, except the operator's own. */
 export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
   return {
-    matchLabels: { ...POD_NAMESPACE_LABEL },
+    matchLabels: { [NAMESPACE_LABEL_KEY]: NAMESPACE_LABEL_VALUE },
     matchExpressions: [{
       key: "kubernetes.io/metadata.name",
       operator: "NotIn",
@@ -156,81 +87,79 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
   };
 }
 
-/** The mutating configuration of the CR webhooks: defaulting of the three kinds. */
-function crdMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
-  const hook = (id: WebhookId, resource: string): MutatingWebhook => ({
-    ...common(options.client, id, [crRule(resource)]),
-    reinvocationPolicy: "Never",
-  });
-  return {
-    apiVersion: ADMISSION_API,
-    kind: "MutatingWebhookConfiguration",
-    metadata: metadata(options.crdName, options),
-    webhooks: [
-      hook("mutateHostPort", PLURAL.HostPort),
-      hook("mutateHostPortClaim", PLURAL.HostPortClaim),
-      hook("mutateHostPortClass", PLURAL.HostPortClass),
-    ],
-  };
+/** The three configurations of one install, mutating first. */
+export interface WebhookSet {
+  crdMutating: MutatingWebhookConfiguration;
+  crdValidating: ValidatingWebhookConfiguration;
+  podMutating: MutatingWebhookConfiguration;
 }
 
-/** The validating configuration of the CR webhooks: validation of the three kinds. */
-function crdValidatingConfiguration(
-  options: WebhookSetOptions,
-): ValidatingWebhookConfiguration {
-  const hook = (id: WebhookId, ...resources: string[]): ValidatingWebhook =>
-    common(options.client, id, [crRule(...resources)]);
-  return {
-    apiVersion: ADMISSION_API,
-    kind: "ValidatingWebhookConfiguration",
-    metadata: metadata(options.crdName, options),
-    webhooks: [
-      // Status too: only the operator may write a port (`hostport_validation.ts`).
-      hook("validateHostPort", PLURAL.HostPort, `${PLURAL.HostPort}/status`),
-      hook("validateHostPortClaim", PLURAL.HostPortClaim),
-      hook("validateHostPortClass", PLURAL.HostPortClass),
-    ],
+/** Builds the three webhook configurations. */
+export function webhookSet(options: WebhookSetOptions): WebhookSet {
+  const { client } = options;
+  const hook = (id: WebhookId, rules: WebhookRule[]) => {
+    const path = WEBHOOK_PATHS[id];
+    const url = client.kind === "url" ? `${client.baseUrl}${path}` : "";
+    return {
+      name: WEBHOOK_NAMES[id],
+      clientConfig: client.kind === "service"
+        ? { service: { name: client.name, namespace: client.namespace, path, port: client.port } }
+        : client.caBundle === undefined
+        ? { url }
+        : { url, caBundle: client.caBundle },
+      rules,
+      failurePolicy: "Fail",
+      matchPolicy: "Equivalent",
+      sideEffects: "None",
+      timeoutSeconds: 10,
+      admissionReviewVersions: ["v1"],
+    };
   };
-}
-
-/** The mutating configuration of the pod webhook: host ports for pods in labelled namespaces. */
-function podMutatingConfiguration(options: WebhookSetOptions): MutatingWebhookConfiguration {
+  const cr = (...resources: string[]): WebhookRule[] => [
+    { apiGroups: [GROUP], apiVersions: [VERSION], resources, operations: CREATE_UPDATE },
+  ];
+  const configuration = <K extends string>(name: string, kind: K) => {
+    const metadata: ObjectMeta = { name };
+    if (options.labels !== undefined) metadata.labels = { ...options.labels };
+    if (options.annotations !== undefined) metadata.annotations = { ...options.annotations };
+    return { apiVersion: ADMISSION_API, kind, metadata };
+  };
   const pods: WebhookRule = {
     apiGroups: [""],
     apiVersions: ["v1"],
     resources: ["pods"],
     operations: CREATE_UPDATE,
   };
-  // The status subresource lets its writers change annotations too.
-  const status: WebhookRule = { ...pods, resources: ["pods/status"], operations: ["UPDATE"] };
   return {
-    apiVersion: ADMISSION_API,
-    kind: "MutatingWebhookConfiguration",
-    metadata: metadata(options.podName, options),
-    webhooks: [{
-      ...common(options.client, "mutatePod", [pods, status]),
-      namespaceSelector: podNamespaceSelector(options.operatorNamespace),
-      matchConditions: [{ name: "hostport-annotations", expression: POD_ANNOTATIONS_CHANGED }],
-      reinvocationPolicy: "Never",
-    }],
-  };
-}
-
-/** The three configurations of one install, mutating first. */
-export interface WebhookSet {
-  /** The CR webhooks' mutating configuration. */
-  crdMutating: MutatingWebhookConfiguration;
-  /** The CR webhooks' validating configuration. */
-  crdValidating: ValidatingWebhookConfiguration;
-  /** The pod webhook's mutating configuration. */
-  podMutating: MutatingWebhookConfiguration;
-}
-
-/** Builds the three webhook configurations. */
-export function webhookSet(options: WebhookSetOptions): WebhookSet {
-  return {
-    crdMutating: crdMutatingConfiguration(options),
-    crdValidating: crdValidatingConfiguration(options),
-    podMutating: podMutatingConfiguration(options),
+    crdMutating: {
+      ...configuration(options.crdName, "MutatingWebhookConfiguration"),
+      webhooks: [
+        { ...hook("mutateHostPort", cr(PLURAL.HostPort)), reinvocationPolicy: "Never" },
+        { ...hook("mutateHostPortClaim", cr(PLURAL.HostPortClaim)), reinvocationPolicy: "Never" },
+        { ...hook("mutateHostPortClass", cr(PLURAL.HostPortClass)), reinvocationPolicy: "Never" },
+      ],
+    },
+    crdValidating: {
+      ...configuration(options.crdName, "ValidatingWebhookConfiguration"),
+      webhooks: [
+        hook("validateHostPort", cr(PLURAL.HostPort, `${PLURAL.HostPort}/status`)),
+        hook("validateHostPortClaim", cr(PLURAL.HostPortClaim)),
+        hook("validateHostPortClass", cr(PLURAL.HostPortClass)),
+      ],
+    },
+    podMutating: {
+      ...configuration(options.podName, "MutatingWebhookConfiguration"),
+      webhooks: [{
+        // The status subresource lets its writers change annotations too.
+        ...hook("mutatePod", [pods, {
+          ...pods,
+          resources: ["pods/status"],
+          operations: ["UPDATE"],
+        }]),
+        namespaceSelector: podNamespaceSelector(options.operatorNamespace),
+        matchConditions: [{ name: "hostport-annotations", expression: POD_ANNOTATIONS_CHANGED }],
+        reinvocationPolicy: "Never",
+      }],
+    },
   };
 }

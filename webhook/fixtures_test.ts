@@ -13,8 +13,8 @@ import {
   type HostPortClass,
 } from "../lib/api/mod.ts";
 import type { AdmissionLookups } from "./lookups.ts";
-import type { JsonPatchOp } from "./json_patch.ts";
-import type { AdmissionResponse } from "./review.ts";
+import jsonpatch from "fast-json-patch";
+import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 
 /**
  * Decodes the base64 `patch` of an AdmissionResponse back to operations.
@@ -27,6 +27,16 @@ export function decodeJsonPatch(base64: string): unknown {
   return JSON.parse(
     new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(base64)),
   );
+}
+
+/**
+ * Applies operations to a copy of `document`, every operation validated.
+ *
+ * @throws {Error} when a path does not resolve or a `test` fails
+ */
+export function applyJsonPatch<T>(document: T, ops: readonly JsonPatchOp[]): T {
+  const copy = JSON.parse(JSON.stringify(document)) as T;
+  return jsonpatch.applyPatch(copy, ops as JsonPatchOp[], true, false).newDocument;
 }
 
 /** Options of {@linkcode claim}. */

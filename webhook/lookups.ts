@@ -1,5 +1,7 @@
 /**
- * What the admission logic needs from the server: read-only lookups and the injected delay.
+ * What the admission logic needs from the server: read-only lookups (the informer cache with a
+ * live fallback, `server_lookups.ts`) and its options. A lookup may reject; a rejection becomes an
+ * `Internal error` field error or a skipped warning, never a throw.
  *
  * @module
  */
@@ -13,43 +15,29 @@ import type {
 import type { QuotaExceeded } from "../lib/quota/mod.ts";
 
 /**
- * The claim quota check of one replica (lib/quota, `admitClaim`): usage from the
- * informer cache plus the claims it admitted that the cache does not show yet. Synchronous, so
- * concurrent admissions in one replica see each other.
+ * The claim quota check of one replica (lib/quota): synchronous, so concurrent admissions in one
+ * replica see each other.
  */
 export interface ClaimQuotaAdmission {
-  /**
-   * The quota a new claim would exceed, or undefined; an admitted claim (not a dry run) is
-   * counted from then on.
-   */
+  /** The quota a new claim would exceed, or undefined; an admitted claim (not a dry run) counts from then on. */
   admit(claim: HostPortClaim, options: { dryRun: boolean }): QuotaExceeded | undefined;
 }
 
-/**
- * Read-only lookups the server provides (informer cache with a live fallback). They may reject;
- * a rejection becomes an `Internal error` field error or a skipped warning, never a throw.
- */
+/** Read-only lookups the server provides; `undefined` when the object does not exist. */
 export interface AdmissionLookups {
-  /** The claim `namespace/name`, or `undefined` when it does not exist. */
   getClaim(namespace: string, name: string): Promise<HostPortClaim | undefined>;
-  /** The HostPort `name`, or `undefined` when it does not exist. */
   getHostPort(name: string): Promise<HostPort | undefined>;
-  /** Every HostPortClass, for cross-class overlap warnings and class-existence warnings. */
   listHostPortClasses(): Promise<HostPortClass[]>;
-  /** Reads and writes for per-pod claims; without them a pod naming a template is refused. */
+  /** Reads and the claim create of per-pod claims; without them a pod naming a template is refused. */
   templateClaims?: TemplateClaimStore;
   /** The claim quota check; without it, claims are not checked against quotas. */
   claimQuota?: ClaimQuotaAdmission;
 }
 
-/**
- * What the pod webhook's per-pod claims need (live reads and the one write it makes: creating
- * a claim; allocation stays with the leader's controllers).
- */
+/** What per-pod claims need: live reads and the webhook's one write, creating a claim. */
 export interface TemplateClaimStore {
-  /** The template `namespace/name`, or `undefined` when it does not exist. */
   getTemplate(namespace: string, name: string): Promise<HostPortClaimTemplate | undefined>;
-  /** The StatefulSet `namespace/name`'s uid and claim retention, or `undefined` when absent. */
+  /** The StatefulSet's uid and claim retention. */
   getStatefulSet(
     namespace: string,
     name: string,
@@ -64,44 +52,33 @@ export interface TemplateClaimStore {
   deleteClaim(namespace: string, name: string, uid: string): Promise<void>;
 }
 
-/** A refusal of a pod naming a template, for an Event on the template. */
+/** A refusal of a pod naming a template, for an Event on the template (its uid when read). */
 export interface TemplateRefusal {
-  /** The template's namespace. */
   readonly namespace: string;
-  /** The template's name. */
   readonly name: string;
-  /** The template's uid, when it was read. */
   readonly uid?: string | undefined;
-  /** Why the pod was refused. */
   readonly message: string;
-}
-
-/**
- * Bounded waiting, in pod admission, for claims that are on their way to a port (claim not yet
- * processed, HostPort bound but its port not written yet).
- */
-export interface WaitForPortOptions {
-  /** How many more rounds of lookups at most (0: no waiting). */
-  attempts: number;
-  /**
-   * How many more rounds at most for a pod naming a claim template (its claim is new, so it
-   * needs a HostPort and an allocation first); `attempts` when absent.
-   */
-  templateAttempts?: number;
-  /** Milliseconds between rounds. */
-  intervalMs: number;
-  /** Resolves after `ms` milliseconds; injected so this code never reads a clock. */
-  delay(ms: number): Promise<void>;
 }
 
 /** Options of `handleAdmission`. */
 export interface AdmissionOptions {
-  /** Bounded waiting for claims that are bound but not allocated yet; no waiting when absent. */
-  waitForPort?: WaitForPortOptions;
   /**
-   * The username the operator authenticates as (its SelfSubjectReview), or `undefined` while it
-   * is not known yet. Only that user may write a port into a HostPort's status; with no answer
-   * (or no function) such writes are refused.
+   * Bounded waiting in pod admission for claims on their way to a port (not processed yet, or
+   * their HostPort bound but not allocated yet); no waiting when absent.
+   */
+  waitForPort?: {
+    /** How many more rounds of lookups at most (0: no waiting). */
+    attempts: number;
+    /** Rounds for a pod naming a claim template (its claim is new); `attempts` when absent. */
+    templateAttempts?: number;
+    /** Milliseconds between rounds. */
+    intervalMs: number;
+    /** Resolves after `ms` milliseconds; injected so this code never reads a clock. */
+    delay(ms: number): Promise<void>;
+  };
+  /**
+   * The username the operator authenticates as, or `undefined` while it is not known. Only that
+   * user may write a port into a HostPort's status; with no answer such writes are refused.
    */
   operatorUsername?: () => string | undefined;
   /** Random values in [0, 1), for names of pods created with generateName that name a template. */
@@ -110,10 +87,11 @@ export interface AdmissionOptions {
   onTemplateRefusal?: (refusal: TemplateRefusal) => void;
 }
 
+/** The outcome of a read as a value: what it gave, or why it failed. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 /** Runs a read and keeps its outcome as a value, whether it rejects or throws. */
-export async function settle<T>(
-  read: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+export async function settle<T>(read: () => Promise<T>): Promise<Settled<T>> {
   try {
     return { ok: true, value: await read() };
   } catch (error) {

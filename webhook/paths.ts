@@ -30,16 +30,7 @@ export const WEBHOOK_NAMES: { readonly [id in WebhookId]: string } = {
   mutatePod: "mpod.kb.io",
 };
 
-/**
- * Returns the webhook a URL path belongs to, or `undefined` for any other path. The match is
- * exact: no trailing slash, no query string.
- *
- * @param path the URL path of the request
- * @returns the webhook id
- */
+/** Returns the webhook an exact URL path belongs to (no trailing slash, no query string). */
 export function webhookForPath(path: string): WebhookId | undefined {
-  for (const [id, known] of Object.entries(WEBHOOK_PATHS)) {
-    if (known === path) return id as WebhookId;
-  }
-  return undefined;
+  return (Object.keys(WEBHOOK_PATHS) as WebhookId[]).find((id) => WEBHOOK_PATHS[id] === path);
 }

@@ -1,24 +1,32 @@
 /**
- * The pod webhook's decision, pure: from the pod (and the stored pod) and the looked-up claims to
- * a patch or field errors (seed 3.5, with the fixes noted where they are made). A new pod's claims
- * are each resolved to a port ({@linkcode resolveClaim}); an UPDATE is not resolved against claims
- * again, since spec ports are immutable (the original re-resolved, and a claim or HostPort gone
- * bad then refused every later update, leaving pods stuck in Terminating: seed 5.4 #26): only the
- * claims the pod was admitted with are guarded ({@linkcode admitPodUpdate}). The lookups are
- * gathered in `pod_review.ts`.
+ * The pod webhook's decision, pure (seed 3.5, with the fixes noted where they are made): the
+ * loose schema of the pod parts it reads, its claim annotations
+ * (`claim.hostport.rmb938.com/<portName>: <claim name>`), its container ports with the port rules
+ * (applied to `initContainers` too: native sidecars are init containers, seed 5.4 #23), and the
+ * decision from the pod and the looked-up claims to a patch or field errors. The patch is the
+ * difference between the pod and the mutated pod, so fields the webhook does not know are never
+ * touched (seed 5.4 #27). A new pod's claims are each resolved to a port; an UPDATE is not
+ * resolved against claims again, since spec ports are immutable (the original re-resolved, and a
+ * claim gone bad then refused every later update, leaving pods stuck in Terminating: seed 5.4
+ * #26). The lookups are gathered in `pod_review.ts`.
  *
  * @module
  */
+import * as z from "zod";
+import jsonpatch from "fast-json-patch";
 import {
-  type BadValue,
+  duplicate,
   type FieldError,
-  type FieldErrorType,
-  type FieldPath,
+  fieldPath,
   forbidden,
   goQuote,
+  internalError,
   invalid,
+  notFound,
+  tooMany,
 } from "./field_errors.ts";
-import type { JsonPatchOp } from "./json_patch.ts";
+import type { Settled } from "./lookups.ts";
+import type { JsonPatchOp } from "./review.ts";
 import {
   claimRefMatches,
   FINALIZER,
@@ -26,31 +34,209 @@ import {
   HOST_PORT_PHASE,
   type HostPort,
   type HostPortClaim,
+  POD_LABEL_KEY,
+  POD_LABEL_VALUE,
   POD_MESSAGE,
   portAnnotationKey,
   portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
 } from "../lib/api/mod.ts";
-import {
-  annotationPath,
-  checkPorts,
-  claimAnnotationErrors,
-  compare,
-  findPort,
-  HOST_NETWORK_DETAIL,
-  listPodPorts,
-  mutationPatch,
-  type Pod,
-  type PodClaims,
-  type PodPort,
-  type PortAssignment,
-  readPodClaims,
-  unnamedPortErrors,
-} from "./pod_model.ts";
+
+const ContainerSchema = z.object({
+  name: z.string().optional(),
+  ports: z.array(
+    z.object({
+      name: z.string().optional(),
+      containerPort: z.int(),
+      hostPort: z.int().optional(),
+      protocol: z.string().optional(),
+      hostIP: z.string().optional(),
+    }).loose(),
+  ).optional(),
+}).loose();
+
+/** Schema of a Pod as the webhook reads it; unknown fields are kept. */
+export const PodSchema = z.object({
+  metadata: z.object({
+    name: z.string().optional(),
+    generateName: z.string().optional(),
+    namespace: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    ownerReferences: z.array(z.object({}).loose()).optional(),
+    deletionTimestamp: z.string().optional(),
+  }).loose().optional(),
+  spec: z.object({
+    hostNetwork: z.boolean().optional(),
+    containers: z.array(ContainerSchema).optional(),
+    initContainers: z.array(ContainerSchema).optional(),
+  }).loose().optional(),
+  status: z.object({ phase: z.string().optional() }).loose().optional(),
+}).loose();
+/** A Pod, as far as the webhook reads it. */
+export type Pod = z.infer<typeof PodSchema>;
+
+/** Most claim annotations one pod may carry; each costs lookups, so the count is bounded. */
+export const MAX_CLAIMS_PER_POD = 64;
+
+interface ClaimAnnotation {
+  readonly key: string;
+  /** The port name after the prefix; `""` when the key is the bare prefix. */
+  readonly portName: string;
+  readonly claimName: string;
+  /** `metadata.annotations.<key>` (the key is not escaped, as in the original). */
+  readonly path: string;
+}
+
+/**
+ * The claim annotations, sorted by port name (the original followed Go map order, so its error
+ * order changed between calls; seed 5.4 #30); `valid` ones name both a port and a claim.
+ */
+function readPodClaims(pod: Pod) {
+  const all: ClaimAnnotation[] = [];
+  for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
+    const portName = portNameOfClaimAnnotation(key);
+    if (portName !== undefined) {
+      all.push({ key, portName, claimName, path: fieldPath("metadata", "annotations", key) });
+    }
+  }
+  all.sort((a, b) => compare(a.portName, b.portName) || compare(a.key, b.key));
+  return {
+    all,
+    valid: all.filter((claim) => claim.portName !== "" && claim.claimName !== ""),
+    tooMany: all.length > MAX_CLAIMS_PER_POD
+      ? tooMany(fieldPath("metadata", "annotations"), all.length, MAX_CLAIMS_PER_POD)
+      : undefined,
+  };
+}
+
+/** Orders strings by UTF-16 code units, the same everywhere (unlike `localeCompare`). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One container port: its field path, JSON pointer, name (`""` when unnamed), and the port it
+ * takes on the node: `hostPort`, or for a hostNetwork pod `containerPort` (the API defaults
+ * `hostPort = containerPort` for them before admission); 0 for none.
+ */
+export interface PodPort {
+  readonly path: string;
+  readonly pointer: string;
+  readonly name: string;
+  readonly containerPort: number;
+  readonly nodePort: number;
+}
+
+/** Every port of `spec.containers`, then of `spec.initContainers` (ephemeral ones have none). */
+export function listPodPorts(pod: Pod): PodPort[] {
+  const hostNetwork = pod.spec?.hostNetwork === true;
+  return (["containers", "initContainers"] as const).flatMap((list) =>
+    (pod.spec?.[list] ?? []).flatMap((container, c) =>
+      (container.ports ?? []).map((port, p) => ({
+        path: `spec.${list}[${c}].ports[${p}]`,
+        pointer: `/spec/${list}/${c}/ports/${p}`,
+        name: port.name ?? "",
+        containerPort: port.containerPort,
+        nodePort: port.hostPort ? port.hostPort : hostNetwork ? port.containerPort : 0,
+      }))
+    )
+  );
+}
+
+/** Detail of the hostPort refusal for hostNetwork pods; it keeps the original's text first. */
+export const HOST_NETWORK_DETAIL = `${POD_MESSAGE.hostPortsForbidden}: a hostNetwork pod ` +
+  "uses each container port as a host port, so each port must be named and claimed with a " +
+  "claim.hostport.rmb938.com/<port name> annotation";
+
+/**
+ * The port rules: a port that takes a node port must be claimed (else `host ports cannot be
+ * set`), and a claimed name must name one port only. Unclaimed ports need neither a name nor a
+ * unique one (seed 5.4 #22).
+ */
+function checkPorts(
+  ports: readonly PodPort[],
+  claimed: ReadonlySet<string>,
+  hostNetwork: boolean,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const port of ports) {
+    const isClaimed = port.name !== "" && claimed.has(port.name);
+    if (isClaimed && seen.has(port.name)) {
+      errors.push(duplicate(`${port.path}.name`, port.name));
+    }
+    if (isClaimed) seen.add(port.name);
+    if (port.nodePort > 0 && !isClaimed) {
+      const detail = hostNetwork ? HOST_NETWORK_DETAIL : POD_MESSAGE.hostPortsForbidden;
+      errors.push(invalid(`${port.path}.hostPort`, port.nodePort, detail));
+    }
+  }
+  return errors;
+}
+
+/**
+ * What the webhook sets on an admitted pod: annotations, the label the operator watches pods by,
+ * and each port's allocated host port (also as `containerPort` for hostNetwork pods: the API
+ * requires them equal there, so the container reads its port from the annotation).
+ */
+export interface PodMutation {
+  readonly annotations?: ReadonlyMap<string, string>;
+  readonly assignments?: readonly PortAssignment[];
+  readonly label?: boolean;
+}
+
+interface PortAssignment {
+  readonly port: PodPort;
+  readonly hostPort: number;
+  readonly setContainerPort: boolean;
+}
+
+/** The pod with the mutation applied, as a copy. */
+export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
+  const mutated = asJson(pod);
+  const annotations = [...mutation.annotations ?? []];
+  if (annotations.length > 0 || mutation.label === true) mutated.metadata ??= {};
+  if (annotations.length > 0) {
+    mutated.metadata!.annotations = {
+      ...mutated.metadata!.annotations,
+      ...Object.fromEntries(annotations),
+    };
+  }
+  if (mutation.label === true) {
+    mutated.metadata!.labels = { ...mutated.metadata!.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
+  }
+  for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
+    const target = jsonpatch.getValueByPointer(mutated, port.pointer) as Record<string, unknown>;
+    if (setContainerPort) target.containerPort = hostPort;
+    target.hostPort = hostPort;
+  }
+  return mutated;
+}
+
+/** The mutated pod and its JSON Patch: the difference between the pod and the mutated pod. */
+function mutationPatch(pod: Pod, mutation: PodMutation): { patch: JsonPatchOp[]; mutated: Pod } {
+  const original = asJson(pod); // one copy for both sides: mutatePod copies it again
+  const mutated = mutatePod(original, mutation);
+  return { patch: jsonpatch.compare(original, mutated), mutated };
+}
+
+/** The JSON Patch that turns `original` into `mutated` (none when they are equal). */
+export function podPatch(original: Pod, mutated: Pod): JsonPatchOp[] {
+  return jsonpatch.compare(asJson(original), asJson(mutated));
+}
+
+/**
+ * A copy of the pod as the API server holds it, as JSON: a member set to `undefined` in memory
+ * is absent there, so the patch must `add` it, not `replace` it.
+ */
+function asJson(pod: Pod): Pod {
+  return JSON.parse(JSON.stringify(pod));
+}
 
 /** The decision: admit with a patch (possibly empty) and warnings, or refuse with errors. */
 export type PodAdmission =
-  | { allowed: true; patch: JsonPatchOp[]; warnings: string[] }
+  | { allowed: true; patch: JsonPatchOp[]; mutated?: Pod; warnings: string[] }
   | {
     allowed: false;
     errors: FieldError[];
@@ -58,102 +244,88 @@ export type PodAdmission =
     retryable: boolean;
   };
 
-/** Input of {@linkcode admitPod}. */
-export interface PodAdmissionInput {
-  /** The admission operation. */
-  readonly operation: "CREATE" | "UPDATE";
-  /** The pod's namespace (claims are looked up there only). */
-  readonly namespace: string;
-  /** The pod as submitted. */
-  readonly pod: Pod;
-  /** The stored pod, for UPDATE. */
-  readonly oldPod?: Pod | undefined;
-  /** For CREATE: the state of each claim named by {@linkcode claimsToLookUp}, by claim name. */
-  readonly claims?: ReadonlyMap<string, ClaimState> | undefined;
+/** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
+export interface ClaimState {
+  readonly claim: Settled<HostPortClaim | undefined>;
+  readonly hostPort?: Settled<HostPort | undefined>;
 }
 
-/**
- * Returns the claim names whose state {@linkcode admitPod} needs for a new pod (none when the pod
- * has more claim annotations than allowed: it is refused without lookups).
- *
- * @param pod the pod
- * @returns distinct claim names
- */
+/** The claim names a new pod needs looked up (none when it has too many: it is refused). */
 export function claimsToLookUp(pod: Pod): string[] {
-  const claims = readPodClaims(pod.metadata?.annotations);
+  const claims = readPodClaims(pod);
   if (claims.tooMany !== undefined) return [];
   return [...new Set(claims.valid.map((claim) => claim.claimName))];
 }
 
 /**
- * Decides a pod admission. CREATE resolves every claim; UPDATE only guards the claims the pod
- * was admitted with ({@linkcode admitPodUpdate}).
+ * Decides a new pod: every claim is resolved, so users see all problems at once, in port-name
+ * order. A claim naming a port that no container has is refused (the original accepted it
+ * silently, seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
  *
- * @param input the pod, old pod and looked-up claims
- * @returns the decision
+ * @param pod the pod as submitted
+ * @param namespace the pod's namespace (claims are looked up there only)
+ * @param states the state of each claim named by {@linkcode claimsToLookUp}
  */
-export function admitPod(input: PodAdmissionInput): PodAdmission {
-  if (input.operation === "UPDATE") return admitPodUpdate(input.pod, input.oldPod ?? input.pod);
-  return admitNewPod(input.pod, input.namespace, input.claims ?? new Map());
-}
-
-function admitNewPod(
+export function admitNewPod(
   pod: Pod,
   namespace: string,
   states: ReadonlyMap<string, ClaimState>,
 ): PodAdmission {
-  const claims = readPodClaims(pod.metadata?.annotations);
+  const claims = readPodClaims(pod);
   const ports = listPodPorts(pod);
+  const findPort = (name: string) => ports.find((port) => port.name === name);
   const hostNetwork = pod.spec?.hostNetwork === true;
-  const errors = [...structureErrors(claims, ports)];
-  errors.push(...checkPorts(ports, claims.claimedPortNames, hostNetwork));
+  const errors = claims.tooMany === undefined ? [] : [claims.tooMany];
+  for (const claim of claims.all) {
+    if (claim.portName === "") {
+      errors.push(invalid(claim.path, claim.key, POD_MESSAGE.annotationNeedsPortName));
+    }
+    if (claim.claimName === "") {
+      errors.push(invalid(claim.path, "", POD_MESSAGE.annotationNeedsClaimName));
+    }
+    if (claim.portName === "" || findPort(claim.portName) !== undefined) continue;
+    errors.push(invalid(claim.path, claim.claimName, missingPortDetail(claim.portName)));
+  }
+  if (claims.all.some((claim) => claim.portName !== "" && !findPort(claim.portName))) {
+    for (const port of ports.filter((port) => port.name === "")) {
+      errors.push(invalid(`${port.path}.name`, "", POD_MESSAGE.portNameRequired));
+    }
+  }
+  // Ports some claim annotation names (valid or not) may take host ports.
+  const claimed = new Set(claims.all.map((claim) => claim.portName).filter((name) => name !== ""));
+  errors.push(...checkPorts(ports, claimed, hostNetwork));
   if (claims.tooMany !== undefined) return { allowed: false, errors, retryable: false };
 
-  // Every claim is resolved, so users see all problems at once, in port-name order.
   const structural = errors.length;
   const annotations = new Map<string, string>();
   const assignments: PortAssignment[] = [];
   let retryable = true;
   for (const claim of claims.valid) {
-    const state = states.get(claim.claimName) ?? NOT_LOOKED_UP;
-    const resolution = resolveClaim(claim.claimName, namespace, state);
-    if (!resolution.ok) {
-      errors.push(problemError(claim.path, resolution.problem));
-      retryable &&= resolution.problem.transient;
+    const resolved = resolveClaim(claim, namespace, states.get(claim.claimName) ?? NOT_LOOKED_UP);
+    if (typeof resolved !== "number") {
+      errors.push(resolved.error);
+      retryable &&= resolved.transient;
       continue;
     }
-    const port = findPort(ports, claim.portName);
+    const port = findPort(claim.portName);
     if (port === undefined) continue; // already reported as a missing port
-    annotations.set(portAnnotationKey(claim.portName), String(resolution.port));
-    assignments.push({ port, hostPort: resolution.port, setContainerPort: hostNetwork });
+    annotations.set(portAnnotationKey(claim.portName), String(resolved));
+    assignments.push({ port, hostPort: resolved, setContainerPort: hostNetwork });
   }
   if (errors.length > 0) {
     return { allowed: false, errors, retryable: retryable && structural === 0 };
   }
-  return {
-    allowed: true,
-    patch: mutationPatch(pod, { annotations, assignments, label: assignments.length > 0 }),
-    warnings: containerPortWarnings(assignments),
-  };
-}
-
-/**
- * Errors of the annotations and of the port names, in port-name order: the original's two
- * annotation messages, then a claim naming a port that no container or init container has.
- * The original accepted that silently (seed 5.4 #24), leaving a downward-API variable empty;
- * it is refused here, with `Port name must be set` on the unnamed ports that were likely meant.
- */
-function structureErrors(claims: PodClaims, ports: readonly PodPort[]): FieldError[] {
-  const errors: FieldError[] = claims.tooMany === undefined ? [] : [claims.tooMany];
-  let missing = false;
-  for (const claim of claims.all) {
-    errors.push(...claimAnnotationErrors(claim));
-    if (claim.portName === "" || findPort(ports, claim.portName) !== undefined) continue;
-    missing = true;
-    errors.push(invalid(claim.path, claim.claimName, missingPortDetail(claim.portName)));
-  }
-  if (missing) errors.push(...unnamedPortErrors(ports));
-  return errors;
+  const warnings = assignments
+    .filter(({ port, hostPort, setContainerPort }) =>
+      setContainerPort && port.containerPort !== hostPort
+    )
+    .map(({ port, hostPort }) =>
+      `${port.path}.containerPort: set from ${port.containerPort} to ${hostPort}, because a ` +
+      `hostNetwork pod listens on its host port; read it from the annotation ` +
+      `port.hostport.rmb938.com/${port.name}`
+    );
+  const label = assignments.length > 0;
+  return { allowed: true, ...mutationPatch(pod, { annotations, assignments, label }), warnings };
 }
 
 /** Detail when a claim annotation names a port that does not exist. */
@@ -165,229 +337,120 @@ const NOT_LOOKED_UP: ClaimState = {
   claim: { ok: false, error: new Error("the claim was not looked up") },
 };
 
-function problemError(annotation: FieldPath, problem: ClaimProblem): FieldError {
-  const field = (problem.at === "hostPort" ? annotation.child("hostPort") : annotation).toString();
-  if (problem.value === undefined) return { type: problem.type, field, detail: problem.detail };
-  return { type: problem.type, field, value: problem.value, detail: problem.detail };
-}
-
-function containerPortWarnings(assignments: readonly PortAssignment[]): string[] {
-  return assignments
-    .filter(({ port, hostPort, setContainerPort }) =>
-      setContainerPort && port.containerPort !== hostPort
-    )
-    .map(({ port, hostPort }) =>
-      `${port.path}.containerPort: set from ${port.containerPort} to ${hostPort}, because a ` +
-      `hostNetwork pod listens on its host port; read it from the annotation ` +
-      `port.hostport.rmb938.com/${port.name}`
-    );
-}
-
-/** The outcome of one lookup: the object (`undefined` when it does not exist) or the failure. */
-export type LookupResult<T> = { ok: true; value: T | undefined } | { ok: false; error: unknown };
-
-/** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
-export interface ClaimState {
-  /** The claim in the pod's namespace. */
-  readonly claim: LookupResult<HostPortClaim>;
-  /** The HostPort `claim.spec.hostPortName`; absent when the claim names none. */
-  readonly hostPort?: LookupResult<HostPort>;
-}
-
-/** Why a claim gives no port, as a field error without its path. */
-export interface ClaimProblem {
-  /** `claim`: at the annotation; `hostPort`: at `<annotation>.hostPort`. */
-  readonly at: "claim" | "hostPort";
-  /** The error type. */
-  readonly type: FieldErrorType;
-  /** The bad value (claim or HostPort name). */
-  readonly value?: BadValue;
-  /** The detail, or the lookup error's message for internal errors. */
-  readonly detail: string;
-  /** Whether the problem may clear up by itself shortly (worth a bounded wait). */
-  readonly transient: boolean;
-}
-
-/** A claim's port, or why there is none. */
-export type ClaimResolution = { ok: true; port: number } | { ok: false; problem: ClaimProblem };
-
-/** Detail when a HostPort's `claimRef` names another claim. */
-export const HOST_PORT_CLAIMED_BY_OTHER = "hostport is bound to another hostPortClaim";
-
 /**
- * Resolves a claim for a new pod.
- *
- * @param claimName the claim name from the annotation
- * @param namespace the pod's namespace
- * @param state what was looked up
- * @returns the port, or the problem
+ * Why `claim` may not use `hostPort`, in order: the HostPort is bound to another claim (seed 5.2
+ * #10, claim hijacking; a HostPort made by hand that names no claim yet is fine), or is of
+ * another class. Shared by the pod and the claim webhooks.
  */
-function resolveClaim(
-  claimName: string,
-  namespace: string,
-  state: ClaimState,
-): ClaimResolution {
-  if (!state.claim.ok) {
-    // A failed read may succeed on the next attempt (the API server was busy): retryable.
-    return fail("claim", "InternalError", undefined, messageOf(state.claim.error), true);
-  }
-  const claim = state.claim.value;
-  // Lookups go to the pod's namespace only; anything else is treated as absent.
-  if (claim === undefined || (claim.metadata.namespace ?? namespace) !== namespace) {
-    return fail("claim", "FieldValueNotFound", claimName, "");
-  }
-  // Fix (architecture.md "Release", seed 5.3 #16): a deleting claim takes no new pods, so its
-  // finalizer can be removed once its pods are gone without racing new admissions.
-  if (claim.metadata.deletionTimestamp !== undefined) {
-    return fail("claim", "FieldValueInvalid", claimName, POD_MESSAGE.claimDeleting);
-  }
-  const hostPortName = claim.spec.hostPortName ?? "";
-  // Without our finalizer nothing would stop the claim's deletion while pods use it; the
-  // operator adds it when it first reconciles the claim, so this is "not bound yet".
-  if (!(claim.metadata.finalizers ?? []).includes(FINALIZER) || hostPortName === "") {
-    return fail("claim", "FieldValueInvalid", claimName, POD_MESSAGE.claimNotBound, true);
-  }
-  const inNamespace = { ...claim, metadata: { ...claim.metadata, namespace } };
-  return resolveHostPort(inNamespace, hostPortName, state.hostPort);
-}
-
-function resolveHostPort(
-  claim: HostPortClaim,
-  hostPortName: string,
-  lookup: LookupResult<HostPort> | undefined,
-): ClaimResolution {
-  if (lookup === undefined) {
-    return fail("hostPort", "InternalError", undefined, "the HostPort was not looked up");
-  }
-  if (!lookup.ok) {
-    return fail("hostPort", "InternalError", undefined, messageOf(lookup.error), true);
-  }
-  const hostPort = lookup.value;
-  if (hostPort === undefined) return fail("hostPort", "FieldValueNotFound", hostPortName, "");
-  // Fix (seed 5.2 #10, claim hijacking): the HostPort must point back at this claim, or at no
-  // claim yet (a HostPort created by hand, before the operator binds it).
-  if (!claimRefAllows(hostPort, claim)) {
-    return fail("hostPort", "FieldValueInvalid", hostPortName, HOST_PORT_CLAIMED_BY_OTHER);
+export function bindingProblems(hostPort: HostPort, claim: HostPortClaim): string[] {
+  const problems: string[] = [];
+  const ref = hostPort.spec.claimRef;
+  if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) {
+    problems.push("hostport is bound to another hostPortClaim");
   }
   if (hostPort.spec.hostPortClassName !== claim.spec.hostPortClassName) {
-    const detail = `hostport is of hostPortClass ${goQuote(hostPort.spec.hostPortClassName)}, ` +
-      `not ${goQuote(claim.spec.hostPortClassName)}`;
-    return fail("hostPort", "FieldValueInvalid", hostPortName, detail);
+    problems.push(
+      `hostport is of hostPortClass ${goQuote(hostPort.spec.hostPortClassName)}, ` +
+        `not ${goQuote(claim.spec.hostPortClassName)}`,
+    );
   }
+  return problems;
+}
+
+/** A claim's port, or the error at its annotation and whether it may clear up shortly. */
+type Resolution = number | { error: FieldError; transient: boolean };
+
+function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimState): Resolution {
+  const { path, claimName } = claim;
+  // A failed read may succeed on the next attempt (the API server was busy): transient.
+  if (!state.claim.ok) return { error: internalError(path, state.claim.error), transient: true };
+  const stored = state.claim.value;
+  // Lookups go to the pod's namespace only; anything else is treated as absent.
+  if (stored === undefined || (stored.metadata.namespace ?? namespace) !== namespace) {
+    return { error: notFound(path, claimName), transient: false };
+  }
+  // A deleting claim takes no new pods, so its finalizer can be removed once its pods are gone
+  // without racing new admissions (architecture.md "Release", seed 5.3 #16).
+  if (stored.metadata.deletionTimestamp !== undefined) {
+    return { error: invalid(path, claimName, POD_MESSAGE.claimDeleting), transient: false };
+  }
+  const hostPortName = stored.spec.hostPortName ?? "";
+  // The operator adds our finalizer when it first reconciles the claim: without it, "not bound yet".
+  if (!(stored.metadata.finalizers ?? []).includes(FINALIZER) || hostPortName === "") {
+    return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
+  }
+  const at = `${path}.hostPort`;
+  const lookup = state.hostPort;
+  if (lookup === undefined) {
+    return { error: internalError(at, "the HostPort was not looked up"), transient: false };
+  }
+  if (!lookup.ok) return { error: internalError(at, lookup.error), transient: true };
+  const hostPort = lookup.value;
+  if (hostPort === undefined) return { error: notFound(at, hostPortName), transient: false };
+  const [problem] = bindingProblems(hostPort, {
+    ...stored,
+    metadata: { ...stored.metadata, namespace },
+  });
+  if (problem !== undefined) return { error: invalid(at, hostPortName, problem), transient: false };
   const port = hostPort.status?.port ?? 0;
   const deleting = hostPort.metadata.deletionTimestamp !== undefined;
   if (deleting || hostPort.status?.phase !== HOST_PORT_PHASE.Allocated || port <= 0) {
     // Bound but not written yet is worth a short wait; a deleting HostPort is not (seed S6).
-    const detail = POD_MESSAGE.hostPortNotAllocated;
-    return fail("hostPort", "FieldValueInvalid", hostPortName, detail, !deleting);
+    const error = invalid(at, hostPortName, POD_MESSAGE.hostPortNotAllocated);
+    return { error, transient: !deleting };
   }
-  return { ok: true, port };
+  return port;
 }
 
 /**
- * Whether a HostPort lets `claim` use it: it names no claim yet (made by hand, before the
- * operator binds it), or its `claimRef` names this claim ({@linkcode claimRefMatches}).
- *
- * @param hostPort the HostPort
- * @param claim the claim
- * @returns true when the claim may use the HostPort
+ * Decides a pod UPDATE, whoever writes it (the pod or its `status` subresource). While the
+ * stored pod can still run (terminating included), the claims it names keep their ports from
+ * being handed out again, so they are frozen: removing one is refused (`host ports cannot be
+ * set` on each port that still holds a host port, seed S15), adding or changing one too. The
+ * `port.hostport.rmb938.com/<port>` annotations the webhook wrote are put back if the update
+ * dropped or changed them. A finished pod's updates are admitted unchanged.
  */
-export function claimRefAllows(hostPort: HostPort, claim: HostPortClaim): boolean {
-  const ref = hostPort.spec.claimRef;
-  return !hasClaimRef(ref) || claimRefMatches(ref, claim);
-}
-
-function fail(
-  at: ClaimProblem["at"],
-  type: FieldErrorType,
-  value: BadValue | undefined,
-  detail: string,
-  transient = false,
-): ClaimResolution {
-  const problem: ClaimProblem = value === undefined
-    ? { at, type, detail, transient }
-    : { at, type, value, detail, transient };
-  return { ok: false, problem };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Detail when an update changes which claim a port uses. */
-const CLAIM_CHANGED = "cannot change the claim of an existing pod";
-/** Detail when an update adds a claim annotation. */
-const CLAIM_ADDED = "cannot add a claim to an existing pod";
-/** Detail when an update removes a claim annotation whose port holds no host port. */
-const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
-
-/**
- * Decides a pod UPDATE, whoever writes it (the pod itself or its `status` subresource). While
- * the stored pod can still run (phase not `Succeeded`/`Failed`; a pod being deleted still runs
- * until the kubelet stops it), the claims it names are what keeps their ports from being handed
- * out again, so they are frozen:
- *
- * - removing a claim annotation -> `host ports cannot be set` on each port that still holds a
- *   host port (seed S15), else `Forbidden: cannot remove the claim of a pod that can still run`;
- * - adding a claim annotation, or changing one's value -> refused;
- * - otherwise admitted (finalizer removal and status updates of a pod being deleted included,
- *   so a pod never sticks in Terminating); `port.hostport.rmb938.com/<port>` annotations the
- *   webhook wrote are put back if the update changed or dropped them.
- *
- * Once the stored pod has finished (`Succeeded`/`Failed`), its containers never run again and any
- * update is admitted unchanged.
- *
- * @param pod the pod as submitted
- * @param oldPod the stored pod
- * @returns the decision
- */
-function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
-  if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) return allow([]);
+export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
+  if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) {
+    return { allowed: true, patch: [], warnings: [] };
+  }
   const now = claimEntries(pod);
   const before = claimEntries(oldPod);
-  const keys = [...new Set([...now.keys(), ...before.keys()])].sort(byPortName);
+  const portName = (key: string) => portNameOfClaimAnnotation(key) ?? "";
+  const keys = [...new Set([...now.keys(), ...before.keys()])]
+    .sort((a, b) => compare(portName(a), portName(b)) || compare(a, b));
   const errors: FieldError[] = [];
   const restore = new Map<string, string>();
   for (const key of keys) {
-    const value = now.get(key);
-    const old = before.get(key);
+    const [value, old] = [now.get(key), before.get(key)];
+    const path = fieldPath("metadata", "annotations", key);
+    const portKey = portAnnotationKey(portName(key));
+    const written = oldPod.metadata?.annotations?.[portKey];
     if (value === old) {
-      const portKey = portAnnotationKey(portNameOfClaimAnnotation(key) ?? "");
-      const written = oldPod.metadata?.annotations?.[portKey];
       if (written !== undefined) restore.set(portKey, written);
     } else if (value === undefined) {
-      const held = removedClaimErrors(pod, portNameOfClaimAnnotation(key) ?? "");
-      errors.push(...(held.length > 0 ? held : [forbidden(annotationPath(key), CLAIM_REMOVED)]));
+      // The port still holds its host port while the pod can run: say so on the port itself.
+      const detail = pod.spec?.hostNetwork === true
+        ? HOST_NETWORK_DETAIL
+        : POD_MESSAGE.hostPortsForbidden;
+      const held = listPodPorts(pod)
+        .filter((port) => portName(key) !== "" && port.name === portName(key) && port.nodePort > 0)
+        .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
+      errors.push(...(held.length > 0 ? held : [forbidden(path, CLAIM_REMOVED)]));
     } else if (old === undefined) {
-      errors.push(forbidden(annotationPath(key), CLAIM_ADDED));
+      errors.push(forbidden(path, "cannot add a claim to an existing pod"));
     } else {
-      errors.push(invalid(annotationPath(key), value, CLAIM_CHANGED));
+      errors.push(invalid(path, value, "cannot change the claim of an existing pod"));
     }
   }
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
-  return allow(mutationPatch(pod, { annotations: restore }));
+  return { allowed: true, ...mutationPatch(pod, { annotations: restore }), warnings: [] };
 }
 
-/** `host ports cannot be set` on each port named `portName` that still takes a node port. */
-function removedClaimErrors(pod: Pod, portName: string): FieldError[] {
-  const detail = pod.spec?.hostNetwork === true
-    ? HOST_NETWORK_DETAIL
-    : POD_MESSAGE.hostPortsForbidden;
-  return listPodPorts(pod)
-    .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
-    .map((port) => invalid(port.path.child("hostPort"), port.nodePort, detail));
-}
+/** Detail when an update removes a claim annotation whose port holds no host port. */
+const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
 
 function claimEntries(pod: Pod): Map<string, string> {
   const entries = Object.entries(pod.metadata?.annotations ?? {});
   return new Map(entries.filter(([key]) => portNameOfClaimAnnotation(key) !== undefined));
-}
-
-function byPortName(a: string, b: string): number {
-  return compare(portNameOfClaimAnnotation(a) ?? "", portNameOfClaimAnnotation(b) ?? "") ||
-    compare(a, b);
-}
-
-function allow(patch: JsonPatchOp[]): PodAdmission {
-  return { allowed: true, patch, warnings: [] };
 }

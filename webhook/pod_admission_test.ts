@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type HostPort, type HostPortClaim, POD_LABEL_KEY } from "../lib/api/mod.ts";
 import {
   admissionReview,
+  applyJsonPatch,
   claim,
   failingLookups,
   fakeLookups,
@@ -14,9 +15,9 @@ import {
   sortedOps,
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
-import { applyJsonPatch, type JsonPatchOp } from "./json_patch.ts";
 import { WEBHOOK_PATHS } from "./paths.ts";
-import type { AdmissionResponse } from "./review.ts";
+import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
+import { listPodPorts, mutatePod, type Pod, podPatch } from "./pod_admission.ts";
 
 const A = "claim.hostport.rmb938.com/";
 const BOUND = {
@@ -643,4 +644,77 @@ Deno.test("pod webhook guards updates through pods/status like pod updates", asy
   });
   const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("x"));
   assert.equal(result.kind === "review" && result.review.response.allowed, false);
+});
+
+const VALUES = new Map([["port.hostport.rmb938.com/web", "9000"]]);
+
+function modelPatchOf(pod: Pod, mutation: Parameters<typeof mutatePod>[1]) {
+  const mutated = mutatePod(pod, mutation);
+  const patch = podPatch(pod, mutated);
+  assert.deepEqual(
+    applyJsonPatch(pod, patch),
+    mutated,
+    "the patch turns the pod into the mutated one",
+  );
+  return patch;
+}
+
+Deno.test("podPatch() adds the whole annotation map when the pod has none", () => {
+  assert.deepEqual(modelPatchOf({ metadata: { name: "p" } }, { annotations: VALUES }), [
+    { op: "add", path: "/metadata/annotations", value: { "port.hostport.rmb938.com/web": "9000" } },
+  ]);
+  assert.deepEqual(modelPatchOf({}, { annotations: VALUES }), [
+    {
+      op: "add",
+      path: "/metadata",
+      value: { annotations: { "port.hostport.rmb938.com/web": "9000" } },
+    },
+  ]);
+});
+
+Deno.test("podPatch() adds missing keys, replaces different ones (escaping /) and skips equal ones", () => {
+  const pod = { metadata: { annotations: { "port.hostport.rmb938.com/web": "1", keep: "x" } } };
+  const values = new Map([...VALUES, ["port.hostport.rmb938.com/a", "2"], ["keep", "x"]]);
+  const patch = modelPatchOf(pod, { annotations: values });
+  assert.deepEqual(
+    new Set(patch.map((op) => JSON.stringify(op))),
+    new Set([
+      '{"op":"replace","path":"/metadata/annotations/port.hostport.rmb938.com~1web","value":"9000"}',
+      '{"op":"add","path":"/metadata/annotations/port.hostport.rmb938.com~1a","value":"2"}',
+    ]),
+  );
+  assert.deepEqual(mutatePod(pod, {}), pod);
+  assert.deepEqual(pod.metadata.annotations["port.hostport.rmb938.com/web"], "1", "pod unchanged");
+});
+
+Deno.test("podPatch() sets hostPort, containerPort only when asked, and the label", () => {
+  const pod = {
+    spec: { containers: [{ ports: [{ containerPort: 80 }, { containerPort: 81, hostPort: 5 }] }] },
+  };
+  const [plain, preset] = listPodPorts(pod);
+  if (plain === undefined || preset === undefined) throw new Error("Expected two ports");
+  assert.deepEqual(
+    modelPatchOf(pod, { assignments: [{ port: plain, hostPort: 9000, setContainerPort: false }] }),
+    [
+      { op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 },
+    ],
+  );
+  assert.deepEqual(
+    new Set(
+      modelPatchOf(pod, {
+        assignments: [{ port: preset, hostPort: 9000, setContainerPort: true }],
+      }),
+    ),
+    new Set([
+      { op: "replace", path: "/spec/containers/0/ports/1/hostPort", value: 9000 },
+      { op: "replace", path: "/spec/containers/0/ports/1/containerPort", value: 9000 },
+    ]),
+  );
+  assert.deepEqual(
+    modelPatchOf(pod, { assignments: [{ port: preset, hostPort: 5, setContainerPort: false }] }),
+    [],
+  );
+  assert.deepEqual(modelPatchOf(pod, { label: true }), [
+    { op: "add", path: "/metadata", value: { labels: { "hostport.rmb938.com/claims": "true" } } },
+  ]);
 });

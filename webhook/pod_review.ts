@@ -1,33 +1,40 @@
 /**
- * The pod webhook (`/mutate-v1-pod`): the I/O around its pure decision (`pod_admission.ts`).
- * Decode; for a new pod naming claim templates, find or create its own claims first (reading each
- * template and the pod's StatefulSet; the claim create is the webhook's only write, and the claim
- * then goes the way of every claim: the leader's controllers allocate it through the one record);
- * gather each named claim and the HostPort it names through the server's read-only lookups
- * (failures kept as values, never thrown); decide, waiting a bounded number of rounds for claims
- * on their way to a port; answer.
+ * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`):
+ * decode; for a new pod naming claim templates, find or create its own claims (the webhook's only
+ * write; the leader's controllers allocate them like any claim); gather each named claim and its
+ * HostPort (failures kept as values); decide, waiting a bounded number of rounds for claims on
+ * their way to a port; answer.
+ *
+ * Per-pod claims are named and owned like the PVCs of `volumeClaimTemplates`: a StatefulSet pod
+ * `web-3` gets `<template>-web-3`, reused so the ordinal keeps its port (owned by the StatefulSet
+ * when its `whenDeleted` retention is `Delete`); any other pod gets `<pod>-<portName>`, which the
+ * template-claim controller gives the pod as owner once the pod is stored (an owner that does
+ * not exist yet would make the garbage collector delete the claim at once).
  *
  * @module
  */
-import { admitPod, type ClaimState, claimsToLookUp, type PodAdmission } from "./pod_admission.ts";
 import {
-  buildTemplateClaim,
-  generatedPodName,
-  readPodTemplates,
-  statefulSetOwnerOf,
-  type TemplateAnnotation,
-  templateClaimName,
-  templateRefusalDetail,
-} from "./pod_templates.ts";
-import { type FieldError, fieldPath, internalError, invalid, notFound } from "./field_errors.ts";
+  admitNewPod,
+  admitPodUpdate,
+  type ClaimState,
+  claimsToLookUp,
+  MAX_CLAIMS_PER_POD,
+  type Pod,
+  type PodAdmission,
+  podPatch,
+  PodSchema,
+} from "./pod_admission.ts";
 import {
-  type AdmissionLookups,
-  type AdmissionOptions,
-  settle,
-  type TemplateClaimStore,
-  type TemplateRefusal,
-} from "./lookups.ts";
-import { patchedPod, type Pod, podPatch, PodSchema } from "./pod_model.ts";
+  errorMessage,
+  type FieldError,
+  fieldPath,
+  goQuote,
+  internalError,
+  invalid,
+  notFound,
+  tooMany,
+} from "./field_errors.ts";
+import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
@@ -39,22 +46,26 @@ import {
 } from "./review.ts";
 import {
   API_VERSION,
+  CLAIM_TEMPLATE_ANNOTATION_PREFIX,
   claimAnnotationKey,
+  CONDITION_REASON,
+  CONDITION_TYPE,
+  type HostPortClaim,
   type HostPortClaimTemplate,
   KIND,
+  type OwnerReference,
+  type RetentionPolicy,
+  statefulSetReference,
+  TEMPLATE_CLAIM_LABEL,
+  TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
 
 /**
- * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`; while
- * every problem is a claim on its way to a port (not processed yet, or its HostPort bound but
- * not allocated yet), it looks again up to `options.waitForPort.attempts` times before
- * refusing with the original's message. UPDATE needs no lookups. Other operations are
- * admitted.
+ * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`, looking
+ * again up to `options.waitForPort.attempts` times while every problem is a claim on its way to
+ * a port; UPDATE needs no lookups; other operations are admitted.
  *
- * @param request the decoded admission request
- * @param lookups read-only claim and HostPort lookups
- * @param options bounded waiting
- * @returns the review: a patch, or `allowed: false` with 403 and `Pod "<name>" is invalid: ...`
+ * @returns a patch, or `allowed: false` with 403 and `Pod "<name>" is invalid: ...`
  */
 export async function reviewPod(
   request: AdmissionRequest,
@@ -69,18 +80,17 @@ export async function reviewPod(
   if (operation === "UPDATE") {
     const oldPod = decodeObject(PodSchema, request.oldObject, "the old pod");
     if (!oldPod.ok) return badRequestReview(uid, oldPod.message);
-    decision = admitPod({ operation, namespace: "", pod: pod.value, oldPod: oldPod.value });
+    decision = admitPodUpdate(pod.value, oldPod.value);
   } else {
     const namespace = request.namespace || pod.value.metadata?.namespace || "";
     const templates = readPodTemplates(pod.value);
-    const names = claimsToLookUp(pod.value);
     const withTemplates = templates.valid.length > 0 || templates.errors.length > 0;
-    if (namespace === "" && (names.length > 0 || withTemplates)) {
+    if (namespace === "" && (claimsToLookUp(pod.value).length > 0 || withTemplates)) {
       return badRequestReview(uid, "Cannot admit a pod with claims: its namespace is not known");
     }
     decision = withTemplates
       ? await admitTemplatePod(pod.value, namespace, templates, lookups, options)
-      : (await admitNewPod(pod.value, namespace, names, lookups, options)).decision;
+      : (await admitWaiting(pod.value, namespace, lookups, options)).decision;
   }
   if (decision.allowed) {
     return allowReview(uid, { patch: decision.patch, warnings: decision.warnings });
@@ -91,34 +101,31 @@ export async function reviewPod(
 /** Upper bound on `waitForPort.attempts`, whatever the configuration says. */
 const MAX_WAIT_ATTEMPTS = 100;
 
-async function admitNewPod(
+async function admitWaiting(
   pod: Pod,
   namespace: string,
-  names: readonly string[],
   lookups: AdmissionLookups,
   options: AdmissionOptions,
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
-  const lookUp = (): Promise<Map<string, ClaimState>> =>
-    names.length === 0 ? Promise.resolve(new Map()) : lookupClaims(lookups, namespace, names);
-  let states = await lookUp();
-  let decision = admitPod({ operation: "CREATE", namespace, pod, claims: states });
+  const names = claimsToLookUp(pod);
+  let states = await lookupClaims(lookups, namespace, names);
+  let decision = admitNewPod(pod, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
   for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
     await wait?.delay(wait.intervalMs);
-    states = await lookUp();
-    decision = admitPod({ operation: "CREATE", namespace, pod, claims: states });
+    states = await lookupClaims(lookups, namespace, names);
+    decision = admitNewPod(pod, namespace, states);
   }
   return { decision, states };
 }
 
 /**
- * A new pod naming claim templates: choose its name if it has only `generateName` (its claims
- * are named after it), find or create its claims, then admit it as a pod naming those claims,
- * waiting up to `waitForPort.templateAttempts` rounds for them to be allocated. The patch also
- * writes the claim annotations (so release, the update guard and `kubectl` see the claim as for
- * any pod) and the chosen name. A refusal names the template's class: full, or not allocated yet.
+ * A new pod naming claim templates: name it if it has only `generateName`, find or create its
+ * claims, then admit it as a pod naming those claims, waiting up to
+ * `waitForPort.templateAttempts` rounds. The patch also writes the claim annotations (so release,
+ * the update guard and `kubectl` see the claim as for any pod) and the chosen name.
  */
 async function admitTemplatePod(
   submitted: Pod,
@@ -127,56 +134,46 @@ async function admitTemplatePod(
   lookups: AdmissionLookups,
   options: AdmissionOptions,
 ): Promise<PodAdmission> {
-  if (templates.errors.length > 0) {
-    return { allowed: false, errors: [...templates.errors], retryable: false };
-  }
+  const refuse = (errors: FieldError[]): PodAdmission => ({
+    allowed: false,
+    errors,
+    retryable: false,
+  });
+  if (templates.errors.length > 0) return refuse([...templates.errors]);
   const store = lookups.templateClaims;
   if (store === undefined) {
-    const errors = templates.valid.map((a) =>
-      invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
+    return refuse(
+      templates.valid.map((a) =>
+        invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
+      ),
     );
-    return { allowed: false, errors, retryable: false };
   }
   const named = namePod(submitted, options);
-  if (!named.ok) return { allowed: false, errors: [named.error], retryable: false };
+  if ("error" in named) return refuse([named.error]);
   const { pod } = named;
-  const ensured = await ensureTemplateClaims(
-    { ...store, getClaim: (ns, name) => lookups.getClaim(ns, name) },
-    pod,
-    namespace,
-    templates.valid,
-  );
+  const refused = (template: HostPortClaimTemplate, errors: readonly FieldError[]) =>
+    options.onTemplateRefusal?.({
+      namespace,
+      name: template.metadata.name ?? "",
+      uid: template.metadata.uid,
+      message: `Pod ${pod.metadata?.name ?? pod.metadata?.generateName ?? ""} was refused: ${
+        errors.map((e) => e.detail).join("; ")
+      }`,
+    });
+  const ensured = await ensureTemplateClaims(lookups, pod, namespace, templates.valid);
   if (!ensured.ok) {
-    for (const template of ensured.templates) {
-      options.onTemplateRefusal?.({
-        namespace,
-        name: template.metadata.name ?? "",
-        uid: template.metadata.uid,
-        message: podRefusedMessage(pod, ensured.errors),
-      });
-    }
-    return { allowed: false, errors: ensured.errors, retryable: false };
+    for (const template of ensured.templates) refused(template, ensured.errors);
+    return refuse(ensured.errors);
   }
-  const claimValues = new Map(
-    ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
-  );
-  const annotations = { ...pod.metadata?.annotations, ...Object.fromEntries(claimValues) };
+  const annotations = { ...pod.metadata?.annotations };
+  for (const c of ensured.claims) {
+    annotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
+  }
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
-  const names = claimsToLookUp(claimed);
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
-  const { decision, states } = await admitNewPod(
-    claimed,
-    namespace,
-    names,
-    lookups,
-    options,
-    attempts,
-  );
+  const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    return {
-      ...decision,
-      patch: podPatch(submitted, patchedPod(claimed, decision.patch)),
-    };
+    return { ...decision, patch: podPatch(submitted, decision.mutated ?? claimed) };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
@@ -191,31 +188,22 @@ async function admitTemplatePod(
     );
   }
   for (const claim of ensured.claims) {
-    if (!errors.some((e) => e.field === claim.annotation.path.toString())) continue;
-    options.onTemplateRefusal?.({
-      namespace,
-      name: claim.template.metadata.name ?? "",
-      uid: claim.template.metadata.uid,
-      message: podRefusedMessage(pod, errors),
-    });
+    if (errors.some((e) => e.field === claim.annotation.path)) refused(claim.template, errors);
   }
   return { ...decision, errors };
 }
 
-/** Sets a name on a pod created with `generateName` only (its claims are named after it). */
-function namePod(
-  pod: Pod,
-  options: AdmissionOptions,
-): { ok: true; pod: Pod } | { ok: false; error: FieldError } {
-  if (pod.metadata?.name) return { ok: true, pod };
+/** Names a pod created with `generateName` only (its claims are named after it). */
+function namePod(pod: Pod, options: AdmissionOptions): { pod: Pod } | { error: FieldError } {
+  if (pod.metadata?.name) return { pod };
   const generateName = pod.metadata?.generateName ?? "";
-  if (generateName === "" || options.random === undefined) {
-    const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
-    return { ok: false, error: invalid(fieldPath("metadata", "name"), "", detail) };
-  }
   const random = options.random;
+  if (generateName === "" || random === undefined) {
+    const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
+    return { error: invalid(fieldPath("metadata", "name"), "", detail) };
+  }
   const name = generatedPodName(generateName, [random(), random(), random(), random(), random()]);
-  return { ok: true, pod: { ...pod, metadata: { ...pod.metadata, name } } };
+  return { pod: { ...pod, metadata: { ...pod.metadata, name } } };
 }
 
 /**
@@ -231,40 +219,30 @@ function templateErrors(
   const moved = new Set<TemplateAnnotation>();
   for (const error of errors) {
     const claim = claims.find((c) => {
-      const key = claimAnnotationKey(c.annotation.portName);
-      const path = fieldPath("metadata", "annotations", key).toString();
+      const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
       return error.field === path || error.field.startsWith(`${path}.`);
     });
     if (claim === undefined) {
       out.push(error);
-      continue;
+    } else if (!moved.has(claim.annotation)) {
+      moved.add(claim.annotation);
+      const state = states.get(claim.claimName)?.claim;
+      const className = claim.template.spec.hostPortClassName;
+      const detail = templateRefusalDetail(
+        state?.ok ? state.value : undefined,
+        claim.claimName,
+        className,
+      );
+      out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
     }
-    if (moved.has(claim.annotation)) continue;
-    moved.add(claim.annotation);
-    const state = states.get(claim.claimName)?.claim;
-    const stored = state?.ok ? state.value : undefined;
-    const detail = templateRefusalDetail(
-      stored,
-      claim.claimName,
-      claim.template.spec.hostPortClassName,
-    );
-    out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
   }
   return out;
 }
 
-function podRefusedMessage(pod: Pod, errors: readonly FieldError[]): string {
-  const name = pod.metadata?.name ?? pod.metadata?.generateName ?? "";
-  return `Pod ${name} was refused: ${errors.map((e) => e.detail).join("; ")}`;
-}
-
 /**
- * Looks up each claim `namespace/name` (all at once) and, for a claim that names a HostPort,
- * that HostPort.
+ * Looks up each claim `namespace/name` (all at once, duplicates once) and, for a claim that names
+ * a HostPort, that HostPort.
  *
- * @param lookups the server's lookups
- * @param namespace the pod's namespace: claims are looked up there only
- * @param claimNames the claim names (duplicates are looked up once)
  * @returns the state of each claim, by name
  */
 export async function lookupClaims(
@@ -273,76 +251,62 @@ export async function lookupClaims(
   claimNames: Iterable<string>,
 ): Promise<Map<string, ClaimState>> {
   const names = [...new Set(claimNames)];
-  const states = await Promise.all(names.map((name) => lookupClaim(lookups, namespace, name)));
-  return new Map(names.map((name, i) => [name, states[i] as ClaimState]));
-}
-
-async function lookupClaim(
-  lookups: AdmissionLookups,
-  namespace: string,
-  name: string,
-): Promise<ClaimState> {
-  const claim = await settle(() => lookups.getClaim(namespace, name));
-  const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
-  if (hostPortName === "") return { claim };
-  const hostPort = await settle(() => lookups.getHostPort(hostPortName));
-  return { claim, hostPort };
+  const states = await Promise.all(names.map(async (name): Promise<ClaimState> => {
+    const claim = await settle(() => lookups.getClaim(namespace, name));
+    const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
+    if (hostPortName === "") return { claim };
+    return { claim, hostPort: await settle(() => lookups.getHostPort(hostPortName)) };
+  }));
+  return new Map(names.map((name, i) => [name, states[i]!]));
 }
 
 /** The claim a template annotation got. */
-export interface TemplateClaim {
+interface TemplateClaim {
   readonly annotation: TemplateAnnotation;
-  /** The claim's name. */
   readonly claimName: string;
-  /** The template as read. */
   readonly template: HostPortClaimTemplate;
   /** Whether this admission created the claim (else it existed). */
   readonly created: boolean;
 }
 
-/** The outcome of {@linkcode ensureTemplateClaims}. */
-export type EnsuredClaims =
-  | { ok: true; claims: TemplateClaim[] }
-  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] };
+type Ensured = { claim: TemplateClaim } | { error: FieldError; template?: HostPortClaimTemplate };
 
 /**
  * Finds or creates the claim of each template annotation (all at once). A StatefulSet pod's
  * claim that exists already is reused whatever made it, as the StatefulSet controller reuses a
  * PVC of the right name.
- *
- * @param store reads and the claim create
- * @param pod the pod, its name set
- * @param namespace the pod's namespace
- * @param annotations the pod's usable template annotations
- * @returns the claims, or the errors that refuse the pod
  */
 async function ensureTemplateClaims(
-  store: TemplateClaimStore & Pick<AdmissionLookups, "getClaim">,
+  lookups: AdmissionLookups,
   pod: Pod,
   namespace: string,
   annotations: readonly TemplateAnnotation[],
-): Promise<EnsuredClaims> {
+): Promise<
+  | { ok: true; claims: TemplateClaim[] }
+  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] }
+> {
+  const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
   const set = owner === undefined
     ? { ok: true as const, value: undefined }
     : await settle(() => store.getStatefulSet(namespace, owner.name));
-  const outcomes = await Promise.all(annotations.map(async (annotation) => {
+  const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
+    const { path, templateName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
     if (!named.ok) return { error: named.error };
-    const template = await settle(() => store.getTemplate(namespace, annotation.templateName));
-    if (!template.ok) return { error: internalError(annotation.path, template.error) };
-    if (template.value === undefined) {
-      return { error: notFound(annotation.path, annotation.templateName) };
-    }
-    if (!set.ok) return { error: internalError(annotation.path, set.error), template };
+    const read = await settle(() => store.getTemplate(namespace, templateName));
+    if (!read.ok) return { error: internalError(path, read.error) };
+    const template = read.value;
+    if (template === undefined) return { error: notFound(path, templateName) };
+    if (!set.ok) return { error: internalError(path, set.error), template };
     const stored = set.value;
     if (owner !== undefined && stored?.uid !== owner.uid) {
       const detail = `the pod's StatefulSet ${owner.name} (uid ${owner.uid}) is gone`;
-      return { error: invalid(annotation.path, annotation.templateName, detail) };
+      return { error: invalid(path, templateName, detail) };
     }
     const claim = buildTemplateClaim({
-      template: template.value,
+      template,
       name: named.name,
       namespace,
       podName,
@@ -352,15 +316,11 @@ async function ensureTemplateClaims(
         : {},
     });
     const created = await settle(() => store.createClaim(claim));
-    if (!created.ok) {
-      return {
-        error: invalid(annotation.path, annotation.templateName, apiMessageOf(created.error)),
-      };
-    }
+    if (!created.ok) return { error: invalid(path, templateName, apiMessageOf(created.error)) };
     if (!created.value && owner === undefined) {
       // Another pod's claim of this name (a pod of the same name that is still there or whose
       // claim the garbage collector has yet to delete): never share it.
-      const existing = await settle(() => store.getClaim(namespace, named.name));
+      const existing = await settle(() => lookups.getClaim(namespace, named.name));
       const owned = existing.ok &&
         (existing.value?.metadata.ownerReferences ?? []).some((ref) =>
           ref.kind === "Pod" && ref.controller === true
@@ -368,40 +328,217 @@ async function ensureTemplateClaims(
       if (owned) {
         const detail = `claim ${named.name} belongs to an earlier pod named ${podName}; create ` +
           "the pod again once that pod and its claim are gone";
-        return { error: invalid(annotation.path, annotation.templateName, detail) };
+        return { error: invalid(path, templateName, detail) };
       }
     }
-    const made = { annotation, claimName: named.name, template: template.value };
-    return { claim: { ...made, created: created.value } };
+    return { claim: { annotation, claimName: named.name, template, created: created.value } };
   }));
-  const errors = outcomes.flatMap((o) => "error" in o && o.error ? [o.error] : []);
-  const templates = outcomes.flatMap((o) =>
-    "template" in o && o.template?.ok && o.template.value ? [o.template.value] : []
-  );
-  if (errors.length > 0) return { ok: false, errors, templates };
-  return { ok: true, claims: outcomes.flatMap((o) => "claim" in o && o.claim ? [o.claim] : []) };
+  const errors = outcomes.flatMap((o) => "error" in o ? [o.error] : []);
+  if (errors.length === 0) {
+    return { ok: true, claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []) };
+  }
+  const templates = outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []);
+  return { ok: false, errors, templates };
 }
 
 /** The API server's own message when there is one (a quota's `exceeded quota: ...`). */
 function apiMessageOf(error: unknown): string {
   const status = (error as { status?: { message?: unknown } } | null)?.status;
   if (typeof status?.message === "string" && status.message !== "") return status.message;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
-/**
- * The Event subject of a refused pod's template.
- *
- * @param refusal the refusal
- */
-export function templateSubject(refusal: TemplateRefusal): {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace: string; uid?: string | undefined };
-} {
+/** The Event subject of a refused pod's template. */
+export function templateSubject(
+  refusal: { namespace: string; name: string; uid?: string | undefined },
+): { apiVersion: string; kind: string; metadata: typeof refusal } {
   return {
     apiVersion: API_VERSION,
     kind: KIND.HostPortClaimTemplate,
     metadata: { name: refusal.name, namespace: refusal.namespace, uid: refusal.uid },
   };
+}
+
+/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
+interface TemplateAnnotation {
+  readonly portName: string;
+  readonly templateName: string;
+  /** `metadata.annotations.<key>`. */
+  readonly path: string;
+}
+
+/** The StatefulSet that controls a pod, and the pod's ordinal. */
+interface StatefulSetOwner {
+  readonly name: string;
+  readonly uid: string;
+  readonly ordinal: number;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const MAX_NAME = 253;
+
+/**
+ * Reads the template annotations of a pod. A port may not name both a claim and a template, and
+ * a StatefulSet pod may not name one template for two ports (its claim is `<template>-<pod>`).
+ */
+export function readPodTemplates(
+  pod: Pod,
+): { valid: TemplateAnnotation[]; errors: FieldError[] } {
+  const annotations = pod.metadata?.annotations ?? {};
+  const keys = Object.keys(annotations)
+    .filter((key) => key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)).sort();
+  if (keys.length > MAX_CLAIMS_PER_POD) {
+    // Each costs reads and a create, so the count is bounded like claim annotations.
+    const path = fieldPath("metadata", "annotations");
+    return { valid: [], errors: [tooMany(path, keys.length, MAX_CLAIMS_PER_POD)] };
+  }
+  const valid: TemplateAnnotation[] = [];
+  const errors: FieldError[] = [];
+  const statefulSet = statefulSetOwnerOf(pod) !== undefined;
+  const seen = new Set<string>();
+  for (const key of keys) {
+    const portName = key.slice(CLAIM_TEMPLATE_ANNOTATION_PREFIX.length);
+    const templateName = annotations[key] ?? "";
+    const path = fieldPath("metadata", "annotations", key);
+    if (portName === "") {
+      errors.push(invalid(path, key, "Annotation name must contain the port name"));
+    } else if (templateName === "" || !DNS_SUBDOMAIN.test(templateName)) {
+      errors.push(
+        invalid(path, templateName, "Annotation value must name a hostPortClaimTemplate"),
+      );
+    } else if (annotations[claimAnnotationKey(portName)] !== undefined) {
+      const detail = `port ${goQuote(portName)} names both a hostPortClaim and a ` +
+        "hostPortClaimTemplate";
+      errors.push(invalid(path, templateName, detail));
+    } else if (statefulSet && seen.has(templateName)) {
+      const detail = "a StatefulSet pod gets one claim per template (<template>-<pod>), so two " +
+        "ports cannot name the same template";
+      errors.push(invalid(path, templateName, detail));
+    } else {
+      seen.add(templateName);
+      valid.push({ portName, templateName, path });
+    }
+  }
+  return { valid, errors };
+}
+
+/**
+ * The StatefulSet controlling a pod (controller owner reference of kind StatefulSet, apps/v1)
+ * with the pod's ordinal (label `apps.kubernetes.io/pod-index`, else the number after `<set>-`
+ * in the pod's name), or `undefined` for any other pod.
+ */
+export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
+  const refs = (pod.metadata?.ownerReferences ?? []) as readonly Partial<OwnerReference>[];
+  const ref = refs.find((r) => r.controller === true);
+  if (ref?.kind !== "StatefulSet" || ref.apiVersion !== "apps/v1") return undefined;
+  if (!ref.name || !ref.uid) return undefined;
+  const podName = pod.metadata?.name ?? "";
+  const fromName = podName.startsWith(`${ref.name}-`) ? podName.slice(ref.name.length + 1) : "";
+  const text = pod.metadata?.labels?.["apps.kubernetes.io/pod-index"] ?? fromName;
+  if (!/^\d+$/.test(text)) return undefined;
+  return { name: ref.name, uid: ref.uid, ordinal: Number(text) };
+}
+
+/**
+ * The claim a pod gets from a template: `<template>-<pod>` for a StatefulSet pod,
+ * `<pod>-<portName>` for any other; a field error when that is not a valid object name.
+ */
+export function templateClaimName(
+  podName: string,
+  annotation: TemplateAnnotation,
+  statefulSet: boolean,
+): { ok: true; name: string } | { ok: false; error: FieldError } {
+  const name = statefulSet
+    ? `${annotation.templateName}-${podName}`
+    : `${podName}-${annotation.portName.toLowerCase()}`;
+  if (name.length <= MAX_NAME && DNS_SUBDOMAIN.test(name)) return { ok: true, name };
+  const detail = `the claim name ${goQuote(name)} made from it is not a valid object name ` +
+    `(a DNS subdomain of at most ${MAX_NAME} characters)`;
+  return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
+}
+
+/** Input of {@linkcode buildTemplateClaim}: names are the claim's and the pod's. */
+export interface TemplateClaimInput {
+  readonly template: HostPortClaimTemplate;
+  readonly name: string;
+  readonly namespace: string;
+  readonly podName: string;
+  readonly portName: string;
+  /** The pod's StatefulSet, with its retention policy. */
+  readonly statefulSet?: StatefulSetOwner & { readonly policy: RetentionPolicy };
+}
+
+/**
+ * Builds the claim a pod gets from a template: the template's class, labels and annotations,
+ * labels saying where it came from, and for a StatefulSet whose `whenDeleted` is `Delete` an
+ * owner reference to it (the garbage collector deletes the claim with it).
+ */
+export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
+  const { template, statefulSet } = input;
+  const labels: Record<string, string> = { ...template.spec.metadata?.labels };
+  const setLabel = (key: string, value: string) => {
+    if (value.length <= 63 && LABEL_VALUE.test(value)) labels[key] = value;
+  };
+  setLabel(TEMPLATE_CLAIM_LABEL.template, template.metadata.name ?? "");
+  setLabel(TEMPLATE_CLAIM_LABEL.portName, input.portName);
+  if (statefulSet === undefined) {
+    setLabel(TEMPLATE_CLAIM_LABEL.pod, input.podName);
+  } else {
+    setLabel(TEMPLATE_CLAIM_LABEL.statefulSet, statefulSet.name);
+    setLabel(TEMPLATE_CLAIM_LABEL.ordinal, String(statefulSet.ordinal));
+  }
+  const owned = statefulSet?.policy.whenDeleted === "Delete";
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND.HostPortClaim,
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels,
+      annotations: {
+        ...template.spec.metadata?.annotations,
+        [TEMPLATE_CLAIM_POD_ANNOTATION]: input.podName,
+      },
+      ...owned ? { ownerReferences: [statefulSetReference(statefulSet)] } : {},
+    },
+    spec: { hostPortClassName: template.spec.hostPortClassName },
+  };
+}
+
+/**
+ * Why a pod waiting for a template claim is refused, naming the class: full, or not allocated
+ * yet (`claim` is undefined when it could not be read). The pod's controller creates it again.
+ */
+export function templateRefusalDetail(
+  claim: HostPortClaim | undefined,
+  claimName: string,
+  className: string,
+): string {
+  const bound = claim?.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Bound);
+  const where = `claim ${goQuote(claimName)} of hostPortClass ${goQuote(className)}`;
+  if (claim?.metadata.deletionTimestamp !== undefined) {
+    return `${where} is being deleted; the pod's controller retries once it is gone`;
+  }
+  if (bound?.reason === CONDITION_REASON.PoolExhausted) {
+    return `hostPortClass ${goQuote(className)} is full: no free port for ${where}; ` +
+      "the pod's controller retries";
+  }
+  const why = bound?.message ? ` (${bound.message})` : "";
+  return `${where} is not allocated a port yet${why}; the pod's controller retries`;
+}
+
+/** The API server's alphabet for generated names (no vowels, no look-alike characters). */
+const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+/**
+ * Chooses a name for a pod that has only `generateName`, as the API server would (plus 5 random
+ * characters, trimmed to fit), since its claims are named after it and the API server names the
+ * pod only after admission. `random` holds 5 values in [0, 1).
+ */
+export function generatedPodName(generateName: string, random: readonly number[]): string {
+  const suffix = random.slice(0, 5).map((r) =>
+    NAME_SUFFIX_ALPHABET[Math.floor(r * NAME_SUFFIX_ALPHABET.length)] ?? "x"
+  ).join("");
+  return `${generateName.slice(0, 63 - suffix.length)}${suffix}`;
 }

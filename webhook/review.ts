@@ -1,104 +1,77 @@
 /**
- * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses,
+ * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses
+ * (JSON Patch as the base64 of its UTF-8 JSON),
  * with the `metav1.Status` of a refusal shaped like apimachinery's `NewInvalid`: the message
  * `<Kind>.<group> "<name>" is invalid: <aggregate>` and one `details.causes` entry per error.
  *
  * @module
  */
 import * as z from "zod";
-import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
+import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import { formatPath, isPlainObject } from "../lib/api/mod.ts";
-import { encodeJsonPatch, jsonEqual, type JsonPatchOp } from "./json_patch.ts";
+import type jsonpatch from "fast-json-patch";
 import { aggregateFieldErrors, errorBody, type FieldError, goQuote } from "./field_errors.ts";
 
-/** `apiVersion` of every AdmissionReview this server reads and writes. */
-export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
-/** `kind` of an AdmissionReview. */
-export const ADMISSION_KIND = "AdmissionReview";
-
-const GroupVersionKindSchema = z.object({
-  group: z.string(),
-  version: z.string(),
-  kind: z.string(),
-}).loose();
-
-const GroupVersionResourceSchema = z.object({
-  group: z.string(),
-  version: z.string(),
-  resource: z.string(),
-}).loose();
-
-/** Operations an admission request can carry. */
-const OPERATIONS = ["CREATE", "UPDATE", "DELETE", "CONNECT"] as const;
-/** An admission operation. */
-export type Operation = typeof OPERATIONS[number];
+const ADMISSION_API_VERSION = "admission.k8s.io/v1";
+const ADMISSION_KIND = "AdmissionReview";
 
 /** Schema of `AdmissionReview.request`; unknown fields are kept. */
 const AdmissionRequestSchema = z.object({
   uid: z.string().min(1, "must be a non-empty string"),
-  kind: GroupVersionKindSchema,
-  resource: GroupVersionResourceSchema,
+  kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }).loose(),
+  resource: z.object({ group: z.string(), version: z.string(), resource: z.string() }).loose(),
   subResource: z.string().optional(),
   name: z.string().optional(),
   namespace: z.string().optional(),
-  operation: z.enum(OPERATIONS),
+  operation: z.enum(["CREATE", "UPDATE", "DELETE", "CONNECT"]),
   object: z.unknown().optional(),
   oldObject: z.unknown().optional(),
   dryRun: z.boolean().optional(),
 }).loose().superRefine((request, ctx) => {
   // CREATE and UPDATE carry the object; UPDATE also the old one (DELETE carries only oldObject).
-  const needsObject = request.operation === "CREATE" || request.operation === "UPDATE";
-  if (needsObject && !isPlainObject(request.object)) {
+  const { operation } = request;
+  if ((operation === "CREATE" || operation === "UPDATE") && !isPlainObject(request.object)) {
     ctx.addIssue({
       code: "custom",
       path: ["object"],
-      message: `must be an object for ${request.operation}`,
+      message: `must be an object for ${operation}`,
     });
   }
-  if (request.operation === "UPDATE" && !isPlainObject(request.oldObject)) {
+  if (operation === "UPDATE" && !isPlainObject(request.oldObject)) {
     ctx.addIssue({ code: "custom", path: ["oldObject"], message: "must be an object for UPDATE" });
   }
 });
 /** A decoded admission request. */
 export type AdmissionRequest = z.infer<typeof AdmissionRequestSchema>;
 
-/** Schema of an AdmissionReview carrying a request. */
 const AdmissionReviewRequestSchema = z.object({
   apiVersion: z.literal(ADMISSION_API_VERSION, `must be "${ADMISSION_API_VERSION}"`),
   kind: z.literal(ADMISSION_KIND, `must be "${ADMISSION_KIND}"`),
   request: AdmissionRequestSchema,
 }).loose();
 
-/** Outcome of {@linkcode decodeAdmissionReview}; `uid` is set when the body carried a usable one. */
-export type DecodeResult =
-  | { ok: true; request: AdmissionRequest }
-  | { ok: false; uid: string | undefined; message: string };
-
 /**
- * Decodes and validates a parsed JSON body as an AdmissionReview v1 request.
+ * Decodes a parsed JSON body as an AdmissionReview v1 request.
  *
- * @param body the parsed JSON body
- * @returns the request, or a message naming every problem and the uid if one could be read
+ * @returns the request, or a message naming the problems and the request's uid if one was usable
  */
-export function decodeAdmissionReview(body: unknown): DecodeResult {
-  const result = AdmissionReviewRequestSchema.safeParse(body);
-  if (result.success) return { ok: true, request: result.data.request };
-  return {
-    ok: false,
-    uid: readUid(body),
-    message: `Cannot decode the AdmissionReview: ${describeIssues(result.error)}`,
-  };
+export function decodeAdmissionReview(
+  body: unknown,
+):
+  | { ok: true; request: AdmissionRequest }
+  | { ok: false; uid: string | undefined; message: string } {
+  const decoded = decodeObject(AdmissionReviewRequestSchema, body, "the AdmissionReview");
+  if (decoded.ok) return { ok: true, request: decoded.value.request };
+  const request = isPlainObject(body) ? body["request"] : undefined;
+  const uid = isPlainObject(request) ? request["uid"] : undefined;
+  const usable = typeof uid === "string" && uid !== "";
+  return { ok: false, uid: usable ? uid : undefined, message: decoded.message };
 }
 
 /** Most schema problems a message lists; the rest are counted. */
 const MAX_LISTED_ISSUES = 5;
 
-/**
- * Describes a zod error's first few issues as `path: message; ...`.
- *
- * @param error the zod error
- * @returns the description
- */
+/** Describes a zod error's first few issues as `path: message; ...`. */
 function describeIssues(error: z.ZodError): string {
   const problems = error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
     const path = formatPath(issue.path);
@@ -112,10 +85,7 @@ function describeIssues(error: z.ZodError): string {
 /**
  * Parses the object of a request with `schema`.
  *
- * @param schema the schema
- * @param value the object
- * @param what what the object is, for the message (for example `the pod`)
- * @returns the parsed value, or a message `Cannot decode <what>: ...`
+ * @param what what the object is, for the message `Cannot decode <what>: ...`
  */
 export function decodeObject<S extends z.ZodType>(
   schema: S,
@@ -127,105 +97,66 @@ export function decodeObject<S extends z.ZodType>(
   return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
 }
 
-/**
- * Whether an UPDATE leaves the raw `spec` as it was (a metadata-only change such as removing a
- * finalizer or editing labels, or a status write). Compared on the raw objects, so it answers
- * even when neither object decodes: such updates are always allowed, so an admin can repair or
- * delete an object the operator cannot understand.
- *
- * @param request the decoded request
- * @returns true for an UPDATE whose old and new objects carry the same (or no) `spec`
- */
-export function specUnchanged(request: AdmissionRequest): boolean {
-  if (request.operation !== "UPDATE") return false;
-  const spec = (value: unknown) => isPlainObject(value) ? value["spec"] : undefined;
-  return jsonEqual(spec(request.oldObject), spec(request.object));
+/** One JSON Patch (RFC 6902) operation; the webhooks emit only `add` and `replace`. */
+export type JsonPatchOp = jsonpatch.Operation;
+
+/** Whether two JSON values are equal (member order does not matter). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) =>
+    Object.hasOwn(b, key) &&
+    jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
+  );
 }
 
-/** The patch type of every mutating response. */
-export const PATCH_TYPE = "JSONPatch";
-
-/** `AdmissionReview.response`. */
+/** `AdmissionReview.response`: `status` says why a request is refused; `patch` is base64 JSON. */
 export interface AdmissionResponse {
-  /** The request's uid, echoed. */
   uid: string;
-  /** Whether the request is admitted. */
   allowed: boolean;
-  /** Why the request was refused (absent when allowed). */
   status?: Status;
-  /** Always `JSONPatch` when `patch` is set. */
-  patchType?: typeof PATCH_TYPE;
-  /** Base64 of the JSON Patch (RFC 6902) document. */
+  patchType?: "JSONPatch";
   patch?: string;
-  /** Warnings for the client (kubectl prints them as `Warning: ...`). */
   warnings?: string[];
 }
 
 /** An AdmissionReview carrying a response. */
 export interface AdmissionReviewResponse {
-  /** Always `admission.k8s.io/v1`. */
   apiVersion: typeof ADMISSION_API_VERSION;
-  /** Always `AdmissionReview`. */
   kind: typeof ADMISSION_KIND;
-  /** The answer. */
   response: AdmissionResponse;
 }
 
-/** Options of {@linkcode allowReview}. */
-export interface AllowOptions {
-  /** JSON Patch operations; no patch is sent when empty or absent. */
-  patch?: readonly JsonPatchOp[];
-  /** Warnings; none are sent when empty or absent. */
-  warnings?: readonly string[];
-}
-
-/**
- * Builds an allowing AdmissionReview.
- *
- * @param uid the request uid
- * @param options the patch and warnings
- * @returns the review
- */
-export function allowReview(uid: string, options: AllowOptions = {}): AdmissionReviewResponse {
+/** Builds an allowing AdmissionReview; empty patches and warnings are left out. */
+export function allowReview(
+  uid: string,
+  options: { patch?: readonly JsonPatchOp[]; warnings?: readonly string[] } = {},
+): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: true };
   if (options.patch !== undefined && options.patch.length > 0) {
-    response.patchType = PATCH_TYPE;
-    response.patch = encodeJsonPatch(options.patch);
+    response.patchType = "JSONPatch";
+    response.patch = new TextEncoder().encode(JSON.stringify(options.patch)).toBase64();
   }
-  addWarnings(response, options.warnings);
-  return review(response);
+  return review(response, options.warnings);
 }
 
-/**
- * Builds a refusing AdmissionReview.
- *
- * @param uid the request uid (`""` when unknown)
- * @param status why: code, reason, message and details
- * @param warnings warnings to send along
- * @returns the review
- */
+/** Builds a refusing AdmissionReview (`uid` is `""` when unknown). */
 export function denyReview(
   uid: string,
   status: Status,
   warnings?: readonly string[],
 ): AdmissionReviewResponse {
-  const response: AdmissionResponse = {
-    uid,
-    allowed: false,
-    status: { metadata: {}, status: "Failure", ...status },
-  };
-  addWarnings(response, warnings);
-  return review(response);
+  const failure = { metadata: {}, status: "Failure", ...status };
+  return review({ uid, allowed: false, status: failure }, warnings);
 }
 
-/**
- * Builds a refusing AdmissionReview for a request that could not be processed (the original's
- * `admission.Errored`), code 400 by default.
- *
- * @param uid the request uid
- * @param message what was wrong
- * @returns the review
- */
+/** Refuses a request that could not be processed (the original's `admission.Errored`): code 400. */
 export function badRequestReview(uid: string, message: string): AdmissionReviewResponse {
   return denyReview(uid, { code: 400, reason: "BadRequest", message });
 }
@@ -233,118 +164,69 @@ export function badRequestReview(uid: string, message: string): AdmissionReviewR
 /** Longest warning sent; the API server may truncate longer ones anyway. */
 const MAX_WARNING_LENGTH = 512;
 
-function addWarnings(response: AdmissionResponse, warnings: readonly string[] | undefined): void {
-  if (warnings === undefined || warnings.length === 0) return;
-  // Warnings travel in an HTTP header: no control characters, bounded length.
-  response.warnings = warnings.map((warning) =>
-    // deno-lint-ignore no-control-regex
-    warning.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, MAX_WARNING_LENGTH)
-  );
-}
-
-function review(response: AdmissionResponse): AdmissionReviewResponse {
+function review(
+  response: AdmissionResponse,
+  warnings: readonly string[] | undefined,
+): AdmissionReviewResponse {
+  if (warnings !== undefined && warnings.length > 0) {
+    // Warnings travel in an HTTP header: no control characters, bounded length.
+    response.warnings = warnings.map((warning) =>
+      // deno-lint-ignore no-control-regex
+      warning.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, MAX_WARNING_LENGTH)
+    );
+  }
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
 }
 
-function readUid(body: unknown): string | undefined {
-  if (!isPlainObject(body)) return undefined;
-  const request = body["request"];
-  if (!isPlainObject(request)) return undefined;
-  const uid = request["uid"];
-  return typeof uid === "string" && uid !== "" ? uid : undefined;
-}
-
-/** Which object a refusal is about. */
-export interface ObjectIdentity {
-  /** API group, `""` for the core group (pods). */
-  readonly group: string;
-  /** Kind, for example `HostPortClass`. */
-  readonly kind: string;
-  /** Name of the object as printed in the message. */
-  readonly name: string;
-}
-
-/**
- * Returns the message `<Kind>.<group> "<name>" is invalid: <aggregate>` (no group part for the
- * core group), exactly as apimachinery prints it.
- *
- * @param identity the object
- * @param errors the field errors
- * @returns the message
- */
-export function invalidMessage(identity: ObjectIdentity, errors: readonly FieldError[]): string {
-  const kind = identity.group === "" ? identity.kind : `${identity.kind}.${identity.group}`;
-  const head = `${kind} ${goQuote(identity.name)} is invalid`;
+/** `<Kind>.<group> "<name>" is invalid: <aggregate>`, without the group for the core group. */
+function invalidMessage(group: string, kind: string, name: string, errors: readonly FieldError[]) {
+  const head = `${group === "" ? kind : `${kind}.${group}`} ${goQuote(name)} is invalid`;
   const aggregate = aggregateFieldErrors(errors);
   return aggregate === "" ? head : `${head}: ${aggregate}`;
+}
+
+function causes(errors: readonly FieldError[]) {
+  // `metav1.StatusCause`: the Go field `Type` travels as JSON `reason`.
+  return errors.map((error) => ({
+    reason: error.type,
+    message: errorBody(error),
+    field: error.field,
+  }));
 }
 
 /**
  * The status of a refused HostPortClass, HostPortClaim or HostPort write: 422, reason `Invalid`,
  * with `details.causes` (seed 3.2).
- *
- * @param identity the object
- * @param errors the field errors
- * @returns the status
  */
-export function invalidStatus(identity: ObjectIdentity, errors: readonly FieldError[]): Status {
+export function invalidStatus(
+  identity: { group: string; kind: string; name: string },
+  errors: readonly FieldError[],
+): Status {
+  const { group, kind, name } = identity;
   return {
     code: 422,
     reason: "Invalid",
-    message: invalidMessage(identity, errors),
-    details: {
-      group: identity.group,
-      kind: identity.kind,
-      name: identity.name,
-      causes: errors.map(toCause),
-    },
+    message: invalidMessage(group, kind, name, errors),
+    details: { group, kind, name, causes: causes(errors) },
   };
 }
 
-/** The name of a pod, or of a pod created with `generateName` (its name is not chosen yet). */
-export interface PodName {
-  /** `metadata.name`, `""` or absent before the API server generates it. */
-  readonly name?: string | undefined;
-  /** `metadata.generateName`, the prefix of the name to generate. */
-  readonly generateName?: string | undefined;
-}
-
 /**
- * Returns the name a refusal prints for a pod: its name, or `<generateName><generated>` for a
- * pod whose name the API server has not generated yet (Deployment and ReplicaSet pods), or `""`.
- *
- * @param pod the pod's name fields
- * @returns the printed name
+ * The status of a refused pod: 403, reason `Forbidden`, the message `Pod "<name>" is invalid:
+ * <aggregate>` as the original answered (users' scripts match it), plus `details.causes`. A pod
+ * whose name the API server has yet to generate is shown as `<generateName><generated>`.
  */
-export function podDisplayName(pod: PodName): string {
-  if (pod.name !== undefined && pod.name !== "") return pod.name;
-  if (pod.generateName !== undefined && pod.generateName !== "") {
-    return `${pod.generateName}<generated>`;
-  }
-  return "";
-}
-
-/**
- * The status of a refused pod: 403, reason `Forbidden` and the message `Pod "<name>" is invalid:
- * <aggregate>`, as the original answered (users' scripts match it), plus `details.causes`, which
- * the original lost.
- *
- * @param pod the pod's name fields
- * @param errors the field errors
- * @returns the status
- */
-export function podDeniedStatus(pod: PodName, errors: readonly FieldError[]): Status {
-  const details: Status["details"] = { kind: "Pod", causes: errors.map(toCause) };
-  if (pod.name !== undefined && pod.name !== "") details.name = pod.name;
+export function podDeniedStatus(
+  pod: { readonly name?: string | undefined; readonly generateName?: string | undefined },
+  errors: readonly FieldError[],
+): Status {
+  const details: Status["details"] = { kind: "Pod", causes: causes(errors) };
+  if (pod.name) details.name = pod.name;
+  const shown = pod.name || (pod.generateName ? `${pod.generateName}<generated>` : "");
   return {
     code: 403,
     reason: "Forbidden",
-    message: invalidMessage({ group: "", kind: "Pod", name: podDisplayName(pod) }, errors),
+    message: invalidMessage("", "Pod", shown, errors),
     details,
   };
-}
-
-/** `metav1.StatusCause`: the Go field `Type` travels as JSON `reason`. */
-function toCause(error: FieldError): StatusCause {
-  return { reason: error.type, message: errorBody(error), field: error.field };
 }

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { admissionReview, decodeJsonPatch } from "./fixtures_test.ts";
+import { admissionReview, applyJsonPatch, decodeJsonPatch } from "./fixtures_test.ts";
 import {
   allowReview,
   badRequestReview,
   decodeAdmissionReview,
   denyReview,
-  invalidMessage,
   invalidStatus,
+  jsonEqual,
+  type JsonPatchOp,
   podDeniedStatus,
-  podDisplayName,
 } from "./review.ts";
 import { fieldPath, forbidden, invalid } from "./field_errors.ts";
 
@@ -128,7 +128,7 @@ Deno.test("denyReview() and badRequestReview() carry a Failure status", () => {
 Deno.test("invalidStatus() builds the original's 422 Invalid status", () => {
   const errors = [
     invalid(
-      fieldPath("spec", "pools").index(0).child("end"),
+      "spec.pools[0].end",
       8000,
       "End must be greater or equal to start",
     ),
@@ -154,13 +154,16 @@ Deno.test("invalidStatus() builds the original's 422 Invalid status", () => {
   );
 });
 
-Deno.test("invalidMessage() prints the core group without a suffix and quotes the name Go-style", () => {
+Deno.test("invalidStatus() and podDeniedStatus() print the core group without a suffix and quote the name Go-style", () => {
   const errors = [forbidden(fieldPath("x"), "no")];
   assert.equal(
-    invalidMessage({ group: "", kind: "Pod", name: 'a"b' }, errors),
+    podDeniedStatus({ name: 'a"b' }, errors).message,
     'Pod "a\\"b" is invalid: x: Forbidden: no',
   );
-  assert.equal(invalidMessage({ group: "g", kind: "K", name: "n" }, []), 'K.g "n" is invalid');
+  assert.equal(
+    invalidStatus({ group: "g", kind: "K", name: "n" }, []).message,
+    'K.g "n" is invalid',
+  );
 });
 
 Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the causes", () => {
@@ -177,11 +180,62 @@ Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the caus
   });
 });
 
-Deno.test("podDisplayName() names a generateName pod by its prefix", () => {
-  assert.equal(podDisplayName({ name: "echo" }), "echo");
-  assert.equal(podDisplayName({ name: "", generateName: "echo-5d9f-" }), "echo-5d9f-<generated>");
-  assert.equal(podDisplayName({}), "");
+Deno.test("podDeniedStatus() names a generateName pod by its prefix", () => {
+  assert.equal(podDeniedStatus({}, []).message, 'Pod "" is invalid');
   const status = podDeniedStatus({ generateName: "echo-5d9f-" }, [forbidden(fieldPath("x"), "no")]);
   assert.equal(status.message, 'Pod "echo-5d9f-<generated>" is invalid: x: Forbidden: no');
   assert.equal(status.details?.name, undefined);
+});
+
+Deno.test("allowReview() encodes the patch as base64 of UTF-8 JSON", () => {
+  const encode = (patch: JsonPatchOp[]) => allowReview("u", { patch }).response.patch ?? "";
+  const ops: JsonPatchOp[] = [{ op: "add", path: "/a", value: "p\u00f6rt \u{1F600}" }];
+  assert.match(encode(ops), /^[A-Za-z0-9+/]+=*$/);
+  assert.deepEqual(decodeJsonPatch(encode(ops)), ops);
+  const big: JsonPatchOp[] = [{ op: "add", path: "/a", value: "x".repeat(200_000) }];
+  assert.deepEqual(decodeJsonPatch(encode(big)), big);
+});
+
+Deno.test("applyJsonPatch() applies add, replace, remove and test without touching the input", () => {
+  const doc = { metadata: { annotations: { "a/b": "1" } }, list: [1, 2] };
+  const patched = applyJsonPatch(doc, [
+    { op: "add", path: "/metadata/annotations/c~1d", value: "2" },
+    { op: "replace", path: "/metadata/annotations/a~1b", value: "3" },
+    { op: "add", path: "/list/-", value: 3 },
+    { op: "add", path: "/list/0", value: 0 },
+    { op: "remove", path: "/list/1" },
+    { op: "test", path: "/list", value: [0, 2, 3] },
+  ]);
+  assert.deepEqual(patched, {
+    metadata: { annotations: { "a/b": "3", "c/d": "2" } },
+    list: [0, 2, 3],
+  });
+  assert.deepEqual(doc, { metadata: { annotations: { "a/b": "1" } }, list: [1, 2] });
+});
+
+Deno.test("applyJsonPatch() refuses paths that do not resolve", async (t) => {
+  const cases: [string, JsonPatchOp][] = [
+    ["a missing parent", { op: "add", path: "/metadata/annotations/x", value: "1" }],
+    ["replace of a missing member", { op: "replace", path: "/spec", value: 1 }],
+    ["an index past the end", { op: "add", path: "/list/5", value: 1 }],
+    ["a non-numeric index", { op: "replace", path: "/list/x", value: 1 }],
+    ["a failing test", { op: "test", path: "/list", value: [] }],
+    ["a pointer without a leading slash", { op: "add", path: "list", value: 1 }],
+  ];
+  for (const [name, op] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => applyJsonPatch({ list: [1] }, [op]));
+    });
+  }
+});
+
+Deno.test("applyJsonPatch() refuses to touch __proto__", () => {
+  assert.throws(() => applyJsonPatch({ a: {} }, [{ op: "add", path: "/a/__proto__", value: {} }]));
+});
+
+Deno.test("jsonEqual() ignores member order but not array order", () => {
+  assert.equal(jsonEqual({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }), true);
+  assert.equal(jsonEqual([1, 2], [2, 1]), false);
+  assert.equal(jsonEqual({ a: 1 }, { a: 1, b: 2 }), false);
+  assert.equal(jsonEqual(null, {}), false);
 });

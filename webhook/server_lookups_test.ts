@@ -67,11 +67,6 @@ Deno.test("cachedAdmissionLookups() answers a usable HostPort from the cache", a
   assert.deepEqual(reads, []);
 });
 
-Deno.test("cachedAdmissionLookups() without live readers answers from the caches", async () => {
-  const lookups = cachedAdmissionLookups(stores([claim("a")], []));
-  assert.equal((await lookups.getClaim("ns1", "a"))?.metadata.name, "a");
-});
-
 const C1_KEY = "c1.hostportclass.hostport.rmb938.com/hostportclaims";
 
 /** A claim quota check over a cache holding `cached` and one quota of `limit` claims of c1. */

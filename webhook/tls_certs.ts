@@ -16,27 +16,23 @@ const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as 
 
 /** A PEM certificate and its PKCS#8 PEM private key. */
 export interface PemPair {
-  /** The certificate (PEM). */
   readonly certPem: string;
-  /** The private key (PKCS#8 PEM). */
   readonly keyPem: string;
 }
 
-/** Validity of a new certificate. */
+/**
+ * Validity of a new certificate: `validityMs` from `now`, with `notBefore` moved `backdateMs`
+ * (default 0) into the past to absorb clock skew between hosts.
+ */
 export interface Validity {
-  /** Issue time (the clock's now); `notBefore` is this minus `backdateMs`. */
   readonly now: Date;
-  /** Lifetime from `now`, in milliseconds. */
   readonly validityMs: number;
-  /** Moves `notBefore` into the past to absorb clock skew between hosts; default 0. */
   readonly backdateMs?: number;
 }
 
-/** What a serving certificate must cover. */
+/** What a serving certificate must cover; the first DNS name is also the common name. */
 export interface ServingNames {
-  /** DNS subject alternative names; the first one is also the common name. */
   readonly dnsNames: readonly string[];
-  /** IP subject alternative names (`127.0.0.1`, `::1`, ...). */
   readonly ipAddresses: readonly string[];
 }
 
@@ -54,23 +50,16 @@ function dates(validity: Validity): { notBefore: Date; notAfter: Date } {
   };
 }
 
-async function newKeyPair(): Promise<CryptoKeyPair> {
-  return await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
-}
-
 /** PEM text ending in a newline, so that PEMs can be concatenated into bundles. */
 function pemLine(pem: string): string {
   return pem.endsWith("\n") ? pem : `${pem}\n`;
 }
 
-async function keyToPem(key: CryptoKey): Promise<string> {
-  const pkcs8 = await crypto.subtle.exportKey("pkcs8", key);
-  return pemLine(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));
-}
-
-async function importSigningKey(keyPem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decodeFirst(keyPem);
-  return await crypto.subtle.importKey("pkcs8", der, EC_ALGORITHM, false, ["sign"]);
+/** The certificate and its new key as PEM. */
+async function toPemPair(cert: x509.X509Certificate, keys: CryptoKeyPair): Promise<PemPair> {
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+  const keyPem = pemLine(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));
+  return { certPem: pemLine(cert.toString("pem")), keyPem };
 }
 
 /**
@@ -80,7 +69,7 @@ async function importSigningKey(keyPem: string): Promise<CryptoKey> {
  * @returns the CA certificate and its key
  */
 export async function generateCa(commonName: string, validity: Validity): Promise<PemPair> {
-  const keys = await newKeyPair();
+  const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: [{ CN: [commonName] }],
@@ -96,7 +85,7 @@ export async function generateCa(commonName: string, validity: Validity): Promis
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: pemLine(cert.toString("pem")), keyPem: await keyToPem(keys.privateKey) };
+  return await toPemPair(cert, keys);
 }
 
 /**
@@ -115,14 +104,15 @@ export async function generateServingCert(
     throw new RangeError("Cannot issue a serving certificate without a DNS name or an IP address");
   }
   const caCert = new x509.X509Certificate(ca.certPem);
-  const keys = await newKeyPair();
+  const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
+  const caKey = x509.PemConverter.decodeFirst(ca.keyPem);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [commonName] }],
     issuer: caCert.subject,
     ...dates(validity),
     publicKey: keys.publicKey,
-    signingKey: await importSigningKey(ca.keyPem),
+    signingKey: await crypto.subtle.importKey("pkcs8", caKey, EC_ALGORITHM, false, ["sign"]),
     signingAlgorithm: EC_ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -135,5 +125,5 @@ export async function generateServingCert(
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { certPem: pemLine(cert.toString("pem")), keyPem: await keyToPem(keys.privateKey) };
+  return await toPemPair(cert, keys);
 }

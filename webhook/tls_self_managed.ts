@@ -1,26 +1,15 @@
 /**
- * A self-managed serving certificate: the operator makes its own CA and serving certificate,
- * keeps them in a Secret in its namespace, writes the CA bundle into its webhook configurations,
- * and renews both before they expire. Every replica runs the same loop; the Secret is the single
- * source of truth and every write is a compare-and-swap on its resourceVersion, so replicas that
- * race agree on one pair (the loser re-reads and adopts the winner's). The decisions are pure, in
- * `tls_self_managed_plan.ts`.
+ * A self-managed serving certificate: the operator keeps its own CA and serving certificate in a
+ * Secret, writes the CA bundle into its webhook configurations' `caBundle` (as cert-manager's
+ * cainjector does), and renews both before they expire. Every replica runs the same loop; every
+ * Secret write is a compare-and-swap, so racing replicas agree on one pair. A pass makes the
+ * Secret right ({@linkcode planServingSecret} decides), then the `caBundle`, then serves the pair,
+ * so the API server trusts a new CA before any replica serves a certificate of it; an old CA
+ * stays in the bundle until it expires.
  *
- * Order of a pass: make the Secret right, then the webhook configurations' `caBundle`, then serve
- * the Secret's pair, so the API server trusts a new CA before any replica serves a certificate of
- * it. During a CA renewal the old CA stays in the bundle until it expires.
- *
- * The CA goes into the `clientConfig.caBundle` of every webhook of the named
- * Mutating/ValidatingWebhookConfigurations (what cert-manager's cainjector does), with
- * compare-and-swap updates; a configuration that does not exist yet is reported, not fatal, and
- * filled in on a later pass ({@linkcode injectCaBundle}).
- *
- * `--register-webhooks` ({@linkcode WebhookRegistrar}): an operator running out of cluster writes
- * its three webhook configurations (`configurations.ts`, called by URL, trusting the self-managed
- * CA) at start and deletes them on exit. Each one carries the label
- * {@linkcode REGISTERED_BY_LABEL}; a configuration of the same name without it (the release's, or
- * one made by hand) is never touched, and only the objects this process wrote (matched by uid) are
- * deleted.
+ * `--register-webhooks` ({@linkcode WebhookRegistrar}) writes the three configurations at start
+ * and deletes them on exit; it never touches one without {@linkcode REGISTERED_BY_LABEL}, and
+ * deletes only the objects it wrote (by uid).
  *
  * @module
  */
@@ -28,7 +17,6 @@ import { X509Certificate } from "node:crypto";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import {
   AlreadyExistsError,
-  type Clock,
   ConflictError,
   type KubeClients,
   type KubeObject,
@@ -37,67 +25,45 @@ import {
   sleep,
   SYSTEM_CLOCK,
 } from "../lib/kube/mod.ts";
+import { errorMessage } from "./field_errors.ts";
 import { generateCa, generateServingCert, type PemPair, type ServingNames } from "./tls_certs.ts";
-import {
-  decodeSecret,
-  newTlsSecret,
-  planServingSecret,
-  type SecretContents,
-  secretData,
-  type SecretPlan,
-  splitPemBundle,
-  toBase64,
-  validCas,
-} from "./tls_self_managed_plan.ts";
-import { type CertificateSource, inspectPair, PairHolder, type ServingPair } from "./tls_source.ts";
+import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import { webhookSet } from "./configurations.ts";
 
 const DAY_MS = 86_400_000;
 
-/** Options of {@linkcode SelfManagedCertificateSource}. */
+type WebhookClients = Pick<
+  KubeClients,
+  "mutatingWebhookConfigurations" | "validatingWebhookConfigurations"
+>;
+
+/**
+ * Options of {@linkcode SelfManagedCertificateSource}. The certificate covers
+ * `<serviceName>.<namespace>.svc[.cluster.local]`, `dnsNames` and `ipAddresses`; the Secret is
+ * `<serviceName>-tls` by default. Defaults: CA valid 5 years, serving certificate 90 days, both
+ * renewed after 2/3 of their life; after a CA renewal the old CA's certificate is served 60 s
+ * longer (`caPropagationMs`); certificates are backdated 5 min for clock skew; the Secret is
+ * re-read every 60 s (renewals by other replicas) and 5 s after a failed pass.
+ */
 export interface SelfManagedOptions {
-  /** Clients for Secrets and webhook configurations. */
-  kube: Pick<
-    KubeClients,
-    "secrets" | "mutatingWebhookConfigurations" | "validatingWebhookConfigurations"
-  >;
-  /** The operator's namespace (holds the Secret; part of the service DNS names). */
+  kube: WebhookClients & Pick<KubeClients, "secrets">;
   namespace: string;
-  /** The webhook Service's name: the certificate covers `<service>.<namespace>.svc[.cluster.local]`. */
   serviceName: string;
-  /** The Secret's name; default `<serviceName>-tls`. */
   secretName?: string;
-  /** Extra DNS names (out-of-cluster runs). */
   dnsNames?: readonly string[];
-  /** IP addresses to cover (`127.0.0.1` for a webhook called by URL on loopback). */
   ipAddresses?: readonly string[];
   /** MutatingWebhookConfigurations whose `caBundle` this source keeps current. */
   mutatingWebhookConfigurations?: readonly string[];
   /** ValidatingWebhookConfigurations whose `caBundle` this source keeps current. */
   validatingWebhookConfigurations?: readonly string[];
-  /** CA lifetime; default 5 years. */
   caValidityMs?: number;
-  /** Serving certificate lifetime; default 90 days. */
   servingValidityMs?: number;
-  /** Renew once this fraction of a lifetime has passed; default 2/3. */
-  renewFraction?: number;
-  /** After a CA renewal, serve the old CA's certificate this much longer; default 60 s. */
   caPropagationMs?: number;
-  /** New certificates are valid from this long before issue (clock skew); default 5 min. */
   backdateMs?: number;
-  /** Re-read the Secret this often (picks up renewals by other replicas); default 60 s. */
   resyncIntervalMs?: number;
-  /** Wait this long after a failed pass; default 5 s. */
   retryIntervalMs?: number;
-  /** Failed passes in a row before `healthy()` turns false; default 12. */
-  maxFailures?: number;
-  /** Time source; defaults to the system clock. */
-  clock?: Clock;
-  /**
-   * Called on each pass with the CA bundle before it is injected (`--register-webhooks` creates
-   * the configurations there, so they exist before the first injection).
-   */
+  /** Called on each pass with the CA bundle before it is injected (`--register-webhooks`). */
   beforeInjection?: (caBundlePem: string) => Promise<void>;
   /** Told about each failed pass and about names of configurations that do not exist. */
   onError?: (message: string) => void;
@@ -106,21 +72,17 @@ export interface SelfManagedOptions {
 }
 
 /** Keeps a CA and serving certificate in a Secret and serves the Secret's pair. */
-export class SelfManagedCertificateSource implements CertificateSource {
+export class SelfManagedCertificateSource extends PairSource {
   /** The Secret's name. */
   readonly secretName: string;
   /** Names the serving certificate covers. */
   readonly names: ServingNames;
   #options: SelfManagedOptions;
-  #clock: Clock;
-  #holder = new PairHolder();
-  #failures = 0;
-  #loop: Promise<void> | undefined;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: SelfManagedOptions) {
+    super();
     this.#options = options;
-    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.secretName = options.secretName ?? `${options.serviceName}-tls`;
     const service = `${options.serviceName}.${options.namespace}.svc`;
     this.names = {
@@ -129,70 +91,52 @@ export class SelfManagedCertificateSource implements CertificateSource {
     };
   }
 
-  /** The pair being served. */
-  current(): ServingPair | undefined {
-    return this.#holder.pair;
-  }
-
-  /** True while a pair is served and fewer than `maxFailures` passes in a row failed. */
-  healthy(): boolean {
-    return this.#holder.pair !== undefined && this.#failures < (this.#options.maxFailures ?? 12);
-  }
-
-  /** Subscribes to pair changes. */
-  subscribe(listener: (pair: ServingPair) => void): () => void {
-    return this.#holder.subscribe(listener);
-  }
-
-  /** Resolves when the background loop has ended. */
-  get finished(): Promise<void> {
-    return this.#loop ?? Promise.resolve();
-  }
-
   /**
    * Runs passes until one succeeds, then keeps renewing in the background until `signal` aborts.
    *
    * @throws {Error} when `maxFailures` passes in a row failed, or `signal` aborted first
    */
   async start(signal: AbortSignal): Promise<void> {
-    let nextAt: Date | undefined;
-    while (nextAt === undefined) {
-      nextAt = await this.#tryPass();
-      if (nextAt !== undefined) break;
-      if (signal.aborted || this.#failures >= (this.#options.maxFailures ?? 12)) {
+    let renewAt = await this.#tryPass();
+    while (renewAt === undefined) {
+      if (signal.aborted || this.failures >= this.maxFailures) {
         throw new Error(`Cannot set up the webhook certificate in Secret ${this.#secretRef()}`);
       }
-      await sleep(this.#clock, this.#options.retryIntervalMs ?? 5_000, signal);
+      await sleep(SYSTEM_CLOCK, this.#retryMs(), signal);
+      renewAt = await this.#tryPass();
     }
-    this.#loop = this.#run(signal, nextAt);
+    this.loop = this.#run(signal, renewAt);
   }
 
-  async #run(signal: AbortSignal, firstRenewal: Date): Promise<void> {
-    let renewAt = firstRenewal;
+  async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
     while (!signal.aborted) {
-      const resync = this.#options.resyncIntervalMs ?? 60_000;
-      const wait = Math.max(0, Math.min(resync, renewAt.getTime() - this.#clock.now()));
-      await sleep(this.#clock, wait, signal);
+      const wait = Math.min(
+        this.#options.resyncIntervalMs ?? 60_000,
+        renewAt.getTime() - Date.now(),
+      );
+      await sleep(SYSTEM_CLOCK, Math.max(0, wait), signal);
       if (signal.aborted) return;
-      const next = await this.#tryPass();
-      renewAt = next ?? new Date(this.#clock.now() + (this.#options.retryIntervalMs ?? 5_000));
+      renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs());
     }
   }
 
   async #tryPass(): Promise<Date | undefined> {
     try {
       const renewAt = await this.pass();
-      this.#failures = 0;
+      this.failures = 0;
       return renewAt;
     } catch (error) {
-      this.#failures++;
-      const detail = error instanceof Error ? error.message : String(error);
+      this.failures++;
       this.#options.onError?.(
         `Cannot refresh the webhook certificate in Secret ${this.#secretRef()} ` +
-          `(failure ${this.#failures}): ${detail}`,
+          `(failure ${this.failures}): ${errorMessage(error)}`,
       );
       return undefined;
     }
+  }
+
+  #retryMs(): number {
+    return this.#options.retryIntervalMs ?? 5_000;
   }
 
   #backdateMs(): number {
@@ -220,19 +164,19 @@ export class SelfManagedCertificateSource implements CertificateSource {
         throw error;
       });
       const contents = decodeSecret(secret);
-      const now = new Date(this.#clock.now());
+      const now = new Date();
       const plan = planServingSecret({
         contents,
         names: this.names,
         now,
-        renewFraction: this.#options.renewFraction ?? 2 / 3,
+        renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
         caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs(),
       });
       if (plan.action === "keep") {
         await this.#options.beforeInjection?.(contents!.caBundlePem!);
         await injectCaBundle(this.#options, contents!.caBundlePem!);
-        if (this.#holder.pair?.certPem !== plan.pair.certPem) this.#holder.set(plan.pair);
+        if (this.current()?.certPem !== plan.pair.certPem) this.setPair(plan.pair);
         return plan.renewAt;
       }
       this.#options.onIssue?.(
@@ -242,7 +186,13 @@ export class SelfManagedCertificateSource implements CertificateSource {
       const data = await this.#issue(plan, contents, now);
       try {
         secret = secret === undefined
-          ? await secrets.create(newTlsSecret(this.secretName, namespace, data))
+          ? await secrets.create({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: this.secretName, namespace },
+            type: "kubernetes.io/tls",
+            data,
+          })
           : await secrets.update({ ...secret, data: { ...secret.data, ...data } });
       } catch (error) {
         if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) throw error;
@@ -259,19 +209,16 @@ export class SelfManagedCertificateSource implements CertificateSource {
   ): Promise<Record<string, string>> {
     let ca: PemPair;
     let bundle: string;
+    const backdateMs = this.#backdateMs();
     if (plan.action === "issueCa") {
       const validityMs = this.#options.caValidityMs ?? 5 * 365 * DAY_MS;
-      ca = await generateCa(`${this.#options.serviceName}-ca`, {
-        now,
-        validityMs,
-        backdateMs: this.#backdateMs(),
-      });
+      ca = await generateCa(`${this.#options.serviceName}-ca`, { now, validityMs, backdateMs });
       // Old CAs stay trusted until they expire, so certificates they signed keep working.
       bundle = [ca.certPem, ...validCas(contents?.caBundlePem ?? "", now)].join("");
       const old = inspectPair(contents?.certPem ?? "", contents?.keyPem ?? "");
       if (old.ok && old.pair.notAfter > now && contents!.caBundlePem !== undefined) {
         // Keep serving the old certificate until the API server has learnt the new CA.
-        return secretData(bundle, ca, { certPem: old.pair.certPem, keyPem: old.pair.keyPem });
+        return secretData(bundle, ca, old.pair);
       }
     } else {
       bundle = contents!.caBundlePem!;
@@ -280,21 +227,140 @@ export class SelfManagedCertificateSource implements CertificateSource {
     // A serving certificate never outlives its CA.
     const caLeft = new Date(new X509Certificate(ca.certPem).validTo).getTime() - now.getTime();
     const validityMs = Math.min(this.#options.servingValidityMs ?? 90 * DAY_MS, caLeft);
-    const validity = { now, validityMs, backdateMs: this.#backdateMs() };
-    return secretData(bundle, ca, await generateServingCert(ca, this.names, validity));
+    const serving = await generateServingCert(ca, this.names, { now, validityMs, backdateMs });
+    return secretData(bundle, ca, serving);
   }
 }
 
-/** Where to inject. */
-export interface CaInjectionTargets {
-  /** Clients for the two configuration kinds. */
-  kube: Pick<KubeClients, "mutatingWebhookConfigurations" | "validatingWebhookConfigurations">;
-  /** MutatingWebhookConfiguration names. */
-  mutatingWebhookConfigurations?: readonly string[] | undefined;
-  /** ValidatingWebhookConfiguration names. */
-  validatingWebhookConfigurations?: readonly string[] | undefined;
-  /** Told about configurations that do not exist. */
-  onError?: ((message: string) => void) | undefined;
+/**
+ * The PEM data of the Secret: `ca.crt` (the current CA, then older CAs still trusted during a
+ * rollover), `ca.key` (the current CA's key), `tls.crt` and `tls.key` (the serving pair).
+ */
+export interface SecretContents {
+  caBundlePem?: string | undefined;
+  caKeyPem?: string | undefined;
+  certPem?: string | undefined;
+  keyPem?: string | undefined;
+}
+
+/**
+ * What the plan is based on: the Secret's contents (undefined when it does not exist), the names
+ * to cover, the time, the fraction of a lifetime after which to renew, and how long after a CA
+ * renewal to keep serving the previous CA's certificate (so the API server has learnt the new
+ * bundle before any replica serves a certificate of the new CA).
+ */
+export interface PlanInput {
+  contents: SecretContents | undefined;
+  names: ServingNames;
+  now: Date;
+  renewFraction: number;
+  caPropagationMs: number;
+}
+
+/** The decision. */
+export type SecretPlan =
+  | { action: "issueCa"; reason: string }
+  | { action: "issueServing"; reason: string }
+  | { action: "keep"; pair: ServingPair; renewAt: Date };
+
+/** Splits a PEM bundle into its certificates (PEM each). */
+export function splitPemBundle(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map(
+    (pem) => `${pem}\n`,
+  ) ?? [];
+}
+
+/** When a certificate is due for renewal. */
+function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Date {
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
+}
+
+/**
+ * Decides whether to issue a new CA, a new serving certificate, or nothing (and when to look
+ * again): a chain of checks in cert-manager's style, the first that fails decides.
+ */
+export function planServingSecret(input: PlanInput): SecretPlan {
+  const { contents, now, renewFraction } = input;
+  if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
+  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0];
+  const ca = caPem === undefined ? undefined : inspectPair(caPem, contents.caKeyPem ?? "");
+  if (ca === undefined || !ca.ok) {
+    return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
+  }
+  const caRenewAt = renewalTime(ca.pair, renewFraction);
+  if (now >= caRenewAt) return { action: "issueCa", reason: "the CA is due for renewal" };
+
+  const serving = inspectPair(contents.certPem ?? "", contents.keyPem ?? "");
+  if (!serving.ok) return { action: "issueServing", reason: `tls.crt/tls.key: ${serving.reason}` };
+  let renewAt = renewalTime(serving.pair, renewFraction);
+  if (!isSignedBy(serving.pair.certPem, ca.pair.certPem)) {
+    const previousCas = validCas(contents.caBundlePem ?? "", now).slice(1);
+    const byPrevious = previousCas.some((pem) => isSignedBy(serving.pair.certPem, pem));
+    const switchAt = new Date(ca.pair.notBefore.getTime() + input.caPropagationMs);
+    if (!byPrevious || now >= switchAt) {
+      return { action: "issueServing", reason: "the serving certificate is not signed by the CA" };
+    }
+    renewAt = new Date(Math.min(renewAt.getTime(), switchAt.getTime()));
+  }
+  const missing = [
+    ...input.names.dnsNames.map((name) => `DNS:${name}`),
+    ...input.names.ipAddresses.map((ip) => `IP:${ip}`),
+  ].filter((name) => !serving.pair.subjectAltNames.includes(name));
+  if (missing.length > 0) {
+    return {
+      action: "issueServing",
+      reason: `the serving certificate does not cover ${missing.join(", ")}`,
+    };
+  }
+  if (now >= renewAt) {
+    return { action: "issueServing", reason: "the serving certificate is due for renewal" };
+  }
+  return {
+    action: "keep",
+    pair: serving.pair,
+    renewAt: new Date(Math.min(renewAt.getTime(), caRenewAt.getTime())),
+  };
+}
+
+/** The CAs of `bundlePem` that are still valid at `now` (expired ones leave the bundle). */
+export function validCas(bundlePem: string, now: Date): string[] {
+  return splitPemBundle(bundlePem).filter((pem) => {
+    try {
+      return new Date(new X509Certificate(pem).validTo) > now;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The base64 of `text`'s UTF-8 bytes, as the API stores Secret data and `caBundle`. */
+function toBase64(text: string): string {
+  return new TextEncoder().encode(text).toBase64();
+}
+
+/** Reads the PEM contents of the Secret; `undefined` when there is no Secret. */
+function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
+  if (secret === undefined) return undefined;
+  const field = (key: string) => {
+    const value = secret.data?.[key];
+    return value === undefined ? undefined : new TextDecoder().decode(Uint8Array.fromBase64(value));
+  };
+  return {
+    caBundlePem: field("ca.crt"),
+    caKeyPem: field("ca.key"),
+    certPem: field("tls.crt"),
+    keyPem: field("tls.key"),
+  };
+}
+
+/** The Secret's `data` for a CA bundle, the current CA's key and a serving pair. */
+function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<string, string> {
+  return {
+    "ca.crt": toBase64(bundle),
+    "ca.key": toBase64(ca.keyPem),
+    "tls.crt": toBase64(serving.certPem),
+    "tls.key": toBase64(serving.keyPem),
+  };
 }
 
 type WebhookConfiguration = KubeObject & {
@@ -304,55 +370,48 @@ type WebhookConfiguration = KubeObject & {
 /** Compare-and-swap attempts of one configuration write. */
 const MAX_ATTEMPTS = 5;
 
-async function injectOne<T extends WebhookConfiguration>(
-  client: Pick<ResourceClient<T>, "get" | "update" | "resource">,
-  name: string,
-  caBundle: string,
-  onError: ((message: string) => void) | undefined,
-): Promise<void> {
-  for (let attempt = 1;; attempt++) {
-    let config: T;
-    try {
-      config = await client.get(name);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      onError?.(`Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`);
-      return;
-    }
-    const webhooks = config.webhooks ?? [];
-    if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) return;
-    const updated = {
-      ...config,
-      webhooks: webhooks.map((webhook) => ({
-        ...webhook,
-        clientConfig: { ...webhook.clientConfig, caBundle },
-      })),
-    };
-    try {
-      await client.update(updated); // carries the resourceVersion read above
-      return;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
-}
-
 /**
- * Makes every webhook of the named configurations trust `caBundlePem`.
+ * Makes every webhook of the named configurations trust `caBundlePem`; a configuration that
+ * does not exist yet is reported, not fatal, and filled in on a later pass.
  *
  * @throws the client's errors other than NotFound (and Conflict until the attempts run out)
  */
-async function injectCaBundle(
-  targets: CaInjectionTargets,
-  caBundlePem: string,
-): Promise<void> {
+async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string): Promise<void> {
   const caBundle = toBase64(caBundlePem);
-  const { kube, onError } = targets;
-  for (const name of targets.mutatingWebhookConfigurations ?? []) {
-    await injectOne(kube.mutatingWebhookConfigurations, name, caBundle, onError);
-  }
-  for (const name of targets.validatingWebhookConfigurations ?? []) {
-    await injectOne(kube.validatingWebhookConfigurations, name, caBundle, onError);
+  const { kube, onError } = options;
+  const targets = [
+    ...(options.mutatingWebhookConfigurations ?? []).map((
+      name,
+    ) => [kube.mutatingWebhookConfigurations, name]),
+    ...(options.validatingWebhookConfigurations ?? []).map((
+      name,
+    ) => [kube.validatingWebhookConfigurations, name]),
+  ] as [Pick<ResourceClient<WebhookConfiguration>, "get" | "update" | "resource">, string][];
+  for (const [client, name] of targets) {
+    for (let attempt = 1;; attempt++) {
+      let config: WebhookConfiguration;
+      try {
+        config = await client.get(name);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        onError?.(`Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`);
+        break;
+      }
+      const webhooks = config.webhooks ?? [];
+      if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
+      try {
+        await client.update({ // carries the resourceVersion read above
+          ...config,
+          webhooks: webhooks.map((webhook) => ({
+            ...webhook,
+            clientConfig: { ...webhook.clientConfig, caBundle },
+          })),
+        });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
   }
 }
 
@@ -361,17 +420,15 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 /** Its value. */
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
-/** Options of {@linkcode WebhookRegistrar}. */
+/**
+ * Options of {@linkcode WebhookRegistrar}: the URL the API server dials (`https://host:port`),
+ * the configuration names and the operator's namespace (which the pod webhook never sees).
+ */
 export interface RegistrarOptions {
-  /** Clients for the two configuration kinds. */
-  kube: Pick<KubeClients, "mutatingWebhookConfigurations" | "validatingWebhookConfigurations">;
-  /** `https://host:port` the API server dials, without a path. */
+  kube: WebhookClients;
   baseUrl: string;
-  /** Name of the CR webhooks' Mutating and Validating configuration. */
   crdName: string;
-  /** Name of the pod webhook's Mutating configuration. */
   podName: string;
-  /** The operator's namespace, which the pod webhook never sees. */
   operatorNamespace: string;
   /** Told about each configuration written or deleted. */
   onChange?: (message: string) => void;
@@ -397,16 +454,16 @@ export class WebhookRegistrar {
   }
 
   #targets(caBundlePem?: string): { client: Client; object: KubeObject }[] {
-    const { kube } = this.#options;
+    const { kube, baseUrl, crdName, podName, operatorNamespace } = this.#options;
     const set = webhookSet({
       client: {
         kind: "url",
-        baseUrl: this.#options.baseUrl,
+        baseUrl,
         ...caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) },
       },
-      crdName: this.#options.crdName,
-      podName: this.#options.podName,
-      operatorNamespace: this.#options.operatorNamespace,
+      crdName,
+      podName,
+      operatorNamespace,
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
     const mutating = kube.mutatingWebhookConfigurations as unknown as Client;
@@ -469,11 +526,11 @@ export class WebhookRegistrar {
         throw new Error(`${client.resource.kind} "${name}" exists and was not written by us`);
       }
       try {
-        const metadata = {
-          ...object.metadata,
-          resourceVersion: existing.metadata!.resourceVersion,
-        };
-        return await client.update({ ...object, metadata });
+        const resourceVersion = existing.metadata!.resourceVersion;
+        return await client.update({
+          ...object,
+          metadata: { ...object.metadata, resourceVersion },
+        });
       } catch (error) {
         const retry = error instanceof ConflictError || error instanceof NotFoundError;
         if (!retry || attempt >= MAX_ATTEMPTS) throw error;
@@ -488,8 +545,7 @@ export class WebhookRegistrar {
    * @throws the client's errors other than NotFound and a failed uid precondition
    */
   async unregister(): Promise<void> {
-    const written = this.#written.splice(0);
-    for (const { client, name, uid } of written) {
+    for (const { client, name, uid } of this.#written.splice(0)) {
       try {
         await client.delete(name, { preconditions: { uid } });
         this.#options.onChange?.(`Deleted ${client.resource.kind} "${name}"`);

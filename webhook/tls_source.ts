@@ -2,91 +2,60 @@
  * Where the admission server's serving certificate comes from, in cert-manager's
  * `CertificateSource` shape: the current pair, `start(signal)` that loads the first pair and
  * keeps it fresh, and `healthy()`. The server subscribes and swaps its TLS context in place.
- *
- * Two sources live here: a static pair, and {@linkcode FileCertificateSource}, a pair read from
- * files (a mounted Secret, as cert-manager or an admin provides it), re-read on an interval and on
- * file-system events. It swaps the pair only when the bytes change and the new certificate and key
- * parse and belong together; a bad new pair is ignored (the old one keeps being served) and
- * counted, and the source turns unhealthy after `maxFailures` failures in a row (cert-manager's
- * `FileCertificateSource`). The self-managed source is in `tls_self_managed.ts`.
+ * Here: a pair read from files (a mounted Secret), re-read on an interval and on file-system
+ * events. The self-managed source is in `tls_self_managed.ts`.
  *
  * @module
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { type Clock, sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
+import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
+import { errorMessage } from "./field_errors.ts";
 
-/** A certificate chain and private key that parse and belong together. */
+/**
+ * A certificate chain (leaf first) and the leaf's private key (PKCS#8, SEC1 or PKCS#1), which
+ * parse and belong together, with the leaf's validity and subject alternative names (`DNS:x`,
+ * `IP:y`).
+ */
 export interface ServingPair {
-  /** Certificate chain (PEM), leaf first. */
   readonly certPem: string;
-  /** Private key of the leaf (PEM: PKCS#8, SEC1 or PKCS#1). */
   readonly keyPem: string;
-  /** Start of the leaf's validity. */
   readonly notBefore: Date;
-  /** End of the leaf's validity. */
   readonly notAfter: Date;
-  /** Subject alternative names of the leaf, as `DNS:x` and `IP:y` strings. */
   readonly subjectAltNames: readonly string[];
 }
 
-/** Provides the serving certificate and tells when it changes. */
-export interface CertificateSource {
-  /** The pair to serve now; `undefined` until `start` has loaded one. */
-  current(): ServingPair | undefined;
-  /**
-   * Loads the first pair, then keeps it fresh in the background until `signal` aborts.
-   *
-   * @returns once a first pair is available
-   * @throws when no usable pair can be had (the error says why)
-   */
-  start(signal: AbortSignal): Promise<void>;
-  /** False once refreshing has failed repeatedly (the old pair is still served). */
-  healthy(): boolean;
-  /** Calls `listener` with every new pair; returns a function that unsubscribes. */
-  subscribe(listener: (pair: ServingPair) => void): () => void;
-}
-
-/** Outcome of {@linkcode inspectPair}: the parsed pair, or why it is unusable. */
-export type PairInspection = { ok: true; pair: ServingPair } | { ok: false; reason: string };
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** Provides the serving certificate and tells when it changes (what the server needs). */
+export type CertificateSource = Pick<PairSource, "current" | "start" | "healthy" | "subscribe">;
 
 /**
- * Parses a certificate and key and checks that the key belongs to the certificate. Expiry is not
- * checked here: callers decide what an old certificate means to them.
+ * Parses a certificate and key and checks that the key belongs to the certificate (expiry is
+ * the caller's business).
  *
  * @returns the pair, or a reason such as `the private key does not match the certificate`
  */
-export function inspectPair(certPem: string, keyPem: string): PairInspection {
+export function inspectPair(
+  certPem: string,
+  keyPem: string,
+): { ok: true; pair: ServingPair } | { ok: false; reason: string } {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch (error) {
-    return { ok: false, reason: `the certificate cannot be parsed: ${describe(error)}` };
+    return { ok: false, reason: `the certificate cannot be parsed: ${errorMessage(error)}` };
   }
   try {
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) {
       return { ok: false, reason: "the private key does not match the certificate" };
     }
   } catch (error) {
-    return { ok: false, reason: `the private key cannot be parsed: ${describe(error)}` };
+    return { ok: false, reason: `the private key cannot be parsed: ${errorMessage(error)}` };
   }
   const subjectAltNames = (cert.subjectAltName ?? "").split(",")
     .map((name) => name.trim().replace(/^IP Address:/, "IP:"))
     .filter((name) => name !== "");
-  return {
-    ok: true,
-    pair: {
-      certPem,
-      keyPem,
-      notBefore: new Date(cert.validFrom),
-      notAfter: new Date(cert.validTo),
-      subjectAltNames,
-    },
-  };
+  const [notBefore, notAfter] = [new Date(cert.validFrom), new Date(cert.validTo)];
+  return { ok: true, pair: { certPem, keyPem, notBefore, notAfter, subjectAltNames } };
 }
 
 /** Whether `certPem` (the leaf of a chain) was signed by the CA certificate `caPem`. */
@@ -100,18 +69,51 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
   }
 }
 
-/** Holds the current pair and tells subscribers when it is replaced; shared by the sources. */
-export class PairHolder {
+/** Failed refreshes in a row before a source reports unhealthy (cert-manager's). */
+const DEFAULT_MAX_FAILURES = 12;
+
+/** What every source shares: the pair, its subscribers, failures in a row, the background loop. */
+export abstract class PairSource {
   #pair: ServingPair | undefined;
   #listeners = new Set<(pair: ServingPair) => void>();
+  /** Failed refreshes in a row. */
+  protected failures = 0;
+  /** The background loop, once started. */
+  protected loop: Promise<void> | undefined;
 
-  /** The pair, if one was set. */
-  get pair(): ServingPair | undefined {
+  /** Creates a source that stops counting as healthy after `maxFailures` failures in a row. */
+  constructor(protected readonly maxFailures = DEFAULT_MAX_FAILURES) {}
+
+  /**
+   * Loads the first pair, then keeps it fresh in the background until `signal` aborts.
+   *
+   * @throws when no usable pair can be had (the error says why)
+   */
+  abstract start(signal: AbortSignal): Promise<void>;
+
+  /** The pair to serve now; `undefined` until `start` has loaded one. */
+  current(): ServingPair | undefined {
     return this.#pair;
   }
 
-  /** Replaces the pair and notifies every subscriber (a failing subscriber does not stop the rest). */
-  set(pair: ServingPair): void {
+  /** True while a pair is served and fewer than `maxFailures` refreshes in a row failed. */
+  healthy(): boolean {
+    return this.#pair !== undefined && this.failures < this.maxFailures;
+  }
+
+  /** Calls `listener` with every new pair; returns a function that unsubscribes. */
+  subscribe(listener: (pair: ServingPair) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves when the background loop has ended (after the start signal aborted). */
+  get finished(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** Replaces the pair and tells every subscriber; one subscriber's bug does not stop the rest. */
+  protected setPair(pair: ServingPair): void {
     this.#pair = pair;
     for (const listener of this.#listeners) {
       try {
@@ -121,134 +123,39 @@ export class PairHolder {
       }
     }
   }
-
-  /** Adds a subscriber; returns a function that removes it. */
-  subscribe(listener: (pair: ServingPair) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
 }
 
 /**
- * A source holding a pair given in memory (certificates from flags, tests, benchmarks);
- * `replace` swaps it.
+ * Options of {@linkcode FileCertificateSource}: the directory holding `tls.crt` and `tls.key`
+ * (default controller-runtime's), the re-read interval (default 10 s, cert-manager's), failed
+ * reloads in a row before `healthy()` turns false (default 12), whether to also reload on
+ * `Deno.watchFs` events (default true), and who hears of each failed reload.
  */
-export class StaticCertificateSource implements CertificateSource {
-  #holder = new PairHolder();
-
-  /**
-   * Creates the source from a PEM certificate and key.
-   *
-   * @throws {TypeError} when they do not parse or do not belong together
-   */
-  constructor(certPem: string, keyPem: string) {
-    this.replace(certPem, keyPem);
-  }
-
-  /** The pair. */
-  current(): ServingPair | undefined {
-    return this.#holder.pair;
-  }
-
-  /** Nothing to load: resolves at once. */
-  start(_signal: AbortSignal): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Always true: the pair was checked when it was given. */
-  healthy(): boolean {
-    return true;
-  }
-
-  /** Subscribes to `replace` calls. */
-  subscribe(listener: (pair: ServingPair) => void): () => void {
-    return this.#holder.subscribe(listener);
-  }
-
-  /**
-   * Swaps in a new pair and notifies subscribers.
-   *
-   * @throws {TypeError} when they do not parse or do not belong together
-   */
-  replace(certPem: string, keyPem: string): void {
-    const inspected = inspectPair(certPem, keyPem);
-    if (!inspected.ok) {
-      throw new TypeError(`Cannot use the serving certificate: ${inspected.reason}`);
-    }
-    this.#holder.set(inspected.pair);
-  }
-}
-
-/** controller-runtime's default certificate directory, kept so existing manifests work. */
-const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
-/** Default re-read interval (cert-manager's). */
-const DEFAULT_FILE_POLL_INTERVAL_MS = 10_000;
-/** Default number of failed reloads in a row before the source reports unhealthy (cert-manager's). */
-const DEFAULT_MAX_FAILURES = 12;
-
-/** Options of {@linkcode FileCertificateSource}. */
 export interface FileCertificateSourceOptions {
-  /** Directory holding the files; default {@linkcode DEFAULT_CERT_DIR}. */
   dir?: string;
-  /** Certificate file name in `dir`; default `tls.crt`. */
-  certFile?: string;
-  /** Key file name in `dir`; default `tls.key`. */
-  keyFile?: string;
-  /** Re-read interval in ms; default {@linkcode DEFAULT_FILE_POLL_INTERVAL_MS}. */
   intervalMs?: number;
-  /** Failed reloads in a row before `healthy()` turns false; default 12. */
   maxFailures?: number;
-  /** Also reload on `Deno.watchFs` events in `dir` (default true). */
   watch?: boolean;
-  /** Told about each failed reload (the old pair stays in use). */
   onError?: (message: string) => void;
-  /** Time source for the interval; defaults to the system clock. */
-  clock?: Clock;
 }
 
-/** Reads the serving certificate from `tls.crt` and `tls.key` in a directory. */
-export class FileCertificateSource implements CertificateSource {
-  /** Path of the certificate file. */
-  readonly certPath: string;
-  /** Path of the key file. */
-  readonly keyPath: string;
+/**
+ * Reads the serving certificate from `tls.crt` and `tls.key` in a directory, and swaps it only
+ * when the bytes change and the new pair is good; a bad new pair is ignored (the old one keeps
+ * being served) and counted (cert-manager's `FileCertificateSource`).
+ */
+export class FileCertificateSource extends PairSource {
   #dir: string;
   #options: FileCertificateSourceOptions;
-  #holder = new PairHolder();
-  #cachedCert = "";
-  #cachedKey = "";
-  #failures = 0;
+  #cached = "";
   #wake: (() => void) | undefined;
   #changed = false;
-  #loop: Promise<void> | undefined;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: FileCertificateSourceOptions = {}) {
+    super(options.maxFailures);
     this.#options = options;
-    this.#dir = options.dir ?? DEFAULT_CERT_DIR;
-    this.certPath = join(this.#dir, options.certFile ?? "tls.crt");
-    this.keyPath = join(this.#dir, options.keyFile ?? "tls.key");
-  }
-
-  /** The pair being served. */
-  current(): ServingPair | undefined {
-    return this.#holder.pair;
-  }
-
-  /** True while a pair is loaded and fewer than `maxFailures` reloads in a row have failed. */
-  healthy(): boolean {
-    return this.#holder.pair !== undefined &&
-      this.#failures < (this.#options.maxFailures ?? DEFAULT_MAX_FAILURES);
-  }
-
-  /** Resolves when the background loop has ended (after the start signal aborted). */
-  get finished(): Promise<void> {
-    return this.#loop ?? Promise.resolve();
-  }
-
-  /** Subscribes to pair changes. */
-  subscribe(listener: (pair: ServingPair) => void): () => void {
-    return this.#holder.subscribe(listener);
+    this.#dir = options.dir ?? "/tmp/k8s-webhook-server/serving-certs";
   }
 
   /**
@@ -257,18 +164,16 @@ export class FileCertificateSource implements CertificateSource {
    * @throws {Error} when no good pair was read `maxFailures` times in a row, or `signal` aborted
    */
   async start(signal: AbortSignal): Promise<void> {
-    const clock = this.#options.clock ?? SYSTEM_CLOCK;
-    const maxFailures = this.#options.maxFailures ?? DEFAULT_MAX_FAILURES;
     let lastError = "";
-    while (this.#holder.pair === undefined) {
+    while (this.current() === undefined) {
       lastError = await this.reload() ?? lastError;
-      if (this.#holder.pair !== undefined) break;
-      if (signal.aborted || this.#failures >= maxFailures) {
+      if (this.current() !== undefined) break;
+      if (signal.aborted || this.failures >= this.maxFailures) {
         throw new Error(`Cannot load the serving certificate from ${this.#dir}: ${lastError}`);
       }
-      await sleep(clock, this.#interval(), signal);
+      await sleep(SYSTEM_CLOCK, this.#interval(), signal);
     }
-    this.#loop = this.#run(signal, clock);
+    this.loop = this.#run(signal);
   }
 
   /**
@@ -277,71 +182,57 @@ export class FileCertificateSource implements CertificateSource {
    * @returns why the reload failed, or `undefined` when it succeeded or nothing changed
    */
   async reload(): Promise<string | undefined> {
-    let certPem: string;
-    let keyPem: string;
+    let files: string[];
     try {
-      [certPem, keyPem] = await Promise.all([
-        Deno.readTextFile(this.certPath),
-        Deno.readTextFile(this.keyPath),
-      ]);
+      files = await Promise.all(
+        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#dir, name))),
+      );
     } catch (error) {
-      return this.#fail(`cannot read the files: ${error instanceof Error ? error.message : error}`);
+      return this.#fail(`cannot read the files: ${errorMessage(error)}`);
     }
-    if (certPem === this.#cachedCert && keyPem === this.#cachedKey) {
-      this.#failures = 0; // the files hold the pair being served
-      return undefined;
-    }
+    const [certPem = "", keyPem = ""] = files;
     // Only a good pair is cached, so a bad pair on disk fails every reload until it is fixed.
-    const inspected = inspectPair(certPem, keyPem);
-    if (!inspected.ok) return this.#fail(inspected.reason);
-    this.#cachedCert = certPem;
-    this.#cachedKey = keyPem;
-    this.#failures = 0;
-    this.#holder.set(inspected.pair);
+    if (JSON.stringify(files) !== this.#cached) {
+      const inspected = inspectPair(certPem, keyPem);
+      if (!inspected.ok) return this.#fail(inspected.reason);
+      this.#cached = JSON.stringify(files);
+      this.setPair(inspected.pair);
+    }
+    this.failures = 0;
     return undefined;
   }
 
   #fail(reason: string): string {
-    this.#failures++;
+    this.failures++;
     this.#options.onError?.(
-      `Cannot reload the serving certificate from ${this.#dir} (failure ${this.#failures}): ${reason}`,
+      `Cannot reload the serving certificate from ${this.#dir} (failure ${this.failures}): ${reason}`,
     );
     return reason;
   }
 
   #interval(): number {
-    return this.#options.intervalMs ?? DEFAULT_FILE_POLL_INTERVAL_MS;
+    return this.#options.intervalMs ?? 10_000;
   }
 
-  async #run(signal: AbortSignal, clock: Clock): Promise<void> {
+  async #run(signal: AbortSignal): Promise<void> {
     const watcher = this.#options.watch === false ? undefined : this.#watch();
     const stopWatching = () => watcher?.close();
     signal.addEventListener("abort", stopWatching, { once: true });
     try {
       while (!signal.aborted) {
-        await this.#sleepOrWake(clock, signal);
+        if (!this.#changed) {
+          const wakeEarly = new AbortController();
+          this.#wake = () => wakeEarly.abort();
+          await sleep(SYSTEM_CLOCK, this.#interval(), AbortSignal.any([signal, wakeEarly.signal]));
+          this.#wake = undefined;
+        }
+        this.#changed = false; // an event during the reload below is not lost
         if (!signal.aborted) await this.reload();
       }
     } finally {
       signal.removeEventListener("abort", stopWatching);
       stopWatching();
     }
-  }
-
-  async #sleepOrWake(clock: Clock, signal: AbortSignal): Promise<void> {
-    if (!this.#changed) {
-      const wakeEarly = new AbortController();
-      this.#wake = () => wakeEarly.abort();
-      await sleep(clock, this.#interval(), AbortSignal.any([signal, wakeEarly.signal]));
-      this.#wake = undefined;
-    }
-    this.#changed = false;
-  }
-
-  /** Notes a file-system event; one that arrives during a reload is not lost. */
-  #onChange(): void {
-    this.#changed = true;
-    this.#wake?.();
   }
 
   /** Wakes the loop on any change in the directory (Secret volumes swap a `..data` symlink). */
@@ -354,7 +245,10 @@ export class FileCertificateSource implements CertificateSource {
     }
     (async () => {
       try {
-        for await (const _event of watcher) this.#onChange();
+        for await (const _event of watcher) {
+          this.#changed = true;
+          this.#wake?.();
+        }
       } catch {
         // The watcher closed or failed; the interval keeps reloading.
       }

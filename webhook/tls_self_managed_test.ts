@@ -5,7 +5,7 @@ import {
   type SecretContents,
   splitPemBundle,
   validCas,
-} from "./tls_self_managed_plan.ts";
+} from "./tls_self_managed.ts";
 
 const T0 = new Date("2030-01-01T00:00:00Z");
 const DAY = 86_400_000;

@@ -1,0 +1,405 @@
+/**
+ * The webhooks of the three custom resources (seed 3.3, 3.4). Mutating: add the finalizer while
+ * the object is not being deleted, and `spec.hostPortName: ""` on a new claim, as the original;
+ * only metadata (and the claim's spec) is read, so the API server's schema validation reports any
+ * other problem. Validating: the original's immutability rules, the pool rules and warnings of a
+ * class, the binding rule of a claim's chosen HostPort (seed 5.2 #10), the claim quota, and only
+ * the operator writes a HostPort's port. An UPDATE that leaves `spec` unchanged is never refused,
+ * even when neither object decodes, so an admin can always repair or delete an object the
+ * operator cannot understand.
+ *
+ * @module
+ */
+import * as z from "zod";
+import {
+  findClassOverlaps,
+  formatRange,
+  type PortRange,
+  validatePools,
+} from "../lib/allocator/mod.ts";
+import {
+  FINALIZER,
+  GROUP,
+  HOST_PORT_PHASE,
+  type HostPort,
+  type HostPortClass,
+  isPlainObject,
+  KIND,
+  type Kind,
+  MESSAGE,
+  ObjectMetaSchema,
+  type ObjectReference,
+  PLURAL,
+  safeParseHostPort,
+  safeParseHostPortClaim,
+} from "../lib/api/mod.ts";
+import { quotaExceededMessage } from "../lib/quota/mod.ts";
+import {
+  errorMessage,
+  type FieldError,
+  fieldPath,
+  forbidden,
+  goQuote,
+  internalError,
+  invalid,
+  required,
+} from "./field_errors.ts";
+import { type AdmissionLookups, settle } from "./lookups.ts";
+import { bindingProblems } from "./pod_admission.ts";
+import {
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  allowReview,
+  badRequestReview,
+  decodeObject,
+  denyReview,
+  invalidStatus,
+  jsonEqual,
+  type JsonPatchOp,
+} from "./review.ts";
+
+/**
+ * Whether an UPDATE leaves the raw `field` as it was; compared on the raw objects, so it answers
+ * even when neither object decodes.
+ */
+function unchanged(request: AdmissionRequest, field: "spec" | "status"): boolean {
+  if (request.operation !== "UPDATE") return false;
+  const read = (object: unknown) => isPlainObject(object) ? object[field] : undefined;
+  return jsonEqual(read(request.oldObject), read(request.object));
+}
+
+/** Refuses with the original's 422 `Invalid` status when there are errors, else admits. */
+function answer(
+  uid: string,
+  identity: { kind: string; name: string },
+  errors: readonly FieldError[],
+  warnings: readonly string[] = [],
+): AdmissionReviewResponse {
+  if (errors.length === 0) return allowReview(uid, { warnings });
+  return denyReview(uid, invalidStatus({ group: GROUP, ...identity }, errors), warnings);
+}
+
+const CustomResourceSchema = z.object({
+  metadata: z.object({
+    finalizers: z.array(z.string()).optional(),
+    deletionTimestamp: z.string().optional(),
+  }).loose().optional(),
+  spec: z.unknown().optional(),
+}).loose();
+
+/** Answers a mutating request for a HostPortClass, HostPortClaim or HostPort. */
+export function mutateCustomResource(
+  kind: Kind,
+  request: AdmissionRequest,
+): AdmissionReviewResponse {
+  const { uid, operation } = request;
+  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
+  const object = decodeObject(CustomResourceSchema, request.object, `the ${kind}`);
+  if (!object.ok) {
+    // Never block an UPDATE of an object we cannot read (an admin repairing or deleting it).
+    return operation === "UPDATE" ? allowReview(uid) : badRequestReview(uid, object.message);
+  }
+  const { metadata, spec } = object.value;
+  const patch: JsonPatchOp[] = [];
+  if (metadata === undefined) {
+    patch.push({ op: "add", path: "/metadata", value: { finalizers: [FINALIZER] } });
+  } else if (metadata.deletionTimestamp !== undefined) {
+    // No finalizer is added to an object being deleted.
+  } else if (metadata.finalizers === undefined) {
+    patch.push({ op: "add", path: "/metadata/finalizers", value: [FINALIZER] });
+  } else if (!metadata.finalizers.includes(FINALIZER)) {
+    patch.push({ op: "add", path: "/metadata/finalizers/-", value: FINALIZER });
+  }
+  if (
+    kind === KIND.HostPortClaim && operation === "CREATE" && isPlainObject(spec) &&
+    !Object.hasOwn(spec, "hostPortName")
+  ) {
+    patch.push({ op: "add", path: "/spec/hostPortName", value: "" });
+  }
+  return allowReview(uid, { patch });
+}
+
+/** A class as validated: bounds are plain numbers, so bad ones are reported, not rejected as 400. */
+const ClassSchema = z.object({
+  metadata: ObjectMetaSchema,
+  spec: z.object({
+    pools: z.array(z.object({ start: z.number(), end: z.number() }).loose()),
+  }).loose(),
+}).loose();
+
+/**
+ * Answers a validating request for a HostPortClass: pools are checked on CREATE and when an
+ * UPDATE changes them (an old object that does not decode, such as a class of the original
+ * without spec, is not compared); warnings for legal but risky pools.
+ */
+export async function reviewHostPortClass(
+  request: AdmissionRequest,
+  lookups: AdmissionLookups,
+): Promise<AdmissionReviewResponse> {
+  const { uid, operation } = request;
+  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
+    return allowReview(uid);
+  }
+  const object = decodeObject(ClassSchema, request.object, "the HostPortClass");
+  if (!object.ok) return badRequestReview(uid, object.message);
+  const { pools } = object.value.spec;
+  if (operation === "UPDATE") {
+    const old = decodeObject(ClassSchema, request.oldObject, "the old HostPortClass");
+    if (old.ok && jsonEqual(old.value.spec.pools, pools)) return allowReview(uid);
+  }
+  const errors = validatePools(pools).map((problem) => {
+    const path = fieldPath("spec", "pools");
+    if (problem.index === undefined) return required(path, problem.message);
+    const pool = pools[problem.index];
+    if (problem.field === undefined) {
+      return invalid(`${path}[${problem.index}]`, `${pool?.start}-${pool?.end}`, problem.message);
+    }
+    const value = pool?.[problem.field] ?? null;
+    return invalid(`${path}[${problem.index}].${problem.field}`, value, problem.message);
+  });
+  const name = object.value.metadata.name ?? request.name ?? "";
+  if (errors.length > 0) return answer(uid, { kind: KIND.HostPortClass, name }, errors);
+  const others = await settle(() => lookups.listHostPortClasses());
+  const warnings = poolWarnings(name, pools, others.ok ? others.value ?? [] : []);
+  if (!others.ok) {
+    warnings.push(
+      "spec.pools: cannot check for ports shared with other HostPortClasses: " +
+        errorMessage(others.error),
+    );
+  }
+  return allowReview(uid, { warnings });
+}
+
+/** The API server's default Service NodePort range. */
+const NODE_PORT_RANGE: PortRange = { start: 30000, end: 32767 };
+/** Ports below this are privileged on Linux and often taken by node services. */
+const FIRST_UNPRIVILEGED_PORT = 1024;
+
+/** Warnings about a class's pools, in pool order, then overlaps in the order of `others`. */
+function poolWarnings(
+  name: string,
+  pools: readonly PortRange[],
+  others: readonly HostPortClass[],
+): string[] {
+  const warnings: string[] = [];
+  pools.forEach((pool, i) => {
+    const nodePorts = intersect(pool, NODE_PORT_RANGE);
+    if (nodePorts !== undefined) {
+      warnings.push(
+        `spec.pools[${i}]: ${describe(nodePorts)} in the default NodePort range ` +
+          `${formatRange(NODE_PORT_RANGE)}; Service node ports there can collide with host ports`,
+      );
+    }
+    const privileged = intersect(pool, { start: 1, end: FIRST_UNPRIVILEGED_PORT - 1 });
+    if (privileged !== undefined) {
+      warnings.push(
+        `spec.pools[${i}]: ${describe(privileged)} below ${FIRST_UNPRIVILEGED_PORT}; ` +
+          "privileged ports are often taken by services on the nodes",
+      );
+    }
+  });
+  for (const other of others) {
+    const otherName = other.metadata.name ?? "";
+    if (otherName === name) continue;
+    const [overlap] = findClassOverlaps([{ name, pools }, {
+      name: otherName,
+      pools: other.spec.pools,
+    }]);
+    if (overlap === undefined) continue;
+    warnings.push(
+      `spec.pools: ${overlap.message}; ports are unique cluster-wide, so both classes draw ` +
+        "on these ports",
+    );
+  }
+  return warnings;
+}
+
+function describe(range: PortRange): string {
+  const ports = formatRange(range);
+  return range.start === range.end ? `port ${ports} is` : `ports ${ports} are`;
+}
+
+function intersect(a: PortRange, b: PortRange): PortRange | undefined {
+  const start = Math.max(a.start, b.start);
+  const end = Math.min(a.end, b.end);
+  return start <= end ? { start, end } : undefined;
+}
+
+const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
+
+/**
+ * Answers a validating request for a HostPortClaim. UPDATE: the class may not change, nor a set
+ * `spec.hostPortName` (an old object that does not decode is not compared). Whenever
+ * `spec.hostPortName` becomes set, the HostPort, if it exists, must not be bound to another
+ * claim, be of another class or be deleting (one that does not exist yet is allowed with a
+ * warning: an admin may create it later). CREATE: a warning when the class does not exist, and
+ * refused (403, worded like the API server's own quota errors) when a per-class quota is full.
+ */
+export async function reviewHostPortClaim(
+  request: AdmissionRequest,
+  lookups: AdmissionLookups,
+): Promise<AdmissionReviewResponse> {
+  const { uid, operation } = request;
+  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
+    return allowReview(uid);
+  }
+  const parsed = safeParseHostPortClaim(request.object);
+  if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
+  let claim = parsed.value;
+  // The API server fills the namespace before admission; fall back to the request's anyway.
+  if ((claim.metadata.namespace ?? "") === "" && request.namespace !== undefined) {
+    claim = { ...claim, metadata: { ...claim.metadata, namespace: request.namespace } };
+  }
+  const errors: FieldError[] = [];
+  const warnings: string[] = [];
+  const hostPortName = claim.spec.hostPortName ?? "";
+  let oldName = "";
+  if (operation === "UPDATE") {
+    const old = safeParseHostPortClaim(request.oldObject);
+    if (old.ok) {
+      oldName = old.value.spec.hostPortName ?? "";
+      if (claim.spec.hostPortClassName !== old.value.spec.hostPortClassName) {
+        errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+      }
+      if (oldName !== "" && hostPortName !== oldName) {
+        errors.push(forbidden(HOST_PORT_NAME, MESSAGE.cannotChangeHostPortName));
+      }
+    } else {
+      // Judged on the new object alone (the CRD's own rules still compare with the old one).
+      const spec = isPlainObject(request.oldObject) ? request.oldObject["spec"] : undefined;
+      const raw = isPlainObject(spec) ? spec["hostPortName"] : undefined;
+      oldName = typeof raw === "string" ? raw : "";
+    }
+  }
+  if (hostPortName !== "" && oldName === "") {
+    const lookup = await settle(() => lookups.getHostPort(hostPortName));
+    const hostPort = lookup.ok ? lookup.value : undefined;
+    if (!lookup.ok) {
+      errors.push(internalError(HOST_PORT_NAME, lookup.error));
+    } else if (hostPort === undefined) {
+      warnings.push(
+        `spec.hostPortName: HostPort ${
+          goQuote(hostPortName)
+        } does not exist; the claim stays Pending ` +
+          "until it is created",
+      );
+    } else {
+      for (const problem of bindingProblems(hostPort, claim)) {
+        errors.push(invalid(HOST_PORT_NAME, hostPortName, problem));
+      }
+      if (hostPort.metadata.deletionTimestamp !== undefined) {
+        errors.push(invalid(HOST_PORT_NAME, hostPortName, "hostport is deleting"));
+      }
+    }
+  }
+  if (operation === "CREATE") {
+    const className = claim.spec.hostPortClassName;
+    const classes = await settle(() => lookups.listHostPortClasses());
+    const known = !classes.ok || classes.value === undefined ||
+      classes.value.some((c) => c.metadata.name === className);
+    if (!known) {
+      warnings.push(
+        `spec.hostPortClassName: HostPortClass ${goQuote(className)} does not exist; the ` +
+          "claim stays Pending until it is created",
+      );
+    }
+  }
+  const name = claim.metadata.name ?? "";
+  // Last, so only a claim that is otherwise admitted counts against its quota.
+  const exceeded = operation === "CREATE" && errors.length === 0
+    ? lookups.claimQuota?.admit(claim, { dryRun: request.dryRun === true })
+    : undefined;
+  if (exceeded === undefined) {
+    return answer(uid, { kind: KIND.HostPortClaim, name }, errors, warnings);
+  }
+  return denyReview(uid, {
+    code: 403,
+    reason: "Forbidden",
+    message: `${PLURAL.HostPortClaim}.${GROUP} ${goQuote(name)} is forbidden: ` +
+      quotaExceededMessage(exceeded),
+    details: { group: GROUP, kind: PLURAL.HostPortClaim, name },
+  }, warnings);
+}
+
+type HostPortStatus = HostPort["status"];
+
+/**
+ * Answers a validating request for a HostPort (or its `status` subresource). CREATE is admitted
+ * (the API server drops the status of a created HostPort). UPDATE refuses a changed class, a set
+ * claimRef changed or removed (unset -> set is static binding, as the CRD's CEL rule allows), a
+ * changed port, a port set without the phase Allocated, and a port set or the phase moved to
+ * Allocated by anyone but `operatorUsername` (by everyone while it is not known): only the
+ * process that reserved a port writes it, which keeps a port in one HostPort. An old object that
+ * does not decode is judged by what can be read of its status.
+ */
+export function reviewHostPort(
+  request: AdmissionRequest,
+  operatorUsername?: string,
+): AdmissionReviewResponse {
+  const { uid, operation } = request;
+  if (operation !== "UPDATE") return allowReview(uid);
+  const parsed = safeParseHostPort(request.object);
+  const old = safeParseHostPort(request.oldObject);
+  if (!parsed.ok) {
+    if (!old.ok && unchanged(request, "spec") && unchanged(request, "status")) {
+      return allowReview(uid);
+    }
+    return badRequestReview(uid, parsed.error.message);
+  }
+  const hostPort = parsed.value;
+  const oldSpec = old.ok ? old.value.spec : hostPort.spec;
+  const oldStatus = old.ok ? old.value.status : rawStatus(request.oldObject);
+  const errors: FieldError[] = [];
+  if (hostPort.spec.hostPortClassName !== oldSpec.hostPortClassName) {
+    errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+  }
+  const oldRef = oldSpec.claimRef;
+  if (oldRef !== undefined && !sameReference(oldRef, hostPort.spec.claimRef)) {
+    errors.push(forbidden(fieldPath("spec", "claimRef"), MESSAGE.cannotChangeClaimRef));
+  }
+  const oldPort = oldStatus?.port ?? 0;
+  const port = hostPort.status?.port ?? 0;
+  if (oldPort > 0 && port !== oldPort) {
+    errors.push(forbidden(fieldPath("status", "port"), MESSAGE.cannotChangePort));
+  }
+  if (oldPort === 0 && port > 0 && hostPort.status?.phase !== HOST_PORT_PHASE.Allocated) {
+    errors.push(invalid(fieldPath("status", "port"), port, MESSAGE.portNeedsAllocatedPhase));
+  }
+  const userInfo = request.userInfo;
+  const username = isPlainObject(userInfo) ? userInfo.username : undefined;
+  const byOperator = operatorUsername !== undefined && username === operatorUsername;
+  const writesPort = port !== oldPort ||
+    (hostPort.status?.phase === HOST_PORT_PHASE.Allocated &&
+      oldStatus?.phase !== HOST_PORT_PHASE.Allocated);
+  if (!byOperator && writesPort) {
+    errors.push(forbidden(fieldPath("status", "port"), "only the operator allocates ports"));
+  }
+  return answer(uid, { kind: KIND.HostPort, name: hostPort.metadata.name ?? "" }, errors);
+}
+
+/** The phase and port of a HostPort that does not decode, as far as they can be read. */
+function rawStatus(object: unknown): HostPortStatus {
+  const status = isPlainObject(object) ? object.status : undefined;
+  if (!isPlainObject(status)) return undefined;
+  const { phase, port } = status;
+  return {
+    ...(typeof phase === "string" ? { phase } : {}),
+    ...(typeof port === "number" && Number.isSafeInteger(port) ? { port } : {}),
+  } as HostPortStatus;
+}
+
+const REFERENCE_FIELDS = [
+  "apiVersion",
+  "fieldPath",
+  "kind",
+  "name",
+  "namespace",
+  "resourceVersion",
+  "uid",
+] as const;
+
+/** Go's deep equality of two `ObjectReference`s: every field counts, absent equals `""`. */
+function sameReference(a: ObjectReference, b: ObjectReference | undefined): boolean {
+  return b !== undefined &&
+    REFERENCE_FIELDS.every((field) => (a[field] ?? "") === (b[field] ?? ""));
+}
