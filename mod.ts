@@ -12,18 +12,13 @@
  * @module
  */
 import {
-  AllocationRepair,
   anchoredLeaderWork,
-  ClusterPortAllocator,
   DEFAULT_RECORD_NAME,
-  liveHostPortClassLister,
-  liveHostPortLister,
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import {
   type ControllerDeps,
-  type RunningControllers,
   type RunningSharedCaches,
   startControllers,
   startSharedCaches,
@@ -68,8 +63,8 @@ import { type CertificateSource, FileCertificateSource } from "./webhook/tls_sou
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 import { templateSubject } from "./webhook/pod_review.ts";
 
-/** Builds the allocation record, allocator and repair, then starts the controllers. */
-async function startAllocating(
+/** Starts the controllers over this install's allocation record. */
+function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
   deps: Pick<ControllerDeps, "recorder" | "metrics" | "logger"> & {
@@ -77,21 +72,12 @@ async function startAllocating(
     /** The class and HostPort informers the webhook reads too. */
     caches: RunningSharedCaches;
   },
-): Promise<ControllerRun> {
-  const record = openAllocationRecord(rest, { namespace: config.namespace });
-  const allocator = new ClusterPortAllocator({ record });
-  const repair = new AllocationRepair({
-    record,
-    allocator,
-    listHostPorts: liveHostPortLister(rest),
-    listHostPortClasses: liveHostPortClassLister(rest),
-  });
+): ControllerRun {
   const workers = config.workers;
-  const running: RunningControllers = await startControllers({
+  const running = startControllers({
     ...deps,
     rest,
-    allocator,
-    repair,
+    record: openAllocationRecord(rest, { namespace: config.namespace }),
     shared: deps.caches,
     options: {
       ...config.claimDeletionGraceMs === undefined
@@ -276,7 +262,10 @@ async function main(): Promise<number> {
     start: () =>
       anchoredLeaderWork({
         anchor,
-        start: () => startAllocating(config, rest, { recorder, metrics, logger, health, caches }),
+        start: () =>
+          Promise.resolve(
+            startAllocating(config, rest, { recorder, metrics, logger, health, caches }),
+          ),
         logger: logger.child({ component: "allocation-record" }),
       }),
     stopTimeoutMs: config.shutdownTimeoutMs,

@@ -14,9 +14,7 @@ import {
   withFinalizer,
   withoutFinalizer,
 } from "../reconcile/mod.ts";
-import { INDEX } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
-import { rfc3339 } from "./context.ts";
+import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
 
 /** Builds the class reconciler. */
 export function createClassReconciler(

@@ -16,11 +16,11 @@ import {
 import type { HostPortClaim } from "../api/hostport_claim.ts";
 import type { ObjectReference } from "../api/meta.ts";
 import { ConflictError, NotFoundError } from "../kube/errors.ts";
-import { isClaimGone } from "../reconcile/binding.ts";
 import {
   type AllocationResult,
   type HostPortPlan,
   type HostPortStep,
+  isClaimGone,
   needsPort,
   planHostPort,
   type ReleaseFacts,
@@ -35,8 +35,14 @@ import {
   withoutFinalizer,
 } from "../reconcile/outcome.ts";
 import { podsHoldingPort } from "../reconcile/pods.ts";
-import { INDEX, portHolders } from "./caches.ts";
-import { type ControllerContext, FirstSeen, rfc3339, subjectOf } from "./context.ts";
+import {
+  type ControllerContext,
+  FirstSeen,
+  INDEX,
+  portHolders,
+  rfc3339,
+  subjectOf,
+} from "./context.ts";
 import { describe } from "./controller.ts";
 
 /** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */

@@ -15,8 +15,8 @@ export type {
 export { CONTROLLER_DEFAULTS } from "./start_controllers.ts";
 export { Controller } from "./controller.ts";
 export type { ControllerOptions, ReconcileFunction } from "./controller.ts";
-export { createControllerMetrics } from "./metrics.ts";
-export type { ControllerMetrics } from "./metrics.ts";
-export { POD_SUMMARY_RESOURCE } from "./caches.ts";
-export { startSharedCaches } from "./caches.ts";
-export type { RunningSharedCaches, SharedCaches } from "./caches.ts";
+export { createControllerMetrics } from "./controller.ts";
+export type { ControllerMetrics } from "./controller.ts";
+export { POD_SUMMARY_RESOURCE } from "./context.ts";
+export { startSharedCaches } from "./context.ts";
+export type { RunningSharedCaches, SharedCaches } from "./context.ts";

@@ -14,8 +14,7 @@
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
 import { EVENT_REASON } from "../reconcile/mod.ts";
 import type { AllocationRepair, RepairFindings } from "../allocation/allocation_repair.ts";
-import { portHolders } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
+import { type ControllerContext, portHolders, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
 
 /** Options of {@linkcode RepairLoop}. */

@@ -5,27 +5,29 @@
  *
  * @module
  */
+import type { AllocationRecord } from "../allocation/allocation_record.ts";
+import {
+  AllocationRepair,
+  liveHostPortClassLister,
+  liveHostPortLister,
+} from "../allocation/allocation_repair.ts";
+import { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
+import { type HostPort, salvageHostPort } from "../api/mod.ts";
 import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
 import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
-import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
-import type { AllocationRepair } from "../allocation/allocation_repair.ts";
-import { type HostPort, salvageHostPort } from "../api/mod.ts";
 import {
   cachesSynced,
+  type ControllerContext,
   createControllerCaches,
   createControllerClients,
   INDEX,
   type SharedCaches,
-  startCaches,
-  stopCaches,
-} from "./caches.ts";
-import type { ControllerContext } from "./context.ts";
-import { Controller, describe } from "./controller.ts";
+} from "./context.ts";
+import { Controller, createControllerMetrics } from "./controller.ts";
 import { createClassReconciler } from "./hostport_class_controller.ts";
 import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_controller.ts";
 import { createHostPortReconciler } from "./hostport_controller.ts";
 import { createQuotaReconciler } from "./quota_controller.ts";
-import { createControllerMetrics } from "./metrics.ts";
 import { RepairLoop } from "./repair_loop.ts";
 import { createTemplateClaimReconciler, wireTemplateClaims } from "./template_claim_controller.ts";
 import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
@@ -53,6 +55,8 @@ export interface ControllersOptions {
   baseRetryDelayMs?: number;
   /** Largest retry delay after reconcile errors; 1000000 ms. */
   maxRetryDelayMs?: number;
+  /** Repair's leak holdoff, also the pause after a rebuilt record (repair's default 90 s). */
+  holdoffMs?: number;
   /** Time source; the system clock by default. */
   clock?: Clock;
 }
@@ -61,21 +65,17 @@ export interface ControllersOptions {
 export interface ControllerDeps {
   /** The REST client (leader's credentials). */
   rest: RestClient;
-  /** Allocation through the cluster-wide record. */
-  allocator: ClusterPortAllocator;
-  /** The repair pass over the same record and allocator (an `AllocationRepair`). */
-  repair: AllocationRepair;
+  /** The cluster-wide allocation record; the allocator and repair are built over it. */
+  record: AllocationRecord;
   recorder: EventRecorder;
   metrics: MetricsRegistry;
   logger: Logger;
-  options?: ControllersOptions;
-  /** Stops everything when aborted (for example when leadership is lost). */
-  signal?: AbortSignal;
   /**
-   * Class and HostPort informers kept by the caller (the webhook's, on every replica), used
-   * instead of watching those kinds again; the caller starts and stops them. Built here without.
+   * The class, HostPort, claim and quota informers every replica keeps for its webhook, used
+   * rather than watching those kinds again; the caller starts and stops them.
    */
-  shared?: SharedCaches;
+  shared: SharedCaches;
+  options?: ControllersOptions;
 }
 
 /** Running controllers. */
@@ -105,22 +105,30 @@ export const CONTROLLER_DEFAULTS = {
  * the claim controller), then the template-claim controller. Resolves at once; `synced` tells
  * when they work.
  */
-export function startControllers(deps: ControllerDeps): Promise<RunningControllers> {
-  const ctx = buildContext(deps);
+export function startControllers(deps: ControllerDeps): RunningControllers {
+  const { record, rest, options = {} } = deps;
+  const allocator = new ClusterPortAllocator({ record });
+  const allocationRepair = new AllocationRepair({
+    record,
+    allocator,
+    listHostPorts: liveHostPortLister(rest),
+    listHostPortClasses: liveHostPortClassLister(rest),
+    ...(options.holdoffMs === undefined ? {} : { holdoffMs: options.holdoffMs }),
+  });
+  const ctx = buildContext(deps, allocator);
   const { caches, logger } = ctx;
   const claimReconciler = createClaimReconciler(ctx);
   const { templateClaims, ...controllers } = buildControllers(ctx, deps, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
   const unwireTemplateClaims = wireTemplateClaims(ctx, templateClaims);
-  const repair = new RepairLoop(ctx, deps.repair, {
-    intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
+  const repair = new RepairLoop(ctx, allocationRepair, {
+    intervalMs: options.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
-  const unwireAllocator = wireAllocator(ctx, deps, repair, requeue);
-  const owned = deps.shared ? { pods: caches.pods } : caches;
-  startCaches(owned);
+  const unwireAllocator = wireAllocator(ctx, allocationRepair, repair, requeue);
+  caches.pods.start(); // the shared caches are the caller's
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
@@ -131,13 +139,12 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
       await Promise.all(
         [...Object.values(controllers), templateClaims].map((controller) => controller.stop()),
       );
-      await stopCaches(owned);
+      await caches.pods.stop();
       logger.info("Controllers stopped");
     })();
-  deps.signal?.addEventListener("abort", () => void stop(), { once: true });
   const synced = startWorkers(ctx, controllers, repair).then(() => templateClaims.start());
   synced.catch(() => {}); // the caller awaits it; never an unhandled rejection
-  return Promise.resolve({ synced, stop, allocationReadiness: () => deps.allocator.readiness() });
+  return { synced, stop, allocationReadiness: () => allocator.readiness() };
 }
 
 /**
@@ -148,11 +155,11 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
  */
 function wireAllocator(
   ctx: ControllerContext,
-  deps: ControllerDeps,
+  allocationRepair: AllocationRepair,
   repair: RepairLoop,
   requeue: (port: number) => void,
 ): () => void {
-  const { allocator } = deps;
+  const { allocator } = ctx;
   const hostPorts = ctx.caches.hostPorts;
   allocator.useHeldSource((port) => {
     const holders = hostPorts.store.byIndex(INDEX.byPort, String(port));
@@ -165,7 +172,7 @@ function wireAllocator(
   });
   const noteHeld = (hostPort: HostPort) => {
     const port = hostPort.status?.port ?? 0;
-    if (port > 0) deps.repair.noteHeld(port);
+    if (port > 0) allocationRepair.noteHeld(port);
   };
   const removers = [
     allocator.onReleased(requeue),
@@ -201,21 +208,19 @@ async function startWorkers(
   ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });
 }
 
-function buildContext(deps: ControllerDeps): ControllerContext {
+function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): ControllerContext {
   const options = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
   return {
     clients,
-    caches: createControllerCaches(
-      clients,
-      (kind, error, context) =>
-        logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
-      { logger, recorder: deps.recorder, metrics },
-      deps.shared,
-    ),
-    allocator: deps.allocator,
+    caches: createControllerCaches(clients, deps.shared, {
+      logger,
+      recorder: deps.recorder,
+      metrics,
+    }),
+    allocator,
     recorder: deps.recorder,
     metrics,
     logger,

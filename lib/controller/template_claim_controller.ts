@@ -31,8 +31,7 @@ import {
   type PodSummary,
   type TemplateClaimSet,
 } from "../reconcile/mod.ts";
-import type { ControllerContext } from "./context.ts";
-import { subjectOf } from "./context.ts";
+import { type ControllerContext, subjectOf } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */

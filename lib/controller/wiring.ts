@@ -31,7 +31,7 @@ import {
 } from "../api/mod.ts";
 import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
 import { claimNamesOfPod, jsonEqual, type PodSummary } from "../reconcile/mod.ts";
-import { type ControllerCaches, INDEX } from "./caches.ts";
+import { type ControllerCaches, INDEX } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
 /**

@@ -13,7 +13,6 @@
  */
 export * from "./outcome.ts";
 export * from "./pods.ts";
-export * from "./binding.ts";
 export * from "./hostport_class.ts";
 export * from "./hostport_claim.ts";
 export * from "./hostport.ts";

@@ -5,9 +5,8 @@
  *
  * @module
  */
-import type { ConditionStatus } from "../api/constants.ts";
+import { type ConditionStatus, FINALIZER } from "../api/constants.ts";
 import type { Condition } from "../api/meta.ts";
-import { FINALIZER } from "../api/constants.ts";
 
 /** The result of one reconcile. */
 export type Outcome =
