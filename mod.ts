@@ -17,12 +17,8 @@ import {
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import {
-  type ControllerDeps,
-  type RunningSharedCaches,
-  startControllers,
-  startSharedCaches,
-} from "./lib/controller/mod.ts";
+import { type ControllerDeps, startControllers } from "./lib/controller/start_controllers.ts";
+import { type RunningSharedCaches, startSharedCaches } from "./lib/controller/context.ts";
 import {
   createKubeClients,
   type KubeClients,

@@ -15,11 +15,8 @@ import {
   POD_LABEL_KEY,
   POD_LABEL_VALUE,
 } from "../lib/api/mod.ts";
-import {
-  type ControllersOptions,
-  startControllers,
-  startSharedCaches,
-} from "../lib/controller/mod.ts";
+import { type ControllersOptions, startControllers } from "../lib/controller/start_controllers.ts";
+import { startSharedCaches } from "../lib/controller/context.ts";
 import {
   createKubeClients,
   type KubeClients,

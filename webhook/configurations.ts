@@ -7,7 +7,7 @@
  * (`matchConditions`), so the kubelet's status writes cost nothing. HostPorts are validated
  * through `hostports/status` too.
  *
- * One source for every caller: the release (`scripts/gen_release_webhooks.ts`, the API server
+ * One source for every caller: the release (`scripts/gen_release_files.ts`, the API server
  * calls the Service), the operator's `--register-webhooks` (it calls a URL) and the demo and tests.
  *
  * @module

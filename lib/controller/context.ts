@@ -310,11 +310,6 @@ export class FirstSeen {
   forget(key: string): void {
     this.#times.delete(key);
   }
-
-  /** How many keys are remembered. */
-  get size(): number {
-    return this.#times.size;
-  }
 }
 
 /** Formats ms since the epoch as RFC 3339 with whole seconds, as the API server writes times. */
@@ -346,10 +341,5 @@ export class OwnWrites {
   /** Forgets `key` (its object is gone). */
   forget(key: string): void {
     this.#staleVersions.delete(key);
-  }
-
-  /** How many keys are remembered. */
-  get size(): number {
-    return this.#staleVersions.size;
   }
 }

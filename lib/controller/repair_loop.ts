@@ -12,7 +12,7 @@
  * @module
  */
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
-import { EVENT_REASON } from "../reconcile/mod.ts";
+import { EVENT_REASON } from "../reconcile/outcome.ts";
 import type { AllocationRepair, RepairFindings } from "../allocation/allocation_repair.ts";
 import { type ControllerContext, portHolders, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";

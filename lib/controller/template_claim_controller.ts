@@ -23,14 +23,9 @@ import {
   type RestClient,
   STATEFUL_SET_RESOURCE,
 } from "../kube/mod.ts";
-import {
-  claimNamesOfPod,
-  done,
-  type Outcome,
-  planTemplateClaim,
-  type PodSummary,
-  type TemplateClaimSet,
-} from "../reconcile/mod.ts";
+import { done, type Outcome } from "../reconcile/outcome.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
+import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
 import type { Controller } from "./controller.ts";
 

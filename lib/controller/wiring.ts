@@ -30,7 +30,8 @@ import {
   type HostPortClass,
 } from "../api/mod.ts";
 import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
-import { claimNamesOfPod, jsonEqual, type PodSummary } from "../reconcile/mod.ts";
+import { jsonEqual } from "../reconcile/outcome.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { type ControllerCaches, INDEX } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
