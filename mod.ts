@@ -79,9 +79,7 @@ function startAllocating(
       ...config.claimDeletionGraceMs === undefined
         ? {}
         : { claimDeletionGraceMs: config.claimDeletionGraceMs },
-      ...workers
-        ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
-        : {},
+      ...workers ? { workers } : {},
     },
   });
   deps.health.addReadiness("allocation", () => running.allocationReadiness());

@@ -32,10 +32,6 @@ export interface ControllerOptions {
   readonly logger: Logger;
   /** Time source; defaults to the system clock. */
   readonly clock?: Clock | undefined;
-  /** First retry delay after an error, in ms (default 5 ms, doubling). */
-  readonly baseRetryDelayMs?: number | undefined;
-  /** Largest retry delay after errors, in ms (default 1000 s). */
-  readonly maxRetryDelayMs?: number | undefined;
   /** Random source for the resync jitter; defaults to `Math.random`. */
   readonly random?: (() => number) | undefined;
 }
@@ -61,8 +57,8 @@ export class Controller {
     this.#logger = options.logger.child({ controller: options.name });
     this.#queue = new WorkQueue<string>({
       clock: this.#clock,
-      baseDelayMs: options.baseRetryDelayMs ?? 5,
-      maxDelayMs: options.maxRetryDelayMs ?? 1_000_000,
+      baseDelayMs: 5, // doubling after each error of a key, up to 1000 s
+      maxDelayMs: 1_000_000,
     });
   }
 

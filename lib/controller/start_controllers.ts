@@ -13,7 +13,7 @@ import {
 } from "../allocation/allocation_repair.ts";
 import { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { type HostPort, salvageHostPort } from "../api/mod.ts";
-import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
+import { type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
 import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import {
   cachesSynced,
@@ -23,7 +23,12 @@ import {
   INDEX,
   type SharedCaches,
 } from "./context.ts";
-import { Controller, createControllerMetrics } from "./controller.ts";
+import {
+  Controller,
+  type ControllerOptions,
+  createControllerMetrics,
+  type ReconcileFunction,
+} from "./controller.ts";
 import { createClassReconciler } from "./hostport_class_controller.ts";
 import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_controller.ts";
 import { createHostPortReconciler } from "./hostport_controller.ts";
@@ -34,8 +39,11 @@ import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 
 /** Tuning of the controllers; every field is optional. */
 export interface ControllersOptions {
-  /** Concurrent reconciles per controller; defaults 1 (classes), 16 (claims), 16 (HostPorts). */
-  workers?: { hostPortClass?: number; hostPortClaim?: number; hostPort?: number };
+  /**
+   * Concurrent reconciles of each controller (`--workers`); by default 1 for classes, 16 for
+   * claims and HostPorts, 4 for template claims.
+   */
+  workers?: number;
   /**
    * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
    * without this process finalizing it, wait this long after the deletion (or absence) was first
@@ -45,20 +53,8 @@ export interface ControllersOptions {
   claimDeletionGraceMs?: number;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
   pendingStatusDelayMs?: number;
-  /** Least time between two status writes of one HostPortClass; 1000 ms. */
-  classStatusIntervalMs?: number;
-  /** Every key is reconciled again this often; 600000 ms (10 min). 0 turns it off. */
-  resyncIntervalMs?: number;
-  /** A repair pass runs this often after the first one; 180000 ms (3 min). 0 turns it off. */
-  repairIntervalMs?: number;
-  /** First retry delay after a reconcile error; 5 ms, doubling up to `maxRetryDelayMs`. */
-  baseRetryDelayMs?: number;
-  /** Largest retry delay after reconcile errors; 1000000 ms. */
-  maxRetryDelayMs?: number;
   /** Repair's leak holdoff, also the pause after a rebuilt record (repair's default 90 s). */
   holdoffMs?: number;
-  /** Time source; the system clock by default. */
-  clock?: Clock;
 }
 
 /** What `startControllers` needs. */
@@ -123,7 +119,7 @@ export function startControllers(deps: ControllerDeps): RunningControllers {
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
   const unwireTemplateClaims = wireTemplateClaims(ctx, templateClaims);
   const repair = new RepairLoop(ctx, allocationRepair, {
-    intervalMs: options.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
+    intervalMs: CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
@@ -224,14 +220,13 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
     recorder: deps.recorder,
     metrics,
     logger,
-    clock: options.clock ?? SYSTEM_CLOCK,
+    clock: SYSTEM_CLOCK,
     settings: {
       claimDeletionGraceMs: options.claimDeletionGraceMs ??
         CONTROLLER_DEFAULTS.claimDeletionGraceMs,
       pendingStatusDelayMs: options.pendingStatusDelayMs ??
         CONTROLLER_DEFAULTS.pendingStatusDelayMs,
-      classStatusIntervalMs: options.classStatusIntervalMs ??
-        CONTROLLER_DEFAULTS.classStatusIntervalMs,
+      classStatusIntervalMs: CONTROLLER_DEFAULTS.classStatusIntervalMs,
     },
   };
 }
@@ -243,49 +238,40 @@ function buildControllers(
   claimReconciler: ClaimReconciler,
 ): ControllerSet & { templateClaims: Controller } {
   const { caches } = ctx;
-  const options = deps.options ?? {};
-  const common = {
-    metrics: ctx.metrics,
-    logger: ctx.logger,
-    clock: ctx.clock,
-    resyncIntervalMs: options.resyncIntervalMs ?? CONTROLLER_DEFAULTS.resyncIntervalMs,
-    baseRetryDelayMs: options.baseRetryDelayMs,
-    maxRetryDelayMs: options.maxRetryDelayMs,
-  };
+  const workers = deps.options?.workers;
+  const controller = (
+    name: string,
+    reconcile: ReconcileFunction,
+    options: Pick<ControllerOptions, "workers" | "listKeys">,
+  ) =>
+    new Controller({
+      name,
+      reconcile,
+      ...options,
+      metrics: ctx.metrics,
+      logger: ctx.logger,
+      clock: ctx.clock,
+      resyncIntervalMs: CONTROLLER_DEFAULTS.resyncIntervalMs,
+    });
   return {
-    classes: new Controller({
-      ...common,
-      name: "hostportclass",
-      reconcile: createClassReconciler(ctx),
-      workers: options.workers?.hostPortClass ?? CONTROLLER_DEFAULTS.classWorkers,
+    classes: controller("hostportclass", createClassReconciler(ctx), {
+      workers: workers ?? CONTROLLER_DEFAULTS.classWorkers,
       listKeys: () => caches.classes.store.keys(),
     }),
-    claims: new Controller({
-      ...common,
-      name: "hostportclaim",
-      reconcile: claimReconciler.reconcile,
-      workers: options.workers?.hostPortClaim ?? CONTROLLER_DEFAULTS.claimWorkers,
+    claims: controller("hostportclaim", claimReconciler.reconcile, {
+      workers: workers ?? CONTROLLER_DEFAULTS.claimWorkers,
       listKeys: () => caches.claims.store.keys(),
     }),
-    hostPorts: new Controller({
-      ...common,
-      name: "hostport",
-      reconcile: createHostPortReconciler(ctx, claimReconciler),
-      workers: options.workers?.hostPort ?? CONTROLLER_DEFAULTS.hostPortWorkers,
+    hostPorts: controller("hostport", createHostPortReconciler(ctx, claimReconciler), {
+      workers: workers ?? CONTROLLER_DEFAULTS.hostPortWorkers,
       listKeys: () => caches.hostPorts.store.keys(),
     }),
-    quotas: new Controller({
-      ...common,
-      name: "resourcequota",
-      reconcile: createQuotaReconciler(ctx),
+    quotas: controller("resourcequota", createQuotaReconciler(ctx), {
       workers: 1,
       listKeys: () => caches.quotas.store.keys(),
     }),
-    templateClaims: new Controller({
-      ...common,
-      name: "templateclaim",
-      reconcile: createTemplateClaimReconciler(ctx, deps.rest),
-      workers: options.workers?.hostPortClaim ?? 4,
+    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx, deps.rest), {
+      workers: workers ?? 4,
       listKeys: () => caches.claims.store.keys(),
     }),
   };
