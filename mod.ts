@@ -63,30 +63,21 @@ import { templateSubject } from "./webhook/pod_review.ts";
 function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  deps: Pick<ControllerDeps, "recorder" | "metrics" | "logger"> & {
+  { health, ...deps }: Pick<ControllerDeps, "recorder" | "metrics" | "logger" | "shared"> & {
     health: HealthChecks;
-    /** The class and HostPort informers the webhook reads too. */
-    caches: RunningSharedCaches;
   },
 ): ControllerRun {
-  const workers = config.workers;
   const running = startControllers({
     ...deps,
     rest,
     record: openAllocationRecord(rest, { namespace: config.namespace }),
-    shared: deps.caches,
-    options: {
-      ...config.claimDeletionGraceMs === undefined
-        ? {}
-        : { claimDeletionGraceMs: config.claimDeletionGraceMs },
-      ...workers ? { workers } : {},
-    },
+    options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
   });
-  deps.health.addReadiness("allocation", () => running.allocationReadiness());
+  health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
-      deps.health.addReadiness("allocation", () => true); // only the leader allocates
+      health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
     },
   };
@@ -258,7 +249,13 @@ async function main(): Promise<number> {
         anchor,
         start: () =>
           Promise.resolve(
-            startAllocating(config, rest, { recorder, metrics, logger, health, caches }),
+            startAllocating(config, rest, {
+              recorder,
+              metrics,
+              logger,
+              health,
+              shared: caches,
+            }),
           ),
         logger: logger.child({ component: "allocation-record" }),
       }),

@@ -140,7 +140,7 @@ function reportingAs<T extends KubeObject>(kind: string, reporting: Reporting): 
     onError: (error, context) =>
       logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
     onUndecodable: (object, error) => {
-      const subject = rawSubject(object, kind);
+      const subject = subjectOf(object, kind);
       logger.warn("Ignoring an object that cannot be decoded", {
         kind,
         name: subject.metadata.name,
@@ -152,21 +152,6 @@ function reportingAs<T extends KubeObject>(kind: string, reporting: Reporting): 
     },
     onQuarantineChanged: (quarantined) =>
       metrics.undecodableObjects.set({ kind }, quarantined.size),
-  };
-}
-
-/** The Event subject of a raw object (whatever its fields hold). */
-function rawSubject(object: Record<string, unknown>, kind: string): EventSubject {
-  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
-  const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
-  return {
-    apiVersion: text(object.apiVersion) ?? "",
-    kind: text(object.kind) ?? kind,
-    metadata: {
-      name: text(metadata.name),
-      namespace: text(metadata.namespace),
-      uid: text(metadata.uid),
-    },
   };
 }
 
@@ -272,19 +257,20 @@ export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResour
   },
 });
 
-/** The Event subject of an object of ours. */
-export function subjectOf(object: {
-  apiVersion?: string | undefined;
-  kind?: string | undefined;
-  metadata: { name?: string | undefined; namespace?: string | undefined; uid?: string | undefined };
-}): EventSubject {
+/** The Event subject of an object, whatever its fields hold; `kind` when it names none. */
+export function subjectOf(
+  object: { apiVersion?: unknown; kind?: unknown; metadata?: unknown },
+  kind = "",
+): EventSubject {
+  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
+  const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
   return {
-    apiVersion: object.apiVersion ?? "",
-    kind: object.kind ?? "",
+    apiVersion: text(object.apiVersion) ?? "",
+    kind: text(object.kind) ?? kind,
     metadata: {
-      name: object.metadata.name,
-      namespace: object.metadata.namespace,
-      uid: object.metadata.uid,
+      name: text(metadata.name),
+      namespace: text(metadata.namespace),
+      uid: text(metadata.uid),
     },
   };
 }

@@ -43,18 +43,18 @@ export interface ControllersOptions {
    * Concurrent reconciles of each controller (`--workers`); by default 1 for classes, 16 for
    * claims and HostPorts, 4 for template claims.
    */
-  workers?: number;
+  workers?: number | undefined;
   /**
    * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
    * without this process finalizing it, wait this long after the deletion (or absence) was first
    * seen, so pod creations our webhook admitted before it are stored or failed by then. Default
    * 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
    */
-  claimDeletionGraceMs?: number;
+  claimDeletionGraceMs?: number | undefined;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
-  pendingStatusDelayMs?: number;
+  pendingStatusDelayMs?: number | undefined;
   /** Repair's leak holdoff, also the pause after a rebuilt record (repair's default 90 s). */
-  holdoffMs?: number;
+  holdoffMs?: number | undefined;
 }
 
 /** What `startControllers` needs. */
