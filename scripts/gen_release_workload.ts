@@ -27,6 +27,13 @@ import {
 
 /** Replicas of the Deployment: one leader runs the controllers, every replica serves webhooks. */
 export const REPLICAS = 2;
+/** The operator container's pull policy (the chart's default too). */
+export const PULL_POLICY = "IfNotPresent";
+/** The operator container's resources (the chart's default too). */
+export const RESOURCES = {
+  requests: { cpu: "100m", memory: "128Mi" },
+  limits: { cpu: "1", memory: "512Mi" },
+};
 /** Seconds the kubelet waits after SIGTERM; above the operator's 30 s shutdown bound. */
 const TERMINATION_GRACE_SECONDS = 40;
 
@@ -85,7 +92,7 @@ function container(variant: TlsVariant, mounts: VolumeMount[]): Container {
   return {
     name: NAMES.container,
     image: DEFAULT_IMAGE,
-    imagePullPolicy: "IfNotPresent",
+    imagePullPolicy: PULL_POLICY,
     args: operatorArgs(variant),
     env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
     ports: [
@@ -95,10 +102,7 @@ function container(variant: TlsVariant, mounts: VolumeMount[]): Container {
     ],
     livenessProbe: { ...probe("/healthz", 10), initialDelaySeconds: 5 },
     readinessProbe: probe("/readyz", 5),
-    resources: {
-      requests: { cpu: "100m", memory: "128Mi" },
-      limits: { cpu: "1", memory: "512Mi" },
-    },
+    resources: RESOURCES,
     securityContext: {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

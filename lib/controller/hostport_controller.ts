@@ -43,14 +43,10 @@ import {
   subjectOf,
 } from "./context.ts";
 import { describe } from "./controller.ts";
+import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
-/** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */
-export interface ClaimFinalizations {
-  /** Whether this process finalized the claim with this uid after its deletion window. */
-  finalizedHere(uid: string): boolean;
-  /** Drops that memory. */
-  forgetFinalized(uid: string): void;
-}
+/** What the HostPort reconciler asks the claim reconciler. */
+type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinalized">;
 
 /** The reservation made while gathering, as the actor needs it. */
 interface Reserved {
