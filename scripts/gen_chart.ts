@@ -24,7 +24,7 @@ export const HELM_LABELS = {
 } as const;
 
 /** Where the chart's files go, relative to `deploy/`. */
-export const CHART_DIR = "chart/";
+const CHART_DIR = "chart/";
 
 /** One template: its file under `templates/` and the release piece(s) it renders. */
 interface ChartTemplate {

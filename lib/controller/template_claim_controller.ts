@@ -30,7 +30,7 @@ import { type ControllerContext, subjectOf } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */
-export function isTemplateClaim(claim: HostPortClaim): boolean {
+function isTemplateClaim(claim: HostPortClaim): boolean {
   return claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.template] !== undefined &&
     claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] !== undefined;
 }
