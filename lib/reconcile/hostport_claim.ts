@@ -123,7 +123,7 @@ export function planHostPortClaim(input: ClaimInput): ClaimPlan {
 }
 
 /** The HostPort provisioned for a claim: `hpc-<uid>`, bound to it, with the finalizer. */
-export function dynamicHostPortFor(claim: HostPortClaim): HostPort {
+function dynamicHostPortFor(claim: HostPortClaim): HostPort {
   return {
     apiVersion: API_VERSION,
     kind: KIND.HostPort,
@@ -309,7 +309,7 @@ export interface BindingInput {
 }
 
 /** The `claimRef` a HostPort gets when bound to `claim`. */
-export function claimRefFor(claim: HostPortClaim): ObjectReference {
+function claimRefFor(claim: HostPortClaim): ObjectReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND.HostPortClaim,

@@ -78,7 +78,7 @@ export function planHostPortClass(input: ClassInput): ClassPlan {
 }
 
 /** The status a class should show for `usage`, plus `extra` conditions. */
-export function desiredClassStatus(
+function desiredClassStatus(
   hostPortClass: HostPortClass,
   usage: ClassUsage,
   extra: readonly DesiredCondition[],

@@ -67,7 +67,7 @@ export interface DesiredCondition {
 }
 
 /** Returns the condition of `type`, if present. */
-export function findCondition(
+function findCondition(
   conditions: readonly Condition[] | undefined,
   type: string,
 ): Condition | undefined {
