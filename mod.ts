@@ -12,22 +12,13 @@
  * @module
  */
 import {
-  AllocationRepair,
   anchoredLeaderWork,
-  ClusterPortAllocator,
   DEFAULT_RECORD_NAME,
-  liveHostPortClassLister,
-  liveHostPortLister,
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import {
-  type ControllerDeps,
-  type RunningControllers,
-  type RunningSharedCaches,
-  startControllers,
-  startSharedCaches,
-} from "./lib/controller/mod.ts";
+import { type ControllerDeps, startControllers } from "./lib/controller/start_controllers.ts";
+import { type RunningSharedCaches, startSharedCaches } from "./lib/controller/context.ts";
 import {
   createKubeClients,
   type KubeClients,
@@ -68,45 +59,25 @@ import { type CertificateSource, FileCertificateSource } from "./webhook/tls_sou
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 import { templateSubject } from "./webhook/pod_review.ts";
 
-/** Builds the allocation record, allocator and repair, then starts the controllers. */
-async function startAllocating(
+/** Starts the controllers over this install's allocation record. */
+function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  deps: Pick<ControllerDeps, "recorder" | "metrics" | "logger"> & {
+  { health, ...deps }: Pick<ControllerDeps, "recorder" | "metrics" | "logger" | "shared"> & {
     health: HealthChecks;
-    /** The class and HostPort informers the webhook reads too. */
-    caches: RunningSharedCaches;
   },
-): Promise<ControllerRun> {
-  const record = openAllocationRecord(rest, { namespace: config.namespace });
-  const allocator = new ClusterPortAllocator({ record });
-  const repair = new AllocationRepair({
-    record,
-    allocator,
-    listHostPorts: liveHostPortLister(rest),
-    listHostPortClasses: liveHostPortClassLister(rest),
-  });
-  const workers = config.workers;
-  const running: RunningControllers = await startControllers({
+): ControllerRun {
+  const running = startControllers({
     ...deps,
     rest,
-    allocator,
-    repair,
-    shared: deps.caches,
-    options: {
-      ...config.claimDeletionGraceMs === undefined
-        ? {}
-        : { claimDeletionGraceMs: config.claimDeletionGraceMs },
-      ...workers
-        ? { workers: { hostPortClass: workers, hostPortClaim: workers, hostPort: workers } }
-        : {},
-    },
+    record: openAllocationRecord(rest, { namespace: config.namespace }),
+    options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
   });
-  deps.health.addReadiness("allocation", () => running.allocationReadiness());
+  health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
-      deps.health.addReadiness("allocation", () => true); // only the leader allocates
+      health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
     },
   };
@@ -276,7 +247,16 @@ async function main(): Promise<number> {
     start: () =>
       anchoredLeaderWork({
         anchor,
-        start: () => startAllocating(config, rest, { recorder, metrics, logger, health, caches }),
+        start: () =>
+          Promise.resolve(
+            startAllocating(config, rest, {
+              recorder,
+              metrics,
+              logger,
+              health,
+              shared: caches,
+            }),
+          ),
         logger: logger.child({ component: "allocation-record" }),
       }),
     stopTimeoutMs: config.shutdownTimeoutMs,

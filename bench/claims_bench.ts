@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
+import { CONTROLLER_DEFAULTS } from "../lib/controller/start_controllers.ts";
 import { MOD_TS, OPERATOR_PERMISSIONS } from "../tests/demo/operator_process.ts";
 import type { BenchResult } from "./bench_result.ts";
 import { claimsReport, type ClaimsRun } from "./claims_report.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
+import { CONTROLLER_DEFAULTS } from "../lib/controller/start_controllers.ts";
 import { quantile } from "./claims_measure.ts";
 import { CLAIMS_TARGETS, type ClaimsRun } from "./claims_report.ts";
 

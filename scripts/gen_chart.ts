@@ -14,7 +14,7 @@ import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
 import { IMAGE_REPOSITORY, NAMES, RELEASE_VERSION } from "./gen_release_names.ts";
 import { type ManifestObject, manifestPieces } from "./gen_release_files.ts";
-import { REPLICAS } from "./gen_release_workload.ts";
+import { PULL_POLICY, REPLICAS, RESOURCES } from "./gen_release_workload.ts";
 import { podNamespaceSelector } from "../webhook/configurations.ts";
 
 /** Labels the chart adds to every object's metadata (on top of the release's labels). */
@@ -24,7 +24,7 @@ export const HELM_LABELS = {
 } as const;
 
 /** Where the chart's files go, relative to `deploy/`. */
-export const CHART_DIR = "chart/";
+const CHART_DIR = "chart/";
 
 /** One template: its file under `templates/` and the release piece(s) it renders. */
 interface ChartTemplate {
@@ -229,24 +229,12 @@ function chartYaml(): string {
   }, { lineWidth: 0 });
 }
 
-/** The release's defaults, read from the generated self-managed Deployment. */
-function defaults(): { pullPolicy: string; resources: unknown } {
-  const piece = manifestPieces().find((p) => p.path === "manifests/30-deployment.yaml");
-  const container = (piece?.objects[0] as Deployment | undefined)?.spec?.template.spec
-    ?.containers[0];
-  if (container?.imagePullPolicy === undefined || container.resources === undefined) {
-    throw new Error("the release deployment has no pull policy or resources");
-  }
-  return { pullPolicy: container.imagePullPolicy, resources: container.resources };
-}
-
 function valuesYaml(): string {
-  const { pullPolicy, resources } = defaults();
   const entry = (comment: string, value: Record<string, unknown>) =>
     `\n${comment.split("\n").map((line) => `# ${line}`).join("\n")}\n${stringify(value)}`;
   return header("Values of the hostport-allocator chart; the defaults render deploy/release.yaml") +
     entry("The operator image; the tag defaults to the chart's appVersion.", {
-      image: { repository: IMAGE_REPOSITORY, tag: "", pullPolicy },
+      image: { repository: IMAGE_REPOSITORY, tag: "", pullPolicy: PULL_POLICY },
     }) +
     entry(
       "Operator replicas: the leader runs the controllers, every replica serves the webhooks.",
@@ -263,7 +251,7 @@ function valuesYaml(): string {
         "so the operator can always restart.",
       { podNamespaceSelector: podNamespaceSelector(NAMES.namespace) },
     ) +
-    entry("Resources of the operator container.", { resources });
+    entry("Resources of the operator container.", { resources: RESOURCES });
 }
 
 /** Every file of the chart: path relative to `deploy/` -> text. */

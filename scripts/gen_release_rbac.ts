@@ -27,7 +27,7 @@ const RBAC_API = "rbac.authorization.k8s.io/v1";
  * Cluster-wide rules of every variant: the three kinds, pods, ResourceQuotas, Events, and the HostPort CRD's
  * allocation-record anchor (read, and written once by compare-and-swap).
  */
-export function operatorClusterRules(): PolicyRule[] {
+function operatorClusterRules(): PolicyRule[] {
   return [
     // Classes are only read from the informer cache; claims are also read live.
     { apiGroups: [GROUP], resources: [PLURAL.HostPortClass], verbs: ["list", "watch", "update"] },
@@ -77,7 +77,7 @@ export function operatorClusterRules(): PolicyRule[] {
 }
 
 /** Rules in the operator namespace of every variant: the Lease and the allocation record. */
-export function operatorNamespaceRules(): PolicyRule[] {
+function operatorNamespaceRules(): PolicyRule[] {
   return [
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     {
@@ -97,7 +97,7 @@ export function operatorNamespaceRules(): PolicyRule[] {
 }
 
 /** Cluster-wide rules of the self-managed variant: CA injection into its own configurations. */
-export function tlsClusterRules(): PolicyRule[] {
+function tlsClusterRules(): PolicyRule[] {
   return [
     {
       apiGroups: ["admissionregistration.k8s.io"],
@@ -115,7 +115,7 @@ export function tlsClusterRules(): PolicyRule[] {
 }
 
 /** Rules in the operator namespace of the self-managed variant: its certificate Secret. */
-export function tlsNamespaceRules(): PolicyRule[] {
+function tlsNamespaceRules(): PolicyRule[] {
   return [
     { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
     {
@@ -127,54 +127,43 @@ export function tlsNamespaceRules(): PolicyRule[] {
   ];
 }
 
-function clusterRole(name: string, rules: PolicyRule[]): ClusterRole {
-  return { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules };
-}
-
-function role(name: string, rules: PolicyRule[]): Role {
-  return { apiVersion: RBAC_API, kind: "Role", metadata: objectMeta(name, NAMES.namespace), rules };
-}
-
-const SUBJECTS = [
-  { kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: NAMES.namespace },
-];
-
-function clusterRoleBinding(name: string): ClusterRoleBinding {
-  return {
-    apiVersion: RBAC_API,
-    kind: "ClusterRoleBinding",
-    metadata: objectMeta(name),
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
-    subjects: SUBJECTS,
-  };
-}
-
-function roleBinding(name: string): RoleBinding {
-  return {
-    apiVersion: RBAC_API,
-    kind: "RoleBinding",
-    metadata: objectMeta(name, NAMES.namespace),
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: SUBJECTS,
-  };
+/** A ClusterRole and a Role in the operator namespace, each bound to the operator's ServiceAccount. */
+function rbacSet(
+  name: string,
+  clusterRules: PolicyRule[],
+  namespaceRules: PolicyRule[],
+): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
+  const subjects = [
+    { kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: NAMES.namespace },
+  ];
+  const roleRef = (kind: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind, name });
+  const namespaced = objectMeta(name, NAMES.namespace);
+  return [
+    { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules: clusterRules },
+    {
+      apiVersion: RBAC_API,
+      kind: "ClusterRoleBinding",
+      metadata: objectMeta(name),
+      roleRef: roleRef("ClusterRole"),
+      subjects,
+    },
+    { apiVersion: RBAC_API, kind: "Role", metadata: namespaced, rules: namespaceRules },
+    {
+      apiVersion: RBAC_API,
+      kind: "RoleBinding",
+      metadata: namespaced,
+      roleRef: roleRef("Role"),
+      subjects,
+    },
+  ];
 }
 
 /** The ClusterRole, Role and bindings every variant needs. */
 export function operatorRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
-  return [
-    clusterRole(NAMES.app, operatorClusterRules()),
-    clusterRoleBinding(NAMES.app),
-    role(NAMES.app, operatorNamespaceRules()),
-    roleBinding(NAMES.app),
-  ];
+  return rbacSet(NAMES.app, operatorClusterRules(), operatorNamespaceRules());
 }
 
 /** The extra ClusterRole, Role and bindings of the self-managed certificate variant. */
 export function selfManagedTlsRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
-  return [
-    clusterRole(NAMES.tlsRbac, tlsClusterRules()),
-    clusterRoleBinding(NAMES.tlsRbac),
-    role(NAMES.tlsRbac, tlsNamespaceRules()),
-    roleBinding(NAMES.tlsRbac),
-  ];
+  return rbacSet(NAMES.tlsRbac, tlsClusterRules(), tlsNamespaceRules());
 }

@@ -8,7 +8,6 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type {
   Container,
   Namespace,
-  PodSpec,
   Service,
   ServiceAccount,
   Volume,
@@ -28,8 +27,15 @@ import {
 
 /** Replicas of the Deployment: one leader runs the controllers, every replica serves webhooks. */
 export const REPLICAS = 2;
+/** The operator container's pull policy (the chart's default too). */
+export const PULL_POLICY = "IfNotPresent";
+/** The operator container's resources (the chart's default too). */
+export const RESOURCES = {
+  requests: { cpu: "100m", memory: "128Mi" },
+  limits: { cpu: "1", memory: "512Mi" },
+};
 /** Seconds the kubelet waits after SIGTERM; above the operator's 30 s shutdown bound. */
-export const TERMINATION_GRACE_SECONDS = 40;
+const TERMINATION_GRACE_SECONDS = 40;
 
 /** The operator namespace; the pods in it meet the `restricted` Pod Security level. */
 export function namespace(): Namespace {
@@ -76,7 +82,7 @@ function volumes(variant: TlsVariant): { volumes: Volume[]; mounts: VolumeMount[
   return { volumes, mounts };
 }
 
-function container(variant: TlsVariant, image: string, mounts: VolumeMount[]): Container {
+function container(variant: TlsVariant, mounts: VolumeMount[]): Container {
   const probe = (path: string, periodSeconds: number) => ({
     httpGet: { path, port: "health" },
     periodSeconds,
@@ -85,8 +91,8 @@ function container(variant: TlsVariant, image: string, mounts: VolumeMount[]): C
   });
   return {
     name: NAMES.container,
-    image,
-    imagePullPolicy: "IfNotPresent",
+    image: DEFAULT_IMAGE,
+    imagePullPolicy: PULL_POLICY,
     args: operatorArgs(variant),
     env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
     ports: [
@@ -96,10 +102,7 @@ function container(variant: TlsVariant, image: string, mounts: VolumeMount[]): C
     ],
     livenessProbe: { ...probe("/healthz", 10), initialDelaySeconds: 5 },
     readinessProbe: probe("/readyz", 5),
-    resources: {
-      requests: { cpu: "100m", memory: "128Mi" },
-      limits: { cpu: "1", memory: "512Mi" },
-    },
+    resources: RESOURCES,
     securityContext: {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -111,33 +114,9 @@ function container(variant: TlsVariant, image: string, mounts: VolumeMount[]): C
   };
 }
 
-/** The operator pod's spec. */
-export function podSpec(variant: TlsVariant, image: string = DEFAULT_IMAGE): PodSpec {
-  const { volumes: podVolumes, mounts } = volumes(variant);
-  return {
-    serviceAccountName: NAMES.serviceAccount,
-    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: 65532,
-      runAsGroup: 65532,
-      fsGroup: 65532,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
-    // Spread the replicas over nodes so one node going away leaves a webhook server.
-    topologySpreadConstraints: [{
-      maxSkew: 1,
-      topologyKey: "kubernetes.io/hostname",
-      whenUnsatisfiable: "ScheduleAnyway",
-      labelSelector: { matchLabels: { ...SELECTOR_LABELS } },
-    }],
-    containers: [container(variant, image, mounts)],
-    volumes: podVolumes,
-  };
-}
-
 /** The operator Deployment. */
-export function deployment(variant: TlsVariant, image: string = DEFAULT_IMAGE): Deployment {
+export function deployment(variant: TlsVariant): Deployment {
+  const { volumes: podVolumes, mounts } = volumes(variant);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -155,7 +134,26 @@ export function deployment(variant: TlsVariant, image: string = DEFAULT_IMAGE): 
             "prometheus.io/port": String(PORTS.metrics),
           },
         },
-        spec: podSpec(variant, image),
+        spec: {
+          serviceAccountName: NAMES.serviceAccount,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            fsGroup: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          // Spread the replicas over nodes so one node going away leaves a webhook server.
+          topologySpreadConstraints: [{
+            maxSkew: 1,
+            topologyKey: "kubernetes.io/hostname",
+            whenUnsatisfiable: "ScheduleAnyway",
+            labelSelector: { matchLabels: { ...SELECTOR_LABELS } },
+          }],
+          containers: [container(variant, mounts)],
+          volumes: podVolumes,
+        },
       },
     },
   };

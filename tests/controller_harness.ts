@@ -6,15 +6,7 @@
  * @module
  */
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import {
-  AllocationRecord,
-  AllocationRepair,
-  ClusterPortAllocator,
-  ConfigMapRecordStore,
-  liveHostPortClassLister,
-  liveHostPortLister,
-  RecordAnchor,
-} from "../lib/allocation/mod.ts";
+import { AllocationRecord, ConfigMapRecordStore, RecordAnchor } from "../lib/allocation/mod.ts";
 import {
   API_VERSION,
   type HostPort,
@@ -23,7 +15,8 @@ import {
   POD_LABEL_KEY,
   POD_LABEL_VALUE,
 } from "../lib/api/mod.ts";
-import { type ControllersOptions, startControllers } from "../lib/controller/mod.ts";
+import { type ControllersOptions, startControllers } from "../lib/controller/start_controllers.ts";
+import { startSharedCaches } from "../lib/controller/context.ts";
 import {
   createKubeClients,
   type KubeClients,
@@ -68,16 +61,13 @@ export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disp
  */
 export const TEST_CLAIM_DELETION_GRACE_MS = 1_000;
 
-/** Options of {@linkcode startOperator}: the controllers' plus repair's. */
-export interface OperatorOptions extends ControllersOptions {
-  /** Repair's leak holdoff, also the pause after a rebuilt record (default 90 s). */
-  holdoffMs?: number;
-}
-
-/** Starts the controllers against `cp` and waits until they are synced. */
+/**
+ * Starts the controllers against `cp`, with their own shared caches, as `mod.ts` starts them on
+ * the leader, and waits until they are synced.
+ */
 export async function startOperator(
   cp: ControlPlane,
-  { holdoffMs, ...options }: OperatorOptions = {},
+  options: ControllersOptions = {},
 ): Promise<RunningOperator> {
   options = { claimDeletionGraceMs: TEST_CLAIM_DELETION_GRACE_MS, ...options };
   const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
@@ -86,31 +76,24 @@ export async function startOperator(
   const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster
   if (anchored !== true) throw new Error(anchored.reason);
   const counted = new CountingRecordStore(store);
-  const record = new AllocationRecord(counted);
-  const allocator = new ClusterPortAllocator({ record });
-  const repair = new AllocationRepair({
-    record,
-    allocator,
-    listHostPorts: liveHostPortLister(rest),
-    listHostPortClasses: liveHostPortClassLister(rest),
-    ...(holdoffMs === undefined ? {} : { holdoffMs }),
-  });
   const recorder = new MemoryRecorder();
   const metrics = new MemoryMetrics();
   const logs: string[] = [];
-  const running = await startControllers({
+  const logger = memoryLogger(logs);
+  const shared = startSharedCaches(rest, { logger, recorder, metrics });
+  const running = startControllers({
     rest,
-    allocator,
-    repair,
+    record: new AllocationRecord(counted),
     recorder,
     metrics,
-    logger: memoryLogger(logs),
+    logger,
+    shared,
     options,
   });
   await running.synced;
   const stop = async () => {
     const stopped = await Promise.race([
-      running.stop().then(() => true),
+      running.stop().then(() => shared.stop()).then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
     ]);
     if (!stopped) throw new Error("Controllers did not stop within 10 s");

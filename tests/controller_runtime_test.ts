@@ -4,10 +4,10 @@
  * requeues and resyncs fire, and stop() aborts and waits for in-flight work.
  */
 import assert from "node:assert/strict";
-import { Controller, createControllerMetrics } from "../lib/controller/mod.ts";
+import { Controller, createControllerMetrics } from "../lib/controller/controller.ts";
 import { ConflictError } from "../lib/kube/mod.ts";
 import { fakeClock } from "./fake_clock.ts";
-import { done, type Outcome, requeueAfter } from "../lib/reconcile/mod.ts";
+import { done, type Outcome, requeueAfter } from "../lib/reconcile/outcome.ts";
 import { memoryLogger, MemoryMetrics } from "./controller_ops_fakes.ts";
 
 /** Lets pending promise callbacks run. */

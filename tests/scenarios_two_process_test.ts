@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/mod.ts";
-import { CONTROLLER_DEFAULTS } from "../lib/controller/mod.ts";
+import { CONTROLLER_DEFAULTS } from "../lib/controller/start_controllers.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { adminClients, classObject, ensureNamespace, eventually } from "./controller_harness.ts";
 import { startControlPlane } from "./controlplane/harness.ts";

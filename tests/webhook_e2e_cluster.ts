@@ -14,7 +14,7 @@ import {
   KubeRestClient,
   selfUsername,
 } from "../lib/kube/mod.ts";
-import { webhookConfigurations } from "../scripts/gen_release_webhooks.ts";
+import { webhookConfigurations } from "../scripts/gen_release_files.ts";
 import {
   DEFAULT_ADMISSION_OPTIONS,
   startWebhookServer,

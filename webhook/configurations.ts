@@ -1,12 +1,14 @@
 /**
- * The admission webhook configurations, built from values alone, for every caller: the release
- * (the API server calls the Service), `--register-webhooks` (it calls a URL), the demo and tests.
- * The original's paths and names, `failurePolicy: Fail`, `sideEffects: None`, a 10 s timeout. The
- * pod webhook only sees namespaces labelled `hostport.rmb938.com: "true"` and never the operator's
- * own, so the operator can always restart. It also sees `pods/status` (whose writers may change
- * annotations), but only updates that touch one of our annotations reach it (`matchConditions`),
- * so the kubelet's status writes cost nothing. HostPorts are validated through `hostports/status`
- * too: only the operator may write a port.
+ * The admission webhook configurations, built from values alone: the original's paths and webhook
+ * names (`paths.ts`), with `failurePolicy: Fail`, `sideEffects: None` and a 10 s timeout. The pod
+ * webhook only sees namespaces labelled `hostport.rmb938.com: "true"` and never the operator's own
+ * namespace, so the operator can always restart. It also sees `pods/status` (whose writers may
+ * change annotations), but only updates that touch one of our annotations reach it
+ * (`matchConditions`), so the kubelet's status writes cost nothing. HostPorts are validated
+ * through `hostports/status` too.
+ *
+ * One source for every caller: the release (`scripts/gen_release_files.ts`, the API server
+ * calls the Service), the operator's `--register-webhooks` (it calls a URL) and the demo and tests.
  *
  * @module
  */

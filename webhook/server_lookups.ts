@@ -34,7 +34,7 @@ import {
   quotaExceededMessage,
 } from "../lib/quota/mod.ts";
 import type { Counter, EventRecorder, MetricsRegistry } from "../lib/ops/contracts.ts";
-import { EVENT_REASON } from "../lib/reconcile/mod.ts";
+import { EVENT_REASON } from "../lib/reconcile/outcome.ts";
 import type { AdmissionLookups, ClaimQuotaAdmission } from "./lookups.ts";
 
 /**

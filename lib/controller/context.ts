@@ -3,13 +3,38 @@
  * timings) and the small bookkeeping they share: when this process first saw a key, and which of
  * its own writes the cache has not caught up with yet.
  *
+ * The caches: classes, HostPorts, claims and ResourceQuotas are the {@linkcode SharedCaches} that
+ * every replica keeps for its webhook, so the leader watches each kind once; pods are watched only
+ * if they carry the label the pod webhook sets ({@linkcode POD_LABEL_KEY}), and cached as
+ * summaries.
+ *
  * @module
  */
-import type { Clock } from "../kube/clock.ts";
-import type { EventRecorder, EventSubject, Logger } from "../ops/contracts.ts";
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
-import type { ControllerCaches, ControllerClients } from "./caches.ts";
-import type { ControllerMetrics } from "./metrics.ts";
+import { POD_LABEL_KEY } from "../api/constants.ts";
+import type { HostPort } from "../api/types.ts";
+import type { HostPortClaim } from "../api/types.ts";
+import type { HostPortClass } from "../api/types.ts";
+import { isPlainObject } from "../api/types.ts";
+import {
+  HOST_PORT_CLAIM_RESOURCE,
+  HOST_PORT_CLASS_RESOURCE,
+  HOST_PORT_RESOURCE,
+  RESOURCE_QUOTA_RESOURCE,
+} from "../kube/resource.ts";
+import type { Clock } from "../kube/clock.ts";
+import { Informer, type InformerOptions } from "../kube/informer.ts";
+import {
+  defineResource,
+  type KubeObject,
+  ResourceClient,
+  type ResourceDescriptor,
+} from "../kube/resource.ts";
+import type { RestClient } from "../kube/rest_client.ts";
+import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
+import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
+import { type ControllerMetrics, createControllerMetrics, describe } from "./controller.ts";
 
 /** Resolved timings and sizes of the controllers. */
 export interface ControllerSettings {
@@ -36,19 +61,216 @@ export interface ControllerContext {
   readonly settings: ControllerSettings;
 }
 
-/** The Event subject of an object of ours. */
-export function subjectOf(object: {
-  apiVersion?: string | undefined;
-  kind?: string | undefined;
-  metadata: { name?: string | undefined; namespace?: string | undefined; uid?: string | undefined };
-}): EventSubject {
+/** Index names of the caches. */
+export const INDEX = {
+  /** HostPorts and claims by `spec.hostPortClassName`. */
+  byClass: "byClass",
+  /** HostPorts by the `namespace/name` their `claimRef` names. */
+  byClaim: "byClaim",
+  /** HostPorts by `status.port` (held ports only). */
+  byPort: "byPort",
+  /** Claims by `spec.hostPortName`. */
+  byHostPort: "byHostPort",
+  /** Pods by the `namespace/claim` of each claim they name. */
+  byPodClaim: "byPodClaim",
+} as const;
+
+/** The names of the HostPorts the cache shows holding `port` (none for port 0). */
+export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: number): string[] {
+  if (port <= 0) return [];
+  return caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+    .map((holder) => holder.metadata.name ?? "");
+}
+
+/** The typed clients the controllers write with. */
+export interface ControllerClients {
+  readonly classes: ResourceClient<HostPortClass>;
+  readonly claims: ResourceClient<HostPortClaim>;
+  readonly hostPorts: ResourceClient<HostPort>;
+  /** Pods, as summaries (live lists before a claim's finalizer is removed). */
+  readonly pods: ResourceClient<PodSummary>;
+  /** ResourceQuotas (claim quotas: usage written into their status). */
+  readonly quotas: ResourceClient<ResourceQuota>;
+}
+
+/** The informers, one per kind. */
+export interface ControllerCaches {
+  readonly classes: Informer<HostPortClass>;
+  /** HostPortClaims, indexed by class and HostPort name. */
+  readonly claims: Informer<HostPortClaim>;
+  /** HostPorts, indexed by class and claim. */
+  readonly hostPorts: Informer<HostPort>;
+  /** Summaries of the pods labelled {@linkcode POD_LABEL_KEY}, indexed by the claims they name. */
+  readonly pods: Informer<PodSummary>;
+  /** ResourceQuotas of every namespace (claim quotas, lib/quota). */
+  readonly quotas: Informer<ResourceQuota>;
+}
+
+/** The informers every replica keeps for its webhook, which the leader's controllers share. */
+export type SharedCaches = Pick<ControllerCaches, "classes" | "hostPorts" | "claims" | "quotas">;
+
+/** Builds the clients over one REST client. */
+export function createControllerClients(rest: RestClient): ControllerClients {
   return {
-    apiVersion: object.apiVersion ?? "",
-    kind: object.kind ?? "",
+    classes: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
+    claims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
+    hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
+    pods: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
+    quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
+  };
+}
+
+/** Where an informer reports retried list and watch failures and objects it cannot decode. */
+interface Reporting {
+  readonly logger: Logger;
+  readonly recorder: EventRecorder;
+  readonly metrics: Pick<ControllerMetrics, "undecodableObjects">;
+}
+
+/**
+ * The informer options that report under `kind`: a warning per retried list or watch failure,
+ * and per undecodable object version a warning log naming the object and the decode error, a
+ * Warning Event on the object, and the gauge `hostport_allocator_undecodable_objects{kind}` set
+ * to the quarantine size.
+ */
+function reportingAs<T extends KubeObject>(kind: string, reporting: Reporting): InformerOptions<T> {
+  const { logger, recorder, metrics } = reporting;
+  metrics.undecodableObjects.set({ kind }, 0);
+  return {
+    onError: (error, context) =>
+      logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
+    onUndecodable: (object, error) => {
+      const subject = subjectOf(object, kind);
+      logger.warn("Ignoring an object that cannot be decoded", {
+        kind,
+        name: subject.metadata.name,
+        ...(subject.metadata.namespace ? { namespace: subject.metadata.namespace } : {}),
+        error: error.message,
+      });
+      const message = `${error.message}. The operator ignores this object until it is fixed`;
+      recorder.record(subject, "Warning", "UndecodableObject", message);
+    },
+    onQuarantineChanged: (quarantined) =>
+      metrics.undecodableObjects.set({ kind }, quarantined.size),
+  };
+}
+
+/** The controllers' caches: `shared`, and a (stopped) pod informer reporting through `reporting`. */
+export function createControllerCaches(
+  clients: ControllerClients,
+  shared: SharedCaches,
+  reporting: Reporting,
+): ControllerCaches {
+  const { classes, hostPorts, claims, quotas } = shared; // not the rest of a RunningSharedCaches
+  return {
+    classes,
+    hostPorts,
+    claims,
+    quotas,
+    pods: new Informer(clients.pods, {
+      labelSelector: POD_LABEL_KEY,
+      indexers: {
+        [INDEX.byPodClaim]: (pod) =>
+          claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
+      },
+      ...reportingAs("Pod", reporting),
+    }),
+  };
+}
+
+/** Shared caches that run, from {@linkcode startSharedCaches}. */
+export interface RunningSharedCaches extends SharedCaches {
+  /** Resolves true once every one has listed; false if stopped first. */
+  readonly synced: Promise<boolean>;
+  /** Stops the informers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts, with the controllers' indexes, the class, HostPort, claim and ResourceQuota
+ * informers a replica keeps for its whole life: its webhook reads them, and its controllers share
+ * them while it leads. Watch failures and objects that do not decode are reported through `deps`.
+ */
+export function startSharedCaches(
+  rest: RestClient,
+  deps: { logger: Logger; recorder: EventRecorder; metrics: MetricsRegistry },
+): RunningSharedCaches {
+  const reporting = {
+    logger: deps.logger.child({ component: "caches" }),
+    recorder: deps.recorder,
+    metrics: createControllerMetrics(deps.metrics),
+  };
+  const clients = createControllerClients(rest);
+  const caches: SharedCaches = {
+    classes: new Informer(clients.classes, reportingAs("HostPortClass", reporting)),
+    hostPorts: new Informer(clients.hostPorts, {
+      indexers: {
+        [INDEX.byClass]: (hostPort) => [hostPort.spec.hostPortClassName],
+        [INDEX.byClaim]: (hostPort) => {
+          const ref = hostPort.spec.claimRef;
+          return ref?.name ? [`${ref.namespace ?? ""}/${ref.name}`] : [];
+        },
+        [INDEX.byPort]: (hostPort) => {
+          const port = hostPort.status?.port ?? 0;
+          return port > 0 ? [String(port)] : [];
+        },
+      },
+      ...reportingAs("HostPort", reporting),
+    }),
+    claims: new Informer(clients.claims, {
+      indexers: {
+        [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
+        [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],
+      },
+      ...reportingAs("HostPortClaim", reporting),
+    }),
+    quotas: new Informer(clients.quotas, reportingAs("ResourceQuota", reporting)),
+  };
+  const informers = Object.values(caches);
+  for (const informer of informers) informer.start();
+  return {
+    ...caches,
+    synced: cachesSynced(caches),
+    stop: async () => void await Promise.all(informers.map((informer) => informer.stop())),
+  };
+}
+
+/** Resolves once every informer has listed; false if one was stopped first. */
+export async function cachesSynced(caches: SharedCaches | ControllerCaches): Promise<boolean> {
+  const results = await Promise.all(Object.values(caches).map((informer) => informer.synced));
+  return results.every(Boolean);
+}
+
+/** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
+export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
+  group: "",
+  version: "v1",
+  kind: "Pod",
+  plural: "pods",
+  namespaced: true,
+  schema: {
+    parse(value: unknown): PodSummary {
+      const summary = summarizePod(value as Parameters<typeof summarizePod>[0]);
+      if (!summary.metadata.name) throw new TypeError("metadata.name is missing");
+      return summary;
+    },
+  },
+});
+
+/** The Event subject of an object, whatever its fields hold; `kind` when it names none. */
+export function subjectOf(
+  object: { apiVersion?: unknown; kind?: unknown; metadata?: unknown },
+  kind = "",
+): EventSubject {
+  const metadata = isPlainObject(object.metadata) ? object.metadata : {};
+  const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
+  return {
+    apiVersion: text(object.apiVersion) ?? "",
+    kind: text(object.kind) ?? kind,
     metadata: {
-      name: object.metadata.name,
-      namespace: object.metadata.namespace,
-      uid: object.metadata.uid,
+      name: text(metadata.name),
+      namespace: text(metadata.namespace),
+      uid: text(metadata.uid),
     },
   };
 }
@@ -73,11 +295,6 @@ export class FirstSeen {
   /** Forgets `key` (its object is gone). */
   forget(key: string): void {
     this.#times.delete(key);
-  }
-
-  /** How many keys are remembered. */
-  get size(): number {
-    return this.#times.size;
   }
 }
 
@@ -110,10 +327,5 @@ export class OwnWrites {
   /** Forgets `key` (its object is gone). */
   forget(key: string): void {
     this.#staleVersions.delete(key);
-  }
-
-  /** How many keys are remembered. */
-  get size(): number {
-    return this.#staleVersions.size;
   }
 }

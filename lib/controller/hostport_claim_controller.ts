@@ -21,8 +21,15 @@ import {
 } from "../reconcile/outcome.ts";
 import { podsBlockingClaim } from "../reconcile/pods.ts";
 import { classLimits, gateClaim, type QuotaExceeded } from "../quota/claim_quota.ts";
-import { INDEX, portHolders } from "./caches.ts";
-import { type ControllerContext, FirstSeen, OwnWrites, rfc3339, subjectOf } from "./context.ts";
+import {
+  type ControllerContext,
+  FirstSeen,
+  INDEX,
+  OwnWrites,
+  portHolders,
+  rfc3339,
+  subjectOf,
+} from "./context.ts";
 
 /** A backstop in case the event of this process's own write is late (it normally comes first). */
 const STALE_CACHE_RETRY_MS = 1_000;

@@ -6,17 +6,9 @@
  */
 import type { HostPortClass } from "../api/mod.ts";
 import { type ClassUsage, PortRegistry } from "../allocator/mod.ts";
-import {
-  type ClassPlan,
-  done,
-  type Outcome,
-  planHostPortClass,
-  withFinalizer,
-  withoutFinalizer,
-} from "../reconcile/mod.ts";
-import { INDEX } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
-import { rfc3339 } from "./context.ts";
+import { type ClassPlan, planHostPortClass } from "../reconcile/hostport_class.ts";
+import { done, type Outcome, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
+import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
 
 /** Builds the class reconciler. */
 export function createClassReconciler(

@@ -11,11 +11,10 @@ import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from
 import type { HostPortClaim } from "../api/types.ts";
 import type { ObjectReference } from "../api/types.ts";
 import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
-import { isClaimGone } from "../reconcile/binding.ts";
 import {
   type AllocationResult,
   type HostPortPlan,
-  type HostPortStep,
+  isClaimGone,
   needsPort,
   planHostPort,
   type ReleaseFacts,
@@ -30,17 +29,19 @@ import {
   withoutFinalizer,
 } from "../reconcile/outcome.ts";
 import { podsHoldingPort } from "../reconcile/pods.ts";
-import { INDEX, portHolders } from "./caches.ts";
-import { type ControllerContext, FirstSeen, rfc3339, subjectOf } from "./context.ts";
+import {
+  type ControllerContext,
+  FirstSeen,
+  INDEX,
+  portHolders,
+  rfc3339,
+  subjectOf,
+} from "./context.ts";
 import { describe } from "./controller.ts";
+import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
-/** What the HostPort reconciler asks the claim reconciler (see `ClaimReconciler`). */
-export interface ClaimFinalizations {
-  /** Whether this process finalized the claim with this uid after its deletion window. */
-  finalizedHere(uid: string): boolean;
-  /** Drops that memory. */
-  forgetFinalized(uid: string): void;
-}
+/** What the HostPort reconciler asks the claim reconciler. */
+type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinalized">;
 
 /** The reservation made while gathering, as the actor needs it. */
 interface Reserved {
@@ -86,7 +87,7 @@ export function createHostPortReconciler(
       release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
       ...(reserved === undefined ? {} : { allocation: reserved.result }),
     });
-    return await new HostPortActor(ctx, hostPort, signal, { claims, reserved }).run(plan);
+    return await actOnHostPort(ctx, hostPort, plan, signal, { claims, reserved });
   };
 }
 
@@ -139,189 +140,133 @@ function releaseFacts(
 }
 
 /** Executes one HostPort plan, carrying the latest version of the object between writes. */
-class HostPortActor {
-  #ctx: ControllerContext;
-  #current: HostPort;
-  #signal: AbortSignal;
-  #claims: ClaimFinalizations;
-  #reserved: Reserved | undefined;
-
-  constructor(
-    ctx: ControllerContext,
-    hostPort: HostPort,
-    signal: AbortSignal,
-    options: { claims: ClaimFinalizations; reserved: Reserved | undefined },
-  ) {
-    this.#ctx = ctx;
-    this.#current = hostPort;
-    this.#signal = signal;
-    this.#claims = options.claims;
-    this.#reserved = options.reserved;
+async function actOnHostPort(
+  ctx: ControllerContext,
+  hostPort: HostPort,
+  plan: HostPortPlan,
+  abortSignal: AbortSignal,
+  { claims, reserved }: { claims: ClaimFinalizations; reserved: Reserved | undefined },
+): Promise<Outcome> {
+  const { hostPorts } = ctx.clients;
+  const className = hostPort.spec.hostPortClassName;
+  const name = hostPort.metadata.name ?? "";
+  let current = hostPort;
+  if (reserved?.result.ok === false) {
+    const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
+    ctx.metrics.allocationFailures.inc({ class: className, reason });
   }
-
-  async run(plan: HostPortPlan): Promise<Outcome> {
-    const reserved = this.#reserved;
-    if (reserved?.result.ok === false) {
-      const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
-      this.#ctx.metrics.allocationFailures.inc({ class: this.#className(), reason });
-    }
-    for (const step of plan.steps) {
-      const early = await this.#step(step);
-      if (early !== undefined) return early;
-    }
-    if (reserved?.error !== undefined) throw reserved.error;
-    return plan.outcome;
-  }
-
-  #className(): string {
-    return this.#current.spec.hostPortClassName;
-  }
-
-  async #step(step: HostPortStep): Promise<Outcome | undefined> {
-    const { hostPorts } = this.#ctx.clients;
-    const options = { abortSignal: this.#signal };
-    switch (step.type) {
-      case "addFinalizer":
-        this.#current = await hostPorts.update(withFinalizer(this.#current), options);
-        return undefined;
-      case "removeFinalizer":
-        return await this.#removeFinalizer(step.releasePort, step.podsOf);
-      case "deleteOrphan":
-        return await this.#deleteOrphan();
-      case "setStatus":
-        if (step.allocates !== undefined) {
-          await this.#writeAllocation(step.status, step.allocates);
-          return undefined;
-        }
-        this.#current = await hostPorts.updateStatus(
-          { ...this.#current, status: step.status },
-          options,
-        );
-        return undefined;
-      case "event":
-        this.#ctx.recorder.record(
-          subjectOf(this.#current),
-          step.eventType,
-          step.reason,
-          step.message,
-        );
-        return undefined;
-    }
-  }
+  /** Whether a cached HostPort other than this one holds `port` (a duplicate from before the record). */
+  const heldElsewhere = (port: number) =>
+    ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
+      .some((other) => other.metadata.name !== name);
 
   /**
    * Removes the finalizer, then releases the port (rule 3). With `podsOf` (the gone claim), a
    * live pod list of its namespace must first show no pod that can still run holding the port.
    */
-  async #removeFinalizer(
-    port: number | undefined,
-    podsOf: ObjectReference | undefined,
-  ): Promise<Outcome> {
+  const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
     if (port !== undefined && podsOf !== undefined) {
-      const pods = await this.#ctx.clients.pods.listAll({
-        namespace: podsOf.namespace ?? "",
-        abortSignal: this.#signal,
-      });
+      const namespace = podsOf.namespace ?? "";
+      const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
       const holding = podsHoldingPort(pods.items, podsOf, port);
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
-    await this.#ctx.clients.hostPorts.update(withoutFinalizer(this.#current), {
-      abortSignal: this.#signal,
-    });
-    if (podsOf?.uid) this.#claims.forgetFinalized(podsOf.uid);
-    if (port !== undefined) await this.#release(port);
-    return done();
-  }
-
-  /** Releases the port of a HostPort whose finalizer this process removed (rule 3). */
-  async #release(port: number): Promise<void> {
-    const name = this.#current.metadata.name ?? "";
-    const outcome = await this.#ctx.allocator.releaseAfterFinalizerRemoved(port, {
-      heldElsewhere: this.#heldElsewhere(port),
+    await hostPorts.update(withoutFinalizer(current), { abortSignal });
+    if (podsOf?.uid) claims.forgetFinalized(podsOf.uid);
+    if (port === undefined) return done();
+    const outcome = await ctx.allocator.releaseAfterFinalizerRemoved(port, {
+      heldElsewhere: heldElsewhere(port),
     }).catch((error) => ({ ok: false as const, reason: describe(error) }));
     if (!outcome.ok) {
       // Leaking beats double-allocating: repair frees the port if nobody holds it.
-      this.#ctx.logger.warn("Port not released", { hostPort: name, port, reason: outcome.reason });
-      return;
+      ctx.logger.warn("Port not released", { hostPort: name, port, reason: outcome.reason });
+      return done();
     }
-    this.#ctx.metrics.releases.inc();
-    this.#ctx.recorder.record(
-      subjectOf(this.#current),
+    ctx.metrics.releases.inc();
+    ctx.recorder.record(
+      subjectOf(current),
       "Normal",
       EVENT_REASON.PortReleased,
       `Released port ${port}`,
     );
-  }
-
-  /** Whether a cached HostPort other than this one holds `port` (a duplicate from before the record). */
-  #heldElsewhere(port: number): boolean {
-    const name = this.#current.metadata.name;
-    return this.#ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-      .some((other) => other.metadata.name !== name);
-  }
+    return done();
+  };
 
   /** Deletes a dynamic HostPort whose claim is gone, once a live read of the claim agrees. */
-  async #deleteOrphan(): Promise<Outcome> {
-    const ref = this.#current.spec.claimRef;
-    const { claims, hostPorts } = this.#ctx.clients;
+  const deleteOrphan = async (): Promise<Outcome> => {
+    const ref = current.spec.claimRef;
     try {
-      const claim = await claims.get(ref?.name ?? "", {
+      const claim = await ctx.clients.claims.get(ref?.name ?? "", {
         namespace: ref?.namespace,
-        abortSignal: this.#signal,
+        abortSignal,
       });
       if (claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
     try {
-      await hostPorts.delete(this.#current.metadata.name ?? "", {
-        preconditions: { uid: this.#current.metadata.uid },
-        abortSignal: this.#signal,
-      });
-      this.#ctx.logger.info("Orphan HostPort deleted", { hostPort: this.#current.metadata.name });
+      await hostPorts.delete(name, { preconditions: { uid: current.metadata.uid }, abortSignal });
+      ctx.logger.info("Orphan HostPort deleted", { hostPort: name });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
     return done();
-  }
+  };
 
   /**
    * Writes the port reserved while gathering (rule 1), only while its reservation is fresh
-   * (rule 2); a refused write releases the reservation unless the port shows written (rule 3),
-   * and any other failure keeps it (rule 4: unknown outcome).
+   * (rule 2); a refused write releases the reservation unless a fresh read shows the port
+   * written (rule 3), and any other failure keeps it (rule 4: unknown outcome).
    */
-  async #writeAllocation(status: HostPortStatus, port: number): Promise<void> {
-    const reservedAt = this.#reserved?.reservedAt;
-    if (reservedAt === undefined || !this.#ctx.allocator.isReservationFresh(reservedAt)) {
+  const writeAllocation = async (status: HostPortStatus, port: number): Promise<void> => {
+    const reservedAt = reserved?.reservedAt;
+    if (reservedAt === undefined || !ctx.allocator.isReservationFresh(reservedAt)) {
       // Too late to write it; repair frees the reservation.
       throw new Error(`Cannot write port ${port} as its reservation is no longer fresh`);
     }
     try {
-      this.#current = await this.#ctx.clients.hostPorts.updateStatus(
-        { ...this.#current, status },
-        { abortSignal: this.#signal },
-      );
+      current = await hostPorts.updateStatus({ ...current, status }, { abortSignal });
     } catch (error) {
-      if (error instanceof ConflictError) await this.#releaseIfUnwritten(port);
+      if (error instanceof ConflictError) await releaseIfUnwritten(port);
       throw error;
     }
-    this.#ctx.metrics.allocations.inc({ class: this.#className() });
-  }
+    ctx.metrics.allocations.inc({ class: className });
+  };
 
   /** After a refused status write: release the port unless a fresh read shows it written. */
-  async #releaseIfUnwritten(port: number): Promise<void> {
-    const name = this.#current.metadata.name ?? "";
+  const releaseIfUnwritten = async (port: number): Promise<void> => {
     try {
-      const fresh = await this.#ctx.clients.hostPorts.get(name, { abortSignal: this.#signal });
+      const fresh = await hostPorts.get(name, { abortSignal });
       if (fresh.status?.port === port) return;
     } catch (error) {
       if (!(error instanceof NotFoundError)) return; // unknown: keep it, repair decides
     }
-    const outcome = await this.#ctx.allocator.releaseUnused(name, port, {
-      heldElsewhere: this.#heldElsewhere(port),
+    const outcome = await ctx.allocator.releaseUnused(name, port, {
+      heldElsewhere: heldElsewhere(port),
     });
-    if (!outcome.ok) {
-      this.#ctx.logger.debug("Unused port kept", { hostPort: name, port, ...outcome });
+    if (!outcome.ok) ctx.logger.debug("Unused port kept", { hostPort: name, port, ...outcome });
+  };
+
+  for (const step of plan.steps) {
+    switch (step.type) {
+      case "addFinalizer":
+        current = await hostPorts.update(withFinalizer(current), { abortSignal });
+        break;
+      case "removeFinalizer":
+        return await removeFinalizer(step.releasePort, step.podsOf);
+      case "deleteOrphan":
+        return await deleteOrphan();
+      case "setStatus":
+        if (step.allocates !== undefined) await writeAllocation(step.status, step.allocates);
+        else {current = await hostPorts.updateStatus({ ...current, status: step.status }, {
+            abortSignal,
+          });}
+        break;
+      case "event":
+        ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
+        break;
     }
   }
+  if (reserved?.error !== undefined) throw reserved.error;
+  return plan.outcome;
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { NAMESPACE_INDEX } from "../kube/mod.ts";
-import { done, type Outcome } from "../reconcile/mod.ts";
+import { done, type Outcome } from "../reconcile/outcome.ts";
 import { isClaimQuota, needsClaimCount, planQuotaUsage } from "../quota/mod.ts";
 import type { ControllerContext } from "./context.ts";
 

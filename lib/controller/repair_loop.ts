@@ -12,15 +12,14 @@
  * @module
  */
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
-import { EVENT_REASON } from "../reconcile/mod.ts";
+import { EVENT_REASON } from "../reconcile/outcome.ts";
 import type { AllocationRepair, RepairFindings } from "../allocation/allocation_repair.ts";
-import { portHolders } from "./caches.ts";
-import { type ControllerContext, subjectOf } from "./context.ts";
+import { type ControllerContext, portHolders, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
 
 /** Options of {@linkcode RepairLoop}. */
 export interface RepairLoopOptions {
-  /** Time between passes after the first; 0 turns periodic passes off. */
+  /** Time between passes after the first. */
   readonly intervalMs: number;
   /** Called with ports a pass freed, to requeue HostPorts waiting for one. */
   readonly onPortsFreed: (ports: readonly number[]) => void;
@@ -84,14 +83,11 @@ export class RepairLoop {
     if (this.#abort.signal.aborted) return;
     this.#scheduled = true;
     this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const delay = this.#nextDelay();
-    if (delay === undefined) return;
     this.#timer = this.#ctx.clock.setTimeout(async () => {
       this.#timer = undefined;
       await this.runOnce();
       this.schedule();
-    }, delay);
+    }, this.#nextDelay());
   }
 
   /** Runs a pass as soon as possible (after the running one, if any). */
@@ -112,7 +108,7 @@ export class RepairLoop {
     this.#restoredEvents(ports);
   }
 
-  #nextDelay(): number | undefined {
+  #nextDelay(): number {
     if (this.#again) {
       this.#again = false;
       return 0;
@@ -120,9 +116,7 @@ export class RepairLoop {
     if (this.#failures > 0) {
       return backoffDelay(this.#failures - 1, { initialMs: 500, maxMs: 30_000 });
     }
-    const interval = this.#options.intervalMs > 0 ? this.#options.intervalMs : Infinity;
-    const delay = Math.min(interval, this.#nextFreeInMs ?? Infinity);
-    return Number.isFinite(delay) ? delay : undefined;
+    return Math.min(this.#options.intervalMs, this.#nextFreeInMs ?? Infinity);
   }
 
   /** Stops the loop and aborts a running pass. */

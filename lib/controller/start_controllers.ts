@@ -5,77 +5,73 @@
  *
  * @module
  */
-import { type Clock, type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
-import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
-import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
-import type { AllocationRepair } from "../allocation/allocation_repair.ts";
+import type { AllocationRecord } from "../allocation/allocation_record.ts";
+import {
+  AllocationRepair,
+  liveHostPortClassLister,
+  liveHostPortLister,
+} from "../allocation/allocation_repair.ts";
+import { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { type HostPort, salvageHostPort } from "../api/mod.ts";
+import { type RestClient, SYSTEM_CLOCK } from "../kube/mod.ts";
+import type { EventRecorder, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import {
   cachesSynced,
+  type ControllerContext,
   createControllerCaches,
   createControllerClients,
   INDEX,
   type SharedCaches,
-  startCaches,
-  stopCaches,
-} from "./caches.ts";
-import type { ControllerContext } from "./context.ts";
-import { Controller, describe } from "./controller.ts";
+} from "./context.ts";
+import {
+  Controller,
+  type ControllerOptions,
+  createControllerMetrics,
+  type ReconcileFunction,
+} from "./controller.ts";
 import { createClassReconciler } from "./hostport_class_controller.ts";
 import { type ClaimReconciler, createClaimReconciler } from "./hostport_claim_controller.ts";
 import { createHostPortReconciler } from "./hostport_controller.ts";
 import { createQuotaReconciler } from "./quota_controller.ts";
-import { createControllerMetrics } from "./metrics.ts";
 import { RepairLoop } from "./repair_loop.ts";
 import { createTemplateClaimReconciler, wireTemplateClaims } from "./template_claim_controller.ts";
 import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 
 /** Tuning of the controllers; every field is optional. */
 export interface ControllersOptions {
-  /** Concurrent reconciles per controller; defaults 1 (classes), 16 (claims), 16 (HostPorts). */
-  workers?: { hostPortClass?: number; hostPortClaim?: number; hostPort?: number };
+  /**
+   * Concurrent reconciles of each controller (`--workers`); by default 1 for classes, 16 for
+   * claims and HostPorts, 4 for template claims.
+   */
+  workers?: number | undefined;
   /**
    * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
    * without this process finalizing it, wait this long after the deletion (or absence) was first
    * seen, so pod creations our webhook admitted before it are stored or failed by then. Default
    * 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
    */
-  claimDeletionGraceMs?: number;
+  claimDeletionGraceMs?: number | undefined;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
-  pendingStatusDelayMs?: number;
-  /** Least time between two status writes of one HostPortClass; 1000 ms. */
-  classStatusIntervalMs?: number;
-  /** Every key is reconciled again this often; 600000 ms (10 min). 0 turns it off. */
-  resyncIntervalMs?: number;
-  /** A repair pass runs this often after the first one; 180000 ms (3 min). 0 turns it off. */
-  repairIntervalMs?: number;
-  /** First retry delay after a reconcile error; 5 ms, doubling up to `maxRetryDelayMs`. */
-  baseRetryDelayMs?: number;
-  /** Largest retry delay after reconcile errors; 1000000 ms. */
-  maxRetryDelayMs?: number;
-  /** Time source; the system clock by default. */
-  clock?: Clock;
+  pendingStatusDelayMs?: number | undefined;
+  /** Repair's leak holdoff, also the pause after a rebuilt record (repair's default 90 s). */
+  holdoffMs?: number | undefined;
 }
 
 /** What `startControllers` needs. */
 export interface ControllerDeps {
   /** The REST client (leader's credentials). */
   rest: RestClient;
-  /** Allocation through the cluster-wide record. */
-  allocator: ClusterPortAllocator;
-  /** The repair pass over the same record and allocator (an `AllocationRepair`). */
-  repair: AllocationRepair;
+  /** The cluster-wide allocation record; the allocator and repair are built over it. */
+  record: AllocationRecord;
   recorder: EventRecorder;
   metrics: MetricsRegistry;
   logger: Logger;
-  options?: ControllersOptions;
-  /** Stops everything when aborted (for example when leadership is lost). */
-  signal?: AbortSignal;
   /**
-   * Class and HostPort informers kept by the caller (the webhook's, on every replica), used
-   * instead of watching those kinds again; the caller starts and stops them. Built here without.
+   * The class, HostPort, claim and quota informers every replica keeps for its webhook, used
+   * rather than watching those kinds again; the caller starts and stops them.
    */
-  shared?: SharedCaches;
+  shared: SharedCaches;
+  options?: ControllersOptions;
 }
 
 /** Running controllers. */
@@ -105,22 +101,30 @@ export const CONTROLLER_DEFAULTS = {
  * the claim controller), then the template-claim controller. Resolves at once; `synced` tells
  * when they work.
  */
-export function startControllers(deps: ControllerDeps): Promise<RunningControllers> {
-  const ctx = buildContext(deps);
+export function startControllers(deps: ControllerDeps): RunningControllers {
+  const { record, rest, options = {} } = deps;
+  const allocator = new ClusterPortAllocator({ record });
+  const allocationRepair = new AllocationRepair({
+    record,
+    allocator,
+    listHostPorts: liveHostPortLister(rest),
+    listHostPortClasses: liveHostPortClassLister(rest),
+    ...(options.holdoffMs === undefined ? {} : { holdoffMs: options.holdoffMs }),
+  });
+  const ctx = buildContext(deps, allocator);
   const { caches, logger } = ctx;
   const claimReconciler = createClaimReconciler(ctx);
   const { templateClaims, ...controllers } = buildControllers(ctx, deps, claimReconciler);
   const requeue = (port: number) => requeuePendingFor(caches, controllers, port);
   const unwireEvents = wireEvents(caches, controllers, (uid) => claimReconciler.forget(uid));
   const unwireTemplateClaims = wireTemplateClaims(ctx, templateClaims);
-  const repair = new RepairLoop(ctx, deps.repair, {
-    intervalMs: deps.options?.repairIntervalMs ?? CONTROLLER_DEFAULTS.repairIntervalMs,
+  const repair = new RepairLoop(ctx, allocationRepair, {
+    intervalMs: CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
-  const unwireAllocator = wireAllocator(ctx, deps, repair, requeue);
-  const owned = deps.shared ? { pods: caches.pods } : caches;
-  startCaches(owned);
+  const unwireAllocator = wireAllocator(ctx, allocationRepair, repair, requeue);
+  caches.pods.start(); // the shared caches are the caller's
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
@@ -131,13 +135,12 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
       await Promise.all(
         [...Object.values(controllers), templateClaims].map((controller) => controller.stop()),
       );
-      await stopCaches(owned);
+      await caches.pods.stop();
       logger.info("Controllers stopped");
     })();
-  deps.signal?.addEventListener("abort", () => void stop(), { once: true });
   const synced = startWorkers(ctx, controllers, repair).then(() => templateClaims.start());
   synced.catch(() => {}); // the caller awaits it; never an unhandled rejection
-  return Promise.resolve({ synced, stop, allocationReadiness: () => deps.allocator.readiness() });
+  return { synced, stop, allocationReadiness: () => allocator.readiness() };
 }
 
 /**
@@ -148,11 +151,11 @@ export function startControllers(deps: ControllerDeps): Promise<RunningControlle
  */
 function wireAllocator(
   ctx: ControllerContext,
-  deps: ControllerDeps,
+  allocationRepair: AllocationRepair,
   repair: RepairLoop,
   requeue: (port: number) => void,
 ): () => void {
-  const { allocator } = deps;
+  const { allocator } = ctx;
   const hostPorts = ctx.caches.hostPorts;
   allocator.useHeldSource((port) => {
     const holders = hostPorts.store.byIndex(INDEX.byPort, String(port));
@@ -165,7 +168,7 @@ function wireAllocator(
   });
   const noteHeld = (hostPort: HostPort) => {
     const port = hostPort.status?.port ?? 0;
-    if (port > 0) deps.repair.noteHeld(port);
+    if (port > 0) allocationRepair.noteHeld(port);
   };
   const removers = [
     allocator.onReleased(requeue),
@@ -201,32 +204,29 @@ async function startWorkers(
   ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });
 }
 
-function buildContext(deps: ControllerDeps): ControllerContext {
+function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): ControllerContext {
   const options = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
   return {
     clients,
-    caches: createControllerCaches(
-      clients,
-      (kind, error, context) =>
-        logger.warn("Watch failed, retrying", { kind, ...context, error: describe(error) }),
-      { logger, recorder: deps.recorder, metrics },
-      deps.shared,
-    ),
-    allocator: deps.allocator,
+    caches: createControllerCaches(clients, deps.shared, {
+      logger,
+      recorder: deps.recorder,
+      metrics,
+    }),
+    allocator,
     recorder: deps.recorder,
     metrics,
     logger,
-    clock: options.clock ?? SYSTEM_CLOCK,
+    clock: SYSTEM_CLOCK,
     settings: {
       claimDeletionGraceMs: options.claimDeletionGraceMs ??
         CONTROLLER_DEFAULTS.claimDeletionGraceMs,
       pendingStatusDelayMs: options.pendingStatusDelayMs ??
         CONTROLLER_DEFAULTS.pendingStatusDelayMs,
-      classStatusIntervalMs: options.classStatusIntervalMs ??
-        CONTROLLER_DEFAULTS.classStatusIntervalMs,
+      classStatusIntervalMs: CONTROLLER_DEFAULTS.classStatusIntervalMs,
     },
   };
 }
@@ -238,49 +238,40 @@ function buildControllers(
   claimReconciler: ClaimReconciler,
 ): ControllerSet & { templateClaims: Controller } {
   const { caches } = ctx;
-  const options = deps.options ?? {};
-  const common = {
-    metrics: ctx.metrics,
-    logger: ctx.logger,
-    clock: ctx.clock,
-    resyncIntervalMs: options.resyncIntervalMs ?? CONTROLLER_DEFAULTS.resyncIntervalMs,
-    baseRetryDelayMs: options.baseRetryDelayMs,
-    maxRetryDelayMs: options.maxRetryDelayMs,
-  };
+  const workers = deps.options?.workers;
+  const controller = (
+    name: string,
+    reconcile: ReconcileFunction,
+    options: Pick<ControllerOptions, "workers" | "listKeys">,
+  ) =>
+    new Controller({
+      name,
+      reconcile,
+      ...options,
+      metrics: ctx.metrics,
+      logger: ctx.logger,
+      clock: ctx.clock,
+      resyncIntervalMs: CONTROLLER_DEFAULTS.resyncIntervalMs,
+    });
   return {
-    classes: new Controller({
-      ...common,
-      name: "hostportclass",
-      reconcile: createClassReconciler(ctx),
-      workers: options.workers?.hostPortClass ?? CONTROLLER_DEFAULTS.classWorkers,
+    classes: controller("hostportclass", createClassReconciler(ctx), {
+      workers: workers ?? CONTROLLER_DEFAULTS.classWorkers,
       listKeys: () => caches.classes.store.keys(),
     }),
-    claims: new Controller({
-      ...common,
-      name: "hostportclaim",
-      reconcile: claimReconciler.reconcile,
-      workers: options.workers?.hostPortClaim ?? CONTROLLER_DEFAULTS.claimWorkers,
+    claims: controller("hostportclaim", claimReconciler.reconcile, {
+      workers: workers ?? CONTROLLER_DEFAULTS.claimWorkers,
       listKeys: () => caches.claims.store.keys(),
     }),
-    hostPorts: new Controller({
-      ...common,
-      name: "hostport",
-      reconcile: createHostPortReconciler(ctx, claimReconciler),
-      workers: options.workers?.hostPort ?? CONTROLLER_DEFAULTS.hostPortWorkers,
+    hostPorts: controller("hostport", createHostPortReconciler(ctx, claimReconciler), {
+      workers: workers ?? CONTROLLER_DEFAULTS.hostPortWorkers,
       listKeys: () => caches.hostPorts.store.keys(),
     }),
-    quotas: new Controller({
-      ...common,
-      name: "resourcequota",
-      reconcile: createQuotaReconciler(ctx),
+    quotas: controller("resourcequota", createQuotaReconciler(ctx), {
       workers: 1,
       listKeys: () => caches.quotas.store.keys(),
     }),
-    templateClaims: new Controller({
-      ...common,
-      name: "templateclaim",
-      reconcile: createTemplateClaimReconciler(ctx, deps.rest),
-      workers: options.workers?.hostPortClaim ?? 4,
+    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx, deps.rest), {
+      workers: workers ?? 4,
       listKeys: () => caches.claims.store.keys(),
     }),
   };

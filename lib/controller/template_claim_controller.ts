@@ -23,20 +23,14 @@ import {
   type RestClient,
   STATEFUL_SET_RESOURCE,
 } from "../kube/mod.ts";
-import {
-  claimNamesOfPod,
-  done,
-  type Outcome,
-  planTemplateClaim,
-  type PodSummary,
-  type TemplateClaimSet,
-} from "../reconcile/mod.ts";
-import type { ControllerContext } from "./context.ts";
-import { subjectOf } from "./context.ts";
+import { done, type Outcome } from "../reconcile/outcome.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
+import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
+import { type ControllerContext, subjectOf } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */
-export function isTemplateClaim(claim: HostPortClaim): boolean {
+function isTemplateClaim(claim: HostPortClaim): boolean {
   return claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.template] !== undefined &&
     claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] !== undefined;
 }

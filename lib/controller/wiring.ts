@@ -30,8 +30,9 @@ import {
   type HostPortClass,
 } from "../api/mod.ts";
 import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
-import { claimNamesOfPod, jsonEqual, type PodSummary } from "../reconcile/mod.ts";
-import { type ControllerCaches, INDEX } from "./caches.ts";
+import { jsonEqual } from "../reconcile/outcome.ts";
+import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
+import { type ControllerCaches, INDEX } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
 /**
@@ -58,40 +59,114 @@ export function wireEvents(
   controllers: ControllerSet,
   onClaimGone: (uid: string) => void,
 ): () => void {
-  const onClass = (hostPortClass: HostPortClass) =>
-    classChanged(caches, controllers, hostPortClass);
-  const onClaim = (claim: HostPortClaim, hostPortsToo = true) =>
-    claimChanged(caches, controllers, claim, hostPortsToo);
-  const onHostPort = (hostPort: HostPort) => hostPortChanged(caches, controllers, hostPort);
-  const onPod = (pod: PodSummary) => podChanged(caches, controllers, pod);
+  const { classes, claims, hostPorts, quotas } = controllers;
+  const claimRefKey = (ref: HostPort["spec"]["claimRef"]) =>
+    ref?.name ? `${ref.namespace ?? ""}/${ref.name}` : undefined;
+
+  const onClass = (hostPortClass: HostPortClass) => {
+    const name = hostPortClass.metadata.name ?? "";
+    classes.enqueue(name);
+    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
+      hostPorts.enqueue(objectKey(hostPort));
+    }
+    for (const claim of caches.claims.store.byIndex(INDEX.byClass, name)) {
+      claims.enqueue(objectKey(claim));
+    }
+  };
+
+  const onClaim = (claim: HostPortClaim, hostPortsToo = true) => {
+    const key = objectKey(claim);
+    claims.enqueue(key);
+    if (!hostPortsToo) return;
+    if (claim.spec.hostPortName) hostPorts.enqueue(claim.spec.hostPortName);
+    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
+      hostPorts.enqueue(objectKey(hostPort));
+    }
+  };
+
+  const onHostPort = (hostPort: HostPort) => {
+    const name = objectKey(hostPort);
+    hostPorts.enqueue(name);
+    classes.enqueueAfter(hostPort.spec.hostPortClassName, CLASS_BATCH_MS);
+    const port = hostPort.status?.port ?? 0;
+    const urgent = port > 0;
+    const ref = claimRefKey(hostPort.spec.claimRef);
+    if (ref !== undefined) claims.enqueue(ref, { urgent });
+    for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
+      claims.enqueue(objectKey(claim), { urgent });
+    }
+    // Others holding the same port: a PortConflict may have appeared or gone (issue #9, item 8).
+    if (port === 0) return;
+    for (const other of caches.hostPorts.store.byIndex(INDEX.byPort, String(port))) {
+      if (objectKey(other) === name) continue;
+      hostPorts.enqueue(objectKey(other));
+      const otherRef = claimRefKey(other.spec.claimRef);
+      if (otherRef !== undefined) claims.enqueue(otherRef);
+    }
+  };
+
+  const onPod = (pod: PodSummary) => {
+    for (const claim of claimNamesOfPod(pod)) {
+      const key = `${pod.metadata.namespace ?? ""}/${claim}`;
+      claims.enqueue(key);
+      for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
+        if (hostPort.metadata.deletionTimestamp) hostPorts.enqueue(objectKey(hostPort));
+      }
+    }
+  };
+
+  const quotasOfNamespace = (namespace: string) => {
+    for (const quota of caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace)) {
+      quotas.enqueue(objectKey(quota));
+    }
+  };
+
+  /** Queues the namespace's claims that a quota holds back: usage or a limit changed. */
+  const claimsHeldBack = (namespace: string) => {
+    for (const claim of caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)) {
+      const bound = claim.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Bound);
+      if (bound?.reason === CONDITION_REASON.QuotaExceeded) claims.enqueue(objectKey(claim));
+    }
+  };
+
+  const onQuota = (quota: ResourceQuota, specChanged: boolean) => {
+    quotas.enqueue(objectKey(quota));
+    if (specChanged) claimsHeldBack(quota.metadata?.namespace ?? "");
+  };
+
   const removers = [
     caches.classes.addEventHandler({
       onAdd: onClass,
       onUpdate: (previous, next) => {
         if (previous.metadata.generation !== next.metadata.generation) onClass(next);
-        else controllers.classes.enqueue(objectKey(next));
+        else classes.enqueue(objectKey(next));
       },
       onDelete: onClass,
     }),
     caches.claims.addEventHandler({
       onAdd: (claim) => {
         onClaim(claim);
-        quotasOfNamespace(caches, controllers, claim.metadata.namespace ?? "");
+        quotasOfNamespace(claim.metadata.namespace ?? "");
       },
-      onUpdate: (previous, next) => onClaim(next, claimGoneMayDiffer(previous, next)),
+      // HostPorts only when what their plan reads of the claim (gone or not) may differ.
+      onUpdate: (previous, next) =>
+        onClaim(
+          next,
+          previous.metadata.uid !== next.metadata.uid ||
+            previous.metadata.deletionTimestamp !== next.metadata.deletionTimestamp,
+        ),
       onDelete: (claim) => {
         onClaim(claim);
         if (claim.metadata.uid) onClaimGone(claim.metadata.uid);
         const namespace = claim.metadata.namespace ?? "";
-        quotasOfNamespace(caches, controllers, namespace);
-        claimsHeldBack(caches, controllers, namespace);
+        quotasOfNamespace(namespace);
+        claimsHeldBack(namespace);
       },
     }),
     caches.quotas.addEventHandler({
-      onAdd: (quota) => quotaChanged(caches, controllers, quota, true),
-      onUpdate: (previous, next) =>
-        quotaChanged(caches, controllers, next, !jsonEqual(previous.spec, next.spec)),
-      onDelete: (quota) => quotaChanged(caches, controllers, quota, true),
+      onAdd: (quota) => onQuota(quota, true),
+      onUpdate: (previous, next) => onQuota(next, !jsonEqual(previous.spec, next.spec)),
+      onDelete: (quota) => onQuota(quota, true),
     }),
     caches.hostPorts.addEventHandler({
       onAdd: onHostPort,
@@ -127,111 +202,6 @@ export function requeuePendingFor(
     const name = hostPortClass.metadata.name ?? "";
     for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
       if ((hostPort.status?.port ?? 0) === 0) controllers.hostPorts.enqueue(objectKey(hostPort));
-    }
-  }
-}
-
-function classChanged(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  hostPortClass: HostPortClass,
-): void {
-  const name = hostPortClass.metadata.name ?? "";
-  controllers.classes.enqueue(name);
-  for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
-    controllers.hostPorts.enqueue(objectKey(hostPort));
-  }
-  for (const claim of caches.claims.store.byIndex(INDEX.byClass, name)) {
-    controllers.claims.enqueue(objectKey(claim));
-  }
-}
-
-/** Whether an update can change what a HostPort planner sees of the claim (its uid, deletion). */
-function claimGoneMayDiffer(previous: HostPortClaim, next: HostPortClaim): boolean {
-  return previous.metadata.uid !== next.metadata.uid ||
-    previous.metadata.deletionTimestamp !== next.metadata.deletionTimestamp;
-}
-
-function claimChanged(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  claim: HostPortClaim,
-  hostPortsToo: boolean,
-): void {
-  const key = objectKey(claim);
-  controllers.claims.enqueue(key);
-  if (!hostPortsToo) return;
-  if (claim.spec.hostPortName) controllers.hostPorts.enqueue(claim.spec.hostPortName);
-  for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
-    controllers.hostPorts.enqueue(objectKey(hostPort));
-  }
-}
-
-function hostPortChanged(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  hostPort: HostPort,
-): void {
-  const name = objectKey(hostPort);
-  controllers.hostPorts.enqueue(name);
-  controllers.classes.enqueueAfter(hostPort.spec.hostPortClassName, CLASS_BATCH_MS);
-  const port = hostPort.status?.port ?? 0;
-  const urgent = port > 0;
-  const ref = hostPort.spec.claimRef;
-  if (ref?.name) controllers.claims.enqueue(`${ref.namespace ?? ""}/${ref.name}`, { urgent });
-  for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
-    controllers.claims.enqueue(objectKey(claim), { urgent });
-  }
-  // Others holding the same port: a PortConflict may have appeared or gone (issue #9, item 8).
-  if (port === 0) return;
-  for (const other of caches.hostPorts.store.byIndex(INDEX.byPort, String(port))) {
-    if (objectKey(other) === name) continue;
-    controllers.hostPorts.enqueue(objectKey(other));
-    const otherRef = other.spec.claimRef;
-    if (otherRef?.name) controllers.claims.enqueue(`${otherRef.namespace ?? ""}/${otherRef.name}`);
-  }
-}
-
-function podChanged(caches: ControllerCaches, controllers: ControllerSet, pod: PodSummary): void {
-  for (const claim of claimNamesOfPod(pod)) {
-    const key = `${pod.metadata.namespace ?? ""}/${claim}`;
-    controllers.claims.enqueue(key);
-    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
-      if (hostPort.metadata.deletionTimestamp) controllers.hostPorts.enqueue(objectKey(hostPort));
-    }
-  }
-}
-
-function quotaChanged(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  quota: ResourceQuota,
-  specChanged: boolean,
-): void {
-  controllers.quotas.enqueue(objectKey(quota));
-  if (specChanged) claimsHeldBack(caches, controllers, quota.metadata?.namespace ?? "");
-}
-
-function quotasOfNamespace(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  namespace: string,
-): void {
-  for (const quota of caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace)) {
-    controllers.quotas.enqueue(objectKey(quota));
-  }
-}
-
-/** Queues the namespace's claims that a quota holds back: usage or a limit changed. */
-function claimsHeldBack(
-  caches: ControllerCaches,
-  controllers: ControllerSet,
-  namespace: string,
-): void {
-  for (const claim of caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)) {
-    const bound = claim.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Bound);
-    if (bound?.reason === CONDITION_REASON.QuotaExceeded) {
-      controllers.claims.enqueue(objectKey(claim));
     }
   }
 }

@@ -12,18 +12,28 @@ import {
   CONDITION_STATUS,
   CONDITION_TYPE,
   HOST_PORT_PHASE,
+  hostPortNameForClaim,
+  MESSAGE,
 } from "../api/constants.ts";
-import { hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
+import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
 import type { HostPortClaim } from "../api/types.ts";
 import type { HostPortClass } from "../api/types.ts";
-import { MESSAGE } from "../api/constants.ts";
 import type { ObjectReference } from "../api/types.ts";
-import { isClaimGone, isDynamicHostPort } from "./binding.ts";
-import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
-import { jsonEqual } from "./outcome.ts";
-import { EVENT_REASON, type EventStep, eventStep } from "./outcome.ts";
-import { hasFinalizer, isDeleting } from "./outcome.ts";
-import { awaitChange, done, type Outcome, requeueAfter } from "./outcome.ts";
+import {
+  awaitChange,
+  conditionChanged,
+  type DesiredCondition,
+  done,
+  EVENT_REASON,
+  type EventStep,
+  eventStep,
+  hasFinalizer,
+  isDeleting,
+  jsonEqual,
+  type Outcome,
+  requeueAfter,
+  setConditions,
+} from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
 
 /** What the HostPort planner reads. */
@@ -427,4 +437,22 @@ function outOfPoolCondition(
         "it stays held until the HostPort is deleted",
       observedGeneration,
     };
+}
+
+/**
+ * Whether the HostPort was provisioned for the claim its `claimRef` names (`hpc-<claim uid>`).
+ * Only such HostPorts are deleted when their claim is gone; HostPorts made by hand are kept.
+ */
+export function isDynamicHostPort(hostPort: HostPort): boolean {
+  const uid = hostPort.spec.claimRef?.uid;
+  return uid !== undefined && uid !== "" && hostPort.metadata.name === hostPortNameForClaim(uid);
+}
+
+/**
+ * Whether the claim a HostPort's `claimRef` names is gone: no such claim, or one with another
+ * uid (deleted and recreated under the same name).
+ */
+export function isClaimGone(hostPort: HostPort, claim: HostPortClaim | undefined): boolean {
+  if (!hasClaimRef(hostPort.spec.claimRef)) return false;
+  return claim === undefined || !claimRefMatches(hostPort.spec.claimRef, claim);
 }

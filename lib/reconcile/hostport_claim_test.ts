@@ -6,7 +6,10 @@ import {
   claimStatus,
   deleting,
   DYNAMIC_NAME,
+  hostPort,
+  named,
   noFinalizer,
+  withHostPortName,
 } from "../../tests/reconcile_fixtures.ts";
 import {
   bound,
@@ -17,7 +20,6 @@ import {
   plannedClaimStatus,
 } from "../../tests/claim_cases.ts";
 import { planHostPortClaim } from "./hostport_claim.ts";
-import { hostPort, named, withHostPortName } from "../../tests/reconcile_fixtures.ts";
 
 const deletionCases: ClaimCase[] = [
   {

@@ -7,11 +7,22 @@
 import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
 import { type HostPortClass, type HostPortClassStatus } from "../api/types.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
-import { conditionChanged, type DesiredCondition, setConditions } from "./outcome.ts";
-import { jsonEqual } from "./outcome.ts";
-import { EVENT_REASON, type EventStep, eventStep } from "./outcome.ts";
-import { hasFinalizer, isDeleting } from "./outcome.ts";
-import { awaitChange, done, type Outcome, requeueAfter, soonest } from "./outcome.ts";
+import {
+  awaitChange,
+  conditionChanged,
+  type DesiredCondition,
+  done,
+  EVENT_REASON,
+  type EventStep,
+  eventStep,
+  hasFinalizer,
+  isDeleting,
+  jsonEqual,
+  type Outcome,
+  requeueAfter,
+  setConditions,
+  soonest,
+} from "./outcome.ts";
 
 /** What the class planner reads. */
 export interface ClassInput {
@@ -67,7 +78,7 @@ export function planHostPortClass(input: ClassInput): ClassPlan {
 }
 
 /** The status a class should show for `usage`, plus `extra` conditions. */
-export function desiredClassStatus(
+function desiredClassStatus(
   hostPortClass: HostPortClass,
   usage: ClassUsage,
   extra: readonly DesiredCondition[],

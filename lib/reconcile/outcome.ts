@@ -5,9 +5,8 @@
  *
  * @module
  */
-import type { ConditionStatus } from "../api/constants.ts";
+import { type ConditionStatus, FINALIZER } from "../api/constants.ts";
 import type { Condition } from "../api/types.ts";
-import { FINALIZER } from "../api/constants.ts";
 
 /** The result of one reconcile. */
 export type Outcome =
@@ -68,7 +67,7 @@ export interface DesiredCondition {
 }
 
 /** Returns the condition of `type`, if present. */
-export function findCondition(
+function findCondition(
   conditions: readonly Condition[] | undefined,
   type: string,
 ): Condition | undefined {

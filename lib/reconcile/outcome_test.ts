@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { condition, T0, T1 } from "../../tests/reconcile_fixtures.ts";
-import { conditionChanged, setCondition, setConditions } from "./outcome.ts";
-import { awaitChange, done, requeueAfter, soonest } from "./outcome.ts";
+import {
+  awaitChange,
+  conditionChanged,
+  done,
+  requeueAfter,
+  setCondition,
+  setConditions,
+  soonest,
+} from "./outcome.ts";
 
 Deno.test("requeueAfter() rounds up and never asks for less than 1 ms", () => {
   assert.deepEqual(requeueAfter(0), { type: "requeueAfter", ms: 1 });

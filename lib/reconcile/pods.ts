@@ -47,7 +47,7 @@ export function claimNamesOfPod(pod: Pick<PodSummary, "metadata">): string[] {
  * Whether a pod can still run: its phase is not `Succeeded` or `Failed`. A pod being deleted
  * still counts, as its containers run until the kubelet stops them.
  */
-export function podCanStillRun(pod: Pick<PodSummary, "status">): boolean {
+function podCanStillRun(pod: Pick<PodSummary, "status">): boolean {
   return !TERMINAL_POD_PHASES.has(pod.status?.phase ?? "");
 }
 

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NAMES } from "../../scripts/gen_release_names.ts";
-import { webhookConfigurations, type WebhookEndpoint } from "../../scripts/gen_release_webhooks.ts";
+import { webhookConfigurations, type WebhookEndpoint } from "../../scripts/gen_release_files.ts";
 import { operatorArgs } from "../../scripts/gen_release_workload.ts";
 import type { ControlPlane } from "../controlplane/harness.ts";
 import { freePorts, OperatorProcess, webhookCertDir } from "./operator_process.ts";
