@@ -1,20 +1,18 @@
 /**
- * `OperatorConfig`: the typed, validated configuration of one operator process, built from the
- * flags and `HOSTPORT_*` environment variables by the pure `parseOperatorConfig`; and the
- * command-line edge around it: what the process learns from its surroundings (in a pod? its
- * namespace, a unique identity), the `--help` text (one aligned row per flag; the README copies
- * it), and turning the parse into a config, help (exit 0) or a one-line error (exit 2, never a
- * stack trace). Startup steps whose failure ends the process do so with a clear message.
+ * `OperatorConfig`, built from the flags by the pure `parseOperatorConfig`, and the command-line
+ * edge around it: the surroundings (in a pod, its namespace, an identity), `--help`, and exiting
+ * with help (0) or a one-line error (2, never a stack trace).
  *
  * @module
  */
-import type { ListenAddress } from "./flags.ts";
 import {
   defaultText,
   envVarName,
+  type FlagReadResult,
   FLAGS,
   type FlagSpec,
   FlagValueError,
+  type ListenAddress,
   type ParsedFlags,
   readFlags,
 } from "./flags.ts";
@@ -42,26 +40,19 @@ export type WebhookTlsConfig =
     /** The webhook configurations whose `caBundle` is kept current. */
     mutatingWebhookConfigurations: string[];
     validatingWebhookConfigurations: string[];
-    /** IP addresses and DNS names the certificate covers besides the Service names. */
+    /** What the certificate covers besides the Service names. */
     ipAddresses: string[];
     dnsNames?: string[];
   };
 
-/**
- * `--register-webhooks`: the `https://host:port` the API server dials, and the configurations
- * (`<service>-crd`, `<service>-pod`) this process writes at start and deletes on exit.
- */
+/** `--register-webhooks`: the URL the API server dials and the configurations written. */
 export interface WebhookRegistration {
   baseUrl: string;
   crdConfiguration: string;
   podConfiguration: string;
 }
 
-/**
- * Everything one operator process is configured with (durations in ms). `undefined` keeps the
- * default of its user: `metricsAddr` disabled, the controllers' `workers` and 65 s deletion
- * window, the webhook's 6 s wait for a per-pod claim's port.
- */
+/** One operator process's configuration (durations in ms; `undefined`: its user's default). */
 export interface OperatorConfig {
   kubeconfig: string | undefined;
   context: string | undefined;
@@ -72,11 +63,7 @@ export interface OperatorConfig {
   /** The HTTPS admission server; `register` is set by `--register-webhooks`. */
   webhook: { addr: ListenAddress; tls: WebhookTlsConfig; register?: WebhookRegistration };
   workers: number | undefined;
-  /**
-   * The deletion window: a claim's finalizer (and the port of a HostPort whose claim vanished
-   * without us) waits this long after the deletion was seen. It must exceed the API server's
-   * `--request-timeout` (60 s by default), which bounds every pod creation in flight.
-   */
+  /** The deletion window; above kube-apiserver's `--request-timeout`, which bounds pod creation. */
   claimDeletionGraceMs: number | undefined;
   claimTemplateWaitMs: number | undefined;
   shutdownTimeoutMs: number;
@@ -102,14 +89,12 @@ function checkTimings(le: LeaderElectionConfig): void {
   }
 }
 
-const WILDCARD_HOSTS = new Set(["0.0.0.0", "::"]);
-
 type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
 
 function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
   const serviceName = p["webhook-service-name"];
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
-  const ip = isIp(addr.hostname) && !WILDCARD_HOSTS.has(addr.hostname);
+  const ip = isIp(addr.hostname) && !["0.0.0.0", "::"].includes(addr.hostname);
   return {
     type: "self-signed",
     serviceName,
@@ -126,10 +111,7 @@ function isIp(host: string): boolean {
   return /^[\d.]+$|:/.test(host);
 }
 
-/**
- * `--register-webhooks`: a self-signed certificate that also names the URL's host, and the
- * configurations (named after the Service, like the injection defaults) it registers.
- */
+/** `--register-webhooks`: a self-signed certificate that also names the URL's host. */
 function registration(
   p: ParsedFlags,
   namespace: string,
@@ -203,19 +185,12 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   };
 }
 
-/**
- * Builds the configuration from the arguments and environment. Flags beat `HOSTPORT_*`
- * variables, which beat the defaults; every value is validated, and the first bad one is
- * reported as a message naming the flag or variable.
- */
+/** Builds the configuration, or the first bad value as a message naming its flag or variable. */
 export function parseOperatorConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   context: ConfigContext,
-): { kind: "config"; config: OperatorConfig } | { kind: "help" } | {
-  kind: "error";
-  message: string;
-} {
+): { kind: "config"; config: OperatorConfig } | Exclude<FlagReadResult, { kind: "flags" }> {
   const read = readFlags(args, env);
   if (read.kind !== "flags") return read;
   try {
@@ -226,19 +201,11 @@ export function parseOperatorConfig(
   }
 }
 
-/** Detects the in-cluster environment. */
-export async function detectEnvironment(
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
-  serviceAccountDir: string = SERVICE_ACCOUNT_DIR,
-): Promise<ConfigContext> {
-  const inCluster = isInCluster(env);
-  let podNamespace: string | undefined;
-  try {
-    podNamespace = (await Deno.readTextFile(`${serviceAccountDir}/namespace`)).trim() || undefined;
-  } catch {
-    podNamespace = undefined; // out of cluster, or no service account mounted
-  }
-  return { inCluster, podNamespace };
+/** Detects the in-cluster environment (no namespace file: out of cluster or no service account). */
+export async function detectEnvironment(): Promise<ConfigContext> {
+  const podNamespace = await Deno.readTextFile(`${SERVICE_ACCOUNT_DIR}/namespace`)
+    .then((text) => text.trim() || undefined, () => undefined);
+  return { inCluster: isInCluster((name) => Deno.env.get(name)), podNamespace };
 }
 
 /** A unique identity for this process: `<hostname>_<random uuid>`, as client-go builds it. */
@@ -280,9 +247,6 @@ export function renderHelp(): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** The exit code for bad flags, as Go's `flag` package uses. */
-export const EXIT_USAGE = 2;
-
 /** Parses the flags; prints help or an error and exits when there is no config. */
 export function configOrExit(
   args: readonly string[],
@@ -296,7 +260,7 @@ export function configOrExit(
     Deno.exit(0);
   }
   console.error(`hostport-allocator: ${result.message}\nRun with --help to list the flags.`);
-  Deno.exit(EXIT_USAGE);
+  Deno.exit(2); // bad flags, as Go's `flag` package exits
 }
 
 /** Runs a startup step; on failure logs `Cannot <what>` with the error and exits with 1. */

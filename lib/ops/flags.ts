@@ -1,8 +1,6 @@
 /**
- * The operator's command-line flags: ONE table (name, aliases, zod schema, default, help) from
- * which reading (`node:util` `parseArgs`), validation, defaults and `--help` all come. Values
- * come from the arguments and from `HOSTPORT_<NAME>` environment variables. The value parsers
- * (durations, listen addresses, booleans) return a result: a bad flag is an expected outcome.
+ * The operator's flags: one table from which reading (`node:util` `parseArgs`, then the
+ * `HOSTPORT_<NAME>` variables), validation, defaults and `--help` all come.
  *
  * @module
  */
@@ -19,19 +17,11 @@ const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, 
 export function parseDuration(text: string): ValueResult<number> {
   const trimmed = text.trim();
   if (trimmed === "0") return { ok: true, value: 0 };
-  const part = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
-  let total = 0;
-  let matched = 0;
-  while (matched < trimmed.length) {
-    part.lastIndex = matched;
-    const found = part.exec(trimmed);
-    if (!found) break;
-    total += Number(found[1]) * DURATION_UNITS_MS[found[2]!]!;
-    matched = part.lastIndex;
-  }
-  if (trimmed === "" || matched !== trimmed.length) {
+  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(trimmed)) {
     return { ok: false, reason: "expected a duration such as 15s, 500ms or 1m30s" };
   }
+  const parts = trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g);
+  const total = parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS_MS[unit!]!, 0);
   return { ok: true, value: Math.round(total) };
 }
 
@@ -98,13 +88,10 @@ const webhookUrl = z.string().transform((text, ctx): string => {
   return z.NEVER;
 });
 
-/** One flag of the operator. */
+/** One flag: `aliases` are the Go original's spellings; only a `boolean` may be given bare. */
 export interface FlagSpec {
-  /** The name without dashes, for example `log-level`. */
   readonly name: string;
-  /** Other accepted names (the Go original's spellings). */
   readonly aliases?: readonly string[];
-  /** `boolean` may be given bare (`--leader-elect`); the others (strings) need a value. */
   readonly kind?: "boolean";
   readonly schema: z.ZodType;
   /** The raw default, parsed by `schema` when neither flag nor variable gives a value. */
@@ -291,7 +278,7 @@ export function envVarName(flagName: string): string {
   return `HOSTPORT_${flagName.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** Thrown inside the parser only, to carry a user-facing message out. */
+/** Carries a user-facing message out of the config build. */
 export class FlagValueError extends Error {
   override name = "FlagValueError";
 }
@@ -321,26 +308,9 @@ function goStyle(args: readonly string[]): string[] {
   );
 }
 
-/** The raw text of each flag and where it came from (`--log-level` or `HOSTPORT_LOG_LEVEL`). */
-type RawValues = Map<FlagSpec, { value: string; source: string }>;
-
-function readEnv(env: Readonly<Record<string, string | undefined>>): RawValues {
-  const values: RawValues = new Map();
-  for (const [flagName, spec] of BY_NAME) {
-    const variable = envVarName(flagName);
-    const value = env[variable];
-    if (value !== undefined && value !== "" && !values.has(spec)) {
-      values.set(spec, { value, source: variable });
-    }
-  }
-  return values;
-}
-
 /**
- * Reads `args` (`--name=value`, `--name value`, bare `--flag` for booleans; one or two
- * dashes, as Go's `flag` package) over the `HOSTPORT_*` variables of `env`, then the table's
- * defaults, and validates each value with its schema. Flags win over variables; a later flag
- * wins over an earlier one.
+ * Reads `args` (one or two dashes, as Go's `flag` package) over the `HOSTPORT_*` variables of
+ * `env` over the defaults, and validates each value; a later flag wins over an earlier one.
  */
 export function readFlags(
   args: readonly string[],
@@ -354,7 +324,13 @@ export function readFlags(
     allowPositionals: true,
     tokens: true,
   });
-  const raw = readEnv(env);
+  // The raw text of each flag and where it came from (`--log-level` or `HOSTPORT_LOG_LEVEL`).
+  const raw = new Map<FlagSpec, { value: string; source: string }>();
+  for (const [flagName, spec] of BY_NAME) {
+    const variable = envVarName(flagName);
+    const value = env[variable];
+    if (value && !raw.has(spec)) raw.set(spec, { value, source: variable });
+  }
   for (const token of tokens) {
     if (token.kind === "positional") {
       return { kind: "error", message: `unexpected argument "${token.value}"` };

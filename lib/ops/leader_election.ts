@@ -1,12 +1,9 @@
 /**
- * Lease-based leader election on `coordination.k8s.io/v1` with client-go's semantics and timing.
- * A Lease counts as expired only by the candidate's own clock: `leaseDurationSeconds` after it
- * last *saw the record change*, never by comparing `renewTime` with the local time, so clock skew
- * cannot make two leaders. The leader renews every `retryPeriod` and steps down when no renewal
- * succeeded for `renewDeadline` (shorter than `leaseDuration`), so it has stopped before anyone
- * else can take over; every write is a compare-and-swap on the Lease's `resourceVersion`.
- * `LeaderSupervisor` runs the controllers only while this process leads, so the webhook on the
- * same process keeps serving throughout.
+ * Lease-based leader election with client-go's semantics and timing. A Lease expires only by the
+ * candidate's own clock, `leaseDurationSeconds` after it last saw the record change (never by
+ * `renewTime`), so clock skew cannot make two leaders; the leader steps down after
+ * `renewDeadline` (< `leaseDuration`) without a renewal, before anyone else can take over.
+ * `LeaderSupervisor` runs the controllers only while this process leads.
  *
  * @module
  */
@@ -21,7 +18,7 @@ import {
   sleep,
   SYSTEM_CLOCK,
 } from "../kube/mod.ts";
-import type { Logger, MetricsRegistry } from "./contracts.ts";
+import type { Gauge, Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
 
 /** The holder record as the elector reads it (`holderIdentity` empty when released). */
@@ -48,20 +45,14 @@ export interface Observation {
   observedAtMs: number;
 }
 
-/**
- * Whether `identity` may write itself into the lease now: the lease is free (no holder),
- * already its own, or its holder's claim ran out by the local clock.
- */
+/** Whether `identity` may take the lease: it is free, its own, or expired by the local clock. */
 export function mayAcquire(observation: Observation, identity: string, nowMs: number): boolean {
   const { holderIdentity, leaseDurationSeconds } = observation.record;
   if (holderIdentity === "" || holderIdentity === identity) return true;
   return observation.observedAtMs + leaseDurationSeconds * 1000 <= nowMs;
 }
 
-/**
- * The spec to write when `identity` acquires or renews: a renewal keeps the acquire time and
- * the transition count; taking over from anyone else (or from nobody) counts a transition.
- */
+/** The spec to write on acquire or renew; a takeover (not a renewal) counts a transition. */
 export function claimSpec(
   previous: LeaderRecord | undefined,
   identity: string,
@@ -75,16 +66,11 @@ export function claimSpec(
     leaseDurationSeconds: Math.max(1, Math.ceil(leaseDurationMs / 1000)),
     acquireTime: renewing && previous?.acquireTime ? previous.acquireTime : now,
     renewTime: now,
-    leaseTransitions: renewing
-      ? previous!.leaseTransitions
-      : (previous?.leaseTransitions ?? -1) + 1,
+    leaseTransitions: (previous?.leaseTransitions ?? -1) + (renewing ? 0 : 1),
   };
 }
 
-/**
- * The spec that gives the lease up: no holder and a one-second duration, so a standby takes
- * over at its next attempt instead of waiting out the lease.
- */
+/** The spec that gives the lease up: no holder and one second, so a standby takes over at once. */
 export function releaseSpec(previous: LeaderRecord, nowMs: number): LeaseSpec {
   const now = microTime(nowMs);
   return {
@@ -130,19 +116,18 @@ export class LeaderElector {
   #lease: Lease | undefined;
   #leader = false;
   #lastRenewMs = 0;
-  #status: ((leading: boolean) => void) | undefined;
+  #status: Gauge | undefined;
 
   /** Creates an elector that is not leader yet. */
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
     this.#clock = options.clock ?? MONOTONIC_CLOCK;
-    const gauge = options.metrics?.gauge(
+    this.#status = options.metrics?.gauge(
       "leader_election_master_status",
       "1 while this process holds the leader-election Lease, else 0",
       ["name"],
     );
-    this.#status = gauge && ((leading) => gauge.set({ name: options.name }, leading ? 1 : 0));
-    this.#status?.(false);
+    this.#setLeader(false);
   }
 
   /** Whether this candidate holds the Lease (as of its last write). */
@@ -179,9 +164,8 @@ export class LeaderElector {
   }
 
   /**
-   * Renews every `retryPeriod` while leader. Resolves `"lost"` once no renewal succeeded for
-   * `renewDeadline` (the caller must stop leader-only work), or `"stopped"` when `signal`
-   * aborts (still leader: call `release()`).
+   * Renews every `retryPeriod`; resolves `"lost"` after `renewDeadline` without a renewal, or
+   * `"stopped"` when `signal` aborts (still leader: call `release()`).
    */
   async holdUntilLost(signal: AbortSignal): Promise<HoldOutcome> {
     while (!signal.aborted && this.#leader) {
@@ -198,21 +182,15 @@ export class LeaderElector {
     return this.#leader ? "stopped" : "lost";
   }
 
-  /**
-   * Gives the Lease up (holder cleared) so a standby takes over at once; resolves true when
-   * the release was written. A no-op unless leader.
-   */
-  async release(options: { timeoutMs?: number } = {}): Promise<boolean> {
+  /** Releases the Lease so a standby takes over now; true when written (no-op unless leader). */
+  async release(): Promise<boolean> {
     if (!this.#leader || !this.#lease || !this.#observed) return false;
     this.#setLeader(false);
-    const lease: Lease = {
-      ...this.#lease,
-      spec: releaseSpec(this.#observed.record, this.#clock.now()),
-    };
+    const spec = releaseSpec(this.#observed.record, this.#clock.now());
     try {
-      await this.#o.leases.update(lease, {
+      await this.#o.leases.update({ ...this.#lease, spec }, {
         namespace: this.#o.namespace,
-        abortSignal: AbortSignal.timeout(options.timeoutMs ?? this.#o.renewDeadlineMs),
+        abortSignal: AbortSignal.timeout(this.#o.renewDeadlineMs),
       });
       this.#o.logger?.info("released the leader-election lease", this.#fields());
       return true;
@@ -231,7 +209,7 @@ export class LeaderElector {
 
   #setLeader(leading: boolean): void {
     this.#leader = leading;
-    this.#status?.(leading);
+    this.#status?.set({ name: this.#o.name }, leading ? 1 : 0);
   }
 
   #observe(lease: Lease, nowMs: number): void {
@@ -341,21 +319,13 @@ export class LeaderSupervisor {
     return this.#run !== undefined;
   }
 
-  /**
-   * Readiness: a standby (not leading) is ready; a running set of controllers is ready once
-   * its caches synced.
-   */
+  /** Readiness: a standby is ready; running controllers are once their caches synced. */
   readiness(): CheckResult {
-    if (!this.#run) {
-      return this.#o.elector ? true : "controllers are not running";
-    }
-    return this.#synced ? true : "informer caches have not synced yet";
+    if (!this.#run) return this.#o.elector ? true : "controllers are not running";
+    return this.#synced || "informer caches have not synced yet";
   }
 
-  /**
-   * Competes, runs and re-competes until `signal` aborts. On abort it stops the controllers
-   * (within `stopTimeoutMs`) and then releases the Lease, so a standby takes over at once.
-   */
+  /** Competes and runs (again) until `signal` aborts, then stops the controllers and releases. */
   async run(signal: AbortSignal): Promise<"stopped" | "stuck"> {
     const { elector, logger } = this.#o;
     while (!signal.aborted) {
