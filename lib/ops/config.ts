@@ -158,13 +158,11 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   };
   checkTimings(leaderElection);
   const metrics = p["metrics-addr"];
-  const webhookAddr = p["webhook-addr"];
-  const registered = registration(p, namespace, webhookAddr);
-  const tls: WebhookTlsConfig = registered?.tls ??
-    (p["webhook-self-signed"] ? selfSigned(p, namespace, webhookAddr) : {
-      type: "directory",
-      certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
-    });
+  const addr = p["webhook-addr"];
+  const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, addr) : {
+    type: "directory",
+    certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
+  };
   return {
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -172,11 +170,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     leaderElection,
     healthAddr: p["health-addr"],
     metricsAddr: metrics === "0" ? undefined : metrics,
-    webhook: {
-      addr: webhookAddr,
-      tls,
-      ...registered === undefined ? {} : { register: registered.register },
-    },
+    webhook: { addr, ...registration(p, namespace, addr) ?? { tls } },
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],
     claimTemplateWaitMs: p["claim-template-wait"],

@@ -1,6 +1,5 @@
 /**
- * The seams between the controllers and the operational plumbing (logging, Events, metrics):
- * controllers depend only on these interfaces; `lib/ops` implements them and `mod.ts` wires them.
+ * The seams between the controllers and the operational plumbing (logging, Events, metrics).
  *
  * @module
  */
@@ -10,15 +9,11 @@ export type LogFields = Record<string, unknown>;
 
 /** A structured logger; `child` adds `fields` to every line (for example `{ controller: "x" }`). */
 export interface Logger {
-  /** Detail useful only when debugging. */
   debug(message: string, fields?: LogFields): void;
-  /** Normal operation worth recording. */
   info(message: string, fields?: LogFields): void;
   /** Something unexpected that the process recovered from. */
   warn(message: string, fields?: LogFields): void;
-  /** A failure that needs attention. */
   error(message: string, fields?: LogFields): void;
-  /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
 }
 
@@ -46,7 +41,6 @@ export interface Counter {
 
 /** A value that goes up and down. */
 export interface Gauge {
-  /** Sets the value for the given label values. */
   set(labels: Record<string, string>, value: number): void;
   /** Removes the series for the given label values (for example a deleted class). */
   remove(labels: Record<string, string>): void;
@@ -54,17 +48,13 @@ export interface Gauge {
 
 /** A distribution of observed values, in seconds for durations. */
 export interface Histogram {
-  /** Records one observation. */
   observe(labels: Record<string, string>, value: number): void;
 }
 
 /** Creates (or returns) metrics; `mod.ts` exposes them on `/metrics`. */
 export interface MetricsRegistry {
-  /** The counter `name`. */
   counter(name: string, help: string, labelNames?: readonly string[]): Counter;
-  /** The gauge `name`. */
   gauge(name: string, help: string, labelNames?: readonly string[]): Gauge;
-  /** The histogram `name` with the given bucket bounds. */
   histogram(
     name: string,
     help: string,

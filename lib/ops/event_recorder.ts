@@ -1,17 +1,13 @@
 /**
- * Kubernetes Events. `KubeEventRecorder.record()` is synchronous and never throws; a background
- * worker writes `events.k8s.io/v1` Events through an `EventSink` (create, then a merge patch of
- * `series` for repeats) under a global token bucket. `EventCorrelator` (pure, time as an
- * argument) joins identical occurrences into one series and gives each object a spam budget, as
- * client-go's `EventSourceObjectSpamFilter`; the queue is bounded, and what does not fit is
- * dropped and counted. Events pass the API server's validation: a `MicroTime` eventTime, the
- * reporting controller and instance, `action`, the length limits, and the `default` namespace
- * for cluster-scoped subjects.
+ * Kubernetes Events: `record()` never throws or waits; a background worker writes
+ * `events.k8s.io/v1` Events (a create, then `series` patches for repeats) under a global token
+ * bucket. The pure `EventCorrelator` joins repeats into series and gives each object a spam
+ * budget, as client-go does; what does not fit the bounded queue is dropped and counted.
  *
  * @module
  */
 import type { Event, EventSeries } from "kubernetes-types/events/v1.d.ts";
-import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "./contracts.ts";
+import type { Counter, EventRecorder, EventSubject, Logger, MetricsRegistry } from "./contracts.ts";
 import {
   AlreadyExistsError,
   type Clock,
@@ -26,22 +22,16 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-/** One series of identical events. */
+/** One series of identical events; `publishedCount` is what the API server has (0: none). */
 interface SeriesEntry {
   count: number;
   firstMs: number;
   lastMs: number;
-  /** The Event object's name once created. */
   eventName: string | undefined;
-  /** The count written to the API server so far (0 before the create). */
   publishedCount: number;
 }
 
-/** A token bucket: `tokens` as of `lastMs`. */
-interface Bucket {
-  tokens: number;
-  lastMs: number;
-}
+type Bucket = { tokens: number; lastMs: number };
 
 function touch<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
   map.delete(key); // re-insert: Map order is then least recently used first
@@ -49,10 +39,17 @@ function touch<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
   if (map.size > limit) map.delete(map.keys().next().value!);
 }
 
+/** The limits of `EventCorrelator` (see there). */
+export interface CorrelatorOptions {
+  spamBurst?: number;
+  spamRefillMs?: number;
+  seriesWindowMs?: number;
+  maxTracked?: number;
+}
+
 /**
- * Tracks series (identical events closer than `seriesWindowMs`, 6 min) and per-object budgets
- * (`spamBurst` events, 25, then one per `spamRefillMs`, 5 min), at most `maxTracked` (4096) of
- * each, least recently used forgotten first.
+ * Tracks series (repeats closer than `seriesWindowMs`, 6 min) and per-object budgets (`spamBurst`,
+ * 25, then one per `spamRefillMs`, 5 min): at most `maxTracked` (4096) of each, LRU first out.
  */
 export class EventCorrelator {
   #burst: number;
@@ -63,24 +60,14 @@ export class EventCorrelator {
   #buckets = new Map<string, Bucket>();
 
   /** Creates an empty correlator. */
-  constructor(
-    options: {
-      spamBurst?: number;
-      spamRefillMs?: number;
-      seriesWindowMs?: number;
-      maxTracked?: number;
-    } = {},
-  ) {
+  constructor(options: CorrelatorOptions = {}) {
     this.#burst = options.spamBurst ?? 25;
     this.#refillMs = options.spamRefillMs ?? 300_000;
     this.#windowMs = options.seriesWindowMs ?? 360_000;
     this.#max = options.maxTracked ?? 4096;
   }
 
-  /**
-   * Records one occurrence of the event `seriesKey` about the object `objectKey` at `nowMs`.
-   * `free` occurrences (a write of the same series is already queued) skip the spam filter.
-   */
+  /** Records one occurrence; `free` ones (their series' write is queued) skip the budget. */
   observe(
     seriesKey: string,
     objectKey: string,
@@ -134,20 +121,13 @@ export interface EventSink {
 
 /**
  * Options of `KubeEventRecorder`: `instance` is the `reportingInstance` (the pod name); writes
- * go at `qps` (5) with bursts of `burst` (25); at most `maxQueued` (1000) wait; failures are
- * logged at debug level (Events are best effort).
+ * go at `qps` (5) with bursts of `burst` (25); at most `maxQueued` (1000) wait.
  */
-export interface EventRecorderOptions {
-  /** `reportingController`; defaults to `hostport.rmb938.com/hostport-allocator`. */
-  controller?: string;
+export interface EventRecorderOptions extends CorrelatorOptions {
   instance: string;
   qps?: number;
   burst?: number;
   maxQueued?: number;
-  spamBurst?: number;
-  spamRefillMs?: number;
-  seriesWindowMs?: number;
-  maxTracked?: number;
   clock?: Clock;
   logger?: Logger;
   metrics?: MetricsRegistry;
@@ -172,8 +152,8 @@ export class KubeEventRecorder implements EventRecorder {
   #closed = false;
   #worker: Promise<void> | undefined;
   #sequence = 0;
-  #onDrop: (reason: "spam" | "queue_full" | "invalid" | "stopped") => void;
-  #onSend: (operation: "create" | "patch", ok: boolean) => void;
+  #dropped: Counter | undefined;
+  #writes: Counter | undefined;
 
   /** Creates a recorder writing to `sink`. */
   constructor(sink: EventSink, options: EventRecorderOptions) {
@@ -182,18 +162,20 @@ export class KubeEventRecorder implements EventRecorder {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#correlator = new EventCorrelator(options);
     this.#limiter = { tokens: options.burst ?? 25, lastMs: this.#clock.now() };
-    const dropped = options.metrics?.counter(
+    this.#dropped = options.metrics?.counter(
       "hostport_events_dropped_total",
       "Events not written, by reason (spam, queue_full, invalid, stopped)",
       ["reason"],
     );
-    const sent = options.metrics?.counter(
+    this.#writes = options.metrics?.counter(
       "hostport_events_writes_total",
       "Event writes to the API server, by operation and result",
       ["operation", "result"],
     );
-    this.#onDrop = (reason) => dropped?.inc({ reason });
-    this.#onSend = (operation, ok) => sent?.inc({ operation, result: ok ? "success" : "error" });
+  }
+
+  #onDrop(reason: "spam" | "queue_full" | "invalid" | "stopped", count = 1): void {
+    this.#dropped?.inc({ reason }, count);
   }
 
   /** Resolves once the queue is empty (or the recorder is closed). */
@@ -215,13 +197,8 @@ export class KubeEventRecorder implements EventRecorder {
     if (this.#closed) return this.#onDrop("stopped");
     const { apiVersion, kind, metadata } = item.subject;
     if (!metadata.name || !item.reason) return this.#onDrop("invalid");
-    const object = JSON.stringify([
-      apiVersion,
-      kind,
-      metadata.namespace,
-      metadata.name,
-      metadata.uid,
-    ]);
+    const { namespace, name, uid } = metadata;
+    const object = JSON.stringify([apiVersion, kind, namespace, name, uid]);
     const seriesKey = JSON.stringify([object, item.type, item.reason, item.message]);
     const queued = this.#pending.has(seriesKey);
     if (!queued && this.#pending.size >= (this.#options.maxQueued ?? 1000)) {
@@ -287,9 +264,9 @@ export class KubeEventRecorder implements EventRecorder {
         entry.eventName = name;
       }
       entry.publishedCount = Math.max(entry.publishedCount, count);
-      this.#onSend(operation, true);
+      this.#writes?.inc({ operation, result: "success" });
     } catch (error) {
-      this.#onSend(operation, false);
+      this.#writes?.inc({ operation, result: "error" });
       this.#options.logger?.debug("cannot write event", { error, reason: item.reason });
     }
   }
@@ -303,7 +280,7 @@ export class KubeEventRecorder implements EventRecorder {
       kind: "Event",
       metadata: { name, namespace: metadata.namespace || "default" },
       eventTime: microTime(firstMs),
-      reportingController: this.#options.controller ?? "hostport.rmb938.com/hostport-allocator",
+      reportingController: "hostport.rmb938.com/hostport-allocator",
       reportingInstance: truncate(this.#options.instance, 128),
       action: reason,
       reason,
@@ -319,10 +296,7 @@ export class KubeEventRecorder implements EventRecorder {
     };
   }
 
-  /**
-   * Stops accepting events and waits up to `timeoutMs` for the queue to drain; what is
-   * still queued then is dropped. Resolves with the number of events dropped this way.
-   */
+  /** Stops accepting events, drains for up to `timeoutMs`, and resolves how many it dropped. */
   async close(timeoutMs: number): Promise<number> {
     this.#closed = true;
     const timeout = new AbortController();
@@ -331,7 +305,7 @@ export class KubeEventRecorder implements EventRecorder {
     timeout.abort();
     this.#abort.abort();
     const lost = this.#pending.size;
-    for (let i = 0; i < lost; i++) this.#onDrop("stopped");
+    if (lost > 0) this.#onDrop("stopped", lost);
     this.#pending.clear();
     await this.#worker;
     return lost;

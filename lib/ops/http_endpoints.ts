@@ -20,10 +20,7 @@ export function notReady(reason: string): Check {
   return () => reason;
 }
 
-/**
- * Readiness of the admission server: its certificate source is healthy and its caches have
- * synced. (It is serving once it exists: register this after it started.)
- */
+/** Readiness of the started admission server: its certificate is healthy, its caches synced. */
 export function webhookReadiness(
   parts: { certificateHealthy: () => boolean; cachesSynced: Promise<boolean> },
 ): Check {
@@ -45,10 +42,7 @@ export class HealthChecks {
     this.#ready.set(name, check);
   }
 
-  /**
-   * Answers `/healthz`, `/readyz` and their `/<check>` sub-paths; resolves undefined for
-   * other paths.
-   */
+  /** Answers `/healthz`, `/livez`, `/readyz` and their `/<check>` sub-paths, else undefined. */
   handle(request: Request): Response | undefined {
     const url = new URL(request.url);
     const found = /^\/(healthz|livez|readyz)(?:\/([^/]+))?\/?$/.exec(url.pathname);
@@ -74,17 +68,12 @@ function run(check: Check): CheckResult {
 }
 
 function report(kind: string, checks: Map<string, Check>, verbose: boolean): Response {
-  const lines: string[] = [];
-  let healthy = true;
-  for (const [name, check] of checks) {
-    const result = run(check);
-    if (result === true) lines.push(`[+]${name} ok`);
-    else {
-      healthy = false;
-      lines.push(`[-]${name} failed: ${result}`);
-    }
-  }
+  const results = [...checks].map(([name, check]) => [name, run(check)] as const);
+  const healthy = results.every(([, result]) => result === true);
   if (healthy && !verbose) return text(200, "ok");
+  const lines = results.map(([name, result]) =>
+    result === true ? `[+]${name} ok` : `[-]${name} failed: ${result}`
+  );
   lines.push(healthy ? `${kind} check passed` : `${kind} check failed`);
   return text(healthy ? 200 : 503, `${lines.join("\n")}\n`);
 }
@@ -109,8 +98,8 @@ export interface Endpoint {
 }
 
 /**
- * Starts one server per distinct address (port 0: one each); `addresses` has the bound address
- * of each endpoint by name, and `shutdown()` waits for in-flight requests.
+ * Starts one server per distinct address (port 0: one each); `addresses` has each endpoint's
+ * bound address by name, and `shutdown()` waits for in-flight requests.
  *
  * @throws {Deno.errors.AddrInUse} and the like when an address cannot be bound
  */
@@ -120,7 +109,6 @@ export function serveEndpoints(
 ): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
   const groups = new Map<string, Endpoint[]>();
   for (const [i, endpoint] of endpoints.entries()) {
-    // Port 0 asks for a fresh port each time, so it never shares a server.
     const key = endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr);
     groups.set(key, [...groups.get(key) ?? [], endpoint]);
   }

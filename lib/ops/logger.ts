@@ -71,10 +71,7 @@ export function formatLogLine(record: LogRecord, format: LogFormat): string {
   return `${record.time.toISOString()} ${level} ${record.msg}${pairs}`;
 }
 
-/**
- * Options of `createLogger`: lines below `level` (`info`) are dropped; `write` receives each
- * line without the newline (default: standard error, synchronously, so nothing is lost on exit).
- */
+/** Options of `createLogger`; `write` defaults to synchronous stderr (nothing lost on exit). */
 export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;

@@ -13,40 +13,27 @@ export const DEFAULT_BUCKETS: readonly number[] = //
 
 type Kind = "counter" | "gauge" | "histogram";
 type PromMetric = prom.Counter | prom.Gauge | prom.Histogram;
+type PromConfig = { name: string; help: string; labelNames: string[]; registers: prom.Registry[] };
 
 interface Entry {
+  name: string;
   kind: Kind;
   labelNames: readonly string[];
   metric: PromMetric;
 }
 
 /** Label values in `labelNames` order; missing labels are empty (so a series has one name). */
-function fullLabels(
-  entry: Entry,
-  name: string,
-  labels: Record<string, string> | undefined,
-): Record<string, string> {
+function fullLabels(entry: Entry, labels?: Record<string, string>): Record<string, string> {
   for (const key of Object.keys(labels ?? {})) {
     if (!entry.labelNames.includes(key)) {
       throw new TypeError(
-        `Cannot use label "${key}" on metric "${name}": it declares ${
+        `Cannot use label "${key}" on metric "${entry.name}": it declares ${
           JSON.stringify(entry.labelNames)
         }`,
       );
     }
   }
   return Object.fromEntries(entry.labelNames.map((label) => [label, labels?.[label] ?? ""]));
-}
-
-function checkBuckets(name: string, buckets: readonly number[]): void {
-  const sorted = buckets.every((bound, i) =>
-    Number.isFinite(bound) && (i === 0 || bound > buckets[i - 1]!)
-  );
-  if (!sorted || buckets.length === 0) {
-    throw new RangeError(
-      `Cannot create histogram "${name}": buckets must be finite and strictly increasing`,
-    );
-  }
 }
 
 /** The process's metrics registry; `registry` is the prom-client one `/metrics` renders. */
@@ -56,11 +43,11 @@ export class PrometheusRegistry implements MetricsRegistry {
   #entries = new Map<string, Entry>();
 
   #register(
-    name: string,
     kind: Kind,
-    labelNames: readonly string[],
-    create: () => PromMetric,
+    config: Omit<PromConfig, "registers">,
+    create: (config: PromConfig) => PromMetric,
   ): Entry {
+    const { name, labelNames } = config;
     const existing = this.#entries.get(name);
     if (existing) {
       if (
@@ -78,11 +65,11 @@ export class PrometheusRegistry implements MetricsRegistry {
     }
     let metric: PromMetric;
     try {
-      metric = create();
+      metric = create({ ...config, registers: [this.registry] });
     } catch (error) {
       throw new TypeError(`Cannot register metric "${name}": ${(error as Error).message}`);
     }
-    const entry = { kind, labelNames: [...labelNames], metric };
+    const entry = { name, kind, labelNames, metric };
     this.#entries.set(name, entry);
     return entry;
   }
@@ -90,10 +77,9 @@ export class PrometheusRegistry implements MetricsRegistry {
   /** Creates or returns the counter `name`. @throws {RangeError} from `inc` for a negative value */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
     const entry = this.#register(
-      name,
       "counter",
-      labelNames,
-      () => new prom.Counter({ name, help, labelNames, registers: [this.registry] }),
+      { name, help, labelNames: [...labelNames] },
+      (config) => new prom.Counter(config),
     );
     const counter = entry.metric as prom.Counter;
     return {
@@ -101,7 +87,7 @@ export class PrometheusRegistry implements MetricsRegistry {
         if (!(value >= 0)) {
           throw new RangeError(`Cannot decrease counter "${name}": value is ${value}`);
         }
-        counter.inc(fullLabels(entry, name, labels), value);
+        counter.inc(fullLabels(entry, labels), value);
       },
     };
   }
@@ -109,43 +95,39 @@ export class PrometheusRegistry implements MetricsRegistry {
   /** Creates or returns the gauge `name`. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
     const entry = this.#register(
-      name,
       "gauge",
-      labelNames,
-      () => new prom.Gauge({ name, help, labelNames, registers: [this.registry] }),
+      { name, help, labelNames: [...labelNames] },
+      (config) => new prom.Gauge(config),
     );
     const gauge = entry.metric as prom.Gauge;
     return {
-      set: (labels, value) => gauge.set(fullLabels(entry, name, labels), value),
-      remove: (labels) => gauge.remove(fullLabels(entry, name, labels)),
+      set: (labels, value) => gauge.set(fullLabels(entry, labels), value),
+      remove: (labels) => gauge.remove(fullLabels(entry, labels)),
     };
   }
 
-  /** Creates or returns the histogram `name`; buckets default to `DEFAULT_BUCKETS`. */
+  /** Creates or returns the histogram `name`; buckets must be finite and strictly increasing. */
   histogram(
     name: string,
     help: string,
     labelNames: readonly string[] = [],
     buckets: readonly number[] = DEFAULT_BUCKETS,
   ): Histogram {
-    checkBuckets(name, buckets);
+    const increasing = buckets.every((bound, i) =>
+      Number.isFinite(bound) && (i === 0 || bound > buckets[i - 1]!)
+    );
+    if (!increasing || buckets.length === 0) {
+      throw new RangeError(
+        `Cannot create histogram "${name}": buckets must be finite and strictly increasing`,
+      );
+    }
     const entry = this.#register(
-      name,
       "histogram",
-      labelNames,
-      () =>
-        new prom.Histogram({
-          name,
-          help,
-          labelNames,
-          buckets: [...buckets],
-          registers: [this.registry],
-        }),
+      { name, help, labelNames: [...labelNames] },
+      (config) => new prom.Histogram({ ...config, buckets: [...buckets] }),
     );
     const histogram = entry.metric as prom.Histogram;
-    return {
-      observe: (labels, value) => histogram.observe(fullLabels(entry, name, labels), value),
-    };
+    return { observe: (labels, value) => histogram.observe(fullLabels(entry, labels), value) };
   }
 
   /**
@@ -155,7 +137,7 @@ export class PrometheusRegistry implements MetricsRegistry {
   async sample(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
     const entry = this.#entries.get(name);
     if (!entry) return undefined;
-    const wanted = fullLabels(entry, name, labels);
+    const wanted = fullLabels(entry, labels);
     const sampleName = entry.kind === "histogram" ? `${name}_count` : name;
     const { values } = await entry.metric.get();
     return values.find((value) =>

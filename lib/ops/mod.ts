@@ -1,7 +1,6 @@
 /**
- * Operations: flags and configuration, structured logs, Kubernetes Events, Prometheus metrics,
- * health endpoints, Lease-based leader election and graceful shutdown. The controllers see only
- * `contracts.ts`; `mod.ts` at the repository root wires the rest.
+ * Operations: flags, logs, Events, metrics, health endpoints, leader election and shutdown. The
+ * controllers see only `contracts.ts`; `mod.ts` at the repository root wires the rest.
  *
  * @module
  */

@@ -1,12 +1,8 @@
 /**
- * Process metrics under prom-client's default names, read from `/proc/self` at scrape time
- * (as the Prometheus Go client does): CPU time, start time, resident and virtual memory, open
- * and maximum fds. Plus ours: V8 heap used and reserved, uptime, and the worst event-loop lag
- * seen since the previous scrape (sampled by a cheap unref'd timer).
- *
- * Not prom-client's `collectDefaultMetrics`: its `nodejs_*` families (event-loop delay
- * histogram, GC observer, heap spaces, handles) load Node's `perf_hooks` and `v8` layers and
- * cost about 8 MB of resident memory on every replica (bench/results/memory.md).
+ * Process metrics under prom-client's default names, read from `/proc/self` at scrape time, plus
+ * V8 heap, uptime and the worst event-loop lag since the previous scrape. Not prom-client's
+ * `collectDefaultMetrics`: its `nodejs_*` families load Node's `perf_hooks` and `v8` layers and
+ * cost about 8 MB of resident memory per replica (bench/results/memory.md).
  *
  * @module
  */
@@ -14,7 +10,7 @@ import * as prom from "prom-client";
 import type { PrometheusRegistry } from "./metrics_registry.ts";
 
 /** How often the event-loop probe fires, in ms. */
-export const LAG_PROBE_INTERVAL_MS = 500;
+const LAG_PROBE_INTERVAL_MS = 500;
 
 /** Linux's USER_HZ: the unit of the CPU times in `/proc/self/stat`. */
 const TICKS_PER_SECOND = 100;
@@ -36,10 +32,7 @@ const PROC_SELF: ProcSource = {
   },
 };
 
-interface CpuSeconds {
-  user: number;
-  system: number;
-}
+type CpuSeconds = { user: number; system: number };
 
 /** User and system CPU seconds from `/proc/self/stat` (fields 14 and 15). */
 function cpuSeconds(stat: string): CpuSeconds {

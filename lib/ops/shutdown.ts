@@ -1,8 +1,6 @@
 /**
- * Graceful shutdown: a signal that aborts on SIGTERM or SIGINT (a second one exits at
- * once), and `runOperator`, which waits for that signal and then stops everything in order:
- * controllers (bounded), Lease release, the webhook server after its in-flight requests,
- * queued Events, and the endpoint servers.
+ * Graceful shutdown: a signal that aborts on SIGTERM or SIGINT, and `runOperator`, which then
+ * stops the controllers, releases the Lease and stops the other parts in order, each bounded.
  *
  * @module
  */
@@ -25,11 +23,7 @@ export function terminationSignal(logger: Logger): AbortSignal {
   return controller.signal;
 }
 
-/**
- * What `runOperator` runs and then stops: `afterControllers` (webhook, events, endpoints) stop in
- * order after the controllers and the Lease, each within `shutdownTimeoutMs`; readiness turns
- * false as soon as shutdown starts.
- */
+/** What `runOperator` runs and then stops; `afterControllers` stop in order after the Lease. */
 export interface OperatorParts {
   supervisor: LeaderSupervisor;
   afterControllers: readonly { name: string; stop(): Promise<unknown> }[];
@@ -39,8 +33,8 @@ export interface OperatorParts {
 }
 
 /**
- * Runs until `stop` aborts (or the controllers fail), then shuts down in order. Resolves the
- * exit code: 0 after a clean shutdown, 1 when something failed or did not stop in time.
+ * Runs until `stop` aborts (or the controllers fail), turning readiness false, then shuts down
+ * in order. Resolves 0 after a clean shutdown, 1 when something failed or did not stop in time.
  */
 export async function runOperator(parts: OperatorParts, stop: AbortSignal): Promise<number> {
   const { supervisor, health, logger, shutdownTimeoutMs } = parts;
