@@ -21,40 +21,22 @@ import {
 import type { Gauge, Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
 
-/** The holder record as the elector reads it (`holderIdentity` empty when released). */
-export interface LeaderRecord {
-  holderIdentity: string;
-  leaseDurationSeconds: number;
-  acquireTime: string | undefined;
-  leaseTransitions: number;
-}
-
-/** Reads the record of a Lease spec (absent fields read as empty). */
-export function leaderRecord(spec: LeaseSpec | undefined): LeaderRecord {
-  return {
-    holderIdentity: spec?.holderIdentity ?? "",
-    leaseDurationSeconds: spec?.leaseDurationSeconds ?? 0,
-    acquireTime: spec?.acquireTime,
-    leaseTransitions: spec?.leaseTransitions ?? 0,
-  };
-}
-
-/** The record, and when (local monotonic ms) the candidate first saw it. */
+/** A Lease's spec and when (local monotonic ms) the candidate first saw it. */
 export interface Observation {
-  record: LeaderRecord;
+  spec: LeaseSpec;
   observedAtMs: number;
 }
 
 /** Whether `identity` may take the lease: it is free, its own, or expired by the local clock. */
 export function mayAcquire(observation: Observation, identity: string, nowMs: number): boolean {
-  const { holderIdentity, leaseDurationSeconds } = observation.record;
-  if (holderIdentity === "" || holderIdentity === identity) return true;
-  return observation.observedAtMs + leaseDurationSeconds * 1000 <= nowMs;
+  const { holderIdentity, leaseDurationSeconds } = observation.spec;
+  if (!holderIdentity || holderIdentity === identity) return true;
+  return observation.observedAtMs + (leaseDurationSeconds ?? 0) * 1000 <= nowMs;
 }
 
-/** The spec to write on acquire or renew; a takeover (not a renewal) counts a transition. */
+/** The spec to write on create (no `previous`), renewal, or takeover (counts a transition). */
 export function claimSpec(
-  previous: LeaderRecord | undefined,
+  previous: LeaseSpec | undefined,
   identity: string,
   nowMs: number,
   leaseDurationMs: number,
@@ -66,19 +48,19 @@ export function claimSpec(
     leaseDurationSeconds: Math.max(1, Math.ceil(leaseDurationMs / 1000)),
     acquireTime: renewing && previous?.acquireTime ? previous.acquireTime : now,
     renewTime: now,
-    leaseTransitions: (previous?.leaseTransitions ?? -1) + (renewing ? 0 : 1),
+    leaseTransitions: previous ? (previous.leaseTransitions ?? 0) + (renewing ? 0 : 1) : 0,
   };
 }
 
 /** The spec that gives the lease up: no holder and one second, so a standby takes over at once. */
-export function releaseSpec(previous: LeaderRecord, nowMs: number): LeaseSpec {
+export function releaseSpec(previous: LeaseSpec, nowMs: number): LeaseSpec {
   const now = microTime(nowMs);
   return {
     holderIdentity: "",
     leaseDurationSeconds: 1,
     acquireTime: now,
     renewTime: now,
-    leaseTransitions: previous.leaseTransitions,
+    leaseTransitions: previous.leaseTransitions ?? 0,
   };
 }
 
@@ -149,7 +131,7 @@ export class LeaderElector {
         this.#o.logger?.info("acquired the leader-election lease", this.#fields());
         return true;
       }
-      const holder = this.#observed?.record.holderIdentity;
+      const holder = this.#observed?.spec.holderIdentity;
       if (holder && holder !== waitingFor) {
         waitingFor = holder;
         this.#o.logger?.info("waiting for the leader-election lease", {
@@ -186,7 +168,7 @@ export class LeaderElector {
   async release(): Promise<boolean> {
     if (!this.#leader || !this.#lease || !this.#observed) return false;
     this.#setLeader(false);
-    const spec = releaseSpec(this.#observed.record, this.#clock.now());
+    const spec = releaseSpec(this.#observed.spec, this.#clock.now());
     try {
       await this.#o.leases.update({ ...this.#lease, spec }, {
         namespace: this.#o.namespace,
@@ -216,7 +198,7 @@ export class LeaderElector {
     const version = lease.metadata?.resourceVersion;
     if (version !== this.#observedVersion || !this.#observed) {
       this.#observedVersion = version;
-      this.#observed = { record: leaderRecord(lease.spec), observedAtMs: nowMs };
+      this.#observed = { spec: lease.spec ?? {}, observedAtMs: nowMs };
     }
     this.#lease = lease;
   }
@@ -243,7 +225,7 @@ export class LeaderElector {
       const now = this.#clock.now();
       this.#observe(current, now);
       if (!mayAcquire(this.#observed!, identity, now)) return false;
-      const spec = claimSpec(this.#observed!.record, identity, now, leaseDurationMs);
+      const spec = claimSpec(this.#observed!.spec, identity, now, leaseDurationMs);
       return this.#succeeded(await leases.update({ ...current, spec }, { namespace, abortSignal }));
     } catch (error) {
       if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) {

@@ -5,7 +5,6 @@ import {
   type Elector,
   type HoldOutcome,
   LeaderElector,
-  leaderRecord,
   LeaderSupervisor,
   type LeaderSupervisorOptions,
   mayAcquire,
@@ -20,12 +19,6 @@ import type { Logger } from "./contracts.ts";
 const T0 = Date.UTC(2026, 4, 1);
 
 Deno.test("mayAcquire() allows a free, own or locally expired lease only", async (t) => {
-  const record = (holderIdentity: string) => ({
-    holderIdentity,
-    leaseDurationSeconds: 15,
-    acquireTime: undefined,
-    leaseTransitions: 0,
-  });
   const cases = [
     { name: "no holder", holder: "", observedAtMs: T0, nowMs: T0, expected: true },
     { name: "held by me", holder: "me", observedAtMs: T0, nowMs: T0, expected: true },
@@ -46,7 +39,8 @@ Deno.test("mayAcquire() allows a free, own or locally expired lease only", async
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
-      const observation = { record: record(c.holder), observedAtMs: c.observedAtMs };
+      const spec = { holderIdentity: c.holder, leaseDurationSeconds: 15 };
+      const observation = { spec, observedAtMs: c.observedAtMs };
       assert.equal(mayAcquire(observation, "me", c.nowMs), c.expected);
     });
   }
@@ -61,11 +55,11 @@ Deno.test("claimSpec() counts a transition on takeover and keeps the acquire tim
     renewTime: "2026-05-01T00:00:00.000000Z",
     leaseTransitions: 0,
   });
-  const renewed = claimSpec(leaderRecord(created), "me", T0 + 2_000, 15_000);
+  const renewed = claimSpec(created, "me", T0 + 2_000, 15_000);
   assert.equal(renewed.acquireTime, created.acquireTime);
   assert.equal(renewed.renewTime, "2026-05-01T00:00:02.000000Z");
   assert.equal(renewed.leaseTransitions, 0);
-  const taken = claimSpec(leaderRecord(renewed), "other", T0 + 20_000, 2_500);
+  const taken = claimSpec(renewed, "other", T0 + 20_000, 2_500);
   assert.equal(taken.holderIdentity, "other");
   assert.equal(taken.acquireTime, "2026-05-01T00:00:20.000000Z");
   assert.equal(taken.leaseTransitions, 1);
@@ -73,24 +67,22 @@ Deno.test("claimSpec() counts a transition on takeover and keeps the acquire tim
 });
 
 Deno.test("releaseSpec() clears the holder and shortens the lease", () => {
-  const held = leaderRecord(claimSpec(undefined, "me", T0, 15_000));
+  const held = claimSpec(undefined, "me", T0, 15_000);
   const released = releaseSpec({ ...held, leaseTransitions: 4 }, T0 + 1_000);
   assert.equal(released.holderIdentity, "");
   assert.equal(released.leaseDurationSeconds, 1);
   assert.equal(released.leaseTransitions, 4);
   assert.equal(
-    mayAcquire({ record: leaderRecord(released), observedAtMs: T0 + 1_000 }, "other", T0 + 1_000),
+    mayAcquire({ spec: released, observedAtMs: T0 + 1_000 }, "other", T0 + 1_000),
     true,
   );
 });
 
-Deno.test("leaderRecord() reads a missing spec as a free lease", () => {
-  assert.deepEqual(leaderRecord(undefined), {
-    holderIdentity: "",
-    leaseDurationSeconds: 0,
-    acquireTime: undefined,
-    leaseTransitions: 0,
-  });
+Deno.test("mayAcquire() and claimSpec() read an empty spec as a free lease taken over", () => {
+  assert.equal(mayAcquire({ spec: {}, observedAtMs: T0 }, "me", T0), true);
+  const taken = claimSpec({}, "me", T0, 15_000);
+  assert.equal(taken.leaseTransitions, 1);
+  assert.equal(taken.acquireTime, "2026-05-01T00:00:00.000000Z");
 });
 
 /** One Lease store with resourceVersions, seen through per-candidate connections. */
