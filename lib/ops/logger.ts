@@ -44,11 +44,10 @@ function toJsonValue(value: unknown, seen: Set<unknown>): unknown {
 }
 
 function fieldEntries(fields: LogFields): [string, unknown][] {
-  return Object.entries(fields)
-    .filter(([, value]) => value !== undefined)
-    .map((
-      [key, value],
-    ) => [RESERVED.has(key) ? `field.${key}` : key, toJsonValue(value, new Set())]);
+  return Object.entries(fields).filter(([, value]) => value !== undefined).map(([key, value]) => [
+    RESERVED.has(key) ? `field.${key}` : key,
+    toJsonValue(value, new Set()),
+  ]);
 }
 
 function textValue(value: unknown): string {
