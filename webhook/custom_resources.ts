@@ -1,12 +1,9 @@
 /**
- * The webhooks of the three custom resources (seed 3.3, 3.4). Mutating: add the finalizer while
- * the object is not being deleted, and `spec.hostPortName: ""` on a new claim, as the original;
- * only metadata (and the claim's spec) is read, so the API server's schema validation reports any
- * other problem. Validating: the original's immutability rules, the pool rules and warnings of a
- * class, the binding rule of a claim's chosen HostPort (seed 5.2 #10), the claim quota, and only
- * the operator writes a HostPort's port. An UPDATE that leaves `spec` unchanged is never refused,
- * even when neither object decodes, so an admin can always repair or delete an object the
- * operator cannot understand.
+ * The webhooks of the three custom resources (seed 3.3, 3.4). Mutating adds the finalizer (and
+ * `spec.hostPortName: ""` to a new claim), reading only what it needs so the API server's schema
+ * reports other problems. Validating enforces immutability, pool rules, a claim's binding and
+ * quota, and that only the operator writes a HostPort's port. An UPDATE that leaves `spec`
+ * unchanged is never refused, so an admin can always repair or delete an unreadable object.
  *
  * @module
  */
@@ -58,10 +55,7 @@ import {
   type JsonPatchOp,
 } from "./review.ts";
 
-/**
- * Whether an UPDATE leaves the raw `field` as it was; compared on the raw objects, so it answers
- * even when neither object decodes.
- */
+/** Whether an UPDATE leaves the raw `field` as it was (answers even when nothing decodes). */
 function unchanged(request: AdmissionRequest, field: "spec" | "status"): boolean {
   if (request.operation !== "UPDATE") return false;
   const read = (object: unknown) => isPlainObject(object) ? object[field] : undefined;
@@ -129,8 +123,8 @@ const ClassSchema = z.object({
 
 /**
  * Answers a validating request for a HostPortClass: pools are checked on CREATE and when an
- * UPDATE changes them (an old object that does not decode, such as a class of the original
- * without spec, is not compared); warnings for legal but risky pools.
+ * UPDATE changes them (an old object that does not decode is not compared), with warnings for
+ * legal but risky pools.
  */
 export async function reviewHostPortClass(
   request: AdmissionRequest,
@@ -228,12 +222,10 @@ function intersect(a: PortRange, b: PortRange): PortRange | undefined {
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
 
 /**
- * Answers a validating request for a HostPortClaim. UPDATE: the class may not change, nor a set
- * `spec.hostPortName` (an old object that does not decode is not compared). Whenever
- * `spec.hostPortName` becomes set, the HostPort, if it exists, must not be bound to another
- * claim, be of another class or be deleting (one that does not exist yet is allowed with a
- * warning: an admin may create it later). CREATE: a warning when the class does not exist, and
- * refused (403, worded like the API server's own quota errors) when a per-class quota is full.
+ * Answers a validating request for a HostPortClaim: the class and a set `spec.hostPortName` are
+ * immutable; a newly set `spec.hostPortName` must name a usable HostPort (a missing one only
+ * warns: an admin may create it later); a CREATE warns of a missing class and is refused (403,
+ * worded like the API server's quota errors) when a per-class quota is full.
  */
 export async function reviewHostPortClaim(
   request: AdmissionRequest,
@@ -277,12 +269,8 @@ export async function reviewHostPortClaim(
     if (!lookup.ok) {
       errors.push(internalError(HOST_PORT_NAME, lookup.error));
     } else if (hostPort === undefined) {
-      warnings.push(
-        `spec.hostPortName: HostPort ${
-          goQuote(hostPortName)
-        } does not exist; the claim stays Pending ` +
-          "until it is created",
-      );
+      const missing = `HostPort ${goQuote(hostPortName)} does not exist`;
+      warnings.push(`spec.hostPortName: ${missing}; the claim stays Pending until it is created`);
     } else {
       for (const problem of bindingProblems(hostPort, claim)) {
         errors.push(invalid(HOST_PORT_NAME, hostPortName, problem));
@@ -324,13 +312,11 @@ export async function reviewHostPortClaim(
 type HostPortStatus = HostPort["status"];
 
 /**
- * Answers a validating request for a HostPort (or its `status` subresource). CREATE is admitted
- * (the API server drops the status of a created HostPort). UPDATE refuses a changed class, a set
- * claimRef changed or removed (unset -> set is static binding, as the CRD's CEL rule allows), a
- * changed port, a port set without the phase Allocated, and a port set or the phase moved to
- * Allocated by anyone but `operatorUsername` (by everyone while it is not known): only the
- * process that reserved a port writes it, which keeps a port in one HostPort. An old object that
- * does not decode is judged by what can be read of its status.
+ * Answers a validating request for a HostPort (or its `status`). CREATE is admitted (the API
+ * server drops its status). UPDATE refuses a changed class, a set claimRef changed or removed, a
+ * changed port, a port without the phase Allocated, and a port or Allocated written by anyone but
+ * `operatorUsername`: only the process that reserved a port writes it, which keeps a port in one
+ * HostPort.
  */
 export function reviewHostPort(
   request: AdmissionRequest,
@@ -388,18 +374,9 @@ function rawStatus(object: unknown): HostPortStatus {
   } as HostPortStatus;
 }
 
-const REFERENCE_FIELDS = [
-  "apiVersion",
-  "fieldPath",
-  "kind",
-  "name",
-  "namespace",
-  "resourceVersion",
-  "uid",
-] as const;
-
 /** Go's deep equality of two `ObjectReference`s: every field counts, absent equals `""`. */
 function sameReference(a: ObjectReference, b: ObjectReference | undefined): boolean {
+  const fields = ["apiVersion", "fieldPath", "kind", "name", "namespace", "resourceVersion", "uid"];
   return b !== undefined &&
-    REFERENCE_FIELDS.every((field) => (a[field] ?? "") === (b[field] ?? ""));
+    (fields as (keyof ObjectReference)[]).every((field) => (a[field] ?? "") === (b[field] ?? ""));
 }
