@@ -113,7 +113,7 @@ export function mutateCustomResource(
   return allowReview(uid, { patch });
 }
 
-/** A class as validated: bounds are plain numbers, so bad ones are reported, not rejected as 400. */
+/** A class as validated: bounds are any numbers, so bad ones are reported, not refused as 400. */
 const ClassSchema = z.object({
   metadata: ObjectMetaSchema,
   spec: z.object({

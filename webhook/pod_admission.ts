@@ -354,7 +354,7 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
     return { error: invalid(path, claimName, POD_MESSAGE.claimDeleting), transient: false };
   }
   const hostPortName = stored.spec.hostPortName ?? "";
-  // The operator adds our finalizer when it first reconciles the claim: without it, "not bound yet".
+  // The operator adds our finalizer when it first reconciles the claim: until then, not bound.
   if (!(stored.metadata.finalizers ?? []).includes(FINALIZER) || hostPortName === "") {
     return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
   }

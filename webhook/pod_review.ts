@@ -414,7 +414,7 @@ export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
   return { name: ref.name, uid: ref.uid, ordinal: Number(text) };
 }
 
-/** The claim name from a template: `<template>-<pod>` for a StatefulSet pod, else `<pod>-<port>`. */
+/** A template's claim name: `<template>-<pod>` for a StatefulSet pod, else `<pod>-<port>`. */
 export function templateClaimName(
   podName: string,
   annotation: TemplateAnnotation,
@@ -475,7 +475,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
   };
 }
 
-/** Why a pod waiting for a template claim (`undefined` when unread) is refused, naming the class. */
+/** Why a pod waiting for a template claim (`undefined`: unread) is refused, naming the class. */
 export function templateRefusalDetail(
   claim: HostPortClaim | undefined,
   claimName: string,

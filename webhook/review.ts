@@ -199,7 +199,7 @@ export function invalidStatus(
 
 /**
  * The status of a refused pod: 403 `Forbidden` with the original's message `Pod "<name>" is
- * invalid: ...` (users' scripts match it); a pod still to be named shows as `<generateName><generated>`.
+ * invalid: ...` (users' scripts match it); an unnamed pod shows as `<generateName><generated>`.
  */
 export function podDeniedStatus(
   pod: { readonly name?: string | undefined; readonly generateName?: string | undefined },

@@ -91,7 +91,7 @@ export class SelfManagedCertificateSource extends PairSource {
     };
   }
 
-  /** Runs passes until one succeeds (or throws after `maxFailures`), then renews in the background. */
+  /** Runs passes until one succeeds (or `maxFailures` fail), then renews in the background. */
   async start(signal: AbortSignal): Promise<void> {
     let renewAt = await this.#tryPass();
     while (renewAt === undefined) {
@@ -131,7 +131,7 @@ export class SelfManagedCertificateSource extends PairSource {
     }
   }
 
-  /** One pass: make the Secret right, inject the CA bundle, serve the pair; returns when to renew. */
+  /** One pass: fix the Secret, inject the CA bundle, serve the pair; returns when to renew. */
   async pass(): Promise<Date> {
     const { secrets } = this.#options.kube;
     const namespace = this.#options.namespace;
@@ -210,7 +210,7 @@ export class SelfManagedCertificateSource extends PairSource {
   }
 }
 
-/** The Secret's PEMs: `ca.crt` (current CA first, then older ones still trusted), `ca.key`, `tls.crt`, `tls.key`. */
+/** The Secret's PEMs; `ca.crt` holds the current CA, then older ones still trusted. */
 export interface SecretContents {
   caBundlePem?: string | undefined;
   caKeyPem?: string | undefined;
@@ -392,7 +392,7 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 /** Its value. */
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
-/** Options of {@linkcode WebhookRegistrar}; `baseUrl` is what the API server dials (`https://host:port`). */
+/** Options of {@linkcode WebhookRegistrar}; `baseUrl` is the `https://host:port` to dial. */
 export interface RegistrarOptions {
   kube: WebhookClients;
   baseUrl: string;
@@ -501,7 +501,7 @@ export class WebhookRegistrar {
     }
   }
 
-  /** Deletes the configurations this process wrote, unless since replaced (another uid) or deleted. */
+  /** Deletes the configurations this process wrote, unless since replaced or deleted. */
   async unregister(): Promise<void> {
     for (const { client, name, uid } of this.#written.splice(0)) {
       try {

@@ -1,7 +1,7 @@
 /**
  * Where the admission server's serving certificate comes from, in cert-manager's
  * `CertificateSource` shape (the server subscribes and swaps its TLS context in place), and the
- * source that reads it from files (a mounted Secret). The self-managed one is `tls_self_managed.ts`.
+ * source that reads it from files (a mounted Secret); the other is in `tls_self_managed.ts`.
  *
  * @module
  */
