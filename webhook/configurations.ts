@@ -1,8 +1,6 @@
 /**
- * The admission webhook configurations, from values alone, for the release, `--register-webhooks`,
- * the demo and the tests. The pod webhook never sees the operator's own namespace, so the
- * operator can always restart, and only updates touching our annotations reach it
- * (`matchConditions`), so the kubelet's status writes cost nothing.
+ * The admission webhook configurations for the release, `--register-webhooks`, the demo and the
+ * tests. The pod webhook never sees the operator's namespace, so the operator can always restart.
  *
  * @module
  */
@@ -48,7 +46,7 @@ type WebhookRule = RuleWithOperations & { resources: string[] };
 const OURS = `(k.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
   `k.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
 
-/** CEL: every CREATE, and the UPDATEs that add, remove or change one of our annotations. */
+/** CEL: every CREATE, and UPDATEs that touch our annotations (not the kubelet's status writes). */
 const POD_ANNOTATIONS_CHANGED = [
   "request.operation != 'UPDATE'",
   `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${OURS} && ` +

@@ -1,8 +1,5 @@
 /**
- * The webhooks of the three custom resources (seed 3.3, 3.4). Mutating adds the finalizer (and
- * `spec.hostPortName: ""` to a new claim), reading only what it needs so the API server's schema
- * reports other problems. Validating enforces immutability, pool rules, a claim's binding and
- * quota, and that only the operator writes a HostPort's port. An UPDATE that leaves `spec`
+ * The webhooks of the three custom resources (seed 3.3, 3.4). An UPDATE that leaves `spec`
  * unchanged is never refused, so an admin can always repair or delete an unreadable object.
  *
  * @module
@@ -309,8 +306,6 @@ export async function reviewHostPortClaim(
   }, warnings);
 }
 
-type HostPortStatus = HostPort["status"];
-
 /**
  * Answers a validating request for a HostPort (or its `status`). CREATE is admitted (the API
  * server drops its status). UPDATE refuses a changed class, a set claimRef changed or removed, a
@@ -364,14 +359,14 @@ export function reviewHostPort(
 }
 
 /** The phase and port of a HostPort that does not decode, as far as they can be read. */
-function rawStatus(object: unknown): HostPortStatus {
+function rawStatus(object: unknown): HostPort["status"] {
   const status = isPlainObject(object) ? object.status : undefined;
   if (!isPlainObject(status)) return undefined;
   const { phase, port } = status;
   return {
     ...(typeof phase === "string" ? { phase } : {}),
     ...(typeof port === "number" && Number.isSafeInteger(port) ? { port } : {}),
-  } as HostPortStatus;
+  } as HostPort["status"];
 }
 
 /** Go's deep equality of two `ObjectReference`s: every field counts, absent equals `""`. */

@@ -1,10 +1,7 @@
 /**
- * The pod webhook's decision, pure (seed 3.5): from the pod, its claim annotations
- * (`claim.hostport.rmb938.com/<portName>: <claim name>`) and the looked-up claims to a patch or
- * field errors. Port rules cover `initContainers` too (native sidecars, seed 5.4 #23). The patch
- * is the difference between the pod and the mutated pod, so unknown fields are never touched. An
- * UPDATE is not resolved against claims again: spec ports are immutable, and a claim gone bad
- * would otherwise refuse every later update (seed 5.4 #26).
+ * The pod webhook's decision, pure (seed 3.5): from the pod, its claim annotations and the
+ * looked-up claims to a patch (a diff, so unknown fields are never touched) or field errors. Port
+ * rules cover `initContainers` too (native sidecars, seed 5.4 #23).
  *
  * @module
  */
@@ -382,10 +379,9 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
 }
 
 /**
- * Decides a pod UPDATE (of the pod or its `status`). While the stored pod can still run, its
- * claims hold its ports, so they are frozen: no claim is removed (refused on each port that still
- * holds a host port, seed S15), added or changed, and the port annotations the webhook wrote are
- * put back. A finished pod's updates are admitted unchanged.
+ * Decides a pod UPDATE (of the pod or its `status`) without looking claims up again (seed 5.4
+ * #26). While the stored pod can run, its claims hold its ports, so they are frozen (seed S15)
+ * and the port annotations the webhook wrote are put back; a finished pod's are not checked.
  */
 export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) {

@@ -1,11 +1,8 @@
 /**
- * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`):
- * decode; for a pod naming claim templates, find or create its claims (the webhook's only write);
- * gather each claim and its HostPort; decide, waiting a bounded number of rounds for claims on
- * their way to a port; answer. Per-pod claims are named and owned like the PVCs of
- * `volumeClaimTemplates` (a StatefulSet pod keeps its claim, so its ordinal keeps its port); a
- * plain pod's claim gets the pod as owner from the template-claim controller once the pod is
- * stored, since an owner that does not exist yet would have the garbage collector delete it.
+ * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`). A
+ * pod naming claim templates gets its own claims (the webhook's only write), named and owned like
+ * the PVCs of `volumeClaimTemplates`; a plain pod becomes its claim's owner only once stored (the
+ * template-claim controller), since the garbage collector deletes a claim whose owner is missing.
  *
  * @module
  */
@@ -195,10 +192,7 @@ function namePod(pod: Pod, options: AdmissionOptions): { pod: Pod } | { error: F
   return { pod: { ...pod, metadata: { ...pod.metadata, name } } };
 }
 
-/**
- * Errors of a refused template pod: those about a claim made from a template move to the
- * template annotation, with a detail that names the class and says whether it is full.
- */
+/** Errors of a refused template pod, those about a template's claim moved to its annotation. */
 function templateErrors(
   errors: readonly FieldError[],
   claims: readonly TemplateClaim[],
@@ -498,8 +492,8 @@ export function templateRefusalDetail(
 const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 /**
- * Names a pod that has only `generateName` as the API server would, which does so only after
- * admission, too late for the claims named after it; `random` holds 5 values in [0, 1).
+ * Names a pod that has only `generateName` as the API server would (which names it too late for
+ * its claims); `random` holds 5 values in [0, 1).
  */
 export function generatedPodName(generateName: string, random: readonly number[]): string {
   const suffix = random.slice(0, 5).map((r) =>

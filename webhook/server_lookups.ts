@@ -1,9 +1,7 @@
 /**
  * The admission server's lookups. Claims are read live: a claim turning `Deleting` must stop new
- * pods at once, which a stalled informer would miss; a failed read refuses the pod. HostPorts and
- * classes come from informer caches: a set port never changes, so a cached usable HostPort is
- * safe, and a live GET confirms any HostPort answer that would refuse a pod. Cached claims and
- * ResourceQuotas feed the claim quota check.
+ * pods at once, which a stalled informer would miss. A set port never changes, so a cached usable
+ * HostPort is safe; a live GET confirms any HostPort answer that would refuse a pod.
  *
  * @module
  */

@@ -1,11 +1,7 @@
 /**
- * A self-managed serving certificate: the operator keeps its CA and serving pair in a Secret,
- * injects the CA bundle into its webhook configurations (as cert-manager's cainjector does) and
- * renews both before they expire. Every Secret write is a compare-and-swap, so racing replicas
- * agree on one pair. A pass fixes the Secret, then the `caBundle`, then serves the pair, so the
- * API server trusts a new CA before any replica serves a certificate of it. `--register-webhooks`
- * ({@linkcode WebhookRegistrar}) writes the configurations at start and deletes, on exit, only
- * those it wrote.
+ * A self-managed serving certificate kept in a Secret, its CA injected into the webhook
+ * configurations (as cert-manager's cainjector does) before any replica serves a certificate of
+ * it; every write is a compare-and-swap, so racing replicas agree. Also `--register-webhooks`.
  *
  * @module
  */
@@ -252,9 +248,9 @@ function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Da
 export function planServingSecret(input: PlanInput): SecretPlan {
   const { contents, now, renewFraction } = input;
   if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
-  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0];
-  const ca = caPem === undefined ? undefined : inspectPair(caPem, contents.caKeyPem ?? "");
-  if (ca === undefined || !ca.ok) {
+  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0] ?? "";
+  const ca = inspectPair(caPem, contents.caKeyPem ?? "");
+  if (!ca.ok) {
     return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
   }
   const caRenewAt = renewalTime(ca.pair, renewFraction);
