@@ -118,11 +118,7 @@ const ClassSchema = z.object({
   }).loose(),
 }).loose();
 
-/**
- * Answers a validating request for a HostPortClass: pools are checked on CREATE and when an
- * UPDATE changes them (an old object that does not decode is not compared), with warnings for
- * legal but risky pools.
- */
+/** Answers a validating request for a HostPortClass: checks new pools, warns of risky ones. */
 export async function reviewHostPortClass(
   request: AdmissionRequest,
   lookups: AdmissionLookups,
@@ -189,13 +185,9 @@ function poolWarnings(
       );
     }
   });
-  for (const other of others) {
-    const otherName = other.metadata.name ?? "";
-    if (otherName === name) continue;
-    const [overlap] = findClassOverlaps([{ name, pools }, {
-      name: otherName,
-      pools: other.spec.pools,
-    }]);
+  for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
+    const theirs = { name: other.metadata.name ?? "", pools: other.spec.pools };
+    const [overlap] = findClassOverlaps([{ name, pools }, theirs]);
     if (overlap === undefined) continue;
     warnings.push(
       `spec.pools: ${overlap.message}; ports are unique cluster-wide, so both classes draw ` +
@@ -307,11 +299,9 @@ export async function reviewHostPortClaim(
 }
 
 /**
- * Answers a validating request for a HostPort (or its `status`). CREATE is admitted (the API
- * server drops its status). UPDATE refuses a changed class, a set claimRef changed or removed, a
- * changed port, a port without the phase Allocated, and a port or Allocated written by anyone but
- * `operatorUsername`: only the process that reserved a port writes it, which keeps a port in one
- * HostPort.
+ * Answers a validating request for a HostPort (or its `status`): UPDATE keeps class, a set
+ * claimRef and a set port, and only `operatorUsername` may write the port or phase Allocated,
+ * since only the process that reserved a port may write it (a port stays in one HostPort).
  */
 export function reviewHostPort(
   request: AdmissionRequest,

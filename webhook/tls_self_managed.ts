@@ -71,6 +71,7 @@ export class SelfManagedCertificateSource extends PairSource {
   #secretRef: string;
   #retryMs: number;
   #backdateMs: number;
+  #resyncMs: number;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: SelfManagedOptions) {
@@ -80,6 +81,7 @@ export class SelfManagedCertificateSource extends PairSource {
     this.#secretRef = `${options.namespace}/${this.secretName}`;
     this.#retryMs = options.retryIntervalMs ?? 5_000;
     this.#backdateMs = options.backdateMs ?? 300_000;
+    this.#resyncMs = options.resyncIntervalMs ?? 60_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;
     this.names = {
       dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
@@ -102,10 +104,7 @@ export class SelfManagedCertificateSource extends PairSource {
 
   async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
     while (!signal.aborted) {
-      const wait = Math.min(
-        this.#options.resyncIntervalMs ?? 60_000,
-        renewAt.getTime() - Date.now(),
-      );
+      const wait = Math.min(this.#resyncMs, renewAt.getTime() - Date.now());
       await sleep(SYSTEM_CLOCK, Math.max(0, wait), signal);
       if (signal.aborted) return;
       renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs);
