@@ -147,7 +147,7 @@ async function admitTemplatePod(
       }`,
     });
   const ensured = await ensureTemplateClaims(lookups, pod, namespace, templates.valid);
-  if (!ensured.ok) {
+  if (ensured.errors.length > 0) {
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
@@ -254,10 +254,7 @@ async function ensureTemplateClaims(
   pod: Pod,
   namespace: string,
   annotations: readonly TemplateAnnotation[],
-): Promise<
-  | { ok: true; claims: TemplateClaim[] }
-  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] }
-> {
+): Promise<{ claims: TemplateClaim[]; errors: FieldError[]; templates: HostPortClaimTemplate[] }> {
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
@@ -306,12 +303,11 @@ async function ensureTemplateClaims(
     }
     return { claim: { annotation, claimName: named.name, template, created: created.value } };
   }));
-  const errors = outcomes.flatMap((o) => "error" in o ? [o.error] : []);
-  if (errors.length === 0) {
-    return { ok: true, claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []) };
-  }
-  const templates = outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []);
-  return { ok: false, errors, templates };
+  return {
+    claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []),
+    errors: outcomes.flatMap((o) => "error" in o ? [o.error] : []),
+    templates: outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []),
+  };
 }
 
 /** The API server's own message when there is one (a quota's `exceeded quota: ...`). */
