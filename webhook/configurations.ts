@@ -1,14 +1,6 @@
 /**
- * The admission webhook configurations, built from values alone: the original's paths and webhook
- * names (`paths.ts`), with `failurePolicy: Fail`, `sideEffects: None` and a 10 s timeout. The pod
- * webhook only sees namespaces labelled `hostport.rmb938.com: "true"` and never the operator's own
- * namespace, so the operator can always restart. It also sees `pods/status` (whose writers may
- * change annotations), but only updates that touch one of our annotations reach it
- * (`matchConditions`), so the kubelet's status writes cost nothing. HostPorts are validated
- * through `hostports/status` too.
- *
- * One source for every caller: the release (`scripts/gen_release_files.ts`, the API server
- * calls the Service), the operator's `--register-webhooks` (it calls a URL) and the demo and tests.
+ * The admission webhook configurations for the release, `--register-webhooks`, the demo and the
+ * tests. The pod webhook never sees the operator's namespace, so the operator can always restart.
  *
  * @module
  */
@@ -29,21 +21,12 @@ import {
 } from "../lib/api/constants.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, type WebhookId } from "./paths.ts";
 
-/**
- * How the API server reaches the admission server: through a Service (its `caBundle` filled in
- * later by the operator or cert-manager), or by URL `https://host:port` for an operator out of
- * cluster (with the base64 PEM of its CA, unless injected later).
- */
+/** How the API server reaches the admission server: a Service, or a URL (`https://host:port`). */
 export type WebhookClient =
   | { kind: "service"; name: string; namespace: string; port: number }
   | { kind: "url"; baseUrl: string; caBundle?: string };
 
-/**
- * Everything that varies between the release, `--register-webhooks`, the demo and the tests:
- * the client, the names of the CR webhooks' configurations (`crdName`) and of the pod webhook's
- * (`podName`), the operator's namespace (which the pod webhook never sees), and labels and
- * annotations of each configuration.
- */
+/** What varies between callers: client, configuration names and metadata, operator namespace. */
 export interface WebhookSetOptions {
   client: WebhookClient;
   crdName: string;
@@ -63,11 +46,7 @@ type WebhookRule = RuleWithOperations & { resources: string[] };
 const OURS = `(k.startsWith('${CLAIM_ANNOTATION_PREFIX}') || ` +
   `k.startsWith('${PORT_ANNOTATION_PREFIX}'))`;
 
-/**
- * CEL of the pod webhook's match condition: every CREATE, and the UPDATEs (of the pod or of its
- * `status` subresource) where an annotation with one of our prefixes is added, removed or
- * changed between `oldObject` and `object`.
- */
+/** CEL: every CREATE, and UPDATEs that touch our annotations (not the kubelet's status writes). */
 const POD_ANNOTATIONS_CHANGED = [
   "request.operation != 'UPDATE'",
   `(has(object.metadata.annotations) && object.metadata.annotations.exists(k, ${OURS} && ` +

@@ -1,12 +1,6 @@
 /**
- * The webhooks of the three custom resources (seed 3.3, 3.4). Mutating: add the finalizer while
- * the object is not being deleted, and `spec.hostPortName: ""` on a new claim, as the original;
- * only metadata (and the claim's spec) is read, so the API server's schema validation reports any
- * other problem. Validating: the original's immutability rules, the pool rules and warnings of a
- * class, the binding rule of a claim's chosen HostPort (seed 5.2 #10), the claim quota, and only
- * the operator writes a HostPort's port. An UPDATE that leaves `spec` unchanged is never refused,
- * even when neither object decodes, so an admin can always repair or delete an object the
- * operator cannot understand.
+ * The webhooks of the three custom resources (seed 3.3, 3.4). An UPDATE that leaves `spec`
+ * unchanged is never refused, so an admin can always repair or delete an unreadable object.
  *
  * @module
  */
@@ -58,10 +52,7 @@ import {
   type JsonPatchOp,
 } from "./review.ts";
 
-/**
- * Whether an UPDATE leaves the raw `field` as it was; compared on the raw objects, so it answers
- * even when neither object decodes.
- */
+/** Whether an UPDATE leaves the raw `field` as it was (answers even when nothing decodes). */
 function unchanged(request: AdmissionRequest, field: "spec" | "status"): boolean {
   if (request.operation !== "UPDATE") return false;
   const read = (object: unknown) => isPlainObject(object) ? object[field] : undefined;
@@ -119,7 +110,7 @@ export function mutateCustomResource(
   return allowReview(uid, { patch });
 }
 
-/** A class as validated: bounds are plain numbers, so bad ones are reported, not rejected as 400. */
+/** A class as validated: bounds are any numbers, so bad ones are reported, not refused as 400. */
 const ClassSchema = z.object({
   metadata: ObjectMetaSchema,
   spec: z.object({
@@ -127,11 +118,7 @@ const ClassSchema = z.object({
   }).loose(),
 }).loose();
 
-/**
- * Answers a validating request for a HostPortClass: pools are checked on CREATE and when an
- * UPDATE changes them (an old object that does not decode, such as a class of the original
- * without spec, is not compared); warnings for legal but risky pools.
- */
+/** Answers a validating request for a HostPortClass: checks new pools, warns of risky ones. */
 export async function reviewHostPortClass(
   request: AdmissionRequest,
   lookups: AdmissionLookups,
@@ -198,13 +185,9 @@ function poolWarnings(
       );
     }
   });
-  for (const other of others) {
-    const otherName = other.metadata.name ?? "";
-    if (otherName === name) continue;
-    const [overlap] = findClassOverlaps([{ name, pools }, {
-      name: otherName,
-      pools: other.spec.pools,
-    }]);
+  for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
+    const theirs = { name: other.metadata.name ?? "", pools: other.spec.pools };
+    const [overlap] = findClassOverlaps([{ name, pools }, theirs]);
     if (overlap === undefined) continue;
     warnings.push(
       `spec.pools: ${overlap.message}; ports are unique cluster-wide, so both classes draw ` +
@@ -228,12 +211,10 @@ function intersect(a: PortRange, b: PortRange): PortRange | undefined {
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
 
 /**
- * Answers a validating request for a HostPortClaim. UPDATE: the class may not change, nor a set
- * `spec.hostPortName` (an old object that does not decode is not compared). Whenever
- * `spec.hostPortName` becomes set, the HostPort, if it exists, must not be bound to another
- * claim, be of another class or be deleting (one that does not exist yet is allowed with a
- * warning: an admin may create it later). CREATE: a warning when the class does not exist, and
- * refused (403, worded like the API server's own quota errors) when a per-class quota is full.
+ * Answers a validating request for a HostPortClaim: the class and a set `spec.hostPortName` are
+ * immutable; a newly set `spec.hostPortName` must name a usable HostPort (a missing one only
+ * warns: an admin may create it later); a CREATE warns of a missing class and is refused (403,
+ * worded like the API server's quota errors) when a per-class quota is full.
  */
 export async function reviewHostPortClaim(
   request: AdmissionRequest,
@@ -277,12 +258,8 @@ export async function reviewHostPortClaim(
     if (!lookup.ok) {
       errors.push(internalError(HOST_PORT_NAME, lookup.error));
     } else if (hostPort === undefined) {
-      warnings.push(
-        `spec.hostPortName: HostPort ${
-          goQuote(hostPortName)
-        } does not exist; the claim stays Pending ` +
-          "until it is created",
-      );
+      const missing = `HostPort ${goQuote(hostPortName)} does not exist`;
+      warnings.push(`spec.hostPortName: ${missing}; the claim stays Pending until it is created`);
     } else {
       for (const problem of bindingProblems(hostPort, claim)) {
         errors.push(invalid(HOST_PORT_NAME, hostPortName, problem));
@@ -321,16 +298,10 @@ export async function reviewHostPortClaim(
   }, warnings);
 }
 
-type HostPortStatus = HostPort["status"];
-
 /**
- * Answers a validating request for a HostPort (or its `status` subresource). CREATE is admitted
- * (the API server drops the status of a created HostPort). UPDATE refuses a changed class, a set
- * claimRef changed or removed (unset -> set is static binding, as the CRD's CEL rule allows), a
- * changed port, a port set without the phase Allocated, and a port set or the phase moved to
- * Allocated by anyone but `operatorUsername` (by everyone while it is not known): only the
- * process that reserved a port writes it, which keeps a port in one HostPort. An old object that
- * does not decode is judged by what can be read of its status.
+ * Answers a validating request for a HostPort (or its `status`): UPDATE keeps class, a set
+ * claimRef and a set port, and only `operatorUsername` may write the port or phase Allocated,
+ * since only the process that reserved a port may write it (a port stays in one HostPort).
  */
 export function reviewHostPort(
   request: AdmissionRequest,
@@ -378,28 +349,19 @@ export function reviewHostPort(
 }
 
 /** The phase and port of a HostPort that does not decode, as far as they can be read. */
-function rawStatus(object: unknown): HostPortStatus {
+function rawStatus(object: unknown): HostPort["status"] {
   const status = isPlainObject(object) ? object.status : undefined;
   if (!isPlainObject(status)) return undefined;
   const { phase, port } = status;
   return {
     ...(typeof phase === "string" ? { phase } : {}),
     ...(typeof port === "number" && Number.isSafeInteger(port) ? { port } : {}),
-  } as HostPortStatus;
+  } as HostPort["status"];
 }
-
-const REFERENCE_FIELDS = [
-  "apiVersion",
-  "fieldPath",
-  "kind",
-  "name",
-  "namespace",
-  "resourceVersion",
-  "uid",
-] as const;
 
 /** Go's deep equality of two `ObjectReference`s: every field counts, absent equals `""`. */
 function sameReference(a: ObjectReference, b: ObjectReference | undefined): boolean {
+  const fields = ["apiVersion", "fieldPath", "kind", "name", "namespace", "resourceVersion", "uid"];
   return b !== undefined &&
-    REFERENCE_FIELDS.every((field) => (a[field] ?? "") === (b[field] ?? ""));
+    (fields as (keyof ObjectReference)[]).every((field) => (a[field] ?? "") === (b[field] ?? ""));
 }

@@ -6,10 +6,7 @@
  * @module
  */
 
-/**
- * A field path printed the Kubernetes way, for example `spec.pools`: names joined with `.`, even
- * names that contain `.` or `/` (indices are appended as `[i]`).
- */
+/** A field path printed the Kubernetes way: names joined with `.`, even ones holding `.` or `/`. */
 export function fieldPath(...names: readonly string[]): string {
   return names.join(".");
 }
@@ -31,15 +28,11 @@ export type FieldErrorType = keyof typeof TYPES;
 /** A bad value as printed: strings quoted, numbers and booleans bare. */
 export type BadValue = string | number | boolean | null;
 
-/** One problem with one field. */
+/** One problem with one field: the printed path, the offending value (if printed) and a detail. */
 export interface FieldError {
-  /** What kind of problem. */
   readonly type: FieldErrorType;
-  /** The printed field path. */
   readonly field: string;
-  /** The offending value; absent for the types that do not print one. */
   readonly value?: BadValue;
-  /** The explanation; may be `""`. */
   readonly detail: string;
 }
 

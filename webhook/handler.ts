@@ -1,7 +1,6 @@
 /**
- * The seam between the HTTP server and the admission logic: one function from (URL path, parsed
- * JSON body, read-only lookups) to an AdmissionReview or an HTTP error. Pure apart from the
- * injected lookups and delay, and it never throws.
+ * The seam between the HTTP server and the admission logic: (URL path, parsed body, lookups) to
+ * an AdmissionReview or an HTTP error; it never throws.
  *
  * @module
  */
@@ -24,7 +23,7 @@ import {
 import { errorMessage } from "./field_errors.ts";
 import { GROUP, isPlainObject, KIND, type Kind, VERSION } from "../lib/api/mod.ts";
 
-/** The result of {@linkcode handleAdmission}: a review, or an HTTP error (404, or 400 without a uid). */
+/** The result of {@linkcode handleAdmission}: a review, or an HTTP error. */
 export type AdmissionResult =
   | { kind: "review"; review: AdmissionReviewResponse }
   | { kind: "http"; status: 400 | 404; message: string };
@@ -56,10 +55,9 @@ const ROUTES: { readonly [id in WebhookId]: [RouteHandler, string] } = {
 };
 
 /**
- * Answers one admission request: an unknown path gets HTTP 404; a body that is not an
- * AdmissionReview v1, or a request (or object) of another kind than the path serves, gets
- * `allowed: false` with code 400 (HTTP 400 when no uid could be read); an unexpected failure
- * gets `allowed: false` with code 500.
+ * Answers one admission request: HTTP 404 for an unknown path; code 400 for a body that is not
+ * an AdmissionReview v1 or of another kind than the path serves (HTTP 400 without a uid); code
+ * 500 for a bug.
  */
 export async function handleAdmission(
   path: string,
@@ -78,7 +76,6 @@ export async function handleAdmission(
   }
   const { request } = decoded;
   const [route, expected] = ROUTES[id];
-  // The request's kind first, then the object's own apiVersion and kind, when it declares them.
   const { group, version, kind } = request.kind;
   const got = [
     `${group}/${version}, Kind=${kind}`,

@@ -1,6 +1,5 @@
 /**
- * The admission webhook paths and names, the same seven as the original operator's (seed 0), so
- * existing webhook configurations keep working.
+ * The original operator's seven webhook paths and names (seed 0).
  *
  * @module
  */
@@ -30,7 +29,7 @@ export const WEBHOOK_NAMES: { readonly [id in WebhookId]: string } = {
   mutatePod: "mpod.kb.io",
 };
 
-/** Returns the webhook an exact URL path belongs to (no trailing slash, no query string). */
+/** The webhook an exact URL path belongs to. */
 export function webhookForPath(path: string): WebhookId | undefined {
   return (Object.keys(WEBHOOK_PATHS) as WebhookId[]).find((id) => WEBHOOK_PATHS[id] === path);
 }

@@ -1,14 +1,7 @@
 /**
- * The pod webhook's decision, pure (seed 3.5, with the fixes noted where they are made): the
- * loose schema of the pod parts it reads, its claim annotations
- * (`claim.hostport.rmb938.com/<portName>: <claim name>`), its container ports with the port rules
- * (applied to `initContainers` too: native sidecars are init containers, seed 5.4 #23), and the
- * decision from the pod and the looked-up claims to a patch or field errors. The patch is the
- * difference between the pod and the mutated pod, so fields the webhook does not know are never
- * touched (seed 5.4 #27). A new pod's claims are each resolved to a port; an UPDATE is not
- * resolved against claims again, since spec ports are immutable (the original re-resolved, and a
- * claim gone bad then refused every later update, leaving pods stuck in Terminating: seed 5.4
- * #26). The lookups are gathered in `pod_review.ts`.
+ * The pod webhook's decision, pure (seed 3.5): from the pod, its claim annotations and the
+ * looked-up claims to a patch (a diff, so unknown fields are never touched) or field errors. Port
+ * rules cover `initContainers` too (native sidecars, seed 5.4 #23).
  *
  * @module
  */
@@ -79,19 +72,15 @@ export type Pod = z.infer<typeof PodSchema>;
 /** Most claim annotations one pod may carry; each costs lookups, so the count is bounded. */
 export const MAX_CLAIMS_PER_POD = 64;
 
+/** A claim annotation; `portName` is `""` when the key is the bare prefix. */
 interface ClaimAnnotation {
   readonly key: string;
-  /** The port name after the prefix; `""` when the key is the bare prefix. */
   readonly portName: string;
   readonly claimName: string;
-  /** `metadata.annotations.<key>` (the key is not escaped, as in the original). */
   readonly path: string;
 }
 
-/**
- * The claim annotations, sorted by port name (the original followed Go map order, so its error
- * order changed between calls; seed 5.4 #30); `valid` ones name both a port and a claim.
- */
+/** The claim annotations, sorted by port name (a stable error order); `valid` ones name both. */
 function readPodClaims(pod: Pod) {
   const all: ClaimAnnotation[] = [];
   for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
@@ -110,15 +99,14 @@ function readPodClaims(pod: Pod) {
   };
 }
 
-/** Orders strings by UTF-16 code units, the same everywhere (unlike `localeCompare`). */
+/** Orders strings by UTF-16 code units (unlike `localeCompare`, the same everywhere). */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
- * One container port: its field path, JSON pointer, name (`""` when unnamed), and the port it
- * takes on the node: `hostPort`, or for a hostNetwork pod `containerPort` (the API defaults
- * `hostPort = containerPort` for them before admission); 0 for none.
+ * One container port; `nodePort` is what it takes on the node: `hostPort`, or `containerPort` for
+ * a hostNetwork pod (the API defaults `hostPort` to it before admission), or 0.
  */
 export interface PodPort {
   readonly path: string;
@@ -144,15 +132,14 @@ export function listPodPorts(pod: Pod): PodPort[] {
   );
 }
 
-/** Detail of the hostPort refusal for hostNetwork pods; it keeps the original's text first. */
+/** Detail of the hostPort refusal for hostNetwork pods. */
 export const HOST_NETWORK_DETAIL = `${POD_MESSAGE.hostPortsForbidden}: a hostNetwork pod ` +
   "uses each container port as a host port, so each port must be named and claimed with a " +
   "claim.hostport.rmb938.com/<port name> annotation";
 
 /**
- * The port rules: a port that takes a node port must be claimed (else `host ports cannot be
- * set`), and a claimed name must name one port only. Unclaimed ports need neither a name nor a
- * unique one (seed 5.4 #22).
+ * The port rules: a port that takes a node port must be claimed, and a claimed name must name
+ * one port only; unclaimed ports need neither a name nor a unique one (seed 5.4 #22).
  */
 function checkPorts(
   ports: readonly PodPort[],
@@ -177,8 +164,7 @@ function checkPorts(
 
 /**
  * What the webhook sets on an admitted pod: annotations, the label the operator watches pods by,
- * and each port's allocated host port (also as `containerPort` for hostNetwork pods: the API
- * requires them equal there, so the container reads its port from the annotation).
+ * and each port's host port (also as `containerPort` for hostNetwork pods, which need them equal).
  */
 export interface PodMutation {
   readonly annotations?: ReadonlyMap<string, string>;
@@ -226,23 +212,18 @@ export function podPatch(original: Pod, mutated: Pod): JsonPatchOp[] {
   return jsonpatch.compare(asJson(original), asJson(mutated));
 }
 
-/**
- * A copy of the pod as the API server holds it, as JSON: a member set to `undefined` in memory
- * is absent there, so the patch must `add` it, not `replace` it.
- */
+/** A JSON copy: a member `undefined` in memory is absent for the API server, so it is `add`ed. */
 function asJson(pod: Pod): Pod {
   return JSON.parse(JSON.stringify(pod));
 }
 
-/** The decision: admit with a patch (possibly empty) and warnings, or refuse with errors. */
+/**
+ * The decision: admit with a patch (possibly empty) and warnings, or refuse with errors,
+ * `retryable` when every error is a claim on its way to a port (looking again may admit it).
+ */
 export type PodAdmission =
   | { allowed: true; patch: JsonPatchOp[]; mutated?: Pod; warnings: string[] }
-  | {
-    allowed: false;
-    errors: FieldError[];
-    /** Every error is a claim on its way to a port: looking again shortly may admit the pod. */
-    retryable: boolean;
-  };
+  | { allowed: false; errors: FieldError[]; retryable: boolean };
 
 /** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
 export interface ClaimState {
@@ -258,13 +239,9 @@ export function claimsToLookUp(pod: Pod): string[] {
 }
 
 /**
- * Decides a new pod: every claim is resolved, so users see all problems at once, in port-name
- * order. A claim naming a port that no container has is refused (the original accepted it
- * silently, seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
- *
- * @param pod the pod as submitted
- * @param namespace the pod's namespace (claims are looked up there only)
- * @param states the state of each claim named by {@linkcode claimsToLookUp}
+ * Decides a new pod from the states of the claims {@linkcode claimsToLookUp} named (in the pod's
+ * namespace); every claim is resolved, so users see all problems at once. A claim naming no port
+ * is refused (seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
  */
 export function admitNewPod(
   pod: Pod,
@@ -338,9 +315,8 @@ const NOT_LOOKED_UP: ClaimState = {
 };
 
 /**
- * Why `claim` may not use `hostPort`, in order: the HostPort is bound to another claim (seed 5.2
- * #10, claim hijacking; a HostPort made by hand that names no claim yet is fine), or is of
- * another class. Shared by the pod and the claim webhooks.
+ * Why `claim` may not use `hostPort`: bound to another claim (seed 5.2 #10; one naming no claim
+ * yet is fine), or of another class. Shared by the pod and the claim webhooks.
  */
 export function bindingProblems(hostPort: HostPort, claim: HostPortClaim): string[] {
   const problems: string[] = [];
@@ -375,7 +351,7 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
     return { error: invalid(path, claimName, POD_MESSAGE.claimDeleting), transient: false };
   }
   const hostPortName = stored.spec.hostPortName ?? "";
-  // The operator adds our finalizer when it first reconciles the claim: without it, "not bound yet".
+  // The operator adds our finalizer when it first reconciles the claim: until then, not bound.
   if (!(stored.metadata.finalizers ?? []).includes(FINALIZER) || hostPortName === "") {
     return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
   }
@@ -403,12 +379,9 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
 }
 
 /**
- * Decides a pod UPDATE, whoever writes it (the pod or its `status` subresource). While the
- * stored pod can still run (terminating included), the claims it names keep their ports from
- * being handed out again, so they are frozen: removing one is refused (`host ports cannot be
- * set` on each port that still holds a host port, seed S15), adding or changing one too. The
- * `port.hostport.rmb938.com/<port>` annotations the webhook wrote are put back if the update
- * dropped or changed them. A finished pod's updates are admitted unchanged.
+ * Decides a pod UPDATE (of the pod or its `status`) without looking claims up again (seed 5.4
+ * #26). While the stored pod can run, its claims hold its ports, so they are frozen (seed S15)
+ * and the port annotations the webhook wrote are put back; a finished pod's are not checked.
  */
 export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) {

@@ -1,15 +1,8 @@
 /**
- * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`):
- * decode; for a new pod naming claim templates, find or create its own claims (the webhook's only
- * write; the leader's controllers allocate them like any claim); gather each named claim and its
- * HostPort (failures kept as values); decide, waiting a bounded number of rounds for claims on
- * their way to a port; answer.
- *
- * Per-pod claims are named and owned like the PVCs of `volumeClaimTemplates`: a StatefulSet pod
- * `web-3` gets `<template>-web-3`, reused so the ordinal keeps its port (owned by the StatefulSet
- * when its `whenDeleted` retention is `Delete`); any other pod gets `<pod>-<portName>`, which the
- * template-claim controller gives the pod as owner once the pod is stored (an owner that does
- * not exist yet would make the garbage collector delete the claim at once).
+ * The pod webhook (`/mutate-v1-pod`), the I/O around its pure decision (`pod_admission.ts`). A
+ * pod naming claim templates gets its own claims (the webhook's only write), named and owned like
+ * the PVCs of `volumeClaimTemplates`; a plain pod becomes its claim's owner only once stored (the
+ * template-claim controller), since the garbage collector deletes a claim whose owner is missing.
  *
  * @module
  */
@@ -60,13 +53,7 @@ import {
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../lib/api/mod.ts";
 
-/**
- * Answers a pod admission request. CREATE resolves the pod's claims through `lookups`, looking
- * again up to `options.waitForPort.attempts` times while every problem is a claim on its way to
- * a port; UPDATE needs no lookups; other operations are admitted.
- *
- * @returns a patch, or `allowed: false` with 403 and `Pod "<name>" is invalid: ...`
- */
+/** Answers a pod admission request: a patch, or 403 `Pod "<name>" is invalid: ...`. */
 export async function reviewPod(
   request: AdmissionRequest,
   lookups: AdmissionLookups,
@@ -123,9 +110,8 @@ async function admitWaiting(
 
 /**
  * A new pod naming claim templates: name it if it has only `generateName`, find or create its
- * claims, then admit it as a pod naming those claims, waiting up to
- * `waitForPort.templateAttempts` rounds. The patch also writes the claim annotations (so release,
- * the update guard and `kubectl` see the claim as for any pod) and the chosen name.
+ * claims, then admit it as a pod naming those claims; the patch also writes the claim annotations
+ * (so release and the update guard treat it as any pod) and the chosen name.
  */
 async function admitTemplatePod(
   submitted: Pod,
@@ -161,7 +147,7 @@ async function admitTemplatePod(
       }`,
     });
   const ensured = await ensureTemplateClaims(lookups, pod, namespace, templates.valid);
-  if (!ensured.ok) {
+  if (ensured.errors.length > 0) {
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
@@ -206,10 +192,7 @@ function namePod(pod: Pod, options: AdmissionOptions): { pod: Pod } | { error: F
   return { pod: { ...pod, metadata: { ...pod.metadata, name } } };
 }
 
-/**
- * Errors of a refused template pod: those about a claim made from a template move to the
- * template annotation, with a detail that names the class and says whether it is full.
- */
+/** Errors of a refused template pod, those about a template's claim moved to its annotation. */
 function templateErrors(
   errors: readonly FieldError[],
   claims: readonly TemplateClaim[],
@@ -227,24 +210,16 @@ function templateErrors(
     } else if (!moved.has(claim.annotation)) {
       moved.add(claim.annotation);
       const state = states.get(claim.claimName)?.claim;
+      const stored = state?.ok ? state.value : undefined;
       const className = claim.template.spec.hostPortClassName;
-      const detail = templateRefusalDetail(
-        state?.ok ? state.value : undefined,
-        claim.claimName,
-        className,
-      );
+      const detail = templateRefusalDetail(stored, claim.claimName, className);
       out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
     }
   }
   return out;
 }
 
-/**
- * Looks up each claim `namespace/name` (all at once, duplicates once) and, for a claim that names
- * a HostPort, that HostPort.
- *
- * @returns the state of each claim, by name
- */
+/** Looks up each claim (at once, duplicates once) and the HostPort it names, by claim name. */
 export async function lookupClaims(
   lookups: AdmissionLookups,
   namespace: string,
@@ -260,31 +235,26 @@ export async function lookupClaims(
   return new Map(names.map((name, i) => [name, states[i]!]));
 }
 
-/** The claim a template annotation got. */
+/** The claim a template annotation got; `created` when this admission created it. */
 interface TemplateClaim {
   readonly annotation: TemplateAnnotation;
   readonly claimName: string;
   readonly template: HostPortClaimTemplate;
-  /** Whether this admission created the claim (else it existed). */
   readonly created: boolean;
 }
 
 type Ensured = { claim: TemplateClaim } | { error: FieldError; template?: HostPortClaimTemplate };
 
 /**
- * Finds or creates the claim of each template annotation (all at once). A StatefulSet pod's
- * claim that exists already is reused whatever made it, as the StatefulSet controller reuses a
- * PVC of the right name.
+ * Finds or creates the claim of each template annotation (at once). A StatefulSet pod reuses an
+ * existing claim of its name whatever made it, as the StatefulSet controller reuses a PVC.
  */
 async function ensureTemplateClaims(
   lookups: AdmissionLookups,
   pod: Pod,
   namespace: string,
   annotations: readonly TemplateAnnotation[],
-): Promise<
-  | { ok: true; claims: TemplateClaim[] }
-  | { ok: false; errors: FieldError[]; templates: HostPortClaimTemplate[] }
-> {
+): Promise<{ claims: TemplateClaim[]; errors: FieldError[]; templates: HostPortClaimTemplate[] }> {
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
@@ -333,12 +303,11 @@ async function ensureTemplateClaims(
     }
     return { claim: { annotation, claimName: named.name, template, created: created.value } };
   }));
-  const errors = outcomes.flatMap((o) => "error" in o ? [o.error] : []);
-  if (errors.length === 0) {
-    return { ok: true, claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []) };
-  }
-  const templates = outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []);
-  return { ok: false, errors, templates };
+  return {
+    claims: outcomes.flatMap((o) => "claim" in o ? [o.claim] : []),
+    errors: outcomes.flatMap((o) => "error" in o ? [o.error] : []),
+    templates: outcomes.flatMap((o) => "template" in o && o.template ? [o.template] : []),
+  };
 }
 
 /** The API server's own message when there is one (a quota's `exceeded quota: ...`). */
@@ -359,11 +328,10 @@ export function templateSubject(
   };
 }
 
-/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation. */
+/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation and its path. */
 interface TemplateAnnotation {
   readonly portName: string;
   readonly templateName: string;
-  /** `metadata.annotations.<key>`. */
   readonly path: string;
 }
 
@@ -378,10 +346,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const MAX_NAME = 253;
 
-/**
- * Reads the template annotations of a pod. A port may not name both a claim and a template, and
- * a StatefulSet pod may not name one template for two ports (its claim is `<template>-<pod>`).
- */
+/** Reads a pod's template annotations, with the errors of those that may not be used. */
 export function readPodTemplates(
   pod: Pod,
 ): { valid: TemplateAnnotation[]; errors: FieldError[] } {
@@ -424,9 +389,8 @@ export function readPodTemplates(
 }
 
 /**
- * The StatefulSet controlling a pod (controller owner reference of kind StatefulSet, apps/v1)
- * with the pod's ordinal (label `apps.kubernetes.io/pod-index`, else the number after `<set>-`
- * in the pod's name), or `undefined` for any other pod.
+ * The StatefulSet controlling a pod, with the pod's ordinal (label `apps.kubernetes.io/pod-index`,
+ * else from the name), or `undefined` for any other pod.
  */
 export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
   const refs = (pod.metadata?.ownerReferences ?? []) as readonly Partial<OwnerReference>[];
@@ -440,10 +404,7 @@ export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
   return { name: ref.name, uid: ref.uid, ordinal: Number(text) };
 }
 
-/**
- * The claim a pod gets from a template: `<template>-<pod>` for a StatefulSet pod,
- * `<pod>-<portName>` for any other; a field error when that is not a valid object name.
- */
+/** A template's claim name: `<template>-<pod>` for a StatefulSet pod, else `<pod>-<port>`. */
 export function templateClaimName(
   podName: string,
   annotation: TemplateAnnotation,
@@ -458,21 +419,19 @@ export function templateClaimName(
   return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
 }
 
-/** Input of {@linkcode buildTemplateClaim}: names are the claim's and the pod's. */
+/** Input of {@linkcode buildTemplateClaim}: the claim's name, the pod's, and its StatefulSet. */
 export interface TemplateClaimInput {
   readonly template: HostPortClaimTemplate;
   readonly name: string;
   readonly namespace: string;
   readonly podName: string;
   readonly portName: string;
-  /** The pod's StatefulSet, with its retention policy. */
   readonly statefulSet?: StatefulSetOwner & { readonly policy: RetentionPolicy };
 }
 
 /**
- * Builds the claim a pod gets from a template: the template's class, labels and annotations,
- * labels saying where it came from, and for a StatefulSet whose `whenDeleted` is `Delete` an
- * owner reference to it (the garbage collector deletes the claim with it).
+ * Builds the claim a pod gets from a template, labelled with where it came from, and owned by a
+ * StatefulSet whose `whenDeleted` is `Delete` (so the claim goes with it).
  */
 export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
   const { template, statefulSet } = input;
@@ -506,10 +465,7 @@ export function buildTemplateClaim(input: TemplateClaimInput): HostPortClaim {
   };
 }
 
-/**
- * Why a pod waiting for a template claim is refused, naming the class: full, or not allocated
- * yet (`claim` is undefined when it could not be read). The pod's controller creates it again.
- */
+/** Why a pod waiting for a template claim (`undefined`: unread) is refused, naming the class. */
 export function templateRefusalDetail(
   claim: HostPortClaim | undefined,
   claimName: string,
@@ -532,9 +488,8 @@ export function templateRefusalDetail(
 const NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 /**
- * Chooses a name for a pod that has only `generateName`, as the API server would (plus 5 random
- * characters, trimmed to fit), since its claims are named after it and the API server names the
- * pod only after admission. `random` holds 5 values in [0, 1).
+ * Names a pod that has only `generateName` as the API server would (which names it too late for
+ * its claims); `random` holds 5 values in [0, 1).
  */
 export function generatedPodName(generateName: string, random: readonly number[]): string {
   const suffix = random.slice(0, 5).map((r) =>

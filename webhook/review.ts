@@ -1,8 +1,6 @@
 /**
- * AdmissionReview `admission.k8s.io/v1`: decoding of requests (zod) and encoding of responses
- * (JSON Patch as the base64 of its UTF-8 JSON),
- * with the `metav1.Status` of a refusal shaped like apimachinery's `NewInvalid`: the message
- * `<Kind>.<group> "<name>" is invalid: <aggregate>` and one `details.causes` entry per error.
+ * AdmissionReview `admission.k8s.io/v1`: decoding requests and encoding responses, with a
+ * refusal's `metav1.Status` shaped like apimachinery's `NewInvalid`.
  *
  * @module
  */
@@ -28,7 +26,6 @@ const AdmissionRequestSchema = z.object({
   oldObject: z.unknown().optional(),
   dryRun: z.boolean().optional(),
 }).loose().superRefine((request, ctx) => {
-  // CREATE and UPDATE carry the object; UPDATE also the old one (DELETE carries only oldObject).
   const { operation } = request;
   if ((operation === "CREATE" || operation === "UPDATE") && !isPlainObject(request.object)) {
     ctx.addIssue({
@@ -50,11 +47,7 @@ const AdmissionReviewRequestSchema = z.object({
   request: AdmissionRequestSchema,
 }).loose();
 
-/**
- * Decodes a parsed JSON body as an AdmissionReview v1 request.
- *
- * @returns the request, or a message naming the problems and the request's uid if one was usable
- */
+/** Decodes a parsed JSON body as an AdmissionReview v1 request, or says why not (with its uid). */
 export function decodeAdmissionReview(
   body: unknown,
 ):
@@ -82,11 +75,7 @@ function describeIssues(error: z.ZodError): string {
   return problems.join("; ");
 }
 
-/**
- * Parses the object of a request with `schema`.
- *
- * @param what what the object is, for the message `Cannot decode <what>: ...`
- */
+/** Parses the object of a request with `schema`, or says `Cannot decode <what>: ...`. */
 export function decodeObject<S extends z.ZodType>(
   schema: S,
   value: unknown,
@@ -185,8 +174,8 @@ function invalidMessage(group: string, kind: string, name: string, errors: reado
   return aggregate === "" ? head : `${head}: ${aggregate}`;
 }
 
+/** `metav1.StatusCause`s: the Go field `Type` travels as JSON `reason`. */
 function causes(errors: readonly FieldError[]) {
-  // `metav1.StatusCause`: the Go field `Type` travels as JSON `reason`.
   return errors.map((error) => ({
     reason: error.type,
     message: errorBody(error),
@@ -194,10 +183,7 @@ function causes(errors: readonly FieldError[]) {
   }));
 }
 
-/**
- * The status of a refused HostPortClass, HostPortClaim or HostPort write: 422, reason `Invalid`,
- * with `details.causes` (seed 3.2).
- */
+/** The status of a refused custom resource write: 422 `Invalid`, with causes (seed 3.2). */
 export function invalidStatus(
   identity: { group: string; kind: string; name: string },
   errors: readonly FieldError[],
@@ -212,9 +198,8 @@ export function invalidStatus(
 }
 
 /**
- * The status of a refused pod: 403, reason `Forbidden`, the message `Pod "<name>" is invalid:
- * <aggregate>` as the original answered (users' scripts match it), plus `details.causes`. A pod
- * whose name the API server has yet to generate is shown as `<generateName><generated>`.
+ * The status of a refused pod: 403 `Forbidden` with the original's message `Pod "<name>" is
+ * invalid: ...` (users' scripts match it); an unnamed pod shows as `<generateName><generated>`.
  */
 export function podDeniedStatus(
   pod: { readonly name?: string | undefined; readonly generateName?: string | undefined },

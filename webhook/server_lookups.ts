@@ -1,11 +1,7 @@
 /**
- * The admission server's lookups over the Kubernetes client. Claims are read live (a GET per
- * claim) whenever live readers are given: a claim turning `Deleting` must stop new pods at once,
- * and an informer whose watch stalls would still show it bound (issue #9); a failed read refuses
- * the pod (fail closed). HostPorts and classes come from informer caches first: a HostPort's port
- * never changes once set, so a cached, usable HostPort is safe; a live GET confirms every HostPort
- * answer that would refuse a pod, so a lagging cache never refuses. Claims and ResourceQuotas are
- * cached too, for the claim quota check.
+ * The admission server's lookups. Claims are read live: a claim turning `Deleting` must stop new
+ * pods at once, which a stalled informer would miss. A set port never changes, so a cached usable
+ * HostPort is safe; a live GET confirms any HostPort answer that would refuse a pod.
  *
  * @module
  */
@@ -38,17 +34,12 @@ import { EVENT_REASON } from "../lib/reconcile/outcome.ts";
 import type { AdmissionLookups, ClaimQuotaAdmission } from "./lookups.ts";
 
 /**
- * How long a claim this replica admitted counts against its quota before the cache shows it: a
- * create is stored within moments of admission, or refused later in the chain (then it stops
- * counting after this). The controller's backstop covers a claim stored later still.
+ * How long a claim this replica admitted counts against its quota before the cache shows it (a
+ * create refused later in the chain stops counting then; the controller backstops the rest).
  */
 export const PENDING_ADMISSION_TTL_MS = 30_000;
 
-/**
- * What the claim quota check reads: claims and ResourceQuotas by namespace, and a clock (`now`,
- * `Date.now` by default); `refusals` counts refusals, `onRefused` hears of each one that is not
- * a dry run.
- */
+/** What the claim quota check reads, its clock, and who hears of refusals (not dry runs). */
 export interface ClaimQuotaSources {
   claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
@@ -58,10 +49,9 @@ export interface ClaimQuotaSources {
 }
 
 /**
- * The claim quota check over caches: usage is the namespace's cached claims of the class plus
- * those this replica admitted in the last {@linkcode PENDING_ADMISSION_TTL_MS} that the cache does
- * not show yet. No await between gather, decide and note, so concurrent admissions in this
- * replica never overshoot; two replicas can (the controller holds the extra claims back).
+ * The claim quota check over caches, counting also the claims this replica admitted that the
+ * cache does not show yet. No await between gather, decide and note, so concurrent admissions
+ * in one replica never overshoot; two replicas can (the controller holds the extras back).
  */
 export function claimQuotaAdmission(
   sources: ClaimQuotaSources,
@@ -135,7 +125,7 @@ export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders):
   };
 }
 
-/** Informer-backed lookups; `synced` resolves true once every cache is filled, `stop` stops the informers it started. */
+/** Informer-backed lookups; `synced` resolves true once every cache is filled. */
 export interface RunningLookups extends AsyncDisposable {
   lookups: AdmissionLookups;
   synced: Promise<boolean>;
@@ -156,13 +146,9 @@ export interface SharedInformers {
 }
 
 /**
- * Returns lookups over HostPort, class, claim and ResourceQuota informers (`shared`, or informers
- * started here), with claims read live, HostPort refusals confirmed live, the claim quota check
- * over the cached claims and quotas, and the live reads and claim create of per-pod claims.
- *
- * @param options `metrics`: where the quota refusal counter goes; `recorder`: where the Warning
- *   Event `QuotaExceeded` on the refusing ResourceQuota goes (the API server's own quota check
- *   records none; ours names the refused claim)
+ * Returns lookups over the `shared` informers (or ones started here), with the claim quota
+ * check and the per-pod claim store; each quota refusal is counted in `metrics` and recorded as
+ * a Warning Event on the ResourceQuota (the API server's own quota check records none).
  */
 export function startAdmissionLookups(
   kube: KubeClients,

@@ -1,8 +1,6 @@
 /**
- * Generates the self-managed webhook PKI in-process: an EC P-256 CA and serving certificates
- * signed by it, with WebCrypto keys and `@peculiar/x509` for the certificate encoding. The leaf
- * is always signed by a separate CA: Go's TLS (the API server) and rustls reject a self-signed
- * certificate used as a leaf.
+ * The self-managed webhook PKI: an EC P-256 CA and serving certificates it signs (a separate CA,
+ * since Go's TLS and rustls reject a self-signed leaf).
  *
  * @module
  */
@@ -20,10 +18,7 @@ export interface PemPair {
   readonly keyPem: string;
 }
 
-/**
- * Validity of a new certificate: `validityMs` from `now`, with `notBefore` moved `backdateMs`
- * (default 0) into the past to absorb clock skew between hosts.
- */
+/** Validity of a new certificate: `validityMs` from `now`, `notBefore` backdated for clock skew. */
 export interface Validity {
   readonly now: Date;
   readonly validityMs: number;
@@ -62,12 +57,7 @@ async function toPemPair(cert: x509.X509Certificate, keys: CryptoKeyPair): Promi
   return { certPem: pemLine(cert.toString("pem")), keyPem };
 }
 
-/**
- * Creates a self-signed CA (`basicConstraints CA:TRUE`, key usage `keyCertSign, cRLSign`).
- *
- * @param commonName the CA's subject common name
- * @returns the CA certificate and its key
- */
+/** Creates a self-signed CA certificate and its key. */
 export async function generateCa(commonName: string, validity: Validity): Promise<PemPair> {
   const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -88,12 +78,7 @@ export async function generateCa(commonName: string, validity: Validity): Promis
   return await toPemPair(cert, keys);
 }
 
-/**
- * Creates a TLS server certificate for `names`, signed by `ca` (an EC P-256 CA from
- * {@linkcode generateCa}).
- *
- * @throws {RangeError} when `names` is empty
- */
+/** Creates a TLS server certificate for `names` (not empty), signed by `ca`. */
 export async function generateServingCert(
   ca: PemPair,
   names: ServingNames,

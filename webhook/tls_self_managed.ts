@@ -1,15 +1,7 @@
 /**
- * A self-managed serving certificate: the operator keeps its own CA and serving certificate in a
- * Secret, writes the CA bundle into its webhook configurations' `caBundle` (as cert-manager's
- * cainjector does), and renews both before they expire. Every replica runs the same loop; every
- * Secret write is a compare-and-swap, so racing replicas agree on one pair. A pass makes the
- * Secret right ({@linkcode planServingSecret} decides), then the `caBundle`, then serves the pair,
- * so the API server trusts a new CA before any replica serves a certificate of it; an old CA
- * stays in the bundle until it expires.
- *
- * `--register-webhooks` ({@linkcode WebhookRegistrar}) writes the three configurations at start
- * and deletes them on exit; it never touches one without {@linkcode REGISTERED_BY_LABEL}, and
- * deletes only the objects it wrote (by uid).
+ * A self-managed serving certificate kept in a Secret, its CA injected into the webhook
+ * configurations (as cert-manager's cainjector does) before any replica serves a certificate of
+ * it; every write is a compare-and-swap, so racing replicas agree. Also `--register-webhooks`.
  *
  * @module
  */
@@ -39,12 +31,11 @@ type WebhookClients = Pick<
 >;
 
 /**
- * Options of {@linkcode SelfManagedCertificateSource}. The certificate covers
- * `<serviceName>.<namespace>.svc[.cluster.local]`, `dnsNames` and `ipAddresses`; the Secret is
- * `<serviceName>-tls` by default. Defaults: CA valid 5 years, serving certificate 90 days, both
- * renewed after 2/3 of their life; after a CA renewal the old CA's certificate is served 60 s
- * longer (`caPropagationMs`); certificates are backdated 5 min for clock skew; the Secret is
- * re-read every 60 s (renewals by other replicas) and 5 s after a failed pass.
+ * Options of {@linkcode SelfManagedCertificateSource}: the certificate covers
+ * `<serviceName>.<namespace>.svc[.cluster.local]` and the extra names; the Secret is
+ * `<serviceName>-tls` by default. Defaults: CA 5 years, serving certificate 90 days, both renewed
+ * after 2/3 of their life; the old CA's certificate served 60 s after a CA renewal; backdating
+ * 5 min (clock skew); Secret re-read every 60 s, and 5 s after a failed pass.
  */
 export interface SelfManagedOptions {
   kube: WebhookClients & Pick<KubeClients, "secrets">;
@@ -53,9 +44,8 @@ export interface SelfManagedOptions {
   secretName?: string;
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
-  /** MutatingWebhookConfigurations whose `caBundle` this source keeps current. */
+  /** Configurations whose `caBundle` this source keeps current. */
   mutatingWebhookConfigurations?: readonly string[];
-  /** ValidatingWebhookConfigurations whose `caBundle` this source keeps current. */
   validatingWebhookConfigurations?: readonly string[];
   caValidityMs?: number;
   servingValidityMs?: number;
@@ -78,12 +68,20 @@ export class SelfManagedCertificateSource extends PairSource {
   /** Names the serving certificate covers. */
   readonly names: ServingNames;
   #options: SelfManagedOptions;
+  #secretRef: string;
+  #retryMs: number;
+  #backdateMs: number;
+  #resyncMs: number;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: SelfManagedOptions) {
     super();
     this.#options = options;
     this.secretName = options.secretName ?? `${options.serviceName}-tls`;
+    this.#secretRef = `${options.namespace}/${this.secretName}`;
+    this.#retryMs = options.retryIntervalMs ?? 5_000;
+    this.#backdateMs = options.backdateMs ?? 300_000;
+    this.#resyncMs = options.resyncIntervalMs ?? 60_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;
     this.names = {
       dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
@@ -91,18 +89,14 @@ export class SelfManagedCertificateSource extends PairSource {
     };
   }
 
-  /**
-   * Runs passes until one succeeds, then keeps renewing in the background until `signal` aborts.
-   *
-   * @throws {Error} when `maxFailures` passes in a row failed, or `signal` aborted first
-   */
+  /** Runs passes until one succeeds (or `maxFailures` fail), then renews in the background. */
   async start(signal: AbortSignal): Promise<void> {
     let renewAt = await this.#tryPass();
     while (renewAt === undefined) {
       if (signal.aborted || this.failures >= this.maxFailures) {
-        throw new Error(`Cannot set up the webhook certificate in Secret ${this.#secretRef()}`);
+        throw new Error(`Cannot set up the webhook certificate in Secret ${this.#secretRef}`);
       }
-      await sleep(SYSTEM_CLOCK, this.#retryMs(), signal);
+      await sleep(SYSTEM_CLOCK, this.#retryMs, signal);
       renewAt = await this.#tryPass();
     }
     this.loop = this.#run(signal, renewAt);
@@ -110,13 +104,10 @@ export class SelfManagedCertificateSource extends PairSource {
 
   async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
     while (!signal.aborted) {
-      const wait = Math.min(
-        this.#options.resyncIntervalMs ?? 60_000,
-        renewAt.getTime() - Date.now(),
-      );
+      const wait = Math.min(this.#resyncMs, renewAt.getTime() - Date.now());
       await sleep(SYSTEM_CLOCK, Math.max(0, wait), signal);
       if (signal.aborted) return;
-      renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs());
+      renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs);
     }
   }
 
@@ -128,32 +119,14 @@ export class SelfManagedCertificateSource extends PairSource {
     } catch (error) {
       this.failures++;
       this.#options.onError?.(
-        `Cannot refresh the webhook certificate in Secret ${this.#secretRef()} ` +
+        `Cannot refresh the webhook certificate in Secret ${this.#secretRef} ` +
           `(failure ${this.failures}): ${errorMessage(error)}`,
       );
       return undefined;
     }
   }
 
-  #retryMs(): number {
-    return this.#options.retryIntervalMs ?? 5_000;
-  }
-
-  #backdateMs(): number {
-    return this.#options.backdateMs ?? 300_000;
-  }
-
-  #secretRef(): string {
-    return `${this.#options.namespace}/${this.secretName}`;
-  }
-
-  /**
-   * One pass: make the Secret right (issuing what is missing or due), inject the CA bundle, and
-   * serve the Secret's pair.
-   *
-   * @returns when the next renewal is due
-   * @throws the client's errors, or an `Error` when the Secret keeps changing under it
-   */
+  /** One pass: fix the Secret, inject the CA bundle, serve the pair; returns when to renew. */
   async pass(): Promise<Date> {
     const { secrets } = this.#options.kube;
     const namespace = this.#options.namespace;
@@ -171,7 +144,7 @@ export class SelfManagedCertificateSource extends PairSource {
         now,
         renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
-        caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs(),
+        caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs,
       });
       if (plan.action === "keep") {
         await this.#options.beforeInjection?.(contents!.caBundlePem!);
@@ -181,7 +154,7 @@ export class SelfManagedCertificateSource extends PairSource {
       }
       this.#options.onIssue?.(
         `Issuing a new ${plan.action === "issueCa" ? "CA" : "serving certificate"} in ` +
-          `Secret ${this.#secretRef()}: ${plan.reason}`,
+          `Secret ${this.#secretRef}: ${plan.reason}`,
       );
       const data = await this.#issue(plan, contents, now);
       try {
@@ -209,7 +182,7 @@ export class SelfManagedCertificateSource extends PairSource {
   ): Promise<Record<string, string>> {
     let ca: PemPair;
     let bundle: string;
-    const backdateMs = this.#backdateMs();
+    const backdateMs = this.#backdateMs;
     if (plan.action === "issueCa") {
       const validityMs = this.#options.caValidityMs ?? 5 * 365 * DAY_MS;
       ca = await generateCa(`${this.#options.serviceName}-ca`, { now, validityMs, backdateMs });
@@ -232,10 +205,7 @@ export class SelfManagedCertificateSource extends PairSource {
   }
 }
 
-/**
- * The PEM data of the Secret: `ca.crt` (the current CA, then older CAs still trusted during a
- * rollover), `ca.key` (the current CA's key), `tls.crt` and `tls.key` (the serving pair).
- */
+/** The Secret's PEMs; `ca.crt` holds the current CA, then older ones still trusted. */
 export interface SecretContents {
   caBundlePem?: string | undefined;
   caKeyPem?: string | undefined;
@@ -244,10 +214,8 @@ export interface SecretContents {
 }
 
 /**
- * What the plan is based on: the Secret's contents (undefined when it does not exist), the names
- * to cover, the time, the fraction of a lifetime after which to renew, and how long after a CA
- * renewal to keep serving the previous CA's certificate (so the API server has learnt the new
- * bundle before any replica serves a certificate of the new CA).
+ * Input of {@linkcode planServingSecret}; `contents` is undefined when there is no Secret, and
+ * `caPropagationMs` is how long after a CA renewal the previous CA's certificate is still served.
  */
 export interface PlanInput {
   contents: SecretContents | undefined;
@@ -257,7 +225,7 @@ export interface PlanInput {
   caPropagationMs: number;
 }
 
-/** The decision. */
+/** The decision of {@linkcode planServingSecret}. */
 export type SecretPlan =
   | { action: "issueCa"; reason: string }
   | { action: "issueServing"; reason: string }
@@ -275,16 +243,13 @@ function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Da
   return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
 }
 
-/**
- * Decides whether to issue a new CA, a new serving certificate, or nothing (and when to look
- * again): a chain of checks in cert-manager's style, the first that fails decides.
- */
+/** Decides what to issue, if anything, and when to look again: the first failing check decides. */
 export function planServingSecret(input: PlanInput): SecretPlan {
   const { contents, now, renewFraction } = input;
   if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
-  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0];
-  const ca = caPem === undefined ? undefined : inspectPair(caPem, contents.caKeyPem ?? "");
-  if (ca === undefined || !ca.ok) {
+  const caPem = splitPemBundle(contents.caBundlePem ?? "")[0] ?? "";
+  const ca = inspectPair(caPem, contents.caKeyPem ?? "");
+  if (!ca.ok) {
     return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
   }
   const caRenewAt = renewalTime(ca.pair, renewFraction);
@@ -322,7 +287,7 @@ export function planServingSecret(input: PlanInput): SecretPlan {
   };
 }
 
-/** The CAs of `bundlePem` that are still valid at `now` (expired ones leave the bundle). */
+/** The CAs of `bundlePem` still valid at `now`. */
 export function validCas(bundlePem: string, now: Date): string[] {
   return splitPemBundle(bundlePem).filter((pem) => {
     try {
@@ -333,12 +298,12 @@ export function validCas(bundlePem: string, now: Date): string[] {
   });
 }
 
-/** The base64 of `text`'s UTF-8 bytes, as the API stores Secret data and `caBundle`. */
+/** Base64 of UTF-8 text, as Secret data and `caBundle` hold it. */
 function toBase64(text: string): string {
   return new TextEncoder().encode(text).toBase64();
 }
 
-/** Reads the PEM contents of the Secret; `undefined` when there is no Secret. */
+/** The Secret's PEMs; `undefined` when there is no Secret. */
 function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
   if (secret === undefined) return undefined;
   const field = (key: string) => {
@@ -366,50 +331,52 @@ function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<strin
 type WebhookConfiguration = KubeObject & {
   webhooks?: { clientConfig: { caBundle?: string } }[];
 };
+type ConfigurationClient = Pick<
+  ResourceClient<WebhookConfiguration>,
+  "get" | "update" | "resource"
+>;
 
 /** Compare-and-swap attempts of one configuration write. */
 const MAX_ATTEMPTS = 5;
 
 /**
- * Makes every webhook of the named configurations trust `caBundlePem`; a configuration that
- * does not exist yet is reported, not fatal, and filled in on a later pass.
- *
- * @throws the client's errors other than NotFound (and Conflict until the attempts run out)
+ * Makes every webhook of the named configurations trust `caBundlePem`; a missing configuration
+ * is reported and filled in on a later pass.
  */
 async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string): Promise<void> {
   const caBundle = toBase64(caBundlePem);
   const { kube, onError } = options;
-  const targets = [
-    ...(options.mutatingWebhookConfigurations ?? []).map((
-      name,
-    ) => [kube.mutatingWebhookConfigurations, name]),
-    ...(options.validatingWebhookConfigurations ?? []).map((
-      name,
-    ) => [kube.validatingWebhookConfigurations, name]),
-  ] as [Pick<ResourceClient<WebhookConfiguration>, "get" | "update" | "resource">, string][];
-  for (const [client, name] of targets) {
-    for (let attempt = 1;; attempt++) {
-      let config: WebhookConfiguration;
-      try {
-        config = await client.get(name);
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-        onError?.(`Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`);
-        break;
-      }
-      const webhooks = config.webhooks ?? [];
-      if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
-      try {
-        await client.update({ // carries the resourceVersion read above
-          ...config,
-          webhooks: webhooks.map((webhook) => ({
-            ...webhook,
-            clientConfig: { ...webhook.clientConfig, caBundle },
-          })),
-        });
-        break;
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+  const targets: [ConfigurationClient, readonly string[] | undefined][] = [
+    [kube.mutatingWebhookConfigurations, options.mutatingWebhookConfigurations],
+    [kube.validatingWebhookConfigurations, options.validatingWebhookConfigurations],
+  ];
+  for (const [client, names] of targets) {
+    for (const name of names ?? []) {
+      for (let attempt = 1;; attempt++) {
+        let config: WebhookConfiguration;
+        try {
+          config = await client.get(name);
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+          onError?.(
+            `Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`,
+          );
+          break;
+        }
+        const webhooks = config.webhooks ?? [];
+        if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
+        try {
+          await client.update({ // carries the resourceVersion read above
+            ...config,
+            webhooks: webhooks.map((webhook) => ({
+              ...webhook,
+              clientConfig: { ...webhook.clientConfig, caBundle },
+            })),
+          });
+          break;
+        } catch (error) {
+          if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+        }
       }
     }
   }
@@ -420,10 +387,7 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 /** Its value. */
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
-/**
- * Options of {@linkcode WebhookRegistrar}: the URL the API server dials (`https://host:port`),
- * the configuration names and the operator's namespace (which the pod webhook never sees).
- */
+/** Options of {@linkcode WebhookRegistrar}; `baseUrl` is the `https://host:port` to dial. */
 export interface RegistrarOptions {
   kube: WebhookClients;
   baseUrl: string;
@@ -466,8 +430,8 @@ export class WebhookRegistrar {
       operatorNamespace,
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
-    const mutating = kube.mutatingWebhookConfigurations as unknown as Client;
-    const validating = kube.validatingWebhookConfigurations as unknown as Client;
+    const mutating = kube.mutatingWebhookConfigurations as Client;
+    const validating = kube.validatingWebhookConfigurations as Client;
     return [
       { client: mutating, object: set.crdMutating as KubeObject },
       { client: validating, object: set.crdValidating as KubeObject },
@@ -475,11 +439,7 @@ export class WebhookRegistrar {
     ];
   }
 
-  /**
-   * Checks that no configuration of our names exists without our label.
-   *
-   * @throws {Error} naming the first configuration that is not ours, or the client's errors
-   */
+  /** Throws naming the first configuration of our names that exists without our label. */
   async checkNames(): Promise<void> {
     for (const { client, object } of this.#targets()) {
       const name = object.metadata!.name!;
@@ -498,10 +458,8 @@ export class WebhookRegistrar {
   }
 
   /**
-   * Creates (or, when a previous run of ours left them, updates) the three configurations with
-   * `caBundlePem`; later calls do nothing (the certificate source keeps `caBundle` current).
-   *
-   * @throws {Error} when a configuration of our names is not ours, or the client's errors
+   * Creates (or updates what a previous run of ours left) the three configurations with
+   * `caBundlePem`, once; the certificate source keeps `caBundle` current after that.
    */
   async register(caBundlePem: string): Promise<void> {
     if (this.#registered) return;
@@ -538,12 +496,7 @@ export class WebhookRegistrar {
     }
   }
 
-  /**
-   * Deletes the configurations this process wrote, unless they were since replaced (another uid)
-   * or deleted.
-   *
-   * @throws the client's errors other than NotFound and a failed uid precondition
-   */
+  /** Deletes the configurations this process wrote, unless since replaced or deleted. */
   async unregister(): Promise<void> {
     for (const { client, name, uid } of this.#written.splice(0)) {
       try {

@@ -1,9 +1,7 @@
 /**
  * Where the admission server's serving certificate comes from, in cert-manager's
- * `CertificateSource` shape: the current pair, `start(signal)` that loads the first pair and
- * keeps it fresh, and `healthy()`. The server subscribes and swaps its TLS context in place.
- * Here: a pair read from files (a mounted Secret), re-read on an interval and on file-system
- * events. The self-managed source is in `tls_self_managed.ts`.
+ * `CertificateSource` shape (the server subscribes and swaps its TLS context in place), and the
+ * source that reads it from files (a mounted Secret); the other is in `tls_self_managed.ts`.
  *
  * @module
  */
@@ -12,11 +10,7 @@ import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
 import { errorMessage } from "./field_errors.ts";
 
-/**
- * A certificate chain (leaf first) and the leaf's private key (PKCS#8, SEC1 or PKCS#1), which
- * parse and belong together, with the leaf's validity and subject alternative names (`DNS:x`,
- * `IP:y`).
- */
+/** A chain (leaf first) and the leaf's key, checked to match, with the leaf's validity and SANs. */
 export interface ServingPair {
   readonly certPem: string;
   readonly keyPem: string;
@@ -28,12 +22,7 @@ export interface ServingPair {
 /** Provides the serving certificate and tells when it changes (what the server needs). */
 export type CertificateSource = Pick<PairSource, "current" | "start" | "healthy" | "subscribe">;
 
-/**
- * Parses a certificate and key and checks that the key belongs to the certificate (expiry is
- * the caller's business).
- *
- * @returns the pair, or a reason such as `the private key does not match the certificate`
- */
+/** Parses a certificate and key and checks they match (not expiry), or says why not. */
 export function inspectPair(
   certPem: string,
   keyPem: string,
@@ -72,7 +61,7 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
 /** Failed refreshes in a row before a source reports unhealthy (cert-manager's). */
 const DEFAULT_MAX_FAILURES = 12;
 
-/** What every source shares: the pair, its subscribers, failures in a row, the background loop. */
+/** What every source shares: the pair, its subscribers, failures in a row, the loop. */
 export abstract class PairSource {
   #pair: ServingPair | undefined;
   #listeners = new Set<(pair: ServingPair) => void>();
@@ -84,11 +73,7 @@ export abstract class PairSource {
   /** Creates a source that stops counting as healthy after `maxFailures` failures in a row. */
   constructor(protected readonly maxFailures = DEFAULT_MAX_FAILURES) {}
 
-  /**
-   * Loads the first pair, then keeps it fresh in the background until `signal` aborts.
-   *
-   * @throws when no usable pair can be had (the error says why)
-   */
+  /** Loads the first pair (or throws why not), then keeps it fresh until `signal` aborts. */
   abstract start(signal: AbortSignal): Promise<void>;
 
   /** The pair to serve now; `undefined` until `start` has loaded one. */
@@ -118,18 +103,14 @@ export abstract class PairSource {
     for (const listener of this.#listeners) {
       try {
         listener(pair);
-      } catch {
-        // A subscriber's bug must not keep the others on the old certificate.
-      }
+      } catch { /* the others still get the new pair */ }
     }
   }
 }
 
 /**
- * Options of {@linkcode FileCertificateSource}: the directory holding `tls.crt` and `tls.key`
- * (default controller-runtime's), the re-read interval (default 10 s, cert-manager's), failed
- * reloads in a row before `healthy()` turns false (default 12), whether to also reload on
- * `Deno.watchFs` events (default true), and who hears of each failed reload.
+ * Options of {@linkcode FileCertificateSource}; defaults: controller-runtime's directory, a 10 s
+ * re-read interval, 12 failures before unhealthy, and reloading on `Deno.watchFs` events too.
  */
 export interface FileCertificateSourceOptions {
   dir?: string;
@@ -140,12 +121,12 @@ export interface FileCertificateSourceOptions {
 }
 
 /**
- * Reads the serving certificate from `tls.crt` and `tls.key` in a directory, and swaps it only
- * when the bytes change and the new pair is good; a bad new pair is ignored (the old one keeps
- * being served) and counted (cert-manager's `FileCertificateSource`).
+ * Reads the pair from `tls.crt` and `tls.key` in a directory and swaps it when the bytes change
+ * and the new pair is good; a bad one is counted and the old one kept being served.
  */
 export class FileCertificateSource extends PairSource {
   #dir: string;
+  #intervalMs: number;
   #options: FileCertificateSourceOptions;
   #cached = "";
   #wake: (() => void) | undefined;
@@ -156,13 +137,10 @@ export class FileCertificateSource extends PairSource {
     super(options.maxFailures);
     this.#options = options;
     this.#dir = options.dir ?? "/tmp/k8s-webhook-server/serving-certs";
+    this.#intervalMs = options.intervalMs ?? 10_000;
   }
 
-  /**
-   * Loads the pair, retrying on the interval, then keeps reloading until `signal` aborts.
-   *
-   * @throws {Error} when no good pair was read `maxFailures` times in a row, or `signal` aborted
-   */
+  /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
     let lastError = "";
     while (this.current() === undefined) {
@@ -171,16 +149,12 @@ export class FileCertificateSource extends PairSource {
       if (signal.aborted || this.failures >= this.maxFailures) {
         throw new Error(`Cannot load the serving certificate from ${this.#dir}: ${lastError}`);
       }
-      await sleep(SYSTEM_CLOCK, this.#interval(), signal);
+      await sleep(SYSTEM_CLOCK, this.#intervalMs, signal);
     }
     this.loop = this.#run(signal);
   }
 
-  /**
-   * Reads both files once and swaps the pair when they changed and are good.
-   *
-   * @returns why the reload failed, or `undefined` when it succeeded or nothing changed
-   */
+  /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
   async reload(): Promise<string | undefined> {
     let files: string[];
     try {
@@ -210,10 +184,6 @@ export class FileCertificateSource extends PairSource {
     return reason;
   }
 
-  #interval(): number {
-    return this.#options.intervalMs ?? 10_000;
-  }
-
   async #run(signal: AbortSignal): Promise<void> {
     const watcher = this.#options.watch === false ? undefined : this.#watch();
     const stopWatching = () => watcher?.close();
@@ -223,7 +193,7 @@ export class FileCertificateSource extends PairSource {
         if (!this.#changed) {
           const wakeEarly = new AbortController();
           this.#wake = () => wakeEarly.abort();
-          await sleep(SYSTEM_CLOCK, this.#interval(), AbortSignal.any([signal, wakeEarly.signal]));
+          await sleep(SYSTEM_CLOCK, this.#intervalMs, AbortSignal.any([signal, wakeEarly.signal]));
           this.#wake = undefined;
         }
         this.#changed = false; // an event during the reload below is not lost
