@@ -1,11 +1,8 @@
 /**
- * The types of `hostport.rmb938.com/v1alpha1`, as Kubernetes keeps `types.go` per group version:
- * the shared building blocks (metadata, references, conditions), the zod schema and parser of
- * each kind, and parsing of untrusted values with errors that name every bad field.
- *
- * Every object schema is loose: unknown fields are kept, so an object read and written back loses
- * nothing. Constraints that objects stored by the original operator may violate (an empty `pools`)
- * are CRD-only (`.meta`): the API server enforces them on new writes, but old objects still parse.
+ * The zod schemas and parsers of `hostport.rmb938.com/v1alpha1` (Kubernetes' `types.go`). Every
+ * object schema is loose, so an object read and written back loses nothing. Constraints objects
+ * stored by the original operator may violate (an empty `pools`) are CRD-only (`.meta`): the API
+ * server enforces them on new writes, but old objects still parse.
  *
  * @module
  */
@@ -46,39 +43,33 @@ function int64Schema(): z.ZodNumber {
 }
 
 const OwnerReferenceSchema = z.object({
-  apiVersion: z.string().describe("API version of the owner"),
-  kind: z.string().describe("Kind of the owner"),
-  name: z.string().describe("Name of the owner"),
-  uid: z.string().describe("UID of the owner"),
-  controller: z.boolean().optional().describe("Whether the owner is the managing controller"),
-  blockOwnerDeletion: z.boolean().optional().describe(
-    "Whether the owner cannot be deleted before this object is",
-  ),
-}).loose().describe("A reference to an owning object");
+  apiVersion: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  controller: z.boolean().optional(),
+  blockOwnerDeletion: z.boolean().optional(),
+}).loose();
 /** An owner reference. */
 export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
 
-/** Schema of `metadata` as the API server returns it. */
+/** Schema of `metadata` as the API server returns it (the CRDs keep it a plain object). */
 export const ObjectMetaSchema = z.object({
-  name: z.string().optional().describe("Name of the object"),
-  generateName: z.string().optional().describe("Prefix for a server-generated name"),
-  namespace: z.string().optional().describe("Namespace of a namespaced object"),
-  uid: z.string().optional().describe("Unique id of the object, set by the API server"),
-  resourceVersion: z.string().optional().describe(
-    "Version of the object, for optimistic concurrency",
-  ),
-  generation: int64Schema().min(0).optional().describe("Generation of the desired state"),
-  creationTimestamp: timestampSchema("Time the object was created").optional(),
-  deletionTimestamp: timestampSchema("Time deletion was requested").optional(),
-  deletionGracePeriodSeconds: int64Schema().optional().describe(
-    "Grace period of a pending deletion",
-  ),
-  labels: z.record(z.string(), z.string()).optional().describe("Labels of the object"),
-  annotations: z.record(z.string(), z.string()).optional().describe("Annotations of the object"),
-  finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion"),
-  ownerReferences: z.array(OwnerReferenceSchema).optional().describe("Objects this one depends on"),
-  managedFields: z.array(z.unknown()).optional().describe("Field ownership records"),
-}).loose().describe("Standard object metadata");
+  name: z.string().optional(),
+  generateName: z.string().optional(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: int64Schema().min(0).optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  deletionGracePeriodSeconds: int64Schema().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  ownerReferences: z.array(OwnerReferenceSchema).optional(),
+  managedFields: z.array(z.unknown()).optional(),
+}).loose();
 /** Object metadata. */
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
@@ -131,11 +122,7 @@ function classNameSchema(): z.ZodString {
 
 /** The top-level fields of an object of `kind`. */
 function objectShape<K extends string>(kind: K) {
-  return {
-    apiVersion: z.literal(API_VERSION).describe("API version of the object"),
-    kind: z.literal(kind).describe("Kind of the object"),
-    metadata: ObjectMetaSchema,
-  };
+  return { apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata: ObjectMetaSchema };
 }
 
 // HostPortClass: a cluster-scoped, named, ordered set of inclusive port ranges.
