@@ -8,6 +8,7 @@
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
+import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import { ConflictError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
 import { describeError } from "./allocation_record.ts";
@@ -187,16 +188,7 @@ export function anchoredLeaderWork(options: {
   let work: LeaderWork | undefined;
   let lastProblem: string | undefined;
 
-  const pause = () =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, recheckMs);
-      function done() {
-        clearTimeout(timer);
-        stopping.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      stopping.signal.addEventListener("abort", done, { once: true });
-    });
+  const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);
 
   const report = (problem: string | undefined) => {
     if (problem !== undefined && problem !== lastProblem) {
