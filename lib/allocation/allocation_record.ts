@@ -22,7 +22,12 @@ import {
 } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
-import { isPort, PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";
+import {
+  InvalidPortError,
+  isPort,
+  PORT_BITMAP_BYTES,
+  PortBitmap,
+} from "../allocator/port_bitmap.ts";
 
 /** A reservation or release certainly not committed (what may have landed settles "unknown"). */
 export class AllocationRecordError extends Error {
@@ -433,9 +438,7 @@ export class AllocationRecord {
   }
 
   #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
-    if (!isPort(port)) {
-      throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
-    }
+    if (!isPort(port)) throw new InvalidPortError(port);
     const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
     this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
     this.#kick();
@@ -549,9 +552,7 @@ export class AllocationRecord {
       await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#random));
       return "retry";
     }
-    if (failure === "unknown") {
-      for (const op of run.ops) op.maybeLanded = true;
-    }
+    if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
     return await this.#failed(run, error, false, "write the allocation record");
   }
 

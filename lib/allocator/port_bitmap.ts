@@ -19,6 +19,14 @@ export interface PortRange {
   readonly end: number;
 }
 
+/** Thrown when a port argument is not an integer from 1 to 65535. */
+export class InvalidPortError extends RangeError {
+  constructor(readonly port: number) {
+    super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
+    this.name = "InvalidPortError";
+  }
+}
+
 /** Whether `value` is an integer port from {@linkcode MIN_PORT} to {@linkcode MAX_PORT}. */
 export function isPort(value: number): boolean {
   return Number.isInteger(value) && value >= MIN_PORT && value <= MAX_PORT;
@@ -85,13 +93,11 @@ export class PortBitmap {
   #full = new Uint32Array(WORDS / 32);
   #size = 0;
 
-  /** A bitmap with every port of `ports` set. @throws {RangeError} a value is not a port */
+  /** A bitmap with every port of `ports` set. @throws {InvalidPortError} a value is not a port */
   static of(ports: Iterable<number>): PortBitmap {
     const bitmap = new PortBitmap();
     for (const port of ports) {
-      if (!isPort(port)) {
-        throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
-      }
+      if (!isPort(port)) throw new InvalidPortError(port);
       bitmap.set(port);
     }
     return bitmap;

@@ -8,6 +8,7 @@
 import {
   formatRange,
   inRanges,
+  InvalidPortError,
   isPort,
   MAX_PORT,
   mergeRanges,
@@ -15,14 +16,6 @@ import {
   PortBitmap,
   type PortRange,
 } from "./port_bitmap.ts";
-
-/** Thrown when a port argument is not an integer from 1 to 65535. */
-export class InvalidPortError extends Error {
-  constructor(readonly port: number) {
-    super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
-    this.name = "InvalidPortError";
-  }
-}
 
 /** Thrown when a pool bound is not a port (a pool with `start > end` just holds no port). */
 export class InvalidPoolError extends Error {
@@ -70,11 +63,6 @@ export interface ClassUsage extends PortUsage {
 export class PortRegistry {
   #held = new PortBitmap();
 
-  /** How many ports are held cluster-wide. */
-  get size(): number {
-    return this.#held.size;
-  }
-
   /**
    * Takes the first free port by the original's rule: pools in list order, ascending within each.
    *
@@ -93,20 +81,9 @@ export class PortRegistry {
     return { ok: false };
   }
 
-  /**
-   * Takes a requested port; with `pools`, it must lie in one of them. A refusal changes nothing.
-   *
-   * @throws {InvalidPortError} or {InvalidPoolError}
-   */
-  allocate(
-    port: number,
-    pools?: readonly PortRange[],
-  ): { ok: true; port: number } | { ok: false; reason: "outside-pools" | "held" } {
+  /** Takes a requested port, unless it is held. @throws {InvalidPortError} not a port */
+  allocate(port: number): { ok: true; port: number } | { ok: false; reason: "held" } {
     if (!isPort(port)) throw new InvalidPortError(port);
-    if (pools !== undefined) {
-      checkPools(pools);
-      if (!inRanges(pools, port)) return { ok: false, reason: "outside-pools" };
-    }
     return this.#held.set(port) ? { ok: true, port } : { ok: false, reason: "held" };
   }
 
