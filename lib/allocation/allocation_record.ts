@@ -168,16 +168,15 @@ export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource
   namespaced: true,
 });
 
-/** A {@linkcode RecordStore} over the ConfigMap `namespace/name`. */
+/** A {@linkcode RecordStore} over the ConfigMap {@linkcode DEFAULT_RECORD_NAME} in `namespace`. */
 export class ConfigMapRecordStore implements RecordStore {
   readonly namespace: string;
-  readonly name: string;
+  readonly name = DEFAULT_RECORD_NAME;
   #configMaps: ResourceClient<ConfigMap>;
 
-  /** A store for `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}) over `client`. */
-  constructor(client: RestClient, options: { namespace: string; name?: string | undefined }) {
+  /** A store in `options.namespace`, over `client`. */
+  constructor(client: RestClient, options: { namespace: string }) {
     this.namespace = options.namespace;
-    this.name = options.name ?? DEFAULT_RECORD_NAME;
     this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
   }
 
@@ -588,10 +587,10 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The record in ConfigMap `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}). */
+/** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */
 export function openAllocationRecord(
   client: RestClient,
-  options: { namespace: string; name?: string | undefined } & AllocationRecordOptions,
+  options: { namespace: string } & AllocationRecordOptions,
 ): AllocationRecord {
   return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
 }

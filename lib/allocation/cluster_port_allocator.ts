@@ -1,6 +1,6 @@
 /** `ClusterPortAllocator`, the controllers' fast path (docs/architecture.md, rules 0-3). @module */
 
-import { PortBitmap, type PortRange } from "../allocator/port_bitmap.ts";
+import { inRanges, PortBitmap, type PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
 import {
   type AllocationRecord,
@@ -171,7 +171,7 @@ export class ClusterPortAllocator {
     pools: readonly PortRange[],
   ): Promise<({ ok: true } & Reservation) | { ok: false; reason: "exhausted" }> {
     const existing = this.#fresh(hostPortKey);
-    if (existing && pools.some((p) => existing.port >= p.start && existing.port <= p.end)) {
+    if (existing && inRanges(pools, existing.port)) {
       return { ok: true, ...existing };
     }
     while (true) {

@@ -156,8 +156,9 @@ function column(
   type: PrinterColumn["type"],
   jsonPath: string,
   description: string,
+  priority?: number,
 ): PrinterColumn {
-  return { name, type, jsonPath, description };
+  return { name, type, jsonPath, description, ...(priority === undefined ? {} : { priority }) };
 }
 
 /**
@@ -245,15 +246,13 @@ export function buildCrds(): CustomResourceDefinition[] {
       column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
       column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
       column("PORT", "integer", ".status.port", "Allocated port"),
-      {
-        ...column(
-          "TEMPLATE",
-          "string",
-          `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
-          "The HostPortClaimTemplate the claim was made from, for a pod of its own",
-        ),
-        priority: 1,
-      },
+      column(
+        "TEMPLATE",
+        "string",
+        `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
+        "The HostPortClaimTemplate the claim was made from, for a pod of its own",
+        1,
+      ),
     ]),
     // Printer columns cannot join fields, so the claim's namespace and name are two columns.
     crdOf(KIND.HostPort, "Cluster", HostPortSchema, [

@@ -21,13 +21,13 @@ import {
 const MAX_NAME_LENGTH = 253;
 
 /** Pattern of `metav1.Condition.type`: an optional DNS-subdomain prefix and a qualified name. */
-export const CONDITION_TYPE_PATTERN = new RegExp(
+const CONDITION_TYPE_PATTERN = new RegExp(
   // A string, not a literal, so the CRD carries the pattern exactly as metav1.Condition's (no `\/`).
   String
     .raw`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`,
 );
 /** Pattern of `metav1.Condition.reason`: CamelCase-like identifiers. */
-export const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
 function timestampSchema(description: string): z.ZodString {
   return z.string().meta({ format: "date-time" }).describe(description);
@@ -319,19 +319,16 @@ export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
 
 // Parsing.
 
-/** One problem in a value: its field path (`spec.pools[0].end`; `""`: the value) and what is wrong. */
-export interface ObjectIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** Thrown (or returned) when a value does not have the shape of the expected kind. */
+/**
+ * Thrown (or returned) when a value does not have the shape of the expected kind. Each issue has
+ * a field path (`spec.pools[0].end`; `""`: the value); the message names the kind, the object
+ * and every issue.
+ */
 export class InvalidObjectError extends TypeError {
-  /** The message names the kind, the object (`namespace/name` or `name`) and every issue. */
   constructor(
     readonly kind: string,
     readonly objectName: string | undefined,
-    readonly issues: readonly ObjectIssue[],
+    readonly issues: readonly { readonly path: string; readonly message: string }[],
   ) {
     const subject = objectName === undefined ? kind : `${kind} "${objectName}"`;
     const details = issues.map((issue) =>
