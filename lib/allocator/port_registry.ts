@@ -37,11 +37,10 @@ export interface RestoreEntry<H> {
 }
 
 /**
- * What {@linkcode PortRegistry.restore} found: distinct ports held, ports of several holders
- * (ascending), entries outside their pools (held anyway), and entries whose port is not a port.
+ * What {@linkcode PortRegistry.restore} found: ports of several holders (ascending), entries
+ * outside their pools (held anyway), and entries whose port is not a port (not held).
  */
 export interface RestoreReport<H> {
-  readonly held: number;
   readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
   readonly outsidePools: readonly { readonly holder: H; readonly port: number }[];
   readonly invalid: readonly { readonly holder: H; readonly port: number }[];
@@ -106,17 +105,13 @@ export class PortRegistry {
   usage(pools: readonly PortRange[]): ClassUsage {
     checkPools(pools);
     const count = (range: PortRange): PortUsage => {
-      const capacity = range.end >= range.start ? range.end - range.start + 1 : 0;
+      const capacity = Math.max(0, range.end - range.start + 1);
       const allocated = capacity === 0 ? 0 : this.#held.countSet(range.start, range.end);
       return { capacity, allocated, free: capacity - allocated };
     };
-    let capacity = 0;
-    let allocated = 0;
-    for (const range of mergeRanges(pools)) {
-      const counts = count(range);
-      capacity += counts.capacity;
-      allocated += counts.allocated;
-    }
+    const merged = mergeRanges(pools).map(count);
+    const capacity = merged.reduce((sum, counts) => sum + counts.capacity, 0);
+    const allocated = merged.reduce((sum, counts) => sum + counts.allocated, 0);
     const perPool = pools.map((pool) => ({ start: pool.start, end: pool.end, ...count(pool) }));
     return { capacity, allocated, free: capacity - allocated, pools: perPool };
   }
@@ -134,13 +129,11 @@ export class PortRegistry {
       }
       if (pools !== undefined && !inRanges(pools, port)) outsidePools.push({ holder, port });
       this.#held.set(port);
-      const list = holders.get(port);
-      if (list === undefined) holders.set(port, [holder]);
-      else list.push(holder);
+      holders.set(port, [...(holders.get(port) ?? []), holder]);
     }
     const duplicates = [...holders].filter(([, list]) => list.length > 1)
       .sort(([a], [b]) => a - b).map(([port, list]) => ({ port, holders: list }));
-    return { held: this.#held.size, duplicates, outsidePools, invalid };
+    return { duplicates, outsidePools, invalid };
   }
 
   /** Every held port, ascending. */

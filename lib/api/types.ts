@@ -29,10 +29,6 @@ const CONDITION_TYPE_PATTERN = new RegExp(
 /** Pattern of `metav1.Condition.reason`: CamelCase-like identifiers. */
 const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
-function timestampSchema(description: string): z.ZodString {
-  return z.string().meta({ format: "date-time" }).describe(description);
-}
-
 /**
  * An int64 field: unlike `z.int()` it accepts integers beyond 2^53, which the API server stores
  * without complaint, so objects carrying them still decode.
@@ -99,7 +95,8 @@ const ConditionSchema = z.object({
   observedGeneration: int64Schema().min(0).optional().meta({ format: "int64" }).describe(
     "The metadata.generation the condition was computed from",
   ),
-  lastTransitionTime: timestampSchema("Last time the status of the condition changed"),
+  lastTransitionTime: z.string().meta({ format: "date-time" })
+    .describe("Last time the status of the condition changed"),
   reason: z.string().min(1).max(1024).regex(CONDITION_REASON_PATTERN)
     .describe("Machine-readable CamelCase reason for the last transition"),
   message: z.string().max(32768).describe("Human-readable details about the last transition"),
