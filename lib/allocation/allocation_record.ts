@@ -230,13 +230,13 @@ function toStored(configMap: ConfigMap): StoredRecord {
 
 type Outcome = ReserveOutcome | ReleaseOutcome;
 
-/** A queued reserve or release; `firstAttempt` indexes the first write that carried it (-1: none). */
+/** A queued reserve or release, and the `writeId`s of the writes that carried it. */
 interface QueuedOp {
   readonly kind: "reserve" | "release";
   readonly port: number;
+  readonly writes: string[];
   /** Whether a write that carried it ended with an unknown outcome. */
   maybeLanded: boolean;
-  firstAttempt: number;
   resolve(outcome: Outcome): void;
   reject(error: unknown): void;
 }
@@ -268,11 +268,10 @@ function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
 type Step = "done" | "retry" | "given-up";
 type Reader = { resolve(): void; reject(error: unknown): void };
 
-/** One batch while it is retried; `attempts` maps each write's writeId to its index. */
+/** One batch while it is retried. */
 interface BatchRun {
   ops: QueuedOp[];
   readers: Reader[];
-  attempts: Map<string, number>;
   failures: number;
   conflicts: number;
   needRead: boolean;
@@ -439,7 +438,7 @@ export class AllocationRecord {
   #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
     if (!isPort(port)) throw new InvalidPortError(port);
     const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
-    this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
+    this.#queue.push({ kind, port, writes: [], maybeLanded: false, resolve, reject });
     this.#kick();
     return promise;
   }
@@ -466,7 +465,6 @@ export class AllocationRecord {
     const run: BatchRun = {
       ops: [],
       readers: [],
-      attempts: new Map(),
       failures: 0,
       conflicts: 0,
       needRead: this.#known === undefined || this.#stale,
@@ -506,12 +504,10 @@ export class AllocationRecord {
     this.#stored(fresh ?? null);
     for (const reader of run.readers.splice(0)) reader.resolve();
     // The record names its last write: if it is one of ours, every op that write carried landed.
-    const proven = fresh?.writeId === undefined ? undefined : run.attempts.get(fresh.writeId);
-    if (proven !== undefined) {
-      const landed = (op: QueuedOp) => op.firstAttempt >= 0 && op.firstAttempt <= proven;
-      for (const op of run.ops.filter(landed)) op.resolve({ ok: true });
-      run.ops = run.ops.filter((op) => !landed(op));
-    }
+    const landed = (op: QueuedOp) =>
+      fresh?.writeId !== undefined && op.writes.includes(fresh.writeId);
+    for (const op of run.ops.filter(landed)) op.resolve({ ok: true });
+    run.ops = run.ops.filter((op) => !landed(op));
     return "done";
   }
 
@@ -522,9 +518,7 @@ export class AllocationRecord {
     run.ops = decision.carried;
     if (decision.changed) {
       const writeId = this.#nextWriteId();
-      const attempt = run.attempts.size;
-      run.attempts.set(writeId, attempt);
-      for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
+      for (const op of run.ops) op.writes.push(writeId);
       const content = { bits: decision.next, writeId };
       try {
         this.#stored(
