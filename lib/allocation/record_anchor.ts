@@ -189,7 +189,6 @@ export function anchoredLeaderWork(options: {
   let lastProblem: string | undefined;
 
   const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);
-
   const report = (problem: string | undefined) => {
     if (problem !== undefined && problem !== lastProblem) {
       logger.error("Not allocating", { anchor: anchor.value, reason: problem });

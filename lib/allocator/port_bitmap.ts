@@ -114,9 +114,7 @@ export class PortBitmap {
       const word = view.getUint32(w * 4, true);
       bitmap.#bits[w] = word;
       bitmap.#size += popcount(word);
-      if (word === FULL) {
-        bitmap.#full[w >>> 5] = (bitmap.#full[w >>> 5] as number) | (1 << (w & 31));
-      }
+      if (word === FULL) bitmap.#full[w >>> 5]! |= 1 << (w & 31);
     }
     return bitmap;
   }
@@ -138,9 +136,7 @@ export class PortBitmap {
     const bit = 1 << (port & 31);
     if ((word & bit) !== 0) return false;
     this.#bits[w] = word | bit;
-    if (this.#bits[w] === FULL) {
-      this.#full[w >>> 5] = (this.#full[w >>> 5] as number) | (1 << (w & 31));
-    }
+    if (this.#bits[w] === FULL) this.#full[w >>> 5]! |= 1 << (w & 31);
     this.#size++;
     return true;
   }
@@ -152,7 +148,7 @@ export class PortBitmap {
     const bit = 1 << (port & 31);
     if ((word & bit) === 0) return false;
     this.#bits[w] = word & ~bit;
-    this.#full[w >>> 5] = (this.#full[w >>> 5] as number) & ~(1 << (w & 31));
+    this.#full[w >>> 5]! &= ~(1 << (w & 31));
     this.#size--;
     return true;
   }
