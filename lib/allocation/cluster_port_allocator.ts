@@ -171,9 +171,7 @@ export class ClusterPortAllocator {
     pools: readonly PortRange[],
   ): Promise<({ ok: true } & Reservation) | { ok: false; reason: "exhausted" }> {
     const existing = this.#fresh(hostPortKey);
-    if (existing && inRanges(pools, existing.port)) {
-      return { ok: true, ...existing };
-    }
+    if (existing && inRanges(pools, existing.port)) return { ok: true, ...existing };
     while (true) {
       const unavailable = this.#unavailable();
       if (unavailable !== undefined) throw unavailable;
