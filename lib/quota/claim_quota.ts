@@ -119,8 +119,6 @@ export function gateClaim(
   quotas: readonly QuotaObject[],
   standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
 ): QuotaExceeded | undefined {
-  const limits = classLimits(quotas, claim.spec.hostPortClassName);
-  if (limits.length === 0) return undefined;
   const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
   const [time, name] = age(claim) as [string, string];
   let ahead = 0;
@@ -131,8 +129,7 @@ export function gateClaim(
     const older = otherTime < time || (otherTime === time && otherName < name);
     if (counting || (!other.metadata.deletionTimestamp && older)) ahead++;
   }
-  const limit = limits.find((limit) => ahead + 1 > limit.limit);
-  return limit && { ...limit, used: ahead };
+  return admitClaim(quotas, claim.spec.hostPortClassName, ahead);
 }
 
 /**
