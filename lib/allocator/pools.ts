@@ -29,15 +29,9 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
   pools.forEach((pool, index) => {
     const own: PoolProblem[] = [];
     for (const [field, label] of [["start", "Start"], ["end", "End"]] as const) {
-      if (!isPort(pool[field])) {
-        own.push({
-          index,
-          field,
-          message: `${label} must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${
-            pool[field]
-          }`,
-        });
-      }
+      const value = pool[field];
+      const message = `${label} must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${value}`;
+      if (!isPort(value)) own.push({ index, field, message });
     }
     if (own.length === 0 && pool.start > pool.end) {
       own.push({ index, field: "end", message: "End must be greater or equal to start" });
@@ -47,12 +41,9 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
     for (const earlier of checked) {
       const shared = intersectRanges(pool, earlier.range);
       if (shared === undefined) continue;
-      problems.push({
-        index,
-        message: `Pool ${index} (${formatRange(pool)}) overlaps pool ${earlier.index} (${
-          formatRange(earlier.range)
-        }) on ${shared.start === shared.end ? "port" : "ports"} ${formatRange(shared)}`,
-      });
+      const pair = `Pool ${index} (${formatRange(pool)}) overlaps pool ${earlier.index}`;
+      const message = `${pair} (${formatRange(earlier.range)}) on ${portsPhrase([shared])}`;
+      problems.push({ index, message });
     }
     checked.push({ index, range: pool });
   });
@@ -95,15 +86,15 @@ export function findClassOverlaps(classes: readonly ClassPools[]): ClassOverlap[
       }
       if (ranges.length === 0) continue;
       const names = [classes[i]?.name ?? "", classes[j]?.name ?? ""] as const;
-      const single = ranges.length === 1 && ranges[0]?.start === ranges[0]?.end;
-      overlaps.push({
-        classes: names,
-        ranges,
-        message: `Class "${names[0]}" shares ${single ? "port" : "ports"} ${
-          ranges.map(formatRange).join(", ")
-        } with class "${names[1]}"`,
-      });
+      const message = `Class "${names[0]}" shares ${portsPhrase(ranges)} with class "${names[1]}"`;
+      overlaps.push({ classes: names, ranges, message });
     }
   }
   return overlaps;
+}
+
+/** `port 9000`, or `ports 9000-9009, 9020`. */
+function portsPhrase(ranges: readonly PortRange[]): string {
+  const single = ranges.length === 1 && ranges[0]!.start === ranges[0]!.end;
+  return `${single ? "port" : "ports"} ${ranges.map(formatRange).join(", ")}`;
 }

@@ -20,11 +20,8 @@ import {
 /** Thrown when a pool bound is not a port (a pool with `start > end` just holds no port). */
 export class InvalidPoolError extends Error {
   constructor(readonly index: number, readonly pool: PortRange) {
-    super(
-      `Pool ${index} must have integer bounds from ${MIN_PORT} to ${MAX_PORT}, got ${
-        formatRange(pool)
-      }`,
-    );
+    const bounds = `from ${MIN_PORT} to ${MAX_PORT}, got ${formatRange(pool)}`;
+    super(`Pool ${index} must have integer bounds ${bounds}`);
     this.name = "InvalidPoolError";
   }
 }
