@@ -72,7 +72,7 @@ export interface RepairPlan {
 /** Two suffice: the first proves the port was reserved before it; the holdoff does the rest. */
 const LEAK_SIGHTINGS_BEFORE_FREE = 2;
 
-/** Decides one repair pass; see the module documentation. */
+/** Decides one repair pass (docs/architecture.md, rule 6). */
 export function planRepair(input: RepairInput): RepairPlan {
   const registry = new PortRegistry();
   const restored = registry.restore(
@@ -118,7 +118,7 @@ export function planRepair(input: RepairInput): RepairPlan {
   };
 }
 
-/** Options of {@linkcode AllocationRepair}; `now` is a monotonic clock in ms. */
+/** Options of {@linkcode AllocationRepair}: `now` is a monotonic clock (ms), `holdoffMs` as above. */
 export interface AllocationRepairOptions {
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
