@@ -244,9 +244,9 @@ interface QueuedOp {
 /**
  * Applies `ops` in order to a copy of `base` (the record as last read or written): what to write
  * (`next`, `changed` when it differs), the ops settled now, and those that succeed if and only if
- * `next` commits (`carried`). A set port settles a reserve now, `taken`; and a reserve or release
- * of a set port that an earlier write of ours may have changed settles `unknown` (clearing it
- * again could free a port someone reserved since).
+ * `next` commits (`carried`). A reserve of a set port settles `taken`, or `unknown` when an
+ * earlier write of ours may have set it; so does a release of such a port (clearing it again
+ * could free a port someone reserved since).
  */
 function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
   const next = base.clone();
