@@ -97,7 +97,9 @@ function measureRegistry(layout: Layout, batch: number, batches: number, samples
     runBatches(batches);
     perAllocation.push(((performance.now() - t0) * 1000) / (batch * batches));
   }
-  if (registry.size !== HELD) throw new Error("Benchmark left the registry at the wrong fill");
+  if (registry.snapshot().length !== HELD) {
+    throw new Error("Benchmark left the registry at the wrong fill");
+  }
   return median(perAllocation);
 }
 

@@ -1,16 +1,10 @@
 /**
- * `AllocationRecord`: the cluster-wide reserved-port bitmap, changed only by compare-and-swap,
- * with group commit (docs/architecture.md, "The invariant and who guarantees it", rules 1, 4, 5):
- * a queue of reserve and release calls drained one batch at a time. Each batch is decided by the
- * pure {@linkcode decideBatch}, written by compare-and-swap, re-read and re-applied on conflict,
- * and retried with backoff on other failures.
- *
- * It lives in one ConfigMap changed only by PUT with the resourceVersion that was read (like the
- * NodePort allocator's `RangeAllocation`), behind the narrow seam {@linkcode RecordStore}. Its
- * `data`: `formatVersion` `"1"`; `reserved`, base64 of `PortBitmap.toBytes` (8 KiB);
- * `reservedCount`, for people reading it; `writeId`, `<writer>/<sequence>` of the write that
- * produced it, so a writer whose request timed out can tell on its next read whether that very
- * write is the one the server holds.
+ * `AllocationRecord`: the cluster-wide reserved-port bitmap (docs/architecture.md, rules 1, 4, 5)
+ * in one ConfigMap changed only by PUT with the resourceVersion read, like the NodePort
+ * allocator's `RangeAllocation`. Its `data`: `formatVersion` `"1"`; `reserved`, base64 of
+ * `PortBitmap.toBytes`; `reservedCount`, for people; `writeId`, `<writer>/<sequence>` of the write
+ * that produced it, so a writer whose request timed out can tell on its next read whether that
+ * very write landed.
  *
  * @module
  */
@@ -28,11 +22,15 @@ import {
 } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
-import { isPort, PORT_BITMAP_BYTES, PortBitmap } from "../allocator/port_bitmap.ts";
+import {
+  InvalidPortError,
+  isPort,
+  PORT_BITMAP_BYTES,
+  PortBitmap,
+} from "../allocator/port_bitmap.ts";
 
 /** A reservation or release certainly not committed (what may have landed settles "unknown"). */
 export class AllocationRecordError extends Error {
-  /** Builds `Cannot <action> as <detail>`, keeping the last failure as `cause`. */
   constructor(action: string, detail: string, options?: ErrorOptions) {
     super(`Cannot ${action} as ${detail}`, options);
     this.name = "AllocationRecordError";
@@ -49,7 +47,6 @@ export class AllocationRecordMissingError extends AllocationRecordError {
 
 /** The record's content is not in a format this code understands; it is never overwritten. */
 export class AllocationRecordFormatError extends TypeError {
-  /** Builds `Cannot read the allocation record as <detail>`. */
   constructor(detail: string, options?: ErrorOptions) {
     super(`Cannot read the allocation record as ${detail}`, options);
     this.name = "AllocationRecordFormatError";
@@ -57,17 +54,16 @@ export class AllocationRecordFormatError extends TypeError {
 }
 
 /**
- * A reservation: committed; `"taken"` by someone else; or `"unknown"` (a write carrying it may
- * have landed): neither use the port (it may be someone else's) nor release it (it may be ours);
- * repair frees it.
+ * A reservation: committed, `"taken"` by someone else, or `"unknown"` (a write carrying it may
+ * have landed): neither use the port nor release it; repair frees it.
  */
 export type ReserveOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "taken" | "unknown" };
 
 /**
- * A release: committed (or the port was not reserved), or `"unknown"`: the port is reserved now,
- * maybe by someone who reserved it after our release landed, so it is left alone; repair frees it.
+ * A release: committed (or not reserved), or `"unknown"`: reserved now, maybe by someone after our
+ * release landed, so it is left alone; repair frees it.
  */
 export type ReleaseOutcome =
   | { readonly ok: true }
@@ -79,13 +75,13 @@ export const RECORD_FORMAT_VERSION = "1";
 /** The default name of the record's ConfigMap (in the operator's namespace). */
 export const DEFAULT_RECORD_NAME = "hostport-allocator-allocations";
 
-/** The decoded content of the record: the reserved ports and who wrote them. */
+/** The decoded record: the reserved ports and who wrote them. */
 export interface RecordContent {
   readonly bits: PortBitmap;
   readonly writeId: string | undefined;
 }
 
-/** The record as stored, with the `metadata.resourceVersion` a compare-and-swap must name. */
+/** The record as stored, with the resourceVersion a compare-and-swap must name. */
 export interface StoredRecord extends RecordContent {
   readonly resourceVersion: string;
 }
@@ -98,14 +94,9 @@ const RecordData = z.object({
 
 /** The ConfigMap `data` for `content`. */
 export function encodeRecordData(content: RecordContent): Record<string, string> {
-  const bytes = content.bits.toBytes();
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
   return {
     formatVersion: RECORD_FORMAT_VERSION,
-    reserved: btoa(binary),
+    reserved: content.bits.toBytes().toBase64(),
     reservedCount: String(content.bits.size),
     ...(content.writeId === undefined ? {} : { writeId: content.writeId }),
   };
@@ -128,24 +119,21 @@ export function decodeRecordData(data: unknown): RecordContent {
     new AllocationRecordFormatError(
       `its bitmap is malformed: Cannot decode the port bitmap as ${detail}`,
     );
-  let binary: string;
+  let bytes: Uint8Array;
   try {
-    binary = atob(reserved);
+    bytes = Uint8Array.fromBase64(reserved);
   } catch {
     throw malformed("it is not base64");
   }
-  if (binary.length !== PORT_BITMAP_BYTES) {
-    throw malformed(`it must be ${PORT_BITMAP_BYTES} bytes: got ${binary.length}`);
+  if (bytes.length !== PORT_BITMAP_BYTES) {
+    throw malformed(`it must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
   }
-  const bits = PortBitmap.fromBytes(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  const bits = PortBitmap.fromBytes(bytes);
   if (bits.has(0)) throw malformed("port 0 is set");
   return { bits, writeId };
 }
 
-/**
- * Compare-and-swap storage for one record: a consistent read (undefined when absent), create, and
- * replace at a resourceVersion. It throws the `lib/kube` errors {@linkcode classifyWriteError} reads.
- */
+/** Compare-and-swap storage of a record (read: undefined when absent); throws `lib/kube` errors. */
 export interface RecordStore {
   read(): Promise<StoredRecord | undefined>;
   create(content: RecordContent): Promise<StoredRecord>;
@@ -153,9 +141,8 @@ export interface RecordStore {
 }
 
 /**
- * How a failed write ended: `"conflict"` (the record changed, was created or deleted: re-read and
- * re-apply), `"refused"` (403, 422, 429...), or `"unknown"` (a timeout, a connection error, a 5xx
- * or anything unexpected: it may have landed, now or later).
+ * How a failed write ended: `"conflict"` (changed, created or deleted: re-read and re-apply),
+ * `"refused"` (403, 422, 429...), or `"unknown"` (anything else: it may have landed, even later).
  */
 export function classifyWriteError(error: unknown): "conflict" | "refused" | "unknown" {
   if (
@@ -181,21 +168,19 @@ export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource
   namespaced: true,
 });
 
-/** A {@linkcode RecordStore} over the ConfigMap `namespace/name`. */
+/** A {@linkcode RecordStore} over the ConfigMap {@linkcode DEFAULT_RECORD_NAME} in `namespace`. */
 export class ConfigMapRecordStore implements RecordStore {
-  /** The ConfigMap's namespace and name. */
   readonly namespace: string;
-  readonly name: string;
+  readonly name = DEFAULT_RECORD_NAME;
   #configMaps: ResourceClient<ConfigMap>;
 
-  /** A store for `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}) over `client`. */
-  constructor(client: RestClient, options: { namespace: string; name?: string | undefined }) {
+  /** A store in `options.namespace`, over `client`. */
+  constructor(client: RestClient, options: { namespace: string }) {
     this.namespace = options.namespace;
-    this.name = options.name ?? DEFAULT_RECORD_NAME;
     this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
   }
 
-  /** Reads the ConfigMap (a consistent GET). */
+  /** A consistent GET of the ConfigMap. */
   async read(): Promise<StoredRecord | undefined> {
     try {
       return toStored(await this.#configMaps.get(this.name, { namespace: this.namespace }));
@@ -245,49 +230,36 @@ function toStored(configMap: ConfigMap): StoredRecord {
 
 type Outcome = ReserveOutcome | ReleaseOutcome;
 
-/** A queued reserve or release; `firstAttempt` indexes the first write that carried it (-1: none). */
+/** A queued reserve or release, and the `writeId`s of the writes that carried it. */
 interface QueuedOp {
   readonly kind: "reserve" | "release";
   readonly port: number;
-  /** Whether a write that carried this op ended with an unknown outcome. */
+  readonly writes: string[];
+  /** Whether a write that carried it ended with an unknown outcome. */
   maybeLanded: boolean;
-  firstAttempt: number;
   resolve(outcome: Outcome): void;
   reject(error: unknown): void;
 }
 
 /**
  * Applies `ops` in order to a copy of `base` (the record as last read or written): what to write
- * (`next`, `changed` when it differs), the ops settled now, and the ops that succeed if and only
- * if `next` commits (`carried`).
- *
- * - reserve of a set port: `unknown` if an earlier write of ours may have set it, else `taken`.
- * - reserve of a clear port: set it, carried.
- * - release of a set port: `unknown` if an earlier write of ours may have cleared it already
- *   (someone may have reserved it since; clearing it again could free their port), else clear
- *   it, carried.
- * - release of a clear port: nothing to change, carried.
+ * (`next`, `changed` when it differs), the ops settled now, and those that succeed if and only if
+ * `next` commits (`carried`). A reserve of a set port settles `taken`, or `unknown` when an
+ * earlier write of ours may have set it; so does a release of such a port (clearing it again
+ * could free a port someone reserved since).
  */
 function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
   const next = base.clone();
   const settled: [QueuedOp, Outcome][] = [];
   const carried: QueuedOp[] = [];
   for (const op of ops) {
-    const inNext = next.has(op.port);
     const ambiguous = op.maybeLanded && base.has(op.port);
-    if (op.kind === "reserve") {
-      if (inNext) {
-        settled.push([op, { ok: false, reason: ambiguous ? "unknown" : "taken" }]);
-        continue;
-      }
-      next.set(op.port);
-    } else if (inNext) {
-      if (ambiguous) {
-        settled.push([op, { ok: false, reason: "unknown" }]);
-        continue;
-      }
-      next.clear(op.port);
+    if (next.has(op.port) && (op.kind === "reserve" || ambiguous)) {
+      settled.push([op, { ok: false, reason: ambiguous ? "unknown" : "taken" }]);
+      continue;
     }
+    if (op.kind === "reserve") next.set(op.port);
+    else next.clear(op.port);
     carried.push(op);
   }
   return { next, changed: !base.equals(next), settled, carried };
@@ -296,11 +268,10 @@ function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
 type Step = "done" | "retry" | "given-up";
 type Reader = { resolve(): void; reject(error: unknown): void };
 
-/** One batch while it is retried; `attempts` maps each write's writeId to its index. */
+/** One batch while it is retried. */
 interface BatchRun {
   ops: QueuedOp[];
   readers: Reader[];
-  attempts: Map<string, number>;
   failures: number;
   conflicts: number;
   needRead: boolean;
@@ -319,23 +290,16 @@ export interface AllocationRecordOptions {
   random?: () => number;
 }
 
-/** The record as last read or written (a copy), and its version (undefined: not created yet). */
-export interface RecordSnapshot {
-  readonly bits: PortBitmap;
-  readonly resourceVersion: string | undefined;
-}
-
 /**
  * The reserved-port bitmap shared by every operator process, arbitrated by the API server.
  *
- * - Every change is a compare-and-swap on the stored version (a create when missing, re-reading
- *   on AlreadyExists): of two processes reserving one port at most one gets `{ ok: true }`.
+ * - Every change is a compare-and-swap (a create when missing, re-reading on AlreadyExists): of
+ *   two processes reserving one port at most one gets `{ ok: true }`.
  * - Group commit: calls arriving while a write is in flight go into the next write; after a
- *   conflict the record is re-read and every pending call re-applied. A call settles when the
- *   write carrying it commits.
- * - Unknown outcome = maybe committed: after a timeout, connection error or 5xx, a reservation is
- *   never reported failed nor a release done; both settle `"unknown"` unless a later read shows
- *   our write landed (the record names its last write in `writeId`).
+ *   conflict every pending call is re-applied to a fresh read. A call settles when the write
+ *   carrying it commits.
+ * - Unknown outcome = maybe committed (timeout, connection error, 5xx): such a call settles
+ *   `"unknown"`, never failed nor done, unless a later read shows our write landed (`writeId`).
  * - Only certainly-uncommitted calls reject (`AllocationRecordError`), after bounded retries. A
  *   record this code cannot read is never overwritten, and one deleted while in use is never
  *   re-created empty: calls reject with `AllocationRecordMissingError` until repair's `recreate`.
@@ -384,16 +348,17 @@ export class AllocationRecord {
   }
 
   /**
-   * Reads the record now, ordered with this process's writes (missing reads as empty).
+   * Reads the record now, ordered with this process's writes (missing reads as empty), and
+   * returns {@linkcode AllocationRecord.reserved}.
    *
    * @throws {AllocationRecordError} or {AllocationRecordFormatError} (rejection)
    */
-  async refresh(): Promise<RecordSnapshot> {
+  async refresh(): Promise<PortBitmap> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#readers.push({ resolve, reject });
     this.#kick();
     await promise;
-    return this.snapshot() as RecordSnapshot;
+    return this.reserved();
   }
 
   /** Whether the last read found the record deleted after this process had seen it exist. */
@@ -401,10 +366,9 @@ export class AllocationRecord {
     return this.#missing;
   }
 
-  /** The record as last read or committed, or undefined before the first read. */
-  snapshot(): RecordSnapshot | undefined {
-    if (this.#known === undefined) return undefined;
-    return { bits: this.#last.clone(), resourceVersion: this.#known?.resourceVersion };
+  /** The reserved ports as last read or committed (a copy; empty before the first read). */
+  reserved(): PortBitmap {
+    return this.#last.clone();
   }
 
   /** Whether `port` is reserved in the record as last read or committed. */
@@ -412,33 +376,20 @@ export class AllocationRecord {
     return isPort(port) && this.#last.has(port);
   }
 
-  /** Every reserved port as last read or committed, ascending. */
-  reservedPorts(): number[] {
-    return this.#last.toArray();
-  }
-
-  /**
-   * Counts the changes of the record as this process knows it (its own commits and fresh reads):
-   * readers compare it with the version they last looked at, and pull; the record never calls
-   * back into its users.
-   */
+  /** Counts the changes this process saw (commits, reads): users pull; it never calls them back. */
   get version(): number {
     return this.#version;
   }
 
   /** Ports this process saw released in the record after `version`, ascending. */
   releasedSince(version: number): number[] {
-    const ports: number[] = [];
-    for (const [port, at] of this.#releasedAt) if (at > version) ports.push(port);
-    return ports.sort((a, b) => a - b);
+    return [...this.#releasedAt].filter(([, at]) => at > version).map(([port]) => port)
+      .sort((a, b) => a - b);
   }
 
   /**
-   * Re-creates the record after it was deleted while in use, reserving `ports` (the repair pass
-   * passes every port anyone may hold). Runs alone: it waits until no batch is in flight and
-   * holds the queue meanwhile, so no queued call joins the creation. Never merges into a record
-   * that exists: resolves false when someone else re-created it first; reserve the ports in it
-   * then.
+   * Re-creates the record deleted while in use, reserving `ports`. Runs alone (no queued call joins
+   * the creation); resolves false, merging nothing, when someone else re-created it first.
    *
    * @throws {AllocationRecordError} (rejection) the create certainly failed; retry later
    */
@@ -453,7 +404,7 @@ export class AllocationRecord {
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
-        throw new AllocationRecordError("re-create the allocation record", describe(error), {
+        throw new AllocationRecordError("re-create the allocation record", describeError(error), {
           cause: error,
         });
       }
@@ -485,11 +436,9 @@ export class AllocationRecord {
   }
 
   #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
-    if (!isPort(port)) {
-      throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
-    }
+    if (!isPort(port)) throw new InvalidPortError(port);
     const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
-    this.#queue.push({ kind, port, maybeLanded: false, firstAttempt: -1, resolve, reject });
+    this.#queue.push({ kind, port, writes: [], maybeLanded: false, resolve, reject });
     this.#kick();
     return promise;
   }
@@ -516,7 +465,6 @@ export class AllocationRecord {
     const run: BatchRun = {
       ops: [],
       readers: [],
-      attempts: new Map(),
       failures: 0,
       conflicts: 0,
       needRead: this.#known === undefined || this.#stale,
@@ -556,12 +504,10 @@ export class AllocationRecord {
     this.#stored(fresh ?? null);
     for (const reader of run.readers.splice(0)) reader.resolve();
     // The record names its last write: if it is one of ours, every op that write carried landed.
-    const proven = fresh?.writeId === undefined ? undefined : run.attempts.get(fresh.writeId);
-    if (proven !== undefined) {
-      const landed = (op: QueuedOp) => op.firstAttempt >= 0 && op.firstAttempt <= proven;
-      for (const op of run.ops.filter(landed)) op.resolve({ ok: true });
-      run.ops = run.ops.filter((op) => !landed(op));
-    }
+    const landed = (op: QueuedOp) =>
+      fresh?.writeId !== undefined && op.writes.includes(fresh.writeId);
+    for (const op of run.ops.filter(landed)) op.resolve({ ok: true });
+    run.ops = run.ops.filter((op) => !landed(op));
     return "done";
   }
 
@@ -572,9 +518,7 @@ export class AllocationRecord {
     run.ops = decision.carried;
     if (decision.changed) {
       const writeId = this.#nextWriteId();
-      const attempt = run.attempts.size;
-      run.attempts.set(writeId, attempt);
-      for (const op of run.ops) if (op.firstAttempt < 0) op.firstAttempt = attempt;
+      for (const op of run.ops) op.writes.push(writeId);
       const content = { bits: decision.next, writeId };
       try {
         this.#stored(
@@ -601,16 +545,14 @@ export class AllocationRecord {
       await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#random));
       return "retry";
     }
-    if (failure === "unknown") {
-      for (const op of run.ops) op.maybeLanded = true;
-    }
+    if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
     return await this.#failed(run, error, false, "write the allocation record");
   }
 
   /** Counts a failure, then backs off ("retry") or gives the batch up. */
   async #failed(run: BatchRun, error: unknown, fatal: boolean, what: string): Promise<Step> {
     if (fatal || ++run.failures >= MAX_ATTEMPTS) {
-      this.#giveUp(run, error, `the last attempt to ${what} failed: ${describe(error)}`);
+      this.#giveUp(run, error, `the last attempt to ${what} failed: ${describeError(error)}`);
       return "given-up";
     }
     await this.#sleep(backoffDelay(run.failures - 1, BACKOFF, this.#random));
@@ -634,14 +576,15 @@ export class AllocationRecord {
   }
 }
 
-function describe(error: unknown): string {
+/** An error's message, or the value as a string. */
+export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The record in ConfigMap `namespace/name` (default {@linkcode DEFAULT_RECORD_NAME}). */
+/** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */
 export function openAllocationRecord(
   client: RestClient,
-  options: { namespace: string; name?: string | undefined } & AllocationRecordOptions,
+  options: { namespace: string } & AllocationRecordOptions,
 ): AllocationRecord {
   return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
 }

@@ -1,17 +1,8 @@
 /**
- * The repair pass (docs/architecture.md, rule 6), after Kubernetes' NodePort `repair.go`: the
- * pure {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair} (list the
- * HostPorts live, then read the record, plan, commit by compare-and-swap). It returns findings;
- * Events, conditions and metrics are the caller's.
- *
- * A reserved port nobody holds is freed only after 2 consecutive passes whose sightings span more
- * than the holdoff (reservation TTL + API server request timeout). Safe because a status write
- * carrying a port is sent within the TTL of its reservation (rule 2) and lands within the request
- * timeout or never: once the holdoff has passed since the first sighting, a HostPort holding it
- * would show in the second pass's live list. The one way around it, a release and a new
- * reservation between the passes, restarts a candidate's sightings (`disturbed`: seen released in
- * the record or held by a HostPort in between), and recent reservations of ours are never
- * candidates.
+ * The repair pass (docs/architecture.md, rule 6, which argues why freeing leaks is safe), after
+ * Kubernetes' NodePort `repair.go`: the pure {@linkcode planRepair} and the I/O around it,
+ * {@linkcode AllocationRepair}. It returns findings; Events, conditions and metrics are the
+ * caller's.
  *
  * @module
  */
@@ -29,7 +20,6 @@ import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_po
 export interface RepairHostPort {
   readonly name: string;
   readonly port: number;
-  readonly className: string;
   readonly pools: readonly PortRange[] | undefined;
 }
 
@@ -41,17 +31,17 @@ export interface LeakSighting {
 
 /**
  * The input of {@linkcode planRepair}: every HostPort (a live list), the record's ports (read
- * after the list), the previous pass's sightings, now, and the module documentation's
- * `recentlyReserved` and `disturbed` ports.
+ * after the list), the previous pass's sightings, now, the holdoff (default
+ * {@linkcode DEFAULT_LEAK_HOLDOFF_MS}), our recent reservations (never candidates), and the ports
+ * seen released in the record or held since the last pass (`disturbed`: their sightings restart).
  */
 export interface RepairInput {
   readonly hostPorts: readonly RepairHostPort[];
   readonly reserved: Iterable<number>;
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
   readonly now: number;
-  /** How long the sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
-  readonly holdoffMs?: number;
-  readonly recentlyReserved?: Iterable<number>;
+  readonly holdoffMs?: number | undefined;
+  readonly recentlyReserved?: Iterable<number> | undefined;
   readonly disturbed?: Iterable<number>;
 }
 
@@ -68,7 +58,7 @@ export interface RepairReport {
 /**
  * The decision of {@linkcode planRepair}, ports ascending: held but not reserved (reserve them),
  * leaks whose holdoff is over (free them), the sightings for the next pass, when the earliest can
- * be freed (run the next pass then), and every port a HostPort holds.
+ * be freed, and every port a HostPort holds.
  */
 export interface RepairPlan {
   readonly reserve: readonly number[];
@@ -79,15 +69,10 @@ export interface RepairPlan {
   readonly report: RepairReport;
 }
 
-/**
- * Rule 6: consecutive passes that must see a port reserved and unowned before it is freed. Two
- * suffice: the first proves the port was reserved before it, and the holdoff then covers every
- * write that could carry it. The repair loop runs the second pass as soon as the holdoff of the
- * earliest candidate ends, so a port stranded by a crash is back about the holdoff after restart.
- */
+/** Two suffice: the first proves the port was reserved before it; the holdoff does the rest. */
 const LEAK_SIGHTINGS_BEFORE_FREE = 2;
 
-/** Decides one repair pass; see the module documentation. */
+/** Decides one repair pass (docs/architecture.md, rule 6). */
 export function planRepair(input: RepairInput): RepairPlan {
   const registry = new PortRegistry();
   const restored = registry.restore(
@@ -133,27 +118,24 @@ export function planRepair(input: RepairInput): RepairPlan {
   };
 }
 
-/** Options of {@linkcode AllocationRepair}. */
+/** Options of {@linkcode AllocationRepair}: `now` is a monotonic clock (ms), `holdoffMs` as above. */
 export interface AllocationRepairOptions {
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
   listHostPorts: () => Promise<readonly HostPort[]>;
   /** Lists every HostPortClass (a synced cache is fine: classes only decide out-of-pool reports). */
   listHostPortClasses: () => Promise<readonly HostPortClass[]>;
-  /** A monotonic clock in milliseconds; default `performance.now()`. */
   now?: () => number;
-  /** How long leak sightings must span; default {@linkcode DEFAULT_LEAK_HOLDOFF_MS}. */
   holdoffMs?: number;
-  /** This process's allocator: its recent reservations are never leak candidates, and it is resynced after each pass. */
+  /** This process's allocator, resynced after each pass. */
   allocator?: ClusterPortAllocator;
 }
 
 /**
  * What one pass found and did: held ports whose reservation it committed; held ports someone else
  * reserved between its read and its write (a duplicate may follow: log it loudly); leaks freed;
- * reservations or frees of unknown outcome (the next pass looks again); leak candidates; every
- * held port; the ports a deleted record was re-created with; and when a pass may free the
- * earliest candidate.
+ * reservations or frees of unknown outcome (the next pass looks again); leak candidates; the ports
+ * a deleted record was re-created with; and when a pass may free the earliest candidate.
  */
 export interface RepairFindings extends RepairReport {
   readonly reserved: readonly number[];
@@ -161,7 +143,6 @@ export interface RepairFindings extends RepairReport {
   readonly freed: readonly number[];
   readonly unknown: readonly number[];
   readonly leakCandidates: readonly number[];
-  readonly held: readonly number[];
   readonly rebuilt: readonly number[] | undefined;
   readonly nextFreeInMs: number | undefined;
 }
@@ -183,17 +164,9 @@ export class AllocationRepair {
     this.#releasesSeen = options.record.version;
   }
 
-  /**
-   * Tells repair that some HostPort was seen holding `port` (the controllers' HostPort cache):
-   * a leak candidate's sightings restart, as the port may have been released and reserved anew.
-   */
+  /** Notes a HostPort seen holding `port`: its sightings restart (it may be reserved anew). */
   noteHeld(port: number): void {
     if (this.#candidates.has(port)) this.#disturbed.add(port);
-  }
-
-  /** The leak sightings carried to the next pass. */
-  get leakCandidates(): ReadonlyMap<number, LeakSighting> {
-    return this.#candidates;
   }
 
   /**
@@ -228,7 +201,6 @@ export class AllocationRepair {
       freed: plan.free.filter((_, i) => frees[i]?.ok),
       unknown: [...plan.reserve.filter((_, i) => reason(i) === "unknown"), ...notFreed],
       leakCandidates: [...candidates.keys()],
-      held: plan.held,
       rebuilt: this.#rebuilt,
       nextFreeInMs: plan.nextFreeAt === undefined
         ? undefined
@@ -237,19 +209,16 @@ export class AllocationRepair {
   }
 
   /**
-   * Issue #9, item 4: the record was deleted while in use. Re-creates it reserving every port
-   * anyone may hold: every port a HostPort holds (live list), every port of the last record this
-   * process read, and this process's recent reservations (their writes may be in flight). A rival
-   * process (split brain) may have reserved ports after our last read, which no list shows yet:
-   * allocation is paused first, and stays paused for the holdoff after the rebuild, so that every
-   * write carrying such a port has landed (and shows in the HostPorts) before we pick again.
+   * Re-creates a record deleted while in use, reserving every port anyone may hold (the live list,
+   * the last record read, our recent reservations), with allocation paused until the holdoff after
+   * it: a rival's reservations after our last read show in the HostPorts only by then.
    */
   async #rebuild(held: readonly HostPort[]): Promise<void> {
     const { record, allocator } = this.#options;
     allocator?.pauseAfterRebuild(Infinity);
     const ports = new Set([
       ...held.map((hostPort) => hostPort.status?.port ?? 0).filter((port) => port > 0),
-      ...record.reservedPorts(),
+      ...record.reserved().toArray(),
       ...(allocator?.recentlyReserved() ?? []),
     ]);
     const sorted = [...ports].sort((a, b) => a - b);
@@ -268,18 +237,18 @@ export class AllocationRepair {
     const hostPorts = await this.#options.listHostPorts();
     const classes = await this.#options.listHostPortClasses();
     // Read after the list: a port written into a HostPort since was reserved before that write.
-    let snapshot;
+    let reserved;
     try {
-      snapshot = await record.refresh();
+      reserved = await record.refresh();
       // Found deleted earlier, and maybe re-created by someone else since: rebuild still.
       if (allocator?.awaitingRebuild()) {
         await this.#rebuild(hostPorts);
-        snapshot = await record.refresh();
+        reserved = await record.refresh();
       }
     } catch (error) {
       if (!(error instanceof AllocationRecordMissingError) && !record.missing) throw error;
       await this.#rebuild(hostPorts);
-      snapshot = await record.refresh();
+      reserved = await record.refresh();
     }
     // A port seen released in the record since the last pass may have been reserved anew.
     const disturbed = new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]);
@@ -290,14 +259,13 @@ export class AllocationRepair {
       hostPorts: hostPorts.map((hostPort) => ({
         name: hostPort.metadata.name ?? "",
         port: hostPort.status?.port ?? 0,
-        className: hostPort.spec.hostPortClassName,
         pools: pools.get(hostPort.spec.hostPortClassName),
       })),
-      reserved: snapshot.bits.toArray(),
+      reserved: reserved.toArray(),
       leakCandidates: this.#candidates,
       now: this.#now(),
-      ...(holdoffMs === undefined ? {} : { holdoffMs }),
-      ...(allocator === undefined ? {} : { recentlyReserved: allocator.recentlyReserved() }),
+      holdoffMs,
+      recentlyReserved: allocator?.recentlyReserved(),
       disturbed,
     });
   }

@@ -162,7 +162,7 @@ const POOLS = [{ start: 9000, end: 9099 }];
 const HOLDOFF = 90_000;
 
 function hp(name: string, port: number, pools: RepairHostPort["pools"] = POOLS): RepairHostPort {
-  return { name, port, className: "games", pools };
+  return { name, port, pools };
 }
 
 function seen(firstSeenAt: number, sightings: number): LeakSighting {
@@ -212,7 +212,7 @@ const CASES: Case[] = [
   {
     name: "a HostPort whose class is missing is not checked against pools",
     input: {
-      hostPorts: [{ name: "a", port: 8000, className: "gone", pools: undefined }],
+      hostPorts: [{ name: "a", port: 8000, pools: undefined }],
       reserved: [8000],
     },
     held: [8000],

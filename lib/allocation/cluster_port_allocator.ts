@@ -1,12 +1,6 @@
-/**
- * `ClusterPortAllocator`: the fast path the controllers call. It picks ports in memory
- * (`PortRegistry`) and makes each pick real by reserving it in the {@linkcode AllocationRecord}
- * (docs/architecture.md, rules 1-3).
- *
- * @module
- */
+/** `ClusterPortAllocator`, the controllers' fast path (docs/architecture.md, rules 0-3). @module */
 
-import { PortBitmap, type PortRange } from "../allocator/port_bitmap.ts";
+import { inRanges, PortBitmap, type PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
 import {
   type AllocationRecord,
@@ -15,7 +9,7 @@ import {
   type ReserveOutcome,
 } from "./allocation_record.ts";
 
-/** Rule 2: a reserved port is not written into a HostPort more than this long after it committed. */
+/** Rule 2: a reserved port is not written into a HostPort later than this after it committed. */
 export const DEFAULT_RESERVATION_TTL_MS = 30_000;
 
 /** The API server's default request timeout: a write sent before it can still land this late. */
@@ -27,10 +21,9 @@ const API_SERVER_REQUEST_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_LEAK_HOLDOFF_MS = DEFAULT_RESERVATION_TTL_MS + API_SERVER_REQUEST_TIMEOUT_MS;
 
-/** Allocation refused for now: the record is missing, or paused after a rebuild. */
+/** Allocation refused for now; look again in `retryInMs` (0: once repair rebuilt the record). */
 export class AllocationUnavailableError extends Error {
-  /** `retryInMs`: when to look again (0: when a repair pass has rebuilt the record). */
-  constructor(reason: string, readonly retryInMs: number) {
+  constructor(readonly reason: string, readonly retryInMs: number) {
     super(`Allocation is unavailable: ${reason}`);
     this.name = "AllocationUnavailableError";
   }
@@ -43,9 +36,8 @@ export interface Reservation {
 }
 
 /**
- * A release: committed (`onReleased` listeners have been called), or `"held"` (another live
- * HostPort holds the port), `"not-owned"` (no fresh reservation of ours), `"unknown"` (assume it
- * is still reserved; repair frees it).
+ * A release: committed, or `"held"` (by another live HostPort), `"not-owned"` (no fresh
+ * reservation of ours), `"unknown"` (assume it is still reserved; repair frees it).
  */
 export type ReleasePortOutcome =
   | { readonly ok: true }
@@ -55,24 +47,14 @@ export type ReleasePortOutcome =
 export type PortHolding = "held" | "releasing" | undefined;
 
 /**
- * Cluster-wide port allocation for one operator process.
- *
- * Guarantees: `allocate` returns a port only after the record committed its reservation, so two
- * processes (or calls) never get the same port. The in-memory registry holds the record's ports
- * as last seen, plus ports being reserved or of unknown outcome; it never offers a reserved port.
- *
- * Held ports beat the record (rule 0): a port is offered only if neither the record nor any
- * HostPort of the held source (`useHeldSource`: the HostPort cache) holds it; a record showing a
- * held port released is not believed: the port stays held and is reserved again (`onRestored`).
- *
- * A record deleted while in use stops allocation (`AllocationUnavailableError`; `onRecordMissing`
- * runs repair now) until repair re-created it and the `pauseAfterRebuild` holdoff ended: a rival
- * may have reserved ports after our last read, and only then do they show in the HostPorts.
- *
- * It follows the record by pulling its `version` (`#sync`) before each pick and after each of its
- * own record calls; the record never calls back into it. Repair's changes arrive through
- * `resync`. Run repair once before serving, so ports of the original operator's HostPorts are
- * reserved; `onReleased` listeners must not throw.
+ * Cluster-wide port allocation for one operator process: ports are picked in memory (a
+ * `PortRegistry` of the record's ports as last seen, plus ports being reserved or of unknown
+ * outcome) and returned only once the record committed their reservation, so two processes (or
+ * calls) never get the same port. Held ports beat the record (rule 0, `useHeldSource`). A record
+ * deleted while in use stops allocation until repair re-created it and the `pauseAfterRebuild`
+ * holdoff ended. It pulls the record's `version` before each pick and after each of its own record
+ * calls; repair's changes arrive through `resync`, and repair must run once before serving.
+ * `onReleased` listeners must not throw.
  */
 export class ClusterPortAllocator {
   #record: AllocationRecord;
@@ -103,29 +85,28 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Sets the held source: whether some HostPort this process can see holds `port` (synchronous:
-   * the controllers' HostPort cache). Ports it names are never offered. Ports it says `"held"`
-   * are reserved again when the record shows them released; `"releasing"` ones (held only by
-   * HostPorts being deleted) are not, as that release is most likely their finalizer-removal
-   * winner's, seen before this process's cache shows the deletion; they are still never offered
-   * while the cache shows a holder, and repair reserves them if they are still held.
+   * Sets the held source (the HostPort cache): ports it names are never offered, and `"held"` ones
+   * are reserved again when the record shows them released. `"releasing"` ones are not: that
+   * release is most likely their finalizer-removal winner's, seen before our cache shows the
+   * deletion (repair reserves them if they are still held).
    */
   useHeldSource(holding: (port: number) => PortHolding): void {
     this.#holding = holding;
   }
 
   /** Why allocation is refused now (the record is missing, or paused), or undefined. */
-  unavailable(): { reason: string; retryInMs: number } | undefined {
+  #unavailable(): AllocationUnavailableError | undefined {
     if (this.awaitingRebuild()) {
-      return { reason: "the allocation record was deleted; repair is rebuilding it", retryInMs: 0 };
+      const reason = "the allocation record was deleted; repair is rebuilding it";
+      return new AllocationUnavailableError(reason, 0);
     }
     const left = this.#pausedUntil - this.#now();
     if (left <= 0) return undefined;
-    return {
-      reason: `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)}` +
-        " s, once no write of a port reserved before the rebuild can still land",
-      retryInMs: left,
-    };
+    return new AllocationUnavailableError(
+      `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)} s, ` +
+        "once no write of a port reserved before the rebuild can still land",
+      left,
+    );
   }
 
   /** Whether the record was found deleted and repair has not re-created it yet. */
@@ -135,7 +116,7 @@ export class ClusterPortAllocator {
 
   /** The readiness check "allocation": true, or why allocation cannot proceed. */
   readiness(): true | string {
-    const unavailable = this.unavailable();
+    const unavailable = this.#unavailable();
     if (unavailable !== undefined) return unavailable.reason;
     return this.#lastError === undefined
       ? true
@@ -166,14 +147,11 @@ export class ClusterPortAllocator {
     return () => this.#releasedListeners.delete(listener);
   }
 
-  /**
-   * After a repair pass: rebuilds the registry from the record, `heldPorts` and the ports being
-   * reserved, and tells `onReleased` listeners of ports that became free.
-   */
+  /** After repair: rebuilds the registry from the record and `heldPorts`, telling `onReleased`. */
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
-    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    const record = this.#record.reserved();
     this.#seen = record;
     this.#seenVersion = this.#record.version;
     const ports = new Set([...record.toArray(), ...heldPorts, ...this.#picking]);
@@ -182,9 +160,8 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Allocates the first free port of `pools` (in order) for the HostPort `hostPortKey`: picks it
-   * in memory, reserves it in the record, and moves on to the next port when the record says it
-   * is taken. Asking again for the same key while its reservation is fresh returns the same port.
+   * Reserves the first free port of `pools` (in order) for the HostPort `hostPortKey`; asking again
+   * while its reservation is fresh returns the same port.
    *
    * @returns the port and `reservedAt` (for `isReservationFresh` right before the status write)
    * @throws {AllocationRecordError} or {AllocationUnavailableError} (rejection)
@@ -194,14 +171,10 @@ export class ClusterPortAllocator {
     pools: readonly PortRange[],
   ): Promise<({ ok: true } & Reservation) | { ok: false; reason: "exhausted" }> {
     const existing = this.#fresh(hostPortKey);
-    if (existing && pools.some((p) => existing.port >= p.start && existing.port <= p.end)) {
-      return { ok: true, ...existing };
-    }
+    if (existing && inRanges(pools, existing.port)) return { ok: true, ...existing };
     while (true) {
-      const unavailable = this.unavailable();
-      if (unavailable !== undefined) {
-        throw new AllocationUnavailableError(unavailable.reason, unavailable.retryInMs);
-      }
+      const unavailable = this.#unavailable();
+      if (unavailable !== undefined) throw unavailable;
       this.#sync();
       const next = this.#registry.allocateNext(pools);
       if (!next.ok) return { ok: false, reason: "exhausted" };
@@ -229,9 +202,8 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Rule 3, first case: releases `port` after this process removed the finalizer of the
-   * HostPort that held it, unless another live HostPort holds it too (`heldElsewhere`; the
-   * HostPort whose finalizer was just removed must not count).
+   * Rule 3, first case: releases `port` after this process removed the finalizer of the HostPort
+   * that held it, unless another live HostPort holds it too (`heldElsewhere`).
    *
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
@@ -244,11 +216,9 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Rule 3, second case: releases the port this process reserved for `hostPortKey` when its
-   * status write was refused and a fresh read shows the HostPort holds another port or is gone.
-   * Refused as `"not-owned"` when this process holds no fresh reservation of `port` for that
-   * key (an abandoned reservation stays until repair frees it), and as `"held"` when another
-   * live HostPort holds the port (`heldElsewhere`).
+   * Rule 3, second case: releases the port reserved for `hostPortKey` when its status write was
+   * refused and a fresh read shows the HostPort holds another port or is gone. `"not-owned"` when
+   * no fresh reservation of `port` for that key is ours (an abandoned one waits for repair).
    *
    * @throws {AllocationRecordError} (rejection) the release certainly did not commit; retry
    */
@@ -338,18 +308,16 @@ export class ClusterPortAllocator {
   }
 
   /**
-   * Reserves again ports the record showed released while a HostPort holds them (item 1 of
-   * issue #9). An outcome other than committed is left to the next repair pass, which reserves
-   * every held port; the ports stay held in memory either way.
+   * Reserves again ports the record showed released while a HostPort holds them; any other
+   * outcome is left to repair. The ports stay held in memory either way.
    */
   async #restore(ports: readonly number[]): Promise<void> {
     for (const port of ports) this.#restoring.add(port);
     try {
       const outcomes = await Promise.allSettled(ports.map((port) => this.#record.reserve(port)));
-      const restored = ports.filter((_, i) => {
-        const outcome = outcomes[i];
-        return outcome?.status === "fulfilled" && outcome.value.ok;
-      });
+      const restored = ports.filter((_, i) =>
+        outcomes[i]?.status === "fulfilled" && outcomes[i].value.ok
+      );
       if (restored.length > 0) {
         for (const listener of this.#restoredListeners) listener(restored);
       }
@@ -359,10 +327,10 @@ export class ClusterPortAllocator {
     }
   }
 
-  /** Applies what changed in the record since this process last looked (a pull, never a callback). */
+  /** Applies what changed in the record since this process last looked. */
   #sync(): void {
     if (this.#record.version === this.#seenVersion) return;
-    const record = this.#record.snapshot()?.bits ?? new PortBitmap();
+    const record = this.#record.reserved();
     const seen = this.#seen;
     this.#seen = record;
     this.#seenVersion = this.#record.version;

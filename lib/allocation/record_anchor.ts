@@ -1,21 +1,17 @@
 /**
  * One allocation record per cluster (docs/architecture.md, rule 8): two installs would each keep
- * their own record and Lease, and nothing would arbitrate between them. The HostPort CRD, one per
- * cluster, carries the anchor: annotation {@linkcode RECORD_ANCHOR_ANNOTATION} names the one record
- * (`<namespace>/<name>`) every allocator must use. A process claims an absent anchor by
- * compare-and-swap on the CRD, allocates while it names its record, and otherwise stays not ready
- * with the fix, re-checking; having seen another record, it claims a removed anchor only after it
- * stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder
- * wins it back first.
+ * their own record and Lease, and nothing would arbitrate between them. Annotation
+ * {@linkcode RECORD_ANCHOR_ANNOTATION} on the HostPort CRD names the one record every allocator
+ * must use.
  *
  * @module
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-import { CUSTOM_RESOURCE_DEFINITION_RESOURCE } from "../kube/resource.ts";
-import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
-import { ResourceClient } from "../kube/resource.ts";
-import type { RestClient } from "../kube/rest_client.ts";
+import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
+import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
+import { ConflictError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
+import { describeError } from "./allocation_record.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
 export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;
@@ -23,13 +19,12 @@ export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;
 /** The CRD that carries the anchor: the HostPort CRD, one per cluster. */
 export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 
-/** How often a process re-checks the anchor, refused or allocating. */
 const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
 
 /** Re-check periods a removed anchor must stay absent before a process that saw another claims it. */
 export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
 
-/** How many times a lost compare-and-swap is retried within one check. */
+/** Lost compare-and-swaps retried within one check. */
 const MAX_CLAIM_ATTEMPTS = 5;
 
 /** The outcome of {@linkcode RecordAnchor.check}: allowed, or why not and who holds the anchor. */
@@ -45,11 +40,7 @@ export function recordAnchorValue(record: { namespace: string; name: string }): 
   return `${record.namespace}/${record.name}`;
 }
 
-/**
- * The readiness message of a process whose record is `ours` while the anchor names `other`: what
- * is wrong, and the fix (uninstall the other install; if it is gone, the kubectl command that
- * removes the anchor).
- */
+/** The readiness message, and the fix, when our record is `ours` and the anchor names `other`. */
 export function recordAnchorConflict(ours: string, other: string): string {
   return `Not allocating: another install arbitrates host ports with allocation record ${other} ` +
     `(annotation ${RECORD_ANCHOR_ANNOTATION} on CRD ${RECORD_ANCHOR_CRD}), and this one would use ` +
@@ -103,8 +94,8 @@ export class RecordAnchor {
   }
 
   /**
-   * Reads the anchor and claims it when absent (unless `claimAbsent` is false). Resolves `true`
-   * when it names our record (now), otherwise why this process must not allocate.
+   * Reads the anchor and claims it when absent (unless `claimAbsent` is false): `true` when it
+   * names our record (now), otherwise why this process must not allocate.
    *
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
@@ -133,9 +124,8 @@ export class RecordAnchor {
   }
 
   /**
-   * The verdict of the last check that read the anchor: `true` when this process may allocate
-   * (also before the first check, and unchanged by a check that failed: a blip of the API server
-   * must not take the webhook out of its Service).
+   * The verdict of the last check that read the anchor (`true` before the first; a failed check
+   * changes nothing: a blip of the API server must not take the webhook out of its Service).
    */
   readiness(): true | string {
     return this.#readiness;
@@ -170,12 +160,10 @@ export interface LeaderWork {
 }
 
 /**
- * Leader work that runs only while the anchor names this process's record. Returns at once (so
- * the caller keeps renewing its Lease): checks the anchor, starts the work once it names our
- * record, and re-checks every `recheckMs` (default 10 s), stopping the work if the anchor comes to
- * name another record. Once it has seen another record in the anchor, it claims a removed anchor
- * only after it stayed absent {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} times `recheckMs`. `synced`
- * resolves once the work first synced (`false` when stopped first).
+ * Leader work that runs only while the anchor names this process's record, re-checked every
+ * `recheckMs` (default 10 s). Returns at once, so the caller keeps renewing its Lease. Having seen
+ * another record, it claims a removed anchor only after it stayed absent
+ * {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder wins it back.
  */
 export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */
@@ -200,17 +188,7 @@ export function anchoredLeaderWork(options: {
   let work: LeaderWork | undefined;
   let lastProblem: string | undefined;
 
-  const pause = () =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, recheckMs);
-      function done() {
-        clearTimeout(timer);
-        stopping.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      stopping.signal.addEventListener("abort", done, { once: true });
-    });
-
+  const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);
   const report = (problem: string | undefined) => {
     if (problem !== undefined && problem !== lastProblem) {
       logger.error("Not allocating", { anchor: anchor.value, reason: problem });
@@ -264,8 +242,4 @@ export function anchoredLeaderWork(options: {
       work = undefined;
     },
   };
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,9 +1,4 @@
-/**
- * Checks of a class's pools for the webhooks: every problem with one class's pools, and the ports
- * two classes share, as values.
- *
- * @module
- */
+/** Checks of classes' pools for the webhooks, as values. @module */
 
 import {
   formatRange,
@@ -15,11 +10,7 @@ import {
   type PortRange,
 } from "./port_bitmap.ts";
 
-/**
- * One problem with a list of pools. A problem with the list itself has no `index`; one with a
- * whole pool (an overlap) has only `index`; one with a bound has both, so a caller can build a
- * field path such as `spec.pools[1].end`.
- */
+/** One problem with a list of pools: of the list, of a pool (`index`), or of a bound (`field`). */
 export interface PoolProblem {
   readonly index?: number;
   readonly field?: "start" | "end";
@@ -27,11 +18,9 @@ export interface PoolProblem {
 }
 
 /**
- * Checks one class's pools and returns every problem found (none: valid): an empty list, a bound
- * that is not a port (`Start must be an integer from 1 to 65535, got <value>`), `end < start`
- * (the original's `End must be greater or equal to start`), and each overlapping pair, once, on
- * the later pool (pools with a bad bound are left out of that check). Overlap between classes is
- * not a problem here; see {@linkcode findClassOverlaps}.
+ * Every problem with one class's pools: an empty list, a bound that is not a port, `end < start`
+ * (the original's message), and each overlapping pair, once, on the later pool (pools with a bad
+ * bound are left out of that check).
  */
 export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
   if (pools.length === 0) return [{ message: "At least one pool is required" }];
@@ -40,15 +29,9 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
   pools.forEach((pool, index) => {
     const own: PoolProblem[] = [];
     for (const [field, label] of [["start", "Start"], ["end", "End"]] as const) {
-      if (!isPort(pool[field])) {
-        own.push({
-          index,
-          field,
-          message: `${label} must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${
-            pool[field]
-          }`,
-        });
-      }
+      const value = pool[field];
+      const message = `${label} must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${value}`;
+      if (!isPort(value)) own.push({ index, field, message });
     }
     if (own.length === 0 && pool.start > pool.end) {
       own.push({ index, field: "end", message: "End must be greater or equal to start" });
@@ -58,12 +41,9 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
     for (const earlier of checked) {
       const shared = intersectRanges(pool, earlier.range);
       if (shared === undefined) continue;
-      problems.push({
-        index,
-        message: `Pool ${index} (${formatRange(pool)}) overlaps pool ${earlier.index} (${
-          formatRange(earlier.range)
-        }) on ${shared.start === shared.end ? "port" : "ports"} ${formatRange(shared)}`,
-      });
+      const pair = `Pool ${index} (${formatRange(pool)}) overlaps pool ${earlier.index}`;
+      const message = `${pair} (${formatRange(earlier.range)}) on ${portsPhrase([shared])}`;
+      problems.push({ index, message });
     }
     checked.push({ index, range: pool });
   });
@@ -76,10 +56,7 @@ export interface ClassPools {
   readonly pools: readonly PortRange[];
 }
 
-/**
- * Two classes (in input order) whose pools share ports: every shared port once, as ascending,
- * disjoint ranges, and a warning (`Class "a" shares ports 9000-9009, 9020 with class "b"`).
- */
+/** Two classes (in input order) whose pools share ports, the shared ranges, and a warning. */
 export interface ClassOverlap {
   readonly classes: readonly [string, string];
   readonly ranges: readonly PortRange[];
@@ -87,9 +64,8 @@ export interface ClassOverlap {
 }
 
 /**
- * Finds every pair of classes whose pools share a port. That is allowed (a port taken through
- * one class is gone for the other), so the result is for warnings. Pools with a bound that is not
- * a port or with `start > end` are ignored here ({@linkcode validatePools} reports them).
+ * Every pair of classes whose pools share a port: allowed (a port taken through one is gone for
+ * the other), so this is for warnings. Invalid pools are ignored ({@linkcode validatePools}).
  */
 export function findClassOverlaps(classes: readonly ClassPools[]): ClassOverlap[] {
   const merged = classes.map((c) =>
@@ -110,15 +86,15 @@ export function findClassOverlaps(classes: readonly ClassPools[]): ClassOverlap[
       }
       if (ranges.length === 0) continue;
       const names = [classes[i]?.name ?? "", classes[j]?.name ?? ""] as const;
-      const single = ranges.length === 1 && ranges[0]?.start === ranges[0]?.end;
-      overlaps.push({
-        classes: names,
-        ranges,
-        message: `Class "${names[0]}" shares ${single ? "port" : "ports"} ${
-          ranges.map(formatRange).join(", ")
-        } with class "${names[1]}"`,
-      });
+      const message = `Class "${names[0]}" shares ${portsPhrase(ranges)} with class "${names[1]}"`;
+      overlaps.push({ classes: names, ranges, message });
     }
   }
   return overlaps;
+}
+
+/** `port 9000`, or `ports 9000-9009, 9020`. */
+function portsPhrase(ranges: readonly PortRange[]): string {
+  const single = ranges.length === 1 && ranges[0]!.start === ranges[0]!.end;
+  return `${single ? "port" : "ports"} ${ranges.map(formatRange).join(", ")}`;
 }

@@ -1,15 +1,9 @@
 /**
- * Port ranges (the `pools` of a HostPortClass) and the one bitmap of ports.
- *
- * The bitmap has two levels over the port numbers 0-65535: 2,048 words of 32 bits (8 KiB), one
- * bit per port, plus a summary of 64 words with one bit per full word. A search for a clear bit
- * skips full words through the summary, so its cost is bounded by the width of the searched range,
- * never by how many ports are set. It is also the allocation record's stored form
- * ({@linkcode PortBitmap.toBytes}): port `p` in bit `p & 7` of byte `p >> 3`, little-endian words
- * whatever the machine.
- *
- * Arguments are not checked (except by {@linkcode PortBitmap.of}): every port given must be an
- * integer from 0 to 65535, and `lo <= hi`.
+ * Port ranges (the `pools` of a HostPortClass) and the one bitmap of ports: 2,048 words of 32 bits
+ * (8 KiB, the allocation record's stored form), plus a summary with one bit per full word, so a
+ * search for a clear bit costs the width of the range searched, never how many ports are set.
+ * Arguments are not checked (except by {@linkcode PortBitmap.of}): ports are integers from 0 to
+ * 65535, and `lo <= hi`.
  *
  * @module
  */
@@ -21,10 +15,16 @@ export const MAX_PORT = 65535;
 
 /** An inclusive range of ports, `start` to `end`. A range with `start > end` holds no port. */
 export interface PortRange {
-  /** The first port of the range. */
   readonly start: number;
-  /** The last port of the range (inclusive). */
   readonly end: number;
+}
+
+/** Thrown when a port argument is not an integer from 1 to 65535. */
+export class InvalidPortError extends RangeError {
+  constructor(readonly port: number) {
+    super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
+    this.name = "InvalidPortError";
+  }
 }
 
 /** Whether `value` is an integer port from {@linkcode MIN_PORT} to {@linkcode MAX_PORT}. */
@@ -49,10 +49,7 @@ export function intersectRanges(a: PortRange, b: PortRange): PortRange | undefin
   return start <= end ? { start, end } : undefined;
 }
 
-/**
- * Sorts ranges and merges those that overlap or touch, so the result lists every port of the
- * input exactly once, ascending. Empty ranges (`start > end`) are dropped.
- */
+/** The ports of `ranges`, each once, as ascending disjoint ranges (empty ranges dropped). */
 export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = ranges.filter((r) => r.start <= r.end).sort((a, b) => a.start - b.start);
   const merged: PortRange[] = [];
@@ -96,13 +93,11 @@ export class PortBitmap {
   #full = new Uint32Array(WORDS / 32);
   #size = 0;
 
-  /** A bitmap with every port of `ports` set. @throws {RangeError} a value is not a port */
+  /** A bitmap with every port of `ports` set. @throws {InvalidPortError} a value is not a port */
   static of(ports: Iterable<number>): PortBitmap {
     const bitmap = new PortBitmap();
     for (const port of ports) {
-      if (!isPort(port)) {
-        throw new RangeError(`Port must be an integer from 1 to 65535, got ${port}`);
-      }
+      if (!isPort(port)) throw new InvalidPortError(port);
       bitmap.set(port);
     }
     return bitmap;
@@ -119,9 +114,7 @@ export class PortBitmap {
       const word = view.getUint32(w * 4, true);
       bitmap.#bits[w] = word;
       bitmap.#size += popcount(word);
-      if (word === FULL) {
-        bitmap.#full[w >>> 5] = (bitmap.#full[w >>> 5] as number) | (1 << (w & 31));
-      }
+      if (word === FULL) bitmap.#full[w >>> 5]! |= 1 << (w & 31);
     }
     return bitmap;
   }
@@ -143,9 +136,7 @@ export class PortBitmap {
     const bit = 1 << (port & 31);
     if ((word & bit) !== 0) return false;
     this.#bits[w] = word | bit;
-    if (this.#bits[w] === FULL) {
-      this.#full[w >>> 5] = (this.#full[w >>> 5] as number) | (1 << (w & 31));
-    }
+    if (this.#bits[w] === FULL) this.#full[w >>> 5]! |= 1 << (w & 31);
     this.#size++;
     return true;
   }
@@ -157,7 +148,7 @@ export class PortBitmap {
     const bit = 1 << (port & 31);
     if ((word & bit) === 0) return false;
     this.#bits[w] = word & ~bit;
-    this.#full[w >>> 5] = (this.#full[w >>> 5] as number) & ~(1 << (w & 31));
+    this.#full[w >>> 5]! &= ~(1 << (w & 31));
     this.#size--;
     return true;
   }
@@ -169,7 +160,7 @@ export class PortBitmap {
     this.#size = 0;
   }
 
-  /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`. */
+  /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`, whatever the machine. */
   toBytes(): Uint8Array {
     const bytes = new Uint8Array(PORT_BITMAP_BYTES);
     const view = new DataView(bytes.buffer);

@@ -1,7 +1,6 @@
 /**
- * The cluster-wide set of held ports and the allocation rule over one class's pools. Expected
- * outcomes (no free port, port already held) are values; the named errors are for arguments that
- * validation at the boundary should already have refused.
+ * The cluster-wide set of held ports and the allocation rule over a class's pools. Expected
+ * outcomes are values; the named errors are for arguments validation should have refused.
  *
  * @module
  */
@@ -9,6 +8,7 @@
 import {
   formatRange,
   inRanges,
+  InvalidPortError,
   isPort,
   MAX_PORT,
   mergeRanges,
@@ -17,35 +17,16 @@ import {
   type PortRange,
 } from "./port_bitmap.ts";
 
-/** Thrown when a port argument is not an integer from 1 to 65535. */
-export class InvalidPortError extends Error {
-  /** Builds the error for the rejected `port`. */
-  constructor(readonly port: number) {
-    super(`Port must be an integer from ${MIN_PORT} to ${MAX_PORT}, got ${port}`);
-    this.name = "InvalidPortError";
-  }
-}
-
-/**
- * Thrown when a pool bound is not an integer from 1 to 65535. A pool with `start > end` is not an
- * error: like the original, it simply holds no port.
- */
+/** Thrown when a pool bound is not a port (a pool with `start > end` just holds no port). */
 export class InvalidPoolError extends Error {
-  /** Builds the error for `pool` at `index` of the list passed. */
   constructor(readonly index: number, readonly pool: PortRange) {
-    super(
-      `Pool ${index} must have integer bounds from ${MIN_PORT} to ${MAX_PORT}, got ${
-        formatRange(pool)
-      }`,
-    );
+    const bounds = `from ${MIN_PORT} to ${MAX_PORT}, got ${formatRange(pool)}`;
+    super(`Pool ${index} must have integer bounds ${bounds}`);
     this.name = "InvalidPoolError";
   }
 }
 
-/**
- * A port a holder (a HostPort name, echoed in the report) already holds, for
- * {@linkcode PortRegistry.restore}, with the pools it should lie in (omitted: not checked).
- */
+/** A port a holder already holds, and the pools it should lie in (omitted: not checked). */
 export interface RestoreEntry<H> {
   readonly holder: H;
   readonly port: number;
@@ -53,18 +34,16 @@ export interface RestoreEntry<H> {
 }
 
 /**
- * What {@linkcode PortRegistry.restore} found: distinct ports held; ports of more than one entry
- * (ascending, holders in input order); entries outside their pools (held anyway); entries whose
- * port is not a port (not held).
+ * What {@linkcode PortRegistry.restore} found: ports of several holders (ascending), entries
+ * outside their pools (held anyway), and entries whose port is not a port (not held).
  */
 export interface RestoreReport<H> {
-  readonly held: number;
   readonly duplicates: readonly { readonly port: number; readonly holders: readonly H[] }[];
   readonly outsidePools: readonly { readonly holder: H; readonly port: number }[];
   readonly invalid: readonly { readonly holder: H; readonly port: number }[];
 }
 
-/** Port counts over one range: held cluster-wide (through whichever class) and free. */
+/** Port counts over one range: held cluster-wide (through any class) and free. */
 export interface PortUsage {
   readonly capacity: number;
   readonly allocated: number;
@@ -76,24 +55,13 @@ export interface ClassUsage extends PortUsage {
   readonly pools: readonly (PortUsage & PortRange)[];
 }
 
-/**
- * The ports held cluster-wide, and allocation from a class's pools. One registry holds every port
- * of every class, so a port held through one class is unavailable to all; a class is just its
- * ordered list of pools, passed to each call. Pure and synchronous.
- */
+/** The ports held cluster-wide (through any class), and allocation from a class's ordered pools. */
 export class PortRegistry {
   #held = new PortBitmap();
 
-  /** How many ports are held cluster-wide. */
-  get size(): number {
-    return this.#held.size;
-  }
-
   /**
    * Takes the first free port by the original's rule: pools in list order, ascending within each.
-   * The cost depends on the number and width of the pools, not on how many ports are held.
    *
-   * @returns `{ ok: true, port }`, or `{ ok: false }` when every port of every pool is held
    * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
    */
   allocateNext(pools: readonly PortRange[]): { ok: true; port: number } | { ok: false } {
@@ -109,23 +77,9 @@ export class PortRegistry {
     return { ok: false };
   }
 
-  /**
-   * Takes a requested port; with `pools`, it must lie in one of them (checked first). A refused
-   * request changes nothing.
-   *
-   * @returns `{ ok: true, port }`, or `{ ok: false, reason }`: `"outside-pools"` or `"held"`
-   * @throws {InvalidPortError} `port` is not an integer from 1 to 65535
-   * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
-   */
-  allocate(
-    port: number,
-    pools?: readonly PortRange[],
-  ): { ok: true; port: number } | { ok: false; reason: "outside-pools" | "held" } {
+  /** Takes a requested port, unless it is held. @throws {InvalidPortError} not a port */
+  allocate(port: number): { ok: true; port: number } | { ok: false; reason: "held" } {
     if (!isPort(port)) throw new InvalidPortError(port);
-    if (pools !== undefined) {
-      checkPools(pools);
-      if (!inRanges(pools, port)) return { ok: false, reason: "outside-pools" };
-    }
     return this.#held.set(port) ? { ok: true, port } : { ok: false, reason: "held" };
   }
 
@@ -140,36 +94,26 @@ export class PortRegistry {
   }
 
   /**
-   * Counts ports for a class. `allocated` counts every held port inside the pools, whichever
-   * class's HostPort holds it, so a port held through an overlapping class is never counted free.
-   * The class totals count each port once even if its pools overlap; per-pool counts are then
-   * not additive.
+   * Counts ports for a class: `allocated` counts held ports through any class, and the class
+   * totals count each port once even if its pools overlap (per-pool counts are then not additive).
    *
    * @throws {InvalidPoolError} a pool bound is not an integer from 1 to 65535
    */
   usage(pools: readonly PortRange[]): ClassUsage {
     checkPools(pools);
     const count = (range: PortRange): PortUsage => {
-      const capacity = range.end >= range.start ? range.end - range.start + 1 : 0;
+      const capacity = Math.max(0, range.end - range.start + 1);
       const allocated = capacity === 0 ? 0 : this.#held.countSet(range.start, range.end);
       return { capacity, allocated, free: capacity - allocated };
     };
-    let capacity = 0;
-    let allocated = 0;
-    for (const range of mergeRanges(pools)) {
-      const counts = count(range);
-      capacity += counts.capacity;
-      allocated += counts.allocated;
-    }
+    const merged = mergeRanges(pools).map(count);
+    const capacity = merged.reduce((sum, counts) => sum + counts.capacity, 0);
+    const allocated = merged.reduce((sum, counts) => sum + counts.allocated, 0);
     const perPool = pools.map((pool) => ({ start: pool.start, end: pool.end, ...count(pool) }));
     return { capacity, allocated, free: capacity - allocated, pools: perPool };
   }
 
-  /**
-   * Replaces the whole state with the ports HostPorts already hold. Nothing is "fixed": a
-   * duplicated port stays held (once), a port outside its entry's pools stays held, and both are
-   * reported; only entries whose port is not a port are left out (reported as invalid).
-   */
+  /** Replaces the state with the ports HostPorts hold, reporting, never fixing, what is wrong. */
   restore<H>(entries: Iterable<RestoreEntry<H>>): RestoreReport<H> {
     this.#held.reset();
     const holders = new Map<number, H[]>();
@@ -182,13 +126,11 @@ export class PortRegistry {
       }
       if (pools !== undefined && !inRanges(pools, port)) outsidePools.push({ holder, port });
       this.#held.set(port);
-      const list = holders.get(port);
-      if (list === undefined) holders.set(port, [holder]);
-      else list.push(holder);
+      holders.set(port, [...(holders.get(port) ?? []), holder]);
     }
     const duplicates = [...holders].filter(([, list]) => list.length > 1)
       .sort(([a], [b]) => a - b).map(([port, list]) => ({ port, holders: list }));
-    return { held: this.#held.size, duplicates, outsidePools, invalid };
+    return { duplicates, outsidePools, invalid };
   }
 
   /** Every held port, ascending. */

@@ -37,7 +37,7 @@ class ReferenceModel {
 
 type Op =
   | { kind: "next"; cls: number }
-  | { kind: "take"; cls: number; port: number; withPools: boolean }
+  | { kind: "take"; port: number }
   | { kind: "release"; port: number }
   | { kind: "restore"; blocks: { start: number; length: number; cls: number }[] };
 
@@ -73,7 +73,7 @@ function expectedReport(entries: ReturnType<typeof restoreEntries>): RestoreRepo
   }
   const duplicates = [...holders].filter(([, h]) => h.length > 1).sort(([a], [b]) => a - b)
     .map(([port, h]) => ({ port, holders: h }));
-  return { held: holders.size, duplicates, outsidePools, invalid };
+  return { duplicates, outsidePools, invalid };
 }
 
 /** Runs one operation on both, asserting the registry answers exactly like the model. */
@@ -90,11 +90,8 @@ function step(registry: PortRegistry, model: ReferenceModel, scenario: Scenario,
     }
     assert.deepEqual(got, want === undefined ? { ok: false } : { ok: true, port: want });
   } else if (op.kind === "take") {
-    const pools = op.withPools ? poolsOf(op.cls) : undefined;
-    const got = registry.allocate(op.port, pools);
-    if (pools !== undefined && !inPools(pools, op.port)) {
-      assert.deepEqual(got, { ok: false, reason: "outside-pools" });
-    } else if (model.held.has(op.port)) {
+    const got = registry.allocate(op.port);
+    if (model.held.has(op.port)) {
       assert.deepEqual(got, { ok: false, reason: "held" });
     } else {
       assert.deepEqual(got, { ok: true, port: op.port });
@@ -119,7 +116,6 @@ function step(registry: PortRegistry, model: ReferenceModel, scenario: Scenario,
 /** State that must hold after every step: same held ports, and counts that add up. */
 function checkState(registry: PortRegistry, model: ReferenceModel, scenario: Scenario): void {
   assert.deepEqual(registry.snapshot(), [...model.held].sort((a, b) => a - b));
-  assert.equal(registry.size, model.held.size);
   for (const pools of scenario.classes) {
     const usage = registry.usage(pools);
     const want = model.countIn(pools);
@@ -153,12 +149,7 @@ function scenarioArb(port: fc.Arbitrary<number>, maxPool: number, maxBlock: numb
     { weight: 5, arbitrary: fc.record({ kind: fc.constant("next" as const), cls }) },
     {
       weight: 2,
-      arbitrary: fc.record({
-        kind: fc.constant("take" as const),
-        cls,
-        port,
-        withPools: fc.boolean(),
-      }),
+      arbitrary: fc.record({ kind: fc.constant("take" as const), port }),
     },
     {
       weight: 3,

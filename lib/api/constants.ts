@@ -1,8 +1,6 @@
 /**
- * The exact strings of the `hostport.rmb938.com/v1alpha1` API: group, version, kinds, annotation
- * and label keys, phases, condition types and reasons, and the user-facing messages. The strings
- * shared with the original Go operator are kept byte for byte (lower-case starts included, which
- * is why some messages do not follow this project's sentence-case rule).
+ * The exact strings of the `hostport.rmb938.com/v1alpha1` API. Those shared with the original Go
+ * operator are kept byte for byte (hence some messages' lower-case starts).
  *
  * @module
  */
@@ -44,11 +42,7 @@ export const TERMINAL_POD_PHASES: ReadonlySet<string> = new Set(["Succeeded", "F
 
 /** Pod annotation prefix naming a claim: `claim.hostport.rmb938.com/<portName>: <claim name>`. */
 export const CLAIM_ANNOTATION_PREFIX = "claim.hostport.rmb938.com/";
-/**
- * Pod annotation prefix written by the webhook: `port.hostport.rmb938.com/<portName>: "<port>"`.
- * On hostNetwork pods `containerPort` must equal `hostPort`, so the webhook sets both to the
- * allocated port and the container must listen on the port this annotation names.
- */
+/** Pod annotation prefix written by the webhook: `port.hostport.rmb938.com/<portName>: "<port>"`. */
 export const PORT_ANNOTATION_PREFIX = "port.hostport.rmb938.com/";
 /** Pod annotation prefix asking for a claim of the pod's own, made from a HostPortClaimTemplate. */
 export const CLAIM_TEMPLATE_ANNOTATION_PREFIX = "claim-template.hostport.rmb938.com/";
@@ -73,11 +67,7 @@ export const NAMESPACE_LABEL_KEY = "hostport.rmb938.com";
 /** Namespace label value that enables the pod webhook (default selector). */
 export const NAMESPACE_LABEL_VALUE = "true";
 
-/**
- * Pod label the pod webhook sets on every pod it gives a port: the operator watches only pods
- * carrying it (a server-side label selector). Pods admitted before the label existed lack it;
- * every release still confirms with a live, unfiltered pod list.
- */
+/** Pod label the pod webhook sets on every pod it gives a port; the operator watches only those. */
 export const POD_LABEL_KEY = "hostport.rmb938.com/claims";
 /** Value of {@linkcode POD_LABEL_KEY}; the operator selects on the key alone. */
 export const POD_LABEL_VALUE = "true";
@@ -105,10 +95,9 @@ export const CLAIM_PHASE = {
 } as const;
 
 /**
- * Condition types: `Bound` (claim: its HostPort names it back and holds a port), `Allocated`
- * (HostPort holds a port), `OutOfPool` (HostPort's port is outside its class's pools, which shrank;
- * it stays reserved), `Available` (class has a free port), `DeletionBlocked` (a class being deleted
- * waits for its HostPorts; a HostPort whose claim is gone keeps its port for a pod that can run).
+ * Condition types. `Bound`: the claim's HostPort names it back and holds a port; `OutOfPool`: a
+ * HostPort's port is outside its class's shrunk pools (it stays reserved); `DeletionBlocked`: a
+ * class waits for its HostPorts, or a claimless HostPort keeps its port for a pod that can run.
  */
 export const CONDITION_TYPE = {
   Bound: "Bound",
@@ -119,10 +108,8 @@ export const CONDITION_TYPE = {
 } as const;
 
 /**
- * Condition reasons (CamelCase, valid for `metav1.Condition.reason`). Not obvious from the name:
- * `PortConflict` is a port shown by two HostPorts (a status written by someone other than the
- * allocator); `AllocationUnavailable` is the allocation record missing, being rebuilt, paused
- * after a rebuild, or failing; `QuotaExceeded` is a per-class ResourceQuota holding a claim back.
+ * Condition reasons. `PortConflict`: a port shown by two HostPorts (a status someone else wrote);
+ * `AllocationUnavailable`: the record missing, rebuilding, paused or failing.
  */
 export const CONDITION_REASON = {
   Allocated: "Allocated",

@@ -1,11 +1,7 @@
 /**
- * Builds the CustomResourceDefinitions (apiextensions.k8s.io/v1) from the zod schemas, so the
- * CRDs and the parsers can never disagree. Pure: `scripts/gen_crds.ts` writes them to
- * `deploy/crds/`.
- *
- * `z.toJSONSchema` output becomes a Kubernetes structural schema by a pure transform that keeps
- * only the keywords Kubernetes understands and throws on any it cannot express, so a schema change
- * that would produce an invalid CRD fails the generator, not the cluster.
+ * The CustomResourceDefinitions, built from the zod schemas so the CRDs and the parsers never
+ * disagree (`scripts/gen_crds.ts` writes them to `deploy/crds/`). A schema change that would make
+ * an invalid CRD fails the generator, not the cluster.
  *
  * @module
  */
@@ -62,14 +58,12 @@ const HANDLED = new Set([
 type JsonObject = Record<string, unknown>;
 
 /**
- * Converts a JSON Schema node (as `z.toJSONSchema` emits it) to a structural schema: `$schema` and
- * `propertyNames` are dropped, `const` becomes a one-value `enum`, an object with `properties`
- * loses `additionalProperties` (Kubernetes prunes unknown fields), one without keeps a map schema
- * or gets `x-kubernetes-preserve-unknown-fields` when any value is allowed, and the
- * `Number.MAX_SAFE_INTEGER` bounds zod writes for a plain `z.int()` are dropped.
+ * Converts a JSON Schema node (as `z.toJSONSchema` emits it) to a structural schema: `const`
+ * becomes a one-value `enum`, an object with `properties` loses `additionalProperties` (Kubernetes
+ * prunes unknown fields), one without keeps a map schema or preserves unknown fields, and the
+ * `Number.MAX_SAFE_INTEGER` bounds of a plain `z.int()` are dropped.
  *
- * @throws {TypeError} the node uses a keyword a structural schema cannot express (`anyOf`,
- *   `oneOf`, `$ref`, ...) or has no `type`
+ * @throws {TypeError} a keyword a structural schema cannot express (`anyOf`, `$ref`...), no `type`
  */
 export function toStructuralSchema(node: unknown, path = "#"): StructuralSchema {
   const source = asObject(node, path);
@@ -162,16 +156,16 @@ function column(
   type: PrinterColumn["type"],
   jsonPath: string,
   description: string,
+  priority?: number,
 ): PrinterColumn {
-  return { name, type, jsonPath, description };
+  return { name, type, jsonPath, description, ...(priority === undefined ? {} : { priority }) };
 }
 
 /**
- * The CRD's `openAPIV3Schema` for a kind's zod schema, with the plain standard fields. The other
- * required top-level fields (`spec`) become CEL rules instead of `required`: the API server does
+ * The CRD's `openAPIV3Schema` for a kind's zod schema. Required top-level fields (`spec`) become
+ * CEL rules demanding them on create and on updates of objects that have them: the API server does
  * not ratchet `required`, so objects stored without a spec under the original CRD could never be
- * updated again (not even to remove a finalizer). The rule demands the field on create and on
- * updates of objects that have it.
+ * updated again (not even to remove a finalizer).
  *
  * @throws {TypeError} when the schema cannot be expressed as a structural schema
  */
@@ -252,15 +246,13 @@ export function buildCrds(): CustomResourceDefinition[] {
       column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claim"),
       column("HOSTPORT", "string", ".spec.hostPortName", "Name of the bound HostPort"),
       column("PORT", "integer", ".status.port", "Allocated port"),
-      {
-        ...column(
-          "TEMPLATE",
-          "string",
-          `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
-          "The HostPortClaimTemplate the claim was made from, for a pod of its own",
-        ),
-        priority: 1,
-      },
+      column(
+        "TEMPLATE",
+        "string",
+        `.metadata.labels.${TEMPLATE_CLAIM_LABEL.template.replaceAll(".", "\\.")}`,
+        "The HostPortClaimTemplate the claim was made from, for a pod of its own",
+        1,
+      ),
     ]),
     // Printer columns cannot join fields, so the claim's namespace and name are two columns.
     crdOf(KIND.HostPort, "Cluster", HostPortSchema, [

@@ -1,9 +1,4 @@
-/**
- * The `hostport.rmb938.com/v1alpha1` API: its strings, the zod schemas and parsers of the kinds,
- * and the CRD builder. Pure: it imports only zod.
- *
- * @module
- */
+/** The `hostport.rmb938.com/v1alpha1` API: strings, zod schemas, parsers, CRDs. @module */
 export * from "./constants.ts";
 export * from "./types.ts";
 export * from "./crd.ts";

@@ -1,11 +1,8 @@
 /**
- * The types of `hostport.rmb938.com/v1alpha1`, as Kubernetes keeps `types.go` per group version:
- * the shared building blocks (metadata, references, conditions), the zod schema and parser of
- * each kind, and parsing of untrusted values with errors that name every bad field.
- *
- * Every object schema is loose: unknown fields are kept, so an object read and written back loses
- * nothing. Constraints that objects stored by the original operator may violate (an empty `pools`)
- * are CRD-only (`.meta`): the API server enforces them on new writes, but old objects still parse.
+ * The zod schemas and parsers of `hostport.rmb938.com/v1alpha1` (Kubernetes' `types.go`). Every
+ * object schema is loose, so an object read and written back loses nothing. Constraints objects
+ * stored by the original operator may violate (an empty `pools`) are CRD-only (`.meta`): the API
+ * server enforces them on new writes, but old objects still parse.
  *
  * @module
  */
@@ -24,17 +21,13 @@ import {
 const MAX_NAME_LENGTH = 253;
 
 /** Pattern of `metav1.Condition.type`: an optional DNS-subdomain prefix and a qualified name. */
-export const CONDITION_TYPE_PATTERN = new RegExp(
+const CONDITION_TYPE_PATTERN = new RegExp(
   // A string, not a literal, so the CRD carries the pattern exactly as metav1.Condition's (no `\/`).
   String
     .raw`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`,
 );
 /** Pattern of `metav1.Condition.reason`: CamelCase-like identifiers. */
-export const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
-
-function timestampSchema(description: string): z.ZodString {
-  return z.string().meta({ format: "date-time" }).describe(description);
-}
+const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
 /**
  * An int64 field: unlike `z.int()` it accepts integers beyond 2^53, which the API server stores
@@ -46,39 +39,33 @@ function int64Schema(): z.ZodNumber {
 }
 
 const OwnerReferenceSchema = z.object({
-  apiVersion: z.string().describe("API version of the owner"),
-  kind: z.string().describe("Kind of the owner"),
-  name: z.string().describe("Name of the owner"),
-  uid: z.string().describe("UID of the owner"),
-  controller: z.boolean().optional().describe("Whether the owner is the managing controller"),
-  blockOwnerDeletion: z.boolean().optional().describe(
-    "Whether the owner cannot be deleted before this object is",
-  ),
-}).loose().describe("A reference to an owning object");
+  apiVersion: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  controller: z.boolean().optional(),
+  blockOwnerDeletion: z.boolean().optional(),
+}).loose();
 /** An owner reference. */
 export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
 
-/** Schema of `metadata` as the API server returns it. */
+/** Schema of `metadata` as the API server returns it (the CRDs keep it a plain object). */
 export const ObjectMetaSchema = z.object({
-  name: z.string().optional().describe("Name of the object"),
-  generateName: z.string().optional().describe("Prefix for a server-generated name"),
-  namespace: z.string().optional().describe("Namespace of a namespaced object"),
-  uid: z.string().optional().describe("Unique id of the object, set by the API server"),
-  resourceVersion: z.string().optional().describe(
-    "Version of the object, for optimistic concurrency",
-  ),
-  generation: int64Schema().min(0).optional().describe("Generation of the desired state"),
-  creationTimestamp: timestampSchema("Time the object was created").optional(),
-  deletionTimestamp: timestampSchema("Time deletion was requested").optional(),
-  deletionGracePeriodSeconds: int64Schema().optional().describe(
-    "Grace period of a pending deletion",
-  ),
-  labels: z.record(z.string(), z.string()).optional().describe("Labels of the object"),
-  annotations: z.record(z.string(), z.string()).optional().describe("Annotations of the object"),
-  finalizers: z.array(z.string()).optional().describe("Finalizers that block deletion"),
-  ownerReferences: z.array(OwnerReferenceSchema).optional().describe("Objects this one depends on"),
-  managedFields: z.array(z.unknown()).optional().describe("Field ownership records"),
-}).loose().describe("Standard object metadata");
+  name: z.string().optional(),
+  generateName: z.string().optional(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: int64Schema().min(0).optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  deletionGracePeriodSeconds: int64Schema().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  ownerReferences: z.array(OwnerReferenceSchema).optional(),
+  managedFields: z.array(z.unknown()).optional(),
+}).loose();
 /** Object metadata. */
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
@@ -108,7 +95,8 @@ const ConditionSchema = z.object({
   observedGeneration: int64Schema().min(0).optional().meta({ format: "int64" }).describe(
     "The metadata.generation the condition was computed from",
   ),
-  lastTransitionTime: timestampSchema("Last time the status of the condition changed"),
+  lastTransitionTime: z.string().meta({ format: "date-time" })
+    .describe("Last time the status of the condition changed"),
   reason: z.string().min(1).max(1024).regex(CONDITION_REASON_PATTERN)
     .describe("Machine-readable CamelCase reason for the last transition"),
   message: z.string().max(32768).describe("Human-readable details about the last transition"),
@@ -131,11 +119,7 @@ function classNameSchema(): z.ZodString {
 
 /** The top-level fields of an object of `kind`. */
 function objectShape<K extends string>(kind: K) {
-  return {
-    apiVersion: z.literal(API_VERSION).describe("API version of the object"),
-    kind: z.literal(kind).describe("Kind of the object"),
-    metadata: ObjectMetaSchema,
-  };
+  return { apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata: ObjectMetaSchema };
 }
 
 // HostPortClass: a cluster-scoped, named, ordered set of inclusive port ranges.
@@ -332,19 +316,16 @@ export type HostPortClaimTemplate = z.infer<typeof HostPortClaimTemplateSchema>;
 
 // Parsing.
 
-/** One problem in a value: its field path (`spec.pools[0].end`; `""`: the value) and what is wrong. */
-export interface ObjectIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** Thrown (or returned) when a value does not have the shape of the expected kind. */
+/**
+ * Thrown (or returned) when a value does not have the shape of the expected kind. Each issue has
+ * a field path (`spec.pools[0].end`; `""`: the value); the message names the kind, the object
+ * and every issue.
+ */
 export class InvalidObjectError extends TypeError {
-  /** The message names the kind, the object (`namespace/name` or `name`) and every issue. */
   constructor(
     readonly kind: string,
     readonly objectName: string | undefined,
-    readonly issues: readonly ObjectIssue[],
+    readonly issues: readonly { readonly path: string; readonly message: string }[],
   ) {
     const subject = objectName === undefined ? kind : `${kind} "${objectName}"`;
     const details = issues.map((issue) =>

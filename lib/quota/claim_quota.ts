@@ -1,15 +1,7 @@
 /**
- * Quotas on HostPortClaims (docs/architecture.md, "Quotas"), pure: the one rule the claim webhook
- * and the claim controller share, and the usage the operator writes into ResourceQuotas. Keys of a
- * standard ResourceQuota's `spec.hard`:
- *
- * - `count/hostportclaims.hostport.rmb938.com`: claims per namespace, enforced by the API server's
- *   own quota admission (the operator only fills a missing usage, see {@linkcode planQuotaUsage});
- * - `<class>.hostportclass.hostport.rmb938.com/hostportclaims`: claims of one class per namespace,
- *   in the StorageClass style; the API server ignores it, the operator enforces it.
- *
- * A quota with `scopes` or a `scopeSelector` never applies to claims, as for the API server's
- * object-count quotas.
+ * Quotas on HostPortClaims (docs/architecture.md, "Quotas"): the one rule the claim webhook and
+ * the claim controller share, and the usage the operator writes into ResourceQuotas. A quota with
+ * `scopes` or a `scopeSelector` never applies to claims, as for the API server's object counts.
  *
  * @module
  */
@@ -30,12 +22,12 @@ export interface QuotaObject {
   };
 }
 
-/** `count/hostportclaims.hostport.rmb938.com`: claims per namespace (the API server's own key). */
+/** Claims per namespace: the API server's own key, which it enforces. */
 export const CLAIM_COUNT_RESOURCE = `count/${PLURAL.HostPortClaim}.${GROUP}`;
 
 const CLASS_QUOTA_SUFFIX = `.hostportclass.${GROUP}/${PLURAL.HostPortClaim}`;
 
-/** The ResourceQuota key limiting claims of class `className` per namespace. */
+/** The key limiting claims of class `className` per namespace, which only the operator enforces. */
 export function classQuotaResource(className: string): string {
   return `${className}${CLASS_QUOTA_SUFFIX}`;
 }
@@ -117,20 +109,16 @@ export function admitClaim(
 }
 
 /**
- * The controller's backstop: may `claim`, which does not count yet, start getting a port? Claims
- * that count (hold a port or are getting one) are never held back, so nothing loses its port
- * when a limit is lowered. A waiting claim goes ahead only if the counting claims plus the
- * waiting ones older than it (creationTimestamp, then name; deleting ones excluded) leave room
- * under every limit, so the oldest waiting claims get ports first whichever is reconciled first.
- * Undefined when it may, else the quota that holds it back.
+ * The controller's backstop: the quota that holds back `claim`, which does not count yet, or
+ * undefined. It goes ahead only if the counting claims plus the non-deleting waiting ones older
+ * than it (creationTimestamp, then name) leave room under every limit, so the oldest waiting
+ * claims get ports first whichever is reconciled first.
  */
 export function gateClaim(
   claim: HostPortClaim,
   quotas: readonly QuotaObject[],
   standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
 ): QuotaExceeded | undefined {
-  const limits = classLimits(quotas, claim.spec.hostPortClassName);
-  if (limits.length === 0) return undefined;
   const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
   const [time, name] = age(claim) as [string, string];
   let ahead = 0;
@@ -141,22 +129,16 @@ export function gateClaim(
     const older = otherTime < time || (otherTime === time && otherName < name);
     if (counting || (!other.metadata.deletionTimestamp && older)) ahead++;
   }
-  const limit = limits.find((limit) => ahead + 1 > limit.limit);
-  return limit && { ...limit, used: ahead };
+  return admitClaim(quotas, claim.spec.hostPortClassName, ahead);
 }
 
 /**
- * The usage the operator writes into a ResourceQuota (`used`: keys of `status.used` to set by
- * merge patch, empty when nothing changes; `classes`: per class key, for metrics):
- *
- * - each per-class key of `spec.hard`: the claims of that class in the namespace (every claim
- *   that exists, deleting ones included, as the API server counts objects);
- * - `count/hostportclaims...`, only when `status.hard` has it but `status.used` lacks it:
- *   kube-controller-manager's quota controller has no evaluator for our CRD yet (it learns new
- *   CRDs by discovery, but recounts a quota made before that only at its full resync, every
- *   5 minutes by default) and the API server refuses every claim with "status unknown for quota"
- *   meanwhile. `claimsInNamespace` must then come from a live list. Once the key is there the
- *   operator never writes it again: the API server and the quota controller own it.
+ * The usage the operator writes into a ResourceQuota (`used`: keys of `status.used` to merge,
+ * empty when nothing changes; `classes`, for metrics): each per-class key's claims (deleting ones
+ * included, as the API server counts objects), and the claim count only while `status.used` lacks
+ * it. kube-controller-manager recounts a quota made before it discovered our CRD only at its full
+ * resync (5 minutes), and the API server refuses every claim with "status unknown for quota"
+ * meanwhile; `claimsInNamespace` must then come from a live list.
  */
 export function planQuotaUsage(
   quota: QuotaObject,
