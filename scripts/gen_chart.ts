@@ -1,12 +1,10 @@
 /**
- * The Helm chart `deploy/chart/`, built from the same objects as the releases
- * (`gen_release_files.ts`): each template is a release piece rendered as it is, with only the
- * chart's values put in (image, replicas, certificate mode, the pod webhook's namespace selector,
- * resources) and two Helm labels added. The CRDs go to `crds/`, which Helm installs before the
- * templates and never upgrades or deletes. Pure: it only builds text; `gen_manifests.ts` writes
- * it, and tests/release_chart_test.ts renders it with helm and compares it with the releases.
+ * The Helm chart `deploy/chart/`: each template is a release piece (`gen_release_files.ts`)
+ * rendered as it is, with the chart's values put in and two Helm labels added; the CRDs go to
+ * `crds/`, which Helm installs first and never upgrades or deletes. Pure: `gen_manifests.ts`
+ * writes it.
  *
- * @module
+ @module
  */
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { MutatingWebhookConfiguration } from "kubernetes-types/admissionregistration/v1.d.ts";

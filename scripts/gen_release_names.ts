@@ -1,11 +1,9 @@
 /**
- * The names, ports and paths of the release manifests in one place. Names shared with the
- * operator (Lease, allocation record, webhook paths and names, namespace label) are imported
- * from the code that uses them, so the manifests cannot drift from it. Object names follow the
- * original's release manifest (seed section 4.3): everything is `hostport-allocator`, the webhook
- * configurations are `hostport-allocator-crd` and `hostport-allocator-pod`.
+ * The names, ports and paths of the release manifests in one place. Names shared with the operator
+ * are imported from the code that uses them, so the manifests cannot drift from it; object names
+ * follow the original's release manifest (seed section 4.3).
  *
- * @module
+ @module
  */
 import { DEFAULT_RECORD_NAME } from "../lib/allocation/allocation_record.ts";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";
@@ -29,11 +27,9 @@ export const NAMES = {
   namespace: DEFAULT_NAMESPACE,
   /** Deployment, Service, ServiceAccount, ClusterRole(Binding), Role(Binding), PDB. */
   app: "hostport-allocator",
-  /** Container name. */
   container: "manager",
   /** Service in front of the webhook and metrics ports. */
   service: "hostport-allocator",
-  /** ServiceAccount the operator runs as. */
   serviceAccount: "hostport-allocator",
   /** The self-managed variant's ClusterRole/Role for its certificate (CA injection, Secret). */
   tlsRbac: "hostport-allocator-tls",
@@ -45,9 +41,7 @@ export const NAMES = {
   tlsSecret: "hostport-allocator-tls",
   /** cert-manager Issuer and Certificate. */
   certificate: "hostport-allocator",
-  /** Leader-election Lease. */
   lease: LEADER_ELECTION_LEASE_NAME,
-  /** The allocation record ConfigMap. */
   allocationRecord: DEFAULT_RECORD_NAME,
 } as const;
 
@@ -87,9 +81,5 @@ export function objectMeta(
   name: string,
   namespace?: string,
 ): { name: string; namespace?: string; labels: Record<string, string> } {
-  return {
-    name,
-    ...(namespace === undefined ? {} : { namespace }),
-    labels: { ...COMMON_LABELS },
-  };
+  return { name, ...(namespace === undefined ? {} : { namespace }), labels: { ...COMMON_LABELS } };
 }

@@ -1,33 +1,29 @@
 /**
- * What every controller is given (clients, caches, the allocator, Events, metrics, logs, time and
- * timings) and the small bookkeeping they share: when this process first saw a key, and which of
- * its own writes the cache has not caught up with yet.
- *
- * The caches: classes, HostPorts, claims and ResourceQuotas are the {@linkcode SharedCaches} that
- * every replica keeps for its webhook, so the leader watches each kind once; pods are watched only
- * if they carry the label the pod webhook sets ({@linkcode POD_LABEL_KEY}), and cached as
- * summaries.
+ * What every controller is given (clients, caches, allocator, Events, metrics, logs, clock,
+ * timings) and the bookkeeping they share. Classes, HostPorts, claims and ResourceQuotas are the
+ * {@linkcode SharedCaches} every replica keeps for its webhook; pods are watched only with the
+ * label the pod webhook sets ({@linkcode POD_LABEL_KEY}), as summaries.
  *
  * @module
  */
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { POD_LABEL_KEY } from "../api/constants.ts";
-import type { HostPort } from "../api/types.ts";
-import type { HostPortClaim } from "../api/types.ts";
-import type { HostPortClass } from "../api/types.ts";
-import { isPlainObject } from "../api/types.ts";
 import {
-  HOST_PORT_CLAIM_RESOURCE,
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-  RESOURCE_QUOTA_RESOURCE,
-} from "../kube/resource.ts";
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  isPlainObject,
+} from "../api/types.ts";
 import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
   defineResource,
+  HOST_PORT_CLAIM_RESOURCE,
+  HOST_PORT_CLASS_RESOURCE,
+  HOST_PORT_RESOURCE,
   type KubeObject,
+  RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
   type ResourceDescriptor,
 } from "../kube/resource.ts";
@@ -48,11 +44,9 @@ export interface ControllerSettings {
 
 /** The shared dependencies of the per-kind controllers. */
 export interface ControllerContext {
-  /** Typed clients for writes and live reads. */
+  /** For writes and live reads. */
   readonly clients: ControllerClients;
-  /** Informer caches for reads. */
   readonly caches: ControllerCaches;
-  /** Allocation through the cluster-wide record. */
   readonly allocator: ClusterPortAllocator;
   readonly recorder: EventRecorder;
   readonly metrics: ControllerMetrics;
@@ -128,10 +122,8 @@ interface Reporting {
 }
 
 /**
- * The informer options that report under `kind`: a warning per retried list or watch failure,
- * and per undecodable object version a warning log naming the object and the decode error, a
- * Warning Event on the object, and the gauge `hostport_allocator_undecodable_objects{kind}` set
- * to the quarantine size.
+ * Informer options reporting under `kind`: a warning per retried list or watch failure; per
+ * undecodable object a warning, a Warning Event on it, and the quarantine size as a gauge.
  */
 function reportingAs<T extends KubeObject>(kind: string, reporting: Reporting): InformerOptions<T> {
   const { logger, recorder, metrics } = reporting;
@@ -187,9 +179,8 @@ export interface RunningSharedCaches extends SharedCaches {
 }
 
 /**
- * Builds and starts, with the controllers' indexes, the class, HostPort, claim and ResourceQuota
- * informers a replica keeps for its whole life: its webhook reads them, and its controllers share
- * them while it leads. Watch failures and objects that do not decode are reported through `deps`.
+ * Builds and starts, with the controllers' indexes, the informers a replica keeps for its whole
+ * life: its webhook reads them, and its controllers share them while it leads.
  */
 export function startSharedCaches(
   rest: RestClient,
@@ -242,7 +233,7 @@ export async function cachesSynced(caches: SharedCaches | ControllerCaches): Pro
 }
 
 /** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
-export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
+const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
   group: "",
   version: "v1",
   kind: "Pod",
@@ -312,10 +303,7 @@ export class OwnWrites {
     if (resourceVersion) this.#staleVersions.set(key, resourceVersion);
   }
 
-  /**
-   * Whether the cache still shows `key` at a version this process has since written over; once
-   * it shows any other version the key is forgotten (versions never repeat).
-   */
+  /** Whether the cache still shows `key` at a version since written over (versions never repeat). */
   isBehind(key: string, cachedResourceVersion: string | undefined): boolean {
     const stale = this.#staleVersions.get(key);
     if (stale === undefined) return false;

@@ -1,15 +1,19 @@
 /**
- * The HostPort controller: gather from the caches, reserving a port through the allocator when
- * `needsPort` says so (rule 1: reserve, then write), plan once with `planHostPort`, act. A
- * refused status write releases the unused reservation (rule 3); a won finalizer removal releases
- * the port (the allocator's `onReleased` then requeues the Pending HostPorts that could use it).
+ * The HostPort controller: gather from the caches, reserving a port when `needsPort` says so
+ * (rule 1), plan once with `planHostPort`, act. A refused status write releases the unused
+ * reservation (rule 3); a won finalizer removal releases the port.
  *
  * @module
  */
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
-import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
-import type { HostPortClaim } from "../api/types.ts";
-import type { ObjectReference } from "../api/types.ts";
+import {
+  claimRefMatches,
+  hasClaimRef,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortStatus,
+  type ObjectReference,
+} from "../api/types.ts";
 import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
 import {
   type AllocationResult,
@@ -45,7 +49,6 @@ type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinaliz
 
 /** The reservation made while gathering, as the actor needs it. */
 interface Reserved {
-  /** What the plan reads. */
   readonly result: AllocationResult;
   /** When the reservation committed (allocator clock), for rule 2 right before the write. */
   readonly reservedAt?: number;
@@ -155,15 +158,12 @@ async function actOnHostPort(
     const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
     ctx.metrics.allocationFailures.inc({ class: className, reason });
   }
-  /** Whether a cached HostPort other than this one holds `port` (a duplicate from before the record). */
+  /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
   const heldElsewhere = (port: number) =>
     ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
       .some((other) => other.metadata.name !== name);
 
-  /**
-   * Removes the finalizer, then releases the port (rule 3). With `podsOf` (the gone claim), a
-   * live pod list of its namespace must first show no pod that can still run holding the port.
-   */
+  /** Removes the finalizer, then releases the port (the step's rules, `HostPortStep`). */
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
     if (port !== undefined && podsOf !== undefined) {
       const namespace = podsOf.namespace ?? "";
@@ -183,12 +183,8 @@ async function actOnHostPort(
       return done();
     }
     ctx.metrics.releases.inc();
-    ctx.recorder.record(
-      subjectOf(current),
-      "Normal",
-      EVENT_REASON.PortReleased,
-      `Released port ${port}`,
-    );
+    const released = `Released port ${port}`;
+    ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
     return done();
   };
 
@@ -214,9 +210,8 @@ async function actOnHostPort(
   };
 
   /**
-   * Writes the port reserved while gathering (rule 1), only while its reservation is fresh
-   * (rule 2); a refused write releases the reservation unless a fresh read shows the port
-   * written (rule 3), and any other failure keeps it (rule 4: unknown outcome).
+   * Writes the reserved port only while its reservation is fresh (rule 2); a refused write
+   * releases it unless a fresh read shows it written (rule 3); other failures keep it (rule 4).
    */
   const writeAllocation = async (status: HostPortStatus, port: number): Promise<void> => {
     const reservedAt = reserved?.reservedAt;
@@ -257,10 +252,13 @@ async function actOnHostPort(
       case "deleteOrphan":
         return await deleteOrphan();
       case "setStatus":
-        if (step.allocates !== undefined) await writeAllocation(step.status, step.allocates);
-        else {current = await hostPorts.updateStatus({ ...current, status: step.status }, {
+        if (step.allocates !== undefined) {
+          await writeAllocation(step.status, step.allocates);
+        } else {
+          current = await hostPorts.updateStatus({ ...current, status: step.status }, {
             abortSignal,
-          });}
+          });
+        }
         break;
       case "event":
         ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
