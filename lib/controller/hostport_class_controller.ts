@@ -34,13 +34,8 @@ export function createClassReconciler(
       lastStatusWriteMs: lastStatusWrite.get(key),
       statusIntervalMs: ctx.settings.classStatusIntervalMs,
     });
-    return await actOnClass(
-      ctx,
-      hostPortClass,
-      plan,
-      signal,
-      () => lastStatusWrite.set(key, nowMs),
-    );
+    const statusWritten = () => lastStatusWrite.set(key, nowMs);
+    return await actOnClass(ctx, hostPortClass, plan, signal, statusWritten);
   };
 }
 

@@ -1,11 +1,9 @@
 /**
- * The ResourceQuota usage controller: writes how many claims of each class a namespace holds
- * into the `status.used` of every quota with a per-class key (so `kubectl describe quota` shows
- * used/hard), fills a claim count kube-controller-manager has not computed yet, and exports
- * both as metrics. Gather (cache; a live claim list only for the missing count) -> plan with
- * `planQuotaUsage` -> one merge patch guarded by the quota's resourceVersion.
+ * The ResourceQuota usage controller: writes the claims of each class a namespace holds into the
+ * `status.used` of every quota with a per-class key (so `kubectl describe quota` shows used/hard),
+ * fills a claim count kube-controller-manager has not computed yet, and exports both as metrics.
  *
- * @module
+ @module
  */
 import { NAMESPACE_INDEX } from "../kube/mod.ts";
 import { done, type Outcome } from "../reconcile/outcome.ts";
@@ -42,9 +40,11 @@ export function createQuotaReconciler(
     const name = quota.metadata?.name ?? "";
     // The count is missing only while every claim create in the namespace is refused, so a
     // live list then holds every claim there is.
-    const claimsInNamespace = needsClaimCount(quota)
-      ? await countClaimsLive(ctx, namespace, abortSignal)
-      : undefined;
+    let claimsInNamespace: number | undefined;
+    if (needsClaimCount(quota)) {
+      const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
+      claimsInNamespace = page.items.length + page.undecodable.length;
+    }
     const claims = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace);
     const plan = planQuotaUsage(quota, claims, claimsInNamespace);
     exportUsage(key, [...plan.classes]);
@@ -58,13 +58,4 @@ export function createQuotaReconciler(
     }, { namespace, abortSignal });
     return done();
   };
-}
-
-async function countClaimsLive(
-  ctx: ControllerContext,
-  namespace: string,
-  abortSignal: AbortSignal,
-): Promise<number> {
-  const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
-  return page.items.length + page.undecodable.length;
 }
