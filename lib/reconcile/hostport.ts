@@ -39,19 +39,16 @@ import {
 } from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
 
-/** What the HostPort planner reads. */
+/** What the HostPort planner reads (from the caches, unless said otherwise). */
 export interface HostPortInput {
-  /** The HostPort (cache). */
   readonly hostPort: HostPort;
-  /** Its class, if it exists (cache). */
   readonly hostPortClass: HostPortClass | undefined;
-  /** The claim its `claimRef` names, looked up by namespace and name (cache). */
+  /** The claim its `claimRef` names, looked up by namespace and name. */
   readonly claim: HostPortClaim | undefined;
-  /** The current time, RFC 3339, for condition transitions. */
+  /** The current time, RFC 3339. */
   readonly timestamp: string;
-  /** Names of every HostPort holding this HostPort's port (cache, by port), itself included. */
+  /** Names of every HostPort holding this HostPort's port, itself included. */
   readonly portHolders?: readonly string[];
-  /** What decides when the port of a HostPort whose claim is gone may be released. */
   readonly release: ReleaseFacts;
   /** The reservation made while gathering; required when {@linkcode needsPort} is true. */
   readonly allocation?: AllocationResult;
@@ -67,11 +64,8 @@ export interface ReleaseFacts {
   readonly holdingPods: readonly PodSummary[];
   /** Whether this process removed the claim's finalizer itself, after its window and pod check. */
   readonly claimFinalizedHere: boolean;
-  /** When this process first saw the claim gone (ms since the epoch). */
   readonly claimGoneSeenMs: number;
-  /** The current time (ms since the epoch). */
   readonly nowMs: number;
-  /** The deletion window: the API server's admission and request window plus a margin (ms). */
   readonly deletionWindowMs: number;
 }
 
@@ -138,18 +132,26 @@ function planDeletion(input: HostPortInput): HostPortPlan {
   if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
   const port = hostPort.status?.port ?? 0;
   const ref = hostPort.spec.claimRef;
+  const waiting = (outcome: Outcome) => ({
+    steps: deletingSteps(hostPort, undefined, input.timestamp),
+    outcome,
+  });
   // Without a claim no pod can use it (the webhook admits pods by claim).
   if (!hasClaimRef(ref)) return finalize(port, undefined);
-  if (!isClaimGone(hostPort, claim)) {
-    return {
-      steps: deletingSteps(hostPort, undefined, input.timestamp),
-      outcome: awaitChange("its HostPortClaim still exists"),
-    };
-  }
+  if (!isClaimGone(hostPort, claim)) return waiting(awaitChange("its HostPortClaim still exists"));
   if (port <= 0) return finalize(port, undefined);
   // The claim is gone: the port is released only once no pod that can still run holds it.
   if (release.holdingPods.length > 0) {
-    const blocked = podsHoldPortCondition(hostPort, port, release.holdingPods);
+    const names = release.holdingPods.map(({ metadata: m }) => `${m.namespace}/${m.name}`).sort();
+    const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+    const blocked: DesiredCondition = {
+      type: CONDITION_TYPE.DeletionBlocked,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.PodsHoldPort,
+      message: `Port ${port} stays held: HostPortClaim "${ref.namespace}/${ref.name}" is gone ` +
+        `but pod ${shown.join(", ")} can still run with it`,
+      observedGeneration: hostPort.metadata.generation,
+    };
     const steps = deletingSteps(hostPort, blocked, input.timestamp);
     if (conditionChanged(hostPort.status?.conditions, blocked)) {
       steps.push(eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message));
@@ -160,13 +162,7 @@ function planDeletion(input: HostPortInput): HostPortPlan {
   const left = release.claimFinalizedHere
     ? 0
     : release.claimGoneSeenMs + release.deletionWindowMs - release.nowMs;
-  if (left > 0) {
-    return {
-      steps: deletingSteps(hostPort, undefined, input.timestamp),
-      outcome: requeueAfter(left),
-    };
-  }
-  return finalize(port, ref);
+  return left > 0 ? waiting(requeueAfter(left)) : finalize(port, ref);
 }
 
 /** Removes the finalizer and releases `port`; with `podsOf`, after a live pod list agrees. */
@@ -190,24 +186,6 @@ function deletingSteps(
     ...(conditions === undefined ? {} : { conditions }),
   };
   return jsonEqual(status, hostPort.status ?? {}) ? [] : [{ type: "setStatus", status }];
-}
-
-function podsHoldPortCondition(
-  hostPort: HostPort,
-  port: number,
-  pods: readonly PodSummary[],
-): DesiredCondition {
-  const ref = hostPort.spec.claimRef;
-  const names = pods.map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}`).sort();
-  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
-  return {
-    type: CONDITION_TYPE.DeletionBlocked,
-    status: CONDITION_STATUS.True,
-    reason: CONDITION_REASON.PodsHoldPort,
-    message: `Port ${port} stays held: HostPortClaim "${ref?.namespace}/${ref?.name}" is gone ` +
-      `but pod ${shown.join(", ")} can still run with it`,
-    observedGeneration: hostPort.metadata.generation,
-  };
 }
 
 function planLive(input: HostPortInput): HostPortPlan {

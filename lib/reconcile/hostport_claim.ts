@@ -103,8 +103,8 @@ export interface ClaimPlan {
 /** Plans one reconcile of a HostPortClaim. */
 export function planHostPortClaim(input: ClaimInput): ClaimPlan {
   if (isDeleting(input.claim)) return planDeletion(input);
-  if (input.quotaExceeded !== undefined) return planQuotaWait(input, input.quotaExceeded);
-  if ((input.claim.spec.hostPortName ?? "") === "") return planProvisioning(input.claim);
+  const named = (input.claim.spec.hostPortName ?? "") !== "";
+  if (input.quotaExceeded === undefined && !named) return planProvisioning(input.claim);
   return planBinding(input);
 }
 
@@ -148,24 +148,15 @@ function planProvisioning(claim: HostPortClaim): ClaimPlan {
   };
 }
 
-/** Held back by a quota: no HostPort is created or bound until usage drops. */
-function planQuotaWait(input: ClaimInput, exceeded: QuotaExceeded): ClaimPlan {
-  const steps: ClaimStep[] = [];
-  if (!hasFinalizer(input.claim)) {
-    steps.push({ type: "updateClaim", claim: withFinalizer(input.claim) });
-  }
-  const decision: BindingDecision = {
-    kind: "waiting",
-    reason: CONDITION_REASON.QuotaExceeded,
-    message: quotaExceededMessage(exceeded),
-  };
-  return statusSteps(input, decision, steps);
-}
-
 function planBinding(input: ClaimInput): ClaimPlan {
   const { claim } = input;
   const steps: ClaimStep[] = [];
   if (!hasFinalizer(claim)) steps.push({ type: "updateClaim", claim: withFinalizer(claim) });
+  if (input.quotaExceeded !== undefined) {
+    // Held back: no HostPort is created or bound until usage drops.
+    const message = quotaExceededMessage(input.quotaExceeded);
+    return statusSteps(input, waiting(CONDITION_REASON.QuotaExceeded, message), steps);
+  }
   let decision = decideBinding(input);
   if (decision.kind === "create") {
     steps.push({ type: "createHostPort", hostPort: dynamicHostPortFor(claim) });
@@ -183,8 +174,12 @@ function planBinding(input: ClaimInput): ClaimPlan {
 
 function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
   const { claim } = input;
-  const desired = desiredStatus(claim, decision, input.timestamp);
   const condition = boundCondition(claim, decision);
+  const desired = desiredStatus(
+    claim,
+    decision,
+    setCondition(claim.status?.conditions, condition, input.timestamp),
+  );
   const waitingQuietly = decision.kind === "waiting" &&
     decision.reason === CONDITION_REASON.WaitingForAllocation &&
     (claim.status?.phase ?? "") === "";
@@ -225,13 +220,8 @@ function boundCondition(claim: HostPortClaim, decision: BindingDecision): Desire
 function desiredStatus(
   claim: HostPortClaim,
   decision: BindingDecision,
-  timestamp: string,
+  conditions: HostPortClaimStatus["conditions"],
 ): HostPortClaimStatus {
-  const conditions = setCondition(
-    claim.status?.conditions,
-    boundCondition(claim, decision),
-    timestamp,
-  );
   const { port: _port, phase: _phase, conditions: _c, ...rest } = claim.status ?? {};
   if (decision.kind === "bound") {
     return { ...rest, phase: CLAIM_PHASE.Bound, port: decision.port, conditions };
@@ -260,11 +250,9 @@ function bindingEvent(
       : EVENT_REASON.BindingRefused;
     return eventStep("Warning", reason, condition.message);
   }
-  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.HostPortNotFound) {
-    return eventStep("Warning", EVENT_REASON.HostPortNotFound, condition.message);
-  }
-  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.QuotaExceeded) {
-    return eventStep("Warning", EVENT_REASON.QuotaExceeded, condition.message);
+  const { reason } = condition;
+  if (reason === CONDITION_REASON.HostPortNotFound || reason === CONDITION_REASON.QuotaExceeded) {
+    return eventStep("Warning", reason, condition.message);
   }
   return undefined;
 }
