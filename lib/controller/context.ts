@@ -32,13 +32,11 @@ import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../op
 import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
 import { type ControllerMetrics, createControllerMetrics, describe } from "./controller.ts";
 
-/** Resolved timings and sizes of the controllers. */
+/** Resolved timings of the controllers, in ms (`ControllersOptions` says what each is). */
 export interface ControllerSettings {
-  /** Claim finalizer removal waits this long after the deletion was first seen (ms). */
   readonly claimDeletionGraceMs: number;
-  /** An unbound claim without a phase is written `Pending` after this long (ms). */
   readonly pendingStatusDelayMs: number;
-  /** Least time between two status writes of one HostPortClass (ms). */
+  /** Least time between two status writes of one HostPortClass. */
   readonly classStatusIntervalMs: number;
 }
 
@@ -81,22 +79,16 @@ export interface ControllerClients {
   readonly classes: ResourceClient<HostPortClass>;
   readonly claims: ResourceClient<HostPortClaim>;
   readonly hostPorts: ResourceClient<HostPort>;
-  /** Pods, as summaries (live lists before a claim's finalizer is removed). */
   readonly pods: ResourceClient<PodSummary>;
-  /** ResourceQuotas (claim quotas: usage written into their status). */
   readonly quotas: ResourceClient<ResourceQuota>;
 }
 
-/** The informers, one per kind. */
+/** The informers, one per kind (pods: those labelled {@linkcode POD_LABEL_KEY}). */
 export interface ControllerCaches {
   readonly classes: Informer<HostPortClass>;
-  /** HostPortClaims, indexed by class and HostPort name. */
   readonly claims: Informer<HostPortClaim>;
-  /** HostPorts, indexed by class and claim. */
   readonly hostPorts: Informer<HostPort>;
-  /** Summaries of the pods labelled {@linkcode POD_LABEL_KEY}, indexed by the claims they name. */
   readonly pods: Informer<PodSummary>;
-  /** ResourceQuotas of every namespace (claim quotas, lib/quota). */
   readonly quotas: Informer<ResourceQuota>;
 }
 
@@ -174,7 +166,6 @@ export function createControllerCaches(
 export interface RunningSharedCaches extends SharedCaches {
   /** Resolves true once every one has listed; false if stopped first. */
   readonly synced: Promise<boolean>;
-  /** Stops the informers. */
   stop(): Promise<void>;
 }
 
@@ -278,7 +269,7 @@ export class FirstSeen {
     return nowMs;
   }
 
-  /** Whether `key` was marked and not forgotten since. */
+  /** Whether `key` was marked and not forgotten. */
   has(key: string): boolean {
     return this.#times.has(key);
   }

@@ -9,11 +9,10 @@ import { type ClassUsage, PortRegistry } from "../allocator/mod.ts";
 import { type ClassPlan, planHostPortClass } from "../reconcile/hostport_class.ts";
 import { done, type Outcome, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
+import type { ReconcileFunction } from "./controller.ts";
 
 /** Builds the class reconciler. */
-export function createClassReconciler(
-  ctx: ControllerContext,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+export function createClassReconciler(ctx: ControllerContext): ReconcileFunction {
   const lastStatusWrite = new Map<string, number>();
   return async (key, signal) => {
     const hostPortClass = ctx.caches.classes.store.get(key);

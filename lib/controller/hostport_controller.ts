@@ -41,7 +41,7 @@ import {
   rfc3339,
   subjectOf,
 } from "./context.ts";
-import { describe } from "./controller.ts";
+import { describe, type ReconcileFunction } from "./controller.ts";
 import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
 /** What the HostPort reconciler asks the claim reconciler. */
@@ -60,7 +60,7 @@ interface Reserved {
 export function createHostPortReconciler(
   ctx: ControllerContext,
   claims: ClaimFinalizations,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+): ReconcileFunction {
   const claimGoneSeen = new FirstSeen();
   return async (key, signal) => {
     const hostPort = ctx.caches.hostPorts.store.get(key);
@@ -68,15 +68,15 @@ export function createHostPortReconciler(
       claimGoneSeen.forget(key);
       return done();
     }
+    const port = hostPort.status?.port ?? 0;
     // The cache shows the port written: the reservation is the HostPort's now. Until then the
     // allocator keeps it, so a reconcile from a stale cache gets the same port back.
-    if ((hostPort.status?.port ?? 0) > 0) ctx.allocator.forget(key);
+    if (port > 0) ctx.allocator.forget(key);
     const ref = hostPort.spec.claimRef;
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
     const claim = ref?.name
       ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
       : undefined;
-    const port = hostPort.status?.port ?? 0;
     const reserved = needsPort(hostPort, hostPortClass, claim)
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
@@ -127,14 +127,11 @@ function releaseFacts(
   const ref = hostPort.spec.claimRef ?? {};
   const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
   const name = hostPort.metadata.name ?? "";
+  const pods = gone
+    ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
+    : [];
   return {
-    holdingPods: gone
-      ? podsHoldingPort(
-        ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`),
-        ref,
-        hostPort.status?.port ?? 0,
-      )
-      : [],
+    holdingPods: podsHoldingPort(pods, ref, hostPort.status?.port ?? 0),
     claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
     claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
     nowMs,
@@ -192,10 +189,8 @@ async function actOnHostPort(
   const deleteOrphan = async (): Promise<Outcome> => {
     const ref = current.spec.claimRef;
     try {
-      const claim = await ctx.clients.claims.get(ref?.name ?? "", {
-        namespace: ref?.namespace,
-        abortSignal,
-      });
+      const namespace = ref?.namespace;
+      const claim = await ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal });
       if (claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;

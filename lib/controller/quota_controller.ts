@@ -6,14 +6,13 @@
  @module
  */
 import { NAMESPACE_INDEX } from "../kube/mod.ts";
-import { done, type Outcome } from "../reconcile/outcome.ts";
+import { done } from "../reconcile/outcome.ts";
 import { isClaimQuota, needsClaimCount, planQuotaUsage } from "../quota/mod.ts";
 import type { ControllerContext } from "./context.ts";
+import type { ReconcileFunction } from "./controller.ts";
 
 /** Builds the reconciler of ResourceQuotas (keys: namespace/name). */
-export function createQuotaReconciler(
-  ctx: ControllerContext,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+export function createQuotaReconciler(ctx: ControllerContext): ReconcileFunction {
   // The classes each quota last exported, so their series go with the quota or its keys.
   const exported = new Map<string, string[]>();
   const exportUsage = (key: string, usage: { class: string; used: number; hard: number }[]) => {

@@ -20,11 +20,11 @@ import {
   type RestClient,
   STATEFUL_SET_RESOURCE,
 } from "../kube/mod.ts";
-import { done, type Outcome } from "../reconcile/outcome.ts";
+import { done } from "../reconcile/outcome.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
-import type { Controller } from "./controller.ts";
+import type { Controller, ReconcileFunction } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */
 function isTemplateClaim(claim: HostPortClaim): boolean {
@@ -36,7 +36,7 @@ function isTemplateClaim(claim: HostPortClaim): boolean {
 export function createTemplateClaimReconciler(
   ctx: ControllerContext,
   rest: RestClient,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+): ReconcileFunction {
   const statefulSets = new ResourceClient<StatefulSet>(rest, STATEFUL_SET_RESOURCE);
   return async (key, abortSignal) => {
     const claim = ctx.caches.claims.store.get(key);

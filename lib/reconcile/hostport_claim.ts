@@ -315,11 +315,7 @@ function decideBinding(input: ClaimInput): BindingDecision {
 }
 
 /** Refuses binding to a port another HostPort also holds, unless already Bound with it. */
-function portConflict(
-  input: ClaimInput,
-  name: string,
-  port: number,
-): BindingDecision | undefined {
+function portConflict(input: ClaimInput, name: string, port: number): BindingDecision | undefined {
   const others = (input.portHolders ?? []).filter((holder) => holder !== name);
   if (others.length === 0) return undefined;
   const status = input.claim.status;
