@@ -23,21 +23,18 @@ export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${RELEASE_VERSION}`;
 
 /** Every name of the release. */
 export const NAMES = {
-  /** The operator's namespace (Lease, allocation record, Secret). */
   namespace: DEFAULT_NAMESPACE,
   /** Deployment, Service, ServiceAccount, ClusterRole(Binding), Role(Binding), PDB. */
   app: "hostport-allocator",
   container: "manager",
-  /** Service in front of the webhook and metrics ports. */
   service: "hostport-allocator",
   serviceAccount: "hostport-allocator",
   /** The self-managed variant's ClusterRole/Role for its certificate (CA injection, Secret). */
   tlsRbac: "hostport-allocator-tls",
   /** Mutating and Validating configuration of the CR webhooks. */
   crdWebhooks: "hostport-allocator-crd",
-  /** Mutating configuration of the pod webhook. */
   podWebhooks: "hostport-allocator-pod",
-  /** Secret holding the serving certificate (self-managed by the operator, or by cert-manager). */
+  /** The serving certificate's Secret (written by the operator or by cert-manager). */
   tlsSecret: "hostport-allocator-tls",
   /** cert-manager Issuer and Certificate. */
   certificate: "hostport-allocator",
@@ -45,15 +42,11 @@ export const NAMES = {
   allocationRecord: DEFAULT_RECORD_NAME,
 } as const;
 
-/** Container ports and the Service ports in front of them. */
+/** Container ports (`/healthz` and `/readyz`, `/metrics`, the admission server) and the Service's. */
 export const PORTS = {
-  /** `/healthz` and `/readyz` (HTTP). */
   health: 8081,
-  /** `/metrics` (HTTP). */
   metrics: 8080,
-  /** The admission server (HTTPS). */
   webhook: 9443,
-  /** The Service port of the webhook, as the API server calls it. */
   webhookService: 443,
 } as const;
 

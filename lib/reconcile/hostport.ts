@@ -345,22 +345,16 @@ function outOfPoolCondition(
 ): DesiredCondition {
   const inPools = hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end);
   const className = hostPortClass.metadata.name ?? "";
-  return inPools
-    ? {
-      type: CONDITION_TYPE.OutOfPool,
-      status: CONDITION_STATUS.False,
-      reason: CONDITION_REASON.InPools,
-      message: `Port ${port} lies in the pools of HostPortClass "${className}"`,
-      observedGeneration,
-    }
-    : {
-      type: CONDITION_TYPE.OutOfPool,
-      status: CONDITION_STATUS.True,
-      reason: CONDITION_REASON.PortOutsidePools,
-      message: `Port ${port} lies outside every pool of HostPortClass "${className}"; ` +
+  return {
+    type: CONDITION_TYPE.OutOfPool,
+    status: inPools ? CONDITION_STATUS.False : CONDITION_STATUS.True,
+    reason: inPools ? CONDITION_REASON.InPools : CONDITION_REASON.PortOutsidePools,
+    message: inPools
+      ? `Port ${port} lies in the pools of HostPortClass "${className}"`
+      : `Port ${port} lies outside every pool of HostPortClass "${className}"; ` +
         "it stays held until the HostPort is deleted",
-      observedGeneration,
-    };
+    observedGeneration,
+  };
 }
 
 /**

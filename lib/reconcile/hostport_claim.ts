@@ -195,25 +195,21 @@ function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimS
 }
 
 function boundCondition(claim: HostPortClaim, decision: BindingDecision): DesiredCondition {
-  const observedGeneration = claim.metadata.generation;
-  if (decision.kind === "bound") {
-    return {
-      type: CONDITION_TYPE.Bound,
-      status: CONDITION_STATUS.True,
-      reason: CONDITION_REASON.Allocated,
-      message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
-      observedGeneration,
-    };
-  }
+  const bound = decision.kind === "bound";
   const { reason, message } = decision.kind === "waiting" || decision.kind === "refused"
     ? decision
+    : bound
+    ? {
+      reason: CONDITION_REASON.Allocated,
+      message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
+    }
     : { reason: CONDITION_REASON.WaitingForAllocation, message: "Waiting for the HostPort" };
   return {
     type: CONDITION_TYPE.Bound,
-    status: CONDITION_STATUS.False,
+    status: bound ? CONDITION_STATUS.True : CONDITION_STATUS.False,
     reason,
     message,
-    observedGeneration,
+    observedGeneration: claim.metadata.generation,
   };
 }
 

@@ -80,21 +80,14 @@ function desiredClassStatus(
   timestamp: string,
 ): HostPortClassStatus {
   const observedGeneration = hostPortClass.metadata.generation;
-  const available: DesiredCondition = usage.free > 0
-    ? {
-      type: CONDITION_TYPE.Available,
-      status: CONDITION_STATUS.True,
-      reason: CONDITION_REASON.PortsAvailable,
-      message: "At least one port of the pools is free",
-      observedGeneration,
-    }
-    : {
-      type: CONDITION_TYPE.Available,
-      status: CONDITION_STATUS.False,
-      reason: CONDITION_REASON.PoolExhausted,
-      message: MESSAGE.noFreePorts,
-      observedGeneration,
-    };
+  const free = usage.free > 0;
+  const available: DesiredCondition = {
+    type: CONDITION_TYPE.Available,
+    status: free ? CONDITION_STATUS.True : CONDITION_STATUS.False,
+    reason: free ? CONDITION_REASON.PortsAvailable : CONDITION_REASON.PoolExhausted,
+    message: free ? "At least one port of the pools is free" : MESSAGE.noFreePorts,
+    observedGeneration,
+  };
   return {
     ...hostPortClass.status,
     capacity: usage.capacity,

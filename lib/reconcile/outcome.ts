@@ -127,35 +127,32 @@ function definedKeys(value: Record<string, unknown>): string[] {
   return Object.keys(value).filter((key) => value[key] !== undefined);
 }
 
-/** Reasons of the Events the operator records (CamelCase, as Kubernetes Events expect). */
+/**
+ * Reasons of the Events the operator records. `PortAllocated`, `PortReleased` and
+ * `PortReservationRestored` (repair reserved a held port the record was missing) are Normal; the
+ * rest are Warnings, named for the problem and recorded on the object it concerns.
+ */
 export const EVENT_REASON = {
-  /** Normal, on a HostPort: a port was allocated. */
   PortAllocated: "PortAllocated",
-  /** Warning, on a HostPort: its class has no free port. */
   PoolExhausted: "PoolExhausted",
-  /** Warning, on a HostPort or claim: the class does not exist. */
   ClassNotFound: "ClassNotFound",
-  /** Normal, on a HostPort: its port was released when it was deleted. */
   PortReleased: "PortReleased",
-  /** Warning, on a claim: the named HostPort cannot be bound (another claim, another class). */
+  /** The named HostPort belongs to another claim or class. */
   BindingRefused: "BindingRefused",
-  /** Warning, on a claim: the named HostPort does not exist. */
   HostPortNotFound: "HostPortNotFound",
-  /** Warning, on a class: deletion waits until its HostPorts are gone. */
+  /** A class's deletion waits until its HostPorts are gone. */
   ClassInUse: "ClassInUse",
-  /** Warning, on a HostPort: its claim is gone but a pod that can still run holds its port. */
+  /** A HostPort's claim is gone but a pod that can still run holds its port. */
   PortStillInUse: "PortStillInUse",
-  /** Warning, on a HostPort: its port lies outside every pool of its class. */
   PortOutOfPool: "PortOutOfPool",
-  /** Warning, on a HostPort: repair found its port held by another HostPort too. */
+  /** Repair found a port held by several HostPorts. */
   PortDuplicated: "PortDuplicated",
-  /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
   PortReservationRestored: "PortReservationRestored",
-  /** Warning, on a HostPort: allocation cannot proceed now (record missing, rebuilt, failing). */
+  /** Allocation cannot proceed now (record missing, rebuilt or failing). */
   AllocationUnavailable: "AllocationUnavailable",
-  /** Warning, on a claim or HostPort: the port is also held by another HostPort. */
+  /** A claim's or HostPort's port is also held by another HostPort. */
   PortConflict: "PortConflict",
-  /** Warning, on a claim held back by a per-class quota, or on the ResourceQuota. */
+  /** On a claim a per-class quota holds back, or on the ResourceQuota. */
   QuotaExceeded: "QuotaExceeded",
 } as const;
 
