@@ -145,21 +145,16 @@ export function createControllerCaches(
   shared: SharedCaches,
   reporting: Reporting,
 ): ControllerCaches {
+  const pods = new Informer(clients.pods, {
+    labelSelector: POD_LABEL_KEY,
+    indexers: {
+      [INDEX.byPodClaim]: (pod) =>
+        claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
+    },
+    ...reportingAs("Pod", reporting),
+  });
   const { classes, hostPorts, claims, quotas } = shared; // not the rest of a RunningSharedCaches
-  return {
-    classes,
-    hostPorts,
-    claims,
-    quotas,
-    pods: new Informer(clients.pods, {
-      labelSelector: POD_LABEL_KEY,
-      indexers: {
-        [INDEX.byPodClaim]: (pod) =>
-          claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
-      },
-      ...reportingAs("Pod", reporting),
-    }),
-  };
+  return { classes, hostPorts, claims, quotas, pods };
 }
 
 /** Shared caches that run, from {@linkcode startSharedCaches}. */

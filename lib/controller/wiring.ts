@@ -22,7 +22,7 @@ import {
   type HostPortClaim,
   type HostPortClass,
 } from "../api/mod.ts";
-import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
+import { type KubeObject, NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
 import { jsonEqual } from "../reconcile/outcome.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { type ControllerCaches, INDEX } from "./context.ts";
@@ -52,12 +52,8 @@ export function wireEvents(
   const onClass = (hostPortClass: HostPortClass) => {
     const name = hostPortClass.metadata.name ?? "";
     classes.enqueue(name);
-    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
-      hostPorts.enqueue(objectKey(hostPort));
-    }
-    for (const claim of caches.claims.store.byIndex(INDEX.byClass, name)) {
-      claims.enqueue(objectKey(claim));
-    }
+    enqueueEach(hostPorts, caches.hostPorts.store.byIndex(INDEX.byClass, name));
+    enqueueEach(claims, caches.claims.store.byIndex(INDEX.byClass, name));
   };
 
   const onClaim = (claim: HostPortClaim, hostPortsToo = true) => {
@@ -65,9 +61,7 @@ export function wireEvents(
     claims.enqueue(key);
     if (!hostPortsToo) return;
     if (claim.spec.hostPortName) hostPorts.enqueue(claim.spec.hostPortName);
-    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
-      hostPorts.enqueue(objectKey(hostPort));
-    }
+    enqueueEach(hostPorts, caches.hostPorts.store.byIndex(INDEX.byClaim, key));
   };
 
   const onHostPort = (hostPort: HostPort) => {
@@ -100,11 +94,8 @@ export function wireEvents(
     }
   };
 
-  const quotasOfNamespace = (namespace: string) => {
-    for (const quota of caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace)) {
-      quotas.enqueue(objectKey(quota));
-    }
-  };
+  const quotasOfNamespace = (namespace: string) =>
+    enqueueEach(quotas, caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace));
 
   /** Queues the namespace's claims that a quota holds back: usage or a limit changed. */
   const claimsHeldBack = (namespace: string) => {
@@ -168,6 +159,10 @@ export function wireEvents(
     }),
   ];
   return () => removers.forEach((remove) => remove());
+}
+
+function enqueueEach(controller: Controller, objects: readonly KubeObject[]): void {
+  for (const object of objects) controller.enqueue(objectKey(object));
 }
 
 /** Queues every HostPort without a port whose class's pools contain `port`: it may get it now. */
