@@ -4,7 +4,7 @@
  * `crds/`, which Helm installs first and never upgrades or deletes. Pure: `gen_manifests.ts`
  * writes it.
  *
- @module
+ * @module
  */
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { MutatingWebhookConfiguration } from "kubernetes-types/admissionregistration/v1.d.ts";

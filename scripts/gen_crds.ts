@@ -1,7 +1,7 @@
 /**
  * Writes the CRDs built by `lib/api/crd.ts` to `deploy/crds/<plural>.yaml` (`deno task gen`).
  *
- @module
+ * @module
  */
 import { stringify } from "yaml";
 import { buildCrds, type CustomResourceDefinition } from "../lib/api/crd.ts";

@@ -3,7 +3,7 @@
  * `deploy/`, removing files there the generator no longer makes. Run with `deno task gen`;
  * tests/release_manifests_test.ts and tests/release_chart_test.ts fail when a file is stale.
  *
- @module
+ * @module
  */
 import { chartFiles } from "./gen_chart.ts";
 import { releaseFiles } from "./gen_release_files.ts";

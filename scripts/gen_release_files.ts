@@ -4,7 +4,7 @@
  * self-signed Issuer and a Certificate, whose CA cert-manager's cainjector copies into the webhook
  * configurations), CRDs first. Pure: `gen_manifests.ts` writes it.
  *
- @module
+ * @module
  */
 import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";

@@ -3,7 +3,7 @@
  * are imported from the code that uses them, so the manifests cannot drift from it; object names
  * follow the original's release manifest (seed section 4.3).
  *
- @module
+ * @module
  */
 import { DEFAULT_RECORD_NAME } from "../lib/allocation/allocation_record.ts";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";

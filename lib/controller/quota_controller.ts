@@ -3,7 +3,7 @@
  * `status.used` of every quota with a per-class key (so `kubectl describe quota` shows used/hard),
  * fills a claim count kube-controller-manager has not computed yet, and exports both as metrics.
  *
- @module
+ * @module
  */
 import { NAMESPACE_INDEX } from "../kube/mod.ts";
 import { done } from "../reconcile/outcome.ts";

@@ -1,10 +1,9 @@
 /**
- * Runs the allocator's repair pass (docs/architecture.md rule 6) at start and periodically, and
- * turns its findings into Events, metrics, logs and requeues. The next pass runs after
- * `intervalMs`, or when the earliest leak candidate's holdoff ends, or at once when the record is
- * found deleted (`runSoon`); after a failure, with backoff (0.5 s doubling to 30 s).
+ * Runs the allocator's repair pass (docs/architecture.md rule 6) at start, every `intervalMs`, when
+ * the earliest leak candidate's holdoff ends, and at once when the record is found deleted; after
+ * a failure with backoff. Its findings become Events, metrics, logs and requeues.
  *
- @module
+ * @module
  */
 import { backoffDelay, sleep, type TimerHandle } from "../kube/mod.ts";
 import { EVENT_REASON } from "../reconcile/outcome.ts";

@@ -1,10 +1,9 @@
 /**
  * The template-claim controller: keeps the owners of claims made from HostPortClaimTemplates in
- * line with their pods and StatefulSets (`planTemplateClaim` decides), so the garbage collector
- * deletes them when it should, and deletes the ones it must itself. Gather: the claim and pod from
- * the caches, the StatefulSet live. Act: one guarded merge patch of the owners, or a delete.
+ * line with their pods and StatefulSets (`planTemplateClaim` decides), or deletes the claims, so
+ * they go with their pods as the garbage collector would have them.
  *
- @module
+ * @module
  */
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import {

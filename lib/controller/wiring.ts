@@ -12,7 +12,7 @@
  * - Quotas: a claim created or deleted -> the namespace's quotas; a claim gone or a quota's
  *   `spec.hard` changed -> the namespace's claims a quota holds back.
  *
- @module
+ * @module
  */
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {

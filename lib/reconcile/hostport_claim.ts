@@ -1,9 +1,7 @@
 /**
- * The HostPortClaim planner (docs/architecture.md, "Claim lifecycle", "Binding rules"). Fast
- * path: create `hpc-<uid>` and set `spec.hostPortName` (with the finalizer) in one reconcile, then
- * write `Bound` once the HostPort holds a port; a claim unbound after `pendingStatusDelayMs` is
- * written `Pending`. A port another HostPort also holds (a status forged through
- * `hostports/status`) never binds a second claim; a claim already Bound with it stays Bound.
+ * The HostPortClaim planner (docs/architecture.md, "Claim lifecycle", "Binding rules"): create
+ * `hpc-<uid>` and set `spec.hostPortName` in one reconcile, write `Bound` once the HostPort holds
+ * a port, and `Pending` once unbound for `pendingStatusDelayMs`.
  *
  * @module
  */
