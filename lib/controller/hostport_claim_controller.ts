@@ -64,21 +64,16 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       const version = claim.metadata.resourceVersion;
       if (ownWrites.isBehind(key, version)) return requeueAfter(STALE_CACHE_RETRY_MS);
       const uid = claim.metadata.uid ?? key;
+      const namespace = claim.metadata.namespace ?? "";
       const nowMs = ctx.clock.now();
-      const hostPort = claim.spec.hostPortName
-        ? ctx.caches.hostPorts.store.get(claim.spec.hostPortName)
-        : undefined;
-      const port = hostPort?.status?.port ?? 0;
+      const hostPort = ctx.caches.hostPorts.store.get(claim.spec.hostPortName ?? "");
+      const pods = ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key);
       const plan = planHostPortClaim({
         claim,
         hostPort,
-        portHolders: portHolders(ctx.caches, port),
+        portHolders: portHolders(ctx.caches, hostPort?.status?.port ?? 0),
         classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
-        blockingPods: podsBlockingClaim(
-          ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key),
-          claim.metadata.namespace ?? "",
-          claim.metadata.name ?? "",
-        ).length,
+        blockingPods: podsBlockingClaim(pods, namespace, claim.metadata.name ?? "").length,
         nowMs,
         timestamp: rfc3339(nowMs),
         firstSeenMs: firstSeen.mark(uid, nowMs),
@@ -94,11 +89,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       for (const step of plan.steps) {
         if (step.type === "createHostPort" || step.type === "bindHostPort") granted.add(uid);
         if (step.type === "event" && step.reason === EVENT_REASON.QuotaExceeded) {
-          const labels = {
-            namespace: claim.metadata.namespace ?? "",
-            class: claim.spec.hostPortClassName,
-          };
-          ctx.metrics.quotaExceeded.inc(labels);
+          ctx.metrics.quotaExceeded.inc({ namespace, class: claim.spec.hostPortClassName });
         }
       }
       return await actOnClaim(ctx, claim, plan, signal, {
