@@ -250,9 +250,8 @@ async function actOnHostPort(
         if (step.allocates !== undefined) {
           await writeAllocation(step.status, step.allocates);
         } else {
-          current = await hostPorts.updateStatus({ ...current, status: step.status }, {
-            abortSignal,
-          });
+          const { status } = step;
+          current = await hostPorts.updateStatus({ ...current, status }, { abortSignal });
         }
         break;
       case "event":

@@ -195,13 +195,10 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
+  const reporting = { logger, recorder: deps.recorder, metrics };
   return {
     clients,
-    caches: createControllerCaches(clients, deps.shared, {
-      logger,
-      recorder: deps.recorder,
-      metrics,
-    }),
+    caches: createControllerCaches(clients, deps.shared, reporting),
     allocator,
     recorder: deps.recorder,
     metrics,

@@ -173,11 +173,8 @@ function planBinding(input: ClaimInput): ClaimPlan {
 function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
   const { claim } = input;
   const condition = boundCondition(claim, decision);
-  const desired = desiredStatus(
-    claim,
-    decision,
-    setCondition(claim.status?.conditions, condition, input.timestamp),
-  );
+  const conditions = setCondition(claim.status?.conditions, condition, input.timestamp);
+  const desired = desiredStatus(claim, decision, conditions);
   const waitingQuietly = decision.kind === "waiting" &&
     decision.reason === CONDITION_REASON.WaitingForAllocation &&
     (claim.status?.phase ?? "") === "";
@@ -193,18 +190,17 @@ function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimS
 }
 
 function boundCondition(claim: HostPortClaim, decision: BindingDecision): DesiredCondition {
-  const bound = decision.kind === "bound";
-  const { reason, message } = decision.kind === "waiting" || decision.kind === "refused"
-    ? decision
-    : bound
+  const { reason, message } = decision.kind === "bound"
     ? {
       reason: CONDITION_REASON.Allocated,
       message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
     }
+    : decision.kind === "waiting" || decision.kind === "refused"
+    ? decision
     : { reason: CONDITION_REASON.WaitingForAllocation, message: "Waiting for the HostPort" };
   return {
     type: CONDITION_TYPE.Bound,
-    status: bound ? CONDITION_STATUS.True : CONDITION_STATUS.False,
+    status: decision.kind === "bound" ? CONDITION_STATUS.True : CONDITION_STATUS.False,
     reason,
     message,
     observedGeneration: claim.metadata.generation,
