@@ -1,9 +1,7 @@
 /**
- * hostport-allocator: a Kubernetes operator that hands out host ports the way Kubernetes hands
- * out volumes. This is the composition root: it reads the flags, builds the client, the logger,
- * metrics and Events, starts the health and metrics endpoints, the admission webhook server (on
- * every replica) and the leader-only controllers, and shuts everything down on SIGTERM. It holds
- * no logic of its own (see `lib/ops`).
+ * hostport-allocator, a Kubernetes operator that hands out host ports. The composition root: it
+ * wires the flags, client, logs, metrics, Events, endpoints, the webhook server (every replica)
+ * and the leader-only controllers, and shuts them down on SIGTERM; its logic lives in `lib/`.
  *
  * ```sh
  * ./deno task start -- --kubeconfig ~/.kube/config --context kind-dev
@@ -212,12 +210,8 @@ async function main(): Promise<number> {
       KubeRestClient.fromEnvironment({ kubeconfig: config.kubeconfig, context: config.context }),
   );
   const kube = createKubeClients(rest);
-  logger.info("starting", {
-    identity,
-    server: rest.config.server,
-    namespace: config.namespace,
-    leaderElection: config.leaderElection.enabled,
-  });
+  const { namespace, leaderElection: { enabled: leaderElection } } = config;
+  logger.info("starting", { identity, server: rest.config.server, namespace, leaderElection });
   const recorder = new KubeEventRecorder(kubeEventSink(kube.events), {
     instance: identity,
     logger: logger.child({ component: "events" }),
@@ -249,13 +243,7 @@ async function main(): Promise<number> {
         anchor,
         start: () =>
           Promise.resolve(
-            startAllocating(config, rest, {
-              recorder,
-              metrics,
-              logger,
-              health,
-              shared: caches,
-            }),
+            startAllocating(config, rest, { recorder, metrics, logger, health, shared: caches }),
           ),
         logger: logger.child({ component: "allocation-record" }),
       }),

@@ -1,10 +1,8 @@
 /**
- * The Helm chart `deploy/chart/`, built from the same objects as the releases
- * (`gen_release_files.ts`): each template is a release piece rendered as it is, with only the
- * chart's values put in (image, replicas, certificate mode, the pod webhook's namespace selector,
- * resources) and two Helm labels added. The CRDs go to `crds/`, which Helm installs before the
- * templates and never upgrades or deletes. Pure: it only builds text; `gen_manifests.ts` writes
- * it, and tests/release_chart_test.ts renders it with helm and compares it with the releases.
+ * The Helm chart `deploy/chart/`: each template is a release piece (`gen_release_files.ts`)
+ * rendered as it is, with the chart's values put in and two Helm labels added; the CRDs go to
+ * `crds/`, which Helm installs first and never upgrades or deletes. Pure: `gen_manifests.ts`
+ * writes it.
  *
  * @module
  */
@@ -80,10 +78,7 @@ const TEMPLATES: readonly ChartTemplate[] = [
   },
 ];
 
-/**
- * Template expressions by placeholder. A placeholder stands in a generated object where a value
- * goes; `inline` ones replace the scalar, `block` ones the whole YAML value under their key.
- */
+/** Template expressions by placeholder: `INLINE` ones replace a scalar, `BLOCK` ones a YAML value. */
 const INLINE = {
   replicas: "{{ .Values.replicas }}",
   image: '"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"',
@@ -130,7 +125,7 @@ function withPlaceholders(object: ManifestObject): ManifestObject {
 
 /** Replaces the placeholders of rendered YAML with template expressions. */
 function substitute(yaml: string): string {
-  let text = yaml.replace(
+  return yaml.replace(
     /^( *)([\w.-]+): HELM__(\w+)__$/gm,
     (line, indent: string, key: string, name: string) => {
       const value = BLOCK[name as keyof typeof BLOCK];
@@ -138,13 +133,11 @@ function substitute(yaml: string): string {
       const depth = indent.length + 2;
       return `${indent}${key}:\n${" ".repeat(depth)}{{- toYaml ${value} | nindent ${depth} }}`;
     },
-  );
-  text = text.replace(/HELM__(\w+)__/g, (_, name: string) => {
+  ).replace(/HELM__(\w+)__/g, (_, name: string) => {
     const value = INLINE[name as keyof typeof INLINE];
     if (value === undefined) throw new Error(`unknown chart placeholder ${name}`);
     return value;
   });
-  return text;
 }
 
 function documents(objects: readonly ManifestObject[]): string {
@@ -163,16 +156,13 @@ function header(about: string): string {
  * of lines, so a template shows exactly where the variants differ.
  */
 function merge(a: string[], b: string[]): string[] {
-  // common[i][j]: length of the longest common subsequence of a[i..] and b[j..].
-  const common = Array.from(
-    { length: a.length + 1 },
-    () => new Array<number>(b.length + 1).fill(0),
-  );
+  // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
   for (let i = a.length - 1; i >= 0; i--) {
     for (let j = b.length - 1; j >= 0; j--) {
-      common[i]![j] = a[i] === b[j]
-        ? common[i + 1]![j + 1]! + 1
-        : Math.max(common[i + 1]![j]!, common[i]![j + 1]!);
+      lcs[i]![j] = a[i] === b[j]
+        ? lcs[i + 1]![j + 1]! + 1
+        : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
     }
   }
   const out: string[] = [];
@@ -195,7 +185,7 @@ function merge(a: string[], b: string[]): string[] {
       out.push(a[i]!);
       i++;
       j++;
-    } else if (j >= b.length || (i < a.length && common[i + 1]![j]! >= common[i]![j + 1]!)) {
+    } else if (j >= b.length || (i < a.length && lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       onlyA.push(a[i++]!);
     } else {
       onlyB.push(b[j++]!);
@@ -261,17 +251,14 @@ export function chartFiles(): Map<string, string> {
   files.set(`${CHART_DIR}Chart.yaml`, chartYaml());
   files.set(`${CHART_DIR}values.yaml`, valuesYaml());
   for (const template of TEMPLATES) {
-    files.set(
-      `${CHART_DIR}templates/${template.file}`,
-      header(template.about) + templateText(template, pieces),
-    );
+    const text = header(template.about) + templateText(template, pieces);
+    files.set(`${CHART_DIR}templates/${template.file}`, text);
   }
   for (const crd of buildCrds()) {
-    files.set(
-      `${CHART_DIR}crds/${crd.spec.names.plural}.yaml`,
-      header(`The ${crd.spec.names.kind} CRD (Helm installs crds/ first and never deletes it)`) +
-        stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false }),
-    );
+    const { kind, plural } = crd.spec.names;
+    const about = `The ${kind} CRD (Helm installs crds/ first and never deletes it)`;
+    const yaml = stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false });
+    files.set(`${CHART_DIR}crds/${plural}.yaml`, header(about) + yaml);
   }
   return files;
 }

@@ -1,10 +1,7 @@
 /**
- * Writes the release manifests built by `gen_release_files.ts`: the pieces under
- * `deploy/manifests/`, `deploy/release.yaml` and `deploy/release-cert-manager.yaml`; and the Helm
- * chart built by `gen_chart.ts` under `deploy/chart/`. Run it with
- * `deno task gen`; the output is deterministic, and tests/release_manifests_test.ts fails when a
- * file is out of date (tests/release_chart_test.ts for the chart). Files under `deploy/manifests/`
- * and the chart's `templates/` and `crds/` that the generator no longer makes are removed.
+ * Writes the release manifests (`gen_release_files.ts`) and the Helm chart (`gen_chart.ts`) under
+ * `deploy/`, removing files there the generator no longer makes. Run with `deno task gen`;
+ * tests/release_manifests_test.ts and tests/release_chart_test.ts fail when a file is stale.
  *
  * @module
  */

@@ -1,9 +1,7 @@
 /**
- * The names, ports and paths of the release manifests in one place. Names shared with the
- * operator (Lease, allocation record, webhook paths and names, namespace label) are imported
- * from the code that uses them, so the manifests cannot drift from it. Object names follow the
- * original's release manifest (seed section 4.3): everything is `hostport-allocator`, the webhook
- * configurations are `hostport-allocator-crd` and `hostport-allocator-pod`.
+ * The names, ports and paths of the release manifests in one place. Names shared with the operator
+ * are imported from the code that uses them, so the manifests cannot drift from it; object names
+ * follow the original's release manifest (seed section 4.3).
  *
  * @module
  */
@@ -25,41 +23,30 @@ export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${RELEASE_VERSION}`;
 
 /** Every name of the release. */
 export const NAMES = {
-  /** The operator's namespace (Lease, allocation record, Secret). */
   namespace: DEFAULT_NAMESPACE,
   /** Deployment, Service, ServiceAccount, ClusterRole(Binding), Role(Binding), PDB. */
   app: "hostport-allocator",
-  /** Container name. */
   container: "manager",
-  /** Service in front of the webhook and metrics ports. */
   service: "hostport-allocator",
-  /** ServiceAccount the operator runs as. */
   serviceAccount: "hostport-allocator",
   /** The self-managed variant's ClusterRole/Role for its certificate (CA injection, Secret). */
   tlsRbac: "hostport-allocator-tls",
   /** Mutating and Validating configuration of the CR webhooks. */
   crdWebhooks: "hostport-allocator-crd",
-  /** Mutating configuration of the pod webhook. */
   podWebhooks: "hostport-allocator-pod",
-  /** Secret holding the serving certificate (self-managed by the operator, or by cert-manager). */
+  /** The serving certificate's Secret (written by the operator or by cert-manager). */
   tlsSecret: "hostport-allocator-tls",
   /** cert-manager Issuer and Certificate. */
   certificate: "hostport-allocator",
-  /** Leader-election Lease. */
   lease: LEADER_ELECTION_LEASE_NAME,
-  /** The allocation record ConfigMap. */
   allocationRecord: DEFAULT_RECORD_NAME,
 } as const;
 
-/** Container ports and the Service ports in front of them. */
+/** Container ports (`/healthz` and `/readyz`, `/metrics`, the admission server) and the Service's. */
 export const PORTS = {
-  /** `/healthz` and `/readyz` (HTTP). */
   health: 8081,
-  /** `/metrics` (HTTP). */
   metrics: 8080,
-  /** The admission server (HTTPS). */
   webhook: 9443,
-  /** The Service port of the webhook, as the API server calls it. */
   webhookService: 443,
 } as const;
 
@@ -87,9 +74,5 @@ export function objectMeta(
   name: string,
   namespace?: string,
 ): { name: string; namespace?: string; labels: Record<string, string> } {
-  return {
-    name,
-    ...(namespace === undefined ? {} : { namespace }),
-    labels: { ...COMMON_LABELS },
-  };
+  return { name, ...(namespace === undefined ? {} : { namespace }), labels: { ...COMMON_LABELS } };
 }

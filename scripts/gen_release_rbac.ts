@@ -1,9 +1,7 @@
 /**
- * The operator's RBAC: least privilege, no wildcards. Every verb below is one the operator calls
- * (tests/release_rbac_test.ts records its API calls against a real API server and fails on a
- * call these rules do not allow, and on a grant no call used). Namespaced objects (Lease,
- * allocation record, certificate Secret) are reached through Roles in the operator namespace
- * only, by `resourceNames` wherever the verb allows it (`create` cannot be limited by name).
+ * The operator's RBAC: least privilege, no wildcards; tests/release_rbac_test.ts fails on a call
+ * these rules do not allow and on a grant no call used. Namespaced objects are reached through
+ * Roles in the operator namespace, by `resourceNames` wherever the verb allows it.
  *
  * @module
  */
@@ -23,10 +21,22 @@ export type TlsVariant = "self-managed" | "cert-manager";
 
 const RBAC_API = "rbac.authorization.k8s.io/v1";
 
-/**
- * Cluster-wide rules of every variant: the three kinds, pods, ResourceQuotas, Events, and the HostPort CRD's
- * allocation-record anchor (read, and written once by compare-and-swap).
- */
+type RbacObject = ClusterRole | ClusterRoleBinding | Role | RoleBinding;
+
+/** `create` of `resource` (it cannot be limited by name), then `get` and `update` of `name`. */
+function createAndUpdate(apiGroup: string, resource: string, name: string): PolicyRule[] {
+  return [
+    { apiGroups: [apiGroup], resources: [resource], verbs: ["create"] },
+    {
+      apiGroups: [apiGroup],
+      resources: [resource],
+      resourceNames: [name],
+      verbs: ["get", "update"],
+    },
+  ];
+}
+
+/** Cluster-wide rules of every variant; the CRD is the allocation record's anchor (one CAS write). */
 function operatorClusterRules(): PolicyRule[] {
   return [
     // Classes are only read from the informer cache; claims are also read live.
@@ -68,31 +78,15 @@ function operatorClusterRules(): PolicyRule[] {
     },
     // Who the operator is (the webhook lets only that user write HostPort ports). Granted to
     // every authenticated user by system:basic-user too; explicit so a trimmed cluster still works.
-    {
-      apiGroups: ["authentication.k8s.io"],
-      resources: ["selfsubjectreviews"],
-      verbs: ["create"],
-    },
+    { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] },
   ];
 }
 
 /** Rules in the operator namespace of every variant: the Lease and the allocation record. */
 function operatorNamespaceRules(): PolicyRule[] {
   return [
-    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-    {
-      apiGroups: ["coordination.k8s.io"],
-      resources: ["leases"],
-      resourceNames: [NAMES.lease],
-      verbs: ["get", "update"],
-    },
-    { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
-    {
-      apiGroups: [""],
-      resources: ["configmaps"],
-      resourceNames: [NAMES.allocationRecord],
-      verbs: ["get", "update"],
-    },
+    ...createAndUpdate("coordination.k8s.io", "leases", NAMES.lease),
+    ...createAndUpdate("", "configmaps", NAMES.allocationRecord),
   ];
 }
 
@@ -116,15 +110,7 @@ function tlsClusterRules(): PolicyRule[] {
 
 /** Rules in the operator namespace of the self-managed variant: its certificate Secret. */
 function tlsNamespaceRules(): PolicyRule[] {
-  return [
-    { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
-    {
-      apiGroups: [""],
-      resources: ["secrets"],
-      resourceNames: [NAMES.tlsSecret],
-      verbs: ["get", "update"],
-    },
-  ];
+  return createAndUpdate("", "secrets", NAMES.tlsSecret);
 }
 
 /** A ClusterRole and a Role in the operator namespace, each bound to the operator's ServiceAccount. */
@@ -132,10 +118,12 @@ function rbacSet(
   name: string,
   clusterRules: PolicyRule[],
   namespaceRules: PolicyRule[],
-): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
-  const subjects = [
-    { kind: "ServiceAccount", name: NAMES.serviceAccount, namespace: NAMES.namespace },
-  ];
+): RbacObject[] {
+  const subjects = [{
+    kind: "ServiceAccount",
+    name: NAMES.serviceAccount,
+    namespace: NAMES.namespace,
+  }];
   const roleRef = (kind: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind, name });
   const namespaced = objectMeta(name, NAMES.namespace);
   return [
@@ -159,11 +147,11 @@ function rbacSet(
 }
 
 /** The ClusterRole, Role and bindings every variant needs. */
-export function operatorRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
+export function operatorRbac(): RbacObject[] {
   return rbacSet(NAMES.app, operatorClusterRules(), operatorNamespaceRules());
 }
 
 /** The extra ClusterRole, Role and bindings of the self-managed certificate variant. */
-export function selfManagedTlsRbac(): (ClusterRole | ClusterRoleBinding | Role | RoleBinding)[] {
+export function selfManagedTlsRbac(): RbacObject[] {
   return rbacSet(NAMES.tlsRbac, tlsClusterRules(), tlsNamespaceRules());
 }

@@ -56,11 +56,8 @@ export function namespace(): Namespace {
 
 /** The ServiceAccount the operator runs as. */
 export function serviceAccount(): ServiceAccount {
-  return {
-    apiVersion: "v1",
-    kind: "ServiceAccount",
-    metadata: objectMeta(NAMES.serviceAccount, NAMES.namespace),
-  };
+  const metadata = objectMeta(NAMES.serviceAccount, NAMES.namespace);
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata };
 }
 
 /** The operator's arguments for a variant. */

@@ -1,33 +1,29 @@
 /**
- * What every controller is given (clients, caches, the allocator, Events, metrics, logs, time and
- * timings) and the small bookkeeping they share: when this process first saw a key, and which of
- * its own writes the cache has not caught up with yet.
- *
- * The caches: classes, HostPorts, claims and ResourceQuotas are the {@linkcode SharedCaches} that
- * every replica keeps for its webhook, so the leader watches each kind once; pods are watched only
- * if they carry the label the pod webhook sets ({@linkcode POD_LABEL_KEY}), and cached as
- * summaries.
+ * What every controller is given (clients, caches, allocator, Events, metrics, logs, clock,
+ * timings) and the bookkeeping they share. Classes, HostPorts, claims and ResourceQuotas are the
+ * {@linkcode SharedCaches} every replica keeps for its webhook; pods are watched only with the
+ * label the pod webhook sets ({@linkcode POD_LABEL_KEY}), as summaries.
  *
  * @module
  */
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { POD_LABEL_KEY } from "../api/constants.ts";
-import type { HostPort } from "../api/types.ts";
-import type { HostPortClaim } from "../api/types.ts";
-import type { HostPortClass } from "../api/types.ts";
-import { isPlainObject } from "../api/types.ts";
 import {
-  HOST_PORT_CLAIM_RESOURCE,
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
-  RESOURCE_QUOTA_RESOURCE,
-} from "../kube/resource.ts";
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  isPlainObject,
+} from "../api/types.ts";
 import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
   defineResource,
+  HOST_PORT_CLAIM_RESOURCE,
+  HOST_PORT_CLASS_RESOURCE,
+  HOST_PORT_RESOURCE,
   type KubeObject,
+  RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
   type ResourceDescriptor,
 } from "../kube/resource.ts";
@@ -36,23 +32,19 @@ import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../op
 import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
 import { type ControllerMetrics, createControllerMetrics, describe } from "./controller.ts";
 
-/** Resolved timings and sizes of the controllers. */
+/** Resolved timings of the controllers, in ms (`ControllersOptions` says what each is). */
 export interface ControllerSettings {
-  /** Claim finalizer removal waits this long after the deletion was first seen (ms). */
   readonly claimDeletionGraceMs: number;
-  /** An unbound claim without a phase is written `Pending` after this long (ms). */
   readonly pendingStatusDelayMs: number;
-  /** Least time between two status writes of one HostPortClass (ms). */
+  /** Least time between two status writes of one HostPortClass. */
   readonly classStatusIntervalMs: number;
 }
 
 /** The shared dependencies of the per-kind controllers. */
 export interface ControllerContext {
-  /** Typed clients for writes and live reads. */
+  /** For writes and live reads. */
   readonly clients: ControllerClients;
-  /** Informer caches for reads. */
   readonly caches: ControllerCaches;
-  /** Allocation through the cluster-wide record. */
   readonly allocator: ClusterPortAllocator;
   readonly recorder: EventRecorder;
   readonly metrics: ControllerMetrics;
@@ -87,22 +79,16 @@ export interface ControllerClients {
   readonly classes: ResourceClient<HostPortClass>;
   readonly claims: ResourceClient<HostPortClaim>;
   readonly hostPorts: ResourceClient<HostPort>;
-  /** Pods, as summaries (live lists before a claim's finalizer is removed). */
   readonly pods: ResourceClient<PodSummary>;
-  /** ResourceQuotas (claim quotas: usage written into their status). */
   readonly quotas: ResourceClient<ResourceQuota>;
 }
 
-/** The informers, one per kind. */
+/** The informers, one per kind (pods: those labelled {@linkcode POD_LABEL_KEY}). */
 export interface ControllerCaches {
   readonly classes: Informer<HostPortClass>;
-  /** HostPortClaims, indexed by class and HostPort name. */
   readonly claims: Informer<HostPortClaim>;
-  /** HostPorts, indexed by class and claim. */
   readonly hostPorts: Informer<HostPort>;
-  /** Summaries of the pods labelled {@linkcode POD_LABEL_KEY}, indexed by the claims they name. */
   readonly pods: Informer<PodSummary>;
-  /** ResourceQuotas of every namespace (claim quotas, lib/quota). */
   readonly quotas: Informer<ResourceQuota>;
 }
 
@@ -128,10 +114,8 @@ interface Reporting {
 }
 
 /**
- * The informer options that report under `kind`: a warning per retried list or watch failure,
- * and per undecodable object version a warning log naming the object and the decode error, a
- * Warning Event on the object, and the gauge `hostport_allocator_undecodable_objects{kind}` set
- * to the quarantine size.
+ * Informer options reporting under `kind`: a warning per retried list or watch failure; per
+ * undecodable object a warning, a Warning Event on it, and the quarantine size as a gauge.
  */
 function reportingAs<T extends KubeObject>(kind: string, reporting: Reporting): InformerOptions<T> {
   const { logger, recorder, metrics } = reporting;
@@ -161,35 +145,28 @@ export function createControllerCaches(
   shared: SharedCaches,
   reporting: Reporting,
 ): ControllerCaches {
+  const pods = new Informer(clients.pods, {
+    labelSelector: POD_LABEL_KEY,
+    indexers: {
+      [INDEX.byPodClaim]: (pod) =>
+        claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
+    },
+    ...reportingAs("Pod", reporting),
+  });
   const { classes, hostPorts, claims, quotas } = shared; // not the rest of a RunningSharedCaches
-  return {
-    classes,
-    hostPorts,
-    claims,
-    quotas,
-    pods: new Informer(clients.pods, {
-      labelSelector: POD_LABEL_KEY,
-      indexers: {
-        [INDEX.byPodClaim]: (pod) =>
-          claimNamesOfPod(pod).map((claim) => `${pod.metadata.namespace ?? ""}/${claim}`),
-      },
-      ...reportingAs("Pod", reporting),
-    }),
-  };
+  return { classes, hostPorts, claims, quotas, pods };
 }
 
 /** Shared caches that run, from {@linkcode startSharedCaches}. */
 export interface RunningSharedCaches extends SharedCaches {
   /** Resolves true once every one has listed; false if stopped first. */
   readonly synced: Promise<boolean>;
-  /** Stops the informers. */
   stop(): Promise<void>;
 }
 
 /**
- * Builds and starts, with the controllers' indexes, the class, HostPort, claim and ResourceQuota
- * informers a replica keeps for its whole life: its webhook reads them, and its controllers share
- * them while it leads. Watch failures and objects that do not decode are reported through `deps`.
+ * Builds and starts, with the controllers' indexes, the informers a replica keeps for its whole
+ * life: its webhook reads them, and its controllers share them while it leads.
  */
 export function startSharedCaches(
   rest: RestClient,
@@ -242,7 +219,7 @@ export async function cachesSynced(caches: SharedCaches | ControllerCaches): Pro
 }
 
 /** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
-export const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
+const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
   group: "",
   version: "v1",
   kind: "Pod",
@@ -287,7 +264,7 @@ export class FirstSeen {
     return nowMs;
   }
 
-  /** Whether `key` was marked and not forgotten since. */
+  /** Whether `key` was marked and not forgotten. */
   has(key: string): boolean {
     return this.#times.has(key);
   }
@@ -312,10 +289,7 @@ export class OwnWrites {
     if (resourceVersion) this.#staleVersions.set(key, resourceVersion);
   }
 
-  /**
-   * Whether the cache still shows `key` at a version this process has since written over; once
-   * it shows any other version the key is forgotten (versions never repeat).
-   */
+  /** Whether the cache still shows `key` at a version since written over (versions never repeat). */
   isBehind(key: string, cachedResourceVersion: string | undefined): boolean {
     const stale = this.#staleVersions.get(key);
     if (stale === undefined) return false;

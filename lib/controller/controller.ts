@@ -1,8 +1,7 @@
 /**
- * The generic controller loop: keys from a `WorkQueue`, a fixed number of workers (a key is
- * never reconciled concurrently with itself), outcomes as values, per-key exponential backoff on
- * errors, quiet retries on write conflicts, a slow resync of every key, metrics and logs; and the
- * metrics every controller records.
+ * The generic controller loop: keys from a `WorkQueue`, a fixed number of workers (a key is never
+ * reconciled concurrently with itself), outcomes as values, per-key exponential backoff on errors,
+ * quiet retries on write conflicts, a slow resync of every key; and the controller metrics.
  *
  * @module
  */
@@ -19,7 +18,6 @@ export type ReconcileFunction = (key: string, signal: AbortSignal) => Promise<Ou
 export interface ControllerOptions {
   /** Name in logs and metrics, for example `hostport`. */
   readonly name: string;
-  /** The reconcile function. */
   readonly reconcile: ReconcileFunction;
   /** How many keys are reconciled at once (at least 1). */
   readonly workers: number;
@@ -38,7 +36,6 @@ export interface ControllerOptions {
 
 /** One controller: a queue of keys and the workers that reconcile them. */
 export class Controller {
-  /** The controller's name. */
   readonly name: string;
   #options: ControllerOptions;
   #queue: WorkQueue<string>;
@@ -62,10 +59,7 @@ export class Controller {
     });
   }
 
-  /**
-   * Queues `key` now (deduplicated with a queued copy); `urgent` puts it ahead of keys queued
-   * without it.
-   */
+  /** Queues `key` now (deduplicated); `urgent` puts it ahead of keys queued without it. */
   enqueue(key: string, options: { urgent?: boolean } = {}): void {
     this.#queue.add(key, options);
     this.#reportDepth();
@@ -145,11 +139,8 @@ export class Controller {
       return "conflict";
     }
     this.#options.metrics.reconcileErrors.inc({ controller: this.name });
-    this.#logger.error("Reconciler error", {
-      key,
-      error: describe(error),
-      retries: this.#queue.numRequeues(key),
-    });
+    const retries = this.#queue.numRequeues(key);
+    this.#logger.error("Reconciler error", { key, error: describe(error), retries });
     return "error";
   }
 
@@ -179,10 +170,7 @@ export function describe(error: unknown): string {
 /** Latency buckets of one reconcile, in seconds. */
 const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/**
- * Metrics of the controller runtime (named as controller-runtime's) and of allocation, repair,
- * classes and quotas (`hostport_*`), as {@linkcode createControllerMetrics} makes them.
- */
+/** The metrics of every controller: the runtime's (named as controller-runtime's) and `hostport_*`. */
 export type ControllerMetrics = ReturnType<typeof metricsIn>;
 
 /** Creates (or fetches) every controller metric in `registry`. */
@@ -229,11 +217,9 @@ function metricsIn(registry: MetricsRegistry) {
       "Number of ports of a HostPortClass's pools free to allocate",
       ["class"],
     ),
-    allocations: registry.counter(
-      "hostport_allocations_total",
-      "Ports allocated to HostPorts",
-      ["class"],
-    ),
+    allocations: registry.counter("hostport_allocations_total", "Ports allocated to HostPorts", [
+      "class",
+    ]),
     allocationFailures: registry.counter(
       "hostport_allocation_failures_total",
       "Allocations that failed, by reason (exhausted or error)",

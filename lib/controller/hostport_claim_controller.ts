@@ -1,13 +1,12 @@
 /**
- * The HostPortClaim controller: gather from the caches, plan with `planHostPortClaim`, act.
- * Before the finalizer goes, a live pod list (not the cache) must show no pod that can still
- * run naming the claim. A claim whose cached copy predates a write this process made waits for
- * that write's event instead of writing from the stale copy (a certain 409).
+ * The HostPortClaim controller: gather from the caches, plan with `planHostPortClaim`, act. The
+ * finalizer goes only once a live pod list shows no pod that can still run naming the claim. A
+ * claim whose cached copy predates this process's write waits for that write's event (else 409).
  *
  * @module
  */
 import { CLAIM_PHASE } from "../api/constants.ts";
-import { type HostPortClaim } from "../api/types.ts";
+import type { HostPortClaim } from "../api/types.ts";
 import { AlreadyExistsError } from "../kube/rest_client.ts";
 import { NAMESPACE_INDEX, objectKey } from "../kube/informer.ts";
 import { type ClaimPlan, planHostPortClaim } from "../reconcile/hostport_claim.ts";
@@ -40,10 +39,7 @@ export interface ClaimReconciler {
   reconcile(key: string, signal: AbortSignal): Promise<Outcome>;
   /** Drops what is remembered about a claim uid (its object is gone). */
   forget(uid: string): void;
-  /**
-   * Whether this process removed the finalizer of the claim with this uid itself, after the
-   * deletion window and a live pod check: its HostPort then need not wait the window again.
-   */
+  /** Whether this process finalized the claim itself: its HostPort need not wait the window. */
   finalizedHere(uid: string): boolean;
   /** Drops that memory once the claim's HostPort released its port. */
   forgetFinalized(uid: string): void;
@@ -68,21 +64,16 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       const version = claim.metadata.resourceVersion;
       if (ownWrites.isBehind(key, version)) return requeueAfter(STALE_CACHE_RETRY_MS);
       const uid = claim.metadata.uid ?? key;
+      const namespace = claim.metadata.namespace ?? "";
       const nowMs = ctx.clock.now();
-      const hostPort = claim.spec.hostPortName
-        ? ctx.caches.hostPorts.store.get(claim.spec.hostPortName)
-        : undefined;
-      const port = hostPort?.status?.port ?? 0;
+      const hostPort = ctx.caches.hostPorts.store.get(claim.spec.hostPortName ?? "");
+      const pods = ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key);
       const plan = planHostPortClaim({
         claim,
         hostPort,
-        portHolders: portHolders(ctx.caches, port),
+        portHolders: portHolders(ctx.caches, hostPort?.status?.port ?? 0),
         classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
-        blockingPods: podsBlockingClaim(
-          ctx.caches.pods.store.byIndex(INDEX.byPodClaim, key),
-          claim.metadata.namespace ?? "",
-          claim.metadata.name ?? "",
-        ).length,
+        blockingPods: podsBlockingClaim(pods, namespace, claim.metadata.name ?? "").length,
         nowMs,
         timestamp: rfc3339(nowMs),
         firstSeenMs: firstSeen.mark(uid, nowMs),
@@ -95,20 +86,11 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
         },
         quotaExceeded: quotaGate(ctx, claim, granted),
       });
-      if (
-        plan.steps.some((step) => step.type === "createHostPort" || step.type === "bindHostPort")
-      ) {
-        granted.add(uid);
-      }
-      if (
-        plan.steps.some((step) =>
-          step.type === "event" && step.reason === EVENT_REASON.QuotaExceeded
-        )
-      ) {
-        ctx.metrics.quotaExceeded.inc({
-          namespace: claim.metadata.namespace ?? "",
-          class: claim.spec.hostPortClassName,
-        });
+      for (const step of plan.steps) {
+        if (step.type === "createHostPort" || step.type === "bindHostPort") granted.add(uid);
+        if (step.type === "event" && step.reason === EVENT_REASON.QuotaExceeded) {
+          ctx.metrics.quotaExceeded.inc({ namespace, class: claim.spec.hostPortClassName });
+        }
       }
       return await actOnClaim(ctx, claim, plan, signal, {
         onClaimWritten: () => ownWrites.note(key, version),
@@ -125,10 +107,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   };
 }
 
-/**
- * The quota that holds the claim back, if any (lib/quota, `gateClaim`). A claim
- * counts once it is Bound, its HostPort names it, or this process let it start.
- */
+/** The quota holding the claim back, if any; a claim counts once it holds or is getting a port. */
 function quotaGate(
   ctx: ControllerContext,
   claim: HostPortClaim,
@@ -190,8 +169,12 @@ async function actOnClaim(
         onClaimWritten();
         break;
       case "removeFinalizer": {
-        const blocking = await livePodsBlocking(ctx, current, abortSignal);
-        if (blocking > 0) return awaitChange(`${blocking} pod(s) still use the claim`);
+        const namespace = current.metadata.namespace ?? "";
+        const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
+        const blocking = podsBlockingClaim(pods.items, namespace, current.metadata.name ?? "");
+        if (blocking.length > 0) {
+          return awaitChange(`${blocking.length} pod(s) still use the claim`);
+        }
         hooks.onFinalized(); // before the write: its DELETED event may reach the HostPort first
         current = await claims.update(withoutFinalizer(current), { abortSignal });
         onClaimWritten();
@@ -204,15 +187,4 @@ async function actOnClaim(
     }
   }
   return plan.outcome;
-}
-
-/** Counts, from a live list, the pods that name the claim and can still run. */
-async function livePodsBlocking(
-  ctx: ControllerContext,
-  claim: HostPortClaim,
-  abortSignal: AbortSignal,
-): Promise<number> {
-  const namespace = claim.metadata.namespace ?? "";
-  const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
-  return podsBlockingClaim(pods.items, namespace, claim.metadata.name ?? "").length;
 }

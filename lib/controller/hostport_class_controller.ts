@@ -9,11 +9,10 @@ import { type ClassUsage, PortRegistry } from "../allocator/mod.ts";
 import { type ClassPlan, planHostPortClass } from "../reconcile/hostport_class.ts";
 import { done, type Outcome, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
+import type { ReconcileFunction } from "./controller.ts";
 
 /** Builds the class reconciler. */
-export function createClassReconciler(
-  ctx: ControllerContext,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+export function createClassReconciler(ctx: ControllerContext): ReconcileFunction {
   const lastStatusWrite = new Map<string, number>();
   return async (key, signal) => {
     const hostPortClass = ctx.caches.classes.store.get(key);
@@ -34,13 +33,8 @@ export function createClassReconciler(
       lastStatusWriteMs: lastStatusWrite.get(key),
       statusIntervalMs: ctx.settings.classStatusIntervalMs,
     });
-    return await actOnClass(
-      ctx,
-      hostPortClass,
-      plan,
-      signal,
-      () => lastStatusWrite.set(key, nowMs),
-    );
+    const statusWritten = () => lastStatusWrite.set(key, nowMs);
+    return await actOnClass(ctx, hostPortClass, plan, signal, statusWritten);
   };
 }
 

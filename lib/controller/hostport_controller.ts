@@ -1,15 +1,19 @@
 /**
- * The HostPort controller: gather from the caches, reserving a port through the allocator when
- * `needsPort` says so (rule 1: reserve, then write), plan once with `planHostPort`, act. A
- * refused status write releases the unused reservation (rule 3); a won finalizer removal releases
- * the port (the allocator's `onReleased` then requeues the Pending HostPorts that could use it).
+ * The HostPort controller: gather from the caches, reserving a port when `needsPort` says so
+ * (rule 1), plan once with `planHostPort`, act. A refused status write releases the unused
+ * reservation (rule 3); a won finalizer removal releases the port.
  *
  * @module
  */
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
-import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
-import type { HostPortClaim } from "../api/types.ts";
-import type { ObjectReference } from "../api/types.ts";
+import {
+  claimRefMatches,
+  hasClaimRef,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortStatus,
+  type ObjectReference,
+} from "../api/types.ts";
 import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
 import {
   type AllocationResult,
@@ -37,7 +41,7 @@ import {
   rfc3339,
   subjectOf,
 } from "./context.ts";
-import { describe } from "./controller.ts";
+import { describe, type ReconcileFunction } from "./controller.ts";
 import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
 /** What the HostPort reconciler asks the claim reconciler. */
@@ -45,7 +49,6 @@ type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinaliz
 
 /** The reservation made while gathering, as the actor needs it. */
 interface Reserved {
-  /** What the plan reads. */
   readonly result: AllocationResult;
   /** When the reservation committed (allocator clock), for rule 2 right before the write. */
   readonly reservedAt?: number;
@@ -57,7 +60,7 @@ interface Reserved {
 export function createHostPortReconciler(
   ctx: ControllerContext,
   claims: ClaimFinalizations,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+): ReconcileFunction {
   const claimGoneSeen = new FirstSeen();
   return async (key, signal) => {
     const hostPort = ctx.caches.hostPorts.store.get(key);
@@ -65,15 +68,15 @@ export function createHostPortReconciler(
       claimGoneSeen.forget(key);
       return done();
     }
+    const port = hostPort.status?.port ?? 0;
     // The cache shows the port written: the reservation is the HostPort's now. Until then the
     // allocator keeps it, so a reconcile from a stale cache gets the same port back.
-    if ((hostPort.status?.port ?? 0) > 0) ctx.allocator.forget(key);
+    if (port > 0) ctx.allocator.forget(key);
     const ref = hostPort.spec.claimRef;
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
     const claim = ref?.name
       ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
       : undefined;
-    const port = hostPort.status?.port ?? 0;
     const reserved = needsPort(hostPort, hostPortClass, claim)
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
@@ -124,14 +127,11 @@ function releaseFacts(
   const ref = hostPort.spec.claimRef ?? {};
   const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
   const name = hostPort.metadata.name ?? "";
+  const pods = gone
+    ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
+    : [];
   return {
-    holdingPods: gone
-      ? podsHoldingPort(
-        ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`),
-        ref,
-        hostPort.status?.port ?? 0,
-      )
-      : [],
+    holdingPods: podsHoldingPort(pods, ref, hostPort.status?.port ?? 0),
     claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
     claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
     nowMs,
@@ -155,15 +155,12 @@ async function actOnHostPort(
     const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
     ctx.metrics.allocationFailures.inc({ class: className, reason });
   }
-  /** Whether a cached HostPort other than this one holds `port` (a duplicate from before the record). */
+  /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
   const heldElsewhere = (port: number) =>
     ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
       .some((other) => other.metadata.name !== name);
 
-  /**
-   * Removes the finalizer, then releases the port (rule 3). With `podsOf` (the gone claim), a
-   * live pod list of its namespace must first show no pod that can still run holding the port.
-   */
+  /** Removes the finalizer, then releases the port (the step's rules, `HostPortStep`). */
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
     if (port !== undefined && podsOf !== undefined) {
       const namespace = podsOf.namespace ?? "";
@@ -183,12 +180,8 @@ async function actOnHostPort(
       return done();
     }
     ctx.metrics.releases.inc();
-    ctx.recorder.record(
-      subjectOf(current),
-      "Normal",
-      EVENT_REASON.PortReleased,
-      `Released port ${port}`,
-    );
+    const released = `Released port ${port}`;
+    ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
     return done();
   };
 
@@ -196,10 +189,8 @@ async function actOnHostPort(
   const deleteOrphan = async (): Promise<Outcome> => {
     const ref = current.spec.claimRef;
     try {
-      const claim = await ctx.clients.claims.get(ref?.name ?? "", {
-        namespace: ref?.namespace,
-        abortSignal,
-      });
+      const namespace = ref?.namespace;
+      const claim = await ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal });
       if (claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
@@ -214,9 +205,8 @@ async function actOnHostPort(
   };
 
   /**
-   * Writes the port reserved while gathering (rule 1), only while its reservation is fresh
-   * (rule 2); a refused write releases the reservation unless a fresh read shows the port
-   * written (rule 3), and any other failure keeps it (rule 4: unknown outcome).
+   * Writes the reserved port only while its reservation is fresh (rule 2); a refused write
+   * releases it unless a fresh read shows it written (rule 3); other failures keep it (rule 4).
    */
   const writeAllocation = async (status: HostPortStatus, port: number): Promise<void> => {
     const reservedAt = reserved?.reservedAt;
@@ -257,10 +247,12 @@ async function actOnHostPort(
       case "deleteOrphan":
         return await deleteOrphan();
       case "setStatus":
-        if (step.allocates !== undefined) await writeAllocation(step.status, step.allocates);
-        else {current = await hostPorts.updateStatus({ ...current, status: step.status }, {
-            abortSignal,
-          });}
+        if (step.allocates !== undefined) {
+          await writeAllocation(step.status, step.allocates);
+        } else {
+          const { status } = step;
+          current = await hostPorts.updateStatus({ ...current, status }, { abortSignal });
+        }
         break;
       case "event":
         ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);

@@ -1,21 +1,18 @@
 /**
- * The ResourceQuota usage controller: writes how many claims of each class a namespace holds
- * into the `status.used` of every quota with a per-class key (so `kubectl describe quota` shows
- * used/hard), fills a claim count kube-controller-manager has not computed yet, and exports
- * both as metrics. Gather (cache; a live claim list only for the missing count) -> plan with
- * `planQuotaUsage` -> one merge patch guarded by the quota's resourceVersion.
+ * The ResourceQuota usage controller: writes the claims of each class a namespace holds into the
+ * `status.used` of every quota with a per-class key (so `kubectl describe quota` shows used/hard),
+ * fills a claim count kube-controller-manager has not computed yet, and exports both as metrics.
  *
  * @module
  */
 import { NAMESPACE_INDEX } from "../kube/mod.ts";
-import { done, type Outcome } from "../reconcile/outcome.ts";
+import { done } from "../reconcile/outcome.ts";
 import { isClaimQuota, needsClaimCount, planQuotaUsage } from "../quota/mod.ts";
 import type { ControllerContext } from "./context.ts";
+import type { ReconcileFunction } from "./controller.ts";
 
 /** Builds the reconciler of ResourceQuotas (keys: namespace/name). */
-export function createQuotaReconciler(
-  ctx: ControllerContext,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
+export function createQuotaReconciler(ctx: ControllerContext): ReconcileFunction {
   // The classes each quota last exported, so their series go with the quota or its keys.
   const exported = new Map<string, string[]>();
   const exportUsage = (key: string, usage: { class: string; used: number; hard: number }[]) => {
@@ -42,9 +39,11 @@ export function createQuotaReconciler(
     const name = quota.metadata?.name ?? "";
     // The count is missing only while every claim create in the namespace is refused, so a
     // live list then holds every claim there is.
-    const claimsInNamespace = needsClaimCount(quota)
-      ? await countClaimsLive(ctx, namespace, abortSignal)
-      : undefined;
+    let claimsInNamespace: number | undefined;
+    if (needsClaimCount(quota)) {
+      const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
+      claimsInNamespace = page.items.length + page.undecodable.length;
+    }
     const claims = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace);
     const plan = planQuotaUsage(quota, claims, claimsInNamespace);
     exportUsage(key, [...plan.classes]);
@@ -58,13 +57,4 @@ export function createQuotaReconciler(
     }, { namespace, abortSignal });
     return done();
   };
-}
-
-async function countClaimsLive(
-  ctx: ControllerContext,
-  namespace: string,
-  abortSignal: AbortSignal,
-): Promise<number> {
-  const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
-  return page.items.length + page.undecodable.length;
 }

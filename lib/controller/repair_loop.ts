@@ -1,13 +1,7 @@
 /**
- * Runs the allocator's repair pass (docs/architecture.md rule 6) at start and periodically, and
- * turns its findings into Events, metrics, logs and requeues. The HostPort controller starts only
- * after a first pass succeeded, so the record knows every port a HostPort holds before anything
- * is allocated.
- *
- * When the next pass runs: after `intervalMs`, or sooner when the earliest leak candidate's
- * holdoff ends (a port stranded by a crash returns to the pool right then), or at once when the
- * allocator finds the record deleted (`runSoon`); after a failed pass, with backoff (0.5 s
- * doubling to 30 s), never waiting the whole interval.
+ * Runs the allocator's repair pass (docs/architecture.md rule 6) at start, every `intervalMs`, when
+ * the earliest leak candidate's holdoff ends, and at once when the record is found deleted; after
+ * a failure with backoff. Its findings become Events, metrics, logs and requeues.
  *
  * @module
  */
@@ -148,20 +142,15 @@ export class RepairLoop {
     }
     this.#restoredEvents(findings.reserved);
     if (findings.reserveRaced.length > 0) {
-      logger.error("Held ports were reserved by another process during repair", {
-        ports: findings.reserveRaced,
-      });
+      const ports = findings.reserveRaced;
+      logger.error("Held ports were reserved by another process during repair", { ports });
     }
     for (const { port, holders } of findings.duplicates) {
       logger.error("Port held by several HostPorts", { port, hostPorts: holders });
       for (const name of holders) {
         const others = holders.filter((other) => other !== name).join(", ");
-        this.#event(
-          name,
-          "Warning",
-          EVENT_REASON.PortDuplicated,
-          `Port ${port} is also held by HostPort ${others}`,
-        );
+        const message = `Port ${port} is also held by HostPort ${others}`;
+        this.#event(name, "Warning", EVENT_REASON.PortDuplicated, message);
       }
     }
     for (const { hostPort } of findings.outOfPool) this.#options.enqueueHostPort(hostPort);
@@ -176,21 +165,15 @@ export class RepairLoop {
 
   #restoredEvents(ports: readonly number[]): void {
     for (const port of ports) {
+      const message = `Reserved port ${port} in the allocation record, which was missing it`;
       for (const hostPort of portHolders(this.#ctx.caches, port)) {
-        this.#event(
-          hostPort,
-          "Normal",
-          EVENT_REASON.PortReservationRestored,
-          `Reserved port ${port} in the allocation record, which was missing it`,
-        );
+        this.#event(hostPort, "Normal", EVENT_REASON.PortReservationRestored, message);
       }
     }
   }
 
   #event(name: string, type: "Normal" | "Warning", reason: string, message: string): void {
     const hostPort = this.#ctx.caches.hostPorts.store.get(name);
-    if (hostPort !== undefined) {
-      this.#ctx.recorder.record(subjectOf(hostPort), type, reason, message);
-    }
+    if (hostPort) this.#ctx.recorder.record(subjectOf(hostPort), type, reason, message);
   }
 }

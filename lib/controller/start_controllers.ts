@@ -1,7 +1,6 @@
 /**
- * The entry point for the composition root: builds the caches and the three controllers, wires
- * watch events to queues, runs the first repair pass before any allocation, and starts the
- * workers once the caches are synced.
+ * Builds the controllers for the composition root, wires watch events to queues, and starts the
+ * workers once the caches are synced and a first repair pass has run.
  *
  * @module
  */
@@ -39,16 +38,12 @@ import { type ControllerSet, requeuePendingFor, wireEvents } from "./wiring.ts";
 
 /** Tuning of the controllers; every field is optional. */
 export interface ControllersOptions {
-  /**
-   * Concurrent reconciles of each controller (`--workers`); by default 1 for classes, 16 for
-   * claims and HostPorts, 4 for template claims.
-   */
+  /** Concurrent reconciles of each controller (`--workers`); defaults per controller. */
   workers?: number | undefined;
   /**
    * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
-   * without this process finalizing it, wait this long after the deletion (or absence) was first
-   * seen, so pod creations our webhook admitted before it are stored or failed by then. Default
-   * 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
+   * unfinalized by us, wait this long after first seen, so pods admitted before are stored or
+   * failed. Default 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
    */
   claimDeletionGraceMs?: number | undefined;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
@@ -59,17 +54,13 @@ export interface ControllersOptions {
 
 /** What `startControllers` needs. */
 export interface ControllerDeps {
-  /** The REST client (leader's credentials). */
   rest: RestClient;
   /** The cluster-wide allocation record; the allocator and repair are built over it. */
   record: AllocationRecord;
   recorder: EventRecorder;
   metrics: MetricsRegistry;
   logger: Logger;
-  /**
-   * The class, HostPort, claim and quota informers every replica keeps for its webhook, used
-   * rather than watching those kinds again; the caller starts and stops them.
-   */
+  /** The informers every replica keeps for its webhook; the caller starts and stops them. */
   shared: SharedCaches;
   options?: ControllersOptions;
 }
@@ -96,11 +87,7 @@ export const CONTROLLER_DEFAULTS = {
   repairIntervalMs: 180_000,
 } as const;
 
-/**
- * Starts the HostPortClass, HostPortClaim and HostPort controllers (and the Pod cache that feeds
- * the claim controller), then the template-claim controller. Resolves at once; `synced` tells
- * when they work.
- */
+/** Starts the controllers and the Pod cache; returns at once, `synced` tells when they work. */
 export function startControllers(deps: ControllerDeps): RunningControllers {
   const { record, rest, options = {} } = deps;
   const allocator = new ClusterPortAllocator({ record });
@@ -144,10 +131,9 @@ export function startControllers(deps: ControllerDeps): RunningControllers {
 }
 
 /**
- * Connects the allocator and repair to the HostPort cache (issue #9): held ports beat the record
- * (the cache's port index is the allocator's held source), a port seen held restarts its leak
- * sightings, a record found deleted runs repair now, held ports the record lost are reported,
- * and freed ports requeue the Pending HostPorts that may use them.
+ * Connects the allocator and repair to the HostPort cache: its port index is the allocator's held
+ * source, a port seen held restarts its leak sightings, a deleted record runs repair now, restored
+ * ports are reported, and freed ports requeue the Pending HostPorts that may use them.
  */
 function wireAllocator(
   ctx: ControllerContext,
@@ -209,13 +195,10 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
+  const reporting = { logger, recorder: deps.recorder, metrics };
   return {
     clients,
-    caches: createControllerCaches(clients, deps.shared, {
-      logger,
-      recorder: deps.recorder,
-      metrics,
-    }),
+    caches: createControllerCaches(clients, deps.shared, reporting),
     allocator,
     recorder: deps.recorder,
     metrics,

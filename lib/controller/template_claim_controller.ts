@@ -1,10 +1,7 @@
 /**
  * The template-claim controller: keeps the owners of claims made from HostPortClaimTemplates in
- * line with their pods and StatefulSets (`lib/reconcile/template_claim.ts` decides), so the real
- * garbage collector deletes them when it should, and deletes the ones it must itself. Keys are
- * claim `namespace/name`; only claims carrying the template label are reconciled. Gather: the
- * claim and its pod from the caches, the StatefulSet live. Act: one merge patch of the claim's
- * owner references (with its resourceVersion), or a delete (with its uid).
+ * line with their pods and StatefulSets (`planTemplateClaim` decides), or deletes the claims, so
+ * they go with their pods as the garbage collector would have them.
  *
  * @module
  */
@@ -18,16 +15,15 @@ import {
 import {
   NotFoundError,
   objectKey,
-  type ResourceClient,
-  ResourceClient as Client,
+  ResourceClient,
   type RestClient,
   STATEFUL_SET_RESOURCE,
 } from "../kube/mod.ts";
-import { done, type Outcome } from "../reconcile/outcome.ts";
+import { done } from "../reconcile/outcome.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
-import type { Controller } from "./controller.ts";
+import type { Controller, ReconcileFunction } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */
 function isTemplateClaim(claim: HostPortClaim): boolean {
@@ -39,8 +35,8 @@ function isTemplateClaim(claim: HostPortClaim): boolean {
 export function createTemplateClaimReconciler(
   ctx: ControllerContext,
   rest: RestClient,
-): (key: string, signal: AbortSignal) => Promise<Outcome> {
-  const statefulSets: ResourceClient<StatefulSet> = new Client(rest, STATEFUL_SET_RESOURCE);
+): ReconcileFunction {
+  const statefulSets = new ResourceClient<StatefulSet>(rest, STATEFUL_SET_RESOURCE);
   return async (key, abortSignal) => {
     const claim = ctx.caches.claims.store.get(key);
     if (claim === undefined || !isTemplateClaim(claim) || claim.metadata.deletionTimestamp) {
@@ -89,20 +85,13 @@ export function createTemplateClaimReconciler(
       return done();
     }
     try {
-      await ctx.clients.claims.delete(name, {
-        namespace,
-        preconditions: { uid: claim.metadata.uid ?? "" },
-        abortSignal,
-      });
+      const preconditions = { uid: claim.metadata.uid ?? "" };
+      await ctx.clients.claims.delete(name, { namespace, preconditions, abortSignal });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
-    ctx.recorder.record(
-      subjectOf(claim),
-      "Normal",
-      "TemplateClaimDeleted",
-      `Deleted: ${plan.reason}`,
-    );
+    const message = `Deleted: ${plan.reason}`;
+    ctx.recorder.record(subjectOf(claim), "Normal", "TemplateClaimDeleted", message);
     return done();
   };
 }
@@ -129,10 +118,7 @@ async function readSet(
   };
 }
 
-/**
- * Queues template claims on claim events and on events of the pods that name them; returns a
- * function that undoes it.
- */
+/** Queues template claims on their events and their pods' events; returns the undo. */
 export function wireTemplateClaims(ctx: ControllerContext, controller: Controller): () => void {
   const onClaim = (claim: HostPortClaim) => {
     if (isTemplateClaim(claim)) controller.enqueue(objectKey(claim));

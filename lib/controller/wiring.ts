@@ -1,23 +1,16 @@
 /**
  * Which keys each watch event queues (level-based: an event only says "look at this key").
  *
- * - Class change -> the class, its HostPorts (pools or existence changed) and its claims.
- * - Claim change -> the claim; the HostPort it names and the HostPorts whose claimRef names it,
- *   but on an update only when the uid or the deletion changed: a HostPort's plan reads its claim
- *   only as "gone or not" (`isClaimGone`), and re-queueing it on the claim's own spec write made
- *   it reconcile again from a cache without its status write yet (a 409 per such claim).
- * - HostPort change -> the HostPort, its claim (by claimRef and by claims naming it), its class
- *   (batched: once per {@linkcode CLASS_BATCH_MS}, so a burst of N HostPorts recomputes the
- *   class's usage a few times rather than 2N), and every other HostPort holding the same port
- *   with its claim (a `PortConflict` may change).
- *   A HostPort that holds a port queues its claims ahead of the others: their next reconcile
- *   finishes them (`Bound`), so in a burst a claim whose port is ready does not wait behind the
- *   first reconcile of every claim created after it.
- * - Pod change -> every claim the pod names (before and after the change) and the HostPorts whose
- *   claimRef names it (a HostPort whose claim is gone keeps its port while such a pod can run).
- * - Port released -> every HostPort without a port whose class's pools contain the port.
- * - Quotas: a claim created or deleted -> the namespace's ResourceQuotas (their usage); a claim
- *   gone, or a quota's `spec.hard` changed -> the namespace's claims a quota holds back.
+ * - Class -> the class, its HostPorts and its claims.
+ * - Claim -> the claim; on add, delete, or a uid or deletion change also the HostPorts naming it
+ *   (their plan reads the claim only as gone or not; requeueing them on the claim's own writes
+ *   made them reconcile from a stale cache, a 409 per claim).
+ * - HostPort -> it, its claims (urgent once it holds a port, so a ready claim does not wait behind
+ *   a burst of new ones), its class (batched, {@linkcode CLASS_BATCH_MS}), and the other holders
+ *   of its port with their claims (a `PortConflict` may change).
+ * - Pod -> the claims it names, before and after, and their deleting HostPorts.
+ * - Quotas: a claim created or deleted -> the namespace's quotas; a claim gone or a quota's
+ *   `spec.hard` changed -> the namespace's claims a quota holds back.
  *
  * @module
  */
@@ -29,27 +22,20 @@ import {
   type HostPortClaim,
   type HostPortClass,
 } from "../api/mod.ts";
-import { NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
+import { type KubeObject, NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
 import { jsonEqual } from "../reconcile/outcome.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { type ControllerCaches, INDEX } from "./context.ts";
 import type { Controller } from "./controller.ts";
 
-/**
- * How long a class waits after a change of one of its HostPorts before it is reconciled: every
- * other HostPort change in that time joins the same reconcile (its usage, gauges and status).
- */
+/** How long a class waits after a change of one of its HostPorts, so a burst joins one reconcile. */
 export const CLASS_BATCH_MS = 250;
 
-/** The three controllers, for queueing keys. */
+/** The controllers, for queueing keys (`name` or `namespace/name`). */
 export interface ControllerSet {
-  /** HostPortClass controller (keys: name). */
   readonly classes: Controller;
-  /** HostPortClaim controller (keys: namespace/name). */
   readonly claims: Controller;
-  /** HostPort controller (keys: name). */
   readonly hostPorts: Controller;
-  /** ResourceQuota usage controller (keys: namespace/name). */
   readonly quotas: Controller;
 }
 
@@ -66,12 +52,8 @@ export function wireEvents(
   const onClass = (hostPortClass: HostPortClass) => {
     const name = hostPortClass.metadata.name ?? "";
     classes.enqueue(name);
-    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
-      hostPorts.enqueue(objectKey(hostPort));
-    }
-    for (const claim of caches.claims.store.byIndex(INDEX.byClass, name)) {
-      claims.enqueue(objectKey(claim));
-    }
+    enqueueEach(hostPorts, caches.hostPorts.store.byIndex(INDEX.byClass, name));
+    enqueueEach(claims, caches.claims.store.byIndex(INDEX.byClass, name));
   };
 
   const onClaim = (claim: HostPortClaim, hostPortsToo = true) => {
@@ -79,9 +61,7 @@ export function wireEvents(
     claims.enqueue(key);
     if (!hostPortsToo) return;
     if (claim.spec.hostPortName) hostPorts.enqueue(claim.spec.hostPortName);
-    for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
-      hostPorts.enqueue(objectKey(hostPort));
-    }
+    enqueueEach(hostPorts, caches.hostPorts.store.byIndex(INDEX.byClaim, key));
   };
 
   const onHostPort = (hostPort: HostPort) => {
@@ -95,7 +75,6 @@ export function wireEvents(
     for (const claim of caches.claims.store.byIndex(INDEX.byHostPort, name)) {
       claims.enqueue(objectKey(claim), { urgent });
     }
-    // Others holding the same port: a PortConflict may have appeared or gone (issue #9, item 8).
     if (port === 0) return;
     for (const other of caches.hostPorts.store.byIndex(INDEX.byPort, String(port))) {
       if (objectKey(other) === name) continue;
@@ -115,11 +94,8 @@ export function wireEvents(
     }
   };
 
-  const quotasOfNamespace = (namespace: string) => {
-    for (const quota of caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace)) {
-      quotas.enqueue(objectKey(quota));
-    }
-  };
+  const quotasOfNamespace = (namespace: string) =>
+    enqueueEach(quotas, caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace));
 
   /** Queues the namespace's claims that a quota holds back: usage or a limit changed. */
   const claimsHeldBack = (namespace: string) => {
@@ -185,20 +161,18 @@ export function wireEvents(
   return () => removers.forEach((remove) => remove());
 }
 
-/**
- * Queues every HostPort that holds no port and whose class's pools contain `port`: it may get
- * the port now rather than after a backoff.
- */
+function enqueueEach(controller: Controller, objects: readonly KubeObject[]): void {
+  for (const object of objects) controller.enqueue(objectKey(object));
+}
+
+/** Queues every HostPort without a port whose class's pools contain `port`: it may get it now. */
 export function requeuePendingFor(
   caches: ControllerCaches,
   controllers: ControllerSet,
   port: number,
 ): void {
   for (const hostPortClass of caches.classes.store.list()) {
-    const contains = hostPortClass.spec.pools.some((pool) =>
-      pool.start <= port && port <= pool.end
-    );
-    if (!contains) continue;
+    if (!hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end)) continue;
     const name = hostPortClass.metadata.name ?? "";
     for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
       if ((hostPort.status?.port ?? 0) === 0) controllers.hostPorts.enqueue(objectKey(hostPort));

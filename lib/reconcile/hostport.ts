@@ -1,9 +1,7 @@
 /**
- * The HostPort planner: finalizer, orphan collection, deletion protection, and when to
- * allocate (docs/architecture.md, "Claim lifecycle" and "Release and no waiting").
- *
- * Allocation itself is I/O (a reservation committed to the allocation record), so it is made
- * while gathering, when {@linkcode needsPort} says so, and its result is an input of the one plan.
+ * The HostPort planner: finalizer, orphan collection, deletion protection, and when to allocate
+ * (docs/architecture.md). The reservation is I/O, made while gathering when {@linkcode needsPort}
+ * says so; its result is an input of the one plan.
  *
  * @module
  */
@@ -15,10 +13,15 @@ import {
   hostPortNameForClaim,
   MESSAGE,
 } from "../api/constants.ts";
-import { claimRefMatches, hasClaimRef, type HostPort, type HostPortStatus } from "../api/types.ts";
-import type { HostPortClaim } from "../api/types.ts";
-import type { HostPortClass } from "../api/types.ts";
-import type { ObjectReference } from "../api/types.ts";
+import {
+  claimRefMatches,
+  hasClaimRef,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClass,
+  type HostPortStatus,
+  type ObjectReference,
+} from "../api/types.ts";
 import {
   awaitChange,
   conditionChanged,
@@ -36,51 +39,43 @@ import {
 } from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
 
-/** What the HostPort planner reads. */
+/** What the HostPort planner reads (from the caches, unless said otherwise). */
 export interface HostPortInput {
-  /** The HostPort (cache). */
   readonly hostPort: HostPort;
-  /** Its class, if it exists (cache). */
   readonly hostPortClass: HostPortClass | undefined;
-  /** The claim its `claimRef` names, looked up by namespace and name (cache). */
+  /** The claim its `claimRef` names, looked up by namespace and name. */
   readonly claim: HostPortClaim | undefined;
-  /** The current time, RFC 3339, for condition transitions. */
+  /** The current time, RFC 3339. */
   readonly timestamp: string;
-  /** Names of every HostPort holding this HostPort's port (cache, by port), itself included. */
+  /** Names of every HostPort holding this HostPort's port, itself included. */
   readonly portHolders?: readonly string[];
-  /** What decides when the port of a HostPort whose claim is gone may be released. */
   readonly release: ReleaseFacts;
   /** The reservation made while gathering; required when {@linkcode needsPort} is true. */
   readonly allocation?: AllocationResult;
 }
 
 /**
- * What decides when the port of a deleted HostPort whose claim is gone may be released: no pod
- * that can still run may hold it, and a claim this process did not finalize itself may still
- * have pods in admission, so the deletion window runs from when its absence was first seen.
+ * When the port of a deleted HostPort whose claim is gone may be released: no pod that can still
+ * run holds it, and a claim this process did not finalize may still have pods in admission, so
+ * the deletion window runs from when its absence was first seen.
  */
 export interface ReleaseFacts {
   /** Cached pods that hold the port (`podsHoldingPort`). */
   readonly holdingPods: readonly PodSummary[];
   /** Whether this process removed the claim's finalizer itself, after its window and pod check. */
   readonly claimFinalizedHere: boolean;
-  /** When this process first saw the claim gone (ms since the epoch). */
   readonly claimGoneSeenMs: number;
-  /** The current time (ms since the epoch). */
   readonly nowMs: number;
-  /** The deletion window: the API server's admission and request window plus a margin (ms). */
   readonly deletionWindowMs: number;
 }
 
 /** One write (or Event) of a HostPort reconcile, executed in order. */
 export type HostPortStep =
-  /** Update the HostPort with the finalizer added. */
   | { readonly type: "addFinalizer" }
   /**
-   * Update the HostPort with the finalizer removed; once that succeeded, release `releasePort`
-   * (rule 3: only the process whose finalizer removal won releases the port). With `podsOf`
-   * (the gone claim), first confirm with a live pod list of its namespace that no pod that can
-   * still run holds the port (the cache may miss a pod stored a moment ago).
+   * Remove the finalizer, then release `releasePort` (rule 3: only the winning removal releases).
+   * With `podsOf` (the gone claim), a live pod list of its namespace first confirms no pod that
+   * can still run holds the port (the cache may miss a pod stored a moment ago).
    */
   | {
     readonly type: "removeFinalizer";
@@ -90,26 +85,22 @@ export type HostPortStep =
   /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
   | { readonly type: "deleteOrphan" }
   /**
-   * Replace the status. With `allocates`, the status carries the port reserved while gathering:
-   * it is written only while that reservation is fresh (rule 2), and a refused write releases
-   * the reservation unless a fresh read shows the port written (rule 3).
+   * Replace the status. With `allocates`, it carries the port reserved while gathering: written
+   * only while that reservation is fresh (rule 2); a refused write releases the reservation
+   * unless a fresh read shows the port written (rule 3).
    */
   | { readonly type: "setStatus"; readonly status: HostPortStatus; readonly allocates?: number }
   | EventStep;
 
-/** The writes of one reconcile and what to do afterwards. */
+/** The writes of one reconcile, in order, and when to look again. */
 export interface HostPortPlan {
-  /** The steps, in order. */
   readonly steps: readonly HostPortStep[];
-  /** When to look again. */
   readonly outcome: Outcome;
 }
 
 /**
- * The result of the reservation made while gathering: a port, no free port, or `unavailable`
- * with why allocation cannot proceed now and when to look again (`retryInMs`; 0 or absent: in
- * {@linkcode UNAVAILABLE_POLL_MS}). Issue #9: an allocation error never leaves a HostPort
- * without status.
+ * The reservation made while gathering: a port, no free port, or `unavailable` with why and
+ * when to look again (`retryInMs`; 0 or absent: {@linkcode UNAVAILABLE_POLL_MS}).
  */
 export type AllocationResult =
   | { readonly ok: true; readonly port: number }
@@ -141,18 +132,26 @@ function planDeletion(input: HostPortInput): HostPortPlan {
   if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
   const port = hostPort.status?.port ?? 0;
   const ref = hostPort.spec.claimRef;
+  const waiting = (outcome: Outcome) => ({
+    steps: deletingSteps(hostPort, undefined, input.timestamp),
+    outcome,
+  });
   // Without a claim no pod can use it (the webhook admits pods by claim).
-  if (!hasClaimRef(ref)) return finalize(port, undefined, []);
-  if (!isClaimGone(hostPort, claim)) {
-    return {
-      steps: deletingSteps(hostPort, undefined, input.timestamp),
-      outcome: awaitChange("its HostPortClaim still exists"),
-    };
-  }
-  if (port <= 0) return finalize(port, undefined, []);
+  if (!hasClaimRef(ref)) return finalize(port, undefined);
+  if (!isClaimGone(hostPort, claim)) return waiting(awaitChange("its HostPortClaim still exists"));
+  if (port <= 0) return finalize(port, undefined);
   // The claim is gone: the port is released only once no pod that can still run holds it.
   if (release.holdingPods.length > 0) {
-    const blocked = podsHoldPortCondition(hostPort, port, release.holdingPods);
+    const names = release.holdingPods.map(({ metadata: m }) => `${m.namespace}/${m.name}`).sort();
+    const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
+    const blocked: DesiredCondition = {
+      type: CONDITION_TYPE.DeletionBlocked,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.PodsHoldPort,
+      message: `Port ${port} stays held: HostPortClaim "${ref.namespace}/${ref.name}" is gone ` +
+        `but pod ${shown.join(", ")} can still run with it`,
+      observedGeneration: hostPort.metadata.generation,
+    };
     const steps = deletingSteps(hostPort, blocked, input.timestamp);
     if (conditionChanged(hostPort.status?.conditions, blocked)) {
       steps.push(eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message));
@@ -163,23 +162,13 @@ function planDeletion(input: HostPortInput): HostPortPlan {
   const left = release.claimFinalizedHere
     ? 0
     : release.claimGoneSeenMs + release.deletionWindowMs - release.nowMs;
-  if (left > 0) {
-    return {
-      steps: deletingSteps(hostPort, undefined, input.timestamp),
-      outcome: requeueAfter(left),
-    };
-  }
-  return finalize(port, ref, []);
+  return left > 0 ? waiting(requeueAfter(left)) : finalize(port, ref);
 }
 
 /** Removes the finalizer and releases `port`; with `podsOf`, after a live pod list agrees. */
-function finalize(
-  port: number,
-  podsOf: ObjectReference | undefined,
-  steps: HostPortStep[],
-): HostPortPlan {
-  steps.push({ type: "removeFinalizer", releasePort: port > 0 ? port : undefined, podsOf });
-  return { steps, outcome: done() };
+function finalize(port: number, podsOf: ObjectReference | undefined): HostPortPlan {
+  const releasePort = port > 0 ? port : undefined;
+  return { steps: [{ type: "removeFinalizer", releasePort, podsOf }], outcome: done() };
 }
 
 /** The status write that shows the HostPort `Deleting` (with `blocked`, if given), if needed. */
@@ -199,24 +188,6 @@ function deletingSteps(
   return jsonEqual(status, hostPort.status ?? {}) ? [] : [{ type: "setStatus", status }];
 }
 
-function podsHoldPortCondition(
-  hostPort: HostPort,
-  port: number,
-  pods: readonly PodSummary[],
-): DesiredCondition {
-  const ref = hostPort.spec.claimRef;
-  const names = pods.map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}`).sort();
-  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : names;
-  return {
-    type: CONDITION_TYPE.DeletionBlocked,
-    status: CONDITION_STATUS.True,
-    reason: CONDITION_REASON.PodsHoldPort,
-    message: `Port ${port} stays held: HostPortClaim "${ref?.namespace}/${ref?.name}" is gone ` +
-      `but pod ${shown.join(", ")} can still run with it`,
-    observedGeneration: hostPort.metadata.generation,
-  };
-}
-
 function planLive(input: HostPortInput): HostPortPlan {
   const { hostPort, hostPortClass } = input;
   const steps: HostPortStep[] = [];
@@ -229,64 +200,40 @@ function planLive(input: HostPortInput): HostPortPlan {
   if (port > 0) {
     const conflict = portConflict(input, port);
     if (conflict !== undefined) {
-      steps.push(...conflictSteps(hostPort, conflict, input.timestamp));
+      const event = eventStep("Warning", EVENT_REASON.PortConflict, conflict.message);
+      steps.push(...conditionSteps(hostPort, {}, conflict, input.timestamp, event));
       return { steps, outcome: awaitChange(conflict.message) };
     }
     steps.push(...allocatedSteps(hostPort, hostPortClass, port, input.timestamp));
     return { steps, outcome: done() };
   }
   if (hostPortClass === undefined) {
-    steps.push(...pendingSteps(hostPort, classNotFound(hostPort), input.timestamp));
+    const message = `HostPortClass "${hostPort.spec.hostPortClassName}" does not exist`;
+    steps.push(...pendingSteps(hostPort, CONDITION_REASON.ClassNotFound, message, input.timestamp));
     return { steps, outcome: awaitChange("its HostPortClass to be created") };
   }
   const result = input.allocation;
   if (result === undefined) {
     throw new TypeError("Cannot plan a HostPort that needs a port without a reservation result");
   }
-  steps.push(...statusAfterAllocation(hostPort, hostPortClass, result, input.timestamp));
-  if (result.ok) return { steps, outcome: done() };
+  if (result.ok) {
+    steps.push(...allocatedSteps(hostPort, hostPortClass, result.port, input.timestamp));
+    return { steps, outcome: done() };
+  }
   if (result.unavailable === undefined) {
+    const reason = CONDITION_REASON.PoolExhausted;
+    steps.push(...pendingSteps(hostPort, reason, MESSAGE.noFreePorts, input.timestamp));
     return { steps, outcome: awaitChange("a port of the class to be released") };
   }
+  const reason = CONDITION_REASON.AllocationUnavailable;
+  steps.push(...pendingSteps(hostPort, reason, result.unavailable, input.timestamp));
   return { steps, outcome: requeueAfter(result.retryInMs || UNAVAILABLE_POLL_MS) };
 }
 
 /**
- * The status (and Events) after the reservation: `Allocated` with the port, `Pending` with
- * `PoolExhausted` and the original's message `no free ports to allocate`, or `Pending` with
- * `AllocationUnavailable` and the cause.
- */
-function statusAfterAllocation(
-  hostPort: HostPort,
-  hostPortClass: HostPortClass,
-  result: AllocationResult,
-  timestamp: string,
-): HostPortStep[] {
-  if (result.ok) return allocatedSteps(hostPort, hostPortClass, result.port, timestamp);
-  if (result.unavailable !== undefined) {
-    return pendingSteps(hostPort, {
-      type: CONDITION_TYPE.Allocated,
-      status: CONDITION_STATUS.False,
-      reason: CONDITION_REASON.AllocationUnavailable,
-      message: result.unavailable,
-      observedGeneration: hostPort.metadata.generation,
-    }, timestamp);
-  }
-  const exhausted: DesiredCondition = {
-    type: CONDITION_TYPE.Allocated,
-    status: CONDITION_STATUS.False,
-    reason: CONDITION_REASON.PoolExhausted,
-    message: MESSAGE.noFreePorts,
-    observedGeneration: hostPort.metadata.generation,
-  };
-  return pendingSteps(hostPort, exhausted, timestamp);
-}
-
-/**
- * Issue #9, item 8: a port some other HostPort holds too is never adopted (written up as
- * `Allocated=True`) unless this HostPort already showed it allocated (then it is the original
- * holder: never take back a running port). It stays as written, with `Allocated=False` /
- * `PortConflict` naming the other holders; repair keeps reporting the duplicate.
+ * A port another HostPort holds too is never adopted as `Allocated=True` unless this HostPort
+ * already showed it allocated (then it is the original holder: never take back a running port).
+ * It stays as written, `Allocated=False` / `PortConflict` naming the other holders.
  */
 function portConflict(input: HostPortInput, port: number): DesiredCondition | undefined {
   const { hostPort } = input;
@@ -305,32 +252,29 @@ function portConflict(input: HostPortInput, port: number): DesiredCondition | un
   };
 }
 
-function conflictSteps(
-  hostPort: HostPort,
-  condition: DesiredCondition,
-  timestamp: string,
-): HostPortStep[] {
-  const event = eventStep("Warning", EVENT_REASON.PortConflict, condition.message);
-  return conditionSteps(hostPort, {}, condition, timestamp, event);
-}
-
-function classNotFound(hostPort: HostPort): DesiredCondition {
-  return {
-    type: CONDITION_TYPE.Allocated,
-    status: CONDITION_STATUS.False,
-    reason: CONDITION_REASON.ClassNotFound,
-    message: `HostPortClass "${hostPort.spec.hostPortClassName}" does not exist`,
-    observedGeneration: hostPort.metadata.generation,
-  };
-}
-
+/** `Pending` with port 0 and `Allocated=False` for `reason`, and its Warning Event. */
 function pendingSteps(
   hostPort: HostPort,
-  condition: DesiredCondition,
+  reason: "ClassNotFound" | "PoolExhausted" | "AllocationUnavailable",
+  message: string,
   timestamp: string,
 ): HostPortStep[] {
+  const condition: DesiredCondition = {
+    type: CONDITION_TYPE.Allocated,
+    status: CONDITION_STATUS.False,
+    reason,
+    message,
+    observedGeneration: hostPort.metadata.generation,
+  };
+  const event = reason === CONDITION_REASON.PoolExhausted
+    ? eventStep(
+      "Warning",
+      EVENT_REASON.PoolExhausted,
+      `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`,
+    )
+    : eventStep("Warning", EVENT_REASON[reason], message);
   const fields = { phase: HOST_PORT_PHASE.Pending, port: 0 };
-  return conditionSteps(hostPort, fields, condition, timestamp, pendingEvent(hostPort, condition));
+  return conditionSteps(hostPort, fields, condition, timestamp, event);
 }
 
 /**
@@ -355,39 +299,22 @@ function conditionSteps(
   return steps;
 }
 
-function pendingEvent(hostPort: HostPort, condition: DesiredCondition): EventStep {
-  switch (condition.reason) {
-    case CONDITION_REASON.ClassNotFound:
-      return eventStep("Warning", EVENT_REASON.ClassNotFound, condition.message);
-    case CONDITION_REASON.AllocationUnavailable:
-      return eventStep("Warning", EVENT_REASON.AllocationUnavailable, condition.message);
-    default:
-      return eventStep(
-        "Warning",
-        EVENT_REASON.PoolExhausted,
-        `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`,
-      );
-  }
-}
-
 function allocatedSteps(
   hostPort: HostPort,
   hostPortClass: HostPortClass | undefined,
   port: number,
   timestamp: string,
 ): HostPortStep[] {
-  const className = hostPort.spec.hostPortClassName;
   const generation = hostPort.metadata.generation;
-  const desired: DesiredCondition[] = [{
+  const allocated: DesiredCondition = {
     type: CONDITION_TYPE.Allocated,
     status: CONDITION_STATUS.True,
     reason: CONDITION_REASON.Allocated,
-    message: `Port ${port} allocated from HostPortClass "${className}"`,
+    message: `Port ${port} allocated from HostPortClass "${hostPort.spec.hostPortClassName}"`,
     observedGeneration: generation,
-  }];
-  if (hostPortClass !== undefined) {
-    desired.push(outOfPoolCondition(hostPortClass, port, generation));
-  }
+  };
+  const outOfPool = hostPortClass && outOfPoolCondition(hostPortClass, port, generation);
+  const desired = outOfPool === undefined ? [allocated] : [allocated, outOfPool];
   const status: HostPortStatus = {
     ...hostPort.status,
     phase: HOST_PORT_PHASE.Allocated,
@@ -401,10 +328,7 @@ function allocatedSteps(
       allocates ? { type: "setStatus", status, allocates: port } : { type: "setStatus", status },
     );
   }
-  if (allocates) {
-    steps.push(eventStep("Normal", EVENT_REASON.PortAllocated, desired[0]!.message));
-  }
-  const outOfPool = desired[1];
+  if (allocates) steps.push(eventStep("Normal", EVENT_REASON.PortAllocated, allocated.message));
   if (
     outOfPool?.status === CONDITION_STATUS.True &&
     conditionChanged(hostPort.status?.conditions, outOfPool)
@@ -421,37 +345,28 @@ function outOfPoolCondition(
 ): DesiredCondition {
   const inPools = hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end);
   const className = hostPortClass.metadata.name ?? "";
-  return inPools
-    ? {
-      type: CONDITION_TYPE.OutOfPool,
-      status: CONDITION_STATUS.False,
-      reason: CONDITION_REASON.InPools,
-      message: `Port ${port} lies in the pools of HostPortClass "${className}"`,
-      observedGeneration,
-    }
-    : {
-      type: CONDITION_TYPE.OutOfPool,
-      status: CONDITION_STATUS.True,
-      reason: CONDITION_REASON.PortOutsidePools,
-      message: `Port ${port} lies outside every pool of HostPortClass "${className}"; ` +
+  return {
+    type: CONDITION_TYPE.OutOfPool,
+    status: inPools ? CONDITION_STATUS.False : CONDITION_STATUS.True,
+    reason: inPools ? CONDITION_REASON.InPools : CONDITION_REASON.PortOutsidePools,
+    message: inPools
+      ? `Port ${port} lies in the pools of HostPortClass "${className}"`
+      : `Port ${port} lies outside every pool of HostPortClass "${className}"; ` +
         "it stays held until the HostPort is deleted",
-      observedGeneration,
-    };
+    observedGeneration,
+  };
 }
 
 /**
- * Whether the HostPort was provisioned for the claim its `claimRef` names (`hpc-<claim uid>`).
- * Only such HostPorts are deleted when their claim is gone; HostPorts made by hand are kept.
+ * Whether the HostPort was provisioned for its `claimRef`'s claim (`hpc-<claim uid>`); only such
+ * HostPorts are deleted when their claim is gone, hand-made ones are kept.
  */
 export function isDynamicHostPort(hostPort: HostPort): boolean {
   const uid = hostPort.spec.claimRef?.uid;
   return uid !== undefined && uid !== "" && hostPort.metadata.name === hostPortNameForClaim(uid);
 }
 
-/**
- * Whether the claim a HostPort's `claimRef` names is gone: no such claim, or one with another
- * uid (deleted and recreated under the same name).
- */
+/** Whether the claim a HostPort's `claimRef` names is gone: absent, or recreated (other uid). */
 export function isClaimGone(hostPort: HostPort, claim: HostPortClaim | undefined): boolean {
   if (!hasClaimRef(hostPort.spec.claimRef)) return false;
   return claim === undefined || !claimRefMatches(hostPort.spec.claimRef, claim);

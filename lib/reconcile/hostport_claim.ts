@@ -1,19 +1,7 @@
 /**
- * The HostPortClaim planner: from a claim and what the caches say about its HostPort, class and
- * pods, the writes that move it along its lifecycle (docs/architecture.md, "Claim lifecycle" and
- * "Release and no waiting").
- *
- * Fast path: create `hpc-<uid>` and set `spec.hostPortName` (with the finalizer) in one
- * reconcile, then write `Bound` once the HostPort holds a port. A claim still unbound after
- * `pendingStatusDelayMs` is written `Pending`, with a reason.
- *
- * Binding (docs/architecture.md, "Binding rules"): a claim binds only to a HostPort of its class
- * whose `claimRef` is empty (then claimed by a CAS update) or already names this claim. Against a
- * forged status (issue #9, item 8), a claim becomes Bound to its HostPort's port only if no other
- * HostPort holds the same port, so that a port written into a HostPort's status by someone other
- * than the allocator (an admin through `hostports/status`) never reaches a second claim's pods. A
- * claim already Bound with exactly that port stays Bound (pods may run with it; never unbind a
- * running claim); repair keeps reporting the duplicate.
+ * The HostPortClaim planner (docs/architecture.md, "Claim lifecycle", "Binding rules"): create
+ * `hpc-<uid>` and set `spec.hostPortName` in one reconcile, write `Bound` once the HostPort holds
+ * a port, and `Pending` once unbound for `pendingStatusDelayMs`.
  *
  * @module
  */
@@ -27,9 +15,14 @@ import {
   hostPortNameForClaim,
   KIND,
 } from "../api/constants.ts";
-import { claimRefMatches, hasClaimRef, type HostPort } from "../api/types.ts";
-import { type HostPortClaim, type HostPortClaimStatus } from "../api/types.ts";
-import type { ObjectReference } from "../api/types.ts";
+import {
+  claimRefMatches,
+  hasClaimRef,
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClaimStatus,
+  type ObjectReference,
+} from "../api/types.ts";
 import {
   awaitChange,
   conditionChanged,
@@ -51,24 +44,21 @@ import { type QuotaExceeded, quotaExceededMessage } from "../quota/claim_quota.t
 /** Timings of the claim lifecycle. */
 export interface ClaimTimings {
   /**
-   * The deletion window: how long after first observing a deletion the finalizer may go, so pod
-   * creations admitted before it are stored (or failed) first; it must exceed the API server's
-   * request timeout.
+   * How long after first seeing a deletion the finalizer may go, so pods admitted before it are
+   * stored (or failed) first; it must exceed the API server's request timeout.
    */
   readonly deletionGraceMs: number;
   /** How long an unbound claim without a phase may wait before `Pending` is written. */
   readonly pendingStatusDelayMs: number;
 }
 
-/** What the claim planner reads. */
+/** What the claim planner reads (from the caches, unless said otherwise). */
 export interface ClaimInput {
-  /** The claim (cache). */
   readonly claim: HostPortClaim;
   /** The HostPort `spec.hostPortName` names, if set and cached. */
   readonly hostPort: HostPort | undefined;
-  /** Whether the claim's class exists (cache). */
   readonly classExists: boolean;
-  /** Names of every HostPort holding the HostPort's port (cache, by port), itself included. */
+  /** Names of every HostPort holding the HostPort's port, itself included. */
   readonly portHolders?: readonly string[];
   /** How many cached pods name the claim and can still run. */
   readonly blockingPods: number;
@@ -80,12 +70,8 @@ export interface ClaimInput {
   readonly firstSeenMs: number;
   /** When the controller first saw the deletion (ms), if the claim is being deleted. */
   readonly deletionSeenMs: number | undefined;
-  /** The timings. */
   readonly timings: ClaimTimings;
-  /**
-   * The quota that holds the claim back ({@linkcode gateClaim}), if any: it then neither creates
-   * nor binds a HostPort and waits `Pending` with `Bound=False`, `QuotaExceeded`.
-   */
+  /** The quota holding the claim back: it then neither creates nor binds a HostPort. */
   readonly quotaExceeded?: QuotaExceeded | undefined;
 }
 
@@ -106,19 +92,17 @@ export type ClaimStep =
   | { readonly type: "removeFinalizer" }
   | EventStep;
 
-/** The writes of one reconcile and what to do afterwards. */
+/** The writes of one reconcile, in order, and when to look again. */
 export interface ClaimPlan {
-  /** The steps, in order. */
   readonly steps: readonly ClaimStep[];
-  /** When to look again. */
   readonly outcome: Outcome;
 }
 
 /** Plans one reconcile of a HostPortClaim. */
 export function planHostPortClaim(input: ClaimInput): ClaimPlan {
   if (isDeleting(input.claim)) return planDeletion(input);
-  if (input.quotaExceeded !== undefined) return planQuotaWait(input, input.quotaExceeded);
-  if ((input.claim.spec.hostPortName ?? "") === "") return planProvisioning(input.claim);
+  const named = (input.claim.spec.hostPortName ?? "") !== "";
+  if (input.quotaExceeded === undefined && !named) return planProvisioning(input.claim);
   return planBinding(input);
 }
 
@@ -162,24 +146,15 @@ function planProvisioning(claim: HostPortClaim): ClaimPlan {
   };
 }
 
-/** Held back by a quota: no HostPort is created or bound until usage drops. */
-function planQuotaWait(input: ClaimInput, exceeded: QuotaExceeded): ClaimPlan {
-  const steps: ClaimStep[] = [];
-  if (!hasFinalizer(input.claim)) {
-    steps.push({ type: "updateClaim", claim: withFinalizer(input.claim) });
-  }
-  const decision: BindingDecision = {
-    kind: "waiting",
-    reason: CONDITION_REASON.QuotaExceeded,
-    message: quotaExceededMessage(exceeded),
-  };
-  return statusSteps(input, decision, steps);
-}
-
 function planBinding(input: ClaimInput): ClaimPlan {
   const { claim } = input;
   const steps: ClaimStep[] = [];
   if (!hasFinalizer(claim)) steps.push({ type: "updateClaim", claim: withFinalizer(claim) });
+  if (input.quotaExceeded !== undefined) {
+    // Held back: no HostPort is created or bound until usage drops.
+    const message = quotaExceededMessage(input.quotaExceeded);
+    return statusSteps(input, waiting(CONDITION_REASON.QuotaExceeded, message), steps);
+  }
   let decision = decideBinding(input);
   if (decision.kind === "create") {
     steps.push({ type: "createHostPort", hostPort: dynamicHostPortFor(claim) });
@@ -197,8 +172,9 @@ function planBinding(input: ClaimInput): ClaimPlan {
 
 function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
   const { claim } = input;
-  const desired = desiredStatus(claim, decision, input.timestamp);
   const condition = boundCondition(claim, decision);
+  const conditions = setCondition(claim.status?.conditions, condition, input.timestamp);
+  const desired = desiredStatus(claim, decision, conditions);
   const waitingQuietly = decision.kind === "waiting" &&
     decision.reason === CONDITION_REASON.WaitingForAllocation &&
     (claim.status?.phase ?? "") === "";
@@ -214,38 +190,28 @@ function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimS
 }
 
 function boundCondition(claim: HostPortClaim, decision: BindingDecision): DesiredCondition {
-  const observedGeneration = claim.metadata.generation;
-  if (decision.kind === "bound") {
-    return {
-      type: CONDITION_TYPE.Bound,
-      status: CONDITION_STATUS.True,
+  const { reason, message } = decision.kind === "bound"
+    ? {
       reason: CONDITION_REASON.Allocated,
       message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
-      observedGeneration,
-    };
-  }
-  const { reason, message } = decision.kind === "waiting" || decision.kind === "refused"
+    }
+    : decision.kind === "waiting" || decision.kind === "refused"
     ? decision
     : { reason: CONDITION_REASON.WaitingForAllocation, message: "Waiting for the HostPort" };
   return {
     type: CONDITION_TYPE.Bound,
-    status: CONDITION_STATUS.False,
+    status: decision.kind === "bound" ? CONDITION_STATUS.True : CONDITION_STATUS.False,
     reason,
     message,
-    observedGeneration,
+    observedGeneration: claim.metadata.generation,
   };
 }
 
 function desiredStatus(
   claim: HostPortClaim,
   decision: BindingDecision,
-  timestamp: string,
+  conditions: HostPortClaimStatus["conditions"],
 ): HostPortClaimStatus {
-  const conditions = setCondition(
-    claim.status?.conditions,
-    boundCondition(claim, decision),
-    timestamp,
-  );
   const { port: _port, phase: _phase, conditions: _c, ...rest } = claim.status ?? {};
   if (decision.kind === "bound") {
     return { ...rest, phase: CLAIM_PHASE.Bound, port: decision.port, conditions };
@@ -274,17 +240,15 @@ function bindingEvent(
       : EVENT_REASON.BindingRefused;
     return eventStep("Warning", reason, condition.message);
   }
-  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.HostPortNotFound) {
-    return eventStep("Warning", EVENT_REASON.HostPortNotFound, condition.message);
-  }
-  if (decision.kind === "waiting" && decision.reason === CONDITION_REASON.QuotaExceeded) {
-    return eventStep("Warning", EVENT_REASON.QuotaExceeded, condition.message);
+  const { reason } = condition;
+  if (reason === CONDITION_REASON.HostPortNotFound || reason === CONDITION_REASON.QuotaExceeded) {
+    return eventStep("Warning", reason, condition.message);
   }
   return undefined;
 }
 
 /** How a claim relates to the HostPort it names. */
-export type BindingDecision =
+type BindingDecision =
   /** The HostPort names this claim and holds a port. */
   | { readonly kind: "bound"; readonly port: number }
   /** The HostPort is free: claim it by setting `claimRef` (CAS on its resourceVersion). */
@@ -295,18 +259,6 @@ export type BindingDecision =
   | { readonly kind: "waiting"; readonly reason: string; readonly message: string }
   /** Refused: the HostPort belongs to another claim or class; only the user can fix it. */
   | { readonly kind: "refused"; readonly reason: string; readonly message: string };
-
-/** The facts the binding decision reads. */
-export interface BindingInput {
-  /** The claim, with `spec.hostPortName` set. */
-  readonly claim: HostPortClaim;
-  /** The HostPort named by `spec.hostPortName`, if it exists (cache). */
-  readonly hostPort: HostPort | undefined;
-  /** Whether the claim's class exists (cache). */
-  readonly classExists: boolean;
-  /** Names of every HostPort holding the HostPort's port (cache, by port), itself included. */
-  readonly portHolders?: readonly string[];
-}
 
 /** The `claimRef` a HostPort gets when bound to `claim`. */
 function claimRefFor(claim: HostPortClaim): ObjectReference {
@@ -319,8 +271,8 @@ function claimRefFor(claim: HostPortClaim): ObjectReference {
   };
 }
 
-/** Decides how `input.claim` relates to the HostPort it names. */
-export function decideBinding(input: BindingInput): BindingDecision {
+/** Decides how `input.claim` (with `spec.hostPortName` set) relates to the HostPort it names. */
+function decideBinding(input: ClaimInput): BindingDecision {
   const { claim, hostPort } = input;
   const name = claim.spec.hostPortName ?? "";
   if (hostPort === undefined) {
@@ -353,11 +305,7 @@ export function decideBinding(input: BindingInput): BindingDecision {
 }
 
 /** Refuses binding to a port another HostPort also holds, unless already Bound with it. */
-function portConflict(
-  input: BindingInput,
-  name: string,
-  port: number,
-): BindingDecision | undefined {
+function portConflict(input: ClaimInput, name: string, port: number): BindingDecision | undefined {
   const others = (input.portHolders ?? []).filter((holder) => holder !== name);
   if (others.length === 0) return undefined;
   const status = input.claim.status;

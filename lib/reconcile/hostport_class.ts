@@ -5,7 +5,7 @@
  * @module
  */
 import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
-import { type HostPortClass, type HostPortClassStatus } from "../api/types.ts";
+import type { HostPortClass, HostPortClassStatus } from "../api/types.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
 import {
   awaitChange,
@@ -24,15 +24,12 @@ import {
   soonest,
 } from "./outcome.ts";
 
-/** What the class planner reads. */
+/** What the class planner reads (from the caches, unless said otherwise). */
 export interface ClassInput {
-  /** The class (cache). */
   readonly hostPortClass: HostPortClass;
-  /** How many HostPorts of this class exist (cache). */
   readonly hostPortCount: number;
-  /** Port counts of the class's pools over every held port (cache). */
+  /** Port counts of the class's pools over every held port. */
   readonly usage: ClassUsage;
-  /** The current time, ms since the epoch. */
   readonly nowMs: number;
   /** The current time, RFC 3339. */
   readonly timestamp: string;
@@ -49,11 +46,9 @@ export type ClassStep =
   | { readonly type: "setStatus"; readonly status: HostPortClassStatus }
   | EventStep;
 
-/** The writes of one reconcile and what to do afterwards. */
+/** The writes of one reconcile, in order, and when to look again. */
 export interface ClassPlan {
-  /** The steps, in order. */
   readonly steps: readonly ClassStep[];
-  /** When to look again. */
   readonly outcome: Outcome;
 }
 
@@ -85,21 +80,14 @@ function desiredClassStatus(
   timestamp: string,
 ): HostPortClassStatus {
   const observedGeneration = hostPortClass.metadata.generation;
-  const available: DesiredCondition = usage.free > 0
-    ? {
-      type: CONDITION_TYPE.Available,
-      status: CONDITION_STATUS.True,
-      reason: CONDITION_REASON.PortsAvailable,
-      message: "At least one port of the pools is free",
-      observedGeneration,
-    }
-    : {
-      type: CONDITION_TYPE.Available,
-      status: CONDITION_STATUS.False,
-      reason: CONDITION_REASON.PoolExhausted,
-      message: MESSAGE.noFreePorts,
-      observedGeneration,
-    };
+  const free = usage.free > 0;
+  const available: DesiredCondition = {
+    type: CONDITION_TYPE.Available,
+    status: free ? CONDITION_STATUS.True : CONDITION_STATUS.False,
+    reason: free ? CONDITION_REASON.PortsAvailable : CONDITION_REASON.PoolExhausted,
+    message: free ? "At least one port of the pools is free" : MESSAGE.noFreePorts,
+    observedGeneration,
+  };
   return {
     ...hostPortClass.status,
     capacity: usage.capacity,

@@ -1,7 +1,6 @@
 /**
- * The shared vocabulary of every reconcile decision: the outcome a reconcile asks of the runtime
- * (kube-rs `Action`), conditions, Events, the finalizer as pure object edits, and structural
- * equality to skip writes that would change nothing.
+ * The shared vocabulary of every reconcile decision: the outcome asked of the runtime (kube-rs
+ * `Action`), conditions, Events, the finalizer as pure edits, and equality to skip no-op writes.
  *
  * @module
  */
@@ -22,29 +21,17 @@ export function done(): Outcome {
   return { type: "done" };
 }
 
-/**
- * Look again after `ms` milliseconds (at least 1 ms, so a caller never spins).
- *
- * @param ms the delay in milliseconds
- */
+/** Look again after `ms` milliseconds (at least 1 ms, so a caller never spins). */
 export function requeueAfter(ms: number): Outcome {
   return { type: "requeueAfter", ms: Math.max(1, Math.ceil(ms)) };
 }
 
-/**
- * Wait for a change of another object, whose event re-queues this key.
- *
- * @param reason what is awaited, for logs (for example `pods still use the claim`)
- */
+/** Wait for a change of another object, whose event re-queues this key; `reason` is logged. */
 export function awaitChange(reason: string): Outcome {
   return { type: "awaitChange", reason };
 }
 
-/**
- * Combines two outcomes: the earliest requeue wins, then waiting, then done.
- *
- * @returns the outcome that looks again soonest
- */
+/** Combines two outcomes: the earliest requeue wins, then waiting, then done. */
 export function soonest(a: Outcome, b: Outcome): Outcome {
   if (a.type === "requeueAfter" && b.type === "requeueAfter") return a.ms <= b.ms ? a : b;
   if (a.type === "requeueAfter") return a;
@@ -54,19 +41,15 @@ export function soonest(a: Outcome, b: Outcome): Outcome {
 
 /** A condition to set; the time comes from the caller. */
 export interface DesiredCondition {
-  /** The condition type, for example `Bound`. */
   readonly type: string;
-  /** `True`, `False` or `Unknown`. */
   readonly status: ConditionStatus;
-  /** A CamelCase reason. */
+  /** CamelCase. */
   readonly reason: string;
   /** A sentence for users. */
   readonly message: string;
-  /** The `metadata.generation` the condition was computed from. */
   readonly observedGeneration?: number | undefined;
 }
 
-/** Returns the condition of `type`, if present. */
 function findCondition(
   conditions: readonly Condition[] | undefined,
   type: string,
@@ -75,14 +58,8 @@ function findCondition(
 }
 
 /**
- * Returns `conditions` with `desired` set. The transition time is kept when the status is
- * unchanged, and set to `timestamp` otherwise. Other types keep their place; a new type goes
- * last.
- *
- * @param conditions the current conditions
- * @param desired the condition to set
- * @param timestamp the current time, RFC 3339 (`2026-01-02T15:04:05Z`)
- * @returns a new array; the input is not modified
+ * Returns a copy of `conditions` with `desired` set: the transition time is kept while the status
+ * is unchanged, else `timestamp` (RFC 3339). Other types keep their place; a new type goes last.
  */
 export function setCondition(
   conditions: readonly Condition[] | undefined,
@@ -109,11 +86,7 @@ export function setCondition(
   return list;
 }
 
-/**
- * Sets several conditions in order.
- *
- * @returns a new array
- */
+/** Sets several conditions in order, in a copy. */
 export function setConditions(
   conditions: readonly Condition[] | undefined,
   desired: readonly DesiredCondition[],
@@ -124,10 +97,7 @@ export function setConditions(
   return list;
 }
 
-/**
- * Whether a condition moved to another status or reason: the moment to record an Event, so
- * an Event marks a transition and not every reconcile.
- */
+/** Whether a condition moved to another status or reason: the moment to record an Event. */
 export function conditionChanged(
   conditions: readonly Condition[] | undefined,
   desired: DesiredCondition,
@@ -137,10 +107,7 @@ export function conditionChanged(
     current.reason !== desired.reason;
 }
 
-/**
- * Whether two JSON-like values are equal: same primitives, arrays equal item by item, objects
- * with the same keys and equal values. A key whose value is `undefined` counts as absent.
- */
+/** Whether two JSON-like values are deeply equal; a key holding `undefined` counts as absent. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
@@ -160,41 +127,32 @@ function definedKeys(value: Record<string, unknown>): string[] {
   return Object.keys(value).filter((key) => value[key] !== undefined);
 }
 
-/** Reasons of the Events the operator records (CamelCase, as Kubernetes Events expect). */
+/**
+ * Reasons of the Events the operator records. `PortAllocated`, `PortReleased` and
+ * `PortReservationRestored` (repair reserved a held port the record was missing) are Normal; the
+ * rest are Warnings, named for the problem and recorded on the object it concerns.
+ */
 export const EVENT_REASON = {
-  /** Normal, on a HostPort: a port was allocated. */
   PortAllocated: "PortAllocated",
-  /** Warning, on a HostPort: its class has no free port. */
   PoolExhausted: "PoolExhausted",
-  /** Warning, on a HostPort or claim: the class does not exist. */
   ClassNotFound: "ClassNotFound",
-  /** Normal, on a HostPort: its port was released when it was deleted. */
   PortReleased: "PortReleased",
-  /** Warning, on a claim: the named HostPort cannot be bound (another claim, another class). */
+  /** The named HostPort belongs to another claim or class. */
   BindingRefused: "BindingRefused",
-  /** Warning, on a claim: the named HostPort does not exist. */
   HostPortNotFound: "HostPortNotFound",
-  /** Warning, on a class: deletion waits until its HostPorts are gone. */
+  /** A class's deletion waits until its HostPorts are gone. */
   ClassInUse: "ClassInUse",
-  /** Warning, on a HostPort: its claim is gone but a pod that can still run holds its port. */
+  /** A HostPort's claim is gone but a pod that can still run holds its port. */
   PortStillInUse: "PortStillInUse",
-  /** Warning, on a HostPort: its port lies outside every pool of its class. */
   PortOutOfPool: "PortOutOfPool",
-  /** Warning, on a HostPort: repair found its port held by another HostPort too. */
+  /** Repair found a port held by several HostPorts. */
   PortDuplicated: "PortDuplicated",
-  /** Normal, on a HostPort: repair reserved its port, which the record was missing. */
   PortReservationRestored: "PortReservationRestored",
-  /** Warning, on a HostPort: allocation cannot proceed now (record missing, rebuilt, failing). */
+  /** Allocation cannot proceed now (record missing, rebuilt or failing). */
   AllocationUnavailable: "AllocationUnavailable",
-  /**
-   * Warning, on a claim: its HostPort's port is also held by another HostPort, so it is not
-   * bound; on a HostPort: its port (not written by the operator) is held by another HostPort.
-   */
+  /** A claim's or HostPort's port is also held by another HostPort. */
   PortConflict: "PortConflict",
-  /**
-   * Warning, on a claim: a ResourceQuota's per-class limit holds it back; on a ResourceQuota: the
-   * webhook refused a claim it would exceed.
-   */
+  /** On a claim a per-class quota holds back, or on the ResourceQuota. */
   QuotaExceeded: "QuotaExceeded",
 } as const;
 
@@ -203,13 +161,9 @@ export type EventReason = typeof EVENT_REASON[keyof typeof EVENT_REASON];
 
 /** A step that records an Event about the reconciled object. */
 export interface EventStep {
-  /** Discriminant. */
   readonly type: "event";
-  /** `Normal` or `Warning`. */
   readonly eventType: "Normal" | "Warning";
-  /** The reason. */
   readonly reason: EventReason;
-  /** A sentence for users. */
   readonly message: string;
 }
 

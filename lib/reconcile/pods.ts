@@ -13,11 +13,8 @@ import {
 
 /** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
 export interface PodSummary {
-  /** `v1`. */
   apiVersion?: string | undefined;
-  /** `Pod`. */
   kind?: string | undefined;
-  /** Identity, deletion and the claim annotations only. */
   metadata: {
     name?: string | undefined;
     namespace?: string | undefined;
@@ -27,14 +24,10 @@ export interface PodSummary {
     /** Only `claim.hostport.rmb938.com/*` and `port.hostport.rmb938.com/*` annotations. */
     annotations?: Record<string, string> | undefined;
   };
-  /** Only the phase. */
   status?: { phase?: string | undefined } | undefined;
 }
 
-/**
- * Returns the claim names a pod's annotations name (`claim.hostport.rmb938.com/<port>: <claim>`),
- * without duplicates and without empty values.
- */
+/** The distinct, non-empty values of a pod's `claim.hostport.rmb938.com/<port>` annotations. */
 export function claimNamesOfPod(pod: Pick<PodSummary, "metadata">): string[] {
   const names = new Set<string>();
   for (const [key, value] of Object.entries(pod.metadata.annotations ?? {})) {
@@ -44,20 +37,8 @@ export function claimNamesOfPod(pod: Pick<PodSummary, "metadata">): string[] {
 }
 
 /**
- * Whether a pod can still run: its phase is not `Succeeded` or `Failed`. A pod being deleted
- * still counts, as its containers run until the kubelet stops them.
- */
-function podCanStillRun(pod: Pick<PodSummary, "status">): boolean {
-  return !TERMINAL_POD_PHASES.has(pod.status?.phase ?? "");
-}
-
-/**
- * Returns the pods that keep a claim from being finalized: pods of the claim's namespace that
- * name it and can still run.
- *
- * @param pods pods of any namespace
- * @param namespace the claim's namespace
- * @param claimName the claim's name
+ * The pods that keep a claim from being finalized: pods of its namespace that name it and can
+ * still run (not `Succeeded` or `Failed`; a pod being deleted runs until the kubelet stops it).
  */
 export function podsBlockingClaim(
   pods: readonly PodSummary[],
@@ -65,21 +46,15 @@ export function podsBlockingClaim(
   claimName: string,
 ): PodSummary[] {
   return pods.filter((pod) =>
-    pod.metadata.namespace === namespace && podCanStillRun(pod) &&
+    pod.metadata.namespace === namespace && !TERMINAL_POD_PHASES.has(pod.status?.phase ?? "") &&
     claimNamesOfPod(pod).includes(claimName)
   );
 }
 
 /**
- * Returns the pods that keep a HostPort's port from being released: pods of the claim's
- * namespace that name the claim, can still run, and carry this port for it (their
- * `port.hostport.rmb938.com/<portName>` annotation equals `port`, or the webhook has not written
- * one yet, as for a pod still in admission). A pod carrying another port uses a newer claim of
- * the same name, not this HostPort. A HostPort without a port is held by no pod.
- *
- * @param pods pods of any namespace
- * @param claimRef the namespace and name of the HostPort's claim
- * @param port the HostPort's `status.port` (0 when it holds none)
+ * The pods that keep a HostPort's `port` from being released: those blocking its claim whose
+ * `port.hostport.rmb938.com/<portName>` annotation is `port` or not yet written (in admission).
+ * A pod carrying another port uses a newer claim of the same name.
  */
 export function podsHoldingPort(
   pods: readonly PodSummary[],
@@ -98,13 +73,7 @@ export function podsHoldingPort(
   });
 }
 
-/**
- * Reduces a Pod to a {@linkcode PodSummary}: name, namespace, uid, resourceVersion,
- * deletionTimestamp, claim and port annotations, and phase. A cluster-wide pod cache then costs a few
- * hundred bytes per pod.
- *
- * @param pod a Pod as the API server returns it
- */
+/** Reduces a Pod to a {@linkcode PodSummary}, so a cluster-wide pod cache costs little per pod. */
 export function summarizePod(pod: {
   metadata?: Record<string, unknown> | undefined;
   status?: Record<string, unknown> | undefined;
@@ -116,9 +85,7 @@ export function summarizePod(pod: {
     for (const [key, value] of Object.entries(raw)) {
       const ours = portNameOfClaimAnnotation(key) !== undefined ||
         key.startsWith(PORT_ANNOTATION_PREFIX);
-      if (typeof value === "string" && ours) {
-        annotations[key] = value;
-      }
+      if (typeof value === "string" && ours) annotations[key] = value;
     }
   }
   const text = (value: unknown) => typeof value === "string" ? value : undefined;

@@ -1,32 +1,25 @@
 /**
- * Who owns a claim made from a HostPortClaimTemplate, decided purely (the pod webhook creates
- * these claims; `lib/controller/template_claim_controller.ts` gathers and acts).
+ * Who owns a claim the pod webhook made from a HostPortClaimTemplate, decided purely.
  *
  * - A StatefulSet's claim (`<template>-<pod>`) follows the set's
- *   `persistentVolumeClaimRetentionPolicy` as the StatefulSet controller's owner references on
- *   PVCs do: `whenDeleted: Delete` makes the set an owner (the garbage collector deletes the claim
- *   with the set); `whenScaled: Delete` makes the pod the owner once its ordinal is scaled away
- *   (outside `[start, start + replicas)`), and then no longer the set. When the scaled-away pod
- *   is already gone (the StatefulSet controller deletes it at once), the claim is deleted here,
- *   as the garbage collector would have.
+ *   `persistentVolumeClaimRetentionPolicy` as PVCs do: `whenDeleted: Delete` makes the set an
+ *   owner; `whenScaled: Delete` makes the pod the owner once its ordinal is scaled away, and the
+ *   claim is deleted here when that pod is already gone, as the garbage collector would have.
  * - Any other pod's claim (`<pod>-<portName>`) gets its pod as controller owner once the pod is
- *   stored (the webhook creates the claim before its pod exists, and an owner the garbage
- *   collector cannot find makes it delete the dependent at once). It is deleted here when the pod
- *   has finished (`Succeeded`/`Failed`: a Job keeps such pods, and the port must go back), and
- *   when no pod took it within the deletion window (the pod's creation failed after admission).
+ *   stored (an owner the garbage collector cannot find makes it delete the dependent at once). It
+ *   is deleted here when the pod has finished (a Job keeps such pods) or no pod took it within
+ *   the deletion window.
  *
- * Deleting a claim is always safe: the claim's finalizer still waits for every pod that can run
- * and names it, and for the deletion window.
+ * Deleting is always safe: the claim's finalizer still waits for its pods and the window.
  *
  * @module
  */
 import { TERMINAL_POD_PHASES } from "../api/constants.ts";
 import { type OwnerReference, type RetentionPolicy, statefulSetReference } from "../api/mod.ts";
-import { done, type Outcome, requeueAfter } from "./outcome.ts";
+import { done, jsonEqual, type Outcome, requeueAfter } from "./outcome.ts";
 
 /** The StatefulSet of a claim, as read live, with its claim retention policy. */
 export interface TemplateClaimSet extends RetentionPolicy {
-  /** The set's uid. */
   readonly uid: string;
   /** `spec.replicas` (default 1). */
   readonly replicas: number;
@@ -36,9 +29,7 @@ export interface TemplateClaimSet extends RetentionPolicy {
 
 /** The pod a claim was made for, from the pod cache. */
 export interface TemplateClaimPod {
-  /** The pod's uid. */
   readonly uid: string;
-  /** The pod's phase. */
   readonly phase?: string | undefined;
   /** Whether the pod names this claim in a claim annotation. */
   readonly namesClaim: boolean;
@@ -50,21 +41,13 @@ export interface TemplateClaimInput {
   readonly ownerReferences: readonly OwnerReference[];
   /** The claim's creation time, in ms. */
   readonly createdMs: number;
-  /** Now, in ms. */
   readonly nowMs: number;
-  /**
-   * The deletion window (a pod admitted before now is stored or failed by then), in ms; at least
-   * {@linkcode MIN_ORPHAN_MS} is waited for a claim no pod took.
-   */
+  /** The deletion window in ms; a claim no pod took waits at least {@linkcode MIN_ORPHAN_MS}. */
   readonly graceMs: number;
-  /** The pod's name. */
   readonly podName: string;
   /** The pod, or undefined when it is not in the cache. */
   readonly pod: TemplateClaimPod | undefined;
-  /**
-   * For a StatefulSet's claim: its name, the pod's ordinal, and the set as read (undefined when
-   * it does not exist).
-   */
+  /** For a StatefulSet's claim: its name, the pod's ordinal, and the set (undefined if none). */
   readonly statefulSet?: {
     readonly name: string;
     readonly ordinal: number;
@@ -79,20 +62,14 @@ export type TemplateClaimPlan =
   | { readonly action: "delete"; readonly reason: string };
 
 /**
- * A claim no pod took is deleted no sooner than this after its creation, even with a shorter
- * deletion window: the longest a webhook call may last (`timeoutSeconds` is at most 30), so the
- * pod webhook never waits on a claim that is already going.
+ * A claim no pod took is deleted no sooner than this after its creation: the longest a webhook
+ * call may last (`timeoutSeconds` is at most 30), so the webhook never waits on a claim going away.
  */
 export const MIN_ORPHAN_MS = 30_000;
 
 const NONE: TemplateClaimPlan = { action: "none", outcome: done() };
 
-/**
- * Decides a template claim's owners, or its deletion.
- *
- * @param input the claim, its pod and StatefulSet, and the time
- * @returns the plan
- */
+/** Decides a template claim's owners, or its deletion. */
 export function planTemplateClaim(input: TemplateClaimInput): TemplateClaimPlan {
   return input.statefulSet === undefined ? planPodClaim(input) : planSetClaim(input);
 }
@@ -145,18 +122,10 @@ function planSetClaim(input: TemplateClaimInput): TemplateClaimPlan {
 }
 
 function podReference(name: string, uid: string, controller: boolean): OwnerReference {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    name,
-    uid,
-    ...controller ? { controller: true } : {},
-  };
+  return { apiVersion: "v1", kind: "Pod", name, uid, ...controller ? { controller: true } : {} };
 }
 
 function sameReferences(a: readonly OwnerReference[], b: readonly OwnerReference[]): boolean {
   const key = (ref: OwnerReference) => `${ref.kind}/${ref.name}/${ref.uid}/${ref.controller}`;
-  const left = a.map(key).sort();
-  const right = b.map(key).sort();
-  return left.length === right.length && left.every((k, i) => k === right[i]);
+  return jsonEqual(a.map(key).sort(), b.map(key).sort());
 }
