@@ -18,6 +18,7 @@ import {
   type HostPort,
   type HostPortClass,
   isPlainObject,
+  jsonEqual,
   KIND,
   type Kind,
   MESSAGE,
@@ -48,7 +49,6 @@ import {
   decodeObject,
   denyReview,
   invalidStatus,
-  jsonEqual,
   type JsonPatchOp,
 } from "./review.ts";
 

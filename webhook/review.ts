@@ -89,22 +89,6 @@ export function decodeObject<S extends z.ZodType>(
 /** One JSON Patch (RFC 6902) operation; the webhooks emit only `add` and `replace`. */
 export type JsonPatchOp = jsonpatch.Operation;
 
-/** Whether two JSON values are equal (member order does not matter). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => jsonEqual(item, b[i]));
-  }
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((key) =>
-    Object.hasOwn(b, key) &&
-    jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
-  );
-}
-
 /** `AdmissionReview.response`: `status` says why a request is refused; `patch` is base64 JSON. */
 export interface AdmissionResponse {
   uid: string;

@@ -6,6 +6,7 @@ import {
   hasClaimRef,
   type HostPortClaim,
   InvalidObjectError,
+  jsonEqual,
   parseHostPort,
   parseHostPortClaim,
   parseHostPortClass,
@@ -496,4 +497,12 @@ Deno.test("parseHostPortClass() accepts int64 values beyond 2^53 in status", () 
   assert.deepEqual(classIssuePaths({ ...classSample(), status: { observedGeneration: -1 } }), [
     "status.observedGeneration",
   ]);
+});
+
+Deno.test("jsonEqual() ignores member order but not array order", () => {
+  assert.equal(jsonEqual({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }), true);
+  assert.equal(jsonEqual([1, 2], [2, 1]), false);
+  assert.equal(jsonEqual({ a: 1 }, { a: 1, b: 2 }), false);
+  assert.equal(jsonEqual(null, {}), false);
+  assert.equal(jsonEqual({ a: 1, b: undefined }, { a: 1 }), true);
 });

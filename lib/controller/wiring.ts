@@ -23,7 +23,7 @@ import {
   type HostPortClass,
 } from "../api/mod.ts";
 import { type KubeObject, NAMESPACE_INDEX, objectKey } from "../kube/mod.ts";
-import { jsonEqual } from "../reconcile/outcome.ts";
+import { jsonEqual } from "../api/types.ts";
 import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
 import { type ControllerCaches, INDEX } from "./context.ts";
 import type { Controller } from "./controller.ts";

@@ -20,6 +20,7 @@ import {
   type HostPortClaim,
   type HostPortClass,
   type HostPortStatus,
+  jsonEqual,
   type ObjectReference,
 } from "../api/types.ts";
 import {
@@ -32,7 +33,6 @@ import {
   eventStep,
   hasFinalizer,
   isDeleting,
-  jsonEqual,
   type Outcome,
   requeueAfter,
   setConditions,

@@ -21,6 +21,7 @@ import {
   type HostPort,
   type HostPortClaim,
   type HostPortClaimStatus,
+  jsonEqual,
   type ObjectReference,
 } from "../api/types.ts";
 import {
@@ -33,7 +34,6 @@ import {
   eventStep,
   hasFinalizer,
   isDeleting,
-  jsonEqual,
   type Outcome,
   requeueAfter,
   setCondition,

@@ -6,6 +6,7 @@
  */
 import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
 import type { HostPortClass, HostPortClassStatus } from "../api/types.ts";
+import { jsonEqual } from "../api/types.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
 import {
   awaitChange,
@@ -17,7 +18,6 @@ import {
   eventStep,
   hasFinalizer,
   isDeleting,
-  jsonEqual,
   type Outcome,
   requeueAfter,
   setConditions,

@@ -16,7 +16,8 @@
  */
 import { TERMINAL_POD_PHASES } from "../api/constants.ts";
 import { type OwnerReference, type RetentionPolicy, statefulSetReference } from "../api/mod.ts";
-import { done, jsonEqual, type Outcome, requeueAfter } from "./outcome.ts";
+import { done, type Outcome, requeueAfter } from "./outcome.ts";
+import { jsonEqual } from "../api/types.ts";
 
 /** The StatefulSet of a claim, as read live, with its claim retention policy. */
 export interface TemplateClaimSet extends RetentionPolicy {
