@@ -1,10 +1,7 @@
 /**
  * The one seam every Kubernetes call goes through: `RestClient`, a single `performRequest` method
- * (so a test fake needs one method), and `KubeRestClient`, that contract on Deno's `fetch` with
- * TLS from `Deno.createHttpClient`, credentials per request and request timeouts. A non-2xx
- * answer becomes a typed error parsed from the API server's `Status` body: callers branch with
- * `instanceof` (`NotFoundError`, `ConflictError`, ...) or on `error.reason`. `learnSelfUsername`
- * asks the API server who the client is.
+ * (so a test fake needs one method), and `KubeRestClient`, that contract on Deno's `fetch`. A
+ * non-2xx answer becomes a `KubeApiError` subclass parsed from the API server's `Status` body.
  *
  * @module
  */
@@ -23,19 +20,18 @@ import {
 /** Where a failed request went, for error messages. */
 export interface RequestContext {
   method: string;
-  /** The request path (without the query string). */
+  /** Without the query string. */
   path: string;
 }
 
 /** Base class of every error the API server reports with a status code. */
 export class KubeApiError extends Error {
-  /** The HTTP status code (`Status.code`). */
+  /** The HTTP status code. */
   readonly code: number;
-  /** The machine-readable reason, such as `NotFound` or `Conflict`. */
+  /** Such as `NotFound` or `Conflict`. */
   readonly reason: string;
-  /** The `Status` object (synthesised when the body was not a Status). */
+  /** Synthesised when the body was not a Status. */
   readonly status: Status;
-  /** The request that failed, when known. */
   readonly request: RequestContext | undefined;
 
   /** Builds the error from a `Status`; use `kubeApiErrorFromStatus` to get the right subclass. */
@@ -134,13 +130,7 @@ export function kubeApiErrorFromResponse(
   bodyText: string,
   request?: RequestContext,
 ): KubeApiError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bodyText);
-  } catch {
-    parsed = undefined;
-  }
-  const status = StatusBody.safeParse(parsed);
+  const status = StatusBody.safeParse(parseJson(bodyText));
   if (status.success) {
     const body = status.data as Status;
     return kubeApiErrorFromStatus({ ...body, code: body.code ?? httpCode }, request);
@@ -161,9 +151,16 @@ export function kubeApiErrorFromResponse(
   }, request);
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The request took longer than its timeout. */
 export class KubeRequestTimeoutError extends Error {
-  /** The timeout that expired, in milliseconds. */
   readonly timeoutMs: number;
   /** Builds the error for one request. */
   constructor(request: RequestContext, timeoutMs: number) {
@@ -188,10 +185,9 @@ export class KubeConnectionError extends Error {
 }
 
 /**
- * Names why a connection failed, in one line (`TLS: ...`, `DNS: ...`, `connection refused`,
- * `connection reset`, or the innermost informative message of the `cause` chain without the
- * HTTP client's wrapping). Deno's `fetch` rejects with a bare "fetch failed" whose `cause`
- * holds the real reason.
+ * Names why a connection failed, in one line (`TLS: ...`, `DNS: ...`, `connection refused`, or
+ * the innermost informative message). Deno's `fetch` rejects with a bare "fetch failed" whose
+ * `cause` chain holds the real reason.
  */
 export function describeConnectionFailure(error: unknown): string {
   const messages: string[] = [];
@@ -233,20 +229,16 @@ export interface RequestOptions {
   querystring?: URLSearchParams;
   /** Aborts the request (and, for streams, the body). */
   abortSignal?: AbortSignal;
-  /** The body's content type; defaults to `application/json`. */
+  /** Defaults to `application/json`. */
   contentType?: string;
-  /** A body serialised with `JSON.stringify`. */
+  /** Serialised with `JSON.stringify`. */
   bodyJson?: unknown;
   /** Resolve with a stream of JSON values, one per line, instead of reading the body whole. */
   expectStream?: boolean;
-  /** Parse the body as JSON. */
   expectJson?: boolean;
 }
 
-/**
- * The client contract: a stream of JSON lines, a parsed JSON body, or the raw body bytes. A
- * non-2xx response rejects with a `KubeApiError` subclass.
- */
+/** The client contract; a non-2xx response rejects with a `KubeApiError` subclass. */
 export interface RestClient {
   /** Performs one request and returns a stream of JSON values, one per line. */
   performRequest(
@@ -258,56 +250,38 @@ export interface RestClient {
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
 }
 
-/** A `TransformStream` from bytes to their non-blank lines, without line endings. */
-export function lineSplitterStream(): TransformStream<Uint8Array, string> {
+/**
+ * Parses each non-blank line of `res`'s body as JSON. Leaving the loop cancels the body.
+ *
+ * @throws {SyntaxError} for a line that is not JSON
+ */
+export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void, undefined> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let partial = "";
-  const emit = (lines: string[], controller: TransformStreamDefaultController<string>) => {
-    for (const line of lines) {
-      const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
-      if (trimmed.trim() !== "") controller.enqueue(trimmed);
-    }
-  };
-  return new TransformStream({
-    transform(chunk, controller) {
-      const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-      partial = parts.pop() ?? "";
-      emit(parts, controller);
-    },
-    flush(controller) {
-      emit([partial + decoder.decode()], controller);
-      partial = "";
-    },
-  });
-}
-
-function jsonLinesStream(): TransformStream<string, JsonValue> {
-  return new TransformStream({
-    transform(line, controller) {
-      try {
-        controller.enqueue(JSON.parse(line) as JsonValue);
-      } catch {
-        controller.error(
-          new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`),
-        );
+  try {
+    for (let done = false; !done;) {
+      const chunk = await reader.read();
+      done = chunk.done;
+      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split("\n");
+      partial = done ? "" : lines.pop()!;
+      for (const untrimmed of lines) {
+        const line = untrimmed.endsWith("\r") ? untrimmed.slice(0, -1) : untrimmed;
+        if (line.trim() === "") continue;
+        const value = parseJson(line);
+        if (value === undefined) {
+          throw new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`);
+        }
+        yield value as JsonValue;
       }
-    },
-  });
-}
-
-/**
- * The body of `res`, through a pass-through stream whose transformer holds `res`. Under Deno
- * 2.9.6, once a Response is garbage-collected, aborting its request no longer errors the body
- * still being read, so an aborted watch would hang until the server ends it (reproduced with
- * `--v8-flags=--expose-gc`).
- */
-function keepResponseAlive(res: Response): ReadableStream<Uint8Array> {
-  const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-  const transformer: Transformer<Uint8Array, Uint8Array> & { response: Response } = {
-    response: res,
-    transform: (chunk, controller) => controller.enqueue(chunk),
-  };
-  return body.pipeThrough(new TransformStream(transformer));
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    // Under Deno 2.9.6, once a Response is garbage-collected, aborting its request no longer
+    // errors the body being read, so an aborted watch would hang: this use keeps `res` alive.
+    res.bodyUsed;
+  }
 }
 
 /**
@@ -400,8 +374,7 @@ export class KubeRestClient implements RestClient {
       // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
       // must still end it, so the link stays.
       link.stopTimer();
-      return keepResponseAlive(res).pipeThrough(lineSplitterStream())
-        .pipeThrough(jsonLinesStream());
+      return ReadableStream.from(jsonLines(res));
     }
     const bytes = await this.#readBody(res, link, opts, context);
     if (!opts.expectJson) return bytes;
