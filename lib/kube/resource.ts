@@ -1,9 +1,7 @@
 /**
- * Typed access to resource types: a descriptor per kind (URL parts and how to validate objects),
- * the descriptors of every kind the operator uses, and `ResourceClient<T>` (get, list, create,
- * update, patch, delete, `/status` and watch) over any `RestClient`. An object the server sends
- * that fails `decode` does not end a list or a watch: it comes back as undecodable, with its
- * resourceVersion. A watch `ERROR` event with code 410 ends the iteration with a `GoneError`.
+ * Typed access to resource types: a descriptor per kind (URL parts and validation) and
+ * `ResourceClient<T>` over any `RestClient`. An object that fails `decode` does not end a list or
+ * a watch: it comes back as undecodable.
  *
  * @module
  */
@@ -26,14 +24,20 @@ import {
   type RequestContext,
   type RestClient,
 } from "./rest_client.ts";
-import { isPlainObject } from "../api/types.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
-import { type HostPort, parseHostPort } from "../api/types.ts";
-import { type HostPortClaim, parseHostPortClaim } from "../api/types.ts";
-import { type HostPortClaimTemplate, parseHostPortClaimTemplate } from "../api/types.ts";
-import { type HostPortClass, parseHostPortClass } from "../api/types.ts";
+import {
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClaimTemplate,
+  type HostPortClass,
+  isPlainObject,
+  parseHostPort,
+  parseHostPortClaim,
+  parseHostPortClaimTemplate,
+  parseHostPortClass,
+} from "../api/types.ts";
 
-/** The common shape of every Kubernetes object (loose enough for zod-inferred types). */
+/** The common shape of every Kubernetes object. */
 export interface KubeObject {
   apiVersion?: string | undefined;
   kind?: string | undefined;
@@ -54,9 +58,9 @@ export class KubeDecodeError extends TypeError {
   }
 }
 
-/** An object the server sent that does not match its kind's schema, kept as it came. */
+/** An object the server sent that does not match its kind's schema. */
 export interface UndecodableObject {
-  /** The object as sent, with `apiVersion` and `kind` filled in. */
+  /** As sent, with `apiVersion` and `kind` filled in. */
   raw: Record<string, unknown>;
   error: KubeDecodeError;
 }
@@ -66,10 +70,8 @@ export interface ResourceDescriptor<T extends KubeObject> {
   /** The API group; `""` for the core group. */
   readonly group: string;
   readonly version: string;
-  /** `group/version`, or just the version for the core group. */
   readonly apiVersion: string;
   readonly kind: string;
-  /** The URL segment, for example `pods`. */
   readonly plural: string;
   readonly namespaced: boolean;
   /** Validates an object, filling in `apiVersion` and `kind`. @throws {KubeDecodeError} */
@@ -77,8 +79,7 @@ export interface ResourceDescriptor<T extends KubeObject> {
 }
 
 /**
- * Decodes one object of a list or watch (without `metadata.managedFields`), returning a failure
- * as a value so one bad object does not fail the rest.
+ * Decodes one listed object (without `metadata.managedFields`), returning a failure as a value.
  *
  * @throws {KubeDecodeError} when the value is not even an object
  */
@@ -166,8 +167,7 @@ function describe(error: unknown): string {
 /**
  * Builds the URL path of a collection or object (`namespace: ""` means all namespaces).
  *
- * @throws {TypeError} for a namespace on a cluster-scoped kind, a named namespaced object without
- *   a namespace, or a subresource without a name
+ * @throws {TypeError} for a path that cannot address this kind
  */
 export function resourcePath(
   resource: ResourceDescriptor<KubeObject>,
@@ -207,7 +207,7 @@ export interface ObjectOptions {
   abortSignal?: AbortSignal | undefined;
 }
 
-/** An RFC 7386 JSON merge patch (`null` deletes a key), the one patch the operator sends. */
+/** An RFC 7386 JSON merge patch (`null` deletes a key). */
 export interface Patch {
   type: "merge";
   body: unknown;
@@ -215,10 +215,9 @@ export interface Patch {
 
 /** Options of a list page (`namespace` omitted: all namespaces). */
 export interface ListOptions extends ObjectOptions {
-  /** A label selector such as `app=web,tier!=db`. */
   labelSelector?: string | undefined;
   limit?: number | undefined;
-  /** The `continue` token of the previous page. */
+  /** The token of the previous page. */
   continue?: string | undefined;
   resourceVersion?: string | undefined;
 }
@@ -228,9 +227,8 @@ export interface WatchOptions extends ObjectOptions {
   labelSelector?: string | undefined;
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
-  /** Ask the server to end the watch after this many seconds. */
   timeoutSeconds?: number | undefined;
-  /** Ask for BOOKMARK events; defaults to true. */
+  /** Defaults to true. */
   allowWatchBookmarks?: boolean | undefined;
 }
 
@@ -304,8 +302,8 @@ function versionOf(object: Record<string, unknown>): string {
 }
 
 /**
- * Iterates the typed events of a stream of parsed JSON lines. Leaving the loop, an error or an
- * abort of `signal` cancels the stream (closing the connection); an abort throws its reason.
+ * Iterates the typed events of a stream of JSON lines. Leaving the loop, an error or an abort of
+ * `signal` cancels the stream; an abort throws its reason.
  *
  * @throws {GoneError} when the server reports 410 (the resourceVersion is too old)
  */
@@ -342,13 +340,13 @@ const ListBody = z.looseObject({
   items: z.array(z.unknown()).nullable(),
 });
 
-/** A page of a list: the objects that decode, and those that do not (in list order). */
+/** A page of a list: the objects that decode, and those that do not. */
 export interface ListPage<T extends KubeObject> {
   items: T[];
-  undecodable: readonly UndecodableObject[];
+  undecodable: UndecodableObject[];
   /** The collection's resourceVersion (watch from here). */
   resourceVersion: string;
-  /** The token for the next page, absent on the last page. */
+  /** Absent on the last page. */
   continue?: string | undefined;
 }
 
@@ -404,29 +402,29 @@ export class ResourceClient<T extends KubeObject> {
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
-    const page: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
-    const undecodable: UndecodableObject[] = [];
+    const page: ListPage<T> = {
+      items: [],
+      undecodable: [],
+      resourceVersion: body.metadata?.resourceVersion ?? "",
+    };
     for (const item of body.items ?? []) {
       const decoded = decodeLeniently(this.resource, item);
       if (decoded.ok) page.items.push(decoded.object);
-      else undecodable.push(decoded.undecodable);
+      else page.undecodable.push(decoded.undecodable);
     }
-    page.undecodable = undecodable;
-    page.resourceVersion = body.metadata?.resourceVersion ?? "";
     if (body.metadata?.continue) page.continue = body.metadata.continue;
     return page;
   }
 
   /**
-   * Reads every page (`limit` per request, default 500) from one consistent snapshot. Objects
-   * that do not decode are returned in `undecodable`, not thrown: a caller for whom a missing
-   * object is unsafe (one that frees what objects hold) must check it.
+   * Reads every page (`limit` per request, default 500) from one consistent snapshot. A caller
+   * for whom a missing object is unsafe (one that frees what objects hold) must check
+   * `undecodable`.
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
   async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
     const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
-    const undecodable: UndecodableObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.list({
@@ -435,11 +433,10 @@ export class ResourceClient<T extends KubeObject> {
         ...(token ? { continue: token } : {}),
       });
       all.items.push(...page.items);
-      undecodable.push(...page.undecodable);
+      all.undecodable.push(...page.undecodable);
       all.resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
-    all.undecodable = undecodable;
     return all;
   }
 
@@ -487,8 +484,7 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /**
-   * Deletes an object. Returns it when the server still holds it (finalizers), or undefined
-   * when it was deleted at once (the server answers a Status).
+   * Deletes an object; returns it while finalizers hold it, undefined once it is gone.
    *
    * @throws {NotFoundError} when it does not exist
    * @throws {ConflictError} when a precondition fails
@@ -497,7 +493,6 @@ export class ResourceClient<T extends KubeObject> {
     name: string,
     options: ObjectOptions & {
       preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined };
-      /** Seconds before the object is deleted (pods); 0 means now. */
       gracePeriodSeconds?: number;
     } = {},
   ): Promise<T | undefined> {
@@ -513,8 +508,7 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /**
-   * Watches for changes until the server closes the watch; abort with `abortSignal` or leave the
-   * loop to close it early.
+   * Watches until the server closes the watch, `abortSignal` aborts or the loop is left.
    *
    * @throws {GoneError} when `resourceVersion` is too old (relist, then watch again)
    */
@@ -552,14 +546,14 @@ function ours<T extends KubeObject>(
   namespaced: boolean,
   parse: (value: unknown) => T,
 ) {
-  const schema = { parse };
+  const plural = PLURAL[kind];
   return defineResource<T>({
     group: GROUP,
     version: VERSION,
     kind,
-    plural: PLURAL[kind],
+    plural,
     namespaced,
-    schema,
+    schema: { parse },
   });
 }
 

@@ -70,9 +70,9 @@ export class ConflictError extends reason("ConflictError") {}
 export class AlreadyExistsError extends reason("AlreadyExistsError") {}
 /** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
 export class GoneError extends reason("GoneError") {}
-/** 422 `Invalid`: the object failed validation; `causes` lists each field problem. */
+/** 422 `Invalid`: the object failed validation. */
 export class InvalidError extends reason("InvalidError") {
-  /** One entry per invalid field (`field`, `reason`, `message`). */
+  /** One entry per invalid field. */
   get causes(): StatusCause[] {
     return this.status.details?.causes ?? [];
   }
@@ -105,7 +105,7 @@ const SUBCLASS_BY_CODE: Record<number, typeof KubeApiError> = {
   422: InvalidError,
 };
 
-/** Returns the error subclass that matches the status code and reason. */
+/** Returns the `KubeApiError` subclass of the status's code and reason. */
 export function kubeApiErrorFromStatus(status: Status, request?: RequestContext): KubeApiError {
   const subclass = status.code === 409 && status.reason === "AlreadyExists"
     ? AlreadyExistsError
@@ -315,8 +315,6 @@ type Link = ReturnType<typeof linkAbort>;
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
   readonly config: ClusterConfig;
-  /** The namespace of the current context (or the pod's namespace in-cluster). */
-  readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -332,18 +330,14 @@ export class KubeRestClient implements RestClient {
     options: { credentials?: CredentialSource; timeoutMs?: number } = {},
   ) {
     this.config = config;
-    this.defaultNamespace = config.namespace;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** Performs one request and returns a stream of JSON values, one per line. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
   ): Promise<ReadableStream<JsonValue>>;
-  /** Performs one request and returns the parsed JSON body. */
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
-  /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
@@ -458,19 +452,10 @@ export class KubeRestClient implements RestClient {
   }
 }
 
-// Who the client authenticates as: a SelfSubjectReview (authentication.k8s.io/v1, GA since
-// 1.28), which every authenticated user may create.
-
-/** The path of `selfsubjectreviews`. */
+/** The path of `selfsubjectreviews` (GA since 1.28; every authenticated user may create one). */
 export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
 
-/**
- * Returns the username the API server knows `rest` by (for a ServiceAccount
- * `system:serviceaccount:<namespace>:<name>`).
- *
- * @throws a `KubeApiError` when the API server refuses, or an `Error` when the answer carries no
- *   username
- */
+/** Returns the username the API server knows `rest` by. @throws a `KubeApiError` or `Error` */
 export async function selfUsername(rest: RestClient, signal?: AbortSignal): Promise<string> {
   const review = await rest.performRequest({
     method: "POST",
@@ -488,9 +473,8 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
 }
 
 /**
- * Asks the API server who `rest` is, retrying with the informer's backoff (reporting each failure
- * to `onError`) until it answers or `signal` aborts. `username()` reads the answer without
- * waiting; `known` resolves with it, or `undefined` when stopped first.
+ * Asks who `rest` is, retrying with backoff until it answers or `signal` aborts. `username()`
+ * reads the answer without waiting; `known` resolves with it, or `undefined` when stopped first.
  */
 export function learnSelfUsername(
   rest: RestClient,
