@@ -18,7 +18,6 @@ import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
   GoneError,
-  type JsonValue,
   type KubeApiError,
   kubeApiErrorFromStatus,
   type RequestContext,
@@ -301,37 +300,6 @@ function versionOf(object: Record<string, unknown>): string {
   return typeof version === "string" ? version : "";
 }
 
-/**
- * Iterates the typed events of a stream of JSON lines. Leaving the loop, an error or an abort of
- * `signal` cancels the stream; an abort throws its reason.
- *
- * @throws {GoneError} when the server reports 410 (the resourceVersion is too old)
- */
-export async function* decodeWatchStream<T extends KubeObject>(
-  stream: ReadableStream<JsonValue>,
-  decode: (value: unknown) => T,
-  options: { request?: RequestContext; signal?: AbortSignal | undefined } = {},
-): AsyncGenerator<WatchEvent<T>, void, undefined> {
-  const reader = stream.getReader();
-  const signal = options.signal;
-  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    while (true) {
-      if (signal?.aborted) throw signal.reason;
-      const { done, value } = await reader.read();
-      if (signal?.aborted) throw signal.reason;
-      if (done) return;
-      const event = decodeWatchEvent(value, decode, options.request);
-      if (event.type === "ERROR" && event.error instanceof GoneError) throw event.error;
-      yield event;
-    }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    await reader.cancel().catch(() => {});
-  }
-}
-
 const ListBody = z.looseObject({
   metadata: z.looseObject({
     resourceVersion: z.string().optional(),
@@ -528,10 +496,13 @@ export class ResourceClient<T extends KubeObject> {
       expectJson: true,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    yield* decodeWatchStream(stream, (value) => this.resource.decode(withoutManagedFields(value)), {
-      request: { method: "GET", path },
-      signal: options.abortSignal,
-    });
+    const decode = (value: unknown) => this.resource.decode(withoutManagedFields(value));
+    for await (const value of stream) {
+      options.abortSignal?.throwIfAborted(); // events may still be buffered
+      const event = decodeWatchEvent(value, decode, { method: "GET", path });
+      if (event.type === "ERROR" && event.error instanceof GoneError) throw event.error;
+      yield event;
+    }
   }
 }
 

@@ -4,15 +4,15 @@ import { HOST_PORT_CLAIM_RESOURCE, HOST_PORT_CLASS_RESOURCE, POD_RESOURCE } from
 import {
   decodeLeniently,
   decodeWatchEvent,
-  decodeWatchStream,
   defineResource,
   KubeDecodeError,
+  ResourceClient,
   resourcePath,
   type WatchEvent,
 } from "./resource.ts";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { GoneError, KubeApiError } from "./rest_client.ts";
-import type { JsonValue } from "./rest_client.ts";
+import type { JsonValue, RequestOptions, RestClient } from "./rest_client.ts";
 
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {
   assert.equal(resourcePath(POD_RESOURCE), "/api/v1/pods");
@@ -155,27 +155,32 @@ Deno.test("decodeWatchEvent() rejects a line that is not a watch event", () => {
   );
 });
 
+/** Watches pods on a client whose watch answers `stream`. */
+function watchOf(stream: AsyncIterable<JsonValue>, options: { abortSignal?: AbortSignal } = {}) {
+  const rest = { performRequest: (_: RequestOptions) => Promise.resolve(stream) } as RestClient;
+  return new ResourceClient<Pod>(rest, POD_RESOURCE).watch(options);
+}
+
 function streamOf(values: JsonValue[]): ReadableStream<JsonValue> {
   return ReadableStream.from(values);
 }
 
-Deno.test("decodeWatchStream() yields events until the stream ends", async () => {
+Deno.test("ResourceClient.watch() yields events until the stream ends", async () => {
   const events: WatchEvent<Pod>[] = await Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: pod("p", "1") },
         { type: "MODIFIED", object: pod("p", "2") },
         { type: "DELETED", object: pod("p", "3") },
       ]),
-      decode,
     ),
   );
   assert.deepEqual(events.map((e) => e.type), ["ADDED", "MODIFIED", "DELETED"]);
 });
 
-Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async () => {
+Deno.test("ResourceClient.watch() throws GoneError for a 410 ERROR event", async () => {
   const iterate = Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: pod("p", "1") },
         {
@@ -190,7 +195,6 @@ Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async ()
           },
         },
       ]),
-      decode,
     ),
   );
   await assert.rejects(iterate, (error: unknown) => {
@@ -200,7 +204,7 @@ Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async ()
   });
 });
 
-Deno.test("decodeWatchStream() cancels the stream when the consumer leaves early", async () => {
+Deno.test("ResourceClient.watch() cancels the stream when the consumer leaves early", async () => {
   let cancelled = false;
   const stream = new ReadableStream<JsonValue>({
     pull(controller) {
@@ -210,33 +214,27 @@ Deno.test("decodeWatchStream() cancels the stream when the consumer leaves early
       cancelled = true;
     },
   });
-  for await (const _event of decodeWatchStream(stream, decode)) break;
+  for await (const _event of watchOf(stream)) break;
   assert.equal(cancelled, true);
 });
 
-Deno.test("decodeWatchStream() cancels the stream and throws the reason when the signal aborts", async () => {
-  let cancelled: unknown;
-  const stream = new ReadableStream<JsonValue>({
-    start(controller) {
-      controller.enqueue({ type: "ADDED", object: pod("p", "1") });
-    },
-    cancel(reason) {
-      cancelled = reason;
-    },
-  });
+Deno.test("ResourceClient.watch() throws the reason when the signal aborts, events still buffered", async () => {
+  const stream = streamOf([
+    { type: "ADDED", object: pod("p", "1") },
+    { type: "MODIFIED", object: pod("p", "2") },
+  ]);
   const abort = new AbortController();
   const seen: string[] = [];
   await assert.rejects(
     (async () => {
-      for await (const event of decodeWatchStream(stream, decode, { signal: abort.signal })) {
+      for await (const event of watchOf(stream, { abortSignal: abort.signal })) {
         seen.push(event.type);
-        abort.abort(new Error("stop now")); // the stream itself never errors or ends
+        abort.abort(new Error("stop now"));
       }
     })(),
     { message: "stop now" },
   );
   assert.deepEqual(seen, ["ADDED"]);
-  assert.equal((cancelled as Error).message, "stop now");
 });
 
 Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDECODABLE event", () => {
@@ -251,14 +249,13 @@ Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDEC
   assert.equal(event.error.message, 'Cannot decode Pod "": metadata.name is missing');
 });
 
-Deno.test("decodeWatchStream() goes on after an object that does not decode", async () => {
+Deno.test("ResourceClient.watch() goes on after an object that does not decode", async () => {
   const events = await Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: { metadata: { resourceVersion: "1" } } },
         { type: "ADDED", object: pod("p", "2") },
       ]),
-      decode,
     ),
   );
   assert.deepEqual(events.map((e) => e.type), ["UNDECODABLE", "ADDED"]);

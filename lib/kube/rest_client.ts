@@ -227,23 +227,23 @@ export interface RequestOptions {
   method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
   path: string;
   querystring?: URLSearchParams;
-  /** Aborts the request (and, for streams, the body). */
+  /** Aborts the request (and, for streams, the body: reading it throws the reason). */
   abortSignal?: AbortSignal;
   /** Defaults to `application/json`. */
   contentType?: string;
   /** Serialised with `JSON.stringify`. */
   bodyJson?: unknown;
-  /** Resolve with a stream of JSON values, one per line, instead of reading the body whole. */
+  /** Resolve with the JSON values of the body's lines, read as they come. */
   expectStream?: boolean;
   expectJson?: boolean;
 }
 
 /** The client contract; a non-2xx response rejects with a `KubeApiError` subclass. */
 export interface RestClient {
-  /** Performs one request and returns a stream of JSON values, one per line. */
+  /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<ReadableStream<JsonValue>>;
+  ): Promise<AsyncIterable<JsonValue>>;
   /** Performs one request and returns the parsed JSON body. */
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
   /** Performs one request and returns the body bytes. */
@@ -336,7 +336,7 @@ export class KubeRestClient implements RestClient {
 
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<ReadableStream<JsonValue>>;
+  ): Promise<AsyncIterable<JsonValue>>;
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
@@ -350,7 +350,7 @@ export class KubeRestClient implements RestClient {
    */
   async performRequest(
     opts: RequestOptions,
-  ): Promise<ReadableStream<JsonValue> | JsonValue | Uint8Array> {
+  ): Promise<AsyncIterable<JsonValue> | JsonValue | Uint8Array> {
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
@@ -368,7 +368,7 @@ export class KubeRestClient implements RestClient {
       // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
       // must still end it, so the link stays.
       link.stopTimer();
-      return ReadableStream.from(jsonLines(res));
+      return jsonLines(res);
     }
     const bytes = await this.#readBody(res, link, opts, context);
     if (!opts.expectJson) return bytes;
