@@ -136,11 +136,7 @@ export function kubeApiErrorFromResponse(
     return kubeApiErrorFromStatus({ ...body, code: body.code ?? httpCode }, request);
   }
   const text = bodyText.trim();
-  const message = text === ""
-    ? "empty response body"
-    : text.length > 300
-    ? `${text.slice(0, 300)}...`
-    : text;
+  const message = text.length > 300 ? `${text.slice(0, 300)}...` : text || "empty response body";
   return kubeApiErrorFromStatus({
     apiVersion: "v1",
     kind: "Status",
