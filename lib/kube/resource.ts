@@ -78,7 +78,8 @@ export interface ResourceDescriptor<T extends KubeObject> {
 }
 
 /**
- * Decodes one listed object (without `metadata.managedFields`), returning a failure as a value.
+ * Decodes one listed or watched object (without `metadata.managedFields`), returning a failure as
+ * a value.
  *
  * @throws {KubeDecodeError} when the value is not even an object
  */
@@ -262,7 +263,7 @@ const RawEvent = z.object({
 /** Turns one raw event into a typed one. @throws {SyntaxError} for a line that is not an event */
 export function decodeWatchEvent<T extends KubeObject>(
   raw: unknown,
-  decode: (value: unknown) => T,
+  resource: Pick<ResourceDescriptor<T>, "apiVersion" | "kind" | "decode">,
   request?: RequestContext,
 ): WatchEvent<T> {
   const event = RawEvent.safeParse(raw);
@@ -281,18 +282,16 @@ export function decodeWatchEvent<T extends KubeObject>(
     const status = object as Status;
     return { type, status, error: kubeApiErrorFromStatus(status, request) };
   }
-  try {
-    return { type, object: decode(object) };
-  } catch (error) {
-    if (!(error instanceof KubeDecodeError)) throw error;
-    return {
-      type: "UNDECODABLE",
-      eventType: type,
-      raw: object,
-      error,
-      resourceVersion: versionOf(object),
-    };
-  }
+  const decoded = decodeLeniently(resource, object);
+  if (decoded.ok) return { type, object: decoded.object };
+  const { raw: filled, error } = decoded.undecodable;
+  return {
+    type: "UNDECODABLE",
+    eventType: type,
+    raw: filled,
+    error,
+    resourceVersion: versionOf(object),
+  };
 }
 
 function versionOf(object: Record<string, unknown>): string {
@@ -496,10 +495,9 @@ export class ResourceClient<T extends KubeObject> {
       expectJson: true,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    const decode = (value: unknown) => this.resource.decode(withoutManagedFields(value));
     for await (const value of stream) {
       options.abortSignal?.throwIfAborted(); // events may still be buffered
-      const event = decodeWatchEvent(value, decode, { method: "GET", path });
+      const event = decodeWatchEvent(value, this.resource, { method: "GET", path });
       if (event.type === "ERROR" && event.error instanceof GoneError) throw event.error;
       yield event;
     }

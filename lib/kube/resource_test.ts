@@ -119,20 +119,19 @@ Deno.test("decodeLeniently() leaves metadata.managedFields out of listed objects
   assert.deepEqual(listed.metadata.managedFields, [{ manager: "kubectl" }], "input untouched");
 });
 
-const decode = (v: unknown) => POD_RESOURCE.decode(v);
 const pod = (name: string, rv: string) => ({
   metadata: { name, namespace: "a", resourceVersion: rv },
 });
 
 Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () => {
-  const added = decodeWatchEvent({ type: "ADDED", object: pod("p", "5") }, decode);
+  const added = decodeWatchEvent({ type: "ADDED", object: pod("p", "5") }, POD_RESOURCE);
   assert.equal(added.type === "ADDED" && added.object.kind, "Pod");
   const bookmark = decodeWatchEvent(
     {
       type: "BOOKMARK",
       object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "9" } },
     },
-    decode,
+    POD_RESOURCE,
   );
   assert.deepEqual(bookmark, { type: "BOOKMARK", resourceVersion: "9" });
   const error = decodeWatchEvent(
@@ -140,7 +139,7 @@ Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () =
       type: "ERROR",
       object: { kind: "Status", code: 500, reason: "InternalError", message: "boom" },
     },
-    decode,
+    POD_RESOURCE,
   );
   assert.ok(
     error.type === "ERROR" && error.error instanceof KubeApiError && error.error.code === 500,
@@ -148,9 +147,9 @@ Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () =
 });
 
 Deno.test("decodeWatchEvent() rejects a line that is not a watch event", () => {
-  assert.throws(() => decodeWatchEvent({ type: "NOPE", object: {} }, decode), SyntaxError);
+  assert.throws(() => decodeWatchEvent({ type: "NOPE", object: {} }, POD_RESOURCE), SyntaxError);
   assert.throws(
-    () => decodeWatchEvent({ type: "BOOKMARK", object: { metadata: {} } }, decode),
+    () => decodeWatchEvent({ type: "BOOKMARK", object: { metadata: {} } }, POD_RESOURCE),
     SyntaxError,
   );
 });
@@ -239,7 +238,7 @@ Deno.test("ResourceClient.watch() throws the reason when the signal aborts, even
 
 Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDECODABLE event", () => {
   const nameless = { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "7" } };
-  const event = decodeWatchEvent({ type: "MODIFIED", object: nameless }, decode);
+  const event = decodeWatchEvent({ type: "MODIFIED", object: nameless }, POD_RESOURCE);
   assert.equal(event.type, "UNDECODABLE");
   if (event.type !== "UNDECODABLE") return;
   assert.equal(event.eventType, "MODIFIED");
