@@ -232,7 +232,6 @@ export class Informer<T extends KubeObject> {
   #handlers = new Set<InformerHandlers<T>>();
   #stop = new AbortController();
   #resolveSynced!: (synced: boolean) => void;
-  #hasSynced = false;
   #loop: Promise<void> | undefined;
   #resourceVersion: string | undefined;
 
@@ -318,10 +317,7 @@ export class Informer<T extends KubeObject> {
     this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "replace", objects: items });
     this.#resourceVersion = resourceVersion;
-    if (!this.#hasSynced) {
-      this.#hasSynced = true;
-      this.#resolveSynced(true);
-    }
+    this.#resolveSynced(true);
   }
 
   /** Runs one watch, advancing `#resourceVersion` after each event to resume from there. */
@@ -390,12 +386,11 @@ export class Informer<T extends KubeObject> {
   /** Takes an object that no longer decodes out of the cache, into quarantine. */
   #undecodable(event: UndecodableEvent): void {
     const key = objectKey(event.raw as KubeObject);
-    if (event.eventType === "DELETED") {
-      if (this.#quarantine.delete(key)) this.#quarantineChanged();
-    } else {
-      // Quarantine first: a handler told that the object left the cache finds it quarantined.
-      if (this.#enterQuarantine(key, event)) this.#quarantineChanged();
-    }
+    // Quarantine first: a handler told that the object left the cache finds it quarantined.
+    const changed = event.eventType === "DELETED"
+      ? this.#quarantine.delete(key)
+      : this.#enterQuarantine(key, event);
+    if (changed) this.#quarantineChanged();
     const cached = this.#store.get(key);
     if (!cached) return;
     for (const change of this.#store.apply({ type: "delete", object: cached })) {

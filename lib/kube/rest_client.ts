@@ -78,38 +78,30 @@ export class InvalidError extends reason("InvalidError") {
   }
 }
 
-const REASONS_BY_CODE: Record<number, string> = {
-  400: "BadRequest",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "NotFound",
-  405: "MethodNotAllowed",
-  406: "NotAcceptable",
-  409: "Conflict",
-  410: "Gone",
-  413: "RequestEntityTooLarge",
-  415: "UnsupportedMediaType",
-  422: "Invalid",
-  429: "TooManyRequests",
-  500: "InternalError",
-  503: "ServiceUnavailable",
-  504: "Timeout",
-};
-
-const SUBCLASS_BY_CODE: Record<number, typeof KubeApiError> = {
-  401: UnauthorizedError,
-  403: ForbiddenError,
-  404: NotFoundError,
-  409: ConflictError,
-  410: GoneError,
-  422: InvalidError,
+/** The API server's reason for each HTTP code, and the error class of the code. */
+const BY_CODE: Record<number, [reason: string, subclass?: typeof KubeApiError]> = {
+  400: ["BadRequest"],
+  401: ["Unauthorized", UnauthorizedError],
+  403: ["Forbidden", ForbiddenError],
+  404: ["NotFound", NotFoundError],
+  405: ["MethodNotAllowed"],
+  406: ["NotAcceptable"],
+  409: ["Conflict", ConflictError],
+  410: ["Gone", GoneError],
+  413: ["RequestEntityTooLarge"],
+  415: ["UnsupportedMediaType"],
+  422: ["Invalid", InvalidError],
+  429: ["TooManyRequests"],
+  500: ["InternalError"],
+  503: ["ServiceUnavailable"],
+  504: ["Timeout"],
 };
 
 /** Returns the `KubeApiError` subclass of the status's code and reason. */
 export function kubeApiErrorFromStatus(status: Status, request?: RequestContext): KubeApiError {
   const subclass = status.code === 409 && status.reason === "AlreadyExists"
     ? AlreadyExistsError
-    : SUBCLASS_BY_CODE[status.code ?? 0] ?? KubeApiError;
+    : BY_CODE[status.code ?? 0]?.[1] ?? KubeApiError;
   return new subclass(status, request);
 }
 
@@ -142,7 +134,7 @@ export function kubeApiErrorFromResponse(
     kind: "Status",
     status: "Failure",
     code: httpCode,
-    reason: REASONS_BY_CODE[httpCode] ?? "Unknown",
+    reason: BY_CODE[httpCode]?.[0] ?? "Unknown",
     message,
   }, request);
 }
