@@ -21,6 +21,7 @@ import {
   type KubeApiError,
   kubeApiErrorFromStatus,
   type RequestContext,
+  type RequestOptions,
   type RestClient,
 } from "./rest_client.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
@@ -164,6 +165,13 @@ function describe(error: unknown): string {
   }).join("; ");
 }
 
+/** Where a collection, an object or its subresource is. */
+export interface ObjectAddress {
+  namespace?: string | undefined;
+  name?: string | undefined;
+  subresource?: string | undefined;
+}
+
 /**
  * Builds the URL path of a collection or object (`namespace: ""` means all namespaces).
  *
@@ -171,11 +179,7 @@ function describe(error: unknown): string {
  */
 export function resourcePath(
   resource: ResourceDescriptor<KubeObject>,
-  options: {
-    namespace?: string | undefined;
-    name?: string | undefined;
-    subresource?: string | undefined;
-  } = {},
+  options: ObjectAddress = {},
 ): string {
   const { name, subresource } = options;
   const namespace = options.namespace || undefined;
@@ -329,12 +333,8 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   async #send(
-    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
-    at: {
-      name?: string | undefined;
-      namespace?: string | undefined;
-      subresource?: string | undefined;
-    },
+    method: RequestOptions["method"],
+    at: ObjectAddress,
     options: ObjectOptions & { query?: URLSearchParams; body?: unknown; contentType?: string },
   ): Promise<unknown> {
     return await this.#client.performRequest({
@@ -463,11 +463,8 @@ export class ResourceClient<T extends KubeObject> {
       gracePeriodSeconds?: number;
     } = {},
   ): Promise<T | undefined> {
-    const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
-    if (options.preconditions) body.preconditions = options.preconditions;
-    if (options.gracePeriodSeconds !== undefined) {
-      body.gracePeriodSeconds = options.gracePeriodSeconds;
-    }
+    const { preconditions, gracePeriodSeconds } = options; // JSON leaves out undefined ones
+    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions, gracePeriodSeconds };
     const at = { name, namespace: options.namespace };
     const answer = await this.#send("DELETE", at, { ...options, body });
     const kind = (answer as { kind?: unknown } | null)?.kind;
