@@ -388,10 +388,15 @@ export class KubeRestClient implements RestClient {
       return [res, link];
     } catch (error) {
       link.release();
-      if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
-      if (link.timedOut()) throw new KubeRequestTimeoutError(context, this.#timeoutMs);
-      throw new KubeConnectionError(this.config.server, context, error);
+      throw this.#failure(error, link, opts, context);
     }
+  }
+
+  /** The error to throw when fetching or reading a body failed. */
+  #failure(error: unknown, link: Link, opts: RequestOptions, context: RequestContext): unknown {
+    if (opts.abortSignal?.aborted) return opts.abortSignal.reason;
+    if (link.timedOut()) return new KubeRequestTimeoutError(context, this.#timeoutMs);
+    return new KubeConnectionError(this.config.server, context, error);
   }
 
   async #readBody(
@@ -403,11 +408,7 @@ export class KubeRestClient implements RestClient {
     try {
       return new Uint8Array(await res.arrayBuffer());
     } catch (error) {
-      if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
-      if (error instanceof DOMException && error.name === "AbortError") {
-        throw new KubeRequestTimeoutError(context, this.#timeoutMs);
-      }
-      throw new KubeConnectionError(this.config.server, context, error);
+      throw this.#failure(error, link, opts, context);
     } finally {
       link.release();
     }
