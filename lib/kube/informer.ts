@@ -408,7 +408,7 @@ export class Informer<T extends KubeObject> {
       changed = this.#enterQuarantine(key, object) || changed;
     }
     for (const key of this.#quarantine.keys()) {
-      if (!listed.has(key)) changed = this.#quarantine.delete(key);
+      if (!listed.has(key)) changed = this.#quarantine.delete(key) || changed;
     }
     if (changed) this.#quarantineChanged();
   }

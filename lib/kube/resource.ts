@@ -512,14 +512,14 @@ function ours<T extends KubeObject>(
   namespaced: boolean,
   parse: (value: unknown) => T,
 ) {
-  const plural = PLURAL[kind];
+  const schema = { parse };
   return defineResource<T>({
     group: GROUP,
     version: VERSION,
     kind,
-    plural,
+    plural: PLURAL[kind],
     namespaced,
-    schema: { parse },
+    schema,
   });
 }
 
