@@ -14,18 +14,6 @@ const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1beta1",
 ] as const;
 
-/** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
-export interface ExecSpec {
-  apiVersion: typeof EXEC_API_VERSIONS[number];
-  command: string;
-  args: string[];
-  env: { name: string; value: string }[];
-  installHint?: string;
-  provideClusterInfo: boolean;
-  /** `Always` is refused: the operator never has a terminal. */
-  interactiveMode: "Never" | "IfAvailable" | "Always";
-}
-
 /** A PEM client certificate (chain) and its key. */
 export interface ClientCertificate {
   certPem: string;
@@ -73,15 +61,20 @@ const User = z.looseObject({
   exec: z.looseObject({
     apiVersion: z.enum(EXEC_API_VERSIONS),
     command: z.string().min(1),
-    args: z.array(z.string()).nullish(),
-    env: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
+    args: z.array(z.string()).nullish().transform((v) => v ?? []),
+    env: z.array(z.object({ name: z.string(), value: z.string() })).nullish()
+      .transform((v) => v ?? []),
     installHint: z.string().nullish(),
-    provideClusterInfo: z.boolean().nullish(),
-    interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish(),
+    provideClusterInfo: z.boolean().nullish().transform((v) => v ?? false),
+    interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish()
+      .transform((v) => v ?? "IfAvailable"),
   }).nullish(),
   "auth-provider": z.looseObject({ name: z.string() }).nullish(),
 });
 type User = z.infer<typeof User>;
+
+/** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
+export type ExecSpec = NonNullable<User["exec"]>;
 
 const Context = z.looseObject({
   cluster: z.string().min(1),
@@ -276,21 +269,12 @@ function authOf(owner: string, user: User, fail: (detail: string) => never): Clu
   if (set.length > 1) fail(`${owner} sets more than one of ${set.join(", ")}`);
   if (user.token) return { type: "token", token: user.token };
   if (user.tokenFile) return { type: "tokenFile", path: user.tokenFile };
-  const exec = user.exec;
-  if (exec) {
-    if (exec.interactiveMode === "Always") {
+  if (user.exec) {
+    // The operator never has a terminal.
+    if (user.exec.interactiveMode === "Always") {
       fail(`${owner} has an exec plugin with interactiveMode Always, which needs a terminal`);
     }
-    const spec: ExecSpec = {
-      apiVersion: exec.apiVersion,
-      command: exec.command,
-      args: exec.args ?? [],
-      env: exec.env ?? [],
-      provideClusterInfo: exec.provideClusterInfo ?? false,
-      interactiveMode: exec.interactiveMode ?? "IfAvailable",
-    };
-    if (exec.installHint) spec.installHint = exec.installHint;
-    return { type: "exec", exec: spec };
+    return { type: "exec", exec: user.exec };
   }
   if (!hasBasic) return { type: "none" };
   if (!user.username || !user.password) fail(`${owner} needs both username and password`);
