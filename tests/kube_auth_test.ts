@@ -76,7 +76,7 @@ Deno.test("KubeRestClient authentication against a real API server", async (t) =
 
   await t.step("a client certificate from kubeconfig data authenticates as the admin", async () => {
     assert.equal(await whoAmI(admin), "admin");
-    assert.equal(admin.defaultNamespace, "default");
+    assert.equal(admin.config.namespace, "default");
   });
 
   await t.step("a client certificate from files relative to the kubeconfig", async () => {
@@ -87,7 +87,7 @@ Deno.test("KubeRestClient authentication against a real API server", async (t) =
       "client-key": "admin.key",
     });
     assert.equal(await whoAmI(rest), "admin");
-    assert.equal(rest.defaultNamespace, "team");
+    assert.equal(rest.config.namespace, "team");
   });
 
   await t.step("a ServiceAccount token authenticates as the ServiceAccount", async () => {
@@ -198,7 +198,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
     using rest = new KubeRestClient(config, {
       credentials: createCredentialSource(config, { tokenFileRefreshMs: 0 }),
     });
-    assert.equal(rest.defaultNamespace, namespace);
+    assert.equal(rest.config.namespace, namespace);
     assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:op`);
   });
 

@@ -1,6 +1,5 @@
 /**
- * Time as an injected dependency, so the work queue, backoff, informer and rate limits run under
- * a fake clock in tests; and exponential backoff with jitter.
+ * Time as an injected dependency (so tests run under a fake clock), and backoff with jitter.
  *
  * @module
  */
@@ -12,9 +11,7 @@ export type TimerHandle = unknown;
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
-  /** Calls `callback` once after `ms` milliseconds. */
   setTimeout(callback: () => void, ms: number): TimerHandle;
-  /** Cancels a timer from `setTimeout` (a no-op for fired or unknown timers). */
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -25,10 +22,7 @@ export const SYSTEM_CLOCK: Clock = {
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-/**
- * Resolves after `ms` milliseconds on `clock`, or as soon as `signal` aborts (it never
- * rejects, so loops can check their own stop flag afterwards).
- */
+/** Resolves after `ms` on `clock`, or as soon as `signal` aborts (it never rejects). */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {

@@ -1,11 +1,7 @@
 /**
- * Cluster configuration, chosen the way controller-runtime does: `--kubeconfig`, then
- * `KUBECONFIG` (colon-separated files merged the kubectl way: the first file that sets a name
- * wins, relative paths resolve against the file's folder), then the in-cluster service account,
- * then `~/.kube/config`; and the per-request credentials it names (a static token, a token file
- * re-read as it rotates, basic auth, or an exec credential plugin, cached until it expires).
- * Only `loadClusterConfig` and the defaults of the credential sources touch the environment,
- * the file system and processes; the rest take their inputs as parameters.
+ * Cluster configuration, chosen as controller-runtime does (`--kubeconfig`, `KUBECONFIG` merged
+ * the kubectl way, the in-cluster service account, `~/.kube/config`), and the per-request
+ * credentials it names. Only `loadClusterConfig` and the credential sources' defaults do I/O.
  *
  * @module
  */
@@ -18,20 +14,6 @@ const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1beta1",
 ] as const;
 
-/** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
-export interface ExecSpec {
-  apiVersion: typeof EXEC_API_VERSIONS[number];
-  command: string;
-  args: string[];
-  env: { name: string; value: string }[];
-  /** Shown when the command cannot be started. */
-  installHint?: string;
-  /** Whether `KUBERNETES_EXEC_INFO` carries `spec.cluster`. */
-  provideClusterInfo: boolean;
-  /** `Always` is refused: the operator never has a terminal. */
-  interactiveMode: "Never" | "IfAvailable" | "Always";
-}
-
 /** A PEM client certificate (chain) and its key. */
 export interface ClientCertificate {
   certPem: string;
@@ -42,17 +24,15 @@ export interface ClientCertificate {
 export interface ClusterConfig {
   /** The server URL without a trailing slash. */
   server: string;
-  /** PEM CA bundle trusted in addition to the system roots. */
+  /** PEM CA bundle trusted besides the system roots. */
   caPem?: string;
   clientCertificate?: ClientCertificate;
-  /** How requests are authenticated (in addition to any client certificate). */
   auth:
     | { type: "none" }
     | { type: "token"; token: string }
     | { type: "tokenFile"; path: string }
     | { type: "basic"; username: string; password: string }
     | { type: "exec"; exec: ExecSpec };
-  /** The context's namespace, or the pod's namespace in-cluster; `default` otherwise. */
   namespace: string;
   proxyUrl?: string;
   /** Where the settings came from, for messages (`kubeconfig "/x" context "dev"`). */
@@ -81,15 +61,20 @@ const User = z.looseObject({
   exec: z.looseObject({
     apiVersion: z.enum(EXEC_API_VERSIONS),
     command: z.string().min(1),
-    args: z.array(z.string()).nullish(),
-    env: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
+    args: z.array(z.string()).nullish().transform((v) => v ?? []),
+    env: z.array(z.object({ name: z.string(), value: z.string() })).nullish()
+      .transform((v) => v ?? []),
     installHint: z.string().nullish(),
-    provideClusterInfo: z.boolean().nullish(),
-    interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish(),
+    provideClusterInfo: z.boolean().nullish().transform((v) => v ?? false),
+    interactiveMode: z.enum(["Never", "IfAvailable", "Always"]).nullish()
+      .transform((v) => v ?? "IfAvailable"),
   }).nullish(),
   "auth-provider": z.looseObject({ name: z.string() }).nullish(),
 });
 type User = z.infer<typeof User>;
+
+/** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
+export type ExecSpec = NonNullable<User["exec"]>;
 
 const Context = z.looseObject({
   cluster: z.string().min(1),
@@ -120,7 +105,7 @@ export class KubeConfigError extends Error {
 
 /** Several kubeconfig files merged into one view (the first file that sets a name wins). */
 export interface MergedKubeConfig {
-  /** The files in precedence order, joined with `:` (for messages). */
+  /** The files in precedence order, joined with `:`. */
   source: string;
   currentContext: string | undefined;
   clusters: Map<string, Cluster>;
@@ -128,7 +113,7 @@ export interface MergedKubeConfig {
   contexts: Map<string, Context>;
 }
 
-/** Reads a file's text (injected so resolution is testable). */
+/** Reads a file's text. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
 function message(error: unknown): string {
@@ -157,7 +142,7 @@ export function parseKubeConfig(text: string, path: string): KubeConfigFile {
 }
 
 function resolvePath(path: string | null | undefined, base: string): string | undefined {
-  if (path === undefined || path === null || path === "") return undefined;
+  if (!path) return undefined;
   return isAbsolute(path) ? path : join(base, path);
 }
 
@@ -204,8 +189,7 @@ export function mergeKubeConfigs(
 /**
  * Resolves the selected context (`context`, else `current-context`) of a merged kubeconfig.
  *
- * @throws {KubeConfigError} naming what is missing or wrong, for example
- *   `Cannot load kubeconfig "/x": context "dev" names cluster "c" which is not defined`
+ * @throws {KubeConfigError} naming what is missing or wrong
  */
 export async function resolveKubeConfig(
   merged: MergedKubeConfig,
@@ -214,12 +198,15 @@ export async function resolveKubeConfig(
   const fail = (detail: string): never => {
     throw new KubeConfigError(merged.source, detail);
   };
-  const pem = async (owner: string, field: string, data?: string | null, path?: string | null) => {
-    if (data) {
+  // A PEM given inline as `<field>-data` (base64) or as a file named by `<field>`.
+  const pem = async (owner: string, field: string, fields: Record<string, unknown>) => {
+    const data = fields[`${field}-data`];
+    if (typeof data === "string" && data) {
       const text = decodeBase64Text(data);
       return text ?? fail(`${owner} has invalid ${field}-data: it is not base64`);
     }
-    if (!path) return undefined;
+    const path = fields[field];
+    if (typeof path !== "string" || !path) return undefined;
     try {
       return await options.readFile(path);
     } catch (error) {
@@ -253,21 +240,11 @@ export async function resolveKubeConfig(
     namespace: context.namespace || "default",
     source: `kubeconfig "${merged.source}" context "${contextName}"`,
   };
-  const ca = await pem(
-    `cluster "${clusterName}"`,
-    "certificate-authority",
-    cluster["certificate-authority-data"],
-    cluster["certificate-authority"],
-  );
+  const ca = await pem(`cluster "${clusterName}"`, "certificate-authority", cluster);
   if (ca !== undefined) config.caPem = ca;
   const owner = `user "${userName}"`;
-  const certPem = await pem(
-    owner,
-    "client-certificate",
-    user["client-certificate-data"],
-    user["client-certificate"],
-  );
-  const keyPem = await pem(owner, "client-key", user["client-key-data"], user["client-key"]);
+  const certPem = await pem(owner, "client-certificate", user);
+  const keyPem = await pem(owner, "client-key", user);
   if (certPem !== undefined && keyPem !== undefined) {
     config.clientCertificate = { certPem, keyPem };
   } else if (certPem !== undefined) {
@@ -292,21 +269,12 @@ function authOf(owner: string, user: User, fail: (detail: string) => never): Clu
   if (set.length > 1) fail(`${owner} sets more than one of ${set.join(", ")}`);
   if (user.token) return { type: "token", token: user.token };
   if (user.tokenFile) return { type: "tokenFile", path: user.tokenFile };
-  const exec = user.exec;
-  if (exec) {
-    if (exec.interactiveMode === "Always") {
+  if (user.exec) {
+    // The operator never has a terminal.
+    if (user.exec.interactiveMode === "Always") {
       fail(`${owner} has an exec plugin with interactiveMode Always, which needs a terminal`);
     }
-    const spec: ExecSpec = {
-      apiVersion: exec.apiVersion,
-      command: exec.command,
-      args: exec.args ?? [],
-      env: exec.env ?? [],
-      provideClusterInfo: exec.provideClusterInfo ?? false,
-      interactiveMode: exec.interactiveMode ?? "IfAvailable",
-    };
-    if (exec.installHint) spec.installHint = exec.installHint;
-    return { type: "exec", exec: spec };
+    return { type: "exec", exec: user.exec };
   }
   if (!hasBasic) return { type: "none" };
   if (!user.username || !user.password) fail(`${owner} needs both username and password`);
@@ -341,8 +309,8 @@ export function isInCluster(env: (name: string) => string | undefined): boolean 
 }
 
 /**
- * Builds the in-cluster `ClusterConfig`. The token is referenced by path so each request sees
- * the rotated token; it is read once here to fail early when it is missing.
+ * Builds the in-cluster config. The token is referenced by path so requests see it rotate; it is
+ * read once here to fail early.
  *
  * @throws {InClusterConfigError} when the variables are unset or a file cannot be read
  */
@@ -403,8 +371,7 @@ export function selectConfigSource(inputs: {
 }
 
 /**
- * Reads and parses kubeconfig files. Missing files in a `KUBECONFIG` list are skipped (as
- * kubectl does); an explicit `--kubeconfig` file must exist, and so must at least one file.
+ * Reads and parses kubeconfig files, skipping missing ones unless `explicit` (as kubectl does).
  *
  * @throws {KubeConfigError} for unreadable or invalid files, or when none exists
  */
@@ -435,11 +402,7 @@ export interface LoadClusterConfigOptions {
   context?: string | undefined;
 }
 
-/**
- * Loads the configuration from the environment and the file system.
- *
- * @throws {KubeConfigError} or `InClusterConfigError` naming what is missing or wrong
- */
+/** Loads the configuration. @throws {KubeConfigError} or `InClusterConfigError` */
 export async function loadClusterConfig(
   options: LoadClusterConfigOptions = {},
 ): Promise<ClusterConfig> {
@@ -468,19 +431,12 @@ const ExecCredential = z.looseObject({
   }),
 });
 
-/** What a finished plugin process returned. */
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a program with extra environment variables (inheriting the rest). */
 export type CommandRunner = (
   command: string,
   args: string[],
   env: Record<string, string>,
-) => Promise<CommandResult>;
+) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** A credential from a plugin; `expiresAtMs` absent means "until a 401". */
 export interface ExecCredentialResult {
@@ -498,11 +454,7 @@ export class ExecCredentialError extends Error {
   }
 }
 
-/** The cluster a plugin may be told about (`provideClusterInfo`). */
-export interface ExecClusterInfo {
-  server: string;
-  caPem?: string;
-}
+type ExecClusterInfo = Pick<ClusterConfig, "server" | "caPem">;
 
 /** Builds the `KUBERNETES_EXEC_INFO` value for a plugin. */
 export function buildExecInfo(spec: ExecSpec, cluster: ExecClusterInfo): string {
@@ -515,11 +467,7 @@ export function buildExecInfo(spec: ExecSpec, cluster: ExecClusterInfo): string 
   return JSON.stringify({ apiVersion: spec.apiVersion, kind: "ExecCredential", spec: execSpec });
 }
 
-/**
- * Validates a plugin's stdout.
- *
- * @throws {ExecCredentialError} for non-JSON output, a wrong apiVersion, or no credential
- */
+/** Validates a plugin's stdout. @throws {ExecCredentialError} */
 export function parseExecCredential(stdout: string, spec: ExecSpec): ExecCredentialResult {
   const fail = (detail: string): never => {
     throw new ExecCredentialError(spec.command, detail);
@@ -558,7 +506,7 @@ async function denoCommandRunner(
   command: string,
   args: string[],
   env: Record<string, string>,
-): Promise<CommandResult> {
+): ReturnType<CommandRunner> {
   const out = await new Deno.Command(command, { args, env, stdin: "null" }).output();
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
@@ -573,7 +521,7 @@ async function runExecPlugin(
   const env: Record<string, string> = {};
   for (const { name, value } of spec.env) env[name] = value;
   env.KUBERNETES_EXEC_INFO = buildExecInfo(spec, cluster);
-  let result: CommandResult;
+  let result: Awaited<ReturnType<CommandRunner>>;
   try {
     result = await run(spec.command, spec.args, env);
   } catch (error) {
@@ -604,9 +552,8 @@ export interface CredentialSource {
 }
 
 /**
- * Builds the credential source for a resolved config. A token file is re-read every
- * `tokenFileRefreshMs` (60 s); an exec plugin's credential is cached until `execRefreshMarginMs`
- * (10 s) before its expiry, or until `invalidate()` (after a 401).
+ * Builds the credential source for a config: a token file is re-read every `tokenFileRefreshMs`
+ * (60 s); an exec credential is kept until `execRefreshMarginMs` (10 s) before it expires.
  */
 export function createCredentialSource(
   config: ClusterConfig,
@@ -654,10 +601,7 @@ export function createCredentialSource(
       };
     }
     case "exec": {
-      // One plugin run serves concurrent callers; its credential is kept until it expires soon.
-      const cluster = config.caPem === undefined
-        ? { server: config.server }
-        : { server: config.server, caPem: config.caPem };
+      // One plugin run serves concurrent callers.
       const margin = options.execRefreshMarginMs ?? 10_000;
       const withBase = (credential: ExecCredentialResult) => {
         const out: RequestCredentials = { ...base };
@@ -673,7 +617,7 @@ export function createCredentialSource(
           if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
             return Promise.resolve(withBase(cached));
           }
-          pending ??= runExecPlugin(auth.exec, cluster, options.run)
+          pending ??= runExecPlugin(auth.exec, config, options.run)
             .then((credential) => cached = credential)
             .finally(() => pending = undefined);
           return pending.then(withBase);

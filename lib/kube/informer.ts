@@ -1,14 +1,7 @@
 /**
- * An informer (list + watch reflector) over one resource type, and its cache:
- *
- * - `Store` is a reducer (watch events in, the changes they caused out, no I/O) with indexes; a
- *   relist replaces its contents at once, reporting what appeared, changed or vanished;
- * - the informer lists page by page, then watches from the list's resourceVersion with
- *   bookmarks, resumes after the server closes a watch (no relist), relists on 410 Gone, backs
- *   off with jitter on other errors, and rewatches a connection that stays silent too long;
- * - objects that do not decode (valid to the API server, not to our schema) leave the cache
- *   (handlers hear a delete), wait in `quarantined`, are reported once per resourceVersion, and
- *   come back when a version that decodes arrives; they never stop the list or the watch.
+ * An informer (list + watch reflector) over one resource type, and its indexed cache `Store`.
+ * Objects that do not decode leave the cache (handlers hear a delete), wait in `quarantined`,
+ * are reported once per resourceVersion, and come back when a version that decodes arrives.
  *
  * @module
  */
@@ -29,7 +22,7 @@ import type {
   WatchEvent,
 } from "./resource.ts";
 
-/** An input to the store: a watch event, or the complete result of a relist. */
+/** An input to the store: a watch event, or a relist's result. */
 export type StoreEvent<T extends KubeObject> =
   | { type: "apply" | "delete"; object: T }
   | { type: "replace"; objects: readonly T[] };
@@ -40,7 +33,7 @@ export type StoreChange<T extends KubeObject> =
   | { type: "updated"; previous: T; object: T }
   | { type: "deleted"; object: T };
 
-/** Maps an object to the index values it is found under (must not throw). */
+/** Maps an object to the index values it is found under. */
 export type IndexFunction<T> = (object: T) => readonly string[];
 
 /** The index every store has: objects by namespace (`""` for cluster-scoped ones). */
@@ -53,14 +46,13 @@ export function objectKey(object: KubeObject): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
-/** A cache of objects by key, with secondary indexes. */
+/** A cache of objects by key, with secondary indexes; a pure reducer of `StoreEvent`s. */
 export class Store<T extends KubeObject> {
   #objects = new Map<string, T>();
   #indexers: Map<string, IndexFunction<T>>;
-  /** index name -> index value -> keys */
   #indexes = new Map<string, Map<string, Set<string>>>();
 
-  /** Creates an empty store; `indexers` adds named indexes besides `namespace`. */
+  /** Creates an empty store with `indexers` besides `namespace`. */
   constructor(indexers: Record<string, IndexFunction<T>> = {}) {
     this.#indexers = new Map(Object.entries(indexers));
     this.#indexers.set(NAMESPACE_INDEX, (o) => [o.metadata?.namespace ?? ""]);
@@ -107,7 +99,6 @@ export class Store<T extends KubeObject> {
       this.#index(key, previous, false);
       this.#objects.delete(key);
     }
-    // Report the last known state, the deleted object's state if we never saw it.
     return { type: "deleted", object: previous ?? object };
   }
 
@@ -138,7 +129,7 @@ export class Store<T extends KubeObject> {
     return this.#objects.size;
   }
 
-  /** Returns the object with this key (`namespace/name` or `name`). */
+  /** Returns the object with this key. */
   get(key: string): T | undefined {
     return this.#objects.get(key);
   }
@@ -173,11 +164,9 @@ export class Store<T extends KubeObject> {
 
 /** Callbacks for cache changes; they run synchronously after the cache is updated. */
 export interface InformerHandlers<T> {
-  /** An object appeared. */
   onAdd?(object: T): void;
-  /** An object changed (its resourceVersion differs). */
   onUpdate?(previous: T, object: T): void;
-  /** An object vanished (deleted, or missing from a relist). */
+  /** Deleted, or missing from a relist. */
   onDelete?(object: T): void;
 }
 
@@ -192,7 +181,6 @@ export interface QuarantinedObject {
   readonly raw: Record<string, unknown>;
   /** The decode error's message. */
   readonly reason: string;
-  /** Its resourceVersion (`""` if it has none). */
   readonly resourceVersion: string;
 }
 
@@ -205,7 +193,6 @@ export interface InformerErrorContext {
 /** Options of `Informer`. */
 export interface InformerOptions<T> {
   labelSelector?: string | undefined;
-  /** Secondary indexes of the cache (besides `namespace`). */
   indexers?: Record<string, IndexFunction<T>>;
   /** Server-side watch timeout; defaults to a random 300-600 s per watch, as client-go. */
   watchTimeoutSeconds?: number;
@@ -215,14 +202,13 @@ export interface InformerOptions<T> {
    * after 120 s), so 180 s of silence means a dead connection; a false alarm costs a rewatch.
    */
   stallTimeoutMs?: number;
-  /** Retry curve after errors; defaults to `DEFAULT_BACKOFF`. */
   backoff?: BackoffOptions;
-  /** Random source for jitter and watch timeouts; defaults to `Math.random`. */
+  /** For jitter and watch timeouts. */
   random?: () => number;
   clock?: Clock;
   /** Told about each failure that is retried (not about Gone relists or stalls). */
   onError?: (error: unknown, context: InformerErrorContext) => void;
-  /** Told once per object resourceVersion that does not decode (the object is quarantined). */
+  /** Told once per object resourceVersion that does not decode. */
   onUndecodable?: (object: Record<string, unknown>, error: KubeDecodeError) => void;
   /** Told after every change of `quarantined`. */
   onQuarantineChanged?: (quarantined: ReadonlyMap<string, QuarantinedObject>) => void;
@@ -246,7 +232,6 @@ export class Informer<T extends KubeObject> {
   #handlers = new Set<InformerHandlers<T>>();
   #stop = new AbortController();
   #resolveSynced!: (synced: boolean) => void;
-  #hasSynced = false;
   #loop: Promise<void> | undefined;
   #resourceVersion: string | undefined;
 
@@ -263,9 +248,8 @@ export class Informer<T extends KubeObject> {
   }
 
   /**
-   * Adds handlers; returns a function that removes them. As in client-go, handlers added to a
-   * running informer first hear `onAdd` for every object already cached, so a consumer that
-   * joins late (the leader's controllers on the caches every replica keeps) misses nothing.
+   * Adds handlers; returns a function that removes them. As in client-go, they first hear
+   * `onAdd` for every object already cached, so a consumer that joins late misses nothing.
    */
   addEventHandler(handlers: InformerHandlers<T>): () => void {
     this.#handlers.add(handlers);
@@ -278,13 +262,13 @@ export class Informer<T extends KubeObject> {
     return this.#resourceVersion;
   }
 
-  /** Starts listing and watching (idempotent). */
+  /** Starts listing and watching. */
   start(): void {
     if (this.#loop || this.#stop.signal.aborted) return;
     this.#loop = this.#run();
   }
 
-  /** Stops: aborts the open request, cancels timers, and waits for the loop to end. */
+  /** Aborts the open request and waits for the loop to end. */
   async stop(): Promise<void> {
     this.#stop.abort();
     this.#resolveSynced(false);
@@ -333,19 +317,10 @@ export class Informer<T extends KubeObject> {
     this.#rebuildQuarantine(undecodable);
     this.#apply({ type: "replace", objects: items });
     this.#resourceVersion = resourceVersion;
-    if (!this.#hasSynced) {
-      this.#hasSynced = true;
-      this.#resolveSynced(true);
-    }
+    this.#resolveSynced(true);
   }
 
-  /**
-   * Runs one watch until the server closes it, it stalls, or the informer stops, advancing
-   * `#resourceVersion` after each event (resume from there even if the watch then fails).
-   *
-   * @throws {GoneError} when the resourceVersion is too old
-   * @throws {KubeApiError} for an `ERROR` event or a failed request
-   */
+  /** Runs one watch, advancing `#resourceVersion` after each event to resume from there. */
   async #watch(resourceVersion: string): Promise<{ events: number; stalled: boolean }> {
     const abort = new AbortController();
     const stop = this.#stop.signal;
@@ -408,17 +383,14 @@ export class Informer<T extends KubeObject> {
     for (const change of this.#store.apply(event)) this.#dispatch(change);
   }
 
-  /** An object event whose object does not decode: take it out of the cache, into quarantine. */
+  /** Takes an object that no longer decodes out of the cache, into quarantine. */
   #undecodable(event: UndecodableEvent): void {
     const key = objectKey(event.raw as KubeObject);
-    if (event.eventType === "DELETED") {
-      if (this.#quarantine.delete(key)) this.#quarantineChanged();
-    } else {
-      // Quarantine first: a handler told that the object left the cache finds it quarantined.
-      const before = this.#quarantine.get(key);
-      this.#enterQuarantine(key, { raw: event.raw, error: event.error });
-      if (this.#quarantine.get(key) !== before) this.#quarantineChanged();
-    }
+    // Quarantine first: a handler told that the object left the cache finds it quarantined.
+    const changed = event.eventType === "DELETED"
+      ? this.#quarantine.delete(key)
+      : this.#enterQuarantine(key, event);
+    if (changed) this.#quarantineChanged();
     const cached = this.#store.get(key);
     if (!cached) return;
     for (const change of this.#store.apply({ type: "delete", object: cached })) {
@@ -428,25 +400,26 @@ export class Informer<T extends KubeObject> {
 
   /** After a relist: the quarantine holds exactly the listed objects that do not decode. */
   #rebuildQuarantine(undecodable: readonly UndecodableObject[]): void {
-    const previous = new Map(this.#quarantine);
-    this.#quarantine.clear();
+    const listed = new Set<string>();
+    let changed = false;
     for (const object of undecodable) {
       const key = objectKey(object.raw as KubeObject);
-      const before = previous.get(key);
-      if (before) this.#quarantine.set(key, before);
-      this.#enterQuarantine(key, object);
+      listed.add(key);
+      changed = this.#enterQuarantine(key, object) || changed;
     }
-    const same = previous.size === this.#quarantine.size &&
-      [...previous].every(([key, entry]) => this.#quarantine.get(key) === entry);
-    if (!same) this.#quarantineChanged();
+    for (const key of this.#quarantine.keys()) {
+      if (!listed.has(key)) changed = this.#quarantine.delete(key) || changed;
+    }
+    if (changed) this.#quarantineChanged();
   }
 
   /** Quarantines `object`, reporting it unless this resourceVersion was reported already. */
-  #enterQuarantine(key: string, object: UndecodableObject): void {
+  #enterQuarantine(key: string, object: UndecodableObject): boolean {
     const resourceVersion = (object.raw as KubeObject).metadata?.resourceVersion ?? "";
-    if (this.#quarantine.get(key)?.resourceVersion === resourceVersion) return;
+    if (this.#quarantine.get(key)?.resourceVersion === resourceVersion) return false;
     this.#quarantine.set(key, { raw: object.raw, reason: object.error.message, resourceVersion });
     this.#safely(() => this.#options.onUndecodable?.(object.raw, object.error));
+    return true;
   }
 
   #quarantineChanged(): void {
@@ -465,7 +438,7 @@ export class Informer<T extends KubeObject> {
     });
   }
 
-  /** Runs a callback; one that fails must not stop the cache: report it and go on. */
+  /** Runs a callback; one that fails must not stop the cache. */
   #safely(callback: () => void): void {
     try {
       callback();

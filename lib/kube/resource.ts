@@ -1,9 +1,7 @@
 /**
- * Typed access to resource types: a descriptor per kind (URL parts and how to validate objects),
- * the descriptors of every kind the operator uses, and `ResourceClient<T>` (get, list, create,
- * update, patch, delete, `/status` and watch) over any `RestClient`. An object the server sends
- * that fails `decode` does not end a list or a watch: it comes back as undecodable, with its
- * resourceVersion. A watch `ERROR` event with code 410 ends the iteration with a `GoneError`.
+ * Typed access to resource types: a descriptor per kind (URL parts and validation) and
+ * `ResourceClient<T>` over any `RestClient`. An object that fails `decode` does not end a list or
+ * a watch: it comes back as undecodable.
  *
  * @module
  */
@@ -20,20 +18,26 @@ import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
   GoneError,
-  type JsonValue,
   type KubeApiError,
   kubeApiErrorFromStatus,
   type RequestContext,
+  type RequestOptions,
   type RestClient,
 } from "./rest_client.ts";
-import { isPlainObject } from "../api/types.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
-import { type HostPort, parseHostPort } from "../api/types.ts";
-import { type HostPortClaim, parseHostPortClaim } from "../api/types.ts";
-import { type HostPortClaimTemplate, parseHostPortClaimTemplate } from "../api/types.ts";
-import { type HostPortClass, parseHostPortClass } from "../api/types.ts";
+import {
+  type HostPort,
+  type HostPortClaim,
+  type HostPortClaimTemplate,
+  type HostPortClass,
+  isPlainObject,
+  parseHostPort,
+  parseHostPortClaim,
+  parseHostPortClaimTemplate,
+  parseHostPortClass,
+} from "../api/types.ts";
 
-/** The common shape of every Kubernetes object (loose enough for zod-inferred types). */
+/** The common shape of every Kubernetes object. */
 export interface KubeObject {
   apiVersion?: string | undefined;
   kind?: string | undefined;
@@ -54,9 +58,9 @@ export class KubeDecodeError extends TypeError {
   }
 }
 
-/** An object the server sent that does not match its kind's schema, kept as it came. */
+/** An object the server sent that does not match its kind's schema. */
 export interface UndecodableObject {
-  /** The object as sent, with `apiVersion` and `kind` filled in. */
+  /** As sent, with `apiVersion` and `kind` filled in. */
   raw: Record<string, unknown>;
   error: KubeDecodeError;
 }
@@ -66,10 +70,8 @@ export interface ResourceDescriptor<T extends KubeObject> {
   /** The API group; `""` for the core group. */
   readonly group: string;
   readonly version: string;
-  /** `group/version`, or just the version for the core group. */
   readonly apiVersion: string;
   readonly kind: string;
-  /** The URL segment, for example `pods`. */
   readonly plural: string;
   readonly namespaced: boolean;
   /** Validates an object, filling in `apiVersion` and `kind`. @throws {KubeDecodeError} */
@@ -77,8 +79,8 @@ export interface ResourceDescriptor<T extends KubeObject> {
 }
 
 /**
- * Decodes one object of a list or watch (without `metadata.managedFields`), returning a failure
- * as a value so one bad object does not fail the rest.
+ * Decodes one listed or watched object (without `metadata.managedFields`), returning a failure as
+ * a value.
  *
  * @throws {KubeDecodeError} when the value is not even an object
  */
@@ -163,19 +165,21 @@ function describe(error: unknown): string {
   }).join("; ");
 }
 
+/** Where a collection, an object or its subresource is. */
+export interface ObjectAddress {
+  namespace?: string | undefined;
+  name?: string | undefined;
+  subresource?: string | undefined;
+}
+
 /**
  * Builds the URL path of a collection or object (`namespace: ""` means all namespaces).
  *
- * @throws {TypeError} for a namespace on a cluster-scoped kind, a named namespaced object without
- *   a namespace, or a subresource without a name
+ * @throws {TypeError} for a path that cannot address this kind
  */
 export function resourcePath(
   resource: ResourceDescriptor<KubeObject>,
-  options: {
-    namespace?: string | undefined;
-    name?: string | undefined;
-    subresource?: string | undefined;
-  } = {},
+  options: ObjectAddress = {},
 ): string {
   const { name, subresource } = options;
   const namespace = options.namespace || undefined;
@@ -207,7 +211,7 @@ export interface ObjectOptions {
   abortSignal?: AbortSignal | undefined;
 }
 
-/** An RFC 7386 JSON merge patch (`null` deletes a key), the one patch the operator sends. */
+/** An RFC 7386 JSON merge patch (`null` deletes a key). */
 export interface Patch {
   type: "merge";
   body: unknown;
@@ -215,10 +219,9 @@ export interface Patch {
 
 /** Options of a list page (`namespace` omitted: all namespaces). */
 export interface ListOptions extends ObjectOptions {
-  /** A label selector such as `app=web,tier!=db`. */
   labelSelector?: string | undefined;
   limit?: number | undefined;
-  /** The `continue` token of the previous page. */
+  /** The token of the previous page. */
   continue?: string | undefined;
   resourceVersion?: string | undefined;
 }
@@ -228,9 +231,8 @@ export interface WatchOptions extends ObjectOptions {
   labelSelector?: string | undefined;
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
-  /** Ask the server to end the watch after this many seconds. */
   timeoutSeconds?: number | undefined;
-  /** Ask for BOOKMARK events; defaults to true. */
+  /** Defaults to true. */
   allowWatchBookmarks?: boolean | undefined;
 }
 
@@ -265,7 +267,7 @@ const RawEvent = z.object({
 /** Turns one raw event into a typed one. @throws {SyntaxError} for a line that is not an event */
 export function decodeWatchEvent<T extends KubeObject>(
   raw: unknown,
-  decode: (value: unknown) => T,
+  resource: Pick<ResourceDescriptor<T>, "apiVersion" | "kind" | "decode">,
   request?: RequestContext,
 ): WatchEvent<T> {
   const event = RawEvent.safeParse(raw);
@@ -284,54 +286,21 @@ export function decodeWatchEvent<T extends KubeObject>(
     const status = object as Status;
     return { type, status, error: kubeApiErrorFromStatus(status, request) };
   }
-  try {
-    return { type, object: decode(object) };
-  } catch (error) {
-    if (!(error instanceof KubeDecodeError)) throw error;
-    return {
-      type: "UNDECODABLE",
-      eventType: type,
-      raw: object,
-      error,
-      resourceVersion: versionOf(object),
-    };
-  }
+  const decoded = decodeLeniently(resource, object);
+  if (decoded.ok) return { type, object: decoded.object };
+  const { raw: filled, error } = decoded.undecodable;
+  return {
+    type: "UNDECODABLE",
+    eventType: type,
+    raw: filled,
+    error,
+    resourceVersion: versionOf(object),
+  };
 }
 
 function versionOf(object: Record<string, unknown>): string {
   const version = isPlainObject(object.metadata) ? object.metadata.resourceVersion : undefined;
   return typeof version === "string" ? version : "";
-}
-
-/**
- * Iterates the typed events of a stream of parsed JSON lines. Leaving the loop, an error or an
- * abort of `signal` cancels the stream (closing the connection); an abort throws its reason.
- *
- * @throws {GoneError} when the server reports 410 (the resourceVersion is too old)
- */
-export async function* decodeWatchStream<T extends KubeObject>(
-  stream: ReadableStream<JsonValue>,
-  decode: (value: unknown) => T,
-  options: { request?: RequestContext; signal?: AbortSignal | undefined } = {},
-): AsyncGenerator<WatchEvent<T>, void, undefined> {
-  const reader = stream.getReader();
-  const signal = options.signal;
-  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    while (true) {
-      if (signal?.aborted) throw signal.reason;
-      const { done, value } = await reader.read();
-      if (signal?.aborted) throw signal.reason;
-      if (done) return;
-      const event = decodeWatchEvent(value, decode, options.request);
-      if (event.type === "ERROR" && event.error instanceof GoneError) throw event.error;
-      yield event;
-    }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    await reader.cancel().catch(() => {});
-  }
 }
 
 const ListBody = z.looseObject({
@@ -342,13 +311,13 @@ const ListBody = z.looseObject({
   items: z.array(z.unknown()).nullable(),
 });
 
-/** A page of a list: the objects that decode, and those that do not (in list order). */
+/** A page of a list: the objects that decode, and those that do not. */
 export interface ListPage<T extends KubeObject> {
   items: T[];
-  undecodable: readonly UndecodableObject[];
+  undecodable: UndecodableObject[];
   /** The collection's resourceVersion (watch from here). */
   resourceVersion: string;
-  /** The token for the next page, absent on the last page. */
+  /** Absent on the last page. */
   continue?: string | undefined;
 }
 
@@ -364,12 +333,8 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   async #send(
-    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
-    at: {
-      name?: string | undefined;
-      namespace?: string | undefined;
-      subresource?: string | undefined;
-    },
+    method: RequestOptions["method"],
+    at: ObjectAddress,
     options: ObjectOptions & { query?: URLSearchParams; body?: unknown; contentType?: string },
   ): Promise<unknown> {
     return await this.#client.performRequest({
@@ -404,29 +369,29 @@ export class ResourceClient<T extends KubeObject> {
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
-    const page: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
-    const undecodable: UndecodableObject[] = [];
+    const page: ListPage<T> = {
+      items: [],
+      undecodable: [],
+      resourceVersion: body.metadata?.resourceVersion ?? "",
+    };
     for (const item of body.items ?? []) {
       const decoded = decodeLeniently(this.resource, item);
       if (decoded.ok) page.items.push(decoded.object);
-      else undecodable.push(decoded.undecodable);
+      else page.undecodable.push(decoded.undecodable);
     }
-    page.undecodable = undecodable;
-    page.resourceVersion = body.metadata?.resourceVersion ?? "";
     if (body.metadata?.continue) page.continue = body.metadata.continue;
     return page;
   }
 
   /**
-   * Reads every page (`limit` per request, default 500) from one consistent snapshot. Objects
-   * that do not decode are returned in `undecodable`, not thrown: a caller for whom a missing
-   * object is unsafe (one that frees what objects hold) must check it.
+   * Reads every page (`limit` per request, default 500) from one consistent snapshot. A caller
+   * for whom a missing object is unsafe (one that frees what objects hold) must check
+   * `undecodable`.
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
   async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
     const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
-    const undecodable: UndecodableObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.list({
@@ -435,11 +400,10 @@ export class ResourceClient<T extends KubeObject> {
         ...(token ? { continue: token } : {}),
       });
       all.items.push(...page.items);
-      undecodable.push(...page.undecodable);
+      all.undecodable.push(...page.undecodable);
       all.resourceVersion = page.resourceVersion;
       token = page.continue;
     } while (token);
-    all.undecodable = undecodable;
     return all;
   }
 
@@ -487,8 +451,7 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /**
-   * Deletes an object. Returns it when the server still holds it (finalizers), or undefined
-   * when it was deleted at once (the server answers a Status).
+   * Deletes an object; returns it while finalizers hold it, undefined once it is gone.
    *
    * @throws {NotFoundError} when it does not exist
    * @throws {ConflictError} when a precondition fails
@@ -497,15 +460,11 @@ export class ResourceClient<T extends KubeObject> {
     name: string,
     options: ObjectOptions & {
       preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined };
-      /** Seconds before the object is deleted (pods); 0 means now. */
       gracePeriodSeconds?: number;
     } = {},
   ): Promise<T | undefined> {
-    const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
-    if (options.preconditions) body.preconditions = options.preconditions;
-    if (options.gracePeriodSeconds !== undefined) {
-      body.gracePeriodSeconds = options.gracePeriodSeconds;
-    }
+    const { preconditions, gracePeriodSeconds } = options; // JSON leaves out undefined ones
+    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions, gracePeriodSeconds };
     const at = { name, namespace: options.namespace };
     const answer = await this.#send("DELETE", at, { ...options, body });
     const kind = (answer as { kind?: unknown } | null)?.kind;
@@ -513,8 +472,7 @@ export class ResourceClient<T extends KubeObject> {
   }
 
   /**
-   * Watches for changes until the server closes the watch; abort with `abortSignal` or leave the
-   * loop to close it early.
+   * Watches until the server closes the watch, `abortSignal` aborts or the loop is left.
    *
    * @throws {GoneError} when `resourceVersion` is too old (relist, then watch again)
    */
@@ -534,10 +492,12 @@ export class ResourceClient<T extends KubeObject> {
       expectJson: true,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    yield* decodeWatchStream(stream, (value) => this.resource.decode(withoutManagedFields(value)), {
-      request: { method: "GET", path },
-      signal: options.abortSignal,
-    });
+    for await (const value of stream) {
+      options.abortSignal?.throwIfAborted(); // events may still be buffered
+      const event = decodeWatchEvent(value, this.resource, { method: "GET", path });
+      if (event.type === "ERROR" && event.error instanceof GoneError) throw event.error;
+      yield event;
+    }
   }
 }
 

@@ -4,15 +4,15 @@ import { HOST_PORT_CLAIM_RESOURCE, HOST_PORT_CLASS_RESOURCE, POD_RESOURCE } from
 import {
   decodeLeniently,
   decodeWatchEvent,
-  decodeWatchStream,
   defineResource,
   KubeDecodeError,
+  ResourceClient,
   resourcePath,
   type WatchEvent,
 } from "./resource.ts";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { GoneError, KubeApiError } from "./rest_client.ts";
-import type { JsonValue } from "./rest_client.ts";
+import type { JsonValue, RequestOptions, RestClient } from "./rest_client.ts";
 
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {
   assert.equal(resourcePath(POD_RESOURCE), "/api/v1/pods");
@@ -119,20 +119,19 @@ Deno.test("decodeLeniently() leaves metadata.managedFields out of listed objects
   assert.deepEqual(listed.metadata.managedFields, [{ manager: "kubectl" }], "input untouched");
 });
 
-const decode = (v: unknown) => POD_RESOURCE.decode(v);
 const pod = (name: string, rv: string) => ({
   metadata: { name, namespace: "a", resourceVersion: rv },
 });
 
 Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () => {
-  const added = decodeWatchEvent({ type: "ADDED", object: pod("p", "5") }, decode);
+  const added = decodeWatchEvent({ type: "ADDED", object: pod("p", "5") }, POD_RESOURCE);
   assert.equal(added.type === "ADDED" && added.object.kind, "Pod");
   const bookmark = decodeWatchEvent(
     {
       type: "BOOKMARK",
       object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "9" } },
     },
-    decode,
+    POD_RESOURCE,
   );
   assert.deepEqual(bookmark, { type: "BOOKMARK", resourceVersion: "9" });
   const error = decodeWatchEvent(
@@ -140,7 +139,7 @@ Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () =
       type: "ERROR",
       object: { kind: "Status", code: 500, reason: "InternalError", message: "boom" },
     },
-    decode,
+    POD_RESOURCE,
   );
   assert.ok(
     error.type === "ERROR" && error.error instanceof KubeApiError && error.error.code === 500,
@@ -148,34 +147,39 @@ Deno.test("decodeWatchEvent() decodes object events, bookmarks and errors", () =
 });
 
 Deno.test("decodeWatchEvent() rejects a line that is not a watch event", () => {
-  assert.throws(() => decodeWatchEvent({ type: "NOPE", object: {} }, decode), SyntaxError);
+  assert.throws(() => decodeWatchEvent({ type: "NOPE", object: {} }, POD_RESOURCE), SyntaxError);
   assert.throws(
-    () => decodeWatchEvent({ type: "BOOKMARK", object: { metadata: {} } }, decode),
+    () => decodeWatchEvent({ type: "BOOKMARK", object: { metadata: {} } }, POD_RESOURCE),
     SyntaxError,
   );
 });
+
+/** Watches pods on a client whose watch answers `stream`. */
+function watchOf(stream: AsyncIterable<JsonValue>, options: { abortSignal?: AbortSignal } = {}) {
+  const rest = { performRequest: (_: RequestOptions) => Promise.resolve(stream) } as RestClient;
+  return new ResourceClient<Pod>(rest, POD_RESOURCE).watch(options);
+}
 
 function streamOf(values: JsonValue[]): ReadableStream<JsonValue> {
   return ReadableStream.from(values);
 }
 
-Deno.test("decodeWatchStream() yields events until the stream ends", async () => {
+Deno.test("ResourceClient.watch() yields events until the stream ends", async () => {
   const events: WatchEvent<Pod>[] = await Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: pod("p", "1") },
         { type: "MODIFIED", object: pod("p", "2") },
         { type: "DELETED", object: pod("p", "3") },
       ]),
-      decode,
     ),
   );
   assert.deepEqual(events.map((e) => e.type), ["ADDED", "MODIFIED", "DELETED"]);
 });
 
-Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async () => {
+Deno.test("ResourceClient.watch() throws GoneError for a 410 ERROR event", async () => {
   const iterate = Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: pod("p", "1") },
         {
@@ -190,7 +194,6 @@ Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async ()
           },
         },
       ]),
-      decode,
     ),
   );
   await assert.rejects(iterate, (error: unknown) => {
@@ -200,7 +203,7 @@ Deno.test("decodeWatchStream() throws GoneError for a 410 ERROR event", async ()
   });
 });
 
-Deno.test("decodeWatchStream() cancels the stream when the consumer leaves early", async () => {
+Deno.test("ResourceClient.watch() cancels the stream when the consumer leaves early", async () => {
   let cancelled = false;
   const stream = new ReadableStream<JsonValue>({
     pull(controller) {
@@ -210,38 +213,32 @@ Deno.test("decodeWatchStream() cancels the stream when the consumer leaves early
       cancelled = true;
     },
   });
-  for await (const _event of decodeWatchStream(stream, decode)) break;
+  for await (const _event of watchOf(stream)) break;
   assert.equal(cancelled, true);
 });
 
-Deno.test("decodeWatchStream() cancels the stream and throws the reason when the signal aborts", async () => {
-  let cancelled: unknown;
-  const stream = new ReadableStream<JsonValue>({
-    start(controller) {
-      controller.enqueue({ type: "ADDED", object: pod("p", "1") });
-    },
-    cancel(reason) {
-      cancelled = reason;
-    },
-  });
+Deno.test("ResourceClient.watch() throws the reason when the signal aborts, events still buffered", async () => {
+  const stream = streamOf([
+    { type: "ADDED", object: pod("p", "1") },
+    { type: "MODIFIED", object: pod("p", "2") },
+  ]);
   const abort = new AbortController();
   const seen: string[] = [];
   await assert.rejects(
     (async () => {
-      for await (const event of decodeWatchStream(stream, decode, { signal: abort.signal })) {
+      for await (const event of watchOf(stream, { abortSignal: abort.signal })) {
         seen.push(event.type);
-        abort.abort(new Error("stop now")); // the stream itself never errors or ends
+        abort.abort(new Error("stop now"));
       }
     })(),
     { message: "stop now" },
   );
   assert.deepEqual(seen, ["ADDED"]);
-  assert.equal((cancelled as Error).message, "stop now");
 });
 
 Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDECODABLE event", () => {
   const nameless = { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: "7" } };
-  const event = decodeWatchEvent({ type: "MODIFIED", object: nameless }, decode);
+  const event = decodeWatchEvent({ type: "MODIFIED", object: nameless }, POD_RESOURCE);
   assert.equal(event.type, "UNDECODABLE");
   if (event.type !== "UNDECODABLE") return;
   assert.equal(event.eventType, "MODIFIED");
@@ -251,14 +248,13 @@ Deno.test("decodeWatchEvent() turns an object that does not decode into an UNDEC
   assert.equal(event.error.message, 'Cannot decode Pod "": metadata.name is missing');
 });
 
-Deno.test("decodeWatchStream() goes on after an object that does not decode", async () => {
+Deno.test("ResourceClient.watch() goes on after an object that does not decode", async () => {
   const events = await Array.fromAsync(
-    decodeWatchStream(
+    watchOf(
       streamOf([
         { type: "ADDED", object: { metadata: { resourceVersion: "1" } } },
         { type: "ADDED", object: pod("p", "2") },
       ]),
-      decode,
     ),
   );
   assert.deepEqual(events.map((e) => e.type), ["UNDECODABLE", "ADDED"]);

@@ -1,10 +1,7 @@
 /**
  * The one seam every Kubernetes call goes through: `RestClient`, a single `performRequest` method
- * (so a test fake needs one method), and `KubeRestClient`, that contract on Deno's `fetch` with
- * TLS from `Deno.createHttpClient`, credentials per request and request timeouts. A non-2xx
- * answer becomes a typed error parsed from the API server's `Status` body: callers branch with
- * `instanceof` (`NotFoundError`, `ConflictError`, ...) or on `error.reason`. `learnSelfUsername`
- * asks the API server who the client is.
+ * (so a test fake needs one method), and `KubeRestClient`, that contract on Deno's `fetch`. A
+ * non-2xx answer becomes a `KubeApiError` subclass parsed from the API server's `Status` body.
  *
  * @module
  */
@@ -23,19 +20,18 @@ import {
 /** Where a failed request went, for error messages. */
 export interface RequestContext {
   method: string;
-  /** The request path (without the query string). */
+  /** Without the query string. */
   path: string;
 }
 
 /** Base class of every error the API server reports with a status code. */
 export class KubeApiError extends Error {
-  /** The HTTP status code (`Status.code`). */
+  /** The HTTP status code. */
   readonly code: number;
-  /** The machine-readable reason, such as `NotFound` or `Conflict`. */
+  /** Such as `NotFound` or `Conflict`. */
   readonly reason: string;
-  /** The `Status` object (synthesised when the body was not a Status). */
+  /** Synthesised when the body was not a Status. */
   readonly status: Status;
-  /** The request that failed, when known. */
   readonly request: RequestContext | undefined;
 
   /** Builds the error from a `Status`; use `kubeApiErrorFromStatus` to get the right subclass. */
@@ -74,46 +70,38 @@ export class ConflictError extends reason("ConflictError") {}
 export class AlreadyExistsError extends reason("AlreadyExistsError") {}
 /** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
 export class GoneError extends reason("GoneError") {}
-/** 422 `Invalid`: the object failed validation; `causes` lists each field problem. */
+/** 422 `Invalid`: the object failed validation. */
 export class InvalidError extends reason("InvalidError") {
-  /** One entry per invalid field (`field`, `reason`, `message`). */
+  /** One entry per invalid field. */
   get causes(): StatusCause[] {
     return this.status.details?.causes ?? [];
   }
 }
 
-const REASONS_BY_CODE: Record<number, string> = {
-  400: "BadRequest",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "NotFound",
-  405: "MethodNotAllowed",
-  406: "NotAcceptable",
-  409: "Conflict",
-  410: "Gone",
-  413: "RequestEntityTooLarge",
-  415: "UnsupportedMediaType",
-  422: "Invalid",
-  429: "TooManyRequests",
-  500: "InternalError",
-  503: "ServiceUnavailable",
-  504: "Timeout",
+/** The API server's reason for each HTTP code, and the error class of the code. */
+const BY_CODE: Record<number, [reason: string, subclass?: typeof KubeApiError]> = {
+  400: ["BadRequest"],
+  401: ["Unauthorized", UnauthorizedError],
+  403: ["Forbidden", ForbiddenError],
+  404: ["NotFound", NotFoundError],
+  405: ["MethodNotAllowed"],
+  406: ["NotAcceptable"],
+  409: ["Conflict", ConflictError],
+  410: ["Gone", GoneError],
+  413: ["RequestEntityTooLarge"],
+  415: ["UnsupportedMediaType"],
+  422: ["Invalid", InvalidError],
+  429: ["TooManyRequests"],
+  500: ["InternalError"],
+  503: ["ServiceUnavailable"],
+  504: ["Timeout"],
 };
 
-const SUBCLASS_BY_CODE: Record<number, typeof KubeApiError> = {
-  401: UnauthorizedError,
-  403: ForbiddenError,
-  404: NotFoundError,
-  409: ConflictError,
-  410: GoneError,
-  422: InvalidError,
-};
-
-/** Returns the error subclass that matches the status code and reason. */
+/** Returns the `KubeApiError` subclass of the status's code and reason. */
 export function kubeApiErrorFromStatus(status: Status, request?: RequestContext): KubeApiError {
   const subclass = status.code === 409 && status.reason === "AlreadyExists"
     ? AlreadyExistsError
-    : SUBCLASS_BY_CODE[status.code ?? 0] ?? KubeApiError;
+    : BY_CODE[status.code ?? 0]?.[1] ?? KubeApiError;
   return new subclass(status, request);
 }
 
@@ -134,36 +122,33 @@ export function kubeApiErrorFromResponse(
   bodyText: string,
   request?: RequestContext,
 ): KubeApiError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bodyText);
-  } catch {
-    parsed = undefined;
-  }
-  const status = StatusBody.safeParse(parsed);
+  const status = StatusBody.safeParse(parseJson(bodyText));
   if (status.success) {
     const body = status.data as Status;
     return kubeApiErrorFromStatus({ ...body, code: body.code ?? httpCode }, request);
   }
   const text = bodyText.trim();
-  const message = text === ""
-    ? "empty response body"
-    : text.length > 300
-    ? `${text.slice(0, 300)}...`
-    : text;
+  const message = text.length > 300 ? `${text.slice(0, 300)}...` : text || "empty response body";
   return kubeApiErrorFromStatus({
     apiVersion: "v1",
     kind: "Status",
     status: "Failure",
     code: httpCode,
-    reason: REASONS_BY_CODE[httpCode] ?? "Unknown",
+    reason: BY_CODE[httpCode]?.[0] ?? "Unknown",
     message,
   }, request);
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The request took longer than its timeout. */
 export class KubeRequestTimeoutError extends Error {
-  /** The timeout that expired, in milliseconds. */
   readonly timeoutMs: number;
   /** Builds the error for one request. */
   constructor(request: RequestContext, timeoutMs: number) {
@@ -188,10 +173,9 @@ export class KubeConnectionError extends Error {
 }
 
 /**
- * Names why a connection failed, in one line (`TLS: ...`, `DNS: ...`, `connection refused`,
- * `connection reset`, or the innermost informative message of the `cause` chain without the
- * HTTP client's wrapping). Deno's `fetch` rejects with a bare "fetch failed" whose `cause`
- * holds the real reason.
+ * Names why a connection failed, in one line (`TLS: ...`, `DNS: ...`, `connection refused`, or
+ * the innermost informative message). Deno's `fetch` rejects with a bare "fetch failed" whose
+ * `cause` chain holds the real reason.
  */
 export function describeConnectionFailure(error: unknown): string {
   const messages: string[] = [];
@@ -231,83 +215,61 @@ export interface RequestOptions {
   method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
   path: string;
   querystring?: URLSearchParams;
-  /** Aborts the request (and, for streams, the body). */
+  /** Aborts the request (and, for streams, the body: reading it throws the reason). */
   abortSignal?: AbortSignal;
-  /** The body's content type; defaults to `application/json`. */
+  /** Defaults to `application/json`. */
   contentType?: string;
-  /** A body serialised with `JSON.stringify`. */
+  /** Serialised with `JSON.stringify`. */
   bodyJson?: unknown;
-  /** Resolve with a stream of JSON values, one per line, instead of reading the body whole. */
+  /** Resolve with the JSON values of the body's lines, read as they come. */
   expectStream?: boolean;
-  /** Parse the body as JSON. */
   expectJson?: boolean;
 }
 
-/**
- * The client contract: a stream of JSON lines, a parsed JSON body, or the raw body bytes. A
- * non-2xx response rejects with a `KubeApiError` subclass.
- */
+/** The client contract; a non-2xx response rejects with a `KubeApiError` subclass. */
 export interface RestClient {
-  /** Performs one request and returns a stream of JSON values, one per line. */
+  /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<ReadableStream<JsonValue>>;
+  ): Promise<AsyncIterable<JsonValue>>;
   /** Performs one request and returns the parsed JSON body. */
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
   /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
 }
 
-/** A `TransformStream` from bytes to their non-blank lines, without line endings. */
-export function lineSplitterStream(): TransformStream<Uint8Array, string> {
+/**
+ * Parses each non-blank line of `res`'s body as JSON. Leaving the loop cancels the body.
+ *
+ * @throws {SyntaxError} for a line that is not JSON
+ */
+export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void, undefined> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let partial = "";
-  const emit = (lines: string[], controller: TransformStreamDefaultController<string>) => {
-    for (const line of lines) {
-      const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
-      if (trimmed.trim() !== "") controller.enqueue(trimmed);
-    }
-  };
-  return new TransformStream({
-    transform(chunk, controller) {
-      const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-      partial = parts.pop() ?? "";
-      emit(parts, controller);
-    },
-    flush(controller) {
-      emit([partial + decoder.decode()], controller);
-      partial = "";
-    },
-  });
-}
-
-function jsonLinesStream(): TransformStream<string, JsonValue> {
-  return new TransformStream({
-    transform(line, controller) {
-      try {
-        controller.enqueue(JSON.parse(line) as JsonValue);
-      } catch {
-        controller.error(
-          new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`),
-        );
+  try {
+    for (let done = false; !done;) {
+      const chunk = await reader.read();
+      done = chunk.done;
+      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split("\n");
+      partial = done ? "" : lines.pop()!;
+      for (const untrimmed of lines) {
+        const line = untrimmed.endsWith("\r") ? untrimmed.slice(0, -1) : untrimmed;
+        if (line.trim() === "") continue;
+        const value = parseJson(line);
+        if (value === undefined) {
+          throw new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`);
+        }
+        yield value as JsonValue;
       }
-    },
-  });
-}
-
-/**
- * The body of `res`, through a pass-through stream whose transformer holds `res`. Under Deno
- * 2.9.6, once a Response is garbage-collected, aborting its request no longer errors the body
- * still being read, so an aborted watch would hang until the server ends it (reproduced with
- * `--v8-flags=--expose-gc`).
- */
-function keepResponseAlive(res: Response): ReadableStream<Uint8Array> {
-  const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-  const transformer: Transformer<Uint8Array, Uint8Array> & { response: Response } = {
-    response: res,
-    transform: (chunk, controller) => controller.enqueue(chunk),
-  };
-  return body.pipeThrough(new TransformStream(transformer));
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    // Under Deno 2.9.6, once a Response is garbage-collected, aborting its request no longer
+    // errors the body being read, so an aborted watch would hang: this use keeps `res` alive.
+    res.bodyUsed;
+  }
 }
 
 /**
@@ -341,8 +303,6 @@ type Link = ReturnType<typeof linkAbort>;
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
   readonly config: ClusterConfig;
-  /** The namespace of the current context (or the pod's namespace in-cluster). */
-  readonly defaultNamespace: string;
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -358,18 +318,14 @@ export class KubeRestClient implements RestClient {
     options: { credentials?: CredentialSource; timeoutMs?: number } = {},
   ) {
     this.config = config;
-    this.defaultNamespace = config.namespace;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** Performs one request and returns a stream of JSON values, one per line. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<ReadableStream<JsonValue>>;
-  /** Performs one request and returns the parsed JSON body. */
+  ): Promise<AsyncIterable<JsonValue>>;
   performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
-  /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
@@ -382,7 +338,7 @@ export class KubeRestClient implements RestClient {
    */
   async performRequest(
     opts: RequestOptions,
-  ): Promise<ReadableStream<JsonValue> | JsonValue | Uint8Array> {
+  ): Promise<AsyncIterable<JsonValue> | JsonValue | Uint8Array> {
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
@@ -400,8 +356,7 @@ export class KubeRestClient implements RestClient {
       // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
       // must still end it, so the link stays.
       link.stopTimer();
-      return keepResponseAlive(res).pipeThrough(lineSplitterStream())
-        .pipeThrough(jsonLinesStream());
+      return jsonLines(res);
     }
     const bytes = await this.#readBody(res, link, opts, context);
     if (!opts.expectJson) return bytes;
@@ -433,10 +388,15 @@ export class KubeRestClient implements RestClient {
       return [res, link];
     } catch (error) {
       link.release();
-      if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
-      if (link.timedOut()) throw new KubeRequestTimeoutError(context, this.#timeoutMs);
-      throw new KubeConnectionError(this.config.server, context, error);
+      throw this.#failure(error, link, opts, context);
     }
+  }
+
+  /** The error to throw when fetching or reading a body failed. */
+  #failure(error: unknown, link: Link, opts: RequestOptions, context: RequestContext): unknown {
+    if (opts.abortSignal?.aborted) return opts.abortSignal.reason;
+    if (link.timedOut()) return new KubeRequestTimeoutError(context, this.#timeoutMs);
+    return new KubeConnectionError(this.config.server, context, error);
   }
 
   async #readBody(
@@ -448,11 +408,7 @@ export class KubeRestClient implements RestClient {
     try {
       return new Uint8Array(await res.arrayBuffer());
     } catch (error) {
-      if (opts.abortSignal?.aborted) throw opts.abortSignal.reason;
-      if (error instanceof DOMException && error.name === "AbortError") {
-        throw new KubeRequestTimeoutError(context, this.#timeoutMs);
-      }
-      throw new KubeConnectionError(this.config.server, context, error);
+      throw this.#failure(error, link, opts, context);
     } finally {
       link.release();
     }
@@ -485,19 +441,10 @@ export class KubeRestClient implements RestClient {
   }
 }
 
-// Who the client authenticates as: a SelfSubjectReview (authentication.k8s.io/v1, GA since
-// 1.28), which every authenticated user may create.
-
-/** The path of `selfsubjectreviews`. */
+/** The path of `selfsubjectreviews` (GA since 1.28; every authenticated user may create one). */
 export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
 
-/**
- * Returns the username the API server knows `rest` by (for a ServiceAccount
- * `system:serviceaccount:<namespace>:<name>`).
- *
- * @throws a `KubeApiError` when the API server refuses, or an `Error` when the answer carries no
- *   username
- */
+/** Returns the username the API server knows `rest` by. @throws a `KubeApiError` or `Error` */
 export async function selfUsername(rest: RestClient, signal?: AbortSignal): Promise<string> {
   const review = await rest.performRequest({
     method: "POST",
@@ -515,9 +462,8 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
 }
 
 /**
- * Asks the API server who `rest` is, retrying with the informer's backoff (reporting each failure
- * to `onError`) until it answers or `signal` aborts. `username()` reads the answer without
- * waiting; `known` resolves with it, or `undefined` when stopped first.
+ * Asks who `rest` is, retrying with backoff until it answers or `signal` aborts. `username()`
+ * reads the answer without waiting; `known` resolves with it, or `undefined` when stopped first.
  */
 export function learnSelfUsername(
   rest: RestClient,

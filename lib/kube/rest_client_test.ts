@@ -7,11 +7,11 @@ import {
   ForbiddenError,
   GoneError,
   InvalidError,
+  jsonLines,
   KubeApiError,
   kubeApiErrorFromResponse,
   KubeConnectionError,
   learnSelfUsername,
-  lineSplitterStream,
   NotFoundError,
   type RequestOptions,
   type RestClient,
@@ -23,25 +23,32 @@ import { fakeClock } from "../../tests/fake_clock.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 
-function split(chunks: Uint8Array[]): Promise<string[]> {
-  return Array.fromAsync(ReadableStream.from(chunks).pipeThrough(lineSplitterStream()));
+function split(chunks: Uint8Array[]): Promise<unknown[]> {
+  return Array.fromAsync(jsonLines(new Response(ReadableStream.from(chunks))));
 }
 
-Deno.test("lineSplitterStream() holds a partial line until its newline arrives", async () => {
+Deno.test("jsonLines() holds a partial line until its newline arrives", async () => {
   const lines = await split([encode('{"a":'), encode('1}\n{"b"'), encode(":2}\n")]);
-  assert.deepEqual(lines, ['{"a":1}', '{"b":2}']);
+  assert.deepEqual(lines, [{ a: 1 }, { b: 2 }]);
 });
 
-Deno.test("lineSplitterStream() handles CRLF, blank lines and a last line without newline", async () => {
-  assert.deepEqual(await split([encode("a\r\n\r\n\nb\n  \nc")]), ["a", "b", "c"]);
+Deno.test("jsonLines() handles CRLF, blank lines and a last line without newline", async () => {
+  assert.deepEqual(await split([encode('"a"\r\n\r\n\n"b"\n  \n"c"')]), ["a", "b", "c"]);
 });
 
-Deno.test("lineSplitterStream() decodes a character split across chunks", async () => {
-  const bytes = encode("h\u00e9\u20ac\n");
+Deno.test("jsonLines() decodes a character split across chunks", async () => {
+  const bytes = encode('"h\u00e9\u20ac"\n');
   assert.deepEqual(await split([...bytes].map((b) => new Uint8Array([b]))), ["h\u00e9\u20ac"]);
 });
 
-Deno.test("lineSplitterStream() yields the same lines however the bytes are chunked", async () => {
+Deno.test("jsonLines() rejects a line that is not JSON", async () => {
+  await assert.rejects(split([encode('{"a":1}\nnot json\n')]), {
+    name: "SyntaxError",
+    message: "Cannot parse a streamed line as JSON: not json",
+  });
+});
+
+Deno.test("jsonLines() yields the same values however the bytes are chunked", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(
@@ -52,7 +59,7 @@ Deno.test("lineSplitterStream() yields the same lines however the bytes are chun
       ),
       fc.array(fc.nat(), { maxLength: 10 }),
       async (lines, cuts) => {
-        const bytes = encode(lines.map((l) => `${l}\n`).join(""));
+        const bytes = encode(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
         const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
         const chunks: Uint8Array[] = [];
         let start = 0;

@@ -1,15 +1,15 @@
 /**
- * A work queue of keys, shaped like client-go's rate-limited queue: a key queued several times
- * before a worker takes it is processed once; a key added while it is processed is processed
- * again after `done()`, never concurrently; `addRateLimited` retries with per-key exponential
- * backoff until `forget`. `add(key, { urgent: true })` queues a key ahead of every key added
- * without it: work that finishes something goes before work that starts it.
+ * A work queue of keys, shaped like client-go's rate-limited queue. Urgent keys go first: work
+ * that finishes something goes before work that starts it.
  *
  * @module
  */
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
 
-/** A de-duplicating queue of keys with delayed and rate-limited adds. */
+/**
+ * A de-duplicating queue of keys with delayed and rate-limited adds: a key added while it is
+ * processed is processed again after `done()`, never concurrently.
+ */
 export class WorkQueue<K = string> {
   #clock: Clock;
   #baseDelayMs: number;
@@ -31,10 +31,7 @@ export class WorkQueue<K = string> {
     this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;
   }
 
-  /**
-   * Queues `key` unless it is already queued (a no-op after `shutdown()`); `urgent` puts it
-   * ahead of every key queued without it.
-   */
+  /** Queues `key` unless it is already queued; `urgent` puts it ahead of every other key. */
   add(key: K, options: { urgent?: boolean } = {}): void {
     if (this.#shuttingDown) return;
     const urgent = options.urgent === true;
@@ -66,10 +63,7 @@ export class WorkQueue<K = string> {
     this.#urgentQueue.push(key);
   }
 
-  /**
-   * Queues `key` after `ms` milliseconds. A key already waiting keeps the earlier time;
-   * `ms <= 0` queues it now.
-   */
+  /** Queues `key` after `ms` milliseconds; a key already waiting keeps the earlier time. */
   addAfter(key: K, ms: number): void {
     if (this.#shuttingDown) return;
     if (ms <= 0) return this.add(key);
@@ -92,7 +86,7 @@ export class WorkQueue<K = string> {
     this.addAfter(key, delay);
   }
 
-  /** Resets `key`'s backoff (call after it was processed successfully). */
+  /** Resets `key`'s backoff. */
   forget(key: K): void {
     this.#failures.delete(key);
   }
@@ -102,10 +96,7 @@ export class WorkQueue<K = string> {
     return this.#failures.get(key) ?? 0;
   }
 
-  /**
-   * Waits for the next key and marks it as processing; call `done(key)` when finished.
-   * Resolves `undefined` once the queue is shut down.
-   */
+  /** Waits for the next key (`undefined` once shut down); call `done(key)` when finished. */
   get(): Promise<K | undefined> {
     const key = this.#urgentQueue.shift() ?? this.#queue.shift();
     if (key !== undefined) {
@@ -132,15 +123,12 @@ export class WorkQueue<K = string> {
     }
   }
 
-  /** Keys waiting to be processed (queue depth, for metrics). */
+  /** Keys waiting to be processed. */
   get length(): number {
     return this.#urgentQueue.length + this.#queue.length;
   }
 
-  /**
-   * Stops the queue: cancels delayed adds, drops queued keys and resolves waiting `get()`
-   * calls with `undefined`. Keys being processed may still call `done()`.
-   */
+  /** Drops queued and delayed keys; waiting `get()` calls resolve `undefined`. */
   shutdown(): void {
     this.#shuttingDown = true;
     for (const { timer } of this.#waiting.values()) this.#clock.clearTimeout(timer);
