@@ -2,22 +2,25 @@
  * Benchmark of pod admission over TLS with keep-alive: our node:https server (the one the
  * operator runs) and, for reference, the same handler on `Deno.serve`, driven by our load
  * generator (`webhook_load.ts`, a child Deno process) on loopback at a fixed 1,000 requests/s and
- * at saturation, plus new-handshake-per-request load.
+ * at saturation, plus new-handshake-per-request load. The servers run in a child process of
+ * their own with the image's V8 flags (`webhook_bench_server.ts`).
  * Lookups read `Store` caches holding thousands of claims and HostPorts, as the informer caches
  * would.
  *
  * @module
  */
 import { join } from "node:path";
-import { handleAdmission } from "../webhook/handler.ts";
+import { fileURLToPath } from "node:url";
 import { WEBHOOK_PATHS } from "../webhook/paths.ts";
-import type { AdmissionLookups } from "../webhook/lookups.ts";
-import { startWebhookServer } from "../webhook/server.ts";
-import { StaticCertificateSource } from "../webhook/tls_source.ts";
-import { metricValue, testPki } from "../tests/webhook_fixtures.ts";
-import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
+import { testPki } from "../tests/webhook_fixtures.ts";
 import type { BenchResult } from "./bench_result.ts";
-import { benchLookups, podReview } from "./webhook_bench_data.ts";
+import { imageEnv, imageV8Flags } from "./claims_bench.ts";
+import { podReview } from "./webhook_bench_data.ts";
+import type {
+  BenchServerCounts,
+  BenchServerOptions,
+  BenchServerPorts,
+} from "./webhook_bench_server.ts";
 import { type LoadRun, runLoadProcess } from "./webhook_load.ts";
 import type { LoadReport } from "./webhook_load_http.ts";
 
@@ -36,27 +39,61 @@ const TARGET_P99_MS = 2;
 const TARGET_RPS = 10_000;
 const FIXED_RUNS = [1, 2, 3] as const;
 
-const JSON_TYPE = { "content-type": "application/json" };
+/** The servers' child process (`webhook_bench_server.ts`), started with the image's V8 flags. */
+interface BenchServers {
+  readonly ports: BenchServerPorts;
+  /** Shuts the servers down and returns what the node:https server counted. */
+  stop(): Promise<BenchServerCounts>;
+}
 
-/** Serves the same handler on Deno.serve, for comparison only. */
-function denoServeBaseline(
-  cert: string,
-  key: string,
-  lookups: AdmissionLookups,
-  signal: AbortSignal,
-) {
-  return Deno.serve(
-    { hostname: "127.0.0.1", port: 0, cert, key, signal, onListen() {} },
-    async (req) => {
-      const result = await handleAdmission(new URL(req.url).pathname, await req.json(), lookups);
-      // A string or bytes body over about 400 bytes goes out as two TLS records in two sends on
-      // a socket without TCP_NODELAY (Deno 2.9.6 sets it on plain accepted sockets, not on TLS
-      // ones): the second waits for the client's delayed ACK, 40 ms. A Blob is written in one.
-      return result.kind === "review"
-        ? new Response(new Blob([JSON.stringify(result.review)]), { headers: JSON_TYPE })
-        : new Response(result.message, { status: result.status });
+async function startServers(
+  options: BenchServerOptions,
+  v8Flags: readonly string[],
+): Promise<BenchServers> {
+  const script = fileURLToPath(new URL("./webhook_bench_server.ts", import.meta.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      ...v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : [],
+      script,
+      JSON.stringify(options),
+    ],
+    env: await imageEnv(),
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const output = lines(child.stdout);
+  const next = async <T>(): Promise<T> => {
+    const { value } = await output.next();
+    if (value === undefined) {
+      throw new Error(`The benchmark's server process exited: ${(await child.status).code}`);
+    }
+    return JSON.parse(value) as T;
+  };
+  const ports = await next<BenchServerPorts>();
+  return {
+    ports,
+    async stop() {
+      await child.stdin.close();
+      const counts = await next<BenchServerCounts>();
+      await output.return(undefined);
+      await child.status;
+      return counts;
     },
-  );
+  };
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string, undefined> {
+  let buffered = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += text;
+    for (let end = buffered.indexOf("\n"); end >= 0; end = buffered.indexOf("\n")) {
+      yield buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+    }
+  }
+  return undefined;
 }
 
 async function checkAdmits(url: string, caPem: string, body: string): Promise<void> {
@@ -105,7 +142,6 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
   const seconds = options.seconds ?? 10;
   const warmup = options.warmupSeconds ?? 3;
   const { ca, serving } = await testPki("bench-ca");
-  const lookups = benchLookups(claims);
   const dir = await Deno.makeTempDir({ prefix: "webhook-bench-" });
   const caFile = join(dir, "ca.crt");
   await Deno.writeTextFile(caFile, ca.certPem);
@@ -115,27 +151,21 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
     await Deno.writeTextFile(file, podReview(Math.floor((i * claims) / BODIES)));
     bodyFiles.push(file);
   }
+  const certFile = join(dir, "serving.crt");
+  const keyFile = join(dir, "serving.key");
+  await Deno.writeTextFile(certFile, serving.certPem);
+  await Deno.writeTextFile(keyFile, serving.keyPem);
+  const v8Flags = await imageV8Flags();
   const loadBefore = await loadAverage();
-  const stop = new AbortController();
-  const metrics = new PrometheusRegistry();
-  const server = await startWebhookServer({
-    certificates: new StaticCertificateSource(serving.certPem, serving.keyPem),
-    lookups,
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: stop.signal,
-    metrics,
-  });
-  const baseline = denoServeBaseline(serving.certPem, serving.keyPem, lookups, stop.signal);
+  const servers = await startServers({ claims, certFile, keyFile }, v8Flags);
   const rows: string[][] = [];
   const reports = new Map<string, LoadReport>();
+  let counts: BenchServerCounts;
   try {
+    const url = (port: number) => `https://127.0.0.1:${port}${WEBHOOK_PATHS.mutatePod}`;
     const targets = [
-      ["node:https (shipped)", `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`],
-      [
-        "Deno.serve (reference)",
-        `https://127.0.0.1:${baseline.addr.port}${WEBHOOK_PATHS.mutatePod}`,
-      ],
+      ["node:https (shipped)", url(servers.ports.node)],
+      ["Deno.serve (reference)", url(servers.ports.denoServe)],
     ] as const;
     for (const [name, url] of targets) {
       await checkAdmits(url, ca.certPem, await Deno.readTextFile(bodyFiles[0]!));
@@ -161,15 +191,9 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       }
     }
   } finally {
-    stop.abort();
-    await Promise.all([server.finished, baseline.finished]);
+    counts = await servers.stop();
     await Deno.remove(dir, { recursive: true });
   }
-  const counted = (name: string, labels: Record<string, string> = {}) =>
-    metricValue(metrics, name, { webhook: WEBHOOK_PATHS.mutatePod, ...labels });
-  const requests = await counted("controller_runtime_webhook_requests_total");
-  const denied = await counted("hostport_webhook_reviews_total", { result: "denied" });
-  const answered = await counted("controller_runtime_webhook_requests_total", { code: "200" });
   // The machine is shared, so one run's tail is noisy: the target is judged on the median run.
   const fixedP99 = FIXED_RUNS.map((n) =>
     reports.get(`node:https (shipped)|1,000 req/s, 10 connections (run ${n})`)!.p99Ms
@@ -196,7 +220,9 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       "generator's own timer lateness (in the summary) is not charged to the server. `p99 from",
       "send` measures every request from its send, as wrk 4 did. At saturation all latencies",
       "are from the send. TCP_NODELAY is set, as wrk does. With a new handshake per request,",
-      "latency includes the TCP connect and TLS handshake.",
+      "latency includes the TCP connect and TLS handshake. Both servers run in a child process",
+      `of their own with the image's V8 flags (\`${v8Flags.join(",") || "none"}\`, from the`,
+      "Dockerfile): its young generation decides how often V8 pauses the server.",
       "Each request is a pod CREATE",
       `AdmissionReview (about 2.5 KiB) naming one of ${
         claims.toLocaleString("en-US")
@@ -232,9 +258,9 @@ export async function runWebhookBench(options: WebhookBenchOptions = {}): Promis
       `The generator's own timer lateness at 1,000 req/s (p99, worst run, not in the latencies): ${
         ms(lateness)
       }.`,
-      `The server counted ${requests.toLocaleString("en-US")} requests, ${denied} denied, ${
-        requests - answered
-      } answered with an HTTP error (its \`/metrics\`).`,
+      `The server counted ${
+        counts.requests.toLocaleString("en-US")
+      } requests, ${counts.denied} denied, ${counts.httpErrors} answered with an HTTP error (its \`/metrics\`).`,
     ],
   };
 }
