@@ -62,7 +62,7 @@ export interface ClaimsBenchOptions {
 const DOCKERFILE = fileURLToPath(new URL("../Dockerfile", import.meta.url));
 
 /** The V8 flags the image is compiled with (`--v8-flags=` of the Dockerfile), if any. */
-async function imageV8Flags(): Promise<string[]> {
+export async function imageV8Flags(): Promise<string[]> {
   const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
   const flags = dockerfile.match(/--v8-flags=(\S+)/)?.[1];
   return flags === undefined ? [] : flags.split(",");
@@ -72,7 +72,7 @@ async function imageV8Flags(): Promise<string[]> {
  * The environment of the image's final stage that applies outside it too (`GLIBC_TUNABLES`; its
  * `TMPDIR` and `DENO_DIR` name the image's own paths).
  */
-async function imageEnv(): Promise<Record<string, string>> {
+export async function imageEnv(): Promise<Record<string, string>> {
   const dockerfile = await Deno.readTextFile(DOCKERFILE).catch(() => "");
   const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
   const tunables = finalStage.match(/\bGLIBC_TUNABLES=(\S+)/)?.[1];

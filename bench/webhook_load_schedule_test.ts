@@ -89,3 +89,48 @@ Deno.test("runLoad() at saturation keeps its connections; closeEach opens one pe
   // A new connection per request (a port may come round again; keep-alive would show 2).
   assert.ok(server.clientPorts.size > closing.requests / 2, `${server.clientPorts.size} ports`);
 });
+
+/**
+ * A TCP proxy to `target` that holds each new connection `delayMs` before connecting it, so every
+ * TLS handshake through it takes that much longer.
+ */
+function slowOpeningProxy(target: string, delayMs: number): { url: string } & AsyncDisposable {
+  const upstream = new URL(target);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const piping: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const client of listener) {
+      piping.push((async () => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        const server = await Deno.connect({ hostname: "127.0.0.1", port: Number(upstream.port) });
+        await Promise.allSettled([
+          client.readable.pipeTo(server.writable),
+          server.readable.pipeTo(client.writable),
+        ]);
+      })());
+    }
+  })();
+  return {
+    url: `https://127.0.0.1:${listener.addr.port}${upstream.pathname}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.allSettled(piping);
+    },
+  };
+}
+
+Deno.test("runLoad() opens its kept-alive connections before the clock; closeEach pays each", async () => {
+  // Every handshake takes 400 ms more. Opened inside the run, the first request on each
+  // connection waited for it, and at 100 req/s it held back the next ~40 on the schedule.
+  await using server = await startServer(0, 0);
+  await using proxy = slowOpeningProxy(server.url, 400);
+  const base = { url: proxy.url, caFile: server.caFile, bodyFiles: [server.bodyFile] };
+  const kept = await runLoad({ ...base, seconds: 1, connections: 2, rate: 100 });
+  assert.equal(kept.errors, 0);
+  assert.ok(Math.abs(kept.requests - 100) <= 2, `${kept.requests} requests`);
+  assert.ok(kept.maxMs < 400, `max ${kept.maxMs} ms`);
+  const closing = await runLoad({ ...base, seconds: 1, connections: 1, closeEach: true });
+  assert.equal(closing.errors, 0);
+  assert.ok(closing.p50Ms >= 400, `p50 ${closing.p50Ms} ms with a handshake per request`);
+});

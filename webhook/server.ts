@@ -261,10 +261,13 @@ async function serveOne(
   logger: Logger,
 ): Promise<void> {
   const started = performance.now();
-  const path = (req.url ?? "/").split("?")[0]!;
-  const webhook = webhookForPath(path) !== undefined || path === "/healthz" ? path : "other";
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  const path = query < 0 ? url : url.slice(0, query);
+  const id = webhookForPath(path);
+  const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);
-  const answer = await answerRequest(req, res, path, context);
+  const answer = await answerRequest(req, res, { path, id }, context);
   const seconds = (performance.now() - started) / 1000;
   metrics.finish(webhook, answer, seconds);
   logger.debug("Admission request", {

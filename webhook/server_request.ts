@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
-import { webhookForPath } from "./paths.ts";
+import type { WebhookId } from "./paths.ts";
 
 /** The largest body read by default: the API server's own request limit (3 MiB). */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -59,13 +59,13 @@ function send(
   extraHeaders: Record<string, string> = {},
 ): void {
   if (res.headersSent || res.destroyed) return;
-  const close = context.closing() || extraHeaders.connection === "close";
-  res.writeHead(status, {
-    "content-type": extraHeaders["content-type"] ?? "text/plain; charset=utf-8",
+  const headers: Record<string, string> = {
+    "content-type": "text/plain; charset=utf-8",
     "content-length": String(Buffer.byteLength(body)),
-    ...extraHeaders,
-    ...(close ? { connection: "close" } : {}),
-  });
+  };
+  Object.assign(headers, extraHeaders);
+  if (context.closing()) headers.connection = "close";
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -98,7 +98,11 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
         chunks.push(chunk);
       }
     });
-    req.on("end", () => resolve({ ok: true, bytes: Buffer.concat(chunks) }));
+    req.on("end", () => {
+      // A webhook request is one chunk, as a rule: taken as it is, not copied.
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      resolve({ ok: true, bytes });
+    });
     const gone = () =>
       resolve({ ok: false, status: CLIENT_CLOSED, message: "Client closed the request" });
     req.on("error", gone);
@@ -130,20 +134,24 @@ function healthz(req: IncomingMessage, res: ServerResponse, context: RequestCont
   return { status };
 }
 
-/**
- * Answers one request. Never throws: an unexpected failure is answered with 500.
- *
- * @param path the URL path without the query string
- */
+/** Where a request goes: its URL path without the query string, and the webhook of that path. */
+export interface Route {
+  /** The URL path without the query string. */
+  path: string;
+  /** `webhookForPath(path)`: undefined for any other path. */
+  id: WebhookId | undefined;
+}
+
+/** Answers one request. Never throws: an unexpected failure is answered with 500. */
 export async function answerRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  path: string,
+  { path, id }: Route,
   context: RequestContext,
 ): Promise<Answer> {
   try {
     if (path === HEALTHZ_PATH) return healthz(req, res, context);
-    if (webhookForPath(path) === undefined) return httpError(res, context, 404, "Not found");
+    if (id === undefined) return httpError(res, context, 404, "Not found");
     if (req.method !== "POST") {
       return httpError(res, context, 405, "Method not allowed", { allow: "POST" });
     }
