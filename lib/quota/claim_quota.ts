@@ -56,7 +56,8 @@ export function parseCount(quantity: string): number | undefined {
   if (match === null) return undefined;
   const value = Number(match[1]);
   const suffix = match[2] ?? "";
-  if (/^[eE]/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
+  // "E" alone is exa and "Ei" exbi; only digits after it make an exponent.
+  if (/^[eE][+-]?\d/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
   return Math.floor(value * suffixFactor(suffix));
 }
 

@@ -55,6 +55,13 @@ Deno.test("parseCount() reads quantities as whole counts", () => {
   assert.equal(parseCount("ten"), undefined);
 });
 
+Deno.test("parseCount() reads E as exa and Ei as exbi, and E followed by digits as an exponent", () => {
+  assert.equal(parseCount("1E"), 10 ** 18);
+  assert.equal(parseCount("1Ei"), 2 ** 60);
+  assert.equal(parseCount("2E3"), 2000);
+  assert.equal(parseCount("1E-1"), 0);
+});
+
 Deno.test("admitClaim() refuses the claim that would exceed the first full quota, with the API server's wording", () => {
   const quotas = [quota("b", { [GOLD]: "3" }), quota("a", { [GOLD]: "5" })];
   assert.equal(admitClaim(quotas, "gold", 2), undefined);
