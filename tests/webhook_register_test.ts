@@ -156,7 +156,11 @@ Deno.test("--register-webhooks leaves nothing registered when the webhook server
   await eventually("the operator to exit", () => status);
   assert.notEqual(status?.code, 0);
   const logs = await operator.logs();
-  assert.match(logs, /Registered MutatingWebhookConfiguration/, "it had registered");
+  assert.match(
+    logs,
+    /Registered MutatingWebhookConfiguration/,
+    `it had registered; its log:\n${logs}`,
+  );
   for (
     const get of [
       () => kube.mutatingWebhookConfigurations.get(CRD),

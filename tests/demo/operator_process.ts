@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { freePort, type ManagedProcess, spawnManaged } from "../controlplane/process.ts";
+import { type ManagedProcess, spawnManaged } from "../controlplane/process.ts";
 import { waitUntil } from "../controlplane/wait.ts";
 
 /** The repository's `mod.ts`. */
@@ -36,7 +36,11 @@ export interface OperatorPorts {
 
 /** Picks free ports for an operator, to know its webhook URL before it starts. */
 export function freePorts(): OperatorPorts {
-  return { health: freePort(), metrics: freePort(), webhook: freePort() };
+  // All three held open at once, so the kernel cannot hand the same port out twice.
+  const listeners = [0, 1, 2].map(() => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const [health, metrics, webhook] = listeners.map((listener) => listener.addr.port);
+  for (const listener of listeners) listener.close();
+  return { health: health!, metrics: metrics!, webhook: webhook! };
 }
 
 /** How to start the operator. */
