@@ -11,7 +11,8 @@ import type { MutatingWebhookConfiguration } from "kubernetes-types/admissionreg
 import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
 import { IMAGE_REPOSITORY, NAMES, RELEASE_VERSION } from "./gen_release_names.ts";
-import { type ManifestObject, manifestPieces } from "./gen_release_files.ts";
+import { type ManifestObject, type ReleasePart, releaseParts } from "./gen_release_files.ts";
+import type { TlsVariant } from "./gen_release_rbac.ts";
 import { PULL_POLICY, REPLICAS, RESOURCES } from "./gen_release_workload.ts";
 import { podNamespaceSelector } from "../webhook/configurations.ts";
 
@@ -23,60 +24,6 @@ export const HELM_LABELS = {
 
 /** Where the chart's files go, relative to `deploy/`. */
 const CHART_DIR = "chart/";
-
-/** One template: its file under `templates/` and the release piece(s) it renders. */
-interface ChartTemplate {
-  file: string;
-  about: string;
-  /** The piece of both variants, or of the self-managed one only. */
-  selfManaged?: string;
-  /** The piece of the cert-manager variant (the same path as `selfManaged` for both). */
-  certManager?: string;
-}
-
-/** Every release piece (`gen_release_files.ts`) in one template; variant-only ones conditional. */
-const TEMPLATES: readonly ChartTemplate[] = [
-  {
-    file: "namespace.yaml",
-    about: "The operator namespace",
-    selfManaged: "manifests/00-namespace.yaml",
-    certManager: "manifests/00-namespace.yaml",
-  },
-  {
-    file: "rbac.yaml",
-    about: "ServiceAccount and least-privilege RBAC of the operator",
-    selfManaged: "manifests/10-rbac.yaml",
-    certManager: "manifests/10-rbac.yaml",
-  },
-  {
-    file: "rbac-self-managed-tls.yaml",
-    about: "RBAC for self-managed certificates: the Secret and CA injection (certManager: false)",
-    selfManaged: "manifests/11-rbac-self-managed-tls.yaml",
-  },
-  {
-    file: "service.yaml",
-    about: "Service (webhook 443 -> 9443, metrics 8080) and PodDisruptionBudget",
-    selfManaged: "manifests/20-service.yaml",
-    certManager: "manifests/20-service.yaml",
-  },
-  {
-    file: "certificate.yaml",
-    about: "cert-manager Issuer and Certificate of the webhook (certManager: true)",
-    certManager: "manifests/50-certificate-cert-manager.yaml",
-  },
-  {
-    file: "deployment.yaml",
-    about: "The operator Deployment",
-    selfManaged: "manifests/30-deployment.yaml",
-    certManager: "manifests/30-deployment-cert-manager.yaml",
-  },
-  {
-    file: "webhooks.yaml",
-    about: "Webhook configurations; the operator (certManager: false) or cainjector injects the CA",
-    selfManaged: "manifests/40-webhooks.yaml",
-    certManager: "manifests/40-webhooks-cert-manager.yaml",
-  },
-];
 
 /** Template expressions by placeholder: `INLINE` ones replace a scalar, `BLOCK` ones a YAML value. */
 const INLINE = {
@@ -195,14 +142,12 @@ function merge(a: string[], b: string[]): string[] {
   return out;
 }
 
-function templateText(template: ChartTemplate, pieces: Map<string, ManifestObject[]>): string {
-  const lines = (path: string | undefined) => {
-    if (path === undefined) return [];
-    const objects = pieces.get(path);
-    if (objects === undefined) throw new Error(`no release piece ${path}`);
-    return substitute(documents(objects)).replace(/\n$/, "").split("\n");
+function templateText(part: ReleasePart): string {
+  const lines = (variant: TlsVariant) => {
+    const objects = (part.both ?? part[variant])?.objects;
+    return objects ? substitute(documents(objects)).replace(/\n$/, "").split("\n") : [];
   };
-  return `${merge(lines(template.selfManaged), lines(template.certManager)).join("\n")}\n`;
+  return `${merge(lines("self-managed"), lines("cert-manager")).join("\n")}\n`;
 }
 
 function chartYaml(): string {
@@ -246,13 +191,11 @@ function valuesYaml(): string {
 
 /** Every file of the chart: path relative to `deploy/` -> text. */
 export function chartFiles(): Map<string, string> {
-  const pieces = new Map(manifestPieces().map((piece) => [piece.path, piece.objects]));
   const files = new Map<string, string>();
   files.set(`${CHART_DIR}Chart.yaml`, chartYaml());
   files.set(`${CHART_DIR}values.yaml`, valuesYaml());
-  for (const template of TEMPLATES) {
-    const text = header(template.about) + templateText(template, pieces);
-    files.set(`${CHART_DIR}templates/${template.file}`, text);
+  for (const part of releaseParts()) {
+    files.set(`${CHART_DIR}templates/${part.file}`, header(part.about) + templateText(part));
   }
   for (const crd of buildCrds()) {
     const { kind, plural } = crd.spec.names;

@@ -8,7 +8,7 @@
  */
 import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
-import { operatorRbac, selfManagedTlsRbac, type TlsVariant } from "./gen_release_rbac.ts";
+import { operatorRbac, selfManagedTlsRbac } from "./gen_release_rbac.ts";
 import {
   deployment,
   namespace,
@@ -20,103 +20,109 @@ import type {
   MutatingWebhookConfiguration,
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
-import { type WebhookClient, webhookSet } from "../webhook/configurations.ts";
+import { webhookSet } from "../webhook/configurations.ts";
 import { COMMON_LABELS, NAMES, objectMeta, PORTS } from "./gen_release_names.ts";
 
 /** A Kubernetes object as the generator renders it. */
 export type ManifestObject = { apiVersion?: string; kind?: string };
 
-/** One generated file: its path under `deploy/`, what it is for, and its objects. */
+/** One generated file: its path under `deploy/`, what it is for, and its objects in apply order. */
 export interface ManifestPiece {
   path: string;
   about: string;
-  /** In apply order. */
   objects: ManifestObject[];
 }
 
-function endpoint(variant: TlsVariant): WebhookEndpoint {
-  return variant === "cert-manager"
-    ? { kind: "service", injectCaFrom: injectCaFrom() }
-    : { kind: "service" };
+/**
+ * One chart template (`file`, `about`) and the release piece it renders: the same for `both`
+ * variants, or one per variant (absent: the variant has none).
+ */
+export interface ReleasePart {
+  file: string;
+  about: string;
+  both?: ManifestPiece;
+  "self-managed"?: ManifestPiece;
+  "cert-manager"?: ManifestPiece;
 }
 
-/** The pieces of `deploy/manifests/`, each usable on its own with `kubectl apply -f`. */
-export function manifestPieces(): ManifestPiece[] {
+function piece(name: string, about: string, objects: ManifestObject[]): ManifestPiece {
+  return { path: `manifests/${name}.yaml`, about, objects };
+}
+
+/** Every part of the release, in apply order (after the CRDs). */
+export function releaseParts(): ReleasePart[] {
+  const injectCaFrom = `${NAMES.namespace}/${NAMES.certificate}`;
   return [
     {
-      path: "manifests/00-namespace.yaml",
+      file: "namespace.yaml",
       about: "The operator namespace",
-      objects: [namespace()],
+      both: piece("00-namespace", "The operator namespace", [namespace()]),
     },
     {
-      path: "manifests/10-rbac.yaml",
-      about: "ServiceAccount and least-privilege RBAC of the operator (both variants)",
-      objects: [serviceAccount(), ...operatorRbac()],
+      file: "rbac.yaml",
+      about: "ServiceAccount and least-privilege RBAC of the operator",
+      both: piece(
+        "10-rbac",
+        "ServiceAccount and least-privilege RBAC of the operator (both variants)",
+        [serviceAccount(), ...operatorRbac()],
+      ),
     },
     {
-      path: "manifests/11-rbac-self-managed-tls.yaml",
-      about: "RBAC for self-managed certificates: the Secret and CA injection (default variant)",
-      objects: selfManagedTlsRbac(),
+      file: "rbac-self-managed-tls.yaml",
+      about: "RBAC for self-managed certificates: the Secret and CA injection (certManager: false)",
+      "self-managed": piece(
+        "11-rbac-self-managed-tls",
+        "RBAC for self-managed certificates: the Secret and CA injection (default variant)",
+        selfManagedTlsRbac(),
+      ),
     },
     {
-      path: "manifests/20-service.yaml",
+      file: "service.yaml",
       about: "Service (webhook 443 -> 9443, metrics 8080) and PodDisruptionBudget",
-      objects: [service(), podDisruptionBudget()],
+      both: piece(
+        "20-service",
+        "Service (webhook 443 -> 9443, metrics 8080) and PodDisruptionBudget",
+        [service(), podDisruptionBudget()],
+      ),
     },
     {
-      path: "manifests/30-deployment.yaml",
-      about: "The operator Deployment, self-managed certificates (default variant)",
-      objects: [deployment("self-managed")],
+      file: "certificate.yaml",
+      about: "cert-manager Issuer and Certificate of the webhook (certManager: true)",
+      "cert-manager": piece(
+        "50-certificate-cert-manager",
+        "cert-manager Issuer and Certificate of the webhook",
+        certManagerObjects(),
+      ),
     },
     {
-      path: "manifests/30-deployment-cert-manager.yaml",
-      about: "The operator Deployment, certificate from cert-manager",
-      objects: [deployment("cert-manager")],
+      file: "deployment.yaml",
+      about: "The operator Deployment",
+      "self-managed": piece(
+        "30-deployment",
+        "The operator Deployment, self-managed certificates (default variant)",
+        [deployment("self-managed")],
+      ),
+      "cert-manager": piece(
+        "30-deployment-cert-manager",
+        "The operator Deployment, certificate from cert-manager",
+        [deployment("cert-manager")],
+      ),
     },
     {
-      path: "manifests/40-webhooks.yaml",
-      about: "Webhook configurations; the operator injects its CA (default variant)",
-      objects: webhookConfigurations(endpoint("self-managed")),
+      file: "webhooks.yaml",
+      about:
+        "Webhook configurations; the operator (certManager: false) or cainjector injects the CA",
+      "self-managed": piece(
+        "40-webhooks",
+        "Webhook configurations; the operator injects its CA (default variant)",
+        webhookConfigurations({ kind: "service" }),
+      ),
+      "cert-manager": piece(
+        "40-webhooks-cert-manager",
+        "Webhook configurations; cert-manager's cainjector injects the CA",
+        webhookConfigurations({ kind: "service", injectCaFrom }),
+      ),
     },
-    {
-      path: "manifests/40-webhooks-cert-manager.yaml",
-      about: "Webhook configurations; cert-manager's cainjector injects the CA",
-      objects: webhookConfigurations(endpoint("cert-manager")),
-    },
-    {
-      path: "manifests/50-certificate-cert-manager.yaml",
-      about: "cert-manager Issuer and Certificate of the webhook",
-      objects: [issuer(), certificate()],
-    },
-  ];
-}
-
-/** The pieces each release is made of, in apply order (after the CRDs). */
-const RELEASE_PIECES: { readonly [variant in TlsVariant]: readonly string[] } = {
-  "self-managed": [
-    "manifests/00-namespace.yaml",
-    "manifests/10-rbac.yaml",
-    "manifests/11-rbac-self-managed-tls.yaml",
-    "manifests/20-service.yaml",
-    "manifests/30-deployment.yaml",
-    "manifests/40-webhooks.yaml",
-  ],
-  "cert-manager": [
-    "manifests/00-namespace.yaml",
-    "manifests/10-rbac.yaml",
-    "manifests/20-service.yaml",
-    "manifests/50-certificate-cert-manager.yaml",
-    "manifests/30-deployment-cert-manager.yaml",
-    "manifests/40-webhooks-cert-manager.yaml",
-  ],
-};
-
-/** Every object of a release, CRDs first. */
-function releaseObjects(variant: TlsVariant): ManifestObject[] {
-  const pieces = new Map(manifestPieces().map((piece) => [piece.path, piece]));
-  return [
-    ...buildCrds(),
-    ...RELEASE_PIECES[variant].flatMap((path) => pieces.get(path)?.objects ?? []),
   ];
 }
 
@@ -132,27 +138,23 @@ function renderManifest(about: string, objects: readonly ManifestObject[]): stri
 
 /** Every generated file under `deploy/` (CRDs excepted): path relative to `deploy/` -> text. */
 export function releaseFiles(): Map<string, string> {
-  const files = new Map(
-    manifestPieces().map((piece) => [piece.path, renderManifest(piece.about, piece.objects)]),
-  );
-  const release = "hostport-allocator release, self-managed webhook certificates: kubectl apply -f";
-  files.set("release.yaml", renderManifest(release, releaseObjects("self-managed")));
-  const certManager = "hostport-allocator release for clusters with cert-manager: kubectl apply -f";
-  files.set(
-    "release-cert-manager.yaml",
-    renderManifest(certManager, releaseObjects("cert-manager")),
-  );
+  const parts = releaseParts();
+  const files = new Map<string, string>();
+  for (const part of parts) {
+    for (const piece of [part.both, part["self-managed"], part["cert-manager"]]) {
+      if (piece) files.set(piece.path, renderManifest(piece.about, piece.objects));
+    }
+  }
+  const releases = [
+    ["release.yaml", "self-managed", "release, self-managed webhook certificates"],
+    ["release-cert-manager.yaml", "cert-manager", "release for clusters with cert-manager"],
+  ] as const;
+  for (const [path, variant, what] of releases) {
+    const objects = parts.flatMap((part) => (part.both ?? part[variant])?.objects ?? []);
+    const about = `hostport-allocator ${what}: kubectl apply -f`;
+    files.set(path, renderManifest(about, [...buildCrds(), ...objects]));
+  }
   return files;
-}
-
-const CERT_MANAGER_API = "cert-manager.io/v1";
-
-/** A cert-manager object (cert-manager's types are not in kubernetes-types). */
-interface CertManagerObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels: Record<string, string> };
-  spec: Record<string, unknown>;
 }
 
 /** The DNS names the API server uses to call the Service. */
@@ -161,28 +163,17 @@ export function serviceDnsNames(): string[] {
   return [host, `${host}.cluster.local`];
 }
 
-/** `<namespace>/<certificate>`: the value of `cert-manager.io/inject-ca-from`. */
-function injectCaFrom(): string {
-  return `${NAMES.namespace}/${NAMES.certificate}`;
-}
-
-/** The self-signed Issuer. */
-function issuer(): CertManagerObject {
-  return {
-    apiVersion: CERT_MANAGER_API,
-    kind: "Issuer",
+/** The self-signed Issuer and the serving Certificate (renewed by cert-manager, reloaded by us). */
+function certManagerObjects(): ManifestObject[] {
+  const object = (kind: string, spec: Record<string, unknown>) => ({
+    apiVersion: "cert-manager.io/v1",
+    kind,
     metadata: objectMeta(NAMES.certificate, NAMES.namespace),
-    spec: { selfSigned: {} },
-  };
-}
-
-/** The serving Certificate; cert-manager renews it, and the operator reloads the files. */
-function certificate(): CertManagerObject {
-  return {
-    apiVersion: CERT_MANAGER_API,
-    kind: "Certificate",
-    metadata: objectMeta(NAMES.certificate, NAMES.namespace),
-    spec: {
+    spec,
+  });
+  return [
+    object("Issuer", { selfSigned: {} }),
+    object("Certificate", {
       secretName: NAMES.tlsSecret,
       dnsNames: serviceDnsNames(),
       issuerRef: { kind: "Issuer", name: NAMES.certificate },
@@ -190,8 +181,8 @@ function certificate(): CertManagerObject {
       usages: ["server auth", "digital signature"],
       duration: "2160h",
       renewBefore: "720h",
-    },
-  };
+    }),
+  ];
 }
 
 /** How the API server reaches the admission server. */
@@ -201,22 +192,19 @@ export type WebhookEndpoint =
   /** `https://host:port` without a path, for an operator out of cluster; `caBundle` base64 PEM. */
   | { kind: "url"; baseUrl: string; caBundle?: string };
 
-function client(endpoint: WebhookEndpoint): WebhookClient {
-  if (endpoint.kind === "url") return endpoint;
-  const { service: name, namespace } = NAMES;
-  return { kind: "service", name, namespace, port: PORTS.webhookService };
-}
-
 /** The three webhook configurations of the release, mutating first. */
 export function webhookConfigurations(
   endpoint: WebhookEndpoint,
 ): (MutatingWebhookConfiguration | ValidatingWebhookConfiguration)[] {
+  const { service: name, namespace } = NAMES;
   const injectCaFrom = endpoint.kind === "service" ? endpoint.injectCaFrom : undefined;
   const set = webhookSet({
-    client: client(endpoint),
+    client: endpoint.kind === "url"
+      ? endpoint
+      : { kind: "service", name, namespace, port: PORTS.webhookService },
     crdName: NAMES.crdWebhooks,
     podName: NAMES.podWebhooks,
-    operatorNamespace: NAMES.namespace,
+    operatorNamespace: namespace,
     labels: COMMON_LABELS,
     ...injectCaFrom === undefined
       ? {}
