@@ -36,9 +36,45 @@ function createAndUpdate(apiGroup: string, resource: string, name: string): Poli
   ];
 }
 
-/** Cluster-wide rules of every variant; the CRD is the allocation record's anchor (one CAS write). */
-function operatorClusterRules(): PolicyRule[] {
+/** A ClusterRole and a Role in the operator namespace, each bound to the operator's ServiceAccount. */
+function rbacSet(
+  name: string,
+  clusterRules: PolicyRule[],
+  namespaceRules: PolicyRule[],
+): RbacObject[] {
+  const subjects = [{
+    kind: "ServiceAccount",
+    name: NAMES.serviceAccount,
+    namespace: NAMES.namespace,
+  }];
+  const roleRef = (kind: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind, name });
+  const namespaced = objectMeta(name, NAMES.namespace);
   return [
+    { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules: clusterRules },
+    {
+      apiVersion: RBAC_API,
+      kind: "ClusterRoleBinding",
+      metadata: objectMeta(name),
+      roleRef: roleRef("ClusterRole"),
+      subjects,
+    },
+    { apiVersion: RBAC_API, kind: "Role", metadata: namespaced, rules: namespaceRules },
+    {
+      apiVersion: RBAC_API,
+      kind: "RoleBinding",
+      metadata: namespaced,
+      roleRef: roleRef("Role"),
+      subjects,
+    },
+  ];
+}
+
+/**
+ * The ClusterRole, Role and bindings every variant needs: cluster-wide, the API and the CRD (the
+ * allocation record's anchor, one CAS write); in the operator namespace, the Lease and the record.
+ */
+export function operatorRbac(): RbacObject[] {
+  const cluster: PolicyRule[] = [
     // Classes are only read from the informer cache; claims are also read live.
     { apiGroups: [GROUP], resources: [PLURAL.HostPortClass], verbs: ["list", "watch", "update"] },
     // create: the pod webhook makes per-pod claims from templates; patch, delete: the
@@ -80,78 +116,23 @@ function operatorClusterRules(): PolicyRule[] {
     // every authenticated user by system:basic-user too; explicit so a trimmed cluster still works.
     { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] },
   ];
-}
-
-/** Rules in the operator namespace of every variant: the Lease and the allocation record. */
-function operatorNamespaceRules(): PolicyRule[] {
-  return [
+  return rbacSet(NAMES.app, cluster, [
     ...createAndUpdate("coordination.k8s.io", "leases", NAMES.lease),
     ...createAndUpdate("", "configmaps", NAMES.allocationRecord),
-  ];
+  ]);
 }
 
-/** Cluster-wide rules of the self-managed variant: CA injection into its own configurations. */
-function tlsClusterRules(): PolicyRule[] {
-  return [
-    {
-      apiGroups: ["admissionregistration.k8s.io"],
-      resources: ["mutatingwebhookconfigurations"],
-      resourceNames: [NAMES.crdWebhooks, NAMES.podWebhooks],
-      verbs: ["get", "update"],
-    },
-    {
-      apiGroups: ["admissionregistration.k8s.io"],
-      resources: ["validatingwebhookconfigurations"],
-      resourceNames: [NAMES.crdWebhooks],
-      verbs: ["get", "update"],
-    },
-  ];
-}
-
-/** Rules in the operator namespace of the self-managed variant: its certificate Secret. */
-function tlsNamespaceRules(): PolicyRule[] {
-  return createAndUpdate("", "secrets", NAMES.tlsSecret);
-}
-
-/** A ClusterRole and a Role in the operator namespace, each bound to the operator's ServiceAccount. */
-function rbacSet(
-  name: string,
-  clusterRules: PolicyRule[],
-  namespaceRules: PolicyRule[],
-): RbacObject[] {
-  const subjects = [{
-    kind: "ServiceAccount",
-    name: NAMES.serviceAccount,
-    namespace: NAMES.namespace,
-  }];
-  const roleRef = (kind: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind, name });
-  const namespaced = objectMeta(name, NAMES.namespace);
-  return [
-    { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules: clusterRules },
-    {
-      apiVersion: RBAC_API,
-      kind: "ClusterRoleBinding",
-      metadata: objectMeta(name),
-      roleRef: roleRef("ClusterRole"),
-      subjects,
-    },
-    { apiVersion: RBAC_API, kind: "Role", metadata: namespaced, rules: namespaceRules },
-    {
-      apiVersion: RBAC_API,
-      kind: "RoleBinding",
-      metadata: namespaced,
-      roleRef: roleRef("Role"),
-      subjects,
-    },
-  ];
-}
-
-/** The ClusterRole, Role and bindings every variant needs. */
-export function operatorRbac(): RbacObject[] {
-  return rbacSet(NAMES.app, operatorClusterRules(), operatorNamespaceRules());
-}
-
-/** The extra ClusterRole, Role and bindings of the self-managed certificate variant. */
+/** The extra RBAC of the self-managed variant: CA injection into its configurations, its Secret. */
 export function selfManagedTlsRbac(): RbacObject[] {
-  return rbacSet(NAMES.tlsRbac, tlsClusterRules(), tlsNamespaceRules());
+  const configurations = (kind: string, names: string[]): PolicyRule => ({
+    apiGroups: ["admissionregistration.k8s.io"],
+    resources: [`${kind}webhookconfigurations`],
+    resourceNames: names,
+    verbs: ["get", "update"],
+  });
+  const cluster = [
+    configurations("mutating", [NAMES.crdWebhooks, NAMES.podWebhooks]),
+    configurations("validating", [NAMES.crdWebhooks]),
+  ];
+  return rbacSet(NAMES.tlsRbac, cluster, createAndUpdate("", "secrets", NAMES.tlsSecret));
 }
