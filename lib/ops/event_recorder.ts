@@ -33,6 +33,13 @@ interface SeriesEntry {
 
 type Bucket = { tokens: number; lastMs: number };
 
+/** Adds to `bucket` what it earned since its last use (a token per `perTokenMs`, up to `burst`). */
+function refill(bucket: Bucket, nowMs: number, perTokenMs: number, burst: number): number {
+  bucket.tokens = Math.min(burst, bucket.tokens + Math.max(0, nowMs - bucket.lastMs) / perTokenMs);
+  bucket.lastMs = nowMs;
+  return bucket.tokens;
+}
+
 function touch<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
   map.delete(key); // re-insert: Map order is then least recently used first
   map.set(key, value);
@@ -52,19 +59,14 @@ export interface CorrelatorOptions {
  * 25, then one per `spamRefillMs`, 5 min): at most `maxTracked` (4096) of each, LRU first out.
  */
 export class EventCorrelator {
-  #burst: number;
-  #refillMs: number;
-  #windowMs: number;
-  #max: number;
+  #o: Required<CorrelatorOptions>;
   #series = new Map<string, SeriesEntry>();
   #buckets = new Map<string, Bucket>();
 
   /** Creates an empty correlator. */
   constructor(options: CorrelatorOptions = {}) {
-    this.#burst = options.spamBurst ?? 25;
-    this.#refillMs = options.spamRefillMs ?? 300_000;
-    this.#windowMs = options.seriesWindowMs ?? 360_000;
-    this.#max = options.maxTracked ?? 4096;
+    const { spamBurst = 25, spamRefillMs = 300_000, seriesWindowMs = 360_000 } = options;
+    this.#o = { spamBurst, spamRefillMs, seriesWindowMs, maxTracked: options.maxTracked ?? 4096 };
   }
 
   /** Records one occurrence; `free` ones (their series' write is queued) skip the budget. */
@@ -75,15 +77,13 @@ export class EventCorrelator {
     free = false,
   ): { action: "publish"; entry: SeriesEntry } | { action: "drop"; reason: "spam" } {
     let entry = this.#series.get(seriesKey);
-    if (entry && nowMs - entry.lastMs > this.#windowMs) entry = undefined; // series finished
+    const { spamBurst, spamRefillMs, seriesWindowMs, maxTracked } = this.#o;
+    if (entry && nowMs - entry.lastMs > seriesWindowMs) entry = undefined; // series finished
     if (!free) {
-      const bucket = this.#buckets.get(objectKey) ?? { tokens: this.#burst, lastMs: nowMs };
-      const gained = Math.max(0, nowMs - bucket.lastMs) / this.#refillMs;
-      bucket.tokens = Math.min(this.#burst, bucket.tokens + gained);
-      bucket.lastMs = nowMs;
-      const allowed = bucket.tokens >= 1;
+      const bucket = this.#buckets.get(objectKey) ?? { tokens: spamBurst, lastMs: nowMs };
+      const allowed = refill(bucket, nowMs, spamRefillMs, spamBurst) >= 1;
       if (allowed) bucket.tokens -= 1;
-      touch(this.#buckets, objectKey, bucket, this.#max);
+      touch(this.#buckets, objectKey, bucket, maxTracked);
       if (!allowed) return { action: "drop", reason: "spam" };
     }
     if (entry) {
@@ -92,7 +92,7 @@ export class EventCorrelator {
     } else {
       entry = { count: 1, firstMs: nowMs, lastMs: nowMs, eventName: undefined, publishedCount: 0 };
     }
-    touch(this.#series, seriesKey, entry, this.#max);
+    touch(this.#series, seriesKey, entry, maxTracked);
     return { action: "publish", entry };
   }
 
@@ -213,10 +213,7 @@ export class KubeEventRecorder implements EventRecorder {
   /** Reserves a write from the global bucket and waits until it is due. */
   #take(): Promise<void> {
     const qps = this.#options.qps ?? 5;
-    const now = this.#clock.now();
-    const elapsed = Math.max(0, now - this.#limiter.lastMs) / 1000;
-    const tokens = Math.min(this.#options.burst ?? 25, this.#limiter.tokens + elapsed * qps);
-    this.#limiter.lastMs = now;
+    const tokens = refill(this.#limiter, this.#clock.now(), 1000 / qps, this.#options.burst ?? 25);
     this.#limiter.tokens = tokens - 1; // a reservation: later writes queue behind this one
     if (tokens >= 1) return Promise.resolve();
     return sleep(this.#clock, Math.ceil(((1 - tokens) / qps) * 1000), this.#abort.signal);

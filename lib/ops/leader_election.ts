@@ -54,12 +54,8 @@ export function claimSpec(
 
 /** The spec that gives the lease up: no holder and one second, so a standby takes over at once. */
 export function releaseSpec(previous: LeaseSpec, nowMs: number): LeaseSpec {
-  const now = microTime(nowMs);
   return {
-    holderIdentity: "",
-    leaseDurationSeconds: 1,
-    acquireTime: now,
-    renewTime: now,
+    ...claimSpec(previous, "", nowMs, 1000),
     leaseTransitions: previous.leaseTransitions ?? 0,
   };
 }

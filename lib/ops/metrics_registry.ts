@@ -11,9 +11,9 @@ import type { Counter, Gauge, Histogram, MetricsRegistry } from "./contracts.ts"
 export const DEFAULT_BUCKETS: readonly number[] = //
   [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-type Kind = "counter" | "gauge" | "histogram";
+const METRIC_CLASSES = { counter: prom.Counter, gauge: prom.Gauge, histogram: prom.Histogram };
+type Kind = keyof typeof METRIC_CLASSES;
 type PromMetric = prom.Counter | prom.Gauge | prom.Histogram;
-type PromConfig = { name: string; help: string; labelNames: string[]; registers: prom.Registry[] };
 
 interface Entry {
   name: string;
@@ -44,8 +44,7 @@ export class PrometheusRegistry implements MetricsRegistry {
 
   #register(
     kind: Kind,
-    config: Omit<PromConfig, "registers">,
-    create: (config: PromConfig) => PromMetric,
+    config: { name: string; help: string; labelNames: readonly string[]; buckets?: number[] },
   ): Entry {
     const { name, labelNames } = config;
     const existing = this.#entries.get(name);
@@ -65,7 +64,9 @@ export class PrometheusRegistry implements MetricsRegistry {
     }
     let metric: PromMetric;
     try {
-      metric = create({ ...config, registers: [this.registry] });
+      // The three take one config shape; only histograms are given `buckets`.
+      const Metric = METRIC_CLASSES[kind] as typeof prom.Histogram;
+      metric = new Metric({ ...config, labelNames: [...labelNames], registers: [this.registry] });
     } catch (error) {
       throw new TypeError(`Cannot register metric "${name}": ${(error as Error).message}`);
     }
@@ -76,11 +77,7 @@ export class PrometheusRegistry implements MetricsRegistry {
 
   /** Creates or returns the counter `name`. @throws {RangeError} from `inc` for a negative value */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    const entry = this.#register(
-      "counter",
-      { name, help, labelNames: [...labelNames] },
-      (config) => new prom.Counter(config),
-    );
+    const entry = this.#register("counter", { name, help, labelNames });
     const counter = entry.metric as prom.Counter;
     return {
       inc(labels, value = 1) {
@@ -94,11 +91,7 @@ export class PrometheusRegistry implements MetricsRegistry {
 
   /** Creates or returns the gauge `name`. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    const entry = this.#register(
-      "gauge",
-      { name, help, labelNames: [...labelNames] },
-      (config) => new prom.Gauge(config),
-    );
+    const entry = this.#register("gauge", { name, help, labelNames });
     const gauge = entry.metric as prom.Gauge;
     return {
       set: (labels, value) => gauge.set(fullLabels(entry, labels), value),
@@ -121,11 +114,7 @@ export class PrometheusRegistry implements MetricsRegistry {
         `Cannot create histogram "${name}": buckets must be finite and strictly increasing`,
       );
     }
-    const entry = this.#register(
-      "histogram",
-      { name, help, labelNames: [...labelNames] },
-      (config) => new prom.Histogram({ ...config, buckets: [...buckets] }),
-    );
+    const entry = this.#register("histogram", { name, help, labelNames, buckets: [...buckets] });
     const histogram = entry.metric as prom.Histogram;
     return { observe: (labels, value) => histogram.observe(fullLabels(entry, labels), value) };
   }
