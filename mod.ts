@@ -81,24 +81,6 @@ function startAllocating(
   };
 }
 
-/** `--register-webhooks`: what writes our webhook configurations at start and deletes them on exit. */
-function webhookRegistrar(
-  config: OperatorConfig,
-  kube: KubeClients,
-  log: Logger,
-): WebhookRegistrar | undefined {
-  const register = config.webhook.register;
-  if (register === undefined) return undefined;
-  return new WebhookRegistrar({
-    kube,
-    baseUrl: register.baseUrl,
-    crdName: register.crdConfiguration,
-    podName: register.podConfiguration,
-    operatorNamespace: config.namespace,
-    onChange: (message) => log.info(message, { url: register.baseUrl }),
-  });
-}
-
 /** The serving certificate's source: a mounted directory, or our own CA kept in a Secret. */
 function certificateSource(
   config: OperatorConfig,
@@ -138,7 +120,16 @@ async function startAdmission(
 ) {
   const log = logger.child({ component: "webhook" });
   const stopCertificates = new AbortController();
-  const registrar = webhookRegistrar(config, kube, log);
+  // `--register-webhooks`: our webhook configurations are written at start and deleted on exit.
+  const register = config.webhook.register;
+  const registrar = register && new WebhookRegistrar({
+    kube,
+    baseUrl: register.baseUrl,
+    crdName: register.crdConfiguration,
+    podName: register.podConfiguration,
+    operatorNamespace: config.namespace,
+    onChange: (message) => log.info(message, { url: register.baseUrl }),
+  });
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
   const lookups = startAdmissionLookups(kube, caches, { metrics, recorder });

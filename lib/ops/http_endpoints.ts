@@ -107,11 +107,10 @@ export function serveEndpoints(
   endpoints: readonly Endpoint[],
   logger: Logger,
 ): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
-  const groups = new Map<string, Endpoint[]>();
-  for (const [i, endpoint] of endpoints.entries()) {
-    const key = endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr);
-    groups.set(key, [...groups.get(key) ?? [], endpoint]);
-  }
+  const groups = Map.groupBy(
+    endpoints,
+    (endpoint, i) => endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr),
+  );
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   const addresses = new Map<string, ListenAddress>();
   try {

@@ -25,11 +25,7 @@ export interface ProcSource {
 
 const PROC_SELF: ProcSource = {
   read: (name) => Deno.readTextFile(`/proc/self/${name}`),
-  async openFds() {
-    let count = 0;
-    for await (const _ of Deno.readDir("/proc/self/fd")) count++;
-    return count;
-  },
+  openFds: async () => (await Array.fromAsync(Deno.readDir("/proc/self/fd"))).length,
 };
 
 type CpuSeconds = { user: number; system: number };

@@ -48,22 +48,14 @@ export async function runOperator(parts: OperatorParts, stop: AbortSignal): Prom
     code = 1;
   }
   for (const part of parts.afterControllers) {
-    if (!await settlesWithin(stopQuietly(part, logger), shutdownTimeoutMs)) {
+    const stopping = Promise.resolve().then(() => part.stop()).catch((error) =>
+      logger.warn("error while stopping", { part: part.name, error })
+    );
+    if (!await settlesWithin(stopping, shutdownTimeoutMs)) {
       logger.error("did not stop in time", { part: part.name, timeoutMs: shutdownTimeoutMs });
       code = 1;
     }
   }
   logger.info("stopped", { exitCode: code });
   return code;
-}
-
-async function stopQuietly(
-  part: { name: string; stop(): Promise<unknown> },
-  logger: Logger,
-): Promise<void> {
-  try {
-    await part.stop();
-  } catch (error) {
-    logger.warn("error while stopping", { part: part.name, error });
-  }
 }
