@@ -90,7 +90,6 @@ export class LeaderElector {
   #o: LeaderElectorOptions;
   #clock: Clock;
   #observed: Observation | undefined;
-  #observedVersion: string | undefined;
   #lease: Lease | undefined;
   #leader = false;
   #lastRenewMs = 0;
@@ -192,8 +191,7 @@ export class LeaderElector {
 
   #observe(lease: Lease, nowMs: number): void {
     const version = lease.metadata?.resourceVersion;
-    if (version !== this.#observedVersion || !this.#observed) {
-      this.#observedVersion = version;
+    if (!this.#observed || version !== this.#lease?.metadata?.resourceVersion) {
       this.#observed = { spec: lease.spec ?? {}, observedAtMs: nowMs };
     }
     this.#lease = lease;
