@@ -69,9 +69,8 @@ export function operatorArgs(variant: TlsVariant): string[] {
 
 function volumes(variant: TlsVariant): { volumes: Volume[]; mounts: VolumeMount[] } {
   // The root file system is read-only; /tmp stays writable for the runtime.
-  const tmp = { volume: { name: "tmp", emptyDir: { sizeLimit: "64Mi" } }, mount: "/tmp" };
-  const volumes: Volume[] = [tmp.volume];
-  const mounts: VolumeMount[] = [{ name: "tmp", mountPath: tmp.mount }];
+  const volumes: Volume[] = [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }];
+  const mounts: VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
   if (variant === "cert-manager") {
     volumes.push({ name: "cert", secret: { secretName: NAMES.tlsSecret, defaultMode: 0o440 } });
     mounts.push({ name: "cert", mountPath: CERT_DIR, readOnly: true });

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  DEFAULT_CERT_DIR,
   defaultText,
   envVarName,
   type FlagReadResult,
@@ -161,7 +162,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const addr = p["webhook-addr"];
   const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, addr) : {
     type: "directory",
-    certDir: p["webhook-cert-dir"] ?? "/tmp/k8s-webhook-server/serving-certs",
+    certDir: p["webhook-cert-dir"] ?? DEFAULT_CERT_DIR,
   };
   return {
     kubeconfig: p.kubeconfig,

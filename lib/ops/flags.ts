@@ -88,6 +88,9 @@ const webhookUrl = z.string().transform((text, ctx): string => {
   return z.NEVER;
 });
 
+/** Where the admission server reads its certificate unless told otherwise. */
+export const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
+
 /** One flag: `aliases` are the Go original's spellings; only a `boolean` may be given bare. */
 export interface FlagSpec {
   readonly name: string;
@@ -176,7 +179,7 @@ export const FLAGS = [
   {
     name: "webhook-cert-dir",
     schema: z.string().min(1),
-    defaultText: "/tmp/k8s-webhook-server/serving-certs",
+    defaultText: DEFAULT_CERT_DIR,
     help: "Directory holding tls.crt and tls.key (reloaded on change)",
   },
   {
