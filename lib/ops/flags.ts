@@ -78,14 +78,13 @@ const duration = fromResult(parseDuration);
 const positiveDuration = duration.refine((ms) => ms > 0, { error: "expected a duration above 0" });
 const address = fromResult(parseListenAddress);
 /** `https://host[:port]` with no path, query or credentials; becomes its origin. */
-const webhookUrl = z.string().transform((text, ctx): string => {
+const webhookUrl = fromResult((text): ValueResult<string> => {
   const url = URL.parse(text.trim());
   const bare = url !== null && url.protocol === "https:" && url.username === "" &&
     url.password === "" && (url.pathname === "" || url.pathname === "/") && url.search === "" &&
     url.hash === "";
-  if (bare) return url.origin;
-  ctx.addIssue({ code: "custom", message: "expected https://host:port, without a path" });
-  return z.NEVER;
+  if (bare) return { ok: true, value: url.origin };
+  return { ok: false, reason: "expected https://host:port, without a path" };
 });
 
 /** Where the admission server reads its certificate unless told otherwise. */

@@ -18,7 +18,7 @@ import {
   sleep,
   SYSTEM_CLOCK,
 } from "../kube/mod.ts";
-import type { Gauge, Logger, MetricsRegistry } from "./contracts.ts";
+import type { Gauge, LogFields, Logger, MetricsRegistry } from "./contracts.ts";
 import type { CheckResult } from "./http_endpoints.ts";
 
 /** A Lease's spec and when (local monotonic ms) the candidate first saw it. */
@@ -123,16 +123,13 @@ export class LeaderElector {
     while (!signal.aborted) {
       if (await this.#tryAcquireOrRenew(signal, this.#o.renewDeadlineMs)) {
         this.#setLeader(true);
-        this.#o.logger?.info("acquired the leader-election lease", this.#fields());
+        this.#log("info", "acquired the leader-election lease");
         return true;
       }
       const holder = this.#observed?.spec.holderIdentity;
       if (holder && holder !== waitingFor) {
         waitingFor = holder;
-        this.#o.logger?.info("waiting for the leader-election lease", {
-          ...this.#fields(),
-          holder,
-        });
+        this.#log("info", "waiting for the leader-election lease", { holder });
       }
       const jitter = 1 + 1.2 * (this.#o.random ?? Math.random)();
       await sleep(this.#clock, this.#o.retryPeriodMs * jitter, signal);
@@ -152,7 +149,7 @@ export class LeaderElector {
       if (remaining > 0 && await this.#tryAcquireOrRenew(signal, remaining)) continue;
       if (this.#clock.now() - this.#lastRenewMs >= this.#o.renewDeadlineMs) {
         this.#setLeader(false);
-        this.#o.logger?.error("lost the leader-election lease", this.#fields());
+        this.#log("error", "lost the leader-election lease");
         return "lost";
       }
     }
@@ -169,19 +166,17 @@ export class LeaderElector {
         namespace: this.#o.namespace,
         abortSignal: AbortSignal.timeout(this.#o.renewDeadlineMs),
       });
-      this.#o.logger?.info("released the leader-election lease", this.#fields());
+      this.#log("info", "released the leader-election lease");
       return true;
     } catch (error) {
-      this.#o.logger?.warn("cannot release the leader-election lease", {
-        ...this.#fields(),
-        error,
-      });
+      this.#log("warn", "cannot release the leader-election lease", { error });
       return false;
     }
   }
 
-  #fields() {
-    return { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity };
+  #log(level: "info" | "warn" | "error", message: string, fields?: LogFields): void {
+    const { namespace, name, identity } = this.#o;
+    this.#o.logger?.[level](message, { lease: `${namespace}/${name}`, identity, ...fields });
   }
 
   #setLeader(leading: boolean): void {
@@ -223,10 +218,7 @@ export class LeaderElector {
       return this.#succeeded(await leases.update({ ...current, spec }, { namespace, abortSignal }));
     } catch (error) {
       if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) {
-        this.#o.logger?.warn("cannot acquire or renew the leader-election lease", {
-          ...this.#fields(),
-          error,
-        });
+        this.#log("warn", "cannot acquire or renew the leader-election lease", { error });
       }
       return false; // a conflict means another candidate wrote first
     } finally {
