@@ -12,7 +12,6 @@ import {
   type FlagReadResult,
   FLAGS,
   type FlagSpec,
-  FlagValueError,
   type ListenAddress,
   type ParsedFlags,
   readFlags,
@@ -76,6 +75,9 @@ export interface ConfigContext {
   inCluster: boolean;
   podNamespace?: string | undefined;
 }
+
+/** Carries a user-facing message out of `build()`. */
+class FlagValueError extends Error {}
 
 /** The default operator namespace out of cluster. */
 export const DEFAULT_NAMESPACE = "hostport-allocator";

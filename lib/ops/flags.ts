@@ -280,11 +280,6 @@ export function envVarName(flagName: string): string {
   return `HOSTPORT_${flagName.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** Carries a user-facing message out of the config build. */
-export class FlagValueError extends Error {
-  override name = "FlagValueError";
-}
-
 /** The outcome of reading the arguments. */
 export type FlagReadResult =
   | { kind: "flags"; flags: ParsedFlags }
