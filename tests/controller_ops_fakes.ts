@@ -108,3 +108,9 @@ export function memoryLogger(
     child: (more) => memoryLogger(lines, { ...fields, ...more }, defaultLevel),
   };
 }
+
+/** The value of one series (`name{label="value",...}`) in a `/metrics` text; undefined if absent. */
+export function seriesValue(exposition: string, series: string): number | undefined {
+  const line = exposition.split("\n").find((text) => text.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}

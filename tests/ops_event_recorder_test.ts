@@ -4,6 +4,7 @@
  * become one Event whose series count grows, visible through both Event APIs.
  */
 import assert from "node:assert/strict";
+import { seriesValue } from "./controller_ops_fakes.ts";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
 import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
@@ -43,11 +44,17 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
   }
   await recorder.close(5_000);
   assert.equal(
-    await metrics.sample("hostport_events_writes_total", { operation: "create", result: "error" }),
+    seriesValue(
+      await metrics.expose(),
+      'hostport_events_writes_total{operation="create",result="error"}',
+    ),
     undefined,
   );
   assert.equal(
-    await metrics.sample("hostport_events_writes_total", { operation: "patch", result: "error" }),
+    seriesValue(
+      await metrics.expose(),
+      'hostport_events_writes_total{operation="patch",result="error"}',
+    ),
     undefined,
   );
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { seriesValue } from "../../tests/controller_ops_fakes.ts";
 import {
   EventCorrelator,
   type EventRecorderOptions,
@@ -176,7 +177,10 @@ Deno.test("KubeEventRecorder drops events over an object's spam budget and count
   recorder.record(CLAIM, "Normal", "Other", "m");
   await recorder.idle();
   assert.equal(sink.events.size, 6);
-  assert.equal(await metrics.sample("hostport_events_dropped_total", { reason: "spam" }), 3);
+  assert.equal(
+    seriesValue(await metrics.expose(), 'hostport_events_dropped_total{reason="spam"}'),
+    3,
+  );
 });
 
 Deno.test("KubeEventRecorder bounds its queue and drops what does not fit", async () => {
@@ -184,7 +188,10 @@ Deno.test("KubeEventRecorder bounds its queue and drops what does not fit", asyn
   for (const name of ["a", "b", "c", "d"]) {
     recorder.record({ ...HOST_PORT, metadata: { name } }, "Normal", "R", "m");
   }
-  assert.equal(await metrics.sample("hostport_events_dropped_total", { reason: "queue_full" }), 2);
+  assert.equal(
+    seriesValue(await metrics.expose(), 'hostport_events_dropped_total{reason="queue_full"}'),
+    2,
+  );
   await fake.tickAsync(2_000);
   await recorder.idle();
   assert.deepEqual([...sink.events.values()].map((e) => e.regarding!.name), ["a", "b"]);
@@ -210,14 +217,20 @@ Deno.test("KubeEventRecorder.record() never throws, even when writes fail", asyn
   await recorder.idle();
   assert.equal(sink.events.size, 0);
   assert.equal(
-    await metrics.sample("hostport_events_writes_total", { operation: "create", result: "error" }),
+    seriesValue(
+      await metrics.expose(),
+      'hostport_events_writes_total{operation="create",result="error"}',
+    ),
     1,
   );
   recorder.record(CLAIM, "Warning", "Failed", "m"); // the next occurrence creates it
   await recorder.idle();
   assert.deepEqual(sink.log, ["create Failed 2"]);
   recorder.record({ apiVersion: "v1", kind: "Pod", metadata: {} }, "Normal", "NoName", "m");
-  assert.equal(await metrics.sample("hostport_events_dropped_total", { reason: "invalid" }), 1);
+  assert.equal(
+    seriesValue(await metrics.expose(), 'hostport_events_dropped_total{reason="invalid"}'),
+    1,
+  );
 });
 
 Deno.test("KubeEventRecorder.close() flushes the queue, then refuses new events", async () => {
@@ -226,7 +239,10 @@ Deno.test("KubeEventRecorder.close() flushes the queue, then refuses new events"
   assert.equal(await recorder.close(1_000), 0);
   assert.equal(sink.events.size, 1);
   recorder.record(CLAIM, "Normal", "Late", "m");
-  assert.equal(await metrics.sample("hostport_events_dropped_total", { reason: "stopped" }), 1);
+  assert.equal(
+    seriesValue(await metrics.expose(), 'hostport_events_dropped_total{reason="stopped"}'),
+    1,
+  );
 });
 
 Deno.test("KubeEventRecorder.close() gives up on a stuck API server after its timeout", async () => {

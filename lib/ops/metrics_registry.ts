@@ -119,22 +119,6 @@ export class PrometheusRegistry implements MetricsRegistry {
     return { observe: (labels, value) => histogram.observe(fullLabels(entry, labels), value) };
   }
 
-  /**
-   * The current value of a counter or gauge series (the count of a histogram), or undefined
-   * when the series does not exist. For tests and health checks.
-   */
-  async sample(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-    const entry = this.#entries.get(name);
-    if (!entry) return undefined;
-    const wanted = fullLabels(entry, labels);
-    const sampleName = entry.kind === "histogram" ? `${name}_count` : name;
-    const { values } = await entry.metric.get();
-    return values.find((value) =>
-      ((value as { metricName?: string }).metricName ?? name) === sampleName &&
-      entry.labelNames.every((label) => String(value.labels[label] ?? "") === wanted[label])
-    )?.value;
-  }
-
   /** Renders every metric in the text format (families in registration order). */
   expose(): Promise<string> {
     return this.registry.metrics();
