@@ -19,9 +19,9 @@ import {
   KubeConnectionError,
   KubeRequestTimeoutError,
   NotFoundError,
+  type RestClient,
 } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
-import type { RestClient } from "../kube/rest_client.ts";
 import {
   InvalidPortError,
   isPort,

@@ -75,11 +75,6 @@ export const POD_LABEL_VALUE = "true";
 /** Name of the leader-election Lease (coordination.k8s.io/v1), as in the original. */
 export const LEADER_ELECTION_LEASE_NAME = "f10832af.rmb938.com";
 
-/** Lowest port a pool may hold. */
-export const MIN_PORT = 1;
-/** Highest port a pool may hold. */
-export const MAX_PORT = 65535;
-
 /** Phases of a HostPort: `Pending` until a port is allocated, `Deleting` once deletion starts. */
 export const HOST_PORT_PHASE = {
   Pending: "Pending",

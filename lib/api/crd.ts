@@ -5,6 +5,10 @@
  *
  * @module
  */
+import type {
+  CustomResourceColumnDefinition,
+  ValidationRule,
+} from "kubernetes-types/apiextensions/v1.d.ts";
 import * as z from "zod";
 import {
   API_VERSION,
@@ -21,17 +25,6 @@ import {
   HostPortClassSchema,
   HostPortSchema,
 } from "./types.ts";
-
-/** A validation rule (`x-kubernetes-validations[]`), evaluated by the API server in CEL. */
-export interface ValidationRule {
-  rule: string;
-  message?: string;
-  /** Field (relative to the schema node) the error is reported on, such as `.end`. */
-  fieldPath?: string;
-  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired";
-  /** Evaluate the rule on create too, with `oldSelf` an optional (`oldSelf.hasValue()`). */
-  optionalOldSelf?: boolean;
-}
 
 /** A node of a structural schema (`JSONSchemaProps`): the keywords below, and plain values. */
 export interface StructuralSchema {
@@ -116,15 +109,6 @@ function asObject(value: unknown, path: string): JsonObject {
   return value as JsonObject;
 }
 
-/** A column of `kubectl get` output; `priority` 1 shows it only with `-o wide`. */
-export interface PrinterColumn {
-  name: string;
-  type: "string" | "integer" | "number" | "boolean" | "date";
-  jsonPath: string;
-  description?: string;
-  priority?: number;
-}
-
 /** A CustomResourceDefinition as this project generates it. */
 export type CustomResourceDefinition = ReturnType<typeof crdOf>;
 
@@ -151,13 +135,14 @@ const STANDARD_FIELDS: Record<string, StructuralSchema> = {
   metadata: { type: "object" },
 };
 
+/** A column of `kubectl get` output; `priority` 1 shows it only with `-o wide`. */
 function column(
   name: string,
-  type: PrinterColumn["type"],
+  type: "string" | "integer" | "date",
   jsonPath: string,
   description: string,
   priority?: number,
-): PrinterColumn {
+): CustomResourceColumnDefinition {
   return { name, type, jsonPath, description, ...(priority === undefined ? {} : { priority }) };
 }
 
@@ -196,7 +181,7 @@ function crdOf(
   kind: Kind,
   scope: "Cluster" | "Namespaced",
   schema: z.ZodType,
-  columns: PrinterColumn[],
+  columns: CustomResourceColumnDefinition[],
   status = true,
 ) {
   return {

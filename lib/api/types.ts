@@ -7,15 +7,8 @@
  * @module
  */
 import * as z from "zod";
-import {
-  API_VERSION,
-  CLAIM_PHASE,
-  HOST_PORT_PHASE,
-  KIND,
-  MAX_PORT,
-  MESSAGE,
-  MIN_PORT,
-} from "./constants.ts";
+import { isPort, MAX_PORT, MIN_PORT } from "../allocator/port_bitmap.ts";
+import { API_VERSION, CLAIM_PHASE, HOST_PORT_PHASE, KIND, MESSAGE } from "./constants.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -458,9 +451,7 @@ export function salvageHostPort(value: unknown): HostPort {
     spec: {
       hostPortClassName: typeof spec.hostPortClassName === "string" ? spec.hostPortClassName : "",
     },
-    ...(typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= MAX_PORT
-      ? { status: { port } }
-      : {}),
+    ...(typeof port === "number" && isPort(port) ? { status: { port } } : {}),
   };
 }
 
