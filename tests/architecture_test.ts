@@ -23,7 +23,7 @@ const RULES: readonly Rule[] = [
     mayImport: ["lib/api", "lib/allocator", "zod", "kubernetes-types"],
     pure: true,
   },
-  { folder: "lib/quota", mayImport: ["lib/quota", "lib/api"], pure: true },
+  { folder: "lib/quota", mayImport: ["lib/quota", "lib/api", "kubernetes-types"], pure: true },
   {
     folder: "lib/reconcile",
     mayImport: ["lib/reconcile", "lib/api", "lib/allocator", "lib/quota"],

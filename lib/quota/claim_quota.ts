@@ -5,22 +5,9 @@
  *
  * @module
  */
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { HostPortClaim } from "../api/types.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-
-/** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
-export interface QuotaObject {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string };
-  readonly spec?: {
-    readonly hard?: { readonly [resource: string]: string };
-    readonly scopes?: readonly string[];
-    readonly scopeSelector?: unknown;
-  };
-  readonly status?: {
-    readonly hard?: { readonly [resource: string]: string };
-    readonly used?: { readonly [resource: string]: string };
-  };
-}
 
 /** Claims per namespace: the API server's own key, which it enforces. */
 export const CLAIM_COUNT_RESOURCE = `count/${PLURAL.HostPortClaim}.${GROUP}`;
@@ -69,13 +56,13 @@ export interface QuotaExceeded {
   readonly limit: number;
 }
 
-function appliesToClaims(quota: QuotaObject): boolean {
+function appliesToClaims(quota: ResourceQuota): boolean {
   return (quota.spec?.scopes ?? []).length === 0 && quota.spec?.scopeSelector === undefined;
 }
 
 /** The limits the quotas of a namespace put on class `className`, ordered by quota name. */
 export function classLimits(
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   className: string,
 ): Omit<QuotaExceeded, "used">[] {
   const resource = classQuotaResource(className);
@@ -101,7 +88,7 @@ export function quotaExceededMessage(exceeded: QuotaExceeded): string {
  * the claims of that class in the namespace (cached, plus admitted but not cached yet).
  */
 export function admitClaim(
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   className: string,
   used: number,
 ): QuotaExceeded | undefined {
@@ -117,7 +104,7 @@ export function admitClaim(
  */
 export function gateClaim(
   claim: HostPortClaim,
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
 ): QuotaExceeded | undefined {
   const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
@@ -142,7 +129,7 @@ export function gateClaim(
  * meanwhile; `claimsInNamespace` must then come from a live list.
  */
 export function planQuotaUsage(
-  quota: QuotaObject,
+  quota: ResourceQuota,
   claims: readonly HostPortClaim[],
   claimsInNamespace?: number,
 ): {
@@ -166,13 +153,13 @@ export function planQuotaUsage(
 }
 
 /** Whether the quota's claim count is missing (the API server refuses every claim meanwhile). */
-export function needsClaimCount(quota: QuotaObject): boolean {
+export function needsClaimCount(quota: ResourceQuota): boolean {
   return appliesToClaims(quota) && quota.status?.hard?.[CLAIM_COUNT_RESOURCE] !== undefined &&
     quota.status?.used?.[CLAIM_COUNT_RESOURCE] === undefined;
 }
 
 /** Whether a quota has any key the operator looks after. */
-export function isClaimQuota(quota: QuotaObject): boolean {
+export function isClaimQuota(quota: ResourceQuota): boolean {
   return Object.keys(quota.spec?.hard ?? {}).some((resource) =>
     resource === CLAIM_COUNT_RESOURCE || classOfQuotaResource(resource) !== undefined
   );
