@@ -25,27 +25,23 @@ export function classOfQuotaResource(resource: string): string | undefined {
   return resource.slice(0, -CLASS_QUOTA_SUFFIX.length) || undefined;
 }
 
-/** The factor of a suffix the quantity pattern admits: `k`..`E` (powers of 1000), `Ki`..`Ei`. */
-function suffixFactor(suffix: string): number {
-  if (suffix === "") return 1;
-  if (suffix.endsWith("i")) return 2 ** (10 * ("KMGTPE".indexOf(suffix[0]!) + 1));
-  return 1000 ** ("kMGTPE".indexOf(suffix) + 1);
-}
-
 /**
  * A quantity as a whole count (rounded down: no fraction of a claim exists): `10`, `1k`, `2Ki`,
  * `1e3`, `2.5` (2). Undefined when it is no quantity or negative.
  */
 export function parseCount(quantity: string): number | undefined {
-  const match = /^\+?(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[eE][+-]?\d+|[kMGTPE])?$/.exec(
-    quantity.trim(),
-  );
-  if (match === null) return undefined;
-  const value = Number(match[1]);
-  const suffix = match[2] ?? "";
-  // "E" alone is exa and "Ei" exbi; only digits after it make an exponent.
-  if (/^[eE][+-]?\d/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
-  return Math.floor(value * suffixFactor(suffix));
+  // Suffixes `Ki`..`Ei`, an exponent, or `k`..`E`: "E" alone is exa; only digits make an exponent.
+  const pattern = /^\+?(\d+(?:\.\d*)?|\.\d+)(?:([KMGTPE])i|[eE]([+-]?\d+)|([kMGTPE]))?$/;
+  const [, value, binary, exponent, decimal] = pattern.exec(quantity.trim()) ?? [];
+  if (value === undefined) return undefined;
+  const factor = binary !== undefined
+    ? 2 ** (10 * ("KMGTPE".indexOf(binary) + 1))
+    : exponent !== undefined
+    ? 10 ** Number(exponent)
+    : decimal !== undefined
+    ? 1000 ** ("kMGTPE".indexOf(decimal) + 1)
+    : 1;
+  return Math.floor(Number(value) * factor);
 }
 
 /** A claim refused or held back by a quota; `used` counts the claims ahead of this one. */
