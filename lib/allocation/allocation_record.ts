@@ -5,7 +5,6 @@
  * `PortBitmap.toBytes`; `reservedCount`, for people; `writeId`, `<writer>/<sequence>` of the write
  * that produced it, so a writer whose request timed out can tell on its next read whether that
  * very write landed.
- *
  * @module
  */
 

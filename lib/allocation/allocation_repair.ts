@@ -3,7 +3,6 @@
  * Kubernetes' NodePort `repair.go`: the pure {@linkcode planRepair} and the I/O around it,
  * {@linkcode AllocationRepair}. It returns findings; Events, conditions and metrics are the
  * caller's.
- *
  * @module
  */
 

@@ -2,7 +2,6 @@
  * One allocation record per cluster (docs/architecture.md, rule 8): annotation
  * {@linkcode RECORD_ANCHOR_ANNOTATION} on the HostPort CRD names the one record every allocator
  * must use, so two installs cannot arbitrate separately.
- *
  * @module
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";

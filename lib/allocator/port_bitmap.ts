@@ -4,7 +4,6 @@
  * search for a clear bit costs the width of the range searched, never how many ports are set.
  * Arguments are not checked (except by {@linkcode PortBitmap.of}): ports are integers from 0 to
  * 65535, and `lo <= hi`.
- *
  * @module
  */
 

@@ -1,7 +1,6 @@
 /**
  * The exact strings of the `hostport.rmb938.com/v1alpha1` API. Those shared with the original Go
  * operator are kept byte for byte (hence some messages' lower-case starts).
- *
  * @module
  */
 

@@ -2,7 +2,6 @@
  * The CustomResourceDefinitions, built from the zod schemas so the CRDs and the parsers never
  * disagree (`scripts/gen_crds.ts` writes them to `deploy/crds/`). A schema change that would make
  * an invalid CRD fails the generator, not the cluster.
- *
  * @module
  */
 import type {

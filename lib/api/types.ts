@@ -3,7 +3,6 @@
  * object schema is loose, so an object read and written back loses nothing. Constraints objects
  * stored by the original operator may violate (an empty `pools`) are CRD-only (`.meta`): the API
  * server enforces them on new writes, but old objects still parse.
- *
  * @module
  */
 import * as z from "zod";

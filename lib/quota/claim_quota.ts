@@ -2,7 +2,6 @@
  * Quotas on HostPortClaims (docs/architecture.md, "Quotas"): the one rule the claim webhook and
  * the claim controller share, and the usage the operator writes into ResourceQuotas. A quota with
  * `scopes` or a `scopeSelector` never applies to claims, as for the API server's object counts.
- *
  * @module
  */
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
