@@ -10,6 +10,7 @@ import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import { ConflictError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
 import type { Logger } from "../ops/contracts.ts";
+import type { ControllerRun } from "../ops/leader_election.ts";
 import { describeError } from "./allocation_record.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
@@ -148,14 +149,6 @@ export class RecordAnchor {
   }
 }
 
-/** The leader work `anchoredLeaderWork` starts and stops (`ControllerRun` of `lib/ops`). */
-export interface LeaderWork {
-  /** Resolves once the work is serving (caches synced); `false` when stopped first. */
-  synced: Promise<unknown>;
-  /** Stops the work. */
-  stop(): Promise<void>;
-}
-
 /**
  * Leader work that runs only while the anchor names this process's record, re-checked every
  * `recheckMs` (default 10 s). Returns at once, so the caller keeps renewing its Lease. Having seen
@@ -166,12 +159,12 @@ export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */
   anchor: Pick<RecordAnchor, "check" | "value">;
   /** Starts the allocating work (allocator, repair, controllers). */
-  start: () => Promise<LeaderWork>;
+  start: () => Promise<ControllerRun>;
   logger: Pick<Logger, "info" | "error">;
   recheckMs?: number;
   /** Clock for the claim delay, in ms; default `Date.now`. */
   now?: () => number;
-}): LeaderWork {
+}): ControllerRun {
   const { anchor, logger } = options;
   const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
   const now = options.now ?? Date.now;
@@ -179,7 +172,7 @@ export function anchoredLeaderWork(options: {
   let absentSince: number | undefined;
   const stopping = new AbortController();
   const synced = Promise.withResolvers<unknown>();
-  let work: LeaderWork | undefined;
+  let work: ControllerRun | undefined;
   let lastProblem: string | undefined;
 
   const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);

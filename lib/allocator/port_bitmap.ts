@@ -51,14 +51,11 @@ export function intersectRanges(a: PortRange, b: PortRange): PortRange | undefin
 /** The ports of `ranges`, each once, as ascending disjoint ranges (empty ranges dropped). */
 export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = ranges.filter((r) => r.start <= r.end).sort((a, b) => a.start - b.start);
-  const merged: PortRange[] = [];
-  for (const range of sorted) {
+  const merged: { start: number; end: number }[] = [];
+  for (const { start, end } of sorted) {
     const last = merged.at(-1);
-    if (last !== undefined && range.start <= last.end + 1) {
-      merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, range.end) };
-    } else {
-      merged.push({ start: range.start, end: range.end });
-    }
+    if (last !== undefined && start <= last.end + 1) last.end = Math.max(last.end, end);
+    else merged.push({ start, end });
   }
   return merged;
 }
