@@ -127,11 +127,9 @@ export class PortBitmap {
 
   /** Sets the bit of `port`; returns false if it was already set. */
   set(port: number): boolean {
+    if (this.has(port)) return false;
     const w = port >>> 5;
-    const word = this.#bits[w] as number;
-    const bit = 1 << (port & 31);
-    if ((word & bit) !== 0) return false;
-    this.#bits[w] = word | bit;
+    this.#bits[w]! |= 1 << (port & 31);
     if (this.#bits[w] === FULL) this.#full[w >>> 5]! |= 1 << (w & 31);
     this.#size++;
     return true;
@@ -139,11 +137,9 @@ export class PortBitmap {
 
   /** Clears the bit of `port`; returns false if it was already clear. */
   clear(port: number): boolean {
+    if (!this.has(port)) return false;
     const w = port >>> 5;
-    const word = this.#bits[w] as number;
-    const bit = 1 << (port & 31);
-    if ((word & bit) === 0) return false;
-    this.#bits[w] = word & ~bit;
+    this.#bits[w]! &= ~(1 << (port & 31));
     this.#full[w >>> 5]! &= ~(1 << (w & 31));
     this.#size--;
     return true;

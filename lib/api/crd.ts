@@ -65,9 +65,7 @@ export function toStructuralSchema(node: unknown, path = "#"): StructuralSchema 
   if (unsupported.length > 0) fail(path, `unsupported keywords ${unsupported.join(", ")}`);
   if (typeof source.type !== "string") fail(path, "it has no single type");
   const out: JsonObject = {};
-  for (const key of COPIED) {
-    if (source[key] !== undefined) out[key] = source[key];
-  }
+  for (const key of COPIED) if (source[key] !== undefined) out[key] = source[key];
   if (source.const !== undefined) out.enum = [source.const];
   for (const key of ["minimum", "maximum"]) {
     if (Math.abs(out[key] as number) === Number.MAX_SAFE_INTEGER) delete out[key];
