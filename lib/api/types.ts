@@ -201,12 +201,11 @@ export const HostPortClaimSchema = z.object({
     }],
   }).describe("The desired state of the claim: the class to allocate from"),
   status: z.object({
-    phase: z.enum([CLAIM_PHASE.Pending, CLAIM_PHASE.Bound, CLAIM_PHASE.Deleting]).optional()
-      .describe(
-        "Pending until the claim is bound to a HostPort, then Bound; Deleting once deletion was " +
-          "requested (the claim stays until no pod uses it). Bound alone does not mean a port " +
-          "is allocated: see status.port and the Bound condition.",
-      ),
+    phase: z.enum(CLAIM_PHASE).optional().describe(
+      "Pending until the claim is bound to a HostPort, then Bound; Deleting once deletion was " +
+        "requested (the claim stays until no pod uses it). Bound alone does not mean a port " +
+        "is allocated: see status.port and the Bound condition.",
+    ),
     port: z.int().min(0).max(MAX_PORT).optional().describe(
       "The port allocated to this claim, copied from its HostPort. Absent or 0 until a port is " +
         "allocated.",
@@ -245,11 +244,10 @@ export const HostPortSchema = z.object({
     }],
   }).describe("The desired state of the HostPort: its class and the claim it is bound to"),
   status: z.object({
-    phase: z.enum([HOST_PORT_PHASE.Pending, HOST_PORT_PHASE.Allocated, HOST_PORT_PHASE.Deleting])
-      .optional().describe(
-        "Pending until a port is allocated, then Allocated; Deleting once deletion was requested " +
-          "(the port stays held until the HostPort is gone).",
-      ),
+    phase: z.enum(HOST_PORT_PHASE).optional().describe(
+      "Pending until a port is allocated, then Allocated; Deleting once deletion was requested " +
+        "(the port stays held until the HostPort is gone).",
+    ),
     port: z.int().min(0).max(MAX_PORT).optional().describe(
       "The port that was allocated by the HostPortClass. 0 (or absent) means no port is " +
         "allocated yet. Once set it never changes.",
