@@ -307,7 +307,8 @@ export class ClusterPortAllocator {
   async #restore(ports: readonly number[]): Promise<void> {
     for (const port of ports) this.#restoring.add(port);
     try {
-      const reserve = (port: number) => this.#record.reserve(port).then((o) => o.ok, () => false);
+      const reserve = (port: number) =>
+        this.#record.reserve(port).then(({ ok }) => ok, () => false);
       const reserved = await Promise.all(ports.map(reserve));
       const restored = ports.filter((_, i) => reserved[i]);
       if (restored.length > 0) {
