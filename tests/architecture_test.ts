@@ -18,8 +18,12 @@ interface Rule {
 
 const RULES: readonly Rule[] = [
   { folder: "lib/allocator", mayImport: ["lib/allocator"], pure: true },
-  { folder: "lib/api", mayImport: ["lib/api", "zod"], pure: true },
-  { folder: "lib/quota", mayImport: ["lib/quota", "lib/api"], pure: true },
+  {
+    folder: "lib/api",
+    mayImport: ["lib/api", "lib/allocator", "zod", "kubernetes-types"],
+    pure: true,
+  },
+  { folder: "lib/quota", mayImport: ["lib/quota", "lib/api", "kubernetes-types"], pure: true },
   {
     folder: "lib/reconcile",
     mayImport: ["lib/reconcile", "lib/api", "lib/allocator", "lib/quota"],

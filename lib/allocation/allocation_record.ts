@@ -5,23 +5,14 @@
  * `PortBitmap.toBytes`; `reservedCount`, for people; `writeId`, `<writer>/<sequence>` of the write
  * that produced it, so a writer whose request timed out can tell on its next read whether that
  * very write landed.
- *
  * @module
  */
 
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
 import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
-import {
-  AlreadyExistsError,
-  ConflictError,
-  KubeApiError,
-  KubeConnectionError,
-  KubeRequestTimeoutError,
-  NotFoundError,
-} from "../kube/rest_client.ts";
+import { KubeApiError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
-import type { RestClient } from "../kube/rest_client.ts";
 import {
   InvalidPortError,
   isPort,
@@ -145,18 +136,10 @@ export interface RecordStore {
  * `"refused"` (403, 422, 429...), or `"unknown"` (anything else: it may have landed, even later).
  */
 export function classifyWriteError(error: unknown): "conflict" | "refused" | "unknown" {
-  if (
-    error instanceof ConflictError || error instanceof AlreadyExistsError ||
-    error instanceof NotFoundError
-  ) {
-    return "conflict";
-  }
-  if (error instanceof KubeRequestTimeoutError || error instanceof KubeConnectionError) {
-    return "unknown";
-  }
-  // 5xx: the server may have committed before failing (504 is its own timeout).
-  if (error instanceof KubeApiError) return error.code >= 500 ? "unknown" : "refused";
-  return "unknown";
+  // No answer (timeout, connection reset) or a 5xx: the server may have committed the write
+  // before failing (504 is its own timeout).
+  if (!(error instanceof KubeApiError) || error.code >= 500) return "unknown";
+  return error.code === 404 || error.code === 409 ? "conflict" : "refused";
 }
 
 /** `v1` ConfigMaps. */

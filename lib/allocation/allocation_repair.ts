@@ -3,15 +3,13 @@
  * Kubernetes' NodePort `repair.go`: the pure {@linkcode planRepair} and the I/O around it,
  * {@linkcode AllocationRepair}. It returns findings; Events, conditions and metrics are the
  * caller's.
- *
  * @module
  */
 
 import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
-import type { PortRange } from "../allocator/port_bitmap.ts";
+import type { PortBitmap, PortRange } from "../allocator/port_bitmap.ts";
 import { PortRegistry } from "../allocator/port_registry.ts";
-import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../kube/resource.ts";
-import { ResourceClient } from "../kube/resource.ts";
+import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
 import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
@@ -31,9 +29,8 @@ export interface LeakSighting {
 
 /**
  * The input of {@linkcode planRepair}: every HostPort (a live list), the record's ports (read
- * after the list), the previous pass's sightings, now, the holdoff (default
- * {@linkcode DEFAULT_LEAK_HOLDOFF_MS}), our recent reservations (never candidates), and the ports
- * seen released in the record or held since the last pass (`disturbed`: their sightings restart).
+ * after the list), the previous pass's sightings, our recent reservations (never candidates), and
+ * the ports seen released in the record or held since the last pass (their sightings restart).
  */
 export interface RepairInput {
   readonly hostPorts: readonly RepairHostPort[];
@@ -45,10 +42,7 @@ export interface RepairInput {
   readonly disturbed?: Iterable<number>;
 }
 
-/**
- * What a repair pass found: ports held by two HostPorts (never "fixed"), HostPorts holding a port
- * outside their class's pools (it stays held), and HostPorts whose port is not a port (ignored).
- */
+/** What a pass found: ports held twice (never "fixed"), out of pool (still held), not a port. */
 export interface RepairReport {
   readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
   readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
@@ -57,8 +51,8 @@ export interface RepairReport {
 
 /**
  * The decision of {@linkcode planRepair}, ports ascending: held but not reserved (reserve them),
- * leaks whose holdoff is over (free them), the sightings for the next pass, when the earliest can
- * be freed, and every port a HostPort holds.
+ * leaks whose holdoff is over (free them), the next pass's sightings, when the earliest can be
+ * freed, and every held port.
  */
 export interface RepairPlan {
   readonly reserve: readonly number[];
@@ -118,7 +112,7 @@ export function planRepair(input: RepairInput): RepairPlan {
   };
 }
 
-/** Options of {@linkcode AllocationRepair}: `now` is a monotonic clock (ms), `holdoffMs` as above. */
+/** Options of {@linkcode AllocationRepair}: `now` is a monotonic clock (ms). */
 export interface AllocationRepairOptions {
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
@@ -132,10 +126,10 @@ export interface AllocationRepairOptions {
 }
 
 /**
- * What one pass found and did: held ports whose reservation it committed; held ports someone else
- * reserved between its read and its write (a duplicate may follow: log it loudly); leaks freed;
- * reservations or frees of unknown outcome (the next pass looks again); leak candidates; the ports
- * a deleted record was re-created with; and when a pass may free the earliest candidate.
+ * What one pass found and did: held ports it reserved; held ports someone else reserved between
+ * its read and its write (a duplicate may follow: log it loudly); leaks freed; reserves or frees
+ * of unknown outcome (the next pass looks again); leak candidates; the ports a deleted record was
+ * re-created with; and when a pass may free the earliest candidate.
  */
 export interface RepairFindings extends RepairReport {
   readonly reserved: readonly number[];
@@ -170,11 +164,10 @@ export class AllocationRepair {
   }
 
   /**
-   * Runs one pass. On a missing record this is the migration from the original operator: the
-   * record is created reserving exactly the ports HostPorts hold.
+   * Runs one pass; on a missing record (migrating from the original operator) it creates it
+   * reserving exactly the held ports.
    *
-   * @throws (rejection) a list failed, or {@linkcode AllocationRecordError} /
-   * `AllocationRecordFormatError` from the record; nothing was freed unless committed
+   * @throws (rejection) a list or the record failed; nothing was freed unless committed
    */
   async runOnce(): Promise<RepairFindings> {
     this.#rebuilt = undefined;
@@ -211,9 +204,10 @@ export class AllocationRepair {
   /**
    * Re-creates a record deleted while in use, reserving every port anyone may hold (the live list,
    * the last record read, our recent reservations), with allocation paused until the holdoff after
-   * it: a rival's reservations after our last read show in the HostPorts only by then.
+   * it: a rival's reservations after our last read show in the HostPorts only by then. Returns the
+   * record's ports read afresh.
    */
-  async #rebuild(held: readonly HostPort[]): Promise<void> {
+  async #rebuild(held: readonly HostPort[]): Promise<PortBitmap> {
     const { record, allocator } = this.#options;
     allocator?.pauseAfterRebuild(Infinity);
     const ports = new Set([
@@ -229,6 +223,7 @@ export class AllocationRepair {
     }
     allocator?.pauseAfterRebuild(this.#options.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS);
     this.#rebuilt = sorted;
+    return await record.refresh();
   }
 
   /** Gathers (HostPorts live first, then the record) and decides. */
@@ -241,14 +236,10 @@ export class AllocationRepair {
     try {
       reserved = await record.refresh();
       // Found deleted earlier, and maybe re-created by someone else since: rebuild still.
-      if (allocator?.awaitingRebuild()) {
-        await this.#rebuild(hostPorts);
-        reserved = await record.refresh();
-      }
+      if (allocator?.awaitingRebuild()) reserved = await this.#rebuild(hostPorts);
     } catch (error) {
       if (!(error instanceof AllocationRecordMissingError) && !record.missing) throw error;
-      await this.#rebuild(hostPorts);
-      reserved = await record.refresh();
+      reserved = await this.#rebuild(hostPorts);
     }
     // A port seen released in the record since the last pass may have been reserved anew.
     const disturbed = new Set([...this.#disturbed, ...record.releasedSince(this.#releasesSeen)]);
@@ -282,9 +273,7 @@ export function liveHostPortLister(client: RestClient): () => Promise<readonly H
 }
 
 /** A lister of every HostPortClass, read live from the API server. */
-export function liveHostPortClassLister(
-  client: RestClient,
-): () => Promise<readonly HostPortClass[]> {
+export function liveHostPortClassLister(client: RestClient): () => Promise<HostPortClass[]> {
   const classes = new ResourceClient(client, HOST_PORT_CLASS_RESOURCE);
   return async () => (await classes.listAll()).items;
 }

@@ -47,14 +47,10 @@ export type ReleasePortOutcome =
 export type PortHolding = "held" | "releasing" | undefined;
 
 /**
- * Cluster-wide port allocation for one operator process: ports are picked in memory (a
- * `PortRegistry` of the record's ports as last seen, plus ports being reserved or of unknown
- * outcome) and returned only once the record committed their reservation, so two processes (or
- * calls) never get the same port. Held ports beat the record (rule 0, `useHeldSource`). A record
- * deleted while in use stops allocation until repair re-created it and the `pauseAfterRebuild`
- * holdoff ended. It pulls the record's `version` before each pick and after each of its own record
- * calls; repair's changes arrive through `resync`, and repair must run once before serving.
- * `onReleased` listeners must not throw.
+ * Cluster-wide port allocation for one operator process: ports are picked in memory (the record's
+ * ports as last seen, plus ports being reserved or of unknown outcome) and returned only once the
+ * record committed their reservation, so two processes (or calls) never get the same port. Repair
+ * must run once before serving (`resync`). `onReleased` listeners must not throw.
  */
 export class ClusterPortAllocator {
   #record: AllocationRecord;
@@ -65,7 +61,8 @@ export class ClusterPortAllocator {
   /** Reservations of the last request-timeout window (a write carrying them may be in flight). */
   #recent: Reservation[] = [];
   #picking = new Set<number>();
-  #releasing = new Map<number, number>();
+  /** Ports of releases this process has in flight (a port may repeat). */
+  #releasing: number[] = [];
   #restoring = new Set<number>();
   #holding: (port: number) => PortHolding = () => undefined;
   #releasedListeners = new Set<(port: number) => void>();
@@ -116,11 +113,9 @@ export class ClusterPortAllocator {
 
   /** The readiness check "allocation": true, or why allocation cannot proceed. */
   readiness(): true | string {
-    const unavailable = this.#unavailable();
-    if (unavailable !== undefined) return unavailable.reason;
-    return this.#lastError === undefined
-      ? true
-      : `the allocation record failed: ${this.#lastError}`;
+    const reason = this.#unavailable()?.reason;
+    if (reason !== undefined || this.#lastError === undefined) return reason ?? true;
+    return `the allocation record failed: ${this.#lastError}`;
   }
 
   /** Refuses allocation for `ms` (repair: `Infinity` while it rebuilds, then the holdoff). */
@@ -282,7 +277,7 @@ export class ClusterPortAllocator {
 
   /** A release this process asked for: the cache may still show the port's last holder. */
   async #ownRelease(port: number): Promise<ReleasePortOutcome> {
-    this.#releasing.set(port, (this.#releasing.get(port) ?? 0) + 1);
+    this.#releasing.push(port);
     try {
       return await this.#record.release(port);
     } catch (error) {
@@ -290,9 +285,7 @@ export class ClusterPortAllocator {
       throw error;
     } finally {
       this.#sync();
-      const left = (this.#releasing.get(port) ?? 1) - 1;
-      if (left > 0) this.#releasing.set(port, left);
-      else this.#releasing.delete(port);
+      this.#releasing.splice(this.#releasing.indexOf(port), 1);
     }
   }
 
@@ -314,10 +307,10 @@ export class ClusterPortAllocator {
   async #restore(ports: readonly number[]): Promise<void> {
     for (const port of ports) this.#restoring.add(port);
     try {
-      const outcomes = await Promise.allSettled(ports.map((port) => this.#record.reserve(port)));
-      const restored = ports.filter((_, i) =>
-        outcomes[i]?.status === "fulfilled" && outcomes[i].value.ok
-      );
+      const reserve = (port: number) =>
+        this.#record.reserve(port).then(({ ok }) => ok, () => false);
+      const reserved = await Promise.all(ports.map(reserve));
+      const restored = ports.filter((_, i) => reserved[i]);
       if (restored.length > 0) {
         for (const listener of this.#restoredListeners) listener(restored);
       }
@@ -341,7 +334,7 @@ export class ClusterPortAllocator {
       if (this.#picking.has(port) || this.#restoring.has(port)) continue;
       // Held ports beat the record, unless this process released the port itself (its holder's
       // finalizer was removed, and the cache may not show the deletion yet).
-      if (!this.#releasing.has(port) && this.#holding(port) === "held") {
+      if (!this.#releasing.includes(port) && this.#holding(port) === "held") {
         this.#registry.allocate(port);
         restore.push(port);
         continue;

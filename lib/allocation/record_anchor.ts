@@ -1,9 +1,7 @@
 /**
- * One allocation record per cluster (docs/architecture.md, rule 8): two installs would each keep
- * their own record and Lease, and nothing would arbitrate between them. Annotation
+ * One allocation record per cluster (docs/architecture.md, rule 8): annotation
  * {@linkcode RECORD_ANCHOR_ANNOTATION} on the HostPort CRD names the one record every allocator
- * must use.
- *
+ * must use, so two installs cannot arbitrate separately.
  * @module
  */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
@@ -11,6 +9,8 @@ import { GROUP, PLURAL } from "../api/constants.ts";
 import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import { ConflictError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
+import type { Logger } from "../ops/contracts.ts";
+import type { ControllerRun } from "../ops/leader_election.ts";
 import { describeError } from "./allocation_record.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
@@ -27,13 +27,11 @@ export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
 /** Lost compare-and-swaps retried within one check. */
 const MAX_CLAIM_ATTEMPTS = 5;
 
-/** The outcome of {@linkcode RecordAnchor.check}: allowed, or why not and who holds the anchor. */
-export type AnchorCheck = true | {
-  /** Why this process must not allocate, and the fix. */
-  reason: string;
-  /** The record the anchor names; undefined when there is no anchor. */
-  holder: string | undefined;
-};
+/**
+ * The outcome of {@linkcode RecordAnchor.check}: allowed, or why not (and the fix) and the record
+ * the anchor names (undefined: no anchor).
+ */
+export type AnchorCheck = true | { reason: string; holder: string | undefined };
 
 /** The anchor value of the record `namespace/name`. */
 export function recordAnchorValue(record: { namespace: string; name: string }): string {
@@ -151,14 +149,6 @@ export class RecordAnchor {
   }
 }
 
-/** The leader work `anchoredLeaderWork` starts and stops (`ControllerRun` of `lib/ops`). */
-export interface LeaderWork {
-  /** Resolves once the work is serving (caches synced); `false` when stopped first. */
-  synced: Promise<unknown>;
-  /** Stops the work. */
-  stop(): Promise<void>;
-}
-
 /**
  * Leader work that runs only while the anchor names this process's record, re-checked every
  * `recheckMs` (default 10 s). Returns at once, so the caller keeps renewing its Lease. Having seen
@@ -169,15 +159,12 @@ export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */
   anchor: Pick<RecordAnchor, "check" | "value">;
   /** Starts the allocating work (allocator, repair, controllers). */
-  start: () => Promise<LeaderWork>;
-  logger: {
-    info(message: string, fields?: Record<string, unknown>): void;
-    error(message: string, fields?: Record<string, unknown>): void;
-  };
+  start: () => Promise<ControllerRun>;
+  logger: Pick<Logger, "info" | "error">;
   recheckMs?: number;
   /** Clock for the claim delay, in ms; default `Date.now`. */
   now?: () => number;
-}): LeaderWork {
+}): ControllerRun {
   const { anchor, logger } = options;
   const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
   const now = options.now ?? Date.now;
@@ -185,7 +172,7 @@ export function anchoredLeaderWork(options: {
   let absentSince: number | undefined;
   const stopping = new AbortController();
   const synced = Promise.withResolvers<unknown>();
-  let work: LeaderWork | undefined;
+  let work: ControllerRun | undefined;
   let lastProblem: string | undefined;
 
   const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);

@@ -1,9 +1,9 @@
+import type { ControllerRun } from "../ops/leader_election.ts";
 import assert from "node:assert/strict";
 import {
   type AnchorCheck,
   anchoredLeaderWork,
   decideRecordAnchor,
-  type LeaderWork,
   RECORD_ANCHOR_ANNOTATION,
   RECORD_ANCHOR_CRD,
   recordAnchorConflict,
@@ -64,7 +64,7 @@ function scripted() {
       return verdict instanceof Error ? Promise.reject(verdict) : Promise.resolve(verdict);
     },
   };
-  const start = (): Promise<LeaderWork> => {
+  const start = (): Promise<ControllerRun> => {
     changes.push("start");
     notify();
     return Promise.resolve({

@@ -4,7 +4,6 @@
  * search for a clear bit costs the width of the range searched, never how many ports are set.
  * Arguments are not checked (except by {@linkcode PortBitmap.of}): ports are integers from 0 to
  * 65535, and `lo <= hi`.
- *
  * @module
  */
 
@@ -52,14 +51,11 @@ export function intersectRanges(a: PortRange, b: PortRange): PortRange | undefin
 /** The ports of `ranges`, each once, as ascending disjoint ranges (empty ranges dropped). */
 export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = ranges.filter((r) => r.start <= r.end).sort((a, b) => a.start - b.start);
-  const merged: PortRange[] = [];
-  for (const range of sorted) {
+  const merged: { start: number; end: number }[] = [];
+  for (const { start, end } of sorted) {
     const last = merged.at(-1);
-    if (last !== undefined && range.start <= last.end + 1) {
-      merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, range.end) };
-    } else {
-      merged.push({ start: range.start, end: range.end });
-    }
+    if (last !== undefined && start <= last.end + 1) last.end = Math.max(last.end, end);
+    else merged.push({ start, end });
   }
   return merged;
 }
@@ -131,11 +127,9 @@ export class PortBitmap {
 
   /** Sets the bit of `port`; returns false if it was already set. */
   set(port: number): boolean {
+    if (this.has(port)) return false;
     const w = port >>> 5;
-    const word = this.#bits[w] as number;
-    const bit = 1 << (port & 31);
-    if ((word & bit) !== 0) return false;
-    this.#bits[w] = word | bit;
+    this.#bits[w]! |= 1 << (port & 31);
     if (this.#bits[w] === FULL) this.#full[w >>> 5]! |= 1 << (w & 31);
     this.#size++;
     return true;
@@ -143,11 +137,9 @@ export class PortBitmap {
 
   /** Clears the bit of `port`; returns false if it was already clear. */
   clear(port: number): boolean {
+    if (!this.has(port)) return false;
     const w = port >>> 5;
-    const word = this.#bits[w] as number;
-    const bit = 1 << (port & 31);
-    if ((word & bit) === 0) return false;
-    this.#bits[w] = word & ~bit;
+    this.#bits[w]! &= ~(1 << (port & 31));
     this.#full[w >>> 5]! &= ~(1 << (w & 31));
     this.#size--;
     return true;

@@ -1,7 +1,6 @@
 /**
  * The cluster-wide set of held ports and the allocation rule over a class's pools. Expected
  * outcomes are values; the named errors are for arguments validation should have refused.
- *
  * @module
  */
 

@@ -1,7 +1,6 @@
 /**
  * The exact strings of the `hostport.rmb938.com/v1alpha1` API. Those shared with the original Go
  * operator are kept byte for byte (hence some messages' lower-case starts).
- *
  * @module
  */
 
@@ -74,11 +73,6 @@ export const POD_LABEL_VALUE = "true";
 
 /** Name of the leader-election Lease (coordination.k8s.io/v1), as in the original. */
 export const LEADER_ELECTION_LEASE_NAME = "f10832af.rmb938.com";
-
-/** Lowest port a pool may hold. */
-export const MIN_PORT = 1;
-/** Highest port a pool may hold. */
-export const MAX_PORT = 65535;
 
 /** Phases of a HostPort: `Pending` until a port is allocated, `Deleting` once deletion starts. */
 export const HOST_PORT_PHASE = {

@@ -2,9 +2,12 @@
  * The CustomResourceDefinitions, built from the zod schemas so the CRDs and the parsers never
  * disagree (`scripts/gen_crds.ts` writes them to `deploy/crds/`). A schema change that would make
  * an invalid CRD fails the generator, not the cluster.
- *
  * @module
  */
+import type {
+  CustomResourceColumnDefinition,
+  ValidationRule,
+} from "kubernetes-types/apiextensions/v1.d.ts";
 import * as z from "zod";
 import {
   API_VERSION,
@@ -21,17 +24,6 @@ import {
   HostPortClassSchema,
   HostPortSchema,
 } from "./types.ts";
-
-/** A validation rule (`x-kubernetes-validations[]`), evaluated by the API server in CEL. */
-export interface ValidationRule {
-  rule: string;
-  message?: string;
-  /** Field (relative to the schema node) the error is reported on, such as `.end`. */
-  fieldPath?: string;
-  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired";
-  /** Evaluate the rule on create too, with `oldSelf` an optional (`oldSelf.hasValue()`). */
-  optionalOldSelf?: boolean;
-}
 
 /** A node of a structural schema (`JSONSchemaProps`): the keywords below, and plain values. */
 export interface StructuralSchema {
@@ -73,9 +65,7 @@ export function toStructuralSchema(node: unknown, path = "#"): StructuralSchema 
   if (unsupported.length > 0) fail(path, `unsupported keywords ${unsupported.join(", ")}`);
   if (typeof source.type !== "string") fail(path, "it has no single type");
   const out: JsonObject = {};
-  for (const key of COPIED) {
-    if (source[key] !== undefined) out[key] = source[key];
-  }
+  for (const key of COPIED) if (source[key] !== undefined) out[key] = source[key];
   if (source.const !== undefined) out.enum = [source.const];
   for (const key of ["minimum", "maximum"]) {
     if (Math.abs(out[key] as number) === Number.MAX_SAFE_INTEGER) delete out[key];
@@ -116,15 +106,6 @@ function asObject(value: unknown, path: string): JsonObject {
   return value as JsonObject;
 }
 
-/** A column of `kubectl get` output; `priority` 1 shows it only with `-o wide`. */
-export interface PrinterColumn {
-  name: string;
-  type: "string" | "integer" | "number" | "boolean" | "date";
-  jsonPath: string;
-  description?: string;
-  priority?: number;
-}
-
 /** A CustomResourceDefinition as this project generates it. */
 export type CustomResourceDefinition = ReturnType<typeof crdOf>;
 
@@ -151,13 +132,14 @@ const STANDARD_FIELDS: Record<string, StructuralSchema> = {
   metadata: { type: "object" },
 };
 
+/** A column of `kubectl get` output; `priority` 1 shows it only with `-o wide`. */
 function column(
   name: string,
-  type: PrinterColumn["type"],
+  type: "string" | "integer" | "date",
   jsonPath: string,
   description: string,
   priority?: number,
-): PrinterColumn {
+): CustomResourceColumnDefinition {
   return { name, type, jsonPath, description, ...(priority === undefined ? {} : { priority }) };
 }
 
@@ -196,7 +178,7 @@ function crdOf(
   kind: Kind,
   scope: "Cluster" | "Namespaced",
   schema: z.ZodType,
-  columns: PrinterColumn[],
+  columns: CustomResourceColumnDefinition[],
   status = true,
 ) {
   return {

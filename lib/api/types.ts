@@ -3,19 +3,11 @@
  * object schema is loose, so an object read and written back loses nothing. Constraints objects
  * stored by the original operator may violate (an empty `pools`) are CRD-only (`.meta`): the API
  * server enforces them on new writes, but old objects still parse.
- *
  * @module
  */
 import * as z from "zod";
-import {
-  API_VERSION,
-  CLAIM_PHASE,
-  HOST_PORT_PHASE,
-  KIND,
-  MAX_PORT,
-  MESSAGE,
-  MIN_PORT,
-} from "./constants.ts";
+import { isPort, MAX_PORT, MIN_PORT } from "../allocator/port_bitmap.ts";
+import { API_VERSION, CLAIM_PHASE, HOST_PORT_PHASE, KIND, MESSAGE } from "./constants.ts";
 
 /** Longest object name Kubernetes accepts (a DNS subdomain). */
 const MAX_NAME_LENGTH = 253;
@@ -209,12 +201,11 @@ export const HostPortClaimSchema = z.object({
     }],
   }).describe("The desired state of the claim: the class to allocate from"),
   status: z.object({
-    phase: z.enum([CLAIM_PHASE.Pending, CLAIM_PHASE.Bound, CLAIM_PHASE.Deleting]).optional()
-      .describe(
-        "Pending until the claim is bound to a HostPort, then Bound; Deleting once deletion was " +
-          "requested (the claim stays until no pod uses it). Bound alone does not mean a port " +
-          "is allocated: see status.port and the Bound condition.",
-      ),
+    phase: z.enum(CLAIM_PHASE).optional().describe(
+      "Pending until the claim is bound to a HostPort, then Bound; Deleting once deletion was " +
+        "requested (the claim stays until no pod uses it). Bound alone does not mean a port " +
+        "is allocated: see status.port and the Bound condition.",
+    ),
     port: z.int().min(0).max(MAX_PORT).optional().describe(
       "The port allocated to this claim, copied from its HostPort. Absent or 0 until a port is " +
         "allocated.",
@@ -253,11 +244,10 @@ export const HostPortSchema = z.object({
     }],
   }).describe("The desired state of the HostPort: its class and the claim it is bound to"),
   status: z.object({
-    phase: z.enum([HOST_PORT_PHASE.Pending, HOST_PORT_PHASE.Allocated, HOST_PORT_PHASE.Deleting])
-      .optional().describe(
-        "Pending until a port is allocated, then Allocated; Deleting once deletion was requested " +
-          "(the port stays held until the HostPort is gone).",
-      ),
+    phase: z.enum(HOST_PORT_PHASE).optional().describe(
+      "Pending until a port is allocated, then Allocated; Deleting once deletion was requested " +
+        "(the port stays held until the HostPort is gone).",
+    ),
     port: z.int().min(0).max(MAX_PORT).optional().describe(
       "The port that was allocated by the HostPortClass. 0 (or absent) means no port is " +
         "allocated yet. Once set it never changes.",
@@ -424,21 +414,13 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** Whether two JSON-like values are deeply equal; a key holding `undefined` counts as absent. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, index) => jsonEqual(item, b[index]));
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, index) => jsonEqual(item, b[index]));
   }
-  const left = definedKeys(a as Record<string, unknown>);
-  const right = definedKeys(b as Record<string, unknown>);
-  if (left.length !== right.length) return false;
-  return left.every((key) =>
-    jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
-  );
-}
-
-function definedKeys(value: Record<string, unknown>): string[] {
-  return Object.keys(value).filter((key) => value[key] !== undefined);
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a).filter((key) => a[key] !== undefined);
+  return keys.length === Object.keys(b).filter((key) => b[key] !== undefined).length &&
+    keys.every((key) => jsonEqual(a[key], b[key]));
 }
 
 /**
@@ -458,9 +440,7 @@ export function salvageHostPort(value: unknown): HostPort {
     spec: {
       hostPortClassName: typeof spec.hostPortClassName === "string" ? spec.hostPortClassName : "",
     },
-    ...(typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= MAX_PORT
-      ? { status: { port } }
-      : {}),
+    ...(typeof port === "number" && isPort(port) ? { status: { port } } : {}),
   };
 }
 

@@ -2,25 +2,11 @@
  * Quotas on HostPortClaims (docs/architecture.md, "Quotas"): the one rule the claim webhook and
  * the claim controller share, and the usage the operator writes into ResourceQuotas. A quota with
  * `scopes` or a `scopeSelector` never applies to claims, as for the API server's object counts.
- *
  * @module
  */
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { HostPortClaim } from "../api/types.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
-
-/** The fields of a `v1.ResourceQuota` the rule reads (a `kubernetes-types` one fits). */
-export interface QuotaObject {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string };
-  readonly spec?: {
-    readonly hard?: { readonly [resource: string]: string };
-    readonly scopes?: readonly string[];
-    readonly scopeSelector?: unknown;
-  };
-  readonly status?: {
-    readonly hard?: { readonly [resource: string]: string };
-    readonly used?: { readonly [resource: string]: string };
-  };
-}
 
 /** Claims per namespace: the API server's own key, which it enforces. */
 export const CLAIM_COUNT_RESOURCE = `count/${PLURAL.HostPortClaim}.${GROUP}`;
@@ -38,27 +24,23 @@ export function classOfQuotaResource(resource: string): string | undefined {
   return resource.slice(0, -CLASS_QUOTA_SUFFIX.length) || undefined;
 }
 
-/** The factor of a suffix the quantity pattern admits: `k`..`E` (powers of 1000), `Ki`..`Ei`. */
-function suffixFactor(suffix: string): number {
-  if (suffix === "") return 1;
-  if (suffix.endsWith("i")) return 2 ** (10 * ("KMGTPE".indexOf(suffix[0]!) + 1));
-  return 1000 ** ("kMGTPE".indexOf(suffix) + 1);
-}
-
 /**
  * A quantity as a whole count (rounded down: no fraction of a claim exists): `10`, `1k`, `2Ki`,
  * `1e3`, `2.5` (2). Undefined when it is no quantity or negative.
  */
 export function parseCount(quantity: string): number | undefined {
-  const match = /^\+?(\d+(?:\.\d*)?|\.\d+)([KMGTPE]i|[eE][+-]?\d+|[kMGTPE])?$/.exec(
-    quantity.trim(),
-  );
-  if (match === null) return undefined;
-  const value = Number(match[1]);
-  const suffix = match[2] ?? "";
-  // "E" alone is exa and "Ei" exbi; only digits after it make an exponent.
-  if (/^[eE][+-]?\d/.test(suffix)) return Math.floor(value * 10 ** Number(suffix.slice(1)));
-  return Math.floor(value * suffixFactor(suffix));
+  // Suffixes `Ki`..`Ei`, an exponent, or `k`..`E`: "E" alone is exa; only digits make an exponent.
+  const pattern = /^\+?(\d+(?:\.\d*)?|\.\d+)(?:([KMGTPE])i|[eE]([+-]?\d+)|([kMGTPE]))?$/;
+  const [, value, binary, exponent, decimal] = pattern.exec(quantity.trim()) ?? [];
+  if (value === undefined) return undefined;
+  const factor = binary !== undefined
+    ? 2 ** (10 * ("KMGTPE".indexOf(binary) + 1))
+    : exponent !== undefined
+    ? 10 ** Number(exponent)
+    : decimal !== undefined
+    ? 1000 ** ("kMGTPE".indexOf(decimal) + 1)
+    : 1;
+  return Math.floor(Number(value) * factor);
 }
 
 /** A claim refused or held back by a quota; `used` counts the claims ahead of this one. */
@@ -69,13 +51,13 @@ export interface QuotaExceeded {
   readonly limit: number;
 }
 
-function appliesToClaims(quota: QuotaObject): boolean {
+function appliesToClaims(quota: ResourceQuota): boolean {
   return (quota.spec?.scopes ?? []).length === 0 && quota.spec?.scopeSelector === undefined;
 }
 
 /** The limits the quotas of a namespace put on class `className`, ordered by quota name. */
 export function classLimits(
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   className: string,
 ): Omit<QuotaExceeded, "used">[] {
   const resource = classQuotaResource(className);
@@ -101,7 +83,7 @@ export function quotaExceededMessage(exceeded: QuotaExceeded): string {
  * the claims of that class in the namespace (cached, plus admitted but not cached yet).
  */
 export function admitClaim(
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   className: string,
   used: number,
 ): QuotaExceeded | undefined {
@@ -117,7 +99,7 @@ export function admitClaim(
  */
 export function gateClaim(
   claim: HostPortClaim,
-  quotas: readonly QuotaObject[],
+  quotas: readonly ResourceQuota[],
   standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
 ): QuotaExceeded | undefined {
   const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
@@ -142,7 +124,7 @@ export function gateClaim(
  * meanwhile; `claimsInNamespace` must then come from a live list.
  */
 export function planQuotaUsage(
-  quota: QuotaObject,
+  quota: ResourceQuota,
   claims: readonly HostPortClaim[],
   claimsInNamespace?: number,
 ): {
@@ -166,13 +148,13 @@ export function planQuotaUsage(
 }
 
 /** Whether the quota's claim count is missing (the API server refuses every claim meanwhile). */
-export function needsClaimCount(quota: QuotaObject): boolean {
+export function needsClaimCount(quota: ResourceQuota): boolean {
   return appliesToClaims(quota) && quota.status?.hard?.[CLAIM_COUNT_RESOURCE] !== undefined &&
     quota.status?.used?.[CLAIM_COUNT_RESOURCE] === undefined;
 }
 
 /** Whether a quota has any key the operator looks after. */
-export function isClaimQuota(quota: QuotaObject): boolean {
+export function isClaimQuota(quota: ResourceQuota): boolean {
   return Object.keys(quota.spec?.hard ?? {}).some((resource) =>
     resource === CLAIM_COUNT_RESOURCE || classOfQuotaResource(resource) !== undefined
   );

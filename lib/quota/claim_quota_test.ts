@@ -1,3 +1,4 @@
+import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import assert from "node:assert/strict";
 import type { HostPortClaim } from "../api/mod.ts";
 import {
@@ -9,12 +10,11 @@ import {
   parseCount,
   planQuotaUsage,
   quotaExceededMessage,
-  type QuotaObject,
 } from "./mod.ts";
 
 const GOLD = "gold.hostportclass.hostport.rmb938.com/hostportclaims";
 
-function quota(name: string, hard: Record<string, string>, extra: object = {}): QuotaObject {
+function quota(name: string, hard: Record<string, string>, extra: object = {}): ResourceQuota {
   return { metadata: { name, namespace: "t" }, spec: { hard, ...extra } };
 }
 
@@ -125,7 +125,7 @@ Deno.test("planQuotaUsage() writes each class key's count and only a missing cla
     ...claim("s", "t3"),
     spec: { hostPortClassName: "silver" },
   }];
-  const fresh: QuotaObject = {
+  const fresh: ResourceQuota = {
     ...quota("q", { [GOLD]: "3", [CLAIM_COUNT_RESOURCE]: "10", pods: "4" }),
     status: { hard: { [CLAIM_COUNT_RESOURCE]: "10" }, used: { pods: "0" } },
   };
@@ -133,7 +133,7 @@ Deno.test("planQuotaUsage() writes each class key's count and only a missing cla
     used: { [GOLD]: "2", [CLAIM_COUNT_RESOURCE]: "3" },
     classes: [{ class: "gold", used: 2, hard: 3 }],
   });
-  const counted: QuotaObject = {
+  const counted: ResourceQuota = {
     ...fresh,
     status: { hard: fresh.status!.hard!, used: { [GOLD]: "2", [CLAIM_COUNT_RESOURCE]: "1" } },
   };
