@@ -284,14 +284,8 @@ export function decodeWatchEvent<T extends KubeObject>(
   }
   const decoded = decodeLeniently(resource, object);
   if (decoded.ok) return { type, object: decoded.object };
-  const { raw: filled, error } = decoded.undecodable;
-  return {
-    type: "UNDECODABLE",
-    eventType: type,
-    raw: filled,
-    error,
-    resourceVersion: versionOf(object),
-  };
+  const resourceVersion = versionOf(object);
+  return { type: "UNDECODABLE", eventType: type, ...decoded.undecodable, resourceVersion };
 }
 
 function versionOf(object: Record<string, unknown>): string {
