@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import { dirname, resolve } from "node:path";
+import { formatPath } from "../api/types.ts";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",
@@ -127,10 +128,8 @@ export async function parseKubeConfig(text: string, path: string): Promise<KubeC
   }
   const result = KubeConfigFile.safeParse(doc ?? {});
   if (!result.success) {
-    const issues = result.error.issues.slice(0, 3).map((issue) => {
-      const at = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`);
-      return `${at.join("").replace(/^\./, "") || "document"}: ${issue.message}`;
-    });
+    const issues = result.error.issues.slice(0, 3)
+      .map((issue) => `${formatPath(issue.path) || "document"}: ${issue.message}`);
     throw new KubeConfigError(path, `invalid kubeconfig: ${issues.join("; ")}`);
   }
   const config = result.data;
