@@ -91,7 +91,7 @@ const KubeConfigFile = z.looseObject({
     }),
   })).nullish(),
 });
-/** One parsed kubeconfig file. */
+/** One kubeconfig file as `parseKubeConfig` returns it, its relative paths resolved. */
 export type KubeConfigFile = z.infer<typeof KubeConfigFile>;
 
 /** A kubeconfig that cannot be read, parsed or resolved. */
