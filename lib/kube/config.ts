@@ -515,8 +515,8 @@ export interface CredentialSource {
 }
 
 /**
- * Builds the credential source for a config: a token file is re-read every `tokenFileRefreshMs`
- * (60 s); an exec credential is kept until `execRefreshMarginMs` (10 s) before it expires.
+ * Builds the credential source for a config: a token file is re-read every 60 s; an exec
+ * credential is kept until 10 s before it expires.
  */
 export function createCredentialSource(
   config: ClusterConfig,
@@ -524,8 +524,6 @@ export function createCredentialSource(
     readFile?: ReadTextFile;
     run?: CommandRunner;
     now?: () => number;
-    tokenFileRefreshMs?: number;
-    execRefreshMarginMs?: number;
   } = {},
 ): CredentialSource {
   const base: RequestCredentials = config.clientCertificate
@@ -552,7 +550,7 @@ export function createCredentialSource(
       let readAt = 0;
       return {
         async get() {
-          if (token === undefined || now() - readAt >= (options.tokenFileRefreshMs ?? 60_000)) {
+          if (token === undefined || now() - readAt >= 60_000) {
             const text = (await readFile(auth.path)).trim();
             // A rotation may briefly leave the file empty; keep the old token then.
             if (text !== "" || token === undefined) token = text;
@@ -565,14 +563,13 @@ export function createCredentialSource(
     }
     case "exec": {
       // One plugin run serves concurrent callers.
-      const margin = options.execRefreshMarginMs ?? 10_000;
       const withBase = (result: ExecCredentialResult) => ({ ...base, ...result.credentials });
       let cached: ExecCredentialResult | undefined;
       let pending: Promise<ExecCredentialResult> | undefined;
       return {
         get() {
           const now = (options.now ?? Date.now)();
-          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now)) {
             return Promise.resolve(withBase(cached));
           }
           pending ??= runExecPlugin(auth.exec, config, options.run)

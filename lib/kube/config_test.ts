@@ -408,8 +408,7 @@ Deno.test("resolveInClusterConfig() uses the service host, the SA token file, CA
 Deno.test("resolveInClusterConfig() brackets an IPv6 host and defaults the namespace", async () => {
   const config = await resolveInClusterConfig({
     env: env({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" }),
-    readFile: files({ "/sa/token": "t", "/sa/ca.crt": "CA" }),
-    serviceAccountDir: "/sa",
+    readFile: files({ [`${SA}/token`]: "t", [`${SA}/ca.crt`]: "CA" }),
   });
   assert.equal(config.server, "https://[fd00::1]:6443");
   assert.equal(config.namespace, "default");
@@ -560,7 +559,7 @@ Deno.test("createCredentialSource() caches an exec credential until the expiry m
     credential({ token: "first", expirationTimestamp: "2030-01-01T00:01:00Z" }),
     credential({ token: "second" }),
   ]);
-  const provider = execSource({ run, now: () => now, execRefreshMarginMs: 10_000 });
+  const provider = execSource({ run, now: () => now });
   assert.equal((await provider.get()).authorization, "Bearer first");
   now += 49_000;
   assert.equal((await provider.get()).authorization, "Bearer first");
@@ -639,7 +638,6 @@ Deno.test("createCredentialSource() re-reads a token file after the refresh peri
   let reads = 0;
   const source = createCredentialSource(config({ type: "tokenFile", path: "/t" }), {
     now: () => now,
-    tokenFileRefreshMs: 60_000,
     readFile: () => {
       reads++;
       return Promise.resolve(content);
