@@ -195,9 +195,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       readFile: Deno.readTextFile,
       serviceAccountDir: saDir,
     });
-    using rest = new KubeRestClient(config, {
-      credentials: createCredentialSource(config, { tokenFileRefreshMs: 0 }),
-    });
+    using rest = new KubeRestClient(config);
     assert.equal(rest.config.namespace, namespace);
     assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:op`);
   });

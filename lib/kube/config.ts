@@ -6,8 +6,8 @@
  * @module
  */
 import * as z from "zod";
-import { dirname, isAbsolute, join } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { dirname, resolve } from "node:path";
+import { formatPath } from "../api/types.ts";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",
@@ -39,16 +39,6 @@ export interface ClusterConfig {
   source: string;
 }
 
-const Cluster = z.looseObject({
-  server: z.string().min(1),
-  "certificate-authority": z.string().nullish(),
-  "certificate-authority-data": z.string().nullish(),
-  "insecure-skip-tls-verify": z.boolean().nullish(),
-  "tls-server-name": z.string().nullish(),
-  "proxy-url": z.string().nullish(),
-});
-type Cluster = z.infer<typeof Cluster>;
-
 const User = z.looseObject({
   "client-certificate": z.string().nullish(),
   "client-certificate-data": z.string().nullish(),
@@ -76,22 +66,32 @@ type User = z.infer<typeof User>;
 /** An exec credential plugin, with its command resolved against the kubeconfig's folder. */
 export type ExecSpec = NonNullable<User["exec"]>;
 
-const Context = z.looseObject({
-  cluster: z.string().min(1),
-  user: z.string().nullish(),
-  namespace: z.string().nullish(),
-});
-type Context = z.infer<typeof Context>;
-
 const KubeConfigFile = z.looseObject({
   apiVersion: z.string().nullish(),
   kind: z.string().nullish(),
   "current-context": z.string().nullish(),
-  clusters: z.array(z.looseObject({ name: z.string().min(1), cluster: Cluster })).nullish(),
+  clusters: z.array(z.looseObject({
+    name: z.string().min(1),
+    cluster: z.looseObject({
+      server: z.string().min(1),
+      "certificate-authority": z.string().nullish(),
+      "certificate-authority-data": z.string().nullish(),
+      "insecure-skip-tls-verify": z.boolean().nullish(),
+      "tls-server-name": z.string().nullish(),
+      "proxy-url": z.string().nullish(),
+    }),
+  })).nullish(),
   users: z.array(z.looseObject({ name: z.string().min(1), user: User.nullish() })).nullish(),
-  contexts: z.array(z.looseObject({ name: z.string().min(1), context: Context })).nullish(),
+  contexts: z.array(z.looseObject({
+    name: z.string().min(1),
+    context: z.looseObject({
+      cluster: z.string().min(1),
+      user: z.string().nullish(),
+      namespace: z.string().nullish(),
+    }),
+  })).nullish(),
 });
-/** One parsed kubeconfig file. */
+/** One kubeconfig file as `parseKubeConfig` returns it, its relative paths resolved. */
 export type KubeConfigFile = z.infer<typeof KubeConfigFile>;
 
 /** A kubeconfig that cannot be read, parsed or resolved. */
@@ -103,16 +103,6 @@ export class KubeConfigError extends Error {
   }
 }
 
-/** Several kubeconfig files merged into one view (the first file that sets a name wins). */
-export interface MergedKubeConfig {
-  /** The files in precedence order, joined with `:`. */
-  source: string;
-  currentContext: string | undefined;
-  clusters: Map<string, Cluster>;
-  users: Map<string, User>;
-  contexts: Map<string, Context>;
-}
-
 /** Reads a file's text. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
@@ -120,11 +110,17 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Parses one kubeconfig file's text. @throws {KubeConfigError} for bad YAML or format */
-export function parseKubeConfig(text: string, path: string): KubeConfigFile {
+/**
+ * Parses one kubeconfig file's text, resolving its relative paths against the file's folder.
+ *
+ * @throws {KubeConfigError} for bad YAML or format
+ */
+export async function parseKubeConfig(text: string, path: string): Promise<KubeConfigFile> {
+  // Loaded here so that an operator in a pod, which reads no kubeconfig, never evaluates it.
+  const { parse } = await import("yaml");
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parse(text);
   } catch (error) {
     throw new KubeConfigError(path, `invalid YAML: ${message(error).split("\n")[0]}`, {
       cause: error,
@@ -132,78 +128,51 @@ export function parseKubeConfig(text: string, path: string): KubeConfigFile {
   }
   const result = KubeConfigFile.safeParse(doc ?? {});
   if (!result.success) {
-    const issues = result.error.issues.slice(0, 3).map((issue) => {
-      const at = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`);
-      return `${at.join("").replace(/^\./, "") || "document"}: ${issue.message}`;
-    });
+    const issues = result.error.issues.slice(0, 3)
+      .map((issue) => `${formatPath(issue.path) || "document"}: ${issue.message}`);
     throw new KubeConfigError(path, `invalid kubeconfig: ${issues.join("; ")}`);
   }
-  return result.data;
-}
-
-function resolvePath(path: string | null | undefined, base: string): string | undefined {
-  if (!path) return undefined;
-  return isAbsolute(path) ? path : join(base, path);
-}
-
-/** Merges parsed files in precedence order, resolving relative paths against each file's folder. */
-export function mergeKubeConfigs(
-  files: readonly { path: string; config: KubeConfigFile }[],
-): MergedKubeConfig {
-  const merged: MergedKubeConfig = {
-    source: files.map((f) => f.path).join(":"),
-    currentContext: undefined,
-    clusters: new Map(),
-    users: new Map(),
-    contexts: new Map(),
-  };
-  const addFirst = <T>(map: Map<string, T>, name: string, value: T) => {
-    if (!map.has(name)) map.set(name, value);
-  };
-  for (const { path, config } of files) {
-    const base = dirname(path);
-    merged.currentContext ??= config["current-context"] || undefined;
-    for (const { name, cluster } of config.clusters ?? []) {
-      const ca = resolvePath(cluster["certificate-authority"], base);
-      addFirst(merged.clusters, name, { ...cluster, "certificate-authority": ca });
-    }
-    for (const entry of config.users ?? []) {
-      const user: User = entry.user ?? {};
-      const local: User = {
-        ...user,
-        "client-certificate": resolvePath(user["client-certificate"], base),
-        "client-key": resolvePath(user["client-key"], base),
-        tokenFile: resolvePath(user.tokenFile, base),
-      };
-      // kubectl resolves an exec command only when it names a path, not a program on PATH.
-      if (user.exec && user.exec.command.includes("/")) {
-        local.exec = { ...user.exec, command: resolvePath(user.exec.command, base)! };
-      }
-      addFirst(merged.users, entry.name, local);
-    }
-    for (const { name, context } of config.contexts ?? []) addFirst(merged.contexts, name, context);
+  const config = result.data;
+  const local = (file: string | null | undefined) => file && resolve(dirname(path), file);
+  for (const { cluster } of config.clusters ?? []) {
+    cluster["certificate-authority"] = local(cluster["certificate-authority"]);
   }
-  return merged;
+  for (const { user } of config.users ?? []) {
+    if (!user) continue;
+    user["client-certificate"] = local(user["client-certificate"]);
+    user["client-key"] = local(user["client-key"]);
+    user.tokenFile = local(user.tokenFile);
+    // kubectl resolves an exec command only when it names a path, not a program on PATH.
+    if (user.exec?.command.includes("/")) {
+      user.exec.command = resolve(dirname(path), user.exec.command);
+    }
+  }
+  return config;
 }
 
 /**
- * Resolves the selected context (`context`, else `current-context`) of a merged kubeconfig.
+ * Resolves the selected context (`context`, else the first `current-context`) of kubeconfig
+ * files given in precedence order: as kubectl merges them, the first file that sets a name wins.
  *
  * @throws {KubeConfigError} naming what is missing or wrong
  */
 export async function resolveKubeConfig(
-  merged: MergedKubeConfig,
+  files: readonly { path: string; config: KubeConfigFile }[],
   options: { context?: string | undefined; readFile: ReadTextFile },
 ): Promise<ClusterConfig> {
+  const source = files.map((file) => file.path).join(":");
   const fail = (detail: string): never => {
-    throw new KubeConfigError(merged.source, detail);
+    throw new KubeConfigError(source, detail);
   };
   // A PEM given inline as `<field>-data` (base64) or as a file named by `<field>`.
   const pem = async (owner: string, field: string, fields: Record<string, unknown>) => {
     const data = fields[`${field}-data`];
     if (typeof data === "string" && data) {
-      const text = decodeBase64Text(data);
-      return text ?? fail(`${owner} has invalid ${field}-data: it is not base64`);
+      try {
+        return new TextDecoder().decode(Uint8Array.fromBase64(data));
+      } catch {
+        return fail(`${owner} has invalid ${field}-data: it is not base64`);
+      }
     }
     const path = fields[field];
     if (typeof path !== "string" || !path) return undefined;
@@ -213,16 +182,24 @@ export async function resolveKubeConfig(
       return fail(`cannot read ${field} "${path}" of ${owner}: ${message(error)}`);
     }
   };
-  const contextName = options.context || merged.currentContext ||
+  const configs = files.map((file) => file.config);
+  const contextName = options.context ||
+    configs.map((config) => config["current-context"]).find(Boolean) ||
     fail("no context is selected: current-context is not set");
-  const context = merged.contexts.get(contextName) ??
+  const context = configs.flatMap((config) => config.contexts ?? [])
+    .find((entry) => entry.name === contextName)?.context ??
     fail(`context "${contextName}" is not defined`);
   const clusterName = context.cluster;
-  const cluster = merged.clusters.get(clusterName) ??
+  const cluster = configs.flatMap((config) => config.clusters ?? [])
+    .find((entry) => entry.name === clusterName)?.cluster ??
     fail(`context "${contextName}" names cluster "${clusterName}" which is not defined`);
   const userName = context.user || "";
-  const user = (userName === "" ? {} : merged.users.get(userName)) ??
-    fail(`context "${contextName}" names user "${userName}" which is not defined`);
+  const userEntry = userName === ""
+    ? { user: {} }
+    : configs.flatMap((config) => config.users ?? []).find((entry) => entry.name === userName);
+  const user = userEntry
+    ? userEntry.user ?? {}
+    : fail(`context "${contextName}" names user "${userName}" which is not defined`);
 
   const url = URL.parse(cluster.server) ??
     fail(`cluster "${clusterName}" has an invalid server "${cluster.server}"`);
@@ -238,7 +215,7 @@ export async function resolveKubeConfig(
     server: url.href.replace(/\/+$/, ""),
     auth: authOf(`user "${userName}"`, user, fail),
     namespace: context.namespace || "default",
-    source: `kubeconfig "${merged.source}" context "${contextName}"`,
+    source: `kubeconfig "${source}" context "${contextName}"`,
   };
   const ca = await pem(`cluster "${clusterName}"`, "certificate-authority", cluster);
   if (ca !== undefined) config.caPem = ca;
@@ -279,16 +256,6 @@ function authOf(owner: string, user: User, fail: (detail: string) => never): Clu
   if (!hasBasic) return { type: "none" };
   if (!user.username || !user.password) fail(`${owner} needs both username and password`);
   return { type: "basic", username: user.username!, password: user.password! };
-}
-
-/** Decodes a base64 `*-data` field to text; returns undefined when it is not base64. */
-function decodeBase64Text(data: string): string | undefined {
-  try {
-    const binary = atob(data.replace(/\s+/g, ""));
-    return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
-  } catch {
-    return undefined;
-  }
 }
 
 /** Where the kubelet mounts the service account. */
@@ -388,7 +355,7 @@ export async function readKubeConfigFiles(
       if (error instanceof Error && error.name === "NotFound" && !options.explicit) continue;
       throw new KubeConfigError(path, `cannot read the file: ${message(error)}`, { cause: error });
     }
-    loaded.push({ path, config: parseKubeConfig(text, path) });
+    loaded.push({ path, config: await parseKubeConfig(text, path) });
   }
   if (loaded.length === 0) {
     throw new KubeConfigError(paths.join(":"), "no such file, and no in-cluster service account");
@@ -417,7 +384,7 @@ export async function loadClusterConfig(
   if (source.type === "in-cluster") return await resolveInClusterConfig({ env, readFile });
   const paths = source.paths.map((path) => path.startsWith("/") ? path : `${Deno.cwd()}/${path}`);
   const files = await readKubeConfigFiles(paths, { explicit: source.explicit, readFile });
-  return await resolveKubeConfig(mergeKubeConfigs(files), { context: options.context, readFile });
+  return await resolveKubeConfig(files, { context: options.context, readFile });
 }
 
 const ExecCredential = z.looseObject({
@@ -438,10 +405,9 @@ export type CommandRunner = (
   env: Record<string, string>,
 ) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-/** A credential from a plugin; `expiresAtMs` absent means "until a 401". */
-export interface ExecCredentialResult {
-  token?: string;
-  clientCertificate?: ClientCertificate;
+/** What a plugin returned; `expiresAtMs` absent means "until a 401". */
+interface ExecCredentialResult {
+  credentials: RequestCredentials;
   expiresAtMs?: number;
 }
 
@@ -487,30 +453,27 @@ export function parseExecCredential(stdout: string, spec: ExecSpec): ExecCredent
     fail(`it returned apiVersion "${parsed.data.apiVersion}" but "${spec.apiVersion}" was asked`);
   }
   const { token, clientCertificateData, clientKeyData, expirationTimestamp } = parsed.data.status;
-  const result: ExecCredentialResult = {};
-  if (token) result.token = token;
+  const result: ExecCredentialResult = { credentials: {} };
+  if (token) result.credentials.authorization = `Bearer ${token}`;
   if (clientCertificateData || clientKeyData) {
     if (!clientCertificateData || !clientKeyData) {
-      fail("it returned only one of clientCertificateData and clientKeyData");
+      return fail("it returned only one of clientCertificateData and clientKeyData");
     }
-    result.clientCertificate = { certPem: clientCertificateData!, keyPem: clientKeyData! };
+    result.credentials.clientCertificate = {
+      certPem: clientCertificateData,
+      keyPem: clientKeyData,
+    };
   }
-  if (!result.token && !result.clientCertificate) {
-    fail("it returned neither a token nor a certificate");
-  }
+  if (!token && !clientCertificateData) fail("it returned neither a token nor a certificate");
   if (expirationTimestamp) result.expiresAtMs = Date.parse(expirationTimestamp);
   return result;
 }
 
-async function denoCommandRunner(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): ReturnType<CommandRunner> {
+const denoCommandRunner: CommandRunner = async (command, args, env) => {
   const out = await new Deno.Command(command, { args, env, stdin: "null" }).output();
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+};
 
 /** Runs an exec plugin and validates what it prints. @throws {ExecCredentialError} */
 async function runExecPlugin(
@@ -552,8 +515,8 @@ export interface CredentialSource {
 }
 
 /**
- * Builds the credential source for a config: a token file is re-read every `tokenFileRefreshMs`
- * (60 s); an exec credential is kept until `execRefreshMarginMs` (10 s) before it expires.
+ * Builds the credential source for a config: a token file is re-read every 60 s; an exec
+ * credential is kept until 10 s before it expires.
  */
 export function createCredentialSource(
   config: ClusterConfig,
@@ -561,8 +524,6 @@ export function createCredentialSource(
     readFile?: ReadTextFile;
     run?: CommandRunner;
     now?: () => number;
-    tokenFileRefreshMs?: number;
-    execRefreshMarginMs?: number;
   } = {},
 ): CredentialSource {
   const base: RequestCredentials = config.clientCertificate
@@ -579,8 +540,8 @@ export function createCredentialSource(
     case "token":
       return fixed({ ...base, authorization: `Bearer ${auth.token}` });
     case "basic": {
-      const bytes = new TextEncoder().encode(`${auth.username}:${auth.password}`);
-      return fixed({ ...base, authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` });
+      const userPass = new TextEncoder().encode(`${auth.username}:${auth.password}`);
+      return fixed({ ...base, authorization: `Basic ${userPass.toBase64()}` });
     }
     case "tokenFile": {
       const readFile = options.readFile ?? Deno.readTextFile;
@@ -589,7 +550,7 @@ export function createCredentialSource(
       let readAt = 0;
       return {
         async get() {
-          if (token === undefined || now() - readAt >= (options.tokenFileRefreshMs ?? 60_000)) {
+          if (token === undefined || now() - readAt >= 60_000) {
             const text = (await readFile(auth.path)).trim();
             // A rotation may briefly leave the file empty; keep the old token then.
             if (text !== "" || token === undefined) token = text;
@@ -602,19 +563,13 @@ export function createCredentialSource(
     }
     case "exec": {
       // One plugin run serves concurrent callers.
-      const margin = options.execRefreshMarginMs ?? 10_000;
-      const withBase = (credential: ExecCredentialResult) => {
-        const out: RequestCredentials = { ...base };
-        if (credential.token) out.authorization = `Bearer ${credential.token}`;
-        if (credential.clientCertificate) out.clientCertificate = credential.clientCertificate;
-        return out;
-      };
+      const withBase = (result: ExecCredentialResult) => ({ ...base, ...result.credentials });
       let cached: ExecCredentialResult | undefined;
       let pending: Promise<ExecCredentialResult> | undefined;
       return {
         get() {
           const now = (options.now ?? Date.now)();
-          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - margin > now)) {
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now)) {
             return Promise.resolve(withBase(cached));
           }
           pending ??= runExecPlugin(auth.exec, config, options.run)

@@ -9,7 +9,6 @@ import {
   InClusterConfigError,
   isInCluster,
   KubeConfigError,
-  mergeKubeConfigs,
   parseExecCredential,
   parseKubeConfig,
   readKubeConfigFiles,
@@ -30,8 +29,11 @@ function files(map: Record<string, string>) {
 }
 
 function load(texts: Record<string, string>) {
-  return mergeKubeConfigs(
-    Object.entries(texts).map(([path, text]) => ({ path, config: parseKubeConfig(text, path) })),
+  return Promise.all(
+    Object.entries(texts).map(async ([path, text]) => ({
+      path,
+      config: await parseKubeConfig(text, path),
+    })),
   );
 }
 
@@ -58,7 +60,7 @@ contexts:
 `;
 
 Deno.test("resolveKubeConfig() resolves the current context with a CA file relative to the kubeconfig", async () => {
-  const merged = load({ "/home/me/.kube/config": BASIC });
+  const merged = await load({ "/home/me/.kube/config": BASIC });
   const config = await resolveKubeConfig(merged, {
     readFile: files({ "/home/me/.kube/ca.crt": CA }),
   });
@@ -70,7 +72,7 @@ Deno.test("resolveKubeConfig() resolves the current context with a CA file relat
 });
 
 Deno.test("resolveKubeConfig() reports a context naming a cluster that is not defined", async () => {
-  const merged = load({ "/x": BASIC });
+  const merged = await load({ "/x": BASIC });
   await assert.rejects(
     resolveKubeConfig(merged, { context: "broken", readFile: files({ "/ca.crt": CA }) }),
     (error: unknown) => {
@@ -144,7 +146,7 @@ Deno.test("resolveKubeConfig() names each missing or wrong piece", async () => {
     },
   ];
   for (const c of cases) {
-    const merged = load({ "/k": c.text });
+    const merged = await load({ "/k": c.text });
     await assert.rejects(
       resolveKubeConfig(merged, { context: c.context, readFile: files({ "/ca.crt": CA }) }),
       { name: "KubeConfigError", message: `Cannot load kubeconfig "/k": ${c.message}` },
@@ -153,14 +155,14 @@ Deno.test("resolveKubeConfig() names each missing or wrong piece", async () => {
   }
 });
 
-Deno.test("parseKubeConfig() rejects invalid YAML and a wrong shape with the path of the problem", () => {
-  assert.throws(() => parseKubeConfig("clusters: [", "/bad"), (error: unknown) => {
+Deno.test("parseKubeConfig() rejects invalid YAML and a wrong shape with the path of the problem", async () => {
+  await assert.rejects(parseKubeConfig("clusters: [", "/bad"), (error: unknown) => {
     assert.ok(error instanceof KubeConfigError);
     assert.match(error.message, /^Cannot load kubeconfig "\/bad": invalid YAML: /);
     return true;
   });
-  assert.throws(
-    () => parseKubeConfig("clusters:\n- name: c\n  cluster: {}\n", "/shape"),
+  await assert.rejects(
+    parseKubeConfig("clusters:\n- name: c\n  cluster: {}\n", "/shape"),
     {
       message:
         'Cannot load kubeconfig "/shape": invalid kubeconfig: clusters[0].cluster.server: Invalid input: expected string, received undefined',
@@ -168,13 +170,13 @@ Deno.test("parseKubeConfig() rejects invalid YAML and a wrong shape with the pat
   );
 });
 
-Deno.test("parseKubeConfig() accepts an empty file and null lists", () => {
-  assert.deepEqual(parseKubeConfig("", "/e"), {});
-  const config = parseKubeConfig("clusters: null\nusers:\ncontexts: []\n", "/n");
+Deno.test("parseKubeConfig() accepts an empty file and null lists", async () => {
+  assert.deepEqual(await parseKubeConfig("", "/e"), {});
+  const config = await parseKubeConfig("clusters: null\nusers:\ncontexts: []\n", "/n");
   assert.equal(config.clusters, null);
 });
 
-Deno.test("mergeKubeConfigs() lets the first file win for each name and for current-context", async () => {
+Deno.test("resolveKubeConfig() lets the first of several files win for each name and for current-context", async () => {
   const first = `
 current-context: a
 clusters: [{name: shared, cluster: {server: "https://first:1"}}]
@@ -191,10 +193,9 @@ contexts:
 - {name: a, context: {cluster: only2}}
 - {name: b, context: {cluster: only2, user: shared}}
 `;
-  const merged = load({ "/one": first, "/two": second });
-  assert.equal(merged.source, "/one:/two");
-  assert.equal(merged.currentContext, "a");
+  const merged = await load({ "/one": first, "/two": second });
   const a = await resolveKubeConfig(merged, { readFile: files({}) });
+  assert.equal(a.source, 'kubeconfig "/one:/two" context "a"');
   assert.equal(a.server, "https://first:1");
   assert.deepEqual(a.auth, { type: "token", token: "first" });
   const b = await resolveKubeConfig(merged, { context: "b", readFile: files({}) });
@@ -203,9 +204,14 @@ contexts:
   assert.equal(b.namespace, "default");
 });
 
-Deno.test("mergeKubeConfigs() takes current-context from a later file when the first has none", () => {
-  const merged = load({ "/one": "clusters: []", "/two": "current-context: later" });
-  assert.equal(merged.currentContext, "later");
+Deno.test("resolveKubeConfig() takes current-context from a later file when the first has none", async () => {
+  const merged = await load({
+    "/one": "clusters: [{name: c, cluster: {server: 'https://one:1'}}]",
+    "/two": "current-context: later\ncontexts: [{name: later, context: {cluster: c}}]",
+  });
+  const config = await resolveKubeConfig(merged, { readFile: files({}) });
+  assert.equal(config.source, 'kubeconfig "/one:/two" context "later"');
+  assert.equal(config.server, "https://one:1");
 });
 
 Deno.test("resolveKubeConfig() reads client certificates as data or as files", async () => {
@@ -213,7 +219,7 @@ Deno.test("resolveKubeConfig() reads client certificates as data or as files", a
     "token: secret-token",
     `client-certificate-data: ${b64("CERT")}\n    client-key-data: ${b64("KEY")}`,
   );
-  const fromData = await resolveKubeConfig(load({ "/k": withData }), {
+  const fromData = await resolveKubeConfig(await load({ "/k": withData }), {
     readFile: files({ "/ca.crt": CA }),
   });
   assert.deepEqual(fromData.clientCertificate, { certPem: "CERT", keyPem: "KEY" });
@@ -223,7 +229,7 @@ Deno.test("resolveKubeConfig() reads client certificates as data or as files", a
     "token: secret-token",
     "client-certificate: pki/admin.crt\n    client-key: /abs/admin.key",
   );
-  const fromFiles = await resolveKubeConfig(load({ "/etc/k/config": withFiles }), {
+  const fromFiles = await resolveKubeConfig(await load({ "/etc/k/config": withFiles }), {
     readFile: files({ "/etc/k/ca.crt": CA, "/etc/k/pki/admin.crt": "C", "/abs/admin.key": "K" }),
   });
   assert.deepEqual(fromFiles.clientCertificate, { certPem: "C", keyPem: "K" });
@@ -234,19 +240,19 @@ Deno.test("resolveKubeConfig() prefers certificate-authority-data over the file"
     "certificate-authority: ca.crt",
     `certificate-authority: ca.crt\n    certificate-authority-data: ${b64("DATA-CA")}`,
   );
-  const config = await resolveKubeConfig(load({ "/k": text }), { readFile: files({}) });
+  const config = await resolveKubeConfig(await load({ "/k": text }), { readFile: files({}) });
   assert.equal(config.caPem, "DATA-CA");
 });
 
 Deno.test("resolveKubeConfig() resolves tokenFile, basic auth and exec settings", async () => {
   const tokenFile = await resolveKubeConfig(
-    load({ "/d/k": BASIC.replace("token: secret-token", "tokenFile: tok") }),
+    await load({ "/d/k": BASIC.replace("token: secret-token", "tokenFile: tok") }),
     { readFile: files({ "/d/ca.crt": CA }) },
   );
   assert.deepEqual(tokenFile.auth, { type: "tokenFile", path: "/d/tok" });
 
   const basic = await resolveKubeConfig(
-    load({ "/k": BASIC.replace("token: secret-token", "username: u\n    password: p") }),
+    await load({ "/k": BASIC.replace("token: secret-token", "username: u\n    password: p") }),
     { readFile: files({ "/ca.crt": CA }) },
   );
   assert.deepEqual(basic.auth, { type: "basic", username: "u", password: "p" });
@@ -261,7 +267,7 @@ Deno.test("resolveKubeConfig() resolves tokenFile, basic auth and exec settings"
       provideClusterInfo: true
       installHint: install it`,
   );
-  const config = await resolveKubeConfig(load({ "/d/k": exec }), {
+  const config = await resolveKubeConfig(await load({ "/d/k": exec }), {
     readFile: files({ "/d/ca.crt": CA }),
   });
   assert.deepEqual(config.auth, {
@@ -283,7 +289,7 @@ Deno.test("resolveKubeConfig() leaves an exec command without a slash to the PAT
     "token: secret-token",
     "exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}",
   );
-  const config = await resolveKubeConfig(load({ "/d/k": exec }), {
+  const config = await resolveKubeConfig(await load({ "/d/k": exec }), {
     readFile: files({ "/d/ca.crt": CA }),
   });
   assert.equal(config.auth.type === "exec" && config.auth.exec.command, "aws");
@@ -293,7 +299,7 @@ Deno.test("resolveKubeConfig() accepts a context without a user", async () => {
   const text =
     "current-context: x\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:8080'}}]\n" +
     "contexts: [{name: x, context: {cluster: c}}]\n";
-  const config = await resolveKubeConfig(load({ "/k": text }), { readFile: files({}) });
+  const config = await resolveKubeConfig(await load({ "/k": text }), { readFile: files({}) });
   assert.deepEqual(config.auth, { type: "none" });
   assert.equal(config.server, "http://127.0.0.1:8080");
   assert.equal(config.caPem, undefined);
@@ -402,8 +408,7 @@ Deno.test("resolveInClusterConfig() uses the service host, the SA token file, CA
 Deno.test("resolveInClusterConfig() brackets an IPv6 host and defaults the namespace", async () => {
   const config = await resolveInClusterConfig({
     env: env({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" }),
-    readFile: files({ "/sa/token": "t", "/sa/ca.crt": "CA" }),
-    serviceAccountDir: "/sa",
+    readFile: files({ [`${SA}/token`]: "t", [`${SA}/ca.crt`]: "CA" }),
   });
   assert.equal(config.server, "https://[fd00::1]:6443");
   assert.equal(config.namespace, "default");
@@ -486,8 +491,10 @@ Deno.test("parseExecCredential() returns the token, certificate and expiry", () 
     spec(),
   );
   assert.deepEqual(result, {
-    token: "t",
-    clientCertificate: { certPem: "CERT", keyPem: "KEY" },
+    credentials: {
+      authorization: "Bearer t",
+      clientCertificate: { certPem: "CERT", keyPem: "KEY" },
+    },
     expiresAtMs: Date.parse("2030-01-02T03:04:05Z"),
   });
 });
@@ -495,7 +502,7 @@ Deno.test("parseExecCredential() returns the token, certificate and expiry", () 
 Deno.test("parseExecCredential() accepts the v1beta1 protocol when the kubeconfig asks for it", () => {
   const beta = "client.authentication.k8s.io/v1beta1" as const;
   const result = parseExecCredential(credential({ token: "b" }, beta), spec({ apiVersion: beta }));
-  assert.equal(result.token, "b");
+  assert.equal(result.credentials.authorization, "Bearer b");
 });
 
 Deno.test("parseExecCredential() rejects bad output with the reason", () => {
@@ -552,7 +559,7 @@ Deno.test("createCredentialSource() caches an exec credential until the expiry m
     credential({ token: "first", expirationTimestamp: "2030-01-01T00:01:00Z" }),
     credential({ token: "second" }),
   ]);
-  const provider = execSource({ run, now: () => now, execRefreshMarginMs: 10_000 });
+  const provider = execSource({ run, now: () => now });
   assert.equal((await provider.get()).authorization, "Bearer first");
   now += 49_000;
   assert.equal((await provider.get()).authorization, "Bearer first");
@@ -631,7 +638,6 @@ Deno.test("createCredentialSource() re-reads a token file after the refresh peri
   let reads = 0;
   const source = createCredentialSource(config({ type: "tokenFile", path: "/t" }), {
     now: () => now,
-    tokenFileRefreshMs: 60_000,
     readFile: () => {
       reads++;
       return Promise.resolve(content);

@@ -286,7 +286,7 @@ export class Informer<T extends KubeObject> {
         }
         phase = "watch";
         const started = this.#clock.now();
-        const { events, stalled } = await this.#watch(this.#resourceVersion!);
+        const { events, stalled } = await this.#watch();
         // A watch that ends within a second without any event counts as a failure (backoff).
         const closedAtOnce = this.#clock.now() - started < 1000;
         if (events > 0 || stalled || !closedAtOnce) attempt = 0;
@@ -321,7 +321,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Runs one watch, advancing `#resourceVersion` after each event to resume from there. */
-  async #watch(resourceVersion: string): Promise<{ events: number; stalled: boolean }> {
+  async #watch(): Promise<{ events: number; stalled: boolean }> {
     const abort = new AbortController();
     const stop = this.#stop.signal;
     const onStop = () => abort.abort(stop.reason);
@@ -342,7 +342,7 @@ export class Informer<T extends KubeObject> {
       for await (
         const event of this.#client.watch({
           labelSelector: this.#options.labelSelector,
-          resourceVersion,
+          resourceVersion: this.#resourceVersion,
           timeoutSeconds: this.#options.watchTimeoutSeconds ??
             Math.floor(300 * (1 + this.#random())),
           allowWatchBookmarks: true,
@@ -353,18 +353,17 @@ export class Informer<T extends KubeObject> {
         events++;
         if (event.type === "ERROR") throw event.error;
         if (event.type === "BOOKMARK") {
-          resourceVersion = event.resourceVersion;
+          this.#resourceVersion = event.resourceVersion;
         } else if (event.type === "UNDECODABLE") {
           this.#undecodable(event);
-          resourceVersion = event.resourceVersion || resourceVersion;
+          this.#resourceVersion = event.resourceVersion || this.#resourceVersion;
         } else {
           this.#apply({
             type: event.type === "DELETED" ? "delete" : "apply",
             object: event.object,
           });
-          resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+          this.#resourceVersion = event.object.metadata?.resourceVersion ?? this.#resourceVersion;
         }
-        this.#resourceVersion = resourceVersion;
       }
     } catch (error) {
       if (!stalled || stop.aborted) throw error;
@@ -372,7 +371,6 @@ export class Informer<T extends KubeObject> {
       this.#clock.clearTimeout(timer);
       stop.removeEventListener("abort", onStop);
     }
-    this.#resourceVersion = resourceVersion;
     return { events, stalled };
   }
 

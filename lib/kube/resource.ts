@@ -106,9 +106,8 @@ export function decodeLeniently<T extends KubeObject>(
  * The object without `metadata.managedFields` (often half its size): nothing here reads it, and
  * an update that leaves it out keeps the server's unchanged (only an explicit `[{}]` clears it).
  */
-function withoutManagedFields(value: unknown): unknown {
-  if (!isPlainObject(value) || !isPlainObject(value.metadata)) return value;
-  if (!("managedFields" in value.metadata)) return value;
+function withoutManagedFields(value: Record<string, unknown>): Record<string, unknown> {
+  if (!isPlainObject(value.metadata) || !("managedFields" in value.metadata)) return value;
   const { managedFields: _dropped, ...metadata } = value.metadata;
   return { ...value, metadata };
 }
@@ -237,11 +236,8 @@ export interface WatchOptions extends ObjectOptions {
 }
 
 function toQuery(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined) query.set(key, String(value));
-  }
-  return query;
+  const set = Object.entries(params).filter(([, value]) => value !== undefined);
+  return new URLSearchParams(set.map(([key, value]) => [key, String(value)]));
 }
 
 /** One watch event. */
@@ -288,14 +284,8 @@ export function decodeWatchEvent<T extends KubeObject>(
   }
   const decoded = decodeLeniently(resource, object);
   if (decoded.ok) return { type, object: decoded.object };
-  const { raw: filled, error } = decoded.undecodable;
-  return {
-    type: "UNDECODABLE",
-    eventType: type,
-    raw: filled,
-    error,
-    resourceVersion: versionOf(object),
-  };
+  const resourceVersion = versionOf(object);
+  return { type: "UNDECODABLE", eventType: type, ...decoded.undecodable, resourceVersion };
 }
 
 function versionOf(object: Record<string, unknown>): string {

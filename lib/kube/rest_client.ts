@@ -266,8 +266,8 @@ export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void,
     }
   } finally {
     await reader.cancel().catch(() => {});
-    // Under Deno 2.9.6, once a Response is garbage-collected, aborting its request no longer
-    // errors the body being read, so an aborted watch would hang: this use keeps `res` alive.
+    // Deno 2.9.6 loses the abort of a request whose Response was garbage-collected, and the
+    // read would never end: the generator holds `res` until here (tests/aborted_watch_gc.ts).
     res.bodyUsed;
   }
 }
