@@ -8,7 +8,7 @@
  */
 import { CONTROLLER_DEFAULTS } from "../lib/controller/start_controllers.ts";
 import { quantile } from "./claims_measure.ts";
-import { CLAIMS_TARGETS, type ClaimsRun } from "./claims_report.ts";
+import { CLAIMS_TARGETS, type ClaimsRun, sample } from "./claims_report.ts";
 
 /** The operator's default workers per controller (`--workers` sets all of them). */
 const DEFAULT_WORKERS = {
@@ -16,11 +16,6 @@ const DEFAULT_WORKERS = {
   hostport: CONTROLLER_DEFAULTS.hostPortWorkers,
 } as const;
 const MB = 1024 * 1024;
-
-function sample(metrics: string, name: string): number {
-  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.slice(name.length + 1));
-}
 
 function workers(run: ClaimsRun, controller: keyof typeof DEFAULT_WORKERS): number {
   const flag = run.flags.find((f) => f.startsWith("--workers="));

@@ -7,6 +7,7 @@
 import type { BenchResult } from "./bench_result.ts";
 import { diagnose } from "./claims_diagnosis.ts";
 import { quantile, type WriteCount, type WriteTarget } from "./claims_measure.ts";
+import { seriesValue } from "../tests/controller_ops_fakes.ts";
 
 /** What one run measured. */
 export interface ClaimsRun {
@@ -125,9 +126,9 @@ const TARGETS: readonly Target[] = [
   },
 ];
 
-function sample(metrics: string, name: string): number {
-  const line = metrics.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+/** The value of one series in a Prometheus exposition, NaN when it is absent. */
+export function sample(metrics: string, series: string): number {
+  return seriesValue(metrics, series) ?? NaN;
 }
 
 function reconciles(run: ClaimsRun, controller: string): string {
