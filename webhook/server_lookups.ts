@@ -104,22 +104,20 @@ export interface LiveReaders {
 }
 
 /** `undefined` for an object that does not exist. */
-function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  return read().catch((error) =>
-    error instanceof NotFoundError ? undefined : Promise.reject(error)
-  );
+export function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  return read.catch((error) => error instanceof NotFoundError ? undefined : Promise.reject(error));
 }
 
 /** Lookups over caches: claims are always read live, HostPort refusals are confirmed live. */
 export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders): AdmissionLookups {
   return {
-    getClaim: (namespace, name) => getOrUndefined(() => live.claims.get(name, { namespace })),
+    getClaim: (namespace, name) => orUndefined(live.claims.get(name, { namespace })),
     getHostPort(name) {
       const cached = caches.hostPorts.getByName(name);
       const usable = cached?.status?.phase === HOST_PORT_PHASE.Allocated &&
         (cached.status.port ?? 0) > 0;
       if (usable) return Promise.resolve(cached);
-      return getOrUndefined(() => live.hostPorts.get(name));
+      return orUndefined(live.hostPorts.get(name));
     },
     listHostPortClasses: () => Promise.resolve(caches.classes.list()),
   };
@@ -214,9 +212,9 @@ export function startAdmissionLookups(
       // Per-pod claims: all live; the create is the only write the webhook makes.
       templateClaims: {
         getTemplate: (namespace, name) =>
-          getOrUndefined(() => kube.hostPortClaimTemplates.get(name, { namespace })),
+          orUndefined(kube.hostPortClaimTemplates.get(name, { namespace })),
         async getStatefulSet(namespace, name) {
-          const set = await getOrUndefined(() => kube.statefulSets.get(name, { namespace }));
+          const set = await orUndefined(kube.statefulSets.get(name, { namespace }));
           if (set === undefined) return undefined;
           const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
           return { uid: set.metadata?.uid ?? "", policy };
