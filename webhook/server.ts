@@ -20,20 +20,16 @@
  * @module
  */
 import https from "node:https";
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import type { Counter, Gauge, Histogram, Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
-import {
-  type Answer,
-  answerRequest,
-  DEFAULT_MAX_BODY_BYTES,
-  type RequestContext,
-} from "./server_request.ts";
+import { handleAdmission } from "./handler.ts";
 import { webhookForPath } from "./paths.ts";
-import type { CertificateSource, ServingPair } from "./tls_source.ts";
+import type { CertificateSource } from "./tls_source.ts";
 
 /** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -46,27 +42,28 @@ const DEFAULT_WEBHOOK_PORT = 9443;
  * naming a claim template: its claim is new), well inside the webhook configurations' 10 s
  * timeout.
  */
+const WAIT_FOR_PORT = {
+  attempts: 10,
+  templateAttempts: 24,
+  intervalMs: 250,
+  delay: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** The admission options of the operator. */
 export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
   random: Math.random,
-  waitForPort: {
-    attempts: 10,
-    templateAttempts: 24,
-    intervalMs: 250,
-    delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  },
+  waitForPort: WAIT_FOR_PORT,
 };
 
 /**
  * The default admission options with a per-pod claim wait of `templateWaitMs` (rounded up to
- * whole lookup rounds) when given.
+ * whole lookup rounds).
  *
- * @param templateWaitMs `--claim-template-wait`, or undefined for the default (6 s)
+ * @param templateWaitMs `--claim-template-wait`
  */
-export function admissionOptionsWithTemplateWait(templateWaitMs?: number): AdmissionOptions {
-  const wait = DEFAULT_ADMISSION_OPTIONS.waitForPort;
-  if (wait === undefined || templateWaitMs === undefined) return DEFAULT_ADMISSION_OPTIONS;
-  const templateAttempts = Math.ceil(templateWaitMs / wait.intervalMs);
-  return { ...DEFAULT_ADMISSION_OPTIONS, waitForPort: { ...wait, templateAttempts } };
+export function admissionOptionsWithTemplateWait(templateWaitMs = 6_000): AdmissionOptions {
+  const templateAttempts = Math.ceil(templateWaitMs / WAIT_FOR_PORT.intervalMs);
+  return { ...DEFAULT_ADMISSION_OPTIONS, waitForPort: { ...WAIT_FOR_PORT, templateAttempts } };
 }
 
 /** Options of {@linkcode startWebhookServer}. */
@@ -84,7 +81,7 @@ export interface WebhookServerOptions {
   hostname?: string;
   /** Port; default 9443, `0` for any free port. */
   port?: number;
-  /** Largest request body in bytes; default 3 MiB, like the API server. */
+  /** Largest request body in bytes; default 3 MiB, the API server's own request limit. */
   maxBodyBytes?: number;
   /** A TLS handshake must finish within this; default 10 s. */
   handshakeTimeoutMs?: number;
@@ -92,8 +89,6 @@ export interface WebhookServerOptions {
   headersTimeoutMs?: number;
   /** The whole request must arrive within this; default 30 s (API server timeouts are <= 30 s). */
   requestTimeoutMs?: number;
-  /** An idle keep-alive connection is closed after this; default 120 s (above Go's 90 s). */
-  idleTimeoutMs?: number;
   /**
    * On shutdown, connections still open after this are closed; default 10 s, the webhook
    * configurations' timeout (the API server stops waiting for an answer by then). Keep it below
@@ -120,16 +115,6 @@ export interface WebhookServer extends AsyncDisposable {
   shutdown(): Promise<void>;
 }
 
-function requirePair(source: CertificateSource): ServingPair {
-  const pair = source.current();
-  if (pair === undefined) {
-    throw new Error(
-      "Cannot start the webhook server: the certificate source has no certificate yet",
-    );
-  }
-  return pair;
-}
-
 function listen(server: https.Server, port: number, hostname: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -146,14 +131,19 @@ function listen(server: https.Server, port: number, hostname: string): Promise<n
  * @throws {Error} when the certificate source has no pair yet, or the port cannot be bound
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const pair = requirePair(options.certificates);
+  const pair = options.certificates.current();
+  if (pair === undefined) {
+    throw new Error(
+      "Cannot start the webhook server: the certificate source has no certificate yet",
+    );
+  }
   const logger = options.logger ?? createLogger({ write: () => {} });
   const metrics = new WebhookMetrics(options.metrics ?? new PrometheusRegistry());
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
     admission: options.admission ?? DEFAULT_ADMISSION_OPTIONS,
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
     healthy: () => options.certificates.healthy(),
     closing: () => closing,
   };
@@ -163,7 +153,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     headersTimeout: options.headersTimeoutMs ?? 10_000,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
-    keepAliveTimeout: options.idleTimeoutMs ?? 120_000,
+    keepAliveTimeout: 120_000, // an idle keep-alive connection: above Go's 90 s
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
     noDelay: true,
   }, (req, res) => void serveOne(req, res, context, metrics, logger));
@@ -253,6 +243,33 @@ function trackUnusedConnections(server: https.Server) {
   };
 }
 
+/** What answering a request needs from the server. */
+interface RequestContext {
+  lookups: AdmissionLookups;
+  admission: AdmissionOptions;
+  maxBodyBytes: number;
+  /** Whether the serving certificate source is healthy (for `/healthz`). */
+  healthy: () => boolean;
+  /** True once shutdown began: answers then close their connection. */
+  closing: () => boolean;
+}
+
+/** How a request was answered, for metrics and logs. */
+interface Answer {
+  status: number;
+  /** The AdmissionReview's uid and verdict, when one was answered. */
+  uid?: string;
+  allowed?: boolean;
+  /** Short reason for an HTTP error. */
+  message?: string;
+}
+
+/**
+ * Status recorded (never sent) when the client goes away before its body arrived, as nginx's 499:
+ * not a server error, so the error counter stays meaningful.
+ */
+const CLIENT_CLOSED = 499;
+
 async function serveOne(
   req: IncomingMessage,
   res: ServerResponse,
@@ -267,7 +284,7 @@ async function serveOne(
   const id = webhookForPath(path);
   const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);
-  const answer = await answerRequest(req, res, { path, id }, context);
+  const answer = await answerRequest(req, res, path, id !== undefined, context);
   const seconds = (performance.now() - started) / 1000;
   metrics.finish(webhook, answer, seconds);
   logger.debug("Admission request", {
@@ -279,6 +296,118 @@ async function serveOne(
     message: answer.message,
     durationMs: Math.round(seconds * 1e6) / 1e3,
     remote: req.socket.remoteAddress,
+  });
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Answers one request; never throws (a bug is answered with 500). */
+async function answerRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  isWebhook: boolean,
+  context: RequestContext,
+): Promise<Answer> {
+  const fail = (status: number, message: string, headers?: Record<string, string>): Answer => {
+    send(res, context, status, `${message}\n`, headers);
+    return { status, message };
+  };
+  try {
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return fail(405, "Method not allowed", { allow: "GET, HEAD" });
+      }
+      const status = context.healthy() ? 200 : 503;
+      send(
+        res,
+        context,
+        status,
+        status === 200 ? "ok\n" : "serving certificate source is unhealthy\n",
+      );
+      return { status };
+    }
+    if (!isWebhook) return fail(404, "Not found");
+    if (req.method !== "POST") return fail(405, "Method not allowed", { allow: "POST" });
+    if (req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
+      return fail(415, "Content-Type must be application/json");
+    }
+    const body = await readBody(req, context.maxBodyBytes);
+    if (body.status === CLIENT_CLOSED) {
+      res.destroy();
+      return body;
+    }
+    // The rest of an oversized body is not read, so the connection cannot be reused.
+    if (body.status === 413) return fail(413, body.message, { connection: "close" });
+    let review: unknown;
+    try {
+      review = JSON.parse(UTF8.decode(body.bytes));
+    } catch {
+      return fail(400, "Request body is not valid JSON");
+    }
+    const result = await handleAdmission(path, review, context.lookups, context.admission);
+    if (result.kind === "http") return fail(result.status, result.message);
+    const { response } = result.review;
+    send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
+    return { status: 200, uid: response.uid, allowed: response.allowed };
+  } catch (error) {
+    return fail(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function send(
+  res: ServerResponse,
+  context: RequestContext,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+    ...headers,
+    ...context.closing() && { connection: "close" },
+  });
+  res.end(body);
+}
+
+/** Reads the body, refusing more than `maxBytes` (by Content-Length or as it streams in). */
+function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<
+  | { status: 200; bytes: Uint8Array }
+  | { status: 413; message: string }
+  | { status: typeof CLIENT_CLOSED; message: string }
+> {
+  const tooLarge = {
+    status: 413,
+    message: `Request body is larger than ${maxBytes} bytes`,
+  } as const;
+  if (Number(req.headers["content-length"] ?? "0") > maxBytes) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    req.on("data", (chunk: Uint8Array) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.pause();
+        resolve(tooLarge);
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    // A webhook request is one chunk, as a rule: taken as it is, not copied.
+    req.on(
+      "end",
+      () =>
+        resolve({ status: 200, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }),
+    );
+    const gone = () => resolve({ status: CLIENT_CLOSED, message: "Client closed the request" });
+    req.on("error", gone);
+    req.on("aborted", gone);
   });
 }
 
