@@ -1,14 +1,8 @@
 /**
  * The admission HTTPS server: the seven webhook paths of the original plus `/healthz`, on
- * node:https. `Deno.serve` is measured beside it in `bench/results/webhook.md`: with the real
- * handler both serve about 10,000 admissions/s here, and their tail latencies are within this
- * shared machine's noise. What decides is what `Deno.serve` cannot do: bound a client that
- * stalls (measured: a connection stalled before, inside or after its headers stays open for good,
- * and one stalled inside its body blocks a graceful shutdown), and swap its certificate in place
- * (only a `reusePort` listener swap behind `--unstable-net`, which lost 6-12 requests in 20 swaps:
- * the closing listener resets connections still in its accept queue). node:https swaps the
- * certificate in place (`setSecureContext`) and enforces handshake, header, request and idle
- * timeouts.
+ * node:https rather than `Deno.serve`, which cannot bound a client that stalls nor swap its
+ * certificate in place (measured in bench/results/webhook.md, "Why not Deno.serve"). node:https
+ * swaps it with `setSecureContext` and enforces handshake, header, request and idle timeouts.
  *
  * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
  * gracefully: it stops accepting, closes at once every connection with no request in flight
@@ -24,7 +18,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
-import type { Counter, Gauge, Histogram, Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
+import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { handleAdmission } from "./handler.ts";
@@ -138,7 +132,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     );
   }
   const logger = options.logger ?? createLogger({ write: () => {} });
-  const metrics = new WebhookMetrics(options.metrics ?? new PrometheusRegistry());
+  const metrics = webhookMetrics(options.metrics ?? new PrometheusRegistry());
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
@@ -274,7 +268,7 @@ async function serveOne(
   req: IncomingMessage,
   res: ServerResponse,
   context: RequestContext,
-  metrics: WebhookMetrics,
+  metrics: ReturnType<typeof webhookMetrics>,
   logger: Logger,
 ): Promise<void> {
   const started = performance.now();
@@ -423,70 +417,57 @@ const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, ...DE
  * names (`controller_runtime_webhook_*`, so existing dashboards work: requests by webhook and HTTP
  * code, requests in flight, a latency histogram), plus allowed/denied answers and TLS events.
  */
-class WebhookMetrics {
-  readonly tlsErrors: Counter;
-  readonly certificateReloads: Counter;
-  #requests: Counter;
-  #inFlight: Gauge;
-  #latency: Histogram;
-  #reviews: Counter;
-  #inFlightByWebhook = new Map<string, number>();
-
-  constructor(registry: MetricsRegistry) {
-    this.#requests = registry.counter(
-      "controller_runtime_webhook_requests_total",
-      "Total number of admission requests by HTTP status code",
-      ["webhook", "code"],
-    );
-    this.#inFlight = registry.gauge(
-      "controller_runtime_webhook_requests_in_flight",
-      "Current number of admission requests being served",
-      ["webhook"],
-    );
-    this.#latency = registry.histogram(
-      "controller_runtime_webhook_latency_seconds",
-      "Histogram of the latency of processing admission requests",
-      ["webhook"],
-      LATENCY_BUCKETS_SECONDS,
-    );
-    this.#reviews = registry.counter(
-      "hostport_webhook_reviews_total",
-      "AdmissionReviews answered, by result (allowed or denied)",
-      ["webhook", "result"],
-    );
-    this.tlsErrors = registry.counter(
-      "hostport_webhook_tls_errors_total",
-      "TLS handshakes that failed",
-    );
-    this.certificateReloads = registry.counter(
+function webhookMetrics(registry: MetricsRegistry) {
+  const requests = registry.counter(
+    "controller_runtime_webhook_requests_total",
+    "Total number of admission requests by HTTP status code",
+    ["webhook", "code"],
+  );
+  const inFlight = registry.gauge(
+    "controller_runtime_webhook_requests_in_flight",
+    "Current number of admission requests being served",
+    ["webhook"],
+  );
+  const latency = registry.histogram(
+    "controller_runtime_webhook_latency_seconds",
+    "Histogram of the latency of processing admission requests",
+    ["webhook"],
+    LATENCY_BUCKETS_SECONDS,
+  );
+  const reviews = registry.counter(
+    "hostport_webhook_reviews_total",
+    "AdmissionReviews answered, by result (allowed or denied)",
+    ["webhook", "result"],
+  );
+  const inFlightByWebhook = new Map<string, number>();
+  const setInFlight = (webhook: string, value: number) => {
+    inFlightByWebhook.set(webhook, value);
+    inFlight.set({ webhook }, value);
+  };
+  return {
+    tlsErrors: registry.counter("hostport_webhook_tls_errors_total", "TLS handshakes that failed"),
+    certificateReloads: registry.counter(
       "hostport_webhook_certificate_reloads_total",
       "Serving certificates swapped in after the first",
-    );
-  }
-
-  /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
-  begin(webhook: string): void {
-    const inFlight = this.#inFlightByWebhook.get(webhook);
-    if (inFlight === undefined) {
-      // Both results are exposed from the first request on, as zero until counted.
-      this.#reviews.inc({ webhook, result: "allowed" }, 0);
-      this.#reviews.inc({ webhook, result: "denied" }, 0);
-    }
-    this.#setInFlight(webhook, (inFlight ?? 0) + 1);
-  }
-
-  /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
-  finish(webhook: string, answer: Answer, seconds: number): void {
-    this.#setInFlight(webhook, (this.#inFlightByWebhook.get(webhook) ?? 1) - 1);
-    this.#requests.inc({ webhook, code: String(answer.status) });
-    if (answer.allowed !== undefined) {
-      this.#reviews.inc({ webhook, result: answer.allowed ? "allowed" : "denied" });
-    }
-    this.#latency.observe({ webhook }, seconds);
-  }
-
-  #setInFlight(webhook: string, value: number): void {
-    this.#inFlightByWebhook.set(webhook, value);
-    this.#inFlight.set({ webhook }, value);
-  }
+    ),
+    /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
+    begin(webhook: string): void {
+      const current = inFlightByWebhook.get(webhook);
+      if (current === undefined) {
+        // Both results are exposed from the first request on, as zero until counted.
+        reviews.inc({ webhook, result: "allowed" }, 0);
+        reviews.inc({ webhook, result: "denied" }, 0);
+      }
+      setInFlight(webhook, (current ?? 0) + 1);
+    },
+    /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
+    finish(webhook: string, answer: Answer, seconds: number): void {
+      setInFlight(webhook, (inFlightByWebhook.get(webhook) ?? 1) - 1);
+      requests.inc({ webhook, code: String(answer.status) });
+      if (answer.allowed !== undefined) {
+        reviews.inc({ webhook, result: answer.allowed ? "allowed" : "denied" });
+      }
+      latency.observe({ webhook }, seconds);
+    },
+  };
 }
