@@ -15,14 +15,13 @@ import {
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {
   AlreadyExistsError,
-  Informer,
   type KubeClients,
   NAMESPACE_INDEX,
   NotFoundError,
-  RESOURCE_QUOTA_RESOURCE,
-  ResourceClient,
+  type ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
+import type { SharedCaches } from "../lib/controller/context.ts";
 import {
   admitClaim,
   classLimits,
@@ -123,47 +122,18 @@ export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders):
   };
 }
 
-/** Informer-backed lookups; `synced` resolves true once every cache is filled. */
-export interface RunningLookups extends AsyncDisposable {
-  lookups: AdmissionLookups;
-  synced: Promise<boolean>;
-  stop(): Promise<void>;
-}
-
-type SharedInformer<T extends HostPort | HostPortClass | HostPortClaim | ResourceQuota> = Pick<
-  Informer<T>,
-  "store" | "synced" | "addEventHandler"
->;
-
-/** Informers the process already runs (its shared caches), read instead of starting others. */
-export interface SharedInformers {
-  hostPorts: SharedInformer<HostPort>;
-  classes: SharedInformer<HostPortClass>;
-  claims: SharedInformer<HostPortClaim>;
-  quotas: SharedInformer<ResourceQuota>;
-}
-
 /**
- * Returns lookups over the `shared` informers (or ones started here), with the claim quota
- * check and the per-pod claim store; each quota refusal is counted in `metrics` and recorded as
- * a Warning Event on the ResourceQuota (the API server's own quota check records none).
+ * Returns lookups over the process's shared caches, with the claim quota check and the per-pod
+ * claim store; each quota refusal is counted in `metrics` and recorded as a Warning Event on the
+ * ResourceQuota (the API server's own quota check records none).
  */
-export function startAdmissionLookups(
+export function admissionLookups(
   kube: KubeClients,
-  shared?: SharedInformers,
+  caches: SharedCaches,
   options: { metrics?: MetricsRegistry; recorder?: EventRecorder } = {},
-): RunningLookups {
+): AdmissionLookups {
   const { metrics, recorder } = options;
-  const own = shared === undefined
-    ? {
-      hostPorts: new Informer(kube.hostPorts),
-      classes: new Informer(kube.hostPortClasses),
-      claims: new Informer(kube.hostPortClaims),
-      quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
-    }
-    : undefined;
-  // Only the four informers: `shared` may carry more (a running cache set's own synced and stop).
-  const { hostPorts, classes, claims, quotas }: SharedInformers = shared ?? own!;
+  const { hostPorts, classes, claims, quotas } = caches;
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,
     quotas: quotas.store,
@@ -198,43 +168,32 @@ export function startAdmissionLookups(
     onUpdate: (_previous, claim) => claimQuota.cached(claim),
     onDelete: () => {},
   });
-  const owned = own ? Object.values(own) : [];
-  for (const informer of owned) informer.start();
-  const stop = async () => {
-    await Promise.all(owned.map((informer) => informer.stop()));
-  };
   return {
-    lookups: {
-      ...cachedAdmissionLookups(
-        { hostPorts: hostPorts.store, classes: classes.store },
-        { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
-      ),
-      // Per-pod claims: all live; the create is the only write the webhook makes.
-      templateClaims: {
-        getTemplate: (namespace, name) =>
-          orUndefined(kube.hostPortClaimTemplates.get(name, { namespace })),
-        async getStatefulSet(namespace, name) {
-          const set = await orUndefined(kube.statefulSets.get(name, { namespace }));
-          if (set === undefined) return undefined;
-          const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
-          return { uid: set.metadata?.uid ?? "", policy };
-        },
-        createClaim: (claim) =>
-          kube.hostPortClaims.create(claim).then(
-            () => true,
-            (error) => error instanceof AlreadyExistsError ? false : Promise.reject(error),
-          ),
-        async deleteClaim(namespace, name, uid) {
-          await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } }).catch(
-            () => {}, // best effort: the template-claim controller deletes claims no pod took
-          );
-        },
+    ...cachedAdmissionLookups(
+      { hostPorts: hostPorts.store, classes: classes.store },
+      { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
+    ),
+    // Per-pod claims: all live; the create is the only write the webhook makes.
+    templateClaims: {
+      getTemplate: (namespace, name) =>
+        orUndefined(kube.hostPortClaimTemplates.get(name, { namespace })),
+      async getStatefulSet(namespace, name) {
+        const set = await orUndefined(kube.statefulSets.get(name, { namespace }));
+        if (set === undefined) return undefined;
+        const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
+        return { uid: set.metadata?.uid ?? "", policy };
       },
-      claimQuota,
+      createClaim: (claim) =>
+        kube.hostPortClaims.create(claim).then(
+          () => true,
+          (error) => error instanceof AlreadyExistsError ? false : Promise.reject(error),
+        ),
+      async deleteClaim(namespace, name, uid) {
+        await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } }).catch(
+          () => {}, // best effort: the template-claim controller deletes claims no pod took
+        );
+      },
     },
-    synced: Promise.all([hostPorts, classes, claims, quotas].map((informer) => informer.synced))
-      .then((all) => all.every(Boolean)),
-    stop,
-    [Symbol.asyncDispose]: stop,
+    claimQuota,
   };
 }
