@@ -403,13 +403,13 @@ export class WebhookRegistrar {
       operatorNamespace,
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
-    const mutating = kube.mutatingWebhookConfigurations as Client;
-    const validating = kube.validatingWebhookConfigurations as Client;
-    return [
-      { client: mutating, object: set.crdMutating as KubeObject },
-      { client: validating, object: set.crdValidating as KubeObject },
-      { client: mutating, object: set.podMutating as KubeObject },
-    ];
+    return set.map((object) => ({
+      client:
+        (object.kind === "ValidatingWebhookConfiguration"
+          ? kube.validatingWebhookConfigurations
+          : kube.mutatingWebhookConfigurations) as Client,
+      object: object as KubeObject,
+    }));
   }
 
   /** Throws naming the first configuration of our names that exists without our label. */
