@@ -20,7 +20,7 @@ import {
 import { cachesSynced } from "../lib/controller/context.ts";
 import { webhookConfigurations } from "../scripts/gen_release_files.ts";
 import {
-  DEFAULT_ADMISSION_OPTIONS,
+  admissionOptionsWithTemplateWait,
   startWebhookServer,
   type WebhookServer,
 } from "../webhook/server.ts";
@@ -219,7 +219,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
       lookups: lookups.lookups,
       admission: {
-        ...DEFAULT_ADMISSION_OPTIONS,
+        ...admissionOptionsWithTemplateWait(),
         operatorUsername: () => operatorUsername,
         ...options.admission,
       },

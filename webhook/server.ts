@@ -32,32 +32,21 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 const DEFAULT_WEBHOOK_PORT = 9443;
 
 /**
- * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart (24, 6 s, for a pod
- * naming a claim template: its claim is new), well inside the webhook configurations' 10 s
- * timeout.
- */
-const WAIT_FOR_PORT = {
-  attempts: 10,
-  templateAttempts: 24,
-  intervalMs: 250,
-  delay: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-};
-
-/** The admission options of the operator. */
-export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
-  random: Math.random,
-  waitForPort: WAIT_FOR_PORT,
-};
-
-/**
- * The default admission options with a per-pod claim wait of `templateWaitMs` (rounded up to
- * whole lookup rounds).
- *
- * @param templateWaitMs `--claim-template-wait`
+ * The operator's admission options. A pod naming a claim on its way to a port waits for it: 10
+ * more lookups 250 ms apart, or `templateWaitMs` (`--claim-template-wait`, rounded up to whole
+ * rounds) for a claim the pod's template makes; well inside the configurations' 10 s timeout.
  */
 export function admissionOptionsWithTemplateWait(templateWaitMs = 6_000): AdmissionOptions {
-  const templateAttempts = Math.ceil(templateWaitMs / WAIT_FOR_PORT.intervalMs);
-  return { ...DEFAULT_ADMISSION_OPTIONS, waitForPort: { ...WAIT_FOR_PORT, templateAttempts } };
+  const intervalMs = 250;
+  return {
+    random: Math.random,
+    waitForPort: {
+      attempts: 10,
+      templateAttempts: Math.ceil(templateWaitMs / intervalMs),
+      intervalMs,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    },
+  };
 }
 
 /** Options of {@linkcode startWebhookServer}. */
@@ -66,10 +55,7 @@ export interface WebhookServerOptions {
   certificates: CertificateSource;
   /** Read-only lookups for the admission logic. */
   lookups: AdmissionLookups;
-  /**
-   * Options passed to `handleAdmission`; default {@linkcode DEFAULT_ADMISSION_OPTIONS} (a pod
-   * whose claim is a moment from its port waits up to 2.5 s instead of being refused).
-   */
+  /** Options passed to `handleAdmission`; default `admissionOptionsWithTemplateWait()`. */
   admission?: AdmissionOptions;
   /** Address to bind; default `0.0.0.0` (use `127.0.0.1` outside a cluster). */
   hostname?: string;
@@ -136,7 +122,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
-    admission: options.admission ?? DEFAULT_ADMISSION_OPTIONS,
+    admission: options.admission ?? admissionOptionsWithTemplateWait(),
     maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
     healthy: () => options.certificates.healthy(),
     closing: () => closing,
