@@ -43,8 +43,10 @@ export interface ClaimQuotaSources {
   claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
   now?: () => number;
-  refusals?: Counter;
-  onRefused?: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void;
+  refusals?: Counter | undefined;
+  onRefused?:
+    | ((quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void)
+    | undefined;
 }
 
 /**
@@ -137,30 +139,21 @@ export function admissionLookups(
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,
     quotas: quotas.store,
-    ...metrics && {
-      refusals: metrics.counter(
-        "hostport_quota_refusals_total",
-        "Claim creates the webhook refused because a per-class quota was full",
-        ["namespace", "class"],
-      ),
-    },
-    ...recorder && {
-      onRefused: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => {
-        const { namespace = "", name, generateName = "" } = claim.metadata;
-        const { name: quotaName, namespace: quotaNamespace, uid } = quota.metadata ?? {};
-        recorder.record(
-          {
-            apiVersion: "v1",
-            kind: "ResourceQuota",
-            metadata: { name: quotaName, namespace: quotaNamespace, uid },
-          },
-          "Warning",
-          EVENT_REASON.QuotaExceeded,
-          `Refused claim ${namespace}/${name ?? `${generateName}*`}: ` +
-            quotaExceededMessage(exceeded),
-        );
-      },
-    },
+    refusals: metrics?.counter(
+      "hostport_quota_refusals_total",
+      "Claim creates the webhook refused because a per-class quota was full",
+      ["namespace", "class"],
+    ),
+    onRefused: recorder && ((quota, exceeded, claim) => {
+      const { namespace = "", name, generateName = "" } = claim.metadata;
+      recorder.record(
+        { apiVersion: "v1", kind: "ResourceQuota", metadata: quota.metadata ?? {} },
+        "Warning",
+        EVENT_REASON.QuotaExceeded,
+        `Refused claim ${namespace}/${name ?? `${generateName}*`}: ` +
+          quotaExceededMessage(exceeded),
+      );
+    }),
   });
   // A claim this replica admitted counts from the cache once seen there, even if it goes later.
   claims.addEventHandler({

@@ -166,7 +166,6 @@ export interface FileCertificateSourceOptions {
 export class FileCertificateSource extends PairSource {
   #dir: string;
   #options: FileCertificateSourceOptions;
-  #cached = "";
   #lastError = "";
 
   /** Creates a stopped source; call `start`. */
@@ -193,11 +192,11 @@ export class FileCertificateSource extends PairSource {
       return this.#fail(`cannot read the files: ${errorMessage(error)}`);
     }
     const [certPem = "", keyPem = ""] = files;
-    // Only a good pair is cached, so a bad pair on disk fails every reload until it is fixed.
-    if (JSON.stringify(files) !== this.#cached) {
+    const served = this.current();
+    // Compared with the pair served, so a bad pair on disk fails every reload until it is fixed.
+    if (certPem !== served?.certPem || keyPem !== served.keyPem) {
       const inspected = inspectPair(certPem, keyPem);
       if (!inspected.ok) return this.#fail(inspected.reason);
-      this.#cached = JSON.stringify(files);
       this.setPair(inspected.pair);
     }
     this.failures = 0;
