@@ -9,11 +9,10 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
 import { errorMessage } from "./field_errors.ts";
+import type { PemPair } from "./tls_certs.ts";
 
 /** A chain (leaf first) and the leaf's key, checked to match, with the leaf's validity and SANs. */
-export interface ServingPair {
-  readonly certPem: string;
-  readonly keyPem: string;
+export interface ServingPair extends PemPair {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly subjectAltNames: readonly string[];
