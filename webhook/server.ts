@@ -117,16 +117,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       "Cannot start the webhook server: the certificate source has no certificate yet",
     );
   }
-  const logger = options.logger ?? createLogger({ write: () => {} });
-  const metrics = webhookMetrics(options.metrics ?? new PrometheusRegistry());
-  let closing = false;
   const context: RequestContext = {
     lookups: options.lookups,
     admission: options.admission ?? admissionOptionsWithTemplateWait(),
     maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
-    healthy: () => options.certificates.healthy(),
-    closing: () => closing,
+    certificates: options.certificates,
+    metrics: webhookMetrics(options.metrics ?? new PrometheusRegistry()),
+    logger: options.logger ?? createLogger({ write: () => {} }),
+    closing: false,
   };
+  const { metrics, logger } = context;
   const server = https.createServer({
     cert: pair.certPem,
     key: pair.keyPem,
@@ -136,7 +136,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     keepAliveTimeout: 120_000, // an idle keep-alive connection: above Go's 90 s
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
     noDelay: true,
-  }, (req, res) => void serveOne(req, res, context, metrics, logger));
+  }, (req, res) => void serveOne(req, res, context));
   const connections = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     metrics.tlsErrors.inc();
@@ -162,7 +162,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
-      closing = true;
+      context.closing = true;
       unsubscribe();
       server.close(); // stop accepting
       server.closeIdleConnections(); // keep-alive connections between requests
@@ -223,15 +223,17 @@ function trackUnusedConnections(server: https.Server) {
   };
 }
 
-/** What answering a request needs from the server. */
+/** What answering a request needs: the server's settings, metrics and logger, and its state. */
 interface RequestContext {
   lookups: AdmissionLookups;
   admission: AdmissionOptions;
   maxBodyBytes: number;
-  /** Whether the serving certificate source is healthy (for `/healthz`). */
-  healthy: () => boolean;
-  /** True once shutdown began: answers then close their connection. */
-  closing: () => boolean;
+  /** Whose health `/healthz` reports. */
+  certificates: CertificateSource;
+  metrics: ReturnType<typeof webhookMetrics>;
+  logger: Logger;
+  /** Set once shutdown began: answers then close their connection. */
+  closing: boolean;
 }
 
 /** How a request was answered, for metrics and logs. */
@@ -254,9 +256,8 @@ async function serveOne(
   req: IncomingMessage,
   res: ServerResponse,
   context: RequestContext,
-  metrics: ReturnType<typeof webhookMetrics>,
-  logger: Logger,
 ): Promise<void> {
+  const { metrics, logger } = context;
   const started = performance.now();
   const url = req.url ?? "/";
   const query = url.indexOf("?");
@@ -298,7 +299,7 @@ async function answerRequest(
       if (req.method !== "GET" && req.method !== "HEAD") {
         return fail(405, "Method not allowed", { allow: "GET, HEAD" });
       }
-      const status = context.healthy() ? 200 : 503;
+      const status = context.certificates.healthy() ? 200 : 503;
       send(
         res,
         context,
@@ -347,7 +348,7 @@ function send(
     "content-type": "text/plain; charset=utf-8",
     "content-length": String(Buffer.byteLength(body)),
     ...headers,
-    ...context.closing() && { connection: "close" },
+    ...context.closing && { connection: "close" },
   });
   res.end(body);
 }
