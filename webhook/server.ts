@@ -16,7 +16,8 @@
 import https from "node:https";
 import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { once } from "node:events";
+import type { AddressInfo, Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
@@ -85,24 +86,12 @@ export interface WebhookServerOptions {
 
 /** A running admission server. */
 export interface WebhookServer extends AsyncDisposable {
-  /** The bound address. */
-  readonly hostname: string;
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
   /** Resolves once the server has shut down and every connection is closed. */
   readonly finished: Promise<void>;
   /** Shuts down gracefully (same as aborting `signal`); resolves like `finished`. */
   shutdown(): Promise<void>;
-}
-
-function listen(server: https.Server, port: number, hostname: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
 }
 
 /**
@@ -150,13 +139,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
-  let port: number;
   try {
-    port = await listen(server, options.port ?? DEFAULT_WEBHOOK_PORT, hostname);
+    await once(server.listen(options.port ?? DEFAULT_WEBHOOK_PORT, hostname), "listening");
   } catch (error) {
     unsubscribe();
     throw error;
   }
+  const port = (server.address() as AddressInfo).port;
   logger.info("Admission webhook server listening", { hostname, port });
 
   let shutdownPromise: Promise<void> | undefined;
@@ -181,7 +170,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   if (options.signal?.aborted) void shutdown();
 
   return {
-    hostname,
     port,
     finished: closed,
     shutdown,
