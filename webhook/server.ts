@@ -126,7 +126,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
     noDelay: true,
   }, (req, res) => void serveOne(req, res, context));
-  const connections = trackUnusedConnections(server);
+  const closeUnused = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     metrics.tlsErrors.inc();
     logger.debug("TLS handshake failed", { error: error.message });
@@ -155,10 +155,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       unsubscribe();
       server.close(); // stop accepting
       server.closeIdleConnections(); // keep-alive connections between requests
-      connections.closeUnused(); // handshakes under way, and connections with no request yet
+      closeUnused(); // handshakes under way, and connections with no request yet
       const grace = setTimeout(() => {
         server.closeAllConnections();
-        connections.closeUnused();
+        closeUnused();
       }, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
@@ -180,10 +180,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 /**
  * Connections node's `closeIdleConnections` does not see: a TCP connection whose TLS handshake
  * is still under way, and a TLS connection that has not sent a request yet (a client's
- * pre-opened or pooled connection). Both are closed at once on shutdown; once a connection
- * has sent a request, node tracks it (idle between requests, or active).
+ * pre-opened or pooled connection); returns what closes them, at once on shutdown. Once a
+ * connection has sent a request, node tracks it (idle between requests, or active).
  */
-function trackUnusedConnections(server: https.Server) {
+function trackUnusedConnections(server: https.Server): () => void {
   const handshaking = new Map<string, Socket>();
   const unused = new Set<Socket>();
   const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
@@ -200,14 +200,8 @@ function trackUnusedConnections(server: https.Server) {
     socket.once("close", () => unused.delete(socket));
   });
   server.on("request", (req: IncomingMessage) => unused.delete(req.socket));
-  const destroy = (sockets: Iterable<Socket>) => {
-    for (const socket of [...sockets]) socket.destroy();
-  };
-  return {
-    closeUnused: () => {
-      destroy(handshaking.values());
-      destroy(unused);
-    },
+  return () => {
+    for (const socket of [...handshaking.values(), ...unused]) socket.destroy();
   };
 }
 
