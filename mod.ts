@@ -52,7 +52,7 @@ import {
   DEFAULT_SHUTDOWN_GRACE_MS,
   startWebhookServer,
 } from "./webhook/server.ts";
-import { startAdmissionLookups } from "./webhook/server_lookups.ts";
+import { admissionLookups } from "./webhook/server_lookups.ts";
 import { type CertificateSource, FileCertificateSource } from "./webhook/tls_source.ts";
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 import { templateSubject } from "./webhook/pod_review.ts";
@@ -132,7 +132,7 @@ async function startAdmission(
   });
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
-  const lookups = startAdmissionLookups(kube, caches, { metrics, recorder });
+  const lookups = admissionLookups(kube, caches, { metrics, recorder });
   // Only this identity may write a port into a HostPort (refused for everyone until known).
   const operator = learnSelfUsername(kube.rest, {
     signal: AbortSignal.any([stopCertificates.signal, stop]),
@@ -141,7 +141,7 @@ async function startAdmission(
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
   const server = await startWebhookServer({
     certificates,
-    lookups: lookups.lookups,
+    lookups,
     admission: {
       ...admissionOptionsWithTemplateWait(config.claimTemplateWaitMs),
       operatorUsername: operator.username,
@@ -163,7 +163,7 @@ async function startAdmission(
     webhookReadiness({
       certificateHealthy: () => certificates.healthy(),
       // Not ready until it knows the operator's username: it would refuse the operator's port writes.
-      cachesSynced: Promise.all([lookups.synced, operator.known]).then(([synced, username]) =>
+      cachesSynced: Promise.all([caches.synced, operator.known]).then(([synced, username]) =>
         synced && username !== undefined
       ),
     }),
@@ -175,7 +175,6 @@ async function startAdmission(
       stopCertificates.abort();
       await registrar?.unregister(); // the API server stops calling us before the server stops
       await server.shutdown();
-      await lookups.stop();
     },
   };
 }

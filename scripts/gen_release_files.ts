@@ -198,7 +198,7 @@ export function webhookConfigurations(
 ): (MutatingWebhookConfiguration | ValidatingWebhookConfiguration)[] {
   const { service: name, namespace } = NAMES;
   const injectCaFrom = endpoint.kind === "service" ? endpoint.injectCaFrom : undefined;
-  const set = webhookSet({
+  return webhookSet({
     client: endpoint.kind === "url"
       ? endpoint
       : { kind: "service", name, namespace, port: PORTS.webhookService },
@@ -210,5 +210,4 @@ export function webhookConfigurations(
       ? {}
       : { annotations: { "cert-manager.io/inject-ca-from": injectCaFrom } },
   });
-  return [set.crdMutating, set.crdValidating, set.podMutating];
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { buildCrds } from "../lib/api/crd.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { startWebhookServer } from "../webhook/server.ts";
-import { startAdmissionLookups } from "../webhook/server_lookups.ts";
+import { startOwnLookups } from "./webhook_e2e_cluster.ts";
 import {
   adminClients,
   boundClaim,
@@ -154,7 +154,7 @@ Deno.test("objects the operator cannot decode never stop it, and an admin can fi
     });
 
     const tls = await cp.webhookTls();
-    await using lookups = startAdmissionLookups(kube);
+    await using lookups = startOwnLookups(kube);
     assert.equal(await lookups.synced, true, "the webhook's caches sync past classes without spec");
     const server = await startWebhookServer({
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),

@@ -13,7 +13,6 @@ import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { CLAIM_COUNT_RESOURCE, classQuotaResource } from "../lib/quota/mod.ts";
 import type { ClaimQuotaAdmission } from "../webhook/lookups.ts";
-import { startAdmissionLookups } from "../webhook/server_lookups.ts";
 import {
   boundClaim,
   claimObject,
@@ -25,7 +24,7 @@ import {
 } from "./controller_harness.ts";
 import { DEFAULT_CRD_DIR } from "./controlplane/options.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-import { type E2eCluster, startE2eCluster } from "./webhook_e2e_cluster.ts";
+import { type E2eCluster, startE2eCluster, startOwnLookups } from "./webhook_e2e_cluster.ts";
 import { namespaces } from "./core_clients.ts";
 
 const GOLD = classQuotaResource("gold");
@@ -52,7 +51,7 @@ async function startRig(): Promise<Rig> {
         instance: "webhook",
         metrics: new PrometheusRegistry(),
       });
-      const running = startAdmissionLookups(kube, undefined, { recorder });
+      const running = startOwnLookups(kube, { recorder });
       const inner = running.lookups.claimQuota!;
       const claimQuota: ClaimQuotaAdmission = {
         admit: (claim, options) => bypass ? undefined : inner.admit(claim, options),

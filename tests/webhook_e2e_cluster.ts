@@ -10,19 +10,23 @@ import assert from "node:assert/strict";
 import { CLAIM_ANNOTATION_PREFIX } from "../lib/api/mod.ts";
 import {
   createKubeClients,
+  Informer,
   type KubeClients,
   KubeRestClient,
+  RESOURCE_QUOTA_RESOURCE,
+  ResourceClient,
   selfUsername,
 } from "../lib/kube/mod.ts";
+import { cachesSynced } from "../lib/controller/context.ts";
 import { webhookConfigurations } from "../scripts/gen_release_files.ts";
 import {
-  DEFAULT_ADMISSION_OPTIONS,
+  admissionOptionsWithTemplateWait,
   startWebhookServer,
   type WebhookServer,
 } from "../webhook/server.ts";
-import { type RunningLookups, startAdmissionLookups } from "../webhook/server_lookups.ts";
+import { admissionLookups } from "../webhook/server_lookups.ts";
 import { StaticCertificateSource } from "./webhook_fixtures.ts";
-import type { AdmissionOptions } from "../webhook/lookups.ts";
+import type { AdmissionLookups, AdmissionOptions } from "../webhook/lookups.ts";
 import type { Logger } from "../lib/ops/contracts.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import {
@@ -31,6 +35,35 @@ import {
   type KubectlResult,
   startControlPlane,
 } from "./controlplane/harness.ts";
+
+/** Admission lookups over informers of their own; `synced` resolves true once they are filled. */
+export interface RunningLookups extends AsyncDisposable {
+  lookups: AdmissionLookups;
+  synced: Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** Starts {@linkcode RunningLookups}, as the operator's over its shared caches. */
+export function startOwnLookups(
+  kube: KubeClients,
+  options: Parameters<typeof admissionLookups>[2] = {},
+): RunningLookups {
+  const caches = {
+    hostPorts: new Informer(kube.hostPorts),
+    classes: new Informer(kube.hostPortClasses),
+    claims: new Informer(kube.hostPortClaims),
+    quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
+  };
+  const informers = Object.values(caches);
+  for (const informer of informers) informer.start();
+  const stop = async () => void await Promise.all(informers.map((informer) => informer.stop()));
+  return {
+    lookups: admissionLookups(kube, caches, options),
+    synced: cachesSynced(caches),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
 
 /** A running rig; dispose it to stop everything. */
 export interface E2eCluster extends AsyncDisposable {
@@ -154,7 +187,7 @@ async function bindClaim(
 export interface E2eClusterOptions {
   /** The operator's username; default the admin's own (from a SelfSubjectReview). */
   operatorUsername?: string;
-  /** Builds the admission server's lookups; default `startAdmissionLookups`. */
+  /** Builds the admission server's lookups; default `startOwnLookups`. */
   startLookups?: (kube: KubeClients) => RunningLookups;
   /** How to start the control plane (such as `{ controllers: true }`); the defaults otherwise. */
   controlPlane?: ControlPlaneOptions;
@@ -173,7 +206,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
   try {
     rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
     const kube = createKubeClients(rest);
-    lookups = (options.startLookups ?? startAdmissionLookups)(kube);
+    lookups = (options.startLookups ?? startOwnLookups)(kube);
     assert.equal(await lookups.synced, true);
     const admin = await selfUsername(kube.rest);
     const operatorUsername = options.operatorUsername ?? admin;
@@ -186,7 +219,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       certificates: new StaticCertificateSource(tls.certPem, tls.keyPem),
       lookups: lookups.lookups,
       admission: {
-        ...DEFAULT_ADMISSION_OPTIONS,
+        ...admissionOptionsWithTemplateWait(),
         operatorUsername: () => operatorUsername,
         ...options.admission,
       },

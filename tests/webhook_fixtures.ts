@@ -26,7 +26,7 @@ import { inspectPair, PairSource } from "../webhook/tls_source.ts";
 export class StaticCertificateSource extends PairSource {
   /** @throws {TypeError} when the certificate and key do not parse or do not belong together */
   constructor(certPem: string, keyPem: string) {
-    super();
+    super(0);
     const inspected = inspectPair(certPem, keyPem);
     if (!inspected.ok) {
       throw new TypeError(`Cannot use the serving certificate: ${inspected.reason}`);
@@ -35,8 +35,17 @@ export class StaticCertificateSource extends PairSource {
   }
 
   /** Nothing to load: resolves at once. */
-  start(_signal: AbortSignal): Promise<void> {
+  override start(_signal: AbortSignal): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Never called: `start` runs no loop. */
+  protected refresh(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  protected startError(): string {
+    return "";
   }
 }
 

@@ -9,7 +9,7 @@ import type {
   RuleWithOperations,
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
-import type { LabelSelector, ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
+import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
 import {
   CLAIM_ANNOTATION_PREFIX,
   GROUP,
@@ -68,26 +68,24 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
   };
 }
 
-/** The three configurations of one install, mutating first. */
-export interface WebhookSet {
-  crdMutating: MutatingWebhookConfiguration;
-  crdValidating: ValidatingWebhookConfiguration;
-  podMutating: MutatingWebhookConfiguration;
-}
-
-/** Builds the three webhook configurations. */
-export function webhookSet(options: WebhookSetOptions): WebhookSet {
+/**
+ * The three configurations of one install, mutating first: the custom resources' mutating and
+ * validating webhooks, then the pod webhook.
+ */
+export function webhookSet(
+  options: WebhookSetOptions,
+): [MutatingWebhookConfiguration, ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
   const { client } = options;
   const hook = (id: WebhookId, rules: WebhookRule[]) => {
     const path = WEBHOOK_PATHS[id];
-    const url = client.kind === "url" ? `${client.baseUrl}${path}` : "";
     return {
       name: WEBHOOK_NAMES[id],
       clientConfig: client.kind === "service"
         ? { service: { name: client.name, namespace: client.namespace, path, port: client.port } }
-        : client.caBundle === undefined
-        ? { url }
-        : { url, caBundle: client.caBundle },
+        : {
+          url: `${client.baseUrl}${path}`,
+          ...client.caBundle !== undefined && { caBundle: client.caBundle },
+        },
       rules,
       failurePolicy: "Fail",
       matchPolicy: "Equivalent",
@@ -99,37 +97,40 @@ export function webhookSet(options: WebhookSetOptions): WebhookSet {
   const cr = (...resources: string[]): WebhookRule[] => [
     { apiGroups: [GROUP], apiVersions: [VERSION], resources, operations: CREATE_UPDATE },
   ];
-  const configuration = <K extends string>(name: string, kind: K) => {
-    const metadata: ObjectMeta = { name };
-    if (options.labels !== undefined) metadata.labels = { ...options.labels };
-    if (options.annotations !== undefined) metadata.annotations = { ...options.annotations };
-    return { apiVersion: ADMISSION_API, kind, metadata };
-  };
+  const configuration = <K extends string>(kind: K, name: string) => ({
+    apiVersion: ADMISSION_API,
+    kind,
+    metadata: {
+      name,
+      ...options.labels && { labels: { ...options.labels } },
+      ...options.annotations && { annotations: { ...options.annotations } },
+    },
+  });
   const pods: WebhookRule = {
     apiGroups: [""],
     apiVersions: ["v1"],
     resources: ["pods"],
     operations: CREATE_UPDATE,
   };
-  return {
-    crdMutating: {
-      ...configuration(options.crdName, "MutatingWebhookConfiguration"),
+  return [
+    {
+      ...configuration("MutatingWebhookConfiguration", options.crdName),
       webhooks: [
         { ...hook("mutateHostPort", cr(PLURAL.HostPort)), reinvocationPolicy: "Never" },
         { ...hook("mutateHostPortClaim", cr(PLURAL.HostPortClaim)), reinvocationPolicy: "Never" },
         { ...hook("mutateHostPortClass", cr(PLURAL.HostPortClass)), reinvocationPolicy: "Never" },
       ],
     },
-    crdValidating: {
-      ...configuration(options.crdName, "ValidatingWebhookConfiguration"),
+    {
+      ...configuration("ValidatingWebhookConfiguration", options.crdName),
       webhooks: [
         hook("validateHostPort", cr(PLURAL.HostPort, `${PLURAL.HostPort}/status`)),
         hook("validateHostPortClaim", cr(PLURAL.HostPortClaim)),
         hook("validateHostPortClass", cr(PLURAL.HostPortClass)),
       ],
     },
-    podMutating: {
-      ...configuration(options.podName, "MutatingWebhookConfiguration"),
+    {
+      ...configuration("MutatingWebhookConfiguration", options.podName),
       webhooks: [{
         // The status subresource lets its writers change annotations too.
         ...hook("mutatePod", [pods, {
@@ -142,5 +143,5 @@ export function webhookSet(options: WebhookSetOptions): WebhookSet {
         reinvocationPolicy: "Never",
       }],
     },
-  };
+  ];
 }

@@ -8,6 +8,7 @@ import * as z from "zod";
 import {
   findClassOverlaps,
   formatRange,
+  intersectRanges,
   type PortRange,
   validatePools,
 } from "../lib/allocator/mod.ts";
@@ -147,7 +148,7 @@ export async function reviewHostPortClass(
   const name = object.value.metadata.name ?? request.name ?? "";
   if (errors.length > 0) return answer(uid, { kind: KIND.HostPortClass, name }, errors);
   const others = await settle(() => lookups.listHostPortClasses());
-  const warnings = poolWarnings(name, pools, others.ok ? others.value ?? [] : []);
+  const warnings = poolWarnings(name, pools, others.ok ? others.value : []);
   if (!others.ok) {
     warnings.push(
       "spec.pools: cannot check for ports shared with other HostPortClasses: " +
@@ -157,10 +158,18 @@ export async function reviewHostPortClass(
   return allowReview(uid, { warnings });
 }
 
-/** The API server's default Service NodePort range. */
-const NODE_PORT_RANGE: PortRange = { start: 30000, end: 32767 };
-/** Ports below this are privileged on Linux and often taken by node services. */
-const FIRST_UNPRIVILEGED_PORT = 1024;
+/** Where host ports are risky, and why: the API server's default NodePort range, and below 1024. */
+const RISKY_RANGES: readonly [PortRange, string][] = [
+  [
+    { start: 30000, end: 32767 },
+    "in the default NodePort range 30000-32767; Service node ports there can collide with " +
+    "host ports",
+  ],
+  [
+    { start: 1, end: 1023 },
+    "below 1024; privileged ports are often taken by services on the nodes",
+  ],
+];
 
 /** Warnings about a class's pools, in pool order, then overlaps in the order of `others`. */
 function poolWarnings(
@@ -170,19 +179,9 @@ function poolWarnings(
 ): string[] {
   const warnings: string[] = [];
   pools.forEach((pool, i) => {
-    const nodePorts = intersect(pool, NODE_PORT_RANGE);
-    if (nodePorts !== undefined) {
-      warnings.push(
-        `spec.pools[${i}]: ${describe(nodePorts)} in the default NodePort range ` +
-          `${formatRange(NODE_PORT_RANGE)}; Service node ports there can collide with host ports`,
-      );
-    }
-    const privileged = intersect(pool, { start: 1, end: FIRST_UNPRIVILEGED_PORT - 1 });
-    if (privileged !== undefined) {
-      warnings.push(
-        `spec.pools[${i}]: ${describe(privileged)} below ${FIRST_UNPRIVILEGED_PORT}; ` +
-          "privileged ports are often taken by services on the nodes",
-      );
+    for (const [range, risk] of RISKY_RANGES) {
+      const risky = intersectRanges(pool, range);
+      if (risky !== undefined) warnings.push(`spec.pools[${i}]: ${describe(risky)} ${risk}`);
     }
   });
   for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
@@ -200,12 +199,6 @@ function poolWarnings(
 function describe(range: PortRange): string {
   const ports = formatRange(range);
   return range.start === range.end ? `port ${ports} is` : `ports ${ports} are`;
-}
-
-function intersect(a: PortRange, b: PortRange): PortRange | undefined {
-  const start = Math.max(a.start, b.start);
-  const end = Math.min(a.end, b.end);
-  return start <= end ? { start, end } : undefined;
 }
 
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
@@ -272,8 +265,7 @@ export async function reviewHostPortClaim(
   if (operation === "CREATE") {
     const className = claim.spec.hostPortClassName;
     const classes = await settle(() => lookups.listHostPortClasses());
-    const known = !classes.ok || classes.value === undefined ||
-      classes.value.some((c) => c.metadata.name === className);
+    const known = !classes.ok || classes.value.some((c) => c.metadata.name === className);
     if (!known) {
       warnings.push(
         `spec.hostPortClassName: HostPortClass ${goQuote(className)} does not exist; the ` +

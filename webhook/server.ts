@@ -1,14 +1,8 @@
 /**
  * The admission HTTPS server: the seven webhook paths of the original plus `/healthz`, on
- * node:https. `Deno.serve` is measured beside it in `bench/results/webhook.md`: with the real
- * handler both serve about 10,000 admissions/s here, and their tail latencies are within this
- * shared machine's noise. What decides is what `Deno.serve` cannot do: bound a client that
- * stalls (measured: a connection stalled before, inside or after its headers stays open for good,
- * and one stalled inside its body blocks a graceful shutdown), and swap its certificate in place
- * (only a `reusePort` listener swap behind `--unstable-net`, which lost 6-12 requests in 20 swaps:
- * the closing listener resets connections still in its accept queue). node:https swaps the
- * certificate in place (`setSecureContext`) and enforces handshake, header, request and idle
- * timeouts.
+ * node:https rather than `Deno.serve`, which cannot bound a client that stalls nor swap its
+ * certificate in place (measured in bench/results/webhook.md, "Why not Deno.serve"). node:https
+ * swaps it with `setSecureContext` and enforces handshake, header, request and idle timeouts.
  *
  * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
  * gracefully: it stops accepting, closes at once every connection with no request in flight
@@ -20,20 +14,17 @@
  * @module
  */
 import https from "node:https";
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { once } from "node:events";
+import type { AddressInfo, Socket } from "node:net";
 import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
-import type { Counter, Gauge, Histogram, Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
+import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
-import {
-  type Answer,
-  answerRequest,
-  DEFAULT_MAX_BODY_BYTES,
-  type RequestContext,
-} from "./server_request.ts";
+import { handleAdmission } from "./handler.ts";
 import { webhookForPath } from "./paths.ts";
-import type { CertificateSource, ServingPair } from "./tls_source.ts";
+import type { CertificateSource } from "./tls_source.ts";
 
 /** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -42,31 +33,21 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 const DEFAULT_WEBHOOK_PORT = 9443;
 
 /**
- * Bounded waiting for a port in pod admission: 10 more lookups 250 ms apart (24, 6 s, for a pod
- * naming a claim template: its claim is new), well inside the webhook configurations' 10 s
- * timeout.
+ * The operator's admission options. A pod naming a claim on its way to a port waits for it: 10
+ * more lookups 250 ms apart, or `templateWaitMs` (`--claim-template-wait`, rounded up to whole
+ * rounds) for a claim the pod's template makes; well inside the configurations' 10 s timeout.
  */
-export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
-  random: Math.random,
-  waitForPort: {
-    attempts: 10,
-    templateAttempts: 24,
-    intervalMs: 250,
-    delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  },
-};
-
-/**
- * The default admission options with a per-pod claim wait of `templateWaitMs` (rounded up to
- * whole lookup rounds) when given.
- *
- * @param templateWaitMs `--claim-template-wait`, or undefined for the default (6 s)
- */
-export function admissionOptionsWithTemplateWait(templateWaitMs?: number): AdmissionOptions {
-  const wait = DEFAULT_ADMISSION_OPTIONS.waitForPort;
-  if (wait === undefined || templateWaitMs === undefined) return DEFAULT_ADMISSION_OPTIONS;
-  const templateAttempts = Math.ceil(templateWaitMs / wait.intervalMs);
-  return { ...DEFAULT_ADMISSION_OPTIONS, waitForPort: { ...wait, templateAttempts } };
+export function admissionOptionsWithTemplateWait(templateWaitMs = 6_000): AdmissionOptions {
+  const intervalMs = 250;
+  return {
+    random: Math.random,
+    waitForPort: {
+      attempts: 10,
+      templateAttempts: Math.ceil(templateWaitMs / intervalMs),
+      intervalMs,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    },
+  };
 }
 
 /** Options of {@linkcode startWebhookServer}. */
@@ -75,16 +56,13 @@ export interface WebhookServerOptions {
   certificates: CertificateSource;
   /** Read-only lookups for the admission logic. */
   lookups: AdmissionLookups;
-  /**
-   * Options passed to `handleAdmission`; default {@linkcode DEFAULT_ADMISSION_OPTIONS} (a pod
-   * whose claim is a moment from its port waits up to 2.5 s instead of being refused).
-   */
+  /** Options passed to `handleAdmission`; default `admissionOptionsWithTemplateWait()`. */
   admission?: AdmissionOptions;
   /** Address to bind; default `0.0.0.0` (use `127.0.0.1` outside a cluster). */
   hostname?: string;
   /** Port; default 9443, `0` for any free port. */
   port?: number;
-  /** Largest request body in bytes; default 3 MiB, like the API server. */
+  /** Largest request body in bytes; default 3 MiB, the API server's own request limit. */
   maxBodyBytes?: number;
   /** A TLS handshake must finish within this; default 10 s. */
   handshakeTimeoutMs?: number;
@@ -92,8 +70,6 @@ export interface WebhookServerOptions {
   headersTimeoutMs?: number;
   /** The whole request must arrive within this; default 30 s (API server timeouts are <= 30 s). */
   requestTimeoutMs?: number;
-  /** An idle keep-alive connection is closed after this; default 120 s (above Go's 90 s). */
-  idleTimeoutMs?: number;
   /**
    * On shutdown, connections still open after this are closed; default 10 s, the webhook
    * configurations' timeout (the API server stops waiting for an answer by then). Keep it below
@@ -110,8 +86,6 @@ export interface WebhookServerOptions {
 
 /** A running admission server. */
 export interface WebhookServer extends AsyncDisposable {
-  /** The bound address. */
-  readonly hostname: string;
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
   /** Resolves once the server has shut down and every connection is closed. */
@@ -120,54 +94,39 @@ export interface WebhookServer extends AsyncDisposable {
   shutdown(): Promise<void>;
 }
 
-function requirePair(source: CertificateSource): ServingPair {
-  const pair = source.current();
-  if (pair === undefined) {
-    throw new Error(
-      "Cannot start the webhook server: the certificate source has no certificate yet",
-    );
-  }
-  return pair;
-}
-
-function listen(server: https.Server, port: number, hostname: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-}
-
 /**
  * Starts the admission server and resolves once it listens.
  *
  * @throws {Error} when the certificate source has no pair yet, or the port cannot be bound
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const pair = requirePair(options.certificates);
-  const logger = options.logger ?? createLogger({ write: () => {} });
-  const metrics = new WebhookMetrics(options.metrics ?? new PrometheusRegistry());
-  let closing = false;
+  const pair = options.certificates.current();
+  if (pair === undefined) {
+    throw new Error(
+      "Cannot start the webhook server: the certificate source has no certificate yet",
+    );
+  }
   const context: RequestContext = {
     lookups: options.lookups,
-    admission: options.admission ?? DEFAULT_ADMISSION_OPTIONS,
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    healthy: () => options.certificates.healthy(),
-    closing: () => closing,
+    admission: options.admission ?? admissionOptionsWithTemplateWait(),
+    maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
+    certificates: options.certificates,
+    metrics: webhookMetrics(options.metrics ?? new PrometheusRegistry()),
+    logger: options.logger ?? createLogger({ write: () => {} }),
+    closing: false,
   };
+  const { metrics, logger } = context;
   const server = https.createServer({
     cert: pair.certPem,
     key: pair.keyPem,
     handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     headersTimeout: options.headersTimeoutMs ?? 10_000,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
-    keepAliveTimeout: options.idleTimeoutMs ?? 120_000,
+    keepAliveTimeout: 120_000, // an idle keep-alive connection: above Go's 90 s
     connectionsCheckingInterval: Math.min(1_000, options.headersTimeoutMs ?? 1_000),
     noDelay: true,
-  }, (req, res) => void serveOne(req, res, context, metrics, logger));
-  const connections = trackUnusedConnections(server);
+  }, (req, res) => void serveOne(req, res, context));
+  const closeUnused = trackUnusedConnections(server);
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     metrics.tlsErrors.inc();
     logger.debug("TLS handshake failed", { error: error.message });
@@ -180,26 +139,26 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
-  let port: number;
   try {
-    port = await listen(server, options.port ?? DEFAULT_WEBHOOK_PORT, hostname);
+    await once(server.listen(options.port ?? DEFAULT_WEBHOOK_PORT, hostname), "listening");
   } catch (error) {
     unsubscribe();
     throw error;
   }
+  const port = (server.address() as AddressInfo).port;
   logger.info("Admission webhook server listening", { hostname, port });
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
-      closing = true;
+      context.closing = true;
       unsubscribe();
       server.close(); // stop accepting
       server.closeIdleConnections(); // keep-alive connections between requests
-      connections.closeUnused(); // handshakes under way, and connections with no request yet
+      closeUnused(); // handshakes under way, and connections with no request yet
       const grace = setTimeout(() => {
         server.closeAllConnections();
-        connections.closeUnused();
+        closeUnused();
       }, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
@@ -211,7 +170,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   if (options.signal?.aborted) void shutdown();
 
   return {
-    hostname,
     port,
     finished: closed,
     shutdown,
@@ -222,10 +180,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 /**
  * Connections node's `closeIdleConnections` does not see: a TCP connection whose TLS handshake
  * is still under way, and a TLS connection that has not sent a request yet (a client's
- * pre-opened or pooled connection). Both are closed at once on shutdown; once a connection
- * has sent a request, node tracks it (idle between requests, or active).
+ * pre-opened or pooled connection); returns what closes them, at once on shutdown. Once a
+ * connection has sent a request, node tracks it (idle between requests, or active).
  */
-function trackUnusedConnections(server: https.Server) {
+function trackUnusedConnections(server: https.Server): () => void {
   const handshaking = new Map<string, Socket>();
   const unused = new Set<Socket>();
   const key = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
@@ -242,24 +200,46 @@ function trackUnusedConnections(server: https.Server) {
     socket.once("close", () => unused.delete(socket));
   });
   server.on("request", (req: IncomingMessage) => unused.delete(req.socket));
-  const destroy = (sockets: Iterable<Socket>) => {
-    for (const socket of [...sockets]) socket.destroy();
-  };
-  return {
-    closeUnused: () => {
-      destroy(handshaking.values());
-      destroy(unused);
-    },
+  return () => {
+    for (const socket of [...handshaking.values(), ...unused]) socket.destroy();
   };
 }
+
+/** What answering a request needs: the server's settings, metrics and logger, and its state. */
+interface RequestContext {
+  lookups: AdmissionLookups;
+  admission: AdmissionOptions;
+  maxBodyBytes: number;
+  /** Whose health `/healthz` reports. */
+  certificates: CertificateSource;
+  metrics: ReturnType<typeof webhookMetrics>;
+  logger: Logger;
+  /** Set once shutdown began: answers then close their connection. */
+  closing: boolean;
+}
+
+/** How a request was answered, for metrics and logs. */
+interface Answer {
+  status: number;
+  /** The AdmissionReview's uid and verdict, when one was answered. */
+  uid?: string;
+  allowed?: boolean;
+  /** Short reason for an HTTP error. */
+  message?: string;
+}
+
+/**
+ * Status recorded (never sent) when the client goes away before its body arrived, as nginx's 499:
+ * not a server error, so the error counter stays meaningful.
+ */
+const CLIENT_CLOSED = 499;
 
 async function serveOne(
   req: IncomingMessage,
   res: ServerResponse,
   context: RequestContext,
-  metrics: WebhookMetrics,
-  logger: Logger,
 ): Promise<void> {
+  const { metrics, logger } = context;
   const started = performance.now();
   const url = req.url ?? "/";
   const query = url.indexOf("?");
@@ -267,7 +247,7 @@ async function serveOne(
   const id = webhookForPath(path);
   const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);
-  const answer = await answerRequest(req, res, { path, id }, context);
+  const answer = await answerRequest(req, res, path, id !== undefined, context);
   const seconds = (performance.now() - started) / 1000;
   metrics.finish(webhook, answer, seconds);
   logger.debug("Admission request", {
@@ -279,6 +259,118 @@ async function serveOne(
     message: answer.message,
     durationMs: Math.round(seconds * 1e6) / 1e3,
     remote: req.socket.remoteAddress,
+  });
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Answers one request; never throws (a bug is answered with 500). */
+async function answerRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  isWebhook: boolean,
+  context: RequestContext,
+): Promise<Answer> {
+  const fail = (status: number, message: string, headers?: Record<string, string>): Answer => {
+    send(res, context, status, `${message}\n`, headers);
+    return { status, message };
+  };
+  try {
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return fail(405, "Method not allowed", { allow: "GET, HEAD" });
+      }
+      const status = context.certificates.healthy() ? 200 : 503;
+      send(
+        res,
+        context,
+        status,
+        status === 200 ? "ok\n" : "serving certificate source is unhealthy\n",
+      );
+      return { status };
+    }
+    if (!isWebhook) return fail(404, "Not found");
+    if (req.method !== "POST") return fail(405, "Method not allowed", { allow: "POST" });
+    if (req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
+      return fail(415, "Content-Type must be application/json");
+    }
+    const body = await readBody(req, context.maxBodyBytes);
+    if (body.status === CLIENT_CLOSED) {
+      res.destroy();
+      return body;
+    }
+    // The rest of an oversized body is not read, so the connection cannot be reused.
+    if (body.status === 413) return fail(413, body.message, { connection: "close" });
+    let review: unknown;
+    try {
+      review = JSON.parse(UTF8.decode(body.bytes));
+    } catch {
+      return fail(400, "Request body is not valid JSON");
+    }
+    const result = await handleAdmission(path, review, context.lookups, context.admission);
+    if (result.kind === "http") return fail(result.status, result.message);
+    const { response } = result.review;
+    send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
+    return { status: 200, uid: response.uid, allowed: response.allowed };
+  } catch (error) {
+    return fail(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function send(
+  res: ServerResponse,
+  context: RequestContext,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+    ...headers,
+    ...context.closing && { connection: "close" },
+  });
+  res.end(body);
+}
+
+/** Reads the body, refusing more than `maxBytes` (by Content-Length or as it streams in). */
+function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<
+  | { status: 200; bytes: Uint8Array }
+  | { status: 413; message: string }
+  | { status: typeof CLIENT_CLOSED; message: string }
+> {
+  const tooLarge = {
+    status: 413,
+    message: `Request body is larger than ${maxBytes} bytes`,
+  } as const;
+  if (Number(req.headers["content-length"] ?? "0") > maxBytes) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    req.on("data", (chunk: Uint8Array) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.pause();
+        resolve(tooLarge);
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    // A webhook request is one chunk, as a rule: taken as it is, not copied.
+    req.on(
+      "end",
+      () =>
+        resolve({ status: 200, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }),
+    );
+    const gone = () => resolve({ status: CLIENT_CLOSED, message: "Client closed the request" });
+    req.on("error", gone);
+    req.on("aborted", gone);
   });
 }
 
@@ -294,70 +386,57 @@ const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, ...DE
  * names (`controller_runtime_webhook_*`, so existing dashboards work: requests by webhook and HTTP
  * code, requests in flight, a latency histogram), plus allowed/denied answers and TLS events.
  */
-class WebhookMetrics {
-  readonly tlsErrors: Counter;
-  readonly certificateReloads: Counter;
-  #requests: Counter;
-  #inFlight: Gauge;
-  #latency: Histogram;
-  #reviews: Counter;
-  #inFlightByWebhook = new Map<string, number>();
-
-  constructor(registry: MetricsRegistry) {
-    this.#requests = registry.counter(
-      "controller_runtime_webhook_requests_total",
-      "Total number of admission requests by HTTP status code",
-      ["webhook", "code"],
-    );
-    this.#inFlight = registry.gauge(
-      "controller_runtime_webhook_requests_in_flight",
-      "Current number of admission requests being served",
-      ["webhook"],
-    );
-    this.#latency = registry.histogram(
-      "controller_runtime_webhook_latency_seconds",
-      "Histogram of the latency of processing admission requests",
-      ["webhook"],
-      LATENCY_BUCKETS_SECONDS,
-    );
-    this.#reviews = registry.counter(
-      "hostport_webhook_reviews_total",
-      "AdmissionReviews answered, by result (allowed or denied)",
-      ["webhook", "result"],
-    );
-    this.tlsErrors = registry.counter(
-      "hostport_webhook_tls_errors_total",
-      "TLS handshakes that failed",
-    );
-    this.certificateReloads = registry.counter(
+function webhookMetrics(registry: MetricsRegistry) {
+  const requests = registry.counter(
+    "controller_runtime_webhook_requests_total",
+    "Total number of admission requests by HTTP status code",
+    ["webhook", "code"],
+  );
+  const inFlight = registry.gauge(
+    "controller_runtime_webhook_requests_in_flight",
+    "Current number of admission requests being served",
+    ["webhook"],
+  );
+  const latency = registry.histogram(
+    "controller_runtime_webhook_latency_seconds",
+    "Histogram of the latency of processing admission requests",
+    ["webhook"],
+    LATENCY_BUCKETS_SECONDS,
+  );
+  const reviews = registry.counter(
+    "hostport_webhook_reviews_total",
+    "AdmissionReviews answered, by result (allowed or denied)",
+    ["webhook", "result"],
+  );
+  const inFlightByWebhook = new Map<string, number>();
+  const setInFlight = (webhook: string, value: number) => {
+    inFlightByWebhook.set(webhook, value);
+    inFlight.set({ webhook }, value);
+  };
+  return {
+    tlsErrors: registry.counter("hostport_webhook_tls_errors_total", "TLS handshakes that failed"),
+    certificateReloads: registry.counter(
       "hostport_webhook_certificate_reloads_total",
       "Serving certificates swapped in after the first",
-    );
-  }
-
-  /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
-  begin(webhook: string): void {
-    const inFlight = this.#inFlightByWebhook.get(webhook);
-    if (inFlight === undefined) {
-      // Both results are exposed from the first request on, as zero until counted.
-      this.#reviews.inc({ webhook, result: "allowed" }, 0);
-      this.#reviews.inc({ webhook, result: "denied" }, 0);
-    }
-    this.#setInFlight(webhook, (inFlight ?? 0) + 1);
-  }
-
-  /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
-  finish(webhook: string, answer: Answer, seconds: number): void {
-    this.#setInFlight(webhook, (this.#inFlightByWebhook.get(webhook) ?? 1) - 1);
-    this.#requests.inc({ webhook, code: String(answer.status) });
-    if (answer.allowed !== undefined) {
-      this.#reviews.inc({ webhook, result: answer.allowed ? "allowed" : "denied" });
-    }
-    this.#latency.observe({ webhook }, seconds);
-  }
-
-  #setInFlight(webhook: string, value: number): void {
-    this.#inFlightByWebhook.set(webhook, value);
-    this.#inFlight.set({ webhook }, value);
-  }
+    ),
+    /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
+    begin(webhook: string): void {
+      const current = inFlightByWebhook.get(webhook);
+      if (current === undefined) {
+        // Both results are exposed from the first request on, as zero until counted.
+        reviews.inc({ webhook, result: "allowed" }, 0);
+        reviews.inc({ webhook, result: "denied" }, 0);
+      }
+      setInFlight(webhook, (current ?? 0) + 1);
+    },
+    /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
+    finish(webhook: string, answer: Answer, seconds: number): void {
+      setInFlight(webhook, (inFlightByWebhook.get(webhook) ?? 1) - 1);
+      requests.inc({ webhook, code: String(answer.status) });
+      if (answer.allowed !== undefined) {
+        reviews.inc({ webhook, result: answer.allowed ? "allowed" : "denied" });
+      }
+      latency.observe({ webhook }, seconds);
+    },
+  };
 }

@@ -15,14 +15,13 @@ import {
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import {
   AlreadyExistsError,
-  Informer,
   type KubeClients,
   NAMESPACE_INDEX,
   NotFoundError,
-  RESOURCE_QUOTA_RESOURCE,
-  ResourceClient,
+  type ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
+import type { SharedCaches } from "../lib/controller/context.ts";
 import {
   admitClaim,
   classLimits,
@@ -44,8 +43,10 @@ export interface ClaimQuotaSources {
   claims: Pick<StoreReader<HostPortClaim>, "byIndex">;
   quotas: Pick<StoreReader<ResourceQuota>, "byIndex">;
   now?: () => number;
-  refusals?: Counter;
-  onRefused?: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void;
+  refusals?: Counter | undefined;
+  onRefused?:
+    | ((quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => void)
+    | undefined;
 }
 
 /**
@@ -104,95 +105,55 @@ export interface LiveReaders {
 }
 
 /** `undefined` for an object that does not exist. */
-function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  return read().catch((error) =>
-    error instanceof NotFoundError ? undefined : Promise.reject(error)
-  );
+export function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  return read.catch((error) => error instanceof NotFoundError ? undefined : Promise.reject(error));
 }
 
 /** Lookups over caches: claims are always read live, HostPort refusals are confirmed live. */
 export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders): AdmissionLookups {
   return {
-    getClaim: (namespace, name) => getOrUndefined(() => live.claims.get(name, { namespace })),
+    getClaim: (namespace, name) => orUndefined(live.claims.get(name, { namespace })),
     getHostPort(name) {
       const cached = caches.hostPorts.getByName(name);
       const usable = cached?.status?.phase === HOST_PORT_PHASE.Allocated &&
         (cached.status.port ?? 0) > 0;
       if (usable) return Promise.resolve(cached);
-      return getOrUndefined(() => live.hostPorts.get(name));
+      return orUndefined(live.hostPorts.get(name));
     },
     listHostPortClasses: () => Promise.resolve(caches.classes.list()),
   };
 }
 
-/** Informer-backed lookups; `synced` resolves true once every cache is filled. */
-export interface RunningLookups extends AsyncDisposable {
-  lookups: AdmissionLookups;
-  synced: Promise<boolean>;
-  stop(): Promise<void>;
-}
-
-type SharedInformer<T extends HostPort | HostPortClass | HostPortClaim | ResourceQuota> = Pick<
-  Informer<T>,
-  "store" | "synced" | "addEventHandler"
->;
-
-/** Informers the process already runs (its shared caches), read instead of starting others. */
-export interface SharedInformers {
-  hostPorts: SharedInformer<HostPort>;
-  classes: SharedInformer<HostPortClass>;
-  claims: SharedInformer<HostPortClaim>;
-  quotas: SharedInformer<ResourceQuota>;
-}
-
 /**
- * Returns lookups over the `shared` informers (or ones started here), with the claim quota
- * check and the per-pod claim store; each quota refusal is counted in `metrics` and recorded as
- * a Warning Event on the ResourceQuota (the API server's own quota check records none).
+ * Returns lookups over the process's shared caches, with the claim quota check and the per-pod
+ * claim store; each quota refusal is counted in `metrics` and recorded as a Warning Event on the
+ * ResourceQuota (the API server's own quota check records none).
  */
-export function startAdmissionLookups(
+export function admissionLookups(
   kube: KubeClients,
-  shared?: SharedInformers,
+  caches: SharedCaches,
   options: { metrics?: MetricsRegistry; recorder?: EventRecorder } = {},
-): RunningLookups {
+): AdmissionLookups {
   const { metrics, recorder } = options;
-  const own = shared === undefined
-    ? {
-      hostPorts: new Informer(kube.hostPorts),
-      classes: new Informer(kube.hostPortClasses),
-      claims: new Informer(kube.hostPortClaims),
-      quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
-    }
-    : undefined;
-  // Only the four informers: `shared` may carry more (a running cache set's own synced and stop).
-  const { hostPorts, classes, claims, quotas }: SharedInformers = shared ?? own!;
+  const { hostPorts, classes, claims, quotas } = caches;
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,
     quotas: quotas.store,
-    ...metrics && {
-      refusals: metrics.counter(
-        "hostport_quota_refusals_total",
-        "Claim creates the webhook refused because a per-class quota was full",
-        ["namespace", "class"],
-      ),
-    },
-    ...recorder && {
-      onRefused: (quota: ResourceQuota, exceeded: QuotaExceeded, claim: HostPortClaim) => {
-        const { namespace = "", name, generateName = "" } = claim.metadata;
-        const { name: quotaName, namespace: quotaNamespace, uid } = quota.metadata ?? {};
-        recorder.record(
-          {
-            apiVersion: "v1",
-            kind: "ResourceQuota",
-            metadata: { name: quotaName, namespace: quotaNamespace, uid },
-          },
-          "Warning",
-          EVENT_REASON.QuotaExceeded,
-          `Refused claim ${namespace}/${name ?? `${generateName}*`}: ` +
-            quotaExceededMessage(exceeded),
-        );
-      },
-    },
+    refusals: metrics?.counter(
+      "hostport_quota_refusals_total",
+      "Claim creates the webhook refused because a per-class quota was full",
+      ["namespace", "class"],
+    ),
+    onRefused: recorder && ((quota, exceeded, claim) => {
+      const { namespace = "", name, generateName = "" } = claim.metadata;
+      recorder.record(
+        { apiVersion: "v1", kind: "ResourceQuota", metadata: quota.metadata ?? {} },
+        "Warning",
+        EVENT_REASON.QuotaExceeded,
+        `Refused claim ${namespace}/${name ?? `${generateName}*`}: ` +
+          quotaExceededMessage(exceeded),
+      );
+    }),
   });
   // A claim this replica admitted counts from the cache once seen there, even if it goes later.
   claims.addEventHandler({
@@ -200,43 +161,32 @@ export function startAdmissionLookups(
     onUpdate: (_previous, claim) => claimQuota.cached(claim),
     onDelete: () => {},
   });
-  const owned = own ? Object.values(own) : [];
-  for (const informer of owned) informer.start();
-  const stop = async () => {
-    await Promise.all(owned.map((informer) => informer.stop()));
-  };
   return {
-    lookups: {
-      ...cachedAdmissionLookups(
-        { hostPorts: hostPorts.store, classes: classes.store },
-        { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
-      ),
-      // Per-pod claims: all live; the create is the only write the webhook makes.
-      templateClaims: {
-        getTemplate: (namespace, name) =>
-          getOrUndefined(() => kube.hostPortClaimTemplates.get(name, { namespace })),
-        async getStatefulSet(namespace, name) {
-          const set = await getOrUndefined(() => kube.statefulSets.get(name, { namespace }));
-          if (set === undefined) return undefined;
-          const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
-          return { uid: set.metadata?.uid ?? "", policy };
-        },
-        createClaim: (claim) =>
-          kube.hostPortClaims.create(claim).then(
-            () => true,
-            (error) => error instanceof AlreadyExistsError ? false : Promise.reject(error),
-          ),
-        async deleteClaim(namespace, name, uid) {
-          await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } }).catch(
-            () => {}, // best effort: the template-claim controller deletes claims no pod took
-          );
-        },
+    ...cachedAdmissionLookups(
+      { hostPorts: hostPorts.store, classes: classes.store },
+      { claims: kube.hostPortClaims, hostPorts: kube.hostPorts },
+    ),
+    // Per-pod claims: all live; the create is the only write the webhook makes.
+    templateClaims: {
+      getTemplate: (namespace, name) =>
+        orUndefined(kube.hostPortClaimTemplates.get(name, { namespace })),
+      async getStatefulSet(namespace, name) {
+        const set = await orUndefined(kube.statefulSets.get(name, { namespace }));
+        if (set === undefined) return undefined;
+        const policy = retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy);
+        return { uid: set.metadata?.uid ?? "", policy };
       },
-      claimQuota,
+      createClaim: (claim) =>
+        kube.hostPortClaims.create(claim).then(
+          () => true,
+          (error) => error instanceof AlreadyExistsError ? false : Promise.reject(error),
+        ),
+      async deleteClaim(namespace, name, uid) {
+        await kube.hostPortClaims.delete(name, { namespace, preconditions: { uid } }).catch(
+          () => {}, // best effort: the template-claim controller deletes claims no pod took
+        );
+      },
     },
-    synced: Promise.all([hostPorts, classes, claims, quotas].map((informer) => informer.synced))
-      .then((all) => all.every(Boolean)),
-    stop,
-    [Symbol.asyncDispose]: stop,
+    claimQuota,
   };
 }

@@ -34,7 +34,7 @@ export interface ServingNames {
 function randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] = bytes[0]! & 0x7f; // keep the DER integer positive
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return bytes.toHex();
 }
 
 function dates(validity: Validity): { notBefore: Date; notAfter: Date } {

@@ -14,14 +14,13 @@ import {
   type KubeObject,
   NotFoundError,
   type ResourceClient,
-  sleep,
-  SYSTEM_CLOCK,
 } from "../lib/kube/mod.ts";
 import { errorMessage } from "./field_errors.ts";
-import { generateCa, generateServingCert, type PemPair, type ServingNames } from "./tls_certs.ts";
+import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import { webhookSet } from "./configurations.ts";
+import { orUndefined } from "./server_lookups.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -69,19 +68,15 @@ export class SelfManagedCertificateSource extends PairSource {
   readonly names: ServingNames;
   #options: SelfManagedOptions;
   #secretRef: string;
-  #retryMs: number;
   #backdateMs: number;
-  #resyncMs: number;
 
   /** Creates a stopped source; call `start`. */
   constructor(options: SelfManagedOptions) {
-    super();
+    super(options.retryIntervalMs ?? 5_000);
     this.#options = options;
     this.secretName = options.secretName ?? `${options.serviceName}-tls`;
     this.#secretRef = `${options.namespace}/${this.secretName}`;
-    this.#retryMs = options.retryIntervalMs ?? 5_000;
     this.#backdateMs = options.backdateMs ?? 300_000;
-    this.#resyncMs = options.resyncIntervalMs ?? 60_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;
     this.names = {
       dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
@@ -89,33 +84,11 @@ export class SelfManagedCertificateSource extends PairSource {
     };
   }
 
-  /** Runs passes until one succeeds (or `maxFailures` fail), then renews in the background. */
-  async start(signal: AbortSignal): Promise<void> {
-    let renewAt = await this.#tryPass();
-    while (renewAt === undefined) {
-      if (signal.aborted || this.failures >= this.maxFailures) {
-        throw new Error(`Cannot set up the webhook certificate in Secret ${this.#secretRef}`);
-      }
-      await sleep(SYSTEM_CLOCK, this.#retryMs, signal);
-      renewAt = await this.#tryPass();
-    }
-    this.loop = this.#run(signal, renewAt);
-  }
-
-  async #run(signal: AbortSignal, renewAt: Date): Promise<void> {
-    while (!signal.aborted) {
-      const wait = Math.min(this.#resyncMs, renewAt.getTime() - Date.now());
-      await sleep(SYSTEM_CLOCK, Math.max(0, wait), signal);
-      if (signal.aborted) return;
-      renewAt = await this.#tryPass() ?? new Date(Date.now() + this.#retryMs);
-    }
-  }
-
-  async #tryPass(): Promise<Date | undefined> {
+  protected async refresh(): Promise<number | undefined> {
     try {
       const renewAt = await this.pass();
       this.failures = 0;
-      return renewAt;
+      return Math.min(this.#options.resyncIntervalMs ?? 60_000, renewAt.getTime() - Date.now());
     } catch (error) {
       this.failures++;
       this.#options.onError?.(
@@ -126,16 +99,17 @@ export class SelfManagedCertificateSource extends PairSource {
     }
   }
 
+  protected startError(): string {
+    return `Cannot set up the webhook certificate in Secret ${this.#secretRef}`;
+  }
+
   /** One pass: fix the Secret, inject the CA bundle, serve the pair; returns when to renew. */
   async pass(): Promise<Date> {
     const { secrets } = this.#options.kube;
     const namespace = this.#options.namespace;
     let secret: Secret | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
-      secret ??= await secrets.get(this.secretName, { namespace }).catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+      secret ??= await orUndefined(secrets.get(this.secretName, { namespace }));
       const contents = decodeSecret(secret);
       const now = new Date();
       const plan = planServingSecret({
@@ -183,6 +157,8 @@ export class SelfManagedCertificateSource extends PairSource {
     let ca: PemPair;
     let bundle: string;
     const backdateMs = this.#backdateMs;
+    // Imported here: the x509 stack is evaluated only in a process that issues certificates.
+    const { generateCa, generateServingCert } = await import("./tls_certs.ts");
     if (plan.action === "issueCa") {
       const validityMs = this.#options.caValidityMs ?? 5 * 365 * DAY_MS;
       ca = await generateCa(`${this.#options.serviceName}-ca`, { now, validityMs, backdateMs });
@@ -353,11 +329,8 @@ async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string):
   for (const [client, names] of targets) {
     for (const name of names ?? []) {
       for (let attempt = 1;; attempt++) {
-        let config: WebhookConfiguration;
-        try {
-          config = await client.get(name);
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
+        const config = await orUndefined(client.get(name));
+        if (config === undefined) {
           onError?.(
             `Cannot inject the CA bundle: ${client.resource.kind} "${name}" does not exist`,
           );
@@ -430,23 +403,20 @@ export class WebhookRegistrar {
       operatorNamespace,
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
-    const mutating = kube.mutatingWebhookConfigurations as Client;
-    const validating = kube.validatingWebhookConfigurations as Client;
-    return [
-      { client: mutating, object: set.crdMutating as KubeObject },
-      { client: validating, object: set.crdValidating as KubeObject },
-      { client: mutating, object: set.podMutating as KubeObject },
-    ];
+    return set.map((object) => ({
+      client:
+        (object.kind === "ValidatingWebhookConfiguration"
+          ? kube.validatingWebhookConfigurations
+          : kube.mutatingWebhookConfigurations) as Client,
+      object: object as KubeObject,
+    }));
   }
 
   /** Throws naming the first configuration of our names that exists without our label. */
   async checkNames(): Promise<void> {
     for (const { client, object } of this.#targets()) {
       const name = object.metadata!.name!;
-      const existing = await client.get(name).catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+      const existing = await orUndefined(client.get(name));
       if (existing !== undefined && !isOurs(existing)) {
         throw new Error(
           `${client.resource.kind} "${name}" exists without the label ` +

@@ -9,11 +9,10 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
 import { errorMessage } from "./field_errors.ts";
+import type { PemPair } from "./tls_certs.ts";
 
 /** A chain (leaf first) and the leaf's key, checked to match, with the leaf's validity and SANs. */
-export interface ServingPair {
-  readonly certPem: string;
-  readonly keyPem: string;
+export interface ServingPair extends PemPair {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly subjectAltNames: readonly string[];
@@ -61,20 +60,59 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
 /** Failed refreshes in a row before a source reports unhealthy (cert-manager's). */
 const DEFAULT_MAX_FAILURES = 12;
 
-/** What every source shares: the pair, its subscribers, failures in a row, the loop. */
+/**
+ * What every source shares: the pair and its subscribers, failures in a row, and the loop that
+ * refreshes until one refresh succeeds, then in the background until the start signal aborts.
+ */
 export abstract class PairSource {
   #pair: ServingPair | undefined;
   #listeners = new Set<(pair: ServingPair) => void>();
+  #loop: Promise<void> | undefined;
+  #wake = () => {};
+  #woken = false;
   /** Failed refreshes in a row. */
   protected failures = 0;
-  /** The background loop, once started. */
-  protected loop: Promise<void> | undefined;
 
-  /** Creates a source that stops counting as healthy after `maxFailures` failures in a row. */
-  constructor(protected readonly maxFailures = DEFAULT_MAX_FAILURES) {}
+  /** Creates a source that retries a failed refresh after `retryMs`; see {@linkcode healthy}. */
+  constructor(
+    protected readonly retryMs: number,
+    protected readonly maxFailures = DEFAULT_MAX_FAILURES,
+  ) {}
+
+  /** Refreshes once; resolves to the ms until the next refresh, or undefined when it failed. */
+  protected abstract refresh(): Promise<number | undefined>;
+
+  /** Why `start` gave up. */
+  protected abstract startError(): string;
 
   /** Loads the first pair (or throws why not), then keeps it fresh until `signal` aborts. */
-  abstract start(signal: AbortSignal): Promise<void>;
+  async start(signal: AbortSignal): Promise<void> {
+    let wait = await this.refresh();
+    while (wait === undefined) {
+      if (signal.aborted || this.failures >= this.maxFailures) throw new Error(this.startError());
+      await sleep(SYSTEM_CLOCK, this.retryMs, signal);
+      wait = await this.refresh();
+    }
+    this.#loop = this.#run(signal, wait);
+  }
+
+  async #run(signal: AbortSignal, wait: number): Promise<void> {
+    while (!signal.aborted) {
+      if (!this.#woken) {
+        const early = new AbortController();
+        this.#wake = () => early.abort();
+        await sleep(SYSTEM_CLOCK, Math.max(0, wait), AbortSignal.any([signal, early.signal]));
+      }
+      this.#woken = false; // a wake-up during the refresh below is not lost
+      if (!signal.aborted) wait = await this.refresh() ?? this.retryMs;
+    }
+  }
+
+  /** Refreshes now rather than when the wait ends. */
+  protected wake(): void {
+    this.#woken = true;
+    this.#wake();
+  }
 
   /** The pair to serve now; `undefined` until `start` has loaded one. */
   current(): ServingPair | undefined {
@@ -94,7 +132,7 @@ export abstract class PairSource {
 
   /** Resolves when the background loop has ended (after the start signal aborted). */
   get finished(): Promise<void> {
-    return this.loop ?? Promise.resolve();
+    return this.#loop ?? Promise.resolve();
   }
 
   /** Replaces the pair and tells every subscriber; one subscriber's bug does not stop the rest. */
@@ -126,32 +164,20 @@ export interface FileCertificateSourceOptions {
  */
 export class FileCertificateSource extends PairSource {
   #dir: string;
-  #intervalMs: number;
   #options: FileCertificateSourceOptions;
-  #cached = "";
-  #wake: (() => void) | undefined;
-  #changed = false;
+  #lastError = "";
 
   /** Creates a stopped source; call `start`. */
   constructor(options: FileCertificateSourceOptions = {}) {
-    super(options.maxFailures);
+    super(options.intervalMs ?? 10_000, options.maxFailures);
     this.#options = options;
     this.#dir = options.dir ?? "/tmp/k8s-webhook-server/serving-certs";
-    this.#intervalMs = options.intervalMs ?? 10_000;
   }
 
   /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
-  async start(signal: AbortSignal): Promise<void> {
-    let lastError = "";
-    while (this.current() === undefined) {
-      lastError = await this.reload() ?? lastError;
-      if (this.current() !== undefined) break;
-      if (signal.aborted || this.failures >= this.maxFailures) {
-        throw new Error(`Cannot load the serving certificate from ${this.#dir}: ${lastError}`);
-      }
-      await sleep(SYSTEM_CLOCK, this.#intervalMs, signal);
-    }
-    this.loop = this.#run(signal);
+  override async start(signal: AbortSignal): Promise<void> {
+    await super.start(signal);
+    if (this.#options.watch !== false && !signal.aborted) this.#watch(signal);
   }
 
   /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
@@ -165,64 +191,46 @@ export class FileCertificateSource extends PairSource {
       return this.#fail(`cannot read the files: ${errorMessage(error)}`);
     }
     const [certPem = "", keyPem = ""] = files;
-    // Only a good pair is cached, so a bad pair on disk fails every reload until it is fixed.
-    if (JSON.stringify(files) !== this.#cached) {
+    const served = this.current();
+    // Compared with the pair served, so a bad pair on disk fails every reload until it is fixed.
+    if (certPem !== served?.certPem || keyPem !== served.keyPem) {
       const inspected = inspectPair(certPem, keyPem);
       if (!inspected.ok) return this.#fail(inspected.reason);
-      this.#cached = JSON.stringify(files);
       this.setPair(inspected.pair);
     }
     this.failures = 0;
     return undefined;
   }
 
+  protected async refresh(): Promise<number | undefined> {
+    return await this.reload() === undefined ? this.retryMs : undefined;
+  }
+
+  protected startError(): string {
+    return `Cannot load the serving certificate from ${this.#dir}: ${this.#lastError}`;
+  }
+
   #fail(reason: string): string {
     this.failures++;
+    this.#lastError = reason;
     this.#options.onError?.(
-      `Cannot reload the serving certificate from ${this.#dir} (failure ${this.failures}): ${reason}`,
+      `Cannot reload the serving certificate from ${this.#dir} ` +
+        `(failure ${this.failures}): ${reason}`,
     );
     return reason;
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
-    const watcher = this.#options.watch === false ? undefined : this.#watch();
-    const stopWatching = () => watcher?.close();
-    signal.addEventListener("abort", stopWatching, { once: true });
-    try {
-      while (!signal.aborted) {
-        if (!this.#changed) {
-          const wakeEarly = new AbortController();
-          this.#wake = () => wakeEarly.abort();
-          await sleep(SYSTEM_CLOCK, this.#intervalMs, AbortSignal.any([signal, wakeEarly.signal]));
-          this.#wake = undefined;
-        }
-        this.#changed = false; // an event during the reload below is not lost
-        if (!signal.aborted) await this.reload();
-      }
-    } finally {
-      signal.removeEventListener("abort", stopWatching);
-      stopWatching();
-    }
-  }
-
-  /** Wakes the loop on any change in the directory (Secret volumes swap a `..data` symlink). */
-  #watch(): Deno.FsWatcher | undefined {
+  /** Reloads on any change in the directory (Secret volumes swap a `..data` symlink). */
+  #watch(signal: AbortSignal): void {
     let watcher: Deno.FsWatcher;
     try {
       watcher = Deno.watchFs(this.#dir, { recursive: false });
     } catch {
-      return undefined; // polling alone still works
+      return; // polling alone still works
     }
+    signal.addEventListener("abort", () => watcher.close(), { once: true });
     (async () => {
-      try {
-        for await (const _event of watcher) {
-          this.#changed = true;
-          this.#wake?.();
-        }
-      } catch {
-        // The watcher closed or failed; the interval keeps reloading.
-      }
-    })();
-    return watcher;
+      for await (const _event of watcher) this.wake();
+    })().catch(() => {}); // the watcher failed: polling alone still works
   }
 }
