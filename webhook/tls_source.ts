@@ -151,7 +151,7 @@ export abstract class PairSource {
  * re-read interval, 12 failures before unhealthy, and reloading on `Deno.watchFs` events too.
  */
 export interface FileCertificateSourceOptions {
-  dir?: string;
+  dir: string;
   intervalMs?: number;
   maxFailures?: number;
   watch?: boolean;
@@ -168,10 +168,10 @@ export class FileCertificateSource extends PairSource {
   #lastError = "";
 
   /** Creates a stopped source; call `start`. */
-  constructor(options: FileCertificateSourceOptions = {}) {
+  constructor(options: FileCertificateSourceOptions) {
     super(options.intervalMs ?? 10_000, options.maxFailures);
     this.#options = options;
-    this.#dir = options.dir ?? "/tmp/k8s-webhook-server/serving-certs";
+    this.#dir = options.dir;
   }
 
   /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
