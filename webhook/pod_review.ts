@@ -10,12 +10,12 @@ import {
   admitNewPod,
   admitPodUpdate,
   type ClaimState,
-  claimsToLookUp,
   MAX_CLAIMS_PER_POD,
   type Pod,
   type PodAdmission,
   podPatch,
   PodSchema,
+  readPodClaims,
 } from "./pod_admission.ts";
 import {
   errorMessage,
@@ -72,7 +72,7 @@ export async function reviewPod(
     const namespace = request.namespace || pod.value.metadata?.namespace || "";
     const templates = readPodTemplates(pod.value);
     const withTemplates = templates.valid.length > 0 || templates.errors.length > 0;
-    if (namespace === "" && (claimsToLookUp(pod.value).length > 0 || withTemplates)) {
+    if (namespace === "" && (withTemplates || readPodClaims(pod.value).names.length > 0)) {
       return badRequestReview(uid, "Cannot admit a pod with claims: its namespace is not known");
     }
     decision = withTemplates
@@ -80,7 +80,8 @@ export async function reviewPod(
       : (await admitWaiting(pod.value, namespace, lookups, options)).decision;
   }
   if (decision.allowed) {
-    return allowReview(uid, { patch: decision.patch, warnings: decision.warnings });
+    const patch = podPatch(pod.value, decision.mutation);
+    return allowReview(uid, { patch, warnings: decision.warnings });
   }
   return denyReview(uid, podDeniedStatus(pod.value.metadata ?? {}, decision.errors));
 }
@@ -95,15 +96,15 @@ async function admitWaiting(
   options: AdmissionOptions,
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
-  const names = claimsToLookUp(pod);
-  let states = await lookupClaims(lookups, namespace, names);
-  let decision = admitNewPod(pod, namespace, states);
+  const claims = readPodClaims(pod);
+  let states = await lookupClaims(lookups, namespace, claims.names);
+  let decision = admitNewPod(pod, claims, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
   for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
     await wait?.delay(wait.intervalMs);
-    states = await lookupClaims(lookups, namespace, names);
-    decision = admitNewPod(pod, namespace, states);
+    states = await lookupClaims(lookups, namespace, claims.names);
+    decision = admitNewPod(pod, claims, namespace, states);
   }
   return { decision, states };
 }
@@ -151,15 +152,26 @@ async function admitTemplatePod(
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
-  const annotations = { ...pod.metadata?.annotations };
+  const claimAnnotations: Record<string, string> = {};
   for (const c of ensured.claims) {
-    annotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
+    claimAnnotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
   }
+  const annotations = { ...pod.metadata?.annotations, ...claimAnnotations };
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    return { ...decision, patch: podPatch(submitted, decision.mutated ?? claimed) };
+    // The patch is against the submitted pod, so it also writes the name and claim annotations.
+    const { mutation } = decision;
+    const name = pod.metadata?.name;
+    return {
+      ...decision,
+      mutation: {
+        ...mutation,
+        name,
+        annotations: { ...claimAnnotations, ...mutation.annotations },
+      },
+    };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
