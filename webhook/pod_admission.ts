@@ -81,8 +81,8 @@ interface ClaimAnnotation {
 }
 
 /**
- * A new pod's claim annotations, sorted by port name (a stable error order); `valid` ones name
- * both, and `names` are the claims to look up (none when there are too many: it is refused).
+ * A pod's claim annotations, sorted by port name (a stable error order); `valid` ones name both,
+ * and `names` are the claims to look up (none when there are too many: the pod is refused).
  */
 export interface PodClaims {
   readonly all: readonly ClaimAnnotation[];
@@ -91,7 +91,7 @@ export interface PodClaims {
   readonly names: readonly string[];
 }
 
-/** Reads a pod's claim annotations, once per admission. */
+/** Reads a pod's {@linkcode PodClaims}, once per admission. */
 export function readPodClaims(pod: Pod): PodClaims {
   const all: ClaimAnnotation[] = [];
   for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
@@ -100,7 +100,7 @@ export function readPodClaims(pod: Pod): PodClaims {
       all.push({ key, portName, claimName, path: fieldPath("metadata", "annotations", key) });
     }
   }
-  all.sort((a, b) => compare(a.portName, b.portName) || compare(a.key, b.key));
+  all.sort((a, b) => a.key < b.key ? -1 : 1); // so by port name; keys are unique
   const valid = all.filter((claim) => claim.portName !== "" && claim.claimName !== "");
   if (all.length <= MAX_CLAIMS_PER_POD) {
     const names = [...new Set(valid.map((claim) => claim.claimName))];
@@ -108,11 +108,6 @@ export function readPodClaims(pod: Pod): PodClaims {
   }
   const error = tooMany(fieldPath("metadata", "annotations"), all.length, MAX_CLAIMS_PER_POD);
   return { all, valid, tooMany: error, names: [] };
-}
-
-/** Orders strings by UTF-16 code units (unlike `localeCompare`, the same everywhere). */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -307,6 +302,7 @@ export function admitNewPod(
   const mutation = { annotations, assignments, label: assignments.length > 0 };
   return { allowed: true, mutation, warnings };
 }
+
 /** Detail when a claim annotation names a port that does not exist. */
 export function missingPortDetail(portName: string): string {
   return `no container or init container port is named ${goQuote(portName)}`;
@@ -389,18 +385,16 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) {
     return { allowed: true, mutation: {}, warnings: [] };
   }
-  const now = claimEntries(pod);
-  const before = claimEntries(oldPod);
-  const portName = (key: string) => portNameOfClaimAnnotation(key) ?? "";
-  const keys = [...new Set([...now.keys(), ...before.keys()])]
-    .sort((a, b) => compare(portName(a), portName(b)) || compare(a, b));
+  const before = oldPod.metadata?.annotations ?? {};
+  const after = pod.metadata?.annotations ?? {};
+  // The claim annotations of either version, in the order a new pod's errors have.
+  const { all } = readPodClaims({ metadata: { annotations: { ...before, ...after } } });
   const errors: FieldError[] = [];
   const restore: Record<string, string> = {};
-  for (const key of keys) {
-    const [value, old] = [now.get(key), before.get(key)];
-    const path = fieldPath("metadata", "annotations", key);
-    const portKey = portAnnotationKey(portName(key));
-    const written = oldPod.metadata?.annotations?.[portKey];
+  for (const { key, portName, path } of all) {
+    const [value, old] = [after[key], before[key]];
+    const portKey = portAnnotationKey(portName);
+    const written = before[portKey];
     if (value === old) {
       if (written !== undefined) restore[portKey] = written;
     } else if (value === undefined) {
@@ -409,7 +403,7 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
         ? HOST_NETWORK_DETAIL
         : POD_MESSAGE.hostPortsForbidden;
       const held = listPodPorts(pod)
-        .filter((port) => portName(key) !== "" && port.name === portName(key) && port.nodePort > 0)
+        .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
         .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
       errors.push(...(held.length > 0 ? held : [forbidden(path, CLAIM_REMOVED)]));
     } else if (old === undefined) {
@@ -424,8 +418,3 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
 
 /** Detail when an update removes a claim annotation whose port holds no host port. */
 const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
-
-function claimEntries(pod: Pod): Map<string, string> {
-  const entries = Object.entries(pod.metadata?.annotations ?? {});
-  return new Map(entries.filter(([key]) => portNameOfClaimAnnotation(key) !== undefined));
-}

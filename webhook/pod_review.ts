@@ -121,19 +121,12 @@ async function admitTemplatePod(
   lookups: AdmissionLookups,
   options: AdmissionOptions,
 ): Promise<PodAdmission> {
-  const refuse = (errors: FieldError[]): PodAdmission => ({
-    allowed: false,
-    errors,
-    retryable: false,
-  });
-  if (templates.errors.length > 0) return refuse([...templates.errors]);
+  const refuse = (errors: FieldError[]) => ({ allowed: false as const, errors, retryable: false });
+  if (templates.errors.length > 0) return refuse(templates.errors);
   const store = lookups.templateClaims;
   if (store === undefined) {
-    return refuse(
-      templates.valid.map((a) =>
-        invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
-      ),
-    );
+    const detail = "this webhook does not serve hostPortClaimTemplates";
+    return refuse(templates.valid.map((a) => invalid(a.path, a.templateName, detail)));
   }
   const named = namePod(submitted, options);
   if ("error" in named) return refuse([named.error]);
@@ -152,26 +145,18 @@ async function admitTemplatePod(
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
-  const claimAnnotations: Record<string, string> = {};
-  for (const c of ensured.claims) {
-    claimAnnotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
-  }
+  const claimAnnotations = Object.fromEntries(
+    ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
+  );
   const annotations = { ...pod.metadata?.annotations, ...claimAnnotations };
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    // The patch is against the submitted pod, so it also writes the name and claim annotations.
+    // Patched against the submitted pod: the name and the claim annotations are written too.
     const { mutation } = decision;
-    const name = pod.metadata?.name;
-    return {
-      ...decision,
-      mutation: {
-        ...mutation,
-        name,
-        annotations: { ...claimAnnotations, ...mutation.annotations },
-      },
-    };
+    const added = { ...claimAnnotations, ...mutation.annotations };
+    return { ...decision, mutation: { ...mutation, name: pod.metadata?.name, annotations: added } };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
