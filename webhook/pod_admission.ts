@@ -176,10 +176,8 @@ export function podPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
   const patch: JsonPatchOp[] = [];
   patchMembers(patch, "/metadata", pod.metadata, metadata);
   for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
-    if (setContainerPort) {
-      setMember(patch, `${port.pointer}/containerPort`, port.containerPort, hostPort);
-    }
-    setMember(patch, `${port.pointer}/hostPort`, port.hostPort, hostPort);
+    const members = setContainerPort ? { containerPort: hostPort, hostPort } : { hostPort };
+    patchMembers(patch, port.pointer, port, members); // a PodPort shows the port's two members
   }
   return patch;
 }
@@ -188,7 +186,7 @@ export function podPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
 function patchMembers(
   patch: JsonPatchOp[],
   path: string,
-  object: Readonly<Record<string, unknown>> | undefined,
+  object: object | undefined,
   members: Readonly<Record<string, unknown>>,
 ): void {
   if (object === undefined) {
@@ -197,15 +195,13 @@ function patchMembers(
   }
   for (const [key, value] of Object.entries(members)) {
     const at = `${path}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
-    const current = object[key] as Readonly<Record<string, unknown>> | undefined;
-    if (typeof value === "object") patchMembers(patch, at, current, value as typeof members);
-    else setMember(patch, at, current, value);
+    const current = (object as Record<string, unknown>)[key];
+    if (typeof value === "object" && current !== undefined) {
+      patchMembers(patch, at, current as object, value as typeof members);
+    } else if (current !== value) {
+      patch.push({ op: current === undefined ? "add" : "replace", path: at, value });
+    }
   }
-}
-
-function setMember(patch: JsonPatchOp[], path: string, current: unknown, value: unknown): void {
-  if (current === undefined) patch.push({ op: "add", path, value });
-  else if (current !== value) patch.push({ op: "replace", path, value });
 }
 
 /**
