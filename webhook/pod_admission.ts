@@ -20,6 +20,7 @@ import {
 import type { Settled } from "./lookups.ts";
 import type { JsonPatchOp } from "./review.ts";
 import {
+  CLAIM_ANNOTATION_PREFIX,
   claimRefMatches,
   FINALIZER,
   hasClaimRef,
@@ -30,7 +31,6 @@ import {
   POD_LABEL_VALUE,
   POD_MESSAGE,
   portAnnotationKey,
-  portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
 } from "../lib/api/mod.ts";
 
@@ -70,14 +70,38 @@ export const PodSchema = z.object({
 export type Pod = z.infer<typeof PodSchema>;
 
 /** Most claim annotations one pod may carry; each costs lookups, so the count is bounded. */
-export const MAX_CLAIMS_PER_POD = 64;
+const MAX_CLAIMS_PER_POD = 64;
 
-/** A claim annotation; `portName` is `""` when the key is the bare prefix. */
-interface ClaimAnnotation {
+/**
+ * A `<prefix><portName>: <name>` annotation naming a claim or a claim template; `portName` is `""`
+ * when the key is the bare prefix.
+ */
+export interface PortAnnotation {
   readonly key: string;
   readonly portName: string;
-  readonly claimName: string;
+  readonly name: string;
   readonly path: string;
+}
+
+/**
+ * The pod's annotations with `prefix`, sorted by key (so by port name: a stable error order), and
+ * the error when there are more than {@linkcode MAX_CLAIMS_PER_POD}.
+ */
+export function readPortAnnotations(
+  pod: Pod,
+  prefix: string,
+): { all: PortAnnotation[]; tooMany: FieldError | undefined } {
+  const annotations = pod.metadata?.annotations ?? {};
+  const all = Object.keys(annotations).filter((key) => key.startsWith(prefix)).sort()
+    .map((key) => ({
+      key,
+      portName: key.slice(prefix.length),
+      name: annotations[key] ?? "",
+      path: fieldPath("metadata", "annotations", key),
+    }));
+  if (all.length <= MAX_CLAIMS_PER_POD) return { all, tooMany: undefined };
+  const path = fieldPath("metadata", "annotations");
+  return { all, tooMany: tooMany(path, all.length, MAX_CLAIMS_PER_POD) };
 }
 
 /**
@@ -85,29 +109,18 @@ interface ClaimAnnotation {
  * and `names` are the claims to look up (none when there are too many: the pod is refused).
  */
 export interface PodClaims {
-  readonly all: readonly ClaimAnnotation[];
-  readonly valid: readonly ClaimAnnotation[];
+  readonly all: readonly PortAnnotation[];
+  readonly valid: readonly PortAnnotation[];
   readonly tooMany: FieldError | undefined;
   readonly names: readonly string[];
 }
 
 /** Reads a pod's {@linkcode PodClaims}, once per admission. */
 export function readPodClaims(pod: Pod): PodClaims {
-  const all: ClaimAnnotation[] = [];
-  for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
-    const portName = portNameOfClaimAnnotation(key);
-    if (portName !== undefined) {
-      all.push({ key, portName, claimName, path: fieldPath("metadata", "annotations", key) });
-    }
-  }
-  all.sort((a, b) => a.key < b.key ? -1 : 1); // so by port name; keys are unique
-  const valid = all.filter((claim) => claim.portName !== "" && claim.claimName !== "");
-  if (all.length <= MAX_CLAIMS_PER_POD) {
-    const names = [...new Set(valid.map((claim) => claim.claimName))];
-    return { all, valid, tooMany: undefined, names };
-  }
-  const error = tooMany(fieldPath("metadata", "annotations"), all.length, MAX_CLAIMS_PER_POD);
-  return { all, valid, tooMany: error, names: [] };
+  const { all, tooMany } = readPortAnnotations(pod, CLAIM_ANNOTATION_PREFIX);
+  const valid = all.filter((claim) => claim.portName !== "" && claim.name !== "");
+  const names = tooMany === undefined ? [...new Set(valid.map((claim) => claim.name))] : [];
+  return { all, valid, tooMany, names };
 }
 
 /**
@@ -239,7 +252,7 @@ export function admitNewPod(
     if (claim.portName === "") {
       errors.push(invalid(claim.path, claim.key, POD_MESSAGE.annotationNeedsPortName));
     }
-    if (claim.claimName === "") {
+    if (claim.name === "") {
       errors.push(invalid(claim.path, "", POD_MESSAGE.annotationNeedsClaimName));
     }
     if (claim.portName === "") continue;
@@ -247,7 +260,7 @@ export function admitNewPod(
     claimed.add(claim.portName);
     if (findPort(claim.portName) !== undefined) continue;
     portMissing = true;
-    errors.push(invalid(claim.path, claim.claimName, missingPortDetail(claim.portName)));
+    errors.push(invalid(claim.path, claim.name, missingPortDetail(claim.portName)));
   }
   if (portMissing) {
     for (const port of ports.filter((port) => port.name === "")) {
@@ -274,7 +287,7 @@ export function admitNewPod(
   const warnings: string[] = [];
   let retryable = true;
   for (const claim of claims.valid) {
-    const resolved = resolveClaim(claim, namespace, states.get(claim.claimName) ?? NOT_LOOKED_UP);
+    const resolved = resolveClaim(claim, namespace, states.get(claim.name) ?? NOT_LOOKED_UP);
     if (typeof resolved !== "number") {
       errors.push(resolved.error);
       retryable &&= resolved.transient;
@@ -330,8 +343,8 @@ export function bindingProblems(hostPort: HostPort, claim: HostPortClaim): strin
 /** A claim's port, or the error at its annotation and whether it may clear up shortly. */
 type Resolution = number | { error: FieldError; transient: boolean };
 
-function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimState): Resolution {
-  const { path, claimName } = claim;
+function resolveClaim(claim: PortAnnotation, namespace: string, state: ClaimState): Resolution {
+  const { path, name: claimName } = claim;
   // A failed read may succeed on the next attempt (the API server was busy): transient.
   if (!state.claim.ok) return { error: internalError(path, state.claim.error), transient: true };
   const stored = state.claim.value;
@@ -384,7 +397,8 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   const before = oldPod.metadata?.annotations ?? {};
   const after = pod.metadata?.annotations ?? {};
   // The claim annotations of either version, in the order a new pod's errors have.
-  const { all } = readPodClaims({ metadata: { annotations: { ...before, ...after } } });
+  const union: Pod = { metadata: { annotations: { ...before, ...after } } };
+  const { all } = readPortAnnotations(union, CLAIM_ANNOTATION_PREFIX);
   const errors: FieldError[] = [];
   const restore: Record<string, string> = {};
   for (const { key, portName, path } of all) {

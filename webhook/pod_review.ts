@@ -10,12 +10,13 @@ import {
   admitNewPod,
   admitPodUpdate,
   type ClaimState,
-  MAX_CLAIMS_PER_POD,
   type Pod,
   type PodAdmission,
   podPatch,
   PodSchema,
+  type PortAnnotation,
   readPodClaims,
+  readPortAnnotations,
 } from "./pod_admission.ts";
 import {
   errorMessage,
@@ -25,7 +26,6 @@ import {
   internalError,
   invalid,
   notFound,
-  tooMany,
 } from "./field_errors.ts";
 import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
 import {
@@ -126,7 +126,7 @@ async function admitTemplatePod(
   const store = lookups.templateClaims;
   if (store === undefined) {
     const detail = "this webhook does not serve hostPortClaimTemplates";
-    return refuse(templates.valid.map((a) => invalid(a.path, a.templateName, detail)));
+    return refuse(templates.valid.map((a) => invalid(a.path, a.name, detail)));
   }
   const named = namePod(submitted, options);
   if ("error" in named) return refuse([named.error]);
@@ -196,7 +196,7 @@ function templateErrors(
   states: ReadonlyMap<string, ClaimState>,
 ): FieldError[] {
   const out: FieldError[] = [];
-  const moved = new Set<TemplateAnnotation>();
+  const moved = new Set<PortAnnotation>();
   for (const error of errors) {
     const claim = claims.find((c) => {
       const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
@@ -210,7 +210,7 @@ function templateErrors(
       const stored = state?.ok ? state.value : undefined;
       const className = claim.template.spec.hostPortClassName;
       const detail = templateRefusalDetail(stored, claim.claimName, className);
-      out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
+      out.push(invalid(claim.annotation.path, claim.annotation.name, detail));
     }
   }
   return out;
@@ -234,7 +234,7 @@ export async function lookupClaims(
 
 /** The claim a template annotation got; `created` when this admission created it. */
 interface TemplateClaim {
-  readonly annotation: TemplateAnnotation;
+  readonly annotation: PortAnnotation;
   readonly claimName: string;
   readonly template: HostPortClaimTemplate;
   readonly created: boolean;
@@ -250,7 +250,7 @@ async function ensureTemplateClaims(
   lookups: AdmissionLookups,
   pod: Pod,
   namespace: string,
-  annotations: readonly TemplateAnnotation[],
+  annotations: readonly PortAnnotation[],
 ): Promise<{ claims: TemplateClaim[]; errors: FieldError[]; templates: HostPortClaimTemplate[] }> {
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
@@ -259,7 +259,7 @@ async function ensureTemplateClaims(
     ? { ok: true as const, value: undefined }
     : await settle(() => store.getStatefulSet(namespace, owner.name));
   const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
-    const { path, templateName } = annotation;
+    const { path, name: templateName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
     if (!named.ok) return { error: named.error };
     const read = await settle(() => store.getTemplate(namespace, templateName));
@@ -325,13 +325,6 @@ export function templateSubject(
   };
 }
 
-/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation and its path. */
-interface TemplateAnnotation {
-  readonly portName: string;
-  readonly templateName: string;
-  readonly path: string;
-}
-
 /** The StatefulSet that controls a pod, and the pod's ordinal. */
 interface StatefulSetOwner {
   readonly name: string;
@@ -346,23 +339,17 @@ const MAX_NAME = 253;
 /** Reads a pod's template annotations, with the errors of those that may not be used. */
 export function readPodTemplates(
   pod: Pod,
-): { valid: TemplateAnnotation[]; errors: FieldError[] } {
+): { valid: PortAnnotation[]; errors: FieldError[] } {
+  // Each costs reads and a create, so the count is bounded like claim annotations.
+  const { all, tooMany } = readPortAnnotations(pod, CLAIM_TEMPLATE_ANNOTATION_PREFIX);
+  if (tooMany !== undefined) return { valid: [], errors: [tooMany] };
   const annotations = pod.metadata?.annotations ?? {};
-  const keys = Object.keys(annotations)
-    .filter((key) => key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)).sort();
-  if (keys.length > MAX_CLAIMS_PER_POD) {
-    // Each costs reads and a create, so the count is bounded like claim annotations.
-    const path = fieldPath("metadata", "annotations");
-    return { valid: [], errors: [tooMany(path, keys.length, MAX_CLAIMS_PER_POD)] };
-  }
-  const valid: TemplateAnnotation[] = [];
+  const valid: PortAnnotation[] = [];
   const errors: FieldError[] = [];
   const statefulSet = statefulSetOwnerOf(pod) !== undefined;
   const seen = new Set<string>();
-  for (const key of keys) {
-    const portName = key.slice(CLAIM_TEMPLATE_ANNOTATION_PREFIX.length);
-    const templateName = annotations[key] ?? "";
-    const path = fieldPath("metadata", "annotations", key);
+  for (const annotation of all) {
+    const { key, portName, name: templateName, path } = annotation;
     if (portName === "") {
       errors.push(invalid(path, key, "Annotation name must contain the port name"));
     } else if (templateName === "" || !DNS_SUBDOMAIN.test(templateName)) {
@@ -379,7 +366,7 @@ export function readPodTemplates(
       errors.push(invalid(path, templateName, detail));
     } else {
       seen.add(templateName);
-      valid.push({ portName, templateName, path });
+      valid.push(annotation);
     }
   }
   return { valid, errors };
@@ -404,16 +391,16 @@ export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
 /** A template's claim name: `<template>-<pod>` for a StatefulSet pod, else `<pod>-<port>`. */
 export function templateClaimName(
   podName: string,
-  annotation: TemplateAnnotation,
+  annotation: PortAnnotation,
   statefulSet: boolean,
 ): { ok: true; name: string } | { ok: false; error: FieldError } {
   const name = statefulSet
-    ? `${annotation.templateName}-${podName}`
+    ? `${annotation.name}-${podName}`
     : `${podName}-${annotation.portName.toLowerCase()}`;
   if (name.length <= MAX_NAME && DNS_SUBDOMAIN.test(name)) return { ok: true, name };
   const detail = `the claim name ${goQuote(name)} made from it is not a valid object name ` +
     `(a DNS subdomain of at most ${MAX_NAME} characters)`;
-  return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
+  return { ok: false, error: invalid(annotation.path, annotation.name, detail) };
 }
 
 /** Input of {@linkcode buildTemplateClaim}: the claim's name, the pod's, and its StatefulSet. */

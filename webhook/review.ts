@@ -27,15 +27,10 @@ const AdmissionRequestSchema = z.object({
   dryRun: z.boolean().optional(),
 }).loose().superRefine((request, ctx) => {
   const { operation } = request;
-  if ((operation === "CREATE" || operation === "UPDATE") && !isPlainObject(request.object)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["object"],
-      message: `must be an object for ${operation}`,
-    });
-  }
-  if (operation === "UPDATE" && !isPlainObject(request.oldObject)) {
-    ctx.addIssue({ code: "custom", path: ["oldObject"], message: "must be an object for UPDATE" });
+  const needed = { CREATE: ["object"], UPDATE: ["object", "oldObject"] } as const;
+  for (const key of operation === "CREATE" || operation === "UPDATE" ? needed[operation] : []) {
+    if (isPlainObject(request[key])) continue;
+    ctx.addIssue({ code: "custom", path: [key], message: `must be an object for ${operation}` });
   }
 });
 /** A decoded admission request. */
@@ -106,17 +101,16 @@ export interface AdmissionReviewResponse {
   response: AdmissionResponse;
 }
 
+const encoder = new TextEncoder();
+
 /** Builds an allowing AdmissionReview; empty patches and warnings are left out. */
 export function allowReview(
   uid: string,
-  options: { patch?: readonly JsonPatchOp[]; warnings?: readonly string[] } = {},
+  { patch = [], warnings }: { patch?: readonly JsonPatchOp[]; warnings?: readonly string[] } = {},
 ): AdmissionReviewResponse {
-  const response: AdmissionResponse = { uid, allowed: true };
-  if (options.patch !== undefined && options.patch.length > 0) {
-    response.patchType = "JSONPatch";
-    response.patch = new TextEncoder().encode(JSON.stringify(options.patch)).toBase64();
-  }
-  return review(response, options.warnings);
+  if (patch.length === 0) return review({ uid, allowed: true }, warnings);
+  const encoded = encoder.encode(JSON.stringify(patch)).toBase64();
+  return review({ uid, allowed: true, patchType: "JSONPatch", patch: encoded }, warnings);
 }
 
 /** Builds a refusing AdmissionReview (`uid` is `""` when unknown). */
