@@ -160,8 +160,7 @@ export const HOST_NETWORK_DETAIL = `${POD_MESSAGE.hostPortsForbidden}: a hostNet
 
 /**
  * What the webhook sets on an admitted pod: its name, annotations, the label the operator watches
- * pods by, and each port's host port (also as `containerPort` for hostNetwork pods, which need
- * them equal).
+ * pods by, and host ports (also as `containerPort` for hostNetwork pods, which need them equal).
  */
 export interface PodMutation {
   readonly name?: string | undefined;

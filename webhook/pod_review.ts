@@ -259,7 +259,7 @@ async function ensureTemplateClaims(
     ? { ok: true as const, value: undefined }
     : await settle(() => store.getStatefulSet(namespace, owner.name));
   const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
-    const { path, name: templateName } = annotation;
+    const { path, name: templateName, portName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
     if (!named.ok) return { error: named.error };
     const read = await settle(() => store.getTemplate(namespace, templateName));
@@ -272,17 +272,9 @@ async function ensureTemplateClaims(
       const detail = `the pod's StatefulSet ${owner.name} (uid ${owner.uid}) is gone`;
       return { error: invalid(path, templateName, detail) };
     }
-    const claim = buildTemplateClaim({
-      template,
-      name: named.name,
-      namespace,
-      podName,
-      portName: annotation.portName,
-      ...owner !== undefined && stored !== undefined
-        ? { statefulSet: { ...owner, policy: stored.policy } }
-        : {},
-    });
-    const created = await settle(() => store.createClaim(claim));
+    const statefulSet = owner && stored && { ...owner, policy: stored.policy };
+    const input = { template, name: named.name, namespace, podName, portName, statefulSet };
+    const created = await settle(() => store.createClaim(buildTemplateClaim(input)));
     if (!created.ok) return { error: invalid(path, templateName, apiMessageOf(created.error)) };
     if (!created.value && owner === undefined) {
       // Another pod's claim of this name (a pod of the same name that is still there or whose
@@ -352,7 +344,7 @@ export function readPodTemplates(
     const { key, portName, name: templateName, path } = annotation;
     if (portName === "") {
       errors.push(invalid(path, key, "Annotation name must contain the port name"));
-    } else if (templateName === "" || !DNS_SUBDOMAIN.test(templateName)) {
+    } else if (!DNS_SUBDOMAIN.test(templateName)) {
       errors.push(
         invalid(path, templateName, "Annotation value must name a hostPortClaimTemplate"),
       );
@@ -410,7 +402,7 @@ export interface TemplateClaimInput {
   readonly namespace: string;
   readonly podName: string;
   readonly portName: string;
-  readonly statefulSet?: StatefulSetOwner & { readonly policy: RetentionPolicy };
+  readonly statefulSet?: (StatefulSetOwner & { readonly policy: RetentionPolicy }) | undefined;
 }
 
 /**
