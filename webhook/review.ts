@@ -59,18 +59,7 @@ export function decodeAdmissionReview(
 /** Most schema problems a message lists; the rest are counted. */
 const MAX_LISTED_ISSUES = 5;
 
-/** Describes a zod error's first few issues as `path: message; ...`. */
-function describeIssues(error: z.ZodError): string {
-  const problems = error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
-    const path = formatPath(issue.path);
-    return path === "" ? issue.message : `${path}: ${issue.message}`;
-  });
-  const more = error.issues.length - MAX_LISTED_ISSUES;
-  if (more > 0) problems.push(`${more} more`);
-  return problems.join("; ");
-}
-
-/** Parses the object of a request with `schema`, or says `Cannot decode <what>: ...`. */
+/** Parses the object of a request with `schema`, or says `Cannot decode <what>: <path>: ...; ...`. */
 export function decodeObject<S extends z.ZodType>(
   schema: S,
   value: unknown,
@@ -78,7 +67,13 @@ export function decodeObject<S extends z.ZodType>(
 ): { ok: true; value: z.output<S> } | { ok: false; message: string } {
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
+  const { issues } = result.error;
+  const problems = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
+    const path = formatPath(issue.path);
+    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  });
+  if (issues.length > MAX_LISTED_ISSUES) problems.push(`${issues.length - MAX_LISTED_ISSUES} more`);
+  return { ok: false, message: `Cannot decode ${what}: ${problems.join("; ")}` };
 }
 
 /** One JSON Patch (RFC 6902) operation; the webhooks emit only `add` and `replace`. */
