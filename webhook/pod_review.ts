@@ -195,25 +195,21 @@ function templateErrors(
   claims: readonly TemplateClaim[],
   states: ReadonlyMap<string, ClaimState>,
 ): FieldError[] {
-  const out: FieldError[] = [];
-  const moved = new Set<PortAnnotation>();
-  for (const error of errors) {
+  const moved = new Set<TemplateClaim>();
+  return errors.flatMap((error) => {
     const claim = claims.find((c) => {
       const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
       return error.field === path || error.field.startsWith(`${path}.`);
     });
-    if (claim === undefined) {
-      out.push(error);
-    } else if (!moved.has(claim.annotation)) {
-      moved.add(claim.annotation);
-      const state = states.get(claim.claimName)?.claim;
-      const stored = state?.ok ? state.value : undefined;
-      const className = claim.template.spec.hostPortClassName;
-      const detail = templateRefusalDetail(stored, claim.claimName, className);
-      out.push(invalid(claim.annotation.path, claim.annotation.name, detail));
-    }
-  }
-  return out;
+    if (claim === undefined) return [error];
+    if (moved.has(claim)) return [];
+    moved.add(claim);
+    const state = states.get(claim.claimName)?.claim;
+    const stored = state?.ok ? state.value : undefined;
+    const className = claim.template.spec.hostPortClassName;
+    const detail = templateRefusalDetail(stored, claim.claimName, className);
+    return [invalid(claim.annotation.path, claim.annotation.name, detail)];
+  });
 }
 
 /** Looks up each claim (at once, duplicates once) and the HostPort it names, by claim name. */
