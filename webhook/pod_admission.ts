@@ -18,7 +18,6 @@ import {
   tooMany,
 } from "./field_errors.ts";
 import type { Settled } from "./lookups.ts";
-import type { JsonPatchOp } from "./review.ts";
 import {
   CLAIM_ANNOTATION_PREFIX,
   claimRefMatches,
@@ -132,7 +131,6 @@ export interface PodPort {
   readonly pointer: string;
   readonly name: string;
   readonly containerPort: number;
-  readonly hostPort: number | undefined;
   readonly nodePort: number;
 }
 
@@ -146,7 +144,6 @@ export function listPodPorts(pod: Pod): PodPort[] {
         pointer: `/spec/${list}/${c}/ports/${p}`,
         name: port.name ?? "",
         containerPort: port.containerPort,
-        hostPort: port.hostPort,
         nodePort: port.hostPort ? port.hostPort : hostNetwork ? port.containerPort : 0,
       }))
     )
@@ -176,44 +173,30 @@ interface PortAssignment {
 }
 
 /**
- * The JSON Patch that applies `mutation` to `pod`: only what differs, `add` where the pod has no
- * value (a whole map where it has none), `replace` where it has another.
+ * The pod with `mutation` applied, as a copy: the objects it changes are copied, the rest is
+ * shared with `pod` (so a diff skips it at once).
  */
-export function podPatch(pod: Pod, mutation: PodMutation): JsonPatchOp[] {
-  const metadata: Record<string, unknown> = {};
-  if (mutation.name !== undefined) metadata.name = mutation.name;
-  const { annotations = {} } = mutation;
-  if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
-  if (mutation.label === true) metadata.labels = { [POD_LABEL_KEY]: POD_LABEL_VALUE };
-  const patch: JsonPatchOp[] = [];
-  patchMembers(patch, "/metadata", pod.metadata, metadata);
-  for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
-    const members = setContainerPort ? { containerPort: hostPort, hostPort } : { hostPort };
-    patchMembers(patch, port.pointer, port, members); // a PodPort shows the port's two members
+export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
+  const { name, annotations = {}, label = false, assignments = [] } = mutation;
+  const annotate = Object.keys(annotations).length > 0;
+  const mutated = { ...pod };
+  if (name !== undefined || annotate || label) {
+    const metadata = mutated.metadata = { ...pod.metadata };
+    if (name !== undefined) metadata.name = name;
+    if (annotate) metadata.annotations = { ...metadata.annotations, ...annotations };
+    if (label) metadata.labels = { ...metadata.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
   }
-  return patch;
-}
-
-/** Patches `object` (at `path`) to hold `members`, maps merged key by key. */
-function patchMembers(
-  patch: JsonPatchOp[],
-  path: string,
-  object: object | undefined,
-  members: Readonly<Record<string, unknown>>,
-): void {
-  if (object === undefined) {
-    if (Object.keys(members).length > 0) patch.push({ op: "add", path, value: members });
-    return;
-  }
-  for (const [key, value] of Object.entries(members)) {
-    const at = `${path}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
-    const current = (object as Record<string, unknown>)[key];
-    if (typeof value === "object" && current !== undefined) {
-      patchMembers(patch, at, current as object, value as typeof members);
-    } else if (current !== value) {
-      patch.push({ op: current === undefined ? "add" : "replace", path: at, value });
+  for (const { port, hostPort, setContainerPort } of assignments) {
+    // Copies the spec, the list, the container, its ports and the port (no escapes in a pointer).
+    let target: Record<string, unknown> = mutated;
+    for (const key of port.pointer.split("/").slice(1)) {
+      const next = target[key] as object;
+      target = target[key] = (Array.isArray(next) ? [...next] : { ...next }) as typeof target;
     }
+    if (setContainerPort) target.containerPort = hostPort;
+    target.hostPort = hostPort;
   }
+  return mutated;
 }
 
 /**

@@ -6,13 +6,14 @@
  *
  * @module
  */
+import jsonpatch from "fast-json-patch";
 import {
   admitNewPod,
   admitPodUpdate,
   type ClaimState,
+  mutatePod,
   type Pod,
   type PodAdmission,
-  podPatch,
   PodSchema,
   type PortAnnotation,
   readPodClaims,
@@ -80,7 +81,10 @@ export async function reviewPod(
       : (await admitWaiting(pod.value, namespace, lookups, options)).decision;
   }
   if (decision.allowed) {
-    const patch = podPatch(pod.value, decision.mutation);
+    // The decoded pod keeps every field the mutation writes, so its diff equals the full pod's;
+    // as JSON, since a member `undefined` in memory is absent for the API server (so `add`ed).
+    const original: Pod = JSON.parse(JSON.stringify(pod.value));
+    const patch = jsonpatch.compare(original, mutatePod(original, decision.mutation));
     return allowReview(uid, { patch, warnings: decision.warnings });
   }
   return denyReview(uid, podDeniedStatus(pod.value.metadata ?? {}, decision.errors));
