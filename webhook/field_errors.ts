@@ -86,17 +86,12 @@ export function errorBody(error: FieldError): string {
   return body;
 }
 
-/** Prints an error as `<path>: <body>` (`Error()`). */
-export function formatFieldError(error: FieldError): string {
-  return `${error.field}: ${errorBody(error)}`;
-}
-
 /**
- * Prints a list as apimachinery's aggregate does: duplicates removed; one error bare, several as
- * `[e1, e2, ...]` in list order; `""` for none.
+ * Prints a list as apimachinery's aggregate does, each error as `<path>: <body>` (`Error()`):
+ * duplicates removed; one error bare, several as `[e1, e2, ...]` in list order; `""` for none.
  */
 export function aggregateFieldErrors(errors: readonly FieldError[]): string {
-  const unique = [...new Set(errors.map(formatFieldError))];
+  const unique = [...new Set(errors.map((error) => `${error.field}: ${errorBody(error)}`))];
   return unique.length <= 1 ? unique[0] ?? "" : `[${unique.join(", ")}]`;
 }
 

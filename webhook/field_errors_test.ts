@@ -5,7 +5,6 @@ import {
   errorBody,
   fieldPath,
   forbidden,
-  formatFieldError,
   goQuote,
   internalError,
   invalid,
@@ -22,7 +21,7 @@ Deno.test("fieldPath() joins names with dots, even names with dots or slashes", 
   assert.equal(fieldPath("spec"), "spec");
 });
 
-Deno.test("formatFieldError() prints apimachinery's bodies", async (t) => {
+Deno.test("aggregateFieldErrors() prints one error with apimachinery's body", async (t) => {
   const path = fieldPath("spec", "x");
   const cases: [string, ReturnType<typeof invalid>, string, string][] = [
     [
@@ -86,7 +85,7 @@ Deno.test("formatFieldError() prints apimachinery's bodies", async (t) => {
   for (const [name, error, type, expected] of cases) {
     await t.step(name, () => {
       assert.equal(error.type, type);
-      assert.equal(formatFieldError(error), expected);
+      assert.equal(aggregateFieldErrors([error]), expected);
       assert.equal(errorBody(error), expected.slice("spec.x: ".length));
     });
   }

@@ -1,12 +1,11 @@
 /**
  * The pod webhook's decision, pure (seed 3.5): from the pod, its claim annotations and the
- * looked-up claims to a patch (a diff, so unknown fields are never touched) or field errors. Port
- * rules cover `initContainers` too (native sidecars, seed 5.4 #23).
+ * looked-up claims to a mutation (patched as a diff, so unknown fields are never touched) or field
+ * errors. Port rules cover `initContainers` too (native sidecars, seed 5.4 #23).
  *
  * @module
  */
 import * as z from "zod";
-import jsonpatch from "fast-json-patch";
 import {
   duplicate,
   type FieldError,
@@ -19,8 +18,8 @@ import {
   tooMany,
 } from "./field_errors.ts";
 import type { Settled } from "./lookups.ts";
-import type { JsonPatchOp } from "./review.ts";
 import {
+  CLAIM_ANNOTATION_PREFIX,
   claimRefMatches,
   FINALIZER,
   hasClaimRef,
@@ -31,24 +30,24 @@ import {
   POD_LABEL_VALUE,
   POD_MESSAGE,
   portAnnotationKey,
-  portNameOfClaimAnnotation,
   TERMINAL_POD_PHASES,
 } from "../lib/api/mod.ts";
 
 const ContainerSchema = z.object({
   name: z.string().optional(),
-  ports: z.array(
-    z.object({
-      name: z.string().optional(),
-      containerPort: z.int(),
-      hostPort: z.int().optional(),
-      protocol: z.string().optional(),
-      hostIP: z.string().optional(),
-    }).loose(),
-  ).optional(),
-}).loose();
+  ports: z.array(z.object({
+    name: z.string().optional(),
+    containerPort: z.int(),
+    hostPort: z.int().optional(),
+    protocol: z.string().optional(),
+    hostIP: z.string().optional(),
+  })).optional(),
+});
 
-/** Schema of a Pod as the webhook reads it; unknown fields are kept. */
+/**
+ * Schema of a Pod as the webhook reads it. Fields it does not read are dropped, not copied (less
+ * to allocate per admission): the patch only ever touches fields read here.
+ */
 export const PodSchema = z.object({
   metadata: z.object({
     name: z.string().optional(),
@@ -58,50 +57,69 @@ export const PodSchema = z.object({
     annotations: z.record(z.string(), z.string()).optional(),
     ownerReferences: z.array(z.object({}).loose()).optional(),
     deletionTimestamp: z.string().optional(),
-  }).loose().optional(),
+  }).optional(),
   spec: z.object({
     hostNetwork: z.boolean().optional(),
     containers: z.array(ContainerSchema).optional(),
     initContainers: z.array(ContainerSchema).optional(),
-  }).loose().optional(),
-  status: z.object({ phase: z.string().optional() }).loose().optional(),
-}).loose();
+  }).optional(),
+  status: z.object({ phase: z.string().optional() }).optional(),
+});
 /** A Pod, as far as the webhook reads it. */
 export type Pod = z.infer<typeof PodSchema>;
 
 /** Most claim annotations one pod may carry; each costs lookups, so the count is bounded. */
-export const MAX_CLAIMS_PER_POD = 64;
+const MAX_CLAIMS_PER_POD = 64;
 
-/** A claim annotation; `portName` is `""` when the key is the bare prefix. */
-interface ClaimAnnotation {
+/**
+ * A `<prefix><portName>: <name>` annotation naming a claim or a claim template; `portName` is `""`
+ * when the key is the bare prefix.
+ */
+export interface PortAnnotation {
   readonly key: string;
   readonly portName: string;
-  readonly claimName: string;
+  readonly name: string;
   readonly path: string;
 }
 
-/** The claim annotations, sorted by port name (a stable error order); `valid` ones name both. */
-function readPodClaims(pod: Pod) {
-  const all: ClaimAnnotation[] = [];
-  for (const [key, claimName] of Object.entries(pod.metadata?.annotations ?? {})) {
-    const portName = portNameOfClaimAnnotation(key);
-    if (portName !== undefined) {
-      all.push({ key, portName, claimName, path: fieldPath("metadata", "annotations", key) });
-    }
-  }
-  all.sort((a, b) => compare(a.portName, b.portName) || compare(a.key, b.key));
-  return {
-    all,
-    valid: all.filter((claim) => claim.portName !== "" && claim.claimName !== ""),
-    tooMany: all.length > MAX_CLAIMS_PER_POD
-      ? tooMany(fieldPath("metadata", "annotations"), all.length, MAX_CLAIMS_PER_POD)
-      : undefined,
-  };
+/**
+ * The pod's annotations with `prefix`, sorted by key (so by port name: a stable error order), and
+ * the error when there are more than {@linkcode MAX_CLAIMS_PER_POD}.
+ */
+export function readPortAnnotations(
+  pod: Pod,
+  prefix: string,
+): { all: PortAnnotation[]; tooMany: FieldError | undefined } {
+  const annotations = pod.metadata?.annotations ?? {};
+  const all = Object.keys(annotations).filter((key) => key.startsWith(prefix)).sort()
+    .map((key) => ({
+      key,
+      portName: key.slice(prefix.length),
+      name: annotations[key] ?? "",
+      path: fieldPath("metadata", "annotations", key),
+    }));
+  if (all.length <= MAX_CLAIMS_PER_POD) return { all, tooMany: undefined };
+  const path = fieldPath("metadata", "annotations");
+  return { all, tooMany: tooMany(path, all.length, MAX_CLAIMS_PER_POD) };
 }
 
-/** Orders strings by UTF-16 code units (unlike `localeCompare`, the same everywhere). */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * A pod's claim annotations, sorted by port name (a stable error order); `valid` ones name both,
+ * and `names` are the claims to look up (none when there are too many: the pod is refused).
+ */
+export interface PodClaims {
+  readonly all: readonly PortAnnotation[];
+  readonly valid: readonly PortAnnotation[];
+  readonly tooMany: FieldError | undefined;
+  readonly names: readonly string[];
+}
+
+/** Reads a pod's {@linkcode PodClaims}, once per admission. */
+export function readPodClaims(pod: Pod): PodClaims {
+  const { all, tooMany } = readPortAnnotations(pod, CLAIM_ANNOTATION_PREFIX);
+  const valid = all.filter((claim) => claim.portName !== "" && claim.name !== "");
+  const names = tooMany === undefined ? [...new Set(valid.map((claim) => claim.name))] : [];
+  return { all, valid, tooMany, names };
 }
 
 /**
@@ -138,38 +156,14 @@ export const HOST_NETWORK_DETAIL = `${POD_MESSAGE.hostPortsForbidden}: a hostNet
   "claim.hostport.rmb938.com/<port name> annotation";
 
 /**
- * The port rules: a port that takes a node port must be claimed, and a claimed name must name
- * one port only; unclaimed ports need neither a name nor a unique one (seed 5.4 #22).
- */
-function checkPorts(
-  ports: readonly PodPort[],
-  claimed: ReadonlySet<string>,
-  hostNetwork: boolean,
-): FieldError[] {
-  const errors: FieldError[] = [];
-  const seen = new Set<string>();
-  for (const port of ports) {
-    const isClaimed = port.name !== "" && claimed.has(port.name);
-    if (isClaimed && seen.has(port.name)) {
-      errors.push(duplicate(`${port.path}.name`, port.name));
-    }
-    if (isClaimed) seen.add(port.name);
-    if (port.nodePort > 0 && !isClaimed) {
-      const detail = hostNetwork ? HOST_NETWORK_DETAIL : POD_MESSAGE.hostPortsForbidden;
-      errors.push(invalid(`${port.path}.hostPort`, port.nodePort, detail));
-    }
-  }
-  return errors;
-}
-
-/**
- * What the webhook sets on an admitted pod: annotations, the label the operator watches pods by,
- * and each port's host port (also as `containerPort` for hostNetwork pods, which need them equal).
+ * What the webhook sets on an admitted pod: its name, annotations, the label the operator watches
+ * pods by, and host ports (also as `containerPort` for hostNetwork pods, which need them equal).
  */
 export interface PodMutation {
-  readonly annotations?: ReadonlyMap<string, string>;
-  readonly assignments?: readonly PortAssignment[];
+  readonly name?: string | undefined;
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly label?: boolean;
+  readonly assignments?: readonly PortAssignment[];
 }
 
 interface PortAssignment {
@@ -178,51 +172,39 @@ interface PortAssignment {
   readonly setContainerPort: boolean;
 }
 
-/** The pod with the mutation applied, as a copy. */
+/**
+ * The pod with `mutation` applied, as a copy: the objects it changes are copied, the rest is
+ * shared with `pod` (so a diff skips it at once).
+ */
 export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
-  const mutated = asJson(pod);
-  const annotations = [...mutation.annotations ?? []];
-  if (annotations.length > 0 || mutation.label === true) mutated.metadata ??= {};
-  if (annotations.length > 0) {
-    mutated.metadata!.annotations = {
-      ...mutated.metadata!.annotations,
-      ...Object.fromEntries(annotations),
-    };
+  const { name, annotations = {}, label = false, assignments = [] } = mutation;
+  const annotate = Object.keys(annotations).length > 0;
+  const mutated = { ...pod };
+  if (name !== undefined || annotate || label) {
+    const metadata = mutated.metadata = { ...pod.metadata };
+    if (name !== undefined) metadata.name = name;
+    if (annotate) metadata.annotations = { ...metadata.annotations, ...annotations };
+    if (label) metadata.labels = { ...metadata.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
   }
-  if (mutation.label === true) {
-    mutated.metadata!.labels = { ...mutated.metadata!.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
-  }
-  for (const { port, hostPort, setContainerPort } of mutation.assignments ?? []) {
-    const target = jsonpatch.getValueByPointer(mutated, port.pointer) as Record<string, unknown>;
+  for (const { port, hostPort, setContainerPort } of assignments) {
+    // Copies the spec, the list, the container, its ports and the port (no escapes in a pointer).
+    let target: Record<string, unknown> = mutated;
+    for (const key of port.pointer.split("/").slice(1)) {
+      const next = target[key] as object;
+      target = target[key] = (Array.isArray(next) ? [...next] : { ...next }) as typeof target;
+    }
     if (setContainerPort) target.containerPort = hostPort;
     target.hostPort = hostPort;
   }
   return mutated;
 }
 
-/** The mutated pod and its JSON Patch: the difference between the pod and the mutated pod. */
-function mutationPatch(pod: Pod, mutation: PodMutation): { patch: JsonPatchOp[]; mutated: Pod } {
-  const original = asJson(pod); // one copy for both sides: mutatePod copies it again
-  const mutated = mutatePod(original, mutation);
-  return { patch: jsonpatch.compare(original, mutated), mutated };
-}
-
-/** The JSON Patch that turns `original` into `mutated` (none when they are equal). */
-export function podPatch(original: Pod, mutated: Pod): JsonPatchOp[] {
-  return jsonpatch.compare(asJson(original), asJson(mutated));
-}
-
-/** A JSON copy: a member `undefined` in memory is absent for the API server, so it is `add`ed. */
-function asJson(pod: Pod): Pod {
-  return JSON.parse(JSON.stringify(pod));
-}
-
 /**
- * The decision: admit with a patch (possibly empty) and warnings, or refuse with errors,
+ * The decision: admit with a mutation (possibly none) and warnings, or refuse with errors,
  * `retryable` when every error is a claim on its way to a port (looking again may admit it).
  */
 export type PodAdmission =
-  | { allowed: true; patch: JsonPatchOp[]; mutated?: Pod; warnings: string[] }
+  | { allowed: true; mutation: PodMutation; warnings: string[] }
   | { allowed: false; errors: FieldError[]; retryable: boolean };
 
 /** What was looked up for one claim name: the claim and, if it names one, its HostPort. */
@@ -231,54 +213,63 @@ export interface ClaimState {
   readonly hostPort?: Settled<HostPort | undefined>;
 }
 
-/** The claim names a new pod needs looked up (none when it has too many: it is refused). */
-export function claimsToLookUp(pod: Pod): string[] {
-  const claims = readPodClaims(pod);
-  if (claims.tooMany !== undefined) return [];
-  return [...new Set(claims.valid.map((claim) => claim.claimName))];
-}
-
 /**
- * Decides a new pod from the states of the claims {@linkcode claimsToLookUp} named (in the pod's
- * namespace); every claim is resolved, so users see all problems at once. A claim naming no port
- * is refused (seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
+ * Decides a new pod from the states of the claims `claims.names` named (in the pod's namespace);
+ * every claim is resolved, so users see all problems at once. A claim naming no port is refused
+ * (seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
  */
 export function admitNewPod(
   pod: Pod,
+  claims: PodClaims,
   namespace: string,
   states: ReadonlyMap<string, ClaimState>,
 ): PodAdmission {
-  const claims = readPodClaims(pod);
   const ports = listPodPorts(pod);
   const findPort = (name: string) => ports.find((port) => port.name === name);
   const hostNetwork = pod.spec?.hostNetwork === true;
   const errors = claims.tooMany === undefined ? [] : [claims.tooMany];
+  const claimed = new Set<string>();
+  let portMissing = false;
   for (const claim of claims.all) {
     if (claim.portName === "") {
       errors.push(invalid(claim.path, claim.key, POD_MESSAGE.annotationNeedsPortName));
     }
-    if (claim.claimName === "") {
+    if (claim.name === "") {
       errors.push(invalid(claim.path, "", POD_MESSAGE.annotationNeedsClaimName));
     }
-    if (claim.portName === "" || findPort(claim.portName) !== undefined) continue;
-    errors.push(invalid(claim.path, claim.claimName, missingPortDetail(claim.portName)));
+    if (claim.portName === "") continue;
+    // Ports some claim annotation names (valid or not) may take host ports.
+    claimed.add(claim.portName);
+    if (findPort(claim.portName) !== undefined) continue;
+    portMissing = true;
+    errors.push(invalid(claim.path, claim.name, missingPortDetail(claim.portName)));
   }
-  if (claims.all.some((claim) => claim.portName !== "" && !findPort(claim.portName))) {
+  if (portMissing) {
     for (const port of ports.filter((port) => port.name === "")) {
       errors.push(invalid(`${port.path}.name`, "", POD_MESSAGE.portNameRequired));
     }
   }
-  // Ports some claim annotation names (valid or not) may take host ports.
-  const claimed = new Set(claims.all.map((claim) => claim.portName).filter((name) => name !== ""));
-  errors.push(...checkPorts(ports, claimed, hostNetwork));
+  // A claimed port must have a name that one port only has; unclaimed ports need neither a name
+  // nor a unique one, but may take no node port (seed 5.4 #22).
+  const seen = new Set<string>();
+  for (const port of ports) {
+    const isClaimed = port.name !== "" && claimed.has(port.name);
+    if (isClaimed && seen.has(port.name)) errors.push(duplicate(`${port.path}.name`, port.name));
+    if (isClaimed) seen.add(port.name);
+    if (port.nodePort > 0 && !isClaimed) {
+      const detail = hostNetwork ? HOST_NETWORK_DETAIL : POD_MESSAGE.hostPortsForbidden;
+      errors.push(invalid(`${port.path}.hostPort`, port.nodePort, detail));
+    }
+  }
   if (claims.tooMany !== undefined) return { allowed: false, errors, retryable: false };
 
   const structural = errors.length;
-  const annotations = new Map<string, string>();
+  const annotations: Record<string, string> = {};
   const assignments: PortAssignment[] = [];
+  const warnings: string[] = [];
   let retryable = true;
   for (const claim of claims.valid) {
-    const resolved = resolveClaim(claim, namespace, states.get(claim.claimName) ?? NOT_LOOKED_UP);
+    const resolved = resolveClaim(claim, namespace, states.get(claim.name) ?? NOT_LOOKED_UP);
     if (typeof resolved !== "number") {
       errors.push(resolved.error);
       retryable &&= resolved.transient;
@@ -286,23 +277,21 @@ export function admitNewPod(
     }
     const port = findPort(claim.portName);
     if (port === undefined) continue; // already reported as a missing port
-    annotations.set(portAnnotationKey(claim.portName), String(resolved));
+    annotations[portAnnotationKey(claim.portName)] = String(resolved);
     assignments.push({ port, hostPort: resolved, setContainerPort: hostNetwork });
+    if (hostNetwork && port.containerPort !== resolved) {
+      warnings.push(
+        `${port.path}.containerPort: set from ${port.containerPort} to ${resolved}, because a ` +
+          `hostNetwork pod listens on its host port; read it from the annotation ` +
+          `port.hostport.rmb938.com/${port.name}`,
+      );
+    }
   }
   if (errors.length > 0) {
     return { allowed: false, errors, retryable: retryable && structural === 0 };
   }
-  const warnings = assignments
-    .filter(({ port, hostPort, setContainerPort }) =>
-      setContainerPort && port.containerPort !== hostPort
-    )
-    .map(({ port, hostPort }) =>
-      `${port.path}.containerPort: set from ${port.containerPort} to ${hostPort}, because a ` +
-      `hostNetwork pod listens on its host port; read it from the annotation ` +
-      `port.hostport.rmb938.com/${port.name}`
-    );
-  const label = assignments.length > 0;
-  return { allowed: true, ...mutationPatch(pod, { annotations, assignments, label }), warnings };
+  const mutation = { annotations, assignments, label: assignments.length > 0 };
+  return { allowed: true, mutation, warnings };
 }
 
 /** Detail when a claim annotation names a port that does not exist. */
@@ -336,8 +325,8 @@ export function bindingProblems(hostPort: HostPort, claim: HostPortClaim): strin
 /** A claim's port, or the error at its annotation and whether it may clear up shortly. */
 type Resolution = number | { error: FieldError; transient: boolean };
 
-function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimState): Resolution {
-  const { path, claimName } = claim;
+function resolveClaim(claim: PortAnnotation, namespace: string, state: ClaimState): Resolution {
+  const { path, name: claimName } = claim;
   // A failed read may succeed on the next attempt (the API server was busy): transient.
   if (!state.claim.ok) return { error: internalError(path, state.claim.error), transient: true };
   const stored = state.claim.value;
@@ -385,29 +374,28 @@ function resolveClaim(claim: ClaimAnnotation, namespace: string, state: ClaimSta
  */
 export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (TERMINAL_POD_PHASES.has(oldPod.status?.phase ?? "")) {
-    return { allowed: true, patch: [], warnings: [] };
+    return { allowed: true, mutation: {}, warnings: [] };
   }
-  const now = claimEntries(pod);
-  const before = claimEntries(oldPod);
-  const portName = (key: string) => portNameOfClaimAnnotation(key) ?? "";
-  const keys = [...new Set([...now.keys(), ...before.keys()])]
-    .sort((a, b) => compare(portName(a), portName(b)) || compare(a, b));
+  const before = oldPod.metadata?.annotations ?? {};
+  const after = pod.metadata?.annotations ?? {};
+  // The claim annotations of either version, in the order a new pod's errors have.
+  const union: Pod = { metadata: { annotations: { ...before, ...after } } };
+  const { all } = readPortAnnotations(union, CLAIM_ANNOTATION_PREFIX);
   const errors: FieldError[] = [];
-  const restore = new Map<string, string>();
-  for (const key of keys) {
-    const [value, old] = [now.get(key), before.get(key)];
-    const path = fieldPath("metadata", "annotations", key);
-    const portKey = portAnnotationKey(portName(key));
-    const written = oldPod.metadata?.annotations?.[portKey];
+  const restore: Record<string, string> = {};
+  for (const { key, portName, path } of all) {
+    const [value, old] = [after[key], before[key]];
+    const portKey = portAnnotationKey(portName);
+    const written = before[portKey];
     if (value === old) {
-      if (written !== undefined) restore.set(portKey, written);
+      if (written !== undefined) restore[portKey] = written;
     } else if (value === undefined) {
       // The port still holds its host port while the pod can run: say so on the port itself.
       const detail = pod.spec?.hostNetwork === true
         ? HOST_NETWORK_DETAIL
         : POD_MESSAGE.hostPortsForbidden;
       const held = listPodPorts(pod)
-        .filter((port) => portName(key) !== "" && port.name === portName(key) && port.nodePort > 0)
+        .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
         .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
       errors.push(...(held.length > 0 ? held : [forbidden(path, CLAIM_REMOVED)]));
     } else if (old === undefined) {
@@ -417,13 +405,8 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
     }
   }
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
-  return { allowed: true, ...mutationPatch(pod, { annotations: restore }), warnings: [] };
+  return { allowed: true, mutation: { annotations: restore }, warnings: [] };
 }
 
 /** Detail when an update removes a claim annotation whose port holds no host port. */
 const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";
-
-function claimEntries(pod: Pod): Map<string, string> {
-  const entries = Object.entries(pod.metadata?.annotations ?? {});
-  return new Map(entries.filter(([key]) => portNameOfClaimAnnotation(key) !== undefined));
-}

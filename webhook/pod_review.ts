@@ -6,16 +6,18 @@
  *
  * @module
  */
+import jsonpatch from "fast-json-patch";
 import {
   admitNewPod,
   admitPodUpdate,
   type ClaimState,
-  claimsToLookUp,
-  MAX_CLAIMS_PER_POD,
+  mutatePod,
   type Pod,
   type PodAdmission,
-  podPatch,
   PodSchema,
+  type PortAnnotation,
+  readPodClaims,
+  readPortAnnotations,
 } from "./pod_admission.ts";
 import {
   errorMessage,
@@ -25,7 +27,6 @@ import {
   internalError,
   invalid,
   notFound,
-  tooMany,
 } from "./field_errors.ts";
 import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
 import {
@@ -72,7 +73,7 @@ export async function reviewPod(
     const namespace = request.namespace || pod.value.metadata?.namespace || "";
     const templates = readPodTemplates(pod.value);
     const withTemplates = templates.valid.length > 0 || templates.errors.length > 0;
-    if (namespace === "" && (claimsToLookUp(pod.value).length > 0 || withTemplates)) {
+    if (namespace === "" && (withTemplates || readPodClaims(pod.value).names.length > 0)) {
       return badRequestReview(uid, "Cannot admit a pod with claims: its namespace is not known");
     }
     decision = withTemplates
@@ -80,7 +81,11 @@ export async function reviewPod(
       : (await admitWaiting(pod.value, namespace, lookups, options)).decision;
   }
   if (decision.allowed) {
-    return allowReview(uid, { patch: decision.patch, warnings: decision.warnings });
+    // The decoded pod keeps every field the mutation writes, so its diff equals the full pod's;
+    // as JSON, since a member `undefined` in memory is absent for the API server (so `add`ed).
+    const original: Pod = JSON.parse(JSON.stringify(pod.value));
+    const patch = jsonpatch.compare(original, mutatePod(original, decision.mutation));
+    return allowReview(uid, { patch, warnings: decision.warnings });
   }
   return denyReview(uid, podDeniedStatus(pod.value.metadata ?? {}, decision.errors));
 }
@@ -95,15 +100,15 @@ async function admitWaiting(
   options: AdmissionOptions,
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
-  const names = claimsToLookUp(pod);
-  let states = await lookupClaims(lookups, namespace, names);
-  let decision = admitNewPod(pod, namespace, states);
+  const claims = readPodClaims(pod);
+  let states = await lookupClaims(lookups, namespace, claims.names);
+  let decision = admitNewPod(pod, claims, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
   for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
     await wait?.delay(wait.intervalMs);
-    states = await lookupClaims(lookups, namespace, names);
-    decision = admitNewPod(pod, namespace, states);
+    states = await lookupClaims(lookups, namespace, claims.names);
+    decision = admitNewPod(pod, claims, namespace, states);
   }
   return { decision, states };
 }
@@ -120,19 +125,12 @@ async function admitTemplatePod(
   lookups: AdmissionLookups,
   options: AdmissionOptions,
 ): Promise<PodAdmission> {
-  const refuse = (errors: FieldError[]): PodAdmission => ({
-    allowed: false,
-    errors,
-    retryable: false,
-  });
-  if (templates.errors.length > 0) return refuse([...templates.errors]);
+  const refuse = (errors: FieldError[]) => ({ allowed: false as const, errors, retryable: false });
+  if (templates.errors.length > 0) return refuse(templates.errors);
   const store = lookups.templateClaims;
   if (store === undefined) {
-    return refuse(
-      templates.valid.map((a) =>
-        invalid(a.path, a.templateName, "this webhook does not serve hostPortClaimTemplates")
-      ),
-    );
+    const detail = "this webhook does not serve hostPortClaimTemplates";
+    return refuse(templates.valid.map((a) => invalid(a.path, a.name, detail)));
   }
   const named = namePod(submitted, options);
   if ("error" in named) return refuse([named.error]);
@@ -151,15 +149,18 @@ async function admitTemplatePod(
     for (const template of ensured.templates) refused(template, ensured.errors);
     return refuse(ensured.errors);
   }
-  const annotations = { ...pod.metadata?.annotations };
-  for (const c of ensured.claims) {
-    annotations[claimAnnotationKey(c.annotation.portName)] = c.claimName;
-  }
+  const claimAnnotations = Object.fromEntries(
+    ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
+  );
+  const annotations = { ...pod.metadata?.annotations, ...claimAnnotations };
   const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
-    return { ...decision, patch: podPatch(submitted, decision.mutated ?? claimed) };
+    // Patched against the submitted pod: the name and the claim annotations are written too.
+    const { mutation } = decision;
+    const added = { ...claimAnnotations, ...mutation.annotations };
+    return { ...decision, mutation: { ...mutation, name: pod.metadata?.name, annotations: added } };
   }
   const errors = templateErrors(decision.errors, ensured.claims, states);
   // A refused pod's own claim (not a StatefulSet's, which its next pod reuses) would otherwise
@@ -198,25 +199,21 @@ function templateErrors(
   claims: readonly TemplateClaim[],
   states: ReadonlyMap<string, ClaimState>,
 ): FieldError[] {
-  const out: FieldError[] = [];
-  const moved = new Set<TemplateAnnotation>();
-  for (const error of errors) {
+  const moved = new Set<TemplateClaim>();
+  return errors.flatMap((error) => {
     const claim = claims.find((c) => {
       const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
       return error.field === path || error.field.startsWith(`${path}.`);
     });
-    if (claim === undefined) {
-      out.push(error);
-    } else if (!moved.has(claim.annotation)) {
-      moved.add(claim.annotation);
-      const state = states.get(claim.claimName)?.claim;
-      const stored = state?.ok ? state.value : undefined;
-      const className = claim.template.spec.hostPortClassName;
-      const detail = templateRefusalDetail(stored, claim.claimName, className);
-      out.push(invalid(claim.annotation.path, claim.annotation.templateName, detail));
-    }
-  }
-  return out;
+    if (claim === undefined) return [error];
+    if (moved.has(claim)) return [];
+    moved.add(claim);
+    const state = states.get(claim.claimName)?.claim;
+    const stored = state?.ok ? state.value : undefined;
+    const className = claim.template.spec.hostPortClassName;
+    const detail = templateRefusalDetail(stored, claim.claimName, className);
+    return [invalid(claim.annotation.path, claim.annotation.name, detail)];
+  });
 }
 
 /** Looks up each claim (at once, duplicates once) and the HostPort it names, by claim name. */
@@ -237,7 +234,7 @@ export async function lookupClaims(
 
 /** The claim a template annotation got; `created` when this admission created it. */
 interface TemplateClaim {
-  readonly annotation: TemplateAnnotation;
+  readonly annotation: PortAnnotation;
   readonly claimName: string;
   readonly template: HostPortClaimTemplate;
   readonly created: boolean;
@@ -253,7 +250,7 @@ async function ensureTemplateClaims(
   lookups: AdmissionLookups,
   pod: Pod,
   namespace: string,
-  annotations: readonly TemplateAnnotation[],
+  annotations: readonly PortAnnotation[],
 ): Promise<{ claims: TemplateClaim[]; errors: FieldError[]; templates: HostPortClaimTemplate[] }> {
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
@@ -262,7 +259,7 @@ async function ensureTemplateClaims(
     ? { ok: true as const, value: undefined }
     : await settle(() => store.getStatefulSet(namespace, owner.name));
   const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
-    const { path, templateName } = annotation;
+    const { path, name: templateName, portName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
     if (!named.ok) return { error: named.error };
     const read = await settle(() => store.getTemplate(namespace, templateName));
@@ -275,17 +272,9 @@ async function ensureTemplateClaims(
       const detail = `the pod's StatefulSet ${owner.name} (uid ${owner.uid}) is gone`;
       return { error: invalid(path, templateName, detail) };
     }
-    const claim = buildTemplateClaim({
-      template,
-      name: named.name,
-      namespace,
-      podName,
-      portName: annotation.portName,
-      ...owner !== undefined && stored !== undefined
-        ? { statefulSet: { ...owner, policy: stored.policy } }
-        : {},
-    });
-    const created = await settle(() => store.createClaim(claim));
+    const statefulSet = owner && stored && { ...owner, policy: stored.policy };
+    const input = { template, name: named.name, namespace, podName, portName, statefulSet };
+    const created = await settle(() => store.createClaim(buildTemplateClaim(input)));
     if (!created.ok) return { error: invalid(path, templateName, apiMessageOf(created.error)) };
     if (!created.value && owner === undefined) {
       // Another pod's claim of this name (a pod of the same name that is still there or whose
@@ -328,13 +317,6 @@ export function templateSubject(
   };
 }
 
-/** One `claim-template.hostport.rmb938.com/<portName>: <template>` annotation and its path. */
-interface TemplateAnnotation {
-  readonly portName: string;
-  readonly templateName: string;
-  readonly path: string;
-}
-
 /** The StatefulSet that controls a pod, and the pod's ordinal. */
 interface StatefulSetOwner {
   readonly name: string;
@@ -349,26 +331,20 @@ const MAX_NAME = 253;
 /** Reads a pod's template annotations, with the errors of those that may not be used. */
 export function readPodTemplates(
   pod: Pod,
-): { valid: TemplateAnnotation[]; errors: FieldError[] } {
+): { valid: PortAnnotation[]; errors: FieldError[] } {
+  // Each costs reads and a create, so the count is bounded like claim annotations.
+  const { all, tooMany } = readPortAnnotations(pod, CLAIM_TEMPLATE_ANNOTATION_PREFIX);
+  if (tooMany !== undefined) return { valid: [], errors: [tooMany] };
   const annotations = pod.metadata?.annotations ?? {};
-  const keys = Object.keys(annotations)
-    .filter((key) => key.startsWith(CLAIM_TEMPLATE_ANNOTATION_PREFIX)).sort();
-  if (keys.length > MAX_CLAIMS_PER_POD) {
-    // Each costs reads and a create, so the count is bounded like claim annotations.
-    const path = fieldPath("metadata", "annotations");
-    return { valid: [], errors: [tooMany(path, keys.length, MAX_CLAIMS_PER_POD)] };
-  }
-  const valid: TemplateAnnotation[] = [];
+  const valid: PortAnnotation[] = [];
   const errors: FieldError[] = [];
   const statefulSet = statefulSetOwnerOf(pod) !== undefined;
   const seen = new Set<string>();
-  for (const key of keys) {
-    const portName = key.slice(CLAIM_TEMPLATE_ANNOTATION_PREFIX.length);
-    const templateName = annotations[key] ?? "";
-    const path = fieldPath("metadata", "annotations", key);
+  for (const annotation of all) {
+    const { key, portName, name: templateName, path } = annotation;
     if (portName === "") {
       errors.push(invalid(path, key, "Annotation name must contain the port name"));
-    } else if (templateName === "" || !DNS_SUBDOMAIN.test(templateName)) {
+    } else if (!DNS_SUBDOMAIN.test(templateName)) {
       errors.push(
         invalid(path, templateName, "Annotation value must name a hostPortClaimTemplate"),
       );
@@ -382,7 +358,7 @@ export function readPodTemplates(
       errors.push(invalid(path, templateName, detail));
     } else {
       seen.add(templateName);
-      valid.push({ portName, templateName, path });
+      valid.push(annotation);
     }
   }
   return { valid, errors };
@@ -407,16 +383,16 @@ export function statefulSetOwnerOf(pod: Pod): StatefulSetOwner | undefined {
 /** A template's claim name: `<template>-<pod>` for a StatefulSet pod, else `<pod>-<port>`. */
 export function templateClaimName(
   podName: string,
-  annotation: TemplateAnnotation,
+  annotation: PortAnnotation,
   statefulSet: boolean,
 ): { ok: true; name: string } | { ok: false; error: FieldError } {
   const name = statefulSet
-    ? `${annotation.templateName}-${podName}`
+    ? `${annotation.name}-${podName}`
     : `${podName}-${annotation.portName.toLowerCase()}`;
   if (name.length <= MAX_NAME && DNS_SUBDOMAIN.test(name)) return { ok: true, name };
   const detail = `the claim name ${goQuote(name)} made from it is not a valid object name ` +
     `(a DNS subdomain of at most ${MAX_NAME} characters)`;
-  return { ok: false, error: invalid(annotation.path, annotation.templateName, detail) };
+  return { ok: false, error: invalid(annotation.path, annotation.name, detail) };
 }
 
 /** Input of {@linkcode buildTemplateClaim}: the claim's name, the pod's, and its StatefulSet. */
@@ -426,7 +402,7 @@ export interface TemplateClaimInput {
   readonly namespace: string;
   readonly podName: string;
   readonly portName: string;
-  readonly statefulSet?: StatefulSetOwner & { readonly policy: RetentionPolicy };
+  readonly statefulSet?: (StatefulSetOwner & { readonly policy: RetentionPolicy }) | undefined;
 }
 
 /**

@@ -27,15 +27,10 @@ const AdmissionRequestSchema = z.object({
   dryRun: z.boolean().optional(),
 }).loose().superRefine((request, ctx) => {
   const { operation } = request;
-  if ((operation === "CREATE" || operation === "UPDATE") && !isPlainObject(request.object)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["object"],
-      message: `must be an object for ${operation}`,
-    });
-  }
-  if (operation === "UPDATE" && !isPlainObject(request.oldObject)) {
-    ctx.addIssue({ code: "custom", path: ["oldObject"], message: "must be an object for UPDATE" });
+  const needed = { CREATE: ["object"], UPDATE: ["object", "oldObject"] } as const;
+  for (const key of operation === "CREATE" || operation === "UPDATE" ? needed[operation] : []) {
+    if (isPlainObject(request[key])) continue;
+    ctx.addIssue({ code: "custom", path: [key], message: `must be an object for ${operation}` });
   }
 });
 /** A decoded admission request. */
@@ -64,18 +59,7 @@ export function decodeAdmissionReview(
 /** Most schema problems a message lists; the rest are counted. */
 const MAX_LISTED_ISSUES = 5;
 
-/** Describes a zod error's first few issues as `path: message; ...`. */
-function describeIssues(error: z.ZodError): string {
-  const problems = error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
-    const path = formatPath(issue.path);
-    return path === "" ? issue.message : `${path}: ${issue.message}`;
-  });
-  const more = error.issues.length - MAX_LISTED_ISSUES;
-  if (more > 0) problems.push(`${more} more`);
-  return problems.join("; ");
-}
-
-/** Parses the object of a request with `schema`, or says `Cannot decode <what>: ...`. */
+/** Parses the object of a request with `schema`, or says `Cannot decode <what>: <path>: ...; ...`. */
 export function decodeObject<S extends z.ZodType>(
   schema: S,
   value: unknown,
@@ -83,7 +67,13 @@ export function decodeObject<S extends z.ZodType>(
 ): { ok: true; value: z.output<S> } | { ok: false; message: string } {
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, message: `Cannot decode ${what}: ${describeIssues(result.error)}` };
+  const { issues } = result.error;
+  const problems = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
+    const path = formatPath(issue.path);
+    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  });
+  if (issues.length > MAX_LISTED_ISSUES) problems.push(`${issues.length - MAX_LISTED_ISSUES} more`);
+  return { ok: false, message: `Cannot decode ${what}: ${problems.join("; ")}` };
 }
 
 /** One JSON Patch (RFC 6902) operation; the webhooks emit only `add` and `replace`. */
@@ -106,17 +96,16 @@ export interface AdmissionReviewResponse {
   response: AdmissionResponse;
 }
 
+const encoder = new TextEncoder();
+
 /** Builds an allowing AdmissionReview; empty patches and warnings are left out. */
 export function allowReview(
   uid: string,
-  options: { patch?: readonly JsonPatchOp[]; warnings?: readonly string[] } = {},
+  { patch = [], warnings }: { patch?: readonly JsonPatchOp[]; warnings?: readonly string[] } = {},
 ): AdmissionReviewResponse {
-  const response: AdmissionResponse = { uid, allowed: true };
-  if (options.patch !== undefined && options.patch.length > 0) {
-    response.patchType = "JSONPatch";
-    response.patch = new TextEncoder().encode(JSON.stringify(options.patch)).toBase64();
-  }
-  return review(response, options.warnings);
+  if (patch.length === 0) return review({ uid, allowed: true }, warnings);
+  const encoded = encoder.encode(JSON.stringify(patch)).toBase64();
+  return review({ uid, allowed: true, patchType: "JSONPatch", patch: encoded }, warnings);
 }
 
 /** Builds a refusing AdmissionReview (`uid` is `""` when unknown). */
