@@ -39,17 +39,18 @@ export interface ClaimReconciler {
   reconcile(key: string, signal: AbortSignal): Promise<Outcome>;
   /** Drops what is remembered about a claim uid (its object is gone). */
   forget(uid: string): void;
-  /** Whether this process finalized the claim itself: its HostPort need not wait the window. */
-  finalizedHere(uid: string): boolean;
-  /** Drops that memory once the claim's HostPort released its port. */
-  forgetFinalized(uid: string): void;
+  /**
+   * The uids of claims this process finalized itself, whose HostPorts need not wait the window;
+   * each is deleted once its HostPort released the port.
+   */
+  readonly finalized: Set<string>;
 }
 
 /** Builds the claim reconciler. */
 export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   const firstSeen = new FirstSeen();
   const deletionSeen = new FirstSeen();
-  const finalized = new FirstSeen();
+  const finalized = new Set<string>();
   const ownWrites = new OwnWrites();
   // Claims this process let start getting a port, counted against their quota before the cache
   // shows their HostPort (gather, decide and this note happen with no await in between).
@@ -58,7 +59,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
     async reconcile(key, signal) {
       const claim = ctx.caches.claims.store.get(key);
       if (claim === undefined) {
-        ownWrites.forget(key);
+        ownWrites.delete(key);
         return done();
       }
       const version = claim.metadata.resourceVersion;
@@ -94,16 +95,15 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       }
       return await actOnClaim(ctx, claim, plan, signal, {
         onClaimWritten: () => ownWrites.note(key, version),
-        onFinalized: () => finalized.mark(uid, nowMs),
+        onFinalized: () => finalized.add(uid),
       });
     },
     forget(uid) {
       granted.delete(uid);
-      firstSeen.forget(uid);
-      deletionSeen.forget(uid);
+      firstSeen.delete(uid);
+      deletionSeen.delete(uid);
     },
-    finalizedHere: (uid) => finalized.has(uid),
-    forgetFinalized: (uid) => finalized.forget(uid),
+    finalized,
   };
 }
 

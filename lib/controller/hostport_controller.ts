@@ -10,7 +10,6 @@ import {
   claimRefMatches,
   hasClaimRef,
   type HostPort,
-  type HostPortClaim,
   type HostPortStatus,
   type ObjectReference,
 } from "../api/types.ts";
@@ -21,7 +20,6 @@ import {
   isClaimGone,
   needsPort,
   planHostPort,
-  type ReleaseFacts,
 } from "../reconcile/hostport.ts";
 import {
   awaitChange,
@@ -45,16 +43,14 @@ import { describe, type ReconcileFunction } from "./controller.ts";
 import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
 /** What the HostPort reconciler asks the claim reconciler. */
-type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinalized">;
+type ClaimFinalizations = Pick<ClaimReconciler, "finalized">;
 
-/** The reservation made while gathering, as the actor needs it. */
-interface Reserved {
-  readonly result: AllocationResult;
-  /** When the reservation committed (allocator clock), for rule 2 right before the write. */
-  readonly reservedAt?: number;
-  /** A record failure: the Pending status is written, then it is rethrown (retry with backoff). */
-  readonly error?: unknown;
-}
+/**
+ * The reservation made while gathering: the plan's input, when it committed (allocator clock, for
+ * rule 2 right before the write), and a record failure, rethrown once the Pending status is
+ * written (retry with backoff).
+ */
+type Reserved = AllocationResult & { readonly reservedAt?: number; readonly error?: unknown };
 
 /** Builds the HostPort reconciler. */
 export function createHostPortReconciler(
@@ -65,30 +61,39 @@ export function createHostPortReconciler(
   return async (key, signal) => {
     const hostPort = ctx.caches.hostPorts.store.get(key);
     if (hostPort === undefined) {
-      claimGoneSeen.forget(key);
+      claimGoneSeen.delete(key);
       return done();
     }
     const port = hostPort.status?.port ?? 0;
     // The cache shows the port written: the reservation is the HostPort's now. Until then the
     // allocator keeps it, so a reconcile from a stale cache gets the same port back.
     if (port > 0) ctx.allocator.forget(key);
-    const ref = hostPort.spec.claimRef;
+    const ref = hostPort.spec.claimRef ?? {};
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
-    const claim = ref?.name
-      ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
-      : undefined;
+    const claim = ref.name ? ctx.caches.claims.store.getByName(ref.name, ref.namespace) : undefined;
     const reserved = needsPort(hostPort, hostPortClass, claim)
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
+    // What decides the release of a deleted HostPort whose claim is gone.
+    const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
+    const pods = gone
+      ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
+      : [];
     const plan = planHostPort({
       hostPort,
       hostPortClass,
       portHolders: portHolders(ctx.caches, port),
       claim,
       timestamp: rfc3339(nowMs),
-      release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
-      ...(reserved === undefined ? {} : { allocation: reserved.result }),
+      release: {
+        holdingPods: podsHoldingPort(pods, ref, port),
+        claimFinalizedHere: claims.finalized.has(ref.uid ?? ""),
+        claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
+        nowMs,
+        deletionWindowMs: ctx.settings.claimDeletionGraceMs,
+      },
+      ...(reserved === undefined ? {} : { allocation: reserved }),
     });
     return await actOnHostPort(ctx, hostPort, plan, signal, { claims, reserved });
   };
@@ -104,39 +109,14 @@ async function reserve(
   pools: readonly { start: number; end: number }[],
 ): Promise<Reserved> {
   try {
-    const outcome = await ctx.allocator.allocate(name, pools);
-    if (!outcome.ok) return { result: { ok: false } };
-    return { result: { ok: true, port: outcome.port }, reservedAt: outcome.reservedAt };
+    return await ctx.allocator.allocate(name, pools);
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
     if (error instanceof AllocationUnavailableError) {
-      return { result: { ok: false, unavailable, retryInMs: error.retryInMs } };
+      return { ok: false, unavailable, retryInMs: error.retryInMs };
     }
-    return { result: { ok: false, unavailable }, error };
+    return { ok: false, unavailable, error };
   }
-}
-
-/** Gathers what decides the release of a deleted HostPort whose claim is gone. */
-function releaseFacts(
-  ctx: ControllerContext,
-  hostPort: HostPort,
-  claim: HostPortClaim | undefined,
-  nowMs: number,
-  memory: { claims: ClaimFinalizations; claimGoneSeen: FirstSeen },
-): ReleaseFacts {
-  const ref = hostPort.spec.claimRef ?? {};
-  const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
-  const name = hostPort.metadata.name ?? "";
-  const pods = gone
-    ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
-    : [];
-  return {
-    holdingPods: podsHoldingPort(pods, ref, hostPort.status?.port ?? 0),
-    claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
-    claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
-    nowMs,
-    deletionWindowMs: ctx.settings.claimDeletionGraceMs,
-  };
 }
 
 /** Executes one HostPort plan, carrying the latest version of the object between writes. */
@@ -151,8 +131,8 @@ async function actOnHostPort(
   const className = hostPort.spec.hostPortClassName;
   const name = hostPort.metadata.name ?? "";
   let current = hostPort;
-  if (reserved?.result.ok === false) {
-    const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
+  if (reserved?.ok === false) {
+    const reason = reserved.unavailable === undefined ? "exhausted" : "error";
     ctx.metrics.allocationFailures.inc({ class: className, reason });
   }
   /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
@@ -169,7 +149,7 @@ async function actOnHostPort(
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
     await hostPorts.update(withoutFinalizer(current), { abortSignal });
-    if (podsOf?.uid) claims.forgetFinalized(podsOf.uid);
+    if (podsOf?.uid) claims.finalized.delete(podsOf.uid);
     if (port === undefined) return done();
     const outcome = await ctx.allocator.releaseAfterFinalizerRemoved(port, {
       heldElsewhere: heldElsewhere(port),

@@ -36,7 +36,7 @@ import {
   isDeleting,
   type Outcome,
   requeueAfter,
-  setCondition,
+  setConditions,
   withFinalizer,
 } from "./outcome.ts";
 import { type QuotaExceeded, quotaExceededMessage } from "../quota/claim_quota.ts";
@@ -173,7 +173,7 @@ function planBinding(input: ClaimInput): ClaimPlan {
 function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
   const { claim } = input;
   const condition = boundCondition(claim, decision);
-  const conditions = setCondition(claim.status?.conditions, condition, input.timestamp);
+  const conditions = setConditions(claim.status?.conditions, [condition], input.timestamp);
   const desired = desiredStatus(claim, decision, conditions);
   const waitingQuietly = decision.kind === "waiting" &&
     decision.reason === CONDITION_REASON.WaitingForAllocation &&
