@@ -112,11 +112,7 @@ export function createControllerClients(rest: RestClient): ControllerClients {
 }
 
 /** Where an informer reports retried list and watch failures and objects it cannot decode. */
-interface Reporting {
-  readonly logger: Logger;
-  readonly recorder: EventRecorder;
-  readonly metrics: Pick<ControllerMetrics, "undecodableObjects">;
-}
+type Reporting = Pick<ControllerContext, "logger" | "recorder" | "metrics">;
 
 /**
  * Informer options reporting under `kind`: a warning per retried list or watch failure; per

@@ -34,6 +34,7 @@ import {
   hasFinalizer,
   isDeleting,
   type Outcome,
+  type Plan,
   requeueAfter,
   setConditions,
 } from "./outcome.ts";
@@ -92,11 +93,8 @@ export type HostPortStep =
   | { readonly type: "setStatus"; readonly status: HostPortStatus; readonly allocates?: number }
   | EventStep;
 
-/** The writes of one reconcile, in order, and when to look again. */
-export interface HostPortPlan {
-  readonly steps: readonly HostPortStep[];
-  readonly outcome: Outcome;
-}
+/** The plan of one reconcile. */
+export type HostPortPlan = Plan<HostPortStep>;
 
 /**
  * The reservation made while gathering: a port, no free port, or `unavailable` with why and

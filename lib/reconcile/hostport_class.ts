@@ -18,7 +18,7 @@ import {
   eventStep,
   hasFinalizer,
   isDeleting,
-  type Outcome,
+  type Plan,
   requeueAfter,
   setConditions,
   soonest,
@@ -46,11 +46,8 @@ export type ClassStep =
   | { readonly type: "setStatus"; readonly status: HostPortClassStatus }
   | EventStep;
 
-/** The writes of one reconcile, in order, and when to look again. */
-export interface ClassPlan {
-  readonly steps: readonly ClassStep[];
-  readonly outcome: Outcome;
-}
+/** The plan of one reconcile. */
+export type ClassPlan = Plan<ClassStep>;
 
 /** Plans one reconcile of a HostPortClass. */
 export function planHostPortClass(input: ClassInput): ClassPlan {

@@ -16,6 +16,12 @@ export type Outcome =
   /** Waiting for another object to change; its watch event brings the key back. */
   | { readonly type: "awaitChange"; readonly reason: string };
 
+/** The writes (and Events) of one reconcile, in order, and when to look again. */
+export interface Plan<Step> {
+  readonly steps: readonly Step[];
+  readonly outcome: Outcome;
+}
+
 /** The object is done; nothing is scheduled. */
 export function done(): Outcome {
   return { type: "done" };
