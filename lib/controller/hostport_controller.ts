@@ -40,10 +40,6 @@ import {
   subjectOf,
 } from "./context.ts";
 import { describe, type ReconcileFunction } from "./controller.ts";
-import type { ClaimReconciler } from "./hostport_claim_controller.ts";
-
-/** What the HostPort reconciler asks the claim reconciler. */
-type ClaimFinalizations = Pick<ClaimReconciler, "finalized">;
 
 /**
  * The reservation made while gathering: the plan's input, when it committed (allocator clock, for
@@ -52,10 +48,13 @@ type ClaimFinalizations = Pick<ClaimReconciler, "finalized">;
  */
 type Reserved = AllocationResult & { readonly reservedAt?: number; readonly error?: unknown };
 
-/** Builds the HostPort reconciler. */
+/**
+ * Builds the HostPort reconciler; `finalized` holds the uids of claims this process finalized
+ * (`ClaimReconciler.finalized`).
+ */
 export function createHostPortReconciler(
   ctx: ControllerContext,
-  claims: ClaimFinalizations,
+  finalized: Set<string>,
 ): ReconcileFunction {
   const claimGoneSeen = new FirstSeen();
   return async (key, signal) => {
@@ -88,14 +87,14 @@ export function createHostPortReconciler(
       timestamp: rfc3339(nowMs),
       release: {
         holdingPods: podsHoldingPort(pods, ref, port),
-        claimFinalizedHere: claims.finalized.has(ref.uid ?? ""),
+        claimFinalizedHere: finalized.has(ref.uid ?? ""),
         claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
         nowMs,
         deletionWindowMs: ctx.settings.claimDeletionGraceMs,
       },
       ...(reserved === undefined ? {} : { allocation: reserved }),
     });
-    return await actOnHostPort(ctx, hostPort, plan, signal, { claims, reserved });
+    return await actOnHostPort(ctx, hostPort, plan, signal, { finalized, reserved });
   };
 }
 
@@ -125,7 +124,7 @@ async function actOnHostPort(
   hostPort: HostPort,
   plan: HostPortPlan,
   abortSignal: AbortSignal,
-  { claims, reserved }: { claims: ClaimFinalizations; reserved: Reserved | undefined },
+  { finalized, reserved }: { finalized: Set<string>; reserved: Reserved | undefined },
 ): Promise<Outcome> {
   const { hostPorts } = ctx.clients;
   const className = hostPort.spec.hostPortClassName;
@@ -149,7 +148,7 @@ async function actOnHostPort(
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
     await hostPorts.update(withoutFinalizer(current), { abortSignal });
-    if (podsOf?.uid) claims.finalized.delete(podsOf.uid);
+    if (podsOf?.uid) finalized.delete(podsOf.uid);
     if (port === undefined) return done();
     const outcome = await ctx.allocator.releaseAfterFinalizerRemoved(port, {
       heldElsewhere: heldElsewhere(port),

@@ -269,7 +269,7 @@ function buildControllers(ctx: ControllerContext, deps: ControllerDeps, claims: 
       workers: workers ?? CONTROLLER_DEFAULTS.claimWorkers,
       listKeys: () => caches.claims.store.keys(),
     }),
-    hostPorts: controller("hostport", createHostPortReconciler(ctx, claims), {
+    hostPorts: controller("hostport", createHostPortReconciler(ctx, claims.finalized), {
       workers: workers ?? CONTROLLER_DEFAULTS.hostPortWorkers,
       listKeys: () => caches.hostPorts.store.keys(),
     }),
@@ -335,19 +335,15 @@ function wireEvents(
     }
   };
 
-  const onPod = (pod: PodSummary) => {
-    for (const claim of claimNamesOfPod(pod)) {
-      const key = `${pod.metadata.namespace ?? ""}/${claim}`;
+  const onPod = (pod: PodSummary, templateClaimsToo = true) => {
+    const namespace = pod.metadata.namespace ?? "";
+    for (const name of claimNamesOfPod(pod)) {
+      const key = `${namespace}/${name}`;
       claims.enqueue(key);
       for (const hostPort of caches.hostPorts.store.byIndex(INDEX.byClaim, key)) {
         if (hostPort.metadata.deletionTimestamp) hostPorts.enqueue(objectKey(hostPort));
       }
-    }
-  };
-
-  const onPodOfTemplateClaims = (pod: PodSummary) => {
-    for (const name of claimNamesOfPod(pod)) {
-      const claim = caches.claims.store.getByName(name, pod.metadata.namespace ?? "");
+      const claim = templateClaimsToo ? caches.claims.store.get(key) : undefined;
       if (claim !== undefined) onTemplateClaim(claim);
     }
   };
@@ -411,19 +407,12 @@ function wireEvents(
       onDelete: onHostPort,
     }),
     caches.pods.addEventHandler({
-      onAdd: (pod) => {
-        onPod(pod);
-        onPodOfTemplateClaims(pod);
-      },
+      onAdd: onPod,
       onUpdate: (previous, next) => {
-        onPod(previous);
+        onPod(previous, false);
         onPod(next);
-        onPodOfTemplateClaims(next);
       },
-      onDelete: (pod) => {
-        onPod(pod);
-        onPodOfTemplateClaims(pod);
-      },
+      onDelete: onPod,
     }),
   ];
   return () => removers.forEach((remove) => remove());

@@ -21,7 +21,6 @@ import {
   type Plan,
   requeueAfter,
   setConditions,
-  soonest,
 } from "./outcome.ts";
 
 /** What the class planner reads (from the caches, unless said otherwise). */
@@ -62,7 +61,11 @@ export function planHostPortClass(input: ClassInput): ClassPlan {
     if (steps.length > 0 && conditionChanged(hostPortClass.status?.conditions, blocked)) {
       steps.push(eventStep("Warning", EVENT_REASON.ClassInUse, blocked.message));
     }
-    return { steps, outcome: soonest(plan.outcome, awaitChange(blocked.message)) };
+    // A deferred status write looks again sooner than the HostPorts' deletion.
+    const outcome = plan.outcome.type === "requeueAfter"
+      ? plan.outcome
+      : awaitChange(blocked.message);
+    return { steps, outcome };
   }
   const steps: ClassStep[] = hasFinalizer(hostPortClass) ? [] : [{ type: "addFinalizer" }];
   const plan = statusPlan(input, []);

@@ -37,14 +37,6 @@ export function awaitChange(reason: string): Outcome {
   return { type: "awaitChange", reason };
 }
 
-/** Combines two outcomes: the earliest requeue wins, then waiting, then done. */
-export function soonest(a: Outcome, b: Outcome): Outcome {
-  if (a.type === "requeueAfter" && b.type === "requeueAfter") return a.ms <= b.ms ? a : b;
-  if (a.type === "requeueAfter") return a;
-  if (b.type === "requeueAfter") return b;
-  return a.type === "awaitChange" ? a : b;
-}
-
 /** A condition to set; the time comes from the caller. */
 export interface DesiredCondition {
   readonly type: string;
