@@ -105,7 +105,10 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   };
 }
 
-/** The quota holding the claim back, if any; a claim counts once it holds or is getting a port. */
+/**
+ * The quota holding the claim back, if any. A claim counts against its quota once it holds or is
+ * getting a port: `Bound`, its HostPort's `claimRef` names it, or this process `granted` it one.
+ */
 function quotaGate(
   ctx: ControllerContext,
   claim: HostPortClaim,
@@ -115,25 +118,17 @@ function quotaGate(
   const namespace = claim.metadata.namespace ?? "";
   const quotas = ctx.caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace);
   if (classLimits(quotas, claim.spec.hostPortClassName).length === 0) return undefined;
-  const counting = (other: HostPortClaim) => countsAgainstQuota(ctx, other, granted);
+  const counting = (other: HostPortClaim) => {
+    const uid = other.metadata.uid ?? "";
+    if (granted.has(uid) || other.status?.phase === CLAIM_PHASE.Bound) return true;
+    return ctx.caches.hostPorts.store.byIndex(INDEX.byClaim, objectKey(other))
+      .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
+  };
   if (counting(claim)) return undefined;
   const standings = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)
     .filter((other) => other.spec.hostPortClassName === claim.spec.hostPortClassName)
     .map((other) => ({ claim: other, counting: counting(other) }));
   return gateClaim(claim, quotas, standings);
-}
-
-/** Whether a claim holds a port or is getting one (its quota counts it). */
-function countsAgainstQuota(
-  ctx: ControllerContext,
-  claim: HostPortClaim,
-  granted: ReadonlySet<string>,
-): boolean {
-  const uid = claim.metadata.uid ?? "";
-  if (granted.has(uid) || claim.status?.phase === CLAIM_PHASE.Bound) return true;
-  const key = `${claim.metadata.namespace ?? ""}/${claim.metadata.name ?? ""}`;
-  return ctx.caches.hostPorts.store.byIndex(INDEX.byClaim, key)
-    .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
 }
 
 async function actOnClaim(
