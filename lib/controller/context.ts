@@ -37,8 +37,6 @@ import { type ControllerMetrics, createControllerMetrics, describe } from "./con
 export interface ControllerSettings {
   readonly claimDeletionGraceMs: number;
   readonly pendingStatusDelayMs: number;
-  /** Least time between two status writes of one HostPortClass. */
-  readonly classStatusIntervalMs: number;
 }
 
 /** The shared dependencies of the per-kind controllers. */

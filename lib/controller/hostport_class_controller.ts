@@ -1,6 +1,6 @@
 /**
  * The HostPortClass controller: finalizer, deletion blocked while HostPorts of the class exist,
- * and the usage status (written at most once per `classStatusIntervalMs`) and gauges.
+ * and the usage status (written at most once per {@linkcode STATUS_INTERVAL_MS}) and gauges.
  *
  * @module
  */
@@ -10,6 +10,9 @@ import { type ClassPlan, planHostPortClass } from "../reconcile/hostport_class.t
 import { done, type Outcome, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
 import type { ReconcileFunction } from "./controller.ts";
+
+/** Least time between two status writes of one class, so a burst of changes costs few writes. */
+const STATUS_INTERVAL_MS = 1_000;
 
 /** Builds the class reconciler. */
 export function createClassReconciler(ctx: ControllerContext): ReconcileFunction {
@@ -31,7 +34,7 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
       nowMs,
       timestamp: rfc3339(nowMs),
       lastStatusWriteMs: lastStatusWrite.get(key),
-      statusIntervalMs: ctx.settings.classStatusIntervalMs,
+      statusIntervalMs: STATUS_INTERVAL_MS,
     });
     const statusWritten = () => lastStatusWrite.set(key, nowMs);
     return await actOnClass(ctx, hostPortClass, plan, signal, statusWritten);

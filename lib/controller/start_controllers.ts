@@ -108,7 +108,6 @@ export const CONTROLLER_DEFAULTS = {
   hostPortWorkers: 16,
   claimDeletionGraceMs: 65_000,
   pendingStatusDelayMs: 2_000,
-  classStatusIntervalMs: 1_000,
   resyncIntervalMs: 600_000,
   repairIntervalMs: 180_000,
 } as const;
@@ -234,7 +233,6 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
         CONTROLLER_DEFAULTS.claimDeletionGraceMs,
       pendingStatusDelayMs: options.pendingStatusDelayMs ??
         CONTROLLER_DEFAULTS.pendingStatusDelayMs,
-      classStatusIntervalMs: CONTROLLER_DEFAULTS.classStatusIntervalMs,
     },
   };
 }
