@@ -153,14 +153,14 @@ async function actOnHostPort(
     const outcome = await ctx.allocator.releaseAfterFinalizerRemoved(port, {
       heldElsewhere: heldElsewhere(port),
     }).catch((error) => ({ ok: false as const, reason: describe(error) }));
-    if (!outcome.ok) {
+    if (outcome.ok) {
+      ctx.metrics.releases.inc();
+      const released = `Released port ${port}`;
+      ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
+    } else {
       // Leaking beats double-allocating: repair frees the port if nobody holds it.
       ctx.logger.warn("Port not released", { hostPort: name, port, reason: outcome.reason });
-      return done();
     }
-    ctx.metrics.releases.inc();
-    const released = `Released port ${port}`;
-    ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
     return done();
   };
 

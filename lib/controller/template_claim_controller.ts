@@ -101,14 +101,12 @@ async function readSet(
   name: string,
   abortSignal: AbortSignal,
 ): Promise<TemplateClaimSet | undefined> {
-  let set: StatefulSet;
-  try {
-    set = await client.get(name, { namespace, abortSignal });
-  } catch (error) {
+  const set = await client.get(name, { namespace, abortSignal }).catch((error) => {
     if (error instanceof NotFoundError) return undefined;
     throw error;
-  }
-  if (set.metadata?.deletionTimestamp) return undefined; // being deleted: the GC's turn
+  });
+  // Gone, or being deleted: the garbage collector's turn.
+  if (set === undefined || set.metadata?.deletionTimestamp) return undefined;
   return {
     uid: set.metadata?.uid ?? "",
     replicas: set.spec?.replicas ?? 1,
