@@ -66,11 +66,7 @@ import { createTemplateClaimReconciler, isTemplateClaim } from "./template_claim
 export interface ControllersOptions {
   /** Concurrent reconciles of each controller (`--workers`); defaults per controller. */
   workers?: number | undefined;
-  /**
-   * The deletion window: a claim's finalizer, and the port of a HostPort whose claim vanished
-   * unfinalized by us, wait this long after first seen, so pods admitted before are stored or
-   * failed. Default 65000 ms: kube-apiserver's `--request-timeout` (60 s) plus a margin.
-   */
+  /** The deletion window (docs/architecture.md); 65000 ms: kube-apiserver's request timeout + 5 s. */
   claimDeletionGraceMs?: number | undefined;
   /** An unbound claim without a phase is written `Pending` after this long; 2000 ms. */
   pendingStatusDelayMs?: number | undefined;

@@ -85,11 +85,7 @@ export type HostPortStep =
   }
   /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
   | { readonly type: "deleteOrphan" }
-  /**
-   * Replace the status. With `allocates`, it carries the port reserved while gathering: written
-   * only while that reservation is fresh (rule 2); a refused write releases the reservation
-   * unless a fresh read shows the port written (rule 3).
-   */
+  /** Replace the status; with `allocates`, it writes the port reserved while gathering (rule 2). */
   | { readonly type: "setStatus"; readonly status: HostPortStatus; readonly allocates?: number }
   | EventStep;
 

@@ -60,10 +60,7 @@ export interface ClaimInput {
   readonly firstSeenMs: number;
   /** When the controller first saw the deletion (ms), if the claim is being deleted. */
   readonly deletionSeenMs: number | undefined;
-  /**
-   * How long after first seeing a deletion the finalizer may go, so pods admitted before it are
-   * stored (or failed) first; it must exceed the API server's request timeout.
-   */
+  /** The deletion window: the finalizer waits this long after the deletion was first seen. */
   readonly deletionGraceMs: number;
   /** How long an unbound claim without a phase may wait before `Pending` is written. */
   readonly pendingStatusDelayMs: number;
