@@ -25,7 +25,8 @@ export function claimInput(
     timestamp: T1,
     firstSeenMs: NOW - 60_000,
     deletionSeenMs: claimObject.metadata.deletionTimestamp ? NOW - 60_000 : undefined,
-    timings: { deletionGraceMs: 5_000, pendingStatusDelayMs: 2_000 },
+    deletionGraceMs: 5_000,
+    pendingStatusDelayMs: 2_000,
     ...overrides,
   };
 }

@@ -14,6 +14,7 @@ import {
   type HostPortClaim,
   type HostPortClass,
   isPlainObject,
+  type ObjectReference,
 } from "../api/types.ts";
 import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
@@ -36,8 +37,6 @@ import { type ControllerMetrics, createControllerMetrics, describe } from "./con
 export interface ControllerSettings {
   readonly claimDeletionGraceMs: number;
   readonly pendingStatusDelayMs: number;
-  /** Least time between two status writes of one HostPortClass. */
-  readonly classStatusIntervalMs: number;
 }
 
 /** The shared dependencies of the per-kind controllers. */
@@ -67,6 +66,11 @@ export const INDEX = {
   byPodClaim: "byPodClaim",
 } as const;
 
+/** The `namespace/name` of the claim a `claimRef` names, if it names one. */
+export function claimRefKey(ref: ObjectReference | undefined): string | undefined {
+  return ref?.name ? `${ref.namespace ?? ""}/${ref.name}` : undefined;
+}
+
 /** The names of the HostPorts the cache shows holding `port` (none for port 0). */
 export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: number): string[] {
   if (port <= 0) return [];
@@ -83,17 +87,16 @@ export interface ControllerClients {
   readonly quotas: ResourceClient<ResourceQuota>;
 }
 
-/** The informers, one per kind (pods: those labelled {@linkcode POD_LABEL_KEY}). */
-export interface ControllerCaches {
+/** The informers every replica keeps for its webhook, which the leader's controllers share. */
+export interface SharedCaches {
   readonly classes: Informer<HostPortClass>;
   readonly claims: Informer<HostPortClaim>;
   readonly hostPorts: Informer<HostPort>;
-  readonly pods: Informer<PodSummary>;
   readonly quotas: Informer<ResourceQuota>;
 }
 
-/** The informers every replica keeps for its webhook, which the leader's controllers share. */
-export type SharedCaches = Pick<ControllerCaches, "classes" | "hostPorts" | "claims" | "quotas">;
+/** The informers, one per kind (pods: those labelled {@linkcode POD_LABEL_KEY}). */
+export type ControllerCaches = SharedCaches & { readonly pods: Informer<PodSummary> };
 
 /** Builds the clients over one REST client. */
 export function createControllerClients(rest: RestClient): ControllerClients {
@@ -107,11 +110,7 @@ export function createControllerClients(rest: RestClient): ControllerClients {
 }
 
 /** Where an informer reports retried list and watch failures and objects it cannot decode. */
-interface Reporting {
-  readonly logger: Logger;
-  readonly recorder: EventRecorder;
-  readonly metrics: Pick<ControllerMetrics, "undecodableObjects">;
-}
+type Reporting = Pick<ControllerContext, "logger" | "recorder" | "metrics">;
 
 /**
  * Informer options reporting under `kind`: a warning per retried list or watch failure; per
@@ -184,8 +183,8 @@ export function startSharedCaches(
       indexers: {
         [INDEX.byClass]: (hostPort) => [hostPort.spec.hostPortClassName],
         [INDEX.byClaim]: (hostPort) => {
-          const ref = hostPort.spec.claimRef;
-          return ref?.name ? [`${ref.namespace ?? ""}/${ref.name}`] : [];
+          const key = claimRefKey(hostPort.spec.claimRef);
+          return key === undefined ? [] : [key];
         },
         [INDEX.byPort]: (hostPort) => {
           const port = hostPort.status?.port ?? 0;
@@ -213,7 +212,7 @@ export function startSharedCaches(
 }
 
 /** Resolves once every informer has listed; false if one was stopped first. */
-export async function cachesSynced(caches: SharedCaches | ControllerCaches): Promise<boolean> {
+export async function cachesSynced(caches: SharedCaches): Promise<boolean> {
   const results = await Promise.all(Object.values(caches).map((informer) => informer.synced));
   return results.every(Boolean);
 }
@@ -252,26 +251,12 @@ export function subjectOf(
   };
 }
 
-/** First-seen times by key. */
-export class FirstSeen {
-  #times = new Map<string, number>();
-
+/** First-seen times (ms) by key. */
+export class FirstSeen extends Map<string, number> {
   /** Returns when `key` was first marked, marking it now (`nowMs`) if it never was. */
   mark(key: string, nowMs: number): number {
-    const seen = this.#times.get(key);
-    if (seen !== undefined) return seen;
-    this.#times.set(key, nowMs);
-    return nowMs;
-  }
-
-  /** Whether `key` was marked and not forgotten. */
-  has(key: string): boolean {
-    return this.#times.has(key);
-  }
-
-  /** Forgets `key` (its object is gone). */
-  forget(key: string): void {
-    this.#times.delete(key);
+    if (!this.has(key)) this.set(key, nowMs);
+    return this.get(key)!;
   }
 }
 
@@ -281,25 +266,18 @@ export function rfc3339(ms: number): string {
 }
 
 /** The cached versions that this process's writes have made stale, by key. */
-export class OwnWrites {
-  #staleVersions = new Map<string, string>();
-
+export class OwnWrites extends Map<string, string> {
   /** Notes that a write of `key`, planned from the cached `resourceVersion`, succeeded. */
   note(key: string, resourceVersion: string | undefined): void {
-    if (resourceVersion) this.#staleVersions.set(key, resourceVersion);
+    if (resourceVersion) this.set(key, resourceVersion);
   }
 
   /** Whether the cache still shows `key` at a version since written over (versions never repeat). */
   isBehind(key: string, cachedResourceVersion: string | undefined): boolean {
-    const stale = this.#staleVersions.get(key);
+    const stale = this.get(key);
     if (stale === undefined) return false;
     if (stale === cachedResourceVersion) return true;
-    this.#staleVersions.delete(key);
+    this.delete(key);
     return false;
-  }
-
-  /** Forgets `key` (its object is gone). */
-  forget(key: string): void {
-    this.#staleVersions.delete(key);
   }
 }

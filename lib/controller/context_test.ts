@@ -16,11 +16,11 @@ Deno.test("OwnWrites.isBehind() forgets a key once the cache shows another versi
   assert.equal(writes.isBehind("ns/a", "10"), false);
 });
 
-Deno.test("OwnWrites.note() ignores a missing version and forget() drops a key", () => {
+Deno.test("OwnWrites.note() ignores a missing version and delete() drops a key", () => {
   const writes = new OwnWrites();
   writes.note("ns/a", undefined);
   assert.equal(writes.isBehind("ns/a", undefined), false);
   writes.note("ns/a", "7");
-  writes.forget("ns/a");
+  writes.delete("ns/a");
   assert.equal(writes.isBehind("ns/a", "7"), false);
 });

@@ -105,11 +105,16 @@ export class Controller {
     const { metrics, name } = this.#options;
     const started = performance.now();
     metrics.activeWorkers.set({ controller: name }, ++this.#active);
-    let result: string;
+    let result = "success";
     try {
       const outcome = await this.#options.reconcile(key, this.#abort.signal);
       this.#queue.forget(key);
-      result = this.#applyOutcome(key, outcome);
+      if (outcome.type === "requeueAfter") {
+        this.#queue.addAfter(key, outcome.ms);
+        result = "requeue_after";
+      } else if (outcome.type === "awaitChange") {
+        this.#logger.debug("Waiting for a change", { key, reason: outcome.reason });
+      }
     } catch (error) {
       result = this.#handleError(key, error);
     } finally {
@@ -117,17 +122,6 @@ export class Controller {
     }
     metrics.reconcileTotal.inc({ controller: name, result });
     metrics.reconcileTime.observe({ controller: name }, (performance.now() - started) / 1000);
-  }
-
-  #applyOutcome(key: string, outcome: Outcome): string {
-    if (outcome.type === "requeueAfter") {
-      this.#queue.addAfter(key, outcome.ms);
-      return "requeue_after";
-    }
-    if (outcome.type === "awaitChange") {
-      this.#logger.debug("Waiting for a change", { key, reason: outcome.reason });
-    }
-    return "success";
   }
 
   #handleError(key: string, error: unknown): string {

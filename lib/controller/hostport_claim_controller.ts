@@ -39,17 +39,18 @@ export interface ClaimReconciler {
   reconcile(key: string, signal: AbortSignal): Promise<Outcome>;
   /** Drops what is remembered about a claim uid (its object is gone). */
   forget(uid: string): void;
-  /** Whether this process finalized the claim itself: its HostPort need not wait the window. */
-  finalizedHere(uid: string): boolean;
-  /** Drops that memory once the claim's HostPort released its port. */
-  forgetFinalized(uid: string): void;
+  /**
+   * The uids of claims this process finalized itself, whose HostPorts need not wait the window;
+   * each is deleted once its HostPort released the port.
+   */
+  readonly finalized: Set<string>;
 }
 
 /** Builds the claim reconciler. */
 export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
   const firstSeen = new FirstSeen();
   const deletionSeen = new FirstSeen();
-  const finalized = new FirstSeen();
+  const finalized = new Set<string>();
   const ownWrites = new OwnWrites();
   // Claims this process let start getting a port, counted against their quota before the cache
   // shows their HostPort (gather, decide and this note happen with no await in between).
@@ -58,7 +59,7 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
     async reconcile(key, signal) {
       const claim = ctx.caches.claims.store.get(key);
       if (claim === undefined) {
-        ownWrites.forget(key);
+        ownWrites.delete(key);
         return done();
       }
       const version = claim.metadata.resourceVersion;
@@ -80,10 +81,8 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
         deletionSeenMs: claim.metadata.deletionTimestamp
           ? deletionSeen.mark(uid, nowMs)
           : undefined,
-        timings: {
-          deletionGraceMs: ctx.settings.claimDeletionGraceMs,
-          pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
-        },
+        deletionGraceMs: ctx.settings.claimDeletionGraceMs,
+        pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
         quotaExceeded: quotaGate(ctx, claim, granted),
       });
       for (const step of plan.steps) {
@@ -94,20 +93,22 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
       }
       return await actOnClaim(ctx, claim, plan, signal, {
         onClaimWritten: () => ownWrites.note(key, version),
-        onFinalized: () => finalized.mark(uid, nowMs),
+        onFinalized: () => finalized.add(uid),
       });
     },
     forget(uid) {
       granted.delete(uid);
-      firstSeen.forget(uid);
-      deletionSeen.forget(uid);
+      firstSeen.delete(uid);
+      deletionSeen.delete(uid);
     },
-    finalizedHere: (uid) => finalized.has(uid),
-    forgetFinalized: (uid) => finalized.forget(uid),
+    finalized,
   };
 }
 
-/** The quota holding the claim back, if any; a claim counts once it holds or is getting a port. */
+/**
+ * The quota holding the claim back, if any. A claim counts against its quota once it holds or is
+ * getting a port: `Bound`, its HostPort's `claimRef` names it, or this process `granted` it one.
+ */
 function quotaGate(
   ctx: ControllerContext,
   claim: HostPortClaim,
@@ -117,25 +118,17 @@ function quotaGate(
   const namespace = claim.metadata.namespace ?? "";
   const quotas = ctx.caches.quotas.store.byIndex(NAMESPACE_INDEX, namespace);
   if (classLimits(quotas, claim.spec.hostPortClassName).length === 0) return undefined;
-  const counting = (other: HostPortClaim) => countsAgainstQuota(ctx, other, granted);
+  const counting = (other: HostPortClaim) => {
+    const uid = other.metadata.uid ?? "";
+    if (granted.has(uid) || other.status?.phase === CLAIM_PHASE.Bound) return true;
+    return ctx.caches.hostPorts.store.byIndex(INDEX.byClaim, objectKey(other))
+      .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
+  };
   if (counting(claim)) return undefined;
   const standings = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)
     .filter((other) => other.spec.hostPortClassName === claim.spec.hostPortClassName)
     .map((other) => ({ claim: other, counting: counting(other) }));
   return gateClaim(claim, quotas, standings);
-}
-
-/** Whether a claim holds a port or is getting one (its quota counts it). */
-function countsAgainstQuota(
-  ctx: ControllerContext,
-  claim: HostPortClaim,
-  granted: ReadonlySet<string>,
-): boolean {
-  const uid = claim.metadata.uid ?? "";
-  if (granted.has(uid) || claim.status?.phase === CLAIM_PHASE.Bound) return true;
-  const key = `${claim.metadata.namespace ?? ""}/${claim.metadata.name ?? ""}`;
-  return ctx.caches.hostPorts.store.byIndex(INDEX.byClaim, key)
-    .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
 }
 
 async function actOnClaim(

@@ -1,20 +1,23 @@
 /**
  * The HostPortClass controller: finalizer, deletion blocked while HostPorts of the class exist,
- * and the usage status (written at most once per `classStatusIntervalMs`) and gauges.
+ * and the usage status (written at most once per {@linkcode STATUS_INTERVAL_MS}) and gauges.
  *
  * @module
  */
 import type { HostPortClass } from "../api/mod.ts";
 import { type ClassUsage, PortRegistry } from "../allocator/mod.ts";
-import { type ClassPlan, planHostPortClass } from "../reconcile/hostport_class.ts";
-import { done, type Outcome, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
+import { planHostPortClass } from "../reconcile/hostport_class.ts";
+import { done, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
 import type { ReconcileFunction } from "./controller.ts";
+
+/** Least time between two status writes of one class, so a burst of changes costs few writes. */
+const STATUS_INTERVAL_MS = 1_000;
 
 /** Builds the class reconciler. */
 export function createClassReconciler(ctx: ControllerContext): ReconcileFunction {
   const lastStatusWrite = new Map<string, number>();
-  return async (key, signal) => {
+  return async (key, abortSignal) => {
     const hostPortClass = ctx.caches.classes.store.get(key);
     if (hostPortClass === undefined) {
       lastStatusWrite.delete(key);
@@ -31,10 +34,30 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
       nowMs,
       timestamp: rfc3339(nowMs),
       lastStatusWriteMs: lastStatusWrite.get(key),
-      statusIntervalMs: ctx.settings.classStatusIntervalMs,
+      statusIntervalMs: STATUS_INTERVAL_MS,
     });
-    const statusWritten = () => lastStatusWrite.set(key, nowMs);
-    return await actOnClass(ctx, hostPortClass, plan, signal, statusWritten);
+    const { classes } = ctx.clients;
+    let current = hostPortClass;
+    for (const step of plan.steps) {
+      switch (step.type) {
+        case "addFinalizer":
+          current = await classes.update(withFinalizer(current), { abortSignal });
+          break;
+        case "removeFinalizer":
+          current = await classes.update(withoutFinalizer(current), { abortSignal });
+          break;
+        case "setStatus": {
+          const { status } = step;
+          current = await classes.updateStatus({ ...current, status }, { abortSignal });
+          lastStatusWrite.set(key, nowMs);
+          break;
+        }
+        case "event":
+          ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
+          break;
+      }
+    }
+    return plan.outcome;
   };
 }
 
@@ -56,33 +79,4 @@ function removeGauges(ctx: ControllerContext, name: string): void {
   ctx.metrics.classCapacity.remove({ class: name });
   ctx.metrics.classAllocated.remove({ class: name });
   ctx.metrics.classFree.remove({ class: name });
-}
-
-async function actOnClass(
-  ctx: ControllerContext,
-  hostPortClass: HostPortClass,
-  plan: ClassPlan,
-  abortSignal: AbortSignal,
-  statusWritten: () => void,
-): Promise<Outcome> {
-  const { classes } = ctx.clients;
-  let current = hostPortClass;
-  for (const step of plan.steps) {
-    switch (step.type) {
-      case "addFinalizer":
-        current = await classes.update(withFinalizer(current), { abortSignal });
-        break;
-      case "removeFinalizer":
-        current = await classes.update(withoutFinalizer(current), { abortSignal });
-        break;
-      case "setStatus":
-        current = await classes.updateStatus({ ...current, status: step.status }, { abortSignal });
-        statusWritten();
-        break;
-      case "event":
-        ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
-        break;
-    }
-  }
-  return plan.outcome;
 }

@@ -10,7 +10,6 @@ import {
   claimRefMatches,
   hasClaimRef,
   type HostPort,
-  type HostPortClaim,
   type HostPortStatus,
   type ObjectReference,
 } from "../api/types.ts";
@@ -21,7 +20,6 @@ import {
   isClaimGone,
   needsPort,
   planHostPort,
-  type ReleaseFacts,
 } from "../reconcile/hostport.ts";
 import {
   awaitChange,
@@ -42,55 +40,61 @@ import {
   subjectOf,
 } from "./context.ts";
 import { describe, type ReconcileFunction } from "./controller.ts";
-import type { ClaimReconciler } from "./hostport_claim_controller.ts";
 
-/** What the HostPort reconciler asks the claim reconciler. */
-type ClaimFinalizations = Pick<ClaimReconciler, "finalizedHere" | "forgetFinalized">;
+/**
+ * The reservation made while gathering: the plan's input, when it committed (allocator clock, for
+ * rule 2 right before the write), and a record failure, rethrown once the Pending status is
+ * written (retry with backoff).
+ */
+type Reserved = AllocationResult & { readonly reservedAt?: number; readonly error?: unknown };
 
-/** The reservation made while gathering, as the actor needs it. */
-interface Reserved {
-  readonly result: AllocationResult;
-  /** When the reservation committed (allocator clock), for rule 2 right before the write. */
-  readonly reservedAt?: number;
-  /** A record failure: the Pending status is written, then it is rethrown (retry with backoff). */
-  readonly error?: unknown;
-}
-
-/** Builds the HostPort reconciler. */
+/**
+ * Builds the HostPort reconciler; `finalized` holds the uids of claims this process finalized
+ * (`ClaimReconciler.finalized`).
+ */
 export function createHostPortReconciler(
   ctx: ControllerContext,
-  claims: ClaimFinalizations,
+  finalized: Set<string>,
 ): ReconcileFunction {
   const claimGoneSeen = new FirstSeen();
   return async (key, signal) => {
     const hostPort = ctx.caches.hostPorts.store.get(key);
     if (hostPort === undefined) {
-      claimGoneSeen.forget(key);
+      claimGoneSeen.delete(key);
       return done();
     }
     const port = hostPort.status?.port ?? 0;
     // The cache shows the port written: the reservation is the HostPort's now. Until then the
     // allocator keeps it, so a reconcile from a stale cache gets the same port back.
     if (port > 0) ctx.allocator.forget(key);
-    const ref = hostPort.spec.claimRef;
+    const ref = hostPort.spec.claimRef ?? {};
     const hostPortClass = ctx.caches.classes.store.get(hostPort.spec.hostPortClassName);
-    const claim = ref?.name
-      ? ctx.caches.claims.store.getByName(ref.name, ref.namespace)
-      : undefined;
+    const claim = ref.name ? ctx.caches.claims.store.getByName(ref.name, ref.namespace) : undefined;
     const reserved = needsPort(hostPort, hostPortClass, claim)
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
+    // What decides the release of a deleted HostPort whose claim is gone.
+    const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
+    const pods = gone
+      ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
+      : [];
     const plan = planHostPort({
       hostPort,
       hostPortClass,
       portHolders: portHolders(ctx.caches, port),
       claim,
       timestamp: rfc3339(nowMs),
-      release: releaseFacts(ctx, hostPort, claim, nowMs, { claims, claimGoneSeen }),
-      ...(reserved === undefined ? {} : { allocation: reserved.result }),
+      release: {
+        holdingPods: podsHoldingPort(pods, ref, port),
+        claimFinalizedHere: finalized.has(ref.uid ?? ""),
+        claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
+        nowMs,
+        deletionWindowMs: ctx.settings.claimDeletionGraceMs,
+      },
+      ...(reserved === undefined ? {} : { allocation: reserved }),
     });
-    return await actOnHostPort(ctx, hostPort, plan, signal, { claims, reserved });
+    return await actOnHostPort(ctx, hostPort, plan, signal, { finalized, reserved });
   };
 }
 
@@ -104,39 +108,14 @@ async function reserve(
   pools: readonly { start: number; end: number }[],
 ): Promise<Reserved> {
   try {
-    const outcome = await ctx.allocator.allocate(name, pools);
-    if (!outcome.ok) return { result: { ok: false } };
-    return { result: { ok: true, port: outcome.port }, reservedAt: outcome.reservedAt };
+    return await ctx.allocator.allocate(name, pools);
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
     if (error instanceof AllocationUnavailableError) {
-      return { result: { ok: false, unavailable, retryInMs: error.retryInMs } };
+      return { ok: false, unavailable, retryInMs: error.retryInMs };
     }
-    return { result: { ok: false, unavailable }, error };
+    return { ok: false, unavailable, error };
   }
-}
-
-/** Gathers what decides the release of a deleted HostPort whose claim is gone. */
-function releaseFacts(
-  ctx: ControllerContext,
-  hostPort: HostPort,
-  claim: HostPortClaim | undefined,
-  nowMs: number,
-  memory: { claims: ClaimFinalizations; claimGoneSeen: FirstSeen },
-): ReleaseFacts {
-  const ref = hostPort.spec.claimRef ?? {};
-  const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
-  const name = hostPort.metadata.name ?? "";
-  const pods = gone
-    ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
-    : [];
-  return {
-    holdingPods: podsHoldingPort(pods, ref, hostPort.status?.port ?? 0),
-    claimFinalizedHere: memory.claims.finalizedHere(ref.uid ?? ""),
-    claimGoneSeenMs: gone ? memory.claimGoneSeen.mark(name, nowMs) : nowMs,
-    nowMs,
-    deletionWindowMs: ctx.settings.claimDeletionGraceMs,
-  };
 }
 
 /** Executes one HostPort plan, carrying the latest version of the object between writes. */
@@ -145,14 +124,14 @@ async function actOnHostPort(
   hostPort: HostPort,
   plan: HostPortPlan,
   abortSignal: AbortSignal,
-  { claims, reserved }: { claims: ClaimFinalizations; reserved: Reserved | undefined },
+  { finalized, reserved }: { finalized: Set<string>; reserved: Reserved | undefined },
 ): Promise<Outcome> {
   const { hostPorts } = ctx.clients;
   const className = hostPort.spec.hostPortClassName;
   const name = hostPort.metadata.name ?? "";
   let current = hostPort;
-  if (reserved?.result.ok === false) {
-    const reason = reserved.result.unavailable === undefined ? "exhausted" : "error";
+  if (reserved?.ok === false) {
+    const reason = reserved.unavailable === undefined ? "exhausted" : "error";
     ctx.metrics.allocationFailures.inc({ class: className, reason });
   }
   /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
@@ -169,19 +148,19 @@ async function actOnHostPort(
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
     await hostPorts.update(withoutFinalizer(current), { abortSignal });
-    if (podsOf?.uid) claims.forgetFinalized(podsOf.uid);
+    if (podsOf?.uid) finalized.delete(podsOf.uid);
     if (port === undefined) return done();
     const outcome = await ctx.allocator.releaseAfterFinalizerRemoved(port, {
       heldElsewhere: heldElsewhere(port),
     }).catch((error) => ({ ok: false as const, reason: describe(error) }));
-    if (!outcome.ok) {
+    if (outcome.ok) {
+      ctx.metrics.releases.inc();
+      const released = `Released port ${port}`;
+      ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
+    } else {
       // Leaking beats double-allocating: repair frees the port if nobody holds it.
       ctx.logger.warn("Port not released", { hostPort: name, port, reason: outcome.reason });
-      return done();
     }
-    ctx.metrics.releases.inc();
-    const released = `Released port ${port}`;
-    ctx.recorder.record(subjectOf(current), "Normal", EVENT_REASON.PortReleased, released);
     return done();
   };
 

@@ -14,19 +14,18 @@ import {
 } from "../api/mod.ts";
 import {
   NotFoundError,
-  objectKey,
   ResourceClient,
   type RestClient,
   STATEFUL_SET_RESOURCE,
 } from "../kube/mod.ts";
 import { done } from "../reconcile/outcome.ts";
-import { claimNamesOfPod, type PodSummary } from "../reconcile/pods.ts";
+import { claimNamesOfPod } from "../reconcile/pods.ts";
 import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
 import { type ControllerContext, subjectOf } from "./context.ts";
-import type { Controller, ReconcileFunction } from "./controller.ts";
+import type { ReconcileFunction } from "./controller.ts";
 
 /** Whether a claim was made from a template (the pod webhook labels them). */
-function isTemplateClaim(claim: HostPortClaim): boolean {
+export function isTemplateClaim(claim: HostPortClaim): boolean {
   return claim.metadata.labels?.[TEMPLATE_CLAIM_LABEL.template] !== undefined &&
     claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] !== undefined;
 }
@@ -102,49 +101,16 @@ async function readSet(
   name: string,
   abortSignal: AbortSignal,
 ): Promise<TemplateClaimSet | undefined> {
-  let set: StatefulSet;
-  try {
-    set = await client.get(name, { namespace, abortSignal });
-  } catch (error) {
+  const set = await client.get(name, { namespace, abortSignal }).catch((error) => {
     if (error instanceof NotFoundError) return undefined;
     throw error;
-  }
-  if (set.metadata?.deletionTimestamp) return undefined; // being deleted: the GC's turn
+  });
+  // Gone, or being deleted: the garbage collector's turn.
+  if (set === undefined || set.metadata?.deletionTimestamp) return undefined;
   return {
     uid: set.metadata?.uid ?? "",
     replicas: set.spec?.replicas ?? 1,
     start: set.spec?.ordinals?.start ?? 0,
     ...retentionPolicyOf(set.spec?.persistentVolumeClaimRetentionPolicy),
   };
-}
-
-/** Queues template claims on their events and their pods' events; returns the undo. */
-export function wireTemplateClaims(ctx: ControllerContext, controller: Controller): () => void {
-  const onClaim = (claim: HostPortClaim) => {
-    if (isTemplateClaim(claim)) controller.enqueue(objectKey(claim));
-  };
-  const onPod = (pod: PodSummary) => {
-    const namespace = pod.metadata.namespace ?? "";
-    for (const name of claimNamesOfPod(pod)) {
-      const claim = ctx.caches.claims.store.getByName(name, namespace);
-      if (claim !== undefined) onClaim(claim);
-    }
-  };
-  const removers = [
-    ctx.caches.claims.addEventHandler({
-      onAdd: onClaim,
-      // Its plan reads only its owners (status writes change nothing it decides on).
-      onUpdate: (previous, next) => {
-        const owners = (claim: HostPortClaim) => JSON.stringify(claim.metadata.ownerReferences);
-        if (owners(previous) !== owners(next)) onClaim(next);
-      },
-      onDelete: () => {},
-    }),
-    ctx.caches.pods.addEventHandler({
-      onAdd: onPod,
-      onUpdate: (_previous, next) => onPod(next),
-      onDelete: onPod,
-    }),
-  ];
-  return () => removers.forEach((remove) => remove());
 }

@@ -34,6 +34,7 @@ import {
   hasFinalizer,
   isDeleting,
   type Outcome,
+  type Plan,
   requeueAfter,
   setConditions,
 } from "./outcome.ts";
@@ -84,19 +85,12 @@ export type HostPortStep =
   }
   /** Delete the HostPort: its claim is gone. Confirm with a live read of the claim first. */
   | { readonly type: "deleteOrphan" }
-  /**
-   * Replace the status. With `allocates`, it carries the port reserved while gathering: written
-   * only while that reservation is fresh (rule 2); a refused write releases the reservation
-   * unless a fresh read shows the port written (rule 3).
-   */
+  /** Replace the status; with `allocates`, it writes the port reserved while gathering (rule 2). */
   | { readonly type: "setStatus"; readonly status: HostPortStatus; readonly allocates?: number }
   | EventStep;
 
-/** The writes of one reconcile, in order, and when to look again. */
-export interface HostPortPlan {
-  readonly steps: readonly HostPortStep[];
-  readonly outcome: Outcome;
-}
+/** The plan of one reconcile. */
+export type HostPortPlan = Plan<HostPortStep>;
 
 /**
  * The reservation made while gathering: a port, no free port, or `unavailable` with why and
@@ -128,12 +122,13 @@ export function planHostPort(input: HostPortInput): HostPortPlan {
 }
 
 function planDeletion(input: HostPortInput): HostPortPlan {
-  const { hostPort, claim, release } = input;
+  const { hostPort, claim, release, timestamp } = input;
   if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
   const port = hostPort.status?.port ?? 0;
   const ref = hostPort.spec.claimRef;
+  const deleting = { phase: HOST_PORT_PHASE.Deleting };
   const waiting = (outcome: Outcome) => ({
-    steps: deletingSteps(hostPort, undefined, input.timestamp),
+    steps: statusSteps(hostPort, deleting, [], timestamp),
     outcome,
   });
   // Without a claim no pod can use it (the webhook admits pods by claim).
@@ -152,10 +147,8 @@ function planDeletion(input: HostPortInput): HostPortPlan {
         `but pod ${shown.join(", ")} can still run with it`,
       observedGeneration: hostPort.metadata.generation,
     };
-    const steps = deletingSteps(hostPort, blocked, input.timestamp);
-    if (conditionChanged(hostPort.status?.conditions, blocked)) {
-      steps.push(eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message));
-    }
+    const event = eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message);
+    const steps = statusSteps(hostPort, deleting, [{ condition: blocked, event }], timestamp);
     return { steps, outcome: awaitChange(blocked.message) };
   }
   // Removed by someone else (or before a restart): a pod admitted before may still be stored.
@@ -171,25 +164,8 @@ function finalize(port: number, podsOf: ObjectReference | undefined): HostPortPl
   return { steps: [{ type: "removeFinalizer", releasePort, podsOf }], outcome: done() };
 }
 
-/** The status write that shows the HostPort `Deleting` (with `blocked`, if given), if needed. */
-function deletingSteps(
-  hostPort: HostPort,
-  blocked: DesiredCondition | undefined,
-  timestamp: string,
-): HostPortStep[] {
-  const conditions = blocked === undefined
-    ? hostPort.status?.conditions
-    : setConditions(hostPort.status?.conditions, [blocked], timestamp);
-  const status: HostPortStatus = {
-    ...hostPort.status,
-    phase: HOST_PORT_PHASE.Deleting,
-    ...(conditions === undefined ? {} : { conditions }),
-  };
-  return jsonEqual(status, hostPort.status ?? {}) ? [] : [{ type: "setStatus", status }];
-}
-
 function planLive(input: HostPortInput): HostPortPlan {
-  const { hostPort, hostPortClass } = input;
+  const { hostPort, hostPortClass, timestamp } = input;
   const steps: HostPortStep[] = [];
   if (!hasFinalizer(hostPort)) steps.push({ type: "addFinalizer" });
   if (isDynamicHostPort(hostPort) && isClaimGone(hostPort, input.claim)) {
@@ -201,33 +177,34 @@ function planLive(input: HostPortInput): HostPortPlan {
     const conflict = portConflict(input, port);
     if (conflict !== undefined) {
       const event = eventStep("Warning", EVENT_REASON.PortConflict, conflict.message);
-      steps.push(...conditionSteps(hostPort, {}, conflict, input.timestamp, event));
+      steps.push(...statusSteps(hostPort, {}, [{ condition: conflict, event }], timestamp));
       return { steps, outcome: awaitChange(conflict.message) };
     }
-    steps.push(...allocatedSteps(hostPort, hostPortClass, port, input.timestamp));
+    steps.push(...allocatedSteps(hostPort, hostPortClass, port, timestamp));
     return { steps, outcome: done() };
   }
+  const pending = (reason: PendingReason, message: string, outcome: Outcome) => {
+    steps.push(...pendingSteps(hostPort, reason, message, timestamp));
+    return { steps, outcome };
+  };
   if (hostPortClass === undefined) {
     const message = `HostPortClass "${hostPort.spec.hostPortClassName}" does not exist`;
-    steps.push(...pendingSteps(hostPort, CONDITION_REASON.ClassNotFound, message, input.timestamp));
-    return { steps, outcome: awaitChange("its HostPortClass to be created") };
+    return pending("ClassNotFound", message, awaitChange("its HostPortClass to be created"));
   }
   const result = input.allocation;
   if (result === undefined) {
     throw new TypeError("Cannot plan a HostPort that needs a port without a reservation result");
   }
   if (result.ok) {
-    steps.push(...allocatedSteps(hostPort, hostPortClass, result.port, input.timestamp));
+    steps.push(...allocatedSteps(hostPort, hostPortClass, result.port, timestamp));
     return { steps, outcome: done() };
   }
   if (result.unavailable === undefined) {
-    const reason = CONDITION_REASON.PoolExhausted;
-    steps.push(...pendingSteps(hostPort, reason, MESSAGE.noFreePorts, input.timestamp));
-    return { steps, outcome: awaitChange("a port of the class to be released") };
+    const outcome = awaitChange("a port of the class to be released");
+    return pending("PoolExhausted", MESSAGE.noFreePorts, outcome);
   }
-  const reason = CONDITION_REASON.AllocationUnavailable;
-  steps.push(...pendingSteps(hostPort, reason, result.unavailable, input.timestamp));
-  return { steps, outcome: requeueAfter(result.retryInMs || UNAVAILABLE_POLL_MS) };
+  const outcome = requeueAfter(result.retryInMs || UNAVAILABLE_POLL_MS);
+  return pending("AllocationUnavailable", result.unavailable, outcome);
 }
 
 /**
@@ -252,10 +229,12 @@ function portConflict(input: HostPortInput, port: number): DesiredCondition | un
   };
 }
 
+type PendingReason = "ClassNotFound" | "PoolExhausted" | "AllocationUnavailable";
+
 /** `Pending` with port 0 and `Allocated=False` for `reason`, and its Warning Event. */
 function pendingSteps(
   hostPort: HostPort,
-  reason: "ClassNotFound" | "PoolExhausted" | "AllocationUnavailable",
+  reason: PendingReason,
   message: string,
   timestamp: string,
 ): HostPortStep[] {
@@ -274,28 +253,31 @@ function pendingSteps(
     )
     : eventStep("Warning", EVENT_REASON[reason], message);
   const fields = { phase: HOST_PORT_PHASE.Pending, port: 0 };
-  return conditionSteps(hostPort, fields, condition, timestamp, event);
+  return statusSteps(hostPort, fields, [{ condition, event }], timestamp);
 }
 
 /**
- * The status with `fields` and `condition` set, written if it differs, and `event` if the
- * condition changed.
+ * The status with `fields` and the `changes`' conditions set, written if it differs, then the
+ * Event of each condition that moved to another status or reason.
  */
-function conditionSteps(
+function statusSteps(
   hostPort: HostPort,
   fields: Partial<HostPortStatus>,
-  condition: DesiredCondition,
+  changes: readonly { condition: DesiredCondition; event?: EventStep | undefined }[],
   timestamp: string,
-  event: EventStep,
 ): HostPortStep[] {
+  const conditions = hostPort.status?.conditions;
+  const desired = changes.map(({ condition }) => condition);
   const status: HostPortStatus = {
     ...hostPort.status,
     ...fields,
-    conditions: setConditions(hostPort.status?.conditions, [condition], timestamp),
+    ...(changes.length === 0 ? {} : { conditions: setConditions(conditions, desired, timestamp) }),
   };
   const steps: HostPortStep[] = [];
   if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
-  if (conditionChanged(hostPort.status?.conditions, condition)) steps.push(event);
+  for (const { condition, event } of changes) {
+    if (event !== undefined && conditionChanged(conditions, condition)) steps.push(event);
+  }
   return steps;
 }
 
@@ -314,28 +296,19 @@ function allocatedSteps(
     observedGeneration: generation,
   };
   const outOfPool = hostPortClass && outOfPoolCondition(hostPortClass, port, generation);
-  const desired = outOfPool === undefined ? [allocated] : [allocated, outOfPool];
-  const status: HostPortStatus = {
-    ...hostPort.status,
-    phase: HOST_PORT_PHASE.Allocated,
-    port,
-    conditions: setConditions(hostPort.status?.conditions, desired, timestamp),
-  };
-  const steps: HostPortStep[] = [];
-  const allocates = (hostPort.status?.port ?? 0) === 0;
-  if (!jsonEqual(status, hostPort.status ?? {})) {
-    steps.push(
-      allocates ? { type: "setStatus", status, allocates: port } : { type: "setStatus", status },
-    );
-  }
-  if (allocates) steps.push(eventStep("Normal", EVENT_REASON.PortAllocated, allocated.message));
-  if (
-    outOfPool?.status === CONDITION_STATUS.True &&
-    conditionChanged(hostPort.status?.conditions, outOfPool)
-  ) {
-    steps.push(eventStep("Warning", EVENT_REASON.PortOutOfPool, outOfPool.message));
-  }
-  return steps;
+  const outOfPoolEvent = outOfPool?.status === CONDITION_STATUS.True
+    ? eventStep("Warning", EVENT_REASON.PortOutOfPool, outOfPool.message)
+    : undefined;
+  const steps = statusSteps(hostPort, { phase: HOST_PORT_PHASE.Allocated, port }, [
+    { condition: allocated },
+    ...(outOfPool === undefined ? [] : [{ condition: outOfPool, event: outOfPoolEvent }]),
+  ], timestamp);
+  if ((hostPort.status?.port ?? 0) > 0) return steps;
+  // A new port: its write carries the reservation, and is announced.
+  const announced = eventStep("Normal", EVENT_REASON.PortAllocated, allocated.message);
+  return steps.flatMap((step): HostPortStep[] =>
+    step.type === "setStatus" ? [{ ...step, allocates: port }, announced] : [step]
+  );
 }
 
 function outOfPoolCondition(

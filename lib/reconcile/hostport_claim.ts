@@ -30,27 +30,17 @@ import {
   type DesiredCondition,
   done,
   EVENT_REASON,
+  type EventReason,
   type EventStep,
   eventStep,
   hasFinalizer,
   isDeleting,
-  type Outcome,
+  type Plan,
   requeueAfter,
-  setCondition,
+  setConditions,
   withFinalizer,
 } from "./outcome.ts";
 import { type QuotaExceeded, quotaExceededMessage } from "../quota/claim_quota.ts";
-
-/** Timings of the claim lifecycle. */
-export interface ClaimTimings {
-  /**
-   * How long after first seeing a deletion the finalizer may go, so pods admitted before it are
-   * stored (or failed) first; it must exceed the API server's request timeout.
-   */
-  readonly deletionGraceMs: number;
-  /** How long an unbound claim without a phase may wait before `Pending` is written. */
-  readonly pendingStatusDelayMs: number;
-}
 
 /** What the claim planner reads (from the caches, unless said otherwise). */
 export interface ClaimInput {
@@ -70,7 +60,10 @@ export interface ClaimInput {
   readonly firstSeenMs: number;
   /** When the controller first saw the deletion (ms), if the claim is being deleted. */
   readonly deletionSeenMs: number | undefined;
-  readonly timings: ClaimTimings;
+  /** The deletion window: the finalizer waits this long after the deletion was first seen. */
+  readonly deletionGraceMs: number;
+  /** How long an unbound claim without a phase may wait before `Pending` is written. */
+  readonly pendingStatusDelayMs: number;
   /** The quota holding the claim back: it then neither creates nor binds a HostPort. */
   readonly quotaExceeded?: QuotaExceeded | undefined;
 }
@@ -92,11 +85,8 @@ export type ClaimStep =
   | { readonly type: "removeFinalizer" }
   | EventStep;
 
-/** The writes of one reconcile, in order, and when to look again. */
-export interface ClaimPlan {
-  readonly steps: readonly ClaimStep[];
-  readonly outcome: Outcome;
-}
+/** The plan of one reconcile. */
+export type ClaimPlan = Plan<ClaimStep>;
 
 /** Plans one reconcile of a HostPortClaim. */
 export function planHostPortClaim(input: ClaimInput): ClaimPlan {
@@ -127,8 +117,8 @@ function planDeletion(input: ClaimInput): ClaimPlan {
     return { steps, outcome: awaitChange(`${input.blockingPods} pod(s) still use the claim`) };
   }
   const elapsed = input.nowMs - (input.deletionSeenMs ?? input.nowMs);
-  if (elapsed < input.timings.deletionGraceMs) {
-    return { steps, outcome: requeueAfter(input.timings.deletionGraceMs - elapsed) };
+  if (elapsed < input.deletionGraceMs) {
+    return { steps, outcome: requeueAfter(input.deletionGraceMs - elapsed) };
   }
   steps.push({ type: "removeFinalizer" });
   return { steps, outcome: done() };
@@ -153,112 +143,87 @@ function planBinding(input: ClaimInput): ClaimPlan {
   if (input.quotaExceeded !== undefined) {
     // Held back: no HostPort is created or bound until usage drops.
     const message = quotaExceededMessage(input.quotaExceeded);
-    return statusSteps(input, waiting(CONDITION_REASON.QuotaExceeded, message), steps);
+    return statusPlan(input, { reason: CONDITION_REASON.QuotaExceeded, message }, steps);
   }
-  let decision = decideBinding(input);
-  if (decision.kind === "create") {
-    steps.push({ type: "createHostPort", hostPort: dynamicHostPortFor(claim) });
-    decision = decideBinding({ ...input, hostPort: dynamicHostPortFor(claim) });
-  } else if (decision.kind === "bind" && input.hostPort !== undefined) {
-    const bound = {
-      ...input.hostPort,
-      spec: { ...input.hostPort.spec, claimRef: claimRefFor(claim) },
-    };
-    steps.push({ type: "bindHostPort", hostPort: bound });
-    decision = decideBinding({ ...input, hostPort: bound });
-  }
-  return statusSteps(input, decision, steps);
+  const provision = provisionStep(claim, input.hostPort);
+  if (provision !== undefined) steps.push(provision);
+  const hostPort = provision?.hostPort ?? input.hostPort;
+  return statusPlan(input, decideBinding({ ...input, hostPort }), steps);
 }
 
-function statusSteps(input: ClaimInput, decision: BindingDecision, steps: ClaimStep[]): ClaimPlan {
+/**
+ * The write that gives the claim its HostPort, if one does: create its own dynamic HostPort when
+ * missing, or claim a free HostPort of its class (CAS on the HostPort's resourceVersion).
+ */
+function provisionStep(
+  claim: HostPortClaim,
+  hostPort: HostPort | undefined,
+): Extract<ClaimStep, { hostPort: HostPort }> | undefined {
+  const uid = claim.metadata.uid;
+  if (hostPort === undefined) {
+    const own = uid !== undefined && claim.spec.hostPortName === hostPortNameForClaim(uid);
+    return own ? { type: "createHostPort", hostPort: dynamicHostPortFor(claim) } : undefined;
+  }
+  const free = !hasClaimRef(hostPort.spec.claimRef) && !isDeleting(hostPort) &&
+    hostPort.spec.hostPortClassName === claim.spec.hostPortClassName;
+  if (!free) return undefined;
+  const spec = { ...hostPort.spec, claimRef: claimRefFor(claim) };
+  return { type: "bindHostPort", hostPort: { ...hostPort, spec } };
+}
+
+/** How a claim relates to the HostPort it names: bound with `port`, or why it is not. */
+interface Binding {
+  readonly reason: string;
+  readonly message: string;
+  readonly port?: number;
+}
+
+/**
+ * The Warning Event of each reason a claim is refused or waits on something only a user fixes,
+ * recorded when its `Bound` condition moves to it.
+ */
+const BINDING_EVENTS: Readonly<Record<string, EventReason>> = {
+  [CONDITION_REASON.HostPortClaimedByOther]: EVENT_REASON.BindingRefused,
+  [CONDITION_REASON.ClassMismatch]: EVENT_REASON.BindingRefused,
+  [CONDITION_REASON.PortConflict]: EVENT_REASON.PortConflict,
+  [CONDITION_REASON.HostPortNotFound]: EVENT_REASON.HostPortNotFound,
+  [CONDITION_REASON.QuotaExceeded]: EVENT_REASON.QuotaExceeded,
+};
+
+function statusPlan(input: ClaimInput, binding: Binding, steps: ClaimStep[]): ClaimPlan {
   const { claim } = input;
-  const condition = boundCondition(claim, decision);
-  const conditions = setCondition(claim.status?.conditions, condition, input.timestamp);
-  const desired = desiredStatus(claim, decision, conditions);
-  const waitingQuietly = decision.kind === "waiting" &&
-    decision.reason === CONDITION_REASON.WaitingForAllocation &&
-    (claim.status?.phase ?? "") === "";
-  if (waitingQuietly) {
-    const left = input.firstSeenMs + input.timings.pendingStatusDelayMs - input.nowMs;
-    if (left > 0) return { steps, outcome: requeueAfter(left) };
-  }
-  if (!jsonEqual(desired, claim.status ?? {})) steps.push({ type: "setStatus", status: desired });
-  const event = bindingEvent(claim, decision, condition);
-  if (event !== undefined) steps.push(event);
-  const outcome = decision.kind === "bound" ? done() : awaitChange(condition.message);
-  return { steps, outcome };
-}
-
-function boundCondition(claim: HostPortClaim, decision: BindingDecision): DesiredCondition {
-  const { reason, message } = decision.kind === "bound"
-    ? {
-      reason: CONDITION_REASON.Allocated,
-      message: `Bound to HostPort "${claim.spec.hostPortName}" with port ${decision.port}`,
-    }
-    : decision.kind === "waiting" || decision.kind === "refused"
-    ? decision
-    : { reason: CONDITION_REASON.WaitingForAllocation, message: "Waiting for the HostPort" };
-  return {
+  const status = claim.status;
+  const bound = binding.port !== undefined;
+  const condition: DesiredCondition = {
     type: CONDITION_TYPE.Bound,
-    status: decision.kind === "bound" ? CONDITION_STATUS.True : CONDITION_STATUS.False,
-    reason,
-    message,
+    status: bound ? CONDITION_STATUS.True : CONDITION_STATUS.False,
+    reason: binding.reason,
+    message: binding.message,
     observedGeneration: claim.metadata.generation,
   };
-}
-
-function desiredStatus(
-  claim: HostPortClaim,
-  decision: BindingDecision,
-  conditions: HostPortClaimStatus["conditions"],
-): HostPortClaimStatus {
-  const { port: _port, phase: _phase, conditions: _c, ...rest } = claim.status ?? {};
-  if (decision.kind === "bound") {
-    return { ...rest, phase: CLAIM_PHASE.Bound, port: decision.port, conditions };
+  if (binding.reason === CONDITION_REASON.WaitingForAllocation && !status?.phase) {
+    const left = input.firstSeenMs + input.pendingStatusDelayMs - input.nowMs;
+    if (left > 0) return { steps, outcome: requeueAfter(left) };
   }
-  // Once Bound, a claim stays Bound (pods may run with its port); the condition says what is wrong.
-  const wasBound = claim.status?.phase === CLAIM_PHASE.Bound;
-  const keepPort = wasBound && decision.kind === "waiting" &&
-    decision.reason === CONDITION_REASON.HostPortDeleting && (claim.status?.port ?? 0) > 0;
-  return {
+  // Once Bound, a claim stays Bound (pods may run with its port); the condition says what is
+  // wrong, and while its HostPort is being deleted it still shows the port.
+  const wasBound = status?.phase === CLAIM_PHASE.Bound;
+  const keepsPort = wasBound && binding.reason === CONDITION_REASON.HostPortDeleting;
+  const port = binding.port ?? (keepsPort && (status?.port ?? 0) > 0 ? status?.port : undefined);
+  const { port: _port, phase: _phase, conditions: _c, ...rest } = status ?? {};
+  const desired: HostPortClaimStatus = {
     ...rest,
-    phase: wasBound ? CLAIM_PHASE.Bound : CLAIM_PHASE.Pending,
-    ...(keepPort ? { port: claim.status?.port } : {}),
-    conditions,
+    phase: wasBound || bound ? CLAIM_PHASE.Bound : CLAIM_PHASE.Pending,
+    ...(port === undefined ? {} : { port }),
+    conditions: setConditions(status?.conditions, [condition], input.timestamp),
   };
-}
-
-function bindingEvent(
-  claim: HostPortClaim,
-  decision: BindingDecision,
-  condition: DesiredCondition,
-): EventStep | undefined {
-  if (!conditionChanged(claim.status?.conditions, condition)) return undefined;
-  if (decision.kind === "refused") {
-    const reason = decision.reason === CONDITION_REASON.PortConflict
-      ? EVENT_REASON.PortConflict
-      : EVENT_REASON.BindingRefused;
-    return eventStep("Warning", reason, condition.message);
+  if (!jsonEqual(desired, status ?? {})) steps.push({ type: "setStatus", status: desired });
+  const event = BINDING_EVENTS[binding.reason];
+  if (event !== undefined && conditionChanged(status?.conditions, condition)) {
+    steps.push(eventStep("Warning", event, condition.message));
   }
-  const { reason } = condition;
-  if (reason === CONDITION_REASON.HostPortNotFound || reason === CONDITION_REASON.QuotaExceeded) {
-    return eventStep("Warning", reason, condition.message);
-  }
-  return undefined;
+  return { steps, outcome: bound ? done() : awaitChange(condition.message) };
 }
-
-/** How a claim relates to the HostPort it names. */
-type BindingDecision =
-  /** The HostPort names this claim and holds a port. */
-  | { readonly kind: "bound"; readonly port: number }
-  /** The HostPort is free: claim it by setting `claimRef` (CAS on its resourceVersion). */
-  | { readonly kind: "bind" }
-  /** The claim's own dynamic HostPort is missing: create it. */
-  | { readonly kind: "create" }
-  /** Not usable yet, for a reason that may pass by itself. */
-  | { readonly kind: "waiting"; readonly reason: string; readonly message: string }
-  /** Refused: the HostPort belongs to another claim or class; only the user can fix it. */
-  | { readonly kind: "refused"; readonly reason: string; readonly message: string };
 
 /** The `claimRef` a HostPort gets when bound to `claim`. */
 function claimRefFor(claim: HostPortClaim): ObjectReference {
@@ -271,84 +236,80 @@ function claimRefFor(claim: HostPortClaim): ObjectReference {
   };
 }
 
-/** Decides how `input.claim` (with `spec.hostPortName` set) relates to the HostPort it names. */
-function decideBinding(input: ClaimInput): BindingDecision {
+/**
+ * How `input.claim` (with `spec.hostPortName` set) relates to the HostPort it names, once any
+ * {@linkcode provisionStep} is planned.
+ */
+function decideBinding(input: ClaimInput): Binding {
   const { claim, hostPort } = input;
   const name = claim.spec.hostPortName ?? "";
+  const className = claim.spec.hostPortClassName;
   if (hostPort === undefined) {
-    if (claim.metadata.uid !== undefined && name === hostPortNameForClaim(claim.metadata.uid)) {
-      return { kind: "create" };
-    }
-    return waiting(CONDITION_REASON.HostPortNotFound, `HostPort "${name}" does not exist`);
+    return {
+      reason: CONDITION_REASON.HostPortNotFound,
+      message: `HostPort "${name}" does not exist`,
+    };
   }
   const ref = hostPort.spec.claimRef;
   if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) {
-    return refused(
-      CONDITION_REASON.HostPortClaimedByOther,
-      `HostPort "${name}" is bound to HostPortClaim "${ref.namespace}/${ref.name}"`,
-    );
+    return {
+      reason: CONDITION_REASON.HostPortClaimedByOther,
+      message: `HostPort "${name}" is bound to HostPortClaim "${ref.namespace}/${ref.name}"`,
+    };
   }
-  if (hostPort.spec.hostPortClassName !== claim.spec.hostPortClassName) {
-    return refused(
-      CONDITION_REASON.ClassMismatch,
-      `HostPort "${name}" belongs to HostPortClass "${hostPort.spec.hostPortClassName}", ` +
-        `not "${claim.spec.hostPortClassName}"`,
-    );
+  if (hostPort.spec.hostPortClassName !== className) {
+    return {
+      reason: CONDITION_REASON.ClassMismatch,
+      message:
+        `HostPort "${name}" belongs to HostPortClass "${hostPort.spec.hostPortClassName}", ` +
+        `not "${className}"`,
+    };
   }
-  if (hostPort.metadata.deletionTimestamp !== undefined) {
-    return waiting(CONDITION_REASON.HostPortDeleting, `HostPort "${name}" is being deleted`);
+  if (isDeleting(hostPort)) {
+    return {
+      reason: CONDITION_REASON.HostPortDeleting,
+      message: `HostPort "${name}" is being deleted`,
+    };
   }
-  if (!hasClaimRef(ref)) return { kind: "bind" };
   const port = hostPort.status?.port ?? 0;
-  if (port > 0) return portConflict(input, name, port) ?? { kind: "bound", port };
-  return waitingForPort(name, hostPort, input.classExists, claim.spec.hostPortClassName);
+  if (port > 0) {
+    const message = `Bound to HostPort "${name}" with port ${port}`;
+    return portConflict(input, name, port) ?? { reason: CONDITION_REASON.Allocated, message, port };
+  }
+  if (!input.classExists) {
+    return {
+      reason: CONDITION_REASON.ClassNotFound,
+      message: `HostPortClass "${className}" does not exist`,
+    };
+  }
+  const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
+  if (allocated?.reason === CONDITION_REASON.PoolExhausted) {
+    return {
+      reason: CONDITION_REASON.PoolExhausted,
+      message: `HostPortClass "${className}" has no free port for HostPort "${name}"`,
+    };
+  }
+  if (allocated?.reason === CONDITION_REASON.AllocationUnavailable) {
+    return {
+      reason: CONDITION_REASON.AllocationUnavailable,
+      message: `HostPort "${name}" waits for allocation: ${allocated.message}`,
+    };
+  }
+  return {
+    reason: CONDITION_REASON.WaitingForAllocation,
+    message: `Waiting for HostPort "${name}" to be allocated a port`,
+  };
 }
 
 /** Refuses binding to a port another HostPort also holds, unless already Bound with it. */
-function portConflict(input: ClaimInput, name: string, port: number): BindingDecision | undefined {
+function portConflict(input: ClaimInput, name: string, port: number): Binding | undefined {
   const others = (input.portHolders ?? []).filter((holder) => holder !== name);
   if (others.length === 0) return undefined;
   const status = input.claim.status;
   if (status?.phase === CLAIM_PHASE.Bound && status.port === port) return undefined;
-  return refused(
-    CONDITION_REASON.PortConflict,
-    `Port ${port} of HostPort "${name}" is also held by HostPort ` +
+  return {
+    reason: CONDITION_REASON.PortConflict,
+    message: `Port ${port} of HostPort "${name}" is also held by HostPort ` +
       `${others.map((other) => `"${other}"`).join(", ")}`,
-  );
-}
-
-function waitingForPort(
-  name: string,
-  hostPort: HostPort,
-  classExists: boolean,
-  className: string,
-): BindingDecision {
-  if (!classExists) {
-    return waiting(CONDITION_REASON.ClassNotFound, `HostPortClass "${className}" does not exist`);
-  }
-  const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
-  if (allocated?.reason === CONDITION_REASON.PoolExhausted) {
-    return waiting(
-      CONDITION_REASON.PoolExhausted,
-      `HostPortClass "${className}" has no free port for HostPort "${name}"`,
-    );
-  }
-  if (allocated?.reason === CONDITION_REASON.AllocationUnavailable) {
-    return waiting(
-      CONDITION_REASON.AllocationUnavailable,
-      `HostPort "${name}" waits for allocation: ${allocated.message}`,
-    );
-  }
-  return waiting(
-    CONDITION_REASON.WaitingForAllocation,
-    `Waiting for HostPort "${name}" to be allocated a port`,
-  );
-}
-
-function waiting(reason: string, message: string): BindingDecision {
-  return { kind: "waiting", reason, message };
-}
-
-function refused(reason: string, message: string): BindingDecision {
-  return { kind: "refused", reason, message };
+  };
 }

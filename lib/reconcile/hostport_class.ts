@@ -18,10 +18,9 @@ import {
   eventStep,
   hasFinalizer,
   isDeleting,
-  type Outcome,
+  type Plan,
   requeueAfter,
   setConditions,
-  soonest,
 } from "./outcome.ts";
 
 /** What the class planner reads (from the caches, unless said otherwise). */
@@ -46,39 +45,46 @@ export type ClassStep =
   | { readonly type: "setStatus"; readonly status: HostPortClassStatus }
   | EventStep;
 
-/** The writes of one reconcile, in order, and when to look again. */
-export interface ClassPlan {
-  readonly steps: readonly ClassStep[];
-  readonly outcome: Outcome;
-}
+/** The plan of one reconcile. */
+export type ClassPlan = Plan<ClassStep>;
 
 /** Plans one reconcile of a HostPortClass. */
 export function planHostPortClass(input: ClassInput): ClassPlan {
-  const { hostPortClass } = input;
+  const { hostPortClass, hostPortCount: count } = input;
   if (isDeleting(hostPortClass)) {
     if (!hasFinalizer(hostPortClass)) return { steps: [], outcome: done() };
-    if (input.hostPortCount === 0) return { steps: [{ type: "removeFinalizer" }], outcome: done() };
-    const blocked = deletionBlocked(input);
+    if (count === 0) return { steps: [{ type: "removeFinalizer" }], outcome: done() };
+    const blocked: DesiredCondition = {
+      type: CONDITION_TYPE.DeletionBlocked,
+      status: CONDITION_STATUS.True,
+      reason: CONDITION_REASON.HostPortsExist,
+      message: `${count} HostPort${count === 1 ? "" : "s"} of this class still exist; ` +
+        "the class is deleted once they are gone",
+      observedGeneration: hostPortClass.metadata.generation,
+    };
     const plan = statusPlan(input, [blocked]);
     const steps: ClassStep[] = [...plan.steps];
     // The Event goes with the write that sets the condition, so a deferred write repeats none.
     if (steps.length > 0 && conditionChanged(hostPortClass.status?.conditions, blocked)) {
       steps.push(eventStep("Warning", EVENT_REASON.ClassInUse, blocked.message));
     }
-    return { steps, outcome: soonest(plan.outcome, awaitChange(blocked.message)) };
+    // A deferred status write looks again sooner than the HostPorts' deletion.
+    const outcome = plan.outcome.type === "requeueAfter"
+      ? plan.outcome
+      : awaitChange(blocked.message);
+    return { steps, outcome };
   }
   const steps: ClassStep[] = hasFinalizer(hostPortClass) ? [] : [{ type: "addFinalizer" }];
   const plan = statusPlan(input, []);
   return { steps: [...steps, ...plan.steps], outcome: plan.outcome };
 }
 
-/** The status a class should show for `usage`, plus `extra` conditions. */
-function desiredClassStatus(
-  hostPortClass: HostPortClass,
-  usage: ClassUsage,
-  extra: readonly DesiredCondition[],
-  timestamp: string,
-): HostPortClassStatus {
+/**
+ * The write of the status a class should show for its usage, plus `extra` conditions, if it
+ * differs and the last write is at least `statusIntervalMs` old.
+ */
+function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): ClassPlan {
+  const { hostPortClass, usage } = input;
   const observedGeneration = hostPortClass.metadata.generation;
   const free = usage.free > 0;
   const available: DesiredCondition = {
@@ -88,36 +94,20 @@ function desiredClassStatus(
     message: free ? "At least one port of the pools is free" : MESSAGE.noFreePorts,
     observedGeneration,
   };
-  return {
+  const conditions = [available, ...extra];
+  const status: HostPortClassStatus = {
     ...hostPortClass.status,
     capacity: usage.capacity,
     allocated: usage.allocated,
     free: usage.free,
     pools: usage.pools.map((pool) => ({ ...pool })),
-    conditions: setConditions(hostPortClass.status?.conditions, [available, ...extra], timestamp),
+    conditions: setConditions(hostPortClass.status?.conditions, conditions, input.timestamp),
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
   };
-}
-
-function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): ClassPlan {
-  const { hostPortClass } = input;
-  const status = desiredClassStatus(hostPortClass, input.usage, extra, input.timestamp);
   if (jsonEqual(status, hostPortClass.status ?? {})) return { steps: [], outcome: done() };
   const since = input.nowMs - (input.lastStatusWriteMs ?? -Infinity);
   if (since < input.statusIntervalMs) {
     return { steps: [], outcome: requeueAfter(input.statusIntervalMs - since) };
   }
   return { steps: [{ type: "setStatus", status }], outcome: done() };
-}
-
-function deletionBlocked(input: ClassInput): DesiredCondition {
-  const count = input.hostPortCount;
-  return {
-    type: CONDITION_TYPE.DeletionBlocked,
-    status: CONDITION_STATUS.True,
-    reason: CONDITION_REASON.HostPortsExist,
-    message: `${count} HostPort${count === 1 ? "" : "s"} of this class still exist; ` +
-      "the class is deleted once they are gone",
-    observedGeneration: input.hostPortClass.metadata.generation,
-  };
 }

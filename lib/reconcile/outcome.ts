@@ -16,6 +16,12 @@ export type Outcome =
   /** Waiting for another object to change; its watch event brings the key back. */
   | { readonly type: "awaitChange"; readonly reason: string };
 
+/** The writes (and Events) of one reconcile, in order, and when to look again. */
+export interface Plan<Step> {
+  readonly steps: readonly Step[];
+  readonly outcome: Outcome;
+}
+
 /** The object is done; nothing is scheduled. */
 export function done(): Outcome {
   return { type: "done" };
@@ -31,14 +37,6 @@ export function awaitChange(reason: string): Outcome {
   return { type: "awaitChange", reason };
 }
 
-/** Combines two outcomes: the earliest requeue wins, then waiting, then done. */
-export function soonest(a: Outcome, b: Outcome): Outcome {
-  if (a.type === "requeueAfter" && b.type === "requeueAfter") return a.ms <= b.ms ? a : b;
-  if (a.type === "requeueAfter") return a;
-  if (b.type === "requeueAfter") return b;
-  return a.type === "awaitChange" ? a : b;
-}
-
 /** A condition to set; the time comes from the caller. */
 export interface DesiredCondition {
   readonly type: string;
@@ -50,50 +48,33 @@ export interface DesiredCondition {
   readonly observedGeneration?: number | undefined;
 }
 
-function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return conditions?.find((condition) => condition.type === type);
-}
-
 /**
- * Returns a copy of `conditions` with `desired` set: the transition time is kept while the status
- * is unchanged, else `timestamp` (RFC 3339). Other types keep their place; a new type goes last.
+ * Returns a copy of `conditions` with each of `desired` set, in order: the transition time is kept
+ * while the status is unchanged, else `timestamp` (RFC 3339). Other types keep their place; a new
+ * type goes last.
  */
-export function setCondition(
-  conditions: readonly Condition[] | undefined,
-  desired: DesiredCondition,
-  timestamp: string,
-): Condition[] {
-  const current = findCondition(conditions, desired.type);
-  const next: Condition = {
-    type: desired.type,
-    status: desired.status,
-    reason: desired.reason,
-    message: desired.message,
-    lastTransitionTime: current !== undefined && current.status === desired.status
-      ? current.lastTransitionTime
-      : timestamp,
-    ...(desired.observedGeneration === undefined
-      ? {}
-      : { observedGeneration: desired.observedGeneration }),
-  };
-  const list = [...(conditions ?? [])];
-  const index = list.findIndex((condition) => condition.type === desired.type);
-  if (index === -1) list.push(next);
-  else list[index] = next;
-  return list;
-}
-
-/** Sets several conditions in order, in a copy. */
 export function setConditions(
   conditions: readonly Condition[] | undefined,
   desired: readonly DesiredCondition[],
   timestamp: string,
 ): Condition[] {
-  let list = [...(conditions ?? [])];
-  for (const condition of desired) list = setCondition(list, condition, timestamp);
+  const list = [...(conditions ?? [])];
+  for (const want of desired) {
+    const index = list.findIndex((condition) => condition.type === want.type);
+    const current = list[index];
+    const next: Condition = {
+      type: want.type,
+      status: want.status,
+      reason: want.reason,
+      message: want.message,
+      lastTransitionTime: current?.status === want.status ? current.lastTransitionTime : timestamp,
+      ...(want.observedGeneration === undefined
+        ? {}
+        : { observedGeneration: want.observedGeneration }),
+    };
+    if (index === -1) list.push(next);
+    else list[index] = next;
+  }
   return list;
 }
 
@@ -102,7 +83,7 @@ export function conditionChanged(
   conditions: readonly Condition[] | undefined,
   desired: DesiredCondition,
 ): boolean {
-  const current = findCondition(conditions, desired.type);
+  const current = conditions?.find((condition) => condition.type === desired.type);
   return current === undefined || current.status !== desired.status ||
     current.reason !== desired.reason;
 }

@@ -1,52 +1,37 @@
 import assert from "node:assert/strict";
 import { condition, T0, T1 } from "../../tests/reconcile_fixtures.ts";
-import {
-  awaitChange,
-  conditionChanged,
-  done,
-  requeueAfter,
-  setCondition,
-  setConditions,
-  soonest,
-} from "./outcome.ts";
+import { conditionChanged, requeueAfter, setConditions } from "./outcome.ts";
 
 Deno.test("requeueAfter() rounds up and never asks for less than 1 ms", () => {
   assert.deepEqual(requeueAfter(0), { type: "requeueAfter", ms: 1 });
   assert.deepEqual(requeueAfter(2.1), { type: "requeueAfter", ms: 3 });
 });
 
-Deno.test("soonest() prefers the earliest requeue, then waiting, then done", () => {
-  assert.deepEqual(soonest(requeueAfter(50), requeueAfter(10)), requeueAfter(10));
-  assert.deepEqual(soonest(done(), requeueAfter(10)), requeueAfter(10));
-  assert.deepEqual(soonest(done(), awaitChange("pods")), awaitChange("pods"));
-  assert.deepEqual(soonest(done(), done()), done());
-});
-
 const bound = { type: "Bound", status: "True", reason: "Allocated", message: "ok" } as const;
 
-Deno.test("setCondition() adds a new type at the end with the current time", () => {
+Deno.test("setConditions() adds a new type at the end with the current time", () => {
   const existing = [condition("Allocated", "True", "Allocated", "x")];
-  const result = setCondition(existing, bound, T1);
+  const result = setConditions(existing, [bound], T1);
   assert.equal(result.length, 2);
   assert.deepEqual(result[1], { ...bound, lastTransitionTime: T1 });
   assert.equal(existing.length, 1, "the input is not modified");
 });
 
-Deno.test("setCondition() keeps the transition time when only the reason or message changes", () => {
+Deno.test("setConditions() keeps the transition time when only the reason or message changes", () => {
   const existing = [condition("Bound", "False", "WaitingForAllocation", "waiting")];
-  const result = setCondition(existing, {
+  const result = setConditions(existing, [{
     type: "Bound",
     status: "False",
     reason: "PoolExhausted",
     message: "no free ports to allocate",
-  }, T1);
+  }], T1);
   assert.equal(result[0]?.lastTransitionTime, T0);
   assert.equal(result[0]?.reason, "PoolExhausted");
 });
 
-Deno.test("setCondition() moves the transition time when the status flips", () => {
+Deno.test("setConditions() moves the transition time when the status flips", () => {
   const existing = [condition("Bound", "False", "WaitingForAllocation", "waiting")];
-  const [result] = setCondition(existing, bound, T1);
+  const [result] = setConditions(existing, [bound], T1);
   assert.equal(result?.lastTransitionTime, T1);
 });
 

@@ -28,14 +28,6 @@ export interface TemplateClaimSet extends RetentionPolicy {
   readonly start: number;
 }
 
-/** The pod a claim was made for, from the pod cache. */
-export interface TemplateClaimPod {
-  readonly uid: string;
-  readonly phase?: string | undefined;
-  /** Whether the pod names this claim in a claim annotation. */
-  readonly namesClaim: boolean;
-}
-
 /** Input of {@linkcode planTemplateClaim}. */
 export interface TemplateClaimInput {
   /** The claim's owner references. */
@@ -46,8 +38,10 @@ export interface TemplateClaimInput {
   /** The deletion window in ms; a claim no pod took waits at least {@linkcode MIN_ORPHAN_MS}. */
   readonly graceMs: number;
   readonly podName: string;
-  /** The pod, or undefined when it is not in the cache. */
-  readonly pod: TemplateClaimPod | undefined;
+  /** The pod from the cache, if there; `namesClaim`: it names this claim in a claim annotation. */
+  readonly pod:
+    | { readonly uid: string; readonly phase?: string | undefined; readonly namesClaim: boolean }
+    | undefined;
   /** For a StatefulSet's claim: its name, the pod's ordinal, and the set (undefined if none). */
   readonly statefulSet?: {
     readonly name: string;
