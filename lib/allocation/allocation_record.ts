@@ -266,11 +266,10 @@ const MAX_CONFLICTS = 100;
 const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 
-/** The writer's name in `writeId` (random by default), and the waits and jitter, for tests. */
+/** The writer's name in `writeId` (random by default), and the backoff waits, for tests. */
 export interface AllocationRecordOptions {
   writerId?: string;
   sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
 }
 
 /**
@@ -297,7 +296,6 @@ export class AllocationRecord {
   #store: RecordStore;
   #writerId: string;
   #sleep: (ms: number) => Promise<void>;
-  #random: () => number;
   #last = new PortBitmap();
   #version = 0;
   /** Port to the `version` at which this process last saw it released. */
@@ -317,7 +315,6 @@ export class AllocationRecord {
     this.#store = store;
     this.#writerId = options.writerId ?? crypto.randomUUID().slice(0, 8);
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#random = options.random ?? Math.random;
   }
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
@@ -525,7 +522,7 @@ export class AllocationRecord {
         this.#giveUp(run, error, `it changed under ${MAX_CONFLICTS} writes in a row`);
         return "given-up";
       }
-      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#random));
+      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
       return "retry";
     }
     if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
@@ -538,7 +535,7 @@ export class AllocationRecord {
       this.#giveUp(run, error, `the last attempt to ${what} failed: ${describeError(error)}`);
       return "given-up";
     }
-    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF, this.#random));
+    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF));
     return "retry";
   }
 

@@ -21,7 +21,7 @@ import {
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 
 function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {
-  return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve(), random: () => 0 });
+  return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve() });
 }
 
 function tooManyRequests(): KubeApiError {

@@ -33,11 +33,6 @@ const MAX_CLAIM_ATTEMPTS = 5;
  */
 export type AnchorCheck = true | { reason: string; holder: string | undefined };
 
-/** The anchor value of the record `namespace/name`. */
-export function recordAnchorValue(record: { namespace: string; name: string }): string {
-  return `${record.namespace}/${record.name}`;
-}
-
 /** The readiness message, and the fix, when our record is `ours` and the anchor names `other`. */
 export function recordAnchorConflict(ours: string, other: string): string {
   return `Not allocating: another install arbitrates host ports with allocation record ${other} ` +
@@ -87,7 +82,7 @@ export class RecordAnchor {
 
   /** An anchor for the record `namespace/name`, read and written through `client`. */
   constructor(client: RestClient, record: { namespace: string; name: string }) {
-    this.value = recordAnchorValue(record);
+    this.value = `${record.namespace}/${record.name}`;
     this.#crds = new ResourceClient(client, CUSTOM_RESOURCE_DEFINITION_RESOURCE);
   }
 

@@ -99,11 +99,8 @@ export class PortBitmap {
     return bitmap;
   }
 
-  /** The bitmap {@linkcode PortBitmap.toBytes} wrote. @throws {RangeError} wrong length */
+  /** The bitmap {@linkcode PortBitmap.toBytes} wrote (`PORT_BITMAP_BYTES` long). */
   static fromBytes(bytes: Uint8Array): PortBitmap {
-    if (bytes.length !== PORT_BITMAP_BYTES) {
-      throw new RangeError(`Bitmap must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
-    }
     const bitmap = new PortBitmap();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let w = 0; w < WORDS; w++) {
