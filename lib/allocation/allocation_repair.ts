@@ -202,10 +202,8 @@ export class AllocationRepair {
   }
 
   /**
-   * Re-creates a record deleted while in use, reserving every port anyone may hold (the live list,
-   * the last record read, our recent reservations), with allocation paused until the holdoff after
-   * it: a rival's reservations after our last read show in the HostPorts only by then. Returns the
-   * record's ports read afresh.
+   * Re-creates a record deleted while in use, pausing allocation (docs/architecture.md, after rule
+   * 8); returns its ports read afresh.
    */
   async #rebuild(held: readonly HostPort[]): Promise<PortBitmap> {
     const { record, allocator } = this.#options;

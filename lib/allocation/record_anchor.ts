@@ -22,7 +22,7 @@ export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
 
 /** Re-check periods a removed anchor must stay absent before a process that saw another claims it. */
-export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
+const ANCHOR_CLAIM_DELAY_FACTOR = 2;
 
 /** Lost compare-and-swaps retried within one check. */
 const MAX_CLAIM_ATTEMPTS = 5;
@@ -146,9 +146,8 @@ export class RecordAnchor {
 
 /**
  * Leader work that runs only while the anchor names this process's record, re-checked every
- * `recheckMs` (default 10 s). Returns at once, so the caller keeps renewing its Lease. Having seen
- * another record, it claims a removed anchor only after it stayed absent
- * {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder wins it back.
+ * `recheckMs` (default 10 s), claiming a removed anchor as rule 8 says. Returns at once, so the
+ * caller keeps renewing its Lease.
  */
 export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */
