@@ -142,13 +142,6 @@ export class PortBitmap {
     return true;
   }
 
-  /** Clears every bit. */
-  reset(): void {
-    this.#bits.fill(0);
-    this.#full.fill(0);
-    this.#size = 0;
-  }
-
   /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`, whatever the machine. */
   toBytes(): Uint8Array {
     const bytes = new Uint8Array(PORT_BITMAP_BYTES);
