@@ -124,11 +124,13 @@ export function decodeRecordData(data: unknown): RecordContent {
   return { bits, writeId };
 }
 
-/** Compare-and-swap storage of a record (read: undefined when absent); throws `lib/kube` errors. */
+/**
+ * Compare-and-swap storage of a record (read: undefined when absent; write: a create without a
+ * `resourceVersion`); throws `lib/kube` errors.
+ */
 export interface RecordStore {
   read(): Promise<StoredRecord | undefined>;
-  create(content: RecordContent): Promise<StoredRecord>;
-  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord>;
+  write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord>;
 }
 
 /**
@@ -173,18 +175,9 @@ export class ConfigMapRecordStore implements RecordStore {
     }
   }
 
-  /** Creates the ConfigMap. */
-  async create(content: RecordContent): Promise<StoredRecord> {
-    return toStored(await this.#configMaps.create(this.#object(content)));
-  }
-
-  /** Replaces the ConfigMap if it is still at `resourceVersion`. */
-  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
-    return toStored(await this.#configMaps.update(this.#object(content, resourceVersion)));
-  }
-
-  #object(content: RecordContent, resourceVersion?: string): ConfigMap {
-    return {
+  /** Creates the ConfigMap, or replaces it if it is still at `resourceVersion`. */
+  async write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord> {
+    const configMap: ConfigMap = {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: {
@@ -202,6 +195,11 @@ export class ConfigMapRecordStore implements RecordStore {
       },
       data: encodeRecordData(content),
     };
+    return toStored(
+      await (resourceVersion === undefined
+        ? this.#configMaps.create(configMap)
+        : this.#configMaps.update(configMap)),
+    );
   }
 }
 
@@ -380,7 +378,7 @@ export class AllocationRecord {
     try {
       let stored: StoredRecord;
       try {
-        stored = await this.#store.create({ bits, writeId: this.#nextWriteId() });
+        stored = await this.#store.write({ bits, writeId: this.#nextWriteId() });
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
@@ -501,11 +499,7 @@ export class AllocationRecord {
       for (const op of run.ops) op.writes.push(writeId);
       const content = { bits: decision.next, writeId };
       try {
-        this.#stored(
-          known === null
-            ? await this.#store.create(content)
-            : await this.#store.replace(content, known.resourceVersion),
-        );
+        this.#stored(await this.#store.write(content, known?.resourceVersion));
       } catch (error) {
         return await this.#writeFailed(run, error);
       }
