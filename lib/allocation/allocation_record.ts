@@ -376,9 +376,8 @@ export class AllocationRecord {
     while (this.#draining) await new Promise<void>((resolve) => this.#idle.push(resolve));
     this.#draining = true;
     try {
-      let stored: StoredRecord;
       try {
-        stored = await this.#store.write({ bits, writeId: this.#nextWriteId() });
+        this.#stored(await this.#store.write({ bits, writeId: this.#nextWriteId() }));
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
@@ -388,7 +387,6 @@ export class AllocationRecord {
       }
       this.#missing = false;
       this.#stale = false;
-      this.#stored(stored);
       return true;
     } finally {
       this.#drained();

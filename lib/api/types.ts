@@ -354,11 +354,7 @@ export function safeParseObject<S extends z.ZodType>(
   return { ok: false, error: new InvalidObjectError(kind, objectName, issues) };
 }
 
-/**
- * Parses `value` with the schema of `kind`; unknown fields are kept where the schema is loose.
- *
- * @throws {InvalidObjectError} when the value does not match the schema
- */
+/** Parses `value` as `kind`; loose schemas keep unknown fields. @throws {InvalidObjectError} */
 export function parseObject<S extends z.ZodType>(
   schema: S,
   value: unknown,
