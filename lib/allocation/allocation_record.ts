@@ -10,7 +10,7 @@
 
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
-import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
+import { backoffDelay, type BackoffOptions, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { KubeApiError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import {
@@ -264,12 +264,6 @@ const MAX_CONFLICTS = 100;
 const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 
-/** The writer's name in `writeId` (random by default), and the backoff waits, for tests. */
-export interface AllocationRecordOptions {
-  writerId?: string;
-  sleep?: (ms: number) => Promise<void>;
-}
-
 /**
  * The reserved-port bitmap shared by every operator process, arbitrated by the API server.
  *
@@ -292,7 +286,8 @@ export class AllocationRecord {
   /** Whether the last read found the record deleted after this process had seen it exist. */
   #missing = false;
   #store: RecordStore;
-  #writerId: string;
+  /** This process's name in `writeId`. */
+  #writerId = crypto.randomUUID().slice(0, 8);
   #sleep: (ms: number) => Promise<void>;
   #last = new PortBitmap();
   #version = 0;
@@ -308,11 +303,10 @@ export class AllocationRecord {
   #draining = false;
   #idle: (() => void)[] = [];
 
-  /** Creates a record over `store`; nothing is read until the first call. */
-  constructor(store: RecordStore, options: AllocationRecordOptions = {}) {
+  /** Creates a record over `store` (`sleep`: the backoff waits, for tests); reads nothing yet. */
+  constructor(store: RecordStore, options: { sleep?: (ms: number) => Promise<void> } = {}) {
     this.#store = store;
-    this.#writerId = options.writerId ?? crypto.randomUUID().slice(0, 8);
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = options.sleep ?? ((ms) => sleep(SYSTEM_CLOCK, ms));
   }
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
@@ -556,7 +550,7 @@ export function describeError(error: unknown): string {
 /** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */
 export function openAllocationRecord(
   client: RestClient,
-  options: { namespace: string } & AllocationRecordOptions,
+  options: { namespace: string },
 ): AllocationRecord {
-  return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
+  return new AllocationRecord(new ConfigMapRecordStore(client, options));
 }
