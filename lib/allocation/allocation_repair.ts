@@ -1,8 +1,7 @@
 /**
- * The repair pass (docs/architecture.md, rule 6, which argues why freeing leaks is safe), after
- * Kubernetes' NodePort `repair.go`: the pure {@linkcode planRepair} and the I/O around it,
- * {@linkcode AllocationRepair}. It returns findings; Events, conditions and metrics are the
- * caller's.
+ * The repair pass (docs/architecture.md, rule 6), after Kubernetes' NodePort `repair.go`: the pure
+ * {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair}, which returns
+ * findings (Events, conditions and metrics are the caller's).
  * @module
  */
 

@@ -1,9 +1,4 @@
-/**
- * One allocation record per cluster (docs/architecture.md, rule 8): annotation
- * {@linkcode RECORD_ANCHOR_ANNOTATION} on the HostPort CRD names the one record every allocator
- * must use, so two installs cannot arbitrate separately.
- * @module
- */
+/** The anchor of the cluster's one allocation record (docs/architecture.md, rule 8). @module */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
 import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
