@@ -136,8 +136,7 @@ async function actOnHostPort(
   }
   /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
   const heldElsewhere = (port: number) =>
-    ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-      .some((other) => other.metadata.name !== name);
+    portHolders(ctx.caches, port).some((other) => other !== name);
 
   /** Removes the finalizer, then releases the port (the step's rules, `HostPortStep`). */
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
