@@ -74,7 +74,6 @@ export function createHostPortReconciler(
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
-    // What decides the release of a deleted HostPort whose claim is gone.
     const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
     const pods = gone
       ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)

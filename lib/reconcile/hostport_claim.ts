@@ -52,7 +52,6 @@ export interface ClaimInput {
   readonly portHolders?: readonly string[];
   /** How many cached pods name the claim and can still run. */
   readonly blockingPods: number;
-  /** The current time, ms since the epoch. */
   readonly nowMs: number;
   /** The current time, RFC 3339, for condition transitions. */
   readonly timestamp: string;
@@ -76,7 +75,6 @@ export type ClaimStep =
   | { readonly type: "updateClaim"; readonly claim: HostPortClaim }
   /** Claim a free HostPort: update it with `claimRef` set, with its resourceVersion. */
   | { readonly type: "bindHostPort"; readonly hostPort: HostPort }
-  /** Replace the claim's status. */
   | { readonly type: "setStatus"; readonly status: HostPortClaimStatus }
   /**
    * Remove the finalizer, but only if a live pod list confirms that no pod that can still run
