@@ -39,19 +39,10 @@ const TERMINATION_GRACE_SECONDS = 40;
 
 /** The operator namespace; the pods in it meet the `restricted` Pod Security level. */
 export function namespace(): Namespace {
-  const meta = objectMeta(NAMES.namespace);
-  return {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: {
-      ...meta,
-      labels: {
-        ...meta.labels,
-        "pod-security.kubernetes.io/enforce": "restricted",
-        "pod-security.kubernetes.io/enforce-version": "latest",
-      },
-    },
-  };
+  const metadata = objectMeta(NAMES.namespace);
+  metadata.labels["pod-security.kubernetes.io/enforce"] = "restricted";
+  metadata.labels["pod-security.kubernetes.io/enforce-version"] = "latest";
+  return { apiVersion: "v1", kind: "Namespace", metadata };
 }
 
 /** The ServiceAccount the operator runs as. */
