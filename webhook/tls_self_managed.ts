@@ -307,9 +307,9 @@ function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<strin
 type WebhookConfiguration = KubeObject & {
   webhooks?: { clientConfig: { caBundle?: string } }[];
 };
-type ConfigurationClient = Pick<
+type Client = Pick<
   ResourceClient<WebhookConfiguration>,
-  "get" | "update" | "resource"
+  "get" | "create" | "update" | "delete" | "resource"
 >;
 
 /** Compare-and-swap attempts of one configuration write. */
@@ -322,7 +322,7 @@ const MAX_ATTEMPTS = 5;
 async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string): Promise<void> {
   const caBundle = toBase64(caBundlePem);
   const { kube, onError } = options;
-  const targets: [ConfigurationClient, readonly string[] | undefined][] = [
+  const targets: [Client, readonly string[] | undefined][] = [
     [kube.mutatingWebhookConfigurations, options.mutatingWebhookConfigurations],
     [kube.validatingWebhookConfigurations, options.validatingWebhookConfigurations],
   ];
@@ -370,8 +370,6 @@ export interface RegistrarOptions {
   /** Told about each configuration written or deleted. */
   onChange?: (message: string) => void;
 }
-
-type Client = Pick<ResourceClient<KubeObject>, "get" | "create" | "update" | "delete" | "resource">;
 
 function isOurs(object: KubeObject): boolean {
   const labels = (object.metadata as ObjectMeta | undefined)?.labels;
