@@ -181,7 +181,10 @@ function poolWarnings(
   pools.forEach((pool, i) => {
     for (const [range, risk] of RISKY_RANGES) {
       const risky = intersectRanges(pool, range);
-      if (risky !== undefined) warnings.push(`spec.pools[${i}]: ${describe(risky)} ${risk}`);
+      if (risky === undefined) continue;
+      const shown = formatRange(risky);
+      const ports = risky.start === risky.end ? `port ${shown} is` : `ports ${shown} are`;
+      warnings.push(`spec.pools[${i}]: ${ports} ${risk}`);
     }
   });
   for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
@@ -194,11 +197,6 @@ function poolWarnings(
     );
   }
   return warnings;
-}
-
-function describe(range: PortRange): string {
-  const ports = formatRange(range);
-  return range.start === range.end ? `port ${ports} is` : `ports ${ports} are`;
 }
 
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");

@@ -163,7 +163,6 @@ export interface FileCertificateSourceOptions {
  * and the new pair is good; a bad one is counted and the old one kept being served.
  */
 export class FileCertificateSource extends PairSource {
-  #dir: string;
   #options: FileCertificateSourceOptions;
   #lastError = "";
 
@@ -171,7 +170,6 @@ export class FileCertificateSource extends PairSource {
   constructor(options: FileCertificateSourceOptions) {
     super(options.intervalMs ?? 10_000, options.maxFailures);
     this.#options = options;
-    this.#dir = options.dir;
   }
 
   /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
@@ -185,7 +183,7 @@ export class FileCertificateSource extends PairSource {
     let files: string[];
     try {
       files = await Promise.all(
-        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#dir, name))),
+        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
       );
     } catch (error) {
       return this.#fail(`cannot read the files: ${errorMessage(error)}`);
@@ -207,14 +205,14 @@ export class FileCertificateSource extends PairSource {
   }
 
   protected startError(): string {
-    return `Cannot load the serving certificate from ${this.#dir}: ${this.#lastError}`;
+    return `Cannot load the serving certificate from ${this.#options.dir}: ${this.#lastError}`;
   }
 
   #fail(reason: string): string {
     this.failures++;
     this.#lastError = reason;
     this.#options.onError?.(
-      `Cannot reload the serving certificate from ${this.#dir} ` +
+      `Cannot reload the serving certificate from ${this.#options.dir} ` +
         `(failure ${this.failures}): ${reason}`,
     );
     return reason;
@@ -224,7 +222,7 @@ export class FileCertificateSource extends PairSource {
   #watch(signal: AbortSignal): void {
     let watcher: Deno.FsWatcher;
     try {
-      watcher = Deno.watchFs(this.#dir, { recursive: false });
+      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
     } catch {
       return; // polling alone still works
     }
