@@ -11,7 +11,7 @@ import {
   reviewHostPortClaim,
   reviewHostPortClass,
 } from "./custom_resources.ts";
-import { webhookForPath, type WebhookId } from "./paths.ts";
+import { webhookForPath, type WebhookId } from "./configurations.ts";
 import { reviewPod } from "./pod_review.ts";
 import {
   type AdmissionRequest,

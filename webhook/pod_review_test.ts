@@ -24,7 +24,7 @@ import {
   type TemplateClaimStore,
   type TemplateRefusal,
 } from "./lookups.ts";
-import { WEBHOOK_PATHS } from "./paths.ts";
+import { WEBHOOK_PATHS } from "./configurations.ts";
 import type { Pod } from "./pod_admission.ts";
 import {
   buildTemplateClaim,

@@ -19,7 +19,7 @@ import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { handleAdmission } from "./handler.ts";
-import { webhookForPath } from "./paths.ts";
+import { webhookForPath } from "./configurations.ts";
 import type { CertificateSource } from "./tls_source.ts";
 
 /** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
