@@ -62,10 +62,8 @@ export interface SelfManagedOptions {
 
 /** Keeps a CA and serving certificate in a Secret and serves the Secret's pair. */
 export class SelfManagedCertificateSource extends PairSource {
-  /** The Secret's name. */
-  readonly secretName: string;
-  /** Names the serving certificate covers. */
-  readonly names: ServingNames;
+  #secretName: string;
+  #names: ServingNames;
   #options: SelfManagedOptions;
   #secretRef: string;
   #backdateMs: number;
@@ -74,11 +72,11 @@ export class SelfManagedCertificateSource extends PairSource {
   constructor(options: SelfManagedOptions) {
     super(options.retryIntervalMs ?? 5_000);
     this.#options = options;
-    this.secretName = options.secretName ?? `${options.serviceName}-tls`;
-    this.#secretRef = `${options.namespace}/${this.secretName}`;
+    this.#secretName = options.secretName ?? `${options.serviceName}-tls`;
+    this.#secretRef = `${options.namespace}/${this.#secretName}`;
     this.#backdateMs = options.backdateMs ?? 300_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;
-    this.names = {
+    this.#names = {
       dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
       ipAddresses: [...(options.ipAddresses ?? [])],
     };
@@ -109,12 +107,12 @@ export class SelfManagedCertificateSource extends PairSource {
     const namespace = this.#options.namespace;
     let secret: Secret | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
-      secret ??= await orUndefined(secrets.get(this.secretName, { namespace }));
+      secret ??= await orUndefined(secrets.get(this.#secretName, { namespace }));
       const contents = decodeSecret(secret);
       const now = new Date();
       const plan = planServingSecret({
         contents,
-        names: this.names,
+        names: this.#names,
         now,
         renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
@@ -136,7 +134,7 @@ export class SelfManagedCertificateSource extends PairSource {
           ? await secrets.create({
             apiVersion: "v1",
             kind: "Secret",
-            metadata: { name: this.secretName, namespace },
+            metadata: { name: this.#secretName, namespace },
             type: "kubernetes.io/tls",
             data,
           })
@@ -176,7 +174,7 @@ export class SelfManagedCertificateSource extends PairSource {
     // A serving certificate never outlives its CA.
     const caLeft = new Date(new X509Certificate(ca.certPem).validTo).getTime() - now.getTime();
     const validityMs = Math.min(this.#options.servingValidityMs ?? 90 * DAY_MS, caLeft);
-    const serving = await generateServingCert(ca, this.names, { now, validityMs, backdateMs });
+    const serving = await generateServingCert(ca, this.#names, { now, validityMs, backdateMs });
     return secretData(bundle, ca, serving);
   }
 }
