@@ -101,16 +101,14 @@ async function admitWaiting(
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
   const claims = readPodClaims(pod);
-  let states = await lookupClaims(lookups, namespace, claims.names);
-  let decision = admitNewPod(pod, claims, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
-  for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
+  for (let attempt = 0;; attempt++) {
+    const states = await lookupClaims(lookups, namespace, claims.names);
+    const decision = admitNewPod(pod, claims, namespace, states);
+    if (attempt >= rounds || decision.allowed || !decision.retryable) return { decision, states };
     await wait?.delay(wait.intervalMs);
-    states = await lookupClaims(lookups, namespace, claims.names);
-    decision = admitNewPod(pod, claims, namespace, states);
   }
-  return { decision, states };
 }
 
 /**
