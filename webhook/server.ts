@@ -233,9 +233,7 @@ async function serveOne(
 ): Promise<void> {
   const { metrics, logger } = context;
   const started = performance.now();
-  const url = req.url ?? "/";
-  const query = url.indexOf("?");
-  const path = query < 0 ? url : url.slice(0, query);
+  const [path = "/"] = (req.url ?? "/").split("?", 1);
   const id = webhookForPath(path);
   const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);

@@ -19,7 +19,7 @@ import { errorMessage } from "./field_errors.ts";
 import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
-import { webhookSet } from "./configurations.ts";
+import { webhookSet, type WebhookSetOptions } from "./configurations.ts";
 import { orUndefined } from "./server_lookups.ts";
 
 const DAY_MS = 86_400_000;
@@ -359,12 +359,10 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
 /** Options of {@linkcode WebhookRegistrar}; `baseUrl` is the `https://host:port` to dial. */
-export interface RegistrarOptions {
+export interface RegistrarOptions
+  extends Pick<WebhookSetOptions, "crdName" | "podName" | "operatorNamespace"> {
   kube: WebhookClients;
   baseUrl: string;
-  crdName: string;
-  podName: string;
-  operatorNamespace: string;
   /** Told about each configuration written or deleted. */
   onChange?: (message: string) => void;
 }
@@ -387,16 +385,11 @@ export class WebhookRegistrar {
   }
 
   #targets(caBundlePem?: string): { client: Client; object: KubeObject }[] {
-    const { kube, baseUrl, crdName, podName, operatorNamespace } = this.#options;
+    const { kube, baseUrl } = this.#options;
+    const caBundle = caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) };
     const set = webhookSet({
-      client: {
-        kind: "url",
-        baseUrl,
-        ...caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) },
-      },
-      crdName,
-      podName,
-      operatorNamespace,
+      ...this.#options,
+      client: { kind: "url", baseUrl, ...caBundle },
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
     return set.map((object) => ({
