@@ -58,7 +58,7 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
 }
 
 /** Failed refreshes in a row before a source reports unhealthy (cert-manager's). */
-const DEFAULT_MAX_FAILURES = 12;
+const MAX_FAILURES = 12;
 
 /**
  * What every source shares: the pair and its subscribers, failures in a row, and the loop that
@@ -74,10 +74,7 @@ export abstract class PairSource {
   protected failures = 0;
 
   /** Creates a source that retries a failed refresh after `retryMs`; see {@linkcode healthy}. */
-  constructor(
-    protected readonly retryMs: number,
-    protected readonly maxFailures = DEFAULT_MAX_FAILURES,
-  ) {}
+  constructor(protected readonly retryMs: number) {}
 
   /** Refreshes once; resolves to the ms until the next refresh, or undefined when it failed. */
   protected abstract refresh(): Promise<number | undefined>;
@@ -89,7 +86,7 @@ export abstract class PairSource {
   async start(signal: AbortSignal): Promise<void> {
     let wait = await this.refresh();
     while (wait === undefined) {
-      if (signal.aborted || this.failures >= this.maxFailures) throw new Error(this.startError());
+      if (signal.aborted || this.failures >= MAX_FAILURES) throw new Error(this.startError());
       await sleep(SYSTEM_CLOCK, this.retryMs, signal);
       wait = await this.refresh();
     }
@@ -119,9 +116,9 @@ export abstract class PairSource {
     return this.#pair;
   }
 
-  /** True while a pair is served and fewer than `maxFailures` refreshes in a row failed. */
+  /** True while a pair is served and fewer than 12 refreshes in a row failed. */
   healthy(): boolean {
-    return this.#pair !== undefined && this.failures < this.maxFailures;
+    return this.#pair !== undefined && this.failures < MAX_FAILURES;
   }
 
   /** Calls `listener` with every new pair; returns a function that unsubscribes. */
@@ -153,7 +150,6 @@ export abstract class PairSource {
 export interface FileCertificateSourceOptions {
   dir: string;
   intervalMs?: number;
-  maxFailures?: number;
   watch?: boolean;
   onError?: (message: string) => void;
 }
@@ -168,11 +164,11 @@ export class FileCertificateSource extends PairSource {
 
   /** Creates a stopped source; call `start`. */
   constructor(options: FileCertificateSourceOptions) {
-    super(options.intervalMs ?? 10_000, options.maxFailures);
+    super(options.intervalMs ?? 10_000);
     this.#options = options;
   }
 
-  /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
+  /** Loads the pair (throwing after 12 failures), then keeps reloading until `signal` aborts. */
   override async start(signal: AbortSignal): Promise<void> {
     await super.start(signal);
     if (this.#options.watch !== false && !signal.aborted) this.#watch(signal);
