@@ -326,8 +326,7 @@ export function reviewHostPort(
   if (oldPort === 0 && port > 0 && hostPort.status?.phase !== HOST_PORT_PHASE.Allocated) {
     errors.push(invalid(fieldPath("status", "port"), port, MESSAGE.portNeedsAllocatedPhase));
   }
-  const userInfo = request.userInfo;
-  const username = isPlainObject(userInfo) ? userInfo.username : undefined;
+  const username = isPlainObject(request.userInfo) ? request.userInfo.username : undefined;
   const byOperator = operatorUsername !== undefined && username === operatorUsername;
   const writesPort = port !== oldPort ||
     (hostPort.status?.phase === HOST_PORT_PHASE.Allocated &&
