@@ -55,7 +55,6 @@ import {
 import { admissionLookups } from "./webhook/server_lookups.ts";
 import { type CertificateSource, FileCertificateSource } from "./webhook/tls_source.ts";
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
-import { templateSubject } from "./webhook/pod_review.ts";
 
 /** Starts the controllers over this install's allocation record. */
 function startAllocating(
@@ -145,8 +144,8 @@ async function startAdmission(
     admission: {
       ...admissionOptionsWithTemplateWait(config.claimTemplateWaitMs),
       operatorUsername: operator.username,
-      onTemplateRefusal: (refusal) =>
-        recorder.record(templateSubject(refusal), "Warning", "PodRefused", refusal.message),
+      onTemplateRefusal: (template, message) =>
+        recorder.record(template, "Warning", "PodRefused", message),
     },
     hostname: config.webhook.addr.hostname,
     port: config.webhook.addr.port,

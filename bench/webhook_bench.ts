@@ -11,7 +11,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { testPki } from "../tests/webhook_fixtures.ts";
 import type { BenchResult } from "./bench_result.ts";
 import { imageEnv, imageV8Flags } from "./claims_bench.ts";

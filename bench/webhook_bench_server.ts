@@ -13,7 +13,7 @@
  * @module
  */
 import { handleAdmission } from "../webhook/handler.ts";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import { metricValue, StaticCertificateSource } from "../tests/webhook_fixtures.ts";

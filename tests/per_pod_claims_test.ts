@@ -23,7 +23,7 @@ import {
   statefulSet,
   templateObject,
 } from "./per_pod_fixtures.ts";
-import type { TemplateRefusal } from "../webhook/lookups.ts";
+import type { EventSubject } from "../lib/ops/contracts.ts";
 import { namespaces } from "./core_clients.ts";
 
 /** A bare pod of `podTemplate(app, template)` in `namespace`, named or with a generateName. */
@@ -85,10 +85,10 @@ async function scale(cluster: E2eCluster, namespace: string, name: string, repli
 }
 
 Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload controllers and garbage collector", async (t) => {
-  const refusals: TemplateRefusal[] = [];
+  const refusals: { template: EventSubject; message: string }[] = [];
   await using cluster = await startE2eCluster({
     controlPlane: { controllers: true },
-    admission: { onTemplateRefusal: (refusal) => refusals.push(refusal) },
+    admission: { onTemplateRefusal: (template, message) => refusals.push({ template, message }) },
   });
   await using _operator = await startOperator(cluster.cp);
   const { kube } = cluster;
@@ -335,9 +335,9 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
         /claim-template\.hostport\.rmb938\.com\/web: Invalid value: "port": hostPortClass "tiny" is full: no free port for claim "b-web" of hostPortClass "tiny"; the pod's controller retries/,
       );
       assert.ok(
-        refusals.some((r) =>
-          r.name === "port" && r.namespace === "tiny" &&
-          r.uid === template.metadata.uid && /is full/.test(r.message)
+        refusals.some(({ template: t, message }) =>
+          t.metadata.name === "port" && t.metadata.namespace === "tiny" &&
+          t.metadata.uid === template.metadata.uid && /is full/.test(message)
         ),
         `an Event on the template: ${JSON.stringify(refusals)}`,
       );

@@ -9,7 +9,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { ClusterRole, Role } from "kubernetes-types/rbac/v1.d.ts";
 import { parseAllDocuments } from "yaml";
 import { parseOperatorConfig } from "../lib/ops/config.ts";
-import { WEBHOOK_NAMES, WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_NAMES, WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { type ManifestObject, releaseFiles } from "../scripts/gen_release_files.ts";
 import { NAMES } from "../scripts/gen_release_names.ts";
 import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";

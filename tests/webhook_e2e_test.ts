@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CLAIM_ANNOTATION_PREFIX, MESSAGE, POD_MESSAGE } from "../lib/api/mod.ts";
 import { InvalidError } from "../lib/kube/mod.ts";
-import { HOST_NETWORK_DETAIL, missingPortDetail } from "../webhook/pod_admission.ts";
+import { HOST_NETWORK_DETAIL } from "../webhook/pod_admission.ts";
 
 import {
   admitted,
@@ -136,7 +136,7 @@ Deno.test("admission webhooks end to end through kube-apiserver and kubectl", as
           containers: [[{ containerPort: 8080 }]],
         }),
         errors: [
-          `${ANNOTATION}web: Invalid value: "b": ${missingPortDetail("web")}`,
+          `${ANNOTATION}web: Invalid value: "b": no container or init container port is named "web"`,
           `spec.containers[0].ports[0].name: Invalid value: "": ${POD_MESSAGE.portNameRequired}`,
         ],
       },
@@ -212,7 +212,7 @@ Deno.test("admission webhooks end to end through kube-apiserver and kubectl", as
         pod("no-port", "ns1", { claims: { metrics: "a" }, containers: [[web()]] }),
         refusal(
           "no-port",
-          `${ANNOTATION}metrics: Invalid value: "a": ${missingPortDetail("metrics")}`,
+          `${ANNOTATION}metrics: Invalid value: "a": no container or init container port is named "metrics"`,
         ),
       );
     },

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import type { HostPort, HostPortClaim, HostPortClass } from "../lib/api/mod.ts";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 
 export const PATHS = Object.values(WEBHOOK_PATHS);
 const HUGE = "x".repeat(1_000_000);

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { z } from "zod";
 import { type AdmissionResult, handleAdmission } from "../webhook/handler.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { applyJsonPatch, decodeJsonPatch } from "../webhook/fixtures_test.ts";
 import {
   A,

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { CLAIM_ANNOTATION_PREFIX, type HostPortClaim, POD_MESSAGE } from "../lib/api/mod.ts";
 import { Informer, NotFoundError } from "../lib/kube/mod.ts";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { eventually, eventuallyGone } from "./controller_harness.ts";
 import {

@@ -3,7 +3,7 @@
  * the real handler, slow clients, malformed input, metrics, debug logs and graceful shutdown.
  */
 import assert from "node:assert/strict";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
 import { createLogger } from "../lib/ops/logger.ts";

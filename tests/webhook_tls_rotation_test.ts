@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { WEBHOOK_PATHS } from "../webhook/paths.ts";
+import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import type { PemPair } from "../webhook/tls_certs.ts";
 import { FileCertificateSource } from "../webhook/tls_source.ts";

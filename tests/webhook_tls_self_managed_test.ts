@@ -83,7 +83,9 @@ Deno.test("self-managed certificates on a real API server", async (t) => {
       new SelfManagedCertificateSource(options(kube)),
     ];
     await Promise.all([a.start(stop.signal), b.start(stop.signal)]);
-    const secret = await kube.secrets.get(a.secretName, { namespace: NAMESPACE });
+    const secret = await kube.secrets.get("hostport-allocator-webhook-tls", {
+      namespace: NAMESPACE,
+    });
     assert.equal(secret.type, "kubernetes.io/tls");
     assert.equal(a.current()?.certPem, secretText(secret, "tls.crt"));
     assert.equal(b.current()?.certPem, a.current()?.certPem);

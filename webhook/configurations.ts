@@ -1,6 +1,7 @@
 /**
- * The admission webhook configurations for the release, `--register-webhooks`, the demo and the
- * tests. The pod webhook never sees the operator's namespace, so the operator can always restart.
+ * The original operator's seven webhook paths and names (seed 0), and the admission webhook
+ * configurations for the release, `--register-webhooks`, the demo and the tests. The pod webhook
+ * never sees the operator's namespace, so the operator can always restart.
  *
  * @module
  */
@@ -19,7 +20,36 @@ import {
   PORT_ANNOTATION_PREFIX,
   VERSION,
 } from "../lib/api/constants.ts";
-import { WEBHOOK_NAMES, WEBHOOK_PATHS, type WebhookId } from "./paths.ts";
+
+/** URL paths the admission server answers, one per webhook. */
+export const WEBHOOK_PATHS = {
+  mutateHostPort: "/mutate-hostport-rmb938-com-v1alpha1-hostport",
+  mutateHostPortClaim: "/mutate-hostport-rmb938-com-v1alpha1-hostportclaim",
+  mutateHostPortClass: "/mutate-hostport-rmb938-com-v1alpha1-hostportclass",
+  validateHostPort: "/validate-hostport-rmb938-com-v1alpha1-hostport",
+  validateHostPortClaim: "/validate-hostport-rmb938-com-v1alpha1-hostportclaim",
+  validateHostPortClass: "/validate-hostport-rmb938-com-v1alpha1-hostportclass",
+  mutatePod: "/mutate-v1-pod",
+} as const;
+
+/** Key of {@linkcode WEBHOOK_PATHS} and {@linkcode WEBHOOK_NAMES}. */
+export type WebhookId = keyof typeof WEBHOOK_PATHS;
+
+/** Webhook names in the webhook configurations; the API server quotes them in rejections. */
+export const WEBHOOK_NAMES: { readonly [id in WebhookId]: string } = {
+  mutateHostPort: "mhostport.kb.io",
+  mutateHostPortClaim: "mhostportclaim.kb.io",
+  mutateHostPortClass: "mhostportclass.kb.io",
+  validateHostPort: "vhostport.kb.io",
+  validateHostPortClaim: "vhostportclaim.kb.io",
+  validateHostPortClass: "vhostportclass.kb.io",
+  mutatePod: "mpod.kb.io",
+};
+
+/** The webhook an exact URL path belongs to. */
+export function webhookForPath(path: string): WebhookId | undefined {
+  return (Object.keys(WEBHOOK_PATHS) as WebhookId[]).find((id) => WEBHOOK_PATHS[id] === path);
+}
 
 /** How the API server reaches the admission server: a Service, or a URL (`https://host:port`). */
 export type WebhookClient =

@@ -181,7 +181,10 @@ function poolWarnings(
   pools.forEach((pool, i) => {
     for (const [range, risk] of RISKY_RANGES) {
       const risky = intersectRanges(pool, range);
-      if (risky !== undefined) warnings.push(`spec.pools[${i}]: ${describe(risky)} ${risk}`);
+      if (risky === undefined) continue;
+      const shown = formatRange(risky);
+      const ports = risky.start === risky.end ? `port ${shown} is` : `ports ${shown} are`;
+      warnings.push(`spec.pools[${i}]: ${ports} ${risk}`);
     }
   });
   for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
@@ -194,11 +197,6 @@ function poolWarnings(
     );
   }
   return warnings;
-}
-
-function describe(range: PortRange): string {
-  const ports = formatRange(range);
-  return range.start === range.end ? `port ${ports} is` : `ports ${ports} are`;
 }
 
 const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
@@ -328,8 +326,7 @@ export function reviewHostPort(
   if (oldPort === 0 && port > 0 && hostPort.status?.phase !== HOST_PORT_PHASE.Allocated) {
     errors.push(invalid(fieldPath("status", "port"), port, MESSAGE.portNeedsAllocatedPhase));
   }
-  const userInfo = request.userInfo;
-  const username = isPlainObject(userInfo) ? userInfo.username : undefined;
+  const username = isPlainObject(request.userInfo) ? request.userInfo.username : undefined;
   const byOperator = operatorUsername !== undefined && username === operatorUsername;
   const writesPort = port !== oldPort ||
     (hostPort.status?.phase === HOST_PORT_PHASE.Allocated &&

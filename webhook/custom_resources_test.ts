@@ -14,7 +14,7 @@ import {
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
-import { WEBHOOK_PATHS } from "./paths.ts";
+import { WEBHOOK_PATHS } from "./configurations.ts";
 import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 
 type CrdKind = keyof typeof CRD_KIND;

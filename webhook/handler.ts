@@ -11,7 +11,7 @@ import {
   reviewHostPortClaim,
   reviewHostPortClass,
 } from "./custom_resources.ts";
-import { webhookForPath, type WebhookId } from "./paths.ts";
+import { webhookForPath, type WebhookId } from "./configurations.ts";
 import { reviewPod } from "./pod_review.ts";
 import {
   type AdmissionRequest,
@@ -77,11 +77,8 @@ export async function handleAdmission(
   const { request } = decoded;
   const [route, expected] = ROUTES[id];
   const { group, version, kind } = request.kind;
-  const got = [
-    `${group}/${version}, Kind=${kind}`,
-    ownKind(request.object) ?? ownKind(request.oldObject),
-  ]
-    .find((shown) => shown !== undefined && shown !== expected);
+  const own = ownKind(request.object) ?? ownKind(request.oldObject);
+  const got = [`${group}/${version}, Kind=${kind}`, own].find((gvk) => gvk && gvk !== expected);
   if (got !== undefined) {
     const message = `expected a ${expected.slice(expected.indexOf("=") + 1)} object but got ${got}`;
     return { kind: "review", review: badRequestReview(request.uid, message) };

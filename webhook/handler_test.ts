@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { admissionReview, CRD_KIND, fakeLookups, hostPortClass } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
-import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookForPath } from "./paths.ts";
+import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookForPath } from "./configurations.ts";
 
 Deno.test("WEBHOOK_PATHS and WEBHOOK_NAMES are the original's seven", () => {
   assert.deepEqual(Object.values(WEBHOOK_PATHS).sort(), [

@@ -47,14 +47,6 @@ export interface TemplateClaimStore {
   deleteClaim(namespace: string, name: string, uid: string): Promise<void>;
 }
 
-/** A refusal of a pod naming a template, for an Event on the template (its uid when read). */
-export interface TemplateRefusal {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid?: string | undefined;
-  readonly message: string;
-}
-
 /** Options of `handleAdmission`. */
 export interface AdmissionOptions {
   /**
@@ -73,7 +65,7 @@ export interface AdmissionOptions {
   /** Random values in [0, 1), for names of pods created with generateName that name a template. */
   random?: () => number;
   /** Hears about pods refused for a template's claim (the server records an Event on it). */
-  onTemplateRefusal?: (refusal: TemplateRefusal) => void;
+  onTemplateRefusal?: (template: HostPortClaimTemplate, message: string) => void;
 }
 
 /** The outcome of a read as a value: what it gave, or why it failed. */

@@ -242,7 +242,8 @@ export function admitNewPod(
     claimed.add(claim.portName);
     if (findPort(claim.portName) !== undefined) continue;
     portMissing = true;
-    errors.push(invalid(claim.path, claim.name, missingPortDetail(claim.portName)));
+    const detail = `no container or init container port is named ${goQuote(claim.portName)}`;
+    errors.push(invalid(claim.path, claim.name, detail));
   }
   if (portMissing) {
     for (const port of ports.filter((port) => port.name === "")) {
@@ -292,11 +293,6 @@ export function admitNewPod(
   }
   const mutation = { annotations, assignments, label: assignments.length > 0 };
   return { allowed: true, mutation, warnings };
-}
-
-/** Detail when a claim annotation names a port that does not exist. */
-export function missingPortDetail(portName: string): string {
-  return `no container or init container port is named ${goQuote(portName)}`;
 }
 
 const NOT_LOOKED_UP: ClaimState = {
@@ -397,7 +393,8 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
       const held = listPodPorts(pod)
         .filter((port) => portName !== "" && port.name === portName && port.nodePort > 0)
         .map((port) => invalid(`${port.path}.hostPort`, port.nodePort, detail));
-      errors.push(...(held.length > 0 ? held : [forbidden(path, CLAIM_REMOVED)]));
+      const removed = forbidden(path, "cannot remove the claim of a pod that can still run");
+      errors.push(...(held.length > 0 ? held : [removed]));
     } else if (old === undefined) {
       errors.push(forbidden(path, "cannot add a claim to an existing pod"));
     } else {
@@ -407,6 +404,3 @@ export function admitPodUpdate(pod: Pod, oldPod: Pod): PodAdmission {
   if (errors.length > 0) return { allowed: false, errors, retryable: false };
   return { allowed: true, mutation: { annotations: restore }, warnings: [] };
 }
-
-/** Detail when an update removes a claim annotation whose port holds no host port. */
-const CLAIM_REMOVED = "cannot remove the claim of a pod that can still run";

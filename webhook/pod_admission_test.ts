@@ -16,7 +16,7 @@ import {
   sortedOps,
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
-import { WEBHOOK_PATHS } from "./paths.ts";
+import { WEBHOOK_PATHS } from "./configurations.ts";
 import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 import { listPodPorts, mutatePod, type Pod } from "./pod_admission.ts";
 

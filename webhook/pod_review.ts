@@ -101,16 +101,14 @@ async function admitWaiting(
   attempts = options.waitForPort?.attempts ?? 0,
 ): Promise<{ decision: PodAdmission; states: Map<string, ClaimState> }> {
   const claims = readPodClaims(pod);
-  let states = await lookupClaims(lookups, namespace, claims.names);
-  let decision = admitNewPod(pod, claims, namespace, states);
   const wait = options.waitForPort;
   const rounds = wait === undefined ? 0 : Math.min(MAX_WAIT_ATTEMPTS, attempts);
-  for (let attempt = 0; attempt < rounds && !decision.allowed && decision.retryable; attempt++) {
+  for (let attempt = 0;; attempt++) {
+    const states = await lookupClaims(lookups, namespace, claims.names);
+    const decision = admitNewPod(pod, claims, namespace, states);
+    if (attempt >= rounds || decision.allowed || !decision.retryable) return { decision, states };
     await wait?.delay(wait.intervalMs);
-    states = await lookupClaims(lookups, namespace, claims.names);
-    decision = admitNewPod(pod, claims, namespace, states);
   }
-  return { decision, states };
 }
 
 /**
@@ -135,15 +133,13 @@ async function admitTemplatePod(
   const named = namePod(submitted, options);
   if ("error" in named) return refuse([named.error]);
   const { pod } = named;
-  const refused = (template: HostPortClaimTemplate, errors: readonly FieldError[]) =>
-    options.onTemplateRefusal?.({
-      namespace,
-      name: template.metadata.name ?? "",
-      uid: template.metadata.uid,
-      message: `Pod ${pod.metadata?.name ?? pod.metadata?.generateName ?? ""} was refused: ${
-        errors.map((e) => e.detail).join("; ")
-      }`,
-    });
+  const refused = (template: HostPortClaimTemplate, errors: readonly FieldError[]) => {
+    const detail = errors.map((e) => e.detail).join("; ");
+    options.onTemplateRefusal?.(
+      { ...template, metadata: { ...template.metadata, namespace } },
+      `Pod ${pod.metadata?.name ?? pod.metadata?.generateName ?? ""} was refused: ${detail}`,
+    );
+  };
   const ensured = await ensureTemplateClaims(lookups, pod, namespace, templates.valid);
   if (ensured.errors.length > 0) {
     for (const template of ensured.templates) refused(template, ensured.errors);
@@ -304,17 +300,6 @@ function apiMessageOf(error: unknown): string {
   const status = (error as { status?: { message?: unknown } } | null)?.status;
   if (typeof status?.message === "string" && status.message !== "") return status.message;
   return errorMessage(error);
-}
-
-/** The Event subject of a refused pod's template. */
-export function templateSubject(
-  refusal: { namespace: string; name: string; uid?: string | undefined },
-): { apiVersion: string; kind: string; metadata: typeof refusal } {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND.HostPortClaimTemplate,
-    metadata: { name: refusal.name, namespace: refusal.namespace, uid: refusal.uid },
-  };
 }
 
 /** The StatefulSet that controls a pod, and the pod's ordinal. */

@@ -1,3 +1,4 @@
+import type { EventSubject } from "../lib/ops/contracts.ts";
 import assert from "node:assert/strict";
 import {
   API_VERSION,
@@ -22,9 +23,8 @@ import {
   type AdmissionOptions,
   settle,
   type TemplateClaimStore,
-  type TemplateRefusal,
 } from "./lookups.ts";
-import { WEBHOOK_PATHS } from "./paths.ts";
+import { WEBHOOK_PATHS } from "./configurations.ts";
 import type { Pod } from "./pod_admission.ts";
 import {
   buildTemplateClaim,
@@ -418,7 +418,7 @@ Deno.test("reviewPod() creates a generateName pod's claim, names the pod and giv
 Deno.test("reviewPod() refuses a pod whose new claim gets no port, deletes that claim and reports the template", async () => {
   const lookups = fakeLookups();
   const { store, deleted } = bindingStore(lookups, false);
-  const refusals: TemplateRefusal[] = [];
+  const refusals: EventSubject[] = [];
   const response = await reviewTemplatePod(
     pod({ name: "a", annotations: { [`${T}web`]: "port" }, containers: [[port("web", 80)]] }),
     { ...lookups, templateClaims: store },
@@ -429,7 +429,7 @@ Deno.test("reviewPod() refuses a pod whose new claim gets no port, deletes that 
         intervalMs: 1,
         delay: () => Promise.resolve(),
       },
-      onTemplateRefusal: (refusal) => refusals.push(refusal),
+      onTemplateRefusal: (template) => refusals.push(template),
     },
   );
   assert.equal(response.allowed, false);
@@ -438,7 +438,9 @@ Deno.test("reviewPod() refuses a pod whose new claim gets no port, deletes that 
     /metadata\.annotations\.claim-template\.hostport\.rmb938\.com\/web: Invalid value: "port": claim "a-web" of hostPortClass "c1" is not allocated a port yet/,
   );
   assert.deepEqual(deleted, ["a-web"]);
-  assert.deepEqual(refusals.map((r) => [r.name, r.uid]), [["port", "t1"]]);
+  assert.deepEqual(refusals.map((r) => [r.kind, r.metadata.name, r.metadata.uid]), [
+    ["HostPortClaimTemplate", "port", "t1"],
+  ]);
 });
 
 Deno.test("reviewPod() reuses a StatefulSet pod's claim and never deletes it", async () => {

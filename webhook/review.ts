@@ -149,11 +149,7 @@ function invalidMessage(group: string, kind: string, name: string, errors: reado
 
 /** `metav1.StatusCause`s: the Go field `Type` travels as JSON `reason`. */
 function causes(errors: readonly FieldError[]) {
-  return errors.map((error) => ({
-    reason: error.type,
-    message: errorBody(error),
-    field: error.field,
-  }));
+  return errors.map((e) => ({ reason: e.type, message: errorBody(e), field: e.field }));
 }
 
 /** The status of a refused custom resource write: 422 `Invalid`, with causes (seed 3.2). */
@@ -181,10 +177,6 @@ export function podDeniedStatus(
   const details: Status["details"] = { kind: "Pod", causes: causes(errors) };
   if (pod.name) details.name = pod.name;
   const shown = pod.name || (pod.generateName ? `${pod.generateName}<generated>` : "");
-  return {
-    code: 403,
-    reason: "Forbidden",
-    message: invalidMessage("", "Pod", shown, errors),
-    details,
-  };
+  const message = invalidMessage("", "Pod", shown, errors);
+  return { code: 403, reason: "Forbidden", message, details };
 }

@@ -1,15 +1,11 @@
 /**
  * The admission HTTPS server: the seven webhook paths of the original plus `/healthz`, on
  * node:https rather than `Deno.serve`, which cannot bound a client that stalls nor swap its
- * certificate in place (measured in bench/results/webhook.md, "Why not Deno.serve"). node:https
- * swaps it with `setSecureContext` and enforces handshake, header, request and idle timeouts.
+ * certificate in place (measured in bench/results/webhook.md, "Why not Deno.serve").
  *
- * It runs in the operator process beside the controllers. Aborting `signal` shuts it down
- * gracefully: it stops accepting, closes at once every connection with no request in flight
- * (idle keep-alive connections, connections that finished their TLS handshake but never sent a
- * request, and handshakes still under way: node's `closeIdleConnections` misses the last two),
- * lets in-flight requests finish (their responses say `Connection: close`), and closes what
- * remains at `shutdownGraceMs`.
+ * Aborting `signal` shuts it down gracefully: it stops accepting, closes at once every connection
+ * with no request in flight, lets in-flight requests finish (their responses say
+ * `Connection: close`), and closes what remains at `shutdownGraceMs`.
  *
  * @module
  */
@@ -23,14 +19,11 @@ import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { handleAdmission } from "./handler.ts";
-import { webhookForPath } from "./paths.ts";
+import { webhookForPath } from "./configurations.ts";
 import type { CertificateSource } from "./tls_source.ts";
 
 /** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-
-/** The original's webhook port (controller-runtime's default). */
-const DEFAULT_WEBHOOK_PORT = 9443;
 
 /**
  * The operator's admission options. A pod naming a claim on its way to a port waits for it: 10
@@ -60,7 +53,7 @@ export interface WebhookServerOptions {
   admission?: AdmissionOptions;
   /** Address to bind; default `0.0.0.0` (use `127.0.0.1` outside a cluster). */
   hostname?: string;
-  /** Port; default 9443, `0` for any free port. */
+  /** Port; default 9443 (the original's, controller-runtime's default), `0` for any free port. */
   port?: number;
   /** Largest request body in bytes; default 3 MiB, the API server's own request limit. */
   maxBodyBytes?: number;
@@ -140,7 +133,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
   try {
-    await once(server.listen(options.port ?? DEFAULT_WEBHOOK_PORT, hostname), "listening");
+    await once(server.listen(options.port ?? 9443, hostname), "listening");
   } catch (error) {
     unsubscribe();
     throw error;
@@ -178,10 +171,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 }
 
 /**
- * Connections node's `closeIdleConnections` does not see: a TCP connection whose TLS handshake
- * is still under way, and a TLS connection that has not sent a request yet (a client's
- * pre-opened or pooled connection); returns what closes them, at once on shutdown. Once a
- * connection has sent a request, node tracks it (idle between requests, or active).
+ * Connections node's `closeIdleConnections` misses: a handshake under way, and a TLS connection
+ * that has sent no request yet (a client's pre-opened or pooled one); returns what closes them.
+ * Once a connection has sent a request, node tracks it (idle between requests, or active).
  */
 function trackUnusedConnections(server: https.Server): () => void {
   const handshaking = new Map<string, Socket>();
@@ -224,7 +216,7 @@ interface Answer {
   /** The AdmissionReview's uid and verdict, when one was answered. */
   uid?: string;
   allowed?: boolean;
-  /** Short reason for an HTTP error. */
+  /** The plain-text answer, when one was sent. */
   message?: string;
 }
 
@@ -241,9 +233,7 @@ async function serveOne(
 ): Promise<void> {
   const { metrics, logger } = context;
   const started = performance.now();
-  const url = req.url ?? "/";
-  const query = url.indexOf("?");
-  const path = query < 0 ? url : url.slice(0, query);
+  const [path = "/"] = (req.url ?? "/").split("?", 1);
   const id = webhookForPath(path);
   const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);
@@ -272,28 +262,22 @@ async function answerRequest(
   isWebhook: boolean,
   context: RequestContext,
 ): Promise<Answer> {
-  const fail = (status: number, message: string, headers?: Record<string, string>): Answer => {
+  const reply = (status: number, message: string, headers?: Record<string, string>): Answer => {
     send(res, context, status, `${message}\n`, headers);
     return { status, message };
   };
   try {
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") {
-        return fail(405, "Method not allowed", { allow: "GET, HEAD" });
+        return reply(405, "Method not allowed", { allow: "GET, HEAD" });
       }
-      const status = context.certificates.healthy() ? 200 : 503;
-      send(
-        res,
-        context,
-        status,
-        status === 200 ? "ok\n" : "serving certificate source is unhealthy\n",
-      );
-      return { status };
+      if (context.certificates.healthy()) return reply(200, "ok");
+      return reply(503, "serving certificate source is unhealthy");
     }
-    if (!isWebhook) return fail(404, "Not found");
-    if (req.method !== "POST") return fail(405, "Method not allowed", { allow: "POST" });
+    if (!isWebhook) return reply(404, "Not found");
+    if (req.method !== "POST") return reply(405, "Method not allowed", { allow: "POST" });
     if (req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
-      return fail(415, "Content-Type must be application/json");
+      return reply(415, "Content-Type must be application/json");
     }
     const body = await readBody(req, context.maxBodyBytes);
     if (body.status === CLIENT_CLOSED) {
@@ -301,20 +285,20 @@ async function answerRequest(
       return body;
     }
     // The rest of an oversized body is not read, so the connection cannot be reused.
-    if (body.status === 413) return fail(413, body.message, { connection: "close" });
+    if (body.status === 413) return reply(413, body.message, { connection: "close" });
     let review: unknown;
     try {
       review = JSON.parse(UTF8.decode(body.bytes));
     } catch {
-      return fail(400, "Request body is not valid JSON");
+      return reply(400, "Request body is not valid JSON");
     }
     const result = await handleAdmission(path, review, context.lookups, context.admission);
-    if (result.kind === "http") return fail(result.status, result.message);
+    if (result.kind === "http") return reply(result.status, result.message);
     const { response } = result.review;
     send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
     return { status: 200, uid: response.uid, allowed: response.allowed };
   } catch (error) {
-    return fail(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return reply(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -363,11 +347,9 @@ function readBody(
       }
     });
     // A webhook request is one chunk, as a rule: taken as it is, not copied.
-    req.on(
-      "end",
-      () =>
-        resolve({ status: 200, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }),
-    );
+    req.on("end", () => {
+      resolve({ status: 200, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+    });
     const gone = () => resolve({ status: CLIENT_CLOSED, message: "Client closed the request" });
     req.on("error", gone);
     req.on("aborted", gone);

@@ -159,7 +159,6 @@ export function admissionLookups(
   claims.addEventHandler({
     onAdd: (claim) => claimQuota.cached(claim),
     onUpdate: (_previous, claim) => claimQuota.cached(claim),
-    onDelete: () => {},
   });
   return {
     ...cachedAdmissionLookups(

@@ -19,7 +19,7 @@ import { errorMessage } from "./field_errors.ts";
 import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
-import { webhookSet } from "./configurations.ts";
+import { webhookSet, type WebhookSetOptions } from "./configurations.ts";
 import { orUndefined } from "./server_lookups.ts";
 
 const DAY_MS = 86_400_000;
@@ -62,10 +62,8 @@ export interface SelfManagedOptions {
 
 /** Keeps a CA and serving certificate in a Secret and serves the Secret's pair. */
 export class SelfManagedCertificateSource extends PairSource {
-  /** The Secret's name. */
-  readonly secretName: string;
-  /** Names the serving certificate covers. */
-  readonly names: ServingNames;
+  #secretName: string;
+  #names: ServingNames;
   #options: SelfManagedOptions;
   #secretRef: string;
   #backdateMs: number;
@@ -74,11 +72,11 @@ export class SelfManagedCertificateSource extends PairSource {
   constructor(options: SelfManagedOptions) {
     super(options.retryIntervalMs ?? 5_000);
     this.#options = options;
-    this.secretName = options.secretName ?? `${options.serviceName}-tls`;
-    this.#secretRef = `${options.namespace}/${this.secretName}`;
+    this.#secretName = options.secretName ?? `${options.serviceName}-tls`;
+    this.#secretRef = `${options.namespace}/${this.#secretName}`;
     this.#backdateMs = options.backdateMs ?? 300_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;
-    this.names = {
+    this.#names = {
       dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
       ipAddresses: [...(options.ipAddresses ?? [])],
     };
@@ -109,12 +107,12 @@ export class SelfManagedCertificateSource extends PairSource {
     const namespace = this.#options.namespace;
     let secret: Secret | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
-      secret ??= await orUndefined(secrets.get(this.secretName, { namespace }));
+      secret ??= await orUndefined(secrets.get(this.#secretName, { namespace }));
       const contents = decodeSecret(secret);
       const now = new Date();
       const plan = planServingSecret({
         contents,
-        names: this.names,
+        names: this.#names,
         now,
         renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
@@ -136,7 +134,7 @@ export class SelfManagedCertificateSource extends PairSource {
           ? await secrets.create({
             apiVersion: "v1",
             kind: "Secret",
-            metadata: { name: this.secretName, namespace },
+            metadata: { name: this.#secretName, namespace },
             type: "kubernetes.io/tls",
             data,
           })
@@ -176,7 +174,7 @@ export class SelfManagedCertificateSource extends PairSource {
     // A serving certificate never outlives its CA.
     const caLeft = new Date(new X509Certificate(ca.certPem).validTo).getTime() - now.getTime();
     const validityMs = Math.min(this.#options.servingValidityMs ?? 90 * DAY_MS, caLeft);
-    const serving = await generateServingCert(ca, this.names, { now, validityMs, backdateMs });
+    const serving = await generateServingCert(ca, this.#names, { now, validityMs, backdateMs });
     return secretData(bundle, ca, serving);
   }
 }
@@ -307,9 +305,9 @@ function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<strin
 type WebhookConfiguration = KubeObject & {
   webhooks?: { clientConfig: { caBundle?: string } }[];
 };
-type ConfigurationClient = Pick<
+type Client = Pick<
   ResourceClient<WebhookConfiguration>,
-  "get" | "update" | "resource"
+  "get" | "create" | "update" | "delete" | "resource"
 >;
 
 /** Compare-and-swap attempts of one configuration write. */
@@ -322,7 +320,7 @@ const MAX_ATTEMPTS = 5;
 async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string): Promise<void> {
   const caBundle = toBase64(caBundlePem);
   const { kube, onError } = options;
-  const targets: [ConfigurationClient, readonly string[] | undefined][] = [
+  const targets: [Client, readonly string[] | undefined][] = [
     [kube.mutatingWebhookConfigurations, options.mutatingWebhookConfigurations],
     [kube.validatingWebhookConfigurations, options.validatingWebhookConfigurations],
   ];
@@ -361,17 +359,13 @@ export const REGISTERED_BY_LABEL = "hostport.rmb938.com/registered-by";
 export const REGISTERED_BY_VALUE = "register-webhooks";
 
 /** Options of {@linkcode WebhookRegistrar}; `baseUrl` is the `https://host:port` to dial. */
-export interface RegistrarOptions {
+export interface RegistrarOptions
+  extends Pick<WebhookSetOptions, "crdName" | "podName" | "operatorNamespace"> {
   kube: WebhookClients;
   baseUrl: string;
-  crdName: string;
-  podName: string;
-  operatorNamespace: string;
   /** Told about each configuration written or deleted. */
   onChange?: (message: string) => void;
 }
-
-type Client = Pick<ResourceClient<KubeObject>, "get" | "create" | "update" | "delete" | "resource">;
 
 function isOurs(object: KubeObject): boolean {
   const labels = (object.metadata as ObjectMeta | undefined)?.labels;
@@ -391,16 +385,11 @@ export class WebhookRegistrar {
   }
 
   #targets(caBundlePem?: string): { client: Client; object: KubeObject }[] {
-    const { kube, baseUrl, crdName, podName, operatorNamespace } = this.#options;
+    const { kube, baseUrl } = this.#options;
+    const caBundle = caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) };
     const set = webhookSet({
-      client: {
-        kind: "url",
-        baseUrl,
-        ...caBundlePem === undefined ? {} : { caBundle: toBase64(caBundlePem) },
-      },
-      crdName,
-      podName,
-      operatorNamespace,
+      ...this.#options,
+      client: { kind: "url", baseUrl, ...caBundle },
       labels: { [REGISTERED_BY_LABEL]: REGISTERED_BY_VALUE },
     });
     return set.map((object) => ({

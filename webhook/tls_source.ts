@@ -58,7 +58,7 @@ export function isSignedBy(certPem: string, caPem: string): boolean {
 }
 
 /** Failed refreshes in a row before a source reports unhealthy (cert-manager's). */
-const DEFAULT_MAX_FAILURES = 12;
+const MAX_FAILURES = 12;
 
 /**
  * What every source shares: the pair and its subscribers, failures in a row, and the loop that
@@ -74,10 +74,7 @@ export abstract class PairSource {
   protected failures = 0;
 
   /** Creates a source that retries a failed refresh after `retryMs`; see {@linkcode healthy}. */
-  constructor(
-    protected readonly retryMs: number,
-    protected readonly maxFailures = DEFAULT_MAX_FAILURES,
-  ) {}
+  constructor(protected readonly retryMs: number) {}
 
   /** Refreshes once; resolves to the ms until the next refresh, or undefined when it failed. */
   protected abstract refresh(): Promise<number | undefined>;
@@ -89,7 +86,7 @@ export abstract class PairSource {
   async start(signal: AbortSignal): Promise<void> {
     let wait = await this.refresh();
     while (wait === undefined) {
-      if (signal.aborted || this.failures >= this.maxFailures) throw new Error(this.startError());
+      if (signal.aborted || this.failures >= MAX_FAILURES) throw new Error(this.startError());
       await sleep(SYSTEM_CLOCK, this.retryMs, signal);
       wait = await this.refresh();
     }
@@ -119,9 +116,9 @@ export abstract class PairSource {
     return this.#pair;
   }
 
-  /** True while a pair is served and fewer than `maxFailures` refreshes in a row failed. */
+  /** True while a pair is served and fewer than 12 refreshes in a row failed. */
   healthy(): boolean {
-    return this.#pair !== undefined && this.failures < this.maxFailures;
+    return this.#pair !== undefined && this.failures < MAX_FAILURES;
   }
 
   /** Calls `listener` with every new pair; returns a function that unsubscribes. */
@@ -153,7 +150,6 @@ export abstract class PairSource {
 export interface FileCertificateSourceOptions {
   dir: string;
   intervalMs?: number;
-  maxFailures?: number;
   watch?: boolean;
   onError?: (message: string) => void;
 }
@@ -163,18 +159,16 @@ export interface FileCertificateSourceOptions {
  * and the new pair is good; a bad one is counted and the old one kept being served.
  */
 export class FileCertificateSource extends PairSource {
-  #dir: string;
   #options: FileCertificateSourceOptions;
   #lastError = "";
 
   /** Creates a stopped source; call `start`. */
   constructor(options: FileCertificateSourceOptions) {
-    super(options.intervalMs ?? 10_000, options.maxFailures);
+    super(options.intervalMs ?? 10_000);
     this.#options = options;
-    this.#dir = options.dir;
   }
 
-  /** Loads the pair (throwing after `maxFailures`), then keeps reloading until `signal` aborts. */
+  /** Loads the pair (throwing after 12 failures), then keeps reloading until `signal` aborts. */
   override async start(signal: AbortSignal): Promise<void> {
     await super.start(signal);
     if (this.#options.watch !== false && !signal.aborted) this.#watch(signal);
@@ -185,7 +179,7 @@ export class FileCertificateSource extends PairSource {
     let files: string[];
     try {
       files = await Promise.all(
-        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#dir, name))),
+        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
       );
     } catch (error) {
       return this.#fail(`cannot read the files: ${errorMessage(error)}`);
@@ -207,14 +201,14 @@ export class FileCertificateSource extends PairSource {
   }
 
   protected startError(): string {
-    return `Cannot load the serving certificate from ${this.#dir}: ${this.#lastError}`;
+    return `Cannot load the serving certificate from ${this.#options.dir}: ${this.#lastError}`;
   }
 
   #fail(reason: string): string {
     this.failures++;
     this.#lastError = reason;
     this.#options.onError?.(
-      `Cannot reload the serving certificate from ${this.#dir} ` +
+      `Cannot reload the serving certificate from ${this.#options.dir} ` +
         `(failure ${this.failures}): ${reason}`,
     );
     return reason;
@@ -224,7 +218,7 @@ export class FileCertificateSource extends PairSource {
   #watch(signal: AbortSignal): void {
     let watcher: Deno.FsWatcher;
     try {
-      watcher = Deno.watchFs(this.#dir, { recursive: false });
+      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
     } catch {
       return; // polling alone still works
     }
