@@ -17,6 +17,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
+  errorMessage,
   GoneError,
   type KubeApiError,
   kubeApiErrorFromStatus,
@@ -156,7 +157,7 @@ export function defineResource<T extends KubeObject>(definition: {
 function describe(error: unknown): string {
   const issues = (error as { issues?: { path: unknown; message: string }[] }).issues;
   if (!Array.isArray(issues) || issues.length === 0) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
   return issues.slice(0, 3).map((issue) => {
     const path = Array.isArray(issue.path) ? issue.path.map(String).join(".") : String(issue.path);

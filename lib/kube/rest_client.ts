@@ -64,6 +64,18 @@ export class UnauthorizedError extends reason("UnauthorizedError") {}
 export class ForbiddenError extends reason("ForbiddenError") {}
 /** 404: the object (or the resource type) does not exist. */
 export class NotFoundError extends reason("NotFoundError") {}
+
+/** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
+export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
+  return request.catch((error) =>
+    error instanceof NotFoundError ? undefined : Promise.reject(error)
+  );
+}
+
+/** The message of a thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 /** 409 `Conflict`: a stale `resourceVersion` on update, or a failed precondition. */
 export class ConflictError extends reason("ConflictError") {}
 /** 409 `AlreadyExists`: create of an object whose name is taken. */
@@ -181,7 +193,7 @@ export function describeConnectionFailure(error: unknown): string {
   const messages: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 8 && current !== undefined; depth++) {
-    messages.push(current instanceof Error ? current.message : String(current));
+    messages.push(errorMessage(current));
     current = current instanceof Error ? current.cause : undefined;
   }
   const informative = messages.filter((m) => m.trim() !== "" && m.trim() !== "fetch failed");

@@ -13,7 +13,7 @@ import {
   AlreadyExistsError,
   type Clock,
   ConflictError,
-  NotFoundError,
+  orUndefined,
   type ResourceClient,
   sleep,
   SYSTEM_CLOCK,
@@ -199,11 +199,8 @@ export class LeaderElector {
     const abortSignal = AbortSignal.any([signal, deadline.signal]);
     const { leases, namespace, name, identity, leaseDurationMs } = this.#o;
     try {
-      let current: Lease;
-      try {
-        current = await leases.get(name, { namespace, abortSignal });
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+      const current = await orUndefined(leases.get(name, { namespace, abortSignal }));
+      if (current === undefined) {
         const spec = claimSpec(undefined, identity, this.#clock.now(), leaseDurationMs);
         const created = await leases.create({ metadata: { name, namespace }, spec }, {
           namespace,
