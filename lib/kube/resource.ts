@@ -156,9 +156,7 @@ export function defineResource<T extends KubeObject>(definition: {
 
 function describe(error: unknown): string {
   const issues = (error as { issues?: { path: unknown; message: string }[] }).issues;
-  if (!Array.isArray(issues) || issues.length === 0) {
-    return errorMessage(error);
-  }
+  if (!Array.isArray(issues) || issues.length === 0) return errorMessage(error);
   return issues.slice(0, 3).map((issue) => {
     const path = Array.isArray(issue.path) ? issue.path.map(String).join(".") : String(issue.path);
     return path === "" ? issue.message : `${path}: ${issue.message}`;
@@ -232,8 +230,6 @@ export interface WatchOptions extends ObjectOptions {
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
   timeoutSeconds?: number | undefined;
-  /** Defaults to true. */
-  allowWatchBookmarks?: boolean | undefined;
 }
 
 function toQuery(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
@@ -477,7 +473,7 @@ export class ResourceClient<T extends KubeObject> {
         labelSelector: options.labelSelector,
         resourceVersion: options.resourceVersion,
         timeoutSeconds: options.timeoutSeconds,
-        allowWatchBookmarks: options.allowWatchBookmarks ?? true,
+        allowWatchBookmarks: true,
       }),
       expectStream: true,
       expectJson: true,
@@ -503,14 +499,14 @@ function ours<T extends KubeObject>(
   namespaced: boolean,
   parse: (value: unknown) => T,
 ) {
-  const schema = { parse };
+  const plural = PLURAL[kind];
   return defineResource<T>({
     group: GROUP,
     version: VERSION,
     kind,
-    plural: PLURAL[kind],
+    plural,
     namespaced,
-    schema,
+    schema: { parse },
   });
 }
 
