@@ -100,11 +100,6 @@ export class EventCorrelator {
   get(seriesKey: string): SeriesEntry | undefined {
     return this.#series.get(seriesKey);
   }
-
-  /** How many series are tracked. */
-  get size(): number {
-    return this.#series.size;
-  }
 }
 
 function truncate(text: string, limit: number): string {
