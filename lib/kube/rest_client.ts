@@ -161,12 +161,10 @@ function parseJson(text: string): unknown {
 
 /** The request took longer than its timeout. */
 export class KubeRequestTimeoutError extends Error {
-  readonly timeoutMs: number;
   /** Builds the error for one request. */
   constructor(request: RequestContext, timeoutMs: number) {
     super(`Kubernetes API ${request.method} ${request.path} timed out after ${timeoutMs} ms`);
     this.name = "KubeRequestTimeoutError";
-    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -178,9 +176,9 @@ export class KubeConnectionError extends Error {
       `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
         describeConnectionFailure(cause)
       }`,
+      { cause },
     );
     this.name = "KubeConnectionError";
-    this.cause = cause;
   }
 }
 
