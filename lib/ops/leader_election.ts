@@ -112,11 +112,6 @@ export class LeaderElector {
     return this.#leader;
   }
 
-  /** The identity written into the Lease. */
-  get identity(): string {
-    return this.#o.identity;
-  }
-
   /** Retries until the Lease is ours (true) or `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     let waitingFor: string | undefined;
@@ -277,11 +272,6 @@ export class LeaderSupervisor {
   /** Creates an idle supervisor; call `run()`. */
   constructor(options: LeaderSupervisorOptions) {
     this.#o = options;
-  }
-
-  /** Whether controllers are running now. */
-  get running(): boolean {
-    return this.#run !== undefined;
   }
 
   /** Readiness: a standby is ready; running controllers are once their caches synced. */
