@@ -64,18 +64,6 @@ export class UnauthorizedError extends reason("UnauthorizedError") {}
 export class ForbiddenError extends reason("ForbiddenError") {}
 /** 404: the object (or the resource type) does not exist. */
 export class NotFoundError extends reason("NotFoundError") {}
-
-/** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
-export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
-  return request.catch((error) =>
-    error instanceof NotFoundError ? undefined : Promise.reject(error)
-  );
-}
-
-/** The message of a thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 /** 409 `Conflict`: a stale `resourceVersion` on update, or a failed precondition. */
 export class ConflictError extends reason("ConflictError") {}
 /** 409 `AlreadyExists`: create of an object whose name is taken. */
@@ -88,6 +76,18 @@ export class InvalidError extends reason("InvalidError") {
   get causes(): StatusCause[] {
     return this.status.details?.causes ?? [];
   }
+}
+
+/** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
+export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
+  return request.catch((error) =>
+    error instanceof NotFoundError ? undefined : Promise.reject(error)
+  );
+}
+
+/** The message of a thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The API server's reason for each HTTP code, and the error class of the code. */
