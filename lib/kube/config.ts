@@ -519,11 +519,7 @@ export interface CredentialSource {
  */
 export function createCredentialSource(
   config: ClusterConfig,
-  options: {
-    readFile?: ReadTextFile;
-    run?: CommandRunner;
-    now?: () => number;
-  } = {},
+  options: { readFile?: ReadTextFile; run?: CommandRunner; now?: () => number } = {},
 ): CredentialSource {
   const base: RequestCredentials = config.clientCertificate
     ? { clientCertificate: config.clientCertificate }
@@ -533,6 +529,7 @@ export function createCredentialSource(
     invalidate() {},
   });
   const auth = config.auth;
+  const now = options.now ?? Date.now;
   switch (auth.type) {
     case "none":
       return fixed(base);
@@ -544,7 +541,6 @@ export function createCredentialSource(
     }
     case "tokenFile": {
       const readFile = options.readFile ?? Deno.readTextFile;
-      const now = options.now ?? Date.now;
       let token: string | undefined;
       let readAt = 0;
       return {
@@ -567,8 +563,7 @@ export function createCredentialSource(
       let pending: Promise<ExecCredentialResult> | undefined;
       return {
         get() {
-          const now = (options.now ?? Date.now)();
-          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now)) {
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now())) {
             return Promise.resolve(withBase(cached));
           }
           pending ??= runExecPlugin(auth.exec, config, options.run)
