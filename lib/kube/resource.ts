@@ -347,12 +347,8 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Reads one page; an object that does not decode is returned in `undecodable`. */
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const query = toQuery({
-      labelSelector: options.labelSelector,
-      limit: options.limit,
-      continue: options.continue,
-      resourceVersion: options.resourceVersion,
-    });
+    const { labelSelector, limit, continue: token, resourceVersion } = options;
+    const query = toQuery({ labelSelector, limit, continue: token, resourceVersion });
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
