@@ -197,11 +197,8 @@ export class LeaderElector {
       const current = await orUndefined(leases.get(name, { namespace, abortSignal }));
       if (current === undefined) {
         const spec = claimSpec(undefined, identity, this.#clock.now(), leaseDurationMs);
-        const created = await leases.create({ metadata: { name, namespace }, spec }, {
-          namespace,
-          abortSignal,
-        });
-        return this.#succeeded(created);
+        const lease = { metadata: { name, namespace }, spec };
+        return this.#succeeded(await leases.create(lease, { namespace, abortSignal }));
       }
       const now = this.#clock.now();
       this.#observe(current, now);
