@@ -124,9 +124,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     const namespace = "alloc-race";
     await createNamespace(a, namespace);
     const stores = [a, b].map((client) => new CountingRecordStore(recordStore(client, namespace)));
-    const records = stores.map((store, i) =>
-      new AllocationRecord(store, { writerId: `process-${"ab"[i]}` })
-    );
+    const records = stores.map((store) => new AllocationRecord(store));
     const wanted = [
       samplePorts(lcg(1), 20000, 1000, 500),
       samplePorts(lcg(2), 20000, 1000, 500),
@@ -163,9 +161,9 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       const namespace = "alloc-services";
       await createNamespace(a, namespace);
       const pools = [{ start: 30000, end: 30999 }];
-      const allocators = [a, b].map((client, i) => {
+      const allocators = [a, b].map((client) => {
         const store = new CountingRecordStore(recordStore(client, namespace));
-        const record = new AllocationRecord(store, { writerId: `service-${i}` });
+        const record = new AllocationRecord(store);
         return { store, record, allocator: new ClusterPortAllocator({ record }) };
       });
       for (const { record, allocator } of allocators) {

@@ -89,31 +89,21 @@ export class FakeRecordStore implements RecordStore {
     return Promise.resolve(this.#stored && copy(this.#stored));
   }
 
-  /** See {@linkcode RecordStore.create}. */
-  async create(content: RecordContent): Promise<StoredRecord> {
+  /** See {@linkcode RecordStore.write}. */
+  async write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord> {
     await this.writeGate;
-    return this.#write(content, () => {
-      if (this.#stored) throw new AlreadyExistsError(status(409, "AlreadyExists"));
-    });
-  }
-
-  /** See {@linkcode RecordStore.replace}. */
-  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
-    await this.writeGate;
-    return this.#write(content, () => {
-      if (!this.#stored) throw new NotFoundError(status(404, "NotFound"));
-      if (this.#stored.resourceVersion !== resourceVersion) throw conflictError();
-    });
-  }
-
-  #write(content: RecordContent, precondition: () => void): StoredRecord {
     this.writes.push({ bits: content.bits.clone(), writeId: content.writeId });
     const failure = this.#take("write");
     if (failure && !failure.land) {
       failure.then?.();
       throw failure.error;
     }
-    precondition();
+    if (resourceVersion === undefined) {
+      if (this.#stored) throw new AlreadyExistsError(status(409, "AlreadyExists"));
+    } else {
+      if (!this.#stored) throw new NotFoundError(status(404, "NotFound"));
+      if (this.#stored.resourceVersion !== resourceVersion) throw conflictError();
+    }
     this.#stored = {
       bits: content.bits.clone(),
       writeId: content.writeId,
@@ -160,14 +150,9 @@ export class CountingRecordStore implements RecordStore {
     return this.#inner.read();
   }
 
-  /** See {@linkcode RecordStore.create}. */
-  create(content: RecordContent): Promise<StoredRecord> {
-    return this.#count(() => this.#inner.create(content));
-  }
-
-  /** See {@linkcode RecordStore.replace}. */
-  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
-    return this.#count(() => this.#inner.replace(content, resourceVersion));
+  /** See {@linkcode RecordStore.write}. */
+  write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord> {
+    return this.#count(() => this.#inner.write(content, resourceVersion));
   }
 
   async #count(write: () => Promise<StoredRecord>): Promise<StoredRecord> {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ConfigMapRecordStore } from "../lib/allocation/mod.ts";
-import type { PortPool } from "../lib/api/mod.ts";
+import type { PortRange as PortPool } from "../lib/allocator/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { eventually } from "./controller_harness.ts";
 

@@ -10,7 +10,7 @@
 
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
-import { backoffDelay, type BackoffOptions } from "../kube/clock.ts";
+import { backoffDelay, type BackoffOptions, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { errorMessage, KubeApiError, orUndefined, type RestClient } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import {
@@ -124,11 +124,13 @@ export function decodeRecordData(data: unknown): RecordContent {
   return { bits, writeId };
 }
 
-/** Compare-and-swap storage of a record (read: undefined when absent); throws `lib/kube` errors. */
+/**
+ * Compare-and-swap storage of a record (read: undefined when absent; write: a create without a
+ * `resourceVersion`); throws `lib/kube` errors.
+ */
 export interface RecordStore {
   read(): Promise<StoredRecord | undefined>;
-  create(content: RecordContent): Promise<StoredRecord>;
-  replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord>;
+  write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord>;
 }
 
 /**
@@ -171,18 +173,9 @@ export class ConfigMapRecordStore implements RecordStore {
     return stored && toStored(stored);
   }
 
-  /** Creates the ConfigMap. */
-  async create(content: RecordContent): Promise<StoredRecord> {
-    return toStored(await this.#configMaps.create(this.#object(content)));
-  }
-
-  /** Replaces the ConfigMap if it is still at `resourceVersion`. */
-  async replace(content: RecordContent, resourceVersion: string): Promise<StoredRecord> {
-    return toStored(await this.#configMaps.update(this.#object(content, resourceVersion)));
-  }
-
-  #object(content: RecordContent, resourceVersion?: string): ConfigMap {
-    return {
+  /** Creates the ConfigMap, or replaces it if it is still at `resourceVersion`. */
+  async write(content: RecordContent, resourceVersion?: string): Promise<StoredRecord> {
+    const configMap: ConfigMap = {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: {
@@ -200,6 +193,11 @@ export class ConfigMapRecordStore implements RecordStore {
       },
       data: encodeRecordData(content),
     };
+    return toStored(
+      await (resourceVersion === undefined
+        ? this.#configMaps.create(configMap)
+        : this.#configMaps.update(configMap)),
+    );
   }
 }
 
@@ -264,13 +262,6 @@ const MAX_CONFLICTS = 100;
 const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2_000, jitter: 0.5 };
 const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 };
 
-/** The writer's name in `writeId` (random by default), and the waits and jitter, for tests. */
-export interface AllocationRecordOptions {
-  writerId?: string;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
-
 /**
  * The reserved-port bitmap shared by every operator process, arbitrated by the API server.
  *
@@ -293,9 +284,9 @@ export class AllocationRecord {
   /** Whether the last read found the record deleted after this process had seen it exist. */
   #missing = false;
   #store: RecordStore;
-  #writerId: string;
+  /** This process's name in `writeId`. */
+  #writerId = crypto.randomUUID().slice(0, 8);
   #sleep: (ms: number) => Promise<void>;
-  #random: () => number;
   #last = new PortBitmap();
   #version = 0;
   /** Port to the `version` at which this process last saw it released. */
@@ -310,12 +301,10 @@ export class AllocationRecord {
   #draining = false;
   #idle: (() => void)[] = [];
 
-  /** Creates a record over `store`; nothing is read until the first call. */
-  constructor(store: RecordStore, options: AllocationRecordOptions = {}) {
+  /** Creates a record over `store` (`sleep`: the backoff waits, for tests); reads nothing yet. */
+  constructor(store: RecordStore, options: { sleep?: (ms: number) => Promise<void> } = {}) {
     this.#store = store;
-    this.#writerId = options.writerId ?? crypto.randomUUID().slice(0, 8);
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? ((ms) => sleep(SYSTEM_CLOCK, ms));
   }
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
@@ -379,9 +368,8 @@ export class AllocationRecord {
     while (this.#draining) await new Promise<void>((resolve) => this.#idle.push(resolve));
     this.#draining = true;
     try {
-      let stored: StoredRecord;
       try {
-        stored = await this.#store.create({ bits, writeId: this.#nextWriteId() });
+        this.#stored(await this.#store.write({ bits, writeId: this.#nextWriteId() }));
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
@@ -391,7 +379,6 @@ export class AllocationRecord {
       }
       this.#missing = false;
       this.#stale = false;
-      this.#stored(stored);
       return true;
     } finally {
       this.#drained();
@@ -502,11 +489,7 @@ export class AllocationRecord {
       for (const op of run.ops) op.writes.push(writeId);
       const content = { bits: decision.next, writeId };
       try {
-        this.#stored(
-          known === null
-            ? await this.#store.create(content)
-            : await this.#store.replace(content, known.resourceVersion),
-        );
+        this.#stored(await this.#store.write(content, known?.resourceVersion));
       } catch (error) {
         return await this.#writeFailed(run, error);
       }
@@ -523,7 +506,7 @@ export class AllocationRecord {
         this.#giveUp(run, error, `it changed under ${MAX_CONFLICTS} writes in a row`);
         return "given-up";
       }
-      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF, this.#random));
+      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
       return "retry";
     }
     if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
@@ -536,7 +519,7 @@ export class AllocationRecord {
       this.#giveUp(run, error, `the last attempt to ${what} failed: ${errorMessage(error)}`);
       return "given-up";
     }
-    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF, this.#random));
+    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF));
     return "retry";
   }
 
@@ -560,7 +543,7 @@ export class AllocationRecord {
 /** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */
 export function openAllocationRecord(
   client: RestClient,
-  options: { namespace: string } & AllocationRecordOptions,
+  options: { namespace: string },
 ): AllocationRecord {
-  return new AllocationRecord(new ConfigMapRecordStore(client, options), options);
+  return new AllocationRecord(new ConfigMapRecordStore(client, options));
 }

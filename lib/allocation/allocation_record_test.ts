@@ -20,8 +20,8 @@ import {
 } from "./allocation_record.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
 
-function recordOver(store: FakeRecordStore, writerId = "me"): AllocationRecord {
-  return new AllocationRecord(store, { writerId, sleep: () => Promise.resolve(), random: () => 0 });
+function recordOver(store: FakeRecordStore): AllocationRecord {
+  return new AllocationRecord(store, { sleep: () => Promise.resolve() });
 }
 
 function tooManyRequests(): KubeApiError {
@@ -283,8 +283,8 @@ Deno.test("reserve() throws RangeError for a value that is not a port", () => {
 
 Deno.test("two records on one store never both reserve a port", async () => {
   const store = new FakeRecordStore();
-  const a = recordOver(store, "a");
-  const b = recordOver(store, "b");
+  const a = recordOver(store);
+  const b = recordOver(store);
   const ports = Array.from({ length: 40 }, (_, i) => 9000 + (i % 20));
   const [ra, rb] = await Promise.all([
     Promise.all(ports.map((port) => a.reserve(port))),

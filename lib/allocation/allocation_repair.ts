@@ -1,25 +1,17 @@
 /**
- * The repair pass (docs/architecture.md, rule 6, which argues why freeing leaks is safe), after
- * Kubernetes' NodePort `repair.go`: the pure {@linkcode planRepair} and the I/O around it,
- * {@linkcode AllocationRepair}. It returns findings; Events, conditions and metrics are the
- * caller's.
+ * The repair pass (docs/architecture.md, rule 6), after Kubernetes' NodePort `repair.go`: the pure
+ * {@linkcode planRepair} and the I/O around it, {@linkcode AllocationRepair}, which returns
+ * findings (Events, conditions and metrics are the caller's).
  * @module
  */
 
 import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
-import type { PortBitmap, PortRange } from "../allocator/port_bitmap.ts";
-import { PortRegistry } from "../allocator/port_registry.ts";
+import type { PortBitmap } from "../allocator/port_bitmap.ts";
+import { PortRegistry, type RestoreEntry } from "../allocator/port_registry.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
 import { type ClusterPortAllocator, DEFAULT_LEAK_HOLDOFF_MS } from "./cluster_port_allocator.ts";
-
-/** A HostPort as repair sees it: `port` 0 when none, `pools` undefined when the class is gone. */
-export interface RepairHostPort {
-  readonly name: string;
-  readonly port: number;
-  readonly pools: readonly PortRange[] | undefined;
-}
 
 /** A reserved, unowned port: first seen when (the repairer's clock), on how many passes. */
 export interface LeakSighting {
@@ -28,12 +20,13 @@ export interface LeakSighting {
 }
 
 /**
- * The input of {@linkcode planRepair}: every HostPort (a live list), the record's ports (read
- * after the list), the previous pass's sightings, our recent reservations (never candidates), and
- * the ports seen released in the record or held since the last pass (their sightings restart).
+ * The input of {@linkcode planRepair}: every HostPort (a live list; `port` 0 when none, `pools`
+ * undefined when the class is gone), the record's ports (read after the list), the previous pass's
+ * sightings, our recent reservations (never candidates), and the ports seen released in the record
+ * or held since the last pass (their sightings restart).
  */
 export interface RepairInput {
-  readonly hostPorts: readonly RepairHostPort[];
+  readonly hostPorts: readonly RestoreEntry<string>[];
   readonly reserved: Iterable<number>;
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
   readonly now: number;
@@ -69,13 +62,7 @@ const LEAK_SIGHTINGS_BEFORE_FREE = 2;
 /** Decides one repair pass (docs/architecture.md, rule 6). */
 export function planRepair(input: RepairInput): RepairPlan {
   const registry = new PortRegistry();
-  const restored = registry.restore(
-    input.hostPorts.filter((hostPort) => hostPort.port !== 0).map((hostPort) => ({
-      holder: hostPort.name,
-      port: hostPort.port,
-      pools: hostPort.pools,
-    })),
-  );
+  const restored = registry.restore(input.hostPorts.filter((hostPort) => hostPort.port !== 0));
   const held = registry.snapshot();
   const reserved = new Set(input.reserved);
   const holdoffMs = input.holdoffMs ?? DEFAULT_LEAK_HOLDOFF_MS;
@@ -202,10 +189,8 @@ export class AllocationRepair {
   }
 
   /**
-   * Re-creates a record deleted while in use, reserving every port anyone may hold (the live list,
-   * the last record read, our recent reservations), with allocation paused until the holdoff after
-   * it: a rival's reservations after our last read show in the HostPorts only by then. Returns the
-   * record's ports read afresh.
+   * Re-creates a record deleted while in use, pausing allocation (docs/architecture.md, after rule
+   * 8); returns its ports read afresh.
    */
   async #rebuild(held: readonly HostPort[]): Promise<PortBitmap> {
     const { record, allocator } = this.#options;
@@ -248,7 +233,7 @@ export class AllocationRepair {
     const pools = new Map(classes.map((c) => [c.metadata.name ?? "", c.spec.pools]));
     return planRepair({
       hostPorts: hostPorts.map((hostPort) => ({
-        name: hostPort.metadata.name ?? "",
+        holder: hostPort.metadata.name ?? "",
         port: hostPort.status?.port ?? 0,
         pools: pools.get(hostPort.spec.hostPortClassName),
       })),

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import type { HostPort, HostPortClass } from "../api/mod.ts";
+import type { RestoreEntry } from "../allocator/mod.ts";
 import { AllocationRecord } from "./allocation_record.ts";
 import {
   AllocationRepair,
   type LeakSighting,
   planRepair,
-  type RepairHostPort,
   type RepairInput,
 } from "./allocation_repair.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
@@ -161,8 +161,8 @@ Deno.test("runOnce() restarts the sightings of a port seen released or held in b
 const POOLS = [{ start: 9000, end: 9099 }];
 const HOLDOFF = 90_000;
 
-function hp(name: string, port: number, pools: RepairHostPort["pools"] = POOLS): RepairHostPort {
-  return { name, port, pools };
+function hp(holder: string, port: number, pools = POOLS): RestoreEntry<string> {
+  return { holder, port, pools };
 }
 
 function seen(firstSeenAt: number, sightings: number): LeakSighting {
@@ -212,7 +212,7 @@ const CASES: Case[] = [
   {
     name: "a HostPort whose class is missing is not checked against pools",
     input: {
-      hostPorts: [{ name: "a", port: 8000, pools: undefined }],
+      hostPorts: [{ holder: "a", port: 8000, pools: undefined }],
       reserved: [8000],
     },
     held: [8000],

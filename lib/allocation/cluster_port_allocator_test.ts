@@ -19,7 +19,7 @@ async function setup(
 ): Promise<Setup> {
   const store = new FakeRecordStore();
   if (options.reserved) store.set(options.reserved);
-  const record = new AllocationRecord(store, { sleep: () => Promise.resolve(), writerId: "me" });
+  const record = new AllocationRecord(store, { sleep: () => Promise.resolve() });
   const clock = { now: 1_000 };
   const allocator = new ClusterPortAllocator({
     record,

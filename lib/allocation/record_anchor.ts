@@ -1,9 +1,4 @@
-/**
- * One allocation record per cluster (docs/architecture.md, rule 8): annotation
- * {@linkcode RECORD_ANCHOR_ANNOTATION} on the HostPort CRD names the one record every allocator
- * must use, so two installs cannot arbitrate separately.
- * @module
- */
+/** The anchor of the cluster's one allocation record (docs/architecture.md, rule 8). @module */
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import { GROUP, PLURAL } from "../api/constants.ts";
 import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
@@ -21,7 +16,7 @@ export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
 
 /** Re-check periods a removed anchor must stay absent before a process that saw another claims it. */
-export const ANCHOR_CLAIM_DELAY_FACTOR = 2;
+const ANCHOR_CLAIM_DELAY_FACTOR = 2;
 
 /** Lost compare-and-swaps retried within one check. */
 const MAX_CLAIM_ATTEMPTS = 5;
@@ -31,11 +26,6 @@ const MAX_CLAIM_ATTEMPTS = 5;
  * the anchor names (undefined: no anchor).
  */
 export type AnchorCheck = true | { reason: string; holder: string | undefined };
-
-/** The anchor value of the record `namespace/name`. */
-export function recordAnchorValue(record: { namespace: string; name: string }): string {
-  return `${record.namespace}/${record.name}`;
-}
 
 /** The readiness message, and the fix, when our record is `ours` and the anchor names `other`. */
 export function recordAnchorConflict(ours: string, other: string): string {
@@ -86,7 +76,7 @@ export class RecordAnchor {
 
   /** An anchor for the record `namespace/name`, read and written through `client`. */
   constructor(client: RestClient, record: { namespace: string; name: string }) {
-    this.value = recordAnchorValue(record);
+    this.value = `${record.namespace}/${record.name}`;
     this.#crds = new ResourceClient(client, CUSTOM_RESOURCE_DEFINITION_RESOURCE);
   }
 
@@ -145,9 +135,8 @@ export class RecordAnchor {
 
 /**
  * Leader work that runs only while the anchor names this process's record, re-checked every
- * `recheckMs` (default 10 s). Returns at once, so the caller keeps renewing its Lease. Having seen
- * another record, it claims a removed anchor only after it stayed absent
- * {@linkcode ANCHOR_CLAIM_DELAY_FACTOR} re-check periods, so a still-running holder wins it back.
+ * `recheckMs` (default 10 s), claiming a removed anchor as rule 8 says. Returns at once, so the
+ * caller keeps renewing its Lease.
  */
 export function anchoredLeaderWork(options: {
   /** The anchor of this process's record. */

@@ -8,7 +8,6 @@ import {
   RECORD_ANCHOR_CRD,
   recordAnchorConflict,
   recordAnchorRemoved,
-  recordAnchorValue,
 } from "./record_anchor.ts";
 
 const OURS = "ns-a/hostport-allocator-allocations";
@@ -44,10 +43,6 @@ Deno.test("recordAnchorConflict() names the other record and the exact fix", () 
   );
   assert.equal(RECORD_ANCHOR_CRD, "hostports.hostport.rmb938.com");
   assert.equal(RECORD_ANCHOR_ANNOTATION, "hostport.rmb938.com/allocation-record");
-  assert.equal(
-    recordAnchorValue({ namespace: "ns-a", name: "hostport-allocator-allocations" }),
-    OURS,
-  );
 });
 
 /** An anchor whose verdicts the test sets, and leader work that records its starts and stops. */

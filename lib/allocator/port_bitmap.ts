@@ -99,11 +99,8 @@ export class PortBitmap {
     return bitmap;
   }
 
-  /** The bitmap {@linkcode PortBitmap.toBytes} wrote. @throws {RangeError} wrong length */
+  /** The bitmap {@linkcode PortBitmap.toBytes} wrote (`PORT_BITMAP_BYTES` long). */
   static fromBytes(bytes: Uint8Array): PortBitmap {
-    if (bytes.length !== PORT_BITMAP_BYTES) {
-      throw new RangeError(`Bitmap must be ${PORT_BITMAP_BYTES} bytes: got ${bytes.length}`);
-    }
     const bitmap = new PortBitmap();
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let w = 0; w < WORDS; w++) {
@@ -143,13 +140,6 @@ export class PortBitmap {
     this.#full[w >>> 5]! &= ~(1 << (w & 31));
     this.#size--;
     return true;
-  }
-
-  /** Clears every bit. */
-  reset(): void {
-    this.#bits.fill(0);
-    this.#full.fill(0);
-    this.#size = 0;
   }
 
   /** The 8 KiB stored form: port `p` is bit `p & 7` of byte `p >> 3`, whatever the machine. */

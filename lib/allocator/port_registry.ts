@@ -114,7 +114,7 @@ export class PortRegistry {
 
   /** Replaces the state with the ports HostPorts hold, reporting, never fixing, what is wrong. */
   restore<H>(entries: Iterable<RestoreEntry<H>>): RestoreReport<H> {
-    this.#held.reset();
+    this.#held = new PortBitmap();
     const holders = new Map<number, H[]>();
     const outsidePools: { holder: H; port: number }[] = [];
     const invalid: { holder: H; port: number }[] = [];

@@ -23,6 +23,7 @@ import {
   HostPortClaimTemplateSchema,
   HostPortClassSchema,
   HostPortSchema,
+  isPlainObject,
 } from "./types.ts";
 
 /** A node of a structural schema (`JSONSchemaProps`): the keywords below, and plain values. */
@@ -47,8 +48,6 @@ const HANDLED = new Set([
   ..."$schema const items properties required additionalProperties propertyNames".split(" "),
 ]);
 
-type JsonObject = Record<string, unknown>;
-
 /**
  * Converts a JSON Schema node (as `z.toJSONSchema` emits it) to a structural schema: `const`
  * becomes a one-value `enum`, an object with `properties` loses `additionalProperties` (Kubernetes
@@ -64,7 +63,7 @@ export function toStructuralSchema(node: unknown, path = "#"): StructuralSchema 
   );
   if (unsupported.length > 0) fail(path, `unsupported keywords ${unsupported.join(", ")}`);
   if (typeof source.type !== "string") fail(path, "it has no single type");
-  const out: JsonObject = {};
+  const out: Record<string, unknown> = {};
   for (const key of COPIED) if (source[key] !== undefined) out[key] = source[key];
   if (source.const !== undefined) out.enum = [source.const];
   for (const key of ["minimum", "maximum"]) {
@@ -99,11 +98,9 @@ function fail(path: string, detail: string): never {
   throw new TypeError(`Cannot convert the schema at ${path} to a structural schema: ${detail}`);
 }
 
-function asObject(value: unknown, path: string): JsonObject {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    fail(path, "expected an object");
-  }
-  return value as JsonObject;
+function asObject(value: unknown, path: string): Record<string, unknown> {
+  if (!isPlainObject(value)) fail(path, "expected an object");
+  return value;
 }
 
 /** A CustomResourceDefinition as this project generates it. */

@@ -44,22 +44,17 @@ export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
 /** Schema of `metadata` as the API server returns it (the CRDs keep it a plain object). */
 export const ObjectMetaSchema = z.object({
   name: z.string().optional(),
-  generateName: z.string().optional(),
   namespace: z.string().optional(),
   uid: z.string().optional(),
   resourceVersion: z.string().optional(),
   generation: int64Schema().min(0).optional(),
   creationTimestamp: z.string().optional(),
   deletionTimestamp: z.string().optional(),
-  deletionGracePeriodSeconds: int64Schema().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   finalizers: z.array(z.string()).optional(),
   ownerReferences: z.array(OwnerReferenceSchema).optional(),
-  managedFields: z.array(z.unknown()).optional(),
 }).loose();
-/** Object metadata. */
-export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
 const ObjectReferenceSchema = z.object({
   apiVersion: z.string().optional().describe("API version of the referent"),
@@ -126,8 +121,6 @@ const PortPoolSchema = z.object({
     fieldPath: ".end",
   }],
 }).describe("An inclusive range of ports, from start to end (start <= end)");
-/** One pool of a class. */
-export type PortPool = z.infer<typeof PortPoolSchema>;
 
 function countSchema(description: string): z.ZodNumber {
   return int64Schema().min(0).describe(description);
@@ -361,11 +354,7 @@ export function safeParseObject<S extends z.ZodType>(
   return { ok: false, error: new InvalidObjectError(kind, objectName, issues) };
 }
 
-/**
- * Parses `value` with the schema of `kind`; unknown fields are kept where the schema is loose.
- *
- * @throws {InvalidObjectError} when the value does not match the schema
- */
+/** Parses `value` as `kind`; loose schemas keep unknown fields. @throws {InvalidObjectError} */
 export function parseObject<S extends z.ZodType>(
   schema: S,
   value: unknown,

@@ -92,10 +92,8 @@ export function admitClaim(
 }
 
 /**
- * The controller's backstop: the quota that holds back `claim`, which does not count yet, or
- * undefined. It goes ahead only if the counting claims plus the non-deleting waiting ones older
- * than it (creationTimestamp, then name) leave room under every limit, so the oldest waiting
- * claims get ports first whichever is reconciled first.
+ * The controller's backstop (docs/architecture.md, "Quotas"): the quota that holds back `claim`,
+ * which does not count yet, or undefined.
  */
 export function gateClaim(
   claim: HostPortClaim,
