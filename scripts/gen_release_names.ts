@@ -8,7 +8,6 @@
 import { DEFAULT_RECORD_NAME } from "../lib/allocation/allocation_record.ts";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";
 import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
-import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";
 
 /** Version of the release; goes into the image tag and the `app.kubernetes.io/version` label. */
 export const RELEASE_VERSION = "0.1.0";
@@ -50,9 +49,6 @@ export const PORTS = {
   webhook: 9443,
   webhookService: 443,
 } as const;
-
-/** Where the serving certificate is mounted in the cert-manager variant (the flag's default). */
-export const CERT_DIR = DEFAULT_CERT_DIR;
 
 /** Labels that select the operator's pods. */
 export const SELECTOR_LABELS = {

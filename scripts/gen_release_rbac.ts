@@ -19,7 +19,7 @@ import { NAMES, objectMeta } from "./gen_release_names.ts";
 /** How the webhook gets its serving certificate. */
 export type TlsVariant = "self-managed" | "cert-manager";
 
-const RBAC_API = "rbac.authorization.k8s.io/v1";
+const RBAC_API = "rbac.authorization.k8s.io/v1" as const;
 
 type RbacObject = ClusterRole | ClusterRoleBinding | Role | RoleBinding;
 
@@ -47,25 +47,19 @@ function rbacSet(
     name: NAMES.serviceAccount,
     namespace: NAMES.namespace,
   }];
-  const roleRef = (kind: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind, name });
+  const binding = (kind: "ClusterRole" | "Role", metadata: ReturnType<typeof objectMeta>) => ({
+    apiVersion: RBAC_API,
+    kind: `${kind}Binding` as const,
+    metadata,
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name },
+    subjects,
+  });
   const namespaced = objectMeta(name, NAMES.namespace);
   return [
     { apiVersion: RBAC_API, kind: "ClusterRole", metadata: objectMeta(name), rules: clusterRules },
-    {
-      apiVersion: RBAC_API,
-      kind: "ClusterRoleBinding",
-      metadata: objectMeta(name),
-      roleRef: roleRef("ClusterRole"),
-      subjects,
-    },
+    binding("ClusterRole", objectMeta(name)),
     { apiVersion: RBAC_API, kind: "Role", metadata: namespaced, rules: namespaceRules },
-    {
-      apiVersion: RBAC_API,
-      kind: "RoleBinding",
-      metadata: namespaced,
-      roleRef: roleRef("Role"),
-      subjects,
-    },
+    binding("Role", namespaced),
   ];
 }
 

@@ -15,8 +15,8 @@ import type {
 } from "kubernetes-types/core/v1.d.ts";
 import type { PodDisruptionBudget } from "kubernetes-types/policy/v1.d.ts";
 import type { TlsVariant } from "./gen_release_rbac.ts";
+import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";
 import {
-  CERT_DIR,
   COMMON_LABELS,
   DEFAULT_IMAGE,
   NAMES,
@@ -39,19 +39,10 @@ const TERMINATION_GRACE_SECONDS = 40;
 
 /** The operator namespace; the pods in it meet the `restricted` Pod Security level. */
 export function namespace(): Namespace {
-  const meta = objectMeta(NAMES.namespace);
-  return {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: {
-      ...meta,
-      labels: {
-        ...meta.labels,
-        "pod-security.kubernetes.io/enforce": "restricted",
-        "pod-security.kubernetes.io/enforce-version": "latest",
-      },
-    },
-  };
+  const metadata = objectMeta(NAMES.namespace);
+  metadata.labels["pod-security.kubernetes.io/enforce"] = "restricted";
+  metadata.labels["pod-security.kubernetes.io/enforce-version"] = "latest";
+  return { apiVersion: "v1", kind: "Namespace", metadata };
 }
 
 /** The ServiceAccount the operator runs as. */
@@ -63,7 +54,7 @@ export function serviceAccount(): ServiceAccount {
 /** The operator's arguments for a variant. */
 export function operatorArgs(variant: TlsVariant): string[] {
   const common = ["--leader-elect=true", "--log-format=json"];
-  if (variant === "cert-manager") return [...common, `--webhook-cert-dir=${CERT_DIR}`];
+  if (variant === "cert-manager") return [...common, `--webhook-cert-dir=${DEFAULT_CERT_DIR}`];
   return [...common, "--webhook-self-signed=true", `--webhook-service-name=${NAMES.service}`];
 }
 
@@ -73,7 +64,7 @@ function volumes(variant: TlsVariant): { volumes: Volume[]; mounts: VolumeMount[
   const mounts: VolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
   if (variant === "cert-manager") {
     volumes.push({ name: "cert", secret: { secretName: NAMES.tlsSecret, defaultMode: 0o440 } });
-    mounts.push({ name: "cert", mountPath: CERT_DIR, readOnly: true });
+    mounts.push({ name: "cert", mountPath: DEFAULT_CERT_DIR, readOnly: true });
   }
   return { volumes, mounts };
 }

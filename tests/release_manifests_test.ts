@@ -11,7 +11,8 @@ import { parseAllDocuments } from "yaml";
 import { parseOperatorConfig } from "../lib/ops/config.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS } from "../webhook/paths.ts";
 import { type ManifestObject, releaseFiles } from "../scripts/gen_release_files.ts";
-import { CERT_DIR, NAMES } from "../scripts/gen_release_names.ts";
+import { NAMES } from "../scripts/gen_release_names.ts";
+import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";
 
 const DEPLOY = new URL("../deploy/", import.meta.url);
 const HINT = "deploy/ is out of date: run `deno task gen`";
@@ -104,7 +105,7 @@ for (const release of ["release.yaml", "release-cert-manager.yaml"]) {
         ipAddresses: [],
       });
     } else {
-      assert.deepEqual(parsed.config.webhook.tls, { type: "directory", certDir: CERT_DIR });
+      assert.deepEqual(parsed.config.webhook.tls, { type: "directory", certDir: DEFAULT_CERT_DIR });
     }
   });
 
@@ -160,7 +161,7 @@ Deno.test("the cert-manager release mounts the Certificate's Secret and injects 
   const volume = pod?.volumes?.find((v) => v.secret?.secretName === spec.secretName);
   assert.ok(volume, "the Deployment mounts the Certificate's Secret");
   const mount = pod?.containers[0]?.volumeMounts?.find((m) => m.name === volume.name);
-  assert.equal(mount?.mountPath, CERT_DIR);
+  assert.equal(mount?.mountPath, DEFAULT_CERT_DIR);
   const configs = [
     ...only<AnyObject>(objects, "MutatingWebhookConfiguration"),
     ...only<AnyObject>(objects, "ValidatingWebhookConfiguration"),

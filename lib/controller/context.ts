@@ -26,7 +26,6 @@ import {
   type KubeObject,
   RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
-  type ResourceDescriptor,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -218,7 +217,7 @@ export async function cachesSynced(caches: SharedCaches): Promise<boolean> {
 }
 
 /** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
-const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = defineResource<PodSummary>({
+const POD_SUMMARY_RESOURCE = defineResource<PodSummary>({
   group: "",
   version: "v1",
   kind: "Pod",

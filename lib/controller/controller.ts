@@ -30,8 +30,6 @@ export interface ControllerOptions {
   readonly logger: Logger;
   /** Time source; defaults to the system clock. */
   readonly clock?: Clock | undefined;
-  /** Random source for the resync jitter; defaults to `Math.random`. */
-  readonly random?: (() => number) | undefined;
 }
 
 /** One controller: a queue of keys and the workers that reconcile them. */
@@ -141,9 +139,8 @@ export class Controller {
   #scheduleResync(): void {
     const interval = this.#options.resyncIntervalMs;
     if (!(interval > 0) || this.#abort.signal.aborted) return;
-    const random = this.#options.random ?? Math.random;
     // Up to 10% jitter, so controllers started together do not resync together.
-    const delay = Math.round(interval * (1 + 0.1 * random()));
+    const delay = Math.round(interval * (1 + 0.1 * Math.random()));
     this.#resyncTimer = this.#clock.setTimeout(() => {
       for (const key of this.#options.listKeys()) this.#queue.add(key);
       this.#reportDepth();

@@ -136,9 +136,8 @@ async function actOnClaim(
   claim: HostPortClaim,
   plan: ClaimPlan,
   abortSignal: AbortSignal,
-  hooks: { onClaimWritten: () => void; onFinalized: () => void },
+  { onClaimWritten, onFinalized }: { onClaimWritten: () => void; onFinalized: () => void },
 ): Promise<Outcome> {
-  const { onClaimWritten } = hooks;
   const { claims, hostPorts } = ctx.clients;
   let current = claim;
   for (const step of plan.steps) {
@@ -168,7 +167,7 @@ async function actOnClaim(
         if (blocking.length > 0) {
           return awaitChange(`${blocking.length} pod(s) still use the claim`);
         }
-        hooks.onFinalized(); // before the write: its DELETED event may reach the HostPort first
+        onFinalized(); // before the write: its DELETED event may reach the HostPort first
         current = await claims.update(withoutFinalizer(current), { abortSignal });
         onClaimWritten();
         ctx.logger.info("Claim finalized", { claim: objectKey(current) });

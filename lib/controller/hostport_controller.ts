@@ -74,7 +74,6 @@ export function createHostPortReconciler(
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
-    // What decides the release of a deleted HostPort whose claim is gone.
     const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
     const pods = gone
       ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
@@ -136,8 +135,7 @@ async function actOnHostPort(
   }
   /** Whether another cached HostPort holds `port` (a duplicate from before the record). */
   const heldElsewhere = (port: number) =>
-    ctx.caches.hostPorts.store.byIndex(INDEX.byPort, String(port))
-      .some((other) => other.metadata.name !== name);
+    portHolders(ctx.caches, port).some((other) => other !== name);
 
   /** Removes the finalizer, then releases the port (the step's rules, `HostPortStep`). */
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {

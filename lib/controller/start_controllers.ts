@@ -194,16 +194,13 @@ async function startWorkers(
   controllers: ControllerSet,
   repair: RepairLoop,
 ): Promise<void> {
-  if (!await cachesSynced(ctx.caches)) {
-    throw new Error("Cannot start the controllers as they were stopped");
-  }
+  const stopped = new Error("Cannot start the controllers as they were stopped");
+  if (!await cachesSynced(ctx.caches)) throw stopped;
   controllers.classes.start();
   controllers.claims.start();
   controllers.quotas.start();
   // Allocation waits for a first repair: the record must know every port HostPorts hold.
-  if (!await repair.runUntilFirstSuccess()) {
-    throw new Error("Cannot start the controllers as they were stopped");
-  }
+  if (!await repair.runUntilFirstSuccess()) throw stopped;
   controllers.hostPorts.start();
   repair.schedule();
   ctx.logger.info("Controllers synced", { hostPorts: ctx.caches.hostPorts.store.size });

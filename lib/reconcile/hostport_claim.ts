@@ -52,7 +52,6 @@ export interface ClaimInput {
   readonly portHolders?: readonly string[];
   /** How many cached pods name the claim and can still run. */
   readonly blockingPods: number;
-  /** The current time, ms since the epoch. */
   readonly nowMs: number;
   /** The current time, RFC 3339, for condition transitions. */
   readonly timestamp: string;
@@ -76,7 +75,6 @@ export type ClaimStep =
   | { readonly type: "updateClaim"; readonly claim: HostPortClaim }
   /** Claim a free HostPort: update it with `claimRef` set, with its resourceVersion. */
   | { readonly type: "bindHostPort"; readonly hostPort: HostPort }
-  /** Replace the claim's status. */
   | { readonly type: "setStatus"; readonly status: HostPortClaimStatus }
   /**
    * Remove the finalizer, but only if a live pod list confirms that no pod that can still run
@@ -244,32 +242,26 @@ function decideBinding(input: ClaimInput): Binding {
   const { claim, hostPort } = input;
   const name = claim.spec.hostPortName ?? "";
   const className = claim.spec.hostPortClassName;
+  const unbound = (reason: string, message: string): Binding => ({ reason, message });
   if (hostPort === undefined) {
-    return {
-      reason: CONDITION_REASON.HostPortNotFound,
-      message: `HostPort "${name}" does not exist`,
-    };
+    return unbound(CONDITION_REASON.HostPortNotFound, `HostPort "${name}" does not exist`);
   }
   const ref = hostPort.spec.claimRef;
   if (hasClaimRef(ref) && !claimRefMatches(ref, claim)) {
-    return {
-      reason: CONDITION_REASON.HostPortClaimedByOther,
-      message: `HostPort "${name}" is bound to HostPortClaim "${ref.namespace}/${ref.name}"`,
-    };
+    return unbound(
+      CONDITION_REASON.HostPortClaimedByOther,
+      `HostPort "${name}" is bound to HostPortClaim "${ref.namespace}/${ref.name}"`,
+    );
   }
   if (hostPort.spec.hostPortClassName !== className) {
-    return {
-      reason: CONDITION_REASON.ClassMismatch,
-      message:
-        `HostPort "${name}" belongs to HostPortClass "${hostPort.spec.hostPortClassName}", ` +
+    return unbound(
+      CONDITION_REASON.ClassMismatch,
+      `HostPort "${name}" belongs to HostPortClass "${hostPort.spec.hostPortClassName}", ` +
         `not "${className}"`,
-    };
+    );
   }
   if (isDeleting(hostPort)) {
-    return {
-      reason: CONDITION_REASON.HostPortDeleting,
-      message: `HostPort "${name}" is being deleted`,
-    };
+    return unbound(CONDITION_REASON.HostPortDeleting, `HostPort "${name}" is being deleted`);
   }
   const port = hostPort.status?.port ?? 0;
   if (port > 0) {
@@ -277,28 +269,25 @@ function decideBinding(input: ClaimInput): Binding {
     return portConflict(input, name, port) ?? { reason: CONDITION_REASON.Allocated, message, port };
   }
   if (!input.classExists) {
-    return {
-      reason: CONDITION_REASON.ClassNotFound,
-      message: `HostPortClass "${className}" does not exist`,
-    };
+    return unbound(CONDITION_REASON.ClassNotFound, `HostPortClass "${className}" does not exist`);
   }
   const allocated = hostPort.status?.conditions?.find((c) => c.type === CONDITION_TYPE.Allocated);
   if (allocated?.reason === CONDITION_REASON.PoolExhausted) {
-    return {
-      reason: CONDITION_REASON.PoolExhausted,
-      message: `HostPortClass "${className}" has no free port for HostPort "${name}"`,
-    };
+    return unbound(
+      CONDITION_REASON.PoolExhausted,
+      `HostPortClass "${className}" has no free port for HostPort "${name}"`,
+    );
   }
   if (allocated?.reason === CONDITION_REASON.AllocationUnavailable) {
-    return {
-      reason: CONDITION_REASON.AllocationUnavailable,
-      message: `HostPort "${name}" waits for allocation: ${allocated.message}`,
-    };
+    return unbound(
+      CONDITION_REASON.AllocationUnavailable,
+      `HostPort "${name}" waits for allocation: ${allocated.message}`,
+    );
   }
-  return {
-    reason: CONDITION_REASON.WaitingForAllocation,
-    message: `Waiting for HostPort "${name}" to be allocated a port`,
-  };
+  return unbound(
+    CONDITION_REASON.WaitingForAllocation,
+    `Waiting for HostPort "${name}" to be allocated a port`,
+  );
 }
 
 /** Refuses binding to a port another HostPort also holds, unless already Bound with it. */

@@ -5,8 +5,7 @@
  * @module
  */
 import { CONDITION_REASON, CONDITION_STATUS, CONDITION_TYPE, MESSAGE } from "../api/constants.ts";
-import type { HostPortClass, HostPortClassStatus } from "../api/types.ts";
-import { jsonEqual } from "../api/types.ts";
+import { type HostPortClass, type HostPortClassStatus, jsonEqual } from "../api/types.ts";
 import type { ClassUsage } from "../allocator/port_registry.ts";
 import {
   awaitChange,
