@@ -18,6 +18,7 @@ import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
+import { errorMessage } from "./field_errors.ts";
 import { handleAdmission } from "./handler.ts";
 import { webhookForPath } from "./configurations.ts";
 import type { CertificateSource } from "./tls_source.ts";
@@ -298,7 +299,7 @@ async function answerRequest(
     send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
     return { status: 200, uid: response.uid, allowed: response.allowed };
   } catch (error) {
-    return reply(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return reply(500, `Internal error: ${errorMessage(error)}`);
   }
 }
 

@@ -17,7 +17,7 @@ import {
   AlreadyExistsError,
   type KubeClients,
   NAMESPACE_INDEX,
-  NotFoundError,
+  orUndefined,
   type ResourceClient,
   type StoreReader,
 } from "../lib/kube/mod.ts";
@@ -102,11 +102,6 @@ export interface LookupCaches {
 export interface LiveReaders {
   claims: Pick<ResourceClient<HostPortClaim>, "get">;
   hostPorts: Pick<ResourceClient<HostPort>, "get">;
-}
-
-/** `undefined` for an object that does not exist. */
-export function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
-  return read.catch((error) => error instanceof NotFoundError ? undefined : Promise.reject(error));
 }
 
 /** Lookups over caches: claims are always read live, HostPort refusals are confirmed live. */

@@ -13,6 +13,7 @@ import {
   type KubeClients,
   type KubeObject,
   NotFoundError,
+  orUndefined,
   type ResourceClient,
 } from "../lib/kube/mod.ts";
 import { errorMessage } from "./field_errors.ts";
@@ -20,7 +21,6 @@ import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
 import { webhookSet, type WebhookSetOptions } from "./configurations.ts";
-import { orUndefined } from "./server_lookups.ts";
 
 const DAY_MS = 86_400_000;
 

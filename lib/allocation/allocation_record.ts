@@ -11,7 +11,7 @@
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
 import { backoffDelay, type BackoffOptions, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
-import { KubeApiError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
+import { errorMessage, KubeApiError, orUndefined, type RestClient } from "../kube/rest_client.ts";
 import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
 import {
   InvalidPortError,
@@ -167,12 +167,10 @@ export class ConfigMapRecordStore implements RecordStore {
 
   /** A consistent GET of the ConfigMap. */
   async read(): Promise<StoredRecord | undefined> {
-    try {
-      return toStored(await this.#configMaps.get(this.name, { namespace: this.namespace }));
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
+    const stored = await orUndefined(
+      this.#configMaps.get(this.name, { namespace: this.namespace }),
+    );
+    return stored && toStored(stored);
   }
 
   /** Creates the ConfigMap, or replaces it if it is still at `resourceVersion`. */
@@ -375,7 +373,7 @@ export class AllocationRecord {
       } catch (error) {
         this.#stale = true;
         if (classifyWriteError(error) === "conflict") return false;
-        throw new AllocationRecordError("re-create the allocation record", describeError(error), {
+        throw new AllocationRecordError("re-create the allocation record", errorMessage(error), {
           cause: error,
         });
       }
@@ -518,7 +516,7 @@ export class AllocationRecord {
   /** Counts a failure, then backs off ("retry") or gives the batch up. */
   async #failed(run: BatchRun, error: unknown, fatal: boolean, what: string): Promise<Step> {
     if (fatal || ++run.failures >= MAX_ATTEMPTS) {
-      this.#giveUp(run, error, `the last attempt to ${what} failed: ${describeError(error)}`);
+      this.#giveUp(run, error, `the last attempt to ${what} failed: ${errorMessage(error)}`);
       return "given-up";
     }
     await this.#sleep(backoffDelay(run.failures - 1, BACKOFF));
@@ -540,11 +538,6 @@ export class AllocationRecord {
       );
     }
   }
-}
-
-/** An error's message, or the value as a string. */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */

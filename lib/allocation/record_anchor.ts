@@ -3,10 +3,9 @@ import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1
 import { GROUP, PLURAL } from "../api/constants.ts";
 import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
-import { ConflictError, NotFoundError, type RestClient } from "../kube/rest_client.ts";
+import { ConflictError, errorMessage, orUndefined, type RestClient } from "../kube/rest_client.ts";
 import type { Logger } from "../ops/contracts.ts";
 import type { ControllerRun } from "../ops/leader_election.ts";
-import { describeError } from "./allocation_record.ts";
 
 /** The annotation on the HostPort CRD naming the cluster's one allocation record. */
 export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;
@@ -91,12 +90,7 @@ export class RecordAnchor {
     let verdict: AnchorCheck | undefined;
     let holder: string | undefined;
     for (let attempt = 0; verdict === undefined && attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-      let crd: CustomResourceDefinition | undefined;
-      try {
-        crd = await this.#crds.get(RECORD_ANCHOR_CRD);
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-      }
+      const crd = await orUndefined(this.#crds.get(RECORD_ANCHOR_CRD));
       holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
       const decision = decideRecordAnchor(
         { crdExists: crd !== undefined, anchor: holder },
@@ -181,7 +175,7 @@ export function anchoredLeaderWork(options: {
         verdict = await anchor.check({ claimAbsent });
       } catch (error) {
         // Cannot read the anchor: keep what runs (it was allowed), start nothing new.
-        report(`Cannot check the allocation record's anchor: ${describeError(error)}`);
+        report(`Cannot check the allocation record's anchor: ${errorMessage(error)}`);
         await pause();
         continue;
       }
@@ -197,7 +191,7 @@ export function anchoredLeaderWork(options: {
           work = await options.start();
           work.synced.then((value) => synced.resolve(value), () => synced.resolve(false));
         } catch (error) {
-          report(`Cannot start allocating: ${describeError(error)}`);
+          report(`Cannot start allocating: ${errorMessage(error)}`);
         }
       } else if (verdict !== true) {
         report(verdict.reason);

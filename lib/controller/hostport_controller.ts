@@ -13,7 +13,7 @@ import {
   type HostPortStatus,
   type ObjectReference,
 } from "../api/types.ts";
-import { ConflictError, NotFoundError } from "../kube/rest_client.ts";
+import { ConflictError, errorMessage, NotFoundError, orUndefined } from "../kube/rest_client.ts";
 import {
   type AllocationResult,
   type HostPortPlan,
@@ -109,7 +109,7 @@ async function reserve(
   try {
     return await ctx.allocator.allocate(name, pools);
   } catch (error) {
-    const unavailable = error instanceof Error ? error.message : String(error);
+    const unavailable = errorMessage(error);
     if (error instanceof AllocationUnavailableError) {
       return { ok: false, unavailable, retryInMs: error.retryInMs };
     }
@@ -165,13 +165,11 @@ async function actOnHostPort(
   /** Deletes a dynamic HostPort whose claim is gone, once a live read of the claim agrees. */
   const deleteOrphan = async (): Promise<Outcome> => {
     const ref = current.spec.claimRef;
-    try {
-      const namespace = ref?.namespace;
-      const claim = await ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal });
-      if (claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    const namespace = ref?.namespace;
+    const claim = await orUndefined(
+      ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal }),
+    );
+    if (claim && claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     try {
       await hostPorts.delete(name, { preconditions: { uid: current.metadata.uid }, abortSignal });
       ctx.logger.info("Orphan HostPort deleted", { hostPort: name });

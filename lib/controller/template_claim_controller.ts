@@ -13,7 +13,7 @@ import {
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../api/mod.ts";
 import {
-  NotFoundError,
+  orUndefined,
   ResourceClient,
   type RestClient,
   STATEFUL_SET_RESOURCE,
@@ -83,12 +83,8 @@ export function createTemplateClaimReconciler(
       }, { namespace, abortSignal });
       return done();
     }
-    try {
-      const preconditions = { uid: claim.metadata.uid ?? "" };
-      await ctx.clients.claims.delete(name, { namespace, preconditions, abortSignal });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    const preconditions = { uid: claim.metadata.uid ?? "" };
+    await orUndefined(ctx.clients.claims.delete(name, { namespace, preconditions, abortSignal }));
     const message = `Deleted: ${plan.reason}`;
     ctx.recorder.record(subjectOf(claim), "Normal", "TemplateClaimDeleted", message);
     return done();
@@ -101,10 +97,7 @@ async function readSet(
   name: string,
   abortSignal: AbortSignal,
 ): Promise<TemplateClaimSet | undefined> {
-  const set = await client.get(name, { namespace, abortSignal }).catch((error) => {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  });
+  const set = await orUndefined(client.get(name, { namespace, abortSignal }));
   // Gone, or being deleted: the garbage collector's turn.
   if (set === undefined || set.metadata?.deletionTimestamp) return undefined;
   return {

@@ -48,12 +48,7 @@ export interface BackoffOptions {
 }
 
 /** The informer's defaults: 250 ms doubling up to 30 s, half of it random. */
-export const DEFAULT_BACKOFF: BackoffOptions = {
-  initialMs: 250,
-  maxMs: 30_000,
-  factor: 2,
-  jitter: 0.5,
-};
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
 
 /** Returns the delay before retry number `attempt` (0 for the first retry). */
 export function backoffDelay(

@@ -8,6 +8,7 @@
 import * as z from "zod";
 import { dirname, resolve } from "node:path";
 import { formatPath } from "../api/types.ts";
+import { errorMessage } from "./rest_client.ts";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",
@@ -106,10 +107,6 @@ export class KubeConfigError extends Error {
 /** Reads a file's text. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Parses one kubeconfig file's text, resolving its relative paths against the file's folder.
  *
@@ -122,7 +119,7 @@ export async function parseKubeConfig(text: string, path: string): Promise<KubeC
   try {
     doc = parse(text);
   } catch (error) {
-    throw new KubeConfigError(path, `invalid YAML: ${message(error).split("\n")[0]}`, {
+    throw new KubeConfigError(path, `invalid YAML: ${errorMessage(error).split("\n")[0]}`, {
       cause: error,
     });
   }
@@ -179,7 +176,7 @@ export async function resolveKubeConfig(
     try {
       return await options.readFile(path);
     } catch (error) {
-      return fail(`cannot read ${field} "${path}" of ${owner}: ${message(error)}`);
+      return fail(`cannot read ${field} "${path}" of ${owner}: ${errorMessage(error)}`);
     }
   };
   const configs = files.map((file) => file.config);
@@ -301,7 +298,7 @@ export async function resolveInClusterConfig(options: {
     try {
       return await options.readFile(path);
     } catch (error) {
-      throw new InClusterConfigError(`cannot read the ${what} "${path}": ${message(error)}`, {
+      throw new InClusterConfigError(`cannot read the ${what} "${path}": ${errorMessage(error)}`, {
         cause: error,
       });
     }
@@ -353,7 +350,9 @@ export async function readKubeConfigFiles(
       text = await options.readFile(path);
     } catch (error) {
       if (error instanceof Error && error.name === "NotFound" && !options.explicit) continue;
-      throw new KubeConfigError(path, `cannot read the file: ${message(error)}`, { cause: error });
+      throw new KubeConfigError(path, `cannot read the file: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
     loaded.push({ path, config: await parseKubeConfig(text, path) });
   }
@@ -489,7 +488,7 @@ async function runExecPlugin(
     result = await run(spec.command, spec.args, env);
   } catch (error) {
     const hint = spec.installHint ? ` (${spec.installHint.trim()})` : "";
-    throw new ExecCredentialError(spec.command, `cannot start it: ${message(error)}${hint}`, {
+    throw new ExecCredentialError(spec.command, `cannot start it: ${errorMessage(error)}${hint}`, {
       cause: error,
     });
   }
@@ -520,11 +519,7 @@ export interface CredentialSource {
  */
 export function createCredentialSource(
   config: ClusterConfig,
-  options: {
-    readFile?: ReadTextFile;
-    run?: CommandRunner;
-    now?: () => number;
-  } = {},
+  options: { readFile?: ReadTextFile; run?: CommandRunner; now?: () => number } = {},
 ): CredentialSource {
   const base: RequestCredentials = config.clientCertificate
     ? { clientCertificate: config.clientCertificate }
@@ -534,6 +529,7 @@ export function createCredentialSource(
     invalidate() {},
   });
   const auth = config.auth;
+  const now = options.now ?? Date.now;
   switch (auth.type) {
     case "none":
       return fixed(base);
@@ -545,7 +541,6 @@ export function createCredentialSource(
     }
     case "tokenFile": {
       const readFile = options.readFile ?? Deno.readTextFile;
-      const now = options.now ?? Date.now;
       let token: string | undefined;
       let readAt = 0;
       return {
@@ -568,8 +563,7 @@ export function createCredentialSource(
       let pending: Promise<ExecCredentialResult> | undefined;
       return {
         get() {
-          const now = (options.now ?? Date.now)();
-          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now)) {
+          if (cached && (cached.expiresAtMs === undefined || cached.expiresAtMs - 10_000 > now())) {
             return Promise.resolve(withBase(cached));
           }
           pending ??= runExecPlugin(auth.exec, config, options.run)

@@ -345,7 +345,6 @@ export class Informer<T extends KubeObject> {
           resourceVersion: this.#resourceVersion,
           timeoutSeconds: this.#options.watchTimeoutSeconds ??
             Math.floor(300 * (1 + this.#random())),
-          allowWatchBookmarks: true,
           abortSignal: abort.signal,
         })
       ) {

@@ -17,6 +17,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
+  errorMessage,
   GoneError,
   type KubeApiError,
   kubeApiErrorFromStatus,
@@ -155,9 +156,7 @@ export function defineResource<T extends KubeObject>(definition: {
 
 function describe(error: unknown): string {
   const issues = (error as { issues?: { path: unknown; message: string }[] }).issues;
-  if (!Array.isArray(issues) || issues.length === 0) {
-    return error instanceof Error ? error.message : String(error);
-  }
+  if (!Array.isArray(issues) || issues.length === 0) return errorMessage(error);
   return issues.slice(0, 3).map((issue) => {
     const path = Array.isArray(issue.path) ? issue.path.map(String).join(".") : String(issue.path);
     return path === "" ? issue.message : `${path}: ${issue.message}`;
@@ -231,8 +230,6 @@ export interface WatchOptions extends ObjectOptions {
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
   timeoutSeconds?: number | undefined;
-  /** Defaults to true. */
-  allowWatchBookmarks?: boolean | undefined;
 }
 
 function toQuery(params: Record<string, string | number | boolean | undefined>): URLSearchParams {
@@ -350,12 +347,8 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Reads one page; an object that does not decode is returned in `undecodable`. */
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const query = toQuery({
-      labelSelector: options.labelSelector,
-      limit: options.limit,
-      continue: options.continue,
-      resourceVersion: options.resourceVersion,
-    });
+    const { labelSelector, limit, continue: token, resourceVersion } = options;
+    const query = toQuery({ labelSelector, limit, continue: token, resourceVersion });
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
@@ -476,7 +469,7 @@ export class ResourceClient<T extends KubeObject> {
         labelSelector: options.labelSelector,
         resourceVersion: options.resourceVersion,
         timeoutSeconds: options.timeoutSeconds,
-        allowWatchBookmarks: options.allowWatchBookmarks ?? true,
+        allowWatchBookmarks: true,
       }),
       expectStream: true,
       expectJson: true,
@@ -502,14 +495,14 @@ function ours<T extends KubeObject>(
   namespaced: boolean,
   parse: (value: unknown) => T,
 ) {
-  const schema = { parse };
+  const plural = PLURAL[kind];
   return defineResource<T>({
     group: GROUP,
     version: VERSION,
     kind,
-    plural: PLURAL[kind],
+    plural,
     namespaced,
-    schema,
+    schema: { parse },
   });
 }
 

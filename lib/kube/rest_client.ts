@@ -78,6 +78,18 @@ export class InvalidError extends reason("InvalidError") {
   }
 }
 
+/** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
+export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
+  return request.catch((error) =>
+    error instanceof NotFoundError ? undefined : Promise.reject(error)
+  );
+}
+
+/** The message of a thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** The API server's reason for each HTTP code, and the error class of the code. */
 const BY_CODE: Record<number, [reason: string, subclass?: typeof KubeApiError]> = {
   400: ["BadRequest"],
@@ -149,12 +161,10 @@ function parseJson(text: string): unknown {
 
 /** The request took longer than its timeout. */
 export class KubeRequestTimeoutError extends Error {
-  readonly timeoutMs: number;
   /** Builds the error for one request. */
   constructor(request: RequestContext, timeoutMs: number) {
     super(`Kubernetes API ${request.method} ${request.path} timed out after ${timeoutMs} ms`);
     this.name = "KubeRequestTimeoutError";
-    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -166,9 +176,9 @@ export class KubeConnectionError extends Error {
       `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
         describeConnectionFailure(cause)
       }`,
+      { cause },
     );
     this.name = "KubeConnectionError";
-    this.cause = cause;
   }
 }
 
@@ -181,7 +191,7 @@ export function describeConnectionFailure(error: unknown): string {
   const messages: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 8 && current !== undefined; depth++) {
-    messages.push(current instanceof Error ? current.message : String(current));
+    messages.push(errorMessage(current));
     current = current instanceof Error ? current.cause : undefined;
   }
   const informative = messages.filter((m) => m.trim() !== "" && m.trim() !== "fetch failed");

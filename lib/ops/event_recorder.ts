@@ -11,7 +11,7 @@ import type { Counter, EventRecorder, EventSubject, Logger, MetricsRegistry } fr
 import {
   AlreadyExistsError,
   type Clock,
-  NotFoundError,
+  orUndefined,
   type ResourceClient,
   sleep,
   SYSTEM_CLOCK,
@@ -99,11 +99,6 @@ export class EventCorrelator {
   /** The live series for `seriesKey`, if any. */
   get(seriesKey: string): SeriesEntry | undefined {
     return this.#series.get(seriesKey);
-  }
-
-  /** How many series are tracked. */
-  get size(): number {
-    return this.#series.size;
   }
 }
 
@@ -320,15 +315,10 @@ export function kubeEventSink(events: Pick<ResourceClient<Event>, "create" | "pa
       }
     },
     async patchSeries(event, signal) {
-      try {
-        const { name = "", namespace } = event.metadata ?? {};
-        const body = { series: event.series };
-        await events.patch(name, { type: "merge", body }, { namespace, abortSignal: signal });
-        return "ok";
-      } catch (error) {
-        if (error instanceof NotFoundError) return "gone";
-        throw error;
-      }
+      const { name = "", namespace } = event.metadata ?? {};
+      const body = { series: event.series };
+      const patch = events.patch(name, { type: "merge", body }, { namespace, abortSignal: signal });
+      return await orUndefined(patch) ? "ok" : "gone";
     },
   };
 }

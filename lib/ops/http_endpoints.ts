@@ -8,6 +8,7 @@
  */
 import type { Logger } from "./contracts.ts";
 import { formatListenAddress, type ListenAddress } from "./flags.ts";
+import { errorMessage } from "../kube/mod.ts";
 import { Registry } from "prom-client";
 
 /** A check's verdict: `true` when healthy, otherwise the reason it is not. */
@@ -63,7 +64,7 @@ function run(check: Check): CheckResult {
   try {
     return check();
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }
 

@@ -13,7 +13,7 @@ import {
   AlreadyExistsError,
   type Clock,
   ConflictError,
-  NotFoundError,
+  orUndefined,
   type ResourceClient,
   sleep,
   SYSTEM_CLOCK,
@@ -112,11 +112,6 @@ export class LeaderElector {
     return this.#leader;
   }
 
-  /** The identity written into the Lease. */
-  get identity(): string {
-    return this.#o.identity;
-  }
-
   /** Retries until the Lease is ours (true) or `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     let waitingFor: string | undefined;
@@ -199,17 +194,11 @@ export class LeaderElector {
     const abortSignal = AbortSignal.any([signal, deadline.signal]);
     const { leases, namespace, name, identity, leaseDurationMs } = this.#o;
     try {
-      let current: Lease;
-      try {
-        current = await leases.get(name, { namespace, abortSignal });
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+      const current = await orUndefined(leases.get(name, { namespace, abortSignal }));
+      if (current === undefined) {
         const spec = claimSpec(undefined, identity, this.#clock.now(), leaseDurationMs);
-        const created = await leases.create({ metadata: { name, namespace }, spec }, {
-          namespace,
-          abortSignal,
-        });
-        return this.#succeeded(created);
+        const lease = { metadata: { name, namespace }, spec };
+        return this.#succeeded(await leases.create(lease, { namespace, abortSignal }));
       }
       const now = this.#clock.now();
       this.#observe(current, now);
@@ -280,11 +269,6 @@ export class LeaderSupervisor {
   /** Creates an idle supervisor; call `run()`. */
   constructor(options: LeaderSupervisorOptions) {
     this.#o = options;
-  }
-
-  /** Whether controllers are running now. */
-  get running(): boolean {
-    return this.#run !== undefined;
   }
 
   /** Readiness: a standby is ready; running controllers are once their caches synced. */

@@ -86,20 +86,17 @@ export function registerProcessMetrics(
   const status = (field: string) => async () => statusBytes(await proc.read("status"), field);
   const maxFds = async () =>
     Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN);
-  const cpus: [string, string, (seconds: CpuSeconds) => number][] = [
-    ["process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user],
-    [
-      "process_cpu_system_seconds_total",
-      "Total system CPU time spent in seconds.",
-      (s) => s.system,
-    ],
-    [
-      "process_cpu_seconds_total",
-      "Total user and system CPU time spent in seconds.",
-      (s) => s.user + s.system,
-    ],
-  ];
-  for (const [name, help, pick] of cpus) cpu(name, help, pick);
+  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user);
+  cpu(
+    "process_cpu_system_seconds_total",
+    "Total system CPU time spent in seconds.",
+    (s) => s.system,
+  );
+  cpu(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    (s) => s.user + s.system,
+  );
   const gauges: [string, string, () => number | Promise<number>][] = [
     [
       "process_start_time_seconds",
