@@ -46,7 +46,9 @@ const FIRST_PORT = 20_000;
 const BOUND_NS = "bound";
 const FRESH_NS = "fresh";
 const OTHER_NS = "other";
+/** The steady RSS is the median of one VmRSS sample a second over the last 10 s of this. */
 const SETTLE_MS = 30_000;
+const STEADY_SAMPLES = 10;
 const BOUND_TIMEOUT_MS = 900_000;
 
 /** The sizes for `--fraction=<f>` among `flags` (1 without it). */
@@ -99,6 +101,22 @@ async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024 };
 }
 
+/**
+ * VmRSS once a second over the last {@linkcode STEADY_SAMPLES} seconds of {@linkcode SETTLE_MS}
+ * after ready, sorted. A single sample moved by 30+ MB depending on whether V8 had collected the
+ * start-up garbage yet, so the median and the range are reported.
+ */
+async function sampleSteadyRss(pid: number): Promise<number[]> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(SETTLE_MS - STEADY_SAMPLES * 1000);
+  const samples: number[] = [];
+  for (let i = 0; i < STEADY_SAMPLES; i++) {
+    await sleep(1000);
+    samples.push((await memoryOf(pid)).rss);
+  }
+  return samples.toSorted((a, b) => a - b);
+}
+
 /** Creates claims one by one, `intervalMs` apart, and returns each one's create -> Bound. */
 async function timeNewClaims(kube: KubeClients, sizes: ScaleSizes): Promise<number[]> {
   await using bound = watchBoundClaims(kube, FRESH_NS);
@@ -124,7 +142,8 @@ interface ScaleRun {
   readonly podsSeconds: number;
   readonly bindSeconds: number;
   readonly readySeconds: number;
-  readonly steady: { rss: number; peak: number };
+  /** VmRSS samples at steady state, sorted. */
+  readonly steady: number[];
   readonly after: { rss: number; peak: number };
   readonly heapUsed: number;
   readonly heapTotal: number;
@@ -185,8 +204,7 @@ async function measure(
   const started = performance.now();
   const operator = await operators.start("measured", flags);
   const readySeconds = (performance.now() - started) / 1000;
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const steady = await memoryOf(operator.process.pid);
+  const steady = await sampleSteadyRss(operator.process.pid);
   console.error(`bench: scale: timing ${sizes.newClaims} new claims`);
   const latencies = await timeNewClaims(kube, sizes);
   const after = await memoryOf(operator.process.pid);
@@ -211,7 +229,7 @@ const met = (ok: boolean) => ok ? "met" : "**missed**";
 function report(run: ScaleRun, v8Flags: string): BenchResult {
   const { sizes } = run;
   const p99 = quantile(run.latencies, 0.99);
-  const steadyRss = run.steady.rss;
+  const steadyRss = quantile(run.steady, 0.5);
   const full = sizes.boundClaims === FULL_SCALE.boundClaims &&
     sizes.otherPods === FULL_SCALE.otherPods;
   return {
@@ -221,9 +239,16 @@ function report(run: ScaleRun, v8Flags: string): BenchResult {
     rows: [
       ["operator start to ready (`/readyz` 200)", "", seconds(run.readySeconds)],
       [
-        `steady RSS (VmRSS ${SETTLE_MS / 1000} s after ready)`,
+        `steady RSS (median VmRSS, one sample a second ${(SETTLE_MS / 1000) - STEADY_SAMPLES}-${
+          SETTLE_MS / 1000
+        } s after ready)`,
         `< ${TARGETS.steadyRssMb} MB`,
         `${mb(steadyRss)} (${met(steadyRss < TARGETS.steadyRssMb * 1024 * 1024)})`,
+      ],
+      [
+        "steady RSS: lowest / highest sample",
+        "",
+        `${mb(run.steady[0]!)} / ${mb(run.steady.at(-1)!)}`,
       ],
       [
         "p99 create -> Bound of a new claim",
@@ -269,7 +294,10 @@ function method(sizes: ScaleSizes, v8Flags: string, full: boolean): string {
     `   stops.`,
     `3. A second operator starts on that cluster: start-up is from spawning the process to its`,
     `   \`/readyz\` answering 200 (caches listed, first repair pass done, controllers running,`,
-    `   webhook serving). Steady RSS is its VmRSS ${SETTLE_MS / 1000} s later.`,
+    `   webhook serving). Steady RSS is the median of its VmRSS sampled once a second from`,
+    `   ${SETTLE_MS / 1000 - STEADY_SAMPLES} to ${
+      SETTLE_MS / 1000
+    } s later (lowest and highest sample shown too).`,
     `4. ${sizes.newClaims} new claims, one every ${sizes.newClaimIntervalMs} ms; the latency of`,
     `   each is from its create request returning to the benchmark's watch seeing it \`Bound\`.`,
     ...full ? [] : ["", `Scaled down with \`--fraction\`: not the full figure.`],
