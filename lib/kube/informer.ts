@@ -184,12 +184,6 @@ export interface QuarantinedObject {
   readonly resourceVersion: string;
 }
 
-/** What failed, and the delay before the retry in ms. */
-export interface InformerErrorContext {
-  phase: "list" | "watch";
-  retryInMs: number;
-}
-
 /** Options of `Informer`. */
 export interface InformerOptions<T> {
   labelSelector?: string | undefined;
@@ -206,8 +200,8 @@ export interface InformerOptions<T> {
   /** For jitter and watch timeouts. */
   random?: () => number;
   clock?: Clock;
-  /** Told about each failure that is retried (not about Gone relists or stalls). */
-  onError?: (error: unknown, context: InformerErrorContext) => void;
+  /** Told about each failure retried in `retryInMs` (not about Gone relists or stalls). */
+  onError?: (error: unknown, context: { phase: "list" | "watch"; retryInMs: number }) => void;
   /** Told once per object resourceVersion that does not decode. */
   onUndecodable?: (object: Record<string, unknown>, error: KubeDecodeError) => void;
   /** Told after every change of `quarantined`. */
@@ -255,11 +249,6 @@ export class Informer<T extends KubeObject> {
     this.#handlers.add(handlers);
     for (const object of this.#store.list()) this.#dispatchTo(handlers, { type: "added", object });
     return () => this.#handlers.delete(handlers);
-  }
-
-  /** The resourceVersion the next watch would start from. */
-  get resourceVersion(): string | undefined {
-    return this.#resourceVersion;
   }
 
   /** Starts listing and watching. */

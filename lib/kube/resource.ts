@@ -244,11 +244,9 @@ export type WatchEvent<T extends KubeObject> =
   | { type: "BOOKMARK"; resourceVersion: string }
   | { type: "ERROR"; status: Status; error: KubeApiError }
   /** An object that does not match its kind, with its resourceVersion (`""` if none). */
-  | {
+  | UndecodableObject & {
     type: "UNDECODABLE";
     eventType: "ADDED" | "MODIFIED" | "DELETED";
-    raw: Record<string, unknown>;
-    error: KubeDecodeError;
     resourceVersion: string;
   };
 
@@ -328,10 +326,10 @@ export class ResourceClient<T extends KubeObject> {
       method,
       path: resourcePath(this.resource, at),
       expectJson: true,
-      ...(options.query && options.query.size > 0 ? { querystring: options.query } : {}),
-      ...(options.body === undefined ? {} : { bodyJson: options.body }),
-      ...(options.contentType ? { contentType: options.contentType } : {}),
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      querystring: options.query,
+      bodyJson: options.body,
+      contentType: options.contentType,
+      abortSignal: options.abortSignal,
     });
   }
 
@@ -473,7 +471,7 @@ export class ResourceClient<T extends KubeObject> {
       }),
       expectStream: true,
       expectJson: true,
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      abortSignal: options.abortSignal,
     });
     for await (const value of stream) {
       options.abortSignal?.throwIfAborted(); // events may still be buffered

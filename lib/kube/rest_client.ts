@@ -224,11 +224,11 @@ export type JsonValue =
 export interface RequestOptions {
   method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
   path: string;
-  querystring?: URLSearchParams;
+  querystring?: URLSearchParams | undefined;
   /** Aborts the request (and, for streams, the body: reading it throws the reason). */
-  abortSignal?: AbortSignal;
+  abortSignal?: AbortSignal | undefined;
   /** Defaults to `application/json`. */
-  contentType?: string;
+  contentType?: string | undefined;
   /** Serialised with `JSON.stringify`. */
   bodyJson?: unknown;
   /** Resolve with the JSON values of the body's lines, read as they come. */
@@ -461,7 +461,7 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
     path: SELF_SUBJECT_REVIEWS_PATH,
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
     expectJson: true,
-    ...(signal === undefined ? {} : { abortSignal: signal }),
+    abortSignal: signal,
   });
   const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
     ?.userInfo?.username;
