@@ -191,12 +191,10 @@ export async function resolveKubeConfig(
     .find((entry) => entry.name === clusterName)?.cluster ??
     fail(`context "${contextName}" names cluster "${clusterName}" which is not defined`);
   const userName = context.user || "";
-  const userEntry = userName === ""
-    ? { user: {} }
-    : configs.flatMap((config) => config.users ?? []).find((entry) => entry.name === userName);
-  const user = userEntry
-    ? userEntry.user ?? {}
-    : fail(`context "${contextName}" names user "${userName}" which is not defined`);
+  const userEntry = userName === "" ? { user: {} } : configs.flatMap((config) => config.users ?? [])
+    .find((entry) => entry.name === userName) ??
+    fail(`context "${contextName}" names user "${userName}" which is not defined`);
+  const user = userEntry.user ?? {};
 
   const url = URL.parse(cluster.server) ??
     fail(`cluster "${clusterName}" has an invalid server "${cluster.server}"`);

@@ -308,13 +308,11 @@ export interface ListPage<T extends KubeObject> {
 
 /** Typed access to one resource type. Errors are the `KubeApiError` family. */
 export class ResourceClient<T extends KubeObject> {
-  readonly resource: ResourceDescriptor<T>;
   #client: RestClient;
 
   /** Creates a client for `resource` over `client`. */
-  constructor(client: RestClient, resource: ResourceDescriptor<T>) {
+  constructor(client: RestClient, readonly resource: ResourceDescriptor<T>) {
     this.#client = client;
-    this.resource = resource;
   }
 
   async #send(
@@ -375,11 +373,7 @@ export class ResourceClient<T extends KubeObject> {
     const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
     let token: string | undefined;
     do {
-      const page = await this.list({
-        ...options,
-        limit: options.limit ?? 500,
-        ...(token ? { continue: token } : {}),
-      });
+      const page = await this.list({ ...options, limit: options.limit ?? 500, continue: token });
       all.items.push(...page.items);
       all.undecodable.push(...page.undecodable);
       all.resourceVersion = page.resourceVersion;

@@ -312,7 +312,6 @@ type Link = ReturnType<typeof linkAbort>;
 
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
-  readonly config: ClusterConfig;
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -324,10 +323,9 @@ export class KubeRestClient implements RestClient {
 
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
   constructor(
-    config: ClusterConfig,
+    readonly config: ClusterConfig,
     options: { credentials?: CredentialSource; timeoutMs?: number } = {},
   ) {
-    this.config = config;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
