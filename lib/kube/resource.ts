@@ -27,10 +27,6 @@ import {
 } from "./rest_client.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
 import {
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClaimTemplate,
-  type HostPortClass,
   isPlainObject,
   parseHostPort,
   parseHostPortClaim,
@@ -517,24 +513,15 @@ export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, parseHostPor
 /** Cluster-scoped HostPorts (one allocated port each). */
 export const HOST_PORT_RESOURCE = ours("HostPort", false, parseHostPort);
 
-/** One `ResourceClient` per kind the operator uses, over one `RestClient`. */
-export interface KubeClients {
-  rest: RestClient;
-  pods: ResourceClient<Pod>;
-  secrets: ResourceClient<Secret>;
-  events: ResourceClient<Event>;
-  leases: ResourceClient<Lease>;
-  mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
-  validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
-  hostPortClasses: ResourceClient<HostPortClass>;
-  hostPortClaims: ResourceClient<HostPortClaim>;
-  hostPorts: ResourceClient<HostPort>;
-  hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
-  statefulSets: ResourceClient<StatefulSet>;
-}
+/** One `ResourceClient` per kind the operator uses, over one `RestClient` (`rest`). */
+export type KubeClients = ReturnType<typeof clientsOver>;
 
 /** Builds the typed clients over `rest`. */
 export function createKubeClients(rest: RestClient): KubeClients {
+  return clientsOver(rest);
+}
+
+function clientsOver(rest: RestClient) {
   const client = <T extends KubeObject>(resource: ResourceDescriptor<T>) =>
     new ResourceClient(rest, resource);
   const admission = "admissionregistration.k8s.io";
