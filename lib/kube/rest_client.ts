@@ -151,7 +151,8 @@ export function kubeApiErrorFromResponse(
   }, request);
 }
 
-function parseJson(text: string): unknown {
+/** `text` parsed as JSON, or `undefined` when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
