@@ -37,15 +37,12 @@ export class KubeApiError extends Error {
   /** Builds the error from a `Status`; use `kubeApiErrorFromStatus` to get the right subclass. */
   constructor(status: Status, request?: RequestContext) {
     const code = status.code ?? 0;
-    const where = request ? `${request.method} ${request.path}` : "request";
-    super(
-      `Kubernetes API ${where} failed with ${code} ${status.reason ?? "Unknown"}: ${
-        status.message ?? "no message"
-      }`,
-    );
+    const reason = status.reason ?? "Unknown";
+    const at = request ? `${request.method} ${request.path}` : "request";
+    super(`Kubernetes API ${at} failed with ${code} ${reason}: ${status.message ?? "no message"}`);
     this.name = "KubeApiError";
     this.code = code;
-    this.reason = status.reason ?? "Unknown";
+    this.reason = reason;
     this.status = status;
     this.request = request;
   }
@@ -212,15 +209,6 @@ export function describeConnectionFailure(error: unknown): string {
   return message === "" ? "unknown error" : message;
 }
 
-/** A JSON value as returned by `JSON.parse`. */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-
 /** One request to the API server; `path` starts with `/` and is appended to the server URL. */
 export interface RequestOptions {
   method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
@@ -242,9 +230,9 @@ export interface RestClient {
   /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<JsonValue>>;
+  ): Promise<AsyncIterable<unknown>>;
   /** Performs one request and returns the parsed JSON body. */
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
+  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
   /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
 }
@@ -254,7 +242,7 @@ export interface RestClient {
  *
  * @throws {SyntaxError} for a line that is not JSON
  */
-export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void, undefined> {
+export async function* jsonLines(res: Response): AsyncGenerator<unknown, void, undefined> {
   if (!res.body) return;
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -272,7 +260,7 @@ export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void,
         if (value === undefined) {
           throw new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`);
         }
-        yield value as JsonValue;
+        yield value;
       }
     }
   } finally {
@@ -333,8 +321,8 @@ export class KubeRestClient implements RestClient {
 
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<JsonValue>>;
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
+  ): Promise<AsyncIterable<unknown>>;
+  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
@@ -345,9 +333,7 @@ export class KubeRestClient implements RestClient {
    * @throws {KubeConnectionError} when the server cannot be reached
    * @throws the signal's reason when `abortSignal` aborts
    */
-  async performRequest(
-    opts: RequestOptions,
-  ): Promise<AsyncIterable<JsonValue> | JsonValue | Uint8Array> {
+  async performRequest(opts: RequestOptions): Promise<unknown> {
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
@@ -370,7 +356,7 @@ export class KubeRestClient implements RestClient {
     const bytes = await this.#readBody(res, link, opts, context);
     if (!opts.expectJson) return bytes;
     const text = new TextDecoder().decode(bytes);
-    return text.trim() === "" ? null : JSON.parse(text) as JsonValue;
+    return text.trim() === "" ? null : JSON.parse(text);
   }
 
   async #fetch(opts: RequestOptions, context: RequestContext): Promise<[Response, Link]> {
@@ -408,19 +394,10 @@ export class KubeRestClient implements RestClient {
     return new KubeConnectionError(this.config.server, context, error);
   }
 
-  async #readBody(
-    res: Response,
-    link: Link,
-    opts: RequestOptions,
-    context: RequestContext,
-  ): Promise<Uint8Array> {
-    try {
-      return new Uint8Array(await res.arrayBuffer());
-    } catch (error) {
-      throw this.#failure(error, link, opts, context);
-    } finally {
-      link.release();
-    }
+  #readBody(res: Response, link: Link, opts: RequestOptions, context: RequestContext) {
+    return res.bytes()
+      .catch((error) => Promise.reject(this.#failure(error, link, opts, context)))
+      .finally(link.release);
   }
 
   /** One pooled client per client certificate, so an exec plugin's new cert gets new connections. */
