@@ -46,13 +46,13 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
-/** The informer's defaults: 250 ms doubling up to 30 s, half of it random. */
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
-
-/** Returns the delay before retry number `attempt` (0 for the first retry). */
+/**
+ * Returns the delay before retry number `attempt` (0 for the first retry); the default curve
+ * (the informer's) is 250 ms doubling up to 30 s, half of it random.
+ */
 export function backoffDelay(
   attempt: number,
-  options: BackoffOptions,
+  options: BackoffOptions = { initialMs: 250, maxMs: 30_000 },
   random: () => number = Math.random,
 ): number {
   const jitter = Math.min(Math.max(options.jitter ?? 0.5, 0), 1);

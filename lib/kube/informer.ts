@@ -5,22 +5,9 @@
  *
  * @module
  */
-import {
-  backoffDelay,
-  type BackoffOptions,
-  type Clock,
-  DEFAULT_BACKOFF,
-  sleep,
-  SYSTEM_CLOCK,
-} from "./clock.ts";
+import { backoffDelay, type BackoffOptions, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import { GoneError } from "./rest_client.ts";
-import type {
-  KubeDecodeError,
-  KubeObject,
-  ResourceClient,
-  UndecodableObject,
-  WatchEvent,
-} from "./resource.ts";
+import type { KubeDecodeError, KubeObject, ResourceClient, UndecodableObject } from "./resource.ts";
 
 /** An input to the store: a watch event, or a relist's result. */
 export type StoreEvent<T extends KubeObject> =
@@ -208,8 +195,6 @@ export interface InformerOptions<T> {
   onQuarantineChanged?: (quarantined: ReadonlyMap<string, QuarantinedObject>) => void;
 }
 
-type UndecodableEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
-
 /** Keeps a cache of one resource type in sync with the API server. */
 export class Informer<T extends KubeObject> {
   readonly store: StoreReader<T>;
@@ -292,7 +277,7 @@ export class Informer<T extends KubeObject> {
   }
 
   async #backoff(attempt: number, error: unknown, phase: "list" | "watch"): Promise<void> {
-    const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF, this.#random);
+    const delay = backoffDelay(attempt, this.#options.backoff, this.#random);
     if (error !== undefined) this.#options.onError?.(error, { phase, retryInMs: delay });
     await sleep(this.#clock, delay, this.#stop.signal);
   }
@@ -370,7 +355,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Takes an object that no longer decodes out of the cache, into quarantine. */
-  #undecodable(event: UndecodableEvent): void {
+  #undecodable(event: UndecodableObject & { eventType: string }): void {
     const key = objectKey(event.raw as KubeObject);
     // Quarantine first: a handler told that the object left the cache finds it quarantined.
     const changed = event.eventType === "DELETED"

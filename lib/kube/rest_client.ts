@@ -7,7 +7,7 @@
  */
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
-import { backoffDelay, type Clock, DEFAULT_BACKOFF, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
   type ClusterConfig,
@@ -464,7 +464,7 @@ export function learnSelfUsername(
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        const delay = backoffDelay(attempt, DEFAULT_BACKOFF);
+        const delay = backoffDelay(attempt);
         await sleep(options.clock ?? SYSTEM_CLOCK, delay, options.signal);
       }
     }
