@@ -119,9 +119,8 @@ export async function parseKubeConfig(text: string, path: string): Promise<KubeC
   try {
     doc = parse(text);
   } catch (error) {
-    throw new KubeConfigError(path, `invalid YAML: ${errorMessage(error).split("\n")[0]}`, {
-      cause: error,
-    });
+    const detail = `invalid YAML: ${errorMessage(error).split("\n")[0]}`;
+    throw new KubeConfigError(path, detail, { cause: error });
   }
   const result = KubeConfigFile.safeParse(doc ?? {});
   if (!result.success) {

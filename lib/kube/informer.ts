@@ -60,10 +60,9 @@ export class Store<T extends KubeObject> {
           if (!next.has(key)) changes.push(this.#remove(previous));
         }
         for (const [key, object] of next) {
-          const version = this.#objects.get(key)?.metadata?.resourceVersion;
-          if (!this.#objects.has(key) || version !== object.metadata?.resourceVersion) {
-            changes.push(this.#put(object));
-          }
+          const previous = this.#objects.get(key);
+          const same = previous?.metadata?.resourceVersion === object.metadata?.resourceVersion;
+          if (!previous || !same) changes.push(this.#put(object));
         }
         return changes;
       }
@@ -260,10 +259,8 @@ export class Informer<T extends KubeObject> {
         }
         phase = "watch";
         const started = this.#clock.now();
-        const { events, stalled } = await this.#watch();
         // A watch that ends within a second without any event counts as a failure (backoff).
-        const closedAtOnce = this.#clock.now() - started < 1000;
-        if (events > 0 || stalled || !closedAtOnce) attempt = 0;
+        if (await this.#watch() || this.#clock.now() - started >= 1000) attempt = 0;
         else await this.#backoff(attempt++, undefined, phase);
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -294,8 +291,8 @@ export class Informer<T extends KubeObject> {
     this.#resolveSynced(true);
   }
 
-  /** Runs one watch, advancing `#resourceVersion` after each event to resume from there. */
-  async #watch(): Promise<{ events: number; stalled: boolean }> {
+  /** Runs one watch, advancing `#resourceVersion` per event; true if one came or it stalled. */
+  async #watch(): Promise<boolean> {
     const abort = new AbortController();
     const stop = this.#stop.signal;
     const onStop = () => abort.abort(stop.reason);
@@ -344,7 +341,7 @@ export class Informer<T extends KubeObject> {
       this.#clock.clearTimeout(timer);
       stop.removeEventListener("abort", onStop);
     }
-    return { events, stalled };
+    return events > 0 || stalled;
   }
 
   #apply(event: StoreEvent<T>): void {

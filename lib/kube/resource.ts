@@ -118,15 +118,12 @@ export function defineResource<T extends KubeObject>(definition: {
   namespaced: boolean;
   schema?: { parse(value: unknown): T };
 }): ResourceDescriptor<T> {
-  const { group, version, kind, plural, namespaced, schema } = definition;
+  const { schema, ...names } = definition;
+  const { group, version, kind } = names;
   const apiVersion = group === "" ? version : `${group}/${version}`;
   return {
-    group,
-    version,
+    ...names,
     apiVersion,
-    kind,
-    plural,
-    namespaced,
     decode(value: unknown): T {
       if (!isPlainObject(value)) throw new KubeDecodeError(kind, "", "it is not an object");
       const filled = {

@@ -371,20 +371,18 @@ export class KubeRestClient implements RestClient {
     const link = linkAbort(opts.abortSignal, this.#timeoutMs);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
-    try {
-      const res = await fetch(url, {
-        method: opts.method,
-        headers,
-        body,
-        signal: link.signal,
-        client: this.#httpClient(credentials.clientCertificate),
-        redirect: "error",
-      });
-      return [res, link];
-    } catch (error) {
+    const res = await fetch(url, {
+      method: opts.method,
+      headers,
+      body,
+      signal: link.signal,
+      client: this.#httpClient(credentials.clientCertificate),
+      redirect: "error",
+    }).catch((error) => {
       link.release();
       throw this.#failure(error, link, opts, context);
-    }
+    });
+    return [res, link];
   }
 
   /** The error to throw when fetching or reading a body failed. */
