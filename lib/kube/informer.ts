@@ -36,14 +36,13 @@ export function objectKey(object: KubeObject): string {
 /** A cache of objects by key, with secondary indexes; a pure reducer of `StoreEvent`s. */
 export class Store<T extends KubeObject> {
   #objects = new Map<string, T>();
-  #indexers: Map<string, IndexFunction<T>>;
-  #indexes = new Map<string, Map<string, Set<string>>>();
+  /** Per index: its function, and the keys of the objects it maps each value to. */
+  #indexes = new Map<string, { fn: IndexFunction<T>; keys: Map<string, Set<string>> }>();
 
   /** Creates an empty store with `indexers` besides `namespace`. */
   constructor(indexers: Record<string, IndexFunction<T>> = {}) {
-    this.#indexers = new Map(Object.entries(indexers));
-    this.#indexers.set(NAMESPACE_INDEX, (o) => [o.metadata?.namespace ?? ""]);
-    for (const name of this.#indexers.keys()) this.#indexes.set(name, new Map());
+    const all = { ...indexers, [NAMESPACE_INDEX]: (o: T) => [o.metadata?.namespace ?? ""] };
+    for (const [name, fn] of Object.entries(all)) this.#indexes.set(name, { fn, keys: new Map() });
   }
 
   /** Applies one event and returns the changes it caused. */
@@ -89,8 +88,7 @@ export class Store<T extends KubeObject> {
   }
 
   #index(key: string, object: T, add: boolean): void {
-    for (const [name, fn] of this.#indexers) {
-      const index = this.#indexes.get(name)!;
+    for (const { fn, keys: index } of this.#indexes.values()) {
       for (const value of fn(object)) {
         let keys = index.get(value);
         if (add) {
@@ -105,7 +103,7 @@ export class Store<T extends KubeObject> {
   }
 
   #indexNamed(indexName: string): Map<string, Set<string>> {
-    const index = this.#indexes.get(indexName);
+    const index = this.#indexes.get(indexName)?.keys;
     if (!index) throw new RangeError(`Cannot read index "${indexName}" as it is not configured`);
     return index;
   }
