@@ -251,10 +251,9 @@ export async function* jsonLines(res: Response): AsyncGenerator<unknown, void, u
     for (let done = false; !done;) {
       const chunk = await reader.read();
       done = chunk.done;
-      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split("\n");
+      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split(/\r?\n/);
       partial = done ? "" : lines.pop()!;
-      for (const untrimmed of lines) {
-        const line = untrimmed.endsWith("\r") ? untrimmed.slice(0, -1) : untrimmed;
+      for (const line of lines) {
         if (line.trim() === "") continue;
         const value = parseJson(line);
         if (value === undefined) {
@@ -425,14 +424,12 @@ export class KubeRestClient implements RestClient {
   }
 }
 
-/** The path of `selfsubjectreviews` (GA since 1.28; every authenticated user may create one). */
-export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
-
 /** Returns the username the API server knows `rest` by. @throws a `KubeApiError` or `Error` */
 export async function selfUsername(rest: RestClient, signal?: AbortSignal): Promise<string> {
   const review = await rest.performRequest({
     method: "POST",
-    path: SELF_SUBJECT_REVIEWS_PATH,
+    // GA since 1.28; every authenticated user may create one.
+    path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
     expectJson: true,
     abortSignal: signal,
@@ -462,8 +459,7 @@ export function learnSelfUsername(
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        const delay = backoffDelay(attempt);
-        await sleep(options.clock ?? SYSTEM_CLOCK, delay, options.signal);
+        await sleep(options.clock ?? SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
       }
     }
     return undefined;

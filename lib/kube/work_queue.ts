@@ -42,10 +42,8 @@ export class WorkQueue<K = string> {
     if (getter) {
       this.#take(key);
       getter(key);
-    } else if (urgent) {
-      this.#urgentQueue.push(key);
     } else {
-      this.#queue.push(key);
+      (urgent ? this.#urgentQueue : this.#queue).push(key);
     }
   }
 
