@@ -173,19 +173,18 @@ export function resourcePath(
   options: ObjectAddress = {},
 ): string {
   const { name, subresource } = options;
+  const { kind, namespaced } = resource;
   const namespace = options.namespace || undefined;
-  if (namespace !== undefined && !resource.namespaced) {
+  if (namespace !== undefined && !namespaced) {
     throw new TypeError(
-      `Cannot address ${resource.kind} in namespace "${namespace}" as it is cluster-scoped`,
+      `Cannot address ${kind} in namespace "${namespace}" as it is cluster-scoped`,
     );
   }
-  if (name !== undefined && resource.namespaced && namespace === undefined) {
-    throw new TypeError(`Cannot address ${resource.kind} "${name}" as its namespace is missing`);
+  if (name !== undefined && namespaced && namespace === undefined) {
+    throw new TypeError(`Cannot address ${kind} "${name}" as its namespace is missing`);
   }
   if (subresource !== undefined && name === undefined) {
-    throw new TypeError(
-      `Cannot address the ${subresource} of ${resource.kind} as the name is missing`,
-    );
+    throw new TypeError(`Cannot address the ${subresource} of ${kind} as the name is missing`);
   }
   let path = resource.group === ""
     ? `/api/${resource.version}`

@@ -170,12 +170,9 @@ export class KubeRequestTimeoutError extends Error {
 export class KubeConnectionError extends Error {
   /** Builds the error; `cause` is the fetch error, summarised by `describeConnectionFailure`. */
   constructor(server: string, request: RequestContext, cause: unknown) {
-    super(
-      `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
-        describeConnectionFailure(cause)
-      }`,
-      { cause },
-    );
+    const at = `${request.method} ${request.path}`;
+    const reason = describeConnectionFailure(cause);
+    super(`Cannot reach the API server at "${server}" for ${at}: ${reason}`, { cause });
     this.name = "KubeConnectionError";
   }
 }
