@@ -120,7 +120,7 @@ export class Store<T extends KubeObject> {
 
   /** Returns the object by name (and namespace, for namespaced kinds). */
   getByName(name: string, namespace?: string): T | undefined {
-    return this.#objects.get(namespace ? `${namespace}/${name}` : name);
+    return this.#objects.get(objectKey({ metadata: { name, namespace } }));
   }
 
   /** Every cached object. */

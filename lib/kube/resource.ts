@@ -411,10 +411,8 @@ export class ResourceClient<T extends KubeObject> {
 
   async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
     const at = { name, namespace: options.namespace, subresource: sub };
-    const contentType = "application/merge-patch+json";
-    return this.resource.decode(
-      await this.#send("PATCH", at, { ...options, body: patch.body, contentType }),
-    );
+    const request = { ...options, body: patch.body, contentType: "application/merge-patch+json" };
+    return this.resource.decode(await this.#send("PATCH", at, request));
   }
 
   /**
