@@ -50,11 +50,7 @@ export class Controller {
     this.#options = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#logger = options.logger.child({ controller: options.name });
-    this.#queue = new WorkQueue<string>({
-      clock: this.#clock,
-      baseDelayMs: 5, // doubling after each error of a key, up to 1000 s
-      maxDelayMs: 1_000_000,
-    });
+    this.#queue = new WorkQueue<string>({ clock: this.#clock });
   }
 
   /** Queues `key` now (deduplicated); `urgent` puts it ahead of keys queued without it. */

@@ -38,26 +38,25 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
-/** A backoff curve: `initialMs` growing by `factor` (2) up to `maxMs`, `jitter` (0.5) random. */
+/** A backoff curve: `initialMs` doubling up to `maxMs`, `jitter` (0.5) random. */
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
-  factor?: number;
   /** The random share of the delay, from 0 to 1: 0.5 gives a delay in [d/2, d). */
   jitter?: number;
 }
 
-/** The informer's defaults: 250 ms doubling up to 30 s, half of it random. */
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
-
-/** Returns the delay before retry number `attempt` (0 for the first retry). */
+/**
+ * Returns the delay before retry number `attempt` (0 for the first retry); the default curve
+ * (the informer's) is 250 ms doubling up to 30 s, half of it random.
+ */
 export function backoffDelay(
   attempt: number,
-  options: BackoffOptions,
+  options: BackoffOptions = { initialMs: 250, maxMs: 30_000 },
   random: () => number = Math.random,
 ): number {
   const jitter = Math.min(Math.max(options.jitter ?? 0.5, 0), 1);
   const exponent = Math.min(Math.max(attempt, 0), 64);
-  const base = Math.min(options.initialMs * (options.factor ?? 2) ** exponent, options.maxMs);
+  const base = Math.min(options.initialMs * 2 ** exponent, options.maxMs);
   return Math.round(base * (1 - jitter) + base * jitter * random());
 }

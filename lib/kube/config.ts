@@ -8,7 +8,7 @@
 import * as z from "zod";
 import { dirname, resolve } from "node:path";
 import { formatPath } from "../api/types.ts";
-import { errorMessage } from "./rest_client.ts";
+import { errorMessage, parseJson } from "./rest_client.ts";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",
@@ -119,9 +119,8 @@ export async function parseKubeConfig(text: string, path: string): Promise<KubeC
   try {
     doc = parse(text);
   } catch (error) {
-    throw new KubeConfigError(path, `invalid YAML: ${errorMessage(error).split("\n")[0]}`, {
-      cause: error,
-    });
+    const detail = `invalid YAML: ${errorMessage(error).split("\n")[0]}`;
+    throw new KubeConfigError(path, detail, { cause: error });
   }
   const result = KubeConfigFile.safeParse(doc ?? {});
   if (!result.success) {
@@ -173,11 +172,8 @@ export async function resolveKubeConfig(
     }
     const path = fields[field];
     if (typeof path !== "string" || !path) return undefined;
-    try {
-      return await options.readFile(path);
-    } catch (error) {
-      return fail(`cannot read ${field} "${path}" of ${owner}: ${errorMessage(error)}`);
-    }
+    return await options.readFile(path)
+      .catch((error) => fail(`cannot read ${field} "${path}" of ${owner}: ${errorMessage(error)}`));
   };
   const configs = files.map((file) => file.config);
   const contextName = options.context ||
@@ -191,12 +187,10 @@ export async function resolveKubeConfig(
     .find((entry) => entry.name === clusterName)?.cluster ??
     fail(`context "${contextName}" names cluster "${clusterName}" which is not defined`);
   const userName = context.user || "";
-  const userEntry = userName === ""
-    ? { user: {} }
-    : configs.flatMap((config) => config.users ?? []).find((entry) => entry.name === userName);
-  const user = userEntry
-    ? userEntry.user ?? {}
-    : fail(`context "${contextName}" names user "${userName}" which is not defined`);
+  const userEntry = userName === "" ? { user: {} } : configs.flatMap((config) => config.users ?? [])
+    .find((entry) => entry.name === userName) ??
+    fail(`context "${contextName}" names user "${userName}" which is not defined`);
+  const user = userEntry.user ?? {};
 
   const url = URL.parse(cluster.server) ??
     fail(`cluster "${clusterName}" has an invalid server "${cluster.server}"`);
@@ -294,15 +288,11 @@ export async function resolveInClusterConfig(options: {
     throw new InClusterConfigError(`KUBERNETES_SERVICE_PORT "${port}" is not a port number`);
   }
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-  const read = async (path: string, what: string) => {
-    try {
-      return await options.readFile(path);
-    } catch (error) {
-      throw new InClusterConfigError(`cannot read the ${what} "${path}": ${errorMessage(error)}`, {
-        cause: error,
-      });
-    }
-  };
+  const read = (path: string, what: string) =>
+    options.readFile(path).catch((error) => {
+      const detail = `cannot read the ${what} "${path}": ${errorMessage(error)}`;
+      throw new InClusterConfigError(detail, { cause: error });
+    });
   const tokenPath = `${dir}/token`;
   const token = (await read(tokenPath, "service account token")).trim();
   if (token === "") throw new InClusterConfigError(`the token file "${tokenPath}" is empty`);
@@ -345,16 +335,13 @@ export async function readKubeConfigFiles(
 ): Promise<{ path: string; config: KubeConfigFile }[]> {
   const loaded: { path: string; config: KubeConfigFile }[] = [];
   for (const path of paths) {
-    let text: string;
-    try {
-      text = await options.readFile(path);
-    } catch (error) {
-      if (error instanceof Error && error.name === "NotFound" && !options.explicit) continue;
-      throw new KubeConfigError(path, `cannot read the file: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    }
-    loaded.push({ path, config: await parseKubeConfig(text, path) });
+    const text = await options.readFile(path).catch((error) => {
+      const skip = error instanceof Error && error.name === "NotFound" && !options.explicit;
+      if (skip) return undefined;
+      const detail = `cannot read the file: ${errorMessage(error)}`;
+      throw new KubeConfigError(path, detail, { cause: error });
+    });
+    if (text !== undefined) loaded.push({ path, config: await parseKubeConfig(text, path) });
   }
   if (loaded.length === 0) {
     throw new KubeConfigError(paths.join(":"), "no such file, and no in-cluster service account");
@@ -437,12 +424,8 @@ export function parseExecCredential(stdout: string, spec: ExecSpec): ExecCredent
   const fail = (detail: string): never => {
     throw new ExecCredentialError(spec.command, detail);
   };
-  let json: unknown;
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    return fail("its output is not JSON");
-  }
+  const json = parseJson(stdout);
+  if (json === undefined) return fail("its output is not JSON");
   const parsed = ExecCredential.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -483,15 +466,11 @@ async function runExecPlugin(
   const env: Record<string, string> = {};
   for (const { name, value } of spec.env) env[name] = value;
   env.KUBERNETES_EXEC_INFO = buildExecInfo(spec, cluster);
-  let result: Awaited<ReturnType<CommandRunner>>;
-  try {
-    result = await run(spec.command, spec.args, env);
-  } catch (error) {
+  const result = await run(spec.command, spec.args, env).catch((error) => {
     const hint = spec.installHint ? ` (${spec.installHint.trim()})` : "";
-    throw new ExecCredentialError(spec.command, `cannot start it: ${errorMessage(error)}${hint}`, {
-      cause: error,
-    });
-  }
+    const detail = `cannot start it: ${errorMessage(error)}${hint}`;
+    throw new ExecCredentialError(spec.command, detail, { cause: error });
+  });
   if (result.code !== 0) {
     const stderr = result.stderr.trim().split("\n").slice(-3).join(" | ");
     throw new ExecCredentialError(spec.command, `it exited with ${result.code}: ${stderr}`);

@@ -5,22 +5,9 @@
  *
  * @module
  */
-import {
-  backoffDelay,
-  type BackoffOptions,
-  type Clock,
-  DEFAULT_BACKOFF,
-  sleep,
-  SYSTEM_CLOCK,
-} from "./clock.ts";
+import { backoffDelay, type BackoffOptions, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import { GoneError } from "./rest_client.ts";
-import type {
-  KubeDecodeError,
-  KubeObject,
-  ResourceClient,
-  UndecodableObject,
-  WatchEvent,
-} from "./resource.ts";
+import type { KubeDecodeError, KubeObject, ResourceClient, UndecodableObject } from "./resource.ts";
 
 /** An input to the store: a watch event, or a relist's result. */
 export type StoreEvent<T extends KubeObject> =
@@ -49,14 +36,13 @@ export function objectKey(object: KubeObject): string {
 /** A cache of objects by key, with secondary indexes; a pure reducer of `StoreEvent`s. */
 export class Store<T extends KubeObject> {
   #objects = new Map<string, T>();
-  #indexers: Map<string, IndexFunction<T>>;
-  #indexes = new Map<string, Map<string, Set<string>>>();
+  /** Per index: its function, and the keys of the objects it maps each value to. */
+  #indexes = new Map<string, { fn: IndexFunction<T>; keys: Map<string, Set<string>> }>();
 
   /** Creates an empty store with `indexers` besides `namespace`. */
   constructor(indexers: Record<string, IndexFunction<T>> = {}) {
-    this.#indexers = new Map(Object.entries(indexers));
-    this.#indexers.set(NAMESPACE_INDEX, (o) => [o.metadata?.namespace ?? ""]);
-    for (const name of this.#indexers.keys()) this.#indexes.set(name, new Map());
+    const all = { ...indexers, [NAMESPACE_INDEX]: (o: T) => [o.metadata?.namespace ?? ""] };
+    for (const [name, fn] of Object.entries(all)) this.#indexes.set(name, { fn, keys: new Map() });
   }
 
   /** Applies one event and returns the changes it caused. */
@@ -73,10 +59,9 @@ export class Store<T extends KubeObject> {
           if (!next.has(key)) changes.push(this.#remove(previous));
         }
         for (const [key, object] of next) {
-          const version = this.#objects.get(key)?.metadata?.resourceVersion;
-          if (!this.#objects.has(key) || version !== object.metadata?.resourceVersion) {
-            changes.push(this.#put(object));
-          }
+          const previous = this.#objects.get(key);
+          const same = previous?.metadata?.resourceVersion === object.metadata?.resourceVersion;
+          if (!previous || !same) changes.push(this.#put(object));
         }
         return changes;
       }
@@ -103,8 +88,7 @@ export class Store<T extends KubeObject> {
   }
 
   #index(key: string, object: T, add: boolean): void {
-    for (const [name, fn] of this.#indexers) {
-      const index = this.#indexes.get(name)!;
+    for (const { fn, keys: index } of this.#indexes.values()) {
       for (const value of fn(object)) {
         let keys = index.get(value);
         if (add) {
@@ -119,7 +103,7 @@ export class Store<T extends KubeObject> {
   }
 
   #indexNamed(indexName: string): Map<string, Set<string>> {
-    const index = this.#indexes.get(indexName);
+    const index = this.#indexes.get(indexName)?.keys;
     if (!index) throw new RangeError(`Cannot read index "${indexName}" as it is not configured`);
     return index;
   }
@@ -136,7 +120,7 @@ export class Store<T extends KubeObject> {
 
   /** Returns the object by name (and namespace, for namespaced kinds). */
   getByName(name: string, namespace?: string): T | undefined {
-    return this.#objects.get(namespace ? `${namespace}/${name}` : name);
+    return this.#objects.get(objectKey({ metadata: { name, namespace } }));
   }
 
   /** Every cached object. */
@@ -184,12 +168,6 @@ export interface QuarantinedObject {
   readonly resourceVersion: string;
 }
 
-/** What failed, and the delay before the retry in ms. */
-export interface InformerErrorContext {
-  phase: "list" | "watch";
-  retryInMs: number;
-}
-
 /** Options of `Informer`. */
 export interface InformerOptions<T> {
   labelSelector?: string | undefined;
@@ -206,15 +184,13 @@ export interface InformerOptions<T> {
   /** For jitter and watch timeouts. */
   random?: () => number;
   clock?: Clock;
-  /** Told about each failure that is retried (not about Gone relists or stalls). */
-  onError?: (error: unknown, context: InformerErrorContext) => void;
+  /** Told about each failure retried in `retryInMs` (not about Gone relists or stalls). */
+  onError?: (error: unknown, context: { phase: "list" | "watch"; retryInMs: number }) => void;
   /** Told once per object resourceVersion that does not decode. */
   onUndecodable?: (object: Record<string, unknown>, error: KubeDecodeError) => void;
   /** Told after every change of `quarantined`. */
   onQuarantineChanged?: (quarantined: ReadonlyMap<string, QuarantinedObject>) => void;
 }
-
-type UndecodableEvent = Extract<WatchEvent<KubeObject>, { type: "UNDECODABLE" }>;
 
 /** Keeps a cache of one resource type in sync with the API server. */
 export class Informer<T extends KubeObject> {
@@ -257,11 +233,6 @@ export class Informer<T extends KubeObject> {
     return () => this.#handlers.delete(handlers);
   }
 
-  /** The resourceVersion the next watch would start from. */
-  get resourceVersion(): string | undefined {
-    return this.#resourceVersion;
-  }
-
   /** Starts listing and watching. */
   start(): void {
     if (this.#loop || this.#stop.signal.aborted) return;
@@ -286,10 +257,8 @@ export class Informer<T extends KubeObject> {
         }
         phase = "watch";
         const started = this.#clock.now();
-        const { events, stalled } = await this.#watch();
         // A watch that ends within a second without any event counts as a failure (backoff).
-        const closedAtOnce = this.#clock.now() - started < 1000;
-        if (events > 0 || stalled || !closedAtOnce) attempt = 0;
+        if (await this.#watch() || this.#clock.now() - started >= 1000) attempt = 0;
         else await this.#backoff(attempt++, undefined, phase);
       } catch (error) {
         if (this.#stop.signal.aborted) break;
@@ -303,7 +272,7 @@ export class Informer<T extends KubeObject> {
   }
 
   async #backoff(attempt: number, error: unknown, phase: "list" | "watch"): Promise<void> {
-    const delay = backoffDelay(attempt, this.#options.backoff ?? DEFAULT_BACKOFF, this.#random);
+    const delay = backoffDelay(attempt, this.#options.backoff, this.#random);
     if (error !== undefined) this.#options.onError?.(error, { phase, retryInMs: delay });
     await sleep(this.#clock, delay, this.#stop.signal);
   }
@@ -320,8 +289,8 @@ export class Informer<T extends KubeObject> {
     this.#resolveSynced(true);
   }
 
-  /** Runs one watch, advancing `#resourceVersion` after each event to resume from there. */
-  async #watch(): Promise<{ events: number; stalled: boolean }> {
+  /** Runs one watch, advancing `#resourceVersion` per event; true if one came or it stalled. */
+  async #watch(): Promise<boolean> {
     const abort = new AbortController();
     const stop = this.#stop.signal;
     const onStop = () => abort.abort(stop.reason);
@@ -370,7 +339,7 @@ export class Informer<T extends KubeObject> {
       this.#clock.clearTimeout(timer);
       stop.removeEventListener("abort", onStop);
     }
-    return { events, stalled };
+    return events > 0 || stalled;
   }
 
   #apply(event: StoreEvent<T>): void {
@@ -381,7 +350,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Takes an object that no longer decodes out of the cache, into quarantine. */
-  #undecodable(event: UndecodableEvent): void {
+  #undecodable(event: UndecodableObject & { eventType: string }): void {
     const key = objectKey(event.raw as KubeObject);
     // Quarantine first: a handler told that the object left the cache finds it quarantined.
     const changed = event.eventType === "DELETED"

@@ -12,17 +12,17 @@ import {
   type StoreChange,
 } from "./informer.ts";
 import { defineResource, type KubeObject, ResourceClient } from "./resource.ts";
-import type { JsonValue, RequestOptions, RestClient } from "./rest_client.ts";
+import type { RequestOptions, RestClient } from "./rest_client.ts";
 
 // A scripted API server at the RestClient seam: lists answer from `objects`, each watch
 // gets a stream the test pushes events into.
 class ScriptedApi {
-  objects = new Map<string, JsonValue>();
+  objects = new Map<string, unknown>();
   resourceVersion = 10;
   listCalls: URLSearchParams[] = [];
   watchCalls: URLSearchParams[] = [];
   failLists = 0;
-  streams: ReadableStreamDefaultController<JsonValue>[] = [];
+  streams: ReadableStreamDefaultController<unknown>[] = [];
 
   rest(): RestClient {
     return { performRequest: (opts: RequestOptions) => this.#handle(opts) } as RestClient;
@@ -40,7 +40,7 @@ class ScriptedApi {
       return Promise.resolve({ kind: "PodList", metadata, items: [...this.objects.values()] });
     }
     this.watchCalls.push(query);
-    const stream = new ReadableStream<JsonValue>({
+    const stream = new ReadableStream<unknown>({
       start: (controller) => {
         this.streams.push(controller);
         const signal = opts.abortSignal;
@@ -51,7 +51,7 @@ class ScriptedApi {
     return Promise.resolve(stream);
   }
 
-  put(name: string): JsonValue {
+  put(name: string): unknown {
     const object = {
       metadata: { name, namespace: "ns", resourceVersion: String(++this.resourceVersion) },
     };
@@ -59,7 +59,7 @@ class ScriptedApi {
     return object;
   }
 
-  send(event: JsonValue): void {
+  send(event: unknown): void {
     this.streams.at(-1)!.enqueue(event);
   }
 }
@@ -283,7 +283,7 @@ function widgetSetup(options: Partial<InformerOptions<Widget>> = {}) {
     onDelete: (w) => log.push(`delete ${w.metadata?.name}`),
   });
   /** Stores (and returns) a widget; `size` undefined makes it undecodable. */
-  const widget = (name: string, size?: number): JsonValue => {
+  const widget = (name: string, size?: number): unknown => {
     const object = {
       apiVersion: "example.com/v1",
       kind: "Widget",

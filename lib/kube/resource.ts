@@ -27,10 +27,6 @@ import {
 } from "./rest_client.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
 import {
-  type HostPort,
-  type HostPortClaim,
-  type HostPortClaimTemplate,
-  type HostPortClass,
   isPlainObject,
   parseHostPort,
   parseHostPortClaim,
@@ -122,15 +118,12 @@ export function defineResource<T extends KubeObject>(definition: {
   namespaced: boolean;
   schema?: { parse(value: unknown): T };
 }): ResourceDescriptor<T> {
-  const { group, version, kind, plural, namespaced, schema } = definition;
+  const { schema, ...names } = definition;
+  const { group, version, kind } = names;
   const apiVersion = group === "" ? version : `${group}/${version}`;
   return {
-    group,
-    version,
+    ...names,
     apiVersion,
-    kind,
-    plural,
-    namespaced,
     decode(value: unknown): T {
       if (!isPlainObject(value)) throw new KubeDecodeError(kind, "", "it is not an object");
       const filled = {
@@ -180,19 +173,18 @@ export function resourcePath(
   options: ObjectAddress = {},
 ): string {
   const { name, subresource } = options;
+  const { kind, namespaced } = resource;
   const namespace = options.namespace || undefined;
-  if (namespace !== undefined && !resource.namespaced) {
+  if (namespace !== undefined && !namespaced) {
     throw new TypeError(
-      `Cannot address ${resource.kind} in namespace "${namespace}" as it is cluster-scoped`,
+      `Cannot address ${kind} in namespace "${namespace}" as it is cluster-scoped`,
     );
   }
-  if (name !== undefined && resource.namespaced && namespace === undefined) {
-    throw new TypeError(`Cannot address ${resource.kind} "${name}" as its namespace is missing`);
+  if (name !== undefined && namespaced && namespace === undefined) {
+    throw new TypeError(`Cannot address ${kind} "${name}" as its namespace is missing`);
   }
   if (subresource !== undefined && name === undefined) {
-    throw new TypeError(
-      `Cannot address the ${subresource} of ${resource.kind} as the name is missing`,
-    );
+    throw new TypeError(`Cannot address the ${subresource} of ${kind} as the name is missing`);
   }
   let path = resource.group === ""
     ? `/api/${resource.version}`
@@ -244,11 +236,9 @@ export type WatchEvent<T extends KubeObject> =
   | { type: "BOOKMARK"; resourceVersion: string }
   | { type: "ERROR"; status: Status; error: KubeApiError }
   /** An object that does not match its kind, with its resourceVersion (`""` if none). */
-  | {
+  | UndecodableObject & {
     type: "UNDECODABLE";
     eventType: "ADDED" | "MODIFIED" | "DELETED";
-    raw: Record<string, unknown>;
-    error: KubeDecodeError;
     resourceVersion: string;
   };
 
@@ -310,13 +300,11 @@ export interface ListPage<T extends KubeObject> {
 
 /** Typed access to one resource type. Errors are the `KubeApiError` family. */
 export class ResourceClient<T extends KubeObject> {
-  readonly resource: ResourceDescriptor<T>;
   #client: RestClient;
 
   /** Creates a client for `resource` over `client`. */
-  constructor(client: RestClient, resource: ResourceDescriptor<T>) {
+  constructor(client: RestClient, readonly resource: ResourceDescriptor<T>) {
     this.#client = client;
-    this.resource = resource;
   }
 
   async #send(
@@ -328,10 +316,10 @@ export class ResourceClient<T extends KubeObject> {
       method,
       path: resourcePath(this.resource, at),
       expectJson: true,
-      ...(options.query && options.query.size > 0 ? { querystring: options.query } : {}),
-      ...(options.body === undefined ? {} : { bodyJson: options.body }),
-      ...(options.contentType ? { contentType: options.contentType } : {}),
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      querystring: options.query,
+      bodyJson: options.body,
+      contentType: options.contentType,
+      abortSignal: options.abortSignal,
     });
   }
 
@@ -377,11 +365,7 @@ export class ResourceClient<T extends KubeObject> {
     const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
     let token: string | undefined;
     do {
-      const page = await this.list({
-        ...options,
-        limit: options.limit ?? 500,
-        ...(token ? { continue: token } : {}),
-      });
+      const page = await this.list({ ...options, limit: options.limit ?? 500, continue: token });
       all.items.push(...page.items);
       all.undecodable.push(...page.undecodable);
       all.resourceVersion = page.resourceVersion;
@@ -427,10 +411,8 @@ export class ResourceClient<T extends KubeObject> {
 
   async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
     const at = { name, namespace: options.namespace, subresource: sub };
-    const contentType = "application/merge-patch+json";
-    return this.resource.decode(
-      await this.#send("PATCH", at, { ...options, body: patch.body, contentType }),
-    );
+    const request = { ...options, body: patch.body, contentType: "application/merge-patch+json" };
+    return this.resource.decode(await this.#send("PATCH", at, request));
   }
 
   /**
@@ -473,7 +455,7 @@ export class ResourceClient<T extends KubeObject> {
       }),
       expectStream: true,
       expectJson: true,
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      abortSignal: options.abortSignal,
     });
     for await (const value of stream) {
       options.abortSignal?.throwIfAborted(); // events may still be buffered
@@ -525,24 +507,15 @@ export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, parseHostPor
 /** Cluster-scoped HostPorts (one allocated port each). */
 export const HOST_PORT_RESOURCE = ours("HostPort", false, parseHostPort);
 
-/** One `ResourceClient` per kind the operator uses, over one `RestClient`. */
-export interface KubeClients {
-  rest: RestClient;
-  pods: ResourceClient<Pod>;
-  secrets: ResourceClient<Secret>;
-  events: ResourceClient<Event>;
-  leases: ResourceClient<Lease>;
-  mutatingWebhookConfigurations: ResourceClient<MutatingWebhookConfiguration>;
-  validatingWebhookConfigurations: ResourceClient<ValidatingWebhookConfiguration>;
-  hostPortClasses: ResourceClient<HostPortClass>;
-  hostPortClaims: ResourceClient<HostPortClaim>;
-  hostPorts: ResourceClient<HostPort>;
-  hostPortClaimTemplates: ResourceClient<HostPortClaimTemplate>;
-  statefulSets: ResourceClient<StatefulSet>;
-}
+/** One `ResourceClient` per kind the operator uses, over one `RestClient` (`rest`). */
+export type KubeClients = ReturnType<typeof clientsOver>;
 
 /** Builds the typed clients over `rest`. */
 export function createKubeClients(rest: RestClient): KubeClients {
+  return clientsOver(rest);
+}
+
+function clientsOver(rest: RestClient) {
   const client = <T extends KubeObject>(resource: ResourceDescriptor<T>) =>
     new ResourceClient(rest, resource);
   const admission = "admissionregistration.k8s.io";

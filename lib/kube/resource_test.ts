@@ -12,7 +12,7 @@ import {
 } from "./resource.ts";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { GoneError, KubeApiError } from "./rest_client.ts";
-import type { JsonValue, RequestOptions, RestClient } from "./rest_client.ts";
+import type { RequestOptions, RestClient } from "./rest_client.ts";
 
 Deno.test("resourcePath() builds core, group, namespaced and subresource paths", () => {
   assert.equal(resourcePath(POD_RESOURCE), "/api/v1/pods");
@@ -155,12 +155,12 @@ Deno.test("decodeWatchEvent() rejects a line that is not a watch event", () => {
 });
 
 /** Watches pods on a client whose watch answers `stream`. */
-function watchOf(stream: AsyncIterable<JsonValue>, options: { abortSignal?: AbortSignal } = {}) {
+function watchOf(stream: AsyncIterable<unknown>, options: { abortSignal?: AbortSignal } = {}) {
   const rest = { performRequest: (_: RequestOptions) => Promise.resolve(stream) } as RestClient;
   return new ResourceClient<Pod>(rest, POD_RESOURCE).watch(options);
 }
 
-function streamOf(values: JsonValue[]): ReadableStream<JsonValue> {
+function streamOf(values: unknown[]): ReadableStream<unknown> {
   return ReadableStream.from(values);
 }
 
@@ -205,7 +205,7 @@ Deno.test("ResourceClient.watch() throws GoneError for a 410 ERROR event", async
 
 Deno.test("ResourceClient.watch() cancels the stream when the consumer leaves early", async () => {
   let cancelled = false;
-  const stream = new ReadableStream<JsonValue>({
+  const stream = new ReadableStream<unknown>({
     pull(controller) {
       controller.enqueue({ type: "ADDED", object: pod("p", "1") });
     },

@@ -7,7 +7,7 @@
  */
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
-import { backoffDelay, type Clock, DEFAULT_BACKOFF, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
   type ClusterConfig,
@@ -37,15 +37,12 @@ export class KubeApiError extends Error {
   /** Builds the error from a `Status`; use `kubeApiErrorFromStatus` to get the right subclass. */
   constructor(status: Status, request?: RequestContext) {
     const code = status.code ?? 0;
-    const where = request ? `${request.method} ${request.path}` : "request";
-    super(
-      `Kubernetes API ${where} failed with ${code} ${status.reason ?? "Unknown"}: ${
-        status.message ?? "no message"
-      }`,
-    );
+    const reason = status.reason ?? "Unknown";
+    const at = request ? `${request.method} ${request.path}` : "request";
+    super(`Kubernetes API ${at} failed with ${code} ${reason}: ${status.message ?? "no message"}`);
     this.name = "KubeApiError";
     this.code = code;
-    this.reason = status.reason ?? "Unknown";
+    this.reason = reason;
     this.status = status;
     this.request = request;
   }
@@ -151,7 +148,8 @@ export function kubeApiErrorFromResponse(
   }, request);
 }
 
-function parseJson(text: string): unknown {
+/** `text` parsed as JSON, or `undefined` when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -172,12 +170,9 @@ export class KubeRequestTimeoutError extends Error {
 export class KubeConnectionError extends Error {
   /** Builds the error; `cause` is the fetch error, summarised by `describeConnectionFailure`. */
   constructor(server: string, request: RequestContext, cause: unknown) {
-    super(
-      `Cannot reach the API server at "${server}" for ${request.method} ${request.path}: ${
-        describeConnectionFailure(cause)
-      }`,
-      { cause },
-    );
+    const at = `${request.method} ${request.path}`;
+    const reason = describeConnectionFailure(cause);
+    super(`Cannot reach the API server at "${server}" for ${at}: ${reason}`, { cause });
     this.name = "KubeConnectionError";
   }
 }
@@ -211,24 +206,15 @@ export function describeConnectionFailure(error: unknown): string {
   return message === "" ? "unknown error" : message;
 }
 
-/** A JSON value as returned by `JSON.parse`. */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-
 /** One request to the API server; `path` starts with `/` and is appended to the server URL. */
 export interface RequestOptions {
   method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH";
   path: string;
-  querystring?: URLSearchParams;
+  querystring?: URLSearchParams | undefined;
   /** Aborts the request (and, for streams, the body: reading it throws the reason). */
-  abortSignal?: AbortSignal;
+  abortSignal?: AbortSignal | undefined;
   /** Defaults to `application/json`. */
-  contentType?: string;
+  contentType?: string | undefined;
   /** Serialised with `JSON.stringify`. */
   bodyJson?: unknown;
   /** Resolve with the JSON values of the body's lines, read as they come. */
@@ -241,9 +227,9 @@ export interface RestClient {
   /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<JsonValue>>;
+  ): Promise<AsyncIterable<unknown>>;
   /** Performs one request and returns the parsed JSON body. */
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
+  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
   /** Performs one request and returns the body bytes. */
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
 }
@@ -253,7 +239,7 @@ export interface RestClient {
  *
  * @throws {SyntaxError} for a line that is not JSON
  */
-export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void, undefined> {
+export async function* jsonLines(res: Response): AsyncGenerator<unknown, void, undefined> {
   if (!res.body) return;
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -262,16 +248,15 @@ export async function* jsonLines(res: Response): AsyncGenerator<JsonValue, void,
     for (let done = false; !done;) {
       const chunk = await reader.read();
       done = chunk.done;
-      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split("\n");
+      const lines = (partial + decoder.decode(chunk.value, { stream: !done })).split(/\r?\n/);
       partial = done ? "" : lines.pop()!;
-      for (const untrimmed of lines) {
-        const line = untrimmed.endsWith("\r") ? untrimmed.slice(0, -1) : untrimmed;
+      for (const line of lines) {
         if (line.trim() === "") continue;
         const value = parseJson(line);
         if (value === undefined) {
           throw new SyntaxError(`Cannot parse a streamed line as JSON: ${line.slice(0, 200)}`);
         }
-        yield value as JsonValue;
+        yield value;
       }
     }
   } finally {
@@ -312,7 +297,6 @@ type Link = ReturnType<typeof linkAbort>;
 
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
-  readonly config: ClusterConfig;
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -324,18 +308,17 @@ export class KubeRestClient implements RestClient {
 
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
   constructor(
-    config: ClusterConfig,
+    readonly config: ClusterConfig,
     options: { credentials?: CredentialSource; timeoutMs?: number } = {},
   ) {
-    this.config = config;
     this.#credentials = options.credentials ?? createCredentialSource(config);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   performRequest(
     opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<JsonValue>>;
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<JsonValue>;
+  ): Promise<AsyncIterable<unknown>>;
+  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
   performRequest(opts: RequestOptions): Promise<Uint8Array>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
@@ -346,9 +329,7 @@ export class KubeRestClient implements RestClient {
    * @throws {KubeConnectionError} when the server cannot be reached
    * @throws the signal's reason when `abortSignal` aborts
    */
-  async performRequest(
-    opts: RequestOptions,
-  ): Promise<AsyncIterable<JsonValue> | JsonValue | Uint8Array> {
+  async performRequest(opts: RequestOptions): Promise<unknown> {
     const context: RequestContext = { method: opts.method, path: opts.path };
     const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
@@ -371,7 +352,7 @@ export class KubeRestClient implements RestClient {
     const bytes = await this.#readBody(res, link, opts, context);
     if (!opts.expectJson) return bytes;
     const text = new TextDecoder().decode(bytes);
-    return text.trim() === "" ? null : JSON.parse(text) as JsonValue;
+    return text.trim() === "" ? null : JSON.parse(text);
   }
 
   async #fetch(opts: RequestOptions, context: RequestContext): Promise<[Response, Link]> {
@@ -386,20 +367,18 @@ export class KubeRestClient implements RestClient {
     const link = linkAbort(opts.abortSignal, this.#timeoutMs);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
-    try {
-      const res = await fetch(url, {
-        method: opts.method,
-        headers,
-        body,
-        signal: link.signal,
-        client: this.#httpClient(credentials.clientCertificate),
-        redirect: "error",
-      });
-      return [res, link];
-    } catch (error) {
+    const res = await fetch(url, {
+      method: opts.method,
+      headers,
+      body,
+      signal: link.signal,
+      client: this.#httpClient(credentials.clientCertificate),
+      redirect: "error",
+    }).catch((error) => {
       link.release();
       throw this.#failure(error, link, opts, context);
-    }
+    });
+    return [res, link];
   }
 
   /** The error to throw when fetching or reading a body failed. */
@@ -409,19 +388,10 @@ export class KubeRestClient implements RestClient {
     return new KubeConnectionError(this.config.server, context, error);
   }
 
-  async #readBody(
-    res: Response,
-    link: Link,
-    opts: RequestOptions,
-    context: RequestContext,
-  ): Promise<Uint8Array> {
-    try {
-      return new Uint8Array(await res.arrayBuffer());
-    } catch (error) {
-      throw this.#failure(error, link, opts, context);
-    } finally {
-      link.release();
-    }
+  #readBody(res: Response, link: Link, opts: RequestOptions, context: RequestContext) {
+    return res.bytes()
+      .catch((error) => Promise.reject(this.#failure(error, link, opts, context)))
+      .finally(link.release);
   }
 
   /** One pooled client per client certificate, so an exec plugin's new cert gets new connections. */
@@ -451,17 +421,15 @@ export class KubeRestClient implements RestClient {
   }
 }
 
-/** The path of `selfsubjectreviews` (GA since 1.28; every authenticated user may create one). */
-export const SELF_SUBJECT_REVIEWS_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
-
 /** Returns the username the API server knows `rest` by. @throws a `KubeApiError` or `Error` */
 export async function selfUsername(rest: RestClient, signal?: AbortSignal): Promise<string> {
   const review = await rest.performRequest({
     method: "POST",
-    path: SELF_SUBJECT_REVIEWS_PATH,
+    // GA since 1.28; every authenticated user may create one.
+    path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
     expectJson: true,
-    ...(signal === undefined ? {} : { abortSignal: signal }),
+    abortSignal: signal,
   });
   const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
     ?.userInfo?.username;
@@ -488,8 +456,7 @@ export function learnSelfUsername(
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        const delay = backoffDelay(attempt, DEFAULT_BACKOFF);
-        await sleep(options.clock ?? SYSTEM_CLOCK, delay, options.signal);
+        await sleep(options.clock ?? SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
       }
     }
     return undefined;

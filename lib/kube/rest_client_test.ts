@@ -15,7 +15,6 @@ import {
   NotFoundError,
   type RequestOptions,
   type RestClient,
-  SELF_SUBJECT_REVIEWS_PATH,
   selfUsername,
   UnauthorizedError,
 } from "./rest_client.ts";
@@ -252,7 +251,7 @@ Deno.test("selfUsername() posts a SelfSubjectReview and returns its username", a
   const rest = scriptedClient([REVIEW]);
   assert.equal(await selfUsername(rest), "system:serviceaccount:ns:op");
   assert.equal(rest.requests[0]?.method, "POST");
-  assert.equal(rest.requests[0]?.path, SELF_SUBJECT_REVIEWS_PATH);
+  assert.equal(rest.requests[0]?.path, "/apis/authentication.k8s.io/v1/selfsubjectreviews");
   assert.deepEqual(rest.requests[0]?.bodyJson, {
     apiVersion: "authentication.k8s.io/v1",
     kind: "SelfSubjectReview",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
+import { backoffDelay, type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
 
 /**
  * A de-duplicating queue of keys with delayed and rate-limited adds: a key added while it is
@@ -12,8 +12,6 @@ import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
  */
 export class WorkQueue<K = string> {
   #clock: Clock;
-  #baseDelayMs: number;
-  #maxDelayMs: number;
   #queue: K[] = [];
   #urgentQueue: K[] = [];
   #urgent = new Set<K>();
@@ -24,11 +22,9 @@ export class WorkQueue<K = string> {
   #getters: ((key: K | undefined) => void)[] = [];
   #shuttingDown = false;
 
-  /** Creates an empty queue; retries wait 5 ms doubling up to 1000 s (controller-runtime's). */
-  constructor(options: { clock?: Clock; baseDelayMs?: number; maxDelayMs?: number } = {}) {
+  /** Creates an empty queue. */
+  constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
-    this.#baseDelayMs = options.baseDelayMs ?? 5;
-    this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;
   }
 
   /** Queues `key` unless it is already queued; `urgent` puts it ahead of every other key. */
@@ -46,10 +42,8 @@ export class WorkQueue<K = string> {
     if (getter) {
       this.#take(key);
       getter(key);
-    } else if (urgent) {
-      this.#urgentQueue.push(key);
     } else {
-      this.#queue.push(key);
+      (urgent ? this.#urgentQueue : this.#queue).push(key);
     }
   }
 
@@ -78,12 +72,11 @@ export class WorkQueue<K = string> {
     this.#waiting.set(key, { at, timer });
   }
 
-  /** Queues `key` after its backoff delay (base * 2^failures, capped) and counts a failure. */
+  /** Queues `key` after 5 ms * 2^failures (at most 1000 s, controller-runtime's) and counts it. */
   addRateLimited(key: K): void {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const delay = Math.min(this.#baseDelayMs * 2 ** Math.min(failures, 60), this.#maxDelayMs);
-    this.addAfter(key, delay);
+    this.addAfter(key, backoffDelay(failures, { initialMs: 5, maxMs: 1_000_000, jitter: 0 }));
   }
 
   /** Resets `key`'s backoff. */

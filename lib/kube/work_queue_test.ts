@@ -71,46 +71,48 @@ Deno.test("WorkQueue.addAfter() keeps the earlier time for a key already waiting
   assert.equal(queue.length, 1, "the later schedules were dropped");
 });
 
-Deno.test("WorkQueue.addRateLimited() doubles the delay per failure up to the cap", async () => {
+Deno.test("WorkQueue.addRateLimited() doubles the delay per failure from 5 ms up to 1000 s", async () => {
   const { clock, fake } = fakeClock();
-  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10, maxDelayMs: 50 });
+  const queue = new WorkQueue<string>({ clock });
   const delays: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 20; i++) {
     const start = fake.now;
     queue.addRateLimited("k");
-    while (queue.length === 0) fake.tick(1);
+    fake.next();
+    assert.equal(queue.length, 1);
     delays.push(fake.now - start);
     queue.done((await queue.get())!);
   }
-  assert.deepEqual(delays, [10, 20, 40, 50, 50]);
-  assert.equal(queue.numRequeues("k"), 5);
+  assert.deepEqual(delays.slice(0, 4), [5, 10, 20, 40]);
+  assert.deepEqual(delays.slice(-3), [655_360, 1_000_000, 1_000_000]);
+  assert.equal(queue.numRequeues("k"), 20);
 });
 
 Deno.test("WorkQueue.forget() resets the backoff of a key", async () => {
   const { clock, fake } = fakeClock();
-  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10 });
+  const queue = new WorkQueue<string>({ clock });
   queue.addRateLimited("k");
   queue.addRateLimited("k");
   queue.forget("k");
   assert.equal(queue.numRequeues("k"), 0);
-  fake.tick(10);
-  assert.equal(queue.length, 1, "the first add still fires after 10 ms");
+  fake.tick(5);
+  assert.equal(queue.length, 1, "the first add still fires after 5 ms");
   queue.done((await queue.get())!);
   queue.addRateLimited("k");
-  fake.tick(10);
+  fake.tick(5);
   assert.equal(queue.length, 1, "back at the base delay");
 });
 
 Deno.test("WorkQueue keeps backoff per key", () => {
   const { clock, fake } = fakeClock();
-  const queue = new WorkQueue<string>({ clock, baseDelayMs: 10 });
+  const queue = new WorkQueue<string>({ clock });
   queue.addRateLimited("a");
   queue.addRateLimited("a");
   queue.addRateLimited("b");
   assert.equal(queue.numRequeues("a"), 2);
   assert.equal(queue.numRequeues("b"), 1);
-  fake.tick(10);
-  assert.equal(queue.length, 2, "a's first schedule and b both fire at 10 ms");
+  fake.tick(5);
+  assert.equal(queue.length, 2, "a's first schedule and b both fire at 5 ms");
 });
 
 Deno.test("WorkQueue.shutdown() resolves waiting getters and ignores later adds", async () => {
