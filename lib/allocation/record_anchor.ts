@@ -86,17 +86,14 @@ export class RecordAnchor {
    *
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
-  async check(options: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
+  async check({ claimAbsent = true }: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
     let verdict: AnchorCheck | undefined;
     let holder: string | undefined;
     for (let attempt = 0; verdict === undefined && attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       const crd = await orUndefined(this.#crds.get(RECORD_ANCHOR_CRD));
       holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
-      const decision = decideRecordAnchor(
-        { crdExists: crd !== undefined, anchor: holder },
-        this.value,
-        options.claimAbsent ?? true,
-      );
+      const state = { crdExists: crd !== undefined, anchor: holder };
+      const decision = decideRecordAnchor(state, this.value, claimAbsent);
       if (decision.action === "refuse") verdict = { reason: decision.reason, holder };
       else if (decision.action === "proceed" || await this.#claim(crd!)) verdict = true;
     }
