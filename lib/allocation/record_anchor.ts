@@ -145,9 +145,7 @@ export function anchoredLeaderWork(options: {
   /** Clock for the claim delay, in ms; default `Date.now`. */
   now?: () => number;
 }): ControllerRun {
-  const { anchor, logger } = options;
-  const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
-  const now = options.now ?? Date.now;
+  const { anchor, logger, recheckMs = DEFAULT_ANCHOR_RECHECK_MS, now = Date.now } = options;
   let sawOther = false; // the anchor named another record since we last held it
   let absentSince: number | undefined;
   const stopping = new AbortController();
