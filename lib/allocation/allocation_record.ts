@@ -207,8 +207,6 @@ function toStored(configMap: ConfigMap): StoredRecord {
   return { ...decodeRecordData(configMap.data), resourceVersion };
 }
 
-type Outcome = ReserveOutcome | ReleaseOutcome;
-
 /** A queued reserve or release, and the `writeId`s of the writes that carried it. */
 interface QueuedOp {
   readonly kind: "reserve" | "release";
@@ -216,7 +214,7 @@ interface QueuedOp {
   readonly writes: string[];
   /** Whether a write that carried it ended with an unknown outcome. */
   maybeLanded: boolean;
-  resolve(outcome: Outcome): void;
+  resolve(outcome: ReserveOutcome): void;
   reject(error: unknown): void;
 }
 
@@ -229,7 +227,7 @@ interface QueuedOp {
  */
 function decideBatch(ops: readonly QueuedOp[], base: PortBitmap) {
   const next = base.clone();
-  const settled: [QueuedOp, Outcome][] = [];
+  const settled: [QueuedOp, ReserveOutcome][] = [];
   const carried: QueuedOp[] = [];
   for (const op of ops) {
     const ambiguous = op.maybeLanded && base.has(op.port);
@@ -279,7 +277,7 @@ const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 2, maxMs: 100, jitter: 1 }
  * Assumes a release is requested only by the owner of the reservation (rule 3).
  */
 export class AllocationRecord {
-  /** undefined: never read; null: known not to exist. */
+  /** undefined: never read; null: known not to exist (never again once it existed). */
   #known: StoredRecord | null | undefined;
   /** Whether the last read found the record deleted after this process had seen it exist. */
   #missing = false;
@@ -292,8 +290,6 @@ export class AllocationRecord {
   /** Port to the `version` at which this process last saw it released. */
   #releasedAt = new Map<number, number>();
   #sequence = 0;
-  /** Whether this process has seen the record exist (it is then never re-created). */
-  #existed = false;
   /** Whether the next batch must read first (a batch gave up, maybe after an unknown write). */
   #stale = false;
   #queue: QueuedOp[] = [];
@@ -309,7 +305,7 @@ export class AllocationRecord {
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
   reserve(port: number): Promise<ReserveOutcome> {
-    return this.#enqueue("reserve", port) as Promise<ReserveOutcome>;
+    return this.#enqueue("reserve", port);
   }
 
   /** Releases `port`, owned (rule 3); idempotent. @throws as {@linkcode AllocationRecord.reserve} */
@@ -368,18 +364,16 @@ export class AllocationRecord {
     while (this.#draining) await new Promise<void>((resolve) => this.#idle.push(resolve));
     this.#draining = true;
     try {
-      try {
-        this.#stored(await this.#store.write({ bits, writeId: this.#nextWriteId() }));
-      } catch (error) {
-        this.#stale = true;
-        if (classifyWriteError(error) === "conflict") return false;
-        throw new AllocationRecordError("re-create the allocation record", errorMessage(error), {
-          cause: error,
-        });
-      }
+      this.#stored(await this.#store.write({ bits, writeId: this.#nextWriteId() }));
       this.#missing = false;
       this.#stale = false;
       return true;
+    } catch (error) {
+      this.#stale = true;
+      if (classifyWriteError(error) === "conflict") return false;
+      throw new AllocationRecordError("re-create the allocation record", errorMessage(error), {
+        cause: error,
+      });
     } finally {
       this.#drained();
       if (this.#queue.length > 0 || this.#readers.length > 0) this.#kick();
@@ -393,7 +387,6 @@ export class AllocationRecord {
   /** Adopts a record this process just wrote (or read, when `record` is null: known absent). */
   #stored(record: StoredRecord | null): void {
     this.#known = record;
-    if (record !== null) this.#existed = true;
     const next = record?.bits.clone() ?? new PortBitmap();
     if (next.equals(this.#last)) return;
     this.#version++;
@@ -403,9 +396,9 @@ export class AllocationRecord {
     this.#last = next;
   }
 
-  #enqueue(kind: "reserve" | "release", port: number): Promise<Outcome> {
+  #enqueue(kind: "reserve" | "release", port: number): Promise<ReserveOutcome> {
     if (!isPort(port)) throw new InvalidPortError(port);
-    const { promise, resolve, reject } = Promise.withResolvers<Outcome>();
+    const { promise, resolve, reject } = Promise.withResolvers<ReserveOutcome>();
     this.#queue.push({ kind, port, writes: [], maybeLanded: false, resolve, reject });
     this.#kick();
     return promise;
@@ -459,7 +452,7 @@ export class AllocationRecord {
       const fatal = error instanceof AllocationRecordFormatError;
       return await this.#failed(run, error, fatal, "read the allocation record");
     }
-    if (fresh === undefined && this.#existed) {
+    if (fresh === undefined && this.#known) {
       // Starting afresh would forget every reservation: refuse; the repair pass rebuilds it
       // (`recreate`) from every port anyone may hold, and allocation pauses meanwhile.
       this.#missing = true;

@@ -146,10 +146,9 @@ export class ClusterPortAllocator {
   resync(heldPorts: Iterable<number>): void {
     this.#lastError = undefined; // the record was just read
     const before = new Set(this.#registry.snapshot());
-    const record = this.#record.reserved();
-    this.#seen = record;
+    this.#seen = this.#record.reserved();
     this.#seenVersion = this.#record.version;
-    const ports = new Set([...record.toArray(), ...heldPorts, ...this.#picking]);
+    const ports = new Set([...this.#seen.toArray(), ...heldPorts, ...this.#picking]);
     this.#registry.restore([...ports].map((port) => ({ holder: undefined, port })));
     for (const port of before) if (!ports.has(port)) this.#emit(port);
   }
@@ -181,7 +180,6 @@ export class ClusterPortAllocator {
       this.#reservations.delete(hostPortKey);
       this.#reservations.set(hostPortKey, reservation);
       this.#recent.push(reservation);
-      this.#prune();
       return { ok: true, ...reservation };
     }
   }
@@ -238,14 +236,10 @@ export class ClusterPortAllocator {
     return [...new Set(this.#recent.map((r) => r.port))].sort((a, b) => a - b);
   }
 
-  /** The fresh reservation of `key`; a stale one is dropped (abandoned, rule 2). */
+  /** The fresh reservation of `key`; stale ones are dropped first (abandoned, rule 2). */
   #fresh(key: string): Reservation | undefined {
-    const reservation = this.#reservations.get(key);
-    if (reservation === undefined || this.isReservationFresh(reservation.reservedAt)) {
-      return reservation;
-    }
-    this.#reservations.delete(key);
-    return undefined;
+    this.#prune();
+    return this.#reservations.get(key);
   }
 
   #prune(): void {

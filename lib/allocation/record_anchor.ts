@@ -86,17 +86,14 @@ export class RecordAnchor {
    *
    * @throws the `lib/kube` error family when the CRD cannot be read or written
    */
-  async check(options: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
+  async check({ claimAbsent = true }: { claimAbsent?: boolean } = {}): Promise<AnchorCheck> {
     let verdict: AnchorCheck | undefined;
     let holder: string | undefined;
     for (let attempt = 0; verdict === undefined && attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       const crd = await orUndefined(this.#crds.get(RECORD_ANCHOR_CRD));
       holder = crd?.metadata?.annotations?.[RECORD_ANCHOR_ANNOTATION] || undefined;
-      const decision = decideRecordAnchor(
-        { crdExists: crd !== undefined, anchor: holder },
-        this.value,
-        options.claimAbsent ?? true,
-      );
+      const state = { crdExists: crd !== undefined, anchor: holder };
+      const decision = decideRecordAnchor(state, this.value, claimAbsent);
       if (decision.action === "refuse") verdict = { reason: decision.reason, holder };
       else if (decision.action === "proceed" || await this.#claim(crd!)) verdict = true;
     }
@@ -148,9 +145,7 @@ export function anchoredLeaderWork(options: {
   /** Clock for the claim delay, in ms; default `Date.now`. */
   now?: () => number;
 }): ControllerRun {
-  const { anchor, logger } = options;
-  const recheckMs = options.recheckMs ?? DEFAULT_ANCHOR_RECHECK_MS;
-  const now = options.now ?? Date.now;
+  const { anchor, logger, recheckMs = DEFAULT_ANCHOR_RECHECK_MS, now = Date.now } = options;
   let sawOther = false; // the anchor named another record since we last held it
   let absentSince: number | undefined;
   const stopping = new AbortController();

@@ -87,7 +87,6 @@ function popcount(x: number): number {
 export class PortBitmap {
   #bits = new Uint32Array(WORDS);
   #full = new Uint32Array(WORDS / 32);
-  #size = 0;
 
   /** A bitmap with every port of `ports` set. @throws {InvalidPortError} a value is not a port */
   static of(ports: Iterable<number>): PortBitmap {
@@ -106,7 +105,6 @@ export class PortBitmap {
     for (let w = 0; w < WORDS; w++) {
       const word = view.getUint32(w * 4, true);
       bitmap.#bits[w] = word;
-      bitmap.#size += popcount(word);
       if (word === FULL) bitmap.#full[w >>> 5]! |= 1 << (w & 31);
     }
     return bitmap;
@@ -114,7 +112,7 @@ export class PortBitmap {
 
   /** How many bits are set. */
   get size(): number {
-    return this.#size;
+    return this.countSet(0, MAX_PORT);
   }
 
   /** Whether the bit of `port` is set. */
@@ -128,7 +126,6 @@ export class PortBitmap {
     const w = port >>> 5;
     this.#bits[w]! |= 1 << (port & 31);
     if (this.#bits[w] === FULL) this.#full[w >>> 5]! |= 1 << (w & 31);
-    this.#size++;
     return true;
   }
 
@@ -138,7 +135,6 @@ export class PortBitmap {
     const w = port >>> 5;
     this.#bits[w]! &= ~(1 << (port & 31));
     this.#full[w >>> 5]! &= ~(1 << (w & 31));
-    this.#size--;
     return true;
   }
 
@@ -155,15 +151,12 @@ export class PortBitmap {
     const copy = new PortBitmap();
     copy.#bits.set(this.#bits);
     copy.#full.set(this.#full);
-    copy.#size = this.#size;
     return copy;
   }
 
   /** Whether `other` has exactly the same bits set. */
   equals(other: PortBitmap): boolean {
-    if (other.#size !== this.#size) return false;
-    for (let w = 0; w < WORDS; w++) if (other.#bits[w] !== this.#bits[w]) return false;
-    return true;
+    return this.#bits.every((word, w) => word === other.#bits[w]);
   }
 
   /** The lowest clear bit from `lo` to `hi` inclusive, or -1 when all of them are set. */

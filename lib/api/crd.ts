@@ -148,7 +148,7 @@ function column(
  *
  * @throws {TypeError} when the schema cannot be expressed as a structural schema
  */
-export function openApiSchemaOf(schema: z.ZodType): StructuralSchema {
+function openApiSchemaOf(schema: z.ZodType): StructuralSchema {
   const json = z.toJSONSchema(schema, { io: "input" }) as {
     properties?: Record<string, unknown>;
     required?: string[];
