@@ -1,7 +1,11 @@
 /**
  * The original operator's seven webhook paths and names (seed 0), and the admission webhook
  * configurations for the release, `--register-webhooks`, the demo and the tests. The pod webhook
- * never sees the operator's namespace, so the operator can always restart.
+ * never sees the operator's namespace, so the operator can always restart. Given the operator's
+ * username, the API server skips the webhooks for the operator's own HostPort writes and claim
+ * UPDATEs: it writes the finalizers itself, the CRDs' CEL rules apply to it too, and
+ * `reviewHostPort` lets it write ports anyway. Its claim CREATEs (per-pod claims) still count
+ * against quotas; it writes only the status of classes, which no rule covers.
  *
  * @module
  */
@@ -62,6 +66,8 @@ export interface WebhookSetOptions {
   crdName: string;
   podName: string;
   operatorNamespace: string;
+  /** The operator's username (`system:serviceaccount:<namespace>:<name>`); absent: no skipping. */
+  operatorUsername?: string | undefined;
   labels?: Readonly<Record<string, string>>;
   annotations?: Readonly<Record<string, string>>;
 }
@@ -105,7 +111,20 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
 export function webhookSet(
   options: WebhookSetOptions,
 ): [MutatingWebhookConfiguration, ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
-  const { client } = options;
+  const { client, operatorUsername: user } = options;
+  // The operator skips the HostPort webhooks, and the claim ones on UPDATE (see the module doc).
+  // A JSON string is a CEL string literal.
+  const notUser = `request.userInfo.username != ${JSON.stringify(user)}`;
+  const unless = (name: string, expression: string) =>
+    user === undefined ? {} : { matchConditions: [{ name, expression }] };
+  const hostPort = unless("not-the-operator", notUser);
+  const claim = unless("not-an-operator-update", `request.operation == 'CREATE' || ${notUser}`);
+  const skip: Partial<Record<WebhookId, object>> = {
+    mutateHostPort: hostPort,
+    validateHostPort: hostPort,
+    mutateHostPortClaim: claim,
+    validateHostPortClaim: claim,
+  };
   const hook = (id: WebhookId, rules: WebhookRule[]) => {
     const path = WEBHOOK_PATHS[id];
     return {
@@ -122,6 +141,7 @@ export function webhookSet(
       sideEffects: "None",
       timeoutSeconds: 10,
       admissionReviewVersions: ["v1"],
+      ...skip[id],
     };
   };
   const cr = (...resources: string[]): WebhookRule[] => [
