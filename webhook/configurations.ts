@@ -1,11 +1,8 @@
 /**
  * The original operator's seven webhook paths and names (seed 0), and the admission webhook
  * configurations for the release, `--register-webhooks`, the demo and the tests. The pod webhook
- * never sees the operator's namespace, so the operator can always restart. Given the operator's
- * username, the API server skips the webhooks for the operator's own HostPort writes and claim
- * UPDATEs: it writes the finalizers itself, the CRDs' CEL rules apply to it too, and
- * `reviewHostPort` lets it write ports anyway. Its claim CREATEs (per-pod claims) still count
- * against quotas; it writes only the status of classes, which no rule covers.
+ * never sees the operator's namespace, so the operator can always restart. The operator's HostPort
+ * writes and claim UPDATEs skip the CR webhooks (it sets finalizers, CEL rules bind it).
  *
  * @module
  */
@@ -112,19 +109,11 @@ export function webhookSet(
   options: WebhookSetOptions,
 ): [MutatingWebhookConfiguration, ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
   const { client, operatorUsername: user } = options;
-  // The operator skips the HostPort webhooks, and the claim ones on UPDATE (see the module doc).
-  // A JSON string is a CEL string literal.
-  const notUser = `request.userInfo.username != ${JSON.stringify(user)}`;
-  const unless = (name: string, expression: string) =>
+  const notUser = `request.userInfo.username != ${JSON.stringify(user)}`; // JSON quotes as CEL
+  const when = (name: string, expression: string) =>
     user === undefined ? {} : { matchConditions: [{ name, expression }] };
-  const hostPort = unless("not-the-operator", notUser);
-  const claim = unless("not-an-operator-update", `request.operation == 'CREATE' || ${notUser}`);
-  const skip: Partial<Record<WebhookId, object>> = {
-    mutateHostPort: hostPort,
-    validateHostPort: hostPort,
-    mutateHostPortClaim: claim,
-    validateHostPortClaim: claim,
-  };
+  const hostPort = when("not-the-operator", notUser);
+  const claim = when("not-an-operator-update", `request.operation == 'CREATE' || ${notUser}`);
   const hook = (id: WebhookId, rules: WebhookRule[]) => {
     const path = WEBHOOK_PATHS[id];
     return {
@@ -141,7 +130,7 @@ export function webhookSet(
       sideEffects: "None",
       timeoutSeconds: 10,
       admissionReviewVersions: ["v1"],
-      ...skip[id],
+      ...id.endsWith("HostPort") ? hostPort : id.endsWith("HostPortClaim") ? claim : {},
     };
   };
   const cr = (...resources: string[]): WebhookRule[] => [
