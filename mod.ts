@@ -22,6 +22,7 @@ import {
   type KubeClients,
   KubeRestClient,
   learnSelfUsername,
+  selfUsername,
 } from "./lib/kube/mod.ts";
 import {
   configOrExit,
@@ -119,11 +120,6 @@ async function startAdmission(
 ) {
   const log = logger.child({ component: "webhook" });
   const stopCertificates = new AbortController();
-  // Only this identity may write a port into a HostPort (refused for everyone until known).
-  const operator = learnSelfUsername(kube.rest, {
-    signal: AbortSignal.any([stopCertificates.signal, stop]),
-    onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
-  });
   // `--register-webhooks`: our webhook configurations are written at start and deleted on exit.
   const register = config.webhook.register;
   const registrar = register && new WebhookRegistrar({
@@ -132,12 +128,17 @@ async function startAdmission(
     crdName: register.crdConfiguration,
     podName: register.podConfiguration,
     operatorNamespace: config.namespace,
-    operatorUsername: await operator.known, // its own writes skip the webhooks
+    operatorUsername: await selfUsername(kube.rest), // its own writes skip the CR webhooks
     onChange: (message) => log.info(message, { url: register.baseUrl }),
   });
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
   const lookups = admissionLookups(kube, caches, { metrics, recorder });
+  // Only this identity may write a port into a HostPort (refused for everyone until known).
+  const operator = learnSelfUsername(kube.rest, {
+    signal: AbortSignal.any([stopCertificates.signal, stop]),
+    onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
+  });
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
   const server = await startWebhookServer({
     certificates,
