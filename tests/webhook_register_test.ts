@@ -158,7 +158,10 @@ Deno.test("--register-webhooks registers our webhooks by URL and removes them on
       return created.code === 0 ? undefined : created.stderr;
     },
   );
-  assert.ok(refusal.includes(`exceeded quota: pool, requested: ${quota}=1`), refusal);
+  // Refused at the claim's CREATE by the claim webhook (not held back later by the controller).
+  const byWebhook = `admission webhook "${WEBHOOK_NAMES.validateHostPortClaim}" denied the request`;
+  assert.ok(refusal.includes(`${byWebhook}: hostportclaims.hostport.rmb938.com "`), refusal);
+  assert.ok(refusal.includes(`is forbidden: exceeded quota: pool, requested: ${quota}=1`), refusal);
 
   const status = await operator.stop();
   assert.equal(status.code, 0, await operator.logs());
