@@ -22,6 +22,7 @@ import {
   type KubeClients,
   KubeRestClient,
   learnSelfUsername,
+  selfUsername,
 } from "./lib/kube/mod.ts";
 import {
   configOrExit,
@@ -127,6 +128,7 @@ async function startAdmission(
     crdName: register.crdConfiguration,
     podName: register.podConfiguration,
     operatorNamespace: config.namespace,
+    operatorUsername: await selfUsername(kube.rest), // its own writes skip the CR webhooks
     onChange: (message) => log.info(message, { url: register.baseUrl }),
   });
   await registrar?.checkNames();

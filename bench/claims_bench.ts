@@ -3,7 +3,8 @@
  * (etcd + kube-apiserver on this machine), the operator as a separate process running the
  * bundle the image compiles. It measures time until every claim is Bound, claims bound per
  * second, claim-to-bound latency, the operator's API writes per claim (from the API server's
- * audit log) and its peak RSS, once as released and once tuned (see {@linkcode CLAIMS_SETUPS}).
+ * audit log) and its peak RSS, as released (its webhooks registered), tuned, and without webhooks
+ * (see {@linkcode CLAIMS_SETUPS}).
  *
  * @module
  */
@@ -29,21 +30,35 @@ export interface ClaimsSetup {
    * as it starts, as a new bundle does on its first `deno run`.
    */
   readonly codeCache: boolean;
+  /**
+   * Whether the release's custom-resource webhook configurations are registered (pointing at the
+   * operator process), as a release runs them; without, the controllers alone act.
+   */
+  readonly webhooks: boolean;
 }
 
 /**
- * The configurations measured: the release's defaults as the image runs them, the same without
- * a code cache, and a tuning that changes no behaviour (more concurrent reconciles, a young
- * generation half the image's 2 MB semi-spaces).
+ * The configurations measured: the release's defaults as the image runs them, its webhooks
+ * registered; the same without a code cache; a tuning that changes no behaviour (more concurrent
+ * reconciles, a young generation half the image's 2 MB semi-spaces); and the release's defaults
+ * without webhooks, as the benchmark ran before session 7 (so its history stays comparable).
  */
 export const CLAIMS_SETUPS: readonly ClaimsSetup[] = [
-  { label: "as released", flags: [], extraV8Flags: [], codeCache: true },
-  { label: "no code cache", flags: [], extraV8Flags: [], codeCache: false },
+  { label: "as released", flags: [], extraV8Flags: [], codeCache: true, webhooks: true },
+  { label: "no code cache", flags: [], extraV8Flags: [], codeCache: false, webhooks: true },
   {
     label: "tuned: --workers=24, semi-space 1 MB",
     flags: ["--workers=24"],
     extraV8Flags: ["--max-semi-space-size=1"],
     codeCache: true,
+    webhooks: true,
+  },
+  {
+    label: "no webhooks registered",
+    flags: [],
+    extraV8Flags: [],
+    codeCache: true,
+    webhooks: false,
   },
 ];
 
@@ -162,6 +177,7 @@ export async function runClaimsBench(options: ClaimsBenchOptions = {}): Promise<
           inFlight,
           script,
           flags: ["--leader-elect=true", ...setup.flags],
+          webhooks: setup.webhooks,
           workDir: runDir,
         }),
       );
@@ -182,8 +198,13 @@ function method(claims: number, inFlight: number, fromSource: boolean): string {
     `V8 code cache built before the start by one \`--help\` run, as the Dockerfile builds the`,
     `image's (each column has a \`DENO_DIR\` of its own, so no column reuses another's cache), out of`,
     `cluster with the release's ServiceAccount and RBAC, leader election on, defaults otherwise`,
-    `(${CONTROLLER_DEFAULTS.claimWorkers} claim workers, ${CONTROLLER_DEFAULTS.hostPortWorkers} HostPort workers) unless the column says so. No webhook configuration`,
-    `is registered, so the operator adds each claim's finalizer itself. One HostPortClass of`,
+    `(${CONTROLLER_DEFAULTS.claimWorkers} claim workers, ${CONTROLLER_DEFAULTS.hostPortWorkers} HostPort workers) unless the column says so. Unless the column says "no`,
+    `webhooks registered" (how every run before session 7 was made), the release's two`,
+    `custom-resource webhook configurations are registered once the operator is ready, as the`,
+    `release has them but calling the operator process by URL (the harness's CA as caBundle):`,
+    `each claim's create goes through the claim webhooks (mutating and validating), while the`,
+    `operator's own HostPort writes and claim updates skip them (their \`matchConditions\` on`,
+    `the operator's username); the pod webhook is not registered (no pods). One HostPortClass of`,
     `${claims} ports; once the operator leads and its first repair pass is done, the benchmark`,
     `creates ${claims} claims as the admin, ${inFlight} create requests in flight at a time,`,
     `while a watch on the claims notes when each is first seen \`Bound\`.`,
@@ -205,5 +226,7 @@ function method(claims: number, inFlight: number, fromSource: boolean): string {
     `  machine has ${navigator.hardwareConcurrency} cores, shared with whatever else runs`,
     `  (see the load average).`,
     `- Reconciles: the operator's \`controller_runtime_reconcile_time_seconds\` after the burst.`,
+    `- Webhook requests: the operator's \`controller_runtime_webhook_requests_total\` after the`,
+    `  burst, by webhook.`,
   ].join("\n");
 }

@@ -8,6 +8,7 @@ import type { BenchResult } from "./bench_result.ts";
 import { diagnose } from "./claims_diagnosis.ts";
 import { quantile, type WriteCount, type WriteTarget } from "./claims_measure.ts";
 import { seriesValue } from "../tests/controller_ops_fakes.ts";
+import { webhookForPath } from "../webhook/configurations.ts";
 
 /** What one run measured. */
 export interface ClaimsRun {
@@ -152,6 +153,20 @@ function verbs(run: ClaimsRun): string {
   return all.map(([verb, n]) => `${verb} ${n}`).join("; ");
 }
 
+/** The operator's admission requests answered during the run, by webhook. */
+function webhookRequests(run: ClaimsRun): string {
+  const counts = new Map<string, number>();
+  const series =
+    /^controller_runtime_webhook_requests_total\{[^}]*webhook="([^"]*)"[^}]*\} (\S+)$/gm;
+  for (const [, path = "", n] of run.metrics.matchAll(series)) {
+    const id = webhookForPath(path) ?? path;
+    counts.set(id, (counts.get(id) ?? 0) + Number(n));
+  }
+  const all = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  return `${all} (${(all / run.claims).toFixed(2)}/claim)` +
+    [...counts].map(([id, n]) => `; ${id} ${n}`).join("");
+}
+
 /** The rows after the targets: what the numbers are made of. */
 function detailRows(): [string, (run: ClaimsRun) => string][] {
   const total = (run: ClaimsRun) => [...run.writes.values()].reduce((n, c) => n + c.total, 0);
@@ -173,6 +188,7 @@ function detailRows(): [string, (run: ClaimsRun) => string][] {
       `${c} reconciles`,
       (r) => reconciles(r, c),
     ]),
+    ["webhook requests", webhookRequests],
     ...["operator", "kube-apiserver", "etcd", "bench (client + watch)"].map(
       (p): [string, (run: ClaimsRun) => string] => [`CPU of ${p}`, (r) => {
         const cpu = r.cpuSeconds[p] ?? NaN;

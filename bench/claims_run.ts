@@ -5,7 +5,12 @@
  * @module
  */
 import { OPERATOR_USER } from "../scripts/gen_release_names.ts";
+import type {
+  MutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration,
+} from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
+import { webhookConfigurations } from "../scripts/gen_release_files.ts";
 import { adminClients, classObject, ensureNamespace } from "../tests/controller_harness.ts";
 import { startControlPlane } from "../tests/controlplane/harness.ts";
 import { auditFlags, readApiCalls } from "../tests/demo/audit_log.ts";
@@ -35,6 +40,8 @@ export interface ClaimsRunOptions {
   readonly script: NonNullable<OperatorOptions["script"]>;
   /** Operator flags. */
   readonly flags: readonly string[];
+  /** Whether the release's custom-resource webhook configurations call the operator process. */
+  readonly webhooks?: boolean;
   /** Where the audit policy and log go. */
   readonly workDir: string;
 }
@@ -76,6 +83,24 @@ async function waitUntilLeading(operator: OperatorProcess): Promise<void> {
     await sleep(100);
   }
   await sleep(1_000);
+}
+
+/**
+ * Registers the release's custom-resource webhook configurations (its claim, HostPort and class
+ * webhooks, with the operator's username), calling `baseUrl` and trusting `tls`'s CA.
+ */
+async function registerWebhooks(
+  kube: KubeClients,
+  baseUrl: string,
+  tls: { caBundle: string },
+): Promise<void> {
+  const [mutating, validating] = webhookConfigurations({
+    kind: "url",
+    baseUrl,
+    caBundle: tls.caBundle,
+  }) as [MutatingWebhookConfiguration, ValidatingWebhookConfiguration];
+  await kube.mutatingWebhookConfigurations.create(mutating);
+  await kube.validatingWebhookConfigurations.create(validating);
 }
 
 /** What the burst itself measured. */
@@ -144,6 +169,7 @@ export async function measureClaims(options: ClaimsRunOptions): Promise<ClaimsRu
   const lastPort = FIRST_PORT + options.claims - 1;
   await kube.hostPortClasses.create(classObject(CLASS, [[FIRST_PORT, lastPort]]));
   const operator = await operators.start(`operator-${options.label}`, options.flags);
+  if (options.webhooks) await registerWebhooks(kube, operator.webhookUrl, await cp.webhookTls());
   await waitUntilLeading(operator);
   const pid = operator.process.pid;
   const idleRssBytes = await peakRssBytes(pid);

@@ -21,7 +21,7 @@ import type {
   ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
 import { webhookSet } from "../webhook/configurations.ts";
-import { COMMON_LABELS, NAMES, objectMeta, PORTS } from "./gen_release_names.ts";
+import { COMMON_LABELS, NAMES, objectMeta, OPERATOR_USER, PORTS } from "./gen_release_names.ts";
 
 /** A Kubernetes object as the generator renders it. */
 export type ManifestObject = { apiVersion?: string; kind?: string };
@@ -205,6 +205,7 @@ export function webhookConfigurations(
     crdName: NAMES.crdWebhooks,
     podName: NAMES.podWebhooks,
     operatorNamespace: namespace,
+    operatorUsername: OPERATOR_USER,
     labels: COMMON_LABELS,
     ...injectCaFrom === undefined
       ? {}

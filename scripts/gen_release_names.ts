@@ -43,12 +43,7 @@ export const NAMES = {
 } as const;
 
 /** Container ports (`/healthz` and `/readyz`, `/metrics`, the admission server) and the Service's. */
-export const PORTS = {
-  health: 8081,
-  metrics: 8080,
-  webhook: 9443,
-  webhookService: 443,
-} as const;
+export const PORTS = { health: 8081, metrics: 8080, webhook: 9443, webhookService: 443 } as const;
 
 /** Labels that select the operator's pods. */
 export const SELECTOR_LABELS = {

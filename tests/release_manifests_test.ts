@@ -9,7 +9,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { ClusterRole, Role } from "kubernetes-types/rbac/v1.d.ts";
 import { parseAllDocuments } from "yaml";
 import { parseOperatorConfig } from "../lib/ops/config.ts";
-import { WEBHOOK_NAMES, WEBHOOK_PATHS } from "../webhook/configurations.ts";
+import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookSet } from "../webhook/configurations.ts";
 import { type ManifestObject, releaseFiles } from "../scripts/gen_release_files.ts";
 import { NAMES } from "../scripts/gen_release_names.ts";
 import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";
@@ -128,6 +128,22 @@ for (const release of ["release.yaml", "release-cert-manager.yaml"]) {
       assert.equal(hook.timeoutSeconds, 10);
       assert.deepEqual(hook.admissionReviewVersions, ["v1"]);
     }
+    // The Deployment's ServiceAccount skips the HostPort webhooks, and the claim ones on UPDATE.
+    const pod = only<Deployment>(objects, "Deployment")[0]?.spec?.template.spec;
+    const user = `system:serviceaccount:${NAMES.namespace}:${pod?.serviceAccountName}`;
+    const notUser = `request.userInfo.username != "${user}"`;
+    const skip = (id: keyof typeof WEBHOOK_NAMES) => byName.get(WEBHOOK_NAMES[id])?.matchConditions;
+    for (const id of ["mutateHostPort", "validateHostPort"] as const) {
+      assert.deepEqual(skip(id), [{ name: "not-the-operator", expression: notUser }]);
+    }
+    for (const id of ["mutateHostPortClaim", "validateHostPortClaim"] as const) {
+      assert.deepEqual(skip(id), [{
+        name: "not-an-operator-update",
+        expression: `request.operation == 'CREATE' || ${notUser}`,
+      }]);
+    }
+    assert.equal(skip("mutateHostPortClass"), undefined);
+    assert.equal(skip("validateHostPortClass"), undefined);
     assert.deepEqual(byName.get(WEBHOOK_NAMES.mutatePod)?.namespaceSelector, {
       matchLabels: { "hostport.rmb938.com": "true" },
       matchExpressions: [{
@@ -207,4 +223,21 @@ Deno.test("the Deployment runs two hardened replicas with probes, limits and a P
     const [pdb] = only<AnyObject>(objects, "PodDisruptionBudget");
     assert.equal((pdb?.spec as { minAvailable: number }).minAvailable, 1);
   }
+});
+
+Deno.test("webhookSet() skips nobody without the operator's username, and quotes it for CEL", () => {
+  const options = {
+    client: { kind: "url", baseUrl: "https://127.0.0.1:9443" },
+    crdName: "crd",
+    podName: "pod",
+    operatorNamespace: "op",
+  } as const;
+  const hooks = webhookSet(options).flatMap((config) => config.webhooks ?? []);
+  for (const hook of hooks.filter((hook) => hook.name !== WEBHOOK_NAMES.mutatePod)) {
+    assert.equal(hook.matchConditions, undefined, hook.name);
+  }
+  const [mutating] = webhookSet({ ...options, operatorUsername: 'a"b\\c' });
+  assert.deepEqual(mutating.webhooks?.[0]?.matchConditions, [
+    { name: "not-the-operator", expression: 'request.userInfo.username != "a\\"b\\\\c"' },
+  ]);
 });

@@ -3,13 +3,20 @@
  * them: a pod that can still run (a terminating one included) keeps its claims whatever writes it
  * (the pod or `pods/status`), only the operator writes a port into a HostPort (`hostports/status`
  * included), the kubelet's status writes never reach the webhook, and a stalled claim cache
- * cannot admit a pod for a claim that is being deleted. No controllers run; the operator is a
- * distinct user that kubectl impersonates.
+ * cannot admit a pod for a claim that is being deleted; the operator's own HostPort writes and
+ * claim UPDATEs never reach the webhooks, its claim CREATEs do. No controllers run; the operator
+ * is the release's ServiceAccount, which kubectl impersonates.
  */
 import assert from "node:assert/strict";
-import { CLAIM_ANNOTATION_PREFIX, type HostPortClaim, POD_MESSAGE } from "../lib/api/mod.ts";
+import {
+  CLAIM_ANNOTATION_PREFIX,
+  FINALIZER,
+  type HostPortClaim,
+  POD_MESSAGE,
+} from "../lib/api/mod.ts";
 import { Informer, NotFoundError } from "../lib/kube/mod.ts";
 import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
+import { OPERATOR_USER } from "../scripts/gen_release_names.ts";
 import { cachedAdmissionLookups } from "../webhook/server_lookups.ts";
 import { eventually, eventuallyGone } from "./controller_harness.ts";
 import {
@@ -24,7 +31,6 @@ import {
 import { metricValue } from "./webhook_fixtures.ts";
 
 const CLAIM = CLAIM_ANNOTATION_PREFIX;
-const OPERATOR = "system:serviceaccount:hostport-allocator-system:hostport-allocator";
 const HOLD = "example.com/hold";
 const POD_PATH = WEBHOOK_PATHS.mutatePod;
 
@@ -36,11 +42,27 @@ function heldPod(name: string, claim: string): unknown {
   return { ...manifest, metadata: { ...manifest.metadata, finalizers: [HOLD] } };
 }
 
-/** Pod admission requests the server has answered so far (its `/metrics`). */
-function podRequests(cluster: E2eCluster): Promise<number> {
+/** Admission requests the server has answered so far on `path` (its `/metrics`). */
+function requests(cluster: E2eCluster, path: string): Promise<number> {
   return metricValue(cluster.metrics, "controller_runtime_webhook_requests_total", {
-    webhook: POD_PATH,
+    webhook: path,
   });
+}
+
+function podRequests(cluster: E2eCluster): Promise<number> {
+  return requests(cluster, POD_PATH);
+}
+
+/** Requests answered so far on the HostPort and claim paths, by webhook. */
+async function customResourceRequests(cluster: E2eCluster): Promise<Record<string, number>> {
+  const ids = [
+    "mutateHostPort",
+    "validateHostPort",
+    "mutateHostPortClaim",
+    "validateHostPortClaim",
+  ] as const;
+  const counts = await Promise.all(ids.map((id) => requests(cluster, WEBHOOK_PATHS[id])));
+  return Object.fromEntries(ids.map((id, i) => [id, counts[i]!]));
 }
 
 async function kubectlOk(cluster: E2eCluster, args: string[]): Promise<void> {
@@ -64,7 +86,7 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
   let stallClaims: () => Promise<void> = () => Promise.resolve();
   let claimCache: Informer<HostPortClaim> | undefined;
   await using cluster = await startE2eCluster({
-    operatorUsername: OPERATOR,
+    operatorUsername: OPERATOR_USER,
     startLookups(kube) {
       const claims = new Informer(kube.hostPortClaims);
       const hostPorts = new Informer(kube.hostPorts);
@@ -247,6 +269,81 @@ Deno.test("admission guards hold against tenants, admins and stale caches (issue
     const moved = await kubectlRefused(cluster, [...cluster.asOperator, ...allocate(9003)]);
     assert.match(moved, /status\.port: .*cannot change port/);
   });
+
+  await t.step(
+    "the operator's own HostPort writes and claim UPDATEs skip the webhooks",
+    async () => {
+      const asOperator = async (args: string[], manifest?: unknown) => {
+        const stdin = manifest === undefined ? undefined : JSON.stringify(manifest);
+        const result = await cluster.kubectl([...cluster.asOperator, ...args], stdin);
+        assert.equal(result.code, 0, `kubectl ${args.join(" ")}: ${result.stderr}`);
+      };
+      const claim = (name: string) => ({
+        apiVersion: "hostport.rmb938.com/v1alpha1",
+        kind: "HostPortClaim",
+        metadata: { name, namespace: "ns1" },
+        spec: { hostPortClassName: "c1" },
+      });
+      // The admin's: a claim for the operator to bind, and a HostPort without a port.
+      await cluster.apply(claim("e"));
+      const uid = await cluster.get("hpc e", "{.metadata.uid}", "ns1");
+      const pending = await cluster.bindClaim("ns1", "g", 0);
+      const before = await customResourceRequests(cluster);
+      // Binding e as the controllers do, the finalizer written by the operator itself.
+      await asOperator(["create", "-f", "-"], {
+        apiVersion: "hostport.rmb938.com/v1alpha1",
+        kind: "HostPort",
+        metadata: { name: "hp-e", finalizers: [FINALIZER] },
+        spec: { hostPortClassName: "c1", claimRef: { namespace: "ns1", name: "e", uid } },
+      });
+      await asOperator([
+        "patch",
+        "hp",
+        "hp-e",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { phase: "Allocated", port: 9005 } }),
+      ]);
+      await asOperator([
+        "patch",
+        "hpc",
+        "e",
+        "-n",
+        "ns1",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { hostPortName: "hp-e" } }),
+      ]);
+      // A claim the operator creates (a per-pod claim) goes through both: it gets the finalizer.
+      await asOperator(["create", "-f", "-"], claim("f"));
+      assert.equal(await cluster.get("hpc f", "{.metadata.finalizers[0]}", "ns1"), FINALIZER);
+      // The admin's port is refused by the webhook; once counted, so is everything sent before it.
+      const allocate = JSON.stringify({ status: { phase: "Allocated", port: 9006 } });
+      const refusedPort = await kubectlRefused(cluster, [
+        "patch",
+        "hp",
+        pending,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        allocate,
+      ]);
+      assert.match(refusedPort, /status\.port: Forbidden: only the operator allocates ports/);
+      await eventually(
+        "the HostPort webhook's count to move",
+        async () =>
+          (await customResourceRequests(cluster)).validateHostPort! > before.validateHostPort! ||
+          undefined,
+      );
+      assert.deepEqual(await customResourceRequests(cluster), {
+        mutateHostPort: before.mutateHostPort,
+        validateHostPort: before.validateHostPort! + 1,
+        mutateHostPortClaim: before.mutateHostPortClaim! + 1,
+        validateHostPortClaim: before.validateHostPortClaim! + 1,
+      });
+    },
+  );
 
   await t.step("a stalled claim cache cannot admit a pod for a deleting claim", async () => {
     await cluster.bindClaim("ns1", "d", 9004);

@@ -1,7 +1,8 @@
 /**
  * The original operator's seven webhook paths and names (seed 0), and the admission webhook
  * configurations for the release, `--register-webhooks`, the demo and the tests. The pod webhook
- * never sees the operator's namespace, so the operator can always restart.
+ * never sees the operator's namespace, so the operator can always restart. The operator's HostPort
+ * writes and claim UPDATEs skip the CR webhooks (it sets finalizers, CEL rules bind it).
  *
  * @module
  */
@@ -62,6 +63,8 @@ export interface WebhookSetOptions {
   crdName: string;
   podName: string;
   operatorNamespace: string;
+  /** The operator's username (`system:serviceaccount:<namespace>:<name>`); absent: no skipping. */
+  operatorUsername?: string | undefined;
   labels?: Readonly<Record<string, string>>;
   annotations?: Readonly<Record<string, string>>;
 }
@@ -105,7 +108,12 @@ export function podNamespaceSelector(operatorNamespace: string): LabelSelector {
 export function webhookSet(
   options: WebhookSetOptions,
 ): [MutatingWebhookConfiguration, ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
-  const { client } = options;
+  const { client, operatorUsername: user } = options;
+  const notUser = `request.userInfo.username != ${JSON.stringify(user)}`; // JSON quotes as CEL
+  const when = (name: string, expression: string) =>
+    user === undefined ? {} : { matchConditions: [{ name, expression }] };
+  const hostPort = when("not-the-operator", notUser);
+  const claim = when("not-an-operator-update", `request.operation == 'CREATE' || ${notUser}`);
   const hook = (id: WebhookId, rules: WebhookRule[]) => {
     const path = WEBHOOK_PATHS[id];
     return {
@@ -122,6 +130,7 @@ export function webhookSet(
       sideEffects: "None",
       timeoutSeconds: 10,
       admissionReviewVersions: ["v1"],
+      ...id.endsWith("HostPort") ? hostPort : id.endsWith("HostPortClaim") ? claim : {},
     };
   };
   const cr = (...resources: string[]): WebhookRule[] => [

@@ -360,7 +360,7 @@ export const REGISTERED_BY_VALUE = "register-webhooks";
 
 /** Options of {@linkcode WebhookRegistrar}; `baseUrl` is the `https://host:port` to dial. */
 export interface RegistrarOptions
-  extends Pick<WebhookSetOptions, "crdName" | "podName" | "operatorNamespace"> {
+  extends Omit<WebhookSetOptions, "client" | "labels" | "annotations"> {
   kube: WebhookClients;
   baseUrl: string;
   /** Told about each configuration written or deleted. */
