@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
-import { CONFIG_MAP_RESOURCE, DEFAULT_RECORD_NAME } from "../lib/allocation/mod.ts";
+import { DEFAULT_RECORD_NAME } from "../lib/allocation/mod.ts";
 import type { HostPort } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
-import { ResourceClient } from "../lib/kube/resource.ts";
+import { CONFIG_MAP_RESOURCE, ResourceClient } from "../lib/kube/resource.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import {
   adminClients,

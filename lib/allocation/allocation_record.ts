@@ -12,7 +12,7 @@ import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
 import { backoffDelay, type BackoffOptions, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { errorMessage, KubeApiError, orUndefined, type RestClient } from "../kube/rest_client.ts";
-import { defineResource, ResourceClient, type ResourceDescriptor } from "../kube/resource.ts";
+import { CONFIG_MAP_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import {
   InvalidPortError,
   isPort,
@@ -143,15 +143,6 @@ export function classifyWriteError(error: unknown): "conflict" | "refused" | "un
   if (!(error instanceof KubeApiError) || error.code >= 500) return "unknown";
   return error.code === 404 || error.code === 409 ? "conflict" : "refused";
 }
-
-/** `v1` ConfigMaps. */
-export const CONFIG_MAP_RESOURCE: ResourceDescriptor<ConfigMap> = defineResource<ConfigMap>({
-  group: "",
-  version: "v1",
-  kind: "ConfigMap",
-  plural: "configmaps",
-  namespaced: true,
-});
 
 /** A {@linkcode RecordStore} over the ConfigMap {@linkcode DEFAULT_RECORD_NAME} in `namespace`. */
 export class ConfigMapRecordStore implements RecordStore {

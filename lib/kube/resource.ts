@@ -14,7 +14,7 @@ import type {
 import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1.d.ts";
 import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
-import type { Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
+import type { ConfigMap, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
   errorMessage,
@@ -490,6 +490,8 @@ function ours<T extends KubeObject>(
 
 /** `v1` Pods. */
 export const POD_RESOURCE = builtin<Pod>("", "Pod");
+/** `v1` ConfigMaps (the allocation record). */
+export const CONFIG_MAP_RESOURCE = builtin<ConfigMap>("", "ConfigMap");
 /** `v1` ResourceQuotas (claim quotas). */
 export const RESOURCE_QUOTA_RESOURCE = builtin<ResourceQuota>("", "ResourceQuota");
 /** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
