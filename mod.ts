@@ -35,7 +35,6 @@ import {
   LeaderElector,
   LeaderSupervisor,
   type Logger,
-  notReady,
   operationalEndpoints,
   type OperatorConfig,
   orExit,
@@ -91,14 +90,10 @@ function certificateSource(
   const tls = config.webhook.tls;
   if (tls.type === "directory") return new FileCertificateSource({ dir: tls.certDir, onError });
   return new SelfManagedCertificateSource({
+    ...tls, // the names the certificate covers and the configurations it is injected into
     kube,
     namespace: tls.serviceNamespace,
-    serviceName: tls.serviceName,
-    ipAddresses: tls.ipAddresses,
-    ...tls.dnsNames === undefined ? {} : { dnsNames: tls.dnsNames },
     ...registrar === undefined ? {} : { beforeInjection: (ca) => registrar.register(ca) },
-    mutatingWebhookConfigurations: tls.mutatingWebhookConfigurations,
-    validatingWebhookConfigurations: tls.validatingWebhookConfigurations,
     onError,
     onIssue: (message) => log.info("Issued a serving certificate", { reason: message }),
   });
@@ -186,7 +181,7 @@ async function main(): Promise<number> {
   const metrics = new PrometheusRegistry();
   const stopProcessMetrics = registerProcessMetrics(metrics);
   const health = new HealthChecks();
-  health.addReadiness("webhook", notReady("the webhook server is starting"));
+  health.addReadiness("webhook", () => "the webhook server is starting");
   const endpoints = await orExit(
     logger,
     "serve the health and metrics endpoints",
@@ -195,8 +190,7 @@ async function main(): Promise<number> {
   const rest = await orExit(
     logger,
     "load the cluster configuration",
-    () =>
-      KubeRestClient.fromEnvironment({ kubeconfig: config.kubeconfig, context: config.context }),
+    () => KubeRestClient.fromEnvironment(config),
   );
   const kube = createKubeClients(rest);
   const { namespace, leaderElection: { enabled: leaderElection } } = config;

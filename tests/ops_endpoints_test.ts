@@ -4,12 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Logger } from "../lib/ops/contracts.ts";
-import {
-  HealthChecks,
-  notReady,
-  operationalEndpoints,
-  serveEndpoints,
-} from "../lib/ops/http_endpoints.ts";
+import { HealthChecks, operationalEndpoints, serveEndpoints } from "../lib/ops/http_endpoints.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 
 const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => QUIET };
@@ -22,7 +17,7 @@ async function get(port: number, path: string): Promise<[number, string, string 
 
 Deno.test("serveEndpoints() serves /healthz, /readyz and /metrics on their own ports", async () => {
   const health = new HealthChecks();
-  health.addReadiness("caches", notReady("not synced"));
+  health.addReadiness("caches", () => "not synced");
   const registry = new PrometheusRegistry();
   registry.counter("demo_total", "Demo").inc();
   const servers = serveEndpoints(

@@ -7,7 +7,6 @@
  */
 import {
   DEFAULT_CERT_DIR,
-  defaultText,
   envVarName,
   type FlagReadResult,
   FLAGS,
@@ -227,7 +226,8 @@ export function renderHelp(): string {
   const rows = (FLAGS as readonly FlagSpec[]).map((spec) => {
     const names = [spec.name, ...spec.aliases ?? []].map((n) => `--${n}`).join(", ");
     const value = spec.kind === "boolean" ? "" : " VALUE";
-    return [`${names}${value}`, envVarName(spec.name), defaultText(spec), spec.help];
+    const shown = spec.default ?? spec.defaultText ?? "";
+    return [`${names}${value}`, envVarName(spec.name), shown, spec.help];
   });
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
   const lines = [

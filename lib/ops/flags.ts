@@ -48,17 +48,6 @@ export function formatListenAddress(address: ListenAddress): string {
   return `${host}:${address.port}`;
 }
 
-const TRUE_WORDS = new Set(["true", "1", "t", "yes", "y", "on"]);
-const FALSE_WORDS = new Set(["false", "0", "f", "no", "n", "off"]);
-
-/** Parses a boolean the way Go's `strconv.ParseBool` does (plus yes/no/on/off). */
-export function parseBoolean(text: string): ValueResult<boolean> {
-  const word = text.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return { ok: true, value: true };
-  if (FALSE_WORDS.has(word)) return { ok: true, value: false };
-  return { ok: false, reason: "expected true or false" };
-}
-
 function fromResult<T>(parse: (text: string) => ValueResult<T>) {
   return z.string().transform((text, ctx): T => {
     const result = parse(text);
@@ -73,7 +62,12 @@ const name = z.string().trim().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
 }).max(253);
 const nameList = z.string().transform((text) => text.split(",").map((item) => item.trim()))
   .pipe(z.array(name.refine((item) => item !== "")));
-const boolean = fromResult(parseBoolean);
+// Go's `strconv.ParseBool` words, in any case, plus yes/no/on/off.
+const boolean = z.string().trim().pipe(z.stringbool({
+  truthy: ["true", "1", "t", "yes", "y", "on"],
+  falsy: ["false", "0", "f", "no", "n", "off"],
+  error: "expected true or false",
+}));
 const duration = fromResult(parseDuration);
 const positiveDuration = duration.refine((ms) => ms > 0, { error: "expected a duration above 0" });
 const address = fromResult(parseListenAddress);
@@ -269,11 +263,6 @@ type Value<F extends Flag> = z.output<F["schema"]>;
 export type ParsedFlags =
   & { [F in Flag as F extends { default: string } ? F["name"] : never]: Value<F> }
   & { [F in Flag as F extends { default: string } ? never : F["name"]]?: Value<F> };
-
-/** What `--help` shows as a flag's default. */
-export function defaultText(spec: FlagSpec): string {
-  return spec.default ?? spec.defaultText ?? "";
-}
 
 /** The environment variable of a flag: `HOSTPORT_` and the name in upper snake case. */
 export function envVarName(flagName: string): string {

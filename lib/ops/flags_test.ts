@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatListenAddress, parseBoolean, parseDuration, parseListenAddress } from "./flags.ts";
+import { formatListenAddress, parseDuration, parseListenAddress, readFlags } from "./flags.ts";
 
 Deno.test("parseDuration() reads Go-style durations into milliseconds", async (t) => {
   const cases: { input: string; expected: number | undefined }[] = [
@@ -52,12 +52,17 @@ Deno.test("formatListenAddress() brackets IPv6 hosts", () => {
   assert.equal(formatListenAddress({ hostname: "0.0.0.0", port: 8081 }), "0.0.0.0:8081");
 });
 
-Deno.test("parseBoolean() accepts Go's spellings and refuses others", () => {
-  for (const word of ["true", "TRUE", "1", "t", "yes", "on"]) {
-    assert.deepEqual(parseBoolean(word), { ok: true, value: true });
+Deno.test("readFlags() reads booleans with Go's spellings and refuses others", () => {
+  const read = (word: string) => {
+    const result = readFlags([`--leader-elect=${word}`], {});
+    return result.kind === "flags" ? result.flags["leader-elect"] : result;
+  };
+  for (const word of ["true", "TRUE", "1", "t", "yes", "on", " y "]) {
+    assert.equal(read(word), true, word);
   }
-  for (const word of ["false", "0", "F", "no", "off"]) {
-    assert.deepEqual(parseBoolean(word), { ok: true, value: false });
-  }
-  assert.equal(parseBoolean("maybe").ok, false);
+  for (const word of ["false", "0", "F", "no", "off"]) assert.equal(read(word), false, word);
+  assert.deepEqual(read("maybe"), {
+    kind: "error",
+    message: 'invalid value "maybe" for --leader-elect: expected true or false',
+  });
 });

@@ -16,11 +16,6 @@ export type CheckResult = true | string;
 
 type Check = () => CheckResult;
 
-/** A check that fails with `reason` (a placeholder until the real check is added). */
-export function notReady(reason: string): Check {
-  return () => reason;
-}
-
 /** Readiness of the started admission server: its certificate is healthy, its caches synced. */
 export function webhookReadiness(
   parts: { certificateHealthy: () => boolean; cachesSynced: Promise<boolean> },
