@@ -35,7 +35,6 @@ import {
   LeaderElector,
   LeaderSupervisor,
   type Logger,
-  operationalEndpoints,
   type OperatorConfig,
   orExit,
   processIdentity,
@@ -185,7 +184,7 @@ async function main(): Promise<number> {
   const endpoints = await orExit(
     logger,
     "serve the health and metrics endpoints",
-    () => serveEndpoints(operationalEndpoints(config, health, () => metrics.expose()), logger),
+    () => serveEndpoints({ ...config, health, expose: () => metrics.expose() }, logger),
   );
   const rest = await orExit(
     logger,

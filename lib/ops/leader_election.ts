@@ -282,13 +282,10 @@ export class LeaderSupervisor {
     const { elector, logger } = this.#o;
     while (!signal.aborted) {
       if (elector && !await elector.acquire(signal)) break;
-      let outcome: HoldOutcome | "stuck";
-      try {
-        outcome = await this.#runControllers(signal);
-      } catch (error) {
+      const outcome = await this.#runControllers(signal).catch(async (error) => {
         await elector?.release(); // the controllers could not start: let a standby try
         throw error;
-      }
+      });
       if (signal.aborted) {
         await elector?.release(); // the process exits next: let a standby take over now
         return outcome === "stuck" ? "stuck" : "stopped";
