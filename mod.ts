@@ -15,7 +15,7 @@ import {
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import { type ControllerDeps, startControllers } from "./lib/controller/start_controllers.ts";
+import { startControllers } from "./lib/controller/start_controllers.ts";
 import { type RunningSharedCaches, startSharedCaches } from "./lib/controller/context.ts";
 import {
   createKubeClients,
@@ -54,16 +54,24 @@ import { admissionLookups } from "./webhook/server_lookups.ts";
 import { type CertificateSource, FileCertificateSource } from "./webhook/tls_source.ts";
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 
+/** The process-wide parts the webhook and the controllers use. */
+interface Parts {
+  logger: Logger;
+  recorder: EventRecorder;
+  health: HealthChecks;
+  metrics: PrometheusRegistry;
+  caches: RunningSharedCaches;
+}
+
 /** Starts the controllers over this install's allocation record. */
 function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  { health, ...deps }: Pick<ControllerDeps, "recorder" | "metrics" | "logger" | "shared"> & {
-    health: HealthChecks;
-  },
+  { health, caches, ...deps }: Parts,
 ): ControllerRun {
   const running = startControllers({
     ...deps,
+    shared: caches,
     rest,
     record: openAllocationRecord(rest, { namespace: config.namespace }),
     options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
@@ -102,13 +110,7 @@ function certificateSource(
 async function startAdmission(
   config: OperatorConfig,
   kube: KubeClients,
-  { logger, recorder, health, metrics, caches }: {
-    logger: Logger;
-    recorder: EventRecorder;
-    health: HealthChecks;
-    metrics: PrometheusRegistry;
-    caches: RunningSharedCaches;
-  },
+  { logger, recorder, health, metrics, caches }: Parts,
   stop: AbortSignal,
 ) {
   const log = logger.child({ component: "webhook" });
@@ -200,10 +202,11 @@ async function main(): Promise<number> {
     metrics,
   });
   const caches = startSharedCaches(rest, { logger, recorder, metrics });
+  const parts = { logger, recorder, health, metrics, caches };
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, { logger, recorder, health, metrics, caches }, stop),
+    () => startAdmission(config, kube, parts, stop),
   );
   const elector = config.leaderElection.enabled
     ? new LeaderElector({
@@ -223,10 +226,7 @@ async function main(): Promise<number> {
     start: () =>
       anchoredLeaderWork({
         anchor,
-        start: () =>
-          Promise.resolve(
-            startAllocating(config, rest, { recorder, metrics, logger, health, shared: caches }),
-          ),
+        start: () => Promise.resolve(startAllocating(config, rest, parts)),
         logger: logger.child({ component: "allocation-record" }),
       }),
     stopTimeoutMs: config.shutdownTimeoutMs,
