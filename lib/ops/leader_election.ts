@@ -244,13 +244,11 @@ export interface LeaderSupervisorOptions {
 
 /** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const done = new AbortController();
+  const timeout = sleep(SYSTEM_CLOCK, ms, done.signal).then(() => false);
+  const settled = await Promise.race([promise.then(() => true, () => true), timeout]);
+  done.abort(); // clears the timer
+  return settled;
 }
 
 function aborted(signal: AbortSignal): Promise<HoldOutcome> {
