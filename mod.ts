@@ -208,16 +208,8 @@ async function main(): Promise<number> {
     "start the admission webhook server",
     () => startAdmission(config, kube, parts, stop),
   );
-  const elector = config.leaderElection.enabled
-    ? new LeaderElector({
-      ...config.leaderElection,
-      leases: kube.leases,
-      name: config.leaderElection.id,
-      identity,
-      logger,
-      metrics,
-    })
-    : undefined;
+  const election = { ...config.leaderElection, leases: kube.leases, identity, logger, metrics };
+  const elector = election.enabled ? new LeaderElector(election) : undefined;
   const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({

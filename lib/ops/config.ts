@@ -22,7 +22,8 @@ import type { LogFormat, LogLevel } from "./logger.ts";
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
 export interface LeaderElectionConfig {
   enabled: boolean;
-  id: string;
+  /** The Lease's name (`--leader-election-id`). */
+  name: string;
   namespace: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
@@ -152,7 +153,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const namespace = p.namespace ?? context.podNamespace ?? DEFAULT_NAMESPACE;
   const leaderElection: LeaderElectionConfig = {
     enabled: p["leader-elect"] ?? context.inCluster,
-    id: p["leader-election-id"],
+    name: p["leader-election-id"],
     namespace,
     leaseDurationMs: p["lease-duration"],
     renewDeadlineMs: p["renew-deadline"],

@@ -27,7 +27,7 @@ Deno.test("parseOperatorConfig() applies the documented defaults out of cluster"
     namespace: "hostport-allocator",
     leaderElection: {
       enabled: false,
-      id: "f10832af.rmb938.com",
+      name: "f10832af.rmb938.com",
       namespace: "hostport-allocator",
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
