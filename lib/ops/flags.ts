@@ -16,8 +16,7 @@ const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, 
 /** Parses a Go-style duration (`15s`, `1m30s`, `1.5s`, `250ms`, `0`) into milliseconds. */
 export function parseDuration(text: string): ValueResult<number> {
   const trimmed = text.trim();
-  if (trimmed === "0") return { ok: true, value: 0 };
-  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(trimmed)) {
+  if (!/^(0|(\d+(\.\d+)?(ms|h|m|s))+)$/.test(trimmed)) {
     return { ok: false, reason: "expected a duration such as 15s, 500ms or 1m30s" };
   }
   const parts = trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g);
