@@ -143,8 +143,7 @@ async function startAdmission(
       onTemplateRefusal: (template, message) =>
         recorder.record(template, "Warning", "PodRefused", message),
     },
-    hostname: config.webhook.addr.hostname,
-    port: config.webhook.addr.port,
+    ...config.webhook.addr,
     logger: log,
     metrics,
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
