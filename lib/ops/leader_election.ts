@@ -261,8 +261,8 @@ function aborted(signal: AbortSignal): Promise<HoldOutcome> {
 /** Supervises the leader-only work. */
 export class LeaderSupervisor {
   #o: LeaderSupervisorOptions;
-  #run: ControllerRun | undefined;
-  #synced = false;
+  /** The running controllers' state; a stopped run's late `synced` only touches its own. */
+  #running: { synced: boolean } | undefined;
 
   /** Creates an idle supervisor; call `run()`. */
   constructor(options: LeaderSupervisorOptions) {
@@ -271,8 +271,8 @@ export class LeaderSupervisor {
 
   /** Readiness: a standby is ready; running controllers are once their caches synced. */
   readiness(): CheckResult {
-    if (!this.#run) return this.#o.elector ? true : "controllers are not running";
-    return this.#synced || "informer caches have not synced yet";
+    if (!this.#running) return this.#o.elector ? true : "controllers are not running";
+    return this.#running.synced || "informer caches have not synced yet";
   }
 
   /** Competes and runs (again) until `signal` aborts, then stops the controllers and releases. */
@@ -297,16 +297,13 @@ export class LeaderSupervisor {
   async #runControllers(signal: AbortSignal): Promise<HoldOutcome | "stuck"> {
     const { elector, logger } = this.#o;
     const run = await this.#o.start();
-    this.#run = run;
-    this.#synced = false;
-    run.synced.then((value) => {
-      if (this.#run === run && value !== false) this.#synced = true;
-    }, () => {});
+    const running = { synced: false };
+    this.#running = running;
+    run.synced.then((value) => running.synced = value !== false, () => {});
     const outcome = elector ? await elector.holdUntilLost(signal) : await aborted(signal);
     logger.info("stopping controllers", { reason: outcome });
     const stopped = await settlesWithin(run.stop(), this.#o.stopTimeoutMs);
-    this.#run = undefined;
-    this.#synced = false;
+    this.#running = undefined;
     if (!stopped) {
       logger.error("controllers did not stop in time", { timeoutMs: this.#o.stopTimeoutMs });
       return "stuck";
