@@ -288,8 +288,7 @@ export class KubeEventRecorder implements EventRecorder {
   async close(timeoutMs: number): Promise<number> {
     this.#closed = true;
     const timeout = new AbortController();
-    const worker = this.#worker;
-    if (worker) await Promise.race([worker, sleep(this.#clock, timeoutMs, timeout.signal)]);
+    await Promise.race([this.#worker, sleep(this.#clock, timeoutMs, timeout.signal)]);
     timeout.abort();
     this.#abort.abort();
     const lost = this.#pending.size;
