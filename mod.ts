@@ -15,7 +15,7 @@ import {
   openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
-import { type ControllerDeps, startControllers } from "./lib/controller/start_controllers.ts";
+import { startControllers } from "./lib/controller/start_controllers.ts";
 import { type RunningSharedCaches, startSharedCaches } from "./lib/controller/context.ts";
 import {
   createKubeClients,
@@ -36,8 +36,6 @@ import {
   LeaderElector,
   LeaderSupervisor,
   type Logger,
-  notReady,
-  operationalEndpoints,
   type OperatorConfig,
   orExit,
   processIdentity,
@@ -57,16 +55,24 @@ import { admissionLookups } from "./webhook/server_lookups.ts";
 import { type CertificateSource, FileCertificateSource } from "./webhook/tls_source.ts";
 import { SelfManagedCertificateSource, WebhookRegistrar } from "./webhook/tls_self_managed.ts";
 
+/** The process-wide parts the webhook and the controllers use. */
+interface Parts {
+  logger: Logger;
+  recorder: EventRecorder;
+  health: HealthChecks;
+  metrics: PrometheusRegistry;
+  caches: RunningSharedCaches;
+}
+
 /** Starts the controllers over this install's allocation record. */
 function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  { health, ...deps }: Pick<ControllerDeps, "recorder" | "metrics" | "logger" | "shared"> & {
-    health: HealthChecks;
-  },
+  { health, caches, ...deps }: Parts,
 ): ControllerRun {
   const running = startControllers({
     ...deps,
+    shared: caches,
     rest,
     record: openAllocationRecord(rest, { namespace: config.namespace }),
     options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
@@ -92,14 +98,10 @@ function certificateSource(
   const tls = config.webhook.tls;
   if (tls.type === "directory") return new FileCertificateSource({ dir: tls.certDir, onError });
   return new SelfManagedCertificateSource({
+    ...tls, // the names the certificate covers and the configurations it is injected into
     kube,
     namespace: tls.serviceNamespace,
-    serviceName: tls.serviceName,
-    ipAddresses: tls.ipAddresses,
-    ...tls.dnsNames === undefined ? {} : { dnsNames: tls.dnsNames },
     ...registrar === undefined ? {} : { beforeInjection: (ca) => registrar.register(ca) },
-    mutatingWebhookConfigurations: tls.mutatingWebhookConfigurations,
-    validatingWebhookConfigurations: tls.validatingWebhookConfigurations,
     onError,
     onIssue: (message) => log.info("Issued a serving certificate", { reason: message }),
   });
@@ -109,13 +111,7 @@ function certificateSource(
 async function startAdmission(
   config: OperatorConfig,
   kube: KubeClients,
-  { logger, recorder, health, metrics, caches }: {
-    logger: Logger;
-    recorder: EventRecorder;
-    health: HealthChecks;
-    metrics: PrometheusRegistry;
-    caches: RunningSharedCaches;
-  },
+  { logger, recorder, health, metrics, caches }: Parts,
   stop: AbortSignal,
 ) {
   const log = logger.child({ component: "webhook" });
@@ -149,8 +145,7 @@ async function startAdmission(
       onTemplateRefusal: (template, message) =>
         recorder.record(template, "Warning", "PodRefused", message),
     },
-    hostname: config.webhook.addr.hostname,
-    port: config.webhook.addr.port,
+    ...config.webhook.addr,
     logger: log,
     metrics,
     // In-flight admissions get at most half the shutdown bound, so the server always stops in it.
@@ -188,17 +183,16 @@ async function main(): Promise<number> {
   const metrics = new PrometheusRegistry();
   const stopProcessMetrics = registerProcessMetrics(metrics);
   const health = new HealthChecks();
-  health.addReadiness("webhook", notReady("the webhook server is starting"));
+  health.addReadiness("webhook", () => "the webhook server is starting");
   const endpoints = await orExit(
     logger,
     "serve the health and metrics endpoints",
-    () => serveEndpoints(operationalEndpoints(config, health, () => metrics.expose()), logger),
+    () => serveEndpoints({ ...config, health, expose: () => metrics.expose() }, logger),
   );
   const rest = await orExit(
     logger,
     "load the cluster configuration",
-    () =>
-      KubeRestClient.fromEnvironment({ kubeconfig: config.kubeconfig, context: config.context }),
+    () => KubeRestClient.fromEnvironment(config),
   );
   const kube = createKubeClients(rest);
   const { namespace, leaderElection: { enabled: leaderElection } } = config;
@@ -209,21 +203,14 @@ async function main(): Promise<number> {
     metrics,
   });
   const caches = startSharedCaches(rest, { logger, recorder, metrics });
+  const parts = { logger, recorder, health, metrics, caches };
   const admission = await orExit(
     logger,
     "start the admission webhook server",
-    () => startAdmission(config, kube, { logger, recorder, health, metrics, caches }, stop),
+    () => startAdmission(config, kube, parts, stop),
   );
-  const elector = config.leaderElection.enabled
-    ? new LeaderElector({
-      ...config.leaderElection,
-      leases: kube.leases,
-      name: config.leaderElection.id,
-      identity,
-      logger,
-      metrics,
-    })
-    : undefined;
+  const election = { ...config.leaderElection, leases: kube.leases, identity, logger, metrics };
+  const elector = election.enabled ? new LeaderElector(election) : undefined;
   const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
   health.addReadiness("allocation-record", () => anchor.readiness());
   const supervisor = new LeaderSupervisor({
@@ -232,10 +219,7 @@ async function main(): Promise<number> {
     start: () =>
       anchoredLeaderWork({
         anchor,
-        start: () =>
-          Promise.resolve(
-            startAllocating(config, rest, { recorder, metrics, logger, health, shared: caches }),
-          ),
+        start: () => Promise.resolve(startAllocating(config, rest, parts)),
         logger: logger.child({ component: "allocation-record" }),
       }),
     stopTimeoutMs: config.shutdownTimeoutMs,

@@ -4,12 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Logger } from "../lib/ops/contracts.ts";
-import {
-  HealthChecks,
-  notReady,
-  operationalEndpoints,
-  serveEndpoints,
-} from "../lib/ops/http_endpoints.ts";
+import { HealthChecks, serveEndpoints } from "../lib/ops/http_endpoints.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 
 const QUIET: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => QUIET };
@@ -22,15 +17,11 @@ async function get(port: number, path: string): Promise<[number, string, string 
 
 Deno.test("serveEndpoints() serves /healthz, /readyz and /metrics on their own ports", async () => {
   const health = new HealthChecks();
-  health.addReadiness("caches", notReady("not synced"));
+  health.addReadiness("caches", () => "not synced");
   const registry = new PrometheusRegistry();
   registry.counter("demo_total", "Demo").inc();
   const servers = serveEndpoints(
-    operationalEndpoints(
-      { healthAddr: LOOPBACK, metricsAddr: LOOPBACK },
-      health,
-      () => registry.expose(),
-    ),
+    { healthAddr: LOOPBACK, metricsAddr: LOOPBACK, health, expose: () => registry.expose() },
     QUIET,
   );
   try {
@@ -59,12 +50,10 @@ Deno.test("serveEndpoints() shares one server when the addresses are equal, and 
     return chosen;
   })();
   const shared = { hostname: "127.0.0.1", port };
+  const health = new HealthChecks();
+  const expose = () => registry.expose();
   const servers = serveEndpoints(
-    operationalEndpoints(
-      { healthAddr: shared, metricsAddr: shared },
-      new HealthChecks(),
-      () => registry.expose(),
-    ),
+    { healthAddr: shared, metricsAddr: shared, health, expose },
     QUIET,
   );
   try {
@@ -73,12 +62,16 @@ Deno.test("serveEndpoints() shares one server when the addresses are equal, and 
   } finally {
     await servers.shutdown();
   }
-  assert.deepEqual(
-    operationalEndpoints(
-      { healthAddr: shared, metricsAddr: undefined },
-      new HealthChecks(),
-      () => "",
-    ).map((e) => e.name),
-    ["health"],
-  );
+  const healthOnly = serveEndpoints({
+    healthAddr: LOOPBACK,
+    metricsAddr: undefined,
+    health,
+    expose,
+  }, QUIET);
+  try {
+    assert.deepEqual([...healthOnly.addresses.keys()], ["health"]);
+    assert.equal((await get(healthOnly.addresses.get("health")!.port, "/metrics"))[0], 404);
+  } finally {
+    await healthOnly.shutdown();
+  }
 });

@@ -7,7 +7,6 @@
  */
 import {
   DEFAULT_CERT_DIR,
-  defaultText,
   envVarName,
   type FlagReadResult,
   FLAGS,
@@ -23,7 +22,8 @@ import type { LogFormat, LogLevel } from "./logger.ts";
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
 export interface LeaderElectionConfig {
   enabled: boolean;
-  id: string;
+  /** The Lease's name (`--leader-election-id`). */
+  name: string;
   namespace: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
@@ -76,20 +76,28 @@ export interface ConfigContext {
   podNamespace?: string | undefined;
 }
 
-/** Carries a user-facing message out of `build()`. */
-class FlagValueError extends Error {}
-
 /** The default operator namespace out of cluster. */
 export const DEFAULT_NAMESPACE = "hostport-allocator";
 
-function checkTimings(le: LeaderElectionConfig): void {
+/** The first combination of flags that cannot work, as a message, if any. */
+function conflict(p: ParsedFlags): string | undefined {
   // client-go's rules: the lease outlives the renew deadline, which outlives a jittered retry.
-  if (le.renewDeadlineMs >= le.leaseDurationMs) {
-    throw new FlagValueError("--renew-deadline must be shorter than --lease-duration");
+  if (p["renew-deadline"] >= p["lease-duration"]) {
+    return "--renew-deadline must be shorter than --lease-duration";
   }
-  if (le.renewDeadlineMs <= le.retryPeriodMs * 1.2) {
-    throw new FlagValueError("--renew-deadline must be longer than 1.2 times --retry-period");
+  if (p["renew-deadline"] <= p["retry-period"] * 1.2) {
+    return "--renew-deadline must be longer than 1.2 times --retry-period";
   }
+  if (p["register-webhooks"] === undefined) return undefined;
+  const excluded = [
+    "webhook-cert-dir",
+    "mutating-webhook-configurations",
+    "validating-webhook-configurations",
+  ] as const;
+  const given = excluded.find((flag) => p[flag] !== undefined);
+  if (given) return `--register-webhooks excludes --${given}`;
+  if (p["webhook-self-signed"] === false) return "--register-webhooks needs --webhook-self-signed";
+  return undefined;
 }
 
 type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
@@ -122,17 +130,6 @@ function registration(
 ): { tls: WebhookTlsConfig; register: WebhookRegistration } | undefined {
   const baseUrl = p["register-webhooks"];
   if (baseUrl === undefined) return undefined;
-  const excluded = [
-    "webhook-cert-dir",
-    "mutating-webhook-configurations",
-    "validating-webhook-configurations",
-  ] as const;
-  for (const flag of excluded) {
-    if (p[flag] !== undefined) throw new FlagValueError(`--register-webhooks excludes --${flag}`);
-  }
-  if (p["webhook-self-signed"] === false) {
-    throw new FlagValueError("--register-webhooks needs --webhook-self-signed");
-  }
   const tls = selfSigned(p, namespace, addr);
   const hostname = new URL(baseUrl).hostname;
   const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname; // [::1] is ::1
@@ -153,13 +150,12 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const namespace = p.namespace ?? context.podNamespace ?? DEFAULT_NAMESPACE;
   const leaderElection: LeaderElectionConfig = {
     enabled: p["leader-elect"] ?? context.inCluster,
-    id: p["leader-election-id"],
+    name: p["leader-election-id"],
     namespace,
     leaseDurationMs: p["lease-duration"],
     renewDeadlineMs: p["renew-deadline"],
     retryPeriodMs: p["retry-period"],
   };
-  checkTimings(leaderElection);
   const metrics = p["metrics-addr"];
   const addr = p["webhook-addr"];
   const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, addr) : {
@@ -190,12 +186,10 @@ export function parseOperatorConfig(
 ): { kind: "config"; config: OperatorConfig } | Exclude<FlagReadResult, { kind: "flags" }> {
   const read = readFlags(args, env);
   if (read.kind !== "flags") return read;
-  try {
-    return { kind: "config", config: build(read.flags, context) };
-  } catch (error) {
-    if (error instanceof FlagValueError) return { kind: "error", message: error.message };
-    throw error;
-  }
+  const message = conflict(read.flags);
+  return message
+    ? { kind: "error", message }
+    : { kind: "config", config: build(read.flags, context) };
 }
 
 /** Detects the in-cluster environment (no namespace file: out of cluster or no service account). */
@@ -227,7 +221,8 @@ export function renderHelp(): string {
   const rows = (FLAGS as readonly FlagSpec[]).map((spec) => {
     const names = [spec.name, ...spec.aliases ?? []].map((n) => `--${n}`).join(", ");
     const value = spec.kind === "boolean" ? "" : " VALUE";
-    return [`${names}${value}`, envVarName(spec.name), defaultText(spec), spec.help];
+    const shown = spec.default ?? spec.defaultText ?? "";
+    return [`${names}${value}`, envVarName(spec.name), shown, spec.help];
   });
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
   const lines = [

@@ -169,10 +169,6 @@ export class KubeEventRecorder implements EventRecorder {
     );
   }
 
-  #onDrop(reason: "spam" | "queue_full" | "invalid" | "stopped", count = 1): void {
-    this.#dropped?.inc({ reason }, count);
-  }
-
   /** Resolves once the queue is empty (or the recorder is closed). */
   async idle(): Promise<void> {
     while (this.#worker) await this.#worker;
@@ -184,23 +180,23 @@ export class KubeEventRecorder implements EventRecorder {
       this.#record({ subject, type, reason, message });
     } catch (error) {
       this.#options.logger?.debug("cannot record event", { error, reason });
-      this.#onDrop("invalid");
+      this.#dropped?.inc({ reason: "invalid" });
     }
   }
 
   #record(item: Pending): void {
-    if (this.#closed) return this.#onDrop("stopped");
+    if (this.#closed) return this.#dropped?.inc({ reason: "stopped" });
     const { apiVersion, kind, metadata } = item.subject;
-    if (!metadata.name || !item.reason) return this.#onDrop("invalid");
+    if (!metadata.name || !item.reason) return this.#dropped?.inc({ reason: "invalid" });
     const { namespace, name, uid } = metadata;
     const object = JSON.stringify([apiVersion, kind, namespace, name, uid]);
     const seriesKey = JSON.stringify([object, item.type, item.reason, item.message]);
     const queued = this.#pending.has(seriesKey);
     if (!queued && this.#pending.size >= (this.#options.maxQueued ?? 1000)) {
-      return this.#onDrop("queue_full");
+      return this.#dropped?.inc({ reason: "queue_full" });
     }
     const outcome = this.#correlator.observe(seriesKey, object, this.#clock.now(), queued);
-    if (outcome.action === "drop") return this.#onDrop(outcome.reason);
+    if (outcome.action === "drop") return this.#dropped?.inc({ reason: outcome.reason });
     this.#pending.set(seriesKey, item);
     this.#worker ??= this.#drain();
   }
@@ -292,12 +288,11 @@ export class KubeEventRecorder implements EventRecorder {
   async close(timeoutMs: number): Promise<number> {
     this.#closed = true;
     const timeout = new AbortController();
-    const worker = this.#worker;
-    if (worker) await Promise.race([worker, sleep(this.#clock, timeoutMs, timeout.signal)]);
+    await Promise.race([this.#worker, sleep(this.#clock, timeoutMs, timeout.signal)]);
     timeout.abort();
     this.#abort.abort();
     const lost = this.#pending.size;
-    if (lost > 0) this.#onDrop("stopped", lost);
+    if (lost > 0) this.#dropped?.inc({ reason: "stopped" }, lost);
     this.#pending.clear();
     await this.#worker;
     return lost;

@@ -8,21 +8,15 @@ import { parseArgs } from "node:util";
 import * as z from "zod";
 import { LEADER_ELECTION_LEASE_NAME } from "../api/constants.ts";
 
-/** A parsed value, or the reason the text was refused. */
-export type ValueResult<T> = { ok: true; value: T } | { ok: false; reason: string };
-
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
-/** Parses a Go-style duration (`15s`, `1m30s`, `1.5s`, `250ms`, `0`) into milliseconds. */
-export function parseDuration(text: string): ValueResult<number> {
+/** Parses a Go-style duration (`15s`, `1m30s`, `1.5s`, `250ms`, `0`) into ms; else undefined. */
+export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
-  if (trimmed === "0") return { ok: true, value: 0 };
-  if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(trimmed)) {
-    return { ok: false, reason: "expected a duration such as 15s, 500ms or 1m30s" };
-  }
+  if (!/^(0|(\d+(\.\d+)?(ms|h|m|s))+)$/.test(trimmed)) return undefined;
   const parts = trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g);
   const total = parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS_MS[unit!]!, 0);
-  return { ok: true, value: Math.round(total) };
+  return Math.round(total);
 }
 
 /** Where a server listens (`0.0.0.0`: all interfaces; port 0 picks a free one). */
@@ -31,15 +25,13 @@ export interface ListenAddress {
   port: number;
 }
 
-/** Parses `host:port`, `:port` (all interfaces) or `[ipv6]:port`. */
-export function parseListenAddress(text: string): ValueResult<ListenAddress> {
+/** Parses `host:port`, `:port` (all interfaces) or `[ipv6]:port`; else undefined. */
+export function parseListenAddress(text: string): ListenAddress | undefined {
   const found = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text.trim());
   const port = Number(found?.[3]);
-  if (!found || port > 65535) {
-    return { ok: false, reason: "expected host:port or :port with a port from 0 to 65535" };
-  }
+  if (!found || port > 65535) return undefined;
   const hostname = found[1] ?? (found[2] === "" ? "0.0.0.0" : found[2]!);
-  return { ok: true, value: { hostname, port } };
+  return { hostname, port };
 }
 
 /** Formats an address as `host:port` (`[::1]:8080` for IPv6). */
@@ -48,23 +40,12 @@ export function formatListenAddress(address: ListenAddress): string {
   return `${host}:${address.port}`;
 }
 
-const TRUE_WORDS = new Set(["true", "1", "t", "yes", "y", "on"]);
-const FALSE_WORDS = new Set(["false", "0", "f", "no", "n", "off"]);
-
-/** Parses a boolean the way Go's `strconv.ParseBool` does (plus yes/no/on/off). */
-export function parseBoolean(text: string): ValueResult<boolean> {
-  const word = text.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return { ok: true, value: true };
-  if (FALSE_WORDS.has(word)) return { ok: true, value: false };
-  return { ok: false, reason: "expected true or false" };
-}
-
-function fromResult<T>(parse: (text: string) => ValueResult<T>) {
+/** A flag value that `parse` reads, refused with `error` when it returns undefined. */
+function parsed<T>(parse: (text: string) => T | undefined, error: string) {
   return z.string().transform((text, ctx): T => {
-    const result = parse(text);
-    if (result.ok) return result.value;
-    ctx.addIssue({ code: "custom", message: result.reason });
-    return z.NEVER;
+    const value = parse(text);
+    if (value === undefined) ctx.addIssue({ code: "custom", message: error });
+    return value ?? z.NEVER;
   });
 }
 
@@ -73,19 +54,26 @@ const name = z.string().trim().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
 }).max(253);
 const nameList = z.string().transform((text) => text.split(",").map((item) => item.trim()))
   .pipe(z.array(name.refine((item) => item !== "")));
-const boolean = fromResult(parseBoolean);
-const duration = fromResult(parseDuration);
+// Go's `strconv.ParseBool` words, in any case, plus yes/no/on/off.
+const boolean = z.string().trim().pipe(z.stringbool({
+  truthy: ["true", "1", "t", "yes", "y", "on"],
+  falsy: ["false", "0", "f", "no", "n", "off"],
+  error: "expected true or false",
+}));
+const duration = parsed(parseDuration, "expected a duration such as 15s, 500ms or 1m30s");
 const positiveDuration = duration.refine((ms) => ms > 0, { error: "expected a duration above 0" });
-const address = fromResult(parseListenAddress);
+const address = parsed(
+  parseListenAddress,
+  "expected host:port or :port with a port from 0 to 65535",
+);
 /** `https://host[:port]` with no path, query or credentials; becomes its origin. */
-const webhookUrl = fromResult((text): ValueResult<string> => {
+const webhookUrl = parsed((text) => {
   const url = URL.parse(text.trim());
   const bare = url !== null && url.protocol === "https:" && url.username === "" &&
     url.password === "" && (url.pathname === "" || url.pathname === "/") && url.search === "" &&
     url.hash === "";
-  if (bare) return { ok: true, value: url.origin };
-  return { ok: false, reason: "expected https://host:port, without a path" };
-});
+  return bare ? url.origin : undefined;
+}, "expected https://host:port, without a path");
 
 /** Where the admission server reads its certificate unless told otherwise. */
 export const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
@@ -269,11 +257,6 @@ type Value<F extends Flag> = z.output<F["schema"]>;
 export type ParsedFlags =
   & { [F in Flag as F extends { default: string } ? F["name"] : never]: Value<F> }
   & { [F in Flag as F extends { default: string } ? never : F["name"]]?: Value<F> };
-
-/** What `--help` shows as a flag's default. */
-export function defaultText(spec: FlagSpec): string {
-  return spec.default ?? spec.defaultText ?? "";
-}
 
 /** The environment variable of a flag: `HOSTPORT_` and the name in upper snake case. */
 export function envVarName(flagName: string): string {

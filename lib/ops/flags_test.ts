@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatListenAddress, parseBoolean, parseDuration, parseListenAddress } from "./flags.ts";
+import { formatListenAddress, parseDuration, parseListenAddress, readFlags } from "./flags.ts";
 
 Deno.test("parseDuration() reads Go-style durations into milliseconds", async (t) => {
   const cases: { input: string; expected: number | undefined }[] = [
@@ -19,9 +19,7 @@ Deno.test("parseDuration() reads Go-style durations into milliseconds", async (t
   ];
   for (const { input, expected } of cases) {
     await t.step(JSON.stringify(input), () => {
-      const result = parseDuration(input);
-      if (expected === undefined) assert.equal(result.ok, false);
-      else assert.deepEqual(result, { ok: true, value: expected });
+      assert.equal(parseDuration(input), expected);
     });
   }
 });
@@ -40,9 +38,7 @@ Deno.test("parseListenAddress() reads host:port, :port and [ipv6]:port", async (
   ];
   for (const { input, expected } of cases) {
     await t.step(JSON.stringify(input), () => {
-      const result = parseListenAddress(input);
-      if (expected === undefined) assert.equal(result.ok, false);
-      else assert.deepEqual(result, { ok: true, value: expected });
+      assert.deepEqual(parseListenAddress(input), expected);
     });
   }
 });
@@ -52,12 +48,17 @@ Deno.test("formatListenAddress() brackets IPv6 hosts", () => {
   assert.equal(formatListenAddress({ hostname: "0.0.0.0", port: 8081 }), "0.0.0.0:8081");
 });
 
-Deno.test("parseBoolean() accepts Go's spellings and refuses others", () => {
-  for (const word of ["true", "TRUE", "1", "t", "yes", "on"]) {
-    assert.deepEqual(parseBoolean(word), { ok: true, value: true });
+Deno.test("readFlags() reads booleans with Go's spellings and refuses others", () => {
+  const read = (word: string) => {
+    const result = readFlags([`--leader-elect=${word}`], {});
+    return result.kind === "flags" ? result.flags["leader-elect"] : result;
+  };
+  for (const word of ["true", "TRUE", "1", "t", "yes", "on", " y "]) {
+    assert.equal(read(word), true, word);
   }
-  for (const word of ["false", "0", "F", "no", "off"]) {
-    assert.deepEqual(parseBoolean(word), { ok: true, value: false });
-  }
-  assert.equal(parseBoolean("maybe").ok, false);
+  for (const word of ["false", "0", "F", "no", "off"]) assert.equal(read(word), false, word);
+  assert.deepEqual(read("maybe"), {
+    kind: "error",
+    message: 'invalid value "maybe" for --leader-elect: expected true or false',
+  });
 });

@@ -16,11 +16,6 @@ export type CheckResult = true | string;
 
 type Check = () => CheckResult;
 
-/** A check that fails with `reason` (a placeholder until the real check is added). */
-export function notReady(reason: string): Check {
-  return () => reason;
-}
-
 /** Readiness of the started admission server: its certificate is healthy, its caches synced. */
 export function webhookReadiness(
   parts: { certificateHealthy: () => boolean; cachesSynced: Promise<boolean> },
@@ -91,23 +86,33 @@ export type RouteHandler = (
   request: Request,
 ) => Response | undefined | Promise<Response | undefined>;
 
-/** Handlers to serve on one address; `name` is for logs (`health`, `metrics`). */
-export interface Endpoint {
-  name: string;
-  addr: ListenAddress;
-  handler: RouteHandler;
+/** What `serveEndpoints` serves: health checks, and metrics unless `metricsAddr` is undefined. */
+export interface EndpointParts {
+  healthAddr: ListenAddress;
+  metricsAddr: ListenAddress | undefined;
+  health: HealthChecks;
+  expose: () => string | Promise<string>;
 }
 
 /**
- * Starts one server per distinct address (port 0: one each); `addresses` has each endpoint's
- * bound address by name, and `shutdown()` waits for in-flight requests.
+ * Starts one server per distinct address (port 0: one each); `addresses` has the bound address of
+ * `health` and `metrics`, and `shutdown()` waits for in-flight requests.
  *
  * @throws {Deno.errors.AddrInUse} and the like when an address cannot be bound
  */
 export function serveEndpoints(
-  endpoints: readonly Endpoint[],
+  parts: EndpointParts,
   logger: Logger,
 ): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
+  const metrics: RouteHandler = async (request) => {
+    if (new URL(request.url).pathname !== "/metrics") return undefined;
+    const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
+    return new Response(await parts.expose(), { headers });
+  };
+  const endpoints = [
+    { name: "health", addr: parts.healthAddr, handler: (r: Request) => parts.health.handle(r) },
+    ...parts.metricsAddr ? [{ name: "metrics", addr: parts.metricsAddr, handler: metrics }] : [],
+  ];
   const groups = Map.groupBy(
     endpoints,
     (endpoint, i) => endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr),
@@ -145,27 +150,4 @@ export function serveEndpoints(
       await Promise.all(servers.map((server) => server.shutdown()));
     },
   };
-}
-
-/** The health endpoint, and the metrics endpoint unless disabled (`metricsAddr` undefined). */
-export function operationalEndpoints(
-  addresses: { healthAddr: ListenAddress; metricsAddr: ListenAddress | undefined },
-  health: { handle(request: Request): Response | undefined },
-  expose: () => string | Promise<string>,
-): Endpoint[] {
-  const endpoints: Endpoint[] = [
-    { name: "health", addr: addresses.healthAddr, handler: (request) => health.handle(request) },
-  ];
-  if (addresses.metricsAddr) {
-    endpoints.push({
-      name: "metrics",
-      addr: addresses.metricsAddr,
-      handler: async (request) => {
-        if (new URL(request.url).pathname !== "/metrics") return undefined;
-        const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
-        return new Response(await expose(), { headers });
-      },
-    });
-  }
-  return endpoints;
 }

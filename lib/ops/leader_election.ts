@@ -244,13 +244,11 @@ export interface LeaderSupervisorOptions {
 
 /** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const done = new AbortController();
+  const timeout = sleep(SYSTEM_CLOCK, ms, done.signal).then(() => false);
+  const settled = await Promise.race([promise.then(() => true, () => true), timeout]);
+  done.abort(); // clears the timer
+  return settled;
 }
 
 function aborted(signal: AbortSignal): Promise<HoldOutcome> {
@@ -263,8 +261,8 @@ function aborted(signal: AbortSignal): Promise<HoldOutcome> {
 /** Supervises the leader-only work. */
 export class LeaderSupervisor {
   #o: LeaderSupervisorOptions;
-  #run: ControllerRun | undefined;
-  #synced = false;
+  /** The running controllers' state; a stopped run's late `synced` only touches its own. */
+  #running: { synced: boolean } | undefined;
 
   /** Creates an idle supervisor; call `run()`. */
   constructor(options: LeaderSupervisorOptions) {
@@ -273,8 +271,8 @@ export class LeaderSupervisor {
 
   /** Readiness: a standby is ready; running controllers are once their caches synced. */
   readiness(): CheckResult {
-    if (!this.#run) return this.#o.elector ? true : "controllers are not running";
-    return this.#synced || "informer caches have not synced yet";
+    if (!this.#running) return this.#o.elector ? true : "controllers are not running";
+    return this.#running.synced || "informer caches have not synced yet";
   }
 
   /** Competes and runs (again) until `signal` aborts, then stops the controllers and releases. */
@@ -282,13 +280,10 @@ export class LeaderSupervisor {
     const { elector, logger } = this.#o;
     while (!signal.aborted) {
       if (elector && !await elector.acquire(signal)) break;
-      let outcome: HoldOutcome | "stuck";
-      try {
-        outcome = await this.#runControllers(signal);
-      } catch (error) {
+      const outcome = await this.#runControllers(signal).catch(async (error) => {
         await elector?.release(); // the controllers could not start: let a standby try
         throw error;
-      }
+      });
       if (signal.aborted) {
         await elector?.release(); // the process exits next: let a standby take over now
         return outcome === "stuck" ? "stuck" : "stopped";
@@ -302,16 +297,13 @@ export class LeaderSupervisor {
   async #runControllers(signal: AbortSignal): Promise<HoldOutcome | "stuck"> {
     const { elector, logger } = this.#o;
     const run = await this.#o.start();
-    this.#run = run;
-    this.#synced = false;
-    run.synced.then((value) => {
-      if (this.#run === run && value !== false) this.#synced = true;
-    }, () => {});
+    const running = { synced: false };
+    this.#running = running;
+    run.synced.then((value) => running.synced = value !== false, () => {});
     const outcome = elector ? await elector.holdUntilLost(signal) : await aborted(signal);
     logger.info("stopping controllers", { reason: outcome });
     const stopped = await settlesWithin(run.stop(), this.#o.stopTimeoutMs);
-    this.#run = undefined;
-    this.#synced = false;
+    this.#running = undefined;
     if (!stopped) {
       logger.error("controllers did not stop in time", { timeoutMs: this.#o.stopTimeoutMs });
       return "stuck";

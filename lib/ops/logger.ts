@@ -75,7 +75,6 @@ export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;
   write?: (line: string) => void;
-  now?: () => Date;
 }
 
 function writeStderrLine(line: string): void {
@@ -89,11 +88,11 @@ export function createLogger(options: LoggerOptions = {}, fields: LogFields = {}
   const minimum = LEVEL_RANK[options.level ?? "info"];
   const format = options.format ?? "json";
   const write = options.write ?? writeStderrLine;
-  const now = options.now ?? (() => new Date());
   function log(level: LogLevel, msg: string, extra?: LogFields): void {
     if (LEVEL_RANK[level] < minimum) return;
     try {
-      write(formatLogLine({ time: now(), level, msg, fields: { ...fields, ...extra } }, format));
+      const fieldsOfLine = { ...fields, ...extra };
+      write(formatLogLine({ time: new Date(), level, msg, fields: fieldsOfLine }, format));
     } catch {
       // Logging must never take the caller down (a closed stderr, for example).
     }

@@ -17,7 +17,8 @@ type PromMetric = prom.Counter | prom.Gauge | prom.Histogram;
 
 interface Entry {
   name: string;
-  kind: Kind;
+  /** The type and label names, which a second registration must repeat. */
+  signature: string;
   labelNames: readonly string[];
   metric: PromMetric;
 }
@@ -47,17 +48,14 @@ export class PrometheusRegistry implements MetricsRegistry {
     config: { name: string; help: string; labelNames: readonly string[]; buckets?: number[] },
   ): Entry {
     const { name, labelNames } = config;
+    const signature = JSON.stringify([kind, labelNames]);
     const existing = this.#entries.get(name);
-    if (existing) {
-      if (
-        existing.kind !== kind || JSON.stringify(existing.labelNames) !== JSON.stringify(labelNames)
-      ) {
-        throw new TypeError(
-          `Cannot register metric "${name}" again with another type or other labels`,
-        );
-      }
-      return existing;
+    if (existing && existing.signature !== signature) {
+      throw new TypeError(
+        `Cannot register metric "${name}" again with another type or other labels`,
+      );
     }
+    if (existing) return existing;
     const reserved = labelNames.find((label) => label.startsWith("__"));
     if (reserved !== undefined) {
       throw new TypeError(`Cannot register metric "${name}": label "${reserved}" is reserved`);
@@ -70,7 +68,7 @@ export class PrometheusRegistry implements MetricsRegistry {
     } catch (error) {
       throw new TypeError(`Cannot register metric "${name}": ${(error as Error).message}`);
     }
-    const entry = { name, kind, labelNames, metric };
+    const entry = { name, signature, labelNames, metric };
     this.#entries.set(name, entry);
     return entry;
   }

@@ -28,16 +28,15 @@ const PROC_SELF: ProcSource = {
   openFds: async () => (await Array.fromAsync(Deno.readDir("/proc/self/fd"))).length,
 };
 
-type CpuSeconds = { user: number; system: number };
+type CpuSeconds = { user: number; system: number; total: number };
 
-/** User and system CPU seconds from `/proc/self/stat` (fields 14 and 15). */
+/** User, system and total CPU seconds from `/proc/self/stat` (fields 14 and 15). */
 function cpuSeconds(stat: string): CpuSeconds {
   // The command name (field 2) may hold spaces and parentheses; the fields after it are fixed.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return {
-    user: Number(fields[11]) / TICKS_PER_SECOND,
-    system: Number(fields[12]) / TICKS_PER_SECOND,
-  };
+  const user = Number(fields[11]) / TICKS_PER_SECOND;
+  const system = Number(fields[12]) / TICKS_PER_SECOND;
+  return { user, system, total: user + system };
 }
 
 /** A `kB` field of `/proc/self/status`, in bytes (NaN when absent). */
@@ -68,14 +67,14 @@ export function registerProcessMetrics(
       },
     });
   // CPU: counters moved forward by what `stat` gained since the previous scrape.
-  const cpu = (name: string, help: string, pick: (seconds: CpuSeconds) => number) => {
+  const cpu = (name: string, help: string, pick: keyof CpuSeconds) => {
     let counted = 0;
     new prom.Counter({
       name,
       help,
       registers,
       async collect() {
-        const now = await read(async () => pick(cpuSeconds(await proc.read("stat"))));
+        const now = await read(async () => cpuSeconds(await proc.read("stat"))[pick]);
         if (now === undefined || now < counted) return;
         this.inc(now - counted);
         counted = now;
@@ -86,17 +85,9 @@ export function registerProcessMetrics(
   const status = (field: string) => async () => statusBytes(await proc.read("status"), field);
   const maxFds = async () =>
     Number((await proc.read("limits")).match(/^Max open files\s+(\d+)/m)?.[1] ?? NaN);
-  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (s) => s.user);
-  cpu(
-    "process_cpu_system_seconds_total",
-    "Total system CPU time spent in seconds.",
-    (s) => s.system,
-  );
-  cpu(
-    "process_cpu_seconds_total",
-    "Total user and system CPU time spent in seconds.",
-    (s) => s.user + s.system,
-  );
+  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", "user");
+  cpu("process_cpu_system_seconds_total", "Total system CPU time spent in seconds.", "system");
+  cpu("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "total");
   const gauges: [string, string, () => number | Promise<number>][] = [
     [
       "process_start_time_seconds",
