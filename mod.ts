@@ -120,9 +120,7 @@ async function startAdmission(
   const register = config.webhook.register;
   const registrar = register && new WebhookRegistrar({
     kube,
-    baseUrl: register.baseUrl,
-    crdName: register.crdConfiguration,
-    podName: register.podConfiguration,
+    ...register,
     operatorNamespace: config.namespace,
     operatorUsername: await selfUsername(kube.rest), // its own writes skip the CR webhooks
     onChange: (message) => log.info(message, { url: register.baseUrl }),

@@ -48,8 +48,8 @@ export type WebhookTlsConfig =
 /** `--register-webhooks`: the URL the API server dials and the configurations written. */
 export interface WebhookRegistration {
   baseUrl: string;
-  crdConfiguration: string;
-  podConfiguration: string;
+  crdName: string;
+  podName: string;
 }
 
 /** One operator process's configuration (durations in ms; `undefined`: its user's default). */
@@ -140,8 +140,8 @@ function registration(
     tls: { ...tls, ...names },
     register: {
       baseUrl,
-      crdConfiguration: `${tls.serviceName}-crd`,
-      podConfiguration: `${tls.serviceName}-pod`,
+      crdName: `${tls.serviceName}-crd`,
+      podName: `${tls.serviceName}-pod`,
     },
   };
 }

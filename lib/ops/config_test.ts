@@ -206,8 +206,8 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       expected: [
         {
           baseUrl: "https://10.0.0.5:9443",
-          crdConfiguration: "hp-crd",
-          podConfiguration: "hp-pod",
+          crdName: "hp-crd",
+          podName: "hp-pod",
         },
         {
           type: "self-signed",
