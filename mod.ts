@@ -10,9 +10,10 @@
  * @module
  */
 import {
+  AllocationRecord,
   anchoredLeaderWork,
+  ConfigMapRecordStore,
   DEFAULT_RECORD_NAME,
-  openAllocationRecord,
   RecordAnchor,
 } from "./lib/allocation/mod.ts";
 import { startControllers } from "./lib/controller/start_controllers.ts";
@@ -74,7 +75,7 @@ function startAllocating(
     ...deps,
     shared: caches,
     rest,
-    record: openAllocationRecord(rest, { namespace: config.namespace }),
+    record: new AllocationRecord(new ConfigMapRecordStore(rest, { namespace: config.namespace })),
     options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
   });
   health.addReadiness("allocation", () => running.allocationReadiness());

@@ -13,7 +13,6 @@ import {
   ConfigMapRecordStore,
   liveHostPortClassLister,
   liveHostPortLister,
-  openAllocationRecord,
   type ReserveOutcome,
 } from "../lib/allocation/mod.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/resource.ts";
@@ -199,7 +198,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     await createHeldHostPorts(a, held);
     try {
       assert.equal(await new ConfigMapRecordStore(a, { namespace }).read(), undefined);
-      const record = openAllocationRecord(a, { namespace });
+      const record = new AllocationRecord(new ConfigMapRecordStore(a, { namespace }));
       const findings = await new AllocationRepair({
         record,
         listHostPorts: liveHostPortLister(a),
@@ -208,7 +207,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
       assert.deepEqual(findings.reserved, [9100, 9101, 9150]);
       assert.deepEqual(await storedPorts(b, namespace), [9100, 9101, 9150]);
       // A second process now gets the first port nobody holds.
-      const second = openAllocationRecord(b, { namespace });
+      const second = new AllocationRecord(new ConfigMapRecordStore(b, { namespace }));
       const allocator = new ClusterPortAllocator({ record: second });
       await second.refresh();
       allocator.resync([]);
@@ -224,7 +223,7 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     await createNamespace(a, namespace);
     await createHeldHostPorts(a, { "owner-a": 9120 });
     try {
-      const record = openAllocationRecord(a, { namespace });
+      const record = new AllocationRecord(new ConfigMapRecordStore(a, { namespace }));
       assert.deepEqual(await record.reserve(9125), { ok: true }); // reserved, written nowhere
       const clock = { now: 0 };
       const repair = new AllocationRepair({

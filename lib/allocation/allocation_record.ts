@@ -523,11 +523,3 @@ export class AllocationRecord {
     }
   }
 }
-
-/** The record in `options.namespace` (see {@linkcode ConfigMapRecordStore}). */
-export function openAllocationRecord(
-  client: RestClient,
-  options: { namespace: string },
-): AllocationRecord {
-  return new AllocationRecord(new ConfigMapRecordStore(client, options));
-}
