@@ -32,12 +32,6 @@ import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../op
 import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
 import { type ControllerMetrics, createControllerMetrics, describe } from "./controller.ts";
 
-/** Resolved timings of the controllers, in ms (`ControllersOptions` says what each is). */
-export interface ControllerSettings {
-  readonly claimDeletionGraceMs: number;
-  readonly pendingStatusDelayMs: number;
-}
-
 /** The shared dependencies of the per-kind controllers. */
 export interface ControllerContext {
   /** For writes and live reads. */
@@ -48,7 +42,9 @@ export interface ControllerContext {
   readonly metrics: ControllerMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
-  readonly settings: ControllerSettings;
+  /** Resolved timings in ms (`ControllersOptions` says what each is). */
+  readonly claimDeletionGraceMs: number;
+  readonly pendingStatusDelayMs: number;
 }
 
 /** Index names of the caches. */

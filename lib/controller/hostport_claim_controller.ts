@@ -81,8 +81,8 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
         deletionSeenMs: claim.metadata.deletionTimestamp
           ? deletionSeen.mark(uid, nowMs)
           : undefined,
-        deletionGraceMs: ctx.settings.claimDeletionGraceMs,
-        pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
+        deletionGraceMs: ctx.claimDeletionGraceMs,
+        pendingStatusDelayMs: ctx.pendingStatusDelayMs,
         quotaExceeded: quotaGate(ctx, claim, granted),
       });
       for (const step of plan.steps) {

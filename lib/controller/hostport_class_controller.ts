@@ -46,12 +46,12 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
         case "removeFinalizer":
           current = await classes.update(withoutFinalizer(current), { abortSignal });
           break;
-        case "setStatus": {
-          const { status } = step;
-          current = await classes.updateStatus({ ...current, status }, { abortSignal });
+        case "setStatus":
+          current = await classes.updateStatus({ ...current, status: step.status }, {
+            abortSignal,
+          });
           lastStatusWrite.set(key, nowMs);
           break;
-        }
         case "event":
           ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
           break;

@@ -89,7 +89,7 @@ export function createHostPortReconciler(
         claimFinalizedHere: finalized.has(ref.uid ?? ""),
         claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
         nowMs,
-        deletionWindowMs: ctx.settings.claimDeletionGraceMs,
+        deletionWindowMs: ctx.claimDeletionGraceMs,
       },
       ...(reserved === undefined ? {} : { allocation: reserved }),
     });

@@ -105,7 +105,6 @@ export const CONTROLLER_DEFAULTS = {
   claimDeletionGraceMs: 65_000,
   pendingStatusDelayMs: 2_000,
   resyncIntervalMs: 600_000,
-  repairIntervalMs: 180_000,
 } as const;
 
 /** How long a class waits after a change of one of its HostPorts, so a burst joins one reconcile. */
@@ -129,7 +128,6 @@ export function startControllers(deps: ControllerDeps): RunningControllers {
   const requeue = (port: number) => requeuePendingFor(ctx, controllers, port);
   const unwireEvents = wireEvents(ctx, controllers, (uid) => claimReconciler.forget(uid));
   const repair = new RepairLoop(ctx, allocationRepair, {
-    intervalMs: CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
@@ -208,7 +206,10 @@ async function startWorkers(
 }
 
 function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): ControllerContext {
-  const options = deps.options ?? {};
+  const {
+    claimDeletionGraceMs = CONTROLLER_DEFAULTS.claimDeletionGraceMs,
+    pendingStatusDelayMs = CONTROLLER_DEFAULTS.pendingStatusDelayMs,
+  } = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
@@ -221,12 +222,8 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
     metrics,
     logger,
     clock: SYSTEM_CLOCK,
-    settings: {
-      claimDeletionGraceMs: options.claimDeletionGraceMs ??
-        CONTROLLER_DEFAULTS.claimDeletionGraceMs,
-      pendingStatusDelayMs: options.pendingStatusDelayMs ??
-        CONTROLLER_DEFAULTS.pendingStatusDelayMs,
-    },
+    claimDeletionGraceMs,
+    pendingStatusDelayMs,
   };
 }
 

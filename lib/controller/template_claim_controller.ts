@@ -64,7 +64,7 @@ export function createTemplateClaimReconciler(
       ownerReferences: claim.metadata.ownerReferences ?? [],
       createdMs: Date.parse(claim.metadata.creationTimestamp ?? "") || ctx.clock.now(),
       nowMs: ctx.clock.now(),
-      graceMs: ctx.settings.claimDeletionGraceMs,
+      graceMs: ctx.claimDeletionGraceMs,
       podName,
       pod,
       ...statefulSet ? { statefulSet } : {},
