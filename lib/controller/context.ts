@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { POD_LABEL_KEY } from "../api/constants.ts";
@@ -26,6 +27,7 @@ import {
   type KubeObject,
   RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
+  STATEFUL_SET_RESOURCE,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -80,6 +82,8 @@ export interface ControllerClients {
   readonly hostPorts: ResourceClient<HostPort>;
   readonly pods: ResourceClient<PodSummary>;
   readonly quotas: ResourceClient<ResourceQuota>;
+  /** Read live by the template-claim controller. */
+  readonly statefulSets: ResourceClient<StatefulSet>;
 }
 
 /** The informers every replica keeps for its webhook, which the leader's controllers share. */
@@ -101,6 +105,7 @@ export function createControllerClients(rest: RestClient): ControllerClients {
     hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
     pods: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
     quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
+    statefulSets: new ResourceClient(rest, STATEFUL_SET_RESOURCE),
   };
 }
 

@@ -8,7 +8,6 @@
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
   claimRefMatches,
-  hasClaimRef,
   type HostPort,
   type HostPortStatus,
   type ObjectReference,
@@ -74,7 +73,7 @@ export function createHostPortReconciler(
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
-    const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
+    const gone = isDeleting(hostPort) && isClaimGone(hostPort, claim);
     const pods = gone
       ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
       : [];

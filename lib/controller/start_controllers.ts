@@ -170,10 +170,8 @@ function wireAllocator(
     }
     return holders.length > 0 ? "releasing" : undefined;
   });
-  const noteHeld = (hostPort: HostPort) => {
-    const port = hostPort.status?.port ?? 0;
-    if (port > 0) allocationRepair.noteHeld(port);
-  };
+  // Port 0 (none yet) is never a leak candidate: noting it changes nothing.
+  const noteHeld = (hostPort: HostPort) => allocationRepair.noteHeld(hostPort.status?.port ?? 0);
   const removers = [
     allocator.onReleased(requeue),
     allocator.onRestored((ports) => repair.reportRestored(ports)),
@@ -265,7 +263,7 @@ function buildControllers(ctx: ControllerContext, deps: ControllerDeps, claims: 
       workers: 1,
       listKeys: () => caches.quotas.store.keys(),
     }),
-    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx, deps.rest), {
+    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx), {
       workers: workers ?? 4,
       listKeys: () => caches.claims.store.keys(),
     }),
