@@ -6,7 +6,6 @@
  *
  * @module
  */
-import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
 import { POD_LABEL_KEY } from "../api/constants.ts";
@@ -20,14 +19,12 @@ import {
 import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
+  createKubeClients,
   defineResource,
-  HOST_PORT_CLAIM_RESOURCE,
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
+  type KubeClients,
   type KubeObject,
   RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
-  STATEFUL_SET_RESOURCE,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -75,15 +72,10 @@ export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: n
     .map((holder) => holder.metadata.name ?? "");
 }
 
-/** The typed clients the controllers write with. */
-export interface ControllerClients {
-  readonly classes: ResourceClient<HostPortClass>;
-  readonly claims: ResourceClient<HostPortClaim>;
-  readonly hostPorts: ResourceClient<HostPort>;
-  readonly pods: ResourceClient<PodSummary>;
+/** The typed clients the controllers write with: the operator's, pods as summaries, quotas. */
+export interface ControllerClients extends KubeClients {
+  readonly podSummaries: ResourceClient<PodSummary>;
   readonly quotas: ResourceClient<ResourceQuota>;
-  /** Read live by the template-claim controller. */
-  readonly statefulSets: ResourceClient<StatefulSet>;
 }
 
 /** The informers every replica keeps for its webhook, which the leader's controllers share. */
@@ -100,12 +92,9 @@ export type ControllerCaches = SharedCaches & { readonly pods: Informer<PodSumma
 /** Builds the clients over one REST client. */
 export function createControllerClients(rest: RestClient): ControllerClients {
   return {
-    classes: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
-    claims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
-    hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
-    pods: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
+    ...createKubeClients(rest),
+    podSummaries: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
     quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
-    statefulSets: new ResourceClient(rest, STATEFUL_SET_RESOURCE),
   };
 }
 
@@ -144,7 +133,7 @@ export function createControllerCaches(
   shared: SharedCaches,
   reporting: Reporting,
 ): ControllerCaches {
-  const pods = new Informer(clients.pods, {
+  const pods = new Informer(clients.podSummaries, {
     labelSelector: POD_LABEL_KEY,
     indexers: {
       [INDEX.byPodClaim]: (pod) =>
@@ -178,7 +167,7 @@ export function startSharedCaches(
   };
   const clients = createControllerClients(rest);
   const caches: SharedCaches = {
-    classes: new Informer(clients.classes, reportingAs("HostPortClass", reporting)),
+    classes: new Informer(clients.hostPortClasses, reportingAs("HostPortClass", reporting)),
     hostPorts: new Informer(clients.hostPorts, {
       indexers: {
         [INDEX.byClass]: (hostPort) => [hostPort.spec.hostPortClassName],
@@ -193,7 +182,7 @@ export function startSharedCaches(
       },
       ...reportingAs("HostPort", reporting),
     }),
-    claims: new Informer(clients.claims, {
+    claims: new Informer(clients.hostPortClaims, {
       indexers: {
         [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
         [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],

@@ -36,7 +36,7 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
       lastStatusWriteMs: lastStatusWrite.get(key),
       statusIntervalMs: STATUS_INTERVAL_MS,
     });
-    const { classes } = ctx.clients;
+    const { hostPortClasses: classes } = ctx.clients;
     let current = hostPortClass;
     for (const step of plan.steps) {
       switch (step.type) {

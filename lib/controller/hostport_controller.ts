@@ -140,7 +140,7 @@ async function actOnHostPort(
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
     if (port !== undefined && podsOf !== undefined) {
       const namespace = podsOf.namespace ?? "";
-      const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
+      const pods = await ctx.clients.podSummaries.listAll({ namespace, abortSignal });
       const holding = podsHoldingPort(pods.items, podsOf, port);
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
@@ -166,7 +166,7 @@ async function actOnHostPort(
     const ref = current.spec.claimRef;
     const namespace = ref?.namespace;
     const claim = await orUndefined(
-      ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal }),
+      ctx.clients.hostPortClaims.get(ref?.name ?? "", { namespace, abortSignal }),
     );
     if (claim && claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     try {

@@ -60,9 +60,10 @@ export function createTemplateClaimReconciler(ctx: ControllerContext): Reconcile
       ...statefulSet ? { statefulSet } : {},
     });
     const name = claim.metadata.name ?? "";
+    const claims = ctx.clients.hostPortClaims;
     if (plan.action === "none") return plan.outcome;
     if (plan.action === "setOwners") {
-      await ctx.clients.claims.patch(name, {
+      await claims.patch(name, {
         type: "merge",
         body: {
           metadata: {
@@ -74,7 +75,7 @@ export function createTemplateClaimReconciler(ctx: ControllerContext): Reconcile
       return done();
     }
     const preconditions = { uid: claim.metadata.uid ?? "" };
-    await orUndefined(ctx.clients.claims.delete(name, { namespace, preconditions, abortSignal }));
+    await orUndefined(claims.delete(name, { namespace, preconditions, abortSignal }));
     const message = `Deleted: ${plan.reason}`;
     ctx.recorder.record(subjectOf(claim), "Normal", "TemplateClaimDeleted", message);
     return done();
