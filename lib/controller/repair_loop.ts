@@ -44,14 +44,14 @@ export class RepairLoop {
   /** Runs passes, backing off after failures, until one succeeds; false if stopped first. */
   async runUntilFirstSuccess(): Promise<boolean> {
     while (!this.#abort.signal.aborted) {
-      if (await this.runOnce()) return true;
+      if (await this.#runOnce()) return true;
       await sleep(this.#ctx.clock, this.#nextDelay(), this.#abort.signal);
     }
     return false;
   }
 
   /** Runs one pass; returns whether it succeeded (failures are logged and counted). */
-  async runOnce(): Promise<boolean> {
+  async #runOnce(): Promise<boolean> {
     try {
       const report = await this.#pass.runOnce();
       this.#ctx.metrics.repairRuns.inc({ result: "success" });
@@ -75,7 +75,7 @@ export class RepairLoop {
     this.#ctx.clock.clearTimeout(this.#timer);
     this.#timer = this.#ctx.clock.setTimeout(async () => {
       this.#timer = undefined;
-      await this.runOnce();
+      await this.#runOnce();
       this.schedule();
     }, this.#nextDelay());
   }
