@@ -19,10 +19,9 @@ import {
 import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
+  createKubeClients,
   defineResource,
-  HOST_PORT_CLAIM_RESOURCE,
-  HOST_PORT_CLASS_RESOURCE,
-  HOST_PORT_RESOURCE,
+  type KubeClients,
   type KubeObject,
   RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
@@ -31,12 +30,6 @@ import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
 import { claimNamesOfPod, type PodSummary, summarizePod } from "../reconcile/pods.ts";
 import { type ControllerMetrics, createControllerMetrics, describe } from "./controller.ts";
-
-/** Resolved timings of the controllers, in ms (`ControllersOptions` says what each is). */
-export interface ControllerSettings {
-  readonly claimDeletionGraceMs: number;
-  readonly pendingStatusDelayMs: number;
-}
 
 /** The shared dependencies of the per-kind controllers. */
 export interface ControllerContext {
@@ -48,7 +41,9 @@ export interface ControllerContext {
   readonly metrics: ControllerMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
-  readonly settings: ControllerSettings;
+  /** Resolved timings in ms (`ControllersOptions` says what each is). */
+  readonly claimDeletionGraceMs: number;
+  readonly pendingStatusDelayMs: number;
 }
 
 /** Index names of the caches. */
@@ -77,12 +72,9 @@ export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: n
     .map((holder) => holder.metadata.name ?? "");
 }
 
-/** The typed clients the controllers write with. */
-export interface ControllerClients {
-  readonly classes: ResourceClient<HostPortClass>;
-  readonly claims: ResourceClient<HostPortClaim>;
-  readonly hostPorts: ResourceClient<HostPort>;
-  readonly pods: ResourceClient<PodSummary>;
+/** The typed clients the controllers write with: the operator's, pods as summaries, quotas. */
+export interface ControllerClients extends KubeClients {
+  readonly podSummaries: ResourceClient<PodSummary>;
   readonly quotas: ResourceClient<ResourceQuota>;
 }
 
@@ -100,10 +92,8 @@ export type ControllerCaches = SharedCaches & { readonly pods: Informer<PodSumma
 /** Builds the clients over one REST client. */
 export function createControllerClients(rest: RestClient): ControllerClients {
   return {
-    classes: new ResourceClient(rest, HOST_PORT_CLASS_RESOURCE),
-    claims: new ResourceClient(rest, HOST_PORT_CLAIM_RESOURCE),
-    hostPorts: new ResourceClient(rest, HOST_PORT_RESOURCE),
-    pods: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
+    ...createKubeClients(rest),
+    podSummaries: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
     quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
   };
 }
@@ -143,7 +133,7 @@ export function createControllerCaches(
   shared: SharedCaches,
   reporting: Reporting,
 ): ControllerCaches {
-  const pods = new Informer(clients.pods, {
+  const pods = new Informer(clients.podSummaries, {
     labelSelector: POD_LABEL_KEY,
     indexers: {
       [INDEX.byPodClaim]: (pod) =>
@@ -177,7 +167,7 @@ export function startSharedCaches(
   };
   const clients = createControllerClients(rest);
   const caches: SharedCaches = {
-    classes: new Informer(clients.classes, reportingAs("HostPortClass", reporting)),
+    classes: new Informer(clients.hostPortClasses, reportingAs("HostPortClass", reporting)),
     hostPorts: new Informer(clients.hostPorts, {
       indexers: {
         [INDEX.byClass]: (hostPort) => [hostPort.spec.hostPortClassName],
@@ -192,7 +182,7 @@ export function startSharedCaches(
       },
       ...reportingAs("HostPort", reporting),
     }),
-    claims: new Informer(clients.claims, {
+    claims: new Informer(clients.hostPortClaims, {
       indexers: {
         [INDEX.byClass]: (claim) => [claim.spec.hostPortClassName],
         [INDEX.byHostPort]: (claim) => claim.spec.hostPortName ? [claim.spec.hostPortName] : [],

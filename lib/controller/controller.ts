@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "../kube/clock.ts";
+import type { Clock, TimerHandle } from "../kube/clock.ts";
 import { ConflictError } from "../kube/rest_client.ts";
 import { WorkQueue } from "../kube/work_queue.ts";
 import type { Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -28,16 +28,13 @@ export interface ControllerOptions {
   readonly metrics: ControllerMetrics;
   /** Logger; the controller adds `{ controller: name }`. */
   readonly logger: Logger;
-  /** Time source; defaults to the system clock. */
-  readonly clock?: Clock | undefined;
+  readonly clock: Clock;
 }
 
 /** One controller: a queue of keys and the workers that reconcile them. */
 export class Controller {
-  readonly name: string;
   #options: ControllerOptions;
   #queue: WorkQueue<string>;
-  #clock: Clock;
   #logger: Logger;
   #abort = new AbortController();
   #workers: Promise<void>[] = [];
@@ -46,11 +43,9 @@ export class Controller {
 
   /** Creates a stopped controller; call `start()`. */
   constructor(options: ControllerOptions) {
-    this.name = options.name;
     this.#options = options;
-    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#logger = options.logger.child({ controller: options.name });
-    this.#queue = new WorkQueue<string>({ clock: this.#clock });
+    this.#queue = new WorkQueue<string>({ clock: options.clock });
   }
 
   /** Queues `key` now (deduplicated); `urgent` puts it ahead of keys queued without it. */
@@ -75,8 +70,8 @@ export class Controller {
 
   /** Stops: no new keys are taken, in-flight requests are aborted, and workers are awaited. */
   async stop(): Promise<void> {
-    this.#abort.abort(new Error(`Controller "${this.name}" stopped`));
-    this.#clock.clearTimeout(this.#resyncTimer);
+    this.#abort.abort(new Error(`Controller "${this.#options.name}" stopped`));
+    this.#options.clock.clearTimeout(this.#resyncTimer);
     this.#queue.shutdown();
     await Promise.all(this.#workers);
   }
@@ -126,7 +121,7 @@ export class Controller {
       this.#logger.debug("Write conflict, retrying", { key, error: describe(error) });
       return "conflict";
     }
-    this.#options.metrics.reconcileErrors.inc({ controller: this.name });
+    this.#options.metrics.reconcileErrors.inc({ controller: this.#options.name });
     const retries = this.#queue.numRequeues(key);
     this.#logger.error("Reconciler error", { key, error: describe(error), retries });
     return "error";
@@ -137,7 +132,7 @@ export class Controller {
     if (!(interval > 0) || this.#abort.signal.aborted) return;
     // Up to 10% jitter, so controllers started together do not resync together.
     const delay = Math.round(interval * (1 + 0.1 * Math.random()));
-    this.#resyncTimer = this.#clock.setTimeout(() => {
+    this.#resyncTimer = this.#options.clock.setTimeout(() => {
       for (const key of this.#options.listKeys()) this.#queue.add(key);
       this.#reportDepth();
       this.#scheduleResync();
@@ -145,7 +140,7 @@ export class Controller {
   }
 
   #reportDepth(): void {
-    this.#options.metrics.queueDepth.set({ name: this.name }, this.#queue.length);
+    this.#options.metrics.queueDepth.set({ name: this.#options.name }, this.#queue.length);
   }
 }
 

@@ -81,8 +81,8 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
         deletionSeenMs: claim.metadata.deletionTimestamp
           ? deletionSeen.mark(uid, nowMs)
           : undefined,
-        deletionGraceMs: ctx.settings.claimDeletionGraceMs,
-        pendingStatusDelayMs: ctx.settings.pendingStatusDelayMs,
+        deletionGraceMs: ctx.claimDeletionGraceMs,
+        pendingStatusDelayMs: ctx.pendingStatusDelayMs,
         quotaExceeded: quotaGate(ctx, claim, granted),
       });
       for (const step of plan.steps) {
@@ -138,7 +138,7 @@ async function actOnClaim(
   abortSignal: AbortSignal,
   { onClaimWritten, onFinalized }: { onClaimWritten: () => void; onFinalized: () => void },
 ): Promise<Outcome> {
-  const { claims, hostPorts } = ctx.clients;
+  const { hostPortClaims: claims, hostPorts } = ctx.clients;
   let current = claim;
   for (const step of plan.steps) {
     switch (step.type) {
@@ -162,7 +162,7 @@ async function actOnClaim(
         break;
       case "removeFinalizer": {
         const namespace = current.metadata.namespace ?? "";
-        const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
+        const pods = await ctx.clients.podSummaries.listAll({ namespace, abortSignal });
         const blocking = podsBlockingClaim(pods.items, namespace, current.metadata.name ?? "");
         if (blocking.length > 0) {
           return awaitChange(`${blocking.length} pod(s) still use the claim`);

@@ -1,6 +1,6 @@
 /**
  * The HostPortClass controller: finalizer, deletion blocked while HostPorts of the class exist,
- * and the usage status (written at most once per {@linkcode STATUS_INTERVAL_MS}) and gauges.
+ * and the usage status (the planner spaces its writes) and gauges.
  *
  * @module
  */
@@ -10,9 +10,6 @@ import { planHostPortClass } from "../reconcile/hostport_class.ts";
 import { done, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
 import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
 import type { ReconcileFunction } from "./controller.ts";
-
-/** Least time between two status writes of one class, so a burst of changes costs few writes. */
-const STATUS_INTERVAL_MS = 1_000;
 
 /** Builds the class reconciler. */
 export function createClassReconciler(ctx: ControllerContext): ReconcileFunction {
@@ -34,9 +31,8 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
       nowMs,
       timestamp: rfc3339(nowMs),
       lastStatusWriteMs: lastStatusWrite.get(key),
-      statusIntervalMs: STATUS_INTERVAL_MS,
     });
-    const { classes } = ctx.clients;
+    const { hostPortClasses: classes } = ctx.clients;
     let current = hostPortClass;
     for (const step of plan.steps) {
       switch (step.type) {
@@ -46,12 +42,12 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
         case "removeFinalizer":
           current = await classes.update(withoutFinalizer(current), { abortSignal });
           break;
-        case "setStatus": {
-          const { status } = step;
-          current = await classes.updateStatus({ ...current, status }, { abortSignal });
+        case "setStatus":
+          current = await classes.updateStatus({ ...current, status: step.status }, {
+            abortSignal,
+          });
           lastStatusWrite.set(key, nowMs);
           break;
-        }
         case "event":
           ctx.recorder.record(subjectOf(current), step.eventType, step.reason, step.message);
           break;

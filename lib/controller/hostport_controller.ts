@@ -8,7 +8,6 @@
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
   claimRefMatches,
-  hasClaimRef,
   type HostPort,
   type HostPortStatus,
   type ObjectReference,
@@ -74,7 +73,7 @@ export function createHostPortReconciler(
       ? await reserve(ctx, key, hostPortClass.spec.pools)
       : undefined;
     const nowMs = ctx.clock.now();
-    const gone = isDeleting(hostPort) && hasClaimRef(ref) && isClaimGone(hostPort, claim);
+    const gone = isDeleting(hostPort) && isClaimGone(hostPort, claim);
     const pods = gone
       ? ctx.caches.pods.store.byIndex(INDEX.byPodClaim, `${ref.namespace}/${ref.name}`)
       : [];
@@ -89,7 +88,7 @@ export function createHostPortReconciler(
         claimFinalizedHere: finalized.has(ref.uid ?? ""),
         claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
         nowMs,
-        deletionWindowMs: ctx.settings.claimDeletionGraceMs,
+        deletionWindowMs: ctx.claimDeletionGraceMs,
       },
       ...(reserved === undefined ? {} : { allocation: reserved }),
     });
@@ -141,7 +140,7 @@ async function actOnHostPort(
   const removeFinalizer = async (port?: number, podsOf?: ObjectReference): Promise<Outcome> => {
     if (port !== undefined && podsOf !== undefined) {
       const namespace = podsOf.namespace ?? "";
-      const pods = await ctx.clients.pods.listAll({ namespace, abortSignal });
+      const pods = await ctx.clients.podSummaries.listAll({ namespace, abortSignal });
       const holding = podsHoldingPort(pods.items, podsOf, port);
       if (holding.length > 0) return awaitChange(`${holding.length} pod(s) still hold the port`);
     }
@@ -167,7 +166,7 @@ async function actOnHostPort(
     const ref = current.spec.claimRef;
     const namespace = ref?.namespace;
     const claim = await orUndefined(
-      ctx.clients.claims.get(ref?.name ?? "", { namespace, abortSignal }),
+      ctx.clients.hostPortClaims.get(ref?.name ?? "", { namespace, abortSignal }),
     );
     if (claim && claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
     try {

@@ -41,7 +41,7 @@ export function createQuotaReconciler(ctx: ControllerContext): ReconcileFunction
     // live list then holds every claim there is.
     let claimsInNamespace: number | undefined;
     if (needsClaimCount(quota)) {
-      const page = await ctx.clients.claims.listAll({ namespace, abortSignal });
+      const page = await ctx.clients.hostPortClaims.listAll({ namespace, abortSignal });
       claimsInNamespace = page.items.length + page.undecodable.length;
     }
     const claims = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace);

@@ -1,5 +1,5 @@
 /**
- * Runs the allocator's repair pass (docs/architecture.md rule 6) at start, every `intervalMs`, when
+ * Runs the allocator's repair pass (docs/architecture.md rule 6) at start, every 3 minutes, when
  * the earliest leak candidate's holdoff ends, and at once when the record is found deleted; after
  * a failure with backoff. Its findings become Events, metrics, logs and requeues.
  *
@@ -11,10 +11,11 @@ import type { AllocationRepair, RepairFindings } from "../allocation/allocation_
 import { type ControllerContext, portHolders, subjectOf } from "./context.ts";
 import { describe } from "./controller.ts";
 
+/** Time between passes after the first. */
+const REPAIR_INTERVAL_MS = 180_000;
+
 /** Options of {@linkcode RepairLoop}. */
 export interface RepairLoopOptions {
-  /** Time between passes after the first. */
-  readonly intervalMs: number;
   /** Called with ports a pass freed, to requeue HostPorts waiting for one. */
   readonly onPortsFreed: (ports: readonly number[]) => void;
   /** Queues a HostPort by name (its conditions are recomputed). */
@@ -29,7 +30,6 @@ export class RepairLoop {
   #abort = new AbortController();
   #timer: TimerHandle | undefined;
   #scheduled = false;
-  #running = false;
   #again = false;
   #failures = 0;
   #nextFreeInMs: number | undefined;
@@ -43,17 +43,15 @@ export class RepairLoop {
 
   /** Runs passes, backing off after failures, until one succeeds; false if stopped first. */
   async runUntilFirstSuccess(): Promise<boolean> {
-    for (let attempt = 0; !this.#abort.signal.aborted; attempt++) {
-      if (await this.runOnce()) return true;
-      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-      await sleep(this.#ctx.clock, delay, this.#abort.signal);
+    while (!this.#abort.signal.aborted) {
+      if (await this.#runOnce()) return true;
+      await sleep(this.#ctx.clock, this.#nextDelay(), this.#abort.signal);
     }
     return false;
   }
 
   /** Runs one pass; returns whether it succeeded (failures are logged and counted). */
-  async runOnce(): Promise<boolean> {
-    this.#running = true;
+  async #runOnce(): Promise<boolean> {
     try {
       const report = await this.#pass.runOnce();
       this.#ctx.metrics.repairRuns.inc({ result: "success" });
@@ -67,8 +65,6 @@ export class RepairLoop {
       this.#ctx.metrics.repairRuns.inc({ result: "error" });
       this.#ctx.logger.error("Repair pass failed", { error: describe(error) });
       return false;
-    } finally {
-      this.#running = false;
     }
   }
 
@@ -79,7 +75,7 @@ export class RepairLoop {
     this.#ctx.clock.clearTimeout(this.#timer);
     this.#timer = this.#ctx.clock.setTimeout(async () => {
       this.#timer = undefined;
-      await this.runOnce();
+      await this.#runOnce();
       this.schedule();
     }, this.#nextDelay());
   }
@@ -88,8 +84,8 @@ export class RepairLoop {
   runSoon(): void {
     if (!this.#scheduled || this.#abort.signal.aborted) return;
     this.#again = true;
-    // A running pass schedules the next one when it ends (at once, as `#again` is set).
-    if (!this.#running) this.schedule();
+    // A running pass (no timer) schedules the next one when it ends (at once, as `#again` is set).
+    if (this.#timer !== undefined) this.schedule();
   }
 
   /** Reports held ports the allocator found released in the record and reserved again. */
@@ -110,7 +106,7 @@ export class RepairLoop {
     if (this.#failures > 0) {
       return backoffDelay(this.#failures - 1, { initialMs: 500, maxMs: 30_000 });
     }
-    return Math.min(this.#options.intervalMs, this.#nextFreeInMs ?? Infinity);
+    return Math.min(REPAIR_INTERVAL_MS, this.#nextFreeInMs ?? Infinity);
   }
 
   /** Stops the loop and aborts a running pass. */

@@ -105,7 +105,6 @@ export const CONTROLLER_DEFAULTS = {
   claimDeletionGraceMs: 65_000,
   pendingStatusDelayMs: 2_000,
   resyncIntervalMs: 600_000,
-  repairIntervalMs: 180_000,
 } as const;
 
 /** How long a class waits after a change of one of its HostPorts, so a burst joins one reconcile. */
@@ -129,7 +128,6 @@ export function startControllers(deps: ControllerDeps): RunningControllers {
   const requeue = (port: number) => requeuePendingFor(ctx, controllers, port);
   const unwireEvents = wireEvents(ctx, controllers, (uid) => claimReconciler.forget(uid));
   const repair = new RepairLoop(ctx, allocationRepair, {
-    intervalMs: CONTROLLER_DEFAULTS.repairIntervalMs,
     onPortsFreed: (ports) => ports.forEach(requeue),
     enqueueHostPort: (name) => controllers.hostPorts.enqueue(name),
   });
@@ -172,10 +170,8 @@ function wireAllocator(
     }
     return holders.length > 0 ? "releasing" : undefined;
   });
-  const noteHeld = (hostPort: HostPort) => {
-    const port = hostPort.status?.port ?? 0;
-    if (port > 0) allocationRepair.noteHeld(port);
-  };
+  // Port 0 (none yet) is never a leak candidate: noting it changes nothing.
+  const noteHeld = (hostPort: HostPort) => allocationRepair.noteHeld(hostPort.status?.port ?? 0);
   const removers = [
     allocator.onReleased(requeue),
     allocator.onRestored((ports) => repair.reportRestored(ports)),
@@ -208,7 +204,10 @@ async function startWorkers(
 }
 
 function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): ControllerContext {
-  const options = deps.options ?? {};
+  const {
+    claimDeletionGraceMs = CONTROLLER_DEFAULTS.claimDeletionGraceMs,
+    pendingStatusDelayMs = CONTROLLER_DEFAULTS.pendingStatusDelayMs,
+  } = deps.options ?? {};
   const logger = deps.logger.child({ component: "controllers" });
   const clients = createControllerClients(deps.rest);
   const metrics = createControllerMetrics(deps.metrics);
@@ -221,12 +220,8 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
     metrics,
     logger,
     clock: SYSTEM_CLOCK,
-    settings: {
-      claimDeletionGraceMs: options.claimDeletionGraceMs ??
-        CONTROLLER_DEFAULTS.claimDeletionGraceMs,
-      pendingStatusDelayMs: options.pendingStatusDelayMs ??
-        CONTROLLER_DEFAULTS.pendingStatusDelayMs,
-    },
+    claimDeletionGraceMs,
+    pendingStatusDelayMs,
   };
 }
 
@@ -268,7 +263,7 @@ function buildControllers(ctx: ControllerContext, deps: ControllerDeps, claims: 
       workers: 1,
       listKeys: () => caches.quotas.store.keys(),
     }),
-    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx, deps.rest), {
+    templateClaims: controller("templateclaim", createTemplateClaimReconciler(ctx), {
       workers: workers ?? 4,
       listKeys: () => caches.claims.store.keys(),
     }),

@@ -5,19 +5,13 @@
  *
  * @module
  */
-import type { StatefulSet } from "kubernetes-types/apps/v1.d.ts";
 import {
   type HostPortClaim,
   retentionPolicyOf,
   TEMPLATE_CLAIM_LABEL,
   TEMPLATE_CLAIM_POD_ANNOTATION,
 } from "../api/mod.ts";
-import {
-  orUndefined,
-  ResourceClient,
-  type RestClient,
-  STATEFUL_SET_RESOURCE,
-} from "../kube/mod.ts";
+import { orUndefined } from "../kube/mod.ts";
 import { done } from "../reconcile/outcome.ts";
 import { claimNamesOfPod } from "../reconcile/pods.ts";
 import { planTemplateClaim, type TemplateClaimSet } from "../reconcile/template_claim.ts";
@@ -30,12 +24,8 @@ export function isTemplateClaim(claim: HostPortClaim): boolean {
     claim.metadata.annotations?.[TEMPLATE_CLAIM_POD_ANNOTATION] !== undefined;
 }
 
-/** Builds the reconciler; `rest` reads StatefulSets live. */
-export function createTemplateClaimReconciler(
-  ctx: ControllerContext,
-  rest: RestClient,
-): ReconcileFunction {
-  const statefulSets = new ResourceClient<StatefulSet>(rest, STATEFUL_SET_RESOURCE);
+/** Builds the reconciler. */
+export function createTemplateClaimReconciler(ctx: ControllerContext): ReconcileFunction {
   return async (key, abortSignal) => {
     const claim = ctx.caches.claims.store.get(key);
     if (claim === undefined || !isTemplateClaim(claim) || claim.metadata.deletionTimestamp) {
@@ -57,22 +47,23 @@ export function createTemplateClaimReconciler(
       ? {
         name: setName,
         ordinal,
-        set: await readSet(statefulSets, namespace, setName, abortSignal),
+        set: await readSet(ctx, namespace, setName, abortSignal),
       }
       : undefined;
     const plan = planTemplateClaim({
       ownerReferences: claim.metadata.ownerReferences ?? [],
       createdMs: Date.parse(claim.metadata.creationTimestamp ?? "") || ctx.clock.now(),
       nowMs: ctx.clock.now(),
-      graceMs: ctx.settings.claimDeletionGraceMs,
+      graceMs: ctx.claimDeletionGraceMs,
       podName,
       pod,
       ...statefulSet ? { statefulSet } : {},
     });
     const name = claim.metadata.name ?? "";
+    const claims = ctx.clients.hostPortClaims;
     if (plan.action === "none") return plan.outcome;
     if (plan.action === "setOwners") {
-      await ctx.clients.claims.patch(name, {
+      await claims.patch(name, {
         type: "merge",
         body: {
           metadata: {
@@ -84,7 +75,7 @@ export function createTemplateClaimReconciler(
       return done();
     }
     const preconditions = { uid: claim.metadata.uid ?? "" };
-    await orUndefined(ctx.clients.claims.delete(name, { namespace, preconditions, abortSignal }));
+    await orUndefined(claims.delete(name, { namespace, preconditions, abortSignal }));
     const message = `Deleted: ${plan.reason}`;
     ctx.recorder.record(subjectOf(claim), "Normal", "TemplateClaimDeleted", message);
     return done();
@@ -92,12 +83,12 @@ export function createTemplateClaimReconciler(
 }
 
 async function readSet(
-  client: ResourceClient<StatefulSet>,
+  ctx: ControllerContext,
   namespace: string,
   name: string,
   abortSignal: AbortSignal,
 ): Promise<TemplateClaimSet | undefined> {
-  const set = await orUndefined(client.get(name, { namespace, abortSignal }));
+  const set = await orUndefined(ctx.clients.statefulSets.get(name, { namespace, abortSignal }));
   // Gone, or being deleted: the garbage collector's turn.
   if (set === undefined || set.metadata?.deletionTimestamp) return undefined;
   return {

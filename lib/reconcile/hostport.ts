@@ -245,13 +245,10 @@ function pendingSteps(
     message,
     observedGeneration: hostPort.metadata.generation,
   };
-  const event = reason === CONDITION_REASON.PoolExhausted
-    ? eventStep(
-      "Warning",
-      EVENT_REASON.PoolExhausted,
-      `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`,
-    )
-    : eventStep("Warning", EVENT_REASON[reason], message);
+  const eventMessage = reason === CONDITION_REASON.PoolExhausted
+    ? `HostPortClass "${hostPort.spec.hostPortClassName}" has ${MESSAGE.noFreePorts}`
+    : message;
+  const event = eventStep("Warning", EVENT_REASON[reason], eventMessage);
   const fields = { phase: HOST_PORT_PHASE.Pending, port: 0 };
   return statusSteps(hostPort, fields, [{ condition, event }], timestamp);
 }

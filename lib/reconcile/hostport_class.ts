@@ -33,9 +33,10 @@ export interface ClassInput {
   readonly timestamp: string;
   /** When this process last wrote the class's status (ms), if ever. */
   readonly lastStatusWriteMs: number | undefined;
-  /** The least time between two status writes of one class (ms). */
-  readonly statusIntervalMs: number;
 }
+
+/** Least time between two status writes of one class, so a burst of changes costs few writes. */
+const STATUS_INTERVAL_MS = 1_000;
 
 /** One write (or Event) of a class reconcile. */
 export type ClassStep =
@@ -80,7 +81,7 @@ export function planHostPortClass(input: ClassInput): ClassPlan {
 
 /**
  * The write of the status a class should show for its usage, plus `extra` conditions, if it
- * differs and the last write is at least `statusIntervalMs` old.
+ * differs and the last write is at least {@linkcode STATUS_INTERVAL_MS} old.
  */
 function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): ClassPlan {
   const { hostPortClass, usage } = input;
@@ -105,8 +106,8 @@ function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): Clas
   };
   if (jsonEqual(status, hostPortClass.status ?? {})) return { steps: [], outcome: done() };
   const since = input.nowMs - (input.lastStatusWriteMs ?? -Infinity);
-  if (since < input.statusIntervalMs) {
-    return { steps: [], outcome: requeueAfter(input.statusIntervalMs - since) };
+  if (since < STATUS_INTERVAL_MS) {
+    return { steps: [], outcome: requeueAfter(STATUS_INTERVAL_MS - since) };
   }
   return { steps: [{ type: "setStatus", status }], outcome: done() };
 }

@@ -16,7 +16,6 @@ function input(object: HostPortClass, overrides: Partial<ClassInput> = {}): Clas
     nowMs: NOW,
     timestamp: T1,
     lastStatusWriteMs: undefined,
-    statusIntervalMs: 1_000,
     ...overrides,
   };
 }

@@ -62,15 +62,11 @@ export function setConditions(
   for (const want of desired) {
     const index = list.findIndex((condition) => condition.type === want.type);
     const current = list[index];
+    const { observedGeneration, ...fields } = want;
     const next: Condition = {
-      type: want.type,
-      status: want.status,
-      reason: want.reason,
-      message: want.message,
+      ...fields,
       lastTransitionTime: current?.status === want.status ? current.lastTransitionTime : timestamp,
-      ...(want.observedGeneration === undefined
-        ? {}
-        : { observedGeneration: want.observedGeneration }),
+      ...(observedGeneration === undefined ? {} : { observedGeneration }),
     };
     if (index === -1) list.push(next);
     else list[index] = next;
