@@ -7,7 +7,7 @@
 
 import { type HostPort, type HostPortClass, salvageHostPort } from "../api/types.ts";
 import type { PortBitmap } from "../allocator/port_bitmap.ts";
-import { PortRegistry, type RestoreEntry } from "../allocator/port_registry.ts";
+import { PortRegistry, type RestoreEntry, type RestoreReport } from "../allocator/port_registry.ts";
 import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import { type AllocationRecord, AllocationRecordMissingError } from "./allocation_record.ts";
@@ -35,13 +35,6 @@ export interface RepairInput {
   readonly disturbed?: Iterable<number>;
 }
 
-/** What a pass found: ports held twice (never "fixed"), out of pool (still held), not a port. */
-export interface RepairReport {
-  readonly duplicates: readonly { readonly port: number; readonly holders: readonly string[] }[];
-  readonly outOfPool: readonly { readonly hostPort: string; readonly port: number }[];
-  readonly invalid: readonly { readonly hostPort: string; readonly port: number }[];
-}
-
 /**
  * The decision of {@linkcode planRepair}, ports ascending: held but not reserved (reserve them),
  * leaks whose holdoff is over (free them), the next pass's sightings, when the earliest can be
@@ -53,7 +46,8 @@ export interface RepairPlan {
   readonly leakCandidates: ReadonlyMap<number, LeakSighting>;
   readonly nextFreeAt: number | undefined;
   readonly held: readonly number[];
-  readonly report: RepairReport;
+  /** Ports held twice (never "fixed"), outside the pools (still held), not a port at all. */
+  readonly report: RestoreReport<string>;
 }
 
 /** Two suffice: the first proves the port was reserved before it; the holdoff does the rest. */
@@ -91,11 +85,7 @@ export function planRepair(input: RepairInput): RepairPlan {
     // Strictly more than the holdoff must have passed: one millisecond past it.
     nextFreeAt: firstSeen.length === 0 ? undefined : Math.min(...firstSeen) + holdoffMs + 1,
     held,
-    report: {
-      duplicates: restored.duplicates,
-      outOfPool: restored.outsidePools.map(({ holder, port }) => ({ hostPort: holder, port })),
-      invalid: restored.invalid.map(({ holder, port }) => ({ hostPort: holder, port })),
-    },
+    report: restored,
   };
 }
 
@@ -118,7 +108,7 @@ export interface AllocationRepairOptions {
  * of unknown outcome (the next pass looks again); leak candidates; the ports a deleted record was
  * re-created with; and when a pass may free the earliest candidate.
  */
-export interface RepairFindings extends RepairReport {
+export interface RepairFindings extends RestoreReport<string> {
   readonly reserved: readonly number[];
   readonly reserveRaced: readonly number[];
   readonly freed: readonly number[];

@@ -54,7 +54,7 @@ Deno.test("runOnce() on a missing record creates it reserving exactly the held p
   assert.deepEqual(store.ports(), [8000, 9000, 9003]);
   assert.deepEqual(findings.reserved, [8000, 9000, 9003]);
   assert.deepEqual(findings.duplicates, [{ port: 9003, holders: ["b", "d"] }]);
-  assert.deepEqual(findings.outOfPool, [{ hostPort: "c", port: 8000 }]);
+  assert.deepEqual(findings.outsidePools, [{ holder: "c", port: 8000 }]);
   assert.equal(store.writes.length, 1);
 });
 
@@ -176,8 +176,8 @@ interface Case {
   free?: number[];
   candidates?: [number, LeakSighting][];
   duplicates?: { port: number; holders: string[] }[];
-  outOfPool?: { hostPort: string; port: number }[];
-  invalid?: { hostPort: string; port: number }[];
+  outsidePools?: { holder: string; port: number }[];
+  invalid?: { holder: string; port: number }[];
   held?: number[];
 }
 
@@ -206,7 +206,7 @@ const CASES: Case[] = [
   {
     name: "a port outside its class's pools is reported and stays held",
     input: { hostPorts: [hp("a", 8000)], reserved: [8000] },
-    outOfPool: [{ hostPort: "a", port: 8000 }],
+    outsidePools: [{ holder: "a", port: 8000 }],
     held: [8000],
   },
   {
@@ -220,7 +220,7 @@ const CASES: Case[] = [
   {
     name: "a status port that is not a port is reported and ignored",
     input: { hostPorts: [hp("a", 70000)], reserved: [] },
-    invalid: [{ hostPort: "a", port: 70000 }],
+    invalid: [{ holder: "a", port: 70000 }],
   },
   {
     name: "a reserved, unowned port seen the first time becomes a candidate",
@@ -294,7 +294,7 @@ Deno.test("planRepair() decides each case of rule 6", async (t) => {
       assert.deepEqual(plan.free, c.free ?? []);
       assert.deepEqual([...plan.leakCandidates], c.candidates ?? []);
       assert.deepEqual(plan.report.duplicates, c.duplicates ?? []);
-      assert.deepEqual(plan.report.outOfPool, c.outOfPool ?? []);
+      assert.deepEqual(plan.report.outsidePools, c.outsidePools ?? []);
       assert.deepEqual(plan.report.invalid, c.invalid ?? []);
       assert.deepEqual(plan.held, c.held ?? []);
       const firstSeen = [...plan.leakCandidates.values()].map((x) => x.firstSeenAt);

@@ -123,7 +123,7 @@ export class RepairLoop {
     count("reservation_restored", findings.reserved.length);
     count("reserve_raced", findings.reserveRaced.length);
     count("duplicate", findings.duplicates.length);
-    count("out_of_pool", findings.outOfPool.length);
+    count("out_of_pool", findings.outsidePools.length);
     count("invalid_port", findings.invalid.length);
     count("leak_freed", findings.freed.length);
     count("unknown_outcome", findings.unknown.length);
@@ -149,8 +149,8 @@ export class RepairLoop {
         this.#event(name, "Warning", EVENT_REASON.PortDuplicated, message);
       }
     }
-    for (const { hostPort } of findings.outOfPool) this.#options.enqueueHostPort(hostPort);
-    for (const { hostPort, port } of findings.invalid) {
+    for (const { holder } of findings.outsidePools) this.#options.enqueueHostPort(holder);
+    for (const { holder: hostPort, port } of findings.invalid) {
       logger.warn("HostPort holds an invalid port", { hostPort, port });
     }
     if (findings.freed.length > 0) {
