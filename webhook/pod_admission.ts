@@ -214,9 +214,9 @@ export interface ClaimState {
 }
 
 /**
- * Decides a new pod from the states of the claims `claims.names` named (in the pod's namespace);
- * every claim is resolved, so users see all problems at once. A claim naming no port is refused
- * (seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
+ * Decides a new pod from the state of every claim `claims.names` names, in the pod's namespace,
+ * as `lookupClaims` reads them; each is resolved, so users see all problems at once. A claim
+ * naming no port is refused (seed 5.4 #24), with `Port name must be set` on the unnamed ports.
  */
 export function admitNewPod(
   pod: Pod,
@@ -270,7 +270,7 @@ export function admitNewPod(
   const warnings: string[] = [];
   let retryable = true;
   for (const claim of claims.valid) {
-    const resolved = resolveClaim(claim, namespace, states.get(claim.name) ?? NOT_LOOKED_UP);
+    const resolved = resolveClaim(claim, namespace, states.get(claim.name)!);
     if (typeof resolved !== "number") {
       errors.push(resolved.error);
       retryable &&= resolved.transient;
@@ -294,10 +294,6 @@ export function admitNewPod(
   const mutation = { annotations, assignments, label: assignments.length > 0 };
   return { allowed: true, mutation, warnings };
 }
-
-const NOT_LOOKED_UP: ClaimState = {
-  claim: { ok: false, error: new Error("the claim was not looked up") },
-};
 
 /**
  * Why `claim` may not use `hostPort`: bound to another claim (seed 5.2 #10; one naming no claim
@@ -341,10 +337,7 @@ function resolveClaim(claim: PortAnnotation, namespace: string, state: ClaimStat
     return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
   }
   const at = `${path}.hostPort`;
-  const lookup = state.hostPort;
-  if (lookup === undefined) {
-    return { error: internalError(at, "the HostPort was not looked up"), transient: false };
-  }
+  const lookup = state.hostPort!;
   if (!lookup.ok) return { error: internalError(at, lookup.error), transient: true };
   const hostPort = lookup.value;
   if (hostPort === undefined) return { error: notFound(at, hostPortName), transient: false };

@@ -148,8 +148,7 @@ async function admitTemplatePod(
   const claimAnnotations = Object.fromEntries(
     ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
   );
-  const annotations = { ...pod.metadata?.annotations, ...claimAnnotations };
-  const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
+  const claimed = mutatePod(pod, { annotations: claimAnnotations });
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {

@@ -114,7 +114,6 @@ export class SelfManagedCertificateSource extends PairSource {
         contents,
         names: this.#names,
         now,
-        renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
         caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs,
       });
@@ -195,7 +194,6 @@ export interface PlanInput {
   contents: SecretContents | undefined;
   names: ServingNames;
   now: Date;
-  renewFraction: number;
   caPropagationMs: number;
 }
 
@@ -212,26 +210,26 @@ export function splitPemBundle(bundle: string): string[] {
   ) ?? [];
 }
 
-/** When a certificate is due for renewal. */
-function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Date {
-  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
+/** When a certificate is due for renewal: after 2/3 of its lifetime. */
+function renewalTime({ notBefore, notAfter }: ServingPair): Date {
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * (2 / 3));
 }
 
 /** Decides what to issue, if anything, and when to look again: the first failing check decides. */
 export function planServingSecret(input: PlanInput): SecretPlan {
-  const { contents, now, renewFraction } = input;
+  const { contents, now } = input;
   if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
   const caPem = splitPemBundle(contents.caBundlePem ?? "")[0] ?? "";
   const ca = inspectPair(caPem, contents.caKeyPem ?? "");
   if (!ca.ok) {
     return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
   }
-  const caRenewAt = renewalTime(ca.pair, renewFraction);
+  const caRenewAt = renewalTime(ca.pair);
   if (now >= caRenewAt) return { action: "issueCa", reason: "the CA is due for renewal" };
 
   const serving = inspectPair(contents.certPem ?? "", contents.keyPem ?? "");
   if (!serving.ok) return { action: "issueServing", reason: `tls.crt/tls.key: ${serving.reason}` };
-  let renewAt = renewalTime(serving.pair, renewFraction);
+  let renewAt = renewalTime(serving.pair);
   if (!isSignedBy(serving.pair.certPem, ca.pair.certPem)) {
     const previousCas = validCas(contents.caBundlePem ?? "", now).slice(1);
     const byPrevious = previousCas.some((pem) => isSignedBy(serving.pair.certPem, pem));
