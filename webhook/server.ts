@@ -338,14 +338,12 @@ function readBody(
     const chunks: Uint8Array[] = [];
     let size = 0;
     req.on("data", (chunk: Uint8Array) => {
+      chunks.push(chunk);
       size += chunk.byteLength;
-      if (size > maxBytes) {
-        req.removeAllListeners("data");
-        req.pause();
-        resolve(tooLarge);
-      } else {
-        chunks.push(chunk);
-      }
+      if (size <= maxBytes) return;
+      req.removeAllListeners("data");
+      req.pause();
+      resolve(tooLarge);
     });
     // A webhook request is one chunk, as a rule: taken as it is, not copied.
     req.on("end", () => {
