@@ -34,13 +34,10 @@ import {
 } from "../lib/api/mod.ts";
 
 const ContainerSchema = z.object({
-  name: z.string().optional(),
   ports: z.array(z.object({
     name: z.string().optional(),
     containerPort: z.int(),
     hostPort: z.int().optional(),
-    protocol: z.string().optional(),
-    hostIP: z.string().optional(),
   })).optional(),
 });
 
@@ -56,7 +53,6 @@ export const PodSchema = z.object({
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
     ownerReferences: z.array(z.object({}).loose()).optional(),
-    deletionTimestamp: z.string().optional(),
   }).optional(),
   spec: z.object({
     hostNetwork: z.boolean().optional(),

@@ -240,7 +240,7 @@ const SET_REF = {
 function stsPod(name: string, annotations: Record<string, string> = { [`${T}web`]: "port" }): Pod {
   return {
     metadata: { name, annotations, ownerReferences: [SET_REF] },
-    spec: { containers: [{ name: "c", ports: [{ name: "web", containerPort: 80 }] }] },
+    spec: { containers: [{ ports: [{ name: "web", containerPort: 80 }] }] },
   };
 }
 

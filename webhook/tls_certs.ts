@@ -49,7 +49,6 @@ function pemLine(pem: string): string {
   return pem.endsWith("\n") ? pem : `${pem}\n`;
 }
 
-/** The certificate and its new key as PEM. */
 async function toPemPair(cert: x509.X509Certificate, keys: CryptoKeyPair): Promise<PemPair> {
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
   const keyPem = pemLine(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));

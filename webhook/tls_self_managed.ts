@@ -275,7 +275,6 @@ function toBase64(text: string): string {
   return new TextEncoder().encode(text).toBase64();
 }
 
-/** The Secret's PEMs; `undefined` when there is no Secret. */
 function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
   if (secret === undefined) return undefined;
   const field = (key: string) => {
@@ -290,7 +289,6 @@ function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
   };
 }
 
-/** The Secret's `data` for a CA bundle, the current CA's key and a serving pair. */
 function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<string, string> {
   return {
     "ca.crt": toBase64(bundle),
