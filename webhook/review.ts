@@ -18,7 +18,6 @@ const AdmissionRequestSchema = z.object({
   uid: z.string().min(1, "must be a non-empty string"),
   kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }).loose(),
   resource: z.object({ group: z.string(), version: z.string(), resource: z.string() }).loose(),
-  subResource: z.string().optional(),
   name: z.string().optional(),
   namespace: z.string().optional(),
   operation: z.enum(["CREATE", "UPDATE", "DELETE", "CONNECT"]),
