@@ -250,9 +250,7 @@ async function ensureTemplateClaims(
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
-  const set = owner === undefined
-    ? { ok: true as const, value: undefined }
-    : await settle(() => store.getStatefulSet(namespace, owner.name));
+  const set = await settle(async () => owner && await store.getStatefulSet(namespace, owner.name));
   const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
     const { path, name: templateName, portName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);
