@@ -171,7 +171,18 @@ export class FileCertificateSource extends PairSource {
   /** Loads the pair (throwing after 12 failures), then keeps reloading until `signal` aborts. */
   override async start(signal: AbortSignal): Promise<void> {
     await super.start(signal);
-    if (this.#options.watch !== false && !signal.aborted) this.#watch(signal);
+    if (this.#options.watch === false || signal.aborted) return;
+    let watcher: Deno.FsWatcher;
+    try {
+      // Reloads on any change in the directory too (Secret volumes swap a `..data` symlink).
+      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
+    } catch {
+      return; // polling alone still works
+    }
+    signal.addEventListener("abort", () => watcher.close(), { once: true });
+    (async () => {
+      for await (const _event of watcher) this.wake();
+    })().catch(() => {}); // the watcher failed: polling alone still works
   }
 
   /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
@@ -212,19 +223,5 @@ export class FileCertificateSource extends PairSource {
         `(failure ${this.failures}): ${reason}`,
     );
     return reason;
-  }
-
-  /** Reloads on any change in the directory (Secret volumes swap a `..data` symlink). */
-  #watch(signal: AbortSignal): void {
-    let watcher: Deno.FsWatcher;
-    try {
-      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
-    } catch {
-      return; // polling alone still works
-    }
-    signal.addEventListener("abort", () => watcher.close(), { once: true });
-    (async () => {
-      for await (const _event of watcher) this.wake();
-    })().catch(() => {}); // the watcher failed: polling alone still works
   }
 }
