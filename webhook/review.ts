@@ -156,12 +156,11 @@ export function invalidStatus(
   identity: { group: string; kind: string; name: string },
   errors: readonly FieldError[],
 ): Status {
-  const { group, kind, name } = identity;
   return {
     code: 422,
     reason: "Invalid",
-    message: invalidMessage(group, kind, name, errors),
-    details: { group, kind, name, causes: causes(errors) },
+    message: invalidMessage(identity.group, identity.kind, identity.name, errors),
+    details: { ...identity, causes: causes(errors) },
   };
 }
 
