@@ -211,13 +211,12 @@ function templateErrors(
   });
 }
 
-/** Looks up each claim (at once, duplicates once) and the HostPort it names, by claim name. */
+/** Looks up each claim (at once) and the HostPort it names, by claim name (`names` are unique). */
 export async function lookupClaims(
   lookups: AdmissionLookups,
   namespace: string,
-  claimNames: Iterable<string>,
+  names: readonly string[],
 ): Promise<Map<string, ClaimState>> {
-  const names = [...new Set(claimNames)];
   const states = await Promise.all(names.map(async (name): Promise<ClaimState> => {
     const claim = await settle(() => lookups.getClaim(namespace, name));
     const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
