@@ -187,14 +187,10 @@ export class FileCertificateSource extends PairSource {
 
   /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
   async reload(): Promise<string | undefined> {
-    let files: string[];
-    try {
-      files = await Promise.all(
-        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
-      );
-    } catch (error) {
-      return this.#fail(`cannot read the files: ${errorMessage(error)}`);
-    }
+    const files = await Promise.all(
+      ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
+    ).catch((error: unknown) => `cannot read the files: ${errorMessage(error)}`);
+    if (typeof files === "string") return this.#fail(files);
     const [certPem = "", keyPem = ""] = files;
     const served = this.current();
     // Compared with the pair served, so a bad pair on disk fails every reload until it is fixed.
