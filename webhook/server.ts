@@ -133,12 +133,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
-  try {
-    await once(server.listen(options.port ?? 9443, hostname), "listening");
-  } catch (error) {
+  await once(server.listen(options.port ?? 9443, hostname), "listening").catch((error) => {
     unsubscribe();
     throw error;
-  }
+  });
   const port = (server.address() as AddressInfo).port;
   logger.info("Admission webhook server listening", { hostname, port });
 

@@ -128,20 +128,19 @@ export class SelfManagedCertificateSource extends PairSource {
           `Secret ${this.#secretRef}: ${plan.reason}`,
       );
       const data = await this.#issue(plan, contents, now);
-      try {
-        secret = secret === undefined
-          ? await secrets.create({
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: { name: this.#secretName, namespace },
-            type: "kubernetes.io/tls",
-            data,
-          })
-          : await secrets.update({ ...secret, data: { ...secret.data, ...data } });
-      } catch (error) {
+      const write = secret === undefined
+        ? secrets.create({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: this.#secretName, namespace },
+          type: "kubernetes.io/tls",
+          data,
+        })
+        : secrets.update({ ...secret, data: { ...secret.data, ...data } });
+      secret = await write.catch((error) => {
         if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) throw error;
-        secret = undefined; // another replica wrote first: read and adopt its pair
-      }
+        return undefined; // another replica wrote first: read and adopt its pair
+      });
     }
     throw new Error("the Secret kept changing; giving up for now");
   }
@@ -332,18 +331,16 @@ async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string):
         }
         const webhooks = config.webhooks ?? [];
         if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
-        try {
-          await client.update({ // carries the resourceVersion read above
-            ...config,
-            webhooks: webhooks.map((webhook) => ({
-              ...webhook,
-              clientConfig: { ...webhook.clientConfig, caBundle },
-            })),
-          });
-          break;
-        } catch (error) {
+        const updated = await client.update({ // carries the resourceVersion read above
+          ...config,
+          webhooks: webhooks.map((webhook) => ({
+            ...webhook,
+            clientConfig: { ...webhook.clientConfig, caBundle },
+          })),
+        }).catch((error) => {
           if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
-        }
+        });
+        if (updated) break;
       }
     }
   }
@@ -429,25 +426,20 @@ export class WebhookRegistrar {
   async #write(client: Client, object: KubeObject): Promise<KubeObject> {
     const name = object.metadata!.name!;
     for (let attempt = 1;; attempt++) {
-      try {
-        return await client.create(object);
-      } catch (error) {
+      const created = await client.create(object).catch((error) => {
         if (!(error instanceof AlreadyExistsError)) throw error;
-      }
+      });
+      if (created) return created;
       const existing = await client.get(name);
       if (!isOurs(existing)) {
         throw new Error(`${client.resource.kind} "${name}" exists and was not written by us`);
       }
-      try {
-        const resourceVersion = existing.metadata!.resourceVersion;
-        return await client.update({
-          ...object,
-          metadata: { ...object.metadata, resourceVersion },
-        });
-      } catch (error) {
+      const metadata = { ...object.metadata, resourceVersion: existing.metadata!.resourceVersion };
+      const updated = await client.update({ ...object, metadata }).catch((error) => {
         const retry = error instanceof ConflictError || error instanceof NotFoundError;
         if (!retry || attempt >= MAX_ATTEMPTS) throw error;
-      }
+      });
+      if (updated) return updated;
     }
   }
 
