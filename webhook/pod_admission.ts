@@ -165,7 +165,6 @@ export interface PodMutation {
 interface PortAssignment {
   readonly port: PodPort;
   readonly hostPort: number;
-  readonly setContainerPort: boolean;
 }
 
 /**
@@ -182,14 +181,14 @@ export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
     if (annotate) metadata.annotations = { ...metadata.annotations, ...annotations };
     if (label) metadata.labels = { ...metadata.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
   }
-  for (const { port, hostPort, setContainerPort } of assignments) {
+  for (const { port, hostPort } of assignments) {
     // Copies the spec, the list, the container, its ports and the port (no escapes in a pointer).
     let target: Record<string, unknown> = mutated;
     for (const key of port.pointer.split("/").slice(1)) {
       const next = target[key] as object;
       target = target[key] = (Array.isArray(next) ? [...next] : { ...next }) as typeof target;
     }
-    if (setContainerPort) target.containerPort = hostPort;
+    if (pod.spec?.hostNetwork === true) target.containerPort = hostPort;
     target.hostPort = hostPort;
   }
   return mutated;
@@ -275,7 +274,7 @@ export function admitNewPod(
     const port = findPort(claim.portName);
     if (port === undefined) continue; // already reported as a missing port
     annotations[portAnnotationKey(claim.portName)] = String(resolved);
-    assignments.push({ port, hostPort: resolved, setContainerPort: hostNetwork });
+    assignments.push({ port, hostPort: resolved });
     if (hostNetwork && port.containerPort !== resolved) {
       warnings.push(
         `${port.path}.containerPort: set from ${port.containerPort} to ${resolved}, because a ` +
