@@ -34,13 +34,10 @@ import {
 } from "../lib/api/mod.ts";
 
 const ContainerSchema = z.object({
-  name: z.string().optional(),
   ports: z.array(z.object({
     name: z.string().optional(),
     containerPort: z.int(),
     hostPort: z.int().optional(),
-    protocol: z.string().optional(),
-    hostIP: z.string().optional(),
   })).optional(),
 });
 
@@ -56,7 +53,6 @@ export const PodSchema = z.object({
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
     ownerReferences: z.array(z.object({}).loose()).optional(),
-    deletionTimestamp: z.string().optional(),
   }).optional(),
   spec: z.object({
     hostNetwork: z.boolean().optional(),
@@ -169,7 +165,6 @@ export interface PodMutation {
 interface PortAssignment {
   readonly port: PodPort;
   readonly hostPort: number;
-  readonly setContainerPort: boolean;
 }
 
 /**
@@ -186,14 +181,14 @@ export function mutatePod(pod: Pod, mutation: PodMutation): Pod {
     if (annotate) metadata.annotations = { ...metadata.annotations, ...annotations };
     if (label) metadata.labels = { ...metadata.labels, [POD_LABEL_KEY]: POD_LABEL_VALUE };
   }
-  for (const { port, hostPort, setContainerPort } of assignments) {
+  for (const { port, hostPort } of assignments) {
     // Copies the spec, the list, the container, its ports and the port (no escapes in a pointer).
     let target: Record<string, unknown> = mutated;
     for (const key of port.pointer.split("/").slice(1)) {
       const next = target[key] as object;
       target = target[key] = (Array.isArray(next) ? [...next] : { ...next }) as typeof target;
     }
-    if (setContainerPort) target.containerPort = hostPort;
+    if (pod.spec?.hostNetwork === true) target.containerPort = hostPort;
     target.hostPort = hostPort;
   }
   return mutated;
@@ -214,9 +209,9 @@ export interface ClaimState {
 }
 
 /**
- * Decides a new pod from the states of the claims `claims.names` named (in the pod's namespace);
- * every claim is resolved, so users see all problems at once. A claim naming no port is refused
- * (seed 5.4 #24), with `Port name must be set` on the unnamed ports likely meant.
+ * Decides a new pod from the state of every claim `claims.names` names, in the pod's namespace,
+ * as `lookupClaims` reads them; each is resolved, so users see all problems at once. A claim
+ * naming no port is refused (seed 5.4 #24), with `Port name must be set` on the unnamed ports.
  */
 export function admitNewPod(
   pod: Pod,
@@ -270,7 +265,7 @@ export function admitNewPod(
   const warnings: string[] = [];
   let retryable = true;
   for (const claim of claims.valid) {
-    const resolved = resolveClaim(claim, namespace, states.get(claim.name) ?? NOT_LOOKED_UP);
+    const resolved = resolveClaim(claim, namespace, states.get(claim.name)!);
     if (typeof resolved !== "number") {
       errors.push(resolved.error);
       retryable &&= resolved.transient;
@@ -279,7 +274,7 @@ export function admitNewPod(
     const port = findPort(claim.portName);
     if (port === undefined) continue; // already reported as a missing port
     annotations[portAnnotationKey(claim.portName)] = String(resolved);
-    assignments.push({ port, hostPort: resolved, setContainerPort: hostNetwork });
+    assignments.push({ port, hostPort: resolved });
     if (hostNetwork && port.containerPort !== resolved) {
       warnings.push(
         `${port.path}.containerPort: set from ${port.containerPort} to ${resolved}, because a ` +
@@ -294,10 +289,6 @@ export function admitNewPod(
   const mutation = { annotations, assignments, label: assignments.length > 0 };
   return { allowed: true, mutation, warnings };
 }
-
-const NOT_LOOKED_UP: ClaimState = {
-  claim: { ok: false, error: new Error("the claim was not looked up") },
-};
 
 /**
  * Why `claim` may not use `hostPort`: bound to another claim (seed 5.2 #10; one naming no claim
@@ -341,10 +332,7 @@ function resolveClaim(claim: PortAnnotation, namespace: string, state: ClaimStat
     return { error: invalid(path, claimName, POD_MESSAGE.claimNotBound), transient: true };
   }
   const at = `${path}.hostPort`;
-  const lookup = state.hostPort;
-  if (lookup === undefined) {
-    return { error: internalError(at, "the HostPort was not looked up"), transient: false };
-  }
+  const lookup = state.hostPort!;
   if (!lookup.ok) return { error: internalError(at, lookup.error), transient: true };
   const hostPort = lookup.value;
   if (hostPort === undefined) return { error: notFound(at, hostPortName), transient: false };

@@ -697,27 +697,25 @@ Deno.test("mutatePod() adds missing keys, replaces different ones (escaping /) a
   assert.deepEqual(pod.metadata.annotations["port.hostport.rmb938.com/web"], "1", "pod unchanged");
 });
 
-Deno.test("mutatePod() sets hostPort, containerPort only when asked, and the label", () => {
+Deno.test("mutatePod() sets hostPort, containerPort only for hostNetwork pods, and the label", () => {
   const pod = {
     spec: { containers: [{ ports: [{ containerPort: 80 }, { containerPort: 81, hostPort: 5 }] }] },
   };
   const [plain, preset] = listPodPorts(pod);
   if (plain === undefined || preset === undefined) throw new Error("Expected two ports");
   assert.deepEqual(
-    modelPatchOf(pod, { assignments: [{ port: plain, hostPort: 9000, setContainerPort: false }] }),
+    modelPatchOf(pod, { assignments: [{ port: plain, hostPort: 9000 }] }),
     [{ op: "add", path: "/spec/containers/0/ports/0/hostPort", value: 9000 }],
   );
+  const hostNetwork = { spec: { ...pod.spec, hostNetwork: true } };
   assert.deepEqual(
-    modelPatchOf(pod, { assignments: [{ port: preset, hostPort: 9000, setContainerPort: true }] }),
+    modelPatchOf(hostNetwork, { assignments: [{ port: preset, hostPort: 9000 }] }),
     [
       { op: "replace", path: "/spec/containers/0/ports/1/hostPort", value: 9000 },
       { op: "replace", path: "/spec/containers/0/ports/1/containerPort", value: 9000 },
     ],
   );
-  assert.deepEqual(
-    modelPatchOf(pod, { assignments: [{ port: preset, hostPort: 5, setContainerPort: false }] }),
-    [],
-  );
+  assert.deepEqual(modelPatchOf(pod, { assignments: [{ port: preset, hostPort: 5 }] }), []);
   assert.deepEqual(pod.spec.containers[0]?.ports[1], { containerPort: 81, hostPort: 5 });
   assert.deepEqual(modelPatchOf(pod, { label: true }), [
     { op: "add", path: "/metadata", value: { labels: { "hostport.rmb938.com/claims": "true" } } },

@@ -148,8 +148,7 @@ async function admitTemplatePod(
   const claimAnnotations = Object.fromEntries(
     ensured.claims.map((c) => [claimAnnotationKey(c.annotation.portName), c.claimName]),
   );
-  const annotations = { ...pod.metadata?.annotations, ...claimAnnotations };
-  const claimed: Pod = { ...pod, metadata: { ...pod.metadata, annotations } };
+  const claimed = mutatePod(pod, { annotations: claimAnnotations });
   const attempts = options.waitForPort?.templateAttempts ?? options.waitForPort?.attempts ?? 0;
   const { decision, states } = await admitWaiting(claimed, namespace, lookups, options, attempts);
   if (decision.allowed) {
@@ -212,13 +211,12 @@ function templateErrors(
   });
 }
 
-/** Looks up each claim (at once, duplicates once) and the HostPort it names, by claim name. */
+/** Looks up each claim (at once) and the HostPort it names, by claim name (`names` are unique). */
 export async function lookupClaims(
   lookups: AdmissionLookups,
   namespace: string,
-  claimNames: Iterable<string>,
+  names: readonly string[],
 ): Promise<Map<string, ClaimState>> {
-  const names = [...new Set(claimNames)];
   const states = await Promise.all(names.map(async (name): Promise<ClaimState> => {
     const claim = await settle(() => lookups.getClaim(namespace, name));
     const hostPortName = claim.ok ? claim.value?.spec.hostPortName ?? "" : "";
@@ -251,9 +249,7 @@ async function ensureTemplateClaims(
   const store = lookups.templateClaims!;
   const owner = statefulSetOwnerOf(pod);
   const podName = pod.metadata?.name ?? "";
-  const set = owner === undefined
-    ? { ok: true as const, value: undefined }
-    : await settle(() => store.getStatefulSet(namespace, owner.name));
+  const set = await settle(async () => owner && await store.getStatefulSet(namespace, owner.name));
   const outcomes = await Promise.all(annotations.map(async (annotation): Promise<Ensured> => {
     const { path, name: templateName, portName } = annotation;
     const named = templateClaimName(podName, annotation, owner !== undefined);

@@ -25,7 +25,7 @@ import {
   type TemplateClaimStore,
 } from "./lookups.ts";
 import { WEBHOOK_PATHS } from "./configurations.ts";
-import type { Pod } from "./pod_admission.ts";
+import { type Pod, readPodClaims } from "./pod_admission.ts";
 import {
   buildTemplateClaim,
   generatedPodName,
@@ -198,7 +198,12 @@ Deno.test("lookupClaims() looks each claim up once, and a HostPort only when the
     claims: [claim("a"), claim("b", { hostPortName: "" })],
     hostPorts: [hostPortFor("a", 9000)],
   });
-  const states = await lookupClaims(lookups, "ns1", ["a", "b", "a", "c"]);
+  const annotations = { [`${A}w`]: "a", [`${A}x`]: "b", [`${A}y`]: "a", [`${A}z`]: "c" };
+  const states = await lookupClaims(
+    lookups,
+    "ns1",
+    readPodClaims({ metadata: { annotations } }).names,
+  );
   assert.deepEqual(lookups.calls.sort(), [
     "claim ns1/a",
     "claim ns1/b",
@@ -240,7 +245,7 @@ const SET_REF = {
 function stsPod(name: string, annotations: Record<string, string> = { [`${T}web`]: "port" }): Pod {
   return {
     metadata: { name, annotations, ownerReferences: [SET_REF] },
-    spec: { containers: [{ name: "c", ports: [{ name: "web", containerPort: 80 }] }] },
+    spec: { containers: [{ ports: [{ name: "web", containerPort: 80 }] }] },
   };
 }
 

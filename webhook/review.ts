@@ -18,7 +18,6 @@ const AdmissionRequestSchema = z.object({
   uid: z.string().min(1, "must be a non-empty string"),
   kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }).loose(),
   resource: z.object({ group: z.string(), version: z.string(), resource: z.string() }).loose(),
-  subResource: z.string().optional(),
   name: z.string().optional(),
   namespace: z.string().optional(),
   operation: z.enum(["CREATE", "UPDATE", "DELETE", "CONNECT"]),
@@ -157,12 +156,11 @@ export function invalidStatus(
   identity: { group: string; kind: string; name: string },
   errors: readonly FieldError[],
 ): Status {
-  const { group, kind, name } = identity;
   return {
     code: 422,
     reason: "Invalid",
-    message: invalidMessage(group, kind, name, errors),
-    details: { group, kind, name, causes: causes(errors) },
+    message: invalidMessage(identity.group, identity.kind, identity.name, errors),
+    details: { ...identity, causes: causes(errors) },
   };
 }
 

@@ -133,12 +133,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   const hostname = options.hostname ?? "0.0.0.0";
-  try {
-    await once(server.listen(options.port ?? 9443, hostname), "listening");
-  } catch (error) {
+  await once(server.listen(options.port ?? 9443, hostname), "listening").catch((error) => {
     unsubscribe();
     throw error;
-  }
+  });
   const port = (server.address() as AddressInfo).port;
   logger.info("Admission webhook server listening", { hostname, port });
 
@@ -338,14 +336,12 @@ function readBody(
     const chunks: Uint8Array[] = [];
     let size = 0;
     req.on("data", (chunk: Uint8Array) => {
+      chunks.push(chunk);
       size += chunk.byteLength;
-      if (size > maxBytes) {
-        req.removeAllListeners("data");
-        req.pause();
-        resolve(tooLarge);
-      } else {
-        chunks.push(chunk);
-      }
+      if (size <= maxBytes) return;
+      req.removeAllListeners("data");
+      req.pause();
+      resolve(tooLarge);
     });
     // A webhook request is one chunk, as a rule: taken as it is, not copied.
     req.on("end", () => {

@@ -127,9 +127,8 @@ export function cachedAdmissionLookups(caches: LookupCaches, live: LiveReaders):
 export function admissionLookups(
   kube: KubeClients,
   caches: SharedCaches,
-  options: { metrics?: MetricsRegistry; recorder?: EventRecorder } = {},
+  { metrics, recorder }: { metrics?: MetricsRegistry; recorder?: EventRecorder } = {},
 ): AdmissionLookups {
-  const { metrics, recorder } = options;
   const { hostPorts, classes, claims, quotas } = caches;
   const claimQuota = claimQuotaAdmission({
     claims: claims.store,

@@ -31,17 +31,16 @@ export interface ServingNames {
   readonly ipAddresses: readonly string[];
 }
 
-function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = bytes[0]! & 0x7f; // keep the DER integer positive
-  return bytes.toHex();
-}
-
-function dates(validity: Validity): { notBefore: Date; notAfter: Date } {
+/** A random serial number, `validity`'s dates and the signing algorithm. */
+function commonFields(validity: Validity) {
+  const serial = crypto.getRandomValues(new Uint8Array(16));
+  serial[0] = serial[0]! & 0x7f; // keep the DER integer positive
   const issued = validity.now.getTime();
   return {
+    serialNumber: serial.toHex(),
     notBefore: new Date(issued - (validity.backdateMs ?? 0)),
     notAfter: new Date(issued + validity.validityMs),
+    signingAlgorithm: EC_ALGORITHM,
   };
 }
 
@@ -50,7 +49,6 @@ function pemLine(pem: string): string {
   return pem.endsWith("\n") ? pem : `${pem}\n`;
 }
 
-/** The certificate and its new key as PEM. */
 async function toPemPair(cert: x509.X509Certificate, keys: CryptoKeyPair): Promise<PemPair> {
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
   const keyPem = pemLine(x509.PemConverter.encode(pkcs8, "PRIVATE KEY"));
@@ -61,11 +59,9 @@ async function toPemPair(cert: x509.X509Certificate, keys: CryptoKeyPair): Promi
 export async function generateCa(commonName: string, validity: Validity): Promise<PemPair> {
   const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
+    ...commonFields(validity),
     name: [{ CN: [commonName] }],
-    ...dates(validity),
     keys,
-    signingAlgorithm: EC_ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(
@@ -92,13 +88,11 @@ export async function generateServingCert(
   const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
   const caKey = x509.PemConverter.decodeFirst(ca.keyPem);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
+    ...commonFields(validity),
     subject: [{ CN: [commonName] }],
     issuer: caCert.subject,
-    ...dates(validity),
     publicKey: keys.publicKey,
     signingKey: await crypto.subtle.importKey("pkcs8", caKey, EC_ALGORITHM, false, ["sign"]),
-    signingAlgorithm: EC_ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

@@ -114,7 +114,6 @@ export class SelfManagedCertificateSource extends PairSource {
         contents,
         names: this.#names,
         now,
-        renewFraction: 2 / 3,
         // Measured from the new CA's (backdated) notBefore.
         caPropagationMs: (this.#options.caPropagationMs ?? 60_000) + this.#backdateMs,
       });
@@ -129,20 +128,19 @@ export class SelfManagedCertificateSource extends PairSource {
           `Secret ${this.#secretRef}: ${plan.reason}`,
       );
       const data = await this.#issue(plan, contents, now);
-      try {
-        secret = secret === undefined
-          ? await secrets.create({
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: { name: this.#secretName, namespace },
-            type: "kubernetes.io/tls",
-            data,
-          })
-          : await secrets.update({ ...secret, data: { ...secret.data, ...data } });
-      } catch (error) {
+      const write = secret === undefined
+        ? secrets.create({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: this.#secretName, namespace },
+          type: "kubernetes.io/tls",
+          data,
+        })
+        : secrets.update({ ...secret, data: { ...secret.data, ...data } });
+      secret = await write.catch((error) => {
         if (!(error instanceof ConflictError || error instanceof AlreadyExistsError)) throw error;
-        secret = undefined; // another replica wrote first: read and adopt its pair
-      }
+        return undefined; // another replica wrote first: read and adopt its pair
+      });
     }
     throw new Error("the Secret kept changing; giving up for now");
   }
@@ -195,7 +193,6 @@ export interface PlanInput {
   contents: SecretContents | undefined;
   names: ServingNames;
   now: Date;
-  renewFraction: number;
   caPropagationMs: number;
 }
 
@@ -212,26 +209,26 @@ export function splitPemBundle(bundle: string): string[] {
   ) ?? [];
 }
 
-/** When a certificate is due for renewal. */
-function renewalTime({ notBefore, notAfter }: ServingPair, fraction: number): Date {
-  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * fraction);
+/** When a certificate is due for renewal: after 2/3 of its lifetime. */
+function renewalTime({ notBefore, notAfter }: ServingPair): Date {
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * (2 / 3));
 }
 
 /** Decides what to issue, if anything, and when to look again: the first failing check decides. */
 export function planServingSecret(input: PlanInput): SecretPlan {
-  const { contents, now, renewFraction } = input;
+  const { contents, now } = input;
   if (contents === undefined) return { action: "issueCa", reason: "the Secret does not exist" };
   const caPem = splitPemBundle(contents.caBundlePem ?? "")[0] ?? "";
   const ca = inspectPair(caPem, contents.caKeyPem ?? "");
   if (!ca.ok) {
     return { action: "issueCa", reason: "the CA certificate or key is missing or invalid" };
   }
-  const caRenewAt = renewalTime(ca.pair, renewFraction);
+  const caRenewAt = renewalTime(ca.pair);
   if (now >= caRenewAt) return { action: "issueCa", reason: "the CA is due for renewal" };
 
   const serving = inspectPair(contents.certPem ?? "", contents.keyPem ?? "");
   if (!serving.ok) return { action: "issueServing", reason: `tls.crt/tls.key: ${serving.reason}` };
-  let renewAt = renewalTime(serving.pair, renewFraction);
+  let renewAt = renewalTime(serving.pair);
   if (!isSignedBy(serving.pair.certPem, ca.pair.certPem)) {
     const previousCas = validCas(contents.caBundlePem ?? "", now).slice(1);
     const byPrevious = previousCas.some((pem) => isSignedBy(serving.pair.certPem, pem));
@@ -277,7 +274,6 @@ function toBase64(text: string): string {
   return new TextEncoder().encode(text).toBase64();
 }
 
-/** The Secret's PEMs; `undefined` when there is no Secret. */
 function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
   if (secret === undefined) return undefined;
   const field = (key: string) => {
@@ -292,7 +288,6 @@ function decodeSecret(secret: Secret | undefined): SecretContents | undefined {
   };
 }
 
-/** The Secret's `data` for a CA bundle, the current CA's key and a serving pair. */
 function secretData(bundle: string, ca: PemPair, serving: PemPair): Record<string, string> {
   return {
     "ca.crt": toBase64(bundle),
@@ -336,18 +331,16 @@ async function injectCaBundle(options: SelfManagedOptions, caBundlePem: string):
         }
         const webhooks = config.webhooks ?? [];
         if (webhooks.every((webhook) => webhook.clientConfig.caBundle === caBundle)) break;
-        try {
-          await client.update({ // carries the resourceVersion read above
-            ...config,
-            webhooks: webhooks.map((webhook) => ({
-              ...webhook,
-              clientConfig: { ...webhook.clientConfig, caBundle },
-            })),
-          });
-          break;
-        } catch (error) {
+        const updated = await client.update({ // carries the resourceVersion read above
+          ...config,
+          webhooks: webhooks.map((webhook) => ({
+            ...webhook,
+            clientConfig: { ...webhook.clientConfig, caBundle },
+          })),
+        }).catch((error) => {
           if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
-        }
+        });
+        if (updated) break;
       }
     }
   }
@@ -433,25 +426,20 @@ export class WebhookRegistrar {
   async #write(client: Client, object: KubeObject): Promise<KubeObject> {
     const name = object.metadata!.name!;
     for (let attempt = 1;; attempt++) {
-      try {
-        return await client.create(object);
-      } catch (error) {
+      const created = await client.create(object).catch((error) => {
         if (!(error instanceof AlreadyExistsError)) throw error;
-      }
+      });
+      if (created) return created;
       const existing = await client.get(name);
       if (!isOurs(existing)) {
         throw new Error(`${client.resource.kind} "${name}" exists and was not written by us`);
       }
-      try {
-        const resourceVersion = existing.metadata!.resourceVersion;
-        return await client.update({
-          ...object,
-          metadata: { ...object.metadata, resourceVersion },
-        });
-      } catch (error) {
+      const metadata = { ...object.metadata, resourceVersion: existing.metadata!.resourceVersion };
+      const updated = await client.update({ ...object, metadata }).catch((error) => {
         const retry = error instanceof ConflictError || error instanceof NotFoundError;
         if (!retry || attempt >= MAX_ATTEMPTS) throw error;
-      }
+      });
+      if (updated) return updated;
     }
   }
 

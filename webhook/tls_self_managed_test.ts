@@ -24,7 +24,7 @@ function at(days: number): Date {
 }
 
 function plan(contents: SecretContents | undefined, now = at(1), names = NAMES) {
-  return planServingSecret({ contents, names, now, renewFraction: 2 / 3, caPropagationMs: DAY });
+  return planServingSecret({ contents, names, now, caPropagationMs: DAY });
 }
 
 Deno.test("planServingSecret() keeps a good pair until 2/3 of its lifetime", () => {

@@ -171,19 +171,26 @@ export class FileCertificateSource extends PairSource {
   /** Loads the pair (throwing after 12 failures), then keeps reloading until `signal` aborts. */
   override async start(signal: AbortSignal): Promise<void> {
     await super.start(signal);
-    if (this.#options.watch !== false && !signal.aborted) this.#watch(signal);
+    if (this.#options.watch === false || signal.aborted) return;
+    let watcher: Deno.FsWatcher;
+    try {
+      // Reloads on any change in the directory too (Secret volumes swap a `..data` symlink).
+      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
+    } catch {
+      return; // polling alone still works
+    }
+    signal.addEventListener("abort", () => watcher.close(), { once: true });
+    (async () => {
+      for await (const _event of watcher) this.wake();
+    })().catch(() => {}); // the watcher failed: polling alone still works
   }
 
   /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
   async reload(): Promise<string | undefined> {
-    let files: string[];
-    try {
-      files = await Promise.all(
-        ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
-      );
-    } catch (error) {
-      return this.#fail(`cannot read the files: ${errorMessage(error)}`);
-    }
+    const files = await Promise.all(
+      ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
+    ).catch((error: unknown) => `cannot read the files: ${errorMessage(error)}`);
+    if (typeof files === "string") return this.#fail(files);
     const [certPem = "", keyPem = ""] = files;
     const served = this.current();
     // Compared with the pair served, so a bad pair on disk fails every reload until it is fixed.
@@ -212,19 +219,5 @@ export class FileCertificateSource extends PairSource {
         `(failure ${this.failures}): ${reason}`,
     );
     return reason;
-  }
-
-  /** Reloads on any change in the directory (Secret volumes swap a `..data` symlink). */
-  #watch(signal: AbortSignal): void {
-    let watcher: Deno.FsWatcher;
-    try {
-      watcher = Deno.watchFs(this.#options.dir, { recursive: false });
-    } catch {
-      return; // polling alone still works
-    }
-    signal.addEventListener("abort", () => watcher.close(), { once: true });
-    (async () => {
-      for await (const _event of watcher) this.wake();
-    })().catch(() => {}); // the watcher failed: polling alone still works
   }
 }
