@@ -13,6 +13,7 @@ import {
   validatePools,
 } from "../lib/allocator/mod.ts";
 import {
+  errorMessage,
   FINALIZER,
   GROUP,
   HOST_PORT_PHASE,
@@ -31,7 +32,6 @@ import {
 } from "../lib/api/mod.ts";
 import { quotaExceededMessage } from "../lib/quota/mod.ts";
 import {
-  errorMessage,
   type FieldError,
   fieldPath,
   forbidden,

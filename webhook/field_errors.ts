@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { errorMessage } from "../lib/api/mod.ts";
 
 /** A field path printed the Kubernetes way: names joined with `.`, even ones holding `.` or `/`. */
 export function fieldPath(...names: readonly string[]): string {
@@ -70,11 +71,6 @@ export function tooMany(path: string, actual: number, max: number): FieldError {
 /** `field.InternalError`: `<path>: Internal error: <error message>`. */
 export function internalError(path: string, error: unknown): FieldError {
   return { type: "InternalError", field: path, detail: errorMessage(error) };
-}
-
-/** The message of a thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Prints the body of an error without its path (`ErrorBody()`), as used in `details.causes`. */

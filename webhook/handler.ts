@@ -20,8 +20,7 @@ import {
   decodeAdmissionReview,
   denyReview,
 } from "./review.ts";
-import { errorMessage } from "./field_errors.ts";
-import { GROUP, isPlainObject, KIND, type Kind, VERSION } from "../lib/api/mod.ts";
+import { errorMessage, GROUP, isPlainObject, KIND, type Kind, VERSION } from "../lib/api/mod.ts";
 
 /** The result of {@linkcode handleAdmission}: a review, or an HTTP error. */
 export type AdmissionResult =

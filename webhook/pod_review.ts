@@ -20,7 +20,6 @@ import {
   readPortAnnotations,
 } from "./pod_admission.ts";
 import {
-  errorMessage,
   type FieldError,
   fieldPath,
   goQuote,
@@ -44,6 +43,7 @@ import {
   claimAnnotationKey,
   CONDITION_REASON,
   CONDITION_TYPE,
+  errorMessage,
   type HostPortClaim,
   type HostPortClaimTemplate,
   KIND,

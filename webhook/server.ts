@@ -18,7 +18,7 @@ import type { AdmissionLookups, AdmissionOptions } from "./lookups.ts";
 import type { Logger, MetricsRegistry } from "../lib/ops/contracts.ts";
 import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
-import { errorMessage } from "./field_errors.ts";
+import { errorMessage } from "../lib/api/mod.ts";
 import { handleAdmission } from "./handler.ts";
 import { webhookForPath } from "./configurations.ts";
 import type { CertificateSource } from "./tls_source.ts";

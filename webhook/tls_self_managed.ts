@@ -16,7 +16,7 @@ import {
   orUndefined,
   type ResourceClient,
 } from "../lib/kube/mod.ts";
-import { errorMessage } from "./field_errors.ts";
+import { errorMessage } from "../lib/api/mod.ts";
 import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";

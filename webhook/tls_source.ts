@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { sleep, SYSTEM_CLOCK } from "../lib/kube/mod.ts";
-import { errorMessage } from "./field_errors.ts";
+import { errorMessage } from "../lib/api/mod.ts";
 import type { PemPair } from "./tls_certs.ts";
 
 /** A chain (leaf first) and the leaf's key, checked to match, with the leaf's validity and SANs. */

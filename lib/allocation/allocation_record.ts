@@ -11,7 +11,8 @@
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import * as z from "zod";
 import { backoffDelay, type BackoffOptions, sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
-import { errorMessage, KubeApiError, orUndefined, type RestClient } from "../kube/rest_client.ts";
+import { errorMessage } from "../api/types.ts";
+import { KubeApiError, orUndefined, type RestClient } from "../kube/rest_client.ts";
 import { CONFIG_MAP_RESOURCE, ResourceClient } from "../kube/resource.ts";
 import {
   InvalidPortError,

@@ -3,7 +3,8 @@ import type { CustomResourceDefinition } from "kubernetes-types/apiextensions/v1
 import { GROUP, PLURAL } from "../api/constants.ts";
 import { sleep, SYSTEM_CLOCK } from "../kube/clock.ts";
 import { CUSTOM_RESOURCE_DEFINITION_RESOURCE, ResourceClient } from "../kube/resource.ts";
-import { ConflictError, errorMessage, orUndefined, type RestClient } from "../kube/rest_client.ts";
+import { errorMessage } from "../api/types.ts";
+import { ConflictError, orUndefined, type RestClient } from "../kube/rest_client.ts";
 import type { Logger } from "../ops/contracts.ts";
 import type { ControllerRun } from "../ops/leader_election.ts";
 

@@ -395,6 +395,11 @@ export function parseHostPortClaimTemplate(value: unknown): HostPortClaimTemplat
   return parseObject(HostPortClaimTemplateSchema, value, KIND.HostPortClaimTemplate);
 }
 
+/** The message of a thrown value. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Whether `value` is a JSON object (not null, not an array). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -8,11 +8,12 @@
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
   claimRefMatches,
+  errorMessage,
   type HostPort,
   type HostPortStatus,
   type ObjectReference,
 } from "../api/types.ts";
-import { ConflictError, errorMessage, NotFoundError, orUndefined } from "../kube/rest_client.ts";
+import { ConflictError, NotFoundError, orUndefined } from "../kube/rest_client.ts";
 import {
   type AllocationResult,
   type HostPortPlan,

@@ -7,8 +7,8 @@
  */
 import * as z from "zod";
 import { dirname, resolve } from "node:path";
-import { formatPath } from "../api/types.ts";
-import { errorMessage, parseJson } from "./rest_client.ts";
+import { errorMessage, formatPath } from "../api/types.ts";
+import { parseJson } from "./rest_client.ts";
 
 const EXEC_API_VERSIONS = [
   "client.authentication.k8s.io/v1",

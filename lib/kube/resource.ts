@@ -17,7 +17,6 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { ConfigMap, Pod, ResourceQuota, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import {
-  errorMessage,
   GoneError,
   type KubeApiError,
   kubeApiErrorFromStatus,
@@ -27,6 +26,7 @@ import {
 } from "./rest_client.ts";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
 import {
+  errorMessage,
   isPlainObject,
   parseHostPort,
   parseHostPortClaim,

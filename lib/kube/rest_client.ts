@@ -7,6 +7,7 @@
  */
 import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
+import { errorMessage } from "../api/types.ts";
 import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
@@ -80,11 +81,6 @@ export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
   return request.catch((error) =>
     error instanceof NotFoundError ? undefined : Promise.reject(error)
   );
-}
-
-/** The message of a thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The API server's reason for each HTTP code, and the error class of the code. */

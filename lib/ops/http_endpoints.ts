@@ -8,7 +8,7 @@
  */
 import type { Logger } from "./contracts.ts";
 import { formatListenAddress, type ListenAddress } from "./flags.ts";
-import { errorMessage } from "../kube/mod.ts";
+import { errorMessage } from "../api/types.ts";
 import { Registry } from "prom-client";
 
 /** A check's verdict: `true` when healthy, otherwise the reason it is not. */
