@@ -82,7 +82,6 @@ async function serve(options: BenchServerOptions): Promise<void> {
     lookups,
     hostname: "127.0.0.1",
     port: 0,
-    signal: stop.signal,
     metrics,
   });
   const baseline = denoServeBaseline(cert, key, lookups, stop.signal);
@@ -92,7 +91,7 @@ async function serve(options: BenchServerOptions): Promise<void> {
     // Runs until the parent closes stdin.
   }
   stop.abort();
-  await Promise.all([server.finished, baseline.finished]);
+  await Promise.all([server.shutdown(), baseline.finished]);
   const counted = (name: string, labels: Record<string, string> = {}) =>
     metricValue(metrics, name, { webhook: WEBHOOK_PATHS.mutatePod, ...labels });
   const requests = await counted("controller_runtime_webhook_requests_total");

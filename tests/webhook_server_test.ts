@@ -242,8 +242,7 @@ Deno.test("shutdown lets an in-flight request finish, then refuses connections",
       return await LOOKUPS.getClaim(namespace, name);
     },
   };
-  const controller = new AbortController();
-  const server = await start({ lookups: slowLookups, signal: controller.signal });
+  const server = await start({ lookups: slowLookups });
   using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
   const url = `https://127.0.0.1:${server.port}${WEBHOOK_PATHS.mutatePod}`;
   const inFlight = post(
@@ -253,13 +252,13 @@ Deno.test("shutdown lets an in-flight request finish, then refuses connections",
   );
   await inHandler;
 
-  controller.abort();
+  const shutdown = server.shutdown();
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
   release();
   const reply = await inFlight;
   assert.equal(reply.status, 200);
   assert.equal(JSON.parse(reply.text).response.allowed, true);
-  await server.finished;
+  await shutdown;
 });
 
 /** Resolves once the server closes `conn` (end of stream or reset). */

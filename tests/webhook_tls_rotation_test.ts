@@ -102,7 +102,6 @@ Deno.test("rotating the certificate files while requests flow fails no request",
     lookups: memoryLookups([boundClaim("ns1", "a")], [allocatedHostPort("hpc-a", 9000)]),
     hostname: "127.0.0.1",
     port: 0,
-    signal: stop.signal,
     metrics,
   });
   try {
@@ -148,8 +147,8 @@ Deno.test("rotating the certificate files while requests flow fails no request",
         undefined,
     );
   } finally {
+    await server.shutdown();
     stop.abort();
-    await server.finished;
     await source.finished;
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,7 +3,7 @@
  * node:https rather than `Deno.serve`, which cannot bound a client that stalls nor swap its
  * certificate in place (measured in bench/results/webhook.md, "Why not Deno.serve").
  *
- * Aborting `signal` shuts it down gracefully: it stops accepting, closes at once every connection
+ * `shutdown()` stops it gracefully: it stops accepting, closes at once every connection
  * with no request in flight, lets in-flight requests finish (their responses say
  * `Connection: close`), and closes what remains at `shutdownGraceMs`.
  *
@@ -70,8 +70,6 @@ export interface WebhookServerOptions {
    * the process's graceful-shutdown timeout.
    */
   shutdownGraceMs?: number;
-  /** Aborting it shuts the server down gracefully. */
-  signal?: AbortSignal;
   /** Structured logs; request logs are written at `debug`. Default: silent. */
   logger?: Logger;
   /** Where the request counters and latencies are recorded (`/metrics`). Default: nowhere. */
@@ -84,7 +82,7 @@ export interface WebhookServer extends AsyncDisposable {
   readonly port: number;
   /** Resolves once the server has shut down and every connection is closed. */
   readonly finished: Promise<void>;
-  /** Shuts down gracefully (same as aborting `signal`); resolves like `finished`. */
+  /** Shuts down gracefully; resolves like `finished`. */
   shutdown(): Promise<void>;
 }
 
@@ -158,9 +156,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     })();
     return shutdownPromise;
   };
-  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
-  if (options.signal?.aborted) void shutdown();
-
   return {
     port,
     finished: closed,
