@@ -27,6 +27,10 @@ const UNUSED_WITH_REASON: Record<string, string> = {
   "ClusterRole/hostport-allocator: patch events.events.k8s.io":
     "the Event recorder patches the series of an Event that repeats (lib/ops/event_recorder.ts); " +
     "the quickstart emits each Event once",
+  "ClusterRole/hostport-allocator: get hostports.hostport.rmb938.com":
+    "the HostPort controller reads a HostPort again after a status write refused with a conflict, " +
+    "and the claim webhook reads one it has not cached yet when a claim is bound to it by hand; " +
+    "the quickstart does neither (the operator's own claim updates skip the webhooks)",
   "ClusterRole/hostport-allocator: patch hostportclaims.hostport.rmb938.com":
     "the template-claim controller patches a claim's owners when its pod is stored (bare, " +
     "Deployment and Job pods) or a StatefulSet's retention policy or scale changes while the " +
