@@ -8,7 +8,7 @@
  */
 import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
-import { operatorRbac, selfManagedTlsRbac } from "./gen_release_rbac.ts";
+import { operatorRbac, selfManagedTlsRbac, type TlsVariant } from "./gen_release_rbac.ts";
 import {
   deployment,
   namespace,
@@ -16,11 +16,7 @@ import {
   service,
   serviceAccount,
 } from "./gen_release_workload.ts";
-import type {
-  MutatingWebhookConfiguration,
-  ValidatingWebhookConfiguration,
-} from "kubernetes-types/admissionregistration/v1.d.ts";
-import { webhookSet } from "../webhook/configurations.ts";
+import { type WebhookClient, webhookSet } from "../webhook/configurations.ts";
 import { COMMON_LABELS, NAMES, objectMeta, OPERATOR_USER, PORTS } from "./gen_release_names.ts";
 
 /** A Kubernetes object as the generator renders it. */
@@ -37,13 +33,9 @@ export interface ManifestPiece {
  * One chart template (`file`, `about`) and the release piece it renders: the same for `both`
  * variants, or one per variant (absent: the variant has none).
  */
-export interface ReleasePart {
-  file: string;
-  about: string;
-  both?: ManifestPiece;
-  "self-managed"?: ManifestPiece;
-  "cert-manager"?: ManifestPiece;
-}
+export type ReleasePart =
+  & { file: string; about: string }
+  & Partial<Record<"both" | TlsVariant, ManifestPiece>>;
 
 function piece(name: string, about: string, objects: ManifestObject[]): ManifestPiece {
   return { path: `manifests/${name}.yaml`, about, objects };
@@ -185,30 +177,30 @@ function certManagerObjects(): ManifestObject[] {
   ];
 }
 
-/** How the API server reaches the admission server. */
+/**
+ * How the API server reaches the admission server: the release's Service, whose CA is injected
+ * later (by the operator, or by cert-manager from `injectCaFrom`), or `https://host:port` (no
+ * path) trusting `caBundle` (base64 PEM), for an operator out of cluster.
+ */
 export type WebhookEndpoint =
-  /** The release's Service; the CA is injected later (by the operator or cert-manager). */
   | { kind: "service"; injectCaFrom?: string }
-  /** `https://host:port` without a path, for an operator out of cluster; `caBundle` base64 PEM. */
-  | { kind: "url"; baseUrl: string; caBundle?: string };
+  | Extract<WebhookClient, { kind: "url" }>;
 
 /** The three webhook configurations of the release, mutating first. */
 export function webhookConfigurations(
   endpoint: WebhookEndpoint,
-): (MutatingWebhookConfiguration | ValidatingWebhookConfiguration)[] {
+): ReturnType<typeof webhookSet>[number][] {
   const { service: name, namespace } = NAMES;
+  const service = { kind: "service", name, namespace, port: PORTS.webhookService } as const;
   const injectCaFrom = endpoint.kind === "service" ? endpoint.injectCaFrom : undefined;
   return webhookSet({
-    client: endpoint.kind === "url"
-      ? endpoint
-      : { kind: "service", name, namespace, port: PORTS.webhookService },
+    client: endpoint.kind === "url" ? endpoint : service,
     crdName: NAMES.crdWebhooks,
     podName: NAMES.podWebhooks,
     operatorNamespace: namespace,
     operatorUsername: OPERATOR_USER,
     labels: COMMON_LABELS,
-    ...injectCaFrom === undefined
-      ? {}
-      : { annotations: { "cert-manager.io/inject-ca-from": injectCaFrom } },
+    ...injectCaFrom !== undefined &&
+      { annotations: { "cert-manager.io/inject-ca-from": injectCaFrom } },
   });
 }
