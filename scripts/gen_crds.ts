@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { stringify } from "yaml";
 import { buildCrds, type CustomResourceDefinition } from "../lib/api/crd.ts";
+import { toYaml } from "./gen_release_files.ts";
 
 /** Comment at the top of every generated CRD file. */
 export const GENERATED_HEADER =
@@ -13,7 +13,7 @@ export const GENERATED_HEADER =
 
 /** Renders one CRD as YAML under {@linkcode GENERATED_HEADER}, each description on one line. */
 export function renderCrdYaml(crd: CustomResourceDefinition): string {
-  return GENERATED_HEADER + stringify(crd, { lineWidth: 0 });
+  return GENERATED_HEADER + toYaml(crd);
 }
 
 const outDir = new URL("../deploy/crds/", import.meta.url);
