@@ -46,7 +46,7 @@ type Labelled = { kind?: string; metadata?: { labels?: Record<string, string> } 
 
 /** A copy of a release object with the chart's placeholders in it. */
 function withPlaceholders(object: Labelled): Labelled {
-  const copy = structuredClone(object) as Labelled;
+  const copy = structuredClone(object);
   if (copy.metadata?.labels !== undefined) {
     copy.metadata.labels["helm.sh/chart"] = placeholder("chartLabel");
     copy.metadata.labels["app.kubernetes.io/managed-by"] = placeholder("managedBy");
