@@ -11,7 +11,8 @@ import type { MutatingWebhookConfiguration } from "kubernetes-types/admissionreg
 import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
 import { IMAGE_REPOSITORY, NAMES, RELEASE_VERSION } from "./gen_release_names.ts";
-import { generatedHeader, type ReleasePart, releaseParts, toYaml } from "./gen_release_files.ts";
+import { toYaml } from "./gen_crds.ts";
+import { generatedHeader, type ReleasePart, releaseParts } from "./gen_release_files.ts";
 import type { TlsVariant } from "./gen_release_rbac.ts";
 import { PULL_POLICY, REPLICAS, RESOURCES } from "./gen_release_workload.ts";
 import { podNamespaceSelector } from "../webhook/configurations.ts";

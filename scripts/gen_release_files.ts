@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { stringify } from "yaml";
 import { buildCrds } from "../lib/api/crd.ts";
+import { toYaml } from "./gen_crds.ts";
 import { operatorRbac, selfManagedTlsRbac, type TlsVariant } from "./gen_release_rbac.ts";
 import {
   deployment,
@@ -116,11 +116,6 @@ export function releaseParts(): ReleasePart[] {
       ),
     },
   ];
-}
-
-/** YAML of one object as every generated file has it: long lines kept whole, no anchors. */
-export function toYaml(object: unknown): string {
-  return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The header of a file that `script` generates: what the file is for, and not to edit it. */
