@@ -12,14 +12,12 @@ import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
 /** Version of the release; goes into the image tag and the `app.kubernetes.io/version` label. */
 export const RELEASE_VERSION = "0.1.0";
 
-/** Repository of the operator image (the tag is {@linkcode RELEASE_VERSION}). */
-export const IMAGE_REPOSITORY = "localhost/hostport-allocator";
-
 /**
- * Image the Deployment runs. Nothing publishes it yet: build it from the Dockerfile, push it, and
- * set it (see docs/release-readme-draft.md). `localhost/` marks a locally built image.
+ * Repository of the operator image; the release's tag is {@linkcode RELEASE_VERSION}. Nothing
+ * publishes it yet: build it from the Dockerfile, push it, and set it (see
+ * docs/release-readme-draft.md). `localhost/` marks a locally built image.
  */
-export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${RELEASE_VERSION}`;
+export const IMAGE_REPOSITORY = "localhost/hostport-allocator";
 
 /** Every name of the release. */
 export const NAMES = {

@@ -18,10 +18,11 @@ import type { TlsVariant } from "./gen_release_rbac.ts";
 import { DEFAULT_CERT_DIR } from "../lib/ops/flags.ts";
 import {
   COMMON_LABELS,
-  DEFAULT_IMAGE,
+  IMAGE_REPOSITORY,
   NAMES,
   objectMeta,
   PORTS,
+  RELEASE_VERSION,
   SELECTOR_LABELS,
 } from "./gen_release_names.ts";
 
@@ -78,7 +79,7 @@ function container(variant: TlsVariant, mounts: VolumeMount[]): Container {
   });
   return {
     name: NAMES.container,
-    image: DEFAULT_IMAGE,
+    image: `${IMAGE_REPOSITORY}:${RELEASE_VERSION}`,
     imagePullPolicy: PULL_POLICY,
     args: operatorArgs(variant),
     env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],

@@ -174,9 +174,8 @@ function openApiSchemaOf(schema: z.ZodType): StructuralSchema {
 function crdOf(
   kind: Kind,
   scope: "Cluster" | "Namespaced",
-  schema: z.ZodType,
+  schema: z.ZodObject,
   columns: CustomResourceColumnDefinition[],
-  status = true,
 ) {
   return {
     apiVersion: "apiextensions.k8s.io/v1" as const,
@@ -197,7 +196,7 @@ function crdOf(
         name: VERSION,
         served: true,
         storage: true,
-        ...status ? { subresources: { status: {} } } : {},
+        ..."status" in schema.shape ? { subresources: { status: {} } } : {},
         additionalPrinterColumns: [
           ...columns,
           column("AGE", "date", ".metadata.creationTimestamp", "Time since the object was created"),
@@ -248,6 +247,6 @@ export function buildCrds(): CustomResourceDefinition[] {
     ]),
     crdOf(KIND.HostPortClaimTemplate, "Namespaced", HostPortClaimTemplateSchema, [
       column("HOSTPORTCLASS", "string", ".spec.hostPortClassName", "Class of the claims"),
-    ], false),
+    ]),
   ];
 }
