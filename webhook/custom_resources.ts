@@ -18,7 +18,9 @@ import {
   GROUP,
   HOST_PORT_PHASE,
   type HostPort,
+  HostPortClaimSchema,
   type HostPortClass,
+  HostPortSchema,
   isPlainObject,
   jsonEqual,
   KIND,
@@ -27,8 +29,7 @@ import {
   ObjectMetaSchema,
   type ObjectReference,
   PLURAL,
-  safeParseHostPort,
-  safeParseHostPortClaim,
+  safeParseObject,
 } from "../lib/api/mod.ts";
 import { quotaExceededMessage } from "../lib/quota/mod.ts";
 import {
@@ -215,7 +216,7 @@ export async function reviewHostPortClaim(
   if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
     return allowReview(uid);
   }
-  const parsed = safeParseHostPortClaim(request.object);
+  const parsed = safeParseObject(HostPortClaimSchema, request.object, KIND.HostPortClaim);
   if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
   let claim = parsed.value;
   // The API server fills the namespace before admission; fall back to the request's anyway.
@@ -227,7 +228,7 @@ export async function reviewHostPortClaim(
   const hostPortName = claim.spec.hostPortName ?? "";
   let oldName = "";
   if (operation === "UPDATE") {
-    const old = safeParseHostPortClaim(request.oldObject);
+    const old = safeParseObject(HostPortClaimSchema, request.oldObject, KIND.HostPortClaim);
     if (old.ok) {
       oldName = old.value.spec.hostPortName ?? "";
       if (claim.spec.hostPortClassName !== old.value.spec.hostPortClassName) {
@@ -299,8 +300,8 @@ export function reviewHostPort(
 ): AdmissionReviewResponse {
   const { uid, operation } = request;
   if (operation !== "UPDATE") return allowReview(uid);
-  const parsed = safeParseHostPort(request.object);
-  const old = safeParseHostPort(request.oldObject);
+  const parsed = safeParseObject(HostPortSchema, request.object, KIND.HostPort);
+  const old = safeParseObject(HostPortSchema, request.oldObject, KIND.HostPort);
   if (!parsed.ok) {
     if (!old.ok && unchanged(request, "spec") && unchanged(request, "status")) {
       return allowReview(uid);
