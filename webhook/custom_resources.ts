@@ -86,7 +86,6 @@ export function mutateCustomResource(
   request: AdmissionRequest,
 ): AdmissionReviewResponse {
   const { uid, operation } = request;
-  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
   const object = decodeObject(CustomResourceSchema, request.object, `the ${kind}`);
   if (!object.ok) {
     // Never block an UPDATE of an object we cannot read (an admin repairing or deleting it).
@@ -126,9 +125,7 @@ export async function reviewHostPortClass(
   lookups: AdmissionLookups,
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
-    return allowReview(uid);
-  }
+  if (unchanged(request, "spec")) return allowReview(uid);
   const object = decodeObject(ClassSchema, request.object, "the HostPortClass");
   if (!object.ok) return badRequestReview(uid, object.message);
   const { pools } = object.value.spec;
@@ -213,9 +210,7 @@ export async function reviewHostPortClaim(
   lookups: AdmissionLookups,
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
-    return allowReview(uid);
-  }
+  if (unchanged(request, "spec")) return allowReview(uid);
   const parsed = safeParseObject(HostPortClaimSchema, request.object, KIND.HostPortClaim);
   if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
   let claim = parsed.value;

@@ -61,7 +61,6 @@ export async function reviewPod(
   options: AdmissionOptions = {},
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
   const pod = decodeObject(PodSchema, request.object, "the pod");
   if (!pod.ok) return badRequestReview(uid, pod.message);
   let decision: PodAdmission;
