@@ -34,7 +34,6 @@ import {
 import { quotaExceededMessage } from "../lib/quota/mod.ts";
 import {
   type FieldError,
-  fieldPath,
   forbidden,
   goQuote,
   internalError,
@@ -134,7 +133,7 @@ export async function reviewHostPortClass(
     if (old.ok && jsonEqual(old.value.spec.pools, pools)) return allowReview(uid);
   }
   const errors = validatePools(pools).map((problem) => {
-    const path = fieldPath("spec", "pools");
+    const path = "spec.pools";
     if (problem.index === undefined) return required(path, problem.message);
     const pool = pools[problem.index];
     if (problem.field === undefined) {
@@ -197,7 +196,7 @@ function poolWarnings(
   return warnings;
 }
 
-const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
+const HOST_PORT_NAME = "spec.hostPortName";
 
 /**
  * Answers a validating request for a HostPortClaim: the class and a set `spec.hostPortName` are
@@ -227,7 +226,7 @@ export async function reviewHostPortClaim(
     if (old.ok) {
       oldName = old.value.spec.hostPortName ?? "";
       if (claim.spec.hostPortClassName !== old.value.spec.hostPortClassName) {
-        errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+        errors.push(forbidden("spec.hostPortClassName", MESSAGE.cannotChangeClass));
       }
       if (oldName !== "" && hostPortName !== oldName) {
         errors.push(forbidden(HOST_PORT_NAME, MESSAGE.cannotChangeHostPortName));
@@ -308,19 +307,19 @@ export function reviewHostPort(
   const oldStatus = old.ok ? old.value.status : rawStatus(request.oldObject);
   const errors: FieldError[] = [];
   if (hostPort.spec.hostPortClassName !== oldSpec.hostPortClassName) {
-    errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+    errors.push(forbidden("spec.hostPortClassName", MESSAGE.cannotChangeClass));
   }
   const oldRef = oldSpec.claimRef;
   if (oldRef !== undefined && !sameReference(oldRef, hostPort.spec.claimRef)) {
-    errors.push(forbidden(fieldPath("spec", "claimRef"), MESSAGE.cannotChangeClaimRef));
+    errors.push(forbidden("spec.claimRef", MESSAGE.cannotChangeClaimRef));
   }
   const oldPort = oldStatus?.port ?? 0;
   const port = hostPort.status?.port ?? 0;
   if (oldPort > 0 && port !== oldPort) {
-    errors.push(forbidden(fieldPath("status", "port"), MESSAGE.cannotChangePort));
+    errors.push(forbidden("status.port", MESSAGE.cannotChangePort));
   }
   if (oldPort === 0 && port > 0 && hostPort.status?.phase !== HOST_PORT_PHASE.Allocated) {
-    errors.push(invalid(fieldPath("status", "port"), port, MESSAGE.portNeedsAllocatedPhase));
+    errors.push(invalid("status.port", port, MESSAGE.portNeedsAllocatedPhase));
   }
   const username = isPlainObject(request.userInfo) ? request.userInfo.username : undefined;
   const byOperator = operatorUsername !== undefined && username === operatorUsername;
@@ -328,7 +327,7 @@ export function reviewHostPort(
     (hostPort.status?.phase === HOST_PORT_PHASE.Allocated &&
       oldStatus?.phase !== HOST_PORT_PHASE.Allocated);
   if (!byOperator && writesPort) {
-    errors.push(forbidden(fieldPath("status", "port"), "only the operator allocates ports"));
+    errors.push(forbidden("status.port", "only the operator allocates ports"));
   }
   return answer(uid, { kind: KIND.HostPort, name: hostPort.metadata.name ?? "" }, errors);
 }
