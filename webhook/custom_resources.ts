@@ -6,10 +6,11 @@
  */
 import * as z from "zod";
 import {
-  findClassOverlaps,
   formatRange,
   intersectRanges,
   type PortRange,
+  portsPhrase,
+  sharedPorts,
   validatePools,
 } from "../lib/allocator/mod.ts";
 import {
@@ -185,11 +186,11 @@ function poolWarnings(
     }
   });
   for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
-    const theirs = { name: other.metadata.name ?? "", pools: other.spec.pools };
-    const [overlap] = findClassOverlaps([{ name, pools }, theirs]);
-    if (overlap === undefined) continue;
+    const shared = sharedPorts(pools, other.spec.pools);
+    if (shared.length === 0) continue;
     warnings.push(
-      `spec.pools: ${overlap.message}; ports are unique cluster-wide, so both classes draw ` +
+      `spec.pools: Class "${name}" shares ${portsPhrase(shared)} with class ` +
+        `"${other.metadata.name ?? ""}"; ports are unique cluster-wide, so both classes draw ` +
         "on these ports",
     );
   }
