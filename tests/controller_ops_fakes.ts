@@ -68,6 +68,7 @@ export class MemoryMetrics implements MetricsRegistry {
   gauge(name: string): Gauge {
     return {
       set: (labels, value) => void this.values.set(seriesKey(name, labels), value),
+      inc: (labels, value) => this.counter(name).inc(labels, value),
       remove: (labels) => void this.values.delete(seriesKey(name, labels)),
     };
   }

@@ -6,10 +6,11 @@
  */
 import * as z from "zod";
 import {
-  findClassOverlaps,
   formatRange,
   intersectRanges,
   type PortRange,
+  portsPhrase,
+  sharedPorts,
   validatePools,
 } from "../lib/allocator/mod.ts";
 import {
@@ -18,7 +19,9 @@ import {
   GROUP,
   HOST_PORT_PHASE,
   type HostPort,
+  HostPortClaimSchema,
   type HostPortClass,
+  HostPortSchema,
   isPlainObject,
   jsonEqual,
   KIND,
@@ -27,13 +30,11 @@ import {
   ObjectMetaSchema,
   type ObjectReference,
   PLURAL,
-  safeParseHostPort,
-  safeParseHostPortClaim,
+  safeParseObject,
 } from "../lib/api/mod.ts";
 import { quotaExceededMessage } from "../lib/quota/mod.ts";
 import {
   type FieldError,
-  fieldPath,
   forbidden,
   goQuote,
   internalError,
@@ -85,7 +86,6 @@ export function mutateCustomResource(
   request: AdmissionRequest,
 ): AdmissionReviewResponse {
   const { uid, operation } = request;
-  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
   const object = decodeObject(CustomResourceSchema, request.object, `the ${kind}`);
   if (!object.ok) {
     // Never block an UPDATE of an object we cannot read (an admin repairing or deleting it).
@@ -125,9 +125,7 @@ export async function reviewHostPortClass(
   lookups: AdmissionLookups,
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
-    return allowReview(uid);
-  }
+  if (unchanged(request, "spec")) return allowReview(uid);
   const object = decodeObject(ClassSchema, request.object, "the HostPortClass");
   if (!object.ok) return badRequestReview(uid, object.message);
   const { pools } = object.value.spec;
@@ -136,7 +134,7 @@ export async function reviewHostPortClass(
     if (old.ok && jsonEqual(old.value.spec.pools, pools)) return allowReview(uid);
   }
   const errors = validatePools(pools).map((problem) => {
-    const path = fieldPath("spec", "pools");
+    const path = "spec.pools";
     if (problem.index === undefined) return required(path, problem.message);
     const pool = pools[problem.index];
     if (problem.field === undefined) {
@@ -188,18 +186,18 @@ function poolWarnings(
     }
   });
   for (const other of others.filter((c) => (c.metadata.name ?? "") !== name)) {
-    const theirs = { name: other.metadata.name ?? "", pools: other.spec.pools };
-    const [overlap] = findClassOverlaps([{ name, pools }, theirs]);
-    if (overlap === undefined) continue;
+    const shared = sharedPorts(pools, other.spec.pools);
+    if (shared.length === 0) continue;
     warnings.push(
-      `spec.pools: ${overlap.message}; ports are unique cluster-wide, so both classes draw ` +
+      `spec.pools: Class "${name}" shares ${portsPhrase(shared)} with class ` +
+        `"${other.metadata.name ?? ""}"; ports are unique cluster-wide, so both classes draw ` +
         "on these ports",
     );
   }
   return warnings;
 }
 
-const HOST_PORT_NAME = fieldPath("spec", "hostPortName");
+const HOST_PORT_NAME = "spec.hostPortName";
 
 /**
  * Answers a validating request for a HostPortClaim: the class and a set `spec.hostPortName` are
@@ -212,10 +210,8 @@ export async function reviewHostPortClaim(
   lookups: AdmissionLookups,
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if ((operation !== "CREATE" && operation !== "UPDATE") || unchanged(request, "spec")) {
-    return allowReview(uid);
-  }
-  const parsed = safeParseHostPortClaim(request.object);
+  if (unchanged(request, "spec")) return allowReview(uid);
+  const parsed = safeParseObject(HostPortClaimSchema, request.object, KIND.HostPortClaim);
   if (!parsed.ok) return badRequestReview(uid, parsed.error.message);
   let claim = parsed.value;
   // The API server fills the namespace before admission; fall back to the request's anyway.
@@ -227,11 +223,11 @@ export async function reviewHostPortClaim(
   const hostPortName = claim.spec.hostPortName ?? "";
   let oldName = "";
   if (operation === "UPDATE") {
-    const old = safeParseHostPortClaim(request.oldObject);
+    const old = safeParseObject(HostPortClaimSchema, request.oldObject, KIND.HostPortClaim);
     if (old.ok) {
       oldName = old.value.spec.hostPortName ?? "";
       if (claim.spec.hostPortClassName !== old.value.spec.hostPortClassName) {
-        errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+        errors.push(forbidden("spec.hostPortClassName", MESSAGE.cannotChangeClass));
       }
       if (oldName !== "" && hostPortName !== oldName) {
         errors.push(forbidden(HOST_PORT_NAME, MESSAGE.cannotChangeHostPortName));
@@ -299,8 +295,8 @@ export function reviewHostPort(
 ): AdmissionReviewResponse {
   const { uid, operation } = request;
   if (operation !== "UPDATE") return allowReview(uid);
-  const parsed = safeParseHostPort(request.object);
-  const old = safeParseHostPort(request.oldObject);
+  const parsed = safeParseObject(HostPortSchema, request.object, KIND.HostPort);
+  const old = safeParseObject(HostPortSchema, request.oldObject, KIND.HostPort);
   if (!parsed.ok) {
     if (!old.ok && unchanged(request, "spec") && unchanged(request, "status")) {
       return allowReview(uid);
@@ -312,19 +308,19 @@ export function reviewHostPort(
   const oldStatus = old.ok ? old.value.status : rawStatus(request.oldObject);
   const errors: FieldError[] = [];
   if (hostPort.spec.hostPortClassName !== oldSpec.hostPortClassName) {
-    errors.push(forbidden(fieldPath("spec", "hostPortClassName"), MESSAGE.cannotChangeClass));
+    errors.push(forbidden("spec.hostPortClassName", MESSAGE.cannotChangeClass));
   }
   const oldRef = oldSpec.claimRef;
   if (oldRef !== undefined && !sameReference(oldRef, hostPort.spec.claimRef)) {
-    errors.push(forbidden(fieldPath("spec", "claimRef"), MESSAGE.cannotChangeClaimRef));
+    errors.push(forbidden("spec.claimRef", MESSAGE.cannotChangeClaimRef));
   }
   const oldPort = oldStatus?.port ?? 0;
   const port = hostPort.status?.port ?? 0;
   if (oldPort > 0 && port !== oldPort) {
-    errors.push(forbidden(fieldPath("status", "port"), MESSAGE.cannotChangePort));
+    errors.push(forbidden("status.port", MESSAGE.cannotChangePort));
   }
   if (oldPort === 0 && port > 0 && hostPort.status?.phase !== HOST_PORT_PHASE.Allocated) {
-    errors.push(invalid(fieldPath("status", "port"), port, MESSAGE.portNeedsAllocatedPhase));
+    errors.push(invalid("status.port", port, MESSAGE.portNeedsAllocatedPhase));
   }
   const username = isPlainObject(request.userInfo) ? request.userInfo.username : undefined;
   const byOperator = operatorUsername !== undefined && username === operatorUsername;
@@ -332,7 +328,7 @@ export function reviewHostPort(
     (hostPort.status?.phase === HOST_PORT_PHASE.Allocated &&
       oldStatus?.phase !== HOST_PORT_PHASE.Allocated);
   if (!byOperator && writesPort) {
-    errors.push(forbidden(fieldPath("status", "port"), "only the operator allocates ports"));
+    errors.push(forbidden("status.port", "only the operator allocates ports"));
   }
   return answer(uid, { kind: KIND.HostPort, name: hostPort.metadata.name ?? "" }, errors);
 }

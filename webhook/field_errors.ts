@@ -7,11 +7,6 @@
  */
 import { errorMessage } from "../lib/api/mod.ts";
 
-/** A field path printed the Kubernetes way: names joined with `.`, even ones holding `.` or `/`. */
-export function fieldPath(...names: readonly string[]): string {
-  return names.join(".");
-}
-
 /** How each cause type (`metav1.CauseType`) prints, and whether its body shows the value. */
 const TYPES = {
   FieldValueNotFound: { label: "Not found", showsValue: true },
@@ -29,7 +24,10 @@ export type FieldErrorType = keyof typeof TYPES;
 /** A bad value as printed: strings quoted, numbers and booleans bare. */
 export type BadValue = string | number | boolean | null;
 
-/** One problem with one field: the printed path, the offending value (if printed) and a detail. */
+/**
+ * One problem with one field: the path printed the Kubernetes way (`spec.pools[0].end`; names
+ * joined with `.`, even ones holding `.` or `/`), the offending value (if printed) and a detail.
+ */
 export interface FieldError {
   readonly type: FieldErrorType;
   readonly field: string;

@@ -3,7 +3,6 @@ import {
   aggregateFieldErrors,
   duplicate,
   errorBody,
-  fieldPath,
   forbidden,
   goQuote,
   internalError,
@@ -13,16 +12,8 @@ import {
   tooMany,
 } from "./field_errors.ts";
 
-Deno.test("fieldPath() joins names with dots, even names with dots or slashes", () => {
-  assert.equal(
-    fieldPath("metadata", "annotations", "claim.hostport.rmb938.com/web", "hostPort"),
-    "metadata.annotations.claim.hostport.rmb938.com/web.hostPort",
-  );
-  assert.equal(fieldPath("spec"), "spec");
-});
-
 Deno.test("aggregateFieldErrors() prints one error with apimachinery's body", async (t) => {
-  const path = fieldPath("spec", "x");
+  const path = "spec.x";
   const cases: [string, ReturnType<typeof invalid>, string, string][] = [
     [
       "Invalid with a number",
@@ -92,8 +83,8 @@ Deno.test("aggregateFieldErrors() prints one error with apimachinery's body", as
 });
 
 Deno.test("aggregateFieldErrors() prints one error bare and several in brackets, without duplicates", () => {
-  const a = invalid(fieldPath("a"), 1, "x");
-  const b = forbidden(fieldPath("b"), "y");
+  const a = invalid("a", 1, "x");
+  const b = forbidden("b", "y");
   assert.equal(aggregateFieldErrors([]), "");
   assert.equal(aggregateFieldErrors([a]), "a: Invalid value: 1: x");
   assert.equal(aggregateFieldErrors([a, a]), "a: Invalid value: 1: x");

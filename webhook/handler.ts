@@ -16,6 +16,7 @@ import { reviewPod } from "./pod_review.ts";
 import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
+  allowReview,
   badRequestReview,
   decodeAdmissionReview,
   denyReview,
@@ -56,7 +57,7 @@ const ROUTES: { readonly [id in WebhookId]: [RouteHandler, string] } = {
 /**
  * Answers one admission request: HTTP 404 for an unknown path; code 400 for a body that is not
  * an AdmissionReview v1 or of another kind than the path serves (HTTP 400 without a uid); code
- * 500 for a bug.
+ * 500 for a bug. A route judges only CREATE and UPDATE; any other operation is allowed.
  */
 export async function handleAdmission(
   path: string,
@@ -81,6 +82,9 @@ export async function handleAdmission(
   if (got !== undefined) {
     const message = `expected a ${expected.slice(expected.indexOf("=") + 1)} object but got ${got}`;
     return { kind: "review", review: badRequestReview(request.uid, message) };
+  }
+  if (request.operation !== "CREATE" && request.operation !== "UPDATE") {
+    return { kind: "review", review: allowReview(request.uid) };
   }
   try {
     return { kind: "review", review: await route(request, lookups, options) };

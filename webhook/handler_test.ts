@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { admissionReview, CRD_KIND, fakeLookups, hostPortClass } from "./fixtures_test.ts";
+import {
+  admissionReview,
+  CRD_KIND,
+  failingLookups,
+  fakeLookups,
+  hostPortClass,
+} from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
 import { WEBHOOK_NAMES, WEBHOOK_PATHS, webhookForPath } from "./configurations.ts";
@@ -83,6 +89,19 @@ Deno.test("handleAdmission() refuses an object of another kind than the path ser
       assert.equal(result.review.response.status?.code, 400);
       assert.equal(result.review.response.status?.message, c.message);
     });
+  }
+});
+
+Deno.test("handleAdmission() admits DELETE and CONNECT on every path without reading the object", async () => {
+  for (const [id, path] of Object.entries(WEBHOOK_PATHS)) {
+    // The pod webhook's kind is the default one.
+    const kind = CRD_KIND[id.replace(/^(mutate|validate)/, "") as keyof typeof CRD_KIND];
+    for (const operation of ["DELETE", "CONNECT"] as const) {
+      const body = admissionReview({ kind, operation, oldObject: { nonsense: true } });
+      const result = await handleAdmission(path, body, failingLookups("x"));
+      const allowed = result.kind === "review" && result.review.response.allowed;
+      assert.equal(allowed, true, `${operation} on ${path}`);
+    }
   }
 });
 

@@ -9,7 +9,6 @@ import * as z from "zod";
 import {
   duplicate,
   type FieldError,
-  fieldPath,
   forbidden,
   goQuote,
   internalError,
@@ -92,10 +91,10 @@ export function readPortAnnotations(
       key,
       portName: key.slice(prefix.length),
       name: annotations[key] ?? "",
-      path: fieldPath("metadata", "annotations", key),
+      path: `metadata.annotations.${key}`,
     }));
   if (all.length <= MAX_CLAIMS_PER_POD) return { all, tooMany: undefined };
-  const path = fieldPath("metadata", "annotations");
+  const path = "metadata.annotations";
   return { all, tooMany: tooMany(path, all.length, MAX_CLAIMS_PER_POD) };
 }
 

@@ -19,14 +19,7 @@ import {
   readPodClaims,
   readPortAnnotations,
 } from "./pod_admission.ts";
-import {
-  type FieldError,
-  fieldPath,
-  goQuote,
-  internalError,
-  invalid,
-  notFound,
-} from "./field_errors.ts";
+import { type FieldError, goQuote, internalError, invalid, notFound } from "./field_errors.ts";
 import { type AdmissionLookups, type AdmissionOptions, settle } from "./lookups.ts";
 import {
   type AdmissionRequest,
@@ -61,7 +54,6 @@ export async function reviewPod(
   options: AdmissionOptions = {},
 ): Promise<AdmissionReviewResponse> {
   const { uid, operation } = request;
-  if (operation !== "CREATE" && operation !== "UPDATE") return allowReview(uid);
   const pod = decodeObject(PodSchema, request.object, "the pod");
   if (!pod.ok) return badRequestReview(uid, pod.message);
   let decision: PodAdmission;
@@ -182,7 +174,7 @@ function namePod(pod: Pod, options: AdmissionOptions): { pod: Pod } | { error: F
   const random = options.random;
   if (generateName === "" || random === undefined) {
     const detail = "a pod naming a hostPortClaimTemplate needs a name or generateName";
-    return { error: invalid(fieldPath("metadata", "name"), "", detail) };
+    return { error: invalid("metadata.name", "", detail) };
   }
   const name = generatedPodName(generateName, [random(), random(), random(), random(), random()]);
   return { pod: { ...pod, metadata: { ...pod.metadata, name } } };
@@ -197,7 +189,7 @@ function templateErrors(
   const moved = new Set<TemplateClaim>();
   return errors.flatMap((error) => {
     const claim = claims.find((c) => {
-      const path = fieldPath("metadata", "annotations", claimAnnotationKey(c.annotation.portName));
+      const path = `metadata.annotations.${claimAnnotationKey(c.annotation.portName)}`;
       return error.field === path || error.field.startsWith(`${path}.`);
     });
     if (claim === undefined) return [error];

@@ -9,7 +9,7 @@ import {
   type JsonPatchOp,
   podDeniedStatus,
 } from "./review.ts";
-import { fieldPath, forbidden, invalid } from "./field_errors.ts";
+import { forbidden, invalid } from "./field_errors.ts";
 
 Deno.test("decodeAdmissionReview() returns the request of a valid review, unknown fields kept", () => {
   const body = admissionReview({ object: { metadata: {} }, namespace: "ns1" });
@@ -154,7 +154,7 @@ Deno.test("invalidStatus() builds the original's 422 Invalid status", () => {
 });
 
 Deno.test("invalidStatus() and podDeniedStatus() print the core group without a suffix and quote the name Go-style", () => {
-  const errors = [forbidden(fieldPath("x"), "no")];
+  const errors = [forbidden("x", "no")];
   assert.equal(
     podDeniedStatus({ name: 'a"b' }, errors).message,
     'Pod "a\\"b" is invalid: x: Forbidden: no',
@@ -166,7 +166,7 @@ Deno.test("invalidStatus() and podDeniedStatus() print the core group without a 
 });
 
 Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the causes", () => {
-  const status = podDeniedStatus({ name: "echo" }, [forbidden(fieldPath("x"), "no")]);
+  const status = podDeniedStatus({ name: "echo" }, [forbidden("x", "no")]);
   assert.deepEqual(status, {
     code: 403,
     reason: "Forbidden",
@@ -181,7 +181,7 @@ Deno.test("podDeniedStatus() answers 403 Forbidden with the message and the caus
 
 Deno.test("podDeniedStatus() names a generateName pod by its prefix", () => {
   assert.equal(podDeniedStatus({}, []).message, 'Pod "" is invalid');
-  const status = podDeniedStatus({ generateName: "echo-5d9f-" }, [forbidden(fieldPath("x"), "no")]);
+  const status = podDeniedStatus({ generateName: "echo-5d9f-" }, [forbidden("x", "no")]);
   assert.equal(status.message, 'Pod "echo-5d9f-<generated>" is invalid: x: Forbidden: no');
   assert.equal(status.details?.name, undefined);
 });

@@ -382,11 +382,6 @@ function webhookMetrics(registry: MetricsRegistry) {
     "AdmissionReviews answered, by result (allowed or denied)",
     ["webhook", "result"],
   );
-  const inFlightByWebhook = new Map<string, number>();
-  const setInFlight = (webhook: string, value: number) => {
-    inFlightByWebhook.set(webhook, value);
-    inFlight.set({ webhook }, value);
-  };
   return {
     tlsErrors: registry.counter("hostport_webhook_tls_errors_total", "TLS handshakes that failed"),
     certificateReloads: registry.counter(
@@ -395,17 +390,14 @@ function webhookMetrics(registry: MetricsRegistry) {
     ),
     /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
     begin(webhook: string): void {
-      const current = inFlightByWebhook.get(webhook);
-      if (current === undefined) {
-        // Both results are exposed from the first request on, as zero until counted.
-        reviews.inc({ webhook, result: "allowed" }, 0);
-        reviews.inc({ webhook, result: "denied" }, 0);
-      }
-      setInFlight(webhook, (current ?? 0) + 1);
+      // Both results are exposed from the first request on, as zero until counted.
+      reviews.inc({ webhook, result: "allowed" }, 0);
+      reviews.inc({ webhook, result: "denied" }, 0);
+      inFlight.inc({ webhook }, 1);
     },
     /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
     finish(webhook: string, answer: Answer, seconds: number): void {
-      setInFlight(webhook, (inFlightByWebhook.get(webhook) ?? 1) - 1);
+      inFlight.inc({ webhook }, -1);
       requests.inc({ webhook, code: String(answer.status) });
       if (answer.allowed !== undefined) {
         reviews.inc({ webhook, result: answer.allowed ? "allowed" : "denied" });

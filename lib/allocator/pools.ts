@@ -50,51 +50,28 @@ export function validatePools(pools: readonly PortRange[]): PoolProblem[] {
   return problems;
 }
 
-/** A class name (only to label the result) and its pools, in any order. */
-export interface ClassPools {
-  readonly name: string;
-  readonly pools: readonly PortRange[];
-}
-
-/** Two classes (in input order) whose pools share ports, the shared ranges, and a warning. */
-export interface ClassOverlap {
-  readonly classes: readonly [string, string];
-  readonly ranges: readonly PortRange[];
-  readonly message: string;
-}
-
 /**
- * Every pair of classes whose pools share a port: allowed (a port taken through one is gone for
- * the other), so this is for warnings. Invalid pools are ignored ({@linkcode validatePools}).
+ * The ports two classes' pools share, as ascending disjoint ranges: allowed (a port taken through
+ * one is gone for the other), so this is for warnings. Invalid pools are ignored
+ * ({@linkcode validatePools}).
  */
-export function findClassOverlaps(classes: readonly ClassPools[]): ClassOverlap[] {
-  const merged = classes.map((c) =>
-    mergeRanges(c.pools.filter((pool) => isPort(pool.start) && isPort(pool.end)))
-  );
-  const overlaps: ClassOverlap[] = [];
-  for (let i = 0; i < classes.length; i++) {
-    for (let j = i + 1; j < classes.length; j++) {
-      // Both lists are ascending and disjoint: a two-pointer walk intersects them.
-      const a = merged[i] ?? [];
-      const b = merged[j] ?? [];
-      const ranges: PortRange[] = [];
-      for (let x = 0, y = 0; x < a.length && y < b.length;) {
-        const shared = intersectRanges(a[x]!, b[y]!);
-        if (shared !== undefined) ranges.push(shared);
-        if (a[x]!.end < b[y]!.end) x++;
-        else y++;
-      }
-      if (ranges.length === 0) continue;
-      const names = [classes[i]?.name ?? "", classes[j]?.name ?? ""] as const;
-      const message = `Class "${names[0]}" shares ${portsPhrase(ranges)} with class "${names[1]}"`;
-      overlaps.push({ classes: names, ranges, message });
-    }
+export function sharedPorts(a: readonly PortRange[], b: readonly PortRange[]): PortRange[] {
+  const valid = (pools: readonly PortRange[]) =>
+    mergeRanges(pools.filter((pool) => isPort(pool.start) && isPort(pool.end)));
+  const [x, y] = [valid(a), valid(b)];
+  const ranges: PortRange[] = [];
+  // Both lists are ascending and disjoint: a two-pointer walk intersects them.
+  for (let i = 0, j = 0; i < x.length && j < y.length;) {
+    const shared = intersectRanges(x[i]!, y[j]!);
+    if (shared !== undefined) ranges.push(shared);
+    if (x[i]!.end < y[j]!.end) i++;
+    else j++;
   }
-  return overlaps;
+  return ranges;
 }
 
 /** `port 9000`, or `ports 9000-9009, 9020`. */
-function portsPhrase(ranges: readonly PortRange[]): string {
+export function portsPhrase(ranges: readonly PortRange[]): string {
   const single = ranges.length === 1 && ranges[0]!.start === ranges[0]!.end;
   return `${single ? "port" : "ports"} ${ranges.map(formatRange).join(", ")}`;
 }

@@ -5,22 +5,32 @@ import {
   formatPath,
   hasClaimRef,
   type HostPortClaim,
+  HostPortClaimSchema,
+  HostPortClassSchema,
+  HostPortSchema,
   InvalidObjectError,
   jsonEqual,
-  parseHostPort,
-  parseHostPortClaim,
-  parseHostPortClass,
   parseObject,
-  safeParseHostPort,
-  safeParseHostPortClaim,
   safeParseObject,
   salvageHostPort,
 } from "./types.ts";
+import { KIND } from "./constants.ts";
 
 const Thing = z.object({
   metadata: z.object({ name: z.string() }).loose(),
   spec: z.object({ items: z.array(z.object({ port: z.int().min(1) })) }),
 });
+
+// Each kind parsed as lib/kube's clients parse it.
+function parseHostPort(value: unknown) {
+  return parseObject(HostPortSchema, value, KIND.HostPort);
+}
+function parseHostPortClaim(value: unknown) {
+  return parseObject(HostPortClaimSchema, value, KIND.HostPortClaim);
+}
+function parseHostPortClass(value: unknown) {
+  return parseObject(HostPortClassSchema, value, KIND.HostPortClass);
+}
 
 Deno.test("formatPath() prints paths as Kubernetes field paths", () => {
   assert.equal(formatPath([]), "");
@@ -91,7 +101,7 @@ function allocated(): Record<string, unknown> {
 }
 
 function issuePaths(value: unknown): string[] {
-  const result = safeParseHostPort(value);
+  const result = safeParseObject(HostPortSchema, value, KIND.HostPort);
   assert.equal(result.ok, false, "expected the value to be rejected");
   return result.ok ? [] : result.error.issues.map((issue) => issue.path);
 }
@@ -231,7 +241,7 @@ function claimSample(): Record<string, unknown> {
 }
 
 function claimIssuePaths(value: unknown): string[] {
-  const result = safeParseHostPortClaim(value);
+  const result = safeParseObject(HostPortClaimSchema, value, KIND.HostPortClaim);
   assert.equal(result.ok, false, "expected the value to be rejected");
   // Distinct paths: one field may break several rules (an empty reason is too short and unmatched).
   return result.ok ? [] : [...new Set(result.error.issues.map((issue) => issue.path))];
@@ -314,7 +324,7 @@ Deno.test("parseHostPortClaim() rejects conditions that metav1.Condition would r
     ...claimSample(),
     status: { conditions: [{ ...condition, ...override }] },
   });
-  assert.equal(safeParseHostPortClaim(withCondition({})).ok, true);
+  assert.equal(HostPortClaimSchema.safeParse(withCondition({})).success, true);
   assert.deepEqual(claimIssuePaths(withCondition({ reason: "not a reason" })), [
     "status.conditions[0].reason",
   ]);
@@ -325,7 +335,10 @@ Deno.test("parseHostPortClaim() rejects conditions that metav1.Condition would r
   assert.deepEqual(claimIssuePaths(withCondition({ type: "-Bound" })), [
     "status.conditions[0].type",
   ]);
-  assert.equal(safeParseHostPortClaim(withCondition({ type: "example.com/Bound" })).ok, true);
+  assert.equal(
+    HostPortClaimSchema.safeParse(withCondition({ type: "example.com/Bound" })).success,
+    true,
+  );
 });
 
 Deno.test("parseHostPortClaim() keeps unknown fields at every level", () => {

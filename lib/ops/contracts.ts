@@ -42,6 +42,8 @@ export interface Counter {
 /** A value that goes up and down. */
 export interface Gauge {
   set(labels: Record<string, string>, value: number): void;
+  /** Adds `value` (a negative one subtracts) for the given label values. */
+  inc(labels: Record<string, string>, value: number): void;
   /** Removes the series for the given label values (for example a deleted class). */
   remove(labels: Record<string, string>): void;
 }

@@ -93,6 +93,7 @@ export class PrometheusRegistry implements MetricsRegistry {
     const gauge = entry.metric as prom.Gauge;
     return {
       set: (labels, value) => gauge.set(fullLabels(entry, labels), value),
+      inc: (labels, value) => gauge.inc(fullLabels(entry, labels), value),
       remove: (labels) => gauge.remove(fullLabels(entry, labels)),
     };
   }

@@ -10,6 +10,7 @@ Deno.test("PrometheusRegistry.expose() renders counters and gauges with series i
   reconciles.inc({ controller: "claim", result: "error" });
   const free = registry.gauge("free_ports", "Free ports", ["class"]);
   free.set({ class: "games" }, 10);
+  for (const delta of [3, -1]) free.inc({ class: "games" }, delta);
   free.set({ class: "web" }, 5);
   free.remove({ class: "web" });
   assert.equal(
@@ -22,7 +23,7 @@ Deno.test("PrometheusRegistry.expose() renders counters and gauges with series i
       "", // prom-client separates families with a blank line
       "# HELP free_ports Free ports",
       "# TYPE free_ports gauge",
-      'free_ports{class="games"} 10',
+      'free_ports{class="games"} 12',
       "",
     ].join("\n"),
   );
