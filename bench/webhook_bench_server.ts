@@ -13,7 +13,7 @@
  * @module
  */
 import { handleAdmission } from "../webhook/handler.ts";
-import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
+import { WEBHOOK_PATHS, webhookForPath } from "../webhook/configurations.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import { metricValue, StaticCertificateSource } from "../tests/webhook_fixtures.ts";
@@ -60,7 +60,8 @@ function denoServeBaseline(
   return Deno.serve(
     { hostname: "127.0.0.1", port: 0, cert, key, signal, onListen() {} },
     async (req) => {
-      const result = await handleAdmission(new URL(req.url).pathname, await req.json(), lookups);
+      const id = webhookForPath(new URL(req.url).pathname) ?? "mutatePod"; // the bench sends pods
+      const result = await handleAdmission(id, await req.json(), lookups);
       // A string or bytes body over about 400 bytes goes out as two TLS records in two sends on
       // a socket without TCP_NODELAY (Deno 2.9.6 sets it on plain accepted sockets, not on TLS
       // ones): the second waits for the client's delayed ACK, 40 ms. A Blob is written in one.

@@ -14,15 +14,15 @@ import {
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
 import type { AdmissionLookups } from "./lookups.ts";
-import { WEBHOOK_PATHS } from "./configurations.ts";
+import type { WebhookId } from "./configurations.ts";
 import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 
 type CrdKind = keyof typeof CRD_KIND;
-const PATH: Record<CrdKind, string> = {
-  HostPort: WEBHOOK_PATHS.mutateHostPort,
-  HostPortClaim: WEBHOOK_PATHS.mutateHostPortClaim,
-  HostPortClass: WEBHOOK_PATHS.mutateHostPortClass,
-};
+const MUTATING = {
+  HostPort: "mutateHostPort",
+  HostPortClaim: "mutateHostPortClaim",
+  HostPortClass: "mutateHostPortClass",
+} as const satisfies Record<CrdKind, WebhookId>;
 
 async function mutate(
   kind: CrdKind,
@@ -30,7 +30,7 @@ async function mutate(
   operation: "CREATE" | "UPDATE" = "CREATE",
 ): Promise<AdmissionResponse> {
   const body = admissionReview({ kind: CRD_KIND[kind], operation, object, oldObject: object });
-  const result = await handleAdmission(PATH[kind], body, failingLookups("no lookups"));
+  const result = await handleAdmission(MUTATING[kind], body, failingLookups("no lookups"));
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -154,7 +154,7 @@ async function validateClass(
     oldObject: options.old === undefined ? undefined : hostPortClass(name, options.old),
   });
   const lookups = options.lookups ?? fakeLookups();
-  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClass, body, lookups);
+  const result = await handleAdmission("validateHostPortClass", body, lookups);
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -266,7 +266,7 @@ async function review(
   oldObject?: unknown,
 ): Promise<AdmissionResponse> {
   const body = admissionReview({ kind: CRD_KIND.HostPortClass, operation, object, oldObject });
-  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClass, body, fakeLookups());
+  const result = await handleAdmission("validateHostPortClass", body, fakeLookups());
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -325,7 +325,7 @@ async function validateClaim(
     object,
     oldObject: old,
   });
-  const result = await handleAdmission(WEBHOOK_PATHS.validateHostPortClaim, body, lookups);
+  const result = await handleAdmission("validateHostPortClaim", body, lookups);
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -544,7 +544,7 @@ async function validateHostPort(
   const body = admissionReview({ kind: CRD_KIND.HostPort, operation, object, oldObject, username });
   const operator = "operator" in who ? who.operator : OPERATOR;
   const result = await handleAdmission(
-    WEBHOOK_PATHS.validateHostPort,
+    "validateHostPort",
     body,
     failingLookups("x"),
     { operatorUsername: () => operator },

@@ -11,7 +11,7 @@ import {
   reviewHostPortClaim,
   reviewHostPortClass,
 } from "./custom_resources.ts";
-import { webhookForPath, type WebhookId } from "./configurations.ts";
+import type { WebhookId } from "./configurations.ts";
 import { reviewPod } from "./pod_review.ts";
 import {
   type AdmissionRequest,
@@ -26,7 +26,7 @@ import { errorMessage, GROUP, isPlainObject, KIND, type Kind, VERSION } from "..
 /** The result of {@linkcode handleAdmission}: a review, or an HTTP error. */
 export type AdmissionResult =
   | { kind: "review"; review: AdmissionReviewResponse }
-  | { kind: "http"; status: 400 | 404; message: string };
+  | { kind: "http"; status: 400; message: string };
 
 type RouteHandler = (
   request: AdmissionRequest,
@@ -55,20 +55,16 @@ const ROUTES: { readonly [id in WebhookId]: [RouteHandler, string] } = {
 };
 
 /**
- * Answers one admission request: HTTP 404 for an unknown path; code 400 for a body that is not
- * an AdmissionReview v1 or of another kind than the path serves (HTTP 400 without a uid); code
+ * Answers one admission request to webhook `id`: code 400 for a body that is not an
+ * AdmissionReview v1 or of another kind than the webhook serves (HTTP 400 without a uid); code
  * 500 for a bug. A route judges only CREATE and UPDATE; any other operation is allowed.
  */
 export async function handleAdmission(
-  path: string,
+  id: WebhookId,
   body: unknown,
   lookups: AdmissionLookups,
   options: AdmissionOptions = {},
 ): Promise<AdmissionResult> {
-  const id = webhookForPath(path);
-  if (id === undefined) {
-    return { kind: "http", status: 404, message: `No admission webhook is served at ${path}` };
-  }
   const decoded = decodeAdmissionReview(body);
   if (!decoded.ok) {
     if (decoded.uid === undefined) return { kind: "http", status: 400, message: decoded.message };

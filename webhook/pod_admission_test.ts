@@ -16,7 +16,6 @@ import {
   sortedOps,
 } from "./fixtures_test.ts";
 import { handleAdmission } from "./handler.ts";
-import { WEBHOOK_PATHS } from "./configurations.ts";
 import type { AdmissionResponse, JsonPatchOp } from "./review.ts";
 import { listPodPorts, mutatePod, type Pod } from "./pod_admission.ts";
 
@@ -31,7 +30,7 @@ async function admit(
   contents: { claims?: HostPortClaim[]; hostPorts?: HostPort[] } = BOUND,
 ): Promise<AdmissionResponse> {
   const body = admissionReview({ object: podJson, namespace: "ns1" });
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, fakeLookups(contents));
+  const result = await handleAdmission("mutatePod", body, fakeLookups(contents));
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -444,7 +443,7 @@ Deno.test("pod webhook looks claims up in the pod's namespace only", async () =>
     namespace: "ns1",
     object: pod({ annotations: { [`${A}web`]: "a" }, containers: [[port("web", 8080)]] }),
   });
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, lookups);
+  const result = await handleAdmission("mutatePod", body, lookups);
   assert.deepEqual(
     result.kind === "review" && result.review.response.status?.message,
     `Pod "p" is invalid: metadata.annotations.claim.hostport.rmb938.com/web: Not found: "a"`,
@@ -457,7 +456,7 @@ Deno.test("pod webhook refuses more than 64 claim annotations without looking an
   for (let i = 0; i < 65; i++) annotations[`${A}p${i}`] = "a";
   const lookups = fakeLookups(BOUND);
   const body = admissionReview({ namespace: "ns1", object: pod({ annotations }) });
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, lookups);
+  const result = await handleAdmission("mutatePod", body, lookups);
   const message = result.kind === "review" ? result.review.response.status?.message ?? "" : "";
   assert.deepEqual(
     message.startsWith(
@@ -486,7 +485,7 @@ async function update(
     oldObject: pod(oldPod),
   });
   // Updates need no lookups: failing ones prove none is made.
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("no lookups"));
+  const result = await handleAdmission("mutatePod", body, failingLookups("no lookups"));
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -647,7 +646,7 @@ Deno.test("pod webhook guards updates through pods/status like pod updates", asy
     object: pod({ ...ADMITTED, deleting: true, annotations: { [`${P}web`]: "9000" } }),
     oldObject: pod({ ...ADMITTED, deleting: true, phase: "Running" }),
   });
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, failingLookups("x"));
+  const result = await handleAdmission("mutatePod", body, failingLookups("x"));
   assert.equal(result.kind === "review" && result.review.response.allowed, false);
 });
 

@@ -24,7 +24,6 @@ import {
   settle,
   type TemplateClaimStore,
 } from "./lookups.ts";
-import { WEBHOOK_PATHS } from "./configurations.ts";
 import { type Pod, readPodClaims } from "./pod_admission.ts";
 import {
   buildTemplateClaim,
@@ -48,7 +47,7 @@ async function review(
   namespace: string | null = "ns1",
 ): Promise<AdmissionResponse> {
   const body = admissionReview(namespace === null ? { object } : { object, namespace });
-  const result = await handleAdmission(WEBHOOK_PATHS.mutatePod, body, lookups, options);
+  const result = await handleAdmission("mutatePod", body, lookups, options);
   if (result.kind !== "review") throw new Error(`Expected a review, got HTTP ${result.status}`);
   return result.review.response;
 }
@@ -381,7 +380,7 @@ async function reviewTemplatePod(
   options: AdmissionOptions,
 ) {
   const result = await handleAdmission(
-    WEBHOOK_PATHS.mutatePod,
+    "mutatePod",
     admissionReview({ object, namespace: "ns1" }),
     lookups,
     options,

@@ -20,7 +20,7 @@ import { createLogger } from "../lib/ops/logger.ts";
 import { DEFAULT_BUCKETS, PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { errorMessage } from "../lib/api/mod.ts";
 import { handleAdmission } from "./handler.ts";
-import { webhookForPath } from "./configurations.ts";
+import { webhookForPath, type WebhookId } from "./configurations.ts";
 import type { CertificateSource } from "./tls_source.ts";
 
 /** Default of {@linkcode WebhookServerOptions.shutdownGraceMs}. */
@@ -231,7 +231,7 @@ async function serveOne(
   const id = webhookForPath(path);
   const webhook = id !== undefined || path === "/healthz" ? path : "other";
   metrics.begin(webhook);
-  const answer = await answerRequest(req, res, path, id !== undefined, context);
+  const answer = await answerRequest(req, res, path, id, context);
   const seconds = (performance.now() - started) / 1000;
   metrics.finish(webhook, answer, seconds);
   logger.debug("Admission request", {
@@ -253,7 +253,7 @@ async function answerRequest(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
-  isWebhook: boolean,
+  id: WebhookId | undefined,
   context: RequestContext,
 ): Promise<Answer> {
   const reply = (status: number, message: string, headers?: Record<string, string>): Answer => {
@@ -268,7 +268,7 @@ async function answerRequest(
       if (context.certificates.healthy()) return reply(200, "ok");
       return reply(503, "serving certificate source is unhealthy");
     }
-    if (!isWebhook) return reply(404, "Not found");
+    if (id === undefined) return reply(404, "Not found");
     if (req.method !== "POST") return reply(405, "Method not allowed", { allow: "POST" });
     if (req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
       return reply(415, "Content-Type must be application/json");
@@ -286,7 +286,7 @@ async function answerRequest(
     } catch {
       return reply(400, "Request body is not valid JSON");
     }
-    const result = await handleAdmission(path, review, context.lookups, context.admission);
+    const result = await handleAdmission(id, review, context.lookups, context.admission);
     if (result.kind === "http") return reply(result.status, result.message);
     const { response } = result.review;
     send(res, context, 200, JSON.stringify(result.review), { "content-type": "application/json" });
