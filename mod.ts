@@ -35,7 +35,6 @@ import {
   KubeEventRecorder,
   kubeEventSink,
   LeaderElector,
-  LeaderSupervisor,
   type Logger,
   type OperatorConfig,
   orExit,
@@ -99,9 +98,8 @@ function certificateSource(
   const tls = config.webhook.tls;
   if (tls.type === "directory") return new FileCertificateSource({ dir: tls.certDir, onError });
   return new SelfManagedCertificateSource({
-    ...tls, // the names the certificate covers and the configurations it is injected into
+    ...tls, // the Service, the names it covers and the configurations it is injected into
     kube,
-    namespace: tls.serviceNamespace,
     ...registrar === undefined ? {} : { beforeInjection: (ca) => registrar.register(ca) },
     onError,
     onIssue: (message) => log.info("Issued a serving certificate", { reason: message }),
@@ -164,7 +162,6 @@ async function startAdmission(
     }),
   );
   return {
-    server,
     name: "webhook",
     stop: async () => {
       stopCertificates.abort();
@@ -212,7 +209,7 @@ async function main(): Promise<number> {
   const elector = election.enabled ? new LeaderElector(election) : undefined;
   const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
   health.addReadiness("allocation-record", () => anchor.readiness());
-  const supervisor = new LeaderSupervisor({
+  return await runOperator({
     elector,
     // Allocates only while the HostPort CRD's anchor names this install's record.
     start: () =>
@@ -221,12 +218,6 @@ async function main(): Promise<number> {
         start: () => Promise.resolve(startAllocating(config, rest, parts)),
         logger: logger.child({ component: "allocation-record" }),
       }),
-    stopTimeoutMs: config.shutdownTimeoutMs,
-    logger,
-  });
-  health.addReadiness("controllers", () => supervisor.readiness());
-  return await runOperator({
-    supervisor,
     health,
     logger,
     shutdownTimeoutMs: config.shutdownTimeoutMs,

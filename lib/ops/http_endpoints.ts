@@ -81,11 +81,6 @@ function text(status: number, body: string): Response {
   });
 }
 
-/** Answers a request, or resolves undefined when the path is not its own. */
-export type RouteHandler = (
-  request: Request,
-) => Response | undefined | Promise<Response | undefined>;
-
 /** What `serveEndpoints` serves: health checks, and metrics unless `metricsAddr` is undefined. */
 export interface EndpointParts {
   healthAddr: ListenAddress;
@@ -104,7 +99,7 @@ export function serveEndpoints(
   parts: EndpointParts,
   logger: Logger,
 ): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
-  const metrics: RouteHandler = async (request) => {
+  const metrics = async (request: Request) => {
     if (new URL(request.url).pathname !== "/metrics") return undefined;
     const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
     return new Response(await parts.expose(), { headers });
