@@ -68,20 +68,19 @@ interface Parts {
 function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  { health, caches, ...deps }: Parts,
+  parts: Parts,
 ): ControllerRun {
   const running = startControllers({
-    ...deps,
-    shared: caches,
+    ...parts,
     rest,
     record: new AllocationRecord(new ConfigMapRecordStore(rest, { namespace: config.namespace })),
     options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
   });
-  health.addReadiness("allocation", () => running.allocationReadiness());
+  parts.health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
-      health.addReadiness("allocation", () => true); // only the leader allocates
+      parts.health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
     },
   };

@@ -90,15 +90,15 @@ export interface EndpointParts {
 }
 
 /**
- * Starts one server per distinct address (port 0: one each); `addresses` has the bound address of
- * `health` and `metrics`, and `shutdown()` waits for in-flight requests.
+ * Starts one server per distinct address (port 0: one each, logged as bound); `shutdown()` waits
+ * for in-flight requests.
  *
  * @throws {Deno.errors.AddrInUse} and the like when an address cannot be bound
  */
 export function serveEndpoints(
   parts: EndpointParts,
   logger: Logger,
-): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
+): { shutdown(): Promise<void> } {
   const metrics = async (request: Request) => {
     if (new URL(request.url).pathname !== "/metrics") return undefined;
     const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
@@ -113,12 +113,11 @@ export function serveEndpoints(
     (endpoint, i) => endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr),
   );
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-  const addresses = new Map<string, ListenAddress>();
   try {
     for (const group of groups.values()) {
       const { hostname, port } = group[0]!.addr;
       const names = group.map((endpoint) => endpoint.name).join(",");
-      const server = Deno.serve({
+      servers.push(Deno.serve({
         hostname,
         port,
         onListen: (addr) =>
@@ -129,18 +128,13 @@ export function serveEndpoints(
           if (response) return response;
         }
         return new Response("404 page not found\n", { status: 404 });
-      });
-      servers.push(server);
-      for (const endpoint of group) {
-        addresses.set(endpoint.name, { hostname: server.addr.hostname, port: server.addr.port });
-      }
+      }));
     }
   } catch (error) {
     for (const server of servers) server.shutdown();
     throw error;
   }
   return {
-    addresses,
     async shutdown() {
       await Promise.all(servers.map((server) => server.shutdown()));
     },
