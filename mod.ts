@@ -150,16 +150,11 @@ async function startAdmission(
     await registrar?.unregister(); // nothing may point the API server at a server that never ran
     throw error;
   });
-  health.addReadiness(
-    "webhook",
-    webhookReadiness({
-      certificateHealthy: () => certificates.healthy(),
-      // Not ready until it knows the operator's username: it would refuse the operator's port writes.
-      cachesSynced: Promise.all([caches.synced, operator.known]).then(([synced, username]) =>
-        synced && username !== undefined
-      ),
-    }),
+  // Not ready until it knows the operator's username: it would refuse the operator's port writes.
+  const synced = Promise.all([caches.synced, operator.known]).then(([synced, username]) =>
+    synced && username !== undefined
   );
+  health.addReadiness("webhook", webhookReadiness(certificates, synced));
   return {
     name: "webhook",
     stop: async () => {
@@ -225,8 +220,8 @@ async function main(): Promise<number> {
       { name: "caches", stop: () => caches.stop() },
       { name: "events", stop: () => recorder.close(5_000) },
       { name: "endpoints", stop: () => endpoints.shutdown() },
-      { name: "client", stop: () => Promise.resolve(rest.close()) },
-      { name: "process metrics", stop: () => Promise.resolve(stopProcessMetrics()) },
+      { name: "client", stop: () => rest.close() },
+      { name: "process metrics", stop: stopProcessMetrics },
     ],
   }, stop);
 }

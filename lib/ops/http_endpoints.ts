@@ -18,12 +18,13 @@ type Check = () => CheckResult;
 
 /** Readiness of the started admission server: its certificate is healthy, its caches synced. */
 export function webhookReadiness(
-  parts: { certificateHealthy: () => boolean; cachesSynced: Promise<boolean> },
+  certificates: { healthy(): boolean },
+  cachesSynced: Promise<boolean>,
 ): Check {
   let synced = false;
-  parts.cachesSynced.then((value) => synced = value, () => {});
+  cachesSynced.then((value) => synced = value, () => {});
   return () => {
-    if (!parts.certificateHealthy()) return "the serving certificate cannot be loaded";
+    if (!certificates.healthy()) return "the serving certificate cannot be loaded";
     return synced || "the webhook caches have not synced yet";
   };
 }

@@ -29,7 +29,7 @@ export function terminationSignal(logger: Logger): AbortSignal {
 
 /** What `runOperator` runs and then stops; `afterControllers` stop in order after the Lease. */
 export interface OperatorParts extends Omit<LeaderSupervisorOptions, "stopTimeoutMs"> {
-  afterControllers: readonly { name: string; stop(): Promise<unknown> }[];
+  afterControllers: readonly { name: string; stop(): unknown }[];
   health: HealthChecks;
   shutdownTimeoutMs: number;
 }
