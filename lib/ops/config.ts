@@ -105,9 +105,10 @@ type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
 function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
   const serviceName = p["webhook-service-name"];
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
-  const ip = isIp(addr.hostname) && !["0.0.0.0", "::"].includes(addr.hostname);
+  const listener = ["0.0.0.0", "::"].includes(addr.hostname) ? [] : [addr.hostname];
   const url = p["register-webhooks"];
   const host = url && new URL(url).hostname.replace(/^\[(.*)\]$/, "$1"); // [::1] is ::1
+  const hosts = host ? [...listener, host] : listener;
   return {
     type: "self-signed",
     serviceName,
@@ -116,7 +117,7 @@ function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): Sel
       [`${serviceName}-crd`, `${serviceName}-pod`],
     validatingWebhookConfigurations: p["validating-webhook-configurations"] ??
       [`${serviceName}-crd`],
-    ipAddresses: [...new Set([...ip ? [addr.hostname] : [], ...host && isIp(host) ? [host] : []])],
+    ipAddresses: [...new Set(hosts.filter(isIp))],
     ...host && !isIp(host) ? { dnsNames: [host] } : {},
   };
 }
