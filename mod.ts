@@ -35,7 +35,6 @@ import {
   KubeEventRecorder,
   kubeEventSink,
   LeaderElector,
-  LeaderSupervisor,
   type Logger,
   type OperatorConfig,
   orExit,
@@ -69,20 +68,19 @@ interface Parts {
 function startAllocating(
   config: OperatorConfig,
   rest: KubeRestClient,
-  { health, caches, ...deps }: Parts,
+  parts: Parts,
 ): ControllerRun {
   const running = startControllers({
-    ...deps,
-    shared: caches,
+    ...parts,
     rest,
     record: new AllocationRecord(new ConfigMapRecordStore(rest, { namespace: config.namespace })),
     options: { claimDeletionGraceMs: config.claimDeletionGraceMs, workers: config.workers },
   });
-  health.addReadiness("allocation", () => running.allocationReadiness());
+  parts.health.addReadiness("allocation", () => running.allocationReadiness());
   return {
     synced: running.synced,
     stop: async () => {
-      health.addReadiness("allocation", () => true); // only the leader allocates
+      parts.health.addReadiness("allocation", () => true); // only the leader allocates
       await running.stop();
     },
   };
@@ -99,9 +97,8 @@ function certificateSource(
   const tls = config.webhook.tls;
   if (tls.type === "directory") return new FileCertificateSource({ dir: tls.certDir, onError });
   return new SelfManagedCertificateSource({
-    ...tls, // the names the certificate covers and the configurations it is injected into
+    ...tls, // the Service, the names it covers and the configurations it is injected into
     kube,
-    namespace: tls.serviceNamespace,
     ...registrar === undefined ? {} : { beforeInjection: (ca) => registrar.register(ca) },
     onError,
     onIssue: (message) => log.info("Issued a serving certificate", { reason: message }),
@@ -153,18 +150,12 @@ async function startAdmission(
     await registrar?.unregister(); // nothing may point the API server at a server that never ran
     throw error;
   });
-  health.addReadiness(
-    "webhook",
-    webhookReadiness({
-      certificateHealthy: () => certificates.healthy(),
-      // Not ready until it knows the operator's username: it would refuse the operator's port writes.
-      cachesSynced: Promise.all([caches.synced, operator.known]).then(([synced, username]) =>
-        synced && username !== undefined
-      ),
-    }),
+  // Not ready until it knows the operator's username: it would refuse the operator's port writes.
+  const synced = Promise.all([caches.synced, operator.known]).then(([synced, username]) =>
+    synced && username !== undefined
   );
+  health.addReadiness("webhook", webhookReadiness(certificates, synced));
   return {
-    server,
     name: "webhook",
     stop: async () => {
       stopCertificates.abort();
@@ -212,7 +203,7 @@ async function main(): Promise<number> {
   const elector = election.enabled ? new LeaderElector(election) : undefined;
   const anchor = new RecordAnchor(rest, { namespace: config.namespace, name: DEFAULT_RECORD_NAME });
   health.addReadiness("allocation-record", () => anchor.readiness());
-  const supervisor = new LeaderSupervisor({
+  return await runOperator({
     elector,
     // Allocates only while the HostPort CRD's anchor names this install's record.
     start: () =>
@@ -221,12 +212,6 @@ async function main(): Promise<number> {
         start: () => Promise.resolve(startAllocating(config, rest, parts)),
         logger: logger.child({ component: "allocation-record" }),
       }),
-    stopTimeoutMs: config.shutdownTimeoutMs,
-    logger,
-  });
-  health.addReadiness("controllers", () => supervisor.readiness());
-  return await runOperator({
-    supervisor,
     health,
     logger,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -235,8 +220,8 @@ async function main(): Promise<number> {
       { name: "caches", stop: () => caches.stop() },
       { name: "events", stop: () => recorder.close(5_000) },
       { name: "endpoints", stop: () => endpoints.shutdown() },
-      { name: "client", stop: () => Promise.resolve(rest.close()) },
-      { name: "process metrics", stop: () => Promise.resolve(stopProcessMetrics()) },
+      { name: "client", stop: () => rest.close() },
+      { name: "process metrics", stop: stopProcessMetrics },
     ],
   }, stop);
 }

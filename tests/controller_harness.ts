@@ -87,7 +87,7 @@ export async function startOperator(
     recorder,
     metrics,
     logger,
-    shared,
+    caches: shared,
     options,
   });
   await running.synced;

@@ -99,7 +99,7 @@ for (const release of ["release.yaml", "release-cert-manager.yaml"]) {
       assert.deepEqual(parsed.config.webhook.tls, {
         type: "self-signed",
         serviceName: NAMES.service,
-        serviceNamespace: NAMES.namespace,
+        namespace: NAMES.namespace,
         mutatingWebhookConfigurations: [NAMES.crdWebhooks, NAMES.podWebhooks],
         validatingWebhookConfigurations: [NAMES.crdWebhooks],
         ipAddresses: [],

@@ -118,7 +118,7 @@ Deno.test("self-managed certificates on a real API server", async (t) => {
 
   await t.step("serving certificate and CA renew while the API server keeps calling", async () => {
     const short = options(kube, {
-      secretName: "short-lived-tls",
+      serviceName: "short-lived", // Secret short-lived-tls
       // Short lifetimes, so renewals happen within the test, but long enough that the API
       // server learns each new CA bundle (caPropagationMs) on a loaded machine.
       caValidityMs: 24_000,

@@ -32,7 +32,7 @@ type WebhookClients = Pick<
 /**
  * Options of {@linkcode SelfManagedCertificateSource}: the certificate covers
  * `<serviceName>.<namespace>.svc[.cluster.local]` and the extra names; the Secret is
- * `<serviceName>-tls` by default. Defaults: CA 5 years, serving certificate 90 days, both renewed
+ * `<serviceName>-tls`. Defaults: CA 5 years, serving certificate 90 days, both renewed
  * after 2/3 of their life; the old CA's certificate served 60 s after a CA renewal; backdating
  * 5 min (clock skew); Secret re-read every 60 s, and 5 s after a failed pass.
  */
@@ -40,7 +40,6 @@ export interface SelfManagedOptions {
   kube: WebhookClients & Pick<KubeClients, "secrets">;
   namespace: string;
   serviceName: string;
-  secretName?: string;
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
   /** Configurations whose `caBundle` this source keeps current. */
@@ -72,7 +71,7 @@ export class SelfManagedCertificateSource extends PairSource {
   constructor(options: SelfManagedOptions) {
     super(options.retryIntervalMs ?? 5_000);
     this.#options = options;
-    this.#secretName = options.secretName ?? `${options.serviceName}-tls`;
+    this.#secretName = `${options.serviceName}-tls`;
     this.#secretRef = `${options.namespace}/${this.#secretName}`;
     this.#backdateMs = options.backdateMs ?? 300_000;
     const service = `${options.serviceName}.${options.namespace}.svc`;

@@ -83,7 +83,7 @@ export interface ControllerDeps {
   metrics: MetricsRegistry;
   logger: Logger;
   /** The informers every replica keeps for its webhook; the caller starts and stops them. */
-  shared: SharedCaches;
+  caches: SharedCaches;
   options?: ControllersOptions;
 }
 
@@ -214,7 +214,7 @@ function buildContext(deps: ControllerDeps, allocator: ClusterPortAllocator): Co
   const reporting = { logger, recorder: deps.recorder, metrics };
   return {
     clients,
-    caches: createControllerCaches(clients, deps.shared, reporting),
+    caches: createControllerCaches(clients, deps.caches, reporting),
     allocator,
     recorder: deps.recorder,
     metrics,

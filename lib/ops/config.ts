@@ -17,26 +17,25 @@ import {
 } from "./flags.ts";
 import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/config.ts";
 import type { Logger } from "./contracts.ts";
+import type { LeaderElectorOptions } from "./leader_election.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
 
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
-export interface LeaderElectionConfig {
-  enabled: boolean;
-  /** The Lease's name (`--leader-election-id`). */
-  name: string;
-  namespace: string;
-  leaseDurationMs: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
-}
+export type LeaderElectionConfig =
+  & { enabled: boolean }
+  & Pick<
+    LeaderElectorOptions,
+    "name" | "namespace" | "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs"
+  >;
 
 /** Where the admission server's certificate comes from. */
 export type WebhookTlsConfig =
   | { type: "directory"; certDir: string }
   | {
     type: "self-signed";
+    /** The Service's, where the Secret is kept too. */
     serviceName: string;
-    serviceNamespace: string;
+    namespace: string;
     /** The webhook configurations whose `caBundle` is kept current. */
     mutatingWebhookConfigurations: string[];
     validatingWebhookConfigurations: string[];
@@ -102,48 +101,29 @@ function conflict(p: ParsedFlags): string | undefined {
 
 type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
 
+/** The self-signed certificate; with `--register-webhooks` it also names the URL's host. */
 function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
   const serviceName = p["webhook-service-name"];
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
-  const ip = isIp(addr.hostname) && !["0.0.0.0", "::"].includes(addr.hostname);
+  const listener = ["0.0.0.0", "::"].includes(addr.hostname) ? [] : [addr.hostname];
+  const url = p["register-webhooks"];
+  const host = url && new URL(url).hostname.replace(/^\[(.*)\]$/, "$1"); // [::1] is ::1
+  const hosts = host ? [...listener, host] : listener;
   return {
     type: "self-signed",
     serviceName,
-    serviceNamespace: p["webhook-service-namespace"] ?? namespace,
+    namespace: p["webhook-service-namespace"] ?? namespace,
     mutatingWebhookConfigurations: p["mutating-webhook-configurations"] ??
       [`${serviceName}-crd`, `${serviceName}-pod`],
     validatingWebhookConfigurations: p["validating-webhook-configurations"] ??
       [`${serviceName}-crd`],
-    ipAddresses: ip ? [addr.hostname] : [],
+    ipAddresses: [...new Set(hosts.filter(isIp))],
+    ...host && !isIp(host) ? { dnsNames: [host] } : {},
   };
 }
 
 function isIp(host: string): boolean {
   return /^[\d.]+$|:/.test(host);
-}
-
-/** `--register-webhooks`: a self-signed certificate that also names the URL's host. */
-function registration(
-  p: ParsedFlags,
-  namespace: string,
-  addr: ListenAddress,
-): { tls: WebhookTlsConfig; register: WebhookRegistration } | undefined {
-  const baseUrl = p["register-webhooks"];
-  if (baseUrl === undefined) return undefined;
-  const tls = selfSigned(p, namespace, addr);
-  const hostname = new URL(baseUrl).hostname;
-  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname; // [::1] is ::1
-  const names = isIp(host)
-    ? { ipAddresses: [...new Set([...tls.ipAddresses, host])] }
-    : { dnsNames: [host] };
-  return {
-    tls: { ...tls, ...names },
-    register: {
-      baseUrl,
-      crdName: `${tls.serviceName}-crd`,
-      podName: `${tls.serviceName}-pod`,
-    },
-  };
 }
 
 function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
@@ -158,10 +138,11 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   };
   const metrics = p["metrics-addr"];
   const addr = p["webhook-addr"];
-  const tls: WebhookTlsConfig = p["webhook-self-signed"] ? selfSigned(p, namespace, addr) : {
-    type: "directory",
-    certDir: p["webhook-cert-dir"] ?? DEFAULT_CERT_DIR,
-  };
+  const baseUrl = p["register-webhooks"]; // implies --webhook-self-signed
+  const tls: WebhookTlsConfig = p["webhook-self-signed"] || baseUrl !== undefined
+    ? selfSigned(p, namespace, addr)
+    : { type: "directory", certDir: p["webhook-cert-dir"] ?? DEFAULT_CERT_DIR };
+  const service = p["webhook-service-name"];
   return {
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -169,7 +150,12 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     leaderElection,
     healthAddr: p["health-addr"],
     metricsAddr: metrics === "0" ? undefined : metrics,
-    webhook: { addr, ...registration(p, namespace, addr) ?? { tls } },
+    webhook: {
+      addr,
+      tls,
+      ...baseUrl !== undefined &&
+        { register: { baseUrl, crdName: `${service}-crd`, podName: `${service}-pod` } },
+    },
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],
     claimTemplateWaitMs: p["claim-template-wait"],

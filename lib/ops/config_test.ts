@@ -174,7 +174,7 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       expected: {
         type: "self-signed",
         serviceName: "hostport-allocator",
-        serviceNamespace: "ops2",
+        namespace: "ops2",
         mutatingWebhookConfigurations: ["hostport-allocator-crd", "hostport-allocator-pod"],
         validatingWebhookConfigurations: ["hostport-allocator-crd"],
         ipAddresses: [],
@@ -193,7 +193,7 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
       expected: {
         type: "self-signed",
         serviceName: "hp",
-        serviceNamespace: "hostport-allocator",
+        namespace: "hostport-allocator",
         mutatingWebhookConfigurations: ["a", "b"],
         validatingWebhookConfigurations: ["c"],
         ipAddresses: ["127.0.0.1"],
@@ -212,7 +212,7 @@ Deno.test("parseOperatorConfig() reads flags, variables and the cluster context"
         {
           type: "self-signed",
           serviceName: "hp",
-          serviceNamespace: "hostport-allocator",
+          namespace: "hostport-allocator",
           mutatingWebhookConfigurations: ["hp-crd", "hp-pod"],
           validatingWebhookConfigurations: ["hp-crd"],
           ipAddresses: ["10.0.0.5"],

@@ -18,12 +18,13 @@ type Check = () => CheckResult;
 
 /** Readiness of the started admission server: its certificate is healthy, its caches synced. */
 export function webhookReadiness(
-  parts: { certificateHealthy: () => boolean; cachesSynced: Promise<boolean> },
+  certificates: { healthy(): boolean },
+  cachesSynced: Promise<boolean>,
 ): Check {
   let synced = false;
-  parts.cachesSynced.then((value) => synced = value, () => {});
+  cachesSynced.then((value) => synced = value, () => {});
   return () => {
-    if (!parts.certificateHealthy()) return "the serving certificate cannot be loaded";
+    if (!certificates.healthy()) return "the serving certificate cannot be loaded";
     return synced || "the webhook caches have not synced yet";
   };
 }
@@ -81,11 +82,6 @@ function text(status: number, body: string): Response {
   });
 }
 
-/** Answers a request, or resolves undefined when the path is not its own. */
-export type RouteHandler = (
-  request: Request,
-) => Response | undefined | Promise<Response | undefined>;
-
 /** What `serveEndpoints` serves: health checks, and metrics unless `metricsAddr` is undefined. */
 export interface EndpointParts {
   healthAddr: ListenAddress;
@@ -95,16 +91,16 @@ export interface EndpointParts {
 }
 
 /**
- * Starts one server per distinct address (port 0: one each); `addresses` has the bound address of
- * `health` and `metrics`, and `shutdown()` waits for in-flight requests.
+ * Starts one server per distinct address (port 0: one each, logged as bound); `shutdown()` waits
+ * for in-flight requests.
  *
  * @throws {Deno.errors.AddrInUse} and the like when an address cannot be bound
  */
 export function serveEndpoints(
   parts: EndpointParts,
   logger: Logger,
-): { addresses: Map<string, ListenAddress>; shutdown(): Promise<void> } {
-  const metrics: RouteHandler = async (request) => {
+): { shutdown(): Promise<void> } {
+  const metrics = async (request: Request) => {
     if (new URL(request.url).pathname !== "/metrics") return undefined;
     const headers = { "content-type": Registry.PROMETHEUS_CONTENT_TYPE };
     return new Response(await parts.expose(), { headers });
@@ -118,12 +114,11 @@ export function serveEndpoints(
     (endpoint, i) => endpoint.addr.port === 0 ? `#${i}` : formatListenAddress(endpoint.addr),
   );
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-  const addresses = new Map<string, ListenAddress>();
   try {
     for (const group of groups.values()) {
       const { hostname, port } = group[0]!.addr;
       const names = group.map((endpoint) => endpoint.name).join(",");
-      const server = Deno.serve({
+      servers.push(Deno.serve({
         hostname,
         port,
         onListen: (addr) =>
@@ -134,18 +129,13 @@ export function serveEndpoints(
           if (response) return response;
         }
         return new Response("404 page not found\n", { status: 404 });
-      });
-      servers.push(server);
-      for (const endpoint of group) {
-        addresses.set(endpoint.name, { hostname: server.addr.hostname, port: server.addr.port });
-      }
+      }));
     }
   } catch (error) {
     for (const server of servers) server.shutdown();
     throw error;
   }
   return {
-    addresses,
     async shutdown() {
       await Promise.all(servers.map((server) => server.shutdown()));
     },

@@ -46,10 +46,10 @@ Deno.test("HealthChecks lists checks with ?verbose and runs one by its sub-path"
 Deno.test("webhookReadiness() waits for a healthy certificate and synced caches", async () => {
   let healthy = false;
   let markSynced!: (synced: boolean) => void;
-  const check = webhookReadiness({
-    certificateHealthy: () => healthy,
-    cachesSynced: new Promise((resolve) => markSynced = resolve),
-  });
+  const check = webhookReadiness(
+    { healthy: () => healthy },
+    new Promise((resolve) => markSynced = resolve),
+  );
   assert.equal(check(), "the serving certificate cannot be loaded");
   healthy = true;
   assert.equal(check(), "the webhook caches have not synced yet");

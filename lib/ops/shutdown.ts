@@ -6,7 +6,11 @@
  */
 import type { Logger } from "./contracts.ts";
 import type { HealthChecks } from "./http_endpoints.ts";
-import { type LeaderSupervisor, settlesWithin } from "./leader_election.ts";
+import {
+  LeaderSupervisor,
+  type LeaderSupervisorOptions,
+  settlesWithin,
+} from "./leader_election.ts";
 
 /** Aborts on the first SIGTERM or SIGINT; the second one exits with code 1 at once. */
 export function terminationSignal(logger: Logger): AbortSignal {
@@ -24,20 +28,21 @@ export function terminationSignal(logger: Logger): AbortSignal {
 }
 
 /** What `runOperator` runs and then stops; `afterControllers` stop in order after the Lease. */
-export interface OperatorParts {
-  supervisor: LeaderSupervisor;
-  afterControllers: readonly { name: string; stop(): Promise<unknown> }[];
+export interface OperatorParts extends Omit<LeaderSupervisorOptions, "stopTimeoutMs"> {
+  afterControllers: readonly { name: string; stop(): unknown }[];
   health: HealthChecks;
-  logger: Logger;
   shutdownTimeoutMs: number;
 }
 
 /**
- * Runs until `stop` aborts (or the controllers fail), turning readiness false, then shuts down
- * in order. Resolves 0 after a clean shutdown, 1 when something failed or did not stop in time.
+ * Runs the controllers (readiness check `controllers`) until `stop` aborts or they fail, turning
+ * readiness false, then shuts down in order. Resolves 0 after a clean shutdown, 1 when something
+ * failed or did not stop in time.
  */
 export async function runOperator(parts: OperatorParts, stop: AbortSignal): Promise<number> {
-  const { supervisor, health, logger, shutdownTimeoutMs } = parts;
+  const { health, logger, shutdownTimeoutMs } = parts;
+  const supervisor = new LeaderSupervisor({ ...parts, stopTimeoutMs: shutdownTimeoutMs });
+  health.addReadiness("controllers", () => supervisor.readiness());
   health.addReadiness("shutdown", () => stop.aborted ? "shutting down" : true);
   let code = 0;
   try {
