@@ -365,34 +365,14 @@ export function parseObject<S extends z.ZodType>(
   return result.value;
 }
 
-/** Parses a HostPortClass. @throws {InvalidObjectError} naming every bad field */
-export function parseHostPortClass(value: unknown): HostPortClass {
-  return parseObject(HostPortClassSchema, value, KIND.HostPortClass);
-}
-
-/** Parses a HostPortClaim. @throws {InvalidObjectError} naming every bad field */
-export function parseHostPortClaim(value: unknown): HostPortClaim {
-  return parseObject(HostPortClaimSchema, value, KIND.HostPortClaim);
-}
-
 /** Parses a HostPortClaim and returns the outcome as a value. */
 export function safeParseHostPortClaim(value: unknown): ParseResult<HostPortClaim> {
   return safeParseObject(HostPortClaimSchema, value, KIND.HostPortClaim);
 }
 
-/** Parses a HostPort. @throws {InvalidObjectError} naming every bad field */
-export function parseHostPort(value: unknown): HostPort {
-  return parseObject(HostPortSchema, value, KIND.HostPort);
-}
-
 /** Parses a HostPort and returns the outcome as a value. */
 export function safeParseHostPort(value: unknown): ParseResult<HostPort> {
   return safeParseObject(HostPortSchema, value, KIND.HostPort);
-}
-
-/** Parses a HostPortClaimTemplate. @throws {InvalidObjectError} naming every bad field */
-export function parseHostPortClaimTemplate(value: unknown): HostPortClaimTemplate {
-  return parseObject(HostPortClaimTemplateSchema, value, KIND.HostPortClaimTemplate);
 }
 
 /** The message of a thrown value. */

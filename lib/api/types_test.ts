@@ -4,18 +4,33 @@ import {
   claimRefMatches,
   formatPath,
   hasClaimRef,
+  type HostPort,
   type HostPortClaim,
+  HostPortClaimSchema,
+  type HostPortClass,
+  HostPortClassSchema,
+  HostPortSchema,
   InvalidObjectError,
   jsonEqual,
-  parseHostPort,
-  parseHostPortClaim,
-  parseHostPortClass,
   parseObject,
   safeParseHostPort,
   safeParseHostPortClaim,
   safeParseObject,
   salvageHostPort,
 } from "./types.ts";
+
+// Each kind parsed as lib/kube's client parses it (`parseObject` with the kind's schema).
+function parseHostPort(value: unknown): HostPort {
+  return parseObject(HostPortSchema, value, "HostPort");
+}
+
+function parseHostPortClaim(value: unknown): HostPortClaim {
+  return parseObject(HostPortClaimSchema, value, "HostPortClaim");
+}
+
+function parseHostPortClass(value: unknown): HostPortClass {
+  return parseObject(HostPortClassSchema, value, "HostPortClass");
+}
 
 const Thing = z.object({
   metadata: z.object({ name: z.string() }).loose(),

@@ -27,11 +27,12 @@ import {
 import { GROUP, KIND, PLURAL, VERSION } from "../api/constants.ts";
 import {
   errorMessage,
+  HostPortClaimSchema,
+  HostPortClaimTemplateSchema,
+  HostPortClassSchema,
+  HostPortSchema,
   isPlainObject,
-  parseHostPort,
-  parseHostPortClaim,
-  parseHostPortClaimTemplate,
-  parseHostPortClass,
+  parseObject,
 } from "../api/types.ts";
 
 /** The common shape of every Kubernetes object. */
@@ -472,11 +473,13 @@ function builtin<T extends KubeObject>(group: string, kind: string, namespaced =
   return defineResource<T>({ group, version: "v1", kind, plural, namespaced });
 }
 
+/** One of our kinds; its objects parse with `schema`, as `parseObject` reports issues. */
 function ours<T extends KubeObject>(
   kind: keyof typeof KIND,
   namespaced: boolean,
-  parse: (value: unknown) => T,
+  schema: z.ZodType<T>,
 ) {
+  const parse = (value: unknown) => parseObject(schema, value, kind);
   const plural = PLURAL[kind];
   return defineResource<T>({
     group: GROUP,
@@ -503,11 +506,11 @@ export const CUSTOM_RESOURCE_DEFINITION_RESOURCE = builtin<CustomResourceDefinit
 /** `apps/v1` StatefulSets. */
 export const STATEFUL_SET_RESOURCE = builtin<StatefulSet>("apps", "StatefulSet");
 /** Cluster-scoped HostPortClasses (pools of ports). */
-export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, parseHostPortClass);
+export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, HostPortClassSchema);
 /** Namespaced HostPortClaims. */
-export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, parseHostPortClaim);
+export const HOST_PORT_CLAIM_RESOURCE = ours("HostPortClaim", true, HostPortClaimSchema);
 /** Cluster-scoped HostPorts (one allocated port each). */
-export const HOST_PORT_RESOURCE = ours("HostPort", false, parseHostPort);
+export const HOST_PORT_RESOURCE = ours("HostPort", false, HostPortSchema);
 
 /** One `ResourceClient` per kind the operator uses, over one `RestClient` (`rest`). */
 export type KubeClients = ReturnType<typeof clientsOver>;
@@ -536,7 +539,9 @@ function clientsOver(rest: RestClient) {
     hostPortClasses: client(HOST_PORT_CLASS_RESOURCE),
     hostPortClaims: client(HOST_PORT_CLAIM_RESOURCE),
     hostPorts: client(HOST_PORT_RESOURCE),
-    hostPortClaimTemplates: client(ours("HostPortClaimTemplate", true, parseHostPortClaimTemplate)),
+    hostPortClaimTemplates: client(
+      ours("HostPortClaimTemplate", true, HostPortClaimTemplateSchema),
+    ),
     statefulSets: client(STATEFUL_SET_RESOURCE),
   };
 }
