@@ -527,6 +527,7 @@ function clientsOver(rest: RestClient) {
   return {
     rest,
     pods: client(POD_RESOURCE),
+    quotas: client(RESOURCE_QUOTA_RESOURCE),
     secrets: client(builtin<Secret>("", "Secret")),
     events: client(builtin<Event>("events.k8s.io", "Event")),
     leases: client(builtin<Lease>("coordination.k8s.io", "Lease")),
