@@ -23,7 +23,6 @@ import {
   defineResource,
   type KubeClients,
   type KubeObject,
-  RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
@@ -72,10 +71,9 @@ export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: n
     .map((holder) => holder.metadata.name ?? "");
 }
 
-/** The typed clients the controllers write with: the operator's, pods as summaries, quotas. */
+/** The typed clients the controllers write with: the operator's, and pods as summaries. */
 export interface ControllerClients extends KubeClients {
   readonly podSummaries: ResourceClient<PodSummary>;
-  readonly quotas: ResourceClient<ResourceQuota>;
 }
 
 /** The informers every replica keeps for its webhook, which the leader's controllers share. */
@@ -94,7 +92,6 @@ export function createControllerClients(rest: RestClient): ControllerClients {
   return {
     ...createKubeClients(rest),
     podSummaries: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
-    quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
   };
 }
 

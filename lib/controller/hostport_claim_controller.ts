@@ -125,10 +125,8 @@ function quotaGate(
       .some((hostPort) => hostPort.spec.claimRef?.uid === uid);
   };
   if (counting(claim)) return undefined;
-  const standings = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace)
-    .filter((other) => other.spec.hostPortClassName === claim.spec.hostPortClassName)
-    .map((other) => ({ claim: other, counting: counting(other) }));
-  return gateClaim(claim, quotas, standings);
+  const claims = ctx.caches.claims.store.byIndex(NAMESPACE_INDEX, namespace);
+  return gateClaim(claim, quotas, { claims, counting });
 }
 
 async function actOnClaim(

@@ -7,7 +7,6 @@
  */
 import { AllocationUnavailableError } from "../allocation/cluster_port_allocator.ts";
 import {
-  claimRefMatches,
   errorMessage,
   type HostPort,
   type HostPortStatus,
@@ -169,7 +168,7 @@ async function actOnHostPort(
     const claim = await orUndefined(
       ctx.clients.hostPortClaims.get(ref?.name ?? "", { namespace, abortSignal }),
     );
-    if (claim && claimRefMatches(ref, claim)) return awaitChange("the claim cache to catch up");
+    if (!isClaimGone(current, claim)) return awaitChange("the claim cache to catch up");
     try {
       await hostPorts.delete(name, { preconditions: { uid: current.metadata.uid }, abortSignal });
       ctx.logger.info("Orphan HostPort deleted", { hostPort: name });

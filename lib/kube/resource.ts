@@ -473,6 +473,7 @@ function builtin<T extends KubeObject>(group: string, kind: string, namespaced =
   return defineResource<T>({ group, version: "v1", kind, plural, namespaced });
 }
 
+/** One of our kinds; its objects parse with `schema`, as `parseObject` reports issues. */
 function ours<T extends KubeObject>(
   kind: keyof typeof KIND,
   namespaced: boolean,
@@ -525,6 +526,7 @@ function clientsOver(rest: RestClient) {
   return {
     rest,
     pods: client(POD_RESOURCE),
+    quotas: client(RESOURCE_QUOTA_RESOURCE),
     secrets: client(builtin<Secret>("", "Secret")),
     events: client(builtin<Event>("events.k8s.io", "Event")),
     leases: client(builtin<Lease>("coordination.k8s.io", "Lease")),

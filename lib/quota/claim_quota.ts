@@ -93,22 +93,22 @@ export function admitClaim(
 
 /**
  * The controller's backstop (docs/architecture.md, "Quotas"): the quota that holds back `claim`,
- * which does not count yet, or undefined.
+ * which does not count yet, or undefined; `counting` says which of the namespace's `claims` do.
  */
 export function gateClaim(
   claim: HostPortClaim,
   quotas: readonly ResourceQuota[],
-  standings: readonly { readonly claim: HostPortClaim; readonly counting: boolean }[],
+  namespace: { readonly claims: readonly HostPortClaim[]; counting(claim: HostPortClaim): boolean },
 ): QuotaExceeded | undefined {
   const age = (c: HostPortClaim) => [c.metadata.creationTimestamp ?? "", c.metadata.name ?? ""];
   const [time, name] = age(claim) as [string, string];
   let ahead = 0;
-  for (const { claim: other, counting } of standings) {
+  for (const other of namespace.claims) {
     if (other.metadata.uid === claim.metadata.uid) continue;
     if (other.spec.hostPortClassName !== claim.spec.hostPortClassName) continue;
     const [otherTime, otherName] = age(other) as [string, string];
     const older = otherTime < time || (otherTime === time && otherName < name);
-    if (counting || (!other.metadata.deletionTimestamp && older)) ahead++;
+    if (namespace.counting(other) || (!other.metadata.deletionTimestamp && older)) ahead++;
   }
   return admitClaim(quotas, claim.spec.hostPortClassName, ahead);
 }

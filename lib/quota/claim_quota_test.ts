@@ -83,15 +83,13 @@ Deno.test("admitClaim() ignores quotas with scopes, as the API server does for o
 Deno.test("gateClaim() lets the oldest waiting claims go first, whichever is reconciled first", () => {
   const quotas = [quota("q", { [GOLD]: "3" })];
   const bound = claim("bound", "2026-01-01T00:00:00Z");
+  const silver = claim("silver", "2026-01-01T00:00:00Z"); // another class: never counted here
+  silver.spec.hostPortClassName = "silver";
   const a = claim("a", "2026-01-01T00:00:01Z");
   const b = claim("b", "2026-01-01T00:00:02Z");
   const c = claim("c", "2026-01-01T00:00:02Z"); // same second as b: by name
-  const standings = [
-    { claim: c, counting: false },
-    { claim: bound, counting: true },
-    { claim: b, counting: false },
-    { claim: a, counting: false },
-  ];
+  const counting = (other: HostPortClaim) => other === bound || other === silver;
+  const standings = { claims: [c, bound, silver, b, a], counting };
   assert.equal(gateClaim(a, quotas, standings), undefined);
   assert.equal(gateClaim(b, quotas, standings), undefined);
   assert.deepEqual(gateClaim(c, quotas, standings), {
@@ -105,12 +103,10 @@ Deno.test("gateClaim() lets the oldest waiting claims go first, whichever is rec
 Deno.test("gateClaim() never counts deleting claims that wait, and holds every new claim while usage is above a lowered limit", () => {
   const gone = claim("gone", "2026-01-01T00:00:00Z", { deleting: true });
   const late = claim("late", "2026-01-01T00:00:05Z");
-  const holders = [0, 1, 2, 3].map((n) => ({
-    claim: claim(`h${n}`, `2026-01-01T00:00:0${n}Z`),
-    counting: true,
-  }));
+  const claims = [0, 1, 2, 3].map((n) => claim(`h${n}`, `2026-01-01T00:00:0${n}Z`));
+  const holders = { claims, counting: (other: HostPortClaim) => claims.includes(other) };
   assert.equal(
-    gateClaim(late, [quota("q", { [GOLD]: "5" })], [{ claim: gone, counting: false }, ...holders]),
+    gateClaim(late, [quota("q", { [GOLD]: "5" })], { ...holders, claims: [gone, ...claims] }),
     undefined,
   );
   assert.deepEqual(
