@@ -51,7 +51,7 @@ Deno.test("KubeRestClient sends the token, JSON bodies and the merge patch conte
   using rest = new KubeRestClient(config);
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   await pods.create({ ...POD });
-  await pods.patch("p", { type: "merge", body: { metadata: { labels: { a: "b" } } } }, {
+  await pods.patch("p", { metadata: { labels: { a: "b" } } }, {
     namespace: "a",
   });
   await server.shutdown();

@@ -201,12 +201,6 @@ export interface ObjectOptions {
   abortSignal?: AbortSignal | undefined;
 }
 
-/** An RFC 7386 JSON merge patch (`null` deletes a key). */
-export interface Patch {
-  type: "merge";
-  body: unknown;
-}
-
 /** Options of a list page (`namespace` omitted: all namespaces). */
 export interface ListOptions extends ObjectOptions {
   labelSelector?: string | undefined;
@@ -399,19 +393,19 @@ export class ResourceClient<T extends KubeObject> {
     return this.resource.decode(await this.#send("PUT", at, { ...options, body: object }));
   }
 
-  /** Merge-patches an object. */
-  patch(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
-    return this.#patch(name, patch, options);
+  /** Applies an RFC 7386 JSON merge patch (`null` deletes a key) to an object. */
+  patch(name: string, body: unknown, options: ObjectOptions = {}): Promise<T> {
+    return this.#patch(name, body, options);
   }
 
   /** Merge-patches the `/status` subresource. */
-  patchStatus(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
-    return this.#patch(name, patch, options, "status");
+  patchStatus(name: string, body: unknown, options: ObjectOptions = {}): Promise<T> {
+    return this.#patch(name, body, options, "status");
   }
 
-  async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
+  async #patch(name: string, body: unknown, options: ObjectOptions, sub?: string): Promise<T> {
     const at = { name, namespace: options.namespace, subresource: sub };
-    const request = { ...options, body: patch.body, contentType: "application/merge-patch+json" };
+    const request = { ...options, body, contentType: "application/merge-patch+json" };
     return this.resource.decode(await this.#send("PATCH", at, request));
   }
 
