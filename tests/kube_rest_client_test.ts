@@ -38,8 +38,6 @@ function serve(handler: (request: Request, seen: Seen) => Response | Promise<Res
   const config: ClusterConfig = {
     server: `http://127.0.0.1:${server.addr.port}`,
     auth: { type: "token", token: "t0k" },
-    namespace: "default",
-    source: "test",
   };
   return { server, seen, config };
 }
