@@ -13,6 +13,7 @@ import {
   Informer,
   type KubeClients,
   KubeRestClient,
+  loadClusterConfig,
   RESOURCE_QUOTA_RESOURCE,
   ResourceClient,
   selfUsername,
@@ -204,7 +205,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
   let lookups: RunningLookups | undefined;
   let server: WebhookServer | undefined;
   try {
-    rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+    rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
     const kube = createKubeClients(rest);
     lookups = (options.startLookups ?? startOwnLookups)(kube);
     assert.equal(await lookups.synced, true);

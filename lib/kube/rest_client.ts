@@ -14,8 +14,6 @@ import {
   type ClusterConfig,
   createCredentialSource,
   type CredentialSource,
-  loadClusterConfig,
-  type LoadClusterConfigOptions,
 } from "./config.ts";
 
 /** Where a failed request went, for error messages. */
@@ -296,11 +294,6 @@ export class KubeRestClient implements RestClient {
   #credentials: CredentialSource;
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
-
-  /** Loads the configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster, `~/.kube/config`). */
-  static async fromEnvironment(options: LoadClusterConfigOptions = {}): Promise<KubeRestClient> {
-    return new KubeRestClient(await loadClusterConfig(options));
-  }
 
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
   constructor(
