@@ -14,8 +14,6 @@ import {
   type KubeClients,
   KubeRestClient,
   loadClusterConfig,
-  RESOURCE_QUOTA_RESOURCE,
-  ResourceClient,
   selfUsername,
 } from "../lib/kube/mod.ts";
 import { cachesSynced } from "../lib/controller/context.ts";
@@ -53,7 +51,7 @@ export function startOwnLookups(
     hostPorts: new Informer(kube.hostPorts),
     classes: new Informer(kube.hostPortClasses),
     claims: new Informer(kube.hostPortClaims),
-    quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
+    quotas: new Informer(kube.quotas),
   };
   const informers = Object.values(caches);
   for (const informer of informers) informer.start();

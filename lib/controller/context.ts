@@ -20,11 +20,11 @@ import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
   createKubeClients,
-  defineResource,
   type KubeClients,
   type KubeObject,
-  RESOURCE_QUOTA_RESOURCE,
+  POD_RESOURCE,
   ResourceClient,
+  type ResourceDescriptor,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -72,10 +72,9 @@ export function portHolders(caches: Pick<ControllerCaches, "hostPorts">, port: n
     .map((holder) => holder.metadata.name ?? "");
 }
 
-/** The typed clients the controllers write with: the operator's, pods as summaries, quotas. */
+/** The typed clients the controllers write with: the operator's, and pods as summaries. */
 export interface ControllerClients extends KubeClients {
   readonly podSummaries: ResourceClient<PodSummary>;
-  readonly quotas: ResourceClient<ResourceQuota>;
 }
 
 /** The informers every replica keeps for its webhook, which the leader's controllers share. */
@@ -94,7 +93,6 @@ export function createControllerClients(rest: RestClient): ControllerClients {
   return {
     ...createKubeClients(rest),
     podSummaries: new ResourceClient(rest, POD_SUMMARY_RESOURCE),
-    quotas: new ResourceClient(rest, RESOURCE_QUOTA_RESOURCE),
   };
 }
 
@@ -207,20 +205,10 @@ export async function cachesSynced(caches: SharedCaches): Promise<boolean> {
 }
 
 /** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
-const POD_SUMMARY_RESOURCE = defineResource<PodSummary>({
-  group: "",
-  version: "v1",
-  kind: "Pod",
-  plural: "pods",
-  namespaced: true,
-  schema: {
-    parse(value: unknown): PodSummary {
-      const summary = summarizePod(value as Parameters<typeof summarizePod>[0]);
-      if (!summary.metadata.name) throw new TypeError("metadata.name is missing");
-      return summary;
-    },
-  },
-});
+const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = {
+  ...POD_RESOURCE,
+  decode: (value) => summarizePod(POD_RESOURCE.decode(value) as Parameters<typeof summarizePod>[0]),
+};
 
 /** The Event subject of an object, whatever its fields hold; `kind` when it names none. */
 export function subjectOf(

@@ -486,16 +486,12 @@ function ours<T extends KubeObject>(
 export const POD_RESOURCE = builtin<Pod>("", "Pod");
 /** `v1` ConfigMaps (the allocation record). */
 export const CONFIG_MAP_RESOURCE = builtin<ConfigMap>("", "ConfigMap");
-/** `v1` ResourceQuotas (claim quotas). */
-export const RESOURCE_QUOTA_RESOURCE = builtin<ResourceQuota>("", "ResourceQuota");
 /** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
 export const CUSTOM_RESOURCE_DEFINITION_RESOURCE = builtin<CustomResourceDefinition>(
   "apiextensions.k8s.io",
   "CustomResourceDefinition",
   false,
 );
-/** `apps/v1` StatefulSets. */
-export const STATEFUL_SET_RESOURCE = builtin<StatefulSet>("apps", "StatefulSet");
 /** Cluster-scoped HostPortClasses (pools of ports). */
 export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, parseHostPortClass);
 /** Namespaced HostPortClaims. */
@@ -531,6 +527,7 @@ function clientsOver(rest: RestClient) {
     hostPortClaims: client(HOST_PORT_CLAIM_RESOURCE),
     hostPorts: client(HOST_PORT_RESOURCE),
     hostPortClaimTemplates: client(ours("HostPortClaimTemplate", true, parseHostPortClaimTemplate)),
-    statefulSets: client(STATEFUL_SET_RESOURCE),
+    statefulSets: client(builtin<StatefulSet>("apps", "StatefulSet")),
+    quotas: client(builtin<ResourceQuota>("", "ResourceQuota")),
   };
 }
