@@ -103,7 +103,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
         assert.ok(error instanceof InvalidError, String(error));
         assert.equal(error.code, 422);
         assert.equal(error.reason, "Invalid");
-        const fields = error.causes.map((c) => c.field).sort();
+        const fields = (error.status.details?.causes ?? []).map((c) => c.field).sort();
         assert.deepEqual(fields, ["spec.pools[0].end", "spec.pools[0].start"]);
         return true;
       });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
+import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
 import { errorMessage } from "../api/types.ts";
 import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
@@ -66,13 +66,8 @@ export class ConflictError extends reason("ConflictError") {}
 export class AlreadyExistsError extends reason("AlreadyExistsError") {}
 /** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
 export class GoneError extends reason("GoneError") {}
-/** 422 `Invalid`: the object failed validation. */
-export class InvalidError extends reason("InvalidError") {
-  /** One entry per invalid field. */
-  get causes(): StatusCause[] {
-    return this.status.details?.causes ?? [];
-  }
-}
+/** 422 `Invalid`: the object failed validation (`status.details.causes`: one per field). */
+export class InvalidError extends reason("InvalidError") {}
 
 /** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
 export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
