@@ -207,7 +207,6 @@ export interface ListOptions extends ObjectOptions {
   limit?: number | undefined;
   /** The token of the previous page. */
   continue?: string | undefined;
-  resourceVersion?: string | undefined;
 }
 
 /** Options of a watch. */
@@ -329,8 +328,8 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Reads one page; an object that does not decode is returned in `undecodable`. */
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const { labelSelector, limit, continue: token, resourceVersion } = options;
-    const query = toQuery({ labelSelector, limit, continue: token, resourceVersion });
+    const { labelSelector, limit, continue: token } = options;
+    const query = toQuery({ labelSelector, limit, continue: token });
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
