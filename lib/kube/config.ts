@@ -477,8 +477,8 @@ export interface RequestCredentials {
 export interface CredentialSource {
   /** The credentials for the next request. */
   get(): Promise<RequestCredentials>;
-  /** Forgets cached tokens (re-reads the token file, re-runs the exec plugin). */
-  invalidate(): void;
+  /** Forgets cached tokens (re-reads the token file, re-runs the exec plugin); absent if fixed. */
+  invalidate?(): void;
 }
 
 /**
@@ -492,10 +492,7 @@ export function createCredentialSource(
   const base: RequestCredentials = config.clientCertificate
     ? { clientCertificate: config.clientCertificate }
     : {};
-  const fixed = (credentials: RequestCredentials) => ({
-    get: () => Promise.resolve(credentials),
-    invalidate() {},
-  });
+  const fixed = (credentials: RequestCredentials) => ({ get: () => Promise.resolve(credentials) });
   const auth = config.auth;
   const now = options.now ?? Date.now;
   switch (auth.type) {

@@ -565,7 +565,7 @@ Deno.test("createCredentialSource() caches an exec credential until the expiry m
     "no expiry: cached until invalidated",
   );
   assert.equal(calls.length, 2);
-  provider.invalidate();
+  provider.invalidate!();
   await provider.get();
   assert.equal(calls.length, 3);
 });
@@ -613,6 +613,7 @@ Deno.test("createCredentialSource() sends a static token and the kubeconfig clie
     config({ type: "token", token: "abc" }, { clientCertificate: cert }),
   );
   assert.deepEqual(await source.get(), { authorization: "Bearer abc", clientCertificate: cert });
+  assert.equal(source.invalidate, undefined, "fixed: a 401 is not retried");
 });
 
 Deno.test("createCredentialSource() encodes basic auth", async () => {
@@ -642,7 +643,7 @@ Deno.test("createCredentialSource() re-reads a token file after the refresh peri
   now = 60_000;
   assert.equal((await source.get()).authorization, "Bearer two", "rotated token picked up");
   content = "three";
-  source.invalidate();
+  source.invalidate!();
   assert.equal((await source.get()).authorization, "Bearer three", "re-read at once after a 401");
   assert.equal(reads, 3);
 });

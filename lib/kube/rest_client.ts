@@ -315,9 +315,8 @@ export class KubeRestClient implements RestClient {
    */
   async performRequest(opts: RequestOptions): Promise<unknown> {
     const context: RequestContext = { method: opts.method, path: opts.path };
-    const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
-    if (res.status === 401 && refreshable) {
+    if (res.status === 401 && this.#credentials.invalidate) {
       link.release();
       await res.body?.cancel();
       this.#credentials.invalidate();
