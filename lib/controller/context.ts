@@ -204,7 +204,7 @@ export async function cachesSynced(caches: SharedCaches): Promise<boolean> {
   return results.every(Boolean);
 }
 
-/** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
+/** `v1` Pods, checked as `POD_RESOURCE` checks them, then summarised (lists, watches, gets). */
 const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = {
   ...POD_RESOURCE,
   decode: (value) => summarizePod(POD_RESOURCE.decode(value) as Parameters<typeof summarizePod>[0]),
