@@ -23,6 +23,7 @@ import {
   type KubeClients,
   KubeRestClient,
   learnSelfUsername,
+  loadClusterConfig,
   selfUsername,
 } from "./lib/kube/mod.ts";
 import {
@@ -182,7 +183,7 @@ async function main(): Promise<number> {
   const rest = await orExit(
     logger,
     "load the cluster configuration",
-    () => KubeRestClient.fromEnvironment(config),
+    async () => new KubeRestClient(await loadClusterConfig(config)),
   );
   const kube = createKubeClients(rest);
   const { namespace, leaderElection: { enabled: leaderElection } } = config;

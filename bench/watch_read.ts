@@ -42,8 +42,6 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () 
 const rest = new KubeRestClient({
   server: `http://127.0.0.1:${server.addr.port}`,
   auth: { type: "none" },
-  namespace: "default",
-  source: "bench",
 });
 const pods = new ResourceClient(rest, POD_RESOURCE);
 const times: number[] = [];

@@ -20,8 +20,6 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () 
 const rest = new KubeRestClient({
   server: `http://127.0.0.1:${server.addr.port}`,
   auth: { type: "none" },
-  namespace: "default",
-  source: "test",
 });
 const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
 const abort = new AbortController();

@@ -29,8 +29,6 @@ function processClient(cp: ControlPlane): KubeRestClient {
     caPem: cp.caPem,
     clientCertificate: { certPem: cp.adminCertPem, keyPem: cp.adminKeyPem },
     auth: { type: "none" },
-    namespace: "default",
-    source: "allocation test",
   });
 }
 

@@ -21,6 +21,7 @@ import {
   createKubeClients,
   type KubeClients,
   KubeRestClient,
+  loadClusterConfig,
   NotFoundError,
 } from "../lib/kube/mod.ts";
 import { memoryLogger, MemoryMetrics, MemoryRecorder } from "./controller_ops_fakes.ts";
@@ -51,7 +52,7 @@ export const OPERATOR_NAMESPACE = "hostport-system";
 
 /** Opens an admin client to the control plane. */
 export async function adminClients(cp: ControlPlane): Promise<KubeClients & Disposable> {
-  const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  const rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
   return Object.assign(createKubeClients(rest), { [Symbol.dispose]: () => rest.close() });
 }
 
@@ -70,7 +71,7 @@ export async function startOperator(
   options: ControllersOptions = {},
 ): Promise<RunningOperator> {
   options = { claimDeletionGraceMs: TEST_CLAIM_DELETION_GRACE_MS, ...options };
-  const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  const rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
   const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster

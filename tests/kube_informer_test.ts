@@ -136,10 +136,7 @@ Deno.test("Informer against a real API server", async (t) => {
     await cp.startApiServer();
     // Changes right after the restart, racing the informer's reconnect.
     await kube.hostPortClaims.delete("remove", { namespace });
-    await kube.hostPortClaims.patch("change", {
-      type: "merge",
-      body: { metadata: { labels: { v: "2" } } },
-    }, {
+    await kube.hostPortClaims.patch("change", { metadata: { labels: { v: "2" } } }, {
       namespace,
     });
     await kube.hostPortClaims.create(claim("new", namespace));

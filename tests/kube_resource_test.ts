@@ -78,10 +78,9 @@ Deno.test("ResourceClient against a real API server", async (t) => {
     });
     assert.equal(withStatus.status?.phase, "Pending");
     assert.equal(withStatus.spec.hostPortClassName, "games", "spec changes are ignored on /status");
-    const patched = await kube.hostPortClaims.patchStatus("web", {
-      type: "merge",
-      body: { status: { phase: "Bound" } },
-    }, { namespace });
+    const patched = await kube.hostPortClaims.patchStatus("web", { status: { phase: "Bound" } }, {
+      namespace,
+    });
     assert.equal(patched.status?.phase, "Bound");
     const viaStatus = await kube.hostPortClaims.get("web", { namespace });
     assert.equal(viaStatus.status?.phase, "Bound");
@@ -104,7 +103,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
         assert.ok(error instanceof InvalidError, String(error));
         assert.equal(error.code, 422);
         assert.equal(error.reason, "Invalid");
-        const fields = error.causes.map((c) => c.field).sort();
+        const fields = (error.status.details?.causes ?? []).map((c) => c.field).sort();
         assert.deepEqual(fields, ["spec.pools[0].end", "spec.pools[0].start"]);
         return true;
       });
@@ -126,8 +125,8 @@ Deno.test("ResourceClient against a real API server", async (t) => {
     const name = uniqueName("patch");
     await kube.hostPortClasses.create(hostPortClass(name));
     const merged = await kube.hostPortClasses.patch(name, {
-      type: "merge",
-      body: { metadata: { labels: { tier: "a" } }, spec: { pools: [{ start: 9000, end: 9001 }] } },
+      metadata: { labels: { tier: "a" } },
+      spec: { pools: [{ start: 9000, end: 9001 }] },
     });
     assert.equal(merged.metadata.labels?.tier, "a");
     assert.deepEqual(merged.spec.pools, [{ start: 9000, end: 9001 }]);
@@ -152,10 +151,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
       },
     });
     assert.ok(deleting?.metadata.deletionTimestamp, "held by the finalizer");
-    await kube.hostPortClasses.patch(name, {
-      type: "merge",
-      body: { metadata: { finalizers: null } },
-    });
+    await kube.hostPortClasses.patch(name, { metadata: { finalizers: null } });
     await assert.rejects(kube.hostPortClasses.get(name), NotFoundError);
   });
 
@@ -211,10 +207,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
       metadata: { name: "w", namespace },
       spec: { hostPortClassName: "x" },
     });
-    await kube.hostPortClaims.patch("w", {
-      type: "merge",
-      body: { metadata: { labels: { a: "b" } } },
-    }, {
+    await kube.hostPortClaims.patch("w", { metadata: { labels: { a: "b" } } }, {
       namespace,
     });
     await kube.hostPortClaims.delete("w", { namespace });

@@ -38,8 +38,6 @@ function serve(handler: (request: Request, seen: Seen) => Response | Promise<Res
   const config: ClusterConfig = {
     server: `http://127.0.0.1:${server.addr.port}`,
     auth: { type: "token", token: "t0k" },
-    namespace: "default",
-    source: "test",
   };
   return { server, seen, config };
 }
@@ -51,7 +49,7 @@ Deno.test("KubeRestClient sends the token, JSON bodies and the merge patch conte
   using rest = new KubeRestClient(config);
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   await pods.create({ ...POD });
-  await pods.patch("p", { type: "merge", body: { metadata: { labels: { a: "b" } } } }, {
+  await pods.patch("p", { metadata: { labels: { a: "b" } } }, {
     namespace: "a",
   });
   await server.shutdown();

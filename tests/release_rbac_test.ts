@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import type { ClusterRole, Role } from "kubernetes-types/rbac/v1.d.ts";
-import { createKubeClients, KubeRestClient } from "../lib/kube/mod.ts";
+import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
 import { classQuotaResource } from "../lib/quota/mod.ts";
 import { NAMES, OPERATOR_USER } from "../scripts/gen_release_names.ts";
 import { SelfManagedCertificateSource } from "../webhook/tls_self_managed.ts";
@@ -113,7 +113,7 @@ async function repairDamagedSecret(cp: ControlPlane, kubeconfig: string): Promis
   const damaged = btoa("damaged");
   const patch = JSON.stringify({ data: { "tls.crt": damaged } });
   await kubectlOk(cp, ["patch", ...secret, "--type=merge", "-p", patch]);
-  using rest = await KubeRestClient.fromEnvironment({ kubeconfig });
+  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig }));
   await new SelfManagedCertificateSource({
     kube: createKubeClients(rest),
     namespace: NAMES.namespace,

@@ -69,10 +69,7 @@ Deno.test("classes, finalizers and repair: S8, S10 and adoption of existing Host
       await claimAndExpect(kube, name, "c1", port);
     }
     const { hostPort } = await boundClaim(kube, NS, "c");
-    await kube.hostPortClasses.patch("c1", {
-      type: "merge",
-      body: { spec: { pools: [{ start: 9000, end: 9001 }] } },
-    });
+    await kube.hostPortClasses.patch("c1", { spec: { pools: [{ start: 9000, end: 9001 }] } });
     const marked = await eventually("HostPort of c to be OutOfPool", async () => {
       const hp = await kube.hostPorts.get(hostPort.metadata.name!);
       return conditionOf(hp, "OutOfPool")?.status === "True" ? hp : undefined;
@@ -110,10 +107,7 @@ Deno.test("classes, finalizers and repair: S8, S10 and adoption of existing Host
       const hp = await kube.hostPorts.get(`hpc-${y.metadata.uid}`);
       return conditionOf(hp, "Allocated")?.reason === "PoolExhausted" ? hp : undefined;
     });
-    await kube.hostPortClasses.patch("c4", {
-      type: "merge",
-      body: { spec: { pools: [{ start: 9700, end: 9701 }] } },
-    });
+    await kube.hostPortClasses.patch("c4", { spec: { pools: [{ start: 9700, end: 9701 }] } });
     assert.equal((await boundClaim(kube, NS, "y")).claim.status?.port, 9701);
   });
 
@@ -131,7 +125,7 @@ Deno.test("classes, finalizers and repair: S8, S10 and adoption of existing Host
         const hp = await kube.hostPorts.get("bare");
         return hp.metadata.finalizers?.includes(FINALIZER) ? hp : undefined;
       });
-      const strip = { type: "merge" as const, body: { metadata: { finalizers: [] } } };
+      const strip = { metadata: { finalizers: [] } };
       await kube.hostPortClasses.patch("c4", strip);
       await kube.hostPortClaims.patch("x", strip, { namespace: NS });
       await kube.hostPorts.patch(claim.spec.hostPortName!, strip);

@@ -11,6 +11,7 @@ import { DEFAULT_RECORD_NAME } from "../lib/allocation/mod.ts";
 import type { HostPort } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
+import { loadClusterConfig } from "../lib/kube/config.ts";
 import { CONFIG_MAP_RESOURCE, ResourceClient } from "../lib/kube/resource.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import {
@@ -53,7 +54,7 @@ Deno.test("the allocation record against restores, forged status and deletion", 
   using kube = await adminClients(cp);
   await ensureNamespace(kube, NS);
   await using operator = await startOperator(cp, { holdoffMs: HOLDOFF_MS });
-  const rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  const rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
   using _rest = { [Symbol.dispose]: () => rest.close() };
   const configMaps = new ResourceClient(rest, CONFIG_MAP_RESOURCE);
   const readRecord = () => configMaps.get(DEFAULT_RECORD_NAME, { namespace: OPERATOR_NAMESPACE });

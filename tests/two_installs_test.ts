@@ -17,7 +17,7 @@ import {
   RecordAnchor,
   recordAnchorConflict,
 } from "../lib/allocation/mod.ts";
-import { KubeRestClient } from "../lib/kube/mod.ts";
+import { KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
 import {
   adminClients,
   boundClaim,
@@ -74,7 +74,7 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
   for (const namespace of [FIRST, SECOND, TENANT]) await ensureNamespace(kube, namespace);
 
   await t.step("of installs racing for an absent anchor, exactly one claims it", async () => {
-    using rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+    using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
     const records = ["race-1", "race-2", "race-3", "race-4", "race-5"].map((namespace) => ({
       namespace,
       name: DEFAULT_RECORD_NAME,
@@ -131,7 +131,7 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
     assert.equal(new Set(ports).size, 6, `distinct ports: ${ports.join(", ")}`);
     assert.equal(await metricValue(first, ALLOCATIONS), 6);
     assert.equal(await metricValue(second, ALLOCATIONS), undefined, "the second allocated none");
-    using rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+    using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
     const record = await new ConfigMapRecordStore(rest, { namespace: SECOND }).read();
     assert.equal(record, undefined, "the second install never created its own record");
     assert.equal((await readyz(second)).status, 503, "still not ready");

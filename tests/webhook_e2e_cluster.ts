@@ -13,8 +13,7 @@ import {
   Informer,
   type KubeClients,
   KubeRestClient,
-  RESOURCE_QUOTA_RESOURCE,
-  ResourceClient,
+  loadClusterConfig,
   selfUsername,
 } from "../lib/kube/mod.ts";
 import { cachesSynced } from "../lib/controller/context.ts";
@@ -52,7 +51,7 @@ export function startOwnLookups(
     hostPorts: new Informer(kube.hostPorts),
     classes: new Informer(kube.hostPortClasses),
     claims: new Informer(kube.hostPortClaims),
-    quotas: new Informer(new ResourceClient(kube.rest, RESOURCE_QUOTA_RESOURCE)),
+    quotas: new Informer(kube.quotas),
   };
   const informers = Object.values(caches);
   for (const informer of informers) informer.start();
@@ -204,7 +203,7 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
   let lookups: RunningLookups | undefined;
   let server: WebhookServer | undefined;
   try {
-    rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+    rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
     const kube = createKubeClients(rest);
     lookups = (options.startLookups ?? startOwnLookups)(kube);
     assert.equal(await lookups.synced, true);

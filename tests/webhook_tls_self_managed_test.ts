@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
-import { createKubeClients, type KubeClients, KubeRestClient } from "../lib/kube/mod.ts";
+import {
+  createKubeClients,
+  type KubeClients,
+  KubeRestClient,
+  loadClusterConfig,
+} from "../lib/kube/mod.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import { splitPemBundle } from "../webhook/tls_self_managed.ts";
 import {
@@ -67,7 +72,7 @@ function options(
 
 Deno.test("self-managed certificates on a real API server", async (t) => {
   await using cp = await startControlPlane();
-  using rest = await KubeRestClient.fromEnvironment({ kubeconfig: cp.kubeconfigPath });
+  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
   const kube = createKubeClients(rest);
   await namespaces(kube).create({
     apiVersion: "v1",

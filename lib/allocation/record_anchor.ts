@@ -115,12 +115,9 @@ export class RecordAnchor {
   async #claim(crd: CustomResourceDefinition): Promise<boolean> {
     try {
       await this.#crds.patch(RECORD_ANCHOR_CRD, {
-        type: "merge",
-        body: {
-          metadata: {
-            resourceVersion: crd.metadata?.resourceVersion,
-            annotations: { [RECORD_ANCHOR_ANNOTATION]: this.value },
-          },
+        metadata: {
+          resourceVersion: crd.metadata?.resourceVersion,
+          annotations: { [RECORD_ANCHOR_ANNOTATION]: this.value },
         },
       });
       return true;

@@ -20,10 +20,11 @@ import type { Clock } from "../kube/clock.ts";
 import { Informer, type InformerOptions } from "../kube/informer.ts";
 import {
   createKubeClients,
-  defineResource,
   type KubeClients,
   type KubeObject,
+  POD_RESOURCE,
   ResourceClient,
+  type ResourceDescriptor,
 } from "../kube/resource.ts";
 import type { RestClient } from "../kube/rest_client.ts";
 import type { EventRecorder, EventSubject, Logger, MetricsRegistry } from "../ops/contracts.ts";
@@ -203,21 +204,11 @@ export async function cachesSynced(caches: SharedCaches): Promise<boolean> {
   return results.every(Boolean);
 }
 
-/** `v1` Pods, decoded to `PodSummary` (lists, watches and gets alike). */
-const POD_SUMMARY_RESOURCE = defineResource<PodSummary>({
-  group: "",
-  version: "v1",
-  kind: "Pod",
-  plural: "pods",
-  namespaced: true,
-  schema: {
-    parse(value: unknown): PodSummary {
-      const summary = summarizePod(value as Parameters<typeof summarizePod>[0]);
-      if (!summary.metadata.name) throw new TypeError("metadata.name is missing");
-      return summary;
-    },
-  },
-});
+/** `v1` Pods, checked as `POD_RESOURCE` checks them, then summarised (lists, watches, gets). */
+const POD_SUMMARY_RESOURCE: ResourceDescriptor<PodSummary> = {
+  ...POD_RESOURCE,
+  decode: (value) => summarizePod(POD_RESOURCE.decode(value) as Parameters<typeof summarizePod>[0]),
+};
 
 /** The Event subject of an object, whatever its fields hold; `kind` when it names none. */
 export function subjectOf(

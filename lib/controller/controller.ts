@@ -115,14 +115,13 @@ export class Controller {
 
   #handleError(key: string, error: unknown): string {
     if (this.#abort.signal.aborted) return "error";
-    this.#queue.addRateLimited(key);
+    const retries = this.#queue.addRateLimited(key);
     if (error instanceof ConflictError) {
       // The cache was behind a write; the newer object's event (or the retry) settles it.
       this.#logger.debug("Write conflict, retrying", { key, error: describe(error) });
       return "conflict";
     }
     this.#options.metrics.reconcileErrors.inc({ controller: this.#options.name });
-    const retries = this.#queue.numRequeues(key);
     this.#logger.error("Reconciler error", { key, error: describe(error), retries });
     return "error";
   }

@@ -49,11 +49,8 @@ export function createQuotaReconciler(ctx: ControllerContext): ReconcileFunction
     exportUsage(key, [...plan.classes]);
     if (Object.keys(plan.used).length === 0) return done();
     await ctx.clients.quotas.patchStatus(name, {
-      type: "merge",
-      body: {
-        metadata: { resourceVersion: quota.metadata?.resourceVersion },
-        status: { used: plan.used },
-      },
+      metadata: { resourceVersion: quota.metadata?.resourceVersion },
+      status: { used: plan.used },
     }, { namespace, abortSignal });
     return done();
   };

@@ -64,12 +64,9 @@ export function createTemplateClaimReconciler(ctx: ControllerContext): Reconcile
     if (plan.action === "none") return plan.outcome;
     if (plan.action === "setOwners") {
       await claims.patch(name, {
-        type: "merge",
-        body: {
-          metadata: {
-            ownerReferences: plan.ownerReferences,
-            resourceVersion: claim.metadata.resourceVersion,
-          },
+        metadata: {
+          ownerReferences: plan.ownerReferences,
+          resourceVersion: claim.metadata.resourceVersion,
         },
       }, { namespace, abortSignal });
       return done();

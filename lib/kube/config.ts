@@ -34,10 +34,7 @@ export interface ClusterConfig {
     | { type: "tokenFile"; path: string }
     | { type: "basic"; username: string; password: string }
     | { type: "exec"; exec: ExecSpec };
-  namespace: string;
   proxyUrl?: string;
-  /** Where the settings came from, for messages (`kubeconfig "/x" context "dev"`). */
-  source: string;
 }
 
 const User = z.looseObject({
@@ -88,7 +85,6 @@ const KubeConfigFile = z.looseObject({
     context: z.looseObject({
       cluster: z.string().min(1),
       user: z.string().nullish(),
-      namespace: z.string().nullish(),
     }),
   })).nullish(),
 });
@@ -205,8 +201,6 @@ export async function resolveKubeConfig(
   const config: ClusterConfig = {
     server: url.href.replace(/\/+$/, ""),
     auth: authOf(`user "${userName}"`, user, fail),
-    namespace: context.namespace || "default",
-    source: `kubeconfig "${source}" context "${contextName}"`,
   };
   const ca = await pem(`cluster "${clusterName}"`, "certificate-authority", cluster);
   if (ca !== undefined) config.caPem = ca;
@@ -296,15 +290,10 @@ export async function resolveInClusterConfig(options: {
   const tokenPath = `${dir}/token`;
   const token = (await read(tokenPath, "service account token")).trim();
   if (token === "") throw new InClusterConfigError(`the token file "${tokenPath}" is empty`);
-  const caPem = await read(`${dir}/ca.crt`, "service account CA");
-  // Older or projected mounts may lack the namespace file; "default" is kubectl's fallback.
-  const namespace = (await options.readFile(`${dir}/namespace`).catch(() => "")).trim();
   return {
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    caPem,
+    caPem: await read(`${dir}/ca.crt`, "service account CA"),
     auth: { type: "tokenFile", path: tokenPath },
-    namespace: namespace || "default",
-    source: "in-cluster",
   };
 }
 
@@ -488,8 +477,8 @@ export interface RequestCredentials {
 export interface CredentialSource {
   /** The credentials for the next request. */
   get(): Promise<RequestCredentials>;
-  /** Forgets cached tokens (re-reads the token file, re-runs the exec plugin). */
-  invalidate(): void;
+  /** Forgets cached tokens (re-reads the token file, re-runs the exec plugin); absent if fixed. */
+  invalidate?(): void;
 }
 
 /**
@@ -503,10 +492,7 @@ export function createCredentialSource(
   const base: RequestCredentials = config.clientCertificate
     ? { clientCertificate: config.clientCertificate }
     : {};
-  const fixed = (credentials: RequestCredentials) => ({
-    get: () => Promise.resolve(credentials),
-    invalidate() {},
-  });
+  const fixed = (credentials: RequestCredentials) => ({ get: () => Promise.resolve(credentials) });
   const auth = config.auth;
   const now = options.now ?? Date.now;
   switch (auth.type) {

@@ -202,19 +202,12 @@ export interface ObjectOptions {
   abortSignal?: AbortSignal | undefined;
 }
 
-/** An RFC 7386 JSON merge patch (`null` deletes a key). */
-export interface Patch {
-  type: "merge";
-  body: unknown;
-}
-
 /** Options of a list page (`namespace` omitted: all namespaces). */
 export interface ListOptions extends ObjectOptions {
   labelSelector?: string | undefined;
   limit?: number | undefined;
   /** The token of the previous page. */
   continue?: string | undefined;
-  resourceVersion?: string | undefined;
 }
 
 /** Options of a watch. */
@@ -336,8 +329,8 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Reads one page; an object that does not decode is returned in `undecodable`. */
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const { labelSelector, limit, continue: token, resourceVersion } = options;
-    const query = toQuery({ labelSelector, limit, continue: token, resourceVersion });
+    const { labelSelector, limit, continue: token } = options;
+    const query = toQuery({ labelSelector, limit, continue: token });
     const body = ListBody.parse(
       await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
     );
@@ -400,19 +393,19 @@ export class ResourceClient<T extends KubeObject> {
     return this.resource.decode(await this.#send("PUT", at, { ...options, body: object }));
   }
 
-  /** Merge-patches an object. */
-  patch(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
-    return this.#patch(name, patch, options);
+  /** Applies an RFC 7386 JSON merge patch (`null` deletes a key) to an object. */
+  patch(name: string, body: unknown, options: ObjectOptions = {}): Promise<T> {
+    return this.#patch(name, body, options);
   }
 
   /** Merge-patches the `/status` subresource. */
-  patchStatus(name: string, patch: Patch, options: ObjectOptions = {}): Promise<T> {
-    return this.#patch(name, patch, options, "status");
+  patchStatus(name: string, body: unknown, options: ObjectOptions = {}): Promise<T> {
+    return this.#patch(name, body, options, "status");
   }
 
-  async #patch(name: string, patch: Patch, options: ObjectOptions, sub?: string): Promise<T> {
+  async #patch(name: string, body: unknown, options: ObjectOptions, sub?: string): Promise<T> {
     const at = { name, namespace: options.namespace, subresource: sub };
-    const request = { ...options, body: patch.body, contentType: "application/merge-patch+json" };
+    const request = { ...options, body, contentType: "application/merge-patch+json" };
     return this.resource.decode(await this.#send("PATCH", at, request));
   }
 
@@ -494,16 +487,12 @@ function ours<T extends KubeObject>(
 export const POD_RESOURCE = builtin<Pod>("", "Pod");
 /** `v1` ConfigMaps (the allocation record). */
 export const CONFIG_MAP_RESOURCE = builtin<ConfigMap>("", "ConfigMap");
-/** `v1` ResourceQuotas (claim quotas). */
-export const RESOURCE_QUOTA_RESOURCE = builtin<ResourceQuota>("", "ResourceQuota");
 /** `apiextensions.k8s.io/v1` CustomResourceDefinitions. */
 export const CUSTOM_RESOURCE_DEFINITION_RESOURCE = builtin<CustomResourceDefinition>(
   "apiextensions.k8s.io",
   "CustomResourceDefinition",
   false,
 );
-/** `apps/v1` StatefulSets. */
-export const STATEFUL_SET_RESOURCE = builtin<StatefulSet>("apps", "StatefulSet");
 /** Cluster-scoped HostPortClasses (pools of ports). */
 export const HOST_PORT_CLASS_RESOURCE = ours("HostPortClass", false, HostPortClassSchema);
 /** Namespaced HostPortClaims. */
@@ -526,7 +515,6 @@ function clientsOver(rest: RestClient) {
   return {
     rest,
     pods: client(POD_RESOURCE),
-    quotas: client(RESOURCE_QUOTA_RESOURCE),
     secrets: client(builtin<Secret>("", "Secret")),
     events: client(builtin<Event>("events.k8s.io", "Event")),
     leases: client(builtin<Lease>("coordination.k8s.io", "Lease")),
@@ -542,6 +530,7 @@ function clientsOver(rest: RestClient) {
     hostPortClaimTemplates: client(
       ours("HostPortClaimTemplate", true, HostPortClaimTemplateSchema),
     ),
-    statefulSets: client(STATEFUL_SET_RESOURCE),
+    statefulSets: client(builtin<StatefulSet>("apps", "StatefulSet")),
+    quotas: client(builtin<ResourceQuota>("", "ResourceQuota")),
   };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Status, StatusCause } from "kubernetes-types/meta/v1.d.ts";
+import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
 import { errorMessage } from "../api/types.ts";
 import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
@@ -14,8 +14,6 @@ import {
   type ClusterConfig,
   createCredentialSource,
   type CredentialSource,
-  loadClusterConfig,
-  type LoadClusterConfigOptions,
 } from "./config.ts";
 
 /** Where a failed request went, for error messages. */
@@ -68,13 +66,8 @@ export class ConflictError extends reason("ConflictError") {}
 export class AlreadyExistsError extends reason("AlreadyExistsError") {}
 /** 410 `Gone`/`Expired`: the requested resourceVersion is too old; the caller must relist. */
 export class GoneError extends reason("GoneError") {}
-/** 422 `Invalid`: the object failed validation. */
-export class InvalidError extends reason("InvalidError") {
-  /** One entry per invalid field. */
-  get causes(): StatusCause[] {
-    return this.status.details?.causes ?? [];
-  }
-}
+/** 422 `Invalid`: the object failed validation (`status.details.causes`: one per field). */
+export class InvalidError extends reason("InvalidError") {}
 
 /** `request`'s answer, or `undefined` when it fails with `NotFoundError` (no such object). */
 export function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
@@ -297,11 +290,6 @@ export class KubeRestClient implements RestClient {
   #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
 
-  /** Loads the configuration (`--kubeconfig`, `KUBECONFIG`, in-cluster, `~/.kube/config`). */
-  static async fromEnvironment(options: LoadClusterConfigOptions = {}): Promise<KubeRestClient> {
-    return new KubeRestClient(await loadClusterConfig(options));
-  }
-
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
   constructor(
     readonly config: ClusterConfig,
@@ -327,9 +315,8 @@ export class KubeRestClient implements RestClient {
    */
   async performRequest(opts: RequestOptions): Promise<unknown> {
     const context: RequestContext = { method: opts.method, path: opts.path };
-    const refreshable = this.config.auth.type === "tokenFile" || this.config.auth.type === "exec";
     let [res, link] = await this.#fetch(opts, context);
-    if (res.status === 401 && refreshable) {
+    if (res.status === 401 && this.#credentials.invalidate) {
       link.release();
       await res.body?.cancel();
       this.#credentials.invalidate();

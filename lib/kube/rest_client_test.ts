@@ -119,14 +119,14 @@ Deno.test("kubeApiErrorFromResponse() names the request and the reason in the me
   assert.deepEqual(error.request, request);
 });
 
-Deno.test("InvalidError.causes lists the field problems of a 422", () => {
+Deno.test("InvalidError keeps the field problems of a 422 in its status", () => {
   const causes = [{ reason: "FieldValueInvalid", field: "spec.pools[0].end", message: "bad" }];
   const error = kubeApiErrorFromResponse(
     422,
     statusBody(422, "Invalid", { details: { name: "x", kind: "HostPortClass", causes } }),
   );
   assert.ok(error instanceof InvalidError);
-  assert.deepEqual(error.causes, causes);
+  assert.deepEqual(error.status.details?.causes, causes);
 });
 
 Deno.test("kubeApiErrorFromResponse() takes the code from HTTP when the Status lacks one", () => {

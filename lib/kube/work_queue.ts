@@ -72,21 +72,17 @@ export class WorkQueue<K = string> {
     this.#waiting.set(key, { at, timer });
   }
 
-  /** Queues `key` after 5 ms * 2^failures (at most 1000 s, controller-runtime's) and counts it. */
-  addRateLimited(key: K): void {
+  /** Queues `key` after 5 ms * 2^failures (max 1000 s, controller-runtime's); returns the count. */
+  addRateLimited(key: K): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
     this.addAfter(key, backoffDelay(failures, { initialMs: 5, maxMs: 1_000_000, jitter: 0 }));
+    return failures + 1;
   }
 
   /** Resets `key`'s backoff. */
   forget(key: K): void {
     this.#failures.delete(key);
-  }
-
-  /** How many times `key` was rate-limited since the last `forget`. */
-  numRequeues(key: K): number {
-    return this.#failures.get(key) ?? 0;
   }
 
   /** Waits for the next key (`undefined` once shut down); call `done(key)` when finished. */

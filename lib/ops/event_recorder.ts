@@ -312,7 +312,7 @@ export function kubeEventSink(events: Pick<ResourceClient<Event>, "create" | "pa
     async patchSeries(event, signal) {
       const { name = "", namespace } = event.metadata ?? {};
       const body = { series: event.series };
-      const patch = events.patch(name, { type: "merge", body }, { namespace, abortSignal: signal });
+      const patch = events.patch(name, body, { namespace, abortSignal: signal });
       return await orUndefined(patch) ? "ok" : "gone";
     },
   };
