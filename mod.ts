@@ -117,21 +117,26 @@ async function startAdmission(
   const stopCertificates = new AbortController();
   // `--register-webhooks`: our webhook configurations are written at start and deleted on exit.
   const register = config.webhook.register;
+  // Registering needs it first (its own writes skip the CR webhooks), failing fast; asked once.
+  const username = register && await selfUsername(kube.rest);
   const registrar = register && new WebhookRegistrar({
     kube,
     ...register,
     operatorNamespace: config.namespace,
-    operatorUsername: await selfUsername(kube.rest), // its own writes skip the CR webhooks
+    operatorUsername: username,
     onChange: (message) => log.info(message, { url: register.baseUrl }),
   });
   await registrar?.checkNames();
   const certificates = certificateSource(config, kube, log, registrar);
   const lookups = admissionLookups(kube, caches, { metrics, recorder });
   // Only this identity may write a port into a HostPort (refused for everyone until known).
-  const operator = learnSelfUsername(kube.rest, {
-    signal: AbortSignal.any([stopCertificates.signal, stop]),
-    onError: (error) => log.warn("Cannot learn the operator's username", { error: String(error) }),
-  });
+  const operator = username
+    ? { username: () => username, known: Promise.resolve(username) }
+    : learnSelfUsername(kube.rest, {
+      signal: AbortSignal.any([stopCertificates.signal, stop]),
+      onError: (error) =>
+        log.warn("Cannot learn the operator's username", { error: String(error) }),
+    });
   await certificates.start(AbortSignal.any([stopCertificates.signal, stop]));
   const server = await startWebhookServer({
     certificates,

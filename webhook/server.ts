@@ -382,6 +382,7 @@ function webhookMetrics(registry: MetricsRegistry) {
     "AdmissionReviews answered, by result (allowed or denied)",
     ["webhook", "result"],
   );
+  const seen = new Set<string>();
   return {
     tlsErrors: registry.counter("hostport_webhook_tls_errors_total", "TLS handshakes that failed"),
     certificateReloads: registry.counter(
@@ -390,9 +391,12 @@ function webhookMetrics(registry: MetricsRegistry) {
     ),
     /** Counts a request as in flight on `webhook` (a webhook path, `/healthz` or `other`). */
     begin(webhook: string): void {
-      // Both results are exposed from the first request on, as zero until counted.
-      reviews.inc({ webhook, result: "allowed" }, 0);
-      reviews.inc({ webhook, result: "denied" }, 0);
+      if (!seen.has(webhook)) {
+        // Both results are exposed from the first request on, as zero until counted.
+        seen.add(webhook);
+        reviews.inc({ webhook, result: "allowed" }, 0);
+        reviews.inc({ webhook, result: "denied" }, 0);
+      }
       inFlight.inc({ webhook }, 1);
     },
     /** Counts the end of a request begun on `webhook`; a client that left is recorded as 499. */
