@@ -20,7 +20,7 @@ import { Store } from "../lib/kube/mod.ts";
 import type { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import type { AdmissionLookups } from "../webhook/lookups.ts";
 import { generateCa, generateServingCert, type PemPair } from "../webhook/tls_certs.ts";
-import { inspectPair, PairSource } from "../webhook/tls_source.ts";
+import { FileCertificateSource, inspectPair, PairSource } from "../webhook/tls_source.ts";
 
 /** A certificate source holding a pair given in memory. */
 export class StaticCertificateSource extends PairSource {
@@ -46,6 +46,39 @@ export class StaticCertificateSource extends PairSource {
 
   protected startError(): string {
     return "";
+  }
+}
+
+/**
+ * A FileCertificateSource a test can wait on: for a condition to hold after a reload, and, once
+ * stopped, for the reload under way (if any) to end, so no file is read after the test.
+ */
+export class ObservedFileSource extends FileCertificateSource {
+  #last: Promise<unknown> = Promise.resolve();
+  #waiters = new Set<() => void>();
+
+  protected override refresh(): Promise<number | undefined> {
+    const refresh = super.refresh();
+    this.#last = refresh;
+    return refresh.finally(() => this.#waiters.forEach((check) => check()));
+  }
+
+  /** Resolves after the first reload, from now, that leaves `condition` true. */
+  reloadedUntil(condition: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!condition()) return;
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Aborts `stop` (the start signal's) and resolves once no reload runs. */
+  async stop(stop: AbortController): Promise<void> {
+    stop.abort();
+    await this.#last;
   }
 }
 

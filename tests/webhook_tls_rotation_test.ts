@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { WEBHOOK_PATHS } from "../webhook/configurations.ts";
 import { startWebhookServer } from "../webhook/server.ts";
 import type { PemPair } from "../webhook/tls_certs.ts";
-import { FileCertificateSource } from "../webhook/tls_source.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import {
   allocatedHostPort,
@@ -16,6 +15,7 @@ import {
   issueServing,
   memoryLookups,
   metricValue,
+  ObservedFileSource,
   podReview,
   testPki,
   webPod,
@@ -94,7 +94,7 @@ Deno.test("rotating the certificate files while requests flow fails no request",
   await writePair(dir, first.serving);
 
   const stop = new AbortController();
-  const source = new FileCertificateSource({ dir, intervalMs: 50 });
+  const source = new ObservedFileSource({ dir, intervalMs: 50 });
   await source.start(stop.signal);
   const metrics = new PrometheusRegistry();
   const server = await startWebhookServer({
@@ -148,8 +148,7 @@ Deno.test("rotating the certificate files while requests flow fails no request",
     );
   } finally {
     await server.shutdown();
-    stop.abort();
-    await source.finished;
+    await source.stop(stop);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -67,7 +67,6 @@ const MAX_FAILURES = 12;
 export abstract class PairSource {
   #pair: ServingPair | undefined;
   #listeners = new Set<(pair: ServingPair) => void>();
-  #loop: Promise<void> | undefined;
   #wake = () => {};
   #woken = false;
   /** Failed refreshes in a row. */
@@ -90,7 +89,7 @@ export abstract class PairSource {
       await sleep(SYSTEM_CLOCK, this.retryMs, signal);
       wait = await this.refresh();
     }
-    this.#loop = this.#run(signal, wait);
+    void this.#run(signal, wait);
   }
 
   async #run(signal: AbortSignal, wait: number): Promise<void> {
@@ -127,11 +126,6 @@ export abstract class PairSource {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves when the background loop has ended (after the start signal aborted). */
-  get finished(): Promise<void> {
-    return this.#loop ?? Promise.resolve();
-  }
-
   /** Replaces the pair and tells every subscriber; one subscriber's bug does not stop the rest. */
   protected setPair(pair: ServingPair): void {
     this.#pair = pair;
@@ -150,7 +144,6 @@ export abstract class PairSource {
 export interface FileCertificateSourceOptions {
   dir: string;
   intervalMs?: number;
-  watch?: boolean;
   onError?: (message: string) => void;
 }
 
@@ -171,7 +164,7 @@ export class FileCertificateSource extends PairSource {
   /** Loads the pair (throwing after 12 failures), then keeps reloading until `signal` aborts. */
   override async start(signal: AbortSignal): Promise<void> {
     await super.start(signal);
-    if (this.#options.watch === false || signal.aborted) return;
+    if (signal.aborted) return;
     let watcher: Deno.FsWatcher;
     try {
       // Reloads on any change in the directory too (Secret volumes swap a `..data` symlink).
@@ -185,8 +178,8 @@ export class FileCertificateSource extends PairSource {
     })().catch(() => {}); // the watcher failed: polling alone still works
   }
 
-  /** Reads both files once and swaps a changed good pair; returns why it failed, if it did. */
-  async reload(): Promise<string | undefined> {
+  /** Reads both files once and swaps a changed good pair. */
+  protected async refresh(): Promise<number | undefined> {
     const files = await Promise.all(
       ["tls.crt", "tls.key"].map((name) => Deno.readTextFile(join(this.#options.dir, name))),
     ).catch((error: unknown) => `cannot read the files: ${errorMessage(error)}`);
@@ -200,24 +193,19 @@ export class FileCertificateSource extends PairSource {
       this.setPair(inspected.pair);
     }
     this.failures = 0;
-    return undefined;
-  }
-
-  protected async refresh(): Promise<number | undefined> {
-    return await this.reload() === undefined ? this.retryMs : undefined;
+    return this.retryMs;
   }
 
   protected startError(): string {
     return `Cannot load the serving certificate from ${this.#options.dir}: ${this.#lastError}`;
   }
 
-  #fail(reason: string): string {
+  #fail(reason: string): undefined {
     this.failures++;
     this.#lastError = reason;
     this.#options.onError?.(
       `Cannot reload the serving certificate from ${this.#options.dir} ` +
         `(failure ${this.failures}): ${reason}`,
     );
-    return reason;
   }
 }
