@@ -94,7 +94,7 @@ Deno.test("the server admits a pod through the handler and returns the injected 
 });
 
 Deno.test("the server answers HTTP errors for wrong paths, methods, types and bodies", async (t) => {
-  await using server = await start({ maxBodyBytes: 4096 });
+  await using server = await start();
   using client = Deno.createHttpClient({ caCerts: [pki.ca.certPem] });
   const base = `https://127.0.0.1:${server.port}`;
   const pod = `${base}${WEBHOOK_PATHS.mutatePod}`;
@@ -115,7 +115,19 @@ Deno.test("the server answers HTTP errors for wrong paths, methods, types and bo
     { name: "text/plain body", run: () => post(client, pod, "{}", "text/plain"), status: 415 },
     { name: "invalid JSON", run: () => post(client, pod, "{not json"), status: 400 },
     { name: "JSON that is no AdmissionReview", run: () => post(client, pod, "[1,2]"), status: 400 },
-    { name: "body over the limit", run: () => post(client, pod, " ".repeat(5000)), status: 413 },
+    {
+      name: "body over the 3 MiB limit",
+      run: async () => {
+        const text = await rawExchange(
+          server.port,
+          `POST ${WEBHOOK_PATHS.mutatePod} HTTP/1.1\r\nHost: x\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${3 * 1024 * 1024 + 1}\r\n\r\n`,
+        );
+        assert.match(text, /\r\n\r\nRequest body is larger than 3145728 bytes\n$/);
+        return { status: Number(text.split(" ", 2)[1]), text };
+      },
+      status: 413,
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {

@@ -94,8 +94,7 @@ export function readPortAnnotations(
       path: `metadata.annotations.${key}`,
     }));
   if (all.length <= MAX_CLAIMS_PER_POD) return { all, tooMany: undefined };
-  const path = "metadata.annotations";
-  return { all, tooMany: tooMany(path, all.length, MAX_CLAIMS_PER_POD) };
+  return { all, tooMany: tooMany("metadata.annotations", all.length, MAX_CLAIMS_PER_POD) };
 }
 
 /**

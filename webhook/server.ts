@@ -56,8 +56,6 @@ export interface WebhookServerOptions {
   hostname?: string;
   /** Port; default 9443 (the original's, controller-runtime's default), `0` for any free port. */
   port?: number;
-  /** Largest request body in bytes; default 3 MiB, the API server's own request limit. */
-  maxBodyBytes?: number;
   /** A TLS handshake must finish within this; default 10 s. */
   handshakeTimeoutMs?: number;
   /** The request headers must arrive within this; default 10 s. */
@@ -80,9 +78,7 @@ export interface WebhookServerOptions {
 export interface WebhookServer extends AsyncDisposable {
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
-  /** Resolves once the server has shut down and every connection is closed. */
-  readonly finished: Promise<void>;
-  /** Shuts down gracefully; resolves like `finished`. */
+  /** Shuts down gracefully; resolves once the server has shut down and every connection is closed. */
   shutdown(): Promise<void>;
 }
 
@@ -101,7 +97,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const context: RequestContext = {
     lookups: options.lookups,
     admission: options.admission ?? admissionOptionsWithTemplateWait(),
-    maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
     certificates: options.certificates,
     metrics: webhookMetrics(options.metrics ?? new PrometheusRegistry()),
     logger: options.logger ?? createLogger({ write: () => {} }),
@@ -139,7 +134,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   logger.info("Admission webhook server listening", { hostname, port });
 
   let shutdownPromise: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => {
+  const shutdown = (): Promise<void> =>
     shutdownPromise ??= (async () => {
       context.closing = true;
       unsubscribe();
@@ -154,11 +149,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       clearTimeout(grace);
       logger.info("Admission webhook server stopped");
     })();
-    return shutdownPromise;
-  };
   return {
     port,
-    finished: closed,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
@@ -195,7 +187,6 @@ function trackUnusedConnections(server: https.Server): () => void {
 interface RequestContext {
   lookups: AdmissionLookups;
   admission: AdmissionOptions;
-  maxBodyBytes: number;
   /** Whose health `/healthz` reports. */
   certificates: CertificateSource;
   metrics: ReturnType<typeof webhookMetrics>;
@@ -273,7 +264,7 @@ async function answerRequest(
     if (req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
       return reply(415, "Content-Type must be application/json");
     }
-    const body = await readBody(req, context.maxBodyBytes);
+    const body = await readBody(req);
     if (body.status === CLIENT_CLOSED) {
       res.destroy();
       return body;
@@ -313,15 +304,13 @@ function send(
   res.end(body);
 }
 
-/** Reads the body, refusing more than `maxBytes` (by Content-Length or as it streams in). */
-function readBody(
-  req: IncomingMessage,
-  maxBytes: number,
-): Promise<
+/** Reads the body, refusing more than 3 MiB (by Content-Length or as it streams in). */
+function readBody(req: IncomingMessage): Promise<
   | { status: 200; bytes: Uint8Array }
   | { status: 413; message: string }
   | { status: typeof CLIENT_CLOSED; message: string }
 > {
+  const maxBytes = 3 * 1024 * 1024; // the API server's own request limit
   const tooLarge = {
     status: 413,
     message: `Request body is larger than ${maxBytes} bytes`,

@@ -137,10 +137,7 @@ export abstract class PairSource {
   }
 }
 
-/**
- * Options of {@linkcode FileCertificateSource}; defaults: controller-runtime's directory, a 10 s
- * re-read interval, 12 failures before unhealthy, and reloading on `Deno.watchFs` events too.
- */
+/** Options of {@linkcode FileCertificateSource}: the directory, and a re-read interval (10 s). */
 export interface FileCertificateSourceOptions {
   dir: string;
   intervalMs?: number;
