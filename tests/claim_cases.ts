@@ -9,7 +9,7 @@ import type { ClaimInput, ClaimPlan } from "../lib/reconcile/hostport_claim.ts";
 import type { Outcome } from "../lib/reconcile/outcome.ts";
 
 /** "Now" in the claim tables. */
-export const NOW = 1_000_000;
+export const NOW = Date.parse(T1);
 
 /** A claim planner input with defaults: long seen, grace 5 s, pending delay 2 s. */
 export function claimInput(
@@ -22,7 +22,6 @@ export function claimInput(
     classExists: true,
     blockingPods: 0,
     nowMs: NOW,
-    timestamp: T1,
     firstSeenMs: NOW - 60_000,
     deletionSeenMs: claimObject.metadata.deletionTimestamp ? NOW - 60_000 : undefined,
     deletionGraceMs: 5_000,

@@ -237,11 +237,6 @@ export class FirstSeen extends Map<string, number> {
   }
 }
 
-/** Formats ms since the epoch as RFC 3339 with whole seconds, as the API server writes times. */
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
 /** The cached versions that this process's writes have made stale, by key. */
 export class OwnWrites extends Map<string, string> {
   /** Notes that a write of `key`, planned from the cached `resourceVersion`, succeeded. */

@@ -26,7 +26,6 @@ import {
   INDEX,
   OwnWrites,
   portHolders,
-  rfc3339,
   subjectOf,
 } from "./context.ts";
 
@@ -76,7 +75,6 @@ export function createClaimReconciler(ctx: ControllerContext): ClaimReconciler {
         classExists: ctx.caches.classes.store.get(claim.spec.hostPortClassName) !== undefined,
         blockingPods: podsBlockingClaim(pods, namespace, claim.metadata.name ?? "").length,
         nowMs,
-        timestamp: rfc3339(nowMs),
         firstSeenMs: firstSeen.mark(uid, nowMs),
         deletionSeenMs: claim.metadata.deletionTimestamp
           ? deletionSeen.mark(uid, nowMs)

@@ -8,7 +8,7 @@ import type { HostPortClass } from "../api/mod.ts";
 import { type ClassUsage, PortRegistry } from "../allocator/mod.ts";
 import { planHostPortClass } from "../reconcile/hostport_class.ts";
 import { done, withFinalizer, withoutFinalizer } from "../reconcile/outcome.ts";
-import { type ControllerContext, INDEX, rfc3339, subjectOf } from "./context.ts";
+import { type ControllerContext, INDEX, subjectOf } from "./context.ts";
 import type { ReconcileFunction } from "./controller.ts";
 
 /** Builds the class reconciler. */
@@ -29,7 +29,6 @@ export function createClassReconciler(ctx: ControllerContext): ReconcileFunction
       hostPortCount: ctx.caches.hostPorts.store.byIndex(INDEX.byClass, key).length,
       usage,
       nowMs,
-      timestamp: rfc3339(nowMs),
       lastStatusWriteMs: lastStatusWrite.get(key),
     });
     const { hostPortClasses: classes } = ctx.clients;

@@ -30,14 +30,7 @@ import {
   withoutFinalizer,
 } from "../reconcile/outcome.ts";
 import { podsHoldingPort } from "../reconcile/pods.ts";
-import {
-  type ControllerContext,
-  FirstSeen,
-  INDEX,
-  portHolders,
-  rfc3339,
-  subjectOf,
-} from "./context.ts";
+import { type ControllerContext, FirstSeen, INDEX, portHolders, subjectOf } from "./context.ts";
 import { describe, type ReconcileFunction } from "./controller.ts";
 
 /**
@@ -82,12 +75,11 @@ export function createHostPortReconciler(
       hostPortClass,
       portHolders: portHolders(ctx.caches, port),
       claim,
-      timestamp: rfc3339(nowMs),
+      nowMs,
       release: {
         holdingPods: podsHoldingPort(pods, ref, port),
         claimFinalizedHere: finalized.has(ref.uid ?? ""),
         claimGoneSeenMs: gone ? claimGoneSeen.mark(key, nowMs) : nowMs,
-        nowMs,
         deletionWindowMs: ctx.claimDeletionGraceMs,
       },
       ...(reserved === undefined ? {} : { allocation: reserved }),

@@ -46,8 +46,7 @@ export interface HostPortInput {
   readonly hostPortClass: HostPortClass | undefined;
   /** The claim its `claimRef` names, looked up by namespace and name. */
   readonly claim: HostPortClaim | undefined;
-  /** The current time, RFC 3339. */
-  readonly timestamp: string;
+  readonly nowMs: number;
   /** Names of every HostPort holding this HostPort's port, itself included. */
   readonly portHolders?: readonly string[];
   readonly release: ReleaseFacts;
@@ -66,7 +65,6 @@ export interface ReleaseFacts {
   /** Whether this process removed the claim's finalizer itself, after its window and pod check. */
   readonly claimFinalizedHere: boolean;
   readonly claimGoneSeenMs: number;
-  readonly nowMs: number;
   readonly deletionWindowMs: number;
 }
 
@@ -122,13 +120,13 @@ export function planHostPort(input: HostPortInput): HostPortPlan {
 }
 
 function planDeletion(input: HostPortInput): HostPortPlan {
-  const { hostPort, claim, release, timestamp } = input;
+  const { hostPort, claim, release, nowMs } = input;
   if (!hasFinalizer(hostPort)) return { steps: [], outcome: done() };
   const port = hostPort.status?.port ?? 0;
   const ref = hostPort.spec.claimRef;
   const deleting = { phase: HOST_PORT_PHASE.Deleting };
   const waiting = (outcome: Outcome) => ({
-    steps: statusSteps(hostPort, deleting, [], timestamp),
+    steps: statusSteps(hostPort, deleting, [], nowMs),
     outcome,
   });
   // Without a claim no pod can use it (the webhook admits pods by claim).
@@ -148,13 +146,13 @@ function planDeletion(input: HostPortInput): HostPortPlan {
       observedGeneration: hostPort.metadata.generation,
     };
     const event = eventStep("Warning", EVENT_REASON.PortStillInUse, blocked.message);
-    const steps = statusSteps(hostPort, deleting, [{ condition: blocked, event }], timestamp);
+    const steps = statusSteps(hostPort, deleting, [{ condition: blocked, event }], nowMs);
     return { steps, outcome: awaitChange(blocked.message) };
   }
   // Removed by someone else (or before a restart): a pod admitted before may still be stored.
   const left = release.claimFinalizedHere
     ? 0
-    : release.claimGoneSeenMs + release.deletionWindowMs - release.nowMs;
+    : release.claimGoneSeenMs + release.deletionWindowMs - nowMs;
   return left > 0 ? waiting(requeueAfter(left)) : finalize(port, ref);
 }
 
@@ -165,7 +163,7 @@ function finalize(port: number, podsOf: ObjectReference | undefined): HostPortPl
 }
 
 function planLive(input: HostPortInput): HostPortPlan {
-  const { hostPort, hostPortClass, timestamp } = input;
+  const { hostPort, hostPortClass, nowMs } = input;
   const steps: HostPortStep[] = [];
   if (!hasFinalizer(hostPort)) steps.push({ type: "addFinalizer" });
   if (isDynamicHostPort(hostPort) && isClaimGone(hostPort, input.claim)) {
@@ -177,14 +175,14 @@ function planLive(input: HostPortInput): HostPortPlan {
     const conflict = portConflict(input, port);
     if (conflict !== undefined) {
       const event = eventStep("Warning", EVENT_REASON.PortConflict, conflict.message);
-      steps.push(...statusSteps(hostPort, {}, [{ condition: conflict, event }], timestamp));
+      steps.push(...statusSteps(hostPort, {}, [{ condition: conflict, event }], nowMs));
       return { steps, outcome: awaitChange(conflict.message) };
     }
-    steps.push(...allocatedSteps(hostPort, hostPortClass, port, timestamp));
+    steps.push(...allocatedSteps(hostPort, hostPortClass, port, nowMs));
     return { steps, outcome: done() };
   }
   const pending = (reason: PendingReason, message: string, outcome: Outcome) => {
-    steps.push(...pendingSteps(hostPort, reason, message, timestamp));
+    steps.push(...pendingSteps(hostPort, reason, message, nowMs));
     return { steps, outcome };
   };
   if (hostPortClass === undefined) {
@@ -196,7 +194,7 @@ function planLive(input: HostPortInput): HostPortPlan {
     throw new TypeError("Cannot plan a HostPort that needs a port without a reservation result");
   }
   if (result.ok) {
-    steps.push(...allocatedSteps(hostPort, hostPortClass, result.port, timestamp));
+    steps.push(...allocatedSteps(hostPort, hostPortClass, result.port, nowMs));
     return { steps, outcome: done() };
   }
   if (result.unavailable === undefined) {
@@ -236,7 +234,7 @@ function pendingSteps(
   hostPort: HostPort,
   reason: PendingReason,
   message: string,
-  timestamp: string,
+  nowMs: number,
 ): HostPortStep[] {
   const condition: DesiredCondition = {
     type: CONDITION_TYPE.Allocated,
@@ -250,7 +248,7 @@ function pendingSteps(
     : message;
   const event = eventStep("Warning", EVENT_REASON[reason], eventMessage);
   const fields = { phase: HOST_PORT_PHASE.Pending, port: 0 };
-  return statusSteps(hostPort, fields, [{ condition, event }], timestamp);
+  return statusSteps(hostPort, fields, [{ condition, event }], nowMs);
 }
 
 /**
@@ -261,14 +259,14 @@ function statusSteps(
   hostPort: HostPort,
   fields: Partial<HostPortStatus>,
   changes: readonly { condition: DesiredCondition; event?: EventStep | undefined }[],
-  timestamp: string,
+  nowMs: number,
 ): HostPortStep[] {
   const conditions = hostPort.status?.conditions;
   const desired = changes.map(({ condition }) => condition);
   const status: HostPortStatus = {
     ...hostPort.status,
     ...fields,
-    ...(changes.length === 0 ? {} : { conditions: setConditions(conditions, desired, timestamp) }),
+    ...(changes.length === 0 ? {} : { conditions: setConditions(conditions, desired, nowMs) }),
   };
   const steps: HostPortStep[] = [];
   if (!jsonEqual(status, hostPort.status ?? {})) steps.push({ type: "setStatus", status });
@@ -282,7 +280,7 @@ function allocatedSteps(
   hostPort: HostPort,
   hostPortClass: HostPortClass | undefined,
   port: number,
-  timestamp: string,
+  nowMs: number,
 ): HostPortStep[] {
   const generation = hostPort.metadata.generation;
   const allocated: DesiredCondition = {
@@ -299,7 +297,7 @@ function allocatedSteps(
   const steps = statusSteps(hostPort, { phase: HOST_PORT_PHASE.Allocated, port }, [
     { condition: allocated },
     ...(outOfPool === undefined ? [] : [{ condition: outOfPool, event: outOfPoolEvent }]),
-  ], timestamp);
+  ], nowMs);
   if ((hostPort.status?.port ?? 0) > 0) return steps;
   // A new port: its write carries the reservation, and is announced.
   const announced = eventStep("Normal", EVENT_REASON.PortAllocated, allocated.message);

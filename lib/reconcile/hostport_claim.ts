@@ -53,8 +53,6 @@ export interface ClaimInput {
   /** How many cached pods name the claim and can still run. */
   readonly blockingPods: number;
   readonly nowMs: number;
-  /** The current time, RFC 3339, for condition transitions. */
-  readonly timestamp: string;
   /** When the controller first reconciled this claim (ms). */
   readonly firstSeenMs: number;
   /** When the controller first saw the deletion (ms), if the claim is being deleted. */
@@ -213,7 +211,7 @@ function statusPlan(input: ClaimInput, binding: Binding, steps: ClaimStep[]): Cl
     ...rest,
     phase: wasBound || bound ? CLAIM_PHASE.Bound : CLAIM_PHASE.Pending,
     ...(port === undefined ? {} : { port }),
-    conditions: setConditions(status?.conditions, [condition], input.timestamp),
+    conditions: setConditions(status?.conditions, [condition], input.nowMs),
   };
   if (!jsonEqual(desired, status ?? {})) steps.push({ type: "setStatus", status: desired });
   const event = BINDING_EVENTS[binding.reason];

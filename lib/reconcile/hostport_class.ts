@@ -29,8 +29,6 @@ export interface ClassInput {
   /** Port counts of the class's pools over every held port. */
   readonly usage: ClassUsage;
   readonly nowMs: number;
-  /** The current time, RFC 3339. */
-  readonly timestamp: string;
   /** When this process last wrote the class's status (ms), if ever. */
   readonly lastStatusWriteMs: number | undefined;
 }
@@ -101,7 +99,7 @@ function statusPlan(input: ClassInput, extra: readonly DesiredCondition[]): Clas
     allocated: usage.allocated,
     free: usage.free,
     pools: usage.pools.map((pool) => ({ ...pool })),
-    conditions: setConditions(hostPortClass.status?.conditions, conditions, input.timestamp),
+    conditions: setConditions(hostPortClass.status?.conditions, conditions, input.nowMs),
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
   };
   if (jsonEqual(status, hostPortClass.status ?? {})) return { steps: [], outcome: done() };

@@ -4,7 +4,7 @@ import type { HostPortClass } from "../api/mod.ts";
 import { deleting, hostPortClass, noFinalizer, T1 } from "../../tests/reconcile_fixtures.ts";
 import { type ClassInput, type ClassPlan, planHostPortClass } from "./hostport_class.ts";
 
-const NOW = 5_000_000;
+const NOW = Date.parse(T1);
 
 function input(object: HostPortClass, overrides: Partial<ClassInput> = {}): ClassInput {
   const registry = new PortRegistry();
@@ -14,7 +14,6 @@ function input(object: HostPortClass, overrides: Partial<ClassInput> = {}): Clas
     hostPortCount: 1,
     usage: registry.usage(object.spec.pools),
     nowMs: NOW,
-    timestamp: T1,
     lastStatusWriteMs: undefined,
     ...overrides,
   };

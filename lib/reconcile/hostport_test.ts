@@ -36,6 +36,7 @@ function statusOf(steps: readonly HostPortStep[]): HostPort["status"] {
 }
 
 const c1 = hostPortClass("c1");
+const NOW = Date.parse(T1);
 const runningPod: PodSummary = {
   metadata: { name: "p", namespace: "ns1", annotations: { "claim.hostport.rmb938.com/web": "a" } },
   status: { phase: "Running" },
@@ -124,7 +125,7 @@ const cases: Case[] = [
   {
     name: "a claim finalized elsewhere: the port waits out the deletion window from first seen",
     hostPort: hostPort(deleting, allocated),
-    release: { claimFinalizedHere: false, claimGoneSeenMs: 1_000, nowMs: 11_000 },
+    release: { claimFinalizedHere: false, claimGoneSeenMs: NOW - 10_000 },
     steps: ["setStatus"],
     outcome: "requeueAfter",
     check: (plan) => {
@@ -135,7 +136,7 @@ const cases: Case[] = [
   {
     name: "a claim finalized elsewhere: the port is released once the window passed",
     hostPort: hostPort(deleting, allocated),
-    release: { claimFinalizedHere: false, claimGoneSeenMs: 1_000, nowMs: 66_000 },
+    release: { claimFinalizedHere: false, claimGoneSeenMs: NOW - 65_000 },
     steps: ["removeFinalizer"],
     outcome: "done",
   },
@@ -327,7 +328,6 @@ const NO_PODS: ReleaseFacts = {
   holdingPods: [],
   claimFinalizedHere: true,
   claimGoneSeenMs: 0,
-  nowMs: 0,
   deletionWindowMs: 65_000,
 };
 
@@ -338,7 +338,7 @@ Deno.test("planHostPort() over phase, deletion, finalizer and claim", async (t) 
         hostPort: tc.hostPort,
         hostPortClass: tc.hostPortClass,
         claim: tc.claim,
-        timestamp: T1,
+        nowMs: NOW,
         release: { ...NO_PODS, ...tc.release },
         ...(tc.allocation === undefined ? {} : { allocation: tc.allocation }),
       });
@@ -354,20 +354,20 @@ function statusAfterAllocation(
   hp: HostPort,
   hpc: HostPortClass,
   result: AllocationResult,
-  timestamp: string,
+  nowMs: number,
 ): readonly HostPortStep[] {
   return planHostPort({
     hostPort: hp,
     hostPortClass: hpc,
     claim: liveClaim,
-    timestamp,
+    nowMs,
     release: NO_PODS,
     allocation: result,
   }).steps;
 }
 
 Deno.test("planHostPort() writes the reserved port as Allocated with conditions and an Event", () => {
-  const steps = statusAfterAllocation(hostPort(), c1, { ok: true, port: 9001 }, T1);
+  const steps = statusAfterAllocation(hostPort(), c1, { ok: true, port: 9001 }, NOW);
   assert.deepEqual(stepTypes(steps), ["setStatus", "event:PortAllocated"]);
   assert.deepEqual(statusOf(steps), {
     phase: "Allocated",
@@ -394,7 +394,7 @@ Deno.test("planHostPort() writes the reserved port as Allocated with conditions 
 });
 
 Deno.test("planHostPort() writes Pending with the original's message when exhausted", () => {
-  const steps = statusAfterAllocation(hostPort(), c1, { ok: false }, T1);
+  const steps = statusAfterAllocation(hostPort(), c1, { ok: false }, NOW);
   assert.deepEqual(stepTypes(steps), ["setStatus", "event:PoolExhausted"]);
   const status = statusOf(steps);
   assert.equal(status?.phase, "Pending");
@@ -404,8 +404,8 @@ Deno.test("planHostPort() writes Pending with the original's message when exhaus
 });
 
 Deno.test("planHostPort() repeats neither the write nor the Event when still exhausted", () => {
-  const first = statusOf(statusAfterAllocation(hostPort(), c1, { ok: false }, T1));
-  const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, T1);
+  const first = statusOf(statusAfterAllocation(hostPort(), c1, { ok: false }, NOW));
+  const again = statusAfterAllocation(hostPort(hostPortStatus(first)), c1, { ok: false }, NOW);
   assert.deepEqual(again, []);
 });
 
@@ -422,7 +422,7 @@ Deno.test("planHostPort() does not adopt a port another HostPort holds, unless i
     hostPort: forged,
     hostPortClass: c1,
     claim: liveClaim,
-    timestamp: T1,
+    nowMs: NOW,
     portHolders: holders,
     release: NO_PODS,
   });
@@ -438,7 +438,7 @@ Deno.test("planHostPort() does not adopt a port another HostPort holds, unless i
     hostPort: original,
     hostPortClass: c1,
     claim: liveClaim,
-    timestamp: T1,
+    nowMs: NOW,
     portHolders: holders,
     release: NO_PODS,
   });
@@ -449,7 +449,7 @@ Deno.test("statusAfterAllocation() writes Pending with AllocationUnavailable and
   const steps = statusAfterAllocation(hostPort(), c1, {
     ok: false,
     unavailable: "Allocation is unavailable: the allocation record was deleted",
-  }, T1);
+  }, NOW);
   assert.deepEqual(stepTypes(steps), ["setStatus", "event:AllocationUnavailable"]);
   const status = statusOf(steps);
   assert.equal(status?.phase, "Pending");
@@ -473,7 +473,7 @@ Deno.test("planHostPort() refuses to plan a HostPort that needs a port without i
         hostPort: hostPort(),
         hostPortClass: c1,
         claim: liveClaim,
-        timestamp: T1,
+        nowMs: NOW,
         release: NO_PODS,
       }),
     /without a reservation result/,

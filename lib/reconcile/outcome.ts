@@ -50,14 +50,15 @@ export interface DesiredCondition {
 
 /**
  * Returns a copy of `conditions` with each of `desired` set, in order: the transition time is kept
- * while the status is unchanged, else `timestamp` (RFC 3339). Other types keep their place; a new
- * type goes last.
+ * while the status is unchanged, else `nowMs` in RFC 3339 with whole seconds, as the API server
+ * writes times. Other types keep their place; a new type goes last.
  */
 export function setConditions(
   conditions: readonly Condition[] | undefined,
   desired: readonly DesiredCondition[],
-  timestamp: string,
+  nowMs: number,
 ): Condition[] {
+  const timestamp = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
   const list = [...(conditions ?? [])];
   for (const want of desired) {
     const index = list.findIndex((condition) => condition.type === want.type);

@@ -7,11 +7,12 @@ Deno.test("requeueAfter() rounds up and never asks for less than 1 ms", () => {
   assert.deepEqual(requeueAfter(2.1), { type: "requeueAfter", ms: 3 });
 });
 
+const NOW = Date.parse(T1);
 const bound = { type: "Bound", status: "True", reason: "Allocated", message: "ok" } as const;
 
-Deno.test("setConditions() adds a new type at the end with the current time", () => {
+Deno.test("setConditions() adds a new type at the end with the current time in whole seconds", () => {
   const existing = [condition("Allocated", "True", "Allocated", "x")];
-  const result = setConditions(existing, [bound], T1);
+  const result = setConditions(existing, [bound], NOW + 999);
   assert.equal(result.length, 2);
   assert.deepEqual(result[1], { ...bound, lastTransitionTime: T1 });
   assert.equal(existing.length, 1, "the input is not modified");
@@ -24,14 +25,14 @@ Deno.test("setConditions() keeps the transition time when only the reason or mes
     status: "False",
     reason: "PoolExhausted",
     message: "no free ports to allocate",
-  }], T1);
+  }], NOW);
   assert.equal(result[0]?.lastTransitionTime, T0);
   assert.equal(result[0]?.reason, "PoolExhausted");
 });
 
 Deno.test("setConditions() moves the transition time when the status flips", () => {
   const existing = [condition("Bound", "False", "WaitingForAllocation", "waiting")];
-  const [result] = setConditions(existing, [bound], T1);
+  const [result] = setConditions(existing, [bound], NOW);
   assert.equal(result?.lastTransitionTime, T1);
 });
 
@@ -40,7 +41,7 @@ Deno.test("setConditions() keeps the order of existing types", () => {
   const result = setConditions(existing, [
     { type: "A", status: "False", reason: "R", message: "m" },
     { type: "C", status: "True", reason: "R", message: "m" },
-  ], T1);
+  ], NOW);
   assert.deepEqual(result.map((c) => c.type), ["B", "A", "C"]);
 });
 

@@ -13,8 +13,6 @@ import {
 
 /** The slice of a Pod the operator keeps in its cache (everything else is dropped). */
 export interface PodSummary {
-  apiVersion?: string | undefined;
-  kind?: string | undefined;
   metadata: {
     name?: string | undefined;
     namespace?: string | undefined;
@@ -90,8 +88,6 @@ export function summarizePod(pod: {
   }
   const text = (value: unknown) => typeof value === "string" ? value : undefined;
   return {
-    apiVersion: "v1",
-    kind: "Pod",
     metadata: {
       name: text(meta.name),
       namespace: text(meta.namespace),

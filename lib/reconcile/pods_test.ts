@@ -78,8 +78,6 @@ Deno.test("summarizePod() keeps identity, phase, deletion, claim and port annota
     status: { phase: "Running", podIP: "10.0.0.1" },
   } as never);
   assert.deepEqual(summary, {
-    apiVersion: "v1",
-    kind: "Pod",
     metadata: {
       name: "p",
       namespace: "ns1",
