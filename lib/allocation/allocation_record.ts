@@ -147,20 +147,19 @@ export function classifyWriteError(error: unknown): "conflict" | "refused" | "un
 
 /** A {@linkcode RecordStore} over the ConfigMap {@linkcode DEFAULT_RECORD_NAME} in `namespace`. */
 export class ConfigMapRecordStore implements RecordStore {
-  readonly namespace: string;
-  readonly name = DEFAULT_RECORD_NAME;
+  #namespace: string;
   #configMaps: ResourceClient<ConfigMap>;
 
   /** A store in `options.namespace`, over `client`. */
   constructor(client: RestClient, options: { namespace: string }) {
-    this.namespace = options.namespace;
+    this.#namespace = options.namespace;
     this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
   }
 
   /** A consistent GET of the ConfigMap. */
   async read(): Promise<StoredRecord | undefined> {
     const stored = await orUndefined(
-      this.#configMaps.get(this.name, { namespace: this.namespace }),
+      this.#configMaps.get(DEFAULT_RECORD_NAME, { namespace: this.#namespace }),
     );
     return stored && toStored(stored);
   }
@@ -171,8 +170,8 @@ export class ConfigMapRecordStore implements RecordStore {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: {
-        name: this.name,
-        namespace: this.namespace,
+        name: DEFAULT_RECORD_NAME,
+        namespace: this.#namespace,
         labels: {
           "app.kubernetes.io/name": "hostport-allocator",
           "app.kubernetes.io/component": "allocation-record",
