@@ -17,11 +17,9 @@ export function toYaml(object: unknown): string {
   return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-const outDir = new URL("../deploy/crds/", import.meta.url);
-
 if (import.meta.main) {
   for (const crd of buildCrds()) {
-    const file = new URL(`${crd.spec.names.plural}.yaml`, outDir);
+    const file = new URL(`../deploy/crds/${crd.spec.names.plural}.yaml`, import.meta.url);
     await Deno.writeTextFile(file, GENERATED_HEADER + toYaml(crd));
     console.log(`wrote ${file.pathname}`);
   }
