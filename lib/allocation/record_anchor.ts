@@ -132,14 +132,13 @@ export class RecordAnchor {
  * Leader work that runs only while the anchor names this process's record, re-checked every 10 s,
  * claiming a removed anchor as rule 8 says. Returns at once, so the caller keeps renewing its Lease.
  */
-export function anchoredLeaderWork(options: {
+export function anchoredLeaderWork({ anchor, start, logger }: {
   /** The anchor of this process's record. */
   anchor: Pick<RecordAnchor, "check" | "value">;
   /** Starts the allocating work (allocator, repair, controllers). */
   start: () => Promise<ControllerRun>;
   logger: Pick<Logger, "info" | "error">;
 }): ControllerRun {
-  const { anchor, logger } = options;
   let sawOther = false; // the anchor named another record since we last held it
   let absentSince: number | undefined;
   const stopping = new AbortController();
@@ -177,7 +176,7 @@ export function anchoredLeaderWork(options: {
         report(undefined);
         logger.info("Allocation record anchored", { anchor: anchor.value });
         try {
-          work = await options.start();
+          work = await start();
           work.synced.then((value) => synced.resolve(value), () => synced.resolve(false));
         } catch (error) {
           report(`Cannot start allocating: ${errorMessage(error)}`);
