@@ -5,14 +5,10 @@
  * @module
  */
 import { OPERATOR_USER } from "../scripts/gen_release_names.ts";
-import type {
-  MutatingWebhookConfiguration,
-  ValidatingWebhookConfiguration,
-} from "kubernetes-types/admissionregistration/v1.d.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
-import { webhookConfigurations } from "../scripts/gen_release_files.ts";
 import { adminClients, classObject, ensureNamespace } from "../tests/controller_harness.ts";
 import { startControlPlane } from "../tests/controlplane/harness.ts";
+import { releaseWebhooksAt } from "../tests/demo/local_operator.ts";
 import { auditFlags, readApiCalls } from "../tests/demo/audit_log.ts";
 import type { OperatorOptions, OperatorProcess } from "../tests/demo/operator_process.ts";
 import { claimNames, createClaims } from "../tests/process_claims.ts";
@@ -94,11 +90,7 @@ async function registerWebhooks(
   baseUrl: string,
   tls: { caBundle: string },
 ): Promise<void> {
-  const [mutating, validating] = webhookConfigurations({
-    kind: "url",
-    baseUrl,
-    caBundle: tls.caBundle,
-  }) as [MutatingWebhookConfiguration, ValidatingWebhookConfiguration];
+  const [mutating, validating] = releaseWebhooksAt(baseUrl, tls.caBundle);
   await kube.mutatingWebhookConfigurations.create(mutating);
   await kube.validatingWebhookConfigurations.create(validating);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { stringify } from "yaml";
-import { buildCrds, type CustomResourceDefinition } from "../lib/api/crd.ts";
+import { buildCrds } from "../lib/api/crd.ts";
 
 /** Comment at the top of every generated CRD file. */
 export const GENERATED_HEADER =
@@ -17,17 +17,10 @@ export function toYaml(object: unknown): string {
   return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** Renders one CRD as YAML under {@linkcode GENERATED_HEADER}, each description on one line. */
-export function renderCrdYaml(crd: CustomResourceDefinition): string {
-  return GENERATED_HEADER + toYaml(crd);
-}
-
-const outDir = new URL("../deploy/crds/", import.meta.url);
-
 if (import.meta.main) {
   for (const crd of buildCrds()) {
-    const file = new URL(`${crd.spec.names.plural}.yaml`, outDir);
-    await Deno.writeTextFile(file, renderCrdYaml(crd));
+    const file = new URL(`../deploy/crds/${crd.spec.names.plural}.yaml`, import.meta.url);
+    await Deno.writeTextFile(file, GENERATED_HEADER + toYaml(crd));
     console.log(`wrote ${file.pathname}`);
   }
 }

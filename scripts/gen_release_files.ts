@@ -16,7 +16,7 @@ import {
   service,
   serviceAccount,
 } from "./gen_release_workload.ts";
-import { type WebhookClient, webhookSet } from "../webhook/configurations.ts";
+import { webhookSet } from "../webhook/configurations.ts";
 import { COMMON_LABELS, NAMES, objectMeta, OPERATOR_USER, PORTS } from "./gen_release_names.ts";
 
 /** A Kubernetes object as the generator renders it. */
@@ -107,12 +107,12 @@ export function releaseParts(): ReleasePart[] {
       "self-managed": piece(
         "40-webhooks",
         "Webhook configurations; the operator injects its CA (default variant)",
-        webhookConfigurations({ kind: "service" }),
+        webhookConfigurations(),
       ),
       "cert-manager": piece(
         "40-webhooks-cert-manager",
         "Webhook configurations; cert-manager's cainjector injects the CA",
-        webhookConfigurations({ kind: "service", injectCaFrom }),
+        webhookConfigurations(injectCaFrom),
       ),
     },
   ];
@@ -179,23 +179,13 @@ function certManagerObjects(): ManifestObject[] {
 }
 
 /**
- * How the API server reaches the admission server: the release's Service, whose CA is injected
- * later (by the operator, or by cert-manager from `injectCaFrom`), or `https://host:port` (no
- * path) trusting `caBundle` (base64 PEM), for an operator out of cluster.
+ * The three webhook configurations of the release, mutating first, calling its Service; their CA
+ * is injected later, by the operator or by cert-manager's cainjector from `injectCaFrom`.
  */
-export type WebhookEndpoint =
-  | { kind: "service"; injectCaFrom?: string }
-  | Extract<WebhookClient, { kind: "url" }>;
-
-/** The three webhook configurations of the release, mutating first. */
-export function webhookConfigurations(
-  endpoint: WebhookEndpoint,
-): ReturnType<typeof webhookSet>[number][] {
+export function webhookConfigurations(injectCaFrom?: string): ReturnType<typeof webhookSet> {
   const { service: name, namespace } = NAMES;
-  const service = { kind: "service", name, namespace, port: PORTS.webhookService } as const;
-  const injectCaFrom = endpoint.kind === "service" ? endpoint.injectCaFrom : undefined;
   return webhookSet({
-    client: endpoint.kind === "url" ? endpoint : service,
+    client: { kind: "service", name, namespace, port: PORTS.webhookService },
     crdName: NAMES.crdWebhooks,
     podName: NAMES.podWebhooks,
     operatorNamespace: namespace,

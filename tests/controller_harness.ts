@@ -6,7 +6,12 @@
  * @module
  */
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import { AllocationRecord, ConfigMapRecordStore, RecordAnchor } from "../lib/allocation/mod.ts";
+import {
+  AllocationRecord,
+  ConfigMapRecordStore,
+  DEFAULT_RECORD_NAME,
+  RecordAnchor,
+} from "../lib/allocation/mod.ts";
 import {
   API_VERSION,
   type HostPort,
@@ -74,7 +79,8 @@ export async function startOperator(
   const rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
   await ensureNamespace(createKubeClients(rest), OPERATOR_NAMESPACE);
   const store = new ConfigMapRecordStore(rest, { namespace: OPERATOR_NAMESPACE });
-  const anchored = await new RecordAnchor(rest, store).check(); // one record per cluster
+  const record = { namespace: OPERATOR_NAMESPACE, name: DEFAULT_RECORD_NAME };
+  const anchored = await new RecordAnchor(rest, record).check(); // one record per cluster
   if (anchored !== true) throw new Error(anchored.reason);
   const counted = new CountingRecordStore(store);
   const recorder = new MemoryRecorder();

@@ -1,6 +1,7 @@
 /**
  * Test helper: a `Clock` driven by `@sinonjs/fake-timers`, so backoffs, rate limits, resyncs
- * and renew loops run without waiting. The one fake clock of the repository, for the tests
+ * and renew loops run without waiting, and global fakes of `performance.now()` and `setTimeout`
+ * for the code that reads those directly. The one fake clock of the repository, for the tests
  * under lib/ and tests/ alike.
  *
  * @module
@@ -27,4 +28,29 @@ export function fakeClock(startMs = 0): FakeClock {
     },
   };
   return { clock, fake };
+}
+
+/**
+ * Fakes `performance.now()`, the monotonic clock of the allocator and the repair, from `startMs`
+ * until disposed: `now` reads it, and assigning a later time advances it.
+ */
+export function fakeMonotonicClock(startMs = 0): { now: number } & Disposable {
+  const fake = FakeTimers.install({ toFake: ["performance"] });
+  fake.tick(startMs);
+  return {
+    get now() {
+      return performance.now();
+    },
+    set now(ms: number) {
+      fake.tick(ms - performance.now());
+    },
+    [Symbol.dispose]: () => fake.uninstall(),
+  };
+}
+
+/** Fakes `setTimeout` until disposed, firing each timer once nothing else runs: waits pass at once. */
+export function instantTimers(): Disposable {
+  const fake = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  fake.setTickMode({ mode: "nextAsync" });
+  return { [Symbol.dispose]: () => fake.uninstall() };
 }

@@ -17,7 +17,7 @@ import {
   selfUsername,
 } from "../lib/kube/mod.ts";
 import { cachesSynced } from "../lib/controller/context.ts";
-import { webhookConfigurations } from "../scripts/gen_release_files.ts";
+import { releaseWebhooksAt } from "./demo/local_operator.ts";
 import {
   admissionOptionsWithTemplateWait,
   startWebhookServer,
@@ -227,12 +227,8 @@ export async function startE2eCluster(options: E2eClusterOptions = {}): Promise<
       metrics,
       ...options.logger === undefined ? {} : { logger: options.logger },
     });
-    const endpoint = {
-      kind: "url" as const,
-      baseUrl: `https://127.0.0.1:${server.port}`,
-      caBundle: tls.caBundle,
-    };
-    for (const configuration of webhookConfigurations(endpoint)) {
+    const baseUrl = `https://127.0.0.1:${server.port}`;
+    for (const configuration of releaseWebhooksAt(baseUrl, tls.caBundle)) {
       await must(cp, ["apply", "-f", "-"], JSON.stringify(configuration));
     }
     const stop = async () => {

@@ -147,20 +147,19 @@ export function classifyWriteError(error: unknown): "conflict" | "refused" | "un
 
 /** A {@linkcode RecordStore} over the ConfigMap {@linkcode DEFAULT_RECORD_NAME} in `namespace`. */
 export class ConfigMapRecordStore implements RecordStore {
-  readonly namespace: string;
-  readonly name = DEFAULT_RECORD_NAME;
+  #namespace: string;
   #configMaps: ResourceClient<ConfigMap>;
 
   /** A store in `options.namespace`, over `client`. */
   constructor(client: RestClient, options: { namespace: string }) {
-    this.namespace = options.namespace;
+    this.#namespace = options.namespace;
     this.#configMaps = new ResourceClient(client, CONFIG_MAP_RESOURCE);
   }
 
   /** A consistent GET of the ConfigMap. */
   async read(): Promise<StoredRecord | undefined> {
     const stored = await orUndefined(
-      this.#configMaps.get(this.name, { namespace: this.namespace }),
+      this.#configMaps.get(DEFAULT_RECORD_NAME, { namespace: this.#namespace }),
     );
     return stored && toStored(stored);
   }
@@ -171,8 +170,8 @@ export class ConfigMapRecordStore implements RecordStore {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: {
-        name: this.name,
-        namespace: this.namespace,
+        name: DEFAULT_RECORD_NAME,
+        namespace: this.#namespace,
         labels: {
           "app.kubernetes.io/name": "hostport-allocator",
           "app.kubernetes.io/component": "allocation-record",
@@ -276,7 +275,6 @@ export class AllocationRecord {
   #store: RecordStore;
   /** This process's name in `writeId`. */
   #writerId = crypto.randomUUID().slice(0, 8);
-  #sleep: (ms: number) => Promise<void>;
   #last = new PortBitmap();
   #version = 0;
   /** Port to the `version` at which this process last saw it released. */
@@ -289,10 +287,9 @@ export class AllocationRecord {
   #draining = false;
   #idle: (() => void)[] = [];
 
-  /** Creates a record over `store` (`sleep`: the backoff waits, for tests); reads nothing yet. */
-  constructor(store: RecordStore, options: { sleep?: (ms: number) => Promise<void> } = {}) {
+  /** Creates a record over `store`; reads nothing yet. */
+  constructor(store: RecordStore) {
     this.#store = store;
-    this.#sleep = options.sleep ?? ((ms) => sleep(SYSTEM_CLOCK, ms));
   }
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
@@ -491,7 +488,7 @@ export class AllocationRecord {
         this.#giveUp(run, error, `it changed under ${MAX_CONFLICTS} writes in a row`);
         return "given-up";
       }
-      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
+      await sleep(SYSTEM_CLOCK, backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
       return "retry";
     }
     if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
@@ -504,7 +501,7 @@ export class AllocationRecord {
       this.#giveUp(run, error, `the last attempt to ${what} failed: ${errorMessage(error)}`);
       return "given-up";
     }
-    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF));
+    await sleep(SYSTEM_CLOCK, backoffDelay(run.failures - 1, BACKOFF));
     return "retry";
   }
 

@@ -3,6 +3,7 @@ import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord, AllocationRecordError } from "./allocation_record.ts";
 import { AllocationUnavailableError, ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
+import { fakeMonotonicClock, instantTimers } from "../../tests/fake_clock.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
 
@@ -10,7 +11,6 @@ interface Setup {
   store: FakeRecordStore;
   record: AllocationRecord;
   allocator: ClusterPortAllocator;
-  clock: { now: number };
   released: number[];
 }
 
@@ -19,17 +19,13 @@ async function setup(
 ): Promise<Setup> {
   const store = new FakeRecordStore();
   if (options.reserved) store.set(options.reserved);
-  const record = new AllocationRecord(store, { sleep: () => Promise.resolve() });
-  const clock = { now: 1_000 };
-  const allocator = new ClusterPortAllocator({
-    record,
-    now: () => clock.now,
-  });
+  const record = new AllocationRecord(store);
+  const allocator = new ClusterPortAllocator({ record });
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
   await record.refresh();
   allocator.resync(options.held ?? []);
-  return { store, record, allocator, clock, released };
+  return { store, record, allocator, released };
 }
 
 /** Whether `allocator` offers `port` (allocating it if so; a port it does not offer stays as is). */
@@ -39,6 +35,7 @@ async function offers(allocator: ClusterPortAllocator, port: number): Promise<bo
 }
 
 Deno.test("allocate() returns the lowest free port once its reservation committed", async () => {
+  using _clock = fakeMonotonicClock(1_000);
   const { store, allocator } = await setup();
   assert.deepEqual(await allocator.allocate("hp-a", POOLS), {
     ok: true,
@@ -74,7 +71,9 @@ Deno.test("allocate() hands distinct ports to concurrent callers in one record w
 });
 
 Deno.test("allocate() returns the same fresh reservation to the same key, a new one once stale", async () => {
-  const { store, allocator, clock } = await setup();
+  using clock = fakeMonotonicClock(1_000);
+
+  const { store, allocator } = await setup();
   const first = await allocator.allocate("hp-a", POOLS);
   clock.now += 30_000;
   assert.deepEqual(await allocator.allocate("hp-a", POOLS), first);
@@ -85,6 +84,7 @@ Deno.test("allocate() returns the same fresh reservation to the same key, a new 
 });
 
 Deno.test("allocate() keeps a port whose reservation outcome is unknown and takes another", async () => {
+  using _timers = instantTimers(); // backoff waits pass at once
   const { store, allocator } = await setup();
   const otherWrites = () => store.set(store.ports(), "other/5");
   store.script.push({ on: "write", error: timeoutError(), land: true, then: otherWrites });
@@ -95,6 +95,7 @@ Deno.test("allocate() keeps a port whose reservation outcome is unknown and take
 });
 
 Deno.test("allocate() rejects when the record refuses every write, and offers the port again", async () => {
+  using _timers = instantTimers(); // backoff waits pass at once
   const { store, allocator } = await setup();
   const refused = new KubeApiError({ code: 403, reason: "Forbidden", message: "no" });
   for (let i = 0; i < 6; i++) store.script.push({ on: "write", error: refused });
@@ -129,7 +130,9 @@ Deno.test("releaseAfterFinalizerRemoved() keeps a port another live HostPort hol
 });
 
 Deno.test("releaseUnused() frees only a fresh reservation of this process for that key", async () => {
-  const { store, allocator, clock, released } = await setup();
+  using clock = fakeMonotonicClock(1_000);
+
+  const { store, allocator, released } = await setup();
   await allocator.allocate("hp-a", POOLS); // 9000
   await allocator.allocate("hp-b", POOLS); // 9001
   assert.deepEqual(await allocator.releaseUnused("hp-a", 9001, { heldElsewhere: false }), {
@@ -149,7 +152,9 @@ Deno.test("releaseUnused() frees only a fresh reservation of this process for th
 });
 
 Deno.test("isReservationFresh() is true up to the TTL after the commit", async () => {
-  const { allocator, clock } = await setup();
+  using clock = fakeMonotonicClock(1_000);
+
+  const { allocator } = await setup();
   const outcome = await allocator.allocate("hp-a", POOLS);
   assert.ok(outcome.ok);
   clock.now += 30_000;
@@ -180,7 +185,9 @@ Deno.test("resync() frees ports neither reserved nor held any more and tells lis
 });
 
 Deno.test("recentlyReserved() lists reservations within TTL plus the request timeout", async () => {
-  const { allocator, clock } = await setup();
+  using clock = fakeMonotonicClock(1_000);
+
+  const { allocator } = await setup();
   await allocator.allocate("hp-a", POOLS);
   clock.now += 90_000;
   assert.deepEqual(allocator.recentlyReserved(), [9000]);
@@ -240,7 +247,9 @@ Deno.test("a port this process released is not restored while the cache still sh
 });
 
 Deno.test("allocate() refuses while the record is missing and during the pause after a rebuild", async () => {
-  const { allocator, record, store, clock } = await setup();
+  using clock = fakeMonotonicClock(1_000);
+
+  const { allocator, record, store } = await setup();
   const missing: number[] = [];
   allocator.onRecordMissing(() => missing.push(1));
   await allocator.allocate("hp-a", POOLS);

@@ -14,7 +14,7 @@ export const RECORD_ANCHOR_ANNOTATION = `${GROUP}/allocation-record`;
 /** The CRD that carries the anchor: the HostPort CRD, one per cluster. */
 export const RECORD_ANCHOR_CRD = `${PLURAL.HostPort}.${GROUP}`;
 
-const DEFAULT_ANCHOR_RECHECK_MS = 10_000;
+const ANCHOR_RECHECK_MS = 10_000;
 
 /** Re-check periods a removed anchor must stay absent before a process that saw another claims it. */
 const ANCHOR_CLAIM_DELAY_FACTOR = 2;
@@ -129,21 +129,16 @@ export class RecordAnchor {
 }
 
 /**
- * Leader work that runs only while the anchor names this process's record, re-checked every
- * `recheckMs` (default 10 s), claiming a removed anchor as rule 8 says. Returns at once, so the
- * caller keeps renewing its Lease.
+ * Leader work that runs only while the anchor names this process's record, re-checked every 10 s,
+ * claiming a removed anchor as rule 8 says. Returns at once, so the caller keeps renewing its Lease.
  */
-export function anchoredLeaderWork(options: {
+export function anchoredLeaderWork({ anchor, start, logger }: {
   /** The anchor of this process's record. */
   anchor: Pick<RecordAnchor, "check" | "value">;
   /** Starts the allocating work (allocator, repair, controllers). */
   start: () => Promise<ControllerRun>;
   logger: Pick<Logger, "info" | "error">;
-  recheckMs?: number;
-  /** Clock for the claim delay, in ms; default `Date.now`. */
-  now?: () => number;
 }): ControllerRun {
-  const { anchor, logger, recheckMs = DEFAULT_ANCHOR_RECHECK_MS, now = Date.now } = options;
   let sawOther = false; // the anchor named another record since we last held it
   let absentSince: number | undefined;
   const stopping = new AbortController();
@@ -151,7 +146,7 @@ export function anchoredLeaderWork(options: {
   let work: ControllerRun | undefined;
   let lastProblem: string | undefined;
 
-  const pause = () => sleep(SYSTEM_CLOCK, recheckMs, stopping.signal);
+  const pause = () => sleep(SYSTEM_CLOCK, ANCHOR_RECHECK_MS, stopping.signal);
   const report = (problem: string | undefined) => {
     if (problem !== undefined && problem !== lastProblem) {
       logger.error("Not allocating", { anchor: anchor.value, reason: problem });
@@ -161,8 +156,8 @@ export function anchoredLeaderWork(options: {
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      const claimAbsent = !sawOther ||
-        (absentSince !== undefined && now() - absentSince >= ANCHOR_CLAIM_DELAY_FACTOR * recheckMs);
+      const claimAbsent = !sawOther || (absentSince !== undefined &&
+        Date.now() - absentSince >= ANCHOR_CLAIM_DELAY_FACTOR * ANCHOR_RECHECK_MS);
       let verdict: AnchorCheck;
       try {
         verdict = await anchor.check({ claimAbsent });
@@ -175,13 +170,13 @@ export function anchoredLeaderWork(options: {
       if (stopping.signal.aborted) break;
       sawOther = verdict !== true && (verdict.holder !== undefined || sawOther);
       absentSince = verdict !== true && verdict.holder === undefined
-        ? absentSince ?? now()
+        ? absentSince ?? Date.now()
         : undefined;
       if (verdict === true && work === undefined) {
         report(undefined);
         logger.info("Allocation record anchored", { anchor: anchor.value });
         try {
-          work = await options.start();
+          work = await start();
           work.synced.then((value) => synced.resolve(value), () => synced.resolve(false));
         } catch (error) {
           report(`Cannot start allocating: ${errorMessage(error)}`);

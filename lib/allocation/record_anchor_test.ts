@@ -1,5 +1,6 @@
 import type { ControllerRun } from "../ops/leader_election.ts";
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import {
   type AnchorCheck,
   anchoredLeaderWork,
@@ -89,73 +90,86 @@ function scripted() {
   };
 }
 
+/** The anchor's re-check period. */
+const RECHECK_MS = 10_000;
+
+/** Runs `body` with the global timers and `Date` faked (the leader work sleeps on them). */
+async function withFakeTime(
+  body: (fake: ReturnType<typeof FakeTimers.install>) => Promise<void>,
+): Promise<void> {
+  const fake = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  try {
+    await body(fake);
+  } finally {
+    fake.uninstall();
+  }
+}
+
 Deno.test("anchoredLeaderWork() starts only once the anchor names our record", async () => {
-  const s = scripted();
-  const work = anchoredLeaderWork({ ...s, recheckMs: 1 });
-  const started = s.changed();
-  s.set(true);
-  await started;
-  assert.deepEqual(s.changes, ["start"]);
-  assert.equal(await work.synced, true);
-  assert.deepEqual(s.logs.slice(0, 1), ["error Not allocating: refused"]);
-  await work.stop();
-  assert.deepEqual(s.changes, ["start", "stop"]);
+  await withFakeTime(async (fake) => {
+    const s = scripted();
+    const work = anchoredLeaderWork(s);
+    await fake.tickAsync(0);
+    assert.deepEqual(s.changes, []);
+    s.set(true);
+    await fake.tickAsync(RECHECK_MS);
+    assert.deepEqual(s.changes, ["start"]);
+    assert.equal(await work.synced, true);
+    assert.deepEqual(s.logs.slice(0, 1), ["error Not allocating: refused"]);
+    await work.stop();
+    assert.deepEqual(s.changes, ["start", "stop"]);
+  });
 });
 
 Deno.test("anchoredLeaderWork() stops the work when the anchor comes to name another record", async () => {
-  const s = scripted();
-  s.set(true);
-  const started = s.changed();
-  const work = anchoredLeaderWork({ ...s, recheckMs: 1 });
-  await started;
-  const stopped = s.changed();
-  s.set({ reason: recordAnchorConflict(OURS, OTHER), holder: OTHER });
-  await stopped;
-  assert.deepEqual(s.changes, ["start", "stop"]);
-  assert.ok(s.logs.at(-1)!.includes(`allocation record ${OTHER}`));
-  await work.stop();
-  assert.deepEqual(s.changes, ["start", "stop"], "nothing left to stop");
+  await withFakeTime(async (fake) => {
+    const s = scripted();
+    s.set(true);
+    const work = anchoredLeaderWork(s);
+    await fake.tickAsync(0);
+    assert.deepEqual(s.changes, ["start"]);
+    s.set({ reason: recordAnchorConflict(OURS, OTHER), holder: OTHER });
+    await fake.tickAsync(RECHECK_MS);
+    assert.deepEqual(s.changes, ["start", "stop"]);
+    assert.ok(s.logs.at(-1)!.includes(`allocation record ${OTHER}`));
+    await work.stop();
+    assert.deepEqual(s.changes, ["start", "stop"], "nothing left to stop");
+  });
 });
 
 Deno.test("anchoredLeaderWork() keeps its work running while the anchor cannot be read", async () => {
-  const s = scripted();
-  s.set(true);
-  const started = s.changed();
-  const work = anchoredLeaderWork({ ...s, recheckMs: 1 });
-  await started;
-  s.set(new Error("connection refused"));
-  while (!s.logs.some((line) => line.includes("connection refused"))) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  assert.deepEqual(s.changes, ["start"]);
-  await work.stop();
-  assert.deepEqual(s.changes, ["start", "stop"]);
+  await withFakeTime(async (fake) => {
+    const s = scripted();
+    s.set(true);
+    const work = anchoredLeaderWork(s);
+    await fake.tickAsync(0);
+    s.set(new Error("connection refused"));
+    await fake.tickAsync(RECHECK_MS);
+    assert.ok(s.logs.some((line) => line.includes("connection refused")), s.logs.join("\n"));
+    assert.deepEqual(s.changes, ["start"]);
+    await work.stop();
+    assert.deepEqual(s.changes, ["start", "stop"]);
+  });
 });
 
 Deno.test("anchoredLeaderWork() claims a removed anchor only after it stayed absent two periods", async () => {
-  const s = scripted(); // starts refused: the anchor names another record
-  let clock = 0;
-  const work = anchoredLeaderWork({ ...s, recheckMs: 1, now: () => clock });
-  while (s.claimAbsentSeen.length < 1) await new Promise((resolve) => setTimeout(resolve, 1));
-  s.set({ reason: recordAnchorRemoved(OURS), holder: undefined }); // removed
-  const seen = s.claimAbsentSeen.length;
-  while (s.claimAbsentSeen.length < seen + 3) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  assert.ok(s.claimAbsentSeen.slice(seen).every((claim) => !claim), "not claimed at once");
-  clock = 2; // two re-check periods of absence
-  const later = s.claimAbsentSeen.length;
-  while (s.claimAbsentSeen.length < later + 2) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  assert.equal(s.claimAbsentSeen.at(-1), true, "claimed after the delay");
-  assert.deepEqual(s.changes, []);
-  await work.stop();
+  await withFakeTime(async (fake) => {
+    const s = scripted(); // starts refused: the anchor names another record
+    const work = anchoredLeaderWork(s);
+    await fake.tickAsync(0);
+    s.set({ reason: recordAnchorRemoved(OURS), holder: undefined }); // removed
+    await fake.tickAsync(2 * RECHECK_MS); // first seen absent at the first of these checks
+    assert.deepEqual(s.claimAbsentSeen, [true, false, false], "not claimed at once");
+    await fake.tickAsync(RECHECK_MS);
+    assert.deepEqual(s.claimAbsentSeen, [true, false, false, true], "claimed after the delay");
+    assert.deepEqual(s.changes, []);
+    await work.stop();
+  });
 });
 
 Deno.test("anchoredLeaderWork() stopped before the anchor allows it resolves synced false", async () => {
   const s = scripted();
-  const work = anchoredLeaderWork({ ...s, recheckMs: 60_000 });
+  const work = anchoredLeaderWork(s);
   await work.stop();
   assert.equal(await work.synced, false);
   assert.deepEqual(s.changes, []);

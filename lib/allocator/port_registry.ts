@@ -76,10 +76,10 @@ export class PortRegistry {
     return { ok: false };
   }
 
-  /** Takes a requested port, unless it is held. @throws {InvalidPortError} not a port */
-  allocate(port: number): { ok: true; port: number } | { ok: false; reason: "held" } {
+  /** Takes a requested port; false when it is held. @throws {InvalidPortError} not a port */
+  allocate(port: number): boolean {
     if (!isPort(port)) throw new InvalidPortError(port);
-    return this.#held.set(port) ? { ok: true, port } : { ok: false, reason: "held" };
+    return this.#held.set(port);
   }
 
   /** Frees a port; idempotent, never throws. Returns whether the port was held. */

@@ -72,8 +72,7 @@ export function classLimits(
 }
 
 /** The API server's quota admission message, for our key. */
-export function quotaExceededMessage(exceeded: QuotaExceeded): string {
-  const { quota, resource, used, limit } = exceeded;
+export function quotaExceededMessage({ quota, resource, used, limit }: QuotaExceeded): string {
   return `exceeded quota: ${quota}, requested: ${resource}=1, used: ${resource}=${used}, ` +
     `limited: ${resource}=${limit}`;
 }

@@ -8,8 +8,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NAMES } from "../../scripts/gen_release_names.ts";
-import { webhookConfigurations, type WebhookEndpoint } from "../../scripts/gen_release_files.ts";
+import { COMMON_LABELS, NAMES, OPERATOR_USER } from "../../scripts/gen_release_names.ts";
+import { webhookSet } from "../../webhook/configurations.ts";
 import { operatorArgs } from "../../scripts/gen_release_workload.ts";
 import type { ControlPlane } from "../controlplane/harness.ts";
 import { freePorts, OperatorProcess, webhookCertDir } from "./operator_process.ts";
@@ -53,17 +53,31 @@ export interface LocalOperatorOptions {
   onStep?: (message: string) => void;
 }
 
+/**
+ * The release's three webhook configurations (its names, labels and operator user), calling
+ * `baseUrl` instead of its Service and trusting `caBundle` (base64 PEM; absent: injected later).
+ */
+export function releaseWebhooksAt(
+  baseUrl: string,
+  caBundle?: string,
+): ReturnType<typeof webhookSet> {
+  return webhookSet({
+    client: { kind: "url", baseUrl, ...caBundle !== undefined && { caBundle } },
+    crdName: NAMES.crdWebhooks,
+    podName: NAMES.podWebhooks,
+    operatorNamespace: NAMES.namespace,
+    operatorUsername: OPERATOR_USER,
+    labels: COMMON_LABELS,
+  });
+}
+
 async function applyWebhooks(
   cp: ControlPlane,
-  endpoint: WebhookEndpoint,
+  endpoint: { baseUrl: string; caBundle?: string },
   say: (message: string) => void,
 ): Promise<void> {
-  for (const config of webhookConfigurations(endpoint)) {
-    say(
-      `${config.kind} ${config.metadata?.name} -> ${
-        endpoint.kind === "url" ? endpoint.baseUrl : ""
-      }`,
-    );
+  for (const config of releaseWebhooksAt(endpoint.baseUrl, endpoint.caBundle)) {
+    say(`${config.kind} ${config.metadata?.name} -> ${endpoint.baseUrl}`);
     await kubectlOk(cp, ["apply", "-f", "-"], JSON.stringify(config));
   }
 }
@@ -89,7 +103,7 @@ export async function startLocalOperator(
   const baseUrl = `https://127.0.0.1:${ports.webhook}`;
   const selfManaged = options.tls === "self-managed";
   // The operator injects its CA on its first pass, so its configurations must exist by then.
-  if (selfManaged) await applyWebhooks(cp, { kind: "url", baseUrl }, say);
+  if (selfManaged) await applyWebhooks(cp, { baseUrl }, say);
   const tls = await cp.webhookTls();
   const operator = OperatorProcess.start({
     kubeconfig: await cp.tokenKubeconfig(token),
@@ -105,7 +119,7 @@ export async function startLocalOperator(
     say(`operator started (pid ${operator.process.pid}), waiting for ${operator.healthUrl}/readyz`);
     await operator.waitReady();
     if (!selfManaged) {
-      await applyWebhooks(cp, { kind: "url", baseUrl, caBundle: tls.caBundle }, say);
+      await applyWebhooks(cp, { baseUrl, caBundle: tls.caBundle }, say);
     }
   } catch (error) {
     await operator.stop();
