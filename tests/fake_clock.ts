@@ -47,10 +47,3 @@ export function fakeMonotonicClock(startMs = 0): { now: number } & Disposable {
     [Symbol.dispose]: () => fake.uninstall(),
   };
 }
-
-/** Fakes `setTimeout` until disposed, firing each timer once nothing else runs: waits pass at once. */
-export function instantTimers(): Disposable {
-  const fake = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
-  fake.setTickMode({ mode: "nextAsync" });
-  return { [Symbol.dispose]: () => fake.uninstall() };
-}

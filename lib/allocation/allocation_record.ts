@@ -275,6 +275,7 @@ export class AllocationRecord {
   #store: RecordStore;
   /** This process's name in `writeId`. */
   #writerId = crypto.randomUUID().slice(0, 8);
+  #sleep: (ms: number) => Promise<void>;
   #last = new PortBitmap();
   #version = 0;
   /** Port to the `version` at which this process last saw it released. */
@@ -287,9 +288,10 @@ export class AllocationRecord {
   #draining = false;
   #idle: (() => void)[] = [];
 
-  /** Creates a record over `store`; reads nothing yet. */
-  constructor(store: RecordStore) {
+  /** Creates a record over `store` (`sleep`: the backoff waits, for tests); reads nothing yet. */
+  constructor(store: RecordStore, options: { sleep?: (ms: number) => Promise<void> } = {}) {
     this.#store = store;
+    this.#sleep = options.sleep ?? ((ms) => sleep(SYSTEM_CLOCK, ms));
   }
 
   /** Reserves `port`. @throws {RangeError} not a port; {AllocationRecordError} (rejection) */
@@ -488,7 +490,7 @@ export class AllocationRecord {
         this.#giveUp(run, error, `it changed under ${MAX_CONFLICTS} writes in a row`);
         return "given-up";
       }
-      await sleep(SYSTEM_CLOCK, backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
+      await this.#sleep(backoffDelay(run.conflicts - 1, CONFLICT_BACKOFF));
       return "retry";
     }
     if (failure === "unknown") { for (const op of run.ops) op.maybeLanded = true; }
@@ -501,7 +503,7 @@ export class AllocationRecord {
       this.#giveUp(run, error, `the last attempt to ${what} failed: ${errorMessage(error)}`);
       return "given-up";
     }
-    await sleep(SYSTEM_CLOCK, backoffDelay(run.failures - 1, BACKOFF));
+    await this.#sleep(backoffDelay(run.failures - 1, BACKOFF));
     return "retry";
   }
 

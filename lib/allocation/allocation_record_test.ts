@@ -19,10 +19,9 @@ import {
   RECORD_FORMAT_VERSION,
 } from "./allocation_record.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
-import { instantTimers } from "../../tests/fake_clock.ts";
 
 function recordOver(store: FakeRecordStore): AllocationRecord {
-  return new AllocationRecord(store);
+  return new AllocationRecord(store, { sleep: () => Promise.resolve() });
 }
 
 function tooManyRequests(): KubeApiError {
@@ -85,7 +84,6 @@ Deno.test("reserve() re-reads after a conflict and re-applies the batch on the f
 });
 
 Deno.test("reserve() retries refused writes with backoff, then commits", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   store.script.push({ on: "write", error: tooManyRequests() }, {
     on: "write",
@@ -98,7 +96,6 @@ Deno.test("reserve() retries refused writes with backoff, then commits", async (
 });
 
 Deno.test("reserve() rejects with AllocationRecordError when every attempt is refused", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   for (let i = 0; i < 6; i++) store.script.push({ on: "write", error: tooManyRequests() });
   const record = recordOver(store);
@@ -107,7 +104,6 @@ Deno.test("reserve() rejects with AllocationRecordError when every attempt is re
 });
 
 Deno.test("reserve() is ok when a timed-out write is proven landed by the record's writeId", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   store.script.push({ on: "write", error: timeoutError(), land: true });
   const record = recordOver(store);
@@ -117,7 +113,6 @@ Deno.test("reserve() is ok when a timed-out write is proven landed by the record
 });
 
 Deno.test("reserve() re-applies after a timed-out write that did not land", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   store.script.push({ on: "write", error: timeoutError() });
   const record = recordOver(store);
@@ -127,7 +122,6 @@ Deno.test("reserve() re-applies after a timed-out write that did not land", asyn
 });
 
 Deno.test("reserve() reports unknown, never taken, when a timed-out write may have landed", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   const record = recordOver(store);
   await record.reserve(8000);
@@ -139,7 +133,6 @@ Deno.test("reserve() reports unknown, never taken, when a timed-out write may ha
 });
 
 Deno.test("reserve() re-applies a maybe-landed reservation that the fresh record shows free", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   const record = recordOver(store);
   await record.reserve(8000);
@@ -152,7 +145,6 @@ Deno.test("reserve() re-applies a maybe-landed reservation that the fresh record
 });
 
 Deno.test("release() leaves alone a port reserved again after its maybe-landed release", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   const record = recordOver(store);
   await record.reserve(9000);
@@ -164,7 +156,6 @@ Deno.test("release() leaves alone a port reserved again after its maybe-landed r
 });
 
 Deno.test("release() is ok when a timed-out release is proven landed", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   const record = recordOver(store);
   await record.reserve(9000);
@@ -174,7 +165,6 @@ Deno.test("release() is ok when a timed-out release is proven landed", async () 
 });
 
 Deno.test("reserve() settles as unknown, not rejected, when retries run out after a timeout", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   const record = recordOver(store);
   await record.refresh();
@@ -184,17 +174,17 @@ Deno.test("reserve() settles as unknown, not rejected, when retries run out afte
 });
 
 Deno.test("reserve() rejects only the calls that cannot have landed when retries run out", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   let second: Promise<unknown> | undefined;
-  const record = recordOver(store);
-  await record.refresh();
-  // A second call made as the write times out joins the batch at its retry.
-  store.script.push({
-    on: "write",
-    error: timeoutError(),
-    then: () => second = record.reserve(9001),
+  const record: AllocationRecord = new AllocationRecord(store, {
+    // While the batch backs off after the timed-out write, a second call joins it.
+    sleep: () => {
+      second ??= record.reserve(9001);
+      return Promise.resolve();
+    },
   });
+  await record.refresh();
+  store.script.push({ on: "write", error: timeoutError() });
   for (let i = 0; i < 6; i++) store.script.push({ on: "read", error: timeoutError() });
   assert.deepEqual(await record.reserve(9000), { ok: false, reason: "unknown" });
   assert.ok(second);
@@ -203,7 +193,6 @@ Deno.test("reserve() rejects only the calls that cannot have landed when retries
 });
 
 Deno.test("reserve() rejects on a record it cannot read and never overwrites it", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const store = new FakeRecordStore();
   store.script.push({
     on: "read",

@@ -3,7 +3,7 @@ import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord, AllocationRecordError } from "./allocation_record.ts";
 import { AllocationUnavailableError, ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
-import { fakeMonotonicClock, instantTimers } from "../../tests/fake_clock.ts";
+import { fakeMonotonicClock } from "../../tests/fake_clock.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
 
@@ -19,7 +19,7 @@ async function setup(
 ): Promise<Setup> {
   const store = new FakeRecordStore();
   if (options.reserved) store.set(options.reserved);
-  const record = new AllocationRecord(store);
+  const record = new AllocationRecord(store, { sleep: () => Promise.resolve() });
   const allocator = new ClusterPortAllocator({ record });
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
@@ -84,7 +84,6 @@ Deno.test("allocate() returns the same fresh reservation to the same key, a new 
 });
 
 Deno.test("allocate() keeps a port whose reservation outcome is unknown and takes another", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const { store, allocator } = await setup();
   const otherWrites = () => store.set(store.ports(), "other/5");
   store.script.push({ on: "write", error: timeoutError(), land: true, then: otherWrites });
@@ -95,7 +94,6 @@ Deno.test("allocate() keeps a port whose reservation outcome is unknown and take
 });
 
 Deno.test("allocate() rejects when the record refuses every write, and offers the port again", async () => {
-  using _timers = instantTimers(); // backoff waits pass at once
   const { store, allocator } = await setup();
   const refused = new KubeApiError({ code: 403, reason: "Forbidden", message: "no" });
   for (let i = 0; i < 6; i++) store.script.push({ on: "write", error: refused });
