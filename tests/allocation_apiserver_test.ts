@@ -21,7 +21,6 @@ import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { namespaces } from "./core_clients.ts";
 import { CountingRecordStore } from "./fake_record_store.ts";
-import { fakeMonotonicClock } from "./fake_clock.ts";
 
 /** One "operator process": its own client (own connections) and its own record. */
 function processClient(cp: ControlPlane): KubeRestClient {
@@ -224,11 +223,12 @@ Deno.test("lib/allocation on a real kube-apiserver", async (t) => {
     try {
       const record = new AllocationRecord(new ConfigMapRecordStore(a, { namespace }));
       assert.deepEqual(await record.reserve(9125), { ok: true }); // reserved, written nowhere
-      using clock = fakeMonotonicClock();
+      const clock = { now: 0 };
       const repair = new AllocationRepair({
         record: new AllocationRecord(new ConfigMapRecordStore(b, { namespace })),
         listHostPorts: liveHostPortLister(b),
         listHostPortClasses: liveHostPortClassLister(b),
+        now: () => clock.now,
       });
       const stored: number[][] = [];
       for (const now of [0, 90_000, 90_001]) {

@@ -29,21 +29,3 @@ export function fakeClock(startMs = 0): FakeClock {
   };
   return { clock, fake };
 }
-
-/**
- * Fakes `performance.now()`, the monotonic clock of the allocator and the repair, from `startMs`
- * until disposed: `now` reads it, and assigning a later time advances it.
- */
-export function fakeMonotonicClock(startMs = 0): { now: number } & Disposable {
-  const fake = FakeTimers.install({ toFake: ["performance"] });
-  fake.tick(startMs);
-  return {
-    get now() {
-      return performance.now();
-    },
-    set now(ms: number) {
-      fake.tick(ms - performance.now());
-    },
-    [Symbol.dispose]: () => fake.uninstall(),
-  };
-}

@@ -89,13 +89,14 @@ export function planRepair(input: RepairInput): RepairPlan {
   };
 }
 
-/** Options of {@linkcode AllocationRepair}. */
+/** Options of {@linkcode AllocationRepair}: `now` is a monotonic clock (ms). */
 export interface AllocationRepairOptions {
   record: AllocationRecord;
   /** Lists every HostPort live, never from a cache (see {@linkcode liveHostPortLister}). */
   listHostPorts: () => Promise<readonly HostPort[]>;
   /** Lists every HostPortClass (a synced cache is fine: classes only decide out-of-pool reports). */
   listHostPortClasses: () => Promise<readonly HostPortClass[]>;
+  now?: () => number;
   holdoffMs?: number;
   /** This process's allocator, resynced after each pass. */
   allocator?: ClusterPortAllocator;
@@ -117,9 +118,10 @@ export interface RepairFindings extends RestoreReport<string> {
   readonly nextFreeInMs: number | undefined;
 }
 
-/** Runs repair passes, remembering leak sightings between them (on `performance.now()`). */
+/** Runs repair passes, remembering leak sightings between them. */
 export class AllocationRepair {
   #options: AllocationRepairOptions;
+  #now: () => number;
   #candidates: ReadonlyMap<number, LeakSighting> = new Map();
   #disturbed = new Set<number>();
   /** The record's version when the last pass looked at the ports it saw released. */
@@ -129,6 +131,7 @@ export class AllocationRepair {
   /** Creates a repairer; no pass runs until {@linkcode AllocationRepair.runOnce}. */
   constructor(options: AllocationRepairOptions) {
     this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
     this.#releasesSeen = options.record.version;
   }
 
@@ -155,8 +158,7 @@ export class AllocationRepair {
     const notFreed = plan.free.filter((_, i) => !frees[i]?.ok);
     for (const port of notFreed) {
       // Maybe not freed: keep watching it, so that the next pass tries again.
-      const previous = this.#candidates.get(port) ??
-        { firstSeenAt: performance.now(), sightings: 0 };
+      const previous = this.#candidates.get(port) ?? { firstSeenAt: this.#now(), sightings: 0 };
       candidates.set(port, { ...previous, sightings: previous.sightings + 1 });
     }
     this.#candidates = candidates;
@@ -172,7 +174,7 @@ export class AllocationRepair {
       rebuilt: this.#rebuilt,
       nextFreeInMs: plan.nextFreeAt === undefined
         ? undefined
-        : Math.max(0, plan.nextFreeAt - performance.now()),
+        : Math.max(0, plan.nextFreeAt - this.#now()),
     };
   }
 
@@ -227,7 +229,7 @@ export class AllocationRepair {
       })),
       reserved: reserved.toArray(),
       leakCandidates: this.#candidates,
-      now: performance.now(),
+      now: this.#now(),
       holdoffMs,
       recentlyReserved: allocator?.recentlyReserved(),
       disturbed,

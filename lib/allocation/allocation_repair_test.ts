@@ -10,7 +10,6 @@ import {
 } from "./allocation_repair.ts";
 import { ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { conflictError, FakeRecordStore } from "../../tests/fake_record_store.ts";
-import { fakeMonotonicClock } from "../../tests/fake_clock.ts";
 
 const GAMES: HostPortClass = {
   apiVersion: "hostport.rmb938.com/v1alpha1",
@@ -29,13 +28,14 @@ function hostPort(name: string, port: number): HostPort {
   };
 }
 
-function repairOver(store: FakeRecordStore, hostPorts: HostPort[]) {
+function repairOver(store: FakeRecordStore, hostPorts: HostPort[], clock: { now: number }) {
   const record = new AllocationRecord(store, { sleep: () => Promise.resolve() });
-  const allocator = new ClusterPortAllocator({ record });
+  const allocator = new ClusterPortAllocator({ record, now: () => clock.now });
   const repair = new AllocationRepair({
     record,
     listHostPorts: () => Promise.resolve(hostPorts),
     listHostPortClasses: () => Promise.resolve([GAMES]),
+    now: () => clock.now,
     allocator,
   });
   return { record, allocator, repair };
@@ -49,7 +49,7 @@ Deno.test("runOnce() on a missing record creates it reserving exactly the held p
     hostPort("c", 8000),
     hostPort("d", 9003),
   ];
-  const { repair } = repairOver(store, hostPorts);
+  const { repair } = repairOver(store, hostPorts, { now: 0 });
   const findings = await repair.runOnce();
   assert.deepEqual(store.ports(), [8000, 9000, 9003]);
   assert.deepEqual(findings.reserved, [8000, 9000, 9003]);
@@ -61,8 +61,8 @@ Deno.test("runOnce() on a missing record creates it reserving exactly the held p
 Deno.test("runOnce() frees a leak on the first pass past the holdoff, never a held port", async () => {
   const store = new FakeRecordStore();
   store.set([9000, 9005]);
-  using clock = fakeMonotonicClock(0);
-  const { record, repair, allocator } = repairOver(store, [hostPort("a", 9000)]);
+  const clock = { now: 0 };
+  const { record, repair, allocator } = repairOver(store, [hostPort("a", 9000)], clock);
   await record.refresh();
   allocator.resync([9000]);
   const released: number[] = [];
@@ -82,8 +82,8 @@ Deno.test("runOnce() frees a leak on the first pass past the holdoff, never a he
 Deno.test("runOnce() waits for the holdoff even after three sightings", async () => {
   const store = new FakeRecordStore();
   store.set([9005]);
-  using clock = fakeMonotonicClock(0);
-  const { repair } = repairOver(store, []);
+  const clock = { now: 0 };
+  const { repair } = repairOver(store, [], clock);
   for (const now of [0, 30_000, 60_000, 90_000]) {
     clock.now = now;
     assert.deepEqual((await repair.runOnce()).freed, []);
@@ -94,8 +94,8 @@ Deno.test("runOnce() waits for the holdoff even after three sightings", async ()
 
 Deno.test("runOnce() never counts a port this process just reserved as a leak", async () => {
   const store = new FakeRecordStore();
-  using _clock = fakeMonotonicClock(0);
-  const { record, repair, allocator } = repairOver(store, []);
+  const clock = { now: 0 };
+  const { record, repair, allocator } = repairOver(store, [], clock);
   await record.refresh();
   allocator.resync([]);
   await allocator.allocate("hp-a", GAMES.spec.pools); // 9000, its status write "in flight"
@@ -106,7 +106,7 @@ Deno.test("runOnce() never counts a port this process just reserved as a leak", 
 Deno.test("runOnce() reports a held port that someone reserved between its read and write", async () => {
   const store = new FakeRecordStore();
   store.set([]);
-  const { repair } = repairOver(store, [hostPort("a", 9000)]);
+  const { repair } = repairOver(store, [hostPort("a", 9000)], { now: 0 });
   store.script.push({ on: "write", error: conflictError(), then: () => store.set([9000]) });
   const findings = await repair.runOnce();
   assert.deepEqual(findings.reserved, []);
@@ -115,9 +115,9 @@ Deno.test("runOnce() reports a held port that someone reserved between its read 
 
 Deno.test("runOnce() rebuilds a record deleted while in use and pauses allocation", async () => {
   const store = new FakeRecordStore();
-  using clock = fakeMonotonicClock(0);
+  const clock = { now: 0 };
   const hostPorts = [hostPort("a", 9000)];
-  const { record, allocator, repair } = repairOver(store, hostPorts);
+  const { record, allocator, repair } = repairOver(store, hostPorts, clock);
   await repair.runOnce();
   store.set([9000, 9003]); // another reservation, as last read by this process
   await record.refresh();
@@ -135,8 +135,8 @@ Deno.test("runOnce() rebuilds a record deleted while in use and pauses allocatio
 Deno.test("runOnce() tells when the earliest leak candidate can be freed", async () => {
   const store = new FakeRecordStore();
   store.set([9005]);
-  using clock = fakeMonotonicClock(1_000);
-  const { repair } = repairOver(store, []);
+  const clock = { now: 1_000 };
+  const { repair } = repairOver(store, [], clock);
   assert.equal((await repair.runOnce()).nextFreeInMs, 90_001);
   clock.now += 90_001;
   assert.deepEqual((await repair.runOnce()).freed, [9005]);
@@ -145,8 +145,8 @@ Deno.test("runOnce() tells when the earliest leak candidate can be freed", async
 Deno.test("runOnce() restarts the sightings of a port seen released or held in between", async () => {
   const store = new FakeRecordStore();
   store.set([9005, 9006]);
-  using clock = fakeMonotonicClock(0);
-  const { record, repair } = repairOver(store, []);
+  const clock = { now: 0 };
+  const { record, repair } = repairOver(store, [], clock);
   await repair.runOnce();
   store.set([9006]); // 9005 released by someone...
   await record.refresh();

@@ -55,6 +55,7 @@ export type PortHolding = "held" | "releasing" | undefined;
 export class ClusterPortAllocator {
   #record: AllocationRecord;
   #registry = new PortRegistry();
+  #now: () => number;
   /** This process's fresh reservations by HostPort key; insertion order is commit order. */
   #reservations = new Map<string, Reservation>();
   /** Reservations of the last request-timeout window (a write carrying them may be in flight). */
@@ -74,9 +75,10 @@ export class ClusterPortAllocator {
   #seen = new PortBitmap();
   #seenVersion = -1;
 
-  /** Creates the allocator over `record`; its clock is the monotonic `performance.now()`. */
-  constructor(options: { record: AllocationRecord }) {
+  /** Creates the allocator over `record`, on a monotonic clock (default `performance.now()`). */
+  constructor(options: { record: AllocationRecord; now?: () => number }) {
     this.#record = options.record;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -95,7 +97,7 @@ export class ClusterPortAllocator {
       const reason = "the allocation record was deleted; repair is rebuilding it";
       return new AllocationUnavailableError(reason, 0);
     }
-    const left = this.#pausedUntil - performance.now();
+    const left = this.#pausedUntil - this.#now();
     if (left <= 0) return undefined;
     return new AllocationUnavailableError(
       `the allocation record was rebuilt; allocation resumes in ${Math.ceil(left / 1000)} s, ` +
@@ -119,7 +121,7 @@ export class ClusterPortAllocator {
   /** Refuses allocation for `ms` (repair: `Infinity` while it rebuilds, then the holdoff). */
   pauseAfterRebuild(ms: number): void {
     this.#missing = false;
-    this.#pausedUntil = performance.now() + ms;
+    this.#pausedUntil = this.#now() + ms;
   }
 
   /** Calls `listener` when the record is found deleted (to run repair now). */
@@ -174,7 +176,7 @@ export class ClusterPortAllocator {
       if (this.#holding(next.port) !== undefined) continue;
       // Taken or unknown: the port stays held in memory, so the next pick is another one.
       if (!(await this.#reserve(next.port)).ok) continue;
-      const reservation = { port: next.port, reservedAt: performance.now() };
+      const reservation = { port: next.port, reservedAt: this.#now() };
       this.#reservations.delete(hostPortKey);
       this.#reservations.set(hostPortKey, reservation);
       this.#recent.push(reservation);
@@ -184,7 +186,7 @@ export class ClusterPortAllocator {
 
   /** Rule 2: whether a reservation committed at `reservedAt` may still be written. */
   isReservationFresh(reservedAt: number): boolean {
-    return performance.now() - reservedAt <= DEFAULT_RESERVATION_TTL_MS;
+    return this.#now() - reservedAt <= DEFAULT_RESERVATION_TTL_MS;
   }
 
   /** Forgets the reservation of `hostPortKey` once its status write committed. */
@@ -245,7 +247,7 @@ export class ClusterPortAllocator {
       if (this.isReservationFresh(reservation.reservedAt)) break;
       this.#reservations.delete(key);
     }
-    const cutoff = performance.now() - DEFAULT_RESERVATION_TTL_MS - API_SERVER_REQUEST_TIMEOUT_MS;
+    const cutoff = this.#now() - DEFAULT_RESERVATION_TTL_MS - API_SERVER_REQUEST_TIMEOUT_MS;
     const stale = this.#recent.findIndex((r) => r.reservedAt >= cutoff);
     this.#recent.splice(0, stale === -1 ? this.#recent.length : stale);
   }

@@ -3,7 +3,6 @@ import { KubeApiError } from "../kube/mod.ts";
 import { AllocationRecord, AllocationRecordError } from "./allocation_record.ts";
 import { AllocationUnavailableError, ClusterPortAllocator } from "./cluster_port_allocator.ts";
 import { FakeRecordStore, timeoutError } from "../../tests/fake_record_store.ts";
-import { fakeMonotonicClock } from "../../tests/fake_clock.ts";
 
 const POOLS = [{ start: 9000, end: 9009 }];
 
@@ -11,6 +10,7 @@ interface Setup {
   store: FakeRecordStore;
   record: AllocationRecord;
   allocator: ClusterPortAllocator;
+  clock: { now: number };
   released: number[];
 }
 
@@ -20,12 +20,16 @@ async function setup(
   const store = new FakeRecordStore();
   if (options.reserved) store.set(options.reserved);
   const record = new AllocationRecord(store, { sleep: () => Promise.resolve() });
-  const allocator = new ClusterPortAllocator({ record });
+  const clock = { now: 1_000 };
+  const allocator = new ClusterPortAllocator({
+    record,
+    now: () => clock.now,
+  });
   const released: number[] = [];
   allocator.onReleased((port) => released.push(port));
   await record.refresh();
   allocator.resync(options.held ?? []);
-  return { store, record, allocator, released };
+  return { store, record, allocator, clock, released };
 }
 
 /** Whether `allocator` offers `port` (allocating it if so; a port it does not offer stays as is). */
@@ -35,7 +39,6 @@ async function offers(allocator: ClusterPortAllocator, port: number): Promise<bo
 }
 
 Deno.test("allocate() returns the lowest free port once its reservation committed", async () => {
-  using _clock = fakeMonotonicClock(1_000);
   const { store, allocator } = await setup();
   assert.deepEqual(await allocator.allocate("hp-a", POOLS), {
     ok: true,
@@ -71,9 +74,7 @@ Deno.test("allocate() hands distinct ports to concurrent callers in one record w
 });
 
 Deno.test("allocate() returns the same fresh reservation to the same key, a new one once stale", async () => {
-  using clock = fakeMonotonicClock(1_000);
-
-  const { store, allocator } = await setup();
+  const { store, allocator, clock } = await setup();
   const first = await allocator.allocate("hp-a", POOLS);
   clock.now += 30_000;
   assert.deepEqual(await allocator.allocate("hp-a", POOLS), first);
@@ -128,9 +129,7 @@ Deno.test("releaseAfterFinalizerRemoved() keeps a port another live HostPort hol
 });
 
 Deno.test("releaseUnused() frees only a fresh reservation of this process for that key", async () => {
-  using clock = fakeMonotonicClock(1_000);
-
-  const { store, allocator, released } = await setup();
+  const { store, allocator, clock, released } = await setup();
   await allocator.allocate("hp-a", POOLS); // 9000
   await allocator.allocate("hp-b", POOLS); // 9001
   assert.deepEqual(await allocator.releaseUnused("hp-a", 9001, { heldElsewhere: false }), {
@@ -150,9 +149,7 @@ Deno.test("releaseUnused() frees only a fresh reservation of this process for th
 });
 
 Deno.test("isReservationFresh() is true up to the TTL after the commit", async () => {
-  using clock = fakeMonotonicClock(1_000);
-
-  const { allocator } = await setup();
+  const { allocator, clock } = await setup();
   const outcome = await allocator.allocate("hp-a", POOLS);
   assert.ok(outcome.ok);
   clock.now += 30_000;
@@ -183,9 +180,7 @@ Deno.test("resync() frees ports neither reserved nor held any more and tells lis
 });
 
 Deno.test("recentlyReserved() lists reservations within TTL plus the request timeout", async () => {
-  using clock = fakeMonotonicClock(1_000);
-
-  const { allocator } = await setup();
+  const { allocator, clock } = await setup();
   await allocator.allocate("hp-a", POOLS);
   clock.now += 90_000;
   assert.deepEqual(allocator.recentlyReserved(), [9000]);
@@ -245,9 +240,7 @@ Deno.test("a port this process released is not restored while the cache still sh
 });
 
 Deno.test("allocate() refuses while the record is missing and during the pause after a rebuild", async () => {
-  using clock = fakeMonotonicClock(1_000);
-
-  const { allocator, record, store } = await setup();
+  const { allocator, record, store, clock } = await setup();
   const missing: number[] = [];
   allocator.onRecordMissing(() => missing.push(1));
   await allocator.allocate("hp-a", POOLS);
