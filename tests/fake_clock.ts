@@ -1,7 +1,6 @@
 /**
  * Test helper: a `Clock` driven by `@sinonjs/fake-timers`, so backoffs, rate limits, resyncs
- * and renew loops run without waiting, and global fakes of `performance.now()` and `setTimeout`
- * for the code that reads those directly. The one fake clock of the repository, for the tests
+ * and renew loops run without waiting. The one fake clock of the repository, for the tests
  * under lib/ and tests/ alike.
  *
  * @module
