@@ -169,11 +169,6 @@ export class KubeEventRecorder implements EventRecorder {
     );
   }
 
-  /** Resolves once the queue is empty (or the recorder is closed). */
-  async idle(): Promise<void> {
-    while (this.#worker) await this.#worker;
-  }
-
   /** Records an Event; never throws and never waits. */
   record(subject: EventSubject, type: "Normal" | "Warning", reason: string, message: string): void {
     try {

@@ -107,11 +107,6 @@ export class LeaderElector {
     this.#setLeader(false);
   }
 
-  /** Whether this candidate holds the Lease (as of its last write). */
-  get isLeader(): boolean {
-    return this.#leader;
-  }
-
   /** Retries until the Lease is ours (true) or `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     let waitingFor: string | undefined;
