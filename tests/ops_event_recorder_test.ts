@@ -4,12 +4,23 @@
  * become one Event whose series count grows, visible through both Event APIs.
  */
 import assert from "node:assert/strict";
+import { eventually } from "./controller_harness.ts";
 import { seriesValue } from "./controller_ops_fakes.ts";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
 import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { namespaces } from "./core_clients.ts";
+
+/** Waits until the recorder made `count` writes (`hostport_events_writes_total`, any result). */
+function written(metrics: PrometheusRegistry, count: number): Promise<true> {
+  return eventually(`${count} event writes`, async () => {
+    const lines = (await metrics.expose()).split("\n");
+    const writes = lines.filter((line) => line.startsWith("hostport_events_writes_total{"));
+    const total = writes.reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+    return total >= count || undefined;
+  });
+}
 
 Deno.test("KubeEventRecorder writes Events a real API server accepts and aggregates", async () => {
   await using cp = await startControlPlane({ crds: false });
@@ -37,12 +48,12 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
   };
   recorder.record(hostPort, "Normal", "PortAllocated", "Allocated port 9000 from class games");
   recorder.record(claim, "Warning", "PoolExhausted", `No free port: ${"x".repeat(2000)}`);
-  await recorder.idle();
+  await written(metrics, 2);
   for (let i = 0; i < 3; i++) {
     recorder.record(claim, "Warning", "PoolExhausted", `No free port: ${"x".repeat(2000)}`);
-    await recorder.idle();
+    await written(metrics, 3 + i);
   }
-  await recorder.close(5_000);
+  assert.equal(await recorder.close(5_000), 0);
   assert.equal(
     seriesValue(
       await metrics.expose(),

@@ -44,13 +44,6 @@ export type WebhookTlsConfig =
     dnsNames?: string[];
   };
 
-/** `--register-webhooks`: the URL the API server dials and the configurations written. */
-export interface WebhookRegistration {
-  baseUrl: string;
-  crdName: string;
-  podName: string;
-}
-
 /** One operator process's configuration (durations in ms; `undefined`: its user's default). */
 export interface OperatorConfig {
   kubeconfig: string | undefined;
@@ -59,8 +52,13 @@ export interface OperatorConfig {
   leaderElection: LeaderElectionConfig;
   healthAddr: ListenAddress;
   metricsAddr: ListenAddress | undefined;
-  /** The HTTPS admission server; `register` is set by `--register-webhooks`. */
-  webhook: { addr: ListenAddress; tls: WebhookTlsConfig; register?: WebhookRegistration };
+  /** The HTTPS admission server. */
+  webhook: {
+    addr: ListenAddress;
+    tls: WebhookTlsConfig;
+    /** `--register-webhooks`: the URL the API server dials and the configurations written. */
+    register?: { baseUrl: string; crdName: string; podName: string };
+  };
   workers: number | undefined;
   /** The deletion window; above kube-apiserver's `--request-timeout`, which bounds pod creation. */
   claimDeletionGraceMs: number | undefined;
@@ -99,10 +97,8 @@ function conflict(p: ParsedFlags): string | undefined {
   return undefined;
 }
 
-type SelfSignedTls = Extract<WebhookTlsConfig, { type: "self-signed" }>;
-
 /** The self-signed certificate; with `--register-webhooks` it also names the URL's host. */
-function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): SelfSignedTls {
+function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): WebhookTlsConfig {
   const serviceName = p["webhook-service-name"];
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
   const listener = ["0.0.0.0", "::"].includes(addr.hostname) ? [] : [addr.hostname];

@@ -169,11 +169,6 @@ export class KubeEventRecorder implements EventRecorder {
     );
   }
 
-  /** Resolves once the queue is empty (or the recorder is closed). */
-  async idle(): Promise<void> {
-    while (this.#worker) await this.#worker;
-  }
-
   /** Records an Event; never throws and never waits. */
   record(subject: EventSubject, type: "Normal" | "Warning", reason: string, message: string): void {
     try {
@@ -210,21 +205,18 @@ export class KubeEventRecorder implements EventRecorder {
     return sleep(this.#clock, Math.ceil(((1 - tokens) / qps) * 1000), this.#abort.signal);
   }
 
+  /** Writes until the queue is empty; `#publish` never throws, so nothing is left behind. */
   async #drain(): Promise<void> {
-    try {
-      while (this.#pending.size > 0 && !this.#abort.signal.aborted) {
-        await this.#take();
-        const next = this.#pending.entries().next();
-        if (next.done || this.#abort.signal.aborted) break;
-        const [key, item] = next.value;
-        this.#pending.delete(key);
-        const entry = this.#correlator.get(key);
-        if (entry) await this.#publish(item, entry);
-      }
-    } finally {
-      this.#worker = undefined;
-      if (this.#pending.size > 0 && !this.#abort.signal.aborted) this.#worker = this.#drain();
+    while (this.#pending.size > 0 && !this.#abort.signal.aborted) {
+      await this.#take();
+      const next = this.#pending.entries().next();
+      if (next.done || this.#abort.signal.aborted) break;
+      const [key, item] = next.value;
+      this.#pending.delete(key);
+      const entry = this.#correlator.get(key);
+      if (entry) await this.#publish(item, entry);
     }
+    this.#worker = undefined;
   }
 
   async #publish(item: Pending, entry: SeriesEntry): Promise<void> {
@@ -287,10 +279,8 @@ export class KubeEventRecorder implements EventRecorder {
   /** Stops accepting events, drains for up to `timeoutMs`, and resolves how many it dropped. */
   async close(timeoutMs: number): Promise<number> {
     this.#closed = true;
-    const timeout = new AbortController();
-    await Promise.race([this.#worker, sleep(this.#clock, timeoutMs, timeout.signal)]);
-    timeout.abort();
-    this.#abort.abort();
+    await Promise.race([this.#worker, sleep(this.#clock, timeoutMs, this.#abort.signal)]);
+    this.#abort.abort(); // stops the worker and clears the timeout
     const lost = this.#pending.size;
     if (lost > 0) this.#dropped?.inc({ reason: "stopped" }, lost);
     this.#pending.clear();

@@ -8,6 +8,7 @@ import {
 } from "./event_recorder.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
+import { eventually } from "../../tests/controller_harness.ts";
 import type { EventSubject } from "./contracts.ts";
 import { PrometheusRegistry } from "./metrics_registry.ts";
 
@@ -103,6 +104,21 @@ class MemorySink implements EventSink {
   }
 }
 
+/** Waits until the recorder made `count` writes (`hostport_events_writes_total`, any result). */
+function written(metrics: PrometheusRegistry, count: number): Promise<true> {
+  return eventually(
+    `${count} event writes`,
+    async () => {
+      const lines = (await metrics.expose()).split("\n");
+      const writes = lines.filter((line) => line.startsWith("hostport_events_writes_total{"));
+      const total = writes.reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+      return total >= count || undefined;
+    },
+    5_000,
+    1,
+  );
+}
+
 function setup(options: Partial<EventRecorderOptions> = {}) {
   const { clock, fake } = fakeClock(Date.UTC(2026, 4, 1));
   const sink = new MemorySink();
@@ -115,7 +131,7 @@ Deno.test("KubeEventRecorder writes a valid events.k8s.io/v1 Event for each firs
   const { sink, recorder } = setup();
   recorder.record(HOST_PORT, "Normal", "PortAllocated", "Allocated port 9000");
   recorder.record(CLAIM, "Warning", "PoolExhausted", "No free port in class games");
-  await recorder.idle();
+  assert.equal(await recorder.close(1_000), 0);
   const events = [...sink.events.values()];
   assert.equal(events.length, 2);
   const [allocated, exhausted] = events as [Event, Event];
@@ -138,17 +154,17 @@ Deno.test("KubeEventRecorder writes a valid events.k8s.io/v1 Event for each firs
 });
 
 Deno.test("KubeEventRecorder aggregates identical events into one series", async () => {
-  const { sink, recorder, fake } = setup();
+  const { sink, recorder, metrics, fake } = setup();
   recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
-  await recorder.idle();
+  await written(metrics, 1);
   await fake.tickAsync(1_000);
   recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
-  await recorder.idle();
+  await written(metrics, 2);
   recorder.record(CLAIM, "Warning", "PoolExhausted", "full");
   recorder.record(CLAIM, "Warning", "PoolExhausted", "full"); // coalesces with the queued write
-  await recorder.idle();
+  await written(metrics, 3);
   recorder.record(CLAIM, "Warning", "PoolExhausted", "another message");
-  await recorder.idle();
+  assert.equal(await recorder.close(1_000), 0);
   assert.deepEqual(sink.log, [
     "create PoolExhausted 1",
     "patch PoolExhausted 2",
@@ -161,12 +177,12 @@ Deno.test("KubeEventRecorder aggregates identical events into one series", async
 });
 
 Deno.test("KubeEventRecorder creates the Event again when its series patch finds it gone", async () => {
-  const { sink, recorder } = setup();
+  const { sink, recorder, metrics } = setup();
   recorder.record(HOST_PORT, "Normal", "Repaired", "ok");
-  await recorder.idle();
+  await written(metrics, 1);
   sink.events.clear(); // expired on the server
   recorder.record(HOST_PORT, "Normal", "Repaired", "ok");
-  await recorder.idle();
+  assert.equal(await recorder.close(1_000), 0);
   assert.deepEqual(sink.log, ["create Repaired 1", "patch Repaired 2", "create Repaired 2"]);
   assert.equal(sink.events.size, 1);
 });
@@ -175,7 +191,7 @@ Deno.test("KubeEventRecorder drops events over an object's spam budget and count
   const { sink, recorder, metrics } = setup({ spamBurst: 5 });
   for (let i = 0; i < 8; i++) recorder.record(HOST_PORT, "Normal", `Reason${i}`, "m");
   recorder.record(CLAIM, "Normal", "Other", "m");
-  await recorder.idle();
+  assert.equal(await recorder.close(1_000), 0);
   assert.equal(sink.events.size, 6);
   assert.equal(
     seriesValue(await metrics.expose(), 'hostport_events_dropped_total{reason="spam"}'),
@@ -193,7 +209,7 @@ Deno.test("KubeEventRecorder bounds its queue and drops what does not fit", asyn
     2,
   );
   await fake.tickAsync(2_000);
-  await recorder.idle();
+  assert.equal(await recorder.close(1_000), 0);
   assert.deepEqual([...sink.events.values()].map((e) => e.regarding!.name), ["a", "b"]);
 });
 
@@ -214,7 +230,7 @@ Deno.test("KubeEventRecorder.record() never throws, even when writes fail", asyn
   const { sink, recorder, metrics } = setup();
   sink.failCreates = 1;
   recorder.record(CLAIM, "Warning", "Failed", "m");
-  await recorder.idle();
+  await written(metrics, 1);
   assert.equal(sink.events.size, 0);
   assert.equal(
     seriesValue(
@@ -224,7 +240,7 @@ Deno.test("KubeEventRecorder.record() never throws, even when writes fail", asyn
     1,
   );
   recorder.record(CLAIM, "Warning", "Failed", "m"); // the next occurrence creates it
-  await recorder.idle();
+  await written(metrics, 2);
   assert.deepEqual(sink.log, ["create Failed 2"]);
   recorder.record({ apiVersion: "v1", kind: "Pod", metadata: {} }, "Normal", "NoName", "m");
   assert.equal(

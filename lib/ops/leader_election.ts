@@ -107,11 +107,6 @@ export class LeaderElector {
     this.#setLeader(false);
   }
 
-  /** Whether this candidate holds the Lease (as of its last write). */
-  get isLeader(): boolean {
-    return this.#leader;
-  }
-
   /** Retries until the Lease is ours (true) or `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     let waitingFor: string | undefined;
@@ -284,11 +279,9 @@ export class LeaderSupervisor {
         await elector?.release(); // the controllers could not start: let a standby try
         throw error;
       });
-      if (signal.aborted) {
-        await elector?.release(); // the process exits next: let a standby take over now
-        return outcome === "stuck" ? "stuck" : "stopped";
-      }
+      if (signal.aborted) await elector?.release(); // the process exits next: a standby takes over
       if (outcome === "stuck") return "stuck";
+      if (signal.aborted) break;
       logger.warn("controllers stopped after losing the lease; competing again");
     }
     return "stopped";

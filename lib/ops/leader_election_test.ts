@@ -14,7 +14,9 @@ import {
 import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../kube/mod.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
+import { seriesValue } from "../../tests/controller_ops_fakes.ts";
 import type { Logger } from "./contracts.ts";
+import { PrometheusRegistry } from "./metrics_registry.ts";
 
 const T0 = Date.UTC(2026, 4, 1);
 
@@ -138,6 +140,7 @@ function candidates(count: number) {
   const store = new LeaseStore();
   const list = Array.from({ length: count }, (_, i) => {
     const { client, link } = store.connect();
+    const metrics = new PrometheusRegistry();
     const elector = new LeaderElector({
       leases: client,
       namespace: "ops",
@@ -148,8 +151,12 @@ function candidates(count: number) {
       retryPeriodMs: 2_000,
       clock,
       random: () => 0,
+      metrics,
     });
-    return { elector, link };
+    /** Whether it leads, read as a user would: its `leader_election_master_status`. */
+    const leads = async () =>
+      seriesValue(await metrics.expose(), 'leader_election_master_status{name="lock"}') === 1;
+    return { elector, link, leads };
   });
   return { store, fake, clock, list };
 }
@@ -159,14 +166,18 @@ Deno.test("LeaderElector: of two candidates exactly one leads, and keeps leading
   const stop = new AbortController();
   const acquired = list.map(({ elector }) => elector.acquire(stop.signal));
   await fake.tickAsync(0);
-  const leaders = list.filter(({ elector }) => elector.isLeader);
+  const leading = async () => {
+    const leads = await Promise.all(list.map((candidate) => candidate.leads()));
+    return list.filter((_, i) => leads[i]);
+  };
+  const leaders = await leading();
   assert.equal(leaders.length, 1);
   const leader = leaders[0]!.elector;
   const identity = `candidate-${list.findIndex(({ elector }) => elector === leader)}`;
   const holding = leader.holdUntilLost(stop.signal);
   for (let i = 0; i < 30; i++) {
     await fake.tickAsync(1_000);
-    assert.equal(list.filter(({ elector }) => elector.isLeader).length, 1);
+    assert.deepEqual(await leading(), leaders);
     assert.equal(store.holder("lock"), identity);
   }
   stop.abort();
@@ -195,7 +206,7 @@ Deno.test("LeaderElector: a leader that cannot renew steps down before anyone el
   await fake.tickAsync(40_000);
   assert.equal(await holding, "lost");
   assert.equal(await waiting, true);
-  assert.equal(first.elector.isLeader, false);
+  assert.equal(await first.leads(), false);
   assert.equal(store.holder("lock"), "candidate-1");
   assert.ok(lostAt >= lastRenewal + 10_000, "not before the renew deadline");
   assert.ok(lostAt < acquiredAt, "the old leader stopped before the new one started");
@@ -212,7 +223,7 @@ Deno.test("LeaderElector.release() lets a standby take over without waiting out 
   await fake.tickAsync(5_000);
   const releasedAt = clock.now();
   assert.equal(await first.elector.release(), true);
-  assert.equal(first.elector.isLeader, false);
+  assert.equal(await first.leads(), false);
   assert.equal(store.holder("lock"), "");
   await fake.tickAsync(3_000);
   await waiting;

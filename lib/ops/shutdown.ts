@@ -46,8 +46,7 @@ export async function runOperator(parts: OperatorParts, stop: AbortSignal): Prom
   health.addReadiness("shutdown", () => stop.aborted ? "shutting down" : true);
   let code = 0;
   try {
-    const outcome = await supervisor.run(stop);
-    if (outcome === "stuck") code = 1;
+    if (await supervisor.run(stop) === "stuck") code = 1;
   } catch (error) {
     logger.error("Cannot run the controllers", { error });
     code = 1;
