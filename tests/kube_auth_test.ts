@@ -35,7 +35,6 @@ async function whoAmI(rest: RestClient): Promise<string> {
     method: "POST",
     path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-    expectJson: true,
   }) as { status: { userInfo: { username: string } } };
   return review.status.userInfo.username;
 }

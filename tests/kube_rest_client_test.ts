@@ -76,7 +76,7 @@ Deno.test("KubeRestClient turns an error body that is not a Status into a KubeAp
   );
   using rest = new KubeRestClient(config);
   await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
+    rest.performRequest({ method: "GET", path: "/api/v1/pods" }),
     (error: unknown) => {
       assert.ok(error instanceof KubeApiError);
       assert.equal(error.code, 502);
@@ -95,7 +95,7 @@ Deno.test("KubeRestClient gives up on a request after its timeout", async () => 
   });
   using rest = new KubeRestClient(config, { timeoutMs: 100 });
   await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
+    rest.performRequest({ method: "GET", path: "/api/v1/pods" }),
     (error: unknown) => {
       assert.ok(error instanceof KubeRequestTimeoutError);
       assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 100 ms");
@@ -135,12 +135,11 @@ Deno.test("finished requests leave nothing on the caller's long-lived signal", a
     await rest.performRequest({
       method: "GET",
       path: "/ok",
-      expectJson: true,
       abortSignal: signal,
     });
   }
   await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/missing", expectJson: true, abortSignal: signal }),
+    rest.performRequest({ method: "GET", path: "/missing", abortSignal: signal }),
     KubeApiError,
   );
   // Each listener left would keep its request's AbortController, signal and timer for as long

@@ -309,7 +309,6 @@ export class ResourceClient<T extends KubeObject> {
     return await this.#client.performRequest({
       method,
       path: resourcePath(this.resource, at),
-      expectJson: true,
       querystring: options.query,
       bodyJson: options.body,
       contentType: options.contentType,
@@ -448,7 +447,6 @@ export class ResourceClient<T extends KubeObject> {
         allowWatchBookmarks: true,
       }),
       expectStream: true,
-      expectJson: true,
       abortSignal: options.abortSignal,
     });
     for await (const value of stream) {

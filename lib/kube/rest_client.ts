@@ -208,19 +208,14 @@ export interface RequestOptions {
   bodyJson?: unknown;
   /** Resolve with the JSON values of the body's lines, read as they come. */
   expectStream?: boolean;
-  expectJson?: boolean;
 }
 
-/** The client contract; a non-2xx response rejects with a `KubeApiError` subclass. */
+/** cloudydeno's contract for JSON; a non-2xx response rejects with a `KubeApiError` subclass. */
 export interface RestClient {
   /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
-  performRequest(
-    opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<unknown>>;
-  /** Performs one request and returns the parsed JSON body. */
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
-  /** Performs one request and returns the body bytes. */
-  performRequest(opts: RequestOptions): Promise<Uint8Array>;
+  performRequest(opts: RequestOptions & { expectStream: true }): Promise<AsyncIterable<unknown>>;
+  /** Performs one request and returns the parsed JSON body (`null` for an empty one). */
+  performRequest(opts: RequestOptions): Promise<unknown>;
 }
 
 /**
@@ -299,11 +294,8 @@ export class KubeRestClient implements RestClient {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  performRequest(
-    opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<unknown>>;
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
-  performRequest(opts: RequestOptions): Promise<Uint8Array>;
+  performRequest(opts: RequestOptions & { expectStream: true }): Promise<AsyncIterable<unknown>>;
+  performRequest(opts: RequestOptions): Promise<unknown>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
    * with fresh credentials.
@@ -324,7 +316,7 @@ export class KubeRestClient implements RestClient {
     }
     if (!res.ok) {
       const text = await this.#readBody(res, link, opts, context);
-      throw kubeApiErrorFromResponse(res.status, new TextDecoder().decode(text), context);
+      throw kubeApiErrorFromResponse(res.status, text, context);
     }
     if (opts.expectStream) {
       // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
@@ -332,9 +324,7 @@ export class KubeRestClient implements RestClient {
       link.stopTimer();
       return jsonLines(res);
     }
-    const bytes = await this.#readBody(res, link, opts, context);
-    if (!opts.expectJson) return bytes;
-    const text = new TextDecoder().decode(bytes);
+    const text = await this.#readBody(res, link, opts, context);
     return text.trim() === "" ? null : JSON.parse(text);
   }
 
@@ -372,7 +362,7 @@ export class KubeRestClient implements RestClient {
   }
 
   #readBody(res: Response, link: Link, opts: RequestOptions, context: RequestContext) {
-    return res.bytes()
+    return res.text()
       .catch((error) => Promise.reject(this.#failure(error, link, opts, context)))
       .finally(link.release);
   }
@@ -411,7 +401,6 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
     // GA since 1.28; every authenticated user may create one.
     path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-    expectJson: true,
     abortSignal: signal,
   });
   const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
