@@ -202,7 +202,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       const token = await cp.serviceAccountToken(namespace, "limited");
       using rest = await clientFor(cp, dir, { token });
       const limited = createKubeClients(rest);
-      await assert.rejects(limited.hostPortClaims.list({ namespace }), (error: unknown) => {
+      await assert.rejects(limited.hostPortClaims.listAll({ namespace }), (error: unknown) => {
         assert.ok(error instanceof ForbiddenError);
         assert.equal(error.code, 403);
         assert.match(error.message, /system:serviceaccount:.*:limited.*cannot list/);
@@ -236,7 +236,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       });
       // The API server's authorizer learns of new RBAC objects through its own informers, so the
       // grant takes effect a moment later: retry Forbidden for a bounded time.
-      const page = await retryWhileForbidden(() => limited.hostPortClaims.list({ namespace }));
+      const page = await retryWhileForbidden(() => limited.hostPortClaims.listAll({ namespace }));
       assert.deepEqual(page.items, []);
     },
   );

@@ -39,7 +39,7 @@ Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async
   informer.start();
   await informer.synced;
   // At least the informer's resourceVersion: it saw no event since its list.
-  const listedAt = (await kube.hostPortClaims.list({ namespace })).resourceVersion;
+  const listedAt = (await kube.hostPortClaims.listAll({ namespace })).resourceVersion;
 
   // Move etcd on (in another namespace, so this informer sees no event) and compact, so the
   // informer's resourceVersion is gone when its watch is renewed.

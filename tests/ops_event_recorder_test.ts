@@ -59,13 +59,13 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
   );
 
   // Only ours: on a loaded machine the API server may have written its own Events to `default`.
-  const clusterEvents = (await kube.events.list({ namespace: "default" })).items
+  const clusterEvents = (await kube.events.listAll({ namespace: "default" })).items
     .filter((event) => event.reportingController === "hostport.rmb938.com/hostport-allocator");
   assert.equal(clusterEvents.length, 1, JSON.stringify(clusterEvents));
   assert.equal(clusterEvents[0]!.regarding?.name, "hpc-0b1c");
   assert.equal(clusterEvents[0]!.reason, "PortAllocated");
 
-  const claimEvents = (await kube.events.list({ namespace: "team-a" })).items;
+  const claimEvents = (await kube.events.listAll({ namespace: "team-a" })).items;
   assert.equal(claimEvents.length, 1);
   const exhausted = claimEvents[0]!;
   assert.equal(exhausted.series?.count, 4);
