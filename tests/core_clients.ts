@@ -19,3 +19,16 @@ const NAMESPACE_RESOURCE = defineResource<Namespace>({
 export function namespaces(kube: { readonly rest: RestClient }): ResourceClient<Namespace> {
   return new ResourceClient(kube.rest, NAMESPACE_RESOURCE);
 }
+
+/** Deletes a pod at once (grace period 0): without a kubelet a graceful delete never ends. */
+export async function deletePodNow(
+  kube: { readonly rest: RestClient },
+  name: string,
+  namespace: string,
+): Promise<void> {
+  await kube.rest.performRequest({
+    method: "DELETE",
+    path: `/api/v1/namespaces/${namespace}/pods/${name}`,
+    bodyJson: { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 },
+  });
+}

@@ -148,10 +148,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
       ConflictError,
     );
     const deleting = await kube.hostPortClasses.delete(name, {
-      preconditions: {
-        uid: created.metadata.uid,
-        resourceVersion: created.metadata.resourceVersion,
-      },
+      preconditions: { uid: created.metadata.uid },
     });
     assert.ok(deleting?.metadata.deletionTimestamp, "held by the finalizer");
     await kube.hostPortClasses.patch(name, { metadata: { finalizers: null } });

@@ -394,13 +394,10 @@ export class ResourceClient<T extends KubeObject> {
    */
   async delete(
     name: string,
-    options: ObjectOptions & {
-      preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined };
-      gracePeriodSeconds?: number;
-    } = {},
+    options: ObjectOptions & { preconditions?: { uid?: string | undefined } } = {},
   ): Promise<T | undefined> {
-    const { preconditions, gracePeriodSeconds } = options; // JSON leaves out undefined ones
-    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions, gracePeriodSeconds };
+    const { preconditions } = options; // JSON leaves out an undefined one
+    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions };
     const at = { name, namespace: options.namespace };
     const answer = await this.#send("DELETE", at, { ...options, body });
     const kind = (answer as { kind?: unknown } | null)?.kind;
