@@ -477,9 +477,7 @@ export const HOST_PORT_RESOURCE = ours("HostPort", false, HostPortSchema);
 export type KubeClients = ReturnType<typeof clientsOver>;
 
 /** Builds the typed clients over `rest`. */
-export function createKubeClients(rest: RestClient): KubeClients {
-  return clientsOver(rest);
-}
+export const createKubeClients: (rest: RestClient) => KubeClients = clientsOver;
 
 function clientsOver(rest: RestClient) {
   const client = <T extends KubeObject>(resource: ResourceDescriptor<T>) =>
