@@ -4,11 +4,11 @@
  * settings, 401 Unauthorized and 403 Forbidden.
  */
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import {
   type ClusterConfig,
-  createCredentialSource,
   createKubeClients,
   ForbiddenError,
   HOST_PORT_CLASS_RESOURCE,
@@ -56,16 +56,14 @@ async function clientFor(cp: ControlPlane, dir: string, user: Record<string, unk
   return new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
 }
 
-async function tokenFileClient(
-  cp: ControlPlane,
-  dir: string,
-  tokenPath: string,
-  now: () => number,
-) {
-  const path = join(dir, `${uniqueName("kubeconfig")}.yaml`);
-  await Deno.writeTextFile(path, kubeconfigYaml(cp, { tokenFile: tokenPath }));
-  const config = await loadClusterConfig({ kubeconfig: path });
-  return new KubeRestClient(config, { credentials: createCredentialSource(config, { now }) });
+/** Runs `body` with `Date` (the token file's refresh clock) frozen at 0 until it moves it. */
+async function withFakeDate(body: (clock: ReturnType<typeof FakeTimers.install>) => Promise<void>) {
+  const clock = FakeTimers.install({ toFake: ["Date"] });
+  try {
+    await body(clock);
+  } finally {
+    clock.uninstall();
+  }
 }
 
 Deno.test("KubeRestClient authentication against a real API server", async (t) => {
@@ -107,24 +105,29 @@ Deno.test("KubeRestClient authentication against a real API server", async (t) =
     const namespace = uniqueName("rot");
     const tokenPath = join(dir, uniqueName("token"));
     await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "first"));
-    let now = 0;
-    using rest = await tokenFileClient(cp, dir, tokenPath, () => now);
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`);
-    await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "second"));
-    now = 59_000;
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`, "still cached");
-    now = 60_000;
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:second`);
+    const second = await cp.serviceAccountToken(namespace, "second");
+    await withFakeDate(async (clock) => {
+      using rest = await clientFor(cp, dir, { tokenFile: tokenPath });
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`);
+      await Deno.writeTextFile(tokenPath, second);
+      clock.setSystemTime(59_000);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`, "still cached");
+      clock.setSystemTime(60_000);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:second`);
+    });
   });
 
   await t.step("a 401 makes the client re-read the token file and retry once", async () => {
     const namespace = uniqueName("retry");
     const tokenPath = join(dir, uniqueName("token"));
     await Deno.writeTextFile(tokenPath, "revoked-token");
-    using rest = await tokenFileClient(cp, dir, tokenPath, () => 0); // never refreshed by time
-    await assert.rejects(whoAmI(rest), UnauthorizedError, "the file still holds a bad token");
-    await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "fresh"));
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:fresh`);
+    const fresh = await cp.serviceAccountToken(namespace, "fresh");
+    await withFakeDate(async () => { // never refreshed by time
+      using rest = await clientFor(cp, dir, { tokenFile: tokenPath });
+      await assert.rejects(whoAmI(rest), UnauthorizedError, "the file still holds a bad token");
+      await Deno.writeTextFile(tokenPath, fresh);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:fresh`);
+    });
   });
 
   await t.step("an exec plugin's ExecCredential token is used and cached", async () => {

@@ -4,6 +4,7 @@
  * aborting a streamed response (the server must see the connection end).
  */
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import { fileURLToPath } from "node:url";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import {
@@ -87,23 +88,30 @@ Deno.test("KubeRestClient turns an error body that is not a Status into a KubeAp
   await server.shutdown();
 });
 
-Deno.test("KubeRestClient gives up on a request after its timeout", async () => {
+Deno.test("KubeRestClient gives up on a request after its 30 s timeout", async () => {
+  const arrived = Promise.withResolvers<void>();
   const release = Promise.withResolvers<void>();
   const { server, config } = serve(async () => {
+    arrived.resolve();
     await release.promise;
     return Response.json({});
   });
-  using rest = new KubeRestClient(config, { timeoutMs: 100 });
-  await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/api/v1/pods" }),
-    (error: unknown) => {
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  try {
+    using rest = new KubeRestClient(config);
+    const request = rest.performRequest({ method: "GET", path: "/api/v1/pods" });
+    await arrived.promise;
+    clock.tick(30_000);
+    await assert.rejects(request, (error: unknown) => {
       assert.ok(error instanceof KubeRequestTimeoutError);
-      assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 100 ms");
+      assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 30000 ms");
       return true;
-    },
-  );
-  release.resolve();
-  await server.shutdown();
+    });
+  } finally {
+    clock.uninstall();
+    release.resolve();
+    await server.shutdown();
+  }
 });
 
 /** A long-lived signal (a controller's) that counts the abort listeners left on it. */

@@ -38,7 +38,7 @@ Deno.test("LeaderElector on a real API server", async (t) => {
   const config = await loadClusterConfig({ kubeconfig: cp.kubeconfigPath });
   const rests: KubeRestClient[] = [];
   function candidate(identity: string, lease: string, timings = FAST) {
-    const rest = new KubeRestClient(config, { timeoutMs: 5_000 });
+    const rest = new KubeRestClient(config);
     rests.push(rest);
     const kube = createKubeClients(rest);
     return new LeaderElector({

@@ -251,12 +251,14 @@ export async function* jsonLines(res: Response): AsyncGenerator<unknown, void, u
   }
 }
 
+const TIMEOUT_MS = 30_000;
+
 /**
  * One signal for fetch that aborts when the caller's does or the timeout expires. `release()`
  * unlinks a finished request from the caller's signal: a controller's signal lives as long as
  * the process, and each listener left on it would keep its request alive for as long.
  */
-function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
+function linkAbort(callerSignal: AbortSignal | undefined) {
   const controller = new AbortController();
   let timedOut = false;
   const onAbort = () => controller.abort(callerSignal?.reason);
@@ -265,7 +267,7 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, timeoutMs);
+  }, TIMEOUT_MS);
   return {
     signal: controller.signal,
     stopTimer: () => clearTimeout(timer),
@@ -282,16 +284,11 @@ type Link = ReturnType<typeof linkAbort>;
 /** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
 export class KubeRestClient implements RestClient {
   #credentials: CredentialSource;
-  #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
 
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
-  constructor(
-    readonly config: ClusterConfig,
-    options: { credentials?: CredentialSource; timeoutMs?: number } = {},
-  ) {
-    this.#credentials = options.credentials ?? createCredentialSource(config);
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  constructor(readonly config: ClusterConfig) {
+    this.#credentials = createCredentialSource(config);
   }
 
   performRequest(opts: RequestOptions & { expectStream: true }): Promise<AsyncIterable<unknown>>;
@@ -337,7 +334,7 @@ export class KubeRestClient implements RestClient {
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
     const body = opts.bodyJson === undefined ? null : JSON.stringify(opts.bodyJson);
     if (body !== null) headers.set("Content-Type", opts.contentType ?? "application/json");
-    const link = linkAbort(opts.abortSignal, this.#timeoutMs);
+    const link = linkAbort(opts.abortSignal);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
     const res = await fetch(url, {
@@ -357,7 +354,7 @@ export class KubeRestClient implements RestClient {
   /** The error to throw when fetching or reading a body failed. */
   #failure(error: unknown, link: Link, opts: RequestOptions, context: RequestContext): unknown {
     if (opts.abortSignal?.aborted) return opts.abortSignal.reason;
-    if (link.timedOut()) return new KubeRequestTimeoutError(context, this.#timeoutMs);
+    if (link.timedOut()) return new KubeRequestTimeoutError(context, TIMEOUT_MS);
     return new KubeConnectionError(this.config.server, context, error);
   }
 
