@@ -1,11 +1,12 @@
 /**
- * The Namespace client of tests and benchmarks (the operator never reads or writes Namespaces).
+ * Clients of tests and benchmarks: Namespaces (the operator never reads or writes them), deleting
+ * a pod at once, and a `KubeRestClient` that `using` closes.
  *
  * @module
  */
 import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import { defineResource, ResourceClient } from "../lib/kube/resource.ts";
-import type { RestClient } from "../lib/kube/rest_client.ts";
+import type { KubeRestClient, RestClient } from "../lib/kube/rest_client.ts";
 
 const NAMESPACE_RESOURCE = defineResource<Namespace>({
   group: "",
@@ -31,4 +32,9 @@ export async function deletePodNow(
     path: `/api/v1/namespaces/${namespace}/pods/${name}`,
     bodyJson: { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 },
   });
+}
+
+/** `rest`, closed when a `using` declaration holding it goes out of scope. */
+export function closing(rest: KubeRestClient): KubeRestClient & Disposable {
+  return Object.assign(rest, { [Symbol.dispose]: () => rest.close() });
 }

@@ -24,6 +24,7 @@ import {
 import { eventually } from "./controller_harness.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { createCa } from "./controlplane/pki.ts";
+import { closing } from "./core_clients.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -53,7 +54,7 @@ function kubeconfigYaml(cp: ControlPlane, user: Record<string, unknown>): string
 async function clientFor(cp: ControlPlane, dir: string, user: Record<string, unknown>) {
   const path = join(dir, `${uniqueName("kubeconfig")}.yaml`);
   await Deno.writeTextFile(path, kubeconfigYaml(cp, user));
-  return new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
+  return closing(new KubeRestClient(await loadClusterConfig({ kubeconfig: path })));
 }
 
 /** Runs `body` with `Date` (the token file's refresh clock) frozen at 0 until it moves it. */
@@ -69,7 +70,9 @@ async function withFakeDate(body: (clock: ReturnType<typeof FakeTimers.install>)
 Deno.test("KubeRestClient authentication against a real API server", async (t) => {
   await using cp = await startControlPlane({ crds: true });
   const dir = await Deno.makeTempDir({ prefix: "kube-auth-" });
-  using admin = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using admin = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
 
   await t.step("a client certificate from kubeconfig data authenticates as the admin", async () => {
     assert.equal(await whoAmI(admin), "admin");
@@ -194,7 +197,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       readFile: Deno.readTextFile,
       serviceAccountDir: saDir,
     });
-    using rest = new KubeRestClient(config);
+    using rest = closing(new KubeRestClient(config));
     assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:op`);
   });
 
@@ -268,7 +271,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
           "current-context": "ctx",
         }),
       );
-      using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
+      using rest = closing(new KubeRestClient(await loadClusterConfig({ kubeconfig: path })));
       const prefix = `Cannot reach the API server at "${server}" for GET /version: ${cause}`;
       await assert.rejects(rest.performRequest({ method: "GET", path: "/version" }), (error) => {
         assert.ok(error instanceof KubeConnectionError);

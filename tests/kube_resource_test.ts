@@ -22,7 +22,7 @@ import {
   type WatchEvent,
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 const API_VERSION = "hostport.rmb938.com/v1alpha1" as const;
 
@@ -42,7 +42,9 @@ async function newNamespace(kube: KubeClients): Promise<string> {
 
 Deno.test("ResourceClient against a real API server", async (t) => {
   await using cp = await startControlPlane();
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
 
   await t.step("create, get, update, list and delete a cluster-scoped HostPortClass", async () => {

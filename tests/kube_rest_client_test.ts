@@ -16,6 +16,7 @@ import {
   POD_RESOURCE,
   ResourceClient,
 } from "../lib/kube/mod.ts";
+import { closing } from "./core_clients.ts";
 
 interface Seen {
   method: string;
@@ -47,7 +48,7 @@ const POD: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespa
 
 Deno.test("KubeRestClient sends the token, JSON bodies and the merge patch content type", async () => {
   const { server, seen, config } = serve(() => Response.json(POD));
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   await pods.create({ ...POD });
   await pods.patch("p", { metadata: { labels: { a: "b" } } }, {
@@ -75,7 +76,7 @@ Deno.test("KubeRestClient turns an error body that is not a Status into a KubeAp
       headers: { "content-type": "text/html" },
     })
   );
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   await assert.rejects(
     rest.performRequest({ method: "GET", path: "/api/v1/pods" }),
     (error: unknown) => {
@@ -98,7 +99,7 @@ Deno.test("KubeRestClient gives up on a request after its 30 s timeout", async (
   });
   const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
   try {
-    using rest = new KubeRestClient(config);
+    using rest = closing(new KubeRestClient(config));
     const request = rest.performRequest({ method: "GET", path: "/api/v1/pods" });
     await arrived.promise;
     clock.tick(30_000);
@@ -137,7 +138,7 @@ Deno.test("finished requests leave nothing on the caller's long-lived signal", a
       ? Response.json({ kind: "Status", code: 404, reason: "NotFound" }, { status: 404 })
       : Response.json(POD)
   );
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const { signal, listeners } = countedSignal();
   for (let i = 0; i < 20; i++) {
     await rest.performRequest({
@@ -159,7 +160,7 @@ Deno.test("finished requests leave nothing on the caller's long-lived signal", a
 Deno.test("KubeRestClient names the server it cannot reach", async () => {
   const { server, config } = serve(() => Response.json({}));
   await server.shutdown(); // nothing listens on the port any more
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   await assert.rejects(
     rest.performRequest({ method: "GET", path: "/version" }),
     (error: unknown) => {
@@ -188,7 +189,7 @@ Deno.test("aborting a streamed response ends the stream and closes the connectio
     });
     return new Response(body, { headers: { "content-type": "application/json" } });
   });
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   const abort = new AbortController();
   const types: string[] = [];

@@ -9,11 +9,13 @@ import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kub
 import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 Deno.test("KubeEventRecorder writes Events a real API server accepts and aggregates", async () => {
   await using cp = await startControlPlane({ crds: false });
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
   await namespaces(kube).create({
     apiVersion: "v1",

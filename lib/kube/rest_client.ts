@@ -281,7 +281,7 @@ function linkAbort(callerSignal: AbortSignal | undefined) {
 
 type Link = ReturnType<typeof linkAbort>;
 
-/** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
+/** A `RestClient` for one cluster config. Call `close()` to free connections. */
 export class KubeRestClient implements RestClient {
   #credentials: CredentialSource;
   #httpClients = new Map<string, Deno.HttpClient>();
@@ -383,11 +383,6 @@ export class KubeRestClient implements RestClient {
   close(): void {
     for (const client of this.#httpClients.values()) client.close();
     this.#httpClients.clear();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
