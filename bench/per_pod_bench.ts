@@ -98,7 +98,7 @@ export async function runPerPodBench(): Promise<BenchResult> {
   const pods = await eventually(
     `${REPLICAS} pods with ports`,
     async () => {
-      const list = await kube.pods.list({ namespace: NAMESPACE, labelSelector: "app=web" });
+      const list = await kube.pods.listAll({ namespace: NAMESPACE, labelSelector: "app=web" });
       const withPorts = list.items.filter((pod) => hostPortOf(pod) !== undefined);
       return withPorts.length === REPLICAS ? withPorts : undefined;
     },

@@ -19,17 +19,19 @@ import { HOST_PORT_CLASS_RESOURCE, HOST_PORT_RESOURCE } from "../lib/kube/resour
 import { ResourceClient } from "../lib/kube/resource.ts";
 import { KubeRestClient } from "../lib/kube/rest_client.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 import { CountingRecordStore } from "./fake_record_store.ts";
 
 /** One "operator process": its own client (own connections) and its own record. */
-function processClient(cp: ControlPlane): KubeRestClient {
-  return new KubeRestClient({
-    server: cp.url,
-    caPem: cp.caPem,
-    clientCertificate: { certPem: cp.adminCertPem, keyPem: cp.adminKeyPem },
-    auth: { type: "none" },
-  });
+function processClient(cp: ControlPlane): KubeRestClient & Disposable {
+  return closing(
+    new KubeRestClient({
+      server: cp.url,
+      caPem: cp.caPem,
+      clientCertificate: { certPem: cp.adminCertPem, keyPem: cp.adminKeyPem },
+      auth: { type: "none" },
+    }),
+  );
 }
 
 async function createNamespace(client: KubeRestClient, name: string): Promise<void> {

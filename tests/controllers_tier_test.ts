@@ -120,7 +120,7 @@ Deno.test("a Deployment's pods get their claim's port through the pod webhook", 
   });
 
   const pods = await eventually("the Deployment's two pods, unschedulable", async () => {
-    const list = await kube.pods.list({ namespace: "apps", labelSelector: "app=echo" });
+    const list = await kube.pods.listAll({ namespace: "apps", labelSelector: "app=echo" });
     const unschedulable = list.items.filter((pod) =>
       pod.status?.conditions?.some((c) =>
         c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable"

@@ -4,11 +4,11 @@
  * settings, 401 Unauthorized and 403 Forbidden.
  */
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import {
   type ClusterConfig,
-  createCredentialSource,
   createKubeClients,
   ForbiddenError,
   HOST_PORT_CLASS_RESOURCE,
@@ -24,6 +24,7 @@ import {
 import { eventually } from "./controller_harness.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { createCa } from "./controlplane/pki.ts";
+import { closing } from "./core_clients.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -35,7 +36,6 @@ async function whoAmI(rest: RestClient): Promise<string> {
     method: "POST",
     path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-    expectJson: true,
   }) as { status: { userInfo: { username: string } } };
   return review.status.userInfo.username;
 }
@@ -54,25 +54,25 @@ function kubeconfigYaml(cp: ControlPlane, user: Record<string, unknown>): string
 async function clientFor(cp: ControlPlane, dir: string, user: Record<string, unknown>) {
   const path = join(dir, `${uniqueName("kubeconfig")}.yaml`);
   await Deno.writeTextFile(path, kubeconfigYaml(cp, user));
-  return new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
+  return closing(new KubeRestClient(await loadClusterConfig({ kubeconfig: path })));
 }
 
-async function tokenFileClient(
-  cp: ControlPlane,
-  dir: string,
-  tokenPath: string,
-  now: () => number,
-) {
-  const path = join(dir, `${uniqueName("kubeconfig")}.yaml`);
-  await Deno.writeTextFile(path, kubeconfigYaml(cp, { tokenFile: tokenPath }));
-  const config = await loadClusterConfig({ kubeconfig: path });
-  return new KubeRestClient(config, { credentials: createCredentialSource(config, { now }) });
+/** Runs `body` with `Date` (the token file's refresh clock) frozen at 0 until it moves it. */
+async function withFakeDate(body: (clock: ReturnType<typeof FakeTimers.install>) => Promise<void>) {
+  const clock = FakeTimers.install({ toFake: ["Date"] });
+  try {
+    await body(clock);
+  } finally {
+    clock.uninstall();
+  }
 }
 
 Deno.test("KubeRestClient authentication against a real API server", async (t) => {
   await using cp = await startControlPlane({ crds: true });
   const dir = await Deno.makeTempDir({ prefix: "kube-auth-" });
-  using admin = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using admin = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
 
   await t.step("a client certificate from kubeconfig data authenticates as the admin", async () => {
     assert.equal(await whoAmI(admin), "admin");
@@ -108,24 +108,29 @@ Deno.test("KubeRestClient authentication against a real API server", async (t) =
     const namespace = uniqueName("rot");
     const tokenPath = join(dir, uniqueName("token"));
     await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "first"));
-    let now = 0;
-    using rest = await tokenFileClient(cp, dir, tokenPath, () => now);
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`);
-    await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "second"));
-    now = 59_000;
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`, "still cached");
-    now = 60_000;
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:second`);
+    const second = await cp.serviceAccountToken(namespace, "second");
+    await withFakeDate(async (clock) => {
+      using rest = await clientFor(cp, dir, { tokenFile: tokenPath });
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`);
+      await Deno.writeTextFile(tokenPath, second);
+      clock.setSystemTime(59_000);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:first`, "still cached");
+      clock.setSystemTime(60_000);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:second`);
+    });
   });
 
   await t.step("a 401 makes the client re-read the token file and retry once", async () => {
     const namespace = uniqueName("retry");
     const tokenPath = join(dir, uniqueName("token"));
     await Deno.writeTextFile(tokenPath, "revoked-token");
-    using rest = await tokenFileClient(cp, dir, tokenPath, () => 0); // never refreshed by time
-    await assert.rejects(whoAmI(rest), UnauthorizedError, "the file still holds a bad token");
-    await Deno.writeTextFile(tokenPath, await cp.serviceAccountToken(namespace, "fresh"));
-    assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:fresh`);
+    const fresh = await cp.serviceAccountToken(namespace, "fresh");
+    await withFakeDate(async () => { // never refreshed by time
+      using rest = await clientFor(cp, dir, { tokenFile: tokenPath });
+      await assert.rejects(whoAmI(rest), UnauthorizedError, "the file still holds a bad token");
+      await Deno.writeTextFile(tokenPath, fresh);
+      assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:fresh`);
+    });
   });
 
   await t.step("an exec plugin's ExecCredential token is used and cached", async () => {
@@ -192,7 +197,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       readFile: Deno.readTextFile,
       serviceAccountDir: saDir,
     });
-    using rest = new KubeRestClient(config);
+    using rest = closing(new KubeRestClient(config));
     assert.equal(await whoAmI(rest), `system:serviceaccount:${namespace}:op`);
   });
 
@@ -203,7 +208,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       const token = await cp.serviceAccountToken(namespace, "limited");
       using rest = await clientFor(cp, dir, { token });
       const limited = createKubeClients(rest);
-      await assert.rejects(limited.hostPortClaims.list({ namespace }), (error: unknown) => {
+      await assert.rejects(limited.hostPortClaims.listAll({ namespace }), (error: unknown) => {
         assert.ok(error instanceof ForbiddenError);
         assert.equal(error.code, 403);
         assert.match(error.message, /system:serviceaccount:.*:limited.*cannot list/);
@@ -237,7 +242,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       });
       // The API server's authorizer learns of new RBAC objects through its own informers, so the
       // grant takes effect a moment later: retry Forbidden for a bounded time.
-      const page = await retryWhileForbidden(() => limited.hostPortClaims.list({ namespace }));
+      const page = await retryWhileForbidden(() => limited.hostPortClaims.listAll({ namespace }));
       assert.deepEqual(page.items, []);
     },
   );
@@ -266,7 +271,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
           "current-context": "ctx",
         }),
       );
-      using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: path }));
+      using rest = closing(new KubeRestClient(await loadClusterConfig({ kubeconfig: path })));
       const prefix = `Cannot reach the API server at "${server}" for GET /version: ${cause}`;
       await assert.rejects(rest.performRequest({ method: "GET", path: "/version" }), (error) => {
         assert.ok(error instanceof KubeConnectionError);

@@ -13,11 +13,13 @@ import {
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { claim, countRequests, TEST_LABEL, waitFor } from "./kube_informer_fixtures.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async () => {
   await using cp = await startControlPlane({ watchCache: false });
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
   const namespace = `relist-${crypto.randomUUID().slice(0, 8)}`;
   const other = `${namespace}-other`;
@@ -39,7 +41,7 @@ Deno.test("Informer relists after its resourceVersion expired (410 Gone)", async
   informer.start();
   await informer.synced;
   // At least the informer's resourceVersion: it saw no event since its list.
-  const listedAt = (await kube.hostPortClaims.list({ namespace })).resourceVersion;
+  const listedAt = (await kube.hostPortClaims.listAll({ namespace })).resourceVersion;
 
   // Move etcd on (in another namespace, so this informer sees no event) and compact, so the
   // informer's resourceVersion is gone when its watch is renewed.

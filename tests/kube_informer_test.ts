@@ -14,7 +14,7 @@ import {
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { claim, countRequests, TEST_LABEL, waitFor } from "./kube_informer_fixtures.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -58,7 +58,9 @@ function track(
 
 Deno.test("Informer against a real API server", async (t) => {
   await using cp = await startControlPlane();
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
 
   const matchesFreshList = async (informer: Informer<HostPortClaim>, namespace: string) => {

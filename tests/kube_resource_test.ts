@@ -10,16 +10,19 @@ import {
   createKubeClients,
   CUSTOM_RESOURCE_DEFINITION_RESOURCE,
   GoneError,
+  HOST_PORT_CLAIM_RESOURCE,
   InvalidError,
   type KubeClients,
   KubeRestClient,
   loadClusterConfig,
   NotFoundError,
+  type RequestOptions,
   ResourceClient,
+  type RestClient,
   type WatchEvent,
 } from "../lib/kube/mod.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 const API_VERSION = "hostport.rmb938.com/v1alpha1" as const;
 
@@ -39,7 +42,9 @@ async function newNamespace(kube: KubeClients): Promise<string> {
 
 Deno.test("ResourceClient against a real API server", async (t) => {
   await using cp = await startControlPlane();
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
 
   await t.step("create, get, update, list and delete a cluster-scoped HostPortClass", async () => {
@@ -53,7 +58,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
     const updated = await kube.hostPortClasses.update(read);
     assert.equal(updated.spec.pools.length, 2);
     assert.notEqual(updated.metadata.resourceVersion, read.metadata.resourceVersion);
-    const listed = await kube.hostPortClasses.list();
+    const listed = await kube.hostPortClasses.listAll();
     assert.ok(listed.items.some((c) => c.metadata.name === name));
     assert.match(listed.resourceVersion, /^\d+$/);
     const deleted = await kube.hostPortClasses.delete(name);
@@ -145,44 +150,46 @@ Deno.test("ResourceClient against a real API server", async (t) => {
       ConflictError,
     );
     const deleting = await kube.hostPortClasses.delete(name, {
-      preconditions: {
-        uid: created.metadata.uid,
-        resourceVersion: created.metadata.resourceVersion,
-      },
+      preconditions: { uid: created.metadata.uid },
     });
     assert.ok(deleting?.metadata.deletionTimestamp, "held by the finalizer");
     await kube.hostPortClasses.patch(name, { metadata: { finalizers: null } });
     await assert.rejects(kube.hostPortClasses.get(name), NotFoundError);
   });
 
-  await t.step("listAll() pages with limit/continue and returns every object", async () => {
+  await t.step("listAll() reads pages of 500 with continue and returns every object", async () => {
     const namespace = await newNamespace(kube);
-    for (let i = 0; i < 7; i++) {
-      await kube.hostPortClaims.create({
-        apiVersion: API_VERSION,
-        kind: "HostPortClaim",
-        metadata: { name: `c${i}`, namespace },
-        spec: { hostPortClassName: "x" },
-      });
+    const names = Array.from({ length: 501 }, (_, i) => `c${i}`).sort();
+    for (let i = 0; i < names.length; i += 50) {
+      await Promise.all(
+        names.slice(i, i + 50).map((name) =>
+          kube.hostPortClaims.create({
+            apiVersion: API_VERSION,
+            kind: "HostPortClaim",
+            metadata: { name, namespace },
+            spec: { hostPortClassName: "x" },
+          })
+        ),
+      );
     }
-    const firstPage = await kube.hostPortClaims.list({ namespace, limit: 3 });
-    assert.equal(firstPage.items.length, 3);
-    assert.ok(firstPage.continue);
-    const all = await kube.hostPortClaims.listAll({ namespace, limit: 3 });
-    assert.deepEqual(all.items.map((c) => c.metadata.name).sort(), [
-      "c0",
-      "c1",
-      "c2",
-      "c3",
-      "c4",
-      "c5",
-      "c6",
+    const queries: URLSearchParams[] = [];
+    const counting = {
+      performRequest(opts: RequestOptions) {
+        queries.push(opts.querystring ?? new URLSearchParams());
+        return rest.performRequest(opts);
+      },
+    } as RestClient;
+    const all = await new ResourceClient(counting, HOST_PORT_CLAIM_RESOURCE).listAll({ namespace });
+    assert.deepEqual(all.items.map((c) => c.metadata.name).sort(), names);
+    assert.deepEqual(queries.map((query) => [query.get("limit"), query.has("continue")]), [
+      ["500", false],
+      ["500", true],
     ]);
   });
 
   await t.step("watch() streams typed events and stops when aborted", async () => {
     const namespace = await newNamespace(kube);
-    const start = await kube.hostPortClaims.list({ namespace });
+    const start = await kube.hostPortClaims.listAll({ namespace });
     const abort = new AbortController();
     const events: WatchEvent<HostPortClaim>[] = [];
     const watching = (async () => {
@@ -271,7 +278,7 @@ Deno.test("ResourceClient against a real API server", async (t) => {
       note: "hello",
     });
     assert.equal(event.note, "hello");
-    const pods = await kube.pods.list({ namespace });
+    const pods = await kube.pods.listAll({ namespace });
     assert.equal(pods.items[0]?.kind, "Pod", "list items get apiVersion and kind filled in");
     const crds = new ResourceClient(rest, CUSTOM_RESOURCE_DEFINITION_RESOURCE);
     const crd = await crds.get("hostports.hostport.rmb938.com");

@@ -4,6 +4,7 @@
  * aborting a streamed response (the server must see the connection end).
  */
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
 import { fileURLToPath } from "node:url";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import {
@@ -15,6 +16,7 @@ import {
   POD_RESOURCE,
   ResourceClient,
 } from "../lib/kube/mod.ts";
+import { closing } from "./core_clients.ts";
 
 interface Seen {
   method: string;
@@ -46,7 +48,7 @@ const POD: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespa
 
 Deno.test("KubeRestClient sends the token, JSON bodies and the merge patch content type", async () => {
   const { server, seen, config } = serve(() => Response.json(POD));
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   await pods.create({ ...POD });
   await pods.patch("p", { metadata: { labels: { a: "b" } } }, {
@@ -74,9 +76,9 @@ Deno.test("KubeRestClient turns an error body that is not a Status into a KubeAp
       headers: { "content-type": "text/html" },
     })
   );
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
+    rest.performRequest({ method: "GET", path: "/api/v1/pods" }),
     (error: unknown) => {
       assert.ok(error instanceof KubeApiError);
       assert.equal(error.code, 502);
@@ -87,23 +89,30 @@ Deno.test("KubeRestClient turns an error body that is not a Status into a KubeAp
   await server.shutdown();
 });
 
-Deno.test("KubeRestClient gives up on a request after its timeout", async () => {
+Deno.test("KubeRestClient gives up on a request after its 30 s timeout", async () => {
+  const arrived = Promise.withResolvers<void>();
   const release = Promise.withResolvers<void>();
   const { server, config } = serve(async () => {
+    arrived.resolve();
     await release.promise;
     return Response.json({});
   });
-  using rest = new KubeRestClient(config, { timeoutMs: 100 });
-  await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/api/v1/pods", expectJson: true }),
-    (error: unknown) => {
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  try {
+    using rest = closing(new KubeRestClient(config));
+    const request = rest.performRequest({ method: "GET", path: "/api/v1/pods" });
+    await arrived.promise;
+    clock.tick(30_000);
+    await assert.rejects(request, (error: unknown) => {
       assert.ok(error instanceof KubeRequestTimeoutError);
-      assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 100 ms");
+      assert.equal(error.message, "Kubernetes API GET /api/v1/pods timed out after 30000 ms");
       return true;
-    },
-  );
-  release.resolve();
-  await server.shutdown();
+    });
+  } finally {
+    clock.uninstall();
+    release.resolve();
+    await server.shutdown();
+  }
 });
 
 /** A long-lived signal (a controller's) that counts the abort listeners left on it. */
@@ -129,18 +138,17 @@ Deno.test("finished requests leave nothing on the caller's long-lived signal", a
       ? Response.json({ kind: "Status", code: 404, reason: "NotFound" }, { status: 404 })
       : Response.json(POD)
   );
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const { signal, listeners } = countedSignal();
   for (let i = 0; i < 20; i++) {
     await rest.performRequest({
       method: "GET",
       path: "/ok",
-      expectJson: true,
       abortSignal: signal,
     });
   }
   await assert.rejects(
-    rest.performRequest({ method: "GET", path: "/missing", expectJson: true, abortSignal: signal }),
+    rest.performRequest({ method: "GET", path: "/missing", abortSignal: signal }),
     KubeApiError,
   );
   // Each listener left would keep its request's AbortController, signal and timer for as long
@@ -152,7 +160,7 @@ Deno.test("finished requests leave nothing on the caller's long-lived signal", a
 Deno.test("KubeRestClient names the server it cannot reach", async () => {
   const { server, config } = serve(() => Response.json({}));
   await server.shutdown(); // nothing listens on the port any more
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   await assert.rejects(
     rest.performRequest({ method: "GET", path: "/version" }),
     (error: unknown) => {
@@ -181,7 +189,7 @@ Deno.test("aborting a streamed response ends the stream and closes the connectio
     });
     return new Response(body, { headers: { "content-type": "application/json" } });
   });
-  using rest = new KubeRestClient(config);
+  using rest = closing(new KubeRestClient(config));
   const pods = new ResourceClient<Pod>(rest, POD_RESOURCE);
   const abort = new AbortController();
   const types: string[] = [];

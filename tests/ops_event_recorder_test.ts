@@ -10,7 +10,7 @@ import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kub
 import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 /** Waits until the recorder made `count` writes (`hostport_events_writes_total`, any result). */
 function written(metrics: PrometheusRegistry, count: number): Promise<true> {
@@ -24,7 +24,9 @@ function written(metrics: PrometheusRegistry, count: number): Promise<true> {
 
 Deno.test("KubeEventRecorder writes Events a real API server accepts and aggregates", async () => {
   await using cp = await startControlPlane({ crds: false });
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
   await namespaces(kube).create({
     apiVersion: "v1",
@@ -70,13 +72,13 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
   );
 
   // Only ours: on a loaded machine the API server may have written its own Events to `default`.
-  const clusterEvents = (await kube.events.list({ namespace: "default" })).items
+  const clusterEvents = (await kube.events.listAll({ namespace: "default" })).items
     .filter((event) => event.reportingController === "hostport.rmb938.com/hostport-allocator");
   assert.equal(clusterEvents.length, 1, JSON.stringify(clusterEvents));
   assert.equal(clusterEvents[0]!.regarding?.name, "hpc-0b1c");
   assert.equal(clusterEvents[0]!.reason, "PortAllocated");
 
-  const claimEvents = (await kube.events.list({ namespace: "team-a" })).items;
+  const claimEvents = (await kube.events.listAll({ namespace: "team-a" })).items;
   assert.equal(claimEvents.length, 1);
   const exhausted = claimEvents[0]!;
   assert.equal(exhausted.series?.count, 4);

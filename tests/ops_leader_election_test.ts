@@ -43,7 +43,7 @@ Deno.test("LeaderElector on a real API server", async (t) => {
   /** What each candidate shows a user: its metrics and its log lines. */
   const outputs = new Map<LeaderElector, { metrics: PrometheusRegistry; lines: string[] }>();
   function candidate(identity: string, lease: string, timings = FAST) {
-    const rest = new KubeRestClient(config, { timeoutMs: 5_000 });
+    const rest = new KubeRestClient(config);
     rests.push(rest);
     const kube = createKubeClients(rest);
     const metrics = new PrometheusRegistry();

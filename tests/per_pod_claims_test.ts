@@ -53,7 +53,7 @@ async function podPorts(
   count: number,
 ): Promise<Map<string, number>> {
   return await eventually(`${count} pods of ${namespace}/${app} with ports`, async () => {
-    const pods = await cluster.kube.pods.list({ namespace, labelSelector: `app=${app}` });
+    const pods = await cluster.kube.pods.listAll({ namespace, labelSelector: `app=${app}` });
     const live = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
     if (live.length !== count) return undefined;
     return new Map(live.map((p) => [p.metadata!.name!, portOf(p)!]));
@@ -170,16 +170,16 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
         bodyJson: { propagationPolicy: "Background" },
       });
       await eventually(`the pods of ${ns}/db to be gone`, async () => {
-        const pods = await kube.pods.list({ namespace: ns, labelSelector: "app=db" });
+        const pods = await kube.pods.listAll({ namespace: ns, labelSelector: "app=db" });
         return pods.items.length === 0 ? true : undefined;
       });
       if (policy === "Retain") {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
-        const claims = await kube.hostPortClaims.list({ namespace: ns });
+        const claims = await kube.hostPortClaims.listAll({ namespace: ns });
         assert.equal(claims.items.length, left, "whenDeleted: Retain keeps every claim");
       } else {
         await eventually(`the claims of ${ns} to be gone`, async () => {
-          const claims = await kube.hostPortClaims.list({ namespace: ns });
+          const claims = await kube.hostPortClaims.listAll({ namespace: ns });
           return claims.items.length === 0 ? true : undefined;
         });
       }
@@ -222,10 +222,10 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       const second = await eventually(
         "the rollout to finish",
         async () => {
-          const pods = await kube.pods.list({ namespace: "deploy", labelSelector: "app=game" });
+          const pods = await kube.pods.listAll({ namespace: "deploy", labelSelector: "app=game" });
           const ports = pods.items.map(portOf).filter((p) => p !== undefined);
           if (new Set(ports).size !== ports.length) duplicates.push(`pods: ${ports}`);
-          const held = (await kube.hostPorts.list()).items.map((h) => h.status?.port ?? 0)
+          const held = (await kube.hostPorts.listAll()).items.map((h) => h.status?.port ?? 0)
             .filter((p) => p > 0);
           if (new Set(held).size !== held.length) duplicates.push(`HostPorts: ${held}`);
           samples++;
@@ -241,7 +241,7 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       assert.equal(new Set(second.values()).size, 4);
       // The old pods' claims go with them (garbage collector), and their ports with the claims.
       await eventually("only the new pods' claims left", async () => {
-        const claims = await kube.hostPortClaims.list({ namespace: "deploy" });
+        const claims = await kube.hostPortClaims.listAll({ namespace: "deploy" });
         const names = claims.items.map((c) => c.metadata.name).sort();
         const wanted = [...second.keys()].map((pod) => `${pod}-web`).sort();
         return JSON.stringify(names) === JSON.stringify(wanted) ? true : undefined;
@@ -307,7 +307,7 @@ Deno.test("per-pod claims from a HostPortClaimTemplate, with the real workload c
       () => kube.hostPortClaims.get(`${firstPod}-web`, { namespace: "job" }),
     );
     const next = await eventually("the Job's second pod with the freed port", async () => {
-      const pods = await kube.pods.list({ namespace: "job", labelSelector: "app=batch" });
+      const pods = await kube.pods.listAll({ namespace: "job", labelSelector: "app=batch" });
       const other = pods.items.find((p) => p.metadata?.name !== firstPod);
       return other && portOf(other) !== undefined ? other : undefined;
     });

@@ -121,7 +121,7 @@ async function createAtOnce(kube: KubeClients, namespace: string, names: string[
 }
 
 async function claimsOf(kube: KubeClients, namespace: string): Promise<HostPortClaim[]> {
-  return (await kube.hostPortClaims.list({ namespace })).items;
+  return (await kube.hostPortClaims.listAll({ namespace })).items;
 }
 
 /** The reason of a claim's Bound condition. */
@@ -132,7 +132,7 @@ function boundReason(claim: HostPortClaim): string | undefined {
 /** Ports held by HostPorts whose claim is in `namespace`. */
 async function heldPorts(kube: KubeClients, namespace: string): Promise<Map<string, number>> {
   const held = new Map<string, number>();
-  for (const hostPort of (await kube.hostPorts.list()).items) {
+  for (const hostPort of (await kube.hostPorts.listAll()).items) {
     const port = hostPort.status?.port ?? 0;
     if (port > 0 && hostPort.spec.claimRef?.namespace === namespace) {
       held.set(hostPort.spec.claimRef.name ?? "", port);
@@ -179,7 +179,7 @@ Deno.test("a per-class quota: 50 claims at once against 10, deletions, a lowered
   // them; the API server's own quota check records none), up to the per-object spam filter's
   // burst of 25, as client-go's recorder.
   await eventually("25 QuotaExceeded Events on the quota", async () => {
-    const events = (await kube.events.list({ namespace: "tenant" })).items.filter((event) =>
+    const events = (await kube.events.listAll({ namespace: "tenant" })).items.filter((event) =>
       event.regarding?.kind === "ResourceQuota" && event.regarding.name === "gold-claims" &&
       event.reason === "QuotaExceeded"
     );

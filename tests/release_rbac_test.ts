@@ -19,6 +19,7 @@ import { manifestPath, RBAC_PIECES, startLocalOperator } from "./demo/local_oper
 import { QUICKSTART_NAMESPACE, runPerPodExample, runQuickstart } from "./demo/quickstart.ts";
 import { eventually } from "./controller_harness.ts";
 import { type BoundRole, checkCalls, describeCall } from "./demo/rbac_check.ts";
+import { closing } from "./core_clients.ts";
 
 /**
  * Grants a short run cannot use, and why they are still needed. Every other grant must be used.
@@ -113,7 +114,7 @@ async function repairDamagedSecret(cp: ControlPlane, kubeconfig: string): Promis
   const damaged = btoa("damaged");
   const patch = JSON.stringify({ data: { "tls.crt": damaged } });
   await kubectlOk(cp, ["patch", ...secret, "--type=merge", "-p", patch]);
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig }));
+  using rest = closing(new KubeRestClient(await loadClusterConfig({ kubeconfig })));
   await new SelfManagedCertificateSource({
     kube: createKubeClients(rest),
     namespace: NAMES.namespace,

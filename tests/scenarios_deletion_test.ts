@@ -5,6 +5,7 @@
  * its "Improve". The controllers run in-process against a real kube-apiserver, without webhook.
  */
 import assert from "node:assert/strict";
+import { deletePodNow } from "./core_clients.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import {
   adminClients,
@@ -59,7 +60,7 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
     await sleep(GRACE_MS);
     assert.ok(await claims.get("a", { namespace: NS }), "p2 can still run");
 
-    await kube.pods.delete("p2", { namespace: NS, gracePeriodSeconds: 0 });
+    await deletePodNow(kube, "p2", NS);
     await eventuallyGone("claim a", () => claims.get("a", { namespace: NS }));
     await eventuallyGone("HostPort of a", () => kube.hostPorts.get(hostPort.metadata.name!));
     await eventually(
@@ -93,7 +94,7 @@ Deno.test("deletion and binding scenarios S5, S6, S7 and S16", async (t) => {
       await sleep(GRACE_MS + 1_500); // the grace ends within this window: nothing may change
       const b = await claims.get("b", { namespace: NS });
       assert.equal(b.status?.phase, "Deleting");
-      await kube.pods.delete("late", { namespace: NS, gracePeriodSeconds: 0 });
+      await deletePodNow(kube, "late", NS);
       await eventuallyGone("claim b", () => claims.get("b", { namespace: NS }));
     },
   );

@@ -31,9 +31,9 @@ async function countWrites(
   const seen = new Map<string, string[]>();
   const paths = [
     `${API}/namespaces/${NS}/hostportclaims?resourceVersion=${
-      (await kube.hostPortClaims.list({ namespace: NS })).resourceVersion
+      (await kube.hostPortClaims.listAll({ namespace: NS })).resourceVersion
     }`,
-    `${API}/hostports?resourceVersion=${(await kube.hostPorts.list()).resourceVersion}`,
+    `${API}/hostports?resourceVersion=${(await kube.hostPorts.listAll()).resourceVersion}`,
   ];
   const readers = await Promise.all(paths.map(async (path) => {
     const response = await cp.fetch(`${path}&watch=true`);
@@ -202,7 +202,7 @@ Deno.test("claim lifecycle scenarios S1, S2, S3 and S17", async (t) => {
   });
 
   await t.step("the allocation record reserves exactly the ports HostPorts hold", async () => {
-    const held = (await kube.hostPorts.list()).items.map((hp) => hp.status?.port ?? 0)
+    const held = (await kube.hostPorts.listAll()).items.map((hp) => hp.status?.port ?? 0)
       .filter((port) => port > 0).sort((x, y) => x - y);
     await eventually("the record to match the held ports", async () => {
       const reserved = await operator.reservedPorts();

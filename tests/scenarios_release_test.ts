@@ -19,6 +19,7 @@ import {
   eventuallyGone,
   startOperator,
 } from "./controller_harness.ts";
+import { deletePodNow } from "./core_clients.ts";
 import type { WebhookTls } from "./controlplane/harness.ts";
 import { type E2eCluster, pod, startE2eCluster, web } from "./webhook_e2e_cluster.ts";
 
@@ -176,7 +177,7 @@ Deno.test("a port is released only once no pod can still use it (issue #9 items 
       const b = await kube.hostPortClaims.get("b", { namespace: "team-b" });
       assert.notEqual(b.status?.phase, "Bound", "b does not get the port p holds");
 
-      await kube.pods.delete("p", { namespace: "team-a", gracePeriodSeconds: 0 });
+      await deletePodNow(kube, "p", "team-a");
       await eventuallyGone("claim a", () => kube.hostPortClaims.get("a", { namespace: "team-a" }));
       // The controllers finalized a themselves after its window: its HostPort does not wait again.
       const bound = await eventually("claim b to be Bound within half a window", async () => {
@@ -325,7 +326,7 @@ Deno.test("a port is released only once no pod can still use it (issue #9 items 
       const f = await kube.hostPortClaims.get("f", { namespace: "team-d" });
       assert.notEqual(f.status?.phase, "Bound", "f does not get the port p2 holds");
 
-      await kube.pods.delete("p2", { namespace: "team-c", gracePeriodSeconds: 0 });
+      await deletePodNow(kube, "p2", "team-c");
       const bound = await eventually("claim f to be Bound", async () => {
         const claim = await kube.hostPortClaims.get("f", { namespace: "team-d" });
         return claim.status?.phase === "Bound" ? claim : undefined;

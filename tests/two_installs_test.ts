@@ -29,6 +29,7 @@ import {
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { OperatorProcess, webhookCertDir } from "./demo/operator_process.ts";
 import { metricValue } from "./process_operators.ts";
+import { closing } from "./core_clients.ts";
 
 const TENANT = "team";
 const CLASS = "two";
@@ -74,7 +75,9 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
   for (const namespace of [FIRST, SECOND, TENANT]) await ensureNamespace(kube, namespace);
 
   await t.step("of installs racing for an absent anchor, exactly one claims it", async () => {
-    using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+    using rest = closing(
+      new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+    );
     const records = ["race-1", "race-2", "race-3", "race-4", "race-5"].map((namespace) => ({
       namespace,
       name: DEFAULT_RECORD_NAME,
@@ -131,7 +134,9 @@ Deno.test("two installs never arbitrate separately: one allocation record per cl
     assert.equal(new Set(ports).size, 6, `distinct ports: ${ports.join(", ")}`);
     assert.equal(await metricValue(first, ALLOCATIONS), 6);
     assert.equal(await metricValue(second, ALLOCATIONS), undefined, "the second allocated none");
-    using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+    using rest = closing(
+      new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+    );
     const record = await new ConfigMapRecordStore(rest, { namespace: SECOND }).read();
     assert.equal(record, undefined, "the second install never created its own record");
     assert.equal((await readyz(second)).status, 503, "still not ready");

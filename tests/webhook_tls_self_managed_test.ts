@@ -21,7 +21,7 @@ import {
 import { isSignedBy } from "../webhook/tls_source.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { memoryLookups, TEST_CONFIGURATIONS, webhookConfigurations } from "./webhook_fixtures.ts";
-import { namespaces } from "./core_clients.ts";
+import { closing, namespaces } from "./core_clients.ts";
 
 const NAMESPACE = "hostport-system";
 /**
@@ -89,7 +89,9 @@ class Replica extends SelfManagedCertificateSource {
 
 Deno.test("self-managed certificates on a real API server", async (t) => {
   await using cp = await startControlPlane();
-  using rest = new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath }));
+  using rest = closing(
+    new KubeRestClient(await loadClusterConfig({ kubeconfig: cp.kubeconfigPath })),
+  );
   const kube = createKubeClients(rest);
   await namespaces(kube).create({
     apiVersion: "v1",

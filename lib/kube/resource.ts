@@ -202,17 +202,13 @@ export interface ObjectOptions {
   abortSignal?: AbortSignal | undefined;
 }
 
-/** Options of a list page (`namespace` omitted: all namespaces). */
+/** Options of a list (`namespace` omitted: all namespaces). */
 export interface ListOptions extends ObjectOptions {
   labelSelector?: string | undefined;
-  limit?: number | undefined;
-  /** The token of the previous page. */
-  continue?: string | undefined;
 }
 
 /** Options of a watch. */
-export interface WatchOptions extends ObjectOptions {
-  labelSelector?: string | undefined;
+export interface WatchOptions extends ListOptions {
   /** Start after this version; omit to get synthetic ADDED events for every object first. */
   resourceVersion?: string | undefined;
   timeoutSeconds?: number | undefined;
@@ -282,14 +278,12 @@ const ListBody = z.looseObject({
   items: z.array(z.unknown()).nullable(),
 });
 
-/** A page of a list: the objects that decode, and those that do not. */
+/** A list: the objects that decode, and those that do not. */
 export interface ListPage<T extends KubeObject> {
   items: T[];
   undecodable: UndecodableObject[];
   /** The collection's resourceVersion (watch from here). */
   resourceVersion: string;
-  /** Absent on the last page. */
-  continue?: string | undefined;
 }
 
 /** Typed access to one resource type. Errors are the `KubeApiError` family. */
@@ -309,7 +303,6 @@ export class ResourceClient<T extends KubeObject> {
     return await this.#client.performRequest({
       method,
       path: resourcePath(this.resource, at),
-      expectJson: true,
       querystring: options.query,
       bodyJson: options.body,
       contentType: options.contentType,
@@ -327,43 +320,27 @@ export class ResourceClient<T extends KubeObject> {
     return this.resource.decode(await this.#send("GET", at, options));
   }
 
-  /** Reads one page; an object that does not decode is returned in `undecodable`. */
-  async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const { labelSelector, limit, continue: token } = options;
-    const query = toQuery({ labelSelector, limit, continue: token });
-    const body = ListBody.parse(
-      await this.#send("GET", { namespace: options.namespace }, { ...options, query }),
-    );
-    const page: ListPage<T> = {
-      items: [],
-      undecodable: [],
-      resourceVersion: body.metadata?.resourceVersion ?? "",
-    };
-    for (const item of body.items ?? []) {
-      const decoded = decodeLeniently(this.resource, item);
-      if (decoded.ok) page.items.push(decoded.object);
-      else page.undecodable.push(decoded.undecodable);
-    }
-    if (body.metadata?.continue) page.continue = body.metadata.continue;
-    return page;
-  }
-
   /**
-   * Reads every page (`limit` per request, default 500) from one consistent snapshot. A caller
-   * for whom a missing object is unsafe (one that frees what objects hold) must check
-   * `undecodable`.
+   * Reads every page (500 objects per request) from one consistent snapshot; an object that does
+   * not decode is returned in `undecodable`. A caller for whom a missing object is unsafe (one
+   * that frees what objects hold) must check `undecodable`.
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
-  async listAll(options: Omit<ListOptions, "continue"> = {}): Promise<ListPage<T>> {
+  async listAll(options: ListOptions = {}): Promise<ListPage<T>> {
     const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
     let token: string | undefined;
     do {
-      const page = await this.list({ ...options, limit: options.limit ?? 500, continue: token });
-      all.items.push(...page.items);
-      all.undecodable.push(...page.undecodable);
-      all.resourceVersion = page.resourceVersion;
-      token = page.continue;
+      const query = toQuery({ labelSelector: options.labelSelector, limit: 500, continue: token });
+      const at = { namespace: options.namespace };
+      const body = ListBody.parse(await this.#send("GET", at, { ...options, query }));
+      for (const item of body.items ?? []) {
+        const decoded = decodeLeniently(this.resource, item);
+        if (decoded.ok) all.items.push(decoded.object);
+        else all.undecodable.push(decoded.undecodable);
+      }
+      all.resourceVersion = body.metadata?.resourceVersion ?? "";
+      token = body.metadata?.continue;
     } while (token);
     return all;
   }
@@ -417,13 +394,10 @@ export class ResourceClient<T extends KubeObject> {
    */
   async delete(
     name: string,
-    options: ObjectOptions & {
-      preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined };
-      gracePeriodSeconds?: number;
-    } = {},
+    options: ObjectOptions & { preconditions?: { uid?: string | undefined } } = {},
   ): Promise<T | undefined> {
-    const { preconditions, gracePeriodSeconds } = options; // JSON leaves out undefined ones
-    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions, gracePeriodSeconds };
+    const { preconditions } = options; // JSON leaves out an undefined one
+    const body = { apiVersion: "v1", kind: "DeleteOptions", preconditions };
     const at = { name, namespace: options.namespace };
     const answer = await this.#send("DELETE", at, { ...options, body });
     const kind = (answer as { kind?: unknown } | null)?.kind;
@@ -448,7 +422,6 @@ export class ResourceClient<T extends KubeObject> {
         allowWatchBookmarks: true,
       }),
       expectStream: true,
-      expectJson: true,
       abortSignal: options.abortSignal,
     });
     for await (const value of stream) {
@@ -504,9 +477,7 @@ export const HOST_PORT_RESOURCE = ours("HostPort", false, HostPortSchema);
 export type KubeClients = ReturnType<typeof clientsOver>;
 
 /** Builds the typed clients over `rest`. */
-export function createKubeClients(rest: RestClient): KubeClients {
-  return clientsOver(rest);
-}
+export const createKubeClients: (rest: RestClient) => KubeClients = clientsOver;
 
 function clientsOver(rest: RestClient) {
   const client = <T extends KubeObject>(resource: ResourceDescriptor<T>) =>

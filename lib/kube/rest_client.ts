@@ -8,7 +8,7 @@
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
 import { errorMessage } from "../api/types.ts";
-import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import { backoffDelay, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
   type ClusterConfig,
@@ -208,19 +208,14 @@ export interface RequestOptions {
   bodyJson?: unknown;
   /** Resolve with the JSON values of the body's lines, read as they come. */
   expectStream?: boolean;
-  expectJson?: boolean;
 }
 
-/** The client contract; a non-2xx response rejects with a `KubeApiError` subclass. */
+/** cloudydeno's contract for JSON; a non-2xx response rejects with a `KubeApiError` subclass. */
 export interface RestClient {
   /** Performs one request and returns the JSON values of the body's lines; leaving ends it. */
-  performRequest(
-    opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<unknown>>;
-  /** Performs one request and returns the parsed JSON body. */
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
-  /** Performs one request and returns the body bytes. */
-  performRequest(opts: RequestOptions): Promise<Uint8Array>;
+  performRequest(opts: RequestOptions & { expectStream: true }): Promise<AsyncIterable<unknown>>;
+  /** Performs one request and returns the parsed JSON body (`null` for an empty one). */
+  performRequest(opts: RequestOptions): Promise<unknown>;
 }
 
 /**
@@ -256,12 +251,14 @@ export async function* jsonLines(res: Response): AsyncGenerator<unknown, void, u
   }
 }
 
+const TIMEOUT_MS = 30_000;
+
 /**
  * One signal for fetch that aborts when the caller's does or the timeout expires. `release()`
  * unlinks a finished request from the caller's signal: a controller's signal lives as long as
  * the process, and each listener left on it would keep its request alive for as long.
  */
-function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
+function linkAbort(callerSignal: AbortSignal | undefined) {
   const controller = new AbortController();
   let timedOut = false;
   const onAbort = () => controller.abort(callerSignal?.reason);
@@ -270,7 +267,7 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, timeoutMs);
+  }, TIMEOUT_MS);
   return {
     signal: controller.signal,
     stopTimer: () => clearTimeout(timer),
@@ -284,26 +281,18 @@ function linkAbort(callerSignal: AbortSignal | undefined, timeoutMs: number) {
 
 type Link = ReturnType<typeof linkAbort>;
 
-/** A `RestClient` for one cluster config. Call `close()` (or `using`) to free connections. */
+/** A `RestClient` for one cluster config. Call `close()` to free connections. */
 export class KubeRestClient implements RestClient {
   #credentials: CredentialSource;
-  #timeoutMs: number;
   #httpClients = new Map<string, Deno.HttpClient>();
 
   /** Creates a client (no connection until the first request); non-stream timeout 30 s. */
-  constructor(
-    readonly config: ClusterConfig,
-    options: { credentials?: CredentialSource; timeoutMs?: number } = {},
-  ) {
-    this.#credentials = options.credentials ?? createCredentialSource(config);
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  constructor(readonly config: ClusterConfig) {
+    this.#credentials = createCredentialSource(config);
   }
 
-  performRequest(
-    opts: RequestOptions & { expectStream: true; expectJson: true },
-  ): Promise<AsyncIterable<unknown>>;
-  performRequest(opts: RequestOptions & { expectJson: true }): Promise<unknown>;
-  performRequest(opts: RequestOptions): Promise<Uint8Array>;
+  performRequest(opts: RequestOptions & { expectStream: true }): Promise<AsyncIterable<unknown>>;
+  performRequest(opts: RequestOptions): Promise<unknown>;
   /**
    * Performs one request; a 401 with a rotating token or an exec credential is retried once
    * with fresh credentials.
@@ -324,7 +313,7 @@ export class KubeRestClient implements RestClient {
     }
     if (!res.ok) {
       const text = await this.#readBody(res, link, opts, context);
-      throw kubeApiErrorFromResponse(res.status, new TextDecoder().decode(text), context);
+      throw kubeApiErrorFromResponse(res.status, text, context);
     }
     if (opts.expectStream) {
       // A watch may be quiet for minutes (the informer handles stalls); the caller's signal
@@ -332,9 +321,7 @@ export class KubeRestClient implements RestClient {
       link.stopTimer();
       return jsonLines(res);
     }
-    const bytes = await this.#readBody(res, link, opts, context);
-    if (!opts.expectJson) return bytes;
-    const text = new TextDecoder().decode(bytes);
+    const text = await this.#readBody(res, link, opts, context);
     return text.trim() === "" ? null : JSON.parse(text);
   }
 
@@ -347,7 +334,7 @@ export class KubeRestClient implements RestClient {
     if (credentials.authorization) headers.set("Authorization", credentials.authorization);
     const body = opts.bodyJson === undefined ? null : JSON.stringify(opts.bodyJson);
     if (body !== null) headers.set("Content-Type", opts.contentType ?? "application/json");
-    const link = linkAbort(opts.abortSignal, this.#timeoutMs);
+    const link = linkAbort(opts.abortSignal);
     const query = opts.querystring?.toString();
     const url = `${this.config.server}${opts.path}${query ? `?${query}` : ""}`;
     const res = await fetch(url, {
@@ -367,12 +354,12 @@ export class KubeRestClient implements RestClient {
   /** The error to throw when fetching or reading a body failed. */
   #failure(error: unknown, link: Link, opts: RequestOptions, context: RequestContext): unknown {
     if (opts.abortSignal?.aborted) return opts.abortSignal.reason;
-    if (link.timedOut()) return new KubeRequestTimeoutError(context, this.#timeoutMs);
+    if (link.timedOut()) return new KubeRequestTimeoutError(context, TIMEOUT_MS);
     return new KubeConnectionError(this.config.server, context, error);
   }
 
   #readBody(res: Response, link: Link, opts: RequestOptions, context: RequestContext) {
-    return res.bytes()
+    return res.text()
       .catch((error) => Promise.reject(this.#failure(error, link, opts, context)))
       .finally(link.release);
   }
@@ -397,11 +384,6 @@ export class KubeRestClient implements RestClient {
     for (const client of this.#httpClients.values()) client.close();
     this.#httpClients.clear();
   }
-
-  /** Same as `close()`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /** Returns the username the API server knows `rest` by. @throws a `KubeApiError` or `Error` */
@@ -411,7 +393,6 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
     // GA since 1.28; every authenticated user may create one.
     path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
     bodyJson: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-    expectJson: true,
     abortSignal: signal,
   });
   const username = (review as { status?: { userInfo?: { username?: unknown } } } | null)?.status
@@ -428,7 +409,7 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
  */
 export function learnSelfUsername(
   rest: RestClient,
-  options: { signal?: AbortSignal; onError?: (error: unknown) => void; clock?: Clock } = {},
+  options: { signal?: AbortSignal; onError?: (error: unknown) => void } = {},
 ): { username(): string | undefined; known: Promise<string | undefined> } {
   let username: string | undefined;
   const stopped = () => options.signal?.aborted === true;
@@ -439,7 +420,7 @@ export function learnSelfUsername(
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        await sleep(options.clock ?? SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
+        await sleep(SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
       }
     }
     return undefined;
