@@ -8,7 +8,7 @@
 import type { Status } from "kubernetes-types/meta/v1.d.ts";
 import * as z from "zod";
 import { errorMessage } from "../api/types.ts";
-import { backoffDelay, sleep, SYSTEM_CLOCK } from "./clock.ts";
+import { backoffDelay, type Clock, sleep, SYSTEM_CLOCK } from "./clock.ts";
 import {
   type ClientCertificate,
   type ClusterConfig,
@@ -409,7 +409,7 @@ export async function selfUsername(rest: RestClient, signal?: AbortSignal): Prom
  */
 export function learnSelfUsername(
   rest: RestClient,
-  options: { signal?: AbortSignal; onError?: (error: unknown) => void } = {},
+  options: { signal?: AbortSignal; onError?: (error: unknown) => void; clock?: Clock } = {},
 ): { username(): string | undefined; known: Promise<string | undefined> } {
   let username: string | undefined;
   const stopped = () => options.signal?.aborted === true;
@@ -420,7 +420,7 @@ export function learnSelfUsername(
       } catch (error) {
         if (stopped()) break;
         options.onError?.(error);
-        await sleep(SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
+        await sleep(options.clock ?? SYSTEM_CLOCK, backoffDelay(attempt), options.signal);
       }
     }
     return undefined;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import FakeTimers from "@sinonjs/fake-timers";
 import fc from "fast-check";
 import {
   AlreadyExistsError,
@@ -19,6 +18,7 @@ import {
   selfUsername,
   UnauthorizedError,
 } from "./rest_client.ts";
+import { fakeClock } from "../../tests/fake_clock.ts";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 
@@ -263,16 +263,12 @@ Deno.test("selfUsername() rejects an answer without a username", async () => {
 });
 
 Deno.test("learnSelfUsername() is unknown until an attempt succeeds, retrying with backoff", async () => {
-  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  const { clock, fake } = fakeClock();
   const errors: unknown[] = [];
   const rest = scriptedClient([new Error("refused"), REVIEW]);
-  const learned = learnSelfUsername(rest, { onError: (error) => errors.push(error) });
+  const learned = learnSelfUsername(rest, { clock, onError: (error) => errors.push(error) });
   assert.equal(learned.username(), undefined);
-  try {
-    await clock.tickAsync(60_000);
-  } finally {
-    clock.uninstall();
-  }
+  await fake.tickAsync(60_000);
   assert.equal(await learned.known, "system:serviceaccount:ns:op");
   assert.equal(learned.username(), "system:serviceaccount:ns:op");
   assert.equal(errors.length, 1);
@@ -280,8 +276,12 @@ Deno.test("learnSelfUsername() is unknown until an attempt succeeds, retrying wi
 });
 
 Deno.test("learnSelfUsername() stops when its signal aborts", async () => {
+  const { clock } = fakeClock();
   const stop = new AbortController();
-  const learned = learnSelfUsername(scriptedClient([new Error("down")]), { signal: stop.signal });
+  const learned = learnSelfUsername(scriptedClient([new Error("down")]), {
+    clock,
+    signal: stop.signal,
+  });
   stop.abort();
   assert.equal(await learned.known, undefined);
   assert.equal(learned.username(), undefined);
