@@ -34,7 +34,6 @@ import {
   type EventRecorder,
   HealthChecks,
   KubeEventRecorder,
-  kubeEventSink,
   LeaderElector,
   type Logger,
   type OperatorConfig,
@@ -193,7 +192,7 @@ async function main(): Promise<number> {
   const kube = createKubeClients(rest);
   const { namespace, leaderElection: { enabled: leaderElection } } = config;
   logger.info("starting", { identity, server: rest.config.server, namespace, leaderElection });
-  const recorder = new KubeEventRecorder(kubeEventSink(kube.events), {
+  const recorder = new KubeEventRecorder(kube.events, {
     instance: identity,
     logger: logger.child({ component: "events" }),
     metrics,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { eventually } from "./controller_harness.ts";
 import { seriesValue } from "./controller_ops_fakes.ts";
 import { createKubeClients, KubeRestClient, loadClusterConfig } from "../lib/kube/mod.ts";
-import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
+import { KubeEventRecorder } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { startControlPlane } from "./controlplane/harness.ts";
 import { closing, namespaces } from "./core_clients.ts";
@@ -34,7 +34,7 @@ Deno.test("KubeEventRecorder writes Events a real API server accepts and aggrega
     metadata: { name: "team-a" },
   });
   const metrics = new PrometheusRegistry();
-  const recorder = new KubeEventRecorder(kubeEventSink(kube.events), {
+  const recorder = new KubeEventRecorder(kube.events, {
     instance: "hostport-allocator-0",
     metrics,
   });

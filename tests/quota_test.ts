@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { ResourceQuota } from "kubernetes-types/core/v1.d.ts";
 import type { HostPortClaim } from "../lib/api/mod.ts";
 import type { KubeClients } from "../lib/kube/mod.ts";
-import { KubeEventRecorder, kubeEventSink } from "../lib/ops/event_recorder.ts";
+import { KubeEventRecorder } from "../lib/ops/event_recorder.ts";
 import { PrometheusRegistry } from "../lib/ops/metrics_registry.ts";
 import { CLAIM_COUNT_RESOURCE, classQuotaResource } from "../lib/quota/mod.ts";
 import type { ClaimQuotaAdmission } from "../webhook/lookups.ts";
@@ -47,7 +47,7 @@ async function startRig(): Promise<Rig> {
   const cluster = await startE2eCluster({
     controlPlane: { controllers: true },
     startLookups: (kube) => {
-      recorder = new KubeEventRecorder(kubeEventSink(kube.events), {
+      recorder = new KubeEventRecorder(kube.events, {
         instance: "webhook",
         metrics: new PrometheusRegistry(),
       });

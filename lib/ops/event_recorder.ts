@@ -102,17 +102,17 @@ export class EventCorrelator {
   }
 }
 
+/** Where a subject's Events go: its namespace, or `default` for a cluster-scoped subject. */
+function eventNamespace(subject: EventSubject): string {
+  return subject.metadata.namespace || "default";
+}
+
 function truncate(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 3)}...`;
 }
 
-/** Where Events go; `kubeEventSink` writes them to the API server. */
-export interface EventSink {
-  /** Creates an Event. */
-  create(event: Event, signal: AbortSignal): Promise<void>;
-  /** Updates an Event's series; resolves `"gone"` when the Event no longer exists. */
-  patchSeries(event: Event, signal: AbortSignal): Promise<"ok" | "gone">;
-}
+/** The `events.k8s.io/v1` Event client the recorder writes through. */
+export type EventClient = Pick<ResourceClient<Event>, "create" | "patch">;
 
 /**
  * Options of `KubeEventRecorder`: `instance` is the `reportingInstance` (the pod name); writes
@@ -137,7 +137,7 @@ interface Pending {
 
 /** Records Events asynchronously; call `close()` on shutdown to flush. */
 export class KubeEventRecorder implements EventRecorder {
-  #sink: EventSink;
+  #events: EventClient;
   #options: EventRecorderOptions;
   #clock: Clock;
   #correlator: EventCorrelator;
@@ -150,9 +150,9 @@ export class KubeEventRecorder implements EventRecorder {
   #dropped: Counter | undefined;
   #writes: Counter | undefined;
 
-  /** Creates a recorder writing to `sink`. */
-  constructor(sink: EventSink, options: EventRecorderOptions) {
-    this.#sink = sink;
+  /** Creates a recorder writing through `events`. */
+  constructor(events: EventClient, options: EventRecorderOptions) {
+    this.#events = events;
     this.#options = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#correlator = new EventCorrelator(options);
@@ -223,11 +223,13 @@ export class KubeEventRecorder implements EventRecorder {
     const count = entry.count;
     const nowMs = this.#clock.now();
     const series: EventSeries = { count, lastObservedTime: microTime(nowMs) };
+    const abortSignal = this.#abort.signal;
     let operation: "create" | "patch" = "patch";
     try {
       if (entry.eventName !== undefined && count > entry.publishedCount) {
-        const event = { ...this.#event(item, entry.eventName, entry.firstMs), series };
-        if (await this.#sink.patchSeries(event, this.#abort.signal) === "gone") {
+        const namespace = eventNamespace(item.subject);
+        const patch = this.#events.patch(entry.eventName, { series }, { namespace, abortSignal });
+        if (await orUndefined(patch) === undefined) {
           entry.eventName = undefined; // expired (Events live an hour): create it again
         }
       }
@@ -240,7 +242,9 @@ export class KubeEventRecorder implements EventRecorder {
         const name = `${item.subject.metadata.name!.slice(0, 253 - suffix.length - 1)}.${suffix}`;
         const event = this.#event(item, name, entry.firstMs);
         if (count > 1) event.series = series;
-        await this.#sink.create(event, this.#abort.signal);
+        await this.#events.create(event, { abortSignal }).catch((error) => {
+          if (!(error instanceof AlreadyExistsError)) throw error; // a retried create landed
+        });
         entry.eventName = name;
       }
       entry.publishedCount = Math.max(entry.publishedCount, count);
@@ -258,7 +262,7 @@ export class KubeEventRecorder implements EventRecorder {
     return {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { name, namespace: metadata.namespace || "default" },
+      metadata: { name, namespace: eventNamespace(item.subject) },
       eventTime: microTime(firstMs),
       reportingController: "hostport.rmb938.com/hostport-allocator",
       reportingInstance: truncate(this.#options.instance, 128),
@@ -287,23 +291,4 @@ export class KubeEventRecorder implements EventRecorder {
     await this.#worker;
     return lost;
   }
-}
-
-/** Creates a sink writing through the `events.k8s.io/v1` Event client. */
-export function kubeEventSink(events: Pick<ResourceClient<Event>, "create" | "patch">): EventSink {
-  return {
-    async create(event, signal) {
-      try {
-        await events.create(event, { abortSignal: signal });
-      } catch (error) {
-        if (!(error instanceof AlreadyExistsError)) throw error; // a retried create landed
-      }
-    },
-    async patchSeries(event, signal) {
-      const { name = "", namespace } = event.metadata ?? {};
-      const body = { series: event.series };
-      const patch = events.patch(name, body, { namespace, abortSignal: signal });
-      return await orUndefined(patch) ? "ok" : "gone";
-    },
-  };
 }

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { seriesValue } from "../../tests/controller_ops_fakes.ts";
-import {
-  EventCorrelator,
-  type EventRecorderOptions,
-  type EventSink,
-  KubeEventRecorder,
-} from "./event_recorder.ts";
+import { EventCorrelator, type EventRecorderOptions, KubeEventRecorder } from "./event_recorder.ts";
 import type { Event } from "kubernetes-types/events/v1.d.ts";
 import { fakeClock } from "../../tests/fake_clock.ts";
 import { eventually } from "../../tests/controller_harness.ts";
 import type { EventSubject } from "./contracts.ts";
 import { PrometheusRegistry } from "./metrics_registry.ts";
+import { NotFoundError, type ObjectOptions } from "../kube/mod.ts";
 
 Deno.test("EventCorrelator.observe() joins identical events within the window into one series", () => {
   const correlator = new EventCorrelator({ seriesWindowMs: 60_000 });
@@ -74,17 +70,17 @@ const CLAIM: EventSubject = {
   metadata: { name: "web", namespace: "team-a", uid: "u-2" },
 };
 
-/** A sink that keeps what it was sent, like a tiny events API. */
-class MemorySink implements EventSink {
+/** A fake `events.k8s.io/v1` client that keeps what it was sent, like a tiny events API. */
+class MemoryEvents {
   events = new Map<string, Event>();
   log: string[] = [];
   failCreates = 0;
   hang = false;
 
-  async create(event: Event, signal: AbortSignal): Promise<void> {
+  async create(event: Event, { abortSignal }: ObjectOptions = {}): Promise<Event> {
     if (this.hang) {
       await new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason))
+        abortSignal?.addEventListener("abort", () => reject(abortSignal.reason))
       );
     }
     if (this.failCreates > 0) {
@@ -93,14 +89,16 @@ class MemorySink implements EventSink {
     }
     this.log.push(`create ${event.reason} ${event.series?.count ?? 1}`);
     this.events.set(`${event.metadata!.namespace}/${event.metadata!.name}`, structuredClone(event));
+    return event;
   }
 
-  patchSeries(event: Event): Promise<"ok" | "gone"> {
-    const stored = this.events.get(`${event.metadata!.namespace}/${event.metadata!.name}`);
-    this.log.push(`patch ${event.reason} ${event.series?.count}`);
-    if (!stored) return Promise.resolve("gone");
-    if (event.series) stored.series = event.series;
-    return Promise.resolve("ok");
+  patch(name: string, body: unknown, { namespace }: ObjectOptions = {}): Promise<Event> {
+    const stored = this.events.get(`${namespace}/${name}`);
+    const { series } = body as Pick<Event, "series">;
+    this.log.push(`patch ${stored?.reason ?? "(gone)"} ${series?.count}`);
+    if (!stored) return Promise.reject(new NotFoundError({ code: 404, reason: "NotFound" }));
+    if (series) stored.series = series;
+    return Promise.resolve(stored);
   }
 }
 
@@ -121,7 +119,7 @@ function written(metrics: PrometheusRegistry, count: number): Promise<true> {
 
 function setup(options: Partial<EventRecorderOptions> = {}) {
   const { clock, fake } = fakeClock(Date.UTC(2026, 4, 1));
-  const sink = new MemorySink();
+  const sink = new MemoryEvents();
   const metrics = new PrometheusRegistry();
   const recorder = new KubeEventRecorder(sink, { instance: "pod-1", clock, metrics, ...options });
   return { sink, recorder, metrics, fake };
@@ -183,7 +181,7 @@ Deno.test("KubeEventRecorder creates the Event again when its series patch finds
   sink.events.clear(); // expired on the server
   recorder.record(HOST_PORT, "Normal", "Repaired", "ok");
   assert.equal(await recorder.close(1_000), 0);
-  assert.deepEqual(sink.log, ["create Repaired 1", "patch Repaired 2", "create Repaired 2"]);
+  assert.deepEqual(sink.log, ["create Repaired 1", "patch (gone) 2", "create Repaired 2"]);
   assert.equal(sink.events.size, 1);
 });
 
