@@ -279,7 +279,7 @@ const ListBody = z.looseObject({
 });
 
 /** A list: the objects that decode, and those that do not. */
-export interface ListPage<T extends KubeObject> {
+export interface ListResult<T extends KubeObject> {
   items: T[];
   undecodable: UndecodableObject[];
   /** The collection's resourceVersion (watch from here). */
@@ -327,8 +327,8 @@ export class ResourceClient<T extends KubeObject> {
    *
    * @throws {GoneError} when the continue token expires between pages (list again)
    */
-  async listAll(options: ListOptions = {}): Promise<ListPage<T>> {
-    const all: ListPage<T> = { items: [], undecodable: [], resourceVersion: "" };
+  async listAll(options: ListOptions = {}): Promise<ListResult<T>> {
+    const all: ListResult<T> = { items: [], undecodable: [], resourceVersion: "" };
     let token: string | undefined;
     do {
       const query = toQuery({ labelSelector: options.labelSelector, limit: 500, continue: token });
