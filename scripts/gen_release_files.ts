@@ -150,12 +150,6 @@ export function releaseFiles(): Map<string, string> {
   return files;
 }
 
-/** The DNS names the API server uses to call the Service. */
-export function serviceDnsNames(): string[] {
-  const host = `${NAMES.service}.${NAMES.namespace}.svc`;
-  return [host, `${host}.cluster.local`];
-}
-
 /** The self-signed Issuer and the serving Certificate (renewed by cert-manager, reloaded by us). */
 function certManagerObjects(): ManifestObject[] {
   const object = (kind: string, spec: Record<string, unknown>) => ({
@@ -168,7 +162,7 @@ function certManagerObjects(): ManifestObject[] {
     object("Issuer", { selfSigned: {} }),
     object("Certificate", {
       secretName: NAMES.tlsSecret,
-      dnsNames: serviceDnsNames(),
+      dnsNames: NAMES.dnsNames,
       issuerRef: { kind: "Issuer", name: NAMES.certificate },
       privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
       usages: ["server auth", "digital signature"],

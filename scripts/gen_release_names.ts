@@ -8,6 +8,7 @@
 import { DEFAULT_RECORD_NAME } from "../lib/allocation/allocation_record.ts";
 import { LEADER_ELECTION_LEASE_NAME } from "../lib/api/constants.ts";
 import { DEFAULT_NAMESPACE } from "../lib/ops/config.ts";
+import { serviceNames } from "../webhook/configurations.ts";
 
 /** Version of the release; goes into the image tag and the `app.kubernetes.io/version` label. */
 export const RELEASE_VERSION = "0.1.0";
@@ -19,21 +20,27 @@ export const RELEASE_VERSION = "0.1.0";
  */
 export const IMAGE_REPOSITORY = "localhost/hostport-allocator";
 
+const SERVICE = "hostport-allocator";
+/** The names the operator derives from the webhook Service's (configurations, Secret, DNS). */
+const BY_SERVICE = serviceNames(SERVICE, DEFAULT_NAMESPACE);
+
 /** Every name of the release. */
 export const NAMES = {
   namespace: DEFAULT_NAMESPACE,
   /** Deployment, Service, ServiceAccount, ClusterRole(Binding), Role(Binding), PDB. */
   app: "hostport-allocator",
   container: "manager",
-  service: "hostport-allocator",
+  service: SERVICE,
   serviceAccount: "hostport-allocator",
   /** The self-managed variant's ClusterRole/Role for its certificate (CA injection, Secret). */
   tlsRbac: "hostport-allocator-tls",
   /** Mutating and Validating configuration of the CR webhooks. */
-  crdWebhooks: "hostport-allocator-crd",
-  podWebhooks: "hostport-allocator-pod",
+  crdWebhooks: BY_SERVICE.crdWebhooks,
+  podWebhooks: BY_SERVICE.podWebhooks,
   /** The serving certificate's Secret (written by the operator or by cert-manager). */
-  tlsSecret: "hostport-allocator-tls",
+  tlsSecret: BY_SERVICE.tlsSecret,
+  /** The names the API server calls the Service by. */
+  dnsNames: BY_SERVICE.dnsNames,
   /** cert-manager Issuer and Certificate. */
   certificate: "hostport-allocator",
   lease: LEADER_ELECTION_LEASE_NAME,

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { NAMES } from "../scripts/gen_release_names.ts";
-import { serviceDnsNames } from "../scripts/gen_release_files.ts";
 import { operatorArgs } from "../scripts/gen_release_workload.ts";
 import { type ControlPlane, startControlPlane } from "./controlplane/harness.ts";
 import { waitUntil } from "./controlplane/wait.ts";
@@ -66,7 +65,7 @@ Deno.test("the default release's operator makes its certificate and injects its 
     process: operator.process,
   });
   const cert = new X509Certificate(atob(await secretField(cp, "tls.crt")));
-  for (const name of serviceDnsNames()) {
+  for (const name of NAMES.dnsNames) {
     assert.ok(
       cert.subjectAltName?.includes(`DNS:${name}`),
       `${cert.subjectAltName} covers ${name}`,

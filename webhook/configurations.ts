@@ -36,6 +36,29 @@ export const WEBHOOK_PATHS = {
 /** Key of {@linkcode WEBHOOK_PATHS} and {@linkcode WEBHOOK_NAMES}. */
 export type WebhookId = keyof typeof WEBHOOK_PATHS;
 
+/** What the operator and the release name after the webhook Service. */
+export interface ServiceNames {
+  /** The configurations of the custom resources' webhooks (mutating and validating). */
+  crdWebhooks: string;
+  /** The pod webhook's (mutating) configuration. */
+  podWebhooks: string;
+  /** The serving certificate's Secret. */
+  tlsSecret: string;
+  /** The names the API server calls the Service by. */
+  dnsNames: string[];
+}
+
+/** Names everything after the webhook Service `service` in `namespace`. */
+export function serviceNames(service: string, namespace: string): ServiceNames {
+  const host = `${service}.${namespace}.svc`;
+  return {
+    crdWebhooks: `${service}-crd`,
+    podWebhooks: `${service}-pod`,
+    tlsSecret: `${service}-tls`,
+    dnsNames: [host, `${host}.cluster.local`],
+  };
+}
+
 /** Webhook names in the webhook configurations; the API server quotes them in rejections. */
 export const WEBHOOK_NAMES: { readonly [id in WebhookId]: string } = {
   mutateHostPort: "mhostport.kb.io",

@@ -20,7 +20,7 @@ import { errorMessage } from "../lib/api/mod.ts";
 import type { PemPair, ServingNames } from "./tls_certs.ts";
 import { inspectPair, isSignedBy, PairSource, type ServingPair } from "./tls_source.ts";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
-import { webhookSet, type WebhookSetOptions } from "./configurations.ts";
+import { serviceNames, webhookSet, type WebhookSetOptions } from "./configurations.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -71,12 +71,12 @@ export class SelfManagedCertificateSource extends PairSource {
   constructor(options: SelfManagedOptions) {
     super(options.retryIntervalMs ?? 5_000);
     this.#options = options;
-    this.#secretName = `${options.serviceName}-tls`;
+    const names = serviceNames(options.serviceName, options.namespace);
+    this.#secretName = names.tlsSecret;
     this.#secretRef = `${options.namespace}/${this.#secretName}`;
     this.#backdateMs = options.backdateMs ?? 300_000;
-    const service = `${options.serviceName}.${options.namespace}.svc`;
     this.#names = {
-      dnsNames: [service, `${service}.cluster.local`, ...(options.dnsNames ?? [])],
+      dnsNames: [...names.dnsNames, ...(options.dnsNames ?? [])],
       ipAddresses: [...(options.ipAddresses ?? [])],
     };
   }

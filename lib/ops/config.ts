@@ -19,6 +19,7 @@ import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/config.ts";
 import type { Logger } from "./contracts.ts";
 import type { LeaderElectorOptions } from "./leader_election.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
+import { serviceNames } from "../../webhook/configurations.ts";
 
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
 export type LeaderElectionConfig =
@@ -100,6 +101,8 @@ function conflict(p: ParsedFlags): string | undefined {
 /** The self-signed certificate; with `--register-webhooks` it also names the URL's host. */
 function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): WebhookTlsConfig {
   const serviceName = p["webhook-service-name"];
+  const namespaceOfService = p["webhook-service-namespace"] ?? namespace;
+  const { crdWebhooks, podWebhooks } = serviceNames(serviceName, namespaceOfService);
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
   const listener = ["0.0.0.0", "::"].includes(addr.hostname) ? [] : [addr.hostname];
   const url = p["register-webhooks"];
@@ -108,11 +111,10 @@ function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): Web
   return {
     type: "self-signed",
     serviceName,
-    namespace: p["webhook-service-namespace"] ?? namespace,
+    namespace: namespaceOfService,
     mutatingWebhookConfigurations: p["mutating-webhook-configurations"] ??
-      [`${serviceName}-crd`, `${serviceName}-pod`],
-    validatingWebhookConfigurations: p["validating-webhook-configurations"] ??
-      [`${serviceName}-crd`],
+      [crdWebhooks, podWebhooks],
+    validatingWebhookConfigurations: p["validating-webhook-configurations"] ?? [crdWebhooks],
     ipAddresses: [...new Set(hosts.filter(isIp))],
     ...host && !isIp(host) ? { dnsNames: [host] } : {},
   };
@@ -138,7 +140,10 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const tls: WebhookTlsConfig = p["webhook-self-signed"] || baseUrl !== undefined
     ? selfSigned(p, namespace, addr)
     : { type: "directory", certDir: p["webhook-cert-dir"] ?? DEFAULT_CERT_DIR };
-  const service = p["webhook-service-name"];
+  const { crdWebhooks: crdName, podWebhooks: podName } = serviceNames(
+    p["webhook-service-name"],
+    namespace,
+  );
   return {
     kubeconfig: p.kubeconfig,
     context: p.context,
@@ -149,8 +154,7 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
     webhook: {
       addr,
       tls,
-      ...baseUrl !== undefined &&
-        { register: { baseUrl, crdName: `${service}-crd`, podName: `${service}-pod` } },
+      ...baseUrl !== undefined && { register: { baseUrl, crdName, podName } },
     },
     workers: p.workers,
     claimDeletionGraceMs: p["claim-deletion-grace"],
