@@ -27,6 +27,7 @@ import {
   liveHostPortLister,
 } from "../allocation/allocation_repair.ts";
 import { ClusterPortAllocator } from "../allocation/cluster_port_allocator.ts";
+import { inRanges } from "../allocator/port_bitmap.ts";
 import {
   CONDITION_REASON,
   CONDITION_TYPE,
@@ -407,7 +408,7 @@ function wireEvents(
 /** Queues every HostPort without a port whose class's pools contain `port`: it may get it now. */
 function requeuePendingFor(ctx: ControllerContext, controllers: ControllerSet, port: number): void {
   for (const hostPortClass of ctx.caches.classes.store.list()) {
-    if (!hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end)) continue;
+    if (!inRanges(hostPortClass.spec.pools, port)) continue;
     const name = hostPortClass.metadata.name ?? "";
     for (const hostPort of ctx.caches.hostPorts.store.byIndex(INDEX.byClass, name)) {
       if ((hostPort.status?.port ?? 0) === 0) controllers.hostPorts.enqueue(objectKey(hostPort));

@@ -39,6 +39,7 @@ import {
   setConditions,
 } from "./outcome.ts";
 import type { PodSummary } from "./pods.ts";
+import { inRanges } from "../allocator/port_bitmap.ts";
 
 /** What the HostPort planner reads (from the caches, unless said otherwise). */
 export interface HostPortInput {
@@ -311,7 +312,7 @@ function outOfPoolCondition(
   port: number,
   observedGeneration: number | undefined,
 ): DesiredCondition {
-  const inPools = hostPortClass.spec.pools.some((pool) => pool.start <= port && port <= pool.end);
+  const inPools = inRanges(hostPortClass.spec.pools, port);
   const className = hostPortClass.metadata.name ?? "";
   return {
     type: CONDITION_TYPE.OutOfPool,
