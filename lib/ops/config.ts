@@ -19,7 +19,7 @@ import { isInCluster, SERVICE_ACCOUNT_DIR } from "../kube/config.ts";
 import type { Logger } from "./contracts.ts";
 import type { LeaderElectorOptions } from "./leader_election.ts";
 import type { LogFormat, LogLevel } from "./logger.ts";
-import { serviceNames } from "../../webhook/configurations.ts";
+import { type ServiceNames, serviceNames } from "../../webhook/configurations.ts";
 
 /** Leader election settings (off: the controllers always run); the Lease and timings in ms. */
 export type LeaderElectionConfig =
@@ -99,10 +99,12 @@ function conflict(p: ParsedFlags): string | undefined {
 }
 
 /** The self-signed certificate; with `--register-webhooks` it also names the URL's host. */
-function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): WebhookTlsConfig {
-  const serviceName = p["webhook-service-name"];
-  const namespaceOfService = p["webhook-service-namespace"] ?? namespace;
-  const { crdWebhooks, podWebhooks } = serviceNames(serviceName, namespaceOfService);
+function selfSigned(
+  p: ParsedFlags,
+  addr: ListenAddress,
+  service: WebhookService,
+): WebhookTlsConfig {
+  const { crdWebhooks, podWebhooks } = service.names;
   // A listener on one IP (out of cluster, called by URL) needs that IP in the certificate.
   const listener = ["0.0.0.0", "::"].includes(addr.hostname) ? [] : [addr.hostname];
   const url = p["register-webhooks"];
@@ -110,14 +112,20 @@ function selfSigned(p: ParsedFlags, namespace: string, addr: ListenAddress): Web
   const hosts = host ? [...listener, host] : listener;
   return {
     type: "self-signed",
-    serviceName,
-    namespace: namespaceOfService,
+    serviceName: p["webhook-service-name"],
+    namespace: service.namespace,
     mutatingWebhookConfigurations: p["mutating-webhook-configurations"] ??
       [crdWebhooks, podWebhooks],
     validatingWebhookConfigurations: p["validating-webhook-configurations"] ?? [crdWebhooks],
     ipAddresses: [...new Set(hosts.filter(isIp))],
     ...host && !isIp(host) ? { dnsNames: [host] } : {},
   };
+}
+
+/** The webhook Service's namespace and the names derived from it. */
+interface WebhookService {
+  namespace: string;
+  names: ServiceNames;
 }
 
 function isIp(host: string): boolean {
@@ -137,13 +145,12 @@ function build(p: ParsedFlags, context: ConfigContext): OperatorConfig {
   const metrics = p["metrics-addr"];
   const addr = p["webhook-addr"];
   const baseUrl = p["register-webhooks"]; // implies --webhook-self-signed
+  const serviceNamespace = p["webhook-service-namespace"] ?? namespace;
+  const names = serviceNames(p["webhook-service-name"], serviceNamespace);
   const tls: WebhookTlsConfig = p["webhook-self-signed"] || baseUrl !== undefined
-    ? selfSigned(p, namespace, addr)
+    ? selfSigned(p, addr, { namespace: serviceNamespace, names })
     : { type: "directory", certDir: p["webhook-cert-dir"] ?? DEFAULT_CERT_DIR };
-  const { crdWebhooks: crdName, podWebhooks: podName } = serviceNames(
-    p["webhook-service-name"],
-    namespace,
-  );
+  const { crdWebhooks: crdName, podWebhooks: podName } = names;
   return {
     kubeconfig: p.kubeconfig,
     context: p.context,

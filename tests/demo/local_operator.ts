@@ -8,8 +8,9 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { COMMON_LABELS, NAMES, OPERATOR_USER } from "../../scripts/gen_release_names.ts";
-import { webhookSet } from "../../webhook/configurations.ts";
+import type { WebhookClientConfig } from "kubernetes-types/admissionregistration/v1.d.ts";
+import { webhookConfigurations } from "../../scripts/gen_release_files.ts";
+import { NAMES } from "../../scripts/gen_release_names.ts";
 import { operatorArgs } from "../../scripts/gen_release_workload.ts";
 import type { ControlPlane } from "../controlplane/harness.ts";
 import { freePorts, OperatorProcess, webhookCertDir } from "./operator_process.ts";
@@ -54,21 +55,27 @@ export interface LocalOperatorOptions {
 }
 
 /**
- * The release's three webhook configurations (its names, labels and operator user), calling
- * `baseUrl` instead of its Service and trusting `caBundle` (base64 PEM; absent: injected later).
+ * The release's three webhook configurations as it generates them, each webhook calling
+ * `baseUrl` plus its path instead of the Service and trusting `caBundle` (base64 PEM; absent:
+ * injected later).
  */
 export function releaseWebhooksAt(
   baseUrl: string,
   caBundle?: string,
-): ReturnType<typeof webhookSet> {
-  return webhookSet({
-    client: { kind: "url", baseUrl, ...caBundle !== undefined && { caBundle } },
-    crdName: NAMES.crdWebhooks,
-    podName: NAMES.podWebhooks,
-    operatorNamespace: NAMES.namespace,
-    operatorUsername: OPERATOR_USER,
-    labels: COMMON_LABELS,
-  });
+): ReturnType<typeof webhookConfigurations> {
+  const atUrl = <T extends { webhooks?: { clientConfig: WebhookClientConfig }[] }>(config: T) =>
+    ({
+      ...config,
+      webhooks: config.webhooks?.map((webhook) => ({
+        ...webhook,
+        clientConfig: {
+          url: `${baseUrl}${webhook.clientConfig.service?.path ?? ""}`,
+          ...caBundle !== undefined && { caBundle },
+        },
+      })),
+    }) as T;
+  const [crdMutating, crdValidating, pod] = webhookConfigurations();
+  return [atUrl(crdMutating), atUrl(crdValidating), atUrl(pod)];
 }
 
 async function applyWebhooks(
